@@ -1,0 +1,132 @@
+"""The command line: `python -m analysis COMMAND ...`, one verb per stage, each calling the same
+function a notebook calls. Expected mistakes become one line on stderr and an exit status
+(1 bad data, 2 bad usage); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis import __version__
+from analysis.errors import AnalysisError
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from analysis.clean import clean_to_folder
+
+    result = clean_to_folder(
+        inputs=args.input,
+        city=args.city,
+        out=args.out,
+        as_of=args.as_of,
+        input_crs=args.input_crs,
+        gnb_id_bits=args.gnb_id_bits,
+    )
+    s = result.summary
+    print(
+        f"cleaned {s['rows_in']} rows from {len(s['files'])} files: "
+        f"{s['rows_kept']} kept, {s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
+    )
+    for failure in result.failed_files:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if result.failed_files else 0
+
+
+def _add_clean(sub) -> None:
+    p = sub.add_parser(
+        "clean",
+        help="clean raw station records into stations.parquet, quarantine.csv, clean_summary.json",
+        description="Read operator / tower-company reports (CSV, XLSX; any encoding; Chinese or English "
+        "headers) and OpenCelliD exports, and write one row per physical station.",
+    )
+    p.add_argument("--input", nargs="+", required=True, type=Path, metavar="PATH",
+                   help="files or folders of raw station records")
+    p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+                   help="report date: on-air dates after it are quarantined (default: today)")
+    p.add_argument("--input-crs", default=None, choices=["wgs84", "gcj02"],
+                   help="coordinate system of files that do not say (default: wgs84)")
+    p.add_argument("--gnb-id-bits", default="24", metavar="BITS|OP=BITS,...",
+                   help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22")
+    p.set_defaults(func=_cmd_clean)
+
+
+def _cmd_boundaries(args: argparse.Namespace) -> int:
+    from analysis.geo import export_boundaries
+
+    gdf = export_boundaries(args.city, args.out, tolerance_m=args.tolerance_m)
+    print(f"wrote {len(gdf)} district polygons of {args.city} -> {args.out}")
+    return 0
+
+
+def _add_boundaries(sub) -> None:
+    p = sub.add_parser(
+        "boundaries",
+        help="export a Chinese city's district polygons from cnmaps to GeoJSON",
+        description="Export the district (区县) polygons of any Chinese city from the optional cnmaps "
+        "package (pip install '.[boundaries]'), simplified, in WGS-84.",
+    )
+    p.add_argument("--city", required=True, help="the city's Chinese name, e.g. 克拉玛依市")
+    p.add_argument("--out", required=True, type=Path, help="GeoJSON file to write")
+    p.add_argument("--tolerance-m", type=float, default=50.0,
+                   help="simplification tolerance in metres (default 50)")
+    p.set_defaults(func=_cmd_boundaries)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from analysis import synth
+
+    if args.scale:
+        paths = synth.write_national(args.out, n_stations=args.scale, seed=args.seed, fmt=args.format)
+    else:
+        paths = synth.write_city_reports(args.out, city=args.city, seed=args.seed)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="write synthetic operator reports (city sample or national scale)",
+        description="Write the seeded synthetic station reports that ship in data/raw/<city>/stations, "
+        "or national-scale files for benchmarks.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--city", default="karamay", help="city key (default karamay)")
+    p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
+    p.add_argument("--scale", type=int, default=None, metavar="N",
+                   help="write national-scale data with N stations instead of the city sample")
+    p.add_argument("--format", choices=["operator", "opencellid"], default="operator",
+                   help="national-scale format (default operator)")
+    p.set_defaults(func=_cmd_synth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="5G Buildout Monitor: clean station records, forecast the buildout, map coverage, "
+        "track planned sites, publish the monthly report.",
+        epilog="Exit status: 0 ok, 1 bad data (the message names file, row and problem), 2 bad usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in (_add_boundaries, _add_synth, _add_clean):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,182 @@
+"""Every path and every city setting, read once: the project folders and `data/raw/<city>/city.toml`.
+
+A new city is a new folder under `data/raw/` with a `city.toml`; nothing in the code names Karamay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.errors import ConfigError, UsageError
+
+PROJ_ROOT = Path(os.environ.get("FIVEG_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+DATA_DIR = PROJ_ROOT / "data"
+RAW_DIR = DATA_DIR / "raw"
+PROCESSED_DIR = DATA_DIR / "processed"
+REPORTS_DIR = PROJ_ROOT / "reports"
+NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
+
+OPERATORS = ("CMCC", "CTCC", "CUCC", "CBN", "unknown")
+OPERATOR_NAMES_ZH = {"CMCC": "中国移动", "CTCC": "中国电信", "CUCC": "中国联通", "CBN": "中国广电", "unknown": "未知"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published count of on-air stations to reach (or reached) by a date."""
+
+    date: dt.date
+    on_air: int
+    label_zh: str
+    label_en: str
+    source: str
+    kind: str = "target"  # "target" to reach, or "reported" (a count the city published)
+
+
+@dataclass(frozen=True)
+class District:
+    name_zh: str
+    name_en: str
+    area_km2: float | None = None
+    population_2020: int | None = None
+    population_source: str = ""
+    target_share: float | None = None  # share of each year's target, when the city gives one
+
+
+@dataclass(frozen=True)
+class City:
+    key: str
+    name_zh: str
+    name_en: str
+    folder: Path
+    buildout_start: dt.date
+    article_date: dt.date
+    targets: tuple[Target, ...]
+    districts: tuple[District, ...]
+    population_2020: int | None = None
+    center_lat: float | None = None
+    center_lon: float | None = None
+    basemap: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        """Path of one of the city's input files, by its key in `[files]` of city.toml."""
+        try:
+            return self.folder / self.files[name]
+        except KeyError:
+            raise ConfigError(f"[files] has no entry {name!r}", self.folder / "city.toml") from None
+
+    @property
+    def districts_path(self) -> Path:
+        return self.path("districts")
+
+    @property
+    def urban_areas_path(self) -> Path:
+        return self.path("urban_areas")
+
+    @property
+    def sites_path(self) -> Path:
+        return self.path("sites")
+
+    @property
+    def stations_dir(self) -> Path:
+        return self.path("stations")
+
+    @property
+    def district_names(self) -> tuple[str, ...]:
+        return tuple(d.name_zh for d in self.districts)
+
+    def goals(self) -> tuple[Target, ...]:
+        """The targets still to reach, in date order (not the counts already reported)."""
+        return tuple(t for t in self.targets if t.kind == "target")
+
+
+def available_cities(raw_dir: Path = RAW_DIR) -> list[str]:
+    return sorted(p.parent.name for p in raw_dir.glob("*/city.toml"))
+
+
+def _require(table: dict, key: str, where: str, path: Path):
+    if key not in table:
+        raise ConfigError(f"{where} is missing {key!r}", path)
+    return table[key]
+
+
+def _as_date(value, where: str, path: Path) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{where} is not a date (YYYY-MM-DD): {value!r}", path) from None
+
+
+def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
+    """Read a city's settings from `data/raw/<city>/city.toml` (or from a folder or a toml path)."""
+    candidate = Path(city)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        path = candidate
+    elif (candidate / "city.toml").is_file():
+        path = candidate / "city.toml"
+    else:
+        path = raw_dir / str(city) / "city.toml"
+        if not path.is_file():
+            known = ", ".join(available_cities(raw_dir)) or "none"
+            raise UsageError(f"unknown city {str(city)!r} (known: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path) from None
+
+    info = _require(data, "city", "city.toml", path)
+    targets = []
+    for i, t in enumerate(_require(data, "targets", "city.toml", path), start=1):
+        where = f"[[targets]] #{i}"
+        on_air = _require(t, "on_air", where, path)
+        if not isinstance(on_air, int) or on_air < 0:
+            raise ConfigError(f"{where} on_air must be a whole number >= 0, got {on_air!r}", path)
+        targets.append(
+            Target(
+                date=_as_date(_require(t, "date", where, path), f"{where} date", path),
+                on_air=on_air,
+                label_zh=t.get("label_zh", ""),
+                label_en=t.get("label_en", ""),
+                source=t.get("source", ""),
+                kind=t.get("kind", "target"),
+            )
+        )
+    if not any(t.kind == "target" for t in targets):
+        raise ConfigError("[[targets]] has no entry of kind 'target'", path)
+    districts = tuple(
+        District(
+            name_zh=_require(d, "name_zh", f"[[districts]] #{i}", path),
+            name_en=d.get("name_en", ""),
+            area_km2=d.get("area_km2"),
+            population_2020=d.get("population_2020"),
+            population_source=d.get("population_source", ""),
+            target_share=d.get("target_share"),
+        )
+        for i, d in enumerate(_require(data, "districts", "city.toml", path), start=1)
+    )
+    center = info.get("center_latlon") or [None, None]
+    return City(
+        key=path.parent.name,
+        name_zh=_require(info, "name_zh", "[city]", path),
+        name_en=info.get("name_en", ""),
+        folder=path.parent,
+        buildout_start=_as_date(_require(info, "buildout_start", "[city]", path), "[city] buildout_start", path),
+        article_date=_as_date(info.get("article_date", info["buildout_start"]), "[city] article_date", path),
+        targets=tuple(sorted(targets, key=lambda t: t.date)),
+        districts=districts,
+        population_2020=info.get("population_2020"),
+        center_lat=center[0],
+        center_lon=center[1],
+        basemap=data.get("basemap", {}),
+        files=data.get("files", {}),
+        raw=data,
+    )
