@@ -105,6 +105,87 @@ def _add_synth(sub) -> None:
     p.set_defaults(func=_cmd_synth)
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from analysis.config import load_city
+    from analysis.errors import BadInputError, UsageError
+    from analysis.forecast import forecast_series_file, forecast_stations, json_records, write_forecast
+
+    if (args.series is None) == (args.stations is None):
+        raise UsageError("give either --series FILE or --stations PARQUET --as-of DATE")
+    if args.target and args.stations is not None:
+        raise UsageError("--target is for --series; with --stations the targets come from --city")
+    targets = []
+    for text in args.target or ():
+        date, _, count = text.partition("=")
+        try:
+            targets.append((dt.date.fromisoformat(date), int(count)))
+        except ValueError:
+            raise UsageError(f"--target must be YYYY-MM-DD=COUNT, got {text!r}") from None
+    if args.series is not None:
+        if args.city:
+            targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
+        fc = forecast_series_file(args.series, horizon=args.horizon, targets=targets, seed=args.seed,
+                                  n_paths=args.paths, source=args.source or str(args.series))
+        extra = None
+    else:
+        if args.as_of is None:
+            raise UsageError("--stations needs --as-of YYYY-MM-DD")
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise UsageError(f"--as-of is not a date (YYYY-MM-DD): {args.as_of!r}") from None
+        import geopandas as gpd
+        import pandas as pd
+
+        try:
+            stations = gpd.read_parquet(args.stations)
+        except ValueError:
+            stations = pd.read_parquet(args.stations)
+        except OSError as exc:
+            raise BadInputError(f"cannot read: {exc}", file=args.stations) from None
+        cf = forecast_stations(stations, as_of, city=args.city or "karamay", horizon=args.horizon,
+                               district=args.district, seed=args.seed, n_paths=args.paths)
+        fc = cf.city
+        fc.notes = cf.notes
+        extra = {"districts": json_records(cf.district_table)} if len(cf.district_table) else None
+    paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=extra)
+    print(f"{fc.name}: model {fc.model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
+    for _, r in fc.targets.iterrows():
+        print(f"  target {int(r['target'])} by {r['target_date'].date()}: P(reach) = {r['prob_reach']:.0%}, "
+              f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
+              f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
+              f"{r['pace_last_6m']:.1f} (6 m)")
+    for note in fc.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _add_forecast(sub) -> None:
+    p = sub.add_parser(
+        "forecast",
+        help="forecast a cumulative count of stations: forecast.csv, model.json, forecast.png",
+        description="Forecast a published cumulative series (CSV date,value; month ends, quarter ends or "
+        "irregular dates) or the clean stations on air by a date; the model is chosen by rolling-origin "
+        "backtest against naive and drift.",
+    )
+    p.add_argument("--series", type=Path, default=None, metavar="FILE", help="CSV with columns date,value")
+    p.add_argument("--stations", type=Path, default=None, metavar="PARQUET", help="clean stations.parquet")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="report date (with --stations)")
+    p.add_argument("--district", default=None, help="forecast one district (Chinese name) instead of the city")
+    p.add_argument("--city", default=None,
+                   help="city key or city.toml whose targets to test (default karamay with --stations, none with --series)")
+    p.add_argument("--target", action="append", metavar="YYYY-MM-DD=COUNT", help="a target to test (repeatable)")
+    p.add_argument("--horizon", type=int, default=12, metavar="N", help="months to forecast (default 12)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--lang", choices=["en", "zh"], default="en", help="figure labels (default en)")
+    p.add_argument("--paths", type=int, default=2000, help="simulated paths (default 2000)")
+    p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
+    p.add_argument("--source", default=None, help="source line for the figure (default: the file name)")
+    p.set_defaults(func=_cmd_forecast)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
@@ -114,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_boundaries, _add_synth, _add_clean):
+    for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast):
         add(sub)
     return parser
 

@@ -1,0 +1,981 @@
+"""Forecast the count of stations on air: the monthly series, a model chosen by rolling-origin
+backtest against naive and drift, the chance of reaching each target by its date, the pace
+needed, per-district forecasts reconciled to the city's, and the fan chart.
+
+Models work on the monthly *additions* (the first difference of the cumulative count); every
+forecast is a set of simulated paths whose additions are clipped at zero and re-accumulated,
+so the forecasts of the additions and of the cumulative count agree and the count never falls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import BadInputError, UsageError
+
+#: Horizons (months) at which the backtest scores each model.
+BACKTEST_HORIZONS = (3, 6, 12)
+#: A backtest horizon counts only when this many forecast origins reach it.
+MIN_ORIGINS = 3
+#: Shortest training window (months of history) of a backtest origin.
+MIN_TRAIN = 8
+#: Most origins used per backtest (the latest ones); keeps a long series fast.
+MAX_ORIGINS = 12
+#: Months of additions needed before seasonal candidates are tried (two winters).
+SEASONAL_MIN_MONTHS = 24
+#: Longest gap between two published values that is still interpolated to month ends.
+MAX_GAP_MONTHS = 12
+DEFAULT_PATHS = 2000
+DEFAULT_SEED = 20210322
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
+             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
+
+_CJK_WARNED = False
+
+
+# --------------------------------------------------------------------------------------------
+# Series in
+# --------------------------------------------------------------------------------------------
+
+def _month_end(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts).normalize()
+    return ts + pd.offsets.MonthEnd(0)
+
+
+def monthly_on_air(stations: pd.DataFrame, as_of, by_district: bool = False,
+                   start=None, districts=None) -> pd.Series | pd.DataFrame:
+    """Stations on air at each month end up to `as_of` (a station counts once its on_air_date <= d).
+
+    Months run from `start` (default: the month of the first on-air date) to the last month end
+    on or before `as_of`. With `by_district`, one column per district (`districts` fixes which
+    and in what order, so a district with no station yet shows zeros).
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if "on_air_date" not in stations.columns:
+        raise BadInputError("stations have no column 'on_air_date'")
+    dates = pd.to_datetime(stations["on_air_date"])
+    on = dates.notna() & (dates <= as_of)
+    if start is None:
+        if not on.any():
+            raise BadInputError(f"no station is on air by {as_of.date()}")
+        start = dates[on].min()
+    first = _month_end(start)
+    last = _month_end(as_of)
+    if last > as_of:
+        last = last - pd.offsets.MonthEnd(1)
+    if last < first:
+        raise BadInputError(f"no full month between {first.date()} and as_of {as_of.date()}")
+    index = pd.date_range(first, last, freq="ME")
+    sorted_dates = np.sort(dates[on].to_numpy())
+    if not by_district:
+        counts = np.searchsorted(sorted_dates, index.to_numpy(), side="right")
+        return pd.Series(counts.astype(float), index=index, name="on_air")
+    if "district" not in stations.columns:
+        raise BadInputError("stations have no column 'district'")
+    names = list(districts) if districts is not None else sorted(stations.loc[on, "district"].dropna().unique())
+    out = {}
+    for name in names:
+        d = np.sort(dates[on & (stations["district"] == name)].to_numpy())
+        out[name] = np.searchsorted(d, index.to_numpy(), side="right").astype(float)
+    return pd.DataFrame(out, index=index)
+
+
+def count_on_air(stations: pd.DataFrame, as_of, district: str | None = None) -> int:
+    """Stations on air on `as_of` itself (on_air_date <= as_of), for the city or one district."""
+    dates = pd.to_datetime(stations["on_air_date"])
+    on = dates.notna() & (dates <= pd.Timestamp(as_of).normalize())
+    if district is not None:
+        on &= stations["district"] == district
+    return int(on.sum())
+
+
+def read_series(path: str | Path) -> pd.DataFrame:
+    """Read a published cumulative count, CSV `date,value`; one row per published date, sorted.
+
+    Raises BadInputError naming the file and the line for: missing columns, a date that does not
+    parse, an empty or non-numeric or negative value, a date given twice, a count that falls
+    (a cumulative count cannot; fix the source or publish the net series), and a gap of more
+    than MAX_GAP_MONTHS months between two values (too long to interpolate).
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise BadInputError(f"cannot read as CSV: {exc}", file=path) from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    for col in ("date", "value"):
+        if col not in raw.columns:
+            raise BadInputError(f"missing column {col!r} (need date,value; found {','.join(raw.columns)})", file=path)
+    rows = []
+    for i, (d, v) in enumerate(zip(raw["date"], raw["value"]), start=2):  # line 1 is the header
+        d, v = d.strip(), v.strip()
+        try:
+            date = pd.Timestamp(d)
+            if pd.isna(date):
+                raise ValueError
+        except (ValueError, TypeError):
+            raise BadInputError(f"date {d!r} does not parse (use YYYY-MM-DD)", file=path, row=i) from None
+        if v == "":
+            raise BadInputError(f"gap: no value for {date.date()}", file=path, row=i)
+        try:
+            value = float(v.replace(",", ""))
+        except ValueError:
+            raise BadInputError(f"value {v!r} is not a number", file=path, row=i) from None
+        if not math.isfinite(value) or value < 0:
+            raise BadInputError(f"value {v!r} is not a count >= 0", file=path, row=i)
+        rows.append((date.normalize(), value, i))
+    if len(rows) < 3:
+        raise BadInputError(f"{len(rows)} values: a forecast needs at least 3", file=path)
+    df = pd.DataFrame(rows, columns=["date", "value", "row"])
+    dup = df["date"].duplicated(keep="first")
+    if dup.any():
+        r = df.loc[dup].iloc[0]
+        first = df.loc[df["date"] == r["date"], "row"].iloc[0]
+        raise BadInputError(f"date {r['date'].date()} given twice (first on row {first})", file=path, row=int(r["row"]))
+    df = df.sort_values("date", kind="stable").reset_index(drop=True)
+    for k in range(1, len(df)):
+        prev, cur = df.iloc[k - 1], df.iloc[k]
+        if cur["value"] < prev["value"]:
+            raise BadInputError(
+                f"cumulative count falls from {prev['value']:g} on {prev['date'].date()} to {cur['value']:g} on "
+                f"{cur['date'].date()}: a cumulative count cannot fall (fix the source, or give the count net of closures)",
+                file=path, row=int(cur["row"]))
+        months = (cur["date"] - prev["date"]).days / 30.4375
+        if months > MAX_GAP_MONTHS:
+            raise BadInputError(
+                f"gap of {months:.0f} months between {prev['date'].date()} (row {prev['row']}) and "
+                f"{cur['date'].date()}: longer than {MAX_GAP_MONTHS} months cannot be interpolated",
+                file=path, row=int(cur["row"]))
+    return df
+
+
+def to_month_ends(obs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Put published values on month ends: linear in time between published dates.
+
+    Returns the monthly series (month ends from the first to the last that lie within the
+    published dates) and a boolean series saying which month ends were published as such.
+    """
+    dates = pd.DatetimeIndex(obs["date"])
+    first = _month_end(dates[0])
+    last = _month_end(dates[-1])
+    if last > dates[-1]:
+        last = last - pd.offsets.MonthEnd(1)
+    index = pd.date_range(first, last, freq="ME")
+    if len(index) < 3:
+        raise BadInputError(f"the values span {len(index)} month ends: a forecast needs at least 3")
+    x = dates.asi8.astype(float)
+    values = np.interp(index.asi8.astype(float), x, obs["value"].to_numpy(float))
+    observed = index.isin(dates)
+    return pd.Series(values, index=index, name="value"), pd.Series(observed, index=index, name="observed")
+
+
+# --------------------------------------------------------------------------------------------
+# Candidate models (on monthly additions)
+# --------------------------------------------------------------------------------------------
+
+def _fourier(index: pd.DatetimeIndex, harmonics: int = 2) -> np.ndarray:
+    month = index.month.to_numpy() - 1
+    cols = []
+    for k in range(1, harmonics + 1):
+        cols += [np.sin(2 * np.pi * k * month / 12), np.cos(2 * np.pi * k * month / 12)]
+    return np.column_stack(cols)
+
+
+def _future_index(last: pd.Timestamp, h: int) -> pd.DatetimeIndex:
+    return pd.date_range(last + pd.offsets.MonthEnd(1), periods=h, freq="ME")
+
+
+class _Fitted:
+    """A fitted candidate: point forecasts and simulated paths of the monthly additions."""
+
+    name = ""
+    params: dict = {}
+
+    def mean(self, h: int) -> np.ndarray:  # additions
+        raise NotImplementedError
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:  # (n, h) additions
+        raise NotImplementedError
+
+
+class _Naive(_Fitted):
+    """Random walk on the cumulative count: no more stations (the baseline of MASE's scale)."""
+
+    name = "naive"
+
+    def __init__(self, adds: pd.Series):
+        self.sigma = float(np.sqrt(np.mean(adds.to_numpy() ** 2)))
+        self.params = {"sigma": self.sigma}
+
+    def mean(self, h):
+        return np.zeros(h)
+
+    def simulate(self, h, n, rng):
+        return rng.normal(0.0, self.sigma, size=(n, h))
+
+
+class _Drift(_Fitted):
+    """Random walk with drift on the count: additions are the mean past addition plus noise;
+    the paths also carry the uncertainty of that mean (as in the textbook drift interval)."""
+
+    name = "drift"
+
+    def __init__(self, adds: pd.Series):
+        a = adds.to_numpy(float)
+        self.mu = float(a.mean())
+        self.sigma = float(a.std(ddof=1)) if len(a) > 1 else 0.0
+        self.m = len(a)
+        self.params = {"drift": self.mu, "sigma": self.sigma}
+
+    def mean(self, h):
+        return np.full(h, self.mu)
+
+    def simulate(self, h, n, rng):
+        mu = self.mu + rng.normal(0.0, self.sigma / math.sqrt(self.m), size=(n, 1))
+        return mu + rng.normal(0.0, self.sigma, size=(n, h))
+
+
+class _Statsmodels(_Fitted):
+    """A statsmodels results object on the additions (or, for ETS, on the cumulative count)."""
+
+    def __init__(self, name, res, last, on_cumulative=False, exog_fn=None, last_level=0.0):
+        self.name = name
+        self.res = res
+        self.last = last
+        self.on_cumulative = on_cumulative
+        self.exog_fn = exog_fn
+        self.last_level = last_level
+        self.params = {str(k): float(v) for k, v in pd.Series(res.params, index=getattr(res.model, "param_names", None)).items()}
+
+    def _exog(self, h):
+        return None if self.exog_fn is None else self.exog_fn(_future_index(self.last, h))
+
+    def mean(self, h):
+        if self.on_cumulative:
+            level = np.asarray(self.res.forecast(h), float)
+            return np.diff(np.concatenate([[self.last_level], level]))
+        kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
+        return np.asarray(self.res.forecast(h, **kw), float)
+
+    def simulate(self, h, n, rng):
+        if self.on_cumulative:
+            sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
+            sim = sim.reshape(h, n).T
+            return np.diff(np.concatenate([np.full((n, 1), self.last_level), sim], axis=1), axis=1)
+        kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
+        sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng, **kw), float)
+        return sim.reshape(h, n).T
+
+
+def _fit_candidate(name: str, cum: pd.Series) -> _Fitted:
+    adds = cum.diff().dropna()
+    last = cum.index[-1]
+    if name == "naive":
+        return _Naive(adds)
+    if name == "drift":
+        return _Drift(adds)
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = adds.to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name == "ets_damped":
+            model = ETSModel(cum.to_numpy(float), error="add", trend="add", damped_trend=True)
+            res = model.fit(disp=False)
+            return _Statsmodels(name, res, last, on_cumulative=True, last_level=float(cum.iloc[-1]))
+        if name == "arima":
+            res = SARIMAX(y, order=(1, 0, 0), trend="c").fit(disp=False)
+            return _Statsmodels(name, res, last)
+        if name == "ucm":
+            res = UnobservedComponents(y, level="llevel").fit(disp=False)
+            return _Statsmodels(name, res, last)
+        if name == "arima_seasonal":
+            x = _fourier(adds.index)
+            res = SARIMAX(y, exog=x, order=(1, 0, 0), trend="c").fit(disp=False)
+            return _Statsmodels(name, res, last, exog_fn=_fourier)
+        if name == "ucm_seasonal":
+            res = UnobservedComponents(y, level="llevel",
+                                       freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(disp=False)
+            return _Statsmodels(name, res, last)
+    raise UsageError(f"unknown model {name!r}")
+
+
+BASE_MODELS = ("naive", "drift", "ets_damped", "arima", "ucm")
+SEASONAL_MODELS = ("arima_seasonal", "ucm_seasonal")
+
+
+def candidate_models(n_months: int) -> tuple[str, ...]:
+    """The candidates tried for a series of `n_months` monthly additions."""
+    return BASE_MODELS + (SEASONAL_MODELS if n_months >= SEASONAL_MIN_MONTHS else ())
+
+
+# --------------------------------------------------------------------------------------------
+# Backtest
+# --------------------------------------------------------------------------------------------
+
+def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train: int = MIN_TRAIN,
+             max_origins: int = MAX_ORIGINS) -> tuple[pd.DataFrame, list[str]]:
+    """Rolling-origin backtest of each model on the cumulative series, MASE at each horizon.
+
+    MASE at origin t is |error at t+h| over the mean monthly addition of the training months
+    (the in-sample MAE of the naive forecast of the cumulative count). A horizon is scored only
+    when at least MIN_ORIGINS origins reach it. Returns the table (one row per model, sorted by
+    `score` = mean MASE over the scored horizons) and notes.
+    """
+    n = len(cum)
+    models = tuple(models) if models is not None else candidate_models(n - 1)
+    notes = []
+    usable = [h for h in horizons if n - min_train - h >= MIN_ORIGINS]
+    for h in horizons:
+        if h not in usable:
+            notes.append(f"too little history for a {h}-month backtest ({n} months; needs "
+                         f"{min_train + h + MIN_ORIGINS})")
+    cols = ["model"] + [f"mase_h{h}" for h in horizons] + ["score", "n_origins", "failed_fits"]
+    if not usable:
+        return pd.DataFrame(columns=cols), notes
+    hmax = max(usable)
+    origins = list(range(min_train, n - min(usable)))
+    origins = origins[-max_origins:] if len(origins) > max_origins else origins
+    values = cum.to_numpy(float)
+    errors = {m: {h: [] for h in usable} for m in models}
+    failed = {m: 0 for m in models}
+    for t0 in origins:  # training = values[:t0]; last training point index t0-1
+        train = cum.iloc[:t0]
+        scale = float(np.mean(np.abs(np.diff(train.to_numpy(float)))))
+        if scale <= 0:
+            continue
+        steps = min(hmax, n - t0)
+        for m in models:
+            try:
+                fit = _fit_candidate(m, train)
+                adds = np.clip(fit.mean(steps), 0, None)
+                path = values[t0 - 1] + np.cumsum(adds)
+                if not np.all(np.isfinite(path)):
+                    raise ValueError("non-finite forecast")
+            except Exception:  # a fit that fails at one origin counts against the model
+                failed[m] += 1
+                continue
+            for h in usable:
+                if h <= steps:
+                    errors[m][h].append(abs(path[h - 1] - values[t0 - 1 + h]) / scale)
+    rows = []
+    for m in models:
+        row = {"model": m}
+        scores = []
+        for h in horizons:
+            e = errors[m].get(h, [])
+            row[f"mase_h{h}"] = float(np.mean(e)) if len(e) >= MIN_ORIGINS else np.nan
+            if h in usable and len(e) >= MIN_ORIGINS:
+                scores.append(row[f"mase_h{h}"])
+        full = all(len(errors[m][h]) >= MIN_ORIGINS for h in usable)
+        row["score"] = float(np.mean(scores)) if scores and full else np.nan
+        row["n_origins"] = len(origins)
+        row["failed_fits"] = failed[m]
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=cols).sort_values(["score", "model"], na_position="last", kind="stable")
+    return table.reset_index(drop=True), notes
+
+
+# --------------------------------------------------------------------------------------------
+# Forecast
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class TargetResult:
+    date: pd.Timestamp
+    on_air: int
+    label: str = ""
+
+
+@dataclass
+class Forecast:
+    """A forecast of one cumulative series: table, backtest, targets, and the paths behind them."""
+
+    history: pd.Series
+    model: str
+    params: dict
+    table: pd.DataFrame            # date, mean, lo80, hi80, lo95, hi95 (month ends after history)
+    backtest: pd.DataFrame
+    notes: list[str]
+    paths: np.ndarray              # (n_paths, n_steps) cumulative count at each future month end
+    path_index: pd.DatetimeIndex
+    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    as_of: pd.Timestamp | None = None
+    count_as_of: float | None = None
+    observed: pd.Series | None = None
+    name: str = ""
+    unit: str = "stations"
+    source: str = ""
+
+    def plot(self, lang: str = "en", ax=None, title: str | None = None):
+        """The fan chart (see `plot_fan`)."""
+        return plot_fan(self, lang=lang, ax=ax, title=title)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "params": {k: _round(v) for k, v in sorted(self.params.items())},
+            "backtest": json_records(self.backtest),
+            "notes": list(self.notes),
+            "history": {"first": str(self.history.index[0].date()), "last": str(self.history.index[-1].date()),
+                        "n_months": int(len(self.history)),
+                        "n_months_interpolated": int((~self.observed).sum()) if self.observed is not None else 0},
+            "as_of": str(self.as_of.date()) if self.as_of is not None else None,
+            "count_as_of": _round(self.count_as_of),
+            "targets": json_records(self.targets),
+            "n_paths": int(self.paths.shape[0]),
+        }
+
+
+def _round(x, digits: int = 6):
+    if x is None:
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    if x == 0:
+        return 0.0
+    return round(x, max(0, digits - 1 - int(math.floor(math.log10(abs(x))))))
+
+
+def json_records(df: pd.DataFrame) -> list[dict]:
+    """Rows of a table as JSON-ready dicts: ISO dates, floats rounded to 6 significant digits."""
+    out = []
+    for rec in df.to_dict("records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, (pd.Timestamp, dt.date)):
+                clean[k] = str(pd.Timestamp(v).date()) if not pd.isna(v) else None
+            elif isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+                clean[k] = _round(v)
+            elif v is None or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            else:
+                clean[k] = v if not isinstance(v, np.bool_) else bool(v)
+        out.append(clean)
+    return out
+
+
+def _monotone_paths(adds: np.ndarray, last: float, floor: float | None) -> np.ndarray:
+    cum = last + np.cumsum(np.clip(adds, 0, None), axis=1)
+    if floor is not None:
+        cum = np.maximum(cum, floor)
+    return cum
+
+
+def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
+    return (pd.Timestamp(b) - pd.Timestamp(a)).days / 30.4375
+
+
+def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, count_as_of: float | None = None,
+                 models=None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
+                 max_origins: int = MAX_ORIGINS, model: str | None = None, observed: pd.Series | None = None,
+                 name: str = "", unit: str = "stations", source: str = "") -> Forecast:
+    """Forecast a monthly cumulative count (month-end index) `horizon` months past its end.
+
+    The model is chosen by `backtest` (lowest mean MASE at 3, 6 and 12 months) among `models`
+    (default `candidate_models`), or forced with `model`. Too little history for any backtest
+    horizon: drift, said in `notes`. `targets`: config.Target objects or (date, count[, label])
+    tuples; each gets the forecast at its date with 80/95% intervals, the share of simulated
+    paths that reach it, the median date of reaching it, and the monthly pace needed from
+    `as_of` (or the last month end) against the pace of the last 3 and 6 months. `count_as_of`:
+    the count already known on `as_of` (after the last month end); no path falls below it.
+    """
+    history = pd.Series(history, dtype=float).sort_index()
+    if not isinstance(history.index, pd.DatetimeIndex):
+        raise UsageError("history needs a DatetimeIndex of month ends")
+    if len(history) < 3:
+        raise BadInputError(f"{len(history)} monthly values: a forecast needs at least 3")
+    if np.any(np.diff(history.to_numpy()) < 0):
+        raise BadInputError("the cumulative count falls; a forecast needs a count that never falls")
+    if horizon < 1:
+        raise UsageError(f"horizon must be >= 1 month, got {horizon}")
+    notes: list[str] = []
+    last_date = history.index[-1]
+    targets = _normalize_targets(targets)
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else last_date
+    floor = float(count_as_of) if count_as_of is not None else None
+
+    if model is not None:
+        table_bt, bt_notes = backtest(history, models=sorted({model, "naive", "drift"}), max_origins=max_origins)
+        chosen = model
+        notes += bt_notes + [f"model {model!r} forced by the caller"]
+    else:
+        table_bt, bt_notes = backtest(history, models=models, max_origins=max_origins)
+        notes += bt_notes
+        scored = table_bt.dropna(subset=["score"])
+        if scored.empty:
+            chosen = "drift"
+            notes.append(f"too little history to choose a model by backtest ({len(history)} months): "
+                         "fell back to drift (the mean monthly addition so far)")
+        else:
+            chosen = str(scored.iloc[0]["model"])
+            drift_row = table_bt.loc[table_bt["model"] == "drift", "score"]
+            if chosen != "drift" and len(drift_row) and pd.notna(drift_row.iloc[0]):
+                notes.append(f"{chosen} beats drift in the backtest: mean MASE {scored.iloc[0]['score']:.3f} "
+                             f"vs {drift_row.iloc[0]:.3f}")
+    # simulate far enough for every target and for the dates of reaching them
+    last_target = max([t.date for t in targets], default=last_date)
+    steps = max(horizon, int(math.ceil(_months_between(last_date, last_target) - 0.01)) + 1)
+    steps_sim = steps + 36 if targets else steps
+    try:
+        fit = _fit_candidate(chosen, history)
+        adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
+        if not np.all(np.isfinite(adds)):
+            raise ValueError("non-finite simulated paths")
+    except Exception as exc:  # the chosen model fits on the backtest windows but not on the whole series
+        notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); fell back to drift")
+        chosen = "drift"
+        fit = _fit_candidate("drift", history)
+        adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
+    paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
+    index = _future_index(last_date, steps_sim)
+    table = _summarize(paths[:, :horizon], index[:horizon])
+    fc = Forecast(history=history, model=chosen, params=fit.params, table=table, backtest=table_bt, notes=notes,
+                  paths=paths, path_index=index, as_of=as_of, count_as_of=floor, observed=observed,
+                  name=name, unit=unit, source=source)
+    fc.targets = _target_table(fc, targets)
+    return fc
+
+
+def _summarize(paths: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    q = np.quantile(paths, [0.025, 0.10, 0.90, 0.975], axis=0)
+    return pd.DataFrame({"date": index, "mean": paths.mean(axis=0), "lo80": q[1], "hi80": q[2],
+                         "lo95": q[0], "hi95": q[3]})
+
+
+def _normalize_targets(targets) -> list[TargetResult]:
+    out = []
+    for t in targets or ():
+        if hasattr(t, "on_air"):
+            out.append(TargetResult(pd.Timestamp(t.date), int(t.on_air), getattr(t, "label_en", "") or ""))
+        else:
+            date, count, *rest = t
+            out.append(TargetResult(pd.Timestamp(date), int(count), rest[0] if rest else ""))
+    return sorted(out, key=lambda t: t.date)
+
+
+def _value_at(fc: Forecast, date: pd.Timestamp) -> np.ndarray:
+    """Simulated counts at `date`: at its month end (a date inside a month uses that month's end)."""
+    me = _month_end(date)
+    if me <= fc.history.index[-1]:
+        return np.full(fc.paths.shape[0], float(fc.history.loc[:me].iloc[-1]))
+    k = fc.path_index.get_indexer([me])[0]
+    return fc.paths[:, k]
+
+
+def _pace(history: pd.Series, months: int) -> float:
+    if len(history) <= months:
+        return float("nan")
+    return float((history.iloc[-1] - history.iloc[-1 - months]) / months)
+
+
+def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
+    rows = []
+    known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
+    for t in targets:
+        v = _value_at(fc, t.date)
+        reached = fc.paths >= t.on_air
+        first = np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
+        if known >= t.on_air:
+            med_date, p10, p90, p_ever = fc.as_of, fc.as_of, fc.as_of, 1.0
+        else:
+            p_ever = float((first >= 0).mean())
+            def date_q(q):
+                k = np.quantile(np.where(first >= 0, first, np.iinfo(np.int32).max), q, method="lower")
+                return fc.path_index[int(k)] if k < len(fc.path_index) else pd.NaT
+            med_date, p10, p90 = date_q(0.5), date_q(0.1), date_q(0.9)
+        months_left = _months_between(fc.as_of, t.date)
+        need = (t.on_air - known) / months_left if months_left > 0 else float("nan")
+        q = np.quantile(v, [0.025, 0.10, 0.90, 0.975])
+        rows.append({
+            "target_date": t.date, "target": t.on_air, "label": t.label,
+            "mean": float(v.mean()), "lo80": q[1], "hi80": q[2], "lo95": q[0], "hi95": q[3],
+            "prob_reach": float((v >= t.on_air).mean()),
+            "date_reach_median": med_date, "date_reach_p10": p10, "date_reach_p90": p90,
+            "prob_reach_in_simulation": p_ever,
+            "count_as_of": known, "months_left": months_left,
+            "pace_needed_per_month": max(need, 0.0) if math.isfinite(need) else need,
+            "pace_last_3m": _pace(fc.history, 3), "pace_last_6m": _pace(fc.history, 6),
+        })
+    return pd.DataFrame(rows)
+
+
+def forecast_series_file(path: str | Path, horizon: int = 12, targets=(), **kw) -> Forecast:
+    """Read a published `date,value` series (`read_series`), put it on month ends and forecast it."""
+    obs = read_series(path)
+    try:
+        monthly, observed = to_month_ends(obs)
+    except BadInputError as exc:
+        raise BadInputError(exc.problem, file=path) from None
+    last_obs = obs.iloc[-1]
+    count_after = float(last_obs["value"]) if last_obs["date"] > monthly.index[-1] else None
+    fc = fit_forecast(monthly, horizon=horizon, targets=targets,
+                      as_of=last_obs["date"], count_as_of=count_after, observed=observed,
+                      name=kw.pop("name", Path(path).stem), **kw)
+    n_interp = int((~observed).sum())
+    if n_interp:
+        fc.notes.append(f"{n_interp} of {len(monthly)} month ends interpolated linearly between published dates")
+    return fc
+
+
+# --------------------------------------------------------------------------------------------
+# City and districts
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class CityForecast:
+    """The city's forecast, its districts' reconciled forecasts, and the monthly series behind them."""
+
+    city: Forecast
+    districts: dict[str, Forecast]
+    series: pd.DataFrame           # month ends x (city + one column per district)
+    district_table: pd.DataFrame   # per district and target: share, count, forecast, probability
+    notes: list[str]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.city.table
+
+    @property
+    def backtest(self) -> pd.DataFrame:
+        return self.city.backtest
+
+    @property
+    def targets(self) -> pd.DataFrame:
+        return self.city.targets
+
+    def plot(self, lang: str = "en", ax=None, title: str | None = None):
+        return plot_fan(self.city, lang=lang, ax=ax, title=title)
+
+    def plot_districts(self, lang: str = "en"):
+        return plot_districts(self, lang=lang)
+
+
+def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | None = None,
+                      district: str | None = None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
+                      model: str | None = None, max_origins: int = MAX_ORIGINS) -> CityForecast:
+    """From clean stations and a report date: the city's forecast and its districts'.
+
+    Only stations on air by `as_of` count. `city` (a key, a folder, or a config.City; default
+    none) gives the targets, the district order and their target shares; `district` forecasts
+    one district alone (its targets are its share of the city's). Districts use the city's
+    chosen model refitted on their own series (too short to choose alone), then are reconciled
+    top-down: at each month the district means are scaled by one factor so that they add up to
+    the city's mean, and the district paths by the same factor. A district's share of a target
+    is `target_share` from city.toml, else its share of the stations on air on `as_of`.
+    """
+    from analysis.config import City, load_city
+
+    as_of = pd.Timestamp(as_of).normalize()
+    cfg = None if city is None else (city if isinstance(city, City) else load_city(city))
+    targets = list(cfg.goals()) if cfg is not None else []
+    names = list(cfg.district_names) if cfg is not None else None
+    start = pd.Timestamp(cfg.buildout_start) if cfg is not None else None
+    if start is not None:
+        first = pd.to_datetime(stations["on_air_date"]).min()
+        if pd.notna(first) and first < start:
+            start = first
+    notes: list[str] = []
+    stations = stations if district is None else stations.loc[stations["district"] == district]
+    if district is not None and stations.empty:
+        raise BadInputError(f"no station in district {district!r}")
+    city_series = monthly_on_air(stations, as_of, start=start)
+    by_d = monthly_on_air(stations, as_of, by_district=True, start=start, districts=names)
+    if names is not None:
+        other = set(stations["district"].dropna()) - set(names)
+        if other:
+            notes.append(f"stations in districts not in city.toml counted in the city only: {sorted(other)}")
+    count_now = count_on_air(stations, as_of)
+    horizon = horizon or max(12, int(math.ceil(_months_between(city_series.index[-1], max(
+        [pd.Timestamp(t.date) for t in targets], default=city_series.index[-1])))))
+    shares, share_src = _district_shares(cfg, stations, as_of, names or list(by_d.columns))
+    if district is not None:
+        share = shares.get(district, 1.0)
+        targets = [(t.date, int(round(t.on_air * share)), f"{district}: {share:.0%} of {t.on_air}") for t in targets]
+        notes.append(f"{district}: targets are {share:.1%} of the city's ({share_src[district]})")
+    name = (cfg.name_en if cfg is not None else "city") if district is None else district
+    city_fc = fit_forecast(city_series, horizon=horizon, targets=targets, as_of=as_of, count_as_of=count_now,
+                           n_paths=n_paths, seed=seed, model=model, max_origins=max_origins, name=name,
+                           source=f"clean stations on air by {as_of.date()}")
+    districts: dict[str, Forecast] = {}
+    if district is None:
+        for i, d in enumerate(by_d.columns):
+            s = by_d[d]
+            if s.iloc[-1] == 0:
+                notes.append(f"{d}: no station on air by {as_of.date()}; forecast as zero")
+            districts[d] = _district_forecast(s, city_fc, count_on_air(stations, as_of, d), n_paths, seed + 1 + i, d)
+        _reconcile(city_fc, districts)
+    table = _district_table(city_fc, districts, targets, shares, share_src, cfg) if districts else pd.DataFrame()
+    series = pd.concat([city_series.rename("city"), by_d], axis=1)
+    return CityForecast(city=city_fc, districts=districts, series=series, district_table=table,
+                        notes=city_fc.notes + notes)
+
+
+def _district_shares(cfg, stations, as_of, names) -> tuple[dict, dict]:
+    given = {d.name_zh: d.target_share for d in cfg.districts} if cfg is not None else {}
+    counts = {n: count_on_air(stations, as_of, n) for n in names}
+    total = sum(counts.values())
+    if given and all(given.get(n) is not None for n in names):
+        s = sum(given[n] for n in names)
+        return {n: given[n] / s for n in names}, {n: "city.toml target_share" for n in names}
+    shares = {n: (counts[n] / total if total else 1 / len(names)) for n in names}
+    return shares, {n: f"no target_share in city.toml: share of stations on air on {pd.Timestamp(as_of).date()}"
+                    for n in names}
+
+
+def _district_forecast(series, city_fc, count_now, n_paths, seed, name) -> Forecast:
+    if series.iloc[-1] == 0 or series.diff().dropna().abs().sum() == 0:
+        steps = city_fc.paths.shape[1]
+        paths = np.full((n_paths, steps), float(series.iloc[-1]))
+        return Forecast(history=series, model="none", params={}, table=_summarize(paths, city_fc.path_index),
+                        backtest=pd.DataFrame(), notes=["no additions yet"], paths=paths,
+                        path_index=city_fc.path_index, as_of=city_fc.as_of, count_as_of=count_now, name=name)
+    model = city_fc.model if city_fc.model in ("naive", "drift") or len(series) >= MIN_TRAIN else "drift"
+    try:
+        fit = _fit_candidate(model, series)
+        adds = fit.simulate(city_fc.paths.shape[1], n_paths, np.random.default_rng(seed))
+        if not np.all(np.isfinite(adds)):
+            raise ValueError
+    except Exception:
+        model = "drift"
+        fit = _fit_candidate(model, series)
+        adds = fit.simulate(city_fc.paths.shape[1], n_paths, np.random.default_rng(seed))
+    paths = _monotone_paths(adds, float(series.iloc[-1]), float(count_now))
+    return Forecast(history=series, model=model, params=fit.params, table=pd.DataFrame(), backtest=pd.DataFrame(),
+                    notes=[], paths=paths, path_index=city_fc.path_index, as_of=city_fc.as_of,
+                    count_as_of=float(count_now), name=name)
+
+
+def _reconcile(city_fc: Forecast, districts: dict[str, Forecast]) -> None:
+    """Top-down by forecast proportions: district means add up to the city mean at every month."""
+    total = sum(f.paths.mean(axis=0) for f in districts.values())
+    city_mean = city_fc.paths.mean(axis=0)
+    factor = np.where(total > 0, city_mean / np.where(total > 0, total, 1), 1.0)
+    horizon = len(city_fc.table)
+    for f in districts.values():
+        f.reconciled_mean = f.paths.mean(axis=0) * factor
+        f.paths = np.maximum.accumulate(f.paths * factor, axis=1)
+        t = _summarize(f.paths[:, :horizon], city_fc.path_index[:horizon])
+        t["mean"] = f.reconciled_mean[:horizon]
+        f.table = t
+
+
+def _district_table(city_fc, districts, targets, shares, share_src, cfg) -> pd.DataFrame:
+    rows = []
+    for t in _normalize_targets(targets):
+        me = _month_end(t.date)
+        k = city_fc.path_index.get_indexer([me])[0]
+        for d, f in districts.items():
+            target_d = t.on_air * shares[d]
+            v = f.paths[:, k] if k >= 0 else np.full(f.paths.shape[0], float(f.history.iloc[-1]))
+            mean = float(f.reconciled_mean[k]) if k >= 0 else float(v.mean())
+            need_months = _months_between(city_fc.as_of, t.date)
+            rows.append({
+                "district": d, "target_date": t.date, "city_target": t.on_air,
+                "share_pct": 100 * shares[d], "share_source": share_src[d], "district_target": target_d,
+                "on_air_as_of": f.count_as_of, "mean": mean,
+                "lo80": float(np.quantile(v, 0.10)), "hi80": float(np.quantile(v, 0.90)),
+                "prob_reach": float((v >= target_d - 1e-9).mean()),
+                "pace_needed_per_month": max((target_d - f.count_as_of) / need_months, 0.0) if need_months > 0 else np.nan,
+                "pace_last_3m": _pace(f.history, 3), "pace_last_6m": _pace(f.history, 6), "model": f.model,
+            })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Output files
+# --------------------------------------------------------------------------------------------
+
+def forecast_csv_frame(fc: Forecast, horizon: int | None = None) -> pd.DataFrame:
+    t = fc.table if horizon is None else fc.table.iloc[:horizon]
+    out = t.copy()
+    out["date"] = out["date"].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def _decimals(history: pd.Series) -> int:
+    """Decimals to write: the series' own precision plus one (integers -> 1 decimal)."""
+    vals = history.to_numpy(float)
+    for d in range(0, 4):
+        if np.allclose(vals, np.round(vals, d), atol=1e-9, rtol=0):
+            return d + 1
+    return 4
+
+
+def write_forecast(fc: Forecast, out: str | Path, horizon: int | None = None, lang: str = "en",
+                   figure: bool = True, extra: dict | None = None) -> list[Path]:
+    """Write forecast.csv, model.json (and forecast.png) into `out`; byte-identical for the same input."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    digits = _decimals(fc.history)
+    frame = forecast_csv_frame(fc, horizon)
+    csv_path = out / "forecast.csv"
+    frame.to_csv(csv_path, index=False, float_format=f"%.{digits}f", lineterminator="\n")
+    doc = fc.to_json_dict()
+    if extra:
+        doc.update(extra)
+    json_path = out / "model.json"
+    json_path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    paths = [csv_path, json_path]
+    if figure:
+        import matplotlib
+        matplotlib.use("Agg", force=False)
+        fig = plot_fan(fc, lang=lang)
+        png = out / "forecast.png"
+        fig.savefig(png, dpi=120, bbox_inches="tight", metadata={"Software": None})
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        paths.append(png)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+def set_cjk_font(warn: bool = True) -> str | None:
+    """Make matplotlib draw Chinese: put the first installed CJK font first in `font.sans-serif`.
+
+    Returns the font's name, or None (with one warning per session) when none is installed:
+    callers then label in English rather than draw empty boxes.
+    """
+    global _CJK_WARNED
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in installed:
+            current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != name]
+            matplotlib.rcParams["font.sans-serif"] = [name] + current
+            matplotlib.rcParams["font.family"] = "sans-serif"
+            matplotlib.rcParams["axes.unicode_minus"] = False
+            return name
+    if warn and not _CJK_WARNED:
+        warnings.warn("no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures fall back to English",
+                      stacklevel=2)
+        _CJK_WARNED = True
+    return None
+
+
+_LABELS = {
+    "en": {"history": "on air (month end)", "mean": "forecast (mean)", "i80": "80% interval", "i95": "95% interval",
+           "ylabel": "5G stations on air (cumulative)", "xlabel": "month end", "as_of": "as of {d}",
+           "title": "{name}: 5G stations on air, forecast to {end}", "target": "target {n:,} by {d}: P = {p:.0%}",
+           "source": "Source: {src}. Model: {model} (chosen by rolling-origin backtest, MASE at 3/6/12 months). "
+                     "Shaded: 80% and 95% of {n:,} simulated paths.",
+           "district_title": "{name} by district: on air and forecast (reconciled to the city)"},
+    "zh": {"history": "已开通（月末）", "mean": "预测（均值）", "i80": "80% 区间", "i95": "95% 区间",
+           "ylabel": "已开通 5G 基站数（累计，座）", "xlabel": "月末", "as_of": "截至 {d}",
+           "title": "{name}：5G 基站开通数及预测（至 {end}）", "target": "目标 {n:,} 座（{d}）：达成概率 {p:.0%}",
+           "source": "数据来源：{src}。模型：{model}（滚动起点回测选定，3/6/12 个月 MASE）。"
+                     "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
+           "district_title": "{name}分区：已开通与预测（与全市预测协调一致）"},
+}
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("en", "zh"):
+        raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
+    if lang == "zh" and set_cjk_font() is None:
+        return "en"
+    return lang
+
+
+def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
+    """Fan chart: monthly history, forecast mean, 80% and 95% bands, targets with their probability,
+    the report date; title, axis units and source in the figure itself. Returns the Figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib import dates as mdates
+
+    lang = _lang(lang)
+    L = _LABELS[lang]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 5.6))
+    else:
+        fig = ax.figure
+    h = fc.history
+    last_target = fc.targets["target_date"].max() if len(fc.targets) else None
+    n_show = len(fc.table)
+    if last_target is not None and pd.notna(last_target):
+        n_show = max(n_show, int(fc.path_index.get_indexer([_month_end(last_target)])[0]) + 1)
+    idx = fc.path_index[:n_show]
+    t = _summarize(fc.paths[:, :n_show], idx)
+    if fc.table is not None and len(fc.table) and "mean" in fc.table:
+        t.loc[: len(fc.table) - 1, "mean"] = fc.table["mean"].to_numpy()[: min(len(fc.table), n_show)]
+    x = pd.DatetimeIndex([h.index[-1]]).append(idx)
+    def joined(col):
+        return np.concatenate([[h.iloc[-1]], t[col].to_numpy()])
+    ax.fill_between(x, joined("lo95"), joined("hi95"), color="#9ecae1", alpha=0.55, lw=0, label=L["i95"])
+    ax.fill_between(x, joined("lo80"), joined("hi80"), color="#4292c6", alpha=0.6, lw=0, label=L["i80"])
+    ax.plot(x, joined("mean"), color="#08306b", lw=1.8, ls="--", label=L["mean"])
+    ax.plot(h.index, h.to_numpy(), color="black", lw=2, marker="o", ms=3, label=L["history"])
+    if fc.as_of is not None:
+        ax.axvline(fc.as_of, color="grey", lw=1, ls=":")
+        ax.annotate(L["as_of"].format(d=fc.as_of.date()), (fc.as_of, 0.98), xycoords=("data", "axes fraction"),
+                    ha="right", va="top", fontsize=8, color="grey", rotation=90)
+    for _, r in fc.targets.iterrows():
+        ax.plot([r["target_date"]], [r["target"]], marker="*", ms=14, color="#d62728", zorder=5)
+        ax.axhline(r["target"], color="#d62728", lw=0.6, ls=":", alpha=0.6)
+        ax.annotate(L["target"].format(n=int(r["target"]), d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"]),
+                    (r["target_date"], r["target"]), xytext=(-8, 8), textcoords="offset points", ha="right",
+                    fontsize=9, color="#d62728")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(L["ylabel"] if fc.unit == "stations" else f"{L['ylabel']} [{fc.unit}]")
+    ax.set_xlabel(L["xlabel"])
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+    ax.set_title(title or L["title"].format(name=fc.name or "", end=idx[-1].date()))
+    fig.text(0.01, -0.02, L["source"].format(src=fc.source or fc.name, model=fc.model, n=fc.paths.shape[0]),
+             fontsize=7.5, color="#444", ha="left", va="top", wrap=True)
+    return fig
+
+
+def plot_districts(cf: CityForecast, lang: str = "en"):
+    """Small multiples: each district's history, reconciled forecast with 80% band and its share of
+    each target."""
+    import matplotlib.pyplot as plt
+
+    lang = _lang(lang)
+    L = _LABELS[lang]
+    n = max(1, len(cf.districts))
+    cols = 2 if n > 1 else 1
+    rows = int(math.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 3.4 * rows), squeeze=False, sharex=True)
+    for ax, (d, f) in zip(axes.ravel(), cf.districts.items()):
+        t = f.table
+        x = pd.DatetimeIndex([f.history.index[-1]]).append(pd.DatetimeIndex(t["date"]))
+        last = f.history.iloc[-1]
+        ax.fill_between(x, np.r_[last, t["lo80"]], np.r_[last, t["hi80"]], color="#4292c6", alpha=0.5, lw=0,
+                        label=L["i80"])
+        ax.plot(x, np.r_[last, t["mean"]], color="#08306b", ls="--", label=L["mean"])
+        ax.plot(f.history.index, f.history.to_numpy(), color="black", marker="o", ms=2, label=L["history"])
+        sub = cf.district_table[cf.district_table["district"] == d] if len(cf.district_table) else []
+        for _, r in (sub.iterrows() if len(sub) else []):
+            if r["target_date"] <= x[-1]:
+                ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
+        ax.set_title(d, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(cf.districts):]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(L["district_title"].format(name=cf.city.name))
+    fig.supylabel(L["ylabel"], fontsize=9)
+    fig.tight_layout()
+    return fig
