@@ -344,8 +344,8 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
     if not usable:
         return pd.DataFrame(columns=cols), notes
     hmax = max(usable)
-    origins = list(range(min_train, n - min(usable)))
-    origins = origins[-max_origins:] if len(origins) > max_origins else origins
+    # per horizon, the latest `max_origins` origins that reach it; each origin is fitted once
+    origins = sorted({t0 for h in usable for t0 in list(range(min_train, n - h + 1))[-max_origins:]})
     values = cum.to_numpy(float)
     errors = {m: {h: [] for h in usable} for m in models}
     failed = {m: 0 for m in models}
@@ -416,6 +416,7 @@ class Forecast:
     name: str = ""
     unit: str = "stations"
     source: str = ""
+    name_zh: str = ""
 
     def plot(self, lang: str = "en", ax=None, title: str | None = None):
         """The fan chart (see `plot_fan`)."""
@@ -476,6 +477,11 @@ def _monotone_paths(adds: np.ndarray, last: float, floor: float | None) -> np.nd
     return cum
 
 
+def _month_steps(a: pd.Timestamp, b: pd.Timestamp) -> int:
+    """Whole month ends from month end `a` to month end `b`."""
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
 def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
     return (pd.Timestamp(b) - pd.Timestamp(a)).days / 30.4375
 
@@ -529,7 +535,7 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
                              f"vs {drift_row.iloc[0]:.3f}")
     # simulate far enough for every target and for the dates of reaching them
     last_target = max([t.date for t in targets], default=last_date)
-    steps = max(horizon, int(math.ceil(_months_between(last_date, last_target) - 0.01)) + 1)
+    steps = max(horizon, _month_steps(last_date, _month_end(last_target)))
     steps_sim = steps + 36 if targets else steps
     try:
         fit = _fit_candidate(chosen, history)
@@ -700,8 +706,8 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
         if other:
             notes.append(f"stations in districts not in city.toml counted in the city only: {sorted(other)}")
     count_now = count_on_air(stations, as_of)
-    horizon = horizon or max(12, int(math.ceil(_months_between(city_series.index[-1], max(
-        [pd.Timestamp(t.date) for t in targets], default=city_series.index[-1])))))
+    last_goal = max([_month_end(t.date) for t in targets], default=city_series.index[-1])
+    horizon = horizon or max(12, _month_steps(city_series.index[-1], last_goal))
     shares, share_src = _district_shares(cfg, stations, as_of, names or list(by_d.columns))
     if district is not None:
         share = shares.get(district, 1.0)
@@ -711,6 +717,7 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
     city_fc = fit_forecast(city_series, horizon=horizon, targets=targets, as_of=as_of, count_as_of=count_now,
                            n_paths=n_paths, seed=seed, model=model, max_origins=max_origins, name=name,
                            source=f"clean stations on air by {as_of.date()}")
+    city_fc.name_zh = (cfg.name_zh if cfg is not None else "") if district is None else district
     districts: dict[str, Forecast] = {}
     if district is None:
         for i, d in enumerate(by_d.columns):
@@ -940,7 +947,8 @@ def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
-    ax.set_title(title or L["title"].format(name=fc.name or "", end=idx[-1].date()))
+    name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
+    ax.set_title(title or L["title"].format(name=name or "", end=idx[-1].date()))
     fig.text(0.01, -0.02, L["source"].format(src=fc.source or fc.name, model=fc.model, n=fc.paths.shape[0]),
              fontsize=7.5, color="#444", ha="left", va="top", wrap=True)
     return fig
@@ -975,7 +983,7 @@ def plot_districts(cf: CityForecast, lang: str = "en"):
     for ax in axes.ravel()[len(cf.districts):]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(L["district_title"].format(name=cf.city.name))
+    fig.suptitle(L["district_title"].format(name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name))
     fig.supylabel(L["ylabel"], fontsize=9)
     fig.tight_layout()
     return fig

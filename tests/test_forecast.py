@@ -1,0 +1,275 @@
+"""Tests of analysis.forecast: series in, model choice, calibration on simulated processes,
+targets, districts, files out, figures."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import forecast as F
+from analysis.cli import main
+from analysis.errors import BadInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = ROOT / "data" / "raw" / "public"
+
+warnings.filterwarnings("ignore", module="statsmodels")
+
+
+def _stations(rows):
+    df = pd.DataFrame(rows, columns=["station_id", "district", "on_air_date"])
+    df["on_air_date"] = pd.to_datetime(df["on_air_date"])
+    df["is_on_air"] = df["on_air_date"].notna()
+    return df
+
+
+def _cum(adds, start="2019-12-31", first=0.0):
+    idx = pd.date_range(start, periods=len(adds) + 1, freq="ME")
+    return pd.Series(np.r_[first, first + np.cumsum(adds)], index=idx)
+
+
+def _csv(tmp_path, text, name="s.csv"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+# ---------------------------------------------------------------- monthly series from stations
+
+def test_monthly_on_air_counts_only_stations_on_air_by_as_of():
+    st = _stations([
+        ("a", "克拉玛依区", "2019-12-20"), ("b", "独山子区", "2020-01-31"), ("c", "克拉玛依区", "2020-02-10"),
+        ("d", "克拉玛依区", "2020-03-25"),   # after as_of
+        ("e", "白碱滩区", None),             # planned
+    ])
+    s = F.monthly_on_air(st, "2020-03-22")
+    assert list(s.index.strftime("%Y-%m-%d")) == ["2019-12-31", "2020-01-31", "2020-02-29"]
+    assert s.tolist() == [1, 2, 3]
+    d = F.monthly_on_air(st, "2020-03-22", by_district=True, districts=["克拉玛依区", "独山子区", "白碱滩区"])
+    assert d.loc["2020-02-29"].tolist() == [2, 1, 0]
+    assert F.count_on_air(st, "2020-03-22") == 3
+    assert F.count_on_air(st, "2020-03-31") == 4
+
+
+# ---------------------------------------------------------------- series files: the failure paths
+
+@pytest.mark.parametrize("text, problem, row", [
+    ("day,value\n2020-01-31,1\n", "missing column 'date'", None),
+    ("date,value\n2020-01-31,1\n2020-02-30,2\n2020-03-31,3\n", "does not parse", 3),
+    ("date,value\n2020-01-31,1\n2020-02-29,2\n2020-02-29,3\n2020-03-31,4\n", "given twice", 4),
+    ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n", "falls from 7 on 2020-02-29 to 6", 4),
+    ("date,value\n2020-01-31,5\n2020-02-29,\n2020-03-31,6\n", "gap: no value", 3),
+    ("date,value\n2019-01-31,5\n2020-03-31,7\n2020-04-30,8\n", "gap of 14 months", 3),
+    ("date,value\n2020-01-31,5\n2020-02-29,abc\n2020-03-31,6\n", "not a number", 3),
+])
+def test_read_series_rejects_bad_files_naming_the_row(tmp_path, text, problem, row):
+    p = _csv(tmp_path, text)
+    with pytest.raises(BadInputError) as err:
+        F.read_series(p)
+    assert problem in err.value.problem
+    assert err.value.row == row
+    assert str(p) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_bad_series_is_one_line_and_exit_1(tmp_path, capsys):
+    p = _csv(tmp_path, "date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n")
+    assert main(["forecast", "--series", str(p), "--horizon", "3", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "row 4" in err and "falls" in err
+
+
+def test_irregular_dates_are_interpolated_to_month_ends(tmp_path):
+    p = _csv(tmp_path, "date,value\n2020-03-31,10\n2020-06-30,40\n2020-07-15,50\n2020-09-30,80\n")
+    obs = F.read_series(p)
+    monthly, observed = F.to_month_ends(obs)
+    assert monthly.index[0] == pd.Timestamp("2020-03-31") and monthly.index[-1] == pd.Timestamp("2020-09-30")
+    assert monthly.loc["2020-04-30"] == pytest.approx(10 + 30 * 30 / 91)
+    assert observed.sum() == 3  # 2020-07-15 is not a month end
+
+
+# ---------------------------------------------------------------- short series fall back
+
+def test_short_series_falls_back_to_drift_and_says_so():
+    fc = F.fit_forecast(_cum([5, 7, 6, 8, 4]), horizon=6, targets=[("2020-12-31", 60)], n_paths=500)
+    assert fc.model == "drift"
+    assert any("too little history" in n and "fell back to drift" in n for n in fc.notes)
+    assert set(fc.backtest.columns) >= {"model", "mase_h3", "score"}
+    assert len(fc.table) == 6 and np.isfinite(fc.targets["prob_reach"]).all()
+
+
+def test_two_values_are_not_a_forecast():
+    with pytest.raises(BadInputError, match="at least 3"):
+        F.fit_forecast(_cum([5]), horizon=3)
+
+
+# ---------------------------------------------------------------- consistency
+
+def test_paths_never_fall_and_respect_the_count_known_on_as_of():
+    rng = np.random.default_rng(0)
+    hist = _cum(np.clip(rng.normal(3, 4, 30), 0, None))   # often zero additions: clipping matters
+    fc = F.fit_forecast(hist, horizon=12, as_of="2022-06-20", count_as_of=hist.iloc[-1] + 5, n_paths=400,
+                        max_origins=4)
+    assert (np.diff(fc.paths, axis=1) >= 0).all()
+    assert (fc.paths >= hist.iloc[-1] + 5).all()
+    t = fc.table
+    assert (np.diff(t["mean"]) >= 0).all()
+    assert ((t["lo95"] <= t["lo80"]) & (t["lo80"] <= t["mean"]) & (t["mean"] <= t["hi80"])
+            & (t["hi80"] <= t["hi95"])).all()
+    # additions and cumulative agree: the table's mean is the mean of the same paths
+    assert np.allclose(t["mean"], fc.paths[:, :12].mean(axis=0))
+
+
+def test_backtest_always_lists_naive_and_drift():
+    rng = np.random.default_rng(1)
+    fc = F.fit_forecast(_cum(rng.normal(10, 2, 40)), horizon=3, n_paths=200, max_origins=4)
+    assert {"naive", "drift"} <= set(fc.backtest["model"])
+    assert fc.backtest["score"].notna().all()
+    assert fc.model == fc.backtest.iloc[0]["model"]
+
+
+# ---------------------------------------------------------------- calibration on known processes
+
+def _rw_drift_truth(last, mu, sigma, h, target):
+    return 1 - stats.norm.cdf((target - last - h * mu) / (sigma * np.sqrt(h)))
+
+
+def test_probability_of_reaching_a_target_matches_the_simulations_truth():
+    """Random walk with drift (additions N(10, 3^2)): the mean predicted probability of reaching a
+    target 12 months on equals the true one (known parameters) within a few points."""
+    mu, sigma, h = 10.0, 3.0, 12
+    pred, true = [], []
+    for k in range(24):
+        rng = np.random.default_rng(100 + k)
+        hist = _cum(rng.normal(mu, sigma, 36), first=50.0)
+        target = hist.iloc[-1] + h * mu + rng.choice([-12, -5, 0, 5, 12])
+        date = hist.index[-1] + pd.offsets.MonthEnd(h)
+        fc = F.fit_forecast(hist, horizon=h, targets=[(date, target)], n_paths=1000, seed=k, max_origins=4)
+        pred.append(fc.targets["prob_reach"].iloc[0])
+        true.append(_rw_drift_truth(hist.iloc[-1], mu, sigma, h, target))
+    assert abs(np.mean(pred) - np.mean(true)) < 0.05
+    assert np.mean(np.abs(np.array(pred) - np.array(true))) < 0.15
+
+
+@pytest.mark.slow
+def test_chosen_models_80pct_intervals_cover_70_to_90pct_of_held_back_points():
+    """Two processes (random walk with drift; AR(1) additions with a winter slowdown), 36 months
+    fitted, 12 held back: the 80% intervals of whatever model the backtest chooses cover 70-90%."""
+    inside = []
+    for k in range(16):
+        rng = np.random.default_rng(1000 + k)
+        n = 48
+        if k % 2 == 0:
+            adds = rng.normal(12, 4, n)
+        else:
+            idx = pd.date_range("2020-01-31", periods=n, freq="ME")
+            season = np.where(idx.month.isin([12, 1, 2]), 0.3, 1.15)
+            e = np.zeros(n)
+            for i in range(1, n):
+                e[i] = 0.5 * e[i - 1] + rng.normal(0, 3)
+            adds = 12 * season + e
+        cum = _cum(np.clip(adds, 0, None))   # a count never falls
+        fit, held = cum.iloc[:37], cum.iloc[37:]
+        fc = F.fit_forecast(fit, horizon=12, n_paths=500, seed=k, max_origins=5)
+        t = fc.table.set_index("date")
+        inside += list((held >= t["lo80"]) & (held <= t["hi80"]))
+    coverage = float(np.mean(inside))
+    assert 0.70 <= coverage <= 0.90, coverage
+
+
+# ---------------------------------------------------------------- city, districts, targets
+
+def _karamay_like():
+    rng = np.random.default_rng(7)
+    months = pd.date_range("2019-12-31", "2021-03-31", freq="ME")
+    rows, k = [], 0
+    names = ["克拉玛依区", "独山子区", "白碱滩区", "乌尔禾区"]
+    for m in months:
+        n = 4 if m.month in (12, 1, 2) else 22
+        for _ in range(n):
+            rows.append((f"s{k}", names[rng.choice(4, p=[.55, .2, .15, .1])], m - pd.Timedelta(days=int(rng.integers(0, 27)))))
+            k += 1
+    rows += [(f"p{j}", names[1], None) for j in range(10)]
+    return _stations(rows)
+
+
+def test_city_forecast_has_targets_pace_and_reconciled_districts():
+    st = _karamay_like()
+    cf = F.forecast_stations(st, "2021-03-22", city="karamay", n_paths=500)
+    t = cf.targets
+    assert list(t["target"]) == [446, 648]
+    assert list(t["target_date"].dt.strftime("%Y-%m-%d")) == ["2021-12-31", "2025-12-31"]
+    assert t["prob_reach"].between(0, 1).all() and t["pace_needed_per_month"].gt(0).all()
+    assert t["count_as_of"].iloc[0] == F.count_on_air(st, "2021-03-22")
+    # pace needed = what is left over the months left
+    r = t.iloc[0]
+    assert r["pace_needed_per_month"] == pytest.approx((446 - r["count_as_of"]) / r["months_left"])
+    # districts add up to the city at every month
+    total = sum(f.table["mean"].to_numpy() for f in cf.districts.values())
+    assert np.allclose(total, cf.table["mean"].to_numpy())
+    dt_ = cf.district_table
+    assert set(dt_["district"]) == {"克拉玛依区", "独山子区", "白碱滩区", "乌尔禾区"}
+    assert dt_.groupby("target_date")["share_pct"].sum().round(6).eq(100).all()
+    assert dt_["share_source"].str.contains("no target_share").all()
+    assert cf.series.loc["2021-02-28", "city"] == cf.series.loc["2021-02-28"].iloc[1:].sum()
+
+
+# ---------------------------------------------------------------- files out, determinism
+
+def test_cli_series_writes_the_same_bytes_twice(tmp_path, capsys):
+    p = _csv(tmp_path, "date,value\n" + "\n".join(
+        f"{d.date()},{v:.1f}" for d, v in _cum(np.random.default_rng(3).normal(8, 2, 30)).items()) + "\n")
+    outs = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        assert main(["forecast", "--series", str(p), "--horizon", "6", "--out", str(out), "--paths", "300",
+                     "--target", "2022-12-31=300"]) == 0
+        outs.append(out)
+    for name in ("forecast.csv", "model.json"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
+    df = pd.read_csv(outs[0] / "forecast.csv")
+    assert list(df.columns) == ["date", "mean", "lo80", "hi80", "lo95", "hi95"]
+    assert len(df) == 6 and df["date"].iloc[0] == "2022-07-31"
+    assert "P(reach)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- figures
+
+def test_fan_chart_in_both_languages():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fc = F.fit_forecast(_cum(np.full(14, 10.0) + np.arange(14) % 3), horizon=12, n_paths=200,
+                        targets=[("2021-06-30", 200)], name="Test")
+    for lang in ("en", "zh"):
+        fig = fc.plot(lang=lang)
+        ax = fig.axes[0]
+        assert ax.get_title() and ax.get_ylabel()
+        assert any("200" in t.get_text() for t in ax.texts)   # the target is labelled on the chart
+        plt.close(fig)
+    font = F.set_cjk_font(warn=False)
+    assert font is None or "CJK" in font or "Hei" in font or "Han" in font
+
+
+# ---------------------------------------------------------------- real public series
+
+def test_public_files_match_their_checksums():
+    readme = (PUBLIC / "README.md").read_text(encoding="utf-8")
+    for line in readme.splitlines():
+        m = re.match(r"\| (\S+\.csv) \|.*\| `([0-9a-f]{64})` \|$", line)
+        if m:
+            assert hashlib.sha256((PUBLIC / m.group(1)).read_bytes()).hexdigest() == m.group(2)
+
+
+def test_on_the_national_series_the_chosen_model_beats_drift():
+    fc = F.forecast_series_file(PUBLIC / "china_5g_base_stations.csv", horizon=12, n_paths=300)
+    bt = fc.backtest.set_index("model")
+    assert fc.model != "drift"
+    assert bt.loc[fc.model, "score"] < bt.loc["drift", "score"]
