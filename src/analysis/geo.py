@@ -109,6 +109,27 @@ def gcj02_to_wgs84(lon, lat):
     return _return(x, y, is_scalar)
 
 
+# BD-09 (Baidu maps) is GCJ-02 further rotated and shifted; the published pair of formulas.
+_BD09_X_PI = math.pi * 3000.0 / 180.0
+
+
+def bd09_to_gcj02(lon, lat):
+    """BD-09 (the coordinates Baidu maps show) -> GCJ-02, in degrees; scalars or arrays."""
+    x, y, is_scalar = _as_float_arrays(lon, lat)
+    x, y = x - 0.0065, y - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD09_X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD09_X_PI)
+    return _return(z * np.cos(theta), z * np.sin(theta), is_scalar)
+
+
+def gcj02_to_bd09(lon, lat):
+    """GCJ-02 -> BD-09, in degrees; scalars or arrays."""
+    x, y, is_scalar = _as_float_arrays(lon, lat)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD09_X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD09_X_PI)
+    return _return(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006, is_scalar)
+
+
 # --- metric CRS -----------------------------------------------------------------------------
 def utm_crs_for(lon, lat) -> pyproj.CRS:
     """The WGS-84 UTM zone (EPSG:326xx north, 327xx south) of the data's median point.

@@ -38,10 +38,14 @@ STATIONS = pa.DataFrameSchema(
         "is_on_air": pa.Column(bool),
         **{col: _date for col in STAGE_DATE_COLUMNS.values()},
         "source_file": _text,
+        "source_sheet": pa.Column(str, nullable=True),
         "source_row": pa.Column(int, pa.Check.ge(1)),
         "sources": _text,
         "n_sources": pa.Column(int, pa.Check.ge(1)),
-        "coord_note": pa.Column(str, nullable=True),
+        "in_operator_reports": pa.Column(bool),
+        "opencellid_cells": pa.Column(int, pa.Check.ge(0)),
+        "opencellid_distance_m": pa.Column(float, nullable=True),
+        "notes": pa.Column(str, nullable=True),
     },
     checks=[
         # an on-air station has an on-air date; a planned site has none yet

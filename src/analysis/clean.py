@@ -1,0 +1,796 @@
+"""Cleaning: raw station records in, one row per physical station out, nothing lost.
+
+Every raw row ends kept, merged into another row (an exact or near duplicate, a cell of the same
+gNB, the same station seen by another source) or quarantined with a reason, and
+`clean_summary.json` shows rows_in == rows_kept + rows_merged + rows_quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from analysis import __version__, geo, parse
+from analysis.config import OPERATORS, PROJ_ROOT, City, load_city
+from analysis.errors import BadInputError, UsageError
+from analysis.schemas import STAGE_DATE_COLUMNS, STATIONS
+from analysis.sources import FIELDS, OPENCELLID_COLUMNS, RawTable, list_input_files, read_station_file
+
+#: Two records of one operator closer than this are one station (same code, or no code).
+DUPLICATE_RADIUS_M = 50.0
+#: An OpenCelliD gNB site within this distance of an operator's station of the same operator is
+#: that station: OpenCelliD positions are averages of where phones heard the cells.
+MATCH_RADIUS_M = 500.0
+#: Sources of one station further apart than this are flagged in source_matches.csv.
+DISAGREE_RADIUS_M = 200.0
+#: China's 5G licences were issued on 2019-06-06; an NR on-air date before 2019 is a typo.
+EARLIEST_ON_AIR = pd.Timestamp("2019-01-01")
+DEFAULT_GNB_ID_BITS = 24
+
+#: Why a row was quarantined, in the order the checks run (the first that applies is recorded).
+QUARANTINE_REASONS = {
+    "blank_row": "the row is empty",
+    "no_identity": "no site code and no name: the record cannot be told apart from others",
+    "missing_coordinates": "longitude or latitude is missing",
+    "unparseable_coordinates": "longitude or latitude cannot be read as a number or as degrees-minutes-seconds",
+    "zero_coordinates": "longitude or latitude is 0",
+    "unknown_crs": "the coordinate system named in the row is not WGS-84, GCJ-02 or BD-09",
+    "outside_city": "the point lies outside every district of the city (also with latitude and longitude swapped)",
+    "unparseable_on_air_date": "the on-air date cannot be read as a date",
+    "future_on_air_date": "the on-air date is after the report date",
+    "on_air_date_before_2019": "the on-air date is before 2019, before any 5G licence",
+    "on_air_without_date": "the status says on air but no on-air date is given",
+    "site_code_conflict": "the same operator reports this site code at a place more than 50 m from the kept record",
+    "not_nr": "an OpenCelliD cell of another radio (GSM, UMTS, LTE, CDMA): not a 5G cell",
+    "unparseable_cell_id": "the OpenCelliD cell identity (NCI) or network code is not a number",
+}
+#: Why a row was merged into another.
+MERGE_REASONS = {
+    "exact_duplicate": "the same record repeated",
+    "same_site_code": "the same operator and site code within 50 m",
+    "co_located": "the same operator within 50 m, without a site code",
+    "cell_of_same_gnb": "another NR cell of the same gNB (OpenCelliD)",
+    "same_station_other_source": "the same operator's station seen in another source (OpenCelliD) within 500 m",
+}
+
+
+@dataclass
+class CleanResult:
+    """What `clean_stations` returns: the three outputs, the source ledger and the files that failed."""
+
+    stations: gpd.GeoDataFrame
+    quarantine: pd.DataFrame
+    summary: dict
+    source_matches: pd.DataFrame
+    failed_files: list[str] = field(default_factory=list)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _relative(path: Path) -> str:
+    """A file's name as stored in outputs: relative to the project when inside it, so that a
+    fresh clone elsewhere writes the same bytes."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(PROJ_ROOT.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_gnb_id_bits(spec: str | int | dict | None) -> dict[str, int]:
+    """'24' or 'CMCC=24,CTCC=22' (or a dict) to {operator: bits}, with key '*' the default."""
+    if spec is None:
+        return {"*": DEFAULT_GNB_ID_BITS}
+    if isinstance(spec, dict):
+        out = {"*": DEFAULT_GNB_ID_BITS, **spec}
+    elif isinstance(spec, int):
+        out = {"*": spec}
+    else:
+        out = {"*": DEFAULT_GNB_ID_BITS}
+        for part in str(spec).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, _, value = part.rpartition("=")
+            key = key.strip().upper() or "*"
+            if key not in OPERATORS and key != "*":
+                raise UsageError(f"--gnb-id-bits: unknown operator {key!r} (use one of {', '.join(OPERATORS[:4])})")
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise UsageError(f"--gnb-id-bits: {value!r} is not a number of bits") from None
+    for key, bits in out.items():
+        if not 22 <= bits <= 32:
+            raise UsageError(f"--gnb-id-bits: {key}={bits} is outside 3GPP's 22–32 bits")
+    return out
+
+
+def _metric_xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Local equirectangular metres: exact enough for the 50–500 m distances compared here,
+    at any scale (a national file spans many UTM zones)."""
+    r = 6_371_008.8
+    lat_r = np.radians(lat)
+    return np.column_stack([np.radians(lon) * r * np.cos(lat_r), lat_r * r])
+
+
+def _haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+
+
+def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
+    sheet_part = ("[" + sheet.astype("string") + "]").fillna("")
+    return file.astype("string") + sheet_part + ":" + row.astype("string")
+
+
+def _normalize_code(values: pd.Series) -> pd.Series:
+    text = parse.normalize_text(values).str.upper().str.replace(r"\s+", "_", regex=True)
+    # Excel turns long numeric codes into floats: "6502030001.0" is code 6502030001
+    return text.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]:
+    tables, file_info, failed = [], [], []
+    for path in files:
+        try:
+            file_tables = read_station_file(path)
+        except BadInputError as exc:
+            failed.append(exc.one_line())
+            file_info.append({"file": _relative(path), "error": exc.problem})
+            continue
+        for t in file_tables:
+            tables.append(t)
+            file_info.append({
+                "file": _relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
+                "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
+                "sha256": _sha256(path),
+            })
+    return tables, file_info, failed
+
+
+def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    frames = []
+    for t in tables:
+        if t.kind != kind:
+            continue
+        f = t.frame.reindex(columns=[*columns, "source_row"])
+        if kind == "operator":
+            # a report of one operator often names it only in its file name or title
+            f["file_operator"] = parse.parse_operators(pd.Series([t.context])).iloc[0]
+        f.insert(0, "source_sheet", t.sheet)
+        f.insert(0, "source_file", _relative(t.path))
+        frames.append(f)
+    if not frames:
+        extra = ["file_operator"] if kind == "operator" else []
+        return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *extra])
+    out = pd.concat(frames, ignore_index=True)
+    out[list(columns)] = out[list(columns)].astype(object).where(out[list(columns)].notna(), None)
+    out["source_row"] = out["source_row"].astype("int64")
+    return out
+
+
+# --- the operator-report rows ------------------------------------------------------------------
+
+def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
+    reason = pd.Series(None, index=index, dtype=object)
+    for name, mask in checks:
+        reason = reason.mask(reason.isna() & mask.fillna(False).astype(bool), name)
+    return reason
+
+
+def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
+    """Typed values, the district and the first quarantine reason (None when usable) per row."""
+    rec = pd.DataFrame(index=raw.index)
+    blank = raw[list(FIELDS)].isna().all(axis=1)
+
+    lon_text, lat_text = raw["lon"], raw["lat"]
+    if raw["lonlat"].notna().any():
+        split_lon, split_lat = parse.split_lonlat(pd.Series(raw["lonlat"], dtype=object))
+        use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
+        lon_text = lon_text.where(~use, split_lon.astype(object))
+        lat_text = lat_text.where(~use, split_lat.astype(object))
+    lon = parse.parse_coordinates(pd.Series(lon_text, dtype=object))
+    lat = parse.parse_coordinates(pd.Series(lat_text, dtype=object))
+    missing_xy = lon_text.isna() | lat_text.isna()
+    bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
+    zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
+
+    crs = parse.parse_crs(pd.Series(raw["crs"], dtype=object)).fillna(default_crs)
+    unknown_crs = crs == "unknown"
+
+    usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
+    x = lon.where(usable_xy, 0.0).to_numpy(float)
+    y = lat.where(usable_xy, 0.0).to_numpy(float)
+    is_gcj = (crs == "gcj02").to_numpy()
+    is_bd = (crs == "bd09").to_numpy()
+
+    def to_wgs84(a, b):
+        a, b = a.copy(), b.copy()
+        if is_bd.any():
+            a[is_bd], b[is_bd] = geo.bd09_to_gcj02(a[is_bd], b[is_bd])
+        conv = is_gcj | is_bd
+        if conv.any():
+            a[conv], b[conv] = geo.gcj02_to_wgs84(a[conv], b[conv])
+        return a, b
+
+    wlon, wlat = to_wgs84(x, y)
+    district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object)
+    swap_lon, swap_lat = to_wgs84(y, x)
+    swapped_district = pd.Series(geo.assign_district(swap_lon, swap_lat, districts), index=raw.index, dtype=object)
+    swapped = usable_xy & district.isna() & swapped_district.notna()
+    rec["lon"] = np.where(swapped, swap_lon, wlon)
+    rec["lat"] = np.where(swapped, swap_lat, wlat)
+    rec["district"] = district.where(~swapped, swapped_district)
+    outside = usable_xy & rec["district"].isna()
+
+    rec["site_code"] = _normalize_code(pd.Series(raw["site_code"], dtype=object)).astype(object)
+    rec["site_code"] = rec["site_code"].where(rec["site_code"].notna(), None)
+    name = parse.normalize_text(pd.Series(raw["name"], dtype=object))
+    rec["name"] = name.astype(object).where(name.notna(), None)
+    no_identity = rec["site_code"].isna() & rec["name"].isna()
+    rec["operator"] = parse.parse_operators(pd.Series(raw["operator"], dtype=object))
+    from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
+    rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
+    band = parse.parse_bands(pd.Series(raw["band"], dtype=object))
+    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
+    rec["reported_status"] = parse.parse_statuses(pd.Series(raw["status"], dtype=object))
+    blocker = parse.parse_blockers(pd.Series(raw["blocker"], dtype=object))
+    rec["blocker"] = blocker.where(blocker.notna(), None)
+
+    notes = pd.Series("", index=raw.index, dtype=object)
+    notes = notes.mask(swapped, notes + "latitude and longitude swapped in the source; ")
+    notes = notes.mask(usable_xy & pd.Series(is_gcj, index=raw.index), notes + "GCJ-02 converted to WGS-84; ")
+    notes = notes.mask(usable_xy & pd.Series(is_bd, index=raw.index), notes + "BD-09 converted to WGS-84; ")
+
+    for stage, column in STAGE_DATE_COLUMNS.items():
+        text = pd.Series(raw[column], dtype=object)
+        parsed = parse.parse_dates(text)
+        rec[column] = parsed
+        if stage != "on_air":
+            unreadable = text.notna() & parsed.isna()
+            notes = notes.mask(unreadable, notes + f"{column} unreadable: " + text.astype(str) + "; ")
+    on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    on_air = rec["on_air_date"]
+    bad_date = on_air_text.notna() & on_air.isna()
+    future = on_air > as_of
+    too_early = on_air < EARLIEST_ON_AIR
+    no_date = (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date
+
+    dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown"])
+    notes = notes.mask(dated_but_not_on_air, notes + "reported status " + rec["reported_status"] + " but has an on-air date; ")
+    rec["status"] = rec["reported_status"].mask(on_air.notna(), "on_air")
+    rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
+
+    checks = [
+        ("blank_row", blank),
+        ("no_identity", no_identity),
+        ("missing_coordinates", missing_xy),
+        ("unparseable_coordinates", bad_xy),
+        ("zero_coordinates", zero_xy),
+        ("unknown_crs", unknown_crs & ~missing_xy),
+        ("outside_city", outside),
+        ("unparseable_on_air_date", bad_date),
+        ("future_on_air_date", future),
+        ("on_air_date_before_2019", too_early),
+        ("on_air_without_date", no_date),
+    ]
+    rec["reason"] = _first_reason(checks, raw.index)
+    details = {
+        "missing_coordinates": "lon=" + lon_text.astype(str) + " lat=" + lat_text.astype(str),
+        "unparseable_coordinates": "lon=" + lon_text.astype(str) + " lat=" + lat_text.astype(str),
+        "unknown_crs": "crs=" + raw["crs"].astype(str),
+        "outside_city": "WGS-84 " + rec["lon"].round(5).astype(str) + ", " + rec["lat"].round(5).astype(str),
+        "unparseable_on_air_date": "on_air_date=" + on_air_text.astype(str),
+        "future_on_air_date": "on_air_date " + on_air.dt.strftime("%Y-%m-%d") + " > " + as_of.strftime("%Y-%m-%d"),
+        "on_air_date_before_2019": "on_air_date " + on_air.dt.strftime("%Y-%m-%d"),
+        "unknown": "",
+    }
+    rec["detail"] = None
+    for name_, text in details.items():
+        rec["detail"] = rec["detail"].mask(rec["reason"] == name_, text)
+    rec["n_fields"] = raw[list(FIELDS)].notna().sum(axis=1)
+    return rec
+
+
+def _dedupe(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+    """For the usable rows: which row each merges into (itself for kept rows), and why.
+
+    Returns a frame indexed like the usable rows with `anchor` (row index it belongs to),
+    `merge_reason` (None for anchors) and, for rows that contradict their anchor, a
+    `conflict` quarantine detail.
+    """
+    alive = rec.index[rec["reason"].isna()]
+    # Priority: the most complete record represents the station; ties go to file order.
+    order = rec.loc[alive].assign(_pos=np.arange(len(alive))).sort_values(["n_fields", "_pos"], ascending=[False, True])
+    idx = order.index
+    out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
+
+    # 1. exact repeats of the whole record
+    key = raw.loc[idx, list(FIELDS)].astype("string").fillna("\x00")
+    first = key.groupby(list(FIELDS), sort=False, dropna=False).ngroup()
+    first_idx = pd.Series(idx, index=idx).groupby(first.to_numpy()).transform("first")
+    dup = first_idx != idx
+    out.loc[dup, "anchor"] = first_idx[dup]
+    out.loc[dup, "merge_reason"] = "exact_duplicate"
+    live = idx[~dup.to_numpy()]
+
+    # 2. the same operator and site code: one station if within 50 m, a conflict if not
+    coded = live[rec.loc[live, "site_code"].notna().to_numpy()]
+    if len(coded):
+        grp = rec.loc[coded, ["operator", "site_code"]]
+        head = pd.Series(coded, index=coded).groupby([grp["operator"], grp["site_code"]], sort=False).transform("first")
+        dist = _haversine_m(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy(),
+                            rec.loc[head, "lon"].to_numpy(), rec.loc[head, "lat"].to_numpy())
+        is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)
+        is_conflict = (head.to_numpy() != coded) & (dist > DUPLICATE_RADIUS_M)
+        out.loc[coded[is_dup], "anchor"] = head.to_numpy()[is_dup]
+        out.loc[coded[is_dup], "merge_reason"] = "same_site_code"
+        conflict_rows = coded[is_conflict]
+        out.loc[conflict_rows, "anchor"] = head.to_numpy()[is_conflict]
+        out.loc[conflict_rows, "conflict"] = [
+            f"{d:.0f} m from the kept record of this code" for d in dist[is_conflict]
+        ]
+    heads = live[out.loc[live, "anchor"].to_numpy() == live]
+
+    # 3. rows without a code, within 50 m of another row of the same operator
+    codeless = heads[rec.loc[heads, "site_code"].isna().to_numpy()]
+    if len(codeless):
+        for operator in sorted(rec.loc[codeless, "operator"].unique()):
+            members = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
+            if len(members) < 2:
+                continue
+            xy = _metric_xy(rec.loc[members, "lon"].to_numpy(), rec.loc[members, "lat"].to_numpy())
+            pairs = cKDTree(xy).query_pairs(DUPLICATE_RADIUS_M, output_type="ndarray")
+            if not len(pairs):
+                continue
+            has_code = rec.loc[members, "site_code"].notna().to_numpy()
+            # two coded stations close together are two stations: link only through code-less rows
+            keep = ~(has_code[pairs[:, 0]] & has_code[pairs[:, 1]])
+            pairs = pairs[keep]
+            n = len(members)
+            graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+            _, label = connected_components(graph, directed=False)
+            # members are in priority order; a coded row heads its component when there is one
+            rank = np.where(has_code, 0, 1) * n + np.arange(n)
+            comp = pd.DataFrame({"label": label, "rank": rank, "row": members})
+            head_of = comp.sort_values("rank").groupby("label")["row"].first()
+            heads_now = head_of.loc[label].to_numpy()
+            moved = heads_now != members
+            out.loc[members[moved], "anchor"] = heads_now[moved]
+            out.loc[members[moved], "merge_reason"] = "co_located"
+    # rows merged into a row that was itself merged follow it to the end of the chain
+    anchors = out["anchor"]
+    for _ in range(3):
+        anchors = anchors.map(anchors).fillna(anchors).astype(anchors.dtype)
+    out["anchor"] = anchors
+    return out
+
+
+# --- OpenCelliD --------------------------------------------------------------------------------
+
+#: Mobile network codes of MCC 460 (China), from the ITU-T E.212 list.
+MNC_OPERATOR = {0: "CMCC", 2: "CMCC", 4: "CMCC", 7: "CMCC", 8: "CMCC", 1: "CUCC", 6: "CUCC", 9: "CUCC",
+                3: "CTCC", 5: "CTCC", 11: "CTCC", 15: "CBN"}
+
+
+def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_bits: dict[str, int]) -> pd.DataFrame:
+    """Per cell row: reason (quarantine) or its gNB site; per site: position, operator, first seen."""
+    rec = pd.DataFrame(index=cells.index)
+    radio = parse.normalize_text(pd.Series(cells["radio"], dtype=object)).str.upper()
+    mcc = pd.to_numeric(cells["mcc"], errors="coerce")
+    net = pd.to_numeric(cells["net"], errors="coerce")
+    nci = pd.to_numeric(cells["cell"], errors="coerce")
+    lon = pd.to_numeric(cells["lon"], errors="coerce")
+    lat = pd.to_numeric(cells["lat"], errors="coerce")
+    created_num = pd.to_numeric(cells["created"], errors="coerce")
+    created = pd.to_datetime(created_num, unit="s", errors="coerce").dt.normalize()
+    created = created.fillna(parse.parse_dates(pd.Series(cells["created"], dtype=object)))
+    operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=cells.index).fillna("unknown")
+
+    not_nr = radio != "NR"
+    bad_id = ~not_nr & (nci.isna() | net.isna() | mcc.isna() | (nci < 0))
+    missing_xy = cells["lon"].isna() | cells["lat"].isna()
+    bad_xy = ~missing_xy & (lon.isna() | lat.isna())
+    zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
+    rec["reason"] = _first_reason([
+        ("not_nr", not_nr), ("unparseable_cell_id", bad_id), ("missing_coordinates", missing_xy),
+        ("unparseable_coordinates", bad_xy), ("zero_coordinates", zero_xy),
+    ], cells.index)
+    rec["detail"] = None
+    rec.loc[rec["reason"] == "not_nr", "detail"] = "radio=" + radio.astype(str)
+    ok = rec["reason"].isna()
+    bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).astype("int64")
+    gnb = pd.Series(np.right_shift(nci.fillna(0).astype("int64").to_numpy(), (36 - bits).to_numpy()),
+                    index=cells.index).where(ok)
+    rec["operator"] = operator
+    rec["gnb_key"] = (mcc.astype("Int64").astype(str) + "-" + net.astype("Int64").astype(str) + "-"
+                      + gnb.astype("Int64").astype(str)).where(ok)
+    rec["lon"], rec["lat"], rec["created"] = lon, lat, created
+
+    live = rec[ok]
+    sites = live.groupby("gnb_key", sort=True).agg(
+        operator=("operator", "first"), lon=("lon", "median"), lat=("lat", "median"),
+        on_air_date=("created", "min"), anchor=("lon", lambda s: s.index.min()), cells=("lon", "size"),
+    )
+    sites["district"] = geo.assign_district(sites["lon"].to_numpy(), sites["lat"].to_numpy(), districts)
+    sites["reason"] = _first_reason([
+        ("outside_city", sites["district"].isna()),
+        ("future_on_air_date", sites["on_air_date"] > as_of),
+        ("on_air_date_before_2019", sites["on_air_date"] < EARLIEST_ON_AIR),
+    ], sites.index)
+    rec["site_reason"] = rec["gnb_key"].map(sites["reason"])
+    return rec, sites
+
+
+# --- putting it together -----------------------------------------------------------------------
+
+def _to_timestamp(as_of) -> pd.Timestamp:
+    if as_of is None:
+        return pd.Timestamp(dt.date.today())
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(str(as_of)[:10]))
+    except ValueError:
+        raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+
+
+def clean_stations(
+    inputs: list[str | Path] | str | Path,
+    city: str | City = "karamay",
+    as_of: str | dt.date | None = None,
+    input_crs: str | None = None,
+    gnb_id_bits: str | int | dict | None = None,
+) -> CleanResult:
+    """Clean raw station files (or folders of them) for one city.
+
+    Returns the stations (GeoDataFrame, WGS-84), the quarantine (every raw row not kept, with
+    its reason; merged rows with the station they joined), the summary dict and the source
+    ledger. Files that cannot be read at all are listed in `failed_files` (one line each) and
+    the others are still cleaned.
+    """
+    city = city if isinstance(city, City) else load_city(city)
+    as_of_ts = _to_timestamp(as_of)
+    default_crs = (input_crs or "wgs84").lower().replace("-", "")
+    if default_crs not in ("wgs84", "gcj02", "bd09"):
+        raise UsageError(f"--input-crs: {input_crs!r} is not wgs84, gcj02 or bd09")
+    gnb_bits = parse_gnb_id_bits(gnb_id_bits)
+    districts = geo.read_districts(city)
+
+    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    missing = [Path(p) for p in inputs if not Path(p).exists()]
+    files = list_input_files([p for p in inputs if Path(p).exists()])
+    tables, file_info, failed = _read_all(files)
+    failed = [f"{p}: no such file or folder" for p in missing] + failed
+    file_info = [{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
+
+    raw = _stack(tables, "operator", FIELDS)
+    cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS)
+
+    # --- operator reports
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    dd = _dedupe(raw, rec)
+    conflict = dd["conflict"].notna()
+    conflict_anchor = dd.loc[conflict, "anchor"]
+    rec.loc[dd.index[conflict], "reason"] = "site_code_conflict"
+    rec.loc[dd.index[conflict], "detail"] = dd.loc[conflict, "conflict"]
+    dd = dd[~conflict]
+    rec["anchor"] = dd["anchor"]
+    rec["merge_reason"] = dd["merge_reason"]
+    heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
+
+    # --- OpenCelliD
+    cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
+    good_sites = sites[sites["reason"].isna()]
+    site_station = pd.Series(None, index=good_sites.index, dtype=object)  # gnb_key -> operator head row
+    site_dist = pd.Series(np.nan, index=good_sites.index)
+    for operator in sorted(good_sites["operator"].unique()):
+        s = good_sites[good_sites["operator"] == operator]
+        h = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
+        if not len(h):
+            continue
+        tree = cKDTree(_metric_xy(rec.loc[h, "lon"].to_numpy(), rec.loc[h, "lat"].to_numpy()))
+        d, j = tree.query(_metric_xy(s["lon"].to_numpy(), s["lat"].to_numpy()), distance_upper_bound=MATCH_RADIUS_M)
+        found = np.isfinite(d)
+        site_station.loc[s.index[found]] = h[j[found]]
+        exact = _haversine_m(s["lon"].to_numpy()[found], s["lat"].to_numpy()[found],
+                             rec.loc[h[j[found]], "lon"].to_numpy(), rec.loc[h[j[found]], "lat"].to_numpy())
+        site_dist.loc[s.index[found]] = exact
+
+    # --- station ids of the kept rows
+    def station_id_of_head(rows: pd.Index) -> pd.Series:
+        r = rec.loc[rows]
+        code_id = r["operator"] + "-" + r["site_code"].astype("string")
+        pos_id = r["operator"] + "-@" + r["lon"].map("{:.5f}".format) + "," + r["lat"].map("{:.5f}".format)
+        return code_id.fillna(pos_id).astype(object)
+
+    head_ids = station_id_of_head(heads)
+    network_only = good_sites[site_station.isna()]
+    site_ids = (network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
+
+    # --- fates of every raw row
+    op_fate = pd.DataFrame(index=rec.index)
+    op_fate["reason"] = rec["reason"]
+    op_fate["detail"] = rec["detail"]
+    op_fate["merged_into"] = None
+    merged_rows = dd.index[dd["merge_reason"].notna()]
+    op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
+    op_fate.loc[merged_rows, "merged_into"] = head_ids.reindex(dd.loc[merged_rows, "anchor"]).to_numpy()
+    op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
+    op_fate.loc[conflict_anchor.index, "detail"] = (
+        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy())
+    op_fate["fate"] = np.where(op_fate["reason"].isna(), "kept", "quarantined")
+    op_fate.loc[merged_rows, "fate"] = "merged"
+
+    cell_fate = pd.DataFrame(index=cell_rec.index)
+    cell_fate["reason"] = cell_rec["reason"].fillna(cell_rec["site_reason"])
+    cell_fate["detail"] = cell_rec["detail"]
+    cell_fate["merged_into"] = None
+    cell_fate["fate"] = np.where(cell_fate["reason"].isna(), "kept", "quarantined")
+    in_good = cell_rec["gnb_key"].isin(good_sites.index) & cell_rec["reason"].isna()
+    key = cell_rec["gnb_key"]
+    site_anchor = key.map(good_sites["anchor"])
+    matched_head = key.map(site_station)
+    target_id = matched_head.map(head_ids).fillna(key.map(site_ids))
+    is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
+    to_station = in_good & matched_head.notna()
+    other_cell = in_good & ~is_anchor & matched_head.isna()
+    cell_fate.loc[to_station, ["fate", "reason"]] = ["merged", "same_station_other_source"]
+    cell_fate.loc[other_cell, ["fate", "reason"]] = ["merged", "cell_of_same_gnb"]
+    cell_fate.loc[in_good & ~is_anchor | to_station, "merged_into"] = target_id
+    cell_fate.loc[to_station, "detail"] = ("gNB " + key + ", " + key.map(site_dist).round(0).astype(str) + " m from the operator's record")
+    cell_fate.loc[other_cell, "detail"] = "gNB " + key
+    outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
+    cell_fate.loc[outside_cells, "detail"] = "gNB " + key + " (site-level check)"
+
+    # --- build the stations
+    members = rec.loc[dd.index].assign(_head=dd["anchor"])
+    members["_label"] = _source_label(raw.loc[members.index, "source_file"], raw.loc[members.index, "source_sheet"],
+                                      raw.loc[members.index, "source_row"])
+    members["_file"] = raw.loc[members.index, "source_file"]
+    members = members.loc[dd.index]  # priority order: the head comes first in its group
+    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
+    combined = members.groupby("_head", sort=False)[value_cols].first()
+    reported = members.groupby("_head", sort=False)["reported_status"].agg(
+        lambda s: next((v for v in s if v != "unknown"), "unknown"))
+    note_text = members.groupby("_head", sort=False)["notes"].agg(lambda s: "; ".join(sorted(set(s.dropna()))) or None)
+    note_text = members.groupby("_head", sort=False)["notes"].agg(lambda s: "; ".join(sorted(set(s.dropna()))) or None)
+    labels = members.groupby("_head", sort=False)["_label"].agg(list)
+    files_per = members.groupby("_head", sort=False)["_file"].agg(lambda s: set(s))
+
+    st = pd.DataFrame(index=heads)
+    st["station_id"] = head_ids
+    st = st.join(combined)
+    st["band"] = st["band"].fillna("unknown")
+    st["operator"] = rec.loc[heads, "operator"]
+    st["lon"] = rec.loc[heads, "lon"]
+    st["lat"] = rec.loc[heads, "lat"]
+    st["district"] = rec.loc[heads, "district"]
+    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported.reindex(heads))
+    # a record that says on air without a date was quarantined; the rest of the group may still say so
+    st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
+    st["notes"] = note_text.reindex(heads)
+    st["source_file"] = raw.loc[heads, "source_file"]
+    st["source_sheet"] = raw.loc[heads, "source_sheet"]
+    st["source_row"] = raw.loc[heads, "source_row"].astype("int64")
+
+    # OpenCelliD sources of matched stations
+    cell_labels = _source_label(cells["source_file"], cells["source_sheet"], cells["source_row"])
+    src_cells = pd.DataFrame({"head": matched_head[to_station], "label": cell_labels[to_station],
+                              "file": cells["source_file"][to_station]})
+    src = pd.concat([pd.DataFrame({"head": members["_head"], "label": members["_label"], "file": members["_file"]}),
+                     src_cells])
+    by_head = src.groupby("head", sort=False)
+    st["sources"] = by_head["label"].agg("; ".join).reindex(heads)
+    st["n_sources"] = by_head["file"].nunique().reindex(heads)
+    st["in_operator_reports"] = True
+    st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
+    matched = site_station.notna()
+    st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
+
+    # stations only OpenCelliD shows
+    if len(network_only):
+        cells_of = cell_rec[cell_rec["gnb_key"].isin(network_only.index) & cell_rec["reason"].isna()]
+        lab = _source_label(cells.loc[cells_of.index, "source_file"], cells.loc[cells_of.index, "source_sheet"],
+                            cells.loc[cells_of.index, "source_row"])
+        lists = lab.groupby(cells_of["gnb_key"]).agg(list)
+        anchor_rows = network_only["anchor"]
+        net = pd.DataFrame({
+            "station_id": site_ids,
+            "site_code": None,
+            "name": "gNB " + network_only.index.to_series() + " (OpenCelliD)",
+            "operator": network_only["operator"],
+            "band": "unknown",
+            "blocker": None,
+            **{c: pd.NaT for c in STAGE_DATE_COLUMNS.values()},
+            "lon": network_only["lon"],
+            "lat": network_only["lat"],
+            "district": network_only["district"],
+            "status": "on_air",
+            "notes": "seen only in OpenCelliD: position is the median of its cells",
+            "source_file": cells.loc[anchor_rows, "source_file"].to_numpy(),
+            "source_sheet": cells.loc[anchor_rows, "source_sheet"].to_numpy(),
+            "source_row": cells.loc[anchor_rows, "source_row"].to_numpy().astype("int64"),
+            "sources": lists.reindex(network_only.index).map(lambda xs: "; ".join(xs)),
+            "n_sources": 1,
+            "in_operator_reports": False,
+            "opencellid_cells": network_only["cells"].astype("int64"),
+            "opencellid_distance_m": np.nan,
+        })
+        net["on_air_date"] = network_only["on_air_date"]
+        st = pd.concat([st, net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))])
+
+    stations = _finish_stations(st, as_of_ts)
+
+    # --- ledger of sources
+    ledger = _source_ledger(stations)
+
+    # --- quarantine table with the original values
+    op_out = raw.join(op_fate)
+    cell_out = cells.join(cell_fate)
+    quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
+    lead = ["source_file", "source_sheet", "source_row", "fate", "reason", "detail", "merged_into"]
+    rest = [c for c in quarantine.columns if c not in lead]
+    quarantine = quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
+                                                     kind="stable").reset_index(drop=True)
+
+    fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
+    reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
+    summary = {
+        "city": city.key,
+        "as_of": as_of_ts.strftime("%Y-%m-%d"),
+        "package_version": __version__,
+        "rows_in": int(len(fates)),
+        "rows_kept": int((fates == "kept").sum()),
+        "rows_merged": int((fates == "merged").sum()),
+        "rows_quarantined": int((fates == "quarantined").sum()),
+        "stations": int(len(stations)),
+        "stations_on_air": int(stations["is_on_air"].sum()),
+        "stations_by_operator": {k: int(v) for k, v in stations["operator"].value_counts().sort_index().items()},
+        "stations_by_district": {k: int(v) for k, v in stations["district"].value_counts().sort_index().items()},
+        "stations_by_status": {k: int(v) for k, v in stations["status"].value_counts().sort_index().items()},
+        "quarantined_by_reason": {k: int(v) for k, v in reasons[fates == "quarantined"].value_counts().sort_index().items()},
+        "merged_by_reason": {k: int(v) for k, v in reasons[fates == "merged"].value_counts().sort_index().items()},
+        "notes": {
+            "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
+            "gcj02_converted_rows": int(rec["notes"].fillna("").str.contains("GCJ-02").sum()),
+            "bd09_converted_rows": int(rec["notes"].fillna("").str.contains("BD-09").sum()),
+        },
+        "parameters": {
+            "input_crs": default_crs, "gnb_id_bits": gnb_bits, "duplicate_radius_m": DUPLICATE_RADIUS_M,
+            "match_radius_m": MATCH_RADIUS_M, "disagree_radius_m": DISAGREE_RADIUS_M,
+        },
+        "files": file_info,
+        "failed_files": failed,
+        "reason_meanings": {**QUARANTINE_REASONS, **MERGE_REASONS},
+    }
+    assert summary["rows_in"] == summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
+    assert summary["rows_kept"] == len(stations), "every station comes from exactly one kept raw row"
+    return CleanResult(stations, quarantine, summary, ledger, failed)
+
+
+def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
+    """Typed columns in a fixed order, sorted by station id, checked against the schema."""
+    st = st.copy()
+    for column in STAGE_DATE_COLUMNS.values():
+        st[column] = pd.to_datetime(st[column]).astype("datetime64[ns]")
+    st["is_on_air"] = st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
+    st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
+    st["name"] = st["name"].fillna(st["site_code"]).astype(str)
+    st["district"] = st["district"].astype(str)
+    st["notes"] = st["notes"].astype(object).where(st["notes"].notna(), None)
+    for column in ("source_row", "n_sources", "opencellid_cells"):
+        st[column] = st[column].astype("int64")
+    st["lon"] = st["lon"].astype(float).round(7)
+    st["lat"] = st["lat"].astype(float).round(7)
+    columns = ["station_id", "site_code", "name", "operator", "band", "lon", "lat", "district", "status",
+               "blocker", "is_on_air", *STAGE_DATE_COLUMNS.values(), "source_file", "source_sheet", "source_row",
+               "sources", "n_sources", "in_operator_reports", "opencellid_cells", "opencellid_distance_m", "notes"]
+    st = st[columns].sort_values("station_id", kind="stable").reset_index(drop=True)
+    for column in ("site_code", "blocker", "source_sheet"):
+        st[column] = st[column].astype(object).where(st[column].notna(), None)
+    STATIONS.validate(st, lazy=False)
+    return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
+
+
+def _source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
+    """One row per station: which sources show it, and whether they agree on where it is."""
+    from_ops = stations["in_operator_reports"]
+    in_net = stations["opencellid_cells"] > 0
+    flag = np.select(
+        [from_ops & in_net & (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M),
+         from_ops & in_net, from_ops & ~in_net, ~from_ops],
+        ["sources_disagree_gt_200m", "both_agree", "operator_report_only", "network_only"],
+        default="operator_report_only",
+    )
+    ledger = stations[["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells",
+                       "opencellid_distance_m"]].copy()
+    ledger.insert(1, "in_operator_reports", from_ops.to_numpy())
+    ledger.insert(2, "in_opencellid", in_net.to_numpy())
+    ledger["flag"] = flag
+    ledger["opencellid_distance_m"] = ledger["opencellid_distance_m"].round(1)
+    return ledger.sort_values("station_id").reset_index(drop=True)
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV for people: UTF-8 with BOM (Excel shows Chinese right), ISO dates, LF line ends."""
+    _write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d",
+                                                 lineterminator="\n"))
+
+
+def write_json(data: dict, path: Path) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n"
+    _write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
+    _write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd",
+                                                        write_covering_bbox=False))
+
+
+def read_stations(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a cleaned `stations.parquet`, checking it is one."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError("no such file (run `python -m analysis clean` first)", path)
+    try:
+        stations = gpd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a file that is not GeoParquet
+        raise BadInputError(f"not a GeoParquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})", path) from None
+    missing = [c for c in STATIONS.columns if c not in stations.columns]
+    if missing:
+        raise BadInputError(f"not a cleaned station table: missing columns {', '.join(missing)}", path)
+    return stations
+
+
+def clean_to_folder(
+    inputs: list[str | Path] | str | Path,
+    city: str | City,
+    out: str | Path,
+    as_of: str | dt.date | None = None,
+    input_crs: str | None = None,
+    gnb_id_bits: str | int | dict | None = None,
+) -> CleanResult:
+    """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
+    clean_summary.json into `out` (each written whole or not at all)."""
+    result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
+    out = Path(out)
+    write_stations(result.stations, out / "stations.parquet")
+    write_csv(result.quarantine, out / "quarantine.csv")
+    write_csv(result.source_matches, out / "source_matches.csv")
+    write_json(result.summary, out / "clean_summary.json")
+    return result
