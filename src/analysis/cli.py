@@ -186,6 +186,88 @@ def _add_forecast(sub) -> None:
     p.set_defaults(func=_cmd_forecast)
 
 
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from analysis.coverage import coverage_to_folder
+
+    result = coverage_to_folder(args.stations, args.city, args.out, as_of=args.as_of, radius_m=args.radius_m,
+                                mode=args.mode, with_map=not args.no_map)
+    city = result.by_district.iloc[-1]
+    print(f"coverage as of {result.as_of.date() if result.as_of is not None else 'latest'}: "
+          f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
+          f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
+          f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}")
+    return 0
+
+
+def _add_coverage(sub) -> None:
+    p = sub.add_parser(
+        "coverage",
+        help="coverage by district and key site, gaps, candidate sites and the coverage map",
+        description="Footprints from a TR 38.901 link budget (or a fixed radius), covered area on a metric "
+        "grid, and coverage_by_district.csv, site_coverage.csv, gaps.geojson, candidates.csv, coverage_map.html.",
+    )
+    p.add_argument("--stations", required=True, type=Path, metavar="PARQUET", help="cleaned stations.parquet")
+    p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+                   help="count stations on air on this date (default: every station with an on-air date)")
+    p.add_argument("--radius-m", type=float, default=None, metavar="R",
+                   help="fixed outdoor footprint radius for every station instead of the link budget")
+    p.add_argument("--mode", choices=["grid", "vector"], default="grid",
+                   help="grid (50 m cells, any scale) or vector (exact union, small inputs); default grid")
+    p.add_argument("--no-map", action="store_true", help="skip coverage_map.html")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.set_defaults(func=_cmd_coverage)
+
+
+def _cmd_taskforce(args: argparse.Namespace) -> int:
+    import json
+
+    from analysis.clean import read_stations
+    from analysis.pipeline import track_taskforce, write_taskforce
+
+    extract = args.extract_date
+    summary = args.stations.parent / "clean_summary.json"
+    if extract is None and summary.is_file():  # the date cleaning was run "as of": the extract's date
+        extract = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
+    stations = read_stations(args.stations)
+    report = track_taskforce(stations, args.city, args.as_of, extract_date=extract, horizon=args.horizon,
+                             source=args.source or args.stations.name)
+    write_taskforce(report, args.out, lang=args.lang, charts=not args.no_charts)
+    city = report.districts.iloc[-1]
+    funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
+    print(f"task force as of {report.as_of.date()}: {int(funnel.loc['pipeline_total', 'sites'])} sites in the pipeline "
+          f"({int(funnel.loc['pipeline_total', 'change']):+d} since {report.previous.date()}), "
+          f"{int(funnel.loc['on_air', 'sites'])} on air, {len(report.supervision)} on the supervision list; "
+          f"target {city['target_add']} to add by {city['target_date'].date() if city['target_date'] == city['target_date'] else '-'}: "
+          f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _add_taskforce(sub) -> None:
+    p = sub.add_parser(
+        "taskforce",
+        help="the task force's tracker: funnel.csv, supervision_list.csv, district_targets.csv and charts",
+        description="Stage of every planned site as of a date (from its stage dates), the funnel by stage and "
+        "district with the change in a month, the supervision list of sites stuck past the thresholds of "
+        "[taskforce] stuck_days in city.toml, stage durations, expected on-air months, and each district's "
+        "share of the year's target.",
+    )
+    p.add_argument("--stations", required=True, type=Path, metavar="PARQUET", help="cleaned stations.parquet")
+    p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
+    p.add_argument("--as-of", required=True, metavar="YYYY-MM-DD", help="report date")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--extract-date", default=None, metavar="YYYY-MM-DD",
+                   help="date of the records (default: as_of of clean_summary.json beside PARQUET, "
+                   "else the latest stage date)")
+    p.add_argument("--horizon", type=int, default=12, metavar="N", help="months of the bottom-up forecast (default 12)")
+    p.add_argument("--lang", choices=["en", "zh"], default="zh", help="chart labels (default zh)")
+    p.add_argument("--no-charts", action="store_true", help="skip funnel.png, blockers.png, days_stuck.png")
+    p.add_argument("--source", default=None, help="source line for the charts (default: the file name)")
+    p.set_defaults(func=_cmd_taskforce)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
@@ -195,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast):
+    for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage):
         add(sub)
     return parser
 

@@ -1,0 +1,912 @@
+"""Coverage: each station's footprint from a link budget (3GPP TR 38.901 UMa/RMa), the covered area
+on a metric grid (or exactly, as vector union), coverage per district and per key site, the gaps,
+and the candidate new sites that close the most of them.
+
+The coverage definition, stated the way regulators state theirs: a location is covered outdoors when
+the predicted SS-RSRP is at least `rsrp_threshold_dbm` with probability `cell_edge_probability` at
+the cell edge (log-normal shadow fading of the model's sigma), at `loading` cell load (an interference
+margin); covered indoors when the same holds after the TR 38.901 O2I building-penetration loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy.spatial import cKDTree
+from scipy.stats import norm
+
+from analysis.config import City, load_city
+from analysis.errors import BadInputError, ConfigError
+
+# --- the link budget ----------------------------------------------------------------------------
+#: Where each number of the link budget comes from (shown in the docs and the report).
+LINK_BUDGET_SOURCES = {
+    "path_loss": "3GPP TR 38.901 v17.0.0, Table 7.4.1-1 (UMa and RMa, NLOS = max(LOS, NLOS'), "
+                 "shadow-fading sigma 6 dB UMa NLOS, 8 dB RMa NLOS); default heights of Table 7.2-1 "
+                 "(UMa h_BS 25 m, RMa h_BS 35 m, h_UT 1.5 m, RMa W 20 m, h 5 m)",
+    "o2i": "3GPP TR 38.901 Section 7.4.3 and Table 7.4.3-2: low-loss model PL_tw = 5 - 10 log10(0.3*10^(-L_glass/10)"
+           " + 0.7*10^(-L_concrete/10)), L_glass = 2 + 0.2 f, L_concrete = 5 + 4 f, PL_in = 0.5 d_2D-in "
+           "(mean of min of two U(0, 25 m) for UMa, U(0, 10 m) for RMa), sigma_P 4.4 dB; high-loss: IRR glass 23 + 0.3 f, "
+           "0.7/0.3 weights, sigma_P 6.5 dB",
+    "coverage_definition": "FCC Broadband Data Collection mobile maps (5G-NR 7/1 Mbps: 90 % cell-edge probability, "
+                           "50 % cell loading, outdoor stationary; help.bdc.fcc.gov 'Formatting Mobile Broadband "
+                           "Availability Coverage Maps'); Ofcom's coverage-obligation method (signal level on a 50 m "
+                           "grid, 2019 consultation on the 700 MHz and 3.6-3.8 GHz award)",
+    "rsrp_threshold": "-105 dBm SS-RSRP: the outdoor 'covered' level common in Chinese operators' 5G acceptance tests "
+                      "(with SS-SINR >= -3 dB); an engineering assumption here, set in city.toml [coverage]",
+    "eirp": "EIRP per resource element of the SS/PBCH block = total power - 10 log10(subcarriers) + SSB beam gain, "
+            "for the equipment class typical of each band in China (mid-band 64T64R 200 W AAU over 100 MHz at 30 kHz "
+            "SCS; 4T4R 240-320 W RRU for n1/n3/n28 at 15 kHz SCS); assumptions, set in city.toml [coverage]",
+    "margins": "UE antenna gain 0 dBi, body loss 3 dB, interference margin 3 dB for 50 % loading, shadow-fading "
+               "margin z(p) * sigma with z(0.9) = 1.28; clutter loss for dense urban 6 dB (planning-tool practice)",
+}
+
+
+@dataclass(frozen=True)
+class BandLink:
+    """Downlink SSB link parameters of one NR band."""
+
+    freq_ghz: float
+    eirp_re_dbm: float  # EIRP per resource element of the SSB (what SS-RSRP measures)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AreaModel:
+    """Path-loss model and heights for one area type around a station."""
+
+    model: str  # "UMa" or "RMa" (TR 38.901, NLOS)
+    h_bs_m: float
+    clutter_loss_db: float = 0.0
+    building_height_m: float = 5.0  # RMa only
+    street_width_m: float = 20.0  # RMa only
+
+
+DEFAULT_BANDS = {
+    "n1": BandLink(2.14, 40.0, "4T4R 240 W, 20 MHz at 15 kHz (1272 RE), 17 dBi"),
+    "n3": BandLink(1.84, 40.0, "4T4R 240 W, 20 MHz at 15 kHz (1272 RE), 17 dBi"),
+    "n28": BandLink(0.773, 37.0, "4T4R 320 W, 30 MHz at 15 kHz (1920 RE), 15 dBi"),
+    "n41": BandLink(2.60, 39.0, "64T64R 200 W, 100 MHz at 30 kHz (3276 RE), SSB beam 21 dBi"),
+    "n77": BandLink(3.70, 39.0, "64T64R 200 W, 100 MHz at 30 kHz (3276 RE), SSB beam 21 dBi"),
+    "n78": BandLink(3.50, 39.0, "64T64R 200 W, 100 MHz at 30 kHz (3276 RE), SSB beam 21 dBi"),
+    "n79": BandLink(4.90, 39.0, "64T64R 200 W, 100 MHz at 30 kHz (3276 RE), SSB beam 21 dBi"),
+    "unknown": BandLink(3.50, 39.0, "band not reported: taken as n78, the commonest mid band"),
+}
+AREA_TYPES = ("dense_urban", "urban", "suburban", "rural")
+DEFAULT_AREAS = {
+    "dense_urban": AreaModel("UMa", 25.0, clutter_loss_db=6.0),
+    "urban": AreaModel("UMa", 25.0),
+    "suburban": AreaModel("RMa", 25.0, building_height_m=10.0),
+    "rural": AreaModel("RMa", 35.0),
+}
+_SIGMA_SF_DB = {"UMa": 6.0, "RMa": 8.0}  # NLOS shadow fading, TR 38.901 Table 7.4.1-1
+_D2D_IN_MAX_M = {"UMa": 25.0, "RMa": 10.0}  # TR 38.901 Section 7.4.3.1
+_MAX_RANGE_M = 5000.0  # upper end of the validity range of both models
+LAYERS = ("outdoor", "indoor")
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """The link budget, the coverage definition and the planning knobs; `from_city` reads
+    overrides from the `[coverage]` table of city.toml (keys = field names; `bands.<band>` and
+    `areas.<type>` sub-tables override single fields)."""
+
+    rsrp_threshold_dbm: float = -105.0
+    cell_edge_probability: float = 0.90
+    loading: float = 0.50
+    interference_margin_db: float = 3.0  # at `loading`
+    body_loss_db: float = 3.0
+    ue_antenna_gain_dbi: float = 0.0
+    ue_height_m: float = 1.5
+    o2i_model: str = "low"  # TR 38.901 O2I building penetration: "low" or "high" loss
+    cell_m: float = 50.0  # grid cell (Ofcom's 50 m)
+    dense_urban_min_stations_1km: int = 15  # stations within 1 km for an urban station to count as dense urban
+    suburban_buffer_m: float = 2000.0  # within this of a built-up area: suburban, beyond: rural
+    full_coverage_pct: float = 95.0  # urban covered share at which a district counts as fully covered
+    site_radius_m: float = 200.0  # a key site is a disc of this radius when merged into gap areas
+    min_gap_km2: float = 0.01
+    candidate_band: str = "n78"
+    candidate_spacing_m: float = 250.0
+    n_candidates: int = 10
+    target_site_weight_km2: float = 1.0  # worth of closing a 4A+ scenic spot, in km2 of urban gap
+    key_site_weight_km2: float = 0.25
+    bands: dict = field(default_factory=lambda: dict(DEFAULT_BANDS))
+    areas: dict = field(default_factory=lambda: dict(DEFAULT_AREAS))
+
+    @classmethod
+    def from_city(cls, city: City) -> "CoverageSettings":
+        table = dict(city.raw.get("coverage", {}))
+        where = city.folder / "city.toml"
+        base = cls()
+        bands = dict(base.bands)
+        for band, over in table.pop("bands", {}).items():
+            bands[band] = _override(bands.get(band, DEFAULT_BANDS["unknown"]), over, f"[coverage.bands.{band}]", where)
+        areas = dict(base.areas)
+        for kind, over in table.pop("areas", {}).items():
+            if kind not in AREA_TYPES:
+                raise ConfigError(f"[coverage.areas] {kind!r} is not one of {', '.join(AREA_TYPES)}", where)
+            areas[kind] = _override(areas[kind], over, f"[coverage.areas.{kind}]", where)
+        settings = _override(base, table, "[coverage]", where)
+        return dataclasses.replace(settings, bands=bands, areas=areas)
+
+
+def _override(obj, values: dict, where: str, path: Path):
+    names = {f.name for f in dataclasses.fields(obj)} - {"bands", "areas"}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}", path)
+    try:
+        return dataclasses.replace(obj, **{k: type(getattr(obj, k))(v) for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}", path) from None
+
+
+def path_loss_db(d2d_m, freq_ghz: float, area: AreaModel, h_ut_m: float = 1.5) -> np.ndarray:
+    """Median NLOS path loss (dB) at 2-D distance `d2d_m` from TR 38.901 Table 7.4.1-1, plus the
+    area's clutter loss. NLOS = max(LOS, NLOS'), as the table defines it."""
+    d2d = np.maximum(np.asarray(d2d_m, dtype=float), 10.0)
+    h_bs, fc = area.h_bs_m, freq_ghz
+    d3d = np.hypot(d2d, h_bs - h_ut_m)
+    c = 3.0e8
+    if area.model == "UMa":
+        d_bp = 4.0 * (h_bs - 1.0) * (h_ut_m - 1.0) * fc * 1e9 / c  # h_E = 1 m for h_UT <= 13 m
+        los1 = 28.0 + 22.0 * np.log10(d3d) + 20.0 * math.log10(fc)
+        los2 = 28.0 + 40.0 * np.log10(d3d) + 20.0 * math.log10(fc) - 9.0 * math.log10(d_bp**2 + (h_bs - h_ut_m) ** 2)
+        los = np.where(d2d <= d_bp, los1, los2)
+        nlos = 13.54 + 39.08 * np.log10(d3d) + 20.0 * math.log10(fc) - 0.6 * (h_ut_m - 1.5)
+    elif area.model == "RMa":
+        h, w = area.building_height_m, area.street_width_m
+        d_bp = 2.0 * math.pi * h_bs * h_ut_m * fc * 1e9 / c
+
+        def pl1(d):
+            return (20.0 * np.log10(40.0 * math.pi * d * fc / 3.0) + min(0.03 * h**1.72, 10.0) * np.log10(d)
+                    - min(0.044 * h**1.72, 14.77) + 0.002 * math.log10(h) * d)
+
+        d3d_bp = math.hypot(d_bp, h_bs - h_ut_m)
+        los = np.where(d2d <= d_bp, pl1(d3d), pl1(d3d_bp) + 40.0 * np.log10(d3d / d3d_bp))
+        nlos = (161.04 - 7.1 * math.log10(w) + 7.5 * math.log10(h)
+                - (24.37 - 3.7 * (h / h_bs) ** 2) * math.log10(h_bs)
+                + (43.42 - 3.1 * math.log10(h_bs)) * (np.log10(d3d) - 3.0)
+                + 20.0 * math.log10(fc) - (3.2 * math.log10(11.75 * h_ut_m) ** 2 - 4.97))
+    else:
+        raise ValueError(f"unknown path-loss model {area.model!r} (UMa or RMa)")
+    return np.maximum(los, nlos) + area.clutter_loss_db
+
+
+def o2i_loss_db(freq_ghz: float, model: str = "UMa", o2i: str = "low") -> tuple[float, float]:
+    """Mean TR 38.901 outdoor-to-indoor loss (dB) and its sigma_P: wall + indoor distance."""
+    f = freq_ghz
+    l_concrete = 5.0 + 4.0 * f
+    if o2i == "low":
+        l_glass = 2.0 + 0.2 * f
+        tw = 5.0 - 10.0 * math.log10(0.3 * 10 ** (-l_glass / 10) + 0.7 * 10 ** (-l_concrete / 10))
+        sigma = 4.4
+    elif o2i == "high":
+        l_irr = 23.0 + 0.3 * f
+        tw = 5.0 - 10.0 * math.log10(0.7 * 10 ** (-l_irr / 10) + 0.3 * 10 ** (-l_concrete / 10))
+        sigma = 6.5
+    else:
+        raise ValueError(f"o2i model must be 'low' or 'high', got {o2i!r}")
+    d_in = _D2D_IN_MAX_M[model] / 3.0  # mean of the minimum of two U(0, max)
+    return tw + 0.5 * d_in, sigma
+
+
+def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
+                     settings: CoverageSettings | None = None) -> float:
+    """Maximum allowed path loss (dB) for the coverage definition: what the median path loss may
+    reach at the cell edge."""
+    s = settings or CoverageSettings()
+    link = s.bands.get(band, s.bands["unknown"])
+    area = s.areas[area_type]
+    sigma = _SIGMA_SF_DB[area.model]
+    penetration = 0.0
+    if layer == "indoor":
+        penetration, sigma_p = o2i_loss_db(link.freq_ghz, area.model, s.o2i_model)
+        sigma = math.hypot(sigma, sigma_p)
+    elif layer != "outdoor":
+        raise ValueError(f"layer must be 'outdoor' or 'indoor', got {layer!r}")
+    fade_margin = float(norm.ppf(s.cell_edge_probability)) * sigma
+    return (link.eirp_re_dbm + s.ue_antenna_gain_dbi - s.body_loss_db - s.interference_margin_db
+            - fade_margin - penetration - s.rsrp_threshold_dbm)
+
+
+_D_TABLE = np.geomspace(10.0, _MAX_RANGE_M, 4000)
+
+
+def footprint_radius_m(band: str, area_type: str, layer: str = "outdoor",
+                       settings: CoverageSettings | None = None) -> float:
+    """Distance at which the median path loss reaches the maximum allowed (capped at 5 km, the
+    models' validity range), rounded to the metre."""
+    s = settings or CoverageSettings()
+    mapl = max_path_loss_db(band, area_type, layer, s)
+    link = s.bands.get(band, s.bands["unknown"])
+    pl = path_loss_db(_D_TABLE, link.freq_ghz, s.areas[area_type], s.ue_height_m)
+    if mapl <= pl[0]:
+        return 0.0
+    if mapl >= pl[-1]:
+        return _MAX_RANGE_M
+    return float(round(np.interp(mapl, pl, _D_TABLE)))
+
+
+def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
+    """The link budget as one documented table: per band, area type and layer, the inputs, the
+    margins, the maximum path loss and the footprint radius it gives."""
+    s = settings or CoverageSettings()
+    z = float(norm.ppf(s.cell_edge_probability))
+    rows = []
+    for band, link in s.bands.items():
+        for kind in AREA_TYPES:
+            area = s.areas[kind]
+            for layer in LAYERS:
+                pen, sigma_p = o2i_loss_db(link.freq_ghz, area.model, s.o2i_model) if layer == "indoor" else (0.0, 0.0)
+                sigma = math.hypot(_SIGMA_SF_DB[area.model], sigma_p)
+                rows.append({
+                    "band": band, "freq_ghz": link.freq_ghz, "area_type": kind, "layer": layer,
+                    "model": f"{area.model} NLOS", "h_bs_m": area.h_bs_m, "h_ut_m": s.ue_height_m,
+                    "eirp_re_dbm": link.eirp_re_dbm, "rsrp_threshold_dbm": s.rsrp_threshold_dbm,
+                    "ue_gain_dbi": s.ue_antenna_gain_dbi, "body_loss_db": s.body_loss_db,
+                    "interference_margin_db": s.interference_margin_db, "clutter_loss_db": area.clutter_loss_db,
+                    "penetration_loss_db": round(pen, 1), "sigma_db": round(sigma, 2),
+                    "cell_edge_probability": s.cell_edge_probability, "fade_margin_db": round(z * sigma, 1),
+                    "max_path_loss_db": round(max_path_loss_db(band, kind, layer, s), 1),
+                    "radius_m": footprint_radius_m(band, kind, layer, s), "eirp_note": link.note,
+                })
+    return pd.DataFrame(rows)
+
+
+# --- stations and their footprints ----------------------------------------------------------------
+def read_stations(path: str | Path) -> pd.DataFrame:
+    """The cleaned stations (GeoParquet written by `analysis clean`), as a plain frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError("file not found", path)
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many kinds for a file that is not Parquet
+        raise BadInputError(f"not a Parquet file ({exc.__class__.__name__})", path) from None
+    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
+    _check_stations(df, path)
+    return df
+
+
+def _check_stations(df: pd.DataFrame, path=None) -> None:
+    missing = [c for c in ("station_id", "lon", "lat", "band", "on_air_date") if c not in df.columns]
+    if missing:
+        raise BadInputError(f"stations lack column(s) {', '.join(missing)}", path)
+
+
+def stations_on_air(stations: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """The stations on air at `as_of` (on_air_date <= as_of; all with a date when None)."""
+    _check_stations(stations)
+    dates = pd.to_datetime(stations["on_air_date"])
+    keep = dates.notna()
+    if as_of is not None:
+        keep &= dates <= pd.Timestamp(as_of)
+    return stations[keep.to_numpy()].reset_index(drop=True)
+
+
+def _project(lon, lat, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    x, y = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def _to_wgs84(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    tr = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    lon, lat = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
+    """Area type around each point (UTM metres): in a built-up area and with at least
+    `dense_urban_min_stations_1km` stations within 1 km -> dense_urban; in a built-up area -> urban;
+    within `suburban_buffer_m` of one -> suburban; else rural."""
+    s = settings or CoverageSettings()
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    out = np.full(x.size, "rural", dtype=object)
+    if not urban_utm or x.size == 0:
+        return out
+    urban = shapely.union_all(urban_utm)
+    near = shapely.buffer(urban, s.suburban_buffer_m)
+    shapely.prepare(urban)
+    shapely.prepare(near)
+    inside = shapely.contains_xy(urban, x, y)
+    out[shapely.contains_xy(near, x, y)] = "suburban"
+    out[inside] = "urban"
+    if len(all_x):
+        tree = cKDTree(np.column_stack([all_x, all_y]))
+        counts = np.asarray(tree.query_ball_point(np.column_stack([x, y]), 1000.0, return_length=True))
+        out[inside & (counts >= s.dense_urban_min_stations_1km)] = "dense_urban"
+    return out
+
+
+def station_footprints(stations: pd.DataFrame, crs: pyproj.CRS, urban_utm: list | None = None,
+                       settings: CoverageSettings | None = None, radius_m: float | None = None) -> pd.DataFrame:
+    """The stations with x_m, y_m (in `crs`), area_type, radius_m (outdoor) and radius_indoor_m.
+
+    Precedence: a run-wide `radius_m`, then a station's own `radius_m` column, then the link budget.
+    A fixed outdoor radius keeps the model's indoor/outdoor ratio for the indoor layer. An
+    `area_type` column, where set, wins over the classification.
+    """
+    s = settings or CoverageSettings()
+    df = stations.reset_index(drop=True).copy()
+    x, y = _project(df["lon"], df["lat"], crs)
+    df["x_m"], df["y_m"] = x, y
+    kind = classify_area_type(x, y, urban_utm or [], x, y, s)
+    if "area_type" in df.columns:
+        given = df["area_type"].astype("string")
+        ok = given.isin(AREA_TYPES).fillna(False).to_numpy()
+        kind[ok] = given[ok].to_numpy(dtype=object)
+    df["area_type"] = kind
+    bands = df["band"].astype(str).where(df["band"].astype(str).isin(s.bands), "unknown")
+    table = {(b, k, layer): footprint_radius_m(b, k, layer, s)
+             for b in bands.unique() for k in AREA_TYPES for layer in LAYERS}
+    out = np.array([table[(b, k, "outdoor")] for b, k in zip(bands, kind)], dtype=float)
+    ind = np.array([table[(b, k, "indoor")] for b, k in zip(bands, kind)], dtype=float)
+    ratio = np.divide(ind, out, out=np.zeros_like(ind), where=out > 0)
+    fixed = np.full(len(df), np.nan)
+    if "radius_m" in stations.columns:
+        fixed = pd.to_numeric(stations["radius_m"], errors="coerce").to_numpy(dtype=float)
+    if radius_m is not None:
+        if not radius_m > 0:
+            raise BadInputError(f"radius_m must be > 0, got {radius_m!r}")
+        fixed = np.full(len(df), float(radius_m))
+    has_fixed = np.isfinite(fixed)
+    df["radius_source"] = np.where(has_fixed, "fixed", "link_budget")
+    df["radius_m"] = np.where(has_fixed, fixed, out)
+    df["radius_indoor_m"] = np.where(has_fixed, fixed * ratio, ind).round(1)
+    df["max_path_loss_db"] = [max_path_loss_db(b, k, "outdoor", s) for b, k in zip(bands, kind)]
+    return df
+
+
+# --- the grid -------------------------------------------------------------------------------------
+@dataclass
+class CoverageGrid:
+    """A boolean mask of covered cells: cell (i, j) has its centre at
+    (x0 + (j + 0.5) * cell_m, y0 + (i + 0.5) * cell_m) in `crs`."""
+
+    x0: float
+    y0: float
+    cell_m: float
+    mask: np.ndarray
+    crs: pyproj.CRS | None = None
+
+    @property
+    def area_km2(self) -> float:
+        return float(np.count_nonzero(self.mask)) * self.cell_m**2 / 1e6
+
+    def covered_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        i, j = np.nonzero(self.mask)
+        return self.x0 + (j + 0.5) * self.cell_m, self.y0 + (i + 0.5) * self.cell_m
+
+    def area_in_km2(self, polygon) -> float:
+        """Covered area inside a polygon (same CRS): the covered cells whose centres it holds."""
+        if polygon is None or polygon.is_empty:
+            return 0.0
+        minx, miny, maxx, maxy = polygon.bounds
+        j0 = max(int((minx - self.x0) // self.cell_m), 0)
+        i0 = max(int((miny - self.y0) // self.cell_m), 0)
+        j1 = min(int((maxx - self.x0) // self.cell_m) + 1, self.mask.shape[1])
+        i1 = min(int((maxy - self.y0) // self.cell_m) + 1, self.mask.shape[0])
+        if i1 <= i0 or j1 <= j0:
+            return 0.0
+        i, j = np.nonzero(self.mask[i0:i1, j0:j1])
+        if i.size == 0:
+            return 0.0
+        shapely.prepare(polygon)
+        hit = shapely.contains_xy(polygon, self.x0 + (j + j0 + 0.5) * self.cell_m, self.y0 + (i + i0 + 0.5) * self.cell_m)
+        return float(np.count_nonzero(hit)) * self.cell_m**2 / 1e6
+
+
+_SUB = 4  # sub-cell positions per axis: a stencil is made for each, so discs keep their true area
+
+
+def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
+    """Group stations by (radius, sub-cell position) and yield (member index, dx, dy) per group."""
+    rq = np.round(r_cells * 20.0).astype(np.int64)  # radius to 1/20 cell
+    sx = np.minimum((fx * _SUB).astype(np.int64), _SUB - 1)
+    sy = np.minimum((fy * _SUB).astype(np.int64), _SUB - 1)
+    key = (rq * _SUB + sx) * _SUB + sy
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    ends = np.r_[starts[1:], ks.size]
+    for a, b in zip(starts, ends):
+        k = int(ks[a])
+        r = (k // (_SUB * _SUB)) / 20.0
+        px = ((k // _SUB) % _SUB + 0.5) / _SUB
+        py = (k % _SUB + 0.5) / _SUB
+        if r <= 0:
+            continue
+        n = int(math.ceil(r)) + 1
+        dy, dx = np.mgrid[-n:n + 1, -n:n + 1]
+        # the round(pi r^2) cells whose centres (dx + 0.5, dy + 0.5) lie nearest the station at
+        # (px, py) inside its own cell: a disc with exactly the circle's area (to half a cell),
+        # where the plain centre-in-circle test is off by a few % at radii of 5-10 cells
+        d2 = ((dx + 0.5 - px) ** 2 + (dy + 0.5 - py) ** 2).ravel()
+        take = np.argsort(d2, kind="stable")[: int(round(math.pi * r * r))]
+        yield order[a:b], dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64)
+
+
+def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray,
+           fx: np.ndarray, fy: np.ndarray) -> None:
+    """Set the cells of every disc; the caller guarantees the discs lie inside `mask`."""
+    width = mask.shape[1]
+    flat = mask.reshape(-1)
+    for members, dx, dy in _stencils(r_cells, fx, fy):
+        offsets = dy * width + dx
+        base = cy[members] * width + cx[members]
+        step = max(1, 4_000_000 // max(offsets.size, 1))
+        for s in range(0, base.size, step):
+            flat[(base[s:s + step, None] + offsets[None, :]).ravel()] = True
+
+
+def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None) -> CoverageGrid:
+    """Discs of `radius_m` around metric points, on a grid of `cell_m` cells aligned to multiples
+    of `cell_m`; `bounds` (minx, miny, maxx, maxy) extends the grid (e.g. to the city)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    r = np.broadcast_to(np.asarray(radius_m, dtype=float), x.shape)
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(r) & (r > 0)
+    x, y, r = x[ok], y[ok], r[ok]
+    rmax = float(r.max()) if r.size else 0.0
+    ext = [np.inf, np.inf, -np.inf, -np.inf]
+    if x.size:
+        ext = [x.min() - rmax, y.min() - rmax, x.max() + rmax, y.max() + rmax]
+    if bounds is not None:
+        ext = [min(ext[0], bounds[0]), min(ext[1], bounds[1]), max(ext[2], bounds[2]), max(ext[3], bounds[3])]
+    if not np.isfinite(ext).all():
+        return CoverageGrid(0.0, 0.0, cell_m, np.zeros((0, 0), dtype=bool), crs)
+    pad = 2 * cell_m
+    x0 = math.floor((ext[0] - pad) / cell_m) * cell_m
+    y0 = math.floor((ext[1] - pad) / cell_m) * cell_m
+    nx = int(math.ceil((ext[2] + pad - x0) / cell_m))
+    ny = int(math.ceil((ext[3] + pad - y0) / cell_m))
+    mask = np.zeros((ny, nx), dtype=bool)
+    u, v = (x - x0) / cell_m, (y - y0) / cell_m
+    cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    _stamp(mask, cx, cy, r / cell_m, u - cx, v - cy)
+    return CoverageGrid(x0, y0, cell_m, mask, crs)
+
+
+def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: int = 400_000_000) -> float:
+    """Covered area (km2) of discs around WGS-84 points at any scale (a country): the points are
+    split by UTM zone and each zone is rasterised in horizontal bands of at most `max_band_cells`
+    cells (the discs that reach into a band are stamped into it, only its own rows are counted).
+    Discs that straddle a zone border are counted in each zone (negligible at national scale)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    r = np.broadcast_to(np.asarray(radius_m, dtype=float), lon.shape)
+    ok = np.isfinite(lon) & np.isfinite(lat) & np.isfinite(r) & (r > 0)
+    lon, lat, r = lon[ok], lat[ok], r[ok]
+    zone = np.minimum(((((lon + 180.0) % 360.0) // 6.0).astype(np.int64) + 1), 60) * np.where(lat >= 0, 1, -1)
+    total_cells = 0
+    for z in np.unique(zone):
+        sel = zone == z
+        crs = pyproj.CRS.from_epsg((32600 if z > 0 else 32700) + abs(int(z)))
+        x, y = _project(lon[sel], lat[sel], crs)
+        rz = r[sel]
+        pad = int(math.ceil(rz.max() / cell_m)) + 2
+        gx = np.floor(x / cell_m).astype(np.int64)
+        gy = np.floor(y / cell_m).astype(np.int64)
+        fx, fy = x / cell_m - gx, y / cell_m - gy
+        xmin, xmax = gx.min() - pad, gx.max() + pad + 1
+        width = int(xmax - xmin)
+        rows = max(1, max_band_cells // width - 2 * pad)
+        ymin, ymax = gy.min() - pad, gy.max() + pad + 1  # rows any disc can reach
+        order = np.argsort(gy, kind="stable")
+        gys = gy[order]
+        for b0 in range(int(ymin), int(ymax), rows):
+            b1 = min(b0 + rows, int(ymax))
+            lo, hi = np.searchsorted(gys, [b0 - pad, b1 + pad])
+            idx = order[lo:hi]
+            if idx.size == 0:
+                continue
+            mask = np.zeros((b1 - b0 + 2 * pad, width), dtype=bool)
+            _stamp(mask, gx[idx] - xmin, gy[idx] - (b0 - pad), rz[idx] / cell_m, fx[idx], fy[idx])
+            total_cells += int(np.count_nonzero(mask[pad:pad + (b1 - b0)]))
+    return total_cells * cell_m**2 / 1e6
+
+
+def coverage_union(x, y, radius_m, quad_segs: int = 32):
+    """Exact vector coverage: the union of buffered points (a polygon of 4 * quad_segs sides per
+    disc, within 0.1 % of the circle's area at 32)."""
+    x = np.asarray(x, dtype=float)
+    r = np.broadcast_to(np.asarray(radius_m, dtype=float), x.shape)
+    ok = np.isfinite(r) & (r > 0)
+    if not ok.any():
+        return shapely.Polygon()
+    discs = shapely.buffer(shapely.points(x[ok], np.asarray(y, dtype=float)[ok]), r[ok], quad_segs=quad_segs)
+    return shapely.union_all(discs)
+
+
+class _VectorCover:
+    def __init__(self, geom):
+        self.geom = geom
+
+    @property
+    def area_km2(self) -> float:
+        return self.geom.area / 1e6
+
+    def area_in_km2(self, polygon) -> float:
+        return shapely.intersection(self.geom, polygon).area / 1e6
+
+
+# --- the assessment -------------------------------------------------------------------------------
+@dataclass
+class CoverageResult:
+    """Everything `assess_coverage` found; the tables are what the CLI writes."""
+
+    as_of: pd.Timestamp | None
+    crs: pyproj.CRS
+    settings: CoverageSettings
+    mode: str
+    by_district: pd.DataFrame
+    sites: pd.DataFrame
+    gaps: gpd.GeoDataFrame
+    candidates: pd.DataFrame
+    stations: pd.DataFrame  # every station given, with footprint columns and is_on_air_at_as_of
+    districts: gpd.GeoDataFrame
+    urban_areas: gpd.GeoDataFrame
+    city_name: str = ""
+
+
+def _target_flags(sites: pd.DataFrame, as_of) -> tuple[np.ndarray, list[str]]:
+    """A 4A/5A scenic spot is a target once its rating is confirmed and dated on or before as_of."""
+    flags, notes = [], []
+    for _, s in sites.iterrows():
+        rating = str(s.get("rating", "") or "")
+        status = str(s.get("rating_status", "confirmed") or "confirmed")
+        date = s.get("rating_date")
+        if str(s.get("category", "")) != "scenic" or rating not in ("4A", "5A"):
+            flags.append(False)
+            notes.append("")
+        elif status != "confirmed":
+            flags.append(False)
+            notes.append(f"rating {rating} {status}")
+        elif as_of is not None and pd.notna(date) and pd.Timestamp(date) > as_of:
+            flags.append(False)
+            notes.append(f"rated {rating} on {pd.Timestamp(date).date()}, after the as-of date")
+        else:
+            flags.append(True)
+            notes.append(f"rated {rating}" + (f" on {pd.Timestamp(date).date()}" if pd.notna(date) else ", date unknown"))
+    return np.array(flags, dtype=bool), notes
+
+
+def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: CoverageSettings, as_of) -> pd.DataFrame:
+    cols = ["site_id", "name_zh", "name_en", "category", "rating", "rating_date", "district", "lon", "lat"]
+    df = pd.DataFrame({c: sites[c] if c in sites.columns else "" for c in cols})
+    df["is_target"], df["target_note"] = _target_flags(sites, as_of)
+    x, y = _project(df["lon"], df["lat"], crs)
+    n = len(df)
+    out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db",
+                                           "best_margin_m", "best_margin_indoor_m")}
+    nearest = {k: np.full(n, "", dtype=object) for k in ("nearest_station_id", "nearest_name", "nearest_operator",
+                                                          "nearest_band")}
+    if len(on_air) and n:
+        sx, sy = on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy()
+        d = np.hypot(x[:, None] - sx[None, :], y[:, None] - sy[None, :]) if len(on_air) * n <= 5e7 else None
+        if d is None:  # national inputs: nearest by tree, margins among stations within the largest radius
+            tree = cKDTree(np.column_stack([sx, sy]))
+            k = min(64, len(on_air))
+            dist, idx = tree.query(np.column_stack([x, y]), k=k)
+            dist, idx = np.atleast_2d(dist), np.atleast_2d(idx)
+            r_out = on_air["radius_m"].to_numpy()[idx]
+            r_in = on_air["radius_indoor_m"].to_numpy()[idx]
+            j = idx[:, 0]
+            dn = dist[:, 0]
+            best = (r_out - dist).max(axis=1)
+            best_in = (r_in - dist).max(axis=1)
+        else:
+            jj = d.argmin(axis=1)
+            j = jj
+            dn = d[np.arange(n), jj]
+            best = (on_air["radius_m"].to_numpy()[None, :] - d).max(axis=1)
+            best_in = (on_air["radius_indoor_m"].to_numpy()[None, :] - d).max(axis=1)
+        near = on_air.iloc[j]
+        out["distance_m"] = dn
+        out["nearest_radius_m"] = near["radius_m"].to_numpy()
+        out["margin_m"] = near["radius_m"].to_numpy() - dn
+        bands = near["band"].astype(str).where(near["band"].astype(str).isin(settings.bands), "unknown")
+        pl = np.array([path_loss_db(dd, settings.bands[b].freq_ghz, settings.areas[k], settings.ue_height_m).item()
+                       for dd, b, k in zip(dn, bands, near["area_type"])])
+        out["margin_db"] = np.where(near["radius_source"].to_numpy() == "link_budget",
+                                    near["max_path_loss_db"].to_numpy() - pl, np.nan)
+        out["best_margin_m"] = best
+        out["best_margin_indoor_m"] = best_in
+        nearest["nearest_station_id"] = near["station_id"].astype(str).to_numpy()
+        nearest["nearest_name"] = near["name"].astype(str).to_numpy() if "name" in near else ""
+        nearest["nearest_operator"] = near["operator"].astype(str).to_numpy() if "operator" in near else ""
+        nearest["nearest_band"] = near["band"].astype(str).to_numpy()
+    df["is_covered"] = out["best_margin_m"] >= 0
+    df["is_covered_indoor"] = out["best_margin_indoor_m"] >= 0
+    for k, v in nearest.items():
+        df[k] = v
+    for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db"):
+        df[k] = np.round(out[k], 1)
+    df["x_m"], df["y_m"] = x, y
+    return df
+
+
+def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, sites, city_names, settings):
+    rows = []
+    for name, geom in zip(districts_utm["name_zh"], districts_utm.geometry):
+        urban = urban_utm_gdf[urban_utm_gdf["district"] == name]
+        urban_geom = shapely.union_all(urban.geometry.values) if len(urban) else shapely.Polygon()
+        st = sites[sites["district"] == name]
+        tgt = st[st["is_target"]]
+        rows.append({
+            "district": name,
+            "name_en": city_names.get(name, ""),
+            "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
+            "area_km2": geom.area / 1e6,
+            "covered_km2": cover_out.area_in_km2(geom),
+            "covered_indoor_km2": cover_in.area_in_km2(geom),
+            "urban_area_km2": urban_geom.area / 1e6,
+            "urban_covered_km2": cover_out.area_in_km2(urban_geom) if not urban_geom.is_empty else 0.0,
+            "urban_covered_indoor_km2": cover_in.area_in_km2(urban_geom) if not urban_geom.is_empty else 0.0,
+            "n_key_sites": len(st),
+            "n_key_sites_covered": int(st["is_covered"].sum()),
+            "n_target_sites": len(tgt),
+            "n_target_sites_covered": int(tgt["is_covered"].sum()),
+        })
+    df = pd.DataFrame(rows)
+    total = df.drop(columns=["district", "name_en"]).sum(numeric_only=True)
+    total["n_stations_on_air"] = len(on_air)
+    df = pd.concat([df, pd.DataFrame([{"district": "全市", "name_en": "whole city", **total.to_dict()}])],
+                   ignore_index=True)
+    for base in ("covered", "covered_indoor"):
+        df[f"{base}_pct"] = 100 * df[f"{base}_km2"] / df["area_km2"].where(df["area_km2"] > 0)
+        df[f"urban_{base}_pct"] = 100 * df[f"urban_{base}_km2"] / df["urban_area_km2"].where(df["urban_area_km2"] > 0)
+    urban_ok = df["urban_covered_pct"].fillna(100.0) >= settings.full_coverage_pct
+    df["is_fully_covered"] = urban_ok & (df["n_target_sites_covered"] == df["n_target_sites"])
+    order = ["district", "name_en", "n_stations_on_air", "area_km2", "covered_km2", "covered_pct",
+             "covered_indoor_km2", "covered_indoor_pct", "urban_area_km2", "urban_covered_km2", "urban_covered_pct",
+             "urban_covered_indoor_km2", "urban_covered_indoor_pct", "n_key_sites", "n_key_sites_covered",
+             "n_target_sites", "n_target_sites_covered", "is_fully_covered"]
+    df = df[order]
+    for c in df.columns:
+        if c.endswith("_km2"):
+            df[c] = df[c].astype(float).round(3)
+        elif c.endswith("_pct"):
+            df[c] = df[c].astype(float).round(2)
+        elif c.startswith("n_"):
+            df[c] = df[c].astype(int)
+    return df
+
+
+def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.GeoDataFrame:
+    """Uncovered parts of built-up areas and uncovered key sites, merged and ranked."""
+    pieces = []
+    if len(urban_utm_gdf):
+        urban = shapely.union_all(urban_utm_gdf.geometry.values)
+        minx, miny, maxx, maxy = urban.bounds
+        if len(on_air):
+            r = on_air["radius_m"].to_numpy()
+            near = ((on_air["x_m"] + r >= minx) & (on_air["x_m"] - r <= maxx)
+                    & (on_air["y_m"] + r >= miny) & (on_air["y_m"] - r <= maxy)).to_numpy()
+            cover = coverage_union(on_air["x_m"].to_numpy()[near], on_air["y_m"].to_numpy()[near], r[near])
+            urban = shapely.difference(urban, cover)
+        pieces.append(urban)
+    open_sites = sites[~sites["is_covered"]]
+    if len(open_sites):
+        pieces.append(shapely.union_all(shapely.buffer(shapely.points(open_sites["x_m"], open_sites["y_m"]),
+                                                       settings.site_radius_m, quad_segs=16)))
+    if not pieces:
+        pieces.append(shapely.Polygon())
+    merged = shapely.union_all(pieces)
+    parts = [g for g in shapely.get_parts(merged) if g.area / 1e6 >= settings.min_gap_km2
+             or any(g.intersects(shapely.points(open_sites["x_m"], open_sites["y_m"])))]
+    rows = []
+    site_pts = shapely.points(open_sites["x_m"].to_numpy(), open_sites["y_m"].to_numpy()) if len(open_sites) else []
+    for g in parts:
+        inside = shapely.contains(g, site_pts) if len(open_sites) else np.zeros(0, dtype=bool)
+        hit = open_sites[inside]
+        c = g.representative_point()
+        dist = districts_utm.distance(c)
+        n_target = int(hit["is_target"].sum())
+        area = g.area / 1e6
+        rows.append({
+            "district": districts_utm["name_zh"].iloc[int(np.argmin(dist.to_numpy()))] if len(districts_utm) else "",
+            "area_km2": round(area, 4),
+            "n_key_sites": len(hit),
+            "n_target_sites": n_target,
+            "sites": "; ".join(sorted(hit["name_zh"].astype(str))),
+            "score": round(area + settings.target_site_weight_km2 * n_target
+                           + settings.key_site_weight_km2 * (len(hit) - n_target), 4),
+            "geometry": g,
+        })
+    cols = ["district", "area_km2", "n_key_sites", "n_target_sites", "sites", "score"]
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
+        {c: [] for c in cols}, geometry=[], crs=crs)
+    gdf = gdf.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
+    gdf = gdf.reset_index(drop=True)
+    gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
+    gdf.insert(0, "gap_id", [f"G{i:03d}" for i in range(1, len(gdf) + 1)])
+    return gdf.to_crs(4326)
+
+
+def _candidates(gaps_utm: gpd.GeoDataFrame, sites, urban_utm, all_xy, districts_utm, settings, crs) -> pd.DataFrame:
+    """Greedy maximum coverage: candidate points on a grid inside the gaps and at each uncovered key
+    site; each round takes the candidate that covers the most still-open gap (km2, plus the worth of
+    the key sites it reaches)."""
+    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
+            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
+    if len(gaps_utm) == 0:
+        return pd.DataFrame(columns=cols)
+    demand_cell = 50.0
+    dx, dy, dw = [], [], []
+    for g in gaps_utm.geometry:
+        minx, miny, maxx, maxy = g.bounds
+        xs = np.arange(math.floor(minx / demand_cell), math.ceil(maxx / demand_cell)) * demand_cell + demand_cell / 2
+        ys = np.arange(math.floor(miny / demand_cell), math.ceil(maxy / demand_cell)) * demand_cell + demand_cell / 2
+        gx, gy = np.meshgrid(xs, ys)
+        gx, gy = gx.ravel(), gy.ravel()
+        shapely.prepare(g)
+        ins = shapely.contains_xy(g, gx, gy)
+        dx.append(gx[ins])
+        dy.append(gy[ins])
+    dx, dy = np.concatenate(dx), np.concatenate(dy)
+    dw = np.full(dx.size, demand_cell**2 / 1e6)
+    open_sites = sites[~sites["is_covered"]]
+    site_w = np.where(open_sites["is_target"], settings.target_site_weight_km2, settings.key_site_weight_km2)
+    px = np.concatenate([dx, open_sites["x_m"].to_numpy()])
+    py = np.concatenate([dy, open_sites["y_m"].to_numpy()])
+    w = np.concatenate([dw, site_w])
+    is_site = np.r_[np.zeros(dx.size, dtype=bool), np.ones(len(open_sites), dtype=bool)]
+    # candidates: every k-th demand cell (spacing) plus the open sites themselves
+    step = max(1, int(round(settings.candidate_spacing_m / demand_cell)))
+    keep = ((np.floor(dx / demand_cell) % step == 0) & (np.floor(dy / demand_cell) % step == 0))
+    cx = np.concatenate([dx[keep], open_sites["x_m"].to_numpy()])
+    cy = np.concatenate([dy[keep], open_sites["y_m"].to_numpy()])
+    kind = classify_area_type(cx, cy, urban_utm, all_xy[0], all_xy[1], settings)
+    band = settings.candidate_band
+    radius_of = {k: footprint_radius_m(band, k, "outdoor", settings) for k in AREA_TYPES}
+    cr = np.array([radius_of[k] for k in kind])
+    tree = cKDTree(np.column_stack([px, py]))
+    reach = [np.asarray(tree.query_ball_point([a, b], r), dtype=np.int64) for a, b, r in zip(cx, cy, cr)]
+    open_w = w.copy()
+    rows, cum = [], 0.0
+    names = np.r_[np.full(dx.size, "", dtype=object), open_sites["name_zh"].astype(str).to_numpy()]
+    targets = np.r_[np.zeros(dx.size, dtype=bool), open_sites["is_target"].to_numpy(dtype=bool)]
+    for rank in range(1, settings.n_candidates + 1):
+        gains = np.array([open_w[idx].sum() for idx in reach])
+        best = int(np.argmax(gains))  # first of equals: deterministic
+        if gains[best] <= 0:
+            break
+        idx = reach[best]
+        idx = idx[open_w[idx] > 0]
+        area_gain = float(open_w[idx][~is_site[idx]].sum())
+        cum += area_gain
+        lon, lat = _to_wgs84([cx[best]], [cy[best]], crs)
+        dist = districts_utm.distance(shapely.Point(cx[best], cy[best])).to_numpy()
+        got = idx[is_site[idx]]
+        rows.append({
+            "rank": rank, "candidate_id": f"C{rank:02d}", "lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6),
+            "district": districts_utm["name_zh"].iloc[int(np.argmin(dist))] if len(districts_utm) else "",
+            "area_type": kind[best], "band": band, "radius_m": cr[best], "gain_km2": round(area_gain, 4),
+            "gain_target_sites": int(targets[got].sum()), "gain_key_sites": int(got.size),
+            "gain_score": round(float(gains[best]), 4), "cumulative_gain_km2": round(cum, 4),
+            "sites": "; ".join(sorted(names[got])),
+        })
+        open_w[idx] = 0.0
+    return pd.DataFrame(rows, columns=cols)
+
+
+def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius_m: float | None = None,
+                    mode: str = "grid", settings: CoverageSettings | None = None,
+                    districts: gpd.GeoDataFrame | None = None, urban_areas: gpd.GeoDataFrame | None = None,
+                    sites: gpd.GeoDataFrame | None = None) -> CoverageResult:
+    """Coverage of a city's districts, built-up areas and key sites by the stations on air at
+    `as_of` (all with an on-air date when None): per-district table, per-site table, ranked gaps
+    and greedy candidate sites. `mode` "grid" (cells of settings.cell_m) or "vector" (exact union).
+    The city's layers are read with `analysis.geo` unless given (EPSG:4326 GeoDataFrames)."""
+    from analysis import geo
+
+    city = city if isinstance(city, City) else load_city(city)
+    settings = settings or CoverageSettings.from_city(city)
+    if mode not in ("grid", "vector"):
+        raise BadInputError(f"mode must be 'grid' or 'vector', got {mode!r}")
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
+    districts = geo.read_districts(city) if districts is None else districts.to_crs(4326)
+    urban_areas = geo.read_urban_areas(city) if urban_areas is None else urban_areas.to_crs(4326)
+    sites = geo.read_sites(city) if sites is None else sites
+    _check_stations(stations)
+    stations = stations.reset_index(drop=True)
+    finite = np.isfinite(pd.to_numeric(stations["lon"], errors="coerce")) & np.isfinite(
+        pd.to_numeric(stations["lat"], errors="coerce"))
+    stations = stations[finite.to_numpy()].reset_index(drop=True)
+    ref = pd.concat([stations[["lon", "lat"]], pd.DataFrame({"lon": districts.geometry.centroid.x,
+                                                             "lat": districts.geometry.centroid.y})]) \
+        if len(stations) == 0 else stations
+    crs = geo.utm_crs_for(ref["lon"], ref["lat"])
+    districts_utm = districts.to_crs(crs)
+    urban_utm = urban_areas.to_crs(crs)
+    fp = station_footprints(stations, crs, list(urban_utm.geometry.values), settings, radius_m)
+    fp["district_calc"] = geo.assign_district(fp["lon"], fp["lat"], districts) if len(fp) else []
+    dates = pd.to_datetime(fp["on_air_date"])
+    fp["is_on_air_at_as_of"] = dates.notna() & ((dates <= as_of_ts) if as_of_ts is not None else True)
+    on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
+
+    if mode == "grid":
+        bounds = districts_utm.total_bounds
+        grid_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
+        grid_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
+                                     bounds, crs)
+        cover_out, cover_in = grid_out, grid_in
+    else:
+        cover_out = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_m"]))
+        cover_in = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"]))
+
+    site_tab = _site_table(sites, on_air, crs, settings, as_of_ts)
+    names_en = dict(zip(districts["name_zh"], districts["name_en"]))
+    by_district = _district_table(districts_utm, urban_utm, cover_out, cover_in, on_air, site_tab, names_en, settings)
+    by_district.insert(2, "as_of", as_of_ts.date().isoformat() if as_of_ts is not None else "")
+    by_district.insert(3, "mode", mode)
+    gaps = _gaps(urban_utm, districts_utm, on_air, site_tab, settings, crs)
+    candidates = _candidates(gaps.to_crs(crs), site_tab, list(urban_utm.geometry.values),
+                             (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()), districts_utm, settings, crs)
+    sites_out = site_tab.drop(columns=["x_m", "y_m"]).sort_values("site_id", kind="stable").reset_index(drop=True)
+    sites_out["rating_date"] = pd.to_datetime(sites_out["rating_date"]).dt.strftime("%Y-%m-%d").fillna("")
+    return CoverageResult(
+        as_of=as_of_ts, crs=crs, settings=settings, mode=mode, by_district=by_district, sites=sites_out, gaps=gaps,
+        candidates=candidates, stations=fp, districts=districts, urban_areas=urban_areas, city_name=city.name_zh,
+    )
+
+
+# --- writing --------------------------------------------------------------------------------------
+def _round_geometry(geom, ndigits: int = 6):
+    return shapely.transform(geom, lambda xy: np.round(xy, ndigits))
+
+
+def write_gaps_geojson(gaps: gpd.GeoDataFrame, path: Path) -> Path:
+    """GeoJSON with coordinates rounded to 1e-6 degree and keys in a fixed order (byte-stable)."""
+    features = []
+    for _, row in gaps.iterrows():
+        props = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "geometry"}
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": shapely.geometry.mapping(_round_geometry(row.geometry))})
+    doc = {"type": "FeatureCollection", "features": features}
+    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    return path
+
+
+def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = True, basemap: str | None = None) -> list[Path]:
+    """Write coverage_by_district.csv, site_coverage.csv, gaps.geojson, candidates.csv and (with
+    `with_map`) coverage_map.html into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "coverage_by_district.csv", out / "site_coverage.csv", out / "gaps.geojson", out / "candidates.csv"]
+    result.by_district.to_csv(paths[0], index=False, lineterminator="\n")
+    result.sites.to_csv(paths[1], index=False, lineterminator="\n")
+    write_gaps_geojson(result.gaps, paths[2])
+    result.candidates.to_csv(paths[3], index=False, lineterminator="\n")
+    if with_map:
+        from analysis.maps import coverage_map, save_map
+
+        paths.append(save_map(coverage_map(result, basemap=basemap), out / "coverage_map.html"))
+    return paths
+
+
+def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
+                       radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
+    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write."""
+    city = city if isinstance(city, City) else load_city(city)
+    frame = read_stations(stations) if not isinstance(stations, pd.DataFrame) else stations
+    result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
+    write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
+    return result
+
+
+def as_date(value) -> dt.date | None:
+    return None if value is None else pd.Timestamp(value).date()

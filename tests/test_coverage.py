@@ -1,0 +1,192 @@
+"""Coverage: link budget, grid vs exact areas, key sites at the footprint edge, gaps and candidates,
+the as-of rules, and the CLI's files (byte-stable)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import cli
+from analysis.config import load_city
+from analysis.coverage import (
+    CoverageSettings,
+    assess_coverage,
+    coverage_union,
+    covered_area_km2,
+    footprint_radius_m,
+    link_budget_table,
+    max_path_loss_db,
+    path_loss_db,
+    rasterize_coverage,
+    DEFAULT_AREAS,
+)
+from analysis.errors import BadInputError, ConfigError
+
+
+def test_uma_nlos_path_loss_matches_tr38901_formula():
+    d = 1000.0
+    d3d = math.hypot(d, 25.0 - 1.5)
+    expected = 13.54 + 39.08 * math.log10(d3d) + 20 * math.log10(3.5)
+    assert path_loss_db(d, 3.5, DEFAULT_AREAS["urban"]).item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_link_budget_table_is_consistent():
+    t = link_budget_table()
+    assert set(t["layer"]) == {"outdoor", "indoor"}
+    assert (t["radius_m"] > 0).all()
+    wide = t.pivot_table(index=["band", "area_type"], columns="layer", values="radius_m")
+    assert (wide["indoor"] < wide["outdoor"]).all()
+    n28, n78 = footprint_radius_m("n28", "urban"), footprint_radius_m("n78", "urban")
+    assert n28 > n78  # lower frequency reaches further
+    assert footprint_radius_m("n78", "rural") > footprint_radius_m("n78", "urban") > footprint_radius_m("n78", "dense_urban")
+    # outdoor MAPL = EIRP/RE - body - interference - z(0.9) * 6 dB - threshold
+    assert max_path_loss_db("n78", "urban") == pytest.approx(39 - 3 - 3 - 1.2816 * 6 + 105, abs=0.01)
+
+
+@pytest.mark.parametrize("radius", [500.0, 1000.0, 2000.0])
+def test_isolated_station_fixed_radius_gives_circle_area(radius):
+    exact = math.pi * radius**2 / 1e6
+    rng = np.random.default_rng(1)
+    for x, y in rng.uniform(0, 1000, size=(5, 2)) + [500000, 5000000]:
+        grid = rasterize_coverage([x], [y], radius, cell_m=50.0)
+        assert grid.area_km2 == pytest.approx(exact, rel=0.01)
+    assert coverage_union([0.0], [0.0], radius).area / 1e6 == pytest.approx(exact, rel=0.001)
+
+
+def test_grid_and_vector_agree_within_one_percent():
+    rng = np.random.default_rng(7)
+    x = rng.normal(500000, 3000, 400)
+    y = rng.normal(5000000, 3000, 400)
+    r = rng.choice([359.0, 512.0, 852.0, 986.0], 400)
+    grid = rasterize_coverage(x, y, r, cell_m=50.0).area_km2
+    exact = coverage_union(x, y, r).area / 1e6
+    assert grid == pytest.approx(exact, rel=0.01)
+    lon, lat = np.full(400, 84.87) + (x - 500000) / 78000, np.full(400, 45.60) + (y - 5000000) / 111000
+    assert covered_area_km2(lon, lat, r) == pytest.approx(coverage_union(
+        *_utm(lon, lat), r).area / 1e6, rel=0.01)
+
+
+def _utm(lon, lat):
+    import pyproj
+    tr = pyproj.Transformer.from_crs(4326, 32645, always_xy=True)
+    return tr.transform(lon, lat)
+
+
+def test_covered_area_splits_utm_zones_and_bands():
+    lon = np.array([84.87, 90.5])  # zones 45 and 46
+    lat = np.array([45.6, 45.6])
+    one = covered_area_km2(lon[:1], lat[:1], 1000.0)
+    both = covered_area_km2(lon, lat, 1000.0, max_band_cells=50_000)  # forces many bands
+    assert both == pytest.approx(2 * one, rel=0.01)
+    assert one == pytest.approx(math.pi, rel=0.01)
+
+
+def _frames(folder):
+    import geopandas as gpd
+
+    from analysis import geo
+    city = load_city(folder / "city.toml")
+    return city, geo.read_districts(city), geo.read_urban_areas(city), geo.read_sites(city)
+
+
+def test_key_site_just_inside_and_just_outside(tiny_city):
+    city, districts, urban, sites = _frames(tiny_city)
+    import pyproj
+    tr = pyproj.Transformer.from_crs(4326, 32645, always_xy=True)
+    inv = pyproj.Transformer.from_crs(32645, 4326, always_xy=True)
+    hx, hy = tr.transform(84.84, 45.60)  # the hospital
+    radius = 800.0
+    rows = []
+    for sid, dist in (("IN", radius - 5.0), ("OUT", radius + 5.0)):
+        lon, lat = inv.transform(hx + dist, hy)
+        rows.append((sid, sid, "CMCC", "n78", lon, lat, pd.Timestamp("2020-01-01")))
+    for keep, expect in (("IN", True), ("OUT", False)):
+        st = pd.DataFrame([r for r in rows if r[0] == keep],
+                          columns=["station_id", "name", "operator", "band", "lon", "lat", "on_air_date"])
+        res = assess_coverage(st, city, as_of="2021-03-22", radius_m=radius, districts=districts,
+                              urban_areas=urban, sites=sites)
+        h = res.sites.set_index("site_id").loc["hospital-01"]
+        assert bool(h["is_covered"]) is expect
+        assert h["nearest_station_id"] == keep
+        assert h["distance_m"] == pytest.approx(radius - 5 if expect else radius + 5, abs=0.5)
+        assert bool(h["margin_m"] > 0) is expect
+        assert np.isnan(h["margin_db"])  # a fixed radius has no link margin
+
+
+def test_assessment_tables(tiny_city, tiny_stations):
+    city, districts, urban, sites = _frames(tiny_city)
+    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban,
+                          sites=sites)
+    t = res.by_district.set_index("district")
+    assert list(t.index) == ["西区", "东区", "全市"]
+    assert t.loc["西区", "n_stations_on_air"] == 4  # S5 is after the as-of date, S6 is planned
+    assert t.loc["全市", "area_km2"] == pytest.approx(t.loc["西区", "area_km2"] + t.loc["东区", "area_km2"])
+    assert 0 < t.loc["西区", "urban_covered_pct"] < 100
+    assert t.loc["东区", "covered_km2"] < 1e-9
+    s = res.sites.set_index("site_id")
+    assert bool(s.loc["scenic-01", "is_target"]) and not bool(s.loc["scenic-01", "is_covered"])
+    assert not bool(s.loc["scenic-02", "is_target"])  # rated 4A after 2021-03-22
+    assert "after the as-of date" in s.loc["scenic-02", "target_note"]
+    assert bool(s.loc["hospital-01", "is_covered"])
+    assert t.loc["东区", "n_target_sites"] == 1 and not t.loc["东区", "is_fully_covered"]
+    # the 5A spot is a gap; the best candidate reaches it
+    assert res.gaps["sites"].str.contains("魔鬼城").any()
+    assert list(res.gaps["rank"]) == list(range(1, len(res.gaps) + 1))
+    assert res.candidates["sites"].str.contains("魔鬼城").any()
+    assert (res.candidates["gain_score"].diff().dropna() <= 1e-9).all()  # greedy: gains never grow
+    # vector mode agrees with the grid
+    vec = assess_coverage(tiny_stations, city, as_of="2021-03-22", mode="vector", districts=districts,
+                          urban_areas=urban, sites=sites).by_district.set_index("district")
+    assert vec.loc["全市", "covered_km2"] == pytest.approx(t.loc["全市", "covered_km2"], rel=0.01)
+    # later date: S5 on air, more coverage
+    later = assess_coverage(tiny_stations, city, as_of="2021-12-31", districts=districts, urban_areas=urban,
+                            sites=sites).by_district.set_index("district")
+    assert later.loc["西区", "n_stations_on_air"] == 5
+    assert later.loc["西区", "covered_km2"] > t.loc["西区", "covered_km2"]
+
+
+def test_radius_overrides(tiny_city, tiny_stations):
+    city, districts, urban, sites = _frames(tiny_city)
+    kw = dict(as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
+    st = tiny_stations.copy()
+    st["radius_m"] = [100.0, np.nan, np.nan, np.nan, np.nan, np.nan]
+    res = assess_coverage(st, city, **kw).stations.set_index("station_id")
+    assert res.loc["S1", "radius_m"] == 100.0 and res.loc["S1", "radius_source"] == "fixed"
+    assert res.loc["S2", "radius_source"] == "link_budget"
+    res = assess_coverage(st, city, radius_m=300.0, **kw).stations
+    assert (res["radius_m"] == 300.0).all()
+    with pytest.raises(BadInputError):
+        assess_coverage(st, city, radius_m=-1, **kw)
+
+
+def test_settings_from_city_toml(tiny_city):
+    toml = tiny_city / "city.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n[coverage]\nrsrp_threshold_dbm = -110\n"
+                    "[coverage.bands.n78]\neirp_re_dbm = 42.0\n", encoding="utf-8")
+    s = CoverageSettings.from_city(load_city(toml))
+    assert s.rsrp_threshold_dbm == -110 and s.bands["n78"].eirp_re_dbm == 42.0
+    assert footprint_radius_m("n78", "urban", settings=s) > footprint_radius_m("n78", "urban")
+    toml.write_text(toml.read_text(encoding="utf-8") + "\n[coverage.areas.urban]\nheight = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        CoverageSettings.from_city(load_city(toml))
+
+
+def test_cli_writes_stable_files(tiny_city, tiny_stations, tmp_path, capsys):
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        assert cli.main(["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2021-03-22",
+                         "--out", str(out)]) == 0
+        outs.append(out)
+    names = ["coverage_by_district.csv", "site_coverage.csv", "gaps.geojson", "candidates.csv", "coverage_map.html"]
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    assert "stations on air" in capsys.readouterr().out
+    assert cli.main(["coverage", "--stations", str(tmp_path / "missing.parquet"), "--city", str(tiny_city),
+                     "--out", str(tmp_path / "x")]) == 1
+    assert "file not found" in capsys.readouterr().err

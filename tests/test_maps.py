@@ -1,0 +1,139 @@
+"""Maps: self-contained (no network), escaped, deterministic, aggregated at scale; and, in headless
+Chromium with the network off, the page draws districts and stations and shifts onto GCJ-02."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import geo
+from analysis.config import load_city
+from analysis.coverage import assess_coverage
+from analysis.maps import ASSETS_DIR, coverage_map, hexbin_counts, map_html, save_map
+
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def result(tiny_city, tiny_stations):
+    city = load_city(tiny_city / "city.toml")
+    st = tiny_stations.copy()
+    st.loc[0, "name"] = EVIL
+    st.loc[1, "operator"] = "CTCC"
+    sites = geo.read_sites(city)
+    sites.loc[2, "name_zh"] = EVIL
+    return assess_coverage(st, city, as_of="2021-03-22", sites=sites)
+
+
+def test_assets_are_vendored_with_licences_and_checksums():
+    sums = (ASSETS_DIR / "SHA256SUMS").read_text().split("\n")
+    for line in filter(None, sums):
+        digest, name = line.split()
+        assert hashlib.sha256((ASSETS_DIR / name).read_bytes()).hexdigest() == digest, name
+    for licence in ("leaflet/LICENSE", "leaflet.markercluster/MIT-LICENCE.txt", "leaflet.fullscreen/LICENSE"):
+        assert (ASSETS_DIR / licence).is_file()
+
+
+def test_page_is_self_contained_escaped_and_deterministic(result):
+    page = map_html(coverage_map(result))
+    assert not re.search(r'<script[^>]+src=', page)
+    assert not re.search(r'<link[^>]+href="https?:', page)
+    assert "L.markerClusterGroup" in page and "L.Control.FullScreen" in page or "fullscreen" in page.lower()
+    # the injected name is in the page only as escaped JSON, never as markup
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "\\u003cscript\\u003ealert" in page
+    assert map_html(coverage_map(result)) == page  # deterministic ids
+    assert len(page.encode()) < 3_000_000
+
+
+def test_amap_basemap_is_default_when_asked(result):
+    page = map_html(coverage_map(result, basemap="amap"))
+    assert '"defaultBase":"amap"' in page
+    with pytest.raises(ValueError):
+        coverage_map(result, basemap="google")
+
+
+def test_many_stations_are_aggregated_to_hexagons(tiny_city):
+    rng = np.random.default_rng(3)
+    n = 5000
+    big = pd.DataFrame({"station_id": [f"X{i}" for i in range(n)], "name": "x", "operator": "CMCC", "band": "n78",
+                        "lon": rng.uniform(84.80, 84.94, n), "lat": rng.uniform(45.56, 45.64, n),
+                        "on_air_date": pd.Timestamp("2020-06-01")})
+    res = assess_coverage(big, load_city(tiny_city / "city.toml"), as_of="2021-03-22")
+    page = map_html(coverage_map(res, max_points=3000))
+    assert '"aggregated":true' in page
+    assert len(page.encode()) < 1_500_000
+    rings, counts = hexbin_counts(big["lon"], big["lat"], 1000.0)
+    assert sum(counts) == n and all(len(r) == 7 for r in rings)
+
+
+# --- the browser, network off ---------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}",
+               # network off: every host resolves to nothing and any proxy use hits a closed port
+               "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--host-resolver-rules=MAP * ~NOTFOUND",
+               "--virtual-time-budget=5000", *args, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+def _body_attrs(dom: str) -> dict:
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    return dict(re.findall(r'data-cm-([a-z]+)="([^"]*)"', body))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+def test_map_renders_offline_and_shifts_onto_gcj02(result, tmp_path):
+    path = save_map(coverage_map(result), tmp_path / "map.html")
+    dom = _chromium(path.as_uri(), "--dump-dom").stdout
+    attrs = _body_attrs(dom)
+    assert attrs.get("ready") == "1", "the map script did not run with the network off"
+    n_districts, n_stations = map(int, attrs["layers"].split(","))
+    assert n_districts == len(result.districts)
+    assert n_stations == int(result.stations["is_on_air_at_as_of"].sum())
+    assert "<script>alert" not in dom  # nothing injected into the live page either
+    # the probe is the first on-air station: drawn as is on OSM, shifted by the known offset on Amap
+    first = result.stations[result.stations["is_on_air_at_as_of"]].iloc[0]
+    lon, lat = map(float, attrs["probe"].split(","))
+    assert attrs["frame"] == "wgs84"
+    assert (lon, lat) == pytest.approx((first["lon"], first["lat"]), abs=1e-6)
+    attrs = _body_attrs(_chromium(path.as_uri() + "#basemap=amap", "--dump-dom").stdout)
+    assert attrs["frame"] == "gcj02"
+    glon, glat = geo.wgs84_to_gcj02(first["lon"], first["lat"])
+    lon, lat = map(float, attrs["probe"].split(","))
+    assert (lon, lat) == pytest.approx((glon, glat), abs=1e-6)
+    shift_m = np.hypot((glon - first["lon"]) * 111320 * np.cos(np.radians(lat)), (glat - first["lat"]) * 110540)
+    assert 100 < shift_m < 400  # GCJ-02 moves Karamay-area points by a few hundred metres
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+def test_screenshot_shows_districts_and_stations(result, tmp_path):
+    from PIL import Image
+
+    path = save_map(coverage_map(result, basemap="none"), tmp_path / "map.html")
+    png = tmp_path / "shot.png"
+    _chromium(path.as_uri(), "--window-size=900,700", f"--screenshot={png}")
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    # district fill (choropleth colours, semi-transparent on the grey background) covers a good part
+    coloured = (np.abs(r - g) > 25) | (np.abs(g - b) > 25)
+    assert coloured.mean() > 0.05
+    # operator colours of the station markers are present (CMCC blue)
+    blue = (b > 150) & (r < 90) & (g > 90) & (g < 160)
+    assert blue.sum() > 20
