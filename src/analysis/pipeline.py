@@ -1,0 +1,773 @@
+"""The task force's tracker of planned sites: the stage of every site as of a report date, the funnel
+by stage and district, the supervision list (督办清单) of stuck sites, observed stage durations, a
+bottom-up on-air forecast from them, and each district's share of the year's target.
+
+The stage of a site *as of* a date comes from its stage dates (the latest stage reached on or before
+the date); the blocker is known only as reported on the extract date, so it is shown for an earlier
+date only when the site has not left that stage since.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import City, load_city
+from analysis.errors import BadInputError, ConfigError, UsageError
+from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
+
+#: The stages of a site still in the pipeline (every stage before on air).
+PIPELINE_STAGES = STAGES[:-1]
+DATE_COLUMNS = [STAGE_DATE_COLUMNS[s] for s in STAGES]
+#: Days in a stage after which a site goes on the supervision list. A city overrides any of them in
+#: `[taskforce] stuck_days` of its city.toml. About the longest usual time of each stage: a month and
+#: a half, two months to find a site, a month to hook up power.
+DEFAULT_STUCK_DAYS = {"planned": 45, "site_selection": 60, "site_access": 45, "construction": 45, "power_hookup": 30}
+#: Label of the whole-city rows in the district tables.
+CITY_TOTAL = "全市"
+#: Label of the funnel rows that add up the stages before on air.
+PIPELINE_TOTAL = "pipeline_total"
+
+STAGE_ZH = {"planned": "规划", "site_selection": "选址", "site_access": "进场", "construction": "建设",
+            "power_hookup": "电源接入", "on_air": "已开通", "unknown": "状态不明", PIPELINE_TOTAL: "在途合计"}
+BLOCKER_ZH = {"site_selection": "选址难", "site_access": "进场难", "construction": "施工受阻", "power_hookup": "电源接入难",
+              "power_price": "高转供电价", "other": "其他", "none": "未报阻碍", "not_known": "当日阻碍未知"}
+_REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+def _timestamp(value, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise UsageError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
+    if pd.isna(ts):
+        raise UsageError(f"{name} is not a date (YYYY-MM-DD): {value!r}")
+    return ts.normalize()
+
+
+def _check(stations: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in _REQUIRED if c not in stations.columns]
+    if missing:
+        raise BadInputError(f"not a cleaned station table: missing columns {', '.join(missing)}")
+    out = pd.DataFrame(stations).copy()
+    for col in DATE_COLUMNS:
+        try:
+            out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+        except (ValueError, TypeError):
+            raise BadInputError(f"column {col} holds values that are not dates") from None
+    for col in ("site_code", "name"):
+        if col not in out.columns:
+            out[col] = None
+    return out
+
+
+def extract_date_of(stations: pd.DataFrame) -> pd.Timestamp | None:
+    """The latest date in the stage-date columns: what the records know about, at the earliest."""
+    latest = pd.to_datetime(pd.Series(pd.DataFrame(stations)[DATE_COLUMNS].to_numpy().ravel())).max()
+    return None if pd.isna(latest) else pd.Timestamp(latest).normalize()
+
+
+def stuck_days_of(city: City | str | None = None) -> dict[str, int]:
+    """Stuck thresholds per stage: DEFAULT_STUCK_DAYS, overridden by `[taskforce] stuck_days` of city.toml."""
+    out = dict(DEFAULT_STUCK_DAYS)
+    if city is None:
+        return out
+    city = city if isinstance(city, City) else load_city(city)
+    given = city.raw.get("taskforce", {}).get("stuck_days", {})
+    path = city.folder / "city.toml"
+    if not isinstance(given, dict):
+        raise ConfigError("[taskforce] stuck_days must be a table of stage = days", path)
+    for stage, days in given.items():
+        if stage not in PIPELINE_STAGES:
+            raise ConfigError(f"[taskforce] stuck_days has unknown stage {stage!r} (known: {', '.join(PIPELINE_STAGES)})", path)
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise ConfigError(f"[taskforce] stuck_days.{stage} must be a whole number of days >= 1, got {days!r}", path)
+        out[stage] = days
+    return out
+
+
+def _previous_report_date(as_of: pd.Timestamp) -> pd.Timestamp:
+    """Same day a month earlier; a month end's previous report is the previous month end."""
+    prev = as_of - pd.DateOffset(months=1)
+    if as_of.is_month_end:
+        prev = prev + pd.offsets.MonthEnd(0)
+    return prev.normalize()
+
+
+# --------------------------------------------------------------------------------------------
+# Stage of each site as of a date
+# --------------------------------------------------------------------------------------------
+
+def derive_stages(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFrame:
+    """One row per site that existed on `as_of`, with the stage it had reached then.
+
+    A site with stage dates is in the latest stage reached on or before `as_of` (on air once its
+    on_air_date <= as_of) and did not exist yet when all its dates are later. A site with no stage
+    dates is counted in its reported status (as of the extract) and flagged `has_stage_dates=False`:
+    exact for a report on or after the extract, an assumption before it. Decommissioned stations are
+    left out. `blocker` is the blocker reported on the extract, kept only where the site is still in
+    the same stage as on `as_of`; `blocker_note` says which.
+    """
+    as_of = _timestamp(as_of, "as_of")
+    st = _check(stations)
+    extract = _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(st)
+    st = st[st["status"] != "decommissioned"]
+    dates = st[DATE_COLUMNS].to_numpy(dtype="datetime64[ns]")
+    has_dates = ~np.isnat(dates).all(axis=1)
+    reached = ~np.isnat(dates) & (dates <= np.datetime64(as_of, "ns"))
+    exists = reached.any(axis=1) | ~has_dates
+    last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
+    stage = np.where(has_dates, np.array(STAGES, dtype=object)[last], st["status"].to_numpy(dtype=object))
+    stage_date = np.where(has_dates, dates[np.arange(len(st)), last], np.datetime64("NaT", "ns"))
+    out = pd.DataFrame({
+        "station_id": st["station_id"].to_numpy(),
+        "site_code": st["site_code"].to_numpy(),
+        "name": st["name"].to_numpy(),
+        "operator": st["operator"].to_numpy(),
+        "district": st["district"].to_numpy(),
+        "stage": stage,
+        "stage_date": pd.to_datetime(stage_date),
+        "has_stage_dates": has_dates,
+        "status_at_extract": st["status"].to_numpy(),
+        "blocker_at_extract": st["blocker"].to_numpy(dtype=object),
+    })
+    for col in DATE_COLUMNS:
+        out[col] = st[col].to_numpy()
+    out = out[exists].copy()
+    out["days_in_stage"] = (as_of - out["stage_date"]).dt.days.astype("Int64")
+    same = (out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")
+    out["blocker"] = out["blocker_at_extract"].where(same & out["blocker_at_extract"].notna(), None)
+    ext = extract.date().isoformat() if extract is not None else "the extract"
+    note = np.where(out["stage"] == "on_air", "",
+                    np.where(same, np.where(out["blocker"].notna(), f"current blocker, as reported on {ext}",
+                                            f"no blocker reported on {ext}"),
+                             f"site left this stage after {as_of.date()}: its blocker on that date is not known"))
+    undated = ~out["has_stage_dates"].to_numpy()
+    assumed = extract is None or as_of < extract
+    note = np.where(undated, f"no stage dates: counted in its status reported on {ext}"
+                    + (", assumed unchanged since before this date" if assumed else "")
+                    + "; days in stage unknown", note)
+    out["blocker_note"] = note
+    out = out.drop(columns="blocker_at_extract")
+    cols = ["station_id", "site_code", "name", "operator", "district", "stage", "stage_date", "days_in_stage",
+            "has_stage_dates", "blocker", "blocker_note", "status_at_extract", *DATE_COLUMNS]
+    return out[cols].sort_values("station_id", kind="stable").reset_index(drop=True)
+
+
+def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
+    return sites["stage"] != "on_air"
+
+
+# --------------------------------------------------------------------------------------------
+# Funnel
+# --------------------------------------------------------------------------------------------
+
+def _district_order(sites: pd.DataFrame, districts=None) -> list[str]:
+    known = list(districts or [])
+    return known + sorted(set(sites["district"].dropna()) - set(known))
+
+
+def _count(sites: pd.DataFrame, districts: list[str]) -> pd.DataFrame:
+    stages = list(STAGES) + (["unknown"] if (sites["stage"] == "unknown").any() else [])
+    by = sites.groupby(["district", "stage"]).size().unstack(fill_value=0)
+    by = by.reindex(index=districts, columns=stages, fill_value=0)
+    by.loc[CITY_TOTAL] = by.sum()
+    return by
+
+
+def build_funnel(stations: pd.DataFrame, as_of, extract_date=None, districts=None, previous=None) -> pd.DataFrame:
+    """Sites per stage and district on `as_of` and on the previous report date (a month earlier;
+    the previous month end for a month end), with the change. Stage `on_air` is cumulative (every
+    station on air by then, so a site that goes on air leaves the pipeline and joins it);
+    `pipeline_total` adds up the stages before on air. `undated_sites` counts sites with no stage
+    dates, counted in their reported status."""
+    as_of = _timestamp(as_of, "as_of")
+    previous = _timestamp(previous, "previous") if previous is not None else _previous_report_date(as_of)
+    st = _check(stations)
+    extract = _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(st)
+    now = derive_stages(st, as_of, extract)
+    before = derive_stages(st, previous, extract)
+    order = _district_order(pd.concat([now, before]), districts)
+    c_now, c_before = _count(now, order), _count(before, order)
+    cols = c_now.columns.union(c_before.columns, sort=False)
+    c_now, c_before = c_now.reindex(columns=cols, fill_value=0), c_before.reindex(columns=cols, fill_value=0)
+    undated = now[~now["has_stage_dates"]].groupby(["district", "stage"]).size()
+    pipe = [c for c in cols if c != "on_air"]
+    rows = []
+    for district in c_now.index:
+        for stage in [*cols, PIPELINE_TOTAL]:
+            if stage == PIPELINE_TOTAL:
+                n, p = int(c_now.loc[district, pipe].sum()), int(c_before.loc[district, pipe].sum())
+                u = int(sum(undated.get((d, s), 0) for d in (order if district == CITY_TOTAL else [district]) for s in pipe))
+            else:
+                n, p = int(c_now.loc[district, stage]), int(c_before.loc[district, stage])
+                u = int(sum(undated.get((d, stage), 0) for d in (order if district == CITY_TOTAL else [district])))
+            note = "cumulative: on air on or before the date" if stage == "on_air" else ""
+            if u:
+                note = f"{u} without stage dates, counted in their reported status"
+            rows.append({"as_of": as_of, "previous_as_of": previous, "district": district, "stage": stage,
+                         "stage_zh": STAGE_ZH.get(stage, stage), "sites": n, "sites_previous": p, "change": n - p,
+                         "undated_sites": u, "note": note})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Supervision list
+# --------------------------------------------------------------------------------------------
+
+def list_stuck_sites(stations: pd.DataFrame, as_of, stuck_days: dict | None = None, extract_date=None) -> pd.DataFrame:
+    """The supervision list (督办清单): every site in the pipeline on `as_of` longer in its stage than
+    the stage's threshold, longest first; then every site whose time in stage is unknown (no stage
+    dates), flagged, since nobody can say it is not stuck."""
+    thresholds = {**DEFAULT_STUCK_DAYS, **(stuck_days or {})}
+    sites = derive_stages(stations, as_of, extract_date)
+    sites = sites[_in_pipeline(sites)].copy()
+    sites["threshold_days"] = sites["stage"].map(thresholds).astype("Int64")
+    over = sites["days_in_stage"] > sites["threshold_days"]
+    undated = ~sites["has_stage_dates"]
+    out = sites[over.fillna(False).astype(bool) | undated].copy()
+    out["days_over"] = (out["days_in_stage"] - out["threshold_days"]).astype("Int64")
+    out["reason"] = np.where(out["has_stage_dates"], "in stage longer than the threshold",
+                             "no stage dates: time in stage unknown")
+    out["_undated"] = ~out["has_stage_dates"]
+    out = out.sort_values(["_undated", "days_in_stage", "station_id"], ascending=[True, False, True], kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out.insert(1, "as_of", _timestamp(as_of, "as_of"))
+    out["stage_zh"] = out["stage"].map(lambda s: STAGE_ZH.get(s, s))
+    out["blocker_zh"] = out["blocker"].map(lambda b: BLOCKER_ZH.get(b, b) if isinstance(b, str) else None)
+    cols = ["rank", "as_of", "station_id", "site_code", "name", "district", "operator", "stage", "stage_zh",
+            "stage_date", "days_in_stage", "threshold_days", "days_over", "blocker", "blocker_zh", "blocker_note",
+            "has_stage_dates", "reason"]
+    return out[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Stage durations and the bottom-up forecast
+# --------------------------------------------------------------------------------------------
+
+def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
+    """Kaplan-Meier median of right-censored durations: sites still in the stage count as 'at least'."""
+    if len(durations) == 0 or not observed.any():
+        return math.nan
+    surv = 1.0
+    for t in np.unique(durations[observed]):
+        at_risk = (durations >= t).sum()
+        surv *= 1 - ((durations == t) & observed).sum() / at_risk
+        if surv <= 0.5:
+            return float(t)
+    return math.nan
+
+
+def _spells(stations: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every stage spell started by `as_of` and followed by a dated next stage: its length in days,
+    completed (the next stage reached by `as_of`) or still running (censored at `as_of`)."""
+    st = _check(stations)
+    st = st[st["status"] != "decommissioned"]
+    rows = []
+    for stage, nxt in zip(STAGES[:-1], STAGES[1:]):
+        start, end = st[STAGE_DATE_COLUMNS[stage]], st[STAGE_DATE_COLUMNS[nxt]]
+        begun = start.notna() & (start <= as_of)
+        done = begun & end.notna() & (end <= as_of)
+        # still running: the site had not reached the next stage (or any later one) by as_of
+        later = st[[STAGE_DATE_COLUMNS[s] for s in STAGES[STAGES.index(nxt):]]]
+        running = begun & ~done & ~(later.notna() & (later <= as_of)).any(axis=1)
+        rows.append(pd.DataFrame({"stage": stage, "days": (end[done] - start[done]).dt.days, "completed": True}))
+        rows.append(pd.DataFrame({"stage": stage, "days": (as_of - start[running]).dt.days, "completed": False}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def measure_stage_durations(stations: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Days spent in each stage before the next, from the spells completed by `as_of` (both stage
+    dates given and on or before it): count, median, quartiles, range; and the Kaplan-Meier median
+    that also counts the sites still in the stage (longer waits than the completed ones show).
+    A last row `planned_to_on_air` gives the whole lead time of the sites on air by then."""
+    as_of = _timestamp(as_of, "as_of")
+    spells = _spells(stations, as_of)
+    rows = []
+    for stage, nxt in zip(STAGES[:-1], STAGES[1:]):
+        s = spells[spells["stage"] == stage]
+        done = s.loc[s["completed"], "days"].to_numpy(dtype=float)
+        rows.append(_duration_row(stage, nxt, done, s["days"].to_numpy(dtype=float), s["completed"].to_numpy(),
+                                  int((~s["completed"]).sum())))
+    st = _check(stations)
+    lead_ok = st["planned_date"].notna() & st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
+    lead = (st.loc[lead_ok, "on_air_date"] - st.loc[lead_ok, "planned_date"]).dt.days.to_numpy(dtype=float)
+    rows.append(_duration_row("planned_to_on_air", "on_air", lead, lead, np.ones(len(lead), bool), 0))
+    out = pd.DataFrame(rows)
+    out.insert(0, "as_of", as_of)
+    return out
+
+
+def _duration_row(stage, nxt, done, all_days, observed, n_running) -> dict:
+    q = (lambda p: round(float(np.percentile(done, p)), 1)) if len(done) else (lambda p: math.nan)
+    km = _km_median(all_days, observed)
+    return {"stage": stage, "stage_zh": STAGE_ZH.get(stage, "规划至开通"), "next_stage": nxt, "n_completed": len(done),
+            "n_in_stage": n_running, "median_days": q(50), "p25_days": q(25), "p75_days": q(75),
+            "min_days": float(done.min()) if len(done) else math.nan,
+            "max_days": float(done.max()) if len(done) else math.nan,
+            "km_median_days": round(km, 1) if not math.isnan(km) else math.nan}
+
+
+def forecast_on_air_months(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFrame:
+    """Expected on-air date and month of every site in the pipeline on `as_of`, bottom up from the
+    stage durations observed by then: the rest of the current stage (the median of the completed
+    spells longer than the time already spent, or a whole median again when the site has waited
+    longer than any completed spell, i.e. from when its blocker clears) plus the median of each
+    later stage. A site with no stage dates gets a whole current stage from `as_of`. No date when a
+    stage has no completed spell yet."""
+    as_of = _timestamp(as_of, "as_of")
+    st = _check(stations)
+    sites = derive_stages(st, as_of, extract_date)
+    sites = sites[_in_pipeline(sites)].copy()
+    spells = _spells(st, as_of)
+    done = {s: np.sort(spells.loc[(spells["stage"] == s) & spells["completed"], "days"].to_numpy(dtype=float))
+            for s in PIPELINE_STAGES}
+    median = {s: float(np.median(d)) if len(d) else math.nan for s, d in done.items()}
+    remaining, basis = [], []
+    for stage, spent in zip(sites["stage"], sites["days_in_stage"]):
+        if stage not in PIPELINE_STAGES:
+            remaining.append(math.nan)
+            basis.append("status unknown: no forecast")
+            continue
+        later = sum(median[s] for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1:])
+        d = done[stage]
+        if pd.isna(spent):
+            rest, why = median[stage], "no stage dates: a whole median stage from the report date"
+        elif (d > spent).any():
+            rest, why = float(np.median(d[d > spent])) - float(spent), "median of longer completed spells"
+        else:
+            rest, why = median[stage], ("overdue: waited longer than every completed spell; a whole median stage "
+                                        "from the report date" if len(d) else "")
+        total = rest + later
+        if math.isnan(total):
+            missing = [s for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage):] if math.isnan(median[s])]
+            why = f"no completed spell yet of {', '.join(missing)}: no forecast"
+        remaining.append(total)
+        basis.append(why)
+    sites["remaining_days"] = np.round(np.array(remaining, dtype=float), 1)
+    sites["expected_on_air_date"] = as_of + pd.to_timedelta(np.ceil(sites["remaining_days"]), unit="D")
+    sites["expected_on_air_month"] = sites["expected_on_air_date"].dt.strftime("%Y-%m")
+    sites["forecast_basis"] = basis
+    sites.insert(0, "as_of", as_of)
+    cols = ["as_of", "station_id", "site_code", "name", "district", "operator", "stage", "stage_date", "days_in_stage",
+            "has_stage_dates", "blocker", "remaining_days", "expected_on_air_date", "expected_on_air_month",
+            "forecast_basis"]
+    return sites[cols].sort_values(["expected_on_air_date", "station_id"], na_position="last",
+                                   kind="stable").reset_index(drop=True)
+
+
+def forecast_bottom_up(stations: pd.DataFrame, as_of, horizon: int = 12, extract_date=None,
+                       expected: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stations on air expected at each month end from the report month on, counting only the
+    sites already in the pipeline on `as_of` (sites planned later are not in it: a lower bound
+    beside the statistical forecast). `expected` is `forecast_on_air_months`' table if at hand."""
+    as_of = _timestamp(as_of, "as_of")
+    if not isinstance(horizon, int) or horizon < 1:
+        raise UsageError(f"horizon must be a whole number of months >= 1, got {horizon!r}")
+    st = _check(stations)
+    if expected is None:
+        expected = forecast_on_air_months(st, as_of, extract_date)
+    on_air = int((st["on_air_date"].notna() & (st["on_air_date"] <= as_of) & (st["status"] != "decommissioned")).sum())
+    ends = pd.date_range(as_of + pd.offsets.MonthEnd(0), periods=horizon + 1, freq="ME")
+    dates = expected["expected_on_air_date"]
+    rows, prev = [], on_air
+    for end in ends:
+        n = on_air + int((dates <= end).sum())
+        rows.append({"as_of": as_of, "month_end": end, "on_air_expected": n, "added_expected": n - prev,
+                     "pipeline_left": int(len(expected) - (dates <= end).sum()),
+                     "no_forecast": int(dates.isna().sum())})
+        prev = n
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# District shares of the target
+# --------------------------------------------------------------------------------------------
+
+def _apportion(total: int, shares: pd.Series) -> pd.Series:
+    """Whole numbers in proportion to `shares` that add up to `total` (largest remainder)."""
+    if total <= 0 or shares.sum() <= 0:
+        return pd.Series(0, index=shares.index, dtype=int)
+    raw = shares / shares.sum() * total
+    base = np.floor(raw).astype(int)
+    left = int(total - base.sum())
+    order = sorted(shares.index, key=lambda k: (-round(raw[k] - base[k], 9), -shares[k], str(k)))
+    for k in order[:left]:
+        base[k] += 1
+    return base
+
+
+def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None,
+                           expected: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each district's share of the year's target, what it has achieved and what its pipeline is
+    expected to add by the target date.
+
+    The target is the city's first goal dated on or after `as_of` (446 by 2021-12-31 in Karamay);
+    what is to add is counted from the stations on air at the end of the previous year. The shares
+    are the districts' `target_share` in city.toml when every district has one; otherwise the split
+    of the sites in the pipeline on the baseline date (the planned sites as the year began, so the
+    split stays fixed all year), or, when there were none, of the sites gone on air since then and
+    in the pipeline on `as_of`. District targets are whole stations adding up to the city's.
+    """
+    as_of = _timestamp(as_of, "as_of")
+    city = city if isinstance(city, City) else load_city(city)
+    st = _check(stations)
+    st = st[st["status"] != "decommissioned"]
+    if expected is None:
+        expected = forecast_on_air_months(st, as_of, extract_date)
+    goal = next((t for t in city.goals() if pd.Timestamp(t.date) >= as_of), None)
+    baseline = pd.Timestamp(as_of.year - 1, 12, 31)
+    sites = derive_stages(st, as_of, extract_date)
+    order = _district_order(sites, city.district_names)
+    on_air_at = st["on_air_date"].notna()
+    base_n = (st[on_air_at & (st["on_air_date"] <= baseline)].groupby("district").size()
+              .reindex(order, fill_value=0))
+    achieved = (st[on_air_at & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)]
+                .groupby("district").size().reindex(order, fill_value=0))
+    pipeline = sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0)
+    notes = []
+    given = {d.name_zh: d.target_share for d in city.districts}
+    if given and all(v is not None for v in given.values()):
+        share = pd.Series({d: float(given.get(d) or 0.0) for d in order})
+        if abs(share.sum() - 1) > 0.01:
+            raise ConfigError(f"[[districts]] target_share must add up to 1, they add up to {share.sum():.3f}",
+                              city.folder / "city.toml")
+        basis = "city.toml target_share"
+    else:
+        # the planned sites when the year began: a split fixed for the year, known on its first day
+        at_start = derive_stages(st, baseline, extract_date)
+        start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
+        if start_pipe.sum():
+            share = start_pipe / start_pipe.sum()
+            basis = (f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
+                     f"pipeline on {baseline.date()}")
+        else:
+            programme = achieved + pipeline
+            share = programme / programme.sum() if programme.sum() else pd.Series(1 / len(order), index=order)
+            basis = (f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
+                     f"split by the sites on air since then and in the pipeline on {as_of.date()}")
+    if goal is None:
+        target_add = pd.Series(np.nan, index=order)
+        to_add = math.nan
+        notes.append(f"no target dated on or after {as_of.date()} in city.toml")
+        target_date = pd.NaT
+        city_target = math.nan
+    else:
+        target_date = pd.Timestamp(goal.date)
+        city_target = goal.on_air
+        to_add = max(0, goal.on_air - int(base_n.sum()))
+        target_add = _apportion(to_add, share)
+        reported = next((t for t in city.targets if t.kind == "reported" and pd.Timestamp(t.date) == baseline), None)
+        if reported is not None and reported.on_air != int(base_n.sum()):
+            notes.append(f"the records give {int(base_n.sum())} on air on {baseline.date()}, the city reported "
+                         f"{reported.on_air}; the target to add is counted from the records")
+    exp_by = pd.Series(0, index=order)
+    if goal is not None:
+        ok = expected["expected_on_air_date"] <= target_date
+        exp_by = expected[ok].groupby("district").size().reindex(order, fill_value=0)
+    rows = []
+    for d in [*order, CITY_TOTAL]:
+        pick = (lambda s: int(s.sum())) if d == CITY_TOTAL else (lambda s, d=d: s[d])
+        t_add = to_add if d == CITY_TOTAL else target_add[d]
+        a, p, e = int(pick(achieved)), int(pick(pipeline)), int(pick(exp_by))
+        has_t = t_add == t_add  # not NaN
+        rows.append({
+            "as_of": as_of, "district": d,
+            "target_share": 1.0 if d == CITY_TOTAL else round(float(share[d]), 4), "share_basis": basis,
+            "baseline_date": baseline, "baseline_on_air": int(pick(base_n)),
+            "target_date": target_date, "target_on_air": (city_target if d == CITY_TOTAL else
+                                                          (int(base_n[d] + t_add) if has_t else math.nan)),
+            "target_add": int(t_add) if has_t else math.nan,
+            "achieved_add": a, "achieved_pct": round(100 * a / t_add, 1) if has_t and t_add else math.nan,
+            "in_pipeline": p, "expected_add_from_pipeline": e, "expected_add": a + e,
+            "expected_pct": round(100 * (a + e) / t_add, 1) if has_t and t_add else math.nan,
+            "expected_shortfall": int(max(0, t_add - a - e)) if has_t else math.nan,
+            "sites_still_to_plan": int(max(0, t_add - a - p)) if has_t else math.nan,
+            "note": "; ".join(notes) if d == CITY_TOTAL else "",
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Everything at once, files out
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class TaskforceReport:
+    """The task force's tables for one report date, and what they assume."""
+
+    as_of: pd.Timestamp
+    previous: pd.Timestamp
+    extract: pd.Timestamp | None
+    city: City
+    stuck_days: dict
+    sites: pd.DataFrame
+    funnel: pd.DataFrame
+    supervision: pd.DataFrame
+    durations: pd.DataFrame
+    expected: pd.DataFrame
+    bottom_up: pd.DataFrame
+    districts: pd.DataFrame
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_date=None,
+                    stuck_days: dict | None = None, horizon: int = 12, source: str = "") -> TaskforceReport:
+    """All the task force's tables for `as_of`: stages, funnel, supervision list, stage durations,
+    expected on-air months, bottom-up forecast, district targets (see each function)."""
+    as_of = _timestamp(as_of, "as_of")
+    city = city if isinstance(city, City) else load_city(city)
+    st = _check(stations)
+    extract = _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(st)
+    thresholds = {**stuck_days_of(city), **(stuck_days or {})}
+    sites = derive_stages(st, as_of, extract)
+    expected = forecast_on_air_months(st, as_of, extract)
+    notes = [f"stages on {as_of.date()} are derived from the stage dates; blockers are those reported on "
+             f"{extract.date() if extract is not None else 'the extract'} and shown only for sites still in the same stage"]
+    n_undated = int((~sites["has_stage_dates"]).sum())
+    if n_undated:
+        notes.append(f"{n_undated} sites have no stage dates: counted in their reported status"
+                     + (" (an assumption before the extract date)" if extract is None or as_of < extract else ""))
+    if extract is not None and as_of > extract:
+        notes.append(f"the records end on {extract.date()}: later stage changes are not in them")
+    n_decom = int((st["status"] == "decommissioned").sum())
+    if n_decom:
+        notes.append(f"{n_decom} decommissioned stations are left out")
+    mismatch = _status_mismatch(st, extract)
+    if mismatch:
+        notes.append(f"{mismatch} sites report a status other than the stage their dates give on the extract date")
+    if (as_of - pd.Timestamp(city.buildout_start)).days < 0:
+        notes.append(f"{as_of.date()} is before the buildout start {city.buildout_start}")
+    return TaskforceReport(
+        as_of=as_of, previous=_previous_report_date(as_of), extract=extract, city=city, stuck_days=thresholds,
+        sites=sites, funnel=build_funnel(st, as_of, extract, city.district_names),
+        supervision=list_stuck_sites(st, as_of, thresholds, extract),
+        durations=measure_stage_durations(st, as_of), expected=expected,
+        bottom_up=forecast_bottom_up(st, as_of, horizon, extract, expected),
+        districts=split_district_targets(st, as_of, city, extract, expected), source=source, notes=notes)
+
+
+def _status_mismatch(st: pd.DataFrame, extract) -> int:
+    if extract is None:
+        return 0
+    s = derive_stages(st, extract, extract)
+    s = s[s["has_stage_dates"]]
+    return int((s["stage"] != s["status_at_extract"]).sum())
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(4)
+    return out
+
+
+def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", charts: bool = True) -> list[Path]:
+    """Write funnel.csv, supervision_list.csv, district_targets.csv, stage_durations.csv,
+    expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts."""
+    from analysis.clean import write_csv, write_json
+
+    out = Path(out)
+    tables = {"funnel.csv": report.funnel, "supervision_list.csv": report.supervision,
+              "district_targets.csv": report.districts, "stage_durations.csv": report.durations,
+              "expected_on_air.csv": report.expected, "bottom_up.csv": report.bottom_up}
+    paths = []
+    for name, frame in tables.items():
+        write_csv(_rounded(frame), out / name)
+        paths.append(out / name)
+    write_json({"as_of": report.as_of.date().isoformat(), "previous": report.previous.date().isoformat(),
+                "extract": report.extract.date().isoformat() if report.extract is not None else None,
+                "city": report.city.key, "stuck_days": report.stuck_days, "source": report.source,
+                "notes": report.notes}, out / "taskforce_notes.json")
+    paths.append(out / "taskforce_notes.json")
+    if charts:
+        import matplotlib.pyplot as plt
+
+        for name, plot in (("funnel.png", plot_funnel), ("blockers.png", plot_blockers),
+                           ("days_stuck.png", plot_days_stuck)):
+            fig = plot(report, lang=lang)
+            _write_png(fig, out / name)
+            plt.close(fig)
+            paths.append(out / name)
+    return paths
+
+
+def _write_png(fig, path: Path) -> None:
+    # clean's atomic writer is private to it; a half-written chart is harmless, tables are not
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
+
+
+# --------------------------------------------------------------------------------------------
+# Charts
+# --------------------------------------------------------------------------------------------
+
+_T = {
+    "en": {"funnel": "{city}: planned sites by stage and district, {d}", "sites": "sites",
+           "prev": "all districts on {d}", "stage": "stage",
+           "blockers": "{city}: what holds the pipeline back, by district, {d}",
+           "stuck": "{city}: days in the current stage, sites in the pipeline, {d}",
+           "days": "days in current stage (to {d})", "threshold": "supervision threshold",
+           "listed": "on the supervision list", "not_listed": "within the threshold",
+           "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
+                     "shown only for sites still in that stage.",
+           "undated": "{n} sites without stage dates not shown (days unknown)"},
+    "zh": {"funnel": "{city}：在途站址按阶段和区县分布（{d}）", "sites": "站址数（个）",
+           "prev": "全市 {d}", "stage": "阶段",
+           "blockers": "{city}：在途站址阻碍因素（按区县，{d}）",
+           "stuck": "{city}：在途站址当前阶段停留天数（{d}）",
+           "days": "当前阶段停留天数（截至 {d}）", "threshold": "督办阈值",
+           "listed": "列入督办清单", "not_listed": "未超阈值",
+           "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
+           "undated": "{n} 个站址无阶段日期，停留天数未知，未画出"},
+}
+_BLOCKER_EN = {"power_price": "high resold-power price", "none": "no blocker reported",
+               "not_known": "not known on this date (left the stage since)"}
+_DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("en", "zh"):
+        raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
+    if lang == "zh":
+        from analysis.forecast import set_cjk_font
+
+        if set_cjk_font() is None:
+            return "en"
+    return lang
+
+
+def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
+    if lang == "zh":
+        return name
+    en = {d.name_zh: d.name_en for d in report.city.districts}
+    return "City" if name == CITY_TOTAL else (en.get(name) or name)
+
+
+def _stage_label(stage: str, lang: str) -> str:
+    return STAGE_ZH.get(stage, stage) if lang == "zh" else stage.replace("_", " ")
+
+
+def _footer(fig, report: TaskforceReport, lang: str, extra: str = "") -> None:
+    L = _T[lang]
+    src = report.source or ("清洗后的站址记录" if lang == "zh" else "cleaned station records")
+    ext = report.extract.date() if report.extract is not None else "?"
+    text = L["source"].format(src=src, d=report.as_of.date(), e=ext) + (f" {extra}" if extra else "")
+    fig.text(0.01, -0.01, text, fontsize=7.5, color="#444", ha="left", va="top", wrap=True)
+
+
+def plot_funnel(report: TaskforceReport, lang: str = "zh"):
+    """Stacked bars: sites in each stage before on air, by district, with the whole city's count
+    a month earlier as a marker. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    lang = _lang(lang)
+    L = _T[lang]
+    f = report.funnel
+    stages = [s for s in f["stage"].drop_duplicates() if s not in ("on_air", PIPELINE_TOTAL)]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    x = np.arange(len(stages))
+    bottom = np.zeros(len(stages))
+    districts = [d for d in f["district"].drop_duplicates() if d != CITY_TOTAL]
+    for i, d in enumerate(districts):
+        n = f[f["district"] == d].set_index("stage").reindex(stages)["sites"].to_numpy(dtype=float)
+        ax.bar(x, n, bottom=bottom, color=_DISTRICT_COLORS[i % len(_DISTRICT_COLORS)],
+               label=_district_label(report, d, lang))
+        bottom += n
+    city = f[f["district"] == CITY_TOTAL].set_index("stage").reindex(stages)
+    ax.plot(x, city["sites_previous"].to_numpy(), ls="none", marker="_", ms=28, mew=2.5, color="black",
+            label=L["prev"].format(d=report.previous.date()))
+    for xi, n, c in zip(x, city["sites"], city["change"]):
+        ax.annotate(f"{int(n)} ({int(c):+d})", (xi, n), xytext=(0, 4), textcoords="offset points", ha="center",
+                    fontsize=9)
+    ax.set_xticks(x, [_stage_label(s, lang) for s in stages])
+    ax.set_ylabel(L["sites"])
+    ax.set_xlabel(L["stage"])
+    ax.set_ylim(0, max(1.0, float(max(bottom.max(), city["sites_previous"].max()))) * 1.2)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(L["funnel"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
+                                    d=report.as_of.date()))
+    _footer(fig, report, lang)
+    return fig
+
+
+def plot_blockers(report: TaskforceReport, lang: str = "zh"):
+    """Stacked horizontal bars: the sites of each district in the pipeline by blocker (as reported on
+    the extract; 'not known' for sites that have left the stage since the report date)."""
+    import matplotlib.pyplot as plt
+
+    lang = _lang(lang)
+    L = _T[lang]
+    s = report.sites[_in_pipeline(report.sites)].copy()
+    key = s["blocker"].where(s["blocker"].notna(),
+                             np.where(s["stage"] == s["status_at_extract"], "none", "not_known"))
+    s["key"] = key
+    districts = [d for d in report.funnel["district"].drop_duplicates() if d != CITY_TOTAL]
+    cats = [b for b in (*BLOCKERS, "none", "not_known") if (s["key"] == b).any()] or ["none"]
+    table = s.groupby(["district", "key"]).size().unstack(fill_value=0).reindex(index=districts, columns=cats,
+                                                                                 fill_value=0)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    colors = plt.get_cmap("tab10")
+    left = np.zeros(len(districts))
+    y = np.arange(len(districts))
+    for i, b in enumerate(cats):
+        n = table[b].to_numpy(dtype=float)
+        color = "#cccccc" if b in ("none", "not_known") else colors(i)
+        ax.barh(y, n, left=left, color=color, hatch="//" if b == "not_known" else None,
+                label=BLOCKER_ZH[b] if lang == "zh" else _BLOCKER_EN.get(b, b.replace("_", " ")))
+        left += n
+    ax.set_yticks(y, [_district_label(report, d, lang) for d in districts])
+    ax.invert_yaxis()
+    ax.set_xlabel(L["sites"])
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(L["blockers"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
+                                      d=report.as_of.date()))
+    _footer(fig, report, lang)
+    return fig
+
+
+def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
+    """Each site in the pipeline as a dot at its days in the current stage, one row per stage,
+    with the stage's supervision threshold; sites over it are red."""
+    import matplotlib.pyplot as plt
+
+    lang = _lang(lang)
+    L = _T[lang]
+    s = report.sites[_in_pipeline(report.sites)]
+    dated = s[s["days_in_stage"].notna()]
+    stages = [p for p in PIPELINE_STAGES]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    rng = np.random.default_rng(0)  # fixed jitter: the same figure every run
+    for i, stage in enumerate(stages):
+        days = dated.loc[dated["stage"] == stage, "days_in_stage"].to_numpy(dtype=float)
+        limit = report.stuck_days.get(stage)
+        over = days > limit if limit is not None else np.zeros(len(days), bool)
+        yy = i + rng.uniform(-0.25, 0.25, len(days))
+        ax.scatter(days[~over], yy[~over], s=22, color="#4292c6", label=L["not_listed"] if i == 0 else None)
+        ax.scatter(days[over], yy[over], s=26, color="#d62728", label=L["listed"] if i == 0 else None)
+        if limit is not None:
+            ax.plot([limit, limit], [i - 0.4, i + 0.4], color="black", lw=1.5,
+                    label=L["threshold"] if i == 0 else None)
+    ax.set_yticks(range(len(stages)), [_stage_label(p, lang) for p in stages])
+    ax.invert_yaxis()
+    ax.set_xlabel(L["days"].format(d=report.as_of.date()))
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(L["stuck"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
+                                   d=report.as_of.date()))
+    n_undated = int(s["days_in_stage"].isna().sum())
+    _footer(fig, report, lang, L["undated"].format(n=n_undated) if n_undated else "")
+    return fig
