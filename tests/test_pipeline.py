@@ -1,0 +1,372 @@
+"""Tests of analysis.pipeline: stages as of a date, funnel, supervision list, stage durations,
+the bottom-up forecast and district targets, on hand-made pipelines of known durations and on the
+bundled Karamay sample; the CLI verb and the charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import pipeline as P
+from analysis.cli import main
+from analysis.config import load_city
+from analysis.errors import BadInputError, ConfigError, UsageError
+from analysis.schemas import STAGES
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = {"planned": 30, "site_selection": 40, "site_access": 20, "construction": 25, "power_hookup": 10}
+
+CITY_TOML = """
+[city]
+name_zh = "测试市"
+name_en = "Testville"
+buildout_start = 2019-12-01
+[[targets]]
+date = 2020-12-31
+on_air = 2
+kind = "reported"
+[[targets]]
+date = 2021-12-31
+on_air = 12
+[[districts]]
+name_zh = "西区"
+name_en = "West"
+[[districts]]
+name_zh = "东区"
+name_en = "East"
+"""
+
+
+def _site(sid, district="西区", start="2021-01-01", reached="on_air", steps=STEPS, status=None, blocker=None,
+          operator="CMCC", dates=True):
+    """A site planned on `start` that moved through the stages with `steps` days each up to `reached`."""
+    row = {"station_id": sid, "site_code": sid, "name": f"站{sid}", "operator": operator, "district": district,
+           "status": status or reached, "blocker": blocker}
+    t = pd.Timestamp(start)
+    for stage in STAGES:
+        row[f"{stage}_date"] = t if dates and STAGES.index(stage) <= STAGES.index(reached) else pd.NaT
+        if stage in steps:
+            t = t + pd.Timedelta(days=steps[stage])
+    return row
+
+
+def _frame(rows):
+    df = pd.DataFrame(rows)
+    for stage in STAGES:
+        df[f"{stage}_date"] = pd.to_datetime(df[f"{stage}_date"])
+    df["is_on_air"] = df["on_air_date"].notna()
+    return df
+
+
+@pytest.fixture
+def city(tmp_path):
+    path = tmp_path / "city.toml"
+    path.write_text(CITY_TOML, encoding="utf-8")
+    return load_city(path)
+
+
+# --- stages as of a date --------------------------------------------------------------------
+
+def test_stage_as_of_follows_the_stage_dates():
+    st = _frame([_site("A", start="2021-01-01")])  # planned 01-01, selection 01-31, access 03-12, ... on air 05-06
+    assert P.derive_stages(st, "2020-12-31").empty  # not planned yet: not in the pipeline
+    stage = {d: P.derive_stages(st, d)["stage"].iloc[0] for d in
+             ["2021-01-01", "2021-01-30", "2021-01-31", "2021-03-12", "2021-04-01", "2021-04-26", "2021-05-06", "2022-01-01"]}
+    assert stage == {"2021-01-01": "planned", "2021-01-30": "planned", "2021-01-31": "site_selection",
+                     "2021-03-12": "site_access", "2021-04-01": "construction", "2021-04-26": "power_hookup",
+                     "2021-05-06": "on_air", "2022-01-01": "on_air"}
+    row = P.derive_stages(st, "2021-02-10").iloc[0]
+    assert row["stage_date"] == pd.Timestamp("2021-01-31") and row["days_in_stage"] == 10
+
+
+def test_blocker_shown_only_while_the_site_is_still_in_that_stage():
+    st = _frame([_site("A", start="2021-01-01", reached="site_access", blocker="power_price")])
+    still = P.derive_stages(st, "2021-06-01", extract_date="2022-01-10").iloc[0]
+    assert still["stage"] == "site_access" and still["blocker"] == "power_price"
+    assert "2022-01-10" in still["blocker_note"]
+    before = P.derive_stages(st, "2021-02-01", extract_date="2022-01-10").iloc[0]
+    assert before["stage"] == "site_selection" and pd.isna(before["blocker"])
+    assert "not known" in before["blocker_note"]
+
+
+def test_site_without_stage_dates_is_counted_in_its_status_and_flagged():
+    st = _frame([_site("A", start="2021-01-01"), _site("U", reached="construction", dates=False, blocker="site_access")])
+    at_extract = P.derive_stages(st, "2022-01-10", extract_date="2022-01-10").set_index("station_id")
+    assert at_extract.loc["U", "stage"] == "construction" and not at_extract.loc["U", "has_stage_dates"]
+    assert pd.isna(at_extract.loc["U", "days_in_stage"]) and at_extract.loc["U", "blocker"] == "site_access"
+    assert "assumed" not in at_extract.loc["U", "blocker_note"]
+    earlier = P.derive_stages(st, "2021-03-01", extract_date="2022-01-10").set_index("station_id")
+    assert earlier.loc["U", "stage"] == "construction" and "assumed" in earlier.loc["U", "blocker_note"]
+    funnel = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10")
+    row = funnel[(funnel["district"] == P.CITY_TOTAL) & (funnel["stage"] == "construction")].iloc[0]
+    assert row["sites"] == 1 and row["undated_sites"] == 1 and "without stage dates" in row["note"]
+    sup = P.list_stuck_sites(st, "2022-01-10", extract_date="2022-01-10")
+    assert list(sup["station_id"]) == ["U"] and not sup["has_stage_dates"].iloc[0]
+    assert "no stage dates" in sup["reason"].iloc[0]
+
+
+def test_decommissioned_left_out_and_bad_input_is_typed():
+    st = _frame([_site("A"), _site("D", reached="site_access", status="decommissioned")])
+    assert list(P.derive_stages(st, "2022-01-01")["station_id"]) == ["A"]
+    with pytest.raises(BadInputError, match="missing columns"):
+        P.derive_stages(st.drop(columns=["status"]), "2022-01-01")
+    with pytest.raises(UsageError, match="not a date"):
+        P.derive_stages(st, "2021-13-01")
+
+
+# --- funnel ---------------------------------------------------------------------------------
+
+def test_funnel_counts_stages_by_district_and_the_change_in_a_month():
+    st = _frame([_site("A", "西区", "2021-01-01"), _site("B", "东区", "2021-02-15"), _site("C", "东区", "2021-03-20")])
+    f = P.build_funnel(st, "2021-03-31", districts=["西区", "东区"])
+    assert f["previous_as_of"].iloc[0] == pd.Timestamp("2021-02-28")  # a month end's previous is a month end
+    get = f.set_index(["district", "stage"])
+    # A: access since 03-12; B: selection since 03-17; C: planned since 03-20
+    assert get.loc[("西区", "site_access"), "sites"] == 1 and get.loc[("东区", "site_selection"), "sites"] == 1
+    assert get.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"] == 3
+    assert get.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites_previous"] == 2  # C not planned yet on 02-28
+    assert get.loc[(P.CITY_TOTAL, "planned"), "change"] == 0  # B planned -> selected, C new in planned
+    later = P.build_funnel(st, "2021-06-30").set_index(["district", "stage"])
+    assert later.loc[(P.CITY_TOTAL, "on_air"), "sites"] == 2  # A on air 05-06, B 06-20: they leave the pipeline
+    assert later.loc[(P.CITY_TOTAL, "on_air"), "change"] == 1  # A was on air by 05-31 already
+    assert later.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"] == 1
+
+
+# --- supervision list -----------------------------------------------------------------------
+
+def test_supervision_list_holds_sites_past_the_threshold_oldest_first():
+    st = _frame([
+        _site("A", start="2021-01-01", reached="site_selection", blocker="site_selection"),  # selection since 01-31
+        _site("B", start="2021-03-01", reached="site_selection"),                            # since 03-31
+        _site("C", start="2021-01-15", reached="construction", blocker="power_price"),        # construction since 04-15
+        _site("D", start="2021-05-01", reached="planned"),                                    # planned since 05-01
+    ])
+    sup = P.list_stuck_sites(st, "2021-05-20", stuck_days={"site_selection": 60, "construction": 45, "planned": 45})
+    assert list(sup["station_id"]) == ["A"] and sup["days_in_stage"].iloc[0] == 109
+    assert sup["days_over"].iloc[0] == 49 and sup["blocker"].iloc[0] == "site_selection"
+    sup = P.list_stuck_sites(st, "2021-05-31", stuck_days={"site_selection": 60, "construction": 45, "planned": 45})
+    assert list(sup["station_id"]) == ["A", "B", "C"]  # B 61 days > 60, C 46 > 45
+    sup = P.list_stuck_sites(st, "2021-07-01", stuck_days={"site_selection": 60, "construction": 45, "planned": 45})
+    assert list(sup["station_id"]) == ["A", "B", "C", "D"]  # longest in stage first
+    assert list(sup["rank"]) == [1, 2, 3, 4]
+    assert sup["days_in_stage"].is_monotonic_decreasing
+    assert set(sup.columns) >= {"district", "operator", "blocker", "days_in_stage", "threshold_days", "stage"}
+
+
+def test_thresholds_come_from_city_toml_with_defaults(tmp_path, city):
+    assert P.stuck_days_of(city) == P.DEFAULT_STUCK_DAYS
+    path = tmp_path / "other.toml"
+    path.write_text(CITY_TOML + "\n[taskforce.stuck_days]\nconstruction = 10\n", encoding="utf-8")
+    assert P.stuck_days_of(load_city(path))["construction"] == 10
+    path.write_text(CITY_TOML + "\n[taskforce.stuck_days]\nbuilding = 10\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown stage 'building'"):
+        P.stuck_days_of(load_city(path))
+    karamay = P.stuck_days_of("karamay")
+    assert set(karamay) == set(P.DEFAULT_STUCK_DAYS)
+
+
+# --- durations and the bottom-up forecast ---------------------------------------------------
+
+def test_known_durations_are_recovered():
+    rng = np.random.default_rng(1)
+    rows = []
+    truth = {s: [] for s in STEPS}
+    for i in range(41):
+        steps = {s: int(rng.integers(5, 80)) for s in STEPS}
+        for s, d in steps.items():
+            truth[s].append(d)
+        rows.append(_site(f"S{i:02d}", start=pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 200))),
+                          steps=steps))
+    dur = P.measure_stage_durations(_frame(rows), "2022-01-01").set_index("stage")
+    for s, days in truth.items():
+        assert dur.loc[s, "median_days"] == pytest.approx(np.median(days))
+        assert dur.loc[s, "p25_days"] == pytest.approx(np.percentile(days, 25), abs=0.05)
+        assert dur.loc[s, "n_completed"] == 41 and dur.loc[s, "n_in_stage"] == 0
+        assert dur.loc[s, "km_median_days"] == pytest.approx(np.sort(days)[20])  # no censoring: the middle one
+    assert dur.loc["planned_to_on_air", "median_days"] == pytest.approx(np.median(np.sum(list(truth.values()), axis=0)))
+
+
+def test_durations_count_only_what_was_observed_by_the_date():
+    rows = [_site(f"S{i}", start="2021-01-01") for i in range(5)]          # selection after 30 days
+    rows += [_site(f"L{i}", start="2021-01-01", steps={**STEPS, "planned": 90}) for i in range(5)]  # after 90
+    dur = P.measure_stage_durations(_frame(rows), "2021-02-15").set_index("stage")
+    assert dur.loc["planned", "n_completed"] == 5 and dur.loc["planned", "median_days"] == 30
+    assert dur.loc["planned", "n_in_stage"] == 5  # the slow ones are still waiting (45 days so far)
+    assert dur.loc["planned", "km_median_days"] == 30  # half done at 30 days; the rest wait >= 45
+    assert dur.loc["site_selection", "n_completed"] == 0 and np.isnan(dur.loc["site_selection", "median_days"])
+
+
+def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
+    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]       # the stage times: 30/40/20/25/10
+    st = _frame(done + [
+        _site("C", start="2021-01-01", reached="construction"),        # construction since 04-01
+        _site("P", start="2021-05-20", reached="planned"),              # planned since 05-20
+        _site("O", start="2021-01-01", reached="site_selection"),       # selection since 01-31: overdue
+        _site("U", reached="power_hookup", dates=False),                # no dates
+    ])
+    exp = P.forecast_on_air_months(st, "2021-04-06", extract_date="2021-06-01").set_index("station_id")
+    # C: 5 days into a 25-day stage, then 10 days of power hook-up
+    assert exp.loc["C", "remaining_days"] == 30 and exp.loc["C", "expected_on_air_date"] == pd.Timestamp("2021-05-06")
+    assert exp.loc["C", "expected_on_air_month"] == "2021-05"
+    assert exp.loc["O", "remaining_days"] == 40 + 20 + 25 + 10 and "overdue" in exp.loc["O", "forecast_basis"]
+    assert exp.loc["U", "remaining_days"] == 10 and "no stage dates" in exp.loc["U", "forecast_basis"]
+    assert "P" not in exp.index  # planned after the report date
+    bu = P.forecast_bottom_up(st, "2021-04-06", horizon=3, extract_date="2021-06-01").set_index("month_end")
+    assert bu.loc["2021-04-30", "on_air_expected"] == 9 + 1      # U by 04-16
+    assert bu.loc["2021-05-31", "on_air_expected"] == 9 + 2      # C by 05-06
+    assert bu.loc["2021-07-31", "on_air_expected"] == 9 + 3      # O by 07-11
+    assert bu["pipeline_left"].iloc[-1] == 0
+    with pytest.raises(UsageError):
+        P.forecast_bottom_up(st, "2021-04-06", horizon=0)
+
+
+def test_no_completed_spell_gives_no_forecast_but_keeps_the_site():
+    st = _frame([_site("A", start="2021-01-01", reached="site_access")])
+    exp = P.forecast_on_air_months(st, "2021-04-01")
+    assert len(exp) == 1 and pd.isna(exp["expected_on_air_date"].iloc[0])
+    assert "no completed spell" in exp["forecast_basis"].iloc[0]
+
+
+# --- district targets -----------------------------------------------------------------------
+
+def test_district_targets_split_by_the_planned_sites_when_the_city_gives_no_share(city):
+    rows = [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01")]          # on air 2020
+    rows += [_site(f"W{i}", "西区", "2020-12-01") for i in range(1, 4)]                    # 3 planned in 2020
+    rows += [_site("E1", "东区", "2020-12-01")]                                             # 1 planned in 2020
+    st = _frame(rows)
+    t = P.split_district_targets(st, "2021-03-01", city).set_index("district")
+    assert t.loc[P.CITY_TOTAL, "baseline_on_air"] == 2 and t.loc[P.CITY_TOTAL, "target_add"] == 10
+    assert t.loc["西区", "target_share"] == 0.75 and t.loc["东区", "target_share"] == 0.25
+    assert (t.loc["西区", "target_add"], t.loc["东区", "target_add"]) == (8, 2)  # 7.5/2.5: whole stations, sum 10, a tie to the larger
+    assert "split by the 4 sites in the pipeline on 2020-12-31" in t.loc["西区", "share_basis"]
+    t = P.split_district_targets(st, "2021-12-31", city).set_index("district")
+    assert t.loc["西区", "achieved_add"] == 3 and t.loc[P.CITY_TOTAL, "achieved_add"] == 4
+    assert t.loc[P.CITY_TOTAL, "achieved_pct"] == 40.0
+
+
+def test_district_targets_use_the_city_shares(tmp_path):
+    path = tmp_path / "city.toml"
+    path.write_text(CITY_TOML.replace('name_en = "West"', 'name_en = "West"\ntarget_share = 0.4')
+                    .replace('name_en = "East"', 'name_en = "East"\ntarget_share = 0.6'), encoding="utf-8")
+    st = _frame([_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01"), _site("X", "西区", "2021-02-01")])
+    t = P.split_district_targets(st, "2021-03-01", load_city(path)).set_index("district")
+    assert (t.loc["西区", "target_add"], t.loc["东区", "target_add"]) == (4, 6)
+    # X: 28 days planned on 03-01; the 2020 sites' stage times put it on air in June
+    assert t.loc["西区", "in_pipeline"] == 1 and t.loc["西区", "expected_add"] == 1
+    assert t.loc["西区", "share_basis"] == "city.toml target_share"
+
+
+# --- the bundled sample ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """The bundled Karamay records, cleaned as the README says (2 s)."""
+    out = tmp_path_factory.mktemp("karamay")
+    assert main(["clean", "--input", str(ROOT / "data/raw/karamay/stations"), "--city", "karamay",
+                 "--out", str(out), "--as-of", "2022-01-10"]) == 0
+    from analysis.clean import read_stations
+
+    return out / "stations.parquet", read_stations(out / "stations.parquet")
+
+
+REPORT_DATES = ["2021-03-22"] + [str(d.date()) for d in pd.date_range("2021-01-31", "2021-12-31", freq="ME")]
+
+
+def test_sample_tables_agree_with_the_station_counts(sample):
+    from analysis.forecast import monthly_on_air
+
+    _, st = sample
+    city = load_city("karamay")
+    monthly = monthly_on_air(st, "2021-12-31")
+    prev_funnel = None
+    for d in REPORT_DATES:
+        r = P.track_taskforce(st, city, d, extract_date="2022-01-10")
+        f = r.funnel.set_index(["district", "stage"])
+        on_air = int((st["on_air_date"] <= pd.Timestamp(d)).sum())
+        existing = int(((st[[f"{s}_date" for s in STAGES]] <= pd.Timestamp(d)).any(axis=1)
+                        | st[[f"{s}_date" for s in STAGES]].isna().all(axis=1)).sum())
+        assert f.loc[(P.CITY_TOTAL, "on_air"), "sites"] == on_air
+        if pd.Timestamp(d).is_month_end:
+            assert on_air == monthly.loc[pd.Timestamp(d)]
+        # a site that goes on air leaves the pipeline: pipeline + on air = every site existing on d
+        assert f.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"] + on_air == existing
+        city_rows = r.funnel[r.funnel["district"] == P.CITY_TOTAL].set_index("stage")["sites"]
+        district_sum = r.funnel[r.funnel["district"] != P.CITY_TOTAL].groupby("stage")["sites"].sum()
+        assert (city_rows == district_sum.reindex(city_rows.index)).all()
+        assert (r.funnel["change"] == r.funnel["sites"] - r.funnel["sites_previous"]).all()
+        if prev_funnel is not None and pd.Timestamp(d).is_month_end and d != "2021-01-31":
+            assert (r.funnel["sites_previous"].to_numpy() == prev_funnel["sites"].to_numpy()).all()
+        if pd.Timestamp(d).is_month_end:
+            prev_funnel = r.funnel
+        # the supervision list: sites in the pipeline only, each past its threshold
+        sup = r.supervision
+        assert (sup["days_in_stage"] > sup["threshold_days"]).all()
+        assert set(sup["station_id"]) <= set(r.sites.loc[r.sites["stage"] != "on_air", "station_id"])
+        # the expected months: one per site in the pipeline, all after the report date
+        assert len(r.expected) == f.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"]
+        assert (r.expected["expected_on_air_date"].dropna() >= pd.Timestamp(d)).all()
+        # district targets: 230 to add from the 216 of 2020-12-31, in whole stations
+        t = r.districts.set_index("district")
+        assert t.loc[P.CITY_TOTAL, "baseline_on_air"] == 216 and t.loc[P.CITY_TOTAL, "target_add"] == 230
+        assert t.drop(P.CITY_TOTAL)["target_add"].sum() == 230
+        assert t.loc[P.CITY_TOTAL, "achieved_add"] == on_air - 216
+        assert t.loc[P.CITY_TOTAL, "in_pipeline"] == f.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"]
+    # on the extract date every one of the 70 planned sites is in its reported stage
+    r = P.track_taskforce(st, city, "2022-01-10", extract_date="2022-01-10")
+    counts = r.funnel[r.funnel["district"] == P.CITY_TOTAL].set_index("stage")["sites"]
+    assert counts[P.PIPELINE_TOTAL] == 70 and counts["on_air"] == 448
+    reported = st[st["status"] != "on_air"]["status"].value_counts()
+    assert all(counts[s] == n for s, n in reported.items())
+
+
+def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
+    parquet, _ = sample
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"o{i}"
+        assert main(["taskforce", "--stations", str(parquet), "--city", "karamay", "--as-of", "2021-12-31",
+                     "--out", str(out), "--no-charts"]) == 0
+        outs.append(out)
+    assert "on the supervision list" in capsys.readouterr().out
+    for name in ("funnel.csv", "supervision_list.csv", "district_targets.csv"):
+        data = (outs[0] / name).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and data == (outs[1] / name).read_bytes()
+    notes = json.loads((outs[0] / "taskforce_notes.json").read_text(encoding="utf-8"))
+    assert notes["extract"] == "2022-01-10"  # from clean_summary.json beside the parquet
+    sup = pd.read_csv(outs[0] / "supervision_list.csv", encoding="utf-8-sig")
+    assert list(sup["rank"]) == list(range(1, len(sup) + 1)) and len(sup) > 0
+
+
+def test_cli_failures_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "x.parquet"
+    bad.write_text("not parquet", encoding="utf-8")
+    assert main(["taskforce", "--stations", str(bad), "--city", "karamay", "--as-of", "2021-03-22",
+                 "--out", str(tmp_path / "o")]) == 1
+    assert main(["taskforce", "--stations", str(bad), "--city", "nowhere", "--as-of", "2021-03-22",
+                 "--out", str(tmp_path / "o")]) in (1, 2)
+    err = capsys.readouterr().err
+    assert all(line.startswith("error: ") for line in err.strip().splitlines())
+
+
+def test_charts_have_title_units_source_and_date(sample):
+    import matplotlib.pyplot as plt
+
+    _, st = sample
+    r = P.track_taskforce(st, "karamay", "2021-12-31", extract_date="2022-01-10", source="sample")
+    for plot in (P.plot_funnel, P.plot_blockers, P.plot_days_stuck):
+        for lang in ("zh", "en"):
+            fig = plot(r, lang=lang)
+            texts = " ".join(t.get_text() for t in fig.texts)
+            ax = fig.axes[0]
+            assert "2021-12-31" in ax.get_title() and "sample" in texts and "2022-01-10" in texts
+            assert ax.get_xlabel() or ax.get_ylabel()
+            plt.close(fig)
+    with pytest.raises(UsageError):
+        P.plot_funnel(r, lang="fr")
