@@ -479,7 +479,7 @@ def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=No
     return CoverageGrid(x0, y0, cell_m, mask, crs)
 
 
-def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: int = 400_000_000) -> float:
+def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: int = 50_000_000) -> float:
     """Covered area (km2) of discs around WGS-84 points at any scale (a country): the points are
     split by UTM zone and each zone is rasterised in horizontal bands of at most `max_band_cells`
     cells (the discs that reach into a band are stamped into it, only its own rows are counted).
@@ -502,7 +502,7 @@ def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: i
         fx, fy = x / cell_m - gx, y / cell_m - gy
         xmin, xmax = gx.min() - pad, gx.max() + pad + 1
         width = int(xmax - xmin)
-        rows = max(1, max_band_cells // width - 2 * pad)
+        rows = max(1, max_band_cells // width - 4 * pad)
         ymin, ymax = gy.min() - pad, gy.max() + pad + 1  # rows any disc can reach
         order = np.argsort(gy, kind="stable")
         gys = gy[order]
@@ -512,9 +512,10 @@ def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: i
             idx = order[lo:hi]
             if idx.size == 0:
                 continue
-            mask = np.zeros((b1 - b0 + 2 * pad, width), dtype=bool)
-            _stamp(mask, gx[idx] - xmin, gy[idx] - (b0 - pad), rz[idx] / cell_m, fx[idx], fy[idx])
-            total_cells += int(np.count_nonzero(mask[pad:pad + (b1 - b0)]))
+            # stations up to `pad` rows outside the band reach into it, and their discs `pad` rows further
+            mask = np.zeros((b1 - b0 + 4 * pad, width), dtype=bool)
+            _stamp(mask, gx[idx] - xmin, gy[idx] - (b0 - 2 * pad), rz[idx] / cell_m, fx[idx], fy[idx])
+            total_cells += int(np.count_nonzero(mask[2 * pad:2 * pad + (b1 - b0)]))
     return total_cells * cell_m**2 / 1e6
 
 

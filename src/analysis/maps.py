@@ -139,8 +139,8 @@ def _legend_html(title: str, subtitle: str, metric_label: str, aggregated: bool)
         rows.append(f"<div><i class='dot' style='background:{colour}'></i>{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}</div>")
     rows += [
         "<div class='cm-h'>重点场所 Key sites</div>",
-        "<div><i class='dot' style='background:#1a9850'></i>已覆盖 covered</div>",
-        "<div><i class='dot' style='background:#d73027'></i>未覆盖 not covered (ringed: 4A+ target)</div>",
+        "<div><i class='dia' style='background:#1a9850'></i>已覆盖 covered</div>",
+        "<div><i class='dia' style='background:#d73027'></i>未覆盖 not covered (black edge: 4A+ target)</div>",
         "<div><i style='background:#d73027;opacity:.45'></i>缺口 gap (uncovered built-up area / site)</div>",
         "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
     ]
@@ -153,7 +153,7 @@ _CSS = """
 .cm-legend{background:rgba(255,255,255,.92);padding:6px 8px;font:12px/1.35 'Noto Sans CJK SC','Noto Sans',sans-serif;
  max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.3);border-radius:4px}
 .cm-legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle}
-.cm-legend i.dot{width:10px;height:10px;border-radius:50%}
+.cm-legend i.dot{width:10px;height:10px;border-radius:50%}.cm-legend i.dia{width:9px;height:9px;transform:rotate(45deg);margin-left:2px}
 .cm-title{font-weight:bold;font-size:13px}.cm-sub{color:#444;margin-bottom:4px}.cm-h{font-weight:bold;margin-top:5px}
 .cm-slider{background:rgba(255,255,255,.92);padding:6px 8px;font:12px sans-serif;border-radius:4px;
  box-shadow:0 1px 4px rgba(0,0,0,.3)}.cm-slider input{width:220px}
@@ -247,7 +247,7 @@ _JS = Template("""
       onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.name)); }
     }).addTo(L_.urban);
     L.geoJSON(shiftGeo(D.gaps), {
-      style: {color: '#b2182b', weight: 1, fillColor: '#d73027', fillOpacity: 0.45},
+      style: {color: '#b2182b', weight: 1.5, fillColor: '#d73027', fillOpacity: 0.35},
       onEachFeature: function (f, layer) { var p = f.properties;
         layer.bindTooltip('缺口 gap #' + esc(p.rank) + ': ' + esc(p.area_km2) + ' km²' + (p.sites ? ' — ' + esc(p.sites) : ''));
       }
@@ -271,8 +271,12 @@ _JS = Template("""
     }
     D.sites.forEach(function (s) {
       var c = s.covered ? '#1a9850' : '#d73027';
-      L_.sites.addLayer(L.circleMarker(ll(s.lon, s.lat), {radius: s.target ? 9 : 7, color: s.target ? '#000' : '#fff',
-        weight: s.target ? 3 : 1.5, fillColor: c, fillOpacity: 1}).bindPopup(table(s.rows)).bindTooltip(esc(s.name)));
+      var size = s.target ? 16 : 12;
+      var icon = L.divIcon({className: 'cm-site', iconSize: [size, size], html: '<div style="width:' + size +
+        'px;height:' + size + 'px;background:' + c + ';border:' + (s.target ? '3px solid #000' : '2px solid #fff') +
+        ';transform:rotate(45deg);box-sizing:border-box"></div>'});
+      L_.sites.addLayer(L.marker(ll(s.lon, s.lat), {icon: icon, zIndexOffset: 1000})
+        .bindPopup(table(s.rows)).bindTooltip(esc(s.name)));
     });
     D.candidates.forEach(function (c) {
       L_.candidates.addLayer(L.circle(ll(c.lon, c.lat), {radius: c.r, color: '#7b3294', weight: 2, dashArray: '6 4',
