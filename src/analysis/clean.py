@@ -166,6 +166,7 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
             file_info.append({
                 "file": _relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
                 "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
+                "trailing_empty_rows_ignored": t.trailing_blank_rows,
                 "sha256": _sha256(path),
             })
     return tables, file_info, failed
@@ -552,7 +553,7 @@ def clean_stations(
     key = cell_rec["gnb_key"]
     site_anchor = key.map(good_sites["anchor"])
     matched_head = key.map(site_station)
-    target_id = matched_head.map(head_ids).fillna(key.map(site_ids))
+    target_id = matched_head.map(head_ids).astype(object).fillna(key.map(site_ids).astype(object))
     is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
     to_station = in_good & matched_head.notna()
     other_cell = in_good & ~is_anchor & matched_head.isna()
@@ -690,26 +691,28 @@ def clean_stations(
     return CleanResult(stations, quarantine, summary, ledger, failed)
 
 
+#: Column order and dtype of stations.parquet (the schema checks the values).
+STATION_DTYPES = {
+    "station_id": "str", "site_code": "str", "name": "str", "operator": "str", "band": "str",
+    "lon": "float64", "lat": "float64", "district": "str", "status": "str", "blocker": "str", "is_on_air": "bool",
+    **{c: "datetime64[ns]" for c in STAGE_DATE_COLUMNS.values()},
+    "source_file": "str", "source_sheet": "str", "source_row": "int64", "sources": "str", "n_sources": "int64",
+    "in_operator_reports": "bool", "opencellid_cells": "int64", "opencellid_distance_m": "float64", "notes": "str",
+}
+
+
 def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     """Typed columns in a fixed order, sorted by station id, checked against the schema."""
     st = st.copy()
     for column in STAGE_DATE_COLUMNS.values():
-        st[column] = pd.to_datetime(st[column]).astype("datetime64[ns]")
+        st[column] = pd.to_datetime(st[column])
     st["is_on_air"] = st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
     st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
-    st["name"] = st["name"].fillna(st["site_code"]).astype(str)
-    st["district"] = st["district"].astype(str)
-    st["notes"] = st["notes"].astype(object).where(st["notes"].notna(), None)
-    for column in ("source_row", "n_sources", "opencellid_cells"):
-        st[column] = st[column].astype("int64")
+    st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
-    columns = ["station_id", "site_code", "name", "operator", "band", "lon", "lat", "district", "status",
-               "blocker", "is_on_air", *STAGE_DATE_COLUMNS.values(), "source_file", "source_sheet", "source_row",
-               "sources", "n_sources", "in_operator_reports", "opencellid_cells", "opencellid_distance_m", "notes"]
-    st = st[columns].sort_values("station_id", kind="stable").reset_index(drop=True)
-    for column in ("site_code", "blocker", "source_sheet"):
-        st[column] = st[column].astype(object).where(st[column].notna(), None)
+    st = st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES)
+    st = st.sort_values("station_id", kind="stable").reset_index(drop=True)
     STATIONS.validate(st, lazy=False)
     return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
 

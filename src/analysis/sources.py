@@ -96,6 +96,7 @@ class RawTable:
     header_row: int  # 1-based line/row of the header in the file or sheet
     columns: dict[str, str] = field(default_factory=dict)  # original header -> canonical field
     title: str = ""  # text of the rows above the header: often names the operator
+    trailing_blank_rows: int = 0  # empty rows after the last record: formatting, not records
 
     @property
     def context(self) -> str:
@@ -183,19 +184,20 @@ def _title_text(rows: list[list], header_idx: int) -> str:
     return " ".join(str(c).strip() for r in rows[:max(header_idx, 0)] for c in r if c is not None and str(c).strip())
 
 
-def _frame_from_rows(rows: list[list], header_idx: int, mapping: dict[int, str]) -> pd.DataFrame:
+def _frame_from_rows(rows: list[list], header_idx: int, mapping: dict[int, str]) -> tuple[pd.DataFrame, int]:
     body = rows[header_idx + 1:]
-    # Trailing empty rows are formatting, not records; empty rows between records are kept
-    # (and quarantined by `clean` as blank) so that row numbers stay true to the file.
+    # Trailing empty rows are formatting, not records (counted in the summary); empty rows
+    # between records are kept (and quarantined by `clean` as blank) so row numbers stay true.
+    trailing = 0
     while body and all(c is None or str(c).strip() == "" for c in body[-1]):
         body.pop()
+        trailing += 1
     columns = {canon: [(_cell_text(r[j]) if j < len(r) else None) for r in body] for j, canon in mapping.items()}
     frame = pd.DataFrame(columns, dtype=object)
     if frame.empty and not columns:
         frame = pd.DataFrame(index=range(len(body)))
     frame["source_row"] = range(1, len(body) + 1)
-    # keep track of rows whose extra cells hold data the header does not name
-    return frame
+    return frame, trailing
 
 
 def _cell_text(value) -> str | None:
@@ -237,22 +239,26 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     except (pd.errors.ParserError, ValueError) as exc:
         raise BadInputError(f"cannot be read as a table: {str(exc).splitlines()[0]}", path) from None
     frame.columns = [mapping[j] for j in sorted(mapping)]
-    # A final newline is not a blank record.
-    while len(frame) and (frame.iloc[-1] == "").all():
+    trailing = 0
+    while len(frame) and (frame.iloc[-1].fillna("") == "").all():
         frame = frame.iloc[:-1]
+        trailing += 1
     frame = frame.replace("", None).astype(object)
     frame["source_row"] = range(1, len(frame) + 1)
     columns = {str(header_cells[j]).strip(): mapping[j] for j in sorted(mapping) if j < len(header_cells)}
-    return [RawTable(path, frame, kind, encoding, None, header_idx + 1, columns, _title_text(head_rows, header_idx))]
+    return [RawTable(path, frame, kind, encoding, None, header_idx + 1, columns, _title_text(head_rows, header_idx),
+                     trailing)]
 
 
-def read_xlsx(path: Path) -> list[RawTable]:
+def read_xlsx(path: Path, data: bytes) -> list[RawTable]:
     """Every sheet that holds records; sheets of notes or pivot tables are skipped."""
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        # from the bytes: openpyxl would otherwise refuse a workbook by its file extension
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise BadInputError(f"not a readable XLSX workbook ({type(exc).__name__}: {exc})", path) from None
     tables: list[RawTable] = []
     problems: list[str] = []
@@ -266,11 +272,11 @@ def read_xlsx(path: Path) -> list[RawTable]:
             except BadInputError as exc:
                 problems.append(exc.problem)
                 continue
-            frame = _frame_from_rows(rows, header_idx, mapping)
+            frame, trailing = _frame_from_rows(rows, header_idx, mapping)
             header_cells = rows[header_idx]
             columns = {str(header_cells[j]).strip(): c for j, c in mapping.items() if header_cells[j] is not None}
             tables.append(RawTable(path, frame, kind, None, sheet.title, header_idx + 1, columns,
-                                   _title_text(rows, header_idx)))
+                                   _title_text(rows, header_idx), trailing))
     finally:
         book.close()
     if not tables:
@@ -296,7 +302,7 @@ def read_station_file(path: str | Path) -> list[RawTable]:
         raise BadInputError("old binary Excel (.xls) is not read: save it as .xlsx or CSV", path)
     if fmt == "binary":
         raise BadInputError("binary data, not a CSV or XLSX table", path)
-    tables = read_xlsx(path) if fmt == "xlsx" else read_text_table(path, data)
+    tables = read_xlsx(path, data) if fmt == "xlsx" else read_text_table(path, data)
     for t in tables:
         if t.kind == "operator" and not ({"lon", "lat"} <= set(t.frame.columns) or "lonlat" in t.frame.columns):
             raise BadInputError(

@@ -40,9 +40,21 @@ MONTHLY_ON_AIR = {
 }
 #: Planned sites still in the pipeline on EXTRACT_DATE, by the stage they have reached.
 PIPELINE_AT_EXTRACT = {"planned": 12, "site_selection": 15, "site_access": 14, "construction": 16, "power_hookup": 13}
-#: Blockers of the sites in the pipeline (the article's 选址、进场、建设、电源接入、高转供电价), weights.
-BLOCKER_WEIGHTS = {"site_selection": 0.22, "site_access": 0.26, "construction": 0.10, "power_hookup": 0.18,
-                   "power_price": 0.16, "other": 0.08}
+#: What holds back a site waiting in each stage (the article's 选址、进场、建设、电源接入、高转供电价),
+#: with weights; None is a site that is simply in progress.
+STAGE_BLOCKERS = {
+    "planned": {None: 0.75, "site_selection": 0.15, "other": 0.10},
+    "site_selection": {"site_selection": 0.75, "other": 0.10, None: 0.15},
+    "site_access": {"site_access": 0.80, "other": 0.05, None: 0.15},
+    "construction": {"construction": 0.55, "site_access": 0.15, None: 0.30},
+    "power_hookup": {"power_hookup": 0.50, "power_price": 0.35, None: 0.15},
+}
+#: Days a site normally spends in a stage before reaching the next one, (low, high).
+STAGE_DAYS = {"planned": (15, 45), "site_selection": (20, 70), "site_access": (10, 60), "construction": (15, 45),
+              "power_hookup": (7, 40)}
+#: Construction that starts in the frozen months (November to February) waits for the thaw.
+WINTER_MONTHS = (11, 12, 1, 2)
+WINTER_EXTRA_DAYS = (30, 75)
 BLOCKER_TEXT = {"site_selection": ["选址难", "选址", "站址未落实"], "site_access": ["进场难", "物业阻挠进场", "业主不同意进场"],
                 "construction": ["施工受阻", "建设"], "power_hookup": ["电源接入", "外电引入困难", "待引电"],
                 "power_price": ["高转供电价", "转供电电价高"], "other": ["审批", "资金未到位"]}
@@ -107,22 +119,23 @@ def _place(district: str, year_ix: int, districts, taken: list[tuple[float, floa
     raise RuntimeError(f"cannot place a station in {district}")  # the layout is wrong, a bug
 
 
-def _stage_dates(on_air: dt.date | None, reached: str, rng, extract: dt.date) -> dict[str, dt.date | None]:
-    """Dates each stage was reached, walking back from the on-air date (or from today's stage)."""
+def _stage_dates(on_air: dt.date | None, reached: str, blocked: bool, rng, extract: dt.date) -> dict[str, dt.date | None]:
+    """Dates each stage was reached, walking back from the on-air date, or from the day a site
+    still in the pipeline entered its current stage (long ago when it is blocked)."""
     stages = ["planned", "site_selection", "site_access", "construction", "power_hookup", "on_air"]
-    durations = {  # days spent in the stage before the next one, (low, high)
-        "planned": (15, 45), "site_selection": (20, 70), "site_access": (10, 60),
-        "construction": (15, 45), "power_hookup": (7, 40),
-    }
     last = stages.index(reached)
     out: dict[str, dt.date | None] = {s: None for s in stages}
     if on_air is not None:
         t = on_air
-    else:  # still waiting in `reached`: entered it some time ago (blocked sites wait long)
-        t = extract - dt.timedelta(days=int(rng.integers(5, 160)))
+    else:
+        lo, hi = STAGE_DAYS[reached]
+        waited = rng.integers(hi, 3 * hi + 30) if blocked else rng.integers(1, hi)
+        t = extract - dt.timedelta(days=int(waited))
     out[stages[last]] = t
     for s in reversed(stages[:last]):
-        t = t - dt.timedelta(days=int(rng.integers(*durations[s])))
+        t = t - dt.timedelta(days=int(rng.integers(*STAGE_DAYS[s])))
+        if s == "construction" and t.month in WINTER_MONTHS:
+            t = t - dt.timedelta(days=int(rng.integers(*WINTER_EXTRA_DAYS)))
         out[s] = t
     return out
 
@@ -166,7 +179,7 @@ def generate_truth(city: City | str = "karamay", seed: int = DEFAULT_SEED) -> Tr
             operator = ops[rng.choice(len(ops), p=np.array(list(shares.values())) / sum(shares.values()))]
             station = new_station(district, operator, year_ix)
             station.update(on_air_date=day, status="on_air", blocker=None)
-            station.update({f"{k}_date": v for k, v in _stage_dates(day, "on_air", rng, EXTRACT_DATE).items()
+            station.update({f"{k}_date": v for k, v in _stage_dates(day, "on_air", False, rng, EXTRACT_DATE).items()
                             if k != "on_air"} if year_ix == 1 else {})
             rows.append(station)
     # Telecom and Unicom share towers (共建共享): some of Unicom's 2021 stations stand on
@@ -179,14 +192,15 @@ def generate_truth(city: City | str = "karamay", seed: int = DEFAULT_SEED) -> Tr
         b["name"] = a["name"] + "-联通共享"
         taken["CUCC"].append((b["lon"], b["lat"]))
     for stage, n in PIPELINE_AT_EXTRACT.items():
-        blockers = list(BLOCKER_WEIGHTS)
+        blockers = list(STAGE_BLOCKERS[stage])
+        weights = list(STAGE_BLOCKERS[stage].values())
         for _ in range(n):
             district = district_names[rng.choice(4, p=[DISTRICT_LAYOUT[d]["share"][1] for d in district_names])]
             operator = ["CMCC", "CTCC", "CUCC", "CBN"][rng.choice(4, p=[0.4, 0.23, 0.23, 0.14])]
             station = new_station(district, operator, 1)
-            blocker = blockers[rng.choice(len(blockers), p=list(BLOCKER_WEIGHTS.values()))] if stage != "planned" or rng.random() < 0.3 else None
+            blocker = blockers[rng.choice(len(blockers), p=weights)]
             station.update(on_air_date=None, status=stage, blocker=blocker)
-            station.update({f"{k}_date": v for k, v in _stage_dates(None, stage, rng, EXTRACT_DATE).items()
+            station.update({f"{k}_date": v for k, v in _stage_dates(None, stage, blocker is not None, rng, EXTRACT_DATE).items()
                             if k != "on_air"})
             rows.append(station)
     truth = pd.DataFrame(rows)

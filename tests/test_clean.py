@@ -1,0 +1,341 @@
+"""Cleaning: every raw row kept, merged or quarantined with a reason; one row per station."""
+
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from analysis import geo
+from analysis.clean import clean_stations, clean_to_folder, parse_gnb_id_bits
+from analysis.errors import UsageError
+
+AS_OF = "2022-01-10"
+# Points in Karamay's districts (WGS-84), far enough apart to be distinct stations.
+P = [(84.8800 + 0.01 * i, 45.5800 + 0.004 * (i % 3)) for i in range(12)]
+HEADER = ["站址编码", "基站名称", "运营商", "经度", "纬度", "频段", "开通时间", "状态"]
+
+
+def write_csv(path, rows, header=HEADER, encoding="utf-8"):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def row(i, code=None, op="中国移动", date="2020-05-12", status="已开通", band="2.6GHz", lon=None, lat=None, name=None):
+    x, y = P[i]
+    return [code if code is not None else f"65020300{i:04d}", f"测试站{i}" if name is None else name, op,
+            f"{x if lon is None else lon}", f"{y if lat is None else lat}", band, date, status]
+
+
+def clean(tmp_path, *paths, **kw):
+    return clean_stations(list(paths) or [tmp_path], "karamay", as_of=kw.pop("as_of", AS_OF), **kw)
+
+
+def fates(result):
+    q = result.quarantine
+    return {(r.source_row, r.fate, r.reason) for r in q.itertuples()}
+
+
+def assert_invariant(result):
+    s = result.summary
+    assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
+    assert s["rows_kept"] == len(result.stations)
+    assert s["rows_merged"] + s["rows_quarantined"] == len(result.quarantine)
+
+
+def test_one_station_per_row_with_the_contract_columns(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0), row(1, op="电信", band="3.5G", date="2020/6/1")])
+    r = clean(tmp_path)
+    assert_invariant(r)
+    st_ = r.stations
+    for col in ["station_id", "name", "operator", "band", "lon", "lat", "district", "on_air_date", "status",
+                "source_file", "source_row", "geometry"]:
+        assert col in st_.columns
+    assert st_.crs.to_epsg() == 4326
+    assert list(st_["operator"]) == ["CMCC", "CTCC"]
+    assert list(st_["band"]) == ["n41", "n78"]
+    assert list(st_["district"]) == ["克拉玛依区", "克拉玛依区"]
+    assert list(st_["source_row"]) == [1, 2]
+    assert st_["is_on_air"].all()
+
+
+def test_district_comes_from_the_polygons_not_the_text(tmp_path):
+    header = HEADER + ["区县"]
+    write_csv(tmp_path / "a.csv", [row(0) + ["独山子区"]], header=header)
+    assert clean(tmp_path).stations.loc[0, "district"] == "克拉玛依区"
+
+
+def test_quarantine_reasons(tmp_path):
+    rows = [
+        row(0),                                              # 1 kept
+        row(1, lon="", lat=""),                              # 2 missing coordinates
+        row(2, lon="0", lat="0"),                            # 3 zero
+        row(3, lon="待定", lat="45.6"),                       # 4 unparseable
+        row(4, lon="87.60", lat="43.80"),                    # 5 Urumqi: outside the city
+        row(5, date="2031-05-12"),                           # 6 future
+        row(6, date="2010-05-12"),                           # 7 before 2019
+        row(7, date="someday"),                              # 8 unreadable date
+        row(8, code="", name=""),                            # 9 no identity
+        [""] * len(HEADER),                                  # 10 blank
+        row(9, date=""),                                     # 11 on air without a date
+        [""] * len(HEADER),                                  # trailing empty rows are not records
+    ]
+    write_csv(tmp_path / "a.csv", rows)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    got = {(row_, reason) for row_, fate, reason in fates(r)}
+    assert got == {(2, "missing_coordinates"), (3, "zero_coordinates"), (4, "unparseable_coordinates"),
+                   (5, "outside_city"), (6, "future_on_air_date"), (7, "on_air_date_before_2019"),
+                   (8, "unparseable_on_air_date"), (9, "no_identity"), (10, "blank_row"), (11, "on_air_without_date")}
+    q = r.quarantine.set_index("source_row")
+    assert q.loc[4, "lon"] == "待定"  # the original value is kept beside the reason
+    assert "2031-05-12" in q.loc[6, "detail"]
+
+
+def test_future_is_relative_to_the_report_date(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0, date="2021-06-01")])
+    assert clean(tmp_path, as_of="2021-12-31").summary["rows_kept"] == 1
+    assert clean(tmp_path, as_of="2021-03-22").summary["quarantined_by_reason"] == {"future_on_air_date": 1}
+
+
+def test_duplicates_exact_same_code_co_located_and_shared_towers(tmp_path):
+    near = P[1][0] + 0.0003  # about 23 m east
+    rows = [
+        row(0), row(0),                                          # 1, 2: exact repeat
+        row(1), row(1, lon=near, name="测试站1(复测)"),            # 3, 4: same code within 50 m
+        row(2), row(2, lon=P[2][0] + 0.06),                       # 5, 6: same code 4.7 km away: conflict
+        row(3), row(3, code="", lon=P[3][0] + 0.0002),            # 7, 8: no code, co-located, same operator
+        row(4, op="电信"), row(4, op="联通"),                      # 9, 10: one tower, two operators: two stations
+        row(5, code=""), row(5, code="", op="联通"),               # 11, 12: no code, different operators
+    ]
+    write_csv(tmp_path / "a.csv", rows)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    assert fates(r) == {(2, "merged", "exact_duplicate"), (4, "merged", "same_site_code"),
+                        (6, "quarantined", "site_code_conflict"), (8, "merged", "co_located")}
+    assert len(r.stations) == 8
+    merged = r.quarantine.set_index("source_row")
+    kept_id = r.stations.loc[r.stations["source_row"] == 3, "station_id"].item()
+    assert merged.loc[4, "merged_into"] == kept_id
+    assert "a.csv:3" in r.stations.set_index("station_id").loc[kept_id, "sources"]
+    assert "a.csv:4" in r.stations.set_index("station_id").loc[kept_id, "sources"]
+    shared = r.stations[r.stations["site_code"] == "650203000004"]
+    assert sorted(shared["operator"]) == ["CTCC", "CUCC"]
+
+
+def test_merge_fills_fields_one_record_lacks(tmp_path):
+    write_csv(tmp_path / "ops.csv", [row(0, band="")])
+    write_csv(tmp_path / "tower.csv", [["650203000000", "测试站0", "移动", f"{P[0][0]}", f"{P[0][1]}", "已开通",
+                                        "2020-01-05", "2020-03-01", "2020-05-12"]],
+              header=["站址编码", "站址名称", "需求运营商", "经度", "纬度", "当前阶段", "立项日期", "开工日期", "开通日期"])
+    r = clean(tmp_path)
+    [s] = r.stations.itertuples()
+    assert s.planned_date == pd.Timestamp("2020-01-05") and s.construction_date == pd.Timestamp("2020-03-01")
+    assert s.on_air_date == pd.Timestamp("2020-05-12")
+    assert s.n_sources == 2
+
+
+def test_operator_from_file_name_or_title(tmp_path):
+    write_csv(tmp_path / "中国电信_台账.csv", [r[:2] + r[3:] for r in [row(0)]],
+              header=[h for h in HEADER if h != "运营商"])
+    assert clean(tmp_path).stations.loc[0, "operator"] == "CTCC"
+
+
+def test_gcj02_rows_converted_once(tmp_path):
+    gx, gy = geo.wgs84_to_gcj02(*P[0])
+    write_csv(tmp_path / "a.csv", [row(0, lon=f"{gx:.7f}", lat=f"{gy:.7f}") + ["GCJ-02"], row(1) + ["WGS84"]],
+              header=HEADER + ["坐标系"])
+    st_ = clean(tmp_path).stations.set_index("source_row")
+    assert st_.loc[1, "lon"] == pytest.approx(P[0][0], abs=2e-6) and st_.loc[1, "lat"] == pytest.approx(P[0][1], abs=2e-6)
+    assert "GCJ-02" in st_.loc[1, "notes"]
+    assert st_.loc[2, "lon"] == pytest.approx(P[1][0], abs=1e-9)
+
+
+def test_input_crs_applies_to_files_that_do_not_say(tmp_path):
+    gx, gy = geo.wgs84_to_gcj02(*P[0])
+    write_csv(tmp_path / "a.csv", [row(0, lon=f"{gx:.7f}", lat=f"{gy:.7f}")])
+    plain = clean(tmp_path).stations.iloc[0]
+    converted = clean(tmp_path, input_crs="gcj02").stations.iloc[0]
+    shift = np.hypot((plain.lon - converted.lon) * 78_000, (plain.lat - converted.lat) * 111_000)
+    assert 150 < shift < 260
+    assert converted.lon == pytest.approx(P[0][0], abs=2e-6)
+
+
+def test_swap_is_fixed_only_when_the_swapped_point_is_in_the_city(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0, lon=P[0][1], lat=P[0][0]), row(1, lon=43.8, lat=87.6)])
+    r = clean(tmp_path)
+    [s] = r.stations.itertuples()
+    assert (s.lon, s.lat) == pytest.approx(P[0])
+    assert "swapped" in s.notes
+    assert fates(r) == {(2, "quarantined", "outside_city")}
+
+
+def test_unknown_crs_label_is_quarantined(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0) + ["Beijing54"]], header=HEADER + ["crs"])
+    assert clean(tmp_path).summary["quarantined_by_reason"] == {"unknown_crs": 1}
+
+
+OCID_HEADER = ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples", "changeable",
+               "created", "updated", "averageSignal"]
+
+
+def cell(radio, net, gnb, local, lon, lat, created, bits=24):
+    return [radio, 460, net, 35000, (gnb << (36 - bits)) | local, "", f"{lon:.6f}", f"{lat:.6f}", 500, 3, 1,
+            int(pd.Timestamp(created).timestamp()), 1_700_000_000, 0]
+
+
+def test_opencellid_cells_grouped_into_gnb_sites(tmp_path):
+    x, y = P[6]
+    cells = [
+        cell("NR", 0, 900001, 1, x, y, "2021-03-05"), cell("NR", 0, 900001, 2, x + 0.0002, y, "2021-02-20"),
+        cell("NR", 0, 900001, 3, x, y + 0.0002, "2021-04-01"),
+        cell("LTE", 0, 5, 1, x, y, "2019-01-01"),
+        cell("NR", 11, 900002, 1, *P[7], "2021-05-01"),
+    ]
+    write_csv(tmp_path / "ocid.csv", cells, header=OCID_HEADER)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    st_ = r.stations.sort_values("operator")
+    assert list(st_["operator"]) == ["CMCC", "CTCC"]
+    assert st_.iloc[0]["on_air_date"] == pd.Timestamp("2021-02-20")  # the earliest cell
+    assert st_.iloc[0]["opencellid_cells"] == 3 and not st_.iloc[0]["in_operator_reports"]
+    assert r.summary["merged_by_reason"] == {"cell_of_same_gnb": 2}
+    assert r.summary["quarantined_by_reason"] == {"not_nr": 1}
+    assert set(r.source_matches["flag"]) == {"network_only"}
+
+
+def test_gnb_id_length_per_operator(tmp_path):
+    x, y = P[6]
+    # with 22-bit gNB ids, cells 1 and 2 share a gNB; read with 24 bits they look like two gNBs
+    cells = [cell("NR", 0, 5000, 1, x, y, "2021-03-05", bits=22), cell("NR", 0, 5000, 9000, x, y, "2021-03-06", bits=22)]
+    write_csv(tmp_path / "ocid.csv", cells, header=OCID_HEADER)
+    assert len(clean(tmp_path).stations) == 2
+    assert len(clean(tmp_path, gnb_id_bits="CMCC=22").stations) == 1
+
+
+def test_operator_report_and_network_are_one_station_with_a_ledger(tmp_path):
+    write_csv(tmp_path / "ops.csv", [row(0), row(3), row(9)])
+    x0, y0 = P[0]
+    x3, _ = P[3]
+    cells = [
+        cell("NR", 0, 1, 1, x0 + 0.001, y0, "2021-02-01"),           # ~78 m off: agrees
+        cell("NR", 0, 2, 1, x3 + 0.0035, P[3][1], "2021-02-01"),     # ~270 m off: same station, flagged
+        cell("NR", 1, 3, 1, x0, y0, "2021-02-01"),                   # Unicom: not the CMCC station
+    ]
+    write_csv(tmp_path / "ocid.csv", cells, header=OCID_HEADER)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    assert len(r.stations) == 4
+    ledger = r.source_matches.set_index("station_id")
+    by_flag = ledger["flag"].value_counts().to_dict()
+    assert by_flag == {"both_agree": 1, "sources_disagree_gt_200m": 1, "operator_report_only": 1, "network_only": 1}
+    s = r.stations.set_index("station_id").loc["CMCC-650203000000"]
+    assert "ops.csv:1" in s["sources"] and "ocid.csv:1" in s["sources"]
+    assert s["on_air_date"] == pd.Timestamp("2020-05-12")  # the operator's date, not when phones first heard it
+    assert r.summary["merged_by_reason"] == {"same_station_other_source": 2}
+
+
+def test_xlsx_title_rows_sheets_date_cells_and_serials(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "2021年"
+    ws.append(["中国联通克拉玛依分公司5G基站清单"])
+    ws.append(HEADER)
+    ws.append(row(0, date=None)[:6] + [dt.datetime(2021, 4, 3), "已开通"])
+    ws.append(row(1, date=None)[:6] + [44289, "已开通"])  # an Excel serial typed as a number
+    ws.append(row(2, lon="84°52'58.9\"", lat="45°35'12\"", date="2021年4月3日"))
+    wb.save(tmp_path / "cucc.xlsx")
+    r = clean(tmp_path)
+    assert list(r.stations["on_air_date"]) == [pd.Timestamp("2021-04-03")] * 3
+    assert list(r.stations["source_sheet"]) == ["2021年"] * 3
+    assert list(r.stations["operator"]) == ["CMCC"] * 3  # the row says 中国移动; the title is only a fallback
+
+
+def test_bad_files_fail_alone_with_one_line(tmp_path):
+    write_csv(tmp_path / "good.csv", [row(0)])
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "junk.xlsx").write_bytes(b"\x00\x01binary" * 50)
+    (tmp_path / "nocoords.csv").write_text("站址编码,基站名称,开通时间\n1,a,2020-01-01\n")
+    r = clean(tmp_path)
+    assert len(r.stations) == 1
+    assert len(r.failed_files) == 3
+    for line, name in zip(sorted(r.failed_files), ["empty.csv", "junk.xlsx", "nocoords.csv"]):
+        assert name in line and "\n" not in line
+
+
+def test_cli_exit_status_and_outputs(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_csv(raw / "good.csv", [row(0), row(0)])
+    (raw / "empty.csv").write_bytes(b"")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", str(raw), "--city", "karamay",
+                           "--out", str(out), "--as-of", AS_OF], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "empty.csv" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    summary = json.loads((out / "clean_summary.json").read_text())
+    assert (summary["rows_in"], summary["rows_kept"], summary["rows_merged"]) == (2, 1, 1)
+    for name in ("stations.parquet", "quarantine.csv", "source_matches.csv"):
+        assert (out / name).is_file()
+    bad = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", str(raw), "--city", "atlantis",
+                          "--out", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown city" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_same_inputs_give_byte_identical_outputs(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(i) for i in range(8)] + [row(0), row(1, lon="0")])
+    a, b = tmp_path / "o1", tmp_path / "o2"
+    clean_to_folder([tmp_path / "a.csv"], "karamay", a, as_of=AS_OF)
+    clean_to_folder([tmp_path / "a.csv"], "karamay", b, as_of=AS_OF)
+    for name in ("stations.parquet", "quarantine.csv", "clean_summary.json", "source_matches.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (None, {"*": 24}), ("24", {"*": 24}), ("CMCC=24,CTCC=22", {"*": 24, "CMCC": 24, "CTCC": 22}),
+])
+def test_gnb_id_bits_spec(spec, expected):
+    assert parse_gnb_id_bits(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["40", "XX=24", "CMCC=abc"])
+def test_gnb_id_bits_bad_spec(spec):
+    with pytest.raises(UsageError):
+        parse_gnb_id_bits(spec)
+
+
+junk_text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["0", "84.88", "45.58", "已开通", "2020-05-12",
+                                                                       "中国移动", "", "８４．８８", "-1e308", "nan", "inf"]))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.lists(st.lists(junk_text, min_size=len(HEADER), max_size=len(HEADER)), min_size=1, max_size=25),
+       good=st.lists(st.integers(0, 11), max_size=12))
+def test_no_row_vanishes_whatever_the_junk(tmp_path_factory, junk, good):
+    folder = tmp_path_factory.mktemp("junk")
+    rows = [row(i) for i in good] + [["" if v is None else v for v in r] for r in junk]
+    write_csv(folder / "junk.csv", rows)
+    r = clean_stations([folder], "karamay", as_of=AS_OF)
+    assert_invariant(r)
+    [info] = r.summary["files"]
+    if "error" in info:  # e.g. a NUL byte makes it binary: the whole file is refused, and says so
+        assert r.failed_files and "junk.csv" in r.failed_files[0] and r.summary["rows_in"] == 0
+        return
+    n_records = len(rows) - info["trailing_empty_rows_ignored"]
+    assert all(v in (None, "") for r_ in rows[n_records:] for v in r_)  # only empty rows at the end are not records
+    seen = sorted(list(r.stations["source_row"]) + list(r.quarantine["source_row"]))
+    assert seen == list(range(1, n_records + 1))  # every row accounted for exactly once
+    assert len(r.stations) >= len(set(good))

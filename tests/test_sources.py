@@ -1,0 +1,127 @@
+"""Readers: format from the bytes, encodings, header rows under titles, header synonyms, sheets."""
+
+import datetime as dt
+
+import pytest
+from openpyxl import Workbook
+
+from analysis.errors import BadInputError
+from analysis.sources import detect_format, list_input_files, map_header, read_station_file
+
+CSV_ZH = "站址编码,基站名称,经度,纬度,开通时间\n650203001,准噶尔路宏站,84.88,45.58,2020/5/12\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_are_detected_not_guessed(tmp_path, encoding):
+    path = tmp_path / "stations.txt"  # the extension says nothing
+    path.write_bytes(CSV_ZH.encode(encoding))
+    [table] = read_station_file(path)
+    assert table.frame.loc[0, "name"] == "准噶尔路宏站"
+    assert table.frame.loc[0, "site_code"] == "650203001"
+    assert table.encoding == {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "gbk": "gbk", "gb18030": "gbk"}[encoding]
+
+
+def test_gb18030_only_characters(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes("站名,经度,纬度\n𠀀站,84.88,45.58\n".encode("gb18030"))
+    [table] = read_station_file(path)
+    assert table.frame.loc[0, "name"] == "𠀀站"
+    assert table.encoding == "gb18030"
+
+
+def test_title_rows_above_header_and_row_numbers(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("中国电信5G站点台账\n统计截止：2022年1月10日\n\n" + CSV_ZH + "\n650203002,友谊路宏站,84.89,45.59,2020/6/1\n",
+                    encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.header_row == 4
+    assert "中国电信" in table.title
+    # the blank line between the two records is a row of its own: row numbers stay true to the file
+    assert list(table.frame["source_row"]) == [1, 2, 3]
+    assert table.frame.loc[1, ["name", "lon"]].isna().all()
+    assert table.frame.loc[2, "name"] == "友谊路宏站"
+
+
+@pytest.mark.parametrize("header, expected", [
+    (["站号", "站名", "所属区县", "经度(°)", "纬度(°)", "开通日期"],
+     {0: "site_code", 1: "name", 2: "district", 3: "lon", 4: "lat", 5: "on_air_date"}),
+    (["Site ID", "Site Name", "Longitude", "Latitude", "On-air date", "Band"],
+     {0: "site_code", 1: "name", 2: "lon", 3: "lat", 4: "on_air_date", 5: "band"}),
+    (["序号", "站址编码", "需求运营商", "经纬度", "当前阶段", "卡点问题", "电源接入日期"],
+     {1: "site_code", 2: "operator", 3: "lonlat", 4: "status", 5: "blocker", 6: "power_hookup_date"}),
+])
+def test_header_synonyms(header, expected):
+    assert map_header(header) == expected
+
+
+def test_xlsx_every_record_sheet_title_rows_and_date_cells(tmp_path):
+    wb = Workbook()
+    notes = wb.active
+    notes.title = "说明"
+    notes.append(["本表说明，没有记录"])
+    for year in (2020, 2021):
+        ws = wb.create_sheet(f"{year}年")
+        ws.append([f"中国移动{year}年开通清单"])
+        ws.append([])
+        ws.append(["站址编码", "基站名称", "经度", "纬度", "开通时间"])
+        ws.append([650203000001 + year, f"站{year}", 84.88, 45.58, dt.datetime(year, 5, 12)])
+        ws.append([None, None, None, None, None])  # trailing formatting rows are not records
+    path = tmp_path / "cmcc.xlsx"
+    wb.save(path)
+    tables = read_station_file(path)
+    assert [t.sheet for t in tables] == ["2020年", "2021年"]
+    assert [len(t.frame) for t in tables] == [1, 1]
+    assert tables[0].frame.loc[0, "on_air_date"] == "2020-05-12"
+    assert tables[1].frame.loc[0, "site_code"] == "650203002022"
+    assert tables[0].header_row == 3
+
+
+def test_opencellid_with_and_without_header(tmp_path):
+    row = "NR,460,0,35000,2147483649,,84.88,45.58,500,3,1,1600000000,1610000000,0\n"
+    with_header = tmp_path / "a.csv"
+    with_header.write_text("radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n" + row)
+    without = tmp_path / "b.csv"
+    without.write_text(row + row.replace("NR", "LTE"))
+    [a] = read_station_file(with_header)
+    [b] = read_station_file(without)
+    assert a.kind == b.kind == "opencellid"
+    assert len(a.frame) == 1 and len(b.frame) == 2
+    assert list(b.frame["source_row"]) == [1, 2]
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary\x00junk" * 10, "binary"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
+    ("名称,备注\n站A,无\n".encode("utf-8"), "no header row"),
+    (b"PK\x03\x04 not really a zip", "XLSX"),
+    ("站名,经度,纬度\n".encode() + b"\xff\xfe\xfa\xfb" * 3, "encoding"),
+])
+def test_unreadable_files_name_the_file_and_problem(tmp_path, content, problem):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(BadInputError) as err:
+        read_station_file(path)
+    message = str(err.value)
+    assert "bad.csv" in message and problem in message
+    assert "\n" not in message
+
+
+def test_header_without_coordinates_is_an_error(tmp_path):
+    path = tmp_path / "nocoords.csv"
+    path.write_text("站址编码,基站名称,开通时间,状态\n1,a,2020-01-01,已开通\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="no longitude/latitude"):
+        read_station_file(path)
+
+
+def test_detect_format_ignores_extension():
+    assert detect_format(b"PK\x03\x04rest") == "xlsx"
+    assert detect_format("经度,纬度".encode("gbk")) == "text"
+
+
+def test_folders_are_walked_sorted_and_files_taken_once(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("b.csv", "a.xlsx", "sub/c.csv", "notes.md", "~$a.xlsx"):
+        (tmp_path / name).write_text("x")
+    files = list_input_files([tmp_path, tmp_path / "b.csv"])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a.xlsx", "b.csv", "sub/c.csv"]
