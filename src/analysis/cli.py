@@ -26,7 +26,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     )
     s = result.summary
     print(
-        f"cleaned {s['rows_in']} rows from {len(s['files'])} files: "
+        f"cleaned {s['rows_in']} rows from {len({f['file'] for f in s['files']})} files: "
         f"{s['rows_kept']} kept, {s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
     for failure in result.failed_files:
@@ -127,7 +127,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         if args.city:
             targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
         fc = forecast_series_file(args.series, horizon=args.horizon, targets=targets, seed=args.seed,
-                                  n_paths=args.paths, source=args.source or str(args.series))
+                                  n_paths=args.paths, source=args.source or str(args.series), unit=args.unit)
         extra = None
     else:
         if args.as_of is None:
@@ -183,6 +183,7 @@ def _add_forecast(sub) -> None:
     p.add_argument("--paths", type=int, default=2000, help="simulated paths (default 2000)")
     p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
     p.add_argument("--source", default=None, help="source line for the figure (default: the file name)")
+    p.add_argument("--unit", default="stations", help="unit of the series' values, for the figure (e.g. 10k)")
     p.set_defaults(func=_cmd_forecast)
 
 

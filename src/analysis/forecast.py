@@ -386,6 +386,34 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
     return table.reset_index(drop=True), notes
 
 
+def interval_scale(cum: pd.Series, model: str, horizon: int = 12, min_train: int = MIN_TRAIN,
+                   max_origins: int = MAX_ORIGINS, n_sim: int = 200, seed: int = DEFAULT_SEED) -> float:
+    """How much wider the model's simulated spread must be to match its own backtest errors.
+
+    At the latest origins, the errors of the refitted model are divided by the standard deviation
+    of its simulated paths at the same horizon; the root mean square of these ratios (1 for a
+    well-calibrated model) is returned, at least 1 and at most 3.
+    """
+    n = len(cum)
+    origins = list(range(min_train, n))[-max_origins:]
+    values = cum.to_numpy(float)
+    z = []
+    for i, t0 in enumerate(origins):
+        steps = min(horizon, n - t0)
+        try:
+            fit = _fit_candidate(model, cum.iloc[:t0])
+            paths = _monotone_paths(fit.simulate(steps, n_sim, np.random.default_rng(seed + i)), values[t0 - 1], None)
+        except Exception:
+            continue
+        sd = paths.std(axis=0)
+        actual = values[t0: t0 + steps]
+        ok = sd > 1e-9
+        z += list(((actual - paths.mean(axis=0))[ok] / sd[ok]))
+    if len(z) < 2 * MIN_ORIGINS:
+        return 1.0
+    return float(np.clip(np.sqrt(np.mean(np.square(z))), 1.0, 3.0))
+
+
 # --------------------------------------------------------------------------------------------
 # Forecast
 # --------------------------------------------------------------------------------------------
@@ -548,6 +576,15 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
         fit = _fit_candidate("drift", history)
         adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
+    if chosen not in ("naive",) and len(table_bt.dropna(subset=["score"])):
+        k = interval_scale(history, chosen, max_origins=max_origins, seed=seed)
+        if k > 1.0:
+            mean = paths.mean(axis=0)
+            paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
+            if floor is not None:
+                paths = np.maximum(paths, floor)
+            notes.append(f"intervals widened x{k:.2f}: the model's own paths were too narrow for its backtest "
+                         "errors (its simulations leave out the uncertainty of its parameters)")
     index = _future_index(last_date, steps_sim)
     table = _summarize(paths[:, :horizon], index[:horizon])
     fc = Forecast(history=history, model=chosen, params=fit.params, table=table, backtest=table_bt, notes=notes,
