@@ -486,3 +486,114 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
     _write_csv(path, list(OPENCELLID_COLUMNS), lines, "utf-8")
     paths.append(path)
     return paths
+
+
+# --- national scale ----------------------------------------------------------------------------
+
+#: China's mainland bounding box for the synthetic national files (lon, lat).
+CHINA_BBOX = (73.5, 18.2, 134.8, 53.6)
+#: About as many cities as China's prefecture-level divisions (333), weighted towards the east.
+N_CITIES = 340
+NATIONAL_CHUNK_ROWS = 500_000
+_OP_ZH = np.array(["中国移动", "中国电信", "中国联通", "中国广电"])
+_OP_SHARE = np.array([0.55, 0.21, 0.20, 0.04])  # China's 5G stations by operator, roughly, end of 2024
+_BAND_TEXT = {0: ("2.6GHz", "4.9GHz"), 1: ("3.5GHz",), 2: ("3.5GHz",), 3: ("700M",)}
+
+
+def national_city_centres(seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Synthetic city centres across China with a weight each (share of the country's stations)."""
+    rng = np.random.default_rng(seed)
+    east = rng.random(N_CITIES) < 0.85
+    lon = np.where(east, rng.uniform(102, 122, N_CITIES), rng.uniform(76, 102, N_CITIES))
+    lat = np.where(east, rng.uniform(22, 42, N_CITIES), rng.uniform(30, 46, N_CITIES))
+    weight = rng.lognormal(0, 0.9, N_CITIES)
+    return pd.DataFrame({"lon": lon.round(4), "lat": lat.round(4), "weight": weight / weight.sum()})
+
+
+def _national_chunk(rng, centres: pd.DataFrame, start: int, n: int) -> pd.DataFrame:
+    city = rng.choice(len(centres), size=n, p=centres["weight"].to_numpy())
+    spread_km = rng.gamma(2.0, 4.0, size=n)  # most stations near the centre, a tail out of town
+    angle = rng.uniform(0, 2 * np.pi, size=n)
+    lat0 = centres["lat"].to_numpy()[city]
+    lat = np.clip(lat0 + spread_km * np.sin(angle) / 110.57, CHINA_BBOX[1], CHINA_BBOX[3])
+    lon = np.clip(centres["lon"].to_numpy()[city] + spread_km * np.cos(angle) / (111.32 * np.cos(np.radians(lat0))),
+                  CHINA_BBOX[0], CHINA_BBOX[2])
+    op = rng.choice(4, size=n, p=_OP_SHARE)
+    days = rng.integers(0, (dt.date(2024, 12, 31) - dt.date(2019, 11, 1)).days, size=n)
+    on_air = pd.Timestamp("2019-11-01") + pd.to_timedelta(days, unit="D")
+    ids = np.arange(start, start + n)
+    return pd.DataFrame({"id": ids, "city": city, "op": op, "lon": lon.round(6), "lat": lat.round(6), "on_air": on_air})
+
+
+def write_national(out: str | Path, n_stations: int, seed: int = DEFAULT_SEED, fmt: str = "operator",
+                   chunk_rows: int = NATIONAL_CHUNK_ROWS) -> list[Path]:
+    """Country-scale station files for benchmarks: `n_stations` stations around synthetic cities.
+
+    `fmt="operator"` writes one operator-style CSV (Chinese headers, mixed date forms, about 1 %
+    repeated rows and 0.1 % unusable coordinates); `fmt="opencellid"` writes an OpenCelliD export
+    with 1–3 NR cells per station plus 10 % LTE cells. Written in chunks: memory stays flat.
+    """
+    if n_stations < 1:
+        raise ValueError("n_stations must be at least 1")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    centres = national_city_centres(seed)
+    path = out / (f"national_{fmt}_{n_stations}.csv")
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, n_stations, chunk_rows):
+            n = min(chunk_rows, n_stations - start)
+            c = _national_chunk(rng, centres, start, n)
+            if fmt == "operator":
+                frame = _operator_rows(c, rng)
+            elif fmt == "opencellid":
+                frame = _opencellid_rows(c, rng)
+            else:
+                raise ValueError(f"unknown national format {fmt!r}")
+            frame.to_csv(fh, index=False, header=start == 0, lineterminator="\n")
+    return [path]
+
+
+def _operator_rows(c: pd.DataFrame, rng) -> pd.DataFrame:
+    n = len(c)
+    date_style = rng.integers(0, 4, size=n)
+    d = c["on_air"]
+    dates = np.select(
+        [date_style == 0, date_style == 1, date_style == 2],
+        [d.dt.strftime("%Y-%m-%d"), d.dt.strftime("%Y/%-m/%-d"), d.dt.strftime("%Y%m%d")],
+        default=d.dt.strftime("%Y年%-m月%-d日"),
+    )
+    band = np.where(c["op"] == 0, np.where(rng.random(n) < 0.8, "2.6GHz", "4.9GHz"),
+                    np.where(c["op"] == 3, "700M", "3.5GHz"))
+    lon = c["lon"].map("{:.6f}".format).to_numpy(dtype=object)
+    lat = c["lat"].map("{:.6f}".format).to_numpy(dtype=object)
+    bad = rng.random(n) < 0.001
+    lon[bad] = "待定"
+    frame = pd.DataFrame({
+        "站址编码": "S" + c["id"].astype(str).str.zfill(9),
+        "基站名称": "城市" + c["city"].astype(str) + "-站" + c["id"].astype(str),
+        "运营商": _OP_ZH[c["op"].to_numpy()],
+        "经度": lon, "纬度": lat, "频段": band, "开通时间": dates, "状态": "已开通",
+    })
+    repeat = frame[rng.random(n) < 0.01]
+    return pd.concat([frame, repeat]).sort_index(kind="stable")
+
+
+def _opencellid_rows(c: pd.DataFrame, rng) -> pd.DataFrame:
+    n_cells = rng.integers(1, 4, size=len(c))
+    rows = c.loc[c.index.repeat(n_cells)].reset_index(drop=True)
+    local = rows.groupby("id").cumcount().to_numpy() + 1
+    jitter = rng.normal(0, 0.0008, size=(len(rows), 2))
+    created = (rows["on_air"] + pd.to_timedelta(rng.integers(3, 90, size=len(rows)), unit="D") - pd.Timestamp("1970-01-01"))
+    mnc = np.array([0, 11, 1, 15])[rows["op"].to_numpy()]
+    nr = pd.DataFrame({
+        "radio": "NR", "mcc": 460, "net": mnc, "area": 30000 + rows["city"].to_numpy(),
+        "cell": (rows["id"].to_numpy().astype(np.int64) << 12) | local, "unit": "",
+        "lon": (rows["lon"] + jitter[:, 0]).round(6), "lat": (rows["lat"] + jitter[:, 1]).round(6),
+        "range": rng.integers(200, 2000, size=len(rows)), "samples": rng.integers(1, 100, size=len(rows)),
+        "changeable": 1, "created": created.dt.total_seconds().astype(np.int64),
+        "updated": created.dt.total_seconds().astype(np.int64) + 86400, "averageSignal": 0,
+    })
+    lte = nr.sample(frac=0.1, random_state=int(rng.integers(0, 2**31)))
+    lte = lte.assign(radio="LTE", cell=lte["cell"] & 0xFFFFFFF)
+    return pd.concat([nr, lte], ignore_index=True)
