@@ -125,3 +125,35 @@ def test_folders_are_walked_sorted_and_files_taken_once(tmp_path):
         (tmp_path / name).write_text("x")
     files = list_input_files([tmp_path, tmp_path / "b.csv"])
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a.xlsx", "b.csv", "sub/c.csv"]
+
+
+def test_merged_header_cells_over_two_rows(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["基站名称", "坐标", None, "开通时间"])
+    ws.append([None, "经度", "纬度", None])
+    ws.merge_cells("B1:C1")
+    ws.merge_cells("A1:A2")
+    ws.merge_cells("D1:D2")
+    ws.append(["站A", 84.88, 45.58, "2020-05-12"])
+    path = tmp_path / "merged.xlsx"
+    wb.save(path)
+    [t] = read_station_file(path)
+    assert t.frame.loc[0, ["name", "lon", "lat", "on_air_date"]].tolist() == ["站A", "84.88", "45.58", "2020-05-12"]
+    assert list(t.frame["source_row"]) == [1]
+    assert t.columns == {"基站名称": "name", "坐标 / 经度": "lon", "纬度": "lat", "开通时间": "on_air_date"}
+
+
+def test_header_only_file_is_an_error_but_an_empty_sheet_is_skipped(tmp_path):
+    path = tmp_path / "header_only.csv"
+    path.write_text("站名,经度,纬度\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="no records below it"):
+        read_station_file(path)
+    wb = Workbook()
+    wb.active.append(["站名", "经度", "纬度"])
+    full = wb.create_sheet("数据")
+    full.append(["站名", "经度", "纬度"])
+    full.append(["站A", 84.88, 45.58])
+    wb.save(tmp_path / "two.xlsx")
+    [t] = read_station_file(tmp_path / "two.xlsx")
+    assert t.sheet == "数据"

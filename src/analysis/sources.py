@@ -159,19 +159,49 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
-def _find_header(rows: list[list], path: Path, sheet: str | None) -> tuple[int, dict[int, str], str]:
-    """Index of the header row among the first rows, its mapping, and the table kind."""
+@dataclass
+class _Header:
+    """Where the header is: rows first..last (two rows when a merged cell spans sub-headers, as in
+    坐标 over 经度 | 纬度); first is -1 for a header-less OpenCelliD export."""
+
+    first: int
+    last: int
+    mapping: dict[int, str]
+    kind: str
+    names: dict[str, str]  # original header text -> canonical field
+
+
+def _names(rows: list[list], header: range, mapping: dict[int, str]) -> dict[str, str]:
+    names = {}
+    for j, canon in sorted(mapping.items()):
+        text = " / ".join(str(rows[i][j]).strip() for i in header if j < len(rows[i]) and rows[i][j] is not None)
+        names[text or f"column {j + 1}"] = canon
+    return names
+
+
+def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
+    """The header among the first rows, its mapping to canonical fields, and the table kind."""
+    ocid = {j: c for j, c in enumerate(OPENCELLID_COLUMNS)}
     for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
         keys = [_header_key(c) if c is not None else "" for c in cells]
         if keys[: len(OPENCELLID_COLUMNS)] == [_header_key(c) for c in OPENCELLID_COLUMNS]:
-            return i, {j: OPENCELLID_COLUMNS[j] for j in range(len(OPENCELLID_COLUMNS))}, "opencellid"
+            return _Header(i, i, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
         mapping = map_header(cells)
         if _is_header(mapping):
-            return i, mapping, "operator"
+            last = i
+            below = map_header(rows[i + 1]) if i + 1 < len(rows) else {}
+            if len(below) >= 2:  # a second header row under merged cells
+                last = i + 1
+                mapping = {**mapping, **below}
+                if {"lon", "lat"} <= set(mapping.values()):
+                    mapping = {j: c for j, c in mapping.items() if c != "lonlat"}
+                seen: set[str] = set()
+                mapping = {j: c for j, c in sorted(mapping.items()) if not (c in seen or seen.add(c))}
+            return _Header(i, last, mapping, "operator", _names(rows, range(i, last + 1), mapping))
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
         if len(cells) == len(OPENCELLID_COLUMNS) and str(cells[0]).strip().upper() in {"GSM", "UMTS", "LTE", "NR", "CDMA"}:
-            return i - 1, {j: OPENCELLID_COLUMNS[j] for j in range(len(OPENCELLID_COLUMNS))}, "opencellid"
+            return _Header(i - 1, i - 1, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
     where = f"sheet {sheet!r}: " if sheet else ""
     raise BadInputError(
         f"{where}no header row with recognisable columns in the first {HEADER_SEARCH_ROWS} rows "
@@ -221,21 +251,23 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     lines = text.splitlines()[:HEADER_SEARCH_ROWS]
     delimiter = _sniff_delimiter(lines)
     head_rows = list(csv.reader(lines, delimiter=delimiter))
-    header_idx, mapping, kind = _find_header(head_rows, path, None)
-    header_cells = head_rows[header_idx] if header_idx >= 0 else list(OPENCELLID_COLUMNS)
+    header = _find_header(head_rows, path, None)
+    mapping = header.mapping
     try:
         # Everything as text; the C parser keeps blank lines so row numbers match the file.
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             header=None,
-            skiprows=header_idx + 1,
+            skiprows=header.last + 1,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
             usecols=sorted(mapping),
             quoting=csv.QUOTE_MINIMAL,
         )
+    except pd.errors.EmptyDataError:
+        raise BadInputError(f"a header (row {header.first + 1}) but no records below it", path) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise BadInputError(f"cannot be read as a table: {str(exc).splitlines()[0]}", path) from None
     frame.columns = [mapping[j] for j in sorted(mapping)]
@@ -245,9 +277,8 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         trailing += 1
     frame = frame.replace("", None).astype(object)
     frame["source_row"] = range(1, len(frame) + 1)
-    columns = {str(header_cells[j]).strip(): mapping[j] for j in sorted(mapping) if j < len(header_cells)}
-    return [RawTable(path, frame, kind, encoding, None, header_idx + 1, columns, _title_text(head_rows, header_idx),
-                     trailing)]
+    return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
+                     _title_text(head_rows, header.first), trailing)]
 
 
 def read_xlsx(path: Path, data: bytes) -> list[RawTable]:
@@ -268,15 +299,16 @@ def read_xlsx(path: Path, data: bytes) -> list[RawTable]:
             if not any(any(c is not None and str(c).strip() for c in r) for r in rows):
                 continue
             try:
-                header_idx, mapping, kind = _find_header(rows, path, sheet.title)
+                header = _find_header(rows, path, sheet.title)
             except BadInputError as exc:
                 problems.append(exc.problem)
                 continue
-            frame, trailing = _frame_from_rows(rows, header_idx, mapping)
-            header_cells = rows[header_idx]
-            columns = {str(header_cells[j]).strip(): c for j, c in mapping.items() if header_cells[j] is not None}
-            tables.append(RawTable(path, frame, kind, None, sheet.title, header_idx + 1, columns,
-                                   _title_text(rows, header_idx), trailing))
+            frame, trailing = _frame_from_rows(rows, header.last, header.mapping)
+            if frame.empty:
+                problems.append(f"sheet {sheet.title!r}: a header but no records below it")
+                continue
+            tables.append(RawTable(path, frame, header.kind, None, sheet.title, header.first + 1, header.names,
+                                   _title_text(rows, header.first), trailing))
     finally:
         book.close()
     if not tables:
@@ -304,6 +336,9 @@ def read_station_file(path: str | Path) -> list[RawTable]:
         raise BadInputError("binary data, not a CSV or XLSX table", path)
     tables = read_xlsx(path, data) if fmt == "xlsx" else read_text_table(path, data)
     for t in tables:
+        if t.frame.empty:
+            where = f"sheet {t.sheet!r}: " if t.sheet else ""
+            raise BadInputError(f"{where}a header (row {t.header_row}) but no records below it", path)
         if t.kind == "operator" and not ({"lon", "lat"} <= set(t.frame.columns) or "lonlat" in t.frame.columns):
             raise BadInputError(
                 f"{'sheet ' + repr(t.sheet) + ': ' if t.sheet else ''}no longitude/latitude columns "
