@@ -39,6 +39,16 @@ def parse_dates(values: pd.Series) -> pd.Series:
     """Dates typed every way: 2020-05-12, 2020/5/12, 2020.5.12, 2020年5月12日, 20200512,
     Excel serials (43963) and ISO timestamps; day-first and month-first forms are ambiguous
     and stay unparsed. Returns datetime64[ns] with NaT where missing or unreadable."""
+    # a national file has millions of rows but a few thousand distinct dates: parse those once
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    parsed = _parse_date_texts(pd.Series(uniques, dtype=object)).to_numpy()
+    out = np.full(len(codes), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    found = codes >= 0
+    out[found] = parsed[codes[found]]
+    return pd.Series(out, index=values.index, dtype="datetime64[ns]")
+
+
+def _parse_date_texts(values: pd.Series) -> pd.Series:
     text = normalize_text(values)
     parts = pd.DataFrame(index=text.index, columns=["y", "m", "d"], dtype="float64")
     for pattern in (_YMD, _COMPACT):
