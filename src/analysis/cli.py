@@ -269,6 +269,47 @@ def _add_taskforce(sub) -> None:
     p.set_defaults(func=_cmd_taskforce)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import run_report
+
+    built = run_report(args.city, as_of=args.as_of, out=args.out, months=args.months, lang=args.lang,
+                       basemap=args.basemap, extract_date=args.extract_date, stations=args.stations,
+                       processed=args.processed, kernel=args.kernel, timeout=args.timeout)
+    for folder in built:
+        print(folder / "index.html")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="run the notebooks with papermill into reports/<city>/<as_of>/ and render them to HTML",
+        description="Check the parameters, clean the inputs (reused when their content has not changed), "
+        "execute notebooks/01..05 with papermill, render each to HTML without code, and write index.html "
+        "with the headline numbers. A failing notebook exits 1 naming the notebook and cell; its executed "
+        "copy is kept in <as_of>.failed/ and the last good report is left as it was.",
+    )
+    p.add_argument("--city", required=True, help="city key (a folder under data/raw/)")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+                   help="report date (default: the last date in the data, the records' extract date)")
+    p.add_argument("--months", default=None, metavar="YYYY-MM:YYYY-MM",
+                   help="backfill one report per month, each as of its month end, and index them")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder (default reports/)")
+    p.add_argument("--lang", choices=["zh", "en"], default=None, help="language of the pages (default zh for a Chinese city)")
+    p.add_argument("--basemap", choices=["osm", "amap", "none"], default=None,
+                   help="basemap of the coverage map (default: city.toml [basemap] default)")
+    p.add_argument("--extract-date", default=None, metavar="YYYY-MM-DD",
+                   help="date the station records were extracted; they are cleaned as of it "
+                   "(default: the latest on-air or stage date in them)")
+    p.add_argument("--stations", type=Path, default=None, metavar="PATH",
+                   help="raw station files or folder (default: the city's stations/ folder)")
+    p.add_argument("--processed", type=Path, default=None, metavar="DIR",
+                   help="where cleaned data are cached (default data/processed)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel to run the notebooks (default python3)")
+    p.add_argument("--timeout", type=int, default=600, metavar="S", help="longest a cell may run, seconds (default 600)")
+    p.set_defaults(func=_cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
@@ -278,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage, _add_taskforce):
+    for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage, _add_taskforce, _add_report):
         add(sub)
     return parser
 

@@ -1,0 +1,313 @@
+"""The report run: parameter checks, the cache of cleaned data, atomic replace of a report folder, a
+failing notebook, and the rendered HTML (no code, headline numbers, links resolve, figures embedded,
+and what Chromium shows with the network off)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from analysis import briefing, report
+from analysis.cli import main
+from analysis.config import PROJ_ROOT, load_city
+from analysis.errors import UsageError
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--city", "atlantis"], "unknown city 'atlantis'"),
+    (["--city", "karamay", "--as-of", "2021-02-30"], "is not a date"),
+    (["--city", "karamay", "--as-of", "yesterday"], "is not a date"),
+    (["--city", "karamay", "--months", "2021-13:2021-12"], "is not YYYY-MM:YYYY-MM"),
+    (["--city", "karamay", "--months", "2021-05:2021-01"], "ends before it starts"),
+    (["--city", "karamay", "--as-of", "2021-03-22", "--months", "2021-01:2021-02"], "not both"),
+])
+def test_bad_parameters_give_one_line_and_status_2(argv, words, capsys, tmp_path):
+    assert main(["report", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and words in err
+    assert not any(tmp_path.iterdir()), "nothing is written before the parameters are checked"
+
+
+def test_as_of_outside_the_data(capsys, tmp_path):
+    assert main(["report", "--city", "karamay", "--as-of", "2030-01-01", "--out", str(tmp_path / "r"),
+                 "--processed", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "outside the data" in err and "2019-12-01" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_check_as_of_and_months():
+    city = load_city("karamay")
+    extract = pd.Timestamp("2022-01-07")
+    assert report.check_as_of(None, city, extract) == extract
+    assert report.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
+    with pytest.raises(UsageError, match="outside the data"):
+        report.check_as_of("2019-11-30", city, extract)
+    assert report.parse_months("2021-01:2021-03") == ["2021-01", "2021-02", "2021-03"]
+    assert report.month_as_of("2021-02", city, extract) == pd.Timestamp("2021-02-28")
+    assert report.month_as_of("2022-01", city, extract) == extract  # the extract's month ends on the extract
+    with pytest.raises(UsageError):
+        report.month_as_of("2022-02", city, extract)
+
+
+def test_previous_report_date():
+    assert briefing.previous_report_date("2021-03-22") == pd.Timestamp("2021-02-22")
+    assert briefing.previous_report_date("2021-03-31") == pd.Timestamp("2021-02-28")
+
+
+def test_no_cjk_font_falls_back_to_english_figures(monkeypatch):
+    import analysis.forecast as forecast
+
+    monkeypatch.setattr(forecast, "set_cjk_font", lambda warn=True: None)
+    lang, fig_lang, note = briefing.resolve_lang(load_city("karamay"), None)
+    assert (lang, fig_lang) == ("zh", "en") and "CJK" in note
+    assert briefing.resolve_lang(load_city("karamay"), "en") == ("en", "en", None)
+    with pytest.raises(UsageError):
+        briefing.resolve_lang(load_city("karamay"), "fr")
+
+
+def test_people_formats():
+    assert briefing.n(12345.4) == "12,345" and briefing.n(float("nan")) == "–"
+    assert briefing.pct(71.013) == "71.0 %"
+    assert briefing.prob(0.004) == "< 1 %" and briefing.prob(0.0545) == "5 %" and briefing.prob(1.0) == "100 %"
+    city = load_city("karamay")
+    assert briefing.district_label(city, "乌尔禾区", "zh") == "乌尔禾区（Urho District）"
+    assert briefing.district_label(city, "乌尔禾区", "en") == "Urho District (乌尔禾区)"
+    html = briefing.table_html(pd.DataFrame({"名称": ["<b>x</b>"], "数": ["1,234"]}))
+    assert "&lt;b&gt;" in html and '<td class="num">1,234</td>' in html
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def station_copy(tmp_path):
+    src = load_city("karamay").stations_dir
+    dst = tmp_path / "stations"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
+    processed = tmp_path / "processed"
+    first = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    assert not first["hit"] and first["extract"] == pd.Timestamp("2022-01-07")
+    assert (first["folder"] / "stations.parquet").is_file() and (first["folder"] / "cache.json").is_file()
+    for f in station_copy.iterdir():  # new file times, same content: reused
+        f.touch()
+    second = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    assert second["hit"] and second["key"] == first["key"]
+    assert_frame = pd.testing.assert_frame_equal
+    assert_frame(pd.DataFrame(second["stations"].drop(columns="geometry")),
+                 pd.DataFrame(first["stations"].drop(columns="geometry")))
+    csv = next(station_copy.glob("*.csv"))
+    csv.write_bytes(csv.read_bytes() + b"\n")  # one byte more: cleaned again
+    third = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    assert not third["hit"] and third["key"] != first["key"]
+    given = report.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
+    assert not given["hit"] and given["extract"] == pd.Timestamp("2022-01-10") and given["summary"]["as_of"] == "2022-01-10"
+
+
+def test_inputs_key_ignores_paths_but_not_content(tmp_path):
+    files = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 1}]
+    moved = [{"path": "/b/x.csv", "sha256": "1" * 64, "bytes": 1}]
+    changed = [{"path": "/a/x.csv", "sha256": "2" * 64, "bytes": 1}]
+    assert report.inputs_key(files) == report.inputs_key(moved) != report.inputs_key(changed)
+    assert report.inputs_key(files) != report.inputs_key(files, extract_date="2022-01-10")
+
+
+# --- atomic replace and a failing notebook -----------------------------------------------------
+
+def test_swap_in_replaces_whole_folders(tmp_path):
+    dest, tmp = tmp_path / "2021-03-22", tmp_path / ".new"
+    dest.mkdir()
+    (dest / "old.html").write_text("old")
+    tmp.mkdir()
+    (tmp / "new.html").write_text("new")
+    report._swap_in(tmp, dest)
+    assert [p.name for p in dest.iterdir()] == ["new.html"] and not tmp.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["2021-03-22"]
+
+
+def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
+    """Five quick notebooks with the real parameters cell; `failing` raises in its third cell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, _, _ in report.NOTEBOOKS:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [
+            nbformat.v4.new_code_cell("from analysis import briefing as b"),
+            nbformat.v4.new_code_cell('city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
+                                      'processed = ""\nextract_date = ""\nout = ""', metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell('raise RuntimeError("boom in the test")' if name == failing
+                                      else 'b.record("on_air_as_of", 224)\nprint("made as of", as_of)'),
+        ]
+        nbformat.write(nb, str(folder / name))
+    return folder
+
+
+@pytest.mark.slow
+def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
+    out, processed = tmp_path / "reports", tmp_path / "processed"
+    good = _tiny_notebooks(tmp_path / "good")
+    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    dest = out / "karamay" / "2021-03-22"
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    assert {"index.html", "05_summary.html", "headline.json", "provenance.json"} <= set(before)
+
+    bad = _tiny_notebooks(tmp_path / "bad", failing="03_coverage.ipynb")
+    with pytest.raises(report.NotebookFailed) as info:
+        report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=bad,
+                          log=lambda *a: None)
+    msg = str(info.value)
+    assert "03_coverage.ipynb" in msg and "cell 4 of the executed notebook" in msg and "RuntimeError: boom in the test" in msg
+    assert "last good report is unchanged" in msg
+    kept = out / "karamay" / "2021-03-22.failed" / "03_coverage.ipynb"
+    assert kept.is_file()
+    failed_nb = nbformat.read(str(kept), as_version=4)
+    assert any(o.get("output_type") == "error" for c in failed_nb.cells for o in c.get("outputs", []))
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before, "the last good report was touched"
+    assert not [p for p in (out / "karamay").iterdir() if p.name.startswith(".")], "no temporary folder left"
+    assert "2021-03-22.failed" in (out / "karamay" / "index.html").read_text(encoding="utf-8")
+
+    # the command line: exit 1, one line naming the notebook and the cell
+    import analysis.report as mod
+
+    real = mod.NOTEBOOKS_DIR
+    try:
+        mod.NOTEBOOKS_DIR = bad
+        status = main(["report", "--city", "karamay", "--as-of", "2021-03-22", "--out", str(out),
+                       "--processed", str(processed)])
+    finally:
+        mod.NOTEBOOKS_DIR = real
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and err[-1].startswith("error: notebook 03_coverage.ipynb failed in cell 4")
+
+    # a good run afterwards replaces the report and clears the failed copy
+    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    assert not (out / "karamay" / "2021-03-22.failed").exists()
+
+
+# --- the rendered report ---------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.images, self.scripts, self.iframes = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        elif tag == "img":
+            self.images.append(a.get("src", ""))
+        elif tag in ("script", "link") and (a.get("src") or (tag == "link" and a.get("href"))):
+            self.scripts.append(a.get("src") or a.get("href"))
+        elif tag == "iframe":
+            self.iframes.append(a)
+
+
+def _parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The real report for the article's date, built once for the module (about 30 s)."""
+    root = tmp_path_factory.mktemp("report")
+    folders = report.run_report("karamay", as_of="2021-03-22", out=root / "reports", processed=root / "processed",
+                                log=lambda *a: None)
+    return folders[0]
+
+
+@pytest.mark.slow
+def test_report_folder_contents(built):
+    names = {p.name for p in built.iterdir()}
+    for nb, _, _ in report.NOTEBOOKS:
+        assert nb in names and nb.replace(".ipynb", ".html") in names
+    assert {"index.html", "coverage_map.html", "headline.json", "provenance.json"} <= names
+    prov = json.loads((built / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-07" and len(prov["inputs_sha256"]) == 64
+    assert prov["package_version"] and prov["city_config_sha256"]
+    assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_pages_have_no_code(built):
+    for page in built.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert 'class="jp-InputArea' not in text and "briefing as b" not in text and "open_report(" not in text, page.name
+        assert "In&nbsp;[" not in text and "Out[" not in text, page.name
+        assert "recorded: " not in text, f"{page.name} shows a recorded value"
+
+
+@pytest.mark.slow
+def test_headline_numbers_on_the_summary_and_index(built):
+    summary = (built / "05_summary.html").read_text(encoding="utf-8")
+    index = (built / "index.html").read_text(encoding="utf-8")
+    head = json.loads((built / "headline.json").read_text(encoding="utf-8"))
+    assert head["on_air_2020-12-31"] == 216 and head["target_2021-12-31"] == 446
+    for text in (summary, index):
+        assert "216" in text and "446" in text and str(head["on_air_as_of"]) in text
+        assert briefing.prob(head["prob_reach_2021-12-31"]) in text
+    assert "2021年至少再建230座" in summary and "世界魔鬼城景区" in summary
+    assert "与上月相比的变化" in summary and "本页数据来源" in summary and head["inputs_sha256"][:16] in summary
+
+
+@pytest.mark.slow
+def test_every_link_resolves_and_every_figure_is_embedded(built):
+    for page in [built.parent.parent / "index.html", built.parent / "index.html", *built.glob("*.html")]:
+        parsed = _parse(page)
+        for href in parsed.links:
+            if href.startswith(("http://", "https://", "#", "mailto:")):
+                continue
+            target = (page.parent / href.split("#")[0]).resolve()
+            assert target.exists(), f"{page.name}: link {href} does not resolve"
+        assert all(src.startswith("data:image/") for src in parsed.images), f"{page.name}: an image is not embedded"
+        assert not [s for s in parsed.scripts if s.startswith(("http:", "https:", "//"))], f"{page.name}: {parsed.scripts}"
+    coverage = _parse(built / "03_coverage.html")
+    assert coverage.iframes and "srcdoc" in coverage.iframes[0] and "leaflet" in coverage.iframes[0]["srcdoc"].lower()
+    assert len(_parse(built / "02_forecast.html").images) >= 2
+    assert len(_parse(built / "04_taskforce.html").images) >= 3
+
+
+@pytest.mark.slow
+def test_rerun_reuses_the_cleaned_data(built, tmp_path):
+    processed = built.parent.parent.parent / "processed"
+    cleaned = report.clean_cached("karamay", processed=processed)
+    assert cleaned["hit"]
+    assert "取自缓存" in (built / "01_clean.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.parametrize("page", ["index.html", "05_summary.html"])
+def test_chromium_renders_offline(built, page, tmp_path):
+    shot = tmp_path / "shot.png"
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
+           "--host-resolver-rules=MAP * ~NOTFOUND", f"--screenshot={shot}", "--window-size=1280,2000",
+           (built / page).as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    assert img.size == (1280, 2000)
+    # something is drawn: not a blank page
+    assert sum(1 for count in img.resize((64, 100)).histogram() if count) > 8
