@@ -349,10 +349,15 @@ def station_footprints(stations: pd.DataFrame, crs: pyproj.CRS, urban_utm: list 
         kind[ok] = given[ok].to_numpy(dtype=object)
     df["area_type"] = kind
     bands = df["band"].astype(str).where(df["band"].astype(str).isin(s.bands), "unknown")
-    table = {(b, k, layer): footprint_radius_m(b, k, layer, s)
-             for b in bands.unique() for k in AREA_TYPES for layer in LAYERS}
-    out = np.array([table[(b, k, "outdoor")] for b, k in zip(bands, kind)], dtype=float)
-    ind = np.array([table[(b, k, "indoor")] for b, k in zip(bands, kind)], dtype=float)
+    # the link budget per distinct (band, area type), then looked up by position: per-station
+    # Python calls cost minutes at national scale
+    band_codes, band_names = pd.factorize(bands)
+    kind_codes = pd.Index(AREA_TYPES).get_indexer(kind)
+    lut = {key: np.array([[footprint_radius_m(b, k, key, s) if key in LAYERS else max_path_loss_db(b, k, "outdoor", s)
+                           for k in AREA_TYPES] for b in band_names], dtype=float).reshape(len(band_names), len(AREA_TYPES))
+           for key in (*LAYERS, "mapl")}
+    out = lut["outdoor"][band_codes, kind_codes]
+    ind = lut["indoor"][band_codes, kind_codes]
     ratio = np.divide(ind, out, out=np.zeros_like(ind), where=out > 0)
     fixed = np.full(len(df), np.nan)
     if "radius_m" in stations.columns:
@@ -365,7 +370,7 @@ def station_footprints(stations: pd.DataFrame, crs: pyproj.CRS, urban_utm: list 
     df["radius_source"] = np.where(has_fixed, "fixed", "link_budget")
     df["radius_m"] = np.where(has_fixed, fixed, out)
     df["radius_indoor_m"] = np.where(has_fixed, fixed * ratio, ind).round(1)
-    df["max_path_loss_db"] = [max_path_loss_db(b, k, "outdoor", s) for b, k in zip(bands, kind)]
+    df["max_path_loss_db"] = lut["mapl"][band_codes, kind_codes]
     return df
 
 
