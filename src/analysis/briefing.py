@@ -39,10 +39,10 @@ _STAGE_EN = {"planned": "planned", "site_selection": "site selection", "site_acc
              "construction": "construction", "power_hookup": "power hook-up", "on_air": "on air"}
 _BLOCKER_ZH = {"site_selection": "选址难", "site_access": "进场难", "construction": "施工受阻",
                "power_hookup": "电源接入难", "power_price": "高转供电价", "none": "未报阻碍",
-               "not_known": "当日未知（其后已离开该阶段）"}
+               "not_known": "当日未知（其后已离开该阶段）", "other": "其他"}
 _BLOCKER_EN = {"site_selection": "site selection", "site_access": "site access", "construction": "construction",
                "power_hookup": "power hook-up", "power_price": "high resold-power price", "none": "no blocker reported",
-               "not_known": "not known on this date (left the stage since)"}
+               "not_known": "not known on this date (left the stage since)", "other": "other"}
 _CATEGORY = {"scenic": ("景区", "scenic spot"), "hospital": ("医院", "hospital"), "university": ("高校", "university"),
              "industrial": ("工业", "industrial"), "centre": ("市中心", "city centre"),
              "commercial": ("商业区", "commercial"), "office": ("办公区", "office")}
@@ -567,6 +567,19 @@ def target_table(ctx: Context, cf=None) -> pd.DataFrame:
         })
     for _, r in cf.targets.iterrows():
         t = labels.get(pd.Timestamp(r["target_date"]))
+        if pd.Timestamp(r["target_date"]) <= ctx.as_of:  # due already: what happened, not a forecast
+            got = _on_air(ctx, r["target_date"])
+            rows.append({
+                _t(L, "目标或通报", "Target or count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
+                _t(L, "日期", "Date"): day(r["target_date"]), _t(L, "基站数（座）", "Stations"): n(r["target"]),
+                _t(L, "当日实际（座）", "Actual on that date"): n(got),
+                _t(L, "尚需（座）", "Still to build"): "–", _t(L, "每月需（座）", "Needed per month"): "–",
+                _t(L, "近3个月每月（座）", "Achieved per month, last 3"): "–",
+                _t(L, "预测均值（80% 区间）", "Forecast mean (80 % interval)"): "–",
+                _t(L, "达成概率", "Probability of reaching it"):
+                    _t(L, "已达成", "reached") if got >= r["target"] else _t(L, f"未达成（差 {n(r['target'] - got)}）", f"missed by {n(r['target'] - got)}"),
+            })
+            continue
         rows.append({
             _t(L, "目标或通报", "Target or count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
             _t(L, "日期", "Date"): day(r["target_date"]), _t(L, "基站数（座）", "Stations"): n(r["target"]),
@@ -587,7 +600,8 @@ def show_targets(ctx: Context, cf=None) -> None:
     L = ctx.lang
     now = _on_air(ctx, ctx.as_of)
     tg = cf.targets.sort_values("target_date")
-    first = tg.iloc[0] if len(tg) else None
+    ahead = tg[tg["target_date"] > ctx.as_of]
+    first = ahead.iloc[0] if len(ahead) else None
     if first is not None:
         sent = _t(L, f"截至 {day(ctx.as_of)} 已开通 {n(now)} 座。到 {day(first['target_date'])} 要达到 {n(first['target'])} 座，"
                      f"还需 {n(max(first['target'] - now, 0))} 座，即每月约 {first['pace_needed_per_month']:.1f} 座；"
@@ -599,7 +613,8 @@ def show_targets(ctx: Context, cf=None) -> None:
                   f"{first['pace_last_3m']:.1f} a month. The model ({cf.city.model}) gives a probability of "
                   f"{prob(first['prob_reach'])} of reaching it on time.")
     else:
-        sent = _t(L, "城市配置中没有待完成的目标。", "The city config has no target still to reach.")
+        sent = _t(L, f"截至 {day(ctx.as_of)} 已开通 {n(now)} 座；城市配置中的目标均已到期。",
+                  f"{n(now)} stations on air on {day(ctx.as_of)}; every target in the city config is due already.")
     _step(_t(L, "目标、进度与达成概率", "Targets, progress and the probability of reaching them"), sent)
     _table(target_table(ctx, cf), source=ctx.source + _t(
         L, f"；预测模型 {cf.city.model}，由滚动起点回测选定。", f"; forecast model {cf.city.model}, chosen by rolling-origin backtest."))
@@ -1024,7 +1039,13 @@ def show_headline(ctx: Context) -> None:
     for _, r in tg.iterrows():
         t = next((x for x in ctx.city.targets if pd.Timestamp(x.date) == pd.Timestamp(r["target_date"])), None)
         label = (t.label_zh if L == "zh" else t.label_en) if t else ""
-        if now >= r["target"]:
+        if pd.Timestamp(r["target_date"]) <= ctx.as_of:
+            got = _on_air(ctx, r["target_date"])
+            parts.append(_t(L, f"{label}：{day(r['target_date'])} 前达到 {n(r['target'])} 座——当日实际 {n(got)} 座，"
+                               + ("已达成。" if got >= r["target"] else f"差 {n(r['target'] - got)} 座。"),
+                            f"{label}: {n(r['target'])} by {day(r['target_date'])} — {n(got)} on that date, "
+                            + ("reached." if got >= r["target"] else f"missed by {n(r['target'] - got)}.")))
+        elif now >= r["target"]:
             parts.append(_t(L, f"{label}：{day(r['target_date'])} 前达到 {n(r['target'])} 座——已达成。",
                             f"{label}: {n(r['target'])} by {day(r['target_date'])} — reached."))
         else:

@@ -271,7 +271,7 @@ margin:2em auto;padding:0 1em;color:#1b1f24;line-height:1.5}
 h1{font-size:24px;margin-bottom:0.2em}h2{font-size:18px;margin-top:1.6em;border-bottom:1px solid #ccd5df}
 table{border-collapse:collapse;font-size:14px;margin:0.5em 0}
 th{background:#eef2f7;text-align:left;padding:5px 12px;border-bottom:2px solid #9aa9bb}
-td{padding:4px 12px;border-bottom:1px solid #dde3ea}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td{padding:4px 12px;border-bottom:1px solid #dde3ea}td:first-child,th{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .big{font-size:28px;font-weight:600}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0}
 .card{border:1px solid #ccd5df;border-radius:6px;padding:10px 16px;min-width:180px;background:#f7f9fb}
 .card .label{font-size:13px;color:#444}.muted{color:#666;font-size:12px}
