@@ -246,9 +246,20 @@ def _cell_text(value) -> str | None:
     return text if text.strip() else None
 
 
+def _head_lines(text: str, n: int) -> list[str]:
+    """The first `n` lines, without splitting a national file of millions of lines."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > n or size >= len(text):  # line n + 1 has begun: the first n are whole
+            return lines[:n]
+        size *= 4
+
+
 def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     text, encoding = decode_text(data, path)
-    lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+    lines = _head_lines(text, HEADER_SEARCH_ROWS)
+    del text  # the parser reads the bytes (already checked to decode): one copy of the file less
     delimiter = _sniff_delimiter(lines)
     head_rows = list(csv.reader(lines, delimiter=delimiter))
     header = _find_header(head_rows, path, None)
@@ -256,7 +267,8 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     try:
         # Everything as text; the C parser keeps blank lines so row numbers match the file.
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),
+            encoding=encoding,
             sep=delimiter,
             header=None,
             skiprows=header.last + 1,
