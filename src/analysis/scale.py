@@ -31,8 +31,8 @@ from analysis.config import PROJ_ROOT, City, load_city
 from analysis.errors import BadInputError, UsageError
 from analysis.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
-#: Cell rows per partition: a partition's clean peaks at about 1.5 GB per million rows.
-ROWS_PER_PARTITION = 1_000_000
+#: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
+ROWS_PER_PARTITION = 500_000
 #: Rows read from the file at a time while splitting it.
 CHUNK_ROWS = 500_000
 

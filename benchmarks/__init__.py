@@ -1,0 +1,1 @@
+"""Scale benchmarks of the analysis package against naive baselines: `python -m benchmarks --help`."""

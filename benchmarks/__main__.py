@@ -1,0 +1,183 @@
+"""`python -m benchmarks [--scale N] [--stages ...]`: every stage at 10^3, 10^4, 10^5 stations (and up
+to N when given, e.g. 4250000), each beside its naive baseline in the same run; results are merged
+into benchmarks/results.json and BENCHMARKS.md (table, machine, versions, log-log plot) is rewritten
+from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks import fixtures
+from benchmarks.document import write_document
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+DEFAULT_SCALES = (1_000, 10_000, 100_000)
+NATIONAL = 4_250_000
+#: stage -> variants; the report and the city map do not depend on the national scale (scale 0).
+STAGES = {
+    "clean": ("package", "baseline"),
+    "clean_opencellid": ("package", "baseline"),
+    "assign": ("package", "baseline"),
+    "coverage": ("package", "baseline"),
+    "forecast": ("package", "baseline"),
+    "map": ("package", "baseline"),
+    "clean_partitioned": ("package",),
+    "report": ("package", "baseline"),
+}
+CITY_ONLY = {"report"}
+#: the in-memory OpenCelliD clean is run up to this scale; beyond it the partitioned one
+OPENCELLID_IN_MEMORY_MAX = 1_000_000
+PARTITIONED_MIN = 100_000
+TIMEOUT_S = 3600
+
+
+def ladder(top: int | None) -> list[int]:
+    if top is None:
+        return list(DEFAULT_SCALES)
+    scales = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s < top]
+    return scales + [top]
+
+
+def measure(stage: str, variant: str, n: int, work: Path) -> dict:
+    """Run one measurement in a fresh interpreter; peak RSS of its whole process tree sampled every 20 ms."""
+    cmd = [sys.executable, "-m", "benchmarks.stages", stage, variant, str(n), str(work)]
+    load = round(os.getloadavg()[0], 1)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=HERE.parent, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not done.is_set():
+            try:
+                total = root.memory_info().rss
+                for child in root.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        pass
+            except psutil.NoSuchProcess:
+                break
+            peak[0] = max(peak[0], total)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    t0 = time.perf_counter()
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        done.set()
+        return {"skipped": f"timed out after {TIMEOUT_S} s"}
+    done.set()
+    thread.join()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (stderr or stdout).strip().splitlines()[-1][:300] if (stderr or stdout).strip() else
+                f"exit {proc.returncode}"}
+    out = json.loads(lines[-1][len("RESULT "):])
+    out["process_seconds"] = round(time.perf_counter() - t0, 2)
+    out["load_before"], out["load_after"] = load, round(os.getloadavg()[0], 1)
+    out["peak_mb"] = round(max(peak[0] / 2**20, out.get("self_peak_mb", 0)), 1)
+    return out
+
+
+def machine() -> dict:
+    import platform
+
+    from importlib.metadata import version
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pkgs = ["pandas", "numpy", "geopandas", "shapely", "pyarrow", "scipy", "statsmodels", "folium", "dask",
+            "distributed", "cnmaps"]
+    versions = {}
+    for p in pkgs:
+        try:
+            versions[p] = version(p)
+        except Exception:
+            versions[p] = "not installed"
+    try:
+        chromium = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        chromium = "not installed"
+    return {"cpu": cpu, "cores": psutil.cpu_count(logical=True), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "os": platform.platform(), "versions": versions, "chromium": chromium}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=int, default=None, metavar="N",
+                    help=f"largest number of stations (default: {', '.join(map(str, DEFAULT_SCALES))}; "
+                         f"national: {NATIONAL})")
+    ap.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
+    ap.add_argument("--only-scales", nargs="+", type=int, default=None, metavar="N",
+                    help="run exactly these scales instead of the ladder up to --scale")
+    ap.add_argument("--work", type=Path, default=HERE / "out", help="where data and outputs go (gitignored)")
+    ap.add_argument("--document-only", action="store_true", help="rewrite BENCHMARKS.md from results.json")
+    args = ap.parse_args(argv)
+
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}, "machine": {}}
+    if not args.document_only:
+        work = args.work.resolve()
+        (work / "data").mkdir(parents=True, exist_ok=True)
+        t_all = time.perf_counter()
+        print("preparing China's counties ...", flush=True)
+        fixtures.china_city(work / "china")
+        scales = args.only_scales or ladder(args.scale)
+        command = "python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
+        for stage in args.stages:
+            for n in ([0] if stage in CITY_ONLY else scales):
+                if stage == "clean_opencellid" and n > OPENCELLID_IN_MEMORY_MAX:
+                    continue
+                if stage == "clean_partitioned" and n < PARTITIONED_MIN:
+                    continue
+                if stage == "map" and n == scales[0]:
+                    todo = [0, n]  # the city map once, then the national ones
+                else:
+                    todo = [n]
+                for m in todo:
+                    for variant in STAGES[stage]:
+                        t0 = time.perf_counter()
+                        r = measure(stage, variant, m, work)
+                        r.update(stage=stage, variant=variant, scale=m, command=command,
+                                 date=dt.datetime.now().isoformat(timespec="seconds"))
+                        results["runs"][f"{stage}|{variant}|{m}"] = r
+                        shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
+                        print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
+                        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        results["machine"] = machine()
+        results["last_run_seconds"] = round(time.perf_counter() - t_all, 1)
+        results["last_run_command"] = command
+        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        print(f"all done in {results['last_run_seconds']:.0f} s")
+    write_document(results, HERE.parent / "BENCHMARKS.md", HERE / "scaling.png")
+    print(f"wrote {HERE.parent / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
