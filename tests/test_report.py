@@ -48,7 +48,7 @@ def test_as_of_outside_the_data(capsys, tmp_path):
 
 def test_check_as_of_and_months():
     city = load_city("karamay")
-    extract = pd.Timestamp("2022-01-07")
+    extract = pd.Timestamp("2022-01-10")
     assert report.check_as_of(None, city, extract) == extract
     assert report.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
     with pytest.raises(UsageError, match="outside the data"):
@@ -101,7 +101,7 @@ def station_copy(tmp_path):
 def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     processed = tmp_path / "processed"
     first = report.clean_cached("karamay", stations=station_copy, processed=processed)
-    assert not first["hit"] and first["extract"] == pd.Timestamp("2022-01-07")
+    assert not first["hit"] and first["extract"] == pd.Timestamp("2022-01-10")  # records_received in city.toml
     assert (first["folder"] / "stations.parquet").is_file() and (first["folder"] / "cache.json").is_file()
     for f in station_copy.iterdir():  # new file times, same content: reused
         f.touch()
@@ -240,7 +240,7 @@ def test_report_folder_contents(built):
         assert nb in names and nb.replace(".ipynb", ".html") in names
     assert {"index.html", "coverage_map.html", "headline.json", "provenance.json"} <= names
     prov = json.loads((built / "provenance.json").read_text(encoding="utf-8"))
-    assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-07" and len(prov["inputs_sha256"]) == 64
+    assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-10" and len(prov["inputs_sha256"]) == 64
     assert prov["package_version"] and prov["city_config_sha256"]
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
 

@@ -418,6 +418,8 @@ def provenance(ctx: Context) -> dict:
 def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     """The provenance box (inputs' content hash, city config, package version, as-of and extract
     dates, how the data were cleaned, whether the cache was reused), then "what changed since last month"."""
+    from analysis.report import extract_rule_zh
+
     p = provenance(ctx)
     L = ctx.lang
     rows = [
@@ -428,7 +430,7 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
          f"sha256 {p['inputs_sha256'][:16]} ({p['n_input_files']} " + _t(L, "个文件）", "files)")),
         (_t(L, "数据提取日期", "Records extracted"), p["extract_date"]),
         (_t(L, "清洗口径", "How the data were cleaned"),
-         _t(L, f"站址记录按提取日期 {p['extract_date']} 清洗一次（{_rule_zh(p['extract_rule'])}）；"
+         _t(L, f"站址记录按提取日期 {p['extract_date']} 清洗一次（{extract_rule_zh(p['extract_rule'])}）；"
                f"本报告只计 {p['as_of']} 及以前的开通日期和阶段日期，较晚的日期视为当时尚未发生。",
             f"the records were cleaned once, as of their extract date {p['extract_date']} ({p['extract_rule']}); "
             f"this report counts only on-air and stage dates on or before {p['as_of']}: later dates had not "
@@ -448,10 +450,6 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     record("cache_hit", bool(p["cache_hit"]))
     if with_changes:
         show_changes(ctx)
-
-
-def _rule_zh(rule: str) -> str:
-    return "由参数给定" if rule.startswith("given") else "取记录中的最晚日期"
 
 
 def _rel(path: str) -> str:

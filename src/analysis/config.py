@@ -57,6 +57,7 @@ class City:
     targets: tuple[Target, ...]
     districts: tuple[District, ...]
     population_2020: int | None = None
+    records_received: dt.date | None = None  # when the station files in `stations/` were received
     center_lat: float | None = None
     center_lon: float | None = None
     basemap: dict = field(default_factory=dict)
@@ -174,6 +175,8 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
         targets=tuple(sorted(targets, key=lambda t: t.date)),
         districts=districts,
         population_2020=info.get("population_2020"),
+        records_received=(_as_date(info["records_received"], "[city] records_received", path)
+                          if "records_received" in info else None),
         center_lat=center[0],
         center_lon=center[1],
         basemap=data.get("basemap", {}),

@@ -138,6 +138,15 @@ def inputs_key(files: list[dict], extract_date=None) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+def extract_rule_zh(rule: str) -> str:
+    """The extract-date rule of `clean_cached`, in Chinese."""
+    if rule.startswith("given"):
+        return "由参数给定"
+    if rule.startswith("records_received"):
+        return "城市配置中的收到日期"
+    return "记录中最晚的开通或阶段日期"
+
+
 def clean_cached(city: str | City, stations=None, processed=None, extract_date=None) -> dict:
     """The city's cleaned stations, cleaned only when the inputs' content changed.
 
@@ -171,6 +180,9 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     if extract_date is not None:
         extract = pd.Timestamp(parse_date(extract_date, "--extract-date"))
         rule = f"given: {extract.date()}"
+    elif cfg.records_received is not None:
+        extract = pd.Timestamp(cfg.records_received)
+        rule = f"records_received in city.toml: {extract.date()}"
     else:
         first = clean_stations(inputs, cfg, as_of=dt.date.today())
         latest = extract_date_of(first.stations)
@@ -325,8 +337,7 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
         (_t(lang, "输入文件内容哈希", "Inputs' content hash"), f"sha256 {prov['inputs_sha256'][:16]} ({prov['n_input_files']} files)"),
         (_t(lang, "城市配置", "City config"), f"{prov['city_config_rel']} (sha256 {prov['city_config_sha256'][:12]})"),
         (_t(lang, "数据提取日期", "Records extracted"), f"{prov['extract_date']} (" + (
-            _t(lang, "由参数给定", prov["extract_rule"]) if prov["extract_rule"].startswith("given")
-            else _t(lang, "记录中最晚的开通或阶段日期", prov["extract_rule"])) + ")"),
+            _t(lang, extract_rule_zh(prov["extract_rule"]), prov["extract_rule"])) + ")"),
         (_t(lang, "缓存", "Cache"), _t(lang, "沿用已清洗数据（输入未变）", "cleaned data reused (inputs unchanged)")
          if prov["cache_hit"] else _t(lang, "本次重新清洗", "cleaned in this run")),
         (_t(lang, "软件版本", "Package version"), prov["package_version"]),
