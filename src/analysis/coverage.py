@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -433,14 +434,21 @@ def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
         py = (k % _SUB + 0.5) / _SUB
         if r <= 0:
             continue
-        n = int(math.ceil(r)) + 1
-        dy, dx = np.mgrid[-n:n + 1, -n:n + 1]
-        # the round(pi r^2) cells whose centres (dx + 0.5, dy + 0.5) lie nearest the station at
-        # (px, py) inside its own cell: a disc with exactly the circle's area (to half a cell),
-        # where the plain centre-in-circle test is off by a few % at radii of 5-10 cells
-        d2 = ((dx + 0.5 - px) ** 2 + (dy + 0.5 - py) ** 2).ravel()
-        take = np.argsort(d2, kind="stable")[: int(round(math.pi * r * r))]
-        yield order[a:b], dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64)
+        yield (order[a:b], *_stencil(r, px, py))
+
+
+@functools.lru_cache(maxsize=4096)
+def _stencil(r: float, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cell offsets of one disc of r cells around a station at (px, py) inside its cell; cached, as
+    national coverage stamps the same few stencils into many bands."""
+    n = int(math.ceil(r)) + 1
+    dy, dx = np.mgrid[-n:n + 1, -n:n + 1]
+    # the round(pi r^2) cells whose centres (dx + 0.5, dy + 0.5) lie nearest the station at
+    # (px, py) inside its own cell: a disc with exactly the circle's area (to half a cell),
+    # where the plain centre-in-circle test is off by a few % at radii of 5-10 cells
+    d2 = ((dx + 0.5 - px) ** 2 + (dy + 0.5 - py) ** 2).ravel()
+    take = np.argsort(d2, kind="stable")[: int(round(math.pi * r * r))]
+    return dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64)
 
 
 def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray,
@@ -517,9 +525,12 @@ def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: i
             idx = order[lo:hi]
             if idx.size == 0:
                 continue
-            # stations up to `pad` rows outside the band reach into it, and their discs `pad` rows further
-            mask = np.zeros((b1 - b0 + 4 * pad, width), dtype=bool)
-            _stamp(mask, gx[idx] - xmin, gy[idx] - (b0 - 2 * pad), rz[idx] / cell_m, fx[idx], fy[idx])
+            # stations up to `pad` rows outside the band reach into it, and their discs `pad` rows further;
+            # only the columns this band's discs reach (a zone is far wider than its stations in most rows)
+            bx0 = int(gx[idx].min()) - pad
+            bwidth = int(gx[idx].max()) + pad + 1 - bx0
+            mask = np.zeros((b1 - b0 + 4 * pad, bwidth), dtype=bool)
+            _stamp(mask, gx[idx] - bx0, gy[idx] - (b0 - 2 * pad), rz[idx] / cell_m, fx[idx], fy[idx])
             total_cells += int(np.count_nonzero(mask[2 * pad:2 * pad + (b1 - b0)]))
     return total_cells * cell_m**2 / 1e6
 
