@@ -216,6 +216,18 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
 
 # --- the operator-report rows ------------------------------------------------------------------
 
+def _append_note(notes: pd.Series, mask: pd.Series, text: str, values: pd.Series | None = None,
+                 tail: str = "") -> pd.Series:
+    """notes + text (+ the row's value + tail) where mask holds, building strings for those rows only."""
+    mask = mask.fillna(False).astype(bool).to_numpy()
+    if not mask.any():
+        return notes
+    notes = notes.copy()
+    add = text if values is None else text + values[mask].astype(str) + tail
+    notes[mask] = notes[mask] + add
+    return notes
+
+
 def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
     reason = pd.Series(None, index=index, dtype=object)
     for name, mask in checks:
@@ -261,7 +273,12 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     wlon, wlat = to_wgs84(x, y)
     district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object)
     swap_lon, swap_lat = to_wgs84(y, x)
-    swapped_district = pd.Series(geo.assign_district(swap_lon, swap_lat, districts), index=raw.index, dtype=object)
+    # only rows outside every district can be swapped ones: look the others up once, not twice
+    maybe = (usable_xy & district.isna()).to_numpy()
+    swapped_district = np.full(len(raw), None, dtype=object)
+    if maybe.any():
+        swapped_district[maybe] = geo.assign_district(swap_lon[maybe], swap_lat[maybe], districts)
+    swapped_district = pd.Series(swapped_district, index=raw.index, dtype=object)
     swapped = usable_xy & district.isna() & swapped_district.notna()
     rec["lon"] = np.where(swapped, swap_lon, wlon)
     rec["lat"] = np.where(swapped, swap_lat, wlat)
@@ -283,9 +300,9 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     rec["blocker"] = blocker.where(blocker.notna(), None)
 
     notes = pd.Series("", index=raw.index, dtype=object)
-    notes = notes.mask(swapped, notes + "latitude and longitude swapped in the source; ")
-    notes = notes.mask(usable_xy & pd.Series(is_gcj, index=raw.index), notes + "GCJ-02 converted to WGS-84; ")
-    notes = notes.mask(usable_xy & pd.Series(is_bd, index=raw.index), notes + "BD-09 converted to WGS-84; ")
+    notes = _append_note(notes, swapped, "latitude and longitude swapped in the source; ")
+    notes = _append_note(notes, usable_xy & pd.Series(is_gcj, index=raw.index), "GCJ-02 converted to WGS-84; ")
+    notes = _append_note(notes, usable_xy & pd.Series(is_bd, index=raw.index), "BD-09 converted to WGS-84; ")
 
     for stage, column in STAGE_DATE_COLUMNS.items():
         text = pd.Series(raw[column], dtype=object)
@@ -293,7 +310,7 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         rec[column] = parsed
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
-            notes = notes.mask(unreadable, notes + f"{column} unreadable: " + text.astype(str) + "; ")
+            notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
     on_air_text = pd.Series(raw["on_air_date"], dtype=object)
     on_air = rec["on_air_date"]
     bad_date = on_air_text.notna() & on_air.isna()
@@ -302,7 +319,7 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     no_date = (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date
 
     dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown"])
-    notes = notes.mask(dated_but_not_on_air, notes + "reported status " + rec["reported_status"] + " but has an on-air date; ")
+    notes = _append_note(notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; ")
     rec["status"] = rec["reported_status"].mask(on_air.notna(), "on_air")
     rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
 
@@ -696,8 +713,9 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     ledger = _source_ledger(stations)
 
     # --- quarantine table with the original values
-    op_out = raw.join(op_fate)
-    cell_out = cells.join(cell_fate)
+    # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
+    op_out = raw[(op_fate["fate"] != "kept").to_numpy()].join(op_fate)
+    cell_out = cells[(cell_fate["fate"] != "kept").to_numpy()].join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = ["source_file", "source_sheet", "source_row", "fate", "reason", "detail", "merged_into"]
     rest = [c for c in quarantine.columns if c not in lead]

@@ -126,10 +126,20 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 # --- labels ------------------------------------------------------------------------------------
 
 def _map_uniques(values: pd.Series, fn) -> pd.Series:
-    text = normalize_text(values)
-    uniques = text.dropna().unique()
-    mapping = {u: fn(u) for u in uniques}
-    return text.map(mapping).astype(object).where(text.notna(), None)
+    """fn of each distinct normalised text; None where there is no text, NaN where fn says None.
+    The raw values are made distinct before normalising: a national column has millions of rows
+    and a handful of labels."""
+    codes, raw_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    text = normalize_text(pd.Series(raw_uniques, dtype=object))
+    mapped = np.empty(len(text) + 1, dtype=object)
+    for i, u in enumerate(text):
+        if pd.isna(u):
+            mapped[i] = None
+        else:
+            v = fn(u)
+            mapped[i] = np.nan if v is None else v
+    mapped[-1] = None  # code -1: a missing value
+    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
 
 
 def _operator(text: str) -> str:
