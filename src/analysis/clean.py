@@ -337,19 +337,25 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         ("on_air_without_date", no_date),
     ]
     rec["reason"] = _first_reason(checks, raw.index)
+    # the detail text of each reason, built only for the rows quarantined for it
     details = {
-        "missing_coordinates": "lon=" + lon_text.astype(str) + " lat=" + lat_text.astype(str),
-        "unparseable_coordinates": "lon=" + lon_text.astype(str) + " lat=" + lat_text.astype(str),
-        "unknown_crs": "crs=" + raw["crs"].astype(str),
-        "outside_city": "WGS-84 " + rec["lon"].round(5).astype(str) + ", " + rec["lat"].round(5).astype(str),
-        "unparseable_on_air_date": "on_air_date=" + on_air_text.astype(str),
-        "future_on_air_date": "on_air_date " + on_air.dt.strftime("%Y-%m-%d") + " > " + as_of.strftime("%Y-%m-%d"),
-        "on_air_date_before_2019": "on_air_date " + on_air.dt.strftime("%Y-%m-%d"),
-        "unknown": "",
+        "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
+        "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
+        "unknown_crs": lambda m: "crs=" + raw["crs"][m].astype(str),
+        "outside_city": lambda m: ("WGS-84 " + rec["lon"][m].round(5).astype(str) + ", "
+                                   + rec["lat"][m].round(5).astype(str)),
+        "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
+        "future_on_air_date": lambda m: ("on_air_date " + on_air[m].dt.strftime("%Y-%m-%d") + " > "
+                                         + as_of.strftime("%Y-%m-%d")),
+        "on_air_date_before_2019": lambda m: "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d"),
     }
-    rec["detail"] = None
-    for name_, text in details.items():
-        rec["detail"] = rec["detail"].mask(rec["reason"] == name_, text)
+    detail = np.full(len(rec), None, dtype=object)
+    reason = rec["reason"].to_numpy(dtype=object)
+    for name_, make in details.items():
+        m = reason == name_
+        if m.any():
+            detail[m] = make(m).to_numpy(dtype=object)
+    rec["detail"] = pd.Series(detail, index=rec.index, dtype=object)
     rec["n_fields"] = raw[list(FIELDS)].notna().sum(axis=1)
     return rec
 

@@ -313,6 +313,9 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
 
 
 # --- point in district ----------------------------------------------------------------------
+#: Grid cell (degrees) by which points are grouped to find their candidate districts.
+_ASSIGN_CELL_DEG = 0.05
+
 def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "name_zh") -> np.ndarray:
     """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon.
 
@@ -332,15 +335,38 @@ def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "n
     best = np.full(x.size, len(polygons), dtype=np.int64)  # index of the first district that holds the point
     finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     if finite.size and len(polygons):
+        # a point outside the bounds of every polygon is in none (and far-off values would overflow the grid)
+        minx, miny, maxx, maxy = shapely.total_bounds(polygons)
+        finite = finite[(x[finite] >= minx) & (x[finite] <= maxx) & (y[finite] >= miny) & (y[finite] <= maxy)]
+    if finite.size and len(polygons):
         tree = shapely.STRtree(polygons)
-        points = shapely.points(x[finite], y[finite])
-        # bounding-box candidates only: testing each point against a whole unprepared polygon
-        # inside the tree query is O(vertices) per pair, which dominates at a million points
-        pt_idx, poly_idx = tree.query(points)
-        for j in np.unique(poly_idx):
+        # Candidates by bounding box, found per grid cell rather than per point: a million Point
+        # geometries cost more than the tests. A cell's box meets every bounding box that any of
+        # its points lies in, so the exact test below sees every pair it would see point by point.
+        fx, fy = x[finite], y[finite]
+        step = _ASSIGN_CELL_DEG
+        ix = np.floor(fx / step).astype(np.int64)
+        iy = np.floor(fy / step).astype(np.int64)
+        ix0, iy0 = ix.min(), iy.min()
+        height = int(iy.max() - iy0) + 1
+        cell_of, keys = pd.factorize((ix - ix0) * height + (iy - iy0))
+        cx, cy = keys // height + ix0, keys % height + iy0
+        order = np.argsort(cell_of, kind="stable")
+        starts = np.searchsorted(cell_of[order], np.arange(len(keys) + 1))
+        boxes = shapely.box(cx * step, cy * step, (cx + 1) * step, (cy + 1) * step)
+        cell_idx, poly_idx = tree.query(boxes)
+        by_poly = np.argsort(poly_idx, kind="stable")
+        cell_idx, poly_idx = cell_idx[by_poly], poly_idx[by_poly]
+        bounds = np.searchsorted(poly_idx, np.arange(len(polygons) + 1))
+        for j in np.flatnonzero(np.diff(bounds)):
+            cs = cell_idx[bounds[j]:bounds[j + 1]]
+            lengths = starts[cs + 1] - starts[cs]
+            # the points of these cells: concatenated ranges of `order`
+            offsets = np.repeat(starts[cs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
+            members = order[np.arange(lengths.sum()) + offsets]
             polygon = polygons[j]
             shapely.prepare(polygon)
-            rows = finite[pt_idx[poly_idx == j]]
+            rows = finite[members]
             rows = rows[shapely.intersects_xy(polygon, x[rows], y[rows])]
             best[rows] = np.minimum(best[rows], j)
     out = np.full(x.size, None, dtype=object)
