@@ -143,7 +143,6 @@ def _coverage_inputs(work: Path, n: int):
 
 def coverage(variant: str, n: int, work: Path) -> dict:
     import geopandas as gpd
-    import shapely
 
     from analysis.coverage import covered_area_km2
 

@@ -594,13 +594,14 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
         site_dist.loc[s.index[found]] = exact
 
     # --- station ids of the kept rows
-    def station_id_of_head(rows: pd.Index) -> pd.Series:
-        r = rec.loc[rows]
-        code_id = r["operator"] + "-" + r["site_code"].astype("string")
-        pos_id = r["operator"] + "-@" + r["lon"].map("{:.5f}".format) + "," + r["lat"].map("{:.5f}".format)
-        return code_id.fillna(pos_id).astype(object)
-
-    head_ids = station_id_of_head(heads)
+    r = rec.loc[heads, ["operator", "site_code", "lon", "lat"]]
+    code_id = r["operator"] + "-" + r["site_code"].astype("string")
+    no_code = code_id.isna().to_numpy()
+    # a position id only where there is no code (a Python format call per row)
+    pos_id = (r["operator"][no_code] + "-@" + r["lon"][no_code].map("{:.5f}".format) + ","
+              + r["lat"][no_code].map("{:.5f}".format))
+    head_ids = code_id.fillna(pos_id).astype(object)
+    del r
     network_only = good_sites[site_station.isna()]
     site_ids = (network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
 
@@ -640,12 +641,13 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     cell_fate.loc[outside_cells, "detail"] = "gNB " + key + " (site-level check)"
 
     # --- build the stations
-    members = rec.loc[dd.index].assign(_head=dd["anchor"])
+    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
+    # only the columns the stations are built from: a copy of all of rec costs ~0.7 KB per row
+    members = rec.loc[dd.index, [*value_cols, "reported_status", "notes"]].assign(_head=dd["anchor"])
     members["_label"] = _source_label(raw.loc[members.index, "source_file"], raw.loc[members.index, "source_sheet"],
                                       raw.loc[members.index, "source_row"])
     members["_file"] = raw.loc[members.index, "source_file"]
-    members = members.loc[dd.index]  # priority order: the head comes first in its group
-    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
+    # (members are already in dd's priority order: the head comes first in its group)
     combined = members.groupby("_head", sort=False)[value_cols].first()
     # the first status other than "unknown" in priority order (vectorised: no per-group Python)
     said = members.loc[members["reported_status"] != "unknown", ["_head", "reported_status"]]
@@ -712,11 +714,7 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
         })
         net["on_air_date"] = network_only["on_air_date"]
         st = pd.concat([st, net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))])
-
-    stations = _finish_stations(st, as_of_ts)
-
-    # --- ledger of sources
-    ledger = _source_ledger(stations)
+    del members, src, src_cells, combined, said, note_text  # free them before the stations are copied
 
     # --- quarantine table with the original values
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
@@ -727,6 +725,16 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     rest = [c for c in quarantine.columns if c not in lead]
     quarantine = quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
                                                      kind="stable").reset_index(drop=True)
+    row_notes = rec["notes"].fillna("")
+    n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
+    # the raw text and parsed rows are done with: free them before the stations are typed and copied
+    del op_out, cell_out, raw, cells, rec, cell_rec, row_notes, dd
+
+    stations = _finish_stations(st, as_of_ts)
+    del st
+
+    # --- ledger of sources
+    ledger = _source_ledger(stations)
 
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
@@ -747,8 +755,8 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
         "merged_by_reason": {k: int(v) for k, v in reasons[fates == "merged"].value_counts().sort_index().items()},
         "notes": {
             "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
-            "gcj02_converted_rows": int(rec["notes"].fillna("").str.contains("GCJ-02").sum()),
-            "bd09_converted_rows": int(rec["notes"].fillna("").str.contains("BD-09").sum()),
+            "gcj02_converted_rows": n_gcj02,
+            "bd09_converted_rows": n_bd09,
         },
         "parameters": {
             "input_crs": default_crs, "gnb_id_bits": gnb_bits, "duplicate_radius_m": DUPLICATE_RADIUS_M,
@@ -775,7 +783,7 @@ STATION_DTYPES = {
 
 def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     """Typed columns in a fixed order, sorted by station id, checked against the schema."""
-    st = st.copy()
+    # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
         st[column] = pd.to_datetime(st[column])
     st["is_on_air"] = st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
