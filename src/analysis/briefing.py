@@ -151,9 +151,11 @@ def read_records(nb) -> dict:
 
 
 def _md(text: str) -> None:
+    """Markdown of our own words with names from the data in it: markup characters are escaped, so
+    a station or district named `<script>…` shows as text (the texts here use no raw HTML)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(html.escape(text, quote=False)))
 
 
 def _html(text: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import __version__
-from analysis.config import NOTEBOOKS_DIR, PROCESSED_DIR, City, load_city
+from analysis.config import NOTEBOOKS_DIR, PROCESSED_DIR, RAW_DIR, City, load_city
 from analysis.errors import AnalysisError, UsageError
 
 #: The notebooks of a report, in the order they run, with their page titles.
@@ -451,7 +451,9 @@ def build_report(city: City, as_of: pd.Timestamp, out: Path, cleaned: dict, lang
     dest = city_dir / day
     tmp = Path(tempfile.mkdtemp(prefix=f".{day}.building-", dir=city_dir))
     tmp.chmod(0o755)  # mkdtemp makes it private; the report is for a file share
-    params = {"city": city.key, "as_of": day, "lang": lang, "basemap": basemap or "",
+    # a city outside data/raw/ is passed by its folder, so the notebooks find the same city.toml
+    in_raw = city.folder.resolve() == (RAW_DIR / city.key).resolve()
+    params = {"city": city.key if in_raw else str(city.folder), "as_of": day, "lang": lang, "basemap": basemap or "",
               "stations": str(stations) if stations else "", "processed": str(processed) if processed else "",
               "extract_date": str(extract_date) if extract_date else "", "out": str(tmp)}
     t0 = time.perf_counter()
