@@ -339,3 +339,48 @@ def test_no_row_vanishes_whatever_the_junk(tmp_path_factory, junk, good):
     seen = sorted(list(r.stations["source_row"]) + list(r.quarantine["source_row"]))
     assert seen == list(range(1, n_records + 1))  # every row accounted for exactly once
     assert len(r.stations) >= len(set(good))
+
+
+def test_decommissioned_stations_are_not_on_air(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0), row(1, status="已退网"), row(2, status="拆除"), row(3, status="待开通", date="")])
+    st_ = clean(tmp_path).stations.set_index("source_row")
+    assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "planned"}
+    assert st_["is_on_air"].to_dict() == {1: True, 2: False, 3: False, 4: False}
+    assert "on air from 2020-05-12" in st_.loc[2, "notes"]
+
+
+def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):
+    x, y = P[0]
+    step = 0.0005  # ~39 m: A - C - B, with A and B 78 m apart
+    write_csv(tmp_path / "a.csv", [row(0, code="A"), row(0, code="B", lon=x + 2 * step), row(0, code="", lon=x + step * 0.9)])
+    r = clean(tmp_path)
+    assert sorted(r.stations["site_code"]) == ["A", "B"]
+    q = r.quarantine.set_index("source_row")
+    assert q.loc[3, "merged_into"] == "CMCC-A"  # the nearer of the two
+
+
+def test_a_repeat_of_a_conflicting_row_is_a_conflict_too(tmp_path):
+    far = row(2, lon=P[2][0] + 0.06)
+    write_csv(tmp_path / "a.csv", [row(2), far, far])
+    r = clean(tmp_path)
+    assert fates(r) == {(2, "quarantined", "site_code_conflict"), (3, "quarantined", "site_code_conflict")}
+
+
+def test_a_row_of_spaces_is_blank(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0), [" "] * len(HEADER), row(1)])
+    assert fates(clean(tmp_path)) == {(2, "quarantined", "blank_row")}
+
+
+def test_a_blank_or_note_line_under_the_header_loses_nothing(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(",".join(HEADER) + "\n\n以下为新增站点\n" + ",".join(row(0)) + "\n", encoding="utf-8")
+    r = clean(tmp_path)
+    assert len(r.stations) == 1 and r.stations.loc[0, "source_row"] == 3
+    assert {reason for _, _, reason in fates(r)} == {"blank_row", "missing_coordinates"}
+
+
+@pytest.mark.parametrize("as_of", ["2021-03-22junk", "2021-02-30", "yesterday"])
+def test_report_date_must_be_a_date(tmp_path, as_of):
+    write_csv(tmp_path / "a.csv", [row(0)])
+    with pytest.raises(UsageError, match="not a date"):
+        clean(tmp_path, as_of=as_of)

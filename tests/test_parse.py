@@ -100,3 +100,27 @@ def test_no_blocker(text):
 ])
 def test_crs_labels(text, crs):
     assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
+
+
+@pytest.mark.parametrize("text, status", [
+    ("待开通", "planned"), ("尚未开通", "planned"), ("暂未开通", "planned"), ("拟开通", "planned"),
+    ("not active", "planned"), ("开通中", "power_hookup"), ("已退网", "decommissioned"), ("拆除", "decommissioned"),
+])
+def test_not_yet_on_air_and_off_air_are_not_on_air(text, status):
+    assert parse.parse_statuses(pd.Series([text])).iloc[0] == status
+
+
+@pytest.mark.parametrize("text", ["5G", "5G NR", "5g"])
+def test_the_technology_is_not_a_band(text):
+    assert parse.parse_bands(pd.Series([text])).iloc[0] == "unknown"
+
+
+@pytest.mark.parametrize("text", ["暂无", "无问题", "无卡点", "正常推进", "已解决", "没有"])
+def test_no_blocker_wordings(text):
+    assert pd.isna(parse.parse_blockers(pd.Series([text])).iloc[0])
+
+
+@pytest.mark.parametrize("text, crs", [("EPSG:4326", "wgs84"), ("GCJ-02坐标", "gcj02"), ("高德坐标系", "gcj02"),
+                                       ("WGS-84坐标系", "wgs84"), ("百度坐标", "bd09")])
+def test_crs_labels_with_suffixes_and_punctuation(text, crs):
+    assert parse.parse_crs(pd.Series([text])).iloc[0] == crs

@@ -238,7 +238,6 @@ def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
 def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
     """Typed values, the district and the first quarantine reason (None when usable) per row."""
     rec = pd.DataFrame(index=raw.index)
-    blank = raw[list(FIELDS)].isna().all(axis=1)
 
     lon_text, lat_text = raw["lon"], raw["lat"]
     if raw["lonlat"].notna().any():
@@ -290,6 +289,11 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     name = parse.normalize_text(pd.Series(raw["name"], dtype=object))
     rec["name"] = name.astype(object).where(name.notna(), None)
     no_identity = rec["site_code"].isna() & rec["name"].isna()
+    # blank: every cell empty or only spaces (looked at only where there is no identity: cheap)
+    blank = pd.Series(False, index=raw.index)
+    if no_identity.any():
+        cells = raw.loc[no_identity, list(FIELDS)].astype("string")
+        blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
     rec["operator"] = parse.parse_operators(pd.Series(raw["operator"], dtype=object))
     from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
@@ -318,9 +322,9 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     too_early = on_air < EARLIEST_ON_AIR
     no_date = (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date
 
-    dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown"])
+    dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
     notes = _append_note(notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; ")
-    rec["status"] = rec["reported_status"].mask(on_air.notna(), "on_air")
+    rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
 
     checks = [
@@ -400,32 +404,39 @@ def _dedupe(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
         ]
     heads = live[out.loc[live, "anchor"].to_numpy() == live]
 
-    # 3. rows without a code, within 50 m of another row of the same operator
+    # 3. rows without a code: the same operator's coded record within 50 m (the nearest), else
+    #    each other; coded records are never merged here, not even through a code-less one
     codeless = heads[rec.loc[heads, "site_code"].isna().to_numpy()]
-    if len(codeless):
-        for operator in sorted(rec.loc[codeless, "operator"].unique()):
-            members = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
-            if len(members) < 2:
-                continue
-            xy = _metric_xy(rec.loc[members, "lon"].to_numpy(), rec.loc[members, "lat"].to_numpy())
-            pairs = cKDTree(xy).query_pairs(DUPLICATE_RADIUS_M, output_type="ndarray")
-            if not len(pairs):
-                continue
-            has_code = rec.loc[members, "site_code"].notna().to_numpy()
-            # two coded stations close together are two stations: link only through code-less rows
-            keep = ~(has_code[pairs[:, 0]] & has_code[pairs[:, 1]])
-            pairs = pairs[keep]
-            n = len(members)
+    for operator in sorted(rec.loc[codeless, "operator"].unique()) if len(codeless) else []:
+        members = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
+        has_code = rec.loc[members, "site_code"].notna().to_numpy()
+        coded, free = members[has_code], members[~has_code]
+        free_xy = _metric_xy(rec.loc[free, "lon"].to_numpy(), rec.loc[free, "lat"].to_numpy())
+        if len(coded):
+            tree = cKDTree(_metric_xy(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy()))
+            d, j = tree.query(free_xy, distance_upper_bound=DUPLICATE_RADIUS_M)
+            near = np.isfinite(d)
+            out.loc[free[near], "anchor"] = coded[j[near]]
+            out.loc[free[near], "merge_reason"] = "co_located"
+            free, free_xy = free[~near], free_xy[~near]
+        pairs = cKDTree(free_xy).query_pairs(DUPLICATE_RADIUS_M, output_type="ndarray") if len(free) > 1 else []
+        if len(pairs):
+            n = len(free)
             graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
             _, label = connected_components(graph, directed=False)
-            # members are in priority order; a coded row heads its component when there is one
-            rank = np.where(has_code, 0, 1) * n + np.arange(n)
-            comp = pd.DataFrame({"label": label, "rank": rank, "row": members})
-            head_of = comp.sort_values("rank").groupby("label")["row"].first()
-            heads_now = head_of.loc[label].to_numpy()
-            moved = heads_now != members
-            out.loc[members[moved], "anchor"] = heads_now[moved]
-            out.loc[members[moved], "merge_reason"] = "co_located"
+            # `free` is in priority order: the first row of each component heads it
+            first = pd.Series(np.arange(n)).groupby(label).transform("min").to_numpy()
+            moved = first != np.arange(n)
+            out.loc[free[moved], "anchor"] = free[first[moved]]
+            out.loc[free[moved], "merge_reason"] = "co_located"
+    # a repeat of a record that conflicts with its code's kept record is that conflict too
+    conflicted = out.index[out["conflict"].notna()]
+    of_conflict = out["anchor"].isin(conflicted) & out["conflict"].isna()
+    if of_conflict.any():
+        src = out.loc[of_conflict, "anchor"].to_numpy()
+        out.loc[of_conflict, "conflict"] = out.loc[src, "conflict"].to_numpy()
+        out.loc[of_conflict, "anchor"] = out.loc[src, "anchor"].to_numpy()
+        out.loc[of_conflict, "merge_reason"] = None
     # rows merged into a row that was itself merged follow it to the end of the chain
     anchors = out["anchor"]
     for _ in range(3):
@@ -497,8 +508,10 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
 def _to_timestamp(as_of) -> pd.Timestamp:
     if as_of is None:
         return pd.Timestamp(dt.date.today())
+    if isinstance(as_of, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(as_of).normalize()
     try:
-        return pd.Timestamp(dt.date.fromisoformat(str(as_of)[:10]))
+        return pd.Timestamp(dt.date.fromisoformat(str(as_of).strip()))
     except ValueError:
         raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
 
@@ -666,6 +679,15 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
     st["notes"] = note_text.reindex(heads)
+    # Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
+    # that date is kept in the notes (when it went off air is not reported, so no count includes it).
+    off_air = (members["reported_status"] == "decommissioned").groupby(members["_head"]).any().reindex(heads, fill_value=False)
+    if off_air.any():
+        was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
+        st.loc[off_air, "notes"] = (("reported decommissioned; on air from " + was).fillna("reported decommissioned")
+                                    + ("; " + st.loc[off_air, "notes"]).fillna(""))
+        st.loc[off_air, "status"] = "decommissioned"
+        st.loc[off_air, "on_air_date"] = pd.NaT
     st["source_file"] = raw.loc[heads, "source_file"]
     st["source_sheet"] = raw.loc[heads, "source_sheet"]
     st["source_row"] = raw.loc[heads, "source_row"].astype("int64")

@@ -168,11 +168,15 @@ def _band(text: str) -> str:
     m = re.search(r"\bn(\d{1,3})\b", t) or re.fullmatch(r"n(\d{1,3})", t)
     if m and f"n{int(m[1])}" in BANDS:
         return f"n{int(m[1])}"
-    m = re.search(r"(\d+(?:\.\d+)?)\s*(ghz|g|mhz|m)?", t)
+    m = re.search(r"(\d+(?:\.\d+)?)(ghz|g|mhz|m)?", t)
     if not m:
         return "unknown"
     value = float(m[1])
-    unit = m[2] or ("g" if value < 10 else "m")
+    unit = m[2]
+    if unit is None:
+        unit = "g" if "." in m[1] and value < 10 else "m"
+    elif unit == "g" and "." not in m[1] and value < 10:
+        return "unknown"  # "5G", "5G NR": the technology, not a frequency
     mhz = value * 1000 if unit.startswith("g") else value
     for lo, hi, band in _BAND_BY_MHZ:
         if lo <= mhz <= hi:
@@ -197,10 +201,16 @@ _STATUS_RULES = (
 )
 
 
+#: Not yet on air, however it is said (待开通, 尚未开通, not active …): a planned site, not a station.
+_NOT_YET_ON_AIR = re.compile(r"(未|待|尚未|暂未|拟|not)(开通|入网|onair|active|live)")
+
+
 def _status(text: str) -> str:
-    t = re.sub(r"[\s\-]+", "", text.lower())
-    if t in ("未开通", "notonair"):
+    t = re.sub(r"[\s\-_]+", "", text.lower())
+    if _NOT_YET_ON_AIR.search(t):
         return "planned"
+    if "开通中" in t:
+        return "power_hookup"
     for status, keys in _STATUS_RULES:
         if any(k in t for k in keys):
             return status
@@ -219,12 +229,14 @@ _BLOCKER_RULES = (
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
 )
-_NO_BLOCKER = {"无", "没有", "none", "no", "-", "/", "n/a", "na", "正常"}
+_NO_BLOCKER = {"none", "no", "-", "/", "n/a", "na", "nil"}
+#: 无 / 暂无 / 没有 / 无问题 / 正常推进 / 已解决: nothing holds the site back.
+_NO_BLOCKER_TEXT = re.compile(r"^(无|暂无|没有)|正常|已解决")
 
 
 def _blocker(text: str) -> str | None:
     t = re.sub(r"\s+", "", text.lower())
-    if t in _NO_BLOCKER:
+    if t in _NO_BLOCKER or _NO_BLOCKER_TEXT.search(t):
         return None
     for blocker, keys in _BLOCKER_RULES:
         if any(k in t for k in keys):
@@ -238,7 +250,8 @@ def parse_blockers(values: pd.Series) -> pd.Series:
 
 
 def _crs(text: str) -> str:
-    t = re.sub(r"[\s\-_]+", "", text.lower())
+    t = re.sub(r"[\s\-_:：.()（）]+", "", text.lower())
+    t = re.sub(r"(坐标系统|坐标系|坐标)$", "", t)
     if t in ("gcj02", "gcj", "火星坐标", "火星", "高德", "amap", "gaode", "腾讯", "tencent", "国测局"):
         return "gcj02"
     if t in ("wgs84", "wgs", "gps", "epsg4326", "4326", "cgcs2000", "2000"):

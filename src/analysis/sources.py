@@ -276,6 +276,9 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
             keep_default_na=False,
             skip_blank_lines=False,
             usecols=sorted(mapping),
+            # as wide as the widest of the first rows: otherwise pandas takes the width of the first
+            # record, and a blank or note line right under the header loses every column
+            names=range(max(len(r) for r in head_rows) if head_rows else len(mapping)),
             quoting=csv.QUOTE_MINIMAL,
         )
     except pd.errors.EmptyDataError:
@@ -284,7 +287,7 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         raise BadInputError(f"cannot be read as a table: {str(exc).splitlines()[0]}", path) from None
     frame.columns = [mapping[j] for j in sorted(mapping)]
     trailing = 0
-    while len(frame) and (frame.iloc[-1].fillna("") == "").all():
+    while len(frame) and (frame.iloc[-1].fillna("").str.strip() == "").all():
         frame = frame.iloc[:-1]
         trailing += 1
     frame = frame.replace("", None).astype(object)
