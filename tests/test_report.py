@@ -311,3 +311,19 @@ def test_chromium_renders_offline(built, page, tmp_path):
     assert img.size == (1280, 2000)
     # something is drawn: not a blank page
     assert sum(1 for count in img.resize((64, 100)).histogram() if count) > 8
+
+
+def test_city_index_columns_follow_labels_across_report_dates(tmp_path):
+    city = load_city("karamay")
+    folder = tmp_path / "karamay"
+    for day, h in [("2020-11-30", {"as_of": "2020-11-30", "on_air_as_of": 200, "prob_reach_2021-12-31": 0.1}),
+                   ("2021-03-22", {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216,
+                                   "prob_reach_2021-12-31": 0.17})]:
+        (folder / day).mkdir(parents=True)
+        (folder / day / "headline.json").write_text(json.dumps(h))
+        (folder / day / "index.html").write_text("x")
+    page = report.write_city_index(folder, city, "en").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td><a[^>]*>([\d-]+)</a></td>(.*?)</tr>", page)
+    cells = {day: re.findall(r'<td class="num">([^<]*)</td>', rest) for day, rest in rows}
+    # the November report has no "on air on 2020-12-31" yet: its probability stays under its own heading
+    assert cells == {"2021-03-22": ["224", "216", "17 %"], "2020-11-30": ["200", "–", "10 %"]}

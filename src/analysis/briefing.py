@@ -473,10 +473,15 @@ def show_clean_counts(ctx: Context) -> None:
     L = ctx.lang
     _step(_t(L, "原始记录的去向", "What became of every raw row"),
           _t(L, f"{len(s['files'])} 个文件共 {n(s['rows_in'])} 行：保留 {n(s['rows_kept'])} 行（即 {n(s['stations'])} 座站址），"
-                f"合并为重复 {n(s['rows_merged'])} 行，隔离 {n(s['rows_quarantined'])} 行（附原因）。没有一行丢失。",
+                f"合并为重复 {n(s['rows_merged'])} 行，隔离 {n(s['rows_quarantined'])} 行（附原因）。读入的行没有一行丢失。",
              f"{n(s['rows_in'])} rows in {len(s['files'])} files: {n(s['rows_kept'])} kept (that is, "
              f"{n(s['stations'])} stations), {n(s['rows_merged'])} merged as duplicates, {n(s['rows_quarantined'])} "
-             "quarantined with a reason. No row is lost."))
+             "quarantined with a reason. No row read is lost."))
+    if s.get("failed_files"):
+        _html(_TABLE_CSS + '<div class="fiveg-note">' + html.escape(_t(
+            L, f"有 {len(s['failed_files'])} 个文件无法读取，其中的记录未计入本报告：",
+            f"{len(s['failed_files'])} file(s) could not be read; their records are not in this report:"))
+            + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in s["failed_files"]) + "</ul></div>")
     rows = [(_t(L, "原始行", "Raw rows"), s["rows_in"]), (_t(L, "保留（站址）", "Kept (stations)"), s["rows_kept"]),
             (_t(L, "合并（重复）", "Merged (duplicates)"), s["rows_merged"]),
             (_t(L, "隔离", "Quarantined"), s["rows_quarantined"])]

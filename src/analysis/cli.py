@@ -13,6 +13,16 @@ from analysis import __version__
 from analysis.errors import AnalysisError
 
 
+def _date_arg(text: str):
+    """argparse type of every date flag: exactly YYYY-MM-DD, else usage error (exit 2, one line)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean import clean_to_folder
 
@@ -45,7 +55,7 @@ def _add_clean(sub) -> None:
                    help="files or folders of raw station records")
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="report date: on-air dates after it are quarantined (default: today)")
     p.add_argument("--input-crs", default=None, choices=["wgs84", "gcj02"],
                    help="coordinate system of files that do not say (default: wgs84)")
@@ -109,7 +119,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from analysis.config import load_city
-    from analysis.errors import BadInputError, UsageError
+    from analysis.errors import UsageError
     from analysis.forecast import forecast_series_file, forecast_stations, json_records, write_forecast
 
     if (args.series is None) == (args.stations is None):
@@ -132,21 +142,10 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     else:
         if args.as_of is None:
             raise UsageError("--stations needs --as-of YYYY-MM-DD")
-        try:
-            as_of = dt.date.fromisoformat(args.as_of)
-        except ValueError:
-            raise UsageError(f"--as-of is not a date (YYYY-MM-DD): {args.as_of!r}") from None
-        import geopandas as gpd
-        import pandas as pd
+        from analysis.clean import read_stations
 
-        try:
-            stations = gpd.read_parquet(args.stations)
-        except ValueError:
-            stations = pd.read_parquet(args.stations)
-        except OSError as exc:
-            raise BadInputError(f"cannot read: {exc}", file=args.stations) from None
-        cf = forecast_stations(stations, as_of, city=args.city or "karamay", horizon=args.horizon,
-                               district=args.district, seed=args.seed, n_paths=args.paths)
+        cf = forecast_stations(read_stations(args.stations), args.as_of, city=args.city or "karamay",
+                               horizon=args.horizon, district=args.district, seed=args.seed, n_paths=args.paths)
         fc = cf.city
         fc.notes = cf.notes
         extra = {"districts": json_records(cf.district_table)} if len(cf.district_table) else None
@@ -172,7 +171,7 @@ def _add_forecast(sub) -> None:
     )
     p.add_argument("--series", type=Path, default=None, metavar="FILE", help="CSV with columns date,value")
     p.add_argument("--stations", type=Path, default=None, metavar="PARQUET", help="clean stations.parquet")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="report date (with --stations)")
+    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD", help="report date (with --stations)")
     p.add_argument("--district", default=None, help="forecast one district (Chinese name) instead of the city")
     p.add_argument("--city", default=None,
                    help="city key or city.toml whose targets to test (default karamay with --stations, none with --series)")
@@ -209,7 +208,7 @@ def _add_coverage(sub) -> None:
     )
     p.add_argument("--stations", required=True, type=Path, metavar="PARQUET", help="cleaned stations.parquet")
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="count stations on air on this date (default: every station with an on-air date)")
     p.add_argument("--radius-m", type=float, default=None, metavar="R",
                    help="fixed outdoor footprint radius for every station instead of the link budget")
@@ -224,12 +223,16 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
     import json
 
     from analysis.clean import read_stations
+    from analysis.errors import BadInputError
     from analysis.pipeline import track_taskforce, write_taskforce
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
     if extract is None and summary.is_file():  # the date cleaning was run "as of": the extract's date
-        extract = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
+        try:
+            extract = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
     stations = read_stations(args.stations)
     report = track_taskforce(stations, args.city, args.as_of, extract_date=extract, horizon=args.horizon,
                              source=args.source or args.stations.name)
@@ -257,9 +260,9 @@ def _add_taskforce(sub) -> None:
     )
     p.add_argument("--stations", required=True, type=Path, metavar="PARQUET", help="cleaned stations.parquet")
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
-    p.add_argument("--as-of", required=True, metavar="YYYY-MM-DD", help="report date")
+    p.add_argument("--as-of", required=True, type=_date_arg, metavar="YYYY-MM-DD", help="report date")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--extract-date", default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--extract-date", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="date of the records (default: as_of of clean_summary.json beside PARQUET, "
                    "else the latest stage date)")
     p.add_argument("--horizon", type=int, default=12, metavar="N", help="months of the bottom-up forecast (default 12)")
@@ -290,7 +293,7 @@ def _add_report(sub) -> None:
         "copy is kept in <as_of>.failed/ and the last good report is left as it was.",
     )
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/)")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="report date (default: the last date in the data, the records' extract date)")
     p.add_argument("--months", default=None, metavar="YYYY-MM:YYYY-MM",
                    help="backfill one report per month, each as of its month end, and index them")
@@ -298,7 +301,7 @@ def _add_report(sub) -> None:
     p.add_argument("--lang", choices=["zh", "en"], default=None, help="language of the pages (default zh for a Chinese city)")
     p.add_argument("--basemap", choices=["osm", "amap", "none"], default=None,
                    help="basemap of the coverage map (default: city.toml [basemap] default)")
-    p.add_argument("--extract-date", default=None, metavar="YYYY-MM-DD",
+    p.add_argument("--extract-date", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="date the station records were extracted; they are cleaned as of it "
                    "(default: the latest on-air or stage date in them)")
     p.add_argument("--stations", type=Path, default=None, metavar="PATH",

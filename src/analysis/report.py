@@ -368,21 +368,24 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
 
 def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
     """`reports/<city>/index.html`: every dated report in the folder, newest first, with its headline numbers."""
-    rows = []
+    reports = []
     for folder in sorted((p for p in city_dir.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)),
                          reverse=True):
         hp = folder / "headline.json"
-        if not hp.is_file() or not (folder / "index.html").is_file():
-            continue
-        h = json.loads(hp.read_text(encoding="utf-8"))
-        cards = headline_cards(h, city, lang)
-        cells = "".join(f'<td class="num">{html.escape(v)}</td>' for _, v in cards[1:])
-        rows.append((cards, f'<tr><td><a href="{folder.name}/index.html">{folder.name}</a></td>'
-                            f'<td class="num">{html.escape(cards[0][1])}</td>{cells}</tr>'))
-    head = ""
-    if rows:
-        labels = [_t(lang, "已开通", "On air")] + [k for k, _ in rows[0][0][1:]]
-        head = "<tr><th>" + _t(lang, "报告日期", "Report date") + "</th>" + "".join(f"<th>{html.escape(x)}</th>" for x in labels) + "</tr>"
+        if hp.is_file() and (folder / "index.html").is_file():
+            cards = headline_cards(json.loads(hp.read_text(encoding="utf-8")), city, lang)
+            # the first card is "on air on <its date>": one column for all reports
+            reports.append((folder.name, {_t(lang, "已开通", "On air"): cards[0][1], **dict(cards[1:])}))
+    # reports of different dates have different cards (a target already due, or not yet): one column
+    # per label any report has, each cell looked up by its label
+    labels: list[str] = []
+    for _, cards in reports:
+        labels += [k for k in cards if k not in labels]
+    rows = ["<tr>" + f'<td><a href="{name}/index.html">{name}</a></td>'
+            + "".join(f'<td class="num">{html.escape(cards.get(k, "–"))}</td>' for k in labels) + "</tr>"
+            for name, cards in reports]
+    head = ("<tr><th>" + _t(lang, "报告日期", "Report date") + "</th>"
+            + "".join(f"<th>{html.escape(x)}</th>" for x in labels) + "</tr>") if reports else ""
     failed = sorted(p.name for p in city_dir.iterdir() if p.is_dir() and p.name.endswith(".failed"))
     failed_html = ("<h2>" + _t(lang, "失败的运行（保留已执行的笔记本）", "Failed runs (executed notebooks kept)") + "</h2><ul>"
                    + "".join(f'<li><a href="{f}/">{f}</a></li>' for f in failed) + "</ul>") if failed else ""
@@ -392,7 +395,7 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
 <style>{_INDEX_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(_t(lang, "每期月报一行，最新在上；点日期打开该期。", "One row per report, newest first; open one by its date."))}</p>
-<table><thead>{head}</thead><tbody>{''.join(r for _, r in rows)}</tbody></table>
+<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>
 {failed_html}
 </body></html>
 """
@@ -403,7 +406,8 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
     root_index.write_text(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>5G buildout reports</title>"
         f"<style>{_INDEX_CSS}</style></head><body><h1>5G 建设月报 · 5G buildout reports</h1><ul>"
-        + "".join(f'<li><a href="{c}/index.html">{c}</a></li>' for c in cities) + "</ul></body></html>\n",
+        + "".join(f'<li><a href="{html.escape(c)}/index.html">{html.escape(c)}</a></li>' for c in cities)
+        + "</ul></body></html>\n",
         encoding="utf-8")
     return path
 
