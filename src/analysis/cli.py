@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from analysis import __version__
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, UsageError
 
 
 def _date_arg(text: str):
@@ -119,7 +119,6 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from analysis.config import load_city
-    from analysis.errors import UsageError
     from analysis.forecast import forecast_series_file, forecast_stations, json_records, write_forecast
 
     if (args.series is None) == (args.stations is None):
@@ -313,8 +312,16 @@ def _add_report(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are a UsageError: one line and exit status 2, like every other
+    mistake (argparse alone prints the usage block first and exits by itself)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m analysis",
         description="5G Buildout Monitor: clean station records, forecast the buildout, map coverage, "
         "track planned sites, publish the monthly report.",
@@ -328,9 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
