@@ -189,4 +189,4 @@ def test_cli_writes_stable_files(tiny_city, tiny_stations, tmp_path, capsys):
     assert "stations on air" in capsys.readouterr().out
     assert cli.main(["coverage", "--stations", str(tmp_path / "missing.parquet"), "--city", str(tiny_city),
                      "--out", str(tmp_path / "x")]) == 1
-    assert "file not found" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().err

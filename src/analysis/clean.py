@@ -867,19 +867,26 @@ def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
                                                         write_covering_bbox=False))
 
 
-def read_stations(path: str | Path) -> gpd.GeoDataFrame:
-    """Read a cleaned `stations.parquet`, checking it is one."""
+def read_stations(path: str | Path, required: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+    """Read a station table: a cleaned `stations.parquet`, or any Parquet file with the `required`
+    columns (default: every column of the clean schema), as WGS-84 points. Anything else is a
+    one-line BadInputError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise BadInputError("no such file (run `python -m analysis clean` first)", path)
     try:
-        stations = gpd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a file that is not GeoParquet
-        raise BadInputError(f"not a GeoParquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})", path) from None
-    missing = [c for c in STATIONS.columns if c not in stations.columns]
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
+        raise BadInputError(f"not a Parquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                            path) from None
+    required = tuple(STATIONS.columns) if required is None else required
+    missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise BadInputError(f"not a cleaned station table: missing columns {', '.join(missing)}", path)
-    return stations
+        raise BadInputError(f"not a station table: missing columns {', '.join(missing)}", path)
+    frame = frame.drop(columns="geometry", errors="ignore")
+    if not {"lon", "lat"} <= set(frame.columns):
+        raise BadInputError("not a station table: no lon/lat columns", path)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
 
 
 def clean_to_folder(

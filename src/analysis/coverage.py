@@ -26,6 +26,7 @@ import shapely
 from scipy.spatial import cKDTree
 from scipy.stats import norm
 
+from analysis.clean import read_stations
 from analysis.config import City, load_city
 from analysis.errors import BadInputError, ConfigError
 
@@ -266,22 +267,12 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 
 
 # --- stations and their footprints ----------------------------------------------------------------
-def read_stations(path: str | Path) -> pd.DataFrame:
-    """The cleaned stations (GeoParquet written by `analysis clean`), as a plain frame."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError("file not found", path)
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many kinds for a file that is not Parquet
-        raise BadInputError(f"not a Parquet file ({exc.__class__.__name__})", path) from None
-    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
-    _check_stations(df, path)
-    return df
+#: What coverage needs of a station table (a cleaned one has more).
+STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
 
 
 def _check_stations(df: pd.DataFrame, path=None) -> None:
-    missing = [c for c in ("station_id", "lon", "lat", "band", "on_air_date") if c not in df.columns]
+    missing = [c for c in STATION_COLUMNS if c not in df.columns]
     if missing:
         raise BadInputError(f"stations lack column(s) {', '.join(missing)}", path)
 
@@ -919,7 +910,9 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
                        radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
     """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write."""
     city = city if isinstance(city, City) else load_city(city)
-    frame = read_stations(stations) if not isinstance(stations, pd.DataFrame) else stations
+    if not isinstance(stations, pd.DataFrame):
+        stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
+    frame = stations
     result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
     write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
     return result
