@@ -136,51 +136,116 @@ def test_backtest_always_lists_naive_and_drift():
 
 # ---------------------------------------------------------------- calibration on known processes
 
-def _rw_drift_truth(last, mu, sigma, h, target):
-    return 1 - stats.norm.cdf((target - last - h * mu) / (sigma * np.sqrt(h)))
+def _additions(kind, rng, index, e0=0.0, paths=1):
+    """Monthly additions (paths x months, clipped at zero: a count never falls) of a known process,
+    and its AR errors. 'rw': random walk with drift on the count, additions N(12, 4^2).
+    'ar1_winter': additions 12 * season + e, e AR(1) (phi 0.5, sd 3) from `e0`, with a winter
+    slowdown (December to February at 30% of the pace, the other months at 115%)."""
+    n = len(index)
+    if kind == "rw":
+        return np.clip(rng.normal(12, 4, (paths, n)), 0, None), np.zeros((paths, n))
+    e = np.empty((paths, n))
+    prev = np.full(paths, float(e0))
+    for i in range(n):
+        prev = 0.5 * prev + rng.normal(0, 3, paths)
+        e[:, i] = prev
+    season = np.where(index.month.isin([12, 1, 2]), 0.3, 1.15)
+    return np.clip(12 * season + e, 0, None), e
 
 
-def test_probability_of_reaching_a_target_matches_the_simulations_truth():
-    """Random walk with drift (additions N(10, 3^2)): the mean predicted probability of reaching a
-    target 12 months on equals the true one (known parameters) within a few points."""
-    mu, sigma, h = 10.0, 3.0, 12
-    pred, true = [], []
-    for k in range(24):
-        rng = np.random.default_rng(100 + k)
-        hist = _cum(rng.normal(mu, sigma, 36), first=50.0)
-        target = hist.iloc[-1] + h * mu + rng.choice([-12, -5, 0, 5, 12])
-        date = hist.index[-1] + pd.offsets.MonthEnd(h)
-        fc = F.fit_forecast(hist, horizon=h, targets=[(date, target)], n_paths=1000, seed=k, max_origins=4)
-        pred.append(fc.targets["prob_reach"].iloc[0])
-        true.append(_rw_drift_truth(hist.iloc[-1], mu, sigma, h, target))
-    assert abs(np.mean(pred) - np.mean(true)) < 0.05
-    assert np.mean(np.abs(np.array(pred) - np.array(true))) < 0.15
+#: Series per process in the calibration test (with the production backtest: MAX_ORIGINS). A
+#: series' coverage (the share of its 12 held-back months inside the band) has an sd of about 0.28
+#: across series (its months are correlated), so 2 x 20 series give the pooled coverage a standard
+#: error of about 0.045: the 70-90% band is only about 2.2 standard errors either side of 80%, as
+#: many as fit the suite's time budget. Runs of 100 series per process (outside the suite) gave 80%
+#: coverage 0.81 (random walk with drift) and 0.78 (AR(1) with winters), 95% coverage 0.95 and 0.93.
+CAL_SERIES = 20
+#: Targets 12 months on: the drift forecast (last count + 12 x mean addition) plus these multiples
+#: of sqrt(12) x the sd of the additions. They use only what the forecaster sees, so a calibrated
+#: forecast's mean P(reach) equals the mean true P(reach).
+CAL_OFFSETS = (-1.5, 0.0, 1.5)
+
+
+@pytest.fixture(scope="module")
+def calibration_runs():
+    """For CAL_SERIES series of each process: fit 36 months of additions, hold back 12; the
+    forecast's intervals against the held-back months, and its P(reach) against the truth (the
+    process continued 4000 times from its state at the end of the fitted months)."""
+    months = pd.date_range("2020-01-31", periods=48, freq="ME")
+    runs = []
+    for kind in ("rw", "ar1_winter"):
+        for k in range(CAL_SERIES):
+            rng = np.random.default_rng([2021, k, kind == "rw"])
+            adds, e = _additions(kind, rng, months)
+            cum = _cum(adds[0])
+            fit, held = cum.iloc[:37], cum.iloc[37:]
+            future, _ = _additions(kind, rng, months[36:], e0=e[0, 35], paths=4000)
+            truth = fit.iloc[-1] + future.sum(axis=1)
+            a = adds[0, :36]
+            targets = [round(float(fit.iloc[-1] + 12 * a.mean() + o * np.sqrt(12) * a.std(ddof=1)))
+                       for o in CAL_OFFSETS]
+            fc = F.fit_forecast(fit, horizon=12, n_paths=500, seed=k,
+                                targets=[(held.index[-1], t) for t in targets])
+            t = fc.table.set_index("date")
+            runs.append({
+                "kind": kind, "model": fc.model,
+                "in80": float(((held >= t["lo80"]) & (held <= t["hi80"])).mean()),
+                "in95": float(((held >= t["lo95"]) & (held <= t["hi95"])).mean()),
+                "p_pred": fc.targets["prob_reach"].to_numpy(),
+                "p_true": np.array([(truth >= x).mean() for x in targets]),
+                "reached": held.iloc[-1] >= np.array(targets),
+            })
+    return pd.DataFrame(runs)
 
 
 @pytest.mark.slow
-def test_chosen_models_80pct_intervals_cover_70_to_90pct_of_held_back_points():
-    """Two processes (random walk with drift; AR(1) additions with a winter slowdown), 36 months
-    fitted, 12 held back: the 80% intervals of whatever model the backtest chooses cover 70-90%."""
-    inside = []
-    for k in range(16):
-        rng = np.random.default_rng(1000 + k)
-        n = 48
-        if k % 2 == 0:
-            adds = rng.normal(12, 4, n)
-        else:
-            idx = pd.date_range("2020-01-31", periods=n, freq="ME")
-            season = np.where(idx.month.isin([12, 1, 2]), 0.3, 1.15)
-            e = np.zeros(n)
-            for i in range(1, n):
-                e[i] = 0.5 * e[i - 1] + rng.normal(0, 3)
-            adds = 12 * season + e
-        cum = _cum(np.clip(adds, 0, None))   # a count never falls
-        fit, held = cum.iloc[:37], cum.iloc[37:]
-        fc = F.fit_forecast(fit, horizon=12, n_paths=500, seed=k, max_origins=5)
-        t = fc.table.set_index("date")
-        inside += list((held >= t["lo80"]) & (held <= t["hi80"]))
-    coverage = float(np.mean(inside))
-    assert 0.70 <= coverage <= 0.90, coverage
+def test_chosen_models_80pct_intervals_cover_70_to_90pct_of_held_back_points(calibration_runs):
+    """Whatever model the backtest chooses, its 80% intervals cover 70-90% of the held-back months
+    (and its 95% intervals 88-99%), pooled over both processes."""
+    r = calibration_runs
+    cov80, cov95 = r["in80"].mean(), r["in95"].mean()
+    se80 = r["in80"].std(ddof=1) / np.sqrt(len(r))
+    assert se80 < 0.05, se80   # the band below is wide enough for the number of series
+    assert 0.70 <= cov80 <= 0.90, (cov80, r.groupby("kind")[["in80", "in95"]].mean())
+    assert 0.88 <= cov95 <= 0.99, (cov95, r.groupby("kind")[["in80", "in95"]].mean())
+    # neither process alone is badly off
+    assert r.groupby("kind")["in80"].mean().between(0.65, 0.95).all()
+
+
+@pytest.mark.slow
+def test_probability_of_reaching_a_target_matches_the_simulations_truth(calibration_runs):
+    """For targets below, at and above the drift forecast 12 months on, the mean predicted
+    probability of reaching them is within a few points of the mean true one; and the Brier score
+    against what happened is close to that of the truth itself."""
+    pred = np.vstack(calibration_runs["p_pred"])
+    true = np.vstack(calibration_runs["p_true"])
+    reached = np.vstack(calibration_runs["reached"]).astype(float)
+    for j, o in enumerate(CAL_OFFSETS):
+        assert abs(pred[:, j].mean() - true[:, j].mean()) < 0.08, (o, pred.mean(0), true.mean(0), reached.mean(0))
+    assert np.mean(np.abs(pred - true)) < 0.15
+    assert np.mean((pred - reached) ** 2) < np.mean((true - reached) ** 2) + 0.04
+
+
+def test_a_complex_model_is_chosen_only_when_clearly_better():
+    table = pd.DataFrame({"model": ["arima", "drift", "naive", "ucm_seasonal"],
+                          "mase_h3": [0.5, 0.6, 3.0, 0.4], "mase_h12": [1.3, 1.4, 7.0, 1.0],
+                          "score": [0.90, 1.00, 5.0, 0.70]})
+    assert F.choose_model(table) == "ucm_seasonal"                    # 30% better than drift, at every horizon
+    assert F.choose_model(table.iloc[:3]) == "drift"                  # arima only 10% better
+    t = table.assign(score=[0.8, 1.0, 5.0, 0.75])
+    assert F.choose_model(t) == "arima"                               # seasonal not 15% better than arima
+    lucky = table.assign(mase_h3=[0.5, 0.6, 3.0, 0.7])                # better on average, worse at 3 months
+    assert F.choose_model(lucky.iloc[[1, 2, 3]]) == "drift"
+    assert F.choose_model(table.assign(score=np.nan)) is None
+
+
+def test_intervals_widen_with_the_horizon_when_backtest_errors_grow():
+    z = {h: list(np.random.default_rng(h).normal(0, np.sqrt(1 + 0.5 * h), 12)) for h in range(1, 13)}
+    k = F.widening_factors(F.fit_widening(z), 24)
+    assert k[0] >= 1 and k[11] > k[0] and k[23] >= k[11] and k.max() <= F.MAX_WIDENING
+    calibrated = {h: list(np.random.default_rng(h).normal(0, 1, 12)) for h in range(1, 13)}
+    assert F.widening_factors(F.fit_widening(calibrated), 12).max() < 1.3
+    assert (F.widening_factors(None, 5) == 1).all()
 
 
 # ---------------------------------------------------------------- city, districts, targets

@@ -33,6 +33,17 @@ MAX_ORIGINS = 12
 SEASONAL_MIN_MONTHS = 24
 #: Longest gap between two published values that is still interpolated to month ends.
 MAX_GAP_MONTHS = 12
+#: A model more complex than another is chosen only if its backtest score is this much lower.
+SELECTION_MARGIN = 0.15
+#: Simplicity order for `choose_model` (lower is simpler).
+MODEL_COMPLEXITY = {"naive": 0, "drift": 1, "arima": 2, "ets_damped": 2, "ucm": 2,
+                    "arima_seasonal": 3, "ucm_seasonal": 3}
+#: Scaled backtest errors are capped here when the widening of the intervals is estimated.
+Z_CAP = 4.0
+#: The intervals are widened by at most this factor.
+MAX_WIDENING = 4.0
+#: Paths simulated at each backtest origin to calibrate the intervals.
+CALIBRATION_PATHS = 200
 DEFAULT_PATHS = 2000
 DEFAULT_SEED = 20210322
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
@@ -275,7 +286,9 @@ class _Statsmodels(_Fitted):
         return sim.reshape(h, n).T
 
 
-def _fit_candidate(name: str, cum: pd.Series) -> _Fitted:
+def _fit_candidate(name: str, cum: pd.Series, start=None) -> _Fitted:
+    """Fit one candidate to a cumulative series; `start`: parameters to start the optimiser of a
+    state-space model from (the same model's fit one month earlier, in the backtest: faster)."""
     adds = cum.diff().dropna()
     last = cum.index[-1]
     if name == "naive":
@@ -291,23 +304,31 @@ def _fit_candidate(name: str, cum: pd.Series) -> _Fitted:
         warnings.simplefilter("ignore")
         if name == "ets_damped":
             model = ETSModel(cum.to_numpy(float), error="add", trend="add", damped_trend=True)
-            res = model.fit(disp=False)
+            res = model.fit(disp=False)  # a warm start finds worse optima here, and this fit is fast
             return _Statsmodels(name, res, last, on_cumulative=True, last_level=float(cum.iloc[-1]))
         if name == "arima":
-            res = SARIMAX(y, order=(1, 0, 0), trend="c").fit(disp=False)
+            res = SARIMAX(y, order=(1, 0, 0), trend="c").fit(disp=False, start_params=start)
             return _Statsmodels(name, res, last)
         if name == "ucm":
-            res = UnobservedComponents(y, level="llevel").fit(disp=False)
+            res = UnobservedComponents(y, level="llevel").fit(disp=False, start_params=start)
             return _Statsmodels(name, res, last)
         if name == "arima_seasonal":
             x = _fourier(adds.index)
-            res = SARIMAX(y, exog=x, order=(1, 0, 0), trend="c").fit(disp=False)
+            res = SARIMAX(y, exog=x, order=(1, 0, 0), trend="c").fit(disp=False, start_params=start)
             return _Statsmodels(name, res, last, exog_fn=_fourier)
         if name == "ucm_seasonal":
             res = UnobservedComponents(y, level="llevel",
-                                       freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(disp=False)
+                                       freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(disp=False, start_params=start)
             return _Statsmodels(name, res, last)
     raise UsageError(f"unknown model {name!r}")
+
+
+def _start_params(fit: _Fitted):
+    res = getattr(fit, "res", None)
+    if res is None:
+        return None
+    p = np.asarray(res.params, float)
+    return p if np.all(np.isfinite(p)) else None
 
 
 BASE_MODELS = ("naive", "drift", "ets_damped", "arima", "ucm")
@@ -332,6 +353,17 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
     when at least MIN_ORIGINS origins reach it. Returns the table (one row per model, sorted by
     `score` = mean MASE over the scored horizons) and notes.
     """
+    table, notes, _ = _run_backtest(cum, models, horizons, min_train, max_origins)
+    return table, notes
+
+
+def _backtest_origins(n: int, usable, min_train: int, max_origins: int) -> list[int]:
+    """Per horizon, the latest `max_origins` origins that reach it; each origin is fitted once."""
+    return sorted({t0 for h in usable for t0 in list(range(min_train, n - h + 1))[-max_origins:]})
+
+
+def _run_backtest(cum, models, horizons, min_train, max_origins):
+    """The backtest, and the model fitted at each origin (kept to calibrate the chosen one's intervals)."""
     n = len(cum)
     models = tuple(models) if models is not None else candidate_models(n - 1)
     notes = []
@@ -341,14 +373,15 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
             notes.append(f"too little history for a {h}-month backtest ({n} months; needs "
                          f"{min_train + h + MIN_ORIGINS})")
     cols = ["model"] + [f"mase_h{h}" for h in horizons] + ["score", "n_origins", "failed_fits"]
+    fits: dict[str, dict[int, _Fitted]] = {m: {} for m in models}
     if not usable:
-        return pd.DataFrame(columns=cols), notes
+        return pd.DataFrame(columns=cols), notes, fits
     hmax = max(usable)
-    # per horizon, the latest `max_origins` origins that reach it; each origin is fitted once
-    origins = sorted({t0 for h in usable for t0 in list(range(min_train, n - h + 1))[-max_origins:]})
+    origins = _backtest_origins(n, usable, min_train, max_origins)
     values = cum.to_numpy(float)
     errors = {m: {h: [] for h in usable} for m in models}
     failed = {m: 0 for m in models}
+    start = {m: None for m in models}
     for t0 in origins:  # training = values[:t0]; last training point index t0-1
         train = cum.iloc[:t0]
         scale = float(np.mean(np.abs(np.diff(train.to_numpy(float)))))
@@ -357,7 +390,7 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
         steps = min(hmax, n - t0)
         for m in models:
             try:
-                fit = _fit_candidate(m, train)
+                fit = _fit_candidate(m, train, start=start[m])
                 adds = np.clip(fit.mean(steps), 0, None)
                 path = values[t0 - 1] + np.cumsum(adds)
                 if not np.all(np.isfinite(path)):
@@ -365,6 +398,8 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
             except Exception:  # a fit that fails at one origin counts against the model
                 failed[m] += 1
                 continue
+            fits[m][t0] = fit
+            start[m] = _start_params(fit)
             for h in usable:
                 if h <= steps:
                     errors[m][h].append(abs(path[h - 1] - values[t0 - 1 + h]) / scale)
@@ -383,35 +418,113 @@ def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train:
         row["failed_fits"] = failed[m]
         rows.append(row)
     table = pd.DataFrame(rows, columns=cols).sort_values(["score", "model"], na_position="last", kind="stable")
-    return table.reset_index(drop=True), notes
+    return table.reset_index(drop=True), notes, fits
+
+
+def choose_model(table: pd.DataFrame, margin: float = SELECTION_MARGIN) -> str | None:
+    """The simplest model that no other clearly beats in the backtest.
+
+    X clearly beats Y when X's score is below (1 - margin) times Y's and X is no worse at any
+    scored horizon. Choosing the lowest score among many candidates rewards luck in a short
+    backtest (a damped trend that happened to fit the last year, say), and the lucky model's
+    intervals are then too narrow. Among equally simple models the lower score wins. Returns
+    None when no model has a score.
+    """
+    scored = table.dropna(subset=["score"])
+    if scored.empty:
+        return None
+    hcols = [c for c in scored.columns if c.startswith("mase_h") and scored[c].notna().all()]
+    rank = scored["model"].map(lambda m: MODEL_COMPLEXITY.get(m, max(MODEL_COMPLEXITY.values()) + 1))
+    rows = scored.assign(rank=rank).sort_values(["rank", "score", "model"], kind="stable")
+
+    def beats(x, y) -> bool:
+        return (x["score"] <= (1 - margin) * y["score"]
+                and all(x[c] <= y[c] for c in hcols))
+
+    for _, cand in rows.iterrows():
+        if not any(beats(other, cand) for _, other in rows.iterrows() if other["model"] != cand["model"]):
+            return str(cand["model"])
+    return str(rows.sort_values("score", kind="stable").iloc[0]["model"])  # not reached: the best is unbeaten
+
+
+def _scaled_errors(cum: pd.Series, fits: dict, horizon: int, n_sim: int, seed: int) -> dict[int, list[float]]:
+    """Errors of a model's forecasts at its backtest origins, over the spread of its own simulated
+    paths: for each horizon h, (actual - mean of paths) / sd of paths at each origin reaching h."""
+    n = len(cum)
+    values = cum.to_numpy(float)
+    z: dict[int, list[float]] = {h: [] for h in range(1, horizon + 1)}
+    for i, (t0, fit) in enumerate(sorted(fits.items())):
+        steps = min(horizon, n - t0)
+        if steps < 1:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                adds = fit.simulate(steps, n_sim, np.random.default_rng(seed + i))
+            if not np.all(np.isfinite(adds)):
+                continue
+        except Exception:
+            continue
+        paths = _monotone_paths(adds, values[t0 - 1], None)
+        mean, sd = paths.mean(axis=0), paths.std(axis=0)
+        actual = values[t0: t0 + steps]
+        for h in range(1, steps + 1):
+            if sd[h - 1] > 1e-9:
+                z[h].append(float((actual[h - 1] - mean[h - 1]) / sd[h - 1]))
+            elif abs(actual[h - 1] - mean[h - 1]) > 1e-9:
+                z[h].append(Z_CAP)  # the model was sure and wrong
+    return z
+
+
+def fit_widening(z: dict[int, list[float]]) -> tuple[float, float, int] | None:
+    """Fit the squared scaled error as a + c * h (a, c >= 0) over the backtest horizons.
+
+    With well-calibrated paths E[z^2] = 1 at every horizon. A model that leaves out the
+    uncertainty of its parameters (statsmodels simulates with the estimates as if known) is too
+    narrow by a factor that grows with the horizon (a wrong mean addition adds an error growing
+    like h, against noise growing like sqrt(h)), hence the linear term. z is capped at Z_CAP
+    so one wild origin cannot blow the fit up. Returns (a, c, the longest horizon fitted), or
+    None with too few errors.
+    """
+    hs, s2, w = [], [], []
+    for h, v in z.items():
+        if len(v) >= MIN_ORIGINS:
+            hs.append(h)
+            s2.append(float(np.mean(np.minimum(np.square(v), Z_CAP ** 2))))
+            w.append(len(v))
+    if len(hs) < 2 or sum(w) < 4 * MIN_ORIGINS:
+        return None
+    hs, s2, w = np.array(hs, float), np.array(s2), np.array(w, float)
+    X = np.column_stack([np.ones_like(hs), hs])
+    sw = np.sqrt(w)
+    a, c = np.linalg.lstsq(X * sw[:, None], s2 * sw, rcond=None)[0]
+    if c < 0:   # no growth with the horizon: a constant factor
+        a, c = float(np.average(s2, weights=w)), 0.0
+    elif a < 0:  # growth only
+        a, c = 0.0, float(np.sum(w * hs * s2) / np.sum(w * hs * hs))
+    return float(a), float(c), int(hs.max())
+
+
+def widening_factors(fitted: tuple[float, float, int] | None, steps: int) -> np.ndarray:
+    """The factor (>= 1, <= MAX_WIDENING) by which the paths' spread is widened at steps 1..steps.
+
+    Beyond the longest horizon of the backtest the factor is held, not extrapolated: a line fitted
+    to 3 months of errors says nothing about year 5.
+    """
+    if fitted is None:
+        return np.ones(steps)
+    a, c, h_last = fitted
+    h = np.minimum(np.arange(1, steps + 1, dtype=float), h_last)
+    return np.clip(np.sqrt(np.maximum(a + c * h, 0.0)), 1.0, MAX_WIDENING)
 
 
 def interval_scale(cum: pd.Series, model: str, horizon: int = 12, min_train: int = MIN_TRAIN,
                    max_origins: int = MAX_ORIGINS, n_sim: int = 200, seed: int = DEFAULT_SEED) -> float:
-    """How much wider the model's simulated spread must be to match its own backtest errors.
-
-    At the latest origins, the errors of the refitted model are divided by the standard deviation
-    of its simulated paths at the same horizon; the root mean square of these ratios (1 for a
-    well-calibrated model) is returned, at least 1 and at most 3.
-    """
-    n = len(cum)
-    origins = list(range(min_train, n))[-max_origins:]
-    values = cum.to_numpy(float)
-    z = []
-    for i, t0 in enumerate(origins):
-        steps = min(horizon, n - t0)
-        try:
-            fit = _fit_candidate(model, cum.iloc[:t0])
-            paths = _monotone_paths(fit.simulate(steps, n_sim, np.random.default_rng(seed + i)), values[t0 - 1], None)
-        except Exception:
-            continue
-        sd = paths.std(axis=0)
-        actual = values[t0: t0 + steps]
-        ok = sd > 1e-9
-        z += list(((actual - paths.mean(axis=0))[ok] / sd[ok]))
-    if len(z) < 2 * MIN_ORIGINS:
-        return 1.0
-    return float(np.clip(np.sqrt(np.mean(np.square(z))), 1.0, 3.0))
+    """How much wider the model's simulated spread must be, `horizon` months ahead, to match its
+    own backtest errors (1 for a well-calibrated model; at least 1, at most MAX_WIDENING)."""
+    _, _, fits = _run_backtest(cum, (model,), BACKTEST_HORIZONS, min_train, max_origins)
+    z = _scaled_errors(cum, fits[model], max(BACKTEST_HORIZONS), n_sim, seed)
+    return float(widening_factors(fit_widening(z), horizon)[-1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,8 +633,10 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
                  name: str = "", unit: str = "stations", source: str = "") -> Forecast:
     """Forecast a monthly cumulative count (month-end index) `horizon` months past its end.
 
-    The model is chosen by `backtest` (lowest mean MASE at 3, 6 and 12 months) among `models`
-    (default `candidate_models`), or forced with `model`. Too little history for any backtest
+    The model is chosen by `backtest` (mean MASE at 3, 6 and 12 months) among `models` (default
+    `candidate_models`) with `choose_model` (the simplest one unless another is clearly better),
+    or forced with `model`. Its simulated spread is then widened, horizon by horizon, to match
+    its own errors at the backtest origins (`fit_widening`). Too little history for any backtest
     horizon: drift, said in `notes`. `targets`: config.Target objects or (date, count[, label])
     tuples; each gets the forecast at its date with 80/95% intervals, the share of simulated
     paths that reach it, the median date of reaching it, and the monthly pace needed from
@@ -544,23 +659,28 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
     floor = float(count_as_of) if count_as_of is not None else None
 
     if model is not None:
-        table_bt, bt_notes = backtest(history, models=sorted({model, "naive", "drift"}), max_origins=max_origins)
+        table_bt, bt_notes, bt_fits = _run_backtest(history, sorted({model, "naive", "drift"}), BACKTEST_HORIZONS,
+                                                    MIN_TRAIN, max_origins)
         chosen = model
         notes += bt_notes + [f"model {model!r} forced by the caller"]
     else:
-        table_bt, bt_notes = backtest(history, models=models, max_origins=max_origins)
+        table_bt, bt_notes, bt_fits = _run_backtest(history, models, BACKTEST_HORIZONS, MIN_TRAIN, max_origins)
         notes += bt_notes
-        scored = table_bt.dropna(subset=["score"])
-        if scored.empty:
+        chosen = choose_model(table_bt)
+        if chosen is None:
             chosen = "drift"
             notes.append(f"too little history to choose a model by backtest ({len(history)} months): "
                          "fell back to drift (the mean monthly addition so far)")
         else:
-            chosen = str(scored.iloc[0]["model"])
-            drift_row = table_bt.loc[table_bt["model"] == "drift", "score"]
-            if chosen != "drift" and len(drift_row) and pd.notna(drift_row.iloc[0]):
-                notes.append(f"{chosen} beats drift in the backtest: mean MASE {scored.iloc[0]['score']:.3f} "
-                             f"vs {drift_row.iloc[0]:.3f}")
+            scores = table_bt.set_index("model")["score"]
+            best = str(table_bt.iloc[0]["model"])
+            if best != chosen:
+                notes.append(f"{chosen} chosen: {best} scored {scores[best]:.3f} against {scores[chosen]:.3f}, not "
+                             f"{SELECTION_MARGIN:.0%} better and better at every horizon (a simpler model wins "
+                             "unless clearly beaten)")
+            if chosen != "drift" and pd.notna(scores.get("drift", np.nan)):
+                notes.append(f"{chosen} beats drift in the backtest: mean MASE {scores[chosen]:.3f} "
+                             f"vs {scores['drift']:.3f}")
     # simulate far enough for every target and for the dates of reaching them
     last_target = max([t.date for t in targets], default=last_date)
     steps = max(horizon, _month_steps(last_date, _month_end(last_target)))
@@ -576,15 +696,19 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
         fit = _fit_candidate("drift", history)
         adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
-    if chosen not in ("naive",) and len(table_bt.dropna(subset=["score"])):
-        k = interval_scale(history, chosen, max_origins=max_origins, seed=seed)
-        if k > 1.0:
+    if chosen != "naive" and bt_fits.get(chosen):
+        # calibrate the spread to the chosen model's own errors at its backtest origins
+        z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
+        fitted = fit_widening(z)
+        k = widening_factors(fitted, steps_sim)
+        if np.any(k > 1.0):
             mean = paths.mean(axis=0)
             paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
             if floor is not None:
                 paths = np.maximum(paths, floor)
-            notes.append(f"intervals widened x{k:.2f}: the model's own paths were too narrow for its backtest "
-                         "errors (its simulations leave out the uncertainty of its parameters)")
+            notes.append(f"intervals widened x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {fitted[2]} months on, "
+                         "to match the model's errors in the backtest (its own paths leave out the uncertainty "
+                         "of its parameters)")
     index = _future_index(last_date, steps_sim)
     table = _summarize(paths[:, :horizon], index[:horizon])
     fc = Forecast(history=history, model=chosen, params=fit.params, table=table, backtest=table_bt, notes=notes,
