@@ -85,7 +85,6 @@ def test_covered_area_splits_utm_zones_and_bands():
 
 
 def _frames(folder):
-    import geopandas as gpd
 
     from analysis import geo
     city = load_city(folder / "city.toml")

@@ -7,7 +7,6 @@ is loaded in headless Chromium with the network off. Nothing injected may run or
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

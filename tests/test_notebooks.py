@@ -7,7 +7,6 @@ import ast
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest

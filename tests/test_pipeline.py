@@ -4,7 +4,6 @@ bundled Karamay sample; the CLI verb and the charts."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 

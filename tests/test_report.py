@@ -17,7 +17,7 @@ import pytest
 
 from analysis import briefing, report
 from analysis.cli import main
-from analysis.config import PROJ_ROOT, load_city
+from analysis.config import load_city
 from analysis.errors import UsageError
 
 # --- parameters ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ formats what they return for people. `analysis.report` runs the notebooks and re
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import re
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import __version__
 from analysis.config import OPERATOR_NAMES_ZH, City, load_city
 from analysis.errors import UsageError
+from analysis.files import project_relative
 
 #: Mimetype and output-metadata key of a recorded value (invisible in the HTML report).
 RECORD_MIME = "application/vnd.fiveg-monitor.record+json"
@@ -443,7 +442,7 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     if ctx.font_note:
         rows.append((_t(L, "字体", "Fonts"), ctx.font_note))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    files = "".join(f"<li><code>{html.escape(_rel(f['path']))}</code> sha256 {f['sha256'][:12]}, "
+    files = "".join(f"<li><code>{html.escape(project_relative(f['path']))}</code> sha256 {f['sha256'][:12]}, "
                     f"{f['bytes']:,} bytes</li>" for f in p["files"])
     _html(_TABLE_CSS + f'<div class="fiveg-box"><h4>{_t(L, "本页数据来源", "What this page was made from")}</h4>'
           f'<table class="fiveg-table">{body}</table>'
@@ -452,15 +451,6 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     record("cache_hit", bool(p["cache_hit"]))
     if with_changes:
         show_changes(ctx)
-
-
-def _rel(path: str) -> str:
-    from analysis.config import PROJ_ROOT
-
-    try:
-        return Path(path).resolve().relative_to(PROJ_ROOT.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,10 +8,6 @@ gNB, the same station seen by another source) or quarantined with a reason, and
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +19,23 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from analysis import __version__, geo, parse
-from analysis.config import OPERATORS, PROJ_ROOT, City, load_city
+from analysis.config import OPERATORS, City, load_city
 from analysis.errors import BadInputError, UsageError
+from analysis.files import (
+    project_relative,
+    sha256_of,
+    write_atomic,
+    write_csv,
+    write_json,
+)
 from analysis.schemas import STAGE_DATE_COLUMNS, STATIONS
-from analysis.sources import FIELDS, OPENCELLID_COLUMNS, RawTable, list_input_files, read_station_file
+from analysis.sources import (
+    FIELDS,
+    OPENCELLID_COLUMNS,
+    RawTable,
+    list_input_files,
+    read_station_file,
+)
 
 #: Two records of one operator closer than this are one station (same code, or no code).
 DUPLICATE_RADIUS_M = 50.0
@@ -78,24 +87,6 @@ class CleanResult:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-def _relative(path: Path) -> str:
-    """A file's name as stored in outputs: relative to the project when inside it, so that a
-    fresh clone elsewhere writes the same bytes."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(PROJ_ROOT.resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def parse_gnb_id_bits(spec: str | int | dict | None) -> dict[str, int]:
     """'24' or 'CMCC=24,CTCC=22' (or a dict) to {operator: bits}, with key '*' the default."""
@@ -180,15 +171,15 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
             file_tables = read_station_file(path)
         except BadInputError as exc:
             failed.append(exc.one_line())
-            file_info.append({"file": _relative(path), "error": exc.problem})
+            file_info.append({"file": project_relative(path), "error": exc.problem})
             continue
         for t in file_tables:
             tables.append(t)
             file_info.append({
-                "file": _relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
+                "file": project_relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
                 "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
                 "trailing_empty_rows_ignored": t.trailing_blank_rows,
-                "sha256": _sha256(path),
+                "sha256": sha256_of(path),
             })
     return tables, file_info, failed
 
@@ -203,7 +194,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
             # a report of one operator often names it only in its file name or title
             f["file_operator"] = parse.parse_operators(pd.Series([t.context])).iloc[0]
         f.insert(0, "source_sheet", t.sheet)
-        f.insert(0, "source_file", _relative(t.path))
+        f.insert(0, "source_file", project_relative(t.path))
         frames.append(f)
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
@@ -557,7 +548,7 @@ def clean_tables(
     file that keeps each row's `source_row` in the whole file, as `analysis.scale` makes)."""
     city = city if isinstance(city, City) else load_city(city)
     info = file_info if file_info is not None else [
-        {"file": _relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))} for t in tables]
+        {"file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))} for t in tables]
     return _clean_tables(tables, info, [], city, geo.read_districts(city), _to_timestamp(as_of),
                          _default_crs(input_crs), parse_gnb_id_bits(gnb_id_bits))
 
@@ -838,32 +829,8 @@ def _source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     return ledger.sort_values("station_id").reset_index(drop=True)
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV for people: UTF-8 with BOM (Excel shows Chinese right), ISO dates, LF line ends."""
-    _write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d",
-                                                 lineterminator="\n"))
-
-
-def write_json(data: dict, path: Path) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n"
-    _write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
-    _write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd",
+    write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd",
                                                         write_covering_bbox=False))
 
 

@@ -119,7 +119,12 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from analysis.config import load_city
-    from analysis.forecast import forecast_series_file, forecast_stations, json_records, write_forecast
+    from analysis.forecast import (
+        forecast_series_file,
+        forecast_stations,
+        json_records,
+        write_forecast,
+    )
 
     if (args.series is None) == (args.stations is None):
         raise UsageError("give either --series FILE or --stations PARQUET --as-of DATE")

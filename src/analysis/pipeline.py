@@ -575,7 +575,7 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", charts: bool = True) -> list[Path]:
     """Write funnel.csv, supervision_list.csv, district_targets.csv, stage_durations.csv,
     expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts."""
-    from analysis.clean import write_csv, write_json
+    from analysis.files import write_csv, write_json
 
     out = Path(out)
     tables = {"funnel.csv": report.funnel, "supervision_list.csv": report.supervision,

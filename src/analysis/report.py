@@ -23,6 +23,7 @@ import pandas as pd
 from analysis import __version__
 from analysis.config import NOTEBOOKS_DIR, PROCESSED_DIR, RAW_DIR, City, load_city
 from analysis.errors import AnalysisError, UsageError
+from analysis.files import project_relative, sha256_of
 
 #: The notebooks of a report, in the order they run, with their page titles.
 NOTEBOOKS = (
@@ -112,14 +113,6 @@ def month_as_of(month: str, city: City, extract) -> pd.Timestamp:
 # Inputs and the cache of cleaned data
 # --------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def input_files(city: City, stations=None) -> list[dict]:
     """Every file the report reads, with its sha256 and size: the station files, city.toml and the
     reference layers (districts, built-up areas, key sites)."""
@@ -127,7 +120,7 @@ def input_files(city: City, stations=None) -> list[dict]:
 
     paths = list(list_input_files([Path(stations) if stations else city.stations_dir]))
     paths += [city.folder / "city.toml"] + [city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files]
-    return [{"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in paths]
+    return [{"path": str(p), "sha256": sha256_of(p), "bytes": p.stat().st_size} for p in paths]
 
 
 def inputs_key(files: list[dict], extract_date=None) -> str:
@@ -211,17 +204,13 @@ def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
     """What a report was made from: inputs' content hash and files, city config and its hash, package
     version, as-of, previous and extract dates, whether the cleaned data came from the cache."""
     from analysis.briefing import previous_report_date
-    from analysis.config import PROJ_ROOT
 
     toml = city.folder / "city.toml"
-    try:
-        rel = toml.resolve().relative_to(PROJ_ROOT.resolve()).as_posix()
-    except ValueError:
-        rel = str(toml)
+    rel = project_relative(toml)
     as_of = pd.Timestamp(as_of)
     return {
         "city": city.key, "city_name": f"{city.name_zh} ({city.name_en})", "city_config": str(toml),
-        "city_config_rel": rel, "city_config_sha256": _sha256(toml),
+        "city_config_rel": rel, "city_config_sha256": sha256_of(toml),
         "inputs_sha256": cleaned["key"], "n_input_files": len(cleaned["files"]), "files": cleaned["files"],
         "cache_hit": bool(cleaned["hit"]), "processed": str(cleaned["folder"]),
         "package_version": __version__, "as_of": as_of.date().isoformat(),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -26,9 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import parse
-from analysis.clean import MNC_OPERATOR, clean_tables, parse_gnb_id_bits, write_csv, write_json
-from analysis.config import PROJ_ROOT, City, load_city
+from analysis.clean import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
+from analysis.config import City, load_city
 from analysis.errors import BadInputError, UsageError
+from analysis.files import project_relative, sha256_of, write_csv, write_json
 from analysis.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
@@ -142,22 +142,6 @@ def clean_partition(part: str | Path, source: str | Path, city: str | City | Pat
     return {**result.summary, "quarantine_columns": list(result.quarantine.columns)}
 
 
-def _file_name(path: Path) -> str:
-    """As `clean` names a file in its outputs: relative to the project when inside it."""
-    try:
-        return path.resolve().relative_to(PROJ_ROOT.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _add_counts(total: dict, part: dict) -> None:
     for key, value in part.items():
         total[key] = total.get(key, 0) + value
@@ -228,8 +212,8 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
             _add_counts(total, s[key])
         summary[key] = dict(sorted(total.items()))
     summary["trailing_empty_rows_ignored"] = split["trailing_empty_rows_ignored"]
-    summary["files"] = [{"file": _file_name(path), "kind": "opencellid", "encoding": split["encoding"],
-                         "header_row": split["header_row"], "rows": split["rows"], "sha256": _sha256(path),
+    summary["files"] = [{"file": project_relative(path), "kind": "opencellid", "encoding": split["encoding"],
+                         "header_row": split["header_row"], "rows": split["rows"], "sha256": sha256_of(path),
                          "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"]}]
     summary["parameters"] = summaries[0]["parameters"] if summaries else {}
     summary["reason_meanings"] = summaries[0]["reason_meanings"] if summaries else {}
