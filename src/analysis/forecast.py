@@ -558,6 +558,7 @@ class Forecast:
     unit: str = "stations"
     source: str = ""
     name_zh: str = ""
+    source_zh: str = ""  # the source line in Chinese, for figures in Chinese
 
     def plot(self, lang: str = "en", ax=None, title: str | None = None):
         """The fan chart (see `plot_fan`)."""
@@ -879,6 +880,7 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
                            n_paths=n_paths, seed=seed, model=model, max_origins=max_origins, name=name,
                            source=f"clean stations on air by {as_of.date()}")
     city_fc.name_zh = (cfg.name_zh if cfg is not None else "") if district is None else district
+    city_fc.source_zh = f"截至 {as_of.date()} 已开通的站址（清洗后的运营商及铁塔公司记录）"
     districts: dict[str, Forecast] = {}
     if district is None:
         for i, d in enumerate(by_d.columns):
@@ -1110,7 +1112,8 @@ def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
     ax.legend(loc="upper left", fontsize=9)
     name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
     ax.set_title(title or L["title"].format(name=name or "", end=idx[-1].date()))
-    fig.text(0.01, -0.02, L["source"].format(src=fc.source or fc.name, model=fc.model, n=fc.paths.shape[0]),
+    src = (fc.source_zh if lang == "zh" and fc.source_zh else fc.source) or fc.name
+    fig.text(0.01, -0.02, L["source"].format(src=src, model=fc.model, n=fc.paths.shape[0]),
              fontsize=7.5, color="#444", ha="left", va="top", wrap=True)
     return fig
 
