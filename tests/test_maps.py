@@ -45,7 +45,7 @@ def test_page_is_self_contained_escaped_and_deterministic(result):
     page = map_html(coverage_map(result))
     assert not re.search(r'<script[^>]+src=', page)
     assert not re.search(r'<link[^>]+href="https?:', page)
-    assert "L.markerClusterGroup" in page and "L.Control.FullScreen" in page or "fullscreen" in page.lower()
+    assert "L.markerClusterGroup" in page and "L.control.fullscreen" in page
     # the injected name is in the page only as escaped JSON, never as markup
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "\\u003cscript\\u003ealert" in page

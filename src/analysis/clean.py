@@ -169,6 +169,7 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
     for path in files:
         try:
             file_tables = read_station_file(path)
+            digest = sha256_of(path)  # once per file, not per sheet
         except BadInputError as exc:
             failed.append(exc.one_line())
             file_info.append({"file": project_relative(path), "error": exc.problem})
@@ -179,7 +180,7 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
                 "file": project_relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
                 "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
                 "trailing_empty_rows_ignored": t.trailing_blank_rows,
-                "sha256": sha256_of(path),
+                "sha256": digest,
             })
     return tables, file_info, failed
 

@@ -57,7 +57,7 @@ def _add_clean(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
                    help="report date: on-air dates after it are quarantined (default: today)")
-    p.add_argument("--input-crs", default=None, choices=["wgs84", "gcj02"],
+    p.add_argument("--input-crs", default=None, choices=["wgs84", "gcj02", "bd09"],
                    help="coordinate system of files that do not say (default: wgs84)")
     p.add_argument("--gnb-id-bits", default="24", metavar="BITS|OP=BITS,...",
                    help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22")

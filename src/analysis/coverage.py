@@ -11,7 +11,6 @@ margin); covered indoors when the same holds after the TR 38.901 O2I building-pe
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import json
 import math
@@ -916,7 +915,3 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
     result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
     write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
     return result
-
-
-def as_date(value) -> dt.date | None:
-    return None if value is None else pd.Timestamp(value).date()

@@ -80,7 +80,7 @@ _HEMI_DECIMAL = re.compile(r"^(?P<h1>[NSEW]|东经|北纬|西经|南纬)?\s*(?P<
 
 
 def _parse_one_coordinate(text: str) -> float:
-    t = text.upper().replace("，", ".").strip()
+    t = text.upper().strip()
     m = _HEMI_DECIMAL.match(t)
     if m:
         value = float(m["num"])

@@ -124,10 +124,10 @@ def input_files(city: City, stations=None) -> list[dict]:
 
 
 def inputs_key(files: list[dict], extract_date=None) -> str:
-    """The cache key: the inputs' content (not their names' times), the package version and the
-    extract-date setting."""
+    """The cache key: the inputs' content and where they are (not their files' times), the package
+    version and the extract-date setting."""
     doc = {"v": CACHE_VERSION, "package": __version__, "extract_date": str(extract_date or "auto"),
-           "files": sorted((Path(f["path"]).name, f["sha256"]) for f in files)}
+           "files": sorted((project_relative(f["path"]), f["sha256"]) for f in files)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
