@@ -327,3 +327,24 @@ def test_city_index_columns_follow_labels_across_report_dates(tmp_path):
     cells = {day: re.findall(r'<td class="num">([^<]*)</td>', rest) for day, rest in rows}
     # the November report has no "on air on 2020-12-31" yet: its probability stays under its own heading
     assert cells == {"2021-03-22": ["224", "216", "17 %"], "2020-11-30": ["200", "–", "10 %"]}
+
+
+def _numbers_on_page(path: Path) -> list[str]:
+    """Every number a reader sees on a page: tags, embedded images and the 'made at' time left out."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"data:[^\"')\s]+", "", text)
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"(生成时间|Made)\s*\S+\s*\S*", "", text)
+    text = re.sub(r"/tmp/\S+", "", text)
+    return re.findall(r"\d[\d,.]*", text)
+
+
+@pytest.mark.slow
+def test_a_rebuild_shows_the_same_numbers(built, tmp_path):
+    again = report.run_report("karamay", as_of="2021-03-22", out=tmp_path / "reports", processed=tmp_path / "processed",
+                              log=lambda *a: None)[0]
+    assert json.loads((built / "headline.json").read_text()) == json.loads((again / "headline.json").read_text())
+    for nb, _, _ in report.NOTEBOOKS:
+        page = Path(nb).with_suffix(".html").name
+        assert _numbers_on_page(built / page) == _numbers_on_page(again / page), page
