@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         print("preparing China's counties ...", flush=True)
         fixtures.china_city(work / "china")
         scales = args.only_scales or ladder(args.scale)
-        command = "python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
+        command = ("python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
+                   + (f" --stages {' '.join(args.stages)}" if args.stages != list(STAGES) else "")
+                   + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else ""))
         for stage in args.stages:
             for n in ([0] if stage in CITY_ONLY else scales):
                 if stage == "clean_opencellid" and n > OPENCELLID_IN_MEMORY_MAX:
@@ -170,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
                         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
         results["machine"] = machine()
-        results["last_run_seconds"] = round(time.perf_counter() - t_all, 1)
-        results["last_run_command"] = command
+        results.setdefault("run_log", []).append({"command": command, "seconds": round(time.perf_counter() - t_all, 1),
+                                                  "date": dt.datetime.now().isoformat(timespec="seconds")})
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-        print(f"all done in {results['last_run_seconds']:.0f} s")
+        print(f"all done in {results['run_log'][-1]['seconds']:.0f} s")
     write_document(results, HERE.parent / "BENCHMARKS.md", HERE / "scaling.png")
     print(f"wrote {HERE.parent / 'BENCHMARKS.md'}")
     return 0

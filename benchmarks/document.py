@@ -82,7 +82,7 @@ def write_document(results: dict, path: Path, plot_path: Path) -> None:
     text = template.format(
         table="\n".join(rows), cpu=m.get("cpu", "?"), cores=m.get("cores", "?"), memory=m.get("memory_gb", "?"),
         python=m.get("python", "?"), os=m.get("os", "?"), versions=versions, chromium=m.get("chromium", "?"),
-        last_command=results.get("last_run_command", "?"), last_seconds=results.get("last_run_seconds", "?"),
+        runs_log="\n".join(f"- `{r['command']}`: {r['seconds']:,.0f} s ({r['date']})" for r in results.get("run_log", [])),
         plot=plot_path.relative_to(path.parent).as_posix(),
         goals=(Path(__file__).parent / "GOALS.md").read_text(encoding="utf-8").strip()
         if (Path(__file__).parent / "GOALS.md").is_file() else "(not assessed yet)",

@@ -28,7 +28,7 @@ from analysis import parse
 from analysis.clean import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
 from analysis.config import City, load_city
 from analysis.errors import BadInputError, UsageError
-from analysis.files import project_relative, sha256_of, write_csv, write_json
+from analysis.files import project_relative, sha256_of, write_json
 from analysis.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
@@ -158,7 +158,8 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     `dask.distributed.Client`, local or connected to a cluster whose workers see `path` and `out`)
     or, without one, on Dask's local `scheduler` ("processes", "threads" or "synchronous"). Peak memory is the splitter's chunk plus, per
     worker, one partition's clean. The stations are sorted by station_id within each partition
-    (not across); the quarantine is in partition order, sorted by source row within each.
+    (not across), as is source_matches.csv; the quarantine is in partition order, sorted by source
+    row within each.
     """
     import dask
 
@@ -196,10 +197,11 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
         for p in parts:
             with open(work / "out" / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
                 shutil.copyfileobj(part_fh, fh)
-    matches = pd.concat([pd.read_parquet(work / "out" / f"{p.stem}.matches.parquet") for p in parts],
-                        ignore_index=True) if parts else pd.DataFrame()
-    write_csv(matches.sort_values("station_id").reset_index(drop=True) if len(matches) else matches,
-              out / "source_matches.csv")
+    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
+    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        for i, p in enumerate(parts):
+            pd.read_parquet(work / "out" / f"{p.stem}.matches.parquet").to_csv(
+                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
 
     summary = {"city": city_ref.key, "as_of": as_of_text, "partitions": len(parts)}
     counts = ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "stations_on_air")
