@@ -118,11 +118,13 @@ def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     assert not given["hit"] and given["extract"] == pd.Timestamp("2022-01-10") and given["summary"]["as_of"] == "2022-01-10"
 
 
-def test_inputs_key_ignores_paths_but_not_content(tmp_path):
+def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
     files = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 1}]
-    moved = [{"path": "/b/x.csv", "sha256": "1" * 64, "bytes": 1}]
+    same = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 2}]
+    moved = [{"path": "/b/x.csv", "sha256": "1" * 64, "bytes": 1}]  # the cleaned rows name their files
     changed = [{"path": "/a/x.csv", "sha256": "2" * 64, "bytes": 1}]
-    assert report.inputs_key(files) == report.inputs_key(moved) != report.inputs_key(changed)
+    assert report.inputs_key(files) == report.inputs_key(same)
+    assert len({report.inputs_key(files), report.inputs_key(moved), report.inputs_key(changed)}) == 3
     assert report.inputs_key(files) != report.inputs_key(files, extract_date="2022-01-10")
 
 

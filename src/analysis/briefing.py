@@ -20,6 +20,13 @@ import pandas as pd
 from analysis.config import OPERATOR_NAMES_ZH, City, load_city
 from analysis.errors import UsageError
 from analysis.files import project_relative
+from analysis.pipeline import (
+    BLOCKER_EN,
+    BLOCKER_ZH,
+    STAGE_EN,
+    STAGE_ZH,
+    previous_report_date,
+)
 
 #: Mimetype and output-metadata key of a recorded value (invisible in the HTML report).
 RECORD_MIME = "application/vnd.fiveg-monitor.record+json"
@@ -32,16 +39,6 @@ PAGES = {"clean": ("数据清洗：原始记录到站址", "Cleaning: from raw r
          "taskforce": ("专班跟踪：在途站址与阻碍", "Task force: the pipeline and its blockers"),
          "summary": ("月度简报", "Monthly briefing")}
 
-_STAGE_ZH = {"planned": "规划", "site_selection": "选址", "site_access": "进场", "construction": "建设",
-             "power_hookup": "电源接入", "on_air": "已开通"}
-_STAGE_EN = {"planned": "planned", "site_selection": "site selection", "site_access": "site access",
-             "construction": "construction", "power_hookup": "power hook-up", "on_air": "on air"}
-_BLOCKER_ZH = {"site_selection": "选址难", "site_access": "进场难", "construction": "施工受阻",
-               "power_hookup": "电源接入难", "power_price": "高转供电价", "none": "未报阻碍",
-               "not_known": "当日未知（其后已离开该阶段）", "other": "其他"}
-_BLOCKER_EN = {"site_selection": "site selection", "site_access": "site access", "construction": "construction",
-               "power_hookup": "power hook-up", "power_price": "high resold-power price", "none": "no blocker reported",
-               "not_known": "not known on this date (left the stage since)", "other": "other"}
 _CATEGORY = {"scenic": ("景区", "scenic spot"), "hospital": ("医院", "hospital"), "university": ("高校", "university"),
              "industrial": ("工业", "industrial"), "centre": ("市中心", "city centre"),
              "commercial": ("商业区", "commercial"), "office": ("办公区", "office")}
@@ -244,15 +241,6 @@ class Context:
                   f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)")
 
 
-def previous_report_date(as_of) -> pd.Timestamp:
-    """The same day a month earlier; a month end's previous report is the previous month end."""
-    as_of = pd.Timestamp(as_of).normalize()
-    prev = as_of - pd.DateOffset(months=1)
-    if as_of.is_month_end:
-        prev = prev + pd.offsets.MonthEnd(0)
-    return prev.normalize()
-
-
 def open_report(city: str | City = "karamay", as_of=None, lang: str | None = None, stations=None,
                 processed=None, out=None, extract_date=None, basemap: str | None = None,
                 page: str = "", show: bool = True) -> Context:
@@ -399,7 +387,7 @@ def show_changes(ctx: Context) -> None:
         })
     _table(pd.DataFrame(rows), source=ctx.source)
     if len(ch["moves"]):
-        stage = _STAGE_ZH if L == "zh" else _STAGE_EN
+        stage = STAGE_ZH if L == "zh" else STAGE_EN
         new = _t(L, "（新列入）", "(new)")
         mv = pd.DataFrame({
             _t(L, "上月阶段", "Stage last month"): ch["moves"]["stage_prev"].map(lambda s: stage.get(s, new)),
@@ -854,7 +842,7 @@ def show_funnel(ctx: Context, tf=None) -> None:
     f = tf.funnel
     city_rows = f[f["district"] == f["district"].iloc[-1]].set_index("stage")
     total = city_rows.loc["pipeline_total"]
-    stage = _STAGE_ZH if L == "zh" else _STAGE_EN
+    stage = STAGE_ZH if L == "zh" else STAGE_EN
     _step(_t(L, "在途站址（按阶段和区县）", "Planned sites in the pipeline, by stage and district"),
           _t(L, f"{day(tf.as_of)} 全市在途站址 {n(total['sites'])} 个，比 {day(tf.previous)} {int(total['change']):+d} 个；"
                 f"已开通 {n(city_rows.loc['on_air', 'sites'])} 座。",
@@ -892,7 +880,7 @@ def blocker_sentence(ctx: Context, tf=None) -> str:
     tf = tf or run_taskforce(ctx)
     L = ctx.lang
     bc = blocker_counts(ctx, tf).set_index("blocker")["sites"]
-    names = _BLOCKER_ZH if L == "zh" else _BLOCKER_EN
+    names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     total, unknown, none = int(bc.sum()), int(bc.get("not_known", 0)), int(bc.get("none", 0))
     real = bc.drop([k for k in ("not_known", "none") if k in bc.index])
     listed = _t(L, "；".join(f"{names.get(k, k)} {n(v)} 个" for k, v in real.items()),
@@ -922,7 +910,7 @@ def show_blockers(ctx: Context, tf=None) -> None:
     tf = tf or run_taskforce(ctx)
     L = ctx.lang
     bc = blocker_counts(ctx, tf)
-    names = _BLOCKER_ZH if L == "zh" else _BLOCKER_EN
+    names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     _step(_t(L, "阻碍因素", "Blockers"), blocker_sentence(ctx, tf))
     _table(pd.DataFrame({_t(L, "阻碍", "Blocker"): bc["blocker"].map(lambda b: names.get(b, b)),
                          _t(L, "站址数（个）", "Sites"): bc["sites"].map(n)}), source=ctx.source)
@@ -936,8 +924,8 @@ def supervision_table(ctx: Context, tf=None, top: int = 15) -> pd.DataFrame:
     tf = tf or run_taskforce(ctx)
     L = ctx.lang
     s = tf.supervision.head(top)
-    stage = _STAGE_ZH if L == "zh" else _STAGE_EN
-    names = _BLOCKER_ZH if L == "zh" else _BLOCKER_EN
+    stage = STAGE_ZH if L == "zh" else STAGE_EN
+    names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     return pd.DataFrame({
         _t(L, "序号", "Rank"): s["rank"].map(n),
         _t(L, "站址", "Site"): s["name"].fillna(s["station_id"]),
@@ -997,7 +985,7 @@ def show_stage_durations(ctx: Context, tf=None) -> None:
     tf = tf or run_taskforce(ctx)
     L = ctx.lang
     du = tf.durations
-    stage = dict(_STAGE_ZH if L == "zh" else _STAGE_EN, planned_to_on_air=_t(L, "规划至开通", "planned to on air"))
+    stage = dict(STAGE_ZH if L == "zh" else STAGE_EN, planned_to_on_air=_t(L, "规划至开通", "planned to on air"))
     _step(_t(L, "各阶段用时", "How long each stage takes"),
           _t(L, "已完成该阶段的站址所用天数（中位数与四分位），以及仍在该阶段的站址数。",
              "Days taken by sites that completed each stage (median and quartiles), and sites still in it."))

@@ -1058,7 +1058,9 @@ _LABELS = {
 }
 
 
-def _lang(lang: str) -> str:
+def figure_lang(lang: str) -> str:
+    """The language a figure can be labelled in: 'zh' needs a CJK font (`set_cjk_font`), and
+    falls back to 'en' (with one warning) rather than draw empty boxes."""
     if lang not in ("en", "zh"):
         raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
     if lang == "zh" and set_cjk_font() is None:
@@ -1072,7 +1074,7 @@ def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
     import matplotlib.pyplot as plt
     from matplotlib import dates as mdates
 
-    lang = _lang(lang)
+    lang = figure_lang(lang)
     L = _LABELS[lang]
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 5.6))
@@ -1123,7 +1125,7 @@ def plot_districts(cf: CityForecast, lang: str = "en"):
     each target."""
     import matplotlib.pyplot as plt
 
-    lang = _lang(lang)
+    lang = figure_lang(lang)
     L = _LABELS[lang]
     n = max(1, len(cf.districts))
     cols = 2 if n > 1 else 1

@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.config import City, load_city
 from analysis.errors import BadInputError, ConfigError, UsageError
+from analysis.forecast import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
 
 #: The stages of a site still in the pipeline (every stage before on air).
@@ -35,7 +36,13 @@ PIPELINE_TOTAL = "pipeline_total"
 STAGE_ZH = {"planned": "规划", "site_selection": "选址", "site_access": "进场", "construction": "建设",
             "power_hookup": "电源接入", "on_air": "已开通", "unknown": "状态不明", PIPELINE_TOTAL: "在途合计"}
 BLOCKER_ZH = {"site_selection": "选址难", "site_access": "进场难", "construction": "施工受阻", "power_hookup": "电源接入难",
-              "power_price": "高转供电价", "other": "其他", "none": "未报阻碍", "not_known": "当日阻碍未知"}
+              "power_price": "高转供电价", "other": "其他", "none": "未报阻碍", "not_known": "当日未知（其后已离开该阶段）"}
+STAGE_EN = {"planned": "planned", "site_selection": "site selection", "site_access": "site access",
+            "construction": "construction", "power_hookup": "power hook-up", "on_air": "on air", "unknown": "status unknown",
+            PIPELINE_TOTAL: "pipeline total"}
+BLOCKER_EN = {"site_selection": "site selection", "site_access": "site access", "construction": "construction",
+              "power_hookup": "power hook-up", "power_price": "high resold-power price", "other": "other",
+              "none": "no blocker reported", "not_known": "not known on this date (left the stage since)"}
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
 
 
@@ -94,8 +101,9 @@ def stuck_days_of(city: City | str | None = None) -> dict[str, int]:
     return out
 
 
-def _previous_report_date(as_of: pd.Timestamp) -> pd.Timestamp:
+def previous_report_date(as_of) -> pd.Timestamp:
     """Same day a month earlier; a month end's previous report is the previous month end."""
+    as_of = pd.Timestamp(as_of).normalize()
     prev = as_of - pd.DateOffset(months=1)
     if as_of.is_month_end:
         prev = prev + pd.offsets.MonthEnd(0)
@@ -190,7 +198,7 @@ def build_funnel(stations: pd.DataFrame, as_of, extract_date=None, districts=Non
     `pipeline_total` adds up the stages before on air. `undated_sites` counts sites with no stage
     dates, counted in their reported status."""
     as_of = _timestamp(as_of, "as_of")
-    previous = _timestamp(previous, "previous") if previous is not None else _previous_report_date(as_of)
+    previous = _timestamp(previous, "previous") if previous is not None else previous_report_date(as_of)
     st = _check(stations)
     extract = _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(st)
     now = derive_stages(st, as_of, extract)
@@ -548,7 +556,7 @@ def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_dat
     if (as_of - pd.Timestamp(city.buildout_start)).days < 0:
         notes.append(f"{as_of.date()} is before the buildout start {city.buildout_start}")
     return TaskforceReport(
-        as_of=as_of, previous=_previous_report_date(as_of), extract=extract, city=city, stuck_days=thresholds,
+        as_of=as_of, previous=previous_report_date(as_of), extract=extract, city=city, stuck_days=thresholds,
         sites=sites, funnel=build_funnel(st, as_of, extract, city.district_names),
         supervision=list_stuck_sites(st, as_of, thresholds, extract),
         durations=measure_stage_durations(st, as_of), expected=expected,
@@ -631,20 +639,7 @@ _T = {
            "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
            "undated": "{n} 个站址无阶段日期，停留天数未知，未画出"},
 }
-_BLOCKER_EN = {"power_price": "high resold-power price", "none": "no blocker reported",
-               "not_known": "not known on this date (left the stage since)"}
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-
-
-def _lang(lang: str) -> str:
-    if lang not in ("en", "zh"):
-        raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
-    if lang == "zh":
-        from analysis.forecast import set_cjk_font
-
-        if set_cjk_font() is None:
-            return "en"
-    return lang
 
 
 def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
@@ -655,7 +650,7 @@ def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
 
 
 def _stage_label(stage: str, lang: str) -> str:
-    return STAGE_ZH.get(stage, stage) if lang == "zh" else stage.replace("_", " ")
+    return STAGE_ZH.get(stage, stage) if lang == "zh" else STAGE_EN.get(stage, stage.replace("_", " "))
 
 
 def _footer(fig, report: TaskforceReport, lang: str, extra: str = "") -> None:
@@ -671,7 +666,7 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
     a month earlier as a marker. Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    lang = _lang(lang)
+    lang = figure_lang(lang)
     L = _T[lang]
     f = report.funnel
     stages = [s for s in f["stage"].drop_duplicates() if s not in ("on_air", PIPELINE_TOTAL)]
@@ -707,7 +702,7 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     the extract; 'not known' for sites that have left the stage since the report date)."""
     import matplotlib.pyplot as plt
 
-    lang = _lang(lang)
+    lang = figure_lang(lang)
     L = _T[lang]
     s = report.sites[_in_pipeline(report.sites)].copy()
     key = s["blocker"].where(s["blocker"].notna(),
@@ -725,7 +720,7 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
         n = table[b].to_numpy(dtype=float)
         color = "#cccccc" if b in ("none", "not_known") else colors(i)
         ax.barh(y, n, left=left, color=color, hatch="//" if b == "not_known" else None,
-                label=BLOCKER_ZH[b] if lang == "zh" else _BLOCKER_EN.get(b, b.replace("_", " ")))
+                label=BLOCKER_ZH[b] if lang == "zh" else BLOCKER_EN.get(b, b.replace("_", " ")))
         left += n
     ax.set_yticks(y, [_district_label(report, d, lang) for d in districts])
     ax.invert_yaxis()
@@ -743,7 +738,7 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
     with the stage's supervision threshold; sites over it are red."""
     import matplotlib.pyplot as plt
 
-    lang = _lang(lang)
+    lang = figure_lang(lang)
     L = _T[lang]
     s = report.sites[_in_pipeline(report.sites)]
     dated = s[s["days_in_stage"].notna()]
