@@ -28,7 +28,7 @@ def _fmt_s(r: dict | None) -> str:
 
 
 def _mb(r: dict | None) -> str:
-    if not r or "peak_mb" not in r:
+    if not r or "peak_mb" not in r or "skipped" in r or "error" in r:
         return "-"
     return f"{r['peak_mb']:,.0f}"
 
@@ -54,11 +54,13 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     if pkg and stage.startswith("clean") and "rows" in pkg and pkg.get("rows"):
         parts.append(f"{pkg['rows']:,} rows → {pkg.get('stations', 0):,} stations")
     if pkg and "partitions" in pkg:
-        parts.append(f"{pkg['partitions']} partitions")
+        parts.append(f"{pkg['partitions']} partition{'s' if pkg['partitions'] != 1 else ''} of ≤ 500,000 rows")
     if pkg and stage == "forecast" and "series" in pkg:
         parts.append(f"{pkg['series']:,} series, model {pkg.get('model')}")
     if base and base.get("note"):
-        parts.append(f"baseline: {base['note']}")
+        parts.append(f"baseline extrapolated: {base['note']}")
+    if pkg and pkg.get("load_before") is not None:
+        parts.append(f"load {pkg['load_before']}")
     return "; ".join(parts)
 
 
@@ -96,7 +98,7 @@ def _plot(runs: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, stage in enumerate(s for s in LABELS if s != "report"):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
@@ -111,7 +113,7 @@ def _plot(runs: dict, path: Path) -> None:
     ax.set_ylabel("seconds")
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title("Time against stations: package (solid) and naive baseline (dashed)")
-    ax.legend(fontsize=6.5, loc="upper left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
