@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from analysis import __version__, geo, parse
-from analysis.config import OPERATORS, City, load_city
+from analysis.config import OPERATORS, City, load_city, parse_date
 from analysis.errors import BadInputError, UsageError
 from analysis.files import (
     project_relative,
@@ -498,14 +498,8 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
 # --- putting it together -----------------------------------------------------------------------
 
 def _to_timestamp(as_of) -> pd.Timestamp:
-    if as_of is None:
-        return pd.Timestamp(dt.date.today())
-    if isinstance(as_of, (dt.date, pd.Timestamp)):
-        return pd.Timestamp(as_of).normalize()
-    try:
-        return pd.Timestamp(dt.date.fromisoformat(str(as_of).strip()))
-    except ValueError:
-        raise UsageError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    """The report date (today when not given) as a Timestamp; a one-line UsageError when not a date."""
+    return pd.Timestamp(dt.date.today() if as_of is None else parse_date(as_of))
 
 
 def clean_stations(

@@ -15,11 +15,11 @@ from analysis.errors import AnalysisError, UsageError
 
 def _date_arg(text: str):
     """argparse type of every date flag: exactly YYYY-MM-DD, else usage error (exit 2, one line)."""
-    import datetime as dt
+    from analysis.config import parse_date
 
     try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
+        return parse_date(text)
+    except UsageError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 

@@ -96,6 +96,19 @@ class City:
         return tuple(t for t in self.targets if t.kind == "target")
 
 
+def parse_date(value, name: str = "--as-of") -> dt.date:
+    """A date a user gave (a report date, an extract date): a date, datetime or Timestamp, or text that
+    is exactly YYYY-MM-DD; anything else is a one-line UsageError naming the parameter."""
+    if isinstance(value, dt.datetime):  # also pandas.Timestamp
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def available_cities(raw_dir: Path = RAW_DIR) -> list[str]:
     return sorted(p.parent.name for p in raw_dir.glob("*/city.toml"))
 

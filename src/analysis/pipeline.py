@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import City, load_city
+from analysis.config import City, load_city, parse_date
 from analysis.errors import BadInputError, ConfigError, UsageError
 from analysis.forecast import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
@@ -51,13 +51,7 @@ _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_CO
 # --------------------------------------------------------------------------------------------
 
 def _timestamp(value, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise UsageError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
-    if pd.isna(ts):
-        raise UsageError(f"{name} is not a date (YYYY-MM-DD): {value!r}")
-    return ts.normalize()
+    return pd.Timestamp(parse_date(value, name))
 
 
 def _check(stations: pd.DataFrame) -> pd.DataFrame:

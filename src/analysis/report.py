@@ -21,7 +21,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import __version__
-from analysis.config import NOTEBOOKS_DIR, PROCESSED_DIR, RAW_DIR, City, load_city
+from analysis.config import (
+    NOTEBOOKS_DIR,
+    PROCESSED_DIR,
+    RAW_DIR,
+    City,
+    load_city,
+    parse_date,
+)
 from analysis.errors import AnalysisError, UsageError
 from analysis.files import project_relative, sha256_of
 
@@ -44,20 +51,6 @@ class NotebookFailed(AnalysisError):
 # --------------------------------------------------------------------------------------------
 # Parameters
 # --------------------------------------------------------------------------------------------
-
-def parse_date(value, name: str = "--as-of") -> dt.date:
-    """An ISO date (YYYY-MM-DD) or a one-line UsageError."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise UsageError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
-
 
 def parse_months(spec: str) -> list[str]:
     """'2021-01:2021-12' (or one month '2021-03') to the list of months 'YYYY-MM', in order."""
