@@ -8,7 +8,7 @@ gNB, the same station seen by another source) or quarantined with a reason, and
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -83,7 +83,11 @@ class CleanResult:
     quarantine: pd.DataFrame
     summary: dict
     source_matches: pd.DataFrame
-    failed_files: list[str] = field(default_factory=list)
+
+    @property
+    def failed_files(self) -> list[str]:
+        """One line per file that could not be read at all (also in the summary)."""
+        return self.summary["failed_files"]
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -776,7 +780,7 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     }
     assert summary["rows_in"] == summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
     assert summary["rows_kept"] == len(stations), "every station comes from exactly one kept raw row"
-    return CleanResult(stations, quarantine, summary, ledger, failed)
+    return CleanResult(stations, quarantine, summary, ledger)
 
 
 #: Column order and dtype of stations.parquet (the schema checks the values).
