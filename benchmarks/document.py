@@ -7,7 +7,7 @@ from pathlib import Path
 LABELS = {
     "clean": ("cleaning, operator CSV", "clean_stations", "pandas.read_csv (the floor)"),
     "clean_opencellid": ("cleaning, OpenCelliD CSV", "clean_stations", "pandas.read_csv (the floor)"),
-    "clean_partitioned": ("cleaning OpenCelliD in partitions (Dask, 2 workers)", "analysis.scale.clean_partitioned", "-"),
+    "clean_partitioned": ("cleaning OpenCelliD in partitions (Dask, 2 workers)", "analysis.clean.partitioned.clean_partitioned", "-"),
     "assign": ("district assignment (China's counties)", "geo.assign_district", "geopandas.sjoin within"),
     "coverage": ("coverage area (50 m grid)", "coverage.covered_area_km2", "geopandas buffer + union_all per UTM zone"),
     "forecast": ("forecast of every county's series", "forecast.forecast_stations", "one damped-ETS backtest + fit per series"),

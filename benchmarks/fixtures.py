@@ -1,4 +1,4 @@
-"""The national inputs of the benchmarks: synthetic station files (analysis.synth) and a temporary
+"""The national inputs of the benchmarks: synthetic station files (synth) and a temporary
 "china" city folder whose districts are all of China's counties (cnmaps) or, without cnmaps, a
 documented synthetic tiling of synth.CHINA_BBOX."""
 
@@ -11,7 +11,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from analysis import geo, synth
+import synth
+from analysis import geo
 
 #: Douglas-Peucker tolerance for the county polygons, degrees (about 50 m, as the Karamay export).
 COUNTY_SIMPLIFY_DEG = 0.0005

@@ -43,7 +43,7 @@ def _clean_stations_file(work: Path, n: int) -> Path:
     """Cleaned national stations of scale n (cleaned once, untimed, when a later stage needs them)."""
     p = _paths(work, n)
     if not p["stations"].is_file():
-        from analysis.clean import clean_stations, write_stations
+        from analysis.clean.stations import clean_stations, write_stations
 
         r = clean_stations(fixtures.station_file(p["data"], n), fixtures.china_city(p["city"]), as_of=AS_OF)
         write_stations(r.stations, p["stations"])
@@ -71,7 +71,7 @@ def clean(variant: str, n: int, work: Path, fmt: str = "operator") -> dict:
         secs, df = _timed(lambda: pd.read_csv(path))
         info["rows"] = len(df)
         return {"seconds": secs, **info}
-    from analysis.clean import clean_stations, write_stations
+    from analysis.clean.stations import clean_stations, write_stations
     from analysis.config import load_city
 
     city = load_city(fixtures.china_city(p["city"]))
@@ -90,7 +90,7 @@ def clean_opencellid(variant: str, n: int, work: Path) -> dict:
 
 def clean_partitioned(variant: str, n: int, work: Path) -> dict:
     """The OpenCelliD file cleaned in partitions on a local Dask cluster (2 workers)."""
-    from analysis.scale import clean_partitioned as run
+    from analysis.clean.partitioned import clean_partitioned as run
 
     p = _paths(work, n)
     path = fixtures.station_file(p["data"], n, "opencellid")
@@ -280,7 +280,7 @@ def _map_result(n: int, work: Path):
     from analysis.coverage import CoverageSettings, assess_coverage
 
     if n == 0:
-        from analysis.clean import clean_stations
+        from analysis.clean.stations import clean_stations
         from analysis.config import RAW_DIR
 
         city = load_city("karamay")

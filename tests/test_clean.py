@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from analysis import geo
-from analysis.clean import clean_stations, clean_to_folder, parse_gnb_id_bits
+from analysis.clean.stations import clean_stations, clean_to_folder, parse_gnb_id_bits
 from analysis.errors import UsageError
 
 AS_OF = "2022-01-10"

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from analysis import report
+from analysis.report import runner as report
 from analysis.config import RAW_DIR
 
 MARK = "pwned"

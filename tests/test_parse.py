@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis import parse
+from analysis.clean import parse
 
 
 @pytest.mark.parametrize("text", [

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from analysis import clean as clean_module
+from analysis.clean import stations as clean_module
 from analysis.cli import main
 from analysis.config import RAW_DIR
 

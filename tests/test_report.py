@@ -15,7 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis import briefing, report
+from analysis.report import pages as briefing, runner as report
 from analysis.cli import main
 from analysis.config import load_city
 from analysis.errors import UsageError
@@ -148,7 +148,7 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [
-            nbformat.v4.new_code_cell("from analysis import briefing as b"),
+            nbformat.v4.new_code_cell("from analysis.report import pages as b"),
             nbformat.v4.new_code_cell('city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
                                       'processed = ""\nextract_date = ""\nout = ""', metadata={"tags": ["parameters"]}),
             nbformat.v4.new_code_cell('raise RuntimeError("boom in the test")' if name == failing
@@ -183,7 +183,7 @@ def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
     assert "2021-03-22.failed" in (out / "karamay" / "index.html").read_text(encoding="utf-8")
 
     # the command line: exit 1, one line naming the notebook and the cell
-    import analysis.report as mod
+    import analysis.report.runner as mod
 
     real = mod.NOTEBOOKS_DIR
     try:

@@ -6,7 +6,7 @@ import pytest
 from openpyxl import Workbook
 
 from analysis.errors import BadInputError
-from analysis.sources import detect_format, list_input_files, map_header, read_station_file
+from analysis.clean.sources import detect_format, list_input_files, map_header, read_station_file
 
 CSV_ZH = "站址编码,基站名称,经度,纬度,开通时间\n650203001,准噶尔路宏站,84.88,45.58,2020/5/12\n"
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import synth
-from analysis.clean import clean_stations
+import synth
+from analysis.clean.stations import clean_stations
 from analysis.config import RAW_DIR, load_city
 
 STATIONS_DIR = RAW_DIR / "karamay" / "stations"

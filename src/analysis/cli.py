@@ -24,7 +24,7 @@ def _date_arg(text: str):
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from analysis.clean import clean_to_folder
+    from analysis.clean.stations import clean_to_folder
 
     result = clean_to_folder(
         inputs=args.input,
@@ -87,7 +87,12 @@ def _add_boundaries(sub) -> None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from analysis import synth
+    # The generator serves tests, the bundled sample and benchmarks, so it lives beside the package
+    # (synth/ in the project folder), not in it.
+    try:
+        import synth
+    except ModuleNotFoundError:
+        raise UsageError("the synthetic generator is the project's synth/ folder: run this from the project folder") from None
 
     if args.scale:
         paths = synth.write_national(args.out, n_stations=args.scale, seed=args.seed, fmt=args.format)
@@ -106,7 +111,7 @@ def _add_synth(sub) -> None:
         "or national-scale files for benchmarks.",
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--city", default="karamay", help="city key (default karamay)")
+    p.add_argument("--city", default="karamay", help="city key of the sample (default karamay, the city it imitates)")
     p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
     p.add_argument("--scale", type=int, default=None, metavar="N",
                    help="write national-scale data with N stations instead of the city sample")
@@ -146,7 +151,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     else:
         if args.as_of is None:
             raise UsageError("--stations needs --as-of YYYY-MM-DD")
-        from analysis.clean import read_stations
+        from analysis.clean.stations import read_stations
 
         cf = forecast_stations(read_stations(args.stations), args.as_of, city=args.city or "karamay",
                                horizon=args.horizon, district=args.district, seed=args.seed, n_paths=args.paths)
@@ -226,9 +231,9 @@ def _add_coverage(sub) -> None:
 def _cmd_taskforce(args: argparse.Namespace) -> int:
     import json
 
-    from analysis.clean import read_stations
+    from analysis.clean.stations import read_stations
     from analysis.errors import BadInputError
-    from analysis.pipeline import track_taskforce, write_taskforce
+    from analysis.taskforce import track_taskforce, write_taskforce
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -277,7 +282,7 @@ def _add_taskforce(sub) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import run_report
+    from analysis.report.runner import run_report
 
     built = run_report(args.city, as_of=args.as_of, out=args.out, months=args.months, lang=args.lang,
                        basemap=args.basemap, extract_date=args.extract_date, stations=args.stations,

@@ -25,7 +25,7 @@ import shapely
 from scipy.spatial import cKDTree
 from scipy.stats import norm
 
-from analysis.clean import read_stations
+from analysis.clean.stations import read_stations
 from analysis.config import City, load_city
 from analysis.errors import BadInputError, ConfigError
 

@@ -2,7 +2,7 @@
 notebooks with papermill into a temporary folder, render them to HTML without code, write index.html
 with the headline numbers, then swap the folder into `reports/<city>/<as_of>/` in one rename.
 
-What the notebooks display comes from `analysis.briefing`; this module only runs and publishes them.
+What the notebooks display comes from `analysis.report.pages`; this module only runs and publishes them.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def month_as_of(month: str, city: City, extract) -> pd.Timestamp:
 def input_files(city: City, stations=None) -> list[dict]:
     """Every file the report reads, with its sha256 and size: the station files, city.toml and the
     reference layers (districts, built-up areas, key sites)."""
-    from analysis.sources import list_input_files
+    from analysis.clean.sources import list_input_files
 
     paths = list(list_input_files([Path(stations) if stations else city.stations_dir]))
     paths += [city.folder / "city.toml"] + [city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files]
@@ -146,8 +146,8 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     source_matches.csv, clean_summary.json, cache.json). Returns a dict: stations, summary, key, hit,
     folder, files, extract (Timestamp), extract_rule.
     """
-    from analysis.clean import clean_stations, clean_to_folder, read_stations
-    from analysis.pipeline import extract_date_of
+    from analysis.clean.stations import clean_stations, clean_to_folder, read_stations
+    from analysis.taskforce import extract_date_of
 
     cfg = city if isinstance(city, City) else load_city(city)
     files = input_files(cfg, stations)
@@ -196,7 +196,7 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
 def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
     """What a report was made from: inputs' content hash and files, city config and its hash, package
     version, as-of, previous and extract dates, whether the cleaned data came from the cache."""
-    from analysis.briefing import previous_report_date
+    from analysis.report.pages import previous_report_date
 
     toml = city.folder / "city.toml"
     rel = project_relative(toml)
@@ -221,7 +221,7 @@ def _exporter():
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-    from analysis.briefing import RECORD_KEY
+    from analysis.report.pages import RECORD_KEY
 
     class _DropForReaders(Preprocessor):
         """Leave out what a reader should not see: recorded values and warnings on stderr."""
@@ -277,14 +277,14 @@ def _t(lang, zh, en):
 
 
 def _fmt_prob(v) -> str:
-    from analysis.briefing import prob
+    from analysis.report.pages import prob
 
     return prob(float(v)) if v is not None else "–"
 
 
 def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
     """The headline numbers of a report (from its summary notebook's records) as (label, value)."""
-    from analysis.briefing import n, pct
+    from analysis.report.pages import n, pct
 
     cards = [(_t(lang, f"{h['as_of']} 已开通", f"On air on {h['as_of']}"), n(h.get("on_air_as_of")))]
     for t in city.targets:
@@ -428,7 +428,7 @@ def build_report(city: City, as_of: pd.Timestamp, out: Path, cleaned: dict, lang
     """Run every notebook for one report date into a temporary folder next to the report's folder,
     render the pages, write index.html, then swap it in. On a failing notebook the executed copies go
     to `<as_of>.failed/` and the last good report stays as it was."""
-    from analysis.briefing import read_records
+    from analysis.report.pages import read_records
 
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     city_dir = Path(out) / city.key
@@ -481,7 +481,7 @@ def run_report(city: str, as_of=None, out="reports", months: str | None = None, 
     """The `report` command: check every parameter (unknown city, a date that is not a date, a date
     outside the data: one-line UsageError) before any notebook runs, then build one report, or one per
     month of `months` ('YYYY-MM:YYYY-MM', each as of its month end), and the index linking them."""
-    from analysis.briefing import default_lang
+    from analysis.report.pages import default_lang
 
     cfg = load_city(city)
     if lang not in (None, "", "zh", "en"):

@@ -1,4 +1,4 @@
-"""Tests of analysis.pipeline: stages as of a date, funnel, supervision list, stage durations,
+"""Tests of analysis.taskforce: stages as of a date, funnel, supervision list, stage durations,
 the bottom-up forecast and district targets, on hand-made pipelines of known durations and on the
 bundled Karamay sample; the CLI verb and the charts."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import pipeline as P
+from analysis import taskforce as P
 from analysis.cli import main
 from analysis.config import load_city
 from analysis.errors import BadInputError, ConfigError, UsageError
@@ -270,7 +270,7 @@ def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("karamay")
     assert main(["clean", "--input", str(ROOT / "data/raw/karamay/stations"), "--city", "karamay",
                  "--out", str(out), "--as-of", "2022-01-10"]) == 0
-    from analysis.clean import read_stations
+    from analysis.clean.stations import read_stations
 
     return out / "stations.parquet", read_stations(out / "stations.parquet")
 

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import synth
-from analysis.clean import clean_stations
+import synth
+from analysis.clean.stations import clean_stations
 from analysis.config import load_city
 from analysis.errors import UsageError
-from analysis.scale import clean_partitioned, split_opencellid
+from analysis.clean.partitioned import clean_partitioned, split_opencellid
 
 AS_OF = "2025-01-01"
 

@@ -18,7 +18,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from analysis import __version__, geo, parse
+from analysis import __version__, geo
+from analysis.clean import parse
 from analysis.config import OPERATORS, City, load_city, parse_date
 from analysis.errors import BadInputError, UsageError
 from analysis.files import (
@@ -29,7 +30,7 @@ from analysis.files import (
     write_json,
 )
 from analysis.schemas import STAGE_DATE_COLUMNS, STATIONS
-from analysis.sources import (
+from analysis.clean.sources import (
     FIELDS,
     OPENCELLID_COLUMNS,
     RawTable,
@@ -544,7 +545,7 @@ def clean_tables(
     file_info: list[dict] | None = None,
 ) -> CleanResult:
     """`clean_stations` on tables already read (`sources.read_station_file`, or a partition of a
-    file that keeps each row's `source_row` in the whole file, as `analysis.scale` makes)."""
+    file that keeps each row's `source_row` in the whole file, as `analysis.clean.partitioned` makes)."""
     city = city if isinstance(city, City) else load_city(city)
     info = file_info if file_info is not None else [
         {"file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))} for t in tables]
@@ -562,7 +563,7 @@ def _default_crs(input_crs: str | None) -> str:
 def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[str], city: City, districts,
                   as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int]) -> CleanResult:
     """The body of `clean_stations` once the files are read: also what each partition of
-    `analysis.scale.clean_partitioned` runs, on tables that keep their source file and row."""
+    `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row."""
     raw = _stack(tables, "operator", FIELDS)
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS)
 

@@ -24,12 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import parse
-from analysis.clean import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
+from analysis.clean import parse
+from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
 from analysis.config import City, load_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import project_relative, sha256_of, write_json
-from analysis.sources import OPENCELLID_COLUMNS, RawTable, decode_text
+from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
 ROWS_PER_PARTITION = 500_000
@@ -219,7 +219,7 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
                          "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"]}]
     summary["parameters"] = summaries[0]["parameters"] if summaries else {}
     summary["reason_meanings"] = summaries[0]["reason_meanings"] if summaries else {}
-    summary["note"] = ("cleaned in partitions by gNB (analysis.scale): exact for OpenCelliD exports; "
+    summary["note"] = ("cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
                        "stations sorted within each partition, quarantine in partition order")
     assert summary["rows_in"] == split["rows"] == summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
     write_json(summary, out / "clean_summary.json")

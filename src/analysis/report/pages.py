@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.config import OPERATOR_NAMES_ZH, City, load_city
 from analysis.errors import UsageError
 from analysis.files import project_relative
-from analysis.pipeline import (
+from analysis.taskforce import (
     BLOCKER_EN,
     BLOCKER_ZH,
     STAGE_EN,
@@ -247,7 +247,7 @@ def open_report(city: str | City = "karamay", as_of=None, lang: str | None = Non
     """Check the parameters, read the cleaned stations (cleaning them only when the inputs'
     content changed, see `analysis.report.clean_cached`) and return the report's Context.
     `as_of` None means the last date in the data. With `show`, print the page's one-line status."""
-    from analysis.report import check_as_of, check_basemap, clean_cached
+    from analysis.report.runner import check_as_of, check_basemap, clean_cached
 
     # papermill passes empty strings for "not given"
     as_of, lang, stations, processed, out, extract_date, basemap = (
@@ -308,9 +308,9 @@ def run_coverage(ctx: Context, as_of=None):
 
 
 def run_taskforce(ctx: Context):
-    """The task force's tables as of the report date (`analysis.pipeline.track_taskforce`)."""
+    """The task force's tables as of the report date (`analysis.taskforce.track_taskforce`)."""
     if "taskforce" not in ctx._memo:
-        from analysis.pipeline import track_taskforce
+        from analysis.taskforce import track_taskforce
 
         ctx._memo["taskforce"] = track_taskforce(ctx.stations, ctx.city, ctx.as_of, extract_date=ctx.extract,
                                                  source=_t(ctx.lang, "铁塔公司站址建设跟踪表等（清洗后）",
@@ -329,7 +329,7 @@ def changes_since_last_month(ctx: Context) -> dict:
     date and the report date: {"added": DataFrame by district, "moves": DataFrame, "coverage": DataFrame}."""
     if "changes" in ctx._memo:
         return ctx._memo["changes"]
-    from analysis.pipeline import derive_stages
+    from analysis.taskforce import derive_stages
 
     prev, now = ctx.previous, ctx.as_of
     names = list(ctx.city.district_names)
@@ -399,7 +399,7 @@ def show_changes(ctx: Context) -> None:
 
 def provenance(ctx: Context) -> dict:
     """What this page was made from: input hash and files, city config, package version, dates."""
-    from analysis.report import provenance_of
+    from analysis.report.runner import provenance_of
 
     return {**provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang), "figure_lang": ctx.fig_lang}
 
@@ -407,7 +407,7 @@ def provenance(ctx: Context) -> dict:
 def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     """The provenance box (inputs' content hash, city config, package version, as-of and extract
     dates, how the data were cleaned, whether the cache was reused), then "what changed since last month"."""
-    from analysis.report import extract_rule_zh
+    from analysis.report.runner import extract_rule_zh
 
     p = provenance(ctx)
     L = ctx.lang
@@ -858,7 +858,7 @@ def show_funnel(ctx: Context, tf=None) -> None:
         rows.append(row)
     _table(pd.DataFrame(rows), caption=_t(L, f"站址数（括号内为与 {day(tf.previous)} 相比的变化）",
                                            f"Sites (in brackets: change since {day(tf.previous)})"), source=ctx.source)
-    from analysis.pipeline import plot_funnel
+    from analysis.taskforce import plot_funnel
 
     _figure(plot_funnel(tf, lang=ctx.fig_lang))
     record("pipeline_total", int(total["sites"]))
@@ -867,7 +867,7 @@ def show_funnel(ctx: Context, tf=None) -> None:
 def blocker_counts(ctx: Context, tf=None) -> pd.DataFrame:
     """Sites in the pipeline per reported blocker (as known on the report date)."""
     tf = tf or run_taskforce(ctx)
-    from analysis.pipeline import PIPELINE_STAGES
+    from analysis.taskforce import PIPELINE_STAGES
 
     s = tf.sites[tf.sites["stage"].isin(PIPELINE_STAGES)]
     known = s["blocker"].fillna(s["blocker_note"].where(s["blocker_note"].fillna("").str.contains("left"), None)
@@ -914,7 +914,7 @@ def show_blockers(ctx: Context, tf=None) -> None:
     _step(_t(L, "阻碍因素", "Blockers"), blocker_sentence(ctx, tf))
     _table(pd.DataFrame({_t(L, "阻碍", "Blocker"): bc["blocker"].map(lambda b: names.get(b, b)),
                          _t(L, "站址数（个）", "Sites"): bc["sites"].map(n)}), source=ctx.source)
-    from analysis.pipeline import plot_blockers
+    from analysis.taskforce import plot_blockers
 
     _figure(plot_blockers(tf, lang=ctx.fig_lang))
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
@@ -948,7 +948,7 @@ def show_supervision(ctx: Context, tf=None, top: int = 15) -> None:
              f"longest over first, the first {min(top, len(tf.supervision))} shown."))
     if len(tf.supervision):
         _table(supervision_table(ctx, tf, top), source=ctx.source)
-    from analysis.pipeline import plot_days_stuck
+    from analysis.taskforce import plot_days_stuck
 
     _figure(plot_days_stuck(tf, lang=ctx.fig_lang))
     record("supervision_list", int(len(tf.supervision)))

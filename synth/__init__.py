@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis import geo
 from analysis.config import City, load_city
-from analysis.sources import OPENCELLID_COLUMNS
+from analysis.clean.sources import OPENCELLID_COLUMNS
 
 DEFAULT_SEED = 20210322
 #: The day the synthetic files were "received": all records describe the network as of then.
