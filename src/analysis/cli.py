@@ -152,8 +152,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         if args.as_of is None:
             raise UsageError("--stations needs --as-of YYYY-MM-DD")
         from analysis.clean.stations import read_stations
+        from analysis.config import resolve_city
 
-        cf = forecast_stations(read_stations(args.stations), args.as_of, city=args.city or "karamay",
+        cf = forecast_stations(read_stations(args.stations), args.as_of, city=resolve_city(args.city),
                                horizon=args.horizon, district=args.district, seed=args.seed, n_paths=args.paths)
         fc = cf.city
         fc.notes = cf.notes
@@ -183,7 +184,7 @@ def _add_forecast(sub) -> None:
     p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD", help="report date (with --stations)")
     p.add_argument("--district", default=None, help="forecast one district (Chinese name) instead of the city")
     p.add_argument("--city", default=None,
-                   help="city key or city.toml whose targets to test (default karamay with --stations, none with --series)")
+                   help="city key or city.toml whose targets to test (default: $FIVEG_CITY or the only city in data/raw/ with --stations, none with --series)")
     p.add_argument("--target", action="append", metavar="YYYY-MM-DD=COUNT", help="a target to test (repeatable)")
     p.add_argument("--horizon", type=int, default=12, metavar="N", help="months to forecast (default 12)")
     p.add_argument("--out", required=True, type=Path, help="output folder")

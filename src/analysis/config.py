@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 from analysis.errors import ConfigError, UsageError
 
@@ -19,6 +20,16 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = PROJ_ROOT / "reports"
 NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: A date as callers give it: a date, a datetime or Timestamp, or text YYYY-MM-DD (parsed once, at the boundary).
+DateLike = Union[str, dt.date, dt.datetime, "pd.Timestamp"]
+#: The key of the whole-city row in every per-district table.
+CITY_TOTAL = "全市"
+#: Environment variable naming the city used when none is given (else the only city under data/raw/).
+CITY_ENV = "FIVEG_CITY"
 
 OPERATORS = ("CMCC", "CTCC", "CUCC", "CBN", "unknown")
 OPERATOR_NAMES_ZH = {"CMCC": "中国移动", "CTCC": "中国电信", "CUCC": "中国联通", "CBN": "中国广电", "unknown": "未知"}
@@ -111,6 +122,26 @@ def parse_date(value, name: str = "--as-of") -> dt.date:
 
 def available_cities(raw_dir: Path = RAW_DIR) -> list[str]:
     return sorted(p.parent.name for p in raw_dir.glob("*/city.toml"))
+
+
+def default_city(raw_dir: Path = RAW_DIR) -> str:
+    """The city used when none is named: $FIVEG_CITY, else the only city folder under data/raw/.
+    No city is named in the code: with several cities and no setting the caller must choose."""
+    if os.environ.get(CITY_ENV):
+        return os.environ[CITY_ENV]
+    cities = available_cities(raw_dir)
+    if len(cities) == 1:
+        return cities[0]
+    known = ", ".join(cities) or "none"
+    raise UsageError(f"name a city (--city, or set {CITY_ENV}); the data folder holds: {known}")
+
+
+def resolve_city(city: "City | str | Path | None" = None) -> City:
+    """A `City` from a key, folder or city.toml path (or the default city), loaded once at the
+    boundary; a `City` is returned as it is."""
+    if isinstance(city, City):
+        return city
+    return load_city(default_city() if city in (None, "") else city)
 
 
 def _require(table: dict, key: str, where: str, path: Path):

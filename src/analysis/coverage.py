@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import norm
 
 from analysis.clean.stations import read_stations
-from analysis.config import City, load_city
+from analysis.config import City, load_city, resolve_city
 from analysis.errors import BadInputError, ConfigError
 
 # --- the link budget ----------------------------------------------------------------------------
@@ -820,7 +820,7 @@ def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius
     The city's layers are read with `analysis.geo` unless given (EPSG:4326 GeoDataFrames)."""
     from analysis import geo
 
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     settings = settings or CoverageSettings.from_city(city)
     if mode not in ("grid", "vector"):
         raise BadInputError(f"mode must be 'grid' or 'vector', got {mode!r}")
@@ -908,7 +908,7 @@ def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = Tru
 def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
                        radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
     """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write."""
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     if not isinstance(stations, pd.DataFrame):
         stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
     frame = stations

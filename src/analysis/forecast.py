@@ -852,10 +852,10 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
     the city's mean, and the district paths by the same factor. A district's share of a target
     is `target_share` from city.toml, else its share of the stations on air on `as_of`.
     """
-    from analysis.config import City, load_city
+    from analysis.config import resolve_city
 
     as_of = pd.Timestamp(as_of).normalize()
-    cfg = None if city is None else (city if isinstance(city, City) else load_city(city))
+    cfg = None if city is None else resolve_city(city)
     targets = list(cfg.goals()) if cfg is not None else []
     names = list(cfg.district_names) if cfg is not None else None
     start = pd.Timestamp(cfg.buildout_start) if cfg is not None else None

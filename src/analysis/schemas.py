@@ -5,6 +5,7 @@ A violation here is a bug in the package, not bad input: bad input is quarantine
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 
 from analysis.config import OPERATORS
@@ -58,3 +59,26 @@ STATIONS = pa.DataFrameSchema(
 )
 
 QUARANTINE_COLUMNS = ["source_file", "source_row", "reason", "detail", "merged_into"]
+
+
+#: Column order and dtype of stations.parquet (the schema checks the values); every reader and
+#: writer of the station table takes its columns from here.
+STATION_DTYPES = {
+    "station_id": "str", "site_code": "str", "name": "str", "operator": "str", "band": "str",
+    "lon": "float64", "lat": "float64", "district": "str", "status": "str", "blocker": "str", "is_on_air": "bool",
+    **{c: "datetime64[ns]" for c in STAGE_DATE_COLUMNS.values()},
+    "source_file": "str", "source_sheet": "str", "source_row": "int64", "sources": "str", "n_sources": "int64",
+    "in_operator_reports": "bool", "opencellid_cells": "int64", "opencellid_distance_m": "float64", "notes": "str",
+}
+STATION_COLUMNS = tuple(STATION_DTYPES)
+if set(STATION_COLUMNS) != set(STATIONS.columns):  # a bug in this module, caught at import
+    raise RuntimeError("STATION_DTYPES and the STATIONS schema must name the same columns")
+
+
+def on_air_at(stations: pd.DataFrame, date) -> pd.Series:
+    """The one rule of "on air on a date": the station has an on-air date and it is on or before
+    `date` (a station taken off air has no on-air date). `date` None: every dated station."""
+    dates = pd.to_datetime(stations["on_air_date"])
+    if date is None:
+        return dates.notna()
+    return dates.notna() & (dates <= pd.Timestamp(date))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import City, load_city, parse_date
+from analysis.config import City, load_city, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
 from analysis.forecast import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
@@ -81,7 +81,7 @@ def stuck_days_of(city: City | str | None = None) -> dict[str, int]:
     out = dict(DEFAULT_STUCK_DAYS)
     if city is None:
         return out
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     given = city.raw.get("taskforce", {}).get("stuck_days", {})
     path = city.folder / "city.toml"
     if not isinstance(given, dict):
@@ -420,7 +420,7 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
     in the pipeline on `as_of`. District targets are whole stations adding up to the city's.
     """
     as_of = _timestamp(as_of, "as_of")
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     st = _check(stations)
     st = st[st["status"] != "decommissioned"]
     if expected is None:
@@ -527,7 +527,7 @@ def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_dat
     """All the task force's tables for `as_of`: stages, funnel, supervision list, stage durations,
     expected on-air months, bottom-up forecast, district targets (see each function)."""
     as_of = _timestamp(as_of, "as_of")
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     st = _check(stations)
     extract = _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(st)
     thresholds = {**stuck_days_of(city), **(stuck_days or {})}

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from analysis.clean import parse
 from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
-from analysis.config import City, load_city
+from analysis.config import City, load_city, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import project_relative, sha256_of, write_json
 from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
@@ -132,7 +132,7 @@ def clean_partition(part: str | Path, source: str | Path, city: str | City | Pat
     frame["source_row"] = frame["source_row"].astype("int64")
     table = RawTable(Path(source), frame, "opencellid", encoding, None, header_row,
                      {c: c for c in OPENCELLID_COLUMNS}, "", 0)
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     result = clean_tables([table], city, as_of=as_of, gnb_id_bits=gnb_id_bits, file_info=[])
     stem = part.stem
     result.stations.to_parquet(out / f"{stem}.stations.parquet", index=False, write_covering_bbox=False)
@@ -166,7 +166,7 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise BadInputError("no such file", path)
-    city_ref = city if isinstance(city, City) else load_city(city)
+    city_ref = resolve_city(city)
     as_of_text = (pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(dt.date.today())).strftime("%Y-%m-%d")
     work = out / "_partitions"
     shutil.rmtree(work, ignore_errors=True)

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from analysis import __version__, geo
 from analysis.clean import parse
-from analysis.config import OPERATORS, City, load_city, parse_date
+from analysis.config import City, OPERATORS, load_city, parse_date, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import (
     project_relative,
@@ -29,7 +29,7 @@ from analysis.files import (
     write_csv,
     write_json,
 )
-from analysis.schemas import STAGE_DATE_COLUMNS, STATIONS
+from analysis.schemas import STAGE_DATE_COLUMNS, STATION_DTYPES, STATIONS, on_air_at
 from analysis.clean.sources import (
     FIELDS,
     OPENCELLID_COLUMNS,
@@ -509,7 +509,7 @@ def _to_timestamp(as_of) -> pd.Timestamp:
 
 def clean_stations(
     inputs: list[str | Path] | str | Path,
-    city: str | City = "karamay",
+    city: str | City | None = None,
     as_of: str | dt.date | None = None,
     input_crs: str | None = None,
     gnb_id_bits: str | int | dict | None = None,
@@ -521,7 +521,7 @@ def clean_stations(
     ledger. Files that cannot be read at all are listed in `failed_files` (one line each) and
     the others are still cleaned.
     """
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     as_of_ts = _to_timestamp(as_of)
     default_crs = _default_crs(input_crs)
     gnb_bits = parse_gnb_id_bits(gnb_id_bits)
@@ -538,7 +538,7 @@ def clean_stations(
 
 def clean_tables(
     tables: list[RawTable],
-    city: str | City = "karamay",
+    city: str | City | None = None,
     as_of: str | dt.date | None = None,
     input_crs: str | None = None,
     gnb_id_bits: str | int | dict | None = None,
@@ -546,7 +546,7 @@ def clean_tables(
 ) -> CleanResult:
     """`clean_stations` on tables already read (`sources.read_station_file`, or a partition of a
     file that keeps each row's `source_row` in the whole file, as `analysis.clean.partitioned` makes)."""
-    city = city if isinstance(city, City) else load_city(city)
+    city = resolve_city(city)
     info = file_info if file_info is not None else [
         {"file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))} for t in tables]
     return _clean_tables(tables, info, [], city, geo.read_districts(city), _to_timestamp(as_of),
@@ -784,22 +784,12 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     return CleanResult(stations, quarantine, summary, ledger)
 
 
-#: Column order and dtype of stations.parquet (the schema checks the values).
-STATION_DTYPES = {
-    "station_id": "str", "site_code": "str", "name": "str", "operator": "str", "band": "str",
-    "lon": "float64", "lat": "float64", "district": "str", "status": "str", "blocker": "str", "is_on_air": "bool",
-    **{c: "datetime64[ns]" for c in STAGE_DATE_COLUMNS.values()},
-    "source_file": "str", "source_sheet": "str", "source_row": "int64", "sources": "str", "n_sources": "int64",
-    "in_operator_reports": "bool", "opencellid_cells": "int64", "opencellid_distance_m": "float64", "notes": "str",
-}
-
-
 def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     """Typed columns in a fixed order, sorted by station id, checked against the schema."""
     # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
         st[column] = pd.to_datetime(st[column])
-    st["is_on_air"] = st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
+    st["is_on_air"] = on_air_at(st, as_of)
     st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)

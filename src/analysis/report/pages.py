@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import OPERATOR_NAMES_ZH, City, load_city
+from analysis.config import City, OPERATOR_NAMES_ZH, load_city, resolve_city
 from analysis.errors import UsageError
 from analysis.files import project_relative
 from analysis.taskforce import (
@@ -241,7 +241,7 @@ class Context:
                   f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)")
 
 
-def open_report(city: str | City = "karamay", as_of=None, lang: str | None = None, stations=None,
+def open_report(city: str | City | None = None, as_of=None, lang: str | None = None, stations=None,
                 processed=None, out=None, extract_date=None, basemap: str | None = None,
                 page: str = "", show: bool = True) -> Context:
     """Check the parameters, read the cleaned stations (cleaning them only when the inputs'
@@ -253,7 +253,7 @@ def open_report(city: str | City = "karamay", as_of=None, lang: str | None = Non
     as_of, lang, stations, processed, out, extract_date, basemap = (
         v if not (isinstance(v, str) and not v.strip()) else None
         for v in (as_of, lang, stations, processed, out, extract_date, basemap))
-    cfg = city if isinstance(city, City) else load_city(city)
+    cfg = resolve_city(city)
     text_lang, fig_lang, note = resolve_lang(cfg, lang)
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
     as_of_ts = check_as_of(as_of, cfg, cleaned["extract"])

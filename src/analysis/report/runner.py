@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.config import (
+    resolve_city,
     NOTEBOOKS_DIR,
     PROCESSED_DIR,
     RAW_DIR,
@@ -149,7 +150,7 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     from analysis.clean.stations import clean_stations, clean_to_folder, read_stations
     from analysis.taskforce import extract_date_of
 
-    cfg = city if isinstance(city, City) else load_city(city)
+    cfg = resolve_city(city)
     files = input_files(cfg, stations)
     key = inputs_key(files, extract_date)
     root = Path(processed) if processed else PROCESSED_DIR
