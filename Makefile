@@ -31,10 +31,10 @@ lint: $(VENV)/.installed ## ruff: lint and format check (`$(VENV)/bin/ruff forma
 	$(VENV)/bin/ruff format --check --quiet $(LINTED)
 
 check: lint ## Lint and the fast tests (no notebooks, no browser): under a minute
-	$(PY) -m pytest -m "not slow" -n 2 -q
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q
 
 test: lint ## Lint and the whole test suite (unit, notebooks, browser), on 2 processes
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lab: $(VENV)/.installed ## Open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
