@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from pyproj import Geod
 from scipy.spatial import cKDTree
 
 from analysis.clean.sources import FIELDS
@@ -20,18 +21,32 @@ DUPLICATE_RADIUS_M = 50.0
 MATCH_RADIUS_M = 500.0
 
 
-def metric_xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Local equirectangular metres: exact enough for the 50–500 m distances compared here,
-    at any scale (a national file spans many UTM zones)."""
-    r = 6_371_008.8
-    lat_r = np.radians(lat)
-    return np.column_stack([np.radians(lon) * r * np.cos(lat_r), lat_r * r])
+#: The WGS-84 ellipsoid: distances are measured on it, as a geodesic would be.
+_GEOD = Geod(ellps="WGS84")
+_A = 6_378_137.0  # semi-major axis, m
+_E2 = 6.694379990141317e-3  # first eccentricity squared
 
 
-def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
-    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+def metric_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Earth-centred x, y, z in metres (points on the WGS-84 ellipsoid).
+
+    The straight line between two such points is the ground distance to well under a millimetre at
+    the 50–500 m compared here, in every direction and at any latitude, so a KD-tree over them finds
+    neighbours by true distance anywhere in a national file (a flat projection stretches one axis).
+    """
+    lon_r, lat_r = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
+    n = _A / np.sqrt(1 - _E2 * np.sin(lat_r) ** 2)
+    return np.column_stack([n * np.cos(lat_r) * np.cos(lon_r), n * np.cos(lat_r) * np.sin(lon_r),
+                            n * (1 - _E2) * np.sin(lat_r)])
+
+
+def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Geodesic distance on the WGS-84 ellipsoid, metres, element-wise."""
+    lon1, lat1, lon2, lat2 = (np.asarray(v, float) for v in (lon1, lat1, lon2, lat2))
+    if lon1.size == 0:
+        return np.zeros(0)
+    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
+    return np.asarray(dist, float)
 
 
 def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
@@ -71,7 +86,7 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) 
         return
     grp = rec.loc[coded, ["operator", "site_code"]]
     head = pd.Series(coded, index=coded).groupby([grp["operator"], grp["site_code"]], sort=False).transform("first")
-    dist = haversine_m(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy(),
+    dist = distance_m(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy(),
                        rec.loc[head, "lon"].to_numpy(), rec.loc[head, "lat"].to_numpy())
     is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)
     is_conflict = (head.to_numpy() != coded) & (dist > DUPLICATE_RADIUS_M)
@@ -92,9 +107,9 @@ def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame) -> No
         members = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
         has_code = rec.loc[members, "site_code"].notna().to_numpy()
         coded, free = members[has_code], members[~has_code]
-        free_xy = metric_xy(rec.loc[free, "lon"].to_numpy(), rec.loc[free, "lat"].to_numpy())
+        free_xy = metric_xyz(rec.loc[free, "lon"].to_numpy(), rec.loc[free, "lat"].to_numpy())
         if len(coded):
-            tree = cKDTree(metric_xy(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy()))
+            tree = cKDTree(metric_xyz(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy()))
             d, j = tree.query(free_xy, distance_upper_bound=DUPLICATE_RADIUS_M)
             near = np.isfinite(d)
             out.loc[free[near], "anchor"] = coded[j[near]]
@@ -138,11 +153,11 @@ def match_sites(good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index) ->
         h = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
         if not len(h):
             continue
-        tree = cKDTree(metric_xy(rec.loc[h, "lon"].to_numpy(), rec.loc[h, "lat"].to_numpy()))
-        d, j = tree.query(metric_xy(s["lon"].to_numpy(), s["lat"].to_numpy()), distance_upper_bound=MATCH_RADIUS_M)
+        tree = cKDTree(metric_xyz(rec.loc[h, "lon"].to_numpy(), rec.loc[h, "lat"].to_numpy()))
+        d, j = tree.query(metric_xyz(s["lon"].to_numpy(), s["lat"].to_numpy()), distance_upper_bound=MATCH_RADIUS_M)
         found = np.isfinite(d)
         site_station.loc[s.index[found]] = h[j[found]]
-        exact = haversine_m(s["lon"].to_numpy()[found], s["lat"].to_numpy()[found],
+        exact = distance_m(s["lon"].to_numpy()[found], s["lat"].to_numpy()[found],
                             rec.loc[h[j[found]], "lon"].to_numpy(), rec.loc[h[j[found]], "lat"].to_numpy())
         site_dist.loc[s.index[found]] = exact
     return site_station, site_dist
