@@ -128,6 +128,11 @@ def _normalize_code(values: pd.Series) -> pd.Series:
     return text.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
 
 
+#: 6.50203E+13: a long numeric code Excel showed in scientific notation and saved so; its last digits
+#: are gone, so it no longer tells sites apart (it would make every site of a block one "conflict").
+_MANGLED_CODE = r"^\d(?:\.\d+)?E\+?\d+$"
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]:
@@ -159,7 +164,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
         f = t.frame.reindex(columns=[*columns, "source_row"])
         if kind == "operator":
             # a report of one operator often names it only in its file name or title
-            f["file_operator"] = parse.parse_operators(pd.Series([t.context])).iloc[0]
+            f["file_operator"] = parse.operator_of_context(t.context)
         f.insert(0, "source_sheet", t.sheet)
         f.insert(0, "source_file", project_relative(t.path))
         frames.append(f)
@@ -251,7 +256,9 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
     rec["site_code"] = _normalize_code(pd.Series(raw["site_code"], dtype=object)).astype(object)
-    rec["site_code"] = rec["site_code"].where(rec["site_code"].notna(), None)
+    mangled = rec["site_code"].astype("string").str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
+    rec["mangled_code"] = rec["site_code"].where(mangled, None)
+    rec["site_code"] = rec["site_code"].where(rec["site_code"].notna() & ~mangled, None)
     name = parse.normalize_text(pd.Series(raw["name"], dtype=object))
     rec["name"] = name.astype(object).where(name.notna(), None)
     no_identity = rec["site_code"].isna() & rec["name"].isna()
@@ -282,8 +289,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
     on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
+    not_yet = parse.says_not_on_air(pd.Series(raw["status"], dtype=object)) & rec["on_air_date"].notna()
+    if not_yet.any():
+        planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
+        notes = _append_note(notes, not_yet, "status ", raw["status"].astype(str) + " beside on-air date " + planned,
+                             ": not counted on air; ")
+        rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
-    bad_date = on_air_text.notna() & on_air.isna()
+    bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
     checks = {
         "bad_date": bad_date,
         "future": on_air > as_of,
@@ -309,6 +323,8 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
+    notes = _append_note(notes, rec["mangled_code"].notna(), "site code ", rec["mangled_code"],
+                         " is Excel scientific notation (digits lost): not used; ")
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     checks = [
