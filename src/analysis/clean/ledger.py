@@ -17,6 +17,7 @@ DISAGREE_RADIUS_M = 200.0
 
 #: Why a row was quarantined, in the order the checks run (the first that applies is recorded).
 QUARANTINE_REASONS = {
+    "unreadable_line": "the line cannot be split into the header's columns (a quote left open, too many fields)",
     "blank_row": "the row is empty",
     "no_identity": "no site code and no name: the record cannot be told apart from others",
     "missing_coordinates": "longitude or latitude is missing",
@@ -92,6 +93,8 @@ def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFra
                      cell_fate: pd.DataFrame) -> pd.DataFrame:
     """Every row not kept, with its original values after the ledger columns, in file and row order."""
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
+    raw = raw.drop(columns=["read_note", "read_problem"], errors="ignore")
+    cells = cells.drop(columns=["read_note", "read_problem"], errors="ignore")
     op_out = raw[(op_fate["fate"] != "kept").to_numpy()].join(op_fate)
     cell_out = cells[(cell_fate["fate"] != "kept").to_numpy()].join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)

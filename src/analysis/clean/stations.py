@@ -42,10 +42,15 @@ from analysis.clean.sources import (
     FIELDS,
     OPENCELLID_COLUMNS,
     RawTable,
+    NotATableError,
     list_input_files,
+    list_skipped_files,
     read_station_file,
 )
 
+#: What the reader said of a line it could read only in part: a note (the row is used) or a problem
+#: (the row is quarantined as unreadable_line). Not columns of the source, so not in quarantine.csv.
+READ_COLUMNS = ("read_note", "read_problem")
 #: China's 5G licences were issued on 2019-06-06; an NR on-air date before 2019 is a typo.
 EARLIEST_ON_AIR = pd.Timestamp("2019-01-01")
 DEFAULT_GNB_ID_BITS = 24
@@ -141,18 +146,24 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
         try:
             file_tables = read_station_file(path)
             digest = sha256_of(path)  # once per file, not per sheet
+        except NotATableError as exc:  # a README beside the data: said, not a failure
+            file_info.append({"file": project_relative(path), "skipped": exc.problem})
+            continue
         except BadInputError as exc:
             failed.append(exc.one_line())
             file_info.append({"file": project_relative(path), "error": exc.problem})
             continue
         for t in file_tables:
             tables.append(t)
-            file_info.append({
-                "file": project_relative(path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
+            info = {
+                "file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
                 "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
                 "trailing_empty_rows_ignored": t.trailing_blank_rows,
                 "sha256": digest,
-            })
+            }
+            if t.notes:
+                info["notes"] = list(t.notes)
+            file_info.append(info)
     return tables, file_info, failed
 
 
@@ -161,7 +172,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
     for t in tables:
         if t.kind != kind:
             continue
-        f = t.frame.reindex(columns=[*columns, "source_row"])
+        f = t.frame.reindex(columns=[*columns, "source_row", *READ_COLUMNS])
         if kind == "operator":
             # a report of one operator often names it only in its file name or title
             f["file_operator"] = parse.operator_of_context(t.context)
@@ -170,10 +181,11 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
         frames.append(f)
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
-        return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *extra])
+        return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
     out = pd.concat(frames, ignore_index=True)
     out[list(columns)] = out[list(columns)].astype(object).where(out[list(columns)].notna(), None)
     out["source_row"] = out["source_row"].astype("int64")
+    out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
     return out
 
 
@@ -213,6 +225,11 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
     pos = pd.DataFrame(index=raw.index)
     lon_text, lat_text = raw["lon"], raw["lat"]
+    # the planned position only where no actual one is given (规划经度 beside 实际经度)
+    planned = lon_text.isna() & lat_text.isna() & raw["lonlat"].isna() & raw["planned_lon"].notna()
+    lon_text = lon_text.where(~planned, raw["planned_lon"])
+    lat_text = lat_text.where(~planned, raw["planned_lat"])
+    pos["planned"] = planned
     if raw["lonlat"].notna().any():
         split_lon, split_lat = parse.split_lonlat(pd.Series(raw["lonlat"], dtype=object))
         use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
@@ -320,6 +337,8 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     blank, no_identity = _parse_labels(raw, rec)
 
     notes = pd.Series("", index=raw.index, dtype=object)
+    notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
+    notes = _append_note(notes, pos["planned"], "position is the planned one (no actual position given); ")
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
@@ -328,6 +347,7 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     checks = [
+        ("unreadable_line", raw["read_problem"].notna()),
         ("blank_row", blank),
         ("no_identity", no_identity),
         ("missing_coordinates", pos["missing_xy"]),
@@ -352,6 +372,7 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
     on_air_text = pd.Series(raw["on_air_date"], dtype=object)
     on_air = rec["on_air_date"]
     details = {
+        "unreadable_line": lambda m: raw["read_problem"][m].astype(str),
         "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unknown_crs": lambda m: "crs=" + raw["crs"][m].astype(str),
@@ -398,11 +419,14 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     bad_xy = ~missing_xy & (lon.isna() | lat.isna())
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
     rec["reason"] = _first_reason([
+        ("unreadable_line", cells["read_problem"].notna()),
         ("not_nr", not_nr), ("unparseable_cell_id", bad_id), ("missing_coordinates", missing_xy),
         ("unparseable_coordinates", bad_xy), ("zero_coordinates", zero_xy),
     ], cells.index)
     rec["detail"] = None
     rec.loc[rec["reason"] == "not_nr", "detail"] = "radio=" + radio.astype(str)
+    unreadable = rec["reason"] == "unreadable_line"
+    rec.loc[unreadable, "detail"] = cells.loc[unreadable, "read_problem"]
     ok = rec["reason"].isna()
     bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).astype("int64")
     gnb = pd.Series(np.right_shift(nci.fillna(0).astype("int64").to_numpy(), (36 - bits).to_numpy()),
@@ -461,8 +485,20 @@ def clean_stations(
     files = list_input_files([p for p in inputs if Path(p).exists()])
     tables, file_info, failed = _read_all(files)
     failed = [f"{p}: no such file or folder" for p in missing] + failed
-    file_info = [{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
+    file_info = ([{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
+                 + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
+    if not tables:
+        raise _nothing_readable(inputs, file_info)
     return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits)
+
+
+def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
+    """The error of a run that found no table of records: what it found instead, file by file."""
+    found = [f"{i['file']}: {i.get('error') or i.get('skipped')}" for i in file_info]
+    where = ", ".join(str(p) for p in inputs)
+    return BadInputError(f"no station records to clean in {where}"
+                         + (f" ({'; '.join(found[:5])}{' …' if len(found) > 5 else ''})" if found else
+                            " (no CSV, XLSX, XLS, .gz or .zip file in it)"))
 
 
 def clean_tables(
@@ -727,6 +763,11 @@ def clean_to_folder(
     """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
     clean_summary.json into `out` (each written whole or not at all)."""
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
+    if result.stations.empty:
+        # outputs of an earlier run stay: an empty table would read as "no stations" downstream
+        reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
+        raise BadInputError(f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); "
+                            f"nothing written to {out}")
     out = Path(out)
     write_stations(result.stations, out / "stations.parquet")
     write_csv(result.quarantine, out / "quarantine.csv")
