@@ -306,3 +306,35 @@ def test_actual_position_preferred_and_planned_kept_for_planned_sites(tmp_path):
     assert st.loc["站一", "lon"] == pytest.approx(P[1][0])
     assert st.loc["站二", "lon"] == pytest.approx(P[2][0]) and "planned" in st.loc["站二", "notes"]
     assert st.loc["站二", "status"] == "planned"
+
+
+def test_a_tower_row_serving_two_operators_is_two_stations(tmp_path):
+    lines = ["站址编码,站址名称,需求运营商,经度,纬度,开通时间",
+             f"T1,塔一,移动、联通,{P[0][0]},{P[0][1]},2020-06-01",
+             f"T2,塔二,电信联通共享,{P[1][0]},{P[1][1]},2020-06-01",
+             f"T3,塔三,移动,{P[2][0]},{P[2][1]},2020-06-01"]
+    (tmp_path / "铁塔.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = clean(tmp_path / "铁塔.csv")
+    st = r.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-T1", "CMCC-T3", "CUCC-T1", "unknown-T2"]
+    assert st.loc["CMCC-T1", "source_row"] == st.loc["CUCC-T1", "source_row"] == 1
+    assert "tenants (移动、联通)" in st.loc["CUCC-T1", "notes"]
+    assert r.summary["notes"]["tenant_records_from_shared_rows"] == 2
+    assert r.summary["rows_in"] == r.summary["rows_kept"] == 4  # records: the shared row counts once per tenant
+
+
+def test_opencellid_api_column_order(tmp_path):
+    (tmp_path / "ops.csv").write_text(f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,{P[0][0]},{P[0][1]},"
+                                      "2020-05-01\n", encoding="utf-8")
+    nci = (4321 << 12) + 1
+    api = ("lat,lon,mcc,mnc,lac,cellid,averageSignalStrength,range,samples,changeable,radio,rnc,cid,psc,tac,pci\n"
+           f"{P[0][1] + 0.001},{P[0][0]},460,0,1,{nci},-90,500,3,1,NR,,,,1,20\n"
+           f"{P[4][1]},{P[4][0]},460,1,1,{nci},-90,500,3,1,NR,,,,1,20\n"
+           f"{P[5][1]},{P[5][0]},460,0,1,123,-90,500,3,1,LTE,,,,1,20\n")
+    (tmp_path / "cells_api.csv").write_text(api, encoding="utf-8")
+    r = ledger_holds(clean(tmp_path), 4)
+    st = r.stations.set_index("station_id")
+    assert st.loc["CMCC-A1", "opencellid_cells"] == 1
+    [net_only] = st.index[~st["in_operator_reports"]]
+    assert st.loc[net_only, "operator"] == "CUCC" and st.loc[net_only, "status"] == "unknown"
+    assert r.summary["quarantined_by_reason"] == {"not_nr": 1}

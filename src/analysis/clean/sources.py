@@ -54,6 +54,14 @@ FIELDS = tuple(HEADER_SYNONYMS)
 OPENCELLID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
                       "changeable", "created", "updated", "averageSignal")
 
+#: OpenCelliD column names as its API and other tools write them (any order) -> the export's names.
+_OPENCELLID_ALIASES = {
+    **{c.lower(): c for c in OPENCELLID_COLUMNS},
+    "mnc": "net", "lac": "area", "tac": "area", "cellid": "cell", "ci": "cell", "nci": "cell",
+    "averagesignalstrength": "averageSignal", "averagesignal": "averageSignal", "lng": "lon", "long": "lon",
+}
+_OPENCELLID_REQUIRED = {"radio", "mcc", "net", "cell", "lon", "lat"}
+
 #: How many leading rows may hold titles, notes or blanks above the header.
 HEADER_SEARCH_ROWS = 30
 
@@ -226,6 +234,10 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         keys = [_header_key(c) if c is not None else "" for c in cells]
         if keys[: len(OPENCELLID_COLUMNS)] == [_header_key(c) for c in OPENCELLID_COLUMNS]:
             return _Header(i, i, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
+        api = _opencellid_by_name(keys)
+        if api:  # OpenCelliD's API (lat,lon,mcc,mnc,lac,cellid,…) and other tools' column orders
+            names = {str(cells[j]).strip(): c for j, c in api.items()}
+            return _Header(i, i, api, "opencellid", names)
         mapping = map_header(cells)
         if _is_header(mapping):
             last = i
@@ -248,6 +260,16 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         "(need longitude and latitude, e.g. 经度/纬度 or lon/lat)",
         path,
     )
+
+
+def _opencellid_by_name(keys: list[str]) -> dict[int, str]:
+    """Column index -> OpenCelliD column for a header naming at least radio, mcc, mnc, cell, lon, lat."""
+    mapping: dict[int, str] = {}
+    for j, key in enumerate(keys):
+        canon = _OPENCELLID_ALIASES.get(key)
+        if canon and canon not in mapping.values():
+            mapping[j] = canon
+    return mapping if _OPENCELLID_REQUIRED <= set(mapping.values()) else {}
 
 
 def _title_text(rows: list[list], header_idx: int) -> str:

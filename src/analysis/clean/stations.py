@@ -186,7 +186,21 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
     out[list(columns)] = out[list(columns)].astype(object).where(out[list(columns)].notna(), None)
     out["source_row"] = out["source_row"].astype("int64")
     out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
-    return out
+    return _split_tenants(out) if kind == "operator" else out
+
+
+def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
+    """A tower-company row serving several operators (运营商 移动、联通) is one record per tenant: each
+    operator's equipment is its own station on the shared tower. Both keep the row's file and number."""
+    tenants = parse.parse_tenants(pd.Series(raw["operator"], dtype=object))
+    multi = tenants.notna().to_numpy()
+    if not multi.any():
+        return raw
+    shared = raw.loc[multi]
+    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({op}) of a shared tower row"
+             for prior, op in zip(shared["read_note"], shared["operator"])]
+    expanded = shared.assign(operator=[t.split(",") for t in tenants[multi]], read_note=notes).explode("operator")
+    return pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
 
 
 # --- the operator-report rows ------------------------------------------------------------------
@@ -553,6 +567,7 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     quarantine = build_quarantine(raw, op_fate, cells, cell_fate)
     row_notes = rec["notes"].fillna("")
     n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
+    n_tenants = int(row_notes.str.contains("of a shared tower row", regex=False).sum())
     # the raw text and parsed rows are done with: free them before the stations are typed and copied
     del raw, cells, rec, cell_rec, row_notes, dd
 
@@ -565,6 +580,7 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
         "city": city.key,
         "as_of": as_of_ts.strftime("%Y-%m-%d"),
         "notes": {
+            "tenant_records_from_shared_rows": n_tenants,
             "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
             "gcj02_converted_rows": n_gcj02,
             "bd09_converted_rows": n_bd09,
@@ -694,8 +710,11 @@ def _network_only_stations(network_only: pd.DataFrame, cells: pd.DataFrame, cell
         "lon": network_only["lon"],
         "lat": network_only["lat"],
         "district": network_only["district"],
-        "status": "on_air",
-        "notes": "seen only in OpenCelliD: position is the median of its cells",
+        # an export without first-seen dates (OpenCelliD's API) cannot say since when it is on air
+        "status": np.where(network_only["on_air_date"].notna(), "on_air", "unknown"),
+        "notes": np.where(network_only["on_air_date"].notna(),
+                          "seen only in OpenCelliD: position is the median of its cells",
+                          "seen only in OpenCelliD, without a first-seen date: position is the median of its cells"),
         "source_file": cells.loc[anchor_rows, "source_file"].to_numpy(),
         "source_sheet": cells.loc[anchor_rows, "source_sheet"].to_numpy(),
         "source_row": cells.loc[anchor_rows, "source_row"].to_numpy().astype("int64"),
