@@ -147,7 +147,8 @@ def test_xlsx_cells_merged_down_the_data_are_read_in_every_row(tmp_path):
     ws = wb.active
     ws.append(["站址编码", "基站名称", "运营商", "经度", "纬度", "开通时间"])
     for i in range(4):
-        ws.append([f"C{i}", f"站{i}", "中国联通" if i == 0 else None, P[i][0], P[i][1], "2020-06-01" if i == 0 else None])
+        first = i == 0  # the operator and the date are written once, in cells merged down the block
+        ws.append([f"C{i}", f"站{i}", "中国联通" if first else None, P[i][0], P[i][1], "2020-06-01" if first else None])
     ws.merge_cells("C2:C5")
     ws.merge_cells("F2:F5")
     wb.save(tmp_path / "merged.xlsx")

@@ -252,7 +252,8 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
             return _Header(i, last, mapping, "operator", _names(rows, range(i, last + 1), mapping))
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
-        if len(cells) == len(OPENCELLID_COLUMNS) and str(cells[0]).strip().upper() in {"GSM", "UMTS", "LTE", "NR", "CDMA"}:
+        radio = str(cells[0]).strip().upper() if cells else ""
+        if len(cells) == len(OPENCELLID_COLUMNS) and radio in {"GSM", "UMTS", "LTE", "NR", "CDMA"}:
             return _Header(i - 1, i - 1, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
     where = f"sheet {sheet!r}: " if sheet else ""
     raise BadInputError(
@@ -596,7 +597,8 @@ def _read_bytes(path: Path, data: bytes) -> list[RawTable]:
         if t.frame.empty:
             where = f"sheet {t.sheet!r}: " if t.sheet else ""
             raise BadInputError(f"{where}a header (row {t.header_row}) but no records below it", path)
-        if t.kind == "operator" and not (_has(t, "lon", "lat") or _has(t, "lonlat") or _has(t, "planned_lon", "planned_lat")):
+        positioned = _has(t, "lon", "lat") or _has(t, "lonlat") or _has(t, "planned_lon", "planned_lat")
+        if t.kind == "operator" and not positioned:
             raise BadInputError(
                 f"{'sheet ' + repr(t.sheet) + ': ' if t.sheet else ''}no longitude/latitude columns "
                 f"(found {', '.join(t.columns) or 'none'})",

@@ -198,7 +198,7 @@ def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
         return raw
     shared = raw.loc[multi]
     notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({op}) of a shared tower row"
-             for prior, op in zip(shared["read_note"], shared["operator"])]
+             for prior, op in zip(shared["read_note"], shared["operator"], strict=True)]
     expanded = shared.assign(operator=[t.split(",") for t in tenants[multi]], read_note=notes).explode("operator")
     return pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
 
