@@ -357,10 +357,10 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         data, parse_encoding = text.encode("utf-8"), "utf-8"
     else:
         parse_encoding = encoding
+    del text  # the fast parser reads the bytes: one copy of a national file less
     frame = _read_body_fast(path, data, parse_encoding, delimiter, header, width)
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
-        frame = _read_body_by_line(text, delimiter, header, width)
-    del text
+        frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
     frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
     trailing = 0
     fields = [header.mapping[j] for j in sorted(header.mapping)]
@@ -371,8 +371,9 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []
-    if "read_note" in frame.columns and frame["read_note"].notna().any():
-        notes.append(f"{int(frame['read_note'].notna().sum())} lines with an unclosed quote read on their own")
+    if "read_note" in frame.columns and (frame["read_note"].notna() | frame["read_problem"].notna()).any():
+        notes.append(f"quotes left open or misplaced: {int(frame['read_note'].notna().sum())} lines read on their "
+                     f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
     return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
                      _title_text(head_rows, header.first), trailing, notes)]
 
