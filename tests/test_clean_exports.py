@@ -339,3 +339,19 @@ def test_opencellid_api_column_order(tmp_path):
     [net_only] = st.index[~st["in_operator_reports"]]
     assert st.loc[net_only, "operator"] == "CUCC" and st.loc[net_only, "status"] == "unknown"
     assert r.summary["quarantined_by_reason"] == {"not_nr": 1}
+
+
+def test_a_hidden_xlsx_sheet_is_skipped_with_a_note(tmp_path):
+    wb = Workbook()
+    shown = wb.active
+    shown.title = "在用"
+    shown.append(["基站名称", "运营商", "经度", "纬度", "开通时间"])
+    shown.append(["站一", "移动", P[0][0], P[0][1], "2020-06-01"])
+    hidden = wb.create_sheet("草稿")
+    hidden.append(["基站名称", "运营商", "经度", "纬度", "开通时间"])
+    hidden.append(["草稿站", "移动", P[3][0], P[3][1], "2020-06-01"])
+    hidden.sheet_state = "hidden"
+    wb.save(tmp_path / "book.xlsx")
+    r = ledger_holds(clean(tmp_path / "book.xlsx"), 1)
+    assert r.stations["name"].tolist() == ["站一"]
+    assert r.summary["files"][0]["notes"] == ["sheet '草稿' is hidden: skipped"]
