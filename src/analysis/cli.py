@@ -36,9 +36,12 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     )
     s = result.summary
     print(
-        f"cleaned {s['rows_in']} rows from {len({f['file'] for f in s['files']})} files: "
+        f"cleaned {s['rows_in']} rows from {len({f['file'] for f in s['files'] if 'skipped' not in f})} files: "
         f"{s['rows_kept']} kept, {s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
+    for f in s["files"]:
+        for note in ([f"skipped: {f['skipped']}"] if "skipped" in f else []) + f.get("notes", []):
+            print(f"note: {f['file']}: {note}")
     for failure in result.failed_files:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if result.failed_files else 0
@@ -48,8 +51,10 @@ def _add_clean(sub) -> None:
     p = sub.add_parser(
         "clean",
         help="clean raw station records into stations.parquet, quarantine.csv, clean_summary.json",
-        description="Read operator / tower-company reports (CSV, XLSX; any encoding; Chinese or English "
-        "headers) and OpenCelliD exports, and write one row per physical station.",
+        description="Read operator / tower-company reports (CSV, XLSX, XLS, also inside .gz or .zip; UTF-8, GBK, "
+        "GB18030 or UTF-16; Chinese or English headers) and OpenCelliD exports, and write one row per physical "
+        "station. A folder with no station records, or a run that keeps no station, is an error and leaves the "
+        "outputs of an earlier run as they were.",
     )
     p.add_argument("--input", nargs="+", required=True, type=Path, metavar="PATH",
                    help="files or folders of raw station records")
