@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,6 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy.spatial import cKDTree
-from scipy.stats import norm
 
 from analysis.clean.stations import read_stations
 from analysis.config import City, load_city, resolve_city
@@ -202,6 +202,14 @@ def o2i_loss_db(freq_ghz: float, model: str = "UMa", o2i: str = "low") -> tuple[
     return tw + 0.5 * d_in, sigma
 
 
+def _edge_z(probability: float) -> float:
+    """Standard normal quantile of the cell-edge probability (the stdlib's: scipy.stats costs 0.6 s
+    to import, a tenth of the coverage command)."""
+    if not 0.0 < probability < 1.0:
+        raise ConfigError(f"[coverage] cell_edge_probability must lie strictly between 0 and 1, got {probability!r}")
+    return statistics.NormalDist().inv_cdf(probability)
+
+
 def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
                      settings: CoverageSettings | None = None) -> float:
     """Maximum allowed path loss (dB) for the coverage definition: what the median path loss may
@@ -216,7 +224,7 @@ def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
         sigma = math.hypot(sigma, sigma_p)
     elif layer != "outdoor":
         raise ValueError(f"layer must be 'outdoor' or 'indoor', got {layer!r}")
-    fade_margin = float(norm.ppf(s.cell_edge_probability)) * sigma
+    fade_margin = _edge_z(s.cell_edge_probability) * sigma
     return (link.eirp_re_dbm + s.ue_antenna_gain_dbi - s.body_loss_db - s.interference_margin_db
             - fade_margin - penetration - s.rsrp_threshold_dbm)
 
@@ -243,7 +251,7 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
     """The link budget as one documented table: per band, area type and layer, the inputs, the
     margins, the maximum path loss and the footprint radius it gives."""
     s = settings or CoverageSettings()
-    z = float(norm.ppf(s.cell_edge_probability))
+    z = _edge_z(s.cell_edge_probability)
     rows = []
     for band, link in s.bands.items():
         for kind in AREA_TYPES:
@@ -549,6 +557,165 @@ class _VectorCover:
         return shapely.intersection(self.geom, polygon).area / 1e6
 
 
+# --- gaps and candidates on the grid --------------------------------------------------------------
+# The covered area is a grid; the gaps are read off the same grid (connected components of the
+# uncovered built-up cells plus the discs of uncovered key sites) instead of a vector union of
+# every footprint, which is what made the command slower than the naive way at national scale.
+#: Most gaps drawn as polygons (the top ranked); the others keep their row with no geometry.
+MAX_GAP_POLYGONS = 500
+_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # 8-connected: cells meeting at a corner belong to one gap
+
+
+def rasterize_polygons(geoms, grid: CoverageGrid) -> np.ndarray:
+    """Cells of `grid` whose centres lie in any of `geoms` (same CRS): one window per polygon part,
+    so scattered built-up areas never test the whole city's cells."""
+    mask = np.zeros(grid.mask.shape, dtype=bool)
+    ny, nx = mask.shape
+    for part in shapely.get_parts(np.asarray(list(geoms), dtype=object)):
+        if part is None or part.is_empty or part.area == 0:
+            continue
+        minx, miny, maxx, maxy = part.bounds
+        j0, i0 = max(int((minx - grid.x0) // grid.cell_m), 0), max(int((miny - grid.y0) // grid.cell_m), 0)
+        j1 = min(int((maxx - grid.x0) // grid.cell_m) + 1, nx)
+        i1 = min(int((maxy - grid.y0) // grid.cell_m) + 1, ny)
+        if i1 <= i0 or j1 <= j0:
+            continue
+        jj, ii = np.meshgrid(np.arange(j0, j1), np.arange(i0, i1))
+        shapely.prepare(part)
+        inside = shapely.contains_xy(part, grid.x0 + (jj + 0.5) * grid.cell_m, grid.y0 + (ii + 0.5) * grid.cell_m)
+        mask[i0:i1, j0:j1] |= inside
+    return mask
+
+
+def _cells_of(grid: CoverageGrid, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and in-grid flag of metric points."""
+    j = np.floor((np.asarray(x, dtype=float) - grid.x0) / grid.cell_m).astype(np.int64)
+    i = np.floor((np.asarray(y, dtype=float) - grid.y0) / grid.cell_m).astype(np.int64)
+    ok = (i >= 0) & (i < grid.mask.shape[0]) & (j >= 0) & (j < grid.mask.shape[1])
+    return np.where(ok, i, 0), np.where(ok, j, 0), ok
+
+
+def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFrame, settings) -> np.ndarray:
+    """Uncovered built-up cells plus a disc of `site_radius_m` around each uncovered key site."""
+    gap = urban_mask & ~grid.mask
+    if len(open_sites):
+        u = (open_sites["x_m"].to_numpy(dtype=float) - grid.x0) / grid.cell_m
+        v = (open_sites["y_m"].to_numpy(dtype=float) - grid.y0) / grid.cell_m
+        cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        r = np.full(cx.size, settings.site_radius_m / grid.cell_m)
+        n = int(math.ceil(r.max())) + 2
+        inside = (cx >= n) & (cy >= n) & (cx < gap.shape[1] - n) & (cy < gap.shape[0] - n)
+        if not inside.all():
+            raise BadInputError(f"{int((~inside).sum())} key site(s) lie outside the coverage grid")
+        _stamp(gap, cx, cy, r, u - cx, v - cy)
+    return gap
+
+
+def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid) -> dict[int, object]:
+    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component."""
+    rows = np.flatnonzero(np.isin(labels, ids).any(axis=1))
+    if rows.size == 0:
+        return {}
+    sub = np.where(np.isin(labels[rows], ids), labels[rows], 0)
+    padded = np.pad(sub, ((0, 0), (1, 1)))
+    ri, rj = np.nonzero(padded[:, 1:] != padded[:, :-1])  # run boundaries, column rj of `sub`
+    same_row = ri[1:] == ri[:-1]
+    start_i, start_j, end_j = ri[:-1][same_row], rj[:-1][same_row], rj[1:][same_row]
+    value = sub[start_i, start_j]
+    keep = value > 0
+    start_i, start_j, end_j, value = start_i[keep], start_j[keep], end_j[keep], value[keep]
+    c = grid.cell_m
+    y = grid.y0 + rows[start_i] * c
+    boxes = shapely.box(grid.x0 + start_j * c, y, grid.x0 + end_j * c, y + c)
+    order = np.argsort(value, kind="stable")
+    value, boxes = value[order], boxes[order]
+    starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
+    ends = np.r_[starts[1:], value.size]
+    # the union of a component's run boxes; simplify(0) drops the run corners along straight edges
+    return {int(value[a]): shapely.simplify(shapely.coverage_union_all(boxes[a:b]), 0.0)
+            for a, b in zip(starts, ends)}
+
+
+def _nearest_district(districts_utm, x, y) -> np.ndarray:
+    """Name of the district each metric point lies in, or the nearest one."""
+    if len(districts_utm) == 0 or len(x) == 0:
+        return np.full(len(x), "", dtype=object)
+    tree = shapely.STRtree(districts_utm.geometry.values)
+    pts = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    pairs = tree.query_nearest(pts, all_matches=False)
+    names = np.full(len(x), "", dtype=object)
+    names[pairs[0]] = districts_utm["name_zh"].to_numpy(dtype=object)[pairs[1]]
+    return names
+
+
+def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
+    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
+    from scipy import ndimage
+
+    open_sites = sites[~sites["is_covered"]].reset_index(drop=True)
+    labels, _ = ndimage.label(_gap_mask(urban_mask, grid, open_sites, settings), structure=_NEIGHBOURS)
+    flat = labels.ravel()
+    cells = np.flatnonzero(flat)
+    lab = flat[cells]
+    n_cells = np.bincount(lab, minlength=int(lab.max(initial=0)) + 1)
+    si, sj, _ = _cells_of(grid, open_sites["x_m"], open_sites["y_m"])
+    site_lab = labels[si, sj]
+    cell_km2 = grid.cell_m**2 / 1e6
+    keep = n_cells * cell_km2 >= settings.min_gap_km2
+    keep[site_lab] = True
+    keep[0] = False
+    ids = np.flatnonzero(keep)
+    rows = _gap_rows(ids, n_cells, labels, cells, lab, site_lab, open_sites, districts_utm, grid, settings)
+    cols = ["district", "area_km2", "n_key_sites", "n_target_sites", "sites", "score"]
+    df = pd.DataFrame(rows, columns=["label", *cols])
+    df = df.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
+    df = df.reset_index(drop=True)
+    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid)
+    geometry = [drawn.get(int(v)) for v in df["label"]]
+    gdf = gpd.GeoDataFrame(df.drop(columns="label"), geometry=geometry, crs=crs)
+    gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
+    gdf.insert(0, "gap_id", [f"G{i:03d}" for i in range(1, len(gdf) + 1)])
+    in_gap = keep[lab]
+    gi, gj = np.divmod(cells[in_gap], labels.shape[1])
+    return gdf.to_crs(4326), (grid.x0 + (gj + 0.5) * grid.cell_m, grid.y0 + (gi + 0.5) * grid.cell_m)
+
+
+def _gap_rows(ids, n_cells, labels, cells, lab, site_lab, open_sites, districts_utm, grid, settings) -> list[dict]:
+    """One row per kept component: area from its cell count, the open key sites in it, the score and
+    the district of the cell nearest its centre of mass."""
+    if ids.size == 0:
+        return []
+    width = labels.shape[1]
+    ci, cj = np.divmod(cells, width)
+    n = np.maximum(n_cells, 1)
+    cy = (np.bincount(lab, weights=ci, minlength=n.size) / n)[ids]
+    cx = (np.bincount(lab, weights=cj, minlength=n.size) / n)[ids]
+    # the component's cell nearest its centre of mass (the centre itself may lie outside a ring)
+    order = np.argsort(lab, kind="stable")
+    lab_sorted, cells_sorted = lab[order], cells[order]
+    bounds = np.searchsorted(lab_sorted, np.r_[ids, ids + 1]).reshape(2, -1)
+    rep_x, rep_y = np.empty(ids.size), np.empty(ids.size)
+    for k, (a, b) in enumerate(bounds.T):
+        ii, jj = np.divmod(cells_sorted[a:b], width)
+        m = int(np.argmin((ii - cy[k]) ** 2 + (jj - cx[k]) ** 2))
+        rep_x[k], rep_y[k] = grid.x0 + (jj[m] + 0.5) * grid.cell_m, grid.y0 + (ii[m] + 0.5) * grid.cell_m
+    district = _nearest_district(districts_utm, rep_x, rep_y)
+    names = open_sites["name_zh"].astype(str).to_numpy()
+    target = open_sites["is_target"].to_numpy(dtype=bool)
+    rows = []
+    for k, label in enumerate(ids):
+        hit = site_lab == label
+        n_target = int(target[hit].sum())
+        area = float(n_cells[label]) * grid.cell_m**2 / 1e6
+        rows.append({
+            "label": int(label), "district": district[k], "area_km2": round(area, 4), "n_key_sites": int(hit.sum()),
+            "n_target_sites": n_target, "sites": "; ".join(sorted(names[hit])),
+            "score": round(area + settings.target_site_weight_km2 * n_target
+                           + settings.key_site_weight_km2 * (int(hit.sum()) - n_target), 4),
+        })
+    return rows
+
+
 # --- the assessment -------------------------------------------------------------------------------
 @dataclass
 class CoverageResult:
@@ -743,71 +910,118 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
     return gdf.to_crs(4326)
 
 
-def _candidates(gaps_utm: gpd.GeoDataFrame, sites, urban_utm, all_xy, districts_utm, settings, crs) -> pd.DataFrame:
-    """Greedy maximum coverage: candidate points on a grid inside the gaps and at each uncovered key
-    site; each round takes the candidate that covers the most still-open gap (km2, plus the worth of
-    the key sites it reaches)."""
-    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
-            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
-    if len(gaps_utm) == 0:
-        return pd.DataFrame(columns=cols)
-    demand_cell = 50.0
-    dx, dy, dw = [], [], []
+def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the cells (aligned to multiples of `cell_m`) inside the gap polygons (vector mode)."""
+    dx, dy = [np.zeros(0)], [np.zeros(0)]
     for g in gaps_utm.geometry:
+        if g is None or g.is_empty:
+            continue
         minx, miny, maxx, maxy = g.bounds
-        xs = np.arange(math.floor(minx / demand_cell), math.ceil(maxx / demand_cell)) * demand_cell + demand_cell / 2
-        ys = np.arange(math.floor(miny / demand_cell), math.ceil(maxy / demand_cell)) * demand_cell + demand_cell / 2
+        xs = np.arange(math.floor(minx / cell_m), math.ceil(maxx / cell_m)) * cell_m + cell_m / 2
+        ys = np.arange(math.floor(miny / cell_m), math.ceil(maxy / cell_m)) * cell_m + cell_m / 2
         gx, gy = np.meshgrid(xs, ys)
         gx, gy = gx.ravel(), gy.ravel()
         shapely.prepare(g)
         ins = shapely.contains_xy(g, gx, gy)
         dx.append(gx[ins])
         dy.append(gy[ins])
-    dx, dy = np.concatenate(dx), np.concatenate(dy)
-    dw = np.full(dx.size, demand_cell**2 / 1e6)
+    return np.concatenate(dx), np.concatenate(dy)
+
+
+def _reach_matrix(cx, cy, cr, px, py):
+    """Sparse candidates x demand matrix: 1 where the demand point lies within the candidate's radius."""
+    from scipy import sparse
+
+    tree = cKDTree(np.column_stack([px, py]))
+    reach = tree.query_ball_point(np.column_stack([cx, cy]), cr)
+    lengths = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
+    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in reach]) if lengths.sum() else np.zeros(0, np.int64)
+    indptr = np.r_[0, np.cumsum(lengths)]
+    return sparse.csr_matrix((np.ones(cols.size), cols, indptr), shape=(len(cx), len(px)))
+
+
+def _candidates(demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings,
+                crs) -> pd.DataFrame:
+    """Greedy maximum coverage: candidate points every `candidate_spacing_m` among the gap cells
+    (`demand_xy`, cells of `demand_cell_m`) and at each uncovered key site; each round takes the
+    candidate that covers the most still-open gap (km2, plus the worth of the key sites it reaches)."""
+    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
+            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
+    dx, dy = (np.asarray(a, dtype=float) for a in demand_xy)
+    if dx.size == 0:
+        return pd.DataFrame(columns=cols)
     open_sites = sites[~sites["is_covered"]]
     site_w = np.where(open_sites["is_target"], settings.target_site_weight_km2, settings.key_site_weight_km2)
     px = np.concatenate([dx, open_sites["x_m"].to_numpy()])
     py = np.concatenate([dy, open_sites["y_m"].to_numpy()])
-    w = np.concatenate([dw, site_w])
+    open_w = np.concatenate([np.full(dx.size, demand_cell_m**2 / 1e6), site_w])
     is_site = np.r_[np.zeros(dx.size, dtype=bool), np.ones(len(open_sites), dtype=bool)]
-    # candidates: every k-th demand cell (spacing) plus the open sites themselves
-    step = max(1, int(round(settings.candidate_spacing_m / demand_cell)))
-    keep = ((np.floor(dx / demand_cell) % step == 0) & (np.floor(dy / demand_cell) % step == 0))
+    step = max(1, int(round(settings.candidate_spacing_m / demand_cell_m)))
+    keep = (np.floor(dx / demand_cell_m) % step == 0) & (np.floor(dy / demand_cell_m) % step == 0)
     cx = np.concatenate([dx[keep], open_sites["x_m"].to_numpy()])
     cy = np.concatenate([dy[keep], open_sites["y_m"].to_numpy()])
     kind = classify_area_type(cx, cy, urban_utm, all_xy[0], all_xy[1], settings)
-    band = settings.candidate_band
-    radius_of = {k: footprint_radius_m(band, k, "outdoor", settings) for k in AREA_TYPES}
-    cr = np.array([radius_of[k] for k in kind])
-    tree = cKDTree(np.column_stack([px, py]))
-    reach = [np.asarray(tree.query_ball_point([a, b], r), dtype=np.int64) for a, b, r in zip(cx, cy, cr)]
-    open_w = w.copy()
-    rows, cum = [], 0.0
+    radius_of = {k: footprint_radius_m(settings.candidate_band, k, "outdoor", settings) for k in AREA_TYPES}
+    cr = np.array([radius_of[k] for k in kind], dtype=float)
+    reach = _reach_matrix(cx, cy, cr, px, py)
     names = np.r_[np.full(dx.size, "", dtype=object), open_sites["name_zh"].astype(str).to_numpy()]
     targets = np.r_[np.zeros(dx.size, dtype=bool), open_sites["is_target"].to_numpy(dtype=bool)]
-    for rank in range(1, settings.n_candidates + 1):
-        gains = np.array([open_w[idx].sum() for idx in reach])
+    picks = []
+    for _ in range(settings.n_candidates):
+        gains = reach @ open_w
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
-        idx = reach[best]
+        idx = reach.indices[reach.indptr[best]:reach.indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
-        area_gain = float(open_w[idx][~is_site[idx]].sum())
-        cum += area_gain
-        lon, lat = _to_wgs84([cx[best]], [cy[best]], crs)
-        dist = districts_utm.distance(shapely.Point(cx[best], cy[best])).to_numpy()
-        got = idx[is_site[idx]]
-        rows.append({
-            "rank": rank, "candidate_id": f"C{rank:02d}", "lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6),
-            "district": districts_utm["name_zh"].iloc[int(np.argmin(dist))] if len(districts_utm) else "",
-            "area_type": kind[best], "band": band, "radius_m": cr[best], "gain_km2": round(area_gain, 4),
-            "gain_target_sites": int(targets[got].sum()), "gain_key_sites": int(got.size),
-            "gain_score": round(float(gains[best]), 4), "cumulative_gain_km2": round(cum, 4),
-            "sites": "; ".join(sorted(names[got])),
-        })
+        picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))
         open_w[idx] = 0.0
+    if not picks:
+        return pd.DataFrame(columns=cols)
+    best = np.array([p[0] for p in picks])
+    lon, lat = _to_wgs84(cx[best], cy[best], crs)
+    district = _nearest_district(districts_utm, cx[best], cy[best])
+    cumulative_km2 = np.cumsum([p[2] for p in picks])
+    rows = [{
+        "rank": k + 1, "candidate_id": f"C{k + 1:02d}", "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6),
+        "district": district[k], "area_type": kind[b], "band": settings.candidate_band, "radius_m": cr[b],
+        "gain_km2": round(p[2], 4), "gain_target_sites": int(targets[p[3]].sum()), "gain_key_sites": int(p[3].size),
+        "gain_score": round(p[1], 4), "cumulative_gain_km2": round(float(cumulative_km2[k]), 4),
+        "sites": "; ".join(sorted(names[p[3]])),
+    } for k, (b, p) in enumerate(zip(best, picks))]
     return pd.DataFrame(rows, columns=cols)
+
+
+#: Cell of the demand points inside vector gaps (the grid's own cells in grid mode).
+_VECTOR_DEMAND_CELL_M = 50.0
+
+
+def _grid_bounds(districts_utm, urban_utm, sites: pd.DataFrame, settings) -> tuple[float, float, float, float]:
+    """The grid's extent: the districts, the built-up areas and every key site's disc."""
+    boxes = [districts_utm.total_bounds, urban_utm.total_bounds]
+    if len(sites):
+        pad = settings.site_radius_m + 4 * settings.cell_m
+        boxes.append([sites["x_m"].min() - pad, sites["y_m"].min() - pad, sites["x_m"].max() + pad,
+                      sites["y_m"].max() + pad])
+    b = np.array([bb for bb in boxes if np.isfinite(bb).all()], dtype=float).reshape(-1, 4)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()) if len(b) else None
+
+
+def _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs):
+    """Covered area (outdoor, indoor), ranked gaps and the gap cells' centres: all from one grid in
+    grid mode; from exact unions (and cells inside the gap polygons) in vector mode."""
+    if mode == "grid":
+        bounds = _grid_bounds(districts_utm, urban_utm, site_tab, settings)
+        cover_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
+        cover_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
+                                      bounds, crs)
+        urban_mask = rasterize_polygons(urban_utm.geometry.values, cover_out)
+        gaps, demand = _grid_gaps(urban_mask, cover_out, districts_utm, site_tab, settings, crs)
+        return cover_out, cover_in, gaps, demand
+    cover_out = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_m"]))
+    cover_in = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"]))
+    gaps = _gaps(urban_utm, districts_utm, on_air, site_tab, settings, crs)
+    return cover_out, cover_in, gaps, _demand_in_polygons(gaps.to_crs(crs), _VECTOR_DEMAND_CELL_M)
 
 
 def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius_m: float | None = None,
@@ -845,24 +1059,15 @@ def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius
     fp["is_on_air_at_as_of"] = dates.notna() & ((dates <= as_of_ts) if as_of_ts is not None else True)
     on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
 
-    if mode == "grid":
-        bounds = districts_utm.total_bounds
-        grid_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
-        grid_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
-                                     bounds, crs)
-        cover_out, cover_in = grid_out, grid_in
-    else:
-        cover_out = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_m"]))
-        cover_in = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"]))
-
     site_tab = _site_table(sites, on_air, crs, settings, as_of_ts)
+    cover_out, cover_in, gaps, demand = _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs)
     names_en = dict(zip(districts["name_zh"], districts["name_en"]))
     by_district = _district_table(districts_utm, urban_utm, cover_out, cover_in, on_air, site_tab, names_en, settings)
     by_district.insert(2, "as_of", as_of_ts.date().isoformat() if as_of_ts is not None else "")
     by_district.insert(3, "mode", mode)
-    gaps = _gaps(urban_utm, districts_utm, on_air, site_tab, settings, crs)
-    candidates = _candidates(gaps.to_crs(crs), site_tab, list(urban_utm.geometry.values),
-                             (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()), districts_utm, settings, crs)
+    candidates = _candidates(demand, settings.cell_m if mode == "grid" else _VECTOR_DEMAND_CELL_M, site_tab,
+                             list(urban_utm.geometry.values), (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()),
+                             districts_utm, settings, crs)
     sites_out = site_tab.drop(columns=["x_m", "y_m"]).sort_values("site_id", kind="stable").reset_index(drop=True)
     sites_out["rating_date"] = pd.to_datetime(sites_out["rating_date"]).dt.strftime("%Y-%m-%d").fillna("")
     return CoverageResult(
@@ -881,8 +1086,9 @@ def write_gaps_geojson(gaps: gpd.GeoDataFrame, path: Path) -> Path:
     features = []
     for _, row in gaps.iterrows():
         props = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "geometry"}
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": shapely.geometry.mapping(_round_geometry(row.geometry))})
+        # gaps ranked below MAX_GAP_POLYGONS have no outline: a null geometry, as GeoJSON allows
+        geometry = None if row.geometry is None else shapely.geometry.mapping(_round_geometry(row.geometry))
+        features.append({"type": "Feature", "properties": props, "geometry": geometry})
     doc = {"type": "FeatureCollection", "features": features}
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return path
