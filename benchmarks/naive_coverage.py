@@ -2,7 +2,7 @@
 rows: `python -m benchmarks.naive_coverage STATIONS.parquet DISTRICTS.geojson RADIUS_M`.
 
 Buffer every station in the UTM zone of the districts, union the discs, intersect with each district
-and print the covered km2 per district: the covered area only, with no gaps, key sites or candidates
+and print the covered km2 per district and their total: the covered area only, with no gaps, key sites or candidates
 (the package's command does all of those, so the comparison favours the baseline).
 """
 
@@ -21,8 +21,12 @@ def main(argv: list[str]) -> int:
     crs = d.estimate_utm_crs()
     pts = gpd.GeoSeries(gpd.points_from_xy(df["lon"], df["lat"]), crs=4326).to_crs(crs)
     cover = pts.buffer(radius_m).union_all()
+    total = 0.0
     for name, geom in zip(d["name_zh"], d.to_crs(crs).geometry):
-        print(f"{name},{geom.intersection(cover).area / 1e6:.3f}")
+        km2 = geom.intersection(cover).area / 1e6
+        total += km2
+        print(f"{name},{km2:.3f}")
+    print(f"total,{total:.3f}")
     return 0
 
 
