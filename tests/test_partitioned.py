@@ -80,6 +80,7 @@ def test_cli_partitioned_writes_what_the_in_memory_clean_writes(export, tmp_path
     assert cli.main(base + ["--out", str(tmp_path / "part"), "--partitioned", "--scheduler", "synchronous"]) == 0
     captured = capsys.readouterr()
     assert "partitions:" in captured.out and "clean (partitioned): 1/" in captured.err  # one line per partition
+    assert "split into partitions: 1/1 chunks" in captured.err
     mem, part = (json.loads((tmp_path / d / "clean_summary.json").read_text(encoding="utf-8")) for d in ("mem", "part"))
     assert part["partitions"] > 3
     for key in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "quarantined_by_reason",

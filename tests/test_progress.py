@@ -52,3 +52,12 @@ def test_cli_quiet_wins_over_the_environment(monkeypatch, capsys):
     monkeypatch.setenv(progress.ENV_VAR, "lines")
     assert cli.main(["--quiet", "clean", "--input", "missing.csv", "--city", "nowhere", "--out", "o"]) != 0
     assert progress.current_mode() == "off"
+
+
+def test_an_estimated_total_that_is_passed_is_dropped(capsys):
+    progress.set_mode("lines")
+    with progress.task("split", 1, "chunk") as p:
+        p.advance()
+        p.advance()
+    lines = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["split: 1/1 chunks", "split: 2 chunks"]

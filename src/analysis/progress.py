@@ -65,7 +65,8 @@ class Progress:
                 self._bar.set_postfix_str(note, refresh=False)
             self._bar.update(n)
         elif self.mode == "lines":
-            of = f"/{self.total}" if self.total is not None else ""
+            # a total that was an estimate (rows from the file size) is dropped once passed
+            of = f"/{self.total}" if self.total is not None and self.done <= self.total else ""
             text = f"{self.desc}: {self.done}{of} {self.unit}s{' ' + note if note else ''} " \
                    f"({time.perf_counter() - self._t0:.1f} s)"
             print(text, file=sys.stderr, flush=True)

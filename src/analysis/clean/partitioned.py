@@ -104,8 +104,10 @@ def split_opencellid(path: str | Path, folder: str | Path, rows_per_partition: i
             writers[i].write_table(table)
         row0 += len(frame)
 
+    from analysis.progress import track
+
     try:
-        for chunk in reader:
+        for chunk in track(reader, "split into partitions", total=-(-est_rows // chunk_rows), unit="chunk"):
             chunk.columns = [str(c).strip() for c in chunk.columns]
             if pending is not None:
                 chunk = pd.concat([pending, chunk], ignore_index=True)
@@ -186,6 +188,30 @@ def _compute(tasks: list, client, scheduler: str) -> list[dict]:
             return list(dask.compute(*tasks, scheduler=scheduler))
 
 
+def _gather_outputs(parts: list[Path], done: Path, out: Path, columns: list[str]) -> None:
+    """Put the partitions' stations, quarantine and source ledger together, one partition in memory
+    at a time."""
+    stations_path = out / "stations.parquet"
+    writer = None
+    for p in parts:
+        t = pq.read_table(done / f"{p.stem}.stations.parquet")
+        if writer is None:
+            writer = pq.ParquetWriter(stations_path, t.schema, compression="zstd")
+        writer.write_table(t.cast(writer.schema))
+    if writer is not None:
+        writer.close()
+    with open(out / "quarantine.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        fh.write(",".join(columns) + "\n")
+        for p in parts:
+            with open(done / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
+                shutil.copyfileobj(part_fh, fh)
+    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
+    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        for i, p in enumerate(parts):
+            pd.read_parquet(done / f"{p.stem}.matches.parquet").to_csv(
+                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
+
+
 def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path, as_of=None,
                       gnb_id_bits: str | int | dict | None = None, rows_per_partition: int | None = None,
                       client=None, scheduler: str = "processes", keep_partitions: bool = False) -> dict:
@@ -220,27 +246,7 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
                                            split["encoding"], split["header_row"]) for p in parts]
     summaries = _compute(tasks, client, scheduler)
 
-    # --- put the partitions' outputs together, one partition in memory at a time
-    stations_path = out / "stations.parquet"
-    writer = None
-    for p in parts:
-        t = pq.read_table(work / "out" / f"{p.stem}.stations.parquet")
-        if writer is None:
-            writer = pq.ParquetWriter(stations_path, t.schema, compression="zstd")
-        writer.write_table(t.cast(writer.schema))
-    if writer is not None:
-        writer.close()
-    columns = summaries[0]["quarantine_columns"] if summaries else []
-    with open(out / "quarantine.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        fh.write(",".join(columns) + "\n")
-        for p in parts:
-            with open(work / "out" / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
-                shutil.copyfileobj(part_fh, fh)
-    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
-    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        for i, p in enumerate(parts):
-            pd.read_parquet(work / "out" / f"{p.stem}.matches.parquet").to_csv(
-                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
+    _gather_outputs(parts, work / "out", out, summaries[0]["quarantine_columns"] if summaries else [])
 
     summary = {"city": city_ref.key, "as_of": as_of_text, "partitions": len(parts)}
     counts = ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "stations_on_air")
