@@ -245,3 +245,12 @@ def test_gaps_past_the_drawn_ones_have_no_outline(tiny_city, tiny_stations, tmp_
 def test_cell_edge_probability_outside_0_1_is_a_config_error():
     with pytest.raises(ConfigError, match="cell_edge_probability"):
         max_path_loss_db("n78", "urban", settings=CoverageSettings(cell_edge_probability=1.0))
+
+
+def test_nearest_station_of_a_site_is_the_first_of_colocated_ones(tiny_city, tiny_stations):
+    """Two operators on one tower: the key site's nearest station is the first listed, as before."""
+    city, districts, urban, sites = _frames(tiny_city)
+    st = pd.concat([tiny_stations.iloc[[1]].assign(station_id="S2b"), tiny_stations]).reset_index(drop=True)
+    res = assess_coverage(st, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
+    h = res.sites.set_index("site_id").loc["hospital-01"]
+    assert h["nearest_station_id"] == "S2b" and bool(h["is_covered"])

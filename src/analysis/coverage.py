@@ -637,10 +637,13 @@ def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFra
 
 def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid) -> dict[int, object]:
     """Outline of each component in `ids`: its cells as row runs (boxes), merged per component."""
-    rows = np.flatnonzero(np.isin(labels, ids).any(axis=1))
+    wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
+    wanted[np.asarray(ids, dtype=np.int64)] = True
+    wanted[0] = False
+    rows = np.flatnonzero(wanted[labels].any(axis=1))
     if rows.size == 0:
         return {}
-    sub = np.where(np.isin(labels[rows], ids), labels[rows], 0)
+    sub = np.where(wanted[labels[rows]], labels[rows], 0)
     padded = np.pad(sub, ((0, 0), (1, 1)))
     ri, rj = np.nonzero(padded[:, 1:] != padded[:, :-1])  # run boundaries, column rj of `sub`
     same_row = ri[1:] == ri[:-1]
@@ -781,36 +784,41 @@ def _target_flags(sites: pd.DataFrame, as_of) -> tuple[np.ndarray, list[str]]:
     return np.array(flags, dtype=bool), notes
 
 
+def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
+    """Per point: the nearest station (the first in order among equally near ones), its distance,
+    and whether any station's outdoor / indoor disc holds it. Exact, by a tree: only stations within
+    the largest radius can cover a point."""
+    tree = cKDTree(np.column_stack([sx, sy]))
+    pts = np.column_stack([x, y])
+    dn, _ = tree.query(pts, k=1)
+    rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0))
+    near = tree.query_ball_point(pts, np.maximum(dn, rmax) + 1e-6)
+    j = np.zeros(len(x), dtype=np.int64)
+    covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
+    for k, idx in enumerate(near):
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        d = np.hypot(x[k] - sx[idx], y[k] - sy[idx])
+        j[k] = idx[int(np.argmin(d))]  # argmin: the first of equals, as idx is sorted
+        dn[k] = d.min()
+        covered[k] = bool((r_out[idx] - d >= 0).any())
+        covered_in[k] = bool((r_in[idx] - d >= 0).any())
+    return j, dn, covered, covered_in
+
+
 def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: CoverageSettings, as_of) -> pd.DataFrame:
     cols = ["site_id", "name_zh", "name_en", "category", "rating", "rating_date", "district", "lon", "lat"]
     df = pd.DataFrame({c: sites[c] if c in sites.columns else "" for c in cols})
     df["is_target"], df["target_note"] = _target_flags(sites, as_of)
     x, y = _project(df["lon"], df["lat"], crs)
     n = len(df)
-    out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db",
-                                           "best_margin_m", "best_margin_indoor_m")}
+    out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db")}
+    out["is_covered"] = out["is_covered_indoor"] = np.zeros(n, dtype=bool)
     nearest = {k: np.full(n, "", dtype=object) for k in ("nearest_station_id", "nearest_name", "nearest_operator",
                                                           "nearest_band")}
     if len(on_air) and n:
-        sx, sy = on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy()
-        d = np.hypot(x[:, None] - sx[None, :], y[:, None] - sy[None, :]) if len(on_air) * n <= 5e7 else None
-        if d is None:  # national inputs: nearest by tree, margins among stations within the largest radius
-            tree = cKDTree(np.column_stack([sx, sy]))
-            k = min(64, len(on_air))
-            dist, idx = tree.query(np.column_stack([x, y]), k=k)
-            dist, idx = np.atleast_2d(dist), np.atleast_2d(idx)
-            r_out = on_air["radius_m"].to_numpy()[idx]
-            r_in = on_air["radius_indoor_m"].to_numpy()[idx]
-            j = idx[:, 0]
-            dn = dist[:, 0]
-            best = (r_out - dist).max(axis=1)
-            best_in = (r_in - dist).max(axis=1)
-        else:
-            jj = d.argmin(axis=1)
-            j = jj
-            dn = d[np.arange(n), jj]
-            best = (on_air["radius_m"].to_numpy()[None, :] - d).max(axis=1)
-            best_in = (on_air["radius_indoor_m"].to_numpy()[None, :] - d).max(axis=1)
+        j, dn, covered, covered_in = _nearest_and_cover(
+            x, y, on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy(), on_air["radius_m"].to_numpy(),
+            on_air["radius_indoor_m"].to_numpy())
         near = on_air.iloc[j]
         out["distance_m"] = dn
         out["nearest_radius_m"] = near["radius_m"].to_numpy()
@@ -820,14 +828,13 @@ def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: Co
                        for dd, b, k in zip(dn, bands, near["area_type"])])
         out["margin_db"] = np.where(near["radius_source"].to_numpy() == "link_budget",
                                     near["max_path_loss_db"].to_numpy() - pl, np.nan)
-        out["best_margin_m"] = best
-        out["best_margin_indoor_m"] = best_in
+        out["is_covered"], out["is_covered_indoor"] = covered, covered_in
         nearest["nearest_station_id"] = near["station_id"].astype(str).to_numpy()
         nearest["nearest_name"] = near["name"].astype(str).to_numpy() if "name" in near else ""
         nearest["nearest_operator"] = near["operator"].astype(str).to_numpy() if "operator" in near else ""
         nearest["nearest_band"] = near["band"].astype(str).to_numpy()
-    df["is_covered"] = out["best_margin_m"] >= 0
-    df["is_covered_indoor"] = out["best_margin_indoor_m"] >= 0
+    df["is_covered"] = out["is_covered"]
+    df["is_covered_indoor"] = out["is_covered_indoor"]
     for k, v in nearest.items():
         df[k] = v
     for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db"):
