@@ -47,6 +47,26 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return 1 if result.failed_files else 0
 
 
+def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
+    from analysis.clean.partitioned import clean_partitioned
+
+    if len(args.input) != 1 or not args.input[0].is_file():
+        raise UsageError("--partitioned cleans one OpenCelliD export: give one file to --input")
+    if args.input_crs not in (None, "wgs84"):
+        raise UsageError("--input-crs does not apply to --partitioned: OpenCelliD exports are WGS-84")
+    s = clean_partitioned(args.input[0], args.city, args.out, as_of=args.as_of, gnb_id_bits=args.gnb_id_bits,
+                          scheduler=args.scheduler or "processes")
+    print(f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
+          f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}")
+    return 0
+
+
+def _cmd_clean_any(args: argparse.Namespace) -> int:
+    if args.scheduler and not args.partitioned:
+        raise UsageError("--scheduler is for --partitioned")
+    return _cmd_clean_partitioned(args) if args.partitioned else _cmd_clean(args)
+
+
 def _add_clean(sub) -> None:
     p = sub.add_parser(
         "clean",
@@ -66,7 +86,11 @@ def _add_clean(sub) -> None:
                    help="coordinate system of files that do not say (default: wgs84)")
     p.add_argument("--gnb-id-bits", default="24", metavar="BITS|OP=BITS,...",
                    help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22")
-    p.set_defaults(func=_cmd_clean)
+    p.add_argument("--partitioned", action="store_true",
+                   help="clean one OpenCelliD export too large for memory in partitions, on Dask (same outputs)")
+    p.add_argument("--scheduler", default=None, metavar="processes|threads|synchronous|tcp://HOST:PORT",
+                   help="with --partitioned: Dask's local scheduler (default processes) or a dask.distributed address")
+    p.set_defaults(func=_cmd_clean_any)
 
 
 def _cmd_boundaries(args: argparse.Namespace) -> int:
@@ -344,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 bad data (the message names file, row and problem), 2 bad usage.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (default: a bar on a terminal, one line per step otherwise; "
+                        "or set FIVEG_PROGRESS=bar|lines|off)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage, _add_taskforce, _add_report):
         add(sub)
@@ -353,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.quiet:
+            from analysis import progress
+
+            progress.set_mode("off")
         return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
