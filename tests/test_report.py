@@ -15,7 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.report import pages as briefing, runner as report
+from analysis.report import inputs, pages as briefing, runner as report
 from analysis.cli import main
 from analysis.config import load_city
 from analysis.errors import UsageError
@@ -49,15 +49,15 @@ def test_as_of_outside_the_data(capsys, tmp_path):
 def test_check_as_of_and_months():
     city = load_city("karamay")
     extract = pd.Timestamp("2022-01-10")
-    assert report.check_as_of(None, city, extract) == extract
-    assert report.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
+    assert inputs.check_as_of(None, city, extract) == extract
+    assert inputs.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
     with pytest.raises(UsageError, match="outside the data"):
-        report.check_as_of("2019-11-30", city, extract)
-    assert report.parse_months("2021-01:2021-03") == ["2021-01", "2021-02", "2021-03"]
-    assert report.month_as_of("2021-02", city, extract) == pd.Timestamp("2021-02-28")
-    assert report.month_as_of("2022-01", city, extract) == extract  # the extract's month ends on the extract
+        inputs.check_as_of("2019-11-30", city, extract)
+    assert inputs.parse_months("2021-01:2021-03") == ["2021-01", "2021-02", "2021-03"]
+    assert inputs.month_as_of("2021-02", city, extract) == pd.Timestamp("2021-02-28")
+    assert inputs.month_as_of("2022-01", city, extract) == extract  # the extract's month ends on the extract
     with pytest.raises(UsageError):
-        report.month_as_of("2022-02", city, extract)
+        inputs.month_as_of("2022-02", city, extract)
 
 
 def test_previous_report_date():
@@ -100,21 +100,21 @@ def station_copy(tmp_path):
 
 def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     processed = tmp_path / "processed"
-    first = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    first = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert not first["hit"] and first["extract"] == pd.Timestamp("2022-01-10")  # records_received in city.toml
     assert (first["folder"] / "stations.parquet").is_file() and (first["folder"] / "cache.json").is_file()
     for f in station_copy.iterdir():  # new file times, same content: reused
         f.touch()
-    second = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    second = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert second["hit"] and second["key"] == first["key"]
     assert_frame = pd.testing.assert_frame_equal
     assert_frame(pd.DataFrame(second["stations"].drop(columns="geometry")),
                  pd.DataFrame(first["stations"].drop(columns="geometry")))
     csv = next(station_copy.glob("*.csv"))
     csv.write_bytes(csv.read_bytes() + b"\n")  # one byte more: cleaned again
-    third = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    third = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert not third["hit"] and third["key"] != first["key"]
-    given = report.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
+    given = inputs.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
     assert not given["hit"] and given["extract"] == pd.Timestamp("2022-01-10") and given["summary"]["as_of"] == "2022-01-10"
 
 
@@ -123,9 +123,9 @@ def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
     same = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 2}]
     moved = [{"path": "/b/x.csv", "sha256": "1" * 64, "bytes": 1}]  # the cleaned rows name their files
     changed = [{"path": "/a/x.csv", "sha256": "2" * 64, "bytes": 1}]
-    assert report.inputs_key(files) == report.inputs_key(same)
-    assert len({report.inputs_key(files), report.inputs_key(moved), report.inputs_key(changed)}) == 3
-    assert report.inputs_key(files) != report.inputs_key(files, extract_date="2022-01-10")
+    assert inputs.inputs_key(files) == inputs.inputs_key(same)
+    assert len({inputs.inputs_key(files), inputs.inputs_key(moved), inputs.inputs_key(changed)}) == 3
+    assert inputs.inputs_key(files) != inputs.inputs_key(files, extract_date="2022-01-10")
 
 
 # --- atomic replace and a failing notebook -----------------------------------------------------
@@ -289,7 +289,7 @@ def test_every_link_resolves_and_every_figure_is_embedded(built):
 @pytest.mark.slow
 def test_rerun_reuses_the_cleaned_data(built, tmp_path):
     processed = built.parent.parent.parent / "processed"
-    cleaned = report.clean_cached("karamay", processed=processed)
+    cleaned = inputs.clean_cached("karamay", processed=processed)
     assert cleaned["hit"]
     assert "取自缓存" in (built / "01_clean.html").read_text(encoding="utf-8")
 
