@@ -350,3 +350,76 @@ def test_a_rebuild_shows_the_same_numbers(built, tmp_path):
     for nb, _, _ in report.NOTEBOOKS:
         page = Path(nb).with_suffix(".html").name
         assert _numbers_on_page(built / page) == _numbers_on_page(again / page), page
+
+
+# --- each stage runs once per date ---------------------------------------------------------------
+
+#: The calls of each notebook's steps, as the notebooks make them (each page opens its own context,
+#: as each notebook's kernel does).
+PAGE_STEPS = {
+    "clean": ["show_clean_counts", "show_quarantine", "show_stations_by_district"],
+    "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
+    "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
+    "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
+    "summary": ["show_headline", "show_targets", "show_fan_chart", "show_coverage_to_do", "show_top_blockers"],
+}
+
+
+def test_every_notebook_step_is_called_by_its_notebook():
+    for nb, _, _ in report.NOTEBOOKS:
+        source = "\n".join(c.source for c in nbformat.read(str(report.NOTEBOOKS_DIR / nb), as_version=4).cells)
+        page = re.search(r'page="(\w+)"', source).group(1)
+        assert re.findall(r"b\.(show_\w+)\(ctx", source) == PAGE_STEPS[page] + ["show_provenance"], nb
+
+
+@pytest.mark.slow
+def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatch, capsys):
+    """The runner's stages, then every page of the five notebooks: the forecast runs once (report
+    date), coverage and the task force once for the report date and once for the previous one."""
+    import analysis.coverage as coverage
+    import analysis.forecast as forecast
+    import analysis.taskforce as taskforce
+
+    calls = []
+    for module, name in ((forecast, "forecast_stations"), (coverage, "assess_coverage"),
+                         (taskforce, "track_taskforce")):
+        real = getattr(module, name)
+
+        def counted(stations, *args, _real=real, _name=name, **kw):
+            as_of = kw.get("as_of", args[0] if _name == "forecast_stations" else args[1] if len(args) > 1 else None)
+            calls.append((_name, str(pd.Timestamp(as_of).date())))
+            return _real(stations, *args, **kw)
+
+        monkeypatch.setattr(module, name, counted)
+    processed, city = tmp_path / "processed", load_city("karamay")
+    cleaned = inputs.clean_cached(city, processed=processed)
+    as_of = pd.Timestamp("2021-03-22")
+    report.run_stages(city, as_of, cleaned, "zh", "osm", processed, log=lambda *a: None)
+    for page, steps in PAGE_STEPS.items():
+        ctx = briefing.open_report(city, "2021-03-22", processed=processed, out=tmp_path / "out", page=page)
+        for step in steps + ["show_provenance"]:
+            getattr(briefing, step)(ctx)
+    capsys.readouterr()
+    assert sorted(calls) == [("assess_coverage", "2021-02-22"), ("assess_coverage", "2021-03-22"),
+                             ("forecast_stations", "2021-03-22"),
+                             ("track_taskforce", "2021-02-22"), ("track_taskforce", "2021-03-22")]
+
+
+@pytest.mark.slow
+def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, capsys):
+    """In JupyterLab with nothing processed yet: the coverage page runs coverage (with its map) and
+    the previous date's stages for "what changed" once each, and not the forecast."""
+    import analysis.coverage as coverage
+    import analysis.forecast as forecast
+
+    calls = []
+    monkeypatch.setattr(forecast, "forecast_stations", lambda *a, **k: calls.append("forecast"))
+    real = coverage.assess_coverage
+    monkeypatch.setattr(coverage, "assess_coverage", lambda *a, **k: calls.append("coverage") or real(*a, **k))
+    ctx = briefing.open_report("karamay", "2021-03-22", processed=tmp_path / "p", page="coverage")
+    for step in PAGE_STEPS["coverage"] + ["show_provenance"]:
+        getattr(briefing, step)(ctx)
+    capsys.readouterr()
+    assert calls == ["coverage", "coverage"]  # the report date (with its map), then the previous date
+    stamp = json.loads((tmp_path / "p/karamay/2021-03-22/coverage/stage.json").read_text(encoding="utf-8"))
+    assert stamp["basemap"] and "coverage_map.html" in stamp["files"]

@@ -72,7 +72,9 @@ class TaskforceOutputs:
 # Running a stage when its outputs are missing
 # --------------------------------------------------------------------------------------------
 
-def _satisfies(stamp: dict | None, key: str, fig_lang: str | None, basemap: str | None) -> bool:
+def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap: str | None) -> bool:
+    """Whether a stage folder's stamp says its files were made from the inputs `key` (and hold the
+    figures in `fig_lang`, or the map on `basemap`, when those are asked for)."""
     if stamp is None or stamp.get("inputs_sha256") != key:
         return False
     if fig_lang is not None and stamp.get("stage") != "coverage" and stamp.get("fig_lang") != fig_lang:
@@ -111,7 +113,7 @@ def ensure_stage(stage: str, city: City, as_of: pd.Timestamp, cleaned: dict, pro
     files there were made from these inputs (and hold the figures in `fig_lang` / the map on
     `basemap` when asked for). Returns the folder."""
     folder = stage_folder(stage, city.key, as_of, processed)
-    if not _satisfies(read_stamp(folder), cleaned["key"], fig_lang, basemap):
+    if not stamp_is_current(read_stamp(folder), cleaned["key"], fig_lang, basemap):
         run_stage(stage, city, as_of, cleaned, folder, fig_lang=fig_lang, basemap=basemap)
         if log is not None:
             log(f"  {stage} {as_of.date()}: written to {folder}")
