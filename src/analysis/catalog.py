@@ -31,8 +31,16 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
     "clean": ("stations.parquet", "quarantine.csv", "source_matches.csv", "clean_summary.json"),
     "forecast": ("forecast.csv", "model.json"),
     "coverage": ("coverage_by_district.csv", "site_coverage.csv", "gaps.geojson", "candidates.csv"),
-    "taskforce": ("funnel.csv", "supervision_list.csv", "district_targets.csv", "stage_durations.csv",
-                  "expected_on_air.csv", "bottom_up.csv", "taskforce_notes.json", "sites.csv"),
+    "taskforce": (
+        "funnel.csv",
+        "supervision_list.csv",
+        "district_targets.csv",
+        "stage_durations.csv",
+        "expected_on_air.csv",
+        "bottom_up.csv",
+        "taskforce_notes.json",
+        "sites.csv",
+    ),
 }
 #: The figures (and the map) a stage writes when asked, in one figure language.
 STAGE_FIGURES: dict[str, tuple[str, ...]] = {

@@ -40,8 +40,14 @@ def resolve_lang(city: City, lang: str | None) -> tuple[str, str, str | None]:
     if lang == "en":
         return lang, lang, None
     if set_cjk_font(warn=False) is None:
-        return lang, "en", ("未找到中文字体（如 fonts-noto-cjk），图中文字改用英文。"
-                            " No CJK font installed (e.g. fonts-noto-cjk): figure labels are in English.")
+        return (
+            lang,
+            "en",
+            (
+                "未找到中文字体（如 fonts-noto-cjk），图中文字改用英文。"
+                " No CJK font installed (e.g. fonts-noto-cjk): figure labels are in English."
+            ),
+        )
     return lang, lang, None
 
 
@@ -56,7 +62,7 @@ class Context:
     extract: pd.Timestamp
     stations: pd.DataFrame
     clean_summary: dict
-    cache: dict                    # key, hit, folder, files (path, sha256, bytes), extract_rule
+    cache: dict  # key, hit, folder, files (path, sha256, bytes), extract_rule
     out: Path | None = None
     basemap: str = "osm"
     previous: pd.Timestamp | None = None
@@ -66,8 +72,11 @@ class Context:
 
     @property
     def source(self) -> str:
-        return say(self.lang, f"数据来源：运营商及铁塔公司站址记录（{day(self.extract)} 提取，清洗后）",
-                 f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)")
+        return say(
+            self.lang,
+            f"数据来源：运营商及铁塔公司站址记录（{day(self.extract)} 提取，清洗后）",
+            f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)",
+        )
 
     def _outputs(self, stage: str, as_of, reader):
         """A stage's outputs for a date, read once; on the report date with the figures (and map) the
@@ -75,8 +84,15 @@ class Context:
         when = pd.Timestamp(as_of if as_of is not None else self.as_of)
         if (stage, when) not in self._read:
             now = when == self.as_of
-            folder = ensure_stage(stage, self.city, when, self.cache, self.processed,
-                                  fig_lang=self.fig_lang if now else None, basemap=self.basemap if now else None)
+            folder = ensure_stage(
+                stage,
+                self.city,
+                when,
+                self.cache,
+                self.processed,
+                fig_lang=self.fig_lang if now else None,
+                basemap=self.basemap if now else None,
+            )
             self._read[(stage, when)] = reader(folder)
         return self._read[(stage, when)]
 
@@ -98,30 +114,55 @@ def _blank_to_none(*values):
     return tuple(None if isinstance(v, str) and not v.strip() else v for v in values)
 
 
-def open_report(city: str | City | None = None, as_of=None, lang: str | None = None, stations=None,
-                processed=None, out=None, extract_date=None, basemap: str | None = None,
-                page: str = "", show: bool = True) -> Context:
+def open_report(
+    city: str | City | None = None,
+    as_of=None,
+    lang: str | None = None,
+    stations=None,
+    processed=None,
+    out=None,
+    extract_date=None,
+    basemap: str | None = None,
+    page: str = "",
+    show: bool = True,
+) -> Context:
     """Check the parameters, read the cleaned stations (cleaning them only when the inputs'
     content changed, see `inputs.clean_cached`) and return the report's Context.
     `as_of` None means the last date in the data. With `show`, print the page's one-line status."""
     as_of, lang, stations, processed, out, extract_date, basemap = _blank_to_none(
-        as_of, lang, stations, processed, out, extract_date, basemap)
+        as_of, lang, stations, processed, out, extract_date, basemap
+    )
     cfg = resolve_city(city)
     text_lang, fig_lang, note = resolve_lang(cfg, lang)
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
     as_of_ts = check_as_of(as_of, cfg, cleaned["extract"])
-    ctx = Context(city=cfg, as_of=as_of_ts, lang=text_lang, fig_lang=fig_lang, extract=cleaned["extract"],
-                  stations=cleaned["stations"], clean_summary=cleaned["summary"], cache=cleaned,
-                  out=Path(out) if out else None, basemap=check_basemap(basemap or cfg.basemap.get("default")),
-                  previous=previous_report_date(as_of_ts), font_note=note,
-                  processed=Path(processed) if processed else None)
+    ctx = Context(
+        city=cfg,
+        as_of=as_of_ts,
+        lang=text_lang,
+        fig_lang=fig_lang,
+        extract=cleaned["extract"],
+        stations=cleaned["stations"],
+        clean_summary=cleaned["summary"],
+        cache=cleaned,
+        out=Path(out) if out else None,
+        basemap=check_basemap(basemap or cfg.basemap.get("default")),
+        previous=previous_report_date(as_of_ts),
+        font_note=note,
+        processed=Path(processed) if processed else None,
+    )
     if show:
         title = label(text_lang, f"page.{page}") if page else ""
         name = say(text_lang, cfg.name_zh, cfg.name_en)
-        lines = [say(text_lang, f"# {name} 5G 建设 · {title}", f"# {name} 5G buildout · {title}") if title else "",
-                 say(text_lang, f"**{cfg.name_zh}（{cfg.name_en}）5G 建设监测 · 截至 {day(as_of_ts)}**",
-                   f"**{cfg.name_en} ({cfg.name_zh}) 5G buildout monitor · as of {day(as_of_ts)}**"),
-                 cache_sentence(ctx)]
+        lines = [
+            say(text_lang, f"# {name} 5G 建设 · {title}", f"# {name} 5G buildout · {title}") if title else "",
+            say(
+                text_lang,
+                f"**{cfg.name_zh}（{cfg.name_en}）5G 建设监测 · 截至 {day(as_of_ts)}**",
+                f"**{cfg.name_en} ({cfg.name_zh}) 5G buildout monitor · as of {day(as_of_ts)}**",
+            ),
+            cache_sentence(ctx),
+        ]
         show_markdown("\n\n".join(x for x in lines if x))
         if note:
             show_html(TABLE_CSS + f'<div class="fiveg-note">{html.escape(note)}</div>')
@@ -132,8 +173,14 @@ def cache_sentence(ctx: Context) -> str:
     """Whether the cleaned data came from the cache, with the inputs' content hash."""
     c = ctx.cache
     if c["hit"]:
-        return say(ctx.lang, f"清洗后的数据取自缓存（输入文件内容哈希 `{c['key'][:12]}`）：输入内容未变时不再重新清洗。",
-                 f"The cleaned data come from the cache (inputs' content hash `{c['key'][:12]}`): inputs whose "
-                 "content has not changed are not cleaned again.")
-    return say(ctx.lang, f"输入文件（哈希 `{c['key'][:12]}`）本次重新清洗。",
-             f"The inputs (hash `{c['key'][:12]}`) were cleaned in this run.")
+        return say(
+            ctx.lang,
+            f"清洗后的数据取自缓存（输入文件内容哈希 `{c['key'][:12]}`）：输入内容未变时不再重新清洗。",
+            f"The cleaned data come from the cache (inputs' content hash `{c['key'][:12]}`): inputs whose "
+            "content has not changed are not cleaned again.",
+        )
+    return say(
+        ctx.lang,
+        f"输入文件（哈希 `{c['key'][:12]}`）本次重新清洗。",
+        f"The inputs (hash `{c['key'][:12]}`) were cleaned in this run.",
+    )

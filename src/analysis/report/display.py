@@ -27,8 +27,11 @@ def record(name: str, value) -> None:
         value = int(value)
     elif isinstance(value, (np.floating,)):
         value = float(value)
-    display({RECORD_MIME: {"name": name, "value": value}, "text/plain": f"recorded: {name} = {value!r}"},
-            raw=True, metadata={RECORD_KEY: name})
+    display(
+        {RECORD_MIME: {"name": name, "value": value}, "text/plain": f"recorded: {name} = {value!r}"},
+        raw=True,
+        metadata={RECORD_KEY: name},
+    )
 
 
 def read_records(nb) -> dict:
@@ -78,8 +81,7 @@ def table_html(df: pd.DataFrame, caption: str = "", source: str = "") -> str:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     src = f'<p class="fiveg-source">{html.escape(source)}</p>' if source else ""
-    return (f'<table class="fiveg-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f"{src}")
+    return f'<table class="fiveg-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{src}'
 
 
 TABLE_CSS = """<style>

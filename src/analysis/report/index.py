@@ -15,8 +15,13 @@ from analysis.report.text import TEXT, extract_rule_text, label, n, pct, prob, s
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 #: The notebooks of a report, in the order they run, by page key.
-PAGE_KEYS = (("01_clean.ipynb", "clean"), ("02_forecast.ipynb", "forecast"), ("03_coverage.ipynb", "coverage"),
-             ("04_taskforce.ipynb", "taskforce"), ("05_summary.ipynb", "summary"))
+PAGE_KEYS = (
+    ("01_clean.ipynb", "clean"),
+    ("02_forecast.ipynb", "forecast"),
+    ("03_coverage.ipynb", "coverage"),
+    ("04_taskforce.ipynb", "taskforce"),
+    ("05_summary.ipynb", "summary"),
+)
 #: Files beside the pages that the index links when they are there.
 EXTRA_FILES = ("coverage_map.html", "provenance.json", "headline.json")
 
@@ -25,8 +30,9 @@ EXTRA_FILES = ("coverage_map.html", "provenance.json", "headline.json")
 def _environment():
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, keep_trailing_newline=True
+    )
 
 
 def render_template(name: str, **values) -> str:
@@ -45,11 +51,19 @@ def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
     for tg in city.targets:
         d = tg.date.isoformat()
         if tg.kind == "reported" and f"on_air_{d}" in h:
-            cards.append((say(lang, f"{d} 已开通（通报 {tg.on_air:,}）", f"On air on {d} (reported {tg.on_air:,})"),
-                          n(h[f"on_air_{d}"])))
+            cards.append(
+                (
+                    say(lang, f"{d} 已开通（通报 {tg.on_air:,}）", f"On air on {d} (reported {tg.on_air:,})"),
+                    n(h[f"on_air_{d}"]),
+                )
+            )
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
-            cards.append((say(lang, f"{d} 前达到 {tg.on_air:,} 座的概率", f"P(reach {tg.on_air:,} by {d})"),
-                          _fmt_prob(h[f"prob_reach_{d}"])))
+            cards.append(
+                (
+                    say(lang, f"{d} 前达到 {tg.on_air:,} 座的概率", f"P(reach {tg.on_air:,} by {d})"),
+                    _fmt_prob(h[f"prob_reach_{d}"]),
+                )
+            )
     if "urban_covered_pct" in h:
         cards.append((label(lang, "index.urban"), pct(h["urban_covered_pct"])))
     if "pipeline_total" in h:
@@ -72,15 +86,28 @@ def _provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
 
 def write_report_index(folder: Path, city: City, as_of: str, headline: dict, prov: dict, lang: str) -> Path:
     """The report's index.html: headline numbers, links to each page and file, what it was made from."""
-    pages = [{"title": label(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb}
-             for nb, key in PAGE_KEYS]
-    title = say(lang, f"{city.name_zh} 5G 建设月报 · 截至 {as_of}", f"{city.name_en} 5G buildout report · as of {as_of}")
-    intro = say(lang, f"{city.name_zh}（{city.name_en}）5G 基站建设监测。", f"5G base-station buildout monitor of "
-                f"{city.name_en} ({city.name_zh}). ") + label(lang, "index.read_first")
+    pages = [
+        {"title": label(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
+    ]
+    title = say(
+        lang, f"{city.name_zh} 5G 建设月报 · 截至 {as_of}", f"{city.name_en} 5G buildout report · as of {as_of}"
+    )
+    intro = say(
+        lang,
+        f"{city.name_zh}（{city.name_en}）5G 基站建设监测。",
+        f"5G base-station buildout monitor of {city.name_en} ({city.name_zh}). ",
+    ) + label(lang, "index.read_first")
     page = render_template(
-        "index.html.j2", html_lang="zh-CN" if lang == "zh" else "en", title=title, intro=intro, L=TEXT[lang],
-        cards=headline_cards(headline, city, lang), pages=pages[-1:] + pages[:-1],  # the summary first
-        files=[p for p in EXTRA_FILES if (folder / p).is_file()], provenance=_provenance_rows(prov, lang))
+        "index.html.j2",
+        html_lang="zh-CN" if lang == "zh" else "en",
+        title=title,
+        intro=intro,
+        L=TEXT[lang],
+        cards=headline_cards(headline, city, lang),
+        pages=pages[-1:] + pages[:-1],  # the summary first
+        files=[p for p in EXTRA_FILES if (folder / p).is_file()],
+        provenance=_provenance_rows(prov, lang),
+    )
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -88,8 +115,9 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
 
 def _dated_reports(city_dir: Path, city: City, lang: str) -> list[tuple[str, dict]]:
     reports = []
-    for folder in sorted((p for p in city_dir.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)),
-                         reverse=True):
+    for folder in sorted(
+        (p for p in city_dir.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)), reverse=True
+    ):
         hp = folder / "headline.json"
         if hp.is_file() and (folder / "index.html").is_file():
             cards = headline_cards(json.loads(hp.read_text(encoding="utf-8")), city, lang)
@@ -110,9 +138,18 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
     failed = sorted(p.name for p in city_dir.iterdir() if p.is_dir() and p.name.endswith(".failed"))
     title = say(lang, f"{city.name_zh} 5G 建设月报", f"{city.name_en} 5G buildout reports")
     path = city_dir / "index.html"
-    path.write_text(render_template("city_index.html.j2", html_lang="zh-CN" if lang == "zh" else "en", title=title,
-                                    L=TEXT[lang], reports=reports, labels=labels, failed=failed), encoding="utf-8")
+    path.write_text(
+        render_template(
+            "city_index.html.j2",
+            html_lang="zh-CN" if lang == "zh" else "en",
+            title=title,
+            L=TEXT[lang],
+            reports=reports,
+            labels=labels,
+            failed=failed,
+        ),
+        encoding="utf-8",
+    )
     cities = sorted(p.name for p in city_dir.parent.iterdir() if (p / "index.html").is_file() and p.is_dir())
-    (city_dir.parent / "index.html").write_text(render_template("root_index.html.j2", cities=cities),
-                                                encoding="utf-8")
+    (city_dir.parent / "index.html").write_text(render_template("root_index.html.j2", cities=cities), encoding="utf-8")
     return path

@@ -66,7 +66,9 @@ def check_as_of(as_of, city: City, extract) -> pd.Timestamp:
         return pd.Timestamp(last)
     day = parse_date(as_of)
     if not first <= day <= last:
-        raise UsageError(f"--as-of {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)")
+        raise UsageError(
+            f"--as-of {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)"
+        )
     return pd.Timestamp(day)
 
 
@@ -83,15 +85,21 @@ def input_files(city: City, stations=None) -> list[dict]:
     """Every file the report reads, with its sha256 and size: the station files, city.toml and the
     reference layers (districts, built-up areas, key sites)."""
     paths = list(list_input_files([Path(stations) if stations else city.stations_dir]))
-    paths += [city.folder / "city.toml"] + [city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files]
+    paths += [city.folder / "city.toml"] + [
+        city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files
+    ]
     return [{"path": str(p), "sha256": sha256_of(p), "bytes": p.stat().st_size} for p in paths]
 
 
 def inputs_key(files: list[dict], extract_date=None) -> str:
     """The cache key: the inputs' content and where they are (not their files' times), the package
     version and the extract-date setting."""
-    doc = {"v": CACHE_VERSION, "package": __version__, "extract_date": str(extract_date or "auto"),
-           "files": sorted((project_relative(f["path"]), f["sha256"]) for f in files)}
+    doc = {
+        "v": CACHE_VERSION,
+        "package": __version__,
+        "extract_date": str(extract_date or "auto"),
+        "files": sorted((project_relative(f["path"]), f["sha256"]) for f in files),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -116,10 +124,16 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("key") == key and (folder / "stations.parquet").is_file():
-            return {"stations": read_stations(folder / "stations.parquet"),
-                    "summary": json.loads((folder / "clean_summary.json").read_text(encoding="utf-8")),
-                    "key": key, "hit": True, "folder": folder, "files": files,
-                    "extract": pd.Timestamp(meta["extract"]), "extract_rule": meta["extract_rule"]}
+            return {
+                "stations": read_stations(folder / "stations.parquet"),
+                "summary": json.loads((folder / "clean_summary.json").read_text(encoding="utf-8")),
+                "key": key,
+                "hit": True,
+                "folder": folder,
+                "files": files,
+                "extract": pd.Timestamp(meta["extract"]),
+                "extract_rule": meta["extract_rule"],
+            }
     inputs = [Path(stations) if stations else cfg.stations_dir]
     if extract_date is not None:
         extract = pd.Timestamp(parse_date(extract_date, "--extract-date"))
@@ -137,8 +151,14 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     tmp.chmod(0o755)
     try:
         result = clean_to_folder(inputs, cfg, tmp, as_of=extract.date())
-        meta = {"key": key, "extract": extract.date().isoformat(), "extract_rule": rule, "files": files,
-                "package_version": __version__, "made": dt.datetime.now().isoformat(timespec="seconds")}
+        meta = {
+            "key": key,
+            "extract": extract.date().isoformat(),
+            "extract_rule": rule,
+            "files": files,
+            "package_version": __version__,
+            "made": dt.datetime.now().isoformat(timespec="seconds"),
+        }
         (tmp / "cache.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if folder.exists():  # another run finished the same key meanwhile: same content
             shutil.rmtree(tmp)
@@ -147,8 +167,16 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return {"stations": result.stations, "summary": result.summary, "key": key, "hit": False, "folder": folder,
-            "files": files, "extract": extract, "extract_rule": rule}
+    return {
+        "stations": result.stations,
+        "summary": result.summary,
+        "key": key,
+        "hit": False,
+        "folder": folder,
+        "files": files,
+        "extract": extract,
+        "extract_rule": rule,
+    }
 
 
 def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
@@ -158,12 +186,21 @@ def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
     rel = project_relative(toml)
     as_of = pd.Timestamp(as_of)
     return {
-        "city": city.key, "city_name": f"{city.name_zh} ({city.name_en})", "city_config": str(toml),
-        "city_config_rel": rel, "city_config_sha256": sha256_of(toml),
-        "inputs_sha256": cleaned["key"], "n_input_files": len(cleaned["files"]), "files": cleaned["files"],
-        "cache_hit": bool(cleaned["hit"]), "processed": str(cleaned["folder"]),
-        "package_version": __version__, "as_of": as_of.date().isoformat(),
+        "city": city.key,
+        "city_name": f"{city.name_zh} ({city.name_en})",
+        "city_config": str(toml),
+        "city_config_rel": rel,
+        "city_config_sha256": sha256_of(toml),
+        "inputs_sha256": cleaned["key"],
+        "n_input_files": len(cleaned["files"]),
+        "files": cleaned["files"],
+        "cache_hit": bool(cleaned["hit"]),
+        "processed": str(cleaned["folder"]),
+        "package_version": __version__,
+        "as_of": as_of.date().isoformat(),
         "previous": previous_report_date(as_of).date().isoformat(),
-        "extract_date": pd.Timestamp(cleaned["extract"]).date().isoformat(), "extract_rule": cleaned["extract_rule"],
-        "lang": lang, "made": dt.datetime.now().isoformat(timespec="seconds"),
+        "extract_date": pd.Timestamp(cleaned["extract"]).date().isoformat(),
+        "extract_rule": cleaned["extract_rule"],
+        "lang": lang,
+        "made": dt.datetime.now().isoformat(timespec="seconds"),
     }

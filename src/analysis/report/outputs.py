@@ -18,9 +18,27 @@ from analysis.errors import BadInputError
 from analysis.report.text import say
 
 #: Columns read as text whatever they look like (a station code of digits stays a code).
-_TEXT_COLUMNS = ("station_id", "site_id", "candidate_id", "name", "name_zh", "name_en", "district", "rating",
-                 "rating_date", "target_note", "sites", "band", "blocker", "blocker_note", "operator", "stage",
-                 "category", "share_basis", "share_source")
+_TEXT_COLUMNS = (
+    "station_id",
+    "site_id",
+    "candidate_id",
+    "name",
+    "name_zh",
+    "name_en",
+    "district",
+    "rating",
+    "rating_date",
+    "target_note",
+    "sites",
+    "band",
+    "blocker",
+    "blocker_note",
+    "operator",
+    "stage",
+    "category",
+    "share_basis",
+    "share_source",
+)
 #: Text columns whose empty cells mean "none" ('' as the stage wrote it); others keep empty as missing.
 _BLANK_IS_TEXT = ("name_zh", "name_en", "rating", "rating_date", "target_note", "sites", "category")
 
@@ -72,6 +90,7 @@ class TaskforceOutputs:
 # Running a stage when its outputs are missing
 # --------------------------------------------------------------------------------------------
 
+
 def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap: str | None) -> bool:
     """Whether a stage folder's stamp says its files were made from the inputs `key` (and hold the
     figures in `fig_lang`, or the map on `basemap`, when those are asked for)."""
@@ -82,8 +101,15 @@ def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap
     return basemap is None or stamp.get("stage") != "coverage" or stamp.get("basemap") == basemap
 
 
-def run_stage(stage: str, city: City, as_of: pd.Timestamp, cleaned: dict, folder: Path, fig_lang: str | None = None,
-              basemap: str | None = None) -> list[Path]:
+def run_stage(
+    stage: str,
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    folder: Path,
+    fig_lang: str | None = None,
+    basemap: str | None = None,
+) -> list[Path]:
     """Run one dated stage's entry function on the cleaned stations and write its files into `folder`."""
     stamp = {"city": city.key, "inputs_sha256": cleaned["key"]}
     stations = cleaned["stations"]
@@ -94,21 +120,38 @@ def run_stage(stage: str, city: City, as_of: pd.Timestamp, cleaned: dict, folder
     if stage == "coverage":
         from analysis.coverage import coverage_stage
 
-        return coverage_stage(stations, city, as_of, folder, basemap=basemap, with_map=basemap is not None,
-                              stamp=stamp)
+        return coverage_stage(stations, city, as_of, folder, basemap=basemap, with_map=basemap is not None, stamp=stamp)
     if stage == "taskforce":
         from analysis.taskforce import taskforce_stage
 
-        source = say(fig_lang or "zh", "铁塔公司站址建设跟踪表等（清洗后）",
-                   "tower company tracking sheet and operator lists (cleaned)")
-        return taskforce_stage(stations, city, as_of, folder, extract_date=cleaned["extract"], fig_lang=fig_lang,
-                               source=source, stamp=stamp)
+        source = say(
+            fig_lang or "zh",
+            "铁塔公司站址建设跟踪表等（清洗后）",
+            "tower company tracking sheet and operator lists (cleaned)",
+        )
+        return taskforce_stage(
+            stations,
+            city,
+            as_of,
+            folder,
+            extract_date=cleaned["extract"],
+            fig_lang=fig_lang,
+            source=source,
+            stamp=stamp,
+        )
     raise BadInputError(f"no dated stage {stage!r} (one of {', '.join(DATED_STAGES)})")
 
 
-def ensure_stage(stage: str, city: City, as_of: pd.Timestamp, cleaned: dict, processed=None,
-                 fig_lang: str | None = None, basemap: str | None = None,
-                 log: Callable[[str], None] | None = None) -> Path:
+def ensure_stage(
+    stage: str,
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    processed=None,
+    fig_lang: str | None = None,
+    basemap: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """The folder of a stage's outputs for `as_of`, running the stage first unless its stamp says the
     files there were made from these inputs (and hold the figures in `fig_lang` / the map on
     `basemap` when asked for). Returns the folder."""
@@ -123,6 +166,7 @@ def ensure_stage(stage: str, city: City, as_of: pd.Timestamp, cleaned: dict, pro
 # --------------------------------------------------------------------------------------------
 # Reading what a stage wrote
 # --------------------------------------------------------------------------------------------
+
 
 def read_table(path: Path) -> pd.DataFrame:
     """A stage's CSV as written: text columns as text ('' for empty), numbers and flags as such."""
@@ -161,25 +205,37 @@ def read_forecast(folder: Path) -> ForecastOutputs:
     doc = _read_json(folder / "model.json")
     targets = _dates(pd.DataFrame(doc.get("targets", [])), "target_date")
     districts = _dates(pd.DataFrame(doc.get("districts", [])), "target_date")
-    return ForecastOutputs(folder=folder, model=str(doc.get("model", "")), targets=targets, district_table=districts,
-                           backtest=pd.DataFrame(doc.get("backtest", [])), notes=list(doc.get("notes", [])),
-                           figures=_figures(folder, "forecast"))
+    return ForecastOutputs(
+        folder=folder,
+        model=str(doc.get("model", "")),
+        targets=targets,
+        district_table=districts,
+        backtest=pd.DataFrame(doc.get("backtest", [])),
+        notes=list(doc.get("notes", [])),
+        figures=_figures(folder, "forecast"),
+    )
 
 
 def read_coverage(folder: Path) -> CoverageOutputs:
     """The coverage tables, the gaps' attributes (gaps.geojson without geometry) and the map's file."""
     stamp = read_stamp(folder) or {}
     doc = _read_json(folder / "gaps.geojson")
-    gaps = pd.DataFrame([f.get("properties", {}) for f in doc.get("features", [])],
-                        columns=["rank", "district", "area_km2", "sites"])
+    gaps = pd.DataFrame(
+        [f.get("properties", {}) for f in doc.get("features", [])], columns=["rank", "district", "area_km2", "sites"]
+    )
     gaps["sites"] = gaps["sites"].fillna("")
     by_district = read_table(folder / "coverage_by_district.csv")
     mapped = folder / "coverage_map.html"
-    return CoverageOutputs(folder=folder, mode=str(stamp.get("mode") or by_district["mode"].iloc[0]),
-                           full_coverage_pct=float(stamp.get("full_coverage_pct", 95.0)), by_district=by_district,
-                           sites=read_table(folder / "site_coverage.csv"), gaps=gaps,
-                           candidates=read_table(folder / "candidates.csv"),
-                           map_html=mapped if mapped.is_file() else None)
+    return CoverageOutputs(
+        folder=folder,
+        mode=str(stamp.get("mode") or by_district["mode"].iloc[0]),
+        full_coverage_pct=float(stamp.get("full_coverage_pct", 95.0)),
+        by_district=by_district,
+        sites=read_table(folder / "site_coverage.csv"),
+        gaps=gaps,
+        candidates=read_table(folder / "candidates.csv"),
+        map_html=mapped if mapped.is_file() else None,
+    )
 
 
 def read_taskforce(folder: Path) -> TaskforceOutputs:
@@ -187,9 +243,14 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
     notes = _read_json(folder / "taskforce_notes.json")
     extract = notes.get("extract")
     return TaskforceOutputs(
-        folder=folder, as_of=pd.Timestamp(notes["as_of"]), previous=pd.Timestamp(notes["previous"]),
-        extract=pd.Timestamp(extract) if extract else None, funnel=read_table(folder / "funnel.csv"),
+        folder=folder,
+        as_of=pd.Timestamp(notes["as_of"]),
+        previous=pd.Timestamp(notes["previous"]),
+        extract=pd.Timestamp(extract) if extract else None,
+        funnel=read_table(folder / "funnel.csv"),
         supervision=read_table(folder / "supervision_list.csv"),
         districts=_dates(read_table(folder / "district_targets.csv"), "target_date"),
-        durations=read_table(folder / "stage_durations.csv"), sites=read_table(folder / "sites.csv"),
-        figures=_figures(folder, "taskforce"))
+        durations=read_table(folder / "stage_durations.csv"),
+        sites=read_table(folder / "sites.csv"),
+        figures=_figures(folder, "taskforce"),
+    )

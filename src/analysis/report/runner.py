@@ -43,6 +43,7 @@ class NotebookFailed(AnalysisError):
 # HTML
 # --------------------------------------------------------------------------------------------
 
+
 def _exporter():
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
@@ -52,9 +53,12 @@ def _exporter():
 
         def preprocess_cell(self, cell, resources, index):
             if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.get("outputs", [])
-                                if RECORD_KEY not in o.get("metadata", {})
-                                and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+                cell.outputs = [
+                    o
+                    for o in cell.get("outputs", [])
+                    if RECORD_KEY not in o.get("metadata", {})
+                    and not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                ]
             return cell, resources
 
     exporter = HTMLExporter(template_name="lab")
@@ -63,7 +67,9 @@ def _exporter():
     exporter.exclude_output_prompt = True
     exporter.register_preprocessor(_DropForReaders(), enabled=True)
     # the analyst's bilingual title cell: the page has its own title in the report's language
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"notebook-only"}, enabled=True), enabled=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"notebook-only"}, enabled=True), enabled=True
+    )
     return exporter
 
 
@@ -87,14 +93,18 @@ def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: st
 # Stages
 # --------------------------------------------------------------------------------------------
 
-def run_stages(city: City, as_of: pd.Timestamp, cleaned: dict, lang: str | None, basemap: str, processed=None,
-               log=print) -> dict[str, Path]:
+
+def run_stages(
+    city: City, as_of: pd.Timestamp, cleaned: dict, lang: str | None, basemap: str, processed=None, log=print
+) -> dict[str, Path]:
     """Each dated stage once for the report date, with the figures in the pages' figure language and
     the map on `basemap`, and the stages "changes since last month" reads once for the previous
     date (tables only), unless their outputs are there already. Returns the report date's folders."""
     fig_lang = resolve_lang(city, lang)[1]
-    folders = {stage: ensure_stage(stage, city, as_of, cleaned, processed, fig_lang=fig_lang, basemap=basemap,
-                                   log=log) for stage in DATED_STAGES}
+    folders = {
+        stage: ensure_stage(stage, city, as_of, cleaned, processed, fig_lang=fig_lang, basemap=basemap, log=log)
+        for stage in DATED_STAGES
+    }
     previous = previous_report_date(as_of)
     for stage in PREVIOUS_DATE_STAGES:
         ensure_stage(stage, city, previous, cleaned, processed, log=log)
@@ -105,17 +115,27 @@ def run_stages(city: City, as_of: pd.Timestamp, cleaned: dict, lang: str | None,
 # Running
 # --------------------------------------------------------------------------------------------
 
+
 def _execute(nb_name: str, dest: Path, parameters: dict, kernel: str, notebooks_dir: Path, timeout: int) -> None:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        pm.execute_notebook(str(notebooks_dir / nb_name), str(dest), parameters=parameters, kernel_name=kernel,
-                            cwd=str(notebooks_dir), progress_bar=False, log_output=False,
-                            execution_timeout=timeout)
+        pm.execute_notebook(
+            str(notebooks_dir / nb_name),
+            str(dest),
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=str(notebooks_dir),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+        )
     except PapermillExecutionError as exc:
-        raise NotebookFailed(f"notebook {nb_name} failed in cell {exc.cell_index + 1} of the executed notebook (In [{exc.exec_count}]): "
-                             f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}") from None
+        raise NotebookFailed(
+            f"notebook {nb_name} failed in cell {exc.cell_index + 1} of the executed notebook (In [{exc.exec_count}]): "
+            f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}"
+        ) from None
 
 
 def _swap_in(tmp: Path, dest: Path) -> None:
@@ -129,17 +149,26 @@ def _swap_in(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _notebook_parameters(city: City, day: str, lang: str, basemap: str | None, stations, processed, extract_date,
-                         out: Path) -> dict:
+def _notebook_parameters(
+    city: City, day: str, lang: str, basemap: str | None, stations, processed, extract_date, out: Path
+) -> dict:
     # a city outside data/raw/ is passed by its folder, so the notebooks find the same city.toml
     in_raw = city.folder.resolve() == (RAW_DIR / city.key).resolve()
-    return {"city": city.key if in_raw else str(city.folder), "as_of": day, "lang": lang, "basemap": basemap or "",
-            "stations": str(stations) if stations else "", "processed": str(processed) if processed else "",
-            "extract_date": str(extract_date) if extract_date else "", "out": str(out)}
+    return {
+        "city": city.key if in_raw else str(city.folder),
+        "as_of": day,
+        "lang": lang,
+        "basemap": basemap or "",
+        "stations": str(stations) if stations else "",
+        "processed": str(processed) if processed else "",
+        "extract_date": str(extract_date) if extract_date else "",
+        "out": str(out),
+    }
 
 
-def _run_notebooks(tmp: Path, city_dir: Path, day: str, params: dict, kernel: str, notebooks_dir: Path,
-                   timeout: int, dest: Path, log) -> None:
+def _run_notebooks(
+    tmp: Path, city_dir: Path, day: str, params: dict, kernel: str, notebooks_dir: Path, timeout: int, dest: Path, log
+) -> None:
     """Execute every notebook into `tmp`; a failing one moves `tmp` to `<day>.failed/` and raises."""
     for nb, _, _ in NOTEBOOKS:
         started = time.perf_counter()
@@ -168,9 +197,21 @@ def _publish(tmp: Path, city: City, as_of: pd.Timestamp, cleaned: dict, lang: st
     write_report_index(tmp, city, day, headline, prov, lang)
 
 
-def build_report(city: City, as_of: pd.Timestamp, out: Path, cleaned: dict, lang: str, basemap: str | None = None,
-                 stations=None, processed=None, extract_date=None, kernel: str = "python3",
-                 notebooks_dir: Path | None = None, timeout: int = 600, log=print) -> Path:
+def build_report(
+    city: City,
+    as_of: pd.Timestamp,
+    out: Path,
+    cleaned: dict,
+    lang: str,
+    basemap: str | None = None,
+    stations=None,
+    processed=None,
+    extract_date=None,
+    kernel: str = "python3",
+    notebooks_dir: Path | None = None,
+    timeout: int = 600,
+    log=print,
+) -> Path:
     """Run the stages once for one report date, then every notebook into a temporary folder next to the
     report's folder, render the pages, write index.html, then swap it in. On a failing notebook the
     executed copies go to `<as_of>.failed/` and the last good report stays as it was."""
@@ -198,9 +239,21 @@ def build_report(city: City, as_of: pd.Timestamp, out: Path, cleaned: dict, lang
     return dest
 
 
-def run_report(city: str, as_of=None, out="reports", months: str | None = None, lang: str | None = None,
-               basemap: str | None = None, extract_date=None, stations=None, processed=None,
-               kernel: str = "python3", notebooks_dir=None, timeout: int = 600, log=print) -> list[Path]:
+def run_report(
+    city: str,
+    as_of=None,
+    out="reports",
+    months: str | None = None,
+    lang: str | None = None,
+    basemap: str | None = None,
+    extract_date=None,
+    stations=None,
+    processed=None,
+    kernel: str = "python3",
+    notebooks_dir=None,
+    timeout: int = 600,
+    log=print,
+) -> list[Path]:
     """The `report` command: check every parameter (unknown city, a date that is not a date, a date
     outside the data: one-line UsageError) before any notebook runs, then build one report, or one per
     month of `months` ('YYYY-MM:YYYY-MM', each as of its month end), and the index linking them."""
@@ -217,16 +270,35 @@ def run_report(city: str, as_of=None, out="reports", months: str | None = None, 
     month_list = parse_months(months) if months else None
     extract_date = parse_date(extract_date, "--extract-date") if extract_date is not None else None
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
-    log(f"inputs sha256 {cleaned['key'][:16]}: " + ("cleaned data reused (inputs unchanged)" if cleaned["hit"]
-                                                    else f"cleaned as of {cleaned['extract'].date()}"))
-    dates = [month_as_of(m, cfg, cleaned["extract"]) for m in month_list] if month_list \
+    log(
+        f"inputs sha256 {cleaned['key'][:16]}: "
+        + ("cleaned data reused (inputs unchanged)" if cleaned["hit"] else f"cleaned as of {cleaned['extract'].date()}")
+    )
+    dates = (
+        [month_as_of(m, cfg, cleaned["extract"]) for m in month_list]
+        if month_list
         else [check_as_of(as_of, cfg, cleaned["extract"])]
+    )
     built = []
     try:
         for d in dates:
-            built.append(build_report(cfg, d, Path(out), cleaned, lang, basemap=basemap, stations=stations,
-                                      processed=processed, extract_date=extract_date, kernel=kernel,
-                                      notebooks_dir=notebooks_dir, timeout=timeout, log=log))
+            built.append(
+                build_report(
+                    cfg,
+                    d,
+                    Path(out),
+                    cleaned,
+                    lang,
+                    basemap=basemap,
+                    stations=stations,
+                    processed=processed,
+                    extract_date=extract_date,
+                    kernel=kernel,
+                    notebooks_dir=notebooks_dir,
+                    timeout=timeout,
+                    log=log,
+                )
+            )
     finally:
         city_dir = Path(out) / cfg.key
         if city_dir.is_dir():
