@@ -87,6 +87,34 @@ def test_people_formats():
     assert "&lt;b&gt;" in html and '<td class="num">1,234</td>' in html
 
 
+def test_one_label_table_per_language_with_the_same_keys():
+    from analysis.report.text import TEXT, label
+
+    assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
+    assert label("zh", "cat.scenic") == "景区" and label("en", "cat.scenic") == "scenic spot"
+    assert label("en", "no.such.key") == "no.such.key"
+    assert [nb for nb, _, _ in report.NOTEBOOKS] == sorted(p.name for p in report.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_index_pages_escape_what_comes_from_the_data(tmp_path):
+    from analysis.report.index import write_city_index, write_report_index
+
+    city = load_city("karamay")
+    folder = tmp_path / "r" / "karamay" / "2021-03-22"
+    folder.mkdir(parents=True)
+    prov = {"as_of": "2021-03-22", "inputs_sha256": "a" * 64, "n_input_files": 3, "city_config_rel": "<b>x</b>",
+            "city_config_sha256": "b" * 64, "extract_date": "2022-01-10", "extract_rule": "given: 2022-01-10",
+            "cache_hit": True, "package_version": "1", "made": "now"}
+    headline = {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216, "prob_reach_2021-12-31": 0.05}
+    page = write_report_index(folder, city, "2021-03-22", headline, prov, "zh").read_text(encoding="utf-8")
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "由参数给定" in page
+    assert '"Noto Sans CJK SC"' in page, "the style sheet is not escaped"
+    (folder / "headline.json").write_text(json.dumps(headline), encoding="utf-8")
+    city_page = write_city_index(folder.parent, city, "en").read_text(encoding="utf-8")
+    assert 'href="2021-03-22/index.html"' in city_page and "5 %" in city_page and "224" in city_page
+    assert 'href="karamay/index.html"' in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 
