@@ -12,7 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
-from analysis.catalog import DATED_STAGES, read_stamp, stage_folder
+from analysis.catalog import DATED_STAGES, STAGE_FIGURES, read_stamp, stage_folder
 from analysis.config import City
 from analysis.errors import BadInputError
 from analysis.report.text import say
@@ -195,8 +195,6 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def _figures(folder: Path, stage: str) -> dict[str, Path]:
-    from analysis.catalog import STAGE_FIGURES
-
     return {Path(f).stem: folder / f for f in STAGE_FIGURES[stage] if (folder / f).is_file()}
 
 

@@ -27,9 +27,26 @@ from analysis.report.display import (
     table_html,
 )
 from analysis.report.inputs import provenance_of
-from analysis.report.text import day, default_lang, district_label, extract_rule_text, label, n, pct, prob, say
+from analysis.report.text import (
+    day,
+    default_lang,
+    district_label,
+    extract_rule_text,
+    label,
+    n,
+    pct,
+    prob,
+    say,
+)
 from analysis.schemas import on_air_at
-from analysis.taskforce import BLOCKER_EN, BLOCKER_ZH, PIPELINE_STAGES, STAGE_EN, STAGE_ZH, previous_report_date
+from analysis.taskforce import (
+    BLOCKER_EN,
+    BLOCKER_ZH,
+    PIPELINE_STAGES,
+    STAGE_EN,
+    STAGE_ZH,
+    previous_report_date,
+)
 
 __all__ = [
     "Context",

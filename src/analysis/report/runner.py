@@ -23,9 +23,16 @@ from analysis.errors import AnalysisError, UsageError
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, read_records
 from analysis.report.index import PAGE_KEYS, write_city_index, write_report_index
-from analysis.report.inputs import check_as_of, check_basemap, clean_cached, month_as_of, parse_months, provenance_of
+from analysis.report.inputs import (
+    check_as_of,
+    check_basemap,
+    clean_cached,
+    month_as_of,
+    parse_months,
+    provenance_of,
+)
 from analysis.report.outputs import ensure_stage
-from analysis.report.text import label
+from analysis.report.text import default_lang, label
 from analysis.taskforce import previous_report_date
 
 #: The notebooks of a report, in the order they run, with their page titles (zh, en).
@@ -257,8 +264,6 @@ def run_report(
     """The `report` command: check every parameter (unknown city, a date that is not a date, a date
     outside the data: one-line UsageError) before any notebook runs, then build one report, or one per
     month of `months` ('YYYY-MM:YYYY-MM', each as of its month end), and the index linking them."""
-    from analysis.report.text import default_lang
-
     cfg = load_city(city)
     if lang not in (None, "", "zh", "en"):
         raise UsageError(f"--lang: {lang!r} is not zh or en")
