@@ -87,12 +87,21 @@ def test_people_formats():
     assert "&lt;b&gt;" in html and '<td class="num">1,234</td>' in html
 
 
-def test_one_label_table_per_language_with_the_same_keys():
-    from analysis.report.text import TEXT, label
+def test_one_table_of_words_per_language_with_every_key_the_code_uses():
+    import string
+
+    from analysis.report.text import TEXT, say
 
     assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
-    assert label("zh", "cat.scenic") == "景区" and label("en", "cat.scenic") == "scenic spot"
-    assert label("en", "no.such.key") == "no.such.key"
+    used = set()
+    for module in Path(report.__file__).parent.glob("*.py"):
+        used |= set(re.findall(r'say\(\w+, "([\w.]+)"', module.read_text(encoding="utf-8")))
+    assert len(used) > 150 and not used - set(TEXT["en"]), sorted(used - set(TEXT["en"]))
+    for key in TEXT["en"]:  # a value named in one language is given to the other too
+        names = [{f[1] for f in string.Formatter().parse(TEXT[lang][key]) if f[1]} for lang in ("zh", "en")]
+        assert names[0] <= names[1] | {"name_zh", "name_en"} or names[1] <= names[0], key
+    assert say("zh", "cat.scenic") == "景区" and say("en", "cat.scenic") == "scenic spot"
+    assert say("en", "reported_differs", date="2020-12-31", on_air="216", c="215", diff="-1").endswith("(-1).")
     assert [nb for nb, _, _ in report.NOTEBOOKS] == sorted(p.name for p in report.NOTEBOOKS_DIR.glob("*.ipynb"))
 
 

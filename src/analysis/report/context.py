@@ -25,7 +25,7 @@ from analysis.report.outputs import (
     read_forecast,
     read_taskforce,
 )
-from analysis.report.text import LANGS, day, default_lang, label, say
+from analysis.report.text import LANGS, day, default_lang, say
 from analysis.taskforce import previous_report_date
 
 
@@ -72,11 +72,7 @@ class Context:
 
     @property
     def source(self) -> str:
-        return say(
-            self.lang,
-            f"数据来源：运营商及铁塔公司站址记录（{day(self.extract)} 提取，清洗后）",
-            f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)",
-        )
+        return say(self.lang, "source_operator_and_tower_company_station", extract=day(self.extract))
 
     def _outputs(self, stage: str, as_of, reader):
         """A stage's outputs for a date, read once; on the report date with the figures (and map) the
@@ -152,14 +148,12 @@ def open_report(
         processed=Path(processed) if processed else None,
     )
     if show:
-        title = label(text_lang, f"page.{page}") if page else ""
-        name = say(text_lang, cfg.name_zh, cfg.name_en)
+        title = say(text_lang, f"page.{page}") if page else ""
+        name = cfg.name_zh if text_lang == "zh" else cfg.name_en
         lines = [
-            say(text_lang, f"# {name} 5G 建设 · {title}", f"# {name} 5G buildout · {title}") if title else "",
+            say(text_lang, "5g_buildout", name=name, title=title) if title else "",
             say(
-                text_lang,
-                f"**{cfg.name_zh}（{cfg.name_en}）5G 建设监测 · 截至 {day(as_of_ts)}**",
-                f"**{cfg.name_en} ({cfg.name_zh}) 5G buildout monitor · as of {day(as_of_ts)}**",
+                text_lang, "5g_buildout_monitor_as_of", name_zh=cfg.name_zh, name_en=cfg.name_en, as_of_ts=day(as_of_ts)
             ),
             cache_sentence(ctx),
         ]
@@ -173,14 +167,5 @@ def cache_sentence(ctx: Context) -> str:
     """Whether the cleaned data came from the cache, with the inputs' content hash."""
     c = ctx.cache
     if c["hit"]:
-        return say(
-            ctx.lang,
-            f"清洗后的数据取自缓存（输入文件内容哈希 `{c['key'][:12]}`）：输入内容未变时不再重新清洗。",
-            f"The cleaned data come from the cache (inputs' content hash `{c['key'][:12]}`): inputs whose "
-            "content has not changed are not cleaned again.",
-        )
-    return say(
-        ctx.lang,
-        f"输入文件（哈希 `{c['key'][:12]}`）本次重新清洗。",
-        f"The inputs (hash `{c['key'][:12]}`) were cleaned in this run.",
-    )
+        return say(ctx.lang, "the_cleaned_data_come_from_the", key=c["key"][:12])
+    return say(ctx.lang, "the_inputs_hash_were_cleaned_in", key=c["key"][:12])

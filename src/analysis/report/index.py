@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis.config import City
-from analysis.report.text import TEXT, extract_rule_text, label, n, pct, prob, say
+from analysis.report.text import TEXT, extract_rule_text, n, pct, prob, say
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 #: The notebooks of a report, in the order they run, by page key.
@@ -47,56 +47,52 @@ def _fmt_prob(v) -> str:
 
 def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
     """The headline numbers of a report (from its summary notebook's records) as (label, value)."""
-    cards = [(say(lang, f"{h['as_of']} 已开通", f"On air on {h['as_of']}"), n(h.get("on_air_as_of")))]
+    cards = [(say(lang, "on_air_on", as_of=h["as_of"]), n(h.get("on_air_as_of")))]
     for tg in city.targets:
         d = tg.date.isoformat()
         if tg.kind == "reported" and f"on_air_{d}" in h:
             cards.append(
                 (
-                    say(lang, f"{d} 已开通（通报 {tg.on_air:,}）", f"On air on {d} (reported {tg.on_air:,})"),
+                    say(lang, "on_air_on_reported", d=d, on_air=tg.on_air),
                     n(h[f"on_air_{d}"]),
                 )
             )
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
             cards.append(
                 (
-                    say(lang, f"{d} 前达到 {tg.on_air:,} 座的概率", f"P(reach {tg.on_air:,} by {d})"),
+                    say(lang, "p_reach_by", d=d, on_air=tg.on_air),
                     _fmt_prob(h[f"prob_reach_{d}"]),
                 )
             )
     if "urban_covered_pct" in h:
-        cards.append((label(lang, "index.urban"), pct(h["urban_covered_pct"])))
+        cards.append((say(lang, "index.urban"), pct(h["urban_covered_pct"])))
     if "pipeline_total" in h:
-        cards.append((label(lang, "index.pipeline"), f"{n(h['pipeline_total'])} / {n(h.get('supervision_list'))}"))
+        cards.append((say(lang, "index.pipeline"), f"{n(h['pipeline_total'])} / {n(h.get('supervision_list'))}"))
     return cards
 
 
 def _provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
-    files = say(lang, "个文件", "files")
+    files = say(lang, "files_2")
     return [
-        (label(lang, "index.as_of"), prov["as_of"]),
-        (label(lang, "index.inputs"), f"sha256 {prov['inputs_sha256'][:16]} ({prov['n_input_files']} {files})"),
-        (label(lang, "index.config"), f"{prov['city_config_rel']} (sha256 {prov['city_config_sha256'][:12]})"),
-        (label(lang, "index.extracted"), f"{prov['extract_date']} ({extract_rule_text(prov['extract_rule'], lang)})"),
-        (label(lang, "index.cache"), label(lang, "index.cache_hit" if prov["cache_hit"] else "index.cache_miss")),
-        (label(lang, "index.version"), prov["package_version"]),
-        (label(lang, "index.made"), prov["made"]),
+        (say(lang, "index.as_of"), prov["as_of"]),
+        (say(lang, "index.inputs"), f"sha256 {prov['inputs_sha256'][:16]} ({prov['n_input_files']} {files})"),
+        (say(lang, "index.config"), f"{prov['city_config_rel']} (sha256 {prov['city_config_sha256'][:12]})"),
+        (say(lang, "index.extracted"), f"{prov['extract_date']} ({extract_rule_text(prov['extract_rule'], lang)})"),
+        (say(lang, "index.cache"), say(lang, "index.cache_hit" if prov["cache_hit"] else "index.cache_miss")),
+        (say(lang, "index.version"), prov["package_version"]),
+        (say(lang, "index.made"), prov["made"]),
     ]
 
 
 def write_report_index(folder: Path, city: City, as_of: str, headline: dict, prov: dict, lang: str) -> Path:
     """The report's index.html: headline numbers, links to each page and file, what it was made from."""
     pages = [
-        {"title": label(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
+        {"title": say(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
     ]
-    title = say(
-        lang, f"{city.name_zh} 5G 建设月报 · 截至 {as_of}", f"{city.name_en} 5G buildout report · as of {as_of}"
+    title = say(lang, "5g_buildout_report_as_of", name_zh=city.name_zh, as_of=as_of, name_en=city.name_en)
+    intro = say(lang, "5g_base_station_buildout_monitor_of", name_zh=city.name_zh, name_en=city.name_en) + say(
+        lang, "index.read_first"
     )
-    intro = say(
-        lang,
-        f"{city.name_zh}（{city.name_en}）5G 基站建设监测。",
-        f"5G base-station buildout monitor of {city.name_en} ({city.name_zh}). ",
-    ) + label(lang, "index.read_first")
     page = render_template(
         "index.html.j2",
         html_lang="zh-CN" if lang == "zh" else "en",
@@ -122,7 +118,7 @@ def _dated_reports(city_dir: Path, city: City, lang: str) -> list[tuple[str, dic
         if hp.is_file() and (folder / "index.html").is_file():
             cards = headline_cards(json.loads(hp.read_text(encoding="utf-8")), city, lang)
             # the first card is "on air on <its date>": one column for all reports
-            reports.append((folder.name, {label(lang, "index.on_air"): cards[0][1], **dict(cards[1:])}))
+            reports.append((folder.name, {say(lang, "index.on_air"): cards[0][1], **dict(cards[1:])}))
     return reports
 
 
@@ -136,7 +132,7 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
     for _, cards in reports:
         labels += [k for k in cards if k not in labels]
     failed = sorted(p.name for p in city_dir.iterdir() if p.is_dir() and p.name.endswith(".failed"))
-    title = say(lang, f"{city.name_zh} 5G 建设月报", f"{city.name_en} 5G buildout reports")
+    title = say(lang, "5g_buildout_reports", name_zh=city.name_zh, name_en=city.name_en)
     path = city_dir / "index.html"
     path.write_text(
         render_template(

@@ -124,11 +124,7 @@ def run_stage(
     if stage == "taskforce":
         from analysis.taskforce import taskforce_stage
 
-        source = say(
-            fig_lang or "zh",
-            "铁塔公司站址建设跟踪表等（清洗后）",
-            "tower company tracking sheet and operator lists (cleaned)",
-        )
+        source = say(fig_lang or "zh", "tower_company_tracking_sheet_and_operator")
         return taskforce_stage(
             stations,
             city,

@@ -32,11 +32,11 @@ from analysis.report.inputs import (
     provenance_of,
 )
 from analysis.report.outputs import ensure_stage
-from analysis.report.text import default_lang, label
+from analysis.report.text import default_lang, say
 from analysis.taskforce import previous_report_date
 
 #: The notebooks of a report, in the order they run, with their page titles (zh, en).
-NOTEBOOKS = tuple((nb, label("zh", f"nb.{key}"), label("en", f"nb.{key}")) for nb, key in PAGE_KEYS)
+NOTEBOOKS = tuple((nb, say("zh", f"nb.{key}"), say("en", f"nb.{key}")) for nb, key in PAGE_KEYS)
 SUMMARY_NOTEBOOK = "05_summary.ipynb"
 #: The stages the "changes since last month" read for the previous report date (tables only).
 PREVIOUS_DATE_STAGES = ("coverage", "taskforce")
