@@ -151,14 +151,12 @@ def _add_synth(sub) -> None:
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
+    import json
+
+    import pandas as pd
 
     from analysis.config import load_city
-    from analysis.forecast import (
-        forecast_series_file,
-        forecast_stations,
-        json_records,
-        write_forecast,
-    )
+    from analysis.forecast import forecast_series_file, write_forecast
 
     if (args.series is None) == (args.stations is None):
         raise UsageError("give either --series FILE or --stations PARQUET --as-of DATE")
@@ -176,26 +174,29 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
         fc = forecast_series_file(args.series, horizon=args.horizon, targets=targets, seed=args.seed,
                                   n_paths=args.paths, source=args.source or str(args.series), unit=args.unit)
-        extra = None
+        paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=None)
+        name, model, targets, notes = fc.name, fc.model, fc.targets, fc.notes
     else:
         if args.as_of is None:
             raise UsageError("--stations needs --as-of YYYY-MM-DD")
         from analysis.clean.stations import read_stations
         from analysis.config import resolve_city
+        from analysis.forecast import forecast_stage
+        from analysis.report.outputs import read_forecast
 
-        cf = forecast_stations(read_stations(args.stations), args.as_of, city=resolve_city(args.city),
-                               horizon=args.horizon, district=args.district, seed=args.seed, n_paths=args.paths)
-        fc = cf.city
-        fc.notes = cf.notes
-        extra = {"districts": json_records(cf.district_table)} if len(cf.district_table) else None
-    paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=extra)
-    print(f"{fc.name}: model {fc.model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
-    for _, r in fc.targets.iterrows():
+        paths = forecast_stage(read_stations(args.stations), resolve_city(args.city), pd.Timestamp(args.as_of),
+                               args.out, fig_lang=args.lang, horizon=args.horizon, district=args.district,
+                               n_paths=args.paths, seed=args.seed)
+        written = read_forecast(args.out)
+        model, targets, notes = written.model, written.targets, written.notes
+        name = json.loads((args.out / "model.json").read_text(encoding="utf-8")).get("name", "")
+    print(f"{name}: model {model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
+    for _, r in targets.iterrows():
         print(f"  target {int(r['target'])} by {r['target_date'].date()}: P(reach) = {r['prob_reach']:.0%}, "
               f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
               f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
               f"{r['pace_last_6m']:.1f} (6 m)")
-    for note in fc.notes:
+    for note in notes:
         print(f"  note: {note}")
     return 0
 
@@ -226,12 +227,19 @@ def _add_forecast(sub) -> None:
 
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
-    from analysis.coverage import coverage_to_folder
+    import pandas as pd
 
-    result = coverage_to_folder(args.stations, args.city, args.out, as_of=args.as_of, radius_m=args.radius_m,
-                                mode=args.mode, with_map=not args.no_map)
+    from analysis.clean.stations import read_stations
+    from analysis.config import resolve_city
+    from analysis.coverage import STATION_COLUMNS, coverage_stage
+    from analysis.report.outputs import read_coverage
+
+    stations = pd.DataFrame(read_stations(args.stations, required=STATION_COLUMNS)).drop(columns="geometry")
+    coverage_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of) if args.as_of else None, args.out,
+                   with_map=not args.no_map, mode=args.mode, radius_m=args.radius_m)
+    result = read_coverage(args.out)
     city = result.by_district.iloc[-1]
-    print(f"coverage as of {result.as_of.date() if result.as_of is not None else 'latest'}: "
+    print(f"coverage as of {args.as_of or 'latest'}: "
           f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
           f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
           f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}")
@@ -261,9 +269,13 @@ def _add_coverage(sub) -> None:
 def _cmd_taskforce(args: argparse.Namespace) -> int:
     import json
 
+    import pandas as pd
+
     from analysis.clean.stations import read_stations
     from analysis.errors import BadInputError
-    from analysis.taskforce import track_taskforce, write_taskforce
+    from analysis.config import resolve_city
+    from analysis.report.outputs import read_taskforce
+    from analysis.taskforce import taskforce_stage
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -273,9 +285,11 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
     stations = read_stations(args.stations)
-    report = track_taskforce(stations, args.city, args.as_of, extract_date=extract, horizon=args.horizon,
-                             source=args.source or args.stations.name)
-    write_taskforce(report, args.out, lang=args.lang, charts=not args.no_charts)
+    taskforce_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of), args.out, extract_date=extract,
+                    fig_lang=None if args.no_charts else args.lang, horizon=args.horizon,
+                    source=args.source or args.stations.name)
+    report = read_taskforce(args.out)
+    notes = json.loads((args.out / "taskforce_notes.json").read_text(encoding="utf-8")).get("notes", [])
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
     print(f"task force as of {report.as_of.date()}: {int(funnel.loc['pipeline_total', 'sites'])} sites in the pipeline "
@@ -283,7 +297,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
           f"{int(funnel.loc['on_air', 'sites'])} on air, {len(report.supervision)} on the supervision list; "
           f"target {city['target_add']} to add by {city['target_date'].date() if city['target_date'] == city['target_date'] else '-'}: "
           f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}")
-    for note in report.notes:
+    for note in notes:
         print(f"  note: {note}")
     return 0
 

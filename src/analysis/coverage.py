@@ -1154,3 +1154,24 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
     result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
     write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Stage entry
+# --------------------------------------------------------------------------------------------
+
+def coverage_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basemap: str | None = None,
+                   with_map: bool = True, mode: str = "grid", radius_m: float | None = None,
+                   stamp: dict | None = None) -> list[Path]:
+    """The coverage stage, as the command line, the notebooks and the report run it: assess the
+    cleaned `stations` of a resolved `city` on `as_of` (None: every dated station) and write the
+    tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically and
+    a stage.json (with `stamp`) last. Returns the files written."""
+    from analysis.catalog import publish_stage, stamp_date
+
+    result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
+    basemap = basemap or city.basemap.get("default")
+    return publish_stage(
+        "coverage", out, lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
+        {**(stamp or {}), "as_of": stamp_date(as_of), "mode": mode, "basemap": basemap if with_map else None,
+         "full_coverage_pct": result.settings.full_coverage_pct})
