@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import BadInputError, UsageError
+from analysis.figures import CJK_FONTS, figure_lang, set_cjk_font  # noqa: F401 (re-exported)
 
 #: Horizons (months) at which the backtest scores each model.
 BACKTEST_HORIZONS = (3, 6, 12)
@@ -46,10 +47,6 @@ MAX_WIDENING = 4.0
 CALIBRATION_PATHS = 200
 DEFAULT_PATHS = 2000
 DEFAULT_SEED = 20210322
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
-             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
-
-_CJK_WARNED = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -1025,31 +1022,6 @@ def write_forecast(fc: Forecast, out: str | Path, horizon: int | None = None, la
 # Figures
 # --------------------------------------------------------------------------------------------
 
-def set_cjk_font(warn: bool = True) -> str | None:
-    """Make matplotlib draw Chinese: put the first installed CJK font first in `font.sans-serif`.
-
-    Returns the font's name, or None (with one warning per session) when none is installed:
-    callers then label in English rather than draw empty boxes.
-    """
-    global _CJK_WARNED
-    import matplotlib
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != name]
-            matplotlib.rcParams["font.sans-serif"] = [name] + current
-            matplotlib.rcParams["font.family"] = "sans-serif"
-            matplotlib.rcParams["axes.unicode_minus"] = False
-            return name
-    if warn and not _CJK_WARNED:
-        warnings.warn("no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures fall back to English",
-                      stacklevel=2)
-        _CJK_WARNED = True
-    return None
-
-
 _LABELS = {
     "en": {"history": "on air (month end)", "mean": "forecast (mean)", "i80": "80% interval", "i95": "95% interval",
            "ylabel": "5G stations on air (cumulative)", "xlabel": "month end", "as_of": "as of {d}",
@@ -1064,16 +1036,6 @@ _LABELS = {
                      "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
            "district_title": "{name}分区：已开通与预测（与全市预测协调一致）"},
 }
-
-
-def figure_lang(lang: str) -> str:
-    """The language a figure can be labelled in: 'zh' needs a CJK font (`set_cjk_font`), and
-    falls back to 'en' (with one warning) rather than draw empty boxes."""
-    if lang not in ("en", "zh"):
-        raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
-    if lang == "zh" and set_cjk_font() is None:
-        return "en"
-    return lang
 
 
 def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):

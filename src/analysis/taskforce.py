@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis.config import City, load_city, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
-from analysis.forecast import figure_lang
+from analysis.figures import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
 
 #: The stages of a site still in the pipeline (every stage before on air).
