@@ -24,6 +24,11 @@ SEASON_MIN_MONTHS = 12
 STOP_FACTOR = 0.05
 #: Prior weight of a declared season, in years of evidence.
 DECLARED_PRIOR_YEARS = 1.0
+#: Standard deviation of the year-to-year change of a programme's pace (log scale), used until two
+#: years of history show their own: budgets and plans change from one year to the next, and one
+#: year of history says nothing on how much. Calibrated on the simulated buildouts of
+#: benchmarks/forecast_eval.py and on the bundled city's 2021 origins.
+PACE_CHANGE_SD = 0.15
 
 
 @dataclass
@@ -177,10 +182,36 @@ class SeasonalPace:
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
         self.disp = max(1.0, float(np.mean(resid ** 2 / pois))) if len(resid) else 1.0
         self.res = None
+        self.slope = 0.0
+        if kind == "trend":
+            self.pace, self.slope = self._fit_trend(d, s, use)
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
         self.params = {"pace": self.pace, "dispersion": self.disp,
                        **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)}}
+
+    @staticmethod
+    def _fit_trend(d: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float]:
+        """The deseasonalised pace at the last month and its monthly change: a weighted line (months
+        weighted by their factor, as a stop month says little about the pace), its slope shrunk
+        toward 0 by its own evidence (weight slope^2 / (slope^2 + its variance))."""
+        t = np.arange(len(d), dtype=float)[use]
+        y, w = d[use], s[use]
+        if len(y) < 3:
+            return float(np.mean(y)) if len(y) else 0.0, 0.0
+        X = np.column_stack([np.ones_like(t), t - t[-1]])
+        W = np.sqrt(w)[:, None]
+        beta, *_ = np.linalg.lstsq(X * W, y * W[:, 0], rcond=None)
+        resid = y - X @ beta
+        s2 = float(np.sum(w * resid ** 2) / max(len(y) - 2, 1))
+        cov = s2 * np.linalg.pinv((X * W).T @ (X * W))
+        b, vb = float(beta[1]), float(cov[1, 1])
+        shrink = b * b / (b * b + vb) if b * b + vb > 0 else 0.0
+        slope = b * shrink
+        # the level at the last month under the shrunk slope: the weighted mean moved along it
+        centre = float(np.average(t - t[-1], weights=w))
+        level = float(np.average(y, weights=w)) - slope * centre
+        return max(level, 0.0), slope
 
     @staticmethod
     def _fit_ucm(d: np.ndarray):
@@ -198,7 +229,7 @@ class SeasonalPace:
         s, _ = self._factors(h)
         if self.res is not None:
             return np.clip(np.asarray(self.res.forecast(h), float), 0, None) * s
-        return self.pace * s
+        return np.clip(self.pace + self.slope * np.arange(1, h + 1), 0, None) * s
 
     def simulate(self, h, n, rng):
         s, months = self._factors(h)
@@ -214,7 +245,10 @@ class SeasonalPace:
             level = np.clip(sim.reshape(h, n).T, 0, None)
         else:
             sd_pace = math.sqrt(self.disp * max(self.pace, 1.0) / max(self.m, 1))
-            level = np.clip(self.pace + rng.normal(0.0, sd_pace, size=(n, 1)), 0, None) * np.ones((1, h))
+            # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
+            walk = np.exp(np.cumsum(rng.normal(0.0, PACE_CHANGE_SD / math.sqrt(12), size=(n, h)), axis=1))
+            level = np.clip((self.pace + self.slope * np.arange(1, h + 1)[None, :]
+                             + rng.normal(0.0, sd_pace, size=(n, 1))) * walk, 0, None)
         mu = level * s_paths
         noise = rng.normal(size=(n, h)) * np.sqrt(self.disp * np.maximum(mu, 0.5))
         return mu + noise
