@@ -233,6 +233,46 @@ def test_no_completed_spell_gives_no_forecast_but_keeps_the_site():
     assert "no completed spell" in exp["forecast_basis"].iloc[0]
 
 
+def test_days_to_air_are_drawn_from_the_observed_stage_durations():
+    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]       # every stage as in STEPS
+    st = _frame(done + [_site("C", start="2021-01-01", reached="construction"),   # construction since 04-01
+                        _site("O", start="2021-01-01", reached="site_selection")])  # selection since 01-31
+    sites, days = P.sample_days_to_air(st, "2021-04-06", 50, np.random.default_rng(0))
+    col = dict(zip(sites["station_id"], range(len(sites))))
+    assert set(col) == {"C", "O"}
+    assert np.all(days[:, col["C"]] == 20 + 10)   # the rest of a 25-day stage, then power hook-up
+    # O waited 65 days, longer than any completed 40-day selection: as long again, then the stages
+    assert np.all(days[:, col["O"]] == 65 + 40 + 20 + 25 + 10)
+    _, freed = P.sample_days_to_air(st, "2021-04-06", 50, np.random.default_rng(0), freed={"O"})
+    assert np.all(freed[:, col["O"]] <= 24 + 20 + 25 + 10)   # selection done within April
+    assert np.all(freed[:, col["C"]] == days[:, col["C"]])
+
+
+def test_working_days_follow_the_construction_season():
+    from analysis.season import working_days
+
+    factors = np.ones(12)
+    factors[[0, 1]] = 0.0                            # no work in January and February
+    start = pd.Series(pd.to_datetime(["2021-01-01", "2021-06-01"]))
+    assert list(working_days(start, "2021-03-11")) == [69, -82]
+    assert list(working_days(start, "2021-03-11", factors)) == [10, -82]
+    assert list(working_days(start, pd.Series(pd.to_datetime(["2021-03-11", "2021-06-11"])), factors)) == [10, 10]
+    assert list(working_days(start, pd.Series(pd.to_datetime(["2021-03-11", "2021-06-11"])))) == [69, 10]
+
+
+def test_one_split_of_every_target_adds_up_and_matches_the_year_table(city):
+    rows = [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01")]
+    rows += [_site(f"W{i}", "西区", "2020-12-01") for i in range(1, 4)] + [_site("E1", "东区", "2020-12-01")]
+    st = _frame(rows)
+    split = P.district_targets(st, "2021-03-01", city)
+    assert list(split["target_date"].dt.year.unique()) == [2021]
+    assert split["district_target"].sum() == 12 and split["target_add"].sum() == 10
+    year = P.split_district_targets(st, "2021-03-01", city).set_index("district")
+    for r in split.itertuples():
+        assert r.district_target == year.loc[r.district, "target_on_air"]
+    assert P.district_targets(st, "2022-01-05", city).empty   # no target left
+
+
 # --- district targets -----------------------------------------------------------------------
 
 def test_district_targets_split_by_the_planned_sites_when_the_city_gives_no_share(city):

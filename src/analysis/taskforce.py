@@ -18,8 +18,9 @@ import pandas as pd
 
 from analysis.config import City, load_city, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
-from analysis.forecast import figure_lang
+from analysis.figures import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
+from analysis.season import working_days
 
 #: The stages of a site still in the pipeline (every stage before on air).
 PIPELINE_STAGES = STAGES[:-1]
@@ -268,9 +269,10 @@ def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
     return math.nan
 
 
-def _spells(stations: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def _spells(stations: pd.DataFrame, as_of: pd.Timestamp, season=None) -> pd.DataFrame:
     """Every stage spell started by `as_of` and followed by a dated next stage: its length in days,
-    completed (the next stage reached by `as_of`) or still running (censored at `as_of`)."""
+    completed (the next stage reached by `as_of`) or still running (censored at `as_of`); in
+    working days of the construction season (`season.working_days`) when `season` factors are given."""
     st = _check(stations)
     st = st[st["status"] != "decommissioned"]
     rows = []
@@ -281,8 +283,10 @@ def _spells(stations: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         # still running: the site had not reached the next stage (or any later one) by as_of
         later = st[[STAGE_DATE_COLUMNS[s] for s in STAGES[STAGES.index(nxt):]]]
         running = begun & ~done & ~(later.notna() & (later <= as_of)).any(axis=1)
-        rows.append(pd.DataFrame({"stage": stage, "days": (end[done] - start[done]).dt.days, "completed": True}))
-        rows.append(pd.DataFrame({"stage": stage, "days": (as_of - start[running]).dt.days, "completed": False}))
+        rows.append(pd.DataFrame({"stage": stage, "days": working_days(start[done], end[done], season),
+                                  "completed": True}))
+        rows.append(pd.DataFrame({"stage": stage, "days": working_days(start[running], as_of, season),
+                                  "completed": False}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -390,6 +394,76 @@ def forecast_bottom_up(stations: pd.DataFrame, as_of, horizon: int = 12, extract
     return pd.DataFrame(rows)
 
 
+def _km_support(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier distribution of a stage's duration: the completed durations and their
+    probability masses; the mass left beyond the longest completed one (sites still waiting
+    longer than any finished) is returned as a last point at infinity."""
+    times = np.unique(durations[observed])
+    if len(times) == 0:
+        return np.array([np.inf]), np.array([1.0])
+    surv, masses = 1.0, []
+    for t in times:
+        at_risk = (durations >= t).sum()
+        drop = surv * ((durations == t) & observed).sum() / at_risk
+        masses.append(drop)
+        surv -= drop
+    return np.r_[times, np.inf], np.r_[masses, max(surv, 0.0)]
+
+
+def _draw_stage(support, rng, n: int, spent: float | None) -> np.ndarray:
+    """Days left in a stage: drawn from its Kaplan-Meier distribution given `spent` days already
+    (None: a whole stage). A wait beyond every completed spell (the censored tail, or a site
+    already waiting longer than any finished) lasts as long again as it has already lasted, then a
+    whole stage (the median residual of a wait with no known end is about the time waited)."""
+    times, mass = support
+    if not np.isfinite(times[0]):
+        return np.full(n, np.inf)
+    finite = np.isfinite(times)
+    fresh = rng.choice(times[finite], size=n, p=mass[finite] / mass[finite].sum())
+    waited = float(spent) if spent is not None else float(times[finite].max())
+    p = mass if spent is None else np.where(times > spent, mass, 0.0)
+    if p.sum() <= 0:
+        return waited + fresh
+    draw = rng.choice(times, size=n, p=p / p.sum())
+    done = draw - (spent or 0.0)
+    return np.where(np.isfinite(draw), done, waited + fresh)
+
+
+def sample_days_to_air(stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator,
+                       extract_date=None, freed=(), season=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Simulated days from `as_of` until each site in the pipeline goes on air: the rest of its
+    current stage and every later stage drawn from the stages' Kaplan-Meier durations observed by
+    `as_of` (sites still waiting count as censored). Sites in `freed` (station ids: their blocker
+    cleared this month) finish their current stage within the month. Returns the pipeline sites
+    (as `derive_stages`) and an (n_paths, n_sites) array of days; inf where a stage has no completed
+    spell yet (no basis for a date). With `season` (12 monthly factors) every duration is in working
+    days of the construction season (`season.working_days`), and so are the days returned."""
+    as_of = _timestamp(as_of, "as_of")
+    st = _check(stations)
+    sites = derive_stages(st, as_of, extract_date)
+    sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
+    spells = _spells(st, as_of, season)
+    spent_days = (working_days(sites["stage_date"], as_of, season) if len(sites)
+                  else np.zeros(0))
+    spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, spent_days)
+    support = {}
+    for s in PIPELINE_STAGES:
+        sp = spells[spells["stage"] == s]
+        support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
+    freed = set(freed)
+    month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
+    days = np.zeros((n_paths, len(sites)))
+    for j, (sid, stage, spent) in enumerate(zip(sites["station_id"], sites["stage"], spent_days)):
+        if sid in freed:
+            total = rng.uniform(0, month_left, n_paths)
+        else:
+            total = _draw_stage(support[stage], rng, n_paths, None if pd.isna(spent) else float(spent))
+        for later in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1:]:
+            total = total + _draw_stage(support[later], rng, n_paths, None)
+        days[:, j] = total
+    return sites, days
+
+
 # --------------------------------------------------------------------------------------------
 # District shares of the target
 # --------------------------------------------------------------------------------------------
@@ -405,6 +479,70 @@ def _apportion(total: int, shares: pd.Series) -> pd.Series:
     for k in order[:left]:
         base[k] += 1
     return base
+
+
+def district_target_shares(stations: pd.DataFrame, as_of, city: City | str, extract_date=None,
+                           order=None) -> tuple[pd.Series, str]:
+    """Each district's share of what is still to add for a target, and the basis of the split: the
+    districts' `target_share` in city.toml when every district has one; otherwise the split of the
+    sites in the pipeline at the end of the previous year (the planned sites as the year began, so
+    the split stays fixed all year), or, when there were none, of the sites gone on air since then
+    and in the pipeline on `as_of`."""
+    as_of = _timestamp(as_of, "as_of")
+    city = resolve_city(city)
+    st = _check(stations)
+    st = st[st["status"] != "decommissioned"]
+    baseline = pd.Timestamp(as_of.year - 1, 12, 31)
+    sites = derive_stages(st, as_of, extract_date)
+    order = list(order) if order is not None else _district_order(sites, city.district_names)
+    given = {d.name_zh: d.target_share for d in city.districts}
+    if given and all(v is not None for v in given.values()):
+        share = pd.Series({d: float(given.get(d) or 0.0) for d in order})
+        if abs(share.sum() - 1) > 0.01:
+            raise ConfigError(f"[[districts]] target_share must add up to 1, they add up to {share.sum():.3f}",
+                              city.folder / "city.toml")
+        return share, "city.toml target_share"
+    at_start = derive_stages(st, baseline, extract_date)
+    start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
+    if start_pipe.sum():
+        return (start_pipe / start_pipe.sum(),
+                f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
+                f"pipeline on {baseline.date()}")
+    on = st["on_air_date"].notna() & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)
+    programme = (st[on].groupby("district").size().reindex(order, fill_value=0)
+                 + sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0))
+    share = programme / programme.sum() if programme.sum() else pd.Series(1 / len(order), index=order)
+    return share, (f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
+                   f"split by the sites on air since then and in the pipeline on {as_of.date()}")
+
+
+def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None) -> pd.DataFrame:
+    """The one district split of every target dated on or after `as_of`, used by the forecast's
+    district table and by district_targets.csv: a district's target is its count on air at the end
+    of the previous year plus its share (`district_target_shares`) of what the city still had to
+    add from then, in whole stations adding up to the city's."""
+    as_of = _timestamp(as_of, "as_of")
+    city = resolve_city(city)
+    st = _check(stations)
+    st = st[st["status"] != "decommissioned"]
+    order = _district_order(derive_stages(st, as_of, extract_date), city.district_names)
+    share, basis = district_target_shares(st, as_of, city, extract_date, order)
+    baseline = pd.Timestamp(as_of.year - 1, 12, 31)
+    on = st["on_air_date"].notna() & (st["on_air_date"] <= baseline)
+    base_n = st[on].groupby("district").size().reindex(order, fill_value=0)
+    rows = []
+    for goal in city.goals():
+        if pd.Timestamp(goal.date) < as_of:
+            continue
+        add = _apportion(max(0, goal.on_air - int(base_n.sum())), share)
+        for d in order:
+            rows.append({"target_date": pd.Timestamp(goal.date), "city_target": goal.on_air, "district": d,
+                         "baseline_date": baseline, "baseline_on_air": int(base_n[d]),
+                         "share": round(float(share[d]), 4), "share_basis": basis, "target_add": int(add[d]),
+                         "district_target": int(base_n[d] + add[d])})
+    cols = ["target_date", "city_target", "district", "baseline_date", "baseline_on_air", "share", "share_basis",
+            "target_add", "district_target"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None,
@@ -436,26 +574,7 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
                 .groupby("district").size().reindex(order, fill_value=0))
     pipeline = sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0)
     notes = []
-    given = {d.name_zh: d.target_share for d in city.districts}
-    if given and all(v is not None for v in given.values()):
-        share = pd.Series({d: float(given.get(d) or 0.0) for d in order})
-        if abs(share.sum() - 1) > 0.01:
-            raise ConfigError(f"[[districts]] target_share must add up to 1, they add up to {share.sum():.3f}",
-                              city.folder / "city.toml")
-        basis = "city.toml target_share"
-    else:
-        # the planned sites when the year began: a split fixed for the year, known on its first day
-        at_start = derive_stages(st, baseline, extract_date)
-        start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
-        if start_pipe.sum():
-            share = start_pipe / start_pipe.sum()
-            basis = (f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
-                     f"pipeline on {baseline.date()}")
-        else:
-            programme = achieved + pipeline
-            share = programme / programme.sum() if programme.sum() else pd.Series(1 / len(order), index=order)
-            basis = (f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
-                     f"split by the sites on air since then and in the pipeline on {as_of.date()}")
+    share, basis = district_target_shares(st, as_of, city, extract_date, order)
     if goal is None:
         target_add = pd.Series(np.nan, index=order)
         to_add = math.nan
@@ -466,7 +585,7 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
         target_date = pd.Timestamp(goal.date)
         city_target = goal.on_air
         to_add = max(0, goal.on_air - int(base_n.sum()))
-        target_add = _apportion(to_add, share)
+        target_add = _apportion(to_add, share)  # the same rule as district_targets: one split everywhere
         reported = next((t for t in city.targets if t.kind == "reported" and pd.Timestamp(t.date) == baseline), None)
         if reported is not None and reported.on_air != int(base_n.sum()):
             notes.append(f"the records give {int(base_n.sum())} on air on {baseline.date()}, the city reported "

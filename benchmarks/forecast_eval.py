@@ -1,0 +1,150 @@
+"""Forecast accuracy, not speed: `python -m benchmarks.forecast_eval [--series N] [--out FILE]`.
+
+Three measurements behind issue 13's "done when":
+- bundled city: forecasts of stations on air on 2021-12-31 from the month ends of January to
+  November 2021 (clean stations as of 2022-01-10), 80% interval hits and mean error per origin;
+- simulated seasonal buildouts (winter stop, summer-typhoon dip, new-year lull, flat; 13-30 months
+  of history): year-end mean error against "last year's same months", 80% coverage, and the Brier
+  score of P(target) beside that of the seasonal-naive reference's own paths;
+- the national series (data/raw/public): MAE at 12 months against drift and 80% coverage over
+  rolling origins.
+Writes JSON (default benchmarks/forecast_eval.json) and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import forecast as F
+from analysis.season import SeasonalNaive
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+#: Monthly pace factors of the simulated seasons (January first; rescaled to mean 1).
+SEASONS = {
+    "winter_stop": [0.1, 0.05, 0.4, 1.0, 1.4, 1.5, 1.5, 1.5, 1.4, 1.2, 0.8, 0.3],
+    "typhoon_dip": [1.0, 1.0, 1.1, 1.2, 1.2, 1.1, 0.5, 0.4, 0.6, 1.2, 1.3, 1.2],
+    "new_year_lull": [0.4, 0.5, 1.0, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1, 1.2, 1.2],
+    "flat": [1.0] * 12,
+}
+
+
+def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> tuple[pd.Series, pd.Series]:
+    """One buildout: history of `n_hist` months of additions and the months after it to the next
+    year end (at least 1). Pace 10-40 a month, changing by a random N(0, 15%) a year, overdispersed
+    Poisson noise (negative binomial, dispersion 20: a CV of about 0.3 at 30 a month, noisier than
+    the bundled city, whose monthly additions vary less than Poisson's)."""
+    f = np.asarray(SEASONS[kind], float)
+    f = f * 12 / f.sum()
+    start = pd.Timestamp(2019, int(rng.integers(1, 13)), 1) + pd.offsets.MonthEnd(0)
+    origin = start + pd.offsets.MonthEnd(n_hist)
+    n_future = 12 - origin.month if origin.month < 12 else 12
+    idx = pd.date_range(start + pd.offsets.MonthEnd(1), periods=n_hist + n_future, freq="ME")
+    pace = rng.uniform(10, 40)
+    growth = rng.normal(0.0, 0.15)
+    years = (np.arange(len(idx)) / 12.0)
+    mu = pace * np.exp(growth * years) * f[idx.month.to_numpy() - 1]
+    r = 20.0
+    adds = rng.negative_binomial(r, r / (r + np.maximum(mu, 1e-9))).astype(float)
+    cum = pd.Series(np.r_[0.0, np.cumsum(adds)], index=idx.insert(0, start))
+    return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1:]
+
+
+def evaluate_simulated(n_series: int, seed: int = 13, n_paths: int = 500, model: str | None = None) -> dict:
+    """Year-end error, 80% coverage and Brier of P(target) of the forecast and of the seasonal naive."""
+    rows = []
+    kinds = list(SEASONS)
+    for i in range(n_series):
+        rng = np.random.default_rng([seed, i])
+        kind = kinds[i % len(kinds)]
+        hist, future = simulate_buildout(kind, rng, int(rng.integers(13, 31)))
+        truth = float(future.iloc[-1])
+        ref = SeasonalNaive(hist.diff().dropna())
+        ref_paths = hist.iloc[-1] + np.cumsum(np.clip(ref.simulate(len(future), n_paths, rng), 0, None), axis=1)
+        ref_mean = float(hist.iloc[-1] + ref.mean(len(future)).sum())
+        target = round(ref_mean * float(rng.uniform(0.9, 1.1)))  # a plan near last year's pace
+        fc = F.fit_forecast(hist, horizon=len(future), targets=[(future.index[-1], target)], n_paths=n_paths,
+                            seed=i, model=model)
+        t = fc.targets.iloc[0]
+        rows.append({"kind": kind, "n_hist": len(hist) - 1, "model": fc.model, "truth": truth,
+                     "err": abs(t["mean"] - truth) / truth, "err_snaive": abs(ref_mean - truth) / truth,
+                     "in80": bool(t["lo80"] <= truth <= t["hi80"]),
+                     "brier": (t["prob_reach"] - (truth >= target)) ** 2,
+                     "brier_snaive": (float((ref_paths[:, -1] >= target).mean()) - (truth >= target)) ** 2})
+    r = pd.DataFrame(rows)
+    return {"n_series": len(r), "mean_error_pct": 100 * r["err"].mean(),
+            "mean_error_snaive_pct": 100 * r["err_snaive"].mean(),
+            "error_ratio": r["err"].mean() / r["err_snaive"].mean(), "coverage80": r["in80"].mean(),
+            "brier": r["brier"].mean(), "brier_snaive": r["brier_snaive"].mean(),
+            "by_kind": r.groupby("kind")[["err", "err_snaive", "in80"]].mean().round(4).to_dict("index"),
+            "models": r["model"].value_counts().to_dict()}
+
+
+def evaluate_city(n_paths: int = 1000) -> dict:
+    """Forecasts of 2021-12-31 from the month ends of January to November 2021, bundled city."""
+    from analysis.clean import clean_stations
+    from analysis.config import load_city
+
+    city = load_city("karamay")
+    stations = clean_stations(sorted(Path(city.stations_dir).iterdir()), "karamay", as_of="2022-01-10").stations
+    truth = F.count_on_air(stations, "2021-12-31")
+    rows = []
+    for month in range(1, 12):
+        origin = pd.Timestamp(2021, month, 1) + pd.offsets.MonthEnd(0)
+        t = F.forecast_stations(stations, origin, city=city, n_paths=n_paths).targets
+        t = t[t["target_date"] == pd.Timestamp("2021-12-31")].iloc[0]
+        rows.append({"origin": str(origin.date()), "mean": round(float(t["mean"]), 1), "lo80": float(t["lo80"]),
+                     "hi80": float(t["hi80"]), "prob_reach": float(t["prob_reach"]),
+                     "in80": bool(t["lo80"] <= truth <= t["hi80"]),
+                     "mean_error_pct": round(100 * abs(t["mean"] - truth) / truth, 2)})
+    return {"truth": truth, "hits80": sum(r["in80"] for r in rows), "origins": len(rows),
+            "max_mean_error_pct": max(r["mean_error_pct"] for r in rows), "rows": rows}
+
+
+def evaluate_national(horizon: int = 12, n_paths: int = 500) -> dict:
+    """Rolling origins on the national series: MAE at `horizon` months of the forecast and of drift,
+    and the 80% coverage of every held-back month up to `horizon`."""
+    obs = F.read_series(ROOT / "data" / "raw" / "public" / "china_5g_base_stations.csv")
+    monthly, _ = F.to_month_ends(obs)
+    err, err_drift, hits = [], [], []
+    for t0 in range(13, len(monthly) - horizon + 1):
+        hist, held = monthly.iloc[:t0], monthly.iloc[t0: t0 + horizon]
+        fc = F.fit_forecast(hist, horizon=horizon, n_paths=n_paths, seed=t0)
+        tab = fc.table.set_index("date")
+        err.append(abs(tab["mean"].iloc[-1] - held.iloc[-1]))
+        adds = hist.diff().dropna()
+        err_drift.append(abs(hist.iloc[-1] + horizon * adds.mean() - held.iloc[-1]))
+        hits += list(((held >= tab["lo80"]) & (held <= tab["hi80"])).to_numpy())
+    return {"origins": len(err), "mae": float(np.mean(err)), "mae_drift": float(np.mean(err_drift)),
+            "coverage80": float(np.mean(hits))}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=100, help="simulated buildouts (default 100)")
+    parser.add_argument("--out", type=Path, default=HERE / "forecast_eval.json")
+    parser.add_argument("--only", choices=("city", "simulated", "national"), action="append")
+    parser.add_argument("--model", help="force one model in the simulated buildouts (to compare candidates)")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    parts = args.only or ["city", "simulated", "national"]
+    result = {}
+    for part in parts:
+        t = time.time()
+        result[part] = {"city": evaluate_city, "national": evaluate_national,
+                        "simulated": lambda: evaluate_simulated(args.series, model=args.model)}[part]()
+        result[part]["seconds"] = round(time.time() - t, 1)
+        print(part, json.dumps({k: v for k, v in result[part].items() if k != "rows"}, default=str))
+    args.out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

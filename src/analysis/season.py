@@ -1,0 +1,274 @@
+"""The construction season: a monthly pace factor learned from as little as one year of monthly
+additions and shrunk toward flat (or toward a season the city declares in city.toml `[forecast]`)
+by empirical Bayes, and the top-down pace models built on it (the deseasonalised pace as a mean
+or as a statsmodels local level), beside the "last year's same months" reference.
+
+Fitted models here follow forecast's candidate protocol: `name`, `params`, `mean(h)` (additions)
+and `simulate(h, n, rng)` (an (n, h) array of additions).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import ConfigError
+
+#: Months of additions needed before a season is learned from the data (one of each month).
+SEASON_MIN_MONTHS = 12
+#: A month whose factor is below this carries no information on the pace (a stop month).
+STOP_FACTOR = 0.05
+#: Prior weight of a declared season, in years of evidence.
+DECLARED_PRIOR_YEARS = 1.0
+#: Standard deviation of the year-to-year change of a programme's pace (log scale), used until two
+#: years of history show their own: budgets and plans change from one year to the next, and one
+#: year of history says nothing on how much. Calibrated on the simulated buildouts of
+#: benchmarks/forecast_eval.py and on the bundled city's 2021 origins.
+PACE_CHANGE_SD = 0.15
+
+
+@dataclass
+class Season:
+    """Twelve pace factors (January first, mean 1) and where they come from."""
+
+    factors: np.ndarray
+    basis: str
+    shrink_weight: np.ndarray          # per month: weight of the data against the prior (0 = prior only)
+    factor_var: np.ndarray             # per month: posterior variance of the factor
+
+    def of(self, index: pd.DatetimeIndex) -> np.ndarray:
+        return self.factors[index.month.to_numpy() - 1]
+
+
+def read_declared_season(raw: dict, path=None) -> np.ndarray | None:
+    """The season a city declares in city.toml `[forecast]`: either `season_factors` (12 numbers,
+    January first) or `stop_months` (month numbers with no building) with `stop_factor` (their
+    pace against the other months, default 0.1). Returns factors of mean 1, or None."""
+    section = (raw or {}).get("forecast", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[forecast] must be a table", path)
+    if "season_factors" in section:
+        f = section["season_factors"]
+        if (not isinstance(f, list) or len(f) != 12
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in f)):
+            raise ConfigError("[forecast] season_factors must be 12 numbers >= 0, January first", path)
+        f = np.asarray(f, float)
+        if f.sum() <= 0:
+            raise ConfigError("[forecast] season_factors are all zero", path)
+        return f * 12 / f.sum()
+    if "stop_months" in section:
+        months = section["stop_months"]
+        if not isinstance(months, list) or not all(isinstance(m, int) and 1 <= m <= 12 for m in months):
+            raise ConfigError("[forecast] stop_months must be a list of month numbers 1-12", path)
+        if len(set(months)) >= 12:
+            raise ConfigError("[forecast] stop_months cannot hold every month", path)
+        stop = section.get("stop_factor", 0.1)
+        if not isinstance(stop, (int, float)) or isinstance(stop, bool) or not 0 <= stop < 1:
+            raise ConfigError(f"[forecast] stop_factor must be a number in [0, 1), got {stop!r}", path)
+        f = np.ones(12)
+        f[[m - 1 for m in set(months)]] = stop
+        return f * 12 / f.sum()
+    return None
+
+
+def _local_level(adds: np.ndarray) -> np.ndarray:
+    """Each month's yearly pace: the mean addition over the 12-month window around it (shifted
+    to stay inside the series), so a month's ratio to it measures the season, not the growth."""
+    n = len(adds)
+    out = np.empty(n)
+    for t in range(n):
+        lo = min(max(0, t - 6), max(0, n - 12))
+        out[t] = adds[lo: lo + 12].mean()
+    return out
+
+
+def estimate_season(adds: pd.Series, prior: np.ndarray | None = None) -> Season:
+    """Monthly pace factors from the additions, shrunk toward `prior` (default flat) by evidence.
+
+    Each month's ratio to its yearly pace is averaged per calendar month; the spread of those
+    means beyond their sampling noise (Poisson-like counts, overdispersed by the within-month
+    spread across years when there are two years) is the between-month variance tau2; each month
+    keeps the weight tau2 / (tau2 + noise) of its own mean (empirical Bayes, as in partial pooling).
+    A declared prior counts as DECLARED_PRIOR_YEARS of evidence against the data.
+    """
+    base = np.ones(12) if prior is None else np.asarray(prior, float)
+    a = np.clip(adds.to_numpy(float), 0, None)
+    months = adds.index.month.to_numpy() - 1
+    if len(a) < SEASON_MIN_MONTHS or a.sum() <= 0:
+        basis = "declared in city.toml" if prior is not None else "flat (under a year of history)"
+        return Season(base.copy(), basis, np.zeros(12), np.zeros(12))
+    level = _local_level(a)
+    ok = level > 0
+    ratio = np.where(ok, a / np.where(ok, level, 1), np.nan)
+    n_m = np.array([np.sum(ok & (months == m)) for m in range(12)], float)
+    mean_m = np.array([np.nanmean(ratio[ok & (months == m)]) if n_m[m] else base[m] for m in range(12)])
+    mean_level = float(level[ok].mean())
+    poisson = np.maximum(mean_m, 0.2) / max(mean_level, 1e-9)
+    disp = _overdispersion(ratio, months, ok, poisson)
+    noise = np.where(n_m > 0, disp * poisson / np.maximum(n_m, 1), np.inf)
+    dev = mean_m - base
+    seen = n_m > 0
+    tau2 = max(0.0, float(np.mean(dev[seen] ** 2) - np.mean(noise[seen]))) if seen.any() else 0.0
+    if prior is not None:  # a declared season is a year of evidence of its own
+        tau2 = tau2 * len(a) / (len(a) + 12 * DECLARED_PRIOR_YEARS)
+    w = np.where(seen, tau2 / (tau2 + noise), 0.0)
+    f = np.clip(base + w * dev, 0.0, None)
+    f = f * 12 / f.sum() if f.sum() > 0 else np.ones(12)
+    var = np.where(seen, w * noise, 0.0)
+    src = "declared in city.toml, updated by" if prior is not None else "learned from"
+    basis = (f"{src} {len(a)} months of additions, shrunk toward "
+             f"{'the declared season' if prior is not None else 'flat'} (mean weight of the data {w.mean():.2f})")
+    return Season(f, basis, w, var)
+
+
+def _overdispersion(ratio, months, ok, poisson) -> float:
+    """Within-month variance across years over the Poisson variance (>= 1); 1 with one year only."""
+    num, den = 0.0, 0.0
+    for m in range(12):
+        r = ratio[ok & (months == m)]
+        if len(r) >= 2:
+            num += float(np.var(r, ddof=1))
+            den += float(poisson[m])
+    return max(1.0, num / den) if den > 0 else 1.0
+
+
+class SeasonalNaive:
+    """Last year's same months: each future month adds what the same month added a year earlier."""
+
+    name = "snaive"
+
+    def __init__(self, adds: pd.Series):
+        a = adds.to_numpy(float)
+        self.last_year = a[-12:] if len(a) >= 12 else np.full(12, a.mean())
+        resid = a[12:] - a[:-12] if len(a) > 12 else a - a.mean()
+        self.sigma = float(np.sqrt(np.mean(resid ** 2))) if len(resid) else 0.0
+        self.params = {"sigma": self.sigma}
+
+    def mean(self, h):
+        return np.resize(self.last_year, h)
+
+    def simulate(self, h, n, rng):
+        return self.mean(h)[None, :] + rng.normal(0.0, self.sigma, size=(n, h))
+
+
+class SeasonalPace:
+    """Additions = deseasonalised pace x the month's factor + Poisson-like noise.
+
+    The pace is the mean of the last year's deseasonalised additions (`kind="level"`, its
+    uncertainty carried into every path) or a statsmodels local level fitted to them
+    (`kind="ucm"`, whose simulated random walk lets the pace drift over long horizons). Each path
+    also draws its own season from the factors' posterior variance.
+    """
+
+    def __init__(self, adds: pd.Series, season: Season, kind: str = "level"):
+        self.name = f"season_{kind}"
+        self.season = season
+        self.kind = kind
+        self.last = adds.index[-1]
+        a = np.clip(adds.to_numpy(float), 0, None)
+        s = season.of(adds.index)
+        use = s > STOP_FACTOR
+        d = np.where(use, a / np.where(use, s, 1), np.nan)
+        recent = d[-12:][use[-12:]]
+        if len(recent) == 0:
+            recent = d[use] if use.any() else a
+        self.pace = float(np.mean(recent))
+        self.m = len(recent)
+        resid = (a - np.nanmean(d[-12:]) * s)[use] if use.any() else a - a.mean()
+        pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
+        self.disp = max(1.0, float(np.mean(resid ** 2 / pois))) if len(resid) else 1.0
+        self.res = None
+        self.slope = 0.0
+        if kind == "trend":
+            self.pace, self.slope = self._fit_trend(d, s, use)
+        if kind == "ucm":
+            self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
+        self.params = {"pace": self.pace, "dispersion": self.disp,
+                       **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)}}
+
+    @staticmethod
+    def _fit_trend(d: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float]:
+        """The deseasonalised pace at the last month and its monthly change: a weighted line (months
+        weighted by their factor, as a stop month says little about the pace), its slope shrunk
+        toward 0 by its own evidence (weight slope^2 / (slope^2 + its variance))."""
+        t = np.arange(len(d), dtype=float)[use]
+        y, w = d[use], s[use]
+        if len(y) < 3:
+            return float(np.mean(y)) if len(y) else 0.0, 0.0
+        X = np.column_stack([np.ones_like(t), t - t[-1]])
+        W = np.sqrt(w)[:, None]
+        beta, *_ = np.linalg.lstsq(X * W, y * W[:, 0], rcond=None)
+        resid = y - X @ beta
+        s2 = float(np.sum(w * resid ** 2) / max(len(y) - 2, 1))
+        cov = s2 * np.linalg.pinv((X * W).T @ (X * W))
+        b, vb = float(beta[1]), float(cov[1, 1])
+        shrink = b * b / (b * b + vb) if b * b + vb > 0 else 0.0
+        slope = b * shrink
+        # the level at the last month under the shrunk slope: the weighted mean moved along it
+        centre = float(np.average(t - t[-1], weights=w))
+        level = float(np.average(y, weights=w)) - slope * centre
+        return max(level, 0.0), slope
+
+    @staticmethod
+    def _fit_ucm(d: np.ndarray):
+        from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return UnobservedComponents(d, level="llevel").fit(disp=False)
+
+    def _factors(self, h: int) -> np.ndarray:
+        idx = pd.date_range(self.last + pd.offsets.MonthEnd(1), periods=h, freq="ME")
+        return self.season.of(idx), idx.month.to_numpy() - 1
+
+    def mean(self, h):
+        s, _ = self._factors(h)
+        if self.res is not None:
+            return np.clip(np.asarray(self.res.forecast(h), float), 0, None) * s
+        return np.clip(self.pace + self.slope * np.arange(1, h + 1), 0, None) * s
+
+    def simulate(self, h, n, rng):
+        s, months = self._factors(h)
+        # each path its own season: the factors' posterior spread, renormalised to mean 1
+        sd = np.sqrt(self.season.factor_var)
+        draws = np.clip(self.season.factors[None, :] + rng.normal(size=(n, 12)) * sd[None, :], 0, None)
+        draws = draws * 12 / np.maximum(draws.sum(axis=1, keepdims=True), 1e-9)
+        s_paths = draws[:, months]
+        if self.res is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
+            level = np.clip(sim.reshape(h, n).T, 0, None)
+        else:
+            sd_pace = math.sqrt(self.disp * max(self.pace, 1.0) / max(self.m, 1))
+            # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
+            walk = np.exp(np.cumsum(rng.normal(0.0, PACE_CHANGE_SD / math.sqrt(12), size=(n, h)), axis=1))
+            level = np.clip((self.pace + self.slope * np.arange(1, h + 1)[None, :]
+                             + rng.normal(0.0, sd_pace, size=(n, 1))) * walk, 0, None)
+        mu = level * s_paths
+        noise = rng.normal(size=(n, h)) * np.sqrt(self.disp * np.maximum(mu, 0.5))
+        return mu + noise
+
+
+def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
+    """Days from `start` to `end` (a Series or one date) on the construction season's clock: a
+    calendar day of month m counts factors[m - 1] days (mean 1 over a year); calendar days
+    without factors. A stage that spans a winter stop then takes about as many working days as
+    the same stage in summer, so durations observed in one season carry over to another."""
+    start = pd.to_datetime(pd.Series(start)).reset_index(drop=True)
+    end_s = (pd.to_datetime(pd.Series(end)).reset_index(drop=True) if isinstance(end, (pd.Series, np.ndarray, list))
+             else pd.Series(pd.Timestamp(end), index=start.index))
+    calendar = (end_s - start).dt.days.to_numpy(float)
+    if factors is None or len(start) == 0:
+        return calendar
+    lo = min(start.min(), end_s.min())
+    hi = max(start.max(), end_s.max())
+    days = pd.date_range(lo, hi, freq="D")
+    work = np.r_[0.0, np.cumsum(np.asarray(factors, float)[days.month.to_numpy() - 1])]
+    i0 = (start - lo).dt.days.to_numpy()
+    i1 = (end_s - lo).dt.days.to_numpy()
+    return work[i1] - work[i0]
