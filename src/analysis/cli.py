@@ -375,11 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.quiet:
-            from analysis import progress
+        from analysis import progress
 
-            progress.set_mode("off")
-        return int(args.func(args) or 0)
+        with progress.forced("off" if args.quiet else None):
+            return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status
