@@ -47,7 +47,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
     from analysis.clean.partitioned import clean_partitioned
 
-    if len(args.input) != 1 or not args.input[0].is_file():
+    if len(args.input) != 1:
         raise UsageError("--partitioned cleans one OpenCelliD export: give one file to --input")
     if args.input_crs not in (None, "wgs84"):
         raise UsageError("--input-crs does not apply to --partitioned: OpenCelliD exports are WGS-84")
