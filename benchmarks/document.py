@@ -87,8 +87,9 @@ def write_document(results: dict, path: Path, plot_path: Path) -> None:
             pkg, base = runs.get(f"{stage}|package|{n}"), runs.get(f"{stage}|baseline|{n}")
             ratio = "-"
             if pkg and base and "seconds" in pkg and "seconds" in base and pkg["seconds"] > 0:
-                ratio = f"{base['seconds'] / pkg['seconds']:.2f}×" if stage not in FLOOR_STAGES \
-                    else f"{pkg['seconds'] / base['seconds']:.0f}× the floor"
+                speedup = base["seconds"] / pkg["seconds"]
+                ratio = f"{pkg['seconds'] / base['seconds']:.0f}× the floor" if stage in FLOOR_STAGES \
+                    else f"{speedup:.2f}×" if speedup >= 0.1 else f"1/{1 / speedup:,.0f} (slower)"
             rows.append(f"| {label} | {'Karamay' if n == 0 else f'{n:,}'} | {_fmt_s(pkg)} | {_mb(pkg)} | "
                         f"{_fmt_s(base)} | {_mb(base)} | {ratio} | {_extra(stage, pkg, base)} |")
     _plot(runs, plot_path)

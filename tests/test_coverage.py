@@ -254,3 +254,16 @@ def test_nearest_station_of_a_site_is_the_first_of_colocated_ones(tiny_city, tin
     res = assess_coverage(st, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
     h = res.sites.set_index("site_id").loc["hospital-01"]
     assert h["nearest_station_id"] == "S2b" and bool(h["is_covered"])
+
+
+def test_cli_coverage_reports_one_line_per_step_in_logs(tiny_city, tiny_stations, tmp_path, capsys, monkeypatch):
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    monkeypatch.setenv("FIVEG_PROGRESS", "lines")
+    assert cli.main(["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
+                     "--out", str(tmp_path / "o")]) == 0
+    steps = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
+    assert steps[0] == "coverage: 1/3 steps 6 stations read" and steps[2].startswith("coverage: 3/3 steps written")
+    assert cli.main(["--quiet", "coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
+                     "--out", str(tmp_path / "q")]) == 0
+    assert capsys.readouterr().err == ""

@@ -112,3 +112,12 @@ def test_cli_partitioned_takes_one_file(export, tmp_path, capsys):
             "--partitioned"]
     assert cli.main(argv) == 2
     assert "one file" in capsys.readouterr().err
+
+
+def test_cli_partitioned_missing_file_is_bad_input(tmp_path, capsys):
+    from analysis import cli
+
+    argv = ["clean", "--input", str(tmp_path / "none.csv"), "--city", "karamay", "--out", str(tmp_path / "o"),
+            "--partitioned"]
+    assert cli.main(argv) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -50,8 +50,11 @@ def test_cli_quiet_wins_over_the_environment(monkeypatch, capsys):
     from analysis import cli
 
     monkeypatch.setenv(progress.ENV_VAR, "lines")
-    assert cli.main(["--quiet", "clean", "--input", "missing.csv", "--city", "nowhere", "--out", "o"]) != 0
-    assert progress.current_mode() == "off"
+    seen = []
+    monkeypatch.setattr(cli, "_cmd_clean", lambda args: seen.append(progress.current_mode()) or 0)
+    assert cli.main(["--quiet", "clean", "--input", "x.csv", "--city", "nowhere", "--out", "o"]) == 0
+    assert seen == ["off"]
+    assert progress.current_mode() == "lines"  # the command's --quiet does not outlive it
 
 
 def test_an_estimated_total_that_is_passed_is_dropped(capsys):

@@ -50,7 +50,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
     from analysis.clean.partitioned import clean_partitioned
 
-    if len(args.input) != 1 or not args.input[0].is_file():
+    if len(args.input) != 1:
         raise UsageError("--partitioned cleans one OpenCelliD export: give one file to --input")
     if args.input_crs not in (None, "wgs84"):
         raise UsageError("--input-crs does not apply to --partitioned: OpenCelliD exports are WGS-84")
@@ -394,11 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.quiet:
-            from analysis import progress
+        from analysis import progress
 
-            progress.set_mode("off")
-        return int(args.func(args) or 0)
+        with progress.forced("off" if args.quiet else None):
+            return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status

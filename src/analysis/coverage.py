@@ -1144,15 +1144,21 @@ def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = Tru
 
 def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
                        radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
-    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write."""
-    city = resolve_city(city)
-    if not isinstance(stations, pd.DataFrame):
-        from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
+    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write (one progress
+    step each: a national run takes about a minute)."""
+    from analysis.progress import task
 
-        stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
-    frame = stations
-    result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
-    write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
+    city = resolve_city(city)
+    with task("coverage", 3) as progress:
+        if not isinstance(stations, pd.DataFrame):
+            from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
+
+            stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
+        progress.advance(note=f"{len(stations):,} stations read")
+        result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
+        progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
+        write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
+        progress.advance(note=f"written to {out}")
     return result
 
 

@@ -29,6 +29,18 @@ def set_mode(mode: str | None) -> None:
     _chosen["mode"] = mode
 
 
+@contextlib.contextmanager
+def forced(mode: str | None) -> Iterator[None]:
+    """`set_mode(mode)` for the duration of a block, then the mode before it (None: leave it)."""
+    before = _chosen["mode"]
+    if mode is not None:
+        set_mode(mode)
+    try:
+        yield
+    finally:
+        _chosen["mode"] = before
+
+
 def current_mode() -> str:
     """The mode now in force (see the module docstring for the order of precedence)."""
     if _chosen["mode"] is not None:
