@@ -11,15 +11,19 @@ import pytest
 
 from analysis import catalog
 from analysis.errors import BadInputError
-from analysis.report.outputs import stamp_is_current, read_table
+from analysis.report.outputs import read_table, stamp_is_current
 
 
 def test_folders_follow_city_and_date(tmp_path):
-    assert catalog.stage_folder("coverage", "karamay", "2021-03-22", tmp_path) == tmp_path / "karamay/2021-03-22/coverage"
+    assert (
+        catalog.stage_folder("coverage", "karamay", "2021-03-22", tmp_path) == tmp_path / "karamay/2021-03-22/coverage"
+    )
     assert catalog.cache_folder("karamay", "ab" * 32, tmp_path) == tmp_path / "karamay/cache" / ("ab" * 8)
     with pytest.raises(BadInputError):
         catalog.stage_folder("clean", "karamay", "2021-03-22", tmp_path)  # clean is keyed on content, not date
-    assert set(catalog.DATED_STAGES) <= set(catalog.STAGE_FILES) and set(catalog.STAGE_FILES) == set(catalog.STAGE_FIGURES)
+    assert set(catalog.DATED_STAGES) <= set(catalog.STAGE_FILES) and set(catalog.STAGE_FILES) == set(
+        catalog.STAGE_FIGURES
+    )
 
 
 def test_publish_writes_each_file_and_the_stamp_last(tmp_path):
@@ -66,8 +70,15 @@ def test_outputs_are_reused_only_for_the_same_inputs_figures_and_map():
 
 
 def test_tables_read_back_as_written(tmp_path):
-    frame = pd.DataFrame({"station_id": ["0650", "0651"], "rating": ["5A", ""], "blocker": ["power_price", None],
-                          "is_target": [True, False], "distance_m": [12.5, float("nan")]})
+    frame = pd.DataFrame(
+        {
+            "station_id": ["0650", "0651"],
+            "rating": ["5A", ""],
+            "blocker": ["power_price", None],
+            "is_target": [True, False],
+            "distance_m": [12.5, float("nan")],
+        }
+    )
     path = tmp_path / "t.csv"
     frame.to_csv(path, index=False, encoding="utf-8-sig")
     back = read_table(path)

@@ -15,22 +15,27 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.report import inputs, pages as briefing, runner as report
 from analysis.cli import main
 from analysis.config import load_city
 from analysis.errors import UsageError
+from analysis.report import inputs
+from analysis.report import pages as briefing
+from analysis.report import runner as report
 
 # --- parameters ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--city", "atlantis"], "unknown city 'atlantis'"),
-    (["--city", "karamay", "--as-of", "2021-02-30"], "is not a date"),
-    (["--city", "karamay", "--as-of", "yesterday"], "is not a date"),
-    (["--city", "karamay", "--months", "2021-13:2021-12"], "is not YYYY-MM:YYYY-MM"),
-    (["--city", "karamay", "--months", "2021-05:2021-01"], "ends before it starts"),
-    (["--city", "karamay", "--as-of", "2021-03-22", "--months", "2021-01:2021-02"], "not both"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--city", "atlantis"], "unknown city 'atlantis'"),
+        (["--city", "karamay", "--as-of", "2021-02-30"], "is not a date"),
+        (["--city", "karamay", "--as-of", "yesterday"], "is not a date"),
+        (["--city", "karamay", "--months", "2021-13:2021-12"], "is not YYYY-MM:YYYY-MM"),
+        (["--city", "karamay", "--months", "2021-05:2021-01"], "ends before it starts"),
+        (["--city", "karamay", "--as-of", "2021-03-22", "--months", "2021-01:2021-02"], "not both"),
+    ],
+)
 def test_bad_parameters_give_one_line_and_status_2(argv, words, capsys, tmp_path):
     assert main(["report", *argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -39,8 +44,22 @@ def test_bad_parameters_give_one_line_and_status_2(argv, words, capsys, tmp_path
 
 
 def test_as_of_outside_the_data(capsys, tmp_path):
-    assert main(["report", "--city", "karamay", "--as-of", "2030-01-01", "--out", str(tmp_path / "r"),
-                 "--processed", str(tmp_path / "p")]) == 2
+    assert (
+        main(
+            [
+                "report",
+                "--city",
+                "karamay",
+                "--as-of",
+                "2030-01-01",
+                "--out",
+                str(tmp_path / "r"),
+                "--processed",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "outside the data" in err and "2019-12-01" in err
     assert not (tmp_path / "r").exists()
@@ -95,7 +114,10 @@ def test_one_table_of_words_per_language_with_every_key_the_code_uses():
     assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
     used = set()
     for module in Path(report.__file__).parent.glob("*.py"):
-        used |= set(re.findall(r'say\(\w+, "([\w.]+)"', module.read_text(encoding="utf-8")))
+        code = module.read_text(encoding="utf-8")
+        used |= set(re.findall(r'say\(\s*[^,()]+,\s*"([\w.]+)"', code)) | (
+            set(re.findall(r'else "([\w.]+)",', code)) - {"zh", "en"}
+        )
     assert len(used) > 150 and not used - set(TEXT["en"]), sorted(used - set(TEXT["en"]))
     for key in TEXT["en"]:  # a value named in one language is given to the other too
         names = [{f[1] for f in string.Formatter().parse(TEXT[lang][key]) if f[1]} for lang in ("zh", "en")]
@@ -111,9 +133,18 @@ def test_index_pages_escape_what_comes_from_the_data(tmp_path):
     city = load_city("karamay")
     folder = tmp_path / "r" / "karamay" / "2021-03-22"
     folder.mkdir(parents=True)
-    prov = {"as_of": "2021-03-22", "inputs_sha256": "a" * 64, "n_input_files": 3, "city_config_rel": "<b>x</b>",
-            "city_config_sha256": "b" * 64, "extract_date": "2022-01-10", "extract_rule": "given: 2022-01-10",
-            "cache_hit": True, "package_version": "1", "made": "now"}
+    prov = {
+        "as_of": "2021-03-22",
+        "inputs_sha256": "a" * 64,
+        "n_input_files": 3,
+        "city_config_rel": "<b>x</b>",
+        "city_config_sha256": "b" * 64,
+        "extract_date": "2022-01-10",
+        "extract_rule": "given: 2022-01-10",
+        "cache_hit": True,
+        "package_version": "1",
+        "made": "now",
+    }
     headline = {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216, "prob_reach_2021-12-31": 0.05}
     page = write_report_index(folder, city, "2021-03-22", headline, prov, "zh").read_text(encoding="utf-8")
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "由参数给定" in page
@@ -145,14 +176,20 @@ def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     second = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert second["hit"] and second["key"] == first["key"]
     assert_frame = pd.testing.assert_frame_equal
-    assert_frame(pd.DataFrame(second["stations"].drop(columns="geometry")),
-                 pd.DataFrame(first["stations"].drop(columns="geometry")))
+    assert_frame(
+        pd.DataFrame(second["stations"].drop(columns="geometry")),
+        pd.DataFrame(first["stations"].drop(columns="geometry")),
+    )
     csv = next(station_copy.glob("*.csv"))
     csv.write_bytes(csv.read_bytes() + b"\n")  # one byte more: cleaned again
     third = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert not third["hit"] and third["key"] != first["key"]
     given = inputs.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
-    assert not given["hit"] and given["extract"] == pd.Timestamp("2022-01-10") and given["summary"]["as_of"] == "2022-01-10"
+    assert (
+        not given["hit"]
+        and given["extract"] == pd.Timestamp("2022-01-10")
+        and given["summary"]["as_of"] == "2022-01-10"
+    )
 
 
 def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
@@ -166,6 +203,7 @@ def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
 
 
 # --- atomic replace and a failing notebook -----------------------------------------------------
+
 
 def test_swap_in_replaces_whole_folders(tmp_path):
     dest, tmp = tmp_path / "2021-03-22", tmp_path / ".new"
@@ -186,10 +224,16 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [
             nbformat.v4.new_code_cell("from analysis.report import pages as b"),
-            nbformat.v4.new_code_cell('city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
-                                      'processed = ""\nextract_date = ""\nout = ""', metadata={"tags": ["parameters"]}),
-            nbformat.v4.new_code_cell('raise RuntimeError("boom in the test")' if name == failing
-                                      else 'b.record("on_air_as_of", 224)\nprint("made as of", as_of)'),
+            nbformat.v4.new_code_cell(
+                'city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
+                'processed = ""\nextract_date = ""\nout = ""',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell(
+                'raise RuntimeError("boom in the test")'
+                if name == failing
+                else 'b.record("on_air_as_of", 224)\nprint("made as of", as_of)'
+            ),
         ]
         nbformat.write(nb, str(folder / name))
     return folder
@@ -199,17 +243,24 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
 def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
     out, processed = tmp_path / "reports", tmp_path / "processed"
     good = _tiny_notebooks(tmp_path / "good")
-    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    report.run_report(
+        "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None
+    )
     dest = out / "karamay" / "2021-03-22"
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
     assert {"index.html", "05_summary.html", "headline.json", "provenance.json"} <= set(before)
 
     bad = _tiny_notebooks(tmp_path / "bad", failing="03_coverage.ipynb")
     with pytest.raises(report.NotebookFailed) as info:
-        report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=bad,
-                          log=lambda *a: None)
+        report.run_report(
+            "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=bad, log=lambda *a: None
+        )
     msg = str(info.value)
-    assert "03_coverage.ipynb" in msg and "cell 4 of the executed notebook" in msg and "RuntimeError: boom in the test" in msg
+    assert (
+        "03_coverage.ipynb" in msg
+        and "cell 4 of the executed notebook" in msg
+        and "RuntimeError: boom in the test" in msg
+    )
     assert "last good report is unchanged" in msg
     kept = out / "karamay" / "2021-03-22.failed" / "03_coverage.ipynb"
     assert kept.is_file()
@@ -225,15 +276,18 @@ def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
     real = mod.NOTEBOOKS_DIR
     try:
         mod.NOTEBOOKS_DIR = bad
-        status = main(["report", "--city", "karamay", "--as-of", "2021-03-22", "--out", str(out),
-                       "--processed", str(processed)])
+        status = main(
+            ["report", "--city", "karamay", "--as-of", "2021-03-22", "--out", str(out), "--processed", str(processed)]
+        )
     finally:
         mod.NOTEBOOKS_DIR = real
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1 and err[-1].startswith("error: notebook 03_coverage.ipynb failed in cell 4")
 
     # a good run afterwards replaces the report and clears the failed copy
-    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    report.run_report(
+        "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None
+    )
     assert not (out / "karamay" / "2021-03-22.failed").exists()
 
 
@@ -267,8 +321,9 @@ def _parse(path: Path) -> _Links:
 def built(tmp_path_factory):
     """The real report for the article's date, built once for the module (about 30 s)."""
     root = tmp_path_factory.mktemp("report")
-    folders = report.run_report("karamay", as_of="2021-03-22", out=root / "reports", processed=root / "processed",
-                                log=lambda *a: None)
+    folders = report.run_report(
+        "karamay", as_of="2021-03-22", out=root / "reports", processed=root / "processed", log=lambda *a: None
+    )
     return folders[0]
 
 
@@ -288,7 +343,9 @@ def test_report_folder_contents(built):
 def test_pages_have_no_code(built):
     for page in built.glob("*.html"):
         text = page.read_text(encoding="utf-8")
-        assert 'class="jp-InputArea' not in text and "briefing as b" not in text and "open_report(" not in text, page.name
+        assert 'class="jp-InputArea' not in text and "briefing as b" not in text and "open_report(" not in text, (
+            page.name
+        )
         assert not re.search(r">\s*(In|Out)(&nbsp;|\s)?\[\d*\]:", text), f"{page.name} shows prompts"
         assert "recorded: " not in text, f"{page.name} shows a recorded value"
 
@@ -316,7 +373,9 @@ def test_every_link_resolves_and_every_figure_is_embedded(built):
             target = (page.parent / href.split("#")[0]).resolve()
             assert target.exists(), f"{page.name}: link {href} does not resolve"
         assert all(src.startswith("data:image/") for src in parsed.images), f"{page.name}: an image is not embedded"
-        assert not [s for s in parsed.scripts if s.startswith(("http:", "https:", "//"))], f"{page.name}: {parsed.scripts}"
+        assert not [s for s in parsed.scripts if s.startswith(("http:", "https:", "//"))], (
+            f"{page.name}: {parsed.scripts}"
+        )
     coverage = _parse(built / "03_coverage.html")
     assert coverage.iframes and "srcdoc" in coverage.iframes[0] and "leaflet" in coverage.iframes[0]["srcdoc"].lower()
     assert len(_parse(built / "02_forecast.html").images) >= 2
@@ -337,11 +396,23 @@ def test_rerun_reuses_the_cleaned_data(built, tmp_path):
 @pytest.mark.parametrize("page", ["index.html", "05_summary.html"])
 def test_chromium_renders_offline(built, page, tmp_path):
     shot = tmp_path / "shot.png"
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
-           "--host-resolver-rules=MAP * ~NOTFOUND", f"--screenshot={shot}", "--window-size=1280,2000",
-           (built / page).as_uri()]
+    cmd = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        (built / page).as_uri(),
+    ]
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 20_000
     from PIL import Image
@@ -355,9 +426,13 @@ def test_chromium_renders_offline(built, page, tmp_path):
 def test_city_index_columns_follow_labels_across_report_dates(tmp_path):
     city = load_city("karamay")
     folder = tmp_path / "karamay"
-    for day, h in [("2020-11-30", {"as_of": "2020-11-30", "on_air_as_of": 200, "prob_reach_2021-12-31": 0.1}),
-                   ("2021-03-22", {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216,
-                                   "prob_reach_2021-12-31": 0.17})]:
+    for day, h in [
+        ("2020-11-30", {"as_of": "2020-11-30", "on_air_as_of": 200, "prob_reach_2021-12-31": 0.1}),
+        (
+            "2021-03-22",
+            {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216, "prob_reach_2021-12-31": 0.17},
+        ),
+    ]:
         (folder / day).mkdir(parents=True)
         (folder / day / "headline.json").write_text(json.dumps(h))
         (folder / day / "index.html").write_text("x")
@@ -381,8 +456,9 @@ def _numbers_on_page(path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_rebuild_shows_the_same_numbers(built, tmp_path):
-    again = report.run_report("karamay", as_of="2021-03-22", out=tmp_path / "reports", processed=tmp_path / "processed",
-                              log=lambda *a: None)[0]
+    again = report.run_report(
+        "karamay", as_of="2021-03-22", out=tmp_path / "reports", processed=tmp_path / "processed", log=lambda *a: None
+    )[0]
     assert json.loads((built / "headline.json").read_text()) == json.loads((again / "headline.json").read_text())
     for nb, _, _ in report.NOTEBOOKS:
         page = Path(nb).with_suffix(".html").name
@@ -418,8 +494,11 @@ def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatc
     import analysis.taskforce as taskforce
 
     calls = []
-    for module, name in ((forecast, "forecast_stations"), (coverage, "assess_coverage"),
-                         (taskforce, "track_taskforce")):
+    for module, name in (
+        (forecast, "forecast_stations"),
+        (coverage, "assess_coverage"),
+        (taskforce, "track_taskforce"),
+    ):
         real = getattr(module, name)
 
         def counted(stations, *args, _real=real, _name=name, **kw):
@@ -437,9 +516,13 @@ def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatc
         for step in steps + ["show_provenance"]:
             getattr(briefing, step)(ctx)
     capsys.readouterr()
-    assert sorted(calls) == [("assess_coverage", "2021-02-22"), ("assess_coverage", "2021-03-22"),
-                             ("forecast_stations", "2021-03-22"),
-                             ("track_taskforce", "2021-02-22"), ("track_taskforce", "2021-03-22")]
+    assert sorted(calls) == [
+        ("assess_coverage", "2021-02-22"),
+        ("assess_coverage", "2021-03-22"),
+        ("forecast_stations", "2021-03-22"),
+        ("track_taskforce", "2021-02-22"),
+        ("track_taskforce", "2021-03-22"),
+    ]
 
 
 @pytest.mark.slow

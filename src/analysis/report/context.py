@@ -72,7 +72,7 @@ class Context:
 
     @property
     def source(self) -> str:
-        return say(self.lang, "source_operator_and_tower_company_station", extract=day(self.extract))
+        return say(self.lang, "source.records", extract=day(self.extract))
 
     def _outputs(self, stage: str, as_of, reader):
         """A stage's outputs for a date, read once; on the report date with the figures (and map) the
@@ -151,10 +151,8 @@ def open_report(
         title = say(text_lang, f"page.{page}") if page else ""
         name = cfg.name_zh if text_lang == "zh" else cfg.name_en
         lines = [
-            say(text_lang, "5g_buildout", name=name, title=title) if title else "",
-            say(
-                text_lang, "5g_buildout_monitor_as_of", name_zh=cfg.name_zh, name_en=cfg.name_en, as_of_ts=day(as_of_ts)
-            ),
+            say(text_lang, "page.title", name=name, title=title) if title else "",
+            say(text_lang, "page.subtitle", name_zh=cfg.name_zh, name_en=cfg.name_en, as_of_ts=day(as_of_ts)),
             cache_sentence(ctx),
         ]
         show_markdown("\n\n".join(x for x in lines if x))
@@ -167,5 +165,5 @@ def cache_sentence(ctx: Context) -> str:
     """Whether the cleaned data came from the cache, with the inputs' content hash."""
     c = ctx.cache
     if c["hit"]:
-        return say(ctx.lang, "the_cleaned_data_come_from_the", key=c["key"][:12])
-    return say(ctx.lang, "the_inputs_hash_were_cleaned_in", key=c["key"][:12])
+        return say(ctx.lang, "cache.reused", key=c["key"][:12])
+    return say(ctx.lang, "cache.cleaned_now", key=c["key"][:12])

@@ -47,20 +47,20 @@ def _fmt_prob(v) -> str:
 
 def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
     """The headline numbers of a report (from its summary notebook's records) as (label, value)."""
-    cards = [(say(lang, "on_air_on", as_of=h["as_of"]), n(h.get("on_air_as_of")))]
+    cards = [(say(lang, "index.card.on_air", as_of=h["as_of"]), n(h.get("on_air_as_of")))]
     for tg in city.targets:
         d = tg.date.isoformat()
         if tg.kind == "reported" and f"on_air_{d}" in h:
             cards.append(
                 (
-                    say(lang, "on_air_on_reported", d=d, on_air=tg.on_air),
+                    say(lang, "index.card.reported", d=d, on_air=tg.on_air),
                     n(h[f"on_air_{d}"]),
                 )
             )
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
             cards.append(
                 (
-                    say(lang, "p_reach_by", d=d, on_air=tg.on_air),
+                    say(lang, "index.card.p_reach", d=d, on_air=tg.on_air),
                     _fmt_prob(h[f"prob_reach_{d}"]),
                 )
             )
@@ -89,10 +89,8 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
     pages = [
         {"title": say(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
     ]
-    title = say(lang, "5g_buildout_report_as_of", name_zh=city.name_zh, as_of=as_of, name_en=city.name_en)
-    intro = say(lang, "5g_base_station_buildout_monitor_of", name_zh=city.name_zh, name_en=city.name_en) + say(
-        lang, "index.read_first"
-    )
+    title = say(lang, "index.title", name_zh=city.name_zh, as_of=as_of, name_en=city.name_en)
+    intro = say(lang, "index.intro", name_zh=city.name_zh, name_en=city.name_en) + say(lang, "index.read_first")
     page = render_template(
         "index.html.j2",
         html_lang="zh-CN" if lang == "zh" else "en",
@@ -132,7 +130,7 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
     for _, cards in reports:
         labels += [k for k in cards if k not in labels]
     failed = sorted(p.name for p in city_dir.iterdir() if p.is_dir() and p.name.endswith(".failed"))
-    title = say(lang, "5g_buildout_reports", name_zh=city.name_zh, name_en=city.name_en)
+    title = say(lang, "index.city_title", name_zh=city.name_zh, name_en=city.name_en)
     path = city_dir / "index.html"
     path.write_text(
         render_template(

@@ -124,7 +124,7 @@ def run_stage(
     if stage == "taskforce":
         from analysis.taskforce import taskforce_stage
 
-        source = say(fig_lang or "zh", "tower_company_tracking_sheet_and_operator")
+        source = say(fig_lang or "zh", "source.taskforce")
         return taskforce_stage(
             stations,
             city,

@@ -129,8 +129,8 @@ def show_changes(ctx: Context) -> None:
     L = ctx.lang
     a = ch["added"]
     show_step(
-        say(L, "what_changed_since_last_month", previous=day(ctx.previous), as_of=day(ctx.as_of)),
-        say(L, "in_this_month_stations_went_on", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum())),
+        say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)),
+        say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum())),
     )
     cov = ch["coverage"].set_index("district")
     rows = []
@@ -153,7 +153,7 @@ def show_changes(ctx: Context) -> None:
     show_table(pd.DataFrame(rows), source=ctx.source)
     if len(ch["moves"]):
         stage = STAGE_ZH if L == "zh" else STAGE_EN
-        new = say(L, "new")
+        new = say(L, "changes.new")
         mv = pd.DataFrame(
             {
                 say(L, "stage_last_month"): ch["moves"]["stage_prev"].map(lambda s: stage.get(s, new)),
@@ -190,7 +190,7 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
             say(L, "how_the_data_were_cleaned"),
             say(
                 L,
-                "the_records_were_cleaned_once_as",
+                "provenance.how_cleaned",
                 extract_date=p["extract_date"],
                 rule=extract_rule_text(p["extract_rule"], L),
                 as_of=p["as_of"],
@@ -208,7 +208,7 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
         for f in p["files"]
     )
     show_html(
-        TABLE_CSS + f'<div class="fiveg-box"><h4>{say(L, "what_this_page_was_made_from")}</h4>'
+        TABLE_CSS + f'<div class="fiveg-box"><h4>{say(L, "provenance.heading")}</h4>'
         f'<table class="fiveg-table">{body}</table>'
         f"<details><summary>{say(L, 'input_files')}</summary><ul>{files}</ul></details></div>"
     )
@@ -228,10 +228,10 @@ def show_clean_counts(ctx: Context) -> None:
     s = ctx.clean_summary
     L = ctx.lang
     show_step(
-        say(L, "what_became_of_every_raw_row"),
+        say(L, "clean.rows.heading"),
         say(
             L,
-            "rows_in_files_kept_that_is",
+            "clean.rows.sentence",
             files=len(s["files"]),
             rows_in=n(s["rows_in"]),
             rows_kept=n(s["rows_kept"]),
@@ -244,7 +244,7 @@ def show_clean_counts(ctx: Context) -> None:
         show_html(
             TABLE_CSS
             + '<div class="fiveg-note">'
-            + html.escape(say(L, "file_s_could_not_be_read", failed_files=len(s["failed_files"])))
+            + html.escape(say(L, "clean.failed_files", failed_files=len(s["failed_files"])))
             + "<ul>"
             + "".join(f"<li>{html.escape(line)}</li>" for line in s["failed_files"])
             + "</ul></div>"
@@ -271,8 +271,8 @@ def show_quarantine(ctx: Context) -> None:
     items += [(k, v, say(L, "merged")) for k, v in s["merged_by_reason"].items()]
     items.sort(key=lambda x: -x[1])
     show_step(
-        say(L, "why_rows_were_quarantined_or_merged"),
-        say(L, "rows_per_reason_the_meanings_are"),
+        say(L, "clean.reasons.heading"),
+        say(L, "clean.reasons.sentence"),
     )
     meaning = s.get("reason_meanings", {})
     show_table(
@@ -318,8 +318,8 @@ def show_stations_by_district(ctx: Context) -> None:
         for t, c in checks
     )
     show_step(
-        say(L, "stations_on_air_on_by_district", as_of=day(ctx.as_of)),
-        say(L, "stations_on_air_in_the_city", on=n(len(on))) + check_text,
+        say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
+        say(L, "clean.on_air.sentence", on=n(len(on))) + check_text,
     )
     show_table(pd.DataFrame(rows), source=ctx.source)
     record("on_air_as_of", int(len(on)))
@@ -409,7 +409,7 @@ def show_targets(ctx: Context) -> pd.DataFrame:
     if first is not None:
         sent = say(
             L,
-            "stations_on_air_on_reaching_by",
+            "targets.sentence",
             as_of=day(ctx.as_of),
             now=n(now),
             target_date=day(first["target_date"]),
@@ -421,11 +421,11 @@ def show_targets(ctx: Context) -> pd.DataFrame:
             prob_reach=prob(first["prob_reach"]),
         )
     else:
-        sent = say(L, "stations_on_air_on_every_target", as_of=day(ctx.as_of), now=n(now))
-    show_step(say(L, "targets_progress_and_the_probability_of"), sent)
+        sent = say(L, "targets.sentence_all_due", as_of=day(ctx.as_of), now=n(now))
+    show_step(say(L, "targets.heading"), sent)
     table = show_table(
         target_table(ctx),
-        source=ctx.source + say(L, "forecast_model_chosen_by_rolling_origin", model=cf.model),
+        source=ctx.source + say(L, "targets.source", model=cf.model),
     )
     for _, r in tg.iterrows():
         key = day(r["target_date"])
@@ -440,8 +440,8 @@ def show_fan_chart(ctx: Context) -> None:
     cf = ctx.forecast()
     L = ctx.lang
     show_step(
-        say(L, "stations_on_air_and_the_forecast"),
-        say(L, "black_stations_on_air_at_each"),
+        say(L, "fan.heading"),
+        say(L, "fan.sentence"),
     )
     show_image(cf.figures["forecast"])
 
@@ -457,8 +457,8 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
     sub = dt_[dt_["target_date"] == first_date]
     basis = str(sub["share_source"].iloc[0])
     show_step(
-        say(L, "each_district_s_share_of_the", first_date=day(first_date)),
-        say(L, "where_the_city_gives_no_district", as_of=day(ctx.as_of), basis=basis),
+        say(L, "district_forecast.heading", first_date=day(first_date)),
+        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=basis),
     )
     table = show_table(
         pd.DataFrame(
@@ -485,8 +485,8 @@ def show_backtest(ctx: Context) -> pd.DataFrame:
     L = ctx.lang
     bt = cf.backtest
     show_step(
-        say(L, "how_the_model_was_chosen"),
-        say(L, "each_model_s_error_forecasting_the", model=cf.model),
+        say(L, "backtest.heading"),
+        say(L, "backtest.sentence", model=cf.model),
     )
     cols = {
         "model": say(L, "model"),
@@ -521,10 +521,10 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
     not_full = [district_label(ctx.city, d, L) for d in b.iloc[:-1][~b.iloc[:-1]["is_fully_covered"]]["district"]]
     th = cov.full_coverage_pct
     show_step(
-        say(L, "coverage_by_district"),
+        say(L, "coverage.heading"),
         say(
             L,
-            "on_stations_on_air_cover_of",
+            "coverage.sentence",
             as_of=day(ctx.as_of),
             n_stations_on_air=n(city["n_stations_on_air"]),
             urban_covered_pct=pct(city["urban_covered_pct"]),
@@ -553,7 +553,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
             }
         ),
-        source=ctx.source + say(L, "coverage_from_a_3gpp_tr_38", mode=cov.mode),
+        source=ctx.source + say(L, "coverage.source", mode=cov.mode),
     )
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
     record("covered_pct", round(float(city["covered_pct"]), 2))
@@ -573,14 +573,14 @@ def _rating_text(row, lang: str) -> str:
     note = str(row.get("target_note", "") or "")
     if row["is_target"]:
         return say(
-            lang, "rated_a_target", rating=row["rating"], rating_date=row["rating_date"] or say(lang, "date_unknown")
+            lang, "rating.target", rating=row["rating"], rating_date=row["rating_date"] or say(lang, "date_unknown")
         )
     if "after the as-of date" in note:
-        return say(lang, "rated_after_the_report_date_not", rating=row["rating"], rating_date=row["rating_date"])
+        return say(lang, "rating.after_report_date", rating=row["rating"], rating_date=row["rating_date"])
     if "proposed" in note:
-        return say(lang, "proposed_not_a_target", rating=row["rating"])
+        return say(lang, "rating.proposed", rating=row["rating"])
     if "unconfirmed" in note:
-        return say(lang, "unconfirmed_not_a_target", rating=row["rating"])
+        return say(lang, "rating.unconfirmed", rating=row["rating"])
     return row["rating"]
 
 
@@ -595,10 +595,10 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
     )
     uncovered_targets = s[s["is_target"] & ~s["is_covered"]]
     show_step(
-        say(L, "key_sites"),
+        say(L, "key_sites.heading"),
         say(
             L,
-            "of_the_key_sites_named_in",
+            "key_sites.sentence",
             n_sites=n(len(s)),
             is_covered=n(s["is_covered"].sum()),
             is_target=n(s["is_target"].sum()),
@@ -620,7 +620,7 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
                 say(L, "margin_m"): s["margin_m"].map(lambda v: "–" if pd.isna(v) else f"{v:+,.0f}"),
             }
         ),
-        source=ctx.source + say(L, "site_positions_are_mostly_estimates_0"),
+        source=ctx.source + say(L, "key_sites.source"),
     )
     record("key_sites_covered", int(s["is_covered"].sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
@@ -635,10 +635,10 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
     g = cov.gaps.head(top)
     c = cov.candidates.head(top)
     show_step(
-        say(L, "gaps_and_candidate_sites"),
+        say(L, "gaps.heading"),
         say(
             L,
-            "uncovered_parts_of_built_up_areas",
+            "gaps.sentence",
             gaps=n(len(cov.gaps)),
             top=min(top, len(g)),
             candidates=n(len(cov.candidates)),
@@ -669,7 +669,7 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "sites_reached"): c["sites"].fillna(""),
                 }
             ),
-            caption=say(L, "candidate_sites_greedy_each_closes_the"),
+            caption=say(L, "gaps.candidates_caption"),
             source=ctx.source,
         )
     return table
@@ -687,10 +687,10 @@ def show_coverage_map(ctx: Context, height_px: int = 560) -> None:
     if ctx.out is not None:
         ctx.out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cov.map_html, ctx.out / "coverage_map.html")
-        link = say(L, "full_screen_coverage_map_html_coverage")
+        link = say(L, "map.full_screen")
     show_step(
-        say(L, "coverage_map"),
-        say(L, "districts_coloured_by_the_share_of") + " " + link,
+        say(L, "map.heading"),
+        say(L, "map.sentence") + " " + link,
     )
     show_html(
         f'<iframe title="coverage map" srcdoc="{html.escape(page, quote=True)}" '
@@ -716,12 +716,12 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
             row[say(L, f"area.{a}")] = f"{o.iloc[0]:,.0f} / {i.iloc[0]:,.0f}" if len(o) and len(i) else "–"
         rows.append(row)
     show_step(
-        say(L, "footprint_of_one_station"),
-        say(L, "footprint_radius_of_the_bands_in"),
+        say(L, "footprint.heading"),
+        say(L, "footprint.sentence"),
     )
     table = show_table(
         pd.DataFrame(rows),
-        source=say(L, "parameters_analysis_coverage_and_city_toml"),
+        source=say(L, "footprint.source"),
     )
     return table
 
@@ -740,10 +740,10 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
     total = city_rows.loc["pipeline_total"]
     stage = STAGE_ZH if L == "zh" else STAGE_EN
     show_step(
-        say(L, "planned_sites_in_the_pipeline_by"),
+        say(L, "funnel.heading"),
         say(
             L,
-            "sites_in_the_pipeline_on_since",
+            "funnel.sentence",
             as_of=day(tf.as_of),
             sites=n(total["sites"]),
             previous=day(tf.previous),
@@ -761,7 +761,7 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         rows.append(row)
     table = show_table(
         pd.DataFrame(rows),
-        caption=say(L, "sites_in_brackets_change_since", previous=day(tf.previous)),
+        caption=say(L, "funnel.caption", previous=day(tf.previous)),
         source=ctx.source,
     )
     show_image(tf.figures["funnel"])
@@ -796,19 +796,19 @@ def blocker_sentence(ctx: Context) -> str:
     listed = say(L, "clause_sep").join(
         say(L, "blocker_count", blocker=names.get(k, k), sites=n(v)) for k, v in real.items()
     )
-    why = say(L, "blockers_were_reported_once_on_and", extract=day(tf.extract))
+    why = say(L, "blockers.why_unknown", extract=day(tf.extract))
     if total and unknown == total:
-        return say(L, "sites_in_the_pipeline_their_blockers", total=n(total), as_of=day(ctx.as_of), why=why)
+        return say(L, "blockers.all_unknown", total=n(total), as_of=day(ctx.as_of), why=why)
     parts = []
     if len(real):
-        parts.append(say(L, "report_a_blocker", real=n(real.sum()), listed=listed))
+        parts.append(say(L, "blockers.reported", real=n(real.sum()), listed=listed))
     if none:
-        parts.append(say(L, "report_none", none=n(none)))
+        parts.append(say(L, "blockers.none", none=n(none)))
     if unknown:
-        parts.append(say(L, "for_the_blocker_on_is_not", unknown=n(unknown), as_of=day(ctx.as_of), why=why))
+        parts.append(say(L, "blockers.unknown", unknown=n(unknown), as_of=day(ctx.as_of), why=why))
     text = say(L, "pipeline_clauses", total=n(total), clauses=say(L, "clause_sep").join(parts))
     if not unknown:
-        text += say(L, "blockers_as_reported_on", extract=day(tf.extract))
+        text += say(L, "blockers.as_reported", extract=day(tf.extract))
     return text
 
 
@@ -818,7 +818,7 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
     L = ctx.lang
     bc = blocker_counts(ctx)
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
-    show_step(say(L, "blockers"), blocker_sentence(ctx))
+    show_step(say(L, "blockers.heading"), blocker_sentence(ctx))
     table = show_table(
         pd.DataFrame(
             {
@@ -859,8 +859,8 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     tf = ctx.taskforce()
     L = ctx.lang
     show_step(
-        say(L, "supervision_list"),
-        say(L, "sites_have_been_in_their_stage", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
+        say(L, "supervision.heading"),
+        say(L, "supervision.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
     )
     if len(tf.supervision):
         table = show_table(supervision_table(ctx, top), source=ctx.source)
@@ -878,10 +878,10 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         return pd.DataFrame()
     city = d.iloc[-1]
     show_step(
-        say(L, "each_district_s_part_of_the"),
+        say(L, "district_targets.heading"),
         say(
             L,
-            "the_city_must_add_stations_by",
+            "district_targets.sentence",
             target_date=day(city["target_date"]),
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
@@ -914,8 +914,8 @@ def show_stage_durations(ctx: Context) -> pd.DataFrame:
     du = tf.durations
     stage = dict(STAGE_ZH if L == "zh" else STAGE_EN, planned_to_on_air=say(L, "planned_to_on_air"))
     show_step(
-        say(L, "how_long_each_stage_takes"),
-        say(L, "days_taken_by_sites_that_completed"),
+        say(L, "durations.heading"),
+        say(L, "durations.sentence"),
     )
     table = show_table(
         pd.DataFrame(
@@ -961,12 +961,14 @@ def target_sentences(ctx: Context, targets: pd.DataFrame, now: int) -> list[str]
                 )
             )
         elif now >= r["target"]:
-            parts.append(say(L, "by_reached", name=name, target_date=day(r["target_date"]), target=n(r["target"])))
+            parts.append(
+                say(L, "headline.target_reached", name=name, target_date=day(r["target_date"]), target=n(r["target"]))
+            )
         else:
             parts.append(
                 say(
                     L,
-                    "by_still_to_build_about_a",
+                    "headline.target_ahead",
                     name=name,
                     target_date=day(r["target_date"]),
                     target=n(r["target"]),
@@ -992,24 +994,18 @@ def show_headline(ctx: Context) -> None:
     for t in ctx.city.targets:
         if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of:
             c = count_on_air(ctx, t.date)
-            parts.append(say(L, "stations_were_on_air_on_the", date=day(t.date), c=n(c), on_air=n(t.on_air)))
-    parts.append(
-        say(L, "on_are_on_air_added_in", as_of=day(ctx.as_of), now=n(now), added=n(ch["added"]["added"].iloc[-1]))
-    )
+            parts.append(say(L, "headline.reported", date=day(t.date), c=n(c), on_air=n(t.on_air)))
+    parts.append(say(L, "headline.on_air", as_of=day(ctx.as_of), now=n(now), added=n(ch["added"]["added"].iloc[-1])))
     parts += target_sentences(ctx, tg, now)
     not_full = [
         district_label(ctx.city, d, L) for d in cov.by_district.iloc[:-1].query("not is_fully_covered")["district"]
     ]
-    parts.append(
-        say(L, "of_the_built_up_area_is", urban_covered_pct=pct(city["urban_covered_pct"]), not_full=len(not_full))
-    )
+    parts.append(say(L, "headline.coverage", urban_covered_pct=pct(city["urban_covered_pct"]), not_full=len(not_full)))
     total = tf.funnel[
         (tf.funnel["district"] == tf.funnel["district"].iloc[-1]) & (tf.funnel["stage"] == "pipeline_total")
     ]
-    parts.append(
-        say(L, "sites_are_in_the_pipeline_of", pipeline=n(total["sites"].iloc[0]), supervision=n(len(tf.supervision)))
-    )
-    show_markdown(say(L, "in_short"))
+    parts.append(say(L, "headline.pipeline", pipeline=n(total["sites"].iloc[0]), supervision=n(len(tf.supervision))))
+    show_markdown(say(L, "headline.heading"))
     show_html(TABLE_CSS + '<p class="fiveg-headline">' + html.escape(" ".join(parts)) + "</p>")
     record("as_of", day(ctx.as_of))
     record("on_air_as_of", now)
@@ -1037,8 +1033,8 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     b = cov.by_district.iloc[:-1]
     s = cov.sites[cov.sites["category"] == "scenic"]
     show_step(
-        say(L, "districts_and_scenic_spots_still_to"),
-        say(L, "the_goal_is_full_coverage_of"),
+        say(L, "to_cover.heading"),
+        say(L, "to_cover.sentence"),
     )
     yes, no = say(L, "yes"), say(L, "no")
     table = show_table(
@@ -1077,12 +1073,10 @@ def show_top_blockers(ctx: Context, top: int = 5) -> pd.DataFrame:
     tf = ctx.taskforce()
     L = ctx.lang
     show_step(
-        say(L, "top_blockers_and_the_supervision_list"),
+        say(L, "top_blockers.heading"),
         blocker_sentence(ctx)
         + " "
-        + say(
-            L, "the_longest_stuck_of_the_sites", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))
-        ),
+        + say(L, "top_blockers.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
     )
     if len(tf.supervision):
         table = show_table(supervision_table(ctx, top), source=ctx.source)
