@@ -126,7 +126,7 @@ class RawTable:
 def detect_format(head: bytes) -> str:
     """'xlsx' (or another zip), 'xls', 'gzip', 'utf16', 'text', 'empty' or 'binary' from a file's first
     bytes, never from its extension."""
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # (the second: a zip archive with nothing in it)
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
@@ -363,11 +363,7 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
         frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
     frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
-    trailing = 0
-    fields = [header.mapping[j] for j in sorted(header.mapping)]
-    while len(frame) and (frame[fields].iloc[-1].fillna("").astype(str).str.strip() == "").all():
-        frame = frame.iloc[:-1]
-        trailing += 1
+    frame, trailing = _drop_trailing_blank(frame, [header.mapping[j] for j in sorted(header.mapping)])
     frame = frame.replace("", None).astype(object)
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
@@ -377,6 +373,21 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
                      f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
     return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
                      _title_text(head_rows, header.first), trailing, notes)]
+
+
+def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, int]:
+    """Empty lines after the last record are formatting, not records: dropped and counted. A line the
+    reader could not use is not empty, whatever its cells hold."""
+    has_problems = "read_problem" in frame.columns
+    end = len(frame)  # looked at from the end, row by row: a national file is not scanned twice
+    while end:
+        row = frame.iloc[end - 1]
+        if not all(v is None or v != v or not str(v).strip() for v in row[fields]):
+            break
+        if has_problems and row["read_problem"] is not None:
+            break
+        end -= 1
+    return frame.iloc[:end], len(frame) - end
 
 
 def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, header: "_Header",
