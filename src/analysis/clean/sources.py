@@ -554,24 +554,25 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
 
 
 def _fill_merged_down(rows: list[list], merged: list[tuple], header_last: int) -> int:
-    """Cells merged over data rows (an operator or date written once for a block) hold their value in
-    every row they cover; merges touching the header are the header's. Returns how many cells were filled."""
+    """Cells merged down data rows (an operator or date written once for a block) hold their value in
+    every row they cover, in the column it is written in (a merge across columns says nothing of the
+    next column); merges touching the header are the header's. Returns how many cells were filled."""
     filled = 0
-    for min_row, max_row, min_col, max_col in merged:
+    for min_row, max_row, min_col, _max_col in merged:
         if min_row - 1 <= header_last or min_row - 1 >= len(rows):
             continue
+        c = min_col - 1
         top = rows[min_row - 1]
-        value = top[min_col - 1] if min_col - 1 < len(top) else None
+        value = top[c] if c < len(top) else None
         if value is None:
             continue
-        for r in range(min_row - 1, min(max_row, len(rows))):
+        for r in range(min_row, min(max_row, len(rows))):
             row = rows[r]
-            if len(row) < max_col:
-                row.extend([None] * (max_col - len(row)))
-            for c in range(min_col - 1, max_col):
-                if (r, c) != (min_row - 1, min_col - 1) and row[c] is None:
-                    row[c] = value
-                    filled += 1
+            if len(row) <= c:
+                row.extend([None] * (c + 1 - len(row)))
+            if row[c] is None:
+                row[c] = value
+                filled += 1
     return filled
 
 
