@@ -362,7 +362,7 @@ def test_a_cell_merged_across_columns_fills_no_other_column(tmp_path):
     wb = Workbook()
     ws = wb.active
     ws.append(["基站名称", "运营商", "经度", "纬度", "开通时间"])
-    ws.append(["站一（跨两列）", None, P[0][0], P[0][1], "2020-06-01"])
+    ws.append(["移动公司大楼站", None, P[0][0], P[0][1], "2020-06-01"])  # its name would read as CMCC
     ws.merge_cells("A2:B2")
     wb.save(tmp_path / "wide.xlsx")
     st = ledger_holds(clean(tmp_path / "wide.xlsx"), 1).stations
