@@ -356,3 +356,14 @@ def test_a_hidden_xlsx_sheet_is_skipped_with_a_note(tmp_path):
     r = ledger_holds(clean(tmp_path / "book.xlsx"), 1)
     assert r.stations["name"].tolist() == ["站一"]
     assert r.summary["files"][0]["notes"] == ["sheet '草稿' is hidden: skipped"]
+
+
+def test_a_cell_merged_across_columns_fills_no_other_column(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["基站名称", "运营商", "经度", "纬度", "开通时间"])
+    ws.append(["移动公司大楼站", None, P[0][0], P[0][1], "2020-06-01"])  # its name would read as CMCC
+    ws.merge_cells("A2:B2")
+    wb.save(tmp_path / "wide.xlsx")
+    st = ledger_holds(clean(tmp_path / "wide.xlsx"), 1).stations
+    assert st["operator"].tolist() == ["unknown"]

@@ -126,7 +126,7 @@ class RawTable:
 def detect_format(head: bytes) -> str:
     """'xlsx' (or another zip), 'xls', 'gzip', 'utf16', 'text', 'empty' or 'binary' from a file's first
     bytes, never from its extension."""
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # (the second: a zip archive with nothing in it)
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
@@ -363,11 +363,7 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
         frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
     frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
-    trailing = 0
-    fields = [header.mapping[j] for j in sorted(header.mapping)]
-    while len(frame) and (frame[fields].iloc[-1].fillna("").astype(str).str.strip() == "").all():
-        frame = frame.iloc[:-1]
-        trailing += 1
+    frame, trailing = _drop_trailing_blank(frame, [header.mapping[j] for j in sorted(header.mapping)])
     frame = frame.replace("", None).astype(object)
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
@@ -377,6 +373,21 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
                      f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
     return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
                      _title_text(head_rows, header.first), trailing, notes)]
+
+
+def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, int]:
+    """Empty lines after the last record are formatting, not records: dropped and counted. A line the
+    reader could not use is not empty, whatever its cells hold."""
+    has_problems = "read_problem" in frame.columns
+    end = len(frame)  # looked at from the end, row by row: a national file is not scanned twice
+    while end:
+        row = frame.iloc[end - 1]
+        if not all(v is None or v != v or not str(v).strip() for v in row[fields]):
+            break
+        if has_problems and row["read_problem"] is not None:
+            break
+        end -= 1
+    return frame.iloc[:end], len(frame) - end
 
 
 def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, header: "_Header",
@@ -543,24 +554,25 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
 
 
 def _fill_merged_down(rows: list[list], merged: list[tuple], header_last: int) -> int:
-    """Cells merged over data rows (an operator or date written once for a block) hold their value in
-    every row they cover; merges touching the header are the header's. Returns how many cells were filled."""
+    """Cells merged down data rows (an operator or date written once for a block) hold their value in
+    every row they cover, in the column it is written in (a merge across columns says nothing of the
+    next column); merges touching the header are the header's. Returns how many cells were filled."""
     filled = 0
-    for min_row, max_row, min_col, max_col in merged:
+    for min_row, max_row, min_col, _max_col in merged:
         if min_row - 1 <= header_last or min_row - 1 >= len(rows):
             continue
+        c = min_col - 1
         top = rows[min_row - 1]
-        value = top[min_col - 1] if min_col - 1 < len(top) else None
+        value = top[c] if c < len(top) else None
         if value is None:
             continue
-        for r in range(min_row - 1, min(max_row, len(rows))):
+        for r in range(min_row, min(max_row, len(rows))):
             row = rows[r]
-            if len(row) < max_col:
-                row.extend([None] * (max_col - len(row)))
-            for c in range(min_col - 1, max_col):
-                if (r, c) != (min_row - 1, min_col - 1) and row[c] is None:
-                    row[c] = value
-                    filled += 1
+            if len(row) <= c:
+                row.extend([None] * (c + 1 - len(row)))
+            if row[c] is None:
+                row[c] = value
+                filled += 1
     return filled
 
 
