@@ -57,14 +57,15 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> tuple
     return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1:]
 
 
-def evaluate_simulated(n_series: int, seed: int = 13, n_paths: int = 500, model: str | None = None) -> dict:
+def evaluate_simulated(n_series: int, seed: int = 13, n_paths: int = 500, model: str | None = None,
+                       hist_months: tuple[int, int] = (13, 30)) -> dict:
     """Year-end error, 80% coverage and Brier of P(target) of the forecast and of the seasonal naive."""
     rows = []
     kinds = list(SEASONS)
     for i in range(n_series):
         rng = np.random.default_rng([seed, i])
         kind = kinds[i % len(kinds)]
-        hist, future = simulate_buildout(kind, rng, int(rng.integers(13, 31)))
+        hist, future = simulate_buildout(kind, rng, int(rng.integers(hist_months[0], hist_months[1] + 1)))
         truth = float(future.iloc[-1])
         ref = SeasonalNaive(hist.diff().dropna())
         ref_paths = hist.iloc[-1] + np.cumsum(np.clip(ref.simulate(len(future), n_paths, rng), 0, None), axis=1)

@@ -678,11 +678,14 @@ def _select_model(history, models, model, max_origins, season_prior):
     elif models is None:
         models = candidate_models(n_adds, declared)
     min_train = backtest_min_train(len(history), models)
+    seasonal = any(m in SEASON_PACE_MODELS for m in models)
+    if model is None and seasonal and min_train < SEASON_MIN_MONTHS + 1:
+        # the backtest cannot overrule the season yet (below): score only the quick candidates
+        models = tuple(m for m in models if m in ("naive", "drift", "season_level", *REFERENCE_MODELS))
     table, notes, fits = _run_backtest(history, models, BACKTEST_HORIZONS, min_train, max_origins, season_prior)
     if model is not None:
         return model, table, fits, notes + [f"model {model!r} forced by the caller"]
     chosen = choose_model(table)
-    seasonal = any(m in SEASON_PACE_MODELS for m in models)
     n_origins = int(table["n_origins"].max()) if len(table) else 0
     if seasonal and (min_train < SEASON_MIN_MONTHS + 1 or n_origins < 12):
         # a season learned from a year is not tested in every season yet: backtests on a few origins
