@@ -89,7 +89,7 @@ def test_no_cjk_font_falls_back_to_english_figures(monkeypatch):
 
     monkeypatch.setattr(forecast, "set_cjk_font", lambda warn=True: None)
     lang, fig_lang, note = briefing.resolve_lang(load_city("karamay"), None)
-    assert (lang, fig_lang) == ("zh", "en") and "CJK" in note
+    assert (lang, fig_lang) == ("zh", "en") and "中文字体" in note
     assert briefing.resolve_lang(load_city("karamay"), "en") == ("en", "en", None)
     with pytest.raises(UsageError):
         briefing.resolve_lang(load_city("karamay"), "fr")
@@ -360,7 +360,9 @@ def test_headline_numbers_on_the_summary_and_index(built):
         assert "216" in text and "446" in text and str(head["on_air_as_of"]) in text
         assert briefing.prob(head["prob_reach_2021-12-31"]) in text
     assert "2021年至少再建230座" in summary and "世界魔鬼城景区" in summary
-    assert "与上月相比的变化" in summary and "本页数据来源" in summary and head["inputs_sha256"][:16] in summary
+    assert "与上月相比的变化" in summary and 'href="annex.html"' in summary
+    annex = (built / "annex.html").read_text(encoding="utf-8")
+    assert head["inputs_sha256"][:16] in annex and "方法说明" in annex
 
 
 @pytest.mark.slow
@@ -387,7 +389,7 @@ def test_rerun_reuses_the_cleaned_data(built, tmp_path):
     processed = built.parent.parent.parent / "processed"
     cleaned = inputs.clean_cached("karamay", processed=processed)
     assert cleaned["hit"]
-    assert "取自缓存" in (built / "01_clean.html").read_text(encoding="utf-8")
+    assert "沿用已清洗数据" in (built / "annex.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -474,7 +476,7 @@ PAGE_STEPS = {
     "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
     "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
     "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
-    "summary": ["show_headline", "show_targets", "show_fan_chart", "show_coverage_to_do", "show_top_blockers"],
+    "summary": ["show_headline", "show_changes", "show_targets", "show_fan_chart", "show_coverage_to_do", "show_top_blockers"],
 }
 
 
@@ -527,8 +529,8 @@ def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, capsys):
-    """In JupyterLab with nothing processed yet: the coverage page runs coverage (with its map) and
-    the previous date's stages for "what changed" once each, and not the forecast."""
+    """In JupyterLab with nothing processed yet: the coverage page runs coverage (with its map) once,
+    and not the forecast."""
     import analysis.coverage as coverage
     import analysis.forecast as forecast
 
@@ -540,6 +542,6 @@ def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, c
     for step in PAGE_STEPS["coverage"] + ["show_provenance"]:
         getattr(briefing, step)(ctx)
     capsys.readouterr()
-    assert calls == ["coverage", "coverage"]  # the report date (with its map), then the previous date
+    assert calls == ["coverage"]  # the report date (with its map); "what changed" is on the summary
     stamp = json.loads((tmp_path / "p/karamay/2021-03-22/coverage/stage.json").read_text(encoding="utf-8"))
     assert stamp["basemap"] and "coverage_map.html" in stamp["files"]
