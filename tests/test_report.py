@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -389,40 +388,8 @@ def test_rerun_reuses_the_cleaned_data(built, tmp_path):
     processed = built.parent.parent.parent / "processed"
     cleaned = inputs.clean_cached("karamay", processed=processed)
     assert cleaned["hit"]
-    assert "沿用已清洗数据" in (built / "annex.html").read_text(encoding="utf-8")
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
-@pytest.mark.parametrize("page", ["index.html", "05_summary.html"])
-def test_chromium_renders_offline(built, page, tmp_path):
-    shot = tmp_path / "shot.png"
-    cmd = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--screenshot={shot}",
-        "--window-size=1280,2000",
-        (built / page).as_uri(),
-    ]
-    subprocess.run(cmd, capture_output=True, timeout=120)
-    assert shot.is_file() and shot.stat().st_size > 20_000
-    from PIL import Image
-
-    img = Image.open(shot).convert("L")
-    assert img.size == (1280, 2000)
-    # something is drawn: not a blank page
-    assert sum(1 for count in img.resize((64, 100)).histogram() if count) > 8
+    annex = (built / "annex.html").read_text(encoding="utf-8")
+    assert "缓存" in annex and cleaned["key"][:16] in annex  # the cache's state is in the annex, not atop each page
 
 
 def test_city_index_columns_follow_labels_across_report_dates(tmp_path):
@@ -476,7 +443,14 @@ PAGE_STEPS = {
     "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
     "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
     "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
-    "summary": ["show_headline", "show_changes", "show_targets", "show_fan_chart", "show_coverage_to_do", "show_top_blockers"],
+    "summary": [
+        "show_headline",
+        "show_changes",
+        "show_targets",
+        "show_fan_chart",
+        "show_coverage_to_do",
+        "show_top_blockers",
+    ],
 }
 
 

@@ -280,8 +280,11 @@ def _gap_layer(result) -> dict:
 def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
     s = result.settings
-    return (f"截至 as of {as_of} · {n_on} stations on air · covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
-            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load ({result.mode})")
+    return (f"截至 as of {as_of} · 在网基站 {n_on} 座 stations on air · "
+            f"已覆盖：室外参考信号接收功率不低于 {s.rsrp_threshold_dbm:g} dBm、"
+            f"边缘覆盖概率 {s.cell_edge_probability:.0%}、负载 {s.loading:.0%} · "
+            f"covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
+            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load")
 
 
 def _overlays(aggregated: bool) -> list[list]:
@@ -304,7 +307,7 @@ def _base_map(result) -> folium.Map:
     # the middle of the districts' bounds: as good a centre for the view, without a union of every polygon
     minx, miny, maxx, maxy = result.districts.total_bounds
     centre = [float((miny + maxy) / 2), float((minx + maxx) / 2)]
-    m = folium.Map(location=centre, zoom_start=9, tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(location=centre, zoom_start=9, tiles=None, control_scale=False, prefer_canvas=True)
     m.default_js = [_LEAFLET_JS, ("markercluster", _MC_JS)]
     m.default_css = [_LEAFLET_CSS, ("markercluster_css", _MC_CSS), ("markercluster_default_css", _MC_DEFAULT_CSS)]
     m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"), name="cm_css")

@@ -81,6 +81,9 @@ def nav_html(lang: str, pages: list[tuple[str, str]], current: str) -> str:
 
 
 NAV_CSS = """<style>
+:root{--jp-content-font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+--jp-ui-font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif}
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif}
 .fiveg-nav{display:flex;flex-wrap:wrap;gap:4px 18px;padding:8px 0;margin:0 0 8px 0;border-bottom:1px solid #ccd5df;
 font-size:14px}
 .fiveg-nav a{color:#1f4e8c;text-decoration:none}.fiveg-nav a.here{font-weight:700;color:#1b1f24}

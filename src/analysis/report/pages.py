@@ -65,9 +65,28 @@ __all__ = [
 ]
 
 
+#: Operators by their English names (the codes are the data's).
+OPERATOR_NAMES_EN = {
+    "CMCC": "China Mobile",
+    "CTCC": "China Telecom",
+    "CUCC": "China Unicom",
+    "CBN": "China Broadnet",
+    "unknown": "unknown",
+}
+
+
 def _show(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", source: str = "") -> pd.DataFrame:
     """A people's table on the page, its data written beside the page as `<name>.csv` and linked."""
     return show_table(df, caption, source, csv=ctx.csv_path(name), lang=ctx.lang)
+
+
+def _copy_beside_page(ctx: Context, path) -> None:
+    """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves."""
+    import shutil
+
+    if ctx.out is not None and path is not None and Path(path).is_file():
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, ctx.out / Path(path).name)
 
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
@@ -228,8 +247,8 @@ def show_provenance(ctx: Context, with_changes: bool = False) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def show_clean_counts(ctx: Context) -> None:
-    """Rows in, kept, merged and quarantined, and the stations they make."""
+def show_clean_counts(ctx: Context) -> pd.DataFrame:
+    """Rows in, kept, merged and quarantined, and the stations they make; returns the table."""
     s = ctx.clean_summary
     L = ctx.lang
     show_step(
@@ -260,7 +279,7 @@ def show_clean_counts(ctx: Context) -> None:
         (say(L, "merged_duplicates"), s["rows_merged"]),
         (say(L, "quarantined"), s["rows_quarantined"]),
     ]
-    _show(
+    table = _show(
         ctx,
         "clean_rows",
         pd.DataFrame({say(L, "rows"): [r[0] for r in rows], say(L, "count"): [n(r[1]) for r in rows]}),
@@ -268,6 +287,7 @@ def show_clean_counts(ctx: Context) -> None:
     )
     record("rows_in", s["rows_in"])
     record("stations", s["stations"])
+    return table
 
 
 def reason_words(code: str, lang: str, meaning: str | None = None) -> str:
@@ -285,6 +305,7 @@ def reason_words(code: str, lang: str, meaning: str | None = None) -> str:
 
 def show_quarantine(ctx: Context) -> pd.DataFrame:
     """Why rows were quarantined or merged, with the meaning of each reason."""
+    _copy_beside_page(ctx, Path(ctx.cache["folder"]) / "quarantine.csv")
     s = ctx.clean_summary
     L = ctx.lang
     items = [(k, v, say(L, "quarantined_2")) for k, v in s["quarantined_by_reason"].items()]
@@ -306,10 +327,11 @@ def show_quarantine(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
         csv=ctx.csv_path("clean_reasons"),
+        lang=L,
     )
 
 
-def show_stations_by_district(ctx: Context) -> None:
+def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     """Stations on air on the report date and at the end of each published count, by district and
     operator, checked against the counts the city published."""
     L = ctx.lang
@@ -322,7 +344,9 @@ def show_stations_by_district(ctx: Context) -> None:
         sub = on if d == CITY_TOTAL else on[on["district"] == d]
         row = {say(L, "district"): district_label(ctx.city, d, L)}
         for o in ops:
-            row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], code=o)] = n((sub["operator"] == o).sum())
+            row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], name_en=OPERATOR_NAMES_EN[o], code=o)] = n(
+                (sub["operator"] == o).sum()
+            )
         row[say(L, "total")] = n(len(sub))
         rows.append(row)
     reported = [t for t in ctx.city.targets if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of]
@@ -342,10 +366,11 @@ def show_stations_by_district(ctx: Context) -> None:
         say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
         say(L, "clean.on_air.sentence", on=n(len(on))) + check_text,
     )
-    _show(ctx, "on_air_by_district_operator", pd.DataFrame(rows), source=ctx.source)
+    table = _show(ctx, "on_air_by_district_operator", pd.DataFrame(rows), source=ctx.source)
     record("on_air_as_of", int(len(on)))
     for t, c in checks:
         record(f"on_air_{day(t.date)}", int(c))
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,6 +710,17 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
     return table
 
 
+def _site_names(cov, names, lang: str) -> str:
+    """Key-site names a gap or candidate reaches ('a; b', as the coverage stage writes them) in the
+    page's language: English pages show each site's English name."""
+    if not isinstance(names, str) or not names:
+        return ""
+    if lang == "zh":
+        return names
+    english = dict(zip(cov.sites["name_zh"].astype(str), cov.sites["name_en"].fillna("").astype(str)))
+    return "; ".join(english.get(x.strip()) or x.strip() for x in names.split(";"))
+
+
 def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
     """The largest gaps in the built-up areas and the candidate sites that close most of them."""
     table = pd.DataFrame()
@@ -711,7 +747,7 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "rank_2"): g["rank"].map(n),
                     say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
                     say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_2"): g["sites"].fillna(""),
+                    say(L, "sites_2"): g["sites"].map(lambda v: _site_names(cov, v, L)),
                 }
             ),
             caption=say(L, "gaps"),
@@ -728,7 +764,7 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
                     say(L, "band"): c["band"],
                     say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_reached"): c["sites"].fillna(""),
+                    say(L, "sites_reached"): c["sites"].map(lambda v: _site_names(cov, v, L)),
                 }
             ),
             caption=say(L, "gaps.candidates_caption"),
@@ -756,7 +792,7 @@ def show_coverage_map(ctx: Context, height_px: int = 560) -> None:
     )
     show_html(
         f'<iframe title="{html.escape(say(L, "map.heading"), quote=True)}" srcdoc="{html.escape(page, quote=True)}" '
-        f'style="width:100%;height:{height_px}px;border:1px solid #bbb"></iframe>'
+        f'style="width:100%;box-sizing:border-box;height:{height_px}px;border:1px solid #bbb"></iframe>'
     )
 
 
@@ -1137,6 +1173,7 @@ def show_headline(ctx: Context) -> None:
 
 def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     """The districts and the 4A+ scenic spots still to cover (and spots not yet rated)."""
+    _copy_beside_page(ctx, ctx.city.sites_path)
     cov = ctx.coverage()
     L = ctx.lang
     b = cov.by_district.iloc[:-1]
