@@ -519,3 +519,36 @@ def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, c
     assert calls == ["coverage"]  # the report date (with its map); "what changed" is on the summary
     stamp = json.loads((tmp_path / "p/karamay/2021-03-22/coverage/stage.json").read_text(encoding="utf-8"))
     assert stamp["basemap"] and "coverage_map.html" in stamp["files"]
+
+
+def test_recorded_values_are_strict_json():
+    import numpy as np
+
+    from analysis.report.display import json_ready
+
+    value = {"p": np.float64("nan"), "n": np.int64(3), "xs": [1.5, float("inf"), pd.NaT], "ok": np.bool_(True)}
+    assert json_ready(value) == {"p": None, "n": 3, "xs": [1.5, None, None], "ok": True}
+    json.dumps(json_ready(value), allow_nan=False)
+
+
+def test_notes_in_the_pages_language():
+    from analysis.report.chrome import next_report_date, translate_note
+
+    note = "too little history for a 6-month backtest (15 months; needs 17)"
+    assert translate_note(note, "en") == note
+    assert translate_note(note, "zh") == "历史只有 15 个月，不足以做 6 个月预测期的回测（需要 17 个月）。"
+    assert translate_note("a note nobody wrote a translation for", "zh") is None
+    assert next_report_date("2021-03-22") == pd.Timestamp("2021-04-22")
+    assert next_report_date("2021-02-28") == pd.Timestamp("2021-03-31")
+
+
+def test_a_site_within_its_coordinate_precision_is_uncertain():
+    sites = pd.DataFrame(
+        {
+            "site_id": ["a", "b", "c", "d"],
+            "is_covered": [False, True, False, True],
+            "margin_m": [-9.0, 40.0, -900.0, 5.0],
+        }
+    )
+    precision = pd.Series({"a": 3000.0, "b": 20.0, "c": 500.0})
+    assert briefing.site_verdicts(sites, precision).tolist() == ["uncertain", "covered", "uncovered", "covered"]
