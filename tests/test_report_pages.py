@@ -92,6 +92,16 @@ def test_every_local_link_resolves_with_a_relative_out(reports, lang):
     assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == reports["notebooks_before"], "stray folder in notebooks/"
 
 
+def test_the_map_opens_on_the_built_up_area_with_the_gaps(reports):
+    page = (reports["zh"] / "coverage_map.html").read_text(encoding="utf-8")
+    south, west, north, east = map(
+        float, re.search(r'"view":\[\[([\d.]+),([\d.]+)\],\[([\d.]+),([\d.]+)\]\]', page).groups()
+    )
+    # downtown Karamay (about 45.58 N 84.89 E), not the whole 7,700 km2 city
+    assert south < 45.58 < north and west < 84.89 < east and (north - south) * (east - west) < 0.05
+    assert "imperial: false" in page and "collapsed: true" in page and "已覆盖：" in page
+
+
 def test_figures_draw_no_tofu(reports):
     assert reports["glyph_warnings"] == []
 
@@ -136,6 +146,7 @@ def test_chinese_pages_hold_no_developer_text_or_english_prose(reports):
             "No CJK",
             "too little history",
             "target_share",
+            "](",
             "上期报告",
             "取自缓存",
             "Source:",

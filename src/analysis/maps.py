@@ -277,6 +277,23 @@ def _gap_layer(result) -> dict:
                                            for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])])
 
 
+def _opening_view(result) -> list | None:
+    """The first view, [[south, west], [north, east]]: the built-up area holding the most gap area,
+    with the gaps that touch it (a whole city is mostly empty land where gaps of 1 km2 are specks);
+    None without built-up areas or gaps (the script then frames the districts)."""
+    ua, gaps = result.urban_areas, result.gaps
+    if not len(ua) or not len(gaps) or ua.crs is None or gaps.crs is None:
+        return None
+    gaps = gaps.to_crs(ua.crs)
+    touching = [gaps[gaps.intersects(geom)] for geom in ua.geometry]
+    area = [float(g["area_km2"].sum()) for g in touching]
+    best = int(np.argmax(area))
+    if area[best] <= 0:
+        return None
+    minx, miny, maxx, maxy = ua.iloc[[best]].geometry.union_all().union(touching[best].geometry.union_all()).bounds
+    return [[round(float(miny), 5), round(float(minx), 5)], [round(float(maxy), 5), round(float(maxx), 5)]]
+
+
 def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
     s = result.settings
@@ -351,7 +368,7 @@ def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex
                                metric_label + " (%)", aggregated),
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
         "defaultBase": basemap, "sliderId": "cm-month", "buildoutName": "建设进度 Buildout (slider)",
-        "probe": probe, "overlays": _overlays(aggregated),
+        "probe": probe, "overlays": _overlays(aggregated), "view": _opening_view(result),
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)

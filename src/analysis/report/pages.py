@@ -501,7 +501,9 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
     dt_ = cf.district_table
     if not len(dt_):
         return pd.DataFrame()
-    first_date = dt_["target_date"].min()
+    # the first target still ahead: a due one is reached or missed, not forecast (see the targets table)
+    ahead = dt_[pd.to_datetime(dt_["target_date"]) > ctx.as_of]["target_date"]
+    first_date = ahead.min() if len(ahead) else dt_["target_date"].max()
     sub = dt_[dt_["target_date"] == first_date]
     basis = str(sub["share_source"].iloc[0])
     show_step(
