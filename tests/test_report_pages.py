@@ -117,7 +117,8 @@ def test_executed_notebooks_carry_no_stderr_and_no_temporary_paths(reports, lang
                 # a step shows its table once and returns it: the cell assigns it, nothing is echoed
                 assert o.get("output_type") != "execute_result", f"{nb_path.name}: {cell.source}"
             if "injected-parameters" in cell.metadata.get("tags", []):
-                assert ".building-" not in cell.source and str(PROJ_ROOT) not in cell.source, cell.source
+                assert 'out = "."' in cell.source and ".building-" not in cell.source, cell.source
+                assert str(PROJ_ROOT) not in cell.source and str(folder) not in cell.source, cell.source
     prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
     assert str(PROJ_ROOT) not in json.dumps(prov, ensure_ascii=False)
     assert (
@@ -153,6 +154,14 @@ def test_chinese_pages_hold_no_developer_text_or_english_prose(reports):
         ):
             assert bad not in text, f"{page.name}: {bad!r}"
         assert not codes & set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", text)), page.name
+        names_out = text
+        while True:  # English forms of names are in full-width brackets: 克拉玛依区（Karamay District）
+            shorter = re.sub(r"（[^（）]*）", " ", names_out)
+            if shorter == names_out:
+                break
+            names_out = shorter
+        prose = re.findall(r"[A-Za-z]+(?:[ ,;:'’-]+[A-Za-z]+){3,}", names_out)
+        assert not prose, f"{page.name}: English prose {prose[:3]}"
     clean = _visible_text(reports["zh"] / "01_clean.html")
     assert "位于市域外" in clean and "同一站址编码" in clean
     summary = _visible_text(reports["zh"] / "05_summary.html")

@@ -161,10 +161,13 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
         encoding="utf-8",
     )
     cities = sorted(p.name for p in city_dir.parent.iterdir() if (p / "index.html").is_file() and p.is_dir())
-    (city_dir.parent / "index.html").write_text(render_template(
+    (city_dir.parent / "index.html").write_text(
+        render_template(
             "root_index.html.j2",
             cities=cities,
             title=say(lang, "index.root_title"),
             html_lang="zh-CN" if lang == "zh" else "en",
-        ), encoding="utf-8")
+        ),
+        encoding="utf-8",
+    )
     return path

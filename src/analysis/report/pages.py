@@ -554,8 +554,8 @@ def show_backtest(ctx: Context) -> pd.DataFrame:
             if c in bt
         }
     )
-    notes = [x for x in (translate_note(note, L) for note in cf.notes) if x]
-    table = _show(ctx, "backtest", out, source=say(L, "clause_sep").join(notes))
+    # the model's notes are in the annex, in the page's language (one place for methods)
+    table = _show(ctx, "backtest", out, source=say(L, "backtest.source"))
     return table
 
 

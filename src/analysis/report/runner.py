@@ -149,22 +149,16 @@ def _execute(nb_name: str, dest: Path, parameters: dict, kernel: str, notebooks_
         ) from None
 
 
-def _relocate_parameters(notebook: Path, tmp: Path, dest: Path, notebooks_dir: Path) -> None:
-    """The executed notebook names the folder it will live in, not the temporary one it was built in:
-    `out` becomes the report's folder, relative to notebooks/ when inside the project (no machine
-    path), so the analyst who reruns it in JupyterLab writes beside the report."""
+def _relocate_parameters(notebook: Path, tmp: Path) -> None:
+    """The executed notebook names the folder it lives in, not the temporary one it was built in: `out`
+    becomes ".", the notebook's own folder (JupyterLab runs a notebook in its folder), so the analyst who
+    reruns it there writes beside the report, and no machine path is left in it."""
     import nbformat
 
     nb = nbformat.read(str(notebook), as_version=4)
-    try:
-        final = Path(os.path.relpath(dest, notebooks_dir)).as_posix()
-    except ValueError:  # another drive on Windows
-        final = dest.as_posix()
-    if final.startswith("../../.."):  # outside the project: the folder as given
-        final = dest.as_posix()
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = cell.source.replace(str(tmp), final)
+            cell.source = cell.source.replace(json.dumps(str(tmp)), '"."').replace(str(tmp), ".")
     nbformat.write(nb, str(notebook))
 
 
@@ -226,8 +220,6 @@ def _stage_notes(folders: dict[str, Path]) -> list[str]:
 
 def _publish(
     tmp: Path,
-    dest: Path,
-    notebooks_dir: Path,
     city: City,
     as_of: pd.Timestamp,
     cleaned: dict,
@@ -238,7 +230,7 @@ def _publish(
     provenance.json and index.html beside the executed notebooks."""
     day = as_of.date().isoformat()
     for nb, _, _ in NOTEBOOKS:
-        _relocate_parameters(tmp / nb, tmp, dest, notebooks_dir)
+        _relocate_parameters(tmp / nb, tmp)
     nav = [(Path(nb).stem + ".html", zh if lang == "zh" else en) for nb, zh, en in NOTEBOOKS]
     nav = nav[-1:] + nav[:-1]  # the summary first, as on the index
     vintage = vintage_line(lang, as_of, cleaned["extract"])
@@ -300,7 +292,7 @@ def build_report(
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
     try:
         _run_notebooks(tmp, city_dir, day, params, kernel, notebooks_dir, timeout, dest, log)
-        _publish(tmp, dest, notebooks_dir, city, as_of, cleaned, lang, _stage_notes(folders))
+        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders))
         _swap_in(tmp, dest)
         failed = city_dir / f"{day}.failed"
         if failed.exists():
