@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from analysis.report import runner as report
 from analysis.config import RAW_DIR
+from analysis.report import runner as report
 
 MARK = "pwned"
 # runs if it becomes markup: sets an attribute the DOM dump would show, or adds an element

@@ -11,8 +11,8 @@ import sys
 import nbformat
 import pytest
 
-from analysis.report.display import read_records
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
+from analysis.report.display import read_records
 from analysis.report.runner import NOTEBOOKS
 
 NOTEBOOK_NAMES = [nb for nb, _, _ in NOTEBOOKS]

@@ -4,35 +4,87 @@ can both use it without importing each other."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 from analysis.errors import UsageError
 
 #: Fonts that draw Chinese, in order of preference.
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
+#: Where Debian/Ubuntu, Fedora, Arch and macOS put CJK font files: looked at when fontconfig's
+#: `fc-list` is missing.
+CJK_FONT_GLOBS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK*.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK*.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-*.tt[cf]",
+    "/usr/share/fonts/wenquanyi/*/wqy-*.tt[cf]",
+    "/Library/Fonts/*.tt[cf]",
+    "/System/Library/Fonts/PingFang.ttc",
+)
 
 _CJK_WARNED = False
+_REGISTERED = False
+
+
+def find_cjk_font_files() -> list[Path]:
+    """Files of installed fonts that draw Chinese: fontconfig's list (`fc-list :lang=zh`), else the
+    usual install folders. Sorted, so the same font wins on every run."""
+    files: set[Path] = set()
+    if shutil.which("fc-list"):
+        try:
+            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
+                                    timeout=20, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            listed = ""
+        files |= {Path(line.split(":")[0].strip()) for line in listed.splitlines() if line.strip()}
+    for pattern in CJK_FONT_GLOBS:
+        root = Path(pattern.split("*")[0]).parent
+        if root.is_dir():
+            files |= set(root.glob(str(Path(pattern).relative_to(root))))
+    return sorted(f for f in files if f.suffix.lower() in (".ttc", ".ttf", ".otf") and f.is_file())
+
+
+def register_cjk_fonts() -> list[str]:
+    """Add the installed CJK font files to matplotlib's font list when its cache lacks them (the
+    font was installed after matplotlib first built the cache): in memory only, so the user's
+    cache is not rewritten. Returns the CJK family names matplotlib knows afterwards."""
+    global _REGISTERED
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if not _REGISTERED and not known & set(CJK_FONTS):
+        for path in find_cjk_font_files():
+            try:
+                font_manager.fontManager.addfont(str(path))
+            except (OSError, RuntimeError, ValueError):  # an unreadable font file: try the next one
+                continue
+        _REGISTERED = True
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in known]
 
 
 def set_cjk_font(warn: bool = True) -> str | None:
-    """Make matplotlib draw Chinese: put the first installed CJK font first in `font.sans-serif`.
+    """Make matplotlib draw Chinese: put the first installed CJK font first in `font.sans-serif`,
+    registering the font files first when matplotlib's cache was built before they were installed.
 
     Returns the font's name, or None (with one warning per session) when none is installed:
     callers then label in English rather than draw empty boxes.
     """
     global _CJK_WARNED
     import matplotlib
-    from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != name]
-            matplotlib.rcParams["font.sans-serif"] = [name] + current
-            matplotlib.rcParams["font.family"] = "sans-serif"
-            matplotlib.rcParams["axes.unicode_minus"] = False
-            return name
+    found = register_cjk_fonts()
+    if found:
+        name = found[0]
+        current = [f for f in matplotlib.rcParams["font.sans-serif"] if f != name]
+        matplotlib.rcParams["font.sans-serif"] = [name] + current
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["axes.unicode_minus"] = False
+        return name
     if warn and not _CJK_WARNED:
         warnings.warn("no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures fall back to English",
                       stacklevel=2)
@@ -40,11 +92,28 @@ def set_cjk_font(warn: bool = True) -> str | None:
     return None
 
 
+def set_latin_font_with_cjk_fallback() -> str | None:
+    """For English figures: DejaVu Sans first, a CJK font behind it, so a Chinese name in an English
+    figure (a district, a site) is drawn instead of empty boxes. Returns the CJK font or None."""
+    import matplotlib
+
+    found = register_cjk_fonts()
+    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in ("DejaVu Sans", *found[:1])]
+    matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans", *found[:1], *rest]
+    # matplotlib falls back glyph by glyph only along an explicit list of families, not within
+    # the generic "sans-serif"
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *found[:1]]
+    return found[0] if found else None
+
+
 def figure_lang(lang: str) -> str:
     """The language a figure can be labelled in: 'zh' needs a CJK font (`set_cjk_font`), and
-    falls back to 'en' (with one warning) rather than draw empty boxes."""
+    falls back to 'en' (with one warning) rather than draw empty boxes. English figures get a CJK
+    fallback font for names that stay Chinese."""
     if lang not in ("en", "zh"):
         raise UsageError(f"lang must be 'en' or 'zh', got {lang!r}")
     if lang == "zh" and set_cjk_font() is None:
-        return "en"
+        lang = "en"
+    if lang == "en":
+        set_latin_font_with_cjk_fallback()
     return lang

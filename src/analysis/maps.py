@@ -277,11 +277,31 @@ def _gap_layer(result) -> dict:
                                            for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])])
 
 
+def _opening_view(result) -> list | None:
+    """The first view, [[south, west], [north, east]]: the built-up area holding the most gap area,
+    with the gaps that touch it (a whole city is mostly empty land where gaps of 1 km2 are specks);
+    None without built-up areas or gaps (the script then frames the districts)."""
+    ua, gaps = result.urban_areas, result.gaps
+    if not len(ua) or not len(gaps) or ua.crs is None or gaps.crs is None:
+        return None
+    gaps = gaps.to_crs(ua.crs)
+    touching = [gaps[gaps.intersects(geom)] for geom in ua.geometry]
+    area = [float(g["area_km2"].sum()) for g in touching]
+    best = int(np.argmax(area))
+    if area[best] <= 0:
+        return None
+    minx, miny, maxx, maxy = ua.iloc[[best]].geometry.union_all().union(touching[best].geometry.union_all()).bounds
+    return [[round(float(miny), 5), round(float(minx), 5)], [round(float(maxy), 5), round(float(maxx), 5)]]
+
+
 def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
     s = result.settings
-    return (f"截至 as of {as_of} · {n_on} stations on air · covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
-            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load ({result.mode})")
+    return (f"截至 as of {as_of} · 在网基站 {n_on} 座 stations on air · "
+            f"已覆盖：室外参考信号接收功率不低于 {s.rsrp_threshold_dbm:g} dBm、"
+            f"边缘覆盖概率 {s.cell_edge_probability:.0%}、负载 {s.loading:.0%} · "
+            f"covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
+            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load")
 
 
 def _overlays(aggregated: bool) -> list[list]:
@@ -304,7 +324,7 @@ def _base_map(result) -> folium.Map:
     # the middle of the districts' bounds: as good a centre for the view, without a union of every polygon
     minx, miny, maxx, maxy = result.districts.total_bounds
     centre = [float((miny + maxy) / 2), float((minx + maxx) / 2)]
-    m = folium.Map(location=centre, zoom_start=9, tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(location=centre, zoom_start=9, tiles=None, control_scale=False, prefer_canvas=True)
     m.default_js = [_LEAFLET_JS, ("markercluster", _MC_JS)]
     m.default_css = [_LEAFLET_CSS, ("markercluster_css", _MC_CSS), ("markercluster_default_css", _MC_DEFAULT_CSS)]
     m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"), name="cm_css")
@@ -348,7 +368,7 @@ def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex
                                metric_label + " (%)", aggregated),
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
         "defaultBase": basemap, "sliderId": "cm-month", "buildoutName": "建设进度 Buildout (slider)",
-        "probe": probe, "overlays": _overlays(aggregated),
+        "probe": probe, "overlays": _overlays(aggregated), "view": _opening_view(result),
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)

@@ -43,10 +43,7 @@ def resolve_lang(city: City, lang: str | None) -> tuple[str, str, str | None]:
         return (
             lang,
             "en",
-            (
-                "未找到中文字体（如 fonts-noto-cjk），图中文字改用英文。"
-                " No CJK font installed (e.g. fonts-noto-cjk): figure labels are in English."
-            ),
+            "未找到中文字体（如 fonts-noto-cjk），图中文字改用英文。",
         )
     return lang, lang, None
 
@@ -69,6 +66,10 @@ class Context:
     font_note: str | None = None
     processed: Path | None = None
     _read: dict = field(default_factory=dict, repr=False)
+
+    def csv_path(self, name: str) -> Path | None:
+        """Where a table's data go beside the page (`<out>/<name>.csv`), None when the page has no folder."""
+        return self.out / f"{name}.csv" if self.out is not None else None
 
     @property
     def source(self) -> str:
@@ -153,7 +154,6 @@ def open_report(
         lines = [
             say(text_lang, "page.title", name=name, title=title) if title else "",
             say(text_lang, "page.subtitle", name_zh=cfg.name_zh, name_en=cfg.name_en, as_of_ts=day(as_of_ts)),
-            cache_sentence(ctx),
         ]
         show_markdown("\n\n".join(x for x in lines if x))
         if note:

@@ -18,15 +18,31 @@ RECORD_MIME = "application/vnd.fiveg-monitor.record+json"
 RECORD_KEY = "fiveg_record"
 
 
+def json_ready(value):
+    """A recorded value as strict JSON can hold it: numpy scalars as Python numbers, a missing
+    number (NaN, NaT, inf) as None (null), inside lists and dicts too."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if value is pd.NaT:
+        return None
+    return value
+
+
 def record(name: str, value) -> None:
     """Record a headline number in the notebook's outputs (read back by `read_records`): the
-    report index and the tests use them; the HTML renderer leaves them out."""
+    report index and the tests use them; the HTML renderer leaves them out. A missing number is
+    recorded as null (strict JSON has no NaN)."""
     from IPython.display import display
 
-    if isinstance(value, (np.integer,)):
-        value = int(value)
-    elif isinstance(value, (np.floating,)):
-        value = float(value)
+    value = json_ready(value)
     display(
         {RECORD_MIME: {"name": name, "value": value}, "text/plain": f"recorded: {name} = {value!r}"},
         raw=True,
@@ -60,10 +76,11 @@ def show_markdown(text: str) -> None:
 
 
 def show_html(text: str) -> None:
-    """HTML made by this package (data in it already escaped)."""
-    from IPython.display import HTML, display
+    """HTML made by this package (data in it already escaped). Shown as a raw text/html output:
+    IPython's HTML object warns about an embedded <iframe> (the map's frame is meant)."""
+    from IPython.display import display
 
-    display(HTML(text))
+    display({"text/html": text}, raw=True)
 
 
 def table_html(df: pd.DataFrame, caption: str = "", source: str = "") -> str:
@@ -90,7 +107,7 @@ TABLE_CSS = """<style>
 .jp-RenderedHTMLCommon .fiveg-table th,.fiveg-table th{text-align:left}
 .jp-RenderedHTMLCommon .fiveg-table td.num,.fiveg-table td.num{text-align:right}
 .fiveg-table td.short{white-space:nowrap}
-.fiveg-table th{background:#eef2f7;padding:4px 10px;border-bottom:2px solid #9aa9bb;white-space:nowrap}
+.fiveg-table th{background:#eef2f7;padding:4px 10px;border-bottom:2px solid #9aa9bb;vertical-align:bottom}
 .fiveg-table td{padding:3px 10px;border-bottom:1px solid #dde3ea}
 .fiveg-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .fiveg-table caption{caption-side:top;text-align:left;font-weight:600;padding:2px 0 4px 0}
@@ -99,12 +116,34 @@ TABLE_CSS = """<style>
 .fiveg-box h4{margin:0.2em 0 0.4em 0}
 .fiveg-note{border-left:4px solid #e0a800;background:#fff8e1;padding:6px 12px;margin:0.6em 0;font-size:13px}
 .fiveg-headline{font-size:15px;line-height:1.6}
+.fiveg-scroll{overflow-x:auto;max-width:100%}
+.fiveg-figure{margin:0.6em 0}.fiveg-subtitle{font-size:13px;color:#333;margin:0 0 4px 0}
+.fiveg-verdict{font-size:17px;font-weight:600;border-left:5px solid #1f4e8c;padding:6px 12px;background:#f3f6fa}
 </style>"""
 
 
-def show_table(df: pd.DataFrame, caption: str = "", source: str = "") -> pd.DataFrame:
-    """Show a people's table; return it, for the analyst who wants to filter or plot it."""
-    show_html(TABLE_CSS + table_html(df, caption, source))
+#: The link under a table to its data, by language of the page.
+CSV_LINK = {"zh": "下载本表数据（CSV）", "en": "Download this table (CSV)"}
+
+
+def write_table_csv(df: pd.DataFrame, path: Path) -> Path:
+    """The table as CSV beside the page (UTF-8 with BOM, so Excel opens Chinese text), same bytes on a rerun."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return path
+
+
+def show_table(
+    df: pd.DataFrame, caption: str = "", source: str = "", csv: Path | None = None, lang: str = "zh"
+) -> pd.DataFrame:
+    """Show a people's table (with `csv`, also written there and linked under it, relative to the page);
+    return it, for the analyst who wants to filter or plot it. Wide tables scroll inside the page."""
+    link = ""
+    if csv is not None:
+        path = write_table_csv(df, csv)
+        link = f'<p class="fiveg-source"><a href="{html.escape(path.name)}" download>{CSV_LINK[lang]}</a></p>'
+    show_html(TABLE_CSS + '<div class="fiveg-scroll">' + table_html(df, caption, source) + "</div>" + link)
     return df
 
 
@@ -122,8 +161,14 @@ def show_step(heading: str, sentence: str) -> None:
     show_markdown(f"### {heading}\n\n{sentence}")
 
 
-def show_image(path: Path) -> None:
-    """A chart a stage saved (PNG), shown as it was written."""
-    from IPython.display import Image, display
+def show_image(path: Path, alt: str = "", subtitle: str = "") -> None:
+    """A chart a stage saved (PNG), shown as it was written, with its alt text (what it shows, for
+    a screen reader) and a subtitle defining its metric and units."""
+    import base64
 
-    display(Image(filename=str(path)))
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    sub = f'<p class="fiveg-subtitle">{html.escape(subtitle)}</p>' if subtitle else ""
+    show_html(
+        TABLE_CSS + f'<figure class="fiveg-figure">{sub}<img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(alt or subtitle or Path(path).stem, quote=True)}" style="max-width:100%"></figure>'
+    )

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis.config import City
+from analysis.report.chrome import nav_html, vintage_line
 from analysis.report.text import TEXT, extract_rule_text, n, pct, prob, say
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -23,7 +24,7 @@ PAGE_KEYS = (
     ("05_summary.ipynb", "summary"),
 )
 #: Files beside the pages that the index links when they are there.
-EXTRA_FILES = ("coverage_map.html", "provenance.json", "headline.json")
+EXTRA_FILES = ("annex.html", "coverage_map.html", "provenance.json", "headline.json")
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +58,17 @@ def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
                     n(h[f"on_air_{d}"]),
                 )
             )
+        elif tg.kind == "target" and f"on_air_{d}" in h and h.get("as_of", "") >= d:
+            # the date has passed: what happened, never a probability
+            got = h[f"on_air_{d}"]
+            cards.append(
+                (
+                    say(lang, "index.card.target_due", d=d, on_air=tg.on_air),
+                    say(lang, "reached")
+                    if got >= tg.on_air
+                    else say(lang, "missed_by", target_diff=n(tg.on_air - got)),
+                )
+            )
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
             cards.append(
                 (
@@ -71,7 +83,8 @@ def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
     return cards
 
 
-def _provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
+def provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
+    """What a report was made from, as (label, value) rows for the index and the annex."""
     files = say(lang, "files_2")
     return [
         (say(lang, "index.as_of"), prov["as_of"]),
@@ -98,9 +111,12 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
         intro=intro,
         L=TEXT[lang],
         cards=headline_cards(headline, city, lang),
+        verdict=headline.get("verdict", ""),
+        nav=nav_html(lang, [(p["html"], p["title"]) for p in pages[-1:] + pages[:-1]], "index.html"),
+        vintage=vintage_line(lang, prov["as_of"], prov["extract_date"]),
         pages=pages[-1:] + pages[:-1],  # the summary first
         files=[p for p in EXTRA_FILES if (folder / p).is_file()],
-        provenance=_provenance_rows(prov, lang),
+        provenance=provenance_rows(prov, lang),
     )
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
@@ -145,5 +161,13 @@ def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
         encoding="utf-8",
     )
     cities = sorted(p.name for p in city_dir.parent.iterdir() if (p / "index.html").is_file() and p.is_dir())
-    (city_dir.parent / "index.html").write_text(render_template("root_index.html.j2", cities=cities), encoding="utf-8")
+    (city_dir.parent / "index.html").write_text(
+        render_template(
+            "root_index.html.j2",
+            cities=cities,
+            title=say(lang, "index.root_title"),
+            html_lang="zh-CN" if lang == "zh" else "en",
+        ),
+        encoding="utf-8",
+    )
     return path

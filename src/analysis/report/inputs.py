@@ -188,14 +188,15 @@ def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
     return {
         "city": city.key,
         "city_name": f"{city.name_zh} ({city.name_en})",
-        "city_config": str(toml),
+        "city_config": rel,
         "city_config_rel": rel,
         "city_config_sha256": sha256_of(toml),
         "inputs_sha256": cleaned["key"],
         "n_input_files": len(cleaned["files"]),
-        "files": cleaned["files"],
+        # names relative to the project: the provenance of a report is read on other machines
+        "files": [{**f, "path": project_relative(f["path"])} for f in cleaned["files"]],
         "cache_hit": bool(cleaned["hit"]),
-        "processed": str(cleaned["folder"]),
+        "processed": project_relative(cleaned["folder"]),
         "package_version": __version__,
         "as_of": as_of.date().isoformat(),
         "previous": previous_report_date(as_of).date().isoformat(),

@@ -6,9 +6,9 @@ files are missing or were made from other inputs (or without the figures or map 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 

@@ -9,11 +9,12 @@ or the cleaned stations; no page runs a stage. Each `show_*` returns the table i
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pandas as pd
 
 from analysis.config import CITY_TOTAL, OPERATOR_NAMES_ZH
-from analysis.files import project_relative
+from analysis.report.chrome import translate_note
 from analysis.report.context import Context, cache_sentence, open_report, resolve_lang
 from analysis.report.display import (
     TABLE_CSS,
@@ -62,6 +63,30 @@ __all__ = [
     "day",
     "district_label",
 ]
+
+
+#: Operators by their English names (the codes are the data's).
+OPERATOR_NAMES_EN = {
+    "CMCC": "China Mobile",
+    "CTCC": "China Telecom",
+    "CUCC": "China Unicom",
+    "CBN": "China Broadnet",
+    "unknown": "unknown",
+}
+
+
+def _show(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", source: str = "") -> pd.DataFrame:
+    """A people's table on the page, its data written beside the page as `<name>.csv` and linked."""
+    return show_table(df, caption, source, csv=ctx.csv_path(name), lang=ctx.lang)
+
+
+def _copy_beside_page(ctx: Context, path) -> None:
+    """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves."""
+    import shutil
+
+    if ctx.out is not None and path is not None and Path(path).is_file():
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, ctx.out / Path(path).name)
 
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
@@ -123,8 +148,9 @@ def changes_since_last_month(ctx: Context) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def show_changes(ctx: Context) -> None:
-    """The "what changed since last month" table: stations added, sites that moved stage, coverage change."""
+def show_changes(ctx: Context) -> pd.DataFrame:
+    """The "what changed since last month" table: stations added, sites that moved stage, coverage change;
+    returns the table by district."""
     ch = changes_since_last_month(ctx)
     L = ctx.lang
     a = ch["added"]
@@ -150,7 +176,7 @@ def show_changes(ctx: Context) -> None:
                 else f"{n(c['sites_before'])} → {n(c['sites_now'])} / {n(c['n_sites'])}",
             }
         )
-    show_table(pd.DataFrame(rows), source=ctx.source)
+    table = _show(ctx, "changes_by_district", pd.DataFrame(rows), source=ctx.source)
     if len(ch["moves"]):
         stage = STAGE_ZH if L == "zh" else STAGE_EN
         new = say(L, "changes.new")
@@ -161,7 +187,8 @@ def show_changes(ctx: Context) -> None:
                 say(L, "sites"): ch["moves"]["sites"].map(n),
             }
         )
-        show_table(mv, caption=say(L, "sites_that_moved_stage"))
+        _show(ctx, "changes_stage_moves", mv, caption=say(L, "sites_that_moved_stage"))
+    return table
 
 
 def provenance(ctx: Context) -> dict:
@@ -169,9 +196,9 @@ def provenance(ctx: Context) -> dict:
     return {**provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang), "figure_lang": ctx.fig_lang}
 
 
-def show_provenance(ctx: Context, with_changes: bool = True) -> None:
-    """The provenance box (inputs' content hash, city config, package version, as-of and extract
-    dates, how the data were cleaned, whether the cache was reused), then "what changed since last month"."""
+def provenance_rows(ctx: Context) -> list[tuple[str, str]]:
+    """What the page was made from, as (label, value) rows: report and comparison dates, city config,
+    inputs' content hash, extract date and rule, cache, package version (shown in the annex)."""
     p = provenance(ctx)
     L = ctx.lang
     rows = [
@@ -201,21 +228,18 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     ]
     if ctx.font_note:
         rows.append((say(L, "fonts"), ctx.font_note))
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    files = "".join(
-        f"<li><code>{html.escape(project_relative(f['path']))}</code> sha256 {f['sha256'][:12]}, "
-        f"{f['bytes']:,} bytes</li>"
-        for f in p["files"]
-    )
-    show_html(
-        TABLE_CSS + f'<div class="fiveg-box"><h4>{say(L, "provenance.heading")}</h4>'
-        f'<table class="fiveg-table">{body}</table>'
-        f"<details><summary>{say(L, 'input_files')}</summary><ul>{files}</ul></details></div>"
-    )
-    record("inputs_sha256", p["inputs_sha256"])
-    record("cache_hit", bool(p["cache_hit"]))
+    return rows
+
+
+def show_provenance(ctx: Context, with_changes: bool = False) -> None:
+    """One line pointing to the annex, where the report's provenance and methods are (one place
+    instead of a box on every page); with `with_changes`, "what changed since last month" before it."""
     if with_changes:
         show_changes(ctx)
+    p = provenance(ctx)
+    show_markdown(say(ctx.lang, "annex.see"))
+    record("inputs_sha256", p["inputs_sha256"])
+    record("cache_hit", bool(p["cache_hit"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,8 +247,8 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def show_clean_counts(ctx: Context) -> None:
-    """Rows in, kept, merged and quarantined, and the stations they make."""
+def show_clean_counts(ctx: Context) -> pd.DataFrame:
+    """Rows in, kept, merged and quarantined, and the stations they make; returns the table."""
     s = ctx.clean_summary
     L = ctx.lang
     show_step(
@@ -255,16 +279,33 @@ def show_clean_counts(ctx: Context) -> None:
         (say(L, "merged_duplicates"), s["rows_merged"]),
         (say(L, "quarantined"), s["rows_quarantined"]),
     ]
-    show_table(
+    table = _show(
+        ctx,
+        "clean_rows",
         pd.DataFrame({say(L, "rows"): [r[0] for r in rows], say(L, "count"): [n(r[1]) for r in rows]}),
         source=ctx.source,
     )
     record("rows_in", s["rows_in"])
     record("stations", s["stations"])
+    return table
 
 
-def show_quarantine(ctx: Context) -> None:
+def reason_words(code: str, lang: str, meaning: str | None = None) -> str:
+    """A quarantine or merge reason in words (`meaning` given: its explanation); a reason this table
+    does not know yet is shown with its code's words rather than as snake_case."""
+    from analysis.report.text import TEXT
+
+    key = f"reason_about.{code}" if meaning is not None else f"reason.{code}"
+    if key in TEXT[lang]:
+        return say(lang, key)
+    if meaning is not None:
+        return meaning if lang == "en" else ""
+    return code.replace("_", " ")
+
+
+def show_quarantine(ctx: Context) -> pd.DataFrame:
     """Why rows were quarantined or merged, with the meaning of each reason."""
+    _copy_beside_page(ctx, Path(ctx.cache["folder"]) / "quarantine.csv")
     s = ctx.clean_summary
     L = ctx.lang
     items = [(k, v, say(L, "quarantined_2")) for k, v in s["quarantined_by_reason"].items()]
@@ -275,20 +316,22 @@ def show_quarantine(ctx: Context) -> None:
         say(L, "clean.reasons.sentence"),
     )
     meaning = s.get("reason_meanings", {})
-    show_table(
+    return show_table(
         pd.DataFrame(
             {
                 say(L, "fate"): [i[2] for i in items],
-                say(L, "reason"): [i[0] for i in items],
-                say(L, "meaning"): [meaning.get(i[0], "") for i in items],
+                say(L, "reason"): [reason_words(i[0], L) for i in items],
+                say(L, "meaning"): [reason_words(i[0], L, meaning.get(i[0], "")) for i in items],
                 say(L, "rows_2"): [n(i[1]) for i in items],
             }
         ),
         source=ctx.source,
+        csv=ctx.csv_path("clean_reasons"),
+        lang=L,
     )
 
 
-def show_stations_by_district(ctx: Context) -> None:
+def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     """Stations on air on the report date and at the end of each published count, by district and
     operator, checked against the counts the city published."""
     L = ctx.lang
@@ -301,7 +344,9 @@ def show_stations_by_district(ctx: Context) -> None:
         sub = on if d == CITY_TOTAL else on[on["district"] == d]
         row = {say(L, "district"): district_label(ctx.city, d, L)}
         for o in ops:
-            row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], code=o)] = n((sub["operator"] == o).sum())
+            row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], name_en=OPERATOR_NAMES_EN[o], code=o)] = n(
+                (sub["operator"] == o).sum()
+            )
         row[say(L, "total")] = n(len(sub))
         rows.append(row)
     reported = [t for t in ctx.city.targets if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of]
@@ -321,10 +366,11 @@ def show_stations_by_district(ctx: Context) -> None:
         say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
         say(L, "clean.on_air.sentence", on=n(len(on))) + check_text,
     )
-    show_table(pd.DataFrame(rows), source=ctx.source)
+    table = _show(ctx, "on_air_by_district_operator", pd.DataFrame(rows), source=ctx.source)
     record("on_air_as_of", int(len(on)))
     for t, c in checks:
         record(f"on_air_{day(t.date)}", int(c))
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +469,9 @@ def show_targets(ctx: Context) -> pd.DataFrame:
     else:
         sent = say(L, "targets.sentence_all_due", as_of=day(ctx.as_of), now=n(now))
     show_step(say(L, "targets.heading"), sent)
-    table = show_table(
+    table = _show(
+        ctx,
+        "targets",
         target_table(ctx),
         source=ctx.source + say(L, "targets.source", model=cf.model),
     )
@@ -443,7 +491,7 @@ def show_fan_chart(ctx: Context) -> None:
         say(L, "fan.heading"),
         say(L, "fan.sentence"),
     )
-    show_image(cf.figures["forecast"])
+    show_image(cf.figures["forecast"], alt=say(L, "fan.heading"), subtitle=say(L, "fig.forecast"))
 
 
 def show_district_forecast(ctx: Context) -> pd.DataFrame:
@@ -453,14 +501,18 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
     dt_ = cf.district_table
     if not len(dt_):
         return pd.DataFrame()
-    first_date = dt_["target_date"].min()
+    # the first target still ahead: a due one is reached or missed, not forecast (see the targets table)
+    ahead = dt_[pd.to_datetime(dt_["target_date"]) > ctx.as_of]["target_date"]
+    first_date = ahead.min() if len(ahead) else dt_["target_date"].max()
     sub = dt_[dt_["target_date"] == first_date]
     basis = str(sub["share_source"].iloc[0])
     show_step(
         say(L, "district_forecast.heading", first_date=day(first_date)),
-        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=basis),
+        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=translate_note(basis, L) or ""),
     )
-    table = show_table(
+    table = _show(
+        ctx,
+        "district_forecast",
         pd.DataFrame(
             {
                 say(L, "district"): sub["district"].map(lambda d: district_label(ctx.city, d, L)),
@@ -475,7 +527,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_image(cf.figures["districts"])
+    show_image(cf.figures["districts"], alt=say(L, "fig.districts"), subtitle=say(L, "fig.districts"))
     return table
 
 
@@ -502,7 +554,8 @@ def show_backtest(ctx: Context) -> pd.DataFrame:
             if c in bt
         }
     )
-    table = show_table(out, source=" ".join(cf.notes))
+    # the model's notes are in the annex, in the page's language (one place for methods)
+    table = _show(ctx, "backtest", out, source=say(L, "backtest.source"))
     return table
 
 
@@ -535,7 +588,9 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
             else say(L, "every_district_fully_covered"),
         ),
     )
-    table = show_table(
+    table = _show(
+        ctx,
+        "coverage_by_district",
         pd.DataFrame(
             {
                 say(L, "district"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
@@ -553,7 +608,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
             }
         ),
-        source=ctx.source + say(L, "coverage.source", mode=cov.mode),
+        source=ctx.source + say(L, "coverage.source"),
     )
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
     record("covered_pct", round(float(city["covered_pct"]), 2))
@@ -584,6 +639,28 @@ def _rating_text(row, lang: str) -> str:
     return row["rating"]
 
 
+def coord_precision_m(ctx: Context) -> pd.Series:
+    """How well each key site's position is known (sites.csv `coord_precision_m`, by site_id); empty
+    when the city's site list does not say."""
+    path = ctx.city.sites_path
+    if path is None or not Path(path).is_file():
+        return pd.Series(dtype=float)
+    sites = pd.read_csv(path, dtype={"site_id": str})
+    if "coord_precision_m" not in sites:
+        return pd.Series(dtype=float)
+    return pd.to_numeric(sites.set_index("site_id")["coord_precision_m"], errors="coerce")
+
+
+def site_verdicts(sites: pd.DataFrame, precision_m: pd.Series) -> pd.Series:
+    """'covered', 'uncovered', or 'uncertain' when the site is nearer the coverage edge than its
+    position is known (|margin| < coordinate precision): a site placed to 5 km is not declared
+    uncovered by 9 m."""
+    precision = sites["site_id"].astype(str).map(precision_m).astype(float)
+    uncertain = precision.notna() & sites["margin_m"].notna() & (sites["margin_m"].abs() < precision)
+    verdict = sites["is_covered"].map(lambda v: "covered" if v else "uncovered")
+    return verdict.where(~uncertain, "uncertain")
+
+
 def show_key_sites(ctx: Context) -> pd.DataFrame:
     """Every key site of the article: category, rating, covered or not, nearest station and margin."""
     cov = ctx.coverage()
@@ -593,6 +670,7 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
     s = s.sort_values(
         ["category", "site_id"], key=lambda c: c.map(order).fillna(9) if c.name == "category" else c, kind="stable"
     )
+    s["verdict"] = site_verdicts(s, coord_precision_m(ctx)).to_numpy()
     uncovered_targets = s[s["is_target"] & ~s["is_covered"]]
     show_step(
         say(L, "key_sites.heading"),
@@ -600,31 +678,49 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
             L,
             "key_sites.sentence",
             n_sites=n(len(s)),
-            is_covered=n(s["is_covered"].sum()),
+            is_covered=n((s["verdict"] == "covered").sum()),
+            uncertain=n((s["verdict"] == "uncertain").sum()),
             is_target=n(s["is_target"].sum()),
             uncovered=say(L, "list_sep").join(uncovered_targets["name_zh" if L == "zh" else "name_en"])
             or say(L, "none"),
         ),
     )
     yes, no = say(L, "yes"), say(L, "no")
-    table = show_table(
+    words = {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
+    precision = s["site_id"].astype(str).map(coord_precision_m(ctx))
+    table = _show(
+        ctx,
+        "key_sites",
         pd.DataFrame(
             {
                 say(L, "site_2"): [_site_name(r, L) for _, r in s.iterrows()],
                 say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
                 say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
                 say(L, "rating"): [_rating_text(r, L) for _, r in s.iterrows()],
-                say(L, "covered_outdoors"): s["is_covered"].map(lambda v: yes if v else no),
+                say(L, "covered_outdoors"): s["verdict"].map(words),
                 say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
                 say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
                 say(L, "margin_m"): s["margin_m"].map(lambda v: "–" if pd.isna(v) else f"{v:+,.0f}"),
+                say(L, "position_known_to_m"): precision.map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
             }
         ),
         source=ctx.source + say(L, "key_sites.source"),
     )
     record("key_sites_covered", int(s["is_covered"].sum()))
+    record("key_sites_uncertain", int((s["verdict"] == "uncertain").sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
     return table
+
+
+def _site_names(cov, names, lang: str) -> str:
+    """Key-site names a gap or candidate reaches ('a; b', as the coverage stage writes them) in the
+    page's language: English pages show each site's English name."""
+    if not isinstance(names, str) or not names:
+        return ""
+    if lang == "zh":
+        return names
+    english = dict(zip(cov.sites["name_zh"].astype(str), cov.sites["name_en"].fillna("").astype(str)))
+    return "; ".join(english.get(x.strip()) or x.strip() for x in names.split(";"))
 
 
 def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
@@ -645,19 +741,23 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
         ),
     )
     if len(g):
-        table = show_table(
+        table = _show(
+            ctx,
+            "gaps",
             pd.DataFrame(
                 {
                     say(L, "rank_2"): g["rank"].map(n),
                     say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
                     say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_2"): g["sites"].fillna(""),
+                    say(L, "sites_2"): g["sites"].map(lambda v: _site_names(cov, v, L)),
                 }
             ),
             caption=say(L, "gaps"),
         )
     if len(c):
-        show_table(
+        _show(
+            ctx,
+            "candidate_sites",
             pd.DataFrame(
                 {
                     say(L, "candidate"): c["candidate_id"],
@@ -666,7 +766,7 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
                     say(L, "band"): c["band"],
                     say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_reached"): c["sites"].fillna(""),
+                    say(L, "sites_reached"): c["sites"].map(lambda v: _site_names(cov, v, L)),
                 }
             ),
             caption=say(L, "gaps.candidates_caption"),
@@ -690,11 +790,11 @@ def show_coverage_map(ctx: Context, height_px: int = 560) -> None:
         link = say(L, "map.full_screen")
     show_step(
         say(L, "map.heading"),
-        say(L, "map.sentence") + " " + link,
+        say(L, "map.sentence") + " " + say(L, "map.definition") + " " + link,
     )
     show_html(
-        f'<iframe title="coverage map" srcdoc="{html.escape(page, quote=True)}" '
-        f'style="width:100%;height:{height_px}px;border:1px solid #bbb"></iframe>'
+        f'<iframe title="{html.escape(say(L, "map.heading"), quote=True)}" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width:100%;box-sizing:border-box;height:{height_px}px;border:1px solid #bbb"></iframe>'
     )
 
 
@@ -709,7 +809,9 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
     areas = list(dict.fromkeys(lb["area_type"]))
     rows = []
     for band, g in lb.groupby("band", sort=False):
-        row = {say(L, "band"): f"{band} ({g['freq_ghz'].iloc[0]:g} GHz)"}
+        freq = g["freq_ghz"].iloc[0]
+        label = say(L, "band.unknown", freq=freq) if band == "unknown" else f"{band} ({freq:g} GHz)"
+        row = {say(L, "band"): label}
         for a in areas:
             o = g[(g["area_type"] == a) & (g["layer"] == "outdoor")]["radius_m"]
             i = g[(g["area_type"] == a) & (g["layer"] == "indoor")]["radius_m"]
@@ -719,7 +821,9 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
         say(L, "footprint.heading"),
         say(L, "footprint.sentence"),
     )
-    table = show_table(
+    table = _show(
+        ctx,
+        "footprint_radius",
         pd.DataFrame(rows),
         source=say(L, "footprint.source"),
     )
@@ -759,12 +863,14 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         for d in wide.columns:
             row[district_label(ctx.city, d, L)] = f"{n(wide.loc[s, d])} ({int(change.loc[s, d]):+d})"
         rows.append(row)
-    table = show_table(
+    table = _show(
+        ctx,
+        "pipeline_by_stage",
         pd.DataFrame(rows),
         caption=say(L, "funnel.caption", previous=day(tf.previous)),
         source=ctx.source,
     )
-    show_image(tf.figures["funnel"])
+    show_image(tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel"))
     record("pipeline_total", int(total["sites"]))
     return table
 
@@ -819,7 +925,9 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
     bc = blocker_counts(ctx)
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     show_step(say(L, "blockers.heading"), blocker_sentence(ctx))
-    table = show_table(
+    table = _show(
+        ctx,
+        "blockers",
         pd.DataFrame(
             {
                 say(L, "blocker"): bc["blocker"].map(lambda b: names.get(b, b)),
@@ -828,7 +936,7 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_image(tf.figures["blockers"])
+    show_image(tf.figures["blockers"], alt=say(L, "blockers.heading"), subtitle=say(L, "fig.blockers"))
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
     return table
 
@@ -863,8 +971,8 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
         say(L, "supervision.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
     )
     if len(tf.supervision):
-        table = show_table(supervision_table(ctx, top), source=ctx.source)
-    show_image(tf.figures["days_stuck"])
+        table = _show(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
+    show_image(tf.figures["days_stuck"], alt=say(L, "supervision.heading"), subtitle=say(L, "fig.days_stuck"))
     record("supervision_list", int(len(tf.supervision)))
     return table
 
@@ -886,10 +994,13 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
             expected_add_from_pipeline=n(city["expected_add_from_pipeline"]),
+            expected_add=n(city["expected_add"]),
             expected_shortfall=n(city["expected_shortfall"]),
         ),
     )
-    table = show_table(
+    table = _show(
+        ctx,
+        "district_targets",
         pd.DataFrame(
             {
                 say(L, "district"): d["district"].map(lambda x: district_label(ctx.city, x, L)),
@@ -902,7 +1013,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
                 say(L, "shortfall"): d["expected_shortfall"].map(n),
             }
         ),
-        source=ctx.source + say(L, "split", basis=d["share_basis"].iloc[0]),
+        source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
     )
     return table
 
@@ -917,7 +1028,9 @@ def show_stage_durations(ctx: Context) -> pd.DataFrame:
         say(L, "durations.heading"),
         say(L, "durations.sentence"),
     )
-    table = show_table(
+    table = _show(
+        ctx,
+        "stage_durations",
         pd.DataFrame(
             {
                 say(L, "stage"): du["stage"].map(lambda v: stage.get(v, v)),
@@ -981,6 +1094,30 @@ def target_sentences(ctx: Context, targets: pd.DataFrame, now: int) -> list[str]
     return parts
 
 
+def verdict_sentence(ctx: Context, targets: pd.DataFrame, now: int, changes: dict) -> str:
+    """The page's first line: the next target's status in words (on track / at risk / off track, by
+    `analysis.verdict`), its probability, and the stations added since the previous month."""
+    from analysis.verdict import STATUS_EN, STATUS_ZH, classify_target
+
+    L = ctx.lang
+    added = n(changes["added"]["added"].iloc[-1])
+    ahead = targets[targets["target_date"] > ctx.as_of]
+    if not len(ahead):
+        return say(L, "verdict.none_ahead", now=n(now), added=added)
+    r = ahead.iloc[0]
+    status = classify_target(float(r["prob_reach"]), int(r["target"]), r["target_date"], ctx.as_of, now)
+    return say(
+        L,
+        "verdict.sentence",
+        target=n(r["target"]),
+        target_date=day(r["target_date"]),
+        status=(STATUS_ZH if L == "zh" else STATUS_EN)[status],
+        prob_reach=prob(r["prob_reach"]) if status not in ("reached", "missed") else "–",
+        now=n(now),
+        added=added,
+    )
+
+
 def show_headline(ctx: Context) -> None:
     """The briefing's first paragraph: progress, the year's target and its probability, coverage,
     the pipeline, in numbers the data give."""
@@ -1006,7 +1143,15 @@ def show_headline(ctx: Context) -> None:
     ]
     parts.append(say(L, "headline.pipeline", pipeline=n(total["sites"].iloc[0]), supervision=n(len(tf.supervision))))
     show_markdown(say(L, "headline.heading"))
-    show_html(TABLE_CSS + '<p class="fiveg-headline">' + html.escape(" ".join(parts)) + "</p>")
+    verdict = verdict_sentence(ctx, tg, now, ch)
+    record("verdict", verdict)
+    show_html(
+        TABLE_CSS
+        + f'<p class="fiveg-verdict">{html.escape(verdict)}</p>'
+        + '<p class="fiveg-headline">'
+        + html.escape(" ".join(parts))
+        + "</p>"
+    )
     record("as_of", day(ctx.as_of))
     record("on_air_as_of", now)
     record("added_last_month", int(ch["added"]["added"].iloc[-1]))
@@ -1017,6 +1162,8 @@ def show_headline(ctx: Context) -> None:
     for _, r in tg.iterrows():
         record(f"target_{day(r['target_date'])}", int(r["target"]))
         record(f"prob_reach_{day(r['target_date'])}", round(float(r["prob_reach"]), 4))
+        if pd.Timestamp(r["target_date"]) <= ctx.as_of:  # due: the index says reached or missed, not a probability
+            record(f"on_air_{day(r['target_date'])}", count_on_air(ctx, r["target_date"]))
         record(f"still_to_build_{day(r['target_date'])}", max(int(r["target"]) - now, 0))
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
     record(
@@ -1028,6 +1175,7 @@ def show_headline(ctx: Context) -> None:
 
 def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     """The districts and the 4A+ scenic spots still to cover (and spots not yet rated)."""
+    _copy_beside_page(ctx, ctx.city.sites_path)
     cov = ctx.coverage()
     L = ctx.lang
     b = cov.by_district.iloc[:-1]
@@ -1037,7 +1185,9 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         say(L, "to_cover.sentence"),
     )
     yes, no = say(L, "yes"), say(L, "no")
-    table = show_table(
+    table = _show(
+        ctx,
+        "to_cover_districts",
         pd.DataFrame(
             {
                 say(L, "district"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
@@ -1050,13 +1200,17 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_table(
+    _show(
+        ctx,
+        "to_cover_scenic_spots",
         pd.DataFrame(
             {
                 say(L, "scenic_spot"): [_site_name(r, L) for _, r in s.iterrows()],
                 say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
                 say(L, "rating"): [_rating_text(r, L) for _, r in s.iterrows()],
-                say(L, "covered_outdoors_2"): s["is_covered"].map(lambda v: yes if v else no),
+                say(L, "covered_outdoors_2"): site_verdicts(s, coord_precision_m(ctx)).map(
+                    {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
+                ),
                 say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
             }
         ),
@@ -1079,5 +1233,5 @@ def show_top_blockers(ctx: Context, top: int = 5) -> pd.DataFrame:
         + say(L, "top_blockers.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
     )
     if len(tf.supervision):
-        table = show_table(supervision_table(ctx, top), source=ctx.source)
+        table = _show(ctx, "supervision_top", supervision_table(ctx, top), source=ctx.source)
     return table

@@ -20,9 +20,10 @@ import pandas as pd
 from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
 from analysis.errors import AnalysisError, UsageError
+from analysis.report.chrome import decorate_page, vintage_line, write_annex
 from analysis.report.context import resolve_lang
-from analysis.report.display import RECORD_KEY, read_records
-from analysis.report.index import PAGE_KEYS, write_city_index, write_report_index
+from analysis.report.display import RECORD_KEY, json_ready, read_records
+from analysis.report.index import PAGE_KEYS, provenance_rows, write_city_index, write_report_index
 from analysis.report.inputs import (
     check_as_of,
     check_basemap,
@@ -137,12 +138,28 @@ def _execute(nb_name: str, dest: Path, parameters: dict, kernel: str, notebooks_
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout,
+            # the kernel talks to papermill over loopback TCP and says so on stderr at every start;
+            # warnings of the report's own code still reach the notebook's outputs
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(
             f"notebook {nb_name} failed in cell {exc.cell_index + 1} of the executed notebook (In [{exc.exec_count}]): "
             f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}"
         ) from None
+
+
+def _relocate_parameters(notebook: Path, tmp: Path) -> None:
+    """The executed notebook names the folder it lives in, not the temporary one it was built in: `out`
+    becomes ".", the notebook's own folder (JupyterLab runs a notebook in its folder), so the analyst who
+    reruns it there writes beside the report, and no machine path is left in it."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(json.dumps(str(tmp)), '"."').replace(str(tmp), ".")
+    nbformat.write(nb, str(notebook))
 
 
 def _swap_in(tmp: Path, dest: Path) -> None:
@@ -191,15 +208,53 @@ def _run_notebooks(
         log(f"  {day} {nb}: {time.perf_counter() - started:.1f} s")
 
 
-def _publish(tmp: Path, city: City, as_of: pd.Timestamp, cleaned: dict, lang: str) -> None:
-    """The pages as HTML, headline.json, provenance.json and index.html beside the executed notebooks."""
+def _stage_notes(folders: dict[str, Path]) -> list[str]:
+    """The notes the forecast and task-force stages wrote for the report date (for the annex)."""
+    notes = []
+    for stage, name in (("forecast", "model.json"), ("taskforce", "taskforce_notes.json")):
+        path = folders.get(stage, Path("-")) / name
+        if path.is_file():
+            notes += [str(x) for x in json.loads(path.read_text(encoding="utf-8")).get("notes", [])]
+    return list(dict.fromkeys(notes))
+
+
+def _publish(
+    tmp: Path,
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    lang: str,
+    notes: list[str],
+) -> None:
+    """The pages as HTML (with the navigation bar and data vintage), the annex, headline.json,
+    provenance.json and index.html beside the executed notebooks."""
     day = as_of.date().isoformat()
+    for nb, _, _ in NOTEBOOKS:
+        _relocate_parameters(tmp / nb, tmp)
+    nav = [(Path(nb).stem + ".html", zh if lang == "zh" else en) for nb, zh, en in NOTEBOOKS]
+    nav = nav[-1:] + nav[:-1]  # the summary first, as on the index
+    vintage = vintage_line(lang, as_of, cleaned["extract"])
     for nb, zh, en in NOTEBOOKS:
-        render_html(tmp / nb, tmp / (Path(nb).stem + ".html"), title=f"{zh if lang == 'zh' else en} · {day}", lang=lang)
+        page = render_html(
+            tmp / nb, tmp / (Path(nb).stem + ".html"), title=f"{zh if lang == 'zh' else en} · {day}", lang=lang
+        )
+        decorate_page(page, lang, nav, vintage)
     headline = read_records(tmp / SUMMARY_NOTEBOOK)
     headline.setdefault("as_of", day)
-    prov = provenance_of(city, as_of, cleaned, lang)
-    (tmp / "headline.json").write_text(json.dumps(headline, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    prov = {**provenance_of(city, as_of, cleaned, lang), "notes": notes}
+    write_annex(
+        tmp,
+        lang,
+        say(lang, "annex.title", name_zh=city.name_zh, name_en=city.name_en, as_of=day),
+        nav,
+        vintage,
+        provenance_rows(prov, lang),
+        prov["files"],
+        notes,
+    )
+    (tmp / "headline.json").write_text(
+        json.dumps(json_ready(headline), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
     (tmp / "provenance.json").write_text(json.dumps(prov, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     write_report_index(tmp, city, day, headline, prov, lang)
 
@@ -222,19 +277,22 @@ def build_report(
     """Run the stages once for one report date, then every notebook into a temporary folder next to the
     report's folder, render the pages, write index.html, then swap it in. On a failing notebook the
     executed copies go to `<as_of>.failed/` and the last good report stays as it was."""
-    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
-    city_dir = Path(out) / city.key
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
+    # papermill runs the notebooks in notebooks/: a relative --out would be read from there
+    city_dir = Path(out).resolve() / city.key
     city_dir.mkdir(parents=True, exist_ok=True)
     day = as_of.date().isoformat()
     dest = city_dir / day
     t0 = time.perf_counter()
-    run_stages(city, as_of, cleaned, lang, basemap or check_basemap(city.basemap.get("default")), processed, log=log)
+    folders = run_stages(
+        city, as_of, cleaned, lang, basemap or check_basemap(city.basemap.get("default")), processed, log=log
+    )
     tmp = Path(tempfile.mkdtemp(prefix=f".{day}.building-", dir=city_dir))
     tmp.chmod(0o755)  # mkdtemp makes it private; the report is for a file share
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
     try:
         _run_notebooks(tmp, city_dir, day, params, kernel, notebooks_dir, timeout, dest, log)
-        _publish(tmp, city, as_of, cleaned, lang)
+        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders))
         _swap_in(tmp, dest)
         failed = city_dir / f"{day}.failed"
         if failed.exists():

@@ -80,8 +80,6 @@ def default_lang(city: City) -> str:
 
 def extract_rule_text(rule: str, lang: str) -> str:
     """The rule that set the records' extract date (see `inputs.clean_cached`), in the page's language."""
-    if lang != "zh":
-        return rule
     for key in ("given", "records_received"):
         if rule.startswith(key):
             return say(lang, f"rule.{key}")

@@ -1,0 +1,135 @@
+"""What every rendered page carries around its notebook output: the navigation bar between the
+report's pages, the data vintage and next report date, the annex page (methodology, what the report
+was made from, the model's notes) and the translation of the stages' notes into the page's language.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.report.text import TEXT, day, say
+
+#: The annex page beside the report's pages.
+ANNEX = "annex.html"
+
+#: Notes the stages write in English, with the key of their Chinese wording (values by name).
+NOTE_PATTERNS = (
+    (
+        r"too little history for a (?P<h>\d+)-month backtest \((?P<n>\d+) months; needs (?P<need>\d+)\)",
+        "note.short_backtest",
+    ),
+    (
+        r"too little history to backtest a season learned from a year at origins in every month "
+        r"\((?P<n>\d+) months, (?P<o>\d+) origins\).*",
+        "note.season_level",
+    ),
+    (r"too little history to choose a model by backtest \((?P<n>\d+) months\).*", "note.drift"),
+    (r"intervals widened x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) from (?P<m>\d+) months on.*", "note.widened"),
+    (r"(?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+) reach air by the observed stage durations.*", "note.pipeline"),
+    (r"(?P<n>\d+) of (?P<m>\d+) month ends interpolated linearly between published dates", "note.interpolated"),
+    (r"(?P<a>\w+) against (?P<b>\w+) in the backtest: mean MASE (?P<x>[\d.]+) vs (?P<y>[\d.]+)", "note.against"),
+    (r"no target_share in city\.toml: share of stations on air on (?P<d>[\d-]+)", "note.share_on_air"),
+    (
+        r"city\.toml gives no target_share: split by the (?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+)",
+        "note.share_pipeline",
+    ),
+    (r"city\.toml target_share", "note.share_given"),
+)
+
+
+def translate_note(note: str, lang: str) -> str | None:
+    """A stage's note in the page's language: English as written; in Chinese the known notes in
+    Chinese words, None for a note this table does not know (shown only in the annex's log)."""
+    note = str(note).strip()
+    if lang != "zh":
+        return note
+    for pattern, key in NOTE_PATTERNS:
+        m = re.fullmatch(pattern, note, flags=re.S)
+        if m:
+            return say(lang, key, **m.groupdict())
+    return None
+
+
+def next_report_date(as_of) -> pd.Timestamp:
+    """The monthly report after this one: the same day a month later (a month end's is the next month end)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    nxt = as_of + pd.DateOffset(months=1)
+    if as_of.is_month_end:
+        nxt = nxt + pd.offsets.MonthEnd(0)
+    return nxt.normalize()
+
+
+def vintage_line(lang: str, as_of, extract) -> str:
+    """'Data as of …, records extracted …; next report …' for the head of every page."""
+    return say(lang, "chrome.vintage", as_of=day(as_of), extract=day(extract), next=day(next_report_date(as_of)))
+
+
+def nav_html(lang: str, pages: list[tuple[str, str]], current: str) -> str:
+    """The navigation bar: the report's index, each page (the current one marked), the annex."""
+    links = [("index.html", say(lang, "chrome.index"))] + pages + [(ANNEX, say(lang, "chrome.annex"))]
+    items = "".join(
+        f'<a href="{html.escape(href)}"'
+        + (' aria-current="page" class="here"' if href == current else "")
+        + f">{html.escape(label)}</a>"
+        for href, label in links
+    )
+    return f'<nav class="fiveg-nav" aria-label="{html.escape(say(lang, "chrome.nav"))}">{items}</nav>'
+
+
+NAV_CSS = """<style>
+:root{--jp-content-font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+--jp-ui-font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif}
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif}
+.fiveg-nav{display:flex;flex-wrap:wrap;gap:4px 18px;padding:8px 0;margin:0 0 8px 0;border-bottom:1px solid #ccd5df;
+font-size:14px}
+.fiveg-nav a{color:#1f4e8c;text-decoration:none}.fiveg-nav a.here{font-weight:700;color:#1b1f24}
+.fiveg-vintage{font-size:12px;color:#555;margin:0 0 6px 0}
+.jp-Notebook{max-width:1300px}
+.jp-RenderedHTMLCommon table.fiveg-table{table-layout:auto;max-width:100%}
+.fiveg-scroll{overflow-x:auto;max-width:100%}
+</style>"""
+
+
+def decorate_page(page: Path, lang: str, pages: list[tuple[str, str]], vintage: str) -> None:
+    """Put the navigation bar and the data vintage at the top of a rendered page."""
+    text = page.read_text(encoding="utf-8")
+    head = NAV_CSS + nav_html(lang, pages, page.name) + f'<p class="fiveg-vintage">{html.escape(vintage)}</p>'
+    text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + head, text, count=1)
+    page.write_text(text, encoding="utf-8")
+
+
+def write_annex(
+    folder: Path,
+    lang: str,
+    title: str,
+    pages: list[tuple[str, str]],
+    vintage: str,
+    provenance_rows: list[tuple[str, str]],
+    files: list[dict],
+    notes: list[str],
+) -> Path:
+    """The annex: how the numbers are made (one place instead of notes on every page), what the report
+    was made from (inputs with their checksums), and the model's notes in the page's language."""
+    from analysis.report.index import render_template
+
+    shown = [translate_note(x, lang) for x in notes]
+    page = render_template(
+        "annex.html.j2",
+        html_lang="zh-CN" if lang == "zh" else "en",
+        title=title,
+        nav=nav_html(lang, pages, ANNEX),
+        vintage=vintage,
+        L=TEXT[lang],
+        methods=[say(lang, f"method.{k}") for k in ("clean", "forecast", "coverage", "sites", "taskforce")],
+        provenance=provenance_rows,
+        files=files,
+        notes=[s for s in shown if s],
+        untranslated=len([s for s in shown if s is None]),
+    )
+    path = folder / ANNEX
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,302 @@
+"""The report as a reviewer reads it, built the way a user builds it: a relative `--out` with a space
+in it, from the project root (zh) and from another folder (en). Every local link resolves, no stray
+folder in notebooks/, executed notebooks without stderr or machine paths, no developer text, no
+untranslated words, and in headless Chromium at 1400 px: no tofu and no table cut off."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from analysis.clean.ledger import MERGE_REASONS, QUARANTINE_REASONS
+from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT, load_city
+from analysis.report import runner as report
+from analysis.report.chrome import ANNEX
+
+pytestmark = pytest.mark.slow
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def _build(cwd: Path, out: str, lang: str, processed: Path) -> Path:
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return report.run_report(
+            "karamay", as_of="2021-03-22", out=out, lang=lang, processed=processed, log=lambda *a: None
+        )[0]
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """One report per language (about 30 s each), with the notebooks folder and the figures' warnings watched."""
+    root = tmp_path_factory.mktemp("pages")
+    before = sorted(p.name for p in NOTEBOOKS_DIR.iterdir())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        zh = _build(PROJ_ROOT, os.path.relpath(root / "zh reports", PROJ_ROOT), "zh", root / "processed")
+        en = _build(root, "en reports", "en", root / "processed")
+    return {
+        "zh": zh.resolve(),
+        "en": en.resolve(),
+        "notebooks_before": before,
+        "glyph_warnings": [str(w.message) for w in caught if "Glyph" in str(w.message)],
+    }
+
+
+def _pages(folder: Path) -> list[Path]:
+    return [folder.parent.parent / "index.html", folder.parent / "index.html", *sorted(folder.glob("*.html"))]
+
+
+def _visible_text(page: Path) -> str:
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    for tag in soup(["script", "style", "iframe"]):
+        tag.decompose()
+    return soup.get_text(" ")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_local_link_resolves_with_a_relative_out(reports, lang):
+    folder = reports[lang]
+    assert " reports" in str(folder)
+    for page in _pages(folder):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        refs = [a.get("href") for a in soup.find_all("a")] + [i.get("src") for i in soup.find_all("img")]
+        for ref in filter(None, refs):
+            if ref.startswith(("http://", "https://", "#", "mailto:", "data:")):
+                continue
+            assert (page.parent / ref.split("#")[0]).exists(), f"{page.name}: {ref} does not resolve"
+        if page.parent == folder and page.name not in ("index.html", "coverage_map.html"):
+            assert soup.find("nav", class_="fiveg-nav") and soup.find("a", href=ANNEX), f"{page.name}: no navigation"
+        assert "No description has been provided" not in page.read_text(encoding="utf-8"), page.name
+    coverage = BeautifulSoup((folder / "03_coverage.html").read_text(encoding="utf-8"), "html.parser")
+    assert coverage.find("a", href="coverage_map.html") and (folder / "coverage_map.html").is_file()
+    csvs = [
+        a["href"]
+        for a in BeautifulSoup((folder / "05_summary.html").read_text(encoding="utf-8"), "html.parser").find_all(
+            "a", href=re.compile(r"\.csv$")
+        )
+    ]
+    assert len(csvs) >= 4 and all(len(pd.read_csv(folder / c)) for c in csvs)
+    assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == reports["notebooks_before"], "stray folder in notebooks/"
+
+
+def test_the_map_opens_on_the_built_up_area_with_the_gaps(reports):
+    page = (reports["zh"] / "coverage_map.html").read_text(encoding="utf-8")
+    south, west, north, east = map(
+        float, re.search(r'"view":\[\[([\d.]+),([\d.]+)\],\[([\d.]+),([\d.]+)\]\]', page).groups()
+    )
+    # downtown Karamay (about 45.58 N 84.89 E), not the whole 7,700 km2 city
+    assert south < 45.58 < north and west < 84.89 < east and (north - south) * (east - west) < 0.05
+    assert "imperial: false" in page and "collapsed: true" in page and "已覆盖：" in page
+
+
+def test_figures_draw_no_tofu(reports):
+    assert reports["glyph_warnings"] == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_executed_notebooks_carry_no_stderr_and_no_temporary_paths(reports, lang):
+    folder = reports[lang]
+    for nb_path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(str(nb_path), as_version=4)
+        for cell in nb.cells:
+            for o in cell.get("outputs", []):
+                assert o.get("name") != "stderr", f"{nb_path.name}: {o.get('text', '')[:200]}"
+                # a step shows its table once and returns it: the cell assigns it, nothing is echoed
+                assert o.get("output_type") != "execute_result", f"{nb_path.name}: {cell.source}"
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                assert 'out = "."' in cell.source and ".building-" not in cell.source, cell.source
+                assert str(PROJ_ROOT) not in cell.source and str(folder) not in cell.source, cell.source
+    prov = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    assert str(PROJ_ROOT) not in json.dumps(prov, ensure_ascii=False)
+    assert (
+        all(not f["path"].startswith("/") for f in prov["files"])
+        and prov["city_config"] == "data/raw/karamay/city.toml"
+    )
+
+    def no_constant(name):
+        raise AssertionError(f"headline.json holds {name}")
+
+    head = json.loads((folder / "headline.json").read_text(encoding="utf-8"), parse_constant=no_constant)
+    assert "nan" not in [v for v in head.values() if isinstance(v, str)]
+    assert head["verdict"]
+
+
+def test_chinese_pages_hold_no_developer_text_or_english_prose(reports):
+    codes = set(QUARANTINE_REASONS) | set(MERGE_REASONS)
+    for page in _pages(reports["zh"]):
+        text = _visible_text(page)
+        for bad in (
+            "analysis.coverage",
+            "grid 模式",
+            "unknown (",
+            "文章",
+            "说明（英文）",
+            "No CJK",
+            "too little history",
+            "target_share",
+            "](",
+            "上期报告",
+            "取自缓存",
+            "Source:",
+        ):
+            assert bad not in text, f"{page.name}: {bad!r}"
+        assert not codes & set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", text)), page.name
+        names_out = text
+        while True:  # English forms of names are in full-width brackets: 克拉玛依区（Karamay District）
+            shorter = re.sub(r"（[^（）]*）", " ", names_out)
+            if shorter == names_out:
+                break
+            names_out = shorter
+        prose = re.findall(r"[A-Za-z]+(?:[ ,;:'’-]+[A-Za-z]+){3,}", names_out)
+        assert not prose, f"{page.name}: English prose {prose[:3]}"
+    clean = _visible_text(reports["zh"] / "01_clean.html")
+    assert "位于市域外" in clean and "同一站址编码" in clean
+    summary = _visible_text(reports["zh"] / "05_summary.html")
+    assert summary.index("结论") < summary.index("与上月相比的变化") < summary.index("目标、进度与达成概率")
+    assert "下期报告 2021-04-22" in summary
+
+
+def test_english_pages_hold_chinese_only_in_names_with_their_english_form(reports):
+    city = load_city("karamay")
+    sites = pd.read_csv(city.sites_path)
+    names = set(sites["name_zh"]) | {d.name_zh for d in city.districts} | {city.name_zh}
+    stations = pd.read_parquet(next((reports["en"].parent.parent.parent / "processed").rglob("stations.parquet")))
+    station_names = set(stations["name"].dropna().astype(str))
+    allowed = {run for name in names | station_names for run in CJK.findall(name)}
+    for page in _pages(reports["en"]):
+        text = re.sub(r"\S*/\S*", " ", _visible_text(page))  # file names (the annex's inputs) are names
+        stray = {run for run in CJK.findall(text) if run not in allowed}
+        assert not stray, f"{page.name}: {sorted(stray)[:10]}"
+    key_sites = _visible_text(reports["en"] / "03_coverage.html")
+    assert "World Devil City (Urho Ghost City) Scenic Area (世界魔鬼城景区)" in key_sites
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+CHECK_SCRIPT = """<script>
+(function () {
+  var out = {fonts: {}, over: [], doc: [document.documentElement.scrollWidth, window.innerWidth],
+             text: document.body.innerText};
+  // the text of each element, by the font family list it is drawn with
+  document.querySelectorAll('body *').forEach(function (e) {
+    var own = Array.prototype.filter.call(e.childNodes, function (n) { return n.nodeType === 3; })
+      .map(function (n) { return n.textContent; }).join('').trim();
+    if (!own || e.closest('script,style,pre#fiveg-check')) return;
+    var f = getComputedStyle(e).fontFamily; out.fonts[f] = (out.fonts[f] || '') + own;
+  });
+  var boxes = 'table, .fiveg-scroll, .jp-OutputArea-output, .jp-RenderedHTMLCommon';
+  document.querySelectorAll(boxes).forEach(function (e) {
+    if (e.scrollWidth > e.clientWidth + 1) {
+      out.over.push(e.tagName + '.' + e.className + ' ' + e.scrollWidth + '>' + e.clientWidth);
+    }
+  });
+  var pre = document.createElement('pre'); pre.id = 'fiveg-check'; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+CHROMIUM = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--window-size=1400,3000",
+    "--hide-scrollbars",
+]
+
+
+def _font_files(families: list[str]) -> list[tuple[str, int]]:
+    """The font files fontconfig (as Chromium on Linux) resolves for a CSS family list, in order."""
+    found = []
+    for family in families:
+        out = subprocess.run(
+            ["fc-match", "-f", "%{family}|%{file}|%{index}", family], capture_output=True, text=True, check=False
+        ).stdout
+        if out.count("|") == 2:
+            got, file, index = out.split("|")
+            if family.lower() in [g.strip().lower() for g in got.split(",")]:
+                found.append((file, int(index or 0)))
+    return found
+
+
+def _uncovered(text: str, fonts: list[tuple[str, int]]) -> set[str]:
+    """Characters of `text` that none of the page's fonts (by their cmap) can draw: tofu, or a glyph left to
+    Chromium's last-resort fallback, in another style than the page's."""
+    from fontTools.ttLib import TTFont
+
+    cmaps = [set(TTFont(f, fontNumber=i, lazy=True).getBestCmap()) for f, i in fonts]
+    return {c for c in text if not c.isspace() and not any(ord(c) in cmap for cmap in cmaps)}
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    shutil.which("chromium") is None or shutil.which("fc-match") is None,
+    reason="needs Debian's chromium and fontconfig (.ci/run installs them)",
+)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("page", ["index.html", "05_summary.html", "03_coverage.html"])
+def test_chromium_at_1400_px_no_tofu_no_table_cut_off(reports, lang, page, tmp_path):
+    folder = reports[lang]
+    probe = folder / f".probe-{page}"
+    probe.write_text(
+        (folder / page).read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"), encoding="utf-8"
+    )
+    try:
+        dom = subprocess.run(
+            ["chromium", *CHROMIUM, f"--user-data-dir={tmp_path / 'p'}", "--dump-dom", probe.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        shot = tmp_path / "shot.png"
+        subprocess.run(
+            [
+                "chromium",
+                *CHROMIUM,
+                f"--user-data-dir={tmp_path / 'p2'}",
+                f"--screenshot={shot}",
+                (folder / page).as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        probe.unlink()
+    check = json.loads(BeautifulSoup(dom, "html.parser").find("pre", id="fiveg-check").get_text())
+    assert check["doc"][0] <= check["doc"][1], f"the page is wider than the window: {check['doc']}"
+    assert check["over"] == [], check["over"]
+    assert "克拉玛依" in check["text"]  # Chinese names are on the English pages too
+    for family, text in check["fonts"].items():
+        families = [f.strip().strip("'\"") for f in family.split(",")]
+        fonts = _font_files(families)
+        assert fonts, f"none of {families} is installed"
+        # the known string: the district names, in every font list the page uses
+        assert _uncovered(text + "克拉玛依区独山子白碱滩乌尔禾", fonts) == set(), family
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    assert img.size == (1400, 3000) and sum(1 for c in img.resize((64, 100)).histogram() if c) > 8
+
+
+@pytest.mark.skipif(shutil.which("fc-match") is None, reason="needs fontconfig")
+def test_the_tofu_check_fails_on_a_character_the_font_lacks():
+    latin = _font_files(["DejaVu Sans"])
+    assert latin and _uncovered("Karamay 克拉玛依", latin) == set("克拉玛依")
