@@ -95,13 +95,20 @@ def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFra
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
     raw = raw.drop(columns=["read_note", "read_problem"], errors="ignore")
     cells = cells.drop(columns=["read_note", "read_problem"], errors="ignore")
-    op_out = raw[(op_fate["fate"] != "kept").to_numpy()].join(op_fate)
-    cell_out = cells[(cell_fate["fate"] != "kept").to_numpy()].join(cell_fate)
+    op_out = _as_python_text(raw[(op_fate["fate"] != "kept").to_numpy()]).join(op_fate)
+    cell_out = _as_python_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
     rest = [c for c in quarantine.columns if c not in lead]
     return quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
                                                kind="stable").reset_index(drop=True)
+
+
+def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
+    quarantine's values as the source gave them, converted for its rows only."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    return frame.assign(**{c: frame[c].to_numpy(dtype=object, na_value=None) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:

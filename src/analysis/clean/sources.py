@@ -363,8 +363,11 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
         frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
     frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
-    frame, trailing = _drop_trailing_blank(frame, [header.mapping[j] for j in sorted(header.mapping)])
-    frame = frame.replace("", None).astype(object)
+    fields = [header.mapping[j] for j in sorted(header.mapping)]
+    frame, trailing = _drop_trailing_blank(frame, fields)
+    # the values stay Arrow strings (a few bytes each, no Python object per cell): a national file
+    # as Python strings costs ~1 KB per row
+    frame = frame.assign(**{c: frame[c].replace("", None).astype("str") for c in fields})
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []

@@ -122,6 +122,14 @@ def _join_unique_sorted(keys: pd.Series, values: pd.Series, sep: str = "; ") -> 
     return out.reindex(pd.unique(keys.to_numpy()))
 
 
+def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
+    """A raw column (of the `rows` mask or labels only, when given) as Python strings, None where
+    empty: what the parsers and the notes read; the frame itself keeps Arrow strings."""
+    values = raw[column] if rows is None else raw.loc[rows, column]
+    out = values.to_numpy(dtype=object, na_value=None)
+    return pd.Series(out, index=values.index, name=column, dtype=object)
+
+
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
     sheet_part = ("[" + sheet.astype("string") + "]").fillna("")
     return file.astype("string") + sheet_part + ":" + row.astype("string")
@@ -183,7 +191,8 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
     out = pd.concat(frames, ignore_index=True)
-    out[list(columns)] = out[list(columns)].astype(object).where(out[list(columns)].notna(), None)
+    # the values as Arrow strings (see `_text` for the Python strings a parser is given)
+    out = out.assign(**{c: out[c].astype("str") for c in [*columns, "source_file", "source_sheet"]})
     out["source_row"] = out["source_row"].astype("int64")
     out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
     return _split_tenants(out) if kind == "operator" else out
@@ -192,7 +201,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
 def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     """A tower-company row serving several operators (运营商 移动、联通) is one record per tenant: each
     operator's equipment is its own station on the shared tower. Both keep the row's file and number."""
-    tenants = parse.parse_tenants(pd.Series(raw["operator"], dtype=object))
+    tenants = parse.parse_tenants(_text(raw, "operator"))
     multi = tenants.notna().to_numpy()
     if not multi.any():
         return raw
@@ -200,7 +209,8 @@ def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({op}) of a shared tower row"
              for prior, op in zip(shared["read_note"], shared["operator"], strict=True)]
     expanded = shared.assign(operator=[t.split(",") for t in tenants[multi]], read_note=notes).explode("operator")
-    return pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
+    out = pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
+    return out.astype({"operator": "str"})
 
 
 # --- the operator-report rows ------------------------------------------------------------------
@@ -238,14 +248,15 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
     masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
     pos = pd.DataFrame(index=raw.index)
-    lon_text, lat_text = raw["lon"], raw["lat"]
+    lon_text, lat_text = _text(raw, "lon"), _text(raw, "lat")
     # the planned position only where no actual one is given (规划经度 beside 实际经度)
     planned = lon_text.isna() & lat_text.isna() & raw["lonlat"].isna() & raw["planned_lon"].notna()
-    lon_text = lon_text.where(~planned, raw["planned_lon"])
-    lat_text = lat_text.where(~planned, raw["planned_lat"])
+    if planned.any():
+        lon_text = lon_text.where(~planned, _text(raw, "planned_lon"))
+        lat_text = lat_text.where(~planned, _text(raw, "planned_lat"))
     pos["planned"] = planned
     if raw["lonlat"].notna().any():
-        split_lon, split_lat = parse.split_lonlat(pd.Series(raw["lonlat"], dtype=object))
+        split_lon, split_lat = parse.split_lonlat(_text(raw, "lonlat"))
         use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
         lon_text = lon_text.where(~use, split_lon.astype(object))
         lat_text = lat_text.where(~use, split_lat.astype(object))
@@ -255,7 +266,7 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
-    crs = parse.parse_crs(pd.Series(raw["crs"], dtype=object)).fillna(default_crs)
+    crs = parse.parse_crs(_text(raw, "crs")).fillna(default_crs)
     unknown_crs = crs == "unknown"
     usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
     x = lon.where(usable_xy, 0.0).to_numpy(float)
@@ -286,11 +297,11 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
-    rec["site_code"] = _normalize_code(pd.Series(raw["site_code"], dtype=object)).astype(object)
+    rec["site_code"] = _normalize_code(_text(raw, "site_code")).astype(object)
     mangled = rec["site_code"].astype("string").str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
     rec["mangled_code"] = rec["site_code"].where(mangled, None)
     rec["site_code"] = rec["site_code"].where(rec["site_code"].notna() & ~mangled, None)
-    name = parse.normalize_text(pd.Series(raw["name"], dtype=object))
+    name = parse.normalize_text(_text(raw, "name"))
     rec["name"] = name.astype(object).where(name.notna(), None)
     no_identity = rec["site_code"].isna() & rec["name"].isna()
     # blank: every cell empty or only spaces (looked at only where there is no identity: cheap)
@@ -298,13 +309,13 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     if no_identity.any():
         cells = raw.loc[no_identity, list(FIELDS)].astype("string")
         blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
-    rec["operator"] = parse.parse_operators(pd.Series(raw["operator"], dtype=object))
+    rec["operator"] = parse.parse_operators(_text(raw, "operator"))
     from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
-    band = parse.parse_bands(pd.Series(raw["band"], dtype=object))
+    band = parse.parse_bands(_text(raw, "band"))
     rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
-    rec["reported_status"] = parse.parse_statuses(pd.Series(raw["status"], dtype=object))
-    blocker = parse.parse_blockers(pd.Series(raw["blocker"], dtype=object))
+    rec["reported_status"] = parse.parse_statuses(_text(raw, "status"))
+    blocker = parse.parse_blockers(_text(raw, "blocker"))
     rec["blocker"] = blocker.where(blocker.notna(), None)
     return blank, no_identity
 
@@ -319,12 +330,12 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
-    on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    on_air_text = _text(raw, "on_air_date")
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
-    not_yet = parse.says_not_on_air(pd.Series(raw["status"], dtype=object)) & rec["on_air_date"].notna()
+    not_yet = parse.says_not_on_air(_text(raw, "status")) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        notes = _append_note(notes, not_yet, "status ", raw["status"].astype(str) + " beside on-air date " + planned,
+        notes = _append_note(notes, not_yet, "status ", _text(raw, "status").astype(str) + " beside on-air date " + planned,
                              ": not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
@@ -383,13 +394,13 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
 def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """The detail text of each reason, built only for the rows quarantined for it."""
     lon_text, lat_text = pos["lon_text"], pos["lat_text"]
-    on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    on_air_text = _text(raw, "on_air_date")
     on_air = rec["on_air_date"]
     details = {
         "unreadable_line": lambda m: raw["read_problem"][m].astype(str),
         "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
-        "unknown_crs": lambda m: "crs=" + raw["crs"][m].astype(str),
+        "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
         "outside_city": lambda m: ("WGS-84 " + rec["lon"][m].round(5).astype(str) + ", "
                                    + rec["lat"][m].round(5).astype(str)),
         "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
