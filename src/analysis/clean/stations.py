@@ -26,6 +26,7 @@ from analysis.clean.ledger import (
     build_source_ledger,
     fate_cell_rows,
     fate_operator_rows,
+    select_unkept_rows,
     summarize,
 )
 from analysis.config import City, OPERATORS, parse_date, resolve_city
@@ -569,18 +570,21 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
 
     op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
     cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
+    # of the raw text only the quarantine's rows and where each row came from are needed from here on
+    unkept = select_unkept_rows(raw, op_fate)
+    raw = raw[["source_file", "source_sheet", "source_row"]]
     st, member_sources = _operator_stations(raw, rec, dd, heads, head_ids)
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
-    quarantine = build_quarantine(raw, op_fate, cells, cell_fate)
+    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
     row_notes = rec["notes"].fillna("")
     n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
     n_tenants = int(row_notes.str.contains("of a shared tower row", regex=False).sum())
     # the raw text and parsed rows are done with: free them before the stations are typed and copied
-    del raw, cells, rec, cell_rec, row_notes, dd
+    del raw, unkept, cells, rec, cell_rec, row_notes, dd
 
     stations = _finish_stations(st, as_of_ts)
     del st
