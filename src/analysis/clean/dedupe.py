@@ -58,7 +58,9 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     """
     alive = rec.index[rec["reason"].isna()]
     # Priority: the most complete record represents the station; ties go to file order.
-    order = rec.loc[alive].assign(_pos=np.arange(len(alive))).sort_values(["n_fields", "_pos"], ascending=[False, True])
+    # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
+    order = rec.loc[alive, ["n_fields"]].assign(_pos=np.arange(len(alive))).sort_values(["n_fields", "_pos"],
+                                                                                       ascending=[False, True])
     idx = order.index
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
     live = _merge_exact_repeats(raw, idx, out)

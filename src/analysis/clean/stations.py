@@ -517,7 +517,8 @@ def clean_stations(
                  + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
     if not tables:
         raise _nothing_readable(inputs, file_info)
-    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits)
+    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits,
+                         release_read=True)
 
 
 def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
@@ -554,11 +555,17 @@ def _default_crs(input_crs: str | None) -> str:
 
 
 def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[str], city: City, districts,
-                  as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int]) -> CleanResult:
+                  as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int],
+                  release_read: bool = False) -> CleanResult:
     """The body of `clean_stations` once the files are read: also what each partition of
-    `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row."""
+    `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row.
+    `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
+    of a national file's text otherwise lives to the end)."""
     raw = _stack(tables, "operator", FIELDS)
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS)
+    if release_read:
+        for t in tables:
+            t.frame = t.frame.iloc[:0]
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     dd, conflict_anchor, heads = _dedupe_operator_rows(raw, rec)
