@@ -708,7 +708,9 @@ def _attach_opencellid(st: pd.DataFrame, member_sources: pd.DataFrame, cells: pd
                               "file": cells["source_file"][to_station]})
     src = pd.concat([member_sources, src_cells])
     st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
-    st["n_sources"] = src.drop_duplicates(["head", "file"]).groupby("head", sort=False).size().reindex(heads)
+    # distinct files per station on integer codes (hashing a national file's file names per row is not needed)
+    files = pd.DataFrame({"head": src["head"].to_numpy(), "file": pd.factorize(src["file"])[0]})
+    st["n_sources"] = files.drop_duplicates().groupby("head", sort=False).size().reindex(heads)
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
