@@ -204,7 +204,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
 def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     """A tower-company row serving several operators (运营商 移动、联通) is one record per tenant: each
     operator's equipment is its own station on the shared tower. Both keep the row's file and number."""
-    tenants = parse.parse_tenants(_text(raw, "operator"))
+    tenants = parse.parse_tenants(raw["operator"])
     multi = tenants.notna().to_numpy()
     if not multi.any():
         return raw
@@ -269,7 +269,7 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
-    crs = parse.parse_crs(_text(raw, "crs")).fillna(default_crs)
+    crs = parse.parse_crs(raw["crs"]).fillna(default_crs)
     unknown_crs = crs == "unknown"
     usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
     x = lon.where(usable_xy, 0.0).to_numpy(float)
@@ -301,24 +301,24 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
-    code = _normalize_code(_text(raw, "site_code"))
+    code = _normalize_code(raw["site_code"])
     mangled = code.str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
     rec["mangled_code"] = pd.Series(code.where(mangled).to_numpy(dtype=object, na_value=None), index=raw.index)
     rec["site_code"] = code.where(~mangled).astype("str")
-    rec["name"] = parse.normalize_text(_text(raw, "name")).astype("str")
+    rec["name"] = parse.normalize_text(raw["name"]).astype("str")
     no_identity = rec["site_code"].isna() & rec["name"].isna()
     # blank: every cell empty or only spaces (looked at only where there is no identity: cheap)
     blank = pd.Series(False, index=raw.index)
     if no_identity.any():
         cells = raw.loc[no_identity, list(FIELDS)].astype("string")
         blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
-    rec["operator"] = parse.parse_operators(_text(raw, "operator"))
+    rec["operator"] = parse.parse_operators(raw["operator"])
     from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
-    band = parse.parse_bands(_text(raw, "band"))
+    band = parse.parse_bands(raw["band"])
     rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
-    rec["reported_status"] = parse.parse_statuses(_text(raw, "status"))
-    blocker = parse.parse_blockers(_text(raw, "blocker"))
+    rec["reported_status"] = parse.parse_statuses(raw["status"])
+    blocker = parse.parse_blockers(raw["blocker"])
     rec["blocker"] = blocker.where(blocker.notna(), None)
     return blank, no_identity
 
@@ -327,7 +327,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
     for stage, column in STAGE_DATE_COLUMNS.items():
-        text = pd.Series(raw[column], dtype=object)
+        text = raw[column]
         parsed = parse.parse_dates(text)
         rec[column] = parsed
         if stage != "on_air":
@@ -335,7 +335,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
     on_air_text = _text(raw, "on_air_date")
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
-    not_yet = parse.says_not_on_air(_text(raw, "status")) & rec["on_air_date"].notna()
+    not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
         notes = _append_note(notes, not_yet, "status ", _text(raw, "status").astype(str) + " beside on-air date " + planned,
