@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis import geo
 from analysis.clean import parse
@@ -194,11 +195,21 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
     out = pd.concat(frames, ignore_index=True)
-    # the values as Arrow strings (see `_text` for the Python strings a parser is given)
-    out = out.assign(**{c: out[c].astype("str") for c in [*columns, "source_file", "source_sheet"]})
+    # the values as Arrow strings (see `_text` for the Python strings a parser is given); a column no
+    # file has takes no buffer (an astype of the NaNs would take 8 bytes per row)
+    out = out.assign(**{c: _as_text(out[c]) for c in [*columns, "source_file", "source_sheet"]})
     out["source_row"] = out["source_row"].astype("int64")
     out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
     return _split_tenants(out) if kind == "operator" else out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as Arrow strings (pandas "str"), NaN where empty."""
+    if values.notna().any():
+        return values.astype("str")
+    nulls = pa.nulls(len(values), pa.large_string())
+    return pd.Series(nulls.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get),
+                     index=values.index, name=values.name)
 
 
 def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
@@ -208,12 +219,19 @@ def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     multi = tenants.notna().to_numpy()
     if not multi.any():
         return raw
-    shared = raw.loc[multi]
-    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({op}) of a shared tower row"
-             for prior, op in zip(shared["read_note"], shared["operator"], strict=True)]
-    expanded = shared.assign(operator=[t.split(",") for t in tenants[multi]], read_note=notes).explode("operator")
-    out = pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
-    return out.astype({"operator": "str"})
+    lists = [t.split(",") for t in tenants[multi]]
+    counts = np.ones(len(raw), dtype=np.int64)
+    counts[multi] = [len(t) for t in lists]
+    # each row repeated once per tenant, in file order: one take of the columns (a concat and a sort
+    # of a national file copy them twice)
+    out = raw.take(np.repeat(np.arange(len(raw)), counts)).reset_index(drop=True)
+    is_tenant = np.repeat(multi, counts)
+    # the note names the row's operator cell as written (移动、联通), on each of its tenants
+    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({said}) of a shared tower row"
+             for prior, said in zip(out.loc[is_tenant, "read_note"], out.loc[is_tenant, "operator"], strict=True)]
+    out.loc[is_tenant, "operator"] = [op for t in lists for op in t]
+    out.loc[is_tenant, "read_note"] = notes
+    return out
 
 
 # --- the operator-report rows ------------------------------------------------------------------
