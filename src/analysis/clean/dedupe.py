@@ -72,7 +72,8 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
 
 def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) -> pd.Index:
     """Exact repeats of the whole record merge into the first; returns the rows left."""
-    first = _row_keys(raw.loc[idx, list(FIELDS)])
+    # keys of the rows as they lie (a copy of every cell in priority order first costs a national file)
+    first = _row_keys(raw[list(FIELDS)])[raw.index.get_indexer(idx)]
     first_idx = pd.Series(idx, index=idx).groupby(first).transform("first")
     dup = first_idx != idx
     out.loc[dup, "anchor"] = first_idx[dup]

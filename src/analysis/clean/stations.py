@@ -670,8 +670,12 @@ def _operator_stations(raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, h
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # only the columns the stations are built from: a copy of all of rec costs ~0.7 KB per row
     members = rec.loc[dd.index, [*value_cols, "reported_status", "notes"]].assign(_head=dd["anchor"])
-    # (members are already in dd's priority order: the head comes first in its group)
-    combined = members.groupby("_head", sort=False)[value_cols].first()
+    # (members are already in dd's priority order: the head comes first in its group); most stations
+    # have one record: only the others are grouped
+    several = members["_head"].duplicated(keep=False).to_numpy()
+    combined = members.loc[~several, value_cols].set_axis(members["_head"][~several].to_numpy())
+    if several.any():
+        combined = pd.concat([combined, members[several].groupby("_head", sort=False)[value_cols].first()])
     # the first status other than "unknown" in priority order (vectorised: no per-group Python)
     said = members.loc[members["reported_status"] != "unknown", ["_head", "reported_status"]]
     reported = said.groupby("_head", sort=False)["reported_status"].first().reindex(heads).fillna("unknown")
