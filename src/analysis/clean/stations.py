@@ -179,12 +179,16 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
     return tables, file_info, failed
 
 
-def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
+def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release: bool = False) -> pd.DataFrame:
+    """The tables of one kind as one frame of Arrow strings, with each row's file, sheet and row;
+    `release`: each table's frame is emptied once taken (the run's own tables: no second copy)."""
     frames = []
     for t in tables:
         if t.kind != kind:
             continue
         f = t.frame.reindex(columns=[*columns, "source_row", *READ_COLUMNS])
+        if release:
+            t.frame = t.frame.iloc[:0]
         if kind == "operator":
             # a report of one operator often names it only in its file name or title
             f["file_operator"] = parse.operator_of_context(t.context)
@@ -194,10 +198,13 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.Da
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    del frames
     # the values as Arrow strings (see `_text` for the Python strings a parser is given); a column no
-    # file has takes no buffer (an astype of the NaNs would take 8 bytes per row)
-    out = out.assign(**{c: _as_text(out[c]) for c in [*columns, "source_file", "source_sheet"]})
+    # file has takes no buffer (an astype of the NaNs would take 8 bytes per row); one column at a time,
+    # so that only one column is ever held twice
+    for c in [*columns, "source_file", "source_sheet"]:
+        out[c] = _as_text(out[c])
     out["source_row"] = out["source_row"].astype("int64")
     out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
     return _split_tenants(out) if kind == "operator" else out
@@ -207,7 +214,10 @@ def _as_text(values: pd.Series) -> pd.Series:
     """A column as Arrow strings (pandas "str"), NaN where empty, in one chunk: the reader leaves a
     chunk per block read, and taking rows across dozens of chunks is several times slower."""
     if values.notna().any():
-        array = pa.chunked_array(pa.array(values.astype("str").array)).combine_chunks()
+        array = pa.chunked_array(pa.array(values.astype("str").array))
+        if array.num_chunks == 1 and values.dtype == "str":
+            return values
+        array = array.combine_chunks()
     else:
         array = pa.nulls(len(values), pa.large_string())
     as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
@@ -358,8 +368,8 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        notes = _append_note(notes, not_yet, "status ", _text(raw, "status").astype(str) + " beside on-air date " + planned,
-                             ": not counted on air; ")
+        said = _text(raw, "status").astype(str)
+        notes = _append_note(notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
     bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
@@ -581,11 +591,8 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row.
     `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
     of a national file's text otherwise lives to the end)."""
-    raw = _stack(tables, "operator", FIELDS)
-    cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS)
-    if release_read:
-        for t in tables:
-            t.frame = t.frame.iloc[:0]
+    raw = _stack(tables, "operator", FIELDS, release_read)
+    cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     dd, conflict_anchor, heads = _dedupe_operator_rows(raw, rec)
