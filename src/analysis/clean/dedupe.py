@@ -87,8 +87,10 @@ def _row_keys(frame: pd.DataFrame) -> np.ndarray:
     key = np.zeros(len(frame), dtype=np.int64)
     for column in frame.columns:
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        if len(uniques) <= 1:  # the same in every row (a column the file lacks): tells no rows apart
+            continue
         # both factors are below the number of rows: the product fits in 64 bits for any file
-        key, _ = pd.factorize(key * max(len(uniques), 1) + codes)
+        key, _ = pd.factorize(key * len(uniques) + codes)
     return key
 
 
@@ -98,7 +100,8 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) 
     if not len(coded):
         return
     grp = rec.loc[coded, ["operator", "site_code"]]
-    head = pd.Series(coded, index=coded).groupby([grp["operator"], grp["site_code"]], sort=False).transform("first")
+    # grouped on integer keys: grouping on the two text columns of a national file takes seconds
+    head = pd.Series(coded, index=coded).groupby(_row_keys(grp), sort=False).transform("first")
     dist = distance_m(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy(),
                        rec.loc[head, "lon"].to_numpy(), rec.loc[head, "lat"].to_numpy())
     is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)

@@ -186,28 +186,41 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
     for t in tables:
         if t.kind != kind:
             continue
-        f = t.frame.reindex(columns=[*columns, "source_row", *READ_COLUMNS])
+        frames.append(_stack_columns(t, columns, kind))
         if release:
             t.frame = t.frame.iloc[:0]
-        if kind == "operator":
-            # a report of one operator often names it only in its file name or title
-            f["file_operator"] = parse.operator_of_context(t.context)
-        f.insert(0, "source_sheet", t.sheet)
-        f.insert(0, "source_file", project_relative(t.path))
-        frames.append(f)
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     del frames
-    # the values as Arrow strings (see `_text` for the Python strings a parser is given); a column no
-    # file has takes no buffer (an astype of the NaNs would take 8 bytes per row); one column at a time,
-    # so that only one column is ever held twice
+    # one Arrow chunk per column, one column at a time (only one column is ever held twice)
     for c in [*columns, "source_file", "source_sheet"]:
         out[c] = _as_text(out[c])
-    out["source_row"] = out["source_row"].astype("int64")
-    out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
     return _split_tenants(out) if kind == "operator" else out
+
+
+def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataFrame:
+    """One table's columns in the stacked order, built once: the values as Arrow strings (see `_text`
+    for the Python strings a parser is given), a column the file lacks as Arrow nulls without buffers
+    (NaNs would take 8 bytes per row), the file's name once per row in Arrow."""
+    f, n = t.frame, len(t.frame)
+    out = {"source_file": _repeat_text(project_relative(t.path), n), "source_sheet": _repeat_text(t.sheet, n)}
+    for c in columns:
+        out[c] = _as_text(f[c]) if c in f.columns else _repeat_text(None, n)
+    out["source_row"] = f["source_row"].to_numpy(dtype="int64")
+    for c in READ_COLUMNS:
+        out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
+    if kind == "operator":
+        # a report of one operator often names it only in its file name or title
+        out["file_operator"] = np.full(n, parse.operator_of_context(t.context), dtype=object)
+    return pd.DataFrame({k: (v.array if isinstance(v, pd.Series) else v) for k, v in out.items()})
+
+
+def _repeat_text(value: str | None, n: int) -> pd.Series:
+    """`value` n times as Arrow strings (NaN for None)."""
+    array = pa.nulls(n, pa.large_string()) if value is None else pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return _as_text(pd.Series(array.to_pandas(types_mapper=_AS_STR).array))
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -220,8 +233,11 @@ def _as_text(values: pd.Series) -> pd.Series:
         array = array.combine_chunks()
     else:
         array = pa.nulls(len(values), pa.large_string())
-    as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
-    return pd.Series(array.to_pandas(types_mapper=as_str).array, index=values.index, name=values.name)
+    return pd.Series(array.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
+
+
+#: Arrow large strings to pandas' "str" (Arrow-backed, NaN where missing)
+_AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
 
 
 def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
