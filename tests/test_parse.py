@@ -198,6 +198,17 @@ def test_invisible_characters_and_excel_text_formulas_are_not_part_of_values():
     assert pd.isna(out.iloc[3])
 
 
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_normalized_texts_are_nfkc_of_every_value_on_python_and_arrow_strings(dtype):
+    """Only plain ASCII and hanzi skip Python's NFKC: every other text gets it, whatever it is next to."""
+    import unicodedata
+
+    texts = ["S001 ", "准噶尔路宏站", "８４．８７", "e\u0301", "Ⅻ号站", "站\u3000A", "ｶﾞ", "\u2f00", "丽\ufa10", None, ""]
+    out = parse.normalize_text(pd.Series(texts, dtype=dtype))
+    expected = [unicodedata.normalize("NFKC", t).strip() or None if t is not None else None for t in texts]
+    assert [None if pd.isna(v) else v for v in out] == expected
+
+
 def test_decimal_commas_in_coordinates():
     out = parse.parse_coordinates(pd.Series(["84,875123", "-45,5", "84.5", "1,234,5"], dtype=object))
     assert out.iloc[0] == pytest.approx(84.875123)

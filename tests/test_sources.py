@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from openpyxl import Workbook
 
@@ -179,3 +180,32 @@ def test_a_readme_is_not_a_table_but_a_csv_without_header_is_an_error(tmp_path):
     with pytest.raises(BadInputError) as info:
         read_station_file(tmp_path / "bad.csv")
     assert not isinstance(info.value, NotATableError)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("body_quoted", [False, True])
+def test_values_read_as_written_by_either_csv_parser(tmp_path, encoding, newline, body_quoted):
+    """A body without quotes is read by pyarrow, one with quotes by pandas' C parser: the same text either
+    way ("NA", "NULL" and 007 as written, spaces kept, an empty cell missing)."""
+    rows = ["克拉玛依 5G 站点表", "站址编码,基站名称,经度,纬度,状态", "007,NA, 84.88 ,45.58,NULL", "008,,84.9,45.6,"]
+    if body_quoted:
+        rows[3] = '008,,84.9,45.6,"已开通"'
+    path = tmp_path / "stations.csv"
+    path.write_bytes(newline.join(rows).encode(encoding) + newline.encode())
+    [table] = read_station_file(path)
+    f = table.frame
+    assert f["site_code"].tolist() == ["007", "008"]
+    assert f.loc[0, ["name", "lon", "status"]].tolist() == ["NA", " 84.88 ", "NULL"]
+    assert pd.isna(f.loc[1, "name"])
+    assert f.loc[1, "status"] == "已开通" if body_quoted else pd.isna(f.loc[1, "status"])
+    assert list(f["source_row"]) == [1, 2] and table.header_row == 2
+
+
+def test_a_blank_or_short_line_in_a_quote_free_body_keeps_its_row_number(tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text("站址编码,基站名称,经度,纬度\nS1,甲,84.88,45.58\n\nS2,乙\nS3,丙,84.9,45.6\n", encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.frame["site_code"].tolist()[0] == "S1" and table.frame["site_code"].tolist()[2:] == ["S2", "S3"]
+    assert list(table.frame["source_row"]) == [1, 2, 3, 4]
+    assert pd.isna(table.frame.loc[2, "lon"])  # S2's missing longitude

@@ -91,17 +91,31 @@ def fate_cell_rows(cell_rec: pd.DataFrame, good_sites: pd.DataFrame, site_statio
 
 def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame,
                      cell_fate: pd.DataFrame) -> pd.DataFrame:
-    """Every row not kept, with its original values after the ledger columns, in file and row order."""
+    """Every row not kept, with its original values after the ledger columns, in file and row order.
+    `raw` may hold only those rows of the operator reports (`select_unkept_rows`)."""
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
-    raw = raw.drop(columns=["read_note", "read_problem"], errors="ignore")
     cells = cells.drop(columns=["read_note", "read_problem"], errors="ignore")
-    op_out = raw[(op_fate["fate"] != "kept").to_numpy()].join(op_fate)
-    cell_out = cells[(cell_fate["fate"] != "kept").to_numpy()].join(cell_fate)
+    op_out = select_unkept_rows(raw, op_fate).join(op_fate)
+    cell_out = _as_python_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
     rest = [c for c in quarantine.columns if c not in lead]
     return quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
                                                kind="stable").reset_index(drop=True)
+
+
+def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
+    """The raw rows the quarantine shows (merged or quarantined), as Python strings: all that must
+    outlive the rest of a national file's raw text."""
+    rows = fate.index[(fate["fate"] != "kept").to_numpy()]
+    return _as_python_text(raw.loc[rows].drop(columns=["read_note", "read_problem"], errors="ignore"))
+
+
+def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
+    quarantine's values as the source gave them, converted for its rows only."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    return frame.assign(**{c: frame[c].to_numpy(dtype=object, na_value=None) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:

@@ -12,6 +12,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.schemas import BANDS
 
@@ -27,10 +29,23 @@ _INVISIBLE = r"[\u200b-\u200d\u2060\ufeff\u00ad]"
 _EXCEL_FORMULA_TEXT = r'^="(.*)"$'
 
 
+#: Texts of only ASCII and CJK Unified Ideographs: NFKC leaves them as they are (neither has a
+#: decomposition, and no composition starts from them) and they hold no invisible character.
+_NFKC_STABLE = "^[\\x00-\\x7f\\x{4e00}-\\x{9fff}]*$"
+
+
 def normalize_text(values: pd.Series) -> pd.Series:
     """NFKC (full-width digits and punctuation to ASCII), invisible characters removed, ="…" unwrapped,
     trimmed; blanks become NA."""
-    s = values.astype("string").str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.strip()
+    s = values.astype("string")
+    # NFKC and the invisible characters in Python only for the texts they can change: per value in
+    # Python, they cost seconds per million rows, and most codes and names are ASCII or plain hanzi
+    stable = pc.fill_null(pc.match_substring_regex(pa.array(s.array), _NFKC_STABLE), True)
+    other = ~stable.to_numpy(zero_copy_only=False)
+    if other.any():
+        s = s.copy()
+        s[other] = s[other].str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True)
+    s = s.str.strip()
     wrapped = s.str.startswith('="').fillna(False)
     if wrapped.any():
         s = s.where(~wrapped, s.str.replace(_EXCEL_FORMULA_TEXT, r"\1", regex=True).str.strip())

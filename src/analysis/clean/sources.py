@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from analysis.errors import BadInputError
 
@@ -363,8 +365,11 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
         frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
     frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
-    frame, trailing = _drop_trailing_blank(frame, [header.mapping[j] for j in sorted(header.mapping)])
-    frame = frame.replace("", None).astype(object)
+    fields = [header.mapping[j] for j in sorted(header.mapping)]
+    frame, trailing = _drop_trailing_blank(frame, fields)
+    # the values stay Arrow strings (a few bytes each, no Python object per cell): a national file
+    # as Python strings costs ~1 KB per row
+    frame = frame.assign(**{c: frame[c].replace("", None).astype("str") for c in fields})
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []
@@ -390,10 +395,54 @@ def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.Dat
     return frame.iloc[:end], len(frame) - end
 
 
+#: Bytes pyarrow's CSV reader parses at a time (in parallel): the text is never whole in memory twice.
+ARROW_BLOCK_BYTES = 16 << 20
+
+
+def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: "_Header", width: int,
+                     n_lines: int) -> pd.DataFrame | None:
+    """The records below the header read by pyarrow in blocks, straight into Arrow strings; only for a
+    body without quotes whose every line has the header's width (then each line splits one way only, as
+    pandas' C parser splits it). None otherwise: the C parser, or the reader line by line, reads it."""
+    start = 0
+    for _ in range(header.last + 1):
+        start = data.find(b"\n", start) + 1
+        if not start:
+            return None
+    if start >= len(data) or len(delimiter) != 1 or data.find(b'"', start) != -1 or data.find(b"\x00", start) != -1:
+        return None
+    names = [str(j) for j in range(width)]
+    wanted = [str(j) for j in sorted(header.mapping)]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data).slice(start)),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=ARROW_BLOCK_BYTES,
+                                           encoding="utf8" if encoding.startswith("utf-8") else encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
+            # every value as the text it is: "", NA, NULL and 007 stay as written
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+                                                 include_columns=wanted, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError):  # a ragged or blank line, an odd byte
+        return None
+    if table.num_rows != n_lines:
+        return None
+    as_str = {pa.large_string(): pd.StringDtype("pyarrow", float("nan"))}.get
+    frame = table.to_pandas(types_mapper=as_str)
+    frame.columns = sorted(header.mapping)
+    return frame
+
+
 def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, header: "_Header",
                     width: int) -> pd.DataFrame | None:
-    """The records below the header with pandas' C parser; None when its records are not the file's
-    physical lines one to one (a quoted cell spans lines, maybe a quote never closed) or a line is ragged."""
+    """The records below the header with pyarrow (`_read_body_arrow`) or pandas' C parser; None when
+    its records are not the file's physical lines one to one (a quoted cell spans lines, maybe a quote
+    never closed) or a line is ragged."""
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (header.last + 1)
+    if header.mapping:
+        frame = _read_body_arrow(data, encoding, delimiter, header, width, n_lines)
+        if frame is not None:
+            return frame
     try:
         # Everything as text; the C parser keeps blank lines so row numbers match the file.
         frame = pd.read_csv(
@@ -407,7 +456,6 @@ def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, head
         raise BadInputError(f"a header (row {header.first + 1}) but no records below it", path) from None
     except (pd.errors.ParserError, ValueError):
         return None
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (header.last + 1)
     return frame if len(frame) == n_lines else None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis import geo
 from analysis.clean import parse
@@ -26,6 +27,7 @@ from analysis.clean.ledger import (
     build_source_ledger,
     fate_cell_rows,
     fate_operator_rows,
+    select_unkept_rows,
     summarize,
 )
 from analysis.config import City, OPERATORS, parse_date, resolve_city
@@ -105,12 +107,14 @@ def _join_in_order(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Se
     """Per key, its values joined in their order; one Python join per key with several values only
     (most stations have one record, and a per-group lambda costs seconds per 100,000 groups)."""
     k = pd.Series(keys.to_numpy())
-    v = pd.Series(values.to_numpy(dtype=object))
+    # Arrow strings stay Arrow strings (a national file's source labels as Python strings cost ~0.1 KB each)
+    dtype = values.dtype if isinstance(values.dtype, pd.StringDtype) else object
+    v = pd.Series(values.array if dtype != object else values.to_numpy(dtype=object), dtype=dtype)
     multi = k.duplicated(keep=False).to_numpy()
-    single = pd.Series(v[~multi].to_numpy(), index=k[~multi].to_numpy(), dtype=object)
+    single = pd.Series(v[~multi].array, index=k[~multi].to_numpy(), dtype=dtype)
     if not multi.any():
         return single
-    joined = v[multi].groupby(k[multi].to_numpy(), sort=False).agg(sep.join)
+    joined = v[multi].groupby(k[multi].to_numpy(), sort=False).agg(sep.join).astype(dtype)
     return pd.concat([single, joined])
 
 
@@ -120,6 +124,14 @@ def _join_unique_sorted(keys: pd.Series, values: pd.Series, sep: str = "; ") -> 
     frame = frame.drop_duplicates().sort_values("v", kind="stable")
     out = _join_in_order(frame["k"], frame["v"], sep)
     return out.reindex(pd.unique(keys.to_numpy()))
+
+
+def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
+    """A raw column (of the `rows` mask or labels only, when given) as Python strings, None where
+    empty: what the parsers and the notes read; the frame itself keeps Arrow strings."""
+    values = raw[column] if rows is None else raw.loc[rows, column]
+    out = values.to_numpy(dtype=object, na_value=None)
+    return pd.Series(out, index=values.index, name=column, dtype=object)
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
@@ -167,40 +179,87 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
     return tables, file_info, failed
 
 
-def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...]) -> pd.DataFrame:
+def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release: bool = False) -> pd.DataFrame:
+    """The tables of one kind as one frame of Arrow strings, with each row's file, sheet and row;
+    `release`: each table's frame is emptied once taken (the run's own tables: no second copy)."""
     frames = []
     for t in tables:
         if t.kind != kind:
             continue
-        f = t.frame.reindex(columns=[*columns, "source_row", *READ_COLUMNS])
-        if kind == "operator":
-            # a report of one operator often names it only in its file name or title
-            f["file_operator"] = parse.operator_of_context(t.context)
-        f.insert(0, "source_sheet", t.sheet)
-        f.insert(0, "source_file", project_relative(t.path))
-        frames.append(f)
+        frames.append(_stack_columns(t, columns, kind))
+        if release:
+            t.frame = t.frame.iloc[:0]
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
-    out = pd.concat(frames, ignore_index=True)
-    out[list(columns)] = out[list(columns)].astype(object).where(out[list(columns)].notna(), None)
-    out["source_row"] = out["source_row"].astype("int64")
-    out[list(READ_COLUMNS)] = out[list(READ_COLUMNS)].astype(object).where(out[list(READ_COLUMNS)].notna(), None)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    del frames
+    # one Arrow chunk per column, one column at a time (only one column is ever held twice)
+    for c in [*columns, "source_file", "source_sheet"]:
+        out[c] = _as_text(out[c])
     return _split_tenants(out) if kind == "operator" else out
+
+
+def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataFrame:
+    """One table's columns in the stacked order, built once: the values as Arrow strings (see `_text`
+    for the Python strings a parser is given), a column the file lacks as Arrow nulls without buffers
+    (NaNs would take 8 bytes per row), the file's name once per row in Arrow."""
+    f, n = t.frame, len(t.frame)
+    out = {"source_file": _repeat_text(project_relative(t.path), n), "source_sheet": _repeat_text(t.sheet, n)}
+    for c in columns:
+        out[c] = _as_text(f[c]) if c in f.columns else _repeat_text(None, n)
+    out["source_row"] = f["source_row"].to_numpy(dtype="int64")
+    for c in READ_COLUMNS:
+        out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
+    if kind == "operator":
+        # a report of one operator often names it only in its file name or title
+        out["file_operator"] = np.full(n, parse.operator_of_context(t.context), dtype=object)
+    return pd.DataFrame({k: (v.array if isinstance(v, pd.Series) else v) for k, v in out.items()})
+
+
+def _repeat_text(value: str | None, n: int) -> pd.Series:
+    """`value` n times as Arrow strings (NaN for None)."""
+    array = pa.nulls(n, pa.large_string()) if value is None else pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return _as_text(pd.Series(array.to_pandas(types_mapper=_AS_STR).array))
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as Arrow strings (pandas "str"), NaN where empty, in one chunk: the reader leaves a
+    chunk per block read, and taking rows across dozens of chunks is several times slower."""
+    if values.notna().any():
+        array = pa.chunked_array(pa.array(values.astype("str").array))
+        if array.num_chunks == 1 and values.dtype == "str":
+            return values
+        array = array.combine_chunks()
+    else:
+        array = pa.nulls(len(values), pa.large_string())
+    return pd.Series(array.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
+
+
+#: Arrow large strings to pandas' "str" (Arrow-backed, NaN where missing)
+_AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
 
 
 def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     """A tower-company row serving several operators (运营商 移动、联通) is one record per tenant: each
     operator's equipment is its own station on the shared tower. Both keep the row's file and number."""
-    tenants = parse.parse_tenants(pd.Series(raw["operator"], dtype=object))
+    tenants = parse.parse_tenants(raw["operator"])
     multi = tenants.notna().to_numpy()
     if not multi.any():
         return raw
-    shared = raw.loc[multi]
-    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({op}) of a shared tower row"
-             for prior, op in zip(shared["read_note"], shared["operator"], strict=True)]
-    expanded = shared.assign(operator=[t.split(",") for t in tenants[multi]], read_note=notes).explode("operator")
-    return pd.concat([raw.loc[~multi], expanded]).sort_index(kind="stable").reset_index(drop=True)
+    lists = [t.split(",") for t in tenants[multi]]
+    counts = np.ones(len(raw), dtype=np.int64)
+    counts[multi] = [len(t) for t in lists]
+    # each row repeated once per tenant, in file order: one take of the columns (a concat and a sort
+    # of a national file copy them twice)
+    out = raw.take(np.repeat(np.arange(len(raw)), counts)).reset_index(drop=True)
+    is_tenant = np.repeat(multi, counts)
+    # the note names the row's operator cell as written (移动、联通), on each of its tenants
+    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({said}) of a shared tower row"
+             for prior, said in zip(out.loc[is_tenant, "read_note"], out.loc[is_tenant, "operator"], strict=True)]
+    out.loc[is_tenant, "operator"] = [op for t in lists for op in t]
+    out.loc[is_tenant, "read_note"] = notes
+    return out
 
 
 # --- the operator-report rows ------------------------------------------------------------------
@@ -238,14 +297,15 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
     masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
     pos = pd.DataFrame(index=raw.index)
-    lon_text, lat_text = raw["lon"], raw["lat"]
+    lon_text, lat_text = _text(raw, "lon"), _text(raw, "lat")
     # the planned position only where no actual one is given (规划经度 beside 实际经度)
     planned = lon_text.isna() & lat_text.isna() & raw["lonlat"].isna() & raw["planned_lon"].notna()
-    lon_text = lon_text.where(~planned, raw["planned_lon"])
-    lat_text = lat_text.where(~planned, raw["planned_lat"])
+    if planned.any():
+        lon_text = lon_text.where(~planned, _text(raw, "planned_lon"))
+        lat_text = lat_text.where(~planned, _text(raw, "planned_lat"))
     pos["planned"] = planned
     if raw["lonlat"].notna().any():
-        split_lon, split_lat = parse.split_lonlat(pd.Series(raw["lonlat"], dtype=object))
+        split_lon, split_lat = parse.split_lonlat(_text(raw, "lonlat"))
         use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
         lon_text = lon_text.where(~use, split_lon.astype(object))
         lat_text = lat_text.where(~use, split_lat.astype(object))
@@ -255,7 +315,7 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
-    crs = parse.parse_crs(pd.Series(raw["crs"], dtype=object)).fillna(default_crs)
+    crs = parse.parse_crs(raw["crs"]).fillna(default_crs)
     unknown_crs = crs == "unknown"
     usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
     x = lon.where(usable_xy, 0.0).to_numpy(float)
@@ -286,25 +346,25 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
-    rec["site_code"] = _normalize_code(pd.Series(raw["site_code"], dtype=object)).astype(object)
-    mangled = rec["site_code"].astype("string").str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
-    rec["mangled_code"] = rec["site_code"].where(mangled, None)
-    rec["site_code"] = rec["site_code"].where(rec["site_code"].notna() & ~mangled, None)
-    name = parse.normalize_text(pd.Series(raw["name"], dtype=object))
-    rec["name"] = name.astype(object).where(name.notna(), None)
+    # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
+    code = _normalize_code(raw["site_code"])
+    mangled = code.str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
+    rec["mangled_code"] = pd.Series(code.where(mangled).to_numpy(dtype=object, na_value=None), index=raw.index)
+    rec["site_code"] = code.where(~mangled).astype("str")
+    rec["name"] = parse.normalize_text(raw["name"]).astype("str")
     no_identity = rec["site_code"].isna() & rec["name"].isna()
     # blank: every cell empty or only spaces (looked at only where there is no identity: cheap)
     blank = pd.Series(False, index=raw.index)
     if no_identity.any():
         cells = raw.loc[no_identity, list(FIELDS)].astype("string")
         blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
-    rec["operator"] = parse.parse_operators(pd.Series(raw["operator"], dtype=object))
+    rec["operator"] = parse.parse_operators(raw["operator"])
     from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
-    band = parse.parse_bands(pd.Series(raw["band"], dtype=object))
+    band = parse.parse_bands(raw["band"])
     rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
-    rec["reported_status"] = parse.parse_statuses(pd.Series(raw["status"], dtype=object))
-    blocker = parse.parse_blockers(pd.Series(raw["blocker"], dtype=object))
+    rec["reported_status"] = parse.parse_statuses(raw["status"])
+    blocker = parse.parse_blockers(raw["blocker"])
     rec["blocker"] = blocker.where(blocker.notna(), None)
     return blank, no_identity
 
@@ -313,19 +373,19 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
     for stage, column in STAGE_DATE_COLUMNS.items():
-        text = pd.Series(raw[column], dtype=object)
+        text = raw[column]
         parsed = parse.parse_dates(text)
         rec[column] = parsed
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
-    on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    on_air_text = _text(raw, "on_air_date")
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
-    not_yet = parse.says_not_on_air(pd.Series(raw["status"], dtype=object)) & rec["on_air_date"].notna()
+    not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        notes = _append_note(notes, not_yet, "status ", raw["status"].astype(str) + " beside on-air date " + planned,
-                             ": not counted on air; ")
+        said = _text(raw, "status").astype(str)
+        notes = _append_note(notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
     bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
@@ -383,13 +443,13 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
 def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """The detail text of each reason, built only for the rows quarantined for it."""
     lon_text, lat_text = pos["lon_text"], pos["lat_text"]
-    on_air_text = pd.Series(raw["on_air_date"], dtype=object)
+    on_air_text = _text(raw, "on_air_date")
     on_air = rec["on_air_date"]
     details = {
         "unreadable_line": lambda m: raw["read_problem"][m].astype(str),
         "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
-        "unknown_crs": lambda m: "crs=" + raw["crs"][m].astype(str),
+        "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
         "outside_city": lambda m: ("WGS-84 " + rec["lon"][m].round(5).astype(str) + ", "
                                    + rec["lat"][m].round(5).astype(str)),
         "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
@@ -503,7 +563,8 @@ def clean_stations(
                  + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
     if not tables:
         raise _nothing_readable(inputs, file_info)
-    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits)
+    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits,
+                         release_read=True)
 
 
 def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
@@ -540,11 +601,14 @@ def _default_crs(input_crs: str | None) -> str:
 
 
 def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[str], city: City, districts,
-                  as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int]) -> CleanResult:
+                  as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int],
+                  release_read: bool = False) -> CleanResult:
     """The body of `clean_stations` once the files are read: also what each partition of
-    `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row."""
-    raw = _stack(tables, "operator", FIELDS)
-    cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS)
+    `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row.
+    `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
+    of a national file's text otherwise lives to the end)."""
+    raw = _stack(tables, "operator", FIELDS, release_read)
+    cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     dd, conflict_anchor, heads = _dedupe_operator_rows(raw, rec)
@@ -558,18 +622,21 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
 
     op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
     cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
+    # of the raw text only the quarantine's rows and where each row came from are needed from here on
+    unkept = select_unkept_rows(raw, op_fate)
+    raw = raw[["source_file", "source_sheet", "source_row"]]
     st, member_sources = _operator_stations(raw, rec, dd, heads, head_ids)
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
-    quarantine = build_quarantine(raw, op_fate, cells, cell_fate)
+    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
     row_notes = rec["notes"].fillna("")
     n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
     n_tenants = int(row_notes.str.contains("of a shared tower row", regex=False).sum())
     # the raw text and parsed rows are done with: free them before the stations are typed and copied
-    del raw, cells, rec, cell_rec, row_notes, dd
+    del raw, unkept, cells, rec, cell_rec, row_notes, dd
 
     stations = _finish_stations(st, as_of_ts)
     del st
@@ -628,8 +695,12 @@ def _operator_stations(raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, h
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # only the columns the stations are built from: a copy of all of rec costs ~0.7 KB per row
     members = rec.loc[dd.index, [*value_cols, "reported_status", "notes"]].assign(_head=dd["anchor"])
-    # (members are already in dd's priority order: the head comes first in its group)
-    combined = members.groupby("_head", sort=False)[value_cols].first()
+    # (members are already in dd's priority order: the head comes first in its group); most stations
+    # have one record: only the others are grouped
+    several = members["_head"].duplicated(keep=False).to_numpy()
+    combined = members.loc[~several, value_cols].set_axis(members["_head"][~several].to_numpy())
+    if several.any():
+        combined = pd.concat([combined, members[several].groupby("_head", sort=False)[value_cols].first()])
     # the first status other than "unknown" in priority order (vectorised: no per-group Python)
     said = members.loc[members["reported_status"] != "unknown", ["_head", "reported_status"]]
     reported = said.groupby("_head", sort=False)["reported_status"].first().reindex(heads).fillna("unknown")
@@ -684,7 +755,9 @@ def _attach_opencellid(st: pd.DataFrame, member_sources: pd.DataFrame, cells: pd
                               "file": cells["source_file"][to_station]})
     src = pd.concat([member_sources, src_cells])
     st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
-    st["n_sources"] = src.drop_duplicates(["head", "file"]).groupby("head", sort=False).size().reindex(heads)
+    # distinct files per station on integer codes (hashing a national file's file names per row is not needed)
+    files = pd.DataFrame({"head": src["head"].to_numpy(), "file": pd.factorize(src["file"])[0]})
+    st["n_sources"] = files.drop_duplicates().groupby("head", sort=False).size().reindex(heads)
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
