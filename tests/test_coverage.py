@@ -267,3 +267,37 @@ def test_cli_coverage_reports_one_line_per_step_in_logs(tiny_city, tiny_stations
     assert cli.main(["--quiet", "coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
                      "--out", str(tmp_path / "q")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_coverage_reads_only_its_columns_without_points(tiny_city, tiny_stations, tmp_path):
+    """The command reads the columns coverage uses (a wide cleaned table costs no more) and builds no
+    geometry; a file without a required column is one BadInputError naming it."""
+    from analysis.clean.stations import read_stations
+    from analysis.coverage import STATION_COLUMNS, coverage_to_folder
+
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.assign(radius_m=900.0, notes="wide").to_parquet(parquet)
+    frame = read_stations(parquet, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, "radius_m", "no_such"),
+                          geometry=False)
+    assert type(frame) is pd.DataFrame and list(frame.columns) == [*STATION_COLUMNS, "radius_m"]
+    assert frame["lon"].tolist() == tiny_stations["lon"].tolist()
+    assert read_stations(parquet, required=STATION_COLUMNS).geometry.x.tolist() == tiny_stations["lon"].tolist()
+    from_file = coverage_to_folder(parquet, tiny_city, tmp_path / "a", as_of="2021-03-22", with_map=False)
+    in_memory = coverage_to_folder(tiny_stations.assign(radius_m=900.0), tiny_city, tmp_path / "b",
+                                   as_of="2021-03-22", with_map=False)
+    assert from_file.by_district.equals(in_memory.by_district) and from_file.sites.equals(in_memory.sites)
+    assert (from_file.stations["radius_m"] == 900.0).all()  # the optional column was read
+    tiny_stations.drop(columns="band").to_parquet(parquet)
+    with pytest.raises(BadInputError, match="missing columns band"):
+        coverage_to_folder(parquet, tiny_city, tmp_path / "c", with_map=False)
+
+
+def test_reading_a_station_table_does_not_import_pandera():
+    """pandera (0.3 s of start-up) loads only when a table is validated on write."""
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis.coverage, analysis.taskforce, analysis.clean.stations, analysis.schemas; "
+            "print('pandera' in sys.modules); analysis.schemas.stations_schema(); print('pandera' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -275,6 +275,9 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 # --- stations and their footprints ----------------------------------------------------------------
 #: What coverage needs of a station table (a cleaned one has more).
 STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
+#: What coverage uses of a station table when it is there: per-station radius and area type, and the
+#: names the key-site table and the map show.
+OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
 
 
 def _check_stations(df: pd.DataFrame, path=None) -> None:
@@ -1153,7 +1156,8 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
         if not isinstance(stations, pd.DataFrame):
             from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
 
-            stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
+            stations = read_stations(stations, required=STATION_COLUMNS,
+                                     columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS), geometry=False)
         progress.advance(note=f"{len(stations):,} stations read")
         result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
         progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
