@@ -301,3 +301,29 @@ def test_reading_a_station_table_does_not_import_pandera():
             "print('pandera' in sys.modules); analysis.schemas.stations_schema(); print('pandera' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_dense_urban_counts_and_shared_grid_frames_equal_the_plain_way():
+    """Built-up points count their stations within 1 km from a tree of the nearby stations only, and an
+    indoor grid on the outdoor grid's frame holds the same cells: both equal the direct computation."""
+    import shapely
+
+    from analysis.coverage import classify_area_type
+
+    rng = np.random.default_rng(5)
+    sx, sy = 20_000 * rng.random(3_000) ** 2, rng.uniform(0, 20_000, 3_000)  # denser to the west
+    town = shapely.box(1_000, 8_000, 15_000, 9_000)
+    settings = CoverageSettings()
+    kind = classify_area_type(sx, sy, [town], sx, sy, settings)
+    inside = shapely.contains_xy(town, sx, sy)
+    counts = np.array([(np.hypot(sx - x, sy - y) <= 1000.0).sum() for x, y in zip(sx[inside], sy[inside])])
+    expected = np.where(counts >= settings.dense_urban_min_stations_1km, "dense_urban", "urban")
+    assert (kind[inside] == expected).all() and {"dense_urban", "urban"} <= set(expected)
+    outdoor = rasterize_coverage(sx, sy, 600.0, 50.0)
+    shared = rasterize_coverage(sx, sy, 250.0, 50.0, like=outdoor)
+    own = rasterize_coverage(sx, sy, 250.0, 50.0)
+    assert shared.has_frame_of(outdoor) and not own.has_frame_of(outdoor)
+    assert shared.area_km2 == own.area_km2
+    assert shared.area_in_km2(town, outdoor.window(town)) == own.area_in_km2(town) > 0
+    bigger = rasterize_coverage(sx, sy, 900.0, 50.0, like=outdoor)  # discs past the frame: a frame of its own
+    assert not bigger.has_frame_of(outdoor)
