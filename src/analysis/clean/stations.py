@@ -169,7 +169,7 @@ def _normalize_code(values: pd.Series) -> pd.Series:
 
 # --- reading -----------------------------------------------------------------------------------
 
-def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]:
+def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[dict], list[str]]:
     tables, file_info, failed = [], [], []
     for path in files:
         try:
@@ -179,6 +179,9 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
             failed.append(exc.one_line())
             file_info.append({"file": project_relative(path), "error": exc.problem})
             continue
+        finally:
+            if progress is not None:
+                progress.advance(note=f"read {path.name}")
         for t in file_tables:
             tables.append(t)
             file_info.append({
@@ -530,10 +533,15 @@ def clean_stations(
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     missing = [Path(p) for p in inputs if not Path(p).exists()]
     files = list_input_files([p for p in inputs if Path(p).exists()])
-    tables, file_info, failed = _read_all(files)
-    failed = [f"{p}: no such file or folder" for p in missing] + failed
-    file_info = [{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
-    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits)
+    from analysis.progress import task
+
+    with task("clean", len(files) + 1) as progress:  # a step per file read, then one for the stages
+        tables, file_info, failed = _read_all(files, progress)
+        failed = [f"{p}: no such file or folder" for p in missing] + failed
+        file_info = [{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
+        result = _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits)
+        progress.advance(note=f"{len(result.stations):,} stations, {len(result.quarantine):,} rows quarantined")
+    return result
 
 
 def clean_tables(

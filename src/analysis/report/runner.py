@@ -502,8 +502,10 @@ def run_report(city: str, as_of=None, out="reports", months: str | None = None, 
     dates = [month_as_of(m, cfg, cleaned["extract"]) for m in month_list] if month_list \
         else [check_as_of(as_of, cfg, cleaned["extract"])]
     built = []
+    from analysis.progress import track
+
     try:
-        for d in dates:
+        for d in track(dates, "report", unit="report", label=lambda d: f"{d.date()} built"):  # a line a month
             built.append(build_report(cfg, d, Path(out), cleaned, lang, basemap=basemap, stations=stations,
                                       processed=processed, extract_date=extract_date, kernel=kernel,
                                       notebooks_dir=notebooks_dir, timeout=timeout, log=log))
