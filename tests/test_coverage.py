@@ -327,3 +327,18 @@ def test_dense_urban_counts_and_shared_grid_frames_equal_the_plain_way():
     assert shared.area_in_km2(town, outdoor.window(town)) == own.area_in_km2(town) > 0
     bigger = rasterize_coverage(sx, sy, 900.0, 50.0, like=outdoor)  # discs past the frame: a frame of its own
     assert not bigger.has_frame_of(outdoor)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.4])
+def test_gaps_labelled_on_their_rows_and_columns_equal_the_whole_grid_labels(density):
+    from scipy import ndimage
+
+    from analysis.coverage import _label_gaps
+
+    rng = np.random.default_rng(11)
+    gap = rng.random((120, 90)) < density
+    gap[50, 40] = gap[51, 41] = gap[53, 43] = True  # a diagonal touch, and a cell one empty row further
+    labels, cells = _label_gaps(gap)
+    expected = ndimage.label(gap, structure=np.ones((3, 3), dtype=bool))[0]
+    assert (labels == expected).all() and (cells == np.flatnonzero(expected)).all()
+    assert labels[50, 40] == labels[51, 41] != labels[53, 43] or density > 0.1

@@ -662,7 +662,8 @@ def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid)
     wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
     wanted[np.asarray(ids, dtype=np.int64)] = True
     wanted[0] = False
-    rows = np.flatnonzero(wanted[labels].any(axis=1))
+    rows = np.flatnonzero(labels.any(axis=1))  # a gap's rows are a few of the grid's: look up only those
+    rows = rows[wanted[labels[rows]].any(axis=1)]
     if rows.size == 0:
         return {}
     sub = np.where(wanted[labels[rows]], labels[rows], 0)
@@ -697,15 +698,33 @@ def _nearest_district(districts_utm, x, y) -> np.ndarray:
     return names
 
 
-def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
-    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
+def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them on the whole grid
+    (raster order of their first cell), and the flat indices of the gap cells in ascending order.
+    Labelled on the rows and columns that hold gap cells only, each run of empty ones kept as a
+    single empty one (so what touches stays touching and nothing else does): the gaps are a few
+    thousand cells of a grid of 10^7, labelling the whole grid cost more than finding them."""
     from scipy import ndimage
 
+    rows, cols = np.flatnonzero(gap.any(axis=1)), np.flatnonzero(gap.any(axis=0))
+    labels = np.zeros(gap.shape, dtype=np.int32)
+    if rows.size == 0:
+        return labels, np.zeros(0, dtype=np.int64)
+    ri = np.arange(rows.size) + np.r_[0, np.cumsum(np.diff(rows) > 1)]
+    ci = np.arange(cols.size) + np.r_[0, np.cumsum(np.diff(cols) > 1)]
+    small = np.zeros((ri[-1] + 1, ci[-1] + 1), dtype=bool)
+    small[np.ix_(ri, ci)] = gap[np.ix_(rows, cols)]
+    numbered = ndimage.label(small, structure=_NEIGHBOURS)[0][np.ix_(ri, ci)]
+    labels[np.ix_(rows, cols)] = numbered
+    i, j = np.nonzero(numbered)  # row-major: ascending flat indices of the whole grid too
+    return labels, rows[i] * gap.shape[1] + cols[j]
+
+
+def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
+    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
     open_sites = sites[~sites["is_covered"]].reset_index(drop=True)
-    labels, _ = ndimage.label(_gap_mask(urban_mask, grid, open_sites, settings), structure=_NEIGHBOURS)
-    flat = labels.ravel()
-    cells = np.flatnonzero(flat)
-    lab = flat[cells]
+    labels, cells = _label_gaps(_gap_mask(urban_mask, grid, open_sites, settings))
+    lab = labels.ravel()[cells]
     n_cells = np.bincount(lab, minlength=int(lab.max(initial=0)) + 1)
     si, sj, _ = _cells_of(grid, open_sites["x_m"], open_sites["y_m"])
     site_lab = labels[si, sj]
