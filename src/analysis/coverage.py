@@ -506,7 +506,8 @@ def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray
     for members, dx, dy in _stencils(r_cells, fx, fy):
         offsets = dy * width + dx
         base = cy[members] * width + cx[members]
-        step = max(1, 4_000_000 // max(offsets.size, 1))
+        # chunks of ~10^6 indices (8 MB): bigger ones are mapped afresh by the allocator each time
+        step = max(1, 1_000_000 // max(offsets.size, 1))
         for s in range(0, base.size, step):
             flat[(base[s:s + step, None] + offsets[None, :]).ravel()] = True
 
