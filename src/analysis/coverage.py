@@ -468,10 +468,14 @@ def _cells_in_polygon(polygon, xc0: float, yc0: float, cell_m: float, shape: tup
     status = np.repeat(np.repeat(coarse, _COARSE, axis=0), _COARSE, axis=1)[:bi.shape[0], :bi.shape[1]]
     edge = status == 1
     status[edge] = _block_status(polygon, bi[edge], bj[edge], _BLOCK, xc0, yc0, cell_m, shape)
-    cells = np.repeat(np.repeat(status, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
-    inside = cells == 2
-    ii, jj = np.nonzero(cells == 1)
-    if ii.size:
+    inside = np.repeat(np.repeat(status == 2, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
+    # the cells of the boundary blocks, from the blocks (not a scan of every cell of the window)
+    ei, ej = np.nonzero(status == 1)
+    if ei.size:
+        oi, oj = np.divmod(np.arange(_BLOCK * _BLOCK), _BLOCK)
+        ii, jj = (ei[:, None] * _BLOCK + oi).ravel(), (ej[:, None] * _BLOCK + oj).ravel()
+        ok = (ii < h) & (jj < w)
+        ii, jj = ii[ok], jj[ok]
         inside[ii, jj] = shapely.contains_xy(polygon, xc0 + jj * cell_m, yc0 + ii * cell_m)
     return inside
 
