@@ -117,6 +117,23 @@ def _plan(stages: list[str], scales: list[int]) -> list[tuple[str, str, int]]:
     return plan
 
 
+def median_run(runs: list[dict]) -> dict:
+    """One measurement from its repeats: the run of median wall seconds, with the median CPU seconds
+    and every run's wall and CPU seconds beside it (a single run is returned as it is)."""
+    ok = [r for r in runs if "seconds" in r and "error" not in r]
+    if len(runs) == 1 or not ok:
+        return runs[-1]
+    out = dict(sorted(ok, key=lambda r: r["seconds"])[(len(ok) - 1) // 2])
+    out["repeats"] = len(ok)
+    out["seconds_all"] = [r["seconds"] for r in ok]
+    cpu = sorted(r["command_cpu_seconds"] for r in ok if "command_cpu_seconds" in r)
+    if cpu:
+        out["command_cpu_seconds"] = cpu[(len(cpu) - 1) // 2]
+        out["command_cpu_seconds_all"] = [r.get("command_cpu_seconds") for r in ok]
+    out["load_before"] = round(sum(r.get("load_before", 0) for r in ok) / len(ok), 1)
+    return out
+
+
 def machine() -> dict:
     import platform
 
@@ -154,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
     ap.add_argument("--only-scales", nargs="+", type=int, default=None, metavar="N",
                     help="run exactly these scales instead of the ladder up to --scale")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run the whole plan N times (package and baseline alternating); keep the median wall "
+                         "and CPU seconds of each measurement (on a shared machine one run says little)")
     ap.add_argument("--work", type=Path, default=HERE / "out", help="where data and outputs go (gitignored)")
     ap.add_argument("--document-only", action="store_true", help="rewrite BENCHMARKS.md from results.json")
     args = ap.parse_args(argv)
@@ -168,19 +188,24 @@ def main(argv: list[str] | None = None) -> int:
         scales = args.only_scales or ladder(args.scale)
         command = ("python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
                    + (f" --stages {' '.join(args.stages)}" if args.stages != list(STAGES) else "")
-                   + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else ""))
+                   + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else "")
+                   + (f" --repeat {args.repeat}" if args.repeat > 1 else ""))
         plan = _plan(args.stages, scales)
-        with progress.task("benchmarks", len(plan), "measurement") as bar:
-            for stage, variant, m in plan:
-                t0 = time.perf_counter()
-                r = measure(stage, variant, m, work)
-                r.update(stage=stage, variant=variant, scale=m, command=command,
-                         date=dt.datetime.now().isoformat(timespec="seconds"))
-                results["runs"][f"{stage}|{variant}|{m}"] = r
-                shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
-                print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
-                RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-                bar.advance(note=f"{stage} {variant} {m:,}")
+        repeats: dict[str, list[dict]] = {}
+        with progress.task("benchmarks", len(plan) * max(args.repeat, 1), "measurement") as bar:
+            for _ in range(max(args.repeat, 1)):
+                for stage, variant, m in plan:
+                    t0 = time.perf_counter()
+                    r = measure(stage, variant, m, work)
+                    r.update(stage=stage, variant=variant, scale=m, command=command,
+                             date=dt.datetime.now().isoformat(timespec="seconds"))
+                    key = f"{stage}|{variant}|{m}"
+                    repeats.setdefault(key, []).append(r)
+                    results["runs"][key] = median_run(repeats[key])
+                    shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
+                    print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
+                    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+                    bar.advance(note=f"{stage} {variant} {m:,}")
         results["machine"] = machine()
         results.setdefault("run_log", []).append({"command": command, "seconds": round(time.perf_counter() - t_all, 1),
                                                   "date": dt.datetime.now().isoformat(timespec="seconds")})

@@ -119,7 +119,9 @@ def cmd_taskforce(variant: str, n: int, work: Path) -> dict:
 
     stations = _clean_stations_file(work, n)
     if variant == "baseline":
-        return run_child(["-m", "benchmarks.naive_taskforce", str(stations), AS_OF])
+        naive_out = work / "cmd" / f"taskforce_naive_{n}.csv"
+        naive_out.parent.mkdir(parents=True, exist_ok=True)
+        return run_child(["-m", "benchmarks.naive_taskforce", str(stations), AS_OF, str(naive_out)])
     out = work / "cmd" / f"taskforce_{n}"
     shutil.rmtree(out, ignore_errors=True)
     city = fixtures.china_city(work / "china")

@@ -73,8 +73,10 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
                                                              if base and "command_cpu_seconds" in base else ""))
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
+    if pkg and pkg.get("repeats"):
+        parts.append(f"medians of {pkg['repeats']} runs, alternating")
     if pkg and pkg.get("load_before") is not None:
-        parts.append(f"load {pkg['load_before']}")
+        parts.append(f"load {pkg['load_before']}" + (" (mean)" if pkg.get("repeats") else ""))
     return "; ".join(parts)
 
 

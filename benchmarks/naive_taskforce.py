@@ -1,10 +1,10 @@
 """The naive task-force tracker a user writes with pandas, the baseline of the `taskforce` command
-rows: `python -m benchmarks.naive_taskforce STATIONS.parquet AS_OF`.
+rows: `python -m benchmarks.naive_taskforce STATIONS.parquet AS_OF [FUNNEL.csv]`.
 
 Each site's stage on AS_OF is the latest stage whose date is on or before it (else its reported
-status); then sites by district and stage, and the sites in a stage for more than 60 days. No
-durations, expected on-air months, district targets or charts (the command does all of those, so
-the comparison favours the baseline).
+status); then sites by district and stage (written to FUNNEL.csv when given), and the sites in a
+stage for more than 60 days. No durations, expected on-air months, district targets or charts
+(the command does all of those, so the comparison favours the baseline).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
         since[reached] = d[reached]
     funnel = pd.crosstab(st["district"], stage)
     stuck = st[(stage != "on_air") & ((as_of - since).dt.days > 60)]
+    if len(argv) > 2:
+        funnel.to_csv(argv[2])
     print(f"{int(funnel.to_numpy().sum())} sites in {len(funnel)} districts, {len(stuck)} stuck")
     return 0
 

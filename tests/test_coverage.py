@@ -267,3 +267,78 @@ def test_cli_coverage_reports_one_line_per_step_in_logs(tiny_city, tiny_stations
     assert cli.main(["--quiet", "coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
                      "--out", str(tmp_path / "q")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_coverage_reads_only_its_columns_without_points(tiny_city, tiny_stations, tmp_path):
+    """The command reads the columns coverage uses (a wide cleaned table costs no more) and builds no
+    geometry; a file without a required column is one BadInputError naming it."""
+    from analysis.clean.stations import read_stations
+    from analysis.coverage import STATION_COLUMNS, coverage_to_folder
+
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.assign(radius_m=900.0, notes="wide").to_parquet(parquet)
+    frame = read_stations(parquet, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, "radius_m", "no_such"),
+                          geometry=False)
+    assert type(frame) is pd.DataFrame and list(frame.columns) == [*STATION_COLUMNS, "radius_m"]
+    assert frame["lon"].tolist() == tiny_stations["lon"].tolist()
+    assert read_stations(parquet, required=STATION_COLUMNS).geometry.x.tolist() == tiny_stations["lon"].tolist()
+    from_file = coverage_to_folder(parquet, tiny_city, tmp_path / "a", as_of="2021-03-22", with_map=False)
+    in_memory = coverage_to_folder(tiny_stations.assign(radius_m=900.0), tiny_city, tmp_path / "b",
+                                   as_of="2021-03-22", with_map=False)
+    assert from_file.by_district.equals(in_memory.by_district) and from_file.sites.equals(in_memory.sites)
+    assert (from_file.stations["radius_m"] == 900.0).all()  # the optional column was read
+    tiny_stations.drop(columns="band").to_parquet(parquet)
+    with pytest.raises(BadInputError, match="missing columns band"):
+        coverage_to_folder(parquet, tiny_city, tmp_path / "c", with_map=False)
+
+
+def test_reading_a_station_table_does_not_import_pandera():
+    """pandera (0.3 s of start-up) loads only when a table is validated on write."""
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis.coverage, analysis.taskforce, analysis.clean.stations, analysis.schemas; "
+            "print('pandera' in sys.modules); analysis.schemas.stations_schema(); print('pandera' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+
+
+def test_dense_urban_counts_and_shared_grid_frames_equal_the_plain_way():
+    """Built-up points count their stations within 1 km from a tree of the nearby stations only, and an
+    indoor grid on the outdoor grid's frame holds the same cells: both equal the direct computation."""
+    import shapely
+
+    from analysis.coverage import classify_area_type
+
+    rng = np.random.default_rng(5)
+    sx, sy = 20_000 * rng.random(3_000) ** 2, rng.uniform(0, 20_000, 3_000)  # denser to the west
+    town = shapely.box(1_000, 8_000, 15_000, 9_000)
+    settings = CoverageSettings()
+    kind = classify_area_type(sx, sy, [town], sx, sy, settings)
+    inside = shapely.contains_xy(town, sx, sy)
+    counts = np.array([(np.hypot(sx - x, sy - y) <= 1000.0).sum() for x, y in zip(sx[inside], sy[inside])])
+    expected = np.where(counts >= settings.dense_urban_min_stations_1km, "dense_urban", "urban")
+    assert (kind[inside] == expected).all() and {"dense_urban", "urban"} <= set(expected)
+    outdoor = rasterize_coverage(sx, sy, 600.0, 50.0)
+    shared = rasterize_coverage(sx, sy, 250.0, 50.0, like=outdoor)
+    own = rasterize_coverage(sx, sy, 250.0, 50.0)
+    assert shared.has_frame_of(outdoor) and not own.has_frame_of(outdoor)
+    assert shared.area_km2 == own.area_km2
+    assert shared.area_in_km2(town, outdoor.window(town)) == own.area_in_km2(town) > 0
+    bigger = rasterize_coverage(sx, sy, 900.0, 50.0, like=outdoor)  # discs past the frame: a frame of its own
+    assert not bigger.has_frame_of(outdoor)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.4])
+def test_gaps_labelled_on_their_rows_and_columns_equal_the_whole_grid_labels(density):
+    from scipy import ndimage
+
+    from analysis.coverage import _label_gaps
+
+    rng = np.random.default_rng(11)
+    gap = rng.random((120, 90)) < density
+    gap[50, 40] = gap[51, 41] = gap[53, 43] = True  # a diagonal touch, and a cell one empty row further
+    labels, cells = _label_gaps(gap)
+    expected = ndimage.label(gap, structure=np.ones((3, 3), dtype=bool))[0]
+    assert (labels == expected).all() and (cells == np.flatnonzero(expected)).all()
+    assert labels[50, 40] == labels[51, 41] != labels[53, 43] or density > 0.1

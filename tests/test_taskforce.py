@@ -138,6 +138,43 @@ def test_funnel_counts_stages_by_district_and_the_change_in_a_month():
     assert later.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"] == 1
 
 
+def _many_districts(n_sites, n_districts, seed=0):
+    """n_sites at random stages (a tenth without stage dates) in n_districts districts, built by columns."""
+    rng = np.random.default_rng(seed)
+    reached = rng.integers(0, len(STAGES), n_sites)
+    start = pd.Timestamp("2020-10-01") + pd.to_timedelta(rng.integers(0, 200, n_sites), unit="D")
+    undated = rng.random(n_sites) < 0.1
+    df = pd.DataFrame({"station_id": [f"S{i}" for i in range(n_sites)], "operator": "CMCC",
+                       "district": [f"D{d:04d}" for d in rng.integers(0, n_districts, n_sites)],
+                       "status": np.array(STAGES)[reached], "blocker": None})
+    for k, stage in enumerate(STAGES):
+        days = pd.to_timedelta(30 * k, unit="D")
+        df[f"{stage}_date"] = (start + days).where((reached >= k) & ~undated)
+    df["is_on_air"] = df["on_air_date"].notna()
+    return df
+
+
+def test_funnel_of_thousands_of_districts_equals_a_plain_crosstab():
+    st = _many_districts(5_000, 2_000)
+    f = P.build_funnel(st, "2021-03-31")
+    for when, col in (("2021-03-31", "sites"), ("2021-02-28", "sites_previous")):
+        sites = P.derive_stages(st, when)
+        expected = pd.crosstab(sites["district"], sites["stage"])
+        got = f[f["district"] != P.CITY_TOTAL].pivot(index="district", columns="stage", values=col)
+        assert got[expected.columns].loc[expected.index].equals(expected.rename_axis(columns="stage"))
+        assert (got.drop(columns=expected.columns).to_numpy()[:, :-1] == 0).all()  # stages nobody is in
+        pipeline = expected.drop(columns="on_air").sum(axis=1)
+        assert got.loc[expected.index, P.PIPELINE_TOTAL].equals(pipeline.rename(P.PIPELINE_TOTAL))
+        city = f[f["district"] == P.CITY_TOTAL].set_index("stage")[col]
+        assert city[expected.columns].equals(expected.sum().rename(col).rename_axis("stage"))
+    now = P.derive_stages(st, "2021-03-31")
+    undated = now[~now["has_stage_dates"]]
+    expected = pd.crosstab(undated["district"], undated["stage"])
+    got = f[f["district"] != P.CITY_TOTAL].pivot(index="district", columns="stage", values="undated_sites")
+    assert got[expected.columns].loc[expected.index].equals(expected.rename_axis(columns="stage"))
+    assert got.drop(index=expected.index).to_numpy().sum() == 0
+
+
 # --- supervision list -----------------------------------------------------------------------
 
 def test_supervision_list_holds_sites_past_the_threshold_oldest_first():
@@ -409,3 +446,23 @@ def test_charts_have_title_units_source_and_date(sample):
             plt.close(fig)
     with pytest.raises(UsageError):
         P.plot_funnel(r, lang="fr")
+
+
+def test_district_charts_draw_the_busiest_districts_and_one_bar_for_the_rest(city):
+    import matplotlib.pyplot as plt
+
+    st = _many_districts(600, 40, seed=3)
+    r = P.track_taskforce(st, city, "2021-03-31")
+    pipeline = r.funnel[(r.funnel["stage"] == P.PIPELINE_TOTAL) & (r.funnel["district"] != P.CITY_TOTAL)]
+    busiest = pipeline.sort_values("sites", ascending=False, kind="stable")["district"].iloc[0]
+    for plot in (P.plot_funnel, P.plot_blockers):
+        fig = plot(r, lang="en")
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in (ax.get_legend().get_texts() if plot is P.plot_funnel
+                                          else ax.get_yticklabels())]
+        n_rest = len(pipeline) - P.MAX_CHART_DISTRICTS + 1  # the 40 and the city's own two
+        assert busiest in labels and f"{n_rest} other districts" in labels
+        assert len([lab for lab in labels if lab.startswith("D")]) == P.MAX_CHART_DISTRICTS - 1
+        drawn = sum(p.get_height() if plot is P.plot_funnel else p.get_width() for p in ax.patches)
+        assert drawn == pipeline["sites"].sum()  # nothing lost in the "other" bar
+        plt.close(fig)

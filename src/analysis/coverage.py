@@ -275,6 +275,9 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 # --- stations and their footprints ----------------------------------------------------------------
 #: What coverage needs of a station table (a cleaned one has more).
 STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
+#: What coverage uses of a station table when it is there: per-station radius and area type, and the
+#: names the key-site table and the map show.
+OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
 
 
 def _check_stations(df: pd.DataFrame, path=None) -> None:
@@ -322,7 +325,14 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
     out[shapely.contains_xy(near, x, y)] = "suburban"
     out[inside] = "urban"
     if len(all_x) and inside.any():  # stations within 1 km counted for built-up points only
-        tree = cKDTree(np.column_stack([all_x, all_y]))
+        all_x, all_y = np.asarray(all_x, dtype=float), np.asarray(all_y, dtype=float)
+        ix, iy = x[inside], y[inside]
+        # a tree of only the stations that can be within 1 km of a built-up point: the same counts,
+        # and a city's built-up areas are a small part of its extent (building a tree of 2 x 10^5
+        # stations cost more than the rest of the classification)
+        near_box = ((all_x >= ix.min() - 1000.0) & (all_x <= ix.max() + 1000.0)
+                    & (all_y >= iy.min() - 1000.0) & (all_y <= iy.max() + 1000.0))
+        tree = cKDTree(np.column_stack([all_x[near_box], all_y[near_box]]))
         counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0,
                                                   return_length=True))
         dense = np.flatnonzero(inside)[counts >= s.dense_urban_min_stations_1km]
@@ -409,38 +419,63 @@ class CoverageGrid:
         return i0, j0, _cells_in_polygon(polygon, self.x0 + (j0 + 0.5) * self.cell_m,
                                          self.y0 + (i0 + 0.5) * self.cell_m, self.cell_m, (i1 - i0, j1 - j0))
 
-    def area_in_km2(self, polygon) -> float:
-        """Covered area inside a polygon (same CRS): the covered cells whose centres it holds."""
-        win = self.window(polygon)
+    def area_in_km2(self, polygon, win=None) -> float:
+        """Covered area inside a polygon (same CRS): the covered cells whose centres it holds. `win`:
+        the polygon's window of a grid with the same frame, when the caller has it already."""
+        win = self.window(polygon) if win is None else win
         if win is None:
             return 0.0
         i0, j0, inside = win
         covered = self.mask[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]]
         return float(np.count_nonzero(covered & inside)) * self.cell_m**2 / 1e6
 
+    def has_frame_of(self, other) -> bool:
+        """Whether `other` is a grid of the same cells (origin, cell size, shape)."""
+        return (isinstance(other, CoverageGrid) and (self.x0, self.y0, self.cell_m, self.mask.shape)
+                == (other.x0, other.y0, other.cell_m, other.mask.shape))
+
 
 _BLOCK = 16  # cells per side of the blocks tested whole against a polygon before single cells
+_COARSE = 8  # blocks per side of the coarse blocks tested first (a district of 10^7 cells: 700 boxes)
+
+
+def _block_status(polygon, bi: np.ndarray, bj: np.ndarray, size: int, xc0: float, yc0: float, cell_m: float,
+                  shape: tuple[int, int]) -> np.ndarray:
+    """Per block of `size` cells at rows bi, columns bj: 2 = every centre strictly inside `polygon`,
+    0 = none can be, 1 = the block meets its boundary."""
+    h, w = shape
+    eps = 0.01 * cell_m  # a block of one row or column is still a polygon
+    boxes = shapely.box(xc0 + bj * cell_m - eps, yc0 + bi * cell_m - eps,
+                        xc0 + (np.minimum(bj + size, w) - 1) * cell_m + eps,
+                        yc0 + (np.minimum(bi + size, h) - 1) * cell_m + eps)
+    return np.where(shapely.contains_properly(polygon, boxes), 2,
+                    np.where(shapely.intersects(polygon, boxes), 1, 0)).astype(np.int8)
 
 
 def _cells_in_polygon(polygon, xc0: float, yc0: float, cell_m: float, shape: tuple[int, int]) -> np.ndarray:
     """Which cells of a window (first centre at xc0, yc0) have their centre in `polygon`. Blocks of
-    _BLOCK x _BLOCK cells wholly inside or wholly outside are settled at once; only the cells of
-    blocks on the boundary are tested one by one (a district of 10^6 cells: 4,000 blocks and the
-    cells along its outline instead of 10^6 point tests)."""
+    _BLOCK x _BLOCK cells wholly inside or wholly outside are settled at once (and before them
+    coarse blocks of _COARSE x _COARSE blocks); only the cells of blocks on the boundary are tested
+    one by one (a district of 10^6 cells: 4,000 blocks and the cells along its outline instead of
+    10^6 point tests). A block inside (outside) a coarse block that is inside (outside) would be
+    found so itself: the result is that of the blocks alone."""
     h, w = shape
     shapely.prepare(polygon)
+    big = _BLOCK * _COARSE
+    ci, cj = np.meshgrid(np.arange(0, h, big), np.arange(0, w, big), indexing="ij")
+    coarse = _block_status(polygon, ci, cj, big, xc0, yc0, cell_m, shape)
     bi, bj = np.meshgrid(np.arange(0, h, _BLOCK), np.arange(0, w, _BLOCK), indexing="ij")
-    eps = 0.01 * cell_m  # a block of one row or column is still a polygon
-    boxes = shapely.box(xc0 + bj * cell_m - eps, yc0 + bi * cell_m - eps,
-                        xc0 + (np.minimum(bj + _BLOCK, w) - 1) * cell_m + eps,
-                        yc0 + (np.minimum(bi + _BLOCK, h) - 1) * cell_m + eps)
-    # 2 = every centre strictly inside, 0 = none can be, 1 = test the cells
-    status = np.where(shapely.contains_properly(polygon, boxes), 2,
-                      np.where(shapely.intersects(polygon, boxes), 1, 0)).astype(np.int8)
-    cells = np.repeat(np.repeat(status, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
-    inside = cells == 2
-    ii, jj = np.nonzero(cells == 1)
-    if ii.size:
+    status = np.repeat(np.repeat(coarse, _COARSE, axis=0), _COARSE, axis=1)[:bi.shape[0], :bi.shape[1]]
+    edge = status == 1
+    status[edge] = _block_status(polygon, bi[edge], bj[edge], _BLOCK, xc0, yc0, cell_m, shape)
+    inside = np.repeat(np.repeat(status == 2, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
+    # the cells of the boundary blocks, from the blocks (not a scan of every cell of the window)
+    ei, ej = np.nonzero(status == 1)
+    if ei.size:
+        oi, oj = np.divmod(np.arange(_BLOCK * _BLOCK), _BLOCK)
+        ii, jj = (ei[:, None] * _BLOCK + oi).ravel(), (ej[:, None] * _BLOCK + oj).ravel()
+        ok = (ii < h) & (jj < w)
+        ii, jj = ii[ok], jj[ok]
         inside[ii, jj] = shapely.contains_xy(polygon, xc0 + jj * cell_m, yc0 + ii * cell_m)
     return inside
 
@@ -490,14 +525,17 @@ def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray
     for members, dx, dy in _stencils(r_cells, fx, fy):
         offsets = dy * width + dx
         base = cy[members] * width + cx[members]
-        step = max(1, 4_000_000 // max(offsets.size, 1))
+        # chunks of ~10^6 indices (8 MB): bigger ones are mapped afresh by the allocator each time
+        step = max(1, 1_000_000 // max(offsets.size, 1))
         for s in range(0, base.size, step):
             flat[(base[s:s + step, None] + offsets[None, :]).ravel()] = True
 
 
-def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None) -> CoverageGrid:
+def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None,
+                       like: CoverageGrid | None = None) -> CoverageGrid:
     """Discs of `radius_m` around metric points, on a grid of `cell_m` cells aligned to multiples
-    of `cell_m`; `bounds` (minx, miny, maxx, maxy) extends the grid (e.g. to the city)."""
+    of `cell_m`; `bounds` (minx, miny, maxx, maxy) extends the grid (e.g. to the city). `like`: use
+    that grid's frame when it holds this one (the same cells either way, and windows can be shared)."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     r = np.broadcast_to(np.asarray(radius_m, dtype=float), x.shape)
@@ -516,6 +554,10 @@ def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=No
     y0 = math.floor((ext[1] - pad) / cell_m) * cell_m
     nx = int(math.ceil((ext[2] + pad - x0) / cell_m))
     ny = int(math.ceil((ext[3] + pad - y0) / cell_m))
+    if like is not None and like.cell_m == cell_m and like.x0 <= x0 and like.y0 <= y0 \
+            and like.x0 + like.mask.shape[1] * cell_m >= x0 + nx * cell_m \
+            and like.y0 + like.mask.shape[0] * cell_m >= y0 + ny * cell_m:
+        x0, y0, (ny, nx) = like.x0, like.y0, like.mask.shape
     mask = np.zeros((ny, nx), dtype=bool)
     u, v = (x - x0) / cell_m, (y - y0) / cell_m
     cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
@@ -640,7 +682,8 @@ def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid)
     wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
     wanted[np.asarray(ids, dtype=np.int64)] = True
     wanted[0] = False
-    rows = np.flatnonzero(wanted[labels].any(axis=1))
+    rows = np.flatnonzero(labels.any(axis=1))  # a gap's rows are a few of the grid's: look up only those
+    rows = rows[wanted[labels[rows]].any(axis=1)]
     if rows.size == 0:
         return {}
     sub = np.where(wanted[labels[rows]], labels[rows], 0)
@@ -675,15 +718,33 @@ def _nearest_district(districts_utm, x, y) -> np.ndarray:
     return names
 
 
-def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
-    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
+def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them on the whole grid
+    (raster order of their first cell), and the flat indices of the gap cells in ascending order.
+    Labelled on the rows and columns that hold gap cells only, each run of empty ones kept as a
+    single empty one (so what touches stays touching and nothing else does): the gaps are a few
+    thousand cells of a grid of 10^7, labelling the whole grid cost more than finding them."""
     from scipy import ndimage
 
+    rows, cols = np.flatnonzero(gap.any(axis=1)), np.flatnonzero(gap.any(axis=0))
+    labels = np.zeros(gap.shape, dtype=np.int32)
+    if rows.size == 0:
+        return labels, np.zeros(0, dtype=np.int64)
+    ri = np.arange(rows.size) + np.r_[0, np.cumsum(np.diff(rows) > 1)]
+    ci = np.arange(cols.size) + np.r_[0, np.cumsum(np.diff(cols) > 1)]
+    small = np.zeros((ri[-1] + 1, ci[-1] + 1), dtype=bool)
+    small[np.ix_(ri, ci)] = gap[np.ix_(rows, cols)]
+    numbered = ndimage.label(small, structure=_NEIGHBOURS)[0][np.ix_(ri, ci)]
+    labels[np.ix_(rows, cols)] = numbered
+    i, j = np.nonzero(numbered)  # row-major: ascending flat indices of the whole grid too
+    return labels, rows[i] * gap.shape[1] + cols[j]
+
+
+def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
+    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
     open_sites = sites[~sites["is_covered"]].reset_index(drop=True)
-    labels, _ = ndimage.label(_gap_mask(urban_mask, grid, open_sites, settings), structure=_NEIGHBOURS)
-    flat = labels.ravel()
-    cells = np.flatnonzero(flat)
-    lab = flat[cells]
+    labels, cells = _label_gaps(_gap_mask(urban_mask, grid, open_sites, settings))
+    lab = labels.ravel()[cells]
     n_cells = np.bincount(lab, minlength=int(lab.max(initial=0)) + 1)
     si, sj, _ = _cells_of(grid, open_sites["x_m"], open_sites["y_m"])
     site_lab = labels[si, sj]
@@ -788,7 +849,8 @@ def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
     """Per point: the nearest station (the first in order among equally near ones), its distance,
     and whether any station's outdoor / indoor disc holds it. Exact, by a tree: only stations within
     the largest radius can cover a point."""
-    tree = cKDTree(np.column_stack([sx, sy]))
+    # unbalanced: built in half the time, the queries answer the same (a few key sites query it)
+    tree = cKDTree(np.column_stack([sx, sy]), balanced_tree=False, compact_nodes=False)
     pts = np.column_stack([x, y])
     dn, _ = tree.query(pts, k=1)
     rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0))
@@ -843,6 +905,17 @@ def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: Co
     return df
 
 
+def _covered_km2(cover_out, cover_in, polygon) -> tuple[float, float]:
+    """Outdoor and indoor covered area inside `polygon`; the polygon's cells found once when the two
+    grids share their frame (the district table's main cost at 10^5 stations)."""
+    if isinstance(cover_out, CoverageGrid) and cover_out.has_frame_of(cover_in):
+        win = cover_out.window(polygon)
+        if win is None:
+            return 0.0, 0.0
+        return cover_out.area_in_km2(polygon, win), cover_in.area_in_km2(polygon, win)
+    return cover_out.area_in_km2(polygon), cover_in.area_in_km2(polygon)
+
+
 def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, sites, city_names, settings):
     rows = []
     for name, geom in zip(districts_utm["name_zh"], districts_utm.geometry):
@@ -850,16 +923,18 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
         urban_geom = shapely.union_all(urban.geometry.values) if len(urban) else shapely.Polygon()
         st = sites[sites["district"] == name]
         tgt = st[st["is_target"]]
+        covered = _covered_km2(cover_out, cover_in, geom)
+        urban_covered = _covered_km2(cover_out, cover_in, urban_geom) if not urban_geom.is_empty else (0.0, 0.0)
         rows.append({
             "district": name,
             "name_en": city_names.get(name, ""),
             "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
             "area_km2": geom.area / 1e6,
-            "covered_km2": cover_out.area_in_km2(geom),
-            "covered_indoor_km2": cover_in.area_in_km2(geom),
+            "covered_km2": covered[0],
+            "covered_indoor_km2": covered[1],
             "urban_area_km2": urban_geom.area / 1e6,
-            "urban_covered_km2": cover_out.area_in_km2(urban_geom) if not urban_geom.is_empty else 0.0,
-            "urban_covered_indoor_km2": cover_in.area_in_km2(urban_geom) if not urban_geom.is_empty else 0.0,
+            "urban_covered_km2": urban_covered[0],
+            "urban_covered_indoor_km2": urban_covered[1],
             "n_key_sites": len(st),
             "n_key_sites_covered": int(st["is_covered"].sum()),
             "n_target_sites": len(tgt),
@@ -1045,7 +1120,7 @@ def _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, 
         bounds = _grid_bounds(districts_utm, urban_utm, site_tab, settings)
         cover_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
         cover_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
-                                      bounds, crs)
+                                      bounds, crs, like=cover_out)
         urban_mask = rasterize_polygons(urban_utm.geometry.values, cover_out)
         gaps, demand = _grid_gaps(urban_mask, cover_out, districts_utm, site_tab, settings, crs)
         return cover_out, cover_in, gaps, demand
@@ -1153,7 +1228,8 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
         if not isinstance(stations, pd.DataFrame):
             from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
 
-            stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
+            stations = read_stations(stations, required=STATION_COLUMNS,
+                                     columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS), geometry=False)
         progress.advance(note=f"{len(stations):,} stations read")
         result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
         progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")

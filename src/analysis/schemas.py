@@ -5,8 +5,9 @@ A violation here is a bug in the package, not bad input: bad input is quarantine
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
-import pandera.pandas as pa
 
 from analysis.config import OPERATORS
 
@@ -21,42 +22,59 @@ BANDS = ("n1", "n3", "n28", "n41", "n77", "n78", "n79", "unknown")
 #: Date each stage was reached, where the records give it (column per stage).
 STAGE_DATE_COLUMNS = {stage: f"{stage}_date" for stage in STAGES}
 
-_date = pa.Column("datetime64[ns]", nullable=True)
-_text = pa.Column(str)
+@functools.cache
+def stations_schema():
+    """The pandera schema of stations.parquet, built on first use: pandera takes about 0.3 s to
+    import, which the commands that only read a station table (coverage, taskforce) should not pay."""
+    import pandera.pandas as pa
 
-STATIONS = pa.DataFrameSchema(
-    {
-        "station_id": pa.Column(str, unique=True),
-        "site_code": pa.Column(str, nullable=True),
-        "name": _text,
-        "operator": pa.Column(str, pa.Check.isin(OPERATORS)),
-        "band": pa.Column(str, pa.Check.isin(BANDS)),
-        "lon": pa.Column(float, pa.Check.in_range(-180, 180)),
-        "lat": pa.Column(float, pa.Check.in_range(-90, 90)),
-        "district": _text,
-        "status": pa.Column(str, pa.Check.isin(STATUSES)),
-        "blocker": pa.Column(str, pa.Check.isin(BLOCKERS), nullable=True),
-        "is_on_air": pa.Column(bool),
-        **{col: _date for col in STAGE_DATE_COLUMNS.values()},
-        "source_file": _text,
-        "source_sheet": pa.Column(str, nullable=True),
-        "source_row": pa.Column(int, pa.Check.ge(1)),
-        "sources": _text,
-        "n_sources": pa.Column(int, pa.Check.ge(1)),
-        "in_operator_reports": pa.Column(bool),
-        "opencellid_cells": pa.Column(int, pa.Check.ge(0)),
-        "opencellid_distance_m": pa.Column(float, nullable=True),
-        "notes": pa.Column(str, nullable=True),
-    },
-    checks=[
-        # an on-air station has an on-air date; a planned site has none yet
-        pa.Check(lambda df: (df["is_on_air"] == df["on_air_date"].notna()).all(),
-                 error="is_on_air must equal on_air_date being set"),
-    ],
-    strict=False,
-    ordered=False,
-    name="stations",
-)
+    date_col = pa.Column("datetime64[ns]", nullable=True)
+    text_col = pa.Column(str)
+
+    schema = pa.DataFrameSchema(
+        {
+            "station_id": pa.Column(str, unique=True),
+            "site_code": pa.Column(str, nullable=True),
+            "name": text_col,
+            "operator": pa.Column(str, pa.Check.isin(OPERATORS)),
+            "band": pa.Column(str, pa.Check.isin(BANDS)),
+            "lon": pa.Column(float, pa.Check.in_range(-180, 180)),
+            "lat": pa.Column(float, pa.Check.in_range(-90, 90)),
+            "district": text_col,
+            "status": pa.Column(str, pa.Check.isin(STATUSES)),
+            "blocker": pa.Column(str, pa.Check.isin(BLOCKERS), nullable=True),
+            "is_on_air": pa.Column(bool),
+            **{col: date_col for col in STAGE_DATE_COLUMNS.values()},
+            "source_file": text_col,
+            "source_sheet": pa.Column(str, nullable=True),
+            "source_row": pa.Column(int, pa.Check.ge(1)),
+            "sources": text_col,
+            "n_sources": pa.Column(int, pa.Check.ge(1)),
+            "in_operator_reports": pa.Column(bool),
+            "opencellid_cells": pa.Column(int, pa.Check.ge(0)),
+            "opencellid_distance_m": pa.Column(float, nullable=True),
+            "notes": pa.Column(str, nullable=True),
+        },
+        checks=[
+            # an on-air station has an on-air date; a planned site has none yet
+            pa.Check(lambda df: (df["is_on_air"] == df["on_air_date"].notna()).all(),
+                     error="is_on_air must equal on_air_date being set"),
+        ],
+        strict=False,
+        ordered=False,
+        name="stations",
+    )
+    if set(STATION_COLUMNS) != set(schema.columns):  # a bug in this module
+        raise RuntimeError("STATION_DTYPES and the STATIONS schema must name the same columns")
+    return schema
+
+
+def __getattr__(name: str):
+    # `schemas.STATIONS`, as before the schema was built lazily
+    if name == "STATIONS":
+        return stations_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The leading columns of quarantine.csv (the row's original values follow): where the row came from,
 #: what became of it (merged or quarantined), why, and the station it joined.
@@ -73,8 +91,6 @@ STATION_DTYPES = {
     "in_operator_reports": "bool", "opencellid_cells": "int64", "opencellid_distance_m": "float64", "notes": "str",
 }
 STATION_COLUMNS = tuple(STATION_DTYPES)
-if set(STATION_COLUMNS) != set(STATIONS.columns):  # a bug in this module, caught at import
-    raise RuntimeError("STATION_DTYPES and the STATIONS schema must name the same columns")
 
 
 def on_air_at(stations: pd.DataFrame, date) -> pd.Series:

@@ -202,24 +202,24 @@ def build_funnel(stations: pd.DataFrame, as_of, extract_date=None, districts=Non
     c_now, c_before = _count(now, order), _count(before, order)
     cols = c_now.columns.union(c_before.columns, sort=False)
     c_now, c_before = c_now.reindex(columns=cols, fill_value=0), c_before.reindex(columns=cols, fill_value=0)
-    undated = now[~now["has_stage_dates"]].groupby(["district", "stage"]).size()
+    # one table per quantity, then stacked: a lookup per district and stage costs minutes at 10^4 districts
+    undated = now[~now["has_stage_dates"]].groupby(["district", "stage"]).size().unstack(fill_value=0)
+    undated = undated.reindex(index=order, columns=cols, fill_value=0)
+    undated.loc[CITY_TOTAL] = undated.sum()
     pipe = [c for c in cols if c != "on_air"]
-    rows = []
-    for district in c_now.index:
-        for stage in [*cols, PIPELINE_TOTAL]:
-            if stage == PIPELINE_TOTAL:
-                n, p = int(c_now.loc[district, pipe].sum()), int(c_before.loc[district, pipe].sum())
-                u = int(sum(undated.get((d, s), 0) for d in (order if district == CITY_TOTAL else [district]) for s in pipe))
-            else:
-                n, p = int(c_now.loc[district, stage]), int(c_before.loc[district, stage])
-                u = int(sum(undated.get((d, stage), 0) for d in (order if district == CITY_TOTAL else [district])))
-            note = "cumulative: on air on or before the date" if stage == "on_air" else ""
-            if u:
-                note = f"{u} without stage dates, counted in their reported status"
-            rows.append({"as_of": as_of, "previous_as_of": previous, "district": district, "stage": stage,
-                         "stage_zh": STAGE_ZH.get(stage, stage), "sites": n, "sites_previous": p, "change": n - p,
-                         "undated_sites": u, "note": note})
-    return pd.DataFrame(rows)
+    tables = []
+    for t in (c_now, c_before, undated):
+        t = t.assign(**{PIPELINE_TOTAL: t[pipe].sum(axis=1)})
+        tables.append(t.to_numpy(dtype=np.int64).ravel())
+    n, p, u = tables
+    stages = [*cols, PIPELINE_TOTAL]
+    stage = np.tile(np.array(stages, dtype=object), len(c_now.index))
+    note = np.where(stage == "on_air", "cumulative: on air on or before the date", "").astype(object)
+    note[u > 0] = [f"{k} without stage dates, counted in their reported status" for k in u[u > 0]]
+    return pd.DataFrame({"as_of": as_of, "previous_as_of": previous,
+                         "district": np.repeat(np.array(c_now.index, dtype=object), len(stages)), "stage": stage,
+                         "stage_zh": [STAGE_ZH.get(s, s) for s in stage], "sites": n, "sites_previous": p,
+                         "change": n - p, "undated_sites": u, "note": note})
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,6 +753,22 @@ _T = {
            "undated": "{n} 个站址无阶段日期，停留天数未知，未画出"},
 }
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+#: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
+#: pipeline share one "other" bar (a bar each for thousands of districts is unreadable and takes minutes).
+MAX_CHART_DISTRICTS = len(_DISTRICT_COLORS)
+_OTHER = {"zh": "其他 {n} 个区县", "en": "{n} other districts"}
+
+
+def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
+    """The districts drawn one by one (those with the most sites in the pipeline, in table order) and
+    the rest, drawn together as one bar; the rest is empty up to MAX_CHART_DISTRICTS districts."""
+    f = report.funnel
+    districts = [d for d in f["district"].drop_duplicates() if d != CITY_TOTAL]
+    if len(districts) <= MAX_CHART_DISTRICTS:
+        return districts, []
+    pipeline = f[f["stage"] == PIPELINE_TOTAL].set_index("district")["sites"].reindex(districts, fill_value=0)
+    top = set(pipeline.sort_values(ascending=False, kind="stable").index[:MAX_CHART_DISTRICTS - 1])
+    return [d for d in districts if d in top], [d for d in districts if d not in top]
 
 
 def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
@@ -786,11 +802,15 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
     fig, ax = plt.subplots(figsize=(9, 5))
     x = np.arange(len(stages))
     bottom = np.zeros(len(stages))
-    districts = [d for d in f["district"].drop_duplicates() if d != CITY_TOTAL]
-    for i, d in enumerate(districts):
-        n = f[f["district"] == d].set_index("stage").reindex(stages)["sites"].to_numpy(dtype=float)
-        ax.bar(x, n, bottom=bottom, color=_DISTRICT_COLORS[i % len(_DISTRICT_COLORS)],
-               label=_district_label(report, d, lang))
+    shown, rest = _chart_districts(report)
+    by = f[f["district"] != CITY_TOTAL].pivot(index="district", columns="stage", values="sites")[stages]
+    bars = [(_district_label(report, d, lang), by.loc[d]) for d in shown]
+    if rest:
+        bars.append((_OTHER[lang].format(n=len(rest)), by.loc[rest].sum()))
+    for i, (label, counts) in enumerate(bars):
+        n = counts.to_numpy(dtype=float)
+        color = "#bdbdbd" if rest and i == len(bars) - 1 else _DISTRICT_COLORS[i % len(_DISTRICT_COLORS)]
+        ax.bar(x, n, bottom=bottom, color=color, label=label)
         bottom += n
     city = f[f["district"] == CITY_TOTAL].set_index("stage").reindex(stages)
     ax.plot(x, city["sites_previous"].to_numpy(), ls="none", marker="_", ms=28, mew=2.5, color="black",
@@ -821,21 +841,25 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     key = s["blocker"].where(s["blocker"].notna(),
                              np.where(s["stage"] == s["status_at_extract"], "none", "not_known"))
     s["key"] = key
-    districts = [d for d in report.funnel["district"].drop_duplicates() if d != CITY_TOTAL]
+    shown, rest = _chart_districts(report)
     cats = [b for b in (*BLOCKERS, "none", "not_known") if (s["key"] == b).any()] or ["none"]
-    table = s.groupby(["district", "key"]).size().unstack(fill_value=0).reindex(index=districts, columns=cats,
+    table = s.groupby(["district", "key"]).size().unstack(fill_value=0).reindex(index=shown + rest, columns=cats,
                                                                                  fill_value=0)
+    labels = [_district_label(report, d, lang) for d in shown]
+    if rest:
+        table = pd.concat([table.loc[shown], table.loc[rest].sum().to_frame().T])
+        labels.append(_OTHER[lang].format(n=len(rest)))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     colors = plt.get_cmap("tab10")
-    left = np.zeros(len(districts))
-    y = np.arange(len(districts))
+    left = np.zeros(len(labels))
+    y = np.arange(len(labels))
     for i, b in enumerate(cats):
         n = table[b].to_numpy(dtype=float)
         color = "#cccccc" if b in ("none", "not_known") else colors(i)
         ax.barh(y, n, left=left, color=color, hatch="//" if b == "not_known" else None,
                 label=BLOCKER_ZH[b] if lang == "zh" else BLOCKER_EN.get(b, b.replace("_", " ")))
         left += n
-    ax.set_yticks(y, [_district_label(report, d, lang) for d in districts])
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel(L["sites"])
     ax.grid(axis="x", alpha=0.3)

@@ -39,7 +39,7 @@ from analysis.files import (
     write_csv,
     write_json,
 )
-from analysis.schemas import STAGE_DATE_COLUMNS, STATION_COLUMNS, STATION_DTYPES, STATIONS, on_air_at
+from analysis.schemas import STAGE_DATE_COLUMNS, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
 from analysis.clean.sources import (
     FIELDS,
     OPENCELLID_COLUMNS,
@@ -152,7 +152,7 @@ _MANGLED_CODE = r"^\d(?:\.\d+)?E\+?\d+$"
 
 # --- reading -----------------------------------------------------------------------------------
 
-def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]:
+def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[dict], list[str]]:
     tables, file_info, failed = [], [], []
     for path in files:
         try:
@@ -165,6 +165,9 @@ def _read_all(files: list[Path]) -> tuple[list[RawTable], list[dict], list[str]]
             failed.append(exc.one_line())
             file_info.append({"file": project_relative(path), "error": exc.problem})
             continue
+        finally:
+            if progress is not None:
+                progress.advance(note=f"read {path.name}")
         for t in file_tables:
             tables.append(t)
             info = {
@@ -557,14 +560,19 @@ def clean_stations(
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     missing = [Path(p) for p in inputs if not Path(p).exists()]
     files = list_input_files([p for p in inputs if Path(p).exists()])
-    tables, file_info, failed = _read_all(files)
-    failed = [f"{p}: no such file or folder" for p in missing] + failed
-    file_info = ([{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
-                 + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
-    if not tables:
-        raise _nothing_readable(inputs, file_info)
-    return _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits,
-                         release_read=True)
+    from analysis.progress import task
+
+    with task("clean", len(files) + 1) as progress:  # a step per file read, then one for the stages
+        tables, file_info, failed = _read_all(files, progress)
+        failed = [f"{p}: no such file or folder" for p in missing] + failed
+        file_info = ([{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
+                     + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
+        if not tables:
+            raise _nothing_readable(inputs, file_info)
+        result = _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits,
+                               release_read=True)
+        progress.advance(note=f"{len(result.stations):,} stations, {len(result.quarantine):,} rows quarantined")
+    return result
 
 
 def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
@@ -813,7 +821,7 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     st["lat"] = st["lat"].astype(float).round(7)
     st = st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES)
     st = st.sort_values("station_id", kind="stable").reset_index(drop=True)
-    STATIONS.validate(st, lazy=False)
+    stations_schema().validate(st, lazy=False)
     return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
 
 
@@ -822,25 +830,34 @@ def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
                                                         write_covering_bbox=False))
 
 
-def read_stations(path: str | Path, required: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+def read_stations(path: str | Path, required: tuple[str, ...] | None = None, columns: tuple[str, ...] | None = None,
+                  geometry: bool = True) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a station table: a cleaned `stations.parquet`, or any Parquet file with the `required`
-    columns (default: every column of the clean schema), as WGS-84 points. Anything else is a
-    one-line BadInputError naming the file."""
+    columns (default: every column of the clean schema), as WGS-84 points. `columns`: read only
+    those of these the file has (the required ones must be among them); `geometry=False`: a plain
+    DataFrame without a point per station (0.1 s per 10^5 stations a stage using lon/lat does not
+    need). Anything else is a one-line BadInputError naming the file."""
+    import pyarrow.parquet as pq
+
     path = Path(path)
     if not path.is_file():
         raise BadInputError("no such file (run `python -m analysis clean` first)", path)
-    try:
-        frame = pd.read_parquet(path)
+    required = STATION_COLUMNS if required is None else required
+    try:  # the file's columns first: a missing one is named, and only the wanted ones are read
+        present = set(pq.read_schema(path).names)
+        missing = [c for c in required if c not in present]
+        wanted = None if columns is None else [c for c in dict.fromkeys([*required, *columns]) if c in present]
+        frame = None if missing else pd.read_parquet(path, columns=wanted)
     except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
         raise BadInputError(f"not a Parquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})",
                             path) from None
-    required = STATION_COLUMNS if required is None else required
-    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise BadInputError(f"not a station table: missing columns {', '.join(missing)}", path)
     frame = frame.drop(columns="geometry", errors="ignore")
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
+    if not geometry:
+        return frame
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
 
 

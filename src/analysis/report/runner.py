@@ -343,25 +343,13 @@ def run_report(
         else [check_as_of(as_of, cfg, cleaned["extract"])]
     )
     built = []
+    from analysis.progress import track
+
     try:
-        for d in dates:
-            built.append(
-                build_report(
-                    cfg,
-                    d,
-                    Path(out),
-                    cleaned,
-                    lang,
-                    basemap=basemap,
-                    stations=stations,
-                    processed=processed,
-                    extract_date=extract_date,
-                    kernel=kernel,
-                    notebooks_dir=notebooks_dir,
-                    timeout=timeout,
-                    log=log,
-                )
-            )
+        for d in track(dates, "report", unit="report", label=lambda d: f"{d.date()} built"):  # a line a month
+            built.append(build_report(cfg, d, Path(out), cleaned, lang, basemap=basemap, stations=stations,
+                                      processed=processed, extract_date=extract_date, kernel=kernel,
+                                      notebooks_dir=notebooks_dir, timeout=timeout, log=log))
     finally:
         city_dir = Path(out) / cfg.key
         if city_dir.is_dir():
