@@ -229,12 +229,11 @@ def _add_forecast(sub) -> None:
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from analysis.clean.stations import read_stations
     from analysis.config import resolve_city
-    from analysis.coverage import STATION_COLUMNS, coverage_stage
+    from analysis.coverage import coverage_stage, read_coverage_stations
     from analysis.report.outputs import read_coverage
 
-    stations = pd.DataFrame(read_stations(args.stations, required=STATION_COLUMNS)).drop(columns="geometry")
+    stations = read_coverage_stations(args.stations)
     coverage_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of) if args.as_of else None, args.out,
                    with_map=not args.no_map, mode=args.mode, radius_m=args.radius_m)
     result = read_coverage(args.out)

@@ -1217,24 +1217,22 @@ def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = Tru
     return paths
 
 
+def read_coverage_stations(path: str | Path) -> pd.DataFrame:
+    """The columns of a cleaned stations.parquet that coverage uses, without point geometry."""
+    from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
+
+    return read_stations(path, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS),
+                         geometry=False)
+
+
 def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
                        radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
-    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write (one progress
-    step each: a national run takes about a minute)."""
-    from analysis.progress import task
-
-    city = resolve_city(city)
-    with task("coverage", 3) as progress:
-        if not isinstance(stations, pd.DataFrame):
-            from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
-
-            stations = read_stations(stations, required=STATION_COLUMNS,
-                                     columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS), geometry=False)
-        progress.advance(note=f"{len(stations):,} stations read")
-        result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
-        progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
-        write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
-        progress.advance(note=f"written to {out}")
+    """Read the stations (a path or a frame), run `coverage_stage` into `out` and return its result
+    (for callers that want the tables in memory as well as on disk)."""
+    if not isinstance(stations, pd.DataFrame):
+        stations = read_coverage_stations(stations)
+    result, _ = _run_stage(stations, resolve_city(city), as_of, out, with_map=with_map, mode=mode,
+                           radius_m=radius_m)
     return result
 
 
@@ -1248,12 +1246,26 @@ def coverage_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, b
     """The coverage stage, as the command line, the notebooks and the report run it: assess the
     cleaned `stations` of a resolved `city` on `as_of` (None: every dated station) and write the
     tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically and
-    a stage.json (with `stamp`) last. Returns the files written."""
-    from analysis.catalog import publish_stage, stamp_date
+    a stage.json (with `stamp`) last. Returns the files written (one progress step each for the
+    stations, the assessment and the files: a national run takes about a minute)."""
+    return _run_stage(stations, city, as_of, out, basemap=basemap, with_map=with_map, mode=mode,
+                      radius_m=radius_m, stamp=stamp)[1]
 
-    result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
-    basemap = basemap or city.basemap.get("default")
-    return publish_stage(
-        "coverage", out, lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
-        {**(stamp or {}), "as_of": stamp_date(as_of), "mode": mode, "basemap": basemap if with_map else None,
-         "full_coverage_pct": result.settings.full_coverage_pct})
+
+def _run_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basemap: str | None = None,
+               with_map: bool = True, mode: str = "grid", radius_m: float | None = None,
+               stamp: dict | None = None) -> tuple[CoverageResult, list[Path]]:
+    from analysis.catalog import publish_stage, stamp_date
+    from analysis.progress import task
+
+    with task("coverage", 3) as progress:
+        progress.advance(note=f"{len(stations):,} stations read")
+        result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
+        progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
+        basemap = basemap or city.basemap.get("default")
+        written = publish_stage(
+            "coverage", out, lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
+            {**(stamp or {}), "as_of": stamp_date(as_of), "mode": mode, "basemap": basemap if with_map else None,
+             "full_coverage_pct": result.settings.full_coverage_pct})
+        progress.advance(note=f"written to {out}")
+    return result, written
