@@ -45,8 +45,10 @@ def _hostile_city(tmp_path):
     stations = city / "stations"
     (stations / f"{IMG.replace('/', '').replace(chr(34), '')}.csv").write_text(
         "站址编码,基站名称,运营商,经度,纬度,频段,开通时间,状态\n"
-        f"650203999001,\"站{PAYLOAD.replace(chr(34), chr(39))}\",\"中国移动{SCRIPT}\",84.8800,45.5800,2.6GHz,2020-05-12,已开通\n",
-        encoding="utf-8")
+        f'650203999001,"站{PAYLOAD.replace(chr(34), chr(39))}","中国移动{SCRIPT}",'
+        "84.8800,45.5800,2.6GHz,2020-05-12,已开通\n",
+        encoding="utf-8",
+    )
     return city
 
 
@@ -55,7 +57,9 @@ def hostile_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     city = _hostile_city(tmp)
     out = tmp / "reports"
-    report.run_report(str(city), as_of="2021-03-22", out=str(out), processed=str(tmp / "processed"), log=lambda *_: None)
+    report.run_report(
+        str(city), as_of="2021-03-22", out=str(out), processed=str(tmp / "processed"), log=lambda *_: None
+    )
     return out
 
 
@@ -71,17 +75,31 @@ def test_no_injected_markup_in_any_page(hostile_report):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
-                    reason="needs Debian's chromium (.ci/run installs it in CI)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("CI"),
+    reason="needs Debian's chromium (.ci/run installs it in CI)",
+)
 def test_nothing_injected_runs_in_the_browser_offline(hostile_report, tmp_path):
     folder = hostile_report / "hostile" / "2021-03-22"
     pages = ["index.html", "01_clean.html", "03_coverage.html", "05_summary.html"]
     for i, page in enumerate(pages):
-        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / f'profile{i}'}", "--proxy-server=127.0.0.1:9",
-               "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000", "--dump-dom",
-               (folder / page).as_uri()]
+        cmd = [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / f'profile{i}'}",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            (folder / page).as_uri(),
+        ]
         dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
         assert len(dom) > 1000, page
         assert f"data-{MARK}=" not in dom, f"injected script ran in {page}"

@@ -43,8 +43,9 @@ def test_thin_with_a_parameters_cell(name):
             continue
         tree = ast.parse(cell.source)
         for node in ast.walk(tree):
-            assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda)), \
+            assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda)), (
                 f"{name}: no def, class, loop or lambda in a notebook: move it into analysis"
+            )
         calls = [n for n in tree.body if isinstance(n, (ast.Expr, ast.Assign))]
         assert len(calls) <= 1 or cell is tagged[0], f"{name}: one call per cell:\n{cell.source}"
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -59,8 +60,14 @@ def executed(tmp_path_factory):
     params = {"city": "karamay", "as_of": "2021-03-22", "processed": str(out / "processed"), "out": str(out)}
     result = {}
     for name in NOTEBOOK_NAMES:
-        pm.execute_notebook(str(NOTEBOOKS_DIR / name), str(out / name), parameters=params, kernel_name="python3",
-                            cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+        pm.execute_notebook(
+            str(NOTEBOOKS_DIR / name),
+            str(out / name),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(NOTEBOOKS_DIR),
+            progress_bar=False,
+        )
         result[name] = read_records(out / name)
     result["folder"] = out
     return result
@@ -117,11 +124,19 @@ def test_taskforce_numbers_agree_with_the_summary(executed):
 def test_english_summary(tmp_path):
     import papermill as pm
 
-    nb = pm.execute_notebook(str(NOTEBOOKS_DIR / "05_summary.ipynb"), str(tmp_path / "en.ipynb"),
-                             parameters={"as_of": "2021-03-22", "lang": "en", "processed": str(tmp_path)},
-                             kernel_name="python3", cwd=str(NOTEBOOKS_DIR), progress_bar=False)
-    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
-                     for c in nb.cells for o in c.get("outputs", []))
+    nb = pm.execute_notebook(
+        str(NOTEBOOKS_DIR / "05_summary.ipynb"),
+        str(tmp_path / "en.ipynb"),
+        parameters={"as_of": "2021-03-22", "lang": "en", "processed": str(tmp_path)},
+        kernel_name="python3",
+        cwd=str(NOTEBOOKS_DIR),
+        progress_bar=False,
+    )
+    text = "\n".join(
+        str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )
     assert "Monthly briefing" in text and "On air at the end of 2020" in text
     assert "Karamay District (克拉玛依区)" in text
     assert read_records(nb)["on_air_2020-12-31"] == 216
@@ -130,8 +145,27 @@ def test_english_summary(tmp_path):
 @pytest.mark.slow
 def test_nbval_runs_every_notebook(tmp_path):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                           "--rootdir", str(PROJ_ROOT), str(NOTEBOOKS_DIR)],
-                          cwd=PROJ_ROOT, capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(PROJ_ROOT),
+            str(NOTEBOOKS_DIR),
+        ],
+        cwd=PROJ_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert f"{sum(len([c for c in _read(n).cells if c.cell_type == 'code']) for n in NOTEBOOK_NAMES)} passed" in proc.stdout
+    assert (
+        f"{sum(len([c for c in _read(n).cells if c.cell_type == 'code']) for n in NOTEBOOK_NAMES)} passed"
+        in proc.stdout
+    )

@@ -538,6 +538,7 @@ def test_notes_in_the_pages_language():
     assert translate_note(note, "en") == note
     assert translate_note(note, "zh") == "历史只有 15 个月，不足以做 6 个月预测期的回测（需要 17 个月）。"
     assert translate_note("a note nobody wrote a translation for", "zh") is None
+    assert translate_note(float("nan"), "en") is None and translate_note("", "zh") is None
     assert next_report_date("2021-03-22") == pd.Timestamp("2021-04-22")
     assert next_report_date("2021-02-28") == pd.Timestamp("2021-03-31")
 

@@ -44,7 +44,9 @@ NOTE_PATTERNS = (
 def translate_note(note: str, lang: str) -> str | None:
     """A stage's note in the page's language: English as written; in Chinese the known notes in
     Chinese words, None for a note this table does not know (shown only in the annex's log)."""
-    note = str(note).strip()
+    if not isinstance(note, str) or not note.strip():  # a missing basis (NaN) is no note
+        return None
+    note = note.strip()
     if lang != "zh":
         return note
     for pattern, key in NOTE_PATTERNS:

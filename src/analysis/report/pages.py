@@ -642,10 +642,12 @@ def _rating_text(row, lang: str) -> str:
 def coord_precision_m(ctx: Context) -> pd.Series:
     """How well each key site's position is known (sites.csv `coord_precision_m`, by site_id); empty
     when the city's site list does not say."""
-    path = ctx.city.sites_path
+    path = ctx.city.folder / ctx.city.files["sites"] if "sites" in ctx.city.files else None
     if path is None or not Path(path).is_file():
         return pd.Series(dtype=float)
-    sites = pd.read_csv(path, dtype={"site_id": str})
+    sites = pd.read_csv(path, dtype={"site_id": str}, encoding="utf-8-sig")
+    if "site_id" not in sites:
+        return pd.Series(dtype=float)
     if "coord_precision_m" not in sites:
         return pd.Series(dtype=float)
     return pd.to_numeric(sites.set_index("site_id")["coord_precision_m"], errors="coerce")
@@ -718,6 +720,8 @@ def _site_names(cov, names, lang: str) -> str:
     if not isinstance(names, str) or not names:
         return ""
     if lang == "zh":
+        return names
+    if "name_en" not in cov.sites or "name_zh" not in cov.sites:
         return names
     english = dict(zip(cov.sites["name_zh"].astype(str), cov.sites["name_en"].fillna("").astype(str)))
     return "; ".join(english.get(x.strip()) or x.strip() for x in names.split(";"))
@@ -1175,7 +1179,7 @@ def show_headline(ctx: Context) -> None:
 
 def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     """The districts and the 4A+ scenic spots still to cover (and spots not yet rated)."""
-    _copy_beside_page(ctx, ctx.city.sites_path)
+    _copy_beside_page(ctx, ctx.city.folder / ctx.city.files["sites"] if "sites" in ctx.city.files else None)
     cov = ctx.coverage()
     L = ctx.lang
     b = cov.by_district.iloc[:-1]
