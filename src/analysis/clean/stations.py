@@ -685,7 +685,7 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     # a position id only where there is no code (a Python format call per row)
     pos_id = (r["operator"][no_code] + "-@" + r["lon"][no_code].map("{:.5f}".format) + ","
               + r["lat"][no_code].map("{:.5f}".format))
-    return code_id.fillna(pos_id).astype(object)
+    return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
 
 
 def _operator_stations(raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index,
