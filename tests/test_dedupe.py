@@ -84,3 +84,21 @@ def test_an_opencellid_site_matches_its_station_within_500_m_north(tmp_path, lat
     assert station["opencellid_cells"] == 1
     assert station["opencellid_distance_m"] == pytest.approx(480.0, abs=0.5)
     assert len(result.stations) == 1
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_row_keys_equal_exactly_for_equal_rows_missing_included(dtype):
+    """Exact repeats are found on integer keys: equal texts (and missing in the same cells) share a key;
+    a missing cell and any text, or two texts, never do."""
+    import pandas as pd
+
+    from analysis.clean.dedupe import _row_keys
+
+    frame = pd.DataFrame({
+        "code": pd.Series(["S1", "S1", "S1", None, None, "S2"], dtype=dtype),
+        "name": pd.Series(["甲", "甲", None, "甲", "甲", "甲"], dtype=dtype),
+        "lacking": pd.Series([None] * 6, dtype=dtype),
+    })
+    keys = _row_keys(frame).tolist()
+    assert keys[0] == keys[1] and keys[3] == keys[4]
+    assert len({keys[0], keys[2], keys[3], keys[5]}) == 4

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from pyproj import Geod
@@ -85,13 +87,30 @@ def _row_keys(frame: pd.DataFrame) -> np.ndarray:
     """One integer per distinct row (equal texts, equal keys; empty equals empty), column by column:
     a key of every cell's text as one string per row costs ~0.8 KB per row of a national file."""
     key = np.zeros(len(frame), dtype=np.int64)
+    n_keys = 1  # key < n_keys
     for column in frame.columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        if len(uniques) <= 1:  # the same in every row (a column the file lacks): tells no rows apart
+        codes, n_codes = _codes_of(frame[column])
+        if n_codes <= 1:  # the same in every row (a column the file lacks): tells no rows apart
             continue
-        # both factors are below the number of rows: the product fits in 64 bits for any file
-        key, _ = pd.factorize(key * len(uniques) + codes)
+        if n_keys * n_codes >= 1 << 62:  # renumber the keys 0… first: the product then fits in 64 bits
+            key, uniques = pd.factorize(key)
+            n_keys = len(uniques)
+        key = key * n_codes + codes
+        n_keys *= n_codes
     return key
+
+
+def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values (missing values one code of their own) and how many there are;
+    Arrow strings encoded by pyarrow, without a Python string per distinct value."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = pa.chunked_array(pa.array(values.array)).combine_chunks()
+        if array.null_count == len(array):
+            return np.zeros(len(array), dtype=np.int64), 1
+        encoded = pc.dictionary_encode(array, null_encoding="encode")
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques)
 
 
 def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) -> None:

@@ -369,7 +369,8 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     frame, trailing = _drop_trailing_blank(frame, fields)
     # the values stay Arrow strings (a few bytes each, no Python object per cell): a national file
     # as Python strings costs ~1 KB per row
-    frame = frame.assign(**{c: frame[c].replace("", None).astype("str") for c in fields})
+    for c in fields:  # one column at a time: only one is ever held twice
+        frame[c] = _as_one_chunk(frame[c].replace("", None).astype("str"))
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []
@@ -378,6 +379,16 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
                      f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
     return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
                      _title_text(head_rows, header.first), trailing, notes)]
+
+
+def _as_one_chunk(text: pd.Series) -> pd.Series:
+    """Arrow strings in one chunk (a reader leaves one per block read; taking rows across dozens of
+    chunks is several times slower, and a later merge of them would copy the column)."""
+    array = pa.chunked_array(pa.array(text.array))
+    if array.num_chunks <= 1:
+        return text
+    as_str = {pa.large_string(): text.dtype}.get
+    return pd.Series(array.combine_chunks().to_pandas(types_mapper=as_str).array, index=text.index, name=text.name)
 
 
 def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, int]:
