@@ -719,25 +719,37 @@ def _nearest_district(districts_utm, x, y) -> np.ndarray:
 
 
 def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them on the whole grid
-    (raster order of their first cell), and the flat indices of the gap cells in ascending order.
-    Labelled on the rows and columns that hold gap cells only, each run of empty ones kept as a
-    single empty one (so what touches stays touching and nothing else does): the gaps are a few
-    thousand cells of a grid of 10^7, labelling the whole grid cost more than finding them."""
-    from scipy import ndimage
+    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them (raster order of
+    their first cell), and the flat indices of the gap cells in ascending order. The gaps are a few
+    thousand cells of a grid of 10^7: the components of a graph of the gap cells and their
+    neighbours cost less than labelling the grid (and scipy.ndimage is not imported at all)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    rows, cols = np.flatnonzero(gap.any(axis=1)), np.flatnonzero(gap.any(axis=0))
+    h, w = gap.shape
     labels = np.zeros(gap.shape, dtype=np.int32)
-    if rows.size == 0:
-        return labels, np.zeros(0, dtype=np.int64)
-    ri = np.arange(rows.size) + np.r_[0, np.cumsum(np.diff(rows) > 1)]
-    ci = np.arange(cols.size) + np.r_[0, np.cumsum(np.diff(cols) > 1)]
-    small = np.zeros((ri[-1] + 1, ci[-1] + 1), dtype=bool)
-    small[np.ix_(ri, ci)] = gap[np.ix_(rows, cols)]
-    numbered = ndimage.label(small, structure=_NEIGHBOURS)[0][np.ix_(ri, ci)]
-    labels[np.ix_(rows, cols)] = numbered
-    i, j = np.nonzero(numbered)  # row-major: ascending flat indices of the whole grid too
-    return labels, rows[i] * gap.shape[1] + cols[j]
+    rows = np.flatnonzero(gap.any(axis=1))
+    i, j = np.nonzero(gap[rows])
+    cells = rows[i] * w + j  # ascending, as the rows are
+    if cells.size == 0:
+        return labels, cells.astype(np.int64)
+    ci, cj = rows[i], j
+    src, dst = [], []
+    for di, dj in ((0, 1), (1, -1), (1, 0), (1, 1)):  # the neighbours after a cell: each pair once
+        ni, nj = ci + di, cj + dj
+        target = ni * w + nj
+        at = np.minimum(np.searchsorted(cells, target), cells.size - 1)
+        hit = (nj >= 0) & (nj < w) & (ni < h) & (cells[at] == target)
+        src.append(np.flatnonzero(hit))
+        dst.append(at[hit])
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(cells.size, cells.size))
+    n, component = connected_components(graph, directed=False)
+    _, first = np.unique(component, return_index=True)  # each component's first cell in raster order
+    number = np.empty(n, dtype=np.int32)
+    number[np.argsort(first, kind="stable")] = np.arange(1, n + 1, dtype=np.int32)
+    labels.ravel()[cells] = number[component]
+    return labels, cells.astype(np.int64)
 
 
 def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
