@@ -677,12 +677,15 @@ def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFra
     return gap
 
 
-def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid) -> dict[int, object]:
-    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component."""
+def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid,
+                        cells: np.ndarray | None = None) -> dict[int, object]:
+    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component.
+    `cells`: the flat indices of every labelled cell, when known (then only their rows are read)."""
     wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
     wanted[np.asarray(ids, dtype=np.int64)] = True
     wanted[0] = False
-    rows = np.flatnonzero(labels.any(axis=1))  # a gap's rows are a few of the grid's: look up only those
+    # a gap's rows are a few of the grid's: look up only those
+    rows = np.unique(cells // labels.shape[1]) if cells is not None else np.flatnonzero(labels.any(axis=1))
     rows = rows[wanted[labels[rows]].any(axis=1)]
     if rows.size == 0:
         return {}
@@ -770,7 +773,7 @@ def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, c
     df = pd.DataFrame(rows, columns=["label", *cols])
     df = df.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
     df = df.reset_index(drop=True)
-    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid)
+    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid, cells)
     geometry = [drawn.get(int(v)) for v in df["label"]]
     gdf = gpd.GeoDataFrame(df.drop(columns="label"), geometry=geometry, crs=crs)
     gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
