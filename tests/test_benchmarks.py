@@ -69,7 +69,8 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
 def test_repeated_measurements_keep_the_median_run_and_cpu():
     from benchmarks.__main__ import median_run
 
-    runs = [{"seconds": s, "command_cpu_seconds": c, "load_before": 4.0} for s, c in ((5.0, 1.1), (3.0, 1.4), (4.0, 1.2))]
+    runs = [{"seconds": s, "command_cpu_seconds": c, "load_before": 4.0}
+            for s, c in ((5.0, 1.1), (3.0, 1.4), (4.0, 1.2))]
     m = median_run(runs)
     assert m["seconds"] == 4.0 and m["command_cpu_seconds"] == 1.2 and m["repeats"] == 3
     assert m["seconds_all"] == [5.0, 3.0, 4.0] and m["command_cpu_seconds_all"] == [1.1, 1.4, 1.2]

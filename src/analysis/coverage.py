@@ -677,12 +677,15 @@ def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFra
     return gap
 
 
-def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid) -> dict[int, object]:
-    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component."""
+def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid,
+                        cells: np.ndarray | None = None) -> dict[int, object]:
+    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component.
+    `cells`: the flat indices of every labelled cell, when known (then only their rows are read)."""
     wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
     wanted[np.asarray(ids, dtype=np.int64)] = True
     wanted[0] = False
-    rows = np.flatnonzero(labels.any(axis=1))  # a gap's rows are a few of the grid's: look up only those
+    # a gap's rows are a few of the grid's: look up only those
+    rows = np.unique(cells // labels.shape[1]) if cells is not None else np.flatnonzero(labels.any(axis=1))
     rows = rows[wanted[labels[rows]].any(axis=1)]
     if rows.size == 0:
         return {}
@@ -719,25 +722,37 @@ def _nearest_district(districts_utm, x, y) -> np.ndarray:
 
 
 def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them on the whole grid
-    (raster order of their first cell), and the flat indices of the gap cells in ascending order.
-    Labelled on the rows and columns that hold gap cells only, each run of empty ones kept as a
-    single empty one (so what touches stays touching and nothing else does): the gaps are a few
-    thousand cells of a grid of 10^7, labelling the whole grid cost more than finding them."""
-    from scipy import ndimage
+    """The 8-connected components of `gap` numbered as `ndimage.label` numbers them (raster order of
+    their first cell), and the flat indices of the gap cells in ascending order. The gaps are a few
+    thousand cells of a grid of 10^7: the components of a graph of the gap cells and their
+    neighbours cost less than labelling the grid (and scipy.ndimage is not imported at all)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    rows, cols = np.flatnonzero(gap.any(axis=1)), np.flatnonzero(gap.any(axis=0))
+    h, w = gap.shape
     labels = np.zeros(gap.shape, dtype=np.int32)
-    if rows.size == 0:
-        return labels, np.zeros(0, dtype=np.int64)
-    ri = np.arange(rows.size) + np.r_[0, np.cumsum(np.diff(rows) > 1)]
-    ci = np.arange(cols.size) + np.r_[0, np.cumsum(np.diff(cols) > 1)]
-    small = np.zeros((ri[-1] + 1, ci[-1] + 1), dtype=bool)
-    small[np.ix_(ri, ci)] = gap[np.ix_(rows, cols)]
-    numbered = ndimage.label(small, structure=_NEIGHBOURS)[0][np.ix_(ri, ci)]
-    labels[np.ix_(rows, cols)] = numbered
-    i, j = np.nonzero(numbered)  # row-major: ascending flat indices of the whole grid too
-    return labels, rows[i] * gap.shape[1] + cols[j]
+    rows = np.flatnonzero(gap.any(axis=1))
+    i, j = np.nonzero(gap[rows])
+    cells = rows[i] * w + j  # ascending, as the rows are
+    if cells.size == 0:
+        return labels, cells.astype(np.int64)
+    ci, cj = rows[i], j
+    src, dst = [], []
+    for di, dj in ((0, 1), (1, -1), (1, 0), (1, 1)):  # the neighbours after a cell: each pair once
+        ni, nj = ci + di, cj + dj
+        target = ni * w + nj
+        at = np.minimum(np.searchsorted(cells, target), cells.size - 1)
+        hit = (nj >= 0) & (nj < w) & (ni < h) & (cells[at] == target)
+        src.append(np.flatnonzero(hit))
+        dst.append(at[hit])
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(cells.size, cells.size))
+    n, component = connected_components(graph, directed=False)
+    _, first = np.unique(component, return_index=True)  # each component's first cell in raster order
+    number = np.empty(n, dtype=np.int32)
+    number[np.argsort(first, kind="stable")] = np.arange(1, n + 1, dtype=np.int32)
+    labels.ravel()[cells] = number[component]
+    return labels, cells.astype(np.int64)
 
 
 def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
@@ -758,7 +773,7 @@ def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, c
     df = pd.DataFrame(rows, columns=["label", *cols])
     df = df.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
     df = df.reset_index(drop=True)
-    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid)
+    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid, cells)
     geometry = [drawn.get(int(v)) for v in df["label"]]
     gdf = gpd.GeoDataFrame(df.drop(columns="label"), geometry=geometry, crs=crs)
     gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
