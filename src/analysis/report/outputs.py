@@ -54,6 +54,8 @@ class ForecastOutputs:
     backtest: pd.DataFrame
     notes: list[str]
     figures: dict[str, Path] = field(default_factory=dict)
+    #: levers.csv: per blocker, what freeing its sites this month adds (empty when the stage wrote none)
+    levers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass
@@ -116,7 +118,9 @@ def run_stage(
     if stage == "forecast":
         from analysis.forecast import forecast_stage
 
-        return forecast_stage(stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp)
+        return forecast_stage(
+            stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp, extract_date=cleaned["extract"]
+        )
     if stage == "coverage":
         from analysis.coverage import coverage_stage
 
@@ -207,6 +211,7 @@ def read_forecast(folder: Path) -> ForecastOutputs:
         backtest=pd.DataFrame(doc.get("backtest", [])),
         notes=list(doc.get("notes", [])),
         figures=_figures(folder, "forecast"),
+        levers=_dates(read_table(folder / "levers.csv"), "as_of", "target_date", "year_end"),
     )
 
 
