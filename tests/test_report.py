@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -442,7 +443,14 @@ PAGE_STEPS = {
     "clean": ["show_clean_counts", "show_quarantine", "show_stations_by_district"],
     "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
     "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
-    "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
+    "taskforce": [
+        "show_funnel",
+        "show_blockers",
+        "show_supervision",
+        "show_levers",
+        "show_district_targets",
+        "show_stage_durations",
+    ],
     "summary": [
         "show_headline",
         "show_changes",
@@ -553,3 +561,30 @@ def test_a_site_within_its_coordinate_precision_is_uncertain():
     )
     precision = pd.Series({"a": 3000.0, "b": 20.0, "c": 500.0})
     assert briefing.site_verdicts(sites, precision).tolist() == ["uncertain", "covered", "uncovered", "covered"]
+
+
+@pytest.mark.slow
+def test_one_expected_count_and_one_district_split_on_every_page(built):
+    """Issue 13: the forecast, task-force and summary pages state the same expected count for
+    2021-12-31 as model.json, in their records and their words; the forecast's district table and
+    the task-force page's district targets are the same split."""
+    from analysis.catalog import stage_folder
+    from analysis.report.display import read_records
+
+    folder = stage_folder("forecast", "karamay", "2021-03-22", built.parent.parent.parent / "processed")
+    model = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    target = next(t for t in model["targets"] if t["target_date"] == "2021-12-31")
+    expected = round(float(target["expected_on_air"]), 2)
+    records = {nb: read_records(built / nb) for nb in ("02_forecast.ipynb", "04_taskforce.ipynb", "05_summary.ipynb")}
+    for nb, rec in records.items():
+        assert rec["expected_on_air_2021-12-31"] == expected, nb
+        assert briefing.n(expected) in (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8"), nb
+    for nb in ("02_forecast.ipynb", "05_summary.ipynb"):  # the verdict in words, never a bare probability
+        page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert html_escape(target["verdict_zh"], quote=False) in page, nb
+    split = records["02_forecast.ipynb"]["district_targets_2021-12-31"]
+    assert split == records["04_taskforce.ipynb"]["district_targets_2021-12-31"] and sum(split.values()) == 446
+    assert "levers" in records["04_taskforce.ipynb"] and (folder / "levers.csv").is_file()
+    for nb in records:  # no missing value shown as 'nan' in any text the pages show
+        page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert not re.search(r">[^<]*\bnan\b[^<]*<", page, flags=re.I), nb
