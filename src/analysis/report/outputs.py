@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.catalog import DATED_STAGES, STAGE_FIGURES, read_stamp, stage_folder
+from analysis.catalog import DATED_STAGES, STAGE_FIGURES, STAGE_FILES, read_stamp, stage_folder
 from analysis.config import City
 from analysis.errors import BadInputError
 from analysis.report.text import say
@@ -97,6 +97,9 @@ def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap
     """Whether a stage folder's stamp says its files were made from the inputs `key` (and hold the
     figures in `fig_lang`, or the map on `basemap`, when those are asked for)."""
     if stamp is None or stamp.get("inputs_sha256") != key:
+        return False
+    # a stamp from before the stage wrote a file it writes now (levers.csv) is stale: run it again
+    if not set(STAGE_FILES.get(stamp.get("stage"), ())) <= set(stamp.get("files", ())):
         return False
     if fig_lang is not None and stamp.get("stage") != "coverage" and stamp.get("fig_lang") != fig_lang:
         return False
