@@ -1076,7 +1076,7 @@ def lever_sentence(ctx: Context, levers: pd.DataFrame) -> str:
     blocker = top["blocker_zh"] if L == "zh" else BLOCKER_EN.get(top["blocker"], top["blocker"])
     return say(
         L,
-        "levers.sentence",
+        "levers.sentence" if top["prob_rise"] >= 0.01 else "levers.sentence_count",  # no '100 % to 100 %'
         blocker=blocker,
         sites=n(top["sites_on_list"]),
         p=prob(top["prob_reach"]),
@@ -1137,6 +1137,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
             in_pipeline=n(city["in_pipeline"]),
+            baseline_date=day(city["baseline_date"]),
             expected=n(city["expected"]),
             expected_add=n(city["expected_add"]),
             expected_shortfall=n(city["expected_shortfall"]),
