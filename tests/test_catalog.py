@@ -61,10 +61,13 @@ def test_a_failing_stage_leaves_no_stamp(tmp_path):
 
 
 def test_outputs_are_reused_only_for_the_same_inputs_figures_and_map():
-    stamp = {"stage": "forecast", "inputs_sha256": "k", "fig_lang": "zh"}
+    files = {s: list(catalog.STAGE_FILES[s]) for s in catalog.DATED_STAGES}
+    stamp = {"stage": "forecast", "inputs_sha256": "k", "fig_lang": "zh", "files": files["forecast"]}
     assert stamp_is_current(stamp, "k", None, None) and stamp_is_current(stamp, "k", "zh", None)
     assert not stamp_is_current(stamp, "other", None, None) and not stamp_is_current(stamp, "k", "en", None)
-    cov = {"stage": "coverage", "inputs_sha256": "k", "basemap": None}
+    # written before the stage wrote levers.csv: stale, run again
+    assert not stamp_is_current({**stamp, "files": ["forecast.csv", "model.json"]}, "k", None, None)
+    cov = {"stage": "coverage", "inputs_sha256": "k", "basemap": None, "files": files["coverage"]}
     assert stamp_is_current(cov, "k", "en", None) and not stamp_is_current(cov, "k", "en", "osm")
     assert not stamp_is_current(None, "k", None, None)
 

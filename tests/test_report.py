@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -442,7 +443,14 @@ PAGE_STEPS = {
     "clean": ["show_clean_counts", "show_quarantine", "show_stations_by_district"],
     "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
     "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
-    "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
+    "taskforce": [
+        "show_funnel",
+        "show_blockers",
+        "show_supervision",
+        "show_levers",
+        "show_district_targets",
+        "show_stage_durations",
+    ],
     "summary": [
         "show_headline",
         "show_changes",
@@ -553,3 +561,113 @@ def test_a_site_within_its_coordinate_precision_is_uncertain():
     )
     precision = pd.Series({"a": 3000.0, "b": 20.0, "c": 500.0})
     assert briefing.site_verdicts(sites, precision).tolist() == ["uncertain", "covered", "uncovered", "covered"]
+
+
+@pytest.mark.slow
+def test_one_expected_count_and_one_district_split_on_every_page(built):
+    """Issue 13: the forecast, task-force and summary pages state the same expected count for
+    2021-12-31 as model.json, in their records and their words; the forecast's district table and
+    the task-force page's district targets are the same split."""
+    from analysis.catalog import stage_folder
+    from analysis.report.display import read_records
+
+    folder = stage_folder("forecast", "karamay", "2021-03-22", built.parent.parent.parent / "processed")
+    model = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    target = next(t for t in model["targets"] if t["target_date"] == "2021-12-31")
+    expected = round(float(target["expected_on_air"]), 2)
+    records = {nb: read_records(built / nb) for nb in ("02_forecast.ipynb", "04_taskforce.ipynb", "05_summary.ipynb")}
+    for nb, rec in records.items():
+        assert rec["expected_on_air_2021-12-31"] == expected, nb
+        assert briefing.n(expected) in (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8"), nb
+    for nb in ("02_forecast.ipynb", "05_summary.ipynb"):  # the verdict in words, never a bare probability
+        page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert html_escape(target["verdict_zh"], quote=False) in page, nb
+    split = records["02_forecast.ipynb"]["district_targets_2021-12-31"]
+    assert split == records["04_taskforce.ipynb"]["district_targets_2021-12-31"] and sum(split.values()) == 446
+    assert "levers" in records["04_taskforce.ipynb"] and (folder / "levers.csv").is_file()
+    for nb in records:  # no missing value shown as 'nan' in any text the pages show
+        page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        assert not re.search(r">[^<]*\bnan\b[^<]*<", page, flags=re.I), nb
+
+
+def _verdict_ctx(lang: str, as_of: str, on_air_dates: list[str]):
+    from types import SimpleNamespace
+
+    from analysis.config import Target
+
+    targets = [
+        Target(
+            date=pd.Timestamp("2021-12-31").date(), on_air=3, kind="target", label_zh="年度", label_en="year", source=""
+        )
+    ]
+    return SimpleNamespace(
+        lang=lang,
+        as_of=pd.Timestamp(as_of),
+        city=SimpleNamespace(targets=targets),
+        stations=pd.DataFrame({"on_air_date": pd.to_datetime(on_air_dates)}),
+    )
+
+
+def _target_row(**kw) -> dict:
+    row = {
+        "target_date": pd.Timestamp("2021-12-31"),
+        "target": 3,
+        "expected_on_air": 2.6,
+        "mean": 2.6,
+        "prob_reach": 0.4,
+        "status": "at_risk",
+        "months_left": 9.0,
+        "verdict_en": "Target 3 at risk: 3 expected.",
+        "verdict_zh": "目标 3 座存在风险：预计开通 3 座。",
+        "must_happen_en": "1 more site must enter the pipeline.",
+        "must_happen_zh": "还需 1 个站址进入建设流程。",
+        "spread_en": "The band is wide.",
+        "spread_zh": "区间较宽。",
+    }
+    return {**row, **kw}
+
+
+def test_target_verdicts_say_reached_or_missed_once_due_and_the_spread_only_far_ahead():
+    due = pd.DataFrame([_target_row(prob_reach=float("nan"), status="missed")])
+    ctx = _verdict_ctx("en", "2022-01-10", ["2021-05-01", "2021-06-01", None])
+    (line,) = briefing.target_verdicts(ctx, due)
+    assert "missed by 1" in line and "2 on that date" in line and "%" not in line and "nan" not in line
+    ahead = pd.DataFrame([_target_row()])
+    ctx = _verdict_ctx("zh", "2021-03-22", ["2021-01-01"])
+    assert briefing.target_verdicts(ctx, ahead) == ["目标 3 座存在风险：预计开通 3 座。 还需 1 个站址进入建设流程。"]
+    far = pd.DataFrame([_target_row(months_left=57.0)])
+    assert briefing.target_verdicts(ctx, far)[0].endswith("区间较宽。")
+    assert briefing.expected_count(pd.Series(_target_row(expected_on_air=float("nan"), mean=2.4))) == 2.4
+
+
+def test_lever_sentence_names_the_blocker_only_when_freeing_it_moves_the_forecast():
+    from types import SimpleNamespace
+
+    def levers(prob_rise, year_end_rise):
+        return pd.DataFrame(
+            [
+                {
+                    "blocker": "power_hookup",
+                    "blocker_zh": "电源接入难",
+                    "sites_on_list": 5,
+                    "target_date": pd.Timestamp("2021-12-31"),
+                    "target": 446,
+                    "prob_reach": 0.3,
+                    "prob_reach_if_freed": 0.3 + prob_rise,
+                    "prob_rise": prob_rise,
+                    "year_end": pd.Timestamp("2021-12-31"),
+                    "expected_year_end": 414.0,
+                    "expected_year_end_if_freed": 414.0 + year_end_rise,
+                    "year_end_rise": year_end_rise,
+                }
+            ]
+        )
+
+    ctx = SimpleNamespace(lang="en")
+    both = briefing.lever_sentence(ctx, levers(0.1, 4.0))
+    assert "power hook-up" in both and "30 %" in both and "40 %" in both and "418" in both
+    count_only = briefing.lever_sentence(ctx, levers(0.0, 4.0))
+    assert "power hook-up" in count_only and "stays 30 %" in count_only and "418" in count_only
+    flat = briefing.lever_sentence(ctx, levers(0.0, 0.2))
+    assert "power hook-up" not in flat and "unchanged" in flat
+    assert "电源接入难" in briefing.lever_sentence(SimpleNamespace(lang="zh"), levers(0.1, 4.0))

@@ -29,7 +29,7 @@ from analysis.files import write_json
 #: Every file a stage writes (figures only when the stage is asked for them).
 STAGE_FILES: dict[str, tuple[str, ...]] = {
     "clean": ("stations.parquet", "quarantine.csv", "source_matches.csv", "clean_summary.json"),
-    "forecast": ("forecast.csv", "model.json"),
+    "forecast": ("forecast.csv", "model.json", "levers.csv"),
     "coverage": ("coverage_by_district.csv", "site_coverage.csv", "gaps.geojson", "candidates.csv"),
     "taskforce": (
         "funnel.csv",

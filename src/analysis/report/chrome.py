@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.report.render import render_template
 from analysis.report.text import TEXT, day, say
 
 #: The annex page beside the report's pages.
@@ -116,8 +117,6 @@ def write_annex(
 ) -> Path:
     """The annex: how the numbers are made (one place instead of notes on every page), what the report
     was made from (inputs with their checksums), and the model's notes in the page's language."""
-    from analysis.report.index import render_template
-
     shown = [translate_note(x, lang) for x in notes]
     page = render_template(
         "annex.html.j2",

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from analysis.config import City
 from analysis.report.chrome import nav_html, vintage_line
+from analysis.report.render import render_template
 from analysis.report.text import TEXT, extract_rule_text, n, pct, prob, say
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 #: The notebooks of a report, in the order they run, by page key.
 PAGE_KEYS = (
     ("01_clean.ipynb", "clean"),
@@ -25,21 +24,6 @@ PAGE_KEYS = (
 )
 #: Files beside the pages that the index links when they are there.
 EXTRA_FILES = ("annex.html", "coverage_map.html", "provenance.json", "headline.json")
-
-
-@lru_cache(maxsize=1)
-def _environment():
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, keep_trailing_newline=True
-    )
-
-
-def render_template(name: str, **values) -> str:
-    """A template of `analysis/templates/` filled in; every value is escaped (the CSS is ours)."""
-    css = (TEMPLATES / "index.css").read_text(encoding="utf-8")
-    return _environment().get_template(name).render(css=css, **values)
 
 
 def _fmt_prob(v) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.catalog import DATED_STAGES, STAGE_FIGURES, read_stamp, stage_folder
+from analysis.catalog import DATED_STAGES, STAGE_FIGURES, STAGE_FILES, read_stamp, stage_folder
 from analysis.config import City
 from analysis.errors import BadInputError
 from analysis.report.text import say
@@ -54,6 +54,8 @@ class ForecastOutputs:
     backtest: pd.DataFrame
     notes: list[str]
     figures: dict[str, Path] = field(default_factory=dict)
+    #: levers.csv: per blocker, what freeing its sites this month adds (empty when the stage wrote none)
+    levers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass
@@ -96,6 +98,9 @@ def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap
     figures in `fig_lang`, or the map on `basemap`, when those are asked for)."""
     if stamp is None or stamp.get("inputs_sha256") != key:
         return False
+    # a stamp from before the stage wrote a file it writes now (levers.csv) is stale: run it again
+    if not set(STAGE_FILES.get(stamp.get("stage"), ())) <= set(stamp.get("files", ())):
+        return False
     if fig_lang is not None and stamp.get("stage") != "coverage" and stamp.get("fig_lang") != fig_lang:
         return False
     return basemap is None or stamp.get("stage") != "coverage" or stamp.get("basemap") == basemap
@@ -116,7 +121,9 @@ def run_stage(
     if stage == "forecast":
         from analysis.forecast import forecast_stage
 
-        return forecast_stage(stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp)
+        return forecast_stage(
+            stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp, extract_date=cleaned["extract"]
+        )
     if stage == "coverage":
         from analysis.coverage import coverage_stage
 
@@ -207,6 +214,7 @@ def read_forecast(folder: Path) -> ForecastOutputs:
         backtest=pd.DataFrame(doc.get("backtest", [])),
         notes=list(doc.get("notes", [])),
         figures=_figures(folder, "forecast"),
+        levers=_dates(read_table(folder / "levers.csv"), "as_of", "target_date", "year_end"),
     )
 
 

@@ -382,6 +382,68 @@ def _target_label(t, lang: str) -> str:
     return (t.get("label_zh") if lang == "zh" else t.get("label_en")) or ""
 
 
+#: Months ahead from which a target's band is explained on the page (the long horizon).
+LONG_HORIZON_MONTHS = 12
+
+
+def expected_count(r) -> float:
+    """The one expected count of a target row (the forecast's `expected_on_air`; its mean in a
+    model.json written before that column)."""
+    v = r.get("expected_on_air")
+    return float(v) if v is not None and pd.notna(v) else float(r["mean"])
+
+
+def _in_lang(r, column: str, lang: str) -> str:
+    v = r.get(f"{column}_{'zh' if lang == 'zh' else 'en'}")
+    return v.strip() if isinstance(v, str) else ""
+
+
+def status_words(r, lang: str) -> str:
+    """A target's status in words (on track / at risk / off track, reached / missed)."""
+    from analysis.verdict import STATUS_EN, STATUS_ZH
+
+    status = r.get("status")
+    return (STATUS_ZH if lang == "zh" else STATUS_EN).get(status, "–") if isinstance(status, str) else "–"
+
+
+def target_verdicts(ctx: Context, targets: pd.DataFrame) -> list[str]:
+    """Each target in words: reached or missed once due (a count, never a probability); else the
+    forecast's verdict and what must happen, and for a long horizon why its band is as wide as it is."""
+    L = ctx.lang
+    lines = []
+    for _, r in targets.sort_values("target_date").iterrows():
+        if pd.Timestamp(r["target_date"]) <= ctx.as_of:
+            got = count_on_air(ctx, r["target_date"])
+            key = "target_due_reached" if got >= r["target"] else "target_due_missed"
+            t = next((x for x in ctx.city.targets if pd.Timestamp(x.date) == pd.Timestamp(r["target_date"])), None)
+            lines.append(
+                say(
+                    L,
+                    key,
+                    name=(t.label_zh if L == "zh" else t.label_en) if t else "",
+                    target_date=day(r["target_date"]),
+                    target=n(r["target"]),
+                    got=n(got),
+                    short=n(r["target"] - got),
+                )
+            )
+            continue
+        words = [_in_lang(r, "verdict", L), _in_lang(r, "must_happen", L)]
+        if float(r.get("months_left") or 0) > LONG_HORIZON_MONTHS:
+            words.append(_in_lang(r, "spread", L))
+        lines.append(" ".join(w for w in words if w))
+    return [x for x in lines if x]
+
+
+def record_expected(targets: pd.DataFrame, as_of) -> None:
+    """The page's expected count (and, for a target still ahead, its probability) as tagged records."""
+    for _, r in targets.iterrows():
+        key = day(r["target_date"])
+        record(f"expected_on_air_{key}", round(expected_count(r), 2))
+        if pd.Timestamp(r["target_date"]) > as_of and pd.notna(r.get("prob_reach")):
+            record(f"prob_reach_{key}", round(float(r["prob_reach"]), 4))
+
+
 def target_table(ctx: Context) -> pd.DataFrame:
     """Each target (and each count the city reported): on air now, still to build, the pace needed
     and achieved, the forecast with its 80 % interval and the probability of reaching it."""
@@ -405,7 +467,7 @@ def target_table(ctx: Context) -> pd.DataFrame:
                 say(L, "needed_per_month"): "–",
                 say(L, "achieved_per_month_last_3"): "–",
                 say(L, "forecast_mean_80_interval"): "–",
-                say(L, "probability_of_reaching_it"): "–",
+                say(L, "verdict_col"): "–",
             }
         )
     for _, r in cf.targets.iterrows():
@@ -422,7 +484,7 @@ def target_table(ctx: Context) -> pd.DataFrame:
                     say(L, "needed_per_month"): "–",
                     say(L, "achieved_per_month_last_3"): "–",
                     say(L, "forecast_mean_80_interval"): "–",
-                    say(L, "probability_of_reaching_it"): say(L, "reached")
+                    say(L, "verdict_col"): say(L, "reached")
                     if got >= r["target"]
                     else say(L, "missed_by", target_diff=n(r["target"] - got)),
                 }
@@ -437,8 +499,8 @@ def target_table(ctx: Context) -> pd.DataFrame:
                 say(L, "still_to_build"): n(max(int(r["target"]) - now, 0)),
                 say(L, "needed_per_month"): f"{r['pace_needed_per_month']:.1f}",
                 say(L, "achieved_per_month_last_3"): f"{r['pace_last_3m']:.1f}",
-                say(L, "forecast_mean_80_interval"): f"{n(r['mean'])} ({n(r['lo80'])}–{n(r['hi80'])})",
-                say(L, "probability_of_reaching_it"): prob(r["prob_reach"]),
+                say(L, "forecast_mean_80_interval"): f"{n(expected_count(r))} ({n(r['lo80'])}–{n(r['hi80'])})",
+                say(L, "verdict_col"): status_words(r, L),
             }
         )
     return pd.DataFrame(rows)
@@ -475,11 +537,15 @@ def show_targets(ctx: Context) -> pd.DataFrame:
         target_table(ctx),
         source=ctx.source + say(L, "targets.source", model=cf.model),
     )
+    lines = target_verdicts(ctx, tg)
+    if lines:
+        show_markdown(say(L, "targets.verdicts") + "\n\n" + "\n".join(f"- {x}" for x in lines))
+    record_expected(tg, ctx.as_of)
     for _, r in tg.iterrows():
         key = day(r["target_date"])
         record(f"target_{key}", int(r["target"]))
-        record(f"prob_reach_{key}", round(float(r["prob_reach"]), 4))
-        record(f"pace_needed_{key}", round(float(r["pace_needed_per_month"]), 2))
+        if pd.notna(r.get("pace_needed_per_month")):
+            record(f"pace_needed_{key}", round(float(r["pace_needed_per_month"]), 2))
     return table
 
 
@@ -528,6 +594,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
         source=ctx.source,
     )
     show_image(cf.figures["districts"], alt=say(L, "fig.districts"), subtitle=say(L, "fig.districts"))
+    record(f"district_targets_{day(first_date)}", {d: int(v) for d, v in zip(sub["district"], sub["district_target"])})
     return table
 
 
@@ -981,13 +1048,85 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     return table
 
 
+def forecast_district_expected(ctx: Context, districts: pd.DataFrame) -> pd.Series:
+    """Each row of district_targets.csv (districts, then the city) with the forecast's expected count
+    on air on its target date: the district's reconciled mean, the city's `expected_on_air`; NaN
+    where the forecast has no such target (the task force's own count is then not shown either)."""
+    cf = ctx.forecast()
+    when = pd.Timestamp(districts["target_date"].iloc[-1]) if len(districts) else pd.NaT
+    city_row = cf.targets[cf.targets["target_date"] == when] if len(cf.targets) else cf.targets
+    dt_ = cf.district_table
+    by_d = dt_[dt_["target_date"] == when].set_index("district")["mean"] if len(dt_) else pd.Series(dtype=float)
+    city_v = expected_count(city_row.iloc[0]) if len(city_row) else float("nan")
+    return pd.Series(
+        [city_v if i == len(districts) - 1 else by_d.get(x, float("nan")) for i, x in enumerate(districts["district"])],
+        index=districts.index,
+        dtype=float,
+    )
+
+
+def lever_sentence(ctx: Context, levers: pd.DataFrame) -> str:
+    """Which blocker to clear first: the top lever when freeing it changes the chance or the year-end
+    count by at least one station's worth, else that no blocker on the list moves the forecast."""
+    L = ctx.lang
+    top = levers.iloc[0]
+    values = dict(target=n(top["target"]), target_date=day(top["target_date"]), year_end=day(top["year_end"]))
+    if not (top["prob_rise"] >= 0.01 or top["year_end_rise"] >= 0.5):  # NaN (no target ahead) is no rise
+        return say(L, "levers.sentence_flat", **values)
+    blocker = top["blocker_zh"] if L == "zh" else BLOCKER_EN.get(top["blocker"], top["blocker"])
+    return say(
+        L,
+        "levers.sentence" if top["prob_rise"] >= 0.01 else "levers.sentence_count",  # no '100 % to 100 %'
+        blocker=blocker,
+        sites=n(top["sites_on_list"]),
+        p=prob(top["prob_reach"]),
+        p_freed=prob(top["prob_reach_if_freed"]),
+        expected=n(top["expected_year_end"]),
+        expected_freed=n(top["expected_year_end_if_freed"]),
+        **values,
+    )
+
+
+def show_levers(ctx: Context) -> pd.DataFrame:
+    """Beside the supervision list: for each blocker on it, how much the chance of the next target and
+    the expected year-end count rise if its sites are freed this month (the forecast's levers.csv)."""
+    L = ctx.lang
+    lv = ctx.forecast().levers
+    if not len(lv):
+        show_step(say(L, "levers.heading"), say(L, "levers.none"))
+        return pd.DataFrame()
+    show_step(say(L, "levers.heading"), lever_sentence(ctx, lv))
+    names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
+    table = _show(
+        ctx,
+        "levers",
+        pd.DataFrame(
+            {
+                say(L, "blocker"): lv["blocker"].map(lambda b: names.get(b, b)),
+                say(L, "sites_held"): lv["sites_on_list"].map(n),
+                say(L, "p_now"): lv["prob_reach"].map(prob),
+                say(L, "p_if_freed"): lv["prob_reach_if_freed"].map(prob),
+                say(L, "expected_year_end"): lv["expected_year_end"].map(n),
+                say(L, "expected_year_end_if_freed"): lv["expected_year_end_if_freed"].map(n),
+            }
+        ),
+        source=ctx.source,
+    )
+    record("levers", {str(r["blocker"]): round(float(r["year_end_rise"]), 2) for _, r in lv.iterrows()})
+    return table
+
+
 def show_district_targets(ctx: Context) -> pd.DataFrame:
-    """Each district's share of the year's target: achieved, expected from the pipeline, shortfall."""
+    """Each district's share of the year's target: achieved, the forecast's expected count by the
+    target date (the same as the forecast and summary pages state), shortfall."""
     tf = ctx.taskforce()
     L = ctx.lang
-    d = tf.districts
+    d = tf.districts.copy()
     if not len(d):
         return pd.DataFrame()
+    d["expected"] = forecast_district_expected(ctx, d)
+    d["expected_add"] = d["expected"] - d["baseline_on_air"]
+    d["expected_shortfall"] = (d["target_on_air"] - d["expected"]).clip(lower=0)
     city = d.iloc[-1]
     show_step(
         say(L, "district_targets.heading"),
@@ -997,11 +1136,19 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
             target_date=day(city["target_date"]),
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
-            expected_add_from_pipeline=n(city["expected_add_from_pipeline"]),
+            in_pipeline=n(city["in_pipeline"]),
+            baseline_date=day(city["baseline_date"]),
+            expected=n(city["expected"]),
             expected_add=n(city["expected_add"]),
             expected_shortfall=n(city["expected_shortfall"]),
         ),
     )
+    if pd.notna(city["target_date"]) and pd.notna(city["expected"]):
+        record(f"expected_on_air_{day(city['target_date'])}", round(float(city["expected"]), 2))
+        record(
+            f"district_targets_{day(city['target_date'])}",
+            {x: int(v) for x, v in zip(d["district"].iloc[:-1], d["target_on_air"].iloc[:-1]) if pd.notna(v)},
+        )
     table = _show(
         ctx,
         "district_targets",
@@ -1013,6 +1160,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
                 say(L, "added_2"): d["achieved_add"].map(n),
                 say(L, "done"): d["achieved_pct"].map(pct),
                 say(L, "in_the_pipeline"): d["in_pipeline"].map(n),
+                say(L, "expected_by_target"): d["expected"].map(n),
                 say(L, "expected_to_add"): d["expected_add"].map(n),
                 say(L, "shortfall"): d["expected_shortfall"].map(n),
             }
@@ -1081,6 +1229,8 @@ def target_sentences(ctx: Context, targets: pd.DataFrame, now: int) -> list[str]
             parts.append(
                 say(L, "headline.target_reached", name=name, target_date=day(r["target_date"]), target=n(r["target"]))
             )
+        elif _in_lang(r, "verdict", L):  # the forecast's verdict: the same expected count as its page
+            parts.append(" ".join(x for x in (_in_lang(r, "verdict", L), _in_lang(r, "must_happen", L)) if x))
         else:
             parts.append(
                 say(
@@ -1109,7 +1259,9 @@ def verdict_sentence(ctx: Context, targets: pd.DataFrame, now: int, changes: dic
     if not len(ahead):
         return say(L, "verdict.none_ahead", now=n(now), added=added)
     r = ahead.iloc[0]
-    status = classify_target(float(r["prob_reach"]), int(r["target"]), r["target_date"], ctx.as_of, now)
+    status = r.get("status")  # the forecast's own status, the one its page states
+    if not isinstance(status, str) or status not in STATUS_EN:
+        status = classify_target(float(r["prob_reach"]), int(r["target"]), r["target_date"], ctx.as_of, now)
     return say(
         L,
         "verdict.sentence",
@@ -1163,9 +1315,9 @@ def show_headline(ctx: Context) -> None:
         if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of:
             record(f"on_air_{day(t.date)}", count_on_air(ctx, t.date))
             record(f"reported_{day(t.date)}", t.on_air)
+    record_expected(tg, ctx.as_of)
     for _, r in tg.iterrows():
         record(f"target_{day(r['target_date'])}", int(r["target"]))
-        record(f"prob_reach_{day(r['target_date'])}", round(float(r["prob_reach"]), 4))
         if pd.Timestamp(r["target_date"]) <= ctx.as_of:  # due: the index says reached or missed, not a probability
             record(f"on_air_{day(r['target_date'])}", count_on_air(ctx, r["target_date"]))
         record(f"still_to_build_{day(r['target_date'])}", max(int(r["target"]) - now, 0))
