@@ -94,9 +94,12 @@ def measure(stage: str, variant: str, n: int, work: Path) -> dict:
     thread.join()
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        return {"error": (stderr or stdout).strip().splitlines()[-1][:300] if (stderr or stdout).strip() else
-                f"exit {proc.returncode}"}
-    out = json.loads(lines[-1][len("RESULT "):])
+        return {
+            "error": (stderr or stdout).strip().splitlines()[-1][:300]
+            if (stderr or stdout).strip()
+            else f"exit {proc.returncode}"
+        }
+    out = json.loads(lines[-1][len("RESULT ") :])
     out["process_seconds"] = round(time.perf_counter() - t0, 2)
     out["load_before"], out["load_after"] = load, round(os.getloadavg()[0], 1)
     out["peak_mb"] = round(max(peak[0] / 2**20, out.get("self_peak_mb", 0)), 1)
@@ -107,7 +110,7 @@ def _plan(stages: list[str], scales: list[int]) -> list[tuple[str, str, int]]:
     """Every (stage, variant, scale) to measure, in order."""
     plan = []
     for stage in stages:
-        for n in ([0] if stage in CITY_ONLY else scales):
+        for n in [0] if stage in CITY_ONLY else scales:
             if stage == "clean_opencellid" and n > OPENCELLID_IN_MEMORY_MAX:
                 continue
             if stage == "clean_partitioned" and n < PARTITIONED_MIN:
@@ -136,7 +139,6 @@ def median_run(runs: list[dict]) -> dict:
 
 def machine() -> dict:
     import platform
-
     from importlib.metadata import version
 
     cpu = platform.processor() or ""
@@ -147,8 +149,19 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    pkgs = ["pandas", "numpy", "geopandas", "shapely", "pyarrow", "scipy", "statsmodels", "folium", "dask",
-            "distributed", "cnmaps"]
+    pkgs = [
+        "pandas",
+        "numpy",
+        "geopandas",
+        "shapely",
+        "pyarrow",
+        "scipy",
+        "statsmodels",
+        "folium",
+        "dask",
+        "distributed",
+        "cnmaps",
+    ]
     versions = {}
     for p in pkgs:
         try:
@@ -159,21 +172,43 @@ def machine() -> dict:
         chromium = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
         chromium = "not installed"
-    return {"cpu": cpu, "cores": psutil.cpu_count(logical=True), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "os": platform.platform(), "versions": versions, "chromium": chromium}
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(logical=True),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "versions": versions,
+        "chromium": chromium,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scale", type=int, default=None, metavar="N",
-                    help=f"largest number of stations (default: {', '.join(map(str, DEFAULT_SCALES))}; "
-                         f"national: {NATIONAL})")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"largest number of stations (default: {', '.join(map(str, DEFAULT_SCALES))}; national: {NATIONAL})",
+    )
     ap.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
-    ap.add_argument("--only-scales", nargs="+", type=int, default=None, metavar="N",
-                    help="run exactly these scales instead of the ladder up to --scale")
-    ap.add_argument("--repeat", type=int, default=1, metavar="N",
-                    help="run the whole plan N times (package and baseline alternating); keep the median wall "
-                         "and CPU seconds of each measurement (on a shared machine one run says little)")
+    ap.add_argument(
+        "--only-scales",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run exactly these scales instead of the ladder up to --scale",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the whole plan N times (package and baseline alternating); keep the median wall "
+        "and CPU seconds of each measurement (on a shared machine one run says little)",
+    )
     ap.add_argument("--work", type=Path, default=HERE / "out", help="where data and outputs go (gitignored)")
     ap.add_argument("--document-only", action="store_true", help="rewrite BENCHMARKS.md from results.json")
     args = ap.parse_args(argv)
@@ -186,10 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         print("preparing China's counties ...", flush=True)
         fixtures.china_city(work / "china")
         scales = args.only_scales or ladder(args.scale)
-        command = ("python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
-                   + (f" --stages {' '.join(args.stages)}" if args.stages != list(STAGES) else "")
-                   + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else "")
-                   + (f" --repeat {args.repeat}" if args.repeat > 1 else ""))
+        command = (
+            "python -m benchmarks"
+            + (f" --scale {args.scale}" if args.scale else "")
+            + (f" --stages {' '.join(args.stages)}" if args.stages != list(STAGES) else "")
+            + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else "")
+            + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
+        )
         plan = _plan(args.stages, scales)
         repeats: dict[str, list[dict]] = {}
         with progress.task("benchmarks", len(plan) * max(args.repeat, 1), "measurement") as bar:
@@ -197,8 +235,13 @@ def main(argv: list[str] | None = None) -> int:
                 for stage, variant, m in plan:
                     t0 = time.perf_counter()
                     r = measure(stage, variant, m, work)
-                    r.update(stage=stage, variant=variant, scale=m, command=command,
-                             date=dt.datetime.now().isoformat(timespec="seconds"))
+                    r.update(
+                        stage=stage,
+                        variant=variant,
+                        scale=m,
+                        command=command,
+                        date=dt.datetime.now().isoformat(timespec="seconds"),
+                    )
                     key = f"{stage}|{variant}|{m}"
                     repeats.setdefault(key, []).append(r)
                     results["runs"][key] = median_run(repeats[key])
@@ -207,8 +250,13 @@ def main(argv: list[str] | None = None) -> int:
                     RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
                     bar.advance(note=f"{stage} {variant} {m:,}")
         results["machine"] = machine()
-        results.setdefault("run_log", []).append({"command": command, "seconds": round(time.perf_counter() - t_all, 1),
-                                                  "date": dt.datetime.now().isoformat(timespec="seconds")})
+        results.setdefault("run_log", []).append(
+            {
+                "command": command,
+                "seconds": round(time.perf_counter() - t_all, 1),
+                "date": dt.datetime.now().isoformat(timespec="seconds"),
+            }
+        )
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
         print(f"all done in {results['run_log'][-1]['seconds']:.0f} s")
     write_document(results, HERE.parent / "BENCHMARKS.md", HERE / "scaling.png")

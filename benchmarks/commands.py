@@ -41,10 +41,13 @@ def run_child(argv: list[str]) -> dict:
     proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, env=env)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = {"seconds": round(seconds, 3),
-           "command_cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
-           "command_peak_mb": round(after.ru_maxrss / 1024, 1), "exit": proc.returncode,
-           "stdout": proc.stdout.strip().splitlines()[-1][:300] if proc.stdout.strip() else ""}
+    out = {
+        "seconds": round(seconds, 3),
+        "command_cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+        "command_peak_mb": round(after.ru_maxrss / 1024, 1),
+        "exit": proc.returncode,
+        "stdout": proc.stdout.strip().splitlines()[-1][:300] if proc.stdout.strip() else "",
+    }
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
         return {"error": tail[:300], **out}
@@ -62,12 +65,17 @@ def karamay_extent_stations(folder: Path, n: int, seed: int = 17) -> Path:
         return path
     x0, y0, x1, y1 = geo.read_districts(load_city(COVERAGE_CITY)).total_bounds
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "station_id": [f"S{i:07d}" for i in range(n)], "name": [f"站{i}" for i in range(n)],
-        "operator": rng.choice(["CMCC", "CTCC", "CUCC"], n), "lon": rng.uniform(x0, x1, n),
-        "lat": rng.uniform(y0, y1, n), "band": rng.choice(["n78", "n41", "n28"], n),
-        "on_air_date": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
-    })
+    df = pd.DataFrame(
+        {
+            "station_id": [f"S{i:07d}" for i in range(n)],
+            "name": [f"站{i}" for i in range(n)],
+            "operator": rng.choice(["CMCC", "CTCC", "CUCC"], n),
+            "lon": rng.uniform(x0, x1, n),
+            "lat": rng.uniform(y0, y1, n),
+            "band": rng.choice(["n78", "n41", "n28"], n),
+            "on_air_date": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path, index=False)
     return path
@@ -81,8 +89,21 @@ def cmd_clean(variant: str, n: int, work: Path) -> dict:
         return run_child(["-c", "import sys, pandas; pandas.read_csv(sys.argv[1])", str(path)])
     out = work / "cmd" / f"clean_{n}"
     shutil.rmtree(out, ignore_errors=True)
-    r = run_child(["-m", "analysis", "clean", "--input", str(path), "--city", str(city / "city.toml"),
-                   "--as-of", AS_OF, "--out", str(out)])
+    r = run_child(
+        [
+            "-m",
+            "analysis",
+            "clean",
+            "--input",
+            str(path),
+            "--city",
+            str(city / "city.toml"),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+        ]
+    )
     return {**r, "file_mb": round(path.stat().st_size / 1e6, 1)}
 
 
@@ -95,15 +116,36 @@ def cmd_coverage(variant: str, n: int, work: Path) -> dict:
     if variant == "baseline":
         if n > COVERAGE_BASELINE_MAX:
             return {"skipped": f"naive vector union not run above {COVERAGE_BASELINE_MAX:,} stations"}
-        r = run_child(["-m", "benchmarks.naive_coverage", str(stations),
-                       str(RAW_DIR / COVERAGE_CITY / "districts.geojson"), str(COVERAGE_RADIUS_M)])
+        r = run_child(
+            [
+                "-m",
+                "benchmarks.naive_coverage",
+                str(stations),
+                str(RAW_DIR / COVERAGE_CITY / "districts.geojson"),
+                str(COVERAGE_RADIUS_M),
+            ]
+        )
         if "error" not in r:  # its last line: total,<km2>
             r["area_km2"] = round(float(r["stdout"].rsplit(",", 1)[1]), 1)
         return r
     out = work / "cmd" / f"coverage_{n}"
     shutil.rmtree(out, ignore_errors=True)
-    r = run_child(["-m", "analysis", "coverage", "--stations", str(stations), "--city", COVERAGE_CITY,
-                   "--radius-m", f"{COVERAGE_RADIUS_M:g}", "--no-map", "--out", str(out)])
+    r = run_child(
+        [
+            "-m",
+            "analysis",
+            "coverage",
+            "--stations",
+            str(stations),
+            "--city",
+            COVERAGE_CITY,
+            "--radius-m",
+            f"{COVERAGE_RADIUS_M:g}",
+            "--no-map",
+            "--out",
+            str(out),
+        ]
+    )
     if "error" not in r:
         table = pd.read_csv(out / "coverage_by_district.csv")
         r["area_km2"] = round(float(table["covered_km2"].iloc[:-1].sum()), 1)
@@ -125,8 +167,21 @@ def cmd_taskforce(variant: str, n: int, work: Path) -> dict:
     out = work / "cmd" / f"taskforce_{n}"
     shutil.rmtree(out, ignore_errors=True)
     city = fixtures.china_city(work / "china")
-    return run_child(["-m", "analysis", "taskforce", "--stations", str(stations), "--city", str(city / "city.toml"),
-                      "--as-of", AS_OF, "--out", str(out)])
+    return run_child(
+        [
+            "-m",
+            "analysis",
+            "taskforce",
+            "--stations",
+            str(stations),
+            "--city",
+            str(city / "city.toml"),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+        ]
+    )
 
 
 STAGES = {"cmd_clean": cmd_clean, "cmd_coverage": cmd_coverage, "cmd_taskforce": cmd_taskforce}

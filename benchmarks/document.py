@@ -7,18 +7,35 @@ from pathlib import Path
 LABELS = {
     "clean": ("cleaning, operator CSV", "clean_stations", "pandas.read_csv (the floor)"),
     "clean_opencellid": ("cleaning, OpenCelliD CSV", "clean_stations", "pandas.read_csv (the floor)"),
-    "clean_partitioned": ("cleaning OpenCelliD in partitions (Dask, 2 workers)", "analysis.clean.partitioned.clean_partitioned", "-"),
+    "clean_partitioned": (
+        "cleaning OpenCelliD in partitions (Dask, 2 workers)",
+        "analysis.clean.partitioned.clean_partitioned",
+        "-",
+    ),
     "assign": ("district assignment (China's counties)", "geo.assign_district", "geopandas.sjoin within"),
     "coverage": ("coverage area (50 m grid)", "coverage.covered_area_km2", "geopandas buffer + union_all per UTM zone"),
-    "forecast": ("forecast of every county's series", "forecast.forecast_stations", "one damped-ETS backtest + fit per series"),
+    "forecast": (
+        "forecast of every county's series",
+        "forecast.forecast_stations",
+        "one damped-ETS backtest + fit per series",
+    ),
     "map": ("coverage map", "maps.coverage_map + map_html", "folium, one clustered marker per station"),
     "report": ("whole city report (Karamay)", "python -m analysis report", "papermill + nbconvert per notebook"),
-    "cmd_clean": ("command: clean, operator CSV", "python -m analysis clean",
-                  "python -c 'pandas.read_csv(file)' (the floor)"),
-    "cmd_coverage": ("command: coverage (Karamay's extent, 400 m, no map)", "python -m analysis coverage --no-map",
-                     "python -m benchmarks.naive_coverage (buffer + union_all + per-district area)"),
-    "cmd_taskforce": ("command: taskforce (national stations)", "python -m analysis taskforce",
-                      "python -m benchmarks.naive_taskforce (pandas stage crosstab)"),
+    "cmd_clean": (
+        "command: clean, operator CSV",
+        "python -m analysis clean",
+        "python -c 'pandas.read_csv(file)' (the floor)",
+    ),
+    "cmd_coverage": (
+        "command: coverage (Karamay's extent, 400 m, no map)",
+        "python -m analysis coverage --no-map",
+        "python -m benchmarks.naive_coverage (buffer + union_all + per-district area)",
+    ),
+    "cmd_taskforce": (
+        "command: taskforce (national stations)",
+        "python -m analysis taskforce",
+        "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
+    ),
 }
 #: Stages whose baseline is a floor (a bare read), not a competitor: the ratio is package / floor.
 FLOOR_STAGES = ("clean", "clean_opencellid", "cmd_clean")
@@ -52,8 +69,10 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         elif "error" in r:
             parts.append(f"{who}error: {r['error'][:120]}")
     if pkg and "area_km2" in pkg and base and "area_km2" in base:
-        parts.append(f"area {pkg['area_km2']:,.0f} vs {base['area_km2']:,.0f} km² "
-                     f"({100 * (pkg['area_km2'] / base['area_km2'] - 1):+.2f} %)")
+        parts.append(
+            f"area {pkg['area_km2']:,.0f} vs {base['area_km2']:,.0f} km² "
+            f"({100 * (pkg['area_km2'] / base['area_km2'] - 1):+.2f} %)"
+        )
     elif pkg and "area_km2" in pkg:
         parts.append(f"area {pkg['area_km2']:,.0f} km²")
     if pkg and "html_mb" in pkg:
@@ -69,8 +88,10 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     if base and base.get("note"):
         parts.append(f"baseline extrapolated: {base['note']}")
     if pkg and "command_cpu_seconds" in pkg:
-        parts.append(f"CPU {pkg['command_cpu_seconds']} s" + (f" vs {base['command_cpu_seconds']} s"
-                                                             if base and "command_cpu_seconds" in base else ""))
+        parts.append(
+            f"CPU {pkg['command_cpu_seconds']} s"
+            + (f" vs {base['command_cpu_seconds']} s" if base and "command_cpu_seconds" in base else "")
+        )
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
     if pkg and pkg.get("repeats"):
@@ -83,28 +104,44 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
 def write_document(results: dict, path: Path, plot_path: Path) -> None:
     runs = results.get("runs", {})
     rows = []
-    for stage, (label, pkg_name, base_name) in LABELS.items():
+    for stage, (label, _pkg_name, _base_name) in LABELS.items():
         scales = sorted({r["scale"] for r in runs.values() if r["stage"] == stage})
         for n in scales:
             pkg, base = runs.get(f"{stage}|package|{n}"), runs.get(f"{stage}|baseline|{n}")
             ratio = "-"
             if pkg and base and "seconds" in pkg and "seconds" in base and pkg["seconds"] > 0:
                 speedup = base["seconds"] / pkg["seconds"]
-                ratio = f"{pkg['seconds'] / base['seconds']:.0f}× the floor" if stage in FLOOR_STAGES \
-                    else f"{speedup:.2f}×" if speedup >= 0.1 else f"1/{1 / speedup:,.0f} (slower)"
-            rows.append(f"| {label} | {'Karamay' if n == 0 else f'{n:,}'} | {_fmt_s(pkg)} | {_mb(pkg)} | "
-                        f"{_fmt_s(base)} | {_mb(base)} | {ratio} | {_extra(stage, pkg, base)} |")
+                ratio = (
+                    f"{pkg['seconds'] / base['seconds']:.0f}× the floor"
+                    if stage in FLOOR_STAGES
+                    else f"{speedup:.2f}×"
+                    if speedup >= 0.1
+                    else f"1/{1 / speedup:,.0f} (slower)"
+                )
+            rows.append(
+                f"| {label} | {'Karamay' if n == 0 else f'{n:,}'} | {_fmt_s(pkg)} | {_mb(pkg)} | "
+                f"{_fmt_s(base)} | {_mb(base)} | {ratio} | {_extra(stage, pkg, base)} |"
+            )
     _plot(runs, plot_path)
     m = results.get("machine", {})
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     template = (Path(__file__).parent / "BENCHMARKS.template.md").read_text(encoding="utf-8")
     text = template.format(
-        table="\n".join(rows), cpu=m.get("cpu", "?"), cores=m.get("cores", "?"), memory=m.get("memory_gb", "?"),
-        python=m.get("python", "?"), os=m.get("os", "?"), versions=versions, chromium=m.get("chromium", "?"),
-        runs_log="\n".join(f"- `{r['command']}`: {r['seconds']:,.0f} s ({r['date']})" for r in results.get("run_log", [])),
+        table="\n".join(rows),
+        cpu=m.get("cpu", "?"),
+        cores=m.get("cores", "?"),
+        memory=m.get("memory_gb", "?"),
+        python=m.get("python", "?"),
+        os=m.get("os", "?"),
+        versions=versions,
+        chromium=m.get("chromium", "?"),
+        runs_log="\n".join(
+            f"- `{r['command']}`: {r['seconds']:,.0f} s ({r['date']})" for r in results.get("run_log", [])
+        ),
         plot=plot_path.relative_to(path.parent).as_posix(),
         goals=(Path(__file__).parent / "GOALS.md").read_text(encoding="utf-8").strip()
-        if (Path(__file__).parent / "GOALS.md").is_file() else "(not assessed yet)",
+        if (Path(__file__).parent / "GOALS.md").is_file()
+        else "(not assessed yet)",
     )
     path.write_text(text, encoding="utf-8")
 
@@ -119,11 +156,18 @@ def _plot(runs: dict, path: Path) -> None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, stage in enumerate(s for s in LABELS if s != "report"):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
-            pts = sorted((r["scale"], r["seconds"]) for r in runs.values()
-                         if r["stage"] == stage and r["variant"] == variant and r["scale"] > 0 and "seconds" in r)
+            pts = sorted(
+                (r["scale"], r["seconds"])
+                for r in runs.values()
+                if r["stage"] == stage and r["variant"] == variant and r["scale"] > 0 and "seconds" in r
+            )
             if pts:
-                ax.plot(*zip(*pts), style, color=colours[i % len(colours)],
-                        label=f"{LABELS[stage][0]} ({'package' if variant == 'package' else 'baseline'})")
+                ax.plot(
+                    *zip(*pts),
+                    style,
+                    color=colours[i % len(colours)],
+                    label=f"{LABELS[stage][0]} ({'package' if variant == 'package' else 'baseline'})",
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("stations")

@@ -35,15 +35,22 @@ def county_polygons() -> tuple[gpd.GeoDataFrame, str]:
             g = shapely.transform(g, lambda xy: np.column_stack(geo.gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
         g = shapely.simplify(g, COUNTY_SIMPLIFY_DEG, preserve_topology=True)
         geoms.append(shapely.make_valid(g))
-    names = (raw["province"].astype(str) + "/" + raw["city"].fillna("").astype(str) + "/" + raw["district"].astype(str))
+    names = raw["province"].astype(str) + "/" + raw["city"].fillna("").astype(str) + "/" + raw["district"].astype(str)
     gdf = gpd.GeoDataFrame({"name_zh": names.to_numpy()}, geometry=geoms, crs=4326)
     # make_valid may leave a line or point beside a polygon: keep the polygonal part
-    gdf["geometry"] = [g if g.geom_type in ("Polygon", "MultiPolygon") else
-                       shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
-                       for g in gdf.geometry]
+    gdf["geometry"] = [
+        g
+        if g.geom_type in ("Polygon", "MultiPolygon")
+        else shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
+        for g in gdf.geometry
+    ]
     gdf = gdf[~gdf.geometry.is_empty].drop_duplicates("name_zh").reset_index(drop=True)
     from importlib.metadata import version
-    return gdf, f"cnmaps {version('cnmaps')} county (区县) polygons, {len(gdf)} counties, simplified {COUNTY_SIMPLIFY_DEG} deg"
+
+    return (
+        gdf,
+        f"cnmaps {version('cnmaps')} county (区县) polygons, {len(gdf)} counties, simplified {COUNTY_SIMPLIFY_DEG} deg",
+    )
 
 
 def tile_polygons(tile_deg: float = TILE_DEG) -> gpd.GeoDataFrame:
@@ -67,18 +74,34 @@ def china_city(folder: Path) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     gdf, source = county_polygons()
-    gdf.to_file(folder / "districts.geojson", driver="GeoJSON", engine="pyogrio",
-                layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"})
+    gdf.to_file(
+        folder / "districts.geojson",
+        driver="GeoJSON",
+        engine="pyogrio",
+        layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"},
+    )
     empty = {"type": "FeatureCollection", "features": []}
     (folder / "urban_areas.geojson").write_text(json.dumps(empty), encoding="utf-8")
     (folder / "sites.csv").write_text(",".join(geo.SITE_COLUMNS) + "\n", encoding="utf-8")
     lines = [
         "# Benchmark city: all of China. Written by benchmarks/fixtures.py; not real data.",
-        "[city]", 'name_zh = "中国"', 'name_en = "China (benchmark)"', "buildout_start = 2019-11-01",
-        f'districts_source = "{source}"', "",
-        "[files]", 'districts = "districts.geojson"', 'urban_areas = "urban_areas.geojson"',
-        'sites = "sites.csv"', 'stations = "stations"', "",
-        "[[targets]]", "date = 2025-12-31", "on_air = 4500000", 'label_en = "benchmark target"', "",
+        "[city]",
+        'name_zh = "中国"',
+        'name_en = "China (benchmark)"',
+        "buildout_start = 2019-11-01",
+        f'districts_source = "{source}"',
+        "",
+        "[files]",
+        'districts = "districts.geojson"',
+        'urban_areas = "urban_areas.geojson"',
+        'sites = "sites.csv"',
+        'stations = "stations"',
+        "",
+        "[[targets]]",
+        "date = 2025-12-31",
+        "on_air = 4500000",
+        'label_en = "benchmark target"',
+        "",
     ]
     for name in gdf["name_zh"]:
         lines += ["[[districts]]", f"name_zh = {json.dumps(name, ensure_ascii=False)}", ""]

@@ -29,10 +29,20 @@ COVERAGE_AREA_TYPE = "urban"
 COVERAGE_BASELINE_MAX = 100_000
 MAP_BASELINE_MAX = 100_000
 FORECAST_BASELINE_SAMPLE = 40
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars",
-                  "--window-size=1280,900"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+]
 
 
 def _paths(work: Path, n: int) -> dict[str, Path]:
@@ -98,12 +108,20 @@ def clean_partitioned(variant: str, n: int, work: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="6GiB", processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        secs, summary = _timed(lambda: run(path, fixtures.china_city(p["city"]), out, as_of=AS_OF,
-                                           client=client))
-    return {"seconds": secs, "rows": summary["rows_in"], "stations": summary["stations"],
-            "partitions": summary["partitions"], "file_mb": round(path.stat().st_size / 1e6, 1)}
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, memory_limit="6GiB", processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        secs, summary = _timed(lambda: run(path, fixtures.china_city(p["city"]), out, as_of=AS_OF, client=client))
+    return {
+        "seconds": secs,
+        "rows": summary["rows_in"],
+        "stations": summary["stations"],
+        "partitions": summary["partitions"],
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+    }
 
 
 # --- district assignment --------------------------------------------------------------------------
@@ -121,15 +139,21 @@ def assign(variant: str, n: int, work: Path) -> dict:
     lon, lat = lon[ok], lat[ok]
     districts = geo.read_districts(load_city(fixtures.china_city(p["city"])))
     if variant == "baseline":
+
         def naive():
             pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
             return gpd.sjoin(pts, districts[["name_zh", "geometry"]], how="left", predicate="within")
+
         secs, j = _timed(naive)
         j = j[~j.index.duplicated()]  # a point on a shared border joins twice
         return {"seconds": secs, "points": int(ok.sum()), "assigned": int(j["name_zh"].notna().sum())}
     secs, names = _timed(lambda: geo.assign_district(lon, lat, districts))
-    return {"seconds": secs, "points": int(ok.sum()), "assigned": int(pd.notna(names).sum()),
-            "districts": len(districts)}
+    return {
+        "seconds": secs,
+        "points": int(ok.sum()),
+        "assigned": int(pd.notna(names).sum()),
+        "districts": len(districts),
+    }
 
 
 # --- coverage -------------------------------------------------------------------------------------
@@ -159,6 +183,7 @@ def coverage(variant: str, n: int, work: Path) -> dict:
                 pts = gpd.GeoSeries(gpd.points_from_xy(lon[sel], lat[sel]), crs=4326).to_crs(32600 + int(z))
                 total += pts.buffer(r[sel]).union_all().area / 1e6
             return total
+
         secs, area = _timed(naive)
         return {"seconds": secs, "area_km2": round(area, 1), "stations": len(lon)}
     secs, area = _timed(lambda: covered_area_km2(lon, lat, r))
@@ -176,7 +201,7 @@ def _naive_forecast_one(series: pd.Series, horizon: int = 12) -> np.ndarray:
     y = series.to_numpy(dtype=float) + 1.0
     errs = {"ets": [], "naive": []}
     for origin in range(max(12, len(y) - 12), len(y) - 3, 3):
-        train, test = y[:origin], y[origin:origin + 3]
+        train, test = y[:origin], y[origin : origin + 3]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = ExponentialSmoothing(train, trend="add", damped_trend=True).fit()
@@ -197,14 +222,24 @@ def forecast(variant: str, n: int, work: Path) -> dict:
     city = load_city(fixtures.china_city(p["city"]))
     stations = pd.read_parquet(_clean_stations_file(work, n))
     if variant == "baseline":
-        by_d = monthly_on_air(stations, AS_OF, by_district=True, start=pd.Timestamp(city.buildout_start),
-                              districts=list(city.district_names))
+        by_d = monthly_on_air(
+            stations,
+            AS_OF,
+            by_district=True,
+            start=pd.Timestamp(city.buildout_start),
+            districts=list(city.district_names),
+        )
         active = [d for d in by_d.columns if by_d[d].iloc[-1] > 0]
         sample = active[:: max(1, len(active) // FORECAST_BASELINE_SAMPLE)][:FORECAST_BASELINE_SAMPLE]
         secs, _ = _timed(lambda: [_naive_forecast_one(by_d[d]) for d in sample])
         per = secs / max(len(sample), 1)
-        return {"seconds": per * len(active), "measured_seconds": secs, "series": len(active),
-                "sampled_series": len(sample), "note": f"{len(sample)} series timed, scaled to {len(active)}"}
+        return {
+            "seconds": per * len(active),
+            "measured_seconds": secs,
+            "series": len(active),
+            "sampled_series": len(sample),
+            "note": f"{len(sample)} series timed, scaled to {len(active)}",
+        }
     from analysis.forecast import forecast_stations
 
     secs, cf = _timed(lambda: forecast_stations(stations, AS_OF, city=city))
@@ -225,15 +260,42 @@ def report(variant: str, n: int, work: Path) -> dict:
         return {"skipped": "not yet: `python -m analysis report` or the notebooks do not exist"}
     as_of = "2021-03-22"
     if variant == "baseline":  # the 2021 way: papermill then nbconvert, once per notebook
+
         def naive():
             for nb in notebooks:
                 executed = out / nb.name
-                subprocess.run([py, "-m", "papermill", str(nb), str(executed), "-p", "city", "karamay",
-                                "-p", "as_of", as_of, "-p", "processed", str(out / "processed"),
-                                "--cwd", str(NOTEBOOKS_DIR), "-k", "python3"],
-                               check=True, capture_output=True, cwd=PROJ_ROOT)
-                subprocess.run([py, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
-                               check=True, capture_output=True, cwd=PROJ_ROOT)
+                subprocess.run(
+                    [
+                        py,
+                        "-m",
+                        "papermill",
+                        str(nb),
+                        str(executed),
+                        "-p",
+                        "city",
+                        "karamay",
+                        "-p",
+                        "as_of",
+                        as_of,
+                        "-p",
+                        "processed",
+                        str(out / "processed"),
+                        "--cwd",
+                        str(NOTEBOOKS_DIR),
+                        "-k",
+                        "python3",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    cwd=PROJ_ROOT,
+                )
+                subprocess.run(
+                    [py, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
+                    check=True,
+                    capture_output=True,
+                    cwd=PROJ_ROOT,
+                )
+
         try:
             secs, _ = _timed(naive)
         except subprocess.CalledProcessError as exc:
@@ -264,10 +326,19 @@ def render_seconds(html: Path) -> float | None:
     def run(page: Path) -> float:
         with tempfile.TemporaryDirectory() as profile:
             t0 = time.perf_counter()
-            subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                            f"--screenshot={profile}/shot.png", page.resolve().as_uri()],
-                           capture_output=True, timeout=600)
+            subprocess.run(
+                [
+                    exe,
+                    *CHROMIUM_FLAGS,
+                    f"--user-data-dir={profile}",
+                    f"--screenshot={profile}/shot.png",
+                    page.resolve().as_uri(),
+                ],
+                capture_output=True,
+                timeout=600,
+            )
             return time.perf_counter() - t0
+
     empty = html.parent / "empty.html"
     empty.write_text("<!doctype html><title>empty</title>", encoding="utf-8")
     return max(run(html) - min(run(empty), run(empty)), 0.0)
@@ -295,8 +366,9 @@ def _map_result(n: int, work: Path):
     # no built-up areas or key sites nationally: every station is rural, no gaps or candidates
     urban = gpd.GeoDataFrame({"name_zh": [], "name_en": [], "district": []}, geometry=[], crs=4326)
     sites = gpd.GeoDataFrame({c: [] for c in geo.SITE_COLUMNS}, geometry=[], crs=4326)
-    return assess_coverage(st, city, as_of=AS_OF, settings=CoverageSettings(cell_m=1000.0), urban_areas=urban,
-                           sites=sites)
+    return assess_coverage(
+        st, city, as_of=AS_OF, settings=CoverageSettings(cell_m=1000.0), urban_areas=urban, sites=sites
+    )
 
 
 def map_(variant: str, n: int, work: Path) -> dict:
@@ -319,6 +391,7 @@ def map_(variant: str, n: int, work: Path) -> dict:
             for lon, lat, sid in zip(st["lon"], st["lat"], st["station_id"]):
                 folium.Marker([lat, lon], popup=str(sid)).add_to(cluster)
             m.save(str(html))
+
         secs, _ = _timed(naive)
     else:
         from analysis.maps import coverage_map, map_html
@@ -327,16 +400,26 @@ def map_(variant: str, n: int, work: Path) -> dict:
         secs, text = _timed(lambda: map_html(coverage_map(result)))
         html.write_text(text, encoding="utf-8")
     render = render_seconds(html)
-    return {"seconds": secs, "html_mb": round(html.stat().st_size / 1e6, 2),
-            "render_seconds": None if render is None else round(render, 2), "stations": int(len(result.stations))}
+    return {
+        "seconds": secs,
+        "html_mb": round(html.stat().st_size / 1e6, 2),
+        "render_seconds": None if render is None else round(render, 2),
+        "stations": int(len(result.stations)),
+    }
 
 
 from benchmarks import commands  # noqa: E402  (the command-level rows)
 
 STAGES = {
     **commands.STAGES,
-    "clean": clean, "clean_opencellid": clean_opencellid, "clean_partitioned": clean_partitioned,
-    "assign": assign, "coverage": coverage, "forecast": forecast, "map": map_, "report": report,
+    "clean": clean,
+    "clean_opencellid": clean_opencellid,
+    "clean_partitioned": clean_partitioned,
+    "assign": assign,
+    "coverage": coverage,
+    "forecast": forecast,
+    "map": map_,
+    "report": report,
 }
 
 

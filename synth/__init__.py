@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import geo
-from analysis.config import City, load_city
 from analysis.clean.sources import OPENCELLID_COLUMNS
+from analysis.config import City, load_city
 
 DEFAULT_SEED = 20210322
 #: The day the synthetic files were "received": all records describe the network as of then.
@@ -33,10 +33,30 @@ EXTRACT_DATE = dt.date(2022, 1, 10)
 #: also the first COVID-19 lockdown). 2021 adds 232, just above the plan's 230.
 MONTHLY_ON_AIR = {
     "2019-12": 6,
-    "2020-01": 4, "2020-02": 0, "2020-03": 3, "2020-04": 12, "2020-05": 22, "2020-06": 28,
-    "2020-07": 30, "2020-08": 32, "2020-09": 30, "2020-10": 26, "2020-11": 15, "2020-12": 8,
-    "2021-01": 3, "2021-02": 1, "2021-03": 6, "2021-04": 18, "2021-05": 28, "2021-06": 32,
-    "2021-07": 34, "2021-08": 33, "2021-09": 30, "2021-10": 26, "2021-11": 14, "2021-12": 7,
+    "2020-01": 4,
+    "2020-02": 0,
+    "2020-03": 3,
+    "2020-04": 12,
+    "2020-05": 22,
+    "2020-06": 28,
+    "2020-07": 30,
+    "2020-08": 32,
+    "2020-09": 30,
+    "2020-10": 26,
+    "2020-11": 15,
+    "2020-12": 8,
+    "2021-01": 3,
+    "2021-02": 1,
+    "2021-03": 6,
+    "2021-04": 18,
+    "2021-05": 28,
+    "2021-06": 32,
+    "2021-07": 34,
+    "2021-08": 33,
+    "2021-09": 30,
+    "2021-10": 26,
+    "2021-11": 14,
+    "2021-12": 7,
 }
 #: Planned sites still in the pipeline on EXTRACT_DATE, by the stage they have reached.
 PIPELINE_AT_EXTRACT = {"planned": 12, "site_selection": 15, "site_access": 14, "construction": 16, "power_hookup": 13}
@@ -50,28 +70,79 @@ STAGE_BLOCKERS = {
     "power_hookup": {"power_hookup": 0.50, "power_price": 0.35, None: 0.15},
 }
 #: Days a site normally spends in a stage before reaching the next one, (low, high).
-STAGE_DAYS = {"planned": (15, 45), "site_selection": (20, 70), "site_access": (10, 60), "construction": (15, 45),
-              "power_hookup": (7, 40)}
+STAGE_DAYS = {
+    "planned": (15, 45),
+    "site_selection": (20, 70),
+    "site_access": (10, 60),
+    "construction": (15, 45),
+    "power_hookup": (7, 40),
+}
 #: Construction that starts in the frozen months (November to February) waits for the thaw.
 WINTER_MONTHS = (11, 12, 1, 2)
 WINTER_EXTRA_DAYS = (30, 75)
-BLOCKER_TEXT = {"site_selection": ["选址难", "选址", "站址未落实"], "site_access": ["进场难", "物业阻挠进场", "业主不同意进场"],
-                "construction": ["施工受阻", "建设"], "power_hookup": ["电源接入", "外电引入困难", "待引电"],
-                "power_price": ["高转供电价", "转供电电价高"], "other": ["审批", "资金未到位"]}
-STAGE_TEXT = {"planned": ["规划", "立项"], "site_selection": ["选址", "选址中"], "site_access": ["进场", "待进场"],
-              "construction": ["在建", "建设中"], "power_hookup": ["电源接入", "待引电"], "on_air": ["已开通", "开通"]}
+BLOCKER_TEXT = {
+    "site_selection": ["选址难", "选址", "站址未落实"],
+    "site_access": ["进场难", "物业阻挠进场", "业主不同意进场"],
+    "construction": ["施工受阻", "建设"],
+    "power_hookup": ["电源接入", "外电引入困难", "待引电"],
+    "power_price": ["高转供电价", "转供电电价高"],
+    "other": ["审批", "资金未到位"],
+}
+STAGE_TEXT = {
+    "planned": ["规划", "立项"],
+    "site_selection": ["选址", "选址中"],
+    "site_access": ["进场", "待进场"],
+    "construction": ["在建", "建设中"],
+    "power_hookup": ["电源接入", "待引电"],
+    "on_air": ["已开通", "开通"],
+}
 
 #: Where the stations are: district, centre (WGS-84), spread in km; early years stay in the towns.
 DISTRICT_LAYOUT = {
-    "克拉玛依区": {"adcode": "650203", "centre": (84.889, 45.585), "sd_km": (2.2, 4.0), "share": (0.64, 0.55),
-               "roads": ["准噶尔路", "友谊路", "昆仑路", "迎宾大道", "世纪大道", "南新路", "长征路", "天山路", "塔河路",
-                         "油建路", "胜利路", "新村路", "阿依库勒路", "跃进路", "银河路"]},
-    "独山子区": {"adcode": "650202", "centre": (84.886, 44.328), "sd_km": (1.2, 2.2), "share": (0.15, 0.17),
-              "roads": ["北京路", "大庆路", "天山路", "乌鲁木齐路", "独山子大道", "金山路", "中心路"]},
-    "白碱滩区": {"adcode": "650204", "centre": (85.131, 45.690), "sd_km": (1.1, 2.0), "share": (0.13, 0.14),
-              "roads": ["中兴路", "门户路", "平北路", "光明路", "建设路", "创业路"]},
-    "乌尔禾区": {"adcode": "650205", "centre": (85.693, 46.090), "sd_km": (0.9, 3.5), "share": (0.08, 0.14),
-              "roads": ["柳树街", "文化路", "魔鬼城路", "乌尔禾路", "白杨路"]},
+    "克拉玛依区": {
+        "adcode": "650203",
+        "centre": (84.889, 45.585),
+        "sd_km": (2.2, 4.0),
+        "share": (0.64, 0.55),
+        "roads": [
+            "准噶尔路",
+            "友谊路",
+            "昆仑路",
+            "迎宾大道",
+            "世纪大道",
+            "南新路",
+            "长征路",
+            "天山路",
+            "塔河路",
+            "油建路",
+            "胜利路",
+            "新村路",
+            "阿依库勒路",
+            "跃进路",
+            "银河路",
+        ],
+    },
+    "独山子区": {
+        "adcode": "650202",
+        "centre": (84.886, 44.328),
+        "sd_km": (1.2, 2.2),
+        "share": (0.15, 0.17),
+        "roads": ["北京路", "大庆路", "天山路", "乌鲁木齐路", "独山子大道", "金山路", "中心路"],
+    },
+    "白碱滩区": {
+        "adcode": "650204",
+        "centre": (85.131, 45.690),
+        "sd_km": (1.1, 2.0),
+        "share": (0.13, 0.14),
+        "roads": ["中兴路", "门户路", "平北路", "光明路", "建设路", "创业路"],
+    },
+    "乌尔禾区": {
+        "adcode": "650205",
+        "centre": (85.693, 46.090),
+        "sd_km": (0.9, 3.5),
+        "share": (0.08, 0.14),
+        "roads": ["柳树街", "文化路", "魔鬼城路", "乌尔禾路", "白杨路"],
+    },
 }
 OPERATOR_SHARE_2020 = {"CMCC": 0.44, "CTCC": 0.28, "CUCC": 0.28}
 OPERATOR_SHARE_2021 = {"CMCC": 0.40, "CTCC": 0.23, "CUCC": 0.23, "CBN": 0.14}
@@ -119,7 +190,9 @@ def _place(district: str, year_ix: int, districts, taken: list[tuple[float, floa
     raise RuntimeError(f"cannot place a station in {district}")  # the layout is wrong, a bug
 
 
-def _stage_dates(on_air: dt.date | None, reached: str, blocked: bool, rng, extract: dt.date) -> dict[str, dt.date | None]:
+def _stage_dates(
+    on_air: dt.date | None, reached: str, blocked: bool, rng, extract: dt.date
+) -> dict[str, dt.date | None]:
     """Dates each stage was reached, walking back from the on-air date, or from the day a site
     still in the pipeline entered its current stage (long ago when it is blocked)."""
     stages = ["planned", "site_selection", "site_access", "construction", "power_hookup", "on_air"]
@@ -166,8 +239,15 @@ def generate_truth(city: City | str = "karamay", seed: int = DEFAULT_SEED) -> Tr
         band = BAND_OF[operator][0]
         if operator == "CMCC" and kind == "室分" and rng.random() < 0.6:
             band = "n79"
-        return {"site_code": code, "name": name, "operator": operator, "district": district, "lon": lon, "lat": lat,
-                "band": band}
+        return {
+            "site_code": code,
+            "name": name,
+            "operator": operator,
+            "district": district,
+            "lon": lon,
+            "lat": lat,
+            "band": band,
+        }
 
     district_names = list(DISTRICT_LAYOUT)
     for month, n in MONTHLY_ON_AIR.items():
@@ -179,8 +259,15 @@ def generate_truth(city: City | str = "karamay", seed: int = DEFAULT_SEED) -> Tr
             operator = ops[rng.choice(len(ops), p=np.array(list(shares.values())) / sum(shares.values()))]
             station = new_station(district, operator, year_ix)
             station.update(on_air_date=day, status="on_air", blocker=None)
-            station.update({f"{k}_date": v for k, v in _stage_dates(day, "on_air", False, rng, EXTRACT_DATE).items()
-                            if k != "on_air"} if year_ix == 1 else {})
+            station.update(
+                {
+                    f"{k}_date": v
+                    for k, v in _stage_dates(day, "on_air", False, rng, EXTRACT_DATE).items()
+                    if k != "on_air"
+                }
+                if year_ix == 1
+                else {}
+            )
             rows.append(station)
     # Telecom and Unicom share towers (共建共享): some of Unicom's 2021 stations stand on
     # Telecom's sites, same tower code and place, and count as two stations.
@@ -200,18 +287,30 @@ def generate_truth(city: City | str = "karamay", seed: int = DEFAULT_SEED) -> Tr
             station = new_station(district, operator, 1)
             blocker = blockers[rng.choice(len(blockers), p=weights)]
             station.update(on_air_date=None, status=stage, blocker=blocker)
-            station.update({f"{k}_date": v for k, v in _stage_dates(None, stage, blocker is not None, rng, EXTRACT_DATE).items()
-                            if k != "on_air"})
+            station.update(
+                {
+                    f"{k}_date": v
+                    for k, v in _stage_dates(None, stage, blocker is not None, rng, EXTRACT_DATE).items()
+                    if k != "on_air"
+                }
+            )
             rows.append(station)
     truth = pd.DataFrame(rows)
-    for col in ["on_air_date", "planned_date", "site_selection_date", "site_access_date", "construction_date",
-                "power_hookup_date"]:
+    for col in [
+        "on_air_date",
+        "planned_date",
+        "site_selection_date",
+        "site_access_date",
+        "construction_date",
+        "power_hookup_date",
+    ]:
         truth[col] = pd.to_datetime(truth[col])
     truth["station_id"] = truth["operator"] + "-" + truth["site_code"]
     return Truth(truth, seed)
 
 
 # --- rendering the truth the way each sender writes it ------------------------------------------
+
 
 def _dms(value: float, hemi: str) -> str:
     d = int(value)
@@ -226,8 +325,14 @@ def _fullwidth(text: str) -> str:
 
 
 def _date_text(day: dt.date, style: int) -> str:
-    return [f"{day:%Y-%m-%d}", f"{day.year}/{day.month}/{day.day}", f"{day.year}年{day.month}月{day.day}日",
-            f"{day:%Y%m%d}", f"{day.year}.{day.month}.{day.day}", f"{day:%Y-%m-%d} 00:00:00"][style]
+    return [
+        f"{day:%Y-%m-%d}",
+        f"{day.year}/{day.month}/{day.day}",
+        f"{day.year}年{day.month}月{day.day}日",
+        f"{day:%Y%m%d}",
+        f"{day.year}.{day.month}.{day.day}",
+        f"{day:%Y-%m-%d} 00:00:00",
+    ][style]
 
 
 def _excel_serial(day: dt.date) -> int:
@@ -250,8 +355,11 @@ def _save_workbook(wb, path: Path) -> None:
         for info in sorted(src.infolist(), key=lambda i: i.filename):
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps "now" whatever it is told
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">2022-01-10T09:00:00Z</dcterms:modified>', data)
+                data = re.sub(
+                    rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                    b'<dcterms:modified xsi:type="dcterms:W3CDTF">2022-01-10T09:00:00Z</dcterms:modified>',
+                    data,
+                )
             zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
@@ -320,7 +428,9 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
                 lon, lat = _dms(r.lon, ""), _dms(r.lat, "")
             band = {"n41": rng.choice(["2.6GHz", "2.6G", "2600M"]), "n79": rng.choice(["4.9GHz", "4.9G"])}[r.band]
             day = r.on_air_date.date()
-            date_cell = dt.datetime.combine(day, dt.time()) if year == 2021 else _date_text(day, int(rng.integers(0, 3)))
+            date_cell = (
+                dt.datetime.combine(day, dt.time()) if year == 2021 else _date_text(day, int(rng.integers(0, 3)))
+            )
             code = int(r.site_code) if rng.random() < 0.5 else r.site_code
             ws.append([i, code, r.name, r.district, lon, lat, band, date_cell, rng.choice(STATUS_TEXT_ON_AIR), None])
             if year == 2021:
@@ -328,13 +438,91 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
             if i == 40:  # a blank line someone left between blocks
                 ws.append([])
         if year == 2020:
-            ws.append([len(part) + 1, junk_code(), "克拉玛依区待定站点A", "克拉玛依区", "待定", "待定", "2.6GHz", "2020/6/1", "已开通", "坐标待核实"])
-            ws.append([len(part) + 2, junk_code(), "克拉玛依区测试站", "克拉玛依区", "0", "0", "2.6GHz", "2020/7/1", "已开通", None])
-            ws.append([len(part) + 3, junk_code(), "克拉玛依区油建路临时站", "克拉玛依区", None, None, "2.6GHz", "2020/8/3", "已开通", "缺坐标"])
-            ws.append([len(part) + 4, junk_code(), "克拉玛依区昆仑路录入错误站", "克拉玛依区", "84.8801", "45.5902", "2.6GHz", "2010/8/3", "已开通", "日期录入错误"])
+            ws.append(
+                [
+                    len(part) + 1,
+                    junk_code(),
+                    "克拉玛依区待定站点A",
+                    "克拉玛依区",
+                    "待定",
+                    "待定",
+                    "2.6GHz",
+                    "2020/6/1",
+                    "已开通",
+                    "坐标待核实",
+                ]
+            )
+            ws.append(
+                [
+                    len(part) + 2,
+                    junk_code(),
+                    "克拉玛依区测试站",
+                    "克拉玛依区",
+                    "0",
+                    "0",
+                    "2.6GHz",
+                    "2020/7/1",
+                    "已开通",
+                    None,
+                ]
+            )
+            ws.append(
+                [
+                    len(part) + 3,
+                    junk_code(),
+                    "克拉玛依区油建路临时站",
+                    "克拉玛依区",
+                    None,
+                    None,
+                    "2.6GHz",
+                    "2020/8/3",
+                    "已开通",
+                    "缺坐标",
+                ]
+            )
+            ws.append(
+                [
+                    len(part) + 4,
+                    junk_code(),
+                    "克拉玛依区昆仑路录入错误站",
+                    "克拉玛依区",
+                    "84.8801",
+                    "45.5902",
+                    "2.6GHz",
+                    "2010/8/3",
+                    "已开通",
+                    "日期录入错误",
+                ]
+            )
         else:
-            ws.append([len(part) + 1, junk_code(), "克拉玛依区世纪大道规划站", "克拉玛依区", "84.9012", "45.6011", "2.6GHz", "2031-05-12", "已开通", "日期录入错误"])
-            ws.append([len(part) + 2, junk_code(), "白碱滩区中兴路未定日期站", "白碱滩区", "85.1302", "45.6931", "2.6GHz", None, "已开通", "开通日期待补"])
+            ws.append(
+                [
+                    len(part) + 1,
+                    junk_code(),
+                    "克拉玛依区世纪大道规划站",
+                    "克拉玛依区",
+                    "84.9012",
+                    "45.6011",
+                    "2.6GHz",
+                    "2031-05-12",
+                    "已开通",
+                    "日期录入错误",
+                ]
+            )
+            ws.append(
+                [
+                    len(part) + 2,
+                    junk_code(),
+                    "白碱滩区中兴路未定日期站",
+                    "白碱滩区",
+                    "85.1302",
+                    "45.6931",
+                    "2.6GHz",
+                    None,
+                    "已开通",
+                    "开通日期待补",
+                ]
+            )
     path = out / "中国移动_5G基站开通清单_2021年12月.xlsx"
     _save_workbook(wb, path)
     paths.append(path)
@@ -345,8 +533,18 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
     rows = []
     for r in march.itertuples():
         lon, lat = _jitter(r.lon, r.lat, 15, rng)
-        rows.append([r.site_code, r.name, r.district, f"{lon:.6f}", f"{lat:.6f}", "2.6GHz" if r.band == "n41" else "4.9GHz",
-                     _date_text(r.on_air_date.date(), 3), "开通"])
+        rows.append(
+            [
+                r.site_code,
+                r.name,
+                r.district,
+                f"{lon:.6f}",
+                f"{lat:.6f}",
+                "2.6GHz" if r.band == "n41" else "4.9GHz",
+                _date_text(r.on_air_date.date(), 3),
+                "开通",
+            ]
+        )
     path = out / "移动_2021年3-4月新增站点.csv"
     _write_csv(path, ["站址编码", "站名", "区县", "经度", "纬度", "频段", "开通日期", "状态"], rows, "utf-8")
     paths.append(path)
@@ -361,18 +559,42 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
             lon, lat = lat, lon
         elif i % 17 == 3:
             lon, lat = _fullwidth(lon), _fullwidth(lat)
-        row = [r.site_code, r.name, r.district, lon, lat, rng.choice(["3.5GHz", "3500M", "3.5G"]),
-               _date_text(r.on_air_date.date(), int(rng.integers(0, 5))), rng.choice(STATUS_TEXT_ON_AIR)]
+        row = [
+            r.site_code,
+            r.name,
+            r.district,
+            lon,
+            lat,
+            rng.choice(["3.5GHz", "3500M", "3.5G"]),
+            _date_text(r.on_air_date.date(), int(rng.integers(0, 5))),
+            rng.choice(STATUS_TEXT_ON_AIR),
+        ]
         rows.append(row)
         if i % 41 == 7:
             rows.append(list(row))  # pasted twice
-    rows.insert(20, [junk_code("独山子区"), "奎屯市北京路宏站", "奎屯市", "84.9031", "44.4262", "3.5GHz", "2020/9/1", "已开通"])
-    rows.insert(50, [junk_code(), "乌鲁木齐市友好路宏站", "乌鲁木齐市", "87.5931", "43.8162", "3.5GHz", "2020/10/8", "已开通"])
-    rows.insert(70, [junk_code(), "石河子市北四路宏站", "石河子市", "86.0411", "44.3052", "3.5GHz", "2021/5/9", "已开通"])
+    rows.insert(
+        20, [junk_code("独山子区"), "奎屯市北京路宏站", "奎屯市", "84.9031", "44.4262", "3.5GHz", "2020/9/1", "已开通"]
+    )
+    rows.insert(
+        50, [junk_code(), "乌鲁木齐市友好路宏站", "乌鲁木齐市", "87.5931", "43.8162", "3.5GHz", "2020/10/8", "已开通"]
+    )
+    rows.insert(
+        70, [junk_code(), "石河子市北四路宏站", "石河子市", "86.0411", "44.3052", "3.5GHz", "2021/5/9", "已开通"]
+    )
     rows.append([None, None, "克拉玛依区", "84.8712", "45.6012", "3.5GHz", "2021/6/1", "已开通"])
     first = ctcc[ctcc["district"] == "克拉玛依区"].iloc[10]
-    rows.append([first["site_code"], first["name"] + "(重复)", first["district"], f"{first['lon'] + 0.06:.6f}", f"{first['lat']:.6f}",
-                 None, _date_text(first["on_air_date"].date(), 0), "已开通"])
+    rows.append(
+        [
+            first["site_code"],
+            first["name"] + "(重复)",
+            first["district"],
+            f"{first['lon'] + 0.06:.6f}",
+            f"{first['lat']:.6f}",
+            None,
+            _date_text(first["on_air_date"].date(), 0),
+            "已开通",
+        ]
+    )
     path = out / "电信5G站点台账.csv"
     _write_csv(path, ["站号", "站名", "区县", "经度", "纬度", "频段(MHz)", "开通日期", "建设状态"], rows, "gbk")
     paths.append(path)
@@ -387,17 +609,68 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
         if i % 3 == 1:
             crs = rng.choice(["GCJ-02", "gcj02", "高德"])
             lon, lat = geo.wgs84_to_gcj02(lon, lat)
-        rows.append([r.site_code, r.name, "China Unicom", r.district, f"{lon:.6f}", f"{lat:.6f}", "n78",
-                     _date_text(r.on_air_date.date(), 0), "on air", crs])
+        rows.append(
+            [
+                r.site_code,
+                r.name,
+                "China Unicom",
+                r.district,
+                f"{lon:.6f}",
+                f"{lat:.6f}",
+                "n78",
+                _date_text(r.on_air_date.date(), 0),
+                "on air",
+                crs,
+            ]
+        )
         if i % 37 == 11:
             jl, jt = _jitter(r.lon, r.lat, 20, rng)
-            rows.append([None, r.name, "联通", r.district, f"{jl:.6f}", f"{jt:.6f}", "n78",
-                         _date_text(r.on_air_date.date(), 0), "on air", "WGS84"])
-    rows.append([junk_code(), "克拉玛依区北京54坐标站", "China Unicom", "克拉玛依区", "84.8813", "45.5921", "n78", "2021-07-01",
-                 "on air", "Beijing54"])
+            rows.append(
+                [
+                    None,
+                    r.name,
+                    "联通",
+                    r.district,
+                    f"{jl:.6f}",
+                    f"{jt:.6f}",
+                    "n78",
+                    _date_text(r.on_air_date.date(), 0),
+                    "on air",
+                    "WGS84",
+                ]
+            )
+    rows.append(
+        [
+            junk_code(),
+            "克拉玛依区北京54坐标站",
+            "China Unicom",
+            "克拉玛依区",
+            "84.8813",
+            "45.5921",
+            "n78",
+            "2021-07-01",
+            "on air",
+            "Beijing54",
+        ]
+    )
     path = out / "联通5G基站清单.csv"
-    _write_csv(path, ["site_id", "site_name", "operator", "district", "longitude", "latitude", "band", "on_air_date",
-                      "status", "crs"], rows, "utf-8-sig")
+    _write_csv(
+        path,
+        [
+            "site_id",
+            "site_name",
+            "operator",
+            "district",
+            "longitude",
+            "latitude",
+            "band",
+            "on_air_date",
+            "status",
+            "crs",
+        ],
+        rows,
+        "utf-8-sig",
+    )
     paths.append(path)
 
     # 5. China Broadnet (700 MHz, from mid-2021): XLSX, header on the first row, a combined
@@ -418,14 +691,34 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
 
     # 6. The tower company's tracking sheet of 2021 builds and planned sites: stages, blockers
     #    and the date each stage was reached; a pivot sheet without records.
-    tracked = pd.concat([on_air[on_air["on_air_date"].dt.year == 2021], pipeline]).sort_values(["planned_date", "site_code"])
+    tracked = pd.concat([on_air[on_air["on_air_date"].dt.year == 2021], pipeline]).sort_values(
+        ["planned_date", "site_code"]
+    )
     wb = Workbook()
     ws = wb.active
     ws.title = "站址跟踪"
     ws.append(["克拉玛依市5G基站建设推进专班 站址建设跟踪表（合成数据）"])
     ws.append([])
-    ws.append(["序号", "站址编码", "站址名称", "需求运营商", "区县", "经度", "纬度", "当前阶段", "卡点问题", "立项日期",
-               "选址完成日期", "进场日期", "开工日期", "电源接入日期", "开通日期", "备注"])
+    ws.append(
+        [
+            "序号",
+            "站址编码",
+            "站址名称",
+            "需求运营商",
+            "区县",
+            "经度",
+            "纬度",
+            "当前阶段",
+            "卡点问题",
+            "立项日期",
+            "选址完成日期",
+            "进场日期",
+            "开工日期",
+            "电源接入日期",
+            "开通日期",
+            "备注",
+        ]
+    )
     op_names = {"CMCC": "移动", "CTCC": "电信", "CUCC": "联通", "CBN": "广电"}
     for i, r in enumerate(tracked.itertuples(), start=1):
         stage = "on_air" if pd.notna(r.on_air_date) else r.status
@@ -434,17 +727,40 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
         def cell(value):
             return None if pd.isna(value) else value.to_pydatetime()
 
-        ws.append([i, r.site_code, r.name, op_names[r.operator], r.district, round(r.lon, 6), round(r.lat, 6),
-                   rng.choice(STAGE_TEXT[stage]), blocker, cell(r.planned_date), cell(r.site_selection_date),
-                   cell(r.site_access_date), cell(r.construction_date), cell(r.power_hookup_date), cell(r.on_air_date), None])
+        ws.append(
+            [
+                i,
+                r.site_code,
+                r.name,
+                op_names[r.operator],
+                r.district,
+                round(r.lon, 6),
+                round(r.lat, 6),
+                rng.choice(STAGE_TEXT[stage]),
+                blocker,
+                cell(r.planned_date),
+                cell(r.site_selection_date),
+                cell(r.site_access_date),
+                cell(r.construction_date),
+                cell(r.power_hookup_date),
+                cell(r.on_air_date),
+                None,
+            ]
+        )
         for col in range(10, 16):
             ws.cell(ws.max_row, col).number_format = "yyyy/m/d"
     pivot = wb.create_sheet("汇总")
     pivot.append(["区县", "已开通", "在建", "规划"])
     for d in DISTRICT_LAYOUT:
         sub = tracked[tracked["district"] == d]
-        pivot.append([d, int(sub["on_air_date"].notna().sum()), int((sub["status"] == "construction").sum()),
-                      int((sub["status"] == "planned").sum())])
+        pivot.append(
+            [
+                d,
+                int(sub["on_air_date"].notna().sum()),
+                int((sub["status"] == "construction").sum()),
+                int((sub["status"] == "planned").sum()),
+            ]
+        )
     path = out / "铁塔_5G站址建设跟踪表.xlsx"
     _save_workbook(wb, path)
     paths.append(path)
@@ -465,22 +781,72 @@ def write_city_reports(out: str | Path, city: City | str = "karamay", seed: int 
         lon, lat = _jitter(r.lon, r.lat, 150, ocid_rng)
         for c in range(int(ocid_rng.integers(1, 4))):
             clon, clat = _jitter(lon, lat, 30, ocid_rng)
-            created = int((first_heard + pd.Timedelta(days=int(ocid_rng.integers(0, 20)) * c) - pd.Timestamp("1970-01-01")).total_seconds())
+            created = int(
+                (
+                    first_heard + pd.Timedelta(days=int(ocid_rng.integers(0, 20)) * c) - pd.Timestamp("1970-01-01")
+                ).total_seconds()
+            )
             created = min(created, int((extract_ts - pd.Timestamp("1970-01-01")).total_seconds()))
-            lines.append(["NR", 460, MNC_OF[r.operator], int(ocid_rng.integers(30000, 40000)), (gnb << 12) | (c + 1), "",
-                          f"{clon:.6f}", f"{clat:.6f}", int(ocid_rng.integers(200, 1500)), int(ocid_rng.integers(1, 80)),
-                          1, created, created + 86400 * int(ocid_rng.integers(1, 200)), 0])
+            lines.append(
+                [
+                    "NR",
+                    460,
+                    MNC_OF[r.operator],
+                    int(ocid_rng.integers(30000, 40000)),
+                    (gnb << 12) | (c + 1),
+                    "",
+                    f"{clon:.6f}",
+                    f"{clat:.6f}",
+                    int(ocid_rng.integers(200, 1500)),
+                    int(ocid_rng.integers(1, 80)),
+                    1,
+                    created,
+                    created + 86400 * int(ocid_rng.integers(1, 200)),
+                    0,
+                ]
+            )
     for _ in range(120):
         d = list(DISTRICT_LAYOUT)[int(ocid_rng.integers(0, 4))]
         cx, cy = DISTRICT_LAYOUT[d]["centre"]
         lon, lat = _jitter(cx, cy, 3000, ocid_rng)
-        lines.append(["LTE", 460, int(ocid_rng.choice([0, 1, 11])), int(ocid_rng.integers(30000, 40000)),
-                      int(ocid_rng.integers(1, 2**28)), "", f"{lon:.6f}", f"{lat:.6f}", 1000, 20, 1,
-                      1_500_000_000, 1_600_000_000, 0])
+        lines.append(
+            [
+                "LTE",
+                460,
+                int(ocid_rng.choice([0, 1, 11])),
+                int(ocid_rng.integers(30000, 40000)),
+                int(ocid_rng.integers(1, 2**28)),
+                "",
+                f"{lon:.6f}",
+                f"{lat:.6f}",
+                1000,
+                20,
+                1,
+                1_500_000_000,
+                1_600_000_000,
+                0,
+            ]
+        )
     for k in range(4):
         lon, lat = _jitter(86.04, 44.30, 2000, ocid_rng)  # Shihezi, another city
-        lines.append(["NR", 460, 0, 35000, ((700_000 + k) << 12) | 1, "", f"{lon:.6f}", f"{lat:.6f}", 500, 5, 1,
-                      1_610_000_000, 1_620_000_000, 0])
+        lines.append(
+            [
+                "NR",
+                460,
+                0,
+                35000,
+                ((700_000 + k) << 12) | 1,
+                "",
+                f"{lon:.6f}",
+                f"{lat:.6f}",
+                500,
+                5,
+                1,
+                1_610_000_000,
+                1_620_000_000,
+                0,
+            ]
+        )
     lines.sort(key=lambda x: (x[0], x[2], x[4]))
     path = out / "opencellid_460_克拉玛依周边.csv"
     _write_csv(path, list(OPENCELLID_COLUMNS), lines, "utf-8")
@@ -516,8 +882,11 @@ def _national_chunk(rng, centres: pd.DataFrame, start: int, n: int) -> pd.DataFr
     angle = rng.uniform(0, 2 * np.pi, size=n)
     lat0 = centres["lat"].to_numpy()[city]
     lat = np.clip(lat0 + spread_km * np.sin(angle) / 110.57, CHINA_BBOX[1], CHINA_BBOX[3])
-    lon = np.clip(centres["lon"].to_numpy()[city] + spread_km * np.cos(angle) / (111.32 * np.cos(np.radians(lat0))),
-                  CHINA_BBOX[0], CHINA_BBOX[2])
+    lon = np.clip(
+        centres["lon"].to_numpy()[city] + spread_km * np.cos(angle) / (111.32 * np.cos(np.radians(lat0))),
+        CHINA_BBOX[0],
+        CHINA_BBOX[2],
+    )
     op = rng.choice(4, size=n, p=_OP_SHARE)
     days = rng.integers(0, (dt.date(2024, 12, 31) - dt.date(2019, 11, 1)).days, size=n)
     on_air = pd.Timestamp("2019-11-01") + pd.to_timedelta(days, unit="D")
@@ -525,8 +894,13 @@ def _national_chunk(rng, centres: pd.DataFrame, start: int, n: int) -> pd.DataFr
     return pd.DataFrame({"id": ids, "city": city, "op": op, "lon": lon.round(6), "lat": lat.round(6), "on_air": on_air})
 
 
-def write_national(out: str | Path, n_stations: int, seed: int = DEFAULT_SEED, fmt: str = "operator",
-                   chunk_rows: int = NATIONAL_CHUNK_ROWS) -> list[Path]:
+def write_national(
+    out: str | Path,
+    n_stations: int,
+    seed: int = DEFAULT_SEED,
+    fmt: str = "operator",
+    chunk_rows: int = NATIONAL_CHUNK_ROWS,
+) -> list[Path]:
     """Country-scale station files for benchmarks: `n_stations` stations around synthetic cities.
 
     `fmt="operator"` writes one operator-style CSV (Chinese headers, mixed date forms, about 1 %
@@ -563,18 +937,25 @@ def _operator_rows(c: pd.DataFrame, rng) -> pd.DataFrame:
         [d.dt.strftime("%Y-%m-%d"), d.dt.strftime("%Y/%-m/%-d"), d.dt.strftime("%Y%m%d")],
         default=d.dt.strftime("%Y年%-m月%-d日"),
     )
-    band = np.where(c["op"] == 0, np.where(rng.random(n) < 0.8, "2.6GHz", "4.9GHz"),
-                    np.where(c["op"] == 3, "700M", "3.5GHz"))
+    band = np.where(
+        c["op"] == 0, np.where(rng.random(n) < 0.8, "2.6GHz", "4.9GHz"), np.where(c["op"] == 3, "700M", "3.5GHz")
+    )
     lon = c["lon"].map("{:.6f}".format).to_numpy(dtype=object)
     lat = c["lat"].map("{:.6f}".format).to_numpy(dtype=object)
     bad = rng.random(n) < 0.001
     lon[bad] = "待定"
-    frame = pd.DataFrame({
-        "站址编码": "S" + c["id"].astype(str).str.zfill(9),
-        "基站名称": "城市" + c["city"].astype(str) + "-站" + c["id"].astype(str),
-        "运营商": _OP_ZH[c["op"].to_numpy()],
-        "经度": lon, "纬度": lat, "频段": band, "开通时间": dates, "状态": "已开通",
-    })
+    frame = pd.DataFrame(
+        {
+            "站址编码": "S" + c["id"].astype(str).str.zfill(9),
+            "基站名称": "城市" + c["city"].astype(str) + "-站" + c["id"].astype(str),
+            "运营商": _OP_ZH[c["op"].to_numpy()],
+            "经度": lon,
+            "纬度": lat,
+            "频段": band,
+            "开通时间": dates,
+            "状态": "已开通",
+        }
+    )
     repeat = frame[rng.random(n) < 0.01]
     return pd.concat([frame, repeat]).sort_index(kind="stable")
 
@@ -584,16 +965,28 @@ def _opencellid_rows(c: pd.DataFrame, rng) -> pd.DataFrame:
     rows = c.loc[c.index.repeat(n_cells)].reset_index(drop=True)
     local = rows.groupby("id").cumcount().to_numpy() + 1
     jitter = rng.normal(0, 0.0008, size=(len(rows), 2))
-    created = (rows["on_air"] + pd.to_timedelta(rng.integers(3, 90, size=len(rows)), unit="D") - pd.Timestamp("1970-01-01"))
+    created = (
+        rows["on_air"] + pd.to_timedelta(rng.integers(3, 90, size=len(rows)), unit="D") - pd.Timestamp("1970-01-01")
+    )
     mnc = np.array([0, 11, 1, 15])[rows["op"].to_numpy()]
-    nr = pd.DataFrame({
-        "radio": "NR", "mcc": 460, "net": mnc, "area": 30000 + rows["city"].to_numpy(),
-        "cell": (rows["id"].to_numpy().astype(np.int64) << 12) | local, "unit": "",
-        "lon": (rows["lon"] + jitter[:, 0]).round(6), "lat": (rows["lat"] + jitter[:, 1]).round(6),
-        "range": rng.integers(200, 2000, size=len(rows)), "samples": rng.integers(1, 100, size=len(rows)),
-        "changeable": 1, "created": created.dt.total_seconds().astype(np.int64),
-        "updated": created.dt.total_seconds().astype(np.int64) + 86400, "averageSignal": 0,
-    })
+    nr = pd.DataFrame(
+        {
+            "radio": "NR",
+            "mcc": 460,
+            "net": mnc,
+            "area": 30000 + rows["city"].to_numpy(),
+            "cell": (rows["id"].to_numpy().astype(np.int64) << 12) | local,
+            "unit": "",
+            "lon": (rows["lon"] + jitter[:, 0]).round(6),
+            "lat": (rows["lat"] + jitter[:, 1]).round(6),
+            "range": rng.integers(200, 2000, size=len(rows)),
+            "samples": rng.integers(1, 100, size=len(rows)),
+            "changeable": 1,
+            "created": created.dt.total_seconds().astype(np.int64),
+            "updated": created.dt.total_seconds().astype(np.int64) + 86400,
+            "averageSignal": 0,
+        }
+    )
     lte = nr.sample(frac=0.1, random_state=int(rng.integers(0, 2**31)))
     lte = lte.assign(radio="LTE", cell=lte["cell"] & 0xFFFFFFF)
     return pd.concat([nr, lte], ignore_index=True)

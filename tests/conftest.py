@@ -43,24 +43,59 @@ def tiny_city(tmp_path):
     folder = tmp_path / "tiny"
     folder.mkdir()
     (folder / "city.toml").write_text(TINY_CITY_TOML, encoding="utf-8")
-    districts = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name_zh": "西区", "name_en": "West"}, "geometry": _square(84.80, 45.56, 84.87, 45.64)},
-        {"type": "Feature", "properties": {"name_zh": "东区", "name_en": "East"}, "geometry": _square(84.87, 45.56, 84.94, 45.64)},
-    ]}
-    urban = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name_zh": "西城", "name_en": "West town", "district": "西区"},
-         "geometry": _square(84.82, 45.58, 84.86, 45.62)},
-    ]}
+    districts = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name_zh": "西区", "name_en": "West"},
+                "geometry": _square(84.80, 45.56, 84.87, 45.64),
+            },
+            {
+                "type": "Feature",
+                "properties": {"name_zh": "东区", "name_en": "East"},
+                "geometry": _square(84.87, 45.56, 84.94, 45.64),
+            },
+        ],
+    }
+    urban = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name_zh": "西城", "name_en": "West town", "district": "西区"},
+                "geometry": _square(84.82, 45.58, 84.86, 45.62),
+            },
+        ],
+    }
     (folder / "districts.geojson").write_text(json.dumps(districts, ensure_ascii=False), encoding="utf-8")
     (folder / "urban_areas.geojson").write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
-    sites = pd.DataFrame([
-        ["scenic-01", "魔鬼城", "Ghost City", "scenic", "5A", "2020-12-29", "confirmed", "东区", 84.92, 45.62],
-        ["scenic-02", "大峡谷", "Canyon", "scenic", "4A", "2021-09-03", "confirmed", "东区", 84.90, 45.57],
-        ["hospital-01", "医院", "Hospital", "hospital", "", "", "n/a", "西区", 84.84, 45.60],
-    ], columns=["site_id", "name_zh", "name_en", "category", "rating", "rating_date", "rating_status", "district",
-                "lon", "lat"])
-    for col, value in (("coord_crs_original", "wgs84"), ("coord_precision_m", "10"), ("rating_source", "test"),
-                       ("coord_source", "test"), ("note", "")):
+    sites = pd.DataFrame(
+        [
+            ["scenic-01", "魔鬼城", "Ghost City", "scenic", "5A", "2020-12-29", "confirmed", "东区", 84.92, 45.62],
+            ["scenic-02", "大峡谷", "Canyon", "scenic", "4A", "2021-09-03", "confirmed", "东区", 84.90, 45.57],
+            ["hospital-01", "医院", "Hospital", "hospital", "", "", "n/a", "西区", 84.84, 45.60],
+        ],
+        columns=[
+            "site_id",
+            "name_zh",
+            "name_en",
+            "category",
+            "rating",
+            "rating_date",
+            "rating_status",
+            "district",
+            "lon",
+            "lat",
+        ],
+    )
+    for col, value in (
+        ("coord_crs_original", "wgs84"),
+        ("coord_precision_m", "10"),
+        ("rating_source", "test"),
+        ("coord_source", "test"),
+        ("note", ""),
+    ):
         sites[col] = value
     sites.to_csv(folder / "sites.csv", index=False)
     return folder

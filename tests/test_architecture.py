@@ -15,10 +15,25 @@ SRC = PROJ_ROOT / "src"
 LAYERS = (
     ("analysis.cli", "analysis.__main__"),
     ("analysis.report",),
-    ("analysis.forecast", "analysis.coverage", "analysis.maps", "analysis.taskforce", "analysis.clean",
-     "analysis.season", "analysis.verdict"),
-    ("analysis.catalog", "analysis.geo", "analysis.figures", "analysis.files", "analysis.progress",
-     "analysis.schemas", "analysis.config", "analysis.errors"),
+    (
+        "analysis.forecast",
+        "analysis.coverage",
+        "analysis.maps",
+        "analysis.taskforce",
+        "analysis.clean",
+        "analysis.season",
+        "analysis.verdict",
+    ),
+    (
+        "analysis.catalog",
+        "analysis.geo",
+        "analysis.figures",
+        "analysis.files",
+        "analysis.progress",
+        "analysis.schemas",
+        "analysis.config",
+        "analysis.errors",
+    ),
 )
 MAX_FUNCTION_LINES = 120
 
@@ -29,8 +44,10 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, ast.Module]:
-    return {_module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
-            for p in sorted((SRC / "analysis").rglob("*.py"))}
+    return {
+        _module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
+        for p in sorted((SRC / "analysis").rglob("*.py"))
+    }
 
 
 def _imports(name: str, tree: ast.Module, known: set[str]) -> set[str]:
@@ -62,21 +79,32 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_every_module_has_a_layer(graph):
-    unplaced = [m for m in graph if m not in ("analysis", "analysis.report", "analysis.clean")
-                and not any(m == p or m.startswith(p + ".") for layer in LAYERS for p in layer)]
+    unplaced = [
+        m
+        for m in graph
+        if m not in ("analysis", "analysis.report", "analysis.clean")
+        and not any(m == p or m.startswith(p + ".") for layer in LAYERS for p in layer)
+    ]
     assert unplaced == []
 
 
 def test_imports_point_down_only(graph):
-    upward = [f"{m} imports {d}" for m, deps in graph.items() if m != "analysis"
-              for d in deps if d != "analysis" and _layer(d) < _layer(m)]
+    upward = [
+        f"{m} imports {d}"
+        for m, deps in graph.items()
+        if m != "analysis"
+        for d in deps
+        if d != "analysis" and _layer(d) < _layer(m)
+    ]
     assert upward == []
 
 
 def test_no_import_cycle(graph):
     # a package's __init__ re-exporting its modules is not a cycle of code
-    edges = {m: {d for d in deps if not (m.startswith(d + ".") and d in ("analysis.clean", "analysis.report"))}
-             for m, deps in graph.items()}
+    edges = {
+        m: {d for d in deps if not (m.startswith(d + ".") and d in ("analysis.clean", "analysis.report"))}
+        for m, deps in graph.items()
+    }
     state: dict[str, int] = {}
     cycles = []
 
@@ -84,7 +112,7 @@ def test_no_import_cycle(graph):
         state[node] = 1
         for dep in sorted(edges.get(node, ())):
             if state.get(dep) == 1:
-                cycles.append(" -> ".join(path[path.index(dep):] + [dep]))
+                cycles.append(" -> ".join(path[path.index(dep) :] + [dep]))
             elif dep not in state:
                 visit(dep, path + [dep])
         state[node] = 2
@@ -96,8 +124,12 @@ def test_no_import_cycle(graph):
 
 
 def test_no_assert_in_the_package():
-    found = [f"{_module_name(p)}:{n.lineno}" for p in sorted((SRC / "analysis").rglob("*.py"))
-             for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, ast.Assert)]
+    found = [
+        f"{_module_name(p)}:{n.lineno}"
+        for p in sorted((SRC / "analysis").rglob("*.py"))
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Assert)
+    ]
     assert found == []
 
 

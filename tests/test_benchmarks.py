@@ -12,10 +12,9 @@ from analysis.config import PROJ_ROOT
 @pytest.mark.slow
 def test_benchmark_entry_point_runs_at_the_smallest_scale(tmp_path):
     pytest.importorskip("psutil")
-    from benchmarks import stages
-
     # the district polygons are a synthetic tiling here: cnmaps takes ~15 s to export every county
     import benchmarks.fixtures as fixtures
+    from benchmarks import stages
 
     work = tmp_path
     city = work / "china"
@@ -29,8 +28,13 @@ def test_benchmark_entry_point_runs_at_the_smallest_scale(tmp_path):
         fixtures.county_polygons = orig
     for stage in ("clean", "assign", "coverage", "cmd_coverage"):
         for variant in ("package", "baseline"):
-            out = subprocess.run([sys.executable, "-m", "benchmarks.stages", stage, variant, "200", str(work)],
-                                 capture_output=True, text=True, cwd=PROJ_ROOT, timeout=120)
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.stages", stage, variant, "200", str(work)],
+                capture_output=True,
+                text=True,
+                cwd=PROJ_ROOT,
+                timeout=120,
+            )
             assert out.returncode == 0, out.stderr[-500:]
             result = json.loads(out.stdout.splitlines()[-1].removeprefix("RESULT "))
             assert result["seconds"] >= 0
@@ -52,11 +56,12 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     def row(stage, variant, seconds, **extra):
         return {"stage": stage, "variant": variant, "scale": 1000, "seconds": seconds, "peak_mb": 900.0, **extra}
 
-    runs = {"cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0),
-            "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0),
-            "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
-            "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2,
-                                              command_cpu_seconds=19.0)}
+    runs = {
+        "cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0),
+        "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0),
+        "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
+        "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
+    }
     out = tmp_path / "BENCHMARKS.md"
     write_document({"runs": runs, "machine": {}}, out, tmp_path / "plot.png")
     text = out.read_text(encoding="utf-8")
@@ -69,8 +74,9 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
 def test_repeated_measurements_keep_the_median_run_and_cpu():
     from benchmarks.__main__ import median_run
 
-    runs = [{"seconds": s, "command_cpu_seconds": c, "load_before": 4.0}
-            for s, c in ((5.0, 1.1), (3.0, 1.4), (4.0, 1.2))]
+    runs = [
+        {"seconds": s, "command_cpu_seconds": c, "load_before": 4.0} for s, c in ((5.0, 1.1), (3.0, 1.4), (4.0, 1.2))
+    ]
     m = median_run(runs)
     assert m["seconds"] == 4.0 and m["command_cpu_seconds"] == 1.2 and m["repeats"] == 3
     assert m["seconds_all"] == [5.0, 3.0, 4.0] and m["command_cpu_seconds_all"] == [1.1, 1.4, 1.2]

@@ -35,8 +35,16 @@ def write_csv(path, rows, header=HEADER, encoding="utf-8"):
 
 def row(i, code=None, op="中国移动", date="2020-05-12", status="已开通", band="2.6GHz", lon=None, lat=None, name=None):
     x, y = P[i]
-    return [code if code is not None else f"65020300{i:04d}", f"测试站{i}" if name is None else name, op,
-            f"{x if lon is None else lon}", f"{y if lat is None else lat}", band, date, status]
+    return [
+        code if code is not None else f"65020300{i:04d}",
+        f"测试站{i}" if name is None else name,
+        op,
+        f"{x if lon is None else lon}",
+        f"{y if lat is None else lat}",
+        band,
+        date,
+        status,
+    ]
 
 
 def clean(tmp_path, *paths, **kw):
@@ -60,8 +68,20 @@ def test_one_station_per_row_with_the_contract_columns(tmp_path):
     r = clean(tmp_path)
     assert_invariant(r)
     st_ = r.stations
-    for col in ["station_id", "name", "operator", "band", "lon", "lat", "district", "on_air_date", "status",
-                "source_file", "source_row", "geometry"]:
+    for col in [
+        "station_id",
+        "name",
+        "operator",
+        "band",
+        "lon",
+        "lat",
+        "district",
+        "on_air_date",
+        "status",
+        "source_file",
+        "source_row",
+        "geometry",
+    ]:
         assert col in st_.columns
     assert st_.crs.to_epsg() == 4326
     assert list(st_["operator"]) == ["CMCC", "CTCC"]
@@ -79,26 +99,35 @@ def test_district_comes_from_the_polygons_not_the_text(tmp_path):
 
 def test_quarantine_reasons(tmp_path):
     rows = [
-        row(0),                                              # 1 kept
-        row(1, lon="", lat=""),                              # 2 missing coordinates
-        row(2, lon="0", lat="0"),                            # 3 zero
-        row(3, lon="待定", lat="45.6"),                       # 4 unparseable
-        row(4, lon="87.60", lat="43.80"),                    # 5 Urumqi: outside the city
-        row(5, date="2031-05-12"),                           # 6 future
-        row(6, date="2010-05-12"),                           # 7 before 2019
-        row(7, date="someday"),                              # 8 unreadable date
-        row(8, code="", name=""),                            # 9 no identity
-        [""] * len(HEADER),                                  # 10 blank
-        row(9, date=""),                                     # 11 on air without a date
-        [""] * len(HEADER),                                  # trailing empty rows are not records
+        row(0),  # 1 kept
+        row(1, lon="", lat=""),  # 2 missing coordinates
+        row(2, lon="0", lat="0"),  # 3 zero
+        row(3, lon="待定", lat="45.6"),  # 4 unparseable
+        row(4, lon="87.60", lat="43.80"),  # 5 Urumqi: outside the city
+        row(5, date="2031-05-12"),  # 6 future
+        row(6, date="2010-05-12"),  # 7 before 2019
+        row(7, date="someday"),  # 8 unreadable date
+        row(8, code="", name=""),  # 9 no identity
+        [""] * len(HEADER),  # 10 blank
+        row(9, date=""),  # 11 on air without a date
+        [""] * len(HEADER),  # trailing empty rows are not records
     ]
     write_csv(tmp_path / "a.csv", rows)
     r = clean(tmp_path)
     assert_invariant(r)
     got = {(row_, reason) for row_, fate, reason in fates(r)}
-    assert got == {(2, "missing_coordinates"), (3, "zero_coordinates"), (4, "unparseable_coordinates"),
-                   (5, "outside_city"), (6, "future_on_air_date"), (7, "on_air_date_before_2019"),
-                   (8, "unparseable_on_air_date"), (9, "no_identity"), (10, "blank_row"), (11, "on_air_without_date")}
+    assert got == {
+        (2, "missing_coordinates"),
+        (3, "zero_coordinates"),
+        (4, "unparseable_coordinates"),
+        (5, "outside_city"),
+        (6, "future_on_air_date"),
+        (7, "on_air_date_before_2019"),
+        (8, "unparseable_on_air_date"),
+        (9, "no_identity"),
+        (10, "blank_row"),
+        (11, "on_air_without_date"),
+    }
     q = r.quarantine.set_index("source_row")
     assert q.loc[4, "lon"] == "待定"  # the original value is kept beside the reason
     assert "2031-05-12" in q.loc[6, "detail"]
@@ -113,18 +142,28 @@ def test_future_is_relative_to_the_report_date(tmp_path):
 def test_duplicates_exact_same_code_co_located_and_shared_towers(tmp_path):
     near = P[1][0] + 0.0003  # about 23 m east
     rows = [
-        row(0), row(0),                                          # 1, 2: exact repeat
-        row(1), row(1, lon=near, name="测试站1(复测)"),            # 3, 4: same code within 50 m
-        row(2), row(2, lon=P[2][0] + 0.06),                       # 5, 6: same code 4.7 km away: conflict
-        row(3), row(3, code="", lon=P[3][0] + 0.0002),            # 7, 8: no code, co-located, same operator
-        row(4, op="电信"), row(4, op="联通"),                      # 9, 10: one tower, two operators: two stations
-        row(5, code=""), row(5, code="", op="联通"),               # 11, 12: no code, different operators
+        row(0),
+        row(0),  # 1, 2: exact repeat
+        row(1),
+        row(1, lon=near, name="测试站1(复测)"),  # 3, 4: same code within 50 m
+        row(2),
+        row(2, lon=P[2][0] + 0.06),  # 5, 6: same code 4.7 km away: conflict
+        row(3),
+        row(3, code="", lon=P[3][0] + 0.0002),  # 7, 8: no code, co-located, same operator
+        row(4, op="电信"),
+        row(4, op="联通"),  # 9, 10: one tower, two operators: two stations
+        row(5, code=""),
+        row(5, code="", op="联通"),  # 11, 12: no code, different operators
     ]
     write_csv(tmp_path / "a.csv", rows)
     r = clean(tmp_path)
     assert_invariant(r)
-    assert fates(r) == {(2, "merged", "exact_duplicate"), (4, "merged", "same_site_code"),
-                        (6, "quarantined", "site_code_conflict"), (8, "merged", "co_located")}
+    assert fates(r) == {
+        (2, "merged", "exact_duplicate"),
+        (4, "merged", "same_site_code"),
+        (6, "quarantined", "site_code_conflict"),
+        (8, "merged", "co_located"),
+    }
     assert len(r.stations) == 8
     merged = r.quarantine.set_index("source_row")
     kept_id = r.stations.loc[r.stations["source_row"] == 3, "station_id"].item()
@@ -137,9 +176,23 @@ def test_duplicates_exact_same_code_co_located_and_shared_towers(tmp_path):
 
 def test_merge_fills_fields_one_record_lacks(tmp_path):
     write_csv(tmp_path / "ops.csv", [row(0, band="")])
-    write_csv(tmp_path / "tower.csv", [["650203000000", "测试站0", "移动", f"{P[0][0]}", f"{P[0][1]}", "已开通",
-                                        "2020-01-05", "2020-03-01", "2020-05-12"]],
-              header=["站址编码", "站址名称", "需求运营商", "经度", "纬度", "当前阶段", "立项日期", "开工日期", "开通日期"])
+    write_csv(
+        tmp_path / "tower.csv",
+        [
+            [
+                "650203000000",
+                "测试站0",
+                "移动",
+                f"{P[0][0]}",
+                f"{P[0][1]}",
+                "已开通",
+                "2020-01-05",
+                "2020-03-01",
+                "2020-05-12",
+            ]
+        ],
+        header=["站址编码", "站址名称", "需求运营商", "经度", "纬度", "当前阶段", "立项日期", "开工日期", "开通日期"],
+    )
     r = clean(tmp_path)
     [s] = r.stations.itertuples()
     assert s.planned_date == pd.Timestamp("2020-01-05") and s.construction_date == pd.Timestamp("2020-03-01")
@@ -148,17 +201,23 @@ def test_merge_fills_fields_one_record_lacks(tmp_path):
 
 
 def test_operator_from_file_name_or_title(tmp_path):
-    write_csv(tmp_path / "中国电信_台账.csv", [r[:2] + r[3:] for r in [row(0)]],
-              header=[h for h in HEADER if h != "运营商"])
+    write_csv(
+        tmp_path / "中国电信_台账.csv", [r[:2] + r[3:] for r in [row(0)]], header=[h for h in HEADER if h != "运营商"]
+    )
     assert clean(tmp_path).stations.loc[0, "operator"] == "CTCC"
 
 
 def test_gcj02_rows_converted_once(tmp_path):
     gx, gy = geo.wgs84_to_gcj02(*P[0])
-    write_csv(tmp_path / "a.csv", [row(0, lon=f"{gx:.7f}", lat=f"{gy:.7f}") + ["GCJ-02"], row(1) + ["WGS84"]],
-              header=HEADER + ["坐标系"])
+    write_csv(
+        tmp_path / "a.csv",
+        [row(0, lon=f"{gx:.7f}", lat=f"{gy:.7f}") + ["GCJ-02"], row(1) + ["WGS84"]],
+        header=HEADER + ["坐标系"],
+    )
     st_ = clean(tmp_path).stations.set_index("source_row")
-    assert st_.loc[1, "lon"] == pytest.approx(P[0][0], abs=2e-6) and st_.loc[1, "lat"] == pytest.approx(P[0][1], abs=2e-6)
+    assert st_.loc[1, "lon"] == pytest.approx(P[0][0], abs=2e-6) and st_.loc[1, "lat"] == pytest.approx(
+        P[0][1], abs=2e-6
+    )
     assert "GCJ-02" in st_.loc[1, "notes"]
     assert st_.loc[2, "lon"] == pytest.approx(P[1][0], abs=1e-9)
 
@@ -187,19 +246,48 @@ def test_unknown_crs_label_is_quarantined(tmp_path):
     assert clean(tmp_path).summary["quarantined_by_reason"] == {"unknown_crs": 1}
 
 
-OCID_HEADER = ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples", "changeable",
-               "created", "updated", "averageSignal"]
+OCID_HEADER = [
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
+]
 
 
 def cell(radio, net, gnb, local, lon, lat, created, bits=24):
-    return [radio, 460, net, 35000, (gnb << (36 - bits)) | local, "", f"{lon:.6f}", f"{lat:.6f}", 500, 3, 1,
-            int(pd.Timestamp(created).timestamp()), 1_700_000_000, 0]
+    return [
+        radio,
+        460,
+        net,
+        35000,
+        (gnb << (36 - bits)) | local,
+        "",
+        f"{lon:.6f}",
+        f"{lat:.6f}",
+        500,
+        3,
+        1,
+        int(pd.Timestamp(created).timestamp()),
+        1_700_000_000,
+        0,
+    ]
 
 
 def test_opencellid_cells_grouped_into_gnb_sites(tmp_path):
     x, y = P[6]
     cells = [
-        cell("NR", 0, 900001, 1, x, y, "2021-03-05"), cell("NR", 0, 900001, 2, x + 0.0002, y, "2021-02-20"),
+        cell("NR", 0, 900001, 1, x, y, "2021-03-05"),
+        cell("NR", 0, 900001, 2, x + 0.0002, y, "2021-02-20"),
         cell("NR", 0, 900001, 3, x, y + 0.0002, "2021-04-01"),
         cell("LTE", 0, 5, 1, x, y, "2019-01-01"),
         cell("NR", 11, 900002, 1, *P[7], "2021-05-01"),
@@ -219,7 +307,10 @@ def test_opencellid_cells_grouped_into_gnb_sites(tmp_path):
 def test_gnb_id_length_per_operator(tmp_path):
     x, y = P[6]
     # with 22-bit gNB ids, cells 1 and 2 share a gNB; read with 24 bits they look like two gNBs
-    cells = [cell("NR", 0, 5000, 1, x, y, "2021-03-05", bits=22), cell("NR", 0, 5000, 9000, x, y, "2021-03-06", bits=22)]
+    cells = [
+        cell("NR", 0, 5000, 1, x, y, "2021-03-05", bits=22),
+        cell("NR", 0, 5000, 9000, x, y, "2021-03-06", bits=22),
+    ]
     write_csv(tmp_path / "ocid.csv", cells, header=OCID_HEADER)
     assert len(clean(tmp_path).stations) == 2
     assert len(clean(tmp_path, gnb_id_bits="CMCC=22").stations) == 1
@@ -230,9 +321,9 @@ def test_operator_report_and_network_are_one_station_with_a_ledger(tmp_path):
     x0, y0 = P[0]
     x3, _ = P[3]
     cells = [
-        cell("NR", 0, 1, 1, x0 + 0.001, y0, "2021-02-01"),           # ~78 m off: agrees
-        cell("NR", 0, 2, 1, x3 + 0.0035, P[3][1], "2021-02-01"),     # ~270 m off: same station, flagged
-        cell("NR", 1, 3, 1, x0, y0, "2021-02-01"),                   # Unicom: not the CMCC station
+        cell("NR", 0, 1, 1, x0 + 0.001, y0, "2021-02-01"),  # ~78 m off: agrees
+        cell("NR", 0, 2, 1, x3 + 0.0035, P[3][1], "2021-02-01"),  # ~270 m off: same station, flagged
+        cell("NR", 1, 3, 1, x0, y0, "2021-02-01"),  # Unicom: not the CMCC station
     ]
     write_csv(tmp_path / "ocid.csv", cells, header=OCID_HEADER)
     r = clean(tmp_path)
@@ -281,8 +372,24 @@ def test_cli_exit_status_and_outputs(tmp_path):
     write_csv(raw / "good.csv", [row(0), row(0)])
     (raw / "empty.csv").write_bytes(b"")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", str(raw), "--city", "karamay",
-                           "--out", str(out), "--as-of", AS_OF], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "clean",
+            "--input",
+            str(raw),
+            "--city",
+            "karamay",
+            "--out",
+            str(out),
+            "--as-of",
+            AS_OF,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "empty.csv" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -290,8 +397,11 @@ def test_cli_exit_status_and_outputs(tmp_path):
     assert (summary["rows_in"], summary["rows_kept"], summary["rows_merged"]) == (2, 1, 1)
     for name in ("stations.parquet", "quarantine.csv", "source_matches.csv"):
         assert (out / name).is_file()
-    bad = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", str(raw), "--city", "atlantis",
-                          "--out", str(out)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "analysis", "clean", "--input", str(raw), "--city", "atlantis", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "unknown city" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -304,9 +414,14 @@ def test_same_inputs_give_byte_identical_outputs(tmp_path):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("spec, expected", [
-    (None, {"*": 24}), ("24", {"*": 24}), ("CMCC=24,CTCC=22", {"*": 24, "CMCC": 24, "CTCC": 22}),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (None, {"*": 24}),
+        ("24", {"*": 24}),
+        ("CMCC=24,CTCC=22", {"*": 24, "CMCC": 24, "CTCC": 22}),
+    ],
+)
 def test_gnb_id_bits_spec(spec, expected):
     assert parse_gnb_id_bits(spec) == expected
 
@@ -317,13 +432,20 @@ def test_gnb_id_bits_bad_spec(spec):
         parse_gnb_id_bits(spec)
 
 
-junk_text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["0", "84.88", "45.58", "已开通", "2020-05-12",
-                                                                       "中国移动", "", "８４．８８", "-1e308", "nan", "inf"]))
+junk_text = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["0", "84.88", "45.58", "已开通", "2020-05-12", "中国移动", "", "８４．８８", "-1e308", "nan", "inf"]
+    ),
+)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(junk=st.lists(st.lists(junk_text, min_size=len(HEADER), max_size=len(HEADER)), min_size=1, max_size=25),
-       good=st.lists(st.integers(0, 11), max_size=12))
+@given(
+    junk=st.lists(st.lists(junk_text, min_size=len(HEADER), max_size=len(HEADER)), min_size=1, max_size=25),
+    good=st.lists(st.integers(0, 11), max_size=12),
+)
 def test_no_row_vanishes_whatever_the_junk(tmp_path_factory, junk, good):
     folder = tmp_path_factory.mktemp("junk")
     rows = [row(i) for i in good] + [["" if v is None else v for v in r] for r in junk]
@@ -343,7 +465,9 @@ def test_no_row_vanishes_whatever_the_junk(tmp_path_factory, junk, good):
 
 
 def test_decommissioned_stations_are_not_on_air(tmp_path):
-    write_csv(tmp_path / "a.csv", [row(0), row(1, status="已退网"), row(2, status="拆除"), row(3, status="待开通", date="")])
+    write_csv(
+        tmp_path / "a.csv", [row(0), row(1, status="已退网"), row(2, status="拆除"), row(3, status="待开通", date="")]
+    )
     st_ = clean(tmp_path).stations.set_index("source_row")
     assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "planned"}
     assert st_["is_on_air"].to_dict() == {1: True, 2: False, 3: False, 4: False}
@@ -353,7 +477,9 @@ def test_decommissioned_stations_are_not_on_air(tmp_path):
 def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):
     x, y = P[0]
     step = 0.0005  # ~39 m: A - C - B, with A and B 78 m apart
-    write_csv(tmp_path / "a.csv", [row(0, code="A"), row(0, code="B", lon=x + 2 * step), row(0, code="", lon=x + step * 0.9)])
+    write_csv(
+        tmp_path / "a.csv", [row(0, code="A"), row(0, code="B", lon=x + 2 * step), row(0, code="", lon=x + step * 0.9)]
+    )
     r = clean(tmp_path)
     assert sorted(r.stations["site_code"]) == ["A", "B"]
     q = r.quarantine.set_index("source_row")

@@ -33,8 +33,14 @@ def by_name(result):
 
 
 def test_shut_down_stations_are_not_on_air_and_not_yet_opened_is_not_on_air(tmp_path):
-    rows = [("A1", "关一", "已关闭"), ("A2", "停二", "已停用"), ("A3", "关三", "关停"), ("A4", "退四", "退服"),
-            ("A5", "未五", "未开通"), ("A6", "开六", "已开通")]
+    rows = [
+        ("A1", "关一", "已关闭"),
+        ("A2", "停二", "已停用"),
+        ("A3", "关三", "关停"),
+        ("A4", "退四", "退服"),
+        ("A5", "未五", "未开通"),
+        ("A6", "开六", "已开通"),
+    ]
     lines = ["站址编码,基站名称,运营商,经度,纬度,开通时间,状态"]
     lines += [f"{c},{n},移动,{P[i][0]},{P[i][1]},2020-06-01,{s}" for i, (c, n, s) in enumerate(rows)]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -47,13 +53,18 @@ def test_shut_down_stations_are_not_on_air_and_not_yet_opened_is_not_on_air(tmp_
     assert r.summary["stations_on_air"] == 1
 
 
-@pytest.mark.parametrize("file_name, operator", [
-    ("China_Telecom_5G_mobile_sites.csv", "CTCC"), ("电信_移动式应急基站.csv", "CTCC"),
-    ("中国联合网络通信有限公司_站点.csv", "CUCC"),
-])
+@pytest.mark.parametrize(
+    "file_name, operator",
+    [
+        ("China_Telecom_5G_mobile_sites.csv", "CTCC"),
+        ("电信_移动式应急基站.csv", "CTCC"),
+        ("中国联合网络通信有限公司_站点.csv", "CUCC"),
+    ],
+)
 def test_operator_from_the_file_name_despite_other_words(tmp_path, file_name, operator):
-    (tmp_path / file_name).write_text(f"基站名称,经度,纬度,开通时间\n站一,{P[0][0]},{P[0][1]},2020-06-01\n",
-                                      encoding="utf-8")
+    (tmp_path / file_name).write_text(
+        f"基站名称,经度,纬度,开通时间\n站一,{P[0][0]},{P[0][1]},2020-06-01\n", encoding="utf-8"
+    )
     assert clean(tmp_path / file_name).stations["operator"].tolist() == [operator]
 
 
@@ -67,8 +78,16 @@ def test_legal_operator_names_and_codes_in_the_operator_column(tmp_path):
 
 
 def test_coordinate_system_labels_as_people_write_them(tmp_path):
-    labels = ["GCJ02(高德)", "百度坐标系(BD09)", "WGS84(GPS)", "腾讯地图", "2000国家大地坐标系", "国家2000",
-              "北京54", "西安80"]
+    labels = [
+        "GCJ02(高德)",
+        "百度坐标系(BD09)",
+        "WGS84(GPS)",
+        "腾讯地图",
+        "2000国家大地坐标系",
+        "国家2000",
+        "北京54",
+        "西安80",
+    ]
     lines = ["基站名称,运营商,经度,纬度,坐标系,开通时间"]
     lines += [f"站{i},移动,{P[i][0]},{P[i][1]},{c},2020-06-01" for i, c in enumerate(labels)]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -82,8 +101,11 @@ def test_coordinate_system_labels_as_people_write_them(tmp_path):
 
 
 def test_iso_timestamps_are_on_air_dates(tmp_path):
-    lines = ["基站名称,运营商,经度,纬度,开通时间", f"站一,移动,{P[0][0]},{P[0][1]},2021-03-05T14:22:01+08:00",
-             f"站二,移动,{P[1][0]},{P[1][1]},2021-03-05T06:22:01Z"]
+    lines = [
+        "基站名称,运营商,经度,纬度,开通时间",
+        f"站一,移动,{P[0][0]},{P[0][1]},2021-03-05T14:22:01+08:00",
+        f"站二,移动,{P[1][0]},{P[1][1]},2021-03-05T06:22:01Z",
+    ]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     st = by_name(ledger_holds(clean(tmp_path / "s.csv"), 2))
     assert (st["on_air_date"] == pd.Timestamp("2021-03-05")).all()
@@ -122,11 +144,13 @@ def test_an_unclosed_quote_swallows_no_row(tmp_path):
 
 
 def test_an_unclosed_quote_that_breaks_the_columns_is_quarantined_not_lost(tmp_path):
-    lines = ["站址编码,基站名称,运营商,经度,纬度,开通时间",
-             f"C0,站0,移动,{P[0][0]},{P[0][1]},2020-06-01",
-             f'C1,"1号站,北区",移动,{P[1][0]},{P[1][1]},2020-06-02',  # closed: a comma inside a name is fine
-             f'C2,"2号站,北区,移动,{P[2][0]},{P[2][1]},2020-06-03',  # open: 7 fields, one too many
-             f"C3,站3,移动,{P[3][0]},{P[3][1]},2020-06-04"]
+    lines = [
+        "站址编码,基站名称,运营商,经度,纬度,开通时间",
+        f"C0,站0,移动,{P[0][0]},{P[0][1]},2020-06-01",
+        f'C1,"1号站,北区",移动,{P[1][0]},{P[1][1]},2020-06-02',  # closed: a comma inside a name is fine
+        f'C2,"2号站,北区,移动,{P[2][0]},{P[2][1]},2020-06-03',  # open: 7 fields, one too many
+        f"C3,站3,移动,{P[3][0]},{P[3][1]},2020-06-04",
+    ]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = ledger_holds(clean(tmp_path / "s.csv"), 4)
     assert sorted(r.stations["site_code"]) == ["C0", "C1", "C3"]
@@ -135,9 +159,11 @@ def test_an_unclosed_quote_that_breaks_the_columns_is_quarantined_not_lost(tmp_p
 
 
 def test_a_cell_written_over_two_lines_is_one_record(tmp_path):
-    text = ("站址编码,基站名称,运营商,经度,纬度,开通时间\n"
-            f'C0,"站0\n(备注)",移动,{P[0][0]},{P[0][1]},2020-06-01\n'
-            f"C1,站1,移动,{P[1][0]},{P[1][1]},2020-06-02\n")
+    text = (
+        "站址编码,基站名称,运营商,经度,纬度,开通时间\n"
+        f'C0,"站0\n(备注)",移动,{P[0][0]},{P[0][1]},2020-06-01\n'
+        f"C1,站1,移动,{P[1][0]},{P[1][1]},2020-06-02\n"
+    )
     (tmp_path / "s.csv").write_text(text, encoding="utf-8")
     st = ledger_holds(clean(tmp_path / "s.csv"), 2).stations.set_index("site_code")
     assert st.loc["C0", "name"] == "站0\n(备注)" and st.loc["C1", "source_row"] == 2
@@ -160,10 +186,12 @@ def test_xlsx_cells_merged_down_the_data_are_read_in_every_row(tmp_path):
 
 def test_utf16_unicode_text_from_excel(tmp_path):
     text = "基站名称\t运营商\t经度\t纬度\t开通时间\r\n" + "".join(
-        f"站{i}\t移动\t{P[i][0]}\t{P[i][1]}\t2020/6/1\r\n" for i in range(3))
+        f"站{i}\t移动\t{P[i][0]}\t{P[i][1]}\t2020/6/1\r\n" for i in range(3)
+    )
     (tmp_path / "unicode.txt").write_bytes(text.encode("utf-16"))  # with a BOM, as Excel writes it
     other = "基站名称\t运营商\t经度\t纬度\t开通时间\r\n" + "".join(
-        f"点{i}\t移动\t{P[i + 5][0]}\t{P[i + 5][1]}\t2020/6/1\r\n" for i in range(3))
+        f"点{i}\t移动\t{P[i + 5][0]}\t{P[i + 5][1]}\t2020/6/1\r\n" for i in range(3)
+    )
     (tmp_path / "nobom.txt").write_bytes(other.encode("utf-16-le"))
     r = ledger_holds(clean(tmp_path), 6)
     assert len(r.stations) == 6 and {f["encoding"] for f in r.summary["files"]} == {"utf-16"}
@@ -172,8 +200,9 @@ def test_utf16_unicode_text_from_excel(tmp_path):
 def test_a_folder_with_nothing_readable_is_an_error_and_keeps_earlier_outputs(tmp_path):
     good, out = tmp_path / "good", tmp_path / "out"
     good.mkdir()
-    (good / "s.csv").write_text(f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n",
-                                encoding="utf-8")
+    (good / "s.csv").write_text(
+        f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n", encoding="utf-8"
+    )
     clean_to_folder([good], "karamay", out, as_of=AS_OF)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     empty = tmp_path / "empty"
@@ -202,8 +231,9 @@ def test_the_command_line_says_so_with_exit_status_1(tmp_path, capsys):
 def test_a_readme_beside_the_data_is_skipped_with_a_note(tmp_path):
     (tmp_path / "README.txt").write_text("说明：本文件夹为3月站点，坐标为WGS84。\n", encoding="utf-8")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 not read")
-    (tmp_path / "s.csv").write_text(f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n",
-                                    encoding="utf-8")
+    (tmp_path / "s.csv").write_text(
+        f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n", encoding="utf-8"
+    )
     r = clean(tmp_path)
     assert r.failed_files == [] and len(r.stations) == 1
     skipped = {f["file"].rsplit("/", 1)[-1]: f["skipped"] for f in r.summary["files"] if "skipped" in f}
@@ -248,8 +278,11 @@ def test_csv_gz_and_zip_inputs(tmp_path):
     text = "".join(f"站{i},移动,{P[i][0]},{P[i][1]},2020-06-01\n" for i in range(2))
     (tmp_path / "a.csv.gz").write_bytes(gzip.compress(("基站名称,运营商,经度,纬度,开通时间\n" + text).encode("gbk")))
     with zipfile.ZipFile(tmp_path / "b.zip", "w") as z:
-        z.writestr("电信/站点.csv", "基站名称,运营商,经度,纬度,开通时间\n" + "".join(
-            f"点{i},电信,{P[i + 6][0]},{P[i + 6][1]},2020-06-01\n" for i in range(2)))
+        z.writestr(
+            "电信/站点.csv",
+            "基站名称,运营商,经度,纬度,开通时间\n"
+            + "".join(f"点{i},电信,{P[i + 6][0]},{P[i + 6][1]},2020-06-01\n" for i in range(2)),
+        )
         z.writestr("电信/old.xls", _xls_bytes(hidden_sheet=False))
         z.writestr("说明.docx", b"PK not read")
     r = ledger_holds(clean(tmp_path), 7)
@@ -259,24 +292,33 @@ def test_csv_gz_and_zip_inputs(tmp_path):
     assert sorted(r.stations["operator"]) == ["CMCC", "CMCC", "CTCC", "CTCC", "CTCC", "CTCC", "CTCC"]
 
 
-@pytest.mark.parametrize("content, what", [
-    ("<html><body><table><tr><td>经度</td></tr></table></body></html>", "HTML page"),
-    ('<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n'
-     '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>', "SpreadsheetML"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        ("<html><body><table><tr><td>经度</td></tr></table></body></html>", "HTML page"),
+        (
+            '<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+            '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "SpreadsheetML",
+        ),
+    ],
+)
 def test_html_and_spreadsheetml_saved_as_xls_say_what_they_are(tmp_path, content, what):
     (tmp_path / "export.xls").write_text(content, encoding="utf-8")
-    (tmp_path / "s.csv").write_text(f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n",
-                                    encoding="utf-8")
+    (tmp_path / "s.csv").write_text(
+        f"基站名称,运营商,经度,纬度,开通时间\n站一,移动,{P[0][0]},{P[0][1]},2020-06-01\n", encoding="utf-8"
+    )
     r = clean(tmp_path)
     [failure] = r.failed_files
     assert "export.xls" in failure and what in failure
 
 
 def test_codes_with_excel_text_formulas_and_zero_width_spaces_are_one_code(tmp_path):
-    lines = ["站址编码,基站名称,运营商,经度,纬度,开通时间",
-             f'="650203000001",站一,移动,{P[0][0]},{P[0][1]},2020-06-01',
-             f"650203\u200b000001,站一,移动,{P[0][0] + 0.0001},{P[0][1]},2020-06-01"]
+    lines = [
+        "站址编码,基站名称,运营商,经度,纬度,开通时间",
+        f'="650203000001",站一,移动,{P[0][0]},{P[0][1]},2020-06-01',
+        f"650203\u200b000001,站一,移动,{P[0][0] + 0.0001},{P[0][1]},2020-06-01",
+    ]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = ledger_holds(clean(tmp_path / "s.csv"), 2)
     assert r.stations["station_id"].tolist() == ["CMCC-650203000001"]
@@ -284,8 +326,10 @@ def test_codes_with_excel_text_formulas_and_zero_width_spaces_are_one_code(tmp_p
 
 
 def test_semicolon_file_with_decimal_commas(tmp_path):
-    lines = ["基站名称;运营商;经度;纬度;开通时间",
-             f"站一;移动;{str(P[0][0]).replace('.', ',')};{str(P[0][1]).replace('.', ',')};2020-06-01"]
+    lines = [
+        "基站名称;运营商;经度;纬度;开通时间",
+        f"站一;移动;{str(P[0][0]).replace('.', ',')};{str(P[0][1]).replace('.', ',')};2020-06-01",
+    ]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     st = ledger_holds(clean(tmp_path / "s.csv"), 1).stations
     assert (st["lon"].iloc[0], st["lat"].iloc[0]) == (pytest.approx(P[0][0]), pytest.approx(P[0][1]))
@@ -300,9 +344,11 @@ def test_both_coordinates_in_one_cell(tmp_path, cell):
 
 
 def test_actual_position_preferred_and_planned_kept_for_planned_sites(tmp_path):
-    lines = ["基站名称,运营商,规划经度,规划纬度,实际经度,实际纬度,状态,开通时间",
-             f"站一,移动,{P[0][0]},{P[0][1]},{P[1][0]},{P[1][1]},已开通,2020-06-01",
-             f"站二,移动,{P[2][0]},{P[2][1]},,,规划,"]
+    lines = [
+        "基站名称,运营商,规划经度,规划纬度,实际经度,实际纬度,状态,开通时间",
+        f"站一,移动,{P[0][0]},{P[0][1]},{P[1][0]},{P[1][1]},已开通,2020-06-01",
+        f"站二,移动,{P[2][0]},{P[2][1]},,,规划,",
+    ]
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     st = by_name(ledger_holds(clean(tmp_path / "s.csv"), 2))
     assert st.loc["站一", "lon"] == pytest.approx(P[1][0])
@@ -311,10 +357,12 @@ def test_actual_position_preferred_and_planned_kept_for_planned_sites(tmp_path):
 
 
 def test_a_tower_row_serving_two_operators_is_two_stations(tmp_path):
-    lines = ["站址编码,站址名称,需求运营商,经度,纬度,开通时间",
-             f"T1,塔一,移动、联通,{P[0][0]},{P[0][1]},2020-06-01",
-             f"T2,塔二,电信联通共享,{P[1][0]},{P[1][1]},2020-06-01",
-             f"T3,塔三,移动,{P[2][0]},{P[2][1]},2020-06-01"]
+    lines = [
+        "站址编码,站址名称,需求运营商,经度,纬度,开通时间",
+        f"T1,塔一,移动、联通,{P[0][0]},{P[0][1]},2020-06-01",
+        f"T2,塔二,电信联通共享,{P[1][0]},{P[1][1]},2020-06-01",
+        f"T3,塔三,移动,{P[2][0]},{P[2][1]},2020-06-01",
+    ]
     (tmp_path / "铁塔.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = clean(tmp_path / "铁塔.csv")
     st = r.stations.set_index("station_id")
@@ -326,13 +374,16 @@ def test_a_tower_row_serving_two_operators_is_two_stations(tmp_path):
 
 
 def test_opencellid_api_column_order(tmp_path):
-    (tmp_path / "ops.csv").write_text(f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,{P[0][0]},{P[0][1]},"
-                                      "2020-05-01\n", encoding="utf-8")
+    (tmp_path / "ops.csv").write_text(
+        f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,{P[0][0]},{P[0][1]},2020-05-01\n", encoding="utf-8"
+    )
     nci = (4321 << 12) + 1
-    api = ("lat,lon,mcc,mnc,lac,cellid,averageSignalStrength,range,samples,changeable,radio,rnc,cid,psc,tac,pci\n"
-           f"{P[0][1] + 0.001},{P[0][0]},460,0,1,{nci},-90,500,3,1,NR,,,,1,20\n"
-           f"{P[4][1]},{P[4][0]},460,1,1,{nci},-90,500,3,1,NR,,,,1,20\n"
-           f"{P[5][1]},{P[5][0]},460,0,1,123,-90,500,3,1,LTE,,,,1,20\n")
+    api = (
+        "lat,lon,mcc,mnc,lac,cellid,averageSignalStrength,range,samples,changeable,radio,rnc,cid,psc,tac,pci\n"
+        f"{P[0][1] + 0.001},{P[0][0]},460,0,1,{nci},-90,500,3,1,NR,,,,1,20\n"
+        f"{P[4][1]},{P[4][0]},460,1,1,{nci},-90,500,3,1,NR,,,,1,20\n"
+        f"{P[5][1]},{P[5][0]},460,0,1,123,-90,500,3,1,LTE,,,,1,20\n"
+    )
     (tmp_path / "cells_api.csv").write_text(api, encoding="utf-8")
     r = ledger_holds(clean(tmp_path), 4)
     st = r.stations.set_index("station_id")

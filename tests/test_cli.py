@@ -31,17 +31,35 @@ def test_every_command_has_help(capsys):
 def test_bad_usage_is_status_2_without_traceback():
     proc = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", "x"], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "analysis", "clean", "--input", "data/raw/karamay/stations",
-                           "--city", "karamay", "--out", "/tmp/never", "--as-of", "2021-02-30"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "clean",
+            "--input",
+            "data/raw/karamay/stations",
+            "--city",
+            "karamay",
+            "--out",
+            "/tmp/never",
+            "--as-of",
+            "2021-02-30",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "not a date" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [
-    ["forecast", "--stations", "{bad}", "--as-of", "2021-03-22", "--out", "{out}"],
-    ["coverage", "--stations", "{bad}", "--city", "karamay", "--as-of", "2021-03-22", "--out", "{out}"],
-    ["taskforce", "--stations", "{bad}", "--city", "karamay", "--as-of", "2021-03-22", "--out", "{out}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["forecast", "--stations", "{bad}", "--as-of", "2021-03-22", "--out", "{out}"],
+        ["coverage", "--stations", "{bad}", "--city", "karamay", "--as-of", "2021-03-22", "--out", "{out}"],
+        ["taskforce", "--stations", "{bad}", "--city", "karamay", "--as-of", "2021-03-22", "--out", "{out}"],
+    ],
+)
 def test_a_stations_file_that_is_not_one_is_one_line_and_status_1(tmp_path, capsys, argv):
     bad = tmp_path / "stations.parquet"
     bad.write_text("this is not parquet")
@@ -50,11 +68,16 @@ def test_a_stations_file_that_is_not_one_is_one_line_and_status_1(tmp_path, caps
     assert status == 1 and len(err) == 1 and "stations.parquet" in err[0]
 
 
-@pytest.mark.parametrize("verb, extra", [
-    ("clean", ["--input", "x", "--city", "karamay"]), ("forecast", ["--stations", "x"]),
-    ("coverage", ["--stations", "x", "--city", "karamay"]), ("taskforce", ["--stations", "x", "--city", "karamay"]),
-    ("report", ["--city", "karamay"]),
-])
+@pytest.mark.parametrize(
+    "verb, extra",
+    [
+        ("clean", ["--input", "x", "--city", "karamay"]),
+        ("forecast", ["--stations", "x"]),
+        ("coverage", ["--stations", "x", "--city", "karamay"]),
+        ("taskforce", ["--stations", "x", "--city", "karamay"]),
+        ("report", ["--city", "karamay"]),
+    ],
+)
 def test_every_date_flag_takes_only_a_date(tmp_path, capsys, verb, extra):
     assert main([verb, *extra, "--out", str(tmp_path), "--as-of", "2021-03-22junk"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

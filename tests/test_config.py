@@ -30,7 +30,10 @@ def test_the_bundled_city_loads_with_the_article_targets():
     city = load_city("karamay")
     assert "karamay" in available_cities()
     assert [(t.date.isoformat(), t.on_air, t.kind) for t in city.targets] == [
-        ("2020-12-31", 216, "reported"), ("2021-12-31", 446, "target"), ("2025-12-31", 648, "target")]
+        ("2020-12-31", 216, "reported"),
+        ("2021-12-31", 446, "target"),
+        ("2025-12-31", 648, "target"),
+    ]
     assert city.district_names == ("克拉玛依区", "独山子区", "白碱滩区", "乌尔禾区")
     assert sum(d.population_2020 for d in city.districts) == city.population_2020 == 490348
     assert city.article_date.isoformat() == "2021-03-22"
@@ -42,15 +45,18 @@ def test_a_folder_or_a_toml_path_is_a_city(tmp_path):
     assert load_city(folder / "city.toml").key == "testcity"
 
 
-@pytest.mark.parametrize("broken, problem", [
-    (GOOD.replace("[[targets]]\ndate = 2021-12-31\non_air = 446\n", ""), "missing 'targets'"),
-    (GOOD.replace("on_air = 446", ""), "missing 'on_air'"),
-    (GOOD.replace("on_air = 446", "on_air = -3"), "whole number"),
-    (GOOD.replace("on_air = 446", 'on_air = 446\nkind = "reported"'), "no entry of kind 'target'"),
-    (GOOD.replace("date = 2021-12-31", 'date = "end of year"'), "not a date"),
-    (GOOD.replace('name_zh = "测试市"', ""), "missing 'name_zh'"),
-    (GOOD + "\n[[[oops", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "broken, problem",
+    [
+        (GOOD.replace("[[targets]]\ndate = 2021-12-31\non_air = 446\n", ""), "missing 'targets'"),
+        (GOOD.replace("on_air = 446", ""), "missing 'on_air'"),
+        (GOOD.replace("on_air = 446", "on_air = -3"), "whole number"),
+        (GOOD.replace("on_air = 446", 'on_air = 446\nkind = "reported"'), "no entry of kind 'target'"),
+        (GOOD.replace("date = 2021-12-31", 'date = "end of year"'), "not a date"),
+        (GOOD.replace('name_zh = "测试市"', ""), "missing 'name_zh'"),
+        (GOOD + "\n[[[oops", "not valid TOML"),
+    ],
+)
 def test_broken_config_is_one_line_naming_the_file(tmp_path, broken, problem):
     folder = write(tmp_path, broken)
     with pytest.raises(ConfigError) as err:

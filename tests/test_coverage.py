@@ -12,6 +12,8 @@ import pytest
 from analysis import cli
 from analysis.config import load_city
 from analysis.coverage import (
+    DEFAULT_AREAS,
+    CoverageGrid,
     CoverageSettings,
     assess_coverage,
     coverage_union,
@@ -21,8 +23,6 @@ from analysis.coverage import (
     max_path_loss_db,
     path_loss_db,
     rasterize_coverage,
-    DEFAULT_AREAS,
-    CoverageGrid,
     write_gaps_geojson,
 )
 from analysis.errors import BadInputError, ConfigError
@@ -43,7 +43,11 @@ def test_link_budget_table_is_consistent():
     assert (wide["indoor"] < wide["outdoor"]).all()
     n28, n78 = footprint_radius_m("n28", "urban"), footprint_radius_m("n78", "urban")
     assert n28 > n78  # lower frequency reaches further
-    assert footprint_radius_m("n78", "rural") > footprint_radius_m("n78", "urban") > footprint_radius_m("n78", "dense_urban")
+    assert (
+        footprint_radius_m("n78", "rural")
+        > footprint_radius_m("n78", "urban")
+        > footprint_radius_m("n78", "dense_urban")
+    )
     # outdoor MAPL = EIRP/RE - body - interference - z(0.9) * 6 dB - threshold
     assert max_path_loss_db("n78", "urban") == pytest.approx(39 - 3 - 3 - 1.2816 * 6 + 105, abs=0.01)
 
@@ -67,12 +71,12 @@ def test_grid_and_vector_agree_within_one_percent():
     exact = coverage_union(x, y, r).area / 1e6
     assert grid == pytest.approx(exact, rel=0.01)
     lon, lat = np.full(400, 84.87) + (x - 500000) / 78000, np.full(400, 45.60) + (y - 5000000) / 111000
-    assert covered_area_km2(lon, lat, r) == pytest.approx(coverage_union(
-        *_utm(lon, lat), r).area / 1e6, rel=0.01)
+    assert covered_area_km2(lon, lat, r) == pytest.approx(coverage_union(*_utm(lon, lat), r).area / 1e6, rel=0.01)
 
 
 def _utm(lon, lat):
     import pyproj
+
     tr = pyproj.Transformer.from_crs(4326, 32645, always_xy=True)
     return tr.transform(lon, lat)
 
@@ -89,6 +93,7 @@ def test_covered_area_splits_utm_zones_and_bands():
 def _frames(folder):
 
     from analysis import geo
+
     city = load_city(folder / "city.toml")
     return city, geo.read_districts(city), geo.read_urban_areas(city), geo.read_sites(city)
 
@@ -96,6 +101,7 @@ def _frames(folder):
 def test_key_site_just_inside_and_just_outside(tiny_city):
     city, districts, urban, sites = _frames(tiny_city)
     import pyproj
+
     tr = pyproj.Transformer.from_crs(4326, 32645, always_xy=True)
     inv = pyproj.Transformer.from_crs(32645, 4326, always_xy=True)
     hx, hy = tr.transform(84.84, 45.60)  # the hospital
@@ -105,10 +111,13 @@ def test_key_site_just_inside_and_just_outside(tiny_city):
         lon, lat = inv.transform(hx + dist, hy)
         rows.append((sid, sid, "CMCC", "n78", lon, lat, pd.Timestamp("2020-01-01")))
     for keep, expect in (("IN", True), ("OUT", False)):
-        st = pd.DataFrame([r for r in rows if r[0] == keep],
-                          columns=["station_id", "name", "operator", "band", "lon", "lat", "on_air_date"])
-        res = assess_coverage(st, city, as_of="2021-03-22", radius_m=radius, districts=districts,
-                              urban_areas=urban, sites=sites)
+        st = pd.DataFrame(
+            [r for r in rows if r[0] == keep],
+            columns=["station_id", "name", "operator", "band", "lon", "lat", "on_air_date"],
+        )
+        res = assess_coverage(
+            st, city, as_of="2021-03-22", radius_m=radius, districts=districts, urban_areas=urban, sites=sites
+        )
         h = res.sites.set_index("site_id").loc["hospital-01"]
         assert bool(h["is_covered"]) is expect
         assert h["nearest_station_id"] == keep
@@ -119,8 +128,7 @@ def test_key_site_just_inside_and_just_outside(tiny_city):
 
 def test_assessment_tables(tiny_city, tiny_stations):
     city, districts, urban, sites = _frames(tiny_city)
-    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban,
-                          sites=sites)
+    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
     t = res.by_district.set_index("district")
     assert list(t.index) == ["西区", "东区", "全市"]
     assert t.loc["西区", "n_stations_on_air"] == 4  # S5 is after the as-of date, S6 is planned
@@ -139,12 +147,14 @@ def test_assessment_tables(tiny_city, tiny_stations):
     assert res.candidates["sites"].str.contains("魔鬼城").any()
     assert (res.candidates["gain_score"].diff().dropna() <= 1e-9).all()  # greedy: gains never grow
     # vector mode agrees with the grid
-    vec = assess_coverage(tiny_stations, city, as_of="2021-03-22", mode="vector", districts=districts,
-                          urban_areas=urban, sites=sites).by_district.set_index("district")
+    vec = assess_coverage(
+        tiny_stations, city, as_of="2021-03-22", mode="vector", districts=districts, urban_areas=urban, sites=sites
+    ).by_district.set_index("district")
     assert vec.loc["全市", "covered_km2"] == pytest.approx(t.loc["全市", "covered_km2"], rel=0.01)
     # later date: S5 on air, more coverage
-    later = assess_coverage(tiny_stations, city, as_of="2021-12-31", districts=districts, urban_areas=urban,
-                            sites=sites).by_district.set_index("district")
+    later = assess_coverage(
+        tiny_stations, city, as_of="2021-12-31", districts=districts, urban_areas=urban, sites=sites
+    ).by_district.set_index("district")
     assert later.loc["西区", "n_stations_on_air"] == 5
     assert later.loc["西区", "covered_km2"] > t.loc["西区", "covered_km2"]
 
@@ -165,8 +175,11 @@ def test_radius_overrides(tiny_city, tiny_stations):
 
 def test_settings_from_city_toml(tiny_city):
     toml = tiny_city / "city.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + "\n[coverage]\nrsrp_threshold_dbm = -110\n"
-                    "[coverage.bands.n78]\neirp_re_dbm = 42.0\n", encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8") + "\n[coverage]\nrsrp_threshold_dbm = -110\n"
+        "[coverage.bands.n78]\neirp_re_dbm = 42.0\n",
+        encoding="utf-8",
+    )
     s = CoverageSettings.from_city(load_city(toml))
     assert s.rsrp_threshold_dbm == -110 and s.bands["n78"].eirp_re_dbm == 42.0
     assert footprint_radius_m("n78", "urban", settings=s) > footprint_radius_m("n78", "urban")
@@ -181,15 +194,41 @@ def test_cli_writes_stable_files(tiny_city, tiny_stations, tmp_path, capsys):
     outs = []
     for k in range(2):
         out = tmp_path / f"out{k}"
-        assert cli.main(["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2021-03-22",
-                         "--out", str(out)]) == 0
+        assert (
+            cli.main(
+                [
+                    "coverage",
+                    "--stations",
+                    str(parquet),
+                    "--city",
+                    str(tiny_city),
+                    "--as-of",
+                    "2021-03-22",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         outs.append(out)
     names = ["coverage_by_district.csv", "site_coverage.csv", "gaps.geojson", "candidates.csv", "coverage_map.html"]
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     assert "stations on air" in capsys.readouterr().out
-    assert cli.main(["coverage", "--stations", str(tmp_path / "missing.parquet"), "--city", str(tiny_city),
-                     "--out", str(tmp_path / "x")]) == 1
+    assert (
+        cli.main(
+            [
+                "coverage",
+                "--stations",
+                str(tmp_path / "missing.parquet"),
+                "--city",
+                str(tiny_city),
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 1
+    )
     assert "no such file" in capsys.readouterr().err
 
 
@@ -206,7 +245,7 @@ def test_polygon_cells_by_blocks_equal_the_point_test():
     ii, jj = np.meshgrid(np.arange(80), np.arange(90), indexing="ij")
     every = shapely.contains_xy(poly, grid.x0 + (jj + 0.5) * 50.0, grid.y0 + (ii + 0.5) * 50.0)
     full = np.zeros_like(every)
-    full[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]] = inside
+    full[i0 : i0 + inside.shape[0], j0 : j0 + inside.shape[1]] = inside
     assert inside.sum() > 1000 and (full == every).all()
     assert grid.area_in_km2(poly) == pytest.approx(every.sum() * 0.0025)
 
@@ -234,8 +273,7 @@ def test_gaps_past_the_drawn_ones_have_no_outline(tiny_city, tiny_stations, tmp_
 
     city, districts, urban, sites = _frames(tiny_city)
     monkeypatch.setattr(coverage, "MAX_GAP_POLYGONS", 1)
-    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban,
-                          sites=sites)
+    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
     assert res.gaps.geometry.iloc[0] is not None and res.gaps.geometry.iloc[1:].isna().all()
     doc = json.loads(write_gaps_geojson(res.gaps, tmp_path / "gaps.geojson").read_text(encoding="utf-8"))
     assert [f["geometry"] is None for f in doc["features"]] == [False] + [True] * (len(res.gaps) - 1)
@@ -260,12 +298,30 @@ def test_cli_coverage_reports_one_line_per_step_in_logs(tiny_city, tiny_stations
     parquet = tmp_path / "stations.parquet"
     tiny_stations.to_parquet(parquet)
     monkeypatch.setenv("FIVEG_PROGRESS", "lines")
-    assert cli.main(["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
-                     "--out", str(tmp_path / "o")]) == 0
+    assert (
+        cli.main(
+            ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map", "--out", str(tmp_path / "o")]
+        )
+        == 0
+    )
     steps = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
     assert steps[0] == "coverage: 1/3 steps 6 stations read" and steps[2].startswith("coverage: 3/3 steps written")
-    assert cli.main(["--quiet", "coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
-                     "--out", str(tmp_path / "q")]) == 0
+    assert (
+        cli.main(
+            [
+                "--quiet",
+                "coverage",
+                "--stations",
+                str(parquet),
+                "--city",
+                str(tiny_city),
+                "--no-map",
+                "--out",
+                str(tmp_path / "q"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err == ""
 
 
@@ -277,14 +333,16 @@ def test_coverage_reads_only_its_columns_without_points(tiny_city, tiny_stations
 
     parquet = tmp_path / "stations.parquet"
     tiny_stations.assign(radius_m=900.0, notes="wide").to_parquet(parquet)
-    frame = read_stations(parquet, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, "radius_m", "no_such"),
-                          geometry=False)
+    frame = read_stations(
+        parquet, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, "radius_m", "no_such"), geometry=False
+    )
     assert type(frame) is pd.DataFrame and list(frame.columns) == [*STATION_COLUMNS, "radius_m"]
     assert frame["lon"].tolist() == tiny_stations["lon"].tolist()
     assert read_stations(parquet, required=STATION_COLUMNS).geometry.x.tolist() == tiny_stations["lon"].tolist()
     from_file = coverage_to_folder(parquet, tiny_city, tmp_path / "a", as_of="2021-03-22", with_map=False)
-    in_memory = coverage_to_folder(tiny_stations.assign(radius_m=900.0), tiny_city, tmp_path / "b",
-                                   as_of="2021-03-22", with_map=False)
+    in_memory = coverage_to_folder(
+        tiny_stations.assign(radius_m=900.0), tiny_city, tmp_path / "b", as_of="2021-03-22", with_map=False
+    )
     assert from_file.by_district.equals(in_memory.by_district) and from_file.sites.equals(in_memory.sites)
     assert (from_file.stations["radius_m"] == 900.0).all()  # the optional column was read
     tiny_stations.drop(columns="band").to_parquet(parquet)
@@ -297,8 +355,10 @@ def test_reading_a_station_table_does_not_import_pandera():
     import subprocess
     import sys
 
-    code = ("import sys, analysis.coverage, analysis.taskforce, analysis.clean.stations, analysis.schemas; "
-            "print('pandera' in sys.modules); analysis.schemas.stations_schema(); print('pandera' in sys.modules)")
+    code = (
+        "import sys, analysis.coverage, analysis.taskforce, analysis.clean.stations, analysis.schemas; "
+        "print('pandera' in sys.modules); analysis.schemas.stations_schema(); print('pandera' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
 

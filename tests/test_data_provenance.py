@@ -50,7 +50,9 @@ def read_provenance_rows(readme: Path) -> list[dict[str, str]]:
             i += 1
         if "file" in header and "sha256" in header:
             for cells in body:
-                assert len(cells) == len(header), f"{readme}: table row has {len(cells)} cells, header {len(header)}: {cells}"
+                assert len(cells) == len(header), (
+                    f"{readme}: table row has {len(cells)} cells, header {len(header)}: {cells}"
+                )
                 row = dict(zip(header, cells))
                 row["file"] = row["file"].strip("`").strip()
                 row["sha256"] = row["sha256"].strip("`").strip()

@@ -41,10 +41,19 @@ def _city(folder, lat):
         '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
         'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
         '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "中区"\nname_en = "Middle"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     ring = [[84.77, lat - 0.1], [84.97, lat - 0.1], [84.97, lat + 0.1], [84.77, lat + 0.1], [84.77, lat - 0.1]]
-    districts = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
-        "name_zh": "中区", "name_en": "Middle"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    districts = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name_zh": "中区", "name_en": "Middle"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
     (folder / "districts.geojson").write_text(json.dumps(districts, ensure_ascii=False), encoding="utf-8")
     return folder / "city.toml"
 
@@ -57,8 +66,11 @@ def test_codeless_records_merge_within_50_m_of_ground_in_every_direction(tmp_pat
         # a base point per direction, 2 km apart; a record 45 m one way (one station with it) and one
         # 56 m the other way (a second station, 101 m from the first record)
         lon0, lat0 = _offset(84.87, lat + 0.01, 180.0, 2000.0 * k)  # (a latitude of 0 reads as missing)
-        for name, way, metres in ((f"基站{k}", 0.0, 0.0), (f"基站{k}近", bearing, 45.0),
-                                  (f"基站{k}远", bearing + 180.0, 56.0)):
+        for name, way, metres in (
+            (f"基站{k}", 0.0, 0.0),
+            (f"基站{k}近", bearing, 45.0),
+            (f"基站{k}远", bearing + 180.0, 56.0),
+        ):
             lon1, lat1 = _offset(lon0, lat0, way, metres) if metres else (lon0, lat0)
             lines.append(f"{name},移动,{lon1:.8f},{lat1:.8f},2020-05-01")
     (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -73,12 +85,15 @@ def test_codeless_records_merge_within_50_m_of_ground_in_every_direction(tmp_pat
 def test_an_opencellid_site_matches_its_station_within_500_m_north(tmp_path, lat):
     city = _city(tmp_path / "city", lat)
     (tmp_path / "ops.csv").write_text(
-        f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,84.87,{lat},2020-05-01\n", encoding="utf-8")
+        f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,84.87,{lat},2020-05-01\n", encoding="utf-8"
+    )
     lon_near, lat_near = _offset(84.87, lat, 0.0, 480.0)  # the old flat projection measured this ~700 m
     nci = (4321 << 12) + 1
     (tmp_path / "ocid.csv").write_text(
         "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n"
-        f"NR,460,0,1,{nci},0,{lon_near:.7f},{lat_near:.7f},500,3,1,1590969600,1590969600,0\n", encoding="utf-8")
+        f"NR,460,0,1,{nci},0,{lon_near:.7f},{lat_near:.7f},500,3,1,1590969600,1590969600,0\n",
+        encoding="utf-8",
+    )
     result = clean_stations([tmp_path], city, as_of="2021-03-22")
     station = result.stations.set_index("station_id").loc["CMCC-A1"]
     assert station["opencellid_cells"] == 1
@@ -94,11 +109,13 @@ def test_row_keys_equal_exactly_for_equal_rows_missing_included(dtype):
 
     from analysis.clean.dedupe import _row_keys
 
-    frame = pd.DataFrame({
-        "code": pd.Series(["S1", "S1", "S1", None, None, "S2"], dtype=dtype),
-        "name": pd.Series(["甲", "甲", None, "甲", "甲", "甲"], dtype=dtype),
-        "lacking": pd.Series([None] * 6, dtype=dtype),
-    })
+    frame = pd.DataFrame(
+        {
+            "code": pd.Series(["S1", "S1", "S1", None, None, "S2"], dtype=dtype),
+            "name": pd.Series(["甲", "甲", None, "甲", "甲", "甲"], dtype=dtype),
+            "lacking": pd.Series([None] * 6, dtype=dtype),
+        }
+    )
     keys = _row_keys(frame).tolist()
     assert keys[0] == keys[1] and keys[3] == keys[4]
     assert len({keys[0], keys[2], keys[3], keys[5]}) == 4

@@ -55,7 +55,9 @@ def _feature(props: dict, geometry) -> dict:
 
 
 def _write_geojson(path: Path, features: list[dict]) -> None:
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 # West covers lon 84-85, East 85-86, both lat 45-46: they share the meridian 85.
@@ -66,13 +68,21 @@ EAST = shapely.box(85.0, 45.0, 86.0, 46.0)
 @pytest.fixture
 def tiny_city(tmp_path):
     (tmp_path / "city.toml").write_text(CITY_TOML, encoding="utf-8")
-    _write_geojson(tmp_path / "districts.geojson", [
-        _feature({"name_zh": "西区", "name_en": "West"}, WEST),
-        _feature({"name_zh": "东区"}, EAST),
-    ])
-    _write_geojson(tmp_path / "urban_areas.geojson", [
-        _feature({"name_zh": "西城", "name_en": "West town", "district": "西区"}, shapely.box(84.4, 45.4, 84.6, 45.6)),
-    ])
+    _write_geojson(
+        tmp_path / "districts.geojson",
+        [
+            _feature({"name_zh": "西区", "name_en": "West"}, WEST),
+            _feature({"name_zh": "东区"}, EAST),
+        ],
+    )
+    _write_geojson(
+        tmp_path / "urban_areas.geojson",
+        [
+            _feature(
+                {"name_zh": "西城", "name_en": "West town", "district": "西区"}, shapely.box(84.4, 45.4, 84.6, 45.6)
+            ),
+        ],
+    )
     (tmp_path / "sites.csv").write_text(
         ",".join(geo.SITE_COLUMNS) + "\n"
         "s1,景区,Spot,scenic,4A,2021-09-03,confirmed,西区,84.5,45.5,wgs84,1000,notice,estimate,\n"
@@ -153,10 +163,13 @@ def test_read_districts_transforms_a_projected_file(tiny_city):
 
 
 def test_districts_of_points_are_refused_naming_file_and_row(tiny_city):
-    _write_geojson(tiny_city / "districts.geojson", [
-        _feature({"name_zh": "西区"}, WEST),
-        _feature({"name_zh": "东区"}, shapely.Point(85.5, 45.5)),
-    ])
+    _write_geojson(
+        tiny_city / "districts.geojson",
+        [
+            _feature({"name_zh": "西区"}, WEST),
+            _feature({"name_zh": "东区"}, shapely.Point(85.5, 45.5)),
+        ],
+    )
     with pytest.raises(BadInputError) as err:
         geo.read_districts(_city(tiny_city))
     msg = str(err.value)
@@ -171,20 +184,26 @@ def test_missing_districts_file_is_a_bad_input(tiny_city):
 
 
 def test_missing_name_column_is_a_bad_input(tiny_city):
-    _write_geojson(tiny_city / "districts.geojson", [_feature({"name": "西区"}, WEST), _feature({"name": "东区"}, EAST)])
+    _write_geojson(
+        tiny_city / "districts.geojson", [_feature({"name": "西区"}, WEST), _feature({"name": "东区"}, EAST)]
+    )
     with pytest.raises(BadInputError, match="missing column.*name_zh"):
         geo.read_districts(_city(tiny_city))
 
 
 def test_district_names_must_match_city_toml(tiny_city):
-    _write_geojson(tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, WEST), _feature({"name_zh": "北区"}, EAST)])
+    _write_geojson(
+        tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, WEST), _feature({"name_zh": "北区"}, EAST)]
+    )
     with pytest.raises(ConfigError, match="北区.*东区"):
         geo.read_districts(_city(tiny_city))
 
 
 def test_invalid_polygon_is_refused(tiny_city):
     bowtie = shapely.Polygon([(84, 45), (85, 46), (85, 45), (84, 46)])
-    _write_geojson(tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, bowtie), _feature({"name_zh": "东区"}, EAST)])
+    _write_geojson(
+        tiny_city / "districts.geojson", [_feature({"name_zh": "西区"}, bowtie), _feature({"name_zh": "东区"}, EAST)]
+    )
     with pytest.raises(BadInputError, match="row 1: polygon is not valid"):
         geo.read_districts(_city(tiny_city))
 
@@ -194,7 +213,9 @@ def test_untransformable_crs_is_refused(tiny_city):
         'ENGCRS["site grid",EDATUM["local"],CS[Cartesian,2],'
         'AXIS["x",east,LENGTHUNIT["metre",1]],AXIS["y",north,LENGTHUNIT["metre",1]]]'
     )
-    gdf = gpd.GeoDataFrame({"name_zh": ["西区", "东区"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=local)
+    gdf = gpd.GeoDataFrame(
+        {"name_zh": ["西区", "东区"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=local
+    )
     gdf.to_file(tiny_city / "districts.gpkg")
     toml = (tiny_city / "city.toml").read_text(encoding="utf-8").replace("districts.geojson", "districts.gpkg")
     (tiny_city / "city.toml").write_text(toml, encoding="utf-8")
@@ -205,8 +226,10 @@ def test_untransformable_crs_is_refused(tiny_city):
 def test_read_urban_areas_checks_district(tiny_city):
     u = geo.read_urban_areas(_city(tiny_city))
     assert list(u.columns[:3]) == ["name_zh", "name_en", "district"]
-    _write_geojson(tiny_city / "urban_areas.geojson", [
-        _feature({"name_zh": "x", "district": "南区"}, shapely.box(84.4, 45.4, 84.6, 45.6))])
+    _write_geojson(
+        tiny_city / "urban_areas.geojson",
+        [_feature({"name_zh": "x", "district": "南区"}, shapely.box(84.4, 45.4, 84.6, 45.6))],
+    )
     with pytest.raises(BadInputError, match="row 1: district '南区'"):
         geo.read_urban_areas(_city(tiny_city))
 

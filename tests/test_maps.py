@@ -43,7 +43,7 @@ def test_assets_are_vendored_with_licences_and_checksums():
 
 def test_page_is_self_contained_escaped_and_deterministic(result):
     page = map_html(coverage_map(result))
-    assert not re.search(r'<script[^>]+src=', page)
+    assert not re.search(r"<script[^>]+src=", page)
     assert not re.search(r'<link[^>]+href="https?:', page)
     assert "L.markerClusterGroup" in page and "L.control.fullscreen" in page
     # the injected name is in the page only as escaped JSON, never as markup
@@ -63,9 +63,17 @@ def test_amap_basemap_is_default_when_asked(result):
 def test_many_stations_are_aggregated_to_hexagons(tiny_city):
     rng = np.random.default_rng(3)
     n = 5000
-    big = pd.DataFrame({"station_id": [f"X{i}" for i in range(n)], "name": "x", "operator": "CMCC", "band": "n78",
-                        "lon": rng.uniform(84.80, 84.94, n), "lat": rng.uniform(45.56, 45.64, n),
-                        "on_air_date": pd.Timestamp("2020-06-01")})
+    big = pd.DataFrame(
+        {
+            "station_id": [f"X{i}" for i in range(n)],
+            "name": "x",
+            "operator": "CMCC",
+            "band": "n78",
+            "lon": rng.uniform(84.80, 84.94, n),
+            "lat": rng.uniform(45.56, 45.64, n),
+            "on_air_date": pd.Timestamp("2020-06-01"),
+        }
+    )
     res = assess_coverage(big, load_city(tiny_city / "city.toml"), as_of="2021-03-22")
     page = map_html(coverage_map(res, max_points=3000))
     assert '"aggregated":true' in page
@@ -80,12 +88,25 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}",
-               # network off: every host resolves to nothing and any proxy use hits a closed port
-               "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--host-resolver-rules=MAP * ~NOTFOUND",
-               "--virtual-time-budget=5000", *args, url]
+        cmd = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            # network off: every host resolves to nothing and any proxy use hits a closed port
+            "--proxy-server=127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=5000",
+            *args,
+            url,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
 
 

@@ -6,10 +6,22 @@ import pytest
 from analysis.clean import parse
 
 
-@pytest.mark.parametrize("text", [
-    "2020-05-12", "2020/5/12", "2020年5月12日", "20200512", "2020.5.12", "2020-05-12 10:30:00",
-    "43963", "43963.0", "２０２０－０５－１２", " 2020/05/12 ", "2020 年 5 月 12 日",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2020-05-12",
+        "2020/5/12",
+        "2020年5月12日",
+        "20200512",
+        "2020.5.12",
+        "2020-05-12 10:30:00",
+        "43963",
+        "43963.0",
+        "２０２０－０５－１２",
+        " 2020/05/12 ",
+        "2020 年 5 月 12 日",
+    ],
+)
 def test_dates_every_way_people_type_them(text):
     assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp("2020-05-12")
 
@@ -25,12 +37,24 @@ def test_missing_dates_are_nat_not_errors():
     assert str(out.dtype) == "datetime64[ns]"
 
 
-@pytest.mark.parametrize("text, value", [
-    ("84.87", 84.87), ("８４．８７", 84.87), ("E84.87", 84.87), ("84.87E", 84.87), ("东经84.87", 84.87),
-    ("84°52'58.9\"", 84 + 52 / 60 + 58.9 / 3600), ("84度52分58.9秒", 84 + 52 / 60 + 58.9 / 3600),
-    ("84 52 58.9", 84 + 52 / 60 + 58.9 / 3600), ("45°35′12″N", 45 + 35 / 60 + 12 / 3600),
-    ("84°52'", 84 + 52 / 60), ("-33.5", -33.5), ("33.5S", -33.5), ("W70.1", -70.1),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("84.87", 84.87),
+        ("８４．８７", 84.87),
+        ("E84.87", 84.87),
+        ("84.87E", 84.87),
+        ("东经84.87", 84.87),
+        ("84°52'58.9\"", 84 + 52 / 60 + 58.9 / 3600),
+        ("84度52分58.9秒", 84 + 52 / 60 + 58.9 / 3600),
+        ("84 52 58.9", 84 + 52 / 60 + 58.9 / 3600),
+        ("45°35′12″N", 45 + 35 / 60 + 12 / 3600),
+        ("84°52'", 84 + 52 / 60),
+        ("-33.5", -33.5),
+        ("33.5S", -33.5),
+        ("W70.1", -70.1),
+    ],
+)
 def test_coordinates_decimal_dms_fullwidth(text, value):
     assert parse.parse_coordinates(pd.Series([text])).iloc[0] == pytest.approx(value, abs=1e-9)
 
@@ -47,43 +71,102 @@ def test_combined_lonlat_split():
     assert pd.isna(lon.iloc[3])
 
 
-@pytest.mark.parametrize("text, code", [
-    ("中国移动", "CMCC"), ("移动", "CMCC"), ("CMCC", "CMCC"), ("China Mobile", "CMCC"),
-    ("中国电信", "CTCC"), ("电信", "CTCC"), ("China Telecom", "CTCC"),
-    ("中国联通", "CUCC"), ("联通", "CUCC"), ("china unicom", "CUCC"),
-    ("中国广电", "CBN"), ("广电", "CBN"), ("CBN", "CBN"), ("China Broadnet", "CBN"),
-    ("铁塔", "unknown"), ("电信联通共享", "unknown"), (None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("中国移动", "CMCC"),
+        ("移动", "CMCC"),
+        ("CMCC", "CMCC"),
+        ("China Mobile", "CMCC"),
+        ("中国电信", "CTCC"),
+        ("电信", "CTCC"),
+        ("China Telecom", "CTCC"),
+        ("中国联通", "CUCC"),
+        ("联通", "CUCC"),
+        ("china unicom", "CUCC"),
+        ("中国广电", "CBN"),
+        ("广电", "CBN"),
+        ("CBN", "CBN"),
+        ("China Broadnet", "CBN"),
+        ("铁塔", "unknown"),
+        ("电信联通共享", "unknown"),
+        (None, "unknown"),
+    ],
+)
 def test_operators(text, code):
     assert parse.parse_operators(pd.Series([text], dtype=object)).iloc[0] == code
 
 
-@pytest.mark.parametrize("text, band", [
-    ("2.6GHz", "n41"), ("2.6G", "n41"), ("2600M", "n41"), ("2515-2675MHz", "n41"), ("n41", "n41"), ("N41", "n41"),
-    ("3.5GHz", "n78"), ("3500M", "n78"), ("3.3G", "n78"), ("n78", "n78"), ("4.9GHz", "n79"), ("4.9G", "n79"),
-    ("700M", "n28"), ("700MHz", "n28"), ("n28", "n28"), ("2.1G", "n1"), ("1.8GHz", "n3"),
-    ("LTE", "unknown"), (None, "unknown"), ("900M", "unknown"),
-])
+@pytest.mark.parametrize(
+    "text, band",
+    [
+        ("2.6GHz", "n41"),
+        ("2.6G", "n41"),
+        ("2600M", "n41"),
+        ("2515-2675MHz", "n41"),
+        ("n41", "n41"),
+        ("N41", "n41"),
+        ("3.5GHz", "n78"),
+        ("3500M", "n78"),
+        ("3.3G", "n78"),
+        ("n78", "n78"),
+        ("4.9GHz", "n79"),
+        ("4.9G", "n79"),
+        ("700M", "n28"),
+        ("700MHz", "n28"),
+        ("n28", "n28"),
+        ("2.1G", "n1"),
+        ("1.8GHz", "n3"),
+        ("LTE", "unknown"),
+        (None, "unknown"),
+        ("900M", "unknown"),
+    ],
+)
 def test_bands(text, band):
     assert parse.parse_bands(pd.Series([text], dtype=object)).iloc[0] == band
 
 
-@pytest.mark.parametrize("text, status", [
-    ("已开通", "on_air"), ("开通", "on_air"), ("在网", "on_air"), ("on air", "on_air"), ("未开通", "planned"),
-    ("在建", "construction"), ("建设中", "construction"), ("规划", "planned"), ("立项", "planned"),
-    ("选址", "site_selection"), ("选址中", "site_selection"), ("进场", "site_access"), ("待进场", "site_access"),
-    ("电源接入", "power_hookup"), ("待引电", "power_hookup"), ("退网", "decommissioned"), ("???", "unknown"),
-    (None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "text, status",
+    [
+        ("已开通", "on_air"),
+        ("开通", "on_air"),
+        ("在网", "on_air"),
+        ("on air", "on_air"),
+        ("未开通", "planned"),
+        ("在建", "construction"),
+        ("建设中", "construction"),
+        ("规划", "planned"),
+        ("立项", "planned"),
+        ("选址", "site_selection"),
+        ("选址中", "site_selection"),
+        ("进场", "site_access"),
+        ("待进场", "site_access"),
+        ("电源接入", "power_hookup"),
+        ("待引电", "power_hookup"),
+        ("退网", "decommissioned"),
+        ("???", "unknown"),
+        (None, "unknown"),
+    ],
+)
 def test_statuses(text, status):
     assert parse.parse_statuses(pd.Series([text], dtype=object)).iloc[0] == status
 
 
-@pytest.mark.parametrize("text, blocker", [
-    ("选址难", "site_selection"), ("物业阻挠进场", "site_access"), ("进场难", "site_access"),
-    ("施工受阻", "construction"), ("电源接入", "power_hookup"), ("外电引入困难", "power_hookup"),
-    ("高转供电价", "power_price"), ("转供电电价高", "power_price"), ("资金未到位", "other"),
-])
+@pytest.mark.parametrize(
+    "text, blocker",
+    [
+        ("选址难", "site_selection"),
+        ("物业阻挠进场", "site_access"),
+        ("进场难", "site_access"),
+        ("施工受阻", "construction"),
+        ("电源接入", "power_hookup"),
+        ("外电引入困难", "power_hookup"),
+        ("高转供电价", "power_price"),
+        ("转供电电价高", "power_price"),
+        ("资金未到位", "other"),
+    ],
+)
 def test_blockers(text, blocker):
     assert parse.parse_blockers(pd.Series([text])).iloc[0] == blocker
 
@@ -93,19 +176,39 @@ def test_no_blocker(text):
     assert pd.isna(parse.parse_blockers(pd.Series([text], dtype=object)).iloc[0])
 
 
-@pytest.mark.parametrize("text, crs", [
-    ("GCJ-02", "gcj02"), ("gcj02", "gcj02"), ("高德", "gcj02"), ("火星坐标", "gcj02"), ("WGS84", "wgs84"),
-    ("WGS-84", "wgs84"), ("GPS", "wgs84"), ("CGCS2000", "wgs84"), ("BD-09", "bd09"), ("百度", "bd09"),
-    ("Beijing54", "unknown"),
-])
+@pytest.mark.parametrize(
+    "text, crs",
+    [
+        ("GCJ-02", "gcj02"),
+        ("gcj02", "gcj02"),
+        ("高德", "gcj02"),
+        ("火星坐标", "gcj02"),
+        ("WGS84", "wgs84"),
+        ("WGS-84", "wgs84"),
+        ("GPS", "wgs84"),
+        ("CGCS2000", "wgs84"),
+        ("BD-09", "bd09"),
+        ("百度", "bd09"),
+        ("Beijing54", "unknown"),
+    ],
+)
 def test_crs_labels(text, crs):
     assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
 
 
-@pytest.mark.parametrize("text, status", [
-    ("待开通", "planned"), ("尚未开通", "planned"), ("暂未开通", "planned"), ("拟开通", "planned"),
-    ("not active", "planned"), ("开通中", "power_hookup"), ("已退网", "decommissioned"), ("拆除", "decommissioned"),
-])
+@pytest.mark.parametrize(
+    "text, status",
+    [
+        ("待开通", "planned"),
+        ("尚未开通", "planned"),
+        ("暂未开通", "planned"),
+        ("拟开通", "planned"),
+        ("not active", "planned"),
+        ("开通中", "power_hookup"),
+        ("已退网", "decommissioned"),
+        ("拆除", "decommissioned"),
+    ],
+)
 def test_not_yet_on_air_and_off_air_are_not_on_air(text, status):
     assert parse.parse_statuses(pd.Series([text])).iloc[0] == status
 
@@ -120,13 +223,22 @@ def test_no_blocker_wordings(text):
     assert pd.isna(parse.parse_blockers(pd.Series([text])).iloc[0])
 
 
-@pytest.mark.parametrize("text, crs", [("EPSG:4326", "wgs84"), ("GCJ-02坐标", "gcj02"), ("高德坐标系", "gcj02"),
-                                       ("WGS-84坐标系", "wgs84"), ("百度坐标", "bd09")])
+@pytest.mark.parametrize(
+    "text, crs",
+    [
+        ("EPSG:4326", "wgs84"),
+        ("GCJ-02坐标", "gcj02"),
+        ("高德坐标系", "gcj02"),
+        ("WGS-84坐标系", "wgs84"),
+        ("百度坐标", "bd09"),
+    ],
+)
 def test_crs_labels_with_suffixes_and_punctuation(text, crs):
     assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
 
 
 # --- issue 14: what real exports write ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", ["已关闭", "已停用", "关停", "退服", "已退服"])
 def test_shut_down_stations_are_decommissioned(text):
@@ -138,44 +250,89 @@ def test_not_on_air_said_in_so_many_words():
     assert said.tolist() == [True, True, True, False, False, False]
 
 
-@pytest.mark.parametrize("text, code", [
-    ("中国联合网络通信有限公司", "CUCC"), ("中国联合网络通信有限公司克拉玛依市分公司", "CUCC"),
-    ("中国广播电视网络有限公司", "CBN"), ("中国移动通信集团新疆有限公司", "CMCC"), ("中国电信股份有限公司", "CTCC"),
-    ("CM", "CMCC"), ("CU", "CUCC"), ("CT", "CTCC"), ("cm", "CMCC"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("中国联合网络通信有限公司", "CUCC"),
+        ("中国联合网络通信有限公司克拉玛依市分公司", "CUCC"),
+        ("中国广播电视网络有限公司", "CBN"),
+        ("中国移动通信集团新疆有限公司", "CMCC"),
+        ("中国电信股份有限公司", "CTCC"),
+        ("CM", "CMCC"),
+        ("CU", "CUCC"),
+        ("CT", "CTCC"),
+        ("cm", "CMCC"),
+    ],
+)
 def test_legal_names_and_two_letter_codes(text, code):
     assert parse.parse_operators(pd.Series([text])).iloc[0] == code
 
 
-@pytest.mark.parametrize("context, code", [
-    ("China_Telecom_5G_mobile_sites", "CTCC"), ("电信_移动式应急基站", "CTCC"), ("中国移动_5G基站开通清单", "CMCC"),
-    ("联通5G基站清单", "CUCC"), ("China Mobile 5G sites", "CMCC"), ("5G_sites_mobile", "unknown"),
-    ("铁塔_5G站址建设跟踪表", "unknown"), ("电信联通共建共享站点", "unknown"),
-])
+@pytest.mark.parametrize(
+    "context, code",
+    [
+        ("China_Telecom_5G_mobile_sites", "CTCC"),
+        ("电信_移动式应急基站", "CTCC"),
+        ("中国移动_5G基站开通清单", "CMCC"),
+        ("联通5G基站清单", "CUCC"),
+        ("China Mobile 5G sites", "CMCC"),
+        ("5G_sites_mobile", "unknown"),
+        ("铁塔_5G站址建设跟踪表", "unknown"),
+        ("电信联通共建共享站点", "unknown"),
+    ],
+)
 def test_operator_of_a_file_name_or_title(context, code):
     assert parse.operator_of_context(context) == code
 
 
-@pytest.mark.parametrize("text, tenants", [
-    ("移动、联通", "CMCC,CUCC"), ("移动,电信,联通", "CMCC,CTCC,CUCC"), ("移动+广电", "CMCC,CBN"),
-    ("移动", None), ("电信联通共享", None), ("移动、铁塔", None), ("移动、移动", None),
-])
+@pytest.mark.parametrize(
+    "text, tenants",
+    [
+        ("移动、联通", "CMCC,CUCC"),
+        ("移动,电信,联通", "CMCC,CTCC,CUCC"),
+        ("移动+广电", "CMCC,CBN"),
+        ("移动", None),
+        ("电信联通共享", None),
+        ("移动、铁塔", None),
+        ("移动、移动", None),
+    ],
+)
 def test_tenants_listed_in_one_cell(text, tenants):
     assert parse.parse_tenants(pd.Series([text])).iloc[0] == tenants
 
 
-@pytest.mark.parametrize("text, crs", [
-    ("GCJ02(高德)", "gcj02"), ("百度坐标系(BD09)", "bd09"), ("WGS84(GPS)", "wgs84"), ("高德地图", "gcj02"),
-    ("腾讯地图", "gcj02"), ("百度地图", "bd09"), ("2000国家大地坐标系", "wgs84"), ("国家2000", "wgs84"),
-    ("CGCS2000坐标系", "wgs84"), ("北京54", "unknown"), ("西安80", "unknown"), ("西安1980坐标系", "unknown"),
-    ("WGS84/GCJ02", "unknown"),
-])
+@pytest.mark.parametrize(
+    "text, crs",
+    [
+        ("GCJ02(高德)", "gcj02"),
+        ("百度坐标系(BD09)", "bd09"),
+        ("WGS84(GPS)", "wgs84"),
+        ("高德地图", "gcj02"),
+        ("腾讯地图", "gcj02"),
+        ("百度地图", "bd09"),
+        ("2000国家大地坐标系", "wgs84"),
+        ("国家2000", "wgs84"),
+        ("CGCS2000坐标系", "wgs84"),
+        ("北京54", "unknown"),
+        ("西安80", "unknown"),
+        ("西安1980坐标系", "unknown"),
+        ("WGS84/GCJ02", "unknown"),
+    ],
+)
 def test_crs_labels_as_people_write_them(text, crs):
     assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
 
 
-@pytest.mark.parametrize("text", ["2021-03-05T14:22:01+08:00", "2021-03-05T14:22:01Z", "2021-03-05T14:22:01.250+0800",
-                                  "2021-03-05T14:22Z", "2021-03-05 14:22:01 +08:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-03-05T14:22:01+08:00",
+        "2021-03-05T14:22:01Z",
+        "2021-03-05T14:22:01.250+0800",
+        "2021-03-05T14:22Z",
+        "2021-03-05 14:22:01 +08:00",
+    ],
+)
 def test_iso_timestamps(text):
     assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp("2021-03-05")
 
@@ -185,15 +342,18 @@ def test_power_hookup_in_progress_reports_words(text):
     assert parse.parse_blockers(pd.Series([text])).iloc[0] == "power_hookup"
 
 
-@pytest.mark.parametrize("text, band", [("5G NR 3.5GHz", "n78"), ("5G(2.6G)", "n41"), ("5G NR n78", "n78"),
-                                        ("5G 700M", "n28"), ("5G NR", "unknown")])
+@pytest.mark.parametrize(
+    "text, band",
+    [("5G NR 3.5GHz", "n78"), ("5G(2.6G)", "n41"), ("5G NR n78", "n78"), ("5G 700M", "n28"), ("5G NR", "unknown")],
+)
 def test_bands_after_the_technology(text, band):
     assert parse.parse_bands(pd.Series([text])).iloc[0] == band
 
 
 def test_invisible_characters_and_excel_text_formulas_are_not_part_of_values():
-    out = parse.normalize_text(pd.Series(["6502\u200b0300\u200d0001", '="650203000001"', "\ufeff站一", '="  "'],
-                                         dtype=object))
+    out = parse.normalize_text(
+        pd.Series(["6502\u200b0300\u200d0001", '="650203000001"', "\ufeff站一", '="  "'], dtype=object)
+    )
     assert out.iloc[:3].tolist() == ["650203000001", "650203000001", "站一"]
     assert pd.isna(out.iloc[3])
 
@@ -203,7 +363,19 @@ def test_normalized_texts_are_nfkc_of_every_value_on_python_and_arrow_strings(dt
     """Only plain ASCII and hanzi skip Python's NFKC: every other text gets it, whatever it is next to."""
     import unicodedata
 
-    texts = ["S001 ", "准噶尔路宏站", "８４．８７", "e\u0301", "Ⅻ号站", "站\u3000A", "ｶﾞ", "\u2f00", "丽\ufa10", None, ""]
+    texts = [
+        "S001 ",
+        "准噶尔路宏站",
+        "８４．８７",
+        "e\u0301",
+        "Ⅻ号站",
+        "站\u3000A",
+        "ｶﾞ",
+        "\u2f00",
+        "丽\ufa10",
+        None,
+        "",
+    ]
     out = parse.normalize_text(pd.Series(texts, dtype=dtype))
     expected = [unicodedata.normalize("NFKC", t).strip() or None if t is not None else None for t in texts]
     assert [None if pd.isna(v) else v for v in out] == expected
@@ -217,8 +389,18 @@ def test_decimal_commas_in_coordinates():
     assert pd.isna(out.iloc[3])
 
 
-@pytest.mark.parametrize("text", ["(84.87, 45.6)", "（84.87，45.6）", "84.87、45.6", "经度:84.87 纬度:45.6",
-                                  "纬度：45.6，经度：84.87", "lon=84.87 lat=45.6", "[84.87 45.6]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(84.87, 45.6)",
+        "（84.87，45.6）",
+        "84.87、45.6",
+        "经度:84.87 纬度:45.6",
+        "纬度：45.6，经度：84.87",
+        "lon=84.87 lat=45.6",
+        "[84.87 45.6]",
+    ],
+)
 def test_lonlat_in_one_cell_every_way(text):
     lon, lat = parse.split_lonlat(pd.Series([text], dtype=object))
     assert parse.parse_coordinates(lon).iloc[0] == 84.87

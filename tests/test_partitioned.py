@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 import synth
+from analysis.clean.partitioned import clean_partitioned, split_opencellid
 from analysis.clean.stations import clean_stations
 from analysis.config import load_city
 from analysis.errors import UsageError
-from analysis.clean.partitioned import clean_partitioned, split_opencellid
 
 AS_OF = "2025-01-01"
 
@@ -34,8 +34,17 @@ def test_partitions_reproduce_the_in_memory_clean(export, tmp_path):
     ref = clean_stations(export, city, as_of=AS_OF)
     s = clean_partitioned(export, city, tmp_path, as_of=AS_OF, rows_per_partition=700, scheduler="synchronous")
     assert s["partitions"] > 3
-    for key in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "quarantined_by_reason",
-                "merged_by_reason", "stations_by_district", "stations_by_operator"):
+    for key in (
+        "rows_in",
+        "rows_kept",
+        "rows_merged",
+        "rows_quarantined",
+        "stations",
+        "quarantined_by_reason",
+        "merged_by_reason",
+        "stations_by_district",
+        "stations_by_operator",
+    ):
         assert s[key] == ref.summary[key], key
     assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
     st = pd.read_parquet(tmp_path / "stations.parquet").drop(columns="geometry")
@@ -57,7 +66,11 @@ def test_split_keeps_every_cell_of_a_gnb_together(export, tmp_path):
     assert split["rows"] == len(df) == df["source_row"].max() and df["source_row"].is_unique
     assert split["trailing_empty_rows_ignored"] == 1
     nr = df[(df["radio"] == "NR") & df["cell"].str.isdigit()]
-    key = nr["net"] + "-" + pd.Series(np.right_shift(nr["cell"].astype("int64").to_numpy(), 12), index=nr.index).astype(str)
+    key = (
+        nr["net"]
+        + "-"
+        + pd.Series(np.right_shift(nr["cell"].astype("int64").to_numpy(), 12), index=nr.index).astype(str)
+    )
     assert (nr.groupby(key)["part"].nunique() == 1).all()
 
 
@@ -83,19 +96,35 @@ def test_cli_partitioned_writes_what_the_in_memory_clean_writes(export, tmp_path
     assert "split into partitions: 1/1 chunks" in captured.err
     mem, part = (json.loads((tmp_path / d / "clean_summary.json").read_text(encoding="utf-8")) for d in ("mem", "part"))
     assert part["partitions"] > 3
-    for key in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "quarantined_by_reason",
-                "stations_by_district", "stations_by_operator"):
+    for key in (
+        "rows_in",
+        "rows_kept",
+        "rows_merged",
+        "rows_quarantined",
+        "stations",
+        "quarantined_by_reason",
+        "stations_by_district",
+        "stations_by_operator",
+    ):
         assert part[key] == mem[key], key
-    a, b = (pd.read_parquet(tmp_path / d / "stations.parquet").drop(columns="geometry")
-            .sort_values("station_id").reset_index(drop=True) for d in ("mem", "part"))
+    a, b = (
+        pd.read_parquet(tmp_path / d / "stations.parquet")
+        .drop(columns="geometry")
+        .sort_values("station_id")
+        .reset_index(drop=True)
+        for d in ("mem", "part")
+    )
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--scheduler", "threads"], "--scheduler is for --partitioned"),
-    (["--partitioned", "--scheduler", "gpu"], "scheduler must be one of"),
-    (["--partitioned", "--input-crs", "gcj02"], "OpenCelliD exports are WGS-84"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--scheduler", "threads"], "--scheduler is for --partitioned"),
+        (["--partitioned", "--scheduler", "gpu"], "scheduler must be one of"),
+        (["--partitioned", "--input-crs", "gcj02"], "OpenCelliD exports are WGS-84"),
+    ],
+)
 def test_cli_partitioned_usage_mistakes_are_one_line(export, tmp_path, capsys, extra, message):
     from analysis import cli
 
@@ -108,8 +137,17 @@ def test_cli_partitioned_usage_mistakes_are_one_line(export, tmp_path, capsys, e
 def test_cli_partitioned_takes_one_file(export, tmp_path, capsys):
     from analysis import cli
 
-    argv = ["clean", "--input", str(export), str(export), "--city", "karamay", "--out", str(tmp_path / "o"),
-            "--partitioned"]
+    argv = [
+        "clean",
+        "--input",
+        str(export),
+        str(export),
+        "--city",
+        "karamay",
+        "--out",
+        str(tmp_path / "o"),
+        "--partitioned",
+    ]
     assert cli.main(argv) == 2
     assert "one file" in capsys.readouterr().err
 
@@ -117,7 +155,15 @@ def test_cli_partitioned_takes_one_file(export, tmp_path, capsys):
 def test_cli_partitioned_missing_file_is_bad_input(tmp_path, capsys):
     from analysis import cli
 
-    argv = ["clean", "--input", str(tmp_path / "none.csv"), "--city", "karamay", "--out", str(tmp_path / "o"),
-            "--partitioned"]
+    argv = [
+        "clean",
+        "--input",
+        str(tmp_path / "none.csv"),
+        "--city",
+        "karamay",
+        "--out",
+        str(tmp_path / "o"),
+        "--partitioned",
+    ]
     assert cli.main(argv) == 1
     assert "no such file" in capsys.readouterr().err

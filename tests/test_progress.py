@@ -70,15 +70,20 @@ def test_an_estimated_total_that_is_passed_is_dropped(capsys):
 def test_in_memory_clean_reports_each_file_read_then_the_stages(tmp_path, capsys, monkeypatch):
     from analysis.clean.stations import clean_stations
 
-    (tmp_path / "a.csv").write_text("站址编码,基站名称,运营商,经度,纬度,频段,开通时间,状态\n"
-                                    "650203000001,站一,中国移动,84.87,45.60,2.6GHz,2020-05-12,已开通\n",
-                                    encoding="utf-8")
+    (tmp_path / "a.csv").write_text(
+        "站址编码,基站名称,运营商,经度,纬度,频段,开通时间,状态\n"
+        "650203000001,站一,中国移动,84.87,45.60,2.6GHz,2020-05-12,已开通\n",
+        encoding="utf-8",
+    )
     (tmp_path / "b.csv").write_bytes(b"\xff\xfe\x00 not a table")
     monkeypatch.setenv(progress.ENV_VAR, "lines")
     r = clean_stations(tmp_path, "karamay", as_of="2021-03-22")
     lines = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
-    assert lines == ["clean: 1/3 steps read a.csv", "clean: 2/3 steps read b.csv",
-                     f"clean: 3/3 steps {len(r.stations)} stations, {len(r.quarantine)} rows quarantined"]
+    assert lines == [
+        "clean: 1/3 steps read a.csv",
+        "clean: 2/3 steps read b.csv",
+        f"clean: 3/3 steps {len(r.stations)} stations, {len(r.quarantine)} rows quarantined",
+    ]
     assert len(r.stations) == 1 and len(r.failed_files) == 1  # the unreadable file is reported, not fatal
 
 
@@ -93,5 +98,8 @@ def test_report_backfill_reports_one_line_per_month(tmp_path, capsys, monkeypatc
     built = runner.run_report("karamay", months="2021-01:2021-03", out=tmp_path, log=lambda *a: None)
     lines = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
     assert [p.name for p in built] == ["2021-01-31", "2021-02-28", "2021-03-31"]
-    assert lines == ["report: 1/3 reports 2021-01-31 built", "report: 2/3 reports 2021-02-28 built",
-                     "report: 3/3 reports 2021-03-31 built"]
+    assert lines == [
+        "report: 1/3 reports 2021-01-31 built",
+        "report: 2/3 reports 2021-02-28 built",
+        "report: 3/3 reports 2021-03-31 built",
+    ]

@@ -111,10 +111,18 @@ def test_100k_rows_with_a_few_bad_ones(tmp_path, capsys):
     rng = np.random.default_rng(7)
     lon = 84.86 + rng.random(n) * 0.06  # downtown Karamay, inside 克拉玛依区
     lat = 45.56 + rng.random(n) * 0.04
-    frame = pd.DataFrame({
-        "站址编码": [f"S{i:07d}" for i in range(n)], "基站名称": [f"站{i}" for i in range(n)],
-        "运营商": "中国移动", "经度": lon.round(6).astype(str), "纬度": lat.round(6).astype(str),
-        "频段": "2.6GHz", "开通时间": "2021-05-12", "状态": "已开通"})
+    frame = pd.DataFrame(
+        {
+            "站址编码": [f"S{i:07d}" for i in range(n)],
+            "基站名称": [f"站{i}" for i in range(n)],
+            "运营商": "中国移动",
+            "经度": lon.round(6).astype(str),
+            "纬度": lat.round(6).astype(str),
+            "频段": "2.6GHz",
+            "开通时间": "2021-05-12",
+            "状态": "已开通",
+        }
+    )
     bad = {17: ("经度", "待定"), 50_000: ("开通时间", "2099-01-01"), 99_998: ("纬度", "")}
     for i, (col, value) in bad.items():
         frame.loc[i, col] = value
@@ -139,9 +147,17 @@ def _city_copy(tmp_path):
 
 def test_districts_file_that_is_not_polygons(tmp_path, capsys):
     city = _city_copy(tmp_path)
-    points = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name_zh": n}, "geometry": {"type": "Point", "coordinates": [84.9, 45.6]}}
-        for n in ("克拉玛依区", "独山子区", "白碱滩区", "乌尔禾区")]}
+    points = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name_zh": n},
+                "geometry": {"type": "Point", "coordinates": [84.9, 45.6]},
+            }
+            for n in ("克拉玛依区", "独山子区", "白碱滩区", "乌尔禾区")
+        ],
+    }
     (city / "districts.geojson").write_text(json.dumps(points, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "s.csv").write_text(HEADER + GOOD_ROW, encoding="utf-8")
     status, out, err = clean_cli(capsys, [tmp_path / "s.csv"], tmp_path / "out", city=city)
@@ -152,21 +168,28 @@ def test_districts_file_that_is_not_polygons(tmp_path, capsys):
 def test_city_config_without_a_target(tmp_path, capsys):
     city = _city_copy(tmp_path)
     toml = (city / "city.toml").read_text(encoding="utf-8")
-    (city / "city.toml").write_text(toml.replace("kind = \"reported\"", "kind = \"reported\"", 1)
-                                    .replace("on_air = 446", "").replace("on_air = 648", ""), encoding="utf-8")
+    (city / "city.toml").write_text(
+        toml.replace('kind = "reported"', 'kind = "reported"', 1)
+        .replace("on_air = 446", "")
+        .replace("on_air = 648", ""),
+        encoding="utf-8",
+    )
     (tmp_path / "s.csv").write_text(HEADER + GOOD_ROW, encoding="utf-8")
     status, out, err = clean_cli(capsys, [tmp_path / "s.csv"], tmp_path / "out", city=city)
     assert status == 1 and len(err) == 1
     assert "city.toml" in err[0] and "on_air" in err[0]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-02-28,13\n2021-03-31,15\n", "twice"),
-    ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-03-31,9\n2021-04-30,15\n", "fall"),
-    ("date,value\n2019-01-31,10\n2021-02-28,12\n2021-03-31,15\n2021-04-30,17\n", "gap"),
-    ("date,value\n2021-01-31,10\nnot a date,12\n", "date"),
-    ("day,count\n2021-01-31,10\n", "column"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-02-28,13\n2021-03-31,15\n", "twice"),
+        ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-03-31,9\n2021-04-30,15\n", "fall"),
+        ("date,value\n2019-01-31,10\n2021-02-28,12\n2021-03-31,15\n2021-04-30,17\n", "gap"),
+        ("date,value\n2021-01-31,10\nnot a date,12\n", "date"),
+        ("day,count\n2021-01-31,10\n", "column"),
+    ],
+)
 def test_bad_series_file_for_the_forecast(tmp_path, capsys, content, words):
     path = tmp_path / "series.csv"
     path.write_text(content, encoding="utf-8")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from analysis.errors import BadInputError
 from analysis.clean.sources import detect_format, list_input_files, map_header, read_station_file
+from analysis.errors import BadInputError
 
 CSV_ZH = "站址编码,基站名称,经度,纬度,开通时间\n650203001,准噶尔路宏站,84.88,45.58,2020/5/12\n"
 
@@ -32,9 +32,10 @@ def test_gb18030_only_characters(tmp_path):
 
 def test_title_rows_above_header_and_row_numbers(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("中国电信5G站点台账\n统计截止：2022年1月10日\n\n" + CSV_ZH
-                    + "\n650203002,友谊路宏站,84.89,45.59,2020/6/1\n",
-                    encoding="utf-8")
+    path.write_text(
+        "中国电信5G站点台账\n统计截止：2022年1月10日\n\n" + CSV_ZH + "\n650203002,友谊路宏站,84.89,45.59,2020/6/1\n",
+        encoding="utf-8",
+    )
     [table] = read_station_file(path)
     assert table.header_row == 4
     assert "中国电信" in table.title
@@ -44,14 +45,23 @@ def test_title_rows_above_header_and_row_numbers(tmp_path):
     assert table.frame.loc[2, "name"] == "友谊路宏站"
 
 
-@pytest.mark.parametrize("header, expected", [
-    (["站号", "站名", "所属区县", "经度(°)", "纬度(°)", "开通日期"],
-     {0: "site_code", 1: "name", 2: "district", 3: "lon", 4: "lat", 5: "on_air_date"}),
-    (["Site ID", "Site Name", "Longitude", "Latitude", "On-air date", "Band"],
-     {0: "site_code", 1: "name", 2: "lon", 3: "lat", 4: "on_air_date", 5: "band"}),
-    (["序号", "站址编码", "需求运营商", "经纬度", "当前阶段", "卡点问题", "电源接入日期"],
-     {1: "site_code", 2: "operator", 3: "lonlat", 4: "status", 5: "blocker", 6: "power_hookup_date"}),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        (
+            ["站号", "站名", "所属区县", "经度(°)", "纬度(°)", "开通日期"],
+            {0: "site_code", 1: "name", 2: "district", 3: "lon", 4: "lat", 5: "on_air_date"},
+        ),
+        (
+            ["Site ID", "Site Name", "Longitude", "Latitude", "On-air date", "Band"],
+            {0: "site_code", 1: "name", 2: "lon", 3: "lat", 4: "on_air_date", 5: "band"},
+        ),
+        (
+            ["序号", "站址编码", "需求运营商", "经纬度", "当前阶段", "卡点问题", "电源接入日期"],
+            {1: "site_code", 2: "operator", 3: "lonlat", 4: "status", 5: "blocker", 6: "power_hookup_date"},
+        ),
+    ],
+)
 def test_header_synonyms(header, expected):
     assert map_header(header) == expected
 
@@ -92,14 +102,17 @@ def test_opencellid_with_and_without_header(tmp_path):
     assert list(b.frame["source_row"]) == [1, 2]
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "empty"),
-    (b"\x00\x01\x02binary\x00junk" * 10, "binary"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
-    ("名称,备注\n站A,无\n".encode("utf-8"), "no header row"),
-    (b"PK\x03\x04 not really a zip", "XLSX"),
-    ("站名,经度,纬度\n".encode() + b"\xff\xfe\xfa\xfb" * 3, "encoding"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02binary\x00junk" * 10, "binary"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
+        ("名称,备注\n站A,无\n".encode(), "no header row"),
+        (b"PK\x03\x04 not really a zip", "XLSX"),
+        ("站名,经度,纬度\n".encode() + b"\xff\xfe\xfa\xfb" * 3, "encoding"),
+    ],
+)
 def test_unreadable_files_name_the_file_and_problem(tmp_path, content, problem):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)

@@ -41,8 +41,16 @@ def test_pipeline_sites_have_stages_consistent_blockers_and_ordered_dates(truth)
     for stage, allowed in synth.STAGE_BLOCKERS.items():
         got = set(pipe.loc[pipe["status"] == stage, "blocker"].dropna())
         assert got <= set(k for k in allowed if k)
-    dates = truth[["planned_date", "site_selection_date", "site_access_date", "construction_date",
-                   "power_hookup_date", "on_air_date"]]
+    dates = truth[
+        [
+            "planned_date",
+            "site_selection_date",
+            "site_access_date",
+            "construction_date",
+            "power_hookup_date",
+            "on_air_date",
+        ]
+    ]
     for a, b in zip(dates.columns[:-1], dates.columns[1:]):
         both = dates[a].notna() & dates[b].notna()
         assert (dates.loc[both, a] <= dates.loc[both, b]).all(), (a, b)
@@ -59,8 +67,16 @@ def test_cleaning_the_bundled_files_recovers_the_truth(truth, cleaned):
     j = t.merge(st, left_index=True, right_index=True, how="left", suffixes=("", "_clean"))
     error_m = np.hypot((j["lon"] - j["lon_clean"]) * 78_000, (j["lat"] - j["lat_clean"]) * 111_000)
     assert error_m.max() < 5  # DMS to 0.1", GCJ-02 round trips, re-measured duplicates merge onto the truth
-    for col in ["operator", "district", "on_air_date", "planned_date", "construction_date", "power_hookup_date",
-                "name", "blocker"]:
+    for col in [
+        "operator",
+        "district",
+        "on_air_date",
+        "planned_date",
+        "construction_date",
+        "power_hookup_date",
+        "name",
+        "blocker",
+    ]:
         same = (j[col] == j[f"{col}_clean"]) | (j[col].isna() & j[f"{col}_clean"].isna())
         assert same.all(), col
     on_air = j["on_air_date"].notna()
@@ -71,9 +87,20 @@ def test_cleaning_the_bundled_files_recovers_the_truth(truth, cleaned):
 
 def test_every_kind_of_mess_is_exercised(cleaned):
     s = cleaned.summary
-    for reason in ["blank_row", "missing_coordinates", "zero_coordinates", "unparseable_coordinates", "outside_city",
-                   "future_on_air_date", "on_air_date_before_2019", "on_air_without_date", "no_identity",
-                   "site_code_conflict", "unknown_crs", "not_nr"]:
+    for reason in [
+        "blank_row",
+        "missing_coordinates",
+        "zero_coordinates",
+        "unparseable_coordinates",
+        "outside_city",
+        "future_on_air_date",
+        "on_air_date_before_2019",
+        "on_air_without_date",
+        "no_identity",
+        "site_code_conflict",
+        "unknown_crs",
+        "not_nr",
+    ]:
         assert s["quarantined_by_reason"].get(reason, 0) >= 1, reason
     for reason in ["exact_duplicate", "same_site_code", "co_located", "same_station_other_source"]:
         assert s["merged_by_reason"].get(reason, 0) >= 1, reason

@@ -136,7 +136,7 @@ def default_city(raw_dir: Path = RAW_DIR) -> str:
     raise UsageError(f"name a city (--city, or set {CITY_ENV}); the data folder holds: {known}")
 
 
-def resolve_city(city: "City | str | Path | None" = None) -> City:
+def resolve_city(city: City | str | Path | None = None) -> City:
     """A `City` from a key, folder or city.toml path (or the default city), loaded once at the
     boundary; a `City` is returned as it is."""
     if isinstance(city, City):
@@ -219,8 +219,9 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
         targets=tuple(sorted(targets, key=lambda t: t.date)),
         districts=districts,
         population_2020=info.get("population_2020"),
-        records_received=(_as_date(info["records_received"], "[city] records_received", path)
-                          if "records_received" in info else None),
+        records_received=(
+            _as_date(info["records_received"], "[city] records_received", path) if "records_received" in info else None
+        ),
         center_lat=center[0],
         center_lon=center[1],
         basemap=data.get("basemap", {}),

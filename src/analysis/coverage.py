@@ -25,30 +25,30 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
-from analysis.config import City, load_city, resolve_city
+from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, ConfigError
 
 # --- the link budget ----------------------------------------------------------------------------
 #: Where each number of the link budget comes from (shown in the docs and the report).
 LINK_BUDGET_SOURCES = {
     "path_loss": "3GPP TR 38.901 v17.0.0, Table 7.4.1-1 (UMa and RMa, NLOS = max(LOS, NLOS'), "
-                 "shadow-fading sigma 6 dB UMa NLOS, 8 dB RMa NLOS); default heights of Table 7.2-1 "
-                 "(UMa h_BS 25 m, RMa h_BS 35 m, h_UT 1.5 m, RMa W 20 m, h 5 m)",
+    "shadow-fading sigma 6 dB UMa NLOS, 8 dB RMa NLOS); default heights of Table 7.2-1 "
+    "(UMa h_BS 25 m, RMa h_BS 35 m, h_UT 1.5 m, RMa W 20 m, h 5 m)",
     "o2i": "3GPP TR 38.901 Section 7.4.3 and Table 7.4.3-2: low-loss model PL_tw = 5 - 10 log10(0.3*10^(-L_glass/10)"
-           " + 0.7*10^(-L_concrete/10)), L_glass = 2 + 0.2 f, L_concrete = 5 + 4 f, PL_in = 0.5 d_2D-in "
-           "(mean of min of two U(0, 25 m) for UMa, U(0, 10 m) for RMa), sigma_P 4.4 dB; high-loss: IRR glass 23 + 0.3 f, "
-           "0.7/0.3 weights, sigma_P 6.5 dB",
+    " + 0.7*10^(-L_concrete/10)), L_glass = 2 + 0.2 f, L_concrete = 5 + 4 f, PL_in = 0.5 d_2D-in "
+    "(mean of min of two U(0, 25 m) for UMa, U(0, 10 m) for RMa), sigma_P 4.4 dB; high-loss: IRR glass 23 + 0.3 f, "
+    "0.7/0.3 weights, sigma_P 6.5 dB",
     "coverage_definition": "FCC Broadband Data Collection mobile maps (5G-NR 7/1 Mbps: 90 % cell-edge probability, "
-                           "50 % cell loading, outdoor stationary; help.bdc.fcc.gov 'Formatting Mobile Broadband "
-                           "Availability Coverage Maps'); Ofcom's coverage-obligation method (signal level on a 50 m "
-                           "grid, 2019 consultation on the 700 MHz and 3.6-3.8 GHz award)",
+    "50 % cell loading, outdoor stationary; help.bdc.fcc.gov 'Formatting Mobile Broadband "
+    "Availability Coverage Maps'); Ofcom's coverage-obligation method (signal level on a 50 m "
+    "grid, 2019 consultation on the 700 MHz and 3.6-3.8 GHz award)",
     "rsrp_threshold": "-105 dBm SS-RSRP: the outdoor 'covered' level common in Chinese operators' 5G acceptance tests "
-                      "(with SS-SINR >= -3 dB); an engineering assumption here, set in city.toml [coverage]",
+    "(with SS-SINR >= -3 dB); an engineering assumption here, set in city.toml [coverage]",
     "eirp": "EIRP per resource element of the SS/PBCH block = total power - 10 log10(subcarriers) + SSB beam gain, "
-            "for the equipment class typical of each band in China (mid-band 64T64R 200 W AAU over 100 MHz at 30 kHz "
-            "SCS; 4T4R 240-320 W RRU for n1/n3/n28 at 15 kHz SCS); assumptions, set in city.toml [coverage]",
+    "for the equipment class typical of each band in China (mid-band 64T64R 200 W AAU over 100 MHz at 30 kHz "
+    "SCS; 4T4R 240-320 W RRU for n1/n3/n28 at 15 kHz SCS); assumptions, set in city.toml [coverage]",
     "margins": "UE antenna gain 0 dBi, body loss 3 dB, interference margin 3 dB for 50 % loading, shadow-fading "
-               "margin z(p) * sigma with z(0.9) = 1.28; clutter loss for dense urban 6 dB (planning-tool practice)",
+    "margin z(p) * sigma with z(0.9) = 1.28; clutter loss for dense urban 6 dB (planning-tool practice)",
 }
 
 
@@ -124,7 +124,7 @@ class CoverageSettings:
     areas: dict = field(default_factory=lambda: dict(DEFAULT_AREAS))
 
     @classmethod
-    def from_city(cls, city: City) -> "CoverageSettings":
+    def from_city(cls, city: City) -> CoverageSettings:
         table = dict(city.raw.get("coverage", {}))
         where = city.folder / "city.toml"
         base = cls()
@@ -169,15 +169,24 @@ def path_loss_db(d2d_m, freq_ghz: float, area: AreaModel, h_ut_m: float = 1.5) -
         d_bp = 2.0 * math.pi * h_bs * h_ut_m * fc * 1e9 / c
 
         def pl1(d):
-            return (20.0 * np.log10(40.0 * math.pi * d * fc / 3.0) + min(0.03 * h**1.72, 10.0) * np.log10(d)
-                    - min(0.044 * h**1.72, 14.77) + 0.002 * math.log10(h) * d)
+            return (
+                20.0 * np.log10(40.0 * math.pi * d * fc / 3.0)
+                + min(0.03 * h**1.72, 10.0) * np.log10(d)
+                - min(0.044 * h**1.72, 14.77)
+                + 0.002 * math.log10(h) * d
+            )
 
         d3d_bp = math.hypot(d_bp, h_bs - h_ut_m)
         los = np.where(d2d <= d_bp, pl1(d3d), pl1(d3d_bp) + 40.0 * np.log10(d3d / d3d_bp))
-        nlos = (161.04 - 7.1 * math.log10(w) + 7.5 * math.log10(h)
-                - (24.37 - 3.7 * (h / h_bs) ** 2) * math.log10(h_bs)
-                + (43.42 - 3.1 * math.log10(h_bs)) * (np.log10(d3d) - 3.0)
-                + 20.0 * math.log10(fc) - (3.2 * math.log10(11.75 * h_ut_m) ** 2 - 4.97))
+        nlos = (
+            161.04
+            - 7.1 * math.log10(w)
+            + 7.5 * math.log10(h)
+            - (24.37 - 3.7 * (h / h_bs) ** 2) * math.log10(h_bs)
+            + (43.42 - 3.1 * math.log10(h_bs)) * (np.log10(d3d) - 3.0)
+            + 20.0 * math.log10(fc)
+            - (3.2 * math.log10(11.75 * h_ut_m) ** 2 - 4.97)
+        )
     else:
         raise ValueError(f"unknown path-loss model {area.model!r} (UMa or RMa)")
     return np.maximum(los, nlos) + area.clutter_loss_db
@@ -209,8 +218,9 @@ def _edge_z(probability: float) -> float:
     return statistics.NormalDist().inv_cdf(probability)
 
 
-def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
-                     settings: CoverageSettings | None = None) -> float:
+def max_path_loss_db(
+    band: str, area_type: str, layer: str = "outdoor", settings: CoverageSettings | None = None
+) -> float:
     """Maximum allowed path loss (dB) for the coverage definition: what the median path loss may
     reach at the cell edge."""
     s = settings or CoverageSettings()
@@ -224,15 +234,23 @@ def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
     elif layer != "outdoor":
         raise ValueError(f"layer must be 'outdoor' or 'indoor', got {layer!r}")
     fade_margin = _edge_z(s.cell_edge_probability) * sigma
-    return (link.eirp_re_dbm + s.ue_antenna_gain_dbi - s.body_loss_db - s.interference_margin_db
-            - fade_margin - penetration - s.rsrp_threshold_dbm)
+    return (
+        link.eirp_re_dbm
+        + s.ue_antenna_gain_dbi
+        - s.body_loss_db
+        - s.interference_margin_db
+        - fade_margin
+        - penetration
+        - s.rsrp_threshold_dbm
+    )
 
 
 _D_TABLE = np.geomspace(10.0, _MAX_RANGE_M, 4000)
 
 
-def footprint_radius_m(band: str, area_type: str, layer: str = "outdoor",
-                       settings: CoverageSettings | None = None) -> float:
+def footprint_radius_m(
+    band: str, area_type: str, layer: str = "outdoor", settings: CoverageSettings | None = None
+) -> float:
     """Distance at which the median path loss reaches the maximum allowed (capped at 5 km, the
     models' validity range), rounded to the metre."""
     s = settings or CoverageSettings()
@@ -258,17 +276,30 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
             for layer in LAYERS:
                 pen, sigma_p = o2i_loss_db(link.freq_ghz, area.model, s.o2i_model) if layer == "indoor" else (0.0, 0.0)
                 sigma = math.hypot(_SIGMA_SF_DB[area.model], sigma_p)
-                rows.append({
-                    "band": band, "freq_ghz": link.freq_ghz, "area_type": kind, "layer": layer,
-                    "model": f"{area.model} NLOS", "h_bs_m": area.h_bs_m, "h_ut_m": s.ue_height_m,
-                    "eirp_re_dbm": link.eirp_re_dbm, "rsrp_threshold_dbm": s.rsrp_threshold_dbm,
-                    "ue_gain_dbi": s.ue_antenna_gain_dbi, "body_loss_db": s.body_loss_db,
-                    "interference_margin_db": s.interference_margin_db, "clutter_loss_db": area.clutter_loss_db,
-                    "penetration_loss_db": round(pen, 1), "sigma_db": round(sigma, 2),
-                    "cell_edge_probability": s.cell_edge_probability, "fade_margin_db": round(z * sigma, 1),
-                    "max_path_loss_db": round(max_path_loss_db(band, kind, layer, s), 1),
-                    "radius_m": footprint_radius_m(band, kind, layer, s), "eirp_note": link.note,
-                })
+                rows.append(
+                    {
+                        "band": band,
+                        "freq_ghz": link.freq_ghz,
+                        "area_type": kind,
+                        "layer": layer,
+                        "model": f"{area.model} NLOS",
+                        "h_bs_m": area.h_bs_m,
+                        "h_ut_m": s.ue_height_m,
+                        "eirp_re_dbm": link.eirp_re_dbm,
+                        "rsrp_threshold_dbm": s.rsrp_threshold_dbm,
+                        "ue_gain_dbi": s.ue_antenna_gain_dbi,
+                        "body_loss_db": s.body_loss_db,
+                        "interference_margin_db": s.interference_margin_db,
+                        "clutter_loss_db": area.clutter_loss_db,
+                        "penetration_loss_db": round(pen, 1),
+                        "sigma_db": round(sigma, 2),
+                        "cell_edge_probability": s.cell_edge_probability,
+                        "fade_margin_db": round(z * sigma, 1),
+                        "max_path_loss_db": round(max_path_loss_db(band, kind, layer, s), 1),
+                        "radius_m": footprint_radius_m(band, kind, layer, s),
+                        "eirp_note": link.note,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -330,18 +361,26 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
         # a tree of only the stations that can be within 1 km of a built-up point: the same counts,
         # and a city's built-up areas are a small part of its extent (building a tree of 2 x 10^5
         # stations cost more than the rest of the classification)
-        near_box = ((all_x >= ix.min() - 1000.0) & (all_x <= ix.max() + 1000.0)
-                    & (all_y >= iy.min() - 1000.0) & (all_y <= iy.max() + 1000.0))
+        near_box = (
+            (all_x >= ix.min() - 1000.0)
+            & (all_x <= ix.max() + 1000.0)
+            & (all_y >= iy.min() - 1000.0)
+            & (all_y <= iy.max() + 1000.0)
+        )
         tree = cKDTree(np.column_stack([all_x[near_box], all_y[near_box]]))
-        counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0,
-                                                  return_length=True))
+        counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0, return_length=True))
         dense = np.flatnonzero(inside)[counts >= s.dense_urban_min_stations_1km]
         out[dense] = "dense_urban"
     return out
 
 
-def station_footprints(stations: pd.DataFrame, crs: pyproj.CRS, urban_utm: list | None = None,
-                       settings: CoverageSettings | None = None, radius_m: float | None = None) -> pd.DataFrame:
+def station_footprints(
+    stations: pd.DataFrame,
+    crs: pyproj.CRS,
+    urban_utm: list | None = None,
+    settings: CoverageSettings | None = None,
+    radius_m: float | None = None,
+) -> pd.DataFrame:
     """The stations with x_m, y_m (in `crs`), area_type, radius_m (outdoor) and radius_indoor_m.
 
     Precedence: a run-wide `radius_m`, then a station's own `radius_m` column, then the link budget.
@@ -363,9 +402,19 @@ def station_footprints(stations: pd.DataFrame, crs: pyproj.CRS, urban_utm: list 
     # Python calls cost minutes at national scale
     band_codes, band_names = pd.factorize(bands)
     kind_codes = pd.Index(AREA_TYPES).get_indexer(kind)
-    lut = {key: np.array([[footprint_radius_m(b, k, key, s) if key in LAYERS else max_path_loss_db(b, k, "outdoor", s)
-                           for k in AREA_TYPES] for b in band_names], dtype=float).reshape(len(band_names), len(AREA_TYPES))
-           for key in (*LAYERS, "mapl")}
+    lut = {
+        key: np.array(
+            [
+                [
+                    footprint_radius_m(b, k, key, s) if key in LAYERS else max_path_loss_db(b, k, "outdoor", s)
+                    for k in AREA_TYPES
+                ]
+                for b in band_names
+            ],
+            dtype=float,
+        ).reshape(len(band_names), len(AREA_TYPES))
+        for key in (*LAYERS, "mapl")
+    }
     out = lut["outdoor"][band_codes, kind_codes]
     ind = lut["indoor"][band_codes, kind_codes]
     ratio = np.divide(ind, out, out=np.zeros_like(ind), where=out > 0)
@@ -416,8 +465,17 @@ class CoverageGrid:
         i1 = min(int((maxy - self.y0) // self.cell_m) + 1, self.mask.shape[0])
         if i1 <= i0 or j1 <= j0:
             return None
-        return i0, j0, _cells_in_polygon(polygon, self.x0 + (j0 + 0.5) * self.cell_m,
-                                         self.y0 + (i0 + 0.5) * self.cell_m, self.cell_m, (i1 - i0, j1 - j0))
+        return (
+            i0,
+            j0,
+            _cells_in_polygon(
+                polygon,
+                self.x0 + (j0 + 0.5) * self.cell_m,
+                self.y0 + (i0 + 0.5) * self.cell_m,
+                self.cell_m,
+                (i1 - i0, j1 - j0),
+            ),
+        )
 
     def area_in_km2(self, polygon, win=None) -> float:
         """Covered area inside a polygon (same CRS): the covered cells whose centres it holds. `win`:
@@ -426,30 +484,39 @@ class CoverageGrid:
         if win is None:
             return 0.0
         i0, j0, inside = win
-        covered = self.mask[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]]
+        covered = self.mask[i0 : i0 + inside.shape[0], j0 : j0 + inside.shape[1]]
         return float(np.count_nonzero(covered & inside)) * self.cell_m**2 / 1e6
 
     def has_frame_of(self, other) -> bool:
         """Whether `other` is a grid of the same cells (origin, cell size, shape)."""
-        return (isinstance(other, CoverageGrid) and (self.x0, self.y0, self.cell_m, self.mask.shape)
-                == (other.x0, other.y0, other.cell_m, other.mask.shape))
+        return isinstance(other, CoverageGrid) and (self.x0, self.y0, self.cell_m, self.mask.shape) == (
+            other.x0,
+            other.y0,
+            other.cell_m,
+            other.mask.shape,
+        )
 
 
 _BLOCK = 16  # cells per side of the blocks tested whole against a polygon before single cells
 _COARSE = 8  # blocks per side of the coarse blocks tested first (a district of 10^7 cells: 700 boxes)
 
 
-def _block_status(polygon, bi: np.ndarray, bj: np.ndarray, size: int, xc0: float, yc0: float, cell_m: float,
-                  shape: tuple[int, int]) -> np.ndarray:
+def _block_status(
+    polygon, bi: np.ndarray, bj: np.ndarray, size: int, xc0: float, yc0: float, cell_m: float, shape: tuple[int, int]
+) -> np.ndarray:
     """Per block of `size` cells at rows bi, columns bj: 2 = every centre strictly inside `polygon`,
     0 = none can be, 1 = the block meets its boundary."""
     h, w = shape
     eps = 0.01 * cell_m  # a block of one row or column is still a polygon
-    boxes = shapely.box(xc0 + bj * cell_m - eps, yc0 + bi * cell_m - eps,
-                        xc0 + (np.minimum(bj + size, w) - 1) * cell_m + eps,
-                        yc0 + (np.minimum(bi + size, h) - 1) * cell_m + eps)
-    return np.where(shapely.contains_properly(polygon, boxes), 2,
-                    np.where(shapely.intersects(polygon, boxes), 1, 0)).astype(np.int8)
+    boxes = shapely.box(
+        xc0 + bj * cell_m - eps,
+        yc0 + bi * cell_m - eps,
+        xc0 + (np.minimum(bj + size, w) - 1) * cell_m + eps,
+        yc0 + (np.minimum(bi + size, h) - 1) * cell_m + eps,
+    )
+    return np.where(
+        shapely.contains_properly(polygon, boxes), 2, np.where(shapely.intersects(polygon, boxes), 1, 0)
+    ).astype(np.int8)
 
 
 def _cells_in_polygon(polygon, xc0: float, yc0: float, cell_m: float, shape: tuple[int, int]) -> np.ndarray:
@@ -465,7 +532,7 @@ def _cells_in_polygon(polygon, xc0: float, yc0: float, cell_m: float, shape: tup
     ci, cj = np.meshgrid(np.arange(0, h, big), np.arange(0, w, big), indexing="ij")
     coarse = _block_status(polygon, ci, cj, big, xc0, yc0, cell_m, shape)
     bi, bj = np.meshgrid(np.arange(0, h, _BLOCK), np.arange(0, w, _BLOCK), indexing="ij")
-    status = np.repeat(np.repeat(coarse, _COARSE, axis=0), _COARSE, axis=1)[:bi.shape[0], :bi.shape[1]]
+    status = np.repeat(np.repeat(coarse, _COARSE, axis=0), _COARSE, axis=1)[: bi.shape[0], : bi.shape[1]]
     edge = status == 1
     status[edge] = _block_status(polygon, bi[edge], bj[edge], _BLOCK, xc0, yc0, cell_m, shape)
     inside = np.repeat(np.repeat(status == 2, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
@@ -508,7 +575,7 @@ def _stencil(r: float, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
     """Cell offsets of one disc of r cells around a station at (px, py) inside its cell; cached, as
     national coverage stamps the same few stencils into many bands."""
     n = int(math.ceil(r)) + 1
-    dy, dx = np.mgrid[-n:n + 1, -n:n + 1]
+    dy, dx = np.mgrid[-n : n + 1, -n : n + 1]
     # the round(pi r^2) cells whose centres (dx + 0.5, dy + 0.5) lie nearest the station at
     # (px, py) inside its own cell: a disc with exactly the circle's area (to half a cell),
     # where the plain centre-in-circle test is off by a few % at radii of 5-10 cells
@@ -517,8 +584,9 @@ def _stencil(r: float, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
     return dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64)
 
 
-def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray,
-           fx: np.ndarray, fy: np.ndarray) -> None:
+def _stamp(
+    mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray
+) -> None:
     """Set the cells of every disc; the caller guarantees the discs lie inside `mask`."""
     width = mask.shape[1]
     flat = mask.reshape(-1)
@@ -528,11 +596,12 @@ def _stamp(mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray
         # chunks of ~10^6 indices (8 MB): bigger ones are mapped afresh by the allocator each time
         step = max(1, 1_000_000 // max(offsets.size, 1))
         for s in range(0, base.size, step):
-            flat[(base[s:s + step, None] + offsets[None, :]).ravel()] = True
+            flat[(base[s : s + step, None] + offsets[None, :]).ravel()] = True
 
 
-def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None,
-                       like: CoverageGrid | None = None) -> CoverageGrid:
+def rasterize_coverage(
+    x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None, like: CoverageGrid | None = None
+) -> CoverageGrid:
     """Discs of `radius_m` around metric points, on a grid of `cell_m` cells aligned to multiples
     of `cell_m`; `bounds` (minx, miny, maxx, maxy) extends the grid (e.g. to the city). `like`: use
     that grid's frame when it holds this one (the same cells either way, and windows can be shared)."""
@@ -554,9 +623,14 @@ def rasterize_coverage(x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=No
     y0 = math.floor((ext[1] - pad) / cell_m) * cell_m
     nx = int(math.ceil((ext[2] + pad - x0) / cell_m))
     ny = int(math.ceil((ext[3] + pad - y0) / cell_m))
-    if like is not None and like.cell_m == cell_m and like.x0 <= x0 and like.y0 <= y0 \
-            and like.x0 + like.mask.shape[1] * cell_m >= x0 + nx * cell_m \
-            and like.y0 + like.mask.shape[0] * cell_m >= y0 + ny * cell_m:
+    if (
+        like is not None
+        and like.cell_m == cell_m
+        and like.x0 <= x0
+        and like.y0 <= y0
+        and like.x0 + like.mask.shape[1] * cell_m >= x0 + nx * cell_m
+        and like.y0 + like.mask.shape[0] * cell_m >= y0 + ny * cell_m
+    ):
         x0, y0, (ny, nx) = like.x0, like.y0, like.mask.shape
     mask = np.zeros((ny, nx), dtype=bool)
     u, v = (x - x0) / cell_m, (y - y0) / cell_m
@@ -604,7 +678,7 @@ def covered_area_km2(lon, lat, radius_m, cell_m: float = 50.0, max_band_cells: i
             bwidth = int(gx[idx].max()) + pad + 1 - bx0
             mask = np.zeros((b1 - b0 + 4 * pad, bwidth), dtype=bool)
             _stamp(mask, gx[idx] - bx0, gy[idx] - (b0 - 2 * pad), rz[idx] / cell_m, fx[idx], fy[idx])
-            total_cells += int(np.count_nonzero(mask[2 * pad:2 * pad + (b1 - b0)]))
+            total_cells += int(np.count_nonzero(mask[2 * pad : 2 * pad + (b1 - b0)]))
     return total_cells * cell_m**2 / 1e6
 
 
@@ -649,7 +723,7 @@ def rasterize_polygons(geoms, grid: CoverageGrid) -> np.ndarray:
         win = grid.window(part) if part is not None and part.area > 0 else None
         if win is not None:
             i0, j0, inside = win
-            mask[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]] |= inside
+            mask[i0 : i0 + inside.shape[0], j0 : j0 + inside.shape[1]] |= inside
     return mask
 
 
@@ -677,8 +751,9 @@ def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFra
     return gap
 
 
-def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid,
-                        cells: np.ndarray | None = None) -> dict[int, object]:
+def _component_polygons(
+    labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid, cells: np.ndarray | None = None
+) -> dict[int, object]:
     """Outline of each component in `ids`: its cells as row runs (boxes), merged per component.
     `cells`: the flat indices of every labelled cell, when known (then only their rows are read)."""
     wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
@@ -705,8 +780,7 @@ def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid,
     starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
     ends = np.r_[starts[1:], value.size]
     # the union of a component's run boxes; simplify(0) drops the run corners along straight edges
-    return {int(value[a]): shapely.simplify(shapely.coverage_union_all(boxes[a:b]), 0.0)
-            for a, b in zip(starts, ends)}
+    return {int(value[a]): shapely.simplify(shapely.coverage_union_all(boxes[a:b]), 0.0) for a, b in zip(starts, ends)}
 
 
 def _nearest_district(districts_utm, x, y) -> np.ndarray:
@@ -810,12 +884,22 @@ def _gap_rows(ids, n_cells, labels, cells, lab, site_lab, open_sites, districts_
         hit = site_lab == label
         n_target = int(target[hit].sum())
         area = float(n_cells[label]) * grid.cell_m**2 / 1e6
-        rows.append({
-            "label": int(label), "district": district[k], "area_km2": round(area, 4), "n_key_sites": int(hit.sum()),
-            "n_target_sites": n_target, "sites": "; ".join(sorted(names[hit])),
-            "score": round(area + settings.target_site_weight_km2 * n_target
-                           + settings.key_site_weight_km2 * (int(hit.sum()) - n_target), 4),
-        })
+        rows.append(
+            {
+                "label": int(label),
+                "district": district[k],
+                "area_km2": round(area, 4),
+                "n_key_sites": int(hit.sum()),
+                "n_target_sites": n_target,
+                "sites": "; ".join(sorted(names[hit])),
+                "score": round(
+                    area
+                    + settings.target_site_weight_km2 * n_target
+                    + settings.key_site_weight_km2 * (int(hit.sum()) - n_target),
+                    4,
+                ),
+            }
+        )
     return rows
 
 
@@ -856,7 +940,9 @@ def _target_flags(sites: pd.DataFrame, as_of) -> tuple[np.ndarray, list[str]]:
             notes.append(f"rated {rating} on {pd.Timestamp(date).date()}, after the as-of date")
         else:
             flags.append(True)
-            notes.append(f"rated {rating}" + (f" on {pd.Timestamp(date).date()}" if pd.notna(date) else ", date unknown"))
+            notes.append(
+                f"rated {rating}" + (f" on {pd.Timestamp(date).date()}" if pd.notna(date) else ", date unknown")
+            )
     return np.array(flags, dtype=bool), notes
 
 
@@ -890,21 +976,33 @@ def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: Co
     n = len(df)
     out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db")}
     out["is_covered"] = out["is_covered_indoor"] = np.zeros(n, dtype=bool)
-    nearest = {k: np.full(n, "", dtype=object) for k in ("nearest_station_id", "nearest_name", "nearest_operator",
-                                                          "nearest_band")}
+    nearest = {
+        k: np.full(n, "", dtype=object)
+        for k in ("nearest_station_id", "nearest_name", "nearest_operator", "nearest_band")
+    }
     if len(on_air) and n:
         j, dn, covered, covered_in = _nearest_and_cover(
-            x, y, on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy(), on_air["radius_m"].to_numpy(),
-            on_air["radius_indoor_m"].to_numpy())
+            x,
+            y,
+            on_air["x_m"].to_numpy(),
+            on_air["y_m"].to_numpy(),
+            on_air["radius_m"].to_numpy(),
+            on_air["radius_indoor_m"].to_numpy(),
+        )
         near = on_air.iloc[j]
         out["distance_m"] = dn
         out["nearest_radius_m"] = near["radius_m"].to_numpy()
         out["margin_m"] = near["radius_m"].to_numpy() - dn
         bands = near["band"].astype(str).where(near["band"].astype(str).isin(settings.bands), "unknown")
-        pl = np.array([path_loss_db(dd, settings.bands[b].freq_ghz, settings.areas[k], settings.ue_height_m).item()
-                       for dd, b, k in zip(dn, bands, near["area_type"])])
-        out["margin_db"] = np.where(near["radius_source"].to_numpy() == "link_budget",
-                                    near["max_path_loss_db"].to_numpy() - pl, np.nan)
+        pl = np.array(
+            [
+                path_loss_db(dd, settings.bands[b].freq_ghz, settings.areas[k], settings.ue_height_m).item()
+                for dd, b, k in zip(dn, bands, near["area_type"])
+            ]
+        )
+        out["margin_db"] = np.where(
+            near["radius_source"].to_numpy() == "link_budget", near["max_path_loss_db"].to_numpy() - pl, np.nan
+        )
         out["is_covered"], out["is_covered_indoor"] = covered, covered_in
         nearest["nearest_station_id"] = near["station_id"].astype(str).to_numpy()
         nearest["nearest_name"] = near["name"].astype(str).to_numpy() if "name" in near else ""
@@ -940,35 +1038,54 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
         tgt = st[st["is_target"]]
         covered = _covered_km2(cover_out, cover_in, geom)
         urban_covered = _covered_km2(cover_out, cover_in, urban_geom) if not urban_geom.is_empty else (0.0, 0.0)
-        rows.append({
-            "district": name,
-            "name_en": city_names.get(name, ""),
-            "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
-            "area_km2": geom.area / 1e6,
-            "covered_km2": covered[0],
-            "covered_indoor_km2": covered[1],
-            "urban_area_km2": urban_geom.area / 1e6,
-            "urban_covered_km2": urban_covered[0],
-            "urban_covered_indoor_km2": urban_covered[1],
-            "n_key_sites": len(st),
-            "n_key_sites_covered": int(st["is_covered"].sum()),
-            "n_target_sites": len(tgt),
-            "n_target_sites_covered": int(tgt["is_covered"].sum()),
-        })
+        rows.append(
+            {
+                "district": name,
+                "name_en": city_names.get(name, ""),
+                "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
+                "area_km2": geom.area / 1e6,
+                "covered_km2": covered[0],
+                "covered_indoor_km2": covered[1],
+                "urban_area_km2": urban_geom.area / 1e6,
+                "urban_covered_km2": urban_covered[0],
+                "urban_covered_indoor_km2": urban_covered[1],
+                "n_key_sites": len(st),
+                "n_key_sites_covered": int(st["is_covered"].sum()),
+                "n_target_sites": len(tgt),
+                "n_target_sites_covered": int(tgt["is_covered"].sum()),
+            }
+        )
     df = pd.DataFrame(rows)
     total = df.drop(columns=["district", "name_en"]).sum(numeric_only=True)
     total["n_stations_on_air"] = len(on_air)
-    df = pd.concat([df, pd.DataFrame([{"district": "全市", "name_en": "whole city", **total.to_dict()}])],
-                   ignore_index=True)
+    df = pd.concat(
+        [df, pd.DataFrame([{"district": "全市", "name_en": "whole city", **total.to_dict()}])], ignore_index=True
+    )
     for base in ("covered", "covered_indoor"):
         df[f"{base}_pct"] = 100 * df[f"{base}_km2"] / df["area_km2"].where(df["area_km2"] > 0)
         df[f"urban_{base}_pct"] = 100 * df[f"urban_{base}_km2"] / df["urban_area_km2"].where(df["urban_area_km2"] > 0)
     urban_ok = df["urban_covered_pct"].fillna(100.0) >= settings.full_coverage_pct
     df["is_fully_covered"] = urban_ok & (df["n_target_sites_covered"] == df["n_target_sites"])
-    order = ["district", "name_en", "n_stations_on_air", "area_km2", "covered_km2", "covered_pct",
-             "covered_indoor_km2", "covered_indoor_pct", "urban_area_km2", "urban_covered_km2", "urban_covered_pct",
-             "urban_covered_indoor_km2", "urban_covered_indoor_pct", "n_key_sites", "n_key_sites_covered",
-             "n_target_sites", "n_target_sites_covered", "is_fully_covered"]
+    order = [
+        "district",
+        "name_en",
+        "n_stations_on_air",
+        "area_km2",
+        "covered_km2",
+        "covered_pct",
+        "covered_indoor_km2",
+        "covered_indoor_pct",
+        "urban_area_km2",
+        "urban_covered_km2",
+        "urban_covered_pct",
+        "urban_covered_indoor_km2",
+        "urban_covered_indoor_pct",
+        "n_key_sites",
+        "n_key_sites_covered",
+        "n_target_sites",
+        "n_target_sites_covered",
+        "is_fully_covered",
+    ]
     df = df[order]
     for c in df.columns:
         if c.endswith("_km2"):
@@ -988,20 +1105,33 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
         minx, miny, maxx, maxy = urban.bounds
         if len(on_air):
             r = on_air["radius_m"].to_numpy()
-            near = ((on_air["x_m"] + r >= minx) & (on_air["x_m"] - r <= maxx)
-                    & (on_air["y_m"] + r >= miny) & (on_air["y_m"] - r <= maxy)).to_numpy()
+            near = (
+                (on_air["x_m"] + r >= minx)
+                & (on_air["x_m"] - r <= maxx)
+                & (on_air["y_m"] + r >= miny)
+                & (on_air["y_m"] - r <= maxy)
+            ).to_numpy()
             cover = coverage_union(on_air["x_m"].to_numpy()[near], on_air["y_m"].to_numpy()[near], r[near])
             urban = shapely.difference(urban, cover)
         pieces.append(urban)
     open_sites = sites[~sites["is_covered"]]
     if len(open_sites):
-        pieces.append(shapely.union_all(shapely.buffer(shapely.points(open_sites["x_m"], open_sites["y_m"]),
-                                                       settings.site_radius_m, quad_segs=16)))
+        pieces.append(
+            shapely.union_all(
+                shapely.buffer(
+                    shapely.points(open_sites["x_m"], open_sites["y_m"]), settings.site_radius_m, quad_segs=16
+                )
+            )
+        )
     if not pieces:
         pieces.append(shapely.Polygon())
     merged = shapely.union_all(pieces)
-    parts = [g for g in shapely.get_parts(merged) if g.area / 1e6 >= settings.min_gap_km2
-             or any(g.intersects(shapely.points(open_sites["x_m"], open_sites["y_m"])))]
+    parts = [
+        g
+        for g in shapely.get_parts(merged)
+        if g.area / 1e6 >= settings.min_gap_km2
+        or any(g.intersects(shapely.points(open_sites["x_m"], open_sites["y_m"])))
+    ]
     rows = []
     site_pts = shapely.points(open_sites["x_m"].to_numpy(), open_sites["y_m"].to_numpy()) if len(open_sites) else []
     for g in parts:
@@ -1011,19 +1141,30 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
         dist = districts_utm.distance(c)
         n_target = int(hit["is_target"].sum())
         area = g.area / 1e6
-        rows.append({
-            "district": districts_utm["name_zh"].iloc[int(np.argmin(dist.to_numpy()))] if len(districts_utm) else "",
-            "area_km2": round(area, 4),
-            "n_key_sites": len(hit),
-            "n_target_sites": n_target,
-            "sites": "; ".join(sorted(hit["name_zh"].astype(str))),
-            "score": round(area + settings.target_site_weight_km2 * n_target
-                           + settings.key_site_weight_km2 * (len(hit) - n_target), 4),
-            "geometry": g,
-        })
+        rows.append(
+            {
+                "district": districts_utm["name_zh"].iloc[int(np.argmin(dist.to_numpy()))]
+                if len(districts_utm)
+                else "",
+                "area_km2": round(area, 4),
+                "n_key_sites": len(hit),
+                "n_target_sites": n_target,
+                "sites": "; ".join(sorted(hit["name_zh"].astype(str))),
+                "score": round(
+                    area
+                    + settings.target_site_weight_km2 * n_target
+                    + settings.key_site_weight_km2 * (len(hit) - n_target),
+                    4,
+                ),
+                "geometry": g,
+            }
+        )
     cols = ["district", "area_km2", "n_key_sites", "n_target_sites", "sites", "score"]
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
-        {c: [] for c in cols}, geometry=[], crs=crs)
+    gdf = (
+        gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+        if rows
+        else gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
+    )
     gdf = gdf.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
     gdf = gdf.reset_index(drop=True)
     gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
@@ -1061,13 +1202,28 @@ def _reach_matrix(cx, cy, cr, px, py):
     return sparse.csr_matrix((np.ones(cols.size), cols, indptr), shape=(len(cx), len(px)))
 
 
-def _candidates(demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings,
-                crs) -> pd.DataFrame:
+def _candidates(
+    demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings, crs
+) -> pd.DataFrame:
     """Greedy maximum coverage: candidate points every `candidate_spacing_m` among the gap cells
     (`demand_xy`, cells of `demand_cell_m`) and at each uncovered key site; each round takes the
     candidate that covers the most still-open gap (km2, plus the worth of the key sites it reaches)."""
-    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
-            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
+    cols = [
+        "rank",
+        "candidate_id",
+        "lon",
+        "lat",
+        "district",
+        "area_type",
+        "band",
+        "radius_m",
+        "gain_km2",
+        "gain_target_sites",
+        "gain_key_sites",
+        "gain_score",
+        "cumulative_gain_km2",
+        "sites",
+    ]
     dx, dy = (np.asarray(a, dtype=float) for a in demand_xy)
     if dx.size == 0:
         return pd.DataFrame(columns=cols)
@@ -1093,7 +1249,7 @@ def _candidates(demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, distr
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
-        idx = reach.indices[reach.indptr[best]:reach.indptr[best + 1]]
+        idx = reach.indices[reach.indptr[best] : reach.indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
         picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))
         open_w[idx] = 0.0
@@ -1103,13 +1259,25 @@ def _candidates(demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, distr
     lon, lat = _to_wgs84(cx[best], cy[best], crs)
     district = _nearest_district(districts_utm, cx[best], cy[best])
     cumulative_km2 = np.cumsum([p[2] for p in picks])
-    rows = [{
-        "rank": k + 1, "candidate_id": f"C{k + 1:02d}", "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6),
-        "district": district[k], "area_type": kind[b], "band": settings.candidate_band, "radius_m": cr[b],
-        "gain_km2": round(p[2], 4), "gain_target_sites": int(targets[p[3]].sum()), "gain_key_sites": int(p[3].size),
-        "gain_score": round(p[1], 4), "cumulative_gain_km2": round(float(cumulative_km2[k]), 4),
-        "sites": "; ".join(sorted(names[p[3]])),
-    } for k, (b, p) in enumerate(zip(best, picks))]
+    rows = [
+        {
+            "rank": k + 1,
+            "candidate_id": f"C{k + 1:02d}",
+            "lon": round(float(lon[k]), 6),
+            "lat": round(float(lat[k]), 6),
+            "district": district[k],
+            "area_type": kind[b],
+            "band": settings.candidate_band,
+            "radius_m": cr[b],
+            "gain_km2": round(p[2], 4),
+            "gain_target_sites": int(targets[p[3]].sum()),
+            "gain_key_sites": int(p[3].size),
+            "gain_score": round(p[1], 4),
+            "cumulative_gain_km2": round(float(cumulative_km2[k]), 4),
+            "sites": "; ".join(sorted(names[p[3]])),
+        }
+        for k, (b, p) in enumerate(zip(best, picks))
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -1122,8 +1290,9 @@ def _grid_bounds(districts_utm, urban_utm, sites: pd.DataFrame, settings) -> tup
     boxes = [districts_utm.total_bounds, urban_utm.total_bounds]
     if len(sites):
         pad = settings.site_radius_m + 4 * settings.cell_m
-        boxes.append([sites["x_m"].min() - pad, sites["y_m"].min() - pad, sites["x_m"].max() + pad,
-                      sites["y_m"].max() + pad])
+        boxes.append(
+            [sites["x_m"].min() - pad, sites["y_m"].min() - pad, sites["x_m"].max() + pad, sites["y_m"].max() + pad]
+        )
     b = np.array([bb for bb in boxes if np.isfinite(bb).all()], dtype=float).reshape(-1, 4)
     return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()) if len(b) else None
 
@@ -1134,8 +1303,9 @@ def _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, 
     if mode == "grid":
         bounds = _grid_bounds(districts_utm, urban_utm, site_tab, settings)
         cover_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
-        cover_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
-                                      bounds, crs, like=cover_out)
+        cover_in = rasterize_coverage(
+            on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m, bounds, crs, like=cover_out
+        )
         urban_mask = rasterize_polygons(urban_utm.geometry.values, cover_out)
         gaps, demand = _grid_gaps(urban_mask, cover_out, districts_utm, site_tab, settings, crs)
         return cover_out, cover_in, gaps, demand
@@ -1145,10 +1315,17 @@ def _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, 
     return cover_out, cover_in, gaps, _demand_in_polygons(gaps.to_crs(crs), _VECTOR_DEMAND_CELL_M)
 
 
-def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius_m: float | None = None,
-                    mode: str = "grid", settings: CoverageSettings | None = None,
-                    districts: gpd.GeoDataFrame | None = None, urban_areas: gpd.GeoDataFrame | None = None,
-                    sites: gpd.GeoDataFrame | None = None) -> CoverageResult:
+def assess_coverage(
+    stations: pd.DataFrame,
+    city: City | str,
+    as_of=None,
+    radius_m: float | None = None,
+    mode: str = "grid",
+    settings: CoverageSettings | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    urban_areas: gpd.GeoDataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+) -> CoverageResult:
     """Coverage of a city's districts, built-up areas and key sites by the stations on air at
     `as_of` (all with an on-air date when None): per-district table, per-site table, ranked gaps
     and greedy candidate sites. `mode` "grid" (cells of settings.cell_m) or "vector" (exact union).
@@ -1166,11 +1343,19 @@ def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius
     _check_stations(stations)
     stations = stations.reset_index(drop=True)
     finite = np.isfinite(pd.to_numeric(stations["lon"], errors="coerce")) & np.isfinite(
-        pd.to_numeric(stations["lat"], errors="coerce"))
+        pd.to_numeric(stations["lat"], errors="coerce")
+    )
     stations = stations[finite.to_numpy()].reset_index(drop=True)
-    ref = pd.concat([stations[["lon", "lat"]], pd.DataFrame({"lon": districts.geometry.centroid.x,
-                                                             "lat": districts.geometry.centroid.y})]) \
-        if len(stations) == 0 else stations
+    ref = (
+        pd.concat(
+            [
+                stations[["lon", "lat"]],
+                pd.DataFrame({"lon": districts.geometry.centroid.x, "lat": districts.geometry.centroid.y}),
+            ]
+        )
+        if len(stations) == 0
+        else stations
+    )
     crs = geo.utm_crs_for(ref["lon"], ref["lat"])
     districts_utm = districts.to_crs(crs)
     urban_utm = urban_areas.to_crs(crs)
@@ -1186,14 +1371,31 @@ def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius
     by_district = _district_table(districts_utm, urban_utm, cover_out, cover_in, on_air, site_tab, names_en, settings)
     by_district.insert(2, "as_of", as_of_ts.date().isoformat() if as_of_ts is not None else "")
     by_district.insert(3, "mode", mode)
-    candidates = _candidates(demand, settings.cell_m if mode == "grid" else _VECTOR_DEMAND_CELL_M, site_tab,
-                             list(urban_utm.geometry.values), (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()),
-                             districts_utm, settings, crs)
+    candidates = _candidates(
+        demand,
+        settings.cell_m if mode == "grid" else _VECTOR_DEMAND_CELL_M,
+        site_tab,
+        list(urban_utm.geometry.values),
+        (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()),
+        districts_utm,
+        settings,
+        crs,
+    )
     sites_out = site_tab.drop(columns=["x_m", "y_m"]).sort_values("site_id", kind="stable").reset_index(drop=True)
     sites_out["rating_date"] = pd.to_datetime(sites_out["rating_date"]).dt.strftime("%Y-%m-%d").fillna("")
     return CoverageResult(
-        as_of=as_of_ts, crs=crs, settings=settings, mode=mode, by_district=by_district, sites=sites_out, gaps=gaps,
-        candidates=candidates, stations=fp, districts=districts, urban_areas=urban_areas, city_name=city.name_zh,
+        as_of=as_of_ts,
+        crs=crs,
+        settings=settings,
+        mode=mode,
+        by_district=by_district,
+        sites=sites_out,
+        gaps=gaps,
+        candidates=candidates,
+        stations=fp,
+        districts=districts,
+        urban_areas=urban_areas,
+        city_name=city.name_zh,
     )
 
 
@@ -1215,7 +1417,9 @@ def write_gaps_geojson(gaps: gpd.GeoDataFrame, path: Path) -> Path:
     return path
 
 
-def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = True, basemap: str | None = None) -> list[Path]:
+def write_coverage(
+    result: CoverageResult, out: str | Path, with_map: bool = True, basemap: str | None = None
+) -> list[Path]:
     """Write coverage_by_district.csv, site_coverage.csv, gaps.geojson, candidates.csv and (with
     `with_map`) coverage_map.html into `out`."""
     out = Path(out)
@@ -1236,18 +1440,25 @@ def read_coverage_stations(path: str | Path) -> pd.DataFrame:
     """The columns of a cleaned stations.parquet that coverage uses, without point geometry."""
     from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
 
-    return read_stations(path, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS),
-                         geometry=False)
+    return read_stations(
+        path, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS), geometry=False
+    )
 
 
-def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
-                       radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
+def coverage_to_folder(
+    stations: str | Path | pd.DataFrame,
+    city: City | str,
+    out: str | Path,
+    as_of=None,
+    radius_m: float | None = None,
+    mode: str = "grid",
+    with_map: bool = True,
+) -> CoverageResult:
     """Read the stations (a path or a frame), run `coverage_stage` into `out` and return its result
     (for callers that want the tables in memory as well as on disk)."""
     if not isinstance(stations, pd.DataFrame):
         stations = read_coverage_stations(stations)
-    result, _ = _run_stage(stations, resolve_city(city), as_of, out, with_map=with_map, mode=mode,
-                           radius_m=radius_m)
+    result, _ = _run_stage(stations, resolve_city(city), as_of, out, with_map=with_map, mode=mode, radius_m=radius_m)
     return result
 
 
@@ -1255,21 +1466,39 @@ def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, ou
 # Stage entry
 # --------------------------------------------------------------------------------------------
 
-def coverage_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basemap: str | None = None,
-                   with_map: bool = True, mode: str = "grid", radius_m: float | None = None,
-                   stamp: dict | None = None) -> list[Path]:
+
+def coverage_stage(
+    stations: pd.DataFrame,
+    city: City,
+    as_of,
+    out: str | Path,
+    basemap: str | None = None,
+    with_map: bool = True,
+    mode: str = "grid",
+    radius_m: float | None = None,
+    stamp: dict | None = None,
+) -> list[Path]:
     """The coverage stage, as the command line, the notebooks and the report run it: assess the
     cleaned `stations` of a resolved `city` on `as_of` (None: every dated station) and write the
     tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically and
     a stage.json (with `stamp`) last. Returns the files written (one progress step each for the
     stations, the assessment and the files: a national run takes about a minute)."""
-    return _run_stage(stations, city, as_of, out, basemap=basemap, with_map=with_map, mode=mode,
-                      radius_m=radius_m, stamp=stamp)[1]
+    return _run_stage(
+        stations, city, as_of, out, basemap=basemap, with_map=with_map, mode=mode, radius_m=radius_m, stamp=stamp
+    )[1]
 
 
-def _run_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basemap: str | None = None,
-               with_map: bool = True, mode: str = "grid", radius_m: float | None = None,
-               stamp: dict | None = None) -> tuple[CoverageResult, list[Path]]:
+def _run_stage(
+    stations: pd.DataFrame,
+    city: City,
+    as_of,
+    out: str | Path,
+    basemap: str | None = None,
+    with_map: bool = True,
+    mode: str = "grid",
+    radius_m: float | None = None,
+    stamp: dict | None = None,
+) -> tuple[CoverageResult, list[Path]]:
     from analysis.catalog import publish_stage, stamp_date
     from analysis.progress import task
 
@@ -1279,8 +1508,16 @@ def _run_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basem
         progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
         basemap = basemap or city.basemap.get("default")
         written = publish_stage(
-            "coverage", out, lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
-            {**(stamp or {}), "as_of": stamp_date(as_of), "mode": mode, "basemap": basemap if with_map else None,
-             "full_coverage_pct": result.settings.full_coverage_pct})
+            "coverage",
+            out,
+            lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
+            {
+                **(stamp or {}),
+                "as_of": stamp_date(as_of),
+                "mode": mode,
+                "basemap": basemap if with_map else None,
+                "full_coverage_pct": result.settings.full_coverage_pct,
+            },
+        )
         progress.advance(note=f"written to {out}")
     return result, written

@@ -12,8 +12,17 @@ from pathlib import Path
 from analysis.errors import UsageError
 
 #: Fonts that draw Chinese, in order of preference.
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
-             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
 #: Where Debian/Ubuntu, Fedora, Arch and macOS put CJK font files: looked at when fontconfig's
 #: `fc-list` is missing.
 CJK_FONT_GLOBS = (
@@ -36,8 +45,9 @@ def find_cjk_font_files() -> list[Path]:
     files: set[Path] = set()
     if shutil.which("fc-list"):
         try:
-            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
-                                    timeout=20, check=False).stdout
+            listed = subprocess.run(
+                ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             listed = ""
         files |= {Path(line.split(":")[0].strip()) for line in listed.splitlines() if line.strip()}
@@ -86,8 +96,9 @@ def set_cjk_font(warn: bool = True) -> str | None:
         matplotlib.rcParams["axes.unicode_minus"] = False
         return name
     if warn and not _CJK_WARNED:
-        warnings.warn("no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures fall back to English",
-                      stacklevel=2)
+        warnings.warn(
+            "no CJK font installed (e.g. apt-get install fonts-noto-cjk): figures fall back to English", stacklevel=2
+        )
         _CJK_WARNED = True
     return None
 

@@ -51,8 +51,10 @@ def write_atomic(path: str | Path, write) -> None:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """CSV for people: UTF-8 with BOM (Excel shows Chinese right), ISO dates, LF line ends."""
-    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d",
-                                                lineterminator="\n"))
+    write_atomic(
+        path,
+        lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n"),
+    )
 
 
 def write_json(data: dict, path: str | Path) -> None:

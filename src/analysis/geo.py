@@ -155,8 +155,21 @@ SITE_RATINGS = ("5A", "4A", "")
 SITE_RATING_STATUSES = ("confirmed", "proposed", "unconfirmed", "n/a")
 SITE_COORD_CRS = ("wgs84", "gcj02")
 SITE_COLUMNS = (
-    "site_id", "name_zh", "name_en", "category", "rating", "rating_date", "rating_status", "district",
-    "lon", "lat", "coord_crs_original", "coord_precision_m", "rating_source", "coord_source", "note",
+    "site_id",
+    "name_zh",
+    "name_en",
+    "category",
+    "rating",
+    "rating_date",
+    "rating_status",
+    "district",
+    "lon",
+    "lat",
+    "coord_crs_original",
+    "coord_precision_m",
+    "rating_source",
+    "coord_source",
+    "note",
 )
 
 
@@ -229,7 +242,8 @@ def read_districts(city: City) -> gpd.GeoDataFrame:
         extra = sorted(set(names) - expected)
         lacking = sorted(expected - set(names))
         raise ConfigError(
-            f"districts do not match city.toml (not in city.toml: {extra or 'none'}; missing: {lacking or 'none'})", path
+            f"districts do not match city.toml (not in city.toml: {extra or 'none'}; missing: {lacking or 'none'})",
+            path,
         )
     gdf = gdf.assign(name_zh=names)
     en_from_config = {d.name_zh: d.name_en for d in city.districts}
@@ -253,8 +267,9 @@ def read_urban_areas(city: City) -> gpd.GeoDataFrame:
     known = set(city.district_names)
     for i, d in enumerate(gdf["district"].astype(str), start=1):
         if d not in known:
-            raise BadInputError(f"district {d!r} is not one of the city's districts ({', '.join(city.district_names)})",
-                                path, row=i)
+            raise BadInputError(
+                f"district {d!r} is not one of the city's districts ({', '.join(city.district_names)})", path, row=i
+            )
     if "name_en" not in gdf.columns:
         gdf["name_en"] = ""
     front = ["name_zh", "name_en", "district"]
@@ -289,8 +304,9 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
         bad = ~df[col].isin(values)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise BadInputError(f"{col} {df[col].iloc[row]!r} is not one of {', '.join(map(repr, values))}",
-                                path, row=row + 1)
+            raise BadInputError(
+                f"{col} {df[col].iloc[row]!r} is not one of {', '.join(map(repr, values))}", path, row=row + 1
+            )
     for col, lo, hi in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() | (values < lo) | (values > hi)
@@ -315,6 +331,7 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
 # --- point in district ----------------------------------------------------------------------
 #: Grid cell (degrees) by which points are grouped to find their candidate districts.
 _ASSIGN_CELL_DEG = 0.05
+
 
 def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "name_zh") -> np.ndarray:
     """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon.
@@ -359,7 +376,7 @@ def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "n
         cell_idx, poly_idx = cell_idx[by_poly], poly_idx[by_poly]
         bounds = np.searchsorted(poly_idx, np.arange(len(polygons) + 1))
         for j in np.flatnonzero(np.diff(bounds)):
-            cs = cell_idx[bounds[j]:bounds[j + 1]]
+            cs = cell_idx[bounds[j] : bounds[j + 1]]
             lengths = starts[cs + 1] - starts[cs]
             # the points of these cells: concatenated ranges of `order`
             offsets = np.repeat(starts[cs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
@@ -448,7 +465,8 @@ def export_boundaries(city_name: str, out: str | Path, tolerance_m: float = 50.0
 
     The polygons come from the optional `cnmaps` package (Amap-derived, GCJ-02 in the package:
     converted here with the exact `gcj02_to_wgs84`). They are simplified in the data's UTM zone
-    with `tolerance_m` (Douglas-Peucker, topology kept) as one coverage, so neighbours keep one border, and written in WGS-84
+    with `tolerance_m` (Douglas-Peucker, topology kept) as one coverage, so neighbours keep one border,
+    and written in WGS-84
     with `name_zh`, `name_en` (from a city.toml naming the city, else empty), `adcode` and `source`,
     sorted by adcode then name. Returns the frame written.
     """
@@ -461,7 +479,9 @@ def export_boundaries(city_name: str, out: str | Path, tolerance_m: float = 50.0
     try:
         raw = get_adm_maps(city=city_name, level="区县", engine="geopandas", wgs84=False)
     except Exception as exc:  # cnmaps.maps.MapNotFoundError, or a ValueError for an empty name
-        raise UsageError(f"cnmaps has no districts for {city_name!r} (give the full Chinese name, e.g. 克拉玛依市): {exc}") from None
+        raise UsageError(
+            f"cnmaps has no districts for {city_name!r} (give the full Chinese name, e.g. 克拉玛依市): {exc}"
+        ) from None
     if raw is None or len(raw) == 0:
         raise UsageError(f"cnmaps has no districts for {city_name!r}")
 
@@ -497,6 +517,10 @@ def export_boundaries(city_name: str, out: str | Path, tolerance_m: float = 50.0
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
-    gdf.to_file(out, driver="GeoJSON", engine="pyogrio",
-                layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"})
+    gdf.to_file(
+        out,
+        driver="GeoJSON",
+        engine="pyogrio",
+        layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"},
+    )
     return gdf

@@ -46,12 +46,22 @@ _MC_CSS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/Ma
 _MC_DEFAULT_CSS = "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css"
 
 BASEMAPS = {
-    "osm": {"name": "OpenStreetMap", "frame": "wgs84",
-            "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            "attribution": "&copy; OpenStreetMap contributors", "subdomains": "abc", "max_zoom": 19},
-    "amap": {"name": "高德 Amap (GCJ-02)", "frame": "gcj02",
-             "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-             "attribution": "&copy; 高德地图 AutoNavi", "subdomains": "1234", "max_zoom": 18},
+    "osm": {
+        "name": "OpenStreetMap",
+        "frame": "wgs84",
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": "&copy; OpenStreetMap contributors",
+        "subdomains": "abc",
+        "max_zoom": 19,
+    },
+    "amap": {
+        "name": "高德 Amap (GCJ-02)",
+        "frame": "gcj02",
+        "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "attribution": "&copy; 高德地图 AutoNavi",
+        "subdomains": "1234",
+        "max_zoom": 18,
+    },
     "none": {"name": "无底图 No basemap", "frame": "wgs84"},
 }
 OPERATOR_COLOURS = {"CMCC": "#1f78b4", "CTCC": "#e31a1c", "CUCC": "#ff7f00", "CBN": "#6a3d9a", "unknown": "#777777"}
@@ -68,8 +78,13 @@ def _read_template(name: str) -> str:
 def _json_for_script(obj) -> str:
     """JSON safe inside <script>: no `<`, `>` or `&` survives, so no `</script>` can close it."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _r(v, nd=5):
@@ -121,7 +136,7 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
             best[better] = np.column_stack([rr, cc])[better]
     keys, counts = np.unique(best, axis=0, return_counts=True)
     rings = []
-    for (rr, cc) in keys:
+    for rr, cc in keys:
         cx = cc * w + (rr % 2) * w / 2
         cy = rr * h
         ang = np.radians(np.arange(6) * 60 + 30)
@@ -136,13 +151,17 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
 
 def _legend_html(title: str, subtitle: str, metric_label: str, aggregated: bool) -> str:
     e = html.escape
-    rows = [f"<div class='cm-title'>{e(title)}</div><div class='cm-sub'>{e(subtitle)}</div>",
-            f"<div class='cm-h'>{e(metric_label)}</div>"]
+    rows = [
+        f"<div class='cm-title'>{e(title)}</div><div class='cm-sub'>{e(subtitle)}</div>",
+        f"<div class='cm-h'>{e(metric_label)}</div>",
+    ]
     for lo, hi, colour in zip(SHARE_BINS[:-1], SHARE_BINS[1:], SHARE_COLOURS):
         rows.append(f"<div><i style='background:{colour}'></i>{lo:g}–{min(hi, 100):g} %</div>")
     rows.append("<div class='cm-h'>运营商 Operator</div>")
     for op, colour in OPERATOR_COLOURS.items():
-        rows.append(f"<div><i class='dot' style='background:{colour}'></i>{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}</div>")
+        rows.append(
+            f"<div><i class='dot' style='background:{colour}'></i>{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}</div>"
+        )
     rows += [
         "<div class='cm-h'>重点场所 Key sites</div>",
         "<div><i class='dia' style='background:#1a9850'></i>已覆盖 covered</div>",
@@ -182,17 +201,28 @@ def _district_features(result, metric: str) -> dict:
             rows += [
                 ["面积 area", f"{row['area_km2']:.1f} km²"],
                 ["覆盖 covered outdoor", f"{row['covered_km2']:.1f} km² ({_text(_r(row['covered_pct'], 1))} %)"],
-                ["室内 covered indoor", f"{row['covered_indoor_km2']:.1f} km² ({_text(_r(row['covered_indoor_pct'], 1))} %)"],
+                [
+                    "室内 covered indoor",
+                    f"{row['covered_indoor_km2']:.1f} km² ({_text(_r(row['covered_indoor_pct'], 1))} %)",
+                ],
                 ["城区 built-up area", f"{row['urban_area_km2']:.1f} km²"],
-                ["城区覆盖 built-up covered", f"{_text(_r(row['urban_covered_pct'], 1))} % outdoor, "
-                                            f"{_text(_r(row['urban_covered_indoor_pct'], 1))} % indoor"],
+                [
+                    "城区覆盖 built-up covered",
+                    f"{_text(_r(row['urban_covered_pct'], 1))} % outdoor, "
+                    f"{_text(_r(row['urban_covered_indoor_pct'], 1))} % indoor",
+                ],
                 ["4A+ 景区 targets covered", f"{int(row['n_target_sites_covered'])} / {int(row['n_target_sites'])}"],
                 ["全覆盖 full coverage", "是 yes" if bool(row["is_fully_covered"]) else "否 no"],
                 ["在网基站 stations on air", int(row["n_stations_on_air"])],
             ]
-        props.append({"name": name, "share": share,
-                      "share_label": "no built-up area" if share is None else f"{share:.1f} % of built-up area covered",
-                      "rows": rows})
+        props.append(
+            {
+                "name": name,
+                "share": share,
+                "share_label": "no built-up area" if share is None else f"{share:.1f} % of built-up area covered",
+                "rows": rows,
+            }
+        )
     return _geojson(result.districts.geometry.values, props)
 
 
@@ -215,16 +245,23 @@ def _station_layer(result, on: np.ndarray, aggregated: bool) -> tuple[list[dict]
     district = st["district_calc"] if "district_calc" in st else cols["district"]
     stations = []
     for i in range(len(st)):
-        stations.append({
-            "id": _text(st["station_id"].iat[i]), "name": _text(cols["name"].iat[i]),
-            "op": _text(cols["operator"].iat[i]) or "unknown", "band": _text(st["band"].iat[i]),
-            "date": _text(dates.iat[i]) if pd.notna(dates.iat[i]) else "",
-            "district": _text(district.iat[i]),
-            "area": _text(st["area_type"].iat[i]), "r": _r(st["radius_m"].iat[i], 0),
-            "ri": _r(st["radius_indoor_m"].iat[i], 0),
-            "lon": _r(st["lon"].iat[i], 6), "lat": _r(st["lat"].iat[i], 6), "on": bool(on[i]),
-            "month": int(month_idx[i]) if month_idx[i] >= 0 else None,
-        })
+        stations.append(
+            {
+                "id": _text(st["station_id"].iat[i]),
+                "name": _text(cols["name"].iat[i]),
+                "op": _text(cols["operator"].iat[i]) or "unknown",
+                "band": _text(st["band"].iat[i]),
+                "date": _text(dates.iat[i]) if pd.notna(dates.iat[i]) else "",
+                "district": _text(district.iat[i]),
+                "area": _text(st["area_type"].iat[i]),
+                "r": _r(st["radius_m"].iat[i], 0),
+                "ri": _r(st["radius_indoor_m"].iat[i], 0),
+                "lon": _r(st["lon"].iat[i], 6),
+                "lat": _r(st["lat"].iat[i], 6),
+                "on": bool(on[i]),
+                "month": int(month_idx[i]) if month_idx[i] >= 0 else None,
+            }
+        )
     return stations, months
 
 
@@ -233,25 +270,48 @@ def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> dict:
     st = result.stations
     size = hex_size_m or max(2000.0, 20000.0 * math.sqrt(on.sum() / 1e5))
     rings, counts = hexbin_counts(st["lon"].to_numpy()[on], st["lat"].to_numpy()[on], size)
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"n": n}, "geometry": {"type": "Polygon", "coordinates": [r]}}
-        for r, n in zip(rings, counts)]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"n": n}, "geometry": {"type": "Polygon", "coordinates": [r]}}
+            for r, n in zip(rings, counts)
+        ],
+    }
 
 
 def _site_layer(result) -> list[dict]:
     """Key sites with their popup rows: rating, verdict outdoors and indoors, nearest station, margin."""
     sites = []
     for s in result.sites.to_dict("records"):
-        rows = [["名称 name", s["name_zh"]], ["English", s["name_en"]], ["类别 category", s["category"]],
-                ["等级 rating", (s["rating"] or "—") + (f" ({s['target_note']})" if s["target_note"] else "")],
-                ["覆盖 covered", ("是 yes" if s["is_covered"] else "否 no") + " outdoor, "
-                 + ("是 yes" if s["is_covered_indoor"] else "否 no") + " indoor"],
-                ["最近基站 nearest station",
-                 f"{s['nearest_name']} ({s['nearest_station_id']}, {s['nearest_operator']} {s['nearest_band']})"],
-                ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
-                ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"]]
-        sites.append({"name": _text(s["name_zh"]), "lon": _r(s["lon"], 6), "lat": _r(s["lat"], 6),
-                      "covered": bool(s["is_covered"]), "target": bool(s["is_target"]), "rows": rows})
+        rows = [
+            ["名称 name", s["name_zh"]],
+            ["English", s["name_en"]],
+            ["类别 category", s["category"]],
+            ["等级 rating", (s["rating"] or "—") + (f" ({s['target_note']})" if s["target_note"] else "")],
+            [
+                "覆盖 covered",
+                ("是 yes" if s["is_covered"] else "否 no")
+                + " outdoor, "
+                + ("是 yes" if s["is_covered_indoor"] else "否 no")
+                + " indoor",
+            ],
+            [
+                "最近基站 nearest station",
+                f"{s['nearest_name']} ({s['nearest_station_id']}, {s['nearest_operator']} {s['nearest_band']})",
+            ],
+            ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
+            ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
+        ]
+        sites.append(
+            {
+                "name": _text(s["name_zh"]),
+                "lon": _r(s["lon"], 6),
+                "lat": _r(s["lat"], 6),
+                "covered": bool(s["is_covered"]),
+                "target": bool(s["is_target"]),
+                "rows": rows,
+            }
+        )
     return sites
 
 
@@ -259,12 +319,20 @@ def _candidate_layer(result) -> list[dict]:
     """Candidate sites with their footprint radius and popup rows."""
     candidates = []
     for c in result.candidates.to_dict("records"):
-        rows = [["候选 candidate", f"{c['candidate_id']} (rank {c['rank']})"], ["区 district", c["district"]],
-                ["频段 band", c["band"]], ["半径 radius", f"{c['radius_m']:.0f} m ({c['area_type']})"],
-                ["新增覆盖 gain", f"{c['gain_km2']} km² of gap, {c['gain_key_sites']} key sites "
-                                  f"({c['gain_target_sites']} 4A+)"], ["场所 sites", c["sites"]]]
-        candidates.append({"id": c["candidate_id"], "lon": c["lon"], "lat": c["lat"], "r": _r(c["radius_m"], 0),
-                           "rows": rows})
+        rows = [
+            ["候选 candidate", f"{c['candidate_id']} (rank {c['rank']})"],
+            ["区 district", c["district"]],
+            ["频段 band", c["band"]],
+            ["半径 radius", f"{c['radius_m']:.0f} m ({c['area_type']})"],
+            [
+                "新增覆盖 gain",
+                f"{c['gain_km2']} km² of gap, {c['gain_key_sites']} key sites ({c['gain_target_sites']} 4A+)",
+            ],
+            ["场所 sites", c["sites"]],
+        ]
+        candidates.append(
+            {"id": c["candidate_id"], "lon": c["lon"], "lat": c["lat"], "r": _r(c["radius_m"], 0), "rows": rows}
+        )
     return candidates
 
 
@@ -273,8 +341,13 @@ def _gap_layer(result) -> dict:
     gaps = result.gaps
     if not len(gaps):
         return {"type": "FeatureCollection", "features": []}
-    return _geojson(gaps.geometry.values, [{"rank": int(r), "area_km2": float(a), "sites": _text(s)}
-                                           for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])])
+    return _geojson(
+        gaps.geometry.values,
+        [
+            {"rank": int(r), "area_km2": float(a), "sites": _text(s)}
+            for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])
+        ],
+    )
 
 
 def _opening_view(result) -> list | None:
@@ -297,11 +370,13 @@ def _opening_view(result) -> list | None:
 def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
     s = result.settings
-    return (f"截至 as of {as_of} · 在网基站 {n_on} 座 stations on air · "
-            f"已覆盖：室外参考信号接收功率不低于 {s.rsrp_threshold_dbm:g} dBm、"
-            f"边缘覆盖概率 {s.cell_edge_probability:.0%}、负载 {s.loading:.0%} · "
-            f"covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
-            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load")
+    return (
+        f"截至 as of {as_of} · 在网基站 {n_on} 座 stations on air · "
+        f"已覆盖：室外参考信号接收功率不低于 {s.rsrp_threshold_dbm:g} dBm、"
+        f"边缘覆盖概率 {s.cell_edge_probability:.0%}、负载 {s.loading:.0%} · "
+        f"covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
+        f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load"
+    )
 
 
 def _overlays(aggregated: bool) -> list[list]:
@@ -328,14 +403,24 @@ def _base_map(result) -> folium.Map:
     m.default_js = [_LEAFLET_JS, ("markercluster", _MC_JS)]
     m.default_css = [_LEAFLET_CSS, ("markercluster_css", _MC_CSS), ("markercluster_default_css", _MC_DEFAULT_CSS)]
     m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"), name="cm_css")
-    m.get_root().header.add_child(Element("<style>.cm-pop th{text-align:left;padding-right:6px;vertical-align:top}"
-                                          ".cm-pop{font-size:12px}</style>"), name="cm_pop_css")
+    m.get_root().header.add_child(
+        Element(
+            "<style>.cm-pop th{text-align:left;padding-right:6px;vertical-align:top}.cm-pop{font-size:12px}</style>"
+        ),
+        name="cm_pop_css",
+    )
     folium.plugins.Fullscreen(position="topleft").add_to(m)
     return m
 
 
-def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex_size_m: float | None = None,
-                 metric: str = "urban_covered_pct", title: str | None = None) -> folium.Map:
+def coverage_map(
+    result,
+    basemap: str | None = None,
+    max_points: int = 3000,
+    hex_size_m: float | None = None,
+    metric: str = "urban_covered_pct",
+    title: str | None = None,
+) -> folium.Map:
     """The coverage map of an `analysis.coverage.CoverageResult`: districts coloured by `metric`
     (default: share of the built-up area covered outdoors), stations (clustered; hexagons beyond
     `max_points`), outdoor and indoor footprints, key sites, gaps, candidates, a month slider of the
@@ -349,8 +434,10 @@ def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex
     stations, months = _station_layer(result, on, aggregated)
     sites = _site_layer(result)
     ua = result.urban_areas
-    metric_label = {"urban_covered_pct": "城区覆盖率 Built-up area covered outdoors",
-                    "covered_pct": "面积覆盖率 District area covered outdoors"}.get(metric, metric)
+    metric_label = {
+        "urban_covered_pct": "城区覆盖率 Built-up area covered outdoors",
+        "covered_pct": "面积覆盖率 District area covered outdoors",
+    }.get(metric, metric)
     probe = None  # a point the browser test converts to check the GCJ-02 shift
     if stations:
         first_on = next((x for x in stations if x["on"]), stations[0])
@@ -359,16 +446,30 @@ def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex
         probe = [sites[0]["lon"], sites[0]["lat"]]
     data = {
         "districts": _district_features(result, metric),
-        "urban": _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]]), "gaps": _gap_layer(result),
+        "urban": _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]]),
+        "gaps": _gap_layer(result),
         "stations": stations,
         "hex": _hex_layer(result, on, hex_size_m) if aggregated else {"type": "FeatureCollection", "features": []},
-        "aggregated": aggregated, "sites": sites, "candidates": _candidate_layer(result),
-        "months": months, "bins": list(SHARE_BINS), "colours": list(SHARE_COLOURS), "opColours": OPERATOR_COLOURS,
-        "legend": _legend_html(title or f"{result.city_name} 5G 覆盖 coverage", _subtitle(result, int(on.sum())),
-                               metric_label + " (%)", aggregated),
+        "aggregated": aggregated,
+        "sites": sites,
+        "candidates": _candidate_layer(result),
+        "months": months,
+        "bins": list(SHARE_BINS),
+        "colours": list(SHARE_COLOURS),
+        "opColours": OPERATOR_COLOURS,
+        "legend": _legend_html(
+            title or f"{result.city_name} 5G 覆盖 coverage",
+            _subtitle(result, int(on.sum())),
+            metric_label + " (%)",
+            aggregated,
+        ),
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
-        "defaultBase": basemap, "sliderId": "cm-month", "buildoutName": "建设进度 Buildout (slider)",
-        "probe": probe, "overlays": _overlays(aggregated), "view": _opening_view(result),
+        "defaultBase": basemap,
+        "sliderId": "cm-month",
+        "buildoutName": "建设进度 Buildout (slider)",
+        "probe": probe,
+        "overlays": _overlays(aggregated),
+        "view": _opening_view(result),
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)

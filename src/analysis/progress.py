@@ -79,8 +79,10 @@ class Progress:
         elif self.mode == "lines":
             # a total that was an estimate (rows from the file size) is dropped once passed
             of = f"/{self.total}" if self.total is not None and self.done <= self.total else ""
-            text = f"{self.desc}: {self.done}{of} {self.unit}s{' ' + note if note else ''} " \
-                   f"({time.perf_counter() - self._t0:.1f} s)"
+            text = (
+                f"{self.desc}: {self.done}{of} {self.unit}s{' ' + note if note else ''} "
+                f"({time.perf_counter() - self._t0:.1f} s)"
+            )
             print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -99,8 +101,7 @@ def task(desc: str, total: int | None = None, unit: str = "step", mode: str | No
         p.close()
 
 
-def track(items: Iterable, desc: str, total: int | None = None, unit: str = "step",
-          label=None) -> Iterator:
+def track(items: Iterable, desc: str, total: int | None = None, unit: str = "step", label=None) -> Iterator:
     """Iterate over `items`, advancing one step after each (the step's note is `label(item)`)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)

@@ -22,6 +22,7 @@ BANDS = ("n1", "n3", "n28", "n41", "n77", "n78", "n79", "unknown")
 #: Date each stage was reached, where the records give it (column per stage).
 STAGE_DATE_COLUMNS = {stage: f"{stage}_date" for stage in STAGES}
 
+
 @functools.cache
 def stations_schema():
     """The pandera schema of stations.parquet, built on first use: pandera takes about 0.3 s to
@@ -57,8 +58,10 @@ def stations_schema():
         },
         checks=[
             # an on-air station has an on-air date; a planned site has none yet
-            pa.Check(lambda df: (df["is_on_air"] == df["on_air_date"].notna()).all(),
-                     error="is_on_air must equal on_air_date being set"),
+            pa.Check(
+                lambda df: (df["is_on_air"] == df["on_air_date"].notna()).all(),
+                error="is_on_air must equal on_air_date being set",
+            ),
         ],
         strict=False,
         ordered=False,
@@ -84,11 +87,27 @@ QUARANTINE_COLUMNS = ("source_file", "source_sheet", "source_row", "fate", "reas
 #: Column order and dtype of stations.parquet (the schema checks the values); every reader and
 #: writer of the station table takes its columns from here.
 STATION_DTYPES = {
-    "station_id": "str", "site_code": "str", "name": "str", "operator": "str", "band": "str",
-    "lon": "float64", "lat": "float64", "district": "str", "status": "str", "blocker": "str", "is_on_air": "bool",
+    "station_id": "str",
+    "site_code": "str",
+    "name": "str",
+    "operator": "str",
+    "band": "str",
+    "lon": "float64",
+    "lat": "float64",
+    "district": "str",
+    "status": "str",
+    "blocker": "str",
+    "is_on_air": "bool",
     **{c: "datetime64[ns]" for c in STAGE_DATE_COLUMNS.values()},
-    "source_file": "str", "source_sheet": "str", "source_row": "int64", "sources": "str", "n_sources": "int64",
-    "in_operator_reports": "bool", "opencellid_cells": "int64", "opencellid_distance_m": "float64", "notes": "str",
+    "source_file": "str",
+    "source_sheet": "str",
+    "source_row": "int64",
+    "sources": "str",
+    "n_sources": "int64",
+    "in_operator_reports": "bool",
+    "opencellid_cells": "int64",
+    "opencellid_distance_m": "float64",
+    "notes": "str",
 }
 STATION_COLUMNS = tuple(STATION_DTYPES)
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyproj import Geod
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from pyproj import Geod
 from scipy.spatial import cKDTree
 
 from analysis.clean.sources import FIELDS
@@ -38,8 +38,9 @@ def metric_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """
     lon_r, lat_r = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
     n = _A / np.sqrt(1 - _E2 * np.sin(lat_r) ** 2)
-    return np.column_stack([n * np.cos(lat_r) * np.cos(lon_r), n * np.cos(lat_r) * np.sin(lon_r),
-                            n * (1 - _E2) * np.sin(lat_r)])
+    return np.column_stack(
+        [n * np.cos(lat_r) * np.cos(lon_r), n * np.cos(lat_r) * np.sin(lon_r), n * (1 - _E2) * np.sin(lat_r)]
+    )
 
 
 def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
@@ -61,8 +62,11 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     alive = rec.index[rec["reason"].isna()]
     # Priority: the most complete record represents the station; ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
-    order = rec.loc[alive, ["n_fields"]].assign(_pos=np.arange(len(alive))).sort_values(["n_fields", "_pos"],
-                                                                                       ascending=[False, True])
+    order = (
+        rec.loc[alive, ["n_fields"]]
+        .assign(_pos=np.arange(len(alive)))
+        .sort_values(["n_fields", "_pos"], ascending=[False, True])
+    )
     idx = order.index
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
     live = _merge_exact_repeats(raw, idx, out)
@@ -121,17 +125,19 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) 
     grp = rec.loc[coded, ["operator", "site_code"]]
     # grouped on integer keys: grouping on the two text columns of a national file takes seconds
     head = pd.Series(coded, index=coded).groupby(_row_keys(grp), sort=False).transform("first")
-    dist = distance_m(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy(),
-                       rec.loc[head, "lon"].to_numpy(), rec.loc[head, "lat"].to_numpy())
+    dist = distance_m(
+        rec.loc[coded, "lon"].to_numpy(),
+        rec.loc[coded, "lat"].to_numpy(),
+        rec.loc[head, "lon"].to_numpy(),
+        rec.loc[head, "lat"].to_numpy(),
+    )
     is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)
     is_conflict = (head.to_numpy() != coded) & (dist > DUPLICATE_RADIUS_M)
     out.loc[coded[is_dup], "anchor"] = head.to_numpy()[is_dup]
     out.loc[coded[is_dup], "merge_reason"] = "same_site_code"
     conflict_rows = coded[is_conflict]
     out.loc[conflict_rows, "anchor"] = head.to_numpy()[is_conflict]
-    out.loc[conflict_rows, "conflict"] = [
-        f"{d:.0f} m from the kept record of this code" for d in dist[is_conflict]
-    ]
+    out.loc[conflict_rows, "conflict"] = [f"{d:.0f} m from the kept record of this code" for d in dist[is_conflict]]
 
 
 def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame) -> None:
@@ -192,7 +198,11 @@ def match_sites(good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index) ->
         d, j = tree.query(metric_xyz(s["lon"].to_numpy(), s["lat"].to_numpy()), distance_upper_bound=MATCH_RADIUS_M)
         found = np.isfinite(d)
         site_station.loc[s.index[found]] = h[j[found]]
-        exact = distance_m(s["lon"].to_numpy()[found], s["lat"].to_numpy()[found],
-                            rec.loc[h[j[found]], "lon"].to_numpy(), rec.loc[h[j[found]], "lat"].to_numpy())
+        exact = distance_m(
+            s["lon"].to_numpy()[found],
+            s["lat"].to_numpy()[found],
+            rec.loc[h[j[found]], "lon"].to_numpy(),
+            rec.loc[h[j[found]], "lat"].to_numpy(),
+        )
         site_dist.loc[s.index[found]] = exact
     return site_station, site_dist

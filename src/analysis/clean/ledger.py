@@ -43,8 +43,9 @@ MERGE_REASONS = {
 }
 
 
-def fate_operator_rows(rec: pd.DataFrame, dd: pd.DataFrame, conflict_anchor: pd.Series,
-                       head_ids: pd.Series) -> pd.DataFrame:
+def fate_operator_rows(
+    rec: pd.DataFrame, dd: pd.DataFrame, conflict_anchor: pd.Series, head_ids: pd.Series
+) -> pd.DataFrame:
     """Per operator-report row: fate (kept, merged, quarantined), reason, detail, merged_into."""
     op_fate = pd.DataFrame(index=rec.index)
     op_fate["reason"] = rec["reason"]
@@ -55,14 +56,21 @@ def fate_operator_rows(rec: pd.DataFrame, dd: pd.DataFrame, conflict_anchor: pd.
     op_fate.loc[merged_rows, "merged_into"] = head_ids.reindex(dd.loc[merged_rows, "anchor"]).to_numpy()
     op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
     op_fate.loc[conflict_anchor.index, "detail"] = (
-        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy())
+        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy()
+    )
     op_fate["fate"] = np.where(op_fate["reason"].isna(), "kept", "quarantined")
     op_fate.loc[merged_rows, "fate"] = "merged"
     return op_fate
 
 
-def fate_cell_rows(cell_rec: pd.DataFrame, good_sites: pd.DataFrame, site_station: pd.Series,
-                   site_dist: pd.Series, head_ids: pd.Series, site_ids: pd.Series) -> pd.DataFrame:
+def fate_cell_rows(
+    cell_rec: pd.DataFrame,
+    good_sites: pd.DataFrame,
+    site_station: pd.Series,
+    site_dist: pd.Series,
+    head_ids: pd.Series,
+    site_ids: pd.Series,
+) -> pd.DataFrame:
     """Per OpenCelliD row: its fate; a cell of a matched site merges into the operator's station,
     another cell of a network-only site into the site's first cell."""
     cell_fate = pd.DataFrame(index=cell_rec.index)
@@ -81,16 +89,18 @@ def fate_cell_rows(cell_rec: pd.DataFrame, good_sites: pd.DataFrame, site_statio
     cell_fate.loc[to_station, ["fate", "reason"]] = ["merged", "same_station_other_source"]
     cell_fate.loc[other_cell, ["fate", "reason"]] = ["merged", "cell_of_same_gnb"]
     cell_fate.loc[in_good & ~is_anchor | to_station, "merged_into"] = target_id
-    cell_fate.loc[to_station, "detail"] = ("gNB " + key + ", " + key.map(site_dist).round(0).astype(str)
-                                           + " m from the operator's record")
+    cell_fate.loc[to_station, "detail"] = (
+        "gNB " + key + ", " + key.map(site_dist).round(0).astype(str) + " m from the operator's record"
+    )
     cell_fate.loc[other_cell, "detail"] = "gNB " + key
     outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
     cell_fate.loc[outside_cells, "detail"] = "gNB " + key + " (site-level check)"
     return cell_fate
 
 
-def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame,
-                     cell_fate: pd.DataFrame) -> pd.DataFrame:
+def build_quarantine(
+    raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame, cell_fate: pd.DataFrame
+) -> pd.DataFrame:
     """Every row not kept, with its original values after the ledger columns, in file and row order.
     `raw` may hold only those rows of the operator reports (`select_unkept_rows`)."""
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
@@ -100,8 +110,11 @@ def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFra
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
     rest = [c for c in quarantine.columns if c not in lead]
-    return quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
-                                               kind="stable").reset_index(drop=True)
+    return (
+        quarantine[lead + rest]
+        .sort_values(["source_file", "source_sheet", "source_row"], na_position="first", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +170,10 @@ def check_ledger(summary: dict) -> None:
     if summary["rows_in"] != accounted:
         raise LedgerError(f"rows in {summary['rows_in']} != kept + merged + quarantined {accounted}")
     if summary["rows_kept"] != summary["stations"]:
-        raise LedgerError(f"{summary['rows_kept']} rows kept but {summary['stations']} stations: "
-                          "every station comes from exactly one kept raw row")
+        raise LedgerError(
+            f"{summary['rows_kept']} rows kept but {summary['stations']} stations: "
+            "every station comes from exactly one kept raw row"
+        )
 
 
 def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
@@ -166,13 +181,18 @@ def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     from_ops = stations["in_operator_reports"]
     in_net = stations["opencellid_cells"] > 0
     flag = np.select(
-        [from_ops & in_net & (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M),
-         from_ops & in_net, from_ops & ~in_net, ~from_ops],
+        [
+            from_ops & in_net & (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M),
+            from_ops & in_net,
+            from_ops & ~in_net,
+            ~from_ops,
+        ],
         ["sources_disagree_gt_200m", "both_agree", "operator_report_only", "network_only"],
         default="operator_report_only",
     )
-    ledger = stations[["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells",
-                       "opencellid_distance_m"]].copy()
+    ledger = stations[
+        ["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells", "opencellid_distance_m"]
+    ].copy()
     ledger.insert(1, "in_operator_reports", from_ops.to_numpy())
     ledger.insert(2, "in_opencellid", in_net.to_numpy())
     ledger["flag"] = flag

@@ -85,9 +85,7 @@ def _parse_date_texts(values: pd.Series) -> pd.Series:
         parts = parts.fillna(found[["y", "m", "d"]])
     valid = (parts["m"].between(1, 12)) & (parts["d"].between(1, 31))
     parts = parts.where(valid)
-    out = pd.to_datetime(
-        pd.DataFrame({"year": parts["y"], "month": parts["m"], "day": parts["d"]}), errors="coerce"
-    )
+    out = pd.to_datetime(pd.DataFrame({"year": parts["y"], "month": parts["m"], "day": parts["d"]}), errors="coerce")
     serial_text = text.where(text.str.fullmatch(_SERIAL).fillna(False))
     serial = pd.to_numeric(serial_text, errors="coerce")
     serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
@@ -176,6 +174,7 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 # --- labels ------------------------------------------------------------------------------------
 
+
 def _map_uniques(values: pd.Series, fn) -> pd.Series:
     """fn of each distinct normalised text; None where there is no text, NaN where fn says None.
     The raw values are made distinct before normalising: a national column has millions of rows
@@ -214,8 +213,9 @@ def _operators_named(text: str, in_cell: bool) -> list[str]:
     t = re.sub(r"[\s_]+", " ", text.lower()).strip()
     hits = [code for code, pattern in _OPERATOR_PATTERNS.items() if re.search(pattern, t)]
     if in_cell:
-        hits += [code for code, pattern in _OPERATOR_CELL_PATTERNS.items()
-                 if code not in hits and re.search(pattern, t)]
+        hits += [
+            code for code, pattern in _OPERATOR_CELL_PATTERNS.items() if code not in hits and re.search(pattern, t)
+        ]
     return hits
 
 
@@ -260,8 +260,14 @@ def parse_tenants(values: pd.Series) -> pd.Series:
     return out.where(out.notna(), None)
 
 
-_BAND_BY_MHZ = ((690, 810, "n28"), (1710, 1880, "n3"), (1920, 2170, "n1"), (2496, 2690, "n41"),
-                (3300, 3800, "n78"), (4400, 5000, "n79"))
+_BAND_BY_MHZ = (
+    (690, 810, "n28"),
+    (1710, 1880, "n3"),
+    (1920, 2170, "n1"),
+    (2496, 2690, "n41"),
+    (3300, 3800, "n78"),
+    (4400, 5000, "n79"),
+)
 
 
 def _band(text: str) -> str:
@@ -289,10 +295,29 @@ def parse_bands(values: pd.Series) -> pd.Series:
 
 
 _STATUS_RULES = (
-    ("decommissioned", ("退网", "退服", "拆除", "下线", "关闭", "关停", "停用", "停运", "撤站", "decommission",
-                        "removed", "closed", "shutdown", "disabled")),
-    ("on_air", ("已开通", "开通", "在网", "入网", "在用", "运行", "已建成", "onair", "on_air", "active", "live",
-                "inservice")),
+    (
+        "decommissioned",
+        (
+            "退网",
+            "退服",
+            "拆除",
+            "下线",
+            "关闭",
+            "关停",
+            "停用",
+            "停运",
+            "撤站",
+            "decommission",
+            "removed",
+            "closed",
+            "shutdown",
+            "disabled",
+        ),
+    ),
+    (
+        "on_air",
+        ("已开通", "开通", "在网", "入网", "在用", "运行", "已建成", "onair", "on_air", "active", "live", "inservice"),
+    ),
     ("power_hookup", ("电源接入", "引电", "电源", "power")),
     ("construction", ("在建", "建设", "施工", "开工", "construction", "building")),
     ("site_access", ("进场", "入场", "access")),
@@ -363,8 +388,23 @@ _CRS_WORDS = {
     "gcj02": ("gcj", "火星", "高德", "amap", "gaode", "autonavi", "腾讯", "tencent", "qq地图", "国测局", "soso"),
     "bd09": ("bd09", "bd-09", "百度", "baidu"),
     "wgs84": ("wgs", "gps", "4326", "cgcs", "2000国家", "国家2000", "国家大地2000", "北斗"),
-    "other": ("北京54", "北京1954", "beijing54", "beijing1954", "西安80", "西安1980", "xian80", "xian1980", "1954",
-              "1980", "54坐标", "80坐标", "utm", "高斯", "gauss"),
+    "other": (
+        "北京54",
+        "北京1954",
+        "beijing54",
+        "beijing1954",
+        "西安80",
+        "西安1980",
+        "xian80",
+        "xian1980",
+        "1954",
+        "1980",
+        "54坐标",
+        "80坐标",
+        "utm",
+        "高斯",
+        "gauss",
+    ),
 }
 
 

@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.clean import parse
+from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
-from analysis.config import City, load_city, resolve_city
+from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import project_relative, sha256_of, write_json
-from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
 ROWS_PER_PARTITION = 500_000
@@ -50,8 +50,10 @@ def _header(path: Path) -> tuple[bool, str]:
     first = [c.strip().upper() for c in cells]
     if len(first) == len(OPENCELLID_COLUMNS) and first[0] in ("GSM", "UMTS", "LTE", "NR", "CDMA"):
         return False, encoding
-    raise UsageError(f"{path}: partitioned cleaning reads OpenCelliD exports only "
-                     f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator reports with clean_stations")
+    raise UsageError(
+        f"{path}: partitioned cleaning reads OpenCelliD exports only "
+        f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator reports with clean_stations"
+    )
 
 
 def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[str, int]) -> np.ndarray:
@@ -64,16 +66,20 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=chunk.index).fillna("unknown")
     bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).to_numpy(dtype=np.int64)
     gnb = np.right_shift(nci.fillna(0).to_numpy(dtype=np.float64).astype(np.int64), 36 - bits)
-    key = pd.DataFrame({"mcc": mcc.fillna(-1).to_numpy(np.int64), "net": net.fillna(-1).to_numpy(np.int64),
-                        "gnb": gnb})
+    key = pd.DataFrame({"mcc": mcc.fillna(-1).to_numpy(np.int64), "net": net.fillna(-1).to_numpy(np.int64), "gnb": gnb})
     hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
     part = (hashed % np.uint64(n_parts)).astype(np.int64)
     rr = (np.arange(row0, row0 + len(chunk)) % n_parts).astype(np.int64)
     return np.where(ok, part, rr)
 
 
-def split_opencellid(path: str | Path, folder: str | Path, rows_per_partition: int = ROWS_PER_PARTITION,
-                     gnb_id_bits: str | int | dict | None = None, chunk_rows: int = CHUNK_ROWS) -> dict:
+def split_opencellid(
+    path: str | Path,
+    folder: str | Path,
+    rows_per_partition: int = ROWS_PER_PARTITION,
+    gnb_id_bits: str | int | dict | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict:
     """Split one OpenCelliD export into Parquet partitions in `folder` (text columns as in the file,
     plus `source_row`, the row's number in the whole file), reading `chunk_rows` at a time.
     Returns what `clean_partition` needs to know about the file."""
@@ -88,9 +94,17 @@ def split_opencellid(path: str | Path, folder: str | Path, rows_per_partition: i
     gnb_bits = parse_gnb_id_bits(gnb_id_bits)
     schema = pa.schema([(c, pa.string()) for c in OPENCELLID_COLUMNS] + [("source_row", pa.int64())])
     writers = [pq.ParquetWriter(folder / f"part-{i:05d}.parquet", schema, compression="zstd") for i in range(n_parts)]
-    reader = pd.read_csv(path, header=0 if has_header else None, names=None if has_header else list(OPENCELLID_COLUMNS),
-                         dtype=str, keep_default_na=False, skip_blank_lines=False, chunksize=chunk_rows,
-                         encoding=encoding, quoting=csv.QUOTE_MINIMAL)
+    reader = pd.read_csv(
+        path,
+        header=0 if has_header else None,
+        names=None if has_header else list(OPENCELLID_COLUMNS),
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        chunksize=chunk_rows,
+        encoding=encoding,
+        quoting=csv.QUOTE_MINIMAL,
+    )
     row0 = 0
     pending = None  # blank rows at a chunk's end: records' gaps, or the file's trailing formatting
 
@@ -119,14 +133,27 @@ def split_opencellid(path: str | Path, folder: str | Path, rows_per_partition: i
     finally:
         for w in writers:
             w.close()
-    return {"file": path, "encoding": encoding, "header_row": 1 if has_header else 0, "partitions": n_parts,
-            "rows": row0, "trailing_empty_rows_ignored": 0 if pending is None else len(pending),
-            "folder": folder}
+    return {
+        "file": path,
+        "encoding": encoding,
+        "header_row": 1 if has_header else 0,
+        "partitions": n_parts,
+        "rows": row0,
+        "trailing_empty_rows_ignored": 0 if pending is None else len(pending),
+        "folder": folder,
+    }
 
 
-def clean_partition(part: str | Path, source: str | Path, city: str | City | Path, out: str | Path,
-                    as_of: str | None = None, gnb_id_bits: str | int | dict | None = None,
-                    encoding: str = "utf-8", header_row: int = 1) -> dict:
+def clean_partition(
+    part: str | Path,
+    source: str | Path,
+    city: str | City | Path,
+    out: str | Path,
+    as_of: str | None = None,
+    gnb_id_bits: str | int | dict | None = None,
+    encoding: str = "utf-8",
+    header_row: int = 1,
+) -> dict:
     """Clean one partition with `clean.clean_tables` (the rows keep their file and row number) and
     write its stations (Parquet), quarantine (CSV without header) and source matches; return its
     summary."""
@@ -134,14 +161,21 @@ def clean_partition(part: str | Path, source: str | Path, city: str | City | Pat
     frame = pd.read_parquet(part)
     frame = frame.astype(object).where(frame.notna(), None)
     frame["source_row"] = frame["source_row"].astype("int64")
-    table = RawTable(Path(source), frame, "opencellid", encoding, None, header_row,
-                     {c: c for c in OPENCELLID_COLUMNS}, "", 0)
+    table = RawTable(
+        Path(source), frame, "opencellid", encoding, None, header_row, {c: c for c in OPENCELLID_COLUMNS}, "", 0
+    )
     city = resolve_city(city)
     result = clean_tables([table], city, as_of=as_of, gnb_id_bits=gnb_id_bits, file_info=[])
     stem = part.stem
     result.stations.to_parquet(out / f"{stem}.stations.parquet", index=False, write_covering_bbox=False)
-    result.quarantine.to_csv(out / f"{stem}.quarantine.csv", index=False, header=False, encoding="utf-8",
-                             date_format="%Y-%m-%d", lineterminator="\n")
+    result.quarantine.to_csv(
+        out / f"{stem}.quarantine.csv",
+        index=False,
+        header=False,
+        encoding="utf-8",
+        date_format="%Y-%m-%d",
+        lineterminator="\n",
+    )
     result.source_matches.to_parquet(out / f"{stem}.matches.parquet", index=False)
     return {**result.summary, "quarantine_columns": list(result.quarantine.columns)}
 
@@ -153,8 +187,9 @@ def _add_counts(total: dict, part: dict) -> None:
 
 def _check_scheduler(scheduler: str) -> None:
     if not (scheduler in LOCAL_SCHEDULERS or str(scheduler).startswith(("tcp://", "tls://", "inproc://"))):
-        raise UsageError(f"scheduler must be one of {', '.join(LOCAL_SCHEDULERS)} or a tcp:// address, "
-                         f"got {scheduler!r}")
+        raise UsageError(
+            f"scheduler must be one of {', '.join(LOCAL_SCHEDULERS)} or a tcp:// address, got {scheduler!r}"
+        )
 
 
 def _compute(tasks: list, client, scheduler: str) -> list[dict]:
@@ -209,12 +244,21 @@ def _gather_outputs(parts: list[Path], done: Path, out: Path, columns: list[str]
     with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
         for i, p in enumerate(parts):
             pd.read_parquet(done / f"{p.stem}.matches.parquet").to_csv(
-                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
+                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n"
+            )
 
 
-def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path, as_of=None,
-                      gnb_id_bits: str | int | dict | None = None, rows_per_partition: int | None = None,
-                      client=None, scheduler: str = "processes", keep_partitions: bool = False) -> dict:
+def clean_partitioned(
+    path: str | Path,
+    city: str | City | Path,
+    out: str | Path,
+    as_of=None,
+    gnb_id_bits: str | int | dict | None = None,
+    rows_per_partition: int | None = None,
+    client=None,
+    scheduler: str = "processes",
+    keep_partitions: bool = False,
+) -> dict:
     """Clean an OpenCelliD export of any size into `out` (stations.parquet, quarantine.csv,
     source_matches.csv, clean_summary.json, as `clean.clean_to_folder`), in bounded memory.
 
@@ -242,8 +286,12 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     (work / "out").mkdir(parents=True, exist_ok=True)
     parts = sorted((work / "in").glob("part-*.parquet"))
     city_arg = city_ref.folder  # a path pickles small and loads on any worker that sees it
-    tasks = [dask.delayed(clean_partition)(p, split["file"], city_arg, work / "out", as_of_text, gnb_id_bits,
-                                           split["encoding"], split["header_row"]) for p in parts]
+    tasks = [
+        dask.delayed(clean_partition)(
+            p, split["file"], city_arg, work / "out", as_of_text, gnb_id_bits, split["encoding"], split["header_row"]
+        )
+        for p in parts
+    ]
     summaries = _compute(tasks, client, scheduler)
 
     _gather_outputs(parts, work / "out", out, summaries[0]["quarantine_columns"] if summaries else [])
@@ -252,28 +300,47 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     counts = ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "stations_on_air")
     for key in counts:
         summary[key] = int(sum(s[key] for s in summaries))
-    for key in ("stations_by_operator", "stations_by_district", "stations_by_status", "quarantined_by_reason",
-                "merged_by_reason"):
+    for key in (
+        "stations_by_operator",
+        "stations_by_district",
+        "stations_by_status",
+        "quarantined_by_reason",
+        "merged_by_reason",
+    ):
         total: dict = {}
         for s in summaries:
             _add_counts(total, s[key])
         summary[key] = dict(sorted(total.items()))
     summary["trailing_empty_rows_ignored"] = split["trailing_empty_rows_ignored"]
-    summary["files"] = [{"file": project_relative(path), "kind": "opencellid", "encoding": split["encoding"],
-                         "header_row": split["header_row"], "rows": split["rows"], "sha256": sha256_of(path),
-                         "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"]}]
+    summary["files"] = [
+        {
+            "file": project_relative(path),
+            "kind": "opencellid",
+            "encoding": split["encoding"],
+            "header_row": split["header_row"],
+            "rows": split["rows"],
+            "sha256": sha256_of(path),
+            "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"],
+        }
+    ]
     summary["parameters"] = summaries[0]["parameters"] if summaries else {}
     summary["reason_meanings"] = summaries[0]["reason_meanings"] if summaries else {}
-    summary["note"] = ("cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
-                       "stations sorted within each partition, quarantine in partition order")
-    if not summary["rows_in"] == split["rows"] == (summary["rows_kept"] + summary["rows_merged"]
-                                                   + summary["rows_quarantined"]):
-        raise BadInputError(f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned "
-                            f"({summary['rows_kept']} kept + {summary['rows_merged']} merged + "
-                            f"{summary['rows_quarantined']} quarantined)", path)
+    summary["note"] = (
+        "cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
+        "stations sorted within each partition, quarantine in partition order"
+    )
+    if (
+        not summary["rows_in"]
+        == split["rows"]
+        == (summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"])
+    ):
+        raise BadInputError(
+            f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned "
+            f"({summary['rows_kept']} kept + {summary['rows_merged']} merged + "
+            f"{summary['rows_quarantined']} quarantined)",
+            path,
+        )
     write_json(summary, out / "clean_summary.json")
     if not keep_partitions:
         shutil.rmtree(work, ignore_errors=True)
     return summary
-
-

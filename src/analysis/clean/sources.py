@@ -28,10 +28,36 @@ from analysis.errors import BadInputError
 #: Canonical field -> header synonyms seen in operator, tower-company and export files.
 #: Matching ignores case, spaces, brackets and units, so "经度(°)" and "Longitude" both match.
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "site_code": ("站址编码", "站址编号", "站号", "基站编号", "基站编码", "站点编码", "站点编号", "铁塔站址编码",
-                  "site_id", "siteid", "site_code", "sitecode", "station_id", "code", "gnb_id", "gnbid"),
-    "name": ("基站名称", "站名", "站址名称", "站点名称", "基站名", "名称", "name", "site_name", "sitename",
-             "station_name"),
+    "site_code": (
+        "站址编码",
+        "站址编号",
+        "站号",
+        "基站编号",
+        "基站编码",
+        "站点编码",
+        "站点编号",
+        "铁塔站址编码",
+        "site_id",
+        "siteid",
+        "site_code",
+        "sitecode",
+        "station_id",
+        "code",
+        "gnb_id",
+        "gnbid",
+    ),
+    "name": (
+        "基站名称",
+        "站名",
+        "站址名称",
+        "站点名称",
+        "基站名",
+        "名称",
+        "name",
+        "site_name",
+        "sitename",
+        "station_name",
+    ),
     "operator": ("运营商", "需求运营商", "需求方", "所属运营商", "运营商名称", "operator", "carrier", "mno"),
     "lon": ("经度", "东经", "实际经度", "lon", "lng", "long", "longitude", "x"),
     "lat": ("纬度", "北纬", "实际纬度", "lat", "latitude", "y"),
@@ -40,8 +66,18 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "planned_lat": ("规划纬度", "设计纬度", "计划纬度", "planned_lat", "planned_latitude"),
     "lonlat": ("经纬度", "坐标", "lonlat", "coordinates", "coordinate"),
     "district": ("区县", "所属区县", "行政区", "所属区域", "区域", "县区", "district", "county", "area_name"),
-    "on_air_date": ("开通时间", "开通日期", "入网时间", "入网日期", "开站时间", "on_air_date", "onair_date",
-                    "on_air", "date_on_air", "activation_date"),
+    "on_air_date": (
+        "开通时间",
+        "开通日期",
+        "入网时间",
+        "入网日期",
+        "开站时间",
+        "on_air_date",
+        "onair_date",
+        "on_air",
+        "date_on_air",
+        "activation_date",
+    ),
     "band": ("频段", "工作频段", "频率", "band", "frequency", "freq_band", "nr_band"),
     "status": ("状态", "站点状态", "建设状态", "当前状态", "当前阶段", "阶段", "status", "stage", "state"),
     "crs": ("坐标系", "坐标系统", "crs", "datum", "coordinate_system"),
@@ -54,14 +90,36 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 FIELDS = tuple(HEADER_SYNONYMS)
 
-OPENCELLID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-                      "changeable", "created", "updated", "averageSignal")
+OPENCELLID_COLUMNS = (
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
+)
 
 #: OpenCelliD column names as its API and other tools write them (any order) -> the export's names.
 _OPENCELLID_ALIASES = {
     **{c.lower(): c for c in OPENCELLID_COLUMNS},
-    "mnc": "net", "lac": "area", "tac": "area", "cellid": "cell", "ci": "cell", "nci": "cell",
-    "averagesignalstrength": "averageSignal", "averagesignal": "averageSignal", "lng": "lon", "long": "lon",
+    "mnc": "net",
+    "lac": "area",
+    "tac": "area",
+    "cellid": "cell",
+    "ci": "cell",
+    "nci": "cell",
+    "averagesignalstrength": "averageSignal",
+    "averagesignal": "averageSignal",
+    "lng": "lon",
+    "long": "lon",
 }
 _OPENCELLID_REQUIRED = {"radio", "mcc", "net", "cell", "lon", "lat"}
 
@@ -277,11 +335,11 @@ def _opencellid_by_name(keys: list[str]) -> dict[int, str]:
 
 
 def _title_text(rows: list[list], header_idx: int) -> str:
-    return " ".join(str(c).strip() for r in rows[:max(header_idx, 0)] for c in r if c is not None and str(c).strip())
+    return " ".join(str(c).strip() for r in rows[: max(header_idx, 0)] for c in r if c is not None and str(c).strip())
 
 
 def _frame_from_rows(rows: list[list], header_idx: int, mapping: dict[int, str]) -> tuple[pd.DataFrame, int]:
-    body = rows[header_idx + 1:]
+    body = rows[header_idx + 1 :]
     # Trailing empty rows are formatting, not records (counted in the summary); empty rows
     # between records are kept (and quarantined by `clean` as blank) so row numbers stay true.
     trailing = 0
@@ -326,12 +384,18 @@ def _head_lines(text: str, n: int) -> list[str]:
 MAX_LINES_PER_CELL = 20
 #: Text that says what a file is when it is not a table of records (checked on the decoded start).
 _MARKUP = (
-    (re.compile(r"^\s*<\?xml[^>]*>\s*(<\?mso[^>]*>\s*)?<workbook[^>]*urn:schemas-microsoft-com:office:spreadsheet",
-                re.I | re.S),
-     "an Excel 2003 XML spreadsheet (SpreadsheetML), not an .xls/.xlsx workbook: open it in Excel and save it "
-     "as .xlsx or CSV"),
-    (re.compile(r"^\s*(<!doctype\s+html|<html|<table|<meta|<head)", re.I),
-     "an HTML page (a web system's 'Excel' export), not a workbook: open it in Excel and save it as .xlsx or CSV"),
+    (
+        re.compile(
+            r"^\s*<\?xml[^>]*>\s*(<\?mso[^>]*>\s*)?<workbook[^>]*urn:schemas-microsoft-com:office:spreadsheet",
+            re.I | re.S,
+        ),
+        "an Excel 2003 XML spreadsheet (SpreadsheetML), not an .xls/.xlsx workbook: open it in Excel and save it "
+        "as .xlsx or CSV",
+    ),
+    (
+        re.compile(r"^\s*(<!doctype\s+html|<html|<table|<meta|<head)", re.I),
+        "an HTML page (a web system's 'Excel' export), not a workbook: open it in Excel and save it as .xlsx or CSV",
+    ),
 )
 #: Extensions of files that hold prose, not records: skipped with a note when no header is found.
 PROSE_SUFFIXES = {".txt", ".md", ".text"}
@@ -364,7 +428,7 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     frame = _read_body_fast(path, data, parse_encoding, delimiter, header, width)
     if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
         frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
-    frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
+    frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping) :]]
     fields = [header.mapping[j] for j in sorted(header.mapping)]
     frame, trailing = _drop_trailing_blank(frame, fields)
     # the values stay Arrow strings (a few bytes each, no Python object per cell): a national file
@@ -375,10 +439,24 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []
     if "read_note" in frame.columns and (frame["read_note"].notna() | frame["read_problem"].notna()).any():
-        notes.append(f"quotes left open or misplaced: {int(frame['read_note'].notna().sum())} lines read on their "
-                     f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
-    return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
-                     _title_text(head_rows, header.first), trailing, notes)]
+        notes.append(
+            f"quotes left open or misplaced: {int(frame['read_note'].notna().sum())} lines read on their "
+            f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line"
+        )
+    return [
+        RawTable(
+            path,
+            frame,
+            header.kind,
+            encoding,
+            None,
+            header.first + 1,
+            header.names,
+            _title_text(head_rows, header.first),
+            trailing,
+            notes,
+        )
+    ]
 
 
 def _as_one_chunk(text: pd.Series) -> pd.Series:
@@ -410,8 +488,9 @@ def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.Dat
 ARROW_BLOCK_BYTES = 16 << 20
 
 
-def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: "_Header", width: int,
-                     n_lines: int) -> pd.DataFrame | None:
+def _read_body_arrow(
+    data: bytes, encoding: str, delimiter: str, header: _Header, width: int, n_lines: int
+) -> pd.DataFrame | None:
     """The records below the header read by pyarrow in blocks, straight into Arrow strings; only for a
     body without quotes whose every line has the header's width (then each line splits one way only, as
     pandas' C parser splits it). None otherwise: the C parser, or the reader line by line, reads it."""
@@ -427,12 +506,16 @@ def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: "_Heade
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(start)),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=ARROW_BLOCK_BYTES,
-                                           encoding="utf8" if encoding.startswith("utf-8") else encoding),
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                block_size=ARROW_BLOCK_BYTES,
+                encoding="utf8" if encoding.startswith("utf-8") else encoding,
+            ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
             # every value as the text it is: "", NA, NULL and 007 stay as written
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
-                                                 include_columns=wanted, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.large_string() for n in names}, include_columns=wanted, strings_can_be_null=False
+            ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError):  # a ragged or blank line, an odd byte
         return None
@@ -444,8 +527,9 @@ def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: "_Heade
     return frame
 
 
-def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, header: "_Header",
-                    width: int) -> pd.DataFrame | None:
+def _read_body_fast(
+    path: Path, data: bytes, encoding: str, delimiter: str, header: _Header, width: int
+) -> pd.DataFrame | None:
     """The records below the header with pyarrow (`_read_body_arrow`) or pandas' C parser; None when
     its records are not the file's physical lines one to one (a quoted cell spans lines, maybe a quote
     never closed) or a line is ragged."""
@@ -457,11 +541,19 @@ def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, head
     try:
         # Everything as text; the C parser keeps blank lines so row numbers match the file.
         frame = pd.read_csv(
-            io.BytesIO(data), encoding=encoding, sep=delimiter, header=None, skiprows=header.last + 1, dtype=str,
-            keep_default_na=False, skip_blank_lines=False, usecols=sorted(header.mapping),
+            io.BytesIO(data),
+            encoding=encoding,
+            sep=delimiter,
+            header=None,
+            skiprows=header.last + 1,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            usecols=sorted(header.mapping),
             # as wide as the widest of the first rows: otherwise pandas takes the width of the first
             # record, and a blank or note line right under the header loses every column
-            names=range(width), quoting=csv.QUOTE_MINIMAL,
+            names=range(width),
+            quoting=csv.QUOTE_MINIMAL,
         )
     except pd.errors.EmptyDataError:
         raise BadInputError(f"a header (row {header.first + 1}) but no records below it", path) from None
@@ -470,14 +562,14 @@ def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, head
     return frame if len(frame) == n_lines else None
 
 
-def _read_body_by_line(text: str, delimiter: str, header: "_Header", width: int) -> pd.DataFrame:
+def _read_body_by_line(text: str, delimiter: str, header: _Header, width: int) -> pd.DataFrame:
     """Every physical line below the header accounted for: a record, a line of a quoted cell that spans
     lines, or a line read on its own with the problem said (`read_note` kept, `read_problem` quarantined),
     so the rows after an unclosed quote keep their own values and `source_row`."""
     lines = re.split(r"\r\n|\r|\n", text)
     if lines and lines[-1] == "":
         lines.pop()
-    body = lines[header.last + 1:]
+    body = lines[header.last + 1 :]
     records, rows, notes, problems = [], [], [], []
     i = 0
     while i < len(body):
@@ -511,7 +603,7 @@ def _parse_record(body: list[str], i: int, delimiter: str, width: int) -> tuple[
         # reads alone as a whole record means the quote was never meant to span it
         for j in range(i + 1, min(i + MAX_LINES_PER_CELL, len(body))):
             try:
-                fields = next(csv.reader([x + "\n" for x in body[i:j + 1]], delimiter=delimiter, strict=True))
+                fields = next(csv.reader([x + "\n" for x in body[i : j + 1]], delimiter=delimiter, strict=True))
             except csv.Error:
                 if _looks_like_record(body[j], delimiter, width):
                     break
@@ -603,8 +695,20 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
             problems.append(f"sheet {title!r}: a header but no records below it")
             continue
         sheet_notes = [f"sheet {title!r}: {filled} cells merged over several rows read in each row"] if filled else []
-        tables.append(RawTable(path, frame, header.kind, None, title, header.first + 1, header.names,
-                               _title_text(rows, header.first), trailing, sheet_notes))
+        tables.append(
+            RawTable(
+                path,
+                frame,
+                header.kind,
+                None,
+                title,
+                header.first + 1,
+                header.names,
+                _title_text(rows, header.first),
+                trailing,
+                sheet_notes,
+            )
+        )
     if not tables:
         detail = "; ".join(problems + notes) if problems or notes else "every sheet is empty"
         raise BadInputError(f"no sheet holds station records ({detail})", path)
@@ -733,8 +837,11 @@ def list_input_files(inputs: list[str | Path]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files.extend(q for q in sorted(p.rglob("*")) if q.is_file() and q.suffix.lower() in RAW_SUFFIXES
-                         and not q.name.startswith(("~$", ".")))
+            files.extend(
+                q
+                for q in sorted(p.rglob("*"))
+                if q.is_file() and q.suffix.lower() in RAW_SUFFIXES and not q.name.startswith(("~$", "."))
+            )
         elif p.exists():
             files.append(p)
         else:
@@ -756,7 +863,9 @@ def list_skipped_files(inputs: list[str | Path]) -> list[tuple[Path, str]]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            skipped.extend((q, f"not a table file ({q.suffix or 'no extension'})") for q in sorted(p.rglob("*"))
-                           if q.is_file() and q.suffix.lower() not in RAW_SUFFIXES
-                           and not q.name.startswith(("~$", ".")))
+            skipped.extend(
+                (q, f"not a table file ({q.suffix or 'no extension'})")
+                for q in sorted(p.rglob("*"))
+                if q.is_file() and q.suffix.lower() not in RAW_SUFFIXES and not q.name.startswith(("~$", "."))
+            )
     return skipped

@@ -30,7 +30,16 @@ from analysis.clean.ledger import (
     select_unkept_rows,
     summarize,
 )
-from analysis.config import City, OPERATORS, parse_date, resolve_city
+from analysis.clean.sources import (
+    FIELDS,
+    OPENCELLID_COLUMNS,
+    NotATableError,
+    RawTable,
+    list_input_files,
+    list_skipped_files,
+    read_station_file,
+)
+from analysis.config import OPERATORS, City, parse_date, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import (
     project_relative,
@@ -40,15 +49,6 @@ from analysis.files import (
     write_json,
 )
 from analysis.schemas import STAGE_DATE_COLUMNS, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
-from analysis.clean.sources import (
-    FIELDS,
-    OPENCELLID_COLUMNS,
-    RawTable,
-    NotATableError,
-    list_input_files,
-    list_skipped_files,
-    read_station_file,
-)
 
 #: What the reader said of a line it could read only in part: a note (the row is used) or a problem
 #: (the row is quarantined as unreadable_line). Not columns of the source, so not in quarantine.csv.
@@ -74,6 +74,7 @@ class CleanResult:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
 
 def parse_gnb_id_bits(spec: str | int | dict | None) -> dict[str, int]:
     """'24' or 'CMCC=24,CTCC=22' (or a dict) to {operator: bits}, with key '*' the default."""
@@ -109,7 +110,7 @@ def _join_in_order(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Se
     k = pd.Series(keys.to_numpy())
     # Arrow strings stay Arrow strings (a national file's source labels as Python strings cost ~0.1 KB each)
     dtype = values.dtype if isinstance(values.dtype, pd.StringDtype) else object
-    v = pd.Series(values.array if dtype != object else values.to_numpy(dtype=object), dtype=dtype)
+    v = pd.Series(values.array if dtype is not object else values.to_numpy(dtype=object), dtype=dtype)
     multi = k.duplicated(keep=False).to_numpy()
     single = pd.Series(v[~multi].array, index=k[~multi].to_numpy(), dtype=dtype)
     if not multi.any():
@@ -152,6 +153,7 @@ _MANGLED_CODE = r"^\d(?:\.\d+)?E\+?\d+$"
 
 # --- reading -----------------------------------------------------------------------------------
 
+
 def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[dict], list[str]]:
     tables, file_info, failed = [], [], []
     for path in files:
@@ -171,8 +173,13 @@ def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[di
         for t in file_tables:
             tables.append(t)
             info = {
-                "file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "encoding": t.encoding,
-                "header_row": t.header_row, "rows": int(len(t.frame)), "columns": t.columns,
+                "file": project_relative(t.path),
+                "sheet": t.sheet,
+                "kind": t.kind,
+                "encoding": t.encoding,
+                "header_row": t.header_row,
+                "rows": int(len(t.frame)),
+                "columns": t.columns,
                 "trailing_empty_rows_ignored": t.trailing_blank_rows,
                 "sha256": digest,
             }
@@ -261,8 +268,10 @@ def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
     out = raw.take(np.repeat(np.arange(len(raw)), counts)).reset_index(drop=True)
     is_tenant = np.repeat(multi, counts)
     # the note names the row's operator cell as written (移动、联通), on each of its tenants
-    notes = [(f"{prior}; " if prior else "") + f"one of the tenants ({said}) of a shared tower row"
-             for prior, said in zip(out.loc[is_tenant, "read_note"], out.loc[is_tenant, "operator"], strict=True)]
+    notes = [
+        (f"{prior}; " if prior else "") + f"one of the tenants ({said}) of a shared tower row"
+        for prior, said in zip(out.loc[is_tenant, "read_note"], out.loc[is_tenant, "operator"], strict=True)
+    ]
     out.loc[is_tenant, "operator"] = [op for t in lists for op in t]
     out.loc[is_tenant, "read_note"] = notes
     return out
@@ -270,8 +279,10 @@ def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
 
 # --- the operator-report rows ------------------------------------------------------------------
 
-def _append_note(notes: pd.Series, mask: pd.Series, text: str, values: pd.Series | None = None,
-                 tail: str = "") -> pd.Series:
+
+def _append_note(
+    notes: pd.Series, mask: pd.Series, text: str, values: pd.Series | None = None, tail: str = ""
+) -> pd.Series:
     """notes + text (+ the row's value + tail) where mask holds, building strings for those rows only."""
     mask = mask.fillna(False).astype(bool).to_numpy()
     if not mask.any():
@@ -391,7 +402,9 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
         said = _text(raw, "status").astype(str)
-        notes = _append_note(notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; ")
+        notes = _append_note(
+            notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; "
+        )
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
     bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
@@ -402,10 +415,10 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         "no_date": (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date,
     }
     dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
-    notes = _append_note(notes, dated_but_not_on_air, "reported status ", rec["reported_status"],
-                         " but has an on-air date; ")
-    rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"),
-                                                "on_air")
+    notes = _append_note(
+        notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
+    )
+    rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
     return checks
 
@@ -422,8 +435,13 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
-    notes = _append_note(notes, rec["mangled_code"].notna(), "site code ", rec["mangled_code"],
-                         " is Excel scientific notation (digits lost): not used; ")
+    notes = _append_note(
+        notes,
+        rec["mangled_code"].notna(),
+        "site code ",
+        rec["mangled_code"],
+        " is Excel scientific notation (digits lost): not used; ",
+    )
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     checks = [
@@ -456,11 +474,13 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
-        "outside_city": lambda m: ("WGS-84 " + rec["lon"][m].round(5).astype(str) + ", "
-                                   + rec["lat"][m].round(5).astype(str)),
+        "outside_city": lambda m: (
+            "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
+        ),
         "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
-        "future_on_air_date": lambda m: ("on_air_date " + on_air[m].dt.strftime("%Y-%m-%d") + " > "
-                                         + as_of.strftime("%Y-%m-%d")),
+        "future_on_air_date": lambda m: (
+            "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d") + " > " + as_of.strftime("%Y-%m-%d")
+        ),
         "on_air_date_before_2019": lambda m: "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d"),
     }
     detail = np.full(len(rec), None, dtype=object)
@@ -475,8 +495,20 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
 # --- OpenCelliD --------------------------------------------------------------------------------
 
 #: Mobile network codes of MCC 460 (China), from the ITU-T E.212 list.
-MNC_OPERATOR = {0: "CMCC", 2: "CMCC", 4: "CMCC", 7: "CMCC", 8: "CMCC", 1: "CUCC", 6: "CUCC", 9: "CUCC",
-                3: "CTCC", 5: "CTCC", 11: "CTCC", 15: "CBN"}
+MNC_OPERATOR = {
+    0: "CMCC",
+    2: "CMCC",
+    4: "CMCC",
+    7: "CMCC",
+    8: "CMCC",
+    1: "CUCC",
+    6: "CUCC",
+    9: "CUCC",
+    3: "CTCC",
+    5: "CTCC",
+    11: "CTCC",
+    15: "CBN",
+}
 
 
 def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_bits: dict[str, int]) -> pd.DataFrame:
@@ -498,42 +530,57 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     missing_xy = cells["lon"].isna() | cells["lat"].isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna())
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
-    rec["reason"] = _first_reason([
-        ("unreadable_line", cells["read_problem"].notna()),
-        ("not_nr", not_nr), ("unparseable_cell_id", bad_id), ("missing_coordinates", missing_xy),
-        ("unparseable_coordinates", bad_xy), ("zero_coordinates", zero_xy),
-    ], cells.index)
+    rec["reason"] = _first_reason(
+        [
+            ("unreadable_line", cells["read_problem"].notna()),
+            ("not_nr", not_nr),
+            ("unparseable_cell_id", bad_id),
+            ("missing_coordinates", missing_xy),
+            ("unparseable_coordinates", bad_xy),
+            ("zero_coordinates", zero_xy),
+        ],
+        cells.index,
+    )
     rec["detail"] = None
     rec.loc[rec["reason"] == "not_nr", "detail"] = "radio=" + radio.astype(str)
     unreadable = rec["reason"] == "unreadable_line"
     rec.loc[unreadable, "detail"] = cells.loc[unreadable, "read_problem"]
     ok = rec["reason"].isna()
     bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).astype("int64")
-    gnb = pd.Series(np.right_shift(nci.fillna(0).astype("int64").to_numpy(), (36 - bits).to_numpy()),
-                    index=cells.index).where(ok)
+    gnb = pd.Series(
+        np.right_shift(nci.fillna(0).astype("int64").to_numpy(), (36 - bits).to_numpy()), index=cells.index
+    ).where(ok)
     rec["operator"] = operator
-    rec["gnb_key"] = (mcc.astype("Int64").astype(str) + "-" + net.astype("Int64").astype(str) + "-"
-                      + gnb.astype("Int64").astype(str)).where(ok)
+    rec["gnb_key"] = (
+        mcc.astype("Int64").astype(str) + "-" + net.astype("Int64").astype(str) + "-" + gnb.astype("Int64").astype(str)
+    ).where(ok)
     rec["lon"], rec["lat"], rec["created"] = lon, lat, created
 
     live = rec[ok]
     sites = live.groupby("gnb_key", sort=True).agg(
-        operator=("operator", "first"), lon=("lon", "median"), lat=("lat", "median"),
-        on_air_date=("created", "min"), cells=("lon", "size"),
+        operator=("operator", "first"),
+        lon=("lon", "median"),
+        lat=("lat", "median"),
+        on_air_date=("created", "min"),
+        cells=("lon", "size"),
     )
     # the site's first raw row (a per-group lambda here costs seconds per 100,000 sites)
     sites.insert(4, "anchor", live.index.to_series().groupby(live["gnb_key"], sort=True).min())
     sites["district"] = geo.assign_district(sites["lon"].to_numpy(), sites["lat"].to_numpy(), districts)
-    sites["reason"] = _first_reason([
-        ("outside_city", sites["district"].isna()),
-        ("future_on_air_date", sites["on_air_date"] > as_of),
-        ("on_air_date_before_2019", sites["on_air_date"] < EARLIEST_ON_AIR),
-    ], sites.index)
+    sites["reason"] = _first_reason(
+        [
+            ("outside_city", sites["district"].isna()),
+            ("future_on_air_date", sites["on_air_date"] > as_of),
+            ("on_air_date_before_2019", sites["on_air_date"] < EARLIEST_ON_AIR),
+        ],
+        sites.index,
+    )
     rec["site_reason"] = rec["gnb_key"].map(sites["reason"])
     return rec, sites
 
 
 # --- putting it together -----------------------------------------------------------------------
+
 
 def _to_timestamp(as_of) -> pd.Timestamp:
     """The report date (today when not given) as a Timestamp; a one-line UsageError when not a date."""
@@ -568,12 +615,16 @@ def clean_stations(
     with task("clean", len(files) + 1) as progress:  # a step per file read, then one for the stages
         tables, file_info, failed = _read_all(files, progress)
         failed = [f"{p}: no such file or folder" for p in missing] + failed
-        file_info = ([{"file": str(p), "error": "no such file or folder"} for p in missing] + file_info
-                     + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)])
+        file_info = (
+            [{"file": str(p), "error": "no such file or folder"} for p in missing]
+            + file_info
+            + [{"file": project_relative(p), "skipped": why} for p, why in list_skipped_files(inputs)]
+        )
         if not tables:
             raise _nothing_readable(inputs, file_info)
-        result = _clean_tables(tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits,
-                               release_read=True)
+        result = _clean_tables(
+            tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits, release_read=True
+        )
         progress.advance(note=f"{len(result.stations):,} stations, {len(result.quarantine):,} rows quarantined")
     return result
 
@@ -582,9 +633,14 @@ def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
     """The error of a run that found no table of records: what it found instead, file by file."""
     found = [f"{i['file']}: {i.get('error') or i.get('skipped')}" for i in file_info]
     where = ", ".join(str(p) for p in inputs)
-    return BadInputError(f"no station records to clean in {where}"
-                         + (f" ({'; '.join(found[:5])}{' …' if len(found) > 5 else ''})" if found else
-                            " (no CSV, XLSX, XLS, .gz or .zip file in it)"))
+    return BadInputError(
+        f"no station records to clean in {where}"
+        + (
+            f" ({'; '.join(found[:5])}{' …' if len(found) > 5 else ''})"
+            if found
+            else " (no CSV, XLSX, XLS, .gz or .zip file in it)"
+        )
+    )
 
 
 def clean_tables(
@@ -598,10 +654,24 @@ def clean_tables(
     """`clean_stations` on tables already read (`sources.read_station_file`, or a partition of a
     file that keeps each row's `source_row` in the whole file, as `analysis.clean.partitioned` makes)."""
     city = resolve_city(city)
-    info = file_info if file_info is not None else [
-        {"file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))} for t in tables]
-    return _clean_tables(tables, info, [], city, geo.read_districts(city), _to_timestamp(as_of),
-                         _default_crs(input_crs), parse_gnb_id_bits(gnb_id_bits))
+    info = (
+        file_info
+        if file_info is not None
+        else [
+            {"file": project_relative(t.path), "sheet": t.sheet, "kind": t.kind, "rows": int(len(t.frame))}
+            for t in tables
+        ]
+    )
+    return _clean_tables(
+        tables,
+        info,
+        [],
+        city,
+        geo.read_districts(city),
+        _to_timestamp(as_of),
+        _default_crs(input_crs),
+        parse_gnb_id_bits(gnb_id_bits),
+    )
 
 
 def _default_crs(input_crs: str | None) -> str:
@@ -611,9 +681,17 @@ def _default_crs(input_crs: str | None) -> str:
     return default_crs
 
 
-def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[str], city: City, districts,
-                  as_of_ts: pd.Timestamp, default_crs: str, gnb_bits: dict[str, int],
-                  release_read: bool = False) -> CleanResult:
+def _clean_tables(
+    tables: list[RawTable],
+    file_info: list[dict],
+    failed: list[str],
+    city: City,
+    districts,
+    as_of_ts: pd.Timestamp,
+    default_crs: str,
+    gnb_bits: dict[str, int],
+    release_read: bool = False,
+) -> CleanResult:
     """The body of `clean_stations` once the files are read: also what each partition of
     `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row.
     `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
@@ -654,22 +732,30 @@ def _clean_tables(tables: list[RawTable], file_info: list[dict], failed: list[st
     ledger = build_source_ledger(stations)
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
-    summary = summarize(stations, fates, reasons, {
-        "city": city.key,
-        "as_of": as_of_ts.strftime("%Y-%m-%d"),
-        "notes": {
-            "tenant_records_from_shared_rows": n_tenants,
-            "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
-            "gcj02_converted_rows": n_gcj02,
-            "bd09_converted_rows": n_bd09,
+    summary = summarize(
+        stations,
+        fates,
+        reasons,
+        {
+            "city": city.key,
+            "as_of": as_of_ts.strftime("%Y-%m-%d"),
+            "notes": {
+                "tenant_records_from_shared_rows": n_tenants,
+                "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
+                "gcj02_converted_rows": n_gcj02,
+                "bd09_converted_rows": n_bd09,
+            },
+            "parameters": {
+                "input_crs": default_crs,
+                "gnb_id_bits": gnb_bits,
+                "duplicate_radius_m": DUPLICATE_RADIUS_M,
+                "match_radius_m": MATCH_RADIUS_M,
+                "disagree_radius_m": DISAGREE_RADIUS_M,
+            },
+            "files": file_info,
+            "failed_files": failed,
         },
-        "parameters": {
-            "input_crs": default_crs, "gnb_id_bits": gnb_bits, "duplicate_radius_m": DUPLICATE_RADIUS_M,
-            "match_radius_m": MATCH_RADIUS_M, "disagree_radius_m": DISAGREE_RADIUS_M,
-        },
-        "files": file_info,
-        "failed_files": failed,
-    })
+    )
     return CleanResult(stations, quarantine, summary, ledger)
 
 
@@ -694,13 +780,19 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     code_id = r["operator"] + "-" + r["site_code"].astype("string")
     no_code = code_id.isna().to_numpy()
     # a position id only where there is no code (a Python format call per row)
-    pos_id = (r["operator"][no_code] + "-@" + r["lon"][no_code].map("{:.5f}".format) + ","
-              + r["lat"][no_code].map("{:.5f}".format))
+    pos_id = (
+        r["operator"][no_code]
+        + "-@"
+        + r["lon"][no_code].map("{:.5f}".format)
+        + ","
+        + r["lat"][no_code].map("{:.5f}".format)
+    )
     return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
 
 
-def _operator_stations(raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index,
-                       head_ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _operator_stations(
+    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per kept operator record, its values completed from the records merged into it;
     and the source (head, label, file) of every member record."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
@@ -733,37 +825,55 @@ def _operator_stations(raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, h
     st["source_file"] = raw.loc[heads, "source_file"]
     st["source_sheet"] = raw.loc[heads, "source_sheet"]
     st["source_row"] = raw.loc[heads, "source_row"].astype("int64")
-    sources = pd.DataFrame({
-        "head": members["_head"],
-        "label": _source_label(raw.loc[members.index, "source_file"], raw.loc[members.index, "source_sheet"],
-                               raw.loc[members.index, "source_row"]),
-        "file": raw.loc[members.index, "source_file"],
-    })
+    sources = pd.DataFrame(
+        {
+            "head": members["_head"],
+            "label": _source_label(
+                raw.loc[members.index, "source_file"],
+                raw.loc[members.index, "source_sheet"],
+                raw.loc[members.index, "source_row"],
+            ),
+            "file": raw.loc[members.index, "source_file"],
+        }
+    )
     return st, sources
 
 
 def _mark_off_air(st: pd.DataFrame, members: pd.DataFrame, heads: pd.Index) -> None:
     """Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
     that date is kept in the notes (when it went off air is not reported, so no count includes it)."""
-    off_air = ((members["reported_status"] == "decommissioned").groupby(members["_head"]).any()
-               .reindex(heads, fill_value=False))
+    off_air = (
+        (members["reported_status"] == "decommissioned")
+        .groupby(members["_head"])
+        .any()
+        .reindex(heads, fill_value=False)
+    )
     if off_air.any():
         was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
-        st.loc[off_air, "notes"] = (("reported decommissioned; on air from " + was).fillna("reported decommissioned")
-                                    + ("; " + st.loc[off_air, "notes"]).fillna(""))
+        st.loc[off_air, "notes"] = ("reported decommissioned; on air from " + was).fillna("reported decommissioned") + (
+            "; " + st.loc[off_air, "notes"]
+        ).fillna("")
         st.loc[off_air, "status"] = "decommissioned"
         st.loc[off_air, "on_air_date"] = pd.NaT
 
 
-def _attach_opencellid(st: pd.DataFrame, member_sources: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame,
-                       cell_fate: pd.DataFrame, site_station: pd.Series, site_dist: pd.Series) -> None:
+def _attach_opencellid(
+    st: pd.DataFrame,
+    member_sources: pd.DataFrame,
+    cells: pd.DataFrame,
+    cell_rec: pd.DataFrame,
+    cell_fate: pd.DataFrame,
+    site_station: pd.Series,
+    site_dist: pd.Series,
+) -> None:
     """Sources, source count and OpenCelliD cells and distance of the operator stations (in place)."""
     heads = st.index
     matched_head = cell_rec["gnb_key"].map(site_station)
     to_station = (cell_fate["reason"] == "same_station_other_source").to_numpy()
     cell_labels = _source_label(cells["source_file"], cells["source_sheet"], cells["source_row"])
-    src_cells = pd.DataFrame({"head": matched_head[to_station], "label": cell_labels[to_station],
-                              "file": cells["source_file"][to_station]})
+    src_cells = pd.DataFrame(
+        {"head": matched_head[to_station], "label": cell_labels[to_station], "file": cells["source_file"][to_station]}
+    )
     src = pd.concat([member_sources, src_cells])
     st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
     # distinct files per station on integer codes (hashing a national file's file names per row is not needed)
@@ -775,39 +885,47 @@ def _attach_opencellid(st: pd.DataFrame, member_sources: pd.DataFrame, cells: pd
     st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
 
 
-def _network_only_stations(network_only: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame,
-                           site_ids: pd.Series) -> pd.DataFrame:
+def _network_only_stations(
+    network_only: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame, site_ids: pd.Series
+) -> pd.DataFrame:
     """Stations only OpenCelliD shows: one per gNB site, at the median of its cells."""
     cells_of = cell_rec[cell_rec["gnb_key"].isin(network_only.index) & cell_rec["reason"].isna()]
-    lab = _source_label(cells.loc[cells_of.index, "source_file"], cells.loc[cells_of.index, "source_sheet"],
-                        cells.loc[cells_of.index, "source_row"])
+    lab = _source_label(
+        cells.loc[cells_of.index, "source_file"],
+        cells.loc[cells_of.index, "source_sheet"],
+        cells.loc[cells_of.index, "source_row"],
+    )
     lists = lab.groupby(cells_of["gnb_key"]).agg(list)
     anchor_rows = network_only["anchor"]
-    net = pd.DataFrame({
-        "station_id": site_ids,
-        "site_code": None,
-        "name": "gNB " + network_only.index.to_series() + " (OpenCelliD)",
-        "operator": network_only["operator"],
-        "band": "unknown",
-        "blocker": None,
-        **{c: pd.NaT for c in STAGE_DATE_COLUMNS.values()},
-        "lon": network_only["lon"],
-        "lat": network_only["lat"],
-        "district": network_only["district"],
-        # an export without first-seen dates (OpenCelliD's API) cannot say since when it is on air
-        "status": np.where(network_only["on_air_date"].notna(), "on_air", "unknown"),
-        "notes": np.where(network_only["on_air_date"].notna(),
-                          "seen only in OpenCelliD: position is the median of its cells",
-                          "seen only in OpenCelliD, without a first-seen date: position is the median of its cells"),
-        "source_file": cells.loc[anchor_rows, "source_file"].to_numpy(),
-        "source_sheet": cells.loc[anchor_rows, "source_sheet"].to_numpy(),
-        "source_row": cells.loc[anchor_rows, "source_row"].to_numpy().astype("int64"),
-        "sources": lists.reindex(network_only.index).map(lambda xs: "; ".join(xs)),
-        "n_sources": 1,
-        "in_operator_reports": False,
-        "opencellid_cells": network_only["cells"].astype("int64"),
-        "opencellid_distance_m": np.nan,
-    })
+    net = pd.DataFrame(
+        {
+            "station_id": site_ids,
+            "site_code": None,
+            "name": "gNB " + network_only.index.to_series() + " (OpenCelliD)",
+            "operator": network_only["operator"],
+            "band": "unknown",
+            "blocker": None,
+            **{c: pd.NaT for c in STAGE_DATE_COLUMNS.values()},
+            "lon": network_only["lon"],
+            "lat": network_only["lat"],
+            "district": network_only["district"],
+            # an export without first-seen dates (OpenCelliD's API) cannot say since when it is on air
+            "status": np.where(network_only["on_air_date"].notna(), "on_air", "unknown"),
+            "notes": np.where(
+                network_only["on_air_date"].notna(),
+                "seen only in OpenCelliD: position is the median of its cells",
+                "seen only in OpenCelliD, without a first-seen date: position is the median of its cells",
+            ),
+            "source_file": cells.loc[anchor_rows, "source_file"].to_numpy(),
+            "source_sheet": cells.loc[anchor_rows, "source_sheet"].to_numpy(),
+            "source_row": cells.loc[anchor_rows, "source_row"].to_numpy().astype("int64"),
+            "sources": lists.reindex(network_only.index).map(lambda xs: "; ".join(xs)),
+            "n_sources": 1,
+            "in_operator_reports": False,
+            "opencellid_cells": network_only["cells"].astype("int64"),
+            "opencellid_distance_m": np.nan,
+        }
+    )
     net["on_air_date"] = network_only["on_air_date"]
     return net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))
 
@@ -829,12 +947,15 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
 
 
 def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
-    write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd",
-                                                        write_covering_bbox=False))
+    write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False))
 
 
-def read_stations(path: str | Path, required: tuple[str, ...] | None = None, columns: tuple[str, ...] | None = None,
-                  geometry: bool = True) -> gpd.GeoDataFrame | pd.DataFrame:
+def read_stations(
+    path: str | Path,
+    required: tuple[str, ...] | None = None,
+    columns: tuple[str, ...] | None = None,
+    geometry: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read a station table: a cleaned `stations.parquet`, or any Parquet file with the `required`
     columns (default: every column of the clean schema), as WGS-84 points. `columns`: read only
     those of these the file has (the required ones must be among them); `geometry=False`: a plain
@@ -852,8 +973,9 @@ def read_stations(path: str | Path, required: tuple[str, ...] | None = None, col
         wanted = None if columns is None else [c for c in dict.fromkeys([*required, *columns]) if c in present]
         frame = None if missing else pd.read_parquet(path, columns=wanted)
     except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
-        raise BadInputError(f"not a Parquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})",
-                            path) from None
+        raise BadInputError(
+            f"not a Parquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})", path
+        ) from None
     if missing:
         raise BadInputError(f"not a station table: missing columns {', '.join(missing)}", path)
     frame = frame.drop(columns="geometry", errors="ignore")
@@ -878,8 +1000,9 @@ def clean_to_folder(
     if result.stations.empty:
         # outputs of an earlier run stay: an empty table would read as "no stations" downstream
         reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
-        raise BadInputError(f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); "
-                            f"nothing written to {out}")
+        raise BadInputError(
+            f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
+        )
     out = Path(out)
     write_stations(result.stations, out / "stations.parquet")
     write_csv(result.quarantine, out / "quarantine.csv")

@@ -347,9 +347,23 @@ def run_report(
 
     try:
         for d in track(dates, "report", unit="report", label=lambda d: f"{d.date()} built"):  # a line a month
-            built.append(build_report(cfg, d, Path(out), cleaned, lang, basemap=basemap, stations=stations,
-                                      processed=processed, extract_date=extract_date, kernel=kernel,
-                                      notebooks_dir=notebooks_dir, timeout=timeout, log=log))
+            built.append(
+                build_report(
+                    cfg,
+                    d,
+                    Path(out),
+                    cleaned,
+                    lang,
+                    basemap=basemap,
+                    stations=stations,
+                    processed=processed,
+                    extract_date=extract_date,
+                    kernel=kernel,
+                    notebooks_dir=notebooks_dir,
+                    timeout=timeout,
+                    log=log,
+                )
+            )
     finally:
         city_dir = Path(out) / cfg.key
         if city_dir.is_dir():
