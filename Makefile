@@ -8,7 +8,8 @@ AS_OF ?=
 REPORT_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install report test lab bench lock clean
+.PHONY: help install report lint check test lab bench lock clean
+LINTED := src tests benchmarks synth
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,8 +26,15 @@ install: $(VENV)/.installed ## Create .venv and install the pinned dependencies
 report: $(VENV)/.installed ## Run the whole report on the bundled data into reports/
 	$(PY) -m analysis report --city $(CITY) $(if $(AS_OF),--as-of $(AS_OF)) --out reports $(REPORT_ARGS)
 
-test: $(VENV)/.installed ## Run the whole test suite (unit, notebooks, browser)
-	$(PY) -m pytest
+lint: $(VENV)/.installed ## ruff: lint and format check (`$(VENV)/bin/ruff format $(LINTED)` to fix the format)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check --quiet $(LINTED)
+
+check: lint ## Lint and the fast tests (no notebooks, no browser): under a minute
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile -q
+
+test: lint ## Lint and the whole test suite (unit, notebooks, browser), on 2 processes
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lab: $(VENV)/.installed ## Open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from analysis import progress
 from benchmarks import fixtures
 from benchmarks.document import write_document
 
@@ -35,6 +36,9 @@ STAGES = {
     "map": ("package", "baseline"),
     "clean_partitioned": ("package",),
     "report": ("package", "baseline"),
+    "cmd_clean": ("package", "baseline"),
+    "cmd_coverage": ("package", "baseline"),
+    "cmd_taskforce": ("package", "baseline"),
 }
 CITY_ONLY = {"report"}
 #: the in-memory OpenCelliD clean is run up to this scale; beyond it the partitioned one
@@ -99,6 +103,20 @@ def measure(stage: str, variant: str, n: int, work: Path) -> dict:
     return out
 
 
+def _plan(stages: list[str], scales: list[int]) -> list[tuple[str, str, int]]:
+    """Every (stage, variant, scale) to measure, in order."""
+    plan = []
+    for stage in stages:
+        for n in ([0] if stage in CITY_ONLY else scales):
+            if stage == "clean_opencellid" and n > OPENCELLID_IN_MEMORY_MAX:
+                continue
+            if stage == "clean_partitioned" and n < PARTITIONED_MIN:
+                continue
+            todo = [0, n] if stage == "map" and n == scales[0] else [n]  # the city map once, then the national ones
+            plan += [(stage, variant, m) for m in todo for variant in STAGES[stage]]
+    return plan
+
+
 def machine() -> dict:
     import platform
 
@@ -151,26 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         command = ("python -m benchmarks" + (f" --scale {args.scale}" if args.scale else "")
                    + (f" --stages {' '.join(args.stages)}" if args.stages != list(STAGES) else "")
                    + (f" --only-scales {' '.join(map(str, args.only_scales))}" if args.only_scales else ""))
-        for stage in args.stages:
-            for n in ([0] if stage in CITY_ONLY else scales):
-                if stage == "clean_opencellid" and n > OPENCELLID_IN_MEMORY_MAX:
-                    continue
-                if stage == "clean_partitioned" and n < PARTITIONED_MIN:
-                    continue
-                if stage == "map" and n == scales[0]:
-                    todo = [0, n]  # the city map once, then the national ones
-                else:
-                    todo = [n]
-                for m in todo:
-                    for variant in STAGES[stage]:
-                        t0 = time.perf_counter()
-                        r = measure(stage, variant, m, work)
-                        r.update(stage=stage, variant=variant, scale=m, command=command,
-                                 date=dt.datetime.now().isoformat(timespec="seconds"))
-                        results["runs"][f"{stage}|{variant}|{m}"] = r
-                        shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
-                        print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
-                        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        plan = _plan(args.stages, scales)
+        with progress.task("benchmarks", len(plan), "measurement") as bar:
+            for stage, variant, m in plan:
+                t0 = time.perf_counter()
+                r = measure(stage, variant, m, work)
+                r.update(stage=stage, variant=variant, scale=m, command=command,
+                         date=dt.datetime.now().isoformat(timespec="seconds"))
+                results["runs"][f"{stage}|{variant}|{m}"] = r
+                shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
+                print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
+                RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+                bar.advance(note=f"{stage} {variant} {m:,}")
         results["machine"] = machine()
         results.setdefault("run_log", []).append({"command": command, "seconds": round(time.perf_counter() - t_all, 1),
                                                   "date": dt.datetime.now().isoformat(timespec="seconds")})

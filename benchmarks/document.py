@@ -13,7 +13,15 @@ LABELS = {
     "forecast": ("forecast of every county's series", "forecast.forecast_stations", "one damped-ETS backtest + fit per series"),
     "map": ("coverage map", "maps.coverage_map + map_html", "folium, one clustered marker per station"),
     "report": ("whole city report (Karamay)", "python -m analysis report", "papermill + nbconvert per notebook"),
+    "cmd_clean": ("command: clean, operator CSV", "python -m analysis clean",
+                  "python -c 'pandas.read_csv(file)' (the floor)"),
+    "cmd_coverage": ("command: coverage (Karamay's extent, 400 m, no map)", "python -m analysis coverage --no-map",
+                     "python -m benchmarks.naive_coverage (buffer + union_all + per-district area)"),
+    "cmd_taskforce": ("command: taskforce (national stations)", "python -m analysis taskforce",
+                      "python -m benchmarks.naive_taskforce (pandas stage crosstab)"),
 }
+#: Stages whose baseline is a floor (a bare read), not a competitor: the ratio is package / floor.
+FLOOR_STAGES = ("clean", "clean_opencellid", "cmd_clean")
 
 
 def _fmt_s(r: dict | None) -> str:
@@ -30,7 +38,8 @@ def _fmt_s(r: dict | None) -> str:
 def _mb(r: dict | None) -> str:
     if not r or "peak_mb" not in r or "skipped" in r or "error" in r:
         return "-"
-    return f"{r['peak_mb']:,.0f}"
+    # a command row's peak is the command's own process, not the harness that launched it
+    return f"{r.get('command_peak_mb', r['peak_mb']):,.0f}"
 
 
 def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
@@ -59,6 +68,11 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         parts.append(f"{pkg['series']:,} series, model {pkg.get('model')}")
     if base and base.get("note"):
         parts.append(f"baseline extrapolated: {base['note']}")
+    if pkg and "command_cpu_seconds" in pkg:
+        parts.append(f"CPU {pkg['command_cpu_seconds']} s" + (f" vs {base['command_cpu_seconds']} s"
+                                                             if base and "command_cpu_seconds" in base else ""))
+    if pkg and pkg.get("gaps") is not None:
+        parts.append(f"{pkg['gaps']} gaps")
     if pkg and pkg.get("load_before") is not None:
         parts.append(f"load {pkg['load_before']}")
     return "; ".join(parts)
@@ -73,8 +87,9 @@ def write_document(results: dict, path: Path, plot_path: Path) -> None:
             pkg, base = runs.get(f"{stage}|package|{n}"), runs.get(f"{stage}|baseline|{n}")
             ratio = "-"
             if pkg and base and "seconds" in pkg and "seconds" in base and pkg["seconds"] > 0:
-                ratio = f"{base['seconds'] / pkg['seconds']:.2f}×" if stage not in ("clean", "clean_opencellid") \
-                    else f"{pkg['seconds'] / base['seconds']:.0f}× the floor"
+                speedup = base["seconds"] / pkg["seconds"]
+                ratio = f"{pkg['seconds'] / base['seconds']:.0f}× the floor" if stage in FLOOR_STAGES \
+                    else f"{speedup:.2f}×" if speedup >= 0.1 else f"1/{1 / speedup:,.0f} (slower)"
             rows.append(f"| {label} | {'Karamay' if n == 0 else f'{n:,}'} | {_fmt_s(pkg)} | {_mb(pkg)} | "
                         f"{_fmt_s(base)} | {_mb(base)} | {ratio} | {_extra(stage, pkg, base)} |")
     _plot(runs, plot_path)

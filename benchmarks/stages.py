@@ -331,7 +331,10 @@ def map_(variant: str, n: int, work: Path) -> dict:
             "render_seconds": None if render is None else round(render, 2), "stations": int(len(result.stations))}
 
 
+from benchmarks import commands  # noqa: E402  (the command-level rows)
+
 STAGES = {
+    **commands.STAGES,
     "clean": clean, "clean_opencellid": clean_opencellid, "clean_partitioned": clean_partitioned,
     "assign": assign, "coverage": coverage, "forecast": forecast, "map": map_, "report": report,
 }

@@ -27,7 +27,7 @@ def test_benchmark_entry_point_runs_at_the_smallest_scale(tmp_path):
         fixtures.china_city(city)
     finally:
         fixtures.county_polygons = orig
-    for stage in ("clean", "assign", "coverage"):
+    for stage in ("clean", "assign", "coverage", "cmd_coverage"):
         for variant in ("package", "baseline"):
             out = subprocess.run([sys.executable, "-m", "benchmarks.stages", stage, variant, "200", str(work)],
                                  capture_output=True, text=True, cwd=PROJ_ROOT, timeout=120)
@@ -35,3 +35,32 @@ def test_benchmark_entry_point_runs_at_the_smallest_scale(tmp_path):
             result = json.loads(out.stdout.splitlines()[-1].removeprefix("RESULT "))
             assert result["seconds"] >= 0
     assert stages.AS_OF
+
+
+def test_command_rows_time_a_child_process_and_report_its_failure():
+    from benchmarks.commands import run_child
+
+    ok = run_child(["-c", "print('done')"])
+    assert ok["exit"] == 0 and ok["stdout"] == "done" and ok["seconds"] > 0 and "error" not in ok
+    bad = run_child(["-c", "import sys; sys.exit('no such file: x.csv')"])
+    assert bad["exit"] == 1 and bad["error"] == "no such file: x.csv"
+
+
+def test_document_shows_command_rows_beside_their_baseline(tmp_path):
+    from benchmarks.document import write_document
+
+    def row(stage, variant, seconds, **extra):
+        return {"stage": stage, "variant": variant, "scale": 1000, "seconds": seconds, "peak_mb": 900.0, **extra}
+
+    runs = {"cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0),
+            "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0),
+            "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
+            "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2,
+                                              command_cpu_seconds=19.0)}
+    out = tmp_path / "BENCHMARKS.md"
+    write_document({"runs": runs, "machine": {}}, out, tmp_path / "plot.png")
+    text = out.read_text(encoding="utf-8")
+    clean = next(line for line in text.splitlines() if line.startswith("| command: clean"))
+    assert "| 3.00 | 250 | 0.750 | 170 | 4× the floor |" in clean  # the command's own peak, not the harness's
+    coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
+    assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s" in coverage and "(-0.20 %)" in coverage

@@ -22,6 +22,8 @@ from analysis.coverage import (
     path_loss_db,
     rasterize_coverage,
     DEFAULT_AREAS,
+    CoverageGrid,
+    write_gaps_geojson,
 )
 from analysis.errors import BadInputError, ConfigError
 
@@ -189,3 +191,79 @@ def test_cli_writes_stable_files(tiny_city, tiny_stations, tmp_path, capsys):
     assert cli.main(["coverage", "--stations", str(tmp_path / "missing.parquet"), "--city", str(tiny_city),
                      "--out", str(tmp_path / "x")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_polygon_cells_by_blocks_equal_the_point_test():
+    """The block shortcut of CoverageGrid.window settles whole blocks: same cells as testing every centre."""
+    import shapely
+
+    rng = np.random.default_rng(3)
+    ring = np.column_stack([rng.uniform(0, 4000, 40), rng.uniform(0, 3000, 40)])
+    poly = shapely.make_valid(shapely.Polygon(ring[np.argsort(np.arctan2(ring[:, 1] - 1500, ring[:, 0] - 2000))]))
+    poly = shapely.difference(poly, shapely.Point(2000, 1500).buffer(400))  # a hole, as gaps have
+    grid = CoverageGrid(-125.0, -75.0, 50.0, np.ones((80, 90), dtype=bool))
+    i0, j0, inside = grid.window(poly)
+    ii, jj = np.meshgrid(np.arange(80), np.arange(90), indexing="ij")
+    every = shapely.contains_xy(poly, grid.x0 + (jj + 0.5) * 50.0, grid.y0 + (ii + 0.5) * 50.0)
+    full = np.zeros_like(every)
+    full[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]] = inside
+    assert inside.sum() > 1000 and (full == every).all()
+    assert grid.area_in_km2(poly) == pytest.approx(every.sum() * 0.0025)
+
+
+def test_grid_gaps_match_the_exact_gaps(tiny_city, tiny_stations):
+    """Gaps from the grid's connected components: the same gaps, ranking and key sites as the vector
+    union, areas within the grid's resolution; candidates at the same places."""
+    city, districts, urban, sites = _frames(tiny_city)
+    kw = dict(as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
+    grid, vec = assess_coverage(tiny_stations, city, **kw), assess_coverage(tiny_stations, city, mode="vector", **kw)
+    assert len(grid.gaps) == len(vec.gaps) >= 3
+    assert list(grid.gaps["sites"]) == list(vec.gaps["sites"])
+    assert list(grid.gaps["district"]) == list(vec.gaps["district"])
+    assert np.allclose(grid.gaps["area_km2"], vec.gaps["area_km2"], rtol=0.02, atol=0.0025)
+    assert grid.gaps["area_km2"].sum() == pytest.approx(vec.gaps["area_km2"].sum(), rel=0.005)
+    assert grid.gaps.geometry.notna().all() and grid.gaps.crs.to_epsg() == 4326
+    assert list(grid.candidates["sites"]) == list(vec.candidates["sites"])
+    assert np.allclose(grid.candidates[["lon", "lat"]], vec.candidates[["lon", "lat"]], atol=1e-3)
+
+
+def test_gaps_past_the_drawn_ones_have_no_outline(tiny_city, tiny_stations, tmp_path, monkeypatch):
+    import json
+
+    import analysis.coverage as coverage
+
+    city, districts, urban, sites = _frames(tiny_city)
+    monkeypatch.setattr(coverage, "MAX_GAP_POLYGONS", 1)
+    res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban,
+                          sites=sites)
+    assert res.gaps.geometry.iloc[0] is not None and res.gaps.geometry.iloc[1:].isna().all()
+    doc = json.loads(write_gaps_geojson(res.gaps, tmp_path / "gaps.geojson").read_text(encoding="utf-8"))
+    assert [f["geometry"] is None for f in doc["features"]] == [False] + [True] * (len(res.gaps) - 1)
+    assert doc["features"][1]["properties"]["area_km2"] > 0
+
+
+def test_cell_edge_probability_outside_0_1_is_a_config_error():
+    with pytest.raises(ConfigError, match="cell_edge_probability"):
+        max_path_loss_db("n78", "urban", settings=CoverageSettings(cell_edge_probability=1.0))
+
+
+def test_nearest_station_of_a_site_is_the_first_of_colocated_ones(tiny_city, tiny_stations):
+    """Two operators on one tower: the key site's nearest station is the first listed, as before."""
+    city, districts, urban, sites = _frames(tiny_city)
+    st = pd.concat([tiny_stations.iloc[[1]].assign(station_id="S2b"), tiny_stations]).reset_index(drop=True)
+    res = assess_coverage(st, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
+    h = res.sites.set_index("site_id").loc["hospital-01"]
+    assert h["nearest_station_id"] == "S2b" and bool(h["is_covered"])
+
+
+def test_cli_coverage_reports_one_line_per_step_in_logs(tiny_city, tiny_stations, tmp_path, capsys, monkeypatch):
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    monkeypatch.setenv("FIVEG_PROGRESS", "lines")
+    assert cli.main(["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
+                     "--out", str(tmp_path / "o")]) == 0
+    steps = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
+    assert steps[0] == "coverage: 1/3 steps 6 stations read" and steps[2].startswith("coverage: 3/3 steps written")
+    assert cli.main(["--quiet", "coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map",
+                     "--out", str(tmp_path / "q")]) == 0
+    assert capsys.readouterr().err == ""

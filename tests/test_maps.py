@@ -137,3 +137,27 @@ def test_screenshot_shows_districts_and_stations(result, tmp_path):
     # operator colours of the station markers are present (CMCC blue)
     blue = (b > 150) & (r < 90) & (g > 90) & (g < 160)
     assert blue.sum() > 20
+
+
+def test_script_and_css_come_from_package_templates(result):
+    """The map's script and CSS are template files shipped in the package (pyproject's templates/**/*),
+    rendered into the page; maps.py holds no JavaScript."""
+    import importlib.resources
+    import inspect
+
+    import analysis.maps as maps
+
+    folder = importlib.resources.files("analysis").joinpath("templates")
+    js = folder.joinpath("map_layers.js.j2").read_text(encoding="utf-8")
+    assert "{% macro script(this, kwargs) %}" in js and "L.geoJSON" in js
+    assert "L.geoJSON" not in inspect.getsource(maps)
+    page = map_html(coverage_map(result))
+    assert "function shiftGeo(fc)" in page and ".cm-legend{" in page and "{%" not in page
+
+
+def test_gaps_without_an_outline_are_left_off_the_map(result):
+    gaps = result.gaps.copy()
+    gaps.loc[gaps.index[1:], "geometry"] = None
+    page = map_html(coverage_map(result.__class__(**{**result.__dict__, "gaps": gaps})))
+    drawn = re.search(r'"gaps":(\{"type":"FeatureCollection","features":\[.*?\]\})', page).group(1)
+    assert drawn.count('"rank":') == 1

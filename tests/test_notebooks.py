@@ -11,7 +11,7 @@ import sys
 import nbformat
 import pytest
 
-from analysis.report.pages import read_records
+from analysis.report.display import read_records
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
 from analysis.report.runner import NOTEBOOKS
 
@@ -93,7 +93,7 @@ def test_summary_shows_the_articles_situation(executed):
 @pytest.mark.slow
 def test_coverage_shares_match_the_coverage_stage(executed):
     from analysis.coverage import assess_coverage
-    from analysis.report.runner import clean_cached
+    from analysis.report.inputs import clean_cached
 
     cleaned = clean_cached("karamay", processed=executed["folder"] / "processed")
     assert cleaned["hit"], "the notebooks cleaned once; the second read comes from the cache"

@@ -124,3 +124,91 @@ def test_no_blocker_wordings(text):
                                        ("WGS-84坐标系", "wgs84"), ("百度坐标", "bd09")])
 def test_crs_labels_with_suffixes_and_punctuation(text, crs):
     assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
+
+
+# --- issue 14: what real exports write ---------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["已关闭", "已停用", "关停", "退服", "已退服"])
+def test_shut_down_stations_are_decommissioned(text):
+    assert parse.parse_statuses(pd.Series([text])).iloc[0] == "decommissioned"
+
+
+def test_not_on_air_said_in_so_many_words():
+    said = parse.says_not_on_air(pd.Series(["未开通", "待开通", "尚未入网", "已开通", "在建", None], dtype=object))
+    assert said.tolist() == [True, True, True, False, False, False]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("中国联合网络通信有限公司", "CUCC"), ("中国联合网络通信有限公司克拉玛依市分公司", "CUCC"),
+    ("中国广播电视网络有限公司", "CBN"), ("中国移动通信集团新疆有限公司", "CMCC"), ("中国电信股份有限公司", "CTCC"),
+    ("CM", "CMCC"), ("CU", "CUCC"), ("CT", "CTCC"), ("cm", "CMCC"),
+])
+def test_legal_names_and_two_letter_codes(text, code):
+    assert parse.parse_operators(pd.Series([text])).iloc[0] == code
+
+
+@pytest.mark.parametrize("context, code", [
+    ("China_Telecom_5G_mobile_sites", "CTCC"), ("电信_移动式应急基站", "CTCC"), ("中国移动_5G基站开通清单", "CMCC"),
+    ("联通5G基站清单", "CUCC"), ("China Mobile 5G sites", "CMCC"), ("5G_sites_mobile", "unknown"),
+    ("铁塔_5G站址建设跟踪表", "unknown"), ("电信联通共建共享站点", "unknown"),
+])
+def test_operator_of_a_file_name_or_title(context, code):
+    assert parse.operator_of_context(context) == code
+
+
+@pytest.mark.parametrize("text, tenants", [
+    ("移动、联通", "CMCC,CUCC"), ("移动,电信,联通", "CMCC,CTCC,CUCC"), ("移动+广电", "CMCC,CBN"),
+    ("移动", None), ("电信联通共享", None), ("移动、铁塔", None), ("移动、移动", None),
+])
+def test_tenants_listed_in_one_cell(text, tenants):
+    assert parse.parse_tenants(pd.Series([text])).iloc[0] == tenants
+
+
+@pytest.mark.parametrize("text, crs", [
+    ("GCJ02(高德)", "gcj02"), ("百度坐标系(BD09)", "bd09"), ("WGS84(GPS)", "wgs84"), ("高德地图", "gcj02"),
+    ("腾讯地图", "gcj02"), ("百度地图", "bd09"), ("2000国家大地坐标系", "wgs84"), ("国家2000", "wgs84"),
+    ("CGCS2000坐标系", "wgs84"), ("北京54", "unknown"), ("西安80", "unknown"), ("西安1980坐标系", "unknown"),
+    ("WGS84/GCJ02", "unknown"),
+])
+def test_crs_labels_as_people_write_them(text, crs):
+    assert parse.parse_crs(pd.Series([text])).iloc[0] == crs
+
+
+@pytest.mark.parametrize("text", ["2021-03-05T14:22:01+08:00", "2021-03-05T14:22:01Z", "2021-03-05T14:22:01.250+0800",
+                                  "2021-03-05T14:22Z", "2021-03-05 14:22:01 +08:00"])
+def test_iso_timestamps(text):
+    assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp("2021-03-05")
+
+
+@pytest.mark.parametrize("text", ["电力引入", "电力引入困难", "电力引入协调中"])
+def test_power_hookup_in_progress_reports_words(text):
+    assert parse.parse_blockers(pd.Series([text])).iloc[0] == "power_hookup"
+
+
+@pytest.mark.parametrize("text, band", [("5G NR 3.5GHz", "n78"), ("5G(2.6G)", "n41"), ("5G NR n78", "n78"),
+                                        ("5G 700M", "n28"), ("5G NR", "unknown")])
+def test_bands_after_the_technology(text, band):
+    assert parse.parse_bands(pd.Series([text])).iloc[0] == band
+
+
+def test_invisible_characters_and_excel_text_formulas_are_not_part_of_values():
+    out = parse.normalize_text(pd.Series(["6502\u200b0300\u200d0001", '="650203000001"', "\ufeff站一", '="  "'],
+                                         dtype=object))
+    assert out.iloc[:3].tolist() == ["650203000001", "650203000001", "站一"]
+    assert pd.isna(out.iloc[3])
+
+
+def test_decimal_commas_in_coordinates():
+    out = parse.parse_coordinates(pd.Series(["84,875123", "-45,5", "84.5", "1,234,5"], dtype=object))
+    assert out.iloc[0] == pytest.approx(84.875123)
+    assert out.iloc[1] == pytest.approx(-45.5)
+    assert out.iloc[2] == 84.5
+    assert pd.isna(out.iloc[3])
+
+
+@pytest.mark.parametrize("text", ["(84.87, 45.6)", "（84.87，45.6）", "84.87、45.6", "经度:84.87 纬度:45.6",
+                                  "纬度：45.6，经度：84.87", "lon=84.87 lat=45.6", "[84.87 45.6]"])
+def test_lonlat_in_one_cell_every_way(text):
+    lon, lat = parse.split_lonlat(pd.Series([text], dtype=object))
+    assert parse.parse_coordinates(lon).iloc[0] == 84.87
+    assert parse.parse_coordinates(lat).iloc[0] == 45.6

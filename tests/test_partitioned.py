@@ -65,3 +65,59 @@ def test_operator_reports_are_refused(tmp_path):
     [path] = synth.write_national(tmp_path, 10, fmt="operator")
     with pytest.raises(UsageError, match="OpenCelliD exports only"):
         clean_partitioned(path, "karamay", tmp_path / "out", as_of=AS_OF)
+
+
+def test_cli_partitioned_writes_what_the_in_memory_clean_writes(export, tmp_path, monkeypatch, capsys):
+    import json
+
+    from analysis import cli
+    from analysis.clean import partitioned
+
+    monkeypatch.setattr(partitioned, "ROWS_PER_PARTITION", 700)  # several partitions from a small file
+    monkeypatch.setenv("FIVEG_PROGRESS", "lines")
+    base = ["clean", "--input", str(export), "--city", "karamay", "--as-of", AS_OF]
+    assert cli.main(base + ["--out", str(tmp_path / "mem")]) == 0
+    assert cli.main(base + ["--out", str(tmp_path / "part"), "--partitioned", "--scheduler", "synchronous"]) == 0
+    captured = capsys.readouterr()
+    assert "partitions:" in captured.out and "clean (partitioned): 1/" in captured.err  # one line per partition
+    assert "split into partitions: 1/1 chunks" in captured.err
+    mem, part = (json.loads((tmp_path / d / "clean_summary.json").read_text(encoding="utf-8")) for d in ("mem", "part"))
+    assert part["partitions"] > 3
+    for key in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "quarantined_by_reason",
+                "stations_by_district", "stations_by_operator"):
+        assert part[key] == mem[key], key
+    a, b = (pd.read_parquet(tmp_path / d / "stations.parquet").drop(columns="geometry")
+            .sort_values("station_id").reset_index(drop=True) for d in ("mem", "part"))
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--scheduler", "threads"], "--scheduler is for --partitioned"),
+    (["--partitioned", "--scheduler", "gpu"], "scheduler must be one of"),
+    (["--partitioned", "--input-crs", "gcj02"], "OpenCelliD exports are WGS-84"),
+])
+def test_cli_partitioned_usage_mistakes_are_one_line(export, tmp_path, capsys, extra, message):
+    from analysis import cli
+
+    argv = ["clean", "--input", str(export), "--city", "karamay", "--out", str(tmp_path / "o"), *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_partitioned_takes_one_file(export, tmp_path, capsys):
+    from analysis import cli
+
+    argv = ["clean", "--input", str(export), str(export), "--city", "karamay", "--out", str(tmp_path / "o"),
+            "--partitioned"]
+    assert cli.main(argv) == 2
+    assert "one file" in capsys.readouterr().err
+
+
+def test_cli_partitioned_missing_file_is_bad_input(tmp_path, capsys):
+    from analysis import cli
+
+    argv = ["clean", "--input", str(tmp_path / "none.csv"), "--city", "karamay", "--out", str(tmp_path / "o"),
+            "--partitioned"]
+    assert cli.main(argv) == 1
+    assert "no such file" in capsys.readouterr().err

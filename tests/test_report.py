@@ -15,22 +15,27 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.report import pages as briefing, runner as report
 from analysis.cli import main
 from analysis.config import load_city
 from analysis.errors import UsageError
+from analysis.report import inputs
+from analysis.report import pages as briefing
+from analysis.report import runner as report
 
 # --- parameters ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--city", "atlantis"], "unknown city 'atlantis'"),
-    (["--city", "karamay", "--as-of", "2021-02-30"], "is not a date"),
-    (["--city", "karamay", "--as-of", "yesterday"], "is not a date"),
-    (["--city", "karamay", "--months", "2021-13:2021-12"], "is not YYYY-MM:YYYY-MM"),
-    (["--city", "karamay", "--months", "2021-05:2021-01"], "ends before it starts"),
-    (["--city", "karamay", "--as-of", "2021-03-22", "--months", "2021-01:2021-02"], "not both"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--city", "atlantis"], "unknown city 'atlantis'"),
+        (["--city", "karamay", "--as-of", "2021-02-30"], "is not a date"),
+        (["--city", "karamay", "--as-of", "yesterday"], "is not a date"),
+        (["--city", "karamay", "--months", "2021-13:2021-12"], "is not YYYY-MM:YYYY-MM"),
+        (["--city", "karamay", "--months", "2021-05:2021-01"], "ends before it starts"),
+        (["--city", "karamay", "--as-of", "2021-03-22", "--months", "2021-01:2021-02"], "not both"),
+    ],
+)
 def test_bad_parameters_give_one_line_and_status_2(argv, words, capsys, tmp_path):
     assert main(["report", *argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -39,8 +44,22 @@ def test_bad_parameters_give_one_line_and_status_2(argv, words, capsys, tmp_path
 
 
 def test_as_of_outside_the_data(capsys, tmp_path):
-    assert main(["report", "--city", "karamay", "--as-of", "2030-01-01", "--out", str(tmp_path / "r"),
-                 "--processed", str(tmp_path / "p")]) == 2
+    assert (
+        main(
+            [
+                "report",
+                "--city",
+                "karamay",
+                "--as-of",
+                "2030-01-01",
+                "--out",
+                str(tmp_path / "r"),
+                "--processed",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "outside the data" in err and "2019-12-01" in err
     assert not (tmp_path / "r").exists()
@@ -49,15 +68,15 @@ def test_as_of_outside_the_data(capsys, tmp_path):
 def test_check_as_of_and_months():
     city = load_city("karamay")
     extract = pd.Timestamp("2022-01-10")
-    assert report.check_as_of(None, city, extract) == extract
-    assert report.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
+    assert inputs.check_as_of(None, city, extract) == extract
+    assert inputs.check_as_of("2021-03-22", city, extract) == pd.Timestamp("2021-03-22")
     with pytest.raises(UsageError, match="outside the data"):
-        report.check_as_of("2019-11-30", city, extract)
-    assert report.parse_months("2021-01:2021-03") == ["2021-01", "2021-02", "2021-03"]
-    assert report.month_as_of("2021-02", city, extract) == pd.Timestamp("2021-02-28")
-    assert report.month_as_of("2022-01", city, extract) == extract  # the extract's month ends on the extract
+        inputs.check_as_of("2019-11-30", city, extract)
+    assert inputs.parse_months("2021-01:2021-03") == ["2021-01", "2021-02", "2021-03"]
+    assert inputs.month_as_of("2021-02", city, extract) == pd.Timestamp("2021-02-28")
+    assert inputs.month_as_of("2022-01", city, extract) == extract  # the extract's month ends on the extract
     with pytest.raises(UsageError):
-        report.month_as_of("2022-02", city, extract)
+        inputs.month_as_of("2022-02", city, extract)
 
 
 def test_previous_report_date():
@@ -87,6 +106,55 @@ def test_people_formats():
     assert "&lt;b&gt;" in html and '<td class="num">1,234</td>' in html
 
 
+def test_one_table_of_words_per_language_with_every_key_the_code_uses():
+    import string
+
+    from analysis.report.text import TEXT, say
+
+    assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
+    used = set()
+    for module in Path(report.__file__).parent.glob("*.py"):
+        code = module.read_text(encoding="utf-8")
+        used |= set(re.findall(r'say\(\s*[^,()]+,\s*"([\w.]+)"', code)) | (
+            set(re.findall(r'else "([\w.]+)",', code)) - {"zh", "en"}
+        )
+    assert len(used) > 150 and not used - set(TEXT["en"]), sorted(used - set(TEXT["en"]))
+    for key in TEXT["en"]:  # a value named in one language is given to the other too
+        names = [{f[1] for f in string.Formatter().parse(TEXT[lang][key]) if f[1]} for lang in ("zh", "en")]
+        assert names[0] <= names[1] | {"name_zh", "name_en"} or names[1] <= names[0], key
+    assert say("zh", "cat.scenic") == "景区" and say("en", "cat.scenic") == "scenic spot"
+    assert say("en", "reported_differs", date="2020-12-31", on_air="216", c="215", diff="-1").endswith("(-1).")
+    assert [nb for nb, _, _ in report.NOTEBOOKS] == sorted(p.name for p in report.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_index_pages_escape_what_comes_from_the_data(tmp_path):
+    from analysis.report.index import write_city_index, write_report_index
+
+    city = load_city("karamay")
+    folder = tmp_path / "r" / "karamay" / "2021-03-22"
+    folder.mkdir(parents=True)
+    prov = {
+        "as_of": "2021-03-22",
+        "inputs_sha256": "a" * 64,
+        "n_input_files": 3,
+        "city_config_rel": "<b>x</b>",
+        "city_config_sha256": "b" * 64,
+        "extract_date": "2022-01-10",
+        "extract_rule": "given: 2022-01-10",
+        "cache_hit": True,
+        "package_version": "1",
+        "made": "now",
+    }
+    headline = {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216, "prob_reach_2021-12-31": 0.05}
+    page = write_report_index(folder, city, "2021-03-22", headline, prov, "zh").read_text(encoding="utf-8")
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "由参数给定" in page
+    assert '"Noto Sans CJK SC"' in page, "the style sheet is not escaped"
+    (folder / "headline.json").write_text(json.dumps(headline), encoding="utf-8")
+    city_page = write_city_index(folder.parent, city, "en").read_text(encoding="utf-8")
+    assert 'href="2021-03-22/index.html"' in city_page and "5 %" in city_page and "224" in city_page
+    assert 'href="karamay/index.html"' in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 
@@ -100,22 +168,28 @@ def station_copy(tmp_path):
 
 def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     processed = tmp_path / "processed"
-    first = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    first = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert not first["hit"] and first["extract"] == pd.Timestamp("2022-01-10")  # records_received in city.toml
     assert (first["folder"] / "stations.parquet").is_file() and (first["folder"] / "cache.json").is_file()
     for f in station_copy.iterdir():  # new file times, same content: reused
         f.touch()
-    second = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    second = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert second["hit"] and second["key"] == first["key"]
     assert_frame = pd.testing.assert_frame_equal
-    assert_frame(pd.DataFrame(second["stations"].drop(columns="geometry")),
-                 pd.DataFrame(first["stations"].drop(columns="geometry")))
+    assert_frame(
+        pd.DataFrame(second["stations"].drop(columns="geometry")),
+        pd.DataFrame(first["stations"].drop(columns="geometry")),
+    )
     csv = next(station_copy.glob("*.csv"))
     csv.write_bytes(csv.read_bytes() + b"\n")  # one byte more: cleaned again
-    third = report.clean_cached("karamay", stations=station_copy, processed=processed)
+    third = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert not third["hit"] and third["key"] != first["key"]
-    given = report.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
-    assert not given["hit"] and given["extract"] == pd.Timestamp("2022-01-10") and given["summary"]["as_of"] == "2022-01-10"
+    given = inputs.clean_cached("karamay", stations=station_copy, processed=processed, extract_date="2022-01-10")
+    assert (
+        not given["hit"]
+        and given["extract"] == pd.Timestamp("2022-01-10")
+        and given["summary"]["as_of"] == "2022-01-10"
+    )
 
 
 def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
@@ -123,12 +197,13 @@ def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
     same = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 2}]
     moved = [{"path": "/b/x.csv", "sha256": "1" * 64, "bytes": 1}]  # the cleaned rows name their files
     changed = [{"path": "/a/x.csv", "sha256": "2" * 64, "bytes": 1}]
-    assert report.inputs_key(files) == report.inputs_key(same)
-    assert len({report.inputs_key(files), report.inputs_key(moved), report.inputs_key(changed)}) == 3
-    assert report.inputs_key(files) != report.inputs_key(files, extract_date="2022-01-10")
+    assert inputs.inputs_key(files) == inputs.inputs_key(same)
+    assert len({inputs.inputs_key(files), inputs.inputs_key(moved), inputs.inputs_key(changed)}) == 3
+    assert inputs.inputs_key(files) != inputs.inputs_key(files, extract_date="2022-01-10")
 
 
 # --- atomic replace and a failing notebook -----------------------------------------------------
+
 
 def test_swap_in_replaces_whole_folders(tmp_path):
     dest, tmp = tmp_path / "2021-03-22", tmp_path / ".new"
@@ -149,10 +224,16 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [
             nbformat.v4.new_code_cell("from analysis.report import pages as b"),
-            nbformat.v4.new_code_cell('city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
-                                      'processed = ""\nextract_date = ""\nout = ""', metadata={"tags": ["parameters"]}),
-            nbformat.v4.new_code_cell('raise RuntimeError("boom in the test")' if name == failing
-                                      else 'b.record("on_air_as_of", 224)\nprint("made as of", as_of)'),
+            nbformat.v4.new_code_cell(
+                'city = "karamay"\nas_of = ""\nlang = ""\nbasemap = ""\nstations = ""\n'
+                'processed = ""\nextract_date = ""\nout = ""',
+                metadata={"tags": ["parameters"]},
+            ),
+            nbformat.v4.new_code_cell(
+                'raise RuntimeError("boom in the test")'
+                if name == failing
+                else 'b.record("on_air_as_of", 224)\nprint("made as of", as_of)'
+            ),
         ]
         nbformat.write(nb, str(folder / name))
     return folder
@@ -162,17 +243,24 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
 def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
     out, processed = tmp_path / "reports", tmp_path / "processed"
     good = _tiny_notebooks(tmp_path / "good")
-    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    report.run_report(
+        "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None
+    )
     dest = out / "karamay" / "2021-03-22"
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
     assert {"index.html", "05_summary.html", "headline.json", "provenance.json"} <= set(before)
 
     bad = _tiny_notebooks(tmp_path / "bad", failing="03_coverage.ipynb")
     with pytest.raises(report.NotebookFailed) as info:
-        report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=bad,
-                          log=lambda *a: None)
+        report.run_report(
+            "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=bad, log=lambda *a: None
+        )
     msg = str(info.value)
-    assert "03_coverage.ipynb" in msg and "cell 4 of the executed notebook" in msg and "RuntimeError: boom in the test" in msg
+    assert (
+        "03_coverage.ipynb" in msg
+        and "cell 4 of the executed notebook" in msg
+        and "RuntimeError: boom in the test" in msg
+    )
     assert "last good report is unchanged" in msg
     kept = out / "karamay" / "2021-03-22.failed" / "03_coverage.ipynb"
     assert kept.is_file()
@@ -188,15 +276,18 @@ def test_failing_notebook_keeps_the_last_good_report(tmp_path, capsys):
     real = mod.NOTEBOOKS_DIR
     try:
         mod.NOTEBOOKS_DIR = bad
-        status = main(["report", "--city", "karamay", "--as-of", "2021-03-22", "--out", str(out),
-                       "--processed", str(processed)])
+        status = main(
+            ["report", "--city", "karamay", "--as-of", "2021-03-22", "--out", str(out), "--processed", str(processed)]
+        )
     finally:
         mod.NOTEBOOKS_DIR = real
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1 and err[-1].startswith("error: notebook 03_coverage.ipynb failed in cell 4")
 
     # a good run afterwards replaces the report and clears the failed copy
-    report.run_report("karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None)
+    report.run_report(
+        "karamay", as_of="2021-03-22", out=out, processed=processed, notebooks_dir=good, log=lambda *a: None
+    )
     assert not (out / "karamay" / "2021-03-22.failed").exists()
 
 
@@ -230,8 +321,9 @@ def _parse(path: Path) -> _Links:
 def built(tmp_path_factory):
     """The real report for the article's date, built once for the module (about 30 s)."""
     root = tmp_path_factory.mktemp("report")
-    folders = report.run_report("karamay", as_of="2021-03-22", out=root / "reports", processed=root / "processed",
-                                log=lambda *a: None)
+    folders = report.run_report(
+        "karamay", as_of="2021-03-22", out=root / "reports", processed=root / "processed", log=lambda *a: None
+    )
     return folders[0]
 
 
@@ -251,7 +343,9 @@ def test_report_folder_contents(built):
 def test_pages_have_no_code(built):
     for page in built.glob("*.html"):
         text = page.read_text(encoding="utf-8")
-        assert 'class="jp-InputArea' not in text and "briefing as b" not in text and "open_report(" not in text, page.name
+        assert 'class="jp-InputArea' not in text and "briefing as b" not in text and "open_report(" not in text, (
+            page.name
+        )
         assert not re.search(r">\s*(In|Out)(&nbsp;|\s)?\[\d*\]:", text), f"{page.name} shows prompts"
         assert "recorded: " not in text, f"{page.name} shows a recorded value"
 
@@ -279,7 +373,9 @@ def test_every_link_resolves_and_every_figure_is_embedded(built):
             target = (page.parent / href.split("#")[0]).resolve()
             assert target.exists(), f"{page.name}: link {href} does not resolve"
         assert all(src.startswith("data:image/") for src in parsed.images), f"{page.name}: an image is not embedded"
-        assert not [s for s in parsed.scripts if s.startswith(("http:", "https:", "//"))], f"{page.name}: {parsed.scripts}"
+        assert not [s for s in parsed.scripts if s.startswith(("http:", "https:", "//"))], (
+            f"{page.name}: {parsed.scripts}"
+        )
     coverage = _parse(built / "03_coverage.html")
     assert coverage.iframes and "srcdoc" in coverage.iframes[0] and "leaflet" in coverage.iframes[0]["srcdoc"].lower()
     assert len(_parse(built / "02_forecast.html").images) >= 2
@@ -289,7 +385,7 @@ def test_every_link_resolves_and_every_figure_is_embedded(built):
 @pytest.mark.slow
 def test_rerun_reuses_the_cleaned_data(built, tmp_path):
     processed = built.parent.parent.parent / "processed"
-    cleaned = report.clean_cached("karamay", processed=processed)
+    cleaned = inputs.clean_cached("karamay", processed=processed)
     assert cleaned["hit"]
     assert "取自缓存" in (built / "01_clean.html").read_text(encoding="utf-8")
 
@@ -300,11 +396,23 @@ def test_rerun_reuses_the_cleaned_data(built, tmp_path):
 @pytest.mark.parametrize("page", ["index.html", "05_summary.html"])
 def test_chromium_renders_offline(built, page, tmp_path):
     shot = tmp_path / "shot.png"
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
-           "--host-resolver-rules=MAP * ~NOTFOUND", f"--screenshot={shot}", "--window-size=1280,2000",
-           (built / page).as_uri()]
+    cmd = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        (built / page).as_uri(),
+    ]
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 20_000
     from PIL import Image
@@ -318,9 +426,13 @@ def test_chromium_renders_offline(built, page, tmp_path):
 def test_city_index_columns_follow_labels_across_report_dates(tmp_path):
     city = load_city("karamay")
     folder = tmp_path / "karamay"
-    for day, h in [("2020-11-30", {"as_of": "2020-11-30", "on_air_as_of": 200, "prob_reach_2021-12-31": 0.1}),
-                   ("2021-03-22", {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216,
-                                   "prob_reach_2021-12-31": 0.17})]:
+    for day, h in [
+        ("2020-11-30", {"as_of": "2020-11-30", "on_air_as_of": 200, "prob_reach_2021-12-31": 0.1}),
+        (
+            "2021-03-22",
+            {"as_of": "2021-03-22", "on_air_as_of": 224, "on_air_2020-12-31": 216, "prob_reach_2021-12-31": 0.17},
+        ),
+    ]:
         (folder / day).mkdir(parents=True)
         (folder / day / "headline.json").write_text(json.dumps(h))
         (folder / day / "index.html").write_text("x")
@@ -344,9 +456,90 @@ def _numbers_on_page(path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_rebuild_shows_the_same_numbers(built, tmp_path):
-    again = report.run_report("karamay", as_of="2021-03-22", out=tmp_path / "reports", processed=tmp_path / "processed",
-                              log=lambda *a: None)[0]
+    again = report.run_report(
+        "karamay", as_of="2021-03-22", out=tmp_path / "reports", processed=tmp_path / "processed", log=lambda *a: None
+    )[0]
     assert json.loads((built / "headline.json").read_text()) == json.loads((again / "headline.json").read_text())
     for nb, _, _ in report.NOTEBOOKS:
         page = Path(nb).with_suffix(".html").name
         assert _numbers_on_page(built / page) == _numbers_on_page(again / page), page
+
+
+# --- each stage runs once per date ---------------------------------------------------------------
+
+#: The calls of each notebook's steps, as the notebooks make them (each page opens its own context,
+#: as each notebook's kernel does).
+PAGE_STEPS = {
+    "clean": ["show_clean_counts", "show_quarantine", "show_stations_by_district"],
+    "forecast": ["show_targets", "show_fan_chart", "show_district_forecast", "show_backtest"],
+    "coverage": ["show_coverage_by_district", "show_key_sites", "show_gaps", "show_coverage_map", "show_link_budget"],
+    "taskforce": ["show_funnel", "show_blockers", "show_supervision", "show_district_targets", "show_stage_durations"],
+    "summary": ["show_headline", "show_targets", "show_fan_chart", "show_coverage_to_do", "show_top_blockers"],
+}
+
+
+def test_every_notebook_step_is_called_by_its_notebook():
+    for nb, _, _ in report.NOTEBOOKS:
+        source = "\n".join(c.source for c in nbformat.read(str(report.NOTEBOOKS_DIR / nb), as_version=4).cells)
+        page = re.search(r'page="(\w+)"', source).group(1)
+        assert re.findall(r"b\.(show_\w+)\(ctx", source) == PAGE_STEPS[page] + ["show_provenance"], nb
+
+
+@pytest.mark.slow
+def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatch, capsys):
+    """The runner's stages, then every page of the five notebooks: the forecast runs once (report
+    date), coverage and the task force once for the report date and once for the previous one."""
+    import analysis.coverage as coverage
+    import analysis.forecast as forecast
+    import analysis.taskforce as taskforce
+
+    calls = []
+    for module, name in (
+        (forecast, "forecast_stations"),
+        (coverage, "assess_coverage"),
+        (taskforce, "track_taskforce"),
+    ):
+        real = getattr(module, name)
+
+        def counted(stations, *args, _real=real, _name=name, **kw):
+            as_of = kw.get("as_of", args[0] if _name == "forecast_stations" else args[1] if len(args) > 1 else None)
+            calls.append((_name, str(pd.Timestamp(as_of).date())))
+            return _real(stations, *args, **kw)
+
+        monkeypatch.setattr(module, name, counted)
+    processed, city = tmp_path / "processed", load_city("karamay")
+    cleaned = inputs.clean_cached(city, processed=processed)
+    as_of = pd.Timestamp("2021-03-22")
+    report.run_stages(city, as_of, cleaned, "zh", "osm", processed, log=lambda *a: None)
+    for page, steps in PAGE_STEPS.items():
+        ctx = briefing.open_report(city, "2021-03-22", processed=processed, out=tmp_path / "out", page=page)
+        for step in steps + ["show_provenance"]:
+            getattr(briefing, step)(ctx)
+    capsys.readouterr()
+    assert sorted(calls) == [
+        ("assess_coverage", "2021-02-22"),
+        ("assess_coverage", "2021-03-22"),
+        ("forecast_stations", "2021-03-22"),
+        ("track_taskforce", "2021-02-22"),
+        ("track_taskforce", "2021-03-22"),
+    ]
+
+
+@pytest.mark.slow
+def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, capsys):
+    """In JupyterLab with nothing processed yet: the coverage page runs coverage (with its map) and
+    the previous date's stages for "what changed" once each, and not the forecast."""
+    import analysis.coverage as coverage
+    import analysis.forecast as forecast
+
+    calls = []
+    monkeypatch.setattr(forecast, "forecast_stations", lambda *a, **k: calls.append("forecast"))
+    real = coverage.assess_coverage
+    monkeypatch.setattr(coverage, "assess_coverage", lambda *a, **k: calls.append("coverage") or real(*a, **k))
+    ctx = briefing.open_report("karamay", "2021-03-22", processed=tmp_path / "p", page="coverage")
+    for step in PAGE_STEPS["coverage"] + ["show_provenance"]:
+        getattr(briefing, step)(ctx)
+    capsys.readouterr()
+    assert calls == ["coverage", "coverage"]  # the report date (with its map), then the previous date
+    stamp = json.loads((tmp_path / "p/karamay/2021-03-22/coverage/stage.json").read_text(encoding="utf-8"))
+    assert stamp["basemap"] and "coverage_map.html" in stamp["files"]

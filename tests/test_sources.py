@@ -31,7 +31,8 @@ def test_gb18030_only_characters(tmp_path):
 
 def test_title_rows_above_header_and_row_numbers(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("中国电信5G站点台账\n统计截止：2022年1月10日\n\n" + CSV_ZH + "\n650203002,友谊路宏站,84.89,45.59,2020/6/1\n",
+    path.write_text("中国电信5G站点台账\n统计截止：2022年1月10日\n\n" + CSV_ZH
+                    + "\n650203002,友谊路宏站,84.89,45.59,2020/6/1\n",
                     encoding="utf-8")
     [table] = read_station_file(path)
     assert table.header_row == 4
@@ -79,7 +80,8 @@ def test_xlsx_every_record_sheet_title_rows_and_date_cells(tmp_path):
 def test_opencellid_with_and_without_header(tmp_path):
     row = "NR,460,0,35000,2147483649,,84.88,45.58,500,3,1,1600000000,1610000000,0\n"
     with_header = tmp_path / "a.csv"
-    with_header.write_text("radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n" + row)
+    header = "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n"
+    with_header.write_text(header + row)
     without = tmp_path / "b.csv"
     without.write_text(row + row.replace("NR", "LTE"))
     [a] = read_station_file(with_header)
@@ -157,3 +159,23 @@ def test_header_only_file_is_an_error_but_an_empty_sheet_is_skipped(tmp_path):
     wb.save(tmp_path / "two.xlsx")
     [t] = read_station_file(tmp_path / "two.xlsx")
     assert t.sheet == "数据"
+
+
+def test_detect_format_of_the_formats_senders_use():
+    assert detect_format("经度\t纬度\r\n".encode("utf-16")) == "utf16"
+    assert detect_format("基站名称\t经度\t纬度\r\n站一\t84.88\t45.58\r\n".encode("utf-16-le")) == "utf16"
+    assert detect_format(b"\x1f\x8b\x08\x00rest") == "gzip"
+    assert detect_format(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") == "xls"
+    assert detect_format(bytes(range(256))) == "binary"
+
+
+def test_a_readme_is_not_a_table_but_a_csv_without_header_is_an_error(tmp_path):
+    from analysis.clean.sources import NotATableError
+
+    (tmp_path / "README.txt").write_text("这些文件是三月份的站点。\n请勿修改。\n", encoding="utf-8")
+    (tmp_path / "bad.csv").write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(NotATableError, match="no table in it"):
+        read_station_file(tmp_path / "README.txt")
+    with pytest.raises(BadInputError) as info:
+        read_station_file(tmp_path / "bad.csv")
+    assert not isinstance(info.value, NotATableError)

@@ -36,20 +36,45 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     )
     s = result.summary
     print(
-        f"cleaned {s['rows_in']} rows from {len({f['file'] for f in s['files']})} files: "
+        f"cleaned {s['rows_in']} rows from {len({f['file'] for f in s['files'] if 'skipped' not in f})} files: "
         f"{s['rows_kept']} kept, {s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
+    for f in s["files"]:
+        for note in ([f"skipped: {f['skipped']}"] if "skipped" in f else []) + f.get("notes", []):
+            print(f"note: {f['file']}: {note}")
     for failure in result.failed_files:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if result.failed_files else 0
+
+
+def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
+    from analysis.clean.partitioned import clean_partitioned
+
+    if len(args.input) != 1:
+        raise UsageError("--partitioned cleans one OpenCelliD export: give one file to --input")
+    if args.input_crs not in (None, "wgs84"):
+        raise UsageError("--input-crs does not apply to --partitioned: OpenCelliD exports are WGS-84")
+    s = clean_partitioned(args.input[0], args.city, args.out, as_of=args.as_of, gnb_id_bits=args.gnb_id_bits,
+                          scheduler=args.scheduler or "processes")
+    print(f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
+          f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}")
+    return 0
+
+
+def _cmd_clean_any(args: argparse.Namespace) -> int:
+    if args.scheduler and not args.partitioned:
+        raise UsageError("--scheduler is for --partitioned")
+    return _cmd_clean_partitioned(args) if args.partitioned else _cmd_clean(args)
 
 
 def _add_clean(sub) -> None:
     p = sub.add_parser(
         "clean",
         help="clean raw station records into stations.parquet, quarantine.csv, clean_summary.json",
-        description="Read operator / tower-company reports (CSV, XLSX; any encoding; Chinese or English "
-        "headers) and OpenCelliD exports, and write one row per physical station.",
+        description="Read operator / tower-company reports (CSV, XLSX, XLS, also inside .gz or .zip; UTF-8, GBK, "
+        "GB18030 or UTF-16; Chinese or English headers) and OpenCelliD exports, and write one row per physical "
+        "station. A folder with no station records, or a run that keeps no station, is an error and leaves the "
+        "outputs of an earlier run as they were.",
     )
     p.add_argument("--input", nargs="+", required=True, type=Path, metavar="PATH",
                    help="files or folders of raw station records")
@@ -61,7 +86,11 @@ def _add_clean(sub) -> None:
                    help="coordinate system of files that do not say (default: wgs84)")
     p.add_argument("--gnb-id-bits", default="24", metavar="BITS|OP=BITS,...",
                    help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22")
-    p.set_defaults(func=_cmd_clean)
+    p.add_argument("--partitioned", action="store_true",
+                   help="clean one OpenCelliD export too large for memory in partitions, on Dask (same outputs)")
+    p.add_argument("--scheduler", default=None, metavar="processes|threads|synchronous|tcp://HOST:PORT",
+                   help="with --partitioned: Dask's local scheduler (default processes) or a dask.distributed address")
+    p.set_defaults(func=_cmd_clean_any)
 
 
 def _cmd_boundaries(args: argparse.Namespace) -> int:
@@ -122,14 +151,12 @@ def _add_synth(sub) -> None:
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
+    import json
+
+    import pandas as pd
 
     from analysis.config import load_city
-    from analysis.forecast import (
-        forecast_series_file,
-        forecast_stations,
-        json_records,
-        write_forecast,
-    )
+    from analysis.forecast import forecast_series_file, write_forecast
 
     if (args.series is None) == (args.stations is None):
         raise UsageError("give either --series FILE or --stations PARQUET --as-of DATE")
@@ -147,26 +174,29 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
         fc = forecast_series_file(args.series, horizon=args.horizon, targets=targets, seed=args.seed,
                                   n_paths=args.paths, source=args.source or str(args.series), unit=args.unit)
-        extra = None
+        paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=None)
+        name, model, targets, notes = fc.name, fc.model, fc.targets, fc.notes
     else:
         if args.as_of is None:
             raise UsageError("--stations needs --as-of YYYY-MM-DD")
         from analysis.clean.stations import read_stations
         from analysis.config import resolve_city
+        from analysis.forecast import forecast_stage
+        from analysis.report.outputs import read_forecast
 
-        cf = forecast_stations(read_stations(args.stations), args.as_of, city=resolve_city(args.city),
-                               horizon=args.horizon, district=args.district, seed=args.seed, n_paths=args.paths)
-        fc = cf.city
-        fc.notes = cf.notes
-        extra = {"districts": json_records(cf.district_table)} if len(cf.district_table) else None
-    paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=extra)
-    print(f"{fc.name}: model {fc.model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
-    for _, r in fc.targets.iterrows():
+        paths = forecast_stage(read_stations(args.stations), resolve_city(args.city), pd.Timestamp(args.as_of),
+                               args.out, fig_lang=args.lang, horizon=args.horizon, district=args.district,
+                               n_paths=args.paths, seed=args.seed)
+        written = read_forecast(args.out)
+        model, targets, notes = written.model, written.targets, written.notes
+        name = json.loads((args.out / "model.json").read_text(encoding="utf-8")).get("name", "")
+    print(f"{name}: model {model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
+    for _, r in targets.iterrows():
         print(f"  target {int(r['target'])} by {r['target_date'].date()}: P(reach) = {r['prob_reach']:.0%}, "
               f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
               f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
               f"{r['pace_last_6m']:.1f} (6 m)")
-    for note in fc.notes:
+    for note in notes:
         print(f"  note: {note}")
     return 0
 
@@ -197,12 +227,19 @@ def _add_forecast(sub) -> None:
 
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
-    from analysis.coverage import coverage_to_folder
+    import pandas as pd
 
-    result = coverage_to_folder(args.stations, args.city, args.out, as_of=args.as_of, radius_m=args.radius_m,
-                                mode=args.mode, with_map=not args.no_map)
+    from analysis.clean.stations import read_stations
+    from analysis.config import resolve_city
+    from analysis.coverage import STATION_COLUMNS, coverage_stage
+    from analysis.report.outputs import read_coverage
+
+    stations = pd.DataFrame(read_stations(args.stations, required=STATION_COLUMNS)).drop(columns="geometry")
+    coverage_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of) if args.as_of else None, args.out,
+                   with_map=not args.no_map, mode=args.mode, radius_m=args.radius_m)
+    result = read_coverage(args.out)
     city = result.by_district.iloc[-1]
-    print(f"coverage as of {result.as_of.date() if result.as_of is not None else 'latest'}: "
+    print(f"coverage as of {args.as_of or 'latest'}: "
           f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
           f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
           f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}")
@@ -232,9 +269,13 @@ def _add_coverage(sub) -> None:
 def _cmd_taskforce(args: argparse.Namespace) -> int:
     import json
 
+    import pandas as pd
+
     from analysis.clean.stations import read_stations
     from analysis.errors import BadInputError
-    from analysis.taskforce import track_taskforce, write_taskforce
+    from analysis.config import resolve_city
+    from analysis.report.outputs import read_taskforce
+    from analysis.taskforce import taskforce_stage
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -244,9 +285,11 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
     stations = read_stations(args.stations)
-    report = track_taskforce(stations, args.city, args.as_of, extract_date=extract, horizon=args.horizon,
-                             source=args.source or args.stations.name)
-    write_taskforce(report, args.out, lang=args.lang, charts=not args.no_charts)
+    taskforce_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of), args.out, extract_date=extract,
+                    fig_lang=None if args.no_charts else args.lang, horizon=args.horizon,
+                    source=args.source or args.stations.name)
+    report = read_taskforce(args.out)
+    notes = json.loads((args.out / "taskforce_notes.json").read_text(encoding="utf-8")).get("notes", [])
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
     print(f"task force as of {report.as_of.date()}: {int(funnel.loc['pipeline_total', 'sites'])} sites in the pipeline "
@@ -254,7 +297,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
           f"{int(funnel.loc['on_air', 'sites'])} on air, {len(report.supervision)} on the supervision list; "
           f"target {city['target_add']} to add by {city['target_date'].date() if city['target_date'] == city['target_date'] else '-'}: "
           f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}")
-    for note in report.notes:
+    for note in notes:
         print(f"  note: {note}")
     return 0
 
@@ -339,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 bad data (the message names file, row and problem), 2 bad usage.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (default: a bar on a terminal, one line per step otherwise; "
+                        "or set FIVEG_PROGRESS=bar|lines|off)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage, _add_taskforce, _add_report):
         add(sub)
@@ -348,7 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        from analysis import progress
+
+        with progress.forced("off" if args.quiet else None):
+            return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,7 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy.spatial import cKDTree
-from scipy.stats import norm
 
-from analysis.clean.stations import read_stations
 from analysis.config import City, load_city, resolve_city
 from analysis.errors import BadInputError, ConfigError
 
@@ -202,6 +201,14 @@ def o2i_loss_db(freq_ghz: float, model: str = "UMa", o2i: str = "low") -> tuple[
     return tw + 0.5 * d_in, sigma
 
 
+def _edge_z(probability: float) -> float:
+    """Standard normal quantile of the cell-edge probability (the stdlib's: scipy.stats costs 0.6 s
+    to import, a tenth of the coverage command)."""
+    if not 0.0 < probability < 1.0:
+        raise ConfigError(f"[coverage] cell_edge_probability must lie strictly between 0 and 1, got {probability!r}")
+    return statistics.NormalDist().inv_cdf(probability)
+
+
 def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
                      settings: CoverageSettings | None = None) -> float:
     """Maximum allowed path loss (dB) for the coverage definition: what the median path loss may
@@ -216,7 +223,7 @@ def max_path_loss_db(band: str, area_type: str, layer: str = "outdoor",
         sigma = math.hypot(sigma, sigma_p)
     elif layer != "outdoor":
         raise ValueError(f"layer must be 'outdoor' or 'indoor', got {layer!r}")
-    fade_margin = float(norm.ppf(s.cell_edge_probability)) * sigma
+    fade_margin = _edge_z(s.cell_edge_probability) * sigma
     return (link.eirp_re_dbm + s.ue_antenna_gain_dbi - s.body_loss_db - s.interference_margin_db
             - fade_margin - penetration - s.rsrp_threshold_dbm)
 
@@ -243,7 +250,7 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
     """The link budget as one documented table: per band, area type and layer, the inputs, the
     margins, the maximum path loss and the footprint radius it gives."""
     s = settings or CoverageSettings()
-    z = float(norm.ppf(s.cell_edge_probability))
+    z = _edge_z(s.cell_edge_probability)
     rows = []
     for band, link in s.bands.items():
         for kind in AREA_TYPES:
@@ -314,10 +321,12 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
     inside = shapely.contains_xy(urban, x, y)
     out[shapely.contains_xy(near, x, y)] = "suburban"
     out[inside] = "urban"
-    if len(all_x):
+    if len(all_x) and inside.any():  # stations within 1 km counted for built-up points only
         tree = cKDTree(np.column_stack([all_x, all_y]))
-        counts = np.asarray(tree.query_ball_point(np.column_stack([x, y]), 1000.0, return_length=True))
-        out[inside & (counts >= s.dense_urban_min_stations_1km)] = "dense_urban"
+        counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0,
+                                                  return_length=True))
+        dense = np.flatnonzero(inside)[counts >= s.dense_urban_min_stations_1km]
+        out[dense] = "dense_urban"
     return out
 
 
@@ -385,23 +394,55 @@ class CoverageGrid:
         i, j = np.nonzero(self.mask)
         return self.x0 + (j + 0.5) * self.cell_m, self.y0 + (i + 0.5) * self.cell_m
 
-    def area_in_km2(self, polygon) -> float:
-        """Covered area inside a polygon (same CRS): the covered cells whose centres it holds."""
+    def window(self, polygon) -> tuple[int, int, np.ndarray] | None:
+        """The cells whose centres lie in `polygon` (same CRS), as (i0, j0, boolean window) over the
+        polygon's bounds; None when it misses the grid."""
         if polygon is None or polygon.is_empty:
-            return 0.0
+            return None
         minx, miny, maxx, maxy = polygon.bounds
         j0 = max(int((minx - self.x0) // self.cell_m), 0)
         i0 = max(int((miny - self.y0) // self.cell_m), 0)
         j1 = min(int((maxx - self.x0) // self.cell_m) + 1, self.mask.shape[1])
         i1 = min(int((maxy - self.y0) // self.cell_m) + 1, self.mask.shape[0])
         if i1 <= i0 or j1 <= j0:
+            return None
+        return i0, j0, _cells_in_polygon(polygon, self.x0 + (j0 + 0.5) * self.cell_m,
+                                         self.y0 + (i0 + 0.5) * self.cell_m, self.cell_m, (i1 - i0, j1 - j0))
+
+    def area_in_km2(self, polygon) -> float:
+        """Covered area inside a polygon (same CRS): the covered cells whose centres it holds."""
+        win = self.window(polygon)
+        if win is None:
             return 0.0
-        i, j = np.nonzero(self.mask[i0:i1, j0:j1])
-        if i.size == 0:
-            return 0.0
-        shapely.prepare(polygon)
-        hit = shapely.contains_xy(polygon, self.x0 + (j + j0 + 0.5) * self.cell_m, self.y0 + (i + i0 + 0.5) * self.cell_m)
-        return float(np.count_nonzero(hit)) * self.cell_m**2 / 1e6
+        i0, j0, inside = win
+        covered = self.mask[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]]
+        return float(np.count_nonzero(covered & inside)) * self.cell_m**2 / 1e6
+
+
+_BLOCK = 16  # cells per side of the blocks tested whole against a polygon before single cells
+
+
+def _cells_in_polygon(polygon, xc0: float, yc0: float, cell_m: float, shape: tuple[int, int]) -> np.ndarray:
+    """Which cells of a window (first centre at xc0, yc0) have their centre in `polygon`. Blocks of
+    _BLOCK x _BLOCK cells wholly inside or wholly outside are settled at once; only the cells of
+    blocks on the boundary are tested one by one (a district of 10^6 cells: 4,000 blocks and the
+    cells along its outline instead of 10^6 point tests)."""
+    h, w = shape
+    shapely.prepare(polygon)
+    bi, bj = np.meshgrid(np.arange(0, h, _BLOCK), np.arange(0, w, _BLOCK), indexing="ij")
+    eps = 0.01 * cell_m  # a block of one row or column is still a polygon
+    boxes = shapely.box(xc0 + bj * cell_m - eps, yc0 + bi * cell_m - eps,
+                        xc0 + (np.minimum(bj + _BLOCK, w) - 1) * cell_m + eps,
+                        yc0 + (np.minimum(bi + _BLOCK, h) - 1) * cell_m + eps)
+    # 2 = every centre strictly inside, 0 = none can be, 1 = test the cells
+    status = np.where(shapely.contains_properly(polygon, boxes), 2,
+                      np.where(shapely.intersects(polygon, boxes), 1, 0)).astype(np.int8)
+    cells = np.repeat(np.repeat(status, _BLOCK, axis=0), _BLOCK, axis=1)[:h, :w]
+    inside = cells == 2
+    ii, jj = np.nonzero(cells == 1)
+    if ii.size:
+        inside[ii, jj] = shapely.contains_xy(polygon, xc0 + jj * cell_m, yc0 + ii * cell_m)
+    return inside
 
 
 _SUB = 4  # sub-cell positions per axis: a stencil is made for each, so discs keep their true area
@@ -549,6 +590,159 @@ class _VectorCover:
         return shapely.intersection(self.geom, polygon).area / 1e6
 
 
+# --- gaps and candidates on the grid --------------------------------------------------------------
+# The covered area is a grid; the gaps are read off the same grid (connected components of the
+# uncovered built-up cells plus the discs of uncovered key sites) instead of a vector union of
+# every footprint, which is what made the command slower than the naive way at national scale.
+#: Most gaps drawn as polygons (the top ranked); the others keep their row with no geometry.
+MAX_GAP_POLYGONS = 500
+_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # 8-connected: cells meeting at a corner belong to one gap
+
+
+def rasterize_polygons(geoms, grid: CoverageGrid) -> np.ndarray:
+    """Cells of `grid` whose centres lie in any of `geoms` (same CRS): one window per polygon part,
+    so scattered built-up areas never test the whole city's cells."""
+    mask = np.zeros(grid.mask.shape, dtype=bool)
+    for part in shapely.get_parts(np.asarray(list(geoms), dtype=object)):
+        win = grid.window(part) if part is not None and part.area > 0 else None
+        if win is not None:
+            i0, j0, inside = win
+            mask[i0:i0 + inside.shape[0], j0:j0 + inside.shape[1]] |= inside
+    return mask
+
+
+def _cells_of(grid: CoverageGrid, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and in-grid flag of metric points."""
+    j = np.floor((np.asarray(x, dtype=float) - grid.x0) / grid.cell_m).astype(np.int64)
+    i = np.floor((np.asarray(y, dtype=float) - grid.y0) / grid.cell_m).astype(np.int64)
+    ok = (i >= 0) & (i < grid.mask.shape[0]) & (j >= 0) & (j < grid.mask.shape[1])
+    return np.where(ok, i, 0), np.where(ok, j, 0), ok
+
+
+def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFrame, settings) -> np.ndarray:
+    """Uncovered built-up cells plus a disc of `site_radius_m` around each uncovered key site."""
+    gap = urban_mask & ~grid.mask
+    if len(open_sites):
+        u = (open_sites["x_m"].to_numpy(dtype=float) - grid.x0) / grid.cell_m
+        v = (open_sites["y_m"].to_numpy(dtype=float) - grid.y0) / grid.cell_m
+        cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        r = np.full(cx.size, settings.site_radius_m / grid.cell_m)
+        n = int(math.ceil(r.max())) + 2
+        inside = (cx >= n) & (cy >= n) & (cx < gap.shape[1] - n) & (cy < gap.shape[0] - n)
+        if not inside.all():
+            raise BadInputError(f"{int((~inside).sum())} key site(s) lie outside the coverage grid")
+        _stamp(gap, cx, cy, r, u - cx, v - cy)
+    return gap
+
+
+def _component_polygons(labels: np.ndarray, ids: np.ndarray, grid: CoverageGrid) -> dict[int, object]:
+    """Outline of each component in `ids`: its cells as row runs (boxes), merged per component."""
+    wanted = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
+    wanted[np.asarray(ids, dtype=np.int64)] = True
+    wanted[0] = False
+    rows = np.flatnonzero(wanted[labels].any(axis=1))
+    if rows.size == 0:
+        return {}
+    sub = np.where(wanted[labels[rows]], labels[rows], 0)
+    padded = np.pad(sub, ((0, 0), (1, 1)))
+    ri, rj = np.nonzero(padded[:, 1:] != padded[:, :-1])  # run boundaries, column rj of `sub`
+    same_row = ri[1:] == ri[:-1]
+    start_i, start_j, end_j = ri[:-1][same_row], rj[:-1][same_row], rj[1:][same_row]
+    value = sub[start_i, start_j]
+    keep = value > 0
+    start_i, start_j, end_j, value = start_i[keep], start_j[keep], end_j[keep], value[keep]
+    c = grid.cell_m
+    y = grid.y0 + rows[start_i] * c
+    boxes = shapely.box(grid.x0 + start_j * c, y, grid.x0 + end_j * c, y + c)
+    order = np.argsort(value, kind="stable")
+    value, boxes = value[order], boxes[order]
+    starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
+    ends = np.r_[starts[1:], value.size]
+    # the union of a component's run boxes; simplify(0) drops the run corners along straight edges
+    return {int(value[a]): shapely.simplify(shapely.coverage_union_all(boxes[a:b]), 0.0)
+            for a, b in zip(starts, ends)}
+
+
+def _nearest_district(districts_utm, x, y) -> np.ndarray:
+    """Name of the district each metric point lies in, or the nearest one."""
+    if len(districts_utm) == 0 or len(x) == 0:
+        return np.full(len(x), "", dtype=object)
+    tree = shapely.STRtree(districts_utm.geometry.values)
+    pts = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    pairs = tree.query_nearest(pts, all_matches=False)
+    names = np.full(len(x), "", dtype=object)
+    names[pairs[0]] = districts_utm["name_zh"].to_numpy(dtype=object)[pairs[1]]
+    return names
+
+
+def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
+    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
+    from scipy import ndimage
+
+    open_sites = sites[~sites["is_covered"]].reset_index(drop=True)
+    labels, _ = ndimage.label(_gap_mask(urban_mask, grid, open_sites, settings), structure=_NEIGHBOURS)
+    flat = labels.ravel()
+    cells = np.flatnonzero(flat)
+    lab = flat[cells]
+    n_cells = np.bincount(lab, minlength=int(lab.max(initial=0)) + 1)
+    si, sj, _ = _cells_of(grid, open_sites["x_m"], open_sites["y_m"])
+    site_lab = labels[si, sj]
+    cell_km2 = grid.cell_m**2 / 1e6
+    keep = n_cells * cell_km2 >= settings.min_gap_km2
+    keep[site_lab] = True
+    keep[0] = False
+    ids = np.flatnonzero(keep)
+    rows = _gap_rows(ids, n_cells, labels, cells, lab, site_lab, open_sites, districts_utm, grid, settings)
+    cols = ["district", "area_km2", "n_key_sites", "n_target_sites", "sites", "score"]
+    df = pd.DataFrame(rows, columns=["label", *cols])
+    df = df.sort_values(["score", "area_km2", "district", "sites"], ascending=[False, False, True, True])
+    df = df.reset_index(drop=True)
+    drawn = _component_polygons(labels, df["label"].to_numpy()[:MAX_GAP_POLYGONS], grid)
+    geometry = [drawn.get(int(v)) for v in df["label"]]
+    gdf = gpd.GeoDataFrame(df.drop(columns="label"), geometry=geometry, crs=crs)
+    gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
+    gdf.insert(0, "gap_id", [f"G{i:03d}" for i in range(1, len(gdf) + 1)])
+    in_gap = keep[lab]
+    gi, gj = np.divmod(cells[in_gap], labels.shape[1])
+    return gdf.to_crs(4326), (grid.x0 + (gj + 0.5) * grid.cell_m, grid.y0 + (gi + 0.5) * grid.cell_m)
+
+
+def _gap_rows(ids, n_cells, labels, cells, lab, site_lab, open_sites, districts_utm, grid, settings) -> list[dict]:
+    """One row per kept component: area from its cell count, the open key sites in it, the score and
+    the district of the cell nearest its centre of mass."""
+    if ids.size == 0:
+        return []
+    width = labels.shape[1]
+    ci, cj = np.divmod(cells, width)
+    n = np.maximum(n_cells, 1)
+    cy = (np.bincount(lab, weights=ci, minlength=n.size) / n)[ids]
+    cx = (np.bincount(lab, weights=cj, minlength=n.size) / n)[ids]
+    # the component's cell nearest its centre of mass (the centre itself may lie outside a ring)
+    order = np.argsort(lab, kind="stable")
+    lab_sorted, cells_sorted = lab[order], cells[order]
+    bounds = np.searchsorted(lab_sorted, np.r_[ids, ids + 1]).reshape(2, -1)
+    rep_x, rep_y = np.empty(ids.size), np.empty(ids.size)
+    for k, (a, b) in enumerate(bounds.T):
+        ii, jj = np.divmod(cells_sorted[a:b], width)
+        m = int(np.argmin((ii - cy[k]) ** 2 + (jj - cx[k]) ** 2))
+        rep_x[k], rep_y[k] = grid.x0 + (jj[m] + 0.5) * grid.cell_m, grid.y0 + (ii[m] + 0.5) * grid.cell_m
+    district = _nearest_district(districts_utm, rep_x, rep_y)
+    names = open_sites["name_zh"].astype(str).to_numpy()
+    target = open_sites["is_target"].to_numpy(dtype=bool)
+    rows = []
+    for k, label in enumerate(ids):
+        hit = site_lab == label
+        n_target = int(target[hit].sum())
+        area = float(n_cells[label]) * grid.cell_m**2 / 1e6
+        rows.append({
+            "label": int(label), "district": district[k], "area_km2": round(area, 4), "n_key_sites": int(hit.sum()),
+            "n_target_sites": n_target, "sites": "; ".join(sorted(names[hit])),
+            "score": round(area + settings.target_site_weight_km2 * n_target
+                           + settings.key_site_weight_km2 * (int(hit.sum()) - n_target), 4),
+        })
+    return rows
+
+
 # --- the assessment -------------------------------------------------------------------------------
 @dataclass
 class CoverageResult:
@@ -590,36 +784,41 @@ def _target_flags(sites: pd.DataFrame, as_of) -> tuple[np.ndarray, list[str]]:
     return np.array(flags, dtype=bool), notes
 
 
+def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
+    """Per point: the nearest station (the first in order among equally near ones), its distance,
+    and whether any station's outdoor / indoor disc holds it. Exact, by a tree: only stations within
+    the largest radius can cover a point."""
+    tree = cKDTree(np.column_stack([sx, sy]))
+    pts = np.column_stack([x, y])
+    dn, _ = tree.query(pts, k=1)
+    rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0))
+    near = tree.query_ball_point(pts, np.maximum(dn, rmax) + 1e-6)
+    j = np.zeros(len(x), dtype=np.int64)
+    covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
+    for k, idx in enumerate(near):
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        d = np.hypot(x[k] - sx[idx], y[k] - sy[idx])
+        j[k] = idx[int(np.argmin(d))]  # argmin: the first of equals, as idx is sorted
+        dn[k] = d.min()
+        covered[k] = bool((r_out[idx] - d >= 0).any())
+        covered_in[k] = bool((r_in[idx] - d >= 0).any())
+    return j, dn, covered, covered_in
+
+
 def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: CoverageSettings, as_of) -> pd.DataFrame:
     cols = ["site_id", "name_zh", "name_en", "category", "rating", "rating_date", "district", "lon", "lat"]
     df = pd.DataFrame({c: sites[c] if c in sites.columns else "" for c in cols})
     df["is_target"], df["target_note"] = _target_flags(sites, as_of)
     x, y = _project(df["lon"], df["lat"], crs)
     n = len(df)
-    out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db",
-                                           "best_margin_m", "best_margin_indoor_m")}
+    out = {k: np.full(n, np.nan) for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db")}
+    out["is_covered"] = out["is_covered_indoor"] = np.zeros(n, dtype=bool)
     nearest = {k: np.full(n, "", dtype=object) for k in ("nearest_station_id", "nearest_name", "nearest_operator",
                                                           "nearest_band")}
     if len(on_air) and n:
-        sx, sy = on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy()
-        d = np.hypot(x[:, None] - sx[None, :], y[:, None] - sy[None, :]) if len(on_air) * n <= 5e7 else None
-        if d is None:  # national inputs: nearest by tree, margins among stations within the largest radius
-            tree = cKDTree(np.column_stack([sx, sy]))
-            k = min(64, len(on_air))
-            dist, idx = tree.query(np.column_stack([x, y]), k=k)
-            dist, idx = np.atleast_2d(dist), np.atleast_2d(idx)
-            r_out = on_air["radius_m"].to_numpy()[idx]
-            r_in = on_air["radius_indoor_m"].to_numpy()[idx]
-            j = idx[:, 0]
-            dn = dist[:, 0]
-            best = (r_out - dist).max(axis=1)
-            best_in = (r_in - dist).max(axis=1)
-        else:
-            jj = d.argmin(axis=1)
-            j = jj
-            dn = d[np.arange(n), jj]
-            best = (on_air["radius_m"].to_numpy()[None, :] - d).max(axis=1)
-            best_in = (on_air["radius_indoor_m"].to_numpy()[None, :] - d).max(axis=1)
+        j, dn, covered, covered_in = _nearest_and_cover(
+            x, y, on_air["x_m"].to_numpy(), on_air["y_m"].to_numpy(), on_air["radius_m"].to_numpy(),
+            on_air["radius_indoor_m"].to_numpy())
         near = on_air.iloc[j]
         out["distance_m"] = dn
         out["nearest_radius_m"] = near["radius_m"].to_numpy()
@@ -629,14 +828,13 @@ def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: Co
                        for dd, b, k in zip(dn, bands, near["area_type"])])
         out["margin_db"] = np.where(near["radius_source"].to_numpy() == "link_budget",
                                     near["max_path_loss_db"].to_numpy() - pl, np.nan)
-        out["best_margin_m"] = best
-        out["best_margin_indoor_m"] = best_in
+        out["is_covered"], out["is_covered_indoor"] = covered, covered_in
         nearest["nearest_station_id"] = near["station_id"].astype(str).to_numpy()
         nearest["nearest_name"] = near["name"].astype(str).to_numpy() if "name" in near else ""
         nearest["nearest_operator"] = near["operator"].astype(str).to_numpy() if "operator" in near else ""
         nearest["nearest_band"] = near["band"].astype(str).to_numpy()
-    df["is_covered"] = out["best_margin_m"] >= 0
-    df["is_covered_indoor"] = out["best_margin_indoor_m"] >= 0
+    df["is_covered"] = out["is_covered"]
+    df["is_covered_indoor"] = out["is_covered_indoor"]
     for k, v in nearest.items():
         df[k] = v
     for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db"):
@@ -743,71 +941,118 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
     return gdf.to_crs(4326)
 
 
-def _candidates(gaps_utm: gpd.GeoDataFrame, sites, urban_utm, all_xy, districts_utm, settings, crs) -> pd.DataFrame:
-    """Greedy maximum coverage: candidate points on a grid inside the gaps and at each uncovered key
-    site; each round takes the candidate that covers the most still-open gap (km2, plus the worth of
-    the key sites it reaches)."""
-    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
-            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
-    if len(gaps_utm) == 0:
-        return pd.DataFrame(columns=cols)
-    demand_cell = 50.0
-    dx, dy, dw = [], [], []
+def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the cells (aligned to multiples of `cell_m`) inside the gap polygons (vector mode)."""
+    dx, dy = [np.zeros(0)], [np.zeros(0)]
     for g in gaps_utm.geometry:
+        if g is None or g.is_empty:
+            continue
         minx, miny, maxx, maxy = g.bounds
-        xs = np.arange(math.floor(minx / demand_cell), math.ceil(maxx / demand_cell)) * demand_cell + demand_cell / 2
-        ys = np.arange(math.floor(miny / demand_cell), math.ceil(maxy / demand_cell)) * demand_cell + demand_cell / 2
+        xs = np.arange(math.floor(minx / cell_m), math.ceil(maxx / cell_m)) * cell_m + cell_m / 2
+        ys = np.arange(math.floor(miny / cell_m), math.ceil(maxy / cell_m)) * cell_m + cell_m / 2
         gx, gy = np.meshgrid(xs, ys)
         gx, gy = gx.ravel(), gy.ravel()
         shapely.prepare(g)
         ins = shapely.contains_xy(g, gx, gy)
         dx.append(gx[ins])
         dy.append(gy[ins])
-    dx, dy = np.concatenate(dx), np.concatenate(dy)
-    dw = np.full(dx.size, demand_cell**2 / 1e6)
+    return np.concatenate(dx), np.concatenate(dy)
+
+
+def _reach_matrix(cx, cy, cr, px, py):
+    """Sparse candidates x demand matrix: 1 where the demand point lies within the candidate's radius."""
+    from scipy import sparse
+
+    tree = cKDTree(np.column_stack([px, py]))
+    reach = tree.query_ball_point(np.column_stack([cx, cy]), cr)
+    lengths = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
+    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in reach]) if lengths.sum() else np.zeros(0, np.int64)
+    indptr = np.r_[0, np.cumsum(lengths)]
+    return sparse.csr_matrix((np.ones(cols.size), cols, indptr), shape=(len(cx), len(px)))
+
+
+def _candidates(demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings,
+                crs) -> pd.DataFrame:
+    """Greedy maximum coverage: candidate points every `candidate_spacing_m` among the gap cells
+    (`demand_xy`, cells of `demand_cell_m`) and at each uncovered key site; each round takes the
+    candidate that covers the most still-open gap (km2, plus the worth of the key sites it reaches)."""
+    cols = ["rank", "candidate_id", "lon", "lat", "district", "area_type", "band", "radius_m", "gain_km2",
+            "gain_target_sites", "gain_key_sites", "gain_score", "cumulative_gain_km2", "sites"]
+    dx, dy = (np.asarray(a, dtype=float) for a in demand_xy)
+    if dx.size == 0:
+        return pd.DataFrame(columns=cols)
     open_sites = sites[~sites["is_covered"]]
     site_w = np.where(open_sites["is_target"], settings.target_site_weight_km2, settings.key_site_weight_km2)
     px = np.concatenate([dx, open_sites["x_m"].to_numpy()])
     py = np.concatenate([dy, open_sites["y_m"].to_numpy()])
-    w = np.concatenate([dw, site_w])
+    open_w = np.concatenate([np.full(dx.size, demand_cell_m**2 / 1e6), site_w])
     is_site = np.r_[np.zeros(dx.size, dtype=bool), np.ones(len(open_sites), dtype=bool)]
-    # candidates: every k-th demand cell (spacing) plus the open sites themselves
-    step = max(1, int(round(settings.candidate_spacing_m / demand_cell)))
-    keep = ((np.floor(dx / demand_cell) % step == 0) & (np.floor(dy / demand_cell) % step == 0))
+    step = max(1, int(round(settings.candidate_spacing_m / demand_cell_m)))
+    keep = (np.floor(dx / demand_cell_m) % step == 0) & (np.floor(dy / demand_cell_m) % step == 0)
     cx = np.concatenate([dx[keep], open_sites["x_m"].to_numpy()])
     cy = np.concatenate([dy[keep], open_sites["y_m"].to_numpy()])
     kind = classify_area_type(cx, cy, urban_utm, all_xy[0], all_xy[1], settings)
-    band = settings.candidate_band
-    radius_of = {k: footprint_radius_m(band, k, "outdoor", settings) for k in AREA_TYPES}
-    cr = np.array([radius_of[k] for k in kind])
-    tree = cKDTree(np.column_stack([px, py]))
-    reach = [np.asarray(tree.query_ball_point([a, b], r), dtype=np.int64) for a, b, r in zip(cx, cy, cr)]
-    open_w = w.copy()
-    rows, cum = [], 0.0
+    radius_of = {k: footprint_radius_m(settings.candidate_band, k, "outdoor", settings) for k in AREA_TYPES}
+    cr = np.array([radius_of[k] for k in kind], dtype=float)
+    reach = _reach_matrix(cx, cy, cr, px, py)
     names = np.r_[np.full(dx.size, "", dtype=object), open_sites["name_zh"].astype(str).to_numpy()]
     targets = np.r_[np.zeros(dx.size, dtype=bool), open_sites["is_target"].to_numpy(dtype=bool)]
-    for rank in range(1, settings.n_candidates + 1):
-        gains = np.array([open_w[idx].sum() for idx in reach])
+    picks = []
+    for _ in range(settings.n_candidates):
+        gains = reach @ open_w
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
-        idx = reach[best]
+        idx = reach.indices[reach.indptr[best]:reach.indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
-        area_gain = float(open_w[idx][~is_site[idx]].sum())
-        cum += area_gain
-        lon, lat = _to_wgs84([cx[best]], [cy[best]], crs)
-        dist = districts_utm.distance(shapely.Point(cx[best], cy[best])).to_numpy()
-        got = idx[is_site[idx]]
-        rows.append({
-            "rank": rank, "candidate_id": f"C{rank:02d}", "lon": round(float(lon[0]), 6), "lat": round(float(lat[0]), 6),
-            "district": districts_utm["name_zh"].iloc[int(np.argmin(dist))] if len(districts_utm) else "",
-            "area_type": kind[best], "band": band, "radius_m": cr[best], "gain_km2": round(area_gain, 4),
-            "gain_target_sites": int(targets[got].sum()), "gain_key_sites": int(got.size),
-            "gain_score": round(float(gains[best]), 4), "cumulative_gain_km2": round(cum, 4),
-            "sites": "; ".join(sorted(names[got])),
-        })
+        picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))
         open_w[idx] = 0.0
+    if not picks:
+        return pd.DataFrame(columns=cols)
+    best = np.array([p[0] for p in picks])
+    lon, lat = _to_wgs84(cx[best], cy[best], crs)
+    district = _nearest_district(districts_utm, cx[best], cy[best])
+    cumulative_km2 = np.cumsum([p[2] for p in picks])
+    rows = [{
+        "rank": k + 1, "candidate_id": f"C{k + 1:02d}", "lon": round(float(lon[k]), 6), "lat": round(float(lat[k]), 6),
+        "district": district[k], "area_type": kind[b], "band": settings.candidate_band, "radius_m": cr[b],
+        "gain_km2": round(p[2], 4), "gain_target_sites": int(targets[p[3]].sum()), "gain_key_sites": int(p[3].size),
+        "gain_score": round(p[1], 4), "cumulative_gain_km2": round(float(cumulative_km2[k]), 4),
+        "sites": "; ".join(sorted(names[p[3]])),
+    } for k, (b, p) in enumerate(zip(best, picks))]
     return pd.DataFrame(rows, columns=cols)
+
+
+#: Cell of the demand points inside vector gaps (the grid's own cells in grid mode).
+_VECTOR_DEMAND_CELL_M = 50.0
+
+
+def _grid_bounds(districts_utm, urban_utm, sites: pd.DataFrame, settings) -> tuple[float, float, float, float]:
+    """The grid's extent: the districts, the built-up areas and every key site's disc."""
+    boxes = [districts_utm.total_bounds, urban_utm.total_bounds]
+    if len(sites):
+        pad = settings.site_radius_m + 4 * settings.cell_m
+        boxes.append([sites["x_m"].min() - pad, sites["y_m"].min() - pad, sites["x_m"].max() + pad,
+                      sites["y_m"].max() + pad])
+    b = np.array([bb for bb in boxes if np.isfinite(bb).all()], dtype=float).reshape(-1, 4)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()) if len(b) else None
+
+
+def _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs):
+    """Covered area (outdoor, indoor), ranked gaps and the gap cells' centres: all from one grid in
+    grid mode; from exact unions (and cells inside the gap polygons) in vector mode."""
+    if mode == "grid":
+        bounds = _grid_bounds(districts_utm, urban_utm, site_tab, settings)
+        cover_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
+        cover_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
+                                      bounds, crs)
+        urban_mask = rasterize_polygons(urban_utm.geometry.values, cover_out)
+        gaps, demand = _grid_gaps(urban_mask, cover_out, districts_utm, site_tab, settings, crs)
+        return cover_out, cover_in, gaps, demand
+    cover_out = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_m"]))
+    cover_in = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"]))
+    gaps = _gaps(urban_utm, districts_utm, on_air, site_tab, settings, crs)
+    return cover_out, cover_in, gaps, _demand_in_polygons(gaps.to_crs(crs), _VECTOR_DEMAND_CELL_M)
 
 
 def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius_m: float | None = None,
@@ -845,24 +1090,15 @@ def assess_coverage(stations: pd.DataFrame, city: City | str, as_of=None, radius
     fp["is_on_air_at_as_of"] = dates.notna() & ((dates <= as_of_ts) if as_of_ts is not None else True)
     on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
 
-    if mode == "grid":
-        bounds = districts_utm.total_bounds
-        grid_out = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_m"], settings.cell_m, bounds, crs)
-        grid_in = rasterize_coverage(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"], settings.cell_m,
-                                     bounds, crs)
-        cover_out, cover_in = grid_out, grid_in
-    else:
-        cover_out = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_m"]))
-        cover_in = _VectorCover(coverage_union(on_air["x_m"], on_air["y_m"], on_air["radius_indoor_m"]))
-
     site_tab = _site_table(sites, on_air, crs, settings, as_of_ts)
+    cover_out, cover_in, gaps, demand = _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs)
     names_en = dict(zip(districts["name_zh"], districts["name_en"]))
     by_district = _district_table(districts_utm, urban_utm, cover_out, cover_in, on_air, site_tab, names_en, settings)
     by_district.insert(2, "as_of", as_of_ts.date().isoformat() if as_of_ts is not None else "")
     by_district.insert(3, "mode", mode)
-    gaps = _gaps(urban_utm, districts_utm, on_air, site_tab, settings, crs)
-    candidates = _candidates(gaps.to_crs(crs), site_tab, list(urban_utm.geometry.values),
-                             (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()), districts_utm, settings, crs)
+    candidates = _candidates(demand, settings.cell_m if mode == "grid" else _VECTOR_DEMAND_CELL_M, site_tab,
+                             list(urban_utm.geometry.values), (fp["x_m"].to_numpy(), fp["y_m"].to_numpy()),
+                             districts_utm, settings, crs)
     sites_out = site_tab.drop(columns=["x_m", "y_m"]).sort_values("site_id", kind="stable").reset_index(drop=True)
     sites_out["rating_date"] = pd.to_datetime(sites_out["rating_date"]).dt.strftime("%Y-%m-%d").fillna("")
     return CoverageResult(
@@ -881,8 +1117,9 @@ def write_gaps_geojson(gaps: gpd.GeoDataFrame, path: Path) -> Path:
     features = []
     for _, row in gaps.iterrows():
         props = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items() if k != "geometry"}
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": shapely.geometry.mapping(_round_geometry(row.geometry))})
+        # gaps ranked below MAX_GAP_POLYGONS have no outline: a null geometry, as GeoJSON allows
+        geometry = None if row.geometry is None else shapely.geometry.mapping(_round_geometry(row.geometry))
+        features.append({"type": "Feature", "properties": props, "geometry": geometry})
     doc = {"type": "FeatureCollection", "features": features}
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return path
@@ -907,11 +1144,40 @@ def write_coverage(result: CoverageResult, out: str | Path, with_map: bool = Tru
 
 def coverage_to_folder(stations: str | Path | pd.DataFrame, city: City | str, out: str | Path, as_of=None,
                        radius_m: float | None = None, mode: str = "grid", with_map: bool = True) -> CoverageResult:
-    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write."""
+    """The `coverage` stage, as the CLI and the notebooks call it: read, assess, write (one progress
+    step each: a national run takes about a minute)."""
+    from analysis.progress import task
+
     city = resolve_city(city)
-    if not isinstance(stations, pd.DataFrame):
-        stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
-    frame = stations
-    result = assess_coverage(frame, city, as_of=as_of, radius_m=radius_m, mode=mode)
-    write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
+    with task("coverage", 3) as progress:
+        if not isinstance(stations, pd.DataFrame):
+            from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
+
+            stations = pd.DataFrame(read_stations(stations, required=STATION_COLUMNS)).drop(columns="geometry")
+        progress.advance(note=f"{len(stations):,} stations read")
+        result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
+        progress.advance(note=f"assessed: {len(result.gaps):,} gaps, {len(result.candidates)} candidates")
+        write_coverage(result, out, with_map=with_map, basemap=city.basemap.get("default"))
+        progress.advance(note=f"written to {out}")
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Stage entry
+# --------------------------------------------------------------------------------------------
+
+def coverage_stage(stations: pd.DataFrame, city: City, as_of, out: str | Path, basemap: str | None = None,
+                   with_map: bool = True, mode: str = "grid", radius_m: float | None = None,
+                   stamp: dict | None = None) -> list[Path]:
+    """The coverage stage, as the command line, the notebooks and the report run it: assess the
+    cleaned `stations` of a resolved `city` on `as_of` (None: every dated station) and write the
+    tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically and
+    a stage.json (with `stamp`) last. Returns the files written."""
+    from analysis.catalog import publish_stage, stamp_date
+
+    result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)
+    basemap = basemap or city.basemap.get("default")
+    return publish_stage(
+        "coverage", out, lambda tmp: write_coverage(result, tmp, with_map=with_map, basemap=basemap),
+        {**(stamp or {}), "as_of": stamp_date(as_of), "mode": mode, "basemap": basemap if with_map else None,
+         "full_coverage_pct": result.settings.full_coverage_pct})

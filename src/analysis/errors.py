@@ -42,3 +42,8 @@ class UsageError(AnalysisError):
     """The command was called wrongly: an unknown city, a date that is not a date, ..."""
 
     exit_status = 2
+
+
+class LedgerError(AnalysisError):
+    """The cleaner lost or double-counted a row (rows in != kept + merged + quarantined): a bug in
+    the package, raised rather than asserted so that `python -O` still checks it."""

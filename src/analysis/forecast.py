@@ -1412,3 +1412,36 @@ def plot_districts(cf: CityForecast, lang: str = "en"):
     fig.supylabel(L["ylabel"], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Stage entry
+# --------------------------------------------------------------------------------------------
+
+def forecast_stage(stations: pd.DataFrame, city, as_of: pd.Timestamp, out: str | Path,
+                   fig_lang: str | None = "en", stamp: dict | None = None, horizon: int | None = None,
+                   district: str | None = None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED) -> list[Path]:
+    """The forecast stage, as the command line, the notebooks and the report run it: forecast the
+    cleaned `stations` of a resolved `city` as of a parsed `as_of`, and write forecast.csv and model.json
+    (targets, backtest, notes, district table) and, with `fig_lang`, forecast.png and districts.png into
+    `out`, each file atomically and a stage.json (with `stamp`) last. Returns the files written."""
+    from analysis.catalog import publish_stage, stamp_date
+
+    cf = forecast_stations(stations, as_of, city=city, horizon=horizon, district=district, n_paths=n_paths,
+                           seed=seed)
+    extra = {"notes": list(cf.notes)}
+    if len(cf.district_table):
+        extra["districts"] = json_records(cf.district_table)
+
+    def write(tmp: Path) -> None:
+        write_forecast(cf.city, tmp, horizon=horizon, lang=fig_lang or "en", figure=fig_lang is not None,
+                       extra=extra)
+        if fig_lang is not None and cf.districts:
+            import matplotlib.pyplot as plt
+
+            fig = plot_districts(cf, lang=fig_lang)
+            fig.savefig(tmp / "districts.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+            plt.close(fig)
+
+    return publish_stage("forecast", out, write, {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang,
+                                                  "model": cf.city.model})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.resources
 import json
 import math
 import re
@@ -57,6 +58,11 @@ OPERATOR_COLOURS = {"CMCC": "#1f78b4", "CTCC": "#e31a1c", "CUCC": "#ff7f00", "CB
 #: bins of the district choropleth (% of the built-up area covered outdoors) and their colours
 SHARE_BINS = (0, 50, 70, 85, 95, 100.0001)
 SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+
+
+def _read_template(name: str) -> str:
+    """A file of analysis/templates (package data), as text."""
+    return importlib.resources.files("analysis").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _json_for_script(obj) -> str:
@@ -149,194 +155,9 @@ def _legend_html(title: str, subtitle: str, metric_label: str, aggregated: bool)
     return "".join(rows)
 
 
-_CSS = """
-.cm-legend{background:rgba(255,255,255,.92);padding:6px 8px;font:12px/1.35 'Noto Sans CJK SC','Noto Sans',sans-serif;
- max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.3);border-radius:4px}
-.cm-legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle}
-.cm-legend i.dot{width:10px;height:10px;border-radius:50%}.cm-legend i.dia{width:9px;height:9px;transform:rotate(45deg);margin-left:2px}
-.cm-title{font-weight:bold;font-size:13px}.cm-sub{color:#444;margin-bottom:4px}.cm-h{font-weight:bold;margin-top:5px}
-.cm-slider{background:rgba(255,255,255,.92);padding:6px 8px;font:12px sans-serif;border-radius:4px;
- box-shadow:0 1px 4px rgba(0,0,0,.3)}.cm-slider input{width:220px}
-.cm-rank{background:#7b3294;color:#fff;border-radius:9px;padding:0 5px;font:bold 11px sans-serif;border:0}
-"""
+_CSS = "\n" + _read_template("map.css")
 
-_JS = Template("""
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  map.setMaxZoom(19);  // folium gives maxZoom to tile layers only; clusters need it on the map
-  var D = {{ this.data_json }};
-  function esc(s) {
-    return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) {
-      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
-    });
-  }
-  function table(rows) {
-    var h = '<table class="cm-pop">';
-    rows.forEach(function (r) { h += '<tr><th>' + esc(r[0]) + '</th><td>' + esc(r[1]) + '</td></tr>'; });
-    return h + '</table>';
-  }
-  // GCJ-02 (the published transform, as analysis.geo.wgs84_to_gcj02)
-  var A = 6378245.0, EE = 0.00669342162296594323;
-  function inChina(lon, lat) { return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271; }
-  function gcj(lon, lat) {
-    if (!inChina(lon, lat)) return [lon, lat];
-    var x = lon - 105.0, y = lat - 35.0, pi = Math.PI, s = Math.sqrt(Math.abs(x));
-    var common = (20.0 * Math.sin(6.0 * x * pi) + 20.0 * Math.sin(2.0 * x * pi)) * 2.0 / 3.0;
-    var dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * s + common;
-    dlat += (20.0 * Math.sin(y * pi) + 40.0 * Math.sin(y / 3.0 * pi)) * 2.0 / 3.0;
-    dlat += (160.0 * Math.sin(y / 12.0 * pi) + 320.0 * Math.sin(y * pi / 30.0)) * 2.0 / 3.0;
-    var dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * s + common;
-    dlon += (20.0 * Math.sin(x * pi) + 40.0 * Math.sin(x / 3.0 * pi)) * 2.0 / 3.0;
-    dlon += (150.0 * Math.sin(x / 12.0 * pi) + 300.0 * Math.sin(x / 30.0 * pi)) * 2.0 / 3.0;
-    var radlat = lat / 180.0 * pi, magic = 1.0 - EE * Math.sin(radlat) * Math.sin(radlat), sm = Math.sqrt(magic);
-    dlat = (dlat * 180.0) / ((A * (1.0 - EE)) / (magic * sm) * pi);
-    dlon = (dlon * 180.0) / (A / sm * Math.cos(radlat) * pi);
-    return [lon + dlon, lat + dlat];
-  }
-  var frame = 'wgs84';
-  function ll(lon, lat) { if (frame === 'gcj02') { var g = gcj(lon, lat); return [g[1], g[0]]; } return [lat, lon]; }
-  function shiftGeo(fc) {
-    if (frame !== 'gcj02') return fc;
-    function walk(c) { return typeof c[0] === 'number' ? gcj(c[0], c[1]) : c.map(walk); }
-    return {type: 'FeatureCollection', features: fc.features.map(function (f) {
-      return {type: 'Feature', properties: f.properties,
-              geometry: {type: f.geometry.type, coordinates: walk(f.geometry.coordinates)}};
-    })};
-  }
-  function shareColour(v) {
-    if (v === null || v === undefined) return '#bbbbbb';
-    for (var i = 0; i < D.bins.length - 1; i++) { if (v < D.bins[i + 1]) return D.colours[i]; }
-    return D.colours[D.colours.length - 1];
-  }
-  var L_ = {
-    districts: L.featureGroup(), urban: L.featureGroup(), footprints: L.featureGroup(),
-    indoor: L.featureGroup(), stations: (D.aggregated ? L.featureGroup() : L.markerClusterGroup({maxClusterRadius: 40})),
-    buildout: L.featureGroup(), sites: L.featureGroup(), gaps: L.featureGroup(), candidates: L.featureGroup()
-  };
-  function opColour(op) { return D.opColours[op] || D.opColours.unknown; }
-  function stationPopup(s) {
-    return table([['名称 name', s.name], ['编号 id', s.id], ['运营商 operator', s.op], ['频段 band', s.band],
-                  ['开通 on air', s.date || '规划中 planned'], ['区 district', s.district],
-                  ['环境 area type', s.area], ['覆盖半径 radius (outdoor / indoor)', s.r + ' m / ' + s.ri + ' m']]);
-  }
-  function drawBuildout(k) {
-    L_.buildout.clearLayers();
-    var month = D.months[k], n = 0;
-    D.stations.forEach(function (s) {
-      if (s.month === null || s.month > k) return;
-      n += 1;
-      L_.buildout.addLayer(L.circleMarker(ll(s.lon, s.lat), {radius: 3, weight: 0, fillOpacity: 0.9,
-        fillColor: s.month === k ? '#000000' : opColour(s.op)}));
-    });
-    var label = document.getElementById(D.sliderId + '-label');
-    if (label) label.textContent = month + ': ' + n + ' on air';
-  }
-  function fill() {
-    Object.keys(L_).forEach(function (k) { L_[k].clearLayers(); });
-    L.geoJSON(shiftGeo(D.districts), {
-      style: function (f) { return {color: '#333', weight: 2, fillColor: shareColour(f.properties.share), fillOpacity: 0.45}; },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(esc(p.name) + ': ' + esc(p.share_label), {sticky: true});
-        layer.bindPopup(table(p.rows));
-      }
-    }).addTo(L_.districts);
-    L.geoJSON(shiftGeo(D.urban), {
-      style: {color: '#555', weight: 1.5, dashArray: '4 3', fill: false},
-      onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.name)); }
-    }).addTo(L_.urban);
-    L.geoJSON(shiftGeo(D.gaps), {
-      style: {color: '#b2182b', weight: 1.5, fillColor: '#d73027', fillOpacity: 0.35},
-      onEachFeature: function (f, layer) { var p = f.properties;
-        layer.bindTooltip('缺口 gap #' + esc(p.rank) + ': ' + esc(p.area_km2) + ' km²' + (p.sites ? ' — ' + esc(p.sites) : ''));
-      }
-    }).addTo(L_.gaps);
-    if (D.aggregated) {
-      L.geoJSON(shiftGeo(D.hex), {
-        style: function (f) { var c = f.properties.n; return {weight: 0.5, color: '#333', fillOpacity: 0.7,
-          fillColor: c >= 100 ? '#08306b' : c >= 30 ? '#2171b5' : c >= 10 ? '#6baed6' : '#c6dbef'}; },
-        onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.n) + ' stations'); }
-      }).addTo(L_.stations);
-    } else {
-      D.stations.forEach(function (s) {
-        if (!s.on) return;
-        L_.stations.addLayer(L.circleMarker(ll(s.lon, s.lat), {radius: 6, color: '#ffffff', weight: 1,
-          fillColor: opColour(s.op), fillOpacity: 0.95}).bindPopup(stationPopup(s)).bindTooltip(esc(s.name)));
-        L_.footprints.addLayer(L.circle(ll(s.lon, s.lat), {radius: s.r, weight: 0.6, color: opColour(s.op),
-          fillOpacity: 0.08, interactive: false}));
-        L_.indoor.addLayer(L.circle(ll(s.lon, s.lat), {radius: s.ri, weight: 0.6, color: opColour(s.op),
-          fillOpacity: 0.15, interactive: false}));
-      });
-    }
-    D.sites.forEach(function (s) {
-      var c = s.covered ? '#1a9850' : '#d73027';
-      var size = s.target ? 16 : 12;
-      var icon = L.divIcon({className: 'cm-site', iconSize: [size, size], html: '<div style="width:' + size +
-        'px;height:' + size + 'px;background:' + c + ';border:' + (s.target ? '3px solid #000' : '2px solid #fff') +
-        ';transform:rotate(45deg);box-sizing:border-box"></div>'});
-      L_.sites.addLayer(L.marker(ll(s.lon, s.lat), {icon: icon, zIndexOffset: 1000})
-        .bindPopup(table(s.rows)).bindTooltip(esc(s.name)));
-    });
-    D.candidates.forEach(function (c) {
-      L_.candidates.addLayer(L.circle(ll(c.lon, c.lat), {radius: c.r, color: '#7b3294', weight: 2, dashArray: '6 4',
-        fillOpacity: 0.05}));
-      L_.candidates.addLayer(L.circleMarker(ll(c.lon, c.lat), {radius: 7, color: '#7b3294', weight: 3,
-        fillColor: '#ffffff', fillOpacity: 1}).bindPopup(table(c.rows))
-        .bindTooltip(esc(c.id), {permanent: true, direction: 'right', className: 'cm-rank'}));
-    });
-    if (D.months.length) drawBuildout(Number(document.getElementById(D.sliderId).value));
-    var probe = D.probe ? ll(D.probe[0], D.probe[1]) : null;
-    document.body.setAttribute('data-cm-frame', frame);
-    document.body.setAttribute('data-cm-probe', probe ? probe[1].toFixed(9) + ',' + probe[0].toFixed(9) : '');
-  }
-  var bases = {};
-  D.bases.forEach(function (b) {
-    var layer = b.url ? L.tileLayer(b.url, {attribution: b.attribution, subdomains: b.subdomains,
-                                          maxZoom: b.max_zoom}) : L.layerGroup();
-    layer.cmFrame = b.frame;
-    bases[b.name] = layer;
-    b.layer = layer;
-  });
-  var overlays = {};
-  D.overlays.forEach(function (o) { overlays[o[1]] = L_[o[0]]; if (o[2]) L_[o[0]].addTo(map); });
-  L.control.layers(bases, overlays, {collapsed: false, position: 'topright'}).addTo(map);
-  // slider of the buildout, month by month
-  if (D.months.length) {
-    var slider = L.control({position: 'bottomleft'});
-    slider.onAdd = function () {
-      var div = L.DomUtil.create('div', 'cm-slider');
-      div.innerHTML = '<div><b>建设进度 Buildout by month</b> (layer “' + esc(D.buildoutName) + '”)</div>' +
-        '<input type="range" id="' + D.sliderId + '" min="0" max="' + (D.months.length - 1) + '" value="' +
-        (D.months.length - 1) + '"><div id="' + D.sliderId + '-label"></div>';
-      L.DomEvent.disableClickPropagation(div);
-      L.DomEvent.disableScrollPropagation(div);
-      return div;
-    };
-    slider.addTo(map);
-    document.getElementById(D.sliderId).addEventListener('input', function (e) { drawBuildout(Number(e.target.value)); });
-  }
-  var legend = L.control({position: 'bottomright'});
-  legend.onAdd = function () { var div = L.DomUtil.create('div', 'cm-legend'); div.innerHTML = D.legend; return div; };
-  legend.addTo(map);
-  map.on('baselayerchange', function (e) {
-    if (e.layer.cmFrame && e.layer.cmFrame !== frame) { frame = e.layer.cmFrame; fill(); }
-  });
-  var start = D.defaultBase;
-  var m = /basemap=(osm|amap|none)/.exec(window.location.hash || '');
-  if (m) start = m[1];
-  D.bases.forEach(function (b) { if (b.key === start) { frame = b.frame; b.layer.addTo(map); } });
-  fill();
-  var fit = L_.districts.getBounds();
-  var v = /view=(-?[0-9.]+),(-?[0-9.]+),([0-9]+)/.exec(window.location.hash || '');
-  if (v) map.setView(ll(Number(v[2]), Number(v[1])), Number(v[3]));
-  else if (fit.isValid()) map.fitBounds(fit, {padding: [10, 10]});
-  document.body.setAttribute('data-cm-layers', String(D.districts.features.length) + ',' +
-    String(D.aggregated ? D.hex.features.length : D.stations.filter(function (s) { return s.on; }).length));
-  document.body.setAttribute('data-cm-ready', '1');
-})();
-{% endmacro %}
-""")
+_JS = Template(_read_template("map_layers.js.j2"))
 
 
 class _CoverageLayers(MacroElement):
@@ -375,103 +196,111 @@ def _district_features(result, metric: str) -> dict:
     return _geojson(result.districts.geometry.values, props)
 
 
-def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex_size_m: float | None = None,
-                 metric: str = "urban_covered_pct", title: str | None = None) -> folium.Map:
-    """The coverage map of an `analysis.coverage.CoverageResult`: districts coloured by `metric`
-    (default: share of the built-up area covered outdoors), stations (clustered; hexagons beyond
-    `max_points`), outdoor and indoor footprints, key sites, gaps, candidates, a month slider of the
-    buildout, layer control, legend, scale and fullscreen. `basemap`: osm (default), amap or none;
-    all three are offered in the layer control."""
-    basemap = (basemap or "osm").lower()
-    if basemap not in BASEMAPS:
-        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}")
+def _station_layer(result, on: np.ndarray, aggregated: bool) -> tuple[list[dict], list[str]]:
+    """One record per station for the markers, footprints and the buildout slider, and the slider's
+    months (both empty when the stations are drawn as hexagons)."""
     st = result.stations
-    on = st["is_on_air_at_as_of"].to_numpy(dtype=bool)
-    aggregated = int(on.sum()) > max_points
+    if aggregated:
+        return [], []
     dates = pd.to_datetime(st["on_air_date"])
     months: list[str] = []
     month_idx = np.full(len(st), -1)
-    if not aggregated and on.any():
+    if on.any():
         first = dates[on].min().to_period("M")
         last = (result.as_of or dates[on].max()).to_period("M")
         months = [str(p) for p in pd.period_range(first, last, freq="M")]
         per = dates.dt.to_period("M")
         month_idx = np.array([(p - first).n if (pd.notna(p) and o) else -1 for p, o in zip(per, on)])
+    cols = {c: st[c] if c in st.columns else pd.Series([""] * len(st)) for c in ("name", "operator", "district")}
+    district = st["district_calc"] if "district_calc" in st else cols["district"]
     stations = []
-    if not aggregated:
-        cols = {c: st[c] if c in st.columns else pd.Series([""] * len(st)) for c in ("name", "operator", "district")}
-        for i in range(len(st)):
-            stations.append({
-                "id": _text(st["station_id"].iat[i]), "name": _text(cols["name"].iat[i]),
-                "op": _text(cols["operator"].iat[i]) or "unknown", "band": _text(st["band"].iat[i]),
-                "date": _text(dates.iat[i]) if pd.notna(dates.iat[i]) else "",
-                "district": _text(st["district_calc"].iat[i]) if "district_calc" in st else _text(cols["district"].iat[i]),
-                "area": _text(st["area_type"].iat[i]), "r": _r(st["radius_m"].iat[i], 0), "ri": _r(st["radius_indoor_m"].iat[i], 0),
-                "lon": _r(st["lon"].iat[i], 6), "lat": _r(st["lat"].iat[i], 6), "on": bool(on[i]),
-                "month": int(month_idx[i]) if month_idx[i] >= 0 else None,
-            })
-    hexes = {"type": "FeatureCollection", "features": []}
-    if aggregated:
-        size = hex_size_m or max(2000.0, 20000.0 * math.sqrt(on.sum() / 1e5))
-        rings, counts = hexbin_counts(st["lon"].to_numpy()[on], st["lat"].to_numpy()[on], size)
-        hexes["features"] = [{"type": "Feature", "properties": {"n": n}, "geometry": {"type": "Polygon", "coordinates": [r]}}
-                             for r, n in zip(rings, counts)]
+    for i in range(len(st)):
+        stations.append({
+            "id": _text(st["station_id"].iat[i]), "name": _text(cols["name"].iat[i]),
+            "op": _text(cols["operator"].iat[i]) or "unknown", "band": _text(st["band"].iat[i]),
+            "date": _text(dates.iat[i]) if pd.notna(dates.iat[i]) else "",
+            "district": _text(district.iat[i]),
+            "area": _text(st["area_type"].iat[i]), "r": _r(st["radius_m"].iat[i], 0),
+            "ri": _r(st["radius_indoor_m"].iat[i], 0),
+            "lon": _r(st["lon"].iat[i], 6), "lat": _r(st["lat"].iat[i], 6), "on": bool(on[i]),
+            "month": int(month_idx[i]) if month_idx[i] >= 0 else None,
+        })
+    return stations, months
+
+
+def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> dict:
+    """The stations on air as counted hexagons (national maps: too many to draw one by one)."""
+    st = result.stations
+    size = hex_size_m or max(2000.0, 20000.0 * math.sqrt(on.sum() / 1e5))
+    rings, counts = hexbin_counts(st["lon"].to_numpy()[on], st["lat"].to_numpy()[on], size)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"n": n}, "geometry": {"type": "Polygon", "coordinates": [r]}}
+        for r, n in zip(rings, counts)]}
+
+
+def _site_layer(result) -> list[dict]:
+    """Key sites with their popup rows: rating, verdict outdoors and indoors, nearest station, margin."""
     sites = []
     for s in result.sites.to_dict("records"):
         rows = [["名称 name", s["name_zh"]], ["English", s["name_en"]], ["类别 category", s["category"]],
                 ["等级 rating", (s["rating"] or "—") + (f" ({s['target_note']})" if s["target_note"] else "")],
                 ["覆盖 covered", ("是 yes" if s["is_covered"] else "否 no") + " outdoor, "
                  + ("是 yes" if s["is_covered_indoor"] else "否 no") + " indoor"],
-                ["最近基站 nearest station", f"{s['nearest_name']} ({s['nearest_station_id']}, {s['nearest_operator']} {s['nearest_band']})"],
+                ["最近基站 nearest station",
+                 f"{s['nearest_name']} ({s['nearest_station_id']}, {s['nearest_operator']} {s['nearest_band']})"],
                 ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
                 ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"]]
         sites.append({"name": _text(s["name_zh"]), "lon": _r(s["lon"], 6), "lat": _r(s["lat"], 6),
                       "covered": bool(s["is_covered"]), "target": bool(s["is_target"]), "rows": rows})
+    return sites
+
+
+def _candidate_layer(result) -> list[dict]:
+    """Candidate sites with their footprint radius and popup rows."""
     candidates = []
     for c in result.candidates.to_dict("records"):
         rows = [["候选 candidate", f"{c['candidate_id']} (rank {c['rank']})"], ["区 district", c["district"]],
                 ["频段 band", c["band"]], ["半径 radius", f"{c['radius_m']:.0f} m ({c['area_type']})"],
                 ["新增覆盖 gain", f"{c['gain_km2']} km² of gap, {c['gain_key_sites']} key sites "
                                   f"({c['gain_target_sites']} 4A+)"], ["场所 sites", c["sites"]]]
-        candidates.append({"id": c["candidate_id"], "lon": c["lon"], "lat": c["lat"], "r": _r(c["radius_m"], 0), "rows": rows})
+        candidates.append({"id": c["candidate_id"], "lon": c["lon"], "lat": c["lat"], "r": _r(c["radius_m"], 0),
+                           "rows": rows})
+    return candidates
+
+
+def _gap_layer(result) -> dict:
+    """The gaps that have an outline (the top ranked: see coverage.MAX_GAP_POLYGONS)."""
     gaps = result.gaps
-    gap_fc = _geojson(gaps.geometry.values, [{"rank": int(r), "area_km2": float(a), "sites": _text(s)}
-                                             for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])]) \
-        if len(gaps) else {"type": "FeatureCollection", "features": []}
-    ua = result.urban_areas
-    urban_fc = _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]])
+    if not len(gaps):
+        return {"type": "FeatureCollection", "features": []}
+    return _geojson(gaps.geometry.values, [{"rank": int(r), "area_km2": float(a), "sites": _text(s)}
+                                           for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])])
+
+
+def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
-    metric_label = {"urban_covered_pct": "城区覆盖率 Built-up area covered outdoors",
-                    "covered_pct": "面积覆盖率 District area covered outdoors"}.get(metric, metric)
     s = result.settings
-    subtitle = (f"截至 as of {as_of} · {int(on.sum())} stations on air · covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
-                f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load ({result.mode})")
-    probe = None
-    if stations:
-        first_on = next((x for x in stations if x["on"]), stations[0])
-        probe = [first_on["lon"], first_on["lat"]]
-    elif len(result.sites):
-        probe = [sites[0]["lon"], sites[0]["lat"]]
-    data = {
-        "districts": _district_features(result, metric), "urban": urban_fc, "gaps": gap_fc,
-        "stations": stations, "hex": hexes, "aggregated": aggregated, "sites": sites, "candidates": candidates,
-        "months": months, "bins": list(SHARE_BINS), "colours": list(SHARE_COLOURS), "opColours": OPERATOR_COLOURS,
-        "legend": _legend_html(title or f"{result.city_name} 5G 覆盖 coverage", subtitle, metric_label + " (%)", aggregated),
-        "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
-        "defaultBase": basemap, "sliderId": "cm-month", "buildoutName": "建设进度 Buildout (slider)",
-        "probe": probe,
-        "overlays": [
-            ["districts", "区县覆盖率 Districts (covered share)", True],
-            ["urban", "城区 Built-up areas", True],
-            ["footprints", "覆盖范围 Footprints (outdoor)", True],
-            ["indoor", "室内覆盖 Footprints (indoor)", False],
-            ["stations", "基站 Stations (clustered)" if not aggregated else "基站 Stations (hexagons)", True],
-            ["buildout", "建设进度 Buildout (slider)", False],
-            ["gaps", "缺口 Gaps", True],
-            ["sites", "重点场所 Key sites", True],
-            ["candidates", "候选站址 Candidate sites", True],
-        ],
-    }
+    return (f"截至 as of {as_of} · {n_on} stations on air · covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "
+            f"at {s.cell_edge_probability:.0%} cell-edge probability, {s.loading:.0%} load ({result.mode})")
+
+
+def _overlays(aggregated: bool) -> list[list]:
+    """Layer control entries: key of the layer group in the script, label, shown at start."""
+    return [
+        ["districts", "区县覆盖率 Districts (covered share)", True],
+        ["urban", "城区 Built-up areas", True],
+        ["footprints", "覆盖范围 Footprints (outdoor)", True],
+        ["indoor", "室内覆盖 Footprints (indoor)", False],
+        ["stations", "基站 Stations (clustered)" if not aggregated else "基站 Stations (hexagons)", True],
+        ["buildout", "建设进度 Buildout (slider)", False],
+        ["gaps", "缺口 Gaps", True],
+        ["sites", "重点场所 Key sites", True],
+        ["candidates", "候选站址 Candidate sites", True],
+    ]
+
+
+def _base_map(result) -> folium.Map:
+    """An empty folium map with the vendored Leaflet, marker clusters, the page's CSS and fullscreen."""
     # the middle of the districts' bounds: as good a centre for the view, without a union of every polygon
     minx, miny, maxx, maxy = result.districts.total_bounds
     centre = [float((miny + maxy) / 2), float((minx + maxx) / 2)]
@@ -482,6 +311,46 @@ def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex
     m.get_root().header.add_child(Element("<style>.cm-pop th{text-align:left;padding-right:6px;vertical-align:top}"
                                           ".cm-pop{font-size:12px}</style>"), name="cm_pop_css")
     folium.plugins.Fullscreen(position="topleft").add_to(m)
+    return m
+
+
+def coverage_map(result, basemap: str | None = None, max_points: int = 3000, hex_size_m: float | None = None,
+                 metric: str = "urban_covered_pct", title: str | None = None) -> folium.Map:
+    """The coverage map of an `analysis.coverage.CoverageResult`: districts coloured by `metric`
+    (default: share of the built-up area covered outdoors), stations (clustered; hexagons beyond
+    `max_points`), outdoor and indoor footprints, key sites, gaps, candidates, a month slider of the
+    buildout, layer control, legend, scale and fullscreen. `basemap`: osm (default), amap or none;
+    all three are offered in the layer control."""
+    basemap = (basemap or "osm").lower()
+    if basemap not in BASEMAPS:
+        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}")
+    on = result.stations["is_on_air_at_as_of"].to_numpy(dtype=bool)
+    aggregated = int(on.sum()) > max_points
+    stations, months = _station_layer(result, on, aggregated)
+    sites = _site_layer(result)
+    ua = result.urban_areas
+    metric_label = {"urban_covered_pct": "城区覆盖率 Built-up area covered outdoors",
+                    "covered_pct": "面积覆盖率 District area covered outdoors"}.get(metric, metric)
+    probe = None  # a point the browser test converts to check the GCJ-02 shift
+    if stations:
+        first_on = next((x for x in stations if x["on"]), stations[0])
+        probe = [first_on["lon"], first_on["lat"]]
+    elif len(result.sites):
+        probe = [sites[0]["lon"], sites[0]["lat"]]
+    data = {
+        "districts": _district_features(result, metric),
+        "urban": _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]]), "gaps": _gap_layer(result),
+        "stations": stations,
+        "hex": _hex_layer(result, on, hex_size_m) if aggregated else {"type": "FeatureCollection", "features": []},
+        "aggregated": aggregated, "sites": sites, "candidates": _candidate_layer(result),
+        "months": months, "bins": list(SHARE_BINS), "colours": list(SHARE_COLOURS), "opColours": OPERATOR_COLOURS,
+        "legend": _legend_html(title or f"{result.city_name} 5G 覆盖 coverage", _subtitle(result, int(on.sum())),
+                               metric_label + " (%)", aggregated),
+        "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
+        "defaultBase": basemap, "sliderId": "cm-month", "buildoutName": "建设进度 Buildout (slider)",
+        "probe": probe, "overlays": _overlays(aggregated),
+    }
+    m = _base_map(result)
     _CoverageLayers(data).add_to(m)
     return m
 

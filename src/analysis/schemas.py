@@ -58,7 +58,9 @@ STATIONS = pa.DataFrameSchema(
     name="stations",
 )
 
-QUARANTINE_COLUMNS = ["source_file", "source_row", "reason", "detail", "merged_into"]
+#: The leading columns of quarantine.csv (the row's original values follow): where the row came from,
+#: what became of it (merged or quarantined), why, and the station it joined.
+QUARANTINE_COLUMNS = ("source_file", "source_sheet", "source_row", "fate", "reason", "detail", "merged_into")
 
 
 #: Column order and dtype of stations.parquet (the schema checks the values); every reader and

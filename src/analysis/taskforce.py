@@ -879,3 +879,32 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
     n_undated = int(s["days_in_stage"].isna().sum())
     _footer(fig, report, lang, L["undated"].format(n=n_undated) if n_undated else "")
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Stage entry
+# --------------------------------------------------------------------------------------------
+
+#: The columns of each site's stage that the report reads back (sites.csv).
+SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
+
+
+def taskforce_stage(stations: pd.DataFrame, city: City, as_of: pd.Timestamp, out: str | Path, extract_date=None,
+                    fig_lang: str | None = "zh", horizon: int = 12, source: str = "",
+                    stamp: dict | None = None) -> list[Path]:
+    """The task-force stage, as the command line, the notebooks and the report run it: track the
+    cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
+    site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
+    and a stage.json (with `stamp`) last. Returns the files written."""
+    from analysis.catalog import publish_stage, stamp_date
+    from analysis.files import write_csv
+
+    report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
+
+    def write(tmp: Path) -> None:
+        write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
+        write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
+
+    return publish_stage("taskforce", out, write,
+                         {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang,
+                          "extract": stamp_date(report.extract)})

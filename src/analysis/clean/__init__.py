@@ -1,7 +1,8 @@
 """Cleaning: raw operator, tower-company and OpenCelliD files in, one row per physical station out.
 
 `sources` reads files (format, encoding, header), `parse` turns their texts into values,
-`stations` builds, de-duplicates and writes the stations with the ledger of every raw row, and
+`stations` builds and writes the stations, `dedupe` decides which records are one station (radii in
+metres on the ground), `ledger` accounts for every raw row (kept, merged, quarantined), and
 `partitioned` cleans an OpenCelliD export too large for memory in gNB partitions on Dask.
 """
 

@@ -8,6 +8,7 @@ Vectorised, with the rare slow cases (DMS, odd labels) handled on the unique val
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,20 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIAL_RANGE = (36526, 73050)
 
 
+#: Characters that print as nothing (zero-width spaces and joiners, word joiner, BOM, soft hyphen):
+#: pasted from web systems into codes and names, they make equal texts differ.
+_INVISIBLE = r"[\u200b-\u200d\u2060\ufeff\u00ad]"
+#: ="…": how exports keep Excel from reading a code as a number; the value is what is inside.
+_EXCEL_FORMULA_TEXT = r'^="(.*)"$'
+
+
 def normalize_text(values: pd.Series) -> pd.Series:
-    """NFKC (full-width digits and punctuation to ASCII), trimmed; blanks become NA."""
-    s = values.astype("string").str.normalize("NFKC").str.strip()
+    """NFKC (full-width digits and punctuation to ASCII), invisible characters removed, ="…" unwrapped,
+    trimmed; blanks become NA."""
+    s = values.astype("string").str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.strip()
+    wrapped = s.str.startswith('="').fillna(False)
+    if wrapped.any():
+        s = s.where(~wrapped, s.str.replace(_EXCEL_FORMULA_TEXT, r"\1", regex=True).str.strip())
     return s.mask(s == "")
 
 
@@ -29,7 +41,9 @@ def normalize_text(values: pd.Series) -> pd.Series:
 
 _YMD = re.compile(
     r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?)?$"
+    # a time of day may follow, ISO style with a zone (2021-03-05T14:22:01+08:00, …Z): the date is
+    # taken as written, the local date of whoever wrote it
+    r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?$"
 )
 _COMPACT = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
@@ -108,19 +122,41 @@ def parse_coordinates(values: pd.Series) -> pd.Series:
     out = pd.to_numeric(text, errors="coerce").astype("float64")
     todo = text.notna() & out.isna()
     if todo.any():
+        # a decimal comma (84,875123), as European-locale Excel writes in ";"-separated files
+        comma = text.where(todo).str.fullmatch(r"-?\d{1,3},\d+").fillna(False)
+        if comma.any():
+            out[comma] = pd.to_numeric(text[comma].str.replace(",", ".", regex=False), errors="coerce")
+            todo = todo & ~comma
+    if todo.any():
         uniques = text[todo].unique()
         parsed = {u: _parse_one_coordinate(u) for u in uniques}
         out[todo] = text[todo].map(parsed).astype("float64")
     return out
 
 
+_LABELLED_LON = re.compile(r"(?:经度|东经|lon(?:gitude)?|lng)\s*[:=]?\s*([^\s,;，；、]+)", re.I)
+_LABELLED_LAT = re.compile(r"(?:纬度|北纬|lat(?:itude)?)\s*[:=]?\s*([^\s,;，；、]+)", re.I)
+
+
+def _split_one_lonlat(text: str) -> tuple[str | None, str | None]:
+    lon, lat = _LABELLED_LON.search(text), _LABELLED_LAT.search(text)
+    if lon and lat:  # 经度:84.87 纬度:45.60, in either order
+        return lon[1], lat[1]
+    inner = re.sub(r"^[(\[{]\s*|\s*[)\]}]$", "", text)  # (84.87, 45.60)
+    parts = re.split(r"\s*[,;/、]\s*|\s+", inner, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], None)
+
+
 def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """A combined '经纬度' field, '84.87,45.60' or '84.87 45.60', split into lon and lat text."""
-    text = normalize_text(values)
-    parts = text.str.split(r"\s*[,;/]\s*|\s+", n=1, regex=True, expand=True)
-    if parts.shape[1] < 2:
-        parts[1] = pd.NA
-    return parts[0], parts[1]
+    """A combined '经纬度' field split into lon and lat text: '84.87,45.60', '84.87 45.60', '(84.87, 45.60)',
+    '84.87、45.60', '经度:84.87 纬度:45.60' (labels in either order)."""
+    codes, uniques = pd.factorize(normalize_text(values), use_na_sentinel=True)
+    pairs = [_split_one_lonlat(u) for u in uniques]
+    lon_u = np.array([p[0] for p in pairs] + [None], dtype=object)
+    lat_u = np.array([p[1] for p in pairs] + [None], dtype=object)
+    lon = pd.Series(lon_u[codes], index=values.index, dtype=object)
+    lat = pd.Series(lat_u[codes], index=values.index, dtype=object)
+    return lon.where(lon.notna(), pd.NA), lat.where(lat.notna(), pd.NA)
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -142,21 +178,71 @@ def _map_uniques(values: pd.Series, fn) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
 
 
+#: Operator -> what names it: legal and short Chinese names, English names, and (in a cell of its own)
+#: two-letter codes. 移动 followed by 式/端/应急… is "mobile" in the ordinary sense (移动式 = portable).
+_OPERATOR_PATTERNS = {
+    "CMCC": r"中国移动|中移|移动(?!式|端|互联|应急|通信车|车|电源|设备|办公|硬盘|存储)|cmcc|china\s*mobile",
+    "CTCC": r"电信|ctcc|telecom",
+    "CUCC": r"联通|联合网络通信|cucc|unicom",
+    "CBN": r"广电|广播电视|cbn|broadnet",
+}
+#: In a cell of the operator column, also these (in a file name or title they mean something else).
+_OPERATOR_CELL_PATTERNS = {
+    "CMCC": r"^cm$|^mobile$|^中国移动通信",
+    "CTCC": r"^ct$",
+    "CUCC": r"^cu$",
+    "CBN": r"^broadcast",
+}
+
+
+def _operators_named(text: str, in_cell: bool) -> list[str]:
+    t = re.sub(r"[\s_]+", " ", text.lower()).strip()
+    hits = [code for code, pattern in _OPERATOR_PATTERNS.items() if re.search(pattern, t)]
+    if in_cell:
+        hits += [code for code, pattern in _OPERATOR_CELL_PATTERNS.items()
+                 if code not in hits and re.search(pattern, t)]
+    return hits
+
+
 def _operator(text: str) -> str:
-    t = re.sub(r"\s+", "", text.lower())
-    rules = (
-        ("CMCC", ("移动", "cmcc", "mobile", "中移")),
-        ("CTCC", ("电信", "ctcc", "telecom")),
-        ("CUCC", ("联通", "cucc", "unicom")),
-        ("CBN", ("广电", "cbn", "broadnet", "broadcast", "中国广电")),
-    )
-    hits = [code for code, keys in rules if any(k in t for k in keys)]
+    hits = _operators_named(text, in_cell=True)
     return hits[0] if len(hits) == 1 else "unknown"
 
 
 def parse_operators(values: pd.Series) -> pd.Series:
-    """中国移动 / 移动 / CMCC / China Mobile … to CMCC, CTCC, CUCC, CBN; anything else 'unknown'."""
+    """中国移动 / 移动 / CMCC / CM / China Mobile / 中国联合网络通信有限公司 … to CMCC, CTCC, CUCC, CBN;
+    anything else (or two operators in one cell) 'unknown'."""
     return _map_uniques(values, _operator).fillna("unknown")
+
+
+def operator_of_context(text: str) -> str:
+    """The one operator a file name, sheet name or title names, else 'unknown'. Stricter than a cell:
+    'mobile' alone (China_Telecom_5G_mobile_sites) and 移动式 (portable) name no operator."""
+    hits = _operators_named(unicodedata.normalize("NFKC", text), in_cell=False)
+    return hits[0] if len(hits) == 1 else "unknown"
+
+
+#: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通 (not 共享/共建, which
+#: is one shared station).
+_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及)\s*"
+
+
+def _tenants(text: str) -> str | None:
+    if re.search(r"共享|共建|share", text.lower()):
+        return None
+    parts = [p for p in re.split(_TENANT_SEPARATORS, text) if p]
+    if len(parts) < 2:
+        return None
+    codes = [_operator(p) for p in parts]
+    if "unknown" in codes or len(set(codes)) != len(codes):
+        return None
+    return ",".join(codes)
+
+
+def parse_tenants(values: pd.Series) -> pd.Series:
+    """'CMCC,CUCC' where a cell lists two or more operators each on its own (移动、联通), else None."""
+    out = _map_uniques(values, _tenants)
+    return out.where(out.notna(), None)
 
 
 _BAND_BY_MHZ = ((690, 810, "n28"), (1710, 1880, "n3"), (1920, 2170, "n1"), (2496, 2690, "n41"),
@@ -164,23 +250,21 @@ _BAND_BY_MHZ = ((690, 810, "n28"), (1710, 1880, "n3"), (1920, 2170, "n1"), (2496
 
 
 def _band(text: str) -> str:
-    t = re.sub(r"\s+", "", text.lower())
-    m = re.search(r"\bn(\d{1,3})\b", t) or re.fullmatch(r"n(\d{1,3})", t)
+    t = text.lower()
+    m = re.search(r"(?<![a-z0-9])n(\d{1,3})(?![0-9])", t)
     if m and f"n{int(m[1])}" in BANDS:
         return f"n{int(m[1])}"
-    m = re.search(r"(\d+(?:\.\d+)?)(ghz|g|mhz|m)?", t)
-    if not m:
-        return "unknown"
-    value = float(m[1])
-    unit = m[2]
-    if unit is None:
-        unit = "g" if "." in m[1] and value < 10 else "m"
-    elif unit == "g" and "." not in m[1] and value < 10:
-        return "unknown"  # "5G", "5G NR": the technology, not a frequency
-    mhz = value * 1000 if unit.startswith("g") else value
-    for lo, hi, band in _BAND_BY_MHZ:
-        if lo <= mhz <= hi:
-            return band
+    t = re.sub(r"\s+", "", t)
+    # the first frequency in the text: "5G NR 3.5GHz" and "5G(2.6G)" name the technology first
+    for m in re.finditer(r"(\d+(?:\.\d+)?)(ghz|g|mhz|m)?", t):
+        value = float(m[1])
+        unit = m[2]
+        if unit is None:
+            unit = "g" if "." in m[1] and value < 10 else "m"
+        elif unit == "g" and "." not in m[1] and value < 10:
+            continue  # "5G", "4G": the technology, not a frequency
+        mhz = value * 1000 if unit.startswith("g") else value
+        return next((band for lo, hi, band in _BAND_BY_MHZ if lo <= mhz <= hi), "unknown")
     return "unknown"
 
 
@@ -190,7 +274,8 @@ def parse_bands(values: pd.Series) -> pd.Series:
 
 
 _STATUS_RULES = (
-    ("decommissioned", ("退网", "拆除", "下线", "decommission", "removed")),
+    ("decommissioned", ("退网", "退服", "拆除", "下线", "关闭", "关停", "停用", "停运", "撤站", "decommission",
+                        "removed", "closed", "shutdown", "disabled")),
     ("on_air", ("已开通", "开通", "在网", "入网", "在用", "运行", "已建成", "onair", "on_air", "active", "live",
                 "inservice")),
     ("power_hookup", ("电源接入", "引电", "电源", "power")),
@@ -218,13 +303,20 @@ def _status(text: str) -> str:
 
 
 def parse_statuses(values: pd.Series) -> pd.Series:
-    """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 … to the fixed set in `schemas.STATUSES`."""
+    """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
     return _map_uniques(values, _status).fillna("unknown")
+
+
+def says_not_on_air(values: pd.Series) -> pd.Series:
+    """True where the status says in so many words that the site is not on air (未开通, 待开通,
+    尚未入网 …): a date beside it is a plan, not the day it went on air."""
+    said = _map_uniques(values, lambda text: bool(_NOT_YET_ON_AIR.search(re.sub(r"[\s\-_]+", "", text.lower()))))
+    return said.fillna(False).astype(bool)
 
 
 _BLOCKER_RULES = (
     ("power_price", ("电价", "转供电", "高转供", "powerprice", "tariff")),
-    ("power_hookup", ("电源", "引电", "供电", "外电", "power")),
+    ("power_hookup", ("电源", "引电", "供电", "外电", "电力", "power")),
     ("site_access", ("进场", "物业", "业主", "阻挠", "入场", "access")),
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
@@ -249,17 +341,24 @@ def parse_blockers(values: pd.Series) -> pd.Series:
     return _map_uniques(values, _blocker)
 
 
+#: Coordinate system -> words that name it, as people label the column's values: GCJ02(高德),
+#: 百度坐标系(BD09), WGS84(GPS), 腾讯地图, 2000国家大地坐标系, 国家2000 … CGCS2000 is WGS-84 to well
+#: under a metre here. Beijing-54 and Xi'an-80 are other datums on other ellipsoids: never guessed.
+_CRS_WORDS = {
+    "gcj02": ("gcj", "火星", "高德", "amap", "gaode", "autonavi", "腾讯", "tencent", "qq地图", "国测局", "soso"),
+    "bd09": ("bd09", "bd-09", "百度", "baidu"),
+    "wgs84": ("wgs", "gps", "4326", "cgcs", "2000国家", "国家2000", "国家大地2000", "北斗"),
+    "other": ("北京54", "北京1954", "beijing54", "beijing1954", "西安80", "西安1980", "xian80", "xian1980", "1954",
+              "1980", "54坐标", "80坐标", "utm", "高斯", "gauss"),
+}
+
+
 def _crs(text: str) -> str:
-    t = re.sub(r"[\s\-_:：.()（）]+", "", text.lower())
-    t = re.sub(r"(坐标系统|坐标系|坐标)$", "", t)
-    if t in ("gcj02", "gcj", "火星坐标", "火星", "高德", "amap", "gaode", "腾讯", "tencent", "国测局"):
-        return "gcj02"
-    if t in ("wgs84", "wgs", "gps", "epsg4326", "4326", "cgcs2000", "2000"):
-        # CGCS2000 and WGS-84 differ by centimetres: the same for station positions
+    t = re.sub(r"[\s\-_:：.()（）\[\]【】]+", "", text.lower())
+    if t == "2000" or re.fullmatch(r"(cgcs)?2000(坐标系?)?", t):
         return "wgs84"
-    if t in ("bd09", "bd09ll", "百度", "baidu"):
-        return "bd09"
-    return "unknown"
+    found = {crs for crs, words in _CRS_WORDS.items() if any(w.replace("-", "") in t for w in words)}
+    return found.pop() if len(found) == 1 and "other" not in found else "unknown"
 
 
 def parse_crs(values: pd.Series) -> pd.Series:

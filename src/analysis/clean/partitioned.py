@@ -33,6 +33,8 @@ from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
 ROWS_PER_PARTITION = 500_000
+#: Dask's local schedulers (any other scheduler is a `tcp://` address of a dask.distributed cluster).
+LOCAL_SCHEDULERS = ("processes", "threads", "synchronous")
 #: Rows read from the file at a time while splitting it.
 CHUNK_ROWS = 500_000
 
@@ -102,8 +104,10 @@ def split_opencellid(path: str | Path, folder: str | Path, rows_per_partition: i
             writers[i].write_table(table)
         row0 += len(frame)
 
+    from analysis.progress import track
+
     try:
-        for chunk in reader:
+        for chunk in track(reader, "split into partitions", total=-(-est_rows // chunk_rows), unit="chunk"):
             chunk.columns = [str(c).strip() for c in chunk.columns]
             if pending is not None:
                 chunk = pd.concat([pending, chunk], ignore_index=True)
@@ -147,8 +151,69 @@ def _add_counts(total: dict, part: dict) -> None:
         total[key] = total.get(key, 0) + value
 
 
+def _check_scheduler(scheduler: str) -> None:
+    if not (scheduler in LOCAL_SCHEDULERS or str(scheduler).startswith(("tcp://", "tls://", "inproc://"))):
+        raise UsageError(f"scheduler must be one of {', '.join(LOCAL_SCHEDULERS)} or a tcp:// address, "
+                         f"got {scheduler!r}")
+
+
+def _compute(tasks: list, client, scheduler: str) -> list[dict]:
+    """Run the partition tasks, one progress step per partition cleaned: on `client`, on a
+    `dask.distributed` scheduler at a `tcp://` address, or on a local Dask scheduler by name."""
+    import dask  # only here and in the workers: the in-memory clean never needs it
+
+    from analysis.progress import task
+
+    if client is None and scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        from distributed import Client
+
+        try:
+            with Client(scheduler, timeout="10s") as connected:
+                return _compute(tasks, connected, "distributed")
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    with task("clean (partitioned)", len(tasks), "partition") as progress:
+        if client is not None:
+            from distributed import as_completed
+
+            futures = client.compute(tasks)
+            for _ in as_completed(futures):
+                progress.advance()
+            return client.gather(futures)
+        from dask.callbacks import Callback
+
+        # only the partition cleans count as steps, not the graph's other keys
+        names = {t.key for t in tasks}
+        with Callback(posttask=lambda key, *_: progress.advance() if key in names else None):
+            return list(dask.compute(*tasks, scheduler=scheduler))
+
+
+def _gather_outputs(parts: list[Path], done: Path, out: Path, columns: list[str]) -> None:
+    """Put the partitions' stations, quarantine and source ledger together, one partition in memory
+    at a time."""
+    stations_path = out / "stations.parquet"
+    writer = None
+    for p in parts:
+        t = pq.read_table(done / f"{p.stem}.stations.parquet")
+        if writer is None:
+            writer = pq.ParquetWriter(stations_path, t.schema, compression="zstd")
+        writer.write_table(t.cast(writer.schema))
+    if writer is not None:
+        writer.close()
+    with open(out / "quarantine.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        fh.write(",".join(columns) + "\n")
+        for p in parts:
+            with open(done / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
+                shutil.copyfileobj(part_fh, fh)
+    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
+    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        for i, p in enumerate(parts):
+            pd.read_parquet(done / f"{p.stem}.matches.parquet").to_csv(
+                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
+
+
 def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path, as_of=None,
-                      gnb_id_bits: str | int | dict | None = None, rows_per_partition: int = ROWS_PER_PARTITION,
+                      gnb_id_bits: str | int | dict | None = None, rows_per_partition: int | None = None,
                       client=None, scheduler: str = "processes", keep_partitions: bool = False) -> dict:
     """Clean an OpenCelliD export of any size into `out` (stations.parquet, quarantine.csv,
     source_matches.csv, clean_summary.json, as `clean.clean_to_folder`), in bounded memory.
@@ -156,7 +221,8 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     The file is split on disk into partitions of about `rows_per_partition` rows (one pass, a chunk
     at a time), then each partition is cleaned as a Dask task: on `client` (a
     `dask.distributed.Client`, local or connected to a cluster whose workers see `path` and `out`)
-    or, without one, on Dask's local `scheduler` ("processes", "threads" or "synchronous"). Peak memory is the splitter's chunk plus, per
+    or, without one, on `scheduler`: a local one ("processes", "threads" or "synchronous") or the
+    `tcp://host:port` address of a dask.distributed scheduler. Peak memory is the splitter's chunk plus, per
     worker, one partition's clean. The stations are sorted by station_id within each partition
     (not across), as is source_matches.csv; the quarantine is in partition order, sorted by source
     row within each.
@@ -166,42 +232,21 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise BadInputError("no such file", path)
+    if client is None:
+        _check_scheduler(scheduler)
     city_ref = resolve_city(city)
     as_of_text = (pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(dt.date.today())).strftime("%Y-%m-%d")
     work = out / "_partitions"
     shutil.rmtree(work, ignore_errors=True)
-    split = split_opencellid(path, work / "in", rows_per_partition, gnb_id_bits)
+    split = split_opencellid(path, work / "in", rows_per_partition or ROWS_PER_PARTITION, gnb_id_bits)
     (work / "out").mkdir(parents=True, exist_ok=True)
     parts = sorted((work / "in").glob("part-*.parquet"))
     city_arg = city_ref.folder  # a path pickles small and loads on any worker that sees it
     tasks = [dask.delayed(clean_partition)(p, split["file"], city_arg, work / "out", as_of_text, gnb_id_bits,
                                            split["encoding"], split["header_row"]) for p in parts]
-    if client is not None:
-        summaries = client.gather(client.compute(tasks))
-    else:
-        summaries = dask.compute(*tasks, scheduler=scheduler)
+    summaries = _compute(tasks, client, scheduler)
 
-    # --- put the partitions' outputs together, one partition in memory at a time
-    stations_path = out / "stations.parquet"
-    writer = None
-    for p in parts:
-        t = pq.read_table(work / "out" / f"{p.stem}.stations.parquet")
-        if writer is None:
-            writer = pq.ParquetWriter(stations_path, t.schema, compression="zstd")
-        writer.write_table(t.cast(writer.schema))
-    if writer is not None:
-        writer.close()
-    columns = summaries[0]["quarantine_columns"] if summaries else []
-    with open(out / "quarantine.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        fh.write(",".join(columns) + "\n")
-        for p in parts:
-            with open(work / "out" / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
-                shutil.copyfileobj(part_fh, fh)
-    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
-    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        for i, p in enumerate(parts):
-            pd.read_parquet(work / "out" / f"{p.stem}.matches.parquet").to_csv(
-                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n")
+    _gather_outputs(parts, work / "out", out, summaries[0]["quarantine_columns"] if summaries else [])
 
     summary = {"city": city_ref.key, "as_of": as_of_text, "partitions": len(parts)}
     counts = ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "stations_on_air")
@@ -221,7 +266,11 @@ def clean_partitioned(path: str | Path, city: str | City | Path, out: str | Path
     summary["reason_meanings"] = summaries[0]["reason_meanings"] if summaries else {}
     summary["note"] = ("cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
                        "stations sorted within each partition, quarantine in partition order")
-    assert summary["rows_in"] == split["rows"] == summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
+    if not summary["rows_in"] == split["rows"] == (summary["rows_kept"] + summary["rows_merged"]
+                                                   + summary["rows_quarantined"]):
+        raise BadInputError(f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned "
+                            f"({summary['rows_kept']} kept + {summary['rows_merged']} merged + "
+                            f"{summary['rows_quarantined']} quarantined)", path)
     write_json(summary, out / "clean_summary.json")
     if not keep_partitions:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,18 +1,21 @@
 """Readers for raw station records as operators and tower companies send them.
 
-Finds the format from the bytes (XLSX, CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030, OpenCelliD
-export), the header row under any title rows, and maps Chinese or English headers onto one
-vocabulary. Values stay text here: `clean` parses them, so a rejected row keeps what it said.
+Finds the format from the bytes (XLSX, XLS, CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030 / UTF-16,
+any of them inside .gz or .zip, OpenCelliD exports in any column order), the header row under any
+title rows, and maps Chinese or English headers onto one vocabulary. Values stay text here: `clean`
+parses them, so a rejected row keeps what it said; a line the reader can only read in part says so.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +31,11 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": ("基站名称", "站名", "站址名称", "站点名称", "基站名", "名称", "name", "site_name", "sitename",
              "station_name"),
     "operator": ("运营商", "需求运营商", "需求方", "所属运营商", "运营商名称", "operator", "carrier", "mno"),
-    "lon": ("经度", "东经", "lon", "lng", "long", "longitude", "x"),
-    "lat": ("纬度", "北纬", "lat", "latitude", "y"),
+    "lon": ("经度", "东经", "实际经度", "lon", "lng", "long", "longitude", "x"),
+    "lat": ("纬度", "北纬", "实际纬度", "lat", "latitude", "y"),
+    # where the site is to be built; read only where the actual position is not given
+    "planned_lon": ("规划经度", "设计经度", "计划经度", "planned_lon", "planned_longitude"),
+    "planned_lat": ("规划纬度", "设计纬度", "计划纬度", "planned_lat", "planned_latitude"),
     "lonlat": ("经纬度", "坐标", "lonlat", "coordinates", "coordinate"),
     "district": ("区县", "所属区县", "行政区", "所属区域", "区域", "县区", "district", "county", "area_name"),
     "on_air_date": ("开通时间", "开通日期", "入网时间", "入网日期", "开站时间", "on_air_date", "onair_date",
@@ -48,6 +54,14 @@ FIELDS = tuple(HEADER_SYNONYMS)
 
 OPENCELLID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
                       "changeable", "created", "updated", "averageSignal")
+
+#: OpenCelliD column names as its API and other tools write them (any order) -> the export's names.
+_OPENCELLID_ALIASES = {
+    **{c.lower(): c for c in OPENCELLID_COLUMNS},
+    "mnc": "net", "lac": "area", "tac": "area", "cellid": "cell", "ci": "cell", "nci": "cell",
+    "averagesignalstrength": "averageSignal", "averagesignal": "averageSignal", "lng": "lon", "long": "lon",
+}
+_OPENCELLID_REQUIRED = {"radio", "mcc", "net", "cell", "lon", "lat"}
 
 #: How many leading rows may hold titles, notes or blanks above the header.
 HEADER_SEARCH_ROWS = 30
@@ -97,6 +111,7 @@ class RawTable:
     columns: dict[str, str] = field(default_factory=dict)  # original header -> canonical field
     title: str = ""  # text of the rows above the header: often names the operator
     trailing_blank_rows: int = 0  # empty rows after the last record: formatting, not records
+    notes: list[str] = field(default_factory=list)  # what the reader did that a reader of the outputs should know
 
     @property
     def context(self) -> str:
@@ -109,16 +124,43 @@ class RawTable:
 
 
 def detect_format(head: bytes) -> str:
-    """'xlsx', 'xls', 'text' or 'binary' from a file's first bytes, never from its extension."""
-    if head.startswith(b"PK\x03\x04"):
+    """'xlsx' (or another zip), 'xls', 'gzip', 'utf16', 'text', 'empty' or 'binary' from a file's first
+    bytes, never from its extension."""
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # (the second: a zip archive with nothing in it)
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
     if not head:
         return "empty"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(head):
+        return "utf16"  # Excel's "Unicode text": UTF-16, tab-separated
     if b"\x00" in head[:4096]:
         return "binary"
     return "text"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when BOM-less bytes with NULs read as UTF-16 text (printable
+    characters, tabs and line ends only), else None."""
+    sample = head[:4096]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+        if printable >= 0.98 * len(text) and ("\n" in text or "\t" in text or "," in text):
+            return encoding
+    return None
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    return _utf16_without_bom(head) is not None
 
 
 def decode_text(data: bytes, path: Path) -> tuple[str, str]:
@@ -127,6 +169,13 @@ def decode_text(data: bytes, path: Path) -> tuple[str, str]:
     GB18030 is a superset of GBK and GB2312, so a GBK file decodes the same; a file that is
     neither is an error naming the first bad byte's line.
     """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data[:4096]):
+        bom = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        encoding = "utf-16" if bom else _utf16_without_bom(data[:512])
+        try:
+            return data.decode(encoding).lstrip("\ufeff"), "utf-16"
+        except UnicodeDecodeError as exc:
+            _raise_decode(data, exc, path, "UTF-16 (it starts like UTF-16)")
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
@@ -186,6 +235,10 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         keys = [_header_key(c) if c is not None else "" for c in cells]
         if keys[: len(OPENCELLID_COLUMNS)] == [_header_key(c) for c in OPENCELLID_COLUMNS]:
             return _Header(i, i, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
+        api = _opencellid_by_name(keys)
+        if api:  # OpenCelliD's API (lat,lon,mcc,mnc,lac,cellid,…) and other tools' column orders
+            names = {str(cells[j]).strip(): c for j, c in api.items()}
+            return _Header(i, i, api, "opencellid", names)
         mapping = map_header(cells)
         if _is_header(mapping):
             last = i
@@ -200,7 +253,8 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
             return _Header(i, last, mapping, "operator", _names(rows, range(i, last + 1), mapping))
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
-        if len(cells) == len(OPENCELLID_COLUMNS) and str(cells[0]).strip().upper() in {"GSM", "UMTS", "LTE", "NR", "CDMA"}:
+        radio = str(cells[0]).strip().upper() if cells else ""
+        if len(cells) == len(OPENCELLID_COLUMNS) and radio in {"GSM", "UMTS", "LTE", "NR", "CDMA"}:
             return _Header(i - 1, i - 1, ocid, "opencellid", {c: c for c in OPENCELLID_COLUMNS})
     where = f"sheet {sheet!r}: " if sheet else ""
     raise BadInputError(
@@ -208,6 +262,16 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         "(need longitude and latitude, e.g. 经度/纬度 or lon/lat)",
         path,
     )
+
+
+def _opencellid_by_name(keys: list[str]) -> dict[int, str]:
+    """Column index -> OpenCelliD column for a header naming at least radio, mcc, mnc, cell, lon, lat."""
+    mapping: dict[int, str] = {}
+    for j, key in enumerate(keys):
+        canon = _OPENCELLID_ALIASES.get(key)
+        if canon and canon not in mapping.values():
+            mapping[j] = canon
+    return mapping if _OPENCELLID_REQUIRED <= set(mapping.values()) else {}
 
 
 def _title_text(rows: list[list], header_idx: int) -> str:
@@ -256,105 +320,299 @@ def _head_lines(text: str, n: int) -> list[str]:
         size *= 4
 
 
+#: A quoted cell may span this many lines (a note typed with Alt+Enter); a quote left open longer is a typo.
+MAX_LINES_PER_CELL = 20
+#: Text that says what a file is when it is not a table of records (checked on the decoded start).
+_MARKUP = (
+    (re.compile(r"^\s*<\?xml[^>]*>\s*(<\?mso[^>]*>\s*)?<workbook[^>]*urn:schemas-microsoft-com:office:spreadsheet",
+                re.I | re.S),
+     "an Excel 2003 XML spreadsheet (SpreadsheetML), not an .xls/.xlsx workbook: open it in Excel and save it "
+     "as .xlsx or CSV"),
+    (re.compile(r"^\s*(<!doctype\s+html|<html|<table|<meta|<head)", re.I),
+     "an HTML page (a web system's 'Excel' export), not a workbook: open it in Excel and save it as .xlsx or CSV"),
+)
+#: Extensions of files that hold prose, not records: skipped with a note when no header is found.
+PROSE_SUFFIXES = {".txt", ".md", ".text"}
+
+
+class NotATableError(BadInputError):
+    """The file holds no table of records (a README, a note): skipped with a note, not a failure."""
+
+
 def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     text, encoding = decode_text(data, path)
+    for pattern, what in _MARKUP:
+        if pattern.match(text[:4096]):
+            raise BadInputError(what, path)
     lines = _head_lines(text, HEADER_SEARCH_ROWS)
-    del text  # the parser reads the bytes (already checked to decode): one copy of the file less
     delimiter = _sniff_delimiter(lines)
     head_rows = list(csv.reader(lines, delimiter=delimiter))
-    header = _find_header(head_rows, path, None)
-    mapping = header.mapping
+    try:
+        header = _find_header(head_rows, path, None)
+    except BadInputError as exc:
+        if path.suffix.lower() in PROSE_SUFFIXES:
+            raise NotATableError(f"no table in it ({exc.problem}): skipped", path) from None
+        raise
+    width = max(len(r) for r in head_rows) if head_rows else len(header.mapping)
+    if encoding == "utf-16":  # the parser reads bytes: give it UTF-8 ones
+        data, parse_encoding = text.encode("utf-8"), "utf-8"
+    else:
+        parse_encoding = encoding
+    del text  # the fast parser reads the bytes: one copy of a national file less
+    frame = _read_body_fast(path, data, parse_encoding, delimiter, header, width)
+    if frame is None:  # a quote spans lines, or a line is ragged: read line by line, nothing swallowed
+        frame = _read_body_by_line(decode_text(data, path)[0], delimiter, header, width)
+    frame.columns = [*(header.mapping[j] for j in sorted(header.mapping)), *frame.columns[len(header.mapping):]]
+    frame, trailing = _drop_trailing_blank(frame, [header.mapping[j] for j in sorted(header.mapping)])
+    frame = frame.replace("", None).astype(object)
+    if "source_row" not in frame.columns:
+        frame["source_row"] = range(1, len(frame) + 1)
+    notes = []
+    if "read_note" in frame.columns and (frame["read_note"].notna() | frame["read_problem"].notna()).any():
+        notes.append(f"quotes left open or misplaced: {int(frame['read_note'].notna().sum())} lines read on their "
+                     f"own, {int(frame['read_problem'].notna().sum())} quarantined as unreadable_line")
+    return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
+                     _title_text(head_rows, header.first), trailing, notes)]
+
+
+def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, int]:
+    """Empty lines after the last record are formatting, not records: dropped and counted. A line the
+    reader could not use is not empty, whatever its cells hold."""
+    has_problems = "read_problem" in frame.columns
+    end = len(frame)  # looked at from the end, row by row: a national file is not scanned twice
+    while end:
+        row = frame.iloc[end - 1]
+        if not all(v is None or v != v or not str(v).strip() for v in row[fields]):
+            break
+        if has_problems and row["read_problem"] is not None:
+            break
+        end -= 1
+    return frame.iloc[:end], len(frame) - end
+
+
+def _read_body_fast(path: Path, data: bytes, encoding: str, delimiter: str, header: "_Header",
+                    width: int) -> pd.DataFrame | None:
+    """The records below the header with pandas' C parser; None when its records are not the file's
+    physical lines one to one (a quoted cell spans lines, maybe a quote never closed) or a line is ragged."""
     try:
         # Everything as text; the C parser keeps blank lines so row numbers match the file.
         frame = pd.read_csv(
-            io.BytesIO(data),
-            encoding=encoding,
-            sep=delimiter,
-            header=None,
-            skiprows=header.last + 1,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            usecols=sorted(mapping),
+            io.BytesIO(data), encoding=encoding, sep=delimiter, header=None, skiprows=header.last + 1, dtype=str,
+            keep_default_na=False, skip_blank_lines=False, usecols=sorted(header.mapping),
             # as wide as the widest of the first rows: otherwise pandas takes the width of the first
             # record, and a blank or note line right under the header loses every column
-            names=range(max(len(r) for r in head_rows) if head_rows else len(mapping)),
-            quoting=csv.QUOTE_MINIMAL,
+            names=range(width), quoting=csv.QUOTE_MINIMAL,
         )
     except pd.errors.EmptyDataError:
         raise BadInputError(f"a header (row {header.first + 1}) but no records below it", path) from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise BadInputError(f"cannot be read as a table: {str(exc).splitlines()[0]}", path) from None
-    frame.columns = [mapping[j] for j in sorted(mapping)]
-    trailing = 0
-    while len(frame) and (frame.iloc[-1].fillna("").str.strip() == "").all():
-        frame = frame.iloc[:-1]
-        trailing += 1
-    frame = frame.replace("", None).astype(object)
-    frame["source_row"] = range(1, len(frame) + 1)
-    return [RawTable(path, frame, header.kind, encoding, None, header.first + 1, header.names,
-                     _title_text(head_rows, header.first), trailing)]
+    except (pd.errors.ParserError, ValueError):
+        return None
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (header.last + 1)
+    return frame if len(frame) == n_lines else None
+
+
+def _read_body_by_line(text: str, delimiter: str, header: "_Header", width: int) -> pd.DataFrame:
+    """Every physical line below the header accounted for: a record, a line of a quoted cell that spans
+    lines, or a line read on its own with the problem said (`read_note` kept, `read_problem` quarantined),
+    so the rows after an unclosed quote keep their own values and `source_row`."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    body = lines[header.last + 1:]
+    records, rows, notes, problems = [], [], [], []
+    i = 0
+    while i < len(body):
+        fields, used, note, problem = _parse_record(body, i, delimiter, width)
+        records.append(fields)
+        rows.append(len(records))  # records, as a spreadsheet shows them: a line read alone is one
+        notes.append(note)
+        problems.append(problem)
+        i += used
+    cols = sorted(header.mapping)
+    frame = pd.DataFrame({j: [(r[j] if j < len(r) else "") for r in records] for j in cols}, dtype=object)
+    if frame.empty and not cols:
+        frame = pd.DataFrame(index=range(len(records)))
+    frame["source_row"] = rows
+    frame["read_note"] = notes
+    frame["read_problem"] = problems
+    return frame
+
+
+def _parse_record(body: list[str], i: int, delimiter: str, width: int) -> tuple[list[str], int, str | None, str | None]:
+    """The record starting at line i: its fields, how many lines it takes, a note and a problem."""
+    line = body[i]
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter, strict=True), [])
+        problem = f"{len(fields)} fields where the header has {width}" if len(fields) > width else None
+        return fields, 1, None, problem
+    except csv.Error as exc:
+        unclosed = "unexpected end of data" in str(exc)
+    if unclosed:
+        # a cell spanning lines closes its quote and then has the header's width; a line between that
+        # reads alone as a whole record means the quote was never meant to span it
+        for j in range(i + 1, min(i + MAX_LINES_PER_CELL, len(body))):
+            try:
+                fields = next(csv.reader([x + "\n" for x in body[i:j + 1]], delimiter=delimiter, strict=True))
+            except csv.Error:
+                if _looks_like_record(body[j], delimiter, width):
+                    break
+                continue
+            if len(fields) == width:
+                return fields, j - i + 1, None, None
+            break
+        fields = [f.strip('"') for f in next(csv.reader([line], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])]
+        what = "an unclosed quote"
+    else:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+        what = "misplaced quotes"
+    if len(fields) != width:
+        return fields, 1, None, f"{what}: {len(fields)} fields where the header has {width}"
+    return fields, 1, f"{what} in the source line: read on its own", None
+
+
+def _looks_like_record(line: str, delimiter: str, width: int) -> bool:
+    """A line that reads alone as a whole record: not the rest of a cell that spans lines."""
+    try:
+        return width >= 2 and len(next(csv.reader([line], delimiter=delimiter, strict=True), [])) == width
+    except csv.Error:
+        return False
+
+
+#: Workbooks up to this size are opened whole (merged cells and hidden sheets are only seen so);
+#: larger ones are streamed, as a national export must be.
+XLSX_FULL_LOAD_BYTES = 30 * 1024 * 1024
 
 
 def read_xlsx(path: Path, data: bytes) -> list[RawTable]:
-    """Every sheet that holds records; sheets of notes or pivot tables are skipped."""
+    """Every visible sheet that holds records; sheets of notes or pivot tables are skipped, hidden
+    sheets skipped with a note, and cells merged down the data read in every row they cover."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         # from the bytes: openpyxl would otherwise refuse a workbook by its file extension
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = load_workbook(io.BytesIO(data), read_only=len(data) > XLSX_FULL_LOAD_BYTES, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise BadInputError(f"not a readable XLSX workbook ({type(exc).__name__}: {exc})", path) from None
-    tables: list[RawTable] = []
-    problems: list[str] = []
+    sheets = []
     try:
         for sheet in book.worksheets:
+            merged = [(r.min_row, r.max_row, r.min_col, r.max_col) for r in getattr(sheet, "merged_cells", ())]
             rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-            if not any(any(c is not None and str(c).strip() for c in r) for r in rows):
-                continue
-            try:
-                header = _find_header(rows, path, sheet.title)
-            except BadInputError as exc:
-                problems.append(exc.problem)
-                continue
-            frame, trailing = _frame_from_rows(rows, header.last, header.mapping)
-            if frame.empty:
-                problems.append(f"sheet {sheet.title!r}: a header but no records below it")
-                continue
-            tables.append(RawTable(path, frame, header.kind, None, sheet.title, header.first + 1, header.names,
-                                   _title_text(rows, header.first), trailing))
+            sheets.append((sheet.title, getattr(sheet, "sheet_state", "visible") != "visible", rows, merged))
     finally:
         book.close()
+    return _tables_of_sheets(path, sheets)
+
+
+def read_xls(path: Path, data: bytes) -> list[RawTable]:
+    """An old binary Excel workbook (BIFF .xls), read with calamine like an XLSX."""
+    from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
+
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheets = []
+        for meta in book.sheets_metadata:
+            sheet = book.get_sheet_by_name(meta.name)
+            rows = [[None if c == "" else c for c in r] for r in sheet.to_python(skip_empty_area=False)]
+            merged = [(r0 + 1, r1 + 1, c0 + 1, c1 + 1) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])]
+            sheets.append((meta.name, meta.visible != SheetVisibleEnum.Visible, rows, merged))
+    except (CalamineError, ValueError, OSError) as exc:
+        raise BadInputError(f"not a readable .xls workbook ({type(exc).__name__}: {exc})", path) from None
+    return _tables_of_sheets(path, sheets)
+
+
+def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list[tuple]]]) -> list[RawTable]:
+    """The record tables of a workbook's (name, hidden, rows, merged ranges) sheets."""
+    tables: list[RawTable] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    for title, hidden, rows, merged in sheets:
+        if not any(any(c is not None and str(c).strip() for c in r) for r in rows):
+            continue
+        if hidden:
+            notes.append(f"sheet {title!r} is hidden: skipped")
+            continue
+        try:
+            header = _find_header(rows, path, title)
+        except BadInputError as exc:
+            problems.append(exc.problem)
+            continue
+        filled = _fill_merged_down(rows, merged, header.last)
+        frame, trailing = _frame_from_rows(rows, header.last, header.mapping)
+        if frame.empty:
+            problems.append(f"sheet {title!r}: a header but no records below it")
+            continue
+        sheet_notes = [f"sheet {title!r}: {filled} cells merged over several rows read in each row"] if filled else []
+        tables.append(RawTable(path, frame, header.kind, None, title, header.first + 1, header.names,
+                               _title_text(rows, header.first), trailing, sheet_notes))
     if not tables:
-        detail = "; ".join(problems) if problems else "every sheet is empty"
+        detail = "; ".join(problems + notes) if problems or notes else "every sheet is empty"
         raise BadInputError(f"no sheet holds station records ({detail})", path)
+    tables[0].notes[:0] = notes
     return tables
 
 
-def read_station_file(path: str | Path) -> list[RawTable]:
-    """Read one raw file into its tables (one per sheet that holds records).
+def _fill_merged_down(rows: list[list], merged: list[tuple], header_last: int) -> int:
+    """Cells merged down data rows (an operator or date written once for a block) hold their value in
+    every row they cover, in the column it is written in (a merge across columns says nothing of the
+    next column); merges touching the header are the header's. Returns how many cells were filled."""
+    filled = 0
+    for min_row, max_row, min_col, _max_col in merged:
+        if min_row - 1 <= header_last or min_row - 1 >= len(rows):
+            continue
+        c = min_col - 1
+        top = rows[min_row - 1]
+        value = top[c] if c < len(top) else None
+        if value is None:
+            continue
+        for r in range(min_row, min(max_row, len(rows))):
+            row = rows[r]
+            if len(row) <= c:
+                row.extend([None] * (c + 1 - len(row)))
+            if row[c] is None:
+                row[c] = value
+                filled += 1
+    return filled
 
-    Raises BadInputError naming the file for an empty, unreadable or unrecognisable file.
+
+#: Archive members with these extensions are read; others are skipped with a note.
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
+
+
+def read_station_file(path: str | Path) -> list[RawTable]:
+    """Read one raw file into its tables (one per sheet that holds records); a .gz is read inside, a
+    .zip member by member.
+
+    Raises BadInputError naming the file for an empty, unreadable or unrecognisable file, and its
+    subclass NotATableError for a file of prose (a README) that a folder may hold beside the data.
     """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInputError(f"cannot be read ({exc.strerror or exc})", path) from None
+    return _read_bytes(path, data)
+
+
+def _read_bytes(path: Path, data: bytes) -> list[RawTable]:
     fmt = detect_format(data[:8192])
     if fmt == "empty" or not data.strip():
         raise BadInputError("the file is empty", path)
-    if fmt == "xls":
-        raise BadInputError("old binary Excel (.xls) is not read: save it as .xlsx or CSV", path)
+    if fmt == "gzip":
+        return _read_bytes(path, _gunzip(path, data))
+    if fmt == "xlsx" and _is_plain_zip(data):
+        return _read_zip(path, data)
     if fmt == "binary":
         raise BadInputError("binary data, not a CSV or XLSX table", path)
-    tables = read_xlsx(path, data) if fmt == "xlsx" else read_text_table(path, data)
+    readers = {"xlsx": read_xlsx, "xls": read_xls}
+    tables = readers.get(fmt, read_text_table)(path, data)
     for t in tables:
         if t.frame.empty:
             where = f"sheet {t.sheet!r}: " if t.sheet else ""
             raise BadInputError(f"{where}a header (row {t.header_row}) but no records below it", path)
-        if t.kind == "operator" and not ({"lon", "lat"} <= set(t.frame.columns) or "lonlat" in t.frame.columns):
+        positioned = _has(t, "lon", "lat") or _has(t, "lonlat") or _has(t, "planned_lon", "planned_lat")
+        if t.kind == "operator" and not positioned:
             raise BadInputError(
                 f"{'sheet ' + repr(t.sheet) + ': ' if t.sheet else ''}no longitude/latitude columns "
                 f"(found {', '.join(t.columns) or 'none'})",
@@ -363,7 +621,51 @@ def read_station_file(path: str | Path) -> list[RawTable]:
     return tables
 
 
-RAW_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
+def _has(table: RawTable, *columns: str) -> bool:
+    return set(columns) <= set(table.frame.columns)
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadInputError(f"a damaged .gz file ({exc})", path) from None
+
+
+def _is_plain_zip(data: bytes) -> bool:
+    """A zip archive of files, not an XLSX (itself a zip holding xl/workbook.xml)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return False  # not a zip after all: the XLSX reader says what is wrong with it
+    return not any(n.startswith("xl/") for n in names) and "[Content_Types].xml" not in names
+
+
+def _read_zip(path: Path, data: bytes) -> list[RawTable]:
+    """Every table file in a zip archive, each named archive.zip/member in the outputs."""
+    tables: list[RawTable] = []
+    skipped: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            name = info.filename
+            if info.is_dir() or Path(name).name.startswith(("~$", ".", "__MACOSX")) or "__MACOSX/" in name:
+                continue
+            member = path / name
+            if Path(name).suffix.lower() not in TABLE_SUFFIXES:
+                skipped.append(f"{name} (not a table file)")
+                continue
+            try:
+                tables.extend(_read_bytes(member, archive.read(info)))
+            except NotATableError as exc:
+                skipped.append(f"{name} ({exc.problem})")
+    if not tables:
+        raise BadInputError(f"a zip archive without station tables ({'; '.join(skipped) or 'empty'})", path)
+    tables[0].notes.extend(f"in the archive, skipped {s}" for s in skipped)
+    return tables
+
+
+RAW_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".gz", ".zip"}
 
 
 def list_input_files(inputs: list[str | Path]) -> list[Path]:
@@ -386,3 +688,16 @@ def list_input_files(inputs: list[str | Path]) -> list[Path]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+def list_skipped_files(inputs: list[str | Path]) -> list[tuple[Path, str]]:
+    """Files inside the folders named that are not read (a PDF, a Word note, a picture), each with
+    why: said in the summary, so that nothing in a folder is passed over in silence."""
+    skipped = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            skipped.extend((q, f"not a table file ({q.suffix or 'no extension'})") for q in sorted(p.rglob("*"))
+                           if q.is_file() and q.suffix.lower() not in RAW_SUFFIXES
+                           and not q.name.startswith(("~$", ".")))
+    return skipped

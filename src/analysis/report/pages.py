@@ -1,440 +1,217 @@
 """What the notebooks show: one call per step that prints a heading, a sentence stating the numbers,
-and a table or figure, in Chinese or English (`lang`); the provenance box, "what changed since last
-month", and the headline numbers recorded as tagged outputs for the report index and the tests.
+and a table or figure, in Chinese or English; the provenance box, "what changed since last month",
+and the headline numbers recorded as tagged outputs for the report index and the tests.
 
-Computation stays in the stage modules (clean, forecast, coverage, pipeline); this module only
-formats what they return for people. `analysis.report` runs the notebooks and renders them.
+Every number comes from the stage outputs the context reads (`Context.forecast/coverage/taskforce`)
+or the cleaned stations; no page runs a stage. Each `show_*` returns the table it showed.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from analysis.config import City, OPERATOR_NAMES_ZH, load_city, resolve_city
-from analysis.errors import UsageError
+from analysis.config import CITY_TOTAL, OPERATOR_NAMES_ZH
 from analysis.files import project_relative
+from analysis.report.context import Context, cache_sentence, open_report, resolve_lang
+from analysis.report.display import (
+    TABLE_CSS,
+    read_records,
+    record,
+    show_html,
+    show_image,
+    show_markdown,
+    show_step,
+    show_table,
+    table_html,
+)
+from analysis.report.inputs import provenance_of
+from analysis.report.text import (
+    day,
+    default_lang,
+    district_label,
+    extract_rule_text,
+    n,
+    pct,
+    prob,
+    say,
+)
+from analysis.schemas import on_air_at
 from analysis.taskforce import (
     BLOCKER_EN,
     BLOCKER_ZH,
+    PIPELINE_STAGES,
     STAGE_EN,
     STAGE_ZH,
     previous_report_date,
 )
 
-#: Mimetype and output-metadata key of a recorded value (invisible in the HTML report).
-RECORD_MIME = "application/vnd.fiveg-monitor.record+json"
-RECORD_KEY = "fiveg_record"
-LANGS = ("zh", "en")
-#: Page titles of the notebooks, by the `page` name open_report is given.
-PAGES = {"clean": ("数据清洗：原始记录到站址", "Cleaning: from raw records to stations"),
-         "forecast": ("进度预测：能否按期完成目标", "Forecast: will the targets be met"),
-         "coverage": ("覆盖评估：区县、城区与重点场所", "Coverage: districts, built-up areas and key sites"),
-         "taskforce": ("专班跟踪：在途站址与阻碍", "Task force: the pipeline and its blockers"),
-         "summary": ("月度简报", "Monthly briefing")}
-
-_CATEGORY = {"scenic": ("景区", "scenic spot"), "hospital": ("医院", "hospital"), "university": ("高校", "university"),
-             "industrial": ("工业", "industrial"), "centre": ("市中心", "city centre"),
-             "commercial": ("商业区", "commercial"), "office": ("办公区", "office")}
-
-
-# --------------------------------------------------------------------------------------------
-# Words
-# --------------------------------------------------------------------------------------------
-
-def _t(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
+__all__ = [
+    "Context",
+    "open_report",
+    "resolve_lang",
+    "read_records",
+    "record",
+    "table_html",
+    "default_lang",
+    "previous_report_date",
+    "n",
+    "pct",
+    "prob",
+    "day",
+    "district_label",
+]
 
 
-def n(value) -> str:
-    """A count for people: thousands separators, '–' for missing."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{int(round(float(value))):,}"
-
-
-def pct(value, digits: int = 1) -> str:
-    """A percentage (value already in percent) for people."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{float(value):,.{digits}f} %"
-
-
-def prob(value) -> str:
-    """A probability (0–1) as a percentage; below 1 % and above 99 % say so rather than round to 0 or 100."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    if 0 < value < 0.01:
-        return "< 1 %"
-    if 0.99 < value < 1:
-        return "> 99 %"
-    return f"{value:.0%}".replace("%", " %")
-
-
-def day(value) -> str:
-    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
-
-
-def district_label(city: City, name: str, lang: str) -> str:
-    """'克拉玛依区（Karamay District）' in Chinese, 'Karamay District (克拉玛依区)' in English."""
-    en = {d.name_zh: d.name_en for d in city.districts}
-    if name in ("全市", "city", "whole city"):
-        return _t(lang, "全市（City）", "Whole city (全市)")
-    if not en.get(name):
-        return name
-    return f"{name}（{en[name]}）" if lang == "zh" else f"{en[name]} ({name})"
-
-
-def default_lang(city: City) -> str:
-    """Chinese for a city whose name is written in Chinese characters, else English."""
-    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in city.name_zh) else "en"
-
-
-def resolve_lang(city: City, lang: str | None) -> tuple[str, str, str | None]:
-    """(text language, figure language, note). Figures fall back to English when no CJK font is
-    installed, and the note says so (once, in the provenance box and at the top of the page)."""
-    from analysis.forecast import set_cjk_font
-
-    lang = lang or default_lang(city)
-    if lang not in LANGS:
-        raise UsageError(f"lang must be 'zh' or 'en', got {lang!r}")
-    if lang == "en":
-        return lang, lang, None
-    if set_cjk_font(warn=False) is None:
-        return lang, "en", ("未找到中文字体（如 fonts-noto-cjk），图中文字改用英文。"
-                            " No CJK font installed (e.g. fonts-noto-cjk): figure labels are in English.")
-    return lang, lang, None
+def count_on_air(ctx: Context, date, district: str | None = None) -> int:
+    """Stations on air on `date` (the one on-air rule), in the city or one district."""
+    on = on_air_at(ctx.stations, date)
+    if district is not None:
+        on &= ctx.stations["district"] == district
+    return int(on.sum())
 
 
 # --------------------------------------------------------------------------------------------
-# Display
+# Changes since the previous report
 # --------------------------------------------------------------------------------------------
-
-def record(name: str, value) -> None:
-    """Record a headline number in the notebook's outputs (read back by `read_records`): the
-    report index and the tests use them; the HTML renderer leaves them out."""
-    from IPython.display import display
-
-    if isinstance(value, (np.integer,)):
-        value = int(value)
-    elif isinstance(value, (np.floating,)):
-        value = float(value)
-    display({RECORD_MIME: {"name": name, "value": value}, "text/plain": f"recorded: {name} = {value!r}"},
-            raw=True, metadata={RECORD_KEY: name})
-
-
-def read_records(nb) -> dict:
-    """The values recorded by `record` in an executed notebook (a path or a nbformat node)."""
-    import nbformat
-
-    if not hasattr(nb, "cells"):
-        nb = nbformat.read(str(nb), as_version=4)
-    out = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            if RECORD_KEY in o.get("metadata", {}) and RECORD_MIME in o.get("data", {}):
-                item = o["data"][RECORD_MIME]
-                if isinstance(item, str):
-                    item = json.loads(item)
-                out[item["name"]] = item["value"]
-    return out
-
-
-def _md(text: str) -> None:
-    """Markdown of our own words with names from the data in it: markup characters are escaped, so
-    a station or district named `<script>…` shows as text (the texts here use no raw HTML)."""
-    from IPython.display import Markdown, display
-
-    display(Markdown(html.escape(text, quote=False)))
-
-
-def _html(text: str) -> None:
-    from IPython.display import HTML, display
-
-    display(HTML(text))
-
-
-def table_html(df: pd.DataFrame, caption: str = "", source: str = "") -> str:
-    """A people's table: already formatted strings, escaped, numbers right-aligned, with a caption
-    and a source line."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = []
-    for _, r in df.iterrows():
-        cells = []
-        for v in r:
-            text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-            numeric = bool(text) and re.fullmatch(r"[\d,.\s%+\-−–<>()/→]+", text) is not None
-            cls = ' class="num"' if numeric else (' class="short"' if len(text) <= 26 else "")
-            cells.append(f"<td{cls}>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    src = f'<p class="fiveg-source">{html.escape(source)}</p>' if source else ""
-    return (f'<table class="fiveg-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f"{src}")
-
-
-_TABLE_CSS = """<style>
-.fiveg-table{border-collapse:collapse;margin:0.4em 0 0.2em 0;font-size:13px}
-.jp-RenderedHTMLCommon .fiveg-table td,.fiveg-table td{text-align:left;vertical-align:top}
-.jp-RenderedHTMLCommon .fiveg-table th,.fiveg-table th{text-align:left}
-.jp-RenderedHTMLCommon .fiveg-table td.num,.fiveg-table td.num{text-align:right}
-.fiveg-table td.short{white-space:nowrap}
-.fiveg-table th{background:#eef2f7;padding:4px 10px;border-bottom:2px solid #9aa9bb;white-space:nowrap}
-.fiveg-table td{padding:3px 10px;border-bottom:1px solid #dde3ea}
-.fiveg-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.fiveg-table caption{caption-side:top;text-align:left;font-weight:600;padding:2px 0 4px 0}
-.fiveg-source{font-size:11px;color:#555;margin:0 0 1em 0}
-.fiveg-box{border:1px solid #9aa9bb;background:#f7f9fb;padding:8px 14px;margin:1em 0;font-size:13px}
-.fiveg-box h4{margin:0.2em 0 0.4em 0}
-.fiveg-note{border-left:4px solid #e0a800;background:#fff8e1;padding:6px 12px;margin:0.6em 0;font-size:13px}
-.fiveg-headline{font-size:15px;line-height:1.6}
-</style>"""
-
-
-def _table(df: pd.DataFrame, caption: str = "", source: str = "") -> None:
-    _html(_TABLE_CSS + table_html(df, caption, source))
-
-
-def _figure(fig) -> None:
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
-
-
-def _step(heading: str, sentence: str) -> None:
-    _md(f"### {heading}\n\n{sentence}")
-
-
-# --------------------------------------------------------------------------------------------
-# The context every notebook opens
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class Context:
-    """One report's settings and the cleaned stations it reads: what `open_report` returns."""
-
-    city: City
-    as_of: pd.Timestamp
-    lang: str
-    fig_lang: str
-    extract: pd.Timestamp
-    stations: pd.DataFrame
-    clean_summary: dict
-    cache: dict                    # key, hit, folder, files (path, sha256, bytes), extract_rule
-    out: Path | None = None
-    basemap: str = "osm"
-    previous: pd.Timestamp | None = None
-    font_note: str | None = None
-    _memo: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def source(self) -> str:
-        return _t(self.lang, f"数据来源：运营商及铁塔公司站址记录（{day(self.extract)} 提取，清洗后）",
-                  f"Source: operator and tower-company station records (extracted {day(self.extract)}, cleaned)")
-
-
-def open_report(city: str | City | None = None, as_of=None, lang: str | None = None, stations=None,
-                processed=None, out=None, extract_date=None, basemap: str | None = None,
-                page: str = "", show: bool = True) -> Context:
-    """Check the parameters, read the cleaned stations (cleaning them only when the inputs'
-    content changed, see `analysis.report.clean_cached`) and return the report's Context.
-    `as_of` None means the last date in the data. With `show`, print the page's one-line status."""
-    from analysis.report.runner import check_as_of, check_basemap, clean_cached
-
-    # papermill passes empty strings for "not given"
-    as_of, lang, stations, processed, out, extract_date, basemap = (
-        v if not (isinstance(v, str) and not v.strip()) else None
-        for v in (as_of, lang, stations, processed, out, extract_date, basemap))
-    cfg = resolve_city(city)
-    text_lang, fig_lang, note = resolve_lang(cfg, lang)
-    cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
-    as_of_ts = check_as_of(as_of, cfg, cleaned["extract"])
-    ctx = Context(city=cfg, as_of=as_of_ts, lang=text_lang, fig_lang=fig_lang, extract=cleaned["extract"],
-                  stations=cleaned["stations"], clean_summary=cleaned["summary"], cache=cleaned,
-                  out=Path(out) if out else None, basemap=check_basemap(basemap or cfg.basemap.get("default")),
-                  previous=previous_report_date(as_of_ts), font_note=note)
-    if show:
-        title = PAGES.get(page, ("", ""))
-        lines = [_t(text_lang, f"# {cfg.name_zh} 5G 建设 · {title[0]}" if title[0] else "",
-                    f"# {cfg.name_en} 5G buildout · {title[1]}" if title[1] else ""),
-                 _t(text_lang, f"**{cfg.name_zh}（{cfg.name_en}）5G 建设监测 · 截至 {day(as_of_ts)}**",
-                    f"**{cfg.name_en} ({cfg.name_zh}) 5G buildout monitor · as of {day(as_of_ts)}**")]
-        lines.append(_cache_sentence(ctx))
-        _md("\n\n".join(x for x in lines if x))
-        if note:
-            _html(_TABLE_CSS + f'<div class="fiveg-note">{html.escape(note)}</div>')
-    return ctx
-
-
-def _cache_sentence(ctx: Context) -> str:
-    c = ctx.cache
-    if c["hit"]:
-        return _t(ctx.lang, f"清洗后的数据取自缓存（输入文件内容哈希 `{c['key'][:12]}`）：输入内容未变时不再重新清洗。",
-                  f"The cleaned data come from the cache (inputs' content hash `{c['key'][:12]}`): inputs whose "
-                  "content has not changed are not cleaned again.")
-    return _t(ctx.lang, f"输入文件（哈希 `{c['key'][:12]}`）本次重新清洗。",
-              f"The inputs (hash `{c['key'][:12]}`) were cleaned in this run.")
-
-
-# --------------------------------------------------------------------------------------------
-# Stage results, computed once per context
-# --------------------------------------------------------------------------------------------
-
-def run_forecast(ctx: Context):
-    """The forecast of stations on air as of the report date (`analysis.forecast.forecast_stations`)."""
-    if "forecast" not in ctx._memo:
-        from analysis.forecast import forecast_stations
-
-        ctx._memo["forecast"] = forecast_stations(ctx.stations, ctx.as_of, city=ctx.city)
-    return ctx._memo["forecast"]
-
-
-def run_coverage(ctx: Context, as_of=None):
-    """Coverage of districts and key sites by the stations on air (`analysis.coverage.assess_coverage`)."""
-    key = ("coverage", day(as_of or ctx.as_of))
-    if key not in ctx._memo:
-        from analysis.coverage import assess_coverage
-
-        ctx._memo[key] = assess_coverage(ctx.stations, ctx.city, as_of=pd.Timestamp(as_of or ctx.as_of))
-    return ctx._memo[key]
-
-
-def run_taskforce(ctx: Context):
-    """The task force's tables as of the report date (`analysis.taskforce.track_taskforce`)."""
-    if "taskforce" not in ctx._memo:
-        from analysis.taskforce import track_taskforce
-
-        ctx._memo["taskforce"] = track_taskforce(ctx.stations, ctx.city, ctx.as_of, extract_date=ctx.extract,
-                                                 source=_t(ctx.lang, "铁塔公司站址建设跟踪表等（清洗后）",
-                                                           "tower company tracking sheet and operator lists (cleaned)"))
-    return ctx._memo["taskforce"]
-
-
-def _on_air(ctx: Context, date, district: str | None = None) -> int:
-    from analysis.forecast import count_on_air
-
-    return int(count_on_air(ctx.stations, pd.Timestamp(date), district))
 
 
 def changes_since_last_month(ctx: Context) -> dict:
     """Stations added, sites that moved stage and the coverage change between the previous report
-    date and the report date: {"added": DataFrame by district, "moves": DataFrame, "coverage": DataFrame}."""
-    if "changes" in ctx._memo:
-        return ctx._memo["changes"]
-    from analysis.taskforce import derive_stages
-
+    date and the report date, from the two dates' stage outputs (each stage run once for the previous
+    date when its outputs are missing): {"added": by district, "moves": DataFrame, "coverage": DataFrame}."""
     prev, now = ctx.previous, ctx.as_of
     names = list(ctx.city.district_names)
-    added = pd.DataFrame({
-        "district": names + ["全市"],
-        "before": [_on_air(ctx, prev, d) for d in names] + [_on_air(ctx, prev)],
-        "now": [_on_air(ctx, now, d) for d in names] + [_on_air(ctx, now)],
-    })
+    added = pd.DataFrame(
+        {
+            "district": names + [CITY_TOTAL],
+            "before": [count_on_air(ctx, prev, d) for d in names] + [count_on_air(ctx, prev)],
+            "now": [count_on_air(ctx, now, d) for d in names] + [count_on_air(ctx, now)],
+        }
+    )
     added["added"] = added["now"] - added["before"]
-    s_now = derive_stages(ctx.stations, now, ctx.extract)[["station_id", "stage"]]
-    s_prev = derive_stages(ctx.stations, prev, ctx.extract)[["station_id", "stage"]]
+    s_now = ctx.taskforce().sites[["station_id", "stage"]]
+    s_prev = ctx.taskforce(prev).sites[["station_id", "stage"]]
     both = s_now.merge(s_prev, on="station_id", how="left", suffixes=("", "_prev"))
     both["stage_prev"] = both["stage_prev"].fillna("new")
     moved = both[both["stage"] != both["stage_prev"]]
-    moves = (moved.groupby(["stage_prev", "stage"]).size().rename("sites").reset_index()
-             .sort_values("sites", ascending=False, kind="stable").reset_index(drop=True))
-    c_now, c_prev = run_coverage(ctx).by_district, run_coverage(ctx, prev).by_district
-    cov = pd.DataFrame({
-        "district": c_now["district"],
-        "urban_before": c_prev["urban_covered_pct"].to_numpy(), "urban_now": c_now["urban_covered_pct"].to_numpy(),
-        "sites_before": c_prev["n_key_sites_covered"].to_numpy(), "sites_now": c_now["n_key_sites_covered"].to_numpy(),
-        "n_sites": c_now["n_key_sites"].to_numpy(),
-    })
-    ctx._memo["changes"] = {"added": added, "moves": moves, "coverage": cov}
-    return ctx._memo["changes"]
+    moves = (
+        moved.groupby(["stage_prev", "stage"])
+        .size()
+        .rename("sites")
+        .reset_index()
+        .sort_values("sites", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
+    c_now, c_prev = ctx.coverage().by_district, ctx.coverage(prev).by_district
+    cov = pd.DataFrame(
+        {
+            "district": c_now["district"],
+            "urban_before": c_prev["urban_covered_pct"].to_numpy(),
+            "urban_now": c_now["urban_covered_pct"].to_numpy(),
+            "sites_before": c_prev["n_key_sites_covered"].to_numpy(),
+            "sites_now": c_now["n_key_sites_covered"].to_numpy(),
+            "n_sites": c_now["n_key_sites"].to_numpy(),
+        }
+    )
+    return {"added": added, "moves": moves, "coverage": cov}
 
 
 # --------------------------------------------------------------------------------------------
 # Provenance and changes: on every page
 # --------------------------------------------------------------------------------------------
 
+
 def show_changes(ctx: Context) -> None:
     """The "what changed since last month" table: stations added, sites that moved stage, coverage change."""
     ch = changes_since_last_month(ctx)
     L = ctx.lang
     a = ch["added"]
-    _step(_t(L, f"与上月相比的变化（{day(ctx.previous)} → {day(ctx.as_of)}）",
-             f"What changed since last month ({day(ctx.previous)} → {day(ctx.as_of)})"),
-          _t(L, f"这一个月全市新开通 {n(a['added'].iloc[-1])} 座基站，{n(ch['moves']['sites'].sum())} 个站址阶段有变化。",
-             f"In this month {n(a['added'].iloc[-1])} stations went on air in the city and "
-             f"{n(ch['moves']['sites'].sum())} sites changed stage."))
+    show_step(
+        say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)),
+        say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum())),
+    )
     cov = ch["coverage"].set_index("district")
     rows = []
     for _, r in a.iterrows():
         c = cov.loc[r["district"]] if r["district"] in cov.index else None
-        rows.append({
-            _t(L, "区县", "District"): district_label(ctx.city, r["district"], L),
-            _t(L, "上月已开通（座）", "On air last month"): n(r["before"]),
-            _t(L, "本月已开通（座）", "On air now"): n(r["now"]),
-            _t(L, "新增（座）", "Added"): f"{int(r['added']):+,}",
-            _t(L, "城区覆盖率（上月 → 本月）", "Built-up area covered (last month → now)"):
-                "–" if c is None else f"{pct(c['urban_before'])} → {pct(c['urban_now'])}",
-            _t(L, "重点场所已覆盖（上月 → 本月）", "Key sites covered (last month → now)"):
-                "–" if c is None else f"{n(c['sites_before'])} → {n(c['sites_now'])} / {n(c['n_sites'])}",
-        })
-    _table(pd.DataFrame(rows), source=ctx.source)
+        rows.append(
+            {
+                say(L, "district"): district_label(ctx.city, r["district"], L),
+                say(L, "on_air_last_month"): n(r["before"]),
+                say(L, "on_air_now"): n(r["now"]),
+                say(L, "added"): f"{int(r['added']):+,}",
+                say(L, "built_up_area_covered_last_month"): "–"
+                if c is None
+                else f"{pct(c['urban_before'])} → {pct(c['urban_now'])}",
+                say(L, "key_sites_covered_last_month_now"): "–"
+                if c is None
+                else f"{n(c['sites_before'])} → {n(c['sites_now'])} / {n(c['n_sites'])}",
+            }
+        )
+    show_table(pd.DataFrame(rows), source=ctx.source)
     if len(ch["moves"]):
         stage = STAGE_ZH if L == "zh" else STAGE_EN
-        new = _t(L, "（新列入）", "(new)")
-        mv = pd.DataFrame({
-            _t(L, "上月阶段", "Stage last month"): ch["moves"]["stage_prev"].map(lambda s: stage.get(s, new)),
-            _t(L, "本月阶段", "Stage now"): ch["moves"]["stage"].map(lambda s: stage.get(s, s)),
-            _t(L, "站址数（个）", "Sites"): ch["moves"]["sites"].map(n),
-        })
-        _table(mv, caption=_t(L, "阶段变化的站址", "Sites that moved stage"))
+        new = say(L, "changes.new")
+        mv = pd.DataFrame(
+            {
+                say(L, "stage_last_month"): ch["moves"]["stage_prev"].map(lambda s: stage.get(s, new)),
+                say(L, "stage_now"): ch["moves"]["stage"].map(lambda s: stage.get(s, s)),
+                say(L, "sites"): ch["moves"]["sites"].map(n),
+            }
+        )
+        show_table(mv, caption=say(L, "sites_that_moved_stage"))
 
 
 def provenance(ctx: Context) -> dict:
     """What this page was made from: input hash and files, city config, package version, dates."""
-    from analysis.report.runner import provenance_of
-
     return {**provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang), "figure_lang": ctx.fig_lang}
 
 
 def show_provenance(ctx: Context, with_changes: bool = True) -> None:
     """The provenance box (inputs' content hash, city config, package version, as-of and extract
     dates, how the data were cleaned, whether the cache was reused), then "what changed since last month"."""
-    from analysis.report.runner import extract_rule_zh
-
     p = provenance(ctx)
     L = ctx.lang
     rows = [
-        (_t(L, "报告日期（截至）", "Report date (as of)"), p["as_of"]),
-        (_t(L, "上期报告日期", "Previous report date"), p["previous"]),
-        (_t(L, "城市配置", "City config"), f"{p['city_name']}: {p['city_config_rel']} (sha256 {p['city_config_sha256'][:12]})"),
-        (_t(L, "输入文件内容哈希", "Inputs' content hash"),
-         f"sha256 {p['inputs_sha256'][:16]} ({p['n_input_files']} " + _t(L, "个文件）", "files)")),
-        (_t(L, "数据提取日期", "Records extracted"), p["extract_date"]),
-        (_t(L, "清洗口径", "How the data were cleaned"),
-         _t(L, f"站址记录按提取日期 {p['extract_date']} 清洗一次（{extract_rule_zh(p['extract_rule'])}）；"
-               f"本报告只计 {p['as_of']} 及以前的开通日期和阶段日期，较晚的日期视为当时尚未发生。",
-            f"the records were cleaned once, as of their extract date {p['extract_date']} ({p['extract_rule']}); "
-            f"this report counts only on-air and stage dates on or before {p['as_of']}: later dates had not "
-            "happened yet on that day.")),
-        (_t(L, "缓存", "Cache"), _cache_sentence(ctx).replace("`", "")),
-        (_t(L, "软件版本", "Package version"), f"fiveg-buildout-monitor {p['package_version']}"),
+        (say(L, "report_date_as_of"), p["as_of"]),
+        (say(L, "previous_report_date"), p["previous"]),
+        (
+            say(L, "city_config"),
+            f"{p['city_name']}: {p['city_config_rel']} (sha256 {p['city_config_sha256'][:12]})",
+        ),
+        (
+            say(L, "inputs_content_hash"),
+            f"sha256 {p['inputs_sha256'][:16]} ({p['n_input_files']} " + say(L, "files"),
+        ),
+        (say(L, "records_extracted"), p["extract_date"]),
+        (
+            say(L, "how_the_data_were_cleaned"),
+            say(
+                L,
+                "provenance.how_cleaned",
+                extract_date=p["extract_date"],
+                rule=extract_rule_text(p["extract_rule"], L),
+                as_of=p["as_of"],
+            ),
+        ),
+        (say(L, "cache"), cache_sentence(ctx).replace("`", "")),
+        (say(L, "package_version"), f"fiveg-buildout-monitor {p['package_version']}"),
     ]
     if ctx.font_note:
-        rows.append((_t(L, "字体", "Fonts"), ctx.font_note))
+        rows.append((say(L, "fonts"), ctx.font_note))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    files = "".join(f"<li><code>{html.escape(project_relative(f['path']))}</code> sha256 {f['sha256'][:12]}, "
-                    f"{f['bytes']:,} bytes</li>" for f in p["files"])
-    _html(_TABLE_CSS + f'<div class="fiveg-box"><h4>{_t(L, "本页数据来源", "What this page was made from")}</h4>'
-          f'<table class="fiveg-table">{body}</table>'
-          f'<details><summary>{_t(L, "输入文件清单", "Input files")}</summary><ul>{files}</ul></details></div>')
+    files = "".join(
+        f"<li><code>{html.escape(project_relative(f['path']))}</code> sha256 {f['sha256'][:12]}, "
+        f"{f['bytes']:,} bytes</li>"
+        for f in p["files"]
+    )
+    show_html(
+        TABLE_CSS + f'<div class="fiveg-box"><h4>{say(L, "provenance.heading")}</h4>'
+        f'<table class="fiveg-table">{body}</table>'
+        f"<details><summary>{say(L, 'input_files')}</summary><ul>{files}</ul></details></div>"
+    )
     record("inputs_sha256", p["inputs_sha256"])
     record("cache_hit", bool(p["cache_hit"]))
     if with_changes:
@@ -445,26 +222,43 @@ def show_provenance(ctx: Context, with_changes: bool = True) -> None:
 # 01 clean
 # --------------------------------------------------------------------------------------------
 
+
 def show_clean_counts(ctx: Context) -> None:
     """Rows in, kept, merged and quarantined, and the stations they make."""
     s = ctx.clean_summary
     L = ctx.lang
-    _step(_t(L, "原始记录的去向", "What became of every raw row"),
-          _t(L, f"{len(s['files'])} 个文件共 {n(s['rows_in'])} 行：保留 {n(s['rows_kept'])} 行（即 {n(s['stations'])} 座站址），"
-                f"合并为重复 {n(s['rows_merged'])} 行，隔离 {n(s['rows_quarantined'])} 行（附原因）。读入的行没有一行丢失。",
-             f"{n(s['rows_in'])} rows in {len(s['files'])} files: {n(s['rows_kept'])} kept (that is, "
-             f"{n(s['stations'])} stations), {n(s['rows_merged'])} merged as duplicates, {n(s['rows_quarantined'])} "
-             "quarantined with a reason. No row read is lost."))
+    show_step(
+        say(L, "clean.rows.heading"),
+        say(
+            L,
+            "clean.rows.sentence",
+            files=len(s["files"]),
+            rows_in=n(s["rows_in"]),
+            rows_kept=n(s["rows_kept"]),
+            stations=n(s["stations"]),
+            rows_merged=n(s["rows_merged"]),
+            rows_quarantined=n(s["rows_quarantined"]),
+        ),
+    )
     if s.get("failed_files"):
-        _html(_TABLE_CSS + '<div class="fiveg-note">' + html.escape(_t(
-            L, f"有 {len(s['failed_files'])} 个文件无法读取，其中的记录未计入本报告：",
-            f"{len(s['failed_files'])} file(s) could not be read; their records are not in this report:"))
-            + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in s["failed_files"]) + "</ul></div>")
-    rows = [(_t(L, "原始行", "Raw rows"), s["rows_in"]), (_t(L, "保留（站址）", "Kept (stations)"), s["rows_kept"]),
-            (_t(L, "合并（重复）", "Merged (duplicates)"), s["rows_merged"]),
-            (_t(L, "隔离", "Quarantined"), s["rows_quarantined"])]
-    _table(pd.DataFrame({_t(L, "行", "Rows"): [r[0] for r in rows], _t(L, "数量", "Count"): [n(r[1]) for r in rows]}),
-           source=ctx.source)
+        show_html(
+            TABLE_CSS
+            + '<div class="fiveg-note">'
+            + html.escape(say(L, "clean.failed_files", failed_files=len(s["failed_files"])))
+            + "<ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in s["failed_files"])
+            + "</ul></div>"
+        )
+    rows = [
+        (say(L, "raw_rows"), s["rows_in"]),
+        (say(L, "kept_stations"), s["rows_kept"]),
+        (say(L, "merged_duplicates"), s["rows_merged"]),
+        (say(L, "quarantined"), s["rows_quarantined"]),
+    ]
+    show_table(
+        pd.DataFrame({say(L, "rows"): [r[0] for r in rows], say(L, "count"): [n(r[1]) for r in rows]}),
+        source=ctx.source,
+    )
     record("rows_in", s["rows_in"])
     record("stations", s["stations"])
 
@@ -473,19 +267,25 @@ def show_quarantine(ctx: Context) -> None:
     """Why rows were quarantined or merged, with the meaning of each reason."""
     s = ctx.clean_summary
     L = ctx.lang
-    items = [(k, v, _t(L, "隔离", "quarantined")) for k, v in s["quarantined_by_reason"].items()]
-    items += [(k, v, _t(L, "合并", "merged")) for k, v in s["merged_by_reason"].items()]
+    items = [(k, v, say(L, "quarantined_2")) for k, v in s["quarantined_by_reason"].items()]
+    items += [(k, v, say(L, "merged")) for k, v in s["merged_by_reason"].items()]
     items.sort(key=lambda x: -x[1])
-    _step(_t(L, "隔离与合并的原因", "Why rows were quarantined or merged"),
-          _t(L, "每一类原因的行数；原因说明取自清洗规则。逐行明细见 quarantine.csv。",
-             "Rows per reason; the meanings are the cleaning rules'. Row by row: quarantine.csv."))
+    show_step(
+        say(L, "clean.reasons.heading"),
+        say(L, "clean.reasons.sentence"),
+    )
     meaning = s.get("reason_meanings", {})
-    _table(pd.DataFrame({
-        _t(L, "去向", "Fate"): [i[2] for i in items],
-        _t(L, "原因", "Reason"): [i[0] for i in items],
-        _t(L, "说明（英文）", "Meaning"): [meaning.get(i[0], "") for i in items],
-        _t(L, "行数", "Rows"): [n(i[1]) for i in items],
-    }), source=ctx.source)
+    show_table(
+        pd.DataFrame(
+            {
+                say(L, "fate"): [i[2] for i in items],
+                say(L, "reason"): [i[0] for i in items],
+                say(L, "meaning"): [meaning.get(i[0], "") for i in items],
+                say(L, "rows_2"): [n(i[1]) for i in items],
+            }
+        ),
+        source=ctx.source,
+    )
 
 
 def show_stations_by_district(ctx: Context) -> None:
@@ -493,28 +293,35 @@ def show_stations_by_district(ctx: Context) -> None:
     operator, checked against the counts the city published."""
     L = ctx.lang
     st = ctx.stations
-    on = st[pd.to_datetime(st["on_air_date"]) <= ctx.as_of]
+    on = st[on_air_at(st, ctx.as_of)]
     ops = [o for o in ("CMCC", "CTCC", "CUCC", "CBN", "unknown") if (on["operator"] == o).any()]
     names = list(ctx.city.district_names)
     rows = []
-    for d in names + ["全市"]:
-        sub = on if d == "全市" else on[on["district"] == d]
-        row = {_t(L, "区县", "District"): district_label(ctx.city, d, L)}
+    for d in names + [CITY_TOTAL]:
+        sub = on if d == CITY_TOTAL else on[on["district"] == d]
+        row = {say(L, "district"): district_label(ctx.city, d, L)}
         for o in ops:
-            row[_t(L, f"{OPERATOR_NAMES_ZH[o]}（{o}）", f"{o} ({OPERATOR_NAMES_ZH[o]})")] = n((sub["operator"] == o).sum())
-        row[_t(L, "合计（座）", "Total")] = n(len(sub))
+            row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], code=o)] = n((sub["operator"] == o).sum())
+        row[say(L, "total")] = n(len(sub))
         rows.append(row)
     reported = [t for t in ctx.city.targets if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of]
-    checks = [(t, _on_air(ctx, t.date)) for t in reported]
+    checks = [(t, count_on_air(ctx, t.date)) for t in reported]
     check_text = "".join(
-        _t(L, f"城市通报 {day(t.date)} 已开通 {n(t.on_air)} 座，清洗后的数据为 {n(c)} 座"
-              f"{'，一致' if c == t.on_air else f'，相差 {c - t.on_air:+d}'}。",
-           f" The city reported {n(t.on_air)} on air on {day(t.date)}; the cleaned data give {n(c)}"
-           f"{' — the same.' if c == t.on_air else f' ({c - t.on_air:+d}).'}") for t, c in checks)
-    _step(_t(L, f"截至 {day(ctx.as_of)} 已开通的基站（按区县和运营商）",
-             f"Stations on air on {day(ctx.as_of)}, by district and operator"),
-          _t(L, f"全市已开通 {n(len(on))} 座。", f"{n(len(on))} stations on air in the city.") + check_text)
-    _table(pd.DataFrame(rows), source=ctx.source)
+        say(
+            L,
+            "reported_same" if c == t.on_air else "reported_differs",
+            date=day(t.date),
+            on_air=n(t.on_air),
+            c=n(c),
+            diff=f"{c - t.on_air:+d}",
+        )
+        for t, c in checks
+    )
+    show_step(
+        say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
+        say(L, "clean.on_air.sentence", on=n(len(on))) + check_text,
+    )
+    show_table(pd.DataFrame(rows), source=ctx.source)
     record("on_air_as_of", int(len(on)))
     for t, c in checks:
         record(f"on_air_{day(t.date)}", int(c))
@@ -524,181 +331,236 @@ def show_stations_by_district(ctx: Context) -> None:
 # 02 forecast
 # --------------------------------------------------------------------------------------------
 
+
 def _target_label(t, lang: str) -> str:
     return (t.get("label_zh") if lang == "zh" else t.get("label_en")) or ""
 
 
-def target_table(ctx: Context, cf=None) -> pd.DataFrame:
+def target_table(ctx: Context) -> pd.DataFrame:
     """Each target (and each count the city reported): on air now, still to build, the pace needed
     and achieved, the forecast with its 80 % interval and the probability of reaching it."""
-    cf = cf or run_forecast(ctx)
+    cf = ctx.forecast()
     L = ctx.lang
-    now = _on_air(ctx, ctx.as_of)
+    now = count_on_air(ctx, ctx.as_of)
     labels = {pd.Timestamp(t.date): t for t in ctx.city.targets}
     rows = []
     for t in ctx.city.targets:
         if t.kind != "reported":
             continue
-        rows.append({
-            _t(L, "目标或通报", "Target or count"): (t.label_zh if L == "zh" else t.label_en),
-            _t(L, "日期", "Date"): day(t.date), _t(L, "基站数（座）", "Stations"): n(t.on_air),
-            _t(L, "当日实际（座）", "Actual on that date"): n(_on_air(ctx, t.date)) if pd.Timestamp(t.date) <= ctx.as_of else "–",
-            _t(L, "尚需（座）", "Still to build"): "–", _t(L, "每月需（座）", "Needed per month"): "–",
-            _t(L, "近3个月每月（座）", "Achieved per month, last 3"): "–",
-            _t(L, "预测均值（80% 区间）", "Forecast mean (80 % interval)"): "–",
-            _t(L, "达成概率", "Probability of reaching it"): "–",
-        })
+        rows.append(
+            {
+                say(L, "target_or_count"): (t.label_zh if L == "zh" else t.label_en),
+                say(L, "date"): day(t.date),
+                say(L, "stations"): n(t.on_air),
+                say(L, "actual_on_that_date"): n(count_on_air(ctx, t.date))
+                if pd.Timestamp(t.date) <= ctx.as_of
+                else "–",
+                say(L, "still_to_build"): "–",
+                say(L, "needed_per_month"): "–",
+                say(L, "achieved_per_month_last_3"): "–",
+                say(L, "forecast_mean_80_interval"): "–",
+                say(L, "probability_of_reaching_it"): "–",
+            }
+        )
     for _, r in cf.targets.iterrows():
         t = labels.get(pd.Timestamp(r["target_date"]))
         if pd.Timestamp(r["target_date"]) <= ctx.as_of:  # due already: what happened, not a forecast
-            got = _on_air(ctx, r["target_date"])
-            rows.append({
-                _t(L, "目标或通报", "Target or count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
-                _t(L, "日期", "Date"): day(r["target_date"]), _t(L, "基站数（座）", "Stations"): n(r["target"]),
-                _t(L, "当日实际（座）", "Actual on that date"): n(got),
-                _t(L, "尚需（座）", "Still to build"): "–", _t(L, "每月需（座）", "Needed per month"): "–",
-                _t(L, "近3个月每月（座）", "Achieved per month, last 3"): "–",
-                _t(L, "预测均值（80% 区间）", "Forecast mean (80 % interval)"): "–",
-                _t(L, "达成概率", "Probability of reaching it"):
-                    _t(L, "已达成", "reached") if got >= r["target"] else _t(L, f"未达成（差 {n(r['target'] - got)}）", f"missed by {n(r['target'] - got)}"),
-            })
+            got = count_on_air(ctx, r["target_date"])
+            rows.append(
+                {
+                    say(L, "target_or_count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
+                    say(L, "date"): day(r["target_date"]),
+                    say(L, "stations"): n(r["target"]),
+                    say(L, "actual_on_that_date"): n(got),
+                    say(L, "still_to_build"): "–",
+                    say(L, "needed_per_month"): "–",
+                    say(L, "achieved_per_month_last_3"): "–",
+                    say(L, "forecast_mean_80_interval"): "–",
+                    say(L, "probability_of_reaching_it"): say(L, "reached")
+                    if got >= r["target"]
+                    else say(L, "missed_by", target_diff=n(r["target"] - got)),
+                }
+            )
             continue
-        rows.append({
-            _t(L, "目标或通报", "Target or count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
-            _t(L, "日期", "Date"): day(r["target_date"]), _t(L, "基站数（座）", "Stations"): n(r["target"]),
-            _t(L, "当日实际（座）", "Actual on that date"): _t(L, f"现 {n(now)}", f"now {n(now)}"),
-            _t(L, "尚需（座）", "Still to build"): n(max(int(r["target"]) - now, 0)),
-            _t(L, "每月需（座）", "Needed per month"): f"{r['pace_needed_per_month']:.1f}",
-            _t(L, "近3个月每月（座）", "Achieved per month, last 3"): f"{r['pace_last_3m']:.1f}",
-            _t(L, "预测均值（80% 区间）", "Forecast mean (80 % interval)"):
-                f"{n(r['mean'])} ({n(r['lo80'])}–{n(r['hi80'])})",
-            _t(L, "达成概率", "Probability of reaching it"): prob(r["prob_reach"]),
-        })
+        rows.append(
+            {
+                say(L, "target_or_count"): (t.label_zh if L == "zh" else t.label_en) if t else "",
+                say(L, "date"): day(r["target_date"]),
+                say(L, "stations"): n(r["target"]),
+                say(L, "actual_on_that_date"): say(L, "now", now=n(now)),
+                say(L, "still_to_build"): n(max(int(r["target"]) - now, 0)),
+                say(L, "needed_per_month"): f"{r['pace_needed_per_month']:.1f}",
+                say(L, "achieved_per_month_last_3"): f"{r['pace_last_3m']:.1f}",
+                say(L, "forecast_mean_80_interval"): f"{n(r['mean'])} ({n(r['lo80'])}–{n(r['hi80'])})",
+                say(L, "probability_of_reaching_it"): prob(r["prob_reach"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def show_targets(ctx: Context, cf=None) -> None:
+def show_targets(ctx: Context) -> pd.DataFrame:
     """The target table with a sentence on the year's target."""
-    cf = cf or run_forecast(ctx)
+    cf = ctx.forecast()
     L = ctx.lang
-    now = _on_air(ctx, ctx.as_of)
+    now = count_on_air(ctx, ctx.as_of)
     tg = cf.targets.sort_values("target_date")
     ahead = tg[tg["target_date"] > ctx.as_of]
     first = ahead.iloc[0] if len(ahead) else None
     if first is not None:
-        sent = _t(L, f"截至 {day(ctx.as_of)} 已开通 {n(now)} 座。到 {day(first['target_date'])} 要达到 {n(first['target'])} 座，"
-                     f"还需 {n(max(first['target'] - now, 0))} 座，即每月约 {first['pace_needed_per_month']:.1f} 座；"
-                     f"近 3 个月实际每月 {first['pace_last_3m']:.1f} 座。模型（{cf.city.model}）估计按期达成的概率为 "
-                     f"{prob(first['prob_reach'])}。",
-                  f"{n(now)} stations on air on {day(ctx.as_of)}. Reaching {n(first['target'])} by "
-                  f"{day(first['target_date'])} needs {n(max(first['target'] - now, 0))} more, about "
-                  f"{first['pace_needed_per_month']:.1f} a month; the last 3 months added "
-                  f"{first['pace_last_3m']:.1f} a month. The model ({cf.city.model}) gives a probability of "
-                  f"{prob(first['prob_reach'])} of reaching it on time.")
+        sent = say(
+            L,
+            "targets.sentence",
+            as_of=day(ctx.as_of),
+            now=n(now),
+            target_date=day(first["target_date"]),
+            target=n(first["target"]),
+            target_diff=n(max(first["target"] - now, 0)),
+            pace_needed_per_month=first["pace_needed_per_month"],
+            pace_last_3m=first["pace_last_3m"],
+            model=cf.model,
+            prob_reach=prob(first["prob_reach"]),
+        )
     else:
-        sent = _t(L, f"截至 {day(ctx.as_of)} 已开通 {n(now)} 座；城市配置中的目标均已到期。",
-                  f"{n(now)} stations on air on {day(ctx.as_of)}; every target in the city config is due already.")
-    _step(_t(L, "目标、进度与达成概率", "Targets, progress and the probability of reaching them"), sent)
-    _table(target_table(ctx, cf), source=ctx.source + _t(
-        L, f"；预测模型 {cf.city.model}，由滚动起点回测选定。", f"; forecast model {cf.city.model}, chosen by rolling-origin backtest."))
+        sent = say(L, "targets.sentence_all_due", as_of=day(ctx.as_of), now=n(now))
+    show_step(say(L, "targets.heading"), sent)
+    table = show_table(
+        target_table(ctx),
+        source=ctx.source + say(L, "targets.source", model=cf.model),
+    )
     for _, r in tg.iterrows():
         key = day(r["target_date"])
         record(f"target_{key}", int(r["target"]))
         record(f"prob_reach_{key}", round(float(r["prob_reach"]), 4))
         record(f"pace_needed_{key}", round(float(r["pace_needed_per_month"]), 2))
+    return table
 
 
-def show_fan_chart(ctx: Context, cf=None) -> None:
+def show_fan_chart(ctx: Context) -> None:
     """The fan chart: history, forecast with 80 % and 95 % bands, targets with their probability."""
-    cf = cf or run_forecast(ctx)
+    cf = ctx.forecast()
     L = ctx.lang
-    _step(_t(L, "已开通基站数与预测", "Stations on air and the forecast"),
-          _t(L, "黑线为每月末已开通数；虚线为预测均值，深浅阴影为 80% 和 95% 区间；红星为目标及其达成概率。",
-             "Black: stations on air at each month end; dashed: forecast mean, shaded: 80 % and 95 % intervals; "
-             "red stars: the targets and the probability of reaching each."))
-    _figure(cf.plot(lang=ctx.fig_lang))
+    show_step(
+        say(L, "fan.heading"),
+        say(L, "fan.sentence"),
+    )
+    show_image(cf.figures["forecast"])
 
 
-def show_district_forecast(ctx: Context, cf=None) -> None:
+def show_district_forecast(ctx: Context) -> pd.DataFrame:
     """Each district's share of the targets, its forecast and probability; small multiples."""
-    cf = cf or run_forecast(ctx)
+    cf = ctx.forecast()
     L = ctx.lang
     dt_ = cf.district_table
     if not len(dt_):
-        return
+        return pd.DataFrame()
     first_date = dt_["target_date"].min()
     sub = dt_[dt_["target_date"] == first_date]
     basis = str(sub["share_source"].iloc[0])
-    _step(_t(L, f"各区县到 {day(first_date)} 的分解目标与预测", f"Each district's share of the {day(first_date)} target"),
-          _t(L, f"城市未给出各区县分解比例时，按 {day(ctx.as_of)} 各区县已开通数的占比分解（{basis}）。",
-             f"Where the city gives no district shares, the target is split by each district's share of the "
-             f"stations on air on {day(ctx.as_of)} ({basis})."))
-    _table(pd.DataFrame({
-        _t(L, "区县", "District"): sub["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "占比", "Share"): sub["share_pct"].map(pct),
-        _t(L, "分解目标（座）", "District target"): sub["district_target"].map(n),
-        _t(L, "已开通（座）", "On air"): sub["on_air_as_of"].map(n),
-        _t(L, "预测均值（80% 区间）", "Forecast mean (80 % interval)"):
-            [f"{n(a)} ({n(b)}–{n(c)})" for a, b, c in zip(sub["mean"], sub["lo80"], sub["hi80"])],
-        _t(L, "达成概率", "Probability"): sub["prob_reach"].map(prob),
-    }), source=ctx.source)
-    _figure(cf.plot_districts(lang=ctx.fig_lang))
+    show_step(
+        say(L, "district_forecast.heading", first_date=day(first_date)),
+        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=basis),
+    )
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "district"): sub["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "share"): sub["share_pct"].map(pct),
+                say(L, "district_target"): sub["district_target"].map(n),
+                say(L, "on_air"): sub["on_air_as_of"].map(n),
+                say(L, "forecast_mean_80_interval"): [
+                    f"{n(a)} ({n(b)}–{n(c)})" for a, b, c in zip(sub["mean"], sub["lo80"], sub["hi80"])
+                ],
+                say(L, "probability"): sub["prob_reach"].map(prob),
+            }
+        ),
+        source=ctx.source,
+    )
+    show_image(cf.figures["districts"])
+    return table
 
 
-def show_backtest(ctx: Context, cf=None) -> None:
+def show_backtest(ctx: Context) -> pd.DataFrame:
     """How each candidate model scored in the rolling-origin backtest (lower is better)."""
-    cf = cf or run_forecast(ctx)
+    cf = ctx.forecast()
     L = ctx.lang
     bt = cf.backtest
-    _step(_t(L, "模型回测", "How the model was chosen"),
-          _t(L, f"各模型在历史数据上滚动预测的误差（MASE，越小越好，1 即与“逐月不变”的朴素预测相当）。选用 {cf.city.model}。",
-             f"Each model's error forecasting the past from rolling origins (MASE: lower is better; 1 is as good as "
-             f"the naive no-change forecast). {cf.city.model} was chosen."))
-    cols = {"model": _t(L, "模型", "Model"), "mase_h3": "MASE 3m", "mase_h6": "MASE 6m", "mase_h12": "MASE 12m",
-            "n_origins": _t(L, "回测起点数", "Origins")}
-    out = pd.DataFrame({label: bt[c].map(lambda v: "–" if pd.isna(v) else (f"{v:.2f}" if isinstance(v, float) else str(v)))
-                        for c, label in cols.items() if c in bt})
-    _table(out, source=" ".join(cf.notes))
+    show_step(
+        say(L, "backtest.heading"),
+        say(L, "backtest.sentence", model=cf.model),
+    )
+    cols = {
+        "model": say(L, "model"),
+        "mase_h3": "MASE 3m",
+        "mase_h6": "MASE 6m",
+        "mase_h12": "MASE 12m",
+        "n_origins": say(L, "origins"),
+    }
+    out = pd.DataFrame(
+        {
+            heading: bt[c].map(lambda v: "–" if pd.isna(v) else (f"{v:.2f}" if isinstance(v, float) else str(v)))
+            for c, heading in cols.items()
+            if c in bt
+        }
+    )
+    table = show_table(out, source=" ".join(cf.notes))
+    return table
 
 
 # --------------------------------------------------------------------------------------------
 # 03 coverage
 # --------------------------------------------------------------------------------------------
 
-def show_coverage_by_district(ctx: Context, cov=None) -> None:
+
+def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
     """Built-up area and district area covered, key sites and 4A+ scenic spots covered, per district."""
-    cov = cov or run_coverage(ctx)
+    cov = ctx.coverage()
     L = ctx.lang
     b = cov.by_district
     city = b.iloc[-1]
     full = b.iloc[:-1][b.iloc[:-1]["is_fully_covered"]]["district"].tolist()
     not_full = [district_label(ctx.city, d, L) for d in b.iloc[:-1][~b.iloc[:-1]["is_fully_covered"]]["district"]]
-    th = cov.settings.full_coverage_pct
-    _step(_t(L, "各区县覆盖情况", "Coverage by district"),
-          _t(L, f"截至 {day(ctx.as_of)}，{n(city['n_stations_on_air'])} 座在网基站覆盖全市城区面积的 {pct(city['urban_covered_pct'])}"
-                f"（室外），全市面积的 {pct(city['covered_pct'])}。“全覆盖”指城区室外覆盖率不低于 {th:g}% 且已评定的 4A 级以上景区均覆盖："
-                f"{'尚未全覆盖的区县：' + '、'.join(not_full) if not_full else '四个区县均已全覆盖'}。",
-             f"On {day(ctx.as_of)}, {n(city['n_stations_on_air'])} stations on air cover "
-             f"{pct(city['urban_covered_pct'])} of the city's built-up area (outdoors) and {pct(city['covered_pct'])} "
-             f"of its whole area. 'Fully covered' means at least {th:g} % of the built-up area and every rated 4A+ "
-             f"scenic spot covered: {('not yet fully covered: ' + ', '.join(not_full)) if not_full else 'every district is'}."))
-    _table(pd.DataFrame({
-        _t(L, "区县", "District"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "在网基站（座）", "Stations on air"): b["n_stations_on_air"].map(n),
-        _t(L, "城区面积（km²）", "Built-up area (km²)"): b["urban_area_km2"].map(lambda v: f"{v:,.1f}"),
-        _t(L, "城区覆盖率（室外）", "Built-up area covered (outdoor)"): b["urban_covered_pct"].map(pct),
-        _t(L, "城区覆盖率（室内）", "Built-up area covered (indoor)"): b["urban_covered_indoor_pct"].map(pct),
-        _t(L, "全域覆盖率", "Whole area covered"): b["covered_pct"].map(lambda v: pct(v, 2)),
-        _t(L, "重点场所覆盖", "Key sites covered"): [f"{n(a)} / {n(c)}" for a, c in zip(b["n_key_sites_covered"], b["n_key_sites"])],
-        _t(L, "4A+ 景区覆盖", "4A+ spots covered"): [f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])],
-        _t(L, "全覆盖", "Fully covered"): b["is_fully_covered"].map(lambda v: _t(L, "是", "yes") if v else _t(L, "否", "no")),
-    }), source=ctx.source + _t(L, f"；覆盖按 3GPP TR 38.901 链路预算估算，{cov.mode} 模式。面积取自区划多边形。",
-                                   f"; coverage from a 3GPP TR 38.901 link budget, {cov.mode} mode. Areas from the district polygons."))
+    th = cov.full_coverage_pct
+    show_step(
+        say(L, "coverage.heading"),
+        say(
+            L,
+            "coverage.sentence",
+            as_of=day(ctx.as_of),
+            n_stations_on_air=n(city["n_stations_on_air"]),
+            urban_covered_pct=pct(city["urban_covered_pct"]),
+            covered_pct=pct(city["covered_pct"]),
+            th=th,
+            fully=say(L, "not_fully_covered", districts=say(L, "list_sep").join(not_full))
+            if not_full
+            else say(L, "every_district_fully_covered"),
+        ),
+    )
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "district"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "stations_on_air"): b["n_stations_on_air"].map(n),
+                say(L, "built_up_area_km"): b["urban_area_km2"].map(lambda v: f"{v:,.1f}"),
+                say(L, "built_up_area_covered_outdoor"): b["urban_covered_pct"].map(pct),
+                say(L, "built_up_area_covered_indoor"): b["urban_covered_indoor_pct"].map(pct),
+                say(L, "whole_area_covered"): b["covered_pct"].map(lambda v: pct(v, 2)),
+                say(L, "key_sites_covered"): [
+                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_key_sites_covered"], b["n_key_sites"])
+                ],
+                say(L, "4a_spots_covered"): [
+                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])
+                ],
+                say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
+            }
+        ),
+        source=ctx.source + say(L, "coverage.source", mode=cov.mode),
+    )
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
     record("covered_pct", round(float(city["covered_pct"]), 2))
     record("districts_fully_covered", len(full))
     record("target_sites", int(city["n_target_sites"]))
     record("target_sites_covered", int(city["n_target_sites_covered"]))
+    return table
 
 
 def _site_name(row, lang: str) -> str:
@@ -710,102 +572,133 @@ def _rating_text(row, lang: str) -> str:
         return "–"
     note = str(row.get("target_note", "") or "")
     if row["is_target"]:
-        return _t(lang, f"{row['rating']}（{row['rating_date'] or '日期未知'} 评定，为覆盖目标）",
-                  f"{row['rating']} (rated {row['rating_date'] or 'date unknown'}, a target)")
+        return say(
+            lang, "rating.target", rating=row["rating"], rating_date=row["rating_date"] or say(lang, "date_unknown")
+        )
     if "after the as-of date" in note:
-        return _t(lang, f"{row['rating']}（{row['rating_date']} 评定，晚于报告日，尚非目标）",
-                  f"{row['rating']} (rated {row['rating_date']}, after the report date: not yet a target)")
+        return say(lang, "rating.after_report_date", rating=row["rating"], rating_date=row["rating_date"])
     if "proposed" in note:
-        return _t(lang, f"{row['rating']}（拟评定，尚非目标）", f"{row['rating']} (proposed: not a target)")
+        return say(lang, "rating.proposed", rating=row["rating"])
     if "unconfirmed" in note:
-        return _t(lang, f"{row['rating']}（未经证实，尚非目标）", f"{row['rating']} (unconfirmed: not a target)")
+        return say(lang, "rating.unconfirmed", rating=row["rating"])
     return row["rating"]
 
 
-def show_key_sites(ctx: Context, cov=None) -> None:
+def show_key_sites(ctx: Context) -> pd.DataFrame:
     """Every key site of the article: category, rating, covered or not, nearest station and margin."""
-    cov = cov or run_coverage(ctx)
+    cov = ctx.coverage()
     L = ctx.lang
     s = cov.sites.copy()
     order = {"scenic": 0, "hospital": 1, "university": 2, "industrial": 3, "centre": 4, "commercial": 5, "office": 6}
-    s = s.sort_values(["category", "site_id"], key=lambda c: c.map(order).fillna(9) if c.name == "category" else c,
-                      kind="stable")
+    s = s.sort_values(
+        ["category", "site_id"], key=lambda c: c.map(order).fillna(9) if c.name == "category" else c, kind="stable"
+    )
     uncovered_targets = s[s["is_target"] & ~s["is_covered"]]
-    _step(_t(L, "重点场所覆盖", "Key sites"),
-          _t(L, f"文章点名的 {n(len(s))} 处重点场所中 {n(s['is_covered'].sum())} 处已有室外覆盖。"
-                f"截至报告日已评定的 4A 级以上景区 {n(s['is_target'].sum())} 处，其中未覆盖："
-                f"{'、'.join(uncovered_targets['name_zh']) or '无'}。",
-             f"{n(s['is_covered'].sum())} of the {n(len(s))} key sites named in the article have outdoor coverage. "
-             f"{n(s['is_target'].sum())} scenic spots are rated 4A+ on the report date; not covered: "
-             f"{', '.join(uncovered_targets['name_en']) or 'none'}."))
-    yes, no = _t(L, "是", "yes"), _t(L, "否", "no")
-    _table(pd.DataFrame({
-        _t(L, "场所", "Site"): [_site_name(r, L) for _, r in s.iterrows()],
-        _t(L, "类别", "Category"): s["category"].map(lambda c: _CATEGORY.get(c, (c, c))[0 if L == "zh" else 1]),
-        _t(L, "区县", "District"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "等级", "Rating"): [_rating_text(r, L) for _, r in s.iterrows()],
-        _t(L, "室外覆盖", "Covered outdoors"): s["is_covered"].map(lambda v: yes if v else no),
-        _t(L, "室内覆盖", "Covered indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
-        _t(L, "最近基站距离（m）", "Nearest station (m)"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
-        _t(L, "余量（m）", "Margin (m)"): s["margin_m"].map(lambda v: "–" if pd.isna(v) else f"{v:+,.0f}"),
-    }), source=ctx.source + _t(L, "；场所坐标多为估计（精度 0.1–8 km），见 sites.csv。",
-                                   "; site positions are mostly estimates (0.1–8 km), see sites.csv."))
+    show_step(
+        say(L, "key_sites.heading"),
+        say(
+            L,
+            "key_sites.sentence",
+            n_sites=n(len(s)),
+            is_covered=n(s["is_covered"].sum()),
+            is_target=n(s["is_target"].sum()),
+            uncovered=say(L, "list_sep").join(uncovered_targets["name_zh" if L == "zh" else "name_en"])
+            or say(L, "none"),
+        ),
+    )
+    yes, no = say(L, "yes"), say(L, "no")
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "site_2"): [_site_name(r, L) for _, r in s.iterrows()],
+                say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
+                say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "rating"): [_rating_text(r, L) for _, r in s.iterrows()],
+                say(L, "covered_outdoors"): s["is_covered"].map(lambda v: yes if v else no),
+                say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
+                say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
+                say(L, "margin_m"): s["margin_m"].map(lambda v: "–" if pd.isna(v) else f"{v:+,.0f}"),
+            }
+        ),
+        source=ctx.source + say(L, "key_sites.source"),
+    )
     record("key_sites_covered", int(s["is_covered"].sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
+    return table
 
 
-def show_gaps(ctx: Context, cov=None, top: int = 10) -> None:
+def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
     """The largest gaps in the built-up areas and the candidate sites that close most of them."""
-    cov = cov or run_coverage(ctx)
+    table = pd.DataFrame()
+    cov = ctx.coverage()
     L = ctx.lang
     g = cov.gaps.head(top)
     c = cov.candidates.head(top)
-    _step(_t(L, "覆盖缺口与候选站址", "Gaps and candidate sites"),
-          _t(L, f"城区内未覆盖的区域和未覆盖的重点场所共 {n(len(cov.gaps))} 处（按面积和场所排序，列出前 {min(top, len(g))} 处），"
-                f"以及能补上最多缺口的 {n(len(cov.candidates))} 个候选站址。",
-             f"{n(len(cov.gaps))} uncovered parts of built-up areas and uncovered key sites (ranked by area and "
-             f"sites; the first {min(top, len(g))} shown), and {n(len(cov.candidates))} candidate sites that close the most gap."))
+    show_step(
+        say(L, "gaps.heading"),
+        say(
+            L,
+            "gaps.sentence",
+            gaps=n(len(cov.gaps)),
+            top=min(top, len(g)),
+            candidates=n(len(cov.candidates)),
+        ),
+    )
     if len(g):
-        _table(pd.DataFrame({
-            _t(L, "排名", "Rank"): g["rank"].map(n),
-            _t(L, "区县", "District"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
-            _t(L, "面积（km²）", "Area (km²)"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
-            _t(L, "涉及场所", "Sites"): g["sites"].fillna(""),
-        }), caption=_t(L, "缺口", "Gaps"))
+        table = show_table(
+            pd.DataFrame(
+                {
+                    say(L, "rank_2"): g["rank"].map(n),
+                    say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
+                    say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
+                    say(L, "sites_2"): g["sites"].fillna(""),
+                }
+            ),
+            caption=say(L, "gaps"),
+        )
     if len(c):
-        _table(pd.DataFrame({
-            _t(L, "候选", "Candidate"): c["candidate_id"],
-            _t(L, "区县", "District"): c["district"].map(lambda d: district_label(ctx.city, d, L)),
-            _t(L, "经度", "Lon"): c["lon"].map(lambda v: f"{v:.4f}"), _t(L, "纬度", "Lat"): c["lat"].map(lambda v: f"{v:.4f}"),
-            _t(L, "频段", "Band"): c["band"],
-            _t(L, "补上缺口（km²）", "Gap closed (km²)"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
-            _t(L, "覆盖场所", "Sites reached"): c["sites"].fillna(""),
-        }), caption=_t(L, "候选站址（贪心选择，逐个补最多缺口）", "Candidate sites (greedy: each closes the most remaining gap)"),
-            source=ctx.source)
+        show_table(
+            pd.DataFrame(
+                {
+                    say(L, "candidate"): c["candidate_id"],
+                    say(L, "district"): c["district"].map(lambda d: district_label(ctx.city, d, L)),
+                    say(L, "lon"): c["lon"].map(lambda v: f"{v:.4f}"),
+                    say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
+                    say(L, "band"): c["band"],
+                    say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
+                    say(L, "sites_reached"): c["sites"].fillna(""),
+                }
+            ),
+            caption=say(L, "gaps.candidates_caption"),
+            source=ctx.source,
+        )
+    return table
 
 
-def show_coverage_map(ctx: Context, cov=None, height_px: int = 560) -> None:
+def show_coverage_map(ctx: Context, height_px: int = 560) -> None:
     """The interactive coverage map, embedded whole in the page (no network needed except for
     basemap tiles) and, when the report has an output folder, also saved there as coverage_map.html."""
-    from analysis.maps import coverage_map, map_html
+    import shutil
 
-    cov = cov or run_coverage(ctx)
+    cov = ctx.coverage()
     L = ctx.lang
-    page = map_html(coverage_map(cov, basemap=ctx.basemap))
+    page = cov.map_html.read_text(encoding="utf-8")
     link = ""
     if ctx.out is not None:
         ctx.out.mkdir(parents=True, exist_ok=True)
-        (ctx.out / "coverage_map.html").write_text(page, encoding="utf-8")
-        link = _t(L, "全屏打开：[coverage_map.html](coverage_map.html)。", "Full screen: [coverage_map.html](coverage_map.html).")
-    _step(_t(L, "覆盖地图", "Coverage map"),
-          _t(L, "区县按城区覆盖率着色；可切换基站、覆盖范围、缺口、重点场所和候选站址图层。底图瓦片需联网，其余内容均内嵌。",
-             "Districts coloured by the share of their built-up area covered; layers for stations, footprints, gaps, key "
-             "sites and candidates. Basemap tiles need the internet; everything else is embedded.") + " " + link)
-    _html(f'<iframe title="coverage map" srcdoc="{html.escape(page, quote=True)}" '
-          f'style="width:100%;height:{height_px}px;border:1px solid #bbb"></iframe>')
+        shutil.copyfile(cov.map_html, ctx.out / "coverage_map.html")
+        link = say(L, "map.full_screen")
+    show_step(
+        say(L, "map.heading"),
+        say(L, "map.sentence") + " " + link,
+    )
+    show_html(
+        f'<iframe title="coverage map" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width:100%;height:{height_px}px;border:1px solid #bbb"></iframe>'
+    )
 
 
-def show_link_budget(ctx: Context) -> None:
+def show_link_budget(ctx: Context) -> pd.DataFrame:
     """Footprint radius of one station by band and area type (outdoor / indoor), from the link budget."""
     from analysis.coverage import CoverageSettings, link_budget_table
 
@@ -813,292 +706,378 @@ def show_link_budget(ctx: Context) -> None:
     lb = link_budget_table(CoverageSettings.from_city(ctx.city))
     used = set(ctx.stations["band"].dropna().astype(str))
     lb = lb[lb["band"].isin(used)] if used & set(lb["band"]) else lb
-    area_zh = {"dense_urban": "密集城区", "urban": "城区", "suburban": "郊区", "rural": "农村"}
     areas = list(dict.fromkeys(lb["area_type"]))
     rows = []
     for band, g in lb.groupby("band", sort=False):
-        row = {_t(L, "频段", "Band"): f"{band} ({g['freq_ghz'].iloc[0]:g} GHz)"}
+        row = {say(L, "band"): f"{band} ({g['freq_ghz'].iloc[0]:g} GHz)"}
         for a in areas:
             o = g[(g["area_type"] == a) & (g["layer"] == "outdoor")]["radius_m"]
             i = g[(g["area_type"] == a) & (g["layer"] == "indoor")]["radius_m"]
-            row[_t(L, area_zh.get(a, a), a.replace("_", " "))] = (
-                f"{o.iloc[0]:,.0f} / {i.iloc[0]:,.0f}" if len(o) and len(i) else "–")
+            row[say(L, f"area.{a}")] = f"{o.iloc[0]:,.0f} / {i.iloc[0]:,.0f}" if len(o) and len(i) else "–"
         rows.append(row)
-    _step(_t(L, "一座基站的覆盖半径", "Footprint of one station"),
-          _t(L, "本市在用频段按区域类型的覆盖半径，室外 / 室内（m），由链路预算（3GPP TR 38.901）得到。",
-             "Footprint radius of the bands in use, by area type, outdoor / indoor (m), from the link budget (3GPP TR 38.901)."))
-    _table(pd.DataFrame(rows), source=_t(L, "参数见 analysis.coverage 与 city.toml [coverage]。",
-                                        "Parameters: analysis.coverage and city.toml [coverage]."))
+    show_step(
+        say(L, "footprint.heading"),
+        say(L, "footprint.sentence"),
+    )
+    table = show_table(
+        pd.DataFrame(rows),
+        source=say(L, "footprint.source"),
+    )
+    return table
 
 
 # --------------------------------------------------------------------------------------------
 # 04 task force
 # --------------------------------------------------------------------------------------------
 
-def show_funnel(ctx: Context, tf=None) -> None:
+
+def show_funnel(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline by stage and district, with the change since the previous report."""
-    tf = tf or run_taskforce(ctx)
+    tf = ctx.taskforce()
     L = ctx.lang
     f = tf.funnel
     city_rows = f[f["district"] == f["district"].iloc[-1]].set_index("stage")
     total = city_rows.loc["pipeline_total"]
     stage = STAGE_ZH if L == "zh" else STAGE_EN
-    _step(_t(L, "在途站址（按阶段和区县）", "Planned sites in the pipeline, by stage and district"),
-          _t(L, f"{day(tf.as_of)} 全市在途站址 {n(total['sites'])} 个，比 {day(tf.previous)} {int(total['change']):+d} 个；"
-                f"已开通 {n(city_rows.loc['on_air', 'sites'])} 座。",
-             f"{n(total['sites'])} sites in the pipeline on {day(tf.as_of)}, {int(total['change']):+d} since "
-             f"{day(tf.previous)}; {n(city_rows.loc['on_air', 'sites'])} on air."))
+    show_step(
+        say(L, "funnel.heading"),
+        say(
+            L,
+            "funnel.sentence",
+            as_of=day(tf.as_of),
+            sites=n(total["sites"]),
+            previous=day(tf.previous),
+            change=int(total["change"]),
+            loc=n(city_rows.loc["on_air", "sites"]),
+        ),
+    )
     wide = f.pivot_table(index="stage", columns="district", values="sites", aggfunc="sum", sort=False)
     change = f.pivot_table(index="stage", columns="district", values="change", aggfunc="sum", sort=False)
     rows = []
     for s in wide.index:
-        row = {_t(L, "阶段", "Stage"): stage.get(s, _t(L, "在途合计", "pipeline total") if s == "pipeline_total" else s)}
+        row = {say(L, "stage"): stage.get(s, say(L, "pipeline_total") if s == "pipeline_total" else s)}
         for d in wide.columns:
             row[district_label(ctx.city, d, L)] = f"{n(wide.loc[s, d])} ({int(change.loc[s, d]):+d})"
         rows.append(row)
-    _table(pd.DataFrame(rows), caption=_t(L, f"站址数（括号内为与 {day(tf.previous)} 相比的变化）",
-                                           f"Sites (in brackets: change since {day(tf.previous)})"), source=ctx.source)
-    from analysis.taskforce import plot_funnel
-
-    _figure(plot_funnel(tf, lang=ctx.fig_lang))
+    table = show_table(
+        pd.DataFrame(rows),
+        caption=say(L, "funnel.caption", previous=day(tf.previous)),
+        source=ctx.source,
+    )
+    show_image(tf.figures["funnel"])
     record("pipeline_total", int(total["sites"]))
+    return table
 
 
-def blocker_counts(ctx: Context, tf=None) -> pd.DataFrame:
+def blocker_counts(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline per reported blocker (as known on the report date)."""
-    tf = tf or run_taskforce(ctx)
-    from analysis.taskforce import PIPELINE_STAGES
-
+    tf = ctx.taskforce()
     s = tf.sites[tf.sites["stage"].isin(PIPELINE_STAGES)]
-    known = s["blocker"].fillna(s["blocker_note"].where(s["blocker_note"].fillna("").str.contains("left"), None)
-                                .map(lambda v: None if v is None else "not_known")).fillna("none")
+    known = (
+        s["blocker"]
+        .fillna(
+            s["blocker_note"]
+            .where(s["blocker_note"].fillna("").str.contains("left"), None)
+            .map(lambda v: None if v is None else "not_known")
+        )
+        .fillna("none")
+    )
     return known.value_counts().rename_axis("blocker").rename("sites").reset_index()
 
 
-def blocker_sentence(ctx: Context, tf=None) -> str:
+def blocker_sentence(ctx: Context) -> str:
     """How many sites in the pipeline report which blocker, how many none, how many are unknown on the date."""
-    tf = tf or run_taskforce(ctx)
+    tf = ctx.taskforce()
     L = ctx.lang
-    bc = blocker_counts(ctx, tf).set_index("blocker")["sites"]
+    bc = blocker_counts(ctx).set_index("blocker")["sites"]
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     total, unknown, none = int(bc.sum()), int(bc.get("not_known", 0)), int(bc.get("none", 0))
     real = bc.drop([k for k in ("not_known", "none") if k in bc.index])
-    listed = _t(L, "；".join(f"{names.get(k, k)} {n(v)} 个" for k, v in real.items()),
-                "; ".join(f"{names.get(k, k)}: {n(v)}" for k, v in real.items()))
-    why = _t(L, f"阻碍只在 {day(tf.extract)} 上报一次，这些站址其后已离开当时所处的阶段",
-             f"blockers were reported once, on {day(tf.extract)}, and these sites have left the stage they were in since")
+    listed = say(L, "clause_sep").join(
+        say(L, "blocker_count", blocker=names.get(k, k), sites=n(v)) for k, v in real.items()
+    )
+    why = say(L, "blockers.why_unknown", extract=day(tf.extract))
     if total and unknown == total:
-        return _t(L, f"在途站址 {n(total)} 个，在 {day(ctx.as_of)} 的阻碍均未知：{why}。",
-                  f"{n(total)} sites in the pipeline; their blockers on {day(ctx.as_of)} are not known: {why}.")
+        return say(L, "blockers.all_unknown", total=n(total), as_of=day(ctx.as_of), why=why)
     parts = []
     if len(real):
-        parts.append(_t(L, f"报告了阻碍的 {n(real.sum())} 个（{listed}）", f"{n(real.sum())} report a blocker ({listed})"))
+        parts.append(say(L, "blockers.reported", real=n(real.sum()), listed=listed))
     if none:
-        parts.append(_t(L, f"未报阻碍 {n(none)} 个", f"{n(none)} report none"))
+        parts.append(say(L, "blockers.none", none=n(none)))
     if unknown:
-        parts.append(_t(L, f"{n(unknown)} 个在 {day(ctx.as_of)} 的阻碍未知（{why}）",
-                        f"for {n(unknown)} the blocker on {day(ctx.as_of)} is not known ({why})"))
-    text = _t(L, f"在途站址 {n(total)} 个：" + "；".join(parts) + "。",
-              f"{n(total)} sites in the pipeline: " + "; ".join(parts) + ".")
+        parts.append(say(L, "blockers.unknown", unknown=n(unknown), as_of=day(ctx.as_of), why=why))
+    text = say(L, "pipeline_clauses", total=n(total), clauses=say(L, "clause_sep").join(parts))
     if not unknown:
-        text += _t(L, f"阻碍为 {day(tf.extract)} 上报。", f" Blockers as reported on {day(tf.extract)}.")
+        text += say(L, "blockers.as_reported", extract=day(tf.extract))
     return text
 
 
-def show_blockers(ctx: Context, tf=None) -> None:
+def show_blockers(ctx: Context) -> pd.DataFrame:
     """What holds the pipeline back, by district (chart), and the sites per blocker (table)."""
-    tf = tf or run_taskforce(ctx)
+    tf = ctx.taskforce()
     L = ctx.lang
-    bc = blocker_counts(ctx, tf)
+    bc = blocker_counts(ctx)
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
-    _step(_t(L, "阻碍因素", "Blockers"), blocker_sentence(ctx, tf))
-    _table(pd.DataFrame({_t(L, "阻碍", "Blocker"): bc["blocker"].map(lambda b: names.get(b, b)),
-                         _t(L, "站址数（个）", "Sites"): bc["sites"].map(n)}), source=ctx.source)
-    from analysis.taskforce import plot_blockers
-
-    _figure(plot_blockers(tf, lang=ctx.fig_lang))
+    show_step(say(L, "blockers.heading"), blocker_sentence(ctx))
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "blocker"): bc["blocker"].map(lambda b: names.get(b, b)),
+                say(L, "sites"): bc["sites"].map(n),
+            }
+        ),
+        source=ctx.source,
+    )
+    show_image(tf.figures["blockers"])
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
+    return table
 
 
-def supervision_table(ctx: Context, tf=None, top: int = 15) -> pd.DataFrame:
-    tf = tf or run_taskforce(ctx)
+def supervision_table(ctx: Context, top: int = 15) -> pd.DataFrame:
+    tf = ctx.taskforce()
     L = ctx.lang
     s = tf.supervision.head(top)
     stage = STAGE_ZH if L == "zh" else STAGE_EN
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
-    return pd.DataFrame({
-        _t(L, "序号", "Rank"): s["rank"].map(n),
-        _t(L, "站址", "Site"): s["name"].fillna(s["station_id"]),
-        _t(L, "区县", "District"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "运营商", "Operator"): s["operator"].map(lambda o: f"{OPERATOR_NAMES_ZH.get(o, o)}" if L == "zh" else o),
-        _t(L, "阶段", "Stage"): s["stage"].map(lambda v: stage.get(v, v)),
-        _t(L, "停留天数", "Days in stage"): s["days_in_stage"].map(n),
-        _t(L, "超阈值天数", "Days over threshold"): s["days_over"].map(n),
-        _t(L, "阻碍", "Blocker"): s["blocker"].map(lambda b: "–" if pd.isna(b) else names.get(b, b)),
-    })
+    return pd.DataFrame(
+        {
+            say(L, "rank"): s["rank"].map(n),
+            say(L, "site"): s["name"].fillna(s["station_id"]),
+            say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+            say(L, "operator"): s["operator"].map(lambda o: f"{OPERATOR_NAMES_ZH.get(o, o)}" if L == "zh" else o),
+            say(L, "stage"): s["stage"].map(lambda v: stage.get(v, v)),
+            say(L, "days_in_stage"): s["days_in_stage"].map(n),
+            say(L, "days_over_threshold"): s["days_over"].map(n),
+            say(L, "blocker"): s["blocker"].map(lambda b: "–" if pd.isna(b) else names.get(b, b)),
+        }
+    )
 
 
-def show_supervision(ctx: Context, tf=None, top: int = 15) -> None:
+def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     """The supervision list (督办清单): sites stuck longer than their stage's threshold."""
-    tf = tf or run_taskforce(ctx)
+    table = pd.DataFrame()
+    tf = ctx.taskforce()
     L = ctx.lang
-    _step(_t(L, "督办清单", "Supervision list"),
-          _t(L, f"在当前阶段停留超过阈值的站址共 {n(len(tf.supervision))} 个（阈值见 city.toml），按超出天数排序，列出前 {min(top, len(tf.supervision))} 个。",
-             f"{n(len(tf.supervision))} sites have been in their stage longer than its threshold (city.toml); "
-             f"longest over first, the first {min(top, len(tf.supervision))} shown."))
+    show_step(
+        say(L, "supervision.heading"),
+        say(L, "supervision.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
+    )
     if len(tf.supervision):
-        _table(supervision_table(ctx, tf, top), source=ctx.source)
-    from analysis.taskforce import plot_days_stuck
-
-    _figure(plot_days_stuck(tf, lang=ctx.fig_lang))
+        table = show_table(supervision_table(ctx, top), source=ctx.source)
+    show_image(tf.figures["days_stuck"])
     record("supervision_list", int(len(tf.supervision)))
+    return table
 
 
-def show_district_targets(ctx: Context, tf=None) -> None:
+def show_district_targets(ctx: Context) -> pd.DataFrame:
     """Each district's share of the year's target: achieved, expected from the pipeline, shortfall."""
-    tf = tf or run_taskforce(ctx)
+    tf = ctx.taskforce()
     L = ctx.lang
     d = tf.districts
     if not len(d):
-        return
+        return pd.DataFrame()
     city = d.iloc[-1]
-    _step(_t(L, "各区县年度任务", "Each district's part of the year's target"),
-          _t(L, f"全市到 {day(city['target_date'])} 需新增 {n(city['target_add'])} 座，已完成 {n(city['achieved_add'])} 座；"
-                f"在途站址预计可新增 {n(city['expected_add_from_pipeline'])} 座，仍差 {n(city['expected_shortfall'])} 座需新规划。",
-             f"The city must add {n(city['target_add'])} stations by {day(city['target_date'])}: {n(city['achieved_add'])} "
-             f"added so far; the pipeline is expected to add {n(city['expected_add_from_pipeline'])}, leaving "
-             f"{n(city['expected_shortfall'])} still to plan."))
-    _table(pd.DataFrame({
-        _t(L, "区县", "District"): d["district"].map(lambda x: district_label(ctx.city, x, L)),
-        _t(L, "分解比例", "Share"): d["target_share"].map(lambda v: pct(100 * v)),
-        _t(L, "年度新增任务（座）", "To add this year"): d["target_add"].map(n),
-        _t(L, "已新增（座）", "Added"): d["achieved_add"].map(n),
-        _t(L, "完成率", "Done"): d["achieved_pct"].map(pct),
-        _t(L, "在途（个）", "In the pipeline"): d["in_pipeline"].map(n),
-        _t(L, "预计新增（座）", "Expected to add"): d["expected_add"].map(n),
-        _t(L, "缺口（座）", "Shortfall"): d["expected_shortfall"].map(n),
-    }), source=ctx.source + _t(L, f"；分解依据：{d['share_basis'].iloc[0]}", f"; split: {d['share_basis'].iloc[0]}"))
+    show_step(
+        say(L, "district_targets.heading"),
+        say(
+            L,
+            "district_targets.sentence",
+            target_date=day(city["target_date"]),
+            target_add=n(city["target_add"]),
+            achieved_add=n(city["achieved_add"]),
+            expected_add_from_pipeline=n(city["expected_add_from_pipeline"]),
+            expected_shortfall=n(city["expected_shortfall"]),
+        ),
+    )
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "district"): d["district"].map(lambda x: district_label(ctx.city, x, L)),
+                say(L, "share_2"): d["target_share"].map(lambda v: pct(100 * v)),
+                say(L, "to_add_this_year"): d["target_add"].map(n),
+                say(L, "added_2"): d["achieved_add"].map(n),
+                say(L, "done"): d["achieved_pct"].map(pct),
+                say(L, "in_the_pipeline"): d["in_pipeline"].map(n),
+                say(L, "expected_to_add"): d["expected_add"].map(n),
+                say(L, "shortfall"): d["expected_shortfall"].map(n),
+            }
+        ),
+        source=ctx.source + say(L, "split", basis=d["share_basis"].iloc[0]),
+    )
+    return table
 
 
-def show_stage_durations(ctx: Context, tf=None) -> None:
+def show_stage_durations(ctx: Context) -> pd.DataFrame:
     """How long each stage has taken (observed), the basis of the supervision thresholds."""
-    tf = tf or run_taskforce(ctx)
+    tf = ctx.taskforce()
     L = ctx.lang
     du = tf.durations
-    stage = dict(STAGE_ZH if L == "zh" else STAGE_EN, planned_to_on_air=_t(L, "规划至开通", "planned to on air"))
-    _step(_t(L, "各阶段用时", "How long each stage takes"),
-          _t(L, "已完成该阶段的站址所用天数（中位数与四分位），以及仍在该阶段的站址数。",
-             "Days taken by sites that completed each stage (median and quartiles), and sites still in it."))
-    _table(pd.DataFrame({
-        _t(L, "阶段", "Stage"): du["stage"].map(lambda v: stage.get(v, v)),
-        _t(L, "已完成（个）", "Completed"): du["n_completed"].map(n),
-        _t(L, "仍在该阶段（个）", "Still in it"): du["n_in_stage"].map(n),
-        _t(L, "中位天数", "Median days"): du["median_days"].map(lambda v: "–" if pd.isna(v) else f"{v:.0f}"),
-        _t(L, "四分位（天）", "Quartiles (days)"): [("–" if pd.isna(a) else f"{a:.0f}–{b:.0f}") for a, b in zip(du["p25_days"], du["p75_days"])],
-    }), source=ctx.source)
+    stage = dict(STAGE_ZH if L == "zh" else STAGE_EN, planned_to_on_air=say(L, "planned_to_on_air"))
+    show_step(
+        say(L, "durations.heading"),
+        say(L, "durations.sentence"),
+    )
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "stage"): du["stage"].map(lambda v: stage.get(v, v)),
+                say(L, "completed"): du["n_completed"].map(n),
+                say(L, "still_in_it"): du["n_in_stage"].map(n),
+                say(L, "median_days"): du["median_days"].map(lambda v: "–" if pd.isna(v) else f"{v:.0f}"),
+                say(L, "quartiles_days"): [
+                    ("–" if pd.isna(a) else f"{a:.0f}–{b:.0f}") for a, b in zip(du["p25_days"], du["p75_days"])
+                ],
+            }
+        ),
+        source=ctx.source,
+    )
+    return table
 
 
 # --------------------------------------------------------------------------------------------
 # 05 summary
 # --------------------------------------------------------------------------------------------
 
+
+def target_sentences(ctx: Context, targets: pd.DataFrame, now: int) -> list[str]:
+    """One sentence per target: reached or missed when due, else what is still to build and the
+    probability of building it in time."""
+    L = ctx.lang
+    parts = []
+    for _, r in targets.iterrows():
+        t = next((x for x in ctx.city.targets if pd.Timestamp(x.date) == pd.Timestamp(r["target_date"])), None)
+        name = (t.label_zh if L == "zh" else t.label_en) if t else ""
+        if pd.Timestamp(r["target_date"]) <= ctx.as_of:
+            got = count_on_air(ctx, r["target_date"])
+            parts.append(
+                say(
+                    L,
+                    "target_due_reached" if got >= r["target"] else "target_due_missed",
+                    name=name,
+                    target_date=day(r["target_date"]),
+                    target=n(r["target"]),
+                    got=n(got),
+                    short=n(r["target"] - got),
+                )
+            )
+        elif now >= r["target"]:
+            parts.append(
+                say(L, "headline.target_reached", name=name, target_date=day(r["target_date"]), target=n(r["target"]))
+            )
+        else:
+            parts.append(
+                say(
+                    L,
+                    "headline.target_ahead",
+                    name=name,
+                    target_date=day(r["target_date"]),
+                    target=n(r["target"]),
+                    target_diff=n(r["target"] - now),
+                    pace_needed_per_month=r["pace_needed_per_month"],
+                    pace_last_3m=r["pace_last_3m"],
+                    prob_reach=prob(r["prob_reach"]),
+                )
+            )
+    return parts
+
+
 def show_headline(ctx: Context) -> None:
     """The briefing's first paragraph: progress, the year's target and its probability, coverage,
     the pipeline, in numbers the data give."""
-    cf, cov, tf = run_forecast(ctx), run_coverage(ctx), run_taskforce(ctx)
+    cf, cov, tf = ctx.forecast(), ctx.coverage(), ctx.taskforce()
     L = ctx.lang
-    now = _on_air(ctx, ctx.as_of)
+    now = count_on_air(ctx, ctx.as_of)
     ch = changes_since_last_month(ctx)
     city = cov.by_district.iloc[-1]
     tg = cf.targets.sort_values("target_date")
     parts = []
     for t in ctx.city.targets:
         if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of:
-            c = _on_air(ctx, t.date)
-            parts.append(_t(L, f"{day(t.date)} 已开通 {n(c)} 座（城市通报 {n(t.on_air)} 座）。",
-                            f"{n(c)} stations were on air on {day(t.date)} (the city reported {n(t.on_air)})."))
-    parts.append(_t(L, f"截至 {day(ctx.as_of)} 已开通 {n(now)} 座，近一个月新增 {n(ch['added']['added'].iloc[-1])} 座。",
-                    f"On {day(ctx.as_of)}, {n(now)} are on air, {n(ch['added']['added'].iloc[-1])} added in the last month."))
-    for _, r in tg.iterrows():
-        t = next((x for x in ctx.city.targets if pd.Timestamp(x.date) == pd.Timestamp(r["target_date"])), None)
-        label = (t.label_zh if L == "zh" else t.label_en) if t else ""
-        if pd.Timestamp(r["target_date"]) <= ctx.as_of:
-            got = _on_air(ctx, r["target_date"])
-            parts.append(_t(L, f"{label}：{day(r['target_date'])} 前达到 {n(r['target'])} 座——当日实际 {n(got)} 座，"
-                               + ("已达成。" if got >= r["target"] else f"差 {n(r['target'] - got)} 座。"),
-                            f"{label}: {n(r['target'])} by {day(r['target_date'])} — {n(got)} on that date, "
-                            + ("reached." if got >= r["target"] else f"missed by {n(r['target'] - got)}.")))
-        elif now >= r["target"]:
-            parts.append(_t(L, f"{label}：{day(r['target_date'])} 前达到 {n(r['target'])} 座——已达成。",
-                            f"{label}: {n(r['target'])} by {day(r['target_date'])} — reached."))
-        else:
-            parts.append(_t(L, f"{label}：{day(r['target_date'])} 前达到 {n(r['target'])} 座，还需 {n(r['target'] - now)} 座"
-                               f"（每月约 {r['pace_needed_per_month']:.1f} 座，近 3 个月每月 {r['pace_last_3m']:.1f} 座），达成概率 {prob(r['prob_reach'])}。",
-                            f"{label}: {n(r['target'])} by {day(r['target_date'])}, {n(r['target'] - now)} still to build "
-                            f"(about {r['pace_needed_per_month']:.1f} a month; the last 3 months: {r['pace_last_3m']:.1f} a month); "
-                            f"probability of reaching it: {prob(r['prob_reach'])}."))
-    not_full = [district_label(ctx.city, d, L) for d in cov.by_district.iloc[:-1].query("not is_fully_covered")["district"]]
-    parts.append(_t(L, f"城区室外覆盖率 {pct(city['urban_covered_pct'])}；尚未全覆盖的区县 {len(not_full)} 个。",
-                    f"{pct(city['urban_covered_pct'])} of the built-up area is covered outdoors; {len(not_full)} districts "
-                    "are not yet fully covered."))
-    total = tf.funnel[(tf.funnel["district"] == tf.funnel["district"].iloc[-1]) & (tf.funnel["stage"] == "pipeline_total")]
-    parts.append(_t(L, f"在途站址 {n(total['sites'].iloc[0])} 个，其中 {n(len(tf.supervision))} 个超期列入督办。",
-                    f"{n(total['sites'].iloc[0])} sites are in the pipeline, {n(len(tf.supervision))} of them on the "
-                    "supervision list."))
-    _md(_t(L, "### 要点", "### In short"))
-    _html(_TABLE_CSS + '<p class="fiveg-headline">' + html.escape(" ".join(parts)) + "</p>")
+            c = count_on_air(ctx, t.date)
+            parts.append(say(L, "headline.reported", date=day(t.date), c=n(c), on_air=n(t.on_air)))
+    parts.append(say(L, "headline.on_air", as_of=day(ctx.as_of), now=n(now), added=n(ch["added"]["added"].iloc[-1])))
+    parts += target_sentences(ctx, tg, now)
+    not_full = [
+        district_label(ctx.city, d, L) for d in cov.by_district.iloc[:-1].query("not is_fully_covered")["district"]
+    ]
+    parts.append(say(L, "headline.coverage", urban_covered_pct=pct(city["urban_covered_pct"]), not_full=len(not_full)))
+    total = tf.funnel[
+        (tf.funnel["district"] == tf.funnel["district"].iloc[-1]) & (tf.funnel["stage"] == "pipeline_total")
+    ]
+    parts.append(say(L, "headline.pipeline", pipeline=n(total["sites"].iloc[0]), supervision=n(len(tf.supervision))))
+    show_markdown(say(L, "headline.heading"))
+    show_html(TABLE_CSS + '<p class="fiveg-headline">' + html.escape(" ".join(parts)) + "</p>")
     record("as_of", day(ctx.as_of))
     record("on_air_as_of", now)
     record("added_last_month", int(ch["added"]["added"].iloc[-1]))
     for t in ctx.city.targets:
         if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of:
-            record(f"on_air_{day(t.date)}", _on_air(ctx, t.date))
+            record(f"on_air_{day(t.date)}", count_on_air(ctx, t.date))
             record(f"reported_{day(t.date)}", t.on_air)
     for _, r in tg.iterrows():
         record(f"target_{day(r['target_date'])}", int(r["target"]))
         record(f"prob_reach_{day(r['target_date'])}", round(float(r["prob_reach"]), 4))
         record(f"still_to_build_{day(r['target_date'])}", max(int(r["target"]) - now, 0))
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
-    record("districts_not_fully_covered", [d for d in cov.by_district.iloc[:-1].query("not is_fully_covered")["district"]])
+    record(
+        "districts_not_fully_covered", [d for d in cov.by_district.iloc[:-1].query("not is_fully_covered")["district"]]
+    )
     record("pipeline_total", int(total["sites"].iloc[0]))
     record("supervision_list", int(len(tf.supervision)))
 
 
-def show_coverage_to_do(ctx: Context) -> None:
+def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     """The districts and the 4A+ scenic spots still to cover (and spots not yet rated)."""
-    cov = run_coverage(ctx)
+    cov = ctx.coverage()
     L = ctx.lang
     b = cov.by_district.iloc[:-1]
     s = cov.sites[cov.sites["category"] == "scenic"]
-    _step(_t(L, "还要覆盖的区县和景区", "Districts and scenic spots still to cover"),
-          _t(L, "目标是四个区县和所有 4A 级以上景区全覆盖。景区评级以报告日为准：报告日之后才评定、拟评定或未经证实的，列出但尚不计为目标。",
-             "The goal is full coverage of every district and every 4A+ scenic spot. A spot counts as a target from its "
-             "rating date: spots rated later, proposed or unconfirmed are listed but not yet targets."))
-    yes, no = _t(L, "是", "yes"), _t(L, "否", "no")
-    _table(pd.DataFrame({
-        _t(L, "区县", "District"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "城区覆盖率（室外）", "Built-up area covered"): b["urban_covered_pct"].map(pct),
-        _t(L, "4A+ 景区覆盖", "4A+ spots covered"): [f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])],
-        _t(L, "全覆盖", "Fully covered"): b["is_fully_covered"].map(lambda v: yes if v else no),
-    }), source=ctx.source)
-    _table(pd.DataFrame({
-        _t(L, "景区", "Scenic spot"): [_site_name(r, L) for _, r in s.iterrows()],
-        _t(L, "区县", "District"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
-        _t(L, "等级", "Rating"): [_rating_text(r, L) for _, r in s.iterrows()],
-        _t(L, "已覆盖（室外）", "Covered outdoors"): s["is_covered"].map(lambda v: yes if v else no),
-        _t(L, "最近基站距离（m）", "Nearest station (m)"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
-    }), caption=_t(L, "景区", "Scenic spots"), source=_t(L, "评级来源见 sites.csv。", "Rating sources: sites.csv."))
+    show_step(
+        say(L, "to_cover.heading"),
+        say(L, "to_cover.sentence"),
+    )
+    yes, no = say(L, "yes"), say(L, "no")
+    table = show_table(
+        pd.DataFrame(
+            {
+                say(L, "district"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "built_up_area_covered"): b["urban_covered_pct"].map(pct),
+                say(L, "4a_spots_covered"): [
+                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])
+                ],
+                say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: yes if v else no),
+            }
+        ),
+        source=ctx.source,
+    )
+    show_table(
+        pd.DataFrame(
+            {
+                say(L, "scenic_spot"): [_site_name(r, L) for _, r in s.iterrows()],
+                say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "rating"): [_rating_text(r, L) for _, r in s.iterrows()],
+                say(L, "covered_outdoors_2"): s["is_covered"].map(lambda v: yes if v else no),
+                say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
+            }
+        ),
+        caption=say(L, "scenic_spots"),
+        source=say(L, "rating_sources_sites_csv"),
+    )
     record("scenic_spots_to_cover", list(s[s["is_target"] & ~s["is_covered"]]["name_zh"]))
+    return table
 
 
-def show_top_blockers(ctx: Context, top: int = 5) -> None:
+def show_top_blockers(ctx: Context, top: int = 5) -> pd.DataFrame:
     """The blockers that hold most sites, and the longest-stuck sites on the supervision list."""
-    tf = run_taskforce(ctx)
+    table = pd.DataFrame()
+    tf = ctx.taskforce()
     L = ctx.lang
-    _step(_t(L, "主要阻碍与督办", "Top blockers and the supervision list"),
-          blocker_sentence(ctx, tf) + " " + _t(
-              L, f"超期列入督办的 {n(len(tf.supervision))} 个站址中停留最久的 {min(top, len(tf.supervision))} 个如下（完整清单见“专班跟踪”页）。",
-              f"The {min(top, len(tf.supervision))} longest stuck of the {n(len(tf.supervision))} sites on the supervision "
-              "list are below (full list on the task-force page)."))
+    show_step(
+        say(L, "top_blockers.heading"),
+        blocker_sentence(ctx)
+        + " "
+        + say(L, "top_blockers.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
+    )
     if len(tf.supervision):
-        _table(supervision_table(ctx, tf, top), source=ctx.source)
+        table = show_table(supervision_table(ctx, top), source=ctx.source)
+    return table

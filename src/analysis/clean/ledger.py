@@ -1,0 +1,166 @@
+"""The ledger of every raw row: kept, merged (into which station, why) or quarantined (why),
+the quarantine table and summary written from it, the source ledger of each station, and the
+check that rows in == kept + merged + quarantined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import __version__
+from analysis.errors import LedgerError
+from analysis.schemas import QUARANTINE_COLUMNS
+
+#: Sources of one station further apart than this are flagged in source_matches.csv.
+DISAGREE_RADIUS_M = 200.0
+
+#: Why a row was quarantined, in the order the checks run (the first that applies is recorded).
+QUARANTINE_REASONS = {
+    "unreadable_line": "the line cannot be split into the header's columns (a quote left open, too many fields)",
+    "blank_row": "the row is empty",
+    "no_identity": "no site code and no name: the record cannot be told apart from others",
+    "missing_coordinates": "longitude or latitude is missing",
+    "unparseable_coordinates": "longitude or latitude cannot be read as a number or as degrees-minutes-seconds",
+    "zero_coordinates": "longitude or latitude is 0",
+    "unknown_crs": "the coordinate system named in the row is not WGS-84, GCJ-02 or BD-09",
+    "outside_city": "the point lies outside every district of the city (also with latitude and longitude swapped)",
+    "unparseable_on_air_date": "the on-air date cannot be read as a date",
+    "future_on_air_date": "the on-air date is after the report date",
+    "on_air_date_before_2019": "the on-air date is before 2019, before any 5G licence",
+    "on_air_without_date": "the status says on air but no on-air date is given",
+    "site_code_conflict": "the same operator reports this site code at a place more than 50 m from the kept record",
+    "not_nr": "an OpenCelliD cell of another radio (GSM, UMTS, LTE, CDMA): not a 5G cell",
+    "unparseable_cell_id": "the OpenCelliD cell identity (NCI) or network code is not a number",
+}
+#: Why a row was merged into another.
+MERGE_REASONS = {
+    "exact_duplicate": "the same record repeated",
+    "same_site_code": "the same operator and site code within 50 m",
+    "co_located": "the same operator within 50 m, without a site code",
+    "cell_of_same_gnb": "another NR cell of the same gNB (OpenCelliD)",
+    "same_station_other_source": "the same operator's station seen in another source (OpenCelliD) within 500 m",
+}
+
+
+def fate_operator_rows(rec: pd.DataFrame, dd: pd.DataFrame, conflict_anchor: pd.Series,
+                       head_ids: pd.Series) -> pd.DataFrame:
+    """Per operator-report row: fate (kept, merged, quarantined), reason, detail, merged_into."""
+    op_fate = pd.DataFrame(index=rec.index)
+    op_fate["reason"] = rec["reason"]
+    op_fate["detail"] = rec["detail"]
+    op_fate["merged_into"] = None
+    merged_rows = dd.index[dd["merge_reason"].notna()]
+    op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
+    op_fate.loc[merged_rows, "merged_into"] = head_ids.reindex(dd.loc[merged_rows, "anchor"]).to_numpy()
+    op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
+    op_fate.loc[conflict_anchor.index, "detail"] = (
+        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy())
+    op_fate["fate"] = np.where(op_fate["reason"].isna(), "kept", "quarantined")
+    op_fate.loc[merged_rows, "fate"] = "merged"
+    return op_fate
+
+
+def fate_cell_rows(cell_rec: pd.DataFrame, good_sites: pd.DataFrame, site_station: pd.Series,
+                   site_dist: pd.Series, head_ids: pd.Series, site_ids: pd.Series) -> pd.DataFrame:
+    """Per OpenCelliD row: its fate; a cell of a matched site merges into the operator's station,
+    another cell of a network-only site into the site's first cell."""
+    cell_fate = pd.DataFrame(index=cell_rec.index)
+    cell_fate["reason"] = cell_rec["reason"].fillna(cell_rec["site_reason"])
+    cell_fate["detail"] = cell_rec["detail"]
+    cell_fate["merged_into"] = None
+    cell_fate["fate"] = np.where(cell_fate["reason"].isna(), "kept", "quarantined")
+    in_good = cell_rec["gnb_key"].isin(good_sites.index) & cell_rec["reason"].isna()
+    key = cell_rec["gnb_key"]
+    site_anchor = key.map(good_sites["anchor"])
+    matched_head = key.map(site_station)
+    target_id = matched_head.map(head_ids).astype(object).fillna(key.map(site_ids).astype(object))
+    is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
+    to_station = in_good & matched_head.notna()
+    other_cell = in_good & ~is_anchor & matched_head.isna()
+    cell_fate.loc[to_station, ["fate", "reason"]] = ["merged", "same_station_other_source"]
+    cell_fate.loc[other_cell, ["fate", "reason"]] = ["merged", "cell_of_same_gnb"]
+    cell_fate.loc[in_good & ~is_anchor | to_station, "merged_into"] = target_id
+    cell_fate.loc[to_station, "detail"] = ("gNB " + key + ", " + key.map(site_dist).round(0).astype(str)
+                                           + " m from the operator's record")
+    cell_fate.loc[other_cell, "detail"] = "gNB " + key
+    outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
+    cell_fate.loc[outside_cells, "detail"] = "gNB " + key + " (site-level check)"
+    return cell_fate
+
+
+def build_quarantine(raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame,
+                     cell_fate: pd.DataFrame) -> pd.DataFrame:
+    """Every row not kept, with its original values after the ledger columns, in file and row order."""
+    # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
+    raw = raw.drop(columns=["read_note", "read_problem"], errors="ignore")
+    cells = cells.drop(columns=["read_note", "read_problem"], errors="ignore")
+    op_out = raw[(op_fate["fate"] != "kept").to_numpy()].join(op_fate)
+    cell_out = cells[(cell_fate["fate"] != "kept").to_numpy()].join(cell_fate)
+    quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
+    lead = list(QUARANTINE_COLUMNS)
+    rest = [c for c in quarantine.columns if c not in lead]
+    return quarantine[lead + rest].sort_values(["source_file", "source_sheet", "source_row"], na_position="first",
+                                               kind="stable").reset_index(drop=True)
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {k: int(v) for k, v in values.value_counts().sort_index().items()}
+
+
+def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, context: dict) -> dict:
+    """The clean summary: the ledger's counts, the stations by operator, district and status, and
+    `context` (city, as_of, notes, parameters, files, failed_files) in its place; checked before returned."""
+    summary = {
+        "city": context["city"],
+        "as_of": context["as_of"],
+        "package_version": __version__,
+        "rows_in": int(len(fates)),
+        "rows_kept": int((fates == "kept").sum()),
+        "rows_merged": int((fates == "merged").sum()),
+        "rows_quarantined": int((fates == "quarantined").sum()),
+        "stations": int(len(stations)),
+        "stations_on_air": int(stations["is_on_air"].sum()),
+        "stations_by_operator": _counts(stations["operator"]),
+        "stations_by_district": _counts(stations["district"]),
+        "stations_by_status": _counts(stations["status"]),
+        "quarantined_by_reason": _counts(reasons[fates == "quarantined"]),
+        "merged_by_reason": _counts(reasons[fates == "merged"]),
+        "notes": context["notes"],
+        "parameters": context["parameters"],
+        "files": context["files"],
+        "failed_files": context["failed_files"],
+        "reason_meanings": {**QUARANTINE_REASONS, **MERGE_REASONS},
+    }
+    check_ledger(summary)
+    return summary
+
+
+def check_ledger(summary: dict) -> None:
+    """Nothing lost: rows in == kept + merged + quarantined, and one station per kept row.
+    A failure is a bug in the cleaner, raised (not asserted: `python -O` would skip it)."""
+    accounted = summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
+    if summary["rows_in"] != accounted:
+        raise LedgerError(f"rows in {summary['rows_in']} != kept + merged + quarantined {accounted}")
+    if summary["rows_kept"] != summary["stations"]:
+        raise LedgerError(f"{summary['rows_kept']} rows kept but {summary['stations']} stations: "
+                          "every station comes from exactly one kept raw row")
+
+
+def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
+    """One row per station: which sources show it, and whether they agree on where it is."""
+    from_ops = stations["in_operator_reports"]
+    in_net = stations["opencellid_cells"] > 0
+    flag = np.select(
+        [from_ops & in_net & (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M),
+         from_ops & in_net, from_ops & ~in_net, ~from_ops],
+        ["sources_disagree_gt_200m", "both_agree", "operator_report_only", "network_only"],
+        default="operator_report_only",
+    )
+    ledger = stations[["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells",
+                       "opencellid_distance_m"]].copy()
+    ledger.insert(1, "in_operator_reports", from_ops.to_numpy())
+    ledger.insert(2, "in_opencellid", in_net.to_numpy())
+    ledger["flag"] = flag
+    ledger["opencellid_distance_m"] = ledger["opencellid_distance_m"].round(1)
+    return ledger.sort_values("station_id").reset_index(drop=True)

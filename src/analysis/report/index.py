@@ -1,0 +1,149 @@
+"""The index pages of the reports folder, from the templates in `analysis/templates/`: a report's
+index.html (headline numbers, its pages, what it was made from), the city's list of reports, and
+the list of cities.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from analysis.config import City
+from analysis.report.text import TEXT, extract_rule_text, n, pct, prob, say
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: The notebooks of a report, in the order they run, by page key.
+PAGE_KEYS = (
+    ("01_clean.ipynb", "clean"),
+    ("02_forecast.ipynb", "forecast"),
+    ("03_coverage.ipynb", "coverage"),
+    ("04_taskforce.ipynb", "taskforce"),
+    ("05_summary.ipynb", "summary"),
+)
+#: Files beside the pages that the index links when they are there.
+EXTRA_FILES = ("coverage_map.html", "provenance.json", "headline.json")
+
+
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, keep_trailing_newline=True
+    )
+
+
+def render_template(name: str, **values) -> str:
+    """A template of `analysis/templates/` filled in; every value is escaped (the CSS is ours)."""
+    css = (TEMPLATES / "index.css").read_text(encoding="utf-8")
+    return _environment().get_template(name).render(css=css, **values)
+
+
+def _fmt_prob(v) -> str:
+    return prob(float(v)) if v is not None else "–"
+
+
+def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
+    """The headline numbers of a report (from its summary notebook's records) as (label, value)."""
+    cards = [(say(lang, "index.card.on_air", as_of=h["as_of"]), n(h.get("on_air_as_of")))]
+    for tg in city.targets:
+        d = tg.date.isoformat()
+        if tg.kind == "reported" and f"on_air_{d}" in h:
+            cards.append(
+                (
+                    say(lang, "index.card.reported", d=d, on_air=tg.on_air),
+                    n(h[f"on_air_{d}"]),
+                )
+            )
+        elif tg.kind == "target" and f"prob_reach_{d}" in h:
+            cards.append(
+                (
+                    say(lang, "index.card.p_reach", d=d, on_air=tg.on_air),
+                    _fmt_prob(h[f"prob_reach_{d}"]),
+                )
+            )
+    if "urban_covered_pct" in h:
+        cards.append((say(lang, "index.urban"), pct(h["urban_covered_pct"])))
+    if "pipeline_total" in h:
+        cards.append((say(lang, "index.pipeline"), f"{n(h['pipeline_total'])} / {n(h.get('supervision_list'))}"))
+    return cards
+
+
+def _provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
+    files = say(lang, "files_2")
+    return [
+        (say(lang, "index.as_of"), prov["as_of"]),
+        (say(lang, "index.inputs"), f"sha256 {prov['inputs_sha256'][:16]} ({prov['n_input_files']} {files})"),
+        (say(lang, "index.config"), f"{prov['city_config_rel']} (sha256 {prov['city_config_sha256'][:12]})"),
+        (say(lang, "index.extracted"), f"{prov['extract_date']} ({extract_rule_text(prov['extract_rule'], lang)})"),
+        (say(lang, "index.cache"), say(lang, "index.cache_hit" if prov["cache_hit"] else "index.cache_miss")),
+        (say(lang, "index.version"), prov["package_version"]),
+        (say(lang, "index.made"), prov["made"]),
+    ]
+
+
+def write_report_index(folder: Path, city: City, as_of: str, headline: dict, prov: dict, lang: str) -> Path:
+    """The report's index.html: headline numbers, links to each page and file, what it was made from."""
+    pages = [
+        {"title": say(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
+    ]
+    title = say(lang, "index.title", name_zh=city.name_zh, as_of=as_of, name_en=city.name_en)
+    intro = say(lang, "index.intro", name_zh=city.name_zh, name_en=city.name_en) + say(lang, "index.read_first")
+    page = render_template(
+        "index.html.j2",
+        html_lang="zh-CN" if lang == "zh" else "en",
+        title=title,
+        intro=intro,
+        L=TEXT[lang],
+        cards=headline_cards(headline, city, lang),
+        pages=pages[-1:] + pages[:-1],  # the summary first
+        files=[p for p in EXTRA_FILES if (folder / p).is_file()],
+        provenance=_provenance_rows(prov, lang),
+    )
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _dated_reports(city_dir: Path, city: City, lang: str) -> list[tuple[str, dict]]:
+    reports = []
+    for folder in sorted(
+        (p for p in city_dir.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)), reverse=True
+    ):
+        hp = folder / "headline.json"
+        if hp.is_file() and (folder / "index.html").is_file():
+            cards = headline_cards(json.loads(hp.read_text(encoding="utf-8")), city, lang)
+            # the first card is "on air on <its date>": one column for all reports
+            reports.append((folder.name, {say(lang, "index.on_air"): cards[0][1], **dict(cards[1:])}))
+    return reports
+
+
+def write_city_index(city_dir: Path, city: City, lang: str) -> Path:
+    """`reports/<city>/index.html`: every dated report in the folder, newest first, with its headline
+    numbers; and `reports/index.html`, the list of cities."""
+    reports = _dated_reports(city_dir, city, lang)
+    # reports of different dates have different cards (a target already due, or not yet): one column
+    # per label any report has, each cell looked up by its label
+    labels: list[str] = []
+    for _, cards in reports:
+        labels += [k for k in cards if k not in labels]
+    failed = sorted(p.name for p in city_dir.iterdir() if p.is_dir() and p.name.endswith(".failed"))
+    title = say(lang, "index.city_title", name_zh=city.name_zh, name_en=city.name_en)
+    path = city_dir / "index.html"
+    path.write_text(
+        render_template(
+            "city_index.html.j2",
+            html_lang="zh-CN" if lang == "zh" else "en",
+            title=title,
+            L=TEXT[lang],
+            reports=reports,
+            labels=labels,
+            failed=failed,
+        ),
+        encoding="utf-8",
+    )
+    cities = sorted(p.name for p in city_dir.parent.iterdir() if (p / "index.html").is_file() and p.is_dir())
+    (city_dir.parent / "index.html").write_text(render_template("root_index.html.j2", cities=cities), encoding="utf-8")
+    return path

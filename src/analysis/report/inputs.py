@@ -1,0 +1,206 @@
+"""A report's inputs, checked once at the boundary: the parameters (dates, months, basemap), the
+files it reads with their content hashes, the cleaned stations (cleaned again only when the inputs'
+content changed, `clean_cached`) and what a report was made from (`provenance_of`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import __version__
+from analysis.catalog import cache_folder
+from analysis.clean.sources import list_input_files
+from analysis.clean.stations import clean_stations, clean_to_folder, read_stations
+from analysis.config import City, parse_date, resolve_city
+from analysis.errors import UsageError
+from analysis.files import project_relative, sha256_of
+from analysis.taskforce import extract_date_of, previous_report_date
+
+CACHE_VERSION = 1
+
+
+def parse_months(spec: str) -> list[str]:
+    """'2021-01:2021-12' (or one month '2021-03') to the list of months 'YYYY-MM', in order."""
+    first, _, last = str(spec).partition(":")
+    last = last or first
+    try:
+        a, b = pd.Period(first.strip(), freq="M"), pd.Period(last.strip(), freq="M")
+        if not re.fullmatch(r"\d{4}-\d{2}", first.strip()) or not re.fullmatch(r"\d{4}-\d{2}", last.strip()):
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--months: {spec!r} is not YYYY-MM:YYYY-MM") from None
+    if b < a:
+        raise UsageError(f"--months: {spec!r} ends before it starts")
+    return [str(p) for p in pd.period_range(a, b, freq="M")]
+
+
+def check_basemap(basemap: str | None) -> str:
+    """The basemap named (default osm), or a one-line UsageError."""
+    from analysis.maps import BASEMAPS
+
+    basemap = (basemap or "osm").lower()
+    if basemap not in BASEMAPS:
+        raise UsageError(f"--basemap: {basemap!r} is not one of {', '.join(BASEMAPS)}")
+    return basemap
+
+
+def data_range(city: City, extract) -> tuple[dt.date, dt.date]:
+    """The dates a report can be made for: from the buildout start to the records' extract date."""
+    return city.buildout_start, pd.Timestamp(extract).date()
+
+
+def check_as_of(as_of, city: City, extract) -> pd.Timestamp:
+    """The report date as a Timestamp: `as_of`, or the extract date when None; a one-line
+    UsageError when it is not a date or lies outside the data."""
+    first, last = data_range(city, extract)
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        return pd.Timestamp(last)
+    day = parse_date(as_of)
+    if not first <= day <= last:
+        raise UsageError(
+            f"--as-of {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)"
+        )
+    return pd.Timestamp(day)
+
+
+def month_as_of(month: str, city: City, extract) -> pd.Timestamp:
+    """A backfilled month's report date: its last day, or the extract date in the extract's month."""
+    end = pd.Period(month, freq="M").end_time.normalize()
+    last = pd.Timestamp(extract).normalize()
+    if end > last and pd.Period(month, freq="M") == last.to_period("M"):
+        end = last
+    return check_as_of(end.date(), city, extract)
+
+
+def input_files(city: City, stations=None) -> list[dict]:
+    """Every file the report reads, with its sha256 and size: the station files, city.toml and the
+    reference layers (districts, built-up areas, key sites)."""
+    paths = list(list_input_files([Path(stations) if stations else city.stations_dir]))
+    paths += [city.folder / "city.toml"] + [
+        city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files
+    ]
+    return [{"path": str(p), "sha256": sha256_of(p), "bytes": p.stat().st_size} for p in paths]
+
+
+def inputs_key(files: list[dict], extract_date=None) -> str:
+    """The cache key: the inputs' content and where they are (not their files' times), the package
+    version and the extract-date setting."""
+    doc = {
+        "v": CACHE_VERSION,
+        "package": __version__,
+        "extract_date": str(extract_date or "auto"),
+        "files": sorted((project_relative(f["path"]), f["sha256"]) for f in files),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def clean_cached(city: str | City, stations=None, processed=None, extract_date=None) -> dict:
+    """The city's cleaned stations, cleaned only when the inputs' content changed.
+
+    The records are cleaned once, as of their extract date: `extract_date` when given, else the
+    latest date found in them (an on-air or stage date), since records cannot mention what had not
+    happened when they were extracted. A report for an earlier date then counts only the dates on or
+    before it (cleaning at the report date instead would quarantine every station that went on air
+    later, and a backfilled report would lose the sites then in the pipeline).
+
+    Outputs go to `<processed>/<city>/cache/<key[:16]>/` (stations.parquet, quarantine.csv,
+    source_matches.csv, clean_summary.json, cache.json). Returns a dict: stations, summary, key, hit,
+    folder, files, extract (Timestamp), extract_rule.
+    """
+    cfg = resolve_city(city)
+    files = input_files(cfg, stations)
+    key = inputs_key(files, extract_date)
+    folder = cache_folder(cfg.key, key, processed)
+    meta_path = folder / "cache.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("key") == key and (folder / "stations.parquet").is_file():
+            return {
+                "stations": read_stations(folder / "stations.parquet"),
+                "summary": json.loads((folder / "clean_summary.json").read_text(encoding="utf-8")),
+                "key": key,
+                "hit": True,
+                "folder": folder,
+                "files": files,
+                "extract": pd.Timestamp(meta["extract"]),
+                "extract_rule": meta["extract_rule"],
+            }
+    inputs = [Path(stations) if stations else cfg.stations_dir]
+    if extract_date is not None:
+        extract = pd.Timestamp(parse_date(extract_date, "--extract-date"))
+        rule = f"given: {extract.date()}"
+    elif cfg.records_received is not None:
+        extract = pd.Timestamp(cfg.records_received)
+        rule = f"records_received in city.toml: {extract.date()}"
+    else:
+        first = clean_stations(inputs, cfg, as_of=dt.date.today())
+        latest = extract_date_of(first.stations)
+        extract = latest if latest is not None else pd.Timestamp(dt.date.today())
+        rule = "the latest on-air or stage date in the records"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", dir=folder.parent))
+    tmp.chmod(0o755)
+    try:
+        result = clean_to_folder(inputs, cfg, tmp, as_of=extract.date())
+        meta = {
+            "key": key,
+            "extract": extract.date().isoformat(),
+            "extract_rule": rule,
+            "files": files,
+            "package_version": __version__,
+            "made": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        (tmp / "cache.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        if folder.exists():  # another run finished the same key meanwhile: same content
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "stations": result.stations,
+        "summary": result.summary,
+        "key": key,
+        "hit": False,
+        "folder": folder,
+        "files": files,
+        "extract": extract,
+        "extract_rule": rule,
+    }
+
+
+def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
+    """What a report was made from: inputs' content hash and files, city config and its hash, package
+    version, as-of, previous and extract dates, whether the cleaned data came from the cache."""
+    toml = city.folder / "city.toml"
+    rel = project_relative(toml)
+    as_of = pd.Timestamp(as_of)
+    return {
+        "city": city.key,
+        "city_name": f"{city.name_zh} ({city.name_en})",
+        "city_config": str(toml),
+        "city_config_rel": rel,
+        "city_config_sha256": sha256_of(toml),
+        "inputs_sha256": cleaned["key"],
+        "n_input_files": len(cleaned["files"]),
+        "files": cleaned["files"],
+        "cache_hit": bool(cleaned["hit"]),
+        "processed": str(cleaned["folder"]),
+        "package_version": __version__,
+        "as_of": as_of.date().isoformat(),
+        "previous": previous_report_date(as_of).date().isoformat(),
+        "extract_date": pd.Timestamp(cleaned["extract"]).date().isoformat(),
+        "extract_rule": cleaned["extract_rule"],
+        "lang": lang,
+        "made": dt.datetime.now().isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,250 @@
+"""The stage outputs a report reads: `ensure_stage` runs a stage's entry function for one date when its
+files are missing or were made from other inputs (or without the figures or map now wanted), and the
+`read_*` functions read those files back as the tables the pages show. Pages never run a stage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from analysis.catalog import DATED_STAGES, STAGE_FIGURES, read_stamp, stage_folder
+from analysis.config import City
+from analysis.errors import BadInputError
+from analysis.report.text import say
+
+#: Columns read as text whatever they look like (a station code of digits stays a code).
+_TEXT_COLUMNS = (
+    "station_id",
+    "site_id",
+    "candidate_id",
+    "name",
+    "name_zh",
+    "name_en",
+    "district",
+    "rating",
+    "rating_date",
+    "target_note",
+    "sites",
+    "band",
+    "blocker",
+    "blocker_note",
+    "operator",
+    "stage",
+    "category",
+    "share_basis",
+    "share_source",
+)
+#: Text columns whose empty cells mean "none" ('' as the stage wrote it); others keep empty as missing.
+_BLANK_IS_TEXT = ("name_zh", "name_en", "rating", "rating_date", "target_note", "sites", "category")
+
+
+@dataclass
+class ForecastOutputs:
+    """What the forecast stage wrote for one date."""
+
+    folder: Path
+    model: str
+    targets: pd.DataFrame
+    district_table: pd.DataFrame
+    backtest: pd.DataFrame
+    notes: list[str]
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class CoverageOutputs:
+    """What the coverage stage wrote for one date."""
+
+    folder: Path
+    mode: str
+    full_coverage_pct: float
+    by_district: pd.DataFrame
+    sites: pd.DataFrame
+    gaps: pd.DataFrame
+    candidates: pd.DataFrame
+    map_html: Path | None = None
+
+
+@dataclass
+class TaskforceOutputs:
+    """What the task-force stage wrote for one date."""
+
+    folder: Path
+    as_of: pd.Timestamp
+    previous: pd.Timestamp
+    extract: pd.Timestamp | None
+    funnel: pd.DataFrame
+    supervision: pd.DataFrame
+    districts: pd.DataFrame
+    durations: pd.DataFrame
+    sites: pd.DataFrame
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Running a stage when its outputs are missing
+# --------------------------------------------------------------------------------------------
+
+
+def stamp_is_current(stamp: dict | None, key: str, fig_lang: str | None, basemap: str | None) -> bool:
+    """Whether a stage folder's stamp says its files were made from the inputs `key` (and hold the
+    figures in `fig_lang`, or the map on `basemap`, when those are asked for)."""
+    if stamp is None or stamp.get("inputs_sha256") != key:
+        return False
+    if fig_lang is not None and stamp.get("stage") != "coverage" and stamp.get("fig_lang") != fig_lang:
+        return False
+    return basemap is None or stamp.get("stage") != "coverage" or stamp.get("basemap") == basemap
+
+
+def run_stage(
+    stage: str,
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    folder: Path,
+    fig_lang: str | None = None,
+    basemap: str | None = None,
+) -> list[Path]:
+    """Run one dated stage's entry function on the cleaned stations and write its files into `folder`."""
+    stamp = {"city": city.key, "inputs_sha256": cleaned["key"]}
+    stations = cleaned["stations"]
+    if stage == "forecast":
+        from analysis.forecast import forecast_stage
+
+        return forecast_stage(stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp)
+    if stage == "coverage":
+        from analysis.coverage import coverage_stage
+
+        return coverage_stage(stations, city, as_of, folder, basemap=basemap, with_map=basemap is not None, stamp=stamp)
+    if stage == "taskforce":
+        from analysis.taskforce import taskforce_stage
+
+        source = say(fig_lang or "zh", "source.taskforce")
+        return taskforce_stage(
+            stations,
+            city,
+            as_of,
+            folder,
+            extract_date=cleaned["extract"],
+            fig_lang=fig_lang,
+            source=source,
+            stamp=stamp,
+        )
+    raise BadInputError(f"no dated stage {stage!r} (one of {', '.join(DATED_STAGES)})")
+
+
+def ensure_stage(
+    stage: str,
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    processed=None,
+    fig_lang: str | None = None,
+    basemap: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """The folder of a stage's outputs for `as_of`, running the stage first unless its stamp says the
+    files there were made from these inputs (and hold the figures in `fig_lang` / the map on
+    `basemap` when asked for). Returns the folder."""
+    folder = stage_folder(stage, city.key, as_of, processed)
+    if not stamp_is_current(read_stamp(folder), cleaned["key"], fig_lang, basemap):
+        run_stage(stage, city, as_of, cleaned, folder, fig_lang=fig_lang, basemap=basemap)
+        if log is not None:
+            log(f"  {stage} {as_of.date()}: written to {folder}")
+    return folder
+
+
+# --------------------------------------------------------------------------------------------
+# Reading what a stage wrote
+# --------------------------------------------------------------------------------------------
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A stage's CSV as written: text columns as text ('' for empty), numbers and flags as such."""
+    if not path.is_file():
+        raise BadInputError("stage output missing (run the stage again)", path)
+    head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: str for c in _TEXT_COLUMNS if c in head})
+    for c in _BLANK_IS_TEXT:
+        if c in frame:
+            frame[c] = frame[c].fillna("")
+    return frame
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise BadInputError("stage output missing or not JSON (run the stage again)", path) from None
+
+
+def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for c in columns:
+        if c in frame:
+            frame[c] = pd.to_datetime(frame[c].replace("", None))
+    return frame
+
+
+def _figures(folder: Path, stage: str) -> dict[str, Path]:
+    return {Path(f).stem: folder / f for f in STAGE_FIGURES[stage] if (folder / f).is_file()}
+
+
+def read_forecast(folder: Path) -> ForecastOutputs:
+    """The forecast's targets, district table, backtest and notes (model.json) and its figures."""
+    doc = _read_json(folder / "model.json")
+    targets = _dates(pd.DataFrame(doc.get("targets", [])), "target_date")
+    districts = _dates(pd.DataFrame(doc.get("districts", [])), "target_date")
+    return ForecastOutputs(
+        folder=folder,
+        model=str(doc.get("model", "")),
+        targets=targets,
+        district_table=districts,
+        backtest=pd.DataFrame(doc.get("backtest", [])),
+        notes=list(doc.get("notes", [])),
+        figures=_figures(folder, "forecast"),
+    )
+
+
+def read_coverage(folder: Path) -> CoverageOutputs:
+    """The coverage tables, the gaps' attributes (gaps.geojson without geometry) and the map's file."""
+    stamp = read_stamp(folder) or {}
+    doc = _read_json(folder / "gaps.geojson")
+    gaps = pd.DataFrame(
+        [f.get("properties", {}) for f in doc.get("features", [])], columns=["rank", "district", "area_km2", "sites"]
+    )
+    gaps["sites"] = gaps["sites"].fillna("")
+    by_district = read_table(folder / "coverage_by_district.csv")
+    mapped = folder / "coverage_map.html"
+    return CoverageOutputs(
+        folder=folder,
+        mode=str(stamp.get("mode") or by_district["mode"].iloc[0]),
+        full_coverage_pct=float(stamp.get("full_coverage_pct", 95.0)),
+        by_district=by_district,
+        sites=read_table(folder / "site_coverage.csv"),
+        gaps=gaps,
+        candidates=read_table(folder / "candidates.csv"),
+        map_html=mapped if mapped.is_file() else None,
+    )
+
+
+def read_taskforce(folder: Path) -> TaskforceOutputs:
+    """The task force's tables, each site's stage (sites.csv), its dates and its charts."""
+    notes = _read_json(folder / "taskforce_notes.json")
+    extract = notes.get("extract")
+    return TaskforceOutputs(
+        folder=folder,
+        as_of=pd.Timestamp(notes["as_of"]),
+        previous=pd.Timestamp(notes["previous"]),
+        extract=pd.Timestamp(extract) if extract else None,
+        funnel=read_table(folder / "funnel.csv"),
+        supervision=read_table(folder / "supervision_list.csv"),
+        districts=_dates(read_table(folder / "district_targets.csv"), "target_date"),
+        durations=read_table(folder / "stage_durations.csv"),
+        sites=read_table(folder / "sites.csv"),
+        figures=_figures(folder, "taskforce"),
+    )

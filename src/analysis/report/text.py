@@ -1,0 +1,88 @@
+"""The report's words: every label and sentence in one table per language (`templates/text.zh.toml`,
+`text.en.toml`, read into `TEXT`), filled in by `say(lang, key, **values)`, the one switch of
+language; numbers and dates for people; district names in both languages.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import CITY_TOTAL, City
+
+LANGS = ("zh", "en")
+TEXT_FILES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def _read_table(lang: str) -> dict[str, str]:
+    with open(TEXT_FILES / f"text.{lang}.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+#: Every label and sentence, one table per language (templates/text.zh.toml, text.en.toml).
+TEXT: dict[str, dict[str, str]] = {lang: _read_table(lang) for lang in LANGS}
+
+
+def say(lang: str, key: str, /, **values) -> str:
+    """The words of `key` in the page's language, with `values` filled in; an unknown key is a bug
+    in this package and raises KeyError."""
+    words = TEXT["zh" if lang == "zh" else "en"][key]
+    return words.format(**values) if values else words
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value))
+
+
+def n(value) -> str:
+    """A count for people: thousands separators, '–' for missing."""
+    return "–" if _missing(value) else f"{int(round(float(value))):,}"
+
+
+def pct(value, digits: int = 1) -> str:
+    """A percentage (value already in percent) for people."""
+    return "–" if _missing(value) else f"{float(value):,.{digits}f} %"
+
+
+def prob(value) -> str:
+    """A probability (0–1) as a percentage; below 1 % and above 99 % say so rather than round to 0 or 100."""
+    if _missing(value):
+        return "–"
+    if 0 < value < 0.01:
+        return "< 1 %"
+    if 0.99 < value < 1:
+        return "> 99 %"
+    return f"{value:.0%}".replace("%", " %")
+
+
+def day(value) -> str:
+    """A date as YYYY-MM-DD, '–' for missing."""
+    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def district_label(city: City, name: str, lang: str) -> str:
+    """'克拉玛依区（Karamay District）' in Chinese, 'Karamay District (克拉玛依区)' in English."""
+    en = {d.name_zh: d.name_en for d in city.districts}
+    if name in (CITY_TOTAL, "city", "whole city"):
+        return say(lang, "city_total")
+    if not en.get(name):
+        return name
+    return f"{name}（{en[name]}）" if lang == "zh" else f"{en[name]} ({name})"
+
+
+def default_lang(city: City) -> str:
+    """Chinese for a city whose name is written in Chinese characters, else English."""
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in city.name_zh) else "en"
+
+
+def extract_rule_text(rule: str, lang: str) -> str:
+    """The rule that set the records' extract date (see `inputs.clean_cached`), in the page's language."""
+    if lang != "zh":
+        return rule
+    for key in ("given", "records_received"):
+        if rule.startswith(key):
+            return say(lang, f"rule.{key}")
+    return say(lang, "rule.latest")

@@ -1,0 +1,86 @@
+"""De-duplication radii are true ground distances (issue 14, item 1): checked against a WGS-84
+geodesic at the equator, 45° N and 53° N, north, east and diagonal, in the distance helpers and
+through the whole cleaner on a small city built around each latitude."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pyproj import Geod
+
+from analysis.clean.dedupe import DUPLICATE_RADIUS_M, MATCH_RADIUS_M, distance_m, metric_xyz
+from analysis.clean.stations import clean_stations
+
+GEOD = Geod(ellps="WGS84")
+LATITUDES = (0.0, 45.0, 53.0)
+BEARINGS = {"north": 0.0, "east": 90.0, "diagonal": 45.0}
+
+
+def _offset(lon, lat, bearing, metres):
+    lon2, lat2, _ = GEOD.fwd(lon, lat, bearing, metres)
+    return float(lon2), float(lat2)
+
+
+@pytest.mark.parametrize("lat", LATITUDES)
+@pytest.mark.parametrize("bearing", BEARINGS.values(), ids=BEARINGS.keys())
+@pytest.mark.parametrize("metres", [40.0, DUPLICATE_RADIUS_M, 420.0, MATCH_RADIUS_M])
+def test_metric_points_and_distances_agree_with_a_geodesic(lat, bearing, metres):
+    lon = 84.87
+    lon2, lat2 = _offset(lon, lat, bearing, metres)
+    xyz = metric_xyz(np.array([lon, lon2]), np.array([lat, lat2]))
+    assert np.linalg.norm(xyz[1] - xyz[0]) == pytest.approx(metres, abs=0.01)
+    assert distance_m([lon], [lat], [lon2], [lat2])[0] == pytest.approx(metres, abs=0.001)
+
+
+def _city(folder, lat):
+    """A one-district city, 0.2° square, centred on 84.87 E and `lat`."""
+    folder.mkdir()
+    (folder / "city.toml").write_text(
+        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
+        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
+        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "中区"\nname_en = "Middle"\n',
+        encoding="utf-8")
+    ring = [[84.77, lat - 0.1], [84.97, lat - 0.1], [84.97, lat + 0.1], [84.77, lat + 0.1], [84.77, lat - 0.1]]
+    districts = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "name_zh": "中区", "name_en": "Middle"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    (folder / "districts.geojson").write_text(json.dumps(districts, ensure_ascii=False), encoding="utf-8")
+    return folder / "city.toml"
+
+
+@pytest.mark.parametrize("lat", LATITUDES)
+def test_codeless_records_merge_within_50_m_of_ground_in_every_direction(tmp_path, lat):
+    city = _city(tmp_path / "city", lat)
+    lines = ["基站名称,运营商,经度,纬度,开通时间"]
+    for k, bearing in enumerate(BEARINGS.values()):
+        # a base point per direction, 2 km apart; a record 45 m one way (one station with it) and one
+        # 56 m the other way (a second station, 101 m from the first record)
+        lon0, lat0 = _offset(84.87, lat + 0.01, 180.0, 2000.0 * k)  # (a latitude of 0 reads as missing)
+        for name, way, metres in ((f"基站{k}", 0.0, 0.0), (f"基站{k}近", bearing, 45.0),
+                                  (f"基站{k}远", bearing + 180.0, 56.0)):
+            lon1, lat1 = _offset(lon0, lat0, way, metres) if metres else (lon0, lat0)
+            lines.append(f"{name},移动,{lon1:.8f},{lat1:.8f},2020-05-01")
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = clean_stations([tmp_path / "s.csv"], city, as_of="2021-03-22")
+    assert result.summary["rows_merged"] == 3, result.quarantine[["source_row", "reason", "detail"]]
+    assert len(result.stations) == 6
+    merged = result.quarantine.set_index("source_row")
+    assert set(merged.index) == {2, 5, 8}  # each 45 m record, whatever its direction
+
+
+@pytest.mark.parametrize("lat", [45.0, 53.0])
+def test_an_opencellid_site_matches_its_station_within_500_m_north(tmp_path, lat):
+    city = _city(tmp_path / "city", lat)
+    (tmp_path / "ops.csv").write_text(
+        f"站址编码,基站名称,运营商,经度,纬度,开通时间\nA1,甲站,移动,84.87,{lat},2020-05-01\n", encoding="utf-8")
+    lon_near, lat_near = _offset(84.87, lat, 0.0, 480.0)  # the old flat projection measured this ~700 m
+    nci = (4321 << 12) + 1
+    (tmp_path / "ocid.csv").write_text(
+        "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n"
+        f"NR,460,0,1,{nci},0,{lon_near:.7f},{lat_near:.7f},500,3,1,1590969600,1590969600,0\n", encoding="utf-8")
+    result = clean_stations([tmp_path], city, as_of="2021-03-22")
+    station = result.stations.set_index("station_id").loc["CMCC-A1"]
+    assert station["opencellid_cells"] == 1
+    assert station["opencellid_distance_m"] == pytest.approx(480.0, abs=0.5)
+    assert len(result.stations) == 1
