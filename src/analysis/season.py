@@ -182,10 +182,14 @@ class SeasonalPace:
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
         self.disp = max(1.0, float(np.mean(resid ** 2 / pois))) if len(resid) else 1.0
         self.change_sd = self._pace_change_sd(d, use)
+        self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
+        if kind == "level":
+            self.pace, self.pace_var = self._pool_years(d, use)
         self.res = None
         self.slope = 0.0
         if kind == "trend":
             self.pace, self.slope = self._fit_trend(d, s, use)
+            self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
         self.params = {"pace": self.pace, "dispersion": self.disp, "pace_change_sd": self.change_sd,
@@ -212,6 +216,24 @@ class SeasonalPace:
         if not changes:
             return PACE_CHANGE_SD
         return math.sqrt(max(0.0, float(np.mean(np.square(changes)) - np.mean(noise))))
+
+    def _pool_years(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float]:
+        """The pace and its variance from every complete year of history, not the last one only: each
+        earlier 12-month window's mean counts with the weight of its sampling noise plus the pace's
+        year-to-year change over the years since (a random walk: `change_sd`). A steady programme
+        pools all its years (the last year alone let a noisy year pass for the pace); a changing
+        one leans on the last year."""
+        means, noise = [self.pace], [self.pace_var]
+        for end in range(len(d) - 12, 11, -12):
+            u = use[end - 12: end]
+            if u.sum() < 3:
+                break
+            m = float(np.mean(d[end - 12: end][u]))
+            means.append(m)
+            noise.append(self.disp * max(m, 1.0) / u.sum())
+        drift_var = (self.change_sd * max(self.pace, 1.0)) ** 2
+        w = np.array([1.0 / (v + i * drift_var) for i, v in enumerate(noise)])
+        return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
 
     @staticmethod
     def _fit_trend(d: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float]:
@@ -267,7 +289,7 @@ class SeasonalPace:
                 sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
             level = np.clip(sim.reshape(h, n).T, 0, None)
         else:
-            sd_pace = math.sqrt(self.disp * max(self.pace, 1.0) / max(self.m, 1))
+            sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
             walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
             level = np.clip((self.pace + self.slope * np.arange(1, h + 1)[None, :]
