@@ -48,7 +48,7 @@ MODEL_COMPLEXITY = {"naive": 0, "drift": 1, "snaive": 1, "season_level": 2, "ari
 #: Scaled backtest errors are capped here when the widening of the intervals is estimated.
 Z_CAP = 4.0
 #: Prior weight (in independent backtest errors) of a calibrated spread when the widening is fitted.
-WIDENING_PRIOR_N = 2.0
+WIDENING_PRIOR_N = 1.0
 #: The intervals are widened by at most this factor.
 MAX_WIDENING = 4.0
 #: The backtest may narrow a season model's spread down to this factor (and widen any model's).
