@@ -249,6 +249,10 @@ def test_intervals_widen_with_the_horizon_when_backtest_errors_grow():
     calibrated = {h: list(np.random.default_rng(h).normal(0, 1, 12)) for h in range(1, 13)}
     assert F.widening_factors(F.fit_widening(calibrated), 12).max() < 1.3
     assert (F.widening_factors(None, 5) == 1).all()
+    # a season model's spread may also be narrowed, never below MIN_SEASON_SCALE
+    narrow = {h: list(np.random.default_rng(h).normal(0, 0.4, 12)) for h in range(1, 13)}
+    k = F.widening_factors(F.fit_widening(narrow), 12, lower=F.MIN_SEASON_SCALE)
+    assert k.max() < 1 and k.min() >= F.MIN_SEASON_SCALE
 
 
 # ---------------------------------------------------------------- city, districts, targets

@@ -192,7 +192,10 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         name = json.loads((args.out / "model.json").read_text(encoding="utf-8")).get("name", "")
     print(f"{name}: model {model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
     for _, r in targets.iterrows():
-        print(f"  target {int(r['target'])} by {r['target_date'].date()}: P(reach) = {r['prob_reach']:.0%}, "
+        # a target whose date has passed (or whose count is already on air) has an outcome, not a chance
+        status = r.get("status", "")
+        chance = status if status in ("reached", "missed") else f"P(reach) = {r['prob_reach']:.0%}"
+        print(f"  target {int(r['target'])} by {r['target_date'].date()}: {chance}, "
               f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
               f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
               f"{r['pace_last_6m']:.1f} (6 m)")

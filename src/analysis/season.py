@@ -181,14 +181,59 @@ class SeasonalPace:
         resid = (a - np.nanmean(d[-12:]) * s)[use] if use.any() else a - a.mean()
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
         self.disp = max(1.0, float(np.mean(resid ** 2 / pois))) if len(resid) else 1.0
+        self.change_sd = self._pace_change_sd(d, use)
+        self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
+        if kind == "level":
+            self.pace, self.pace_var = self._pool_years(d, use)
         self.res = None
         self.slope = 0.0
         if kind == "trend":
             self.pace, self.slope = self._fit_trend(d, s, use)
+            self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
-        self.params = {"pace": self.pace, "dispersion": self.disp,
+        self.params = {"pace": self.pace, "dispersion": self.disp, "pace_change_sd": self.change_sd,
                        **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)}}
+
+    def _pace_change_sd(self, d: np.ndarray, use: np.ndarray) -> float:
+        """How much the pace changes from one year to the next (sd of the log change): PACE_CHANGE_SD
+        with under two years of history; else the changes between consecutive 12-month windows,
+        less what their sampling noise alone explains (0 for a steady programme)."""
+        n = len(d)
+        if n < 24:
+            return PACE_CHANGE_SD
+        changes, noise = [], []
+        for end in range(n, 23, -12):
+            a, b = d[end - 24: end - 12], d[end - 12: end]
+            ua, ub = use[end - 24: end - 12], use[end - 12: end]
+            if ua.sum() < 3 or ub.sum() < 3:
+                continue
+            ma, mb = float(np.mean(a[ua])), float(np.mean(b[ub]))
+            if ma <= 0 or mb <= 0:
+                continue
+            changes.append(math.log(mb / ma))
+            noise.append(self.disp * (1 / (ma * ua.sum()) + 1 / (mb * ub.sum())))
+        if not changes:
+            return PACE_CHANGE_SD
+        return math.sqrt(max(0.0, float(np.mean(np.square(changes)) - np.mean(noise))))
+
+    def _pool_years(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float]:
+        """The pace and its variance from every complete year of history, not the last one only: each
+        earlier 12-month window's mean counts with the weight of its sampling noise plus the pace's
+        year-to-year change over the years since (a random walk: `change_sd`). A steady programme
+        pools all its years (the last year alone let a noisy year pass for the pace); a changing
+        one leans on the last year."""
+        means, noise = [self.pace], [self.pace_var]
+        for end in range(len(d) - 12, 11, -12):
+            u = use[end - 12: end]
+            if u.sum() < 3:
+                break
+            m = float(np.mean(d[end - 12: end][u]))
+            means.append(m)
+            noise.append(self.disp * max(m, 1.0) / u.sum())
+        drift_var = (self.change_sd * max(self.pace, 1.0)) ** 2
+        w = np.array([1.0 / (v + i * drift_var) for i, v in enumerate(noise)])
+        return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
 
     @staticmethod
     def _fit_trend(d: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float]:
@@ -244,9 +289,9 @@ class SeasonalPace:
                 sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
             level = np.clip(sim.reshape(h, n).T, 0, None)
         else:
-            sd_pace = math.sqrt(self.disp * max(self.pace, 1.0) / max(self.m, 1))
+            sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
-            walk = np.exp(np.cumsum(rng.normal(0.0, PACE_CHANGE_SD / math.sqrt(12), size=(n, h)), axis=1))
+            walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
             level = np.clip((self.pace + self.slope * np.arange(1, h + 1)[None, :]
                              + rng.normal(0.0, sd_pace, size=(n, 1))) * walk, 0, None)
         mu = level * s_paths
