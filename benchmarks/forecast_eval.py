@@ -49,16 +49,17 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> tuple
     idx = pd.date_range(start + pd.offsets.MonthEnd(1), periods=n_hist + n_future, freq="ME")
     pace = rng.uniform(10, 40)
     growth = rng.normal(0.0, 0.15)
-    years = (np.arange(len(idx)) / 12.0)
+    years = np.arange(len(idx)) / 12.0
     mu = pace * np.exp(growth * years) * f[idx.month.to_numpy() - 1]
     r = 20.0
     adds = rng.negative_binomial(r, r / (r + np.maximum(mu, 1e-9))).astype(float)
     cum = pd.Series(np.r_[0.0, np.cumsum(adds)], index=idx.insert(0, start))
-    return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1:]
+    return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1 :]
 
 
-def evaluate_simulated(n_series: int, seed: int = 13, n_paths: int = 500, model: str | None = None,
-                       hist_months: tuple[int, int] = (13, 30)) -> dict:
+def evaluate_simulated(
+    n_series: int, seed: int = 13, n_paths: int = 500, model: str | None = None, hist_months: tuple[int, int] = (13, 30)
+) -> dict:
     """Year-end error, 80% coverage and Brier of P(target) of the forecast and of the seasonal naive."""
     rows = []
     kinds = list(SEASONS)
@@ -71,21 +72,35 @@ def evaluate_simulated(n_series: int, seed: int = 13, n_paths: int = 500, model:
         ref_paths = hist.iloc[-1] + np.cumsum(np.clip(ref.simulate(len(future), n_paths, rng), 0, None), axis=1)
         ref_mean = float(hist.iloc[-1] + ref.mean(len(future)).sum())
         target = round(ref_mean * float(rng.uniform(0.9, 1.1)))  # a plan near last year's pace
-        fc = F.fit_forecast(hist, horizon=len(future), targets=[(future.index[-1], target)], n_paths=n_paths,
-                            seed=i, model=model)
+        fc = F.fit_forecast(
+            hist, horizon=len(future), targets=[(future.index[-1], target)], n_paths=n_paths, seed=i, model=model
+        )
         t = fc.targets.iloc[0]
-        rows.append({"kind": kind, "n_hist": len(hist) - 1, "model": fc.model, "truth": truth,
-                     "err": abs(t["mean"] - truth) / truth, "err_snaive": abs(ref_mean - truth) / truth,
-                     "in80": bool(t["lo80"] <= truth <= t["hi80"]),
-                     "brier": (t["prob_reach"] - (truth >= target)) ** 2,
-                     "brier_snaive": (float((ref_paths[:, -1] >= target).mean()) - (truth >= target)) ** 2})
+        rows.append(
+            {
+                "kind": kind,
+                "n_hist": len(hist) - 1,
+                "model": fc.model,
+                "truth": truth,
+                "err": abs(t["mean"] - truth) / truth,
+                "err_snaive": abs(ref_mean - truth) / truth,
+                "in80": bool(t["lo80"] <= truth <= t["hi80"]),
+                "brier": (t["prob_reach"] - (truth >= target)) ** 2,
+                "brier_snaive": (float((ref_paths[:, -1] >= target).mean()) - (truth >= target)) ** 2,
+            }
+        )
     r = pd.DataFrame(rows)
-    return {"n_series": len(r), "mean_error_pct": 100 * r["err"].mean(),
-            "mean_error_snaive_pct": 100 * r["err_snaive"].mean(),
-            "error_ratio": r["err"].mean() / r["err_snaive"].mean(), "coverage80": r["in80"].mean(),
-            "brier": r["brier"].mean(), "brier_snaive": r["brier_snaive"].mean(),
-            "by_kind": r.groupby("kind")[["err", "err_snaive", "in80"]].mean().round(4).to_dict("index"),
-            "models": r["model"].value_counts().to_dict()}
+    return {
+        "n_series": len(r),
+        "mean_error_pct": 100 * r["err"].mean(),
+        "mean_error_snaive_pct": 100 * r["err_snaive"].mean(),
+        "error_ratio": r["err"].mean() / r["err_snaive"].mean(),
+        "coverage80": r["in80"].mean(),
+        "brier": r["brier"].mean(),
+        "brier_snaive": r["brier_snaive"].mean(),
+        "by_kind": r.groupby("kind")[["err", "err_snaive", "in80"]].mean().round(4).to_dict("index"),
+        "models": r["model"].value_counts().to_dict(),
+    }
 
 
 def evaluate_city(n_paths: int = 1000) -> dict:
@@ -101,12 +116,24 @@ def evaluate_city(n_paths: int = 1000) -> dict:
         origin = pd.Timestamp(2021, month, 1) + pd.offsets.MonthEnd(0)
         t = F.forecast_stations(stations, origin, city=city, n_paths=n_paths).targets
         t = t[t["target_date"] == pd.Timestamp("2021-12-31")].iloc[0]
-        rows.append({"origin": str(origin.date()), "mean": round(float(t["mean"]), 1), "lo80": float(t["lo80"]),
-                     "hi80": float(t["hi80"]), "prob_reach": float(t["prob_reach"]),
-                     "in80": bool(t["lo80"] <= truth <= t["hi80"]),
-                     "mean_error_pct": round(100 * abs(t["mean"] - truth) / truth, 2)})
-    return {"truth": truth, "hits80": sum(r["in80"] for r in rows), "origins": len(rows),
-            "max_mean_error_pct": max(r["mean_error_pct"] for r in rows), "rows": rows}
+        rows.append(
+            {
+                "origin": str(origin.date()),
+                "mean": round(float(t["mean"]), 1),
+                "lo80": float(t["lo80"]),
+                "hi80": float(t["hi80"]),
+                "prob_reach": float(t["prob_reach"]),
+                "in80": bool(t["lo80"] <= truth <= t["hi80"]),
+                "mean_error_pct": round(100 * abs(t["mean"] - truth) / truth, 2),
+            }
+        )
+    return {
+        "truth": truth,
+        "hits80": sum(r["in80"] for r in rows),
+        "origins": len(rows),
+        "max_mean_error_pct": max(r["mean_error_pct"] for r in rows),
+        "rows": rows,
+    }
 
 
 def evaluate_national(horizon: int = 12, n_paths: int = 500) -> dict:
@@ -116,15 +143,19 @@ def evaluate_national(horizon: int = 12, n_paths: int = 500) -> dict:
     monthly, _ = F.to_month_ends(obs)
     err, err_drift, hits = [], [], []
     for t0 in range(13, len(monthly) - horizon + 1):
-        hist, held = monthly.iloc[:t0], monthly.iloc[t0: t0 + horizon]
+        hist, held = monthly.iloc[:t0], monthly.iloc[t0 : t0 + horizon]
         fc = F.fit_forecast(hist, horizon=horizon, n_paths=n_paths, seed=t0)
         tab = fc.table.set_index("date")
         err.append(abs(tab["mean"].iloc[-1] - held.iloc[-1]))
         adds = hist.diff().dropna()
         err_drift.append(abs(hist.iloc[-1] + horizon * adds.mean() - held.iloc[-1]))
         hits += list(((held >= tab["lo80"]) & (held <= tab["hi80"])).to_numpy())
-    return {"origins": len(err), "mae": float(np.mean(err)), "mae_drift": float(np.mean(err_drift)),
-            "coverage80": float(np.mean(hits))}
+    return {
+        "origins": len(err),
+        "mae": float(np.mean(err)),
+        "mae_drift": float(np.mean(err_drift)),
+        "coverage80": float(np.mean(hits)),
+    }
 
 
 def main(argv=None) -> int:
@@ -139,8 +170,11 @@ def main(argv=None) -> int:
     result = {}
     for part in parts:
         t = time.time()
-        result[part] = {"city": evaluate_city, "national": evaluate_national,
-                        "simulated": lambda: evaluate_simulated(args.series, model=args.model)}[part]()
+        result[part] = {
+            "city": evaluate_city,
+            "national": evaluate_national,
+            "simulated": lambda: evaluate_simulated(args.series, model=args.model),
+        }[part]()
         result[part]["seconds"] = round(time.time() - t, 1)
         print(part, json.dumps({k: v for k, v in result[part].items() if k != "rows"}, default=str))
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

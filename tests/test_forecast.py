@@ -42,12 +42,17 @@ def _csv(tmp_path, text, name="s.csv"):
 
 # ---------------------------------------------------------------- monthly series from stations
 
+
 def test_monthly_on_air_counts_only_stations_on_air_by_as_of():
-    st = _stations([
-        ("a", "克拉玛依区", "2019-12-20"), ("b", "独山子区", "2020-01-31"), ("c", "克拉玛依区", "2020-02-10"),
-        ("d", "克拉玛依区", "2020-03-25"),   # after as_of
-        ("e", "白碱滩区", None),             # planned
-    ])
+    st = _stations(
+        [
+            ("a", "克拉玛依区", "2019-12-20"),
+            ("b", "独山子区", "2020-01-31"),
+            ("c", "克拉玛依区", "2020-02-10"),
+            ("d", "克拉玛依区", "2020-03-25"),  # after as_of
+            ("e", "白碱滩区", None),  # planned
+        ]
+    )
     s = F.monthly_on_air(st, "2020-03-22")
     assert list(s.index.strftime("%Y-%m-%d")) == ["2019-12-31", "2020-01-31", "2020-02-29"]
     assert s.tolist() == [1, 2, 3]
@@ -59,15 +64,19 @@ def test_monthly_on_air_counts_only_stations_on_air_by_as_of():
 
 # ---------------------------------------------------------------- series files: the failure paths
 
-@pytest.mark.parametrize("text, problem, row", [
-    ("day,value\n2020-01-31,1\n", "missing column 'date'", None),
-    ("date,value\n2020-01-31,1\n2020-02-30,2\n2020-03-31,3\n", "does not parse", 3),
-    ("date,value\n2020-01-31,1\n2020-02-29,2\n2020-02-29,3\n2020-03-31,4\n", "given twice", 4),
-    ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n", "falls from 7 on 2020-02-29 to 6", 4),
-    ("date,value\n2020-01-31,5\n2020-02-29,\n2020-03-31,6\n", "gap: no value", 3),
-    ("date,value\n2019-01-31,5\n2020-03-31,7\n2020-04-30,8\n", "gap of 14 months", 3),
-    ("date,value\n2020-01-31,5\n2020-02-29,abc\n2020-03-31,6\n", "not a number", 3),
-])
+
+@pytest.mark.parametrize(
+    "text, problem, row",
+    [
+        ("day,value\n2020-01-31,1\n", "missing column 'date'", None),
+        ("date,value\n2020-01-31,1\n2020-02-30,2\n2020-03-31,3\n", "does not parse", 3),
+        ("date,value\n2020-01-31,1\n2020-02-29,2\n2020-02-29,3\n2020-03-31,4\n", "given twice", 4),
+        ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n", "falls from 7 on 2020-02-29 to 6", 4),
+        ("date,value\n2020-01-31,5\n2020-02-29,\n2020-03-31,6\n", "gap: no value", 3),
+        ("date,value\n2019-01-31,5\n2020-03-31,7\n2020-04-30,8\n", "gap of 14 months", 3),
+        ("date,value\n2020-01-31,5\n2020-02-29,abc\n2020-03-31,6\n", "not a number", 3),
+    ],
+)
 def test_read_series_rejects_bad_files_naming_the_row(tmp_path, text, problem, row):
     p = _csv(tmp_path, text)
     with pytest.raises(BadInputError) as err:
@@ -95,6 +104,7 @@ def test_irregular_dates_are_interpolated_to_month_ends(tmp_path):
 
 # ---------------------------------------------------------------- short series fall back
 
+
 def test_short_series_falls_back_to_drift_and_says_so():
     fc = F.fit_forecast(_cum([5, 7, 6, 8, 4]), horizon=6, targets=[("2020-12-31", 60)], n_paths=500)
     assert fc.model == "drift"
@@ -110,17 +120,18 @@ def test_two_values_are_not_a_forecast():
 
 # ---------------------------------------------------------------- consistency
 
+
 def test_paths_never_fall_and_respect_the_count_known_on_as_of():
     rng = np.random.default_rng(0)
-    hist = _cum(np.clip(rng.normal(3, 4, 30), 0, None))   # often zero additions: clipping matters
-    fc = F.fit_forecast(hist, horizon=12, as_of="2022-06-20", count_as_of=hist.iloc[-1] + 5, n_paths=400,
-                        max_origins=4)
+    hist = _cum(np.clip(rng.normal(3, 4, 30), 0, None))  # often zero additions: clipping matters
+    fc = F.fit_forecast(hist, horizon=12, as_of="2022-06-20", count_as_of=hist.iloc[-1] + 5, n_paths=400, max_origins=4)
     assert (np.diff(fc.paths, axis=1) >= 0).all()
     assert (fc.paths >= hist.iloc[-1] + 5).all()
     t = fc.table
     assert (np.diff(t["mean"]) >= 0).all()
-    assert ((t["lo95"] <= t["lo80"]) & (t["lo80"] <= t["mean"]) & (t["mean"] <= t["hi80"])
-            & (t["hi80"] <= t["hi95"])).all()
+    assert (
+        (t["lo95"] <= t["lo80"]) & (t["lo80"] <= t["mean"]) & (t["mean"] <= t["hi80"]) & (t["hi80"] <= t["hi95"])
+    ).all()
     # additions and cumulative agree: the table's mean is the mean of the same paths
     assert np.allclose(t["mean"], fc.paths[:, :12].mean(axis=0))
 
@@ -132,12 +143,12 @@ def test_backtest_always_lists_naive_and_drift():
     assert fc.backtest["score"].notna().all()
     # 4 origins do not test a season in every month: the shrunk season stays, and says why
     assert fc.model == "season_level" and any("origins in every month" in n for n in fc.notes)
-    full = F.fit_forecast(_cum(rng.normal(10, 2, 40)), horizon=3, n_paths=200,
-                          models=("naive", "drift", "arima"))
+    full = F.fit_forecast(_cum(rng.normal(10, 2, 40)), horizon=3, n_paths=200, models=("naive", "drift", "arima"))
     assert full.model == F.choose_model(full.backtest)
 
 
 # ---------------------------------------------------------------- calibration on known processes
+
 
 def _additions(kind, rng, index, e0=0.0, paths=1):
     """Monthly additions (paths x months, clipped at zero: a count never falls) of a known process,
@@ -185,19 +196,22 @@ def calibration_runs():
             future, _ = _additions(kind, rng, months[36:], e0=e[0, 35], paths=4000)
             truth = fit.iloc[-1] + future.sum(axis=1)
             a = adds[0, :36]
-            targets = [round(float(fit.iloc[-1] + 12 * a.mean() + o * np.sqrt(12) * a.std(ddof=1)))
-                       for o in CAL_OFFSETS]
-            fc = F.fit_forecast(fit, horizon=12, n_paths=500, seed=k,
-                                targets=[(held.index[-1], t) for t in targets])
+            targets = [
+                round(float(fit.iloc[-1] + 12 * a.mean() + o * np.sqrt(12) * a.std(ddof=1))) for o in CAL_OFFSETS
+            ]
+            fc = F.fit_forecast(fit, horizon=12, n_paths=500, seed=k, targets=[(held.index[-1], t) for t in targets])
             t = fc.table.set_index("date")
-            runs.append({
-                "kind": kind, "model": fc.model,
-                "in80": float(((held >= t["lo80"]) & (held <= t["hi80"])).mean()),
-                "in95": float(((held >= t["lo95"]) & (held <= t["hi95"])).mean()),
-                "p_pred": fc.targets["prob_reach"].to_numpy(),
-                "p_true": np.array([(truth >= x).mean() for x in targets]),
-                "reached": held.iloc[-1] >= np.array(targets),
-            })
+            runs.append(
+                {
+                    "kind": kind,
+                    "model": fc.model,
+                    "in80": float(((held >= t["lo80"]) & (held <= t["hi80"])).mean()),
+                    "in95": float(((held >= t["lo95"]) & (held <= t["hi95"])).mean()),
+                    "p_pred": fc.targets["prob_reach"].to_numpy(),
+                    "p_true": np.array([(truth >= x).mean() for x in targets]),
+                    "reached": held.iloc[-1] >= np.array(targets),
+                }
+            )
     return pd.DataFrame(runs)
 
 
@@ -208,7 +222,7 @@ def test_chosen_models_80pct_intervals_cover_70_to_90pct_of_held_back_points(cal
     r = calibration_runs
     cov80, cov95 = r["in80"].mean(), r["in95"].mean()
     se80 = r["in80"].std(ddof=1) / np.sqrt(len(r))
-    assert se80 < 0.05, se80   # the band below is wide enough for the number of series
+    assert se80 < 0.05, se80  # the band below is wide enough for the number of series
     assert 0.70 <= cov80 <= 0.90, (cov80, r.groupby("kind")[["in80", "in95"]].mean())
     assert 0.88 <= cov95 <= 0.99, (cov95, r.groupby("kind")[["in80", "in95"]].mean())
     # neither process alone is badly off
@@ -230,14 +244,19 @@ def test_probability_of_reaching_a_target_matches_the_simulations_truth(calibrat
 
 
 def test_a_complex_model_is_chosen_only_when_clearly_better():
-    table = pd.DataFrame({"model": ["arima", "drift", "naive", "ucm_seasonal"],
-                          "mase_h3": [0.5, 0.6, 3.0, 0.4], "mase_h12": [1.3, 1.4, 7.0, 1.0],
-                          "score": [0.90, 1.00, 5.0, 0.70]})
-    assert F.choose_model(table) == "ucm_seasonal"                    # 30% better than drift, at every horizon
-    assert F.choose_model(table.iloc[:3]) == "drift"                  # arima only 10% better
+    table = pd.DataFrame(
+        {
+            "model": ["arima", "drift", "naive", "ucm_seasonal"],
+            "mase_h3": [0.5, 0.6, 3.0, 0.4],
+            "mase_h12": [1.3, 1.4, 7.0, 1.0],
+            "score": [0.90, 1.00, 5.0, 0.70],
+        }
+    )
+    assert F.choose_model(table) == "ucm_seasonal"  # 30% better than drift, at every horizon
+    assert F.choose_model(table.iloc[:3]) == "drift"  # arima only 10% better
     t = table.assign(score=[0.8, 1.0, 5.0, 0.75])
-    assert F.choose_model(t) == "arima"                               # seasonal not 15% better than arima
-    lucky = table.assign(mase_h3=[0.5, 0.6, 3.0, 0.7])                # better on average, worse at 3 months
+    assert F.choose_model(t) == "arima"  # seasonal not 15% better than arima
+    lucky = table.assign(mase_h3=[0.5, 0.6, 3.0, 0.7])  # better on average, worse at 3 months
     assert F.choose_model(lucky.iloc[[1, 2, 3]]) == "drift"
     assert F.choose_model(table.assign(score=np.nan)) is None
 
@@ -257,6 +276,7 @@ def test_intervals_widen_with_the_horizon_when_backtest_errors_grow():
 
 # ---------------------------------------------------------------- city, districts, targets
 
+
 def _karamay_like():
     rng = np.random.default_rng(7)
     months = pd.date_range("2019-12-31", "2021-03-31", freq="ME")
@@ -265,7 +285,13 @@ def _karamay_like():
     for m in months:
         n = 4 if m.month in (12, 1, 2) else 22
         for _ in range(n):
-            rows.append((f"s{k}", names[rng.choice(4, p=[.55, .2, .15, .1])], m - pd.Timedelta(days=int(rng.integers(0, 27)))))
+            rows.append(
+                (
+                    f"s{k}",
+                    names[rng.choice(4, p=[0.55, 0.2, 0.15, 0.1])],
+                    m - pd.Timedelta(days=int(rng.integers(0, 27))),
+                )
+            )
             k += 1
     rows += [(f"p{j}", names[1], None) for j in range(10)]
     return _stations(rows)
@@ -294,14 +320,35 @@ def test_city_forecast_has_targets_pace_and_reconciled_districts():
 
 # ---------------------------------------------------------------- files out, determinism
 
+
 def test_cli_series_writes_the_same_bytes_twice(tmp_path, capsys):
-    p = _csv(tmp_path, "date,value\n" + "\n".join(
-        f"{d.date()},{v:.1f}" for d, v in _cum(np.random.default_rng(3).normal(8, 2, 30)).items()) + "\n")
+    p = _csv(
+        tmp_path,
+        "date,value\n"
+        + "\n".join(f"{d.date()},{v:.1f}" for d, v in _cum(np.random.default_rng(3).normal(8, 2, 30)).items())
+        + "\n",
+    )
     outs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        assert main(["forecast", "--series", str(p), "--horizon", "6", "--out", str(out), "--paths", "300",
-                     "--target", "2022-12-31=300"]) == 0
+        assert (
+            main(
+                [
+                    "forecast",
+                    "--series",
+                    str(p),
+                    "--horizon",
+                    "6",
+                    "--out",
+                    str(out),
+                    "--paths",
+                    "300",
+                    "--target",
+                    "2022-12-31=300",
+                ]
+            )
+            == 0
+        )
         outs.append(out)
     for name in ("forecast.csv", "model.json"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
@@ -313,18 +360,21 @@ def test_cli_series_writes_the_same_bytes_twice(tmp_path, capsys):
 
 # ---------------------------------------------------------------- figures
 
+
 def test_fan_chart_in_both_languages():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fc = F.fit_forecast(_cum(np.full(14, 10.0) + np.arange(14) % 3), horizon=12, n_paths=200,
-                        targets=[("2021-06-30", 200)], name="Test")
+    fc = F.fit_forecast(
+        _cum(np.full(14, 10.0) + np.arange(14) % 3), horizon=12, n_paths=200, targets=[("2021-06-30", 200)], name="Test"
+    )
     for lang in ("en", "zh"):
         fig = fc.plot(lang=lang)
         ax = fig.axes[0]
         assert ax.get_title() and ax.get_ylabel()
-        assert any("200" in t.get_text() for t in ax.texts)   # the target is labelled on the chart
+        assert any("200" in t.get_text() for t in ax.texts)  # the target is labelled on the chart
         plt.close(fig)
     from matplotlib import font_manager
 
@@ -337,6 +387,7 @@ def test_fan_chart_in_both_languages():
 
 
 # ---------------------------------------------------------------- real public series
+
 
 def test_public_files_match_their_checksums():
     readme = (PUBLIC / "README.md").read_text(encoding="utf-8")
@@ -354,6 +405,7 @@ def test_on_the_national_series_the_chosen_model_beats_drift():
 
 
 # ---------------------------------------------------------------- construction season, pipeline, verdict
+
 
 def _seasonal_cum(factors, years=2, pace=30.0, start="2019-12-31", noise=0.0, seed=0):
     idx = pd.date_range(pd.Timestamp(start) + pd.offsets.MonthEnd(1), periods=12 * years, freq="ME")
@@ -387,8 +439,12 @@ def test_declared_season_is_read_and_bad_declarations_are_typed(tmp_path):
     f = read_declared_season({"forecast": {"stop_months": [12, 1, 2], "stop_factor": 0.2}})
     assert f.mean() == pytest.approx(1) and f[0] < 0.3 and f[5] > 1
     assert read_declared_season({}) is None
-    for bad in ({"stop_months": [13]}, {"stop_months": [1], "stop_factor": 2}, {"season_factors": [1, 2]},
-                {"stop_months": list(range(1, 13))}):
+    for bad in (
+        {"stop_months": [13]},
+        {"stop_months": [1], "stop_factor": 2},
+        {"season_factors": [1, 2]},
+        {"stop_months": list(range(1, 13))},
+    ):
         with pytest.raises(ConfigError):
             read_declared_season({"forecast": bad}, tmp_path / "city.toml")
 
@@ -422,8 +478,13 @@ def test_a_passed_target_says_reached_or_missed_never_a_probability():
     assert classify_target(0.5, 446, "2021-12-31", "2021-06-30", 300) == "at_risk"
     assert classify_target(0.1, 446, "2021-12-31", "2021-06-30", 300) == "off_track"
     cum = _cum(np.full(20, 10.0))
-    fc = F.fit_forecast(cum, horizon=6, as_of=cum.index[-1], n_paths=200,
-                        targets=[(cum.index[-3], 150), (cum.index[-1] + pd.offsets.MonthEnd(3), 500)])
+    fc = F.fit_forecast(
+        cum,
+        horizon=6,
+        as_of=cum.index[-1],
+        n_paths=200,
+        targets=[(cum.index[-3], 150), (cum.index[-1] + pd.offsets.MonthEnd(3), 500)],
+    )
     past, future = fc.targets.iloc[0], fc.targets.iloc[1]
     assert past["status"] == "reached" and np.isnan(past["prob_reach"]) and "reached" in past["verdict_en"]
     assert "%" not in past["verdict_en"] and "已达成" in past["verdict_zh"]
@@ -476,8 +537,9 @@ def test_one_district_split_and_levers_on_the_bundled_city(karamay_stations, tmp
     levers = F.rank_levers(cf, karamay_stations, "karamay")
     assert list(levers.columns) == F.LEVER_COLUMNS and len(levers)
     assert (levers["prob_rise"] >= -0.02).all() and (levers["year_end_rise"] >= -1e-9).all()
-    assert levers["sites_on_list"].sum() == len(T.list_stuck_sites(karamay_stations, "2021-09-30",
-                                                                   T.stuck_days_of("karamay")))
+    assert levers["sites_on_list"].sum() == len(
+        T.list_stuck_sites(karamay_stations, "2021-09-30", T.stuck_days_of("karamay"))
+    )
     path = F.write_levers(levers, tmp_path)
     assert path.read_bytes() == F.write_levers(levers, tmp_path / "again").read_bytes()
 

@@ -43,11 +43,27 @@ name_en = "East"
 """
 
 
-def _site(sid, district="西区", start="2021-01-01", reached="on_air", steps=STEPS, status=None, blocker=None,
-          operator="CMCC", dates=True):
+def _site(
+    sid,
+    district="西区",
+    start="2021-01-01",
+    reached="on_air",
+    steps=STEPS,
+    status=None,
+    blocker=None,
+    operator="CMCC",
+    dates=True,
+):
     """A site planned on `start` that moved through the stages with `steps` days each up to `reached`."""
-    row = {"station_id": sid, "site_code": sid, "name": f"站{sid}", "operator": operator, "district": district,
-           "status": status or reached, "blocker": blocker}
+    row = {
+        "station_id": sid,
+        "site_code": sid,
+        "name": f"站{sid}",
+        "operator": operator,
+        "district": district,
+        "status": status or reached,
+        "blocker": blocker,
+    }
     t = pd.Timestamp(start)
     for stage in STAGES:
         row[f"{stage}_date"] = t if dates and STAGES.index(stage) <= STAGES.index(reached) else pd.NaT
@@ -73,14 +89,33 @@ def city(tmp_path):
 
 # --- stages as of a date --------------------------------------------------------------------
 
+
 def test_stage_as_of_follows_the_stage_dates():
     st = _frame([_site("A", start="2021-01-01")])  # planned 01-01, selection 01-31, access 03-12, ... on air 05-06
     assert P.derive_stages(st, "2020-12-31").empty  # not planned yet: not in the pipeline
-    stage = {d: P.derive_stages(st, d)["stage"].iloc[0] for d in
-             ["2021-01-01", "2021-01-30", "2021-01-31", "2021-03-12", "2021-04-01", "2021-04-26", "2021-05-06", "2022-01-01"]}
-    assert stage == {"2021-01-01": "planned", "2021-01-30": "planned", "2021-01-31": "site_selection",
-                     "2021-03-12": "site_access", "2021-04-01": "construction", "2021-04-26": "power_hookup",
-                     "2021-05-06": "on_air", "2022-01-01": "on_air"}
+    stage = {
+        d: P.derive_stages(st, d)["stage"].iloc[0]
+        for d in [
+            "2021-01-01",
+            "2021-01-30",
+            "2021-01-31",
+            "2021-03-12",
+            "2021-04-01",
+            "2021-04-26",
+            "2021-05-06",
+            "2022-01-01",
+        ]
+    }
+    assert stage == {
+        "2021-01-01": "planned",
+        "2021-01-30": "planned",
+        "2021-01-31": "site_selection",
+        "2021-03-12": "site_access",
+        "2021-04-01": "construction",
+        "2021-04-26": "power_hookup",
+        "2021-05-06": "on_air",
+        "2022-01-01": "on_air",
+    }
     row = P.derive_stages(st, "2021-02-10").iloc[0]
     assert row["stage_date"] == pd.Timestamp("2021-01-31") and row["days_in_stage"] == 10
 
@@ -96,7 +131,9 @@ def test_blocker_shown_only_while_the_site_is_still_in_that_stage():
 
 
 def test_site_without_stage_dates_is_counted_in_its_status_and_flagged():
-    st = _frame([_site("A", start="2021-01-01"), _site("U", reached="construction", dates=False, blocker="site_access")])
+    st = _frame(
+        [_site("A", start="2021-01-01"), _site("U", reached="construction", dates=False, blocker="site_access")]
+    )
     at_extract = P.derive_stages(st, "2022-01-10", extract_date="2022-01-10").set_index("station_id")
     assert at_extract.loc["U", "stage"] == "construction" and not at_extract.loc["U", "has_stage_dates"]
     assert pd.isna(at_extract.loc["U", "days_in_stage"]) and at_extract.loc["U", "blocker"] == "site_access"
@@ -122,6 +159,7 @@ def test_decommissioned_left_out_and_bad_input_is_typed():
 
 # --- funnel ---------------------------------------------------------------------------------
 
+
 def test_funnel_counts_stages_by_district_and_the_change_in_a_month():
     st = _frame([_site("A", "西区", "2021-01-01"), _site("B", "东区", "2021-02-15"), _site("C", "东区", "2021-03-20")])
     f = P.build_funnel(st, "2021-03-31", districts=["西区", "东区"])
@@ -144,9 +182,15 @@ def _many_districts(n_sites, n_districts, seed=0):
     reached = rng.integers(0, len(STAGES), n_sites)
     start = pd.Timestamp("2020-10-01") + pd.to_timedelta(rng.integers(0, 200, n_sites), unit="D")
     undated = rng.random(n_sites) < 0.1
-    df = pd.DataFrame({"station_id": [f"S{i}" for i in range(n_sites)], "operator": "CMCC",
-                       "district": [f"D{d:04d}" for d in rng.integers(0, n_districts, n_sites)],
-                       "status": np.array(STAGES)[reached], "blocker": None})
+    df = pd.DataFrame(
+        {
+            "station_id": [f"S{i}" for i in range(n_sites)],
+            "operator": "CMCC",
+            "district": [f"D{d:04d}" for d in rng.integers(0, n_districts, n_sites)],
+            "status": np.array(STAGES)[reached],
+            "blocker": None,
+        }
+    )
     for k, stage in enumerate(STAGES):
         days = pd.to_timedelta(30 * k, unit="D")
         df[f"{stage}_date"] = (start + days).where((reached >= k) & ~undated)
@@ -177,13 +221,16 @@ def test_funnel_of_thousands_of_districts_equals_a_plain_crosstab():
 
 # --- supervision list -----------------------------------------------------------------------
 
+
 def test_supervision_list_holds_sites_past_the_threshold_oldest_first():
-    st = _frame([
-        _site("A", start="2021-01-01", reached="site_selection", blocker="site_selection"),  # selection since 01-31
-        _site("B", start="2021-03-01", reached="site_selection"),                            # since 03-31
-        _site("C", start="2021-01-15", reached="construction", blocker="power_price"),        # construction since 04-15
-        _site("D", start="2021-05-01", reached="planned"),                                    # planned since 05-01
-    ])
+    st = _frame(
+        [
+            _site("A", start="2021-01-01", reached="site_selection", blocker="site_selection"),  # selection since 01-31
+            _site("B", start="2021-03-01", reached="site_selection"),  # since 03-31
+            _site("C", start="2021-01-15", reached="construction", blocker="power_price"),  # construction since 04-15
+            _site("D", start="2021-05-01", reached="planned"),  # planned since 05-01
+        ]
+    )
     sup = P.list_stuck_sites(st, "2021-05-20", stuck_days={"site_selection": 60, "construction": 45, "planned": 45})
     assert list(sup["station_id"]) == ["A"] and sup["days_in_stage"].iloc[0] == 109
     assert sup["days_over"].iloc[0] == 49 and sup["blocker"].iloc[0] == "site_selection"
@@ -210,6 +257,7 @@ def test_thresholds_come_from_city_toml_with_defaults(tmp_path, city):
 
 # --- durations and the bottom-up forecast ---------------------------------------------------
 
+
 def test_known_durations_are_recovered():
     rng = np.random.default_rng(1)
     rows = []
@@ -218,8 +266,13 @@ def test_known_durations_are_recovered():
         steps = {s: int(rng.integers(5, 80)) for s in STEPS}
         for s, d in steps.items():
             truth[s].append(d)
-        rows.append(_site(f"S{i:02d}", start=pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 200))),
-                          steps=steps))
+        rows.append(
+            _site(
+                f"S{i:02d}",
+                start=pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 200))),
+                steps=steps,
+            )
+        )
     dur = P.measure_stage_durations(_frame(rows), "2022-01-01").set_index("stage")
     for s, days in truth.items():
         assert dur.loc[s, "median_days"] == pytest.approx(np.median(days))
@@ -230,7 +283,7 @@ def test_known_durations_are_recovered():
 
 
 def test_durations_count_only_what_was_observed_by_the_date():
-    rows = [_site(f"S{i}", start="2021-01-01") for i in range(5)]          # selection after 30 days
+    rows = [_site(f"S{i}", start="2021-01-01") for i in range(5)]  # selection after 30 days
     rows += [_site(f"L{i}", start="2021-01-01", steps={**STEPS, "planned": 90}) for i in range(5)]  # after 90
     dur = P.measure_stage_durations(_frame(rows), "2021-02-15").set_index("stage")
     assert dur.loc["planned", "n_completed"] == 5 and dur.loc["planned", "median_days"] == 30
@@ -240,13 +293,16 @@ def test_durations_count_only_what_was_observed_by_the_date():
 
 
 def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
-    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]       # the stage times: 30/40/20/25/10
-    st = _frame(done + [
-        _site("C", start="2021-01-01", reached="construction"),        # construction since 04-01
-        _site("P", start="2021-05-20", reached="planned"),              # planned since 05-20
-        _site("O", start="2021-01-01", reached="site_selection"),       # selection since 01-31: overdue
-        _site("U", reached="power_hookup", dates=False),                # no dates
-    ])
+    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]  # the stage times: 30/40/20/25/10
+    st = _frame(
+        done
+        + [
+            _site("C", start="2021-01-01", reached="construction"),  # construction since 04-01
+            _site("P", start="2021-05-20", reached="planned"),  # planned since 05-20
+            _site("O", start="2021-01-01", reached="site_selection"),  # selection since 01-31: overdue
+            _site("U", reached="power_hookup", dates=False),  # no dates
+        ]
+    )
     exp = P.forecast_on_air_months(st, "2021-04-06", extract_date="2021-06-01").set_index("station_id")
     # C: 5 days into a 25-day stage, then 10 days of power hook-up
     assert exp.loc["C", "remaining_days"] == 30 and exp.loc["C", "expected_on_air_date"] == pd.Timestamp("2021-05-06")
@@ -255,9 +311,9 @@ def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
     assert exp.loc["U", "remaining_days"] == 10 and "no stage dates" in exp.loc["U", "forecast_basis"]
     assert "P" not in exp.index  # planned after the report date
     bu = P.forecast_bottom_up(st, "2021-04-06", horizon=3, extract_date="2021-06-01").set_index("month_end")
-    assert bu.loc["2021-04-30", "on_air_expected"] == 9 + 1      # U by 04-16
-    assert bu.loc["2021-05-31", "on_air_expected"] == 9 + 2      # C by 05-06
-    assert bu.loc["2021-07-31", "on_air_expected"] == 9 + 3      # O by 07-11
+    assert bu.loc["2021-04-30", "on_air_expected"] == 9 + 1  # U by 04-16
+    assert bu.loc["2021-05-31", "on_air_expected"] == 9 + 2  # C by 05-06
+    assert bu.loc["2021-07-31", "on_air_expected"] == 9 + 3  # O by 07-11
     assert bu["pipeline_left"].iloc[-1] == 0
     with pytest.raises(UsageError):
         P.forecast_bottom_up(st, "2021-04-06", horizon=0)
@@ -271,17 +327,22 @@ def test_no_completed_spell_gives_no_forecast_but_keeps_the_site():
 
 
 def test_days_to_air_are_drawn_from_the_observed_stage_durations():
-    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]       # every stage as in STEPS
-    st = _frame(done + [_site("C", start="2021-01-01", reached="construction"),   # construction since 04-01
-                        _site("O", start="2021-01-01", reached="site_selection")])  # selection since 01-31
+    done = [_site(f"D{i}", start="2020-06-01") for i in range(9)]  # every stage as in STEPS
+    st = _frame(
+        done
+        + [
+            _site("C", start="2021-01-01", reached="construction"),  # construction since 04-01
+            _site("O", start="2021-01-01", reached="site_selection"),
+        ]
+    )  # selection since 01-31
     sites, days = P.sample_days_to_air(st, "2021-04-06", 50, np.random.default_rng(0))
     col = dict(zip(sites["station_id"], range(len(sites))))
     assert set(col) == {"C", "O"}
-    assert np.all(days[:, col["C"]] == 20 + 10)   # the rest of a 25-day stage, then power hook-up
+    assert np.all(days[:, col["C"]] == 20 + 10)  # the rest of a 25-day stage, then power hook-up
     # O waited 65 days, longer than any completed 40-day selection: as long again, then the stages
     assert np.all(days[:, col["O"]] == 65 + 40 + 20 + 25 + 10)
     _, freed = P.sample_days_to_air(st, "2021-04-06", 50, np.random.default_rng(0), freed={"O"})
-    assert np.all(freed[:, col["O"]] <= 24 + 20 + 25 + 10)   # selection done within April
+    assert np.all(freed[:, col["O"]] <= 24 + 20 + 25 + 10)  # selection done within April
     assert np.all(freed[:, col["C"]] == days[:, col["C"]])
 
 
@@ -289,7 +350,7 @@ def test_working_days_follow_the_construction_season():
     from analysis.season import working_days
 
     factors = np.ones(12)
-    factors[[0, 1]] = 0.0                            # no work in January and February
+    factors[[0, 1]] = 0.0  # no work in January and February
     start = pd.Series(pd.to_datetime(["2021-01-01", "2021-06-01"]))
     assert list(working_days(start, "2021-03-11")) == [69, -82]
     assert list(working_days(start, "2021-03-11", factors)) == [10, -82]
@@ -307,20 +368,24 @@ def test_one_split_of_every_target_adds_up_and_matches_the_year_table(city):
     year = P.split_district_targets(st, "2021-03-01", city).set_index("district")
     for r in split.itertuples():
         assert r.district_target == year.loc[r.district, "target_on_air"]
-    assert P.district_targets(st, "2022-01-05", city).empty   # no target left
+    assert P.district_targets(st, "2022-01-05", city).empty  # no target left
 
 
 # --- district targets -----------------------------------------------------------------------
 
+
 def test_district_targets_split_by_the_planned_sites_when_the_city_gives_no_share(city):
-    rows = [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01")]          # on air 2020
-    rows += [_site(f"W{i}", "西区", "2020-12-01") for i in range(1, 4)]                    # 3 planned in 2020
-    rows += [_site("E1", "东区", "2020-12-01")]                                             # 1 planned in 2020
+    rows = [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01")]  # on air 2020
+    rows += [_site(f"W{i}", "西区", "2020-12-01") for i in range(1, 4)]  # 3 planned in 2020
+    rows += [_site("E1", "东区", "2020-12-01")]  # 1 planned in 2020
     st = _frame(rows)
     t = P.split_district_targets(st, "2021-03-01", city).set_index("district")
     assert t.loc[P.CITY_TOTAL, "baseline_on_air"] == 2 and t.loc[P.CITY_TOTAL, "target_add"] == 10
     assert t.loc["西区", "target_share"] == 0.75 and t.loc["东区", "target_share"] == 0.25
-    assert (t.loc["西区", "target_add"], t.loc["东区", "target_add"]) == (8, 2)  # 7.5/2.5: whole stations, sum 10, a tie to the larger
+    assert (t.loc["西区", "target_add"], t.loc["东区", "target_add"]) == (
+        8,
+        2,
+    )  # 7.5/2.5: whole stations, sum 10, a tie to the larger
     assert "split by the 4 sites in the pipeline on 2020-12-31" in t.loc["西区", "share_basis"]
     t = P.split_district_targets(st, "2021-12-31", city).set_index("district")
     assert t.loc["西区", "achieved_add"] == 3 and t.loc[P.CITY_TOTAL, "achieved_add"] == 4
@@ -329,9 +394,15 @@ def test_district_targets_split_by_the_planned_sites_when_the_city_gives_no_shar
 
 def test_district_targets_use_the_city_shares(tmp_path):
     path = tmp_path / "city.toml"
-    path.write_text(CITY_TOML.replace('name_en = "West"', 'name_en = "West"\ntarget_share = 0.4')
-                    .replace('name_en = "East"', 'name_en = "East"\ntarget_share = 0.6'), encoding="utf-8")
-    st = _frame([_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01"), _site("X", "西区", "2021-02-01")])
+    path.write_text(
+        CITY_TOML.replace('name_en = "West"', 'name_en = "West"\ntarget_share = 0.4').replace(
+            'name_en = "East"', 'name_en = "East"\ntarget_share = 0.6'
+        ),
+        encoding="utf-8",
+    )
+    st = _frame(
+        [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01"), _site("X", "西区", "2021-02-01")]
+    )
     t = P.split_district_targets(st, "2021-03-01", load_city(path)).set_index("district")
     assert (t.loc["西区", "target_add"], t.loc["东区", "target_add"]) == (4, 6)
     # X: 28 days planned on 03-01; the 2020 sites' stage times put it on air in June
@@ -341,12 +412,27 @@ def test_district_targets_use_the_city_shares(tmp_path):
 
 # --- the bundled sample ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The bundled Karamay records, cleaned as the README says (2 s)."""
     out = tmp_path_factory.mktemp("karamay")
-    assert main(["clean", "--input", str(ROOT / "data/raw/karamay/stations"), "--city", "karamay",
-                 "--out", str(out), "--as-of", "2022-01-10"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                "--input",
+                str(ROOT / "data/raw/karamay/stations"),
+                "--city",
+                "karamay",
+                "--out",
+                str(out),
+                "--as-of",
+                "2022-01-10",
+            ]
+        )
+        == 0
+    )
     from analysis.clean.stations import read_stations
 
     return out / "stations.parquet", read_stations(out / "stations.parquet")
@@ -366,8 +452,12 @@ def test_sample_tables_agree_with_the_station_counts(sample):
         r = P.track_taskforce(st, city, d, extract_date="2022-01-10")
         f = r.funnel.set_index(["district", "stage"])
         on_air = int((st["on_air_date"] <= pd.Timestamp(d)).sum())
-        existing = int(((st[[f"{s}_date" for s in STAGES]] <= pd.Timestamp(d)).any(axis=1)
-                        | st[[f"{s}_date" for s in STAGES]].isna().all(axis=1)).sum())
+        existing = int(
+            (
+                (st[[f"{s}_date" for s in STAGES]] <= pd.Timestamp(d)).any(axis=1)
+                | st[[f"{s}_date" for s in STAGES]].isna().all(axis=1)
+            ).sum()
+        )
         assert f.loc[(P.CITY_TOTAL, "on_air"), "sites"] == on_air
         if pd.Timestamp(d).is_month_end:
             assert on_air == monthly.loc[pd.Timestamp(d)]
@@ -407,8 +497,23 @@ def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
     outs = []
     for i in range(2):
         out = tmp_path / f"o{i}"
-        assert main(["taskforce", "--stations", str(parquet), "--city", "karamay", "--as-of", "2021-12-31",
-                     "--out", str(out), "--no-charts"]) == 0
+        assert (
+            main(
+                [
+                    "taskforce",
+                    "--stations",
+                    str(parquet),
+                    "--city",
+                    "karamay",
+                    "--as-of",
+                    "2021-12-31",
+                    "--out",
+                    str(out),
+                    "--no-charts",
+                ]
+            )
+            == 0
+        )
         outs.append(out)
     assert "on the supervision list" in capsys.readouterr().out
     for name in ("funnel.csv", "supervision_list.csv", "district_targets.csv"):
@@ -423,10 +528,35 @@ def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
 def test_cli_failures_are_one_line(tmp_path, capsys):
     bad = tmp_path / "x.parquet"
     bad.write_text("not parquet", encoding="utf-8")
-    assert main(["taskforce", "--stations", str(bad), "--city", "karamay", "--as-of", "2021-03-22",
-                 "--out", str(tmp_path / "o")]) == 1
-    assert main(["taskforce", "--stations", str(bad), "--city", "nowhere", "--as-of", "2021-03-22",
-                 "--out", str(tmp_path / "o")]) in (1, 2)
+    assert (
+        main(
+            [
+                "taskforce",
+                "--stations",
+                str(bad),
+                "--city",
+                "karamay",
+                "--as-of",
+                "2021-03-22",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
+    assert main(
+        [
+            "taskforce",
+            "--stations",
+            str(bad),
+            "--city",
+            "nowhere",
+            "--as-of",
+            "2021-03-22",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    ) in (1, 2)
     err = capsys.readouterr().err
     assert all(line.startswith("error: ") for line in err.strip().splitlines())
 
@@ -458,8 +588,9 @@ def test_district_charts_draw_the_busiest_districts_and_one_bar_for_the_rest(cit
     for plot in (P.plot_funnel, P.plot_blockers):
         fig = plot(r, lang="en")
         ax = fig.axes[0]
-        labels = [t.get_text() for t in (ax.get_legend().get_texts() if plot is P.plot_funnel
-                                          else ax.get_yticklabels())]
+        labels = [
+            t.get_text() for t in (ax.get_legend().get_texts() if plot is P.plot_funnel else ax.get_yticklabels())
+        ]
         n_rest = len(pipeline) - P.MAX_CHART_DISTRICTS + 1  # the 40 and the city's own two
         assert busiest in labels and f"{n_rest} other districts" in labels
         assert len([lab for lab in labels if lab.startswith("D")]) == P.MAX_CHART_DISTRICTS - 1

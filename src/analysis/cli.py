@@ -54,10 +54,18 @@ def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
         raise UsageError("--partitioned cleans one OpenCelliD export: give one file to --input")
     if args.input_crs not in (None, "wgs84"):
         raise UsageError("--input-crs does not apply to --partitioned: OpenCelliD exports are WGS-84")
-    s = clean_partitioned(args.input[0], args.city, args.out, as_of=args.as_of, gnb_id_bits=args.gnb_id_bits,
-                          scheduler=args.scheduler or "processes")
-    print(f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
-          f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}")
+    s = clean_partitioned(
+        args.input[0],
+        args.city,
+        args.out,
+        as_of=args.as_of,
+        gnb_id_bits=args.gnb_id_bits,
+        scheduler=args.scheduler or "processes",
+    )
+    print(
+        f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
+        f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
+    )
     return 0
 
 
@@ -76,20 +84,41 @@ def _add_clean(sub) -> None:
         "station. A folder with no station records, or a run that keeps no station, is an error and leaves the "
         "outputs of an earlier run as they were.",
     )
-    p.add_argument("--input", nargs="+", required=True, type=Path, metavar="PATH",
-                   help="files or folders of raw station records")
+    p.add_argument(
+        "--input", nargs="+", required=True, type=Path, metavar="PATH", help="files or folders of raw station records"
+    )
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
-                   help="report date: on-air dates after it are quarantined (default: today)")
-    p.add_argument("--input-crs", default=None, choices=["wgs84", "gcj02", "bd09"],
-                   help="coordinate system of files that do not say (default: wgs84)")
-    p.add_argument("--gnb-id-bits", default="24", metavar="BITS|OP=BITS,...",
-                   help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22")
-    p.add_argument("--partitioned", action="store_true",
-                   help="clean one OpenCelliD export too large for memory in partitions, on Dask (same outputs)")
-    p.add_argument("--scheduler", default=None, metavar="processes|threads|synchronous|tcp://HOST:PORT",
-                   help="with --partitioned: Dask's local scheduler (default processes) or a dask.distributed address")
+    p.add_argument(
+        "--as-of",
+        default=None,
+        type=_date_arg,
+        metavar="YYYY-MM-DD",
+        help="report date: on-air dates after it are quarantined (default: today)",
+    )
+    p.add_argument(
+        "--input-crs",
+        default=None,
+        choices=["wgs84", "gcj02", "bd09"],
+        help="coordinate system of files that do not say (default: wgs84)",
+    )
+    p.add_argument(
+        "--gnb-id-bits",
+        default="24",
+        metavar="BITS|OP=BITS,...",
+        help="gNB-ID length for grouping OpenCelliD NR cells into sites, e.g. 24 or CMCC=24,CTCC=22",
+    )
+    p.add_argument(
+        "--partitioned",
+        action="store_true",
+        help="clean one OpenCelliD export too large for memory in partitions, on Dask (same outputs)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="processes|threads|synchronous|tcp://HOST:PORT",
+        help="with --partitioned: Dask's local scheduler (default processes) or a dask.distributed address",
+    )
     p.set_defaults(func=_cmd_clean_any)
 
 
@@ -110,8 +139,7 @@ def _add_boundaries(sub) -> None:
     )
     p.add_argument("--city", required=True, help="the city's Chinese name, e.g. 克拉玛依市")
     p.add_argument("--out", required=True, type=Path, help="GeoJSON file to write")
-    p.add_argument("--tolerance-m", type=float, default=50.0,
-                   help="simplification tolerance in metres (default 50)")
+    p.add_argument("--tolerance-m", type=float, default=50.0, help="simplification tolerance in metres (default 50)")
     p.set_defaults(func=_cmd_boundaries)
 
 
@@ -121,7 +149,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     try:
         import synth
     except ModuleNotFoundError:
-        raise UsageError("the synthetic generator is the project's synth/ folder: run this from the project folder") from None
+        raise UsageError(
+            "the synthetic generator is the project's synth/ folder: run this from the project folder"
+        ) from None
 
     if args.scale:
         paths = synth.write_national(args.out, n_stations=args.scale, seed=args.seed, fmt=args.format)
@@ -142,10 +172,19 @@ def _add_synth(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--city", default="karamay", help="city key of the sample (default karamay, the city it imitates)")
     p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
-    p.add_argument("--scale", type=int, default=None, metavar="N",
-                   help="write national-scale data with N stations instead of the city sample")
-    p.add_argument("--format", choices=["operator", "opencellid"], default="operator",
-                   help="national-scale format (default operator)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        metavar="N",
+        help="write national-scale data with N stations instead of the city sample",
+    )
+    p.add_argument(
+        "--format",
+        choices=["operator", "opencellid"],
+        default="operator",
+        help="national-scale format (default operator)",
+    )
     p.set_defaults(func=_cmd_synth)
 
 
@@ -172,8 +211,15 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     if args.series is not None:
         if args.city:
             targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
-        fc = forecast_series_file(args.series, horizon=args.horizon, targets=targets, seed=args.seed,
-                                  n_paths=args.paths, source=args.source or str(args.series), unit=args.unit)
+        fc = forecast_series_file(
+            args.series,
+            horizon=args.horizon,
+            targets=targets,
+            seed=args.seed,
+            n_paths=args.paths,
+            source=args.source or str(args.series),
+            unit=args.unit,
+        )
         paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=None)
         name, model, targets, notes = fc.name, fc.model, fc.targets, fc.notes
     else:
@@ -184,9 +230,17 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         from analysis.forecast import forecast_stage
         from analysis.report.outputs import read_forecast
 
-        paths = forecast_stage(read_stations(args.stations), resolve_city(args.city), pd.Timestamp(args.as_of),
-                               args.out, fig_lang=args.lang, horizon=args.horizon, district=args.district,
-                               n_paths=args.paths, seed=args.seed)
+        paths = forecast_stage(
+            read_stations(args.stations),
+            resolve_city(args.city),
+            pd.Timestamp(args.as_of),
+            args.out,
+            fig_lang=args.lang,
+            horizon=args.horizon,
+            district=args.district,
+            n_paths=args.paths,
+            seed=args.seed,
+        )
         written = read_forecast(args.out)
         model, targets, notes = written.model, written.targets, written.notes
         name = json.loads((args.out / "model.json").read_text(encoding="utf-8")).get("name", "")
@@ -195,10 +249,12 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         # a target whose date has passed (or whose count is already on air) has an outcome, not a chance
         status = r.get("status", "")
         chance = status if status in ("reached", "missed") else f"P(reach) = {r['prob_reach']:.0%}"
-        print(f"  target {int(r['target'])} by {r['target_date'].date()}: {chance}, "
-              f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
-              f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
-              f"{r['pace_last_6m']:.1f} (6 m)")
+        print(
+            f"  target {int(r['target'])} by {r['target_date'].date()}: {chance}, "
+            f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
+            f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
+            f"{r['pace_last_6m']:.1f} (6 m)"
+        )
     for note in notes:
         print(f"  note: {note}")
     return 0
@@ -216,8 +272,12 @@ def _add_forecast(sub) -> None:
     p.add_argument("--stations", type=Path, default=None, metavar="PARQUET", help="clean stations.parquet")
     p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD", help="report date (with --stations)")
     p.add_argument("--district", default=None, help="forecast one district (Chinese name) instead of the city")
-    p.add_argument("--city", default=None,
-                   help="city key or city.toml whose targets to test (default: $FIVEG_CITY or the only city in data/raw/ with --stations, none with --series)")
+    p.add_argument(
+        "--city",
+        default=None,
+        help="city key or city.toml whose targets to test (default: $FIVEG_CITY or the only city in "
+        "data/raw/ with --stations, none with --series)",
+    )
     p.add_argument("--target", action="append", metavar="YYYY-MM-DD=COUNT", help="a target to test (repeatable)")
     p.add_argument("--horizon", type=int, default=12, metavar="N", help="months to forecast (default 12)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -237,14 +297,23 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     from analysis.report.outputs import read_coverage
 
     stations = read_coverage_stations(args.stations)
-    coverage_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of) if args.as_of else None, args.out,
-                   with_map=not args.no_map, mode=args.mode, radius_m=args.radius_m)
+    coverage_stage(
+        stations,
+        resolve_city(args.city),
+        pd.Timestamp(args.as_of) if args.as_of else None,
+        args.out,
+        with_map=not args.no_map,
+        mode=args.mode,
+        radius_m=args.radius_m,
+    )
     result = read_coverage(args.out)
     city = result.by_district.iloc[-1]
-    print(f"coverage as of {args.as_of or 'latest'}: "
-          f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
-          f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
-          f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}")
+    print(
+        f"coverage as of {args.as_of or 'latest'}: "
+        f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
+        f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
+        f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}"
+    )
     return 0
 
 
@@ -257,12 +326,26 @@ def _add_coverage(sub) -> None:
     )
     p.add_argument("--stations", required=True, type=Path, metavar="PARQUET", help="cleaned stations.parquet")
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
-    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
-                   help="count stations on air on this date (default: every station with an on-air date)")
-    p.add_argument("--radius-m", type=float, default=None, metavar="R",
-                   help="fixed outdoor footprint radius for every station instead of the link budget")
-    p.add_argument("--mode", choices=["grid", "vector"], default="grid",
-                   help="grid (50 m cells, any scale) or vector (exact union, small inputs); default grid")
+    p.add_argument(
+        "--as-of",
+        default=None,
+        type=_date_arg,
+        metavar="YYYY-MM-DD",
+        help="count stations on air on this date (default: every station with an on-air date)",
+    )
+    p.add_argument(
+        "--radius-m",
+        type=float,
+        default=None,
+        metavar="R",
+        help="fixed outdoor footprint radius for every station instead of the link budget",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["grid", "vector"],
+        default="grid",
+        help="grid (50 m cells, any scale) or vector (exact union, small inputs); default grid",
+    )
     p.add_argument("--no-map", action="store_true", help="skip coverage_map.html")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.set_defaults(func=_cmd_coverage)
@@ -274,8 +357,8 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from analysis.clean.stations import read_stations
-    from analysis.errors import BadInputError
     from analysis.config import resolve_city
+    from analysis.errors import BadInputError
     from analysis.report.outputs import read_taskforce
     from analysis.taskforce import taskforce_stage
 
@@ -287,18 +370,28 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
     stations = read_stations(args.stations)
-    taskforce_stage(stations, resolve_city(args.city), pd.Timestamp(args.as_of), args.out, extract_date=extract,
-                    fig_lang=None if args.no_charts else args.lang, horizon=args.horizon,
-                    source=args.source or args.stations.name)
+    taskforce_stage(
+        stations,
+        resolve_city(args.city),
+        pd.Timestamp(args.as_of),
+        args.out,
+        extract_date=extract,
+        fig_lang=None if args.no_charts else args.lang,
+        horizon=args.horizon,
+        source=args.source or args.stations.name,
+    )
     report = read_taskforce(args.out)
     notes = json.loads((args.out / "taskforce_notes.json").read_text(encoding="utf-8")).get("notes", [])
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
-    print(f"task force as of {report.as_of.date()}: {int(funnel.loc['pipeline_total', 'sites'])} sites in the pipeline "
-          f"({int(funnel.loc['pipeline_total', 'change']):+d} since {report.previous.date()}), "
-          f"{int(funnel.loc['on_air', 'sites'])} on air, {len(report.supervision)} on the supervision list; "
-          f"target {city['target_add']} to add by {city['target_date'].date() if city['target_date'] == city['target_date'] else '-'}: "
-          f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}")
+    due = city["target_date"].date() if pd.notna(city["target_date"]) else "-"
+    print(
+        f"task force as of {report.as_of.date()}: {int(funnel.loc['pipeline_total', 'sites'])} sites in the pipeline "
+        f"({int(funnel.loc['pipeline_total', 'change']):+d} since {report.previous.date()}), "
+        f"{int(funnel.loc['on_air', 'sites'])} on air, {len(report.supervision)} on the supervision list; "
+        f"target {city['target_add']} to add by {due}: "
+        f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}"
+    )
     for note in notes:
         print(f"  note: {note}")
     return 0
@@ -317,9 +410,13 @@ def _add_taskforce(sub) -> None:
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/) or a city.toml path")
     p.add_argument("--as-of", required=True, type=_date_arg, metavar="YYYY-MM-DD", help="report date")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--extract-date", default=None, type=_date_arg, metavar="YYYY-MM-DD",
-                   help="date of the records (default: as_of of clean_summary.json beside PARQUET, "
-                   "else the latest stage date)")
+    p.add_argument(
+        "--extract-date",
+        default=None,
+        type=_date_arg,
+        metavar="YYYY-MM-DD",
+        help="date of the records (default: as_of of clean_summary.json beside PARQUET, else the latest stage date)",
+    )
     p.add_argument("--horizon", type=int, default=12, metavar="N", help="months of the bottom-up forecast (default 12)")
     p.add_argument("--lang", choices=["en", "zh"], default="zh", help="chart labels (default zh)")
     p.add_argument("--no-charts", action="store_true", help="skip funnel.png, blockers.png, days_stuck.png")
@@ -330,9 +427,19 @@ def _add_taskforce(sub) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report.runner import run_report
 
-    built = run_report(args.city, as_of=args.as_of, out=args.out, months=args.months, lang=args.lang,
-                       basemap=args.basemap, extract_date=args.extract_date, stations=args.stations,
-                       processed=args.processed, kernel=args.kernel, timeout=args.timeout)
+    built = run_report(
+        args.city,
+        as_of=args.as_of,
+        out=args.out,
+        months=args.months,
+        lang=args.lang,
+        basemap=args.basemap,
+        extract_date=args.extract_date,
+        stations=args.stations,
+        processed=args.processed,
+        kernel=args.kernel,
+        timeout=args.timeout,
+    )
     for folder in built:
         print(folder / "index.html")
     return 0
@@ -348,23 +455,55 @@ def _add_report(sub) -> None:
         "copy is kept in <as_of>.failed/ and the last good report is left as it was.",
     )
     p.add_argument("--city", required=True, help="city key (a folder under data/raw/)")
-    p.add_argument("--as-of", default=None, type=_date_arg, metavar="YYYY-MM-DD",
-                   help="report date (default: the last date in the data, the records' extract date)")
-    p.add_argument("--months", default=None, metavar="YYYY-MM:YYYY-MM",
-                   help="backfill one report per month, each as of its month end, and index them")
+    p.add_argument(
+        "--as-of",
+        default=None,
+        type=_date_arg,
+        metavar="YYYY-MM-DD",
+        help="report date (default: the last date in the data, the records' extract date)",
+    )
+    p.add_argument(
+        "--months",
+        default=None,
+        metavar="YYYY-MM:YYYY-MM",
+        help="backfill one report per month, each as of its month end, and index them",
+    )
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder (default reports/)")
-    p.add_argument("--lang", choices=["zh", "en"], default=None, help="language of the pages (default zh for a Chinese city)")
-    p.add_argument("--basemap", choices=["osm", "amap", "none"], default=None,
-                   help="basemap of the coverage map (default: city.toml [basemap] default)")
-    p.add_argument("--extract-date", default=None, type=_date_arg, metavar="YYYY-MM-DD",
-                   help="date the station records were extracted; they are cleaned as of it "
-                   "(default: the latest on-air or stage date in them)")
-    p.add_argument("--stations", type=Path, default=None, metavar="PATH",
-                   help="raw station files or folder (default: the city's stations/ folder)")
-    p.add_argument("--processed", type=Path, default=None, metavar="DIR",
-                   help="where cleaned data are cached (default data/processed)")
+    p.add_argument(
+        "--lang", choices=["zh", "en"], default=None, help="language of the pages (default zh for a Chinese city)"
+    )
+    p.add_argument(
+        "--basemap",
+        choices=["osm", "amap", "none"],
+        default=None,
+        help="basemap of the coverage map (default: city.toml [basemap] default)",
+    )
+    p.add_argument(
+        "--extract-date",
+        default=None,
+        type=_date_arg,
+        metavar="YYYY-MM-DD",
+        help="date the station records were extracted; they are cleaned as of it "
+        "(default: the latest on-air or stage date in them)",
+    )
+    p.add_argument(
+        "--stations",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="raw station files or folder (default: the city's stations/ folder)",
+    )
+    p.add_argument(
+        "--processed",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where cleaned data are cached (default data/processed)",
+    )
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to run the notebooks (default python3)")
-    p.add_argument("--timeout", type=int, default=600, metavar="S", help="longest a cell may run, seconds (default 600)")
+    p.add_argument(
+        "--timeout", type=int, default=600, metavar="S", help="longest a cell may run, seconds (default 600)"
+    )
     p.set_defaults(func=_cmd_report)
 
 
@@ -384,9 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 bad data (the message names file, row and problem), 2 bad usage.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress on stderr (default: a bar on a terminal, one line per step otherwise; "
-                        "or set FIVEG_PROGRESS=bar|lines|off)")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (default: a bar on a terminal, one line per step otherwise; "
+        "or set FIVEG_PROGRESS=bar|lines|off)",
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (_add_boundaries, _add_synth, _add_clean, _add_forecast, _add_coverage, _add_taskforce, _add_report):
         add(sub)

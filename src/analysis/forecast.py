@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import BadInputError, UsageError
-from analysis.verdict import classify_target, describe_requirement, describe_spread, describe_verdict
-from analysis.season import SEASON_MIN_MONTHS, read_declared_season, SeasonalNaive, SeasonalPace, estimate_season
 from analysis.figures import CJK_FONTS, figure_lang, set_cjk_font  # noqa: F401 (re-exported)
+from analysis.season import SEASON_MIN_MONTHS, SeasonalNaive, SeasonalPace, estimate_season, read_declared_season
+from analysis.verdict import classify_target, describe_requirement, describe_spread, describe_verdict
 
 #: Horizons (months) at which the backtest scores each model.
 BACKTEST_HORIZONS = (3, 6, 12)
@@ -43,8 +43,18 @@ SELECTION_MARGIN = 0.15
 #: every month they must clearly beat drift (on AR(1) processes with a winter their autocorrelated
 #: errors made their calibrated bands too wide). Before that, season_level is the default
 #: (`_select_model`): on simulated buildouts the backtest's choice on a few origins did worse.
-MODEL_COMPLEXITY = {"naive": 0, "drift": 1, "snaive": 1, "season_level": 2, "arima": 2, "ets_damped": 2, "ucm": 2,
-                    "season_ucm": 2, "arima_seasonal": 3, "ucm_seasonal": 3}
+MODEL_COMPLEXITY = {
+    "naive": 0,
+    "drift": 1,
+    "snaive": 1,
+    "season_level": 2,
+    "arima": 2,
+    "ets_damped": 2,
+    "ucm": 2,
+    "season_ucm": 2,
+    "arima_seasonal": 3,
+    "ucm_seasonal": 3,
+}
 #: Scaled backtest errors are capped here when the widening of the intervals is estimated.
 Z_CAP = 4.0
 #: Prior weight (in independent backtest errors) of a calibrated spread when the widening is fitted.
@@ -63,13 +73,15 @@ DEFAULT_SEED = 20210322
 # Series in
 # --------------------------------------------------------------------------------------------
 
+
 def _month_end(ts) -> pd.Timestamp:
     ts = pd.Timestamp(ts).normalize()
     return ts + pd.offsets.MonthEnd(0)
 
 
-def monthly_on_air(stations: pd.DataFrame, as_of, by_district: bool = False,
-                   start=None, districts=None) -> pd.Series | pd.DataFrame:
+def monthly_on_air(
+    stations: pd.DataFrame, as_of, by_district: bool = False, start=None, districts=None
+) -> pd.Series | pd.DataFrame:
     """Stations on air at each month end up to `as_of` (a station counts once its on_air_date <= d).
 
     Months run from `start` (default: the month of the first on-air date) to the last month end
@@ -170,14 +182,19 @@ def read_series(path: str | Path) -> pd.DataFrame:
         if cur["value"] < prev["value"]:
             raise BadInputError(
                 f"cumulative count falls from {prev['value']:g} on {prev['date'].date()} to {cur['value']:g} on "
-                f"{cur['date'].date()}: a cumulative count cannot fall (fix the source, or give the count net of closures)",
-                file=path, row=int(cur["row"]))
+                f"{cur['date'].date()}: a cumulative count cannot fall "
+                "(fix the source, or give the count net of closures)",
+                file=path,
+                row=int(cur["row"]),
+            )
         months = (cur["date"] - prev["date"]).days / 30.4375
         if months > MAX_GAP_MONTHS:
             raise BadInputError(
                 f"gap of {months:.0f} months between {prev['date'].date()} (row {prev['row']}) and "
                 f"{cur['date'].date()}: longer than {MAX_GAP_MONTHS} months cannot be interpolated",
-                file=path, row=int(cur["row"]))
+                file=path,
+                row=int(cur["row"]),
+            )
     return df
 
 
@@ -204,6 +221,7 @@ def to_month_ends(obs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 # --------------------------------------------------------------------------------------------
 # Candidate models (on monthly additions)
 # --------------------------------------------------------------------------------------------
+
 
 def _fourier(index: pd.DatetimeIndex, harmonics: int = 2) -> np.ndarray:
     month = index.month.to_numpy() - 1
@@ -277,7 +295,9 @@ class _Statsmodels(_Fitted):
         self.on_cumulative = on_cumulative
         self.exog_fn = exog_fn
         self.last_level = last_level
-        self.params = {str(k): float(v) for k, v in pd.Series(res.params, index=getattr(res.model, "param_names", None)).items()}
+        self.params = {
+            str(k): float(v) for k, v in pd.Series(res.params, index=getattr(res.model, "param_names", None)).items()
+        }
 
     def _exog(self, h):
         return None if self.exog_fn is None else self.exog_fn(_future_index(self.last, h))
@@ -335,8 +355,9 @@ def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None) -> 
             res = SARIMAX(y, exog=x, order=(1, 0, 0), trend="c").fit(disp=False, start_params=start)
             return _Statsmodels(name, res, last, exog_fn=_fourier)
         if name == "ucm_seasonal":
-            res = UnobservedComponents(y, level="llevel",
-                                       freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(disp=False, start_params=start)
+            res = UnobservedComponents(y, level="llevel", freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(
+                disp=False, start_params=start
+            )
             return _Statsmodels(name, res, last)
     raise UsageError(f"unknown model {name!r}")
 
@@ -366,8 +387,11 @@ def candidate_models(n_months: int, declared_season: bool = False) -> tuple[str,
     (and the seasonal-naive reference) from one year of additions on, or at once when the city
     declares its season; the Fourier/UCM seasonal models from two years on."""
     season = n_months >= SEASON_MIN_MONTHS or declared_season
-    return (BASE_MODELS + ((*SEASON_PACE_MODELS, *REFERENCE_MODELS) if season else ())
-            + (SEASONAL_MODELS if n_months >= SEASONAL_MIN_MONTHS else ()))
+    return (
+        BASE_MODELS
+        + ((*SEASON_PACE_MODELS, *REFERENCE_MODELS) if season else ())
+        + (SEASONAL_MODELS if n_months >= SEASONAL_MIN_MONTHS else ())
+    )
 
 
 def backtest_min_train(n: int, models) -> int:
@@ -385,8 +409,10 @@ def backtest_min_train(n: int, models) -> int:
 # Backtest
 # --------------------------------------------------------------------------------------------
 
-def backtest(cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train: int = MIN_TRAIN,
-             max_origins: int = MAX_ORIGINS) -> tuple[pd.DataFrame, list[str]]:
+
+def backtest(
+    cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train: int = MIN_TRAIN, max_origins: int = MAX_ORIGINS
+) -> tuple[pd.DataFrame, list[str]]:
     """Rolling-origin backtest of each model on the cumulative series, MASE at each horizon.
 
     MASE at origin t is |error at t+h| over the mean monthly addition of the training months
@@ -411,8 +437,9 @@ def _run_backtest(cum, models, horizons, min_train, max_origins, season_prior=No
     usable = [h for h in horizons if n - min_train - h >= MIN_ORIGINS]
     for h in horizons:
         if h not in usable:
-            notes.append(f"too little history for a {h}-month backtest ({n} months; needs "
-                         f"{min_train + h + MIN_ORIGINS})")
+            notes.append(
+                f"too little history for a {h}-month backtest ({n} months; needs {min_train + h + MIN_ORIGINS})"
+            )
     cols = ["model"] + [f"mase_h{h}" for h in horizons] + ["score", "n_origins", "failed_fits"]
     fits: dict[str, dict[int, _Fitted]] = {m: {} for m in models}
     if not usable:
@@ -480,8 +507,7 @@ def choose_model(table: pd.DataFrame, margin: float = SELECTION_MARGIN) -> str |
     rows = scored.assign(rank=rank).sort_values(["rank", "score", "model"], kind="stable")
 
     def beats(x, y) -> bool:
-        return (x["score"] <= (1 - margin) * y["score"]
-                and all(x[c] <= y[c] for c in hcols))
+        return x["score"] <= (1 - margin) * y["score"] and all(x[c] <= y[c] for c in hcols)
 
     for _, cand in rows.iterrows():
         if not any(beats(other, cand) for _, other in rows.iterrows() if other["model"] != cand["model"]):
@@ -509,7 +535,7 @@ def _scaled_errors(cum: pd.Series, fits: dict, horizon: int, n_sim: int, seed: i
             continue
         paths = _monotone_paths(adds, values[t0 - 1], None)
         mean, sd = paths.mean(axis=0), paths.std(axis=0)
-        actual = values[t0: t0 + steps]
+        actual = values[t0 : t0 + steps]
         for h in range(1, steps + 1):
             if sd[h - 1] > 1e-9:
                 z[h].append(float((actual[h - 1] - mean[h - 1]) / sd[h - 1]))
@@ -536,7 +562,7 @@ def fit_widening(z: dict[int, list[float]]) -> np.ndarray | None:
     for h, v in sorted(z.items()):
         if len(v) >= MIN_ORIGINS:
             n_eff = max(1.0, len(v) / h)
-            raw = float(np.mean(np.minimum(np.square(v), Z_CAP ** 2)))
+            raw = float(np.mean(np.minimum(np.square(v), Z_CAP**2)))
             hs.append(h)
             s2.append((n_eff * raw + WIDENING_PRIOR_N) / (n_eff + WIDENING_PRIOR_N))
     if len(hs) < 2 or sum(len(z[h]) for h in hs) < 4 * MIN_ORIGINS:
@@ -560,8 +586,15 @@ def widening_factors(fitted: np.ndarray | None, steps: int, lower: float = 1.0) 
     return np.clip(np.sqrt(np.maximum(s2[h], 0.0)), lower, MAX_WIDENING)
 
 
-def interval_scale(cum: pd.Series, model: str, horizon: int = 12, min_train: int = MIN_TRAIN,
-                   max_origins: int = MAX_ORIGINS, n_sim: int = 200, seed: int = DEFAULT_SEED) -> float:
+def interval_scale(
+    cum: pd.Series,
+    model: str,
+    horizon: int = 12,
+    min_train: int = MIN_TRAIN,
+    max_origins: int = MAX_ORIGINS,
+    n_sim: int = 200,
+    seed: int = DEFAULT_SEED,
+) -> float:
     """How much wider the model's simulated spread must be, `horizon` months ahead, to match its
     own backtest errors (1 for a well-calibrated model; at least 1, at most MAX_WIDENING)."""
     _, _, fits = _run_backtest(cum, (model,), BACKTEST_HORIZONS, min_train, max_origins)
@@ -572,6 +605,7 @@ def interval_scale(cum: pd.Series, model: str, horizon: int = 12, min_train: int
 # --------------------------------------------------------------------------------------------
 # Forecast
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class TargetResult:
@@ -587,10 +621,10 @@ class Forecast:
     history: pd.Series
     model: str
     params: dict
-    table: pd.DataFrame            # date, mean, lo80, hi80, lo95, hi95 (month ends after history)
+    table: pd.DataFrame  # date, mean, lo80, hi80, lo95, hi95 (month ends after history)
     backtest: pd.DataFrame
     notes: list[str]
-    paths: np.ndarray              # (n_paths, n_steps) cumulative count at each future month end
+    paths: np.ndarray  # (n_paths, n_steps) cumulative count at each future month end
     path_index: pd.DatetimeIndex
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
     as_of: pd.Timestamp | None = None
@@ -601,10 +635,10 @@ class Forecast:
     source: str = ""
     name_zh: str = ""
     source_zh: str = ""  # the source line in Chinese, for figures in Chinese
-    fit: object = None                         # the fitted top-down model
-    plan_to_air_days: float = math.nan          # median days from planning to air (the pipeline's)
-    top_down_paths: np.ndarray | None = None   # before the pipeline component, when there is one
-    pipeline_paths: np.ndarray | None = None   # pipeline sites on air by each month end, per path
+    fit: object = None  # the fitted top-down model
+    plan_to_air_days: float = math.nan  # median days from planning to air (the pipeline's)
+    top_down_paths: np.ndarray | None = None  # before the pipeline component, when there is one
+    pipeline_paths: np.ndarray | None = None  # pipeline sites on air by each month end, per path
 
     def plot(self, lang: str = "en", ax=None, title: str | None = None):
         """The fan chart (see `plot_fan`)."""
@@ -617,9 +651,12 @@ class Forecast:
             "params": {k: _round(v) for k, v in sorted(self.params.items())},
             "backtest": json_records(self.backtest),
             "notes": list(self.notes),
-            "history": {"first": str(self.history.index[0].date()), "last": str(self.history.index[-1].date()),
-                        "n_months": int(len(self.history)),
-                        "n_months_interpolated": int((~self.observed).sum()) if self.observed is not None else 0},
+            "history": {
+                "first": str(self.history.index[0].date()),
+                "last": str(self.history.index[-1].date()),
+                "n_months": int(len(self.history)),
+                "n_months_interpolated": int((~self.observed).sum()) if self.observed is not None else 0,
+            },
             "as_of": str(self.as_of.date()) if self.as_of is not None else None,
             "count_as_of": _round(self.count_as_of),
             "targets": json_records(self.targets),
@@ -695,32 +732,49 @@ def _select_model(history, models, model, max_origins, season_prior):
     if seasonal and (min_train < SEASON_MIN_MONTHS + 1 or n_origins < 12):
         # a season learned from a year is not tested in every season yet: backtests on a few origins
         # chose worse than season_level alone on the simulated buildouts (benchmarks/forecast_eval.py)
-        notes.append(f"too little history to backtest a season learned from a year at origins in every month "
-                     f"({len(history)} months, {n_origins} origins): season_level chosen (the pace of the last "
-                     "year, by a construction season shrunk toward flat by its evidence)")
+        notes.append(
+            f"too little history to backtest a season learned from a year at origins in every month "
+            f"({len(history)} months, {n_origins} origins): season_level chosen (the pace of the last "
+            "year, by a construction season shrunk toward flat by its evidence)"
+        )
         return "season_level", table, fits, notes
     if chosen is None:
-        notes.append(f"too little history to choose a model by backtest ({len(history)} months): "
-                     "fell back to drift (the mean monthly addition so far)")
+        notes.append(
+            f"too little history to choose a model by backtest ({len(history)} months): "
+            "fell back to drift (the mean monthly addition so far)"
+        )
         return "drift", table, fits, notes
     scores = table.set_index("model")["score"]
     best = str(table[~table["model"].isin(REFERENCE_MODELS)].iloc[0]["model"])
     if best != chosen:
-        notes.append(f"{chosen} chosen: {best} scored {scores[best]:.3f} against {scores[chosen]:.3f}, not "
-                     f"{SELECTION_MARGIN:.0%} better and better at every horizon (a simpler model wins "
-                     "unless clearly beaten)")
+        notes.append(
+            f"{chosen} chosen: {best} scored {scores[best]:.3f} against {scores[chosen]:.3f}, not "
+            f"{SELECTION_MARGIN:.0%} better and better at every horizon (a simpler model wins "
+            "unless clearly beaten)"
+        )
     for ref in ("drift", "snaive"):
         if chosen != ref and pd.notna(scores.get(ref, np.nan)):
-            notes.append(f"{chosen} against {ref} in the backtest: mean MASE {scores[chosen]:.3f} "
-                         f"vs {scores[ref]:.3f}")
+            notes.append(f"{chosen} against {ref} in the backtest: mean MASE {scores[chosen]:.3f} vs {scores[ref]:.3f}")
     return chosen, table, fits, notes
 
 
-def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, count_as_of: float | None = None,
-                 models=None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-                 max_origins: int = MAX_ORIGINS, model: str | None = None, observed: pd.Series | None = None,
-                 name: str = "", unit: str = "stations", source: str = "",
-                 season_prior: np.ndarray | None = None) -> Forecast:
+def fit_forecast(
+    history: pd.Series,
+    horizon: int = 12,
+    targets=(),
+    as_of=None,
+    count_as_of: float | None = None,
+    models=None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    max_origins: int = MAX_ORIGINS,
+    model: str | None = None,
+    observed: pd.Series | None = None,
+    name: str = "",
+    unit: str = "stations",
+    source: str = "",
+    season_prior: np.ndarray | None = None,
+) -> Forecast:
     """Forecast a monthly cumulative count (month-end index) `horizon` months past its end.
 
     The model is chosen by `backtest` (mean MASE at 3, 6 and 12 months) among `models` (default
@@ -778,21 +832,38 @@ def fit_forecast(history: pd.Series, horizon: int = 12, targets=(), as_of=None, 
             paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
             if floor is not None:
                 paths = np.maximum(paths, floor)
-            notes.append(f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
-                         "to match the model's errors in the backtest")
+            notes.append(
+                f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
+                "to match the model's errors in the backtest"
+            )
     index = _future_index(last_date, steps_sim)
     table = _summarize(paths[:, :horizon], index[:horizon])
-    fc = Forecast(history=history, model=chosen, params=fit.params, table=table, backtest=table_bt, notes=notes,
-                  paths=paths, path_index=index, as_of=as_of, count_as_of=floor, observed=observed,
-                  name=name, unit=unit, source=source, fit=fit)
+    fc = Forecast(
+        history=history,
+        model=chosen,
+        params=fit.params,
+        table=table,
+        backtest=table_bt,
+        notes=notes,
+        paths=paths,
+        path_index=index,
+        as_of=as_of,
+        count_as_of=floor,
+        observed=observed,
+        name=name,
+        unit=unit,
+        source=source,
+        fit=fit,
+    )
     fc.targets = _target_table(fc, targets)
     return fc
 
 
 def _summarize(paths: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
     q = np.quantile(paths, [0.025, 0.10, 0.90, 0.975], axis=0)
-    return pd.DataFrame({"date": index, "mean": paths.mean(axis=0), "lo80": q[1], "hi80": q[2],
-                         "lo95": q[0], "hi95": q[3]})
+    return pd.DataFrame(
+        {"date": index, "mean": paths.mean(axis=0), "lo80": q[1], "hi80": q[2], "lo95": q[0], "hi95": q[3]}
+    )
 
 
 def _normalize_targets(targets) -> list[TargetResult]:
@@ -832,24 +903,36 @@ def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
             med_date, p10, p90, p_ever = fc.as_of, fc.as_of, fc.as_of, 1.0
         else:
             p_ever = float((first >= 0).mean())
-            def date_q(q):
-                k = np.quantile(np.where(first >= 0, first, np.iinfo(np.int32).max), q, method="lower")
-                return fc.path_index[int(k)] if k < len(fc.path_index) else pd.NaT
-            med_date, p10, p90 = date_q(0.5), date_q(0.1), date_q(0.9)
+
+            # month index at which each path first reaches the target (never: past the end)
+            ks = np.quantile(np.where(first >= 0, first, np.iinfo(np.int32).max), [0.5, 0.1, 0.9], method="lower")
+            med_date, p10, p90 = (fc.path_index[int(k)] if k < len(fc.path_index) else pd.NaT for k in ks)
         months_left = _months_between(fc.as_of, t.date)
         need = (t.on_air - known) / months_left if months_left > 0 else float("nan")
         q = np.quantile(v, [0.025, 0.10, 0.90, 0.975])
-        rows.append({
-            "target_date": t.date, "target": t.on_air, "label": t.label,
-            "mean": float(v.mean()), "lo80": q[1], "hi80": q[2], "lo95": q[0], "hi95": q[3],
-            "prob_reach": float((v >= t.on_air).mean()) if known < t.on_air and fc.as_of < t.date else math.nan,
-            "date_reach_median": med_date, "date_reach_p10": p10, "date_reach_p90": p90,
-            "prob_reach_in_simulation": p_ever,
-            "count_as_of": known, "months_left": months_left,
-            "pace_needed_per_month": max(need, 0.0) if math.isfinite(need) else need,
-            "pace_last_3m": _pace(fc.history, 3), "pace_last_6m": _pace(fc.history, 6),
-            **_verdict_columns(fc, t, v, q, known),
-        })
+        rows.append(
+            {
+                "target_date": t.date,
+                "target": t.on_air,
+                "label": t.label,
+                "mean": float(v.mean()),
+                "lo80": q[1],
+                "hi80": q[2],
+                "lo95": q[0],
+                "hi95": q[3],
+                "prob_reach": float((v >= t.on_air).mean()) if known < t.on_air and fc.as_of < t.date else math.nan,
+                "date_reach_median": med_date,
+                "date_reach_p10": p10,
+                "date_reach_p90": p90,
+                "prob_reach_in_simulation": p_ever,
+                "count_as_of": known,
+                "months_left": months_left,
+                "pace_needed_per_month": max(need, 0.0) if math.isfinite(need) else need,
+                "pace_last_3m": _pace(fc.history, 3),
+                "pace_last_6m": _pace(fc.history, 6),
+                **_verdict_columns(fc, t, v, q, known),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -861,26 +944,41 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
     k = fc.path_index.get_indexer([_month_end(t.date)])[0]
     pipe = float(fc.pipeline_paths[:, k].mean()) if fc.pipeline_paths is not None and k >= 0 else 0.0
     n_pipe = int(fc.pipeline_paths[:, -1].max()) if fc.pipeline_paths is not None else 0
-    verdict_zh, verdict_en = describe_verdict(status, t.on_air, t.date, float((v >= t.on_air).mean()),
-                                              float(v.mean()), q[1], q[2], known)
-    need, by, must_zh, must_en = describe_requirement(status, t.on_air, t.date, fc.as_of, known, pipe,
-                                                      fc.plan_to_air_days)
+    verdict_zh, verdict_en = describe_verdict(
+        status, t.on_air, t.date, float((v >= t.on_air).mean()), float(v.mean()), q[1], q[2], known
+    )
+    need, by, must_zh, must_en = describe_requirement(
+        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days
+    )
     months = max(_months_between(fc.as_of, t.date), 1e-9)
-    spread_zh, spread_en = ("", "") if passed else describe_spread(
-        t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe)
-    return {"expected_on_air": known if passed else float(v.mean()), "status": status,
-            "pipeline_expected": pipe, "sites_to_enter_pipeline": need, "enter_pipeline_by": by,
-            "plan_to_air_median_days": fc.plan_to_air_days, "verdict_zh": verdict_zh, "verdict_en": verdict_en,
-            "must_happen_zh": must_zh, "must_happen_en": must_en, "spread_zh": spread_zh, "spread_en": spread_en}
+    spread_zh, spread_en = (
+        ("", "")
+        if passed
+        else describe_spread(t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe)
+    )
+    return {
+        "expected_on_air": known if passed else float(v.mean()),
+        "status": status,
+        "pipeline_expected": pipe,
+        "sites_to_enter_pipeline": need,
+        "enter_pipeline_by": by,
+        "plan_to_air_median_days": fc.plan_to_air_days,
+        "verdict_zh": verdict_zh,
+        "verdict_en": verdict_en,
+        "must_happen_zh": must_zh,
+        "must_happen_en": must_en,
+        "spread_zh": spread_zh,
+        "spread_en": spread_en,
+    }
 
 
-def expected_on_air(fc: "Forecast | CityForecast", date) -> float:
+def expected_on_air(fc: Forecast | CityForecast, date) -> float:
     """The one expected count of stations on air on `date` that every page shows: the mean of the
     forecast's paths at its month end (the count itself once the date has passed)."""
     fc = getattr(fc, "city", fc)
     known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
     if fc.as_of is not None and pd.Timestamp(date) <= fc.as_of:
-        return float(fc.history.loc[:_month_end(date)].iloc[-1]) if pd.Timestamp(date) < fc.as_of else known
+        return float(fc.history.loc[: _month_end(date)].iloc[-1]) if pd.Timestamp(date) < fc.as_of else known
     return float(_value_at(fc, pd.Timestamp(date)).mean())
 
 
@@ -893,9 +991,16 @@ def forecast_series_file(path: str | Path, horizon: int = 12, targets=(), **kw) 
         raise BadInputError(exc.problem, file=path) from None
     last_obs = obs.iloc[-1]
     count_after = float(last_obs["value"]) if last_obs["date"] > monthly.index[-1] else None
-    fc = fit_forecast(monthly, horizon=horizon, targets=targets,
-                      as_of=last_obs["date"], count_as_of=count_after, observed=observed,
-                      name=kw.pop("name", Path(path).stem), **kw)
+    fc = fit_forecast(
+        monthly,
+        horizon=horizon,
+        targets=targets,
+        as_of=last_obs["date"],
+        count_as_of=count_after,
+        observed=observed,
+        name=kw.pop("name", Path(path).stem),
+        **kw,
+    )
     n_interp = int((~observed).sum())
     if n_interp:
         fc.notes.append(f"{n_interp} of {len(monthly)} month ends interpolated linearly between published dates")
@@ -905,6 +1010,7 @@ def forecast_series_file(path: str | Path, horizon: int = 12, targets=(), **kw) 
 # --------------------------------------------------------------------------------------------
 # The pipeline as a component
 # --------------------------------------------------------------------------------------------
+
 
 def has_pipeline_columns(stations: pd.DataFrame) -> bool:
     """Whether the station table carries the stage dates and statuses the pipeline component needs."""
@@ -926,8 +1032,9 @@ def season_clock(as_of, path_index: pd.DatetimeIndex, factors=None) -> np.ndarra
     return np.where(k >= 0, work[np.clip(k, 0, len(work) - 1)], 0.0)
 
 
-def sample_pipeline_days(stations: pd.DataFrame, as_of, n_paths: int, seed: int, extract_date=None, freed=(),
-                         season=None) -> tuple[pd.DataFrame, np.ndarray]:
+def sample_pipeline_days(
+    stations: pd.DataFrame, as_of, n_paths: int, seed: int, extract_date=None, freed=(), season=None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The pipeline sites on `as_of` and their simulated working days to air ((n_paths, n_sites),
     `taskforce.sample_days_to_air` on the construction season's clock when `season` is given)."""
     from analysis.taskforce import sample_days_to_air
@@ -942,8 +1049,16 @@ def _arrivals_of(days: np.ndarray, use: np.ndarray, clock: np.ndarray) -> np.nda
     return np.stack([(d <= c).sum(axis=1) for c in clock], axis=1).astype(float)
 
 
-def pipeline_arrivals(stations: pd.DataFrame, as_of, path_index: pd.DatetimeIndex, n_paths: int, seed: int,
-                      extract_date=None, freed=(), season=None) -> tuple[np.ndarray, pd.DataFrame]:
+def pipeline_arrivals(
+    stations: pd.DataFrame,
+    as_of,
+    path_index: pd.DatetimeIndex,
+    n_paths: int,
+    seed: int,
+    extract_date=None,
+    freed=(),
+    season=None,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Sites in the pipeline on `as_of` gone on air by each month end of `path_index`, per simulated
     path ((n_paths, steps), cumulative), from the stage durations observed by then
     (`taskforce.sample_days_to_air`), counted on the construction season's clock (`season_clock`,
@@ -994,9 +1109,11 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
     fc.paths = combine_with_pipeline(fc.paths, base, _arrivals_of(pipe_days, committed, clock))
     fc.table = _summarize(fc.paths[:, :horizon], fc.path_index[:horizon])
     fc.targets = _target_table(fc, targets)
-    fc.notes.append(f"{len(sites)} sites in the pipeline on {as_of.date()} reach air by the observed stage "
-                    "durations (Kaplan-Meier, sites still waiting counted); sites not yet planned come from the "
-                    "top-down pace, less the share the pipeline already accounts for")
+    fc.notes.append(
+        f"{len(sites)} sites in the pipeline on {as_of.date()} reach air by the observed stage "
+        "durations (Kaplan-Meier, sites still waiting counted); sites not yet planned come from the "
+        "top-down pace, less the share the pipeline already accounts for"
+    )
     return sites
 
 
@@ -1004,13 +1121,26 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
 # Levers: what freeing each blocker's sites this month is worth
 # --------------------------------------------------------------------------------------------
 
-LEVER_COLUMNS = ["as_of", "blocker", "blocker_zh", "sites_on_list", "target_date", "target", "prob_reach",
-                 "prob_reach_if_freed", "prob_rise", "year_end", "expected_year_end", "expected_year_end_if_freed",
-                 "year_end_rise"]
+LEVER_COLUMNS = [
+    "as_of",
+    "blocker",
+    "blocker_zh",
+    "sites_on_list",
+    "target_date",
+    "target",
+    "prob_reach",
+    "prob_reach_if_freed",
+    "prob_rise",
+    "year_end",
+    "expected_year_end",
+    "expected_year_end_if_freed",
+    "year_end_rise",
+]
 
 
-def rank_levers(cf: "CityForecast", stations: pd.DataFrame, city=None, extract_date=None,
-                seed: int = DEFAULT_SEED) -> pd.DataFrame:
+def rank_levers(
+    cf: CityForecast, stations: pd.DataFrame, city=None, extract_date=None, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
     """For each blocker on the supervision list (`taskforce.list_stuck_sites`, 'none' where no
     blocker is reported): the rise in P(next target) and in the expected count at the year's end
     if the sites it holds finish their current stage this month (then move on at the observed
@@ -1041,22 +1171,31 @@ def rank_levers(cf: "CityForecast", stations: pd.DataFrame, city=None, extract_d
         mine = sites["station_id"].isin(ids).to_numpy()
         gain = _arrivals_of(freed_days, mine, clock) - _arrivals_of(base_days, mine, clock)
         after = np.maximum.accumulate(fc.paths + gain, axis=1)
-        row = {"as_of": as_of, "blocker": blocker, "blocker_zh": BLOCKER_ZH.get(blocker, blocker),
-               "sites_on_list": len(ids), "year_end": year_end,
-               "expected_year_end": float(fc.paths[:, k_year].mean()) if k_year >= 0 else math.nan,
-               "expected_year_end_if_freed": float(after[:, k_year].mean()) if k_year >= 0 else math.nan}
+        row = {
+            "as_of": as_of,
+            "blocker": blocker,
+            "blocker_zh": BLOCKER_ZH.get(blocker, blocker),
+            "sites_on_list": len(ids),
+            "year_end": year_end,
+            "expected_year_end": float(fc.paths[:, k_year].mean()) if k_year >= 0 else math.nan,
+            "expected_year_end_if_freed": float(after[:, k_year].mean()) if k_year >= 0 else math.nan,
+        }
         row["year_end_rise"] = row["expected_year_end_if_freed"] - row["expected_year_end"]
         if len(goal):
             t = goal.iloc[0]
             k = fc.path_index.get_indexer([_month_end(t["target_date"])])[0]
-            row.update(target_date=t["target_date"], target=int(t["target"]),
-                       prob_reach=float((fc.paths[:, k] >= t["target"]).mean()),
-                       prob_reach_if_freed=float((after[:, k] >= t["target"]).mean()))
+            row.update(
+                target_date=t["target_date"],
+                target=int(t["target"]),
+                prob_reach=float((fc.paths[:, k] >= t["target"]).mean()),
+                prob_reach_if_freed=float((after[:, k] >= t["target"]).mean()),
+            )
             row["prob_rise"] = row["prob_reach_if_freed"] - row["prob_reach"]
         rows.append(row)
     out = pd.DataFrame(rows, columns=LEVER_COLUMNS)
-    return out.sort_values(["prob_rise", "year_end_rise", "blocker"], ascending=[False, False, True],
-                           kind="stable").reset_index(drop=True)
+    return out.sort_values(
+        ["prob_rise", "year_end_rise", "blocker"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def write_levers(levers: pd.DataFrame, out: str | Path) -> Path:
@@ -1076,14 +1215,15 @@ def write_levers(levers: pd.DataFrame, out: str | Path) -> Path:
 # City and districts
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class CityForecast:
     """The city's forecast, its districts' reconciled forecasts, and the monthly series behind them."""
 
     city: Forecast
     districts: dict[str, Forecast]
-    series: pd.DataFrame           # month ends x (city + one column per district)
-    district_table: pd.DataFrame   # per district and target: share, count, forecast, probability
+    series: pd.DataFrame  # month ends x (city + one column per district)
+    district_table: pd.DataFrame  # per district and target: share, count, forecast, probability
     notes: list[str]
 
     @property
@@ -1105,9 +1245,18 @@ class CityForecast:
         return plot_districts(self, lang=lang)
 
 
-def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | None = None,
-                      district: str | None = None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-                      model: str | None = None, max_origins: int = MAX_ORIGINS, pipeline: bool = True) -> CityForecast:
+def forecast_stations(
+    stations: pd.DataFrame,
+    as_of,
+    city=None,
+    horizon: int | None = None,
+    district: str | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    model: str | None = None,
+    max_origins: int = MAX_ORIGINS,
+    pipeline: bool = True,
+) -> CityForecast:
     """From clean stations and a report date: the city's forecast and its districts'.
 
     Only stations on air by `as_of` count. `city` (a key, a folder, or a config.City; default
@@ -1143,18 +1292,38 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
     count_now = count_on_air(stations, as_of)
     last_goal = max([_month_end(t.date) for t in targets], default=city_series.index[-1])
     horizon = horizon or max(12, _month_steps(city_series.index[-1], last_goal))
-    split = split_targets(stations if district is None else all_stations, as_of, cfg, targets,
-                          names or list(by_d.columns))
+    split = split_targets(
+        stations if district is None else all_stations, as_of, cfg, targets, names or list(by_d.columns)
+    )
     if district is not None:
-        targets = [(t.date, split[(pd.Timestamp(t.date), district)][0],
-                    f"{district}: {split[(pd.Timestamp(t.date), district)][1]:.0%} of {t.on_air}") for t in targets]
-        notes.append(f"{district}: targets are the district's split of the city's "
-                     f"({split[(pd.Timestamp(targets[0][0]), district)][2] if targets else 'no target'})")
+        targets = [
+            (
+                t.date,
+                split[(pd.Timestamp(t.date), district)][0],
+                f"{district}: {split[(pd.Timestamp(t.date), district)][1]:.0%} of {t.on_air}",
+            )
+            for t in targets
+        ]
+        notes.append(
+            f"{district}: targets are the district's split of the city's "
+            f"({split[(pd.Timestamp(targets[0][0]), district)][2] if targets else 'no target'})"
+        )
     name = (cfg.name_en if cfg is not None else "city") if district is None else district
     season_prior = read_declared_season(cfg.raw, cfg.folder / "city.toml") if cfg is not None else None
-    city_fc = fit_forecast(city_series, horizon=horizon, targets=targets, as_of=as_of, count_as_of=count_now,
-                           n_paths=n_paths, seed=seed, model=model, max_origins=max_origins, name=name,
-                           source=f"clean stations on air by {as_of.date()}", season_prior=season_prior)
+    city_fc = fit_forecast(
+        city_series,
+        horizon=horizon,
+        targets=targets,
+        as_of=as_of,
+        count_as_of=count_now,
+        n_paths=n_paths,
+        seed=seed,
+        model=model,
+        max_origins=max_origins,
+        name=name,
+        source=f"clean stations on air by {as_of.date()}",
+        season_prior=season_prior,
+    )
     if pipeline and district is None and has_pipeline_columns(stations):
         _add_pipeline(city_fc, stations, as_of, n_paths, seed, horizon, _normalize_targets(targets))
     city_fc.name_zh = (cfg.name_zh if cfg is not None else "") if district is None else district
@@ -1170,8 +1339,9 @@ def forecast_stations(stations: pd.DataFrame, as_of, city=None, horizon: int | N
         _reconcile(city_fc, districts)
     table = _district_table(city_fc, districts, targets, split) if districts else pd.DataFrame()
     series = pd.concat([city_series.rename("city"), by_d], axis=1)
-    return CityForecast(city=city_fc, districts=districts, series=series, district_table=table,
-                        notes=city_fc.notes + notes)
+    return CityForecast(
+        city=city_fc, districts=districts, series=series, district_table=table, notes=city_fc.notes + notes
+    )
 
 
 def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:
@@ -1207,9 +1377,19 @@ def _district_forecast(series, city_fc, count_now, n_paths, seed, name) -> Forec
     if series.iloc[-1] == 0 or series.diff().dropna().abs().sum() == 0:
         steps = city_fc.paths.shape[1]
         paths = np.full((n_paths, steps), float(series.iloc[-1]))
-        return Forecast(history=series, model="none", params={}, table=_summarize(paths, city_fc.path_index),
-                        backtest=pd.DataFrame(), notes=["no additions yet"], paths=paths,
-                        path_index=city_fc.path_index, as_of=city_fc.as_of, count_as_of=count_now, name=name)
+        return Forecast(
+            history=series,
+            model="none",
+            params={},
+            table=_summarize(paths, city_fc.path_index),
+            backtest=pd.DataFrame(),
+            notes=["no additions yet"],
+            paths=paths,
+            path_index=city_fc.path_index,
+            as_of=city_fc.as_of,
+            count_as_of=count_now,
+            name=name,
+        )
     model = city_fc.model if city_fc.model in ("naive", "drift") or len(series) >= MIN_TRAIN else "drift"
     try:
         fit = _fit_candidate(model, series)
@@ -1221,9 +1401,19 @@ def _district_forecast(series, city_fc, count_now, n_paths, seed, name) -> Forec
         fit = _fit_candidate(model, series)
         adds = fit.simulate(city_fc.paths.shape[1], n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(series.iloc[-1]), float(count_now))
-    return Forecast(history=series, model=model, params=fit.params, table=pd.DataFrame(), backtest=pd.DataFrame(),
-                    notes=[], paths=paths, path_index=city_fc.path_index, as_of=city_fc.as_of,
-                    count_as_of=float(count_now), name=name)
+    return Forecast(
+        history=series,
+        model=model,
+        params=fit.params,
+        table=pd.DataFrame(),
+        backtest=pd.DataFrame(),
+        notes=[],
+        paths=paths,
+        path_index=city_fc.path_index,
+        as_of=city_fc.as_of,
+        count_as_of=float(count_now),
+        name=name,
+    )
 
 
 def _reconcile(city_fc: Forecast, districts: dict[str, Forecast]) -> None:
@@ -1250,21 +1440,34 @@ def _district_table(city_fc, districts, targets, split) -> pd.DataFrame:
             v = f.paths[:, k] if k >= 0 else np.full(f.paths.shape[0], float(f.history.iloc[-1]))
             mean = float(f.reconciled_mean[k]) if k >= 0 else float(v.mean())
             need_months = _months_between(city_fc.as_of, t.date)
-            rows.append({
-                "district": d, "target_date": t.date, "city_target": t.on_air,
-                "share_pct": 100 * share, "share_source": basis, "district_target": target_d,
-                "on_air_as_of": f.count_as_of, "mean": mean,
-                "lo80": float(np.quantile(v, 0.10)), "hi80": float(np.quantile(v, 0.90)),
-                "prob_reach": float((v >= target_d - 1e-9).mean()),
-                "pace_needed_per_month": max((target_d - f.count_as_of) / need_months, 0.0) if need_months > 0 else np.nan,
-                "pace_last_3m": _pace(f.history, 3), "pace_last_6m": _pace(f.history, 6), "model": f.model,
-            })
+            rows.append(
+                {
+                    "district": d,
+                    "target_date": t.date,
+                    "city_target": t.on_air,
+                    "share_pct": 100 * share,
+                    "share_source": basis,
+                    "district_target": target_d,
+                    "on_air_as_of": f.count_as_of,
+                    "mean": mean,
+                    "lo80": float(np.quantile(v, 0.10)),
+                    "hi80": float(np.quantile(v, 0.90)),
+                    "prob_reach": float((v >= target_d - 1e-9).mean()),
+                    "pace_needed_per_month": max((target_d - f.count_as_of) / need_months, 0.0)
+                    if need_months > 0
+                    else np.nan,
+                    "pace_last_3m": _pace(f.history, 3),
+                    "pace_last_6m": _pace(f.history, 6),
+                    "model": f.model,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # Output files
 # --------------------------------------------------------------------------------------------
+
 
 def forecast_csv_frame(fc: Forecast, horizon: int | None = None) -> pd.DataFrame:
     t = fc.table if horizon is None else fc.table.iloc[:horizon]
@@ -1282,8 +1485,14 @@ def _decimals(history: pd.Series) -> int:
     return 4
 
 
-def write_forecast(fc: Forecast, out: str | Path, horizon: int | None = None, lang: str = "en",
-                   figure: bool = True, extra: dict | None = None) -> list[Path]:
+def write_forecast(
+    fc: Forecast,
+    out: str | Path,
+    horizon: int | None = None,
+    lang: str = "en",
+    figure: bool = True,
+    extra: dict | None = None,
+) -> list[Path]:
     """Write forecast.csv, model.json (and forecast.png) into `out`; byte-identical for the same input."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -1299,11 +1508,13 @@ def write_forecast(fc: Forecast, out: str | Path, horizon: int | None = None, la
     paths = [csv_path, json_path]
     if figure:
         import matplotlib
+
         matplotlib.use("Agg", force=False)
         fig = plot_fan(fc, lang=lang)
         png = out / "forecast.png"
         fig.savefig(png, dpi=120, bbox_inches="tight", metadata={"Software": None})
         import matplotlib.pyplot as plt
+
         plt.close(fig)
         paths.append(png)
     return paths
@@ -1314,18 +1525,38 @@ def write_forecast(fc: Forecast, out: str | Path, horizon: int | None = None, la
 # --------------------------------------------------------------------------------------------
 
 _LABELS = {
-    "en": {"history": "on air (month end)", "mean": "forecast (mean)", "i80": "80% interval", "i95": "95% interval",
-           "ylabel": "5G stations on air (cumulative)", "xlabel": "month end", "as_of": "as of {d}",
-           "title": "{name}: 5G stations on air, forecast to {end}", "target": "target {n:,} by {d}: P = {p:.0%}",
-           "source": "Source: {src}. Model: {model} (chosen by rolling-origin backtest, MASE at 3/6/12 months). "
-                     "Shaded: 80% and 95% of {n:,} simulated paths.",
-           "district_title": "{name} by district: on air and forecast (reconciled to the city)"},
-    "zh": {"history": "已开通（月末）", "mean": "预测（均值）", "i80": "80% 区间", "i95": "95% 区间",
-           "ylabel": "已开通 5G 基站数（累计，座）", "xlabel": "月末", "as_of": "截至 {d}",
-           "title": "{name}：5G 基站开通数及预测（至 {end}）", "target": "目标 {n:,} 座（{d}）：达成概率 {p:.0%}",
-           "source": "数据来源：{src}。模型：{model}（滚动起点回测选定，3/6/12 个月 MASE）。"
-                     "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
-           "district_title": "{name}分区：已开通与预测（与全市预测协调一致）"},
+    "en": {
+        "history": "on air (month end)",
+        "mean": "forecast (mean)",
+        "i80": "80% interval",
+        "i95": "95% interval",
+        "ylabel": "5G stations on air (cumulative)",
+        "xlabel": "month end",
+        "as_of": "as of {d}",
+        "title": "{name}: 5G stations on air, forecast to {end}",
+        "target": "target {n:,} by {d}: P = {p:.0%}",
+        "reached": "target {n:,} by {d}: reached",
+        "missed": "target {n:,} by {d}: missed",
+        "source": "Source: {src}. Model: {model} (chosen by rolling-origin backtest, MASE at 3/6/12 months). "
+        "Shaded: 80% and 95% of {n:,} simulated paths.",
+        "district_title": "{name} by district: on air and forecast (reconciled to the city)",
+    },
+    "zh": {
+        "history": "已开通（月末）",
+        "mean": "预测（均值）",
+        "i80": "80% 区间",
+        "i95": "95% 区间",
+        "ylabel": "已开通 5G 基站数（累计，座）",
+        "xlabel": "月末",
+        "as_of": "截至 {d}",
+        "title": "{name}：5G 基站开通数及预测（至 {end}）",
+        "target": "目标 {n:,} 座（{d}）：达成概率 {p:.0%}",
+        "reached": "目标 {n:,} 座（{d}）：已达成",
+        "missed": "目标 {n:,} 座（{d}）：未达成",
+        "source": "数据来源：{src}。模型：{model}（滚动起点回测选定，3/6/12 个月 MASE）。"
+        "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
+        "district_title": "{name}分区：已开通与预测（与全市预测协调一致）",
+    },
 }
 
 
@@ -1351,22 +1582,46 @@ def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
     if fc.table is not None and len(fc.table) and "mean" in fc.table:
         t.loc[: len(fc.table) - 1, "mean"] = fc.table["mean"].to_numpy()[: min(len(fc.table), n_show)]
     x = pd.DatetimeIndex([h.index[-1]]).append(idx)
+
     def joined(col):
         return np.concatenate([[h.iloc[-1]], t[col].to_numpy()])
+
     ax.fill_between(x, joined("lo95"), joined("hi95"), color="#9ecae1", alpha=0.55, lw=0, label=L["i95"])
     ax.fill_between(x, joined("lo80"), joined("hi80"), color="#4292c6", alpha=0.6, lw=0, label=L["i80"])
     ax.plot(x, joined("mean"), color="#08306b", lw=1.8, ls="--", label=L["mean"])
     ax.plot(h.index, h.to_numpy(), color="black", lw=2, marker="o", ms=3, label=L["history"])
     if fc.as_of is not None:
         ax.axvline(fc.as_of, color="grey", lw=1, ls=":")
-        ax.annotate(L["as_of"].format(d=fc.as_of.date()), (fc.as_of, 0.98), xycoords=("data", "axes fraction"),
-                    ha="right", va="top", fontsize=8, color="grey", rotation=90)
+        ax.annotate(
+            L["as_of"].format(d=fc.as_of.date()),
+            (fc.as_of, 0.98),
+            xycoords=("data", "axes fraction"),
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="grey",
+            rotation=90,
+        )
     for _, r in fc.targets.iterrows():
         ax.plot([r["target_date"]], [r["target"]], marker="*", ms=14, color="#d62728", zorder=5)
         ax.axhline(r["target"], color="#d62728", lw=0.6, ls=":", alpha=0.6)
-        ax.annotate(L["target"].format(n=int(r["target"]), d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"]),
-                    (r["target_date"], r["target"]), xytext=(-8, 8), textcoords="offset points", ha="right",
-                    fontsize=9, color="#d62728")
+        # a target already reached or past its date is a fact, never a probability
+        status = r.get("status")
+        key = status if status in ("reached", "missed") else ("target" if pd.notna(r["prob_reach"]) else None)
+        label = (
+            L[key].format(n=int(r["target"]), d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"])
+            if key
+            else f"{int(r['target']):,}"
+        )
+        ax.annotate(
+            label,
+            (r["target_date"], r["target"]),
+            xytext=(-8, 8),
+            textcoords="offset points",
+            ha="right",
+            fontsize=9,
+            color="#d62728",
+        )
     ax.set_ylim(bottom=0)
     ax.set_ylabel(L["ylabel"] if fc.unit == "stations" else f"{L['ylabel']} [{fc.unit}]")
     ax.set_xlabel(L["xlabel"])
@@ -1376,8 +1631,16 @@ def plot_fan(fc: Forecast, lang: str = "en", ax=None, title: str | None = None):
     name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
     ax.set_title(title or L["title"].format(name=name or "", end=idx[-1].date()))
     src = (fc.source_zh if lang == "zh" and fc.source_zh else fc.source) or fc.name
-    fig.text(0.01, -0.02, L["source"].format(src=src, model=fc.model, n=fc.paths.shape[0]),
-             fontsize=7.5, color="#444", ha="left", va="top", wrap=True)
+    fig.text(
+        0.01,
+        -0.02,
+        L["source"].format(src=src, model=fc.model, n=fc.paths.shape[0]),
+        fontsize=7.5,
+        color="#444",
+        ha="left",
+        va="top",
+        wrap=True,
+    )
     return fig
 
 
@@ -1396,18 +1659,19 @@ def plot_districts(cf: CityForecast, lang: str = "en"):
         t = f.table
         x = pd.DatetimeIndex([f.history.index[-1]]).append(pd.DatetimeIndex(t["date"]))
         last = f.history.iloc[-1]
-        ax.fill_between(x, np.r_[last, t["lo80"]], np.r_[last, t["hi80"]], color="#4292c6", alpha=0.5, lw=0,
-                        label=L["i80"])
+        ax.fill_between(
+            x, np.r_[last, t["lo80"]], np.r_[last, t["hi80"]], color="#4292c6", alpha=0.5, lw=0, label=L["i80"]
+        )
         ax.plot(x, np.r_[last, t["mean"]], color="#08306b", ls="--", label=L["mean"])
         ax.plot(f.history.index, f.history.to_numpy(), color="black", marker="o", ms=2, label=L["history"])
         sub = cf.district_table[cf.district_table["district"] == d] if len(cf.district_table) else []
-        for _, r in (sub.iterrows() if len(sub) else []):
+        for _, r in sub.iterrows() if len(sub) else []:
             if r["target_date"] <= x[-1]:
                 ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
         ax.set_title(d, fontsize=10)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(cf.districts):]:
+    for ax in axes.ravel()[len(cf.districts) :]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize=8, loc="upper left")
     fig.suptitle(L["district_title"].format(name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name))
@@ -1420,10 +1684,20 @@ def plot_districts(cf: CityForecast, lang: str = "en"):
 # Stage entry
 # --------------------------------------------------------------------------------------------
 
-def forecast_stage(stations: pd.DataFrame, city, as_of: pd.Timestamp, out: str | Path,
-                   fig_lang: str | None = "en", stamp: dict | None = None, horizon: int | None = None,
-                   district: str | None = None, n_paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
-                   extract_date=None) -> list[Path]:
+
+def forecast_stage(
+    stations: pd.DataFrame,
+    city,
+    as_of: pd.Timestamp,
+    out: str | Path,
+    fig_lang: str | None = "en",
+    stamp: dict | None = None,
+    horizon: int | None = None,
+    district: str | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    extract_date=None,
+) -> list[Path]:
     """The forecast stage, as the command line, the notebooks and the report run it: forecast the
     cleaned `stations` of a resolved `city` as of a parsed `as_of`, and write forecast.csv, model.json
     (targets with their expected count and verdict, backtest, notes, district table), levers.csv (what
@@ -1432,8 +1706,7 @@ def forecast_stage(stations: pd.DataFrame, city, as_of: pd.Timestamp, out: str |
     atomically and a stage.json (with `stamp`) last. Returns the files written."""
     from analysis.catalog import publish_stage, stamp_date
 
-    cf = forecast_stations(stations, as_of, city=city, horizon=horizon, district=district, n_paths=n_paths,
-                           seed=seed)
+    cf = forecast_stations(stations, as_of, city=city, horizon=horizon, district=district, n_paths=n_paths, seed=seed)
     extra = {"notes": list(cf.notes)}
     # the district split is the forecast's alone (forecast_stations); the levers are ranked on its paths
     levers = rank_levers(cf, stations, city, extract_date=extract_date, seed=seed)
@@ -1441,8 +1714,7 @@ def forecast_stage(stations: pd.DataFrame, city, as_of: pd.Timestamp, out: str |
         extra["districts"] = json_records(cf.district_table)
 
     def write(tmp: Path) -> None:
-        write_forecast(cf.city, tmp, horizon=horizon, lang=fig_lang or "en", figure=fig_lang is not None,
-                       extra=extra)
+        write_forecast(cf.city, tmp, horizon=horizon, lang=fig_lang or "en", figure=fig_lang is not None, extra=extra)
         write_levers(levers, tmp)
         if fig_lang is not None and cf.districts:
             import matplotlib.pyplot as plt
@@ -1451,5 +1723,9 @@ def forecast_stage(stations: pd.DataFrame, city, as_of: pd.Timestamp, out: str |
             fig.savefig(tmp / "districts.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
             plt.close(fig)
 
-    return publish_stage("forecast", out, write, {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang,
-                                                  "model": cf.city.model})
+    return publish_stage(
+        "forecast",
+        out,
+        write,
+        {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "model": cf.city.model},
+    )

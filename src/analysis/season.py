@@ -37,8 +37,8 @@ class Season:
 
     factors: np.ndarray
     basis: str
-    shrink_weight: np.ndarray          # per month: weight of the data against the prior (0 = prior only)
-    factor_var: np.ndarray             # per month: posterior variance of the factor
+    shrink_weight: np.ndarray  # per month: weight of the data against the prior (0 = prior only)
+    factor_var: np.ndarray  # per month: posterior variance of the factor
 
     def of(self, index: pd.DatetimeIndex) -> np.ndarray:
         return self.factors[index.month.to_numpy() - 1]
@@ -53,8 +53,11 @@ def read_declared_season(raw: dict, path=None) -> np.ndarray | None:
         raise ConfigError("[forecast] must be a table", path)
     if "season_factors" in section:
         f = section["season_factors"]
-        if (not isinstance(f, list) or len(f) != 12
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in f)):
+        if (
+            not isinstance(f, list)
+            or len(f) != 12
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in f)
+        ):
             raise ConfigError("[forecast] season_factors must be 12 numbers >= 0, January first", path)
         f = np.asarray(f, float)
         if f.sum() <= 0:
@@ -82,7 +85,7 @@ def _local_level(adds: np.ndarray) -> np.ndarray:
     out = np.empty(n)
     for t in range(n):
         lo = min(max(0, t - 6), max(0, n - 12))
-        out[t] = adds[lo: lo + 12].mean()
+        out[t] = adds[lo : lo + 12].mean()
     return out
 
 
@@ -120,8 +123,10 @@ def estimate_season(adds: pd.Series, prior: np.ndarray | None = None) -> Season:
     f = f * 12 / f.sum() if f.sum() > 0 else np.ones(12)
     var = np.where(seen, w * noise, 0.0)
     src = "declared in city.toml, updated by" if prior is not None else "learned from"
-    basis = (f"{src} {len(a)} months of additions, shrunk toward "
-             f"{'the declared season' if prior is not None else 'flat'} (mean weight of the data {w.mean():.2f})")
+    basis = (
+        f"{src} {len(a)} months of additions, shrunk toward "
+        f"{'the declared season' if prior is not None else 'flat'} (mean weight of the data {w.mean():.2f})"
+    )
     return Season(f, basis, w, var)
 
 
@@ -145,7 +150,7 @@ class SeasonalNaive:
         a = adds.to_numpy(float)
         self.last_year = a[-12:] if len(a) >= 12 else np.full(12, a.mean())
         resid = a[12:] - a[:-12] if len(a) > 12 else a - a.mean()
-        self.sigma = float(np.sqrt(np.mean(resid ** 2))) if len(resid) else 0.0
+        self.sigma = float(np.sqrt(np.mean(resid**2))) if len(resid) else 0.0
         self.params = {"sigma": self.sigma}
 
     def mean(self, h):
@@ -180,7 +185,7 @@ class SeasonalPace:
         self.m = len(recent)
         resid = (a - np.nanmean(d[-12:]) * s)[use] if use.any() else a - a.mean()
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
-        self.disp = max(1.0, float(np.mean(resid ** 2 / pois))) if len(resid) else 1.0
+        self.disp = max(1.0, float(np.mean(resid**2 / pois))) if len(resid) else 1.0
         self.change_sd = self._pace_change_sd(d, use)
         self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "level":
@@ -192,8 +197,12 @@ class SeasonalPace:
             self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
-        self.params = {"pace": self.pace, "dispersion": self.disp, "pace_change_sd": self.change_sd,
-                       **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)}}
+        self.params = {
+            "pace": self.pace,
+            "dispersion": self.disp,
+            "pace_change_sd": self.change_sd,
+            **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)},
+        }
 
     def _pace_change_sd(self, d: np.ndarray, use: np.ndarray) -> float:
         """How much the pace changes from one year to the next (sd of the log change): PACE_CHANGE_SD
@@ -204,8 +213,8 @@ class SeasonalPace:
             return PACE_CHANGE_SD
         changes, noise = [], []
         for end in range(n, 23, -12):
-            a, b = d[end - 24: end - 12], d[end - 12: end]
-            ua, ub = use[end - 24: end - 12], use[end - 12: end]
+            a, b = d[end - 24 : end - 12], d[end - 12 : end]
+            ua, ub = use[end - 24 : end - 12], use[end - 12 : end]
             if ua.sum() < 3 or ub.sum() < 3:
                 continue
             ma, mb = float(np.mean(a[ua])), float(np.mean(b[ub]))
@@ -225,10 +234,10 @@ class SeasonalPace:
         one leans on the last year."""
         means, noise = [self.pace], [self.pace_var]
         for end in range(len(d) - 12, 11, -12):
-            u = use[end - 12: end]
+            u = use[end - 12 : end]
             if u.sum() < 3:
                 break
-            m = float(np.mean(d[end - 12: end][u]))
+            m = float(np.mean(d[end - 12 : end][u]))
             means.append(m)
             noise.append(self.disp * max(m, 1.0) / u.sum())
         drift_var = (self.change_sd * max(self.pace, 1.0)) ** 2
@@ -248,7 +257,7 @@ class SeasonalPace:
         W = np.sqrt(w)[:, None]
         beta, *_ = np.linalg.lstsq(X * W, y * W[:, 0], rcond=None)
         resid = y - X @ beta
-        s2 = float(np.sum(w * resid ** 2) / max(len(y) - 2, 1))
+        s2 = float(np.sum(w * resid**2) / max(len(y) - 2, 1))
         cov = s2 * np.linalg.pinv((X * W).T @ (X * W))
         b, vb = float(beta[1]), float(cov[1, 1])
         shrink = b * b / (b * b + vb) if b * b + vb > 0 else 0.0
@@ -292,8 +301,11 @@ class SeasonalPace:
             sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
             walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
-            level = np.clip((self.pace + self.slope * np.arange(1, h + 1)[None, :]
-                             + rng.normal(0.0, sd_pace, size=(n, 1))) * walk, 0, None)
+            level = np.clip(
+                (self.pace + self.slope * np.arange(1, h + 1)[None, :] + rng.normal(0.0, sd_pace, size=(n, 1))) * walk,
+                0,
+                None,
+            )
         mu = level * s_paths
         noise = rng.normal(size=(n, h)) * np.sqrt(self.disp * np.maximum(mu, 0.5))
         return mu + noise
@@ -305,8 +317,11 @@ def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
     without factors. A stage that spans a winter stop then takes about as many working days as
     the same stage in summer, so durations observed in one season carry over to another."""
     start = pd.to_datetime(pd.Series(start)).reset_index(drop=True)
-    end_s = (pd.to_datetime(pd.Series(end)).reset_index(drop=True) if isinstance(end, (pd.Series, np.ndarray, list))
-             else pd.Series(pd.Timestamp(end), index=start.index))
+    end_s = (
+        pd.to_datetime(pd.Series(end)).reset_index(drop=True)
+        if isinstance(end, (pd.Series, np.ndarray, list))
+        else pd.Series(pd.Timestamp(end), index=start.index)
+    )
     calendar = (end_s - start).dt.days.to_numpy(float)
     if factors is None or len(start) == 0:
         return calendar

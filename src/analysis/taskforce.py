@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import City, load_city, parse_date, resolve_city
+from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
 from analysis.figures import figure_lang
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
@@ -34,22 +34,53 @@ CITY_TOTAL = "全市"
 #: Label of the funnel rows that add up the stages before on air.
 PIPELINE_TOTAL = "pipeline_total"
 
-STAGE_ZH = {"planned": "规划", "site_selection": "选址", "site_access": "进场", "construction": "建设",
-            "power_hookup": "电源接入", "on_air": "已开通", "unknown": "状态不明", PIPELINE_TOTAL: "在途合计"}
-BLOCKER_ZH = {"site_selection": "选址难", "site_access": "进场难", "construction": "施工受阻", "power_hookup": "电源接入难",
-              "power_price": "高转供电价", "other": "其他", "none": "未报阻碍", "not_known": "当日未知（其后已离开该阶段）"}
-STAGE_EN = {"planned": "planned", "site_selection": "site selection", "site_access": "site access",
-            "construction": "construction", "power_hookup": "power hook-up", "on_air": "on air", "unknown": "status unknown",
-            PIPELINE_TOTAL: "pipeline total"}
-BLOCKER_EN = {"site_selection": "site selection", "site_access": "site access", "construction": "construction",
-              "power_hookup": "power hook-up", "power_price": "high resold-power price", "other": "other",
-              "none": "no blocker reported", "not_known": "not known on this date (left the stage since)"}
+STAGE_ZH = {
+    "planned": "规划",
+    "site_selection": "选址",
+    "site_access": "进场",
+    "construction": "建设",
+    "power_hookup": "电源接入",
+    "on_air": "已开通",
+    "unknown": "状态不明",
+    PIPELINE_TOTAL: "在途合计",
+}
+BLOCKER_ZH = {
+    "site_selection": "选址难",
+    "site_access": "进场难",
+    "construction": "施工受阻",
+    "power_hookup": "电源接入难",
+    "power_price": "高转供电价",
+    "other": "其他",
+    "none": "未报阻碍",
+    "not_known": "当日未知（其后已离开该阶段）",
+}
+STAGE_EN = {
+    "planned": "planned",
+    "site_selection": "site selection",
+    "site_access": "site access",
+    "construction": "construction",
+    "power_hookup": "power hook-up",
+    "on_air": "on air",
+    "unknown": "status unknown",
+    PIPELINE_TOTAL: "pipeline total",
+}
+BLOCKER_EN = {
+    "site_selection": "site selection",
+    "site_access": "site access",
+    "construction": "construction",
+    "power_hookup": "power hook-up",
+    "power_price": "high resold-power price",
+    "other": "other",
+    "none": "no blocker reported",
+    "not_known": "not known on this date (left the stage since)",
+}
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
+
 
 def _timestamp(value, name: str) -> pd.Timestamp:
     return pd.Timestamp(parse_date(value, name))
@@ -89,7 +120,9 @@ def stuck_days_of(city: City | str | None = None) -> dict[str, int]:
         raise ConfigError("[taskforce] stuck_days must be a table of stage = days", path)
     for stage, days in given.items():
         if stage not in PIPELINE_STAGES:
-            raise ConfigError(f"[taskforce] stuck_days has unknown stage {stage!r} (known: {', '.join(PIPELINE_STAGES)})", path)
+            raise ConfigError(
+                f"[taskforce] stuck_days has unknown stage {stage!r} (known: {', '.join(PIPELINE_STAGES)})", path
+            )
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise ConfigError(f"[taskforce] stuck_days.{stage} must be a whole number of days >= 1, got {days!r}", path)
         out[stage] = days
@@ -108,6 +141,7 @@ def previous_report_date(as_of) -> pd.Timestamp:
 # --------------------------------------------------------------------------------------------
 # Stage of each site as of a date
 # --------------------------------------------------------------------------------------------
+
 
 def derive_stages(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFrame:
     """One row per site that existed on `as_of`, with the stage it had reached then.
@@ -130,18 +164,20 @@ def derive_stages(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFr
     last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
     stage = np.where(has_dates, np.array(STAGES, dtype=object)[last], st["status"].to_numpy(dtype=object))
     stage_date = np.where(has_dates, dates[np.arange(len(st)), last], np.datetime64("NaT", "ns"))
-    out = pd.DataFrame({
-        "station_id": st["station_id"].to_numpy(),
-        "site_code": st["site_code"].to_numpy(),
-        "name": st["name"].to_numpy(),
-        "operator": st["operator"].to_numpy(),
-        "district": st["district"].to_numpy(),
-        "stage": stage,
-        "stage_date": pd.to_datetime(stage_date),
-        "has_stage_dates": has_dates,
-        "status_at_extract": st["status"].to_numpy(),
-        "blocker_at_extract": st["blocker"].to_numpy(dtype=object),
-    })
+    out = pd.DataFrame(
+        {
+            "station_id": st["station_id"].to_numpy(),
+            "site_code": st["site_code"].to_numpy(),
+            "name": st["name"].to_numpy(),
+            "operator": st["operator"].to_numpy(),
+            "district": st["district"].to_numpy(),
+            "stage": stage,
+            "stage_date": pd.to_datetime(stage_date),
+            "has_stage_dates": has_dates,
+            "status_at_extract": st["status"].to_numpy(),
+            "blocker_at_extract": st["blocker"].to_numpy(dtype=object),
+        }
+    )
     for col in DATE_COLUMNS:
         out[col] = st[col].to_numpy()
     out = out[exists].copy()
@@ -149,19 +185,41 @@ def derive_stages(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFr
     same = (out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")
     out["blocker"] = out["blocker_at_extract"].where(same & out["blocker_at_extract"].notna(), None)
     ext = extract.date().isoformat() if extract is not None else "the extract"
-    note = np.where(out["stage"] == "on_air", "",
-                    np.where(same, np.where(out["blocker"].notna(), f"current blocker, as reported on {ext}",
-                                            f"no blocker reported on {ext}"),
-                             f"site left this stage after {as_of.date()}: its blocker on that date is not known"))
+    note = np.where(
+        out["stage"] == "on_air",
+        "",
+        np.where(
+            same,
+            np.where(out["blocker"].notna(), f"current blocker, as reported on {ext}", f"no blocker reported on {ext}"),
+            f"site left this stage after {as_of.date()}: its blocker on that date is not known",
+        ),
+    )
     undated = ~out["has_stage_dates"].to_numpy()
     assumed = extract is None or as_of < extract
-    note = np.where(undated, f"no stage dates: counted in its status reported on {ext}"
-                    + (", assumed unchanged since before this date" if assumed else "")
-                    + "; days in stage unknown", note)
+    note = np.where(
+        undated,
+        f"no stage dates: counted in its status reported on {ext}"
+        + (", assumed unchanged since before this date" if assumed else "")
+        + "; days in stage unknown",
+        note,
+    )
     out["blocker_note"] = note
     out = out.drop(columns="blocker_at_extract")
-    cols = ["station_id", "site_code", "name", "operator", "district", "stage", "stage_date", "days_in_stage",
-            "has_stage_dates", "blocker", "blocker_note", "status_at_extract", *DATE_COLUMNS]
+    cols = [
+        "station_id",
+        "site_code",
+        "name",
+        "operator",
+        "district",
+        "stage",
+        "stage_date",
+        "days_in_stage",
+        "has_stage_dates",
+        "blocker",
+        "blocker_note",
+        "status_at_extract",
+        *DATE_COLUMNS,
+    ]
     return out[cols].sort_values("station_id", kind="stable").reset_index(drop=True)
 
 
@@ -172,6 +230,7 @@ def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 # Funnel
 # --------------------------------------------------------------------------------------------
+
 
 def _district_order(sites: pd.DataFrame, districts=None) -> list[str]:
     known = list(districts or [])
@@ -216,15 +275,26 @@ def build_funnel(stations: pd.DataFrame, as_of, extract_date=None, districts=Non
     stage = np.tile(np.array(stages, dtype=object), len(c_now.index))
     note = np.where(stage == "on_air", "cumulative: on air on or before the date", "").astype(object)
     note[u > 0] = [f"{k} without stage dates, counted in their reported status" for k in u[u > 0]]
-    return pd.DataFrame({"as_of": as_of, "previous_as_of": previous,
-                         "district": np.repeat(np.array(c_now.index, dtype=object), len(stages)), "stage": stage,
-                         "stage_zh": [STAGE_ZH.get(s, s) for s in stage], "sites": n, "sites_previous": p,
-                         "change": n - p, "undated_sites": u, "note": note})
+    return pd.DataFrame(
+        {
+            "as_of": as_of,
+            "previous_as_of": previous,
+            "district": np.repeat(np.array(c_now.index, dtype=object), len(stages)),
+            "stage": stage,
+            "stage_zh": [STAGE_ZH.get(s, s) for s in stage],
+            "sites": n,
+            "sites_previous": p,
+            "change": n - p,
+            "undated_sites": u,
+            "note": note,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Supervision list
 # --------------------------------------------------------------------------------------------
+
 
 def list_stuck_sites(stations: pd.DataFrame, as_of, stuck_days: dict | None = None, extract_date=None) -> pd.DataFrame:
     """The supervision list (督办清单): every site in the pipeline on `as_of` longer in its stage than
@@ -238,23 +308,42 @@ def list_stuck_sites(stations: pd.DataFrame, as_of, stuck_days: dict | None = No
     undated = ~sites["has_stage_dates"]
     out = sites[over.fillna(False).astype(bool) | undated].copy()
     out["days_over"] = (out["days_in_stage"] - out["threshold_days"]).astype("Int64")
-    out["reason"] = np.where(out["has_stage_dates"], "in stage longer than the threshold",
-                             "no stage dates: time in stage unknown")
+    out["reason"] = np.where(
+        out["has_stage_dates"], "in stage longer than the threshold", "no stage dates: time in stage unknown"
+    )
     out["_undated"] = ~out["has_stage_dates"]
     out = out.sort_values(["_undated", "days_in_stage", "station_id"], ascending=[True, False, True], kind="stable")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.insert(1, "as_of", _timestamp(as_of, "as_of"))
     out["stage_zh"] = out["stage"].map(lambda s: STAGE_ZH.get(s, s))
     out["blocker_zh"] = out["blocker"].map(lambda b: BLOCKER_ZH.get(b, b) if isinstance(b, str) else None)
-    cols = ["rank", "as_of", "station_id", "site_code", "name", "district", "operator", "stage", "stage_zh",
-            "stage_date", "days_in_stage", "threshold_days", "days_over", "blocker", "blocker_zh", "blocker_note",
-            "has_stage_dates", "reason"]
+    cols = [
+        "rank",
+        "as_of",
+        "station_id",
+        "site_code",
+        "name",
+        "district",
+        "operator",
+        "stage",
+        "stage_zh",
+        "stage_date",
+        "days_in_stage",
+        "threshold_days",
+        "days_over",
+        "blocker",
+        "blocker_zh",
+        "blocker_note",
+        "has_stage_dates",
+        "reason",
+    ]
     return out[cols].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
 # Stage durations and the bottom-up forecast
 # --------------------------------------------------------------------------------------------
+
 
 def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
     """Kaplan-Meier median of right-censored durations: sites still in the stage count as 'at least'."""
@@ -281,12 +370,14 @@ def _spells(stations: pd.DataFrame, as_of: pd.Timestamp, season=None) -> pd.Data
         begun = start.notna() & (start <= as_of)
         done = begun & end.notna() & (end <= as_of)
         # still running: the site had not reached the next stage (or any later one) by as_of
-        later = st[[STAGE_DATE_COLUMNS[s] for s in STAGES[STAGES.index(nxt):]]]
+        later = st[[STAGE_DATE_COLUMNS[s] for s in STAGES[STAGES.index(nxt) :]]]
         running = begun & ~done & ~(later.notna() & (later <= as_of)).any(axis=1)
-        rows.append(pd.DataFrame({"stage": stage, "days": working_days(start[done], end[done], season),
-                                  "completed": True}))
-        rows.append(pd.DataFrame({"stage": stage, "days": working_days(start[running], as_of, season),
-                                  "completed": False}))
+        rows.append(
+            pd.DataFrame({"stage": stage, "days": working_days(start[done], end[done], season), "completed": True})
+        )
+        rows.append(
+            pd.DataFrame({"stage": stage, "days": working_days(start[running], as_of, season), "completed": False})
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -301,8 +392,16 @@ def measure_stage_durations(stations: pd.DataFrame, as_of) -> pd.DataFrame:
     for stage, nxt in zip(STAGES[:-1], STAGES[1:]):
         s = spells[spells["stage"] == stage]
         done = s.loc[s["completed"], "days"].to_numpy(dtype=float)
-        rows.append(_duration_row(stage, nxt, done, s["days"].to_numpy(dtype=float), s["completed"].to_numpy(),
-                                  int((~s["completed"]).sum())))
+        rows.append(
+            _duration_row(
+                stage,
+                nxt,
+                done,
+                s["days"].to_numpy(dtype=float),
+                s["completed"].to_numpy(),
+                int((~s["completed"]).sum()),
+            )
+        )
     st = _check(stations)
     lead_ok = st["planned_date"].notna() & st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
     lead = (st.loc[lead_ok, "on_air_date"] - st.loc[lead_ok, "planned_date"]).dt.days.to_numpy(dtype=float)
@@ -315,11 +414,19 @@ def measure_stage_durations(stations: pd.DataFrame, as_of) -> pd.DataFrame:
 def _duration_row(stage, nxt, done, all_days, observed, n_running) -> dict:
     q = (lambda p: round(float(np.percentile(done, p)), 1)) if len(done) else (lambda p: math.nan)
     km = _km_median(all_days, observed)
-    return {"stage": stage, "stage_zh": STAGE_ZH.get(stage, "规划至开通"), "next_stage": nxt, "n_completed": len(done),
-            "n_in_stage": n_running, "median_days": q(50), "p25_days": q(25), "p75_days": q(75),
-            "min_days": float(done.min()) if len(done) else math.nan,
-            "max_days": float(done.max()) if len(done) else math.nan,
-            "km_median_days": round(km, 1) if not math.isnan(km) else math.nan}
+    return {
+        "stage": stage,
+        "stage_zh": STAGE_ZH.get(stage, "规划至开通"),
+        "next_stage": nxt,
+        "n_completed": len(done),
+        "n_in_stage": n_running,
+        "median_days": q(50),
+        "p25_days": q(25),
+        "p75_days": q(75),
+        "min_days": float(done.min()) if len(done) else math.nan,
+        "max_days": float(done.max()) if len(done) else math.nan,
+        "km_median_days": round(km, 1) if not math.isnan(km) else math.nan,
+    }
 
 
 def forecast_on_air_months(stations: pd.DataFrame, as_of, extract_date=None) -> pd.DataFrame:
@@ -334,8 +441,10 @@ def forecast_on_air_months(stations: pd.DataFrame, as_of, extract_date=None) -> 
     sites = derive_stages(st, as_of, extract_date)
     sites = sites[_in_pipeline(sites)].copy()
     spells = _spells(st, as_of)
-    done = {s: np.sort(spells.loc[(spells["stage"] == s) & spells["completed"], "days"].to_numpy(dtype=float))
-            for s in PIPELINE_STAGES}
+    done = {
+        s: np.sort(spells.loc[(spells["stage"] == s) & spells["completed"], "days"].to_numpy(dtype=float))
+        for s in PIPELINE_STAGES
+    }
     median = {s: float(np.median(d)) if len(d) else math.nan for s, d in done.items()}
     remaining, basis = [], []
     for stage, spent in zip(sites["stage"], sites["days_in_stage"]):
@@ -343,18 +452,24 @@ def forecast_on_air_months(stations: pd.DataFrame, as_of, extract_date=None) -> 
             remaining.append(math.nan)
             basis.append("status unknown: no forecast")
             continue
-        later = sum(median[s] for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1:])
+        later = sum(median[s] for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1 :])
         d = done[stage]
         if pd.isna(spent):
             rest, why = median[stage], "no stage dates: a whole median stage from the report date"
         elif (d > spent).any():
             rest, why = float(np.median(d[d > spent])) - float(spent), "median of longer completed spells"
         else:
-            rest, why = median[stage], ("overdue: waited longer than every completed spell; a whole median stage "
-                                        "from the report date" if len(d) else "")
+            rest, why = (
+                median[stage],
+                (
+                    "overdue: waited longer than every completed spell; a whole median stage from the report date"
+                    if len(d)
+                    else ""
+                ),
+            )
         total = rest + later
         if math.isnan(total):
-            missing = [s for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage):] if math.isnan(median[s])]
+            missing = [s for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) :] if math.isnan(median[s])]
             why = f"no completed spell yet of {', '.join(missing)}: no forecast"
         remaining.append(total)
         basis.append(why)
@@ -363,15 +478,33 @@ def forecast_on_air_months(stations: pd.DataFrame, as_of, extract_date=None) -> 
     sites["expected_on_air_month"] = sites["expected_on_air_date"].dt.strftime("%Y-%m")
     sites["forecast_basis"] = basis
     sites.insert(0, "as_of", as_of)
-    cols = ["as_of", "station_id", "site_code", "name", "district", "operator", "stage", "stage_date", "days_in_stage",
-            "has_stage_dates", "blocker", "remaining_days", "expected_on_air_date", "expected_on_air_month",
-            "forecast_basis"]
-    return sites[cols].sort_values(["expected_on_air_date", "station_id"], na_position="last",
-                                   kind="stable").reset_index(drop=True)
+    cols = [
+        "as_of",
+        "station_id",
+        "site_code",
+        "name",
+        "district",
+        "operator",
+        "stage",
+        "stage_date",
+        "days_in_stage",
+        "has_stage_dates",
+        "blocker",
+        "remaining_days",
+        "expected_on_air_date",
+        "expected_on_air_month",
+        "forecast_basis",
+    ]
+    return (
+        sites[cols]
+        .sort_values(["expected_on_air_date", "station_id"], na_position="last", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
-def forecast_bottom_up(stations: pd.DataFrame, as_of, horizon: int = 12, extract_date=None,
-                       expected: pd.DataFrame | None = None) -> pd.DataFrame:
+def forecast_bottom_up(
+    stations: pd.DataFrame, as_of, horizon: int = 12, extract_date=None, expected: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Stations on air expected at each month end from the report month on, counting only the
     sites already in the pipeline on `as_of` (sites planned later are not in it: a lower bound
     beside the statistical forecast). `expected` is `forecast_on_air_months`' table if at hand."""
@@ -387,9 +520,16 @@ def forecast_bottom_up(stations: pd.DataFrame, as_of, horizon: int = 12, extract
     rows, prev = [], on_air
     for end in ends:
         n = on_air + int((dates <= end).sum())
-        rows.append({"as_of": as_of, "month_end": end, "on_air_expected": n, "added_expected": n - prev,
-                     "pipeline_left": int(len(expected) - (dates <= end).sum()),
-                     "no_forecast": int(dates.isna().sum())})
+        rows.append(
+            {
+                "as_of": as_of,
+                "month_end": end,
+                "on_air_expected": n,
+                "added_expected": n - prev,
+                "pipeline_left": int(len(expected) - (dates <= end).sum()),
+                "no_forecast": int(dates.isna().sum()),
+            }
+        )
         prev = n
     return pd.DataFrame(rows)
 
@@ -429,8 +569,9 @@ def _draw_stage(support, rng, n: int, spent: float | None) -> np.ndarray:
     return np.where(np.isfinite(draw), done, waited + fresh)
 
 
-def sample_days_to_air(stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator,
-                       extract_date=None, freed=(), season=None) -> tuple[pd.DataFrame, np.ndarray]:
+def sample_days_to_air(
+    stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator, extract_date=None, freed=(), season=None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Simulated days from `as_of` until each site in the pipeline goes on air: the rest of its
     current stage and every later stage drawn from the stages' Kaplan-Meier durations observed by
     `as_of` (sites still waiting count as censored). Sites in `freed` (station ids: their blocker
@@ -443,8 +584,7 @@ def sample_days_to_air(stations: pd.DataFrame, as_of, n_paths: int, rng: np.rand
     sites = derive_stages(st, as_of, extract_date)
     sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
     spells = _spells(st, as_of, season)
-    spent_days = (working_days(sites["stage_date"], as_of, season) if len(sites)
-                  else np.zeros(0))
+    spent_days = working_days(sites["stage_date"], as_of, season) if len(sites) else np.zeros(0)
     spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, spent_days)
     support = {}
     for s in PIPELINE_STAGES:
@@ -458,7 +598,7 @@ def sample_days_to_air(stations: pd.DataFrame, as_of, n_paths: int, rng: np.rand
             total = rng.uniform(0, month_left, n_paths)
         else:
             total = _draw_stage(support[stage], rng, n_paths, None if pd.isna(spent) else float(spent))
-        for later in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1:]:
+        for later in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1 :]:
             total = total + _draw_stage(support[later], rng, n_paths, None)
         days[:, j] = total
     return sites, days
@@ -467,6 +607,7 @@ def sample_days_to_air(stations: pd.DataFrame, as_of, n_paths: int, rng: np.rand
 # --------------------------------------------------------------------------------------------
 # District shares of the target
 # --------------------------------------------------------------------------------------------
+
 
 def _apportion(total: int, shares: pd.Series) -> pd.Series:
     """Whole numbers in proportion to `shares` that add up to `total` (largest remainder)."""
@@ -481,8 +622,9 @@ def _apportion(total: int, shares: pd.Series) -> pd.Series:
     return base
 
 
-def district_target_shares(stations: pd.DataFrame, as_of, city: City | str, extract_date=None,
-                           order=None) -> tuple[pd.Series, str]:
+def district_target_shares(
+    stations: pd.DataFrame, as_of, city: City | str, extract_date=None, order=None
+) -> tuple[pd.Series, str]:
     """Each district's share of what is still to add for a target, and the basis of the split: the
     districts' `target_share` in city.toml when every district has one; otherwise the split of the
     sites in the pipeline at the end of the previous year (the planned sites as the year began, so
@@ -499,21 +641,28 @@ def district_target_shares(stations: pd.DataFrame, as_of, city: City | str, extr
     if given and all(v is not None for v in given.values()):
         share = pd.Series({d: float(given.get(d) or 0.0) for d in order})
         if abs(share.sum() - 1) > 0.01:
-            raise ConfigError(f"[[districts]] target_share must add up to 1, they add up to {share.sum():.3f}",
-                              city.folder / "city.toml")
+            raise ConfigError(
+                f"[[districts]] target_share must add up to 1, they add up to {share.sum():.3f}",
+                city.folder / "city.toml",
+            )
         return share, "city.toml target_share"
     at_start = derive_stages(st, baseline, extract_date)
     start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
     if start_pipe.sum():
-        return (start_pipe / start_pipe.sum(),
-                f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
-                f"pipeline on {baseline.date()}")
+        return (
+            start_pipe / start_pipe.sum(),
+            f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
+            f"pipeline on {baseline.date()}",
+        )
     on = st["on_air_date"].notna() & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)
-    programme = (st[on].groupby("district").size().reindex(order, fill_value=0)
-                 + sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0))
+    programme = st[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
+        "district"
+    ).size().reindex(order, fill_value=0)
     share = programme / programme.sum() if programme.sum() else pd.Series(1 / len(order), index=order)
-    return share, (f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
-                   f"split by the sites on air since then and in the pipeline on {as_of.date()}")
+    return share, (
+        f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
+        f"split by the sites on air since then and in the pipeline on {as_of.date()}"
+    )
 
 
 def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None) -> pd.DataFrame:
@@ -536,17 +685,36 @@ def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_da
             continue
         add = _apportion(max(0, goal.on_air - int(base_n.sum())), share)
         for d in order:
-            rows.append({"target_date": pd.Timestamp(goal.date), "city_target": goal.on_air, "district": d,
-                         "baseline_date": baseline, "baseline_on_air": int(base_n[d]),
-                         "share": round(float(share[d]), 4), "share_basis": basis, "target_add": int(add[d]),
-                         "district_target": int(base_n[d] + add[d])})
-    cols = ["target_date", "city_target", "district", "baseline_date", "baseline_on_air", "share", "share_basis",
-            "target_add", "district_target"]
+            rows.append(
+                {
+                    "target_date": pd.Timestamp(goal.date),
+                    "city_target": goal.on_air,
+                    "district": d,
+                    "baseline_date": baseline,
+                    "baseline_on_air": int(base_n[d]),
+                    "share": round(float(share[d]), 4),
+                    "share_basis": basis,
+                    "target_add": int(add[d]),
+                    "district_target": int(base_n[d] + add[d]),
+                }
+            )
+    cols = [
+        "target_date",
+        "city_target",
+        "district",
+        "baseline_date",
+        "baseline_on_air",
+        "share",
+        "share_basis",
+        "target_add",
+        "district_target",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
-def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None,
-                           expected: pd.DataFrame | None = None) -> pd.DataFrame:
+def split_district_targets(
+    stations: pd.DataFrame, as_of, city: City | str, extract_date=None, expected: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Each district's share of the year's target, what it has achieved and what its pipeline is
     expected to add by the target date.
 
@@ -568,10 +736,13 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
     sites = derive_stages(st, as_of, extract_date)
     order = _district_order(sites, city.district_names)
     on_air_at = st["on_air_date"].notna()
-    base_n = (st[on_air_at & (st["on_air_date"] <= baseline)].groupby("district").size()
-              .reindex(order, fill_value=0))
-    achieved = (st[on_air_at & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)]
-                .groupby("district").size().reindex(order, fill_value=0))
+    base_n = st[on_air_at & (st["on_air_date"] <= baseline)].groupby("district").size().reindex(order, fill_value=0)
+    achieved = (
+        st[on_air_at & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)]
+        .groupby("district")
+        .size()
+        .reindex(order, fill_value=0)
+    )
     pipeline = sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0)
     notes = []
     share, basis = district_target_shares(st, as_of, city, extract_date, order)
@@ -588,8 +759,10 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
         target_add = _apportion(to_add, share)  # the same rule as district_targets: one split everywhere
         reported = next((t for t in city.targets if t.kind == "reported" and pd.Timestamp(t.date) == baseline), None)
         if reported is not None and reported.on_air != int(base_n.sum()):
-            notes.append(f"the records give {int(base_n.sum())} on air on {baseline.date()}, the city reported "
-                         f"{reported.on_air}; the target to add is counted from the records")
+            notes.append(
+                f"the records give {int(base_n.sum())} on air on {baseline.date()}, the city reported "
+                f"{reported.on_air}; the target to add is counted from the records"
+            )
     exp_by = pd.Series(0, index=order)
     if goal is not None:
         ok = expected["expected_on_air_date"] <= target_date
@@ -600,26 +773,35 @@ def split_district_targets(stations: pd.DataFrame, as_of, city: City | str, extr
         t_add = to_add if d == CITY_TOTAL else target_add[d]
         a, p, e = int(pick(achieved)), int(pick(pipeline)), int(pick(exp_by))
         has_t = t_add == t_add  # not NaN
-        rows.append({
-            "as_of": as_of, "district": d,
-            "target_share": 1.0 if d == CITY_TOTAL else round(float(share[d]), 4), "share_basis": basis,
-            "baseline_date": baseline, "baseline_on_air": int(pick(base_n)),
-            "target_date": target_date, "target_on_air": (city_target if d == CITY_TOTAL else
-                                                          (int(base_n[d] + t_add) if has_t else math.nan)),
-            "target_add": int(t_add) if has_t else math.nan,
-            "achieved_add": a, "achieved_pct": round(100 * a / t_add, 1) if has_t and t_add else math.nan,
-            "in_pipeline": p, "expected_add_from_pipeline": e, "expected_add": a + e,
-            "expected_pct": round(100 * (a + e) / t_add, 1) if has_t and t_add else math.nan,
-            "expected_shortfall": int(max(0, t_add - a - e)) if has_t else math.nan,
-            "sites_still_to_plan": int(max(0, t_add - a - p)) if has_t else math.nan,
-            "note": "; ".join(notes) if d == CITY_TOTAL else "",
-        })
+        rows.append(
+            {
+                "as_of": as_of,
+                "district": d,
+                "target_share": 1.0 if d == CITY_TOTAL else round(float(share[d]), 4),
+                "share_basis": basis,
+                "baseline_date": baseline,
+                "baseline_on_air": int(pick(base_n)),
+                "target_date": target_date,
+                "target_on_air": (city_target if d == CITY_TOTAL else (int(base_n[d] + t_add) if has_t else math.nan)),
+                "target_add": int(t_add) if has_t else math.nan,
+                "achieved_add": a,
+                "achieved_pct": round(100 * a / t_add, 1) if has_t and t_add else math.nan,
+                "in_pipeline": p,
+                "expected_add_from_pipeline": e,
+                "expected_add": a + e,
+                "expected_pct": round(100 * (a + e) / t_add, 1) if has_t and t_add else math.nan,
+                "expected_shortfall": int(max(0, t_add - a - e)) if has_t else math.nan,
+                "sites_still_to_plan": int(max(0, t_add - a - p)) if has_t else math.nan,
+                "note": "; ".join(notes) if d == CITY_TOTAL else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # Everything at once, files out
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class TaskforceReport:
@@ -641,8 +823,15 @@ class TaskforceReport:
     notes: list[str] = field(default_factory=list)
 
 
-def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_date=None,
-                    stuck_days: dict | None = None, horizon: int = 12, source: str = "") -> TaskforceReport:
+def track_taskforce(
+    stations: pd.DataFrame,
+    city: City | str,
+    as_of,
+    extract_date=None,
+    stuck_days: dict | None = None,
+    horizon: int = 12,
+    source: str = "",
+) -> TaskforceReport:
     """All the task force's tables for `as_of`: stages, funnel, supervision list, stage durations,
     expected on-air months, bottom-up forecast, district targets (see each function)."""
     as_of = _timestamp(as_of, "as_of")
@@ -652,12 +841,16 @@ def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_dat
     thresholds = {**stuck_days_of(city), **(stuck_days or {})}
     sites = derive_stages(st, as_of, extract)
     expected = forecast_on_air_months(st, as_of, extract)
-    notes = [f"stages on {as_of.date()} are derived from the stage dates; blockers are those reported on "
-             f"{extract.date() if extract is not None else 'the extract'} and shown only for sites still in the same stage"]
+    notes = [
+        f"stages on {as_of.date()} are derived from the stage dates; blockers are those reported on "
+        f"{extract.date() if extract is not None else 'the extract'} and shown only for sites still in the same stage"
+    ]
     n_undated = int((~sites["has_stage_dates"]).sum())
     if n_undated:
-        notes.append(f"{n_undated} sites have no stage dates: counted in their reported status"
-                     + (" (an assumption before the extract date)" if extract is None or as_of < extract else ""))
+        notes.append(
+            f"{n_undated} sites have no stage dates: counted in their reported status"
+            + (" (an assumption before the extract date)" if extract is None or as_of < extract else "")
+        )
     if extract is not None and as_of > extract:
         notes.append(f"the records end on {extract.date()}: later stage changes are not in them")
     n_decom = int((st["status"] == "decommissioned").sum())
@@ -669,12 +862,21 @@ def track_taskforce(stations: pd.DataFrame, city: City | str, as_of, extract_dat
     if (as_of - pd.Timestamp(city.buildout_start)).days < 0:
         notes.append(f"{as_of.date()} is before the buildout start {city.buildout_start}")
     return TaskforceReport(
-        as_of=as_of, previous=previous_report_date(as_of), extract=extract, city=city, stuck_days=thresholds,
-        sites=sites, funnel=build_funnel(st, as_of, extract, city.district_names),
+        as_of=as_of,
+        previous=previous_report_date(as_of),
+        extract=extract,
+        city=city,
+        stuck_days=thresholds,
+        sites=sites,
+        funnel=build_funnel(st, as_of, extract, city.district_names),
         supervision=list_stuck_sites(st, as_of, thresholds, extract),
-        durations=measure_stage_durations(st, as_of), expected=expected,
+        durations=measure_stage_durations(st, as_of),
+        expected=expected,
         bottom_up=forecast_bottom_up(st, as_of, horizon, extract, expected),
-        districts=split_district_targets(st, as_of, city, extract, expected), source=source, notes=notes)
+        districts=split_district_targets(st, as_of, city, extract, expected),
+        source=source,
+        notes=notes,
+    )
 
 
 def _status_mismatch(st: pd.DataFrame, extract) -> int:
@@ -699,23 +901,39 @@ def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", 
     from analysis.files import write_csv, write_json
 
     out = Path(out)
-    tables = {"funnel.csv": report.funnel, "supervision_list.csv": report.supervision,
-              "district_targets.csv": report.districts, "stage_durations.csv": report.durations,
-              "expected_on_air.csv": report.expected, "bottom_up.csv": report.bottom_up}
+    tables = {
+        "funnel.csv": report.funnel,
+        "supervision_list.csv": report.supervision,
+        "district_targets.csv": report.districts,
+        "stage_durations.csv": report.durations,
+        "expected_on_air.csv": report.expected,
+        "bottom_up.csv": report.bottom_up,
+    }
     paths = []
     for name, frame in tables.items():
         write_csv(_rounded(frame), out / name)
         paths.append(out / name)
-    write_json({"as_of": report.as_of.date().isoformat(), "previous": report.previous.date().isoformat(),
-                "extract": report.extract.date().isoformat() if report.extract is not None else None,
-                "city": report.city.key, "stuck_days": report.stuck_days, "source": report.source,
-                "notes": report.notes}, out / "taskforce_notes.json")
+    write_json(
+        {
+            "as_of": report.as_of.date().isoformat(),
+            "previous": report.previous.date().isoformat(),
+            "extract": report.extract.date().isoformat() if report.extract is not None else None,
+            "city": report.city.key,
+            "stuck_days": report.stuck_days,
+            "source": report.source,
+            "notes": report.notes,
+        },
+        out / "taskforce_notes.json",
+    )
     paths.append(out / "taskforce_notes.json")
     if charts:
         import matplotlib.pyplot as plt
 
-        for name, plot in (("funnel.png", plot_funnel), ("blockers.png", plot_blockers),
-                           ("days_stuck.png", plot_days_stuck)):
+        for name, plot in (
+            ("funnel.png", plot_funnel),
+            ("blockers.png", plot_blockers),
+            ("days_stuck.png", plot_days_stuck),
+        ):
             fig = plot(report, lang=lang)
             _write_png(fig, out / name)
             plt.close(fig)
@@ -734,23 +952,35 @@ def _write_png(fig, path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 _T = {
-    "en": {"funnel": "{city}: planned sites by stage and district, {d}", "sites": "sites",
-           "prev": "all districts on {d}", "stage": "stage",
-           "blockers": "{city}: what holds the pipeline back, by district, {d}",
-           "stuck": "{city}: days in the current stage, sites in the pipeline, {d}",
-           "days": "days in current stage (to {d})", "threshold": "supervision threshold",
-           "listed": "on the supervision list", "not_listed": "within the threshold",
-           "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
-                     "shown only for sites still in that stage.",
-           "undated": "{n} sites without stage dates not shown (days unknown)"},
-    "zh": {"funnel": "{city}：在途站址按阶段和区县分布（{d}）", "sites": "站址数（个）",
-           "prev": "全市 {d}", "stage": "阶段",
-           "blockers": "{city}：在途站址阻碍因素（按区县，{d}）",
-           "stuck": "{city}：在途站址当前阶段停留天数（{d}）",
-           "days": "当前阶段停留天数（截至 {d}）", "threshold": "督办阈值",
-           "listed": "列入督办清单", "not_listed": "未超阈值",
-           "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
-           "undated": "{n} 个站址无阶段日期，停留天数未知，未画出"},
+    "en": {
+        "funnel": "{city}: planned sites by stage and district, {d}",
+        "sites": "sites",
+        "prev": "all districts on {d}",
+        "stage": "stage",
+        "blockers": "{city}: what holds the pipeline back, by district, {d}",
+        "stuck": "{city}: days in the current stage, sites in the pipeline, {d}",
+        "days": "days in current stage (to {d})",
+        "threshold": "supervision threshold",
+        "listed": "on the supervision list",
+        "not_listed": "within the threshold",
+        "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
+        "shown only for sites still in that stage.",
+        "undated": "{n} sites without stage dates not shown (days unknown)",
+    },
+    "zh": {
+        "funnel": "{city}：在途站址按阶段和区县分布（{d}）",
+        "sites": "站址数（个）",
+        "prev": "全市 {d}",
+        "stage": "阶段",
+        "blockers": "{city}：在途站址阻碍因素（按区县，{d}）",
+        "stuck": "{city}：在途站址当前阶段停留天数（{d}）",
+        "days": "当前阶段停留天数（截至 {d}）",
+        "threshold": "督办阈值",
+        "listed": "列入督办清单",
+        "not_listed": "未超阈值",
+        "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
+        "undated": "{n} 个站址无阶段日期，停留天数未知，未画出",
+    },
 }
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 #: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
@@ -767,7 +997,7 @@ def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
     if len(districts) <= MAX_CHART_DISTRICTS:
         return districts, []
     pipeline = f[f["stage"] == PIPELINE_TOTAL].set_index("district")["sites"].reindex(districts, fill_value=0)
-    top = set(pipeline.sort_values(ascending=False, kind="stable").index[:MAX_CHART_DISTRICTS - 1])
+    top = set(pipeline.sort_values(ascending=False, kind="stable").index[: MAX_CHART_DISTRICTS - 1])
     return [d for d in districts if d in top], [d for d in districts if d not in top]
 
 
@@ -813,19 +1043,29 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         ax.bar(x, n, bottom=bottom, color=color, label=label)
         bottom += n
     city = f[f["district"] == CITY_TOTAL].set_index("stage").reindex(stages)
-    ax.plot(x, city["sites_previous"].to_numpy(), ls="none", marker="_", ms=28, mew=2.5, color="black",
-            label=L["prev"].format(d=report.previous.date()))
+    ax.plot(
+        x,
+        city["sites_previous"].to_numpy(),
+        ls="none",
+        marker="_",
+        ms=28,
+        mew=2.5,
+        color="black",
+        label=L["prev"].format(d=report.previous.date()),
+    )
     for xi, n, c in zip(x, city["sites"], city["change"]):
-        ax.annotate(f"{int(n)} ({int(c):+d})", (xi, n), xytext=(0, 4), textcoords="offset points", ha="center",
-                    fontsize=9)
+        ax.annotate(
+            f"{int(n)} ({int(c):+d})", (xi, n), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=9
+        )
     ax.set_xticks(x, [_stage_label(s, lang) for s in stages])
     ax.set_ylabel(L["sites"])
     ax.set_xlabel(L["stage"])
     ax.set_ylim(0, max(1.0, float(max(bottom.max(), city["sites_previous"].max()))) * 1.2)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
-    ax.set_title(L["funnel"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
-                                    d=report.as_of.date()))
+    ax.set_title(
+        L["funnel"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en, d=report.as_of.date())
+    )
     _footer(fig, report, lang)
     return fig
 
@@ -838,13 +1078,16 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     lang = figure_lang(lang)
     L = _T[lang]
     s = report.sites[_in_pipeline(report.sites)].copy()
-    key = s["blocker"].where(s["blocker"].notna(),
-                             np.where(s["stage"] == s["status_at_extract"], "none", "not_known"))
+    key = s["blocker"].where(s["blocker"].notna(), np.where(s["stage"] == s["status_at_extract"], "none", "not_known"))
     s["key"] = key
     shown, rest = _chart_districts(report)
     cats = [b for b in (*BLOCKERS, "none", "not_known") if (s["key"] == b).any()] or ["none"]
-    table = s.groupby(["district", "key"]).size().unstack(fill_value=0).reindex(index=shown + rest, columns=cats,
-                                                                                 fill_value=0)
+    table = (
+        s.groupby(["district", "key"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(index=shown + rest, columns=cats, fill_value=0)
+    )
     labels = [_district_label(report, d, lang) for d in shown]
     if rest:
         table = pd.concat([table.loc[shown], table.loc[rest].sum().to_frame().T])
@@ -856,16 +1099,23 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     for i, b in enumerate(cats):
         n = table[b].to_numpy(dtype=float)
         color = "#cccccc" if b in ("none", "not_known") else colors(i)
-        ax.barh(y, n, left=left, color=color, hatch="//" if b == "not_known" else None,
-                label=BLOCKER_ZH[b] if lang == "zh" else BLOCKER_EN.get(b, b.replace("_", " ")))
+        ax.barh(
+            y,
+            n,
+            left=left,
+            color=color,
+            hatch="//" if b == "not_known" else None,
+            label=BLOCKER_ZH[b] if lang == "zh" else BLOCKER_EN.get(b, b.replace("_", " ")),
+        )
         left += n
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel(L["sites"])
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(L["blockers"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
-                                      d=report.as_of.date()))
+    ax.set_title(
+        L["blockers"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en, d=report.as_of.date())
+    )
     _footer(fig, report, lang)
     return fig
 
@@ -890,16 +1140,16 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
         ax.scatter(days[~over], yy[~over], s=22, color="#4292c6", label=L["not_listed"] if i == 0 else None)
         ax.scatter(days[over], yy[over], s=26, color="#d62728", label=L["listed"] if i == 0 else None)
         if limit is not None:
-            ax.plot([limit, limit], [i - 0.4, i + 0.4], color="black", lw=1.5,
-                    label=L["threshold"] if i == 0 else None)
+            ax.plot([limit, limit], [i - 0.4, i + 0.4], color="black", lw=1.5, label=L["threshold"] if i == 0 else None)
     ax.set_yticks(range(len(stages)), [_stage_label(p, lang) for p in stages])
     ax.invert_yaxis()
     ax.set_xlabel(L["days"].format(d=report.as_of.date()))
     ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(L["stuck"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en,
-                                   d=report.as_of.date()))
+    ax.set_title(
+        L["stuck"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en, d=report.as_of.date())
+    )
     n_undated = int(s["days_in_stage"].isna().sum())
     _footer(fig, report, lang, L["undated"].format(n=n_undated) if n_undated else "")
     return fig
@@ -913,9 +1163,17 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
 
 
-def taskforce_stage(stations: pd.DataFrame, city: City, as_of: pd.Timestamp, out: str | Path, extract_date=None,
-                    fig_lang: str | None = "zh", horizon: int = 12, source: str = "",
-                    stamp: dict | None = None) -> list[Path]:
+def taskforce_stage(
+    stations: pd.DataFrame,
+    city: City,
+    as_of: pd.Timestamp,
+    out: str | Path,
+    extract_date=None,
+    fig_lang: str | None = "zh",
+    horizon: int = 12,
+    source: str = "",
+    stamp: dict | None = None,
+) -> list[Path]:
     """The task-force stage, as the command line, the notebooks and the report run it: track the
     cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
     site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
@@ -929,6 +1187,9 @@ def taskforce_stage(stations: pd.DataFrame, city: City, as_of: pd.Timestamp, out
         write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
         write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
-    return publish_stage("taskforce", out, write,
-                         {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang,
-                          "extract": stamp_date(report.extract)})
+    return publish_stage(
+        "taskforce",
+        out,
+        write,
+        {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)},
+    )

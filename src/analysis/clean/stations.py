@@ -625,7 +625,10 @@ def clean_stations(
         result = _clean_tables(
             tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits, release_read=True
         )
-        progress.advance(note=f"{len(result.stations):,} stations, {len(result.quarantine):,} rows quarantined")
+        s = result.summary
+        progress.advance(
+            note=f"{s['rows_kept']:,} stations, {s['rows_merged']:,} rows merged, {s['rows_quarantined']:,} quarantined"
+        )
     return result
 
 
