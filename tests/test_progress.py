@@ -82,7 +82,8 @@ def test_in_memory_clean_reports_each_file_read_then_the_stages(tmp_path, capsys
     assert lines == [
         "clean: 1/3 steps read a.csv",
         "clean: 2/3 steps read b.csv",
-        f"clean: 3/3 steps {len(r.stations)} stations, {len(r.quarantine)} rows quarantined",
+        f"clean: 3/3 steps {len(r.stations)} stations, {r.summary['rows_merged']} rows merged, "
+        f"{r.summary['rows_quarantined']} quarantined",
     ]
     assert len(r.stations) == 1 and len(r.failed_files) == 1  # the unreadable file is reported, not fatal
 
