@@ -671,3 +671,13 @@ def test_lever_sentence_names_the_blocker_only_when_freeing_it_moves_the_forecas
     flat = briefing.lever_sentence(ctx, levers(0.0, 0.2))
     assert "power hook-up" not in flat and "unchanged" in flat
     assert "电源接入难" in briefing.lever_sentence(SimpleNamespace(lang="zh"), levers(0.1, 4.0))
+
+
+def test_names_on_english_pages_carry_their_pinyin_form():
+    from analysis.report.text import name_label
+
+    romanised = "Bai Jian Tan Qu Chuang Ye Lu 13 Hao Hong Zhan"
+    assert name_label("白碱滩区创业路13号宏站", "en") == f"{romanised} (白碱滩区创业路13号宏站)"
+    assert name_label("白碱滩区创业路13号宏站", "zh") == "白碱滩区创业路13号宏站"
+    assert name_label("Site 7", "en") == "Site 7"
+    assert name_label(None, "en") == "–"

@@ -34,6 +34,7 @@ from analysis.report.text import (
     district_label,
     extract_rule_text,
     n,
+    name_label,
     pct,
     prob,
     say,
@@ -1021,7 +1022,7 @@ def supervision_table(ctx: Context, top: int = 15) -> pd.DataFrame:
     return pd.DataFrame(
         {
             say(L, "rank"): s["rank"].map(n),
-            say(L, "site"): s["name"].fillna(s["station_id"]),
+            say(L, "site"): s["name"].fillna(s["station_id"]).map(lambda v: name_label(v, L)),
             say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
             say(L, "operator"): s["operator"].map(lambda o: f"{OPERATOR_NAMES_ZH.get(o, o)}" if L == "zh" else o),
             say(L, "stage"): s["stage"].map(lambda v: stage.get(v, v)),

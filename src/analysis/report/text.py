@@ -5,6 +5,7 @@ language; numbers and dates for people; district names in both languages.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -71,6 +72,23 @@ def district_label(city: City, name: str, lang: str) -> str:
     if not en.get(name):
         return name
     return f"{name}（{en[name]}）" if lang == "zh" else f"{en[name]} ({name})"
+
+
+def name_label(name, lang: str) -> str:
+    """A proper name from the data (a station or site name) for a page: as written in Chinese; on an
+    English page with its Hanyu Pinyin form first, 'Baijiantan Qu … (白碱滩区…)', so a reader who does
+    not read Chinese can still say and match it. Names without Chinese characters stay as they are."""
+    if name is None or (not isinstance(name, str) and pd.isna(name)):
+        return "–"
+    name = str(name)
+    if lang == "zh" or not any("\u4e00" <= ch <= "\u9fff" for ch in name):
+        return name
+    from pypinyin import lazy_pinyin  # only English pages need it
+
+    # syllables title-cased and spaced (no word segmentation: a syllable a character), other runs kept
+    words = [w.capitalize() if w.isascii() and w.isalpha() else w.strip() for w in lazy_pinyin(name)]
+    romanised = re.sub(r"\s+", " ", " ".join(w for w in words if w)).replace(" - ", "-")
+    return f"{romanised} ({name})"
 
 
 def default_lang(city: City) -> str:
