@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from analysis import geo
+from analysis.clean.sources import OPENCELLID_COLUMNS
 from analysis.clean.stations import clean_stations, clean_to_folder, parse_gnb_id_bits
 from analysis.errors import BadInputError, UsageError
 
@@ -246,22 +247,7 @@ def test_unknown_crs_label_is_quarantined(tmp_path):
     assert clean(tmp_path).summary["quarantined_by_reason"] == {"unknown_crs": 1}
 
 
-OCID_HEADER = [
-    "radio",
-    "mcc",
-    "net",
-    "area",
-    "cell",
-    "unit",
-    "lon",
-    "lat",
-    "range",
-    "samples",
-    "changeable",
-    "created",
-    "updated",
-    "averageSignal",
-]
+OCID_HEADER = list(OPENCELLID_COLUMNS)
 
 
 def cell(radio, net, gnb, local, lon, lat, created, bits=24):

@@ -292,21 +292,18 @@ def _add_forecast(sub) -> None:
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from analysis.config import resolve_city
-    from analysis.coverage import coverage_stage, read_coverage_stations
-    from analysis.report.outputs import read_coverage
+    from analysis.coverage import coverage_to_folder
 
-    stations = read_coverage_stations(args.stations)
-    coverage_stage(
-        stations,
-        resolve_city(args.city),
-        pd.Timestamp(args.as_of) if args.as_of else None,
+    # the stage's result comes back in memory: no second read of the files it has just written
+    result = coverage_to_folder(
+        args.stations,
+        args.city,
         args.out,
+        as_of=pd.Timestamp(args.as_of) if args.as_of else None,
         with_map=not args.no_map,
         mode=args.mode,
         radius_m=args.radius_m,
     )
-    result = read_coverage(args.out)
     city = result.by_district.iloc[-1]
     print(
         f"coverage as of {args.as_of or 'latest'}: "
