@@ -681,3 +681,19 @@ def test_names_on_english_pages_carry_their_pinyin_form():
     assert name_label("白碱滩区创业路13号宏站", "zh") == "白碱滩区创业路13号宏站"
     assert name_label("Site 7", "en") == "Site 7"
     assert name_label(None, "en") == "–"
+
+
+def test_the_clean_sentence_counts_files_not_sheets():
+    """A workbook of two sheets is one file; a skipped or unreadable file gave no records."""
+    from analysis.report.pages import count_station_files
+
+    summary = {
+        "files": [
+            {"file": "a.xlsx", "sheet": "2020", "rows": 3},
+            {"file": "a.xlsx", "sheet": "2021", "rows": 2},
+            {"file": "b.csv", "sheet": None, "rows": 1},
+            {"file": "README.txt", "skipped": "no table"},
+            {"file": "c.csv", "error": "binary"},
+        ]
+    }
+    assert count_station_files(summary) == 2

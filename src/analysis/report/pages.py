@@ -248,6 +248,12 @@ def show_provenance(ctx: Context, with_changes: bool = False) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def count_station_files(summary: dict) -> int:
+    """Files that gave station records: the clean summary lists a workbook once per sheet, and also
+    the files it skipped or could not read (those have no `rows`)."""
+    return len({f["file"] for f in summary["files"] if "rows" in f})
+
+
 def show_clean_counts(ctx: Context) -> pd.DataFrame:
     """Rows in, kept, merged and quarantined, and the stations they make; returns the table."""
     s = ctx.clean_summary
@@ -257,7 +263,7 @@ def show_clean_counts(ctx: Context) -> pd.DataFrame:
         say(
             L,
             "clean.rows.sentence",
-            files=len(s["files"]),
+            files=count_station_files(s),
             rows_in=n(s["rows_in"]),
             rows_kept=n(s["rows_kept"]),
             stations=n(s["stations"]),
