@@ -474,7 +474,7 @@ def test_each_stage_runs_once_per_date_for_the_whole_report(tmp_path, monkeypatc
     """The runner's stages, then every page of the five notebooks: the forecast runs once (report
     date), coverage and the task force once for the report date and once for the previous one."""
     import analysis.coverage as coverage
-    import analysis.forecast as forecast
+    import analysis.forecast.stage as forecast  # forecast_stage calls it there
     import analysis.taskforce as taskforce
 
     calls = []
@@ -514,7 +514,7 @@ def test_a_notebook_alone_runs_the_stages_it_needs_once(tmp_path, monkeypatch, c
     """In JupyterLab with nothing processed yet: the coverage page runs coverage (with its map) once,
     and not the forecast."""
     import analysis.coverage as coverage
-    import analysis.forecast as forecast
+    import analysis.forecast.stage as forecast  # forecast_stage calls it there
 
     calls = []
     monkeypatch.setattr(forecast, "forecast_stations", lambda *a, **k: calls.append("forecast"))

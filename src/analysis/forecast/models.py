@@ -1,0 +1,849 @@
+"""The forecasting core: candidate models on monthly additions (statsmodels and simple references),
+the rolling-origin backtest that chooses one and calibrates its intervals, the `Forecast` of simulated
+paths, targets with their probability, expected count and verdict.
+
+Models work on the monthly *additions* (the first difference of the cumulative count); every
+forecast is a set of simulated paths whose additions are clipped at zero and re-accumulated,
+so the forecasts of the additions and of the cumulative count agree and the count never falls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import BadInputError, UsageError
+from analysis.forecast.plots import plot_fan
+from analysis.forecast.series import _month_end, _summarize, read_series, to_month_ends
+from analysis.season import SEASON_MIN_MONTHS, SeasonalNaive, SeasonalPace, estimate_season
+from analysis.verdict import classify_target, describe_requirement, describe_spread, describe_verdict
+
+#: Horizons (months) at which the backtest scores each model.
+BACKTEST_HORIZONS = (3, 6, 12)
+#: A backtest horizon counts only when this many forecast origins reach it.
+MIN_ORIGINS = 3
+#: Shortest training window (months of history) of a backtest origin.
+MIN_TRAIN = 8
+#: Most origins used per backtest (the latest ones); keeps a long series fast.
+MAX_ORIGINS = 12
+#: Months of additions needed before seasonal candidates are tried (two winters).
+SEASONAL_MIN_MONTHS = 24
+#: A model more complex than another is chosen only if its backtest score is this much lower.
+SELECTION_MARGIN = 0.15
+#: Simplicity order for `choose_model` (lower is simpler).
+#: The season models rank with the other multi-parameter models: once the backtest has origins in
+#: every month they must clearly beat drift (on AR(1) processes with a winter their autocorrelated
+#: errors made their calibrated bands too wide). Before that, season_level is the default
+#: (`_select_model`): on simulated buildouts the backtest's choice on a few origins did worse.
+MODEL_COMPLEXITY = {
+    "naive": 0,
+    "drift": 1,
+    "snaive": 1,
+    "season_level": 2,
+    "arima": 2,
+    "ets_damped": 2,
+    "ucm": 2,
+    "season_ucm": 2,
+    "arima_seasonal": 3,
+    "ucm_seasonal": 3,
+}
+#: Scaled backtest errors are capped here when the widening of the intervals is estimated.
+Z_CAP = 4.0
+#: Prior weight (in independent backtest errors) of a calibrated spread when the widening is fitted.
+WIDENING_PRIOR_N = 1.0
+#: The intervals are widened by at most this factor.
+MAX_WIDENING = 4.0
+#: The backtest may narrow a season model's spread down to this factor (and widen any model's).
+MIN_SEASON_SCALE = 0.6
+#: Paths simulated at each backtest origin to calibrate the intervals.
+CALIBRATION_PATHS = 200
+DEFAULT_PATHS = 2000
+DEFAULT_SEED = 20210322
+
+
+# --------------------------------------------------------------------------------------------
+# Candidate models (on monthly additions)
+# --------------------------------------------------------------------------------------------
+
+
+def _fourier(index: pd.DatetimeIndex, harmonics: int = 2) -> np.ndarray:
+    month = index.month.to_numpy() - 1
+    cols = []
+    for k in range(1, harmonics + 1):
+        cols += [np.sin(2 * np.pi * k * month / 12), np.cos(2 * np.pi * k * month / 12)]
+    return np.column_stack(cols)
+
+
+def _future_index(last: pd.Timestamp, h: int) -> pd.DatetimeIndex:
+    return pd.date_range(last + pd.offsets.MonthEnd(1), periods=h, freq="ME")
+
+
+class _Fitted:
+    """A fitted candidate: point forecasts and simulated paths of the monthly additions."""
+
+    name = ""
+    params: dict = {}
+
+    def mean(self, h: int) -> np.ndarray:  # additions
+        raise NotImplementedError
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:  # (n, h) additions
+        raise NotImplementedError
+
+
+class _Naive(_Fitted):
+    """Random walk on the cumulative count: no more stations (the baseline of MASE's scale)."""
+
+    name = "naive"
+
+    def __init__(self, adds: pd.Series):
+        self.sigma = float(np.sqrt(np.mean(adds.to_numpy() ** 2)))
+        self.params = {"sigma": self.sigma}
+
+    def mean(self, h):
+        return np.zeros(h)
+
+    def simulate(self, h, n, rng):
+        return rng.normal(0.0, self.sigma, size=(n, h))
+
+
+class _Drift(_Fitted):
+    """Random walk with drift on the count: additions are the mean past addition plus noise;
+    the paths also carry the uncertainty of that mean (as in the textbook drift interval)."""
+
+    name = "drift"
+
+    def __init__(self, adds: pd.Series):
+        a = adds.to_numpy(float)
+        self.mu = float(a.mean())
+        self.sigma = float(a.std(ddof=1)) if len(a) > 1 else 0.0
+        self.m = len(a)
+        self.params = {"drift": self.mu, "sigma": self.sigma}
+
+    def mean(self, h):
+        return np.full(h, self.mu)
+
+    def simulate(self, h, n, rng):
+        mu = self.mu + rng.normal(0.0, self.sigma / math.sqrt(self.m), size=(n, 1))
+        return mu + rng.normal(0.0, self.sigma, size=(n, h))
+
+
+class _Statsmodels(_Fitted):
+    """A statsmodels results object on the additions (or, for ETS, on the cumulative count)."""
+
+    def __init__(self, name, res, last, on_cumulative=False, exog_fn=None, last_level=0.0):
+        self.name = name
+        self.res = res
+        self.last = last
+        self.on_cumulative = on_cumulative
+        self.exog_fn = exog_fn
+        self.last_level = last_level
+        self.params = {
+            str(k): float(v) for k, v in pd.Series(res.params, index=getattr(res.model, "param_names", None)).items()
+        }
+
+    def _exog(self, h):
+        return None if self.exog_fn is None else self.exog_fn(_future_index(self.last, h))
+
+    def mean(self, h):
+        if self.on_cumulative:
+            level = np.asarray(self.res.forecast(h), float)
+            return np.diff(np.concatenate([[self.last_level], level]))
+        kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
+        return np.asarray(self.res.forecast(h, **kw), float)
+
+    def simulate(self, h, n, rng):
+        if self.on_cumulative:
+            sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
+            sim = sim.reshape(h, n).T
+            return np.diff(np.concatenate([np.full((n, 1), self.last_level), sim], axis=1), axis=1)
+        kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
+        sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng, **kw), float)
+        return sim.reshape(h, n).T
+
+
+def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None) -> _Fitted:
+    """Fit one candidate to a cumulative series; `start`: parameters to start the optimiser of a
+    state-space model from (the same model's fit one month earlier, in the backtest: faster);
+    `season_prior`: the city's declared monthly pace factors (the season models shrink toward it)."""
+    adds = cum.diff().dropna()
+    last = cum.index[-1]
+    if name == "snaive":
+        return SeasonalNaive(adds)
+    if name in ("season_level", "season_ucm", "season_trend"):
+        return SeasonalPace(adds, estimate_season(adds, season_prior), kind=name.split("_")[1])
+    if name == "naive":
+        return _Naive(adds)
+    if name == "drift":
+        return _Drift(adds)
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = adds.to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name == "ets_damped":
+            model = ETSModel(cum.to_numpy(float), error="add", trend="add", damped_trend=True)
+            res = model.fit(disp=False)  # a warm start finds worse optima here, and this fit is fast
+            return _Statsmodels(name, res, last, on_cumulative=True, last_level=float(cum.iloc[-1]))
+        if name == "arima":
+            res = SARIMAX(y, order=(1, 0, 0), trend="c").fit(disp=False, start_params=start)
+            return _Statsmodels(name, res, last)
+        if name == "ucm":
+            res = UnobservedComponents(y, level="llevel").fit(disp=False, start_params=start)
+            return _Statsmodels(name, res, last)
+        if name == "arima_seasonal":
+            x = _fourier(adds.index)
+            res = SARIMAX(y, exog=x, order=(1, 0, 0), trend="c").fit(disp=False, start_params=start)
+            return _Statsmodels(name, res, last, exog_fn=_fourier)
+        if name == "ucm_seasonal":
+            res = UnobservedComponents(y, level="llevel", freq_seasonal=[{"period": 12, "harmonics": 2}]).fit(
+                disp=False, start_params=start
+            )
+            return _Statsmodels(name, res, last)
+    raise UsageError(f"unknown model {name!r}")
+
+
+def _start_params(fit: _Fitted):
+    res = getattr(fit, "res", None)
+    if res is None:
+        return None
+    p = np.asarray(res.params, float)
+    return p if np.all(np.isfinite(p)) else None
+
+
+#: Candidates tried on every series. Dropped from the defaults (still available with `model=`):
+#: ets_damped, a damped trend on the cumulative count that cannot express a season (it carried a
+#: winter lull through the building season in Karamay) and the slowest fit by far (7 s of 24 s of
+#: a 36-month backtest); arima_seasonal (Fourier terms), which scored as ucm_seasonal at 5x its cost.
+BASE_MODELS = ("naive", "drift", "arima", "ucm")
+#: The construction-season pace models (analysis.season): a season learned from one year.
+SEASON_PACE_MODELS = ("season_level", "season_ucm")
+SEASONAL_MODELS = ("ucm_seasonal",)
+#: Scored in the backtest as references, never chosen ("last year's same months").
+REFERENCE_MODELS = ("snaive",)
+
+
+def candidate_models(n_months: int, declared_season: bool = False) -> tuple[str, ...]:
+    """The candidates tried for a series of `n_months` monthly additions: the season-pace models
+    (and the seasonal-naive reference) from one year of additions on, or at once when the city
+    declares its season; the Fourier/UCM seasonal models from two years on."""
+    season = n_months >= SEASON_MIN_MONTHS or declared_season
+    return (
+        BASE_MODELS
+        + ((*SEASON_PACE_MODELS, *REFERENCE_MODELS) if season else ())
+        + (SEASONAL_MODELS if n_months >= SEASONAL_MIN_MONTHS else ())
+    )
+
+
+def backtest_min_train(n: int, models) -> int:
+    """Shortest training window of the backtest origins: a year of additions (13 month ends) when
+    a season model is among the candidates and the series holds enough origins at 3 months, so
+    the season is tested as it would be used (learned, not flat); MIN_TRAIN otherwise."""
+    seasonal = any(m in SEASON_PACE_MODELS + REFERENCE_MODELS for m in models)
+    year = SEASON_MIN_MONTHS + 1
+    if seasonal and n - year - min(BACKTEST_HORIZONS) >= MIN_ORIGINS:
+        return year
+    return MIN_TRAIN
+
+
+# --------------------------------------------------------------------------------------------
+# Backtest
+# --------------------------------------------------------------------------------------------
+
+
+def backtest(
+    cum: pd.Series, models=None, horizons=BACKTEST_HORIZONS, min_train: int = MIN_TRAIN, max_origins: int = MAX_ORIGINS
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rolling-origin backtest of each model on the cumulative series, MASE at each horizon.
+
+    MASE at origin t is |error at t+h| over the mean monthly addition of the training months
+    (the in-sample MAE of the naive forecast of the cumulative count). A horizon is scored only
+    when at least MIN_ORIGINS origins reach it. Returns the table (one row per model, sorted by
+    `score` = mean MASE over the scored horizons) and notes.
+    """
+    table, notes, _ = _run_backtest(cum, models, horizons, min_train, max_origins)
+    return table, notes
+
+
+def _backtest_origins(n: int, usable, min_train: int, max_origins: int) -> list[int]:
+    """Per horizon, the latest `max_origins` origins that reach it; each origin is fitted once."""
+    return sorted({t0 for h in usable for t0 in list(range(min_train, n - h + 1))[-max_origins:]})
+
+
+def _run_backtest(cum, models, horizons, min_train, max_origins, season_prior=None):
+    """The backtest, and the model fitted at each origin (kept to calibrate the chosen one's intervals)."""
+    n = len(cum)
+    models = tuple(models) if models is not None else candidate_models(n - 1)
+    notes = []
+    usable = [h for h in horizons if n - min_train - h >= MIN_ORIGINS]
+    for h in horizons:
+        if h not in usable:
+            notes.append(
+                f"too little history for a {h}-month backtest ({n} months; needs {min_train + h + MIN_ORIGINS})"
+            )
+    cols = ["model"] + [f"mase_h{h}" for h in horizons] + ["score", "n_origins", "failed_fits"]
+    fits: dict[str, dict[int, _Fitted]] = {m: {} for m in models}
+    if not usable:
+        return pd.DataFrame(columns=cols), notes, fits
+    hmax = max(usable)
+    origins = _backtest_origins(n, usable, min_train, max_origins)
+    values = cum.to_numpy(float)
+    errors = {m: {h: [] for h in usable} for m in models}
+    failed = {m: 0 for m in models}
+    start = {m: None for m in models}
+    for t0 in origins:  # training = values[:t0]; last training point index t0-1
+        train = cum.iloc[:t0]
+        scale = float(np.mean(np.abs(np.diff(train.to_numpy(float)))))
+        if scale <= 0:
+            continue
+        steps = min(hmax, n - t0)
+        for m in models:
+            try:
+                fit = _fit_candidate(m, train, start=start[m], season_prior=season_prior)
+                adds = np.clip(fit.mean(steps), 0, None)
+                path = values[t0 - 1] + np.cumsum(adds)
+                if not np.all(np.isfinite(path)):
+                    raise ValueError("non-finite forecast")
+            except Exception:  # a fit that fails at one origin counts against the model
+                failed[m] += 1
+                continue
+            fits[m][t0] = fit
+            start[m] = _start_params(fit)
+            for h in usable:
+                if h <= steps:
+                    errors[m][h].append(abs(path[h - 1] - values[t0 - 1 + h]) / scale)
+    rows = []
+    for m in models:
+        row = {"model": m}
+        scores = []
+        for h in horizons:
+            e = errors[m].get(h, [])
+            row[f"mase_h{h}"] = float(np.mean(e)) if len(e) >= MIN_ORIGINS else np.nan
+            if h in usable and len(e) >= MIN_ORIGINS:
+                scores.append(row[f"mase_h{h}"])
+        full = all(len(errors[m][h]) >= MIN_ORIGINS for h in usable)
+        row["score"] = float(np.mean(scores)) if scores and full else np.nan
+        row["n_origins"] = len(origins)
+        row["failed_fits"] = failed[m]
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=cols).sort_values(["score", "model"], na_position="last", kind="stable")
+    return table.reset_index(drop=True), notes, fits
+
+
+def choose_model(table: pd.DataFrame, margin: float = SELECTION_MARGIN) -> str | None:
+    """The simplest model that no other clearly beats in the backtest.
+
+    X clearly beats Y when X's score is below (1 - margin) times Y's and X is no worse at any
+    scored horizon. Choosing the lowest score among many candidates rewards luck in a short
+    backtest (a damped trend that happened to fit the last year, say), and the lucky model's
+    intervals are then too narrow. Among equally simple models the lower score wins. Returns
+    None when no model has a score.
+    """
+    scored = table.dropna(subset=["score"])
+    scored = scored[~scored["model"].isin(REFERENCE_MODELS)]
+    if scored.empty:
+        return None
+    hcols = [c for c in scored.columns if c.startswith("mase_h") and scored[c].notna().all()]
+    rank = scored["model"].map(lambda m: MODEL_COMPLEXITY.get(m, max(MODEL_COMPLEXITY.values()) + 1))
+    rows = scored.assign(rank=rank).sort_values(["rank", "score", "model"], kind="stable")
+
+    def beats(x, y) -> bool:
+        return x["score"] <= (1 - margin) * y["score"] and all(x[c] <= y[c] for c in hcols)
+
+    for _, cand in rows.iterrows():
+        if not any(beats(other, cand) for _, other in rows.iterrows() if other["model"] != cand["model"]):
+            return str(cand["model"])
+    return str(rows.sort_values("score", kind="stable").iloc[0]["model"])  # not reached: the best is unbeaten
+
+
+def _scaled_errors(cum: pd.Series, fits: dict, horizon: int, n_sim: int, seed: int) -> dict[int, list[float]]:
+    """Errors of a model's forecasts at its backtest origins, over the spread of its own simulated
+    paths: for each horizon h, (actual - mean of paths) / sd of paths at each origin reaching h."""
+    n = len(cum)
+    values = cum.to_numpy(float)
+    z: dict[int, list[float]] = {h: [] for h in range(1, horizon + 1)}
+    for i, (t0, fit) in enumerate(sorted(fits.items())):
+        steps = min(horizon, n - t0)
+        if steps < 1:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                adds = fit.simulate(steps, n_sim, np.random.default_rng(seed + i))
+            if not np.all(np.isfinite(adds)):
+                continue
+        except Exception:
+            continue
+        paths = _monotone_paths(adds, values[t0 - 1], None)
+        mean, sd = paths.mean(axis=0), paths.std(axis=0)
+        actual = values[t0 : t0 + steps]
+        for h in range(1, steps + 1):
+            if sd[h - 1] > 1e-9:
+                z[h].append(float((actual[h - 1] - mean[h - 1]) / sd[h - 1]))
+            elif abs(actual[h - 1] - mean[h - 1]) > 1e-9:
+                z[h].append(Z_CAP)  # the model was sure and wrong
+    return z
+
+
+def fit_widening(z: dict[int, list[float]]) -> np.ndarray | None:
+    """The mean squared scaled error at each horizon 1..the longest backtest horizon, shrunk toward 1.
+
+    With well-calibrated paths E[z^2] = 1 at every horizon. A model that leaves out the
+    uncertainty of its parameters (statsmodels simulates with the estimates as if known) is too
+    narrow by a factor that grows with the horizon. Origins a month apart share h - 1 of their h
+    months, so a horizon's errors hold about len / h independent ones: each horizon's mean square
+    is shrunk toward 1 with WIDENING_PRIOR_N errors' weight against that evidence (a raw one from
+    one or two independent errors, clipped at the lower bound afterwards, widened calibrated bands
+    by chance). Horizons are estimated separately, not along a line: a model blind to a season is
+    off mid-year and right again a year on. Horizons without MIN_ORIGINS errors are interpolated;
+    neighbours are averaged (3 months) against the noise. z is capped at Z_CAP so one wild origin
+    cannot blow the fit up. None with too few errors.
+    """
+    hs, s2 = [], []
+    for h, v in sorted(z.items()):
+        if len(v) >= MIN_ORIGINS:
+            n_eff = max(1.0, len(v) / h)
+            raw = float(np.mean(np.minimum(np.square(v), Z_CAP**2)))
+            hs.append(h)
+            s2.append((n_eff * raw + WIDENING_PRIOR_N) / (n_eff + WIDENING_PRIOR_N))
+    if len(hs) < 2 or sum(len(z[h]) for h in hs) < 4 * MIN_ORIGINS:
+        return None
+    grid = np.arange(1, max(hs) + 1, dtype=float)
+    per_h = np.interp(grid, np.array(hs, float), np.array(s2))
+    padded = np.r_[per_h[0], per_h, per_h[-1]]
+    return (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+
+
+def widening_factors(fitted: np.ndarray | None, steps: int, lower: float = 1.0) -> np.ndarray:
+    """The factor (>= `lower`, <= MAX_WIDENING) by which the paths' spread is scaled at steps 1..steps.
+
+    Beyond the longest horizon of the backtest the factor is held, not extrapolated: a year of
+    backtest errors says nothing about year 5.
+    """
+    if fitted is None:
+        return np.ones(steps)
+    s2 = np.asarray(fitted, float)
+    h = np.minimum(np.arange(steps), len(s2) - 1)
+    return np.clip(np.sqrt(np.maximum(s2[h], 0.0)), lower, MAX_WIDENING)
+
+
+def interval_scale(
+    cum: pd.Series,
+    model: str,
+    horizon: int = 12,
+    min_train: int = MIN_TRAIN,
+    max_origins: int = MAX_ORIGINS,
+    n_sim: int = 200,
+    seed: int = DEFAULT_SEED,
+) -> float:
+    """How much wider the model's simulated spread must be, `horizon` months ahead, to match its
+    own backtest errors (1 for a well-calibrated model; at least 1, at most MAX_WIDENING)."""
+    _, _, fits = _run_backtest(cum, (model,), BACKTEST_HORIZONS, min_train, max_origins)
+    z = _scaled_errors(cum, fits[model], max(BACKTEST_HORIZONS), n_sim, seed)
+    return float(widening_factors(fit_widening(z), horizon)[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Forecast
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetResult:
+    date: pd.Timestamp
+    on_air: int
+    label: str = ""
+
+
+@dataclass
+class Forecast:
+    """A forecast of one cumulative series: table, backtest, targets, and the paths behind them."""
+
+    history: pd.Series
+    model: str
+    params: dict
+    table: pd.DataFrame  # date, mean, lo80, hi80, lo95, hi95 (month ends after history)
+    backtest: pd.DataFrame
+    notes: list[str]
+    paths: np.ndarray  # (n_paths, n_steps) cumulative count at each future month end
+    path_index: pd.DatetimeIndex
+    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    as_of: pd.Timestamp | None = None
+    count_as_of: float | None = None
+    observed: pd.Series | None = None
+    name: str = ""
+    unit: str = "stations"
+    source: str = ""
+    name_zh: str = ""
+    source_zh: str = ""  # the source line in Chinese, for figures in Chinese
+    fit: object = None  # the fitted top-down model
+    plan_to_air_days: float = math.nan  # median days from planning to air (the pipeline's)
+    top_down_paths: np.ndarray | None = None  # before the pipeline component, when there is one
+    pipeline_paths: np.ndarray | None = None  # pipeline sites on air by each month end, per path
+
+    def plot(self, lang: str = "en", ax=None, title: str | None = None):
+        """The fan chart (see `plot_fan`)."""
+        return plot_fan(self, lang=lang, ax=ax, title=title)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "params": {k: _round(v) for k, v in sorted(self.params.items())},
+            "backtest": json_records(self.backtest),
+            "notes": list(self.notes),
+            "history": {
+                "first": str(self.history.index[0].date()),
+                "last": str(self.history.index[-1].date()),
+                "n_months": int(len(self.history)),
+                "n_months_interpolated": int((~self.observed).sum()) if self.observed is not None else 0,
+            },
+            "as_of": str(self.as_of.date()) if self.as_of is not None else None,
+            "count_as_of": _round(self.count_as_of),
+            "targets": json_records(self.targets),
+            "n_paths": int(self.paths.shape[0]),
+        }
+
+
+def _round(x, digits: int = 6):
+    if x is None:
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    if x == 0:
+        return 0.0
+    return round(x, max(0, digits - 1 - int(math.floor(math.log10(abs(x))))))
+
+
+def json_records(df: pd.DataFrame) -> list[dict]:
+    """Rows of a table as JSON-ready dicts: ISO dates, floats rounded to 6 significant digits."""
+    out = []
+    for rec in df.to_dict("records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, (pd.Timestamp, dt.date)):
+                clean[k] = str(pd.Timestamp(v).date()) if not pd.isna(v) else None
+            elif isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+                clean[k] = _round(v)
+            elif v is None or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            else:
+                clean[k] = v if not isinstance(v, np.bool_) else bool(v)
+        out.append(clean)
+    return out
+
+
+def _monotone_paths(adds: np.ndarray, last: float, floor: float | None) -> np.ndarray:
+    cum = last + np.cumsum(np.clip(adds, 0, None), axis=1)
+    if floor is not None:
+        cum = np.maximum(cum, floor)
+    return cum
+
+
+def _month_steps(a: pd.Timestamp, b: pd.Timestamp) -> int:
+    """Whole month ends from month end `a` to month end `b`."""
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
+    return (pd.Timestamp(b) - pd.Timestamp(a)).days / 30.4375
+
+
+def _select_model(history, models, model, max_origins, season_prior):
+    """The model to forecast with, the backtest table, its fits per origin, and notes."""
+    declared = season_prior is not None
+    n_adds = len(history) - 1
+    if model is not None:
+        models = sorted({model, "naive", "drift"})
+    elif models is None:
+        models = candidate_models(n_adds, declared)
+    min_train = backtest_min_train(len(history), models)
+    seasonal = any(m in SEASON_PACE_MODELS for m in models)
+    if model is None and seasonal and min_train < SEASON_MIN_MONTHS + 1:
+        # the backtest cannot overrule the season yet (below): score only the quick candidates
+        models = tuple(m for m in models if m in ("naive", "drift", "season_level", *REFERENCE_MODELS))
+    table, notes, fits = _run_backtest(history, models, BACKTEST_HORIZONS, min_train, max_origins, season_prior)
+    if model is not None:
+        return model, table, fits, notes + [f"model {model!r} forced by the caller"]
+    chosen = choose_model(table)
+    n_origins = int(table["n_origins"].max()) if len(table) else 0
+    if seasonal and (min_train < SEASON_MIN_MONTHS + 1 or n_origins < 12):
+        # a season learned from a year is not tested in every season yet: backtests on a few origins
+        # chose worse than season_level alone on the simulated buildouts (benchmarks/forecast_eval.py)
+        notes.append(
+            f"too little history to backtest a season learned from a year at origins in every month "
+            f"({len(history)} months, {n_origins} origins): season_level chosen (the pace of the last "
+            "year, by a construction season shrunk toward flat by its evidence)"
+        )
+        return "season_level", table, fits, notes
+    if chosen is None:
+        notes.append(
+            f"too little history to choose a model by backtest ({len(history)} months): "
+            "fell back to drift (the mean monthly addition so far)"
+        )
+        return "drift", table, fits, notes
+    scores = table.set_index("model")["score"]
+    best = str(table[~table["model"].isin(REFERENCE_MODELS)].iloc[0]["model"])
+    if best != chosen:
+        notes.append(
+            f"{chosen} chosen: {best} scored {scores[best]:.3f} against {scores[chosen]:.3f}, not "
+            f"{SELECTION_MARGIN:.0%} better and better at every horizon (a simpler model wins "
+            "unless clearly beaten)"
+        )
+    for ref in ("drift", "snaive"):
+        if chosen != ref and pd.notna(scores.get(ref, np.nan)):
+            notes.append(f"{chosen} against {ref} in the backtest: mean MASE {scores[chosen]:.3f} vs {scores[ref]:.3f}")
+    return chosen, table, fits, notes
+
+
+def fit_forecast(
+    history: pd.Series,
+    horizon: int = 12,
+    targets=(),
+    as_of=None,
+    count_as_of: float | None = None,
+    models=None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    max_origins: int = MAX_ORIGINS,
+    model: str | None = None,
+    observed: pd.Series | None = None,
+    name: str = "",
+    unit: str = "stations",
+    source: str = "",
+    season_prior: np.ndarray | None = None,
+) -> Forecast:
+    """Forecast a monthly cumulative count (month-end index) `horizon` months past its end.
+
+    The model is chosen by `backtest` (mean MASE at 3, 6 and 12 months) among `models` (default
+    `candidate_models`) with `choose_model` (the simplest one unless another is clearly better),
+    or forced with `model`. Its simulated spread is then widened, horizon by horizon, to match
+    its own errors at the backtest origins (`fit_widening`). Too little history for any backtest
+    horizon: drift, said in `notes`. `targets`: config.Target objects or (date, count[, label])
+    tuples; each gets the forecast at its date with 80/95% intervals, the share of simulated
+    paths that reach it, the median date of reaching it, and the monthly pace needed from
+    `as_of` (or the last month end) against the pace of the last 3 and 6 months. `count_as_of`:
+    the count already known on `as_of` (after the last month end); no path falls below it.
+    `season_prior`: 12 monthly pace factors the city declares (`season.read_declared_season`).
+    """
+    history = pd.Series(history, dtype=float).sort_index()
+    if not isinstance(history.index, pd.DatetimeIndex):
+        raise UsageError("history needs a DatetimeIndex of month ends")
+    if len(history) < 3:
+        raise BadInputError(f"{len(history)} monthly values: a forecast needs at least 3")
+    if np.any(np.diff(history.to_numpy()) < 0):
+        raise BadInputError("the cumulative count falls; a forecast needs a count that never falls")
+    if horizon < 1:
+        raise UsageError(f"horizon must be >= 1 month, got {horizon}")
+    notes: list[str] = []
+    last_date = history.index[-1]
+    targets = _normalize_targets(targets)
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else last_date
+    floor = float(count_as_of) if count_as_of is not None else None
+
+    chosen, table_bt, bt_fits, sel_notes = _select_model(history, models, model, max_origins, season_prior)
+    notes += sel_notes
+    # simulate far enough for every target and for the dates of reaching them
+    last_target = max([t.date for t in targets], default=last_date)
+    steps = max(horizon, _month_steps(last_date, _month_end(last_target)))
+    steps_sim = steps + 36 if targets else steps
+    try:
+        fit = _fit_candidate(chosen, history, season_prior=season_prior)
+        adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
+        if not np.all(np.isfinite(adds)):
+            raise ValueError("non-finite simulated paths")
+    except Exception as exc:  # the chosen model fits on the backtest windows but not on the whole series
+        notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); fell back to drift")
+        chosen = "drift"
+        fit = _fit_candidate("drift", history)
+        adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
+    paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
+    if chosen != "naive" and bt_fits.get(chosen):
+        # calibrate the spread to the chosen model's own errors at its backtest origins
+        z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
+        fitted = fit_widening(z)
+        # the season models carry a prior on how much a pace changes from year to year: their backtest
+        # may narrow their spread as well as widen it (the others' paths only ever miss uncertainty)
+        k = widening_factors(fitted, steps_sim, MIN_SEASON_SCALE if chosen in SEASON_PACE_MODELS else 1.0)
+        if np.any(k != 1.0):
+            mean = paths.mean(axis=0)
+            paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
+            if floor is not None:
+                paths = np.maximum(paths, floor)
+            notes.append(
+                f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
+                "to match the model's errors in the backtest"
+            )
+    index = _future_index(last_date, steps_sim)
+    table = _summarize(paths[:, :horizon], index[:horizon])
+    fc = Forecast(
+        history=history,
+        model=chosen,
+        params=fit.params,
+        table=table,
+        backtest=table_bt,
+        notes=notes,
+        paths=paths,
+        path_index=index,
+        as_of=as_of,
+        count_as_of=floor,
+        observed=observed,
+        name=name,
+        unit=unit,
+        source=source,
+        fit=fit,
+    )
+    fc.targets = _target_table(fc, targets)
+    return fc
+
+
+def _normalize_targets(targets) -> list[TargetResult]:
+    out = []
+    for t in targets or ():
+        if hasattr(t, "on_air"):
+            out.append(TargetResult(pd.Timestamp(t.date), int(t.on_air), getattr(t, "label_en", "") or ""))
+        else:
+            date, count, *rest = t
+            out.append(TargetResult(pd.Timestamp(date), int(count), rest[0] if rest else ""))
+    return sorted(out, key=lambda t: t.date)
+
+
+def _value_at(fc: Forecast, date: pd.Timestamp) -> np.ndarray:
+    """Simulated counts at `date`: at its month end (a date inside a month uses that month's end)."""
+    me = _month_end(date)
+    if me <= fc.history.index[-1]:
+        return np.full(fc.paths.shape[0], float(fc.history.loc[:me].iloc[-1]))
+    k = fc.path_index.get_indexer([me])[0]
+    return fc.paths[:, k]
+
+
+def _pace(history: pd.Series, months: int) -> float:
+    if len(history) <= months:
+        return float("nan")
+    return float((history.iloc[-1] - history.iloc[-1 - months]) / months)
+
+
+def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
+    rows = []
+    known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
+    for t in targets:
+        v = _value_at(fc, t.date)
+        reached = fc.paths >= t.on_air
+        first = np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
+        if known >= t.on_air:
+            med_date, p10, p90, p_ever = fc.as_of, fc.as_of, fc.as_of, 1.0
+        else:
+            p_ever = float((first >= 0).mean())
+
+            # month index at which each path first reaches the target (never: past the end)
+            ks = np.quantile(np.where(first >= 0, first, np.iinfo(np.int32).max), [0.5, 0.1, 0.9], method="lower")
+            med_date, p10, p90 = (fc.path_index[int(k)] if k < len(fc.path_index) else pd.NaT for k in ks)
+        months_left = _months_between(fc.as_of, t.date)
+        need = (t.on_air - known) / months_left if months_left > 0 else float("nan")
+        q = np.quantile(v, [0.025, 0.10, 0.90, 0.975])
+        rows.append(
+            {
+                "target_date": t.date,
+                "target": t.on_air,
+                "label": t.label,
+                "mean": float(v.mean()),
+                "lo80": q[1],
+                "hi80": q[2],
+                "lo95": q[0],
+                "hi95": q[3],
+                "prob_reach": float((v >= t.on_air).mean()) if known < t.on_air and fc.as_of < t.date else math.nan,
+                "date_reach_median": med_date,
+                "date_reach_p10": p10,
+                "date_reach_p90": p90,
+                "prob_reach_in_simulation": p_ever,
+                "count_as_of": known,
+                "months_left": months_left,
+                "pace_needed_per_month": max(need, 0.0) if math.isfinite(need) else need,
+                "pace_last_3m": _pace(fc.history, 3),
+                "pace_last_6m": _pace(fc.history, 6),
+                **_verdict_columns(fc, t, v, q, known),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray, known: float) -> dict:
+    """The verdict of one target in words: status, what must happen, why the band is so wide;
+    `expected_on_air` is the one expected count every page shows for the target's date."""
+    status = classify_target(float((v >= t.on_air).mean()), t.on_air, t.date, fc.as_of, known)
+    passed = status in ("reached", "missed")
+    k = fc.path_index.get_indexer([_month_end(t.date)])[0]
+    pipe = float(fc.pipeline_paths[:, k].mean()) if fc.pipeline_paths is not None and k >= 0 else 0.0
+    n_pipe = int(fc.pipeline_paths[:, -1].max()) if fc.pipeline_paths is not None else 0
+    verdict_zh, verdict_en = describe_verdict(
+        status, t.on_air, t.date, float((v >= t.on_air).mean()), float(v.mean()), q[1], q[2], known
+    )
+    need, by, must_zh, must_en = describe_requirement(
+        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days
+    )
+    months = max(_months_between(fc.as_of, t.date), 1e-9)
+    spread_zh, spread_en = (
+        ("", "")
+        if passed
+        else describe_spread(t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe)
+    )
+    return {
+        "expected_on_air": known if passed else float(v.mean()),
+        "status": status,
+        "pipeline_expected": pipe,
+        "sites_to_enter_pipeline": need,
+        "enter_pipeline_by": by,
+        "plan_to_air_median_days": fc.plan_to_air_days,
+        "verdict_zh": verdict_zh,
+        "verdict_en": verdict_en,
+        "must_happen_zh": must_zh,
+        "must_happen_en": must_en,
+        "spread_zh": spread_zh,
+        "spread_en": spread_en,
+    }
+
+
+def expected_on_air(fc, date) -> float:
+    """The one expected count of stations on air on `date` that every page shows: the mean of the
+    forecast's paths at its month end (the count itself once the date has passed)."""
+    fc = getattr(fc, "city", fc)
+    known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
+    if fc.as_of is not None and pd.Timestamp(date) <= fc.as_of:
+        return float(fc.history.loc[: _month_end(date)].iloc[-1]) if pd.Timestamp(date) < fc.as_of else known
+    return float(_value_at(fc, pd.Timestamp(date)).mean())
+
+
+def forecast_series_file(path: str | Path, horizon: int = 12, targets=(), **kw) -> Forecast:
+    """Read a published `date,value` series (`read_series`), put it on month ends and forecast it."""
+    obs = read_series(path)
+    try:
+        monthly, observed = to_month_ends(obs)
+    except BadInputError as exc:
+        raise BadInputError(exc.problem, file=path) from None
+    last_obs = obs.iloc[-1]
+    count_after = float(last_obs["value"]) if last_obs["date"] > monthly.index[-1] else None
+    fc = fit_forecast(
+        monthly,
+        horizon=horizon,
+        targets=targets,
+        as_of=last_obs["date"],
+        count_as_of=count_after,
+        observed=observed,
+        name=kw.pop("name", Path(path).stem),
+        **kw,
+    )
+    n_interp = int((~observed).sum())
+    if n_interp:
+        fc.notes.append(f"{n_interp} of {len(monthly)} month ends interpolated linearly between published dates")
+    return fc

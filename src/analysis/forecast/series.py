@@ -1,0 +1,171 @@
+"""The monthly series a forecast starts from: stations on air by month end (city and
+districts), and published counts read from a file and interpolated to month ends."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import BadInputError
+
+#: Longest gap between two published values that is still interpolated to month ends.
+MAX_GAP_MONTHS = 12
+
+
+# --------------------------------------------------------------------------------------------
+# Series in
+# --------------------------------------------------------------------------------------------
+
+
+def _month_end(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts).normalize()
+    return ts + pd.offsets.MonthEnd(0)
+
+
+def monthly_on_air(
+    stations: pd.DataFrame, as_of, by_district: bool = False, start=None, districts=None
+) -> pd.Series | pd.DataFrame:
+    """Stations on air at each month end up to `as_of` (a station counts once its on_air_date <= d).
+
+    Months run from `start` (default: the month of the first on-air date) to the last month end
+    on or before `as_of`. With `by_district`, one column per district (`districts` fixes which
+    and in what order, so a district with no station yet shows zeros).
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if "on_air_date" not in stations.columns:
+        raise BadInputError("stations have no column 'on_air_date'")
+    dates = pd.to_datetime(stations["on_air_date"])
+    on = dates.notna() & (dates <= as_of)
+    if start is None:
+        if not on.any():
+            raise BadInputError(f"no station is on air by {as_of.date()}")
+        start = dates[on].min()
+    first = _month_end(start)
+    last = _month_end(as_of)
+    if last > as_of:
+        last = last - pd.offsets.MonthEnd(1)
+    if last < first:
+        raise BadInputError(f"no full month between {first.date()} and as_of {as_of.date()}")
+    index = pd.date_range(first, last, freq="ME")
+    sorted_dates = np.sort(dates[on].to_numpy())
+    if not by_district:
+        counts = np.searchsorted(sorted_dates, index.to_numpy(), side="right")
+        return pd.Series(counts.astype(float), index=index, name="on_air")
+    if "district" not in stations.columns:
+        raise BadInputError("stations have no column 'district'")
+    names = list(districts) if districts is not None else sorted(stations.loc[on, "district"].dropna().unique())
+    out = {}
+    for name in names:
+        d = np.sort(dates[on & (stations["district"] == name)].to_numpy())
+        out[name] = np.searchsorted(d, index.to_numpy(), side="right").astype(float)
+    return pd.DataFrame(out, index=index)
+
+
+def count_on_air(stations: pd.DataFrame, as_of, district: str | None = None) -> int:
+    """Stations on air on `as_of` itself (on_air_date <= as_of), for the city or one district."""
+    if district is None:
+        dates = pd.to_datetime(stations["on_air_date"])
+        return int((dates.notna() & (dates <= pd.Timestamp(as_of).normalize())).sum())
+    return int(count_on_air_by_district(stations, as_of).get(district, 0))
+
+
+def count_on_air_by_district(stations: pd.DataFrame, as_of) -> pd.Series:
+    """Stations on air on `as_of` per district, in one pass (not one scan per district)."""
+    dates = pd.to_datetime(stations["on_air_date"])
+    on = dates.notna() & (dates <= pd.Timestamp(as_of).normalize())
+    return on.groupby(stations["district"]).sum().astype(int)
+
+
+def read_series(path: str | Path) -> pd.DataFrame:
+    """Read a published cumulative count, CSV `date,value`; one row per published date, sorted.
+
+    Raises BadInputError naming the file and the line for: missing columns, a date that does not
+    parse, an empty or non-numeric or negative value, a date given twice, a count that falls
+    (a cumulative count cannot; fix the source or publish the net series), and a gap of more
+    than MAX_GAP_MONTHS months between two values (too long to interpolate).
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise BadInputError(f"cannot read as CSV: {exc}", file=path) from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    for col in ("date", "value"):
+        if col not in raw.columns:
+            raise BadInputError(f"missing column {col!r} (need date,value; found {','.join(raw.columns)})", file=path)
+    rows = []
+    for i, (d, v) in enumerate(zip(raw["date"], raw["value"]), start=2):  # line 1 is the header
+        d, v = d.strip(), v.strip()
+        try:
+            date = pd.Timestamp(d)
+            if pd.isna(date):
+                raise ValueError
+        except (ValueError, TypeError):
+            raise BadInputError(f"date {d!r} does not parse (use YYYY-MM-DD)", file=path, row=i) from None
+        if v == "":
+            raise BadInputError(f"gap: no value for {date.date()}", file=path, row=i)
+        try:
+            value = float(v.replace(",", ""))
+        except ValueError:
+            raise BadInputError(f"value {v!r} is not a number", file=path, row=i) from None
+        if not math.isfinite(value) or value < 0:
+            raise BadInputError(f"value {v!r} is not a count >= 0", file=path, row=i)
+        rows.append((date.normalize(), value, i))
+    if len(rows) < 3:
+        raise BadInputError(f"{len(rows)} values: a forecast needs at least 3", file=path)
+    df = pd.DataFrame(rows, columns=["date", "value", "row"])
+    dup = df["date"].duplicated(keep="first")
+    if dup.any():
+        r = df.loc[dup].iloc[0]
+        first = df.loc[df["date"] == r["date"], "row"].iloc[0]
+        raise BadInputError(f"date {r['date'].date()} given twice (first on row {first})", file=path, row=int(r["row"]))
+    df = df.sort_values("date", kind="stable").reset_index(drop=True)
+    for k in range(1, len(df)):
+        prev, cur = df.iloc[k - 1], df.iloc[k]
+        if cur["value"] < prev["value"]:
+            raise BadInputError(
+                f"cumulative count falls from {prev['value']:g} on {prev['date'].date()} to {cur['value']:g} on "
+                f"{cur['date'].date()}: a cumulative count cannot fall "
+                "(fix the source, or give the count net of closures)",
+                file=path,
+                row=int(cur["row"]),
+            )
+        months = (cur["date"] - prev["date"]).days / 30.4375
+        if months > MAX_GAP_MONTHS:
+            raise BadInputError(
+                f"gap of {months:.0f} months between {prev['date'].date()} (row {prev['row']}) and "
+                f"{cur['date'].date()}: longer than {MAX_GAP_MONTHS} months cannot be interpolated",
+                file=path,
+                row=int(cur["row"]),
+            )
+    return df
+
+
+def to_month_ends(obs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Put published values on month ends: linear in time between published dates.
+
+    Returns the monthly series (month ends from the first to the last that lie within the
+    published dates) and a boolean series saying which month ends were published as such.
+    """
+    dates = pd.DatetimeIndex(obs["date"])
+    first = _month_end(dates[0])
+    last = _month_end(dates[-1])
+    if last > dates[-1]:
+        last = last - pd.offsets.MonthEnd(1)
+    index = pd.date_range(first, last, freq="ME")
+    if len(index) < 3:
+        raise BadInputError(f"the values span {len(index)} month ends: a forecast needs at least 3")
+    x = dates.asi8.astype(float)
+    values = np.interp(index.asi8.astype(float), x, obs["value"].to_numpy(float))
+    observed = index.isin(dates)
+    return pd.Series(values, index=index, name="value"), pd.Series(observed, index=index, name="observed")
+
+
+def _summarize(paths: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    q = np.quantile(paths, [0.025, 0.10, 0.90, 0.975], axis=0)
+    return pd.DataFrame(
+        {"date": index, "mean": paths.mean(axis=0), "lo80": q[1], "hi80": q[2], "lo95": q[0], "hi95": q[3]}
+    )

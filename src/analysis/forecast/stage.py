@@ -1,0 +1,63 @@
+"""The forecast stage entry: forecast the cleaned stations and write the stage's files once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.forecast.city import forecast_stations
+from analysis.forecast.models import DEFAULT_PATHS, DEFAULT_SEED, json_records
+from analysis.forecast.output import write_forecast
+from analysis.forecast.pipeline import rank_levers, write_levers
+from analysis.forecast.plots import plot_districts
+
+# --------------------------------------------------------------------------------------------
+# Stage entry
+# --------------------------------------------------------------------------------------------
+
+
+def forecast_stage(
+    stations: pd.DataFrame,
+    city,
+    as_of: pd.Timestamp,
+    out: str | Path,
+    fig_lang: str | None = "en",
+    stamp: dict | None = None,
+    horizon: int | None = None,
+    district: str | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    extract_date=None,
+) -> list[Path]:
+    """The forecast stage, as the command line, the notebooks and the report run it: forecast the
+    cleaned `stations` of a resolved `city` as of a parsed `as_of`, and write forecast.csv, model.json
+    (targets with their expected count and verdict, backtest, notes, district table), levers.csv (what
+    freeing each blocker's sites is worth, `rank_levers`, with the records' `extract_date` as the task
+    force counts it) and, with `fig_lang`, forecast.png and districts.png into `out`, each file
+    atomically and a stage.json (with `stamp`) last. Returns the files written."""
+    from analysis.catalog import publish_stage, stamp_date
+
+    cf = forecast_stations(stations, as_of, city=city, horizon=horizon, district=district, n_paths=n_paths, seed=seed)
+    extra = {"notes": list(cf.notes)}
+    # the district split is the forecast's alone (forecast_stations); the levers are ranked on its paths
+    levers = rank_levers(cf, stations, city, extract_date=extract_date, seed=seed)
+    if len(cf.district_table):
+        extra["districts"] = json_records(cf.district_table)
+
+    def write(tmp: Path) -> None:
+        write_forecast(cf.city, tmp, horizon=horizon, lang=fig_lang or "en", figure=fig_lang is not None, extra=extra)
+        write_levers(levers, tmp)
+        if fig_lang is not None and cf.districts:
+            import matplotlib.pyplot as plt
+
+            fig = plot_districts(cf, lang=fig_lang)
+            fig.savefig(tmp / "districts.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+            plt.close(fig)
+
+    return publish_stage(
+        "forecast",
+        out,
+        write,
+        {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "model": cf.city.model},
+    )
