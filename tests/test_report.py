@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from analysis.cli import main
 from analysis.config import load_city
@@ -579,6 +580,9 @@ def test_one_expected_count_and_one_district_split_on_every_page(built):
     for nb, rec in records.items():
         assert rec["expected_on_air_2021-12-31"] == expected, nb
         assert briefing.n(expected) in (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8"), nb
+    # the report's index card for the target ahead: the same expected count, then the probability
+    cards = BeautifulSoup((built / "index.html").read_text(encoding="utf-8"), "html.parser").get_text(" ")
+    assert f"预计 {briefing.n(expected)} 座" in cards and "2021-12-31 目标 446 座" in cards
     for nb in ("02_forecast.ipynb", "05_summary.ipynb"):  # the verdict in words, never a bare probability
         page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
         assert html_escape(target["verdict_zh"], quote=False) in page, nb
