@@ -114,7 +114,7 @@ def test_one_table_of_words_per_language_with_every_key_the_code_uses():
 
     assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
     used = set()
-    for module in Path(report.__file__).parent.glob("*.py"):
+    for module in Path(report.__file__).parent.rglob("*.py"):
         code = module.read_text(encoding="utf-8")
         used |= set(re.findall(r'say\(\s*[^,()]+,\s*"([\w.]+)"', code)) | (
             set(re.findall(r'else "([\w.]+)",', code)) - {"zh", "en"}
