@@ -338,6 +338,17 @@ def test_report_folder_contents(built):
     assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-10" and len(prov["inputs_sha256"]) == 64
     assert prov["package_version"] and prov["city_config_sha256"]
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
+    # papermill's random cell id is replaced: the same inputs render the same page
+    assert 'id="cell-id=injected-parameters"' in (built / "01_clean.html").read_text(encoding="utf-8")
+
+
+def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):
+    from analysis.report.inputs import made_at
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert made_at() == "2023-11-14T22:13:20Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert made_at()[:4] >= "2026"
 
 
 @pytest.mark.slow
