@@ -353,11 +353,11 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from analysis.clean.stations import read_stations
     from analysis.config import resolve_city
     from analysis.errors import BadInputError
+    from analysis.files import read_parquet_columns
     from analysis.report.outputs import read_taskforce
-    from analysis.taskforce import taskforce_stage
+    from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS, taskforce_stage
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -366,7 +366,14 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
             extract = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
-    stations = read_stations(args.stations)
+    # only the columns the task force uses, no points and no cleaning imports: 0.5-1 s at 10^5 stations
+    stations = read_parquet_columns(
+        args.stations,
+        STATION_COLUMNS,
+        OPTIONAL_STATION_COLUMNS,
+        "station table",
+        "run `python -m analysis clean` first",
+    )
     taskforce_stage(
         stations,
         resolve_city(args.city),

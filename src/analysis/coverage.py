@@ -1437,11 +1437,12 @@ def write_coverage(
 
 
 def read_coverage_stations(path: str | Path) -> pd.DataFrame:
-    """The columns of a cleaned stations.parquet that coverage uses, without point geometry."""
-    from analysis.clean.stations import read_stations  # here: assess_coverage alone never needs it
+    """The columns of a cleaned stations.parquet that coverage uses, without point geometry (and
+    without importing cleaning, which the command does not need)."""
+    from analysis.files import read_parquet_columns
 
-    return read_stations(
-        path, required=STATION_COLUMNS, columns=(*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS), geometry=False
+    return read_parquet_columns(
+        path, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS, "station table", "run `python -m analysis clean` first"
     )
 
 

@@ -75,6 +75,9 @@ BLOCKER_EN = {
     "not_known": "not known on this date (left the stage since)",
 }
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
+#: The columns of a station table the task force reads: these, and OPTIONAL_STATION_COLUMNS when present.
+STATION_COLUMNS = tuple(_REQUIRED)
+OPTIONAL_STATION_COLUMNS = ("site_code", "name")
 
 
 # --------------------------------------------------------------------------------------------
