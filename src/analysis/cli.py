@@ -356,8 +356,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
     from analysis.config import resolve_city
     from analysis.errors import BadInputError
     from analysis.files import read_parquet_columns
-    from analysis.report.outputs import read_taskforce
-    from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS, taskforce_stage
+    from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS, taskforce_to_folder
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -374,7 +373,8 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         "station table",
         "run `python -m analysis clean` first",
     )
-    taskforce_stage(
+    # the stage's tables come back in memory: no second read of the files it has just written
+    report = taskforce_to_folder(
         stations,
         resolve_city(args.city),
         pd.Timestamp(args.as_of),
@@ -384,8 +384,6 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         source=args.source or args.stations.name,
     )
-    report = read_taskforce(args.out)
-    notes = json.loads((args.out / "taskforce_notes.json").read_text(encoding="utf-8")).get("notes", [])
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
     due = city["target_date"].date() if pd.notna(city["target_date"]) else "-"
@@ -396,7 +394,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         f"target {city['target_add']} to add by {due}: "
         f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}"
     )
-    for note in notes:
+    for note in report.notes:
         print(f"  note: {note}")
     return 0
 

@@ -183,54 +183,55 @@ class StagesOn:
 
 def _derive_checked(st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp | None) -> pd.DataFrame:
     """`derive_stages` of a table already through `_check`, with the dates already parsed."""
-    st = st[st["status"] != "decommissioned"]
     dates = st[DATE_COLUMNS].to_numpy(dtype="datetime64[ns]")
     has_dates = ~np.isnat(dates).all(axis=1)
     reached = ~np.isnat(dates) & (dates <= np.datetime64(as_of, "ns"))
-    exists = reached.any(axis=1) | ~has_dates
+    live = (st["status"] != "decommissioned").to_numpy(dtype=bool)
+    keep = np.flatnonzero(live & (reached.any(axis=1) | ~has_dates))
+    # one take of the rows kept; the text columns keep their dtype (turning 10^5 strings into Python
+    # objects and back, column by column, was most of this function's time)
+    base = st.iloc[keep]
+    dates, has_dates, reached = dates[keep], has_dates[keep], reached[keep]
     last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
-    stage = np.where(has_dates, np.array(STAGES, dtype=object)[last], st["status"].to_numpy(dtype=object))
-    stage_date = np.where(has_dates, dates[np.arange(len(st)), last], np.datetime64("NaT", "ns"))
+    text = pd.Series(["-"]).dtype  # what pandas makes of a column of strings, also when no row is left
+    stage = np.where(has_dates, np.array(STAGES, dtype=object)[last], base["status"].to_numpy(dtype=object))
+    stage_date = np.where(has_dates, dates[np.arange(len(base)), last], np.datetime64("NaT", "ns"))
+    blocker = base["blocker"].to_numpy(dtype=object)
+    # typed as the whole column is: a date on which none of the sites kept has a blocker gives the same
+    blocker = pd.array(blocker, dtype=text) if st["blocker"].notna().any() else blocker
     out = pd.DataFrame(
         {
-            "station_id": st["station_id"].to_numpy(),
-            "site_code": st["site_code"].to_numpy(),
-            "name": st["name"].to_numpy(),
-            "operator": st["operator"].to_numpy(),
-            "district": st["district"].to_numpy(),
-            "stage": stage,
+            **{c: base[c].array for c in ("station_id", "site_code", "name", "operator", "district")},
+            "stage": pd.array(stage, dtype=text),
             "stage_date": pd.to_datetime(stage_date),
             "has_stage_dates": has_dates,
-            "status_at_extract": st["status"].to_numpy(),
-            "blocker_at_extract": st["blocker"].to_numpy(dtype=object),
+            "status_at_extract": pd.array(base["status"].to_numpy(), dtype=text),
+            "blocker_at_extract": blocker,
         }
     )
-    for col in DATE_COLUMNS:
-        out[col] = st[col].to_numpy()
-    out = out[exists].copy()
+    for i, col in enumerate(DATE_COLUMNS):
+        out[col] = dates[:, i]
     out["days_in_stage"] = (as_of - out["stage_date"]).dt.days.astype("Int64")
     same = (out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")
     out["blocker"] = out["blocker_at_extract"].where(same & out["blocker_at_extract"].notna(), None)
     ext = extract.date().isoformat() if extract is not None else "the extract"
-    note = np.where(
-        out["stage"] == "on_air",
-        "",
-        np.where(
-            same,
-            np.where(out["blocker"].notna(), f"current blocker, as reported on {ext}", f"no blocker reported on {ext}"),
-            f"site left this stage after {as_of.date()}: its blocker on that date is not known",
-        ),
-    )
-    undated = ~out["has_stage_dates"].to_numpy()
     assumed = extract is None or as_of < extract
-    note = np.where(
-        undated,
-        f"no stage dates: counted in its status reported on {ext}"
-        + (", assumed unchanged since before this date" if assumed else "")
-        + "; days in stage unknown",
-        note,
+    notes = np.array(
+        [
+            "",
+            f"current blocker, as reported on {ext}",
+            f"no blocker reported on {ext}",
+            f"site left this stage after {as_of.date()}: its blocker on that date is not known",
+            f"no stage dates: counted in its status reported on {ext}"
+            + (", assumed unchanged since before this date" if assumed else "")
+            + "; days in stage unknown",
+        ],
+        dtype=object,
     )
-    out["blocker_note"] = note
+    which = np.where(same, np.where(out["blocker"].notna(), 1, 2), 3)
+    which = np.where(out["stage"].to_numpy() == "on_air", 0, which)
+    which[~has_dates] = 4
+    out["blocker_note"] = pd.array(notes[which], dtype=text)
     out = out.drop(columns="blocker_at_extract")
     cols = [
         "station_id",
@@ -1233,6 +1234,27 @@ def taskforce_stage(
     cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
     site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
     and a stage.json (with `stamp`) last. Returns the files written."""
+    return _run_stage(stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp)[1]
+
+
+def taskforce_to_folder(
+    stations: pd.DataFrame,
+    city: City,
+    as_of: pd.Timestamp,
+    out: str | Path,
+    extract_date=None,
+    fig_lang: str | None = "zh",
+    horizon: int = 12,
+    source: str = "",
+) -> TaskforceReport:
+    """`taskforce_stage`, returning the tables it wrote as well (for callers that want them in memory
+    as well as on disk, such as the command line's summary, instead of reading the files back)."""
+    return _run_stage(stations, city, as_of, out, extract_date, fig_lang, horizon, source, None)[0]
+
+
+def _run_stage(
+    stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp
+) -> tuple[TaskforceReport, list[Path]]:
     from analysis.catalog import publish_stage, stamp_date
     from analysis.files import write_csv
 
@@ -1242,9 +1264,5 @@ def taskforce_stage(
         write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
         write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
-    return publish_stage(
-        "taskforce",
-        out,
-        write,
-        {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)},
-    )
+    stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)}
+    return report, publish_stage("taskforce", out, write, stamp)
