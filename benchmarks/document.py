@@ -36,6 +36,16 @@ LABELS = {
         "python -m analysis taskforce",
         "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
     ),
+    "cmd_taskforce_no_charts": (
+        "command: taskforce --no-charts (national stations)",
+        "python -m analysis taskforce --no-charts",
+        "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
+    ),
+    "cmd_report": (
+        "command: report (Karamay, 5 notebooks)",
+        "python -m analysis report",
+        "python -m benchmarks.naive_report (papermill + nbconvert per notebook)",
+    ),
 }
 #: Stages whose baseline is a floor (a bare read), not a competitor: the ratio is package / floor.
 FLOOR_STAGES = ("clean", "clean_opencellid", "cmd_clean")
@@ -154,7 +164,7 @@ def _plot(runs: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(11, 5.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, stage in enumerate(s for s in LABELS if s != "report"):
+    for i, stage in enumerate(s for s in LABELS if s not in ("report", "cmd_report")):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
             pts = sorted(
                 (r["scale"], r["seconds"])

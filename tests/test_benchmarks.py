@@ -82,3 +82,17 @@ def test_repeated_measurements_keep_the_median_run_and_cpu():
     assert m["seconds_all"] == [5.0, 3.0, 4.0] and m["command_cpu_seconds_all"] == [1.1, 1.4, 1.2]
     assert median_run(runs[:1]) is runs[0]
     assert median_run([{"error": "x"}, {"error": "y"}]) == {"error": "y"}
+
+
+def test_command_rows_run_the_package_byte_compiled(monkeypatch):
+    """A user's installed package is byte-compiled: the command rows do not pay for compiling the
+    source on every run, even where the environment says not to write bytecode."""
+    from benchmarks.commands import run_child
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    ok = run_child(["-c", "import sys, analysis.errors as e; print(sys.dont_write_bytecode, e.__cached__)"])
+    flag, cached = ok["stdout"].split()
+    assert flag == "False" and cached.endswith(".pyc")
+    from pathlib import Path
+
+    assert Path(cached).is_file()
