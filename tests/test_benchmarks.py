@@ -68,7 +68,7 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     clean = next(line for line in text.splitlines() if line.startswith("| command: clean"))
     assert "| 3.00 | 250 | 0.750 | 170 | 4× the floor |" in clean  # the command's own peak, not the harness's
     coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
-    assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s" in coverage and "(-0.20 %)" in coverage
+    assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s (12.7×)" in coverage and "(-0.20 %)" in coverage
 
 
 def test_repeated_measurements_keep_the_median_run_and_cpu():
