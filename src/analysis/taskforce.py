@@ -173,12 +173,20 @@ class StagesOn:
             _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(self.stations)
         )
         self._by_date: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._spells: dict[pd.Timestamp, pd.DataFrame] = {}
 
     def __call__(self, as_of) -> pd.DataFrame:
         as_of = _timestamp(as_of, "as_of")
         if as_of not in self._by_date:
             self._by_date[as_of] = _derive_checked(self.stations, as_of, self.extract)
         return self._by_date[as_of]
+
+    def spells(self, as_of) -> pd.DataFrame:
+        """`_spells` of the same stations on `as_of` (the durations and the expected months both read them)."""
+        as_of = _timestamp(as_of, "as_of")
+        if as_of not in self._spells:
+            self._spells[as_of] = _spells(self.stations, as_of)
+        return self._spells[as_of]
 
 
 def _derive_checked(st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp | None) -> pd.DataFrame:
@@ -416,13 +424,14 @@ def _spells(stations: pd.DataFrame, as_of: pd.Timestamp, season=None) -> pd.Data
     return pd.concat(rows, ignore_index=True)
 
 
-def measure_stage_durations(stations: pd.DataFrame, as_of) -> pd.DataFrame:
+def measure_stage_durations(stations: pd.DataFrame, as_of, stages_on: StagesOn | None = None) -> pd.DataFrame:
     """Days spent in each stage before the next, from the spells completed by `as_of` (both stage
     dates given and on or before it): count, median, quartiles, range; and the Kaplan-Meier median
     that also counts the sites still in the stage (longer waits than the completed ones show).
-    A last row `planned_to_on_air` gives the whole lead time of the sites on air by then."""
+    A last row `planned_to_on_air` gives the whole lead time of the sites on air by then.
+    `stages_on`: a `StagesOn` of the same stations, if at hand."""
     as_of = _timestamp(as_of, "as_of")
-    spells = _spells(stations, as_of)
+    spells = stages_on.spells(as_of) if stages_on is not None else _spells(stations, as_of)
     rows = []
     for stage, nxt in zip(STAGES[:-1], STAGES[1:]):
         s = spells[spells["stage"] == stage]
@@ -437,7 +446,7 @@ def measure_stage_durations(stations: pd.DataFrame, as_of) -> pd.DataFrame:
                 int((~s["completed"]).sum()),
             )
         )
-    st = _check(stations)
+    st = stages_on.stations if stages_on is not None else _check(stations)
     lead_ok = st["planned_date"].notna() & st["on_air_date"].notna() & (st["on_air_date"] <= as_of)
     lead = (st.loc[lead_ok, "on_air_date"] - st.loc[lead_ok, "planned_date"]).dt.days.to_numpy(dtype=float)
     rows.append(_duration_row("planned_to_on_air", "on_air", lead, lead, np.ones(len(lead), bool), 0))
@@ -475,10 +484,9 @@ def forecast_on_air_months(
     stage has no completed spell yet. `stages_on`: a `StagesOn` of the same stations, if at hand."""
     as_of = _timestamp(as_of, "as_of")
     stages_on = stages_on or StagesOn(stations, extract_date)
-    st = stages_on.stations
     sites = stages_on(as_of)
     sites = sites[_in_pipeline(sites)].copy()
-    spells = _spells(st, as_of)
+    spells = stages_on.spells(as_of)
     done = {
         s: np.sort(spells.loc[(spells["stage"] == s) & spells["completed"], "days"].to_numpy(dtype=float))
         for s in PIPELINE_STAGES
@@ -926,7 +934,7 @@ def track_taskforce(
         sites=sites,
         funnel=build_funnel(st, as_of, extract, city.district_names, stages_on=stages_on),
         supervision=list_stuck_sites(st, as_of, thresholds, extract, stages_on=stages_on),
-        durations=measure_stage_durations(st, as_of),
+        durations=measure_stage_durations(st, as_of, stages_on=stages_on),
         expected=expected,
         bottom_up=forecast_bottom_up(st, as_of, horizon, extract, expected),
         districts=split_district_targets(st, as_of, city, extract, expected, stages_on=stages_on),
