@@ -98,15 +98,12 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     if base and base.get("note"):
         parts.append(f"baseline extrapolated: {base['note']}")
     if pkg and "command_cpu_seconds" in pkg:
-        both = base and "command_cpu_seconds" in base and pkg["command_cpu_seconds"] > 0 and stage not in FLOOR_STAGES
-        parts.append(
-            f"CPU {pkg['command_cpu_seconds']} s"
-            + (
-                f" vs {base['command_cpu_seconds']} s ({base['command_cpu_seconds'] / pkg['command_cpu_seconds']:.1f}×)"
-                if both
-                else ""
-            )
-        )
+        cpu, text = pkg["command_cpu_seconds"], f"CPU {pkg['command_cpu_seconds']} s"
+        if base and "command_cpu_seconds" in base:
+            text += f" vs {base['command_cpu_seconds']} s"
+            if stage not in FLOOR_STAGES and cpu > 0:  # a floor's ratio is read the other way
+                text += f" ({base['command_cpu_seconds'] / cpu:.1f}×)"
+        parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
     if pkg and pkg.get("repeats"):

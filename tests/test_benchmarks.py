@@ -57,8 +57,8 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
         return {"stage": stage, "variant": variant, "scale": 1000, "seconds": seconds, "peak_mb": 900.0, **extra}
 
     runs = {
-        "cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0),
-        "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0),
+        "cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0, command_cpu_seconds=2.0),
+        "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0, command_cpu_seconds=0.4),
         "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
         "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
     }
@@ -67,6 +67,7 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     text = out.read_text(encoding="utf-8")
     clean = next(line for line in text.splitlines() if line.startswith("| command: clean"))
     assert "| 3.00 | 250 | 0.750 | 170 | 4× the floor |" in clean  # the command's own peak, not the harness's
+    assert "CPU 2.0 s vs 0.4 s |" in clean  # a floor's CPU beside the package's, no speed-up ratio
     coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
     assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s (12.7×)" in coverage and "(-0.20 %)" in coverage
 
