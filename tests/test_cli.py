@@ -139,8 +139,8 @@ def test_coverage_and_taskforce_commands_load_only_what_they_use(tmp_path, tiny_
 
 
 def test_tables_written_for_people_are_the_bytes_of_pandas_utf8_sig(tmp_path):
-    """write_csv writes the BOM itself and then plain UTF-8 (faster): the same bytes as pandas' own
-    "utf-8-sig" CSV, Chinese text, dates, missing values and LF line ends included."""
+    """write_csv (every stage's tables, the commands' outputs): the bytes of pandas' own "utf-8-sig"
+    CSV, Chinese text, ISO dates, missing values and LF line ends included."""
     import pandas as pd
 
     from analysis.files import write_csv

@@ -51,15 +51,10 @@ def write_atomic(path: str | Path, write) -> None:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """CSV for people: UTF-8 with BOM (Excel shows Chinese right), ISO dates, LF line ends."""
-
-    def write(tmp: Path) -> None:
-        # the BOM by hand, then plain UTF-8: the same bytes as the "utf-8-sig" codec, whose encoder
-        # runs in Python once per row (0.1 s per 10^5 rows)
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write("\ufeff")
-            frame.to_csv(fh, index=False, date_format="%Y-%m-%d", lineterminator="\n")
-
-    write_atomic(path, write)
+    write_atomic(
+        path,
+        lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n"),
+    )
 
 
 def read_parquet_columns(
