@@ -39,8 +39,10 @@ STAGES = {
     "cmd_clean": ("package", "baseline"),
     "cmd_coverage": ("package", "baseline"),
     "cmd_taskforce": ("package", "baseline"),
+    "cmd_taskforce_no_charts": ("package", "baseline"),
+    "cmd_report": ("package", "baseline"),
 }
-CITY_ONLY = {"report"}
+CITY_ONLY = {"report", "cmd_report"}
 #: the in-memory OpenCelliD clean is run up to this scale; beyond it the partitioned one
 OPENCELLID_IN_MEMORY_MAX = 1_000_000
 PARTITIONED_MIN = 100_000

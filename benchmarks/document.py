@@ -36,6 +36,16 @@ LABELS = {
         "python -m analysis taskforce",
         "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
     ),
+    "cmd_taskforce_no_charts": (
+        "command: taskforce --no-charts (national stations)",
+        "python -m analysis taskforce --no-charts",
+        "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
+    ),
+    "cmd_report": (
+        "command: report (Karamay, 5 notebooks)",
+        "python -m analysis report",
+        "python -m benchmarks.naive_report (papermill + nbconvert per notebook)",
+    ),
 }
 #: Stages whose baseline is a floor (a bare read), not a competitor: the ratio is package / floor.
 FLOOR_STAGES = ("clean", "clean_opencellid", "cmd_clean")
@@ -88,10 +98,12 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     if base and base.get("note"):
         parts.append(f"baseline extrapolated: {base['note']}")
     if pkg and "command_cpu_seconds" in pkg:
-        parts.append(
-            f"CPU {pkg['command_cpu_seconds']} s"
-            + (f" vs {base['command_cpu_seconds']} s" if base and "command_cpu_seconds" in base else "")
-        )
+        cpu, text = pkg["command_cpu_seconds"], f"CPU {pkg['command_cpu_seconds']} s"
+        if base and "command_cpu_seconds" in base:
+            text += f" vs {base['command_cpu_seconds']} s"
+            if stage not in FLOOR_STAGES and cpu > 0:  # a floor's ratio is read the other way
+                text += f" ({base['command_cpu_seconds'] / cpu:.1f}×)"
+        parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
     if pkg and pkg.get("repeats"):
@@ -154,7 +166,7 @@ def _plot(runs: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(11, 5.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, stage in enumerate(s for s in LABELS if s != "report"):
+    for i, stage in enumerate(s for s in LABELS if s not in ("report", "cmd_report")):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
             pts = sorted(
                 (r["scale"], r["seconds"])

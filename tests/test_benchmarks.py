@@ -57,8 +57,8 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
         return {"stage": stage, "variant": variant, "scale": 1000, "seconds": seconds, "peak_mb": 900.0, **extra}
 
     runs = {
-        "cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0),
-        "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0),
+        "cmd_clean|package|1000": row("cmd_clean", "package", 3.0, command_peak_mb=250.0, command_cpu_seconds=2.0),
+        "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0, command_cpu_seconds=0.4),
         "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
         "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
     }
@@ -67,8 +67,9 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     text = out.read_text(encoding="utf-8")
     clean = next(line for line in text.splitlines() if line.startswith("| command: clean"))
     assert "| 3.00 | 250 | 0.750 | 170 | 4× the floor |" in clean  # the command's own peak, not the harness's
+    assert "CPU 2.0 s vs 0.4 s |" in clean  # a floor's CPU beside the package's, no speed-up ratio
     coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
-    assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s" in coverage and "(-0.20 %)" in coverage
+    assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s (12.7×)" in coverage and "(-0.20 %)" in coverage
 
 
 def test_repeated_measurements_keep_the_median_run_and_cpu():
@@ -82,3 +83,17 @@ def test_repeated_measurements_keep_the_median_run_and_cpu():
     assert m["seconds_all"] == [5.0, 3.0, 4.0] and m["command_cpu_seconds_all"] == [1.1, 1.4, 1.2]
     assert median_run(runs[:1]) is runs[0]
     assert median_run([{"error": "x"}, {"error": "y"}]) == {"error": "y"}
+
+
+def test_command_rows_run_the_package_byte_compiled(monkeypatch):
+    """A user's installed package is byte-compiled: the command rows do not pay for compiling the
+    source on every run, even where the environment says not to write bytecode."""
+    from benchmarks.commands import run_child
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    ok = run_child(["-c", "import sys, analysis.errors as e; print(sys.dont_write_bytecode, e.__cached__)"])
+    flag, cached = ok["stdout"].split()
+    assert flag == "False" and cached.endswith(".pyc")
+    from pathlib import Path
+
+    assert Path(cached).is_file()

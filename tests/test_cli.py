@@ -82,3 +82,73 @@ def test_every_date_flag_takes_only_a_date(tmp_path, capsys, verb, extra):
     assert main([verb, *extra, "--out", str(tmp_path), "--as-of", "2021-03-22junk"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a date" in err[0]
+
+
+def test_reading_a_parquet_table_names_the_file_and_the_problem(tmp_path):
+    import pandas as pd
+
+    from analysis.errors import BadInputError
+    from analysis.files import read_parquet_columns
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [0.5, 1.5]}).to_parquet(path)
+    got = read_parquet_columns(path, ("a",), ("c", "z"))  # z is optional and absent; b is not asked for
+    assert list(got.columns) == ["a", "c"] and got["c"].tolist() == [0.5, 1.5]
+    with pytest.raises(BadInputError, match="not a station table: missing columns d") as err:
+        read_parquet_columns(path, ("a", "d"), what="station table")
+    assert "t.parquet" in str(err.value) and "\n" not in str(err.value)
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet", encoding="utf-8")
+    with pytest.raises(BadInputError, match="not a Parquet station table"):
+        read_parquet_columns(bad, ("a",), what="station table")
+    with pytest.raises(BadInputError, match=r"no such file \(run clean first\)"):
+        read_parquet_columns(tmp_path / "none.parquet", ("a",), hint="run clean first")
+
+
+#: Libraries a command must not load when it draws nothing and cleans nothing (each costs 0.2-0.6 s
+#: of start-up, which at 10^5 stations is a large part of what a user waits for).
+_NOT_NEEDED = ("analysis.clean", "scipy", "matplotlib", "folium", "statsmodels", "pandera", "jinja2")
+
+
+def _loaded_by(argv: list[str]) -> tuple[int, list[str]]:
+    """Run `python -m analysis ARGV` in a fresh interpreter; its exit status and which of
+    _NOT_NEEDED it loaded."""
+    code = (
+        "import sys; from analysis.cli import main; rc = main(sys.argv[1:]); "
+        f"print(rc, *[m for m in {_NOT_NEEDED!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    rc, *loaded = out.stdout.strip().splitlines()[-1].split()
+    return int(rc), loaded
+
+
+def test_coverage_and_taskforce_commands_load_only_what_they_use(tmp_path, tiny_city, tiny_stations):
+    import pandas as pd
+
+    stations = tmp_path / "stations.parquet"
+    tf = tiny_stations.assign(status=["on_air"] * 5 + ["construction"], blocker=[None] * 5 + ["power_price"])
+    for i, col in enumerate(("planned_date", "site_selection_date", "site_access_date", "construction_date")):
+        tf[col] = pd.Timestamp("2020-01-01") + pd.Timedelta(days=30 * i)
+    tf["power_hookup_date"] = pd.NaT
+    tf.to_parquet(stations)
+    common = ["--stations", str(stations), "--city", str(tiny_city)]
+    assert _loaded_by(["coverage", *common, "--no-map", "--out", str(tmp_path / "c")]) == (0, [])
+    taskforce = ["taskforce", *common, "--as-of", "2021-03-22", "--no-charts", "--out", str(tmp_path / "t")]
+    assert _loaded_by(taskforce) == (0, [])
+    assert (tmp_path / "t" / "funnel.csv").is_file() and (tmp_path / "c" / "gaps.geojson").is_file()
+
+
+def test_tables_written_for_people_are_the_bytes_of_pandas_utf8_sig(tmp_path):
+    """write_csv (every stage's tables, the commands' outputs): the bytes of pandas' own "utf-8-sig"
+    CSV, Chinese text, ISO dates, missing values and LF line ends included."""
+    import pandas as pd
+
+    from analysis.files import write_csv
+
+    frame = pd.DataFrame(
+        {"区县": ["克拉玛依区", None], "date": pd.to_datetime(["2021-03-22", None]), "n": [1.5, float("nan")]}
+    )
+    write_csv(frame, tmp_path / "a.csv")
+    frame.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n")
+    data = (tmp_path / "a.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data == (tmp_path / "b.csv").read_bytes()

@@ -353,11 +353,10 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from analysis.clean.stations import read_stations
     from analysis.config import resolve_city
     from analysis.errors import BadInputError
-    from analysis.report.outputs import read_taskforce
-    from analysis.taskforce import taskforce_stage
+    from analysis.files import read_parquet_columns
+    from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS, taskforce_to_folder
 
     extract = args.extract_date
     summary = args.stations.parent / "clean_summary.json"
@@ -366,8 +365,16 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
             extract = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
-    stations = read_stations(args.stations)
-    taskforce_stage(
+    # only the columns the task force uses, no points and no cleaning imports: 0.5-1 s at 10^5 stations
+    stations = read_parquet_columns(
+        args.stations,
+        STATION_COLUMNS,
+        OPTIONAL_STATION_COLUMNS,
+        "station table",
+        "run `python -m analysis clean` first",
+    )
+    # the stage's tables come back in memory: no second read of the files it has just written
+    report = taskforce_to_folder(
         stations,
         resolve_city(args.city),
         pd.Timestamp(args.as_of),
@@ -377,8 +384,6 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         source=args.source or args.stations.name,
     )
-    report = read_taskforce(args.out)
-    notes = json.loads((args.out / "taskforce_notes.json").read_text(encoding="utf-8")).get("notes", [])
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
     due = city["target_date"].date() if pd.notna(city["target_date"]) else "-"
@@ -389,7 +394,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         f"target {city['target_add']} to add by {due}: "
         f"{city['achieved_add']} achieved, {city['expected_add']} expected -> {args.out}"
     )
-    for note in notes:
+    for note in report.notes:
         print(f"  note: {note}")
     return 0
 

@@ -57,6 +57,43 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     )
 
 
+def read_parquet_columns(
+    path: str | Path,
+    required: tuple[str, ...],
+    columns: tuple[str, ...] = (),
+    what: str = "Parquet table",
+    hint: str = "",
+) -> pd.DataFrame:
+    """The `required` columns of a Parquet table and those of `columns` it has, and nothing else (a
+    stage reads what it uses, without the reader of its producer: the station reader in `clean`
+    imports all of cleaning). A missing file or column, or a file that is not Parquet, is a one-line
+    BadInputError naming the file and saying what it should have been (`what`; `hint`: how a
+    missing one is made)."""
+    import pyarrow.parquet as pq
+
+    from analysis.errors import BadInputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"no such file ({hint or f'expected a {what}'})", path)
+    try:  # the file's columns first: a missing one is named, and only the wanted ones are read
+        present = set(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
+        raise BadInputError(f"not a Parquet {what} ({_first_line(exc)})", path) from None
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise BadInputError(f"not a {what}: missing columns {', '.join(missing)}", path)
+    wanted = [c for c in dict.fromkeys([*required, *columns]) if c in present]
+    try:
+        return pd.read_parquet(path, columns=wanted)
+    except Exception as exc:
+        raise BadInputError(f"unreadable Parquet {what} ({_first_line(exc)})", path) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+
+
 def write_json(data: dict, path: str | Path) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
