@@ -89,18 +89,33 @@ def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) ->
 
 def _row_keys(frame: pd.DataFrame) -> np.ndarray:
     """One integer per distinct row (equal texts, equal keys; empty equals empty), column by column:
-    a key of every cell's text as one string per row costs ~0.8 KB per row of a national file."""
+    a key of every cell's text as one string per row costs ~0.8 KB per row of a national file.
+
+    A row whose key is already unique stays unique whatever its later cells hold, so each column after
+    the first is encoded only for the rows still sharing a key (in a national file, after the site code,
+    a few per cent): encoding every text column of every row was most of the exact-repeat search."""
     key = np.zeros(len(frame), dtype=np.int64)
     n_keys = 1  # key < n_keys
+    shared = np.ones(len(frame), dtype=bool)  # rows whose key another row also has
     for column in frame.columns:
-        codes, n_codes = _codes_of(frame[column])
-        if n_codes <= 1:  # the same in every row (a column the file lacks): tells no rows apart
+        if not shared.any():
+            break
+        rows = None if shared.all() else np.flatnonzero(shared)
+        codes, n_codes = _codes_of(frame[column] if rows is None else frame[column].take(rows))
+        if n_codes <= 1:  # the same in every row looked at (a column the file lacks): tells none apart
             continue
-        if n_keys * n_codes >= 1 << 62:  # renumber the keys 0… first: the product then fits in 64 bits
-            key, uniques = pd.factorize(key)
-            n_keys = len(uniques)
-        key = key * n_codes + codes
-        n_keys *= n_codes
+        # the keys renumbered 0… first so that the product fits in 64 bits; new keys start past the old
+        # ones, so a row left out (unique already) never meets a new key
+        dense, _ = pd.factorize(key if rows is None else key[rows])
+        combined, uniques = pd.factorize(dense.astype(np.int64) * n_codes + codes)
+        # (a row left out is unique among all rows, so sharing is looked for among the rows encoded)
+        again = pd.Series(combined).duplicated(keep=False).to_numpy()
+        if rows is None:
+            key, shared = combined.astype(np.int64) + n_keys, again.copy()
+        else:
+            key[rows] = combined + n_keys
+            shared[rows] = again
+        n_keys += len(uniques)
     return key
 
 

@@ -141,9 +141,11 @@ def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Serie
 
 
 def _normalize_code(values: pd.Series) -> pd.Series:
-    text = parse.normalize_text(values).str.upper().str.replace(r"\s+", "_", regex=True)
+    text = parse.normalize_text(values).str.upper()
+    # Python's regex (pyarrow's \s and \d are ASCII only) only where a cheap Arrow test says it can match
+    text = parse.replace_where(text, parse.has_whitespace(text), r"\s+", "_")
     # Excel turns long numeric codes into floats: "6502030001.0" is code 6502030001
-    return text.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    return parse.replace_where(text, parse.ends_with(text, ".0"), r"^(\d+)\.0$", r"\1")
 
 
 #: 6.50203E+13: a long numeric code Excel showed in scientific notation and saved so; its last digits
@@ -365,7 +367,10 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
-    mangled = code.str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
+    mangled = pd.Series(False, index=code.index)
+    maybe = parse.contains(code, "E")  # the regex in Python for the few codes it can match
+    if maybe.any():
+        mangled[maybe] = code[maybe].str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool).to_numpy()
     rec["mangled_code"] = pd.Series(code.where(mangled).to_numpy(dtype=object, na_value=None), index=raw.index)
     rec["site_code"] = code.where(~mangled).astype("str")
     rec["name"] = parse.normalize_text(raw["name"]).astype("str")
@@ -419,8 +424,24 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
-    rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
+    rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _finish_notes(notes: pd.Series) -> pd.Series:
+    """The notes without their trailing separator, None where a row has none (most rows of a national
+    file: the strings are touched only where there is a note)."""
+    said = (notes != "").to_numpy()
+    out = np.full(len(notes), None, dtype=object)
+    if said.any():
+        out[said] = notes[said].str.rstrip("; ").to_numpy(dtype=object)
+    return pd.Series(out, index=notes.index, dtype=object)
+
+
+def _count_notes(notes: pd.Series, text: str) -> int:
+    """How many rows' notes contain `text` (looked for only in the rows that have a note)."""
+    said = notes.dropna()
+    return int(said.str.contains(text, regex=False).sum()) if len(said) else 0
 
 
 def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
@@ -724,11 +745,10 @@ def _clean_tables(
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
     quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    row_notes = rec["notes"].fillna("")
-    n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
-    n_tenants = int(row_notes.str.contains("of a shared tower row", regex=False).sum())
+    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
+    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     # the raw text and parsed rows are done with: free them before the stations are typed and copied
-    del raw, unkept, cells, rec, cell_rec, row_notes, dd
+    del raw, unkept, cells, rec, cell_rec, dd
 
     stations = _finish_stations(st, as_of_ts)
     del st
