@@ -54,8 +54,10 @@ def normalize_text(values: pd.Series) -> pd.Series:
 
 #: Every character Python's regex `\s` matches in a str (pyarrow's RE2 `\s` is ASCII only and
 #: misses \v): a row without one of these cannot match a pattern of `\s`.
-PY_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _RE2_WHITESPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
 
@@ -66,7 +68,7 @@ def _arrow_mask(values: pd.Series, fn) -> np.ndarray:
 
 
 def has_whitespace(values: pd.Series) -> np.ndarray:
-    """True where a text holds a character Python's `\s` matches."""
+    """True where a text holds a character Python's `\\s` matches."""
     return _arrow_mask(values, lambda a: pc.match_substring_regex(a, _RE2_WHITESPACE))
 
 
