@@ -137,17 +137,21 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) 
     coded = live[rec.loc[live, "site_code"].notna().to_numpy()]
     if not len(coded):
         return
-    grp = rec.loc[coded, ["operator", "site_code"]]
-    # grouped on integer keys: grouping on the two text columns of a national file takes seconds
+    # the code first: after it nearly every row's key is its own, and the operator is encoded only for
+    # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
+    grp = rec.loc[coded, ["site_code", "operator"]]
     head = pd.Series(coded, index=coded).groupby(_row_keys(grp), sort=False).transform("first")
-    dist = distance_m(
-        rec.loc[coded, "lon"].to_numpy(),
-        rec.loc[coded, "lat"].to_numpy(),
-        rec.loc[head, "lon"].to_numpy(),
-        rec.loc[head, "lat"].to_numpy(),
+    # distances only from a row to another row of its code (most rows are their code's only one)
+    other = head.to_numpy() != coded
+    dist = np.zeros(len(coded))
+    dist[other] = distance_m(
+        rec.loc[coded[other], "lon"].to_numpy(),
+        rec.loc[coded[other], "lat"].to_numpy(),
+        rec.loc[head[other], "lon"].to_numpy(),
+        rec.loc[head[other], "lat"].to_numpy(),
     )
-    is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)
-    is_conflict = (head.to_numpy() != coded) & (dist > DUPLICATE_RADIUS_M)
+    is_dup = other & (dist <= DUPLICATE_RADIUS_M)
+    is_conflict = other & (dist > DUPLICATE_RADIUS_M)
     out.loc[coded[is_dup], "anchor"] = head.to_numpy()[is_dup]
     out.loc[coded[is_dup], "merge_reason"] = "same_site_code"
     conflict_rows = coded[is_conflict]

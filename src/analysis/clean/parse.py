@@ -183,7 +183,10 @@ def parse_coordinates(values: pd.Series) -> pd.Series:
     (E84.87, 84.87E, 东经84.87) and degrees-minutes-seconds (84°52'58.9", 84度52分58.9秒).
     NaN where missing or unreadable."""
     text = normalize_text(values)
-    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    out = pd.Series(_parse_plain_decimals(text), index=text.index)
+    rest = text.notna().to_numpy() & np.isnan(out.to_numpy())
+    if rest.any():
+        out[rest] = pd.to_numeric(text[rest], errors="coerce").astype("float64")
     todo = text.notna() & out.isna()
     if todo.any():
         # a decimal comma (84,875123), as European-locale Excel writes in ";"-separated files
@@ -196,6 +199,20 @@ def parse_coordinates(values: pd.Series) -> pd.Series:
         parsed = {u: _parse_one_coordinate(u) for u in uniques}
         out[todo] = text[todo].map(parsed).astype("float64")
     return out
+
+
+#: A plain decimal of at most 15 significant digits: its digits fit a double's 53-bit mantissa exactly,
+#: so any correctly rounded parser (pyarrow's, pandas') gives the same double; longer texts go to pandas.
+_PLAIN_DECIMAL = r"^-?[0-9]{1,3}(\.[0-9]{1,12})?$"
+
+
+def _parse_plain_decimals(text: pd.Series) -> np.ndarray:
+    """The plain decimals (84.875123) of a column parsed by pyarrow, NaN elsewhere: pandas' parser takes
+    ~0.25 s per million coordinates, pyarrow's a fifth of that."""
+    array = pa.array(text.astype("str").array)
+    plain = pc.fill_null(pc.match_substring_regex(array, _PLAIN_DECIMAL), False)
+    parsed = pc.cast(pc.if_else(plain, array, pa.scalar(None, array.type)), pa.float64())
+    return pc.fill_null(parsed, float("nan")).to_numpy(zero_copy_only=False)
 
 
 _LABELLED_LON = re.compile(r"(?:经度|东经|lon(?:gitude)?|lng)\s*[:=]?\s*([^\s,;，；、]+)", re.I)
