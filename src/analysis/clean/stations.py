@@ -819,58 +819,60 @@ def _operator_stations(
     """One row per kept operator record, its values completed from the records merged into it;
     and the source (head, label, file) of every member record."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
-    # only the columns the stations are built from: a copy of all of rec costs ~0.7 KB per row
-    members = rec.loc[dd.index, [*value_cols, "reported_status", "notes"]].assign(_head=dd["anchor"])
-    # (members are already in dd's priority order: the head comes first in its group); most stations
-    # have one record: only the others are grouped
-    several = members["_head"].duplicated(keep=False).to_numpy()
-    combined = members.loc[~several, value_cols].set_axis(members["_head"][~several].to_numpy())
+    # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
+    head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
+    member_head = dd["anchor"].to_numpy()
+    # most stations have one record (the head itself): its values as they are; only the members of
+    # stations of several records are grouped (dd is in priority order: the head first in its group)
+    several = pd.Series(member_head).duplicated(keep=False).to_numpy()
+    st = rec[value_cols].take(head_at).set_axis(heads)
+    reported = rec["reported_status"].take(head_at).set_axis(heads)
+    note_text = rec["notes"].take(head_at).set_axis(heads)
     if several.any():
-        combined = pd.concat([combined, members[several].groupby("_head", sort=False)[value_cols].first()])
-    # the first status other than "unknown" in priority order (vectorised: no per-group Python)
-    said = members.loc[members["reported_status"] != "unknown", ["_head", "reported_status"]]
-    reported = said.groupby("_head", sort=False)["reported_status"].first().reindex(heads).fillna("unknown")
-    note_text = _join_unique_sorted(members["_head"], members["notes"]).reindex(heads)
-
-    st = pd.DataFrame(index=heads)
-    st["station_id"] = head_ids
-    st = st.join(combined)
+        group_at, group_head = member_at[several], member_head[several]
+        _fill_from_groups(st, rec[value_cols].take(group_at).groupby(group_head, sort=False).first())
+        # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
+        said = rec["reported_status"].take(group_at).set_axis(group_head)
+        said = said[said.to_numpy() != "unknown"]
+        first_said = said.groupby(level=0, sort=False).first()
+        several_heads = pd.unique(group_head)
+        reported.loc[several_heads] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
+        notes = _join_unique_sorted(pd.Series(group_head), rec["notes"].take(group_at)).reindex(several_heads)
+        note_text.loc[several_heads] = notes.to_numpy(dtype=object)
+    st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
-    st["operator"] = rec.loc[heads, "operator"]
-    st["lon"] = rec.loc[heads, "lon"]
-    st["lat"] = rec.loc[heads, "lat"]
-    st["district"] = rec.loc[heads, "district"]
-    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported.reindex(heads))
+    for column in ("operator", "lon", "lat", "district"):
+        st[column] = rec[column].take(head_at).to_numpy()
+    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
-    st["notes"] = note_text.reindex(heads)
-    _mark_off_air(st, members, heads)
-    st["source_file"] = raw.loc[heads, "source_file"]
-    st["source_sheet"] = raw.loc[heads, "source_sheet"]
-    st["source_row"] = raw.loc[heads, "source_row"].astype("int64")
-    sources = pd.DataFrame(
-        {
-            "head": members["_head"],
-            "label": _source_label(
-                raw.loc[members.index, "source_file"],
-                raw.loc[members.index, "source_sheet"],
-                raw.loc[members.index, "source_row"],
-            ),
-            "file": raw.loc[members.index, "source_file"],
-        }
-    )
+    st["notes"] = note_text
+    off_air = rec["reported_status"].to_numpy()[member_at] == "decommissioned"
+    _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
+    for column in ("source_file", "source_sheet"):
+        st[column] = raw[column].take(head_at).set_axis(heads)
+    st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
+    member_file = raw["source_file"].take(member_at)
+    label = _source_label(member_file, raw["source_sheet"].take(member_at), raw["source_row"].take(member_at))
+    # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
+    sources = pd.DataFrame({"head": member_head, "label": label.array, "file": member_file.array}, index=dd.index)
     return st, sources
 
 
-def _mark_off_air(st: pd.DataFrame, members: pd.DataFrame, heads: pd.Index) -> None:
+def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
+    """The values of the stations of several records (`grouped`, by head) into `st`, column by column."""
+    at = st.index.get_indexer(grouped.index)
+    grouped = grouped[at >= 0]  # (a chain's anchor that is not a head has no station row)
+    at = at[at >= 0]
+    for column in grouped.columns:
+        values = st[column].copy()
+        values.iloc[at] = grouped[column].to_numpy()
+        st[column] = values
+
+
+def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
     """Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
     that date is kept in the notes (when it went off air is not reported, so no count includes it)."""
-    off_air = (
-        (members["reported_status"] == "decommissioned")
-        .groupby(members["_head"])
-        .any()
-        .reindex(heads, fill_value=False)
-    )
     if off_air.any():
         was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
         st.loc[off_air, "notes"] = ("reported decommissioned; on air from " + was).fillna("reported decommissioned") + (
