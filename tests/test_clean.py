@@ -497,3 +497,29 @@ def test_report_date_must_be_a_date(tmp_path, as_of):
     write_csv(tmp_path / "a.csv", [row(0)])
     with pytest.raises(UsageError, match="not a date"):
         clean(tmp_path, as_of=as_of)
+
+
+def test_station_rows_sorted_by_id_in_code_point_order_stably():
+    """The station table's order: station id by code point (as Python sorts str), ties in their order."""
+    import pandas as pd
+
+    from analysis.clean.stations import _sort_by_station_id
+
+    ids = ["CMCC-b", "CMCC-B", "CMCC-站", "CMCC-a", "CMCC-B", "CMCC-1"]
+    st = pd.DataFrame({"station_id": pd.Series(ids, dtype="str"), "n": range(6)}, index=[10, 11, 12, 13, 14, 15])
+    out = _sort_by_station_id(st)
+    assert out["station_id"].tolist() == sorted(ids)
+    assert out["n"].tolist() == [5, 1, 4, 3, 0, 2] and out.index.tolist() == list(range(6))
+
+
+def test_source_labels_and_file_counts():
+    import pandas as pd
+
+    from analysis.clean.stations import _count_files, _source_label
+
+    label = _source_label(
+        pd.Series(["a.csv", "b.xlsx"], dtype="str"), pd.Series([None, "移动"], dtype="str"), pd.Series([7, 12])
+    )
+    assert label.tolist() == ["a.csv:7", "b.xlsx[移动]:12"]
+    counts = _count_files(pd.Series([1, 2, 2, 3, 3]), pd.Series(["a", "a", "b", "c", "c"], dtype="str"))
+    assert counts.sort_index().to_dict() == {1: 1, 2: 2, 3: 1}

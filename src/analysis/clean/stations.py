@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis import geo
 from analysis.clean import parse
@@ -136,8 +137,23 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
-    sheet_part = ("[" + sheet.astype("string") + "]").fillna("")
-    return file.astype("string") + sheet_part + ":" + row.astype("string")
+    """file[sheet]:row (file:row without a sheet) per row, as Arrow strings joined by pyarrow (pandas'
+    string concatenation of a national file's rows takes seconds and a copy per step)."""
+
+    def as_large(values: pd.Series) -> pa.ChunkedArray:
+        return pc.cast(pa.chunked_array(pa.array(values.astype("string").array)), pa.large_string())
+
+    def text(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
+    rows = pc.cast(pa.array(row.to_numpy(dtype="int64")), pa.large_string())
+    sheet_part = pc.fill_null(pc.binary_join_element_wise(text("["), as_large(sheet), text("]"), text("")), "")
+    label = pc.binary_join_element_wise(as_large(file), sheet_part, text(":"), rows, text(""))
+    return pd.Series(label.to_pandas(types_mapper=_AS_STRING.get).array, index=file.index)
+
+
+#: Arrow large strings to pandas' "string" (Arrow-backed, NA where missing), the labels' dtype
+_AS_STRING = {pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def _normalize_code(values: pd.Series) -> pd.Series:
@@ -899,15 +915,27 @@ def _attach_opencellid(
     src_cells = pd.DataFrame(
         {"head": matched_head[to_station], "label": cell_labels[to_station], "file": cells["source_file"][to_station]}
     )
-    src = pd.concat([member_sources, src_cells])
+    # (no copy of a national file's member labels when no cell joins a station)
+    src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
     st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
-    # distinct files per station on integer codes (hashing a national file's file names per row is not needed)
-    files = pd.DataFrame({"head": src["head"].to_numpy(), "file": pd.factorize(src["file"])[0]})
-    st["n_sources"] = files.drop_duplicates().groupby("head", sort=False).size().reindex(heads)
+    st["n_sources"] = _count_files(src["head"], src["file"]).reindex(heads)
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
     st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
+
+
+def _count_files(heads: pd.Series, files: pd.Series) -> pd.Series:
+    """Per head, how many distinct files its sources come from: 1 for a head of one source, without
+    hashing; the others counted on integer codes (a national file's file names are not hashed per row)."""
+    head = heads.to_numpy()
+    several = pd.Series(head).duplicated(keep=False).to_numpy()
+    counts = pd.Series(1, index=head[~several], dtype="int64")
+    if not several.any():
+        return counts
+    codes = pd.factorize(files.iloc[np.flatnonzero(several)])[0]
+    pairs = pd.DataFrame({"head": head[several], "file": codes}).drop_duplicates()
+    return pd.concat([counts, pairs.groupby("head", sort=False).size().astype("int64")])
 
 
 def _network_only_stations(
@@ -965,10 +993,24 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
-    st = st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES)
-    st = st.sort_values("station_id", kind="stable").reset_index(drop=True)
+    st = _sort_by_station_id(st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES))
     stations_schema().validate(st, lazy=False)
     return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
+
+
+def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
+    """The rows in station-id order (a stable sort, by code point as Python compares strings), index
+    0…: the order found by pyarrow on the Arrow strings (pandas made a Python string per id, ~0.4 KB a
+    station at its peak) and the columns taken one at a time (a frame taken whole is held twice)."""
+    ids = pa.chunked_array(pa.array(st["station_id"].array))
+    order = pc.array_sort_indices(ids).to_numpy(zero_copy_only=False)
+    if not len(order) or (order == np.arange(len(order))).all():
+        return st.reset_index(drop=True)
+    columns = {}
+    for column in list(st.columns):
+        columns[column] = st[column].take(order).reset_index(drop=True)
+        st = st.drop(columns=column)
+    return pd.DataFrame(columns, copy=False)
 
 
 def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
