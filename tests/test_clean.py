@@ -506,7 +506,7 @@ def test_station_rows_sorted_by_id_in_code_point_order_stably():
     from analysis.clean.stations import _sort_by_station_id
 
     ids = ["CMCC-b", "CMCC-B", "CMCC-站", "CMCC-a", "CMCC-B", "CMCC-1"]
-    st = pd.DataFrame({"station_id": pd.Series(ids, dtype="str"), "n": range(6)}, index=[10, 11, 12, 13, 14, 15])
+    st = pd.DataFrame({"station_id": pd.array(ids, dtype="str"), "n": range(6)}, index=[10, 11, 12, 13, 14, 15])
     out = _sort_by_station_id(st)
     assert out["station_id"].tolist() == sorted(ids)
     assert out["n"].tolist() == [5, 1, 4, 3, 0, 2] and out.index.tolist() == list(range(6))
