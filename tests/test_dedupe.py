@@ -139,3 +139,16 @@ def test_row_keys_refined_on_shared_rows_match_whole_row_equality():
         same_key = keys == keys[i]
         same_row = np.array([r == rows[i] for r in rows])
         assert (same_key == same_row).all(), i
+
+
+def test_row_keys_from_a_coarser_start_still_tell_texts_apart():
+    """Starting from the parsed position (84.1 and 84.10 are one position): rows of equal position but
+    other text keep keys of their own; equal rows share one."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.clean.dedupe import _row_keys
+
+    frame = pd.DataFrame({"lon": ["84.1", "84.10", "84.1", "85"], "code": ["S1", "S1", "S1", "S1"]}, dtype="str")
+    keys = _row_keys(frame, start=np.array([84.1, 84.1, 84.1, 85.0]))
+    assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3

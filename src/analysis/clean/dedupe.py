@@ -69,17 +69,30 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     )
     idx = order.index
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
-    live = _merge_exact_repeats(raw, idx, out)
+    live = _merge_exact_repeats(raw, idx, out, _position_key(rec))
     _merge_same_site_code(rec, live, out)
     heads = live[out.loc[live, "anchor"].to_numpy() == live]
     _merge_codeless(rec, heads, out)
     return _follow_chains(out)
 
 
-def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) -> pd.Index:
-    """Exact repeats of the whole record merge into the first; returns the rows left."""
+def _position_key(rec: pd.DataFrame) -> np.ndarray:
+    """One integer per distinct parsed position (NaN equal to NaN): rows of equal text share one, and
+    floats are hashed several times faster than a national file's texts."""
+    return _pair_key(_codes_of(rec["lon"])[0], _codes_of(rec["lat"])[0])
+
+
+def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One integer per distinct (a, b) of two non-negative integer codes."""
+    width = int(b.max()) + 1 if len(b) else 1
+    return pd.factorize(a.astype(np.int64) * width + b.astype(np.int64))[0]
+
+
+def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame, start: np.ndarray) -> pd.Index:
+    """Exact repeats of the whole record merge into the first; returns the rows left. `start`: a key per
+    raw row that equal rows share (see `_row_keys`)."""
     # keys of the rows as they lie (a copy of every cell in priority order first costs a national file)
-    first = _row_keys(raw[list(FIELDS)])[raw.index.get_indexer(idx)]
+    first = _row_keys(raw[list(FIELDS)], start)[raw.index.get_indexer(idx)]
     first_idx = pd.Series(idx, index=idx).groupby(first).transform("first")
     dup = first_idx != idx
     out.loc[dup, "anchor"] = first_idx[dup]
@@ -87,16 +100,22 @@ def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) ->
     return idx[~dup.to_numpy()]
 
 
-def _row_keys(frame: pd.DataFrame) -> np.ndarray:
+def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarray:
     """One integer per distinct row (equal texts, equal keys; empty equals empty), column by column:
     a key of every cell's text as one string per row costs ~0.8 KB per row of a national file.
 
     A row whose key is already unique stays unique whatever its later cells hold, so each column after
     the first is encoded only for the rows still sharing a key (in a national file, after the site code,
-    a few per cent): encoding every text column of every row was most of the exact-repeat search."""
-    key = np.zeros(len(frame), dtype=np.int64)
-    n_keys = 1  # key < n_keys
-    shared = np.ones(len(frame), dtype=bool)  # rows whose key another row also has
+    a few per cent): encoding every text column of every row was most of the exact-repeat search.
+    `start`: values per row that equal rows share (anything computed from the row alone, such as its
+    parsed position), to begin from instead of encoding a first text column of every row."""
+    if start is None:
+        key, n_keys = np.zeros(len(frame), dtype=np.int64), 1  # key < n_keys
+        shared = np.ones(len(frame), dtype=bool)  # rows whose key another row also has
+    else:
+        codes, uniques = pd.factorize(start, use_na_sentinel=False)
+        key, n_keys = codes.astype(np.int64), len(uniques)
+        shared = pd.Series(key).duplicated(keep=False).to_numpy().copy()
     for column in frame.columns:
         if not shared.any():
             break
