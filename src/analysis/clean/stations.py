@@ -754,7 +754,10 @@ def _clean_tables(
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
     unkept = select_unkept_rows(raw, op_fate)
     raw = raw[["source_file", "source_sheet", "source_row"]]
-    st, member_sources = _operator_stations(raw, rec, dd, heads, head_ids)
+    # the stations in the order of their ids from the start: the finished table is then sorted already,
+    # not taken again whole (of a national file, ~1.5 GB held twice)
+    by_id = _station_id_order(head_ids)
+    st, member_sources = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
@@ -993,17 +996,24 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
-    st = _sort_by_station_id(st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES))
+    for column, dtype in STATION_DTYPES.items():  # column by column in place: no second table
+        values = st[column] if column in st.columns else pd.Series(np.nan, index=st.index)
+        st[column] = values.astype(dtype)
+    st = _sort_by_station_id(st[list(STATION_DTYPES)])
     stations_schema().validate(st, lazy=False)
     return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
 
 
+def _station_id_order(ids: pd.Series) -> np.ndarray:
+    """Positions of `ids` in a stable sort by code point (as Python compares strings), found by pyarrow
+    on the Arrow strings (pandas made a Python string per id, ~0.4 KB a station at its peak)."""
+    return pc.array_sort_indices(pa.chunked_array(pa.array(ids.astype("str").array))).to_numpy(zero_copy_only=False)
+
+
 def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
-    """The rows in station-id order (a stable sort, by code point as Python compares strings), index
-    0…: the order found by pyarrow on the Arrow strings (pandas made a Python string per id, ~0.4 KB a
-    station at its peak) and the columns taken one at a time (a frame taken whole is held twice)."""
-    ids = pa.chunked_array(pa.array(st["station_id"].array))
-    order = pc.array_sort_indices(ids).to_numpy(zero_copy_only=False)
+    """The rows in station-id order (`_station_id_order`), index 0…; the columns taken one at a time
+    (a frame taken whole is held twice), and not at all when the rows are in order already."""
+    order = _station_id_order(st["station_id"])
     if not len(order) or (order == np.arange(len(order))).all():
         return st.reset_index(drop=True)
     columns = {}
