@@ -523,3 +523,22 @@ def test_source_labels_and_file_counts():
     assert label.tolist() == ["a.csv:7", "b.xlsx[移动]:12"]
     counts = _count_files(pd.Series([1, 2, 2, 3, 3]), pd.Series(["a", "a", "b", "c", "c"], dtype="str"))
     assert counts.sort_index().to_dict() == {1: 1, 2: 2, 3: 1}
+
+
+def test_finished_stations_with_a_repeated_id_fail_the_schema():
+    """The ids are checked unique on the sorted table (neighbours), as the schema's own check would."""
+    import pandas as pd
+    import pandera.errors
+
+    from analysis.clean.stations import _validate_sorted_stations
+    from analysis.schemas import STATION_DTYPES
+
+    row = {c: None for c in STATION_DTYPES} | {
+        "station_id": "CMCC-S1", "name": "甲", "operator": "CMCC", "band": "n41", "lon": 84.9, "lat": 45.6,
+        "district": "克拉玛依区", "status": "planned", "is_on_air": False, "source_file": "a.csv", "source_row": 2,
+        "sources": "a.csv:2", "n_sources": 1, "in_operator_reports": True, "opencellid_cells": 0,
+    }  # fmt: skip
+    st = pd.DataFrame([row, row | {"station_id": "CMCC-S2", "source_row": 3}]).astype(STATION_DTYPES)
+    _validate_sorted_stations(st)
+    with pytest.raises(pandera.errors.SchemaError, match="station_id"):
+        _validate_sorted_stations(pd.concat([st.iloc[:1], st.iloc[:1]], ignore_index=True))
