@@ -542,3 +542,18 @@ def test_finished_stations_with_a_repeated_id_fail_the_schema():
     _validate_sorted_stations(st)
     with pytest.raises(pandera.errors.SchemaError, match="station_id"):
         _validate_sorted_stations(pd.concat([st.iloc[:1], st.iloc[:1]], ignore_index=True))
+
+
+def test_labels_joined_per_station_as_the_general_join_does():
+    """A station's source labels in their order: by position for a station of one source, joined for
+    one of several; a station without a source has none, a key that heads none is left out."""
+    import pandas as pd
+
+    from analysis.clean.stations import _join_in_order, _join_labels_by_head
+
+    heads = pd.Index([5, 3, 9, 7])
+    keys = pd.Series([3, 5, 3, 9, 11, 3])
+    labels = pd.Series(["a:1", "b:2", "a:3", "c:4", "z:9", "a:5"], dtype="string")
+    out = _join_labels_by_head(heads, keys, labels)
+    assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
+    assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()

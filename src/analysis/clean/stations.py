@@ -921,12 +921,30 @@ def _attach_opencellid(
     )
     # (no copy of a national file's member labels when no cell joins a station)
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
-    st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
+    st["sources"] = _join_labels_by_head(heads, src["head"], src["label"])
     st["n_sources"] = _count_files(src["head"], src["file"]).reindex(heads)
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
     st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
+
+
+def _join_labels_by_head(heads: pd.Index, keys: pd.Series, labels: pd.Series, sep: str = "; ") -> pd.Series:
+    """Per head (in `heads` order), the labels of its rows joined in their order, NaN where it has none:
+    `_join_in_order(keys, labels).reindex(heads)` without copying a national file's labels three
+    times (a head of one label takes it as it is, by position; only heads of several are joined)."""
+    at = heads.get_indexer(keys.to_numpy())  # (-1: a key that heads no station, left out as before)
+    several = pd.Series(at).duplicated(keep=False).to_numpy()
+    one = np.flatnonzero(~several & (at >= 0))
+    take = np.full(len(heads), -1, dtype=np.int64)
+    take[at[one]] = one
+    array = pa.chunked_array(pa.array(labels.astype("str").array)).combine_chunks()
+    out = pd.Series(pc.take(array, pa.array(take, mask=take < 0)).to_pandas(types_mapper=_AS_STR).array, index=heads)
+    if several.any():
+        rows = np.flatnonzero(several & (at >= 0))
+        joined = _join_in_order(pd.Series(at[rows]), labels.iloc[rows], sep)
+        out.iloc[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+    return out
 
 
 def _count_files(heads: pd.Series, files: pd.Series) -> pd.Series:
