@@ -759,16 +759,19 @@ def _clean_tables(
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
     st, member_sources = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
+    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    # the parsed rows are done with: freed before the stations are completed, typed and checked (of a
+    # national file, ~1 GB that was held to the end)
+    del raw, rec, dd
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
     quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
-    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
-    # the raw text and parsed rows are done with: free them before the stations are typed and copied
-    del raw, unkept, cells, rec, cell_rec, dd
+    # the raw text is done with: freed before the stations are typed and copied
+    del unkept, cells, cell_rec
 
     stations = _finish_stations(st, as_of_ts)
     del st
