@@ -237,9 +237,11 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
     for the Python strings a parser is given), a column the file lacks as Arrow nulls without buffers
     (NaNs would take 8 bytes per row), the file's name once per row in Arrow."""
     f, n = t.frame, len(t.frame)
+    # one array of nulls for every column the file lacks (a national file lacks a dozen: ~8 bytes a row each)
+    lacking = _repeat_text(None, n)
     out = {"source_file": _repeat_text(project_relative(t.path), n), "source_sheet": _repeat_text(t.sheet, n)}
     for c in columns:
-        out[c] = _as_text(f[c]) if c in f.columns else _repeat_text(None, n)
+        out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
     for c in READ_COLUMNS:
         out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
@@ -263,6 +265,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         if array.num_chunks == 1 and values.dtype == "str":
             return values
         array = array.combine_chunks()
+    elif values.dtype == "str" and pa.array(values.array).type == pa.large_string():
+        return values  # (nulls already: a new array of them would be one more buffer per column)
     else:
         array = pa.nulls(len(values), pa.large_string())
     return pd.Series(array.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
