@@ -876,13 +876,17 @@ def _operator_stations(
     st["notes"] = note_text
     off_air = rec["reported_status"].to_numpy()[member_at] == "decommissioned"
     _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
-    for column in ("source_file", "source_sheet"):
-        st[column] = raw[column].take(head_at).set_axis(heads)
+    # the file of each row as a category (a national file names a handful of files: a byte a row, not its
+    # name again); typed as text when the table is finished
+    file = pd.Categorical(raw["source_file"])
+    st["source_file"] = pd.Series(file.take(head_at), index=heads)
+    st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
     st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
-    member_file = raw["source_file"].take(member_at)
-    label = _source_label(member_file, raw["source_sheet"].take(member_at), raw["source_row"].take(member_at))
+    label = _source_label(
+        raw["source_file"].take(member_at), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
+    )
     # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
-    sources = pd.DataFrame({"head": member_head, "label": label.array, "file": member_file.array}, index=dd.index)
+    sources = pd.DataFrame({"head": member_head, "label": label.array, "file": file.take(member_at)}, index=dd.index)
     return st, sources
 
 
