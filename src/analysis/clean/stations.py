@@ -818,8 +818,6 @@ def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Data
     rec.loc[dd.index[conflict], "reason"] = "site_code_conflict"
     rec.loc[dd.index[conflict], "detail"] = dd.loc[conflict, "conflict"]
     dd = dd[~conflict]
-    rec["anchor"] = dd["anchor"]
-    rec["merge_reason"] = dd["merge_reason"]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
     return dd, conflict_anchor, heads
 
