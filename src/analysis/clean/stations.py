@@ -759,6 +759,8 @@ def _clean_tables(
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
     unkept = select_unkept_rows(raw, op_fate)
     raw = raw[["source_file", "source_sheet", "source_row"]]
+    # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
+    rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
