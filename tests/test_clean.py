@@ -497,3 +497,63 @@ def test_report_date_must_be_a_date(tmp_path, as_of):
     write_csv(tmp_path / "a.csv", [row(0)])
     with pytest.raises(UsageError, match="not a date"):
         clean(tmp_path, as_of=as_of)
+
+
+def test_station_rows_sorted_by_id_in_code_point_order_stably():
+    """The station table's order: station id by code point (as Python sorts str), ties in their order."""
+    import pandas as pd
+
+    from analysis.clean.stations import _sort_by_station_id
+
+    ids = ["CMCC-b", "CMCC-B", "CMCC-站", "CMCC-a", "CMCC-B", "CMCC-1"]
+    st = pd.DataFrame({"station_id": pd.array(ids, dtype="str"), "n": range(6)}, index=[10, 11, 12, 13, 14, 15])
+    out = _sort_by_station_id(st)
+    assert out["station_id"].tolist() == sorted(ids)
+    assert out["n"].tolist() == [5, 1, 4, 3, 0, 2] and out.index.tolist() == list(range(6))
+
+
+def test_source_labels_and_file_counts():
+    import pandas as pd
+
+    from analysis.clean.stations import _count_files, _source_label
+
+    label = _source_label(
+        pd.Series(["a.csv", "b.xlsx"], dtype="str"), pd.Series([None, "移动"], dtype="str"), pd.Series([7, 12])
+    )
+    assert label.tolist() == ["a.csv:7", "b.xlsx[移动]:12"]
+    counts = _count_files(pd.Series([1, 2, 2, 3, 3]), pd.Series(["a", "a", "b", "c", "c"], dtype="str"))
+    assert counts.sort_index().to_dict() == {1: 1, 2: 2, 3: 1}
+
+
+def test_finished_stations_with_a_repeated_id_fail_the_schema():
+    """The ids are checked unique on the sorted table (neighbours), as the schema's own check would."""
+    import pandas as pd
+    import pandera.errors
+
+    from analysis.clean.stations import _validate_sorted_stations
+    from analysis.schemas import STATION_DTYPES
+
+    row = {c: None for c in STATION_DTYPES} | {
+        "station_id": "CMCC-S1", "name": "甲", "operator": "CMCC", "band": "n41", "lon": 84.9, "lat": 45.6,
+        "district": "克拉玛依区", "status": "planned", "is_on_air": False, "source_file": "a.csv", "source_row": 2,
+        "sources": "a.csv:2", "n_sources": 1, "in_operator_reports": True, "opencellid_cells": 0,
+    }  # fmt: skip
+    st = pd.DataFrame([row, row | {"station_id": "CMCC-S2", "source_row": 3}]).astype(STATION_DTYPES)
+    _validate_sorted_stations(st)
+    with pytest.raises(pandera.errors.SchemaError, match="station_id"):
+        _validate_sorted_stations(pd.concat([st.iloc[:1], st.iloc[:1]], ignore_index=True))
+
+
+def test_labels_joined_per_station_as_the_general_join_does():
+    """A station's source labels in their order: by position for a station of one source, joined for
+    one of several; a station without a source has none, a key that heads none is left out."""
+    import pandas as pd
+
+    from analysis.clean.stations import _join_in_order, _join_labels_by_head
+
+    heads = pd.Index([5, 3, 9, 7])
+    keys = pd.Series([3, 5, 3, 9, 11, 3])
+    labels = pd.Series(["a:1", "b:2", "a:3", "c:4", "z:9", "a:5"], dtype="string")
+    out = _join_labels_by_head(heads, keys, labels)
+    assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
+    assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()

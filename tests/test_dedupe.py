@@ -119,3 +119,36 @@ def test_row_keys_equal_exactly_for_equal_rows_missing_included(dtype):
     keys = _row_keys(frame).tolist()
     assert keys[0] == keys[1] and keys[3] == keys[4]
     assert len({keys[0], keys[2], keys[3], keys[5]}) == 4
+
+
+def test_row_keys_refined_on_shared_rows_match_whole_row_equality():
+    """Keys built column by column on the rows still sharing one: two rows share a key exactly when
+    every cell is equal, also when a row unique early meets rows told apart only by a later column."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.clean.dedupe import _row_keys
+
+    rng = np.random.default_rng(7)
+    values = [["a", "b", None][i] for i in rng.integers(0, 3, size=(300, 4)).ravel()]
+    frame = pd.DataFrame(np.array(values, dtype=object).reshape(300, 4), columns=list("wxyz")).astype("str")
+    frame.loc[0, "w"] = "only"  # unique after the first column, with later cells like many others
+    keys = _row_keys(frame)
+    rows = [tuple(None if pd.isna(v) else v for v in r) for r in frame.itertuples(index=False)]
+    for i in range(len(rows)):
+        same_key = keys == keys[i]
+        same_row = np.array([r == rows[i] for r in rows])
+        assert (same_key == same_row).all(), i
+
+
+def test_row_keys_from_a_coarser_start_still_tell_texts_apart():
+    """Starting from the parsed position (84.1 and 84.10 are one position): rows of equal position but
+    other text keep keys of their own; equal rows share one."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.clean.dedupe import _row_keys
+
+    frame = pd.DataFrame({"lon": ["84.1", "84.10", "84.1", "85"], "code": ["S1", "S1", "S1", "S1"]}, dtype="str")
+    keys = _row_keys(frame, start=np.array([84.1, 84.1, 84.1, 85.0]))
+    assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3

@@ -405,3 +405,23 @@ def test_lonlat_in_one_cell_every_way(text):
     lon, lat = parse.split_lonlat(pd.Series([text], dtype=object))
     assert parse.parse_coordinates(lon).iloc[0] == 84.87
     assert parse.parse_coordinates(lat).iloc[0] == 45.6
+
+
+def test_python_whitespace_is_every_character_re_s_matches():
+    """The Arrow pre-test of `\\s` patterns lists every character Python's `\\s` matches: a row it
+    misses would keep a space in its site code."""
+    import re
+    import sys
+
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c)))
+    assert parse.PY_WHITESPACE == every
+    text = pd.Series(["S 1", "S\u30001", "S\x0b1", "S1", None], dtype="str")
+    assert parse.has_whitespace(text).tolist() == [True, True, True, False, False]
+    replaced = parse.replace_where(text, parse.has_whitespace(text), r"\s+", "_")
+    assert replaced.tolist()[:4] == ["S_1", "S_1", "S_1", "S1"] and pd.isna(replaced[4])
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_factorize_text_codes_and_uniques(dtype):
+    codes, uniques = parse.factorize_text(pd.Series(["移动", None, "联通", "移动"], dtype=dtype))
+    assert [None if c < 0 else uniques[c] for c in codes] == ["移动", None, "联通", "移动"]

@@ -62,24 +62,33 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     alive = rec.index[rec["reason"].isna()]
     # Priority: the most complete record represents the station; ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
-    order = (
-        rec.loc[alive, ["n_fields"]]
-        .assign(_pos=np.arange(len(alive)))
-        .sort_values(["n_fields", "_pos"], ascending=[False, True])
-    )
-    idx = order.index
+    n_fields = rec["n_fields"].to_numpy()[rec.index.get_indexer(alive)]
+    idx = alive[np.lexsort((np.arange(len(alive)), -n_fields))]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
-    live = _merge_exact_repeats(raw, idx, out)
+    live = _merge_exact_repeats(raw, idx, out, _position_key(rec))
     _merge_same_site_code(rec, live, out)
     heads = live[out.loc[live, "anchor"].to_numpy() == live]
     _merge_codeless(rec, heads, out)
     return _follow_chains(out)
 
 
-def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) -> pd.Index:
-    """Exact repeats of the whole record merge into the first; returns the rows left."""
+def _position_key(rec: pd.DataFrame) -> np.ndarray:
+    """One integer per distinct parsed position (NaN equal to NaN): rows of equal text share one, and
+    floats are hashed several times faster than a national file's texts."""
+    return _pair_key(_codes_of(rec["lon"])[0], _codes_of(rec["lat"])[0])
+
+
+def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One integer per distinct (a, b) of two non-negative integer codes."""
+    width = int(b.max()) + 1 if len(b) else 1
+    return pd.factorize(a.astype(np.int64) * width + b.astype(np.int64))[0]
+
+
+def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame, start: np.ndarray) -> pd.Index:
+    """Exact repeats of the whole record merge into the first; returns the rows left. `start`: a key per
+    raw row that equal rows share (see `_row_keys`)."""
     # keys of the rows as they lie (a copy of every cell in priority order first costs a national file)
-    first = _row_keys(raw[list(FIELDS)])[raw.index.get_indexer(idx)]
+    first = _row_keys(raw[list(FIELDS)], start)[raw.index.get_indexer(idx)]
     first_idx = pd.Series(idx, index=idx).groupby(first).transform("first")
     dup = first_idx != idx
     out.loc[dup, "anchor"] = first_idx[dup]
@@ -87,20 +96,41 @@ def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame) ->
     return idx[~dup.to_numpy()]
 
 
-def _row_keys(frame: pd.DataFrame) -> np.ndarray:
+def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarray:
     """One integer per distinct row (equal texts, equal keys; empty equals empty), column by column:
-    a key of every cell's text as one string per row costs ~0.8 KB per row of a national file."""
-    key = np.zeros(len(frame), dtype=np.int64)
-    n_keys = 1  # key < n_keys
+    a key of every cell's text as one string per row costs ~0.8 KB per row of a national file.
+
+    A row whose key is already unique stays unique whatever its later cells hold, so each column after
+    the first is encoded only for the rows still sharing a key (in a national file, after the site code,
+    a few per cent): encoding every text column of every row was most of the exact-repeat search.
+    `start`: values per row that equal rows share (anything computed from the row alone, such as its
+    parsed position), to begin from instead of encoding a first text column of every row."""
+    if start is None:
+        key, n_keys = np.zeros(len(frame), dtype=np.int64), 1  # key < n_keys
+        shared = np.ones(len(frame), dtype=bool)  # rows whose key another row also has
+    else:
+        codes, uniques = pd.factorize(start, use_na_sentinel=False)
+        key, n_keys = codes.astype(np.int64), len(uniques)
+        shared = pd.Series(key).duplicated(keep=False).to_numpy().copy()
     for column in frame.columns:
-        codes, n_codes = _codes_of(frame[column])
-        if n_codes <= 1:  # the same in every row (a column the file lacks): tells no rows apart
+        if not shared.any():
+            break
+        rows = None if shared.all() else np.flatnonzero(shared)
+        codes, n_codes = _codes_of(frame[column] if rows is None else frame[column].take(rows))
+        if n_codes <= 1:  # the same in every row looked at (a column the file lacks): tells none apart
             continue
-        if n_keys * n_codes >= 1 << 62:  # renumber the keys 0… first: the product then fits in 64 bits
-            key, uniques = pd.factorize(key)
-            n_keys = len(uniques)
-        key = key * n_codes + codes
-        n_keys *= n_codes
+        # the keys renumbered 0… first so that the product fits in 64 bits; new keys start past the old
+        # ones, so a row left out (unique already) never meets a new key
+        dense, _ = pd.factorize(key if rows is None else key[rows])
+        combined, uniques = pd.factorize(dense.astype(np.int64) * n_codes + codes)
+        # (a row left out is unique among all rows, so sharing is looked for among the rows encoded)
+        again = pd.Series(combined).duplicated(keep=False).to_numpy()
+        if rows is None:
+            key, shared = combined.astype(np.int64) + n_keys, again.copy()
+        else:
+            key[rows] = combined + n_keys
+            shared[rows] = again
+        n_keys += len(uniques)
     return key
 
 
@@ -122,17 +152,21 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) 
     coded = live[rec.loc[live, "site_code"].notna().to_numpy()]
     if not len(coded):
         return
-    grp = rec.loc[coded, ["operator", "site_code"]]
-    # grouped on integer keys: grouping on the two text columns of a national file takes seconds
+    # the code first: after it nearly every row's key is its own, and the operator is encoded only for
+    # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
+    grp = rec.loc[coded, ["site_code", "operator"]]
     head = pd.Series(coded, index=coded).groupby(_row_keys(grp), sort=False).transform("first")
-    dist = distance_m(
-        rec.loc[coded, "lon"].to_numpy(),
-        rec.loc[coded, "lat"].to_numpy(),
-        rec.loc[head, "lon"].to_numpy(),
-        rec.loc[head, "lat"].to_numpy(),
+    # distances only from a row to another row of its code (most rows are their code's only one)
+    other = head.to_numpy() != coded
+    dist = np.zeros(len(coded))
+    dist[other] = distance_m(
+        rec.loc[coded[other], "lon"].to_numpy(),
+        rec.loc[coded[other], "lat"].to_numpy(),
+        rec.loc[head[other], "lon"].to_numpy(),
+        rec.loc[head[other], "lat"].to_numpy(),
     )
-    is_dup = (head.to_numpy() != coded) & (dist <= DUPLICATE_RADIUS_M)
-    is_conflict = (head.to_numpy() != coded) & (dist > DUPLICATE_RADIUS_M)
+    is_dup = other & (dist <= DUPLICATE_RADIUS_M)
+    is_conflict = other & (dist > DUPLICATE_RADIUS_M)
     out.loc[coded[is_dup], "anchor"] = head.to_numpy()[is_dup]
     out.loc[coded[is_dup], "merge_reason"] = "same_site_code"
     conflict_rows = coded[is_conflict]

@@ -8,6 +8,7 @@ gNB, the same station seen by another source) or quarantined with a reason, and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis import geo
 from analysis.clean import parse
@@ -136,14 +138,31 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
-    sheet_part = ("[" + sheet.astype("string") + "]").fillna("")
-    return file.astype("string") + sheet_part + ":" + row.astype("string")
+    """file[sheet]:row (file:row without a sheet) per row, as Arrow strings joined by pyarrow (pandas'
+    string concatenation of a national file's rows takes seconds and a copy per step)."""
+
+    def as_large(values: pd.Series) -> pa.ChunkedArray:
+        return pc.cast(pa.chunked_array(pa.array(values.astype("string").array)), pa.large_string())
+
+    def text(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
+    rows = pc.cast(pa.array(row.to_numpy(dtype="int64")), pa.large_string())
+    sheet_part = pc.fill_null(pc.binary_join_element_wise(text("["), as_large(sheet), text("]"), text("")), "")
+    label = pc.binary_join_element_wise(as_large(file), sheet_part, text(":"), rows, text(""))
+    return pd.Series(label.to_pandas(types_mapper=_AS_STRING.get).array, index=file.index)
+
+
+#: Arrow large strings to pandas' "string" (Arrow-backed, NA where missing), the labels' dtype
+_AS_STRING = {pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def _normalize_code(values: pd.Series) -> pd.Series:
-    text = parse.normalize_text(values).str.upper().str.replace(r"\s+", "_", regex=True)
+    text = parse.normalize_text(values).str.upper()
+    # Python's regex (pyarrow's \s and \d are ASCII only) only where a cheap Arrow test says it can match
+    text = parse.replace_where(text, parse.has_whitespace(text), r"\s+", "_")
     # Excel turns long numeric codes into floats: "6502030001.0" is code 6502030001
-    return text.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    return parse.replace_where(text, parse.ends_with(text, ".0"), r"^(\d+)\.0$", r"\1")
 
 
 #: 6.50203E+13: a long numeric code Excel showed in scientific notation and saved so; its last digits
@@ -218,9 +237,11 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
     for the Python strings a parser is given), a column the file lacks as Arrow nulls without buffers
     (NaNs would take 8 bytes per row), the file's name once per row in Arrow."""
     f, n = t.frame, len(t.frame)
+    # one array of nulls for every column the file lacks (a national file lacks a dozen: ~8 bytes a row each)
+    lacking = _repeat_text(None, n)
     out = {"source_file": _repeat_text(project_relative(t.path), n), "source_sheet": _repeat_text(t.sheet, n)}
     for c in columns:
-        out[c] = _as_text(f[c]) if c in f.columns else _repeat_text(None, n)
+        out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
     for c in READ_COLUMNS:
         out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
@@ -244,6 +265,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         if array.num_chunks == 1 and values.dtype == "str":
             return values
         array = array.combine_chunks()
+    elif values.dtype == "str" and pa.array(values.array).type == pa.large_string():
+        return values  # (nulls already: a new array of them would be one more buffer per column)
     else:
         array = pa.nulls(len(values), pa.large_string())
     return pd.Series(array.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
@@ -365,7 +388,10 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
-    mangled = code.str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool)
+    mangled = pd.Series(False, index=code.index)
+    maybe = parse.contains(code, "E")  # the regex in Python for the few codes it can match
+    if maybe.any():
+        mangled[maybe] = code[maybe].str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool).to_numpy()
     rec["mangled_code"] = pd.Series(code.where(mangled).to_numpy(dtype=object, na_value=None), index=raw.index)
     rec["site_code"] = code.where(~mangled).astype("str")
     rec["name"] = parse.normalize_text(raw["name"]).astype("str")
@@ -419,8 +445,24 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
-    rec["notes"] = notes.str.rstrip("; ").where(notes != "", None)
+    rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _finish_notes(notes: pd.Series) -> pd.Series:
+    """The notes without their trailing separator, None where a row has none (most rows of a national
+    file: the strings are touched only where there is a note)."""
+    said = (notes != "").to_numpy()
+    out = np.full(len(notes), None, dtype=object)
+    if said.any():
+        out[said] = notes[said].str.rstrip("; ").to_numpy(dtype=object)
+    return pd.Series(out, index=notes.index, dtype=object)
+
+
+def _count_notes(notes: pd.Series, text: str) -> int:
+    """How many rows' notes contain `text` (looked for only in the rows that have a note)."""
+    said = notes.dropna()
+    return int(said.str.contains(text, regex=False).sum()) if len(said) else 0
 
 
 def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
@@ -717,18 +759,25 @@ def _clean_tables(
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
     unkept = select_unkept_rows(raw, op_fate)
     raw = raw[["source_file", "source_sheet", "source_row"]]
-    st, member_sources = _operator_stations(raw, rec, dd, heads, head_ids)
+    # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
+    rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
+    # the stations in the order of their ids from the start: the finished table is then sorted already,
+    # not taken again whole (of a national file, ~1.5 GB held twice)
+    by_id = _station_id_order(head_ids)
+    st, member_sources = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
+    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    # the parsed rows are done with: freed before the stations are completed, typed and checked (of a
+    # national file, ~1 GB that was held to the end)
+    del raw, rec, dd
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
     quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    row_notes = rec["notes"].fillna("")
-    n_gcj02, n_bd09 = int(row_notes.str.contains("GCJ-02").sum()), int(row_notes.str.contains("BD-09").sum())
-    n_tenants = int(row_notes.str.contains("of a shared tower row", regex=False).sum())
-    # the raw text and parsed rows are done with: free them before the stations are typed and copied
-    del raw, unkept, cells, rec, cell_rec, row_notes, dd
+    # the raw text is done with: freed before the stations are typed and copied
+    del unkept, cells, cell_rec
 
     stations = _finish_stations(st, as_of_ts)
     del st
@@ -771,8 +820,6 @@ def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Data
     rec.loc[dd.index[conflict], "reason"] = "site_code_conflict"
     rec.loc[dd.index[conflict], "detail"] = dd.loc[conflict, "conflict"]
     dd = dd[~conflict]
-    rec["anchor"] = dd["anchor"]
-    rec["merge_reason"] = dd["merge_reason"]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
     return dd, conflict_anchor, heads
 
@@ -799,58 +846,64 @@ def _operator_stations(
     """One row per kept operator record, its values completed from the records merged into it;
     and the source (head, label, file) of every member record."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
-    # only the columns the stations are built from: a copy of all of rec costs ~0.7 KB per row
-    members = rec.loc[dd.index, [*value_cols, "reported_status", "notes"]].assign(_head=dd["anchor"])
-    # (members are already in dd's priority order: the head comes first in its group); most stations
-    # have one record: only the others are grouped
-    several = members["_head"].duplicated(keep=False).to_numpy()
-    combined = members.loc[~several, value_cols].set_axis(members["_head"][~several].to_numpy())
+    # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
+    head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
+    member_head = dd["anchor"].to_numpy()
+    # most stations have one record (the head itself): its values as they are; only the members of
+    # stations of several records are grouped (dd is in priority order: the head first in its group)
+    several = pd.Series(member_head).duplicated(keep=False).to_numpy()
+    st = rec[value_cols].take(head_at).set_axis(heads)
+    reported = rec["reported_status"].take(head_at).set_axis(heads)
+    note_text = rec["notes"].take(head_at).set_axis(heads)
     if several.any():
-        combined = pd.concat([combined, members[several].groupby("_head", sort=False)[value_cols].first()])
-    # the first status other than "unknown" in priority order (vectorised: no per-group Python)
-    said = members.loc[members["reported_status"] != "unknown", ["_head", "reported_status"]]
-    reported = said.groupby("_head", sort=False)["reported_status"].first().reindex(heads).fillna("unknown")
-    note_text = _join_unique_sorted(members["_head"], members["notes"]).reindex(heads)
-
-    st = pd.DataFrame(index=heads)
-    st["station_id"] = head_ids
-    st = st.join(combined)
+        group_at, group_head = member_at[several], member_head[several]
+        _fill_from_groups(st, rec[value_cols].take(group_at).groupby(group_head, sort=False).first())
+        # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
+        said = rec["reported_status"].take(group_at).set_axis(group_head)
+        said = said[said.to_numpy() != "unknown"]
+        first_said = said.groupby(level=0, sort=False).first()
+        several_heads = pd.unique(group_head)
+        reported.loc[several_heads] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
+        notes = _join_unique_sorted(pd.Series(group_head), rec["notes"].take(group_at)).reindex(several_heads)
+        note_text.loc[several_heads] = notes.to_numpy(dtype=object)
+    st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
-    st["operator"] = rec.loc[heads, "operator"]
-    st["lon"] = rec.loc[heads, "lon"]
-    st["lat"] = rec.loc[heads, "lat"]
-    st["district"] = rec.loc[heads, "district"]
-    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported.reindex(heads))
+    for column in ("operator", "lon", "lat", "district"):
+        st[column] = rec[column].take(head_at).to_numpy()
+    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
-    st["notes"] = note_text.reindex(heads)
-    _mark_off_air(st, members, heads)
-    st["source_file"] = raw.loc[heads, "source_file"]
-    st["source_sheet"] = raw.loc[heads, "source_sheet"]
-    st["source_row"] = raw.loc[heads, "source_row"].astype("int64")
-    sources = pd.DataFrame(
-        {
-            "head": members["_head"],
-            "label": _source_label(
-                raw.loc[members.index, "source_file"],
-                raw.loc[members.index, "source_sheet"],
-                raw.loc[members.index, "source_row"],
-            ),
-            "file": raw.loc[members.index, "source_file"],
-        }
+    st["notes"] = note_text
+    off_air = rec["reported_status"].to_numpy()[member_at] == "decommissioned"
+    _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
+    # the file of each row as a category (a national file names a handful of files: a byte a row, not its
+    # name again); typed as text when the table is finished
+    file = pd.Categorical(raw["source_file"])
+    st["source_file"] = pd.Series(file.take(head_at), index=heads)
+    st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
+    st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
+    label = _source_label(
+        raw["source_file"].take(member_at), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
     )
+    # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
+    sources = pd.DataFrame({"head": member_head, "label": label.array, "file": file.take(member_at)}, index=dd.index)
     return st, sources
 
 
-def _mark_off_air(st: pd.DataFrame, members: pd.DataFrame, heads: pd.Index) -> None:
+def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
+    """The values of the stations of several records (`grouped`, by head) into `st`, column by column."""
+    at = st.index.get_indexer(grouped.index)
+    grouped = grouped[at >= 0]  # (a chain's anchor that is not a head has no station row)
+    at = at[at >= 0]
+    for column in grouped.columns:
+        values = st[column].copy()
+        values.iloc[at] = grouped[column].to_numpy()
+        st[column] = values
+
+
+def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
     """Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
     that date is kept in the notes (when it went off air is not reported, so no count includes it)."""
-    off_air = (
-        (members["reported_status"] == "decommissioned")
-        .groupby(members["_head"])
-        .any()
-        .reindex(heads, fill_value=False)
-    )
     if off_air.any():
         was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
         st.loc[off_air, "notes"] = ("reported decommissioned; on air from " + was).fillna("reported decommissioned") + (
@@ -877,15 +930,45 @@ def _attach_opencellid(
     src_cells = pd.DataFrame(
         {"head": matched_head[to_station], "label": cell_labels[to_station], "file": cells["source_file"][to_station]}
     )
-    src = pd.concat([member_sources, src_cells])
-    st["sources"] = _join_in_order(src["head"], src["label"]).reindex(heads)
-    # distinct files per station on integer codes (hashing a national file's file names per row is not needed)
-    files = pd.DataFrame({"head": src["head"].to_numpy(), "file": pd.factorize(src["file"])[0]})
-    st["n_sources"] = files.drop_duplicates().groupby("head", sort=False).size().reindex(heads)
+    # (no copy of a national file's member labels when no cell joins a station)
+    src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
+    st["sources"] = _join_labels_by_head(heads, src["head"], src["label"])
+    st["n_sources"] = _count_files(src["head"], src["file"]).reindex(heads)
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
     st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
+
+
+def _join_labels_by_head(heads: pd.Index, keys: pd.Series, labels: pd.Series, sep: str = "; ") -> pd.Series:
+    """Per head (in `heads` order), the labels of its rows joined in their order, NaN where it has none:
+    `_join_in_order(keys, labels).reindex(heads)` without copying a national file's labels three
+    times (a head of one label takes it as it is, by position; only heads of several are joined)."""
+    at = heads.get_indexer(keys.to_numpy())  # (-1: a key that heads no station, left out as before)
+    several = pd.Series(at).duplicated(keep=False).to_numpy()
+    one = np.flatnonzero(~several & (at >= 0))
+    take = np.full(len(heads), -1, dtype=np.int64)
+    take[at[one]] = one
+    array = pa.chunked_array(pa.array(labels.astype("str").array)).combine_chunks()
+    out = pd.Series(pc.take(array, pa.array(take, mask=take < 0)).to_pandas(types_mapper=_AS_STR).array, index=heads)
+    if several.any():
+        rows = np.flatnonzero(several & (at >= 0))
+        joined = _join_in_order(pd.Series(at[rows]), labels.iloc[rows], sep)
+        out.iloc[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+    return out
+
+
+def _count_files(heads: pd.Series, files: pd.Series) -> pd.Series:
+    """Per head, how many distinct files its sources come from: 1 for a head of one source, without
+    hashing; the others counted on integer codes (a national file's file names are not hashed per row)."""
+    head = heads.to_numpy()
+    several = pd.Series(head).duplicated(keep=False).to_numpy()
+    counts = pd.Series(1, index=head[~several], dtype="int64")
+    if not several.any():
+        return counts
+    codes = pd.factorize(files.iloc[np.flatnonzero(several)])[0]
+    pairs = pd.DataFrame({"head": head[several], "file": codes}).drop_duplicates()
+    return pd.concat([counts, pairs.groupby("head", sort=False).size().astype("int64")])
 
 
 def _network_only_stations(
@@ -943,10 +1026,47 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
-    st = st.reindex(columns=list(STATION_DTYPES)).astype(STATION_DTYPES)
-    st = st.sort_values("station_id", kind="stable").reset_index(drop=True)
-    stations_schema().validate(st, lazy=False)
+    for column, dtype in STATION_DTYPES.items():  # column by column in place: no second table
+        values = st[column] if column in st.columns else pd.Series(np.nan, index=st.index)
+        st[column] = values.astype(dtype)
+    st = _sort_by_station_id(st[list(STATION_DTYPES)])
+    _validate_sorted_stations(st)
     return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
+
+
+def _validate_sorted_stations(st: pd.DataFrame) -> None:
+    """The schema's checks of a table sorted by station id; its ids unique when no two neighbours are
+    equal (pandera's own check hashes every id again: ~1 s per million stations)."""
+    import pandera.errors
+
+    ids = pa.chunked_array(pa.array(st["station_id"].array))
+    if len(ids) > 1 and pc.any(pc.equal(ids[1:], ids[:-1])).as_py():
+        raise pandera.errors.SchemaError(stations_schema(), st, "column 'station_id' not unique")
+    _stations_schema_but_unique_ids().validate(st, lazy=False)
+
+
+@functools.cache
+def _stations_schema_but_unique_ids():
+    return stations_schema().update_column("station_id", unique=False)
+
+
+def _station_id_order(ids: pd.Series) -> np.ndarray:
+    """Positions of `ids` in a stable sort by code point (as Python compares strings), found by pyarrow
+    on the Arrow strings (pandas made a Python string per id, ~0.4 KB a station at its peak)."""
+    return pc.array_sort_indices(pa.chunked_array(pa.array(ids.astype("str").array))).to_numpy(zero_copy_only=False)
+
+
+def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
+    """The rows in station-id order (`_station_id_order`), index 0…; the columns taken one at a time
+    (a frame taken whole is held twice), and not at all when the rows are in order already."""
+    order = _station_id_order(st["station_id"])
+    if not len(order) or (order == np.arange(len(order))).all():
+        return st.reset_index(drop=True)
+    columns = {}
+    for column in list(st.columns):
+        columns[column] = st[column].take(order).reset_index(drop=True)
+        st = st.drop(columns=column)
+    return pd.DataFrame(columns, copy=False)
 
 
 def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
