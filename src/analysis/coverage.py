@@ -349,12 +349,6 @@ def _pairs_near(px, py, qx, qy, size: float):
     with numpy: the same pairs as scipy's KD-tree, without its 0.2 s of import for a command that
     takes about 1 s."""
     px, py, qx, qy = (np.asarray(a, dtype=float) for a in (px, py, qx, qy))
-    p_ok, q_ok = np.isfinite(px) & np.isfinite(py), np.isfinite(qx) & np.isfinite(qy)
-    if not (p_ok.all() and q_ok.all()):  # a point without coordinates is near nothing
-        p_at, q_at = np.flatnonzero(p_ok), np.flatnonzero(q_ok)
-        for k, i in _pairs_near(px[p_at], py[p_at], qx[q_at], qy[q_at], size):
-            yield q_at[k], p_at[i]
-        return
     if px.size == 0 or qx.size == 0:
         return
     size = float(size) if size > 0 else 1.0
