@@ -107,7 +107,7 @@ def test_reading_a_parquet_table_names_the_file_and_the_problem(tmp_path):
 
 #: Libraries a command must not load when it draws nothing and cleans nothing (each costs 0.2-0.6 s
 #: of start-up, which at 10^5 stations is a large part of what a user waits for).
-_NOT_NEEDED = ("analysis.clean", "scipy", "matplotlib", "folium", "statsmodels", "pandera", "jinja2")
+_NOT_NEEDED = ("analysis.clean", "matplotlib", "folium", "statsmodels", "pandera", "jinja2")
 
 
 def _loaded_by(argv: list[str]) -> tuple[int, list[str]]:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from scipy.spatial import cKDTree
 
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, ConfigError
@@ -338,51 +339,6 @@ def _to_wgs84(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
-#: Pairs of points tested at once by the neighbour search (16 bytes each, twice): bounded memory at any density.
-_MAX_PAIRS = 4_000_000
-
-
-def _pairs_near(px, py, qx, qy, size: float):
-    """Every (query k, point i) with point i in the 3 x 3 squares of side `size` around query k: all
-    the points within `size` of each query, and some farther (callers test the distance). Yields
-    (k, i) arrays per chunk of queries of about _MAX_PAIRS pairs. Squares sorted once and searched
-    with numpy: the same pairs as scipy's KD-tree, without its 0.2 s of import for a command that
-    takes about 1 s."""
-    px, py, qx, qy = (np.asarray(a, dtype=float) for a in (px, py, qx, qy))
-    if px.size == 0 or qx.size == 0:
-        return
-    size = float(size) if size > 0 else 1.0
-    x0, y0 = min(px.min(), qx.min()) - size, min(py.min(), qy.min()) - size
-    width = int((max(px.max(), qx.max()) - x0) // size) + 3
-    key = ((py - y0) // size).astype(np.int64) * width + ((px - x0) // size).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    qkey = ((qy - y0) // size).astype(np.int64) * width + ((qx - x0) // size).astype(np.int64)
-    # a row of 3 squares is one run of keys: 3 ranges per query
-    lo = np.stack([np.searchsorted(key, qkey + dy * width - 1, "left") for dy in (-1, 0, 1)], axis=1)
-    hi = np.stack([np.searchsorted(key, qkey + dy * width + 1, "right") for dy in (-1, 0, 1)], axis=1)
-    counts = hi - lo
-    per_query = counts.sum(axis=1)
-    bounds = np.searchsorted(np.cumsum(per_query), np.arange(_MAX_PAIRS, per_query.sum(), _MAX_PAIRS), "left")
-    for a, b in zip(np.r_[0, bounds + 1], np.r_[bounds + 1, qx.size]):
-        if a >= b:
-            continue
-        c, start = counts[a:b].ravel(), lo[a:b].ravel()
-        total = int(c.sum())
-        k = np.repeat(np.repeat(np.arange(a, b), 3), c)
-        first = np.repeat(np.cumsum(c) - c, c)
-        yield k, order[np.repeat(start, c) + np.arange(total) - first]
-
-
-def _count_within(px, py, qx, qy, radius: float) -> np.ndarray:
-    """Points within `radius` of each query (distance <= radius)."""
-    counts = np.zeros(len(qx), dtype=np.int64)
-    for k, i in _pairs_near(px, py, qx, qy, radius):
-        dx, dy = px[i] - qx[k], py[i] - qy[k]
-        counts += np.bincount(k[dx * dx + dy * dy <= radius * radius], minlength=len(qx))
-    return counts
-
-
 def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
     """Area type around each point (UTM metres): in a built-up area and with at least
     `dense_urban_min_stations_1km` stations within 1 km -> dense_urban; in a built-up area -> urban;
@@ -411,7 +367,8 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
             & (all_y >= iy.min() - 1000.0)
             & (all_y <= iy.max() + 1000.0)
         )
-        counts = _count_within(all_x[near_box], all_y[near_box], ix, iy, 1000.0)
+        tree = cKDTree(np.column_stack([all_x[near_box], all_y[near_box]]))
+        counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0, return_length=True))
         dense = np.flatnonzero(inside)[counts >= s.dense_urban_min_stations_1km]
         out[dense] = "dense_urban"
     return out
@@ -842,7 +799,10 @@ def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 8-connected components of `gap` numbered as `ndimage.label` numbers them (raster order of
     their first cell), and the flat indices of the gap cells in ascending order. The gaps are a few
     thousand cells of a grid of 10^7: the components of a graph of the gap cells and their
-    neighbours cost less than labelling the grid (and scipy is not imported at all)."""
+    neighbours cost less than labelling the grid (and scipy.ndimage is not imported at all)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     h, w = gap.shape
     labels = np.zeros(gap.shape, dtype=np.int32)
     rows = np.flatnonzero(gap.any(axis=1))
@@ -859,31 +819,14 @@ def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hit = (nj >= 0) & (nj < w) & (ni < h) & (cells[at] == target)
         src.append(np.flatnonzero(hit))
         dst.append(at[hit])
-    root = _smallest_connected(cells.size, np.concatenate(src), np.concatenate(dst))
-    # the roots are each component's first cell in raster order: numbered 1, 2, ... in that order
-    _, number = np.unique(root, return_inverse=True)
-    labels.ravel()[cells] = (number + 1).astype(np.int32)
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(cells.size, cells.size))
+    n, component = connected_components(graph, directed=False)
+    _, first = np.unique(component, return_index=True)  # each component's first cell in raster order
+    number = np.empty(n, dtype=np.int32)
+    number[np.argsort(first, kind="stable")] = np.arange(1, n + 1, dtype=np.int32)
+    labels.ravel()[cells] = number[component]
     return labels, cells.astype(np.int64)
-
-
-def _smallest_connected(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """For each of n nodes of an undirected graph (edges src[k]-dst[k]), the smallest node connected
-    to it. Rounds of hooking every edge's ends to the smaller label, then pointer jumping to the
-    roots, until nothing changes: a few rounds for compact regions, about 20 for a maze of 10^6 cells."""
-    label = np.arange(n, dtype=np.int64)
-    while True:
-        low = np.minimum(label[src], label[dst])
-        new = label.copy()
-        np.minimum.at(new, src, low)
-        np.minimum.at(new, dst, low)
-        while True:
-            jumped = new[new]
-            if np.array_equal(jumped, new):
-                break
-            new = jumped
-        if np.array_equal(new, label):
-            return label
-        label = new
 
 
 def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
@@ -1005,26 +948,19 @@ def _target_flags(sites: pd.DataFrame, as_of) -> tuple[np.ndarray, list[str]]:
 
 def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
     """Per point: the nearest station (the first in order among equally near ones), its distance,
-    and whether any station's outdoor / indoor disc holds it. Exact: only stations within the
-    largest radius can cover a point, and they are found by `_pairs_near`; a point with none that
-    near (a few key sites far from everything) is compared with every station."""
-    x, y, sx, sy = (np.asarray(a, dtype=float) for a in (x, y, sx, sy))
+    and whether any station's outdoor / indoor disc holds it. Exact, by a tree: only stations within
+    the largest radius can cover a point."""
+    # unbalanced: built in half the time, the queries answer the same (a few key sites query it)
+    tree = cKDTree(np.column_stack([sx, sy]), balanced_tree=False, compact_nodes=False)
+    pts = np.column_stack([x, y])
+    dn, _ = tree.query(pts, k=1)
     rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0))
-    near = [np.zeros(0, dtype=np.int64)] * len(x)
-    for k, i in _pairs_near(sx, sy, x, y, rmax):
-        if k.size == 0:
-            continue
-        cut = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        for a, b in zip(cut, np.r_[cut[1:], k.size]):
-            near[k[a]] = i[a:b]
-    j, dn = np.zeros(len(x), dtype=np.int64), np.zeros(len(x))
+    near = tree.query_ball_point(pts, np.maximum(dn, rmax) + 1e-6)
+    j = np.zeros(len(x), dtype=np.int64)
     covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
     for k, idx in enumerate(near):
-        idx = np.sort(idx)
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
         d = np.hypot(x[k] - sx[idx], y[k] - sy[idx])
-        if not (d <= rmax).any():  # the nearest station is farther than any disc reaches: look at all
-            idx = np.arange(sx.size)
-            d = np.hypot(x[k] - sx, y[k] - sy)
         j[k] = idx[int(np.argmin(d))]  # argmin: the first of equals, as idx is sorted
         dn[k] = d.min()
         covered[k] = bool((r_out[idx] - d >= 0).any())
@@ -1254,21 +1190,16 @@ def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.n
     return np.concatenate(dx), np.concatenate(dy)
 
 
-def _reach_matrix(cx, cy, cr, px, py) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates x demand points as CSR arrays (indptr, indices): the demand points within each
-    candidate's radius, in ascending order."""
-    cx, cy, cr = (np.asarray(a, dtype=float) for a in (cx, cy, cr))
-    rows, cols = [], []
-    for k, i in _pairs_near(px, py, cx, cy, float(cr.max()) if cr.size else 0.0):
-        dx, dy = px[i] - cx[k], py[i] - cy[k]
-        ok = dx * dx + dy * dy <= cr[k] * cr[k]
-        rows.append(k[ok])
-        cols.append(i[ok])
-    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    order = np.lexsort((cols, rows))
-    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=cx.size))]
-    return indptr, cols[order]
+def _reach_matrix(cx, cy, cr, px, py):
+    """Sparse candidates x demand matrix: 1 where the demand point lies within the candidate's radius."""
+    from scipy import sparse
+
+    tree = cKDTree(np.column_stack([px, py]))
+    reach = tree.query_ball_point(np.column_stack([cx, cy]), cr)
+    lengths = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
+    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in reach]) if lengths.sum() else np.zeros(0, np.int64)
+    indptr = np.r_[0, np.cumsum(lengths)]
+    return sparse.csr_matrix((np.ones(cols.size), cols, indptr), shape=(len(cx), len(px)))
 
 
 def _candidates(
@@ -1309,18 +1240,16 @@ def _candidates(
     kind = classify_area_type(cx, cy, urban_utm, all_xy[0], all_xy[1], settings)
     radius_of = {k: footprint_radius_m(settings.candidate_band, k, "outdoor", settings) for k in AREA_TYPES}
     cr = np.array([radius_of[k] for k in kind], dtype=float)
-    indptr, indices = _reach_matrix(cx, cy, cr, px, py)
-    row_of = np.repeat(np.arange(cx.size), np.diff(indptr))
+    reach = _reach_matrix(cx, cy, cr, px, py)
     names = np.r_[np.full(dx.size, "", dtype=object), open_sites["name_zh"].astype(str).to_numpy()]
     targets = np.r_[np.zeros(dx.size, dtype=bool), open_sites["is_target"].to_numpy(dtype=bool)]
     picks = []
     for _ in range(settings.n_candidates):
-        # each candidate's open demand, summed in the order of its points (as a sparse product would)
-        gains = np.bincount(row_of, weights=open_w[indices], minlength=cx.size)
+        gains = reach @ open_w
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
-        idx = indices[indptr[best] : indptr[best + 1]]
+        idx = reach.indices[reach.indptr[best] : reach.indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
         picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))
         open_w[idx] = 0.0
