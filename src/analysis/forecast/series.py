@@ -84,8 +84,11 @@ def monthly_on_air_by_district(
     if districts is None:
         names = sorted(stations.loc[on, "district"].dropna().unique())
     else:
-        names = list(districts)
-    code = pd.Categorical(stations["district"], categories=names).codes.astype(np.int64)
+        names = list(dict.fromkeys(districts))  # a name given twice is one column, as in monthly_on_air
+    # factorize once (hashing every row), then map the few distinct labels to their column
+    codes, labels = pd.factorize(stations["district"])
+    column = pd.Index(names, dtype=object).get_indexer(pd.Index(labels, dtype=object))
+    code = np.where(codes >= 0, column[codes] if len(column) else -1, -1).astype(np.int64)
     on &= code >= 0
     code, dates = code[on], dates[on]
     # a station counts from the first month end on or after its date; after the last one it counts
@@ -94,8 +97,8 @@ def monthly_on_air_by_district(
     width = len(index) + 1
     added = np.bincount(code * width + bucket, minlength=len(names) * width).reshape(len(names), width)
     monthly = np.cumsum(added[:, :-1], axis=1).astype(float)
-    frame = pd.DataFrame(monthly.T, index=index, columns=pd.Index(names, dtype=object))
-    return frame, pd.Series(added.sum(axis=1), index=pd.Index(names, dtype=object), name="on_air")
+    frame = pd.DataFrame(dict(zip(names, monthly)), index=index)
+    return frame, pd.Series(dict(zip(names, added.sum(axis=1))), dtype=np.int64, name="on_air")
 
 
 def count_on_air(stations: pd.DataFrame, as_of, district: str | None = None) -> int:
