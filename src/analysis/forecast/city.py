@@ -196,6 +196,11 @@ def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:
 #: this size; beyond it (a national run: thousands of counties) each district's paths are simulated,
 #: summarised and dropped, and simulated again from the same seed for the reconciled summary.
 MAX_KEPT_DISTRICT_PATHS_MB = 256.0
+#: Paths per district when the refitted model simulates through statsmodels (a state-space model, or
+#: the season's local-level pace): statsmodels draws its repetitions one by one in Python, about
+#: 0.13 ms each, which made 2,000 paths for each of ~900 counties cost minutes. 500 paths put a
+#: district's P(target) within about +-0.02 (one standard error) of the 2,000-path value.
+STATSMODELS_DISTRICT_PATHS = 500
 
 
 @dataclass
@@ -207,6 +212,7 @@ class _DistrictFit:
     seed: int
     model: str = "none"
     fit: object = None
+    n_paths: int = 0
     paths: np.ndarray | None = None  # monotone paths over the kept months, when kept
 
 
@@ -217,7 +223,8 @@ def forecast_districts(
 
     A district with no station, or no addition ever, stays at its count: no model, no fit, one
     row instead of `n_paths` identical paths. The others use the city's chosen model refitted on
-    their own series (drift when too short), each from its own seed (`seed + 1 + position`).
+    their own series (drift when too short), each from its own seed (`seed + 1 + position`),
+    with STATSMODELS_DISTRICT_PATHS paths when statsmodels simulates the refit path by path.
     Only the months the table and the targets read are simulated into paths, and those paths
     are dropped after the district's summary when all districts' would exceed
     MAX_KEPT_DISTRICT_PATHS_MB (their forecasts then hold an empty (0, months) paths array).
@@ -241,7 +248,7 @@ def forecast_districts(
     city_mean = city_fc.paths[:, :months].mean(axis=0)
     # top-down by forecast proportions: district means add up to the city mean at every month
     factor = np.where(total > 0, city_mean / np.where(total > 0, total, 1), 1.0)
-    districts, values, reads = {}, {}, (horizon, at, targets, split)
+    districts, values, reads = {}, {}, (horizon, at, targets, split, {})
     for d, p in zip(by_d.columns, plans):  # pass 2: reconciled paths, summaries, values at the targets
         districts[d], values[d] = _reconcile_district(p, d, city_fc, factor, reads, keep, n_paths)
     return districts, _district_table(city_fc, districts, targets, split, values)
@@ -257,16 +264,21 @@ def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_p
     model = city_model if city_model in ("naive", "drift") or len(p.series) >= MIN_TRAIN else "drift"
     try:
         fit = _fit_candidate(model, p.series)
-        adds = fit.simulate(steps, n_paths, np.random.default_rng(p.seed))
+        adds = fit.simulate(steps, _district_paths(fit, n_paths), np.random.default_rng(p.seed))
         if not np.all(np.isfinite(adds)):
             raise ValueError("non-finite simulated paths")
     except Exception:  # the city's model need not fit a county's short or flat series: drift does
         model = "drift"
         fit = _fit_candidate(model, p.series)
         adds = fit.simulate(steps, n_paths, np.random.default_rng(p.seed))
-    p.model, p.fit = model, fit
+    p.model, p.fit, p.n_paths = model, fit, len(adds)
     # all `steps` months are drawn so each path's random numbers are those of the full simulation
     return _monotone_paths(adds[:, :months], float(p.series.iloc[-1]), float(p.count_now))
+
+
+def _district_paths(fit, n_paths: int) -> int:
+    """How many paths a district's refit simulates: fewer when statsmodels draws them one by one."""
+    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "res", None) is not None else n_paths
 
 
 def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -> np.ndarray:
@@ -274,40 +286,46 @@ def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -
         return np.full((1, months), float(p.series.iloc[-1]))
     if p.paths is not None:
         return p.paths
-    adds = p.fit.simulate(steps, n_paths, np.random.default_rng(p.seed))
+    adds = p.fit.simulate(steps, p.n_paths, np.random.default_rng(p.seed))
     return _monotone_paths(adds[:, :months], float(p.series.iloc[-1]), float(p.count_now))
 
 
 def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
     """The district's reconciled forecast and, per target, (mean, lo80, hi80, P(reach its split)):
     numbers only, so that no view of the paths outlives them when they are not kept."""
-    horizon, at, targets, split = reads
-    raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
-    reconciled_mean = raw.mean(axis=0) * factor
-    paths = np.maximum.accumulate(raw * factor, axis=1)
-    table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
-    table["mean"] = reconciled_mean[:horizon]
+    horizon, at, targets, split, constants = reads
+    constant = p.fit is None
+    level = float(p.series.iloc[-1])
+    if constant and level in constants:  # thousands of empty counties: one summary per level
+        paths, reconciled_mean, table = constants[level]
+    else:
+        raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
+        reconciled_mean = raw.mean(axis=0) * factor
+        paths = np.maximum.accumulate(raw * factor, axis=1)
+        table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
+        table["mean"] = reconciled_mean[:horizon]
+        if constant:
+            constants[level] = (paths, reconciled_mean, table)
     values = []
     for t, k in zip(targets, at):
         v = paths[:, k] if k >= 0 else np.full(1, float(p.series.iloc[-1]))
         mean = float(reconciled_mean[k]) if k >= 0 else float(v.mean())
         prob = float((v >= split[(t.date, name)][0] - 1e-9).mean())
         values.append((mean, float(np.quantile(v, 0.10)), float(np.quantile(v, 0.90)), prob))
-    constant = p.fit is None
     fc = Forecast(
         history=p.series,
         model=p.model,
         params={} if constant else p.fit.params,
-        table=table,
+        table=table.copy() if constant else table,
         backtest=pd.DataFrame(),
         notes=["no additions yet"] if constant else [],
-        paths=paths if keep or constant else np.empty((0, paths.shape[1])),
+        paths=paths.copy() if constant else paths if keep else np.empty((0, paths.shape[1])),
         path_index=city_fc.path_index,
         as_of=city_fc.as_of,
         count_as_of=p.count_now if constant else float(p.count_now),
         name=name,
     )
-    fc.reconciled_mean = reconciled_mean
+    fc.reconciled_mean = reconciled_mean.copy() if constant else reconciled_mean
     return fc, values
 
 
