@@ -235,11 +235,11 @@ def forecast_districts(
     months = max([horizon, *(k + 1 for k in at)])
     steps = city_fc.paths.shape[1]
     plans = [_DistrictFit(by_d[d], int(on_air_now.get(d, 0)), seed + 1 + i) for i, d in enumerate(by_d.columns)]
-    active = [p for p in plans if _has_additions(p.series)]
-    keep = len(active) * n_paths * months * 8 / 2**20 <= MAX_KEPT_DISTRICT_PATHS_MB
+    active = [_has_additions(p.series) for p in plans]
+    keep = sum(active) * n_paths * months * 8 / 2**20 <= MAX_KEPT_DISTRICT_PATHS_MB
     total = 0
-    for p in plans:  # pass 1: fits and means, summed in district order (as the reconcile always did)
-        if _has_additions(p.series):
+    for p, growing in zip(plans, active):  # pass 1: fits and means, summed in district order (as before)
+        if growing:
             paths = _fit_district(p, city_fc.model, steps, months, n_paths)
             p.paths = paths if keep else None
             total = total + paths.mean(axis=0)
@@ -255,7 +255,8 @@ def forecast_districts(
 
 
 def _has_additions(series: pd.Series) -> bool:
-    return bool(series.iloc[-1] != 0 and series.diff().dropna().abs().sum() != 0)
+    v = series.to_numpy(float)
+    return bool(v[-1] != 0 and np.any(np.diff(v) != 0))
 
 
 def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_paths: int) -> np.ndarray:
@@ -308,10 +309,13 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
             constants[level] = (paths, reconciled_mean, table)
     values = []
     for t, k in zip(targets, at):
-        v = paths[:, k] if k >= 0 else np.full(1, float(p.series.iloc[-1]))
-        mean = float(reconciled_mean[k]) if k >= 0 else float(v.mean())
+        v = paths[:, k] if k >= 0 else np.full(1, level)
+        mean = float(reconciled_mean[k]) if k >= 0 else level
         prob = float((v >= split[(t.date, name)][0] - 1e-9).mean())
-        values.append((mean, float(np.quantile(v, 0.10)), float(np.quantile(v, 0.90)), prob))
+        if len(v) == 1:  # a constant: its quantiles are its value (np.quantile's overhead x thousands)
+            values.append((mean, float(v[0]), float(v[0]), prob))
+        else:
+            values.append((mean, float(np.quantile(v, 0.10)), float(np.quantile(v, 0.90)), prob))
     fc = Forecast(
         history=p.series,
         model=p.model,
