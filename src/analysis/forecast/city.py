@@ -25,7 +25,14 @@ from analysis.forecast.models import (
 )
 from analysis.forecast.pipeline import _add_pipeline, has_pipeline_columns
 from analysis.forecast.plots import plot_districts, plot_fan
-from analysis.forecast.series import _month_end, _summarize, count_on_air, count_on_air_by_district, monthly_on_air
+from analysis.forecast.series import (
+    _month_end,
+    _summarize,
+    count_on_air,
+    count_on_air_by_district,
+    monthly_on_air,
+    monthly_on_air_by_district,
+)
 from analysis.season import read_declared_season
 
 # --------------------------------------------------------------------------------------------
@@ -101,7 +108,7 @@ def forecast_stations(
     if district is not None and stations.empty:
         raise BadInputError(f"no station in district {district!r}")
     city_series = monthly_on_air(stations, as_of, start=start)
-    by_d = monthly_on_air(stations, as_of, by_district=True, start=start, districts=names)
+    by_d, on_air_now = monthly_on_air_by_district(stations, city_series.index, as_of, names)
     if names is not None:
         other = set(stations["district"].dropna()) - set(names)
         if other:
@@ -146,15 +153,10 @@ def forecast_stations(
     city_fc.name_zh = (cfg.name_zh if cfg is not None else "") if district is None else district
     city_fc.source_zh = f"截至 {as_of.date()} 已开通的站址（清洗后的运营商及铁塔公司记录）"
     districts: dict[str, Forecast] = {}
+    table = pd.DataFrame()
     if district is None:
-        on_air_now = count_on_air_by_district(stations, as_of)
-        for i, d in enumerate(by_d.columns):
-            s = by_d[d]
-            if s.iloc[-1] == 0:
-                notes.append(f"{d}: no station on air by {as_of.date()}; forecast as zero")
-            districts[d] = _district_forecast(s, city_fc, int(on_air_now.get(d, 0)), n_paths, seed + 1 + i, d)
-        _reconcile(city_fc, districts)
-    table = _district_table(city_fc, districts, targets, split) if districts else pd.DataFrame()
+        notes += [f"{d}: no station on air by {as_of.date()}; forecast as zero" for d in by_d if by_d[d].iloc[-1] == 0]
+        districts, table = forecast_districts(by_d, on_air_now, city_fc, targets, split, n_paths, seed)
     series = pd.concat([city_series.rename("city"), by_d], axis=1)
     return CityForecast(
         city=city_fc, districts=districts, series=series, district_table=table, notes=city_fc.notes + notes
@@ -190,73 +192,154 @@ def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:
     return out
 
 
-def _district_forecast(series, city_fc, count_now, n_paths, seed, name) -> Forecast:
-    if series.iloc[-1] == 0 or series.diff().dropna().abs().sum() == 0:
-        steps = city_fc.paths.shape[1]
-        paths = np.full((n_paths, steps), float(series.iloc[-1]))
-        return Forecast(
-            history=series,
-            model="none",
-            params={},
-            table=_summarize(paths, city_fc.path_index),
-            backtest=pd.DataFrame(),
-            notes=["no additions yet"],
-            paths=paths,
-            path_index=city_fc.path_index,
-            as_of=city_fc.as_of,
-            count_as_of=count_now,
-            name=name,
-        )
-    model = city_fc.model if city_fc.model in ("naive", "drift") or len(series) >= MIN_TRAIN else "drift"
+#: The districts' simulated paths are kept on their forecasts while all of them together stay under
+#: this size; beyond it (a national run: thousands of counties) each district's paths are simulated,
+#: summarised and dropped, and simulated again from the same seed for the reconciled summary.
+MAX_KEPT_DISTRICT_PATHS_MB = 256.0
+#: Paths per district when the refitted model simulates through statsmodels (a state-space model, or
+#: the season's local-level pace): statsmodels draws its repetitions one by one in Python, about
+#: 0.13 ms each, which made 2,000 paths for each of ~900 counties cost minutes. 500 paths put a
+#: district's P(target) within about +-0.02 (one standard error) of the 2,000-path value.
+STATSMODELS_DISTRICT_PATHS = 500
+
+
+@dataclass
+class _DistrictFit:
+    """One district between the two passes: its model and seed, or the constant it stays at."""
+
+    series: pd.Series
+    count_now: int
+    seed: int
+    model: str = "none"
+    fit: object = None
+    n_paths: int = 0
+    paths: np.ndarray | None = None  # monotone paths over the kept months, when kept
+
+
+def forecast_districts(
+    by_d: pd.DataFrame, on_air_now: pd.Series, city_fc: Forecast, targets, split, n_paths: int, seed: int
+) -> tuple[dict[str, Forecast], pd.DataFrame]:
+    """Every district's forecast, reconciled top-down to the city's, and the district table.
+
+    A district with no station, or no addition ever, stays at its count: no model, no fit, one
+    row instead of `n_paths` identical paths. The others use the city's chosen model refitted on
+    their own series (drift when too short), each from its own seed (`seed + 1 + position`),
+    with STATSMODELS_DISTRICT_PATHS paths when statsmodels simulates the refit path by path.
+    Only the months the table and the targets read are simulated into paths, and those paths
+    are dropped after the district's summary when all districts' would exceed
+    MAX_KEPT_DISTRICT_PATHS_MB (their forecasts then hold an empty (0, months) paths array).
+    """
+    targets = _normalize_targets(targets)
+    horizon = len(city_fc.table)
+    at = [int(city_fc.path_index.get_indexer([_month_end(t.date)])[0]) for t in targets]
+    months = max([horizon, *(k + 1 for k in at)])
+    steps = city_fc.paths.shape[1]
+    plans = [_DistrictFit(by_d[d], int(on_air_now.get(d, 0)), seed + 1 + i) for i, d in enumerate(by_d.columns)]
+    active = [_has_additions(p.series) for p in plans]
+    keep = sum(active) * n_paths * months * 8 / 2**20 <= MAX_KEPT_DISTRICT_PATHS_MB
+    total = 0
+    for p, growing in zip(plans, active):  # pass 1: fits and means, summed in district order (as before)
+        if growing:
+            paths = _fit_district(p, city_fc.model, steps, months, n_paths)
+            p.paths = paths if keep else None
+            total = total + paths.mean(axis=0)
+        else:
+            total = total + np.full(months, float(p.series.iloc[-1]))
+    city_mean = city_fc.paths[:, :months].mean(axis=0)
+    # top-down by forecast proportions: district means add up to the city mean at every month
+    factor = np.where(total > 0, city_mean / np.where(total > 0, total, 1), 1.0)
+    districts, values, reads = {}, {}, (horizon, at, targets, split, {})
+    for d, p in zip(by_d.columns, plans):  # pass 2: reconciled paths, summaries, values at the targets
+        districts[d], values[d] = _reconcile_district(p, d, city_fc, factor, reads, keep, n_paths)
+    return districts, _district_table(city_fc, districts, targets, split, values)
+
+
+def _has_additions(series: pd.Series) -> bool:
+    v = series.to_numpy(float)
+    return bool(v[-1] != 0 and np.any(np.diff(v) != 0))
+
+
+def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_paths: int) -> np.ndarray:
+    """Fit the district (the city's model, drift when too short or when the model fails on it) and
+    return its monotone paths over the first `months` months."""
+    model = city_model if city_model in ("naive", "drift") or len(p.series) >= MIN_TRAIN else "drift"
     try:
-        fit = _fit_candidate(model, series)
-        adds = fit.simulate(city_fc.paths.shape[1], n_paths, np.random.default_rng(seed))
+        fit = _fit_candidate(model, p.series)
+        adds = fit.simulate(steps, _district_paths(fit, n_paths), np.random.default_rng(p.seed))
         if not np.all(np.isfinite(adds)):
-            raise ValueError
-    except Exception:
+            raise ValueError("non-finite simulated paths")
+    except Exception:  # the city's model need not fit a county's short or flat series: drift does
         model = "drift"
-        fit = _fit_candidate(model, series)
-        adds = fit.simulate(city_fc.paths.shape[1], n_paths, np.random.default_rng(seed))
-    paths = _monotone_paths(adds, float(series.iloc[-1]), float(count_now))
-    return Forecast(
-        history=series,
-        model=model,
-        params=fit.params,
-        table=pd.DataFrame(),
+        fit = _fit_candidate(model, p.series)
+        adds = fit.simulate(steps, n_paths, np.random.default_rng(p.seed))
+    p.model, p.fit, p.n_paths = model, fit, len(adds)
+    # all `steps` months are drawn so each path's random numbers are those of the full simulation
+    return _monotone_paths(adds[:, :months], float(p.series.iloc[-1]), float(p.count_now))
+
+
+def _district_paths(fit, n_paths: int) -> int:
+    """How many paths a district's refit simulates: fewer when statsmodels draws them one by one."""
+    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "res", None) is not None else n_paths
+
+
+def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -> np.ndarray:
+    if p.fit is None:
+        return np.full((1, months), float(p.series.iloc[-1]))
+    if p.paths is not None:
+        return p.paths
+    adds = p.fit.simulate(steps, p.n_paths, np.random.default_rng(p.seed))
+    return _monotone_paths(adds[:, :months], float(p.series.iloc[-1]), float(p.count_now))
+
+
+def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
+    """The district's reconciled forecast and, per target, (mean, lo80, hi80, P(reach its split)):
+    numbers only, so that no view of the paths outlives them when they are not kept."""
+    horizon, at, targets, split, constants = reads
+    constant = p.fit is None
+    level = float(p.series.iloc[-1])
+    if constant and level in constants:  # thousands of empty counties: one summary per level
+        paths, reconciled_mean, table = constants[level]
+    else:
+        raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
+        reconciled_mean = raw.mean(axis=0) * factor
+        paths = np.maximum.accumulate(raw * factor, axis=1)
+        table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
+        table["mean"] = reconciled_mean[:horizon]
+        if constant:
+            constants[level] = (paths, reconciled_mean, table)
+    values = []
+    for t, k in zip(targets, at):
+        v = paths[:, k] if k >= 0 else np.full(1, level)
+        mean = float(reconciled_mean[k]) if k >= 0 else level
+        prob = float((v >= split[(t.date, name)][0] - 1e-9).mean())
+        if len(v) == 1:  # a constant: its quantiles are its value (np.quantile's overhead x thousands)
+            values.append((mean, float(v[0]), float(v[0]), prob))
+        else:
+            values.append((mean, float(np.quantile(v, 0.10)), float(np.quantile(v, 0.90)), prob))
+    fc = Forecast(
+        history=p.series,
+        model=p.model,
+        params={} if constant else p.fit.params,
+        table=table.copy() if constant else table,
         backtest=pd.DataFrame(),
-        notes=[],
-        paths=paths,
+        notes=["no additions yet"] if constant else [],
+        paths=paths.copy() if constant else paths if keep else np.empty((0, paths.shape[1])),
         path_index=city_fc.path_index,
         as_of=city_fc.as_of,
-        count_as_of=float(count_now),
+        count_as_of=p.count_now if constant else float(p.count_now),
         name=name,
     )
+    fc.reconciled_mean = reconciled_mean.copy() if constant else reconciled_mean
+    return fc, values
 
 
-def _reconcile(city_fc: Forecast, districts: dict[str, Forecast]) -> None:
-    """Top-down by forecast proportions: district means add up to the city mean at every month."""
-    total = sum(f.paths.mean(axis=0) for f in districts.values())
-    city_mean = city_fc.paths.mean(axis=0)
-    factor = np.where(total > 0, city_mean / np.where(total > 0, total, 1), 1.0)
-    horizon = len(city_fc.table)
-    for f in districts.values():
-        f.reconciled_mean = f.paths.mean(axis=0) * factor
-        f.paths = np.maximum.accumulate(f.paths * factor, axis=1)
-        t = _summarize(f.paths[:, :horizon], city_fc.path_index[:horizon])
-        t["mean"] = f.reconciled_mean[:horizon]
-        f.table = t
-
-
-def _district_table(city_fc, districts, targets, split) -> pd.DataFrame:
+def _district_table(city_fc, districts, targets, split, values) -> pd.DataFrame:
     rows = []
-    for t in _normalize_targets(targets):
-        me = _month_end(t.date)
-        k = city_fc.path_index.get_indexer([me])[0]
+    for j, t in enumerate(targets):
+        need_months = _months_between(city_fc.as_of, t.date)
         for d, f in districts.items():
             target_d, share, basis = split[(t.date, d)]
-            v = f.paths[:, k] if k >= 0 else np.full(f.paths.shape[0], float(f.history.iloc[-1]))
-            mean = float(f.reconciled_mean[k]) if k >= 0 else float(v.mean())
-            need_months = _months_between(city_fc.as_of, t.date)
+            mean, lo, hi, prob = values[d][j]
             rows.append(
                 {
                     "district": d,
@@ -267,9 +350,9 @@ def _district_table(city_fc, districts, targets, split) -> pd.DataFrame:
                     "district_target": target_d,
                     "on_air_as_of": f.count_as_of,
                     "mean": mean,
-                    "lo80": float(np.quantile(v, 0.10)),
-                    "hi80": float(np.quantile(v, 0.90)),
-                    "prob_reach": float((v >= target_d - 1e-9).mean()),
+                    "lo80": lo,
+                    "hi80": hi,
+                    "prob_reach": prob,
                     "pace_needed_per_month": max((target_d - f.count_as_of) / need_months, 0.0)
                     if need_months > 0
                     else np.nan,
