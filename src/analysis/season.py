@@ -29,6 +29,8 @@ DECLARED_PRIOR_YEARS = 1.0
 #: year of history says nothing on how much. 0.2: the national series' yearly changes were +17%,
 #: -20% and -32% (rms 0.24) and the bundled city's 2020-2021 about 0; not fitted to the simulator.
 PACE_CHANGE_SD = 0.2
+#: Weight of PACE_CHANGE_SD, in observed yearly changes, when the season models measure the change.
+PACE_CHANGE_PRIOR_YEARS = 1.0
 #: Prior sd of a programme's yearly growth of pace (log scale) against which the growth measured
 #: between the last two 12-month windows is shrunk: a growth seen once is mostly noise and budget.
 GROWTH_PRIOR_SD = 0.25
@@ -152,11 +154,12 @@ def _overdispersion(ratio, months, ok, poisson) -> float:
     return max(1.0, num / den) if den > 0 else 1.0
 
 
-def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float) -> float:
+def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float, prior_years: float = 0.0) -> float:
     """How much a programme's pace changes from one year to the next (sd of the log change of
     deseasonalised monthly additions `d`, months `use`d): PACE_CHANGE_SD with under two years of
     history; else the changes between consecutive 12-month windows, less what their sampling noise
-    (`disp` x Poisson) alone explains (0 for a steady programme)."""
+    (`disp` x Poisson) alone explains, pooled with PACE_CHANGE_SD counted as `prior_years` changes
+    of its own (one steady year does not prove a pace that never changes)."""
     n = len(d)
     if n < 24:
         return PACE_CHANGE_SD
@@ -173,7 +176,8 @@ def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float) -> floa
         noise.append(disp * (1 / (ma * ua.sum()) + 1 / (mb * ub.sum())))
     if not changes:
         return PACE_CHANGE_SD
-    return math.sqrt(max(0.0, float(np.mean(np.square(changes)) - np.mean(noise))))
+    excess = max(0.0, float(np.sum(np.square(changes)) - np.sum(noise)))
+    return math.sqrt(max(0.0, (prior_years * PACE_CHANGE_SD**2 + excess) / (prior_years + len(changes))))
 
 
 def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
@@ -235,7 +239,7 @@ class SeasonalPace:
         resid = (a - np.nanmean(d[-12:]) * s)[use] if use.any() else a - a.mean()
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
         self.disp = max(1.0, float(np.mean(resid**2 / pois))) if len(resid) else 1.0
-        self.change_sd = estimate_pace_change_sd(d, use, self.disp)
+        self.change_sd = estimate_pace_change_sd(d, use, self.disp, PACE_CHANGE_PRIOR_YEARS)
         self.pace_cap = estimate_pace_cap(d, use)
         self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "level":

@@ -813,7 +813,17 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
     spread_zh, spread_en = (
         ("", "")
         if passed
-        else describe_spread(t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe)
+        else describe_spread(
+            t.date,
+            fc.as_of,
+            q[1],
+            q[2],
+            (q[1] - known) / months,
+            (q[2] - known) / months,
+            n_pipe,
+            getattr(fc.fit, "change_sd", None),
+            getattr(fc.fit, "pace_cap", getattr(fc.fit, "cap", None)),
+        )
     )
     return {
         "expected_on_air": known if passed else float(v.mean()),
