@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 
+from analysis.season import PACE_CAP_FACTOR
+
 #: P(target) at or above this: on track.
 ON_TRACK_P = 0.8
 #: P(target) below this: off track (between the two: at risk).
@@ -129,8 +131,11 @@ def describe_spread(
         zh += f"建设节奏每年可能变化约 ±{pct:.0f}%"
         en += f" The pace may change by about ±{pct:.0f}% a year"
         if pace_cap is not None and math.isfinite(pace_cap) and pace_cap > 0:
-            zh += f"，但任何情形下每月不超过 {pace_cap:,.1f} 座（已见最快 12 个月节奏的 1.25 倍）。"
-            en += f", but no path builds more than {pace_cap:,.1f} a month (1.25x the fastest 12 months seen)."
+            zh += f"，但任何情形下每月不超过 {pace_cap:,.1f} 座（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
+            en += (
+                f", but no path builds more than {pace_cap:,.1f} a month "
+                f"({PACE_CAP_FACTOR:g}x the fastest 12 months seen)."
+            )
         else:
             zh += "。"
             en += "."
