@@ -4,8 +4,10 @@ Three measurements behind issue 13's "done when":
 - bundled city: forecasts of stations on air on 2021-12-31 from the month ends of January to
   November 2021 (clean stations as of 2022-01-10), 80% interval hits and mean error per origin;
 - simulated seasonal buildouts (winter stop, summer-typhoon dip, new-year lull, flat; 13-30 months
-  of history): year-end mean error against "last year's same months", 80% coverage, and the Brier
-  score of P(target) beside that of the seasonal-naive reference's own paths;
+  of history; `simulate_buildout`), on two seeds: year-end mean error against "last year's same
+  months" and against an oracle that knows the season and the pace at the origin (the floor any
+  forecaster faces: the months still to come are noisy), 80% coverage, and the Brier score of
+  P(target) beside that of the seasonal-naive reference's own paths;
 - the national series (data/raw/public): MAE at 12 months against drift and 80% coverage over
   rolling origins.
 Writes JSON (default benchmarks/forecast_eval.json) and prints a summary.
@@ -36,25 +38,40 @@ SEASONS = {
 }
 
 
-def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> tuple[pd.Series, pd.Series]:
-    """One buildout: history of `n_hist` months of additions and the months after it to the next
-    year end (at least 1). Pace 10-40 a month, changing by a random N(0, 15%) a year, overdispersed
-    Poisson noise (negative binomial, dispersion 20: a CV of about 0.3 at 30 a month, noisier than
-    the bundled city, whose monthly additions vary less than Poisson's)."""
-    f = np.asarray(SEASONS[kind], float)
+def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> tuple[pd.Series, pd.Series, float]:
+    """One buildout: history of `n_hist` months of additions, the months after it to the next
+    year end (at least 1), and the oracle's year-end mean (knowing the season and the pace at the
+    origin: the best a forecaster can do from the history).
+
+    Drawn per series, so no constant fits one shape: the season's factors each jittered by a
+    lognormal 15%; a starting pace of 10-40 a month; a yearly log growth of pace N(0.1, 0.3) that
+    fades with a time constant of 12-48 months (programmes speed up, then slow down), plus a random
+    walk of the log pace (sd 0.1 a year: budgets change); negative-binomial counts with a dispersion
+    log-uniform in 10-1000 (from nearly Poisson, a CV of 0.18 at 30 a month, to 0.35); and in 3% of
+    months a batch (a block of sites switched on together) adding 0.5-1.5x the month's mean.
+    """
+    f = np.asarray(SEASONS[kind], float) * np.exp(rng.normal(0.0, 0.15, 12))
     f = f * 12 / f.sum()
     start = pd.Timestamp(2019, int(rng.integers(1, 13)), 1) + pd.offsets.MonthEnd(0)
     origin = start + pd.offsets.MonthEnd(n_hist)
     n_future = 12 - origin.month if origin.month < 12 else 12
     idx = pd.date_range(start + pd.offsets.MonthEnd(1), periods=n_hist + n_future, freq="ME")
-    pace = rng.uniform(10, 40)
-    growth = rng.normal(0.0, 0.15)
-    years = np.arange(len(idx)) / 12.0
-    mu = pace * np.exp(growth * years) * f[idx.month.to_numpy() - 1]
-    r = 20.0
+    t = np.arange(len(idx), dtype=float)
+    g0, tau = rng.normal(0.1, 0.3), rng.uniform(12, 48)
+    log_pace = np.log(rng.uniform(10, 40)) + g0 / 12 * tau * (1 - np.exp(-t / tau))
+    log_pace += np.cumsum(rng.normal(0.0, 0.1 / np.sqrt(12), len(idx)))
+    mu = np.exp(log_pace) * f[idx.month.to_numpy() - 1]
+    r = np.exp(rng.uniform(np.log(10), np.log(1000)))
     adds = rng.negative_binomial(r, r / (r + np.maximum(mu, 1e-9))).astype(float)
+    batch = rng.random(len(idx)) < 0.03
+    adds[batch] += np.round(mu[batch] * rng.uniform(0.5, 1.5, batch.sum()))
     cum = pd.Series(np.r_[0.0, np.cumsum(adds)], index=idx.insert(0, start))
-    return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1 :]
+    oracle = float(cum.iloc[n_hist] + np.exp(log_pace[n_hist - 1]) * f[idx.month.to_numpy()[n_hist:] - 1].sum())
+    return cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1 :], oracle
+
+
+#: The simulated buildouts are measured on these seeds (each a different set of series).
+SEEDS = (13, 14)
 
 
 def evaluate_simulated(
@@ -66,7 +83,7 @@ def evaluate_simulated(
     for i in range(n_series):
         rng = np.random.default_rng([seed, i])
         kind = kinds[i % len(kinds)]
-        hist, future = simulate_buildout(kind, rng, int(rng.integers(hist_months[0], hist_months[1] + 1)))
+        hist, future, oracle = simulate_buildout(kind, rng, int(rng.integers(hist_months[0], hist_months[1] + 1)))
         truth = float(future.iloc[-1])
         ref = SeasonalNaive(hist.diff().dropna())
         ref_paths = hist.iloc[-1] + np.cumsum(np.clip(ref.simulate(len(future), n_paths, rng), 0, None), axis=1)
@@ -84,6 +101,7 @@ def evaluate_simulated(
                 "truth": truth,
                 "err": abs(t["mean"] - truth) / truth,
                 "err_snaive": abs(ref_mean - truth) / truth,
+                "err_oracle": abs(oracle - truth) / truth,
                 "in80": bool(t["lo80"] <= truth <= t["hi80"]),
                 "brier": (t["prob_reach"] - (truth >= target)) ** 2,
                 "brier_snaive": (float((ref_paths[:, -1] >= target).mean()) - (truth >= target)) ** 2,
@@ -95,12 +113,33 @@ def evaluate_simulated(
         "mean_error_pct": 100 * r["err"].mean(),
         "mean_error_snaive_pct": 100 * r["err_snaive"].mean(),
         "error_ratio": r["err"].mean() / r["err_snaive"].mean(),
+        "mean_error_oracle_pct": 100 * r["err_oracle"].mean(),
+        "oracle_ratio": r["err_oracle"].mean() / r["err_snaive"].mean(),
         "coverage80": r["in80"].mean(),
         "brier": r["brier"].mean(),
         "brier_snaive": r["brier_snaive"].mean(),
         "by_kind": r.groupby("kind")[["err", "err_snaive", "in80"]].mean().round(4).to_dict("index"),
         "models": r["model"].value_counts().to_dict(),
     }
+
+
+def evaluate_simulated_seeds(n_series: int, seeds=SEEDS, model: str | None = None) -> dict:
+    """`evaluate_simulated` on each seed (different series), and the bars over all of them pooled."""
+    runs = {str(s): evaluate_simulated(n_series, seed=s, model=model) for s in seeds}
+    pooled = {
+        k: float(np.mean([r[k] for r in runs.values()]))
+        for k in (
+            "mean_error_pct",
+            "mean_error_snaive_pct",
+            "mean_error_oracle_pct",
+            "coverage80",
+            "brier",
+            "brier_snaive",
+        )
+    }
+    pooled["error_ratio"] = pooled["mean_error_pct"] / pooled["mean_error_snaive_pct"]
+    pooled["oracle_ratio"] = pooled["mean_error_oracle_pct"] / pooled["mean_error_snaive_pct"]
+    return {"n_series": n_series * len(runs), "seeds": list(seeds), **pooled, "by_seed": runs}
 
 
 def evaluate_city(n_paths: int = 1000) -> dict:
@@ -163,6 +202,7 @@ def main(argv=None) -> int:
     parser.add_argument("--series", type=int, default=100, help="simulated buildouts (default 100)")
     parser.add_argument("--out", type=Path, default=HERE / "forecast_eval.json")
     parser.add_argument("--only", choices=("city", "simulated", "national"), action="append")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="simulation seeds (default 13 14)")
     parser.add_argument("--model", help="force one model in the simulated buildouts (to compare candidates)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -173,7 +213,7 @@ def main(argv=None) -> int:
         result[part] = {
             "city": evaluate_city,
             "national": evaluate_national,
-            "simulated": lambda: evaluate_simulated(args.series, model=args.model),
+            "simulated": lambda: evaluate_simulated_seeds(args.series, tuple(args.seeds), model=args.model),
         }[part]()
         result[part]["seconds"] = round(time.time() - t, 1)
         print(part, json.dumps({k: v for k, v in result[part].items() if k != "rows"}, default=str))

@@ -555,3 +555,37 @@ def test_simulated_seasonal_buildouts_small_version():
     assert r["n_series"] == 12 and set(r["models"]) == {"season_level"}
     assert r["mean_error_pct"] < 8 and r["error_ratio"] < 1.3, r
     assert 0.5 <= r["coverage80"] <= 1.0 and r["brier"] < 0.25, r
+
+
+def test_long_horizons_are_bounded_by_the_fastest_pace_seen_and_the_spread_is_explained():
+    """Issue 13 item 6: five years ahead no path builds faster than 1.25x the best 12 months seen,
+    one steady year does not shrink the pace's yearly change to nothing, and the page says why."""
+    from analysis.season import PACE_CAP_FACTOR, PACE_CHANGE_SD, estimate_pace_change_sd
+
+    cum = _seasonal_cum(WINTER, years=2, noise=1.0)
+    fc = F.fit_forecast(cum, horizon=60, n_paths=400, targets=[("2026-12-31", 1500)], model="season_level")
+    adds = cum.diff().dropna()
+    best = max(adds.iloc[i - 12 : i].mean() for i in range(12, len(adds) + 1))
+    assert fc.paths[:, 59].max() <= cum.iloc[-1] + 60 * PACE_CAP_FACTOR * best * WINTER.max() + 1e-6
+    assert fc.paths[:, 59].max() - cum.iloc[-1] <= 60 * PACE_CAP_FACTOR * best * 1.1
+    t = fc.targets.iloc[0]
+    assert "no path builds more than" in t["spread_en"] and "a year" in t["spread_en"]
+    assert "每月不超过" in t["spread_zh"]
+    steady = np.full(36, 20.0)
+    assert estimate_pace_change_sd(steady, np.ones(36, bool), 1.0) == 0.0
+    pooled = estimate_pace_change_sd(steady, np.ones(36, bool), 1.0, prior_years=1.0)
+    assert pooled == pytest.approx(PACE_CHANGE_SD / np.sqrt(3))
+
+
+def test_season_growth_measures_the_pace_growth_between_years_and_damps_it():
+    from analysis.season import Season, SeasonalPace
+
+    idx = pd.date_range("2020-01-31", periods=24, freq="ME")
+    adds = pd.Series(20 * np.exp(0.3 * np.arange(24) / 12), index=idx)
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    m = SeasonalPace(adds, flat, kind="growth")
+    assert 0.2 < m.params["growth_per_year"] <= 0.3
+    ahead = m.mean(60)
+    assert ahead[11] > adds.iloc[-1] and np.diff(ahead)[-12:].max() < np.diff(ahead)[:12].min()  # damped
+    level = SeasonalPace(adds, flat, kind="level")
+    assert np.allclose(level.mean(12), level.mean(1)[0])

@@ -26,9 +26,22 @@ STOP_FACTOR = 0.05
 DECLARED_PRIOR_YEARS = 1.0
 #: Standard deviation of the year-to-year change of a programme's pace (log scale), used until two
 #: years of history show their own: budgets and plans change from one year to the next, and one
-#: year of history says nothing on how much. Calibrated on the simulated buildouts of
-#: benchmarks/forecast_eval.py and on the bundled city's 2021 origins.
-PACE_CHANGE_SD = 0.15
+#: year of history says nothing on how much. 0.2: the national series' yearly changes were +17%,
+#: -20% and -32% (rms 0.24) and the bundled city's 2020-2021 about 0; not fitted to the simulator.
+PACE_CHANGE_SD = 0.2
+#: Weight of PACE_CHANGE_SD, in observed yearly changes, when the season models measure the change.
+PACE_CHANGE_PRIOR_YEARS = 1.0
+#: Prior sd of a programme's yearly growth of pace (log scale) against which the growth measured
+#: between the last two 12-month windows is shrunk: a growth seen once is mostly noise and budget.
+GROWTH_PRIOR_SD = 0.25
+#: Monthly persistence of that growth in the forecast (0.95: half of it is gone in about 14
+#: months, all of it adds at most ~19 months' worth): programmes speed up and slow down, and no
+#: buildout grows without end, so a growth extrapolated undamped made the 5-year band unbounded.
+GROWTH_DAMPING = 0.95
+#: No simulated path's monthly pace (deseasonalised) exceeds this factor times the best 12-month
+#: pace observed: a programme's crews, sites and budget grow, but not without bound, and the
+#: year-to-year random walk of the pace otherwise left the 5-year band open upwards.
+PACE_CAP_FACTOR = 1.25
 
 
 @dataclass
@@ -141,6 +154,46 @@ def _overdispersion(ratio, months, ok, poisson) -> float:
     return max(1.0, num / den) if den > 0 else 1.0
 
 
+def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float, prior_years: float = 0.0) -> float:
+    """How much a programme's pace changes from one year to the next (sd of the log change of
+    deseasonalised monthly additions `d`, months `use`d): PACE_CHANGE_SD with under two years of
+    history; else the changes between consecutive 12-month windows, less what their sampling noise
+    (`disp` x Poisson) alone explains, pooled with PACE_CHANGE_SD counted as `prior_years` changes
+    of its own (one steady year does not prove a pace that never changes)."""
+    n = len(d)
+    if n < 24:
+        return PACE_CHANGE_SD
+    changes, noise = [], []
+    for end in range(n, 23, -12):
+        a, b = d[end - 24 : end - 12], d[end - 12 : end]
+        ua, ub = use[end - 24 : end - 12], use[end - 12 : end]
+        if ua.sum() < 3 or ub.sum() < 3:
+            continue
+        ma, mb = float(np.mean(a[ua])), float(np.mean(b[ub]))
+        if ma <= 0 or mb <= 0:
+            continue
+        changes.append(math.log(mb / ma))
+        noise.append(disp * (1 / (ma * ua.sum()) + 1 / (mb * ub.sum())))
+    if not changes:
+        return PACE_CHANGE_SD
+    excess = max(0.0, float(np.sum(np.square(changes)) - np.sum(noise)))
+    return math.sqrt(max(0.0, (prior_years * PACE_CHANGE_SD**2 + excess) / (prior_years + len(changes))))
+
+
+def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
+    """The highest monthly pace a forecast path may reach: PACE_CAP_FACTOR x the best 12-month
+    mean of the deseasonalised additions seen so far (the whole history under a year); a model
+    raises it to PACE_CAP_FACTOR x its pace now when that is higher (a speed-up under way)."""
+    n = len(d)
+    means = [
+        float(np.mean(d[e - 12 : e][use[e - 12 : e]]))
+        for e in range(min(12, n), n + 1)
+        if use[max(0, e - 12) : e].sum() >= 3
+    ]
+    best = max(means) if means else float(np.nanmax(np.where(use, d, 0.0), initial=0.0))
+    return PACE_CAP_FACTOR * max(best, 0.0)
+
+
 class SeasonalNaive:
     """Last year's same months: each future month adds what the same month added a year earlier."""
 
@@ -186,45 +239,31 @@ class SeasonalPace:
         resid = (a - np.nanmean(d[-12:]) * s)[use] if use.any() else a - a.mean()
         pois = np.maximum(np.nanmean(d[-12:]) * s[use], 1.0) if use.any() else np.ones(len(resid))
         self.disp = max(1.0, float(np.mean(resid**2 / pois))) if len(resid) else 1.0
-        self.change_sd = self._pace_change_sd(d, use)
+        self.change_sd = estimate_pace_change_sd(d, use, self.disp, PACE_CHANGE_PRIOR_YEARS)
+        self.pace_cap = estimate_pace_cap(d, use)
         self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "level":
             self.pace, self.pace_var = self._pool_years(d, use)
         self.res = None
         self.slope = 0.0
+        self.growth, self.growth_var = 0.0, 0.0
+        if kind == "growth":
+            self.pace, self.growth, self.growth_var = self._fit_growth(d, use)
         if kind == "trend":
             self.pace, self.slope = self._fit_trend(d, s, use)
             self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
+        now = float(np.asarray(self.res.forecast(1))[0]) if self.res is not None else self.pace
+        self.pace_cap = max(self.pace_cap, PACE_CAP_FACTOR * now)  # the cap bounds growth, never today's pace
         self.params = {
             "pace": self.pace,
             "dispersion": self.disp,
             "pace_change_sd": self.change_sd,
+            "pace_cap": self.pace_cap,
+            **({"growth_per_year": self.growth * 12} if kind == "growth" else {}),
             **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)},
         }
-
-    def _pace_change_sd(self, d: np.ndarray, use: np.ndarray) -> float:
-        """How much the pace changes from one year to the next (sd of the log change): PACE_CHANGE_SD
-        with under two years of history; else the changes between consecutive 12-month windows,
-        less what their sampling noise alone explains (0 for a steady programme)."""
-        n = len(d)
-        if n < 24:
-            return PACE_CHANGE_SD
-        changes, noise = [], []
-        for end in range(n, 23, -12):
-            a, b = d[end - 24 : end - 12], d[end - 12 : end]
-            ua, ub = use[end - 24 : end - 12], use[end - 12 : end]
-            if ua.sum() < 3 or ub.sum() < 3:
-                continue
-            ma, mb = float(np.mean(a[ua])), float(np.mean(b[ub]))
-            if ma <= 0 or mb <= 0:
-                continue
-            changes.append(math.log(mb / ma))
-            noise.append(self.disp * (1 / (ma * ua.sum()) + 1 / (mb * ub.sum())))
-        if not changes:
-            return PACE_CHANGE_SD
-        return math.sqrt(max(0.0, float(np.mean(np.square(changes)) - np.mean(noise))))
 
     def _pool_years(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float]:
         """The pace and its variance from every complete year of history, not the last one only: each
@@ -243,6 +282,35 @@ class SeasonalPace:
         drift_var = (self.change_sd * max(self.pace, 1.0)) ** 2
         w = np.array([1.0 / (v + i * drift_var) for i, v in enumerate(noise)])
         return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
+
+    def _fit_growth(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float, float]:
+        """The pace now, its monthly log growth and that growth's variance: the last 12 months'
+        deseasonalised mean against the (up to) 12 months before it, the log ratio per month between
+        the two windows' centres, shrunk toward 0 by its sampling noise against GROWTH_PRIOR_SD
+        (empirical Bayes); the pace now is the last window's mean moved along that growth to the end.
+        Under 6 usable months before the last year: no growth (the pace of the last year)."""
+        n = len(d)
+        last = np.arange(n) >= n - 12
+        prev = (np.arange(n) >= n - 24) & ~last
+        m1 = float(np.mean(d[last & use])) if (last & use).any() else self.pace
+        if (prev & use).sum() < 6 or (last & use).sum() < 6 or m1 <= 0:
+            return self.pace, 0.0, 0.0
+        m0 = float(np.mean(d[prev & use]))
+        if m0 <= 0:
+            return self.pace, 0.0, 0.0
+        gap = float(np.mean(np.flatnonzero(last & use)) - np.mean(np.flatnonzero(prev & use)))
+        raw = math.log(m1 / m0) / gap
+        noise = self.disp * (1 / (m1 * (last & use).sum()) + 1 / (m0 * (prev & use).sum())) / gap**2
+        prior = (GROWTH_PRIOR_SD / 12) ** 2
+        w = prior / (prior + noise)
+        g = w * raw
+        to_end = float(n - 1 - np.mean(np.flatnonzero(last & use)))
+        return m1 * math.exp(g * to_end), g, w * noise
+
+    def _growth_multiplier(self, h: int, g) -> np.ndarray:
+        """exp(g x damped months ahead): the growth fades by GROWTH_DAMPING a month."""
+        damped = np.cumsum(GROWTH_DAMPING ** np.arange(1, h + 1))
+        return np.exp(np.asarray(g, float)[..., None] * damped) if np.ndim(g) else np.exp(g * damped)
 
     @staticmethod
     def _fit_trend(d: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float]:
@@ -282,8 +350,9 @@ class SeasonalPace:
     def mean(self, h):
         s, _ = self._factors(h)
         if self.res is not None:
-            return np.clip(np.asarray(self.res.forecast(h), float), 0, None) * s
-        return np.clip(self.pace + self.slope * np.arange(1, h + 1), 0, None) * s
+            return np.clip(np.asarray(self.res.forecast(h), float), 0, self.pace_cap if self.pace_cap > 0 else None) * s
+        level = (self.pace + self.slope * np.arange(1, h + 1)) * self._growth_multiplier(h, self.growth)
+        return np.clip(level, 0, self.pace_cap if self.pace_cap > 0 else None) * s
 
     def simulate(self, h, n, rng):
         s, months = self._factors(h)
@@ -296,15 +365,20 @@ class SeasonalPace:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
-            level = np.clip(sim.reshape(h, n).T, 0, None)
+            level = np.clip(sim.reshape(h, n).T, 0, self.pace_cap if self.pace_cap > 0 else None)
         else:
             sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
             walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
+            grow = 1.0
+            if self.kind == "growth":  # each path its own growth, from the growth's posterior
+                grow = self._growth_multiplier(h, self.growth + rng.normal(0.0, math.sqrt(self.growth_var), n))
             level = np.clip(
-                (self.pace + self.slope * np.arange(1, h + 1)[None, :] + rng.normal(0.0, sd_pace, size=(n, 1))) * walk,
+                (self.pace + self.slope * np.arange(1, h + 1)[None, :] + rng.normal(0.0, sd_pace, size=(n, 1)))
+                * walk
+                * grow,
                 0,
-                None,
+                self.pace_cap if self.pace_cap > 0 else None,
             )
         mu = level * s_paths
         noise = rng.normal(size=(n, h)) * np.sqrt(self.disp * np.maximum(mu, 0.5))

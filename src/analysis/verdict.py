@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 
+from analysis.season import PACE_CAP_FACTOR
+
 #: P(target) at or above this: on track.
 ON_TRACK_P = 0.8
 #: P(target) below this: off track (between the two: at risk).
@@ -100,15 +102,41 @@ def describe_requirement(
 
 
 def describe_spread(
-    target_date, as_of, lo80: float, hi80: float, pace_lo: float, pace_hi: float, pipeline_sites: int
+    target_date,
+    as_of,
+    lo80: float,
+    hi80: float,
+    pace_lo: float,
+    pace_hi: float,
+    pipeline_sites: int,
+    pace_change_sd: float | None = None,
+    pace_cap: float | None = None,
 ) -> tuple[str, str]:
     """Why the band is as wide as it is at a target's date: the months ahead times the range of
-    monthly paces the backtests leave open, above what the pipeline holds."""
+    monthly paces the backtests leave open, above what the pipeline holds; with `pace_change_sd`
+    (sd of the pace's yearly log change) and `pace_cap` (the most a path may build a month), also
+    how much the pace may drift a year and what bounds it."""
     months = max(0.0, (pd.Timestamp(target_date) - pd.Timestamp(as_of)).days / 30.4375)
-    return (
+    zh = (
         f"{months:.0f} 个月后的区间 {lo80:,.0f}–{hi80:,.0f}：在途 {pipeline_sites} 个站址之外，其余取决于"
-        f"今后的建设节奏（回测校准后每月约 {pace_lo:,.1f}–{pace_hi:,.1f} 座），月数越多，区间越宽。",
+        f"今后的建设节奏（回测校准后每月约 {pace_lo:,.1f}–{pace_hi:,.1f} 座），月数越多，区间越宽。"
+    )
+    en = (
         f"The band {lo80:,.0f}-{hi80:,.0f}, {months:.0f} months ahead: beyond the {pipeline_sites} sites in the "
         f"pipeline, the rest depends on the pace still to come (about {pace_lo:,.1f}-{pace_hi:,.1f} a month "
-        "after calibration on the backtests), and the more months, the wider the band.",
+        "after calibration on the backtests), and the more months, the wider the band."
     )
+    if pace_change_sd is not None and months > 12 and math.isfinite(pace_change_sd):
+        pct = 100 * (math.exp(pace_change_sd) - 1)
+        zh += f"建设节奏每年可能变化约 ±{pct:.0f}%"
+        en += f" The pace may change by about ±{pct:.0f}% a year"
+        if pace_cap is not None and math.isfinite(pace_cap) and pace_cap > 0:
+            zh += f"，但任何情形下每月不超过 {pace_cap:,.1f} 座（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
+            en += (
+                f", but no path builds more than {pace_cap:,.1f} a month "
+                f"({PACE_CAP_FACTOR:g}x the fastest 12 months seen)."
+            )
+        else:
+            zh += "。"
+            en += "."
+    return zh, en
