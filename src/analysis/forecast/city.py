@@ -248,7 +248,9 @@ def forecast_districts(
     city_mean = city_fc.paths[:, :months].mean(axis=0)
     # top-down by forecast proportions: district means add up to the city mean at every month
     factor = np.where(total > 0, city_mean / np.where(total > 0, total, 1), 1.0)
-    districts, values, reads = {}, {}, (horizon, at, targets, split, {})
+    # districts at one constant level share their summary, and every district the empty frames
+    # (read-only views of a forecast: thousands of empty counties need no frame of their own)
+    districts, values, reads = {}, {}, (horizon, at, targets, split, {}, pd.DataFrame())
     for d, p in zip(by_d.columns, plans):  # pass 2: reconciled paths, summaries, values at the targets
         districts[d], values[d] = _reconcile_district(p, d, city_fc, factor, reads, keep, n_paths)
     return districts, _district_table(city_fc, districts, targets, split, values)
@@ -294,7 +296,7 @@ def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -
 def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
     """The district's reconciled forecast and, per target, (mean, lo80, hi80, P(reach its split)):
     numbers only, so that no view of the paths outlives them when they are not kept."""
-    horizon, at, targets, split, constants = reads
+    horizon, at, targets, split, constants, empty = reads
     constant = p.fit is None
     level = float(p.series.iloc[-1])
     if constant and level in constants:  # thousands of empty counties: one summary per level
@@ -320,16 +322,17 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
         history=p.series,
         model=p.model,
         params={} if constant else p.fit.params,
-        table=table.copy() if constant else table,
-        backtest=pd.DataFrame(),
+        table=table,
+        backtest=empty,
+        targets=empty,
         notes=["no additions yet"] if constant else [],
-        paths=paths.copy() if constant else paths if keep else np.empty((0, paths.shape[1])),
+        paths=paths if constant or keep else np.empty((0, paths.shape[1])),
         path_index=city_fc.path_index,
         as_of=city_fc.as_of,
         count_as_of=p.count_now if constant else float(p.count_now),
         name=name,
     )
-    fc.reconciled_mean = reconciled_mean.copy() if constant else reconciled_mean
+    fc.reconciled_mean = reconciled_mean
     return fc, values
 
 
