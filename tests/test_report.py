@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from analysis.cli import main
 from analysis.config import load_city
@@ -113,7 +114,7 @@ def test_one_table_of_words_per_language_with_every_key_the_code_uses():
 
     assert set(TEXT["zh"]) == set(TEXT["en"]) and all(TEXT["zh"][k] and TEXT["en"][k] for k in TEXT["zh"])
     used = set()
-    for module in Path(report.__file__).parent.glob("*.py"):
+    for module in Path(report.__file__).parent.rglob("*.py"):
         code = module.read_text(encoding="utf-8")
         used |= set(re.findall(r'say\(\s*[^,()]+,\s*"([\w.]+)"', code)) | (
             set(re.findall(r'else "([\w.]+)",', code)) - {"zh", "en"}
@@ -337,6 +338,17 @@ def test_report_folder_contents(built):
     assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-10" and len(prov["inputs_sha256"]) == 64
     assert prov["package_version"] and prov["city_config_sha256"]
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
+    # papermill's random cell id is replaced: the same inputs render the same page
+    assert 'id="cell-id=injected-parameters"' in (built / "01_clean.html").read_text(encoding="utf-8")
+
+
+def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):
+    from analysis.report.inputs import made_at
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert made_at() == "2023-11-14T22:13:20Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert made_at()[:4] >= "2026"
 
 
 @pytest.mark.slow
@@ -579,6 +591,9 @@ def test_one_expected_count_and_one_district_split_on_every_page(built):
     for nb, rec in records.items():
         assert rec["expected_on_air_2021-12-31"] == expected, nb
         assert briefing.n(expected) in (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8"), nb
+    # the report's index card for the target ahead: the same expected count, then the probability
+    cards = BeautifulSoup((built / "index.html").read_text(encoding="utf-8"), "html.parser").get_text(" ")
+    assert f"预计 {briefing.n(expected)} 座" in cards and "2021-12-31 目标 446 座" in cards
     for nb in ("02_forecast.ipynb", "05_summary.ipynb"):  # the verdict in words, never a bare probability
         page = (built / nb.replace(".ipynb", ".html")).read_text(encoding="utf-8")
         assert html_escape(target["verdict_zh"], quote=False) in page, nb

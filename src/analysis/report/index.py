@@ -54,12 +54,11 @@ def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
                 )
             )
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
-            cards.append(
-                (
-                    say(lang, "index.card.p_reach", d=d, on_air=tg.on_air),
-                    _fmt_prob(h[f"prob_reach_{d}"]),
-                )
-            )
+            # a target ahead: the one expected count every page shows, then its probability
+            value = _fmt_prob(h[f"prob_reach_{d}"])
+            if h.get(f"expected_on_air_{d}") is not None:
+                value = say(lang, "index.card.expected_p", expected=n(h[f"expected_on_air_{d}"]), p=value)
+            cards.append((say(lang, "index.card.target_due", d=d, on_air=tg.on_air), value))
     if "urban_covered_pct" in h:
         cards.append((say(lang, "index.urban"), pct(h["urban_covered_pct"])))
     if "pipeline_total" in h:

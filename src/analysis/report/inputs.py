@@ -28,6 +28,15 @@ from analysis.taskforce import extract_date_of, previous_report_date
 CACHE_VERSION = 1
 
 
+def made_at() -> str:
+    """When a report or cache was made, as ISO seconds: `SOURCE_DATE_EPOCH` (the reproducible-builds
+    convention, UTC) when set, so that a rebuild of the same inputs is byte for byte the same; else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
 def parse_months(spec: str) -> list[str]:
     """'2021-01:2021-12' (or one month '2021-03') to the list of months 'YYYY-MM', in order."""
     first, _, last = str(spec).partition(":")
@@ -157,7 +166,7 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
             "extract_rule": rule,
             "files": files,
             "package_version": __version__,
-            "made": dt.datetime.now().isoformat(timespec="seconds"),
+            "made": made_at(),
         }
         (tmp / "cache.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if folder.exists():  # another run finished the same key meanwhile: same content
@@ -203,5 +212,5 @@ def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
         "extract_date": pd.Timestamp(cleaned["extract"]).date().isoformat(),
         "extract_rule": cleaned["extract_rule"],
         "lang": lang,
-        "made": dt.datetime.now().isoformat(timespec="seconds"),
+        "made": made_at(),
     }

@@ -159,6 +159,7 @@ def _relocate_parameters(notebook: Path, tmp: Path) -> None:
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(json.dumps(str(tmp)), '"."').replace(str(tmp), ".")
+            cell.id = "injected-parameters"  # papermill draws a random id; the page must not change on a rerun
     nbformat.write(nb, str(notebook))
 
 

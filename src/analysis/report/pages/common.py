@@ -1,0 +1,207 @@
+"""What every page shows and the steps share: the context's counts, "what changed since last month",
+the provenance box; the helpers the notebooks call through `pages` (open_report, n, pct, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.config import CITY_TOTAL
+from analysis.report.context import Context, cache_sentence
+from analysis.report.display import (
+    record,
+    show_markdown,
+    show_step,
+    show_table,
+)
+from analysis.report.inputs import provenance_of
+from analysis.report.text import (
+    day,
+    district_label,
+    extract_rule_text,
+    n,
+    pct,
+    say,
+)
+from analysis.schemas import on_air_at
+from analysis.taskforce import (
+    STAGE_EN,
+    STAGE_ZH,
+)
+
+#: Operators by their English names (the codes are the data's).
+OPERATOR_NAMES_EN = {
+    "CMCC": "China Mobile",
+    "CTCC": "China Telecom",
+    "CUCC": "China Unicom",
+    "CBN": "China Broadnet",
+    "unknown": "unknown",
+}
+
+
+def show_frame(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", source: str = "") -> pd.DataFrame:
+    """A people's table on the page, its data written beside the page as `<name>.csv` and linked."""
+    return show_table(df, caption, source, csv=ctx.csv_path(name), lang=ctx.lang)
+
+
+def copy_beside_page(ctx: Context, path) -> None:
+    """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves."""
+    import shutil
+
+    if ctx.out is not None and path is not None and Path(path).is_file():
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, ctx.out / Path(path).name)
+
+
+def count_on_air(ctx: Context, date, district: str | None = None) -> int:
+    """Stations on air on `date` (the one on-air rule), in the city or one district."""
+    on = on_air_at(ctx.stations, date)
+    if district is not None:
+        on &= ctx.stations["district"] == district
+    return int(on.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# Changes since the previous report
+# --------------------------------------------------------------------------------------------
+
+
+def changes_since_last_month(ctx: Context) -> dict:
+    """Stations added, sites that moved stage and the coverage change between the previous report
+    date and the report date, from the two dates' stage outputs (each stage run once for the previous
+    date when its outputs are missing): {"added": by district, "moves": DataFrame, "coverage": DataFrame}."""
+    prev, now = ctx.previous, ctx.as_of
+    names = list(ctx.city.district_names)
+    added = pd.DataFrame(
+        {
+            "district": names + [CITY_TOTAL],
+            "before": [count_on_air(ctx, prev, d) for d in names] + [count_on_air(ctx, prev)],
+            "now": [count_on_air(ctx, now, d) for d in names] + [count_on_air(ctx, now)],
+        }
+    )
+    added["added"] = added["now"] - added["before"]
+    s_now = ctx.taskforce().sites[["station_id", "stage"]]
+    s_prev = ctx.taskforce(prev).sites[["station_id", "stage"]]
+    both = s_now.merge(s_prev, on="station_id", how="left", suffixes=("", "_prev"))
+    both["stage_prev"] = both["stage_prev"].fillna("new")
+    moved = both[both["stage"] != both["stage_prev"]]
+    moves = (
+        moved.groupby(["stage_prev", "stage"])
+        .size()
+        .rename("sites")
+        .reset_index()
+        .sort_values("sites", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
+    c_now, c_prev = ctx.coverage().by_district, ctx.coverage(prev).by_district
+    cov = pd.DataFrame(
+        {
+            "district": c_now["district"],
+            "urban_before": c_prev["urban_covered_pct"].to_numpy(),
+            "urban_now": c_now["urban_covered_pct"].to_numpy(),
+            "sites_before": c_prev["n_key_sites_covered"].to_numpy(),
+            "sites_now": c_now["n_key_sites_covered"].to_numpy(),
+            "n_sites": c_now["n_key_sites"].to_numpy(),
+        }
+    )
+    return {"added": added, "moves": moves, "coverage": cov}
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance and changes: on every page
+# --------------------------------------------------------------------------------------------
+
+
+def show_changes(ctx: Context) -> pd.DataFrame:
+    """The "what changed since last month" table: stations added, sites that moved stage, coverage change;
+    returns the table by district."""
+    ch = changes_since_last_month(ctx)
+    L = ctx.lang
+    a = ch["added"]
+    show_step(
+        say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)),
+        say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum())),
+    )
+    cov = ch["coverage"].set_index("district")
+    rows = []
+    for _, r in a.iterrows():
+        c = cov.loc[r["district"]] if r["district"] in cov.index else None
+        rows.append(
+            {
+                say(L, "district"): district_label(ctx.city, r["district"], L),
+                say(L, "on_air_last_month"): n(r["before"]),
+                say(L, "on_air_now"): n(r["now"]),
+                say(L, "added"): f"{int(r['added']):+,}",
+                say(L, "built_up_area_covered_last_month"): "–"
+                if c is None
+                else f"{pct(c['urban_before'])} → {pct(c['urban_now'])}",
+                say(L, "key_sites_covered_last_month_now"): "–"
+                if c is None
+                else f"{n(c['sites_before'])} → {n(c['sites_now'])} / {n(c['n_sites'])}",
+            }
+        )
+    table = show_frame(ctx, "changes_by_district", pd.DataFrame(rows), source=ctx.source)
+    if len(ch["moves"]):
+        stage = STAGE_ZH if L == "zh" else STAGE_EN
+        new = say(L, "changes.new")
+        mv = pd.DataFrame(
+            {
+                say(L, "stage_last_month"): ch["moves"]["stage_prev"].map(lambda s: stage.get(s, new)),
+                say(L, "stage_now"): ch["moves"]["stage"].map(lambda s: stage.get(s, s)),
+                say(L, "sites"): ch["moves"]["sites"].map(n),
+            }
+        )
+        show_frame(ctx, "changes_stage_moves", mv, caption=say(L, "sites_that_moved_stage"))
+    return table
+
+
+def provenance(ctx: Context) -> dict:
+    """What this page was made from: input hash and files, city config, package version, dates."""
+    return {**provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang), "figure_lang": ctx.fig_lang}
+
+
+def provenance_rows(ctx: Context) -> list[tuple[str, str]]:
+    """What the page was made from, as (label, value) rows: report and comparison dates, city config,
+    inputs' content hash, extract date and rule, cache, package version (shown in the annex)."""
+    p = provenance(ctx)
+    L = ctx.lang
+    rows = [
+        (say(L, "report_date_as_of"), p["as_of"]),
+        (say(L, "previous_report_date"), p["previous"]),
+        (
+            say(L, "city_config"),
+            f"{p['city_name']}: {p['city_config_rel']} (sha256 {p['city_config_sha256'][:12]})",
+        ),
+        (
+            say(L, "inputs_content_hash"),
+            f"sha256 {p['inputs_sha256'][:16]} ({p['n_input_files']} " + say(L, "files"),
+        ),
+        (say(L, "records_extracted"), p["extract_date"]),
+        (
+            say(L, "how_the_data_were_cleaned"),
+            say(
+                L,
+                "provenance.how_cleaned",
+                extract_date=p["extract_date"],
+                rule=extract_rule_text(p["extract_rule"], L),
+                as_of=p["as_of"],
+            ),
+        ),
+        (say(L, "cache"), cache_sentence(ctx).replace("`", "")),
+        (say(L, "package_version"), f"fiveg-buildout-monitor {p['package_version']}"),
+    ]
+    if ctx.font_note:
+        rows.append((say(L, "fonts"), ctx.font_note))
+    return rows
+
+
+def show_provenance(ctx: Context, with_changes: bool = False) -> None:
+    """One line pointing to the annex, where the report's provenance and methods are (one place
+    instead of a box on every page); with `with_changes`, "what changed since last month" before it."""
+    if with_changes:
+        show_changes(ctx)
+    p = provenance(ctx)
+    show_markdown(say(ctx.lang, "annex.see"))
+    record("inputs_sha256", p["inputs_sha256"])
+    record("cache_hit", bool(p["cache_hit"]))

@@ -1,0 +1,297 @@
+"""03 coverage: districts and key sites covered, the gaps, the map, the link budget."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.report.context import Context
+from analysis.report.display import (
+    record,
+    show_html,
+    show_step,
+)
+from analysis.report.pages.common import show_frame
+from analysis.report.text import (
+    day,
+    district_label,
+    n,
+    pct,
+    say,
+)
+
+# --------------------------------------------------------------------------------------------
+# 03 coverage
+# --------------------------------------------------------------------------------------------
+
+
+def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
+    """Built-up area and district area covered, key sites and 4A+ scenic spots covered, per district."""
+    cov = ctx.coverage()
+    L = ctx.lang
+    b = cov.by_district
+    city = b.iloc[-1]
+    full = b.iloc[:-1][b.iloc[:-1]["is_fully_covered"]]["district"].tolist()
+    not_full = [district_label(ctx.city, d, L) for d in b.iloc[:-1][~b.iloc[:-1]["is_fully_covered"]]["district"]]
+    th = cov.full_coverage_pct
+    show_step(
+        say(L, "coverage.heading"),
+        say(
+            L,
+            "coverage.sentence",
+            as_of=day(ctx.as_of),
+            n_stations_on_air=n(city["n_stations_on_air"]),
+            urban_covered_pct=pct(city["urban_covered_pct"]),
+            covered_pct=pct(city["covered_pct"]),
+            th=th,
+            fully=say(L, "not_fully_covered", districts=say(L, "list_sep").join(not_full))
+            if not_full
+            else say(L, "every_district_fully_covered"),
+        ),
+    )
+    table = show_frame(
+        ctx,
+        "coverage_by_district",
+        pd.DataFrame(
+            {
+                say(L, "district"): b["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "stations_on_air"): b["n_stations_on_air"].map(n),
+                say(L, "built_up_area_km"): b["urban_area_km2"].map(lambda v: f"{v:,.1f}"),
+                say(L, "built_up_area_covered_outdoor"): b["urban_covered_pct"].map(pct),
+                say(L, "built_up_area_covered_indoor"): b["urban_covered_indoor_pct"].map(pct),
+                say(L, "whole_area_covered"): b["covered_pct"].map(lambda v: pct(v, 2)),
+                say(L, "key_sites_covered"): [
+                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_key_sites_covered"], b["n_key_sites"])
+                ],
+                say(L, "4a_spots_covered"): [
+                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])
+                ],
+                say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
+            }
+        ),
+        source=ctx.source + say(L, "coverage.source"),
+    )
+    record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
+    record("covered_pct", round(float(city["covered_pct"]), 2))
+    record("districts_fully_covered", len(full))
+    record("target_sites", int(city["n_target_sites"]))
+    record("target_sites_covered", int(city["n_target_sites_covered"]))
+    return table
+
+
+def site_name(row, lang: str) -> str:
+    return f"{row['name_zh']}（{row['name_en']}）" if lang == "zh" else f"{row['name_en']} ({row['name_zh']})"
+
+
+def rating_text(row, lang: str) -> str:
+    if not row.get("rating"):
+        return "–"
+    note = str(row.get("target_note", "") or "")
+    if row["is_target"]:
+        return say(
+            lang, "rating.target", rating=row["rating"], rating_date=row["rating_date"] or say(lang, "date_unknown")
+        )
+    if "after the as-of date" in note:
+        return say(lang, "rating.after_report_date", rating=row["rating"], rating_date=row["rating_date"])
+    if "proposed" in note:
+        return say(lang, "rating.proposed", rating=row["rating"])
+    if "unconfirmed" in note:
+        return say(lang, "rating.unconfirmed", rating=row["rating"])
+    return row["rating"]
+
+
+def coord_precision_m(ctx: Context) -> pd.Series:
+    """How well each key site's position is known (sites.csv `coord_precision_m`, by site_id); empty
+    when the city's site list does not say."""
+    path = ctx.city.folder / ctx.city.files["sites"] if "sites" in ctx.city.files else None
+    if path is None or not Path(path).is_file():
+        return pd.Series(dtype=float)
+    sites = pd.read_csv(path, dtype={"site_id": str}, encoding="utf-8-sig")
+    if "site_id" not in sites:
+        return pd.Series(dtype=float)
+    if "coord_precision_m" not in sites:
+        return pd.Series(dtype=float)
+    return pd.to_numeric(sites.set_index("site_id")["coord_precision_m"], errors="coerce")
+
+
+def site_verdicts(sites: pd.DataFrame, precision_m: pd.Series) -> pd.Series:
+    """'covered', 'uncovered', or 'uncertain' when the site is nearer the coverage edge than its
+    position is known (|margin| < coordinate precision): a site placed to 5 km is not declared
+    uncovered by 9 m."""
+    precision = sites["site_id"].astype(str).map(precision_m).astype(float)
+    uncertain = precision.notna() & sites["margin_m"].notna() & (sites["margin_m"].abs() < precision)
+    verdict = sites["is_covered"].map(lambda v: "covered" if v else "uncovered")
+    return verdict.where(~uncertain, "uncertain")
+
+
+def show_key_sites(ctx: Context) -> pd.DataFrame:
+    """Every key site of the article: category, rating, covered or not, nearest station and margin."""
+    cov = ctx.coverage()
+    L = ctx.lang
+    s = cov.sites.copy()
+    order = {"scenic": 0, "hospital": 1, "university": 2, "industrial": 3, "centre": 4, "commercial": 5, "office": 6}
+    s = s.sort_values(
+        ["category", "site_id"], key=lambda c: c.map(order).fillna(9) if c.name == "category" else c, kind="stable"
+    )
+    s["verdict"] = site_verdicts(s, coord_precision_m(ctx)).to_numpy()
+    uncovered_targets = s[s["is_target"] & ~s["is_covered"]]
+    show_step(
+        say(L, "key_sites.heading"),
+        say(
+            L,
+            "key_sites.sentence",
+            n_sites=n(len(s)),
+            is_covered=n((s["verdict"] == "covered").sum()),
+            uncertain=n((s["verdict"] == "uncertain").sum()),
+            is_target=n(s["is_target"].sum()),
+            uncovered=say(L, "list_sep").join(uncovered_targets["name_zh" if L == "zh" else "name_en"])
+            or say(L, "none"),
+        ),
+    )
+    yes, no = say(L, "yes"), say(L, "no")
+    words = {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
+    precision = s["site_id"].astype(str).map(coord_precision_m(ctx))
+    table = show_frame(
+        ctx,
+        "key_sites",
+        pd.DataFrame(
+            {
+                say(L, "site_2"): [site_name(r, L) for _, r in s.iterrows()],
+                say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
+                say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
+                say(L, "covered_outdoors"): s["verdict"].map(words),
+                say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
+                say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
+                say(L, "margin_m"): s["margin_m"].map(lambda v: "–" if pd.isna(v) else f"{v:+,.0f}"),
+                say(L, "position_known_to_m"): precision.map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
+            }
+        ),
+        source=ctx.source + say(L, "key_sites.source"),
+    )
+    record("key_sites_covered", int(s["is_covered"].sum()))
+    record("key_sites_uncertain", int((s["verdict"] == "uncertain").sum()))
+    record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
+    return table
+
+
+def _site_names(cov, names, lang: str) -> str:
+    """Key-site names a gap or candidate reaches ('a; b', as the coverage stage writes them) in the
+    page's language: English pages show each site's English name."""
+    if not isinstance(names, str) or not names:
+        return ""
+    if lang == "zh":
+        return names
+    if "name_en" not in cov.sites or "name_zh" not in cov.sites:
+        return names
+    english = dict(zip(cov.sites["name_zh"].astype(str), cov.sites["name_en"].fillna("").astype(str)))
+    return "; ".join(english.get(x.strip()) or x.strip() for x in names.split(";"))
+
+
+def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
+    """The largest gaps in the built-up areas and the candidate sites that close most of them."""
+    table = pd.DataFrame()
+    cov = ctx.coverage()
+    L = ctx.lang
+    g = cov.gaps.head(top)
+    c = cov.candidates.head(top)
+    show_step(
+        say(L, "gaps.heading"),
+        say(
+            L,
+            "gaps.sentence",
+            gaps=n(len(cov.gaps)),
+            top=min(top, len(g)),
+            candidates=n(len(cov.candidates)),
+        ),
+    )
+    if len(g):
+        table = show_frame(
+            ctx,
+            "gaps",
+            pd.DataFrame(
+                {
+                    say(L, "rank_2"): g["rank"].map(n),
+                    say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
+                    say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
+                    say(L, "sites_2"): g["sites"].map(lambda v: _site_names(cov, v, L)),
+                }
+            ),
+            caption=say(L, "gaps"),
+        )
+    if len(c):
+        show_frame(
+            ctx,
+            "candidate_sites",
+            pd.DataFrame(
+                {
+                    say(L, "candidate"): c["candidate_id"],
+                    say(L, "district"): c["district"].map(lambda d: district_label(ctx.city, d, L)),
+                    say(L, "lon"): c["lon"].map(lambda v: f"{v:.4f}"),
+                    say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
+                    say(L, "band"): c["band"],
+                    say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
+                    say(L, "sites_reached"): c["sites"].map(lambda v: _site_names(cov, v, L)),
+                }
+            ),
+            caption=say(L, "gaps.candidates_caption"),
+            source=ctx.source,
+        )
+    return table
+
+
+def show_coverage_map(ctx: Context, height_px: int = 560) -> None:
+    """The interactive coverage map, embedded whole in the page (no network needed except for
+    basemap tiles) and, when the report has an output folder, also saved there as coverage_map.html."""
+    import shutil
+
+    cov = ctx.coverage()
+    L = ctx.lang
+    page = cov.map_html.read_text(encoding="utf-8")
+    link = ""
+    if ctx.out is not None:
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cov.map_html, ctx.out / "coverage_map.html")
+        link = say(L, "map.full_screen")
+    show_step(
+        say(L, "map.heading"),
+        say(L, "map.sentence") + " " + say(L, "map.definition") + " " + link,
+    )
+    show_html(
+        f'<iframe title="{html.escape(say(L, "map.heading"), quote=True)}" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width:100%;box-sizing:border-box;height:{height_px}px;border:1px solid #bbb"></iframe>'
+    )
+
+
+def show_link_budget(ctx: Context) -> pd.DataFrame:
+    """Footprint radius of one station by band and area type (outdoor / indoor), from the link budget."""
+    from analysis.coverage import CoverageSettings, link_budget_table
+
+    L = ctx.lang
+    lb = link_budget_table(CoverageSettings.from_city(ctx.city))
+    used = set(ctx.stations["band"].dropna().astype(str))
+    lb = lb[lb["band"].isin(used)] if used & set(lb["band"]) else lb
+    areas = list(dict.fromkeys(lb["area_type"]))
+    rows = []
+    for band, g in lb.groupby("band", sort=False):
+        freq = g["freq_ghz"].iloc[0]
+        label = say(L, "band.unknown", freq=freq) if band == "unknown" else f"{band} ({freq:g} GHz)"
+        row = {say(L, "band"): label}
+        for a in areas:
+            o = g[(g["area_type"] == a) & (g["layer"] == "outdoor")]["radius_m"]
+            i = g[(g["area_type"] == a) & (g["layer"] == "indoor")]["radius_m"]
+            row[say(L, f"area.{a}")] = f"{o.iloc[0]:,.0f} / {i.iloc[0]:,.0f}" if len(o) and len(i) else "–"
+        rows.append(row)
+    show_step(
+        say(L, "footprint.heading"),
+        say(L, "footprint.sentence"),
+    )
+    table = show_frame(
+        ctx,
+        "footprint_radius",
+        pd.DataFrame(rows),
+        source=say(L, "footprint.source"),
+    )
+    return table
