@@ -757,6 +757,32 @@ def _select_model(history, models, model, max_origins, season_prior, observed=No
     return chosen, table, fits, notes
 
 
+def _calibrate_paths(paths, history, chosen, bt_fits, table_bt, floor, seed) -> tuple[np.ndarray, str | None]:
+    """The paths with their spread around the mean scaled, month by month, to match the chosen model's
+    own errors at its backtest origins (`fit_widening`), and the note saying so (None: unchanged)."""
+    if chosen == "naive" or not bt_fits.get(chosen):
+        return paths, None
+    z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
+    fitted = fit_widening(z)
+    # the season models carry a prior on how much a pace changes from year to year: their backtest
+    # may narrow their spread as well as widen it (the others' paths only ever miss uncertainty),
+    # once its origins fall in every month: fewer origins narrowed the bands by chance (the
+    # simulated buildouts' 80% coverage was 0.63 on one seed)
+    n_origins = int(table_bt["n_origins"].max()) if len(table_bt) else 0
+    narrow = chosen in SEASON_PACE_MODELS and n_origins >= 12
+    k = widening_factors(fitted, paths.shape[1], MIN_SEASON_SCALE if narrow else 1.0)
+    if not np.any(k != 1.0):
+        return paths, None
+    mean = paths.mean(axis=0)
+    paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
+    if floor is not None:
+        paths = np.maximum(paths, floor)
+    return paths, (
+        f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
+        "to match the model's errors in the backtest"
+    )
+
+
 def fit_forecast(
     history: pd.Series,
     horizon: int = 12,
@@ -821,26 +847,8 @@ def fit_forecast(
         fit = _fit_candidate("drift", history)
         adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
-    if chosen != "naive" and bt_fits.get(chosen):
-        # calibrate the spread to the chosen model's own errors at its backtest origins
-        z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
-        fitted = fit_widening(z)
-        # the season models carry a prior on how much a pace changes from year to year: their backtest
-        # may narrow their spread as well as widen it (the others' paths only ever miss uncertainty),
-        # once its origins fall in every month: fewer origins narrowed the bands by chance (the
-        # simulated buildouts' 80% coverage was 0.63 on one seed)
-        n_origins = int(table_bt["n_origins"].max()) if len(table_bt) else 0
-        narrow = chosen in SEASON_PACE_MODELS and n_origins >= 12
-        k = widening_factors(fitted, steps_sim, MIN_SEASON_SCALE if narrow else 1.0)
-        if np.any(k != 1.0):
-            mean = paths.mean(axis=0)
-            paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
-            if floor is not None:
-                paths = np.maximum(paths, floor)
-            notes.append(
-                f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
-                "to match the model's errors in the backtest"
-            )
+    paths, note = _calibrate_paths(paths, history, chosen, bt_fits, table_bt, floor, seed)
+    notes += [note] if note else []
     index = _future_index(last_date, steps_sim)
     table = _summarize(paths[:, :horizon], index[:horizon])
     fc = Forecast(
