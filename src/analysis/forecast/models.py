@@ -22,6 +22,7 @@ from analysis.errors import BadInputError, UsageError
 from analysis.forecast.plots import plot_fan
 from analysis.forecast.series import _month_end, _summarize, read_series, to_month_ends
 from analysis.season import (
+    PACE_CHANGE_PRIOR_YEARS,
     SEASON_MIN_MONTHS,
     SeasonalNaive,
     SeasonalPace,
@@ -61,6 +62,12 @@ MODEL_COMPLEXITY = {
     "arima_seasonal": 3,
     "ucm_seasonal": 3,
 }
+#: The chosen model is combined, with equal weights, with the best-scored other candidate when that
+#: one's backtest score is within this fraction of the chosen one's: neither is clearly better, and
+#: on short series an equal-weight combination of close rivals beats either (the M-competitions).
+COMBINE_MARGIN = SELECTION_MARGIN
+#: Joins the names of combined models ("drift+arima"); `_fit_candidate` fits such a name.
+COMBINE_SEP = "+"
 #: Scaled backtest errors are capped here when the widening of the intervals is estimated.
 Z_CAP = 4.0
 #: Prior weight (in independent backtest errors) of a calibrated spread when the widening is fitted.
@@ -137,18 +144,40 @@ class _Drift(_Fitted):
         use = np.ones(len(a), bool)
         disp = self.sigma**2 / max(self.mu, 1.0) if len(a) > 1 else 1.0
         self.change_sd = estimate_pace_change_sd(a, use, max(disp, 1.0)) if len(a) >= 24 else 0.0
+        # how far the pace now may be from the history's mean pace: the measured change pooled with
+        # PACE_CHANGE_SD as one year of its own (two steady years do not prove a pace that never moves)
+        self.stale_change_sd = (
+            estimate_pace_change_sd(a, use, max(disp, 1.0), PACE_CHANGE_PRIOR_YEARS) if len(a) >= 24 else 0.0
+        )
         self.cap = max(estimate_pace_cap(a, use), self.mu)
-        self.params = {"drift": self.mu, "sigma": self.sigma, "pace_change_sd": self.change_sd}
+        self.params = {
+            "drift": self.mu,
+            "sigma": self.sigma,
+            "pace_change_sd": self.change_sd,
+            "pace_now_change_sd": self.stale_change_sd,
+        }
 
     def mean(self, h):
         return np.full(h, self.mu)
 
     def simulate(self, h, n, rng):
         mu = self.mu + rng.normal(0.0, self.sigma / math.sqrt(self.m), size=(n, 1))
+        if self.stale_change_sd > 0:
+            # the mean addition is the pace of the history's middle, not of now: a pace that walks
+            # stale_change_sd a year has moved by that * sqrt(years / 3) from its window mean since
+            # (the mean of a random walk over T against its end point has variance T / 3)
+            stale_sd = self.stale_change_sd * math.sqrt(self.m / 36)
+            mu = mu * np.exp(rng.normal(0.0, stale_sd, size=(n, 1)) - stale_sd**2 / 2)
         if self.change_sd > 0:
-            walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
-            mu = np.minimum(mu * walk, self.cap)
-        return mu + rng.normal(0.0, self.sigma, size=(n, h))
+            steps = rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h))
+            # centred on a multiplier of mean 1: the pace may change either way, its expectation stays
+            walk = np.exp(np.cumsum(steps, axis=1) - self.change_sd**2 / 24 * np.arange(1, h + 1))
+            mu = mu * walk
+        mu = np.broadcast_to(np.clip(mu, 1e-9, self.cap), (n, h))
+        if self.sigma <= 0:
+            return mu.copy()
+        # gamma noise: additions that never fall below zero and keep the mean (a clipped normal raised it)
+        return rng.gamma(np.square(mu / self.sigma), self.sigma**2 / mu)
 
 
 class _Statsmodels(_Fitted):
@@ -185,10 +214,34 @@ class _Statsmodels(_Fitted):
         return sim.reshape(h, n).T
 
 
+class _Combination(_Fitted):
+    """An equal-weight combination of fitted candidates: the mean of their means, and paths drawn
+    from each in turn (a mixture), so the spread also holds how far the models disagree."""
+
+    def __init__(self, fits: list):
+        self.fits = list(fits)
+        self.name = COMBINE_SEP.join(f.name for f in self.fits)
+        self.params = {f"{f.name}.{k}": v for f in self.fits for k, v in f.params.items()}
+        for attr in ("change_sd", "cap", "pace_cap", "season"):  # read by the verdict and the pipeline
+            vals = [getattr(f, attr) for f in self.fits if getattr(f, attr, None) is not None]
+            if vals:
+                setattr(self, attr, vals[0] if attr == "season" else max(vals))
+
+    def mean(self, h):
+        return np.mean([f.mean(h) for f in self.fits], axis=0)
+
+    def simulate(self, h, n, rng):
+        k = len(self.fits)
+        sizes = [n // k + (i < n % k) for i in range(k)]
+        return np.vstack([f.simulate(h, size, rng) for f, size in zip(self.fits, sizes) if size])
+
+
 def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None) -> _Fitted:
     """Fit one candidate to a cumulative series; `start`: parameters to start the optimiser of a
     state-space model from (the same model's fit one month earlier, in the backtest: faster);
     `season_prior`: the city's declared monthly pace factors (the season models shrink toward it)."""
+    if COMBINE_SEP in name:
+        return _Combination([_fit_candidate(part, cum, season_prior=season_prior) for part in name.split(COMBINE_SEP)])
     adds = cum.diff().dropna()
     last = cum.index[-1]
     if name == "snaive":
@@ -258,6 +311,17 @@ def candidate_models(n_months: int, declared_season: bool = False) -> tuple[str,
         + ((*SEASON_PACE_MODELS, *REFERENCE_MODELS) if season else ())
         + (SEASONAL_MODELS if n_months >= SEASONAL_MIN_MONTHS else ())
     )
+
+
+def count_season_evidence(observed: pd.Series | None) -> int | None:
+    """Monthly additions that carry month-to-month information: both of their month ends were
+    published (`observed`, from `to_month_ends`), not interpolated. A straight line drawn between
+    sparse published points holds no season, so a season learned from it is noise. None when
+    nothing says which month ends were published (every month end counts then)."""
+    if observed is None:
+        return None
+    flags = pd.Series(observed).fillna(True).astype(bool).to_numpy()
+    return int(np.sum(flags[1:] & flags[:-1]))
 
 
 def backtest_min_train(n: int, models) -> int:
@@ -379,6 +443,55 @@ def choose_model(table: pd.DataFrame, margin: float = SELECTION_MARGIN) -> str |
         if not any(beats(other, cand) for _, other in rows.iterrows() if other["model"] != cand["model"]):
             return str(cand["model"])
     return str(rows.sort_values("score", kind="stable").iloc[0]["model"])  # not reached: the best is unbeaten
+
+
+def _score_fits(cum: pd.Series, name: str, fits: dict, horizons) -> dict:
+    """A backtest table row (as `backtest`'s) for one model's fits per origin, scored at `horizons`."""
+    values = cum.to_numpy(float)
+    n = len(values)
+    errors: dict[int, list[float]] = {h: [] for h in horizons}
+    for t0, fit in sorted(fits.items()):
+        scale = float(np.mean(np.abs(np.diff(values[:t0]))))
+        steps = min(max(horizons), n - t0)
+        if scale <= 0 or steps < 1:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            path = values[t0 - 1] + np.cumsum(np.clip(fit.mean(steps), 0, None))
+        for h in horizons:
+            if h <= steps:
+                errors[h].append(abs(path[h - 1] - values[t0 - 1 + h]) / scale)
+    row = {"model": name, **{f"mase_h{h}": float(np.mean(e)) for h, e in errors.items() if len(e) >= MIN_ORIGINS}}
+    full = len(row) == len(horizons) + 1
+    row["score"] = float(np.mean([row[f"mase_h{h}"] for h in horizons])) if full else np.nan
+    return row
+
+
+def combine_rival(cum: pd.Series, table: pd.DataFrame, fits: dict, chosen: str, margin: float = COMBINE_MARGIN):
+    """The equal-weight combination of `chosen` with its closest rival in the backtest, or None.
+
+    The rival is the best-scored other candidate (references aside); it qualifies when its score is
+    within `margin` of the chosen one's (neither clearly better). The combination, fitted at the
+    same origins, is scored in the same backtest for the table, but not chosen on that score: picking
+    the lower of two close scores rewards luck, and the combination is the hedge against it.
+    Returns (name, table row, fits per origin) or None."""
+    scored = table.dropna(subset=["score"])
+    scored = scored[~scored["model"].isin(REFERENCE_MODELS)].set_index("model")
+    if chosen not in scored.index or len(scored) < 2:
+        return None
+    others = scored.drop(index=chosen).sort_values("score", kind="stable")
+    rival = str(others.index[0])
+    if others["score"].iloc[0] > (1 + margin) * scored.loc[chosen, "score"]:
+        return None
+    horizons = [h for h in BACKTEST_HORIZONS if pd.notna(scored.loc[chosen].get(f"mase_h{h}", np.nan))]
+    common = sorted(set(fits.get(chosen, {})) & set(fits.get(rival, {})))
+    if not horizons or not common:
+        return None
+    name = COMBINE_SEP.join((chosen, rival))
+    combo = {t0: _Combination([fits[chosen][t0], fits[rival][t0]]) for t0 in common}
+    row = _score_fits(cum, name, combo, horizons)
+    row.update(n_origins=int(scored.loc[chosen, "n_origins"]), failed_fits=0)
+    return name, row, combo
 
 
 def _scaled_errors(cum: pd.Series, fits: dict, horizon: int, n_sim: int, seed: int) -> dict[int, list[float]]:
@@ -577,20 +690,29 @@ def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
     return (pd.Timestamp(b) - pd.Timestamp(a)).days / 30.4375
 
 
-def _select_model(history, models, model, max_origins, season_prior):
+def _select_model(history, models, model, max_origins, season_prior, observed=None):
     """The model to forecast with, the backtest table, its fits per origin, and notes."""
     declared = season_prior is not None
     n_adds = len(history) - 1
+    pre_notes = []
     if model is not None:
         models = sorted({model, "naive", "drift"})
     elif models is None:
         models = candidate_models(n_adds, declared)
+        evidence = count_season_evidence(observed)
+        if evidence is not None and evidence < SEASON_MIN_MONTHS and not declared:
+            models = tuple(m for m in models if m not in (*SEASON_PACE_MODELS, *REFERENCE_MODELS, *SEASONAL_MODELS))
+            pre_notes.append(
+                f"no season model tried: only {evidence} monthly additions lie between two published month "
+                f"ends (a season needs {SEASON_MIN_MONTHS}; the others are interpolated, without a season)"
+            )
     min_train = backtest_min_train(len(history), models)
     seasonal = any(m in SEASON_PACE_MODELS for m in models)
     if model is None and seasonal and min_train < SEASON_MIN_MONTHS + 1:
         # the backtest cannot overrule the season yet (below): score only the quick candidates
         models = tuple(m for m in models if m in ("naive", "drift", "season_level", *REFERENCE_MODELS))
     table, notes, fits = _run_backtest(history, models, BACKTEST_HORIZONS, min_train, max_origins, season_prior)
+    notes = pre_notes + notes
     if model is not None:
         return model, table, fits, notes + [f"model {model!r} forced by the caller"]
     chosen = choose_model(table)
@@ -621,7 +743,44 @@ def _select_model(history, models, model, max_origins, season_prior):
     for ref in ("drift", "snaive"):
         if chosen != ref and pd.notna(scores.get(ref, np.nan)):
             notes.append(f"{chosen} against {ref} in the backtest: mean MASE {scores[chosen]:.3f} vs {scores[ref]:.3f}")
+    combo = combine_rival(history, table, fits, chosen)
+    if combo is not None:
+        name, row, fits[name] = combo
+        notes.append(
+            f"{name} chosen: {chosen} combined with equal weights with its closest rival in the backtest, "
+            f"within {COMBINE_MARGIN:.0%} of its score (combined {row['score']:.3f}, "
+            f"{chosen} alone {scores[chosen]:.3f})"
+        )
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        table = table.sort_values(["score", "model"], na_position="last", kind="stable").reset_index(drop=True)
+        chosen = name
     return chosen, table, fits, notes
+
+
+def _calibrate_paths(paths, history, chosen, bt_fits, table_bt, floor, seed) -> tuple[np.ndarray, str | None]:
+    """The paths with their spread around the mean scaled, month by month, to match the chosen model's
+    own errors at its backtest origins (`fit_widening`), and the note saying so (None: unchanged)."""
+    if chosen == "naive" or not bt_fits.get(chosen):
+        return paths, None
+    z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
+    fitted = fit_widening(z)
+    # the season models carry a prior on how much a pace changes from year to year: their backtest
+    # may narrow their spread as well as widen it (the others' paths only ever miss uncertainty),
+    # once its origins fall in every month: fewer origins narrowed the bands by chance (the
+    # simulated buildouts' 80% coverage was 0.63 on one seed)
+    n_origins = int(table_bt["n_origins"].max()) if len(table_bt) else 0
+    narrow = chosen in SEASON_PACE_MODELS and n_origins >= 12
+    k = widening_factors(fitted, paths.shape[1], MIN_SEASON_SCALE if narrow else 1.0)
+    if not np.any(k != 1.0):
+        return paths, None
+    mean = paths.mean(axis=0)
+    paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
+    if floor is not None:
+        paths = np.maximum(paths, floor)
+    return paths, (
+        f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
+        "to match the model's errors in the backtest"
+    )
 
 
 def fit_forecast(
@@ -669,7 +828,9 @@ def fit_forecast(
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else last_date
     floor = float(count_as_of) if count_as_of is not None else None
 
-    chosen, table_bt, bt_fits, sel_notes = _select_model(history, models, model, max_origins, season_prior)
+    if observed is not None:
+        observed = pd.Series(observed).reindex(history.index)
+    chosen, table_bt, bt_fits, sel_notes = _select_model(history, models, model, max_origins, season_prior, observed)
     notes += sel_notes
     # simulate far enough for every target and for the dates of reaching them
     last_target = max([t.date for t in targets], default=last_date)
@@ -686,26 +847,8 @@ def fit_forecast(
         fit = _fit_candidate("drift", history)
         adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
-    if chosen != "naive" and bt_fits.get(chosen):
-        # calibrate the spread to the chosen model's own errors at its backtest origins
-        z = _scaled_errors(history, bt_fits[chosen], max(BACKTEST_HORIZONS), CALIBRATION_PATHS, seed)
-        fitted = fit_widening(z)
-        # the season models carry a prior on how much a pace changes from year to year: their backtest
-        # may narrow their spread as well as widen it (the others' paths only ever miss uncertainty),
-        # once its origins fall in every month: fewer origins narrowed the bands by chance (the
-        # simulated buildouts' 80% coverage was 0.63 on one seed)
-        n_origins = int(table_bt["n_origins"].max()) if len(table_bt) else 0
-        narrow = chosen in SEASON_PACE_MODELS and n_origins >= 12
-        k = widening_factors(fitted, steps_sim, MIN_SEASON_SCALE if narrow else 1.0)
-        if np.any(k != 1.0):
-            mean = paths.mean(axis=0)
-            paths = np.maximum.accumulate(np.maximum(mean + k * (paths - mean), float(history.iloc[-1])), axis=1)
-            if floor is not None:
-                paths = np.maximum(paths, floor)
-            notes.append(
-                f"intervals scaled x{k[0]:.2f} at 1 month to x{k[-1]:.2f} from {len(fitted)} months on, "
-                "to match the model's errors in the backtest"
-            )
+    paths, note = _calibrate_paths(paths, history, chosen, bt_fits, table_bt, floor, seed)
+    notes += [note] if note else []
     index = _future_index(last_date, steps_sim)
     table = _summarize(paths[:, :horizon], index[:horizon])
     fc = Forecast(
