@@ -17,7 +17,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from analysis.cli import main
-from analysis.config import load_city
+from analysis.config import PROJ_ROOT, load_city
 from analysis.errors import UsageError
 from analysis.report import inputs
 from analysis.report import pages as briefing
@@ -340,6 +340,18 @@ def test_report_folder_contents(built):
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
     # papermill's random cell id is replaced: the same inputs render the same page
     assert 'id="cell-id=injected-parameters"' in (built / "01_clean.html").read_text(encoding="utf-8")
+
+
+def test_every_note_of_a_published_series_forecast_reads_in_chinese():
+    """The model-choice notes the forecast writes for the national series (no season evidence in
+    interpolated month ends, a simpler model kept, a combination of two, the intervals' scaling)."""
+    from analysis.forecast import forecast_series_file
+    from analysis.report.chrome import translate_note
+
+    fc = forecast_series_file(PROJ_ROOT / "data/raw/public/china_5g_base_stations.csv", horizon=12, n_paths=200)
+    assert len(fc.notes) >= 3
+    for note in fc.notes:
+        assert translate_note(note, "zh"), note
 
 
 def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):

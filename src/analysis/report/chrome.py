@@ -29,10 +29,27 @@ NOTE_PATTERNS = (
         "note.season_level",
     ),
     (r"too little history to choose a model by backtest \((?P<n>\d+) months\).*", "note.drift"),
-    (r"intervals widened x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) from (?P<m>\d+) months on.*", "note.widened"),
+    (
+        r"intervals (?:widened|scaled) x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) from (?P<m>\d+) months on.*",
+        "note.widened",
+    ),
     (r"(?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+) reach air by the observed stage durations.*", "note.pipeline"),
     (r"(?P<n>\d+) of (?P<m>\d+) month ends interpolated linearly between published dates", "note.interpolated"),
-    (r"(?P<a>\w+) against (?P<b>\w+) in the backtest: mean MASE (?P<x>[\d.]+) vs (?P<y>[\d.]+)", "note.against"),
+    (r"(?P<a>[\w+]+) against (?P<b>\w+) in the backtest: mean MASE (?P<x>[\d.]+) vs (?P<y>[\d.]+)", "note.against"),
+    (
+        r"no season model tried: only (?P<n>\d+) monthly additions lie between two published month ends "
+        r"\(a season needs (?P<need>\d+);.*\)",
+        "note.no_season",
+    ),
+    (
+        r"(?P<c>[\w+]+) chosen: (?P<a>\w+) combined with equal weights with its closest rival in the backtest, "
+        r"within (?P<m>\d+)% of its score \(combined (?P<x>[\d.]+), \w+ alone (?P<y>[\d.]+)\)",
+        "note.combined",
+    ),
+    (
+        r"(?P<c>[\w+]+) chosen: (?P<b>[\w+]+) scored (?P<x>[\d.]+) against (?P<y>[\d.]+), not (?P<m>\d+)% better.*",
+        "note.simpler",
+    ),
     (r"no target_share in city\.toml: share of stations on air on (?P<d>[\d-]+)", "note.share_on_air"),
     (
         r"city\.toml gives no target_share: split by the (?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+)",
