@@ -557,3 +557,34 @@ def test_labels_joined_per_station_as_the_general_join_does():
     out = _join_labels_by_head(heads, keys, labels)
     assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
     assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()
+
+
+def test_source_ledger_flags_each_station_and_sorts_only_an_unsorted_table():
+    from analysis.clean.ledger import build_source_ledger
+
+    stations = pd.DataFrame(
+        {
+            "station_id": pd.Series(["CMCC-b", "CMCC-a", "CUCC-c", "CTCC-d"], dtype="str"),
+            "operator": pd.Series(["CMCC", "CMCC", "CUCC", "CTCC"], dtype="str"),
+            "district": pd.Series(["x", "y", None, "z"], dtype="str"),
+            "status": pd.Series(["on_air"] * 4, dtype="str"),
+            "on_air_date": pd.to_datetime(["2021-01-01"] * 4),
+            "in_operator_reports": [True, True, True, False],
+            "opencellid_cells": [2, 1, 0, 3],
+            "opencellid_distance_m": [250.04, 10.0, np.nan, np.nan],
+        }
+    )
+    ledger = build_source_ledger(stations)
+    assert ledger["station_id"].tolist() == ["CMCC-a", "CMCC-b", "CTCC-d", "CUCC-c"]
+    assert dict(zip(ledger["station_id"], ledger["flag"], strict=True)) == {
+        "CMCC-a": "both_agree",
+        "CMCC-b": "sources_disagree_gt_200m",
+        "CTCC-d": "network_only",
+        "CUCC-c": "operator_report_only",
+    }
+    assert ledger["opencellid_distance_m"].iloc[1] == 250.0
+    assert str(ledger["flag"].dtype) == "str"
+    # an already sorted table comes back in its order, its columns not altered
+    again = build_source_ledger(stations.sort_values("station_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(again, ledger)
+    assert stations["opencellid_distance_m"].iloc[0] == 250.04
