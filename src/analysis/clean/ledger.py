@@ -188,7 +188,15 @@ def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     code = np.select([from_ops & in_net & far, from_ops & in_net, from_ops & ~in_net, ~from_ops], [0, 1, 2, 3], 2)
     flag = np.array(_SOURCE_FLAGS, dtype=object)[code]
     # the station table's columns shared, not copied (copy on write keeps the table as it is)
-    columns = ["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells", "opencellid_distance_m"]
+    columns = [
+        "station_id",
+        "operator",
+        "district",
+        "status",
+        "on_air_date",
+        "opencellid_cells",
+        "opencellid_distance_m",
+    ]
     ledger = pd.DataFrame({c: stations[c] for c in columns}, copy=False)
     ledger.insert(1, "in_operator_reports", from_ops)
     ledger.insert(2, "in_opencellid", in_net)
