@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -588,3 +589,18 @@ def test_source_ledger_flags_each_station_and_sorts_only_an_unsorted_table():
     again = build_source_ledger(stations.sort_values("station_id").reset_index(drop=True))
     pd.testing.assert_frame_equal(again, ledger)
     assert stations["opencellid_distance_m"].iloc[0] == 250.04
+
+
+def test_source_labels_per_file_and_sheet_equal_labels_joined_row_by_row():
+    from analysis.clean import stations as S
+
+    file = pd.Series(["b.xlsx", "a.csv", "b.xlsx", None, "a.csv", "b.xlsx"], dtype="str")
+    sheet = pd.Series(["S2", None, "S1", None, None, ""], dtype="str")
+    row = pd.Series([7, 2, 3, 4, 5, 6])
+    want = ["b.xlsx[S2]:7", "a.csv:2", "b.xlsx[S1]:3", None, "a.csv:5", "b.xlsx[]:6"]
+    rows = pa.array(row.to_numpy()).cast(pa.large_string())
+    for files in (file, file.astype("category")):
+        got = S._source_label(files, sheet, row)
+        assert got.tolist() == [w if w is not None else pd.NA for w in want]
+        assert got.dtype == S._source_label_per_row(file, sheet, rows).dtype
+    assert S._source_label_per_row(file, sheet, rows).fillna("-").tolist() == [w or "-" for w in want]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,57 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
     """file[sheet]:row (file:row without a sheet) per row, as Arrow strings joined by pyarrow (pandas'
-    string concatenation of a national file's rows takes seconds and a copy per step)."""
+    string concatenation of a national file's rows takes seconds and a copy per step).
+
+    Rows of a few files and sheets are joined per (file, sheet) to its prefix written once: the file's
+    name repeated per row (and a cast of it) was ~0.5 GB of a national file at the peak of the build."""
+    rows = pc.cast(pa.array(row.to_numpy(dtype="int64")), pa.large_string())
+    file_codes, files = _dictionary_codes(file)
+    sheet_codes, sheets = _dictionary_codes(sheet)
+    key = file_codes * max(len(sheets), 1) + sheet_codes
+    groups, first = np.unique(key, return_index=True)
+    if len(groups) > _MAX_LABEL_PREFIXES:
+        return _source_label_per_row(file, sheet, rows)
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], groups).tolist() + [len(key)]
+    parts = []
+    for g, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        name, tab = files[file_codes[first[g]]], sheets[sheet_codes[first[g]]]
+        part = rows if len(groups) == 1 else rows.take(pa.array(order[lo:hi]))
+        if name is None:  # (a row without a file has no label, as a per-row join gives)
+            parts.append(pa.nulls(hi - lo, pa.large_string()))
+            continue
+        prefix = f"{name}[{tab}]:" if tab is not None else f"{name}:"
+        parts.append(
+            pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), part, pa.scalar("", pa.large_string()))
+        )
+    if len(parts) == 1:
+        label = parts[0]
+    elif parts:  # each row back in its place
+        label = pa.chunked_array(parts, pa.large_string()).combine_chunks().take(pa.array(np.argsort(order)))
+    else:
+        label = rows.slice(0, 0)
+    return pd.Series(label.to_pandas(types_mapper=_AS_STRING.get).array, index=file.index)
+
+
+#: More distinct (file, sheet) pairs than this: the labels are joined row by row.
+_MAX_LABEL_PREFIXES = 256
+
+
+def _dictionary_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes of a text column (missing values one code of their own) and its distinct values
+    (None for the missing), encoded by pyarrow (a category column by its categories)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # (its names not written out per row)
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        codes[codes < 0] = len(values.cat.categories)
+        return codes, [*map(str, values.cat.categories), None]
+    array = pa.chunked_array(pa.array(pd.Series(values).astype("string").array)).combine_chunks()
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _source_label_per_row(file: pd.Series, sheet: pd.Series, rows: pa.Array) -> pd.Series:
+    """`_source_label` joined row by row (rows of many files and sheets)."""
 
     def as_large(values: pd.Series) -> pa.ChunkedArray:
         return pc.cast(pa.chunked_array(pa.array(values.astype("string").array)), pa.large_string())
@@ -147,7 +198,6 @@ def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Serie
     def text(value: str) -> pa.Scalar:
         return pa.scalar(value, pa.large_string())
 
-    rows = pc.cast(pa.array(row.to_numpy(dtype="int64")), pa.large_string())
     sheet_part = pc.fill_null(pc.binary_join_element_wise(text("["), as_large(sheet), text("]"), text("")), "")
     label = pc.binary_join_element_wise(as_large(file), sheet_part, text(":"), rows, text(""))
     return pd.Series(label.to_pandas(types_mapper=_AS_STRING.get).array, index=file.index)
@@ -769,13 +819,16 @@ def _clean_tables(
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     # the parsed rows are done with: freed before the stations are completed, typed and checked (of a
     # national file, ~1 GB that was held to the end)
-    del raw, rec, dd
+    del raw, rec, dd, heads, head_ids, by_id
     _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
     quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
+    # of the fates only what the summary counts outlives the quarantine (details and targets: ~70 MB a
+    # national file)
+    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
     # the raw text is done with: freed before the stations are typed and copied
     del unkept, cells, cell_rec
 
@@ -883,7 +936,7 @@ def _operator_stations(
     st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
     st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
     label = _source_label(
-        raw["source_file"].take(member_at), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
+        pd.Series(file.take(member_at)), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
     )
     # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
     sources = pd.DataFrame({"head": member_head, "label": label.array, "file": file.take(member_at)}, index=dd.index)
