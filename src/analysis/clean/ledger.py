@@ -129,8 +129,9 @@ def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
 def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
     quarantine's values as the source gave them, converted for its rows only."""
-    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
-    return frame.assign(**{c: frame[c].to_numpy(dtype=object, na_value=None) for c in text})
+    # (a category of texts, as the raw rows hold their file, as its texts too)
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype))]
+    return frame.assign(**{c: frame[c].astype("str").to_numpy(dtype=object, na_value=None) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:

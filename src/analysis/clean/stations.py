@@ -792,6 +792,9 @@ def _clean_tables(
     `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
     of a national file's text otherwise lives to the end)."""
     raw = _stack(tables, "operator", FIELDS, release_read)
+    # each row's file as a category (a national file names a handful: a byte a row, not ~60 bytes of its
+    # name again, held through parsing, de-duplication and the build)
+    raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
@@ -1085,7 +1088,10 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     # the columns in their order without a copy (`st[columns]` copies the whole table: ~1 GB of a national one)
     st = _sort_by_station_id(pd.DataFrame({c: st[c] for c in STATION_DTYPES}, copy=False))
     _validate_sorted_stations(st)
-    return gpd.GeoDataFrame(st, geometry=gpd.points_from_xy(st["lon"], st["lat"]), crs="EPSG:4326")
+    # from the columns, not the frame: GeoDataFrame(frame, geometry=...) consolidates the frame's columns
+    # into blocks, a copy of every number and date column while the points are held (~0.7 GB at 4.25 M)
+    points = gpd.GeoSeries(gpd.points_from_xy(st["lon"], st["lat"]), index=st.index, crs="EPSG:4326")
+    return gpd.GeoDataFrame({**{c: st[c] for c in st.columns}, "geometry": points}, copy=False)
 
 
 def _validate_sorted_stations(st: pd.DataFrame) -> None:
