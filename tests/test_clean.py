@@ -522,8 +522,11 @@ def test_source_labels_and_file_counts():
         pd.Series(["a.csv", "b.xlsx"], dtype="str"), pd.Series([None, "移动"], dtype="str"), pd.Series([7, 12])
     )
     assert label.tolist() == ["a.csv:7", "b.xlsx[移动]:12"]
-    counts = _count_files(pd.Series([1, 2, 2, 3, 3]), pd.Series(["a", "a", "b", "c", "c"], dtype="str"))
-    assert counts.sort_index().to_dict() == {1: 1, 2: 2, 3: 1}
+    # sources of heads 0 (one), 1 (two files), 2 (one file twice), 3 (none); -1: a source of no head
+    at = np.array([0, 1, 1, 2, 2, -1])
+    counts = _count_files(at, pd.Series(["a", "a", "b", "c", "c", "d"], dtype="str"), 4)
+    assert counts.tolist()[:3] == [1, 2, 1] and np.isnan(counts.iloc[3])
+    assert _count_files(at, pd.Series(list("aabcc") + [None], dtype="str"), 3).tolist() == [1, 2, 1]
 
 
 def test_finished_stations_with_a_repeated_id_fail_the_schema():
@@ -555,7 +558,7 @@ def test_labels_joined_per_station_as_the_general_join_does():
     heads = pd.Index([5, 3, 9, 7])
     keys = pd.Series([3, 5, 3, 9, 11, 3])
     labels = pd.Series(["a:1", "b:2", "a:3", "c:4", "z:9", "a:5"], dtype="string")
-    out = _join_labels_by_head(heads, keys, labels)
+    out = _join_labels_by_head(heads, heads.get_indexer(keys.to_numpy()), labels)
     assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
     assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()
 

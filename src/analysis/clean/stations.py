@@ -148,11 +148,14 @@ def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Serie
     file_codes, files = _dictionary_codes(file)
     sheet_codes, sheets = _dictionary_codes(sheet)
     key = file_codes * max(len(sheets), 1) + sheet_codes
-    groups, first = np.unique(key, return_index=True)
-    if len(groups) > _MAX_LABEL_PREFIXES:
-        return _source_label_per_row(file, sheet, rows)
-    order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], groups).tolist() + [len(key)]
+    if len(key) and key.min() == key.max():  # rows of one file and sheet (a national file): nothing sorted
+        groups, first, order, bounds = key[:1], np.zeros(1, dtype=np.int64), None, [0, len(key)]
+    else:
+        groups, first = np.unique(key, return_index=True)
+        if len(groups) > _MAX_LABEL_PREFIXES:
+            return _source_label_per_row(file, sheet, rows)
+        order = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[order], groups).tolist() + [len(key)]
     parts = []
     for g, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         name, tab = files[file_codes[first[g]]], sheets[sheet_codes[first[g]]]
@@ -908,12 +911,15 @@ def _operator_stations(
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = pd.Series(member_head).duplicated(keep=False).to_numpy()
-    st = rec[value_cols].take(head_at).set_axis(heads)
+    # column by column: `rec[value_cols]` copies the columns whole before they are taken (~0.4 GB)
+    st = pd.DataFrame({c: rec[c].take(head_at).set_axis(heads) for c in value_cols}, copy=False)
     reported = rec["reported_status"].take(head_at).set_axis(heads)
     note_text = rec["notes"].take(head_at).set_axis(heads)
     if several.any():
         group_at, group_head = member_at[several], member_head[several]
-        _fill_from_groups(st, rec[value_cols].take(group_at).groupby(group_head, sort=False).first())
+        members = pd.DataFrame({c: rec[c].take(group_at) for c in value_cols}, copy=False)
+        _fill_from_groups(st, members.groupby(group_head, sort=False).first())
+        del members
         # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
         said = rec["reported_status"].take(group_at).set_axis(group_head)
         said = said[said.to_numpy() != "unknown"]
@@ -988,20 +994,22 @@ def _attach_opencellid(
     )
     # (no copy of a national file's member labels when no cell joins a station)
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
-    st["sources"] = _join_labels_by_head(heads, src["head"], src["label"])
-    st["n_sources"] = _count_files(src["head"], src["file"]).reindex(heads)
+    # each source's station by position, looked up once (-1: a key that heads no station, left out)
+    at = heads.get_indexer(src["head"].to_numpy())
+    st["sources"] = _join_labels_by_head(heads, at, src["label"])
+    st["n_sources"] = _count_files(at, src["file"], len(heads)).to_numpy()
     st["in_operator_reports"] = True
     st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
     matched = site_station.notna()
     st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
 
 
-def _join_labels_by_head(heads: pd.Index, keys: pd.Series, labels: pd.Series, sep: str = "; ") -> pd.Series:
-    """Per head (in `heads` order), the labels of its rows joined in their order, NaN where it has none:
-    `_join_in_order(keys, labels).reindex(heads)` without copying a national file's labels three
-    times (a head of one label takes it as it is, by position; only heads of several are joined)."""
-    at = heads.get_indexer(keys.to_numpy())  # (-1: a key that heads no station, left out as before)
-    several = pd.Series(at).duplicated(keep=False).to_numpy()
+def _join_labels_by_head(heads: pd.Index, at: np.ndarray, labels: pd.Series, sep: str = "; ") -> pd.Series:
+    """Per head (in `heads` order), the labels of its rows (`at`: each row's head by position, -1 none)
+    joined in their order, NaN where it has none: `_join_in_order(keys, labels).reindex(heads)` without
+    copying a national file's labels three times (a head of one label takes it as it is, by position;
+    only heads of several are joined)."""
+    several = _is_several(at, len(heads))
     one = np.flatnonzero(~several & (at >= 0))
     take = np.full(len(heads), -1, dtype=np.int64)
     take[at[one]] = one
@@ -1014,17 +1022,30 @@ def _join_labels_by_head(heads: pd.Index, keys: pd.Series, labels: pd.Series, se
     return out
 
 
-def _count_files(heads: pd.Series, files: pd.Series) -> pd.Series:
-    """Per head, how many distinct files its sources come from: 1 for a head of one source, without
-    hashing; the others counted on integer codes (a national file's file names are not hashed per row)."""
-    head = heads.to_numpy()
-    several = pd.Series(head).duplicated(keep=False).to_numpy()
-    counts = pd.Series(1, index=head[~several], dtype="int64")
-    if not several.any():
-        return counts
-    codes = pd.factorize(files.iloc[np.flatnonzero(several)])[0]
-    pairs = pd.DataFrame({"head": head[several], "file": codes}).drop_duplicates()
-    return pd.concat([counts, pairs.groupby("head", sort=False).size().astype("int64")])
+def _is_several(at: np.ndarray, n: int) -> np.ndarray:
+    """True where a row's position (0…n-1; -1 none) is another row's too: counted, not hashed."""
+    found = at >= 0
+    per = np.bincount(at[found], minlength=n)
+    return found & (per[np.where(found, at, 0)] > 1)
+
+
+def _count_files(at: np.ndarray, files: pd.Series, n: int) -> pd.Series:
+    """Per head 0…n-1, how many distinct files its sources (`at`: each source's head by position, -1
+    none) come from: 1 for a head of one source, without hashing; the others counted on integer codes
+    (a national file's file names are not hashed per row, nor its heads looked up again); NaN for none."""
+    found = at >= 0
+    per = np.bincount(at[found], minlength=n)
+    counts = np.minimum(per, 1).astype("int64")
+    several = found & (per[np.where(found, at, 0)] > 1)
+    if several.any():
+        rows = np.flatnonzero(several)
+        codes = pd.factorize(files.iloc[rows], use_na_sentinel=False)[0].astype(np.int64)
+        width = int(codes.max()) + 1
+        pairs = np.unique(at[rows].astype(np.int64) * width + codes)
+        of_several = np.bincount(pairs // width, minlength=n)
+        counts = np.where(per > 1, of_several, counts)
+    out = pd.Series(counts, dtype="int64")
+    return out.where(per > 0) if (per == 0).any() else out
 
 
 def _network_only_stations(
