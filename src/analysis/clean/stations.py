@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -820,13 +821,13 @@ def _clean_tables(
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
-    st, member_sources = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    st, member_sources, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     # the parsed rows are done with: freed before the stations are completed, typed and checked (of a
     # national file, ~1 GB that was held to the end)
     del raw, rec, dd, heads, head_ids, by_id
-    _attach_opencellid(st, member_sources, cells, cell_rec, cell_fate, site_station, site_dist)
+    _attach_opencellid(st, member_sources, station_of, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
@@ -901,13 +902,18 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
 
 def _operator_stations(
     raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it;
-    and the source (head, label, file) of every member record."""
+    the source (its station's position `at`, label, file) of every member record; and the
+    station position (-1 none) of head row labels."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
+    # each record's station by position, looked up by row position: a national file's heads are never hashed
+    station_at = np.full(len(rec) + 1, -1, dtype=np.int64)  # (the last: rows not found, -1 from get_indexer)
+    station_at[head_at] = np.arange(len(heads))
+    member_station = station_at[rec.index.get_indexer(member_head)]
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = pd.Series(member_head).duplicated(keep=False).to_numpy()
@@ -918,16 +924,19 @@ def _operator_stations(
     if several.any():
         group_at, group_head = member_at[several], member_head[several]
         members = pd.DataFrame({c: rec[c].take(group_at) for c in value_cols}, copy=False)
-        _fill_from_groups(st, members.groupby(group_head, sort=False).first())
+        _fill_from_groups(st, members.groupby(member_station[several], sort=False).first())
         del members
         # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
         said = rec["reported_status"].take(group_at).set_axis(group_head)
         said = said[said.to_numpy() != "unknown"]
         first_said = said.groupby(level=0, sort=False).first()
         several_heads = pd.unique(group_head)
-        reported.loc[several_heads] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
+        at = station_at[rec.index.get_indexer(several_heads)]
+        if (at < 0).any():  # (as a label look-up of a head without a station would)
+            raise KeyError(f"{several_heads[at < 0][:3].tolist()} not in the stations")
+        reported.iloc[at] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
         notes = _join_unique_sorted(pd.Series(group_head), rec["notes"].take(group_at)).reindex(several_heads)
-        note_text.loc[several_heads] = notes.to_numpy(dtype=object)
+        note_text.iloc[at] = notes.to_numpy(dtype=object)
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
@@ -948,13 +957,15 @@ def _operator_stations(
         pd.Series(file.take(member_at)), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
     )
     # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
-    sources = pd.DataFrame({"head": member_head, "label": label.array, "file": file.take(member_at)}, index=dd.index)
-    return st, sources
+    sources = pd.DataFrame({"at": member_station, "label": label.array, "file": file.take(member_at)}, index=dd.index)
+    index = rec.index  # (not rec itself: the caller frees it)
+    return st, sources, lambda labels: station_at[index.get_indexer(labels)]
 
 
 def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
-    """The values of the stations of several records (`grouped`, by head) into `st`, column by column."""
-    at = st.index.get_indexer(grouped.index)
+    """The values of the stations of several records (`grouped`, by station position, -1 none) into `st`,
+    column by column."""
+    at = grouped.index.to_numpy()
     grouped = grouped[at >= 0]  # (a chain's anchor that is not a head has no station row)
     at = at[at >= 0]
     for column in grouped.columns:
@@ -978,30 +989,48 @@ def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
 def _attach_opencellid(
     st: pd.DataFrame,
     member_sources: pd.DataFrame,
+    station_of: Callable[[np.ndarray], np.ndarray],
     cells: pd.DataFrame,
     cell_rec: pd.DataFrame,
     cell_fate: pd.DataFrame,
     site_station: pd.Series,
     site_dist: pd.Series,
 ) -> None:
-    """Sources, source count and OpenCelliD cells and distance of the operator stations (in place)."""
-    heads = st.index
+    """Sources, source count and OpenCelliD cells and distance of the operator stations (in place).
+    `station_of`: the station position (-1 none) of head row labels; every station found by position,
+    not by label (a hash table of a national file's heads and reindexes against it)."""
+    n = len(st)
     matched_head = cell_rec["gnb_key"].map(site_station)
     to_station = (cell_fate["reason"] == "same_station_other_source").to_numpy()
     cell_labels = _source_label(cells["source_file"], cells["source_sheet"], cells["source_row"])
+    cell_at = _positions_of(station_of, matched_head[to_station])
     src_cells = pd.DataFrame(
-        {"head": matched_head[to_station], "label": cell_labels[to_station], "file": cells["source_file"][to_station]}
+        {"at": cell_at, "label": cell_labels[to_station].array, "file": cells["source_file"][to_station].array}
     )
     # (no copy of a national file's member labels when no cell joins a station)
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
-    # each source's station by position, looked up once (-1: a key that heads no station, left out)
-    at = heads.get_indexer(src["head"].to_numpy())
-    st["sources"] = _join_labels_by_head(heads, at, src["label"])
-    st["n_sources"] = _count_files(at, src["file"], len(heads)).to_numpy()
+    at = src["at"].to_numpy()
+    st["sources"] = _join_labels_by_head(st.index, at, src["label"])
+    st["n_sources"] = _count_files(at, src["file"], n).to_numpy()
     st["in_operator_reports"] = True
-    st["opencellid_cells"] = src_cells.groupby("head").size().reindex(heads).fillna(0).astype("int64")
-    matched = site_station.notna()
-    st["opencellid_distance_m"] = site_dist[matched].groupby(site_station[matched].to_numpy()).max().reindex(heads)
+    st["opencellid_cells"] = np.bincount(cell_at[cell_at >= 0], minlength=n).astype("int64")
+    matched = site_station.notna().to_numpy()
+    distance = np.full(n, np.nan)
+    if matched.any():
+        site_at = _positions_of(station_of, site_station[matched])
+        farthest = site_dist[matched].groupby(site_at).max()
+        farthest = farthest[farthest.index.to_numpy() >= 0]
+        distance[farthest.index.to_numpy()] = farthest.to_numpy()
+    st["opencellid_distance_m"] = distance
+
+
+def _positions_of(station_of: Callable[[np.ndarray], np.ndarray], heads: pd.Series) -> np.ndarray:
+    """The station positions (-1 none) of head row labels that may be missing."""
+    out = np.full(len(heads), -1, dtype=np.int64)
+    found = heads.notna().to_numpy()
+    if found.any():
+        out[found] = station_of(heads[found].to_numpy().astype(np.int64))
+    return out
 
 
 def _join_labels_by_head(heads: pd.Index, at: np.ndarray, labels: pd.Series, sep: str = "; ") -> pd.Series:
