@@ -821,12 +821,14 @@ def _clean_tables(
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
-    st, member_sources, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
-    # the parsed rows are done with: freed before the stations are completed, typed and checked (of a
-    # national file, ~1 GB that was held to the end)
-    del raw, rec, dd, heads, head_ids, by_id
+    del rec, dd  # (before the sources' labels are made)
+    member_sources = _member_sources(raw, *members)
+    del members
+    # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
+    del raw, heads, head_ids, by_id
     _attach_opencellid(st, member_sources, station_of, cells, cell_rec, cell_fate, site_station, site_dist)
     del member_sources
     if len(network_only):
@@ -857,18 +859,23 @@ def _clean_tables(
                 "gcj02_converted_rows": n_gcj02,
                 "bd09_converted_rows": n_bd09,
             },
-            "parameters": {
-                "input_crs": default_crs,
-                "gnb_id_bits": gnb_bits,
-                "duplicate_radius_m": DUPLICATE_RADIUS_M,
-                "match_radius_m": MATCH_RADIUS_M,
-                "disagree_radius_m": DISAGREE_RADIUS_M,
-            },
+            "parameters": _parameters(default_crs, gnb_bits),
             "files": file_info,
             "failed_files": failed,
         },
     )
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
+    """The summary's record of the settings a run used."""
+    return {
+        "input_crs": default_crs,
+        "gnb_id_bits": gnb_bits,
+        "duplicate_radius_m": DUPLICATE_RADIUS_M,
+        "match_radius_m": MATCH_RADIUS_M,
+        "disagree_radius_m": DISAGREE_RADIUS_M,
+    }
 
 
 def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
@@ -902,10 +909,10 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
 
 def _operator_stations(
     raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[np.ndarray], np.ndarray]]:
-    """One row per kept operator record, its values completed from the records merged into it;
-    the source (its station's position `at`, label, file) of every member record; and the
-    station position (-1 none) of head row labels."""
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """One row per kept operator record, its values completed from the records merged into it; the row
+    position and station position of every member record (see `_member_sources`); and the station
+    position (-1 none) of head row labels."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
@@ -953,13 +960,17 @@ def _operator_stations(
     st["source_file"] = pd.Series(file.take(head_at), index=heads)
     st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
     st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
-    label = _source_label(
-        pd.Series(file.take(member_at)), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at)
-    )
-    # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
-    sources = pd.DataFrame({"at": member_station, "label": label.array, "file": file.take(member_at)}, index=dd.index)
     index = rec.index  # (not rec itself: the caller frees it)
-    return st, sources, lambda labels: station_at[index.get_indexer(labels)]
+    return st, (member_at, member_station), lambda labels: station_at[index.get_indexer(labels)]
+
+
+def _member_sources(raw: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray) -> pd.DataFrame:
+    """The source (its station's position `at`, label, file) of every member record (`member_at`: its
+    row position): built once the parsed rows are freed (a national file's labels are ~0.3 GB)."""
+    file = pd.Categorical(raw["source_file"]).take(member_at)
+    label = _source_label(pd.Series(file), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at))
+    # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
+    return pd.DataFrame({"at": member_station, "label": label.array, "file": file})
 
 
 def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
