@@ -558,9 +558,13 @@ def test_labels_joined_per_station_as_the_general_join_does():
     heads = pd.Index([5, 3, 9, 7])
     keys = pd.Series([3, 5, 3, 9, 11, 3])
     labels = pd.Series(["a:1", "b:2", "a:3", "c:4", "z:9", "a:5"], dtype="string")
-    out = _join_labels_by_head(heads, heads.get_indexer(keys.to_numpy()), labels)
-    assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
+    own = pd.Series(["b:2", "a:1", "c:4", "d:7"], index=heads, dtype="string")
+    at = heads.get_indexer(keys.to_numpy())
+    out = _join_labels_by_head(own, at, labels)
+    assert out.tolist() == ["b:2", "a:1; a:3; a:5", "c:4", "d:7"]
     assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()
+    # a source without its label (a member of a station of one record) takes its station's own
+    assert _join_labels_by_head(own, at, labels.mask(keys.index == 0)).tolist() == out.tolist()
 
 
 def test_source_ledger_flags_each_station_and_sorts_only_an_unsorted_table():

@@ -825,12 +825,12 @@ def _clean_tables(
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     del rec, dd  # (before the sources' labels are made)
-    member_sources = _member_sources(raw, *members)
+    own_labels, member_sources = _member_sources(raw, *members)
     del members
     # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
     del raw, heads, head_ids, by_id
-    _attach_opencellid(st, member_sources, station_of, cells, cell_rec, cell_fate, site_station, site_dist)
-    del member_sources
+    _attach_opencellid(st, own_labels, member_sources, station_of, cells, cell_rec, cell_fate, site_station, site_dist)
+    del member_sources, own_labels
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
@@ -961,16 +961,27 @@ def _operator_stations(
     st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
     st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
     index = rec.index  # (not rec itself: the caller frees it)
-    return st, (member_at, member_station), lambda labels: station_at[index.get_indexer(labels)]
+    return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
 
 
-def _member_sources(raw: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray) -> pd.DataFrame:
-    """The source (its station's position `at`, label, file) of every member record (`member_at`: its
-    row position): built once the parsed rows are freed (a national file's labels are ~0.3 GB)."""
-    file = pd.Categorical(raw["source_file"]).take(member_at)
-    label = _source_label(pd.Series(file), raw["source_sheet"].take(member_at), raw["source_row"].take(member_at))
+def _member_sources(
+    raw: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray, head_at: np.ndarray
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Each station's own label (of its head row, `head_at`, in station order), and the source (its
+    station's position `at`, label, file) of every member record (`member_at`: its row position), its
+    label only where its station has several records (else its station's own): made once the parsed
+    rows are freed, and not a label per member taken again into station order (~0.3 GB each)."""
+    files = pd.Categorical(raw["source_file"])
+    own = _source_label(
+        pd.Series(files.take(head_at)), raw["source_sheet"].take(head_at), raw["source_row"].take(head_at)
+    )
+    rows = np.flatnonzero(_is_several(member_station, len(head_at)))
+    at = member_at[rows]
+    several = _source_label(pd.Series(files.take(at)), raw["source_sheet"].take(at), raw["source_row"].take(at))
+    label = pa.nulls(len(member_at), pa.large_string()).to_pandas(types_mapper=_AS_STRING.get)
+    label.iloc[rows] = several.to_numpy(dtype=object)
     # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
-    return pd.DataFrame({"at": member_station, "label": label.array, "file": file})
+    return own, pd.DataFrame({"at": member_station, "label": label.array, "file": files.take(member_at)})
 
 
 def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
@@ -999,6 +1010,7 @@ def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
 
 def _attach_opencellid(
     st: pd.DataFrame,
+    own_labels: pd.Series,
     member_sources: pd.DataFrame,
     station_of: Callable[[np.ndarray], np.ndarray],
     cells: pd.DataFrame,
@@ -1021,7 +1033,7 @@ def _attach_opencellid(
     # (no copy of a national file's member labels when no cell joins a station)
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
     at = src["at"].to_numpy()
-    st["sources"] = _join_labels_by_head(st.index, at, src["label"])
+    st["sources"] = _join_labels_by_head(own_labels.set_axis(st.index), at, src["label"])
     st["n_sources"] = _count_files(at, src["file"], n).to_numpy()
     st["in_operator_reports"] = True
     st["opencellid_cells"] = np.bincount(cell_at[cell_at >= 0], minlength=n).astype("int64")
@@ -1044,20 +1056,18 @@ def _positions_of(station_of: Callable[[np.ndarray], np.ndarray], heads: pd.Seri
     return out
 
 
-def _join_labels_by_head(heads: pd.Index, at: np.ndarray, labels: pd.Series, sep: str = "; ") -> pd.Series:
-    """Per head (in `heads` order), the labels of its rows (`at`: each row's head by position, -1 none)
-    joined in their order, NaN where it has none: `_join_in_order(keys, labels).reindex(heads)` without
-    copying a national file's labels three times (a head of one label takes it as it is, by position;
-    only heads of several are joined)."""
-    several = _is_several(at, len(heads))
-    one = np.flatnonzero(~several & (at >= 0))
-    take = np.full(len(heads), -1, dtype=np.int64)
-    take[at[one]] = one
-    array = pa.chunked_array(pa.array(labels.astype("str").array)).combine_chunks()
-    out = pd.Series(pc.take(array, pa.array(take, mask=take < 0)).to_pandas(types_mapper=_AS_STR).array, index=heads)
+def _join_labels_by_head(own: pd.Series, at: np.ndarray, labels: pd.Series, sep: str = "; ") -> pd.Series:
+    """Per station (`own`: its own label, in station order), the labels of its sources (`at`: each
+    source's station by position, -1 none) joined in their order: a station of one source keeps its own;
+    only stations of several are joined (a source's missing label is its station's own)."""
+    out = own.copy()
+    several = _is_several(at, len(own))
     if several.any():
-        rows = np.flatnonzero(several & (at >= 0))
-        joined = _join_in_order(pd.Series(at[rows]), labels.iloc[rows], sep)
+        rows = np.flatnonzero(several)
+        label = labels.iloc[rows].to_numpy(dtype=object, na_value=None)
+        missing = np.flatnonzero(pd.isna(label))
+        label[missing] = own.iloc[at[rows[missing]]].to_numpy(dtype=object, na_value=None)
+        joined = _join_in_order(pd.Series(at[rows]), pd.Series(label, dtype=object), sep)
         out.iloc[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
     return out
 
