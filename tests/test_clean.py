@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -521,8 +522,11 @@ def test_source_labels_and_file_counts():
         pd.Series(["a.csv", "b.xlsx"], dtype="str"), pd.Series([None, "移动"], dtype="str"), pd.Series([7, 12])
     )
     assert label.tolist() == ["a.csv:7", "b.xlsx[移动]:12"]
-    counts = _count_files(pd.Series([1, 2, 2, 3, 3]), pd.Series(["a", "a", "b", "c", "c"], dtype="str"))
-    assert counts.sort_index().to_dict() == {1: 1, 2: 2, 3: 1}
+    # sources of heads 0 (one), 1 (two files), 2 (one file twice), 3 (none); -1: a source of no head
+    at = np.array([0, 1, 1, 2, 2, -1])
+    counts = _count_files(at, pd.Series(["a", "a", "b", "c", "c", "d"], dtype="str"), 4)
+    assert counts.tolist()[:3] == [1, 2, 1] and np.isnan(counts.iloc[3])
+    assert _count_files(at, pd.Series(list("aabcc") + [None], dtype="str"), 3).tolist() == [1, 2, 1]
 
 
 def test_finished_stations_with_a_repeated_id_fail_the_schema():
@@ -554,6 +558,56 @@ def test_labels_joined_per_station_as_the_general_join_does():
     heads = pd.Index([5, 3, 9, 7])
     keys = pd.Series([3, 5, 3, 9, 11, 3])
     labels = pd.Series(["a:1", "b:2", "a:3", "c:4", "z:9", "a:5"], dtype="string")
-    out = _join_labels_by_head(heads, keys, labels)
-    assert out.tolist()[:3] == ["b:2", "a:1; a:3; a:5", "c:4"] and pd.isna(out.iloc[3])
+    own = pd.Series(["b:2", "a:1", "c:4", "d:7"], index=heads, dtype="string")
+    at = heads.get_indexer(keys.to_numpy())
+    out = _join_labels_by_head(own, at, labels)
+    assert out.tolist() == ["b:2", "a:1; a:3; a:5", "c:4", "d:7"]
     assert out.iloc[:3].tolist() == _join_in_order(keys, labels).reindex(heads).iloc[:3].tolist()
+    # a source without its label (a member of a station of one record) takes its station's own
+    assert _join_labels_by_head(own, at, labels.mask(keys.index == 0)).tolist() == out.tolist()
+
+
+def test_source_ledger_flags_each_station_and_sorts_only_an_unsorted_table():
+    from analysis.clean.ledger import build_source_ledger
+
+    stations = pd.DataFrame(
+        {
+            "station_id": pd.Series(["CMCC-b", "CMCC-a", "CUCC-c", "CTCC-d"], dtype="str"),
+            "operator": pd.Series(["CMCC", "CMCC", "CUCC", "CTCC"], dtype="str"),
+            "district": pd.Series(["x", "y", None, "z"], dtype="str"),
+            "status": pd.Series(["on_air"] * 4, dtype="str"),
+            "on_air_date": pd.to_datetime(["2021-01-01"] * 4),
+            "in_operator_reports": [True, True, True, False],
+            "opencellid_cells": [2, 1, 0, 3],
+            "opencellid_distance_m": [250.04, 10.0, np.nan, np.nan],
+        }
+    )
+    ledger = build_source_ledger(stations)
+    assert ledger["station_id"].tolist() == ["CMCC-a", "CMCC-b", "CTCC-d", "CUCC-c"]
+    assert dict(zip(ledger["station_id"], ledger["flag"], strict=True)) == {
+        "CMCC-a": "both_agree",
+        "CMCC-b": "sources_disagree_gt_200m",
+        "CTCC-d": "network_only",
+        "CUCC-c": "operator_report_only",
+    }
+    assert ledger["opencellid_distance_m"].iloc[1] == 250.0
+    assert str(ledger["flag"].dtype) == "str"
+    # an already sorted table comes back in its order, its columns not altered
+    again = build_source_ledger(stations.sort_values("station_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(again, ledger)
+    assert stations["opencellid_distance_m"].iloc[0] == 250.04
+
+
+def test_source_labels_per_file_and_sheet_equal_labels_joined_row_by_row():
+    from analysis.clean import stations as S
+
+    file = pd.Series(["b.xlsx", "a.csv", "b.xlsx", None, "a.csv", "b.xlsx"], dtype="str")
+    sheet = pd.Series(["S2", None, "S1", None, None, ""], dtype="str")
+    row = pd.Series([7, 2, 3, 4, 5, 6])
+    want = ["b.xlsx[S2]:7", "a.csv:2", "b.xlsx[S1]:3", None, "a.csv:5", "b.xlsx[]:6"]
+    rows = pa.array(row.to_numpy()).cast(pa.large_string())
+    for files in (file, file.astype("category")):
+        got = S._source_label(files, sheet, row)
+        assert got.tolist() == [w if w is not None else pd.NA for w in want]
+        assert got.dtype == S._source_label_per_row(file, sheet, rows).dtype
+    assert S._source_label_per_row(file, sheet, rows).fillna("-").tolist() == [w or "-" for w in want]

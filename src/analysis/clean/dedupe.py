@@ -111,7 +111,7 @@ def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarra
     else:
         codes, uniques = pd.factorize(start, use_na_sentinel=False)
         key, n_keys = codes.astype(np.int64), len(uniques)
-        shared = pd.Series(key).duplicated(keep=False).to_numpy().copy()
+        shared = _is_shared(key)
     for column in frame.columns:
         if not shared.any():
             break
@@ -119,19 +119,31 @@ def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarra
         codes, n_codes = _codes_of(frame[column] if rows is None else frame[column].take(rows))
         if n_codes <= 1:  # the same in every row looked at (a column the file lacks): tells none apart
             continue
-        # the keys renumbered 0… first so that the product fits in 64 bits; new keys start past the old
-        # ones, so a row left out (unique already) never meets a new key
-        dense, _ = pd.factorize(key if rows is None else key[rows])
-        combined, uniques = pd.factorize(dense.astype(np.int64) * n_codes + codes)
+        if rows is None and n_keys == 1:  # every row's key the same (the first column): the codes are the keys
+            combined, n_combined = codes, n_codes
+        else:
+            # the keys renumbered 0… first so that the product fits in 64 bits; new keys start past the
+            # old ones, so a row left out (unique already) never meets a new key
+            dense, _ = pd.factorize(key if rows is None else key[rows])
+            combined, uniques = pd.factorize(dense.astype(np.int64) * n_codes + codes)
+            n_combined = len(uniques)
         # (a row left out is unique among all rows, so sharing is looked for among the rows encoded)
-        again = pd.Series(combined).duplicated(keep=False).to_numpy()
+        again = _is_shared(combined)
         if rows is None:
-            key, shared = combined.astype(np.int64) + n_keys, again.copy()
+            key, shared = combined.astype(np.int64) + n_keys, again
         else:
             key[rows] = combined + n_keys
             shared[rows] = again
-        n_keys += len(uniques)
+        n_keys += n_combined
     return key
+
+
+def _is_shared(codes: np.ndarray) -> np.ndarray:
+    """True where another row has the same code (codes 0…n-1): counted, not hashed (a hash table of a
+    national file's keys is ~0.2 GB)."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    return np.bincount(codes)[codes] > 1
 
 
 def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis import __version__
 from analysis.errors import LedgerError
@@ -127,8 +129,9 @@ def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
 def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
     quarantine's values as the source gave them, converted for its rows only."""
-    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
-    return frame.assign(**{c: frame[c].to_numpy(dtype=object, na_value=None) for c in text})
+    # (a category of texts, as the raw rows hold their file, as its texts too)
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype))]
+    return frame.assign(**{c: frame[c].astype("str").to_numpy(dtype=object, na_value=None) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -178,23 +181,38 @@ def check_ledger(summary: dict) -> None:
 
 def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     """One row per station: which sources show it, and whether they agree on where it is."""
-    from_ops = stations["in_operator_reports"]
-    in_net = stations["opencellid_cells"] > 0
-    flag = np.select(
-        [
-            from_ops & in_net & (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M),
-            from_ops & in_net,
-            from_ops & ~in_net,
-            ~from_ops,
-        ],
-        ["sources_disagree_gt_200m", "both_agree", "operator_report_only", "network_only"],
-        default="operator_report_only",
-    )
-    ledger = stations[
-        ["station_id", "operator", "district", "status", "on_air_date", "opencellid_cells", "opencellid_distance_m"]
-    ].copy()
-    ledger.insert(1, "in_operator_reports", from_ops.to_numpy())
-    ledger.insert(2, "in_opencellid", in_net.to_numpy())
-    ledger["flag"] = flag
+    from_ops = stations["in_operator_reports"].to_numpy(dtype=bool)
+    in_net = (stations["opencellid_cells"] > 0).to_numpy()
+    far = (stations["opencellid_distance_m"] > DISAGREE_RADIUS_M).to_numpy()
+    # a code per station, then its flag taken from the four (np.select of the texts made a fixed-width
+    # string of 24 characters per station: ~0.4 GB of a national table)
+    code = np.select([from_ops & in_net & far, from_ops & in_net, from_ops & ~in_net, ~from_ops], [0, 1, 2, 3], 2)
+    flag = np.array(_SOURCE_FLAGS, dtype=object)[code]
+    # the station table's columns shared, not copied (copy on write keeps the table as it is)
+    columns = [
+        "station_id",
+        "operator",
+        "district",
+        "status",
+        "on_air_date",
+        "opencellid_cells",
+        "opencellid_distance_m",
+    ]
+    ledger = pd.DataFrame({c: stations[c] for c in columns}, copy=False)
+    ledger.insert(1, "in_operator_reports", from_ops)
+    ledger.insert(2, "in_opencellid", in_net)
+    ledger["flag"] = pd.Series(flag, index=ledger.index, dtype="str")
     ledger["opencellid_distance_m"] = ledger["opencellid_distance_m"].round(1)
+    if _is_sorted_text(ledger["station_id"]):
+        return ledger.reset_index(drop=True)  # (the station table is sorted by id already: no second copy)
     return ledger.sort_values("station_id").reset_index(drop=True)
+
+
+#: The flags of source_matches.csv, by the code `build_source_ledger` gives each station.
+_SOURCE_FLAGS = ("sources_disagree_gt_200m", "both_agree", "operator_report_only", "network_only")
+
+
+def _is_sorted_text(values: pd.Series) -> bool:
+    """True when no text is smaller than the one before it (compared by code point, as a sort does)."""
+    array = pa.chunked_array(pa.array(values.astype("str").array))
+    return len(array) < 2 or not pc.any(pc.less(array[1:], array[:-1])).as_py()
