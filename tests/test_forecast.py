@@ -642,3 +642,23 @@ def test_season_growth_measures_the_pace_growth_between_years_and_damps_it():
     assert ahead[11] > adds.iloc[-1] and np.diff(ahead)[-12:].max() < np.diff(ahead)[:12].min()  # damped
     level = SeasonalPace(adds, flat, kind="level")
     assert np.allclose(level.mean(12), level.mean(1)[0])
+
+
+def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
+    """The districts chart of an English page names each district as its tables do."""
+    import matplotlib.pyplot as plt
+
+    from analysis.config import load_city
+    from analysis.forecast.stage import district_titles
+
+    city = load_city("karamay")
+    titles = district_titles(city, "en")
+    assert titles["乌尔禾区"] == "Urho District (乌尔禾区)" and district_titles(city, "zh") == {}
+    hist = pd.Series([0.0, 2, 5, 9, 12, 15, 19, 22, 26, 30], index=pd.date_range("2020-01-31", periods=10, freq="ME"))
+    fc = F.fit_forecast(hist, horizon=6, n_paths=50, seed=1, model="drift")
+    cf = F.CityForecast(
+        city=fc, districts={"乌尔禾区": fc}, series=pd.DataFrame(), district_table=pd.DataFrame(), notes=[]
+    )
+    fig = F.plot_districts(cf, lang="en", labels=titles)
+    assert "Urho District (乌尔禾区)" in [ax.get_title() for ax in fig.axes]
+    plt.close(fig)

@@ -134,9 +134,9 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     return fig
 
 
-def plot_districts(cf, lang: str = "en"):
+def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None):
     """Small multiples: each district's history, reconciled forecast with 80% band and its share of
-    each target."""
+    each target; `labels` maps a district's name to its panel title (English pages: English and Chinese)."""
     import matplotlib.pyplot as plt
 
     lang = figure_lang(lang)
@@ -158,7 +158,7 @@ def plot_districts(cf, lang: str = "en"):
         for _, r in sub.iterrows() if len(sub) else []:
             if r["target_date"] <= x[-1]:
                 ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
-        ax.set_title(d, fontsize=10)
+        ax.set_title((labels or {}).get(d, d), fontsize=10)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(cf.districts) :]:

@@ -51,7 +51,7 @@ def forecast_stage(
         if fig_lang is not None and cf.districts:
             import matplotlib.pyplot as plt
 
-            fig = plot_districts(cf, lang=fig_lang)
+            fig = plot_districts(cf, lang=fig_lang, labels=district_titles(city, fig_lang))
             fig.savefig(tmp / "districts.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
             plt.close(fig)
 
@@ -61,3 +61,13 @@ def forecast_stage(
         write,
         {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "model": cf.city.model},
     )
+
+
+def district_titles(city, lang: str) -> dict[str, str]:
+    """Each district's title in a figure of `lang`: English pages name it in English with the Chinese
+    in brackets ("Karamay District (克拉玛依区)"), as their tables do; Chinese pages by its Chinese name."""
+    if city is None or lang == "zh":
+        return {}
+    from analysis.config import resolve_city
+
+    return {d.name_zh: f"{d.name_en} ({d.name_zh})" for d in resolve_city(city).districts if d.name_en}
