@@ -60,15 +60,15 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 def read_parquet_columns(
     path: str | Path,
     required: tuple[str, ...],
-    columns: tuple[str, ...] = (),
+    columns: tuple[str, ...] | None = (),
     what: str = "Parquet table",
     hint: str = "",
 ) -> pd.DataFrame:
     """The `required` columns of a Parquet table and those of `columns` it has, and nothing else (a
     stage reads what it uses, without the reader of its producer: the station reader in `clean`
-    imports all of cleaning). A missing file or column, or a file that is not Parquet, is a one-line
-    BadInputError naming the file and saying what it should have been (`what`; `hint`: how a
-    missing one is made)."""
+    imports all of cleaning); `columns=None`: every column. A missing file or column, or a file that
+    is not Parquet, is a one-line BadInputError naming the file and saying what it should have been
+    (`what`; `hint`: how a missing one is made)."""
     import pyarrow.parquet as pq
 
     from analysis.errors import BadInputError
@@ -83,7 +83,7 @@ def read_parquet_columns(
     missing = [c for c in required if c not in present]
     if missing:
         raise BadInputError(f"not a {what}: missing columns {', '.join(missing)}", path)
-    wanted = [c for c in dict.fromkeys([*required, *columns]) if c in present]
+    wanted = None if columns is None else [c for c in dict.fromkeys([*required, *columns]) if c in present]
     try:
         return pd.read_parquet(path, columns=wanted)
     except Exception as exc:

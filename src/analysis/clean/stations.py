@@ -47,6 +47,7 @@ from analysis.config import OPERATORS, City, parse_date, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import (
     project_relative,
+    read_parquet_columns,
     sha256_of,
     write_atomic,
     write_csv,
@@ -1215,23 +1216,9 @@ def read_stations(
     those of these the file has (the required ones must be among them); `geometry=False`: a plain
     DataFrame without a point per station (0.1 s per 10^5 stations a stage using lon/lat does not
     need). Anything else is a one-line BadInputError naming the file."""
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError("no such file (run `python -m analysis clean` first)", path)
     required = STATION_COLUMNS if required is None else required
-    try:  # the file's columns first: a missing one is named, and only the wanted ones are read
-        present = set(pq.read_schema(path).names)
-        missing = [c for c in required if c not in present]
-        wanted = None if columns is None else [c for c in dict.fromkeys([*required, *columns]) if c in present]
-        frame = None if missing else pd.read_parquet(path, columns=wanted)
-    except Exception as exc:  # pyarrow raises many types for a file that is not Parquet
-        raise BadInputError(
-            f"not a Parquet station table ({type(exc).__name__}: {str(exc).splitlines()[0]})", path
-        ) from None
-    if missing:
-        raise BadInputError(f"not a station table: missing columns {', '.join(missing)}", path)
+    frame = read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
     frame = frame.drop(columns="geometry", errors="ignore")
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
