@@ -374,7 +374,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         "run `python -m analysis clean` first",
     )
     # the stage's tables come back in memory: no second read of the files it has just written
-    report = taskforce_to_folder(
+    report, _ = taskforce_to_folder(
         stations,
         resolve_city(args.city),
         pd.Timestamp(args.as_of),

@@ -1242,7 +1242,7 @@ def taskforce_stage(
     cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
     site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
     and a stage.json (with `stamp`) last. Returns the files written."""
-    return _run_stage(stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp)[1]
+    return taskforce_to_folder(stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp)[1]
 
 
 def taskforce_to_folder(
@@ -1254,15 +1254,10 @@ def taskforce_to_folder(
     fig_lang: str | None = "zh",
     horizon: int = 12,
     source: str = "",
-) -> TaskforceReport:
-    """`taskforce_stage`, returning the tables it wrote as well (for callers that want them in memory
-    as well as on disk, such as the command line's summary, instead of reading the files back)."""
-    return _run_stage(stations, city, as_of, out, extract_date, fig_lang, horizon, source, None)[0]
-
-
-def _run_stage(
-    stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp
+    stamp: dict | None = None,
 ) -> tuple[TaskforceReport, list[Path]]:
+    """`taskforce_stage`, returning the tables it wrote with the files (for callers that want them in
+    memory as well as on disk, such as the command line's summary, instead of reading the files back)."""
     from analysis.catalog import publish_stage, stamp_date
     from analysis.files import write_csv
 
