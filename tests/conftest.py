@@ -31,6 +31,22 @@ name_en = "East"
 """
 
 
+#: Headless Chromium with the network off: every host resolves to nothing and any proxy use hits a
+#: closed port (the pages, maps and figures must work offline; a test adds its own profile and URL).
+CHROMIUM_OFFLINE = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]
+
+
 def _square(lon0, lat0, lon1, lat1):
     return {"type": "Polygon", "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]}
 

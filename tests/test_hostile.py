@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import CHROMIUM_OFFLINE
 
 from analysis.config import RAW_DIR
 from analysis.report import runner as report
@@ -85,17 +86,8 @@ def test_nothing_injected_runs_in_the_browser_offline(hostile_report, tmp_path):
     for i, page in enumerate(pages):
         cmd = [
             "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_OFFLINE,
             f"--user-data-dir={tmp_path / f'profile{i}'}",
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--virtual-time-budget=5000",
             "--dump-dom",
             (folder / page).as_uri(),

@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CHROMIUM_OFFLINE
 
 from analysis import geo
 from analysis.config import load_city
@@ -90,19 +91,9 @@ def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_OFFLINE,
             f"--user-data-dir={profile}",
-            # network off: every host resolves to nothing and any proxy use hits a closed port
-            "--proxy-server=127.0.0.1:9",
             "--proxy-bypass-list=<-loopback>",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--virtual-time-budget=5000",
             *args,
             url,

@@ -17,6 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from conftest import CHROMIUM_OFFLINE
 
 from analysis.clean.ledger import MERGE_REASONS, QUARANTINE_REASONS
 from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT, load_city
@@ -209,15 +210,7 @@ CHECK_SCRIPT = """<script>
 </script>"""
 
 CHROMIUM = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
+    *CHROMIUM_OFFLINE,
     "--window-size=1400,3000",
     "--hide-scrollbars",
 ]
