@@ -339,10 +339,11 @@ def test_coverage_reads_only_its_columns_without_points(tiny_city, tiny_stations
     assert type(frame) is pd.DataFrame and list(frame.columns) == [*STATION_COLUMNS, "radius_m"]
     assert frame["lon"].tolist() == tiny_stations["lon"].tolist()
     assert read_stations(parquet, required=STATION_COLUMNS).geometry.x.tolist() == tiny_stations["lon"].tolist()
-    from_file = coverage_to_folder(parquet, tiny_city, tmp_path / "a", as_of="2021-03-22", with_map=False)
-    in_memory = coverage_to_folder(
+    from_file, files = coverage_to_folder(parquet, tiny_city, tmp_path / "a", as_of="2021-03-22", with_map=False)
+    in_memory, _ = coverage_to_folder(
         tiny_stations.assign(radius_m=900.0), tiny_city, tmp_path / "b", as_of="2021-03-22", with_map=False
     )
+    assert files and all(f.is_file() and f.parent == tmp_path / "a" for f in files)
     assert from_file.by_district.equals(in_memory.by_district) and from_file.sites.equals(in_memory.sites)
     assert (from_file.stations["radius_m"] == 900.0).all()  # the optional column was read
     tiny_stations.drop(columns="band").to_parquet(parquet)

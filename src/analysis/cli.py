@@ -295,7 +295,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     from analysis.coverage import coverage_to_folder
 
     # the stage's result comes back in memory: no second read of the files it has just written
-    result = coverage_to_folder(
+    result, _ = coverage_to_folder(
         args.stations,
         args.city,
         args.out,
@@ -355,7 +355,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
 
     from analysis.config import resolve_city
     from analysis.errors import BadInputError
-    from analysis.files import read_parquet_columns
+    from analysis.files import read_station_columns
     from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS, taskforce_to_folder
 
     extract = args.extract_date
@@ -366,13 +366,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             raise BadInputError("not a clean summary (JSON with as_of): give --extract-date", summary) from None
     # only the columns the task force uses, no points and no cleaning imports: 0.5-1 s at 10^5 stations
-    stations = read_parquet_columns(
-        args.stations,
-        STATION_COLUMNS,
-        OPTIONAL_STATION_COLUMNS,
-        "station table",
-        "run `python -m analysis clean` first",
-    )
+    stations = read_station_columns(args.stations, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS)
     # the stage's tables come back in memory: no second read of the files it has just written
     report, _ = taskforce_to_folder(
         stations,

@@ -1439,11 +1439,9 @@ def write_coverage(
 def read_coverage_stations(path: str | Path) -> pd.DataFrame:
     """The columns of a cleaned stations.parquet that coverage uses, without point geometry (and
     without importing cleaning, which the command does not need)."""
-    from analysis.files import read_parquet_columns
+    from analysis.files import read_station_columns
 
-    return read_parquet_columns(
-        path, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS, "station table", "run `python -m analysis clean` first"
-    )
+    return read_station_columns(path, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS)
 
 
 def coverage_to_folder(
@@ -1454,55 +1452,21 @@ def coverage_to_folder(
     radius_m: float | None = None,
     mode: str = "grid",
     with_map: bool = True,
-) -> CoverageResult:
-    """Read the stations (a path or a frame), run `coverage_stage` into `out` and return its result
-    (for callers that want the tables in memory as well as on disk)."""
-    if not isinstance(stations, pd.DataFrame):
-        stations = read_coverage_stations(stations)
-    result, _ = _run_stage(stations, resolve_city(city), as_of, out, with_map=with_map, mode=mode, radius_m=radius_m)
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Stage entry
-# --------------------------------------------------------------------------------------------
-
-
-def coverage_stage(
-    stations: pd.DataFrame,
-    city: City,
-    as_of,
-    out: str | Path,
     basemap: str | None = None,
-    with_map: bool = True,
-    mode: str = "grid",
-    radius_m: float | None = None,
-    stamp: dict | None = None,
-) -> list[Path]:
-    """The coverage stage, as the command line, the notebooks and the report run it: assess the
-    cleaned `stations` of a resolved `city` on `as_of` (None: every dated station) and write the
-    tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically and
-    a stage.json (with `stamp`) last. Returns the files written (one progress step each for the
-    stations, the assessment and the files: a national run takes about a minute)."""
-    return _run_stage(
-        stations, city, as_of, out, basemap=basemap, with_map=with_map, mode=mode, radius_m=radius_m, stamp=stamp
-    )[1]
-
-
-def _run_stage(
-    stations: pd.DataFrame,
-    city: City,
-    as_of,
-    out: str | Path,
-    basemap: str | None = None,
-    with_map: bool = True,
-    mode: str = "grid",
-    radius_m: float | None = None,
     stamp: dict | None = None,
 ) -> tuple[CoverageResult, list[Path]]:
+    """The coverage stage, as the command line, the notebooks and the report run it: assess the
+    cleaned `stations` (a path or a frame) of `city` on `as_of` (None: every dated station) and write
+    the tables, gaps.geojson and (with `with_map`) coverage_map.html into `out`, each file atomically
+    and a stage.json (with `stamp`) last. Returns the result (the tables in memory, for callers that
+    want them as well as the files) and the files written. One progress step each for the stations,
+    the assessment and the files: a national run takes about a minute."""
     from analysis.catalog import publish_stage, stamp_date
     from analysis.progress import task
 
+    if not isinstance(stations, pd.DataFrame):
+        stations = read_coverage_stations(stations)
+    city = resolve_city(city)
     with task("coverage", 3) as progress:
         progress.advance(note=f"{len(stations):,} stations read")
         result = assess_coverage(stations, city, as_of=as_of, radius_m=radius_m, mode=mode)

@@ -90,6 +90,14 @@ def read_parquet_columns(
         raise BadInputError(f"unreadable Parquet {what} ({_first_line(exc)})", path) from None
 
 
+def read_station_columns(
+    path: str | Path, required: tuple[str, ...], columns: tuple[str, ...] | None = ()
+) -> pd.DataFrame:
+    """`read_parquet_columns` of a cleaned station table (stations.parquet): the errors call it a
+    station table and say how one is made."""
+    return read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
+
+
 def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
 

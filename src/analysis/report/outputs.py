@@ -125,9 +125,12 @@ def run_stage(
             stations, city, as_of, folder, fig_lang=fig_lang, stamp=stamp, extract_date=cleaned["extract"]
         )
     if stage == "coverage":
-        from analysis.coverage import coverage_stage
+        from analysis.coverage import coverage_to_folder
 
-        return coverage_stage(stations, city, as_of, folder, basemap=basemap, with_map=basemap is not None, stamp=stamp)
+        _, written = coverage_to_folder(
+            stations, city, folder, as_of, basemap=basemap, with_map=basemap is not None, stamp=stamp
+        )
+        return written
     if stage == "taskforce":
         from analysis.taskforce import taskforce_stage
 
