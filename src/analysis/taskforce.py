@@ -1227,24 +1227,6 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
 
 
-def taskforce_stage(
-    stations: pd.DataFrame,
-    city: City,
-    as_of: pd.Timestamp,
-    out: str | Path,
-    extract_date=None,
-    fig_lang: str | None = "zh",
-    horizon: int = 12,
-    source: str = "",
-    stamp: dict | None = None,
-) -> list[Path]:
-    """The task-force stage, as the command line, the notebooks and the report run it: track the
-    cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
-    site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
-    and a stage.json (with `stamp`) last. Returns the files written."""
-    return taskforce_to_folder(stations, city, as_of, out, extract_date, fig_lang, horizon, source, stamp)[1]
-
-
 def taskforce_to_folder(
     stations: pd.DataFrame,
     city: City,
@@ -1256,8 +1238,11 @@ def taskforce_to_folder(
     source: str = "",
     stamp: dict | None = None,
 ) -> tuple[TaskforceReport, list[Path]]:
-    """`taskforce_stage`, returning the tables it wrote with the files (for callers that want them in
-    memory as well as on disk, such as the command line's summary, instead of reading the files back)."""
+    """The task-force stage, as the command line, the notebooks and the report run it: track the
+    cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
+    site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
+    and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
+    well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date
     from analysis.files import write_csv
 

@@ -132,10 +132,10 @@ def run_stage(
         )
         return written
     if stage == "taskforce":
-        from analysis.taskforce import taskforce_stage
+        from analysis.taskforce import taskforce_to_folder
 
         source = say(fig_lang or "zh", "source.taskforce")
-        return taskforce_stage(
+        _, written = taskforce_to_folder(
             stations,
             city,
             as_of,
@@ -145,6 +145,7 @@ def run_stage(
             source=source,
             stamp=stamp,
         )
+        return written
     raise BadInputError(f"no dated stage {stage!r} (one of {', '.join(DATED_STAGES)})")
 
 
