@@ -611,3 +611,26 @@ def test_source_labels_per_file_and_sheet_equal_labels_joined_row_by_row():
         assert got.tolist() == [w if w is not None else pd.NA for w in want]
         assert got.dtype == S._source_label_per_row(file, sheet, rows).dtype
     assert S._source_label_per_row(file, sheet, rows).fillna("-").tolist() == [w or "-" for w in want]
+
+
+def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_path):
+    """`write_stations` of the plain table (points as WKB from lon/lat, no shapely point) writes the same
+    bytes as geopandas' GeoParquet of the GeoDataFrame; a table it cannot write so goes through geopandas."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean.stations import _with_points, write_stations
+
+    write_csv(tmp_path / "s.csv", [row(i) for i in range(4)] + [row(3), row(5, code="", lon=" ")])
+    result = clean(tmp_path)
+    table = result.table
+    assert "geometry" not in table.columns and len(table) == 4
+    write_stations(table, tmp_path / "fast.parquet")
+    write_stations(result.stations, tmp_path / "geopandas.parquet")
+    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "geopandas.parquet").read_bytes()
+    # a point of NaN (not a cleaned station, but a table a user may pass): geopandas writes it
+    odd = table.copy()
+    odd.loc[1, "lon"] = np.nan
+    write_stations(odd, tmp_path / "odd.parquet")
+    write_stations(_with_points(odd), tmp_path / "odd_geopandas.parquet")
+    assert (tmp_path / "odd.parquet").read_bytes() == (tmp_path / "odd_geopandas.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "fast.parquet").num_rows == 4

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analysis import geo
 from analysis.clean import parse
@@ -65,12 +68,21 @@ DEFAULT_GNB_ID_BITS = 24
 
 @dataclass
 class CleanResult:
-    """What `clean_stations` returns: the three outputs, the source ledger and the files that failed."""
+    """What `clean_stations` returns: the three outputs, the source ledger and the files that failed.
 
-    stations: gpd.GeoDataFrame
+    `table` is the station table without point objects; `stations` the same as a GeoDataFrame, its
+    points made on first use (a national table's shapely points are ~0.2 KB a station, and writing
+    the table needs none of them: see `write_stations`)."""
+
+    table: pd.DataFrame
     quarantine: pd.DataFrame
     summary: dict
     source_matches: pd.DataFrame
+
+    @functools.cached_property
+    def stations(self) -> gpd.GeoDataFrame:
+        """The stations as WGS-84 points (GeoDataFrame), built from `table` once."""
+        return _with_points(self.table)
 
     @property
     def failed_files(self) -> list[str]:
@@ -1144,8 +1156,9 @@ def _network_only_stations(
     return net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))
 
 
-def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
-    """Typed columns in a fixed order, sorted by station id, checked against the schema."""
+def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Typed columns in a fixed order, sorted by station id, checked against the schema (no points:
+    `_with_points` makes them where they are used)."""
     # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
         st[column] = pd.to_datetime(st[column])
@@ -1160,6 +1173,11 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     # the columns in their order without a copy (`st[columns]` copies the whole table: ~1 GB of a national one)
     st = _sort_by_station_id(pd.DataFrame({c: st[c] for c in STATION_DTYPES}, copy=False))
     _validate_sorted_stations(st)
+    return st
+
+
+def _with_points(st: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The station table as a GeoDataFrame of WGS-84 points from its lon/lat."""
     # from the columns, not the frame: GeoDataFrame(frame, geometry=...) consolidates the frame's columns
     # into blocks, a copy of every number and date column while the points are held (~0.7 GB at 4.25 M)
     points = gpd.GeoSeries(gpd.points_from_xy(st["lon"], st["lat"]), index=st.index, crs="EPSG:4326")
@@ -1201,8 +1219,75 @@ def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
-    write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False))
+def write_stations(stations: pd.DataFrame, path: Path) -> None:
+    """A station table as GeoParquet (zstd): a GeoDataFrame as geopandas writes it; a plain table with
+    lon/lat (`CleanResult.table`) with its points written from lon/lat, the same bytes as geopandas
+    writes for the points of lon/lat, without a shapely point per station."""
+    if isinstance(stations, gpd.GeoDataFrame) or not _points_writable(stations):
+        frame = stations if isinstance(stations, gpd.GeoDataFrame) else _with_points(stations)
+        write_atomic(
+            path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
+        )
+        return
+    write_atomic(path, lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd"))
+
+
+def _points_writable(st: pd.DataFrame) -> bool:
+    """True when the points can be written from lon/lat as bytes: every coordinate finite (shapely
+    writes a point of NaN its own way), a little-endian machine (WKB of its byte order), no column
+    named geometry already, no frame attributes (geopandas writes them as metadata)."""
+    if "geometry" in st.columns or st.attrs or sys.byteorder != "little" or not len(st):
+        return False
+    return bool(np.isfinite(st["lon"].to_numpy(float)).all() and np.isfinite(st["lat"].to_numpy(float)).all())
+
+
+#: A 2-D point as ISO WKB: byte order (1, little-endian), geometry type (1, Point), x, y: 21 bytes.
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+#: Points per Arrow chunk of WKB (32-bit offsets: 21 bytes a point stays far below 2 GB a chunk).
+_WKB_CHUNK = 1 << 24
+
+
+def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.ChunkedArray:
+    """ISO WKB of the points (lon, lat), as `shapely.to_wkb(points_from_xy(lon, lat), flavor="iso")`
+    writes them, made in numpy: one buffer, no Python object per point."""
+    parts = []
+    for lo in range(0, len(lon), _WKB_CHUNK):
+        x, y = lon[lo : lo + _WKB_CHUNK], lat[lo : lo + _WKB_CHUNK]
+        rec = np.empty(len(x), dtype=_WKB_POINT)
+        rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, x, y
+        offsets = np.arange(len(x) + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
+        parts.append(pa.Array.from_buffers(pa.binary(), len(x), [None, pa.py_buffer(offsets), pa.py_buffer(rec)]))
+    return pa.chunked_array(parts, pa.binary())
+
+
+def _point_table(st: pd.DataFrame) -> pa.Table:
+    """The Arrow table geopandas' `to_parquet(index=False)` writes for `_with_points(st)`: the columns
+    as pyarrow converts them, the points as WKB from lon/lat, geopandas' own field and "geo" metadata
+    (made by geopandas from the two corner points: the bounding box is all it takes from the points)."""
+    from geopandas.io.arrow import _create_metadata, _encode_metadata
+
+    lon, lat = st["lon"].to_numpy(float), st["lat"].to_numpy(float)
+    # the columns with an empty geometry column, as geopandas converts them before it puts the WKB in
+    table = pa.Table.from_pandas(
+        pd.DataFrame({**{c: st[c] for c in st.columns}, "geometry": None}), preserve_index=False
+    )
+    corners = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs="EPSG:4326"
+    )
+    crs = corners.geometry.crs
+    field = pa.field(
+        "geometry",
+        pa.binary(),
+        nullable=True,
+        metadata={
+            "ARROW:extension:name": "geoarrow.wkb",
+            "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}),
+        },
+    )
+    table = table.set_column(table.schema.get_field_index("geometry"), field, _wkb_points(lon, lat))
+    metadata = table.schema.metadata
+    metadata.update({b"geo": _encode_metadata(_create_metadata(corners))})
+    return table.replace_schema_metadata(metadata)
 
 
 def read_stations(
@@ -1238,14 +1323,14 @@ def clean_to_folder(
     """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
     clean_summary.json into `out` (each written whole or not at all)."""
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
-    if result.stations.empty:
+    if result.table.empty:
         # outputs of an earlier run stay: an empty table would read as "no stations" downstream
         reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
         raise BadInputError(
             f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
         )
     out = Path(out)
-    write_stations(result.stations, out / "stations.parquet")
+    write_stations(result.table, out / "stations.parquet")
     write_csv(result.quarantine, out / "quarantine.csv")
     write_csv(result.source_matches, out / "source_matches.csv")
     write_json(result.summary, out / "clean_summary.json")
