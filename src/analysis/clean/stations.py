@@ -36,6 +36,7 @@ from analysis.clean.ledger import (
     fate_operator_rows,
     select_unkept_rows,
     summarize,
+    write_table_csv,
 )
 from analysis.clean.sources import (
     FIELDS,
@@ -1332,6 +1333,6 @@ def clean_to_folder(
     out = Path(out)
     write_stations(result.table, out / "stations.parquet")
     write_csv(result.quarantine, out / "quarantine.csv")
-    write_csv(result.source_matches, out / "source_matches.csv")
+    write_table_csv(result.source_matches, out / "source_matches.csv")
     write_json(result.summary, out / "clean_summary.json")
     return result
