@@ -152,3 +152,33 @@ def test_row_keys_from_a_coarser_start_still_tell_texts_apart():
     frame = pd.DataFrame({"lon": ["84.1", "84.10", "84.1", "85"], "code": ["S1", "S1", "S1", "S1"]}, dtype="str")
     keys = _row_keys(frame, start=np.array([84.1, 84.1, 84.1, 85.0]))
     assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
+
+
+def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
+    """Only rows whose record repeats, whose operator's site code repeats, or that have no code can be
+    merged or called a conflict: the raw text of the others is dropped before de-duplication."""
+    import pandas as pd
+
+    from analysis.clean.dedupe import dedupe_keys, dedupe_rows, rows_that_may_merge
+    from analysis.clean.sources import FIELDS
+
+    lon, lat = (
+        [84.87, 84.87, 84.99, 84.88, 84.9, 84.9, 84.95, 84.87],
+        [45.6, 45.6, 45.6, 45.61, 45.7, 45.7, 45.65, 45.6],
+    )
+    codes = ["S1", "S1", "S1", "S2", None, None, "S3", "S1"]
+    operators = ["CMCC", "CMCC", "CMCC", "CMCC", "CTCC", "CTCC", "CMCC", "CUCC"]
+    raw = pd.DataFrame({c: pd.Series([None] * 8, dtype="str") for c in FIELDS})
+    raw["site_code"] = pd.Series(codes, dtype="str")
+    raw["operator"] = pd.Series(operators, dtype="str")
+    raw["lon"], raw["lat"] = pd.Series(map(str, lon), dtype="str"), pd.Series(map(str, lat), dtype="str")
+    rec = pd.DataFrame({"lon": lon, "lat": lat, "site_code": pd.Series(codes, dtype="str"), "operator": operators})
+    rec["reason"], rec["n_fields"] = None, 4
+    record_key, code_key = dedupe_keys(raw, rec)
+    may = rows_that_may_merge(rec, record_key, code_key)
+    # 0-1 one record twice, 2 the code of 0 elsewhere (a conflict), 4-5 no code; 3, 6, 7 codes of their own
+    # (7: the code of 0 but another operator's)
+    assert may.tolist() == [True, True, True, False, True, True, False, False]
+    dd = dedupe_rows(rec, record_key, code_key)
+    moved = dd.index[(dd["anchor"].to_numpy() != dd.index.to_numpy()) | dd["conflict"].notna().to_numpy()]
+    assert set(moved) == {1, 2, 5} and set(moved) <= set(np.flatnonzero(may))

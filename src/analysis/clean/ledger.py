@@ -124,8 +124,12 @@ def build_quarantine(
 
 def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
     """The raw rows the quarantine shows (merged or quarantined), as Python strings: all that must
-    outlive the rest of a national file's raw text."""
+    outlive the rest of a national file's raw text. `raw` may hold only the rows that can leave the
+    stations; one that left without its row there is a bug, raised."""
     rows = fate.index[(fate["fate"] != "kept").to_numpy()]
+    missing = rows.difference(raw.index)
+    if len(missing):
+        raise LedgerError(f"{len(missing)} rows not kept have no raw text to show (first: row {missing[0]})")
     return _as_python_text(raw.loc[rows].drop(columns=["read_note", "read_problem"], errors="ignore"))
 
 

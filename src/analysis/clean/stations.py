@@ -25,7 +25,14 @@ import pyarrow.parquet as pq
 
 from analysis import geo
 from analysis.clean import parse
-from analysis.clean.dedupe import DUPLICATE_RADIUS_M, MATCH_RADIUS_M, dedupe_rows, match_sites
+from analysis.clean.dedupe import (
+    DUPLICATE_RADIUS_M,
+    MATCH_RADIUS_M,
+    dedupe_keys,
+    dedupe_rows,
+    match_sites,
+    rows_that_may_merge,
+)
 from analysis.clean.ledger import (
     DISAGREE_RADIUS_M,
     MERGE_REASONS,  # noqa: F401  (re-exported: the reasons users look up here)
@@ -151,6 +158,14 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
     values = raw[column] if rows is None else raw.loc[rows, column]
     out = values.to_numpy(dtype=object, na_value=None)
     return pd.Series(out, index=values.index, name=column, dtype=object)
+
+
+def _as_written(values: pd.Series) -> pd.Series:
+    """A column of text as Python strings, None where empty (as `_text` gives them); a column of Python
+    objects as it is."""
+    if values.dtype == object:
+        return values
+    return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index, name=values.name, dtype=object)
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
@@ -405,21 +420,24 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
     masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
     pos = pd.DataFrame(index=raw.index)
-    lon_text, lat_text = _text(raw, "lon"), _text(raw, "lat")
+    # the texts stay Arrow strings (as Python strings a national file's coordinates cost ~0.1 KB each)
+    lon_text, lat_text = raw["lon"], raw["lat"]
     # the planned position only where no actual one is given (规划经度 beside 实际经度)
     planned = lon_text.isna() & lat_text.isna() & raw["lonlat"].isna() & raw["planned_lon"].notna()
     if planned.any():
-        lon_text = lon_text.where(~planned, _text(raw, "planned_lon"))
-        lat_text = lat_text.where(~planned, _text(raw, "planned_lat"))
+        lon_text = lon_text.where(~planned, raw["planned_lon"])
+        lat_text = lat_text.where(~planned, raw["planned_lat"])
     pos["planned"] = planned
     if raw["lonlat"].notna().any():
+        # (as Python strings: the split's missing halves are kept as it gives them, and said so in details)
+        lon_text, lat_text = _as_written(lon_text), _as_written(lat_text)
         split_lon, split_lat = parse.split_lonlat(_text(raw, "lonlat"))
         use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
         lon_text = lon_text.where(~use, split_lon.astype(object))
         lat_text = lat_text.where(~use, split_lat.astype(object))
     pos["lon_text"], pos["lat_text"] = lon_text, lat_text
-    lon = parse.parse_coordinates(pd.Series(lon_text, dtype=object))
-    lat = parse.parse_coordinates(pd.Series(lat_text, dtype=object))
+    lon = parse.parse_coordinates(lon_text)
+    lat = parse.parse_coordinates(lat_text)
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
@@ -490,18 +508,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
-    on_air_text = _text(raw, "on_air_date")
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        said = _text(raw, "status").astype(str)
-        notes = _append_note(
-            notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; "
-        )
+        said = (_text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned).reindex(raw.index)
+        notes = _append_note(notes, not_yet, "status ", said, ": not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
-    bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
+    bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
     checks = {
         "bad_date": bad_date,
         "future": on_air > as_of,
@@ -577,17 +592,20 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
 def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """The detail text of each reason, built only for the rows quarantined for it."""
     lon_text, lat_text = pos["lon_text"], pos["lat_text"]
-    on_air_text = _text(raw, "on_air_date")
     on_air = rec["on_air_date"]
+
+    def lon_lat(m: np.ndarray) -> pd.Series:  # (the texts of the rows quarantined only)
+        return "lon=" + _as_written(lon_text[m]).astype(str) + " lat=" + _as_written(lat_text[m]).astype(str)
+
     details = {
         "unreadable_line": lambda m: raw["read_problem"][m].astype(str),
-        "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
-        "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
+        "missing_coordinates": lon_lat,
+        "unparseable_coordinates": lon_lat,
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
         "outside_city": lambda m: (
             "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
         ),
-        "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
+        "unparseable_on_air_date": lambda m: "on_air_date=" + _text(raw, "on_air_date", m).astype(str),
         "future_on_air_date": lambda m: (
             "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d") + " > " + as_of.strftime("%Y-%m-%d")
         ),
@@ -816,7 +834,14 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
-    dd, conflict_anchor, heads = _dedupe_operator_rows(raw, rec)
+    record_key, code_key = dedupe_keys(raw, rec)
+    # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
+    # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
+    may_leave = rec["reason"].notna().to_numpy() | rows_that_may_merge(rec, record_key, code_key)
+    leaving = raw.take(np.flatnonzero(may_leave))
+    raw = raw[["source_file", "source_sheet", "source_row"]]
+    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key)
+    del record_key, code_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist = match_sites(good_sites, rec, heads)
@@ -828,8 +853,8 @@ def _clean_tables(
     op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
     cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
-    unkept = select_unkept_rows(raw, op_fate)
-    raw = raw[["source_file", "source_sheet", "source_row"]]
+    unkept = select_unkept_rows(leaving, op_fate)
+    del leaving
     # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
     rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
     # the stations in the order of their ids from the start: the finished table is then sorted already,
@@ -892,10 +917,13 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
     }
 
 
-def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
-    """De-duplicate the usable rows; a row whose code sits > 50 m from its code's kept record is
-    quarantined in `rec` as a conflict. Returns the merges, each conflict's anchor and the kept rows."""
-    dd = dedupe_rows(raw, rec)
+def _dedupe_operator_rows(
+    rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray
+) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
+    """De-duplicate the usable rows (keys: `dedupe.dedupe_keys`); a row whose code sits > 50 m from its
+    code's kept record is quarantined in `rec` as a conflict. Returns the merges, each conflict's anchor
+    and the kept rows."""
+    dd = dedupe_rows(rec, record_key, code_key)
     conflict = dd["conflict"].notna()
     conflict_anchor = dd.loc[conflict, "anchor"]
     rec.loc[dd.index[conflict], "reason"] = "site_code_conflict"
