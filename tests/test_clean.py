@@ -548,6 +548,29 @@ def test_finished_stations_with_a_repeated_id_fail_the_schema():
         _validate_sorted_stations(pd.concat([st.iloc[:1], st.iloc[:1]], ignore_index=True))
 
 
+def test_finished_stations_checked_in_slices_as_a_whole(monkeypatch):
+    """The schema is checked a slice of rows at a time: a bad value in any slice fails, an empty table passes."""
+    import pandas as pd
+    import pandera.errors
+
+    import analysis.clean.stations as stations
+    from analysis.schemas import STATION_DTYPES
+
+    row = {c: None for c in STATION_DTYPES} | {
+        "station_id": "CMCC-S1", "name": "甲", "operator": "CMCC", "band": "n41", "lon": 84.9, "lat": 45.6,
+        "district": "克拉玛依区", "status": "planned", "is_on_air": False, "source_file": "a.csv", "source_row": 2,
+        "sources": "a.csv:2", "n_sources": 1, "in_operator_reports": True, "opencellid_cells": 0,
+    }  # fmt: skip
+    rows = [row | {"station_id": f"CMCC-S{i}", "source_row": i + 2} for i in range(5)]
+    monkeypatch.setattr(stations, "_VALIDATE_ROWS", 2)
+    st = pd.DataFrame(rows).astype(STATION_DTYPES)
+    stations._validate_sorted_stations(st)
+    stations._validate_sorted_stations(st.iloc[:0])
+    for bad in ({"operator": "XX"}, {"lat": 95.0}, {"is_on_air": True}):
+        with pytest.raises(pandera.errors.SchemaError):
+            stations._validate_sorted_stations(pd.DataFrame(rows[:4] + [rows[4] | bad]).astype(STATION_DTYPES))
+
+
 def test_labels_joined_per_station_as_the_general_join_does():
     """A station's source labels in their order: by position for a station of one source, joined for
     one of several; a station without a source has none, a key that heads none is left out."""

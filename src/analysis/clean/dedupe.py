@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from analysis.clean.sources import FIELDS
+from analysis.errors import LedgerError
 
 #: Two records of one operator closer than this are one station (same code, or no code).
 DUPLICATE_RADIUS_M = 50.0
@@ -52,30 +53,44 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return np.asarray(dist, float)
 
 
-def dedupe_keys(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of `raw` (and `rec`, parsed from it): one integer that exact repeats of its whole record
-    share, and one that the rows of its operator and site code share (-1 without a code): all that
-    `dedupe_rows` needs of the raw text, and what `rows_that_may_merge` tells from."""
-    record_key = _row_keys(raw[list(FIELDS)], _position_key(rec))
+def dedupe_keys(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per parsed row: one integer that the rows of its position share, and one that the rows of its
+    operator and site code share (-1 without a code): what `rows_that_may_merge` tells from, and with
+    `record_keys` all that `dedupe_rows` needs."""
+    position_key = _position_key(rec)
     code_key = np.full(len(rec), -1, dtype=np.int64)
     coded = np.flatnonzero(rec["site_code"].notna().to_numpy())
     if len(coded):
         # the code first: after it nearly every row's key is its own, and the operator is encoded only for
         # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
         code_key[coded] = _row_keys(pd.DataFrame({c: rec[c].take(coded) for c in ("site_code", "operator")}))
-    return record_key, code_key
+    return position_key, code_key
 
 
-def rows_that_may_merge(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray) -> np.ndarray:
-    """True for every row `dedupe_rows` may merge into another or quarantine as a conflict: its record
-    repeated exactly, its operator's site code another row's too, or without a site code (then its position
-    decides). A national file's other rows (nearly all) are kept whatever happens: their raw text is not
-    needed again."""
+def rows_that_may_merge(position_key: np.ndarray, code_key: np.ndarray) -> np.ndarray:
+    """True for every row `dedupe_rows` may merge into another or quarantine as a conflict: its position
+    another row's too (an exact repeat has its position), its operator's site code another row's too, or
+    without a site code (then its position decides). A national file's other rows (nearly all) are kept
+    whatever happens: their raw text is not needed again."""
     coded = code_key >= 0
-    shared_code = np.zeros(len(rec), dtype=bool)
+    shared_code = np.zeros(len(code_key), dtype=bool)
     if coded.any():
-        shared_code[coded] = _is_shared(pd.factorize(code_key[coded])[0])
-    return _is_shared(pd.factorize(record_key)[0]) | shared_code | ~coded
+        shared_code[coded] = _is_shared(code_key[coded])
+    return _is_shared(position_key) | shared_code | ~coded
+
+
+def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray) -> np.ndarray:
+    """Per row (of `position_key`): one integer that exact repeats of its whole record share. `texts`:
+    the raw text of the rows at positions `rows`, which hold every row whose position another shares
+    (a row of a position of its own is no other row's repeat, whatever its text)."""
+    inside = np.zeros(len(position_key), dtype=bool)
+    inside[rows] = True
+    if (_is_shared(position_key) & ~inside).any():
+        raise LedgerError("exact repeats looked for without the text of every row sharing a position")
+    key = position_key.astype(np.int64)
+    # (keys of the rows looked at start past every position's: they never meet another row's position)
+    key[rows] = _row_keys(texts[list(FIELDS)], position_key[rows]) + (int(position_key.max()) + 1 if len(key) else 0)
+    return key
 
 
 def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray) -> pd.DataFrame:
@@ -165,10 +180,12 @@ def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarra
 
 
 def _is_shared(codes: np.ndarray) -> np.ndarray:
-    """True where another row has the same code (codes 0…n-1): counted, not hashed (a hash table of a
-    national file's keys is ~0.2 GB)."""
+    """True where another row has the same code (non-negative integers; numbered 0… first when they
+    spread far beyond the rows): counted, not hashed (a hash table of a national file's keys is ~0.2 GB)."""
     if not len(codes):
         return np.zeros(0, dtype=bool)
+    if codes.max() >= 4 * len(codes):  # (keys of `_row_keys` stay below a few times the rows)
+        codes = pd.factorize(codes)[0]
     return np.bincount(codes)[codes] > 1
 
 

@@ -31,6 +31,7 @@ from analysis.clean.dedupe import (
     dedupe_keys,
     dedupe_rows,
     match_sites,
+    record_keys,
     rows_that_may_merge,
 )
 from analysis.clean.ledger import (
@@ -834,14 +835,15 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
-    record_key, code_key = dedupe_keys(raw, rec)
+    position_key, code_key = dedupe_keys(rec)
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
-    may_leave = rec["reason"].notna().to_numpy() | rows_that_may_merge(rec, record_key, code_key)
-    leaving = raw.take(np.flatnonzero(may_leave))
+    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | rows_that_may_merge(position_key, code_key))
+    leaving = raw.take(rows)
     raw = raw[["source_file", "source_sheet", "source_row"]]
+    record_key = record_keys(leaving, rows, position_key)
     dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key)
-    del record_key, code_key
+    del record_key, code_key, position_key, rows
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist = match_sites(good_sites, rec, heads)
@@ -860,9 +862,11 @@ def _clean_tables(
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
-    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
+    # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
+    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     del rec, dd  # (before the sources' labels are made)
     own_labels, member_sources = _member_sources(raw, *members)
     del members
@@ -954,7 +958,7 @@ def _operator_stations(
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
-    position (-1 none) of head row labels."""
+    position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
@@ -966,17 +970,24 @@ def _operator_stations(
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = pd.Series(member_head).duplicated(keep=False).to_numpy()
-    # column by column: `rec[value_cols]` copies the columns whole before they are taken (~0.4 GB)
-    st = pd.DataFrame({c: rec[c].take(head_at).set_axis(heads) for c in value_cols}, copy=False)
-    reported = rec["reported_status"].take(head_at).set_axis(heads)
-    note_text = rec["notes"].take(head_at).set_axis(heads)
+    group_at, group_head = member_at[several], member_head[several]
+    columns, firsts = {}, {}
+    for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
+        values = rec.pop(c)
+        columns[c] = values.take(head_at).set_axis(heads)
+        if several.any():
+            firsts[c] = values.take(group_at).groupby(member_station[several], sort=False).first()
+    st = pd.DataFrame(columns, copy=False)
+    del columns, values
     if several.any():
-        group_at, group_head = member_at[several], member_head[several]
-        members = pd.DataFrame({c: rec[c].take(group_at) for c in value_cols}, copy=False)
-        _fill_from_groups(st, members.groupby(member_station[several], sort=False).first())
-        del members
+        _fill_from_groups(st, pd.DataFrame(firsts, copy=False))
+    del firsts
+    said_all, notes_all = rec.pop("reported_status"), rec.pop("notes")
+    reported = said_all.take(head_at).set_axis(heads)
+    note_text = notes_all.take(head_at).set_axis(heads)
+    if several.any():
         # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
-        said = rec["reported_status"].take(group_at).set_axis(group_head)
+        said = said_all.take(group_at).set_axis(group_head)
         said = said[said.to_numpy() != "unknown"]
         first_said = said.groupby(level=0, sort=False).first()
         several_heads = pd.unique(group_head)
@@ -984,17 +995,18 @@ def _operator_stations(
         if (at < 0).any():  # (as a label look-up of a head without a station would)
             raise KeyError(f"{several_heads[at < 0][:3].tolist()} not in the stations")
         reported.iloc[at] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
-        notes = _join_unique_sorted(pd.Series(group_head), rec["notes"].take(group_at)).reindex(several_heads)
+        notes = _join_unique_sorted(pd.Series(group_head), notes_all.take(group_at)).reindex(several_heads)
         note_text.iloc[at] = notes.to_numpy(dtype=object)
+    off_air = said_all.to_numpy()[member_at] == "decommissioned"
+    del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
-        st[column] = rec[column].take(head_at).to_numpy()
+        st[column] = rec.pop(column).take(head_at).to_numpy()
     st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
     st["notes"] = note_text
-    off_air = rec["reported_status"].to_numpy()[member_at] == "decommissioned"
     _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
     # the file of each row as a category (a national file names a handful of files: a byte a row, not its
     # name again); typed as text when the table is finished
@@ -1221,7 +1233,15 @@ def _validate_sorted_stations(st: pd.DataFrame) -> None:
     ids = pa.chunked_array(pa.array(st["station_id"].array))
     if len(ids) > 1 and pc.any(pc.equal(ids[1:], ids[:-1])).as_py():
         raise pandera.errors.SchemaError(stations_schema(), st, "column 'station_id' not unique")
-    _stations_schema_but_unique_ids().validate(st, lazy=False)
+    # a million rows at a time: every check is of a row alone, and pandera merges the frame's columns
+    # into blocks (a copy of the numbers and dates of a national table: ~0.8 GB at 4.25 M stations)
+    schema = _stations_schema_but_unique_ids()
+    for lo in range(0, max(len(st), 1), _VALIDATE_ROWS):
+        schema.validate(st.iloc[lo : lo + _VALIDATE_ROWS], lazy=False)
+
+
+#: Rows of the station table checked against the schema at a time.
+_VALIDATE_ROWS = 1 << 20
 
 
 @functools.cache
