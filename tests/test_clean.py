@@ -657,3 +657,17 @@ def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_p
     write_stations(_with_points(odd), tmp_path / "odd_geopandas.parquet")
     assert (tmp_path / "odd.parquet").read_bytes() == (tmp_path / "odd_geopandas.parquet").read_bytes()
     assert pq.read_table(tmp_path / "fast.parquet").num_rows == 4
+
+
+def test_a_category_of_texts_decoded_as_pandas_types_it():
+    """The finished table's file column (a category while the stations are built) typed as pandas types it."""
+    from analysis.clean.stations import _category_as_text
+
+    for values in (
+        pd.Series(pd.Categorical(["a.csv", None, "b站.csv", "a.csv"]), index=[5, 6, 7, 8]),
+        pd.Series(pd.Categorical([None, None], categories=["x"])),
+        pd.Series(pd.Categorical([3, 1, None])),
+        pd.Series(["plain", None], dtype=object),
+    ):
+        out, expected = _category_as_text(values), values.astype("str")
+        assert out.dtype == expected.dtype and out.equals(expected) and (out.index == expected.index).all()
