@@ -63,7 +63,9 @@ def dedupe_keys(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if len(coded):
         # the code first: after it nearly every row's key is its own, and the operator is encoded only for
         # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
-        code_key[coded] = _row_keys(pd.DataFrame({c: rec[c].take(coded) for c in ("site_code", "operator")}))
+        every = len(coded) == len(rec)  # (a national file: no copy of its codes taken first)
+        columns = {c: rec[c] if every else rec[c].take(coded) for c in ("site_code", "operator")}
+        code_key[coded] = _row_keys(pd.DataFrame(columns, copy=False))
     return position_key, code_key
 
 

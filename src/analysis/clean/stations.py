@@ -401,10 +401,19 @@ def _append_note(
 
 
 def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
-    reason = pd.Series(None, index=index, dtype=object)
-    for name, mask in checks:
-        reason = reason.mask(reason.isna() & mask.fillna(False).astype(bool), name)
-    return reason
+    """The name of the first check each row fails (None where it fails none), on integer codes: a new
+    column of a national file's rows per check cost seconds."""
+    masks = [mask.fillna(False).astype(bool) for _, mask in checks]
+    if not all(m.index.equals(index) for m in masks):  # (aligned on their labels, as Series are)
+        reason = pd.Series(None, index=index, dtype=object)
+        for (name, _), mask in zip(checks, masks, strict=True):
+            reason = reason.mask(reason.isna() & mask, name)
+        return reason
+    code = np.zeros(len(index), dtype=np.int16)  # 0: none yet; i: the i-th check
+    for i, mask in enumerate(masks, start=1):
+        code[(code == 0) & mask.to_numpy()] = i
+    names = np.array([None, *(name for name, _ in checks)], dtype=object)
+    return pd.Series(names[code], index=index, dtype=object)
 
 
 def _to_wgs84(a: np.ndarray, b: np.ndarray, is_gcj: np.ndarray, is_bd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
