@@ -56,14 +56,24 @@ def fate_operator_rows(
     op_fate["reason"] = rec["reason"]
     op_fate["detail"] = rec["detail"]
     op_fate["merged_into"] = None
+    # each head row's station id found by its row position (a hash table of a national file's heads, to
+    # look up a few thousand anchors, cost ~0.1 KB a row)
+    station_of_row = np.full(len(rec) + 1, -1, dtype=np.int64)  # (the last: a label not found)
+    station_of_row[rec.index.get_indexer(head_ids.index)] = np.arange(len(head_ids))
+    ids = np.append(head_ids.to_numpy(dtype=object, na_value=np.nan), np.nan)
+
+    def id_of(anchors: pd.Series) -> np.ndarray:  # (NaN for a label that heads no station, as a reindex)
+        return ids[station_of_row[rec.index.get_indexer(anchors)]]
+
     merged_rows = dd.index[dd["merge_reason"].notna()]
     op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
-    op_fate.loc[merged_rows, "merged_into"] = head_ids.reindex(dd.loc[merged_rows, "anchor"]).to_numpy()
+    op_fate.loc[merged_rows, "merged_into"] = id_of(dd.loc[merged_rows, "anchor"])
     op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
     op_fate.loc[conflict_anchor.index, "detail"] = (
-        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy()
+        op_fate.loc[conflict_anchor.index, "detail"] + " " + id_of(conflict_anchor)
     )
-    op_fate["fate"] = np.where(op_fate["reason"].isna(), "kept", "quarantined")
+    fate = np.array(["kept", "quarantined"], dtype=object)[op_fate["reason"].notna().to_numpy().astype(np.int8)]
+    op_fate["fate"] = pd.Series(fate, index=op_fate.index, dtype="str")
     op_fate.loc[merged_rows, "fate"] = "merged"
     return op_fate
 
