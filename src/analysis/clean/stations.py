@@ -844,15 +844,12 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
-    position_key, code_key = dedupe_keys(rec)
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
-    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | rows_that_may_merge(position_key, code_key))
-    leaving = raw.take(rows)
-    raw = raw[["source_file", "source_sheet", "source_row"]]
-    record_key = record_keys(leaving, rows, position_key)
-    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key)
-    del record_key, code_key, position_key, rows
+    rows, position_key, code_key = _rows_that_may_leave(rec)
+    leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
+    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_keys(leaving, rows, position_key), code_key)
+    del rows, position_key, code_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist = match_sites(good_sites, rec, heads)
@@ -928,6 +925,14 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
         "match_radius_m": MATCH_RADIUS_M,
         "disagree_radius_m": DISAGREE_RADIUS_M,
     }
+
+
+def _rows_that_may_leave(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the parsed rows that may end in the quarantine (quarantined already, or rows
+    de-duplication may merge), and the position and code keys it found them by (`dedupe.dedupe_keys`)."""
+    position_key, code_key = dedupe_keys(rec)
+    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | rows_that_may_merge(position_key, code_key))
+    return rows, position_key, code_key
 
 
 def _dedupe_operator_rows(
