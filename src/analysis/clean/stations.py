@@ -1353,9 +1353,10 @@ def _point_table(st: pd.DataFrame) -> pa.Table:
 
     lon, lat = st["lon"].to_numpy(float), st["lat"].to_numpy(float)
     # the columns with an empty geometry column, as geopandas converts them before it puts the WKB in
-    table = pa.Table.from_pandas(
-        pd.DataFrame({**{c: st[c] for c in st.columns}, "geometry": None}), preserve_index=False
-    )
+    # (copy=False: a frame made from a dict otherwise merges its numbers and dates into blocks, a copy)
+    columns = pd.DataFrame({**{c: st[c] for c in st.columns}, "geometry": None}, copy=False)
+    table = pa.Table.from_pandas(columns, preserve_index=False)
+    del columns
     corners = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs="EPSG:4326"
     )
