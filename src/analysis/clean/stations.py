@@ -863,6 +863,11 @@ def _clean_tables(
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
     unkept = select_unkept_rows(leaving, op_fate)
     del leaving
+    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
+    # of the fates only what the summary counts (and the sources, the cells' reasons) outlives the quarantine
+    # (details and targets: ~0.1 GB a national file, freed before the stations are built)
+    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
+    del unkept
     # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
     rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
     # the stations in the order of their ids from the start: the finished table is then sorted already,
@@ -883,12 +888,8 @@ def _clean_tables(
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
-    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    # of the fates only what the summary counts outlives the quarantine (details and targets: ~70 MB a
-    # national file)
-    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
-    # the raw text is done with: freed before the stations are typed and copied
-    del unkept, cells, cell_rec
+    # the cells are done with: freed before the stations are typed and copied
+    del cells, cell_rec
 
     stations = _finish_stations(st, as_of_ts)
     del st
