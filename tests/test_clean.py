@@ -548,6 +548,29 @@ def test_finished_stations_with_a_repeated_id_fail_the_schema():
         _validate_sorted_stations(pd.concat([st.iloc[:1], st.iloc[:1]], ignore_index=True))
 
 
+def test_finished_stations_checked_in_slices_as_a_whole(monkeypatch):
+    """The schema is checked a slice of rows at a time: a bad value in any slice fails, an empty table passes."""
+    import pandas as pd
+    import pandera.errors
+
+    import analysis.clean.stations as stations
+    from analysis.schemas import STATION_DTYPES
+
+    row = {c: None for c in STATION_DTYPES} | {
+        "station_id": "CMCC-S1", "name": "甲", "operator": "CMCC", "band": "n41", "lon": 84.9, "lat": 45.6,
+        "district": "克拉玛依区", "status": "planned", "is_on_air": False, "source_file": "a.csv", "source_row": 2,
+        "sources": "a.csv:2", "n_sources": 1, "in_operator_reports": True, "opencellid_cells": 0,
+    }  # fmt: skip
+    rows = [row | {"station_id": f"CMCC-S{i}", "source_row": i + 2} for i in range(5)]
+    monkeypatch.setattr(stations, "_VALIDATE_ROWS", 2)
+    st = pd.DataFrame(rows).astype(STATION_DTYPES)
+    stations._validate_sorted_stations(st)
+    stations._validate_sorted_stations(st.iloc[:0])
+    for bad in ({"operator": "XX"}, {"lat": 95.0}, {"is_on_air": True}):
+        with pytest.raises(pandera.errors.SchemaError):
+            stations._validate_sorted_stations(pd.DataFrame(rows[:4] + [rows[4] | bad]).astype(STATION_DTYPES))
+
+
 def test_labels_joined_per_station_as_the_general_join_does():
     """A station's source labels in their order: by position for a station of one source, joined for
     one of several; a station without a source has none, a key that heads none is left out."""
@@ -611,3 +634,40 @@ def test_source_labels_per_file_and_sheet_equal_labels_joined_row_by_row():
         assert got.tolist() == [w if w is not None else pd.NA for w in want]
         assert got.dtype == S._source_label_per_row(file, sheet, rows).dtype
     assert S._source_label_per_row(file, sheet, rows).fillna("-").tolist() == [w or "-" for w in want]
+
+
+def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_path):
+    """`write_stations` of the plain table (points as WKB from lon/lat, no shapely point) writes the same
+    bytes as geopandas' GeoParquet of the GeoDataFrame; a table it cannot write so goes through geopandas."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean.stations import _with_points, write_stations
+
+    write_csv(tmp_path / "s.csv", [row(i) for i in range(4)] + [row(3), row(5, code="", lon=" ")])
+    result = clean(tmp_path)
+    table = result.table
+    assert "geometry" not in table.columns and len(table) == 4
+    write_stations(table, tmp_path / "fast.parquet")
+    write_stations(result.stations, tmp_path / "geopandas.parquet")
+    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "geopandas.parquet").read_bytes()
+    # a point of NaN (not a cleaned station, but a table a user may pass): geopandas writes it
+    odd = table.copy()
+    odd.loc[1, "lon"] = np.nan
+    write_stations(odd, tmp_path / "odd.parquet")
+    write_stations(_with_points(odd), tmp_path / "odd_geopandas.parquet")
+    assert (tmp_path / "odd.parquet").read_bytes() == (tmp_path / "odd_geopandas.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "fast.parquet").num_rows == 4
+
+
+def test_a_category_of_texts_decoded_as_pandas_types_it():
+    """The finished table's file column (a category while the stations are built) typed as pandas types it."""
+    from analysis.clean.stations import _category_as_text
+
+    for values in (
+        pd.Series(pd.Categorical(["a.csv", None, "b站.csv", "a.csv"]), index=[5, 6, 7, 8]),
+        pd.Series(pd.Categorical([None, None], categories=["x"])),
+        pd.Series(pd.Categorical([3, 1, None])),
+        pd.Series(["plain", None], dtype=object),
+    ):
+        out, expected = _category_as_text(values), values.astype("str")
+        assert out.dtype == expected.dtype and out.equals(expected) and (out.index == expected.index).all()

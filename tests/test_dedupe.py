@@ -152,3 +152,40 @@ def test_row_keys_from_a_coarser_start_still_tell_texts_apart():
     frame = pd.DataFrame({"lon": ["84.1", "84.10", "84.1", "85"], "code": ["S1", "S1", "S1", "S1"]}, dtype="str")
     keys = _row_keys(frame, start=np.array([84.1, 84.1, 84.1, 85.0]))
     assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
+
+
+def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
+    """Only rows whose position repeats (exact repeats among them), whose operator's site code repeats, or
+    that have no code can be merged or called a conflict: the raw text of the others is dropped before
+    de-duplication, and exact repeats are told from the text of the rows kept."""
+    import pandas as pd
+
+    from analysis.clean.dedupe import dedupe_keys, dedupe_rows, record_keys, rows_that_may_merge
+    from analysis.clean.sources import FIELDS
+    from analysis.errors import LedgerError
+
+    lon, lat = (
+        [84.87, 84.87, 84.99, 84.88, 84.9, 84.9, 84.95, 84.87],
+        [45.6, 45.6, 45.6, 45.61, 45.7, 45.7, 45.65, 45.6],
+    )
+    codes = ["S1", "S1", "S1", "S2", None, None, "S3", "S1"]
+    operators = ["CMCC", "CMCC", "CMCC", "CMCC", "CTCC", "CTCC", "CMCC", "CUCC"]
+    raw = pd.DataFrame({c: pd.Series([None] * 8, dtype="str") for c in FIELDS})
+    raw["site_code"] = pd.Series(codes, dtype="str")
+    raw["operator"] = pd.Series(operators, dtype="str")
+    raw["lon"], raw["lat"] = pd.Series(map(str, lon), dtype="str"), pd.Series(map(str, lat), dtype="str")
+    rec = pd.DataFrame({"lon": lon, "lat": lat, "site_code": pd.Series(codes, dtype="str"), "operator": operators})
+    rec["reason"], rec["n_fields"] = None, 4
+    position_key, code_key = dedupe_keys(rec)
+    may = rows_that_may_merge(position_key, code_key)
+    # 0-1 one record twice, 2 the code of 0 elsewhere (a conflict), 4-5 no code, 7 at the position of 0
+    # (with the code of 0 but another operator's); 3, 6 codes and positions of their own
+    assert may.tolist() == [True, True, True, False, True, True, False, True]
+    rows = np.flatnonzero(may)
+    record_key = record_keys(raw.take(rows), rows, position_key)
+    assert record_key[0] == record_key[1] and len(set(record_key[[0, 2, 3, 4, 6, 7]])) == 6
+    with pytest.raises(LedgerError):  # (the text of a row sharing its position left out)
+        record_keys(raw.take(rows[1:]), rows[1:], position_key)
+    dd = dedupe_rows(rec, record_key, code_key)
+    moved = dd.index[(dd["anchor"].to_numpy() != dd.index.to_numpy()) | dd["conflict"].notna().to_numpy()]
+    assert set(moved) == {1, 2, 5} and set(moved) <= set(np.flatnonzero(may))

@@ -64,3 +64,34 @@ def test_quarantine_csv_leads_with_the_schema_columns(tmp_path):
     header = (tmp_path / "out" / "quarantine.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert tuple(header[: len(QUARANTINE_COLUMNS)]) == QUARANTINE_COLUMNS
     assert "read_note" not in header and "read_problem" not in header
+
+
+def test_table_csv_written_as_pandas_writes_it(tmp_path):
+    """`write_table_csv` (pyarrow) writes the bytes `files.write_csv` (pandas) writes: quotes only where
+    the csv writer puts them, floats as numpy prints them (-0.0, 1e+16, 123.0), ISO dates, blanks for
+    missing values; a table of another kind goes to pandas."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.clean.ledger import write_table_csv
+    from analysis.files import write_csv
+
+    texts = ["x,y", 'q"', "", None, "a\nb", "c\rd", " s", "站"]
+    frame = pd.DataFrame(
+        {
+            "station_id": pd.array(texts, dtype="str"),
+            "as_objects": pd.Series(texts, dtype=object),
+            "in_reports": [True, False] * 4,
+            "cells": np.arange(8, dtype="int64") - 3,
+            "distance_m": [1e16, 0.1, 123.0, np.nan, 1e-5, 12345.6, -0.0, 0.0],
+            "on_air_date": pd.to_datetime(
+                ["2020-01-01", None, "2021-03-04", "2020-01-01", None, "1999-12-31", None, None]
+            ),
+        }
+    )
+    cases = {"mixed": frame, "empty": frame.iloc[:0], "numbers": frame[["cells", "distance_m"]]}
+    cases["other"] = frame.assign(cells=frame["cells"].astype("Int64"))  # (a nullable column: pandas writes it)
+    for name, table in cases.items():
+        write_table_csv(table, tmp_path / f"{name}.csv")
+        write_csv(table, tmp_path / f"{name}_pandas.csv")
+        assert (tmp_path / f"{name}.csv").read_bytes() == (tmp_path / f"{name}_pandas.csv").read_bytes(), name

@@ -425,3 +425,21 @@ def test_python_whitespace_is_every_character_re_s_matches():
 def test_factorize_text_codes_and_uniques(dtype):
     codes, uniques = parse.factorize_text(pd.Series(["移动", None, "联通", "移动"], dtype=dtype))
     assert [None if c < 0 else uniques[c] for c in codes] == ["移动", None, "联通", "移动"]
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_plain_decimals_parsed_as_written_equal_the_normalised_parse(dtype):
+    """A plain decimal is parsed without normalising (it is its own normal form); every text gives what
+    normalising it first gives."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.clean.parse import _parse_other_coordinates, parse_coordinates
+
+    texts = ["84.875123", "-45.6", " 84.87 ", "８４．８７", "E84.87", "84°52'58.9\"", '="84.5"', "84,875", "", None,
+             "0", "1234.5", "84.1234567890123", "84.87\u200b", "abc"]  # fmt: skip
+    values = pd.Series(texts, dtype=dtype, index=range(10, 10 + len(texts)))
+    fast, normalised = parse_coordinates(values), _parse_other_coordinates(values)
+    assert fast.index.equals(values.index)
+    np.testing.assert_array_equal(fast.to_numpy(), normalised.to_numpy())
+    assert fast.iloc[0] == 84.875123 and fast.iloc[3] == 84.87 and np.isnan(fast.iloc[9])

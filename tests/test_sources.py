@@ -222,3 +222,32 @@ def test_a_blank_or_short_line_in_a_quote_free_body_keeps_its_row_number(tmp_pat
     assert table.frame["site_code"].tolist()[0] == "S1" and table.frame["site_code"].tolist()[2:] == ["S2", "S3"]
     assert list(table.frame["source_row"]) == [1, 2, 3, 4]
     assert pd.isna(table.frame.loc[2, "lon"])  # S2's missing longitude
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
+def test_head_decoded_as_the_whole_text_would_be(monkeypatch, tmp_path, encoding):
+    """`decode_head` checks the whole file a step at a time but decodes only its start: the same encoding
+    and the same first lines as `decode_text` of the whole, also when the first lines outrun the start;
+    a file of no encoding fails with the same one line."""
+    import analysis.clean.sources as sources
+
+    monkeypatch.setattr(sources, "_DECODE_STEP", 7)  # (steps and starts that cut characters in two)
+    lines = ["站址编码,基站名称,经度,纬度"] + [
+        f"S{i},克拉玛依站{i}{'𠀀' if encoding == 'gb18030' else ''},84.9,45.6" for i in range(60)
+    ]
+    data = ("\n".join(lines) + "\n").encode(encoding)
+    for head_bytes in (64, 10_000):
+        monkeypatch.setattr(sources, "_HEAD_BYTES", head_bytes)
+        head, found = sources.decode_head(data, tmp_path / "a.csv")
+        whole, expected = sources.decode_text(data, tmp_path / "a.csv")
+        assert found == expected and whole.startswith(head)
+        assert sources._head_lines(head, sources.HEADER_SEARCH_ROWS) == sources._head_lines(
+            whole, sources.HEADER_SEARCH_ROWS
+        )
+    bad = data + b"\xff\xfe\x81"
+    if encoding not in ("utf-16",):
+        with pytest.raises(BadInputError) as got:
+            sources.decode_head(bad, tmp_path / "a.csv")
+        with pytest.raises(BadInputError) as want:
+            sources.decode_text(bad, tmp_path / "a.csv")
+        assert str(got.value) == str(want.value)

@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from analysis.clean.sources import FIELDS
+from analysis.errors import LedgerError
 
 #: Two records of one operator closer than this are one station (same code, or no code).
 DUPLICATE_RADIUS_M = 50.0
@@ -52,8 +53,51 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return np.asarray(dist, float)
 
 
-def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
-    """For the usable rows: which row each merges into (itself for kept rows), and why.
+def dedupe_keys(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per parsed row: one integer that the rows of its position share, and one that the rows of its
+    operator and site code share (-1 without a code): what `rows_that_may_merge` tells from, and with
+    `record_keys` all that `dedupe_rows` needs."""
+    position_key = _position_key(rec)
+    code_key = np.full(len(rec), -1, dtype=np.int64)
+    coded = np.flatnonzero(rec["site_code"].notna().to_numpy())
+    if len(coded):
+        # the code first: after it nearly every row's key is its own, and the operator is encoded only for
+        # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
+        every = len(coded) == len(rec)  # (a national file: no copy of its codes taken first)
+        columns = {c: rec[c] if every else rec[c].take(coded) for c in ("site_code", "operator")}
+        code_key[coded] = _row_keys(pd.DataFrame(columns, copy=False))
+    return position_key, code_key
+
+
+def rows_that_may_merge(position_key: np.ndarray, code_key: np.ndarray) -> np.ndarray:
+    """True for every row `dedupe_rows` may merge into another or quarantine as a conflict: its position
+    another row's too (an exact repeat has its position), its operator's site code another row's too, or
+    without a site code (then its position decides). A national file's other rows (nearly all) are kept
+    whatever happens: their raw text is not needed again."""
+    coded = code_key >= 0
+    shared_code = np.zeros(len(code_key), dtype=bool)
+    if coded.any():
+        shared_code[coded] = _is_shared(code_key[coded])
+    return _is_shared(position_key) | shared_code | ~coded
+
+
+def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray) -> np.ndarray:
+    """Per row (of `position_key`): one integer that exact repeats of its whole record share. `texts`:
+    the raw text of the rows at positions `rows`, which hold every row whose position another shares
+    (a row of a position of its own is no other row's repeat, whatever its text)."""
+    inside = np.zeros(len(position_key), dtype=bool)
+    inside[rows] = True
+    if (_is_shared(position_key) & ~inside).any():
+        raise LedgerError("exact repeats looked for without the text of every row sharing a position")
+    key = position_key.astype(np.int64)
+    # (keys of the rows looked at start past every position's: they never meet another row's position)
+    key[rows] = _row_keys(texts[list(FIELDS)], position_key[rows]) + (int(position_key.max()) + 1 if len(key) else 0)
+    return key
+
+
+def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray) -> pd.DataFrame:
+    """For the usable rows: which row each merges into (itself for kept rows), and why. `record_key`,
+    `code_key`: per row of `rec`, see `dedupe_keys`.
 
     Returns a frame indexed like the usable rows with `anchor` (row index it belongs to),
     `merge_reason` (None for anchors) and, for rows that contradict their anchor, a
@@ -62,11 +106,12 @@ def dedupe_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
     alive = rec.index[rec["reason"].isna()]
     # Priority: the most complete record represents the station; ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
-    n_fields = rec["n_fields"].to_numpy()[rec.index.get_indexer(alive)]
-    idx = alive[np.lexsort((np.arange(len(alive)), -n_fields))]
+    at = rec.index.get_indexer(alive)
+    order = np.lexsort((np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]))
+    idx, at = alive[order], at[order]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
-    live = _merge_exact_repeats(raw, idx, out, _position_key(rec))
-    _merge_same_site_code(rec, live, out)
+    live = _merge_exact_repeats(idx, record_key[at], out)
+    _merge_same_site_code(rec, live, code_key[rec.index.get_indexer(live)], out)
     heads = live[out.loc[live, "anchor"].to_numpy() == live]
     _merge_codeless(rec, heads, out)
     return _follow_chains(out)
@@ -84,11 +129,9 @@ def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return pd.factorize(a.astype(np.int64) * width + b.astype(np.int64))[0]
 
 
-def _merge_exact_repeats(raw: pd.DataFrame, idx: pd.Index, out: pd.DataFrame, start: np.ndarray) -> pd.Index:
-    """Exact repeats of the whole record merge into the first; returns the rows left. `start`: a key per
-    raw row that equal rows share (see `_row_keys`)."""
-    # keys of the rows as they lie (a copy of every cell in priority order first costs a national file)
-    first = _row_keys(raw[list(FIELDS)], start)[raw.index.get_indexer(idx)]
+def _merge_exact_repeats(idx: pd.Index, first: np.ndarray, out: pd.DataFrame) -> pd.Index:
+    """Exact repeats of the whole record merge into the first; returns the rows left. `first`: the record
+    key (see `dedupe_keys`) of each row of `idx`."""
     first_idx = pd.Series(idx, index=idx).groupby(first).transform("first")
     dup = first_idx != idx
     out.loc[dup, "anchor"] = first_idx[dup]
@@ -139,10 +182,12 @@ def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarra
 
 
 def _is_shared(codes: np.ndarray) -> np.ndarray:
-    """True where another row has the same code (codes 0…n-1): counted, not hashed (a hash table of a
-    national file's keys is ~0.2 GB)."""
+    """True where another row has the same code (non-negative integers; numbered 0… first when they
+    spread far beyond the rows): counted, not hashed (a hash table of a national file's keys is ~0.2 GB)."""
     if not len(codes):
         return np.zeros(0, dtype=bool)
+    if codes.max() >= 4 * len(codes):  # (keys of `_row_keys` stay below a few times the rows)
+        codes = pd.factorize(codes)[0]
     return np.bincount(codes)[codes] > 1
 
 
@@ -159,15 +204,14 @@ def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, out: pd.DataFrame) -> None:
-    """The same operator and site code: one station if within 50 m, a conflict if not."""
-    coded = live[rec.loc[live, "site_code"].notna().to_numpy()]
+def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, code_key: np.ndarray, out: pd.DataFrame) -> None:
+    """The same operator and site code (`code_key` of each row of `live`): one station if within 50 m, a
+    conflict if not."""
+    has_code = code_key >= 0
+    coded = live[has_code]
     if not len(coded):
         return
-    # the code first: after it nearly every row's key is its own, and the operator is encoded only for
-    # the rest (grouped on integer keys: grouping on the two text columns of a national file takes seconds)
-    grp = rec.loc[coded, ["site_code", "operator"]]
-    head = pd.Series(coded, index=coded).groupby(_row_keys(grp), sort=False).transform("first")
+    head = pd.Series(coded, index=coded).groupby(code_key[has_code], sort=False).transform("first")
     # distances only from a row to another row of its code (most rows are their code's only one)
     other = head.to_numpy() != coded
     dist = np.zeros(len(coded))

@@ -5,6 +5,9 @@ check that rows in == kept + merged + quarantined.
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -53,14 +56,24 @@ def fate_operator_rows(
     op_fate["reason"] = rec["reason"]
     op_fate["detail"] = rec["detail"]
     op_fate["merged_into"] = None
+    # each head row's station id found by its row position (a hash table of a national file's heads, to
+    # look up a few thousand anchors, cost ~0.1 KB a row)
+    station_of_row = np.full(len(rec) + 1, -1, dtype=np.int64)  # (the last: a label not found)
+    station_of_row[rec.index.get_indexer(head_ids.index)] = np.arange(len(head_ids))
+    ids = np.append(head_ids.to_numpy(dtype=object, na_value=np.nan), np.nan)
+
+    def id_of(anchors: pd.Series) -> np.ndarray:  # (NaN for a label that heads no station, as a reindex)
+        return ids[station_of_row[rec.index.get_indexer(anchors)]]
+
     merged_rows = dd.index[dd["merge_reason"].notna()]
     op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
-    op_fate.loc[merged_rows, "merged_into"] = head_ids.reindex(dd.loc[merged_rows, "anchor"]).to_numpy()
+    op_fate.loc[merged_rows, "merged_into"] = id_of(dd.loc[merged_rows, "anchor"])
     op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
     op_fate.loc[conflict_anchor.index, "detail"] = (
-        op_fate.loc[conflict_anchor.index, "detail"] + " " + head_ids.reindex(conflict_anchor).to_numpy()
+        op_fate.loc[conflict_anchor.index, "detail"] + " " + id_of(conflict_anchor)
     )
-    op_fate["fate"] = np.where(op_fate["reason"].isna(), "kept", "quarantined")
+    fate = np.array(["kept", "quarantined"], dtype=object)[op_fate["reason"].notna().to_numpy().astype(np.int8)]
+    op_fate["fate"] = pd.Series(fate, index=op_fate.index, dtype="str")
     op_fate.loc[merged_rows, "fate"] = "merged"
     return op_fate
 
@@ -121,8 +134,12 @@ def build_quarantine(
 
 def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
     """The raw rows the quarantine shows (merged or quarantined), as Python strings: all that must
-    outlive the rest of a national file's raw text."""
+    outlive the rest of a national file's raw text. `raw` may hold only the rows that can leave the
+    stations; one that left without its row there is a bug, raised."""
     rows = fate.index[(fate["fate"] != "kept").to_numpy()]
+    missing = rows.difference(raw.index)
+    if len(missing):
+        raise LedgerError(f"{len(missing)} rows not kept have no raw text to show (first: row {missing[0]})")
     return _as_python_text(raw.loc[rows].drop(columns=["read_note", "read_problem"], errors="ignore"))
 
 
@@ -216,3 +233,81 @@ def _is_sorted_text(values: pd.Series) -> bool:
     """True when no text is smaller than the one before it (compared by code point, as a sort does)."""
     array = pa.chunked_array(pa.array(values.astype("str").array))
     return len(array) < 2 or not pc.any(pc.less(array[1:], array[:-1])).as_py()
+
+
+def write_table_csv(frame: pd.DataFrame, path) -> None:
+    """`files.write_csv` of a table of text, bool, integer, float and date columns (the source ledger):
+    the same bytes, made with pyarrow a million rows at a time, each column formatted as pandas formats
+    it (pandas' writer formats a national table one Python cell at a time: ~4 s a million rows). Any
+    other table goes to `files.write_csv`."""
+    from analysis.files import write_atomic, write_csv
+
+    if len(frame.columns) < 2 or not all(_is_csv_column(frame[c]) for c in frame.columns):
+        write_csv(frame, path)
+        return
+
+    def write(tmp) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(b"\xef\xbb\xbf" + _csv_cells([str(c) for c in frame.columns]).encode("utf-8") + b"\n")
+            for lo in range(0, len(frame), _CSV_ROWS):
+                part = frame.iloc[lo : lo + _CSV_ROWS]
+                lines = pc.binary_join_element_wise(*(_csv_text(part[c]) for c in part.columns), _COMMA)
+                lines = pc.binary_join_element_wise(lines, _EMPTY, _NEWLINE)  # (each line ends in "\n")
+                offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+                    lines.offset : lines.offset + len(lines) + 1
+                ]
+                fh.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
+
+    write_atomic(path, write)
+
+
+#: Rows formatted and joined at a time by `write_table_csv` (bounds its memory).
+_CSV_ROWS = 1 << 20
+_COMMA, _EMPTY, _NEWLINE = (pa.scalar(t, pa.large_string()) for t in (",", "", "\n"))
+
+
+def _csv_cells(cells: list[str]) -> str:
+    """Cells as Python's csv writer joins them in pandas' dialect (minimal quoting, quotes doubled)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(cells)
+    return buffer.getvalue()[:-1]
+
+
+def _is_csv_column(values: pd.Series) -> bool:
+    """True for a column `_csv_text` formats: numpy bool, integer, float or datetime64, or text."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufM":
+        return True
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+
+
+def _csv_text(values: pd.Series) -> pa.Array:
+    """One column as pandas' `to_csv(date_format="%Y-%m-%d")` writes its cells (Arrow large strings,
+    "" where missing): numbers and dates each distinct value formatted as pandas formats it."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+    if kind == "b":
+        return pc.if_else(pa.array(values.to_numpy()), "True", "False").cast(pa.large_string())
+    if kind in "iu":
+        return pc.cast(pa.array(values.to_numpy()), pa.large_string())
+    if kind == "f":
+        # (pandas: numpy's str of each float; -0.0 is not 0.0 here, so the bits are what is distinct)
+        numbers = values.to_numpy(dtype=np.float64)
+        codes, uniques = pd.factorize(numbers.view(np.int64))
+        texts = np.asarray(uniques).view(np.float64).astype(str).astype(object)
+        codes = np.where(np.isnan(numbers), -1, codes)
+    elif kind == "M":
+        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+        texts = pd.DatetimeIndex(uniques).strftime("%Y-%m-%d").to_numpy(dtype=object)
+    if kind in "fM":
+        return pa.array([*texts, ""], pa.large_string()).take(pa.array(np.where(codes < 0, len(texts), codes)))
+    text = pa.chunked_array(pa.array(values.astype("str").array)).combine_chunks().cast(pa.large_string())
+    text = pc.fill_null(text, _EMPTY)
+    # the few cells the csv writer quotes (a comma, a quote, a line break) formatted by it, one by one
+    special = pc.match_substring_regex(text, '[,"\\r\\n]').to_numpy(zero_copy_only=False)
+    if special.any():
+        cells = text.to_numpy(zero_copy_only=False).astype(object)
+        rows = np.flatnonzero(special)
+        cells[rows] = [_csv_cells([c]) for c in cells[rows]]
+        text = pa.array(cells, pa.large_string())
+    return text

@@ -182,6 +182,17 @@ def parse_coordinates(values: pd.Series) -> pd.Series:
     """Decimal degrees from decimals, full-width digits (８４．８７), hemisphere letters
     (E84.87, 84.87E, 东经84.87) and degrees-minutes-seconds (84°52'58.9", 84度52分58.9秒).
     NaN where missing or unreadable."""
+    # a plain decimal as written (nearly every coordinate of a national file) is its own normal form:
+    # parsed as it is, and only the other texts are normalised (each row is parsed on its own)
+    out = _parse_plain_decimals(values)
+    rest = np.isnan(out)
+    if rest.any():
+        out[rest] = _parse_other_coordinates(values[rest]).to_numpy(dtype="float64")
+    return pd.Series(out, index=values.index)
+
+
+def _parse_other_coordinates(values: pd.Series) -> pd.Series:
+    """`parse_coordinates` of texts that need normalising first."""
     text = normalize_text(values)
     out = pd.Series(_parse_plain_decimals(text), index=text.index)
     rest = text.notna().to_numpy() & np.isnan(out.to_numpy())
@@ -212,7 +223,8 @@ def _parse_plain_decimals(text: pd.Series) -> np.ndarray:
     array = pa.array(text.astype("str").array)
     plain = pc.fill_null(pc.match_substring_regex(array, _PLAIN_DECIMAL), False)
     parsed = pc.cast(pc.if_else(plain, array, pa.scalar(None, array.type)), pa.float64())
-    return pc.fill_null(parsed, float("nan")).to_numpy(zero_copy_only=False)
+    # (a writable copy: the caller fills in the others)
+    return np.array(pc.fill_null(parsed, float("nan")).to_numpy(zero_copy_only=False))
 
 
 _LABELLED_LON = re.compile(r"(?:经度|东经|lon(?:gitude)?|lng)\s*[:=]?\s*([^\s,;，；、]+)", re.I)

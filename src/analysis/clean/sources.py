@@ -8,6 +8,7 @@ parses them, so a rejected row keeps what it said; a line the reader can only re
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
@@ -257,6 +258,48 @@ def decode_text(data: bytes, path: Path) -> tuple[str, str]:
         return text, "gb18030"
 
 
+#: Bytes decoded at a time when a file is only checked to be text of an encoding (see `decode_head`).
+_DECODE_STEP = 16 << 20
+#: Bytes of a file's start decoded for its header search (more only when its first lines are longer).
+_HEAD_BYTES = 1 << 20
+
+
+def decode_head(data: bytes, path: Path) -> tuple[str, str]:
+    """`decode_text`, without the whole text in memory when the file is UTF-8, GBK or GB18030: the whole
+    file is checked in steps (the same encoding found, the same error for bytes of none), and of its text
+    only a start that holds its first HEADER_SEARCH_ROWS lines whole is returned (a national file's text
+    as one Python string is ~2 bytes a character, and only the header search reads it)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data[:4096]):
+        return decode_text(data, path)
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if start or _is_text_of(data, "utf-8"):
+        if start and not _is_text_of(data, "utf-8", start):
+            return decode_text(data, path)  # (its error, as it says it)
+        encoding, codec = ("utf-8-sig" if start else "utf-8"), "utf-8"
+    elif _is_text_of(data, "gb18030"):
+        encoding, codec = ("gbk" if _is_text_of(data, "gbk") else "gb18030"), "gb18030"
+    else:
+        return decode_text(data, path)  # (its error, as it says it)
+    whole = len(data) - start <= _HEAD_BYTES
+    head = codecs.getincrementaldecoder(codec)().decode(memoryview(data)[start : start + _HEAD_BYTES], final=whole)
+    if whole or len(head.splitlines()) > HEADER_SEARCH_ROWS:  # (the first lines whole, as `_head_lines` reads them)
+        return head, encoding
+    return decode_text(data, path)
+
+
+def _is_text_of(data: bytes, codec: str, start: int = 0) -> bool:
+    """True when `data[start:]` decodes as `codec`, checked a step at a time (no whole text made)."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
+    try:
+        for lo in range(start, len(data), _DECODE_STEP):
+            decoder.decode(view[lo : lo + _DECODE_STEP], final=lo + _DECODE_STEP >= len(data))
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _raise_decode(data: bytes, exc: UnicodeDecodeError, path: Path, tried: str):
     line = data[: exc.start].count(b"\n") + 1
     raise BadInputError(f"line {line}: bytes that are not {tried} text (mixed or unknown encoding)", path)
@@ -406,7 +449,7 @@ class NotATableError(BadInputError):
 
 
 def read_text_table(path: Path, data: bytes) -> list[RawTable]:
-    text, encoding = decode_text(data, path)
+    text, encoding = decode_head(data, path)
     for pattern, what in _MARKUP:
         if pattern.match(text[:4096]):
             raise BadInputError(what, path)
@@ -760,7 +803,7 @@ def read_station_file(path: str | Path) -> list[RawTable]:
 
 def _read_bytes(path: Path, data: bytes) -> list[RawTable]:
     fmt = detect_format(data[:8192])
-    if fmt == "empty" or not data.strip():
+    if fmt == "empty" or not data or data.isspace():  # (data.strip() copies a national file)
         raise BadInputError("the file is empty", path)
     if fmt == "gzip":
         return _read_bytes(path, _gunzip(path, data))

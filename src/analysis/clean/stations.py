@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +21,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analysis import geo
 from analysis.clean import parse
-from analysis.clean.dedupe import DUPLICATE_RADIUS_M, MATCH_RADIUS_M, dedupe_rows, match_sites
+from analysis.clean.dedupe import (
+    DUPLICATE_RADIUS_M,
+    MATCH_RADIUS_M,
+    dedupe_keys,
+    dedupe_rows,
+    match_sites,
+    record_keys,
+    rows_that_may_merge,
+)
 from analysis.clean.ledger import (
     DISAGREE_RADIUS_M,
     MERGE_REASONS,  # noqa: F401  (re-exported: the reasons users look up here)
@@ -33,6 +44,7 @@ from analysis.clean.ledger import (
     fate_operator_rows,
     select_unkept_rows,
     summarize,
+    write_table_csv,
 )
 from analysis.clean.sources import (
     FIELDS,
@@ -65,12 +77,21 @@ DEFAULT_GNB_ID_BITS = 24
 
 @dataclass
 class CleanResult:
-    """What `clean_stations` returns: the three outputs, the source ledger and the files that failed."""
+    """What `clean_stations` returns: the three outputs, the source ledger and the files that failed.
 
-    stations: gpd.GeoDataFrame
+    `table` is the station table without point objects; `stations` the same as a GeoDataFrame, its
+    points made on first use (a national table's shapely points are ~0.2 KB a station, and writing
+    the table needs none of them: see `write_stations`)."""
+
+    table: pd.DataFrame
     quarantine: pd.DataFrame
     summary: dict
     source_matches: pd.DataFrame
+
+    @functools.cached_property
+    def stations(self) -> gpd.GeoDataFrame:
+        """The stations as WGS-84 points (GeoDataFrame), built from `table` once."""
+        return _with_points(self.table)
 
     @property
     def failed_files(self) -> list[str]:
@@ -138,6 +159,14 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
     values = raw[column] if rows is None else raw.loc[rows, column]
     out = values.to_numpy(dtype=object, na_value=None)
     return pd.Series(out, index=values.index, name=column, dtype=object)
+
+
+def _as_written(values: pd.Series) -> pd.Series:
+    """A column of text as Python strings, None where empty (as `_text` gives them); a column of Python
+    objects as it is."""
+    if values.dtype == object:
+        return values
+    return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index, name=values.name, dtype=object)
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
@@ -372,10 +401,19 @@ def _append_note(
 
 
 def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
-    reason = pd.Series(None, index=index, dtype=object)
-    for name, mask in checks:
-        reason = reason.mask(reason.isna() & mask.fillna(False).astype(bool), name)
-    return reason
+    """The name of the first check each row fails (None where it fails none), on integer codes: a new
+    column of a national file's rows per check cost seconds."""
+    masks = [mask.fillna(False).astype(bool) for _, mask in checks]
+    if not all(m.index.equals(index) for m in masks):  # (aligned on their labels, as Series are)
+        reason = pd.Series(None, index=index, dtype=object)
+        for (name, _), mask in zip(checks, masks, strict=True):
+            reason = reason.mask(reason.isna() & mask, name)
+        return reason
+    code = np.zeros(len(index), dtype=np.int16)  # 0: none yet; i: the i-th check
+    for i, mask in enumerate(masks, start=1):
+        code[(code == 0) & mask.to_numpy()] = i
+    names = np.array([None, *(name for name, _ in checks)], dtype=object)
+    return pd.Series(names[code], index=index, dtype=object)
 
 
 def _to_wgs84(a: np.ndarray, b: np.ndarray, is_gcj: np.ndarray, is_bd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -392,21 +430,24 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
     masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
     pos = pd.DataFrame(index=raw.index)
-    lon_text, lat_text = _text(raw, "lon"), _text(raw, "lat")
+    # the texts stay Arrow strings (as Python strings a national file's coordinates cost ~0.1 KB each)
+    lon_text, lat_text = raw["lon"], raw["lat"]
     # the planned position only where no actual one is given (规划经度 beside 实际经度)
     planned = lon_text.isna() & lat_text.isna() & raw["lonlat"].isna() & raw["planned_lon"].notna()
     if planned.any():
-        lon_text = lon_text.where(~planned, _text(raw, "planned_lon"))
-        lat_text = lat_text.where(~planned, _text(raw, "planned_lat"))
+        lon_text = lon_text.where(~planned, raw["planned_lon"])
+        lat_text = lat_text.where(~planned, raw["planned_lat"])
     pos["planned"] = planned
     if raw["lonlat"].notna().any():
+        # (as Python strings: the split's missing halves are kept as it gives them, and said so in details)
+        lon_text, lat_text = _as_written(lon_text), _as_written(lat_text)
         split_lon, split_lat = parse.split_lonlat(_text(raw, "lonlat"))
         use = lon_text.isna() & lat_text.isna() & raw["lonlat"].notna()
         lon_text = lon_text.where(~use, split_lon.astype(object))
         lat_text = lat_text.where(~use, split_lat.astype(object))
     pos["lon_text"], pos["lat_text"] = lon_text, lat_text
-    lon = parse.parse_coordinates(pd.Series(lon_text, dtype=object))
-    lat = parse.parse_coordinates(pd.Series(lat_text, dtype=object))
+    lon = parse.parse_coordinates(lon_text)
+    lat = parse.parse_coordinates(lat_text)
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
@@ -477,18 +518,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
-    on_air_text = _text(raw, "on_air_date")
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        said = _text(raw, "status").astype(str)
-        notes = _append_note(
-            notes, not_yet, "status ", said + " beside on-air date " + planned, ": not counted on air; "
-        )
+        said = (_text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned).reindex(raw.index)
+        notes = _append_note(notes, not_yet, "status ", said, ": not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     on_air = rec["on_air_date"]
-    bad_date = on_air_text.notna() & on_air.isna() & ~not_yet
+    bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
     checks = {
         "bad_date": bad_date,
         "future": on_air > as_of,
@@ -564,17 +602,20 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
 def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """The detail text of each reason, built only for the rows quarantined for it."""
     lon_text, lat_text = pos["lon_text"], pos["lat_text"]
-    on_air_text = _text(raw, "on_air_date")
     on_air = rec["on_air_date"]
+
+    def lon_lat(m: np.ndarray) -> pd.Series:  # (the texts of the rows quarantined only)
+        return "lon=" + _as_written(lon_text[m]).astype(str) + " lat=" + _as_written(lat_text[m]).astype(str)
+
     details = {
         "unreadable_line": lambda m: raw["read_problem"][m].astype(str),
-        "missing_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
-        "unparseable_coordinates": lambda m: "lon=" + lon_text[m].astype(str) + " lat=" + lat_text[m].astype(str),
+        "missing_coordinates": lon_lat,
+        "unparseable_coordinates": lon_lat,
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
         "outside_city": lambda m: (
             "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
         ),
-        "unparseable_on_air_date": lambda m: "on_air_date=" + on_air_text[m].astype(str),
+        "unparseable_on_air_date": lambda m: "on_air_date=" + _text(raw, "on_air_date", m).astype(str),
         "future_on_air_date": lambda m: (
             "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d") + " > " + as_of.strftime("%Y-%m-%d")
         ),
@@ -803,7 +844,12 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
-    dd, conflict_anchor, heads = _dedupe_operator_rows(raw, rec)
+    # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
+    # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
+    rows, position_key, code_key = _rows_that_may_leave(rec)
+    leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
+    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_keys(leaving, rows, position_key), code_key)
+    del rows, position_key, code_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist = match_sites(good_sites, rec, heads)
@@ -815,16 +861,23 @@ def _clean_tables(
     op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
     cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
     # of the raw text only the quarantine's rows and where each row came from are needed from here on
-    unkept = select_unkept_rows(raw, op_fate)
-    raw = raw[["source_file", "source_sheet", "source_row"]]
+    unkept = select_unkept_rows(leaving, op_fate)
+    del leaving
+    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
+    # of the fates only what the summary counts (and the sources, the cells' reasons) outlives the quarantine
+    # (details and targets: ~0.1 GB a national file, freed before the stations are built)
+    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
+    del unkept
     # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
     rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice)
     by_id = _station_id_order(head_ids)
-    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
+    # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
+    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
     del rec, dd  # (before the sources' labels are made)
     own_labels, member_sources = _member_sources(raw, *members)
     del members
@@ -835,12 +888,8 @@ def _clean_tables(
     if len(network_only):
         st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
 
-    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    # of the fates only what the summary counts outlives the quarantine (details and targets: ~70 MB a
-    # national file)
-    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
-    # the raw text is done with: freed before the stations are typed and copied
-    del unkept, cells, cell_rec
+    # the cells are done with: freed before the stations are typed and copied
+    del cells, cell_rec
 
     stations = _finish_stations(st, as_of_ts)
     del st
@@ -879,10 +928,21 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
     }
 
 
-def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
-    """De-duplicate the usable rows; a row whose code sits > 50 m from its code's kept record is
-    quarantined in `rec` as a conflict. Returns the merges, each conflict's anchor and the kept rows."""
-    dd = dedupe_rows(raw, rec)
+def _rows_that_may_leave(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the parsed rows that may end in the quarantine (quarantined already, or rows
+    de-duplication may merge), and the position and code keys it found them by (`dedupe.dedupe_keys`)."""
+    position_key, code_key = dedupe_keys(rec)
+    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | rows_that_may_merge(position_key, code_key))
+    return rows, position_key, code_key
+
+
+def _dedupe_operator_rows(
+    rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray
+) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
+    """De-duplicate the usable rows (keys: `dedupe.dedupe_keys`); a row whose code sits > 50 m from its
+    code's kept record is quarantined in `rec` as a conflict. Returns the merges, each conflict's anchor
+    and the kept rows."""
+    dd = dedupe_rows(rec, record_key, code_key)
     conflict = dd["conflict"].notna()
     conflict_anchor = dd.loc[conflict, "anchor"]
     rec.loc[dd.index[conflict], "reason"] = "site_code_conflict"
@@ -894,16 +954,26 @@ def _dedupe_operator_rows(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Data
 
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     """operator-code, or operator-@lon,lat (5 decimals) for a station without a code."""
-    r = rec.loc[heads, ["operator", "site_code", "lon", "lat"]]
-    code_id = r["operator"] + "-" + r["site_code"].astype("string")
+    at = rec.index.get_indexer(heads)
+    operator = pd.Series(rec["operator"].to_numpy(dtype=object)[at], index=heads, dtype=object)
+    # operator-code joined by pyarrow, the operator's part made once per operator (a Python string per
+    # station before, joined again with its code: seconds a national file)
+    codes, names = pd.factorize(operator.to_numpy(), use_na_sentinel=True)
+    prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    code = pa.chunked_array(pa.array(rec["site_code"].take(at).astype("str").array)).combine_chunks()
+    joined = pc.binary_join_element_wise(prefix, code.cast(pa.large_string()), pa.scalar("", pa.large_string()))
+    code_id = pd.Series(joined.to_pandas(types_mapper=_AS_STR).array, index=heads)
     no_code = code_id.isna().to_numpy()
+    if not no_code.any():
+        return code_id
     # a position id only where there is no code (a Python format call per row)
+    lon, lat = rec["lon"].to_numpy()[at][no_code], rec["lat"].to_numpy()[at][no_code]
     pos_id = (
-        r["operator"][no_code]
+        operator[no_code]
         + "-@"
-        + r["lon"][no_code].map("{:.5f}".format)
+        + pd.Series(lon, index=heads[no_code]).map("{:.5f}".format)
         + ","
-        + r["lat"][no_code].map("{:.5f}".format)
+        + pd.Series(lat, index=heads[no_code]).map("{:.5f}".format)
     )
     return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
 
@@ -913,7 +983,7 @@ def _operator_stations(
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
-    position (-1 none) of head row labels."""
+    position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
     value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
@@ -925,17 +995,24 @@ def _operator_stations(
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = pd.Series(member_head).duplicated(keep=False).to_numpy()
-    # column by column: `rec[value_cols]` copies the columns whole before they are taken (~0.4 GB)
-    st = pd.DataFrame({c: rec[c].take(head_at).set_axis(heads) for c in value_cols}, copy=False)
-    reported = rec["reported_status"].take(head_at).set_axis(heads)
-    note_text = rec["notes"].take(head_at).set_axis(heads)
+    group_at, group_head = member_at[several], member_head[several]
+    columns, firsts = {}, {}
+    for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
+        values = rec.pop(c)
+        columns[c] = values.take(head_at).set_axis(heads)
+        if several.any():
+            firsts[c] = values.take(group_at).groupby(member_station[several], sort=False).first()
+    st = pd.DataFrame(columns, copy=False)
+    del columns, values
     if several.any():
-        group_at, group_head = member_at[several], member_head[several]
-        members = pd.DataFrame({c: rec[c].take(group_at) for c in value_cols}, copy=False)
-        _fill_from_groups(st, members.groupby(member_station[several], sort=False).first())
-        del members
+        _fill_from_groups(st, pd.DataFrame(firsts, copy=False))
+    del firsts
+    said_all, notes_all = rec.pop("reported_status"), rec.pop("notes")
+    reported = said_all.take(head_at).set_axis(heads)
+    note_text = notes_all.take(head_at).set_axis(heads)
+    if several.any():
         # the first status other than "unknown" in priority order; the notes of all, distinct, sorted
-        said = rec["reported_status"].take(group_at).set_axis(group_head)
+        said = said_all.take(group_at).set_axis(group_head)
         said = said[said.to_numpy() != "unknown"]
         first_said = said.groupby(level=0, sort=False).first()
         several_heads = pd.unique(group_head)
@@ -943,17 +1020,18 @@ def _operator_stations(
         if (at < 0).any():  # (as a label look-up of a head without a station would)
             raise KeyError(f"{several_heads[at < 0][:3].tolist()} not in the stations")
         reported.iloc[at] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
-        notes = _join_unique_sorted(pd.Series(group_head), rec["notes"].take(group_at)).reindex(several_heads)
+        notes = _join_unique_sorted(pd.Series(group_head), notes_all.take(group_at)).reindex(several_heads)
         note_text.iloc[at] = notes.to_numpy(dtype=object)
+    off_air = said_all.to_numpy()[member_at] == "decommissioned"
+    del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
-        st[column] = rec[column].take(head_at).to_numpy()
+        st[column] = rec.pop(column).take(head_at).to_numpy()
     st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
     st["notes"] = note_text
-    off_air = rec["reported_status"].to_numpy()[member_at] == "decommissioned"
     _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
     # the file of each row as a category (a national file names a handful of files: a byte a row, not its
     # name again); typed as text when the table is finished
@@ -1144,8 +1222,9 @@ def _network_only_stations(
     return net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))
 
 
-def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
-    """Typed columns in a fixed order, sorted by station id, checked against the schema."""
+def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Typed columns in a fixed order, sorted by station id, checked against the schema (no points:
+    `_with_points` makes them where they are used)."""
     # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
         st[column] = pd.to_datetime(st[column])
@@ -1156,10 +1235,27 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> gpd.GeoDataFrame:
     st["lat"] = st["lat"].astype(float).round(7)
     for column, dtype in STATION_DTYPES.items():  # column by column in place: no second table
         values = st[column] if column in st.columns else pd.Series(np.nan, index=st.index)
-        st[column] = values.astype(dtype)
+        st[column] = _category_as_text(values) if dtype == "str" else values.astype(dtype)
     # the columns in their order without a copy (`st[columns]` copies the whole table: ~1 GB of a national one)
     st = _sort_by_station_id(pd.DataFrame({c: st[c] for c in STATION_DTYPES}, copy=False))
     _validate_sorted_stations(st)
+    return st
+
+
+def _category_as_text(values: pd.Series) -> pd.Series:
+    """`values.astype("str")`; a category of texts (a national table's file, one name per row) decoded by
+    pyarrow from its codes (pandas makes a Python reference per row first: ~0.5 s a million rows)."""
+    is_text = isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories)
+    if not is_text or not len(values):
+        return values.astype("str")
+    categories = pa.array(values.cat.categories.astype("str").array).cast(pa.large_string())
+    codes = values.cat.codes.to_numpy()
+    text = categories.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
+
+
+def _with_points(st: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The station table as a GeoDataFrame of WGS-84 points from its lon/lat."""
     # from the columns, not the frame: GeoDataFrame(frame, geometry=...) consolidates the frame's columns
     # into blocks, a copy of every number and date column while the points are held (~0.7 GB at 4.25 M)
     points = gpd.GeoSeries(gpd.points_from_xy(st["lon"], st["lat"]), index=st.index, crs="EPSG:4326")
@@ -1174,7 +1270,15 @@ def _validate_sorted_stations(st: pd.DataFrame) -> None:
     ids = pa.chunked_array(pa.array(st["station_id"].array))
     if len(ids) > 1 and pc.any(pc.equal(ids[1:], ids[:-1])).as_py():
         raise pandera.errors.SchemaError(stations_schema(), st, "column 'station_id' not unique")
-    _stations_schema_but_unique_ids().validate(st, lazy=False)
+    # a million rows at a time: every check is of a row alone, and pandera merges the frame's columns
+    # into blocks (a copy of the numbers and dates of a national table: ~0.8 GB at 4.25 M stations)
+    schema = _stations_schema_but_unique_ids()
+    for lo in range(0, max(len(st), 1), _VALIDATE_ROWS):
+        schema.validate(st.iloc[lo : lo + _VALIDATE_ROWS], lazy=False)
+
+
+#: Rows of the station table checked against the schema at a time.
+_VALIDATE_ROWS = 1 << 20
 
 
 @functools.cache
@@ -1201,8 +1305,76 @@ def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def write_stations(stations: gpd.GeoDataFrame, path: Path) -> None:
-    write_atomic(path, lambda tmp: stations.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False))
+def write_stations(stations: pd.DataFrame, path: Path) -> None:
+    """A station table as GeoParquet (zstd): a GeoDataFrame as geopandas writes it; a plain table with
+    lon/lat (`CleanResult.table`) with its points written from lon/lat, the same bytes as geopandas
+    writes for the points of lon/lat, without a shapely point per station."""
+    if isinstance(stations, gpd.GeoDataFrame) or not _points_writable(stations):
+        frame = stations if isinstance(stations, gpd.GeoDataFrame) else _with_points(stations)
+        write_atomic(
+            path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
+        )
+        return
+    write_atomic(path, lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd"))
+
+
+def _points_writable(st: pd.DataFrame) -> bool:
+    """True when the points can be written from lon/lat as bytes: every coordinate finite (shapely
+    writes a point of NaN its own way), a little-endian machine (WKB of its byte order), no column
+    named geometry already, no frame attributes (geopandas writes them as metadata)."""
+    if "geometry" in st.columns or st.attrs or sys.byteorder != "little" or not len(st):
+        return False
+    return bool(np.isfinite(st["lon"].to_numpy(float)).all() and np.isfinite(st["lat"].to_numpy(float)).all())
+
+
+#: A 2-D point as ISO WKB: byte order (1, little-endian), geometry type (1, Point), x, y: 21 bytes.
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+#: Points per Arrow chunk of WKB (32-bit offsets: 21 bytes a point stays far below 2 GB a chunk).
+_WKB_CHUNK = 1 << 24
+
+
+def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.ChunkedArray:
+    """ISO WKB of the points (lon, lat), as `shapely.to_wkb(points_from_xy(lon, lat), flavor="iso")`
+    writes them, made in numpy: one buffer, no Python object per point."""
+    parts = []
+    for lo in range(0, len(lon), _WKB_CHUNK):
+        x, y = lon[lo : lo + _WKB_CHUNK], lat[lo : lo + _WKB_CHUNK]
+        rec = np.empty(len(x), dtype=_WKB_POINT)
+        rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, x, y
+        offsets = np.arange(len(x) + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
+        parts.append(pa.Array.from_buffers(pa.binary(), len(x), [None, pa.py_buffer(offsets), pa.py_buffer(rec)]))
+    return pa.chunked_array(parts, pa.binary())
+
+
+def _point_table(st: pd.DataFrame) -> pa.Table:
+    """The Arrow table geopandas' `to_parquet(index=False)` writes for `_with_points(st)`: the columns
+    as pyarrow converts them, the points as WKB from lon/lat, geopandas' own field and "geo" metadata
+    (made by geopandas from the two corner points: the bounding box is all it takes from the points)."""
+    from geopandas.io.arrow import _create_metadata, _encode_metadata
+
+    lon, lat = st["lon"].to_numpy(float), st["lat"].to_numpy(float)
+    # the columns with an empty geometry column, as geopandas converts them before it puts the WKB in
+    # (copy=False: a frame made from a dict otherwise merges its numbers and dates into blocks, a copy)
+    columns = pd.DataFrame({**{c: st[c] for c in st.columns}, "geometry": None}, copy=False)
+    table = pa.Table.from_pandas(columns, preserve_index=False)
+    del columns
+    corners = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs="EPSG:4326"
+    )
+    crs = corners.geometry.crs
+    field = pa.field(
+        "geometry",
+        pa.binary(),
+        nullable=True,
+        metadata={
+            "ARROW:extension:name": "geoarrow.wkb",
+            "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}),
+        },
+    )
+    table = table.set_column(table.schema.get_field_index("geometry"), field, _wkb_points(lon, lat))
+    metadata = table.schema.metadata
+    metadata.update({b"geo": _encode_metadata(_create_metadata(corners))})
+    return table.replace_schema_metadata(metadata)
 
 
 def read_stations(
@@ -1238,15 +1410,15 @@ def clean_to_folder(
     """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
     clean_summary.json into `out` (each written whole or not at all)."""
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
-    if result.stations.empty:
+    if result.table.empty:
         # outputs of an earlier run stay: an empty table would read as "no stations" downstream
         reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
         raise BadInputError(
             f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
         )
     out = Path(out)
-    write_stations(result.stations, out / "stations.parquet")
+    write_stations(result.table, out / "stations.parquet")
     write_csv(result.quarantine, out / "quarantine.csv")
-    write_csv(result.source_matches, out / "source_matches.csv")
+    write_table_csv(result.source_matches, out / "source_matches.csv")
     write_json(result.summary, out / "clean_summary.json")
     return result
