@@ -51,7 +51,12 @@ class Buildout(NamedTuple):
     pace_now: float
 
 
-def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> Buildout:
+#: The growth families of the simulated pace: "fading" (a growth that fades, plus a random walk) and
+#: "steady" (an early buildout whose pace keeps growing at its own steady rate, plus the same walk).
+FAMILIES = ("fading", "steady")
+
+
+def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int, family: str = "fading") -> Buildout:
     """One buildout: history of `n_hist` months of additions, the months after it to the next
     year end (at least 1), and the oracle's year-end mean (knowing the season and the pace at the
     origin: the best a forecaster can do from the history).
@@ -62,6 +67,8 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> Build
     walk of the log pace (sd 0.1 a year: budgets change); negative-binomial counts with a dispersion
     log-uniform in 10-1000 (from nearly Poisson, a CV of 0.18 at 30 a month, to 0.35); and in 3% of
     months a batch (a block of sites switched on together) adding 0.5-1.5x the month's mean.
+    `family="steady"`: the yearly log growth is uniform in 0.1-0.7 and does not fade (an early
+    buildout: the pace grows year after year), the rest as above.
     """
     f = np.asarray(SEASONS[kind], float) * np.exp(rng.normal(0.0, 0.15, 12))
     f = f * 12 / f.sum()
@@ -71,7 +78,10 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int) -> Build
     idx = pd.date_range(start + pd.offsets.MonthEnd(1), periods=n_hist + n_future, freq="ME")
     t = np.arange(len(idx), dtype=float)
     g0, tau = rng.normal(0.1, 0.3), rng.uniform(12, 48)
-    log_pace = np.log(rng.uniform(10, 40)) + g0 / 12 * tau * (1 - np.exp(-t / tau))
+    if family == "steady":
+        g0, tau = rng.uniform(0.1, 0.7), np.inf
+    growth = g0 / 12 * (t if np.isinf(tau) else tau * (1 - np.exp(-t / tau)))
+    log_pace = np.log(rng.uniform(10, 40)) + growth
     log_pace += np.cumsum(rng.normal(0.0, 0.1 / np.sqrt(12), len(idx)))
     mu = np.exp(log_pace) * f[idx.month.to_numpy() - 1]
     r = np.exp(rng.uniform(np.log(10), np.log(1000)))
@@ -139,13 +149,13 @@ def decompose_year_end(b: Buildout) -> dict[str, float]:
     return out
 
 
-def draw_buildouts(n_series: int, seed: int, hist_months: tuple[int, int] = (13, 30)):
+def draw_buildouts(n_series: int, seed: int, hist_months: tuple[int, int] = (13, 30), family: str = "fading"):
     """The simulated buildouts of one seed: (index, kind, its rng, Buildout), kinds in turn."""
     kinds = list(SEASONS)
     for i in range(n_series):
         rng = np.random.default_rng([seed, i])
         kind = kinds[i % len(kinds)]
-        yield i, kind, rng, simulate_buildout(kind, rng, int(rng.integers(hist_months[0], hist_months[1] + 1)))
+        yield i, kind, rng, simulate_buildout(kind, rng, int(rng.integers(hist_months[0], hist_months[1] + 1)), family)
 
 
 def evaluate_simulated(
@@ -155,12 +165,13 @@ def evaluate_simulated(
     model: str | None = None,
     hist_months: tuple[int, int] = (13, 30),
     references_only: bool = False,
+    family: str = "fading",
 ) -> dict:
     """Year-end error, 80% coverage and Brier of P(target) of the forecast and of the seasonal naive,
     beside the seasonal index, the oracle and the season/pace decomposition; `references_only`
     skips the forecast (seconds, for the decomposition)."""
     rows = []
-    for i, kind, rng, b in draw_buildouts(n_series, seed, hist_months):
+    for i, kind, rng, b in draw_buildouts(n_series, seed, hist_months, family):
         truth = float(b.future.iloc[-1])
         ref = SeasonalNaive(b.hist.diff().dropna())
         ref_paths = b.hist.iloc[-1] + np.cumsum(np.clip(ref.simulate(len(b.future), n_paths, rng), 0, None), axis=1)
@@ -215,9 +226,14 @@ def summarize_simulated(r: pd.DataFrame) -> dict:
     return out
 
 
-def evaluate_simulated_seeds(n_series: int, seeds=SEEDS, model: str | None = None, references_only=False) -> dict:
+def evaluate_simulated_seeds(
+    n_series: int, seeds=SEEDS, model: str | None = None, references_only=False, family: str = "fading"
+) -> dict:
     """`evaluate_simulated` on each seed (different series), and the bars over all of them pooled."""
-    runs = {str(s): evaluate_simulated(n_series, seed=s, model=model, references_only=references_only) for s in seeds}
+    runs = {
+        str(s): evaluate_simulated(n_series, seed=s, model=model, references_only=references_only, family=family)
+        for s in seeds
+    }
     first = next(iter(runs.values()))
     keys = [k for k in first if k.startswith("mean_error") or k in ("coverage80", "brier", "brier_snaive")]
     pooled = {k: float(np.mean([r[k] for r in runs.values()])) for k in keys}
@@ -225,7 +241,7 @@ def evaluate_simulated_seeds(n_series: int, seeds=SEEDS, model: str | None = Non
         pooled["error_ratio"] = pooled["mean_error_pct"] / pooled["mean_error_snaive_pct"]
     pooled["oracle_ratio"] = pooled["mean_error_oracle_pct"] / pooled["mean_error_snaive_pct"]
     pooled["sindex_ratio"] = pooled["mean_error_sindex_pct"] / pooled["mean_error_snaive_pct"]
-    return {"n_series": n_series * len(runs), "seeds": list(seeds), **pooled, "by_seed": runs}
+    return {"n_series": n_series * len(runs), "family": family, "seeds": list(seeds), **pooled, "by_seed": runs}
 
 
 def evaluate_city(n_paths: int = 1000) -> dict:
@@ -290,7 +306,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100, help="simulated buildouts (default 100)")
     parser.add_argument("--out", type=Path, default=HERE / "forecast_eval.json")
-    parser.add_argument("--only", choices=("city", "simulated", "national"), action="append")
+    parser.add_argument("--only", choices=("city", "simulated", "simulated_steady", "national"), action="append")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="simulation seeds (default 13 14)")
     parser.add_argument("--model", help="force one model in the simulated buildouts (to compare candidates)")
     parser.add_argument(
@@ -298,7 +314,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    parts = args.only or ["city", "simulated", "national"]
+    parts = args.only or ["city", "simulated", "simulated_steady", "national"]
     result = {}
     for part in parts:
         t = time.time()
@@ -307,6 +323,9 @@ def main(argv=None) -> int:
             "national": evaluate_national,
             "simulated": lambda: evaluate_simulated_seeds(
                 args.series, tuple(args.seeds), model=args.model, references_only=args.references_only
+            ),
+            "simulated_steady": lambda: evaluate_simulated_seeds(
+                args.series, tuple(args.seeds), args.model, args.references_only, family="steady"
             ),
         }[part]()
         result[part]["seconds"] = round(time.time() - t, 1)

@@ -142,7 +142,7 @@ def test_backtest_always_lists_naive_and_drift():
     assert {"naive", "drift"} <= set(fc.backtest["model"])
     assert fc.backtest["score"].notna().all()
     # 4 origins do not test a season in every month: the shrunk season stays, and says why
-    assert fc.model == "season_level" and any("origins in every month" in n for n in fc.notes)
+    assert fc.model == "season_growth" and any("origins in every month" in n for n in fc.notes)
     full = F.fit_forecast(_cum(rng.normal(10, 2, 40)), horizon=3, n_paths=200, models=("naive", "drift", "arima"))
     single = full.backtest[~full.backtest["model"].str.contains("+", regex=False)]
     assert full.model.split("+")[0] == F.choose_model(single)  # alone, or combined with its closest rival
@@ -605,7 +605,7 @@ def test_simulated_seasonal_buildouts_small_version():
     from benchmarks.forecast_eval import evaluate_simulated
 
     r = evaluate_simulated(12, seed=5, n_paths=300, hist_months=(13, 18))  # short: no slow backtests
-    assert r["n_series"] == 12 and set(r["models"]) == {"season_level"}
+    assert r["n_series"] == 12 and set(r["models"]) == {"season_growth"}
     assert r["mean_error_pct"] < 8 and r["error_ratio"] < 1.3, r
     assert 0.5 <= r["coverage80"] <= 1.0 and r["brier"] < 0.25, r
 

@@ -194,6 +194,35 @@ def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
     return PACE_CAP_FACTOR * max(best, 0.0)
 
 
+def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray, iterations: int = 50):
+    """A Poisson regression of monthly additions `a` on time, the season `s` as an offset, months
+    `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t, fitted by iteratively reweighted least
+    squares. Returns (b, cov): b0 the log pace at the last month, b1 the monthly log growth, and
+    their covariance scaled by the Pearson overdispersion (>= 1: batches and uneven crews make the
+    counts noisier than Poisson). None under 6 usable months or with no addition in them."""
+    t = np.arange(len(a), dtype=float)[use] - (len(a) - 1)
+    y, off = np.asarray(a, float)[use], np.log(np.asarray(s, float)[use])
+    if len(y) < 6 or y.sum() <= 0:
+        return None
+    X = np.column_stack([np.ones_like(t), t])
+    beta = np.array([math.log(max(y.sum() / np.exp(off).sum(), 0.5)), 0.0])
+    for _ in range(iterations):
+        mu = np.exp(np.clip(X @ beta + off, -30, 30))
+        info = (X * mu[:, None]).T @ X
+        # Newton steps, clipped: a run of empty months must not throw the slope to -inf at once
+        step = np.clip(np.linalg.solve(info + 1e-12 * np.eye(2), X.T @ (y - mu)), -1.0, 1.0)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    mu = np.exp(np.clip(X @ beta + off, -30, 30))
+    info = (X * mu[:, None]).T @ X
+    disp = max(1.0, float(np.sum((y - mu) ** 2 / np.maximum(mu, 1e-9)) / max(len(y) - 2, 1)))
+    cov = disp * np.linalg.inv(info + 1e-12 * np.eye(2))
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov)) and cov[1, 1] > 0):
+        return None
+    return beta, cov
+
+
 class SeasonalNaive:
     """Last year's same months: each future month adds what the same month added a year earlier."""
 
@@ -248,7 +277,7 @@ class SeasonalPace:
         self.slope = 0.0
         self.growth, self.growth_var = 0.0, 0.0
         if kind == "growth":
-            self.pace, self.growth, self.growth_var = self._fit_growth(d, use)
+            self.pace, self.pace_var, self.growth, self.growth_var = self._fit_growth(a, s, use)
         if kind == "trend":
             self.pace, self.slope = self._fit_trend(d, s, use)
             self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
@@ -283,29 +312,25 @@ class SeasonalPace:
         w = np.array([1.0 / (v + i * drift_var) for i, v in enumerate(noise)])
         return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
 
-    def _fit_growth(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float, float]:
-        """The pace now, its monthly log growth and that growth's variance: the last 12 months'
-        deseasonalised mean against the (up to) 12 months before it, the log ratio per month between
-        the two windows' centres, shrunk toward 0 by its sampling noise against GROWTH_PRIOR_SD
-        (empirical Bayes); the pace now is the last window's mean moved along that growth to the end.
-        Under 6 usable months before the last year: no growth (the pace of the last year)."""
-        n = len(d)
-        last = np.arange(n) >= n - 12
-        prev = (np.arange(n) >= n - 24) & ~last
-        m1 = float(np.mean(d[last & use])) if (last & use).any() else self.pace
-        if (prev & use).sum() < 6 or (last & use).sum() < 6 or m1 <= 0:
-            return self.pace, 0.0, 0.0
-        m0 = float(np.mean(d[prev & use]))
-        if m0 <= 0:
-            return self.pace, 0.0, 0.0
-        gap = float(np.mean(np.flatnonzero(last & use)) - np.mean(np.flatnonzero(prev & use)))
-        raw = math.log(m1 / m0) / gap
-        noise = self.disp * (1 / (m1 * (last & use).sum()) + 1 / (m0 * (prev & use).sum())) / gap**2
+    def _fit_growth(self, a: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float, float, float]:
+        """The pace now, its variance, the monthly log growth and that growth's variance, from
+        `fit_log_trend` on the additions `a` with the season `s` (months in `use`): the slope shrunk
+        toward 0 against GROWTH_PRIOR_SD by its own evidence (empirical Bayes: a growth seen in a
+        year of noisy counts is partly noise), the pace moved along the shrunk slope from the point
+        the data know best (where the fitted level has its least variance) to the last month. Under
+        6 usable months, or a series of zeros: no growth, the pace of the last year."""
+        fit = fit_log_trend(a, s, use)
+        if fit is None:
+            return self.pace, self.pace_var, 0.0, 0.0
+        beta, cov = fit
         prior = (GROWTH_PRIOR_SD / 12) ** 2
-        w = prior / (prior + noise)
-        g = w * raw
-        to_end = float(n - 1 - np.mean(np.flatnonzero(last & use)))
-        return m1 * math.exp(g * to_end), g, w * noise
+        w = prior / (prior + cov[1, 1])
+        g = w * float(beta[1])
+        centre = -cov[0, 1] / cov[1, 1]  # months before the last where the fitted level is surest
+        log_now = float(beta[0]) + (beta[1] - g) * centre
+        var_log_now = max(cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1], 0.0) + centre**2 * w * cov[1, 1]
+        now = math.exp(log_now)
+        return now, now * now * var_log_now, g, w * cov[1, 1]
 
     def _growth_multiplier(self, h: int, g) -> np.ndarray:
         """exp(g x damped months ahead): the growth fades by GROWTH_DAMPING a month."""
