@@ -644,6 +644,30 @@ def test_season_growth_measures_the_pace_growth_between_years_and_damps_it():
     assert np.allclose(level.mean(12), level.mean(1)[0])
 
 
+def test_fit_log_trend_finds_the_growth_through_a_winter_stop_and_season_growth_shrinks_a_noisy_one():
+    """The pace now and its growth are read through the season (the winter months are not a
+    slowdown of the programme), and a growth seen in a short noisy series is shrunk toward none."""
+    from analysis.season import GROWTH_PRIOR_SD, Season, SeasonalPace, fit_log_trend
+
+    idx = pd.date_range("2020-01-31", periods=24, freq="ME")
+    season = WINTER[idx.month.to_numpy() - 1]
+    pace = 20 * np.exp(0.4 * np.arange(24) / 12)
+    beta, cov = fit_log_trend(pace * season, season, season > 0.05)
+    assert beta[1] * 12 == pytest.approx(0.4, abs=1e-6) and np.exp(beta[0]) == pytest.approx(pace[-1], rel=1e-6)
+    assert fit_log_trend(np.zeros(24), season, season > 0.05) is None
+    assert fit_log_trend(pace[:5], season[:5], np.ones(5, bool)) is None
+    winter = Season(WINTER, "declared", np.ones(12), np.zeros(12))
+    m = SeasonalPace(pd.Series(pace * season, index=idx), winter, kind="growth")
+    assert 0.3 < m.params["growth_per_year"] <= 0.4 and m.pace == pytest.approx(pace[-1], rel=0.05)
+    rng = np.random.default_rng(3)
+    noisy = pd.Series(rng.poisson(np.full(13, 5.0)).astype(float), index=idx[:13])
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    raw, cov = fit_log_trend(noisy.to_numpy(), np.ones(13), np.ones(13, bool))
+    shrunk = SeasonalPace(noisy, flat, kind="growth").growth
+    assert abs(shrunk) < abs(raw[1]) and shrunk * raw[1] >= 0
+    assert abs(shrunk) <= abs(raw[1]) * (GROWTH_PRIOR_SD / 12) ** 2 / ((GROWTH_PRIOR_SD / 12) ** 2 + cov[1, 1]) + 1e-12
+
+
 def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
     """The districts chart of an English page names each district as its tables do."""
     import matplotlib.pyplot as plt

@@ -223,6 +223,17 @@ def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray, iterations: int
     return beta, cov
 
 
+def shrink_log_trend(beta: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
+    """The log pace at the last month and the monthly log growth of a `fit_log_trend` fit, the
+    growth shrunk toward 0 against GROWTH_PRIOR_SD by its own evidence (empirical Bayes: a growth
+    seen in a year of noisy counts is partly noise) and the pace moved along the shrunk growth from
+    the month the data know best (where the fitted level has its least variance) to the last."""
+    prior = (GROWTH_PRIOR_SD / 12) ** 2
+    g = prior / (prior + cov[1, 1]) * float(beta[1])
+    centre = -cov[0, 1] / cov[1, 1]  # months before the last where the fitted level is surest
+    return float(beta[0]) + (float(beta[1]) - g) * centre, g
+
+
 class SeasonalNaive:
     """Last year's same months: each future month adds what the same month added a year earlier."""
 
@@ -284,7 +295,11 @@ class SeasonalPace:
         if kind == "ucm":
             self.res = self._fit_ucm(pd.Series(d).interpolate(limit_direction="both").to_numpy())
         now = float(np.asarray(self.res.forecast(1))[0]) if self.res is not None else self.pace
-        self.pace_cap = max(self.pace_cap, PACE_CAP_FACTOR * now)  # the cap bounds growth, never today's pace
+        # the cap bounds the paths' drift, never today's pace nor the growth the model forecasts (damped,
+        # it reaches at most exp(g x GROWTH_DAMPING / (1 - GROWTH_DAMPING))): a cap at 1.25x the pace now
+        # clipped a programme growing 40% a year within months, and its year-end band missed upwards
+        limit = math.exp(max(self.growth, 0.0) * GROWTH_DAMPING / (1 - GROWTH_DAMPING))
+        self.pace_cap = max(self.pace_cap, PACE_CAP_FACTOR * now * limit)
         self.params = {
             "pace": self.pace,
             "dispersion": self.disp,
@@ -313,24 +328,24 @@ class SeasonalPace:
         return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
 
     def _fit_growth(self, a: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float, float, float]:
-        """The pace now, its variance, the monthly log growth and that growth's variance, from
-        `fit_log_trend` on the additions `a` with the season `s` (months in `use`): the slope shrunk
-        toward 0 against GROWTH_PRIOR_SD by its own evidence (empirical Bayes: a growth seen in a
-        year of noisy counts is partly noise), the pace moved along the shrunk slope from the point
-        the data know best (where the fitted level has its least variance) to the last month. Under
-        6 usable months, or a series of zeros: no growth, the pace of the last year."""
+        """The pace now, its variance, the monthly log growth and that growth's variance: the
+        `shrink_log_trend` of `fit_log_trend` on the additions `a` with the season `s` (months in
+        `use`). Under 6 usable months, or a series of zeros: no growth, the pace of the last year."""
         fit = fit_log_trend(a, s, use)
         if fit is None:
             return self.pace, self.pace_var, 0.0, 0.0
         beta, cov = fit
-        prior = (GROWTH_PRIOR_SD / 12) ** 2
-        w = prior / (prior + cov[1, 1])
-        g = w * float(beta[1])
-        centre = -cov[0, 1] / cov[1, 1]  # months before the last where the fitted level is surest
-        log_now = float(beta[0]) + (beta[1] - g) * centre
-        var_log_now = max(cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1], 0.0) + centre**2 * w * cov[1, 1]
+        log_now, g = shrink_log_trend(beta, cov)
+        centre = -cov[0, 1] / cov[1, 1]
         now = math.exp(log_now)
-        return now, now * now * var_log_now, g, w * cov[1, 1]
+        # the spread keeps the data's own uncertainty (the pace at the last month and the growth as
+        # the regression alone knows them) and how far the shrinkage moved them: the prior decides
+        # where the paths are centred, but it is a guess about programmes in general, and the steady
+        # growth it shrank stays possible (with the posterior spread, a growing programme's year-end
+        # band missed upwards in 4 of 10 simulated series)
+        shift = (float(beta[1]) - g) ** 2
+        var_log_now = cov[0, 0] + shift * centre**2
+        return now, now * now * var_log_now, g, cov[1, 1] + shift
 
     def _growth_multiplier(self, h: int, g) -> np.ndarray:
         """exp(g x damped months ahead): the growth fades by GROWTH_DAMPING a month."""
