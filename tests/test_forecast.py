@@ -610,6 +610,24 @@ def test_simulated_seasonal_buildouts_small_version():
     assert 0.5 <= r["coverage80"] <= 1.0 and r["brier"] < 0.25, r
 
 
+def test_seasonal_index_reference_scales_last_years_months_by_this_years_pace_to_date():
+    """forecast_eval's "seasonal index learned from one year": last year's same months times this
+    year's pace against last year's in the same months, exact for a pace growing 50% a year, at a
+    June origin and at a January one in a winter stop; under 13 months, last year's same months."""
+    from analysis.season import SeasonalNaive
+    from benchmarks.forecast_eval import forecast_seasonal_index
+
+    idx = pd.date_range("2019-07-31", periods=36, freq="ME")
+    adds = pd.Series(10 * WINTER[idx.month.to_numpy() - 1] * 1.5 ** (np.arange(36) / 12), index=idx)
+    for end in ("2021-06-30", "2021-01-31"):
+        hist, future = adds[:end], adds[pd.Timestamp(end) + pd.Timedelta(days=1) :].iloc[:6]
+        got = forecast_seasonal_index(hist, future.index)
+        assert got == pytest.approx(future.to_numpy()), end
+        assert got == pytest.approx(1.5 * SeasonalNaive(hist).mean(6)), end
+    flat = adds.iloc[:12] / 1.5 ** (np.arange(12) / 12)
+    assert forecast_seasonal_index(flat, idx[12:18]) == pytest.approx(SeasonalNaive(flat).mean(6))
+
+
 def test_long_horizons_are_bounded_by_the_fastest_pace_seen_and_the_spread_is_explained():
     """Issue 13 item 6: five years ahead no path builds faster than 1.25x the best 12 months seen,
     one steady year does not shrink the pace's yearly change to nothing, and the page says why."""
