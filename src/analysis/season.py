@@ -34,6 +34,10 @@ PACE_CHANGE_PRIOR_YEARS = 1.0
 #: Prior sd of a programme's yearly growth of pace (log scale) against which the growth measured
 #: between the last two 12-month windows is shrunk: a growth seen once is mostly noise and budget.
 GROWTH_PRIOR_SD = 0.25
+#: The forecast growth of pace is held within +-log(2) a year (a pace that doubles or halves): a
+#: programme that started a few months into the history (zeros, then a full pace) otherwise gave the
+#: regression a growth without bound.
+MAX_GROWTH_PER_YEAR = math.log(2.0)
 #: Monthly persistence of that growth in the forecast (0.95: half of it is gone in about 14
 #: months, all of it adds at most ~19 months' worth): programmes speed up and slow down, and no
 #: buildout grows without end, so a growth extrapolated undamped made the 5-year band unbounded.
@@ -194,29 +198,47 @@ def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
     return PACE_CAP_FACTOR * max(best, 0.0)
 
 
-def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray, iterations: int = 50):
-    """A Poisson regression of monthly additions `a` on time, the season `s` as an offset, months
-    `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t, fitted by iteratively reweighted least
-    squares. Returns (b, cov): b0 the log pace at the last month, b1 the monthly log growth, and
-    their covariance scaled by the Pearson overdispersion (>= 1: batches and uneven crews make the
-    counts noisier than Poisson). None under 6 usable months or with no addition in them."""
+#: Huber constant of `fit_log_trend`, in robust standard deviations of the Pearson residuals.
+HUBER_K = 2.0
+
+
+def _irls_poisson(X, y, off, weights, beta, iterations: int = 50) -> np.ndarray:
+    """Weighted Poisson regression by Newton steps from `beta`, each step clipped (a run of empty
+    months must not throw the slope to -inf at once)."""
+    for _ in range(iterations):
+        mu = np.exp(np.clip(X @ beta + off, -30, 30))
+        info = (X * (weights * mu)[:, None]).T @ X
+        step = np.clip(np.linalg.solve(info + 1e-12 * np.eye(2), X.T @ (weights * (y - mu))), -1.0, 1.0)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return beta
+
+
+def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
+    """A robust Poisson regression of monthly additions `a` on time, the season `s` as an offset,
+    months `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t. Months whose Pearson residual
+    is over HUBER_K robust sds (a block of sites switched on at once) are down-weighted (Huber), so
+    one batch in the last month does not pass for the pace. Returns (b, cov): b0 the log pace at the
+    last month, b1 the monthly log growth, and their covariance scaled by the overdispersion (>= 1).
+    None under 6 usable months or with no addition in them."""
     t = np.arange(len(a), dtype=float)[use] - (len(a) - 1)
     y, off = np.asarray(a, float)[use], np.log(np.asarray(s, float)[use])
     if len(y) < 6 or y.sum() <= 0:
         return None
     X = np.column_stack([np.ones_like(t), t])
-    beta = np.array([math.log(max(y.sum() / np.exp(off).sum(), 0.5)), 0.0])
-    for _ in range(iterations):
+    # a robust start (the median deseasonalised month, no growth): started from the plain fit, a
+    # batch drags the line toward it and then every other month looks like the outlier
+    beta = np.array([math.log(max(float(np.median(y / np.exp(off))), 0.5)), 0.0])
+    for _ in range(3):  # Huber reweighting: the scale from the median absolute residual
         mu = np.exp(np.clip(X @ beta + off, -30, 30))
-        info = (X * mu[:, None]).T @ X
-        # Newton steps, clipped: a run of empty months must not throw the slope to -inf at once
-        step = np.clip(np.linalg.solve(info + 1e-12 * np.eye(2), X.T @ (y - mu)), -1.0, 1.0)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-9:
-            break
+        r = (y - mu) / np.sqrt(np.maximum(mu, 1e-9))
+        scale = max(1.0, 1.4826 * float(np.median(np.abs(r))))
+        w = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(r), 1e-12))
+        beta = _irls_poisson(X, y, off, w, beta)
     mu = np.exp(np.clip(X @ beta + off, -30, 30))
-    info = (X * mu[:, None]).T @ X
-    disp = max(1.0, float(np.sum((y - mu) ** 2 / np.maximum(mu, 1e-9)) / max(len(y) - 2, 1)))
+    info = (X * (w * mu)[:, None]).T @ X
+    disp = max(1.0, float(np.sum(w * (y - mu) ** 2 / np.maximum(mu, 1e-9)) / max(w.sum() - 2, 1)))
     cov = disp * np.linalg.inv(info + 1e-12 * np.eye(2))
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov)) and cov[1, 1] > 0):
         return None
@@ -331,11 +353,13 @@ class SeasonalPace:
         """The pace now, its variance, the monthly log growth and that growth's variance: the
         `shrink_log_trend` of `fit_log_trend` on the additions `a` with the season `s` (months in
         `use`). Under 6 usable months, or a series of zeros: no growth, the pace of the last year."""
-        fit = fit_log_trend(a, s, use)
+        # the months before the first addition are before the programme, not a slow start of it
+        fit = fit_log_trend(a, s, use & (np.cumsum(a) > 0))
         if fit is None:
             return self.pace, self.pace_var, 0.0, 0.0
         beta, cov = fit
         log_now, g = shrink_log_trend(beta, cov)
+        g = float(np.clip(g, -MAX_GROWTH_PER_YEAR / 12, MAX_GROWTH_PER_YEAR / 12))
         centre = -cov[0, 1] / cov[1, 1]
         now = math.exp(log_now)
         # the spread keeps the data's own uncertainty (the pace at the last month and the growth as
@@ -420,9 +444,10 @@ class SeasonalPace:
                 0,
                 self.pace_cap if self.pace_cap > 0 else None,
             )
-        mu = level * s_paths
-        noise = rng.normal(size=(n, h)) * np.sqrt(self.disp * np.maximum(mu, 0.5))
-        return mu + noise
+        # gamma counts: mean mu and variance disp x mu, never below zero (a normal noise clipped at zero
+        # raised the mean, by 9 a month at a pace of 5 after one batch of 200 had made disp large)
+        mu = np.maximum(level * s_paths, 1e-9)
+        return rng.gamma(mu / self.disp, self.disp)
 
 
 def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
