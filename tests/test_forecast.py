@@ -686,6 +686,21 @@ def test_fit_log_trend_finds_the_growth_through_a_winter_stop_and_season_growth_
     assert abs(shrunk) <= abs(raw[1]) * (GROWTH_PRIOR_SD / 12) ** 2 / ((GROWTH_PRIOR_SD / 12) ** 2 + cov[1, 1]) + 1e-12
 
 
+def test_season_growth_is_not_fooled_by_one_batch_or_by_a_late_start():
+    """A block of 200 sites switched on in the last month after months of 5 is not the pace; a
+    programme that starts six months into the history has its pace, not an unbounded growth."""
+    from analysis.season import MAX_GROWTH_PER_YEAR, Season, SeasonalPace
+
+    idx = pd.date_range("2020-01-31", periods=15, freq="ME")
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    batch = SeasonalPace(pd.Series([5.0] * 14 + [200.0], index=idx), flat, kind="growth")
+    assert batch.pace < 7 and batch.growth * 12 < 0.1
+    late = SeasonalPace(pd.Series([0.0] * 6 + [20.0] * 9, index=idx), flat, kind="growth")
+    assert late.pace == pytest.approx(20, rel=0.05) and abs(late.growth) * 12 <= MAX_GROWTH_PER_YEAR
+    paths = batch.simulate(12, 400, np.random.default_rng(0))
+    assert paths.min() >= 0 and paths.mean() == pytest.approx(batch.mean(12).mean(), rel=0.25)
+
+
 def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
     """The districts chart of an English page names each district as its tables do."""
     import matplotlib.pyplot as plt
