@@ -4,10 +4,14 @@ Three measurements behind issue 13's "done when":
 - bundled city: forecasts of stations on air on 2021-12-31 from the month ends of January to
   November 2021 (clean stations as of 2022-01-10), 80% interval hits and mean error per origin;
 - simulated seasonal buildouts (winter stop, summer-typhoon dip, new-year lull, flat; 13-30 months
-  of history; `simulate_buildout`), on two seeds: year-end mean error against "last year's same
-  months" and against an oracle that knows the season and the pace at the origin (the floor any
-  forecaster faces: the months still to come are noisy), 80% coverage, and the Brier score of
-  P(target) beside that of the seasonal-naive reference's own paths;
+  of history; `simulate_buildout`), on two seeds and two growth families (a growth that fades, and
+  the steady growth of an early buildout): year-end mean error against "last year's same months",
+  against the issue's "seasonal index learned from one year" (`forecast_seasonal_index`) and
+  against an oracle that knows the season and the pace at the origin (the floor any forecaster
+  faces: the months still to come are noisy); the season-pace forecast's error with the season or
+  the pace known (`decompose_year_end`: which of the two costs more); 80% coverage, and the Brier
+  score of P(target) beside that of the seasonal-naive reference's own paths; by kind and by
+  months of history;
 - the national series (data/raw/public): MAE at 12 months against drift and 80% coverage over
   rolling origins.
 Writes JSON (default benchmarks/forecast_eval.json) and prints a summary.
@@ -129,19 +133,21 @@ def forecast_seasonal_index(adds: pd.Series, future_index: pd.DatetimeIndex) -> 
     return ratio * same_months.reindex(future_index.month).fillna(0.0).to_numpy(float)
 
 
-def decompose_year_end(b: Buildout) -> dict[str, float]:
-    """Year-end means of the season-pace forecast (season_level, no cap) with the season and the pace
-    each estimated or known: `est_est` (the model), `true_season` (true factors, pace estimated
-    through them), `true_pace` (estimated factors, the true pace now), and the references."""
+def decompose_year_end(b: Buildout, kind: str = "growth") -> dict[str, float]:
+    """Year-end means of the default season-pace forecast (`kind`: season_growth, its mean path) with
+    the season and the pace each estimated or known: `est_est` (as the model runs), `true_season`
+    (true factors, pace and growth estimated through them), `true_pace` (estimated factors, the true
+    pace now), beside season_level (the earlier default) and the references."""
     adds = b.hist.diff().dropna()
     h = len(b.future)
     base = float(b.hist.iloc[-1])
     est = estimate_season(adds)
     known = Season(np.asarray(b.factors, float), "true", np.ones(12), np.zeros(12))
     out = {
-        "est_est": base + SeasonalPace(adds, est, kind="level").mean(h).sum(),
-        "true_season": base + SeasonalPace(adds, known, kind="level").mean(h).sum(),
+        "est_est": base + SeasonalPace(adds, est, kind=kind).mean(h).sum(),
+        "true_season": base + SeasonalPace(adds, known, kind=kind).mean(h).sum(),
         "true_pace": base + b.pace_now * est.of(b.future.index).sum(),
+        "season_level": base + SeasonalPace(adds, est, kind="level").mean(h).sum(),
         "oracle": b.oracle,
         "snaive": base + SeasonalNaive(adds).mean(h).sum(),
     }
