@@ -142,7 +142,7 @@ def test_backtest_always_lists_naive_and_drift():
     assert {"naive", "drift"} <= set(fc.backtest["model"])
     assert fc.backtest["score"].notna().all()
     # 4 origins do not test a season in every month: the shrunk season stays, and says why
-    assert fc.model == "season_level" and any("origins in every month" in n for n in fc.notes)
+    assert fc.model == "season_growth" and any("origins in every month" in n for n in fc.notes)
     full = F.fit_forecast(_cum(rng.normal(10, 2, 40)), horizon=3, n_paths=200, models=("naive", "drift", "arima"))
     single = full.backtest[~full.backtest["model"].str.contains("+", regex=False)]
     assert full.model.split("+")[0] == F.choose_model(single)  # alone, or combined with its closest rival
@@ -605,9 +605,27 @@ def test_simulated_seasonal_buildouts_small_version():
     from benchmarks.forecast_eval import evaluate_simulated
 
     r = evaluate_simulated(12, seed=5, n_paths=300, hist_months=(13, 18))  # short: no slow backtests
-    assert r["n_series"] == 12 and set(r["models"]) == {"season_level"}
+    assert r["n_series"] == 12 and set(r["models"]) == {"season_growth"}
     assert r["mean_error_pct"] < 8 and r["error_ratio"] < 1.3, r
     assert 0.5 <= r["coverage80"] <= 1.0 and r["brier"] < 0.25, r
+
+
+def test_seasonal_index_reference_scales_last_years_months_by_this_years_pace_to_date():
+    """forecast_eval's "seasonal index learned from one year": last year's same months times this
+    year's pace against last year's in the same months, exact for a pace growing 50% a year, at a
+    June origin and at a January one in a winter stop; under 13 months, last year's same months."""
+    from analysis.season import SeasonalNaive
+    from benchmarks.forecast_eval import forecast_seasonal_index
+
+    idx = pd.date_range("2019-07-31", periods=36, freq="ME")
+    adds = pd.Series(10 * WINTER[idx.month.to_numpy() - 1] * 1.5 ** (np.arange(36) / 12), index=idx)
+    for end in ("2021-06-30", "2021-01-31"):
+        hist, future = adds[:end], adds[pd.Timestamp(end) + pd.Timedelta(days=1) :].iloc[:6]
+        got = forecast_seasonal_index(hist, future.index)
+        assert got == pytest.approx(future.to_numpy()), end
+        assert got == pytest.approx(1.5 * SeasonalNaive(hist).mean(6)), end
+    flat = adds.iloc[:12] / 1.5 ** (np.arange(12) / 12)
+    assert forecast_seasonal_index(flat, idx[12:18]) == pytest.approx(SeasonalNaive(flat).mean(6))
 
 
 def test_long_horizons_are_bounded_by_the_fastest_pace_seen_and_the_spread_is_explained():
@@ -642,6 +660,45 @@ def test_season_growth_measures_the_pace_growth_between_years_and_damps_it():
     assert ahead[11] > adds.iloc[-1] and np.diff(ahead)[-12:].max() < np.diff(ahead)[:12].min()  # damped
     level = SeasonalPace(adds, flat, kind="level")
     assert np.allclose(level.mean(12), level.mean(1)[0])
+
+
+def test_fit_log_trend_finds_the_growth_through_a_winter_stop_and_season_growth_shrinks_a_noisy_one():
+    """The pace now and its growth are read through the season (the winter months are not a
+    slowdown of the programme), and a growth seen in a short noisy series is shrunk toward none."""
+    from analysis.season import GROWTH_PRIOR_SD, Season, SeasonalPace, fit_log_trend
+
+    idx = pd.date_range("2020-01-31", periods=24, freq="ME")
+    season = WINTER[idx.month.to_numpy() - 1]
+    pace = 20 * np.exp(0.4 * np.arange(24) / 12)
+    beta, cov = fit_log_trend(pace * season, season, season > 0.05)
+    assert beta[1] * 12 == pytest.approx(0.4, abs=1e-6) and np.exp(beta[0]) == pytest.approx(pace[-1], rel=1e-6)
+    assert fit_log_trend(np.zeros(24), season, season > 0.05) is None
+    assert fit_log_trend(pace[:5], season[:5], np.ones(5, bool)) is None
+    winter = Season(WINTER, "declared", np.ones(12), np.zeros(12))
+    m = SeasonalPace(pd.Series(pace * season, index=idx), winter, kind="growth")
+    assert 0.3 < m.params["growth_per_year"] <= 0.4 and m.pace == pytest.approx(pace[-1], rel=0.05)
+    rng = np.random.default_rng(3)
+    noisy = pd.Series(rng.poisson(np.full(13, 5.0)).astype(float), index=idx[:13])
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    raw, cov = fit_log_trend(noisy.to_numpy(), np.ones(13), np.ones(13, bool))
+    shrunk = SeasonalPace(noisy, flat, kind="growth").growth
+    assert abs(shrunk) < abs(raw[1]) and shrunk * raw[1] >= 0
+    assert abs(shrunk) <= abs(raw[1]) * (GROWTH_PRIOR_SD / 12) ** 2 / ((GROWTH_PRIOR_SD / 12) ** 2 + cov[1, 1]) + 1e-12
+
+
+def test_season_growth_is_not_fooled_by_one_batch_or_by_a_late_start():
+    """A block of 200 sites switched on in the last month after months of 5 is not the pace; a
+    programme that starts six months into the history has its pace, not an unbounded growth."""
+    from analysis.season import MAX_GROWTH_PER_YEAR, Season, SeasonalPace
+
+    idx = pd.date_range("2020-01-31", periods=15, freq="ME")
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    batch = SeasonalPace(pd.Series([5.0] * 14 + [200.0], index=idx), flat, kind="growth")
+    assert batch.pace < 7 and batch.growth * 12 < 0.1
+    late = SeasonalPace(pd.Series([0.0] * 6 + [20.0] * 9, index=idx), flat, kind="growth")
+    assert late.pace == pytest.approx(20, rel=0.05) and abs(late.growth) * 12 <= MAX_GROWTH_PER_YEAR
+    paths = batch.simulate(12, 400, np.random.default_rng(0))
+    assert paths.min() >= 0 and paths.mean() == pytest.approx(batch.mean(12).mean(), rel=0.25)
 
 
 def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
