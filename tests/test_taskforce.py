@@ -346,6 +346,56 @@ def test_days_to_air_are_drawn_from_the_observed_stage_durations():
     assert np.all(freed[:, col["C"]] == days[:, col["C"]])
 
 
+def _days_to_air_one_by_one(support, rng, sites, spent, n_paths, freed, month_left):
+    """The site-by-site loop `sample_days_to_air` replaced: `rng.choice` per stage and site."""
+
+    def draw_stage(times, mass, spent):
+        if not np.isfinite(times[0]):
+            return np.full(n_paths, np.inf)
+        finite = np.isfinite(times)
+        fresh = rng.choice(times[finite], size=n_paths, p=mass[finite] / mass[finite].sum())
+        waited = float(spent) if spent is not None else float(times[finite].max())
+        p = mass if spent is None else np.where(times > spent, mass, 0.0)
+        if p.sum() <= 0:
+            return waited + fresh
+        draw = rng.choice(times, size=n_paths, p=p / p.sum())
+        return np.where(np.isfinite(draw), draw - (spent or 0.0), waited + fresh)
+
+    days = np.zeros((n_paths, len(sites)))
+    for j, (sid, stage, s) in enumerate(zip(sites["station_id"], sites["stage"], spent)):
+        if sid in freed:
+            total = rng.uniform(0, month_left, n_paths)
+        else:
+            total = draw_stage(*support[stage], None if np.isnan(s) else float(s))
+        for later in P.PIPELINE_STAGES[P.PIPELINE_STAGES.index(stage) + 1 :]:
+            total = total + draw_stage(*support[later], None)
+        days[:, j] = total
+    return days
+
+
+def test_days_to_air_are_the_draws_of_a_site_by_site_loop(monkeypatch):
+    """Grouped draws give the very numbers of one `rng.choice` per site and stage from the same seed
+    (censored tails, sites waiting longer than any finished, freed sites, blocks of sites)."""
+    rng = np.random.default_rng(4)
+    steps = [dict(zip(STEPS, rng.integers(3, 60, len(STEPS)).tolist())) for _ in range(40)]
+    done = [_site(f"D{i}", start=f"2020-{1 + i % 12:02d}-0{1 + i % 9}", steps=s) for i, s in enumerate(steps)]
+    reached = list(P.PIPELINE_STAGES) * 6
+    waiting = [_site(f"W{i}", start=f"2021-0{1 + i % 3}-1{i % 10}", reached=r) for i, r in enumerate(reached)]
+    st = _frame(done + waiting + [_site("U", reached="site_access", dates=False)])
+    monkeypatch.setattr(P, "_SITES_PER_BLOCK", 7)
+    freed = {"W3", "W11", "U"}
+    sites, days = P.sample_days_to_air(st, "2021-04-06", 30, np.random.default_rng(9), freed=freed)
+    spells = P._spells(P._check(st), pd.Timestamp("2021-04-06"), None)
+    support = {
+        s: P._km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
+        for s, sp in ((s, spells[spells["stage"] == s]) for s in P.PIPELINE_STAGES)
+    }
+    spent = (pd.Timestamp("2021-04-06") - sites["stage_date"]).dt.days.where(sites["days_in_stage"].notna())
+    want = _days_to_air_one_by_one(support, np.random.default_rng(9), sites, spent.to_numpy(float), 30, freed, 24)
+    assert {w["station_id"] for w in waiting} | freed <= set(sites["station_id"]) and len(sites) > 7
+    assert np.array_equal(days, want)
+
+
 def test_working_days_follow_the_construction_season():
     from analysis.season import working_days
 
