@@ -604,6 +604,27 @@ def _choice_cdf(p: np.ndarray) -> np.ndarray:
     return cdf
 
 
+#: Uniforms are mapped through a table of 2**14 equal bins (a power of two: u * bins and the bin edges
+#: are exact in floating point); a bin holding no step of the distribution gives its answer without a
+#: search, the few others are searched. Worth it from this many uniforms on.
+_TABLE_BINS = 1 << 14
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """`cdf.searchsorted(u, side="right")`, the index `Generator.choice` picks for each uniform: the
+    same numbers, by table lookup where a bin of [0, 1) holds no step of `cdf`."""
+    if u.size < 8 * _TABLE_BINS:
+        return cdf.searchsorted(u, side="right")
+    edges = np.arange(_TABLE_BINS + 1) / _TABLE_BINS
+    low = cdf.searchsorted(edges[:-1], side="right")  # steps at or below the bin's start
+    high = cdf.searchsorted(edges[1:], side="left")  # steps below the bin's end
+    b = (u * _TABLE_BINS).astype(np.intp)
+    idx = low[b]
+    search = low[b] != high[b]  # a step inside the bin: search these
+    idx[search] = cdf.searchsorted(u[search], side="right")
+    return idx
+
+
 @dataclass(frozen=True)
 class _StageDraw:
     """How the days left in one stage are drawn from its Kaplan-Meier distribution given `spent` days
@@ -639,10 +660,10 @@ class _StageDraw:
             return np.full(fresh_u.shape, np.inf)
         finite = self.times[np.isfinite(self.times)]
         if self.draw_cdf is None:
-            return self.waited + finite[self.fresh_cdf.searchsorted(fresh_u, side="right")]
-        days = self.times[self.draw_cdf.searchsorted(draw_u, side="right")] - self.spent
+            return self.waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u)]
+        days = self.times[_inverse_cdf(self.draw_cdf, draw_u)] - self.spent
         tail = ~np.isfinite(days)  # only these need their fresh whole stage
-        days[tail] = self.waited + finite[self.fresh_cdf.searchsorted(fresh_u[tail], side="right")]
+        days[tail] = self.waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u[tail])]
         return days
 
 
