@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
 DEFAULT_SCALES = (1_000, 10_000, 100_000)
 NATIONAL = 4_250_000
-#: stage -> variants; the report and the city map do not depend on the national scale (scale 0).
+#: stage -> variants; the report and the city map do not depend on the national scale (scale 0); the
+#: report command runs on a city folder of N stations (scale 0: the bundled city).
 STAGES = {
     "clean": ("package", "baseline"),
     "clean_opencellid": ("package", "baseline"),
@@ -42,7 +43,7 @@ STAGES = {
     "cmd_taskforce_no_charts": ("package", "baseline"),
     "cmd_report": ("package", "baseline"),
 }
-CITY_ONLY = {"report", "cmd_report"}
+CITY_ONLY = {"report"}
 #: the in-memory OpenCelliD clean is run up to this scale; beyond it the partitioned one
 OPENCELLID_IN_MEMORY_MAX = 1_000_000
 PARTITIONED_MIN = 100_000

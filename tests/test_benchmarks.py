@@ -97,3 +97,23 @@ def test_command_rows_run_the_package_byte_compiled(monkeypatch):
     from pathlib import Path
 
     assert Path(cached).is_file()
+
+
+def test_city_folder_is_a_city_whose_files_clean_to_its_n_stations(tmp_path):
+    """The report rows' input: a city folder (city.toml, boundaries, key sites, operator files and the
+    tower company's sheet) of n stations that the package reads as any city, written once."""
+    from analysis.clean.stations import clean_stations
+    from analysis.config import load_city
+    from benchmarks.cityfolder import city_folder
+
+    folder = city_folder(tmp_path, 300)
+    city = load_city(folder)
+    assert city.key == "karamay_300" and [t.on_air for t in city.targets] == [135, 306, 450]
+    r = clean_stations([city.stations_dir], city, as_of=city.records_received)
+    s = r.summary
+    assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
+    assert s["stations_on_air"] == 300 and s["stations"] == 300 + 20  # 20 planned sites in the pipeline
+    assert r.stations["district"].notna().all() and s["notes"]["gcj02_converted_rows"] > 0
+    assert {f["encoding"] for f in s["files"]} >= {"utf-8-sig", "gbk", "utf-8"}
+    mark = (folder / ".complete").stat().st_mtime_ns
+    assert city_folder(tmp_path, 300) == folder and (folder / ".complete").stat().st_mtime_ns == mark
