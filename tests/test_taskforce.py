@@ -346,6 +346,27 @@ def test_days_to_air_are_drawn_from_the_observed_stage_durations():
     assert np.all(freed[:, col["C"]] == days[:, col["C"]])
 
 
+def test_km_support_counts_as_the_time_by_time_loop():
+    """Kaplan-Meier masses from counts made at once equal those of one pass over the spells per time."""
+
+    def by_loop(durations, observed):
+        times = np.unique(durations[observed])
+        surv, masses = 1.0, []
+        for t in times:
+            drop = surv * ((durations == t) & observed).sum() / (durations >= t).sum()
+            masses.append(drop)
+            surv -= drop
+        return np.r_[times, np.inf], np.r_[masses, max(surv, 0.0)]
+
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        d = rng.integers(0, 60, n).astype(float) if trial % 2 else np.round(rng.gamma(2, 20, n), 3)
+        observed = rng.random(n) < rng.random()
+        if observed.any():
+            assert all(np.array_equal(a, b) for a, b in zip(P._km_support(d, observed), by_loop(d, observed)))
+
+
 def _days_to_air_one_by_one(support, rng, sites, spent, n_paths, freed, month_left):
     """The site-by-site loop `sample_days_to_air` replaced: `rng.choice` per stage and site."""
 

@@ -587,10 +587,12 @@ def _km_support(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray
     times = np.unique(durations[observed])
     if len(times) == 0:
         return np.array([np.inf]), np.array([1.0])
+    # the counts at every time at once (one pass over the spells per time took 1 s at 10^5 spells)
+    at_risk = len(durations) - np.sort(durations).searchsorted(times, side="left")
+    ended = np.bincount(times.searchsorted(durations[observed]), minlength=len(times))
     surv, masses = 1.0, []
-    for t in times:
-        at_risk = (durations >= t).sum()
-        drop = surv * ((durations == t) & observed).sum() / at_risk
+    for n_ended, n_at_risk in zip(ended, at_risk):
+        drop = surv * n_ended / n_at_risk
         masses.append(drop)
         surv -= drop
     return np.r_[times, np.inf], np.r_[masses, max(surv, 0.0)]
