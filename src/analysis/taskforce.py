@@ -629,43 +629,47 @@ def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _StageDraw:
-    """How the days left in one stage are drawn from its Kaplan-Meier distribution given `spent` days
-    already (None: a whole stage): `blocks` uniforms per path (0: no completed spell, inf days; 1: a
-    fresh whole stage only; 2: a fresh one and a draw from the distribution beyond `spent`)."""
+    """How the days left in one stage are drawn from its Kaplan-Meier distribution: a whole stage, or
+    the rest of one a site has spent some days in (`given`: the distribution beyond them, the same for
+    every number of days between two completed durations). `blocks` uniforms per path: 0 (no completed
+    spell, inf days), 1 (a fresh whole stage only) or 2 (a fresh one and a draw from the distribution)."""
 
     times: np.ndarray
     fresh_cdf: np.ndarray | None
     draw_cdf: np.ndarray | None
-    waited: float
-    spent: float
+    given: bool
 
     @classmethod
-    def of(cls, support, spent: float | None) -> _StageDraw:
+    def of(cls, support, first: int | None = None) -> _StageDraw:
+        """`first`: the index of the first duration longer than the days spent (None: a whole stage)."""
         times, mass = support
         if not np.isfinite(times[0]):
-            return cls(times, None, None, math.inf, 0.0)
+            return cls(times, None, None, first is not None)
         finite = np.isfinite(times)
-        waited = float(spent) if spent is not None else float(times[finite].max())
-        p = mass if spent is None else np.where(times > spent, mass, 0.0)
+        p = mass if first is None else np.where(np.arange(len(times)) >= first, mass, 0.0)
         draw = _choice_cdf(p / p.sum()) if p.sum() > 0 else None
-        return cls(times, _choice_cdf(mass[finite] / mass[finite].sum()), draw, waited, spent or 0.0)
+        return cls(times, _choice_cdf(mass[finite] / mass[finite].sum()), draw, first is not None)
 
     @property
     def blocks(self) -> int:
         return 0 if self.fresh_cdf is None else 1 if self.draw_cdf is None else 2
 
-    def days(self, fresh_u: np.ndarray, draw_u: np.ndarray | None) -> np.ndarray:
-        """Days left from the uniforms `choice` would have drawn (a wait beyond every completed spell,
-        the censored tail, lasts as long again as it has already lasted, then a whole stage: the
-        median residual of a wait with no known end is about the time waited)."""
+    def days(self, fresh_u: np.ndarray, draw_u: np.ndarray | None, spent: np.ndarray) -> np.ndarray:
+        """Days left (sites x paths) from the uniforms `choice` would have drawn, given each site's days
+        `spent` (a column; ignored for a whole stage). A wait beyond every completed spell (the censored
+        tail) lasts as long again as it has already lasted (a whole stage: the longest completed one),
+        then a whole stage: the median residual of a wait with no known end is about the time waited."""
         if self.fresh_cdf is None:
             return np.full(fresh_u.shape, np.inf)
         finite = self.times[np.isfinite(self.times)]
+        waited = spent[:, None] if self.given else float(finite.max())
         if self.draw_cdf is None:
-            return self.waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u)]
-        days = self.times[_inverse_cdf(self.draw_cdf, draw_u)] - self.spent
+            return waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u)]
+        days = self.times[_inverse_cdf(self.draw_cdf, draw_u)] - (spent[:, None] if self.given else 0.0)
         tail = ~np.isfinite(days)  # only these need their fresh whole stage
-        days[tail] = self.waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u[tail])]
+        if tail.any():
+            fresh = finite[_inverse_cdf(self.fresh_cdf, fresh_u[tail])]
+            days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
         return days
 
 
@@ -676,8 +680,8 @@ _SITES_PER_BLOCK = 1024
 
 def _site_draws(stages: np.ndarray, spent: np.ndarray, is_freed: np.ndarray, support: dict) -> list[list]:
     """Per site, what it draws in order: the rest of its current stage ("freed": a uniform day of the
-    month; else a `_StageDraw` given its days spent) and every later stage whole."""
-    whole = {s: _StageDraw.of(support[s], None) for s in PIPELINE_STAGES}
+    month; else a `_StageDraw` given its days spent, NaN: a whole stage) and every later stage whole."""
+    whole = {s: _StageDraw.of(support[s]) for s in PIPELINE_STAGES}
     given: dict[tuple, _StageDraw] = {}
     plans = []
     for stage, days, freed in zip(stages, spent, is_freed):
@@ -686,15 +690,16 @@ def _site_draws(stages: np.ndarray, spent: np.ndarray, is_freed: np.ndarray, sup
         elif np.isnan(days):
             first = whole[stage]
         else:
-            if (stage, float(days)) not in given:
-                given[(stage, float(days))] = _StageDraw.of(support[stage], float(days))
-            first = given[(stage, float(days))]
+            key = (stage, int(support[stage][0].searchsorted(days, side="right")))  # durations > days from here
+            if key not in given:
+                given[key] = _StageDraw.of(support[stage], key[1])
+            first = given[key]
         later = [whole[s] for s in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) + 1 :]]
         plans.append([first, *later])
     return plans
 
 
-def _simulate_sites(plans: list[list], rng, n_paths: int, month_left: int) -> np.ndarray:
+def _simulate_sites(plans: list[list], spent: np.ndarray, rng, n_paths: int, month_left: int) -> np.ndarray:
     """(len(plans), n_paths) days to air, drawing the uniforms in the order a site-by-site loop of
     `Generator.choice` and `Generator.uniform` calls draws them (same stream, same numbers), but
     turning them into days a group of sites with one distribution at a time."""
@@ -714,7 +719,7 @@ def _simulate_sites(plans: list[list], rng, n_paths: int, month_left: int) -> np
                 part, used = month_left * u[rows], 1
             else:
                 used = draw.blocks
-                part = draw.days(u[rows], u[rows + 1] if used == 2 else None)
+                part = draw.days(u[rows], u[rows + 1] if used == 2 else None, spent[sites])
             out[sites] = part if k == 0 else out[sites] + part
             pos[sites] += used
     return out
@@ -747,11 +752,12 @@ def sample_days_to_air(
         support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
     month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
     is_freed = sites["station_id"].isin(set(freed)).to_numpy()
-    plans = _site_draws(sites["stage"].to_numpy(), np.asarray(spent_days, float), is_freed, support)
+    spent_days = np.asarray(spent_days, float)
+    plans = _site_draws(sites["stage"].to_numpy(), spent_days, is_freed, support)
     days = np.zeros((n_paths, len(sites)))
     for lo in range(0, len(plans), _SITES_PER_BLOCK):
-        block = plans[lo : lo + _SITES_PER_BLOCK]
-        days[:, lo : lo + _SITES_PER_BLOCK] = _simulate_sites(block, rng, n_paths, month_left).T
+        hi = lo + _SITES_PER_BLOCK
+        days[:, lo:hi] = _simulate_sites(plans[lo:hi], spent_days[lo:hi], rng, n_paths, month_left).T
     return sites, days
 
 
