@@ -42,7 +42,7 @@ LABELS = {
         "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
     ),
     "cmd_report": (
-        "command: report (Karamay, 5 notebooks)",
+        "command: report (5 notebooks; a city of N stations, Karamay at scale 0)",
         "python -m analysis report",
         "python -m benchmarks.naive_report (papermill + nbconvert per notebook)",
     ),
@@ -103,6 +103,11 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
             text += f" vs {base['command_cpu_seconds']} s"
             if stage not in FLOOR_STAGES and cpu > 0:  # a floor's ratio is read the other way
                 text += f" ({base['command_cpu_seconds'] / cpu:.1f}×)"
+        parts.append(text)
+    if pkg and "html_max_mb" in pkg:  # what a reader opens: the report's pages
+        text = f"pages {pkg['html_total_mb']} MB, largest {pkg['html_max_mb']} MB"
+        if base and "html_max_mb" in base:
+            text += f" (baseline {base['html_total_mb']} MB, largest {base['html_max_mb']} MB)"
         parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
