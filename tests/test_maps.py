@@ -93,6 +93,29 @@ def test_many_stations_are_aggregated_to_hexagons(tiny_city):
     assert sum(counts) == n and all(len(r) == 7 for r in rings)
 
 
+def test_a_map_dated_early_in_a_big_buildout_carries_only_the_stations_on_air(tiny_city):
+    """A report for an early month of a large city draws its few stations on air; the thousands that
+    went on air later are not written into the page (they were, one record each, never drawn)."""
+    n = 4000
+    rng = np.random.default_rng(4)
+    st = pd.DataFrame(
+        {
+            "station_id": [f"X{i}" for i in range(n)],
+            "name": "x",
+            "operator": "CMCC",
+            "band": "n78",
+            "lon": rng.uniform(84.80, 84.94, n),
+            "lat": rng.uniform(45.56, 45.64, n),
+            "on_air_date": pd.Timestamp("2021-06-01"),
+        }
+    )
+    st.loc[:9, "on_air_date"] = pd.Timestamp("2020-01-15")
+    res = assess_coverage(st, load_city(tiny_city / "city.toml"), as_of="2020-02-29")
+    page = map_html(coverage_map(res, max_points=3000))
+    assert '"aggregated":false' in page and page.count('"id":"X') == 10
+    assert '"months":["2020-01","2020-02"]' in page
+
+
 def test_hexagons_follow_the_area_drawn_not_the_number_of_stations():
     """A city's map stays as fine at 10^6 stations as at 10^4 (the size once grew with the count: 63 km
     hexagons over a city at 10^6), and the number of hexagons, hence the page, stays bounded."""

@@ -239,12 +239,14 @@ def _station_layer(result, on: np.ndarray, aggregated: bool) -> tuple[list[dict]
         first = dates[on].min().to_period("M")
         last = (result.as_of or dates[on].max()).to_period("M")
         months = [str(p) for p in pd.period_range(first, last, freq="M")]
-        per = dates.dt.to_period("M")
-        month_idx = np.array([(p - first).n if (pd.notna(p) and o) else -1 for p, o in zip(per, on)])
+        months_since = (dates.dt.year * 12 + dates.dt.month - (first.year * 12 + first.month)).to_numpy()
+        month_idx = np.where(on & dates.notna().to_numpy(), np.nan_to_num(months_since, nan=-1), -1).astype(int)
     cols = {c: st[c] if c in st.columns else pd.Series([""] * len(st)) for c in ("name", "operator", "district")}
     district = st["district_calc"] if "district_calc" in st else cols["district"]
     stations = []
-    for i in range(len(st)):
+    # only the stations on air are drawn: a report dated early in a big city's buildout would otherwise
+    # carry a record for every later station (10^6 of them for 3,000 drawn)
+    for i in np.flatnonzero(on):
         stations.append(
             {
                 "id": _text(st["station_id"].iat[i]),
