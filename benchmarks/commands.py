@@ -194,8 +194,9 @@ REPORT_CITY, REPORT_AS_OF = "karamay", "2021-03-22"
 
 
 def report_pages_mb(folder: Path) -> dict:
-    """The size of each HTML page of a report folder (MB), the largest and the sum."""
-    pages = sorted(Path(folder).rglob("*.html"))
+    """The size of each HTML page of a report folder (MB), the largest and the sum (the stages' files
+    under processed/ are not pages)."""
+    pages = [p for p in sorted(Path(folder).rglob("*.html")) if "processed" not in p.relative_to(folder).parts]
     sizes = {p.relative_to(folder).as_posix(): round(p.stat().st_size / 1e6, 2) for p in pages}
     if not sizes:
         return {}

@@ -69,6 +69,12 @@ def _mb(r: dict | None) -> str:
     return f"{r.get('command_peak_mb', r['peak_mb']):,.0f}"
 
 
+def _pages_mb(r: dict) -> tuple[float, float] | None:
+    """Total and largest MB of a report's HTML pages (not the stage files under processed/)."""
+    sizes = [mb for name, mb in r.get("html_mb", {}).items() if not name.startswith("processed/")]
+    return (sum(sizes), max(sizes)) if sizes else None
+
+
 def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     parts = []
     for r, who in ((pkg, ""), (base, "baseline ")):
@@ -104,10 +110,10 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
             if stage not in FLOOR_STAGES and cpu > 0:  # a floor's ratio is read the other way
                 text += f" ({base['command_cpu_seconds'] / cpu:.1f}×)"
         parts.append(text)
-    if pkg and "html_max_mb" in pkg:  # what a reader opens: the report's pages
-        text = f"pages {pkg['html_total_mb']} MB, largest {pkg['html_max_mb']} MB"
-        if base and "html_max_mb" in base:
-            text += f" (baseline {base['html_total_mb']} MB, largest {base['html_max_mb']} MB)"
+    if pkg and _pages_mb(pkg):  # what a reader opens: the report's pages
+        text = "pages {:.1f} MB, largest {:.2f} MB".format(*_pages_mb(pkg))
+        if base and _pages_mb(base):
+            text += " (baseline {:.1f} MB, largest {:.2f} MB)".format(*_pages_mb(base))
         parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")

@@ -61,8 +61,10 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
         "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0, command_cpu_seconds=0.4),
         "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
         "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
-        "cmd_report|package|1000": row("cmd_report", "package", 40.0, html_total_mb=3.2, html_max_mb=0.7),
-        "cmd_report|baseline|1000": row("cmd_report", "baseline", 80.0, html_total_mb=9.5, html_max_mb=2.5),
+        "cmd_report|package|1000": row("cmd_report", "package", 40.0, html_mb={"a.html": 2.5, "b.html": 0.7}),
+        "cmd_report|baseline|1000": row(
+            "cmd_report", "baseline", 80.0, html_mb={"a.html": 7.0, "b.html": 2.5, "processed/m.html": 9.0}
+        ),
     }
     out = tmp_path / "BENCHMARKS.md"
     write_document({"runs": runs, "machine": {}}, out, tmp_path / "plot.png")
@@ -73,7 +75,7 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
     assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s (12.7×)" in coverage and "(-0.20 %)" in coverage
     report = next(line for line in text.splitlines() if line.startswith("| command: report"))
-    assert "| 1,000 |" in report and "pages 3.2 MB, largest 0.7 MB (baseline 9.5 MB, largest 2.5 MB)" in report
+    assert "| 1,000 |" in report and "pages 3.2 MB, largest 2.50 MB (baseline 9.5 MB, largest 7.00 MB)" in report
 
 
 def test_repeated_measurements_keep_the_median_run_and_cpu():
