@@ -123,3 +123,34 @@ def test_city_folder_is_a_city_whose_files_clean_to_its_n_stations(tmp_path):
     assert {f["encoding"] for f in s["files"]} >= {"utf-8-sig", "gbk", "utf-8"}
     mark = (folder / ".complete").stat().st_mtime_ns
     assert city_folder(tmp_path, 300) == folder and (folder / ".complete").stat().st_mtime_ns == mark
+
+
+def test_a_second_run_writes_its_own_file_and_is_merged_into_the_results(tmp_path):
+    from benchmarks.__main__ import main
+
+    mine, other = tmp_path / "results.json", tmp_path / "other.json"
+    row = {"stage": "cmd_report", "variant": "package", "seconds": 1.0, "peak_mb": 1.0}
+    mine.write_text(json.dumps({"runs": {"cmd_report|package|1000": {**row, "scale": 1000}}, "machine": {}}))
+    other.write_text(
+        json.dumps(
+            {
+                "runs": {"cmd_report|package|100000": {**row, "scale": 100000, "seconds": 9.0}},
+                "run_log": [{"command": "python -m benchmarks --only-scales 100000", "seconds": 9.0, "date": "d"}],
+                "machine": {"cpu": "x"},
+            }
+        )
+    )
+    import benchmarks.__main__ as runner
+
+    doc = tmp_path / "doc"
+    doc.mkdir()
+    orig = runner.write_document
+    runner.write_document = lambda results, path, plot: (doc / "written").write_text(json.dumps(results))
+    try:
+        assert main(["--results", str(mine), "--merge", str(other)]) == 0
+    finally:
+        runner.write_document = orig
+    merged = json.loads(mine.read_text())
+    assert set(merged["runs"]) == {"cmd_report|package|1000", "cmd_report|package|100000"}
+    assert merged["run_log"][0]["seconds"] == 9.0 and merged["machine"] == {"cpu": "x"}
+    assert json.loads((doc / "written").read_text()) == merged
