@@ -319,6 +319,20 @@ def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
         P.forecast_bottom_up(st, "2021-04-06", horizon=0)
 
 
+@pytest.mark.parametrize("n_done", [7, 8])  # an odd and an even number of longer spells
+def test_the_rest_of_a_stage_is_the_median_of_the_longer_completed_spells(n_done):
+    rng = np.random.default_rng(n_done)
+    lengths = rng.integers(5, 80, n_done).tolist()
+    done = [_site(f"D{i}", start="2020-03-01", steps={**STEPS, "site_selection": d}) for i, d in enumerate(lengths)]
+    st = _frame(done + [_site("W", start="2021-03-01", reached="site_selection")])
+    exp = P.forecast_on_air_months(st, "2021-04-06").set_index("station_id")
+    spent = exp.loc["W", "days_in_stage"]
+    longer = np.array([d for d in lengths if d > spent], float)
+    later = sum(STEPS[s] for s in P.PIPELINE_STAGES[2:])
+    want = float(np.median(longer)) - spent + later if len(longer) else float(np.median(lengths)) + later
+    assert exp.loc["W", "remaining_days"] == round(want, 1)
+
+
 def test_no_completed_spell_gives_no_forecast_but_keeps_the_site():
     st = _frame([_site("A", start="2021-01-01", reached="site_access")])
     exp = P.forecast_on_air_months(st, "2021-04-01")
