@@ -22,6 +22,7 @@ from analysis.maps import (
     MAX_HEXAGONS,
     MIN_HEX_SIZE_M,
     coverage_map,
+    hex_shade_breaks,
     hex_size_for,
     hexbin_counts,
     map_html,
@@ -130,6 +131,8 @@ def test_hexagons_follow_the_area_drawn_not_the_number_of_stations():
         sizes.append(size)
     assert sizes[0] == sizes[1] and 1000 < sizes[0] < 5000  # metres: a city's hexagons
     assert hex_size_for(np.array([85.0]), np.array([45.0])) == MIN_HEX_SIZE_M
+    assert hex_shade_breaks([600, 650, 700, 900, 1000]) == [650, 700, 900]  # shades follow the counts
+    assert hex_shade_breaks([1, 1, 1]) == [1, 2, 3] and hex_shade_breaks([]) == [10, 30, 100]
 
 
 # --- the browser, network off ---------------------------------------------------------------------

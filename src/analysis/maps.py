@@ -286,6 +286,18 @@ def hex_size_for(lon: np.ndarray, lat: np.ndarray, max_hexagons: int = MAX_HEXAG
     return max(MIN_HEX_SIZE_M, math.sqrt(area / (1.5 * math.sqrt(3) * max_hexagons)))
 
 
+def hex_shade_breaks(counts: list[int]) -> list[int]:
+    """The counts from which a hexagon is drawn darker (quartiles of the counts, rising): fixed breaks
+    of 10, 30 and 100 stations left every hexagon of a 10^6-station city in the darkest shade."""
+    if not counts:
+        return [10, 30, 100]
+    q = np.quantile(np.asarray(counts, float), [0.25, 0.5, 0.75])
+    breaks = [max(1, int(math.ceil(q[0])))]
+    for v in q[1:]:
+        breaks.append(max(breaks[-1] + 1, int(math.ceil(v))))
+    return breaks
+
+
 def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> tuple[dict, float]:
     """The stations on air as counted hexagons (too many to draw one by one), and their size."""
     st = result.stations
@@ -454,13 +466,14 @@ def coverage_map(
     on = result.stations["is_on_air_at_as_of"].to_numpy(dtype=bool)
     aggregated = int(on.sum()) > max_points
     stations, months = _station_layer(result, on, aggregated)
-    hexagons, hex_note = {"type": "FeatureCollection", "features": []}, ""
+    hexagons, hex_note, breaks = {"type": "FeatureCollection", "features": []}, "", [10, 30, 100]
     if aggregated:
         hexagons, size = _hex_layer(result, on, hex_size_m)
+        breaks = hex_shade_breaks([f["properties"]["n"] for f in hexagons["features"]])
         hex_note = (
             f"{int(on.sum()):,} 座在网基站按 {len(hexagons['features']):,} 个六边形计数（边长 {size / 1000:.1f} km）· "
             f"{int(on.sum()):,} stations on air counted in {len(hexagons['features']):,} hexagons "
-            f"of {size / 1000:.1f} km (Web Mercator)"
+            f"of {size / 1000:.1f} km (Web Mercator); darker from {', '.join(f'{b:,}' for b in breaks)} stations"
         )
     sites = _site_layer(result)
     ua = result.urban_areas
@@ -481,6 +494,7 @@ def coverage_map(
         "stations": stations,
         "hex": hexagons,
         "aggregated": aggregated,
+        "hexBreaks": breaks,
         "sites": sites,
         "candidates": _candidate_layer(result),
         "months": months,
