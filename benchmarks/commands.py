@@ -200,7 +200,7 @@ def report_pages_mb(folder: Path) -> dict:
     sizes = {p.relative_to(folder).as_posix(): round(p.stat().st_size / 1e6, 2) for p in pages}
     if not sizes:
         return {}
-    return {"html_mb": sizes, "html_max_mb": max(sizes.values()), "html_total_mb": round(sum(sizes.values()), 2)}
+    return {"pages_mb": sizes, "pages_max_mb": max(sizes.values()), "pages_total_mb": round(sum(sizes.values()), 2)}
 
 
 def cmd_report(variant: str, n: int, work: Path) -> dict:

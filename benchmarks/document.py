@@ -71,7 +71,10 @@ def _mb(r: dict | None) -> str:
 
 def _pages_mb(r: dict) -> tuple[float, float] | None:
     """Total and largest MB of a report's HTML pages (not the stage files under processed/)."""
-    sizes = [mb for name, mb in r.get("html_mb", {}).items() if not name.startswith("processed/")]
+    pages = r.get("pages_mb", r.get("html_mb"))  # html_mb: a map row's one page, or the first report rows'
+    if not isinstance(pages, dict):
+        return None
+    sizes = [mb for name, mb in pages.items() if not name.startswith("processed/")]
     return (sum(sizes), max(sizes)) if sizes else None
 
 
@@ -91,9 +94,9 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         )
     elif pkg and "area_km2" in pkg:
         parts.append(f"area {pkg['area_km2']:,.0f} km²")
-    if pkg and "html_mb" in pkg:
+    if pkg and isinstance(pkg.get("html_mb"), (int, float)):
         parts.append(f"HTML {pkg['html_mb']} MB, Chromium render {pkg.get('render_seconds')} s")
-    if base and "html_mb" in base:
+    if base and isinstance(base.get("html_mb"), (int, float)):
         parts.append(f"baseline HTML {base['html_mb']} MB, render {base.get('render_seconds')} s")
     if pkg and stage.startswith("clean") and "rows" in pkg and pkg.get("rows"):
         parts.append(f"{pkg['rows']:,} rows → {pkg.get('stations', 0):,} stations")
@@ -117,8 +120,9 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
-    if pkg and pkg.get("repeats"):
-        parts.append(f"medians of {pkg['repeats']} runs, alternating")
+    if pkg and pkg.get("repeats"):  # median_run keeps the lower middle: of two runs, the faster
+        who = "the faster of 2 runs" if pkg["repeats"] == 2 else f"medians of {pkg['repeats']} runs"
+        parts.append(f"{who}, alternating")
     if pkg and pkg.get("load_before") is not None:
         parts.append(f"load {pkg['load_before']}" + (" (mean)" if pkg.get("repeats") else ""))
     return "; ".join(parts)
@@ -177,7 +181,7 @@ def _plot(runs: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(11, 5.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, stage in enumerate(s for s in LABELS if s not in ("report", "cmd_report")):
+    for i, stage in enumerate(s for s in LABELS if s != "report"):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
             pts = sorted(
                 (r["scale"], r["seconds"])

@@ -61,7 +61,7 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
         "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0, command_cpu_seconds=0.4),
         "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
         "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
-        "cmd_report|package|1000": row("cmd_report", "package", 40.0, html_mb={"a.html": 2.5, "b.html": 0.7}),
+        "cmd_report|package|1000": row("cmd_report", "package", 40.0, pages_mb={"a.html": 2.5, "b.html": 0.7}),
         "cmd_report|baseline|1000": row(
             "cmd_report", "baseline", 80.0, html_mb={"a.html": 7.0, "b.html": 2.5, "processed/m.html": 9.0}
         ),
