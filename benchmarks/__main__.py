@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
 DEFAULT_SCALES = (1_000, 10_000, 100_000)
 NATIONAL = 4_250_000
-#: stage -> variants; the report and the city map do not depend on the national scale (scale 0).
+#: stage -> variants; the report and the city map do not depend on the national scale (scale 0); the
+#: report command runs on a city folder of N stations (scale 0: the bundled city).
 STAGES = {
     "clean": ("package", "baseline"),
     "clean_opencellid": ("package", "baseline"),
@@ -42,7 +43,7 @@ STAGES = {
     "cmd_taskforce_no_charts": ("package", "baseline"),
     "cmd_report": ("package", "baseline"),
 }
-CITY_ONLY = {"report", "cmd_report"}
+CITY_ONLY = {"report"}
 #: the in-memory OpenCelliD clean is run up to this scale; beyond it the partitioned one
 OPENCELLID_IN_MEMORY_MAX = 1_000_000
 PARTITIONED_MIN = 100_000
@@ -185,6 +186,28 @@ def machine() -> dict:
     }
 
 
+def _read_results(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": {}, "machine": {}}
+
+
+def _write_results(path: Path, results: dict) -> None:
+    """Write the results file whole, by rename: a reader never sees half of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def merge_results(results: dict, other: dict) -> dict:
+    """Add another run's rows (replacing the same stage, variant and scale), its run log and, when it
+    has one, its machine description."""
+    results.setdefault("runs", {}).update(other.get("runs", {}))
+    log = results.setdefault("run_log", [])
+    log += [r for r in other.get("run_log", []) if r not in log]
+    if other.get("machine"):
+        results["machine"] = other["machine"]
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -213,10 +236,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--work", type=Path, default=HERE / "out", help="where data and outputs go (gitignored)")
     ap.add_argument("--document-only", action="store_true", help="rewrite BENCHMARKS.md from results.json")
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where the rows go (default benchmarks/results.json); a second run alongside another writes "
+        "its own file, merged afterwards with --merge",
+    )
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=(),
+        metavar="FILE",
+        help="add the rows and run log of these results files (written with --results) to --results, then "
+        "rewrite BENCHMARKS.md",
+    )
     args = ap.parse_args(argv)
 
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}, "machine": {}}
-    if not args.document_only:
+    results = _read_results(args.results)
+    for other in args.merge:
+        merge_results(results, _read_results(other))
+        _write_results(args.results, results)
+    if not args.document_only and not args.merge:
         work = args.work.resolve()
         (work / "data").mkdir(parents=True, exist_ok=True)
         t_all = time.perf_counter()
@@ -249,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                     results["runs"][key] = median_run(repeats[key])
                     shown = {k: v for k, v in r.items() if k not in ("command", "date", "stage", "variant", "scale")}
                     print(f"{stage:18s} {variant:8s} {m:>9,d}  {time.perf_counter() - t0:7.1f}s  {shown}", flush=True)
-                    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+                    _write_results(args.results, results)
                     bar.advance(note=f"{stage} {variant} {m:,}")
         results["machine"] = machine()
         results.setdefault("run_log", []).append(
@@ -259,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 "date": dt.datetime.now().isoformat(timespec="seconds"),
             }
         )
-        RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        _write_results(args.results, results)
         print(f"all done in {results['run_log'][-1]['seconds']:.0f} s")
     write_document(results, HERE.parent / "BENCHMARKS.md", HERE / "scaling.png")
     print(f"wrote {HERE.parent / 'BENCHMARKS.md'}")

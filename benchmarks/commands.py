@@ -189,19 +189,37 @@ def cmd_taskforce_no_charts(variant: str, n: int, work: Path) -> dict:
     return cmd_taskforce(variant, n, work, charts=False)
 
 
-#: The report's city and date: the bundled data, as the article's day.
+#: The bundled report's city and date (scale 0): the article's day.
 REPORT_CITY, REPORT_AS_OF = "karamay", "2021-03-22"
 
 
+def report_pages_mb(folder: Path) -> dict:
+    """The size of each HTML page of a report folder (MB), the largest and the sum (the stages' files
+    under processed/ are not pages)."""
+    pages = [p for p in sorted(Path(folder).rglob("*.html")) if "processed" not in p.relative_to(folder).parts]
+    sizes = {p.relative_to(folder).as_posix(): round(p.stat().st_size / 1e6, 2) for p in pages}
+    if not sizes:
+        return {}
+    return {"pages_mb": sizes, "pages_max_mb": max(sizes.values()), "pages_total_mb": round(sum(sizes.values()), 2)}
+
+
 def cmd_report(variant: str, n: int, work: Path) -> dict:
-    """`python -m analysis report` of the bundled city against papermill + nbconvert per notebook
-    (`benchmarks.naive_report`), both with a fresh processed folder (no cache from an earlier run)."""
-    out = work / "cmd" / f"report_{variant}"
+    """`python -m analysis report` against papermill + nbconvert per notebook (`benchmarks.naive_report`),
+    both with a fresh processed folder (no cache from an earlier run): the bundled city at scale 0, else
+    a city folder of n stations on Karamay's boundaries (`benchmarks.cityfolder`), as of its files' date."""
+    from benchmarks import cityfolder
+
+    out = work / "cmd" / f"report_{variant}_{n}"
     shutil.rmtree(out, ignore_errors=True)
+    city, as_of = REPORT_CITY, REPORT_AS_OF
+    if n:
+        city, as_of = str(cityfolder.city_folder(work / "cities", n)), cityfolder.EXTRACT.isoformat()
     if variant == "baseline":
-        return run_child(["-m", "benchmarks.naive_report", REPORT_CITY, REPORT_AS_OF, str(out)])
-    argv = ["-m", "analysis", "report", "--city", REPORT_CITY, "--as-of", REPORT_AS_OF, "--out", str(out)]
-    return run_child([*argv, "--processed", str(out / "processed")])
+        r = run_child(["-m", "benchmarks.naive_report", city, as_of, str(out)])
+    else:
+        argv = ["-m", "analysis", "report", "--city", city, "--as-of", as_of, "--out", str(out)]
+        r = run_child([*argv, "--processed", str(out / "processed")])
+    return {**r, **report_pages_mb(out)}
 
 
 STAGES = {

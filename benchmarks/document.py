@@ -42,7 +42,7 @@ LABELS = {
         "python -m benchmarks.naive_taskforce (pandas stage crosstab)",
     ),
     "cmd_report": (
-        "command: report (Karamay, 5 notebooks)",
+        "command: report (5 notebooks; a city of N stations, Karamay at scale 0)",
         "python -m analysis report",
         "python -m benchmarks.naive_report (papermill + nbconvert per notebook)",
     ),
@@ -69,6 +69,15 @@ def _mb(r: dict | None) -> str:
     return f"{r.get('command_peak_mb', r['peak_mb']):,.0f}"
 
 
+def _pages_mb(r: dict) -> tuple[float, float] | None:
+    """Total and largest MB of a report's HTML pages (not the stage files under processed/)."""
+    pages = r.get("pages_mb", r.get("html_mb"))  # html_mb: a map row's one page, or the first report rows'
+    if not isinstance(pages, dict):
+        return None
+    sizes = [mb for name, mb in pages.items() if not name.startswith("processed/")]
+    return (sum(sizes), max(sizes)) if sizes else None
+
+
 def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
     parts = []
     for r, who in ((pkg, ""), (base, "baseline ")):
@@ -85,9 +94,9 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         )
     elif pkg and "area_km2" in pkg:
         parts.append(f"area {pkg['area_km2']:,.0f} km²")
-    if pkg and "html_mb" in pkg:
+    if pkg and isinstance(pkg.get("html_mb"), (int, float)):
         parts.append(f"HTML {pkg['html_mb']} MB, Chromium render {pkg.get('render_seconds')} s")
-    if base and "html_mb" in base:
+    if base and isinstance(base.get("html_mb"), (int, float)):
         parts.append(f"baseline HTML {base['html_mb']} MB, render {base.get('render_seconds')} s")
     if pkg and stage.startswith("clean") and "rows" in pkg and pkg.get("rows"):
         parts.append(f"{pkg['rows']:,} rows → {pkg.get('stations', 0):,} stations")
@@ -104,10 +113,16 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
             if stage not in FLOOR_STAGES and cpu > 0:  # a floor's ratio is read the other way
                 text += f" ({base['command_cpu_seconds'] / cpu:.1f}×)"
         parts.append(text)
+    if pkg and _pages_mb(pkg):  # what a reader opens: the report's pages
+        text = "pages {:.1f} MB, largest {:.2f} MB".format(*_pages_mb(pkg))
+        if base and _pages_mb(base):
+            text += " (baseline {:.1f} MB, largest {:.2f} MB)".format(*_pages_mb(base))
+        parts.append(text)
     if pkg and pkg.get("gaps") is not None:
         parts.append(f"{pkg['gaps']} gaps")
-    if pkg and pkg.get("repeats"):
-        parts.append(f"medians of {pkg['repeats']} runs, alternating")
+    if pkg and pkg.get("repeats"):  # median_run keeps the lower middle: of two runs, the faster
+        who = "the faster of 2 runs" if pkg["repeats"] == 2 else f"medians of {pkg['repeats']} runs"
+        parts.append(f"{who}, alternating")
     if pkg and pkg.get("load_before") is not None:
         parts.append(f"load {pkg['load_before']}" + (" (mean)" if pkg.get("repeats") else ""))
     return "; ".join(parts)
@@ -166,7 +181,7 @@ def _plot(runs: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(11, 5.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, stage in enumerate(s for s in LABELS if s not in ("report", "cmd_report")):
+    for i, stage in enumerate(s for s in LABELS if s != "report"):
         for variant, style in (("package", "-o"), ("baseline", "--x")):
             pts = sorted(
                 (r["scale"], r["seconds"])

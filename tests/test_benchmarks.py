@@ -61,6 +61,10 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
         "cmd_clean|baseline|1000": row("cmd_clean", "baseline", 0.75, command_peak_mb=170.0, command_cpu_seconds=0.4),
         "cmd_coverage|package|1000": row("cmd_coverage", "package", 2.0, area_km2=100.0, command_cpu_seconds=1.5),
         "cmd_coverage|baseline|1000": row("cmd_coverage", "baseline", 20.0, area_km2=100.2, command_cpu_seconds=19.0),
+        "cmd_report|package|1000": row("cmd_report", "package", 40.0, pages_mb={"a.html": 2.5, "b.html": 0.7}),
+        "cmd_report|baseline|1000": row(
+            "cmd_report", "baseline", 80.0, html_mb={"a.html": 7.0, "b.html": 2.5, "processed/m.html": 9.0}
+        ),
     }
     out = tmp_path / "BENCHMARKS.md"
     write_document({"runs": runs, "machine": {}}, out, tmp_path / "plot.png")
@@ -70,6 +74,8 @@ def test_document_shows_command_rows_beside_their_baseline(tmp_path):
     assert "CPU 2.0 s vs 0.4 s |" in clean  # a floor's CPU beside the package's, no speed-up ratio
     coverage = next(line for line in text.splitlines() if line.startswith("| command: coverage"))
     assert "| 10.00× |" in coverage and "CPU 1.5 s vs 19.0 s (12.7×)" in coverage and "(-0.20 %)" in coverage
+    report = next(line for line in text.splitlines() if line.startswith("| command: report"))
+    assert "| 1,000 |" in report and "pages 3.2 MB, largest 2.50 MB (baseline 9.5 MB, largest 7.00 MB)" in report
 
 
 def test_repeated_measurements_keep_the_median_run_and_cpu():
@@ -97,3 +103,54 @@ def test_command_rows_run_the_package_byte_compiled(monkeypatch):
     from pathlib import Path
 
     assert Path(cached).is_file()
+
+
+def test_city_folder_is_a_city_whose_files_clean_to_its_n_stations(tmp_path):
+    """The report rows' input: a city folder (city.toml, boundaries, key sites, operator files and the
+    tower company's sheet) of n stations that the package reads as any city, written once."""
+    from analysis.clean.stations import clean_stations
+    from analysis.config import load_city
+    from benchmarks.cityfolder import city_folder
+
+    folder = city_folder(tmp_path, 300)
+    city = load_city(folder)
+    assert city.key == "karamay_300" and [t.on_air for t in city.targets] == [135, 306, 450]
+    r = clean_stations([city.stations_dir], city, as_of=city.records_received)
+    s = r.summary
+    assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
+    assert s["stations_on_air"] == 300 and s["stations"] == 300 + 20  # 20 planned sites in the pipeline
+    assert r.stations["district"].notna().all() and s["notes"]["gcj02_converted_rows"] > 0
+    assert {f["encoding"] for f in s["files"]} >= {"utf-8-sig", "gbk", "utf-8"}
+    mark = (folder / ".complete").stat().st_mtime_ns
+    assert city_folder(tmp_path, 300) == folder and (folder / ".complete").stat().st_mtime_ns == mark
+
+
+def test_a_second_run_writes_its_own_file_and_is_merged_into_the_results(tmp_path):
+    from benchmarks.__main__ import main
+
+    mine, other = tmp_path / "results.json", tmp_path / "other.json"
+    row = {"stage": "cmd_report", "variant": "package", "seconds": 1.0, "peak_mb": 1.0}
+    mine.write_text(json.dumps({"runs": {"cmd_report|package|1000": {**row, "scale": 1000}}, "machine": {}}))
+    other.write_text(
+        json.dumps(
+            {
+                "runs": {"cmd_report|package|100000": {**row, "scale": 100000, "seconds": 9.0}},
+                "run_log": [{"command": "python -m benchmarks --only-scales 100000", "seconds": 9.0, "date": "d"}],
+                "machine": {"cpu": "x"},
+            }
+        )
+    )
+    import benchmarks.__main__ as runner
+
+    doc = tmp_path / "doc"
+    doc.mkdir()
+    orig = runner.write_document
+    runner.write_document = lambda results, path, plot: (doc / "written").write_text(json.dumps(results))
+    try:
+        assert main(["--results", str(mine), "--merge", str(other)]) == 0
+    finally:
+        runner.write_document = orig
+    merged = json.loads(mine.read_text())
+    assert set(merged["runs"]) == {"cmd_report|package|1000", "cmd_report|package|100000"}
+    assert merged["run_log"][0]["seconds"] == 9.0 and merged["machine"] == {"cpu": "x"}
+    assert json.loads((doc / "written").read_text()) == merged

@@ -17,7 +17,17 @@ from conftest import CHROMIUM_OFFLINE
 from analysis import geo
 from analysis.config import load_city
 from analysis.coverage import assess_coverage
-from analysis.maps import ASSETS_DIR, coverage_map, hexbin_counts, map_html, save_map
+from analysis.maps import (
+    ASSETS_DIR,
+    MAX_HEXAGONS,
+    MIN_HEX_SIZE_M,
+    coverage_map,
+    hex_shade_breaks,
+    hex_size_for,
+    hexbin_counts,
+    map_html,
+    save_map,
+)
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -79,8 +89,50 @@ def test_many_stations_are_aggregated_to_hexagons(tiny_city):
     page = map_html(coverage_map(res, max_points=3000))
     assert '"aggregated":true' in page
     assert len(page.encode()) < 1_500_000
+    assert "5,000 stations on air counted in" in page  # the legend says how they were drawn
     rings, counts = hexbin_counts(big["lon"], big["lat"], 1000.0)
     assert sum(counts) == n and all(len(r) == 7 for r in rings)
+
+
+def test_a_map_dated_early_in_a_big_buildout_carries_only_the_stations_on_air(tiny_city):
+    """A report for an early month of a large city draws its few stations on air; the thousands that
+    went on air later are not written into the page (they were, one record each, never drawn)."""
+    n = 4000
+    rng = np.random.default_rng(4)
+    st = pd.DataFrame(
+        {
+            "station_id": [f"X{i}" for i in range(n)],
+            "name": "x",
+            "operator": "CMCC",
+            "band": "n78",
+            "lon": rng.uniform(84.80, 84.94, n),
+            "lat": rng.uniform(45.56, 45.64, n),
+            "on_air_date": pd.Timestamp("2021-06-01"),
+        }
+    )
+    st.loc[:9, "on_air_date"] = pd.Timestamp("2020-01-15")
+    res = assess_coverage(st, load_city(tiny_city / "city.toml"), as_of="2020-02-29")
+    page = map_html(coverage_map(res, max_points=3000))
+    assert '"aggregated":false' in page and page.count('"id":"X') == 10
+    assert '"months":["2020-01","2020-02"]' in page
+
+
+def test_hexagons_follow_the_area_drawn_not_the_number_of_stations():
+    """A city's map stays as fine at 10^6 stations as at 10^4 (the size once grew with the count: 63 km
+    hexagons over a city at 10^6), and the number of hexagons, hence the page, stays bounded."""
+    rng = np.random.default_rng(5)
+    sizes = []
+    for n in (10_000, 1_000_000):
+        lon, lat = rng.uniform(84.6, 86.0, n), rng.uniform(44.1, 46.2, n)
+        lon[:2], lat[:2] = [84.6, 86.0], [44.1, 46.2]  # the same extent at both counts
+        size = hex_size_for(lon, lat)
+        rings, counts = hexbin_counts(lon, lat, size)
+        assert sum(counts) == n and len(rings) <= 1.2 * MAX_HEXAGONS
+        sizes.append(size)
+    assert sizes[0] == sizes[1] and 1000 < sizes[0] < 5000  # metres: a city's hexagons
+    assert hex_size_for(np.array([85.0]), np.array([45.0])) == MIN_HEX_SIZE_M
+    assert hex_shade_breaks([600, 650, 700, 900, 1000]) == [650, 700, 900]  # shades follow the counts
+    assert hex_shade_breaks([1, 1, 1]) == [1, 2, 3] and hex_shade_breaks([]) == [10, 30, 100]
 
 
 # --- the browser, network off ---------------------------------------------------------------------

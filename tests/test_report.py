@@ -26,6 +26,20 @@ from analysis.report import runner as report
 # --- parameters ------------------------------------------------------------------------------
 
 
+def test_notebooks_get_absolute_paths_for_a_city_folder_given_relative(tmp_path, monkeypatch):
+    """The notebooks run in notebooks/: a city, stations or processed folder named relative to where
+    the command was started must reach them as absolute paths (a 10^5-station city given as
+    benchmarks/out/cities/... failed in the first notebook with "unknown city")."""
+    shutil.copytree(
+        PROJ_ROOT / "data" / "raw" / "karamay", tmp_path / "mycity", ignore=shutil.ignore_patterns("stations")
+    )
+    monkeypatch.chdir(tmp_path)
+    params = report._notebook_parameters(load_city("mycity"), "2021-03-22", "zh", None, "st", "proc", None, tmp_path)
+    assert params["city"] == str(tmp_path / "mycity")
+    assert params["stations"] == str(tmp_path / "st") and params["processed"] == str(tmp_path / "proc")
+    assert load_city(params["city"]).key == "mycity"
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [

@@ -319,6 +319,20 @@ def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
         P.forecast_bottom_up(st, "2021-04-06", horizon=0)
 
 
+@pytest.mark.parametrize("n_done", [7, 8])  # an odd and an even number of longer spells
+def test_the_rest_of_a_stage_is_the_median_of_the_longer_completed_spells(n_done):
+    rng = np.random.default_rng(n_done)
+    lengths = rng.integers(5, 80, n_done).tolist()
+    done = [_site(f"D{i}", start="2020-03-01", steps={**STEPS, "site_selection": d}) for i, d in enumerate(lengths)]
+    st = _frame(done + [_site("W", start="2021-03-01", reached="site_selection")])
+    exp = P.forecast_on_air_months(st, "2021-04-06").set_index("station_id")
+    spent = exp.loc["W", "days_in_stage"]
+    longer = np.array([d for d in lengths if d > spent], float)
+    later = sum(STEPS[s] for s in P.PIPELINE_STAGES[2:])
+    want = float(np.median(longer)) - spent + later if len(longer) else float(np.median(lengths)) + later
+    assert exp.loc["W", "remaining_days"] == round(want, 1)
+
+
 def test_no_completed_spell_gives_no_forecast_but_keeps_the_site():
     st = _frame([_site("A", start="2021-01-01", reached="site_access")])
     exp = P.forecast_on_air_months(st, "2021-04-01")
@@ -344,6 +358,79 @@ def test_days_to_air_are_drawn_from_the_observed_stage_durations():
     _, freed = P.sample_days_to_air(st, "2021-04-06", 50, np.random.default_rng(0), freed={"O"})
     assert np.all(freed[:, col["O"]] <= 24 + 20 + 25 + 10)  # selection done within April
     assert np.all(freed[:, col["C"]] == days[:, col["C"]])
+
+
+def test_km_support_counts_as_the_time_by_time_loop():
+    """Kaplan-Meier masses from counts made at once equal those of one pass over the spells per time."""
+
+    def by_loop(durations, observed):
+        times = np.unique(durations[observed])
+        surv, masses = 1.0, []
+        for t in times:
+            drop = surv * ((durations == t) & observed).sum() / (durations >= t).sum()
+            masses.append(drop)
+            surv -= drop
+        return np.r_[times, np.inf], np.r_[masses, max(surv, 0.0)]
+
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        d = rng.integers(0, 60, n).astype(float) if trial % 2 else np.round(rng.gamma(2, 20, n), 3)
+        observed = rng.random(n) < rng.random()
+        if observed.any():
+            assert all(np.array_equal(a, b) for a, b in zip(P._km_support(d, observed), by_loop(d, observed)))
+
+
+def _days_to_air_one_by_one(support, rng, sites, spent, n_paths, freed, month_left):
+    """The site-by-site loop `sample_days_to_air` replaced: `rng.choice` per stage and site."""
+
+    def draw_stage(times, mass, spent):
+        if not np.isfinite(times[0]):
+            return np.full(n_paths, np.inf)
+        finite = np.isfinite(times)
+        fresh = rng.choice(times[finite], size=n_paths, p=mass[finite] / mass[finite].sum())
+        waited = float(spent) if spent is not None else float(times[finite].max())
+        p = mass if spent is None else np.where(times > spent, mass, 0.0)
+        if p.sum() <= 0:
+            return waited + fresh
+        draw = rng.choice(times, size=n_paths, p=p / p.sum())
+        return np.where(np.isfinite(draw), draw - (spent or 0.0), waited + fresh)
+
+    days = np.zeros((n_paths, len(sites)))
+    for j, (sid, stage, s) in enumerate(zip(sites["station_id"], sites["stage"], spent)):
+        if sid in freed:
+            total = rng.uniform(0, month_left, n_paths)
+        else:
+            total = draw_stage(*support[stage], None if np.isnan(s) else float(s))
+        for later in P.PIPELINE_STAGES[P.PIPELINE_STAGES.index(stage) + 1 :]:
+            total = total + draw_stage(*support[later], None)
+        days[:, j] = total
+    return days
+
+
+@pytest.mark.parametrize("bins", [1 << 14, 4])  # searched, and looked up in a table of 4 bins
+def test_days_to_air_are_the_draws_of_a_site_by_site_loop(monkeypatch, bins):
+    """Grouped draws give the very numbers of one `rng.choice` per site and stage from the same seed
+    (censored tails, sites waiting longer than any finished, freed sites, blocks of sites)."""
+    monkeypatch.setattr(P, "_TABLE_BINS", bins)
+    rng = np.random.default_rng(4)
+    steps = [dict(zip(STEPS, rng.integers(3, 60, len(STEPS)).tolist())) for _ in range(40)]
+    done = [_site(f"D{i}", start=f"2020-{1 + i % 12:02d}-0{1 + i % 9}", steps=s) for i, s in enumerate(steps)]
+    reached = list(P.PIPELINE_STAGES) * 6
+    waiting = [_site(f"W{i}", start=f"2021-0{1 + i % 3}-1{i % 10}", reached=r) for i, r in enumerate(reached)]
+    st = _frame(done + waiting + [_site("U", reached="site_access", dates=False)])
+    monkeypatch.setattr(P, "_SITES_PER_BLOCK", 7)
+    freed = {"W3", "W11", "U"}
+    sites, days = P.sample_days_to_air(st, "2021-04-06", 30, np.random.default_rng(9), freed=freed)
+    spells = P._spells(P._check(st), pd.Timestamp("2021-04-06"), None)
+    support = {
+        s: P._km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
+        for s, sp in ((s, spells[spells["stage"] == s]) for s in P.PIPELINE_STAGES)
+    }
+    spent = (pd.Timestamp("2021-04-06") - sites["stage_date"]).dt.days.where(sites["days_in_stage"].notna())
+    want = _days_to_air_one_by_one(support, np.random.default_rng(9), sites, spent.to_numpy(float), 30, freed, 24)
+    assert {w["station_id"] for w in waiting} | freed <= set(sites["station_id"]) and len(sites) > 7
+    assert np.array_equal(days, want)
 
 
 def test_working_days_follow_the_construction_season():

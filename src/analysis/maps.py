@@ -149,7 +149,7 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
     return rings, counts.tolist()
 
 
-def _legend_html(title: str, subtitle: str, metric_label: str, aggregated: bool) -> str:
+def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "") -> str:
     e = html.escape
     rows = [
         f"<div class='cm-title'>{e(title)}</div><div class='cm-sub'>{e(subtitle)}</div>",
@@ -169,8 +169,8 @@ def _legend_html(title: str, subtitle: str, metric_label: str, aggregated: bool)
         "<div><i style='background:#d73027;opacity:.45'></i>缺口 gap (uncovered built-up area / site)</div>",
         "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
     ]
-    if aggregated:
-        rows.append("<div class='cm-h'>Stations aggregated to hexagons (too many to draw one by one)</div>")
+    if hex_note:  # too many stations to draw one by one: how they were counted
+        rows.append(f"<div class='cm-h'>{e(hex_note)}</div>")
     return "".join(rows)
 
 
@@ -239,12 +239,14 @@ def _station_layer(result, on: np.ndarray, aggregated: bool) -> tuple[list[dict]
         first = dates[on].min().to_period("M")
         last = (result.as_of or dates[on].max()).to_period("M")
         months = [str(p) for p in pd.period_range(first, last, freq="M")]
-        per = dates.dt.to_period("M")
-        month_idx = np.array([(p - first).n if (pd.notna(p) and o) else -1 for p, o in zip(per, on)])
+        months_since = (dates.dt.year * 12 + dates.dt.month - (first.year * 12 + first.month)).to_numpy()
+        month_idx = np.where(on & dates.notna().to_numpy(), np.nan_to_num(months_since, nan=-1), -1).astype(int)
     cols = {c: st[c] if c in st.columns else pd.Series([""] * len(st)) for c in ("name", "operator", "district")}
     district = st["district_calc"] if "district_calc" in st else cols["district"]
     stations = []
-    for i in range(len(st)):
+    # only the stations on air are drawn: a report dated early in a big city's buildout would otherwise
+    # carry a record for every later station (10^6 of them for 3,000 drawn)
+    for i in np.flatnonzero(on):
         stations.append(
             {
                 "id": _text(st["station_id"].iat[i]),
@@ -265,18 +267,50 @@ def _station_layer(result, on: np.ndarray, aggregated: bool) -> tuple[list[dict]
     return stations, months
 
 
-def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> dict:
-    """The stations on air as counted hexagons (national maps: too many to draw one by one)."""
+#: At most about this many hexagons tile the stations' extent: the page stays near 1 MB and the map
+#: readable however many stations there are (a city's hexagons are a kilometre or two across).
+MAX_HEXAGONS = 5000
+MIN_HEX_SIZE_M = 250.0
+
+
+def hex_size_for(lon: np.ndarray, lat: np.ndarray, max_hexagons: int = MAX_HEXAGONS) -> float:
+    """Circumradius (Web Mercator metres) of hexagons of which about `max_hexagons` cover the points'
+    bounding box: the size follows the area drawn, not the number of stations."""
+    if len(lon) == 0:
+        return MIN_HEX_SIZE_M
+    R = 6378137.0
+    lat = np.clip(lat, -85, 85)
+    x = np.radians(lon) * R
+    y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * R
+    area = (x.max() - x.min()) * (y.max() - y.min())
+    return max(MIN_HEX_SIZE_M, math.sqrt(area / (1.5 * math.sqrt(3) * max_hexagons)))
+
+
+def hex_shade_breaks(counts: list[int]) -> list[int]:
+    """The counts from which a hexagon is drawn darker (quartiles of the counts, rising): fixed breaks
+    of 10, 30 and 100 stations left every hexagon of a 10^6-station city in the darkest shade."""
+    if not counts:
+        return [10, 30, 100]
+    q = np.quantile(np.asarray(counts, float), [0.25, 0.5, 0.75])
+    breaks = [max(1, int(math.ceil(q[0])))]
+    for v in q[1:]:
+        breaks.append(max(breaks[-1] + 1, int(math.ceil(v))))
+    return breaks
+
+
+def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> tuple[dict, float]:
+    """The stations on air as counted hexagons (too many to draw one by one), and their size."""
     st = result.stations
-    size = hex_size_m or max(2000.0, 20000.0 * math.sqrt(on.sum() / 1e5))
-    rings, counts = hexbin_counts(st["lon"].to_numpy()[on], st["lat"].to_numpy()[on], size)
+    lon, lat = st["lon"].to_numpy(dtype=float)[on], st["lat"].to_numpy(dtype=float)[on]
+    size = hex_size_m or hex_size_for(lon, lat)
+    rings, counts = hexbin_counts(lon, lat, size)
     return {
         "type": "FeatureCollection",
         "features": [
             {"type": "Feature", "properties": {"n": n}, "geometry": {"type": "Polygon", "coordinates": [r]}}
             for r, n in zip(rings, counts)
         ],
-    }
+    }, size
 
 
 def _site_layer(result) -> list[dict]:
@@ -432,6 +466,15 @@ def coverage_map(
     on = result.stations["is_on_air_at_as_of"].to_numpy(dtype=bool)
     aggregated = int(on.sum()) > max_points
     stations, months = _station_layer(result, on, aggregated)
+    hexagons, hex_note, breaks = {"type": "FeatureCollection", "features": []}, "", [10, 30, 100]
+    if aggregated:
+        hexagons, size = _hex_layer(result, on, hex_size_m)
+        breaks = hex_shade_breaks([f["properties"]["n"] for f in hexagons["features"]])
+        hex_note = (
+            f"{int(on.sum()):,} 座在网基站按 {len(hexagons['features']):,} 个六边形计数（边长 {size / 1000:.1f} km）· "
+            f"{int(on.sum()):,} stations on air counted in {len(hexagons['features']):,} hexagons "
+            f"of {size / 1000:.1f} km (Web Mercator); darker from {', '.join(f'{b:,}' for b in breaks)} stations"
+        )
     sites = _site_layer(result)
     ua = result.urban_areas
     metric_label = {
@@ -449,8 +492,9 @@ def coverage_map(
         "urban": _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]]),
         "gaps": _gap_layer(result),
         "stations": stations,
-        "hex": _hex_layer(result, on, hex_size_m) if aggregated else {"type": "FeatureCollection", "features": []},
+        "hex": hexagons,
         "aggregated": aggregated,
+        "hexBreaks": breaks,
         "sites": sites,
         "candidates": _candidate_layer(result),
         "months": months,
@@ -461,7 +505,7 @@ def coverage_map(
             title or f"{result.city_name} 5G 覆盖 coverage",
             _subtitle(result, int(on.sum())),
             metric_label + " (%)",
-            aggregated,
+            hex_note,
         ),
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
         "defaultBase": basemap,

@@ -177,15 +177,16 @@ def _swap_in(tmp: Path, dest: Path) -> None:
 def _notebook_parameters(
     city: City, day: str, lang: str, basemap: str | None, stations, processed, extract_date, out: Path
 ) -> dict:
-    # a city outside data/raw/ is passed by its folder, so the notebooks find the same city.toml
+    # a city outside data/raw/ is passed by its folder, so the notebooks find the same city.toml; paths
+    # absolute, as the notebooks run in notebooks/ (a folder given relative to the caller's would miss)
     in_raw = city.folder.resolve() == (RAW_DIR / city.key).resolve()
     return {
-        "city": city.key if in_raw else str(city.folder),
+        "city": city.key if in_raw else str(city.folder.resolve()),
         "as_of": day,
         "lang": lang,
         "basemap": basemap or "",
-        "stations": str(stations) if stations else "",
-        "processed": str(processed) if processed else "",
+        "stations": str(Path(stations).resolve()) if stations else "",
+        "processed": str(Path(processed).resolve()) if processed else "",
         "extract_date": str(extract_date) if extract_date else "",
         "out": str(out),
     }
