@@ -71,10 +71,10 @@ def test_amap_basemap_is_default_when_asked(result):
         coverage_map(result, basemap="google")
 
 
-def test_many_stations_are_aggregated_to_hexagons(tiny_city):
-    rng = np.random.default_rng(3)
-    n = 5000
-    big = pd.DataFrame(
+def _scattered_stations(n: int, seed: int, on_air: str) -> pd.DataFrame:
+    """`n` stations of one operator scattered over the tiny city, all on air on `on_air`."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
         {
             "station_id": [f"X{i}" for i in range(n)],
             "name": "x",
@@ -82,9 +82,14 @@ def test_many_stations_are_aggregated_to_hexagons(tiny_city):
             "band": "n78",
             "lon": rng.uniform(84.80, 84.94, n),
             "lat": rng.uniform(45.56, 45.64, n),
-            "on_air_date": pd.Timestamp("2020-06-01"),
+            "on_air_date": pd.Timestamp(on_air),
         }
     )
+
+
+def test_many_stations_are_aggregated_to_hexagons(tiny_city):
+    n = 5000
+    big = _scattered_stations(n, seed=3, on_air="2020-06-01")
     res = assess_coverage(big, load_city(tiny_city / "city.toml"), as_of="2021-03-22")
     page = map_html(coverage_map(res, max_points=3000))
     assert '"aggregated":true' in page
@@ -97,19 +102,7 @@ def test_many_stations_are_aggregated_to_hexagons(tiny_city):
 def test_a_map_dated_early_in_a_big_buildout_carries_only_the_stations_on_air(tiny_city):
     """A report for an early month of a large city draws its few stations on air; the thousands that
     went on air later are not written into the page (they were, one record each, never drawn)."""
-    n = 4000
-    rng = np.random.default_rng(4)
-    st = pd.DataFrame(
-        {
-            "station_id": [f"X{i}" for i in range(n)],
-            "name": "x",
-            "operator": "CMCC",
-            "band": "n78",
-            "lon": rng.uniform(84.80, 84.94, n),
-            "lat": rng.uniform(45.56, 45.64, n),
-            "on_air_date": pd.Timestamp("2021-06-01"),
-        }
-    )
+    st = _scattered_stations(4000, seed=4, on_air="2021-06-01")
     st.loc[:9, "on_air_date"] = pd.Timestamp("2020-01-15")
     res = assess_coverage(st, load_city(tiny_city / "city.toml"), as_of="2020-02-29")
     page = map_html(coverage_map(res, max_points=3000))
