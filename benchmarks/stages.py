@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import fixtures
+from benchmarks.chromium import CHROMIUM_OFFLINE
 
 AS_OF = "2025-01-01"
 #: Coverage radius per band at national scale: the link budget's urban (UMa) outdoor radius.
@@ -29,20 +30,7 @@ COVERAGE_AREA_TYPE = "urban"
 COVERAGE_BASELINE_MAX = 100_000
 MAP_BASELINE_MAX = 100_000
 FORECAST_BASELINE_SAMPLE = 40
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--hide-scrollbars",
-    "--window-size=1280,900",
-]
+CHROMIUM_FLAGS = [*CHROMIUM_OFFLINE, "--hide-scrollbars", "--window-size=1280,900"]
 
 
 def _paths(work: Path, n: int) -> dict[str, Path]:

@@ -8,6 +8,9 @@ import json
 import pandas as pd
 import pytest
 
+# headless Chromium with the network off, for the browser checks (one list with the benchmarks')
+from benchmarks.chromium import CHROMIUM_OFFLINE  # noqa: F401
+
 TINY_CITY_TOML = """
 [city]
 name_zh = "测试市"
@@ -29,22 +32,6 @@ name_en = "West"
 name_zh = "东区"
 name_en = "East"
 """
-
-
-#: Headless Chromium with the network off: every host resolves to nothing and any proxy use hits a
-#: closed port (the pages, maps and figures must work offline; a test adds its own profile and URL).
-CHROMIUM_OFFLINE = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
 
 
 def _square(lon0, lat0, lon1, lat1):
