@@ -251,3 +251,33 @@ def test_head_decoded_as_the_whole_text_would_be(monkeypatch, tmp_path, encoding
         with pytest.raises(BadInputError) as want:
             sources.decode_text(bad, tmp_path / "a.csv")
         assert str(got.value) == str(want.value)
+
+
+def test_utf8_check_refuses_what_pythons_codec_refuses():
+    """`_is_utf8` (pyarrow's validator) says UTF-8 exactly for the bytes Python's codec decodes: cut
+    sequences, surrogates, overlong forms and code points past U+10FFFF refused, also after a BOM."""
+    from analysis.clean.sources import _is_utf8
+
+    cases = [b"", b"abc", "站址编码,经度".encode(), b"\x00", "😀".encode(), b"\xed\x9f\xbf", b"\xee\x80\x80"]
+    cases += [b"\xe4\xb8", b"abc\xff", b"\xed\xa0\x80", b"\xc0\x80", b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xc2"]
+    cases += ["站".encode("gbk"), "克拉玛依".encode("gb18030")]
+    for data in cases:
+        try:
+            data.decode("utf-8")
+            expected = True
+        except UnicodeDecodeError:
+            expected = False
+        assert _is_utf8(data) is expected, data
+        assert _is_utf8(b"\xef\xbb\xbf" + data, 3) is expected, data
+
+
+def test_empty_cells_of_a_plain_csv_are_missing_and_other_texts_kept(tmp_path):
+    """pyarrow's reader (a body without quotes) gives an empty cell as missing and keeps NA, NULL and
+    007 as written, each column one Arrow chunk, as the other readers' frames are made."""
+    path = tmp_path / "s.csv"
+    path.write_text("站址编码,基站名称,经度,纬度\n007,NA,84.88,45.58\nNULL,,84.9,\n", encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.frame["site_code"].tolist() == ["007", "NULL"]
+    assert table.frame["name"].tolist()[0] == "NA" and pd.isna(table.frame["name"].iloc[1])
+    assert pd.isna(table.frame["lat"].iloc[1]) and table.frame["lat"].dtype == "str"
+    assert not table.frame.attrs
