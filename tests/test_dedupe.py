@@ -189,3 +189,22 @@ def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
     dd = dedupe_rows(rec, record_key, code_key)
     moved = dd.index[(dd["anchor"].to_numpy() != dd.index.to_numpy()) | dd["conflict"].notna().to_numpy()]
     assert set(moved) == {1, 2, 5} and set(moved) <= set(np.flatnonzero(may))
+
+
+def test_position_key_equal_exactly_for_equal_positions_nan_and_signed_zero_included():
+    """`_position_key` (one complex hash of lon + i lat) gives rows one key exactly when their two
+    coordinates compare equal as floats (-0.0 equals 0.0, NaN equals NaN), numbered in order of first
+    sight as the codes of each coordinate and of their pairs were."""
+    import pandas as pd
+
+    from analysis.clean.dedupe import _position_key
+
+    nan = float("nan")
+    lon = [84.8, 84.8, -0.0, 0.0, nan, nan, 84.8, 45.6, nan]
+    lat = [45.6, 45.6, 45.6, 45.6, 45.6, 45.6, nan, 84.8, nan]
+    key = _position_key(pd.DataFrame({"lon": lon, "lat": lat}))
+    assert key.tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 5]
+    # the same as the codes of each coordinate, then of the pairs of codes
+    codes = [pd.factorize(np.asarray(v), use_na_sentinel=False)[0] for v in (lon, lat)]
+    pairs = pd.factorize(codes[0] * (codes[1].max() + 1) + codes[1])[0]
+    assert key.tolist() == pairs.tolist()
