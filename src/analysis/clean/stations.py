@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pandas.api.types import union_categoricals
 
 from analysis import geo
 from analysis.clean import parse
@@ -309,10 +310,15 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
+    if kind == "operator":  # each row's file a category of the files' names, sorted as astype("category") sorts
+        files = union_categoricals([f["source_file"].array for f in frames], sort_categories=True)
+        frames = [f.drop(columns="source_file") for f in frames]
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     del frames
+    if kind == "operator":
+        out.insert(0, "source_file", files)
     # one Arrow chunk per column, one column at a time (only one column is ever held twice)
-    for c in [*columns, "source_file", "source_sheet"]:
+    for c in [*columns, *(["source_file"] if kind != "operator" else []), "source_sheet"]:
         column = out[c]
         text = _as_text(column)
         if text is not column:  # (setting a column to itself would copy it)
@@ -323,11 +329,19 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
 def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataFrame:
     """One table's columns in the stacked order, built once: the values as Arrow strings (see `_text`
     for the Python strings a parser is given), a column the file lacks as Arrow nulls without buffers
-    (NaNs would take 8 bytes per row), the file's name once per row in Arrow."""
+    (NaNs would take 8 bytes per row), the file's name once per row in Arrow; an operator report's file
+    a category (its name once, a byte a row: written out per row, then hashed back into a category, it
+    was ~40 bytes a row and a hash of every row of a national file)."""
     f, n = t.frame, len(t.frame)
     # one array of nulls for every column the file lacks (a national file lacks a dozen: ~8 bytes a row each)
     lacking = _repeat_text(None, n)
-    out = {"source_file": _repeat_text(project_relative(t.path), n), "source_sheet": _repeat_text(t.sheet, n)}
+    name = project_relative(t.path)
+    file = (
+        pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), pd.Index([name], dtype="str"))
+        if kind == "operator"
+        else _repeat_text(name, n)
+    )
+    out = {"source_file": file, "source_sheet": _repeat_text(t.sheet, n)}
     for c in columns:
         out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
