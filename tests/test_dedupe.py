@@ -208,3 +208,27 @@ def test_position_key_equal_exactly_for_equal_positions_nan_and_signed_zero_incl
     codes = [pd.factorize(np.asarray(v), use_na_sentinel=False)[0] for v in (lon, lat)]
     pairs = pd.factorize(codes[0] * (codes[1].max() + 1) + codes[1])[0]
     assert key.tolist() == pairs.tolist()
+
+
+def test_first_of_key_and_followed_anchors_match_groupby_and_map():
+    """`_first_of_key` gives each row the position of its key's first row, as a groupby "first" does;
+    `_follow_anchors` follows anchors by position as the map by label did (an anchor that is no row stays)."""
+    import pandas as pd
+
+    from analysis.clean.dedupe import _first_of_key, _follow_anchors
+
+    rng = np.random.default_rng(7)
+    for keys in (rng.integers(0, 50, 400), rng.integers(0, 10**12, 300), np.zeros(0, dtype=np.int64)):
+        idx = pd.Index(np.arange(len(keys)))
+        expected = pd.Series(idx, index=idx).groupby(keys).transform("first").to_numpy()
+        assert _first_of_key(keys).tolist() == expected.tolist()
+    with pytest.raises(ValueError):
+        _first_of_key(np.array([0, -1]))
+    labels = rng.permutation(200)[:150]
+    targets = np.r_[labels, [199, 198]]  # (a few anchors that are no row of the frame)
+    for scale in (1, 10**9):  # (labels far apart: followed by label)
+        anchors = pd.Series(rng.choice(targets, 150) * scale, index=labels * scale)
+        expected = anchors.copy()
+        for _ in range(3):
+            expected = expected.map(expected).fillna(expected).astype(expected.dtype)
+        assert _follow_anchors(anchors, 3).tolist() == expected.tolist()

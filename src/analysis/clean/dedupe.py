@@ -130,11 +130,27 @@ def _position_key(rec: pd.DataFrame) -> np.ndarray:
 def _merge_exact_repeats(idx: pd.Index, first: np.ndarray, out: pd.DataFrame) -> pd.Index:
     """Exact repeats of the whole record merge into the first; returns the rows left. `first`: the record
     key (see `dedupe_keys`) of each row of `idx`."""
-    first_idx = pd.Series(idx, index=idx).groupby(first).transform("first")
-    dup = first_idx != idx
+    first_idx = idx.to_numpy()[_first_of_key(first)]
+    dup = first_idx != idx.to_numpy()
     out.loc[dup, "anchor"] = first_idx[dup]
     out.loc[dup, "merge_reason"] = "exact_duplicate"
-    return idx[~dup.to_numpy()]
+    return idx[~dup]
+
+
+def _first_of_key(keys: np.ndarray) -> np.ndarray:
+    """Per row, the position of the first row with its key (non-negative integers; numbered 0… first
+    when they spread far beyond the rows): the least position per key by `np.minimum.at`, no hash table
+    or groupby of a national file's keys (~0.9 CPU s a groupby "first" of 4.25 M rows, 0.1 s this)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    if keys.min() < 0:
+        raise ValueError("_first_of_key: keys must be non-negative")
+    if keys.max() >= 4 * len(keys):
+        keys = pd.factorize(keys)[0]
+    first = np.full(int(keys.max()) + 1, len(keys), dtype=np.int64)
+    np.minimum.at(first, keys, np.arange(len(keys), dtype=np.int64))
+    return first[keys]
 
 
 def _row_keys(frame: pd.DataFrame, start: np.ndarray | None = None) -> np.ndarray:
@@ -209,7 +225,7 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, code_key: np.ndarra
     coded = live[has_code]
     if not len(coded):
         return
-    head = pd.Series(coded, index=coded).groupby(code_key[has_code], sort=False).transform("first")
+    head = pd.Series(coded.to_numpy()[_first_of_key(code_key[has_code])], index=coded)
     # distances only from a row to another row of its code (most rows are their code's only one)
     other = head.to_numpy() != coded
     dist = np.zeros(len(coded))
@@ -265,11 +281,32 @@ def _follow_chains(out: pd.DataFrame) -> pd.DataFrame:
         out.loc[of_conflict, "conflict"] = out.loc[src, "conflict"].to_numpy()
         out.loc[of_conflict, "anchor"] = out.loc[src, "anchor"].to_numpy()
         out.loc[of_conflict, "merge_reason"] = None
-    anchors = out["anchor"]
-    for _ in range(3):
-        anchors = anchors.map(anchors).fillna(anchors).astype(anchors.dtype)
-    out["anchor"] = anchors
+    out["anchor"] = _follow_anchors(out["anchor"], 3)
     return out
+
+
+def _follow_anchors(anchors: pd.Series, steps: int) -> pd.Series:
+    """Each row's anchor followed `steps` times as `anchors.map(anchors)` does (each step the anchor's anchor
+    of the step before; an anchor that is no row of `anchors` stays): by position in a look-up array when
+    the labels are small non-negative integers (a row's label is its raw row), instead of a hash map of a
+    national file's rows per step; by label otherwise."""
+    labels, values = anchors.index.to_numpy(), anchors.to_numpy()
+    small = (
+        len(anchors)
+        and labels.dtype.kind in "iu"
+        and values.dtype.kind in "iu"
+        and min(labels.min(), values.min()) >= 0
+        and max(labels.max(), values.max()) < 4 * len(anchors)
+    )
+    if not small:
+        for _ in range(steps):
+            anchors = anchors.map(anchors).fillna(anchors).astype(anchors.dtype)
+        return anchors
+    anchor_of = np.arange(int(max(labels.max(), values.max())) + 1, dtype=values.dtype)
+    anchor_of[labels] = values
+    for _ in range(steps):  # (each step as the map: the anchors' anchors of the step before, 2, 4, 8 links)
+        anchor_of = anchor_of[anchor_of]
+    return pd.Series(anchor_of[labels], index=anchors.index, name=anchors.name)
 
 
 def match_sites(good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index) -> tuple[pd.Series, pd.Series]:
