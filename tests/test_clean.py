@@ -671,3 +671,17 @@ def test_a_category_of_texts_decoded_as_pandas_types_it():
     ):
         out, expected = _category_as_text(values), values.astype("str")
         assert out.dtype == expected.dtype and out.equals(expected) and (out.index == expected.index).all()
+
+
+def test_stations_put_in_id_order_by_code_point_and_left_alone_when_in_order():
+    """`_sort_by_station_id`: a table whose ids are in order already (neighbours compared) keeps its rows;
+    others are sorted stably by code point (as Python compares strings), missing ids last."""
+    from analysis.clean.stations import _sort_by_station_id
+
+    ordered = pd.DataFrame({"station_id": pd.Series(["A-1", "A-1", "B-10", "B-9", "a"], dtype="str"), "n": range(5)})
+    assert _sort_by_station_id(ordered.copy())["n"].tolist() == [0, 1, 2, 3, 4]
+    shuffled = pd.DataFrame({"station_id": pd.Series(["b", "A", "B", "A", "é"], dtype="str"), "n": range(5)})
+    out = _sort_by_station_id(shuffled)
+    assert out["station_id"].tolist() == ["A", "A", "B", "b", "é"] and out["n"].tolist() == [1, 3, 2, 0, 4]
+    with_missing = pd.DataFrame({"station_id": pd.Series([None, "A", "B"], dtype="str"), "n": range(3)})
+    assert _sort_by_station_id(with_missing)["n"].tolist() == [1, 2, 0]
