@@ -125,7 +125,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
     out = np.full(len(codes), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     found = codes >= 0
     out[found] = parsed[codes[found]]
-    return pd.Series(out, index=values.index, dtype="datetime64[ns]")
+    return pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
 
 
 def _parse_date_texts(values: pd.Series) -> pd.Series:
@@ -188,13 +188,13 @@ def parse_coordinates(values: pd.Series) -> pd.Series:
     rest = np.isnan(out)
     if rest.any():
         out[rest] = _parse_other_coordinates(values[rest]).to_numpy(dtype="float64")
-    return pd.Series(out, index=values.index)
+    return pd.Series(out, index=values.index, copy=False)
 
 
 def _parse_other_coordinates(values: pd.Series) -> pd.Series:
     """`parse_coordinates` of texts that need normalising first."""
     text = normalize_text(values)
-    out = pd.Series(_parse_plain_decimals(text), index=text.index)
+    out = pd.Series(_parse_plain_decimals(text), index=text.index, copy=False)
     rest = text.notna().to_numpy() & np.isnan(out.to_numpy())
     if rest.any():
         out[rest] = pd.to_numeric(text[rest], errors="coerce").astype("float64")
@@ -247,8 +247,8 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     pairs = [_split_one_lonlat(u) for u in uniques]
     lon_u = np.array([p[0] for p in pairs] + [None], dtype=object)
     lat_u = np.array([p[1] for p in pairs] + [None], dtype=object)
-    lon = pd.Series(lon_u[codes], index=values.index, dtype=object)
-    lat = pd.Series(lat_u[codes], index=values.index, dtype=object)
+    lon = pd.Series(lon_u[codes], index=values.index, dtype=object, copy=False)
+    lat = pd.Series(lat_u[codes], index=values.index, dtype=object, copy=False)
     return lon.where(lon.notna(), pd.NA), lat.where(lat.notna(), pd.NA)
 
 
@@ -269,7 +269,7 @@ def _map_uniques(values: pd.Series, fn) -> pd.Series:
             v = fn(u)
             mapped[i] = np.nan if v is None else v
     mapped[-1] = None  # code -1: a missing value
-    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
+    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object, copy=False)
 
 
 #: Operator -> what names it: legal and short Chinese names, English names, and (in a cell of its own)

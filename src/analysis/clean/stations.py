@@ -160,7 +160,14 @@ def _text(raw: pd.DataFrame, column: str, rows=None) -> pd.Series:
     empty: what the parsers and the notes read; the frame itself keeps Arrow strings."""
     values = raw[column] if rows is None else raw.loc[rows, column]
     out = values.to_numpy(dtype=object, na_value=None)
-    return pd.Series(out, index=values.index, name=column, dtype=object)
+    return pd.Series(out, index=values.index, name=column, dtype=object, copy=False)
+
+
+def _fresh(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """A column of an array made for it (no other holder) without a copy: pandas copies an array set
+    as a column or given to a Series (a national file's columns, ~35 MB each, and a reference count
+    per object)."""
+    return pd.Series(values, index=index, copy=False)
 
 
 def _as_written(values: pd.Series) -> pd.Series:
@@ -168,7 +175,8 @@ def _as_written(values: pd.Series) -> pd.Series:
     objects as it is."""
     if values.dtype == object:
         return values
-    return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index, name=values.name, dtype=object)
+    out = values.to_numpy(dtype=object, na_value=None)
+    return pd.Series(out, index=values.index, name=values.name, dtype=object, copy=False)
 
 
 def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
@@ -431,7 +439,7 @@ def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
     for i, mask in enumerate(masks, start=1):
         code[(code == 0) & mask.to_numpy()] = i
     names = np.array([None, *(name for name, _ in checks)], dtype=object)
-    return pd.Series(names[code], index=index, dtype=object)
+    return pd.Series(names[code], index=index, dtype=object, copy=False)
 
 
 def _to_wgs84(a: np.ndarray, b: np.ndarray, is_gcj: np.ndarray, is_bd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -478,21 +486,21 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     is_bd = (crs == "bd09").to_numpy()
 
     wlon, wlat = _to_wgs84(x, y, is_gcj, is_bd)
-    district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object)
+    district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object, copy=False)
     swap_lon, swap_lat = _to_wgs84(y, x, is_gcj, is_bd)
     # only rows outside every district can be swapped ones: look the others up once, not twice
     maybe = (usable_xy & district.isna()).to_numpy()
     swapped_district = np.full(len(raw), None, dtype=object)
     if maybe.any():
         swapped_district[maybe] = geo.assign_district(swap_lon[maybe], swap_lat[maybe], districts)
-    swapped_district = pd.Series(swapped_district, index=raw.index, dtype=object)
+    swapped_district = pd.Series(swapped_district, index=raw.index, dtype=object, copy=False)
     swapped = usable_xy & district.isna() & swapped_district.notna()
-    pos["lon"] = np.where(swapped, swap_lon, wlon)
-    pos["lat"] = np.where(swapped, swap_lat, wlat)
+    pos["lon"] = _fresh(np.where(swapped, swap_lon, wlon), raw.index)
+    pos["lat"] = _fresh(np.where(swapped, swap_lat, wlat), raw.index)
     pos["district"] = district.where(~swapped, swapped_district)
     pos["missing_xy"], pos["bad_xy"], pos["zero_xy"] = missing_xy, bad_xy, zero_xy
     pos["unknown_crs"], pos["usable_xy"], pos["swapped"] = unknown_crs, usable_xy, swapped
-    pos["is_gcj"], pos["is_bd"] = is_gcj, is_bd
+    pos["is_gcj"], pos["is_bd"] = _fresh(is_gcj, raw.index), _fresh(is_bd, raw.index)
     pos["outside"] = usable_xy & pos["district"].isna()
     return pos
 
@@ -567,7 +575,7 @@ def _finish_notes(notes: pd.Series) -> pd.Series:
     out = np.full(len(notes), None, dtype=object)
     if said.any():
         out[said] = notes[said].str.rstrip("; ").to_numpy(dtype=object)
-    return pd.Series(out, index=notes.index, dtype=object)
+    return pd.Series(out, index=notes.index, dtype=object, copy=False)
 
 
 def _count_notes(notes: pd.Series, text: str) -> int:
@@ -645,7 +653,7 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         m = reason == name_
         if m.any():
             detail[m] = make(m).to_numpy(dtype=object)
-    return pd.Series(detail, index=rec.index, dtype=object)
+    return pd.Series(detail, index=rec.index, dtype=object, copy=False)
 
 
 # --- OpenCelliD --------------------------------------------------------------------------------
@@ -975,7 +983,7 @@ def _dedupe_operator_rows(
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     """operator-code, or operator-@lon,lat (5 decimals) for a station without a code."""
     at = rec.index.get_indexer(heads)
-    operator = pd.Series(rec["operator"].to_numpy(dtype=object)[at], index=heads, dtype=object)
+    operator = pd.Series(rec["operator"].to_numpy(dtype=object)[at], index=heads, dtype=object, copy=False)
     # operator-code joined by pyarrow, the operator's part made once per operator (a Python string per
     # station before, joined again with its code: seconds a national file)
     codes, names = pd.factorize(operator.to_numpy(), use_na_sentinel=True)
@@ -1047,8 +1055,8 @@ def _operator_stations(
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
-        st[column] = rec.pop(column).take(head_at).to_numpy()
-    st["status"] = np.where(st["on_air_date"].notna(), "on_air", reported)
+        st[column] = _fresh(rec.pop(column).take(head_at).to_numpy(), heads)
+    st["status"] = _fresh(np.where(st["on_air_date"].notna(), "on_air", reported), heads)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
     st["notes"] = note_text
@@ -1058,7 +1066,7 @@ def _operator_stations(
     file = pd.Categorical(raw["source_file"])
     st["source_file"] = pd.Series(file.take(head_at), index=heads)
     st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
-    st["source_row"] = raw["source_row"].to_numpy()[head_at].astype("int64")
+    st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
     index = rec.index  # (not rec itself: the caller frees it)
     return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
 
@@ -1133,9 +1141,9 @@ def _attach_opencellid(
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
     at = src["at"].to_numpy()
     st["sources"] = _join_labels_by_head(own_labels.set_axis(st.index), at, src["label"])
-    st["n_sources"] = _count_files(at, src["file"], n).to_numpy()
+    st["n_sources"] = _fresh(_count_files(at, src["file"], n).to_numpy(), st.index)
     st["in_operator_reports"] = True
-    st["opencellid_cells"] = np.bincount(cell_at[cell_at >= 0], minlength=n).astype("int64")
+    st["opencellid_cells"] = _fresh(np.bincount(cell_at[cell_at >= 0], minlength=n).astype("int64"), st.index)
     matched = site_station.notna().to_numpy()
     distance = np.full(n, np.nan)
     if matched.any():
@@ -1193,7 +1201,7 @@ def _count_files(at: np.ndarray, files: pd.Series, n: int) -> pd.Series:
         pairs = np.unique(at[rows].astype(np.int64) * width + codes)
         of_several = np.bincount(pairs // width, minlength=n)
         counts = np.where(per > 1, of_several, counts)
-    out = pd.Series(counts, dtype="int64")
+    out = pd.Series(counts, dtype="int64", copy=False)
     return out.where(per > 0) if (per == 0).any() else out
 
 
