@@ -537,8 +537,14 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
 def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> dict:
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
+    no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
     for stage, column in STAGE_DATE_COLUMNS.items():
         text = raw[column]
+        if _is_all_missing(text):  # a stage the file lacks (a national file lacks five): no date, no note
+            if no_dates is None:
+                no_dates = pd.Series(np.full(len(text), np.datetime64("NaT", "ns")), index=raw.index, copy=False)
+            rec[column] = no_dates
+            continue
         parsed = parse.parse_dates(text)
         rec[column] = parsed
         if stage != "on_air":
@@ -566,6 +572,14 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _is_all_missing(values: pd.Series) -> bool:
+    """True when a column holds no value at all: Arrow strings by their null count (no pass over a
+    national file's rows), other columns by looking."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values.array).null_count == len(values)
+    return bool(values.isna().all())
 
 
 def _finish_notes(notes: pd.Series) -> pd.Series:
