@@ -477,13 +477,16 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
-    crs = parse.parse_crs(raw["crs"]).fillna(default_crs)
-    unknown_crs = crs == "unknown"
+    if _is_all_missing(raw["crs"]):  # every row in the default system (a national file names none)
+        unknown_crs = pd.Series(False, index=raw.index)
+        is_gcj, is_bd = np.full(len(raw), default_crs == "gcj02"), np.full(len(raw), default_crs == "bd09")
+    else:
+        crs = parse.parse_crs(raw["crs"]).fillna(default_crs)
+        unknown_crs = crs == "unknown"
+        is_gcj, is_bd = (crs == "gcj02").to_numpy(), (crs == "bd09").to_numpy()
     usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
     x = lon.where(usable_xy, 0.0).to_numpy(float)
     y = lat.where(usable_xy, 0.0).to_numpy(float)
-    is_gcj = (crs == "gcj02").to_numpy()
-    is_bd = (crs == "bd09").to_numpy()
 
     wlon, wlat = _to_wgs84(x, y, is_gcj, is_bd)
     district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object, copy=False)
@@ -635,8 +638,18 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     ]
     rec["reason"] = _first_reason(checks, raw.index)
     rec["detail"] = _quarantine_details(raw, rec, pos, as_of)
-    rec["n_fields"] = raw[list(FIELDS)].notna().sum(axis=1)
+    rec["n_fields"] = _count_fields(raw)
     return rec
+
+
+def _count_fields(raw: pd.DataFrame) -> pd.Series:
+    """How many of the fields each row fills, summed column by column over the fields the file has
+    (a frame of a national file's twenty columns of booleans, summed across, was ~0.3 s)."""
+    count = np.zeros(len(raw), dtype=np.int64)
+    for column in FIELDS:
+        if not _is_all_missing(raw[column]):
+            count += raw[column].notna().to_numpy()
+    return _fresh(count, raw.index)
 
 
 def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
