@@ -91,6 +91,13 @@ def test_table_csv_written_as_pandas_writes_it(tmp_path):
     )
     cases = {"mixed": frame, "empty": frame.iloc[:0], "numbers": frame[["cells", "distance_m"]]}
     cases["other"] = frame.assign(cells=frame["cells"].astype("Int64"))  # (a nullable column: pandas writes it)
+    # a quarantine's columns: all missing (None or NaN), Python integers with a gap, other objects (pandas)
+    cases["objects"] = frame.assign(
+        lacking=pd.Series([None] * 4 + [np.nan] * 4, dtype=object),
+        source_row=pd.Series([38, None, -5, 2**40, 7, np.nan, 0, 1], dtype=object),
+    )
+    cases["mixed objects"] = cases["objects"].assign(lacking=pd.Series([None, 1.5, "a", 2, None, None, None, None]))
+    cases["huge integers"] = cases["objects"].assign(source_row=pd.Series([2**70] * 8, dtype=object))
     for name, table in cases.items():
         write_table_csv(table, tmp_path / f"{name}.csv")
         write_csv(table, tmp_path / f"{name}_pandas.csv")

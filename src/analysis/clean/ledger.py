@@ -280,12 +280,15 @@ def _csv_cells(cells: list[str]) -> str:
 
 
 def _is_csv_column(values: pd.Series) -> bool:
-    """True for a column `_csv_text` formats: numpy bool, integer, float or datetime64, or text."""
+    """True for a column `_csv_text` formats: numpy bool, integer, float or datetime64, text, or objects
+    that are texts, Python integers or all missing."""
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufM":
         return True
     if isinstance(values.dtype, pd.StringDtype):
         return True
-    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    # (objects: texts; all missing, written blank; Python integers, written as str() writes them, as the
+    # quarantine's row numbers are)
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer")
 
 
 def _csv_text(values: pd.Series) -> pa.Array:

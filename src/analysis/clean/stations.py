@@ -64,7 +64,6 @@ from analysis.files import (
     read_parquet_columns,
     sha256_of,
     write_atomic,
-    write_csv,
     write_json,
 )
 from analysis.schemas import STAGE_DATE_COLUMNS, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
@@ -1486,7 +1485,7 @@ def clean_to_folder(
     with ThreadPoolExecutor(1) as pool:
         ledger_written = pool.submit(write_table_csv, result.source_matches, out / "source_matches.csv")
         write_stations(result.table, out / "stations.parquet")
-        write_csv(result.quarantine, out / "quarantine.csv")
+        write_table_csv(result.quarantine, out / "quarantine.csv")  # (pandas' bytes: see `write_table_csv`)
         ledger_written.result()
     write_json(result.summary, out / "clean_summary.json")
     return result
