@@ -685,3 +685,18 @@ def test_stations_put_in_id_order_by_code_point_and_left_alone_when_in_order():
     assert out["station_id"].tolist() == ["A", "A", "B", "b", "é"] and out["n"].tolist() == [1, 3, 2, 0, 4]
     with_missing = pd.DataFrame({"station_id": pd.Series([None, "A", "B"], dtype="str"), "n": range(3)})
     assert _sort_by_station_id(with_missing)["n"].tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize("dtype", [object, pd.StringDtype("pyarrow"), "str"])
+def test_groups_joined_by_pyarrow_as_a_python_join_per_group(dtype):
+    """`_join_groups` (lists joined by pyarrow) gives what a groupby of the keys in order of first sight
+    joining each group's values in their order gives: the same keys, texts and dtype; missing keys dropped."""
+    from analysis.clean.stations import _join_groups
+
+    rng = np.random.default_rng(3)
+    values = pd.Series([f"f{i % 7}.csv:{i}" for i in range(300)], dtype=dtype)
+    keys = rng.integers(0, 40, 300).astype(float)
+    for k in (keys.astype(np.int64), np.where(np.arange(300) < 5, np.nan, keys)):
+        expected = values.groupby(k, sort=False).agg("; ".join).astype(values.dtype)
+        got = _join_groups(k, values, "; ", values.dtype)
+        assert got.index.equals(expected.index) and got.tolist() == expected.tolist() and got.dtype == expected.dtype

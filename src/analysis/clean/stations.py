@@ -142,8 +142,29 @@ def _join_in_order(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Se
     single = pd.Series(v[~multi].array, index=k[~multi].to_numpy(), dtype=dtype)
     if not multi.any():
         return single
-    joined = v[multi].groupby(k[multi].to_numpy(), sort=False).agg(sep.join).astype(dtype)
-    return pd.concat([single, joined])
+    return pd.concat([single, _join_groups(k[multi].to_numpy(), v[multi], sep, dtype)])
+
+
+def _join_groups(keys: np.ndarray, values: pd.Series, sep: str, dtype) -> pd.Series:
+    """`values.groupby(keys, sort=False).agg(sep.join)` (keys in order of first sight, values in their
+    order, missing keys dropped), joined by pyarrow as lists (`binary_join`): a Python join per group
+    took ~0.8 s for the ~0.4 M stations of several records of a national file."""
+    codes, uniques = pd.factorize(keys)
+    kept = codes >= 0
+    codes, values = codes[kept], values[kept]
+    order = np.argsort(codes, kind="stable")
+    offsets = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))].astype(np.int64)
+    if isinstance(dtype, pd.StringDtype):
+        text = pa.chunked_array(pa.array(values.array)).combine_chunks().cast(pa.large_string())
+    else:
+        text = pa.array(values.to_numpy(dtype=object), pa.large_string())
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), text.take(pa.array(order)))
+    joined = pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
+    if isinstance(dtype, pd.StringDtype):
+        out = joined.to_pandas(types_mapper={pa.large_string(): dtype}.get).array
+    else:
+        out = joined.to_numpy(zero_copy_only=False)
+    return pd.Series(out, index=pd.Index(uniques), dtype=dtype, copy=False)
 
 
 def _join_unique_sorted(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Series:
