@@ -700,3 +700,21 @@ def test_groups_joined_by_pyarrow_as_a_python_join_per_group(dtype):
         expected = values.groupby(k, sort=False).agg("; ".join).astype(values.dtype)
         got = _join_groups(k, values, "; ", values.dtype)
         assert got.index.equals(expected.index) and got.tolist() == expected.tolist() and got.dtype == expected.dtype
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_plain_site_codes_skip_the_normalising_and_others_get_every_step(dtype):
+    """`_normalize_code` keeps codes of capital letters and digits as they are (their normal form) and
+    gives the others every step (NFKC, trim, upper case, spaces as _, Excel's .0, ="…", blank as NA):
+    the same codes, index and dtype as the steps run on every code."""
+    from analysis.clean import parse
+    from analysis.clean.stations import _normalize_code, _normalize_other_codes
+
+    cases = [["S1", "AB12", "650203"], ["S1", None, " s 2 ", "６５０", "1.0", "", '="0012"', "ab"], [None], ["x.0"], []]
+    for codes in cases:
+        values = pd.Series(codes, dtype=dtype, index=np.arange(len(codes)) * 3)
+        got, expected = _normalize_code(values), _normalize_other_codes(values)
+        assert got.dtype == expected.dtype and got.index.equals(expected.index)
+        assert got.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()
+    assert _normalize_code(pd.Series([" s 2 ", "６５０", "1.0"], dtype=dtype)).tolist() == ["S_2", "650", "1"]
+    assert parse.normalize_text(pd.Series(["", " "], dtype=dtype)).isna().all()

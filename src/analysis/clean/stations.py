@@ -272,6 +272,23 @@ _AS_STRING = {pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def _normalize_code(values: pd.Series) -> pd.Series:
+    """Site codes in one form: NFKC, trimmed, upper case, inner spaces as _, Excel's ".0" dropped; NA
+    where blank. A code of capital letters and digits only (nearly every code of a national file) is
+    that form already: only the others go through the eight passes of the normalising."""
+    text = values.astype("string")
+    plain = pc.fill_null(pc.match_substring_regex(pa.array(text.array), "^[0-9A-Z]+$"), False)
+    plain = plain.to_numpy(zero_copy_only=False)
+    if plain.all():
+        return text
+    if not plain.any():
+        return _normalize_other_codes(values)
+    text = text.copy()
+    text[~plain] = _normalize_other_codes(values[~plain])
+    return text
+
+
+def _normalize_other_codes(values: pd.Series) -> pd.Series:
+    """`_normalize_code` of codes that may need each step."""
     text = parse.normalize_text(values).str.upper()
     # Python's regex (pyarrow's \s and \d are ASCII only) only where a cheap Arrow test says it can match
     text = parse.replace_where(text, parse.has_whitespace(text), r"\s+", "_")
