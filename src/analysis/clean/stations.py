@@ -955,21 +955,24 @@ def _clean_tables(
     network_only = good_sites[site_station.isna()]
     site_ids = (network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
 
-    op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
-    cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
-    # of the raw text only the quarantine's rows and where each row came from are needed from here on
-    unkept = select_unkept_rows(leaving, op_fate)
-    del leaving
-    quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-    # of the fates only what the summary counts (and the sources, the cells' reasons) outlives the quarantine
-    # (details and targets: ~0.1 GB a national file, freed before the stations are built)
-    op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
-    del unkept
-    # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
-    rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
     # the stations in the order of their ids from the start: the finished table is then sorted already,
-    # not taken again whole (of a national file, ~1.5 GB held twice)
-    by_id = _station_id_order(head_ids)
+    # not taken again whole (of a national file, ~1.5 GB held twice); the ids sorted by pyarrow, which
+    # releases the GIL, while the fates and the quarantine are found
+    with ThreadPoolExecutor(1) as sorting:
+        by_id = sorting.submit(_station_id_order, head_ids)
+        op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
+        cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
+        # of the raw text only the quarantine's rows and where each row came from are needed from here on
+        unkept = select_unkept_rows(leaving, op_fate)
+        del leaving
+        quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
+        # of the fates only what the summary counts (and the sources, the cells' reasons) outlives the quarantine
+        # (details and targets: ~0.1 GB a national file, freed before the stations are built)
+        op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
+        del unkept
+        # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
+        rec = rec.drop(columns=["mangled_code", "status", "reason", "detail", "n_fields"])
+        by_id = by_id.result()
     n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
