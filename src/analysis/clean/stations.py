@@ -489,9 +489,13 @@ def _to_wgs84(a: np.ndarray, b: np.ndarray, is_gcj: np.ndarray, is_bd: np.ndarra
     return a, b
 
 
-def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataFrame:
+def _parse_positions(
+    raw: pd.DataFrame, districts, default_crs: str, meanwhile: Callable[[], object] = lambda: None
+) -> tuple[pd.DataFrame, object]:
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
-    masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside)."""
+    masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside); and what
+    `meanwhile()` returns, called while the districts are looked up in a thread (numpy's and shapely's
+    kernels release the GIL: the look-up of a national file's points is ~2 s)."""
     pos = pd.DataFrame(index=raw.index)
     # the texts stay Arrow strings (as Python strings a national file's coordinates cost ~0.1 KB each)
     lon_text, lat_text = raw["lon"], raw["lat"]
@@ -526,7 +530,10 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     y = lat.where(usable_xy, 0.0).to_numpy(float)
 
     wlon, wlat = _to_wgs84(x, y, is_gcj, is_bd)
-    district = pd.Series(geo.assign_district(wlon, wlat, districts), index=raw.index, dtype=object, copy=False)
+    with ThreadPoolExecutor(1) as pool:
+        looked_up = pool.submit(geo.assign_district, wlon, wlat, districts)
+        found_meanwhile = meanwhile()
+        district = pd.Series(looked_up.result(), index=raw.index, dtype=object, copy=False)
     swap_lon, swap_lat = _to_wgs84(y, x, is_gcj, is_bd)
     # only rows outside every district can be swapped ones: look the others up once, not twice
     maybe = (usable_xy & district.isna()).to_numpy()
@@ -542,7 +549,7 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     pos["unknown_crs"], pos["usable_xy"], pos["swapped"] = unknown_crs, usable_xy, swapped
     pos["is_gcj"], pos["is_bd"] = _fresh(is_gcj, raw.index), _fresh(is_bd, raw.index)
     pos["outside"] = usable_xy & pos["district"].isna()
-    return pos
+    return pos, found_meanwhile
 
 
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -640,9 +647,12 @@ def _count_notes(notes: pd.Series, text: str) -> int:
 
 def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
     """Typed values, the district and the first quarantine reason (None when usable) per row."""
-    pos = _parse_positions(raw, districts, default_crs)
+    # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
+    labels = pd.DataFrame(index=raw.index)
+    pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
     rec = pos[["lon", "lat", "district"]].copy()
-    blank, no_identity = _parse_labels(raw, rec)
+    for column in labels.columns:
+        rec[column] = labels[column]
 
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
