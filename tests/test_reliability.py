@@ -210,6 +210,8 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path, monkeypat
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", crash)
+    # (the station table is written by pyarrow, the CSV tables by ledger.write_table_csv: its write interrupted)
+    monkeypatch.setattr(clean_module.pq, "write_table", lambda table, where, *a, **k: crash(table, where))
     with pytest.raises(KeyboardInterrupt):
         clean_module.clean_to_folder([tmp_path / "s.csv"], "karamay", out, as_of=AS_OF)
     after = {p.name: p.read_bytes() for p in out.iterdir()}
