@@ -60,10 +60,17 @@ def fate_operator_rows(
     # look up a few thousand anchors, cost ~0.1 KB a row)
     station_of_row = np.full(len(rec) + 1, -1, dtype=np.int64)  # (the last: a label not found)
     station_of_row[rec.index.get_indexer(head_ids.index)] = np.arange(len(head_ids))
-    ids = np.append(head_ids.to_numpy(dtype=object, na_value=np.nan), np.nan)
+    # (the ids stay Arrow strings: only those of the anchors looked up become Python strings, not a
+    # national file's every id, ~0.6 s and ~0.25 GB)
+    ids = pa.chunked_array(pa.array(head_ids.astype("str").array))
 
     def id_of(anchors: pd.Series) -> np.ndarray:  # (NaN for a label that heads no station, as a reindex)
-        return ids[station_of_row[rec.index.get_indexer(anchors)]]
+        at = station_of_row[rec.index.get_indexer(anchors)]
+        out = np.full(len(at), np.nan, dtype=object)
+        found = np.flatnonzero(at >= 0)
+        taken = ids.take(pa.array(at[found])).to_numpy(zero_copy_only=False)
+        out[found] = np.where(pd.isna(taken), np.nan, taken)
+        return out
 
     merged_rows = dd.index[dd["merge_reason"].notna()]
     op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
