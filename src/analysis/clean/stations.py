@@ -407,6 +407,10 @@ def _repeat_text(value: str | None, n: int) -> pd.Series:
 def _as_text(values: pd.Series) -> pd.Series:
     """A column as Arrow strings (pandas "str"), NaN where empty, in one chunk: the reader leaves a
     chunk per block read, and taking rows across dozens of chunks is several times slower."""
+    if values.dtype == "str":  # (one chunk of Arrow strings already: as it is, without a pass over its rows)
+        arrow = pa.array(values.array)
+        if arrow.type == pa.large_string() and (isinstance(arrow, pa.Array) or arrow.num_chunks == 1):
+            return values
     if values.notna().any():
         array = pa.chunked_array(pa.array(values.astype("str").array))
         if array.num_chunks == 1 and values.dtype == "str":
