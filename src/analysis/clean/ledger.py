@@ -264,8 +264,11 @@ def write_table_csv(frame: pd.DataFrame, path) -> None:
             fh.write(b"\xef\xbb\xbf" + _csv_cells([str(c) for c in frame.columns]).encode("utf-8") + b"\n")
             for lo in range(0, len(frame), _CSV_ROWS):
                 part = frame.iloc[lo : lo + _CSV_ROWS]
-                lines = pc.binary_join_element_wise(*(_csv_text(part[c]) for c in part.columns), _COMMA)
-                lines = pc.binary_join_element_wise(lines, _EMPTY, _NEWLINE)  # (each line ends in "\n")
+                cells = [_csv_text(part[c]) for c in part.columns]
+                # each line ends in "\n": put after the last cell (not a second copy of every line)
+                cells[-1] = pc.binary_join_element_wise(cells[-1], _EMPTY, _NEWLINE)
+                lines = pc.binary_join_element_wise(*cells, _COMMA)
+                del cells
                 offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
                     lines.offset : lines.offset + len(lines) + 1
                 ]
