@@ -718,3 +718,13 @@ def test_plain_site_codes_skip_the_normalising_and_others_get_every_step(dtype):
         assert got.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()
     assert _normalize_code(pd.Series([" s 2 ", "６５０", "1.0"], dtype=dtype)).tolist() == ["S_2", "650", "1"]
     assert parse.normalize_text(pd.Series(["", " "], dtype=dtype)).isna().all()
+
+
+def test_repeated_labels_counted_as_duplicated_finds_them():
+    """`_is_repeated` (bincount of small labels) marks what `duplicated(keep=False)` marks, for small
+    labels, far-apart ones and none."""
+    from analysis.clean.stations import _is_repeated
+
+    rng = np.random.default_rng(5)
+    for labels in (rng.integers(0, 30, 100), rng.integers(0, 30, 100) * 10**12, np.zeros(0, dtype=np.int64)):
+        assert _is_repeated(labels).tolist() == pd.Series(labels).duplicated(keep=False).tolist()

@@ -1108,7 +1108,7 @@ def _operator_stations(
     member_station = station_at[rec.index.get_indexer(member_head)]
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
-    several = pd.Series(member_head).duplicated(keep=False).to_numpy()
+    several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
     columns, firsts = {}, {}
     for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
@@ -1263,6 +1263,14 @@ def _join_labels_by_head(own: pd.Series, at: np.ndarray, labels: pd.Series, sep:
         joined = _join_in_order(pd.Series(at[rows]), pd.Series(label, dtype=object), sep)
         out.iloc[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
     return out
+
+
+def _is_repeated(labels: np.ndarray) -> np.ndarray:
+    """`duplicated(keep=False)` of row labels: counted by bincount when they are small non-negative
+    integers (a national file's anchors: no hash table of 4.25 M labels), hashed otherwise."""
+    if len(labels) and labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < 4 * len(labels):
+        return np.bincount(labels)[labels] > 1
+    return pd.Series(labels).duplicated(keep=False).to_numpy()
 
 
 def _is_several(at: np.ndarray, n: int) -> np.ndarray:
