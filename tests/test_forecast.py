@@ -719,3 +719,26 @@ def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
     fig = F.plot_districts(cf, lang="en", labels=titles)
     assert "Urho District (乌尔禾区)" in [ax.get_title() for ax in fig.axes]
     plt.close(fig)
+
+
+def test_fit_log_trend_on_empty_months_one_batch_and_a_single_year():
+    """The cases the hand-written Newton loop guarded, now fitted by statsmodels' GLM: a run of empty
+    months at the end is a pace that fell, not a fit that fails; with every addition in one month no
+    growth can be read (the old loop's clipped steps gave a pace now of 550 a month from one batch
+    of 50 and eleven empty months); twelve months alone give a pace and a growth."""
+    from analysis.season import Season, SeasonalPace, fit_log_trend
+
+    idx = pd.date_range("2020-01-31", periods=24, freq="ME")
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    tail = np.r_[np.full(16, 10.0), np.zeros(8)]
+    beta, cov = fit_log_trend(tail, np.ones(24), np.ones(24, bool))
+    assert beta[1] < 0 and np.all(np.isfinite(cov))
+    fell = SeasonalPace(pd.Series(tail, index=idx), flat, kind="growth")
+    assert fell.pace < 10 and fell.growth < 0
+    batch = np.r_[50.0, np.zeros(11)]
+    assert fit_log_trend(batch, np.ones(12), np.ones(12, bool)) is None
+    once = SeasonalPace(pd.Series(batch, index=idx[:12]), flat, kind="growth")
+    assert once.pace == pytest.approx(50 / 12) and once.growth == 0.0
+    year = np.random.default_rng(5).poisson(20, 12).astype(float)
+    beta, cov = fit_log_trend(year, np.ones(12), np.ones(12, bool))
+    assert np.exp(beta[0]) == pytest.approx(year.mean(), rel=0.3) and abs(beta[1]) * 12 < 1 and cov[1, 1] > 0
