@@ -759,7 +759,8 @@ def test_a_band_that_misses_upward_is_widened_above_the_mean_only():
     out, note = M._calibrate_sides(paths, history, up, "drift", table_bt, None)
     q_in, q_out = np.quantile(paths, [0.1, 0.9], axis=0), np.quantile(out, [0.1, 0.9], axis=0)
     assert np.all(q_out[1] - paths.mean(0) > 1.4 * (q_in[1] - paths.mean(0)))
-    assert np.allclose(out.mean(0), paths.mean(0)) and "above the mean" in note
+    assert np.allclose(out.mean(0), paths.mean(0)) and "above the mean path" in note
+    assert note.startswith("intervals scaled x")  # the pattern report.chrome translates
     assert np.all(q_out[0] >= q_in[0] - 0.5 * (q_in[1] - q_in[0]))
     both = {h: [(-1) ** i * 2.0 for i in range(12)] for h in range(1, 13)}
     k_up, k_down = (F.widening_factors(F.fit_widening(both, s), 12) for s in (+1, -1))

@@ -820,9 +820,12 @@ def _calibrate_sides(paths, history, z, chosen, table_bt, floor) -> tuple[np.nda
     paths = np.maximum.accumulate(np.maximum(mean + dev - dev.mean(axis=0), float(history.iloc[-1])), axis=1)
     if floor is not None:
         paths = np.maximum(paths, floor)
+    # the note starts as the one-factor note did (report.chrome translates it by that pattern), with the
+    # wider side's factors, and names each side's after
     return paths, (
-        f"intervals scaled, to match the model's errors in the backtest, above the mean x{k_up[0]:.2f} at "
-        f"1 month to x{k_up[-1]:.2f} from {len(up)} months on, below it x{k_down[0]:.2f} to x{k_down[-1]:.2f}"
+        f"intervals scaled x{max(k_up[0], k_down[0]):.2f} at 1 month to x{max(k_up[-1], k_down[-1]):.2f} "
+        f"from {len(up)} months on (above the mean path x{k_up[0]:.2f} to x{k_up[-1]:.2f}, below it "
+        f"x{k_down[0]:.2f} to x{k_down[-1]:.2f}), to match the model's errors in the backtest"
     )
 
 
