@@ -719,3 +719,49 @@ def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
     fig = F.plot_districts(cf, lang="en", labels=titles)
     assert "Urho District (乌尔禾区)" in [ax.get_title() for ax in fig.axes]
     plt.close(fig)
+
+
+def test_fit_log_trend_on_empty_months_one_batch_and_a_single_year():
+    """The cases the hand-written Newton loop guarded, now fitted by statsmodels' GLM: a run of empty
+    months at the end is a pace that fell, not a fit that fails; with every addition in one month no
+    growth can be read (the old loop's clipped steps gave a pace now of 550 a month from one batch
+    of 50 and eleven empty months); twelve months alone give a pace and a growth."""
+    from analysis.season import Season, SeasonalPace, fit_log_trend
+
+    idx = pd.date_range("2020-01-31", periods=24, freq="ME")
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    tail = np.r_[np.full(16, 10.0), np.zeros(8)]
+    beta, cov = fit_log_trend(tail, np.ones(24), np.ones(24, bool))
+    assert beta[1] < 0 and np.all(np.isfinite(cov))
+    fell = SeasonalPace(pd.Series(tail, index=idx), flat, kind="growth")
+    assert fell.pace < 10 and fell.growth < 0
+    batch = np.r_[50.0, np.zeros(11)]
+    assert fit_log_trend(batch, np.ones(12), np.ones(12, bool)) is None
+    once = SeasonalPace(pd.Series(batch, index=idx[:12]), flat, kind="growth")
+    assert once.pace == pytest.approx(50 / 12) and once.growth == 0.0
+    year = np.random.default_rng(5).poisson(20, 12).astype(float)
+    beta, cov = fit_log_trend(year, np.ones(12), np.ones(12, bool))
+    assert np.exp(beta[0]) == pytest.approx(year.mean(), rel=0.3) and abs(beta[1]) * 12 < 1 and cov[1, 1] > 0
+
+
+def test_a_band_that_misses_upward_is_widened_above_the_mean_only():
+    """Backtest errors all above the forecast widen the upper half of the band, leave the lower half
+    and the mean path as they were; errors on both sides widen both."""
+    from analysis.forecast import models as M
+
+    up = {h: [1.5 + 0.1 * i for i in range(12)] for h in range(1, 13)}
+    assert F.widening_factors(F.fit_widening(up, +1), 12).min() > 1.5
+    assert (F.widening_factors(F.fit_widening(up, -1), 12) == 1).all()
+    history = _cum(np.full(20, 10.0))
+    rng = np.random.default_rng(0)
+    paths = history.iloc[-1] + np.cumsum(rng.gamma(100.0, 0.1, (400, 12)), axis=1)
+    table_bt = pd.DataFrame({"n_origins": [12]})
+    out, note = M._calibrate_sides(paths, history, up, "drift", table_bt, None)
+    q_in, q_out = np.quantile(paths, [0.1, 0.9], axis=0), np.quantile(out, [0.1, 0.9], axis=0)
+    assert np.all(q_out[1] - paths.mean(0) > 1.4 * (q_in[1] - paths.mean(0)))
+    assert np.allclose(out.mean(0), paths.mean(0)) and "above the mean path" in note
+    assert note.startswith("intervals scaled x")  # the pattern report.chrome translates
+    assert np.all(q_out[0] >= q_in[0] - 0.5 * (q_in[1] - q_in[0]))
+    both = {h: [(-1) ** i * 2.0 for i in range(12)] for h in range(1, 13)}
+    k_up, k_down = (F.widening_factors(F.fit_widening(both, s), 12) for s in (+1, -1))
+    assert np.allclose(k_up, k_down) and k_up.min() > 1.4

@@ -202,45 +202,55 @@ def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
 HUBER_K = 2.0
 
 
-def _irls_poisson(X, y, off, weights, beta, iterations: int = 50) -> np.ndarray:
-    """Weighted Poisson regression by Newton steps from `beta`, each step clipped (a run of empty
-    months must not throw the slope to -inf at once)."""
-    for _ in range(iterations):
-        mu = np.exp(np.clip(X @ beta + off, -30, 30))
-        info = (X * (weights * mu)[:, None]).T @ X
-        step = np.clip(np.linalg.solve(info + 1e-12 * np.eye(2), X.T @ (weights * (y - mu))), -1.0, 1.0)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-9:
-            break
-    return beta
+def _fit_weighted_poisson(y, X, off, weights, beta):
+    """statsmodels' Poisson GLM (IRLS) from `beta`, `weights` as var_weights: a Huber weight says a
+    month is noisier than Poisson, not that it is a fraction of a month (freq_weights would also
+    shrink the residual degrees of freedom). None when IRLS does not converge."""
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        # a series of equal counts is a "perfect prediction" to statsmodels, and its fit is right
+        warnings.simplefilter("ignore")
+        model = sm.GLM(y, X, family=sm.families.Poisson(), offset=off, var_weights=weights)
+        res = model.fit(start_params=beta, maxiter=100)
+    if not res.converged or not np.all(np.isfinite(res.params)):
+        return None
+    return res
 
 
 def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
     """A robust Poisson regression of monthly additions `a` on time, the season `s` as an offset,
-    months `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t. Months whose Pearson residual
-    is over HUBER_K robust sds (a block of sites switched on at once) are down-weighted (Huber), so
-    one batch in the last month does not pass for the pace. Returns (b, cov): b0 the log pace at the
-    last month, b1 the monthly log growth, and their covariance scaled by the overdispersion (>= 1).
-    None under 6 usable months or with no addition in them."""
+    months `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t (statsmodels GLM). Months whose
+    Pearson residual is over HUBER_K robust sds (a block of sites switched on at once) are
+    down-weighted (Huber), so one batch in the last month does not pass for the pace. Returns (b, cov):
+    b0 the log pace at the last month, b1 the monthly log growth, and their covariance scaled by the
+    Pearson overdispersion (>= 1). None under 6 usable months, with additions in fewer than 2 of them,
+    or when the regression does not converge."""
     t = np.arange(len(a), dtype=float)[use] - (len(a) - 1)
     y, off = np.asarray(a, float)[use], np.log(np.asarray(s, float)[use])
-    if len(y) < 6 or y.sum() <= 0:
+    # with every addition in one month the Poisson MLE does not exist: the slope runs to +-inf (the
+    # hand-written Newton loop this replaces stopped somewhere on the way, its step clipped, and one
+    # batch of 50 followed by 11 empty months gave a pace now of 550 a month); the caller then keeps
+    # the last year's mean pace and no growth
+    if len(y) < 6 or np.count_nonzero(y) < 2:
         return None
     X = np.column_stack([np.ones_like(t), t])
     # a robust start (the median deseasonalised month, no growth): started from the plain fit, a
     # batch drags the line toward it and then every other month looks like the outlier
     beta = np.array([math.log(max(float(np.median(y / np.exp(off))), 0.5)), 0.0])
+    res = None
     for _ in range(3):  # Huber reweighting: the scale from the median absolute residual
         mu = np.exp(np.clip(X @ beta + off, -30, 30))
         r = (y - mu) / np.sqrt(np.maximum(mu, 1e-9))
         scale = max(1.0, 1.4826 * float(np.median(np.abs(r))))
         w = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(r), 1e-12))
-        beta = _irls_poisson(X, y, off, w, beta)
-    mu = np.exp(np.clip(X @ beta + off, -30, 30))
-    info = (X * (w * mu)[:, None]).T @ X
-    disp = max(1.0, float(np.sum(w * (y - mu) ** 2 / np.maximum(mu, 1e-9)) / max(w.sum() - 2, 1)))
-    cov = disp * np.linalg.inv(info + 1e-12 * np.eye(2))
-    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov)) and cov[1, 1] > 0):
+        res = _fit_weighted_poisson(y, X, off, w, beta)
+        if res is None:
+            return None
+        beta = np.asarray(res.params, float)
+    disp = max(1.0, float(res.pearson_chi2) / max(float(res.df_resid), 1.0))
+    cov = disp * np.asarray(res.cov_params(), float)
+    if not (np.all(np.isfinite(cov)) and cov[1, 1] > 0):
         return None
     return beta, cov
 
