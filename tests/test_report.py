@@ -584,6 +584,14 @@ def test_notes_in_the_pages_language():
     assert translate_note(note, "en") == note
     assert translate_note(note, "zh") == "历史只有 15 个月，不足以做 6 个月预测期的回测（需要 17 个月）。"
     assert translate_note("a note nobody wrote a translation for", "zh") is None
+    # the band calibrated on each side of the mean path: both sides' factors reach the Chinese page
+    sides = (
+        "intervals scaled x1.30 at 1 month to x1.80 from 6 months on (above the mean path x1.30 to x1.80, "
+        "below it x0.90 to x1.10), to match the model's errors in the backtest"
+    )
+    zh = translate_note(sides, "zh")
+    assert "1.30–1.80" in zh and "0.90–1.10" in zh and "第 6 个月" in zh
+    assert "1.30–1.80" not in translate_note("intervals scaled x1.30 at 1 month to x1.80 from 6 months on", "zh")
     assert translate_note(float("nan"), "en") is None and translate_note("", "zh") is None
     assert next_report_date("2021-03-22") == pd.Timestamp("2021-04-22")
     assert next_report_date("2021-02-28") == pd.Timestamp("2021-03-31")

@@ -30,6 +30,11 @@ NOTE_PATTERNS = (
     ),
     (r"too little history to choose a model by backtest \((?P<n>\d+) months\).*", "note.drift"),
     (
+        r"intervals (?:widened|scaled) x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) from (?P<m>\d+) months on "
+        r"\(above the mean path x(?P<ua>[\d.]+) to x(?P<ub>[\d.]+), below it x(?P<da>[\d.]+) to x(?P<db>[\d.]+)\).*",
+        "note.widened_sides",
+    ),
+    (
         r"intervals (?:widened|scaled) x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) from (?P<m>\d+) months on.*",
         "note.widened",
     ),
