@@ -730,6 +730,43 @@ def _simulate_sites(plans: list[list], spent: np.ndarray, rng, n_paths: int, mon
     return out
 
 
+@dataclass(frozen=True)
+class PipelineDurations:
+    """What the days to air of the pipeline sites on `as_of` are drawn from, worked out once: the sites
+    (as `derive_stages`, in station_id order), each one's stage (an index into PIPELINE_STAGES) and
+    days spent in it (NaN: unknown), each stage's Kaplan-Meier durations (`_km_support`), and the
+    days left in the month (a freed site finishes its stage within them)."""
+
+    as_of: pd.Timestamp
+    sites: pd.DataFrame
+    stage_index: np.ndarray
+    spent_days: np.ndarray
+    support: dict
+    month_left: int
+
+
+def measure_pipeline_durations(
+    stations: pd.DataFrame, as_of, extract_date=None, season=None, stages_on: StagesOn | None = None
+) -> PipelineDurations:
+    """The pipeline sites on `as_of` and the stage durations observed by then (sites still waiting
+    counted as censored), in working days of the construction season when `season` (12 monthly
+    factors) is given. `stages_on`: a `StagesOn` of the same stations, if at hand."""
+    as_of = _timestamp(as_of, "as_of")
+    stages_on = stages_on or StagesOn(stations, extract_date)
+    sites = stages_on(as_of)
+    sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
+    spells = stages_on.spells(as_of) if season is None else _spells(stages_on.stations, as_of, season)
+    spent_days = working_days(sites["stage_date"], as_of, season) if len(sites) else np.zeros(0)
+    spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, np.asarray(spent_days, float))
+    support = {}
+    for s in PIPELINE_STAGES:
+        sp = spells[spells["stage"] == s]
+        support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
+    stage_index = pd.Categorical(sites["stage"], categories=list(PIPELINE_STAGES)).codes.astype(np.intp)
+    month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
+    return PipelineDurations(as_of, sites, stage_index, spent_days, support, month_left)
+
+
 def sample_days_to_air(
     stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator, extract_date=None, freed=(), season=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -743,27 +780,76 @@ def sample_days_to_air(
 
     The draws are those of a site-by-site loop (`rng.choice` per stage and site) made with the same
     random stream, computed a group of sites with the same distribution at a time: at 5,000 sites the
-    loop took 12 s a call."""
-    as_of = _timestamp(as_of, "as_of")
-    st = _check(stations)
-    sites = derive_stages(st, as_of, extract_date)
-    sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
-    spells = _spells(st, as_of, season)
-    spent_days = working_days(sites["stage_date"], as_of, season) if len(sites) else np.zeros(0)
-    spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, spent_days)
-    support = {}
-    for s in PIPELINE_STAGES:
-        sp = spells[spells["stage"] == s]
-        support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
-    month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
+    loop took 12 s a call. `sample_days_both_ways` draws a few sites freed and as they are."""
+    pdur = measure_pipeline_durations(stations, as_of, extract_date, season)
+    sites, spent_days = pdur.sites, pdur.spent_days
     is_freed = sites["station_id"].isin(set(freed)).to_numpy()
-    spent_days = np.asarray(spent_days, float)
-    plans = _site_draws(sites["stage"].to_numpy(), spent_days, is_freed, support)
+    plans = _site_draws(sites["stage"].to_numpy(), spent_days, is_freed, pdur.support)
     days = np.zeros((n_paths, len(sites)))
     for lo in range(0, len(plans), _SITES_PER_BLOCK):
         hi = lo + _SITES_PER_BLOCK
-        days[:, lo:hi] = _simulate_sites(plans[lo:hi], spent_days[lo:hi], rng, n_paths, month_left).T
+        days[:, lo:hi] = _simulate_sites(plans[lo:hi], spent_days[lo:hi], rng, n_paths, pdur.month_left).T
     return sites, days
+
+
+def _whole_stage_days(support, u: np.ndarray) -> np.ndarray:
+    """Days of a whole stage (sites x paths) from two planes of uniforms `u` (2, sites, paths): the
+    first picks a duration, the second a fresh one after a censored wait (as `_StageDraw.days`)."""
+    return _StageDraw.of(support).days(u[1], u[0], np.zeros(u.shape[1]))
+
+
+def _rest_of_stage_days(support, spent: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Days left (sites x paths) in a stage the sites have spent `spent` days in (NaN: unknown, a whole
+    stage): a duration drawn from those longer than `spent` (the first plane of `u` read through the
+    Kaplan-Meier distribution beyond each site's own days, all sites at once), less `spent`; a wait
+    beyond every completed spell lasts as long again, then a whole stage (as `_StageDraw.days`)."""
+    times, mass = support
+    if not np.isfinite(times[0]):
+        return np.full(u.shape[1:], np.inf)
+    out = np.empty(u.shape[1:])
+    unknown = np.isnan(spent)
+    if unknown.any():
+        out[unknown] = _whole_stage_days(support, u[:, unknown])
+    known = ~unknown
+    spent = spent[known]
+    cdf = np.cumsum(mass)
+    first = times.searchsorted(spent, side="right")  # the durations longer than the days spent
+    below = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)[:, None]
+    beyond = cdf[-1] - below
+    idx = np.minimum(cdf.searchsorted(below + u[0, known] * beyond, side="right"), len(times) - 1)
+    days = times[idx] - spent[:, None]
+    tail = ~np.isfinite(days) | (beyond <= 0)  # censored: no known end beyond the days spent
+    if tail.any():
+        finite = times[np.isfinite(times)]
+        fresh = finite[_inverse_cdf(_StageDraw.of(support).fresh_cdf, u[1, known][tail])]
+        days[tail] = np.broadcast_to(spent[:, None], days.shape)[tail] + fresh
+    out[known] = days
+    return out
+
+
+def sample_days_both_ways(
+    durations: PipelineDurations, rows: np.ndarray, n_paths: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days to air of the pipeline sites `rows` (positions in `durations.sites`), as they are and if
+    their blocker clears this month (the current stage done within the month), each (len(rows),
+    n_paths). Common random numbers: a site's two cases read the same uniforms (its later stages are
+    the same draws, the current stage's rest and the day it is freed the same quantile), so their
+    difference is what freeing changes, not sampling noise. Vectorised a stage at a time."""
+    rows = np.asarray(rows, dtype=np.intp)
+    stage = durations.stage_index[rows]
+    support = [durations.support[s] for s in PIPELINE_STAGES]
+    u = rng.random((2, len(rows), n_paths))
+    as_is = np.empty((len(rows), n_paths))
+    for k in np.unique(stage):
+        mine = stage == k
+        as_is[mine] = _rest_of_stage_days(support[k], durations.spent_days[rows[mine]], u[:, mine])
+    freed = durations.month_left * u[0]
+    later = np.zeros((len(rows), n_paths))
+    for k in range(1, len(PIPELINE_STAGES)):
+        after = stage < k  # sites that still have stage k ahead of them
+        if after.any():
+            later[after] += _whole_stage_days(support[k], rng.random((2, int(after.sum()), n_paths)))
+    return as_is + later, freed + later
 
 
 # --------------------------------------------------------------------------------------------
