@@ -133,3 +133,18 @@ def test_levers_are_seeded_per_blocker_and_rerun_byte_for_byte(karamay, tmp_path
         assert row.equals(again.loc[blocker]), blocker
     path = L.write_levers(levers, tmp_path)
     assert path.read_bytes() == L.write_levers(L.rank_levers(cf, st, "karamay"), tmp_path / "again").read_bytes()
+
+
+def test_pipeline_arrivals_counted_by_block_are_those_of_the_whole_array(monkeypatch):
+    """The forecast's pipeline component counts its draws a block of sites at a time (bounded memory):
+    the same counts as the whole (paths x sites) array of the same seed, committed sites apart."""
+    monkeypatch.setattr(T, "_SITES_PER_BLOCK", 4)
+    st = _pipeline(np.random.default_rng(8))
+    clock = L.season_clock(AS_OF, pd.date_range("2021-04-30", periods=12, freq="ME"))
+    sites, every, floor = L.count_pipeline_arrivals(st, AS_OF, clock, 50, 3)
+    same, days = L.sample_pipeline_days(st, AS_OF, 50, 3)
+    committed = sites["stage"].isin(L.COMMITTED_STAGES).to_numpy()
+    assert sites.equals(same) and len(sites) > 8 and 0 < committed.sum() < len(sites)
+    want = np.stack([(days <= c).sum(axis=1) for c in clock], axis=1)
+    want_floor = np.stack([(days[:, committed] <= c).sum(axis=1) for c in clock], axis=1)
+    assert np.array_equal(every, want) and np.array_equal(floor, want_floor)

@@ -38,6 +38,16 @@ def season_clock(as_of, path_index: pd.DatetimeIndex, factors=None) -> np.ndarra
     return np.where(k >= 0, work[np.clip(k, 0, len(work) - 1)], 0.0)
 
 
+def count_arrivals(days: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """Sites on air by each step of `clock` (working days, non-decreasing), per path: (n_paths, steps)
+    from `days` (sites x paths). One pass: each draw's first step at or after it, counted per path."""
+    n_steps, n_paths = len(clock), days.shape[1]
+    step = clock.searchsorted(days, side="left")  # first step whose clock reaches the day; inf: never
+    flat = (step + (n_steps + 1) * np.arange(n_paths)).ravel()
+    counts = np.bincount(flat, minlength=(n_steps + 1) * n_paths).reshape(n_paths, n_steps + 1)
+    return counts[:, :n_steps].cumsum(axis=1).astype(float)
+
+
 def sample_pipeline_days(
     stations: pd.DataFrame, as_of, n_paths: int, seed: int, extract_date=None, freed=(), season=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -49,10 +59,24 @@ def sample_pipeline_days(
     return sample_days_to_air(stations, as_of, n_paths, np.random.default_rng(seed), extract_date, freed, season)
 
 
-def _arrivals_of(days: np.ndarray, use: np.ndarray, clock: np.ndarray) -> np.ndarray:
-    """Sites (columns where `use`) on air by each step of `clock` (working days), per path."""
-    d = days[:, use]
-    return np.stack([(d <= c).sum(axis=1) for c in clock], axis=1).astype(float)
+def count_pipeline_arrivals(
+    stations: pd.DataFrame, as_of, clock: np.ndarray, n_paths: int, seed: int, extract_date=None, season=None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The pipeline sites on `as_of`, and per simulated path the sites on air by each step of `clock`
+    ((n_paths, steps)): all of them, and those in `COMMITTED_STAGES`. The days of `sample_pipeline_days`
+    (same seed, same numbers), counted a block of sites at a time (`taskforce.sample_days_to_air_by_block`)
+    so that memory stays bounded at any number of sites."""
+    from analysis.taskforce import sample_days_to_air_by_block
+
+    as_of = pd.Timestamp(as_of).normalize()
+    rng = np.random.default_rng(seed)
+    sites, blocks = sample_days_to_air_by_block(stations, as_of, n_paths, rng, extract_date, (), season)
+    committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
+    every, floor = np.zeros((n_paths, len(clock))), np.zeros((n_paths, len(clock)))
+    for rows, days in blocks:
+        every += count_arrivals(days, clock)
+        floor += count_arrivals(days[committed[rows]], clock)
+    return sites, every, floor
 
 
 def pipeline_arrivals(
@@ -70,7 +94,7 @@ def pipeline_arrivals(
     (`taskforce.sample_days_to_air`), counted on the construction season's clock (`season_clock`,
     `season`: 12 monthly factors), and the pipeline sites themselves."""
     sites, days = sample_pipeline_days(stations, as_of, n_paths, seed, extract_date, freed, season)
-    return _arrivals_of(days, np.ones(len(sites), bool), season_clock(as_of, path_index, season)), sites
+    return count_arrivals(days.T, season_clock(as_of, path_index, season)), sites
 
 
 def plan_to_air_median(stations: pd.DataFrame, as_of) -> float:
@@ -105,14 +129,12 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
     base = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
     season = getattr(fc.fit, "season", None)
     factors = season.factors if season is not None else None
-    sites, pipe_days = sample_pipeline_days(stations, as_of, n_paths, seed + 7, season=factors)
     clock = season_clock(as_of, fc.path_index, factors)
-    pipe = _arrivals_of(pipe_days, np.ones(len(sites), bool), clock)
-    committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
+    sites, pipe, floor = count_pipeline_arrivals(stations, as_of, clock, n_paths, seed + 7, season=factors)
     fc.plan_to_air_days = plan_to_air_median(stations, as_of)
     fc.top_down_paths = fc.paths
     fc.pipeline_paths = pipe
-    fc.paths = combine_with_pipeline(fc.paths, base, _arrivals_of(pipe_days, committed, clock))
+    fc.paths = combine_with_pipeline(fc.paths, base, floor)
     fc.table = _summarize(fc.paths[:, :horizon], fc.path_index[:horizon])
     fc.targets = _target_table(fc, targets)
     fc.notes.append(
@@ -147,16 +169,6 @@ LEVER_COLUMNS = [
 #: Sites of one blocker simulated at a time in `rank_levers`: at 2,000 paths a block's arrays take
 #: about 100 MB however many sites the blocker holds.
 LEVER_SITES_PER_BLOCK = 1024
-
-
-def count_arrivals(days: np.ndarray, clock: np.ndarray) -> np.ndarray:
-    """Sites on air by each step of `clock` (working days, non-decreasing), per path: (n_paths, steps)
-    from `days` (sites x paths). One pass: each draw's first step at or after it, counted per path."""
-    n_steps, n_paths = len(clock), days.shape[1]
-    step = clock.searchsorted(days, side="left")  # first step whose clock reaches the day; inf: never
-    flat = (step + (n_steps + 1) * np.arange(n_paths)).ravel()
-    counts = np.bincount(flat, minlength=(n_steps + 1) * n_paths).reshape(n_paths, n_steps + 1)
-    return counts[:, :n_steps].cumsum(axis=1).astype(float)
 
 
 def sample_freed_gain(durations, rows: np.ndarray, clock: np.ndarray, n_paths: int, seed) -> np.ndarray:
