@@ -810,38 +810,50 @@ def sample_days_to_air_by_block(
     return sites, blocks()
 
 
-def _whole_stage_days(support, u: np.ndarray) -> np.ndarray:
-    """Days of a whole stage (sites x paths) from two planes of uniforms `u` (2, sites, paths): the
-    first picks a duration, the second a fresh one after a censored wait (as `_StageDraw.days`)."""
-    return _StageDraw.of(support).days(u[1], u[0], np.zeros(u.shape[1]))
+def _add_censored_waits(draw: _StageDraw, days: np.ndarray, waited, rng: np.random.Generator) -> np.ndarray:
+    """Where `days` is inf (the censored tail: no known end), `waited` (days, or a column of them) and
+    then a fresh whole stage, as `_StageDraw.days`: the median residual of a wait with no known end is
+    about the time waited. The fresh stages' uniforms are drawn for those entries only."""
+    tail = ~np.isfinite(days)
+    if tail.any():
+        finite = draw.times[np.isfinite(draw.times)]
+        fresh = finite[_inverse_cdf(draw.fresh_cdf, rng.random(int(tail.sum())))]
+        days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
+    return days
 
 
-def _rest_of_stage_days(support, spent: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _whole_stage_days(support, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Days of a whole stage (sites x paths): the uniforms `u` read through its Kaplan-Meier
+    distribution; a censored draw waits as long as the longest completed spell, then a fresh stage."""
+    draw = _StageDraw.of(support)
+    if draw.fresh_cdf is None:
+        return np.full(u.shape, np.inf)
+    days = draw.times[_inverse_cdf(draw.draw_cdf, u)]
+    return _add_censored_waits(draw, days, float(draw.times[np.isfinite(draw.times)].max()), rng)
+
+
+def _rest_of_stage_days(support, spent: np.ndarray, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Days left (sites x paths) in a stage the sites have spent `spent` days in (NaN: unknown, a whole
-    stage): a duration drawn from those longer than `spent` (the first plane of `u` read through the
+    stage): a duration drawn from those longer than `spent` (the uniforms `u` read through the
     Kaplan-Meier distribution beyond each site's own days, all sites at once), less `spent`; a wait
     beyond every completed spell lasts as long again, then a whole stage (as `_StageDraw.days`)."""
-    times, mass = support
-    if not np.isfinite(times[0]):
-        return np.full(u.shape[1:], np.inf)
-    out = np.empty(u.shape[1:])
+    draw = _StageDraw.of(support)
+    if draw.fresh_cdf is None:
+        return np.full(u.shape, np.inf)
+    out = np.empty(u.shape)
     unknown = np.isnan(spent)
     if unknown.any():
-        out[unknown] = _whole_stage_days(support, u[:, unknown])
+        out[unknown] = _whole_stage_days(support, u[unknown], rng)
     known = ~unknown
-    spent = spent[known]
-    cdf = np.cumsum(mass)
-    first = times.searchsorted(spent, side="right")  # the durations longer than the days spent
+    spent = spent[known][:, None]
+    times, cdf = draw.times, np.cumsum(support[1])
+    first = times.searchsorted(spent[:, 0], side="right")  # the durations longer than the days spent
     below = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)[:, None]
     beyond = cdf[-1] - below
-    idx = np.minimum(cdf.searchsorted(below + u[0, known] * beyond, side="right"), len(times) - 1)
-    days = times[idx] - spent[:, None]
-    tail = ~np.isfinite(days) | (beyond <= 0)  # censored: no known end beyond the days spent
-    if tail.any():
-        finite = times[np.isfinite(times)]
-        fresh = finite[_inverse_cdf(_StageDraw.of(support).fresh_cdf, u[1, known][tail])]
-        days[tail] = np.broadcast_to(spent[:, None], days.shape)[tail] + fresh
-    out[known] = days
+    idx = np.minimum(cdf.searchsorted(below + u[known] * beyond, side="right"), len(times) - 1)
+    # no mass beyond the days spent (every completed spell shorter): censored as well
+    days = np.where(beyond > 0, times[idx], np.inf) - spent
+    out[known] = _add_censored_waits(draw, days, spent, rng)
     return out
 
 
@@ -856,17 +868,17 @@ def sample_days_both_ways(
     rows = np.asarray(rows, dtype=np.intp)
     stage = durations.stage_index[rows]
     support = [durations.support[s] for s in PIPELINE_STAGES]
-    u = rng.random((2, len(rows), n_paths))
+    u = rng.random((len(rows), n_paths))
     as_is = np.empty((len(rows), n_paths))
     for k in np.unique(stage):
         mine = stage == k
-        as_is[mine] = _rest_of_stage_days(support[k], durations.spent_days[rows[mine]], u[:, mine])
-    freed = durations.month_left * u[0]
+        as_is[mine] = _rest_of_stage_days(support[k], durations.spent_days[rows[mine]], u[mine], rng)
+    freed = durations.month_left * u
     later = np.zeros((len(rows), n_paths))
     for k in range(1, len(PIPELINE_STAGES)):
         after = stage < k  # sites that still have stage k ahead of them
         if after.any():
-            later[after] += _whole_stage_days(support[k], rng.random((2, int(after.sum()), n_paths)))
+            later[after] += _whole_stage_days(support[k], rng.random((int(after.sum()), n_paths)), rng)
     return as_is + later, freed + later
 
 
