@@ -614,21 +614,28 @@ def _choice_cdf(p: np.ndarray) -> np.ndarray:
 
 #: Uniforms are mapped through a table of 2**14 equal bins (a power of two: u * bins and the bin edges
 #: are exact in floating point); a bin holding no step of the distribution gives its answer without a
-#: search, the few others are searched. Worth it from this many uniforms on.
+#: search, the few others are searched. Worth it from this many uniforms on (3-4 x a plain search of a
+#: group of a few sites at 2,000 paths), the table built once per distribution (`_StageDraw`).
 _TABLE_BINS = 1 << 14
+_TABLE_MIN_UNIFORMS = 4096
 
 
-def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """`cdf.searchsorted(u, side="right")`, the index `Generator.choice` picks for each uniform: the
-    same numbers, by table lookup where a bin of [0, 1) holds no step of `cdf`."""
-    if u.size < 8 * _TABLE_BINS:
-        return cdf.searchsorted(u, side="right")
+def _lookup_table(cdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin of [0, 1): the steps of `cdf` at or below its start, and those below its end."""
     edges = np.arange(_TABLE_BINS + 1) / _TABLE_BINS
-    low = cdf.searchsorted(edges[:-1], side="right")  # steps at or below the bin's start
-    high = cdf.searchsorted(edges[1:], side="left")  # steps below the bin's end
+    return cdf.searchsorted(edges[:-1], side="right"), cdf.searchsorted(edges[1:], side="left")
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray, table: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """`cdf.searchsorted(u, side="right")`, the index `Generator.choice` picks for each uniform: the
+    same numbers, by table lookup (`table`: `_lookup_table(cdf)` if at hand) where a bin of [0, 1)
+    holds no step of `cdf`."""
+    if u.size < _TABLE_MIN_UNIFORMS:
+        return cdf.searchsorted(u, side="right")
+    low, high = table if table is not None else _lookup_table(cdf)
     b = (u * _TABLE_BINS).astype(np.intp)
     idx = low[b]
-    search = low[b] != high[b]  # a step inside the bin: search these
+    search = idx != high[b]  # a step inside the bin: search these
     idx[search] = cdf.searchsorted(u[search], side="right")
     return idx
 
@@ -644,6 +651,18 @@ class _StageDraw:
     fresh_cdf: np.ndarray | None
     draw_cdf: np.ndarray | None
     given: bool
+    _tables: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def table(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """The lookup table of the "fresh" or the "draw" distribution, built on first use."""
+        if which not in self._tables:
+            self._tables[which] = _lookup_table(self.fresh_cdf if which == "fresh" else self.draw_cdf)
+        return self._tables[which]
+
+    def pick(self, which: str, u: np.ndarray) -> np.ndarray:
+        """`_inverse_cdf` of the "fresh" or the "draw" distribution (its table kept for the next call)."""
+        cdf = self.fresh_cdf if which == "fresh" else self.draw_cdf
+        return _inverse_cdf(cdf, u, self.table(which) if u.size >= _TABLE_MIN_UNIFORMS else None)
 
     @classmethod
     def of(cls, support, first: int | None = None) -> _StageDraw:
@@ -670,11 +689,11 @@ class _StageDraw:
         finite = self.times[np.isfinite(self.times)]
         waited = spent[:, None] if self.given else float(finite.max())
         if self.draw_cdf is None:
-            return waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u)]
-        days = self.times[_inverse_cdf(self.draw_cdf, draw_u)] - (spent[:, None] if self.given else 0.0)
+            return waited + finite[self.pick("fresh", fresh_u)]
+        days = self.times[self.pick("draw", draw_u)] - (spent[:, None] if self.given else 0.0)
         tail = ~np.isfinite(days)  # only these need their fresh whole stage
         if tail.any():
-            fresh = finite[_inverse_cdf(self.fresh_cdf, fresh_u[tail])]
+            fresh = finite[self.pick("fresh", fresh_u[tail])]
             days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
         return days
 
@@ -817,7 +836,7 @@ def _add_censored_waits(draw: _StageDraw, days: np.ndarray, waited, rng: np.rand
     tail = ~np.isfinite(days)
     if tail.any():
         finite = draw.times[np.isfinite(draw.times)]
-        fresh = finite[_inverse_cdf(draw.fresh_cdf, rng.random(int(tail.sum())))]
+        fresh = finite[draw.pick("fresh", rng.random(int(tail.sum())))]
         days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
     return days
 
@@ -828,7 +847,7 @@ def _whole_stage_days(support, u: np.ndarray, rng: np.random.Generator) -> np.nd
     draw = _StageDraw.of(support)
     if draw.fresh_cdf is None:
         return np.full(u.shape, np.inf)
-    days = draw.times[_inverse_cdf(draw.draw_cdf, u)]
+    days = draw.times[draw.pick("draw", u)]
     return _add_censored_waits(draw, days, float(draw.times[np.isfinite(draw.times)].max()), rng)
 
 

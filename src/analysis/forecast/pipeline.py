@@ -41,8 +41,12 @@ def season_clock(as_of, path_index: pd.DatetimeIndex, factors=None) -> np.ndarra
 def count_arrivals(days: np.ndarray, clock: np.ndarray) -> np.ndarray:
     """Sites on air by each step of `clock` (working days, non-decreasing), per path: (n_paths, steps)
     from `days` (sites x paths). One pass: each draw's first step at or after it, counted per path."""
-    n_steps, n_paths = len(clock), days.shape[1]
-    step = clock.searchsorted(days, side="left")  # first step whose clock reaches the day; inf: never
+    return _count_steps(clock.searchsorted(days, side="left"), len(clock))  # inf: never
+
+
+def _count_steps(step: np.ndarray, n_steps: int) -> np.ndarray:
+    """(n_paths, n_steps) cumulative counts of the draws (sites x paths) due at each `step` index."""
+    n_paths = step.shape[1]
     flat = (step + (n_steps + 1) * np.arange(n_paths)).ravel()
     counts = np.bincount(flat, minlength=(n_steps + 1) * n_paths).reshape(n_paths, n_steps + 1)
     return counts[:, :n_steps].cumsum(axis=1).astype(float)
@@ -74,8 +78,9 @@ def count_pipeline_arrivals(
     committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
     every, floor = np.zeros((n_paths, len(clock))), np.zeros((n_paths, len(clock)))
     for rows, days in blocks:
-        every += count_arrivals(days, clock)
-        floor += count_arrivals(days[committed[rows]], clock)
+        step = clock.searchsorted(days, side="left")
+        every += _count_steps(step, len(clock))
+        floor += _count_steps(step[committed[rows]], len(clock))
     return sites, every, floor
 
 
