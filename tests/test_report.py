@@ -191,6 +191,10 @@ def test_cache_is_keyed_on_content_not_file_times(station_copy, tmp_path):
     second = inputs.clean_cached("karamay", stations=station_copy, processed=processed)
     assert second["hit"] and second["key"] == first["key"]
     assert_frame = pd.testing.assert_frame_equal
+    # a page that counts reads only its columns, without points, and the whole table is not read for it
+    counted = second.station_columns(("on_air_date", "district"))
+    assert list(counted.columns) == ["on_air_date", "district", "lon", "lat"] and "stations" not in second
+    assert_frame(counted, pd.DataFrame(first["stations"][list(counted.columns)]))
     assert_frame(
         pd.DataFrame(second["stations"].drop(columns="geometry")),
         pd.DataFrame(first["stations"].drop(columns="geometry")),
@@ -649,11 +653,13 @@ def _verdict_ctx(lang: str, as_of: str, on_air_dates: list[str]):
             date=pd.Timestamp("2021-12-31").date(), on_air=3, kind="target", label_zh="年度", label_en="year", source=""
         )
     ]
+    stations = pd.DataFrame({"on_air_date": pd.to_datetime(on_air_dates)})
     return SimpleNamespace(
         lang=lang,
         as_of=pd.Timestamp(as_of),
         city=SimpleNamespace(targets=targets),
-        stations=pd.DataFrame({"on_air_date": pd.to_datetime(on_air_dates)}),
+        stations=stations,
+        station_columns=lambda *columns: stations,
     )
 
 

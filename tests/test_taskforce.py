@@ -413,6 +413,7 @@ def test_days_to_air_are_the_draws_of_a_site_by_site_loop(monkeypatch, bins):
     """Grouped draws give the very numbers of one `rng.choice` per site and stage from the same seed
     (censored tails, sites waiting longer than any finished, freed sites, blocks of sites)."""
     monkeypatch.setattr(P, "_TABLE_BINS", bins)
+    monkeypatch.setattr(P, "_TABLE_MIN_UNIFORMS", 8 * bins)  # bins=4: nearly every group looked up
     rng = np.random.default_rng(4)
     steps = [dict(zip(STEPS, rng.integers(3, 60, len(STEPS)).tolist())) for _ in range(40)]
     done = [_site(f"D{i}", start=f"2020-{1 + i % 12:02d}-0{1 + i % 9}", steps=s) for i, s in enumerate(steps)]

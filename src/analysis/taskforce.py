@@ -10,6 +10,7 @@ date only when the site has not left that stage since.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -613,21 +614,28 @@ def _choice_cdf(p: np.ndarray) -> np.ndarray:
 
 #: Uniforms are mapped through a table of 2**14 equal bins (a power of two: u * bins and the bin edges
 #: are exact in floating point); a bin holding no step of the distribution gives its answer without a
-#: search, the few others are searched. Worth it from this many uniforms on.
+#: search, the few others are searched. Worth it from this many uniforms on (3-4 x a plain search of a
+#: group of a few sites at 2,000 paths), the table built once per distribution (`_StageDraw`).
 _TABLE_BINS = 1 << 14
+_TABLE_MIN_UNIFORMS = 4096
 
 
-def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """`cdf.searchsorted(u, side="right")`, the index `Generator.choice` picks for each uniform: the
-    same numbers, by table lookup where a bin of [0, 1) holds no step of `cdf`."""
-    if u.size < 8 * _TABLE_BINS:
-        return cdf.searchsorted(u, side="right")
+def _lookup_table(cdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin of [0, 1): the steps of `cdf` at or below its start, and those below its end."""
     edges = np.arange(_TABLE_BINS + 1) / _TABLE_BINS
-    low = cdf.searchsorted(edges[:-1], side="right")  # steps at or below the bin's start
-    high = cdf.searchsorted(edges[1:], side="left")  # steps below the bin's end
+    return cdf.searchsorted(edges[:-1], side="right"), cdf.searchsorted(edges[1:], side="left")
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray, table: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """`cdf.searchsorted(u, side="right")`, the index `Generator.choice` picks for each uniform: the
+    same numbers, by table lookup (`table`: `_lookup_table(cdf)` if at hand) where a bin of [0, 1)
+    holds no step of `cdf`."""
+    if u.size < _TABLE_MIN_UNIFORMS:
+        return cdf.searchsorted(u, side="right")
+    low, high = table if table is not None else _lookup_table(cdf)
     b = (u * _TABLE_BINS).astype(np.intp)
     idx = low[b]
-    search = low[b] != high[b]  # a step inside the bin: search these
+    search = idx != high[b]  # a step inside the bin: search these
     idx[search] = cdf.searchsorted(u[search], side="right")
     return idx
 
@@ -643,6 +651,18 @@ class _StageDraw:
     fresh_cdf: np.ndarray | None
     draw_cdf: np.ndarray | None
     given: bool
+    _tables: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def table(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """The lookup table of the "fresh" or the "draw" distribution, built on first use."""
+        if which not in self._tables:
+            self._tables[which] = _lookup_table(self.fresh_cdf if which == "fresh" else self.draw_cdf)
+        return self._tables[which]
+
+    def pick(self, which: str, u: np.ndarray) -> np.ndarray:
+        """`_inverse_cdf` of the "fresh" or the "draw" distribution (its table kept for the next call)."""
+        cdf = self.fresh_cdf if which == "fresh" else self.draw_cdf
+        return _inverse_cdf(cdf, u, self.table(which) if u.size >= _TABLE_MIN_UNIFORMS else None)
 
     @classmethod
     def of(cls, support, first: int | None = None) -> _StageDraw:
@@ -669,11 +689,11 @@ class _StageDraw:
         finite = self.times[np.isfinite(self.times)]
         waited = spent[:, None] if self.given else float(finite.max())
         if self.draw_cdf is None:
-            return waited + finite[_inverse_cdf(self.fresh_cdf, fresh_u)]
-        days = self.times[_inverse_cdf(self.draw_cdf, draw_u)] - (spent[:, None] if self.given else 0.0)
+            return waited + finite[self.pick("fresh", fresh_u)]
+        days = self.times[self.pick("draw", draw_u)] - (spent[:, None] if self.given else 0.0)
         tail = ~np.isfinite(days)  # only these need their fresh whole stage
         if tail.any():
-            fresh = finite[_inverse_cdf(self.fresh_cdf, fresh_u[tail])]
+            fresh = finite[self.pick("fresh", fresh_u[tail])]
             days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
         return days
 
@@ -730,6 +750,43 @@ def _simulate_sites(plans: list[list], spent: np.ndarray, rng, n_paths: int, mon
     return out
 
 
+@dataclass(frozen=True)
+class PipelineDurations:
+    """What the days to air of the pipeline sites on `as_of` are drawn from, worked out once: the sites
+    (as `derive_stages`, in station_id order), each one's stage (an index into PIPELINE_STAGES) and
+    days spent in it (NaN: unknown), each stage's Kaplan-Meier durations (`_km_support`), and the
+    days left in the month (a freed site finishes its stage within them)."""
+
+    as_of: pd.Timestamp
+    sites: pd.DataFrame
+    stage_index: np.ndarray
+    spent_days: np.ndarray
+    support: dict
+    month_left: int
+
+
+def measure_pipeline_durations(
+    stations: pd.DataFrame, as_of, extract_date=None, season=None, stages_on: StagesOn | None = None
+) -> PipelineDurations:
+    """The pipeline sites on `as_of` and the stage durations observed by then (sites still waiting
+    counted as censored), in working days of the construction season when `season` (12 monthly
+    factors) is given. `stages_on`: a `StagesOn` of the same stations, if at hand."""
+    as_of = _timestamp(as_of, "as_of")
+    stages_on = stages_on or StagesOn(stations, extract_date)
+    sites = stages_on(as_of)
+    sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
+    spells = stages_on.spells(as_of) if season is None else _spells(stages_on.stations, as_of, season)
+    spent_days = working_days(sites["stage_date"], as_of, season) if len(sites) else np.zeros(0)
+    spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, np.asarray(spent_days, float))
+    support = {}
+    for s in PIPELINE_STAGES:
+        sp = spells[spells["stage"] == s]
+        support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
+    stage_index = pd.Categorical(sites["stage"], categories=list(PIPELINE_STAGES)).codes.astype(np.intp)
+    month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
+    return PipelineDurations(as_of, sites, stage_index, spent_days, support, month_left)
+
+
 def sample_days_to_air(
     stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator, extract_date=None, freed=(), season=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -743,27 +800,105 @@ def sample_days_to_air(
 
     The draws are those of a site-by-site loop (`rng.choice` per stage and site) made with the same
     random stream, computed a group of sites with the same distribution at a time: at 5,000 sites the
-    loop took 12 s a call."""
-    as_of = _timestamp(as_of, "as_of")
-    st = _check(stations)
-    sites = derive_stages(st, as_of, extract_date)
-    sites = sites[_in_pipeline(sites) & sites["stage"].isin(PIPELINE_STAGES)].reset_index(drop=True)
-    spells = _spells(st, as_of, season)
-    spent_days = working_days(sites["stage_date"], as_of, season) if len(sites) else np.zeros(0)
-    spent_days = np.where(sites["days_in_stage"].isna().to_numpy(), np.nan, spent_days)
-    support = {}
-    for s in PIPELINE_STAGES:
-        sp = spells[spells["stage"] == s]
-        support[s] = _km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
-    month_left = max(1, ((as_of + pd.offsets.MonthEnd(0)) - as_of).days)
-    is_freed = sites["station_id"].isin(set(freed)).to_numpy()
-    spent_days = np.asarray(spent_days, float)
-    plans = _site_draws(sites["stage"].to_numpy(), spent_days, is_freed, support)
+    loop took 12 s a call. `sample_days_to_air_by_block` gives the same days a block of sites at a
+    time (memory bounded at any number of sites); `sample_days_both_ways` draws a few sites freed and
+    as they are."""
+    sites, blocks = sample_days_to_air_by_block(stations, as_of, n_paths, rng, extract_date, freed, season)
     days = np.zeros((n_paths, len(sites)))
-    for lo in range(0, len(plans), _SITES_PER_BLOCK):
-        hi = lo + _SITES_PER_BLOCK
-        days[:, lo:hi] = _simulate_sites(plans[lo:hi], spent_days[lo:hi], rng, n_paths, month_left).T
+    for rows, block in blocks:
+        days[:, rows] = block.T
     return sites, days
+
+
+def sample_days_to_air_by_block(
+    stations: pd.DataFrame, as_of, n_paths: int, rng: np.random.Generator, extract_date=None, freed=(), season=None
+) -> tuple[pd.DataFrame, Iterator[tuple[slice, np.ndarray]]]:
+    """`sample_days_to_air`'s pipeline sites and its days (the same numbers from the same `rng`), as an
+    iterator of (positions of the sites, days (sites x n_paths)) over blocks of `_SITES_PER_BLOCK`
+    sites, to be consumed in order: at 4.25 M stations the whole array would take 3.4 GB."""
+    pdur = measure_pipeline_durations(stations, as_of, extract_date, season)
+    sites, spent_days = pdur.sites, pdur.spent_days
+    is_freed = sites["station_id"].isin(set(freed)).to_numpy()
+    plans = _site_draws(sites["stage"].to_numpy(), spent_days, is_freed, pdur.support)
+
+    def blocks() -> Iterator[tuple[slice, np.ndarray]]:
+        for lo in range(0, len(plans), _SITES_PER_BLOCK):
+            rows = slice(lo, min(lo + _SITES_PER_BLOCK, len(plans)))
+            yield rows, _simulate_sites(plans[rows], spent_days[rows], rng, n_paths, pdur.month_left)
+
+    return sites, blocks()
+
+
+def _add_censored_waits(draw: _StageDraw, days: np.ndarray, waited, rng: np.random.Generator) -> np.ndarray:
+    """Where `days` is inf (the censored tail: no known end), `waited` (days, or a column of them) and
+    then a fresh whole stage, as `_StageDraw.days`: the median residual of a wait with no known end is
+    about the time waited. The fresh stages' uniforms are drawn for those entries only."""
+    tail = ~np.isfinite(days)
+    if tail.any():
+        finite = draw.times[np.isfinite(draw.times)]
+        fresh = finite[draw.pick("fresh", rng.random(int(tail.sum())))]
+        days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
+    return days
+
+
+def _whole_stage_days(support, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Days of a whole stage (sites x paths): the uniforms `u` read through its Kaplan-Meier
+    distribution; a censored draw waits as long as the longest completed spell, then a fresh stage."""
+    draw = _StageDraw.of(support)
+    if draw.fresh_cdf is None:
+        return np.full(u.shape, np.inf)
+    days = draw.times[draw.pick("draw", u)]
+    return _add_censored_waits(draw, days, float(draw.times[np.isfinite(draw.times)].max()), rng)
+
+
+def _rest_of_stage_days(support, spent: np.ndarray, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Days left (sites x paths) in a stage the sites have spent `spent` days in (NaN: unknown, a whole
+    stage): a duration drawn from those longer than `spent` (the uniforms `u` read through the
+    Kaplan-Meier distribution beyond each site's own days, all sites at once), less `spent`; a wait
+    beyond every completed spell lasts as long again, then a whole stage (as `_StageDraw.days`)."""
+    draw = _StageDraw.of(support)
+    if draw.fresh_cdf is None:
+        return np.full(u.shape, np.inf)
+    out = np.empty(u.shape)
+    unknown = np.isnan(spent)
+    if unknown.any():
+        out[unknown] = _whole_stage_days(support, u[unknown], rng)
+    known = ~unknown
+    spent = spent[known][:, None]
+    times, cdf = draw.times, np.cumsum(support[1])
+    first = times.searchsorted(spent[:, 0], side="right")  # the durations longer than the days spent
+    below = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)[:, None]
+    beyond = cdf[-1] - below
+    idx = np.minimum(cdf.searchsorted(below + u[known] * beyond, side="right"), len(times) - 1)
+    # no mass beyond the days spent (every completed spell shorter): censored as well
+    days = np.where(beyond > 0, times[idx], np.inf) - spent
+    out[known] = _add_censored_waits(draw, days, spent, rng)
+    return out
+
+
+def sample_days_both_ways(
+    durations: PipelineDurations, rows: np.ndarray, n_paths: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days to air of the pipeline sites `rows` (positions in `durations.sites`), as they are and if
+    their blocker clears this month (the current stage done within the month), each (len(rows),
+    n_paths). Common random numbers: a site's two cases read the same uniforms (its later stages are
+    the same draws, the current stage's rest and the day it is freed the same quantile), so their
+    difference is what freeing changes, not sampling noise. Vectorised a stage at a time."""
+    rows = np.asarray(rows, dtype=np.intp)
+    stage = durations.stage_index[rows]
+    support = [durations.support[s] for s in PIPELINE_STAGES]
+    u = rng.random((len(rows), n_paths))
+    as_is = np.empty((len(rows), n_paths))
+    for k in np.unique(stage):
+        mine = stage == k
+        as_is[mine] = _rest_of_stage_days(support[k], durations.spent_days[rows[mine]], u[mine], rng)
+    freed = durations.month_left * u
+    later = np.zeros((len(rows), n_paths))
+    for k in range(1, len(PIPELINE_STAGES)):
+        after = stage < k  # sites that still have stage k ahead of them
+        if after.any():
+            later[after] += _whole_stage_days(support[k], rng.random((int(after.sum()), n_paths)), rng)
+    return as_is + later, freed + later
 
 
 # --------------------------------------------------------------------------------------------

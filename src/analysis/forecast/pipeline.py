@@ -4,6 +4,7 @@ stage durations) and the levers: what freeing each blocker's sites this month is
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,20 @@ def season_clock(as_of, path_index: pd.DatetimeIndex, factors=None) -> np.ndarra
     return np.where(k >= 0, work[np.clip(k, 0, len(work) - 1)], 0.0)
 
 
+def count_arrivals(days: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """Sites on air by each step of `clock` (working days, non-decreasing), per path: (n_paths, steps)
+    from `days` (sites x paths). One pass: each draw's first step at or after it, counted per path."""
+    return _count_steps(clock.searchsorted(days, side="left"), len(clock))  # inf: never
+
+
+def _count_steps(step: np.ndarray, n_steps: int) -> np.ndarray:
+    """(n_paths, n_steps) cumulative counts of the draws (sites x paths) due at each `step` index."""
+    n_paths = step.shape[1]
+    flat = (step + (n_steps + 1) * np.arange(n_paths)).ravel()
+    counts = np.bincount(flat, minlength=(n_steps + 1) * n_paths).reshape(n_paths, n_steps + 1)
+    return counts[:, :n_steps].cumsum(axis=1).astype(float)
+
+
 def sample_pipeline_days(
     stations: pd.DataFrame, as_of, n_paths: int, seed: int, extract_date=None, freed=(), season=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -48,10 +63,25 @@ def sample_pipeline_days(
     return sample_days_to_air(stations, as_of, n_paths, np.random.default_rng(seed), extract_date, freed, season)
 
 
-def _arrivals_of(days: np.ndarray, use: np.ndarray, clock: np.ndarray) -> np.ndarray:
-    """Sites (columns where `use`) on air by each step of `clock` (working days), per path."""
-    d = days[:, use]
-    return np.stack([(d <= c).sum(axis=1) for c in clock], axis=1).astype(float)
+def count_pipeline_arrivals(
+    stations: pd.DataFrame, as_of, clock: np.ndarray, n_paths: int, seed: int, extract_date=None, season=None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The pipeline sites on `as_of`, and per simulated path the sites on air by each step of `clock`
+    ((n_paths, steps)): all of them, and those in `COMMITTED_STAGES`. The days of `sample_pipeline_days`
+    (same seed, same numbers), counted a block of sites at a time (`taskforce.sample_days_to_air_by_block`)
+    so that memory stays bounded at any number of sites."""
+    from analysis.taskforce import sample_days_to_air_by_block
+
+    as_of = pd.Timestamp(as_of).normalize()
+    rng = np.random.default_rng(seed)
+    sites, blocks = sample_days_to_air_by_block(stations, as_of, n_paths, rng, extract_date, (), season)
+    committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
+    every, floor = np.zeros((n_paths, len(clock))), np.zeros((n_paths, len(clock)))
+    for rows, days in blocks:
+        step = clock.searchsorted(days, side="left")
+        every += _count_steps(step, len(clock))
+        floor += _count_steps(step[committed[rows]], len(clock))
+    return sites, every, floor
 
 
 def pipeline_arrivals(
@@ -69,7 +99,7 @@ def pipeline_arrivals(
     (`taskforce.sample_days_to_air`), counted on the construction season's clock (`season_clock`,
     `season`: 12 monthly factors), and the pipeline sites themselves."""
     sites, days = sample_pipeline_days(stations, as_of, n_paths, seed, extract_date, freed, season)
-    return _arrivals_of(days, np.ones(len(sites), bool), season_clock(as_of, path_index, season)), sites
+    return count_arrivals(days.T, season_clock(as_of, path_index, season)), sites
 
 
 def plan_to_air_median(stations: pd.DataFrame, as_of) -> float:
@@ -104,14 +134,12 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
     base = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
     season = getattr(fc.fit, "season", None)
     factors = season.factors if season is not None else None
-    sites, pipe_days = sample_pipeline_days(stations, as_of, n_paths, seed + 7, season=factors)
     clock = season_clock(as_of, fc.path_index, factors)
-    pipe = _arrivals_of(pipe_days, np.ones(len(sites), bool), clock)
-    committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
+    sites, pipe, floor = count_pipeline_arrivals(stations, as_of, clock, n_paths, seed + 7, season=factors)
     fc.plan_to_air_days = plan_to_air_median(stations, as_of)
     fc.top_down_paths = fc.paths
     fc.pipeline_paths = pipe
-    fc.paths = combine_with_pipeline(fc.paths, base, _arrivals_of(pipe_days, committed, clock))
+    fc.paths = combine_with_pipeline(fc.paths, base, floor)
     fc.table = _summarize(fc.paths[:, :horizon], fc.path_index[:horizon])
     fc.targets = _target_table(fc, targets)
     fc.notes.append(
@@ -143,6 +171,26 @@ LEVER_COLUMNS = [
 ]
 
 
+#: Sites of one blocker simulated at a time in `rank_levers`: at 2,000 paths a block's arrays take
+#: about 100 MB however many sites the blocker holds.
+LEVER_SITES_PER_BLOCK = 1024
+
+
+def sample_freed_gain(durations, rows: np.ndarray, clock: np.ndarray, n_paths: int, seed) -> np.ndarray:
+    """Extra sites on air by each step of `clock`, per path ((n_paths, steps)), if the pipeline sites
+    `rows` of `durations` (`taskforce.PipelineDurations`) were freed this month: their arrivals freed
+    minus as they are, drawn with common random numbers (`taskforce.sample_days_both_ways`), a block
+    of sites at a time from one seeded stream (`seed`: an int or a sequence of ints)."""
+    from analysis.taskforce import sample_days_both_ways
+
+    rng = np.random.default_rng(seed)
+    gain = np.zeros((n_paths, len(clock)))
+    for lo in range(0, len(rows), LEVER_SITES_PER_BLOCK):
+        as_is, freed = sample_days_both_ways(durations, rows[lo : lo + LEVER_SITES_PER_BLOCK], n_paths, rng)
+        gain += count_arrivals(freed, clock) - count_arrivals(as_is, clock)
+    return gain
+
+
 def rank_levers(cf, stations: pd.DataFrame, city=None, extract_date=None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """For each blocker on the supervision list (`taskforce.list_stuck_sites`, 'none' where no
     blocker is reported): the rise in P(next target) and in the expected count at the year's end
@@ -150,55 +198,66 @@ def rank_levers(cf, stations: pd.DataFrame, city=None, extract_date=None, seed: 
     stage durations), against the forecast as it stands. Largest rise in P first.
 
     The gain is the freed sites' extra arrivals (freed minus as they are, both simulated on the
-    season's clock), added to every path of the forecast: the top-down pace already holds the
-    usual share of blocked sites, so only what freeing them changes is added."""
-    from analysis.taskforce import BLOCKER_ZH, list_stuck_sites, stuck_days_of
+    season's clock from the same random numbers, `sample_freed_gain`), added to every path of the
+    forecast: the top-down pace already holds the usual share of blocked sites, so only what freeing
+    them changes is added. Only the blocker's own sites are simulated, each blocker from its own
+    seeded stream (the same numbers whatever the other blockers hold)."""
+    from analysis.taskforce import StagesOn, list_stuck_sites, measure_pipeline_durations, stuck_days_of
 
     fc = cf.city
     if not has_pipeline_columns(stations) or fc.as_of is None:
         return pd.DataFrame(columns=LEVER_COLUMNS)
     as_of = fc.as_of
-    stuck = list_stuck_sites(stations, as_of, stuck_days_of(city) if city is not None else None, extract_date)
-    goal = fc.targets[fc.targets["target_date"] >= as_of].head(1) if len(fc.targets) else fc.targets
-    year_end = pd.Timestamp(as_of.year, 12, 31)
-    k_year = fc.path_index.get_indexer([year_end])[0]
+    stages_on = StagesOn(stations, extract_date)
+    thresholds = stuck_days_of(city) if city is not None else None
+    stuck = list_stuck_sites(stations, as_of, thresholds, extract_date, stages_on=stages_on)
     season = getattr(fc.fit, "season", None)
     factors = season.factors if season is not None else None
+    durations = measure_pipeline_durations(stations, as_of, extract_date, factors, stages_on=stages_on)
     clock = season_clock(as_of, fc.path_index, factors)
-    n = fc.paths.shape[0]
+    blockers = stuck["blocker"].fillna("none")
     rows = []
-    sites, base_days = sample_pipeline_days(stations, as_of, n, seed + 11, extract_date, (), factors)
-    for blocker, group in stuck.groupby(stuck["blocker"].fillna("none"), sort=True):
-        ids = set(group["station_id"])
-        _, freed_days = sample_pipeline_days(stations, as_of, n, seed + 11, extract_date, ids, factors)
-        mine = sites["station_id"].isin(ids).to_numpy()
-        gain = _arrivals_of(freed_days, mine, clock) - _arrivals_of(base_days, mine, clock)
-        after = np.maximum.accumulate(fc.paths + gain, axis=1)
-        row = {
-            "as_of": as_of,
-            "blocker": blocker,
-            "blocker_zh": BLOCKER_ZH.get(blocker, blocker),
-            "sites_on_list": len(ids),
-            "year_end": year_end,
-            "expected_year_end": float(fc.paths[:, k_year].mean()) if k_year >= 0 else math.nan,
-            "expected_year_end_if_freed": float(after[:, k_year].mean()) if k_year >= 0 else math.nan,
-        }
-        row["year_end_rise"] = row["expected_year_end_if_freed"] - row["expected_year_end"]
-        if len(goal):
-            t = goal.iloc[0]
-            k = fc.path_index.get_indexer([_month_end(t["target_date"])])[0]
-            row.update(
-                target_date=t["target_date"],
-                target=int(t["target"]),
-                prob_reach=float((fc.paths[:, k] >= t["target"]).mean()),
-                prob_reach_if_freed=float((after[:, k] >= t["target"]).mean()),
-            )
-            row["prob_rise"] = row["prob_reach_if_freed"] - row["prob_reach"]
-        rows.append(row)
+    for blocker in sorted(blockers.unique()):
+        ids = stuck.loc[blockers == blocker, "station_id"]
+        mine = np.flatnonzero(durations.sites["station_id"].isin(ids).to_numpy())
+        stream = (seed + 11, zlib.crc32(str(blocker).encode("utf-8")))
+        gain = sample_freed_gain(durations, mine, clock, fc.paths.shape[0], stream)
+        rows.append(_lever_row(fc, blocker, ids.nunique(), np.maximum.accumulate(fc.paths + gain, axis=1)))
     out = pd.DataFrame(rows, columns=LEVER_COLUMNS)
     return out.sort_values(
         ["prob_rise", "year_end_rise", "blocker"], ascending=[False, False, True], kind="stable"
     ).reset_index(drop=True)
+
+
+def _lever_row(fc: Forecast, blocker: str, n_sites: int, after: np.ndarray) -> dict:
+    """One row of the levers table: the forecast's paths as they stand against `after` (freed)."""
+    from analysis.taskforce import BLOCKER_ZH
+
+    as_of = fc.as_of
+    goal = fc.targets[fc.targets["target_date"] >= as_of].head(1) if len(fc.targets) else fc.targets
+    year_end = pd.Timestamp(as_of.year, 12, 31)
+    k_year = fc.path_index.get_indexer([year_end])[0]
+    row = {
+        "as_of": as_of,
+        "blocker": blocker,
+        "blocker_zh": BLOCKER_ZH.get(blocker, blocker),
+        "sites_on_list": n_sites,
+        "year_end": year_end,
+        "expected_year_end": float(fc.paths[:, k_year].mean()) if k_year >= 0 else math.nan,
+        "expected_year_end_if_freed": float(after[:, k_year].mean()) if k_year >= 0 else math.nan,
+    }
+    row["year_end_rise"] = row["expected_year_end_if_freed"] - row["expected_year_end"]
+    if len(goal):
+        t = goal.iloc[0]
+        k = fc.path_index.get_indexer([_month_end(t["target_date"])])[0]
+        row.update(
+            target_date=t["target_date"],
+            target=int(t["target"]),
+            prob_reach=float((fc.paths[:, k] >= t["target"]).mean()),
+            prob_reach_if_freed=float((after[:, k] >= t["target"]).mean()),
+        )
+        row["prob_rise"] = row["prob_reach_if_freed"] - row["prob_reach"]
+    return row
 
 
 def write_levers(levers: pd.DataFrame, out: str | Path) -> Path:

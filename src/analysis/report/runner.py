@@ -7,6 +7,7 @@ in one rename.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -275,10 +276,13 @@ def build_report(
     notebooks_dir: Path | None = None,
     timeout: int = 600,
     log=print,
+    release_stations: bool = False,
 ) -> Path:
     """Run the stages once for one report date, then every notebook into a temporary folder next to the
     report's folder, render the pages, write index.html, then swap it in. On a failing notebook the
-    executed copies go to `<as_of>.failed/` and the last good report stays as it was."""
+    executed copies go to `<as_of>.failed/` and the last good report stays as it was.
+    `release_stations`: the last report of a run lets go of the cleaned stations once its stages ran
+    (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run)."""
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
     # papermill runs the notebooks in notebooks/: a relative --out would be read from there
     city_dir = Path(out).resolve() / city.key
@@ -289,6 +293,9 @@ def build_report(
     folders = run_stages(
         city, as_of, cleaned, lang, basemap or check_basemap(city.basemap.get("default")), processed, log=log
     )
+    if release_stations:
+        cleaned.pop("stations", None)
+        gc.collect()
     tmp = Path(tempfile.mkdtemp(prefix=f".{day}.building-", dir=city_dir))
     tmp.chmod(0o755)  # mkdtemp makes it private; the report is for a file share
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
@@ -364,6 +371,7 @@ def run_report(
                     notebooks_dir=notebooks_dir,
                     timeout=timeout,
                     log=log,
+                    release_stations=d is dates[-1],
                 )
             )
     finally:

@@ -56,9 +56,10 @@ def copy_beside_page(ctx: Context, path) -> None:
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
     """Stations on air on `date` (the one on-air rule), in the city or one district."""
-    on = on_air_at(ctx.stations, date)
+    st = ctx.station_columns("on_air_date", "district")
+    on = on_air_at(st, date)
     if district is not None:
-        on &= ctx.stations["district"] == district
+        on &= st["district"] == district
     return int(on.sum())
 
 

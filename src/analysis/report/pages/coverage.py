@@ -271,7 +271,7 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
 
     L = ctx.lang
     lb = link_budget_table(CoverageSettings.from_city(ctx.city))
-    used = set(ctx.stations["band"].dropna().astype(str))
+    used = set(ctx.station_columns("band")["band"].dropna().astype(str))
     lb = lb[lb["band"].isin(used)] if used & set(lb["band"]) else lb
     areas = list(dict.fromkeys(lb["area_type"]))
     rows = []
