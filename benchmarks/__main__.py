@@ -303,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         _write_results(args.results, results)
         print(f"all done in {results['run_log'][-1]['seconds']:.0f} s")
+    if not (args.merge or args.document_only) and args.results.resolve() != RESULTS.resolve():
+        # a run into a side file holds only its own rows: BENCHMARKS.md is written from the whole record, at --merge
+        print(f"rows in {args.results}; BENCHMARKS.md unchanged (add them: python -m benchmarks --merge FILE)")
+        return 0
     write_document(results, HERE.parent / "BENCHMARKS.md", HERE / "scaling.png")
     print(f"wrote {HERE.parent / 'BENCHMARKS.md'}")
     return 0
