@@ -154,3 +154,19 @@ def test_a_second_run_writes_its_own_file_and_is_merged_into_the_results(tmp_pat
     assert set(merged["runs"]) == {"cmd_report|package|1000", "cmd_report|package|100000"}
     assert merged["run_log"][0]["seconds"] == 9.0 and merged["machine"] == {"cpu": "x"}
     assert json.loads((doc / "written").read_text()) == merged
+
+
+def test_a_run_into_a_side_file_leaves_benchmarks_md_to_the_merge(tmp_path, monkeypatch, capsys):
+    import benchmarks.__main__ as runner
+
+    written = []
+    monkeypatch.setattr(runner.fixtures, "china_city", lambda folder: None)
+    monkeypatch.setattr(runner, "measure", lambda stage, variant, m, work: {"seconds": 1.0, "peak_mb": 1.0})
+    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "x"})
+    monkeypatch.setattr(runner, "write_document", lambda results, path, plot: written.append(path))
+    side = tmp_path / "side.json"
+    argv = ["--stages", "cmd_report", "--only-scales", "1000", "--results", str(side), "--work", str(tmp_path)]
+    assert runner.main(argv) == 0
+    assert set(json.loads(side.read_text())["runs"]) == {"cmd_report|package|1000", "cmd_report|baseline|1000"}
+    assert written == [] and "BENCHMARKS.md unchanged" in capsys.readouterr().out
+    assert runner.main(["--results", str(side), "--merge", str(side)]) == 0 and len(written) == 1
