@@ -84,24 +84,6 @@ def count_pipeline_arrivals(
     return sites, every, floor
 
 
-def pipeline_arrivals(
-    stations: pd.DataFrame,
-    as_of,
-    path_index: pd.DatetimeIndex,
-    n_paths: int,
-    seed: int,
-    extract_date=None,
-    freed=(),
-    season=None,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Sites in the pipeline on `as_of` gone on air by each month end of `path_index`, per simulated
-    path ((n_paths, steps), cumulative), from the stage durations observed by then
-    (`taskforce.sample_days_to_air`), counted on the construction season's clock (`season_clock`,
-    `season`: 12 monthly factors), and the pipeline sites themselves."""
-    sites, days = sample_pipeline_days(stations, as_of, n_paths, seed, extract_date, freed, season)
-    return count_arrivals(days.T, season_clock(as_of, path_index, season)), sites
-
-
 def plan_to_air_median(stations: pd.DataFrame, as_of) -> float:
     """Median days from planning to air: of the sites on air by `as_of` with both dates, else the
     sum of the stages' Kaplan-Meier medians (NaN when a stage has none)."""
