@@ -691,10 +691,17 @@ class _StageDraw:
         if self.draw_cdf is None:
             return waited + finite[self.pick("fresh", fresh_u)]
         days = self.times[self.pick("draw", draw_u)] - (spent[:, None] if self.given else 0.0)
-        tail = ~np.isfinite(days)  # only these need their fresh whole stage
+        return self.wait_out_censored(days, waited, lambda tail: fresh_u[tail])
+
+    def wait_out_censored(self, days: np.ndarray, waited, uniforms) -> np.ndarray:
+        """Where `days` is inf (the censored tail: no known end), `waited` (days, or a column of them)
+        and then a fresh whole stage, read from `uniforms(tail)` (the uniforms of those entries only,
+        asked for only when there are any): the median residual of a wait with no known end is about
+        the time waited."""
+        tail = ~np.isfinite(days)
         if tail.any():
-            fresh = finite[self.pick("fresh", fresh_u[tail])]
-            days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
+            finite = self.times[np.isfinite(self.times)]
+            days[tail] = np.broadcast_to(waited, days.shape)[tail] + finite[self.pick("fresh", uniforms(tail))]
         return days
 
 
@@ -830,15 +837,9 @@ def sample_days_to_air_by_block(
 
 
 def _add_censored_waits(draw: _StageDraw, days: np.ndarray, waited, rng: np.random.Generator) -> np.ndarray:
-    """Where `days` is inf (the censored tail: no known end), `waited` (days, or a column of them) and
-    then a fresh whole stage, as `_StageDraw.days`: the median residual of a wait with no known end is
-    about the time waited. The fresh stages' uniforms are drawn for those entries only."""
-    tail = ~np.isfinite(days)
-    if tail.any():
-        finite = draw.times[np.isfinite(draw.times)]
-        fresh = finite[draw.pick("fresh", rng.random(int(tail.sum())))]
-        days[tail] = np.broadcast_to(waited, days.shape)[tail] + fresh
-    return days
+    """`_StageDraw.wait_out_censored` with the fresh stages' uniforms drawn from `rng`, for the
+    censored entries only."""
+    return draw.wait_out_censored(days, waited, lambda tail: rng.random(int(tail.sum())))
 
 
 def _whole_stage_days(support, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
