@@ -255,15 +255,20 @@ def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
     return beta, cov
 
 
-def shrink_log_trend(beta: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
-    """The log pace at the last month and the monthly log growth of a `fit_log_trend` fit, the
-    growth shrunk toward 0 against GROWTH_PRIOR_SD by its own evidence (empirical Bayes: a growth
-    seen in a year of noisy counts is partly noise) and the pace moved along the shrunk growth from
-    the month the data know best (where the fitted level has its least variance) to the last."""
+def shrink_log_trend(beta: np.ndarray, cov: np.ndarray) -> tuple[float, float, float, float]:
+    """The log pace at the last month, its variance, the monthly log growth and that growth's
+    variance, of a `fit_log_trend` fit: the growth shrunk toward 0 against GROWTH_PRIOR_SD by its own
+    evidence (empirical Bayes: a growth seen in a year of noisy counts is partly noise) and the pace
+    moved along the shrunk growth from the month the data know best (where the fitted level has its
+    least variance) to the last."""
     prior = (GROWTH_PRIOR_SD / 12) ** 2
-    g = prior / (prior + cov[1, 1]) * float(beta[1])
+    w = prior / (prior + cov[1, 1])
+    g = w * float(beta[1])
     centre = -cov[0, 1] / cov[1, 1]  # months before the last where the fitted level is surest
-    return float(beta[0]) + (float(beta[1]) - g) * centre, g
+    # the posterior spread under the growth's prior (the data's own spread, wider, made the 80% bands
+    # of steady series too wide: P(a high target) 0.19 against a true 0.10)
+    var_log_now = max(cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1], 0.0) + centre**2 * w * cov[1, 1]
+    return float(beta[0]) + (float(beta[1]) - g) * centre, var_log_now, g, w * cov[1, 1]
 
 
 class SeasonalNaive:
@@ -367,16 +372,10 @@ class SeasonalPace:
         fit = fit_log_trend(a, s, use & (np.cumsum(a) > 0))
         if fit is None:
             return self.pace, self.pace_var, 0.0, 0.0
-        beta, cov = fit
-        log_now, g = shrink_log_trend(beta, cov)
+        log_now, var_log_now, g, var_g = shrink_log_trend(*fit)
         g = float(np.clip(g, -MAX_GROWTH_PER_YEAR / 12, MAX_GROWTH_PER_YEAR / 12))
-        centre = -cov[0, 1] / cov[1, 1]
         now = math.exp(log_now)
-        # the posterior spread under the growth's prior (the data's own spread, wider, made the
-        # 80% bands of steady series too wide: P(a high target) 0.19 against a true 0.10)
-        w = (GROWTH_PRIOR_SD / 12) ** 2 / ((GROWTH_PRIOR_SD / 12) ** 2 + cov[1, 1])
-        var_log_now = max(cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1], 0.0) + centre**2 * w * cov[1, 1]
-        return now, now * now * var_log_now, g, w * cov[1, 1]
+        return now, now * now * var_log_now, g, var_g
 
     def _growth_multiplier(self, h: int, g) -> np.ndarray:
         """exp(g x damped months ahead): the growth fades by GROWTH_DAMPING a month."""
