@@ -4,11 +4,13 @@ Three measurements behind issue 13's "done when":
 - bundled city: forecasts of stations on air on 2021-12-31 from the month ends of January to
   November 2021 (clean stations as of 2022-01-10), 80% interval hits and mean error per origin;
 - simulated seasonal buildouts (winter stop, summer-typhoon dip, new-year lull, flat; 13-30 months
-  of history; `simulate_buildout`), on two seeds and two growth families (a growth that fades, and
-  the steady growth of an early buildout): year-end mean error against "last year's same months",
-  against the issue's "seasonal index learned from one year" (`forecast_seasonal_index`) and
-  against an oracle that knows the season and the pace at the origin (the floor any forecaster
-  faces: the months still to come are noisy); the season-pace forecast's error with the season or
+  of history; `simulate_buildout`), on two seeds and three growth families (a growth that fades,
+  the steady growth of an early buildout, and a mix of fading, steady and flat calibrated to the
+  issue author's two reference errors): year-end mean error against "last year's same months",
+  against the issue's "seasonal index learned from one year" (`forecast_seasonal_index`), against
+  an oracle that knows the season and the pace at the origin, and against a path oracle that also
+  knows the growth ahead (the floor any forecaster faces: the months still to come are noisy); the
+  season-pace forecast's error with the season or
   the pace known (`decompose_year_end`: which of the two costs more); 80% coverage, and the Brier
   score of P(target) beside that of the seasonal-naive reference's own paths; by kind and by
   months of history;
@@ -46,18 +48,60 @@ SEASONS = {
 class Buildout(NamedTuple):
     """A simulated buildout: the history (cumulative, month ends), the months after it to the next
     year end, the oracle's year-end mean, and what the oracle knows: the true season (12 factors,
-    January first, mean 1) and the true deseasonalised pace in the origin's month."""
+    January first, mean 1) and the true deseasonalised pace in the origin's month; and the path
+    oracle's year-end mean, which also knows the growth ahead (the true mean of every month to come:
+    the pace now moved along the true growth and its fade, times the true season; no count noise, no
+    batch, no random walk after the origin)."""
 
     hist: pd.Series
     future: pd.Series
     oracle: float
     factors: np.ndarray
     pace_now: float
+    path_oracle: float
 
 
 #: The growth families of the simulated pace: "fading" (a growth that fades, plus a random walk) and
 #: "steady" (an early buildout whose pace keeps growing at its own steady rate, plus the same walk).
-FAMILIES = ("fading", "steady")
+FAMILIES = ("fading", "steady", "mixed")
+
+
+#: The "mixed" family's share of series whose growth fades (as "fading"), holds (as "steady", at MIXED_STEADY's
+#: yearly log growth) or is flat, and that steady range: see `draw_growth`.
+MIXED_SHARES = {"fading": 1 / 3, "steady": 1 / 3, "flat": 1 / 3}
+MIXED_STEADY = (0.1, 0.6)
+#: Range of the starting monthly pace (deseasonalised) per family: larger counts are relatively less noisy.
+START_PACE = {"fading": (10, 40), "steady": (10, 40), "mixed": (50, 200)}
+
+
+def draw_growth(family: str, rng: np.random.Generator) -> tuple[float, float]:
+    """The yearly log growth of pace at the start of the history and its fading time constant (months;
+    inf: it does not fade) of one series of `family`.
+
+    "fading": N(0.1, 0.3) fading in 12-48 months; "steady": U(0.1, 0.7), no fade; "mixed": each series
+    drawn as fading, steady (MIXED_STEADY) or flat (no growth) with the MIXED_SHARES. The mixed family
+    is the one calibrated to the issue author's held-out series, whose only numbers are two reference
+    errors: "last year's same months" 6.7 % off at the year end and a one-year seasonal index 4.8 %
+    (0.72x): a growth that matters, between our fading family (index 1.17x) and steady one (0.60x).
+    Its shares, steady range and starting pace (START_PACE: 50-200 a month, a larger city than the
+    other families' 10-40, whose counts were too noisy for a 4.8 % index) were set from those two
+    numbers alone (`--references-only`, 100 series x seeds 13 and 14), never from the forecast's
+    errors: thirds, U(0.1, 0.6), 50-200 gave 6.67 % and 4.84 % (0.725x); thirds with U(0.1, 0.7) and
+    10-40 a month 7.3 % and 6.2 % (0.84x); all steady U(0, 0.4) at 100-400 a month 6.85 % and 4.96 %."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown growth family {family!r} (one of {FAMILIES})")
+    # the fading draw first for every family, so each family's series keep the draws they had before
+    # the mixed family existed
+    g0, tau = float(rng.normal(0.1, 0.3)), float(rng.uniform(12, 48))
+    if family == "mixed":
+        family = str(rng.choice(list(MIXED_SHARES), p=list(MIXED_SHARES.values())))
+        if family == "flat":
+            return 0.0, np.inf
+        if family == "steady":
+            return float(rng.uniform(*MIXED_STEADY)), np.inf
+    if family == "steady":
+        return float(rng.uniform(0.1, 0.7)), np.inf
+    return g0, tau
 
 
 def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int, family: str = "fading") -> Buildout:
@@ -72,7 +116,8 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int, family: 
     log-uniform in 10-1000 (from nearly Poisson, a CV of 0.18 at 30 a month, to 0.35); and in 3% of
     months a batch (a block of sites switched on together) adding 0.5-1.5x the month's mean.
     `family="steady"`: the yearly log growth is uniform in 0.1-0.7 and does not fade (an early
-    buildout: the pace grows year after year), the rest as above.
+    buildout: the pace grows year after year), the rest as above. `family="mixed"`: a third of each
+    and a third flat, from a larger starting pace (`draw_growth`, START_PACE).
     """
     f = np.asarray(SEASONS[kind], float) * np.exp(rng.normal(0.0, 0.15, 12))
     f = f * 12 / f.sum()
@@ -81,11 +126,9 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int, family: 
     n_future = 12 - origin.month if origin.month < 12 else 12
     idx = pd.date_range(start + pd.offsets.MonthEnd(1), periods=n_hist + n_future, freq="ME")
     t = np.arange(len(idx), dtype=float)
-    g0, tau = rng.normal(0.1, 0.3), rng.uniform(12, 48)
-    if family == "steady":
-        g0, tau = rng.uniform(0.1, 0.7), np.inf
+    g0, tau = draw_growth(family, rng)
     growth = g0 / 12 * (t if np.isinf(tau) else tau * (1 - np.exp(-t / tau)))
-    log_pace = np.log(rng.uniform(10, 40)) + growth
+    log_pace = np.log(rng.uniform(*START_PACE.get(family, (10, 40)))) + growth
     log_pace += np.cumsum(rng.normal(0.0, 0.1 / np.sqrt(12), len(idx)))
     mu = np.exp(log_pace) * f[idx.month.to_numpy() - 1]
     r = np.exp(rng.uniform(np.log(10), np.log(1000)))
@@ -94,8 +137,11 @@ def simulate_buildout(kind: str, rng: np.random.Generator, n_hist: int, family: 
     adds[batch] += np.round(mu[batch] * rng.uniform(0.5, 1.5, batch.sum()))
     cum = pd.Series(np.r_[0.0, np.cumsum(adds)], index=idx.insert(0, start))
     pace_now = float(np.exp(log_pace[n_hist - 1]))
-    oracle = float(cum.iloc[n_hist] + pace_now * f[idx.month.to_numpy()[n_hist:] - 1].sum())
-    return Buildout(cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1 :], oracle, f, pace_now)
+    f_ahead = f[idx.month.to_numpy()[n_hist:] - 1]
+    oracle = float(cum.iloc[n_hist] + pace_now * f_ahead.sum())
+    pace_ahead = pace_now * np.exp(growth[n_hist:] - growth[n_hist - 1])
+    path_oracle = float(cum.iloc[n_hist] + (pace_ahead * f_ahead).sum())
+    return Buildout(cum.iloc[: n_hist + 1], cum.iloc[n_hist + 1 :], oracle, f, pace_now, path_oracle)
 
 
 #: The simulated buildouts are measured on these seeds (each a different set of series).
@@ -149,6 +195,7 @@ def decompose_year_end(b: Buildout, kind: str = "growth") -> dict[str, float]:
         "true_pace": base + b.pace_now * est.of(b.future.index).sum(),
         "season_level": base + SeasonalPace(adds, est, kind="level").mean(h).sum(),
         "oracle": b.oracle,
+        "path_oracle": b.path_oracle,
         "snaive": base + SeasonalNaive(adds).mean(h).sum(),
     }
     out["sindex"] = base + forecast_seasonal_index(adds, b.future.index).sum()
@@ -214,6 +261,7 @@ def summarize_simulated(r: pd.DataFrame) -> dict:
     for c in refs:
         out[f"mean_error_{c[4:]}_pct"] = 100 * r[c].mean()
     out["oracle_ratio"] = r["err_oracle"].mean() / r["err_snaive"].mean()
+    out["path_oracle_ratio"] = r["err_path_oracle"].mean() / r["err_snaive"].mean()
     out["sindex_ratio"] = r["err_sindex"].mean() / r["err_snaive"].mean()
     cols = refs
     if "err" in r:
@@ -246,6 +294,7 @@ def evaluate_simulated_seeds(
     if "mean_error_pct" in pooled:
         pooled["error_ratio"] = pooled["mean_error_pct"] / pooled["mean_error_snaive_pct"]
     pooled["oracle_ratio"] = pooled["mean_error_oracle_pct"] / pooled["mean_error_snaive_pct"]
+    pooled["path_oracle_ratio"] = pooled["mean_error_path_oracle_pct"] / pooled["mean_error_snaive_pct"]
     pooled["sindex_ratio"] = pooled["mean_error_sindex_pct"] / pooled["mean_error_snaive_pct"]
     return {"n_series": n_series * len(runs), "family": family, "seeds": list(seeds), **pooled, "by_seed": runs}
 
@@ -312,7 +361,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100, help="simulated buildouts (default 100)")
     parser.add_argument("--out", type=Path, default=HERE / "forecast_eval.json")
-    parser.add_argument("--only", choices=("city", "simulated", "simulated_steady", "national"), action="append")
+    parser.add_argument(
+        "--only", choices=("city", "simulated", "simulated_steady", "simulated_mixed", "national"), action="append"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="simulation seeds (default 13 14)")
     parser.add_argument("--model", help="force one model in the simulated buildouts (to compare candidates)")
     parser.add_argument(
@@ -320,7 +371,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    parts = args.only or ["city", "simulated", "simulated_steady", "national"]
+    parts = args.only or ["city", "simulated", "simulated_steady", "simulated_mixed", "national"]
     result = {}
     for part in parts:
         t = time.time()
@@ -332,6 +383,9 @@ def main(argv=None) -> int:
             ),
             "simulated_steady": lambda: evaluate_simulated_seeds(
                 args.series, tuple(args.seeds), args.model, args.references_only, family="steady"
+            ),
+            "simulated_mixed": lambda: evaluate_simulated_seeds(
+                args.series, tuple(args.seeds), args.model, args.references_only, family="mixed"
             ),
         }[part]()
         result[part]["seconds"] = round(time.time() - t, 1)

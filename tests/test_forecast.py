@@ -610,6 +610,26 @@ def test_simulated_seasonal_buildouts_small_version():
     assert 0.5 <= r["coverage80"] <= 1.0 and r["brier"] < 0.25, r
 
 
+def test_simulated_mixed_family_draws_fading_steady_and_flat_growth_and_the_path_oracle_knows_it():
+    """forecast_eval's "mixed" family draws a fading, a steady or a flat growth per series in about
+    equal shares; the path oracle (which knows the growth ahead) equals the pace-now oracle where the
+    growth is flat and lies above it where the pace keeps growing; an unknown family is refused."""
+    from benchmarks.forecast_eval import draw_growth, simulate_buildout
+
+    rng = np.random.default_rng(3)
+    draws = [draw_growth("mixed", rng) for _ in range(600)]
+    flat = sum(g == 0 and np.isinf(tau) for g, tau in draws)
+    steady = sum(g > 0 and np.isinf(tau) for g, tau in draws)
+    assert 160 <= flat <= 240 and 160 <= steady <= 240 and 160 <= 600 - flat - steady <= 240
+    same = [simulate_buildout("flat", np.random.default_rng([1, i]), 20, "mixed") for i in range(12)]
+    assert any(b.path_oracle == pytest.approx(b.oracle) for b in same)
+    for i in range(5):
+        b = simulate_buildout("winter_stop", np.random.default_rng([2, i]), 15, "steady")
+        assert b.path_oracle > b.oracle
+    with pytest.raises(ValueError, match="unknown growth family"):
+        draw_growth("boom", rng)
+
+
 def test_seasonal_index_reference_scales_last_years_months_by_this_years_pace_to_date():
     """forecast_eval's "seasonal index learned from one year": last year's same months times this
     year's pace against last year's in the same months, exact for a pace growing 50% a year, at a
