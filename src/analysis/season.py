@@ -56,6 +56,8 @@ class Season:
     basis: str
     shrink_weight: np.ndarray  # per month: weight of the data against the prior (0 = prior only)
     factor_var: np.ndarray  # per month: posterior variance of the factor
+    prior: np.ndarray | None = None  # the declared season it was shrunk toward (None: flat)
+    learned: bool = False  # learned from the additions (a season model may re-learn it beside a growth)
 
     def of(self, index: pd.DatetimeIndex) -> np.ndarray:
         return self.factors[index.month.to_numpy() - 1]
@@ -95,19 +97,25 @@ def read_declared_season(raw: dict, path=None) -> np.ndarray | None:
     return None
 
 
-def _local_level(adds: np.ndarray) -> np.ndarray:
+def _local_level(adds: np.ndarray, growth: float = 0.0) -> np.ndarray:
     """Each month's yearly pace: the mean addition over the 12-month window around it (shifted
-    to stay inside the series), so a month's ratio to it measures the season, not the growth."""
+    to stay inside the series), so a month's ratio to it measures the season, not the growth; moved
+    along a monthly log `growth` from the window's middle to the month (the first and last months'
+    windows lie after or before them: in a growing programme the last months' ratios to an earlier
+    window passed for a season, and the forecast read the growth as those months' factors)."""
     n = len(adds)
     out = np.empty(n)
     for t in range(n):
         lo = min(max(0, t - 6), max(0, n - 12))
-        out[t] = adds[lo : lo + 12].mean()
+        middle = lo + (min(n, lo + 12) - lo - 1) / 2
+        out[t] = adds[lo : lo + 12].mean() * math.exp(growth * (t - middle))
     return out
 
 
-def estimate_season(adds: pd.Series, prior: np.ndarray | None = None) -> Season:
-    """Monthly pace factors from the additions, shrunk toward `prior` (default flat) by evidence.
+def estimate_season(adds: pd.Series, prior: np.ndarray | None = None, growth: float = 0.0) -> Season:
+    """Monthly pace factors from the additions, shrunk toward `prior` (default flat) by evidence;
+    `growth`: the pace's monthly log growth, if known, so the months at either end are measured
+    against a level at their own date (`_local_level`).
 
     Each month's ratio to its yearly pace is averaged per calendar month; the spread of those
     means beyond their sampling noise (Poisson-like counts, overdispersed by the within-month
@@ -120,8 +128,8 @@ def estimate_season(adds: pd.Series, prior: np.ndarray | None = None) -> Season:
     months = adds.index.month.to_numpy() - 1
     if len(a) < SEASON_MIN_MONTHS or a.sum() <= 0:
         basis = "declared in city.toml" if prior is not None else "flat (under a year of history)"
-        return Season(base.copy(), basis, np.zeros(12), np.zeros(12))
-    level = _local_level(a)
+        return Season(base.copy(), basis, np.zeros(12), np.zeros(12), None if prior is None else base)
+    level = _local_level(a, growth)
     ok = level > 0
     ratio = np.where(ok, a / np.where(ok, level, 1), np.nan)
     n_m = np.array([np.sum(ok & (months == m)) for m in range(12)], float)
@@ -144,7 +152,7 @@ def estimate_season(adds: pd.Series, prior: np.ndarray | None = None) -> Season:
         f"{src} {len(a)} months of additions, shrunk toward "
         f"{'the declared season' if prior is not None else 'flat'} (mean weight of the data {w.mean():.2f})"
     )
-    return Season(f, basis, w, var)
+    return Season(f, basis, w, var, None if prior is None else base, True)
 
 
 def _overdispersion(ratio, months, ok, poisson) -> float:
@@ -218,14 +226,24 @@ def _fit_weighted_poisson(y, X, off, weights, beta):
     return res
 
 
-def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
-    """A robust Poisson regression of monthly additions `a` on time, the season `s` as an offset,
-    months `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t (statsmodels GLM). Months whose
-    Pearson residual is over HUBER_K robust sds (a block of sites switched on at once) are
-    down-weighted (Huber), so one batch in the last month does not pass for the pace. Returns (b, cov):
-    b0 the log pace at the last month, b1 the monthly log growth, and their covariance scaled by the
-    Pearson overdispersion (>= 1). None under 6 usable months, with additions in fewer than 2 of them,
-    or when the regression does not converge."""
+#: Time constants (months) of the fading growth `fit_fading_log_trend` tries beside a growth that holds:
+#: the fading family's truth is g(t) = g0 exp(-t / tau) with tau 12-48 months (benchmarks/forecast_eval.py).
+FADE_TAUS = (12.0, 24.0, 48.0)
+#: A fading growth is kept only when it lowers the deviance by this many dispersions (Akaike's 2 for
+#: its one more parameter, tau): chosen by the deviance alone, it read noise as a fade and cost the
+#: steady-growth family 0.6 points of year-end error.
+FADE_AIC_PENALTY = 2.0
+
+
+def _trend_regressor(t: np.ndarray, tau: float) -> np.ndarray:
+    """The log pace's regressor at months `t` from the last (<= 0 in the history) for a growth fading
+    with time constant `tau`: its coefficient is the monthly log growth at the last month, the growth
+    k months earlier that times exp(k / tau); `t` itself when tau is inf (a growth that holds)."""
+    return t if math.isinf(tau) else tau * (1.0 - np.exp(-t / tau))
+
+
+def _fit_robust_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
+    """`fit_log_trend`, returning also the statsmodels result and the Huber weights (None as there)."""
     t = np.arange(len(a), dtype=float)[use] - (len(a) - 1)
     y, off = np.asarray(a, float)[use], np.log(np.asarray(s, float)[use])
     # with every addition in one month the Poisson MLE does not exist: the slope runs to +-inf (the
@@ -238,7 +256,7 @@ def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
     # a robust start (the median deseasonalised month, no growth): started from the plain fit, a
     # batch drags the line toward it and then every other month looks like the outlier
     beta = np.array([math.log(max(float(np.median(y / np.exp(off))), 0.5)), 0.0])
-    res = None
+    res, w = None, np.ones_like(y)
     for _ in range(3):  # Huber reweighting: the scale from the median absolute residual
         mu = np.exp(np.clip(X @ beta + off, -30, 30))
         r = (y - mu) / np.sqrt(np.maximum(mu, 1e-9))
@@ -248,11 +266,55 @@ def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
         if res is None:
             return None
         beta = np.asarray(res.params, float)
-    disp = max(1.0, float(res.pearson_chi2) / max(float(res.df_resid), 1.0))
-    cov = disp * np.asarray(res.cov_params(), float)
+    fit = _scale_fit(res)
+    return None if fit is None else (*fit, res, w)
+
+
+def _scale_fit(res):
+    """(b, cov) of a Poisson GLM result, the covariance scaled by the Pearson overdispersion (>= 1);
+    None when that covariance is not usable."""
+    cov = _dispersion(res) * np.asarray(res.cov_params(), float)
     if not (np.all(np.isfinite(cov)) and cov[1, 1] > 0):
         return None
-    return beta, cov
+    return np.asarray(res.params, float), cov
+
+
+def _dispersion(res) -> float:
+    return max(1.0, float(res.pearson_chi2) / max(float(res.df_resid), 1.0))
+
+
+def fit_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray):
+    """A robust Poisson regression of monthly additions `a` on time, the season `s` as an offset,
+    months `use`d only: log E[a_t] = b0 + b1 (t - last) + log s_t (statsmodels GLM). Months whose
+    Pearson residual is over HUBER_K robust sds (a block of sites switched on at once) are
+    down-weighted (Huber), so one batch in the last month does not pass for the pace. Returns (b, cov):
+    b0 the log pace at the last month, b1 the monthly log growth, and their covariance scaled by the
+    Pearson overdispersion (>= 1). None under 6 usable months, with additions in fewer than 2 of them,
+    or when the regression does not converge."""
+    fit = _fit_robust_log_trend(a, s, use)
+    return None if fit is None else fit[:2]
+
+
+def fit_fading_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray, taus=FADE_TAUS):
+    """`fit_log_trend` beside a growth that fades: log E[a_t] = b0 + b1 tau (1 - exp(-(t - last) / tau))
+    + log s_t for each time constant tau in `taus` (months), with the straight trend's Huber weights (so
+    the deviances compare); a fade is kept when its deviance is lower by FADE_AIC_PENALTY dispersions.
+    Returns (b, cov, tau): b1 the monthly log growth at the last month, k months earlier it was
+    exp(k / tau) times that (tau inf: the straight trend); None as `fit_log_trend`."""
+    straight = _fit_robust_log_trend(a, s, use)
+    if straight is None:
+        return None
+    beta, cov, res, w = straight
+    best, best_dev = (beta, cov, math.inf), float(res.deviance) - FADE_AIC_PENALTY * _dispersion(res)
+    t = np.arange(len(a), dtype=float)[use] - (len(a) - 1)
+    y, off = np.asarray(a, float)[use], np.log(np.asarray(s, float)[use])
+    for tau in taus:
+        X = np.column_stack([np.ones_like(t), _trend_regressor(t, tau)])
+        fade = _fit_weighted_poisson(y, X, off, w, beta)
+        fit = None if fade is None else _scale_fit(fade)
+        if fit is not None and float(fade.deviance) < best_dev:
+            best, best_dev = (*fit, tau), float(fade.deviance)
+    return best
 
 
 def shrink_log_trend(beta: np.ndarray, cov: np.ndarray) -> tuple[float, float, float, float]:
@@ -323,9 +385,9 @@ class SeasonalPace:
             self.pace, self.pace_var = self._pool_years(d, use)
         self.res = None
         self.slope = 0.0
-        self.growth, self.growth_var = 0.0, 0.0
+        self.growth, self.growth_var, self.fade_months = 0.0, 0.0, math.inf
         if kind == "growth":
-            self.pace, self.pace_var, self.growth, self.growth_var = self._fit_growth(a, s, use)
+            self.pace, self.pace_var, self.growth, self.growth_var = self._fit_growth(adds, a, s, use)
         if kind == "trend":
             self.pace, self.slope = self._fit_trend(d, s, use)
             self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
@@ -335,15 +397,16 @@ class SeasonalPace:
         # the cap bounds the paths' drift, never today's pace nor the growth the model forecasts (damped,
         # it reaches at most exp(g x GROWTH_DAMPING / (1 - GROWTH_DAMPING))): a cap at 1.25x the pace now
         # clipped a programme growing 40% a year within months, and its year-end band missed upwards
-        limit = math.exp(max(self.growth, 0.0) * GROWTH_DAMPING / (1 - GROWTH_DAMPING))
+        damping = self._damping()
+        limit = math.exp(max(self.growth, 0.0) * damping / (1 - damping))
         self.pace_cap = max(self.pace_cap, PACE_CAP_FACTOR * now * limit)
         self.params = {
             "pace": self.pace,
             "dispersion": self.disp,
             "pace_change_sd": self.change_sd,
             "pace_cap": self.pace_cap,
-            **({"growth_per_year": self.growth * 12} if kind == "growth" else {}),
-            **{f"factor_{m + 1:02d}": float(season.factors[m]) for m in range(12)},
+            **({"growth_per_year": self.growth * 12, "fade_months": self.fade_months} if kind == "growth" else {}),
+            **{f"factor_{m + 1:02d}": float(self.season.factors[m]) for m in range(12)},
         }
 
     def _pool_years(self, d: np.ndarray, use: np.ndarray) -> tuple[float, float]:
@@ -364,22 +427,41 @@ class SeasonalPace:
         w = np.array([1.0 / (v + i * drift_var) for i, v in enumerate(noise)])
         return float(np.sum(w * np.array(means)) / w.sum()), float(1.0 / w.sum())
 
-    def _fit_growth(self, a: np.ndarray, s: np.ndarray, use: np.ndarray) -> tuple[float, float, float, float]:
+    def _fit_growth(
+        self, adds: pd.Series, a: np.ndarray, s: np.ndarray, use: np.ndarray
+    ) -> tuple[float, float, float, float]:
         """The pace now, its variance, the monthly log growth and that growth's variance: the
-        `shrink_log_trend` of `fit_log_trend` on the additions `a` with the season `s` (months in
-        `use`). Under 6 usable months, or a series of zeros: no growth, the pace of the last year."""
+        `shrink_log_trend` of `fit_fading_log_trend` on the additions `a` with the season `s` (months
+        in `use`). A season learned from the additions is learned again first, its level moved along
+        the straight trend's growth (`estimate_season(growth=)`), and replaces `self.season`. Under 6
+        usable months, or a series of zeros: no growth, the pace of the last year."""
         # the months before the first addition are before the programme, not a slow start of it
-        fit = fit_log_trend(a, s, use & (np.cumsum(a) > 0))
+        started = np.cumsum(a) > 0
+        fit = fit_log_trend(a, s, use & started)
+        if fit is not None and self.season.learned:
+            # the season measured against a level at each month's own date: in a growing programme the
+            # last months' ratios to an earlier window passed for their season (simulated steady growth:
+            # year-end error 7.15 -> 6.83 %; benchmarks/forecast_eval.json)
+            self.season = estimate_season(adds, self.season.prior, growth=float(fit[0][1]))
+            s = self.season.of(adds.index)
+            use = s > STOP_FACTOR
+        fit = fit_fading_log_trend(a, s, use & started) if fit is not None else None
         if fit is None:
             return self.pace, self.pace_var, 0.0, 0.0
-        log_now, var_log_now, g, var_g = shrink_log_trend(*fit)
+        self.fade_months = fit[2]
+        log_now, var_log_now, g, var_g = shrink_log_trend(*fit[:2])
         g = float(np.clip(g, -MAX_GROWTH_PER_YEAR / 12, MAX_GROWTH_PER_YEAR / 12))
         now = math.exp(log_now)
         return now, now * now * var_log_now, g, var_g
 
+    def _damping(self) -> float:
+        """The monthly persistence of the growth ahead: GROWTH_DAMPING, or the fitted fade's if faster
+        (a fade seen in the history goes on; a slower one than GROWTH_DAMPING would widen the 5-year band)."""
+        return GROWTH_DAMPING if math.isinf(self.fade_months) else min(GROWTH_DAMPING, math.exp(-1 / self.fade_months))
+
     def _growth_multiplier(self, h: int, g) -> np.ndarray:
-        """exp(g x damped months ahead): the growth fades by GROWTH_DAMPING a month."""
-        damped = np.cumsum(GROWTH_DAMPING ** np.arange(1, h + 1))
+        """exp(g x damped months ahead): the growth fades by `_damping()` a month."""
+        damped = np.cumsum(self._damping() ** np.arange(1, h + 1))
         return np.exp(np.asarray(g, float)[..., None] * damped) if np.ndim(g) else np.exp(g * damped)
 
     @staticmethod
