@@ -741,6 +741,29 @@ def test_english_district_panels_are_titled_in_english_with_the_chinese_name():
     plt.close(fig)
 
 
+def test_fading_growth_is_fitted_when_the_history_shows_it_and_a_straight_one_is_kept():
+    """fit_fading_log_trend: a growth of 8% a month fading with a 12-month time constant is read as
+    that fade (its growth now 0.4% a month, not the straight line's average), a steady 2% a month
+    keeps the straight trend; season_growth damps the growth ahead by the fade seen (here faster
+    than GROWTH_DAMPING), and a season measured beside the growth is nearer the truth at the ends."""
+    from analysis.season import GROWTH_DAMPING, Season, SeasonalPace, estimate_season, fit_fading_log_trend
+
+    t = np.arange(36.0)
+    fade = 20 * np.exp(0.08 * 12 * (1 - np.exp(-t / 12)))
+    beta, _, tau = fit_fading_log_trend(fade, np.ones(36), np.ones(36, bool))
+    assert tau == 12 and beta[1] == pytest.approx(0.08 * np.exp(-35 / 12), rel=0.01)
+    beta, _, tau = fit_fading_log_trend(20 * np.exp(0.02 * t), np.ones(36), np.ones(36, bool))
+    assert np.isinf(tau) and beta[1] == pytest.approx(0.02, rel=0.01)
+    idx = pd.date_range("2019-01-31", periods=36, freq="ME")
+    flat = Season(np.ones(12), "flat", np.ones(12), np.zeros(12))
+    model = SeasonalPace(pd.Series(fade, index=idx), flat, kind="growth")
+    assert model.params["fade_months"] == 12 and model._damping() < GROWTH_DAMPING
+    grow = np.log(1.5) / 12
+    adds = pd.Series(500 * np.exp(grow * np.arange(18)) * WINTER[idx[:18].month - 1], index=idx[:18])
+    plain, beside = estimate_season(adds), estimate_season(adds, growth=grow)
+    assert np.abs(beside.factors - WINTER).max() < 0.7 * np.abs(plain.factors - WINTER).max()
+
+
 def test_fit_log_trend_on_empty_months_one_batch_and_a_single_year():
     """The cases the hand-written Newton loop guarded, now fitted by statsmodels' GLM: a run of empty
     months at the end is a pace that fell, not a fit that fails; with every addition in one month no
