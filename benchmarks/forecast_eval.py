@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import forecast as F
+from analysis.errors import UsageError
 from analysis.season import Season, SeasonalNaive, SeasonalPace, estimate_season
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def draw_growth(family: str, rng: np.random.Generator) -> tuple[float, float]:
     errors: thirds, U(0.1, 0.6), 50-200 gave 6.67 % and 4.84 % (0.725x); thirds with U(0.1, 0.7) and
     10-40 a month 7.3 % and 6.2 % (0.84x); all steady U(0, 0.4) at 100-400 a month 6.85 % and 4.96 %."""
     if family not in FAMILIES:
-        raise ValueError(f"unknown growth family {family!r} (one of {FAMILIES})")
+        raise UsageError(f"unknown growth family {family!r} (one of {FAMILIES})")
     # the fading draw first for every family, so each family's series keep the draws they had before
     # the mixed family existed
     g0, tau = float(rng.normal(0.1, 0.3)), float(rng.uniform(12, 48))

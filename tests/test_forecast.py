@@ -14,7 +14,7 @@ import pytest
 
 from analysis import forecast as F
 from analysis.cli import main
-from analysis.errors import BadInputError
+from analysis.errors import BadInputError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT / "data" / "raw" / "public"
@@ -626,7 +626,7 @@ def test_simulated_mixed_family_draws_fading_steady_and_flat_growth_and_the_path
     for i in range(5):
         b = simulate_buildout("winter_stop", np.random.default_rng([2, i]), 15, "steady")
         assert b.path_oracle > b.oracle
-    with pytest.raises(ValueError, match="unknown growth family"):
+    with pytest.raises(UsageError, match="unknown growth family"):
         draw_growth("boom", rng)
 
 
