@@ -564,6 +564,25 @@ def _parse_positions(
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
+    # the band, status and blocker parsed in a thread while the codes, names and operators are (each a
+    # column of a few labels encoded by pyarrow, which releases the GIL)
+    with ThreadPoolExecutor(1) as pool:
+        kinds = pool.submit(_parse_kinds, raw)
+        blank, no_identity = _parse_identity(raw, rec)
+        band, reported_status, blocker = kinds.result()
+    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
+    rec["reported_status"] = reported_status
+    rec["blocker"] = blocker.where(blocker.notna(), None)
+    return blank, no_identity
+
+
+def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The band, reported status and blocker of each row, as their parsers give them."""
+    return parse.parse_bands(raw["band"]), parse.parse_statuses(raw["status"]), parse.parse_blockers(raw["blocker"])
+
+
+def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Site code, name and operator into `rec`; returns the masks of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
     mangled = pd.Series(False, index=code.index)
@@ -585,11 +604,6 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
     if from_file.any():
         from_file[from_file] = raw["file_operator"].to_numpy()[from_file] != "unknown"
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
-    band = parse.parse_bands(raw["band"])
-    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
-    rec["reported_status"] = parse.parse_statuses(raw["status"])
-    blocker = parse.parse_blockers(raw["blocker"])
-    rec["blocker"] = blocker.where(blocker.notna(), None)
     return blank, no_identity
 
 
