@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from pyproj import Geod
 
@@ -192,22 +194,57 @@ def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
 
 
 def test_position_key_equal_exactly_for_equal_positions_nan_and_signed_zero_included():
-    """`_position_key` (one complex hash of lon + i lat) gives rows one key exactly when their two
-    coordinates compare equal as floats (-0.0 equals 0.0, NaN equals NaN), numbered in order of first
-    sight as the codes of each coordinate and of their pairs were."""
+    """`_position_key` (the coordinates' bits grouped by sorting) gives rows one key exactly when their two
+    coordinates compare equal as floats (-0.0 equals 0.0, NaN equals NaN, whatever its bits)."""
     import pandas as pd
 
     from analysis.clean.dedupe import _position_key
 
-    nan = float("nan")
-    lon = [84.8, 84.8, -0.0, 0.0, nan, nan, 84.8, 45.6, nan]
-    lat = [45.6, 45.6, 45.6, 45.6, 45.6, 45.6, nan, 84.8, nan]
+    nan, other_nan = float("nan"), np.frombuffer(np.int64(0x7FF8000000000001).tobytes(), np.float64)[0]
+    lon = [84.8, 84.8, -0.0, 0.0, nan, other_nan, 84.8, 45.6, nan, 84.8]
+    lat = [45.6, 45.6, 45.6, 45.6, 45.6, 45.6, nan, 84.8, nan, 45.7]
     key = _position_key(pd.DataFrame({"lon": lon, "lat": lat}))
-    assert key.tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 5]
-    # the same as the codes of each coordinate, then of the pairs of codes
-    codes = [pd.factorize(np.asarray(v), use_na_sentinel=False)[0] for v in (lon, lat)]
-    pairs = pd.factorize(codes[0] * (codes[1].max() + 1) + codes[1])[0]
-    assert key.tolist() == pairs.tolist()
+    groups = [0, 0, 1, 1, 2, 2, 3, 4, 5, 6]
+    assert all((key[i] == key[j]) == (groups[i] == groups[j]) for i in range(10) for j in range(10))
+    assert sorted(set(key.tolist())) == list(range(7))
+
+
+def test_pair_classes_match_the_equality_of_pairs():
+    """`_pair_classes` numbers rows equal exactly when both halves are (many ties of the first half)."""
+    from analysis.clean.dedupe import _pair_classes
+
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(-3, 4, 2000), rng.integers(-2, 3, 2000)
+    a[::7] = rng.integers(-(2**62), 2**62, len(a[::7]))
+    key = _pair_classes(a, b)
+    want = pd.factorize(pd.Series(list(zip(a.tolist(), b.tolist()))))[0]
+    assert (pd.factorize(key)[0] == want).all()
+    assert key.min() == 0 and key.max() == want.max() and _pair_classes(a[:0], b[:0]).size == 0
+
+
+def test_codes_of_short_texts_by_sorting_equal_pyarrows_encoding(monkeypatch):
+    """Site codes of one length (a national file's) grouped by sorting: the same classes as pyarrow's
+    dictionary encoding, missing values one class of their own (not the empty text's); texts of several
+    lengths, or longer than 15 bytes, are encoded by pyarrow."""
+    from analysis.clean import dedupe
+
+    monkeypatch.setattr(dedupe, "_SORT_TEXTS_FROM", 1)
+    rng = np.random.default_rng(9)
+    for texts in (
+        [f"S{i:04d}" for i in rng.integers(0, 300, 1000)] + [None] * 5,
+        ["站A", "站B", "站A", None, "站C"],
+        ["", "", None, ""],
+        ["S1", "S22", "S1"],
+        ["x" * 16, "x" * 16],
+    ):
+        values = pd.Series(texts, dtype="str")
+        codes, n = dedupe._codes_of(values)
+        want = pd.factorize(pd.Series(texts, dtype=object).fillna("\x00missing"))[0]
+        assert (pd.factorize(codes)[0] == want).all(), texts[:5]
+        assert n == len(set(want)) and codes.max() == n - 1
+    sorted_ones = dedupe._short_text_codes(pa.array(["ab", None, "ab"], pa.large_string()))
+    assert sorted_ones is not None and sorted_ones[0] == sorted_ones[2] != sorted_ones[1]
+    assert dedupe._short_text_codes(pa.array(["S1", "S22"], pa.large_string())) is None
 
 
 def test_first_of_key_and_followed_anchors_match_groupby_and_map():

@@ -358,3 +358,54 @@ def test_export_boundaries_from_cnmaps(tmp_path):
 def test_export_unknown_city_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cnmaps has no districts"):
         geo.export_boundaries("不存在市", tmp_path / "x.geojson")
+
+
+def _first_holder_one_by_one(lon, lat, polygons) -> list:
+    """The first polygon (in order) that holds each point, tested point by point: the reference."""
+    out = []
+    for x, y in zip(lon, lat):
+        point = shapely.Point(x, y)
+        out.append(next((k for k, p in enumerate(polygons) if np.isfinite(x) and p.intersects(point)), None))
+    return out
+
+
+def test_assign_district_by_cell_agrees_point_by_point_with_overlaps_holes_and_a_tiling():
+    rng = np.random.default_rng(17)
+    ring = shapely.Polygon(
+        [(84.0, 45.0), (84.6, 45.0), (84.6, 45.6), (84.0, 45.6)],
+        [[(84.2, 45.2), (84.4, 45.2), (84.4, 45.4), (84.2, 45.4)]],
+    )
+    star = shapely.Point(84.3, 45.3).buffer(0.17, 5)  # overlaps the ring and fills its hole
+    tiles = [
+        shapely.box(84.6 + 0.1 * i, 45.0 + 0.1 * j, 84.7 + 0.1 * i, 45.1 + 0.1 * j) for i in range(4) for j in range(6)
+    ]
+    polygons = [ring, star, *tiles, shapely.box(84.55, 45.25, 84.75, 45.35)]  # the last overlaps ring and tiles
+    d = gpd.GeoDataFrame({"name_zh": [f"d{k}" for k in range(len(polygons))]}, geometry=polygons, crs=4326)
+    lon, lat = rng.uniform(83.95, 85.05, 6000), rng.uniform(44.95, 45.65, 6000)
+    # points on the tiles' and cells' edges (0.05 degrees) and on the ring's, exactly as they are written
+    edge_lon = np.round(rng.uniform(84.0, 85.0, 1500) * 20) / 20
+    lon = np.r_[lon, edge_lon, rng.uniform(84.0, 85.0, 1500), 84.2, 84.6, 85.0, np.nan]
+    lat = np.r_[
+        lat, rng.uniform(45.0, 45.6, 1500), np.round(rng.uniform(45.0, 45.6, 1500) * 10) / 10, 45.3, 45.3, 45.6, 45.1
+    ]
+    want = [None if k is None else f"d{k}" for k in _first_holder_one_by_one(lon, lat, polygons)]
+    assert list(geo.assign_district(lon, lat, d)) == want
+    # and in the reverse order of the districts, where the overlaps go the other way
+    r = d.iloc[::-1]
+    want = [
+        None if k is None else f"d{len(polygons) - 1 - k}" for k in _first_holder_one_by_one(lon, lat, polygons[::-1])
+    ]
+    assert list(geo.assign_district(lon, lat, r)) == want
+
+
+def test_assign_district_a_district_that_fills_cells_gives_them_without_a_test_per_point(monkeypatch):
+    d = gpd.GeoDataFrame(
+        {"name_zh": ["a", "b"]}, geometry=[shapely.box(80, 40, 81, 41), shapely.box(81, 40, 82, 41)], crs=4326
+    )
+    # (the second point's cell touches a at 81 E: a neighbour that only touches a cell holds none of its inside)
+    lon, lat = np.array([80.51, 81.02, 81.53, 81.0]), np.array([40.51, 40.52, 40.53, 40.5])
+    tested = []
+    by_point = geo._first_holder_by_point
+    monkeypatch.setattr(geo, "_first_holder_by_point", lambda p, t, x, y: tested.append(len(x)) or by_point(p, t, x, y))
+    assert list(geo.assign_district(lon, lat, d)) == ["a", "b", "b", "a"]
+    assert tested == [1]  # only the point on the shared border

@@ -336,10 +336,11 @@ _ASSIGN_CELL_DEG = 0.05
 def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "name_zh") -> np.ndarray:
     """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon.
 
-    Vectorised: an STRtree of the districts finds each point's candidate polygons by bounding
-    box, then each candidate polygon (prepared, so the test is logarithmic in its vertices) tests
-    its candidate points at once. A point on a shared border, or in an overlap, goes to the first
-    district in the frame's order; NaN coordinates give None.
+    Vectorised: points are grouped into grid cells; a cell whose box lies inside one district (and
+    whose inside meets no district earlier in the frame's order) gives that district to its points
+    without a test per point. The points of the other cells (borders) and those on a cell's edge are
+    tested one by one (`_first_holder_by_point`). A point on a shared border, or in an overlap, goes to
+    the first district in the frame's order; NaN coordinates give None.
     """
     x = np.asarray(lon, dtype=float).ravel()
     y = np.asarray(lat, dtype=float).ravel()
@@ -356,40 +357,87 @@ def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "n
         minx, miny, maxx, maxy = shapely.total_bounds(polygons)
         finite = finite[(x[finite] >= minx) & (x[finite] <= maxx) & (y[finite] >= miny) & (y[finite] <= maxy)]
     if finite.size and len(polygons):
+        shapely.prepare(polygons)
         tree = shapely.STRtree(polygons)
-        # Candidates by bounding box, found per grid cell rather than per point: a million Point
-        # geometries cost more than the tests. A cell's box meets every bounding box that any of
-        # its points lies in, so the exact test below sees every pair it would see point by point.
-        fx, fy = x[finite], y[finite]
-        step = _ASSIGN_CELL_DEG
-        ix = np.floor(fx / step).astype(np.int64)
-        iy = np.floor(fy / step).astype(np.int64)
-        ix0, iy0 = ix.min(), iy.min()
-        height = int(iy.max() - iy0) + 1
-        cell_of, keys = pd.factorize((ix - ix0) * height + (iy - iy0))
-        cx, cy = keys // height + ix0, keys % height + iy0
-        order = np.argsort(cell_of, kind="stable")
-        starts = np.searchsorted(cell_of[order], np.arange(len(keys) + 1))
-        boxes = shapely.box(cx * step, cy * step, (cx + 1) * step, (cy + 1) * step)
-        cell_idx, poly_idx = tree.query(boxes)
-        by_poly = np.argsort(poly_idx, kind="stable")
-        cell_idx, poly_idx = cell_idx[by_poly], poly_idx[by_poly]
-        bounds = np.searchsorted(poly_idx, np.arange(len(polygons) + 1))
-        for j in np.flatnonzero(np.diff(bounds)):
-            cs = cell_idx[bounds[j] : bounds[j + 1]]
-            lengths = starts[cs + 1] - starts[cs]
-            # the points of these cells: concatenated ranges of `order`
-            offsets = np.repeat(starts[cs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
-            members = order[np.arange(lengths.sum()) + offsets]
-            polygon = polygons[j]
-            shapely.prepare(polygon)
-            rows = finite[members]
-            rows = rows[shapely.intersects_xy(polygon, x[rows], y[rows])]
-            best[rows] = np.minimum(best[rows], j)
+        if shapely.is_valid(polygons).all():  # (the cell predicates need valid polygons)
+            best[finite] = _first_holder_by_cell(polygons, tree, x[finite], y[finite])
+        else:
+            best[finite] = _first_holder_by_point(polygons, tree, x[finite], y[finite])
     out = np.full(x.size, None, dtype=object)
     found = best < len(polygons)
     out[found] = names[best[found]]
     return out
+
+
+def _grid_cells(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each point's grid cell (0…), and the cells' boxes as arrays of minx, miny, maxx, maxy."""
+    step = _ASSIGN_CELL_DEG
+    ix = np.floor(x / step).astype(np.int64)
+    iy = np.floor(y / step).astype(np.int64)
+    ix0, iy0 = ix.min(), iy.min()
+    height = int(iy.max() - iy0) + 1
+    cell_of, keys = pd.factorize((ix - ix0) * height + (iy - iy0))
+    cx, cy = keys // height + ix0, keys % height + iy0
+    return cell_of, cx * step, cy * step, (cx + 1) * step, (cy + 1) * step
+
+
+def _first_holder_by_cell(polygons: np.ndarray, tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per point, the index of the first polygon that holds it (len(polygons): none). A point strictly
+    inside a cell's box takes the cell's owner when the cell has one: the first polygon (in order)
+    whose inside meets the box's inside, when that polygon covers the box; a cell whose inside meets
+    no polygon gives none. Most cells of a city, and nearly all of a tiling, have one, so only points
+    of border cells and points on a box's edge (a point of a tiling's border may lie there) are tested
+    one by one, with the same answers (GEOS's predicates are exact on the same doubles)."""
+    none = len(polygons)
+    cell_of, x0, y0, x1, y1 = _grid_cells(x, y)
+    boxes = shapely.box(x0, y0, x1, y1)
+    cell_idx, poly_idx = tree.query(boxes)
+    by_cell = np.lexsort((poly_idx, cell_idx))
+    cell_idx, poly_idx = cell_idx[by_cell], poly_idx[by_cell]
+    covers = shapely.covers(polygons[poly_idx], boxes[cell_idx])
+    # a polygon that only touches the box (a neighbour of a tiling) holds no point inside it
+    meets = covers.copy()
+    rest = np.flatnonzero(~covers)
+    if rest.size:
+        p, b = polygons[poly_idx[rest]], boxes[cell_idx[rest]]
+        meets[rest] = shapely.intersects(p, b) & ~shapely.touches(p, b)
+    owner = np.full(len(boxes), none, dtype=np.int64)
+    first = np.flatnonzero(meets)
+    if first.size:
+        # the first meeting pair of each cell (pairs are in polygon order within a cell)
+        first = first[np.r_[True, cell_idx[first][1:] != cell_idx[first][:-1]]]
+        owner[cell_idx[first]] = np.where(covers[first], poly_idx[first], -1)
+    best = owner[cell_of]
+    inside = (x0[cell_of] < x) & (x < x1[cell_of]) & (y0[cell_of] < y) & (y < y1[cell_of])
+    tested = np.flatnonzero((best < 0) | ~inside)
+    if tested.size:
+        best[tested] = _first_holder_by_point(polygons, tree, x[tested], y[tested])
+    return best
+
+
+def _first_holder_by_point(polygons: np.ndarray, tree: shapely.STRtree, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per point, the index of the first (prepared) polygon that holds it, len(polygons) for none:
+    each candidate polygon tests its candidate points at once."""
+    best = np.full(x.size, len(polygons), dtype=np.int64)
+    # Candidates by bounding box, found per grid cell rather than per point: a million Point
+    # geometries cost more than the tests. A cell's box meets every bounding box that any of
+    # its points lies in, so the exact test below sees every pair it would see point by point.
+    cell_of, x0, y0, x1, y1 = _grid_cells(x, y)
+    order = np.argsort(cell_of, kind="stable")
+    starts = np.searchsorted(cell_of[order], np.arange(len(x0) + 1))
+    cell_idx, poly_idx = tree.query(shapely.box(x0, y0, x1, y1))
+    by_poly = np.argsort(poly_idx, kind="stable")
+    cell_idx, poly_idx = cell_idx[by_poly], poly_idx[by_poly]
+    bounds = np.searchsorted(poly_idx, np.arange(len(polygons) + 1))
+    for j in np.flatnonzero(np.diff(bounds)):
+        cs = cell_idx[bounds[j] : bounds[j + 1]]
+        lengths = starts[cs + 1] - starts[cs]
+        # the points of these cells: concatenated ranges of `order`
+        offsets = np.repeat(starts[cs] - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
+        members = order[np.arange(lengths.sum()) + offsets]
+        members = members[shapely.intersects_xy(polygons[j], x[members], y[members])]
+        best[members] = np.minimum(best[members], j)
+    return best
 
 
 # --- exporting boundaries from cnmaps -------------------------------------------------------

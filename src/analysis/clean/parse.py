@@ -255,8 +255,9 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 # --- labels ------------------------------------------------------------------------------------
 
 
-def _map_uniques(values: pd.Series, fn) -> pd.Series:
-    """fn of each distinct normalised text; None where there is no text, NaN where fn says None.
+def _map_uniques(values: pd.Series, fn, fill=None) -> pd.Series:
+    """fn of each distinct normalised text; None where there is no text, NaN where fn says None (both
+    `fill` instead when given: filled in the few distinct values, not by a pass over every row's object).
     The raw values are made distinct before normalising: a national column has millions of rows
     and a handful of labels."""
     codes, raw_uniques = factorize_text(values)
@@ -269,6 +270,8 @@ def _map_uniques(values: pd.Series, fn) -> pd.Series:
             v = fn(u)
             mapped[i] = np.nan if v is None else v
     mapped[-1] = None  # code -1: a missing value
+    if fill is not None:
+        mapped[pd.isna(mapped)] = fill
     return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object, copy=False)
 
 
@@ -307,7 +310,7 @@ def _operator(text: str) -> str:
 def parse_operators(values: pd.Series) -> pd.Series:
     """中国移动 / 移动 / CMCC / CM / China Mobile / 中国联合网络通信有限公司 … to CMCC, CTCC, CUCC, CBN;
     anything else (or two operators in one cell) 'unknown'."""
-    return _map_uniques(values, _operator).fillna("unknown")
+    return _map_uniques(values, _operator, fill="unknown")
 
 
 def operator_of_context(text: str) -> str:
@@ -371,7 +374,7 @@ def _band(text: str) -> str:
 
 def parse_bands(values: pd.Series) -> pd.Series:
     """2.6GHz / 2.6G / 2600M / n41 … to 3GPP NR band names; 'unknown' where not said or not NR."""
-    return _map_uniques(values, _band).fillna("unknown")
+    return _map_uniques(values, _band, fill="unknown")
 
 
 _STATUS_RULES = (
@@ -424,14 +427,16 @@ def _status(text: str) -> str:
 
 def parse_statuses(values: pd.Series) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
-    return _map_uniques(values, _status).fillna("unknown")
+    return _map_uniques(values, _status, fill="unknown")
 
 
 def says_not_on_air(values: pd.Series) -> pd.Series:
     """True where the status says in so many words that the site is not on air (未开通, 待开通,
     尚未入网 …): a date beside it is a plan, not the day it went on air."""
-    said = _map_uniques(values, lambda text: bool(_NOT_YET_ON_AIR.search(re.sub(r"[\s\-_]+", "", text.lower()))))
-    return said.fillna(False).astype(bool)
+    said = _map_uniques(
+        values, lambda text: bool(_NOT_YET_ON_AIR.search(re.sub(r"[\s\-_]+", "", text.lower()))), fill=False
+    )
+    return said.astype(bool)
 
 
 _BLOCKER_RULES = (

@@ -539,26 +539,50 @@ def _parse_positions(
         found_meanwhile = meanwhile()
         district = pd.Series(looked_up.result(), index=raw.index, dtype=object, copy=False)
     swap_lon, swap_lat = _to_wgs84(y, x, is_gcj, is_bd)
-    # only rows outside every district can be swapped ones: look the others up once, not twice
-    maybe = (usable_xy & district.isna()).to_numpy()
+    # only rows outside every district can be swapped ones: look the others up once, not twice (which
+    # rows have no district found once: each pass over a national file's objects is ~0.1 s)
+    no_district = district.isna().to_numpy()
+    maybe = usable_xy.to_numpy() & no_district
     swapped_district = np.full(len(raw), None, dtype=object)
+    found_swapped = np.zeros(len(raw), dtype=bool)
     if maybe.any():
         swapped_district[maybe] = geo.assign_district(swap_lon[maybe], swap_lat[maybe], districts)
+        found_swapped[maybe] = pd.notna(swapped_district[maybe])
     swapped_district = pd.Series(swapped_district, index=raw.index, dtype=object, copy=False)
-    swapped = usable_xy & district.isna() & swapped_district.notna()
+    swapped = usable_xy & pd.Series(no_district & found_swapped, index=raw.index)
     pos["lon"] = _fresh(np.where(swapped, swap_lon, wlon), raw.index)
     pos["lat"] = _fresh(np.where(swapped, swap_lat, wlat), raw.index)
     pos["district"] = district.where(~swapped, swapped_district)
     pos["missing_xy"], pos["bad_xy"], pos["zero_xy"] = missing_xy, bad_xy, zero_xy
     pos["unknown_crs"], pos["usable_xy"], pos["swapped"] = unknown_crs, usable_xy, swapped
     pos["is_gcj"], pos["is_bd"] = _fresh(is_gcj, raw.index), _fresh(is_bd, raw.index)
-    pos["outside"] = usable_xy & pos["district"].isna()
+    # (a row swapped has its district; the others keep theirs)
+    pos["outside"] = usable_xy & pd.Series(no_district & ~swapped.to_numpy(), index=raw.index)
     return pos, found_meanwhile
 
 
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
     of blank rows and rows without identity."""
+    # the band, status and blocker parsed in a thread while the codes, names and operators are (each a
+    # column of a few labels encoded by pyarrow, which releases the GIL)
+    with ThreadPoolExecutor(1) as pool:
+        kinds = pool.submit(_parse_kinds, raw)
+        blank, no_identity = _parse_identity(raw, rec)
+        band, reported_status, blocker = kinds.result()
+    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
+    rec["reported_status"] = reported_status
+    rec["blocker"] = blocker.where(blocker.notna(), None)
+    return blank, no_identity
+
+
+def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The band, reported status and blocker of each row, as their parsers give them."""
+    return parse.parse_bands(raw["band"]), parse.parse_statuses(raw["status"]), parse.parse_blockers(raw["blocker"])
+
+
+def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Site code, name and operator into `rec`; returns the masks of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
     mangled = pd.Series(False, index=code.index)
@@ -575,13 +599,11 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
         cells = raw.loc[no_identity, list(FIELDS)].astype("string")
         blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
     rec["operator"] = parse.parse_operators(raw["operator"])
-    from_file = (rec["operator"] == "unknown") & raw["operator"].isna() & (raw["file_operator"] != "unknown")
+    # (the file's operator compared only where the row names none: a national file's rows all do)
+    from_file = ((rec["operator"] == "unknown") & raw["operator"].isna()).to_numpy(copy=True)
+    if from_file.any():
+        from_file[from_file] = raw["file_operator"].to_numpy()[from_file] != "unknown"
     rec.loc[from_file, "operator"] = raw.loc[from_file, "file_operator"]
-    band = parse.parse_bands(raw["band"])
-    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
-    rec["reported_status"] = parse.parse_statuses(raw["status"])
-    blocker = parse.parse_blockers(raw["blocker"])
-    rec["blocker"] = blocker.where(blocker.notna(), None)
     return blank, no_identity
 
 
