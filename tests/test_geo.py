@@ -409,3 +409,17 @@ def test_assign_district_a_district_that_fills_cells_gives_them_without_a_test_p
     monkeypatch.setattr(geo, "_first_holder_by_point", lambda p, t, x, y: tested.append(len(x)) or by_point(p, t, x, y))
     assert list(geo.assign_district(lon, lat, d)) == ["a", "b", "b", "a"]
     assert tested == [1]  # only the point on the shared border
+
+
+def test_assign_district_a_border_whose_cell_number_rounds_up_keeps_its_points():
+    """51.4 / 0.05 is 1028.0000000000001 in doubles (so are 0.85 and every 0.25 from 51.4 to 63.9): a
+    point there was put in the cell east of the border, whose box misses a district ending at 51.4 — it
+    went to the neighbour, or to none. Each point goes to the first district that holds it, as one by one."""
+    for edge in (51.4, 0.85, 63.9):
+        west, east = shapely.box(edge - 0.4, 30.0, edge, 31.0), shapely.box(edge, 30.0, edge + 0.6, 31.0)
+        d = gpd.GeoDataFrame({"name_zh": ["west", "east"]}, geometry=[west, east], crs=4326)
+        assert list(geo.assign_district([edge, edge + 0.01], [30.5, 30.5], d)) == ["west", "east"]
+        assert list(geo.assign_district([edge], [30.5], d.iloc[:1])) == ["west"]
+        # the same on a latitude: the top edge of a district
+        top = gpd.GeoDataFrame({"name_zh": ["south"]}, geometry=[shapely.box(30.0, edge - 0.4, 31.0, edge)], crs=4326)
+        assert list(geo.assign_district([30.5], [edge], top)) == ["south"]

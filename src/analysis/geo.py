@@ -374,6 +374,12 @@ def _grid_cells(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
     step = _ASSIGN_CELL_DEG
     ix = np.floor(x / step).astype(np.int64)
     iy = np.floor(y / step).astype(np.int64)
+    # x / step rounds (51.4 / 0.05 gives 1028.0000000000001): move such a point to the cell whose box,
+    # built below from the same products, really holds it, or a polygon whose bounds end there is missed
+    ix -= x < ix * step
+    ix += x > (ix + 1) * step
+    iy -= y < iy * step
+    iy += y > (iy + 1) * step
     ix0, iy0 = ix.min(), iy.min()
     height = int(iy.max() - iy0) + 1
     cell_of, keys = pd.factorize((ix - ix0) * height + (iy - iy0))
