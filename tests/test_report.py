@@ -221,6 +221,17 @@ def test_inputs_key_follows_content_and_place_not_file_times(tmp_path):
     assert inputs.inputs_key(files) != inputs.inputs_key(files, extract_date="2022-01-10")
 
 
+def test_inputs_key_follows_the_package_code_not_only_its_version(monkeypatch):
+    """The cleaned stations and stage files are reused only by the code that made them: the same inputs
+    under changed code (same version number) give another key, so the report runs its stages again."""
+    files = [{"path": "/a/x.csv", "sha256": "1" * 64, "bytes": 1}]
+    before = inputs.inputs_key(files)
+    fingerprint = inputs.code_fingerprint()
+    assert len(fingerprint) == 64 and fingerprint == inputs.code_fingerprint()
+    monkeypatch.setattr(inputs, "code_fingerprint", lambda: "0" * 64)
+    assert inputs.inputs_key(files) != before
+
+
 # --- atomic replace and a failing notebook -----------------------------------------------------
 
 
