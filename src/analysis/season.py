@@ -451,7 +451,7 @@ class SeasonalPace:
         if self.season.learned:
             # the season measured against a level at each month's own date: in a growing programme the
             # last months' ratios to an earlier window passed for their season (simulated steady growth:
-            # year-end error 7.88 -> 7.58 %; benchmarks/forecast_eval.json). Moved along the growth the
+            # year-end error 7.88 -> 7.69 %; benchmarks/forecast_eval.json). Moved along the growth the
             # forecast would use (shrunk, bounded), not the raw slope: 14 sparse months with a slope of
             # -0.37 a month made ten months' factors 0.01
             season = estimate_season(adds, self.season.prior, growth=_bound_growth(shrink_log_trend(*straight)[2]))
