@@ -836,3 +836,19 @@ def test_a_learned_season_is_not_relearned_along_a_raw_slope_of_sparse_months():
     model = SeasonalPace(adds, estimate_season(adds), kind="growth")
     ahead = model.mean(12)
     assert model.season.learned and ahead.min() > 0.25 and 3.0 < ahead.sum() < 7.0
+
+
+def test_a_season_with_unseen_months_is_estimated_without_a_runtime_warning():
+    """A programme that starts late in a two-year history leaves calendar months with no usable ratio: their
+    factor stays at the prior with no variance, and no `0 x inf` warning reaches the report's logs (at 10^6
+    stations it printed once per such district)."""
+    import warnings
+
+    from analysis.season import estimate_season
+
+    idx = pd.date_range("2019-01-31", periods=24, freq="ME")
+    for k in (18, 19):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            season = estimate_season(pd.Series(np.r_[np.zeros(k), np.full(24 - k, 5.0)], index=idx))
+        assert np.isfinite(season.factor_var).all() and np.isclose(season.factors.mean(), 1.0)

@@ -146,7 +146,7 @@ def estimate_season(adds: pd.Series, prior: np.ndarray | None = None, growth: fl
     w = np.where(seen, tau2 / (tau2 + noise), 0.0)
     f = np.clip(base + w * dev, 0.0, None)
     f = f * 12 / f.sum() if f.sum() > 0 else np.ones(12)
-    var = np.where(seen, w * noise, 0.0)
+    var = w * np.where(seen, noise, 0.0)  # (w is 0 where unseen; 0 x inf would be NaN, with a warning)
     src = "declared in city.toml, updated by" if prior is not None else "learned from"
     basis = (
         f"{src} {len(a)} months of additions, shrunk toward "
