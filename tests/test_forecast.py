@@ -852,3 +852,28 @@ def test_a_season_with_unseen_months_is_estimated_without_a_runtime_warning():
             warnings.simplefilter("error")
             season = estimate_season(pd.Series(np.r_[np.zeros(k), np.full(24 - k, 5.0)], index=idx))
         assert np.isfinite(season.factor_var).all() and np.isclose(season.factors.mean(), 1.0)
+
+
+def test_local_level_paths_are_drawn_as_statsmodels_simulate_draws_them():
+    """season_ucm's paths come from numpy, all at once (statsmodels simulates path by path): the same
+    distribution as `simulate(anchor="end", repetitions=n)` month by month — means within 4 standard
+    errors, sds within 4 %, and the spread growing with the horizon as the level walks."""
+    import warnings
+
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    from analysis.season import simulate_local_level
+
+    rng = np.random.default_rng(1)
+    d = np.maximum(0, 20 + np.cumsum(rng.normal(0, 2, 30)) + rng.normal(0, 4, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = UnobservedComponents(d, level="llevel").fit(disp=False)
+        theirs = np.asarray(res.simulate(12, anchor="end", repetitions=20000, rng=np.random.default_rng(2)))
+    theirs = theirs.reshape(12, 20000).T
+    ours = simulate_local_level(res, 12, 20000, np.random.default_rng(3))
+    assert ours.shape == (20000, 12)
+    se = theirs.std(axis=0) / np.sqrt(20000)
+    assert np.all(np.abs(ours.mean(axis=0) - theirs.mean(axis=0)) < 4 * np.sqrt(2) * se)
+    assert np.allclose(ours.std(axis=0), theirs.std(axis=0), rtol=0.04)
+    assert ours[:, -1].std() > 1.2 * ours[:, 0].std()

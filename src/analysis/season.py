@@ -528,10 +528,7 @@ class SeasonalPace:
         draws = draws * 12 / np.maximum(draws.sum(axis=1, keepdims=True), 1e-9)
         s_paths = draws[:, months]
         if self.res is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
-            level = np.clip(sim.reshape(h, n).T, 0, self.pace_cap if self.pace_cap > 0 else None)
+            level = np.clip(simulate_local_level(self.res, h, n, rng), 0, self.pace_cap if self.pace_cap > 0 else None)
         else:
             sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
@@ -550,6 +547,27 @@ class SeasonalPace:
         # raised the mean, by 9 a month at a pace of 5 after one batch of 200 had made disp large)
         mu = np.maximum(level * s_paths, 1e-9)
         return rng.gamma(mu / self.disp, self.disp)
+
+
+def simulate_local_level(res, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` paths (rows) of the `h` months after the sample of a fitted statsmodels local-level model
+    (`UnobservedComponents(level="llevel")`), drawn as its `simulate(h, anchor="end", repetitions=n)`
+    draws them: the level starts from the predicted state after the last month and its variance, walks
+    with the level variance, and each month adds the irregular noise. In numpy, all paths at once:
+    statsmodels runs its simulation smoother once per path (a county forecast at 10^6 stations spent 76 of
+    its 124 s there, 1.1 M smoother runs); tested against it, moment by moment. Another model is
+    simulated by statsmodels."""
+    names = list(res.model.param_names)
+    if names != ["sigma2.irregular", "sigma2.level"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sim = np.asarray(res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
+        return sim.reshape(h, n).T
+    var_irregular, var_level = (max(float(v), 0.0) for v in np.asarray(res.params, float))
+    start, start_var = float(res.predicted_state[0, -1]), max(float(res.predicted_state_cov[0, 0, -1]), 0.0)
+    steps = np.sqrt(var_level) * rng.standard_normal((n, h))
+    steps[:, 0] = np.sqrt(start_var) * rng.standard_normal(n)  # the first month: where the level starts
+    return start + np.cumsum(steps, axis=1) + np.sqrt(var_irregular) * rng.standard_normal((n, h))
 
 
 def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
