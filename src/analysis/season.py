@@ -302,7 +302,11 @@ def fit_fading_log_trend(a: np.ndarray, s: np.ndarray, use: np.ndarray, taus=FAD
     the deviances compare); a fade is kept when its deviance is lower by FADE_AIC_PENALTY dispersions.
     Returns (b, cov, tau): b1 the monthly log growth at the last month, k months earlier it was
     exp(k / tau) times that (tau inf: the straight trend); None as `fit_log_trend`."""
-    straight = _fit_robust_log_trend(a, s, use)
+    return _choose_fade(a, s, use, _fit_robust_log_trend(a, s, use), taus)
+
+
+def _choose_fade(a: np.ndarray, s: np.ndarray, use: np.ndarray, straight, taus=FADE_TAUS):
+    """`fit_fading_log_trend` given the straight trend's `_fit_robust_log_trend` on the same months."""
     if straight is None:
         return None
     beta, cov, res, w = straight
@@ -444,7 +448,7 @@ class SeasonalPace:
         zeros: no growth, the pace of the last year."""
         # the months before the first addition are before the programme, not a slow start of it
         started = np.cumsum(a) > 0
-        straight = fit_log_trend(a, s, use & started)
+        straight = _fit_robust_log_trend(a, s, use & started)
         if straight is None:
             return self.pace, self.pace_var, 0.0, 0.0
         fit = None
@@ -454,13 +458,13 @@ class SeasonalPace:
             # year-end error 7.88 -> 7.69 %; benchmarks/forecast_eval.json). Moved along the growth the
             # forecast would use (shrunk, bounded), not the raw slope: 14 sparse months with a slope of
             # -0.37 a month made ten months' factors 0.01
-            season = estimate_season(adds, self.season.prior, growth=_bound_growth(shrink_log_trend(*straight)[2]))
+            season = estimate_season(adds, self.season.prior, growth=_bound_growth(shrink_log_trend(*straight[:2])[2]))
             s_new = season.of(adds.index)
             fit = fit_fading_log_trend(a, s_new, (s_new > STOP_FACTOR) & started)
             if fit is not None:  # the season is replaced only where the growth could be fitted through it
                 self.season = season
-        if fit is None:
-            fit = fit_fading_log_trend(a, s, use & started)
+        if fit is None:  # the straight trend through the season as it was, fitted above
+            fit = _choose_fade(a, s, use & started, straight)
         if fit is None:
             return self.pace, self.pace_var, 0.0, 0.0
         self.fade_months = fit[2]
