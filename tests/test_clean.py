@@ -728,3 +728,18 @@ def test_repeated_labels_counted_as_duplicated_finds_them():
     rng = np.random.default_rng(5)
     for labels in (rng.integers(0, 30, 100), rng.integers(0, 30, 100) * 10**12, np.zeros(0, dtype=np.int64)):
         assert _is_repeated(labels).tolist() == pd.Series(labels).duplicated(keep=False).tolist()
+
+
+def test_arrow_pool_is_jemalloc_during_a_clean_and_restored_after(tmp_path, monkeypatch):
+    from analysis.clean import stations as stations_module
+
+    write_csv(tmp_path / "ops.csv", [row(i) for i in range(3)])
+    seen = []
+    read_all = stations_module._read_all
+    monkeypatch.setattr(
+        stations_module, "_read_all", lambda *a: (seen.append(pa.default_memory_pool().backend_name), read_all(*a))[1]
+    )
+    before = pa.default_memory_pool().backend_name
+    clean_to_folder([tmp_path / "ops.csv"], "karamay", tmp_path / "out", as_of=AS_OF)
+    assert pa.default_memory_pool().backend_name == before
+    assert seen == ["jemalloc" if "jemalloc" in pa.supported_memory_backends() else before]
