@@ -564,11 +564,15 @@ def test_finished_stations_checked_in_slices_as_a_whole(monkeypatch):
     rows = [row | {"station_id": f"CMCC-S{i}", "source_row": i + 2} for i in range(5)]
     monkeypatch.setattr(stations, "_VALIDATE_ROWS", 2)
     st = pd.DataFrame(rows).astype(STATION_DTYPES)
+    before = st.copy()
     stations._validate_sorted_stations(st)
+    pd.testing.assert_frame_equal(st, before)  # (checked in place: nothing of it changed)
     stations._validate_sorted_stations(st.iloc[:0])
     for bad in ({"operator": "XX"}, {"lat": 95.0}, {"is_on_air": True}):
         with pytest.raises(pandera.errors.SchemaError):
             stations._validate_sorted_stations(pd.DataFrame(rows[:4] + [rows[4] | bad]).astype(STATION_DTYPES))
+    with pytest.raises(pandera.errors.SchemaError, match="source_row"):  # a type is checked, not coerced
+        stations._validate_sorted_stations(st.astype({"source_row": "float64"}))
 
 
 def test_labels_joined_per_station_as_the_general_join_does():
