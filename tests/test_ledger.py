@@ -98,6 +98,12 @@ def test_table_csv_written_as_pandas_writes_it(tmp_path):
     )
     cases["mixed objects"] = cases["objects"].assign(lacking=pd.Series([None, 1.5, "a", 2, None, None, None, None]))
     cases["huge integers"] = cases["objects"].assign(source_row=pd.Series([2**70] * 8, dtype=object))
+    # texts without a character to quote (seen from the column's bytes, no cell looked at), and rows taken
+    # from the end of columns whose first cells need quotes (the bytes looked at are the rows' own)
+    plain = pd.array(["CMCC-S1", "站", "", None, "x y", "z", "CBN-@1.5", "T1"], dtype="str")
+    cases["plain"] = frame.assign(station_id=plain, as_objects=pd.Series(list(plain), dtype=object))
+    cases["tail without quotes"] = frame.iloc[6:]
+    cases["tail with a line break"] = frame.iloc[4:]
     for name, table in cases.items():
         write_table_csv(table, tmp_path / f"{name}.csv")
         write_csv(table, tmp_path / f"{name}_pandas.csv")
