@@ -161,16 +161,21 @@ def test_batched_districts_equal_the_districts_one_by_one(model, budget_mb, monk
     assert np.allclose(total, city_fc.table["mean"].to_numpy())
 
 
-def test_districts_refitted_through_statsmodels_draw_fewer_paths_and_empty_ones_share_one_summary(monkeypatch):
+@pytest.mark.parametrize(("model", "paths"), [("arima_seasonal", 40), ("ucm", 200)])
+def test_districts_refitted_through_statsmodels_draw_fewer_paths_and_empty_ones_share_one_summary(
+    model, paths, monkeypatch
+):
+    """A refit that statsmodels simulates path by path (exog: Fourier terms) draws fewer paths; one drawn
+    in numpy (a time-invariant state space) draws them all."""
     monkeypatch.setattr(C, "STATSMODELS_DISTRICT_PATHS", 40)
     st = _stations()
     names = [*NAMES, "中区"]  # a second empty district
-    series, city_fc = _city_forecast(st, "ucm", n_paths=200)
+    series, city_fc = _city_forecast(st, model, n_paths=200)
     by_d, now = S.monthly_on_air_by_district(st, series.index, AS_OF, names)
     split = C.split_targets(st, AS_OF, None, _targets(), names)
     districts, table = C.forecast_districts(by_d, now, city_fc, _targets(), split, 200, 11)
-    assert districts["东区"].model == "ucm" and districts["东区"].paths.shape[0] == 40
-    assert table.loc[table["district"] == "东区", "prob_reach"].mul(40).round(9).mod(1).eq(0).all()
+    assert districts["东区"].model == model and districts["东区"].paths.shape[0] == paths
+    assert table.loc[table["district"] == "东区", "prob_reach"].mul(paths).round(9).mod(1).eq(0).all()
     total = sum(f.table["mean"].to_numpy() for f in districts.values())
     assert np.allclose(total, city_fc.table["mean"].to_numpy())
     # the two empty districts at one level share one read-only summary (thousands of empty counties

@@ -22,6 +22,7 @@ from analysis.forecast.models import (
     _normalize_targets,
     _pace,
     fit_forecast,
+    run_on_one_blas_thread,
 )
 from analysis.forecast.pipeline import _add_pipeline, has_pipeline_columns
 from analysis.forecast.plots import plot_districts, plot_fan
@@ -69,6 +70,7 @@ class CityForecast:
         return plot_districts(self, lang=lang)
 
 
+@run_on_one_blas_thread
 def forecast_stations(
     stations: pd.DataFrame,
     as_of,
@@ -196,10 +198,11 @@ def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:
 #: this size; beyond it (a national run: thousands of counties) each district's paths are simulated,
 #: summarised and dropped, and simulated again from the same seed for the reconciled summary.
 MAX_KEPT_DISTRICT_PATHS_MB = 256.0
-#: Paths per district when the refitted model simulates through statsmodels (a state-space model, or
-#: the season's local-level pace): statsmodels draws its repetitions one by one in Python, about
-#: 0.13 ms each, which made 2,000 paths for each of ~900 counties cost minutes. 500 paths put a
-#: district's P(target) within about +-0.02 (one standard error) of the 2,000-path value.
+#: Paths per district when statsmodels simulates the refitted model path by path (a state-space model
+#: with exog or a time-varying one; the others are drawn in numpy, all paths at once): statsmodels draws
+#: its repetitions one by one in Python, about 0.13 ms each, which made 2,000 paths for each of ~900
+#: counties cost minutes. 500 paths put a district's P(target) within about +-0.02 (one standard error)
+#: of the 2,000-path value.
 STATSMODELS_DISTRICT_PATHS = 500
 
 
@@ -216,6 +219,7 @@ class _DistrictFit:
     paths: np.ndarray | None = None  # monotone paths over the kept months, when kept
 
 
+@run_on_one_blas_thread
 def forecast_districts(
     by_d: pd.DataFrame, on_air_now: pd.Series, city_fc: Forecast, targets, split, n_paths: int, seed: int
 ) -> tuple[dict[str, Forecast], pd.DataFrame]:
@@ -281,7 +285,7 @@ def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_p
 
 def _district_paths(fit, n_paths: int) -> int:
     """How many paths a district's refit simulates: fewer when statsmodels draws them one by one."""
-    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "res", None) is not None else n_paths
+    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "draws_path_by_path", False) else n_paths
 
 
 def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -> np.ndarray:
