@@ -301,20 +301,33 @@ def simulate_state_space(res, h: int, n: int, rng: np.random.Generator) -> np.nd
     if m is None:
         return None
     nobs = int(res.nobs)
-    start = np.asarray(res.predicted_state, float)[:, nobs]
-    start_f = _factor(np.asarray(res.predicted_state_cov, float)[:, :, nobs])
-    state_f = _factor(np.atleast_2d(m["state_cov"]))
-    shock_f = m["selection"] @ state_f  # R u with u ~ N(0, Q): R F z, z standard normal
-    obs_sd = math.sqrt(max(float(np.atleast_2d(m["obs_cov"])[0, 0]), 0.0))
-    design, transition = m["design"][0], m["transition"]
-    d, c = float(np.ravel(m["obs_intercept"])[0]), np.ravel(m["state_intercept"])
-    state = start + rng.standard_normal((n, len(start))) @ start_f.T
+    system = {
+        "start": np.asarray(res.predicted_state, float)[:, nobs],
+        "start_f": _factor(np.asarray(res.predicted_state_cov, float)[:, :, nobs]),
+        # R u with u ~ N(0, Q): R F z, z standard normal
+        "shock_f": m["selection"] @ _factor(np.atleast_2d(m["state_cov"])),
+        "obs_sd": math.sqrt(max(float(np.atleast_2d(m["obs_cov"])[0, 0]), 0.0)),
+        "design": m["design"][0],
+        "transition": m["transition"],
+        "obs_intercept": float(np.ravel(m["obs_intercept"])[0]),
+        "state_intercept": np.ravel(m["state_intercept"]),
+    }
+    return draw_state_space(system, h, n, rng)
+
+
+def draw_state_space(system: dict, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` paths of `h` observations of a time-invariant state space (`simulate_state_space`'s keys):
+    the state drawn around `start` with the factor `start_f`, then each month the observation and the
+    next state, all paths at once."""
+    start, design, transition = system["start"], system["design"], system["transition"]
+    shock_f, c = system["shock_f"], system["state_intercept"]
+    state = start + rng.standard_normal((n, len(start))) @ system["start_f"].T
     out = np.empty((n, h))
     for t in range(h):
-        out[:, t] = d + state @ design
+        out[:, t] = system["obs_intercept"] + state @ design
         state = c + state @ transition.T + rng.standard_normal((n, shock_f.shape[1])) @ shock_f.T
-    if obs_sd > 0:
-        out += obs_sd * rng.standard_normal((n, h))
+    if system["obs_sd"] > 0:
+        out += system["obs_sd"] * rng.standard_normal((n, h))
     return out
 
 
@@ -340,12 +353,17 @@ class _Combination(_Fitted):
         return np.vstack([f.simulate(h, size, rng) for f, size in zip(self.fits, sizes) if size])
 
 
-def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None) -> _Fitted:
+def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None, fitted=None) -> _Fitted:
     """Fit one candidate to a cumulative series; `start`: parameters to start the optimiser of a
     state-space model from (the same model's fit one month earlier, in the backtest: faster);
-    `season_prior`: the city's declared monthly pace factors (the season models shrink toward it)."""
+    `season_prior`: the city's declared monthly pace factors (the season models shrink toward it);
+    `fitted`: {candidate name: its fit to this series}, fits made already (many series at once) and
+    used instead of fitting again."""
+    if fitted and name in fitted:
+        return fitted[name]
     if COMBINE_SEP in name:
-        return _Combination([_fit_candidate(part, cum, season_prior=season_prior) for part in name.split(COMBINE_SEP)])
+        parts = name.split(COMBINE_SEP)
+        return _Combination([_fit_candidate(part, cum, season_prior=season_prior, fitted=fitted) for part in parts])
     adds = cum.diff().dropna()
     last = cum.index[-1]
     if name == "snaive":
