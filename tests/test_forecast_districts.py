@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import BadInputError
+from analysis.forecast import batched as B
 from analysis.forecast import city as C
 from analysis.forecast import models as M
 from analysis.forecast import series as S
@@ -59,8 +60,10 @@ def _city_forecast(stations, model, n_paths=300):
 
 def _reference(by_d, on_air_now, city_fc, targets, split, n_paths, seed):
     """The districts one by one, as forecast_stations did before the batched path: every district
-    with n_paths full-length paths kept, one reconcile over all of them, the table read from them."""
+    with n_paths full-length paths kept, one reconcile over all of them, the table read from them.
+    The arima candidate is the batch's estimate (tested against statsmodels' fit in test_forecast.py)."""
     districts = {}
+    batch = B.fit_ar1_batch({d: by_d[d] for d in by_d.columns})
     for i, d in enumerate(by_d.columns):
         s, count = by_d[d], int(on_air_now.get(d, 0))
         steps = city_fc.paths.shape[1]
@@ -68,7 +71,7 @@ def _reference(by_d, on_air_now, city_fc, targets, split, n_paths, seed):
             paths, model, params, count_as_of = np.full((n_paths, steps), float(s.iloc[-1])), "none", {}, count
         else:
             model = city_fc.model if len(s) >= M.MIN_TRAIN else "drift"
-            fit = M._fit_candidate(model, s)
+            fit = M._fit_candidate(model, s, fitted={"arima": batch[d]} if d in batch else None)
             adds = fit.simulate(steps, n_paths, np.random.default_rng(seed + 1 + i))
             paths = M._monotone_paths(adds, float(s.iloc[-1]), float(count))
             params, count_as_of = fit.params, float(count)
@@ -135,7 +138,7 @@ def test_every_district_series_names_a_missing_column():
         S.monthly_on_air_by_district(_stations().drop(columns="district"), pd.DatetimeIndex([]), AS_OF, NAMES)
 
 
-@pytest.mark.parametrize("model", ["drift", "season_level"])
+@pytest.mark.parametrize("model", ["drift", "season_level", "drift+arima"])
 @pytest.mark.parametrize("budget_mb", [C.MAX_KEPT_DISTRICT_PATHS_MB, 0.0])
 def test_batched_districts_equal_the_districts_one_by_one(model, budget_mb, monkeypatch):
     """The same district table and district tables, to the last bit, whether the paths are kept or
@@ -152,6 +155,9 @@ def test_batched_districts_equal_the_districts_one_by_one(model, budget_mb, monk
         pd.testing.assert_frame_equal(districts[d].table, ref[d]["table"], check_exact=True)
         assert (districts[d].model, districts[d].params) == (ref[d]["model"], ref[d]["params"])
     assert districts["东区"].model == model and table["mean"].gt(0).any()
+    if "arima" in model:  # refitted in one batch, not by statsmodels one by one
+        batch = B.fit_ar1_batch({d: by_d[d] for d in ("东区", "西区")})
+        assert districts["东区"].params["arima.ar.L1"] == batch["东区"].ar
     for d in ("南区", "北区"):
         assert districts[d].model == "none" and districts[d].paths.shape[0] == 1
     kept = districts["东区"].paths.shape[0]
@@ -161,16 +167,21 @@ def test_batched_districts_equal_the_districts_one_by_one(model, budget_mb, monk
     assert np.allclose(total, city_fc.table["mean"].to_numpy())
 
 
-def test_districts_refitted_through_statsmodels_draw_fewer_paths_and_empty_ones_share_one_summary(monkeypatch):
+@pytest.mark.parametrize(("model", "paths"), [("arima_seasonal", 40), ("ucm", 200)])
+def test_districts_refitted_through_statsmodels_draw_fewer_paths_and_empty_ones_share_one_summary(
+    model, paths, monkeypatch
+):
+    """A refit that statsmodels simulates path by path (exog: Fourier terms) draws fewer paths; one drawn
+    in numpy (a time-invariant state space) draws them all."""
     monkeypatch.setattr(C, "STATSMODELS_DISTRICT_PATHS", 40)
     st = _stations()
     names = [*NAMES, "中区"]  # a second empty district
-    series, city_fc = _city_forecast(st, "ucm", n_paths=200)
+    series, city_fc = _city_forecast(st, model, n_paths=200)
     by_d, now = S.monthly_on_air_by_district(st, series.index, AS_OF, names)
     split = C.split_targets(st, AS_OF, None, _targets(), names)
     districts, table = C.forecast_districts(by_d, now, city_fc, _targets(), split, 200, 11)
-    assert districts["东区"].model == "ucm" and districts["东区"].paths.shape[0] == 40
-    assert table.loc[table["district"] == "东区", "prob_reach"].mul(40).round(9).mod(1).eq(0).all()
+    assert districts["东区"].model == model and districts["东区"].paths.shape[0] == paths
+    assert table.loc[table["district"] == "东区", "prob_reach"].mul(paths).round(9).mod(1).eq(0).all()
     total = sum(f.table["mean"].to_numpy() for f in districts.values())
     assert np.allclose(total, city_fc.table["mean"].to_numpy())
     # the two empty districts at one level share one read-only summary (thousands of empty counties

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import BadInputError
+from analysis.forecast.batched import fit_ar1_batch
 from analysis.forecast.models import (
+    COMBINE_SEP,
     DEFAULT_PATHS,
     DEFAULT_SEED,
     MAX_ORIGINS,
@@ -22,6 +24,7 @@ from analysis.forecast.models import (
     _normalize_targets,
     _pace,
     fit_forecast,
+    run_on_one_blas_thread,
 )
 from analysis.forecast.pipeline import _add_pipeline, has_pipeline_columns
 from analysis.forecast.plots import plot_districts, plot_fan
@@ -69,6 +72,7 @@ class CityForecast:
         return plot_districts(self, lang=lang)
 
 
+@run_on_one_blas_thread
 def forecast_stations(
     stations: pd.DataFrame,
     as_of,
@@ -196,10 +200,11 @@ def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:
 #: this size; beyond it (a national run: thousands of counties) each district's paths are simulated,
 #: summarised and dropped, and simulated again from the same seed for the reconciled summary.
 MAX_KEPT_DISTRICT_PATHS_MB = 256.0
-#: Paths per district when the refitted model simulates through statsmodels (a state-space model, or
-#: the season's local-level pace): statsmodels draws its repetitions one by one in Python, about
-#: 0.13 ms each, which made 2,000 paths for each of ~900 counties cost minutes. 500 paths put a
-#: district's P(target) within about +-0.02 (one standard error) of the 2,000-path value.
+#: Paths per district when statsmodels simulates the refitted model path by path (a state-space model
+#: with exog or a time-varying one; the others are drawn in numpy, all paths at once): statsmodels draws
+#: its repetitions one by one in Python, about 0.13 ms each, which made 2,000 paths for each of ~900
+#: counties cost minutes. 500 paths put a district's P(target) within about +-0.02 (one standard error)
+#: of the 2,000-path value.
 STATSMODELS_DISTRICT_PATHS = 500
 
 
@@ -216,6 +221,7 @@ class _DistrictFit:
     paths: np.ndarray | None = None  # monotone paths over the kept months, when kept
 
 
+@run_on_one_blas_thread
 def forecast_districts(
     by_d: pd.DataFrame, on_air_now: pd.Series, city_fc: Forecast, targets, split, n_paths: int, seed: int
 ) -> tuple[dict[str, Forecast], pd.DataFrame]:
@@ -238,9 +244,10 @@ def forecast_districts(
     active = [_has_additions(p.series) for p in plans]
     keep = sum(active) * n_paths * months * 8 / 2**20 <= MAX_KEPT_DISTRICT_PATHS_MB
     total = 0
+    fitted = _fit_at_once(city_fc.model, [p.series for p, growing in zip(plans, active) if growing])
     for p, growing in zip(plans, active):  # pass 1: fits and means, summed in district order (as before)
         if growing:
-            paths = _fit_district(p, city_fc.model, steps, months, n_paths)
+            paths = _fit_district(p, city_fc.model, steps, months, n_paths, fitted.get(p.series.name))
             p.paths = paths if keep else None
             total = total + paths.mean(axis=0)
         else:
@@ -261,12 +268,25 @@ def _has_additions(series: pd.Series) -> bool:
     return bool(v[-1] != 0 and np.any(np.diff(v) != 0))
 
 
-def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_paths: int) -> np.ndarray:
+def _fit_at_once(city_model: str, series: list[pd.Series]) -> dict:
+    """{district: {candidate: its fit}} for the candidates of the city's model that are fitted to every
+    district's series at once (`batched.fit_ar1_batch`: the arima candidate); the others, and the
+    districts a batch leaves out, are fitted one by one."""
+    parts = city_model.split(COMBINE_SEP)
+    if "arima" not in parts or not series or len(series[0]) < MIN_TRAIN:
+        return {}
+    return {d: {"arima": fit} for d, fit in fit_ar1_batch({s.name: s for s in series}).items()}
+
+
+def _fit_district(
+    p: _DistrictFit, city_model: str, steps: int, months: int, n_paths: int, fitted: dict | None = None
+) -> np.ndarray:
     """Fit the district (the city's model, drift when too short or when the model fails on it) and
-    return its monotone paths over the first `months` months."""
+    return its monotone paths over the first `months` months; `fitted`: its candidates fitted already
+    ({name: fit}, `_fit_at_once`)."""
     model = city_model if city_model in ("naive", "drift") or len(p.series) >= MIN_TRAIN else "drift"
     try:
-        fit = _fit_candidate(model, p.series)
+        fit = _fit_candidate(model, p.series, fitted=fitted)
         adds = fit.simulate(steps, _district_paths(fit, n_paths), np.random.default_rng(p.seed))
         if not np.all(np.isfinite(adds)):
             raise ValueError("non-finite simulated paths")
@@ -281,7 +301,7 @@ def _fit_district(p: _DistrictFit, city_model: str, steps: int, months: int, n_p
 
 def _district_paths(fit, n_paths: int) -> int:
     """How many paths a district's refit simulates: fewer when statsmodels draws them one by one."""
-    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "res", None) is not None else n_paths
+    return min(n_paths, STATSMODELS_DISTRICT_PATHS) if getattr(fit, "draws_path_by_path", False) else n_paths
 
 
 def _simulate_district(p: _DistrictFit, steps: int, months: int, n_paths: int) -> np.ndarray:

@@ -10,6 +10,7 @@ so the forecasts of the additions and of the cumulative count agree and the coun
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -82,6 +83,22 @@ DEFAULT_PATHS = 2000
 DEFAULT_SEED = 20210322
 
 
+def run_on_one_blas_thread(fn):
+    """`fn` run with BLAS (OpenBLAS) on one thread. The models' matrices are tiny (a few states), so a
+    second BLAS thread never shares work; it spins between calls instead, and on a busy machine it
+    took the cores the fits needed: one SARIMAX fit of a county cost 30-50 ms of wall and CPU against
+    10 ms on one thread, with bit-identical estimates. The limit is lifted when `fn` returns."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------------------------
 # Candidate models (on monthly additions)
 # --------------------------------------------------------------------------------------------
@@ -104,6 +121,8 @@ class _Fitted:
 
     name = ""
     params: dict = {}
+    #: statsmodels draws the paths one at a time (slow: callers may ask for fewer)
+    draws_path_by_path = False
 
     def mean(self, h: int) -> np.ndarray:  # additions
         raise NotImplementedError
@@ -197,6 +216,18 @@ class _Statsmodels(_Fitted):
     def _exog(self, h):
         return None if self.exog_fn is None else self.exog_fn(_future_index(self.last, h))
 
+    @property
+    def draws_path_by_path(self) -> bool:
+        """Whether statsmodels simulates this model one path at a time (an exog or time-varying
+        state-space model); the others are drawn in numpy (`simulate_state_space`, ETS's own)."""
+        if self.on_cumulative:
+            return False
+        return (
+            self.exog_fn is not None
+            or getattr(self.res.model, "exog", None) is not None
+            or (_read_time_invariant(self.res) is None)
+        )
+
     def mean(self, h):
         if self.on_cumulative:
             level = np.asarray(self.res.forecast(h), float)
@@ -209,9 +240,95 @@ class _Statsmodels(_Fitted):
             sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
             sim = sim.reshape(h, n).T
             return np.diff(np.concatenate([np.full((n, 1), self.last_level), sim], axis=1), axis=1)
+        fast = None if self.draws_path_by_path else simulate_state_space(self.res, h, n, rng)
+        if fast is not None:
+            return fast
         kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
         sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng, **kw), float)
         return sim.reshape(h, n).T
+
+
+#: The state-space system matrices `simulate_state_space` reads from a statsmodels filter result.
+STATE_SPACE_MATRICES = (
+    "design",
+    "obs_intercept",
+    "obs_cov",
+    "transition",
+    "state_intercept",
+    "selection",
+    "state_cov",
+)
+
+
+def _read_time_invariant(res) -> dict | None:
+    """The system matrices of a fitted statsmodels state-space model without their time axis, or None
+    when one of them changes over the sample. SARIMAX with a trend stores `state_intercept` as
+    (k_states, nobs) although trend="c" makes every column the same constant; such a matrix is
+    constant, and stays so after the sample, exactly when its columns are all equal and no exog or
+    time trend drives it (the caller rules out exog; a time trend makes the columns differ)."""
+    fr = res.filter_results
+    if getattr(fr, "filter_concentrated", False) or int(fr.k_endog) != 1:
+        return None
+    out = {}
+    for name in STATE_SPACE_MATRICES:
+        m = np.asarray(getattr(fr, name), float)
+        if m.ndim == 3 or (name.endswith("intercept") and m.ndim == 2):
+            if m.shape[-1] > 1 and not np.all(m == m[..., -1:]):
+                return None
+            m = m[..., -1]
+        out[name] = m
+    return out
+
+
+def _factor(cov: np.ndarray) -> np.ndarray:
+    """A square root F of a covariance (F @ F.T == cov) that a singular or slightly negative-definite
+    one also has (a filter's predicted covariance often is): eigenvalues below zero count as zero."""
+    w, v = np.linalg.eigh((cov + cov.T) / 2)
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def simulate_state_space(res, h: int, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """`n` paths (rows) of the `h` observations after the sample of a fitted statsmodels state-space
+    model with one observed series, drawn as `res.simulate(h, anchor="end", repetitions=n)` draws them:
+    the state starts from the predicted state after the last observation and its covariance, then
+    y_t = d + Z a_t + e_t and a_{t+1} = c + T a_t + R u_t, e ~ N(0, H), u ~ N(0, Q). In numpy, all
+    paths at once (statsmodels runs its simulation smoother once per path: a county forecast at 4.25 M
+    stations spent most of its time there). None when the model is not time-invariant after its sample
+    (`_read_time_invariant`): statsmodels must extend it, and simulates it then."""
+    if getattr(res.model, "exog", None) is not None:
+        return None
+    m = _read_time_invariant(res)
+    if m is None:
+        return None
+    nobs = int(res.nobs)
+    system = {
+        "start": np.asarray(res.predicted_state, float)[:, nobs],
+        "start_f": _factor(np.asarray(res.predicted_state_cov, float)[:, :, nobs]),
+        # R u with u ~ N(0, Q): R F z, z standard normal
+        "shock_f": m["selection"] @ _factor(np.atleast_2d(m["state_cov"])),
+        "obs_sd": math.sqrt(max(float(np.atleast_2d(m["obs_cov"])[0, 0]), 0.0)),
+        "design": m["design"][0],
+        "transition": m["transition"],
+        "obs_intercept": float(np.ravel(m["obs_intercept"])[0]),
+        "state_intercept": np.ravel(m["state_intercept"]),
+    }
+    return draw_state_space(system, h, n, rng)
+
+
+def draw_state_space(system: dict, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` paths of `h` observations of a time-invariant state space (`simulate_state_space`'s keys):
+    the state drawn around `start` with the factor `start_f`, then each month the observation and the
+    next state, all paths at once."""
+    start, design, transition = system["start"], system["design"], system["transition"]
+    shock_f, c = system["shock_f"], system["state_intercept"]
+    state = start + rng.standard_normal((n, len(start))) @ system["start_f"].T
+    out = np.empty((n, h))
+    for t in range(h):
+        out[:, t] = system["obs_intercept"] + state @ design
+        state = c + state @ transition.T + rng.standard_normal((n, shock_f.shape[1])) @ shock_f.T
+    if system["obs_sd"] > 0:
+        out += system["obs_sd"] * rng.standard_normal((n, h))
+    return out
 
 
 class _Combination(_Fitted):
@@ -236,12 +353,17 @@ class _Combination(_Fitted):
         return np.vstack([f.simulate(h, size, rng) for f, size in zip(self.fits, sizes) if size])
 
 
-def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None) -> _Fitted:
+def _fit_candidate(name: str, cum: pd.Series, start=None, season_prior=None, fitted=None) -> _Fitted:
     """Fit one candidate to a cumulative series; `start`: parameters to start the optimiser of a
     state-space model from (the same model's fit one month earlier, in the backtest: faster);
-    `season_prior`: the city's declared monthly pace factors (the season models shrink toward it)."""
+    `season_prior`: the city's declared monthly pace factors (the season models shrink toward it);
+    `fitted`: {candidate name: its fit to this series}, fits made already (many series at once) and
+    used instead of fitting again."""
+    if fitted and name in fitted:
+        return fitted[name]
     if COMBINE_SEP in name:
-        return _Combination([_fit_candidate(part, cum, season_prior=season_prior) for part in name.split(COMBINE_SEP)])
+        parts = name.split(COMBINE_SEP)
+        return _Combination([_fit_candidate(part, cum, season_prior=season_prior, fitted=fitted) for part in parts])
     adds = cum.diff().dropna()
     last = cum.index[-1]
     if name == "snaive":
@@ -840,6 +962,7 @@ def _calibrate_sides(paths, history, z, chosen, table_bt, floor) -> tuple[np.nda
     )
 
 
+@run_on_one_blas_thread
 def fit_forecast(
     history: pd.Series,
     horizon: int = 12,
