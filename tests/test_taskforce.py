@@ -157,6 +157,44 @@ def test_decommissioned_left_out_and_bad_input_is_typed():
         P.derive_stages(st, "2021-13-01")
 
 
+def test_stages_come_in_station_order_whatever_the_row_order_and_leave_the_input_as_it_was():
+    rows = [_site(sid, start=f"2021-0{1 + i % 5}-01", reached=STAGES[i % 6]) for i, sid in enumerate("QAZBYC")]
+    rows += [_site(None, reached="site_access"), _site("M", reached="construction", dates=False, blocker="power_price")]
+    rows += [_site("K", reached="site_access", status="decommissioned")]
+    st = _frame(rows)
+    st["planned_date"] = st["planned_date"].dt.strftime("%Y-%m-%d")  # text dates: parsed by the check
+    shuffled = st.sample(frac=1, random_state=3)
+    stages_on = P.StagesOn(shuffled, extract_date="2022-01-10")
+    for day in ("2021-01-15", "2021-03-01", "2022-01-10"):
+        expected = P.derive_stages(st, day, extract_date="2022-01-10")
+        ids = expected["station_id"].tolist()
+        assert ids == sorted(i for i in ids if isinstance(i, str)) + [i for i in ids if not isinstance(i, str)]
+        pd.testing.assert_frame_equal(P.derive_stages(shuffled, day, extract_date="2022-01-10"), expected)
+        pd.testing.assert_frame_equal(stages_on(day), expected)
+    assert "K" not in set(expected["station_id"]) and not pd.api.types.is_datetime64_any_dtype(shuffled["planned_date"])
+    # one station_id twice: its rows stay in the order they came in (a stable sort, as before)
+    twice = _frame([_site("B", reached="planned"), _site("A"), _site("B", reached="construction")])
+    assert list(P.derive_stages(twice, "2022-01-10")["stage"]) == ["on_air", "planned", "construction"]
+
+
+def test_sites_csv_has_the_bytes_of_write_csv(tmp_path):
+    from analysis.files import write_csv
+
+    tricky = ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "", "中文", " x ", None]
+    frames = [
+        pd.DataFrame({"station_id": pd.array(tricky, dtype="str"), "blocker": pd.Series(tricky[::-1], dtype=object)}),
+        pd.DataFrame({"a,b": pd.array(["x", None], dtype="str"), "blocker": pd.Series([None, None], dtype=object)}),
+        pd.DataFrame({"station_id": pd.array([], dtype="str"), "stage": pd.array([], dtype="str")}),
+        pd.DataFrame({"station_id": ["A", "B"], "days": [1, 2]}),  # not all text: write_csv itself
+    ]
+    for i, frame in enumerate(frames):
+        write_csv(frame, tmp_path / f"{i}_ref.csv")
+        P._write_text_csv(frame, tmp_path / f"{i}.csv")
+        assert (tmp_path / f"{i}.csv").read_bytes() == (tmp_path / f"{i}_ref.csv").read_bytes(), i
+    written = (tmp_path / "0.csv").read_bytes()
+    assert b'"a,b"' in written and b'"say ""hi"""' in written and b"cr\rhere" in written  # CR unquoted, as csv
+
+
 # --- funnel ---------------------------------------------------------------------------------
 
 

@@ -94,8 +94,12 @@ def _check(stations: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in stations.columns]
     if missing:
         raise BadInputError(f"not a cleaned station table: missing columns {', '.join(missing)}")
-    out = pd.DataFrame(stations).copy()
+    # a shallow copy: columns are replaced below, never written into (copy on write keeps the caller's
+    # frame as it was), and a deep one copied every text column of 10^6 stations on every call
+    out = pd.DataFrame(stations).copy(deep=False)
     for col in DATE_COLUMNS:
+        if out[col].dtype == "datetime64[ns]":  # already parsed (a cleaned table, or one checked before)
+            continue
         try:
             out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
         except (ValueError, TypeError):
@@ -106,9 +110,20 @@ def _check(stations: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _live(st: pd.DataFrame) -> pd.DataFrame:
+    """The stations not decommissioned (the table itself when none is: no copy of 10^6 rows)."""
+    dead = (st["status"] == "decommissioned").to_numpy(dtype=bool, na_value=False)
+    return st[~dead] if dead.any() else st
+
+
 def extract_date_of(stations: pd.DataFrame) -> pd.Timestamp | None:
     """The latest date in the stage-date columns: what the records know about, at the earliest."""
-    latest = pd.to_datetime(pd.Series(pd.DataFrame(stations)[DATE_COLUMNS].to_numpy().ravel())).max()
+    frame = pd.DataFrame(stations)[DATE_COLUMNS]
+    if all(frame[c].dtype == "datetime64[ns]" for c in DATE_COLUMNS):  # column by column, no 6 N-long copy
+        found = [m for m in (frame[c].max() for c in DATE_COLUMNS) if pd.notna(m)]
+        latest = max(found) if found else pd.NaT
+    else:
+        latest = pd.to_datetime(pd.Series(frame.to_numpy().ravel())).max()
     return None if pd.isna(latest) else pd.Timestamp(latest).normalize()
 
 
@@ -175,11 +190,14 @@ class StagesOn:
         )
         self._by_date: dict[pd.Timestamp, pd.DataFrame] = {}
         self._spells: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._table: _DatedTable | None = None
 
     def __call__(self, as_of) -> pd.DataFrame:
         as_of = _timestamp(as_of, "as_of")
         if as_of not in self._by_date:
-            self._by_date[as_of] = _derive_checked(self.stations, as_of, self.extract)
+            if self._table is None:  # what every date shares: the stage dates, the sort order, the text
+                self._table = _DatedTable.of(self.stations)
+            self._by_date[as_of] = _derive_checked(self.stations, as_of, self.extract, self._table)
         return self._by_date[as_of]
 
     def spells(self, as_of) -> pd.DataFrame:
@@ -190,58 +208,118 @@ class StagesOn:
         return self._spells[as_of]
 
 
-def _derive_checked(st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp | None) -> pd.DataFrame:
-    """`derive_stages` of a table already through `_check`, with the dates already parsed."""
-    dates = st[DATE_COLUMNS].to_numpy(dtype="datetime64[ns]")
-    has_dates = ~np.isnat(dates).all(axis=1)
-    reached = ~np.isnat(dates) & (dates <= np.datetime64(as_of, "ns"))
-    live = (st["status"] != "decommissioned").to_numpy(dtype=bool)
-    keep = np.flatnonzero(live & (reached.any(axis=1) | ~has_dates))
-    # one take of the rows kept; the text columns keep their dtype (turning 10^5 strings into Python
-    # objects and back, column by column, was most of this function's time)
-    base = st.iloc[keep]
-    dates, has_dates, reached = dates[keep], has_dates[keep], reached[keep]
+#: What pandas makes of a column of strings (Arrow-backed where pyarrow is installed, as it is here).
+_TEXT = pd.Series(["-"]).dtype
+_ARROW_TEXT = getattr(_TEXT, "storage", None) == "pyarrow"
+
+
+def _as_text(values) -> pd.api.extensions.ExtensionArray:
+    """A column's values as the text dtype (missing values NaN); a column already of it as it is."""
+    if getattr(values, "dtype", None) == _TEXT:
+        return values
+    return pd.array(np.asarray(values, dtype=object), dtype=_TEXT)
+
+
+def _text_of_codes(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """labels[codes] as the text dtype; in Arrow when it backs the text (8 x faster than a column of
+    Python strings at 10^6 rows)."""
+    if _ARROW_TEXT:
+        import pyarrow as pa
+
+        return pd.array(pa.array(list(labels), pa.large_string()).take(codes), dtype=_TEXT)
+    return pd.array(np.array(labels, dtype=object)[codes], dtype=_TEXT)
+
+
+def _text_where(cond: np.ndarray, a, b=None) -> pd.api.extensions.ExtensionArray:
+    """Text arrays a where cond, else b (NaN when b is None), as `np.where` on their strings would."""
+    if _ARROW_TEXT:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        other = pa.nulls(len(cond), pa.large_string()) if b is None else pa.array(b)
+        return pd.array(pc.if_else(pa.array(cond, pa.bool_()), pa.array(a), other), dtype=_TEXT)
+    other = np.full(len(cond), None, dtype=object) if b is None else np.asarray(b, dtype=object)
+    return pd.array(np.where(cond, np.asarray(a, dtype=object), other), dtype=_TEXT)
+
+
+@dataclass
+class _DatedTable:
+    """What the derivation of every date reads from a checked station table, worked out once: the
+    stage dates as one (sites x stages) array, the rows in station_id order (a stable sort of the
+    whole table: any subset of it is then in the order its own stable sort gives), and the status and
+    blocker as text."""
+
+    dates: np.ndarray
+    has_dates: np.ndarray
+    live: np.ndarray
+    order: np.ndarray
+    status: pd.api.extensions.ExtensionArray
+    blocker: pd.api.extensions.ExtensionArray | None
+
+    @classmethod
+    def of(cls, st: pd.DataFrame) -> _DatedTable:
+        dates = st[DATE_COLUMNS].to_numpy(dtype="datetime64[ns]")
+        ids = st["station_id"].reset_index(drop=True)
+        return cls(
+            dates=dates,
+            has_dates=~np.isnat(dates).all(axis=1),
+            live=(st["status"] != "decommissioned").to_numpy(dtype=bool),
+            order=ids.sort_values(kind="stable", na_position="last").index.to_numpy(),
+            status=_as_text(st["status"].array),
+            # typed as the whole column is: a date on which none of the sites kept has a blocker gives the same
+            blocker=_as_text(st["blocker"].array) if st["blocker"].notna().any() else None,
+        )
+
+
+def _derive_checked(
+    st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp | None, table: _DatedTable | None = None
+) -> pd.DataFrame:
+    """`derive_stages` of a table already through `_check`, with the dates already parsed; `table`:
+    its `_DatedTable`, if at hand."""
+    t = table or _DatedTable.of(st)
+    reached = ~np.isnat(t.dates) & (t.dates <= np.datetime64(as_of, "ns"))
+    kept = t.live & (reached.any(axis=1) | ~t.has_dates)
+    keep = t.order[kept[t.order]]  # the kept rows in station_id order: no sort per date
+    # one take of the rows kept; the text columns keep their dtype and stay in Arrow (turning 10^6
+    # strings into Python objects and back, column by column, was most of this function's time)
+    dates, has_dates, reached = t.dates[keep], t.has_dates[keep], reached[keep]
     last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
-    text = pd.Series(["-"]).dtype  # what pandas makes of a column of strings, also when no row is left
-    stage = np.where(has_dates, np.array(STAGES, dtype=object)[last], base["status"].to_numpy(dtype=object))
-    stage_date = np.where(has_dates, dates[np.arange(len(base)), last], np.datetime64("NaT", "ns"))
-    blocker = base["blocker"].to_numpy(dtype=object)
-    # typed as the whole column is: a date on which none of the sites kept has a blocker gives the same
-    blocker = pd.array(blocker, dtype=text) if st["blocker"].notna().any() else blocker
+    status = t.status.take(keep)
+    stage = _text_where(has_dates, _text_of_codes(STAGES, last), status)
+    stage_date = np.where(has_dates, dates[np.arange(len(keep)), last], np.datetime64("NaT", "ns"))
     out = pd.DataFrame(
         {
-            **{c: base[c].array for c in ("station_id", "site_code", "name", "operator", "district")},
-            "stage": pd.array(stage, dtype=text),
+            **{c: st[c].array.take(keep) for c in ("station_id", "site_code", "name", "operator", "district")},
+            "stage": stage,
             "stage_date": pd.to_datetime(stage_date),
             "has_stage_dates": has_dates,
-            "status_at_extract": pd.array(base["status"].to_numpy(), dtype=text),
-            "blocker_at_extract": blocker,
+            "status_at_extract": status,
         }
     )
     for i, col in enumerate(DATE_COLUMNS):
         out[col] = dates[:, i]
     out["days_in_stage"] = (as_of - out["stage_date"]).dt.days.astype("Int64")
-    same = (out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")
-    out["blocker"] = out["blocker_at_extract"].where(same & out["blocker_at_extract"].notna(), None)
+    same = ((out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")).to_numpy(dtype=bool)
+    if t.blocker is None:  # no blocker anywhere: the column holds None, as a where() on the empty column gives
+        out["blocker"] = np.full(len(keep), None, dtype=object)
+    else:
+        blocker = t.blocker.take(keep)
+        out["blocker"] = _text_where(same & pd.notna(blocker), blocker)
     ext = extract.date().isoformat() if extract is not None else "the extract"
     assumed = extract is None or as_of < extract
-    notes = np.array(
-        [
-            "",
-            f"current blocker, as reported on {ext}",
-            f"no blocker reported on {ext}",
-            f"site left this stage after {as_of.date()}: its blocker on that date is not known",
-            f"no stage dates: counted in its status reported on {ext}"
-            + (", assumed unchanged since before this date" if assumed else "")
-            + "; days in stage unknown",
-        ],
-        dtype=object,
-    )
+    notes = [
+        "",
+        f"current blocker, as reported on {ext}",
+        f"no blocker reported on {ext}",
+        f"site left this stage after {as_of.date()}: its blocker on that date is not known",
+        f"no stage dates: counted in its status reported on {ext}"
+        + (", assumed unchanged since before this date" if assumed else "")
+        + "; days in stage unknown",
+    ]
     which = np.where(same, np.where(out["blocker"].notna(), 1, 2), 3)
-    which = np.where(out["stage"].to_numpy() == "on_air", 0, which)
+    which = np.where((out["stage"] == "on_air").to_numpy(dtype=bool), 0, which)
     which[~has_dates] = 4
-    out["blocker_note"] = pd.array(notes[which], dtype=text)
-    out = out.drop(columns="blocker_at_extract")
+    out["blocker_note"] = _text_of_codes(notes, which)
     cols = [
         "station_id",
         "site_code",
@@ -257,7 +335,7 @@ def _derive_checked(st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp
         "status_at_extract",
         *DATE_COLUMNS,
     ]
-    return out[cols].sort_values("station_id", kind="stable").reset_index(drop=True)
+    return out[cols]
 
 
 def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
@@ -1479,6 +1557,71 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
 
 
+def _csv_special_chars() -> str:
+    """The characters that make the csv module (as pandas' to_csv drives it: QUOTE_MINIMAL, '"', LF
+    line ends) quote a field: asked of the module itself, since Python versions differ on CR."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["a\rb"])
+    return ',"\n' + ("\r" if buf.getvalue().startswith('"') else "")
+
+
+def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
+    """`files.write_csv` of a table of text columns, its rows built in Arrow: the same bytes (fields
+    quoted and their quotes doubled exactly where the csv module does, missing values empty, a BOM,
+    LF), 20 x faster than the csv module's row-by-row writer at 10^6 sites (sites.csv, a row per
+    site). Any other table, or without Arrow-backed text, goes through `files.write_csv`."""
+    from analysis.files import write_atomic, write_csv
+
+    text = [
+        frame[c].dtype == _TEXT or pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
+        for c in frame.columns
+    ]
+    if not _ARROW_TEXT or len(frame.columns) < 2 or not all(text):  # one column: csv quotes an empty field
+        write_csv(frame, path)
+        return
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    special = "[" + "".join({"\n": "\\n", "\r": "\\r"}.get(c, c) for c in _csv_special_chars()) + "]"
+    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    fields = []
+    for c in frame.columns:
+        values = frame[c].array if frame[c].dtype == _TEXT else frame[c].to_numpy(dtype=object)
+        v = pa.array(values, pa.large_string(), from_pandas=True)  # NaN and None: missing
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(v, '"', '""'), quote, empty)
+        fields.append(pc.fill_null(pc.if_else(pc.match_substring_regex(v, special), quoted, v), empty))
+    # each row ends in a "," that becomes its line end
+    rows = pc.binary_join_element_wise(*fields, empty, pa.scalar(",", pa.large_string()))
+    rows = rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(("\ufeff" + header.getvalue()).encode("utf-8"))
+            for chunk in _csv_lines(rows):
+                fh.write(chunk)
+
+    write_atomic(path, write)
+
+
+def _csv_lines(rows, block: int = 1 << 16) -> Iterator[bytes]:
+    """Each row of an Arrow string array that ends in the separator ',' as a line: the ',' becomes
+    the line end; a block of rows at a time, straight from the array's buffers."""
+    for start in range(0, len(rows), block):
+        part = rows.slice(start, block)
+        offsets = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset : part.offset + len(part) + 1]
+        data = np.frombuffer(part.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].copy()
+        data[offsets[1:] - offsets[0] - 1] = ord("\n")
+        yield data.tobytes()
+
+
 def taskforce_to_folder(
     stations: pd.DataFrame,
     city: City,
@@ -1496,13 +1639,12 @@ def taskforce_to_folder(
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
     well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date
-    from analysis.files import write_csv
 
     report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
 
     def write(tmp: Path) -> None:
         write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
-        write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
+        _write_text_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
     stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)}
     return report, publish_stage("taskforce", out, write, stamp)
