@@ -242,32 +242,42 @@ def _text_where(cond: np.ndarray, a, b=None) -> pd.api.extensions.ExtensionArray
     return pd.array(np.where(cond, np.asarray(a, dtype=object), other), dtype=_TEXT)
 
 
+#: The text columns of a station that every date's stages carry along.
+_SITE_TEXT = ("station_id", "site_code", "name", "operator", "district")
+
+
 @dataclass
 class _DatedTable:
-    """What the derivation of every date reads from a checked station table, worked out once: the
-    stage dates as one (sites x stages) array, the rows in station_id order (a stable sort of the
-    whole table: any subset of it is then in the order its own stable sort gives), and the status and
-    blocker as text."""
+    """What the derivation of every date reads from a checked station table, worked out once and in
+    station_id order (one stable sort of the whole table: any subset of it is then in the order its
+    own stable sort gives): the stage dates as one (sites x stages) array, the text columns, the
+    status and the blocker as text. A date that keeps every site uses these arrays as they are."""
 
     dates: np.ndarray
     has_dates: np.ndarray
     live: np.ndarray
-    order: np.ndarray
+    text: dict
     status: pd.api.extensions.ExtensionArray
     blocker: pd.api.extensions.ExtensionArray | None
 
     @classmethod
     def of(cls, st: pd.DataFrame) -> _DatedTable:
+        order = st["station_id"].reset_index(drop=True).sort_values(kind="stable", na_position="last").index
+        order = None if order.equals(pd.RangeIndex(len(st))) else order.to_numpy()  # often sorted already
+
+        def pick(values):
+            return values if order is None else values.take(order)
+
         dates = st[DATE_COLUMNS].to_numpy(dtype="datetime64[ns]")
-        ids = st["station_id"].reset_index(drop=True)
+        dates = dates if order is None else dates[order]
         return cls(
             dates=dates,
             has_dates=~np.isnat(dates).all(axis=1),
-            live=(st["status"] != "decommissioned").to_numpy(dtype=bool),
-            order=ids.sort_values(kind="stable", na_position="last").index.to_numpy(),
-            status=_as_text(st["status"].array),
+            live=pick((st["status"] != "decommissioned").to_numpy(dtype=bool)),
+            text={c: pick(st[c].array) for c in _SITE_TEXT},
+            status=pick(_as_text(st["status"].array)),
             # typed as the whole column is: a date on which none of the sites kept has a blocker gives the same
-            blocker=_as_text(st["blocker"].array) if st["blocker"].notna().any() else None,
+            blocker=pick(_as_text(st["blocker"].array)) if st["blocker"].notna().any() else None,
         )
 
 
@@ -279,32 +289,26 @@ def _derive_checked(
     t = table or _DatedTable.of(st)
     reached = ~np.isnat(t.dates) & (t.dates <= np.datetime64(as_of, "ns"))
     kept = t.live & (reached.any(axis=1) | ~t.has_dates)
-    keep = t.order[kept[t.order]]  # the kept rows in station_id order: no sort per date
-    # one take of the rows kept; the text columns keep their dtype and stay in Arrow (turning 10^6
-    # strings into Python objects and back, column by column, was most of this function's time)
-    dates, has_dates, reached = t.dates[keep], t.has_dates[keep], reached[keep]
+    keep = None if kept.all() else np.flatnonzero(kept)  # in station_id order: no sort per date
+
+    def pick(values):
+        # the text columns keep their dtype and stay in Arrow (turning 10^6 strings into Python
+        # objects and back, column by column, was most of this function's time)
+        return values if keep is None else values[keep] if isinstance(values, np.ndarray) else values.take(keep)
+
+    dates, has_dates, reached, status = pick(t.dates), pick(t.has_dates), pick(reached), pick(t.status)
+    n = len(has_dates)
     last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
-    status = t.status.take(keep)
     stage = _text_where(has_dates, _text_of_codes(STAGES, last), status)
-    stage_date = np.where(has_dates, dates[np.arange(len(keep)), last], np.datetime64("NaT", "ns"))
-    out = pd.DataFrame(
-        {
-            **{c: st[c].array.take(keep) for c in ("station_id", "site_code", "name", "operator", "district")},
-            "stage": stage,
-            "stage_date": pd.to_datetime(stage_date),
-            "has_stage_dates": has_dates,
-            "status_at_extract": status,
-        }
-    )
-    for i, col in enumerate(DATE_COLUMNS):
-        out[col] = dates[:, i]
-    out["days_in_stage"] = (as_of - out["stage_date"]).dt.days.astype("Int64")
-    same = ((out["stage"] == out["status_at_extract"]) & (out["stage"] != "on_air")).to_numpy(dtype=bool)
+    stage_date = pd.Series(np.where(has_dates, dates[np.arange(n), last], np.datetime64("NaT", "ns")))
+    stage_s = pd.Series(stage)
+    on_air = (stage_s == "on_air").to_numpy(dtype=bool)
+    same = (stage_s == pd.Series(status)).to_numpy(dtype=bool) & ~on_air
     if t.blocker is None:  # no blocker anywhere: the column holds None, as a where() on the empty column gives
-        out["blocker"] = np.full(len(keep), None, dtype=object)
+        blocker = np.full(n, None, dtype=object)
     else:
-        blocker = t.blocker.take(keep)
-        out["blocker"] = _text_where(same & pd.notna(blocker), blocker)
+        blocker = pick(t.blocker)
+        blocker = _text_where(same & pd.notna(blocker), blocker)
     ext = extract.date().isoformat() if extract is not None else "the extract"
     assumed = extract is None or as_of < extract
     notes = [
@@ -316,26 +320,23 @@ def _derive_checked(
         + (", assumed unchanged since before this date" if assumed else "")
         + "; days in stage unknown",
     ]
-    which = np.where(same, np.where(out["blocker"].notna(), 1, 2), 3)
-    which = np.where((out["stage"] == "on_air").to_numpy(dtype=bool), 0, which)
+    which = np.where(same, np.where(pd.notna(blocker), 1, 2), 3)
+    which = np.where(on_air, 0, which)
     which[~has_dates] = 4
-    out["blocker_note"] = _text_of_codes(notes, which)
-    cols = [
-        "station_id",
-        "site_code",
-        "name",
-        "operator",
-        "district",
-        "stage",
-        "stage_date",
-        "days_in_stage",
-        "has_stage_dates",
-        "blocker",
-        "blocker_note",
-        "status_at_extract",
-        *DATE_COLUMNS,
-    ]
-    return out[cols]
+    # one frame built at once, in its columns' order (a column added at a time copied the frame each time)
+    return pd.DataFrame(
+        {
+            **{c: pick(t.text[c]) for c in _SITE_TEXT},
+            "stage": stage,
+            "stage_date": stage_date,
+            "days_in_stage": (as_of - stage_date).dt.days.astype("Int64"),
+            "has_stage_dates": has_dates,
+            "blocker": blocker,
+            "blocker_note": _text_of_codes(notes, which),
+            "status_at_extract": status,
+            **{col: dates[:, i] for i, col in enumerate(DATE_COLUMNS)},
+        }
+    )
 
 
 def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
@@ -485,7 +486,7 @@ def _spells(stations: pd.DataFrame, as_of: pd.Timestamp, season=None) -> pd.Data
     completed (the next stage reached by `as_of`) or still running (censored at `as_of`); in
     working days of the construction season (`season.working_days`) when `season` factors are given."""
     st = _check(stations)
-    st = st[st["status"] != "decommissioned"]
+    st = _live(st)
     rows = []
     for stage, nxt in zip(STAGES[:-1], STAGES[1:]):
         start, end = st[STAGE_DATE_COLUMNS[stage]], st[STAGE_DATE_COLUMNS[nxt]]
@@ -1012,7 +1013,7 @@ def district_target_shares(
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
     st = stages_on.stations if stages_on is not None else _check(stations)
-    st = st[st["status"] != "decommissioned"]
+    st = _live(st)
     stages_on = stages_on or StagesOn(st, extract_date)
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
     sites = stages_on(as_of)
@@ -1053,7 +1054,7 @@ def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_da
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
     st = _check(stations)
-    st = st[st["status"] != "decommissioned"]
+    st = _live(st)
     stages_on = StagesOn(st, extract_date)
     order = _district_order(stages_on(as_of), city.district_names)
     share, basis = district_target_shares(st, as_of, city, extract_date, order, stages_on=stages_on)
@@ -1115,7 +1116,7 @@ def split_district_targets(
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
     st = stages_on.stations if stages_on is not None else _check(stations)
-    st = st[st["status"] != "decommissioned"]
+    st = _live(st)
     stages_on = stages_on or StagesOn(st, extract_date)
     if expected is None:
         expected = forecast_on_air_months(st, as_of, extract_date, stages_on=stages_on)
