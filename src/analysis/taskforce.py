@@ -1715,8 +1715,11 @@ def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
     for c in frame.columns:
         values = frame[c].array if frame[c].dtype == _TEXT else frame[c].to_numpy(dtype=object)
         v = pa.array(values, pa.large_string(), from_pandas=True)  # NaN and None: missing
-        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(v, '"', '""'), quote, empty)
-        fields.append(pc.fill_null(pc.if_else(pc.match_substring_regex(v, special), quoted, v), empty))
+        needs_quotes = pc.match_substring_regex(v, special)
+        if pc.any(needs_quotes).as_py():  # quoted copies of a column only when one of its fields needs it
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(v, '"', '""'), quote, empty)
+            v = pc.if_else(needs_quotes, quoted, v)
+        fields.append(pc.fill_null(v, empty))
     # each row ends in a "," that becomes its line end
     rows = pc.binary_join_element_wise(*fields, empty, pa.scalar(",", pa.large_string()))
     rows = rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
