@@ -171,7 +171,11 @@ def test_stages_come_in_station_order_whatever_the_row_order_and_leave_the_input
         ids = expected["station_id"].tolist()
         assert ids == sorted(i for i in ids if isinstance(i, str)) + [i for i in ids if not isinstance(i, str)]
         pd.testing.assert_frame_equal(P.derive_stages(shuffled, day, extract_date="2022-01-10"), expected)
+        # the columns counted, derived alone (a date only counted), then from the whole table at hand
+        counted = P.StagesOn(shuffled, extract_date="2022-01-10").counted(day)
+        pd.testing.assert_frame_equal(counted, expected[["district", "stage", "has_stage_dates", "status_at_extract"]])
         pd.testing.assert_frame_equal(stages_on(day), expected)
+        pd.testing.assert_frame_equal(stages_on.counted(day), counted)
     assert "K" not in set(expected["station_id"]) and not pd.api.types.is_datetime64_any_dtype(shuffled["planned_date"])
     # one station_id twice: its rows stay in the order they came in (a stable sort, as before)
     twice = _frame([_site("B", reached="planned"), _site("A"), _site("B", reached="construction")])

@@ -189,16 +189,32 @@ class StagesOn:
             _timestamp(extract_date, "extract_date") if extract_date is not None else extract_date_of(self.stations)
         )
         self._by_date: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._counted: dict[pd.Timestamp, pd.DataFrame] = {}
         self._spells: dict[pd.Timestamp, pd.DataFrame] = {}
         self._table: _DatedTable | None = None
 
     def __call__(self, as_of) -> pd.DataFrame:
         as_of = _timestamp(as_of, "as_of")
         if as_of not in self._by_date:
-            if self._table is None:  # what every date shares: the stage dates, the sort order, the text
-                self._table = _DatedTable.of(self.stations)
-            self._by_date[as_of] = _derive_checked(self.stations, as_of, self.extract, self._table)
+            self._by_date[as_of] = _derive_checked(self.stations, as_of, self.extract, self._dated_table())
         return self._by_date[as_of]
+
+    def counted(self, as_of) -> pd.DataFrame:
+        """The columns of `self(as_of)` that counts by stage read (district, stage, has_stage_dates,
+        status_at_extract), the same rows: for the dates only counted (the previous report, the year
+        start, the extract), without the names, dates and notes of every site (3 of the 4 tables
+        derived per command, 10^6 rows each at national scale). The whole table when it is at hand."""
+        as_of = _timestamp(as_of, "as_of")
+        if as_of in self._by_date:
+            return self._by_date[as_of][list(_COUNTED)]
+        if as_of not in self._counted:
+            self._counted[as_of] = _derive_checked(self.stations, as_of, self.extract, self._dated_table(), True)
+        return self._counted[as_of]
+
+    def _dated_table(self) -> _DatedTable:
+        if self._table is None:  # what every date shares: the stage dates, the sort order, the text
+            self._table = _DatedTable.of(self.stations)
+        return self._table
 
     def spells(self, as_of) -> pd.DataFrame:
         """`_spells` of the same stations on `as_of` (the durations and the expected months both read them)."""
@@ -281,11 +297,19 @@ class _DatedTable:
         )
 
 
+#: The columns of a date's stages that counts by stage read (`StagesOn.counted`).
+_COUNTED = ("district", "stage", "has_stage_dates", "status_at_extract")
+
+
 def _derive_checked(
-    st: pd.DataFrame, as_of: pd.Timestamp, extract: pd.Timestamp | None, table: _DatedTable | None = None
+    st: pd.DataFrame,
+    as_of: pd.Timestamp,
+    extract: pd.Timestamp | None,
+    table: _DatedTable | None = None,
+    counted_only: bool = False,
 ) -> pd.DataFrame:
     """`derive_stages` of a table already through `_check`, with the dates already parsed; `table`:
-    its `_DatedTable`, if at hand."""
+    its `_DatedTable`, if at hand; `counted_only`: only the columns of _COUNTED."""
     t = table or _DatedTable.of(st)
     reached = ~np.isnat(t.dates) & (t.dates <= np.datetime64(as_of, "ns"))
     kept = t.live & (reached.any(axis=1) | ~t.has_dates)
@@ -296,10 +320,14 @@ def _derive_checked(
         # objects and back, column by column, was most of this function's time)
         return values if keep is None else values[keep] if isinstance(values, np.ndarray) else values.take(keep)
 
-    dates, has_dates, reached, status = pick(t.dates), pick(t.has_dates), pick(reached), pick(t.status)
+    has_dates, reached, status = pick(t.has_dates), pick(reached), pick(t.status)
     n = len(has_dates)
     last = len(STAGES) - 1 - np.argmax(reached[:, ::-1], axis=1)
     stage = _text_where(has_dates, _text_of_codes(STAGES, last), status)
+    if counted_only:
+        counted = {"district": pick(t.text["district"]), "stage": stage, "has_stage_dates": has_dates}
+        return pd.DataFrame({**counted, "status_at_extract": status})
+    dates = pick(t.dates)
     stage_date = pd.Series(np.where(has_dates, dates[np.arange(n), last], np.datetime64("NaT", "ns")))
     stage_s = pd.Series(stage)
     on_air = (stage_s == "on_air").to_numpy(dtype=bool)
@@ -372,8 +400,8 @@ def build_funnel(
     as_of = _timestamp(as_of, "as_of")
     previous = _timestamp(previous, "previous") if previous is not None else previous_report_date(as_of)
     stages_on = stages_on or StagesOn(stations, extract_date)
-    now, before = stages_on(as_of), stages_on(previous)
-    order = _district_order(pd.concat([now, before]), districts)
+    now, before = stages_on(as_of), stages_on.counted(previous)
+    order = _district_order(pd.concat([now[["district"]], before[["district"]]]), districts)
     c_now, c_before = _count(now, order), _count(before, order)
     cols = c_now.columns.union(c_before.columns, sort=False)
     c_now, c_before = c_now.reindex(columns=cols, fill_value=0), c_before.reindex(columns=cols, fill_value=0)
@@ -1027,7 +1055,7 @@ def district_target_shares(
                 city.folder / "city.toml",
             )
         return share, "city.toml target_share"
-    at_start = stages_on(baseline)
+    at_start = stages_on.counted(baseline)
     start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
     if start_pipe.sum():
         return (
@@ -1277,7 +1305,7 @@ def track_taskforce(
 def _status_mismatch(stages_on: StagesOn) -> int:
     if stages_on.extract is None:
         return 0
-    s = stages_on(stages_on.extract)
+    s = stages_on.counted(stages_on.extract)
     s = s[s["has_stage_dates"]]
     return int((s["stage"] != s["status_at_extract"]).sum())
 
