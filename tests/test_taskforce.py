@@ -5,6 +5,7 @@ bundled Karamay sample; the CLI verb and the charts."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -155,6 +156,48 @@ def test_decommissioned_left_out_and_bad_input_is_typed():
         P.derive_stages(st.drop(columns=["status"]), "2022-01-01")
     with pytest.raises(UsageError, match="not a date"):
         P.derive_stages(st, "2021-13-01")
+
+
+def test_stages_come_in_station_order_whatever_the_row_order_and_leave_the_input_as_it_was():
+    rows = [_site(sid, start=f"2021-0{1 + i % 5}-01", reached=STAGES[i % 6]) for i, sid in enumerate("QAZBYC")]
+    rows += [_site(None, reached="site_access"), _site("M", reached="construction", dates=False, blocker="power_price")]
+    rows += [_site("K", reached="site_access", status="decommissioned")]
+    st = _frame(rows)
+    st["planned_date"] = st["planned_date"].dt.strftime("%Y-%m-%d")  # text dates: parsed by the check
+    shuffled = st.sample(frac=1, random_state=3)
+    stages_on = P.StagesOn(shuffled, extract_date="2022-01-10")
+    for day in ("2021-01-15", "2021-03-01", "2022-01-10"):
+        expected = P.derive_stages(st, day, extract_date="2022-01-10")
+        ids = expected["station_id"].tolist()
+        assert ids == sorted(i for i in ids if isinstance(i, str)) + [i for i in ids if not isinstance(i, str)]
+        pd.testing.assert_frame_equal(P.derive_stages(shuffled, day, extract_date="2022-01-10"), expected)
+        # the columns counted, derived alone (a date only counted), then from the whole table at hand
+        counted = P.StagesOn(shuffled, extract_date="2022-01-10").counted(day)
+        pd.testing.assert_frame_equal(counted, expected[["district", "stage", "has_stage_dates", "status_at_extract"]])
+        pd.testing.assert_frame_equal(stages_on(day), expected)
+        pd.testing.assert_frame_equal(stages_on.counted(day), counted)
+    assert "K" not in set(expected["station_id"]) and not pd.api.types.is_datetime64_any_dtype(shuffled["planned_date"])
+    # one station_id twice: its rows stay in the order they came in (a stable sort, as before)
+    twice = _frame([_site("B", reached="planned"), _site("A"), _site("B", reached="construction")])
+    assert list(P.derive_stages(twice, "2022-01-10")["stage"]) == ["on_air", "planned", "construction"]
+
+
+def test_sites_csv_has_the_bytes_of_write_csv(tmp_path):
+    from analysis.files import write_csv
+
+    tricky = ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "", "中文", " x ", None]
+    frames = [
+        pd.DataFrame({"station_id": pd.array(tricky, dtype="str"), "blocker": pd.Series(tricky[::-1], dtype=object)}),
+        pd.DataFrame({"a,b": pd.array(["x", None], dtype="str"), "blocker": pd.Series([None, None], dtype=object)}),
+        pd.DataFrame({"station_id": pd.array([], dtype="str"), "stage": pd.array([], dtype="str")}),
+        pd.DataFrame({"station_id": ["A", "B"], "days": [1, 2]}),  # not all text: write_csv itself
+    ]
+    for i, frame in enumerate(frames):
+        write_csv(frame, tmp_path / f"{i}_ref.csv")
+        P._write_text_csv(frame, tmp_path / f"{i}.csv")
+        assert (tmp_path / f"{i}.csv").read_bytes() == (tmp_path / f"{i}_ref.csv").read_bytes(), i
+    written = (tmp_path / "0.csv").read_bytes()
+    assert b'"a,b"' in written and b'"say ""hi"""' in written and b"cr\rhere" in written  # CR unquoted, as csv
 
 
 # --- funnel ---------------------------------------------------------------------------------
@@ -611,6 +654,39 @@ def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
     assert notes["extract"] == "2022-01-10"  # from clean_summary.json beside the parquet
     sup = pd.read_csv(outs[0] / "supervision_list.csv", encoding="utf-8-sig")
     assert list(sup["rank"]) == list(range(1, len(sup) + 1)) and len(sup) > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the chart process needs fork")
+def test_charts_drawn_in_a_forked_process_are_the_bytes_drawn_in_turn(sample, tmp_path, monkeypatch, capfd):
+    parquet, _ = sample
+    stations = pd.read_parquet(parquet)
+    city, day = load_city(ROOT / "data/raw/karamay/city.toml"), pd.Timestamp("2021-06-30")
+    _, in_turn = P.taskforce_to_folder(stations, city, day, tmp_path / "turn", fig_lang="en")
+    with P.ChartProcess.start("en", only_with_a_spare_core=False) as drawer:
+        assert drawer is not None and drawer.pid
+        _, forked = P.taskforce_to_folder(stations, city, day, tmp_path / "fork", fig_lang="en", drawer=drawer)
+    assert [p.name for p in forked] == [p.name for p in in_turn] and "blockers.png" in {p.name for p in forked}
+    for a, b in zip(in_turn, forked):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    # the child fails: the parent draws the charts itself, the same bytes, the reason on stderr
+    parent, real = os.getpid(), P.write_charts
+
+    def fails_in_the_child(report, out, lang="zh"):
+        if os.getpid() != parent:
+            raise RuntimeError("no display in the child")
+        return real(report, out, lang)
+
+    monkeypatch.setattr(P, "write_charts", fails_in_the_child)
+    with P.ChartProcess.start("en", only_with_a_spare_core=False) as drawer:
+        _, again = P.taskforce_to_folder(stations, city, day, tmp_path / "again", fig_lang="en", drawer=drawer)
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(in_turn, again))
+    assert "no display in the child" in capfd.readouterr().err
+    # a command that ends before it has anything to draw: the child ends too
+    drawer = P.ChartProcess.start("zh", only_with_a_spare_core=False)
+    pid = drawer.pid
+    assert drawer.wait() is False and drawer.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def test_cli_failures_are_one_line(tmp_path, capsys):
