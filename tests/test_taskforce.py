@@ -5,7 +5,6 @@ bundled Karamay sample; the CLI verb and the charts."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import matplotlib
@@ -654,39 +653,6 @@ def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
     assert notes["extract"] == "2022-01-10"  # from clean_summary.json beside the parquet
     sup = pd.read_csv(outs[0] / "supervision_list.csv", encoding="utf-8-sig")
     assert list(sup["rank"]) == list(range(1, len(sup) + 1)) and len(sup) > 0
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="the chart process needs fork")
-def test_charts_drawn_in_a_forked_process_are_the_bytes_drawn_in_turn(sample, tmp_path, monkeypatch, capfd):
-    parquet, _ = sample
-    stations = pd.read_parquet(parquet)
-    city, day = load_city(ROOT / "data/raw/karamay/city.toml"), pd.Timestamp("2021-06-30")
-    _, in_turn = P.taskforce_to_folder(stations, city, day, tmp_path / "turn", fig_lang="en")
-    with P.ChartProcess.start("en", only_with_a_spare_core=False) as drawer:
-        assert drawer is not None and drawer.pid
-        _, forked = P.taskforce_to_folder(stations, city, day, tmp_path / "fork", fig_lang="en", drawer=drawer)
-    assert [p.name for p in forked] == [p.name for p in in_turn] and "blockers.png" in {p.name for p in forked}
-    for a, b in zip(in_turn, forked):
-        assert a.read_bytes() == b.read_bytes(), a.name
-    # the child fails: the parent draws the charts itself, the same bytes, the reason on stderr
-    parent, real = os.getpid(), P.write_charts
-
-    def fails_in_the_child(report, out, lang="zh"):
-        if os.getpid() != parent:
-            raise RuntimeError("no display in the child")
-        return real(report, out, lang)
-
-    monkeypatch.setattr(P, "write_charts", fails_in_the_child)
-    with P.ChartProcess.start("en", only_with_a_spare_core=False) as drawer:
-        _, again = P.taskforce_to_folder(stations, city, day, tmp_path / "again", fig_lang="en", drawer=drawer)
-    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(in_turn, again))
-    assert "no display in the child" in capfd.readouterr().err
-    # a command that ends before it has anything to draw: the child ends too
-    drawer = P.ChartProcess.start("zh", only_with_a_spare_core=False)
-    pid = drawer.pid
-    assert drawer.wait() is False and drawer.pid is None
-    with pytest.raises(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def test_cli_failures_are_one_line(tmp_path, capsys):

@@ -349,18 +349,6 @@ def _add_coverage(sub) -> None:
 
 
 def _cmd_taskforce(args: argparse.Namespace) -> int:
-    from analysis.taskforce import ChartProcess
-
-    # the charts on the second core: matplotlib's import and the drawing overlap the reading and the tables
-    drawer = None if args.no_charts else ChartProcess.start(args.lang)
-    try:
-        return _track_taskforce(args, drawer)
-    finally:
-        if drawer is not None:
-            drawer.wait()
-
-
-def _track_taskforce(args: argparse.Namespace, drawer) -> int:
     import json
 
     import pandas as pd
@@ -389,7 +377,6 @@ def _track_taskforce(args: argparse.Namespace, drawer) -> int:
         fig_lang=None if args.no_charts else args.lang,
         horizon=args.horizon,
         source=args.source or args.stations.name,
-        drawer=drawer,
     )
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")

@@ -1318,20 +1318,12 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_taskforce(
-    report: TaskforceReport,
-    out: str | Path,
-    lang: str = "zh",
-    charts: bool = True,
-    drawer: ChartProcess | None = None,
-) -> list[Path]:
+def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", charts: bool = True) -> list[Path]:
     """Write funnel.csv, supervision_list.csv, district_targets.csv, stage_durations.csv,
-    expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts;
-    `drawer`: a `ChartProcess` started earlier, which draws the charts while the tables are written."""
+    expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts."""
     from analysis.files import write_csv, write_json
 
     out = Path(out)
-    drawing = charts and drawer is not None and drawer.draw(report, out, lang)
     tables = {
         "funnel.csv": report.funnel,
         "supervision_list.csv": report.supervision,
@@ -1358,130 +1350,18 @@ def write_taskforce(
     )
     paths.append(out / "taskforce_notes.json")
     if charts:
-        # drawn here when no process drew them (none started, or it failed: its error is on stderr)
-        names = CHART_FILES if drawing and drawer.wait() else write_charts(report, out, lang)
-        paths.extend(out / name for name in names)
+        import matplotlib.pyplot as plt
+
+        for name, plot in (
+            ("funnel.png", plot_funnel),
+            ("blockers.png", plot_blockers),
+            ("days_stuck.png", plot_days_stuck),
+        ):
+            fig = plot(report, lang=lang)
+            _write_png(fig, out / name)
+            plt.close(fig)
+            paths.append(out / name)
     return paths
-
-
-#: The charts' files, in the order they are written.
-CHART_FILES = ("funnel.png", "blockers.png", "days_stuck.png")
-
-
-def write_charts(report: TaskforceReport, out: str | Path, lang: str = "zh") -> tuple[str, ...]:
-    """Draw the three charts of `report` into `out` (CHART_FILES); returns their names."""
-    import matplotlib.pyplot as plt
-
-    for name, plot in zip(CHART_FILES, (plot_funnel, plot_blockers, plot_days_stuck)):
-        fig = plot(report, lang=lang)
-        _write_png(fig, Path(out) / name)
-        plt.close(fig)
-    return CHART_FILES
-
-
-class ChartProcess:
-    """The charts drawn on the second core: a child forked at the start of a command, before any
-    table is read (no thread is running yet: a fork is safe), imports matplotlib and sets the fonts
-    while the parent reads and tracks, then draws from a slim copy of the report (what the charts
-    read) while the parent writes the tables. The same files as `write_charts` in the parent. Where
-    the platform cannot fork, threads are already running or no core is spare, `start` returns None
-    and the charts are drawn in turn. (numpy's BLAS and Arrow's allocator start native threads at
-    import; both fork safely: they register fork handlers.)"""
-
-    def __init__(self, pid: int, to_child: int):
-        self.pid, self._to_child = pid, to_child
-
-    @classmethod
-    def start(cls, lang: str = "zh", only_with_a_spare_core: bool = True) -> ChartProcess | None:
-        """Fork the chart process, or None: no fork on this platform, threads already running, or
-        (`only_with_a_spare_core`) no core to spare: the fork costs about 0.2 CPU s (pages both
-        processes write get copied), worth it only when the charts then run beside the tables."""
-        import gc
-        import os
-        import sys
-        import threading
-
-        if not hasattr(os, "fork") or threading.active_count() > 1:
-            return None
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        if only_with_a_spare_core and os.getloadavg()[0] > cores - 1:  # the last minute's mean
-            return None
-        read_end, write_end = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # what is imported so far lives as long as either process: out of the collector's sight, so
-        # neither copies every page of it when a collection writes into its objects' headers
-        gc.freeze()
-        pid = os.fork()
-        if pid:
-            os.close(read_end)
-            return cls(pid, write_end)
-        os.close(write_end)  # the child: never returns
-        os._exit(_run_chart_child(read_end, lang))
-
-    def draw(self, report: TaskforceReport, out: Path, lang: str) -> bool:
-        """Hand the child what the charts read, where to write them and in which language; False when
-        it is gone."""
-        import os
-        import pickle
-
-        slim = TaskforceReport(
-            **{
-                **report.__dict__,
-                "sites": report.sites[_in_pipeline(report.sites)],  # every chart draws only these
-                **{k: report.__dict__[k].iloc[:0] for k in ("supervision", "durations", "expected", "bottom_up")},
-                "districts": report.districts.iloc[:0],
-            }
-        )
-        try:
-            with os.fdopen(self._to_child, "wb") as fh:
-                self._to_child = None
-                pickle.dump((slim, str(out), lang), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        except (BrokenPipeError, OSError):
-            return False
-        return True
-
-    def wait(self) -> bool:
-        """Wait for the child; True when it drew every chart."""
-        import os
-
-        if self._to_child is not None:  # never handed anything: end it
-            os.close(self._to_child)
-            self._to_child = None
-        if self.pid is None:
-            return False
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = None
-        return os.waitstatus_to_exitcode(status) == 0
-
-    def __enter__(self) -> ChartProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wait()
-
-
-def _run_chart_child(read_end: int, lang: str) -> int:
-    """The chart process's life: import matplotlib and set its fonts for `lang` (the language the
-    command asked for), wait for the report, draw, exit status."""
-    import os
-    import pickle
-    import traceback
-
-    try:
-        import matplotlib.pyplot  # noqa: F401  (the import overlaps the parent's reading and tracking)
-
-        figure_lang(lang)
-        with os.fdopen(read_end, "rb") as fh:
-            try:
-                report, out, lang = pickle.load(fh)
-            except EOFError:  # the parent ended without charts to draw: nothing drawn
-                return 2
-        write_charts(report, out, lang)
-        return 0
-    except BaseException:  # the parent draws the charts itself; the reason goes to stderr
-        traceback.print_exc()
-        return 1
 
 
 def _write_png(fig, path: Path) -> None:
@@ -1784,20 +1664,18 @@ def taskforce_to_folder(
     horizon: int = 12,
     source: str = "",
     stamp: dict | None = None,
-    drawer: ChartProcess | None = None,
 ) -> tuple[TaskforceReport, list[Path]]:
     """The task-force stage, as the command line, the notebooks and the report run it: track the
     cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
     site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
-    well as on disk, such as the command line's summary) and the files written. `drawer`: a
-    `ChartProcess` the command started before reading the stations, to draw the charts alongside."""
+    well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date
 
     report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
 
     def write(tmp: Path) -> None:
-        write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None, drawer=drawer)
+        write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
         _write_text_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
     stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)}
