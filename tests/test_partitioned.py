@@ -167,3 +167,17 @@ def test_cli_partitioned_missing_file_is_bad_input(tmp_path, capsys):
     ]
     assert cli.main(argv) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_partitioned_folder_is_named_a_folder(tmp_path, capsys):
+    """A folder given to --partitioned (which takes one export file) is named as a folder, not as
+    a missing file: the user sees what to change."""
+    from analysis import cli
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    argv = ["clean", "--input", str(folder), "--city", "karamay", "--out", str(tmp_path / "o"), "--partitioned"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "no such file" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -274,6 +274,8 @@ def clean_partitioned(
     import dask
 
     path, out = Path(path), Path(out)
+    if path.is_dir():
+        raise BadInputError("is a folder: --partitioned cleans one OpenCelliD export file; give the file", path)
     if not path.is_file():
         raise BadInputError("no such file", path)
     if client is None:
