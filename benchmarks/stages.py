@@ -223,6 +223,9 @@ def forecast(variant: str, n: int, work: Path) -> dict:
         sample = active[:: max(1, len(active) // FORECAST_BASELINE_SAMPLE)][:FORECAST_BASELINE_SAMPLE]
         # one BLAS thread, as the package fits: a second OpenBLAS thread spinning between tiny calls made
         # these ETS fits 5-6x slower on a busy machine (so the comparison measures the method, not that)
+        from analysis.forecast.models import limit_blas_of_statsmodels_too
+
+        limit_blas_of_statsmodels_too()
         with threadpool_limits(limits=1, user_api="blas"):
             secs, _ = _timed(lambda: [_naive_forecast_one(by_d[d]) for d in sample])
         per = secs / max(len(sample), 1)

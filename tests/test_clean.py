@@ -747,3 +747,34 @@ def test_arrow_pool_is_jemalloc_during_a_clean_and_restored_after(tmp_path, monk
     clean_to_folder([tmp_path / "ops.csv"], "karamay", tmp_path / "out", as_of=AS_OF)
     assert pa.default_memory_pool().backend_name == before
     assert seen == ["jemalloc" if "jemalloc" in pa.supported_memory_backends() else before]
+
+
+def test_overlapping_cleans_restore_the_pool_once_the_last_ends():
+    """Two runs overlapping in threads share one pool swap: the first to end must not put the old
+    pool back under the other (nor the other restore jemalloc as 'the pool before' and leave it)."""
+    from analysis.clean.stations import _arrow_buffers_from_jemalloc
+
+    before = pa.default_memory_pool().backend_name
+    during = "jemalloc" if "jemalloc" in pa.supported_memory_backends() else before
+    first, second = _arrow_buffers_from_jemalloc(), _arrow_buffers_from_jemalloc()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert pa.default_memory_pool().backend_name == during
+    second.__exit__(None, None, None)
+    assert pa.default_memory_pool().backend_name == before
+
+
+def test_lacking_reader_columns_are_separate_arrays(tmp_path):
+    """A file read whole lacks both reader columns; a write into one must not show in the other
+    (a shared ndarray behind a frame built with copy=False is not copied on write)."""
+    from analysis.clean import stations as stations_module
+    from analysis.clean.stations import READ_COLUMNS, _stack_columns
+
+    write_csv(tmp_path / "ops.csv", [row(i) for i in range(3)])
+    tables, _, _ = stations_module._read_all([tmp_path / "ops.csv"], None)
+    table = tables[0]
+    assert not set(READ_COLUMNS) & set(table.frame.columns)  # the case this test is about
+    out = _stack_columns(table, (), "operator")
+    out.loc[0, READ_COLUMNS[0]] = "written"
+    assert out[READ_COLUMNS[1]].isna().all()

@@ -973,3 +973,26 @@ def test_arima_fitted_to_many_series_at_once_is_statsmodels_fit_at_its_maximum()
         assert np.allclose(fit.mean(12), theirs.forecast(12), rtol=1e-3, atol=1e-3)
         drawn = simulate_state_space(ours, 12, 500, np.random.default_rng(7))
         assert np.allclose(fit.simulate(12, 500, np.random.default_rng(7)), drawn, rtol=1e-9, atol=1e-9)
+
+
+def test_one_blas_thread_reaches_the_blas_statsmodels_fits_call():
+    """In a fresh process (scipy not yet loaded) the limit must also hold for scipy's own OpenBLAS,
+    which statsmodels' Kalman filter calls: threadpoolctl limits only libraries already loaded."""
+    import os
+    import subprocess
+    import sys
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: every BLAS runs on one thread anyway")
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from analysis.forecast.models import run_on_one_blas_thread\n"
+        "def inside():\n"
+        "    import statsmodels.tsa.statespace.sarimax  # noqa: F401\n"
+        "    return [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "print(run_on_one_blas_thread(inside)())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    counts = eval(out.stdout.strip())  # a list of ints printed by the child
+    assert len(counts) >= 2 and set(counts) == {1}, counts

@@ -13,6 +13,7 @@ import functools
 import itertools
 import json
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -391,13 +392,10 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
     for c in columns:
         out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
-    nothing = None  # (one array of None for both reader columns a file read whole lacks: copy on write)
     for c in READ_COLUMNS:
-        if c in f.columns:
-            out[c] = f[c].to_numpy(dtype=object, na_value=None)
-            continue
-        nothing = np.full(n, None, dtype=object) if nothing is None else nothing
-        out[c] = nothing
+        # each lacking column its own array of None: a frame built with copy=False does not protect an
+        # ndarray two columns share, so a write into one would show in the other
+        out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
     if kind == "operator":
         # a report of one operator often names it only in its file name or title (Arrow strings of the one
         # name: an object per row, turned into Arrow strings by the frame, was ~0.1 s a million rows)
@@ -868,17 +866,28 @@ def _arrow_buffers_from_jemalloc():
     """Arrow's buffers taken from jemalloc while a run cleans and writes (the pool before restored after).
     A national file's columns come and go; with pyarrow's default pool, mimalloc, a third of a 4.25 M-row
     clean's CPU time was the kernel faulting in and zeroing fresh pages. With jemalloc, measured at 4.25 M
-    rows: ~4 CPU s (2-3 of them system) less and a ~0.25 GB lower peak. A pyarrow without it: as before."""
-    before = pa.default_memory_pool()
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # (a pyarrow built without jemalloc)
-        yield
-        return
+    rows: ~4 CPU s (2-3 of them system) less and a ~0.25 GB lower peak. A pyarrow without it: as before.
+    The pool is the process's: runs overlapping in threads share one swap, undone by the last to finish."""
+    with _POOL_SWAP["lock"]:
+        if _POOL_SWAP["runs"] == 0:
+            _POOL_SWAP["before"] = pa.default_memory_pool()
+            try:
+                pa.set_memory_pool(pa.jemalloc_memory_pool())
+            except NotImplementedError:  # (a pyarrow built without jemalloc)
+                _POOL_SWAP["before"] = None
+        _POOL_SWAP["runs"] += 1
     try:
         yield
     finally:
-        pa.set_memory_pool(before)
+        with _POOL_SWAP["lock"]:
+            _POOL_SWAP["runs"] -= 1
+            if _POOL_SWAP["runs"] == 0 and _POOL_SWAP["before"] is not None:
+                pa.set_memory_pool(_POOL_SWAP["before"])
+                _POOL_SWAP["before"] = None
+
+
+#: The memory-pool swap shared by overlapping cleaning runs (see `_arrow_buffers_from_jemalloc`).
+_POOL_SWAP: dict = {"lock": threading.Lock(), "runs": 0, "before": None}
 
 
 def clean_stations(

@@ -83,6 +83,14 @@ DEFAULT_PATHS = 2000
 DEFAULT_SEED = 20210322
 
 
+def limit_blas_of_statsmodels_too() -> None:
+    """Load the BLAS statsmodels' Kalman filter calls (scipy's own OpenBLAS, through
+    `scipy.linalg.cython_blas`) so that a `threadpool_limits` entered next limits it too:
+    threadpoolctl limits only the libraries already loaded, and scipy is otherwise loaded lazily,
+    inside the first fit (numpy's OpenBLAS alone was limited in a fresh process)."""
+    import scipy.linalg.cython_blas  # noqa: F401
+
+
 def run_on_one_blas_thread(fn):
     """`fn` run with BLAS (OpenBLAS) on one thread. The models' matrices are tiny (a few states), so a
     second BLAS thread never shares work; it spins between calls instead, and on a busy machine it
@@ -93,6 +101,7 @@ def run_on_one_blas_thread(fn):
     def wrapper(*args, **kwargs):
         from threadpoolctl import threadpool_limits
 
+        limit_blas_of_statsmodels_too()
         with threadpool_limits(limits=1, user_api="blas"):
             return fn(*args, **kwargs)
 
