@@ -778,3 +778,14 @@ def test_lacking_reader_columns_are_separate_arrays(tmp_path):
     out = _stack_columns(table, (), "operator")
     out.loc[0, READ_COLUMNS[0]] = "written"
     assert out[READ_COLUMNS[1]].isna().all()
+
+
+def test_placeholder_far_future_dates_are_quarantined_not_a_crash(tmp_path):
+    """9999-12-31 (a usual "no date yet" placeholder) and other years a nanosecond timestamp cannot
+    hold are unreadable dates: the row is quarantined with its reason, the others are cleaned (it was
+    an OutOfBoundsDatetime traceback that stopped the whole clean)."""
+    write_csv(tmp_path / "ops.csv", [row(0), row(1, date="9999-12-31"), row(2, date="1000/1/1")])
+    result = clean(tmp_path, tmp_path / "ops.csv")
+    assert len(result.stations) == 1
+    assert {(f, r) for _, f, r in fates(result)} == {("quarantined", "unparseable_on_air_date")}
+    assert sorted(result.quarantine["detail"]) == ["on_air_date=1000/1/1", "on_air_date=9999-12-31"]

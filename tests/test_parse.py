@@ -26,9 +26,122 @@ def test_dates_every_way_people_type_them(text):
     assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp("2020-05-12")
 
 
-@pytest.mark.parametrize("text", ["12/05/2020", "2020-13-01", "2020-02-30", "待定", "5月12日", "123", "99999"])
+@pytest.mark.parametrize(
+    "text", ["12/05/2020", "2020-13-01", "2020-02-30", "待定", "5月12日", "123", "99999", "9999-12-31", "1000-01-01"]
+)
 def test_ambiguous_or_impossible_dates_stay_unparsed(text):
     assert pd.isna(parse.parse_dates(pd.Series([text])).iloc[0])
+
+
+def _dates_by_python_regex(values: pd.Series) -> pd.Series:
+    """The date parse written with Python's regex only (what RE2 now does for most texts)."""
+    import numpy as np
+
+    text = parse.normalize_text(values)
+    parts = pd.DataFrame(index=text.index, columns=["y", "m", "d"], dtype="float64")
+    for pattern in (parse._YMD, parse._COMPACT):
+        parts = parts.fillna(text.str.extract(pattern).astype("float64")[["y", "m", "d"]])
+    parts = parts.where(parts["m"].between(1, 12) & parts["d"].between(1, 31) & parts["y"].between(1678, 2261))
+    out = pd.to_datetime(pd.DataFrame({"year": parts["y"], "month": parts["m"], "day": parts["d"]}), errors="coerce")
+    serial = pd.to_numeric(text.where(text.str.fullmatch(parse._SERIAL).fillna(False)), errors="coerce")
+    serial = serial.where(serial.between(*parse.EXCEL_SERIAL_RANGE))
+    out = out.fillna(parse.EXCEL_EPOCH + pd.to_timedelta(np.floor(serial), unit="D"))
+    return out.astype("datetime64[ns]")
+
+
+def test_dates_read_by_re2_as_by_python_regex():
+    """RE2 reads every text as Python's regex did, with odd whitespace, times, zones, full-width and
+    non-ASCII digits (Arabic-Indic, Devanagari: digits to Python's \\d), serials and junk."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    digits = ["0123456789", "٠١٢٣٤٥٦٧٨٩", "०१२३४५६७८९", "０１２３４５６７８９"]
+    pieces = [
+        "-",
+        "/",
+        ".",
+        "年",
+        "月",
+        "日",
+        " ",
+        "\u3000",
+        "\x0b",
+        "\x1c",
+        "\xa0",
+        "T",
+        ":",
+        "：",
+        "Z",
+        "+08:00",
+        "\n",
+        "x",
+        "待定",
+        "=",
+    ]
+
+    def number(width):
+        ds = digits[0] if rng.random() < 0.85 else digits[rng.integers(len(digits))]
+        return "".join(ds[rng.integers(10)] for _ in range(width))
+
+    def written(value, pad=1):
+        ds = digits[0] if rng.random() < 0.85 else digits[rng.integers(len(digits))]
+        return "".join(ds[int(c)] for c in str(value).zfill(pad))
+
+    def space():
+        return "" if rng.random() < 0.6 else pieces[rng.choice([6, 7, 8, 9, 10])]
+
+    texts = []
+    for _ in range(4000):
+        if rng.random() < 0.7:  # date-like: year, month, day in any digits, separators, a time, a zone
+            sep = pieces[rng.integers(0, 5)]
+            year = int(rng.integers(1990, 2040)) if rng.random() < 0.9 else int(rng.integers(0, 10000))
+            month = written(int(rng.integers(0, 14)), int(rng.integers(1, 3)))
+            day = written(int(rng.integers(0, 33)), int(rng.integers(1, 3)))
+            text = (
+                written(year, 4)
+                + space()
+                + sep
+                + space()
+                + month
+                + space()
+                + pieces[rng.integers(0, 5)]
+                + space()
+                + day
+            )
+            if rng.random() < 0.3:
+                text += "日" if rng.random() < 0.5 else ""
+            if rng.random() < 0.4:
+                text += rng.choice([" ", "T", "  "]) + number(2) + rng.choice([":", "："]) + number(2)
+                text += (":" + number(2)) if rng.random() < 0.5 else ""
+                text += rng.choice(["", "Z", "+08:00", " +0800", "x"])
+        elif rng.random() < 0.5:
+            compact = written(int(rng.integers(19900101, 20391232)))
+            serial = written(int(rng.integers(30000, 80000))) + (("." + number(2)) if rng.random() < 0.3 else "")
+            text = compact if rng.random() < 0.5 else serial
+        else:
+            text = "".join(
+                number(int(rng.integers(1, 6))) if rng.random() < 0.55 else pieces[rng.integers(len(pieces))]
+                for _ in range(rng.integers(1, 9))
+            )
+        texts.append(text)
+    texts += [
+        "2021-02-07 13:45:12",
+        "2021-02-07T13:45:12+08:00",
+        "20210207",
+        "43963.5",
+        "2021年2月7日 13：45",
+        "٢٠٢١-٠٢-٠٧",
+        "2021-٠٢-07",
+        "२०२१/२/७",
+        "2021 - 2 - 7",
+        "2021\x1c-2-7",
+        None,
+        "",
+    ]
+    values = pd.Series(texts, dtype=object)
+    expected = _dates_by_python_regex(values)
+    assert expected.notna().sum() > 1000  # the texts hold dates of every kind, not only junk
+    pd.testing.assert_series_equal(parse._parse_date_texts(values), expected)
 
 
 def test_missing_dates_are_nat_not_errors():
