@@ -320,6 +320,15 @@ def test_crs_labels(text, crs):
         ("开通中", "power_hookup"),
         ("已退网", "decommissioned"),
         ("拆除", "decommissioned"),
+        # negated on-air words: 在网 and active are on-air words, the negation must win
+        ("不在网", "planned"),
+        ("未在网", "planned"),
+        ("非在用", "planned"),
+        ("Inactive", "planned"),
+        ("offline", "planned"),
+        ("在网", "on_air"),
+        ("in service", "on_air"),
+        ("在网运行", "on_air"),
     ],
 )
 def test_not_yet_on_air_and_off_air_are_not_on_air(text, status):
@@ -331,9 +340,31 @@ def test_the_technology_is_not_a_band(text):
     assert parse.parse_bands(pd.Series([text])).iloc[0] == "unknown"
 
 
-@pytest.mark.parametrize("text", ["暂无", "无问题", "无卡点", "正常推进", "已解决", "没有"])
+@pytest.mark.parametrize(
+    "text",
+    ["暂无", "无问题", "无卡点", "正常推进", "已解决", "没有", "无，正常推进", "进场问题已解决", "无电源问题", "无 "],
+)
 def test_no_blocker_wordings(text):
     assert pd.isna(parse.parse_blockers(pd.Series([text])).iloc[0])
+
+
+@pytest.mark.parametrize(
+    "text, blocker",
+    [
+        # a blocker said with a negation is still a blocker: 无法 "cannot", 无 / 没有 "there is no …"
+        ("无法进场", "site_access"),
+        ("无电源", "power_hookup"),
+        ("没有市电", "power_hookup"),
+        ("无法施工", "construction"),
+        ("无站址", "site_selection"),
+        ("无法进场问题", "site_access"),
+        ("供电不正常", "power_hookup"),
+        ("暂无进展", "other"),
+        ("未解决", "other"),
+    ],
+)
+def test_blockers_said_with_a_negation(text, blocker):
+    assert parse.parse_blockers(pd.Series([text])).iloc[0] == blocker
 
 
 @pytest.mark.parametrize(

@@ -461,8 +461,11 @@ _STATUS_RULES = (
 )
 
 
-#: Not yet on air, however it is said (待开通, 尚未开通, not active …): a planned site, not a station.
-_NOT_YET_ON_AIR = re.compile(r"(未|待|尚未|暂未|拟|not)(开通|入网|onair|active|live)")
+#: Not on air, however it is said (待开通, 尚未开通, 未在网, 不在网, not active, inactive, offline …): a site, not a
+#: station on air. (在网, active and their like are also words of the on-air rule: the negation is tested first.)
+_NOT_YET_ON_AIR = re.compile(
+    r"(未|待|尚未|暂未|拟|不|非|not)(开通|入网|在网|在用|运行|onair|active|live|inservice)|inactive|offline|离线"
+)
 
 
 def _status(text: str) -> str:
@@ -493,19 +496,25 @@ def says_not_on_air(values: pd.Series) -> pd.Series:
 
 _BLOCKER_RULES = (
     ("power_price", ("电价", "转供电", "高转供", "powerprice", "tariff")),
-    ("power_hookup", ("电源", "引电", "供电", "外电", "电力", "power")),
+    ("power_hookup", ("电源", "引电", "供电", "外电", "电力", "市电", "停电", "无电", "没电", "没有电", "power")),
     ("site_access", ("进场", "物业", "业主", "阻挠", "入场", "access")),
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
 )
 _NO_BLOCKER = {"none", "no", "-", "/", "n/a", "na", "nil"}
-#: 无 / 暂无 / 没有 / 无问题 / 正常推进 / 已解决: nothing holds the site back.
-_NO_BLOCKER_TEXT = re.compile(r"^(无|暂无|没有)|正常|已解决")
+_NOTHING = r"(?:无|暂无|没有|均无|不涉及)(?:任何)?(?:问题|卡点|障碍|异常|困难)?|正常推进|推进正常|进展正常|正常"
+#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 / 正常推进 (a text that only
+#: begins with 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电).
+_NO_BLOCKER_TEXT = re.compile(rf"^(?:{_NOTHING})(?:[,，;；、。.!！]+(?:{_NOTHING}))*[,，;；、。.!！]*$")
+#: ... or that it is over or fine: 已解决 / 已协调 / 正常 (not 不正常, 非正常)
+_BLOCKER_GONE = re.compile(r"已解决|已协调|(?<![不非])正常")
+#: ... or that there is no problem of a kind: 无电源问题, 暂无进场问题 (not 无法进场问题)
+_NO_PROBLEM_OF_A_KIND = re.compile(r"^(?:无|暂无|没有)(?!法)[^,，;；、]*问题$")
 
 
 def _blocker(text: str) -> str | None:
     t = re.sub(r"\s+", "", text.lower())
-    if t in _NO_BLOCKER or _NO_BLOCKER_TEXT.search(t):
+    if t in _NO_BLOCKER or any(p.search(t) for p in (_NO_BLOCKER_TEXT, _BLOCKER_GONE, _NO_PROBLEM_OF_A_KIND)):
         return None
     for blocker, keys in _BLOCKER_RULES:
         if any(k in t for k in keys):
