@@ -789,3 +789,38 @@ def test_placeholder_far_future_dates_are_quarantined_not_a_crash(tmp_path):
     assert len(result.stations) == 1
     assert {(f, r) for _, f, r in fates(result)} == {("quarantined", "unparseable_on_air_date")}
     assert sorted(result.quarantine["detail"]) == ["on_air_date=1000/1/1", "on_air_date=9999-12-31"]
+
+
+def test_stage_dates_out_of_order_or_placeholders_are_set_aside_with_a_note(tmp_path):
+    """A site's stage dates going back in time lose the fewest dates that put them in order (never the
+    on-air date), a placeholder like 1900-01-01 is no stage date; each said in the notes. Dates in order
+    are kept as they are."""
+    header = [
+        "站址编码",
+        "站址名称",
+        "需求运营商",
+        "经度",
+        "纬度",
+        "当前阶段",
+        "立项日期",
+        "进场日期",
+        "开工日期",
+        "开通日期",
+    ]
+    rows = [
+        # 开工 a typo two years early: it alone goes
+        ["S1", "站1", "移动", *map(str, P[0]), "在建", "2021-02-15", "2021-06-07", "2019-01-01", ""],
+        # on air before 开工: the on-air date stays, 开工 goes
+        ["S2", "站2", "移动", *map(str, P[1]), "已开通", "2021-01-05", "2021-02-01", "2021-06-01", "2021-05-12"],
+        # a placeholder planning date
+        ["S3", "站3", "移动", *map(str, P[2]), "在建", "1900-01-01", "2021-03-01", "2021-04-01", ""],
+        # in order: untouched
+        ["S4", "站4", "移动", *map(str, P[3]), "已开通", "2021-01-05", "2021-02-01", "2021-03-01", "2021-05-12"],
+    ]
+    write_csv(tmp_path / "铁塔_跟踪.csv", rows, header=header)
+    st = clean(tmp_path).stations.set_index("site_code")
+    assert pd.isna(st.loc["S1", "construction_date"]) and st.loc["S1", "site_access_date"] == pd.Timestamp("2021-06-07")
+    assert "construction_date 2019-01-01 out of order" in st.loc["S1", "notes"]
+    assert st.loc["S2", "on_air_date"] == pd.Timestamp("2021-05-12") and pd.isna(st.loc["S2", "construction_date"])
+    assert pd.isna(st.loc["S3", "planned_date"]) and "planned_date 1900-01-01" in st.loc["S3", "notes"]
+    assert st.loc["S4", "construction_date"] == pd.Timestamp("2021-03-01") and pd.isna(st.loc["S4", "notes"])

@@ -68,13 +68,16 @@ from analysis.files import (
     write_atomic,
     write_json,
 )
-from analysis.schemas import STAGE_DATE_COLUMNS, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
+from analysis.schemas import STAGE_DATE_COLUMNS, STAGES, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
 
 #: What the reader said of a line it could read only in part: a note (the row is used) or a problem
 #: (the row is quarantined as unreadable_line). Not columns of the source, so not in quarantine.csv.
 READ_COLUMNS = ("read_note", "read_problem")
 #: China's 5G licences were issued on 2019-06-06; an NR on-air date before 2019 is a typo.
 EARLIEST_ON_AIR = pd.Timestamp("2019-01-01")
+#: A stage date (planned … power hookup) before this is a placeholder (1900-01-01, 1970-01-01), not a day of a
+#: 5G buildout: China's 5G planning began in 2018; a few years' margin for sites planned long before.
+EARLIEST_STAGE_DATE = pd.Timestamp("2015-01-01")
 DEFAULT_GNB_ID_BITS = 24
 
 
@@ -624,10 +627,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
             rec[column] = no_dates
             continue
         parsed = parse.parse_dates(text)
-        rec[column] = parsed
         if stage != "on_air":
             unreadable = text.notna() & parsed.isna()
             notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
+            placeholder = parsed < EARLIEST_STAGE_DATE
+            if placeholder.any():
+                notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
+                parsed = parsed.mask(placeholder)
+        rec[column] = parsed
+    notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
@@ -650,6 +658,55 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _set_aside_stage_dates_out_of_order(rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+    """A site's stage dates must not go back in time (立项 ≤ 选址 ≤ 进场 ≤ 开工 ≤ 电源接入 ≤ 开通): where they do, the
+    fewest dates that put them in order are set aside (NaT) with a note, never the on-air date (when two
+    choices set aside as many, the earlier stages' dates go). A spell from such dates was a negative
+    duration in the task force's tables and a stage 'since' a typo."""
+    present = [STAGE_DATE_COLUMNS[s] for s in STAGES if rec[STAGE_DATE_COLUMNS[s]].notna().any()]
+    if len(present) < 2:  # (a national report: the on-air date alone, nothing to compare)
+        return notes
+    values = np.column_stack([rec[c].to_numpy(dtype="datetime64[ns]").astype("int64") for c in present])
+    known = values != np.iinfo(np.int64).min  # (NaT is the smallest int64: a running maximum passes over it)
+    earlier = np.maximum.accumulate(values, axis=1)[:, :-1]
+    backwards = (known[:, 1:] & (values[:, 1:] < earlier)).any(axis=1)
+    if not backwards.any():
+        return notes
+    rows = np.flatnonzero(backwards)
+    on_air = present.index("on_air_date") if "on_air_date" in present else None
+    keep = _most_dates_in_order(values[rows], known[rows], on_air)
+    for j, column in enumerate(present):
+        dropped = known[rows, j] & ~keep[:, j]
+        if not dropped.any():
+            continue
+        mask = pd.Series(False, index=rec.index)
+        mask.iloc[rows[dropped]] = True
+        said = rec[column].dt.strftime("%Y-%m-%d")
+        notes = _append_note(notes, mask, f"{column} ", said, " out of order with the other stage dates: set aside; ")
+        rec.loc[mask, column] = pd.NaT
+    return notes
+
+
+def _most_dates_in_order(values: np.ndarray, known: np.ndarray, on_air: int | None) -> np.ndarray:
+    """Per row, which known dates to keep: the largest set in non-decreasing stage order that keeps the
+    on-air date (column `on_air`) when there is one; among as large sets, the one keeping later stages.
+    Rows are few (only those out of order) and stages at most six: every subset of the known dates is
+    tried, largest first, for all rows at once."""
+    n, k = values.shape
+    chosen = np.zeros((n, k), dtype=bool)
+    done = np.zeros(n, dtype=bool)
+    for m in sorted(range(1, 1 << k), key=lambda m: (-bin(m).count("1"), -m)):  # bit j: column j (later: higher)
+        cols = [j for j in range(k) if m >> j & 1]
+        fits = ~done & known[:, cols].all(axis=1) & (np.diff(values[:, cols], axis=1) >= 0).all(axis=1)
+        if on_air is not None and on_air not in cols:
+            fits &= ~known[:, on_air]
+        chosen[np.ix_(fits, cols)] = True
+        done |= fits
+        if done.all():
+            break
+    return chosen
 
 
 def _is_all_missing(values: pd.Series) -> bool:
