@@ -824,3 +824,20 @@ def test_stage_dates_out_of_order_or_placeholders_are_set_aside_with_a_note(tmp_
     assert st.loc["S2", "on_air_date"] == pd.Timestamp("2021-05-12") and pd.isna(st.loc["S2", "construction_date"])
     assert pd.isna(st.loc["S3", "planned_date"]) and "planned_date 1900-01-01" in st.loc["S3", "notes"]
     assert st.loc["S4", "construction_date"] == pd.Timestamp("2021-03-01") and pd.isna(st.loc["S4", "notes"])
+
+
+def test_an_unknown_on_air_header_is_named_in_the_error(tmp_path):
+    """启用日期 is read as the on-air date; a header the package does not know leaves every row without
+    one, and the one-line error says which headers it reads as the on-air date."""
+    header = ["站址编码", "基站名称", "运营商", "经度", "纬度", "频段", "启用日期", "状态"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_csv(tmp_path / "a" / "ops.csv", [row(0)], header=header)
+    assert len(clean(tmp_path, tmp_path / "a" / "ops.csv").stations) == 1
+    header[6] = "启动日期"
+    write_csv(tmp_path / "b" / "ops.csv", [row(0)], header=header)
+    with pytest.raises(BadInputError) as err:
+        clean_to_folder([tmp_path / "b" / "ops.csv"], "karamay", tmp_path / "out", as_of=AS_OF)
+    message = str(err.value)
+    assert "on_air_without_date 1" in message and "no column was read as the on-air date" in message
+    assert "开通时间" in message and "\n" not in message

@@ -52,6 +52,7 @@ from analysis.clean.ledger import (
 )
 from analysis.clean.sources import (
     FIELDS,
+    HEADER_SYNONYMS,
     OPENCELLID_COLUMNS,
     NotATableError,
     RawTable,
@@ -1658,6 +1659,18 @@ def clean_to_folder(
         return _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits)
 
 
+def _hint_no_on_air_column(summary: dict) -> str:
+    """When rows lacked an on-air date because no operator file has a column read as one (a header the
+    package does not know, 启用日期 say), the headers it reads as the on-air date: what to rename."""
+    operator_files = [f for f in summary["files"] if f.get("kind") == "operator"]
+    if not summary["quarantined_by_reason"].get("on_air_without_date") or not operator_files:
+        return ""
+    if any("on_air_date" in f.get("columns", {}).values() for f in operator_files):
+        return ""
+    known = "、".join(HEADER_SYNONYMS["on_air_date"][:6])
+    return f" — no column was read as the on-air date: name it one of {known} (or on_air_date)"
+
+
 def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanResult:
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
     if result.table.empty:
@@ -1665,6 +1678,7 @@ def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanR
         reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
         raise BadInputError(
             f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
+            + _hint_no_on_air_column(result.summary)
         )
     out = Path(out)
     # the source ledger, then the quarantine, written beside the station table: all spend their time in
