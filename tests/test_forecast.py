@@ -1025,3 +1025,19 @@ def test_one_blas_thread_reaches_the_blas_statsmodels_fits_call():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     counts = eval(out.stdout.strip())  # a list of ints printed by the child
     assert len(counts) >= 2 and set(counts) == {1}, counts
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_sentences_show_a_pace_over_too_short_a_history_as_a_dash(lang):
+    """A report three months into the buildout: the 3-month pace is NaN, null in model.json, None when
+    read back; the target sentences say '–' instead of failing on None or printing 'nan'."""
+    from analysis.report.text import rate, say
+
+    common = dict(target_date="2021-12-31", target="446", target_diff="435", prob_reach="0 %")
+    common = dict(common, pace_needed_per_month=rate(20.18), pace_last_3m=rate(None))
+    words = [
+        say(lang, "targets.sentence", as_of="2020-03-15", now="11", model="drift", **common),
+        say(lang, "headline.target_ahead", name="2021", **dict(common, pace_last_3m=rate(float("nan")))),
+    ]
+    for text in words:
+        assert "20.2" in text and "–" in text and "nan" not in text and "None" not in text
