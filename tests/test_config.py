@@ -55,6 +55,7 @@ def test_a_folder_or_a_toml_path_is_a_city(tmp_path):
         (GOOD.replace("date = 2021-12-31", 'date = "end of year"'), "not a date"),
         (GOOD.replace('name_zh = "测试市"', ""), "missing 'name_zh'"),
         (GOOD + "\n[[[oops", "not valid TOML"),
+        (GOOD.replace("date = 2021-12-31", "date = 2019-06-30"), "#1 date 2019-06-30 is before [city] buildout_start"),
     ],
 )
 def test_broken_config_is_one_line_naming_the_file(tmp_path, broken, problem):
