@@ -259,7 +259,10 @@ def _describe_target_line(r) -> str:
     status = r.get("status", "")
     head = f"  target {int(r['target'])} by {r['target_date'].date()}"
     target = int(r["target"])
-    if _is_finite(r.get("months_left")) and float(r["months_left"]) <= 0:
+    months_left = r.get("months_left")
+    # without months_left (a table from elsewhere), only a missed target is known to be past its date
+    date_passed = float(months_left) <= 0 if _is_finite(months_left) else status == "missed"
+    if date_passed:
         # past its date, `mean` is the count at the target's month end: the outcome is judged on it, as the
         # report's target table does, even if the count was reached later
         got = float(r["mean"])
