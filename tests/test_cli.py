@@ -152,3 +152,23 @@ def test_tables_written_for_people_are_the_bytes_of_pandas_utf8_sig(tmp_path):
     frame.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\n")
     data = (tmp_path / "a.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and data == (tmp_path / "b.csv").read_bytes()
+
+
+def test_a_target_line_read_back_from_model_json_with_every_pace_null_says_the_outcome(tmp_path, capsys):
+    """Every target passed: model.json holds null for the whole pace column, which pandas reads back as
+    None (the stations path of `forecast`): the line gives the outcome instead of a TypeError."""
+    import json
+
+    import pandas as pd
+
+    from analysis.cli import _describe_target_line
+
+    series = tmp_path / "s.csv"
+    series.write_text("date,value\n2020-01-31,10\n2020-02-29,12\n2020-03-31,15\n2020-04-30,19\n", encoding="utf-8")
+    argv = ["forecast", "--series", str(series), "--target", "2020-02-29=11", "--paths", "30", "--horizon", "2"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    doc = json.loads((tmp_path / "o" / "model.json").read_text(encoding="utf-8"))
+    row = pd.DataFrame(doc["targets"]).assign(target_date=lambda t: pd.to_datetime(t["target_date"])).iloc[0]
+    assert row["pace_needed_per_month"] is None
+    assert _describe_target_line(row) == "  target 11 by 2020-02-29: reached (target date passed: 12 on air against 11)"

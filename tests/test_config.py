@@ -55,6 +55,7 @@ def test_a_folder_or_a_toml_path_is_a_city(tmp_path):
         (GOOD.replace("date = 2021-12-31", 'date = "end of year"'), "not a date"),
         (GOOD.replace('name_zh = "测试市"', ""), "missing 'name_zh'"),
         (GOOD + "\n[[[oops", "not valid TOML"),
+        (GOOD.replace("date = 2021-12-31", "date = 2019-06-30"), "#1 date 2019-06-30 is before [city] buildout_start"),
     ],
 )
 def test_broken_config_is_one_line_naming_the_file(tmp_path, broken, problem):
@@ -73,3 +74,35 @@ def test_missing_file_entry(tmp_path):
     city = load_city(write(tmp_path, GOOD))
     with pytest.raises(ConfigError, match="no entry 'sites'"):
         _ = city.sites_path
+
+
+def _with_boundaries(tmp_path, text, names):
+    import json
+
+    folder = write(tmp_path, text)
+    square = {"type": "Polygon", "coordinates": [[[84, 45], [85, 45], [85, 46], [84, 46], [84, 45]]]}
+    features = [{"type": "Feature", "properties": {"name_zh": n}, "geometry": square} for n in names]
+    (folder / "districts.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8"
+    )
+    return folder
+
+
+def test_a_district_named_twice_or_not_in_the_boundaries_is_refused_when_the_city_loads(tmp_path):
+    two = GOOD + '[[districts]]\nname_zh = "乙区"\n'
+    assert load_city(_with_boundaries(tmp_path, two, ["甲区", "乙区"])).district_names == ("甲区", "乙区")
+    # the same name twice: every stage would count its stations twice
+    with pytest.raises(ConfigError) as err:
+        load_city(_with_boundaries(tmp_path, two.replace("乙区", "甲区"), ["甲区", "乙区"]))
+    assert "city.toml" in str(err.value) and "#2 '甲区' appears more than once" in str(err.value)
+    # a typo: a phantom district with no polygon, no station and a target share of 0
+    with pytest.raises(ConfigError) as err:
+        load_city(_with_boundaries(tmp_path, two.replace("乙区", "乙"), ["甲区", "乙区"]))
+    assert "not match districts.geojson (not in city.toml: 乙区; missing from the file: 乙)" in str(err.value)
+    assert "\n" not in str(err.value)
+    # a polygon no district of city.toml names: its stations would be counted in no district
+    with pytest.raises(ConfigError, match="not in city.toml: 丙区; missing from the file: none"):
+        load_city(_with_boundaries(tmp_path, two, ["甲区", "乙区", "丙区"]))
+    # no boundaries file yet: the names cannot be checked here (geo.read_districts refuses a missing file)
+    (tmp_path / "other").mkdir()
+    assert load_city(write(tmp_path / "other", two)).district_names == ("甲区", "乙区")

@@ -3,6 +3,7 @@ the as-of rules, and the CLI's files (byte-stable)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -403,3 +404,17 @@ def test_gaps_labelled_on_their_rows_and_columns_equal_the_whole_grid_labels(den
     expected = ndimage.label(gap, structure=np.ones((3, 3), dtype=bool))[0]
     assert (labels == expected).all() and (cells == np.flatnonzero(expected)).all()
     assert labels[50, 40] == labels[51, 41] != labels[53, 43] or density > 0.1
+
+
+def test_a_date_before_any_station_is_on_air_is_zero_coverage(tiny_city, tiny_stations, tmp_path):
+    """No station on air (2020-01-01, before S1): every district 0 %, the built-up area a gap, no traceback."""
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    out = tmp_path / "out"
+    argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2020-01-01"]
+    assert cli.main([*argv, "--no-map", "--out", str(out)]) == 0
+    by = pd.read_csv(out / "coverage_by_district.csv", encoding="utf-8-sig")
+    assert (by["n_stations_on_air"] == 0).all() and (by["covered_pct"] == 0).all()
+    assert (by["urban_covered_pct"].fillna(0) == 0).all() and len(by) == 3
+    gaps = json.loads((out / "gaps.geojson").read_text(encoding="utf-8"))["features"]
+    assert "西区" in {g["properties"]["district"] for g in gaps}

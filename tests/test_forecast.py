@@ -93,6 +93,35 @@ def test_cli_bad_series_is_one_line_and_exit_1(tmp_path, capsys):
     assert err.count("\n") == 0 and "row 4" in err and "falls" in err
 
 
+_FIVE_MONTHS = "date,value\n2020-01-31,1200\n2020-02-29,1300\n2020-03-31,1500\n2020-04-30,1700\n2020-05-31,1900\n"
+
+
+def test_cli_targets_whose_date_passed_print_their_outcome_not_a_pace(tmp_path, capsys):
+    """A passed target has no pace needed (NaN in the table, null in model.json): the line says what
+    happened by its date, judged on the count then, not 'pace needed nan' or a traceback."""
+    p = _csv(tmp_path, _FIVE_MONTHS)
+    targets = ["2020-03-31=1400", "2020-04-30=1800", "2020-12-31=2500"]
+    argv = ["forecast", "--series", str(p), "--horizon", "3", "--paths", "50", "--out", str(tmp_path / "o")]
+    assert main([*argv, *(x for t in targets for x in ("--target", t))]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  target")]
+    assert lines[0] == "  target 1400 by 2020-03-31: reached (target date passed: 1,500 on air against 1,400)"
+    # 1,900 on air by the series' end, but 1,700 on the target's date
+    assert lines[1] == "  target 1800 by 2020-04-30: missed (target date passed: 1,700 on air against 1,800)"
+    assert "P(reach)" in lines[2] and "pace needed" in lines[2] and "n/a (6 m)" in lines[2]
+    assert not any("nan" in x or "None" in x for x in lines)
+
+
+def test_a_target_before_the_series_starts_is_one_line_naming_it_and_the_first_month(tmp_path, capsys):
+    p = _csv(tmp_path, _FIVE_MONTHS)
+    argv = ["forecast", "--series", str(p), "--target", "2019-06-30=100", "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "target 100 by 2019-06-30" in err and "first month (2020-01)" in err
+    # a target inside the first month is judged on that month's count
+    fc = F.fit_forecast(F.to_month_ends(F.read_series(p))[0], horizon=2, targets=[("2020-01-15", 1000)], n_paths=20)
+    assert fc.targets.loc[0, "mean"] == 1200
+
+
 def test_irregular_dates_are_interpolated_to_month_ends(tmp_path):
     p = _csv(tmp_path, "date,value\n2020-03-31,10\n2020-06-30,40\n2020-07-15,50\n2020-09-30,80\n")
     obs = F.read_series(p)
@@ -996,3 +1025,19 @@ def test_one_blas_thread_reaches_the_blas_statsmodels_fits_call():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     counts = eval(out.stdout.strip())  # a list of ints printed by the child
     assert len(counts) >= 2 and set(counts) == {1}, counts
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_sentences_show_a_pace_over_too_short_a_history_as_a_dash(lang):
+    """A report three months into the buildout: the 3-month pace is NaN, null in model.json, None when
+    read back; the target sentences say '–' instead of failing on None or printing 'nan'."""
+    from analysis.report.text import rate, say
+
+    common = dict(target_date="2021-12-31", target="446", target_diff="435", prob_reach="0 %")
+    common = dict(common, pace_needed_per_month=rate(20.18), pace_last_3m=rate(None))
+    words = [
+        say(lang, "targets.sentence", as_of="2020-03-15", now="11", model="drift", **common),
+        say(lang, "headline.target_ahead", name="2021", **dict(common, pace_last_3m=rate(float("nan")))),
+    ]
+    for text in words:
+        assert "20.2" in text and "–" in text and "nan" not in text and "None" not in text

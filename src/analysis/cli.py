@@ -6,6 +6,7 @@ function a notebook calls. Expected mistakes become one line on stderr and an ex
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -246,18 +247,52 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         name = json.loads((args.out / "model.json").read_text(encoding="utf-8")).get("name", "")
     print(f"{name}: model {model}, {args.horizon} months -> {', '.join(str(p) for p in paths)}")
     for _, r in targets.iterrows():
-        # a target whose date has passed (or whose count is already on air) has an outcome, not a chance
-        status = r.get("status", "")
-        chance = status if status in ("reached", "missed") else f"P(reach) = {r['prob_reach']:.0%}"
-        print(
-            f"  target {int(r['target'])} by {r['target_date'].date()}: {chance}, "
-            f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
-            f"pace needed {r['pace_needed_per_month']:.1f}/month vs {r['pace_last_3m']:.1f} (3 m), "
-            f"{r['pace_last_6m']:.1f} (6 m)"
-        )
+        print(_describe_target_line(r))
     for note in notes:
         print(f"  note: {note}")
     return 0
+
+
+def _describe_target_line(r) -> str:
+    """One console line per target. A target whose date has passed, or whose count is already on air, has
+    an outcome, not a chance or a pace: its pace is NaN (null once read back from model.json)."""
+    status = r.get("status", "")
+    head = f"  target {int(r['target'])} by {r['target_date'].date()}"
+    target = int(r["target"])
+    months_left = r.get("months_left")
+    # without months_left (a table from elsewhere), only a missed target is known to be past its date
+    date_passed = float(months_left) <= 0 if _is_finite(months_left) else status == "missed"
+    if date_passed:
+        # past its date, `mean` is the count at the target's month end: the outcome is judged on it, as the
+        # report's target table does, even if the count was reached later
+        got = float(r["mean"])
+        outcome = "reached" if got >= target else "missed"
+        return f"{head}: {outcome} (target date passed: {got:,.0f} on air against {target:,})"
+    if status in ("reached", "missed"):
+        return f"{head}: {status} (already {float(r['count_as_of']):,.0f} on air against {target:,})"
+    pace = (
+        f"pace needed {float(r['pace_needed_per_month']):.1f}/month"
+        if _is_finite(r.get("pace_needed_per_month"))
+        else "pace needed n/a"
+    )
+    return (
+        f"{head}: P(reach) = {_format_or_na(r.get('prob_reach'), '.0%')}, "
+        f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
+        f"{pace} vs {_format_or_na(r.get('pace_last_3m'), '.1f')} (3 m), "
+        f"{_format_or_na(r.get('pace_last_6m'), '.1f')} (6 m)"
+    )
+
+
+def _is_finite(x) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):  # None (a NaN written to model.json) or pd.NA
+        return False
+
+
+def _format_or_na(x, spec: str) -> str:
+    # a pace over a history shorter than its window is NaN: say so rather than print 'nan'
+    return format(float(x), spec) if _is_finite(x) else "n/a"
 
 
 def _add_forecast(sub) -> None:

@@ -6,6 +6,8 @@ A new city is a new folder under `data/raw/` with a `city.toml`; nothing in the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -161,6 +163,60 @@ def _as_date(value, where: str, path: Path) -> dt.date:
         raise ConfigError(f"{where} is not a date (YYYY-MM-DD): {value!r}", path) from None
 
 
+def _check_district_names(districts: tuple[District, ...], files: dict, path: Path) -> None:
+    """Refuse, when the city is loaded, a district named twice (counted twice by every stage), one the
+    boundaries file lacks (a phantom district with nothing in it) or a polygon no district names, so every
+    command refuses it alike."""
+    seen: set[str] = set()
+    for i, d in enumerate(districts, start=1):
+        name = str(d.name_zh).strip()
+        if name in seen:
+            raise ConfigError(f"[[districts]] #{i} {name!r} appears more than once", path)
+        seen.add(name)
+    boundaries = path.parent / files["districts"] if "districts" in files else None
+    known = _read_boundary_names(boundaries) if boundaries is not None and boundaries.is_file() else None
+    if known is None:  # no or unreadable boundaries: geo.read_districts says why when a stage needs them
+        return
+    if seen != known:
+        # the same words as geo.read_districts, which refuses the same mismatch when it reads the polygons
+        extra, lacking = _first_few(known - seen), _first_few(seen - known)
+        raise ConfigError(
+            f"districts do not match {boundaries.name} (not in city.toml: {extra}; missing from the file: {lacking})",
+            path,
+        )
+
+
+def _first_few(names: set[str], few: int = 8) -> str:
+    # a national city has thousands of districts: name a few, count the rest
+    if not names:
+        return "none"
+    shown = sorted(names)[:few]
+    return ", ".join(shown) + (f" and {len(names) - few} more" if len(names) > few else "")
+
+
+def _read_boundary_names(path: Path) -> frozenset[str] | None:
+    """The `name_zh` of every feature of a boundaries file, None when it cannot be read here."""
+    stat = path.stat()
+    return _read_boundary_names_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_boundary_names_cached(path: str, mtime_ns: int, size: int) -> frozenset[str] | None:
+    # mtime and size in the key: a file rewritten between loads is read again
+    try:
+        if path.lower().endswith((".geojson", ".json")):
+            # the standard library's json, not geopandas: loading a city must stay cheap for every command
+            features = json.loads(Path(path).read_text(encoding="utf-8"))["features"]
+            names = [f["properties"]["name_zh"] for f in features]
+        else:
+            import pyogrio
+
+            names = pyogrio.read_dataframe(path, columns=["name_zh"], read_geometry=False)["name_zh"].tolist()
+    except Exception:  # noqa: BLE001 - any unreadable file is geo.read_districts' to report, with its reason
+        return None
+    return frozenset(str(n).strip() for n in names if n is not None)
+
+
 def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     """Read a city's settings from `data/raw/<city>/city.toml` (or from a folder or a toml path)."""
     candidate = Path(city)
@@ -195,6 +251,11 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
                 kind=t.get("kind", "target"),
             )
         )
+    start = _as_date(_require(info, "buildout_start", "[city]", path), "[city] buildout_start", path)
+    for i, t in enumerate(targets, start=1):
+        # a count before the buildout starts has no month of the forecast's history to be judged against
+        if t.date < start:
+            raise ConfigError(f"[[targets]] #{i} date {t.date} is before [city] buildout_start {start}", path)
     if not any(t.kind == "target" for t in targets):
         raise ConfigError("[[targets]] has no entry of kind 'target'", path)
     districts = tuple(
@@ -208,6 +269,7 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
         )
         for i, d in enumerate(_require(data, "districts", "city.toml", path), start=1)
     )
+    _check_district_names(districts, data.get("files", {}), path)
     center = info.get("center_latlon") or [None, None]
     return City(
         key=path.parent.name,

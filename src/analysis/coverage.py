@@ -556,6 +556,8 @@ def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
     sx = np.minimum((fx * _SUB).astype(np.int64), _SUB - 1)
     sy = np.minimum((fy * _SUB).astype(np.int64), _SUB - 1)
     key = (rq * _SUB + sx) * _SUB + sy
+    if key.size == 0:  # no station on air yet: nothing to stamp (the run-start marker below needs one)
+        return
     order = np.argsort(key, kind="stable")
     ks = key[order]
     starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])

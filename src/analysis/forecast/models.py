@@ -1016,9 +1016,11 @@ def fit_forecast(
         raise BadInputError("the cumulative count falls; a forecast needs a count that never falls")
     if horizon < 1:
         raise UsageError(f"horizon must be >= 1 month, got {horizon}")
+    targets = _normalize_targets(targets)
+    # before the backtest, so a mistaken target costs no fit
+    _refuse_targets_before_history(history.index[0], targets)
     notes: list[str] = []
     last_date = history.index[-1]
-    targets = _normalize_targets(targets)
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else last_date
     floor = float(count_as_of) if count_as_of is not None else None
 
@@ -1092,7 +1094,19 @@ def _pace(history: pd.Series, months: int) -> float:
     return float((history.iloc[-1] - history.iloc[-1 - months]) / months)
 
 
+def _refuse_targets_before_history(first: pd.Timestamp, targets: list[TargetResult]) -> None:
+    """A target due before the series' first month (`first`) has no count to be judged against: a
+    mistake in the target (its date or the series given), not an outcome."""
+    for t in targets:
+        if _month_end(t.date) < first:
+            raise BadInputError(
+                f"target {t.on_air} by {t.date.date()} is before the series' first month "
+                f"({first:%Y-%m}): there is no count to judge it against"
+            )
+
+
 def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
+    _refuse_targets_before_history(fc.history.index[0], targets)
     rows = []
     known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
     for t in targets:

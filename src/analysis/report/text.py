@@ -43,6 +43,12 @@ def n(value) -> str:
     return "–" if _missing(value) else f"{int(round(float(value))):,}"
 
 
+def rate(value) -> str:
+    """Stations a month for people, to one decimal; '–' for missing (a pace over a history shorter than
+    its window, read back from model.json as null)."""
+    return "–" if _missing(value) else f"{float(value):.1f}"
+
+
 def pct(value, digits: int = 1) -> str:
     """A percentage (value already in percent) for people."""
     return "–" if _missing(value) else f"{float(value):,.{digits}f} %"

@@ -19,6 +19,7 @@ from analysis.report.text import (
     n,
     pct,
     prob,
+    rate,
     say,
 )
 
@@ -146,8 +147,8 @@ def target_table(ctx: Context) -> pd.DataFrame:
                 say(L, "stations"): n(r["target"]),
                 say(L, "actual_on_that_date"): say(L, "now", now=n(now)),
                 say(L, "still_to_build"): n(max(int(r["target"]) - now, 0)),
-                say(L, "needed_per_month"): f"{r['pace_needed_per_month']:.1f}",
-                say(L, "achieved_per_month_last_3"): f"{r['pace_last_3m']:.1f}",
+                say(L, "needed_per_month"): rate(r["pace_needed_per_month"]),
+                say(L, "achieved_per_month_last_3"): rate(r["pace_last_3m"]),
                 say(L, "forecast_mean_80_interval"): f"{n(expected_count(r))} ({n(r['lo80'])}–{n(r['hi80'])})",
                 say(L, "verdict_col"): status_words(r, L),
             }
@@ -172,8 +173,8 @@ def show_targets(ctx: Context) -> pd.DataFrame:
             target_date=day(first["target_date"]),
             target=n(first["target"]),
             target_diff=n(max(first["target"] - now, 0)),
-            pace_needed_per_month=first["pace_needed_per_month"],
-            pace_last_3m=first["pace_last_3m"],
+            pace_needed_per_month=rate(first["pace_needed_per_month"]),
+            pace_last_3m=rate(first["pace_last_3m"]),
             model=cf.model,
             prob_reach=prob(first["prob_reach"]),
         )

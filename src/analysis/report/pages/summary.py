@@ -24,6 +24,7 @@ from analysis.report.text import (
     n,
     pct,
     prob,
+    rate,
     say,
 )
 
@@ -68,8 +69,8 @@ def target_sentences(ctx: Context, targets: pd.DataFrame, now: int) -> list[str]
                     target_date=day(r["target_date"]),
                     target=n(r["target"]),
                     target_diff=n(r["target"] - now),
-                    pace_needed_per_month=r["pace_needed_per_month"],
-                    pace_last_3m=r["pace_last_3m"],
+                    pace_needed_per_month=rate(r["pace_needed_per_month"]),
+                    pace_last_3m=rate(r["pace_last_3m"]),
                     prob_reach=prob(r["prob_reach"]),
                 )
             )
