@@ -106,3 +106,11 @@ def test_a_district_named_twice_or_not_in_the_boundaries_is_refused_when_the_cit
     # no boundaries file yet: the names cannot be checked here (geo.read_districts refuses a missing file)
     (tmp_path / "other").mkdir()
     assert load_city(write(tmp_path / "other", two)).district_names == ("甲区", "乙区")
+
+
+def test_a_count_reported_before_the_buildout_start_is_a_baseline_not_an_error(tmp_path):
+    """Only goals must fall after buildout_start; a count reported before it (the stations on air when the
+    buildout began) is a baseline and loads."""
+    text = GOOD.replace("[[targets]]", '[[targets]]\ndate = 2019-06-30\non_air = 12\nkind = "reported"\n[[targets]]', 1)
+    city = load_city(write(tmp_path, text))
+    assert [(t.date.isoformat(), t.kind) for t in city.targets][0] == ("2019-06-30", "reported")

@@ -253,8 +253,9 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
         )
     start = _as_date(_require(info, "buildout_start", "[city]", path), "[city] buildout_start", path)
     for i, t in enumerate(targets, start=1):
-        # a count before the buildout starts has no month of the forecast's history to be judged against
-        if t.date < start:
+        # a goal before the buildout starts has no month of the forecast's history to be judged against (a
+        # count reported then, kind "reported", is a baseline and may well predate it)
+        if t.kind == "target" and t.date < start:
             raise ConfigError(f"[[targets]] #{i} date {t.date} is before [city] buildout_start {start}", path)
     if not any(t.kind == "target" for t in targets):
         raise ConfigError("[[targets]] has no entry of kind 'target'", path)
