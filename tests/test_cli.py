@@ -172,3 +172,26 @@ def test_a_target_line_read_back_from_model_json_with_every_pace_null_says_the_o
     row = pd.DataFrame(doc["targets"]).assign(target_date=lambda t: pd.to_datetime(t["target_date"])).iloc[0]
     assert row["pace_needed_per_month"] is None
     assert _describe_target_line(row) == "  target 11 by 2020-02-29: reached (target date passed: 12 on air against 11)"
+
+
+def test_forecast_says_when_the_report_date_lies_after_the_records(capsys):
+    """A report month after the records' last month reads as months with nothing added: said on stderr,
+    not silent; a report date within the records says nothing."""
+    import types
+
+    import pandas as pd
+
+    from analysis.cli import _note_records_end_before
+    from analysis.taskforce import DATE_COLUMNS
+
+    stations = pd.DataFrame({c: pd.to_datetime(["2021-05-01", None]) for c in DATE_COLUMNS})
+    city = types.SimpleNamespace(records_received=None)
+    _note_records_end_before(stations, city, pd.Timestamp("2021-05-20"))
+    assert capsys.readouterr().err == ""
+    _note_records_end_before(stations, city, pd.Timestamp("2022-01-10"))
+    err = capsys.readouterr().err
+    assert "records end on 2021-05-01" in err and "no station added" in err and err.count("\n") == 1
+    _note_records_end_before(
+        stations, types.SimpleNamespace(records_received=pd.Timestamp("2022-01-05")), pd.Timestamp("2022-01-10")
+    )
+    assert capsys.readouterr().err == ""

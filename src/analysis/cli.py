@@ -189,6 +189,23 @@ def _add_synth(sub) -> None:
     p.set_defaults(func=_cmd_synth)
 
 
+def _note_records_end_before(stations, city, as_of) -> None:
+    """Say so when the report date's month lies after the records' last month (records_received in
+    city.toml, else the latest date in them): the months between look like months with nothing added."""
+    import pandas as pd
+
+    from analysis.taskforce import extract_date_of
+
+    received = getattr(city, "records_received", None)
+    extract = pd.Timestamp(received) if received is not None else extract_date_of(stations)
+    if extract is not None and as_of.to_period("M") > extract.to_period("M"):
+        print(
+            f"  note: the records end on {extract.date()}: the months after it up to {as_of.date()} count as months "
+            "with no station added (give an --as-of on or before it)",
+            file=sys.stderr,
+        )
+
+
 def _cmd_forecast(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
@@ -231,9 +248,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         from analysis.forecast import forecast_stage
         from analysis.report.outputs import read_forecast
 
+        stations, city = read_stations(args.stations), resolve_city(args.city)
+        _note_records_end_before(stations, city, pd.Timestamp(args.as_of))
         paths = forecast_stage(
-            read_stations(args.stations),
-            resolve_city(args.city),
+            stations,
+            city,
             pd.Timestamp(args.as_of),
             args.out,
             fig_lang=args.lang,
