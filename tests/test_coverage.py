@@ -172,6 +172,12 @@ def test_radius_overrides(tiny_city, tiny_stations):
     assert (res["radius_m"] == 300.0).all()
     with pytest.raises(BadInputError):
         assess_coverage(st, city, radius_m=-1, **kw)
+    # a unit slip (1e9 m) is a one-line error, not a petabyte array
+    with pytest.raises(BadInputError, match="at most 50000 m"):
+        assess_coverage(st, city, radius_m=1e9, **kw)
+    st["radius_m"] = [100.0, 2e6, np.nan, np.nan, np.nan, np.nan]
+    with pytest.raises(BadInputError, match="1 stations with a footprint over 50 km"):
+        assess_coverage(st, city, **kw)
 
 
 def test_settings_from_city_toml(tiny_city):

@@ -308,6 +308,9 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
 #: What coverage uses of a station table when it is there: per-station radius and area type, and the
 #: names the key-site table and the map show.
+#: The largest footprint radius taken (a 700 MHz macro cell reaches ~10-20 km): a larger one is a unit slip, and its
+#: disc on the 50 m grid would not fit in memory.
+MAX_RADIUS_M = 50_000.0
 OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
 
 
@@ -421,9 +424,17 @@ def station_footprints(
     fixed = np.full(len(df), np.nan)
     if "radius_m" in stations.columns:
         fixed = pd.to_numeric(stations["radius_m"], errors="coerce").to_numpy(dtype=float)
+        too_far = fixed > MAX_RADIUS_M
+        if too_far.any():
+            raise BadInputError(
+                f"radius_m: {int(too_far.sum())} stations with a footprint over {MAX_RADIUS_M / 1000:g} km "
+                f"(largest {np.nanmax(fixed):g} m): not a cell's reach"
+            )
     if radius_m is not None:
-        if not radius_m > 0:
-            raise BadInputError(f"radius_m must be > 0, got {radius_m!r}")
+        if not 0 < radius_m <= MAX_RADIUS_M:
+            raise BadInputError(
+                f"radius_m must be > 0 and at most {MAX_RADIUS_M:g} m (a cell's reach), got {radius_m!r}"
+            )
         fixed = np.full(len(df), float(radius_m))
     has_fixed = np.isfinite(fixed)
     df["radius_source"] = np.where(has_fixed, "fixed", "link_budget")
