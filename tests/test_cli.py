@@ -195,3 +195,13 @@ def test_forecast_says_when_the_report_date_lies_after_the_records(capsys):
         stations, types.SimpleNamespace(records_received=pd.Timestamp("2022-01-05")), pd.Timestamp("2022-01-10")
     )
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("horizon", ["0", "-3", "x"])
+def test_a_horizon_of_no_months_is_a_usage_error(horizon, tmp_path, capsys):
+    """--horizon 0 wrote an empty forecast and exit 0; any horizon under a month is a usage error."""
+    from analysis import cli
+
+    argv = ["forecast", "--series", str(tmp_path / "s.csv"), "--horizon", horizon, "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert "not a number of months >= 1" in capsys.readouterr().err

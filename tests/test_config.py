@@ -114,3 +114,12 @@ def test_a_count_reported_before_the_buildout_start_is_a_baseline_not_an_error(t
     text = GOOD.replace("[[targets]]", '[[targets]]\ndate = 2019-06-30\non_air = 12\nkind = "reported"\n[[targets]]', 1)
     city = load_city(write(tmp_path, text))
     assert [(t.date.isoformat(), t.kind) for t in city.targets][0] == ("2019-06-30", "reported")
+
+
+def test_two_counts_for_one_target_date_are_refused(tmp_path):
+    """Two goals for one date with different counts: which one a stage used was the order of the file."""
+    text = GOOD.replace("[[targets]]", "[[targets]]\ndate = 2021-12-31\non_air = 500\n[[targets]]", 1)
+    with pytest.raises(ConfigError, match=r"#1 and #2 give 2021-12-31 two target counts \(500 and 446\)"):
+        load_city(write(tmp_path, text))
+    same = GOOD.replace("[[targets]]", "[[targets]]\ndate = 2021-12-31\non_air = 446\n[[targets]]", 1)
+    assert [t.on_air for t in load_city(write(tmp_path, same)).targets] == [446, 446]

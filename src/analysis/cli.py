@@ -24,6 +24,17 @@ def _date_arg(text: str):
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _months_arg(text: str) -> int:
+    """argparse type of --horizon: a whole number of months >= 1, else usage error (exit 2, one line)."""
+    try:
+        months = int(text)
+    except ValueError:
+        months = 0
+    if months < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of months >= 1")
+    return months
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean.stations import clean_to_folder
 
@@ -333,7 +344,7 @@ def _add_forecast(sub) -> None:
         "data/raw/ with --stations, none with --series)",
     )
     p.add_argument("--target", action="append", metavar="YYYY-MM-DD=COUNT", help="a target to test (repeatable)")
-    p.add_argument("--horizon", type=int, default=12, metavar="N", help="months to forecast (default 12)")
+    p.add_argument("--horizon", type=_months_arg, default=12, metavar="N", help="months to forecast (default 12)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--lang", choices=["en", "zh"], default="en", help="figure labels (default en)")
     p.add_argument("--paths", type=int, default=2000, help="simulated paths (default 2000)")
@@ -467,7 +478,9 @@ def _add_taskforce(sub) -> None:
         metavar="YYYY-MM-DD",
         help="date of the records (default: as_of of clean_summary.json beside PARQUET, else the latest stage date)",
     )
-    p.add_argument("--horizon", type=int, default=12, metavar="N", help="months of the bottom-up forecast (default 12)")
+    p.add_argument(
+        "--horizon", type=_months_arg, default=12, metavar="N", help="months of the bottom-up forecast (default 12)"
+    )
     p.add_argument("--lang", choices=["en", "zh"], default="zh", help="chart labels (default zh)")
     p.add_argument("--no-charts", action="store_true", help="skip funnel.png, blockers.png, days_stuck.png")
     p.add_argument("--source", default=None, help="source line for the charts (default: the file name)")

@@ -259,6 +259,16 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
             raise ConfigError(f"[[targets]] #{i} date {t.date} is before [city] buildout_start {start}", path)
     if not any(t.kind == "target" for t in targets):
         raise ConfigError("[[targets]] has no entry of kind 'target'", path)
+    said: dict[tuple, int] = {}
+    for i, t in enumerate(targets, start=1):
+        # two counts of one kind for one date: every stage would judge against whichever came first
+        first = said.setdefault((t.kind, t.date), i)
+        if first != i and targets[first - 1].on_air != t.on_air:
+            raise ConfigError(
+                f"[[targets]] #{first} and #{i} give {t.date} two {t.kind} counts "
+                f"({targets[first - 1].on_air} and {t.on_air})",
+                path,
+            )
     districts = tuple(
         District(
             name_zh=_require(d, "name_zh", f"[[districts]] #{i}", path),
