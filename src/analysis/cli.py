@@ -287,8 +287,8 @@ def _describe_target_line(r) -> str:
     """One console line per target. A target whose date has passed, or whose count is already on air, has
     an outcome, not a chance or a pace: its pace is NaN (null once read back from model.json)."""
     status = r.get("status", "")
-    head = f"  target {int(r['target'])} by {r['target_date'].date()}"
     target = int(r["target"])
+    head = f"  target {target} by {r['target_date'].date()}"
     months_left = r.get("months_left")
     # without months_left (a table from elsewhere), only a missed target is known to be past its date
     date_passed = float(months_left) <= 0 if _is_finite(months_left) else status == "missed"

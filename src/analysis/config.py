@@ -177,13 +177,18 @@ def _check_district_names(districts: tuple[District, ...], files: dict, path: Pa
     known = _read_boundary_names(boundaries) if boundaries is not None and boundaries.is_file() else None
     if known is None:  # no or unreadable boundaries: geo.read_districts says why when a stage needs them
         return
-    if seen != known:
-        # the same words as geo.read_districts, which refuses the same mismatch when it reads the polygons
-        extra, lacking = _first_few(known - seen), _first_few(seen - known)
-        raise ConfigError(
-            f"districts do not match {boundaries.name} (not in city.toml: {extra}; missing from the file: {lacking})",
-            path,
-        )
+    mismatch = describe_district_mismatch(known, seen, boundaries.name)
+    if mismatch:
+        raise ConfigError(mismatch, path)
+
+
+def describe_district_mismatch(in_file: set[str], in_config: set[str], file_name: str) -> str | None:
+    """What differs between the district names of a boundaries file and of city.toml, in one line (None
+    when they are the same): said alike when a city loads and when `geo.read_districts` reads polygons."""
+    if in_file == in_config:
+        return None
+    extra, lacking = _first_few(in_file - in_config), _first_few(in_config - in_file)
+    return f"districts do not match {file_name} (not in city.toml: {extra}; missing from the file: {lacking})"
 
 
 def _first_few(names: set[str], few: int = 8) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from analysis.config import RAW_DIR, City, available_cities, load_city
+from analysis.config import RAW_DIR, City, available_cities, describe_district_mismatch, load_city
 from analysis.errors import BadInputError, ConfigError, UsageError
 
 # --- GCJ-02 ---------------------------------------------------------------------------------
@@ -237,14 +237,9 @@ def read_districts(city: City) -> gpd.GeoDataFrame:
     dup = names[names.duplicated()]
     if len(dup):
         raise BadInputError(f"district {dup.iloc[0]!r} appears more than once", path)
-    expected = set(city.district_names)
-    if set(names) != expected:
-        extra = sorted(set(names) - expected)
-        lacking = sorted(expected - set(names))
-        raise ConfigError(
-            f"districts do not match city.toml (not in city.toml: {extra or 'none'}; missing: {lacking or 'none'})",
-            path,
-        )
+    mismatch = describe_district_mismatch(set(names), set(city.district_names), Path(path).name)
+    if mismatch:
+        raise ConfigError(mismatch, path)
     gdf = gdf.assign(name_zh=names)
     en_from_config = {d.name_zh: d.name_en for d in city.districts}
     if "name_en" not in gdf.columns:

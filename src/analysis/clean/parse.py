@@ -142,13 +142,12 @@ _DATE_PATTERNS = ((_YMD, _as_re2(_YMD)), (_COMPACT, _as_re2(_COMPACT)))
 _SERIAL_RE2 = _as_re2(_SERIAL)
 
 
-def _date_parts(text: pd.Series) -> pd.DataFrame:
-    """Year, month and day of each text by the first date pattern it matches (NaN where none).
-    RE2 over Arrow for all of them (a file with a time to the second on each row has as many
-    distinct dates as rows: Python's regex took ~3 µs a text per pattern); Python's regex only for
-    the texts RE2 finds no date in that hold a character outside ASCII (a non-ASCII digit is a digit
-    to Python's `\\d`)."""
-    arr = pa.array(text.array)
+def _date_parts(text: pd.Series, arr: pa.Array, non_ascii: np.ndarray) -> pd.DataFrame:
+    """Year, month and day of each text (`arr`: the same texts in Arrow; `non_ascii`: where one holds a
+    character outside ASCII) by the first date pattern it matches (NaN where none). RE2 over Arrow for
+    all of them (a file with a time to the second on each row has as many distinct dates as rows:
+    Python's regex took ~3 µs a text per pattern); Python's regex only for the texts RE2 finds no date
+    in that hold a character outside ASCII (a non-ASCII digit is a digit to Python's `\\d`)."""
     parts = pd.DataFrame(np.nan, index=text.index, columns=["y", "m", "d"], dtype="float64")
     found = np.zeros(len(text), dtype=bool)
     for _, re2 in _DATE_PATTERNS:
@@ -160,8 +159,7 @@ def _date_parts(text: pd.Series) -> pd.DataFrame:
                 values = pc.cast(pc.filter(matched.field(field), taken), pa.float64())
                 parts.loc[hit, field] = values.to_numpy(zero_copy_only=False)
             found |= hit
-    ascii_only = pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
-    rest = ~found & ~ascii_only
+    rest = ~found & non_ascii
     if rest.any():
         other = pd.DataFrame(np.nan, index=text.index[rest], columns=["y", "m", "d"], dtype="float64")
         for pattern, _ in _DATE_PATTERNS:
@@ -170,26 +168,26 @@ def _date_parts(text: pd.Series) -> pd.DataFrame:
     return parts
 
 
-def _is_serial_text(text: pd.Series) -> np.ndarray:
+def _is_serial_text(text: pd.Series, arr: pa.Array, non_ascii: np.ndarray) -> np.ndarray:
     """True where a text is an Excel serial (`_SERIAL`): RE2, and Python's regex for non-ASCII texts."""
-    arr = pa.array(text.array)
     out = pc.fill_null(pc.match_substring_regex(arr, _SERIAL_RE2), False).to_numpy(zero_copy_only=False)
-    other = ~pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
-    if other.any():
+    if non_ascii.any():
         out = out.copy()
-        out[other] = text[other].str.fullmatch(_SERIAL).fillna(False).to_numpy(dtype=bool)
+        out[non_ascii] = text[non_ascii].str.fullmatch(_SERIAL).fillna(False).to_numpy(dtype=bool)
     return out
 
 
 def _parse_date_texts(values: pd.Series) -> pd.Series:
     text = normalize_text(values)
-    parts = _date_parts(text)
+    arr = pa.array(text.array)
+    non_ascii = ~pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
+    parts = _date_parts(text, arr, non_ascii)
     # a year a nanosecond timestamp cannot hold (9999-12-31, a common "no date" placeholder) is unreadable
     # as a date, not an error: it was an OutOfBoundsDatetime traceback that stopped the whole clean
     valid = parts["m"].between(1, 12) & parts["d"].between(1, 31) & parts["y"].between(*TIMESTAMP_YEARS)
     parts = parts.where(valid)
     out = pd.to_datetime(pd.DataFrame({"year": parts["y"], "month": parts["m"], "day": parts["d"]}), errors="coerce")
-    serial_text = text.where(_is_serial_text(text))
+    serial_text = text.where(_is_serial_text(text, arr, non_ascii))
     serial = pd.to_numeric(serial_text, errors="coerce")
     serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
     from_serial = EXCEL_EPOCH + pd.to_timedelta(np.floor(serial), unit="D")

@@ -684,7 +684,7 @@ def _set_aside_stage_dates_out_of_order(rec: pd.DataFrame, notes: pd.Series) -> 
             continue
         mask = pd.Series(False, index=rec.index)
         mask.iloc[rows[dropped]] = True
-        said = rec[column].dt.strftime("%Y-%m-%d")
+        said = rec.loc[mask, column].dt.strftime("%Y-%m-%d").reindex(rec.index)  # (only the dates set aside)
         notes = _append_note(notes, mask, f"{column} ", said, " out of order with the other stage dates: set aside; ")
         rec.loc[mask, column] = pd.NaT
     return notes

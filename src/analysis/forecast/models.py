@@ -249,7 +249,8 @@ class _Statsmodels(_Fitted):
             sim = np.asarray(self.res.simulate(h, anchor="end", repetitions=n, rng=rng), float)
             sim = sim.reshape(h, n).T
             return np.diff(np.concatenate([np.full((n, 1), self.last_level), sim], axis=1), axis=1)
-        fast = None if self.draws_path_by_path else simulate_state_space(self.res, h, n, rng)
+        # (simulate_state_space is None for the models `draws_path_by_path` names: exog or time-varying)
+        fast = None if self.exog_fn is not None else simulate_state_space(self.res, h, n, rng)
         if fast is not None:
             return fast
         kw = {"exog": self._exog(h)} if self.exog_fn is not None else {}
@@ -1106,7 +1107,7 @@ def _refuse_targets_before_history(first: pd.Timestamp, targets: list[TargetResu
 
 
 def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
-    _refuse_targets_before_history(fc.history.index[0], targets)
+    # (targets before the history were refused by fit_forecast, which every caller runs first)
     rows = []
     known = fc.count_as_of if fc.count_as_of is not None else float(fc.history.iloc[-1])
     for t in targets:
