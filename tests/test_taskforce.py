@@ -402,6 +402,28 @@ def test_days_to_air_are_drawn_from_the_observed_stage_durations():
     assert np.all(freed[:, col["C"]] == days[:, col["C"]])
 
 
+def test_days_to_air_of_a_site_without_a_stage_date_or_a_completed_stage():
+    """A pipeline site whose current stage has no date (an empty 立项日期 beside 已立项) spent an unknown time
+    in it, and a stage no site has completed yet gives no date at all: both on the construction season's
+    clock, where both were tracebacks (NaT in the season's calendar; no uniform drawn for a stage)."""
+    season = np.ones(12)
+    season[[0, 1]] = 0.2
+    done = [_site(f"D{i}", start="2020-06-01", reached="site_access") for i in range(4)]
+    undated = _site("U", start="2021-01-01", reached="planned", dates=False, status="planned")
+    st = _frame(done + [undated, _site("S", start="2021-01-01", reached="site_selection")])
+    sites, days = P.sample_days_to_air(st, "2021-04-06", 20, np.random.default_rng(0), season=season)
+    col = dict(zip(sites["station_id"], range(len(sites))))
+    assert {"U", "S"} <= set(col)
+    # construction was never completed by anyone: no basis for a date, for either site
+    assert np.isinf(days[:, col["U"]]).all() and np.isinf(days[:, col["S"]]).all()
+    from analysis.season import working_days
+
+    start = pd.Series(pd.to_datetime(["2021-01-01", None]))
+    assert np.isnan(working_days(start, "2021-03-11", season)[1])
+    assert working_days(start, "2021-03-11", season)[0] == pytest.approx(59 * 0.2 + 10)
+    assert np.isnan(working_days(pd.Series(pd.to_datetime([None])), "2021-03-11", season)).all()
+
+
 def test_km_support_counts_as_the_time_by_time_loop():
     """Kaplan-Meier masses from counts made at once equal those of one pass over the spells per time."""
 

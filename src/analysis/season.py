@@ -578,7 +578,8 @@ def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
     """Days from `start` to `end` (a Series or one date) on the construction season's clock: a
     calendar day of month m counts factors[m - 1] days (mean 1 over a year); calendar days
     without factors. A stage that spans a winter stop then takes about as many working days as
-    the same stage in summer, so durations observed in one season carry over to another."""
+    the same stage in summer, so durations observed in one season carry over to another. NaN where
+    either date is missing (NaT)."""
     start = pd.to_datetime(pd.Series(start)).reset_index(drop=True)
     end_s = (
         pd.to_datetime(pd.Series(end)).reset_index(drop=True)
@@ -586,12 +587,17 @@ def working_days(start: pd.Series, end, factors=None) -> np.ndarray:
         else pd.Series(pd.Timestamp(end), index=start.index)
     )
     calendar = (end_s - start).dt.days.to_numpy(float)
-    if factors is None or len(start) == 0:
+    # (a site whose stage has no date, NaT, spent an unknown time in it: NaN, as calendar days give)
+    known = np.flatnonzero(start.notna().to_numpy() & end_s.notna().to_numpy())
+    if factors is None or known.size == 0:
         return calendar
+    start, end_s = start.iloc[known], end_s.iloc[known]
     lo = min(start.min(), end_s.min())
     hi = max(start.max(), end_s.max())
     days = pd.date_range(lo, hi, freq="D")
     work = np.r_[0.0, np.cumsum(np.asarray(factors, float)[days.month.to_numpy() - 1])]
     i0 = (start - lo).dt.days.to_numpy()
     i1 = (end_s - lo).dt.days.to_numpy()
-    return work[i1] - work[i0]
+    out = np.full(len(calendar), np.nan)
+    out[known] = work[i1] - work[i0]
+    return out

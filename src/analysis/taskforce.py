@@ -856,6 +856,8 @@ def _simulate_sites(plans: list[list], spent: np.ndarray, rng, n_paths: int, mon
             rows = pos[sites]
             if draw == "freed":
                 part, used = month_left * u[rows], 1
+            elif draw.blocks == 0:  # no spell of the stage completed yet: no basis for a date, no uniform drawn
+                part, used = np.full((len(sites), n_paths), np.inf), 0
             else:
                 used = draw.blocks
                 part = draw.days(u[rows], u[rows + 1] if used == 2 else None, spent[sites])
