@@ -293,3 +293,22 @@ def test_chromium_at_1400_px_no_tofu_no_table_cut_off(reports, lang, page, tmp_p
 def test_the_tofu_check_fails_on_a_character_the_font_lacks():
     latin = _font_files(["DejaVu Sans"])
     assert latin and _uncovered("Karamay 克拉玛依", latin) == set("克拉玛依")
+
+
+def test_blocker_counts_tell_no_blocker_from_not_known():
+    """A pipeline site that reported no blocker is 'none'; only a site that has left the stage it was
+    reported in since is 'not known' (every site without a blocker was called not known before)."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import blocker_counts
+
+    sites = pd.DataFrame(
+        {
+            "stage": ["planned", "construction", "site_access", "construction", "on_air"],
+            "blocker": [None, "power", None, None, None],
+            "blocker_note": [None, None, "site left this stage after 2021-03-22: its blocker on that date is not known", None, None],
+        }
+    )
+    ctx = SimpleNamespace(taskforce=lambda: SimpleNamespace(sites=sites))
+    counts = blocker_counts(ctx).set_index("blocker")["sites"].to_dict()
+    assert counts == {"none": 2, "power": 1, "not_known": 1}

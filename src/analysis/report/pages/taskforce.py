@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import OPERATOR_NAMES_ZH
@@ -80,15 +81,9 @@ def blocker_counts(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline per reported blocker (as known on the report date)."""
     tf = ctx.taskforce()
     s = tf.sites[tf.sites["stage"].isin(PIPELINE_STAGES)]
-    known = (
-        s["blocker"]
-        .fillna(
-            s["blocker_note"]
-            .where(s["blocker_note"].fillna("").str.contains("left"), None)
-            .map(lambda v: None if v is None else "not_known")
-        )
-        .fillna("none")
-    )
+    # a site without a blocker: not known when it has left the stage it was reported in since, else none
+    left = s["blocker_note"].fillna("").str.contains("left", regex=False).to_numpy(bool)
+    known = s["blocker"].where(s["blocker"].notna(), np.where(left, "not_known", "none"))
     return known.value_counts().rename_axis("blocker").rename("sites").reset_index()
 
 
