@@ -306,7 +306,13 @@ def test_blocker_counts_tell_no_blocker_from_not_known():
         {
             "stage": ["planned", "construction", "site_access", "construction", "on_air"],
             "blocker": [None, "power", None, None, None],
-            "blocker_note": [None, None, "site left this stage after 2021-03-22: its blocker on that date is not known", None, None],
+            "blocker_note": [
+                None,
+                None,
+                "site left this stage after 2021-03-22: its blocker on that date is not known",
+                None,
+                None,
+            ],
         }
     )
     ctx = SimpleNamespace(taskforce=lambda: SimpleNamespace(sites=sites))
