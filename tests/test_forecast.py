@@ -86,6 +86,32 @@ def test_read_series_rejects_bad_files_naming_the_row(tmp_path, text, problem, r
     assert str(p) in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "dates, want",
+    [
+        (["2020-12", "2021-06", "2021-12"], ["2020-12-31", "2021-06-30", "2021-12-31"]),  # a month: its end
+        (["2020年12月", "2021/6", "2021.12"], ["2020-12-31", "2021-06-30", "2021-12-31"]),
+        (["2021Q1", "2021-Q2", "2021 Q3"], ["2021-03-31", "2021-06-30", "2021-09-30"]),  # a quarter: its end
+        (["2019", "2020年", "2021"], ["2019-12-31", "2020-12-31", "2021-12-31"]),  # a year: its end
+        (["2020年12月31日", "2021年6月30日", "2021-12-31"], ["2020-12-31", "2021-06-30", "2021-12-31"]),
+    ],
+)
+def test_a_count_published_for_a_period_stands_at_its_end(tmp_path, dates, want):
+    """A count published for December is the count at the end of December: read as December 1st, it sat a
+    month early on the month-end axis (448 published for 2021-12 was forecast as 467 for 2021-12-31)."""
+    p = _csv(tmp_path, "date,value\n" + "".join(f"{d},{10 * (i + 1)}\n" for i, d in enumerate(dates)))
+    assert [d.strftime("%Y-%m-%d") for d in F.read_series(p)["date"]] == want
+
+
+def test_yearly_counts_across_a_leap_year_are_not_a_gap(tmp_path):
+    """Year ends around 29 February 2020 or 2024 are 12 months apart (366 days / 30.44 was 12.02 > 12: refused)."""
+    text = "date,value\n2019-12-31,13\n2020-12-31,71.8\n2021-12-31,142.5\n2023-12-31,337.7\n2024-12-31,425.1\n"
+    with pytest.raises(BadInputError, match="gap of 24 months"):
+        F.read_series(_csv(tmp_path, text))
+    text = text.replace("2023-12-31,337.7\n", "2022-12-31,231.2\n2023-12-31,337.7\n")
+    assert len(F.read_series(_csv(tmp_path, text))) == 6
+
+
 def test_cli_bad_series_is_one_line_and_exit_1(tmp_path, capsys):
     p = _csv(tmp_path, "date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n")
     assert main(["forecast", "--series", str(p), "--horizon", "3", "--out", str(tmp_path / "o")]) == 1

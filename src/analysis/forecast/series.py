@@ -4,6 +4,7 @@ districts), and published counts read from a file and interpolated to month ends
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,42 @@ def count_on_air_by_district(stations: pd.DataFrame, as_of) -> pd.Series:
     return on.groupby(stations["district"]).sum().astype(int)
 
 
+#: A count published for a period, not a day: a year (2021, 2021年), a quarter (2021Q3, 2021-Q3) or a month
+#: (2021-12, 2021/12, 2021.12, 2021年12月).
+_YEAR = re.compile(r"(\d{4})\s*年?")
+_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])")
+_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
+_DAY_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+
+
+def _published_date(text: str) -> pd.Timestamp | None:
+    """The day a published count stands for: a day as written; a year, quarter or month as its last day
+    (a count published for December 2021 is the count at the end of it, not on December 1st, which put
+    the month's count a month early on the month-end axis). None when it is no date."""
+    for pattern, end in ((_YEAR, pd.offsets.YearEnd(0)), (_QUARTER, pd.offsets.QuarterEnd(0))):
+        m = pattern.fullmatch(text)
+        if m:
+            month = 1 if pattern is _YEAR else 3 * int(m.group(2)) - 2
+            return pd.Timestamp(int(m.group(1)), month, 1) + end
+    m = _MONTH.fullmatch(text)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1) + pd.offsets.MonthEnd(0)
+    m = _DAY_ZH.fullmatch(text)
+    if m:
+        text = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    try:
+        date = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return None if pd.isna(date) else date
+
+
+def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
+    """Calendar months from a to b, a day counted as its share of its month: month end to month end is a
+    whole number (a year that holds a 29 February is 12 months, not 366 / 30.44 = 12.02)."""
+    return 12 * (b.year - a.year) + (b.month - a.month) + b.day / b.days_in_month - a.day / a.days_in_month
+
+
 def read_series(path: str | Path) -> pd.DataFrame:
     """Read a published cumulative count, CSV `date,value`; one row per published date, sorted.
 
@@ -136,12 +173,13 @@ def read_series(path: str | Path) -> pd.DataFrame:
     rows = []
     for i, (d, v) in enumerate(zip(raw["date"], raw["value"]), start=2):  # line 1 is the header
         d, v = d.strip(), v.strip()
-        try:
-            date = pd.Timestamp(d)
-            if pd.isna(date):
-                raise ValueError
-        except (ValueError, TypeError):
-            raise BadInputError(f"date {d!r} does not parse (use YYYY-MM-DD)", file=path, row=i) from None
+        date = _published_date(d)
+        if date is None:
+            raise BadInputError(
+                f"date {d!r} does not parse (use YYYY-MM-DD; a month 2021-12, quarter 2021Q3, year 2021: its last day)",
+                file=path,
+                row=i,
+            )
         if v == "":
             raise BadInputError(f"gap: no value for {date.date()}", file=path, row=i)
         try:
@@ -170,7 +208,7 @@ def read_series(path: str | Path) -> pd.DataFrame:
                 file=path,
                 row=int(cur["row"]),
             )
-        months = (cur["date"] - prev["date"]).days / 30.4375
+        months = _months_between(prev["date"], cur["date"])
         if months > MAX_GAP_MONTHS:
             raise BadInputError(
                 f"gap of {months:.0f} months between {prev['date'].date()} (row {prev['row']}) and "
