@@ -424,3 +424,35 @@ def test_a_date_before_any_station_is_on_air_is_zero_coverage(tiny_city, tiny_st
     assert (by["urban_covered_pct"].fillna(0) == 0).all() and len(by) == 3
     gaps = json.loads((out / "gaps.geojson").read_text(encoding="utf-8"))["features"]
     assert "西区" in {g["properties"]["district"] for g in gaps}
+
+
+def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, tiny_stations, tmp_path):
+    """A town drawn across West and East but labelled West: each district gets the part inside it (it was
+    credited whole to West, more built-up area than West holds), and a district with no built-up area mapped
+    is not 'fully covered' for having nothing to judge it by (East, no station near it, was 'yes')."""
+    path = tiny_city / "urban_areas.geojson"
+    urban = json.loads(path.read_text(encoding="utf-8"))
+    urban["features"][0]["geometry"]["coordinates"] = [
+        [[84.85, 45.58], [84.89, 45.58], [84.89, 45.62], [84.85, 45.62], [84.85, 45.58]]
+    ]
+    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2021-03-22", "--no-map"]
+    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    by = pd.read_csv(tmp_path / "a" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
+    west, east = by.loc["西区", "urban_area_km2"], by.loc["东区", "urban_area_km2"]
+    assert west == pytest.approx(east, rel=0.02)  # 84.85-84.87 and 84.87-84.89: as much on each side
+    assert west + east == pytest.approx(by.loc["全市", "urban_area_km2"], abs=0.002)  # (rounded to 1e-3)
+
+    # the town inside West only, and no key site in East: East has nothing mapped to judge it by
+    urban["features"][0]["geometry"]["coordinates"] = [
+        [[84.82, 45.58], [84.86, 45.58], [84.86, 45.62], [84.82, 45.62], [84.82, 45.58]]
+    ]
+    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    sites = pd.read_csv(tiny_city / "sites.csv", dtype=str, keep_default_na=False)
+    sites[sites["district"] != "东区"].to_csv(tiny_city / "sites.csv", index=False)
+    assert cli.main([*argv, "--out", str(tmp_path / "b")]) == 0
+    by = pd.read_csv(tmp_path / "b" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
+    assert by.loc["东区", "urban_area_km2"] == 0 and by.loc["东区", "n_target_sites"] == 0
+    assert not by.loc["东区", "is_fully_covered"]
