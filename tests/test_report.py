@@ -383,6 +383,23 @@ def test_every_note_of_a_published_series_forecast_reads_in_chinese():
         assert translate_note(note, "zh"), note
 
 
+def test_every_basis_of_the_district_split_reads_in_chinese(tmp_path):
+    """Each basis `district_target_shares` can give (a district with no share given falls back to the
+    pipeline, then to the sites added since and in the pipeline) has its Chinese words on the page."""
+    from analysis.report.chrome import translate_note
+
+    d = "2020-12-31"
+    for basis in (
+        "city.toml target_share",
+        f"city.toml gives no target_share: split by the 64 sites in the pipeline on {d}",
+        f"city.toml gives no target_share: split by the 11 sites in the pipeline on {d} "
+        "(only 11 sites: a rough split; set target_share in city.toml)",
+        f"city.toml gives no target_share and no site was in the pipeline on {d}: "
+        "split by the sites on air since then and in the pipeline on 2021-03-22",
+    ):
+        assert translate_note(basis, "zh"), basis
+
+
 def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):
     from analysis.report.inputs import made_at
 

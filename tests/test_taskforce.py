@@ -539,6 +539,11 @@ def test_district_targets_split_by_the_planned_sites_when_the_city_gives_no_shar
         2,
     )  # 7.5/2.5: whole stations, sum 10, a tie to the larger
     assert "split by the 4 sites in the pipeline on 2020-12-31" in t.loc["西区", "share_basis"]
+    # 4 sites are too few to split a city's targets by: the basis says so, and reads in Chinese
+    assert "(only 4 sites: a rough split; set target_share in city.toml)" in t.loc["西区", "share_basis"]
+    from analysis.report.chrome import translate_note
+
+    assert "分解较粗" in translate_note(t.loc["西区", "share_basis"], "zh")
     t = P.split_district_targets(st, "2021-12-31", city).set_index("district")
     assert t.loc["西区", "achieved_add"] == 3 and t.loc[P.CITY_TOTAL, "achieved_add"] == 4
     assert t.loc[P.CITY_TOTAL, "achieved_pct"] == 40.0

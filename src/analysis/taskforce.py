@@ -1032,6 +1032,11 @@ def _apportion(total: int, shares: pd.Series) -> pd.Series:
     return pd.Series(values, index=base.index, name=base.name)
 
 
+#: Fewer sites than this in the pipeline the split is read from: the split is said to be rough (11 sites gave
+#: two districts a share of 0, so their targets to 2025 were their counts of the year before).
+ROUGH_SPLIT_SITES = 30
+
+
 def district_target_shares(
     stations: pd.DataFrame, as_of, city: City | str, extract_date=None, order=None, stages_on: StagesOn | None = None
 ) -> tuple[pd.Series, str]:
@@ -1060,10 +1065,11 @@ def district_target_shares(
     at_start = stages_on.counted(baseline)
     start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
     if start_pipe.sum():
+        n = int(start_pipe.sum())
+        rough = f" (only {n} sites: a rough split; set target_share in city.toml)" if n < ROUGH_SPLIT_SITES else ""
         return (
-            start_pipe / start_pipe.sum(),
-            f"city.toml gives no target_share: split by the {int(start_pipe.sum())} sites in the "
-            f"pipeline on {baseline.date()}",
+            start_pipe / n,
+            f"city.toml gives no target_share: split by the {n} sites in the pipeline on {baseline.date()}{rough}",
         )
     on = st["on_air_date"].notna() & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)
     programme = st[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(

@@ -60,6 +60,16 @@ NOTE_PATTERNS = (
         r"city\.toml gives no target_share: split by the (?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+)",
         "note.share_pipeline",
     ),
+    (
+        r"city\.toml gives no target_share: split by the (?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+) "
+        r"\(only \d+ sites: a rough split; set target_share in city\.toml\)",
+        "note.share_pipeline_rough",
+    ),
+    (
+        r"city\.toml gives no target_share and no site was in the pipeline on (?P<d>[\d-]+): "
+        r"split by the sites on air since then and in the pipeline on (?P<a>[\d-]+)",
+        "note.share_programme",
+    ),
     (r"city\.toml target_share", "note.share_given"),
 )
 
