@@ -270,3 +270,12 @@ def test_an_opencellid_gnb_with_the_stations_gnb_id_is_that_station_hundreds_of_
 )
 def test_sender_of_a_table_from_its_names_and_headers(context, columns, sender):
     assert sender_of_table(context, columns) == sender
+
+
+def test_records_of_no_known_operator_are_not_paired_across_senders(tmp_path, city):
+    """An operator "unknown" is none: a tower row and an operator-file row that name none stay two stations."""
+    folder = tmp_path / "in"
+    _write(folder, "stations.csv", "站号,站名,经度,纬度,开通日期", [f"A1,甲,{LON},{LAT},2021-03-05"])
+    _write(folder, "铁塔.csv", TOWER_HEADER, [f"T1,甲塔,其他,{LON},{LAT},已开通,2021-03-05"])
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["unknown-A1", "unknown-T1"]

@@ -502,7 +502,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     xyz = metric_xyz(lon, lat)
     taken = np.zeros(len(heads), dtype=bool)  # merged into another sender's record
     rows, anchors, refused = [], [], []
-    for op in sorted(set(operator[head_sender > head_sender.min()])):
+    # ("unknown" is no operator: two senders' records of it are not known to be one operator's)
+    for op in sorted(set(operator[head_sender > head_sender.min()]) - {"unknown"}):
         of_op = operator == op
         for kind in np.unique(head_sender[of_op])[1:]:
             pool = np.flatnonzero(of_op & (head_sender < kind) & ~taken)

@@ -1193,7 +1193,7 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
     width, names = len(sheet_names) + 1, [None, *sheet_names]
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
-    of_pair = [by_table[(files.categories[p // width], names[p % width])] for p in pairs]
+    of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
     return np.asarray(of_pair, dtype=np.int8)[at]
 
 
