@@ -279,3 +279,20 @@ def test_records_of_no_known_operator_are_not_paired_across_senders(tmp_path, ci
     _write(folder, "铁塔.csv", TOWER_HEADER, [f"T1,甲塔,其他,{LON},{LAT},已开通,2021-03-05"])
     result = _clean(folder, city)
     assert sorted(result.stations["station_id"]) == ["unknown-A1", "unknown-T1"]
+
+
+def test_an_operators_gnb_list_and_its_site_list_are_two_namespaces_of_one_sender(tmp_path, city):
+    """CMCC's engineering parameters (gNB IDs) and its site list (站址编码) name one mast in two ways: one
+    station under the gNB ID, which OpenCelliD's cells carry."""
+    folder = tmp_path / "in"
+    _write(folder, "中国移动_工参.csv", GNB_HEADER, [f"700301,甲,中国移动,{LON},{LAT},n41,2021-03-05"])
+    _write(
+        folder,
+        "中国移动_站址清单.csv",
+        "站址编码,站名,运营商,经度,纬度,开通日期",
+        [f"14030300001,甲站,移动,{LON},{LAT},2021-03-05"],
+    )
+    result = _clean(folder, city)
+    assert result.stations["station_id"].tolist() == ["CMCC-700301"]
+    detail = _merged(result, "same_station_other_sender")["detail"].iloc[0]
+    assert "site code 14030300001 and gNB ID 700301, 0 m apart, the same on-air date" in detail

@@ -15,7 +15,8 @@ records of one station sent by different senders:
   per station (the nearest pair first, agreeing on-air dates before disagreeing ones): a sender that
   lists two stations there keeps two. The operator's record heads the station (gNB ID before site code
   before 站址编码: it is what the operator and OpenCelliD call the station) and its values come first.
-  Each merge and each refused pairing is said in the quarantine detail and the station's notes.
+  Each merge is said in the quarantine detail and the station's notes; a record refused because each
+  record within reach is paired with another of its sender already says so in its station's notes.
 - An OpenCelliD gNB site whose gNB ID equals an operator record's gNB ID (a file whose code column is a
   gNB ID), same operator, is that station up to GNB_ID_MATCH_RADIUS_M (5 km): OpenCelliD places cells where
   phones heard them, often hundreds of metres off; farther, the equal ID is refused (a typed ID or a wrong
