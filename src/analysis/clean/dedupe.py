@@ -12,7 +12,7 @@ records of one station sent by different senders:
   one of another, same operator, within DUPLICATE_RADIUS_M (50 m, the radius already trusted for code-less
   rows: a tower export and an operator's survey of one mast differ by a few metres of GPS error, while
   two masts of one operator stand hundreds of metres apart) are one station, one record of each sender
-  per station (the nearest pair first, agreeing on-air dates before disagreeing ones): a sender that
+  per station (pairs of agreeing on-air dates first, then the nearest): a sender that
   lists two stations there keeps two. The operator's record heads the station (gNB ID before site code
   before 站址编码: it is what the operator and OpenCelliD call the station) and its values come first.
   Each merge is said in the quarantine detail and the station's notes; a record refused because each
