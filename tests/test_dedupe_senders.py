@@ -262,10 +262,14 @@ def test_an_opencellid_gnb_with_the_stations_gnb_id_is_that_station_hundreds_of_
         ("铁塔_站址台账", {"站址编码": "site_code", "需求运营商": "operator"}, SENDER_TOWER),
         ("China_Tower_sites", {"site_id": "site_code", "operator": "operator"}, SENDER_TOWER),
         ("阳泉 站址跟踪表", {"站址编码": "site_code", "需求运营商": "operator"}, SENDER_TOWER),
+        ("站址 克拉玛依市5G基站建设推进专班 跟踪表", {"站址编码": "site_code", "运营商": "operator"}, SENDER_TOWER),
+        ("sites", {"铁塔站址编码": "site_code", "运营商": "operator"}, SENDER_TOWER),
+        ("中国移动_5G基站清单", {"站址编码": "site_code", "需求方": "operator"}, SENDER_TOWER),
         ("中国移动_5G基站清单", {"gNB ID": "site_code", "运营商": "operator"}, SENDER_GNB_ID),
         ("cmcc_cells", {"GNODEB_ID": "site_code"}, SENDER_GNB_ID),
         ("中国移动_5G基站开通清单", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
         ("电信5G站点台账", {"站号": "site_code"}, SENDER_OPERATOR),
+        ("Unicom_macro_tower_list", {"site_id": "site_code", "carrier": "operator"}, SENDER_OPERATOR),
     ],
 )
 def test_sender_of_a_table_from_its_names_and_headers(context, columns, sender):

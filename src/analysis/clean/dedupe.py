@@ -55,9 +55,10 @@ GNB_ID_MATCH_RADIUS_M = 5_000.0
 #: tower company's 站址编码.
 SENDER_GNB_ID, SENDER_OPERATOR, SENDER_TOWER = 0, 1, 2
 _SENDER_CODE_NAMES = ("gNB ID", "site code", "tower-company 站址编码")
-#: A tower company's file, sheet or title (中国铁塔, China Tower) or its tenant column (需求运营商: the
+#: A tower company's (or the task force's, 专班, which tracks the tower company's sites) file, sheet or
+#: title (中国铁塔, China Tower), a header of its own (铁塔站址编码), or its tenant column (需求运营商: the
 #: operator that asked for the site).
-_TOWER_CONTEXT = re.compile(r"铁塔|tower", re.IGNORECASE)
+_TOWER_CONTEXT = re.compile(r"铁塔|china[\s_-]*tower|专班|task[\s_-]*force", re.IGNORECASE)
 _TOWER_OPERATOR_HEADERS = ("需求运营商", "需求方", "租户", "tenant")
 
 
@@ -424,14 +425,16 @@ def _follow_anchors(anchors: pd.Series, steps: int) -> pd.Series:
 
 
 def sender_of_table(context: str, columns: dict[str, str]) -> int:
-    """The namespace of a table's site codes: SENDER_TOWER for a tower company's table (its file, sheet or
-    title names the tower company, or its operator column is the tenant, 需求运营商), SENDER_GNB_ID for an
+    """The namespace of a table's site codes: SENDER_TOWER for a tower company's table (its file, sheet,
+    title or a header names the tower company or the task force, or its operator column is the tenant,
+    需求运营商), SENDER_GNB_ID for an
     operator's table whose code column is a gNB ID (gNB ID, gNodeB ID), else SENDER_OPERATOR.
     `columns`: the table's original headers -> canonical fields (`RawTable.columns`)."""
     headers = {_squeezed(header): field for header, field in columns.items()}
-    if _TOWER_CONTEXT.search(unicodedata.normalize("NFKC", context)) or any(
+    tenant_column = any(
         word in header for header, field in headers.items() if field == "operator" for word in _TOWER_OPERATOR_HEADERS
-    ):
+    )
+    if tenant_column or any(_TOWER_CONTEXT.search(text) for text in [unicodedata.normalize("NFKC", context), *headers]):
         return SENDER_TOWER
     if any(("gnb" in header or "gnodeb" in header) for header, field in headers.items() if field == "site_code"):
         return SENDER_GNB_ID
