@@ -300,3 +300,25 @@ def test_an_operators_gnb_list_and_its_site_list_are_two_namespaces_of_one_sende
     assert result.stations["station_id"].tolist() == ["CMCC-700301"]
     detail = _merged(result, "same_station_other_sender")["detail"].iloc[0]
     assert "site code 14030300001 and gNB ID 700301, 0 m apart, the same on-air date" in detail
+
+
+def test_a_code_conflict_names_the_station_its_code_joined_across_senders(tmp_path, city):
+    """The tower company gives 站址编码 T1 twice, 300 m apart: the second is a conflict, and its detail
+    names the station the first joined (the operator's), not a record that is no station any more."""
+    folder = tmp_path / "in"
+    _write(folder, "移动.csv", GNB_HEADER, [f"700401,甲,移动,{LON},{LAT},n41,2021-03-05"])
+    elsewhere = _offset(300.0)
+    _write(
+        folder,
+        "铁塔.csv",
+        TOWER_HEADER,
+        [
+            f"T1,甲塔,移动,{LON},{LAT},已开通,2021-03-05",
+            f"T1,甲塔,移动,{elsewhere[0]:.7f},{elsewhere[1]:.7f},已开通,2021-03-05",
+        ],
+    )
+    result = _clean(folder, city)
+    assert result.stations["station_id"].tolist() == ["CMCC-700401"]
+    q = result.quarantine.set_index("reason")
+    assert q.loc["site_code_conflict", "detail"].endswith("m from the kept record of this code CMCC-700401")
+    assert q.loc["same_station_other_sender", "merged_into"] == "CMCC-700401"
