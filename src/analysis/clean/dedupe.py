@@ -1,10 +1,32 @@
 """De-duplication: which usable raw rows are one station, and which OpenCelliD site is which station.
 
-Owns the radii (metres on the ground) and the distance helpers they are measured with.
+Owns the radii (metres on the ground), the distance helpers they are measured with, and the rule for
+records of one station sent by different senders:
+
+- A code is a name in its sender's namespace (`sender_of_table`): the tower company's 站址编码, an
+  operator's own site code, an operator's gNB ID. Codes of two namespaces never compare equal (the
+  same text in two of them proves nothing), and different codes of two namespaces do not prove two
+  stations either. Within one namespace a code decides: the same operator and code within 50 m is one
+  station, farther a conflict; two codes are two stations even 0 m apart (several gNBs on one mast).
+- Across namespaces the place decides, as it does for rows without a code: a record of one sender and
+  one of another, same operator, within DUPLICATE_RADIUS_M (50 m, the radius already trusted for code-less
+  rows: a tower export and an operator's survey of one mast differ by a few metres of GPS error, while
+  two masts of one operator stand hundreds of metres apart) are one station, one record of each sender
+  per station (pairs of agreeing on-air dates first, then the nearest): a sender that
+  lists two stations there keeps two. The operator's record heads the station (gNB ID before site code
+  before 站址编码: it is what the operator and OpenCelliD call the station) and its values come first.
+  Each merge is said in the quarantine detail and the station's notes; a record refused because each
+  record within reach is paired with another of its sender already says so in its station's notes.
+- An OpenCelliD gNB site whose gNB ID equals an operator record's gNB ID (a file whose code column is a
+  gNB ID), same operator, is that station up to GNB_ID_MATCH_RADIUS_M (5 km): OpenCelliD places cells where
+  phones heard them, often hundreds of metres off; farther, the equal ID is refused (a typed ID or a wrong
+  position) and noted. Other sites match the same operator's nearest station within MATCH_RADIUS_M.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,6 +46,20 @@ DUPLICATE_RADIUS_M = 50.0
 #: An OpenCelliD gNB site within this distance of an operator's station of the same operator is
 #: that station: OpenCelliD positions are averages of where phones heard the cells.
 MATCH_RADIUS_M = 500.0
+#: An OpenCelliD gNB site with the gNB ID of an operator's station is that station within this distance:
+#: beyond the reach of a 5G cell even in open country, an equal ID is a typing error or a wrong position.
+GNB_ID_MATCH_RADIUS_M = 5_000.0
+
+#: The namespaces of site codes, by sender (`sender_of_table`), in the order in which the records of one
+#: station head it: an operator's gNB ID (what OpenCelliD cells carry), an operator's own site code, the
+#: tower company's 站址编码.
+SENDER_GNB_ID, SENDER_OPERATOR, SENDER_TOWER = 0, 1, 2
+_SENDER_CODE_NAMES = ("gNB ID", "site code", "tower-company 站址编码")
+#: A tower company's (or the task force's, 专班, which tracks the tower company's sites) file, sheet or
+#: title (中国铁塔, China Tower), a header of its own (铁塔站址编码), or its tenant column (需求运营商: the
+#: operator that asked for the site).
+_TOWER_CONTEXT = re.compile(r"铁塔|china[\s_-]*tower|专班|task[\s_-]*force", re.IGNORECASE)
+_TOWER_OPERATOR_HEADERS = ("需求运营商", "需求方", "租户", "tenant")
 
 
 #: The WGS-84 ellipsoid: distances are measured on it, as a geodesic would be.
@@ -388,13 +424,168 @@ def _follow_anchors(anchors: pd.Series, steps: int) -> pd.Series:
     return pd.Series(anchor_of[labels], index=anchors.index, name=anchors.name)
 
 
-def match_sites(good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index) -> tuple[pd.Series, pd.Series]:
-    """Per OpenCelliD gNB site: the operator station row within MATCH_RADIUS_M (the nearest of the same
-    operator) or None, and its distance in metres."""
+def sender_of_table(context: str, columns: dict[str, str]) -> int:
+    """The namespace of a table's site codes: SENDER_TOWER for a tower company's table (its file, sheet,
+    title or a header names the tower company or the task force, or its operator column is the tenant,
+    需求运营商), SENDER_GNB_ID for an
+    operator's table whose code column is a gNB ID (gNB ID, gNodeB ID), else SENDER_OPERATOR.
+    `columns`: the table's original headers -> canonical fields (`RawTable.columns`)."""
+    headers = {_squeezed(header): field for header, field in columns.items()}
+    tenant_column = any(
+        word in header for header, field in headers.items() if field == "operator" for word in _TOWER_OPERATOR_HEADERS
+    )
+    if tenant_column or any(_TOWER_CONTEXT.search(text) for text in [unicodedata.normalize("NFKC", context), *headers]):
+        return SENDER_TOWER
+    if any(("gnb" in header or "gnodeb" in header) for header, field in headers.items() if field == "site_code"):
+        return SENDER_GNB_ID
+    return SENDER_OPERATOR
+
+
+def _squeezed(header: str) -> str:
+    """A header in lower case without spaces, _ or - (gNB ID, gnb_id, GNB-ID alike)."""
+    return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(header)).lower())
+
+
+def rows_of_later_senders(sender: np.ndarray) -> np.ndarray:
+    """True for the rows `merge_across_senders` may merge into another sender's record: those of every
+    namespace but the first present (all False when one namespace sent every row, as a national file)."""
+    sender = np.asarray(sender)
+    if not len(sender) or sender.min() == sender.max():
+        return np.zeros(len(sender), dtype=bool)
+    return sender > sender.min()
+
+
+def merge_across_senders(
+    rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, sender: np.ndarray
+) -> tuple[pd.DataFrame, pd.Index, pd.Series, pd.Series]:
+    """One station of the kept records (`heads`, in priority order) of one operator that different senders
+    (`sender`: per row of `rec`, see `sender_of_table`) give within DUPLICATE_RADIUS_M, one record of each
+    sender per station (the module's rule). `dd`: `dedupe_rows`' merges without conflicts.
+
+    Returns the merges with these added (the rows of a station of several senders ordered by sender, the
+    heading sender's first), the kept records left, and per row the quarantine detail of its merge and
+    a note (a merge, or a pairing refused because the other record is another record's station already).
+    """
+    none, sender = pd.Series(dtype=object), np.asarray(sender)
+    if not len(heads) or sender.min() == sender.max():  # (one sender, as a national file: nothing to look at)
+        return dd, heads, none, none
+    head_sender = sender[rec.index.get_indexer(heads)]
+    if head_sender.min() == head_sender.max():
+        return dd, heads, none, none
+    pairs, refused = _pair_across_senders(rec, heads, head_sender)
+    if not len(pairs) and not len(refused):
+        return dd, heads, none, none
+    detail, notes = _describe_pairs(rec, heads, head_sender, pairs, refused)
+    if not len(pairs):
+        return dd, heads, detail, notes
+    member, anchor = heads[pairs["row"]], heads[pairs["anchor"]]
+    anchor_of = pd.Series(anchor.to_numpy(), index=member)
+    dd = dd.copy()
+    moved = dd["anchor"].isin(member).to_numpy()
+    dd.loc[moved, "anchor"] = dd.loc[moved, "anchor"].map(anchor_of).to_numpy()
+    dd.loc[member, "merge_reason"] = "same_station_other_sender"
+    # the rows of a station now of several senders: its heading sender's first, then by sender (in priority
+    # order within each): the station's values come from the first record that gives each
+    at = rec.index.get_indexer(dd.index)
+    row_sender = sender[at]
+    anchor_sender = sender[rec.index.get_indexer(dd["anchor"])]
+    late = dd["anchor"].isin(anchor).to_numpy() & (row_sender != anchor_sender)
+    key = np.where(late, 1 + row_sender.astype(np.int64), 0)
+    dd = dd.iloc[np.lexsort((np.arange(len(dd)), key))]
+    return dd, heads[~heads.isin(member)], detail, notes
+
+
+def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.ndarray) -> tuple[pd.DataFrame, list]:
+    """The pairs (positions in `heads`: `row` merges into `anchor`) of the module's rule, and the refused
+    rows (row, nearest candidate, its distance): a record within reach of the other sender's whose every
+    candidate is paired with another record of its sender."""
+    at = rec.index.get_indexer(heads)
+    operator = rec["operator"].to_numpy(dtype=object)[at]
+    lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
+    dates = rec["on_air_date"].to_numpy()[at]
+    xyz = metric_xyz(lon, lat)
+    taken = np.zeros(len(heads), dtype=bool)  # merged into another sender's record
+    rows, anchors, refused = [], [], []
+    # ("unknown" is no operator: two senders' records of it are not known to be one operator's)
+    for op in sorted(set(operator[head_sender > head_sender.min()]) - {"unknown"}):
+        of_op = operator == op
+        for kind in np.unique(head_sender[of_op])[1:]:
+            pool = np.flatnonzero(of_op & (head_sender < kind) & ~taken)
+            todo = np.flatnonzero(of_op & (head_sender == kind))
+            if not len(pool):
+                continue
+            near = cKDTree(xyz[todo]).sparse_distance_matrix(
+                cKDTree(xyz[pool]), DUPLICATE_RADIUS_M, output_type="ndarray"
+            )
+            i, j = todo[near["i"]], pool[near["j"]]
+            dist = distance_m(lon[i], lat[i], lon[j], lat[j])
+            keep = dist <= DUPLICATE_RADIUS_M
+            i, j, dist = i[keep], j[keep], dist[keep]
+            differ = ~((dates[i] == dates[j]) | (pd.isna(dates[i]) & pd.isna(dates[j])))
+            used_row, used_anchor = set(), set()
+            # the best pairs first: agreeing on-air dates, then the nearest, then priority order (positions)
+            for k in np.lexsort((j, i, np.round(dist, 3), differ)):
+                if i[k] not in used_row and j[k] not in used_anchor:
+                    used_row.add(i[k])
+                    used_anchor.add(j[k])
+                    rows.append(i[k])
+                    anchors.append(j[k])
+            taken[list(used_row)] = True
+            for row in sorted(set(i.tolist()) - used_row):
+                k = np.flatnonzero(i == row)
+                nearest = k[np.argmin(dist[k])]
+                refused.append((row, j[nearest], dist[nearest]))
+    pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
+    return pairs, refused
+
+
+def _describe_pairs(
+    rec: pd.DataFrame, heads: pd.Index, head_sender: np.ndarray, pairs: pd.DataFrame, refused: list
+) -> tuple[pd.Series, pd.Series]:
+    """The quarantine detail of each merge of `_pair_across_senders` and the note of each merge and
+    refusal, by row label."""
+    at = rec.index.get_indexer(heads)
+    code = rec["site_code"].to_numpy(dtype=object, na_value=None)[at]
+    lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
+    dates = pd.DatetimeIndex(rec["on_air_date"].to_numpy()[at]).strftime("%Y-%m-%d").fillna("none").to_numpy()
+
+    def said(k: int) -> str:
+        name = _SENDER_CODE_NAMES[head_sender[k]]
+        return f"{name} {code[k]}" if code[k] is not None else f"record without a {name}"
+
+    def gap(a: int, b: int) -> float:
+        return float(distance_m(lon[[a]], lat[[a]], lon[[b]], lat[[b]])[0])
+
+    detail, notes = {}, {}
+    for row, anchor in zip(pairs["row"], pairs["anchor"], strict=True):
+        when = "the same on-air date" if dates[row] == dates[anchor] else f"on-air {dates[row]} and {dates[anchor]}"
+        text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
+        detail[heads[row]] = text
+        notes[heads[row]] = f"one station of the {text}"
+    for row, other, metres in refused:
+        notes[heads[row]] = (
+            f"{said(other)} {metres:.0f} m away is one station with another record of this sender: "
+            "kept as a station of its own"
+        )
+    return pd.Series(detail, dtype=object), pd.Series(notes, dtype=object)
+
+
+def match_sites(
+    good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index, sender: np.ndarray | None = None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per OpenCelliD gNB site: the operator station row it is or None, and its distance in metres; and
+    per station row a note where a site was matched by its gNB ID beyond MATCH_RADIUS_M or refused.
+    A site whose gNB ID is a station's (`sender`: per row of `rec`, SENDER_GNB_ID rows' codes are gNB IDs)
+    is that station within GNB_ID_MATCH_RADIUS_M; any other, the nearest of the same operator within
+    MATCH_RADIUS_M."""
     site_station = pd.Series(None, index=good_sites.index, dtype=object)  # gnb_key -> operator head row
     site_dist = pd.Series(np.nan, index=good_sites.index)
-    for operator in sorted(good_sites["operator"].unique()):
-        s = good_sites[good_sites["operator"] == operator]
+    notes = pd.Series(dtype=object)
+    if sender is not None and len(good_sites):
+        notes = _match_sites_by_gnb_id(good_sites, rec, heads, np.asarray(sender), site_station, site_dist)
+    open_sites = good_sites[site_station.isna().to_numpy()]
+    for operator in sorted(open_sites["operator"].unique()):
+        s = open_sites[open_sites["operator"] == operator]
         h = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
         if not len(h):
             continue
@@ -409,4 +600,60 @@ def match_sites(good_sites: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index) ->
             rec.loc[h[j[found]], "lat"].to_numpy(),
         )
         site_dist.loc[s.index[found]] = exact
-    return site_station, site_dist
+    return site_station, site_dist, notes
+
+
+def _match_sites_by_gnb_id(
+    good_sites: pd.DataFrame,
+    rec: pd.DataFrame,
+    heads: pd.Index,
+    sender: np.ndarray,
+    site_station: pd.Series,
+    site_dist: pd.Series,
+) -> pd.Series:
+    """The sites whose gNB ID (the last part of their key, mcc-net-gNB) is a station's of the same operator,
+    into `site_station` / `site_dist` when within GNB_ID_MATCH_RADIUS_M; the notes of the station rows
+    matched beyond MATCH_RADIUS_M or refused."""
+    of_gnb = heads[sender[rec.index.get_indexer(heads)] == SENDER_GNB_ID]
+    if not len(of_gnb):
+        return pd.Series(dtype=object)
+    code = rec.loc[of_gnb, "site_code"].astype("string")
+    numeric = code.str.fullmatch(r"\d{1,10}").fillna(False).to_numpy(dtype=bool)
+    stations = pd.DataFrame(
+        {
+            "operator": rec.loc[of_gnb[numeric], "operator"].to_numpy(dtype=object),
+            "gnb": code[numeric].astype(np.int64),
+        },
+        index=of_gnb[numeric],
+    )
+    # (two records of one ID are one station or a conflict already; the first in priority order stands)
+    stations = stations[~stations.duplicated(keep="first")]
+    sites = pd.DataFrame(
+        {"operator": good_sites["operator"].to_numpy(), "gnb": good_sites.index.str.rsplit("-", n=1).str[1]},
+        index=good_sites.index,
+    )
+    sites["gnb"] = pd.to_numeric(sites["gnb"], errors="coerce")
+    joined = sites.reset_index(names="site").merge(stations.reset_index(names="row"), on=["operator", "gnb"])
+    if not len(joined):
+        return pd.Series(dtype=object)
+    dist = distance_m(
+        good_sites.loc[joined["site"], "lon"].to_numpy(),
+        good_sites.loc[joined["site"], "lat"].to_numpy(),
+        rec.loc[joined["row"], "lon"].to_numpy(),
+        rec.loc[joined["row"], "lat"].to_numpy(),
+    )
+    near = dist <= GNB_ID_MATCH_RADIUS_M
+    site_station.loc[joined["site"][near].to_numpy()] = joined["row"][near].to_numpy()
+    site_dist.loc[joined["site"][near].to_numpy()] = dist[near]
+    notes = {}
+    for site, row, metres, ok in zip(joined["site"], joined["row"], dist, near, strict=True):
+        if ok and metres > MATCH_RADIUS_M:
+            notes[row] = (
+                f"OpenCelliD gNB {site} is this station by its gNB ID, {metres:.0f} m from the reported position"
+            )
+        elif not ok:
+            notes[row] = (
+                f"OpenCelliD gNB {site} has this station's gNB ID but lies {metres:.0f} m away "
+                f"(over {GNB_ID_MATCH_RADIUS_M:.0f} m): not taken as this station"
+            )
+    return pd.Series(notes, dtype=object)

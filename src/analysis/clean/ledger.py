@@ -44,7 +44,13 @@ MERGE_REASONS = {
     "same_site_code": "the same operator and site code within 50 m",
     "co_located": "the same operator within 50 m, without a site code",
     "cell_of_same_gnb": "another NR cell of the same gNB (OpenCelliD)",
-    "same_station_other_source": "the same operator's station seen in another source (OpenCelliD) within 500 m",
+    "same_station_other_source": (
+        "the same operator's station seen in another source (OpenCelliD): its gNB ID within 5 km, else within 500 m"
+    ),
+    "same_station_other_sender": (
+        "the same operator's station in another sender's report within 50 m (codes of different senders, "
+        "a tower company's 站址编码, an operator's site code or gNB ID, never compare equal)"
+    ),
 }
 
 
@@ -76,6 +82,10 @@ def fate_operator_rows(
     op_fate.loc[merged_rows, "reason"] = dd.loc[merged_rows, "merge_reason"]
     op_fate.loc[merged_rows, "merged_into"] = id_of(dd.loc[merged_rows, "anchor"])
     op_fate.loc[merged_rows, "detail"] = dd.loc[merged_rows, "merge_reason"].map(MERGE_REASONS)
+    # what a merge across senders found (the codes, the distance, the dates) after the reason's meaning
+    said = rec.loc[merged_rows, "detail"].dropna()
+    if len(said):
+        op_fate.loc[said.index, "detail"] = op_fate.loc[said.index, "detail"].astype(object) + ": " + said
     op_fate.loc[conflict_anchor.index, "detail"] = (
         op_fate.loc[conflict_anchor.index, "detail"] + " " + id_of(conflict_anchor)
     )

@@ -32,11 +32,15 @@ from analysis.clean import parse
 from analysis.clean.dedupe import (
     DUPLICATE_RADIUS_M,
     MATCH_RADIUS_M,
+    SENDER_OPERATOR,
     dedupe_keys,
     dedupe_rows,
     match_sites,
+    merge_across_senders,
     record_keys,
+    rows_of_later_senders,
     rows_that_may_merge,
+    sender_of_table,
 )
 from analysis.clean.ledger import (
     DISAGREE_RADIUS_M,
@@ -1073,15 +1077,19 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    sender = _senders_of_rows(raw, tables)
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
-    rows, position_key, code_key = _rows_that_may_leave(rec)
+    rows, position_key, code_key = _rows_that_may_leave(rec, sender)
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
-    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_keys(leaving, rows, position_key), code_key)
-    del rows, position_key, code_key
+    record_key = record_keys(leaving, rows, position_key)
+    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
+    del rows, position_key, code_key, record_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
-    site_station, site_dist = match_sites(good_sites, rec, heads)
+    site_station, site_dist, site_notes = match_sites(good_sites, rec, heads, sender)
+    _add_notes(rec, site_notes)
+    del sender
 
     head_ids = _station_ids(rec, heads)
     network_only = good_sites[site_station.isna()]
@@ -1160,20 +1168,50 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
     }
 
 
-def _rows_that_may_leave(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows_that_may_leave(rec: pd.DataFrame, sender: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The positions of the parsed rows that may end in the quarantine (quarantined already, or rows
-    de-duplication may merge), and the position and code keys it found them by (`dedupe.dedupe_keys`)."""
+    de-duplication may merge, into a record of their own sender or of another), and the position and code
+    keys it found them by (`dedupe.dedupe_keys`)."""
     position_key, code_key = dedupe_keys(rec)
-    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | rows_that_may_merge(position_key, code_key))
+    may_merge = rows_that_may_merge(position_key, code_key) | rows_of_later_senders(sender)
+    rows = np.flatnonzero(rec["reason"].notna().to_numpy() | may_merge)
     return rows, position_key, code_key
 
 
+def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
+    """Per operator-report row, the namespace of its site code: `dedupe.sender_of_table` of its table (found
+    by its file and sheet); one array of the one namespace when every table has it (a national file)."""
+    by_table = {
+        (project_relative(t.path), t.sheet): sender_of_table(t.context, t.columns)
+        for t in tables
+        if t.kind == "operator"
+    }
+    kinds = sorted(set(by_table.values()))
+    if len(kinds) <= 1:
+        return np.full(len(raw), kinds[0] if kinds else SENDER_OPERATOR, dtype=np.int8)
+    files = pd.Categorical(raw["source_file"])
+    sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
+    width, names = len(sheet_names) + 1, [None, *sheet_names]
+    pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
+    of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
+    return np.asarray(of_pair, dtype=np.int8)[at]
+
+
+def _add_notes(rec: pd.DataFrame, notes: pd.Series) -> None:
+    """`notes` (by row label) after each row's notes in `rec`."""
+    if not len(notes):
+        return
+    prior = rec.loc[notes.index, "notes"]
+    rec.loc[notes.index, "notes"] = (prior + "; " + notes).fillna(notes).to_numpy(dtype=object)
+
+
 def _dedupe_operator_rows(
-    rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray
+    rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray, sender: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
     """De-duplicate the usable rows (keys: `dedupe.dedupe_keys`); a row whose code sits > 50 m from its
-    code's kept record is quarantined in `rec` as a conflict. Returns the merges, each conflict's anchor
-    and the kept rows."""
+    code's kept record is quarantined in `rec` as a conflict; then the kept records of different senders
+    (`sender`) that are one station (`dedupe.merge_across_senders`, its details and notes put in `rec`).
+    Returns the merges, each conflict's anchor and the kept rows."""
     dd = dedupe_rows(rec, record_key, code_key)
     conflict = dd["conflict"].notna()
     conflict_anchor = dd.loc[conflict, "anchor"]
@@ -1181,6 +1219,12 @@ def _dedupe_operator_rows(
     rec.loc[dd.index[conflict], "detail"] = dd.loc[conflict, "conflict"]
     dd = dd[~conflict]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
+    dd, heads, detail, notes = merge_across_senders(rec, dd, heads, sender)
+    if len(detail):
+        rec.loc[detail.index, "detail"] = detail.to_numpy(dtype=object)
+        # a conflict with a record now merged into another sender's names the station it joined
+        conflict_anchor = conflict_anchor.map(dd["anchor"]).fillna(conflict_anchor).astype(conflict_anchor.dtype)
+    _add_notes(rec, notes)
     return dd, conflict_anchor, heads
 
 

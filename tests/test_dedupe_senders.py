@@ -1,0 +1,324 @@
+"""One station counted once when its senders' codes differ: a tower company's 站址编码 and an operator's
+own code or gNB ID name one mast in two namespaces (module rule in `analysis.clean.dedupe`), and an
+OpenCelliD gNB with an operator record's gNB ID is that station even hundreds of metres off. Tiny inline
+inputs on a one-district city."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from pyproj import Geod
+
+from analysis.clean.dedupe import (
+    SENDER_GNB_ID,
+    SENDER_OPERATOR,
+    SENDER_TOWER,
+    sender_of_table,
+)
+from analysis.clean.stations import clean_stations
+
+GEOD = Geod(ellps="WGS84")
+LON, LAT = 113.59, 37.86
+TOWER_HEADER = "站址编码,站址名称,需求运营商,经度,纬度,当前阶段,开通日期"
+GNB_HEADER = "gNB ID,基站名称,运营商,经度,纬度,频段,开通日期"
+
+
+def _offset(metres: float, bearing: float = 90.0, lon: float = LON, lat: float = LAT) -> tuple[float, float]:
+    lon2, lat2, _ = GEOD.fwd(lon, lat, bearing, metres)
+    return float(lon2), float(lat2)
+
+
+@pytest.fixture
+def city(tmp_path):
+    """A one-district city, 0.4° square around LON, LAT."""
+    folder = tmp_path / "city"
+    folder.mkdir()
+    (folder / "city.toml").write_text(
+        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
+        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
+        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "城区"\nname_en = "Urban"\n',
+        encoding="utf-8",
+    )
+    ring = [[LON - 0.2, LAT - 0.2], [LON + 0.2, LAT - 0.2], [LON + 0.2, LAT + 0.2], [LON - 0.2, LAT + 0.2]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name_zh": "城区", "name_en": "Urban"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    (folder / "districts.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), encoding="utf-8"
+    )
+    return folder / "city.toml"
+
+
+def _write(folder, name: str, header: str, rows: list[str]) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
+def _clean(folder, city):
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    s = result.summary
+    assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
+    return result
+
+
+def _merged(result, reason: str) -> pd.DataFrame:
+    q = result.quarantine
+    return q[(q["fate"] == "merged") & (q["reason"] == reason)]
+
+
+def test_a_tower_row_and_the_operators_row_of_one_mast_are_one_station_whatever_their_codes(tmp_path, city):
+    """The probe's case: three CMCC stations sent by CMCC (gNB IDs) and by the tower company (站址编码),
+    0 m apart, same dates: three stations, not six, each under the operator's code, the tower's stage
+    dates kept, the merge said with both codes."""
+    places = [(113.5901, 37.8601), (113.5801, 37.8551), (113.6001, 37.8701)]
+    dates = ["2021-03-05", "2021-04-10", "2021-05-20"]
+    folder = tmp_path / "in"
+    _write(
+        folder,
+        "中国移动_5G基站清单.csv",
+        GNB_HEADER,
+        [f"70010{k + 1},站{k},中国移动,{x},{y},n41,{d}" for k, ((x, y), d) in enumerate(zip(places, dates))],
+    )
+    _write(
+        folder,
+        "铁塔_站址台账.csv",
+        TOWER_HEADER + ",立项日期",
+        [
+            f"1403020000100{k + 1},塔{k},移动,{x},{y},已开通,{d},2020-06-01"
+            for k, ((x, y), d) in enumerate(zip(places, dates))
+        ],
+    )
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-700101", "CMCC-700102", "CMCC-700103"]
+    assert int(st["is_on_air"].sum()) == 3
+    assert st.loc["CMCC-700101", "site_code"] == "700101"  # the operator's record heads, its values first
+    assert st.loc["CMCC-700101", "name"] == "站0"
+    assert st.loc["CMCC-700101", "planned_date"] == pd.Timestamp("2020-06-01")  # only the tower row says it
+    assert st.loc["CMCC-700101", "n_sources"] == 2
+    merged = _merged(result, "same_station_other_sender")
+    assert len(merged) == 3 and set(merged["merged_into"]) == set(st.index)
+    detail = merged.set_index("merged_into").loc["CMCC-700101", "detail"]
+    assert "14030200001001" in detail and "700101" in detail and "0 m apart" in detail
+    assert "one station of the tower-company 站址编码 14030200001001" in st.loc["CMCC-700101", "notes"]
+
+
+def test_the_merge_reaches_50_m_of_gps_error_and_no_farther(tmp_path, city):
+    """Across senders the place decides as for rows without a code: 45 m is one mast, 56 m two."""
+    near, far = _offset(45.0), _offset(56.0, lon=LON + 0.05)
+    folder = tmp_path / "in"
+    _write(
+        folder,
+        "移动.csv",
+        GNB_HEADER,
+        [f"1,甲,移动,{LON},{LAT},n41,2021-03-05", f"2,乙,移动,{LON + 0.05},{LAT},n41,2021-03-05"],
+    )
+    _write(
+        folder,
+        "铁塔.csv",
+        TOWER_HEADER,
+        [
+            f"T1,甲塔,移动,{near[0]:.7f},{near[1]:.7f},已开通,2021-03-05",
+            f"T2,乙塔,移动,{far[0]:.7f},{far[1]:.7f},已开通,2021-03-05",
+        ],
+    )
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["CMCC-1", "CMCC-2", "CMCC-T2"]
+    assert _merged(result, "same_station_other_sender")["merged_into"].tolist() == ["CMCC-1"]
+
+
+def test_several_gnbs_of_one_sender_on_one_mast_stay_several(tmp_path, city):
+    """CMCC lists two gNBs at one mast (0 m apart, different IDs), the tower company one CMCC tenancy:
+    two stations, the tower row joining the gNB whose on-air date it gives; a second tower tenancy there
+    whose every candidate is taken stays a station of its own, and says why."""
+    folder = tmp_path / "in"
+    _write(
+        folder,
+        "移动.csv",
+        GNB_HEADER,
+        [f"700201,甲一,移动,{LON},{LAT},n41,2021-03-05", f"700202,甲二,移动,{LON},{LAT},n79,2021-06-01"],
+    )
+    _write(folder, "铁塔.csv", TOWER_HEADER, [f"T1,甲塔,移动,{LON},{LAT},已开通,2021-06-01"])
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["CMCC-700201", "CMCC-700202"]
+    assert _merged(result, "same_station_other_sender")["merged_into"].tolist() == ["CMCC-700202"]
+
+    # the tower company lists three CMCC tenancies at that mast: two pair with the gNBs, one stays
+    _write(
+        folder,
+        "铁塔.csv",
+        TOWER_HEADER,
+        [f"T{k},甲塔{k},移动,{LON},{LAT},已开通,2021-06-01" for k in (1, 2, 3)],
+    )
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-700201", "CMCC-700202", "CMCC-T3"]
+    assert "another record of this sender: kept as a station of its own" in st.loc["CMCC-T3", "notes"]
+
+
+def test_two_operator_files_of_one_sender_never_merge_different_codes(tmp_path, city):
+    """An operator's December list and its March additions are one namespace: two codes 0 m apart are
+    two stations (as before), the same code one."""
+    folder = tmp_path / "in"
+    header = "站号,站名,运营商,经度,纬度,开通日期"
+    _write(folder, "移动_12月.csv", header, [f"A1,甲,移动,{LON},{LAT},2021-03-05"])
+    _write(
+        folder, "移动_3月.csv", header, [f"A2,甲二,移动,{LON},{LAT},2021-03-05", f"A1,甲,移动,{LON},{LAT},2021-03-05"]
+    )
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["CMCC-A1", "CMCC-A2"]
+    assert _merged(result, "same_station_other_sender").empty
+
+
+def test_a_tower_row_shared_by_two_operators_matches_one_row_of_each(tmp_path, city):
+    """移动、联通 on one tower row is a tenancy of each; each joins its operator's own record of the mast,
+    and another operator's record there is never taken."""
+    folder = tmp_path / "in"
+    header = "站号,站名,运营商,经度,纬度,开通日期"
+    _write(
+        folder,
+        "运营商.csv",
+        header,
+        [
+            f"M1,移甲,移动,{LON},{LAT},2021-03-05",
+            f"U1,联甲,联通,{LON},{LAT},2021-03-05",
+            f"C1,电甲,电信,{LON},{LAT},2021-03-05",
+        ],
+    )
+    _write(folder, "铁塔.csv", TOWER_HEADER, [f"T1,甲塔,移动、联通,{LON},{LAT},已开通,2021-03-05"])
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["CMCC-M1", "CTCC-C1", "CUCC-U1"]
+    merged = _merged(result, "same_station_other_sender")
+    assert sorted(merged["merged_into"]) == ["CMCC-M1", "CUCC-U1"]
+    assert result.summary["rows_in"] == 5  # the shared row counts once per tenant
+
+
+def test_matching_codes_merge_as_before_and_other_operators_stay_apart(tmp_path, city):
+    """A tower row with the operator's own code is the same-code merge it always was (no cross-sender
+    detail); a tower row of another operator at the mast is that operator's station."""
+    folder = tmp_path / "in"
+    _write(folder, "移动.csv", "站址编码,站名,运营商,经度,纬度,开通日期", [f"S1,甲,移动,{LON},{LAT},2021-03-05"])
+    _write(
+        folder,
+        "铁塔.csv",
+        TOWER_HEADER,
+        [f"S1,甲塔,移动,{LON},{LAT},已开通,2021-03-05", f"S9,甲塔,电信,{LON},{LAT},已开通,2021-03-05"],
+    )
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["CMCC-S1", "CTCC-S9"]
+    assert result.summary["merged_by_reason"] == {"same_site_code": 1}
+
+
+def _ocid(folder, sites: list[tuple[int, float, float]]) -> None:
+    """OpenCelliD rows: three NR cells of each (gNB ID, lon, lat), CMCC (MNC 0), 24-bit gNB IDs."""
+    lines = ["radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"]
+    for gnb, x, y in sites:
+        for cell in (1, 2, 3):
+            lines.append(f"NR,460,0,1,{(gnb << 12) + cell},,{x:.7f},{y:.7f},1000,4,1,1610000000,1630000000,0")
+    (folder / "460.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_an_opencellid_gnb_with_the_stations_gnb_id_is_that_station_hundreds_of_metres_off(tmp_path, city):
+    """The probe's case: cells of gNB 700101 placed 660 m from the operator's point join station 700101
+    (flagged as far apart in source_matches), while a gNB of another ID 660 m from a station stays a
+    station only OpenCelliD shows, and one with the ID 8 km away is refused, and said so."""
+    folder = tmp_path / "in"
+    second = (LON + 0.05, LAT)
+    far_away = (LON - 0.1, LAT + 0.05)
+    _write(
+        folder,
+        "中国移动_5G基站清单.csv",
+        GNB_HEADER,
+        [
+            f"700101,甲,中国移动,{LON},{LAT},n41,2021-03-05",
+            f"700102,乙,中国移动,{second[0]},{second[1]},n41,2021-03-05",
+            f"700103,丙,中国移动,{far_away[0]},{far_away[1]},n41,2021-03-05",
+        ],
+    )
+    off = _offset(660.0)
+    beside_second = _offset(660.0, lon=second[0], lat=second[1])
+    eight_km = _offset(8000.0, bearing=180.0, lon=far_away[0], lat=far_away[1])
+    _ocid(folder, [(700101, *off), (700999, *beside_second), (700103, *eight_km)])
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert st.loc["CMCC-700101", "opencellid_cells"] == 3
+    assert st.loc["CMCC-700101", "opencellid_distance_m"] == pytest.approx(660.0, abs=1.0)
+    assert "is this station by its gNB ID, 660 m" in st.loc["CMCC-700101", "notes"]
+    assert st.loc["CMCC-700102", "opencellid_cells"] == 0  # another gNB ID beyond 500 m: not this station
+    assert st.loc["CMCC-700103", "opencellid_cells"] == 0
+    assert "not taken as this station" in st.loc["CMCC-700103", "notes"]
+    assert sorted(st.index[~st["in_operator_reports"]]) == ["CMCC-G460-0-700103", "CMCC-G460-0-700999"]
+    flags = result.source_matches.set_index("station_id")["flag"]
+    assert flags["CMCC-700101"] == "sources_disagree_gt_200m"
+
+
+@pytest.mark.parametrize(
+    ("context", "columns", "sender"),
+    [
+        ("铁塔_站址台账", {"站址编码": "site_code", "需求运营商": "operator"}, SENDER_TOWER),
+        ("China_Tower_sites", {"site_id": "site_code", "operator": "operator"}, SENDER_TOWER),
+        ("阳泉 站址跟踪表", {"站址编码": "site_code", "需求运营商": "operator"}, SENDER_TOWER),
+        ("站址 克拉玛依市5G基站建设推进专班 跟踪表", {"站址编码": "site_code", "运营商": "operator"}, SENDER_TOWER),
+        ("sites", {"铁塔站址编码": "site_code", "运营商": "operator"}, SENDER_TOWER),
+        ("中国移动_5G基站清单", {"站址编码": "site_code", "需求方": "operator"}, SENDER_TOWER),
+        ("中国移动_5G基站清单", {"gNB ID": "site_code", "运营商": "operator"}, SENDER_GNB_ID),
+        ("cmcc_cells", {"GNODEB_ID": "site_code"}, SENDER_GNB_ID),
+        ("中国移动_5G基站开通清单", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
+        ("电信5G站点台账", {"站号": "site_code"}, SENDER_OPERATOR),
+        ("Unicom_macro_tower_list", {"site_id": "site_code", "carrier": "operator"}, SENDER_OPERATOR),
+    ],
+)
+def test_sender_of_a_table_from_its_names_and_headers(context, columns, sender):
+    assert sender_of_table(context, columns) == sender
+
+
+def test_records_of_no_known_operator_are_not_paired_across_senders(tmp_path, city):
+    """An operator "unknown" is none: a tower row and an operator-file row that name none stay two stations."""
+    folder = tmp_path / "in"
+    _write(folder, "stations.csv", "站号,站名,经度,纬度,开通日期", [f"A1,甲,{LON},{LAT},2021-03-05"])
+    _write(folder, "铁塔.csv", TOWER_HEADER, [f"T1,甲塔,其他,{LON},{LAT},已开通,2021-03-05"])
+    result = _clean(folder, city)
+    assert sorted(result.stations["station_id"]) == ["unknown-A1", "unknown-T1"]
+
+
+def test_an_operators_gnb_list_and_its_site_list_are_two_namespaces_of_one_sender(tmp_path, city):
+    """CMCC's engineering parameters (gNB IDs) and its site list (站址编码) name one mast in two ways: one
+    station under the gNB ID, which OpenCelliD's cells carry."""
+    folder = tmp_path / "in"
+    _write(folder, "中国移动_工参.csv", GNB_HEADER, [f"700301,甲,中国移动,{LON},{LAT},n41,2021-03-05"])
+    _write(
+        folder,
+        "中国移动_站址清单.csv",
+        "站址编码,站名,运营商,经度,纬度,开通日期",
+        [f"14030300001,甲站,移动,{LON},{LAT},2021-03-05"],
+    )
+    result = _clean(folder, city)
+    assert result.stations["station_id"].tolist() == ["CMCC-700301"]
+    detail = _merged(result, "same_station_other_sender")["detail"].iloc[0]
+    assert "site code 14030300001 and gNB ID 700301, 0 m apart, the same on-air date" in detail
+
+
+def test_a_code_conflict_names_the_station_its_code_joined_across_senders(tmp_path, city):
+    """The tower company gives 站址编码 T1 twice, 300 m apart: the second is a conflict, and its detail
+    names the station the first joined (the operator's), not a record that is no station any more."""
+    folder = tmp_path / "in"
+    _write(folder, "移动.csv", GNB_HEADER, [f"700401,甲,移动,{LON},{LAT},n41,2021-03-05"])
+    elsewhere = _offset(300.0)
+    _write(
+        folder,
+        "铁塔.csv",
+        TOWER_HEADER,
+        [
+            f"T1,甲塔,移动,{LON},{LAT},已开通,2021-03-05",
+            f"T1,甲塔,移动,{elsewhere[0]:.7f},{elsewhere[1]:.7f},已开通,2021-03-05",
+        ],
+    )
+    result = _clean(folder, city)
+    assert result.stations["station_id"].tolist() == ["CMCC-700401"]
+    q = result.quarantine.set_index("reason")
+    assert q.loc["site_code_conflict", "detail"].endswith("m from the kept record of this code CMCC-700401")
+    assert q.loc["same_station_other_sender", "merged_into"] == "CMCC-700401"
