@@ -75,6 +75,8 @@ def test_awkward_tables_are_written_by_pyarrow_with_the_bytes_of_pandas(tmp_path
         "tail without quotes": frame.iloc[6:8],
         "tail with a line break": frame.iloc[4:],
         "header to quote": frame.rename(columns={"cells": "a,b", "share": 'say "hi"'}),
+        "huge integers": frame.assign(source_row=pd.Series([2**70, None] * 6 + [-(2**90)], dtype=object)),
+        "duplicate names": pd.concat([frame[["station_id", "cells"]], frame[["station_id"]]], axis=1),
     }
     for name, table in cases.items():
         for bom in (True, False):
@@ -95,6 +97,10 @@ def test_other_tables_are_written_by_pandas_with_the_same_options(tmp_path):
         "mixed objects": frame.assign(lacking=pd.Series([None, 1.5, "a", 2] + [None] * 9)),
         "one column": frame[["station_id"]],
         "numbered columns": pd.DataFrame({0: ["a", None], 1: [1, 2]}),
+        "half and long floats": frame.assign(
+            distance_m=np.arange(13, dtype="float16") / 3, share=frame["share"].astype("longdouble")
+        ),
+        "times": frame.assign(cells=pd.to_timedelta(frame["cells"], unit="D")),
         "no columns": pd.DataFrame(index=range(3)),
     }
     for name, table in cases.items():
@@ -122,7 +128,7 @@ def _column(kind: str, n: int):
         "str": texts.map(lambda v: pd.array(v, dtype="str")),
         "python str": texts.map(lambda v: pd.array(v, dtype=pd.StringDtype("python"))),
         "object text": texts.map(lambda v: pd.Series(v, dtype=object)),
-        "object int": st.lists(st.one_of(st.none(), st.integers(-(2**62), 2**62)), min_size=n, max_size=n).map(
+        "object int": st.lists(st.one_of(st.none(), st.integers(-(2**80), 2**80)), min_size=n, max_size=n).map(
             lambda v: pd.Series(v, dtype=object)
         ),
         "all missing": st.just(pd.Series([None] * n, dtype=object)),

@@ -105,10 +105,10 @@ def _is_arrow_table(frame: pd.DataFrame) -> bool:
 
 
 def _is_arrow_column(values: pd.Series) -> bool:
-    """True for numpy bool, integer, float or datetime64 columns, text columns, and objects that are
+    """True for numpy bool, integer, float32/64 or datetime64 columns, text columns, and objects that are
     texts, Python integers or all missing."""
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufM":
-        return True
+        return values.dtype.kind != "f" or values.dtype.itemsize in (4, 8)  # (float16 and long double: pandas)
     if isinstance(values.dtype, pd.StringDtype):
         return True
     # (objects: texts; all missing, written blank; integers, written as str() writes them, as the
