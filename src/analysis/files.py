@@ -57,7 +57,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True) -> Non
     them. A table of text, bool, integer, float and date columns is formatted by pyarrow a million rows at
     a time (pandas formats a national table one Python cell at a time: ~4 s a million rows); any other
     table (one column, nullable or categorical dtypes, mixed objects, names that are not text) by pandas."""
-    if not _is_arrow_table(frame):
+    if not _is_for_arrow(frame):
         encoding = "utf-8-sig" if bom else "utf-8"
         write_atomic(
             path,
@@ -67,9 +67,9 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True) -> Non
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            fh.write((b"\xef\xbb\xbf" if bom else b"") + _csv_line(list(frame.columns)).encode("utf-8"))
+            fh.write((b"\xef\xbb\xbf" if bom else b"") + _format_csv_line(list(frame.columns)).encode("utf-8"))
             for lo in range(0, len(frame), _CSV_ROWS):
-                fh.write(_csv_rows(frame.iloc[lo : lo + _CSV_ROWS]))
+                fh.write(_format_csv_rows(frame.iloc[lo : lo + _CSV_ROWS]))
 
     write_atomic(path, write)
 
@@ -78,7 +78,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True) -> Non
 _CSV_ROWS = 1 << 20
 
 
-def _csv_line(cells: list[str]) -> str:
+def _format_csv_line(cells: list[str]) -> str:
     """One line as the csv module writes it in pandas' dialect (minimal quoting, quotes doubled, LF)."""
     import csv
     import io
@@ -88,23 +88,23 @@ def _csv_line(cells: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _csv_specials() -> bytes:
+def _find_csv_specials() -> bytes:
     """The characters that make the csv module (as pandas drives it) quote a field, asked of the module
     itself: Python versions differ on CR (3.11 leaves it bare, later ones quote it)."""
-    quoted_cr = _csv_line(["a\rb", "c"]).startswith('"')
+    quoted_cr = _format_csv_line(["a\rb", "c"]).startswith('"')
     return b',"\n' + (b"\r" if quoted_cr else b"")
 
 
-def _is_arrow_table(frame: pd.DataFrame) -> bool:
-    """True for a table `_csv_rows` formats as pandas does: two or more columns (a line of one empty
-    field is quoted), each named by a text and of a kind `_csv_cells` formats."""
+def _is_for_arrow(frame: pd.DataFrame) -> bool:
+    """True for a table `_format_csv_rows` formats as pandas does: two or more columns (a line of one empty
+    field is quoted), each named by a text and of a kind `_format_csv_cells` formats."""
     names = frame.columns
     if len(names) < 2 or not all(isinstance(c, str) for c in names):
         return False
-    return all(_is_arrow_column(frame.iloc[:, i]) for i in range(len(names)))
+    return all(_is_column_for_arrow(frame.iloc[:, i]) for i in range(len(names)))
 
 
-def _is_arrow_column(values: pd.Series) -> bool:
+def _is_column_for_arrow(values: pd.Series) -> bool:
     """True for numpy bool, integer, float32/64 or datetime64 columns, text columns, and objects that are
     texts, Python integers or all missing."""
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufM":
@@ -116,13 +116,13 @@ def _is_arrow_column(values: pd.Series) -> bool:
     return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer")
 
 
-def _csv_rows(part: pd.DataFrame) -> memoryview:
+def _format_csv_rows(part: pd.DataFrame) -> memoryview:
     """The lines of `part`, each ending in LF, as UTF-8 bytes straight from an Arrow string array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
-    cells = [_csv_cells(part.iloc[:, i]) for i in range(len(part.columns))]
+    cells = [_format_csv_cells(part.iloc[:, i]) for i in range(len(part.columns))]
     # each line ends in "\n": put after the last cell (not a second copy of every line)
     cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)
     lines = pc.binary_join_element_wise(*cells, comma)
@@ -131,7 +131,7 @@ def _csv_rows(part: pd.DataFrame) -> memoryview:
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]] if len(lines) else memoryview(b"")
 
 
-def _csv_cells(values: pd.Series):
+def _format_csv_cells(values: pd.Series):
     """One column's cells as pandas' `to_csv(date_format="%Y-%m-%d")` writes them (Arrow large strings,
     "" where missing): numbers and dates each distinct value formatted as pandas formats it (numpy's str
     of a float, strftime of a date), texts quoted where the csv module quotes them."""
@@ -165,8 +165,11 @@ def _quote_text(text):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    data = memoryview(text.buffers()[2])[offsets[0] : offsets[-1]].tobytes() if len(text) else b""
+    _, offsets_buffer, data_buffer = text.buffers()
+    if not len(text) or data_buffer is None:  # (no rows, or only empty texts: nothing to quote)
+        return text
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    data = memoryview(data_buffer)[offsets[0] : offsets[-1]].tobytes()
     specials = _CSV_SPECIALS
     if not any(data.find(bytes([c])) >= 0 for c in specials):
         return text
@@ -176,7 +179,7 @@ def _quote_text(text):
     return pc.if_else(pc.match_substring_regex(text, pattern), quoted, text)
 
 
-_CSV_SPECIALS = _csv_specials()
+_CSV_SPECIALS = _find_csv_specials()
 
 
 def read_parquet_columns(
