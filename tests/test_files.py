@@ -87,6 +87,16 @@ def test_awkward_tables_are_written_by_pyarrow_with_the_bytes_of_pandas(tmp_path
     assert b'"x,y"' in data and b'"q"""' in data and b"c\rd" in data  # CR left bare, as Python 3.11's csv
 
 
+def test_a_table_longer_than_a_block_is_written_whole(tmp_path, monkeypatch):
+    """Blocks of rows (a quarter of a million in use; 4 here) join into the same bytes: a float's distinct
+    values and the quotes of a text are per block, the lines are not."""
+    from analysis import files
+
+    monkeypatch.setattr(files, "_CSV_ROWS", 4)
+    frame = _mixed_frame()
+    assert _written_by_arrow(frame, tmp_path / "t.csv") == _pandas_bytes(frame)
+
+
 def test_other_tables_are_written_by_pandas_with_the_same_options(tmp_path):
     """A nullable integer, a category, mixed objects, huge integers, one column (whose empty field the
     csv module quotes), names that are not texts: pandas' own bytes."""
