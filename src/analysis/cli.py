@@ -414,7 +414,7 @@ def _add_coverage(sub) -> None:
         type=_radius_arg,
         default=None,
         metavar="R",
-        help="fixed outdoor footprint radius for every station instead of the link budget",
+        help="fixed outdoor footprint radius in metres (> 0, at most 50000) for every station, not the link budget",
     )
     p.add_argument(
         "--mode",
