@@ -205,3 +205,45 @@ def test_a_horizon_of_no_months_is_a_usage_error(horizon, tmp_path, capsys):
     argv = ["forecast", "--series", str(tmp_path / "s.csv"), "--horizon", horizon, "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert "not a number of months >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("radius", ["60000", "1e9", "0", "-5", "abc", "nan", "inf"])
+def test_a_radius_that_is_not_a_cells_reach_is_a_usage_error(radius, tmp_path, capsys):
+    """--radius-m over 50 km, zero, negative or not a number is a mistake on the command line: exit 2 and
+    one line (over 50 km, zero and negative were a status-1 "bad data" error), before any file is read."""
+    argv = ["coverage", "--stations", str(tmp_path / "none.parquet"), "--city", "karamay"]
+    assert main([*argv, f"--radius-m={radius}", "--no-map", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--radius-m" in err[0] and f"{radius!r} is not a radius in metres" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("radius", "row", "shown"),
+    [
+        ([300.0, 6e4, None, None, None, None], 2, "60000"),
+        ([300.0, 0.0, None, None, None, None], 2, "0"),
+        ([300.0, None, None, -5.0, None, None], 4, "-5"),
+        (["300", None, "abc", " ", "250", None], 3, "'abc'"),
+    ],
+)
+def test_a_stations_radius_that_is_not_a_cells_reach_names_the_file_and_row(
+    radius, row, shown, tmp_path, tiny_city, tiny_stations, capsys
+):
+    """The same radius in a station file's radius_m column is bad input: exit 1, one line naming the file,
+    the row (1 = the first station) and the station; a text that is not a number is no longer read as
+    missing (silently the link budget). Missing values and numbers written as text are used."""
+    import pandas as pd
+
+    stations = tmp_path / "stations.parquet"
+    dtype = "str" if isinstance(radius[0], str) else "float64"
+    tiny_stations.assign(radius_m=pd.array(radius, dtype=dtype)).to_parquet(stations)
+    argv = ["coverage", "--stations", str(stations), "--city", str(tiny_city), "--no-map", "--out", str(tmp_path / "c")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {stations}: row {row}: radius_m {shown} of station S{row} is not a radius in metres > 0 "
+        "and at most 50000 (a cell's reach)"
+    ]
+    fine = ["300", None, "250", " ", "", None]
+    tiny_stations.assign(radius_m=pd.array(fine, dtype="str")).to_parquet(stations)
+    assert main(argv) == 0

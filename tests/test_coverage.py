@@ -176,8 +176,13 @@ def test_radius_overrides(tiny_city, tiny_stations):
     with pytest.raises(BadInputError, match="at most 50000 m"):
         assess_coverage(st, city, radius_m=1e9, **kw)
     st["radius_m"] = [100.0, 2e6, np.nan, np.nan, np.nan, np.nan]
-    with pytest.raises(BadInputError, match="1 stations with a footprint over 50 km"):
+    with pytest.raises(BadInputError, match=r"^row 2: radius_m 2e\+06 of station S2 is not a radius in metres"):
         assess_coverage(st, city, **kw)
+    # zero, negative, infinite or not a number: the first such row of the table given (not of the rows with
+    # coordinates), and how many more
+    st["radius_m"] = pd.Series([100.0, None, "abc", 0.0, -3.0, np.inf], dtype=object)
+    with pytest.raises(BadInputError, match=r"^row 3: radius_m 'abc' of station S3 .* \(and 3 more rows\)$"):
+        assess_coverage(st.assign(lon=[np.nan, *st["lon"][1:]]), city, **kw)
 
 
 def test_settings_from_city_toml(tiny_city):

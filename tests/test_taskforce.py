@@ -181,24 +181,6 @@ def test_stages_come_in_station_order_whatever_the_row_order_and_leave_the_input
     assert list(P.derive_stages(twice, "2022-01-10")["stage"]) == ["on_air", "planned", "construction"]
 
 
-def test_sites_csv_has_the_bytes_of_write_csv(tmp_path):
-    from analysis.files import write_csv
-
-    tricky = ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "", "中文", " x ", None]
-    frames = [
-        pd.DataFrame({"station_id": pd.array(tricky, dtype="str"), "blocker": pd.Series(tricky[::-1], dtype=object)}),
-        pd.DataFrame({"a,b": pd.array(["x", None], dtype="str"), "blocker": pd.Series([None, None], dtype=object)}),
-        pd.DataFrame({"station_id": pd.array([], dtype="str"), "stage": pd.array([], dtype="str")}),
-        pd.DataFrame({"station_id": ["A", "B"], "days": [1, 2]}),  # not all text: write_csv itself
-    ]
-    for i, frame in enumerate(frames):
-        write_csv(frame, tmp_path / f"{i}_ref.csv")
-        P._write_text_csv(frame, tmp_path / f"{i}.csv")
-        assert (tmp_path / f"{i}.csv").read_bytes() == (tmp_path / f"{i}_ref.csv").read_bytes(), i
-    written = (tmp_path / "0.csv").read_bytes()
-    assert b'"a,b"' in written and b'"say ""hi"""' in written and b"cr\rhere" in written  # CR unquoted, as csv
-
-
 # --- funnel ---------------------------------------------------------------------------------
 
 

@@ -35,6 +35,20 @@ def _months_arg(text: str) -> int:
     return months
 
 
+def _radius_arg(text: str) -> float:
+    """argparse type of --radius-m: metres > 0 and at most coverage's MAX_RADIUS_M (a cell's reach), else
+    usage error (exit 2, one line): the command line is wrong, not a file."""
+    from analysis.coverage import MAX_RADIUS_M
+
+    try:
+        radius = float(text)
+    except ValueError:
+        radius = math.nan
+    if not 0 < radius <= MAX_RADIUS_M:  # (NaN and infinity fail too)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a radius in metres > 0 and at most {MAX_RADIUS_M:g}")
+    return radius
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean.stations import clean_to_folder
 
@@ -397,10 +411,10 @@ def _add_coverage(sub) -> None:
     )
     p.add_argument(
         "--radius-m",
-        type=float,
+        type=_radius_arg,
         default=None,
         metavar="R",
-        help="fixed outdoor footprint radius for every station instead of the link budget",
+        help="fixed outdoor footprint radius in metres (> 0, at most 50000) for every station, not the link budget",
     )
     p.add_argument(
         "--mode",

@@ -308,16 +308,41 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
 #: What coverage uses of a station table when it is there: per-station radius and area type, and the
 #: names the key-site table and the map show.
+OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
 #: The largest footprint radius taken (a 700 MHz macro cell reaches ~10-20 km): a larger one is a unit slip, and its
 #: disc on the 50 m grid would not fit in memory.
 MAX_RADIUS_M = 50_000.0
-OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
 
 
 def _check_stations(df: pd.DataFrame, path=None) -> None:
     missing = [c for c in STATION_COLUMNS if c not in df.columns]
     if missing:
         raise BadInputError(f"stations lack column(s) {', '.join(missing)}", path)
+
+
+def check_radius_column(stations: pd.DataFrame, path: str | Path | None = None) -> None:
+    """A station table's own `radius_m`, where given, must be metres > 0 and at most MAX_RADIUS_M: a
+    text that is not a number (coerced, it would silently fall back to the link budget), zero, a negative,
+    an infinite or a too large radius is a BadInputError naming the file (`path`) and the first such row
+    (1 = the first station). A missing value is allowed: that station's radius comes from the link budget."""
+    if "radius_m" not in stations.columns:
+        return
+    given = stations["radius_m"]
+    numbers = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)
+    is_blank = given.isna().to_numpy() | given.astype("str").str.strip().eq("").to_numpy(dtype=bool, na_value=True)
+    # (NaN > 0 is False: a text that is not a number fails the range check too)
+    bad = np.flatnonzero(~is_blank & ~((numbers > 0) & (numbers <= MAX_RADIUS_M)))
+    if len(bad):
+        first = int(bad[0])
+        station = stations["station_id"].iloc[first] if "station_id" in stations.columns else None
+        more = f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""
+        value = f"{numbers[first]:g}" if np.isfinite(numbers[first]) else repr(str(given.iloc[first]))
+        raise BadInputError(
+            f"radius_m {value}{f' of station {station}' if station is not None else ''} is not a "
+            f"radius in metres > 0 and at most {MAX_RADIUS_M:g} (a cell's reach){more}",
+            path,
+            first + 1,
+        )
 
 
 def stations_on_air(stations: pd.DataFrame, as_of=None) -> pd.DataFrame:
@@ -423,13 +448,8 @@ def station_footprints(
     ratio = np.divide(ind, out, out=np.zeros_like(ind), where=out > 0)
     fixed = np.full(len(df), np.nan)
     if "radius_m" in stations.columns:
-        fixed = pd.to_numeric(stations["radius_m"], errors="coerce").to_numpy(dtype=float)
-        too_far = fixed > MAX_RADIUS_M
-        if too_far.any():
-            raise BadInputError(
-                f"radius_m: {int(too_far.sum())} stations with a footprint over {MAX_RADIUS_M / 1000:g} km "
-                f"(largest {np.nanmax(fixed):g} m): not a cell's reach"
-            )
+        check_radius_column(df)
+        fixed = pd.to_numeric(df["radius_m"], errors="coerce").to_numpy(dtype=float)
     if radius_m is not None:
         if not 0 < radius_m <= MAX_RADIUS_M:
             raise BadInputError(
@@ -1372,6 +1392,7 @@ def assess_coverage(
     urban_areas = geo.read_urban_areas(city) if urban_areas is None else urban_areas.to_crs(4326)
     sites = geo.read_sites(city) if sites is None else sites
     _check_stations(stations)
+    check_radius_column(stations)  # (before rows without coordinates are dropped: its row is the caller's)
     stations = stations.reset_index(drop=True)
     finite = np.isfinite(pd.to_numeric(stations["lon"], errors="coerce")) & np.isfinite(
         pd.to_numeric(stations["lat"], errors="coerce")
@@ -1453,13 +1474,16 @@ def write_coverage(
 ) -> list[Path]:
     """Write coverage_by_district.csv, site_coverage.csv, gaps.geojson, candidates.csv and (with
     `with_map`) coverage_map.html into `out`."""
+    from analysis.files import write_csv
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "coverage_by_district.csv", out / "site_coverage.csv", out / "gaps.geojson", out / "candidates.csv"]
-    result.by_district.to_csv(paths[0], index=False, lineterminator="\n")
-    result.sites.to_csv(paths[1], index=False, lineterminator="\n")
+    # (no BOM: these tables were always plain UTF-8, and their readers may not expect one)
+    write_csv(result.by_district, paths[0], bom=False)
+    write_csv(result.sites, paths[1], bom=False)
     write_gaps_geojson(result.gaps, paths[2])
-    result.candidates.to_csv(paths[3], index=False, lineterminator="\n")
+    write_csv(result.candidates, paths[3], bom=False)
     if with_map:
         from analysis.maps import coverage_map, save_map
 
@@ -1472,7 +1496,9 @@ def read_coverage_stations(path: str | Path) -> pd.DataFrame:
     without importing cleaning, which the command does not need)."""
     from analysis.files import read_station_columns
 
-    return read_station_columns(path, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS)
+    stations = read_station_columns(path, STATION_COLUMNS, OPTIONAL_STATION_COLUMNS)
+    check_radius_column(stations, path)
+    return stations
 
 
 def coverage_to_folder(

@@ -1594,74 +1594,6 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
 
 
-def _csv_special_chars() -> str:
-    """The characters that make the csv module (as pandas' to_csv drives it: QUOTE_MINIMAL, '"', LF
-    line ends) quote a field: asked of the module itself, since Python versions differ on CR."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(["a\rb"])
-    return ',"\n' + ("\r" if buf.getvalue().startswith('"') else "")
-
-
-def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
-    """`files.write_csv` of a table of text columns, its rows built in Arrow: the same bytes (fields
-    quoted and their quotes doubled exactly where the csv module does, missing values empty, a BOM,
-    LF), 20 x faster than the csv module's row-by-row writer at 10^6 sites (sites.csv, a row per
-    site). Any other table, or without Arrow-backed text, goes through `files.write_csv`."""
-    from analysis.files import write_atomic, write_csv
-
-    text = [
-        frame[c].dtype == _TEXT or pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")
-        for c in frame.columns
-    ]
-    if not _ARROW_TEXT or len(frame.columns) < 2 or not all(text):  # one column: csv quotes an empty field
-        write_csv(frame, path)
-        return
-    import csv
-    import io
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    special = "[" + "".join({"\n": "\\n", "\r": "\\r"}.get(c, c) for c in _csv_special_chars()) + "]"
-    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-    fields = []
-    for c in frame.columns:
-        values = frame[c].array if frame[c].dtype == _TEXT else frame[c].to_numpy(dtype=object)
-        v = pa.array(values, pa.large_string(), from_pandas=True)  # NaN and None: missing
-        needs_quotes = pc.match_substring_regex(v, special)
-        if pc.any(needs_quotes).as_py():  # quoted copies of a column only when one of its fields needs it
-            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(v, '"', '""'), quote, empty)
-            v = pc.if_else(needs_quotes, quoted, v)
-        fields.append(pc.fill_null(v, empty))
-    # each row ends in a "," that becomes its line end
-    rows = pc.binary_join_element_wise(*fields, empty, pa.scalar(",", pa.large_string()))
-    rows = rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(("\ufeff" + header.getvalue()).encode("utf-8"))
-            for chunk in _csv_lines(rows):
-                fh.write(chunk)
-
-    write_atomic(path, write)
-
-
-def _csv_lines(rows, block: int = 1 << 16) -> Iterator[bytes]:
-    """Each row of an Arrow string array that ends in the separator ',' as a line: the ',' becomes
-    the line end; a block of rows at a time, straight from the array's buffers."""
-    for start in range(0, len(rows), block):
-        part = rows.slice(start, block)
-        offsets = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset : part.offset + len(part) + 1]
-        data = np.frombuffer(part.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].copy()
-        data[offsets[1:] - offsets[0] - 1] = ord("\n")
-        yield data.tobytes()
-
-
 def taskforce_to_folder(
     stations: pd.DataFrame,
     city: City,
@@ -1679,12 +1611,13 @@ def taskforce_to_folder(
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
     well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date
+    from analysis.files import write_csv
 
     report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
 
     def write(tmp: Path) -> None:
         write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
-        _write_text_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
+        write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
     stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)}
     return report, publish_stage("taskforce", out, write, stamp)

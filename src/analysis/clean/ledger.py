@@ -5,9 +5,6 @@ check that rows in == kept + merged + quarantined.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -15,6 +12,7 @@ import pyarrow.compute as pc
 
 from analysis import __version__
 from analysis.errors import LedgerError
+from analysis.files import write_csv as write_table_csv  # noqa: F401  (the name stations.py imports)
 from analysis.schemas import QUARANTINE_COLUMNS
 
 #: Sources of one station further apart than this are flagged in source_matches.csv.
@@ -256,101 +254,3 @@ def _is_sorted_text(values: pd.Series) -> bool:
     """True when no text is smaller than the one before it (compared by code point, as a sort does)."""
     array = pa.chunked_array(pa.array(values.astype("str").array))
     return len(array) < 2 or not pc.any(pc.less(array[1:], array[:-1])).as_py()
-
-
-def write_table_csv(frame: pd.DataFrame, path) -> None:
-    """`files.write_csv` of a table of text, bool, integer, float and date columns (the source ledger):
-    the same bytes, made with pyarrow a million rows at a time, each column formatted as pandas formats
-    it (pandas' writer formats a national table one Python cell at a time: ~4 s a million rows). Any
-    other table goes to `files.write_csv`."""
-    from analysis.files import write_atomic, write_csv
-
-    if len(frame.columns) < 2 or not all(_is_csv_column(frame[c]) for c in frame.columns):
-        write_csv(frame, path)
-        return
-
-    def write(tmp) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(b"\xef\xbb\xbf" + _csv_cells([str(c) for c in frame.columns]).encode("utf-8") + b"\n")
-            for lo in range(0, len(frame), _CSV_ROWS):
-                part = frame.iloc[lo : lo + _CSV_ROWS]
-                cells = [_csv_text(part[c]) for c in part.columns]
-                # each line ends in "\n": put after the last cell (not a second copy of every line)
-                cells[-1] = pc.binary_join_element_wise(cells[-1], _EMPTY, _NEWLINE)
-                lines = pc.binary_join_element_wise(*cells, _COMMA)
-                del cells
-                offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-                    lines.offset : lines.offset + len(lines) + 1
-                ]
-                fh.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
-
-    write_atomic(path, write)
-
-
-#: Rows formatted and joined at a time by `write_table_csv` (bounds its memory).
-_CSV_ROWS = 1 << 20
-_COMMA, _EMPTY, _NEWLINE = (pa.scalar(t, pa.large_string()) for t in (",", "", "\n"))
-
-
-def _csv_cells(cells: list[str]) -> str:
-    """Cells as Python's csv writer joins them in pandas' dialect (minimal quoting, quotes doubled)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(cells)
-    return buffer.getvalue()[:-1]
-
-
-def _is_csv_column(values: pd.Series) -> bool:
-    """True for a column `_csv_text` formats: numpy bool, integer, float or datetime64, text, or objects
-    that are texts, Python integers or all missing."""
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufM":
-        return True
-    if isinstance(values.dtype, pd.StringDtype):
-        return True
-    # (objects: texts; all missing, written blank; Python integers, written as str() writes them, as the
-    # quarantine's row numbers are)
-    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer")
-
-
-def _may_need_quotes(text: pa.Array) -> bool:
-    """False when no byte of a column of large strings is a comma, a quote or a line break (then no cell
-    is quoted by the csv writer); True when one is, somewhere in its text (its cells to be looked at)."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    if not len(text) or offsets[-1] == offsets[0]:
-        return False
-    data = memoryview(text.buffers()[2])[offsets[0] : offsets[-1]].tobytes()
-    return any(data.find(special) >= 0 for special in (b",", b'"', b"\r", b"\n"))
-
-
-def _csv_text(values: pd.Series) -> pa.Array:
-    """One column as pandas' `to_csv(date_format="%Y-%m-%d")` writes its cells (Arrow large strings,
-    "" where missing): numbers and dates each distinct value formatted as pandas formats it."""
-    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
-    if kind == "b":
-        return pc.if_else(pa.array(values.to_numpy()), "True", "False").cast(pa.large_string())
-    if kind in "iu":
-        return pc.cast(pa.array(values.to_numpy()), pa.large_string())
-    if kind == "f":
-        # (pandas: numpy's str of each float; -0.0 is not 0.0 here, so the bits are what is distinct)
-        numbers = values.to_numpy(dtype=np.float64)
-        codes, uniques = pd.factorize(numbers.view(np.int64))
-        texts = np.asarray(uniques).view(np.float64).astype(str).astype(object)
-        codes = np.where(np.isnan(numbers), -1, codes)
-    elif kind == "M":
-        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
-        texts = pd.DatetimeIndex(uniques).strftime("%Y-%m-%d").to_numpy(dtype=object)
-    if kind in "fM":
-        return pa.array([*texts, ""], pa.large_string()).take(pa.array(np.where(codes < 0, len(texts), codes)))
-    text = pa.chunked_array(pa.array(values.astype("str").array)).combine_chunks().cast(pa.large_string())
-    text = pc.fill_null(text, _EMPTY)
-    # the few cells the csv writer quotes (a comma, a quote, a line break) formatted by it, one by one;
-    # looked for cell by cell only when the column's bytes hold one (a national ledger's ids, operators,
-    # districts, statuses and flags hold none: a regex per cell was ~0.1 s a million rows per column)
-    if not _may_need_quotes(text):
-        return text
-    special = pc.match_substring_regex(text, '[,"\\r\\n]').to_numpy(zero_copy_only=False)
-    if special.any():
-        cells = text.to_numpy(zero_copy_only=False).astype(object)
-        rows = np.flatnonzero(special)
-        cells[rows] = [_csv_cells([c]) for c in cells[rows]]
-        text = pa.array(cells, pa.large_string())
-    return text

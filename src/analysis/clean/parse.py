@@ -500,9 +500,9 @@ _BLOCKER_RULES = (
     ("construction", ("施工", "建设", "工程", "construction")),
 )
 _NO_BLOCKER = {"none", "no", "-", "/", "n/a", "na", "nil"}
-_NOTHING = r"(?:无|暂无|没有|均无|不涉及)(?:任何)?(?:问题|卡点|障碍|异常|困难)?|正常推进|推进正常|进展正常|正常"
-#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 / 正常推进 (a text that only
-#: begins with 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电).
+_NOTHING = r"(?:无|暂无|没有|均无|不涉及)(?:任何)?(?:问题|卡点|障碍|异常|困难)?"
+#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 (a text that only begins with
+#: 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are `_BLOCKER_GONE`'s).
 _NO_BLOCKER_TEXT = re.compile(rf"^(?:{_NOTHING})(?:[,，;；、。.!！]+(?:{_NOTHING}))*[,，;；、。.!！]*$")
 #: ... or that it is over or fine: 已解决 / 已协调 / 正常 (not 不正常, 非正常)
 _BLOCKER_GONE = re.compile(r"已解决|已协调|(?<![不非])正常")
