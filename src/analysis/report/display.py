@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.files import write_csv
+
 #: Mimetype and output-metadata key of a recorded value (invisible in the HTML report).
 RECORD_MIME = "application/vnd.fiveg-monitor.record+json"
 RECORD_KEY = "fiveg_record"
@@ -127,10 +129,11 @@ CSV_LINK = {"zh": "下载本表数据（CSV）", "en": "Download this table (CSV
 
 
 def write_table_csv(df: pd.DataFrame, path: Path) -> Path:
-    """The table as CSV beside the page (UTF-8 with BOM, so Excel opens Chinese text), same bytes on a rerun."""
+    """The table as CSV beside the page (`files.write_csv`: UTF-8 with BOM, so Excel opens Chinese text,
+    written whole or not at all), same bytes on a rerun."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    write_csv(df, path)
     return path
 
 
