@@ -1067,3 +1067,26 @@ def test_report_sentences_show_a_pace_over_too_short_a_history_as_a_dash(lang):
     ]
     for text in words:
         assert "20.2" in text and "–" in text and "nan" not in text and "None" not in text
+
+
+def test_a_yearly_series_is_no_surer_than_its_published_changes(tmp_path):
+    """Year-end counts interpolated to month ends are straight lines: every model sees smooth months.
+    The bands are widened to a random walk with drift through the published counts themselves (China's
+    year ends 2020-2023 gave P(430 万 by 2024) = 95 % with an 80 % band from 432.8; 425.1 came)."""
+    from analysis.forecast.models import published_change_sd
+    from analysis.report.chrome import translate_note
+
+    p = _csv(tmp_path, "date,value\n2020-12-31,71.8\n2021-12-31,142.5\n2022-12-31,231.2\n2023-12-31,337.7\n")
+    monthly, observed = F.to_month_ends(F.read_series(p))
+    sigma, span = published_change_sd(monthly, observed)
+    changes, mu = np.array([70.7, 88.7, 106.5]), (337.7 - 71.8) / 36
+    assert span == 36 and sigma == pytest.approx(np.sqrt(np.sum((changes - 12 * mu) ** 2 / 12) / 2), rel=1e-9)
+    fc = F.forecast_series_file(p, horizon=12, targets=[("2024-12-31", 430)], n_paths=2000)
+    year = fc.table.iloc[11]
+    # the 80 % band a year on at least as wide as the published changes' own (1.28 sd each side)
+    assert year["hi80"] - year["lo80"] >= 0.9 * 2 * 1.2816 * sigma * np.sqrt(12 + 144 / span)
+    assert year["lo80"] < 425.1 and fc.targets["prob_reach"].iloc[0] < 0.9
+    note = next(n for n in fc.notes if n.startswith("intervals widened"))
+    assert "published every 12 months" in note and translate_note(note, "zh")
+    # a series published every month is left as its model and backtest make it
+    assert published_change_sd(monthly, pd.Series(True, index=monthly.index)) is None

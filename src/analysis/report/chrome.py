@@ -40,6 +40,11 @@ NOTE_PATTERNS = (
     ),
     (r"(?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+) reach air by the observed stage durations.*", "note.pipeline"),
     (r"(?P<n>\d+) of (?P<m>\d+) month ends interpolated linearly between published dates", "note.interpolated"),
+    (
+        r"intervals widened x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) at (?P<h>\d+) months to the spread of the "
+        r"published counts' own changes \(published every (?P<g>\d+) months: .*\)",
+        "note.widened_published",
+    ),
     (r"(?P<a>[\w+]+) against (?P<b>\w+) in the backtest: mean MASE (?P<x>[\d.]+) vs (?P<y>[\d.]+)", "note.against"),
     (
         r"no season model tried: only (?P<n>\d+) monthly additions lie between two published month ends "
