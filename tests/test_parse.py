@@ -587,3 +587,82 @@ def test_plain_decimals_parsed_as_written_equal_the_normalised_parse(dtype):
     assert fast.index.equals(values.index)
     np.testing.assert_array_equal(fast.to_numpy(), normalised.to_numpy())
     assert fast.iloc[0] == 84.875123 and fast.iloc[3] == 84.87 and np.isnan(fast.iloc[9])
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("21/3/5", "2021-03-05"),
+        ("17/03/2021", "2021-03-17"),
+        ("3/17/2021", "2021-03-17"),
+        ("17.3.21", "2021-03-17"),
+        ("05/05/2021", "2021-05-05"),
+        ("Mar 5, 2021", "2021-03-05"),
+        ("March 5 2021", "2021-03-05"),
+        ("5-Mar-21", "2021-03-05"),
+        ("05 Mar 2021", "2021-03-05"),
+        ("2021-Mar-05", "2021-03-05"),
+        ("2021-03-05（补录）", "2021-03-05"),
+        ("2021/3/5 已开通", "2021-03-05"),
+        ("2021-03-05\n(补录)", "2021-03-05"),
+        ("2021年3月5号", "2021-03-05"),
+    ],
+)
+def test_dates_the_fast_patterns_leave_to_the_slow_path(text, value):
+    assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp(value)
+
+
+@pytest.mark.parametrize("text", ["2021年3月", "2021年03月", "2021-3", "2021/03", "2021.3", "Mar 2021"])
+def test_a_month_alone_is_its_first_day_and_said(text):
+    reading = parse.read_dates(pd.Series([text, "2021-03-05"]))
+    assert reading.dates.tolist() == [pd.Timestamp("2021-03-01"), pd.Timestamp("2021-03-05")]
+    assert reading.month_only.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-06-30 预计",
+        "2021年3月前",
+        "2021-03-05~2021-03-08",
+        "待定\n预计2021年底",
+        "21/3/21",
+        "2021-02-30 补录",
+        "Foo 5, 2021",
+    ],
+)
+def test_a_plan_a_range_or_an_impossible_date_stays_unread(text):
+    assert pd.isna(parse.parse_dates(pd.Series([text])).iloc[0])
+
+
+def test_ambiguous_day_month_read_as_its_group_writes_dates():
+    values = pd.Series(["05/03/2021", "17/03/2021", "05/03/2021", "3/17/2021", "05/03/2021", "3/17/2021", "2021-01-01"])
+    groups = pd.Series(["day", "day", "month", "month", "both", "both", "none"])
+    values = pd.concat([values, pd.Series(["17/03/2021"])], ignore_index=True)
+    groups = pd.concat([groups, pd.Series(["both"])], ignore_index=True)
+    reading = parse.read_dates(values, groups)
+    assert reading.dates[0] == pd.Timestamp("2021-03-05")  # day-first file
+    assert reading.dates[2] == pd.Timestamp("2021-05-03")  # month-first file
+    assert pd.isna(reading.dates[4]) and reading.ambiguous[4]  # a file that writes both: undecided
+    assert not reading.ambiguous[[0, 1, 2, 3, 5, 6, 7]].any()
+    alone = parse.read_dates(pd.Series(["05/03/2021", "2021-01-01"]))
+    assert pd.isna(alone.dates[0]) and alone.ambiguous.tolist() == [True, False]
+
+
+def test_the_slow_date_path_reads_what_the_fast_path_reads_alike():
+    """Every text the RE2/Arrow path reads, the slow path (for the spellings it leaves) reads to the same
+    date: a spelling moved from one path to the other never changes a date."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    texts = []
+    for _ in range(3000):
+        y, m, d = int(rng.integers(1990, 2040)), int(rng.integers(0, 14)), int(rng.integers(0, 33))
+        sep = str(rng.choice(["-", "/", ".", "年"]))
+        text = f"{y}{sep}{m:0{int(rng.integers(1, 3))}d}{'月' if sep == '年' else sep}{d}"
+        text += str(rng.choice(["", "日", " 10:30", "T10:30:00+08:00"]))
+        texts.append(text if rng.random() < 0.8 else f"{y}{m:02d}{d:02d}")
+    fast = parse._parse_date_texts(pd.Series(texts, dtype=object))
+    slow = pd.Series([parse._read_one_date(t)[0] for t in texts], dtype="datetime64[ns]")
+    assert fast.notna().sum() > 1500
+    pd.testing.assert_series_equal(fast, slow, check_names=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -117,17 +118,79 @@ _COMPACT = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
-    """Dates typed every way: 2020-05-12, 2020/5/12, 2020.5.12, 2020年5月12日, 20200512,
-    Excel serials (43963) and ISO timestamps; day-first and month-first forms are ambiguous
-    and stay unparsed. Returns datetime64[ns] with NaT where missing or unreadable."""
+def parse_dates(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """Dates typed every way (see `read_dates`). Returns datetime64[ns] with NaT where missing,
+    unreadable or of an undecided day/month order."""
+    return read_dates(values, groups).dates
+
+
+@dataclass
+class DateReading:
+    """What `read_dates` made of a column of dates, row by row."""
+
+    dates: pd.Series  # datetime64[ns]; NaT where missing, unreadable or ambiguous
+    month_only: np.ndarray  # the text gives a month, no day: the date is the month's first day
+    with_note: np.ndarray  # a note followed the date in the cell (2021-03-05（补录）): set aside
+    ambiguous: np.ndarray  # 05/03/2021 where the rows of its group say neither day- nor month-first: NaT
+
+
+def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReading:
+    """Dates typed every way: 2020-05-12, 2020/5/12, 2020.5.12, 2020年5月12日, 20200512, Excel serials
+    (43963), ISO timestamps (the fast path, RE2 over Arrow), and on the texts those leave unread:
+    months (2021年3月, 2021-3, 2021/03), two-digit years first (21/3/5), day- or month-first
+    (17/03/2021, 3/17/2021), English month names (Mar 5, 2021; 5-Mar-21), and a date followed by a
+    note (2021-03-05（补录）, 2021/3/5 已开通, a note on a second line). A note that makes the date a plan
+    or a guess (预计, 计划, 前, 左右 …) leaves it unread.
+
+    05/03/2021 is read the way the unambiguous day/month dates of its group (`groups`: one key per
+    row, e.g. the file; the whole column when None) are written; with no such evidence, or both
+    orders, it stays NaT and `ambiguous`."""
     # a national file has millions of rows but a few thousand distinct dates: parse those once
     codes, uniques = factorize_text(values)
-    parsed = _parse_date_texts(pd.Series(uniques, dtype=object)).to_numpy()
-    out = np.full(len(codes), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    texts = pd.Series(uniques, dtype=object)
+    parsed = _parse_date_texts(texts).to_numpy()
+    other = _read_other_date_texts(texts, pd.Series(parsed))
+    n = len(codes)
     found = codes >= 0
+    month_only = np.zeros(n, dtype=bool)
+    with_note = np.zeros(n, dtype=bool)
+    ambiguous = np.zeros(n, dtype=bool)
+    order = None
+    if other is not None:
+        decided = ~other["order"].isin(["A", "Y"]).to_numpy()
+        parsed = np.where(np.isnat(parsed) & decided, other["day_first"].to_numpy(), parsed)
+    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     out[found] = parsed[codes[found]]
-    return pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
+    if other is not None:
+        at = np.where(found, codes, 0)
+        month_only = found & other["month_only"].to_numpy(dtype=bool)[at]
+        with_note = found & other["with_note"].to_numpy(dtype=bool)[at]
+        order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
+        ambiguous = (order == "A") | (order == "Y")
+        if (order == "A").any():
+            out, ambiguous = _decide_day_month(out, order, other, at, groups)
+    dates = pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
+    return DateReading(dates, month_only, with_note, ambiguous)
+
+
+def _decide_day_month(
+    out: np.ndarray, order: np.ndarray, other: pd.DataFrame, at: np.ndarray, groups: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ambiguous day/month dates read as the other dates of their group are written: day-first
+    where the group's unambiguous ones are all day-first (17/03/2021), month-first where all are
+    month-first (3/17/2021); the rest stay NaT and ambiguous."""
+    keys = np.zeros(len(order), dtype=np.int64) if groups is None else pd.factorize(groups, use_na_sentinel=False)[0]
+    day_first = set(keys[order == "D"].tolist())
+    month_first = set(keys[order == "M"].tolist())
+    ambiguous = (order == "A") | (order == "Y")
+    rows = np.flatnonzero(order == "A")
+    by_day = np.array([k in day_first and k not in month_first for k in keys[rows]], dtype=bool)
+    by_month = np.array([k in month_first and k not in day_first for k in keys[rows]], dtype=bool)
+    out = out.copy()
+    out[rows[by_day]] = other["day_first"].to_numpy(dtype="datetime64[ns]")[at[rows[by_day]]]
+    out[rows[by_month]] = other["month_first"].to_numpy(dtype="datetime64[ns]")[at[rows[by_month]]]
+    ambiguous[rows[by_day | by_month]] = False
+    return out, ambiguous
 
 
 def _as_re2(pattern: re.Pattern) -> str:
@@ -193,6 +256,128 @@ def _parse_date_texts(values: pd.Series) -> pd.Series:
     from_serial = EXCEL_EPOCH + pd.to_timedelta(np.floor(serial), unit="D")
     out = out.fillna(from_serial)
     return out.astype("datetime64[ns]")
+
+
+#: A date at the start of a text, as the fast path does not read it; each pattern's groups name its
+#: parts (y: year of 4 digits, yy: of 2, m: month, mon: month name, d: day, a/b: day and month in an
+#: order the text does not say). The first pattern that matches with an acceptable rest decides.
+_TIME = r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?"
+_MONTH_NAME = r"(?P<mon>[A-Za-z]{3,9})\.?"
+_OTHER_DATES = tuple(
+    re.compile(p)
+    for p in (
+        rf"^(?P<y>\d{{4}})\s*[-/.年]\s*(?P<m>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})(?:\s*[日号])?{_TIME}",
+        r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})(?!\d)",
+        rf"^(?P<a>\d{{1,2}})\s*(?P<s>[-/.])\s*(?P<b>\d{{1,2}})\s*(?P=s)\s*(?P<c>\d{{4}}|\d{{1,2}})(?!\d){_TIME}",
+        rf"^{_MONTH_NAME}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{{4}})(?!\d)",
+        rf"^(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s-]*{_MONTH_NAME}[\s,-]*(?P<y>\d{{4}}|\d{{2}})(?!\d)",
+        rf"^(?P<y>\d{{4}})[\s-]*{_MONTH_NAME}[\s-]*(?P<d>\d{{1,2}})(?!\d)",
+        r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?(?!\d)",
+        rf"^{_MONTH_NAME}[\s,-]*(?P<y>\d{{4}})(?!\d)",
+    )
+)
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for name in names
+}
+#: Words after a date that make it a plan or a guess, not the day it happened: 预计, 计划, 拟, 待, 未,
+#: 约/左右 (about), 前/后/以前 (before, after), 底/初/中旬 (end, start, middle of …), expected, planned.
+_NOT_THE_DATE = re.compile(
+    r"预计|计划|拟|待|未|约|左右|前|后|底|初|旬|expect|plan|estimat|tbd|approx|before|after", re.IGNORECASE
+)
+#: Two-digit years read as 20yy: a 5G on-air or stage date lies in 2019 … 2039.
+_YY_WINDOW = (19, 39)
+
+
+def _read_other_date_texts(texts: pd.Series, parsed: pd.Series) -> pd.DataFrame | None:
+    """For the distinct texts the fast path left unread: the date (`day_first` and `month_first`, equal
+    unless the order is ambiguous), `order` ('D' day-first, 'M' month-first, 'A' day/month ambiguous,
+    'Y' which part is the year ambiguous, '' none of these), `month_only` and `with_note`; None where
+    every text was read (a national file: no Python per text)."""
+    todo = texts.notna().to_numpy() & parsed.isna().to_numpy()
+    if not todo.any():
+        return None
+    nat = pd.NaT
+    rows = [(nat, nat, "", False, False)] * len(texts)
+    for i, text in zip(np.flatnonzero(todo), normalize_text(texts[todo]), strict=True):
+        if isinstance(text, str):
+            rows[i] = _read_one_date(text)
+    out = pd.DataFrame(rows, columns=["day_first", "month_first", "order", "month_only", "with_note"])
+    for column in ("day_first", "month_first"):
+        out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
+    return out
+
+
+def _read_one_date(text: str) -> tuple:
+    """(day-first date, month-first date, order, month only, with note) of one normalised text."""
+    nat = pd.NaT
+    for pattern in _OTHER_DATES:
+        m = pattern.match(text)
+        if not m:
+            continue
+        rest = text[m.end() :].strip()
+        if re.search(r"\d", rest) or _NOT_THE_DATE.search(rest):
+            continue  # a range (2021-03-05~08), a time not read, or a plan: not this pattern's date
+        with_note = rest != ""
+        parts = m.groupdict()
+        if parts.get("mon") is not None:
+            month = _MONTHS.get(parts["mon"].lower())
+            if month is None:
+                return nat, nat, "", False, False
+            parts["m"] = str(month)
+        if parts.get("a") is not None:
+            return (*_read_day_month_year(parts["a"], parts["b"], parts["c"]), False, with_note)
+        year = int(parts["y"]) + (2000 if len(parts["y"]) == 2 else 0)
+        month_only = parts.get("d") is None
+        date = _date_or_nat(year, int(parts["m"]), 1 if month_only else int(parts["d"]))
+        return date, date, "", month_only and date is not nat, with_note
+    return nat, nat, "", False, False
+
+
+def _read_day_month_year(a: str, b: str, c: str) -> tuple:
+    """a/b/c with the year last (4 or 2 digits) or, with 2 digits each side, maybe first (21/3/5):
+    (day-first date, month-first date, order)."""
+    nat = pd.NaT
+    yy_first = len(a) == 2 and len(c) <= 2 and _YY_WINDOW[0] <= int(a) <= _YY_WINDOW[1]
+    yy_last = len(c) == 4 or _YY_WINDOW[0] <= int(c) <= _YY_WINDOW[1]
+    if yy_first and not yy_last:  # 21/3/5: a Chinese short date, year/month/day
+        date = _date_or_nat(2000 + int(a), int(b), int(c))
+        return date, date, ""
+    if not yy_last or (yy_first and len(c) == 2):
+        return nat, nat, "Y" if yy_first else ""  # 21/3/21: which is the year is not said
+    year = int(c) + (2000 if len(c) == 2 else 0)
+    day_first, month_first = _date_or_nat(year, int(b), int(a)), _date_or_nat(year, int(a), int(b))
+    if day_first is nat or month_first is nat or day_first == month_first:
+        date = month_first if day_first is nat else day_first
+        order = "" if day_first == month_first or date is nat else ("D" if month_first is nat else "M")
+        return date, date, order
+    return day_first, month_first, "A"
+
+
+def _date_or_nat(year: int, month: int, day: int):
+    """The date, or NaT where there is no such day (2021-02-30) or a nanosecond timestamp cannot hold it."""
+    if not TIMESTAMP_YEARS[0] <= year <= TIMESTAMP_YEARS[1]:
+        return pd.NaT
+    try:
+        return pd.Timestamp(year=year, month=month, day=day)
+    except ValueError:
+        return pd.NaT
 
 
 # --- coordinates -------------------------------------------------------------------------------

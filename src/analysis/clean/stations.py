@@ -620,6 +620,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
+    ambiguous_on_air = np.zeros(len(raw), dtype=bool)
     for stage, column in STAGE_DATE_COLUMNS.items():
         text = raw[column]
         if _is_all_missing(text):  # a stage the file lacks (a national file lacks five): no date, no note
@@ -627,10 +628,16 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 no_dates = pd.Series(np.full(len(text), np.datetime64("NaT", "ns")), index=raw.index, copy=False)
             rec[column] = no_dates
             continue
-        parsed = parse.parse_dates(text)
-        if stage != "on_air":
+        # (a day/month order is read the way the same file writes its other dates)
+        reading = parse.read_dates(text, raw["source_file"])
+        parsed = reading.dates
+        notes = _note_date_readings(notes, reading, text, column)
+        if stage == "on_air":
+            ambiguous_on_air = reading.ambiguous
+        else:
             unreadable = text.notna() & parsed.isna()
-            notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
+            said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
+            notes = _append_note(notes, unreadable, f"{column} unreadable: ", said, "; ")
             placeholder = parsed < EARLIEST_STAGE_DATE
             if placeholder.any():
                 notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
@@ -651,6 +658,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         "future": on_air > as_of,
         "too_early": on_air < EARLIEST_ON_AIR,
         "no_date": (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date,
+        "ambiguous": pd.Series(ambiguous_on_air, index=raw.index) & bad_date,
     }
     dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
     notes = _append_note(
@@ -659,6 +667,20 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _note_date_readings(notes: pd.Series, reading, text: pd.Series, column: str) -> pd.Series:
+    """Notes of the dates read from a month alone or from before a note in the cell."""
+    name = "on-air date" if column == "on_air_date" else column
+    # a month is read as its first day: a station the sender says is on air in March is on air in a
+    # report of any day of March (its last day would quarantine it as future in that report), and the
+    # monthly counts put it in the month either way
+    notes = _append_note(notes, pd.Series(reading.month_only, index=text.index), f"{name} given to the month; ")
+    if reading.with_note.any():
+        noted = pd.Series(reading.with_note, index=text.index)
+        said = text[noted].astype(str).str.replace(r"\s+", " ", regex=True).reindex(text.index)
+        notes = _append_note(notes, noted, f"{name} read from ", said, " (the note after the date set aside); ")
+    return notes
 
 
 def _set_aside_stage_dates_out_of_order(rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
@@ -774,6 +796,11 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     ]
     rec["reason"] = _first_reason(checks, raw.index)
     rec["detail"] = _quarantine_details(raw, rec, pos, as_of)
+    ambiguous = dates["ambiguous"] & (rec["reason"] == "unparseable_on_air_date")
+    if ambiguous.any():
+        rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + (
+            ": ambiguous day/month (no other date of its file settles the order)"
+        )
     rec["n_fields"] = _count_fields(raw)
     return rec
 
