@@ -70,3 +70,49 @@ def test_a_stage_date_given_to_the_month_is_read_and_said(tmp_path):
     st = by_code(clean(write_csv(tmp_path / "铁塔.csv", header, rows)))
     assert st.loc["T1", "site_access_date"] == pd.Timestamp("2021-06-01")
     assert "site_access_date given to the month" in st.loc["T1", "notes"]
+
+
+def test_planned_and_actual_positions_in_bracketed_headers(tmp_path):
+    header = ["站址编码", "站址名称", "需求运营商", "经度(规划)", "纬度(规划)", "经度(实际)", "纬度(实际)"]
+    header += ["当前阶段", "开通日期"]
+    rows = [
+        ["T1", "站1", "移动", P[5][0], P[5][1], *P[0], "已开通", "2021-03-05"],
+        ["T2", "站2", "联通", *P[6], "", "", "已立项", ""],
+    ]
+    st = by_code(clean(write_csv(tmp_path / "铁塔.csv", header, rows)))
+    assert (st.loc["T1", "lon"], st.loc["T1", "lat"]) == P[0]  # the actual position, not the planned one
+    assert pd.isna(st.loc["T1", "notes"])
+    assert (st.loc["T2", "lon"], st.loc["T2", "lat"]) == P[6]
+    assert "planned one" in st.loc["T2", "notes"]
+
+
+def test_nms_export_headers_are_read(tmp_path):
+    header = ["gNodeB ID", "gNodeB Name", "Operator", "Latitude", "Longitude", "NR Band", "Commissioning Date"]
+    rows = [[f"80000{i}", f"NR_{i}", "China Unicom", P[i][1], P[i][0], "n78", "2021-03-05"] for i in range(3)]
+    result = clean(write_csv(tmp_path / "Unicom_NR_sites_export.csv", header, rows))
+    assert sorted(result.stations["station_id"]) == ["CUCC-800000", "CUCC-800001", "CUCC-800002"]
+    assert (result.stations["on_air_date"] == pd.Timestamp("2021-03-05")).all()
+    assert result.summary["files"][0]["columns_not_read"] == []
+
+
+def test_cells_of_one_station_are_merged_saying_so(tmp_path):
+    header = ["小区名称", "基站名称", "经度", "纬度", "方位角", "频段", "开通日期"]
+    rows = [[f"桃北路_{k}", "桃北路", *P[0], str(120 * k), "n41", "2021-03-05"] for k in range(3)]
+    rows.append(["桃北路_2", "桃北路", *P[0], "240", "n41", "2021-03-05"])  # the very record again
+    result = clean(write_csv(tmp_path / "移动_NR小区工参.csv", header, rows))
+    assert len(result.stations) == 1
+    q = result.quarantine.set_index("source_row")
+    assert q.loc[2, "reason"] == q.loc[3, "reason"] == "cells_of_one_station"
+    assert "cell" in q.loc[2, "detail"]
+    assert q.loc[4, "reason"] == "exact_duplicate"
+    assert result.summary["merged_by_reason"]["cells_of_one_station"] == 2
+
+
+def test_rows_without_identity_or_date_name_the_columns_not_read(tmp_path):
+    header = ["Cell Site", "经度", "纬度", "Go Live", "状态", "运营商"]
+    rows = [["X1", *P[0], "2021-03-05", "在网", "移动"]]
+    result = clean(write_csv(tmp_path / "a.csv", header, rows))
+    q = result.quarantine
+    assert q["reason"].tolist() == ["no_identity"]
+    assert q["detail"].iloc[0] == "columns not read in its file: Cell Site, Go Live"
+    assert result.summary["files"][0]["columns_not_read"] == ["Cell Site", "Go Live"]

@@ -51,6 +51,7 @@ from analysis.clean.ledger import (
     write_table_csv,
 )
 from analysis.clean.sources import (
+    CELL_LABEL,
     FIELDS,
     HEADER_SYNONYMS,
     OPENCELLID_COLUMNS,
@@ -339,6 +340,7 @@ def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[di
                     "header_row": t.header_row,
                     "rows": int(len(t.frame)),
                     "columns": t.columns,
+                    "columns_not_read": list(t.columns_not_read),
                     "trailing_empty_rows_ignored": t.trailing_blank_rows,
                     "sha256": digest,
                 }
@@ -396,6 +398,8 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
     for c in columns:
         out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
+    if CELL_LABEL in f.columns:  # (a cell-level export: what tells its rows apart, see `_name_cells_of_one_station`)
+        out[CELL_LABEL] = _as_text(f[CELL_LABEL])
     for c in READ_COLUMNS:
         # each lacking column its own array of None: a frame built with copy=False does not protect an
         # ndarray two columns share, so a write into one would show in the other
@@ -1100,11 +1104,15 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    _name_unread_columns(rec, raw, tables)
+    cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
     rows, position_key, code_key = _rows_that_may_leave(rec)
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
     dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_keys(leaving, rows, position_key), code_key)
+    if cell_label is not None:
+        _name_cells_of_one_station(dd, cell_label)
     del rows, position_key, code_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
@@ -1209,6 +1217,51 @@ def _dedupe_operator_rows(
     dd = dd[~conflict]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
     return dd, conflict_anchor, heads
+
+
+def _name_cells_of_one_station(dd: pd.DataFrame, cell_label: pd.Series) -> None:
+    """Rows of a cell-level export alike in every field read but their cell (桃北路_1, 桃北路_2) are
+    cells of one station, not one record repeated: their merge says so."""
+    exact = np.flatnonzero((dd["merge_reason"] == "exact_duplicate").to_numpy())
+    if not len(exact):
+        return
+    rows = dd.index[exact]
+    anchors = dd["anchor"].iloc[exact]
+    # a row is one record repeated when its anchor or an earlier row of that anchor has its cell too
+    pairs = pd.DataFrame(
+        {
+            "anchor": np.concatenate([anchors.unique(), anchors.to_numpy()]),
+            "cell": np.concatenate(
+                [
+                    cell_label.reindex(anchors.unique()).to_numpy(dtype=object, na_value=None),
+                    cell_label.reindex(rows).to_numpy(dtype=object, na_value=None),
+                ]
+            ),
+        }
+    )
+    cells = ~pairs.duplicated().to_numpy()[-len(rows) :] & pairs["cell"].notna().to_numpy()[-len(rows) :]
+    dd.loc[rows[cells], "merge_reason"] = "cells_of_one_station"
+
+
+def _name_unread_columns(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable]) -> None:
+    """The detail of a row without identity or without an on-air date names its file's columns not read:
+    often the very column (gNodeB ID, Commissioning Date) under a header the reader does not know."""
+    unread = {
+        project_relative(t.path): t.columns_not_read for t in tables if t.kind == "operator" and t.columns_not_read
+    }
+    if not unread:
+        return
+    said = rec["reason"].isin(["no_identity", "on_air_without_date"]).to_numpy()
+    if not said.any():
+        return
+    files = raw["source_file"].to_numpy(dtype=object)
+    rows = np.flatnonzero(said)
+    texts = {f: "columns not read in its file: " + ", ".join(cols) for f, cols in unread.items()}
+    for i in rows:
+        text = texts.get(files[i])
+        if text is not None:
+            prior = rec["detail"].iat[i]
+            rec.iat[i, rec.columns.get_loc("detail")] = text if prior is None or pd.isna(prior) else f"{prior}; {text}"
 
 
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
@@ -1698,6 +1751,19 @@ def _hint_no_on_air_column(summary: dict) -> str:
     return f" — no column was read as the on-air date: name it one of {known} (or on_air_date)"
 
 
+def _hint_unread_columns(summary: dict) -> str:
+    """When rows lacked identity or an on-air date, the columns each file has that were not read."""
+    said = summary["quarantined_by_reason"]
+    if not (said.get("no_identity") or said.get("on_air_without_date")):
+        return ""
+    unread = [
+        f"{Path(f['file']).name}: {', '.join(f['columns_not_read'])}"
+        for f in summary["files"]
+        if f.get("columns_not_read")
+    ]
+    return f" — columns not read ({'; '.join(unread)})" if unread else ""
+
+
 def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanResult:
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
     if result.table.empty:
@@ -1706,6 +1772,7 @@ def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanR
         raise BadInputError(
             f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
             + _hint_no_on_air_column(result.summary)
+            + _hint_unread_columns(result.summary)
         )
     out = Path(out)
     # the source ledger, then the quarantine, written beside the station table: all spend their time in
