@@ -516,7 +516,7 @@ _OPERATOR_PATTERNS = {
     "CMCC": r"中国移动|中移|移动(?!式|端|互联|应急|通信车|车|电源|设备|办公|硬盘|存储)|cmcc|china\s*mobile",
     "CTCC": r"电信|ctcc|telecom",
     "CUCC": r"联通|联合网络通信|cucc|unicom",
-    "CBN": r"广电|广播电视|cbn|broadnet",
+    "CBN": r"广电|广播电视|cbn|broadnet|china\s*broadcasting|broadcasting\s*network",
 }
 #: In a cell of the operator column, also these (in a file name or title they mean something else).
 _OPERATOR_CELL_PATTERNS = {
@@ -555,15 +555,34 @@ def operator_of_context(text: str) -> str:
     return hits[0] if len(hits) == 1 else "unknown"
 
 
-#: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通 (not 共享/共建, which
-#: is one shared station).
-_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及)\s*"
+#: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通, and the sharing phrases
+#: 电信联通共享 / 移动/电信共享 / 三家共享: each tenant's equipment is its own station on the tower.
+_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及|与)\s*"
+#: Words of sharing that name no operator (set aside before the operators are read).
+_SHARING = re.compile(r"共建共享|共享|共建|共用|合建|shared|sharing|share|站点|站址|基站|站$", re.IGNORECASE)
+#: Operator names that may follow one another with nothing between (电信联通, 移动联通电信).
+_RUN_OF_NAMES = r"(?:中国)?(?:移动|电信|联通|广电)"
+#: "The three (four) operators": China Mobile, China Telecom and China Unicom, the three that hold the
+#: national networks and share towers through China Tower; four with China Broadnet (广电, CBN).
+_ALL_OPERATORS = {
+    "三家": "CMCC,CTCC,CUCC",
+    "三方": "CMCC,CTCC,CUCC",
+    "三网": "CMCC,CTCC,CUCC",
+    "三大运营商": "CMCC,CTCC,CUCC",
+    "四家": "CMCC,CTCC,CUCC,CBN",
+    "四方": "CMCC,CTCC,CUCC,CBN",
+}
 
 
 def _tenants(text: str) -> str | None:
-    if re.search(r"共享|共建|share", text.lower()):
-        return None
-    parts = [p for p in re.split(_TENANT_SEPARATORS, text) if p]
+    shared = _SHARING.search(text) is not None
+    rest = _SHARING.sub("", text).strip()
+    if shared and rest in _ALL_OPERATORS:
+        return _ALL_OPERATORS[rest]
+    parts = []
+    for part in (p for p in re.split(_TENANT_SEPARATORS, rest) if p):
+        # 电信联通: operators named one after another
+        parts += re.findall(_RUN_OF_NAMES, part) if re.fullmatch(f"(?:{_RUN_OF_NAMES}){{2,}}", part) else [part]
     if len(parts) < 2:
         return None
     codes = [_operator(p) for p in parts]
@@ -573,7 +592,8 @@ def _tenants(text: str) -> str | None:
 
 
 def parse_tenants(values: pd.Series) -> pd.Series:
-    """'CMCC,CUCC' where a cell lists two or more operators each on its own (移动、联通), else None."""
+    """'CMCC,CUCC' where a cell names two or more operators (移动、联通, 电信联通共享, 移动/电信共享; 三家共享
+    is CMCC,CTCC,CUCC), else None."""
     out = _map_uniques(values, _tenants)
     return out.where(out.notna(), None)
 
