@@ -635,7 +635,6 @@ def test_a_month_alone_is_its_first_day_and_said(text):
         "2021年3月前",
         "2021-03-05~2021-03-08",
         "待定\n预计2021年底",
-        "21/3/21",
         "2021-02-30 补录",
         "Foo 5, 2021",
     ],
@@ -654,6 +653,12 @@ def test_ambiguous_day_month_read_as_its_group_writes_dates():
     assert reading.dates[2] == pd.Timestamp("2021-05-03")  # month-first file
     assert pd.isna(reading.dates[4]) and reading.ambiguous[4]  # a file that writes both: undecided
     assert not reading.ambiguous[[0, 1, 2, 3, 5, 6, 7]].any()
+    # a two-digit year first or last: 20/2/26 is 2020-02-26 in a file of year-first short dates (21/3/5)
+    reading = parse.read_dates(pd.Series(["20/2/26", "21/3/5", "20/2/26", "17/3/21"]), pd.Series(list("aabb")))
+    assert reading.dates[0] == pd.Timestamp("2020-02-26") and reading.dates[1] == pd.Timestamp("2021-03-05")
+    assert reading.dates[2] == pd.Timestamp("2026-02-20") and reading.dates[3] == pd.Timestamp("2021-03-17")
+    assert pd.isna(parse.parse_dates(pd.Series(["20/2/26"])).iloc[0])
+    assert parse.parse_dates(pd.Series(["21/3/21"])).iloc[0] == pd.Timestamp("2021-03-21")  # either way
     alone = parse.read_dates(pd.Series(["05/03/2021", "2021-01-01"]))
     assert pd.isna(alone.dates[0]) and alone.ambiguous.tolist() == [True, False]
 

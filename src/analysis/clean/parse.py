@@ -131,7 +131,7 @@ class DateReading:
     dates: pd.Series  # datetime64[ns]; NaT where missing, unreadable or ambiguous
     month_only: np.ndarray  # the text gives a month, no day: the date is the month's first day
     with_note: np.ndarray  # a note followed the date in the cell (2021-03-05（补录）): set aside
-    ambiguous: np.ndarray  # 05/03/2021 where the rows of its group say neither day- nor month-first: NaT
+    ambiguous: np.ndarray  # 05/03/2021, 20/2/26 where the other dates of its group do not settle the order: NaT
 
 
 def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReading:
@@ -142,9 +142,9 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
     note (2021-03-05（补录）, 2021/3/5 已开通, a note on a second line). A note that makes the date a plan
     or a guess (预计, 计划, 前, 左右 …) leaves it unread.
 
-    05/03/2021 is read the way the unambiguous day/month dates of its group (`groups`: one key per
-    row, e.g. the file; the whole column when None) are written; with no such evidence, or both
-    orders, it stays NaT and `ambiguous`."""
+    05/03/2021 (or 20/2/26: 2020-02-26 or 20 Feb 2026) is read in the order the decided dates of its
+    group (`groups`: one key per row, e.g. the file; the whole column when None) are written in; with
+    no such evidence, or evidence of both its orders, it stays NaT and `ambiguous`."""
     # a national file has millions of rows but a few thousand distinct dates: parse those once
     codes, uniques = factorize_text(values)
     texts = pd.Series(uniques, dtype=object)
@@ -157,8 +157,7 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
     ambiguous = np.zeros(n, dtype=bool)
     order = None
     if other is not None:
-        decided = ~other["order"].isin(["A", "Y"]).to_numpy()
-        parsed = np.where(np.isnat(parsed) & decided, other["day_first"].to_numpy(), parsed)
+        parsed = np.where(np.isnat(parsed), other["date"].to_numpy(), parsed)
     out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     out[found] = parsed[codes[found]]
     if other is not None:
@@ -166,30 +165,31 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
         month_only = found & other["month_only"].to_numpy(dtype=bool)[at]
         with_note = found & other["with_note"].to_numpy(dtype=bool)[at]
         order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
-        ambiguous = (order == "A") | (order == "Y")
-        if (order == "A").any():
-            out, ambiguous = _decide_day_month(out, order, other, at, groups)
+        ambiguous = np.array([o.startswith("?") for o in order], dtype=bool)
+        if ambiguous.any():
+            out, ambiguous = _decide_order(out, order, other, at, groups)
     dates = pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
     return DateReading(dates, month_only, with_note, ambiguous)
 
 
-def _decide_day_month(
+def _decide_order(
     out: np.ndarray, order: np.ndarray, other: pd.DataFrame, at: np.ndarray, groups: pd.Series | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ambiguous day/month dates read as the other dates of their group are written: day-first
-    where the group's unambiguous ones are all day-first (17/03/2021), month-first where all are
-    month-first (3/17/2021); the rest stay NaT and ambiguous."""
+    """The dates of an undecided order (05/03/2021, 20/2/26) read in the one order, of those they allow,
+    that the group's decided dates are written in (17/03/2021 day-first, 3/17/2021 month-first, 21/3/5
+    year-first); the rest stay NaT and ambiguous."""
     keys = np.zeros(len(order), dtype=np.int64) if groups is None else pd.factorize(groups, use_na_sentinel=False)[0]
-    day_first = set(keys[order == "D"].tolist())
-    month_first = set(keys[order == "M"].tolist())
-    ambiguous = (order == "A") | (order == "Y")
-    rows = np.flatnonzero(order == "A")
-    by_day = np.array([k in day_first and k not in month_first for k in keys[rows]], dtype=bool)
-    by_month = np.array([k in month_first and k not in day_first for k in keys[rows]], dtype=bool)
+    seen: dict[int, set] = {}
+    for key, letter in zip(keys.tolist(), order.tolist(), strict=True):
+        if letter in _ORDERS:
+            seen.setdefault(key, set()).add(letter)
+    ambiguous = np.array([o.startswith("?") for o in order], dtype=bool)
     out = out.copy()
-    out[rows[by_day]] = other["day_first"].to_numpy(dtype="datetime64[ns]")[at[rows[by_day]]]
-    out[rows[by_month]] = other["month_first"].to_numpy(dtype="datetime64[ns]")[at[rows[by_month]]]
-    ambiguous[rows[by_day | by_month]] = False
+    for i in np.flatnonzero(ambiguous):
+        fits = [letter for letter in order[i][1:] if letter in seen.get(keys[i], ())]
+        if len(fits) == 1:
+            out[i] = other[fits[0]].to_numpy(dtype="datetime64[ns]")[at[i]]
+            ambiguous[i] = False
     return out, ambiguous
 
 
@@ -305,27 +305,33 @@ _NOT_THE_DATE = re.compile(
 _YY_WINDOW = (19, 39)
 
 
+#: The orders of a date of three numbers without a four-digit year first: F year/month/day (21/3/5, as
+#: Chinese short dates are written), D day/month/year (17/03/2021), M month/day/year (3/17/2021).
+_ORDERS = ("F", "D", "M")
+
+
 def _read_other_date_texts(texts: pd.Series, parsed: pd.Series) -> pd.DataFrame | None:
-    """For the distinct texts the fast path left unread: the date (`day_first` and `month_first`, equal
-    unless the order is ambiguous), `order` ('D' day-first, 'M' month-first, 'A' day/month ambiguous,
-    'Y' which part is the year ambiguous, '' none of these), `month_only` and `with_note`; None where
-    every text was read (a national file: no Python per text)."""
+    """For the distinct texts the fast path left unread: the `date` (NaT where unread or undecided);
+    `order`, the order a decided date of three numbers was read in ('F', 'D', 'M'; '' for other dates
+    or where the orders agree), or for an undecided one '?' and the orders it allows ('?DM'), whose
+    dates are in columns F, D and M; `month_only`; `with_note`. None where every text was read (a
+    national file: no Python per text)."""
     todo = texts.notna().to_numpy() & parsed.isna().to_numpy()
     if not todo.any():
         return None
     nat = pd.NaT
-    rows = [(nat, nat, "", False, False)] * len(texts)
+    rows = [(nat, "", False, False, nat, nat, nat)] * len(texts)
     for i, text in zip(np.flatnonzero(todo), normalize_text(texts[todo]), strict=True):
         if isinstance(text, str):
             rows[i] = _read_one_date(text)
-    out = pd.DataFrame(rows, columns=["day_first", "month_first", "order", "month_only", "with_note"])
-    for column in ("day_first", "month_first"):
+    out = pd.DataFrame(rows, columns=["date", "order", "month_only", "with_note", *_ORDERS])
+    for column in ("date", *_ORDERS):
         out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
     return out
 
 
 def _read_one_date(text: str) -> tuple:
-    """(day-first date, month-first date, order, month only, with note) of one normalised text."""
+    """(date, order, month only, with note, and the dates in orders F, D, M) of one normalised text."""
     nat = pd.NaT
     for pattern in _OTHER_DATES:
         m = pattern.match(text)
@@ -339,35 +345,41 @@ def _read_one_date(text: str) -> tuple:
         if parts.get("mon") is not None:
             month = _MONTHS.get(parts["mon"].lower())
             if month is None:
-                return nat, nat, "", False, False
+                break
             parts["m"] = str(month)
         if parts.get("a") is not None:
-            return (*_read_day_month_year(parts["a"], parts["b"], parts["c"]), False, with_note)
+            return _read_three_numbers(parts["a"], parts["b"], parts["c"], with_note)
         year = int(parts["y"]) + (2000 if len(parts["y"]) == 2 else 0)
         month_only = parts.get("d") is None
         date = _date_or_nat(year, int(parts["m"]), 1 if month_only else int(parts["d"]))
-        return date, date, "", month_only and date is not nat, with_note
-    return nat, nat, "", False, False
+        return date, "", month_only and date is not nat, with_note, nat, nat, nat
+    return nat, "", False, False, nat, nat, nat
 
 
-def _read_day_month_year(a: str, b: str, c: str) -> tuple:
-    """a/b/c with the year last (4 or 2 digits) or, with 2 digits each side, maybe first (21/3/5):
-    (day-first date, month-first date, order)."""
+def _read_three_numbers(a: str, b: str, c: str, with_note: bool) -> tuple:
+    """a/b/c in each order it allows: year first only with two digits each side (21/3/5), a two-digit
+    year only within `_YY_WINDOW`. One date of them all: read (its order the evidence for the others of
+    its group when only one order allowed it); several: undecided."""
     nat = pd.NaT
-    yy_first = len(a) == 2 and len(c) <= 2 and _YY_WINDOW[0] <= int(a) <= _YY_WINDOW[1]
-    yy_last = len(c) == 4 or _YY_WINDOW[0] <= int(c) <= _YY_WINDOW[1]
-    if yy_first and not yy_last:  # 21/3/5: a Chinese short date, year/month/day
-        date = _date_or_nat(2000 + int(a), int(b), int(c))
-        return date, date, ""
-    if not yy_last or (yy_first and len(c) == 2):
-        return nat, nat, "Y" if yy_first else ""  # 21/3/21: which is the year is not said
-    year = int(c) + (2000 if len(c) == 2 else 0)
-    day_first, month_first = _date_or_nat(year, int(b), int(a)), _date_or_nat(year, int(a), int(b))
-    if day_first is nat or month_first is nat or day_first == month_first:
-        date = month_first if day_first is nat else day_first
-        order = "" if day_first == month_first or date is nat else ("D" if month_first is nat else "M")
-        return date, date, order
-    return day_first, month_first, "A"
+
+    def year_of(text: str) -> int | None:
+        if len(text) == 4:
+            return int(text)
+        return 2000 + int(text) if len(text) == 2 and _YY_WINDOW[0] <= int(text) <= _YY_WINDOW[1] else None
+
+    first, last = (year_of(a) if len(a) == 2 and len(c) <= 2 else None), year_of(c)
+    dates = {
+        "F": _date_or_nat(first, int(b), int(c)) if first else nat,
+        "D": _date_or_nat(last, int(b), int(a)) if last else nat,
+        "M": _date_or_nat(last, int(a), int(b)) if last else nat,
+    }
+    allowed = {letter: date for letter, date in dates.items() if date is not nat}
+    if len(set(allowed.values())) == 1:
+        date = next(iter(allowed.values()))
+        return date, (next(iter(allowed)) if len(allowed) == 1 else ""), False, with_note, nat, nat, nat
+    if not allowed:
+        return nat, "", False, with_note, nat, nat, nat
+    return nat, "?" + "".join(allowed), False, with_note, dates["F"], dates["D"], dates["M"]
 
 
 def _date_or_nat(year: int, month: int, day: int):
