@@ -444,6 +444,8 @@ def test_operator_of_a_file_name_or_title(context, code):
         ("四家共享", "CMCC,CTCC,CUCC,CBN"),
         ("移动联通", "CMCC,CUCC"),
         ("移动共享", None),
+        ("联通(共享电信)", "CUCC,CTCC"),
+        ("中国移动(CMCC)", None),
         ("共享", None),
         ("中国移动通信集团", None),
         ("移动、铁塔", None),
@@ -615,6 +617,7 @@ def test_plain_decimals_parsed_as_written_equal_the_normalised_parse(dtype):
         ("2021/3/5 已开通", "2021-03-05"),
         ("2021-03-05\n(补录)", "2021-03-05"),
         ("2021年3月5号", "2021-03-05"),
+        ("3/17/2021 10:30 AM", "2021-03-17"),
     ],
 )
 def test_dates_the_fast_patterns_leave_to_the_slow_path(text, value):

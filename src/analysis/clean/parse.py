@@ -261,7 +261,10 @@ def _parse_date_texts(values: pd.Series) -> pd.Series:
 #: A date at the start of a text, as the fast path does not read it; each pattern's groups name its
 #: parts (y: year of 4 digits, yy: of 2, m: month, mon: month name, d: day, a/b: day and month in an
 #: order the text does not say). The first pattern that matches with an acceptable rest decides.
-_TIME = r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?"
+_TIME = (
+    r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+    r"(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?"
+)
 _MONTH_NAME = r"(?P<mon>[A-Za-z]{3,9})\.?"
 _OTHER_DATES = tuple(
     re.compile(p)
@@ -569,7 +572,7 @@ def operator_of_context(text: str) -> str:
 
 #: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通, and the sharing phrases
 #: 电信联通共享 / 移动/电信共享 / 三家共享: each tenant's equipment is its own station on the tower.
-_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及|与)\s*"
+_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及|与|\(|\))\s*"
 #: Words of sharing that name no operator (set aside before the operators are read).
 _SHARING = re.compile(r"共建共享|共享|共建|共用|合建|shared|sharing|share|站点|站址|基站|站$", re.IGNORECASE)
 #: Operator names that may follow one another with nothing between (电信联通, 移动联通电信).
