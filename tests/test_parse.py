@@ -441,6 +441,7 @@ def test_operator_of_a_file_name_or_title(context, code):
         ("移动/电信共享", "CMCC,CTCC"),
         ("电信联通共建共享站点", "CTCC,CUCC"),
         ("三家共享", "CMCC,CTCC,CUCC"),
+        ("三家运营商", "CMCC,CTCC,CUCC"),
         ("四家共享", "CMCC,CTCC,CUCC,CBN"),
         ("移动联通", "CMCC,CUCC"),
         ("移动共享", None),

@@ -343,3 +343,14 @@ def test_cell_level_export_reads_the_gnb_id_inside_cgi_and_lists_columns_not_rea
     assert table.columns["CGI"] == "site_code" and table.columns["小区名称"] == "cell_label"
     assert table.columns_not_read == ["方位角", "备注"]
     assert any("CGI" in note for note in table.notes)
+
+
+def test_two_row_header_planned_and_actual_under_merged_cells(tmp_path):
+    path = tmp_path / "铁塔.csv"
+    path.write_text(
+        "站址编码,规划坐标,,实际坐标,,开通日期\n,经度,纬度,经度,纬度,\nT1,84.90,45.60,84.89,45.58,2021-03-05\n",
+        encoding="utf-8",
+    )
+    (table,) = read_station_file(path)
+    row = table.frame.iloc[0]
+    assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")

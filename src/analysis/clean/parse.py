@@ -659,15 +659,16 @@ _ALL_OPERATORS = {
     "三方": "CMCC,CTCC,CUCC",
     "三网": "CMCC,CTCC,CUCC",
     "三大运营商": "CMCC,CTCC,CUCC",
+    "三家运营商": "CMCC,CTCC,CUCC",
+    "四家运营商": "CMCC,CTCC,CUCC,CBN",
     "四家": "CMCC,CTCC,CUCC,CBN",
     "四方": "CMCC,CTCC,CUCC,CBN",
 }
 
 
 def _tenants(text: str) -> str | None:
-    shared = _SHARING.search(text) is not None
     rest = _SHARING.sub("", text).strip()
-    if shared and rest in _ALL_OPERATORS:
+    if rest in _ALL_OPERATORS:  # (三家共享, 三家, 三家运营商)
         return _ALL_OPERATORS[rest]
     parts = []
     for part in (p for p in re.split(_TENANT_SEPARATORS, rest) if p):

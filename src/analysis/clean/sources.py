@@ -271,6 +271,20 @@ def _header_keys(text: str) -> list[str]:
 _SYNONYM_INDEX = {_header_key(s): canon for canon, syns in HEADER_SYNONYMS.items() for s in syns}
 
 
+def _qualified_below(top: list, below: list) -> list:
+    """The cells of a second header row, each under a merged cell that says planned or actual (规划坐标
+    over 经度 | 纬度, 实际坐标 over the next two) prefixed with it: 规划经度, 实际经度."""
+    out, qualifier = list(below), None
+    for j, cell in enumerate(below):
+        above = top[j] if j < len(top) else None
+        if above is not None and str(above).strip():
+            key = _header_keys(above)[0]
+            qualifier = key[:2] if key[:2] in ("规划", "实际") else None
+        if qualifier and cell is not None and str(cell).strip():
+            out[j] = qualifier + str(cell).strip()
+    return out
+
+
 def _canonical(cell) -> str | None:
     """The canonical field a header cell names, None when none."""
     return next((_SYNONYM_INDEX[k] for k in _header_keys(cell) if k in _SYNONYM_INDEX), None)
@@ -501,7 +515,7 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         mapping = map_header(cells)
         if _is_header(mapping):
             last = i
-            below = map_header(rows[i + 1]) if i + 1 < len(rows) else {}
+            below = map_header(_qualified_below(cells, rows[i + 1])) if i + 1 < len(rows) else {}
             if len(below) >= 2:  # a second header row under merged cells
                 last = i + 1
                 mapping = {**mapping, **below}
