@@ -57,6 +57,8 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "基站标识",
         "nodeb_id",
         "ne_id",
+        "node_id",
+        "nodeid",
         "网元id",
         "网元标识",
     ),
@@ -166,6 +168,8 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "go_live_date",
         "golive_date",
         "launch_date",
+        "date_of_commissioning",
+        "commissioning",
     ),
     "band": ("频段", "工作频段", "频率", "nr频段", "band", "frequency", "freq_band", "nr_band", "frequency_band"),
     "status": (
