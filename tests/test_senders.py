@@ -116,3 +116,13 @@ def test_rows_without_identity_or_date_name_the_columns_not_read(tmp_path):
     assert q["reason"].tolist() == ["no_identity"]
     assert q["detail"].iloc[0] == "columns not read in its file: Cell Site, Go Live"
     assert result.summary["files"][0]["columns_not_read"] == ["Cell Site", "Go Live"]
+
+
+def test_columns_not_read_are_named_per_file(tmp_path):
+    header = ["站号", "站名", "运营商", "经度", "纬度", "状态"]
+    a = write_csv(tmp_path / "a.csv", header + ["Go Live"], [["A1", "站1", "移动", *P[0], "在网", "2021-03-05"]])
+    b = write_csv(tmp_path / "b.csv", header, [["B1", "站2", "移动", *P[1], "在网"]])
+    c = write_csv(tmp_path / "c.csv", header, [["C1", "站3", "移动", *P[2], "在网"]])
+    q = clean(a, b, c).quarantine.set_index("source_file")
+    assert (q["reason"] == "on_air_without_date").all()
+    assert q["detail"].fillna("").str.contains("columns not read in its file: Go Live").tolist() == [True, False, False]

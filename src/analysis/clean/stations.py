@@ -1254,14 +1254,17 @@ def _name_unread_columns(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawT
     said = rec["reason"].isin(["no_identity", "on_air_without_date"]).to_numpy()
     if not said.any():
         return
-    files = raw["source_file"].to_numpy(dtype=object)
     rows = np.flatnonzero(said)
     texts = {f: "columns not read in its file: " + ", ".join(cols) for f, cols in unread.items()}
-    for i in rows:
-        text = texts.get(files[i])
-        if text is not None:
-            prior = rec["detail"].iat[i]
-            rec.iat[i, rec.columns.get_loc("detail")] = text if prior is None or pd.isna(prior) else f"{prior}; {text}"
+    # (the file of only the rows said, as a category: its few names mapped, not a string per row)
+    files = raw["source_file"].iloc[rows].astype("category")
+    text = np.array([texts.get(f, "") for f in files.cat.categories] + [""], dtype=object)[files.cat.codes.to_numpy()]
+    prior = rec["detail"].iloc[rows].to_numpy(dtype=object)
+    has_prior = pd.notna(prior)
+    joined = np.where(has_prior, np.char.add(np.char.add(prior.astype(str), "; "), text.astype(str)), text)
+    detail = rec["detail"].to_numpy(dtype=object).copy()
+    detail[rows] = np.where(text != "", joined, prior)
+    rec["detail"] = pd.Series(detail, index=rec.index, dtype=object)
 
 
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
