@@ -156,7 +156,6 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
     month_only = np.zeros(n, dtype=bool)
     with_note = np.zeros(n, dtype=bool)
     ambiguous = np.zeros(n, dtype=bool)
-    order = None
     if other is not None:
         parsed = np.where(np.isnat(parsed), other["date"].to_numpy(), parsed)
     out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
@@ -165,10 +164,11 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
         at = np.where(found, codes, 0)
         month_only = found & other["month_only"].to_numpy(dtype=bool)[at]
         with_note = found & other["with_note"].to_numpy(dtype=bool)[at]
-        order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
-        ambiguous = np.array([o.startswith("?") for o in order], dtype=bool)
-        if ambiguous.any():
+        undecided = other["order"].str.startswith("?").to_numpy(dtype=bool)
+        if (found & undecided[at]).any():
+            order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
             out, ambiguous = _decide_order(out, order, other, at, groups)
+        with_note &= ~np.isnat(out)  # (a note after a date that stays unread is no note of a date read)
     dates = pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
     return DateReading(dates, month_only, with_note, ambiguous)
 
@@ -263,8 +263,8 @@ def _parse_date_texts(values: pd.Series) -> pd.Series:
 
 
 #: A date at the start of a text, as the fast path does not read it; each pattern's groups name its
-#: parts (y: year of 4 digits, yy: of 2, m: month, mon: month name, d: day, a/b: day and month in an
-#: order the text does not say). The first pattern that matches with an acceptable rest decides.
+#: parts (y: year, m: month, mon: month name, d: day; a/b/c: three numbers in an order the text does
+#: not say). The first pattern that matches with an acceptable rest decides.
 _TIME = (
     r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
     r"(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?"
@@ -386,7 +386,7 @@ def _read_three_numbers_in_arrow(text: pd.Series) -> tuple[np.ndarray, dict[str,
     n_valid = sum(v.astype(np.int64) for v in valid.values())
     date = np.where(valid["F"], dates["F"], np.where(valid["D"], dates["D"], dates["M"]))
     agree = np.all([~valid[k] | (dates[k] == date) for k in _ORDERS], axis=0)
-    letters = np.char.add(np.char.add(np.where(valid["F"], "F", ""), np.where(valid["D"], "D", "")), "")
+    letters = np.char.add(np.where(valid["F"], "F", ""), np.where(valid["D"], "D", ""))
     letters = np.char.add(letters, np.where(valid["M"], "M", ""))
     decided = agree & (n_valid >= 1)
     undecided = (n_valid >= 1) & ~decided
