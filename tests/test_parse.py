@@ -656,6 +656,7 @@ def test_ambiguous_day_month_read_as_its_group_writes_dates():
     assert reading.dates[0] == pd.Timestamp("2021-03-05")  # day-first file
     assert reading.dates[2] == pd.Timestamp("2021-05-03")  # month-first file
     assert pd.isna(reading.dates[4]) and reading.ambiguous[4]  # a file that writes both: undecided
+    assert "more than one of the orders" in reading.why_ambiguous[4] and reading.why_ambiguous[0] is None
     assert not reading.ambiguous[[0, 1, 2, 3, 5, 6, 7]].any()
     # a two-digit year first or last: 20/2/26 is 2020-02-26 in a file of year-first short dates (21/3/5)
     reading = parse.read_dates(pd.Series(["20/2/26", "21/3/5", "20/2/26", "17/3/21"]), pd.Series(list("aabb")))
@@ -665,6 +666,7 @@ def test_ambiguous_day_month_read_as_its_group_writes_dates():
     assert parse.parse_dates(pd.Series(["21/3/21"])).iloc[0] == pd.Timestamp("2021-03-21")  # either way
     alone = parse.read_dates(pd.Series(["05/03/2021", "2021-01-01"]))
     assert pd.isna(alone.dates[0]) and alone.ambiguous.tolist() == [True, False]
+    assert "no other date" in alone.why_ambiguous[0]
 
 
 def test_the_slow_date_path_reads_what_the_fast_path_reads_alike():

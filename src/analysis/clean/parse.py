@@ -133,6 +133,7 @@ class DateReading:
     month_only: np.ndarray  # the text gives a month, no day: the date is the month's first day
     with_note: np.ndarray  # a note followed the date in the cell (2021-03-05（补录）): set aside
     ambiguous: np.ndarray  # 05/03/2021, 20/2/26 where the other dates of its group do not settle the order: NaT
+    why_ambiguous: np.ndarray  # (object) where ambiguous, why its group does not settle it; None elsewhere
 
 
 def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReading:
@@ -156,6 +157,7 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
     month_only = np.zeros(n, dtype=bool)
     with_note = np.zeros(n, dtype=bool)
     ambiguous = np.zeros(n, dtype=bool)
+    why = np.full(n, None, dtype=object)
     if other is not None:
         parsed = np.where(np.isnat(parsed), other["date"].to_numpy(), parsed)
     out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
@@ -167,18 +169,18 @@ def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReadin
         undecided = other["order"].str.startswith("?").to_numpy(dtype=bool)
         if (found & undecided[at]).any():
             order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
-            out, ambiguous = _decide_order(out, order, other, at, groups)
+            out, ambiguous, why = _decide_order(out, order, other, at, groups)
         with_note &= ~np.isnat(out)  # (a note after a date that stays unread is no note of a date read)
     dates = pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
-    return DateReading(dates, month_only, with_note, ambiguous)
+    return DateReading(dates, month_only, with_note, ambiguous, why)
 
 
 def _decide_order(
     out: np.ndarray, order: np.ndarray, other: pd.DataFrame, at: np.ndarray, groups: pd.Series | None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The dates of an undecided order (05/03/2021, 20/2/26) read in the one order, of those they allow,
     that the group's decided dates are written in (17/03/2021 day-first, 3/17/2021 month-first, 21/3/5
-    year-first); the rest stay NaT and ambiguous."""
+    year-first); the rest stay NaT and ambiguous, with why."""
     keys = np.zeros(len(order), dtype=np.int64) if groups is None else pd.factorize(groups, use_na_sentinel=False)[0]
     text = order.astype(str)
     ambiguous = np.char.startswith(text, "?")
@@ -194,7 +196,10 @@ def _decide_order(
         chosen[fits] = other[letter].to_numpy(dtype="datetime64[ns]")[at[fits]]
     decided = ambiguous & (n_fits == 1)
     out[decided] = chosen[decided]
-    return out, ambiguous & ~decided
+    why = np.full(len(order), None, dtype=object)
+    why[ambiguous & (n_fits == 0)] = "no other date of its file settles the order"
+    why[ambiguous & (n_fits > 1)] = "its file writes its other dates in more than one of the orders it allows"
+    return out, ambiguous & ~decided, why
 
 
 def _as_re2(pattern: re.Pattern) -> str:

@@ -624,7 +624,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
-    ambiguous_on_air = np.zeros(len(raw), dtype=bool)
+    ambiguous_on_air = np.full(len(raw), None, dtype=object)  # (why an on-air date's order is undecided)
     for stage, column in STAGE_DATE_COLUMNS.items():
         text = raw[column]
         if _is_all_missing(text):  # a stage the file lacks (a national file lacks five): no date, no note
@@ -637,7 +637,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         parsed = reading.dates
         notes = _note_date_readings(notes, reading, text, column)
         if stage == "on_air":
-            ambiguous_on_air = reading.ambiguous
+            ambiguous_on_air = reading.why_ambiguous
         else:
             unreadable = text.notna() & parsed.isna()
             said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
@@ -662,7 +662,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         "future": on_air > as_of,
         "too_early": on_air < EARLIEST_ON_AIR,
         "no_date": (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date,
-        "ambiguous": pd.Series(ambiguous_on_air, index=raw.index) & bad_date,
+        "ambiguous": pd.Series(ambiguous_on_air, index=raw.index).where(bad_date),
     }
     dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
     notes = _append_note(
@@ -800,11 +800,10 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     ]
     rec["reason"] = _first_reason(checks, raw.index)
     rec["detail"] = _quarantine_details(raw, rec, pos, as_of)
-    ambiguous = dates["ambiguous"] & (rec["reason"] == "unparseable_on_air_date")
+    ambiguous = dates["ambiguous"].notna() & (rec["reason"] == "unparseable_on_air_date")
     if ambiguous.any():
-        rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + (
-            ": ambiguous day/month (no other date of its file settles the order)"
-        )
+        why = dates["ambiguous"][ambiguous].astype(str)
+        rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
     return rec
 
