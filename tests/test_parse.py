@@ -625,7 +625,7 @@ def test_dates_the_fast_patterns_leave_to_the_slow_path(text, value):
     assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp(value)
 
 
-@pytest.mark.parametrize("text", ["2021年3月", "2021年03月", "2021-3", "2021/03", "2021.3", "Mar 2021"])
+@pytest.mark.parametrize("text", ["2021年3月", "2021年03月", "2021年3月份", "2021-3", "2021/03", "2021.3", "Mar 2021"])
 def test_a_month_alone_is_its_first_day_and_said(text):
     reading = parse.read_dates(pd.Series([text, "2021-03-05"]))
     assert reading.dates.tolist() == [pd.Timestamp("2021-03-01"), pd.Timestamp("2021-03-05")]
