@@ -366,11 +366,12 @@ def test_a_tower_row_serving_two_operators_is_two_stations(tmp_path):
     (tmp_path / "铁塔.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = clean(tmp_path / "铁塔.csv")
     st = r.stations.set_index("station_id")
-    assert sorted(st.index) == ["CMCC-T1", "CMCC-T3", "CUCC-T1", "unknown-T2"]
+    assert sorted(st.index) == ["CMCC-T1", "CMCC-T3", "CTCC-T2", "CUCC-T1", "CUCC-T2"]
     assert st.loc["CMCC-T1", "source_row"] == st.loc["CUCC-T1", "source_row"] == 1
     assert "tenants (移动、联通)" in st.loc["CUCC-T1", "notes"]
-    assert r.summary["notes"]["tenant_records_from_shared_rows"] == 2
-    assert r.summary["rows_in"] == r.summary["rows_kept"] == 4  # records: the shared row counts once per tenant
+    assert "tenants (电信联通共享)" in st.loc["CTCC-T2", "notes"]
+    assert r.summary["notes"]["tenant_records_from_shared_rows"] == 4
+    assert r.summary["rows_in"] == r.summary["rows_kept"] == 5  # records: the shared row counts once per tenant
 
 
 def test_opencellid_api_column_order(tmp_path):

@@ -201,6 +201,7 @@ def test_combined_lonlat_split():
         ("广电", "CBN"),
         ("CBN", "CBN"),
         ("China Broadnet", "CBN"),
+        ("China Broadcasting Network", "CBN"),
         ("铁塔", "unknown"),
         ("电信联通共享", "unknown"),
         (None, "unknown"),
@@ -436,7 +437,18 @@ def test_operator_of_a_file_name_or_title(context, code):
         ("移动,电信,联通", "CMCC,CTCC,CUCC"),
         ("移动+广电", "CMCC,CBN"),
         ("移动", None),
-        ("电信联通共享", None),
+        ("电信联通共享", "CTCC,CUCC"),
+        ("移动/电信共享", "CMCC,CTCC"),
+        ("电信联通共建共享站点", "CTCC,CUCC"),
+        ("三家共享", "CMCC,CTCC,CUCC"),
+        ("三家运营商", "CMCC,CTCC,CUCC"),
+        ("四家共享", "CMCC,CTCC,CUCC,CBN"),
+        ("移动联通", "CMCC,CUCC"),
+        ("移动共享", None),
+        ("联通(共享电信)", "CUCC,CTCC"),
+        ("中国移动(CMCC)", None),
+        ("共享", None),
+        ("中国移动通信集团", None),
         ("移动、铁塔", None),
         ("移动、移动", None),
     ],
@@ -587,3 +599,119 @@ def test_plain_decimals_parsed_as_written_equal_the_normalised_parse(dtype):
     assert fast.index.equals(values.index)
     np.testing.assert_array_equal(fast.to_numpy(), normalised.to_numpy())
     assert fast.iloc[0] == 84.875123 and fast.iloc[3] == 84.87 and np.isnan(fast.iloc[9])
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("21/3/5", "2021-03-05"),
+        ("17/03/2021", "2021-03-17"),
+        ("3/17/2021", "2021-03-17"),
+        ("17.3.21", "2021-03-17"),
+        ("05/05/2021", "2021-05-05"),
+        ("Mar 5, 2021", "2021-03-05"),
+        ("March 5 2021", "2021-03-05"),
+        ("5-Mar-21", "2021-03-05"),
+        ("05 Mar 2021", "2021-03-05"),
+        ("2021-Mar-05", "2021-03-05"),
+        ("2021-03-05（补录）", "2021-03-05"),
+        ("2021/3/5 已开通", "2021-03-05"),
+        ("2021-03-05\n(补录)", "2021-03-05"),
+        ("2021年3月5号", "2021-03-05"),
+        ("3/17/2021 10:30 AM", "2021-03-17"),
+    ],
+)
+def test_dates_the_fast_patterns_leave_to_the_slow_path(text, value):
+    assert parse.parse_dates(pd.Series([text])).iloc[0] == pd.Timestamp(value)
+
+
+@pytest.mark.parametrize("text", ["2021年3月", "2021年03月", "2021年3月份", "2021-3", "2021/03", "2021.3", "Mar 2021"])
+def test_a_month_alone_is_its_first_day_and_said(text):
+    reading = parse.read_dates(pd.Series([text, "2021-03-05"]))
+    assert reading.dates.tolist() == [pd.Timestamp("2021-03-01"), pd.Timestamp("2021-03-05")]
+    assert reading.month_only.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-06-30 预计",
+        "2021年3月前",
+        "2021-03-05~2021-03-08",
+        "待定\n预计2021年底",
+        "2021-02-30 补录",
+        "Foo 5, 2021",
+    ],
+)
+def test_a_plan_a_range_or_an_impossible_date_stays_unread(text):
+    assert pd.isna(parse.parse_dates(pd.Series([text])).iloc[0])
+
+
+def test_ambiguous_day_month_read_as_its_group_writes_dates():
+    values = pd.Series(["05/03/2021", "17/03/2021", "05/03/2021", "3/17/2021", "05/03/2021", "3/17/2021", "2021-01-01"])
+    groups = pd.Series(["day", "day", "month", "month", "both", "both", "none"])
+    values = pd.concat([values, pd.Series(["17/03/2021"])], ignore_index=True)
+    groups = pd.concat([groups, pd.Series(["both"])], ignore_index=True)
+    reading = parse.read_dates(values, groups)
+    assert reading.dates[0] == pd.Timestamp("2021-03-05")  # day-first file
+    assert reading.dates[2] == pd.Timestamp("2021-05-03")  # month-first file
+    assert pd.isna(reading.dates[4]) and reading.ambiguous[4]  # a file that writes both: undecided
+    assert "more than one of the orders" in reading.why_ambiguous[4] and reading.why_ambiguous[0] is None
+    assert not reading.ambiguous[[0, 1, 2, 3, 5, 6, 7]].any()
+    # a two-digit year first or last: 20/2/26 is 2020-02-26 in a file of year-first short dates (21/3/5)
+    reading = parse.read_dates(pd.Series(["20/2/26", "21/3/5", "20/2/26", "17/3/21"]), pd.Series(list("aabb")))
+    assert reading.dates[0] == pd.Timestamp("2020-02-26") and reading.dates[1] == pd.Timestamp("2021-03-05")
+    assert reading.dates[2] == pd.Timestamp("2026-02-20") and reading.dates[3] == pd.Timestamp("2021-03-17")
+    assert pd.isna(parse.parse_dates(pd.Series(["20/2/26"])).iloc[0])
+    assert parse.parse_dates(pd.Series(["21/3/21"])).iloc[0] == pd.Timestamp("2021-03-21")  # either way
+    alone = parse.read_dates(pd.Series(["05/03/2021", "2021-01-01"]))
+    assert pd.isna(alone.dates[0]) and alone.ambiguous.tolist() == [True, False]
+    assert "no other date" in alone.why_ambiguous[0]
+
+
+def test_the_slow_date_path_reads_what_the_fast_path_reads_alike():
+    """Every text the RE2/Arrow path reads, the slow path (for the spellings it leaves) reads to the same
+    date: a spelling moved from one path to the other never changes a date."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    texts = []
+    for _ in range(3000):
+        y, m, d = int(rng.integers(1990, 2040)), int(rng.integers(0, 14)), int(rng.integers(0, 33))
+        sep = str(rng.choice(["-", "/", ".", "年"]))
+        text = f"{y}{sep}{m:0{int(rng.integers(1, 3))}d}{'月' if sep == '年' else sep}{d}"
+        text += str(rng.choice(["", "日", " 10:30", "T10:30:00+08:00"]))
+        texts.append(text if rng.random() < 0.8 else f"{y}{m:02d}{d:02d}")
+    fast = parse._parse_date_texts(pd.Series(texts, dtype=object))
+    slow = pd.Series([parse._read_one_date(t)[0] for t in texts], dtype="datetime64[ns]")
+    assert fast.notna().sum() > 1500
+    pd.testing.assert_series_equal(fast, slow, check_names=False)
+
+
+def test_three_number_dates_read_in_arrow_as_in_python():
+    """The Arrow reading of 17/03/2021-like texts (a national export's every timestamp distinct) gives
+    each text the date, order and candidate dates the Python reading gives it."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    texts = []
+    for _ in range(3000):
+        a, b = int(rng.integers(0, 40)), int(rng.integers(0, 40))
+        c = int(rng.integers(0, 40)) if rng.random() < 0.5 else int(rng.integers(1990, 2045))
+        pad = rng.random() < 0.5
+        sep1 = str(rng.choice(["/", "-", "."]))
+        sep2 = sep1 if rng.random() < 0.9 else str(rng.choice(["/", "-", "."]))
+        text = f"{a:02d}" if pad else str(a)
+        text += sep1 + (f"{b:02d}" if pad else str(b)) + sep2 + str(c)
+        text += str(rng.choice(["", " 10:30", " 10:30:15", "T10:30:00+08:00", " 9:05 PM", " x"]))
+        texts.append(text)
+    texts = pd.Series(texts, dtype=object)
+    rows, values = parse._read_three_numbers_in_arrow(parse.normalize_text(texts))
+    assert len(rows) > 1500
+    for i, row in enumerate(rows):
+        date, order, _, _, f, d, m = parse._read_one_date(texts[row])
+        expected = [pd.Timestamp(x) if x is not None else pd.NaT for x in (date, f, d, m)]
+        got = [pd.Timestamp(values[k][i]) for k in ("date", "F", "D", "M")]
+        assert (got, values["order"][i]) == (expected, order), texts[row]
+    # the texts it leaves (notes, separators that differ) are the Python reading's
+    assert not any(texts[i].endswith(" x") for i in rows)

@@ -281,3 +281,76 @@ def test_empty_cells_of_a_plain_csv_are_missing_and_other_texts_kept(tmp_path):
     assert table.frame["name"].tolist()[0] == "NA" and pd.isna(table.frame["name"].iloc[1])
     assert pd.isna(table.frame["lat"].iloc[1]) and table.frame["lat"].dtype == "str"
     assert not table.frame.attrs
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        (  # a tower company's tracker: planned and actual positions qualified in brackets
+            ["站址编码", "经度(规划)", "纬度(规划)", "经度(实际)", "纬度(实际)", "开通日期"],
+            {0: "site_code", 1: "planned_lon", 2: "planned_lat", 3: "lon", 4: "lat", 5: "on_air_date"},
+        ),
+        (
+            ["Site ID", "Longitude (Planned)", "Latitude_planned", "Actual Longitude", "实测纬度", "设计经度"],
+            {0: "site_code", 1: "planned_lon", 2: "planned_lat", 3: "lon", 4: "lat"},
+        ),
+        (  # Huawei U2020 / ZTE / Ericsson style exports
+            ["gNodeB ID", "gNodeB Name", "Operator", "Latitude", "Longitude", "NR Band", "Commissioning Date", "State"],
+            {0: "site_code", 1: "name", 2: "operator", 3: "lat", 4: "lon", 5: "band", 6: "on_air_date", 7: "status"},
+        ),
+        (
+            ["gNB ID", "NE Name", "经度", "纬度", "Integration Date", "Operational State"],
+            {0: "site_code", 1: "name", 2: "lon", 3: "lat", 4: "on_air_date", 5: "status"},
+        ),
+        (  # a planned on-air date is no on-air date; an actual one is, as is a status qualified actual
+            ["站号", "经度", "纬度", "开通日期(计划)", "开通日期(实际)", "状态(实际)"],
+            {0: "site_code", 1: "lon", 2: "lat", 4: "on_air_date", 5: "status"},
+        ),
+        (  # a cell-level export: the station's name, each cell's name read as the cell label
+            ["小区名称", "所属基站名称", "经度", "纬度", "方位角", "开通日期"],
+            {1: "name", 2: "lon", 3: "lat", 5: "on_air_date"},
+        ),
+    ],
+)
+def test_export_headers_and_planned_actual_qualifiers(header, expected):
+    assert map_header(header) == expected
+
+
+def test_no_header_names_two_fields():
+    from analysis.clean.sources import HEADER_SYNONYMS, _header_key
+
+    fields_of: dict[str, set] = {}
+    for canon, synonyms in HEADER_SYNONYMS.items():
+        for s in synonyms:
+            fields_of.setdefault(_header_key(s), set()).add(canon)
+    assert {k: v for k, v in fields_of.items() if len(v) > 1} == {}
+
+
+def test_cell_level_export_reads_the_gnb_id_inside_cgi_and_lists_columns_not_read(tmp_path):
+    path = tmp_path / "移动_NR小区工参.csv"
+    path.write_text(
+        "小区名称,CGI,基站名称,经度,纬度,方位角,备注\n"
+        "桃北路_1,460-00-700101-1,桃北路,84.89,45.58,0,\n"
+        "桃北路_2,460-00-0700101-2,桃北路,84.89,45.58,120,\n"
+        "南大街_1,460-00-2867613697,南大街,84.90,45.58,0,\n"
+        "南大街_2,460-11-179339265,南大街,84.90,45.58,0,\n"
+        "坏,not-a-cgi,坏站,84.91,45.58,0,\n",
+        encoding="utf-8",
+    )
+    (table,) = read_station_file(path)
+    assert table.frame["site_code"].tolist()[:4] == ["700101", "700101", "700101", "700544"]
+    assert pd.isna(table.frame["site_code"].iloc[4])
+    assert table.columns["CGI"] == "site_code" and table.columns["小区名称"] == "cell_label"
+    assert table.columns_not_read == ["方位角", "备注"]
+    assert any("CGI" in note for note in table.notes)
+
+
+def test_two_row_header_planned_and_actual_under_merged_cells(tmp_path):
+    path = tmp_path / "铁塔.csv"
+    path.write_text(
+        "站址编码,规划坐标,,实际坐标,,开通日期\n,经度,纬度,经度,纬度,\nT1,84.90,45.60,84.89,45.58,2021-03-05\n",
+        encoding="utf-8",
+    )
+    (table,) = read_station_file(path)
+    row = table.frame.iloc[0]
+    assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")

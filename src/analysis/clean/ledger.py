@@ -42,6 +42,7 @@ MERGE_REASONS = {
     "same_site_code": "the same operator and site code within 50 m",
     "co_located": "the same operator within 50 m, without a site code",
     "cell_of_same_gnb": "another NR cell of the same gNB (OpenCelliD)",
+    "cells_of_one_station": "another cell of the same station: the rows differ only in the cell (name, id, sector)",
     "same_station_other_source": (
         "the same operator's station seen in another source (OpenCelliD): its gNB ID within 5 km, else within 500 m"
     ),

@@ -7,8 +7,10 @@ Vectorised, with the rare slow cases (DMS, odd labels) handled on the unique val
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -117,17 +119,87 @@ _COMPACT = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
-    """Dates typed every way: 2020-05-12, 2020/5/12, 2020.5.12, 2020年5月12日, 20200512,
-    Excel serials (43963) and ISO timestamps; day-first and month-first forms are ambiguous
-    and stay unparsed. Returns datetime64[ns] with NaT where missing or unreadable."""
+def parse_dates(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """Dates typed every way (see `read_dates`). Returns datetime64[ns] with NaT where missing,
+    unreadable or of an undecided day/month order."""
+    return read_dates(values, groups).dates
+
+
+@dataclass
+class DateReading:
+    """What `read_dates` made of a column of dates, row by row."""
+
+    dates: pd.Series  # datetime64[ns]; NaT where missing, unreadable or ambiguous
+    month_only: np.ndarray  # the text gives a month, no day: the date is the month's first day
+    with_note: np.ndarray  # a note followed the date in the cell (2021-03-05（补录）): set aside
+    ambiguous: np.ndarray  # 05/03/2021, 20/2/26 where the other dates of its group do not settle the order: NaT
+    why_ambiguous: np.ndarray  # (object) where ambiguous, why its group does not settle it; None elsewhere
+
+
+def read_dates(values: pd.Series, groups: pd.Series | None = None) -> DateReading:
+    """Dates typed every way: 2020-05-12, 2020/5/12, 2020.5.12, 2020年5月12日, 20200512, Excel serials
+    (43963), ISO timestamps (the fast path, RE2 over Arrow), and on the texts those leave unread:
+    months (2021年3月, 2021-3, 2021/03), two-digit years first (21/3/5), day- or month-first
+    (17/03/2021, 3/17/2021), English month names (Mar 5, 2021; 5-Mar-21), and a date followed by a
+    note (2021-03-05（补录）, 2021/3/5 已开通, a note on a second line). A note that makes the date a plan
+    or a guess (预计, 计划, 前, 左右 …) leaves it unread.
+
+    05/03/2021 (or 20/2/26: 2020-02-26 or 20 Feb 2026) is read in the order the decided dates of its
+    group (`groups`: one key per row, e.g. the file; the whole column when None) are written in; with
+    no such evidence, or evidence of both its orders, it stays NaT and `ambiguous`."""
     # a national file has millions of rows but a few thousand distinct dates: parse those once
     codes, uniques = factorize_text(values)
-    parsed = _parse_date_texts(pd.Series(uniques, dtype=object)).to_numpy()
-    out = np.full(len(codes), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    texts = pd.Series(uniques, dtype=object)
+    parsed = _parse_date_texts(texts).to_numpy()
+    other = _read_other_date_texts(texts, pd.Series(parsed))
+    n = len(codes)
     found = codes >= 0
+    month_only = np.zeros(n, dtype=bool)
+    with_note = np.zeros(n, dtype=bool)
+    ambiguous = np.zeros(n, dtype=bool)
+    why = np.full(n, None, dtype=object)
+    if other is not None:
+        parsed = np.where(np.isnat(parsed), other["date"].to_numpy(), parsed)
+    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     out[found] = parsed[codes[found]]
-    return pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
+    if other is not None:
+        at = np.where(found, codes, 0)
+        month_only = found & other["month_only"].to_numpy(dtype=bool)[at]
+        with_note = found & other["with_note"].to_numpy(dtype=bool)[at]
+        undecided = other["order"].str.startswith("?").to_numpy(dtype=bool)
+        if (found & undecided[at]).any():
+            order = np.where(found, other["order"].to_numpy(dtype=object)[at], "")
+            out, ambiguous, why = _decide_order(out, order, other, at, groups)
+        with_note &= ~np.isnat(out)  # (a note after a date that stays unread is no note of a date read)
+    dates = pd.Series(out, index=values.index, dtype="datetime64[ns]", copy=False)
+    return DateReading(dates, month_only, with_note, ambiguous, why)
+
+
+def _decide_order(
+    out: np.ndarray, order: np.ndarray, other: pd.DataFrame, at: np.ndarray, groups: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dates of an undecided order (05/03/2021, 20/2/26) read in the one order, of those they allow,
+    that the group's decided dates are written in (17/03/2021 day-first, 3/17/2021 month-first, 21/3/5
+    year-first); the rest stay NaT and ambiguous, with why."""
+    keys = np.zeros(len(order), dtype=np.int64) if groups is None else pd.factorize(groups, use_na_sentinel=False)[0]
+    text = order.astype(str)
+    ambiguous = np.char.startswith(text, "?")
+    out = out.copy()
+    n_fits = np.zeros(len(order), dtype=np.int64)
+    chosen = np.full(len(order), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    for letter in _ORDERS:
+        # the groups with a date decided in this order; the undecided dates this order allows there
+        seen = np.zeros(int(keys.max()) + 1, dtype=bool)
+        seen[keys[text == letter]] = True
+        fits = ambiguous & (np.char.find(text, letter) > 0) & seen[keys]
+        n_fits += fits
+        chosen[fits] = other[letter].to_numpy(dtype="datetime64[ns]")[at[fits]]
+    decided = ambiguous & (n_fits == 1)
+    out[decided] = chosen[decided]
+    why = np.full(len(order), None, dtype=object)
+    why[ambiguous & (n_fits == 0)] = "no other date of its file settles the order"
+    why[ambiguous & (n_fits > 1)] = "its file writes its other dates in more than one of the orders it allows"
+    return out, ambiguous & ~decided, why
 
 
 def _as_re2(pattern: re.Pattern) -> str:
@@ -193,6 +265,214 @@ def _parse_date_texts(values: pd.Series) -> pd.Series:
     from_serial = EXCEL_EPOCH + pd.to_timedelta(np.floor(serial), unit="D")
     out = out.fillna(from_serial)
     return out.astype("datetime64[ns]")
+
+
+#: A date at the start of a text, as the fast path does not read it; each pattern's groups name its
+#: parts (y: year, m: month, mon: month name, d: day; a/b/c: three numbers in an order the text does
+#: not say). The first pattern that matches with an acceptable rest decides.
+_TIME = (
+    r"(?:[ T]+\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+    r"(?:\s*(?:[zZ]|[+-]\d{2}:?\d{2}))?)?"
+)
+_MONTH_NAME = r"(?P<mon>[A-Za-z]{3,9})\.?"
+_OTHER_DATES = tuple(
+    re.compile(p)
+    for p in (
+        rf"^(?P<y>\d{{4}})\s*[-/.年]\s*(?P<m>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})(?:\s*[日号])?{_TIME}",
+        r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})(?!\d)",
+        rf"^(?P<a>\d{{1,2}})\s*(?P<s>[-/.])\s*(?P<b>\d{{1,2}})\s*(?P=s)\s*(?P<c>\d{{4}}|\d{{1,2}})(?!\d){_TIME}",
+        rf"^{_MONTH_NAME}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<y>\d{{4}})(?!\d)",
+        rf"^(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s-]*{_MONTH_NAME}[\s,-]*(?P<y>\d{{4}}|\d{{2}})(?!\d)",
+        rf"^(?P<y>\d{{4}})[\s-]*{_MONTH_NAME}[\s-]*(?P<d>\d{{1,2}})(?!\d)",
+        r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*(?:月份?)?(?!\d)",
+        rf"^{_MONTH_NAME}[\s,-]*(?P<y>\d{{4}})(?!\d)",
+    )
+)
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for name in names
+}
+#: Words after a date that make it a plan or a guess, not the day it happened: 预计, 计划, 拟, 待, 未,
+#: 约/左右 (about), 前/后/以前 (before, after), 底/初/中旬 (end, start, middle of …), expected, planned.
+_NOT_THE_DATE = re.compile(
+    r"预计|计划|拟|待|未|约|左右|前|后|底|初|旬|expect|plan|estimat|tbd|approx|before|after", re.IGNORECASE
+)
+#: Two-digit years read as 20yy: a 5G on-air or stage date lies in 2019 … 2039.
+_YY_WINDOW = (19, 39)
+
+
+#: The orders of a date of three numbers without a four-digit year first: F year/month/day (21/3/5, as
+#: Chinese short dates are written), D day/month/year (17/03/2021), M month/day/year (3/17/2021).
+_ORDERS = ("F", "D", "M")
+
+
+def _read_other_date_texts(texts: pd.Series, parsed: pd.Series) -> pd.DataFrame | None:
+    """For the distinct texts the fast path left unread: the `date` (NaT where unread or undecided);
+    `order`, the order a decided date of three numbers was read in ('F', 'D', 'M'; '' for other dates
+    or where the orders agree), or for an undecided one '?' and the orders it allows ('?DM'), whose
+    dates are in columns F, D and M; `month_only`; `with_note`. None where every text was read (a
+    national file: no Python per text)."""
+    todo = texts.notna().to_numpy() & parsed.isna().to_numpy()
+    if not todo.any():
+        return None
+    n = len(texts)
+    out = {c: np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]") for c in ("date", *_ORDERS)}
+    out |= {"order": np.full(n, "", dtype=object), "month_only": np.zeros(n, bool), "with_note": np.zeros(n, bool)}
+    at = np.flatnonzero(todo)
+    text = normalize_text(texts[todo])
+    # a whole column of 17/03/2021 10:30:15 (an export's every timestamp distinct) in Arrow, the other
+    # spellings (rare) in Python: ~10 µs a text
+    read, values = _read_three_numbers_in_arrow(text)
+    for column, v in values.items():
+        out[column][at[read]] = v
+    rest = np.ones(len(at), dtype=bool)
+    rest[read] = False
+    found = [(i, _read_one_date(t)) for i, t in zip(at[rest], text[rest], strict=True) if isinstance(t, str)]
+    if found:
+        where = np.array([i for i, _ in found], dtype=np.int64)
+        columns = ("date", "order", "month_only", "with_note", *_ORDERS)
+        for j, column in enumerate(columns):
+            v = [r[j] for _, r in found]
+            is_date = column == "date" or column in _ORDERS
+            out[column][where] = pd.to_datetime(pd.Series(v, dtype=object)).to_numpy("datetime64[ns]") if is_date else v
+    return pd.DataFrame(out)
+
+
+_THREE_NUMBERS_RE2 = (
+    (
+        r"^(?P<a>[0-9]{1,2})\s*(?P<s1>[-/.])\s*(?P<b>[0-9]{1,2})\s*(?P<s2>[-/.])\s*(?P<c>[0-9]{4}|[0-9]{1,2})"
+        + _TIME
+        + "$"
+    )
+    .replace("\\d", "[0-9]")
+    .replace("\\s", _RE2_WHITESPACE)
+)
+
+
+def _read_three_numbers_in_arrow(text: pd.Series) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`_read_three_numbers` of the ASCII texts that are a date of three numbers and nothing else (a
+    time may follow), in Arrow and numpy, the same values as Python's: their positions in `text`, and
+    their date, order and dates in each order."""
+    arr = pa.array(text.array)
+    ascii_ = pc.fill_null(pc.string_is_ascii(arr), False)
+    matched = pc.extract_regex(pc.if_else(ascii_, arr, pa.scalar(None, arr.type)), _THREE_NUMBERS_RE2)
+    hit = matched.is_valid().to_numpy(zero_copy_only=False)
+    if hit.any():  # (one separator both times: 17/03/2021, not 17/03.2021)
+        same = pc.fill_null(pc.equal(matched.field("s1"), matched.field("s2")), False)
+        hit &= same.to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(hit)
+    if not len(rows):
+        return rows, {}
+    take = pa.array(hit)
+    part = {k: pc.filter(matched.field(k), take) for k in ("a", "b", "c")}
+    a, b, c = (pc.cast(part[k], pa.int64()).to_numpy() for k in ("a", "b", "c"))
+    len_a, len_c = (pc.utf8_length(part[k]).to_numpy() for k in ("a", "c"))
+    lo, hi = _YY_WINDOW
+    first = np.where((len_a == 2) & (len_c <= 2) & (a >= lo) & (a <= hi), 2000 + a, -1)
+    last = np.where(len_c == 4, c, np.where((len_c == 2) & (c >= lo) & (c <= hi), 2000 + c, -1))
+    dates = {"F": _dates_of(first, b, c), "D": _dates_of(last, b, a), "M": _dates_of(last, a, b)}
+    valid = {k: ~np.isnat(v) for k, v in dates.items()}
+    n_valid = sum(v.astype(np.int64) for v in valid.values())
+    date = np.where(valid["F"], dates["F"], np.where(valid["D"], dates["D"], dates["M"]))
+    agree = np.all([~valid[k] | (dates[k] == date) for k in _ORDERS], axis=0)
+    letters = np.char.add(np.where(valid["F"], "F", ""), np.where(valid["D"], "D", ""))
+    letters = np.char.add(letters, np.where(valid["M"], "M", ""))
+    decided = agree & (n_valid >= 1)
+    undecided = (n_valid >= 1) & ~decided
+    order = np.where(decided & (n_valid == 1), letters, np.where(undecided, np.char.add("?", letters), ""))
+    nat = np.datetime64("NaT", "ns")
+    values = {"date": np.where(decided, date, nat), "order": order.astype(object)}
+    for k in _ORDERS:
+        values[k] = np.where(undecided, dates[k], nat)
+    return rows, values
+
+
+def _dates_of(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The dates (NaT where there is no such day or the year is -1) as datetime64[ns]."""
+    ok = (year >= TIMESTAMP_YEARS[0]) & (year <= TIMESTAMP_YEARS[1]) & (month >= 1) & (month <= 12) & (day >= 1)
+    frame = pd.DataFrame(
+        {"year": np.where(ok, year, 2000), "month": np.where(ok, month, 1), "day": np.where(ok, day, 1)}
+    )
+    out = pd.to_datetime(frame, errors="coerce").to_numpy(dtype="datetime64[ns]")
+    return np.where(ok, out, np.datetime64("NaT", "ns"))
+
+
+def _read_one_date(text: str) -> tuple:
+    """(date, order, month only, with note, and the dates in orders F, D, M) of one normalised text."""
+    nat = None  # (datetime.date objects, a few times faster to make than Timestamps)
+    for pattern in _OTHER_DATES:
+        m = pattern.match(text)
+        if not m:
+            continue
+        rest = text[m.end() :].strip()
+        if re.search(r"\d", rest) or _NOT_THE_DATE.search(rest):
+            continue  # a range (2021-03-05~08), a time not read, or a plan: not this pattern's date
+        with_note = rest != ""
+        parts = m.groupdict()
+        if parts.get("mon") is not None:
+            month = _MONTHS.get(parts["mon"].lower())
+            if month is None:
+                break
+            parts["m"] = str(month)
+        if parts.get("a") is not None:
+            return _read_three_numbers(parts["a"], parts["b"], parts["c"], with_note)
+        year = int(parts["y"]) + (2000 if len(parts["y"]) == 2 else 0)
+        month_only = parts.get("d") is None
+        date = _date_or_none(year, int(parts["m"]), 1 if month_only else int(parts["d"]))
+        return date, "", month_only and date is not nat, with_note, nat, nat, nat
+    return nat, "", False, False, nat, nat, nat
+
+
+def _read_three_numbers(a: str, b: str, c: str, with_note: bool) -> tuple:
+    """a/b/c in each order it allows: year first only with two digits each side (21/3/5), a two-digit
+    year only within `_YY_WINDOW`. One date of them all: read (its order the evidence for the others of
+    its group when only one order allowed it); several: undecided."""
+    nat = None  # (datetime.date objects, a few times faster to make than Timestamps)
+
+    def year_of(text: str) -> int | None:
+        if len(text) == 4:
+            return int(text)
+        return 2000 + int(text) if len(text) == 2 and _YY_WINDOW[0] <= int(text) <= _YY_WINDOW[1] else None
+
+    first, last = (year_of(a) if len(a) == 2 and len(c) <= 2 else None), year_of(c)
+    dates = {
+        "F": _date_or_none(first, int(b), int(c)) if first else nat,
+        "D": _date_or_none(last, int(b), int(a)) if last else nat,
+        "M": _date_or_none(last, int(a), int(b)) if last else nat,
+    }
+    allowed = {letter: date for letter, date in dates.items() if date is not nat}
+    if len(set(allowed.values())) == 1:
+        date = next(iter(allowed.values()))
+        return date, (next(iter(allowed)) if len(allowed) == 1 else ""), False, with_note, nat, nat, nat
+    if not allowed:
+        return nat, "", False, with_note, nat, nat, nat
+    return nat, "?" + "".join(allowed), False, with_note, dates["F"], dates["D"], dates["M"]
+
+
+def _date_or_none(year: int, month: int, day: int) -> dt.date | None:
+    """The date, or None where there is no such day (2021-02-30) or a nanosecond timestamp cannot hold it."""
+    if not TIMESTAMP_YEARS[0] <= year <= TIMESTAMP_YEARS[1]:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 # --- coordinates -------------------------------------------------------------------------------
@@ -331,7 +611,7 @@ _OPERATOR_PATTERNS = {
     "CMCC": r"中国移动|中移|移动(?!式|端|互联|应急|通信车|车|电源|设备|办公|硬盘|存储)|cmcc|china\s*mobile",
     "CTCC": r"电信|ctcc|telecom",
     "CUCC": r"联通|联合网络通信|cucc|unicom",
-    "CBN": r"广电|广播电视|cbn|broadnet",
+    "CBN": r"广电|广播电视|cbn|broadnet|china\s*broadcasting|broadcasting\s*network",
 }
 #: In a cell of the operator column, also these (in a file name or title they mean something else).
 _OPERATOR_CELL_PATTERNS = {
@@ -370,15 +650,35 @@ def operator_of_context(text: str) -> str:
     return hits[0] if len(hits) == 1 else "unknown"
 
 
-#: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通 (not 共享/共建, which
-#: is one shared station).
-_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及)\s*"
+#: A tower-company row serving several tenants: 移动、联通 / 移动,电信 / 移动+联通, and the sharing phrases
+#: 电信联通共享 / 移动/电信共享 / 三家共享: each tenant's equipment is its own station on the tower.
+_TENANT_SEPARATORS = r"\s*(?:、|,|，|;|；|/|\+|＋|&|和|及|与|\(|\))\s*"
+#: Words of sharing that name no operator (set aside before the operators are read).
+_SHARING = re.compile(r"共建共享|共享|共建|共用|合建|shared|sharing|share|站点|站址|基站|站$", re.IGNORECASE)
+#: Operator names that may follow one another with nothing between (电信联通, 移动联通电信).
+_RUN_OF_NAMES = r"(?:中国)?(?:移动|电信|联通|广电)"
+#: "The three (four) operators": China Mobile, China Telecom and China Unicom, the three that hold the
+#: national networks and share towers through China Tower; four with China Broadnet (广电, CBN).
+_ALL_OPERATORS = {
+    "三家": "CMCC,CTCC,CUCC",
+    "三方": "CMCC,CTCC,CUCC",
+    "三网": "CMCC,CTCC,CUCC",
+    "三大运营商": "CMCC,CTCC,CUCC",
+    "三家运营商": "CMCC,CTCC,CUCC",
+    "四家运营商": "CMCC,CTCC,CUCC,CBN",
+    "四家": "CMCC,CTCC,CUCC,CBN",
+    "四方": "CMCC,CTCC,CUCC,CBN",
+}
 
 
 def _tenants(text: str) -> str | None:
-    if re.search(r"共享|共建|share", text.lower()):
-        return None
-    parts = [p for p in re.split(_TENANT_SEPARATORS, text) if p]
+    rest = _SHARING.sub("", text).strip()
+    if rest in _ALL_OPERATORS:  # (三家共享, 三家, 三家运营商)
+        return _ALL_OPERATORS[rest]
+    parts = []
+    for part in (p for p in re.split(_TENANT_SEPARATORS, rest) if p):
+        # 电信联通: operators named one after another
+        parts += re.findall(_RUN_OF_NAMES, part) if re.fullmatch(f"(?:{_RUN_OF_NAMES}){{2,}}", part) else [part]
     if len(parts) < 2:
         return None
     codes = [_operator(p) for p in parts]
@@ -388,7 +688,8 @@ def _tenants(text: str) -> str | None:
 
 
 def parse_tenants(values: pd.Series) -> pd.Series:
-    """'CMCC,CUCC' where a cell lists two or more operators each on its own (移动、联通), else None."""
+    """'CMCC,CUCC' where a cell names two or more operators (移动、联通, 电信联通共享, 移动/电信共享; 三家共享
+    is CMCC,CTCC,CUCC), else None."""
     out = _map_uniques(values, _tenants)
     return out.where(out.notna(), None)
 

@@ -39,6 +39,7 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "站点编码",
         "站点编号",
         "铁塔站址编码",
+        "物理站址编码",
         "site_id",
         "siteid",
         "site_code",
@@ -47,27 +48,88 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "code",
         "gnb_id",
         "gnbid",
+        # NMS exports (Huawei U2020, ZTE, Ericsson): the gNodeB's id is the site's
+        "gnodeb_id",
+        "gnodebid",
+        "gnodeb标识",
+        "gnb标识",
+        "基站id",
+        "基站标识",
+        "nodeb_id",
+        "ne_id",
+        "node_id",
+        "nodeid",
+        "网元id",
+        "网元标识",
     ),
     "name": (
         "基站名称",
         "站名",
         "站址名称",
         "站点名称",
+        "物理站址名称",
         "基站名",
         "名称",
         "name",
         "site_name",
         "sitename",
         "station_name",
+        "gnodeb_name",
+        "gnodebname",
+        "gnb_name",
+        "gnbname",
+        "nodeb_name",
+        "ne_name",
+        "nename",
+        "node_name",
+        "nodename",
+        "网元名称",
+        # a cell-level export names the station each cell belongs to
+        "所属基站名称",
+        "所属基站",
+        "所属站点名称",
+        "所属站点",
+        "所属站址名称",
     ),
-    "operator": ("运营商", "需求运营商", "需求方", "所属运营商", "运营商名称", "operator", "carrier", "mno"),
-    "lon": ("经度", "东经", "实际经度", "lon", "lng", "long", "longitude", "x"),
-    "lat": ("纬度", "北纬", "实际纬度", "lat", "latitude", "y"),
+    "operator": (
+        "运营商",
+        "需求运营商",
+        "需求方",
+        "所属运营商",
+        "运营商名称",
+        "归属运营商",
+        "租户",
+        "租户名称",
+        "tenant",
+        "tenants",
+        "operator",
+        "carrier",
+        "mno",
+        "operator_name",
+    ),
+    # (a planned or actual qualifier in brackets or as a suffix counts as a prefix: 经度(实际) is 实际经度,
+    # Longitude (Planned) is planned longitude; see `_header_keys`)
+    "lon": ("经度", "东经", "实际经度", "lon", "lng", "long", "longitude", "x", "actual_lon", "actual_longitude"),
+    "lat": ("纬度", "北纬", "实际纬度", "lat", "latitude", "y", "actual_lat", "actual_latitude"),
     # where the site is to be built; read only where the actual position is not given
-    "planned_lon": ("规划经度", "设计经度", "计划经度", "planned_lon", "planned_longitude"),
-    "planned_lat": ("规划纬度", "设计纬度", "计划纬度", "planned_lat", "planned_latitude"),
+    "planned_lon": ("规划经度", "planned_lon", "planned_longitude", "planned_lng"),
+    "planned_lat": ("规划纬度", "planned_lat", "planned_latitude"),
     "lonlat": ("经纬度", "坐标", "lonlat", "coordinates", "coordinate"),
-    "district": ("区县", "所属区县", "行政区", "所属区域", "区域", "县区", "district", "county", "area_name"),
+    "district": (
+        "区县",
+        "所属区县",
+        "行政区",
+        "所属区域",
+        "区域",
+        "县区",
+        "区县名称",
+        "所属县区",
+        "district",
+        "county",
+        "area_name",
+        "district_name",
+        "county_name",
+    ),
     "on_air_date": (
         "开通时间",
         "开通日期",
@@ -86,9 +148,47 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "on_air",
         "date_on_air",
         "activation_date",
+        "实际开通时间",
+        "实际开通日期",
+        "开通入网时间",
+        "入网开通时间",
+        "商用时间",
+        "商用日期",
+        "on_air_time",
+        "onair_time",
+        "commissioning_date",
+        "commissioning_time",
+        "commission_date",
+        "commissioned_date",
+        "integration_date",
+        "integration_time",
+        "activation_time",
+        "in_service_date",
+        "service_date",
+        "go_live_date",
+        "golive_date",
+        "launch_date",
+        "date_of_commissioning",
+        "commissioning",
     ),
-    "band": ("频段", "工作频段", "频率", "band", "frequency", "freq_band", "nr_band"),
-    "status": ("状态", "站点状态", "建设状态", "当前状态", "当前阶段", "阶段", "status", "stage", "state"),
+    "band": ("频段", "工作频段", "频率", "nr频段", "band", "frequency", "freq_band", "nr_band", "frequency_band"),
+    "status": (
+        "状态",
+        "站点状态",
+        "建设状态",
+        "当前状态",
+        "当前阶段",
+        "阶段",
+        "运行状态",
+        "开通状态",
+        "基站状态",
+        "status",
+        "stage",
+        "state",
+        "site_status",
+        "operational_state",
+        "operational_status",
+    ),
     "crs": ("坐标系", "坐标系统", "crs", "datum", "coordinate_system"),
     "blocker": ("卡点问题", "卡点", "问题类型", "存在问题", "主要问题", "blocker", "issue", "problem"),
     "planned_date": ("立项日期", "立项时间", "规划日期", "planned_date"),
@@ -137,21 +237,71 @@ HEADER_SEARCH_ROWS = 30
 
 
 def _header_key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    text = re.sub(r"[(\[（【].*?[)\]）】]", "", text)  # units and notes in brackets
+    return _header_keys(text)[0]
+
+
+_BRACKETED = r"[(\[（【](.*?)[)\]）】]"
+#: Words that say a column holds the planned (design) value or the actual (measured, as-built) one,
+#: in brackets, before or after the name: 经度(规划), 设计经度, 经度_实际, Longitude (Planned).
+_PLANNED_WORDS = ("规划", "设计", "计划", "planned", "proposed", "designed", "design", "plan")
+_ACTUAL_WORDS = ("实际", "实测", "竣工", "actual", "measured", "asbuilt")
+_QUALIFIER_PREFIX = {word: "规划" for word in _PLANNED_WORDS} | {word: "实际" for word in _ACTUAL_WORDS}
+
+
+def _squeeze(text: str) -> str:
     return re.sub(r"[\s_\-./:：*]+", "", text)
+
+
+def _header_keys(text: str) -> list[str]:
+    """The keys to look a header up by, best first: case, spaces and bracketed units and notes
+    ignored, except that a planned or actual qualifier (in brackets, before or after the name) is
+    written first as 规划 or 实际. A header qualified actual may also be read as the bare name
+    (状态(实际) is the status); one qualified planned never is (开通日期(计划) is no on-air date)."""
+    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    notes = [_squeeze(part) for part in re.findall(_BRACKETED, text)]
+    base = _squeeze(re.sub(_BRACKETED, "", text))
+    prefix = next((_QUALIFIER_PREFIX[w] for note in notes for w in _QUALIFIER_PREFIX if w in note), None)
+    if prefix is None:
+        for word in sorted(_QUALIFIER_PREFIX, key=len, reverse=True):
+            if len(base) > len(word) and (base.startswith(word) or base.endswith(word)):
+                prefix = _QUALIFIER_PREFIX[word]
+                base = base[len(word) :] if base.startswith(word) else base[: -len(word)]
+                break
+    if prefix is None:
+        return [base]
+    return [prefix + base, base] if prefix == "实际" else [prefix + base]
 
 
 _SYNONYM_INDEX = {_header_key(s): canon for canon, syns in HEADER_SYNONYMS.items() for s in syns}
 
 
+def _qualified_below(top: list, below: list) -> list:
+    """The cells of a second header row, each under a merged cell that says planned or actual (规划坐标
+    over 经度 | 纬度, 实际坐标 over the next two) prefixed with it: 规划经度, 实际经度."""
+    out, qualifier = list(below), None
+    for j, cell in enumerate(below):
+        above = top[j] if j < len(top) else None
+        if above is not None and str(above).strip():
+            key = _header_keys(above)[0]
+            qualifier = key[:2] if key[:2] in ("规划", "实际") else None
+        if qualifier and cell is not None and str(cell).strip():
+            out[j] = qualifier + str(cell).strip()
+    return out
+
+
+def _canonical(cell) -> str | None:
+    """The canonical field a header cell names, None when none."""
+    return next((_SYNONYM_INDEX[k] for k in _header_keys(cell) if k in _SYNONYM_INDEX), None)
+
+
 def map_header(cells: list) -> dict[int, str]:
-    """Column index -> canonical field, for the cells of one candidate header row."""
+    """Column index -> canonical field, for the cells of one candidate header row (the first of two
+    columns naming one field is read; the other is listed as not read)."""
     mapping: dict[int, str] = {}
     for i, cell in enumerate(cells):
         if cell is None:
             continue
-        canon = _SYNONYM_INDEX.get(_header_key(cell))
+        canon = _canonical(cell)
         if canon and canon not in mapping.values():
             mapping[i] = canon
     return mapping
@@ -181,6 +331,7 @@ class RawTable:
     title: str = ""  # text of the rows above the header: often names the operator
     trailing_blank_rows: int = 0  # empty rows after the last record: formatting, not records
     notes: list[str] = field(default_factory=list)  # what the reader did that a reader of the outputs should know
+    columns_not_read: list[str] = field(default_factory=list)  # header texts of the columns left unread
 
     @property
     def context(self) -> str:
@@ -342,6 +493,8 @@ class _Header:
     mapping: dict[int, str]
     kind: str
     names: dict[str, str]  # original header text -> canonical field
+    unread: list[str] = field(default_factory=list)  # the header's other texts: columns not read
+    cgi: bool = False  # the site code is the gNB (or eNB) id inside a CGI column
 
 
 def _names(rows: list[list], header: range, mapping: dict[int, str]) -> dict[str, str]:
@@ -366,7 +519,7 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         mapping = map_header(cells)
         if _is_header(mapping):
             last = i
-            below = map_header(rows[i + 1]) if i + 1 < len(rows) else {}
+            below = map_header(_qualified_below(cells, rows[i + 1])) if i + 1 < len(rows) else {}
             if len(below) >= 2:  # a second header row under merged cells
                 last = i + 1
                 mapping = {**mapping, **below}
@@ -374,7 +527,15 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
                     mapping = {j: c for j, c in mapping.items() if c != "lonlat"}
                 seen: set[str] = set()
                 mapping = {j: c for j, c in sorted(mapping.items()) if not (c in seen or seen.add(c))}
-            return _Header(i, last, mapping, "operator", _names(rows, range(i, last + 1), mapping))
+            header = range(i, last + 1)
+            cgi = _cell_global_id_column(rows, header, mapping)
+            if cgi is not None:
+                mapping = dict(sorted({**mapping, cgi: "site_code"}.items()))
+            cell = _cell_label_column(rows, header, mapping)
+            if cell is not None:
+                mapping = dict(sorted({**mapping, cell: CELL_LABEL}.items()))
+            names = _names(rows, header, mapping)
+            return _Header(i, last, mapping, "operator", names, _unread(rows, header, mapping), cgi is not None)
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
         radio = str(cells[0]).strip().upper() if cells else ""
@@ -386,6 +547,101 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         "(need longitude and latitude, e.g. 经度/纬度 or lon/lat)",
         path,
     )
+
+
+#: Headers of a cell's global identity (MCC-MNC-gNB/eNB-cell): a cell-level export without a site
+#: code carries its station's id there.
+_CELL_GLOBAL_ID_KEYS = {"cgi", "ecgi", "ncgi", "nrcgi", "小区cgi", "cellglobalid", "cellglobalidentity", "全球小区标识"}
+
+
+def _header_text(rows: list[list], header: range, j: int) -> str:
+    return " / ".join(str(rows[i][j]).strip() for i in header if j < len(rows[i]) and rows[i][j] is not None)
+
+
+def _cell_global_id_column(rows: list[list], header: range, mapping: dict[int, str]) -> int | None:
+    """The CGI column to read the site code from, where the header names no site code."""
+    if "site_code" in mapping.values():
+        return None
+    width = max(len(rows[i]) for i in header)
+    for j in range(width):
+        if j not in mapping and any(
+            _header_key(t) in _CELL_GLOBAL_ID_KEYS for t in _header_text(rows, header, j).split(" / ")
+        ):
+            return j
+    return None
+
+
+#: Where the rows are cells, the column that tells the cells of one station apart (their names first,
+#: then ids, then sectors and azimuths): rows alike but for it are cells of one station, not a repeat.
+CELL_LABEL = "cell_label"
+_CELL_LABEL_KEYS = (
+    "小区名称",
+    "小区名",
+    "cellname",
+    "nrcellname",
+    "小区",
+    "cell",
+    "nrcell",
+    "小区id",
+    "小区标识",
+    "小区编号",
+    "cellid",
+    "nrcellid",
+    "localcellid",
+    "本地小区标识",
+    *sorted(_CELL_GLOBAL_ID_KEYS),
+    "pci",
+    "扇区",
+    "扇区号",
+    "sector",
+    "sectorid",
+    "方位角",
+    "azimuth",
+)
+
+
+def _cell_label_column(rows: list[list], header: range, mapping: dict[int, str]) -> int | None:
+    """The column of a cell-level export that names each row's cell (None in a station-level file)."""
+    width = max(len(rows[i]) for i in header)
+    keys = {j: _header_key(_header_text(rows, header, j).split(" / ")[-1]) for j in range(width) if j not in mapping}
+    found = [(_CELL_LABEL_KEYS.index(k), j) for j, k in keys.items() if k in _CELL_LABEL_KEYS]
+    return min(found)[1] if found else None
+
+
+def _unread(rows: list[list], header: range, mapping: dict[int, str]) -> list[str]:
+    """The header's texts of the columns not read (so a reader of the summary sees what was left)."""
+    width = max(len(rows[i]) for i in header)
+    texts = (_header_text(rows, header, j) for j in range(width) if j not in mapping)
+    return [t for t in texts if t]
+
+
+#: CGI as exports write it: MCC-MNC-gNB-cell (460-00-700101-1), or MCC-MNC-NCI / ECI (one number).
+_CGI_FOUR_PARTS = r"^\s*\d{3}\s*[-_.:]\s*\d{1,3}\s*[-_.:]\s*(?P<node>\d+)\s*[-_.:]\s*\d+\s*$"
+_CGI_THREE_PARTS = r"^\s*\d{3}\s*[-_.:]\s*\d{1,3}\s*[-_.:]\s*(?P<cell>\d+)\s*$"
+#: An LTE cell identity (ECI) is 28 bits, the eNB id its first 20; an NR one (NCI) is 36 bits, the gNB
+#: id its first 22 … 32 bits, 24 most often (as OpenCelliD NR cells are grouped by default).
+_ECI_BITS, _NCI_BITS, _GNB_ID_BITS = 28, 36, 24
+
+
+def _site_codes_from_cgi(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The site_code column (read from a CGI column) as the gNB / eNB id the CGI carries; a CGI of
+    another shape leaves no code (the row is then told apart by its name)."""
+    cgi = frame["site_code"].astype("string")
+    node = cgi.str.extract(_CGI_FOUR_PARTS)["node"]
+    # (a cell identity of 36 bits at most: exact as a double)
+    identity = pd.to_numeric(cgi.str.extract(_CGI_THREE_PARTS)["cell"], errors="coerce").astype("float64")
+    known = identity.notna().to_numpy() & (identity < 2.0**_NCI_BITS).to_numpy()
+    number = np.where(known, identity.fillna(0).to_numpy(), 0).astype("int64")
+    shift = np.where(number >= 1 << _ECI_BITS, _NCI_BITS - _GNB_ID_BITS, _ECI_BITS - 20)
+    from_identity = pd.Series((number >> shift).astype(str), index=frame.index).where(known)
+    node = node.astype(object).where(node.notna(), from_identity)
+    node = node.astype("string").str.lstrip("0").replace("", "0")
+    frame = frame.assign(site_code=node.astype("str"))
+    note = (
+        "site code: the gNB (or eNB) id inside each cell's CGI (MCC-MNC-gNB-cell; a CGI of one cell number "
+        f"split as {_GNB_ID_BITS}-bit gNB ids, 20-bit eNB ids)"
+    )
+    return frame, note
 
 
 def _opencellid_by_name(keys: list[str]) -> dict[int, str]:
@@ -504,6 +760,10 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     notes = []
+    if header.cgi:
+        frame, note = _site_codes_from_cgi(frame)
+        frame["site_code"] = _as_one_chunk(frame["site_code"])
+        notes.append(note)
     if "read_note" in frame.columns and (frame["read_note"].notna() | frame["read_problem"].notna()).any():
         notes.append(
             f"quotes left open or misplaced: {int(frame['read_note'].notna().sum())} lines read on their "
@@ -521,6 +781,7 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
             _title_text(head_rows, header.first),
             trailing,
             notes,
+            header.unread,
         )
     ]
 
@@ -773,6 +1034,9 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
             problems.append(f"sheet {title!r}: a header but no records below it")
             continue
         sheet_notes = [f"sheet {title!r}: {filled} cells merged over several rows read in each row"] if filled else []
+        if header.cgi:
+            frame, note = _site_codes_from_cgi(frame)
+            sheet_notes.append(f"sheet {title!r}: {note}")
         tables.append(
             RawTable(
                 path,
@@ -785,6 +1049,7 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
                 _title_text(rows, header.first),
                 trailing,
                 sheet_notes,
+                header.unread,
             )
         )
     if not tables:

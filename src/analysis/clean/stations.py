@@ -55,6 +55,7 @@ from analysis.clean.ledger import (
     write_table_csv,
 )
 from analysis.clean.sources import (
+    CELL_LABEL,
     FIELDS,
     HEADER_SYNONYMS,
     OPENCELLID_COLUMNS,
@@ -343,6 +344,7 @@ def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[di
                     "header_row": t.header_row,
                     "rows": int(len(t.frame)),
                     "columns": t.columns,
+                    "columns_not_read": list(t.columns_not_read),
                     "trailing_empty_rows_ignored": t.trailing_blank_rows,
                     "sha256": digest,
                 }
@@ -400,6 +402,8 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
     for c in columns:
         out[c] = _as_text(f[c]) if c in f.columns else lacking
     out["source_row"] = f["source_row"].to_numpy(dtype="int64")
+    if CELL_LABEL in f.columns:  # (a cell-level export: what tells its rows apart, see `_name_cells_of_one_station`)
+        out[CELL_LABEL] = _as_text(f[CELL_LABEL])
     for c in READ_COLUMNS:
         # each lacking column its own array of None: a frame built with copy=False does not protect an
         # ndarray two columns share, so a write into one would show in the other
@@ -624,6 +628,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     """The stage dates into `rec` (unreadable ones other than on-air noted), the status from them, and
     the masks of the on-air date checks."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
+    ambiguous_on_air = np.full(len(raw), None, dtype=object)  # (why an on-air date's order is undecided)
     for stage, column in STAGE_DATE_COLUMNS.items():
         text = raw[column]
         if _is_all_missing(text):  # a stage the file lacks (a national file lacks five): no date, no note
@@ -631,10 +636,16 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 no_dates = pd.Series(np.full(len(text), np.datetime64("NaT", "ns")), index=raw.index, copy=False)
             rec[column] = no_dates
             continue
-        parsed = parse.parse_dates(text)
-        if stage != "on_air":
+        # (a day/month order is read the way the same file writes its other dates)
+        reading = parse.read_dates(text, raw["source_file"])
+        parsed = reading.dates
+        notes = _note_date_readings(notes, reading, text, column)
+        if stage == "on_air":
+            ambiguous_on_air = reading.why_ambiguous
+        else:
             unreadable = text.notna() & parsed.isna()
-            notes = _append_note(notes, unreadable, f"{column} unreadable: ", text, "; ")
+            said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
+            notes = _append_note(notes, unreadable, f"{column} unreadable: ", said, "; ")
             placeholder = parsed < EARLIEST_STAGE_DATE
             if placeholder.any():
                 notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
@@ -655,6 +666,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         "future": on_air > as_of,
         "too_early": on_air < EARLIEST_ON_AIR,
         "no_date": (rec["reported_status"] == "on_air") & on_air.isna() & ~bad_date,
+        "ambiguous": pd.Series(ambiguous_on_air, index=raw.index).where(bad_date),
     }
     dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
     notes = _append_note(
@@ -663,6 +675,20 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["status"] = rec["reported_status"].mask(on_air.notna() & (rec["reported_status"] != "decommissioned"), "on_air")
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _note_date_readings(notes: pd.Series, reading, text: pd.Series, column: str) -> pd.Series:
+    """Notes of the dates read from a month alone or from before a note in the cell."""
+    name = "on-air date" if column == "on_air_date" else column
+    # a month is read as its first day: a station the sender says is on air in March is on air in a
+    # report of any day of March (its last day would quarantine it as future in that report), and the
+    # monthly counts put it in the month either way
+    notes = _append_note(notes, pd.Series(reading.month_only, index=text.index), f"{name} given to the month; ")
+    if reading.with_note.any():
+        noted = pd.Series(reading.with_note, index=text.index)
+        said = text[noted].astype(str).str.replace(r"\s+", " ", regex=True).reindex(text.index)
+        notes = _append_note(notes, noted, f"{name} read from ", said, " (the note after the date set aside); ")
+    return notes
 
 
 def _set_aside_stage_dates_out_of_order(rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
@@ -778,6 +804,10 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     ]
     rec["reason"] = _first_reason(checks, raw.index)
     rec["detail"] = _quarantine_details(raw, rec, pos, as_of)
+    ambiguous = dates["ambiguous"].notna() & (rec["reason"] == "unparseable_on_air_date")
+    if ambiguous.any():
+        why = dates["ambiguous"][ambiguous].astype(str)
+        rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
     return rec
 
@@ -1078,12 +1108,16 @@ def _clean_tables(
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     sender = _senders_of_rows(raw, tables)
+    _name_unread_columns(rec, raw, tables)
+    cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
     rows, position_key, code_key = _rows_that_may_leave(rec, sender)
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
     record_key = record_keys(leaving, rows, position_key)
     dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
+    if cell_label is not None:
+        _name_cells_of_one_station(dd, cell_label)
     del rows, position_key, code_key, record_key
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
@@ -1226,6 +1260,54 @@ def _dedupe_operator_rows(
         conflict_anchor = conflict_anchor.map(dd["anchor"]).fillna(conflict_anchor).astype(conflict_anchor.dtype)
     _add_notes(rec, notes)
     return dd, conflict_anchor, heads
+
+
+def _name_cells_of_one_station(dd: pd.DataFrame, cell_label: pd.Series) -> None:
+    """Rows of a cell-level export alike in every field read but their cell (桃北路_1, 桃北路_2) are
+    cells of one station, not one record repeated: their merge says so."""
+    exact = np.flatnonzero((dd["merge_reason"] == "exact_duplicate").to_numpy())
+    if not len(exact):
+        return
+    rows = dd.index[exact]
+    anchors = dd["anchor"].iloc[exact]
+    # a row is one record repeated when its anchor or an earlier row of that anchor has its cell too
+    pairs = pd.DataFrame(
+        {
+            "anchor": np.concatenate([anchors.unique(), anchors.to_numpy()]),
+            "cell": np.concatenate(
+                [
+                    cell_label.reindex(anchors.unique()).to_numpy(dtype=object, na_value=None),
+                    cell_label.reindex(rows).to_numpy(dtype=object, na_value=None),
+                ]
+            ),
+        }
+    )
+    cells = ~pairs.duplicated().to_numpy()[-len(rows) :] & pairs["cell"].notna().to_numpy()[-len(rows) :]
+    dd.loc[rows[cells], "merge_reason"] = "cells_of_one_station"
+
+
+def _name_unread_columns(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable]) -> None:
+    """The detail of a row without identity or without an on-air date names its file's columns not read:
+    often the very column (gNodeB ID, Commissioning Date) under a header the reader does not know."""
+    unread = {
+        project_relative(t.path): t.columns_not_read for t in tables if t.kind == "operator" and t.columns_not_read
+    }
+    if not unread:
+        return
+    said = rec["reason"].isin(["no_identity", "on_air_without_date"]).to_numpy()
+    if not said.any():
+        return
+    rows = np.flatnonzero(said)
+    texts = {f: "columns not read in its file: " + ", ".join(cols) for f, cols in unread.items()}
+    # (the file of only the rows said, as a category: its few names mapped, not a string per row)
+    files = raw["source_file"].iloc[rows].astype("category")
+    text = np.array([texts.get(f, "") for f in files.cat.categories] + [""], dtype=object)[files.cat.codes.to_numpy()]
+    prior = rec["detail"].iloc[rows].to_numpy(dtype=object)
+    has_prior = pd.notna(prior)
+    joined = np.where(has_prior, np.char.add(np.char.add(prior.astype(str), "; "), text.astype(str)), text)
+    detail = rec["detail"].to_numpy(dtype=object).copy()
+    detail[rows] = np.where(text != "", joined, prior)
+    rec["detail"] = pd.Series(detail, index=rec.index, dtype=object)
 
 
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
@@ -1715,6 +1797,19 @@ def _hint_no_on_air_column(summary: dict) -> str:
     return f" — no column was read as the on-air date: name it one of {known} (or on_air_date)"
 
 
+def _hint_unread_columns(summary: dict) -> str:
+    """When rows lacked identity or an on-air date, the columns each file has that were not read."""
+    said = summary["quarantined_by_reason"]
+    if not (said.get("no_identity") or said.get("on_air_without_date")):
+        return ""
+    unread = [
+        f"{Path(f['file']).name}: {', '.join(f['columns_not_read'])}"
+        for f in summary["files"]
+        if f.get("columns_not_read")
+    ]
+    return f" — columns not read ({'; '.join(unread)})" if unread else ""
+
+
 def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanResult:
     result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
     if result.table.empty:
@@ -1723,6 +1818,7 @@ def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanR
         raise BadInputError(
             f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
             + _hint_no_on_air_column(result.summary)
+            + _hint_unread_columns(result.summary)
         )
     out = Path(out)
     # the source ledger, then the quarantine, written beside the station table: all spend their time in
