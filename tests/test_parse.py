@@ -715,3 +715,21 @@ def test_three_number_dates_read_in_arrow_as_in_python():
         assert (got, values["order"][i]) == (expected, order), texts[row]
     # the texts it leaves (notes, separators that differ) are the Python reading's
     assert not any(texts[i].endswith(" x") for i in rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2021-06-30 延期", "2021-07-15（取消）", "2021-08-01 target", "2021-09-30?", "2021/9/30 推迟", "2021-09-30 TBC"],
+)
+def test_a_date_postponed_cancelled_or_a_target_is_no_on_air_date(text):
+    """A note that says the day did not happen (postponed, cancelled, a target, a question) leaves the date
+    unread: read with a note, a cancelled site counted on air."""
+    assert parse.parse_dates(pd.Series([text], dtype="str")).isna().all()
+
+
+def test_a_month_after_a_dot_is_read_only_when_it_cannot_be_a_number_cut_short():
+    """2021.1 is also how a spreadsheet shows the number 2021.10 (October): not read; 2021.10, 2021.3 (no
+    month 30) and 2021.3月 are; a two-digit year outside 2019-2039 is no 5G date."""
+    got = parse.parse_dates(pd.Series(["2021.1", "2021.10", "2021.3", "5-Mar-98", "5-Mar-21"], dtype="str"))
+    assert got.isna().tolist() == [True, False, False, True, False]
+    assert got[1] == pd.Timestamp("2021-10-01") and got[4] == pd.Timestamp("2021-03-05")

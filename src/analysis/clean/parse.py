@@ -308,10 +308,13 @@ _MONTHS = {
     )
     for name in names
 }
-#: Words after a date that make it a plan or a guess, not the day it happened: 预计, 计划, 拟, 待, 未,
-#: 约/左右 (about), 前/后/以前 (before, after), 底/初/中旬 (end, start, middle of …), expected, planned.
+#: Words after a date that make it a plan, a guess or a day that did not happen: 预计, 计划, 拟, 待, 未,
+#: 约/左右 (about), 前/后/以前 (before, after), 底/初/中旬 (end, start, middle of …), 延期/推迟/暂缓 (postponed),
+#: 取消/撤销/作废 (cancelled), 目标/要求/应/争取 (a target), expected, planned, TBC, due, a question mark.
 _NOT_THE_DATE = re.compile(
-    r"预计|计划|拟|待|未|约|左右|前|后|底|初|旬|expect|plan|estimat|tbd|approx|before|after", re.IGNORECASE
+    r"预计|计划|拟|待|未|约|左右|前|后|底|初|旬|延期|推迟|延后|暂缓|暂停|取消|撤销|作废|目标|要求|应|争取|"
+    r"expect|plan|estimat|tbd|tbc|tba|approx|before|after|postpone|delay|cancel|target|schedul|due|[?？]",
+    re.IGNORECASE,
 )
 #: Two-digit years read as 20yy: a 5G on-air or stage date lies in 2019 … 2039.
 _YY_WINDOW = (19, 39)
@@ -432,8 +435,12 @@ def _read_one_date(text: str) -> tuple:
             parts["m"] = str(month)
         if parts.get("a") is not None:
             return _read_three_numbers(parts["a"], parts["b"], parts["c"], with_note)
+        if len(parts["y"]) == 2 and not _YY_WINDOW[0] <= int(parts["y"]) <= _YY_WINDOW[1]:
+            continue  # (5-Mar-98 is no day of a 5G buildout)
         year = int(parts["y"]) + (2000 if len(parts["y"]) == 2 else 0)
         month_only = parts.get("d") is None
+        if month_only and re.fullmatch(r"\d{4}\s*\.\s*1", text[: m.end()].strip()):
+            continue  # 2021.1: a spreadsheet's number 2021.10 shows so too (October or January: not read)
         date = _date_or_none(year, int(parts["m"]), 1 if month_only else int(parts["d"]))
         return date, "", month_only and date is not nat, with_note, nat, nat, nat
     return nat, "", False, False, nat, nat, nat
