@@ -126,3 +126,18 @@ def test_columns_not_read_are_named_per_file(tmp_path):
     q = clean(a, b, c).quarantine.set_index("source_file")
     assert (q["reason"] == "on_air_without_date").all()
     assert q["detail"].fillna("").str.contains("columns not read in its file: Go Live").tolist() == [True, False, False]
+
+
+def test_an_operators_own_shared_station_is_one_station_of_its_own(tmp_path):
+    """电信联通共享 in China Telecom's own gNB list: one gNB serving both (co-build co-share) is one
+    station, China Telecom's; only a tower company's row is split into its tenants (each tenant its own
+    equipment). Split in the operator's file, one gNB became a CTCC and a CUCC station."""
+    header = ["gNB ID", "基站名称", "运营商", "经度", "纬度", "开通日期"]
+    rows = [[700100 + i, f"站{i}", "电信联通共享", *P[i], "2021-03-05"] for i in range(3)]
+    result = clean(write_csv(tmp_path / "电信5G基站.csv", header, rows))
+    st = result.stations
+    assert len(st) == 3 and set(st["operator"]) == {"CTCC"}
+    assert st["notes"].str.contains("shared with others").all()
+    tower = [["T1", "塔1", "电信联通共享", *P[10], "2021-03-05", "在网"]]
+    result = clean(write_csv(tmp_path / "铁塔_站址.csv", HEADER, tower))
+    assert sorted(result.stations["operator"]) == ["CTCC", "CUCC"]

@@ -33,6 +33,7 @@ from analysis.clean.dedupe import (
     DUPLICATE_RADIUS_M,
     MATCH_RADIUS_M,
     SENDER_OPERATOR,
+    SENDER_TOWER,
     dedupe_keys,
     dedupe_rows,
     match_sites,
@@ -380,7 +381,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
         text = _as_text(column)
         if text is not column:  # (setting a column to itself would copy it)
             out[c] = text
-    return _split_tenants(out) if kind == "operator" else out
+    return _split_tenants(out, _senders_of_rows(out, tables) == SENDER_TOWER) if kind == "operator" else out
 
 
 def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataFrame:
@@ -444,11 +445,32 @@ def _as_text(values: pd.Series) -> pd.Series:
 _AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
 
 
-def _split_tenants(raw: pd.DataFrame) -> pd.DataFrame:
-    """A tower-company row serving several operators (运营商 移动、联通) is one record per tenant: each
-    operator's equipment is its own station on the shared tower. Both keep the row's file and number."""
+def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
+    """A tower-company row (`tower`: per row) serving several operators (运营商 移动、联通, 三家共享) is one
+    record per tenant: each operator's equipment is its own station on the shared tower. Both keep the
+    row's file and number. An operator's own record naming others (电信联通共享 in China Telecom's gNB list)
+    is one station, its own: the file's operator when it is among those named, else as written (a gNB
+    belongs to one operator; split, one gNB became two stations)."""
     tenants = parse.parse_tenants(raw["operator"])
     multi = tenants.notna().to_numpy()
+    own = multi & ~tower
+    if own.any():
+        lists = [t.split(",") for t in tenants[own]]
+        files = raw["file_operator"].to_numpy(dtype=object)[own]
+        mine = np.array([f in t for f, t in zip(files, lists, strict=True)], dtype=bool)
+        if mine.any():
+            rows = np.flatnonzero(own)[mine]
+            raw = raw.copy()
+            raw["read_note"] = raw["read_note"].astype(object)
+            said = raw["operator"].to_numpy(dtype=object)[rows]
+            prior = raw["read_note"].to_numpy(dtype=object)[rows]
+            raw.loc[raw.index[rows], "read_note"] = [
+                (f"{p}; " if isinstance(p, str) and p else "")
+                + f"a station shared with others ({w}): its operator's own"
+                for p, w in zip(prior, said, strict=True)
+            ]
+            raw.loc[raw.index[rows], "operator"] = files[mine]
+    multi = multi & tower
     if not multi.any():
         return raw
     lists = [t.split(",") for t in tenants[multi]]
