@@ -270,6 +270,10 @@ def test_an_opencellid_gnb_with_the_stations_gnb_id_is_that_station_hundreds_of_
         ("中国移动_5G基站开通清单", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
         ("电信5G站点台账", {"站号": "site_code"}, SENDER_OPERATOR),
         ("Unicom_macro_tower_list", {"site_id": "site_code", "carrier": "operator"}, SENDER_OPERATOR),
+        # an operator's own report to the task force, or its list of sites on towers: the operator's codes
+        ("5G专班周报_移动", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
+        ("移动_铁塔共享站址清单", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
+        ("5G专班周报_移动", {"站址编码": "site_code", "需求运营商": "operator"}, SENDER_TOWER),
     ],
 )
 def test_sender_of_a_table_from_its_names_and_headers(context, columns, sender):

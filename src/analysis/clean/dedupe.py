@@ -38,6 +38,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from analysis.clean.parse import operator_of_context
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
 
@@ -425,16 +426,21 @@ def _follow_anchors(anchors: pd.Series, steps: int) -> pd.Series:
 
 
 def sender_of_table(context: str, columns: dict[str, str]) -> int:
-    """The namespace of a table's site codes: SENDER_TOWER for a tower company's table (its file, sheet,
-    title or a header names the tower company or the task force, or its operator column is the tenant,
-    需求运营商), SENDER_GNB_ID for an
+    """The namespace of a table's site codes: SENDER_TOWER for a tower company's table (its operator column
+    is the tenant, 需求运营商, or its file, sheet, title or a header names the tower company or the task
+    force and its file, sheet and title name no one operator), SENDER_GNB_ID for an
     operator's table whose code column is a gNB ID (gNB ID, gNodeB ID), else SENDER_OPERATOR.
     `columns`: the table's original headers -> canonical fields (`RawTable.columns`)."""
     headers = {_squeezed(header): field for header, field in columns.items()}
     tenant_column = any(
         word in header for header, field in headers.items() if field == "operator" for word in _TOWER_OPERATOR_HEADERS
     )
-    if tenant_column or any(_TOWER_CONTEXT.search(text) for text in [unicodedata.normalize("NFKC", context), *headers]):
+    if tenant_column:
+        return SENDER_TOWER
+    # a context of the tower company or the task force, unless it names the one operator the table is of
+    # (5G专班周报_移动.csv is China Mobile's own report to the task force; its codes are the operator's)
+    context = unicodedata.normalize("NFKC", context)
+    if any(_TOWER_CONTEXT.search(text) for text in [context, *headers]) and operator_of_context(context) == "unknown":
         return SENDER_TOWER
     if any(("gnb" in header or "gnodeb" in header) for header, field in headers.items() if field == "site_code"):
         return SENDER_GNB_ID
