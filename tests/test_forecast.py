@@ -1090,3 +1090,22 @@ def test_a_yearly_series_is_no_surer_than_its_published_changes(tmp_path):
     assert "published every 12 months" in note and translate_note(note, "zh")
     # a series published every month is left as its model and backtest make it
     assert published_change_sd(monthly, pd.Series(True, index=monthly.index)) is None
+
+
+def test_widening_a_sparse_series_keeps_its_mean_where_the_last_count_cuts_the_band(tmp_path, monkeypatch):
+    """Widened symmetrically and cut at the last count (a count cannot fall), the band lifted the mean path
+    (1763.7 -> 1822.5 a year on): each month is recentred, so only the spread changes."""
+    import analysis.forecast.models as M
+
+    p = _csv(
+        tmp_path, "date,value\n2019-12-31,1000\n2020-12-31,1400\n2021-12-31,1420\n2022-12-31,1700\n2023-12-31,1710\n"
+    )
+    widened = F.forecast_series_file(p, horizon=12, n_paths=2000)
+    assert any(n.startswith("intervals widened") for n in widened.notes)
+    monkeypatch.setattr(M, "_widen_to_published_changes", lambda paths, *a: (paths, None))
+    plain = F.forecast_series_file(p, horizon=12, n_paths=2000)
+    assert np.allclose(widened.table["mean"], plain.table["mean"], rtol=2e-3)
+    # a year on, where the next count is published, the band is wider (in the first months the paths the
+    # recentring cuts at the last count pile up there: a band of no growth with a longer tail)
+    assert widened.table["hi80"].iloc[-1] > plain.table["hi80"].iloc[-1] and (np.diff(widened.paths, axis=1) >= 0).all()
+    assert (widened.paths >= 1710).all()

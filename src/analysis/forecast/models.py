@@ -1000,7 +1000,8 @@ def published_change_sd(history: pd.Series, observed: pd.Series | None) -> tuple
 def _widen_to_published_changes(paths, history, observed, floor) -> tuple[np.ndarray, str | None]:
     """Paths no narrower, month by month, than a random walk with drift through the published counts
     (`published_change_sd`: variance sigma^2 * (h + h^2 / months spanned) at h months, the second term the
-    drift's own uncertainty), their mean kept; the note saying so (None: unchanged). A series published
+    drift's own uncertainty), each month's mean kept where the last count leaves room (`_recentred_above`);
+    the note saying so (None: unchanged). A series published
     yearly or quarterly is interpolated to month ends in straight lines, so every model (and the backtest
     that scales its spread) sees smooth months: on China's year-end counts 2020-2023 (万 stations) the 80 %
     band for 2024 was 432.8-460.5 with P(430) = 95 %, and 425.1 came; widened, 421.4-474.4 and 78 %."""
@@ -1014,16 +1015,31 @@ def _widen_to_published_changes(paths, history, observed, floor) -> tuple[np.nda
     k = np.where(sd > 0, np.maximum(want / np.where(sd > 0, sd, 1.0), 1.0), 1.0)
     if not np.any(k > 1.0):
         return paths, None
-    dev = k * (paths - mean)
-    paths = np.maximum.accumulate(np.maximum(mean + dev, float(history.iloc[-1])), axis=1)
-    if floor is not None:
-        paths = np.maximum(paths, floor)
+    low = max(float(history.iloc[-1]), floor if floor is not None else -np.inf)
+    paths = mean + k * (paths - mean)
+    for _ in range(3):  # (a path must not fall from one month to the next: recentred again after each cut)
+        paths = np.maximum.accumulate(_recentred_above(paths, mean, low), axis=1)
     gap = int(round(float(np.median(np.diff(np.flatnonzero(pd.Series(observed).fillna(False).to_numpy(bool)))))))
     return paths, (
         f"intervals widened x{k[0]:.2f} at 1 month to x{k[min(11, k.size - 1)]:.2f} at {min(12, k.size)} months "
         f"to the spread of the published counts' own changes (published every {gap} months: the months between "
         "are straight lines, smoother than the counts)"
     )
+
+
+def _recentred_above(paths: np.ndarray, mean: np.ndarray, low: float) -> np.ndarray:
+    """max(paths + shift, low) with a shift per month (column) such that each month's mean is `mean` again:
+    a count cannot fall below `low`, so a band widened symmetrically and cut there has its mean lifted (on
+    year ends 1000 … 1710 the mean a year on went 1763.7 -> 1822.5). Found by bisection, all months at
+    once; where even the lowest shift cannot bring it down (every path at `low`), the mean stays higher."""
+    lo = np.full(mean.shape, low - paths.max(axis=0) - 1.0)
+    hi = np.zeros(mean.shape)
+    for _ in range(60):  # (the mean of the cut paths rises with the shift: halve the interval each time)
+        mid = (lo + hi) / 2
+        above = np.maximum(paths + mid, low).mean(axis=0) > mean
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return np.maximum(paths + lo, low)
 
 
 @run_on_one_blas_thread
