@@ -70,6 +70,7 @@ def test_monthly_on_air_counts_only_stations_on_air_by_as_of():
     [
         ("day,value\n2020-01-31,1\n", "missing column 'date'", None),
         ("date,value\n2020-01-31,1\n2020-02-30,2\n2020-03-31,3\n", "does not parse", 3),
+        ("date,value\n2020-01-31,1\n05/03/2020,2\n2020-03-31,3\n", "day-first or month-first", 3),
         ("date,value\n2020-01-31,1\n2020-02-29,2\n2020-02-29,3\n2020-03-31,4\n", "given twice", 4),
         ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n", "falls from 7 on 2020-02-29 to 6", 4),
         ("date,value\n2020-01-31,5\n2020-02-29,\n2020-03-31,6\n", "gap: no value", 3),
@@ -94,6 +95,8 @@ def test_read_series_rejects_bad_files_naming_the_row(tmp_path, text, problem, r
         (["2021Q1", "2021-Q2", "2021 Q3"], ["2021-03-31", "2021-06-30", "2021-09-30"]),  # a quarter: its end
         (["2019", "2020年", "2021"], ["2019-12-31", "2020-12-31", "2021-12-31"]),  # a year: its end
         (["2020年12月31日", "2021年6月30日", "2021-12-31"], ["2020-12-31", "2021-06-30", "2021-12-31"]),
+        (["Dec 2020", "6/2021", "2021年底"], ["2020-12-31", "2021-06-30", "2021-12-31"]),
+        (["2019年末", "17/03/2020", "December 2020"], ["2019-12-31", "2020-03-17", "2020-12-31"]),
     ],
 )
 def test_a_count_published_for_a_period_stands_at_its_end(tmp_path, dates, want):

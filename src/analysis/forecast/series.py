@@ -119,16 +119,26 @@ def count_on_air_by_district(stations: pd.DataFrame, as_of) -> pd.Series:
 
 #: A count published for a period, not a day: a year (2021, 2021年), a quarter (2021Q3, 2021-Q3) or a month
 #: (2021-12, 2021/12, 2021.12, 2021年12月).
-_YEAR = re.compile(r"(\d{4})\s*年?")
+_YEAR = re.compile(r"(\d{4})\s*(?:年(?:底|末|末累计)?)?")
 _QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])")
-_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
+_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月(?:底|末)?)?")
+_MONTH_YEAR = re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{4})")  # 12/2021
+_MONTH_NAME_YEAR = re.compile(r"([A-Za-z]{3,9})\.?[\s,-]*(\d{4})")  # Dec 2021
 _DAY_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+#: A day written with the day and the month both under 13 (05/03/2021): 5 March or May 3rd.
+_AMBIGUOUS_DAY = re.compile(r"(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*\d{4}")
+_MONTH_NAMES = {
+    m.lower(): i
+    for i, m in enumerate(["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
+    if m
+}
 
 
 def _published_date(text: str) -> pd.Timestamp | None:
-    """The day a published count stands for: a day as written; a year, quarter or month as its last day
-    (a count published for December 2021 is the count at the end of it, not on December 1st, which put
-    the month's count a month early on the month-end axis). None when it is no date."""
+    """The day a published count stands for: a day as written; a year (2021, 2021年底), quarter (2021Q3)
+    or month (2021-12, 12/2021, Dec 2021, 2021年12月) as its last day (a count published for December 2021
+    is the count at the end of it, not on December 1st, which put the month's count a month early on the
+    month-end axis). None when it is no date, or a day whose day and month could be either (05/03/2021)."""
     for pattern, end in ((_YEAR, pd.offsets.YearEnd(0)), (_QUARTER, pd.offsets.QuarterEnd(0))):
         m = pattern.fullmatch(text)
         if m:
@@ -137,6 +147,15 @@ def _published_date(text: str) -> pd.Timestamp | None:
     m = _MONTH.fullmatch(text)
     if m and 1 <= int(m.group(2)) <= 12:
         return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1) + pd.offsets.MonthEnd(0)
+    m = _MONTH_YEAR.fullmatch(text)
+    if m and 1 <= int(m.group(1)) <= 12:
+        return pd.Timestamp(int(m.group(2)), int(m.group(1)), 1) + pd.offsets.MonthEnd(0)
+    m = _MONTH_NAME_YEAR.fullmatch(text)
+    if m and m.group(1)[:3].lower() in _MONTH_NAMES:
+        return pd.Timestamp(int(m.group(2)), _MONTH_NAMES[m.group(1)[:3].lower()], 1) + pd.offsets.MonthEnd(0)
+    m = _AMBIGUOUS_DAY.fullmatch(text)
+    if m and int(m.group(1)) <= 12 and int(m.group(3)) <= 12 and m.group(1) != m.group(3):
+        return None  # (day-first or month-first: the caller's error asks for YYYY-MM-DD)
     m = _DAY_ZH.fullmatch(text)
     if m:
         text = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
@@ -174,6 +193,8 @@ def read_series(path: str | Path) -> pd.DataFrame:
     for i, (d, v) in enumerate(zip(raw["date"], raw["value"]), start=2):  # line 1 is the header
         d, v = d.strip(), v.strip()
         date = _published_date(d)
+        if date is None and _AMBIGUOUS_DAY.fullmatch(d):
+            raise BadInputError(f"date {d!r} is day-first or month-first: write it YYYY-MM-DD", file=path, row=i)
         if date is None:
             raise BadInputError(
                 f"date {d!r} does not parse (use YYYY-MM-DD; a month 2021-12, quarter 2021Q3, year 2021: its last day)",
