@@ -326,3 +326,34 @@ def test_a_code_conflict_names_the_station_its_code_joined_across_senders(tmp_pa
     q = result.quarantine.set_index("reason")
     assert q.loc["site_code_conflict", "detail"].endswith("m from the kept record of this code CMCC-700401")
     assert q.loc["same_station_other_sender", "merged_into"] == "CMCC-700401"
+
+
+def test_on_air_dates_half_a_year_apart_are_two_stations_whatever_the_distance(tmp_path, city):
+    """The operator's 2020 macro and the tower company's 2021 pole-mounted cell 40 m away, both CMCC: two
+    stations (one station's dates in two senders' reports differ by days or weeks); dates a month apart at
+    the same spot are still one station. The refusal is said on the station left apart."""
+    near = _offset(40.0)
+    far = _offset(2000.0, 0.0)
+    far_near = _offset(30.0, 0.0, *far)
+    folder = tmp_path / "in"
+    _write(
+        folder,
+        "中国移动_5G基站清单.csv",
+        GNB_HEADER,
+        [f"700101,站0,中国移动,{LON},{LAT},n41,2020-06-01", f"700102,站1,中国移动,{far[0]},{far[1]},n41,2021-03-01"],
+    )
+    _write(
+        folder,
+        "铁塔_站址台账.csv",
+        TOWER_HEADER,
+        [
+            f"T9,塔9,移动,{near[0]},{near[1]},已开通,2021-09-01",
+            f"T8,塔8,移动,{far_near[0]},{far_near[1]},已开通,2021-04-02",
+        ],
+    )
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-700101", "CMCC-700102", "CMCC-T9"]
+    assert "went on air on 2020-06-01, this on 2021-09-01" in st.loc["CMCC-T9", "notes"]
+    s = result.summary
+    assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]

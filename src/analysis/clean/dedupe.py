@@ -461,6 +461,12 @@ def rows_of_later_senders(sender: np.ndarray) -> np.ndarray:
     return sender > sender.min()
 
 
+#: Two senders' records of one operator within reach whose on-air dates are further apart than this are two
+#: stations, not one (the operator's 2020 macro and a tower company's 2021 pole-mounted small cell 40 m away):
+#: one station's dates in two senders' reports differ by days or weeks (a tenancy handed over, a report lag).
+OTHER_SENDER_MAX_DATE_GAP_DAYS = 183
+
+
 def merge_across_senders(
     rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, sender: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Index, pd.Series, pd.Series]:
@@ -527,6 +533,13 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             dist = distance_m(lon[i], lat[i], lon[j], lat[j])
             keep = dist <= DUPLICATE_RADIUS_M
             i, j, dist = i[keep], j[keep], dist[keep]
+            # two on-air dates far apart are two stations (a new small cell by an old mast), not one
+            apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
+            for row in sorted(set(i[apart].tolist()) - set(i[~apart].tolist())):
+                k = np.flatnonzero(i == row)
+                nearest = k[np.argmin(dist[k])]
+                refused.append((row, j[nearest], dist[nearest]))
+            i, j, dist = i[~apart], j[~apart], dist[~apart]
             differ = ~((dates[i] == dates[j]) | (pd.isna(dates[i]) & pd.isna(dates[j])))
             used_row, used_anchor = set(), set()
             # the best pairs first: agreeing on-air dates, then the nearest, then priority order (positions)
@@ -569,10 +582,14 @@ def _describe_pairs(
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
     for row, other, metres in refused:
-        notes[heads[row]] = (
-            f"{said(other)} {metres:.0f} m away is one station with another record of this sender: "
-            "kept as a station of its own"
-        )
+        if (
+            "none" not in (dates[row], dates[other])
+            and abs((pd.Timestamp(dates[row]) - pd.Timestamp(dates[other])).days) > OTHER_SENDER_MAX_DATE_GAP_DAYS
+        ):
+            why = f"went on air on {dates[other]}, this on {dates[row]}"
+        else:
+            why = "is one station with another record of this sender"
+        notes[heads[row]] = f"{said(other)} {metres:.0f} m away {why}: kept as a station of its own"
     return pd.Series(detail, dtype=object), pd.Series(notes, dtype=object)
 
 
