@@ -16,6 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from analysis.clean.parse import arrow_text
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
 
@@ -257,7 +258,7 @@ def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
     Arrow strings encoded by pyarrow, without a Python string per distinct value, or grouped by sorting
     when each is a few bytes of one length (`_short_text_codes`: a national file's site codes)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        array = pa.chunked_array(pa.array(values.array)).combine_chunks()
+        array = arrow_text(values)
         if array.null_count == len(array):
             return np.zeros(len(array), dtype=np.int64), 1
         codes = _short_text_codes(array)

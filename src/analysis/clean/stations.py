@@ -1192,7 +1192,7 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     # station before, joined again with its code: seconds a national file)
     codes, names = pd.factorize(operator.to_numpy(), use_na_sentinel=True)
     prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    code = pa.chunked_array(pa.array(rec["site_code"].take(at).astype("str").array)).combine_chunks()
+    code = parse.arrow_text(rec["site_code"].astype("str")).take(pa.array(at))
     joined = pc.binary_join_element_wise(prefix, code.cast(pa.large_string()), pa.scalar("", pa.large_string()))
     code_id = pd.Series(joined.to_pandas(types_mapper=_AS_STR).array, index=heads)
     no_code = code_id.isna().to_numpy()
@@ -1289,8 +1289,12 @@ def _member_sources(
     rows = np.flatnonzero(_is_several(member_station, len(head_at)))
     at = member_at[rows]
     several = _source_label(pd.Series(files.take(at)), raw["source_sheet"].take(at), raw["source_row"].take(at))
-    label = pa.nulls(len(member_at), pa.large_string()).to_pandas(types_mapper=_AS_STRING.get)
-    label.iloc[rows] = several.to_numpy(dtype=object)
+    # each member's label taken from those few by pyarrow, missing elsewhere (a column of missing labels set
+    # row by row copied a national file's column of them, and made a Python string per label set)
+    which = np.full(len(member_at), -1, dtype=np.int64)
+    which[rows] = np.arange(len(rows))
+    taken = pa.array(several.array).take(pa.array(which, mask=which < 0))
+    label = pd.Series(taken.to_pandas(types_mapper=_AS_STRING.get).array, copy=False)
     # (Arrow strings kept: a national file's labels as Python strings cost ~0.1 KB each)
     return own, pd.DataFrame({"at": member_station, "label": label.array, "file": files.take(member_at)})
 
@@ -1370,17 +1374,22 @@ def _positions_of(station_of: Callable[[np.ndarray], np.ndarray], heads: pd.Seri
 def _join_labels_by_head(own: pd.Series, at: np.ndarray, labels: pd.Series, sep: str = "; ") -> pd.Series:
     """Per station (`own`: its own label, in station order), the labels of its sources (`at`: each
     source's station by position, -1 none) joined in their order: a station of one source keeps its own;
-    only stations of several are joined (a source's missing label is its station's own)."""
-    out = own.copy()
+    only stations of several are joined (a source's missing label is its station's own). Arrow strings
+    (pandas "str"), the joined ones put in by pyarrow: a copy of a national file's labels and a second one
+    to set the joined rows cost ~0.5 GB of fresh pages."""
+    text = parse.arrow_text(own)
     several = _is_several(at, len(own))
     if several.any():
         rows = np.flatnonzero(several)
         label = labels.iloc[rows].to_numpy(dtype=object, na_value=None)
         missing = np.flatnonzero(pd.isna(label))
         label[missing] = own.iloc[at[rows[missing]]].to_numpy(dtype=object, na_value=None)
-        joined = _join_in_order(pd.Series(at[rows]), pd.Series(label, dtype=object), sep)
-        out.iloc[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
-    return out
+        joined = _join_in_order(pd.Series(at[rows]), pd.Series(label, dtype=object), sep).sort_index()
+        put = np.zeros(len(own), dtype=bool)
+        put[joined.index.to_numpy()] = True
+        put_in = pa.array(joined.to_numpy(dtype=object), text.type, from_pandas=True)
+        text = pc.replace_with_mask(text, pa.array(put), put_in)
+    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=own.index, name=own.name, copy=False)
 
 
 def _is_repeated(labels: np.ndarray) -> np.ndarray:
