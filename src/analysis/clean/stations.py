@@ -357,7 +357,7 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
             continue
         frames.append(_stack_columns(t, columns, kind))
         if release:
-            t.frame = t.frame.iloc[:0]
+            t.frame = _emptied(t.frame)
     if not frames:
         extra = ["file_operator"] if kind == "operator" else []
         return pd.DataFrame(columns=["source_file", "source_sheet", *columns, "source_row", *READ_COLUMNS, *extra])
@@ -375,6 +375,15 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
         if text is not column:  # (setting a column to itself would copy it)
             out[c] = text
     return _split_tenants(out) if kind == "operator" else out
+
+
+def _emptied(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame of no rows with `frame`'s columns and dtypes, holding none of its data: a slice of no rows
+    of Arrow strings keeps the whole column's buffers (the raw text of a national file, ~0.7 GB at 4.25 M
+    rows, held through the run by the tables a run had read)."""
+    return pd.DataFrame(
+        {c: pd.array([], dtype=frame.dtypes.iloc[i]) for i, c in enumerate(frame.columns)}, index=frame.index[:0]
+    )
 
 
 def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataFrame:
@@ -1228,9 +1237,15 @@ def _operator_stations(
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
-    columns, firsts = {}, {}
+    columns, firsts, no_dates = {}, {}, None
     for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
         values = rec.pop(c)
+        if values.dtype.kind == "M" and values.isna().all():
+            # a stage the file lacks (five of six in a national file): one column of NaT for all of them
+            # (copy on write keeps them apart), and nothing of a group to fill in
+            no_dates = values.take(head_at).set_axis(heads) if no_dates is None else no_dates
+            columns[c] = no_dates
+            continue
         columns[c] = values.take(head_at).set_axis(heads)
         if several.any():
             firsts[c] = values.take(group_at).groupby(member_station[several], sort=False).first()
@@ -1306,9 +1321,17 @@ def _fill_from_groups(st: pd.DataFrame, grouped: pd.DataFrame) -> None:
     grouped = grouped[at >= 0]  # (a chain's anchor that is not a head has no station row)
     at = at[at >= 0]
     for column in grouped.columns:
+        put = grouped[column].to_numpy()
+        if _holds_already(st[column].iloc[at], put):  # (no copy of a national file's column to change none)
+            continue
         values = st[column].copy()
-        values.iloc[at] = grouped[column].to_numpy()
+        values.iloc[at] = put
         st[column] = values
+
+
+def _holds_already(values: pd.Series, put: np.ndarray) -> bool:
+    """True when `values` equal `put` row by row (missing where it is missing): setting them changes nothing."""
+    return pd.Series(put, dtype=values.dtype).equals(values.reset_index(drop=True))
 
 
 def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
@@ -1476,7 +1499,8 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     `_with_points` makes them where they are used)."""
     # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
-        st[column] = pd.to_datetime(st[column])
+        if st[column].dtype != "datetime64[ns]":  # (to_datetime copies a column typed already)
+            st[column] = pd.to_datetime(st[column])
     st["is_on_air"] = on_air_at(st, as_of)
     st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
     st["name"] = st["name"].fillna(st["site_code"])
