@@ -856,3 +856,22 @@ def test_a_released_table_holds_none_of_its_text():
     assert out.dtypes.tolist() == frame.dtypes.tolist()
     held = sum(chunk.get_total_buffer_size() for chunk in pa.chunked_array(pa.array(out["name"].array)).chunks)
     assert held < 100  # (the slice `frame.iloc[:0]` holds ~11 KB here)
+
+
+def test_object_columns_typed_as_text_as_pandas_types_them():
+    """A column of mostly missing texts is made text from the texts present only; every column of objects
+    comes out as `astype("str")` makes it (dense, mixed, all missing, empty)."""
+    from analysis.clean.stations import _objects_as_text
+
+    sparse = pd.Series([None, "甲; 乙", None, np.nan, None, "x"], index=[4, 5, 6, 7, 8, 9], dtype=object, name="notes")
+    columns = [
+        sparse,
+        pd.Series(["n41", "n78", None], dtype=object),
+        pd.Series([None, 7, None, None], dtype=object),
+        pd.Series([None, None], dtype=object),
+        pd.Series([], dtype=object),
+    ]
+    for values in columns:
+        pd.testing.assert_series_equal(_objects_as_text(values), values.astype("str"))
+    out = _objects_as_text(sparse)
+    assert out.isna().tolist() == [True, False, True, True, True, False] and out[5] == "甲; 乙" and out[9] == "x"

@@ -1299,7 +1299,9 @@ def _operator_stations(
         st[column] = _fresh(rec.pop(column).take(head_at).to_numpy(), heads)
     st["status"] = _fresh(np.where(st["on_air_date"].notna(), "on_air", reported), heads)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
-    st.loc[(st["status"] == "on_air") & st["on_air_date"].isna(), "status"] = "unknown"
+    said_without_date = (st["status"] == "on_air") & st["on_air_date"].isna()
+    if said_without_date.any():  # (a setting of no row still copies the column)
+        st.loc[said_without_date, "status"] = "unknown"
     st["notes"] = note_text
     _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
     # the file of each row as a category (a national file names a handful of files: a byte a row, not its
@@ -1540,6 +1542,8 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 def _category_as_text(values: pd.Series) -> pd.Series:
     """`values.astype("str")`; a category of texts (a national table's file, one name per row) decoded by
     pyarrow from its codes (pandas makes a Python reference per row first: ~0.5 s a million rows)."""
+    if values.dtype == object:
+        return _objects_as_text(values)
     is_text = isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories)
     if not is_text or not len(values):
         return values.astype("str")
@@ -1547,6 +1551,21 @@ def _category_as_text(values: pd.Series) -> pd.Series:
     codes = values.cat.codes.to_numpy()
     text = categories.take(pa.array(codes, mask=codes < 0))
     return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
+
+
+def _objects_as_text(values: pd.Series) -> pd.Series:
+    """`values.astype("str")` of a column of Python objects; one of texts and mostly missing values (a
+    national table's notes and blockers) made by pyarrow from the texts present only, then put in their
+    rows (pandas looks at every row's object: ~0.4 s a column of 4.25 M stations, this ~0.07 s)."""
+    objects = values.to_numpy()
+    present = ~pd.isna(objects)
+    texts = objects[present]
+    if 2 * len(texts) > len(objects) or pd.api.types.infer_dtype(texts, skipna=False) not in ("string", "empty"):
+        return values.astype("str")
+    which = np.full(len(objects), -1, dtype=np.int64)
+    which[present] = np.arange(len(texts))
+    text = pa.array(texts, pa.large_string()).take(pa.array(which, mask=~present))
+    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name, copy=False)
 
 
 def _with_points(st: pd.DataFrame) -> gpd.GeoDataFrame:
