@@ -875,3 +875,27 @@ def test_object_columns_typed_as_text_as_pandas_types_them():
         pd.testing.assert_series_equal(_objects_as_text(values), values.astype("str"))
     out = _objects_as_text(sparse)
     assert out.isna().tolist() == [True, False, True, True, True, False] and out[5] == "甲; 乙" and out[9] == "x"
+
+
+def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():
+    """`_replace_texts` (buffers made in numpy) gives what `pc.replace_with_mask` gives: rows at either end,
+    next to each other, a slice of a larger array, empty texts; missing values take pyarrow's own way."""
+    import pyarrow.compute as pc
+
+    from analysis.clean.stations import _replace_texts
+
+    base = pa.array([f"f.csv:{i}" if i % 5 else "" for i in range(40)], pa.large_string())
+    cases = [
+        (base, [0, 1, 2, 17, 39]),
+        (base.slice(3, 30), [0, 5, 6, 29]),
+        (base, []),
+        (pa.array(["a", None, "c", "d"], pa.large_string()), [1, 3]),
+    ]
+    for text, rows in cases:
+        rows = np.array(rows, dtype=np.int64)
+        put = pa.array([f"x{j}; 移动:{j}" if j % 2 else "" for j in range(len(rows))], pa.large_string())
+        mask = np.zeros(len(text), dtype=bool)
+        mask[rows] = True
+        want = pc.replace_with_mask(text, pa.array(mask), put)
+        got = _replace_texts(text, rows, put)
+        assert got.equals(want), (got, want)
