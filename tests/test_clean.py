@@ -867,6 +867,8 @@ def test_object_columns_typed_as_text_as_pandas_types_them():
     columns = [
         sparse,
         pd.Series(["n41", "n78", None], dtype=object),
+        pd.Series(["n41", "n78", None, "n41"] * 60, dtype=object, index=range(5, 245)),
+        pd.Series(["n41", 3.5, "n41"] * 80, dtype=object),
         pd.Series([None, 7, None, None], dtype=object),
         pd.Series([None, None], dtype=object),
         pd.Series([], dtype=object),
