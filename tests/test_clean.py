@@ -901,19 +901,3 @@ def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():
         want = pc.replace_with_mask(text, pa.array(mask), put)
         got = _replace_texts(text, rows, put)
         assert got.equals(want), (got, want)
-
-
-def test_labels_typed_as_pandas_types_their_objects():
-    """`_labels_as_text` (pyarrow from the distinct labels) gives the column pandas makes of the objects:
-    texts with missing values, only missing values, mixed objects, nothing."""
-    from analysis.clean.stations import _labels_as_text
-
-    index = pd.Index([10, 11, 12, 13])
-    for values in (
-        np.array(["CMCC", None, "克拉玛依区", "CMCC"], dtype=object),
-        np.array(["on_air", "planned", "on_air", np.nan], dtype=object),
-        np.array([None, None, None, None], dtype=object),
-        np.array(["a", 3, None, "a"], dtype=object),
-    ):
-        pd.testing.assert_series_equal(_labels_as_text(values, index), pd.Series(values, index=index))
-    assert len(_labels_as_text(np.array([], dtype=object), pd.Index([]))) == 0

@@ -1303,9 +1303,8 @@ def _operator_stations(
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
-        values = rec.pop(column).take(head_at).to_numpy()
-        st[column] = _labels_as_text(values, heads) if values.dtype == object else _fresh(values, heads)
-    st["status"] = _labels_as_text(np.where(st["on_air_date"].notna(), "on_air", reported), heads)
+        st[column] = _fresh(rec.pop(column).take(head_at).to_numpy(), heads)
+    st["status"] = _fresh(np.where(st["on_air_date"].notna(), "on_air", reported), heads)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     said_without_date = (st["status"] == "on_air") & st["on_air_date"].isna()
     if said_without_date.any():  # (a setting of no row still copies the column)
@@ -1320,17 +1319,6 @@ def _operator_stations(
     st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
     index = rec.index  # (not rec itself: the caller frees it)
     return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
-
-
-def _labels_as_text(values: np.ndarray, index: pd.Index) -> pd.Series:
-    """A column of a few distinct labels (Python strings, None where missing) as pandas makes it of the
-    objects (`pd.Series(values)`: Arrow strings when they are all texts), made by pyarrow from their
-    distinct values: pandas converted each of a national table's 4.25 M objects (~0.35 s a column)."""
-    codes, uniques = pd.factorize(values)
-    if not len(uniques) or pd.api.types.infer_dtype(uniques, skipna=False) != "string":
-        return _fresh(values, index)  # (no text, or not only texts: as pandas types them)
-    text = pa.array(uniques, pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=index, copy=False)
 
 
 def _member_sources(
