@@ -841,3 +841,63 @@ def test_an_unknown_on_air_header_is_named_in_the_error(tmp_path):
     message = str(err.value)
     assert "on_air_without_date 1" in message and "no column was read as the on-air date" in message
     assert "开通时间" in message and "\n" not in message
+
+
+def test_a_released_table_holds_none_of_its_text():
+    """A table's frame emptied once stacked keeps its columns and dtypes but none of the buffers: a slice
+    of no rows of Arrow strings held the whole column (a national file's raw text, through the run)."""
+    from analysis.clean.stations import _emptied
+
+    frame = pd.DataFrame(
+        {"name": pd.Series(["甲站"] * 1000, dtype="str"), "source_row": np.arange(1000), "file": ["a.csv"] * 1000}
+    ).astype({"file": "category"})
+    out = _emptied(frame)
+    assert len(out) == 0 and list(out.columns) == list(frame.columns)
+    assert out.dtypes.tolist() == frame.dtypes.tolist()
+    held = sum(chunk.get_total_buffer_size() for chunk in pa.chunked_array(pa.array(out["name"].array)).chunks)
+    assert held < 100  # (the slice `frame.iloc[:0]` holds ~11 KB here)
+
+
+def test_object_columns_typed_as_text_as_pandas_types_them():
+    """A column of mostly missing texts is made text from the texts present only; every column of objects
+    comes out as `astype("str")` makes it (dense, mixed, all missing, empty)."""
+    from analysis.clean.stations import _objects_as_text
+
+    sparse = pd.Series([None, "甲; 乙", None, np.nan, None, "x"], index=[4, 5, 6, 7, 8, 9], dtype=object, name="notes")
+    columns = [
+        sparse,
+        pd.Series(["n41", "n78", None], dtype=object),
+        pd.Series(["n41", "n78", None, "n41"] * 60, dtype=object, index=range(5, 245)),
+        pd.Series(["n41", 3.5, "n41"] * 80, dtype=object),
+        pd.Series([None, 7, None, None], dtype=object),
+        pd.Series([None, None], dtype=object),
+        pd.Series([], dtype=object),
+    ]
+    for values in columns:
+        pd.testing.assert_series_equal(_objects_as_text(values), values.astype("str"))
+    out = _objects_as_text(sparse)
+    assert out.isna().tolist() == [True, False, True, True, True, False] and out[5] == "甲; 乙" and out[9] == "x"
+
+
+def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():
+    """`_replace_texts` (buffers made in numpy) gives what `pc.replace_with_mask` gives: rows at either end,
+    next to each other, a slice of a larger array, empty texts; missing values take pyarrow's own way."""
+    import pyarrow.compute as pc
+
+    from analysis.clean.stations import _replace_texts
+
+    base = pa.array([f"f.csv:{i}" if i % 5 else "" for i in range(40)], pa.large_string())
+    cases = [
+        (base, [0, 1, 2, 17, 39]),
+        (base.slice(3, 30), [0, 5, 6, 29]),
+        (base, []),
+        (pa.array(["a", None, "c", "d"], pa.large_string()), [1, 3]),
+    ]
+    for text, rows in cases:
+        rows = np.array(rows, dtype=np.int64)
+        put = pa.array([f"x{j}; 移动:{j}" if j % 2 else "" for j in range(len(rows))], pa.large_string())
+        mask = np.zeros(len(text), dtype=bool)
+        mask[rows] = True
+        want = pc.replace_with_mask(text, pa.array(mask), put)
+        got = _replace_texts(text, rows, put)
+        assert got.equals(want), (got, want)

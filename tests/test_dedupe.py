@@ -269,3 +269,24 @@ def test_first_of_key_and_followed_anchors_match_groupby_and_map():
         for _ in range(3):
             expected = expected.map(expected).fillna(expected).astype(expected.dtype)
         assert _follow_anchors(anchors, 3).tolist() == expected.tolist()
+
+
+def test_labels_found_by_position_as_loc_finds_them():
+    """`_positions_in`: the positions `.loc` would use, by a look-up array for small row labels and by
+    pandas otherwise; a label not in the index is a KeyError (never the last row, as -1 would be)."""
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from analysis.clean.dedupe import _positions_in
+
+    for labels in (np.array([7, 3, 0, 9, 4]), np.array([7, 3, 0, 9, 4]) * 10**12, np.array([-2, 5, 1])):
+        index = pd.Index(labels)
+        where = _positions_in(index)
+        wanted = labels[[2, 0, 0, 1]]
+        assert where(wanted).tolist() == index.get_indexer(wanted).tolist() == [2, 0, 0, 1]
+        assert where(labels[:0]).tolist() == []
+        with pytest.raises(KeyError):
+            where(np.array([labels[0], 6]))
+    with pytest.raises(KeyError):
+        _positions_in(pd.Index([7, 3, 0]))(np.array([100]))  # (past the look-up array)

@@ -354,3 +354,25 @@ def test_two_row_header_planned_and_actual_under_merged_cells(tmp_path):
     (table,) = read_station_file(path)
     row = table.frame.iloc[0]
     assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")
+
+
+def test_a_file_read_in_several_blocks_reads_as_in_one(tmp_path, monkeypatch):
+    """A file up to 2 GB is one block of pyarrow's reader (each column one chunk, kept as it is); a larger
+    one is read in blocks and each column combined into one chunk: the same frame either way."""
+    import pyarrow as pa
+
+    from analysis.clean import sources
+
+    lines = ["站址编码,基站名称,运营商,经度,纬度,开通时间"]
+    for i in range(3000):
+        date = "" if i % 7 else f"2021-03-0{i % 9 + 1}"
+        lines.append(f"S{i:06d},站{i},移动,{84 + i / 1e4:.6f},{45 + i / 1e4:.6f},{date}")
+    path = tmp_path / "ops.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = read_station_file(path)[0].frame
+    monkeypatch.setattr(sources, "ARROW_BLOCK_BYTES", 4096)  # (~80 blocks of this file)
+    blocks = read_station_file(path)[0].frame
+    pd.testing.assert_frame_equal(whole, blocks)
+    for frame in (whole, blocks):
+        assert all(pa.array(frame[c].array).__class__ is not pa.ChunkedArray for c in ("site_code", "name"))
+    assert whole["on_air_date"].isna().sum() == sum(1 for i in range(3000) if i % 7)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,7 +39,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from analysis.clean.parse import operator_of_context
+from analysis.clean.parse import arrow_text, operator_of_context
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
 
@@ -158,11 +159,38 @@ def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray)
     order = np.lexsort((np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]))
     idx, at = alive[order], at[order]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
+    where = _positions_in(out.index)  # (labels looked up by position, not by a hash table of every row)
     live = _merge_exact_repeats(idx, record_key[at], out)
-    _merge_same_site_code(rec, live, code_key[rec.index.get_indexer(live)], out)
-    heads = live[out.loc[live, "anchor"].to_numpy() == live]
-    _merge_codeless(rec, heads, out)
-    return _follow_chains(out)
+    _merge_same_site_code(rec, live, code_key[rec.index.get_indexer(live)], out, where)
+    heads = live[out["anchor"].to_numpy()[where(live)] == live]
+    _merge_codeless(rec, heads, out, where)
+    return _follow_chains(out, where)
+
+
+def _positions_in(index: pd.Index) -> Callable[[np.ndarray], np.ndarray]:
+    """A function giving the positions in `index` (unique labels) of labels, as `.loc` finds them: by a
+    look-up array when they are small non-negative integers (a national file's rows: pandas' first look-up
+    hashes every label, ~0.5 s at 4.25 M), by pandas' indexer otherwise; a KeyError for a label not in it."""
+    own = index.to_numpy()
+    small = bool(len(own)) and own.dtype.kind in "iu" and own.min() >= 0 and own.max() < 4 * len(own)
+    table = np.full(int(own.max()) + 1 if small else 0, -1, dtype=np.int64)
+    if small:
+        table[own] = np.arange(len(own))
+
+    def where(labels) -> np.ndarray:
+        labels = np.asarray(labels)
+        inside = labels.dtype.kind in "iu" and (not len(labels) or (labels.min() >= 0 and labels.max() < len(table)))
+        found = table[labels] if small and inside else index.get_indexer(labels)
+        if (found < 0).any():
+            raise KeyError(f"{labels[found < 0][:3].tolist()} not in the index")
+        return found
+
+    return where
+
+
+def _set(out: pd.DataFrame, at: np.ndarray, column: str, values) -> None:
+    """`out.loc[labels, column] = values` by the rows' positions `at`."""
+    out.iloc[at, out.columns.get_loc(column)] = values
 
 
 def _position_key(rec: pd.DataFrame) -> np.ndarray:
@@ -294,7 +322,7 @@ def _codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
     Arrow strings encoded by pyarrow, without a Python string per distinct value, or grouped by sorting
     when each is a few bytes of one length (`_short_text_codes`: a national file's site codes)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        array = pa.chunked_array(pa.array(values.array)).combine_chunks()
+        array = arrow_text(values)
         if array.null_count == len(array):
             return np.zeros(len(array), dtype=np.int64), 1
         codes = _short_text_codes(array)
@@ -334,7 +362,9 @@ def _short_text_codes(array: pa.Array) -> np.ndarray | None:
     return _pair_classes(np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1]))
 
 
-def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, code_key: np.ndarray, out: pd.DataFrame) -> None:
+def _merge_same_site_code(
+    rec: pd.DataFrame, live: pd.Index, code_key: np.ndarray, out: pd.DataFrame, where: Callable
+) -> None:
     """The same operator and site code (`code_key` of each row of `live`): one station if within 50 m, a
     conflict if not."""
     has_code = code_key >= 0
@@ -353,14 +383,14 @@ def _merge_same_site_code(rec: pd.DataFrame, live: pd.Index, code_key: np.ndarra
     )
     is_dup = other & (dist <= DUPLICATE_RADIUS_M)
     is_conflict = other & (dist > DUPLICATE_RADIUS_M)
-    out.loc[coded[is_dup], "anchor"] = head.to_numpy()[is_dup]
-    out.loc[coded[is_dup], "merge_reason"] = "same_site_code"
-    conflict_rows = coded[is_conflict]
-    out.loc[conflict_rows, "anchor"] = head.to_numpy()[is_conflict]
-    out.loc[conflict_rows, "conflict"] = [f"{d:.0f} m from the kept record of this code" for d in dist[is_conflict]]
+    dup_at, conflict_at = where(coded[is_dup]), where(coded[is_conflict])
+    _set(out, dup_at, "anchor", head.to_numpy()[is_dup])
+    _set(out, dup_at, "merge_reason", "same_site_code")
+    _set(out, conflict_at, "anchor", head.to_numpy()[is_conflict])
+    _set(out, conflict_at, "conflict", [f"{d:.0f} m from the kept record of this code" for d in dist[is_conflict]])
 
 
-def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame) -> None:
+def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame, where: Callable) -> None:
     """Rows without a code: the same operator's coded record within 50 m (the nearest), else
     each other; coded records are never merged here, not even through a code-less one."""
     codeless = heads[rec.loc[heads, "site_code"].isna().to_numpy()]
@@ -373,8 +403,8 @@ def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame) -> No
             tree = cKDTree(metric_xyz(rec.loc[coded, "lon"].to_numpy(), rec.loc[coded, "lat"].to_numpy()))
             d, j = tree.query(free_xy, distance_upper_bound=DUPLICATE_RADIUS_M)
             near = np.isfinite(d)
-            out.loc[free[near], "anchor"] = coded[j[near]]
-            out.loc[free[near], "merge_reason"] = "co_located"
+            _set(out, where(free[near]), "anchor", coded[j[near]])
+            _set(out, where(free[near]), "merge_reason", "co_located")
             free, free_xy = free[~near], free_xy[~near]
         pairs = cKDTree(free_xy).query_pairs(DUPLICATE_RADIUS_M, output_type="ndarray") if len(free) > 1 else []
         if len(pairs):
@@ -384,18 +414,18 @@ def _merge_codeless(rec: pd.DataFrame, heads: pd.Index, out: pd.DataFrame) -> No
             # `free` is in priority order: the first row of each component heads it
             first = pd.Series(np.arange(n)).groupby(label).transform("min").to_numpy()
             moved = first != np.arange(n)
-            out.loc[free[moved], "anchor"] = free[first[moved]]
-            out.loc[free[moved], "merge_reason"] = "co_located"
+            _set(out, where(free[moved]), "anchor", free[first[moved]])
+            _set(out, where(free[moved]), "merge_reason", "co_located")
 
 
-def _follow_chains(out: pd.DataFrame) -> pd.DataFrame:
+def _follow_chains(out: pd.DataFrame, where: Callable) -> pd.DataFrame:
     """A repeat of a conflicting record is that conflict too; merged rows follow their anchor's anchor."""
     conflicted = out.index[out["conflict"].notna()]
     of_conflict = out["anchor"].isin(conflicted) & out["conflict"].isna()
     if of_conflict.any():
         src = out.loc[of_conflict, "anchor"].to_numpy()
-        out.loc[of_conflict, "conflict"] = out.loc[src, "conflict"].to_numpy()
-        out.loc[of_conflict, "anchor"] = out.loc[src, "anchor"].to_numpy()
+        out.loc[of_conflict, "conflict"] = out["conflict"].to_numpy()[where(src)]
+        out.loc[of_conflict, "anchor"] = out["anchor"].to_numpy()[where(src)]
         out.loc[of_conflict, "merge_reason"] = None
     out["anchor"] = _follow_anchors(out["anchor"], 3)
     return out

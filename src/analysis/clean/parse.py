@@ -86,12 +86,19 @@ def contains(values: pd.Series, text: str) -> np.ndarray:
     return _arrow_mask(values, lambda a: pc.match_substring(a, text))
 
 
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A column of Arrow strings as one Arrow array, without a copy when it is one chunk (pyarrow hands a
+    single chunk over as it is; `ChunkedArray.combine_chunks` copies even one: a national file's column)."""
+    array = pa.array(values.array)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 where missing) and the distinct texts (Python strings) of a column of text.
     Arrow strings are encoded by pyarrow: a column of Python strings made first costs ~0.1 s per
     million rows, and a national column holds a handful of labels."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)).combine_chunks())
+        encoded = pc.dictionary_encode(arrow_text(values))
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
         return codes, np.array(encoded.dictionary.to_pylist(), dtype=object)
     return pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
