@@ -139,9 +139,11 @@ def _execute(nb_name: str, dest: Path, parameters: dict, kernel: str, notebooks_
             progress_bar=False,
             log_output=False,
             execution_timeout=timeout,
-            # the kernel talks to papermill over loopback TCP and says so on stderr at every start;
-            # warnings of the report's own code still reach the notebook's outputs
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # the kernel talks to papermill over loopback TCP and says so on stderr at every start, and a
+            # kernel slow to shut down on a busy machine is interrupted and logs "KeyboardInterrupt caught in
+            # kernel" at ERROR after a report that succeeded; a cell's error still fails the run
+            # (PapermillExecutionError) and warnings of the report's own code still reach the outputs
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(
