@@ -461,3 +461,26 @@ def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, ti
     by = pd.read_csv(tmp_path / "b" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
     assert by.loc["东区", "urban_area_km2"] == 0 and by.loc["东区", "n_target_sites"] == 0
     assert not by.loc["东区", "is_fully_covered"]
+
+
+def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city, tiny_stations, tmp_path):
+    """An uncovered town drawn across West and East, no station near it: a gap in each district with the
+    district's part of it (it was one gap credited to the district of its middle)."""
+    path = tiny_city / "urban_areas.geojson"
+    urban = json.loads(path.read_text(encoding="utf-8"))
+    urban["features"][0]["geometry"]["coordinates"] = [
+        [[84.86, 45.625], [84.88, 45.625], [84.88, 45.635], [84.86, 45.635], [84.86, 45.625]]
+    ]
+    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2020-01-01", "--no-map"]
+    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    gaps = pd.DataFrame(
+        [g["properties"] for g in json.loads((tmp_path / "a" / "gaps.geojson").read_text(encoding="utf-8"))["features"]]
+    )
+    by = pd.read_csv(tmp_path / "a" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
+    area = gaps.groupby("district")["area_km2"].sum()
+    assert set(area.index) == {"西区", "东区"}
+    for d in ("西区", "东区"):  # each district's gaps are its uncovered built-up area (no station on air yet)
+        assert 0.5 < area[d] / by.loc[d, "urban_area_km2"] < 1.5  # (cells of 50 m that touch the town)
