@@ -357,3 +357,17 @@ def test_on_air_dates_half_a_year_apart_are_two_stations_whatever_the_distance(t
     assert "went on air on 2020-06-01, this on 2021-09-01" in st.loc["CMCC-T9", "notes"]
     s = result.summary
     assert s["rows_in"] == s["rows_kept"] + s["rows_merged"] + s["rows_quarantined"]
+
+
+def test_a_stations_gnb_id_under_two_network_codes_says_both(tmp_path, city):
+    """China Mobile's gNB 700101 seen under MNC 00 and 02 in OpenCelliD, 660 m and 6 km off: one is the
+    station, the other refused, and the station's notes say both (the second note replaced the first)."""
+    folder = tmp_path / "in"
+    _write(folder, "中国移动_5G基站清单.csv", GNB_HEADER, [f"700101,甲,中国移动,{LON},{LAT},n41,2021-03-05"])
+    lines = ["radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"]
+    for net, (x, y) in ((0, _offset(660.0)), (2, _offset(6000.0, bearing=0.0))):
+        for cell in (1, 2, 3):
+            lines.append(f"NR,460,{net},1,{(700101 << 12) + cell},,{x:.7f},{y:.7f},1000,4,1,1610000000,1630000000,0")
+    (folder / "460.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    notes = _clean(folder, city).stations.set_index("station_id").loc["CMCC-700101", "notes"]
+    assert "is this station by its gNB ID, 660 m" in notes and "not taken as this station" in notes

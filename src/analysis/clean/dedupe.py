@@ -698,15 +698,16 @@ def _match_sites_by_gnb_id(
     near = dist <= GNB_ID_MATCH_RADIUS_M
     site_station.loc[joined["site"][near].to_numpy()] = joined["row"][near].to_numpy()
     site_dist.loc[joined["site"][near].to_numpy()] = dist[near]
-    notes = {}
+    notes: dict = {}  # (a station's gNB ID in two sites, of two network codes of its operator: both said)
     for site, row, metres, ok in zip(joined["site"], joined["row"], dist, near, strict=True):
         if ok and metres > MATCH_RADIUS_M:
-            notes[row] = (
-                f"OpenCelliD gNB {site} is this station by its gNB ID, {metres:.0f} m from the reported position"
-            )
+            said = f"OpenCelliD gNB {site} is this station by its gNB ID, {metres:.0f} m from the reported position"
         elif not ok:
-            notes[row] = (
+            said = (
                 f"OpenCelliD gNB {site} has this station's gNB ID but lies {metres:.0f} m away "
                 f"(over {GNB_ID_MATCH_RADIUS_M:.0f} m): not taken as this station"
             )
+        else:
+            continue
+        notes[row] = f"{notes[row]}; {said}" if row in notes else said
     return pd.Series(notes, dtype=object)
