@@ -267,6 +267,8 @@ def test_an_opencellid_gnb_with_the_stations_gnb_id_is_that_station_hundreds_of_
         ("中国移动_5G基站清单", {"站址编码": "site_code", "需求方": "operator"}, SENDER_TOWER),
         ("中国移动_5G基站清单", {"gNB ID": "site_code", "运营商": "operator"}, SENDER_GNB_ID),
         ("cmcc_cells", {"GNODEB_ID": "site_code"}, SENDER_GNB_ID),
+        ("移动_NR小区工参", {"CGI": "site_code", "小区名称": "cell_label"}, SENDER_GNB_ID),  # (the gNB ID inside)
+        ("联通小区", {"所属gNB ID": "site_code"}, SENDER_GNB_ID),
         ("中国移动_5G基站开通清单", {"站址编码": "site_code", "运营商": "operator"}, SENDER_OPERATOR),
         ("电信5G站点台账", {"站号": "site_code"}, SENDER_OPERATOR),
         ("Unicom_macro_tower_list", {"site_id": "site_code", "carrier": "operator"}, SENDER_OPERATOR),

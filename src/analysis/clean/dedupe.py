@@ -62,6 +62,8 @@ _SENDER_CODE_NAMES = ("gNB ID", "site code", "tower-company 站址编码")
 #: operator that asked for the site).
 _TOWER_CONTEXT = re.compile(r"铁塔|china[\s_-]*tower|专班|task[\s_-]*force", re.IGNORECASE)
 _TOWER_OPERATOR_HEADERS = ("需求运营商", "需求方", "租户", "tenant")
+#: Headers of a cell's global identity whose gNB ID a cell-level export's site code is read from.
+_NR_CGI_HEADERS = ("cgi", "ncgi", "nrcgi", "小区cgi")
 
 
 #: The WGS-84 ellipsoid: distances are measured on it, as a geodesic would be.
@@ -472,8 +474,10 @@ def sender_of_table(context: str, columns: dict[str, str]) -> int:
     context = unicodedata.normalize("NFKC", context)
     if any(_TOWER_CONTEXT.search(text) for text in [context, *headers]) and operator_of_context(context) == "unknown":
         return SENDER_TOWER
-    if any(("gnb" in header or "gnodeb" in header) for header, field in headers.items() if field == "site_code"):
-        return SENDER_GNB_ID
+    # (a cell-level export's code read from its NR CGI is the gNB ID inside it: `sources._site_codes_from_cgi`)
+    for h, field in headers.items():
+        if field == "site_code" and ("gnb" in h or "gnodeb" in h or h in _NR_CGI_HEADERS):
+            return SENDER_GNB_ID
     return SENDER_OPERATOR
 
 
