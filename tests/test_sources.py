@@ -356,6 +356,19 @@ def test_two_row_header_planned_and_actual_under_merged_cells(tmp_path):
     assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")
 
 
+def test_a_planned_label_over_one_pair_does_not_reach_the_next_pair(tmp_path):
+    """规划坐标 over one 经度 | 纬度 and nothing over the next pair: the second pair is the actual position (the
+    label reached every column after it: the actual pair was read as planned again and left unread)."""
+    path = tmp_path / "移动.csv"
+    path.write_text(
+        "站址编码,运营商,规划坐标,,,,开通日期\n,,经度,纬度,经度,纬度,\nT1,移动,84.90,45.60,84.89,45.58,2021-03-05\n",
+        encoding="utf-8",
+    )
+    (table,) = read_station_file(path)
+    row = table.frame.iloc[0]
+    assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")
+
+
 def test_a_file_read_in_several_blocks_reads_as_in_one(tmp_path, monkeypatch):
     """A file up to 2 GB is one block of pyarrow's reader (each column one chunk, kept as it is); a larger
     one is read in blocks and each column combined into one chunk: the same frame either way."""

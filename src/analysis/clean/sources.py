@@ -277,15 +277,22 @@ _SYNONYM_INDEX = {_header_key(s): canon for canon, syns in HEADER_SYNONYMS.items
 
 def _qualified_below(top: list, below: list) -> list:
     """The cells of a second header row, each under a merged cell that says planned or actual (规划坐标
-    over 经度 | 纬度, 实际坐标 over the next two) prefixed with it: 规划经度, 实际经度."""
-    out, qualifier = list(below), None
+    over 经度 | 纬度, 实际坐标 over the next two) prefixed with it: 规划经度, 实际经度. A label's reach ends at
+    the next label, or where a name under it comes again (规划坐标 over 经度 | 纬度, then 经度 | 纬度 with
+    nothing above: the second pair is not planned; a merge across columns is not kept in the cells)."""
+    out, qualifier, seen = list(below), None, set()
     for j, cell in enumerate(below):
         above = top[j] if j < len(top) else None
         if above is not None and str(above).strip():
             key = _header_keys(above)[0]
-            qualifier = key[:2] if key[:2] in ("规划", "实际") else None
+            qualifier, seen = (key[:2] if key[:2] in ("规划", "实际") else None), set()
         if qualifier and cell is not None and str(cell).strip():
-            out[j] = qualifier + str(cell).strip()
+            name = str(cell).strip()
+            if name in seen:
+                qualifier = None
+                continue
+            seen.add(name)
+            out[j] = qualifier + name
     return out
 
 
