@@ -302,6 +302,18 @@ def test_empty_cells_of_a_plain_csv_are_missing_and_other_texts_kept(tmp_path):
             ["gNB ID", "NE Name", "经度", "纬度", "Integration Date", "Operational State"],
             {0: "site_code", 1: "name", 2: "lon", 3: "lat", 4: "on_air_date", 5: "status"},
         ),
+        (  # a planned site's code, name, operator and district are its own; its position is the planned one
+            [
+                "站址编码(规划)",
+                "站址名称(规划)",
+                "运营商(规划)",
+                "区县(规划)",
+                "经度(规划)",
+                "纬度(规划)",
+                "开通日期(计划)",
+            ],
+            {0: "site_code", 1: "name", 2: "operator", 3: "district", 4: "planned_lon", 5: "planned_lat"},
+        ),
         (  # a planned on-air date is no on-air date; an actual one is, as is a status qualified actual
             ["站号", "经度", "纬度", "开通日期(计划)", "开通日期(实际)", "状态(实际)"],
             {0: "site_code", 1: "lon", 2: "lat", 4: "on_air_date", 5: "status"},

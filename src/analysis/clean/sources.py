@@ -296,9 +296,19 @@ def _qualified_below(top: list, below: list) -> list:
     return out
 
 
+#: Fields a planned qualifier does not change: a planned site's code, name, operator, district or band are
+#: its code, name … (站址名称(规划) is the name; 经度(规划) is not the position, 开通日期(计划) no on-air date).
+_SAME_WHEN_PLANNED = frozenset({"site_code", "name", "operator", "district", "band"})
+
+
 def _canonical(cell) -> str | None:
     """The canonical field a header cell names, None when none."""
-    return next((_SYNONYM_INDEX[k] for k in _header_keys(cell) if k in _SYNONYM_INDEX), None)
+    keys = _header_keys(cell)
+    found = next((_SYNONYM_INDEX[k] for k in keys if k in _SYNONYM_INDEX), None)
+    if found is None and keys[0].startswith("规划"):
+        bare = _SYNONYM_INDEX.get(keys[0][2:])
+        found = bare if bare in _SAME_WHEN_PLANNED else None
+    return found
 
 
 def map_header(cells: list) -> dict[int, str]:
