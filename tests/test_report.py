@@ -396,6 +396,11 @@ def test_every_basis_of_the_district_split_reads_in_chinese(tmp_path):
         "(only 11 sites: a rough split; set target_share in city.toml)",
         f"city.toml gives no target_share and no site was in the pipeline on {d}: "
         "split by the sites on air since then and in the pipeline on 2021-03-22",
+        f"city.toml gives no target_share and no site was in the pipeline on {d}: "
+        "split by the sites on air since then and in the pipeline on 2021-03-22 "
+        "(only 7 sites: a rough split; set target_share in city.toml)",
+        f"city.toml gives no target_share and no site was in the pipeline on {d}: "
+        "nor any since: split equally (set target_share in city.toml)",
     ):
         assert translate_note(basis, "zh"), basis
 

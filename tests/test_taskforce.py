@@ -736,3 +736,15 @@ def test_district_charts_draw_the_busiest_districts_and_one_bar_for_the_rest(cit
         drawn = sum(p.get_height() if plot is P.plot_funnel else p.get_width() for p in ax.patches)
         assert drawn == pipeline["sites"].sum()  # nothing lost in the "other" bar
         plt.close(fig)
+
+
+def test_the_fallback_split_says_when_it_is_rough_or_equal(city):
+    """No site in the pipeline at the year's start: the split by the sites added since says it is rough
+    when they are few, and with none at all the equal split says so (it said 'split by the sites')."""
+    old = [_site("W0", "西区", "2019-06-01"), _site("E0", "东区", "2019-06-01")]  # on air before 2020-12-31
+    new = [_site("W1", "西区", "2021-01-15"), _site("E1", "东区", "2021-01-15")]
+    share, basis = P.district_target_shares(_frame(old + new), "2021-12-31", city)
+    assert "split by the sites on air since then" in basis and "(only 2 sites: a rough split" in basis
+    assert share.to_dict() == {"西区": 0.5, "东区": 0.5}
+    share, basis = P.district_target_shares(_frame(old), "2021-12-31", city)
+    assert basis.endswith("nor any since: split equally (set target_share in city.toml)")

@@ -1075,11 +1075,14 @@ def district_target_shares(
     programme = st[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
         "district"
     ).size().reindex(order, fill_value=0)
-    share = programme / programme.sum() if programme.sum() else pd.Series(1 / len(order), index=order)
-    return share, (
-        f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
-        f"split by the sites on air since then and in the pipeline on {as_of.date()}"
-    )
+    n = int(programme.sum())
+    head = f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
+    if not n:
+        return pd.Series(
+            1 / len(order), index=order
+        ), head + "nor any since: split equally (set target_share in city.toml)"
+    rough = f" (only {n} sites: a rough split; set target_share in city.toml)" if n < ROUGH_SPLIT_SITES else ""
+    return programme / n, head + f"split by the sites on air since then and in the pipeline on {as_of.date()}{rough}"
 
 
 def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None) -> pd.DataFrame:

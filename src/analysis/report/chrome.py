@@ -75,6 +75,17 @@ NOTE_PATTERNS = (
         r"split by the sites on air since then and in the pipeline on (?P<a>[\d-]+)",
         "note.share_programme",
     ),
+    (
+        r"city\.toml gives no target_share and no site was in the pipeline on (?P<d>[\d-]+): "
+        r"split by the sites on air since then and in the pipeline on (?P<a>[\d-]+) "
+        r"\(only (?P<n>\d+) sites: a rough split; set target_share in city\.toml\)",
+        "note.share_programme_rough",
+    ),
+    (
+        r"city\.toml gives no target_share and no site was in the pipeline on (?P<d>[\d-]+): "
+        r"nor any since: split equally \(set target_share in city\.toml\)",
+        "note.share_equal",
+    ),
     (r"city\.toml target_share", "note.share_given"),
 )
 
