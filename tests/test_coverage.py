@@ -463,7 +463,8 @@ def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, ti
     assert not by.loc["东区", "is_fully_covered"]
 
 
-def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city, tiny_stations, tmp_path):
+@pytest.mark.parametrize("mode", ["grid", "vector"])
+def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city, tiny_stations, tmp_path, mode):
     """An uncovered town drawn across West and East, no station near it: a gap in each district with the
     district's part of it (it was one gap credited to the district of its middle)."""
     path = tiny_city / "urban_areas.geojson"
@@ -475,7 +476,7 @@ def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city,
     parquet = tmp_path / "stations.parquet"
     tiny_stations.to_parquet(parquet)
     argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2020-01-01", "--no-map"]
-    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert cli.main([*argv, "--mode", mode, "--out", str(tmp_path / "a")]) == 0
     gaps = pd.DataFrame(
         [g["properties"] for g in json.loads((tmp_path / "a" / "gaps.geojson").read_text(encoding="utf-8"))["features"]]
     )

@@ -1196,25 +1196,21 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
         pieces.append(shapely.Polygon())
     merged = shapely.union_all(pieces)
     parts = [
-        g
-        for g in shapely.get_parts(merged)
+        (g, district)
+        for g, district in _cut_by_district(merged, districts_utm)
         if g.area / 1e6 >= settings.min_gap_km2
         or any(g.intersects(shapely.points(open_sites["x_m"], open_sites["y_m"])))
     ]
     rows = []
     site_pts = shapely.points(open_sites["x_m"].to_numpy(), open_sites["y_m"].to_numpy()) if len(open_sites) else []
-    for g in parts:
+    for g, district in parts:
         inside = shapely.contains(g, site_pts) if len(open_sites) else np.zeros(0, dtype=bool)
         hit = open_sites[inside]
-        c = g.representative_point()
-        dist = districts_utm.distance(c)
         n_target = int(hit["is_target"].sum())
         area = g.area / 1e6
         rows.append(
             {
-                "district": districts_utm["name_zh"].iloc[int(np.argmin(dist.to_numpy()))]
-                if len(districts_utm)
-                else "",
+                "district": district,
                 "area_km2": round(area, 4),
                 "n_key_sites": len(hit),
                 "n_target_sites": n_target,
@@ -1239,6 +1235,31 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
     gdf.insert(0, "rank", np.arange(1, len(gdf) + 1))
     gdf.insert(0, "gap_id", [f"G{i:03d}" for i in range(1, len(gdf) + 1)])
     return gdf.to_crs(4326)
+
+
+def _cut_by_district(merged, districts_utm) -> list[tuple]:
+    """The polygons of `merged`, each with its district; one across district boundaries cut there into a
+    part per district (as the grid's gaps are, `_split_gaps_by_district`); a part in no district goes with
+    the nearest one."""
+    parts = shapely.get_parts(merged)
+    if not len(districts_utm):
+        return [(g, "") for g in parts]
+    names = districts_utm["name_zh"].to_numpy(dtype=object)
+    geoms = np.asarray(districts_utm.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    out = []
+    for g in parts:
+        hits = np.sort(tree.query(g, predicate="intersects"))
+        if len(hits) == 1 and shapely.covered_by(g, geoms[hits[0]]):
+            out.append((g, names[hits[0]]))
+            continue
+        for k in hits:
+            out += [(p, names[k]) for p in shapely.get_parts(shapely.intersection(g, geoms[k])) if p.area > 0]
+        rest = shapely.difference(g, shapely.union_all(geoms[hits])) if len(hits) else g
+        for p in shapely.get_parts(rest):
+            if p.area > 0:
+                out.append((p, names[int(np.argmin(shapely.distance(geoms, p.representative_point())))]))
+    return out
 
 
 def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
