@@ -431,16 +431,19 @@ def test_a_date_before_any_station_is_on_air_is_zero_coverage(tiny_city, tiny_st
     assert "西区" in {g["properties"]["district"] for g in gaps}
 
 
+def _draw_town(city_folder, x0: float, y0: float, x1: float, y1: float) -> None:
+    """The tiny city's one built-up area (labelled West) redrawn as the box x0..x1, y0..y1."""
+    path = city_folder / "urban_areas.geojson"
+    urban = json.loads(path.read_text(encoding="utf-8"))
+    urban["features"][0]["geometry"]["coordinates"] = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
+    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+
+
 def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, tiny_stations, tmp_path):
     """A town drawn across West and East but labelled West: each district gets the part inside it (it was
     credited whole to West, more built-up area than West holds), and a district with no built-up area mapped
     is not 'fully covered' for having nothing to judge it by (East, no station near it, was 'yes')."""
-    path = tiny_city / "urban_areas.geojson"
-    urban = json.loads(path.read_text(encoding="utf-8"))
-    urban["features"][0]["geometry"]["coordinates"] = [
-        [[84.85, 45.58], [84.89, 45.58], [84.89, 45.62], [84.85, 45.62], [84.85, 45.58]]
-    ]
-    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    _draw_town(tiny_city, 84.85, 45.58, 84.89, 45.62)
     parquet = tmp_path / "stations.parquet"
     tiny_stations.to_parquet(parquet)
     argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2021-03-22", "--no-map"]
@@ -450,11 +453,7 @@ def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, ti
     assert west == pytest.approx(east, rel=0.02)  # 84.85-84.87 and 84.87-84.89: as much on each side
     assert west + east == pytest.approx(by.loc["全市", "urban_area_km2"], abs=0.002)  # (rounded to 1e-3)
 
-    # the town inside West only, and no key site in East: East has nothing mapped to judge it by
-    urban["features"][0]["geometry"]["coordinates"] = [
-        [[84.82, 45.58], [84.86, 45.58], [84.86, 45.62], [84.82, 45.62], [84.82, 45.58]]
-    ]
-    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    _draw_town(tiny_city, 84.82, 45.58, 84.86, 45.62)  # inside West only; no key site in East: nothing to judge
     sites = pd.read_csv(tiny_city / "sites.csv", dtype=str, keep_default_na=False)
     sites[sites["district"] != "东区"].to_csv(tiny_city / "sites.csv", index=False)
     assert cli.main([*argv, "--out", str(tmp_path / "b")]) == 0
@@ -467,12 +466,7 @@ def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, ti
 def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city, tiny_stations, tmp_path, mode):
     """An uncovered town drawn across West and East, no station near it: a gap in each district with the
     district's part of it (it was one gap credited to the district of its middle)."""
-    path = tiny_city / "urban_areas.geojson"
-    urban = json.loads(path.read_text(encoding="utf-8"))
-    urban["features"][0]["geometry"]["coordinates"] = [
-        [[84.86, 45.625], [84.88, 45.625], [84.88, 45.635], [84.86, 45.635], [84.86, 45.625]]
-    ]
-    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    _draw_town(tiny_city, 84.86, 45.625, 84.88, 45.635)
     parquet = tmp_path / "stations.parquet"
     tiny_stations.to_parquet(parquet)
     argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2020-01-01", "--no-map"]

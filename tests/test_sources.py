@@ -357,25 +357,19 @@ def test_cell_level_export_reads_the_gnb_id_inside_cgi_and_lists_columns_not_rea
     assert any("CGI" in note for note in table.notes)
 
 
-def test_two_row_header_planned_and_actual_under_merged_cells(tmp_path):
-    path = tmp_path / "铁塔.csv"
-    path.write_text(
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 规划坐标 and 实际坐标 each over its 经度 | 纬度
         "站址编码,规划坐标,,实际坐标,,开通日期\n,经度,纬度,经度,纬度,\nT1,84.90,45.60,84.89,45.58,2021-03-05\n",
-        encoding="utf-8",
-    )
-    (table,) = read_station_file(path)
-    row = table.frame.iloc[0]
-    assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")
-
-
-def test_a_planned_label_over_one_pair_does_not_reach_the_next_pair(tmp_path):
-    """规划坐标 over one 经度 | 纬度 and nothing over the next pair: the second pair is the actual position (the
-    label reached every column after it: the actual pair was read as planned again and left unread)."""
-    path = tmp_path / "移动.csv"
-    path.write_text(
+        # 规划坐标 over one pair, nothing over the next: the label reached every column after it (the actual
+        # pair was read as planned again and left unread)
         "站址编码,运营商,规划坐标,,,,开通日期\n,,经度,纬度,经度,纬度,\nT1,移动,84.90,45.60,84.89,45.58,2021-03-05\n",
-        encoding="utf-8",
-    )
+    ],
+)
+def test_two_row_header_planned_and_actual_positions(tmp_path, text):
+    path = tmp_path / "铁塔.csv"
+    path.write_text(text, encoding="utf-8")
     (table,) = read_station_file(path)
     row = table.frame.iloc[0]
     assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == ("84.89", "45.58", "84.90", "45.60")
