@@ -1112,3 +1112,16 @@ def test_widening_a_sparse_series_keeps_its_mean_where_the_last_count_cuts_the_b
     # recentring cuts at the last count pile up there: a band of no growth with a longer tail)
     assert widened.table["hi80"].iloc[-1] > plain.table["hi80"].iloc[-1] and (np.diff(widened.paths, axis=1) >= 0).all()
     assert (widened.paths >= 1710).all()
+
+
+def test_a_passed_target_is_judged_by_the_count_on_its_date():
+    """31,000 by 2020-08-31, with 30,909 on air that day and 50,000 by the report: missed by the count on
+    its date (it was 'reached' by the count a year later, while the pages said missed)."""
+    idx = pd.date_range("2019-12-31", "2021-10-31", freq="ME")
+    history = pd.Series(np.linspace(20000, 50000, len(idx)).round(), index=idx)
+    assert history.loc["2020-08-31"] == 30909
+    fc = F.fit_forecast(history, horizon=12, targets=[("2020-08-31", 31000), ("2020-06-30", 28000)], n_paths=200)
+    t = fc.targets.set_index("target")
+    assert t.loc[31000, "status"] == "missed" and t.loc[31000, "expected_on_air"] == 30909
+    assert "missed: 30,909 on air" in t.loc[31000, "verdict_en"]
+    assert t.loc[28000, "status"] == "reached"  # (28,182 on its date)

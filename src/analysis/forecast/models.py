@@ -1217,10 +1217,20 @@ def _target_table(fc: Forecast, targets: list[TargetResult]) -> pd.DataFrame:
                 "pace_needed_per_month": max(need, 0.0) if math.isfinite(need) else need,
                 "pace_last_3m": _pace(fc.history, 3),
                 "pace_last_6m": _pace(fc.history, 6),
-                **_verdict_columns(fc, t, v, q, known),
+                **_verdict_columns(fc, t, v, q, _count_on_target_date(fc, t.date, known)),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _count_on_target_date(fc: Forecast, date: pd.Timestamp, known: float) -> float:
+    """The count a target is judged by: `known` (the count on `as_of`) for a date still to come, else the
+    count on the date itself, the last month end on or before it (a target of 45,000 by 2020-08-31 missed
+    by 784 was called reached by the 50,000 on air a year later)."""
+    if pd.Timestamp(date) >= fc.as_of:
+        return known
+    before = fc.history.loc[: pd.Timestamp(date)]
+    return float(before.iloc[-1]) if len(before) else 0.0
 
 
 def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray, known: float) -> dict:
