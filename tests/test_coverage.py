@@ -460,6 +460,10 @@ def test_a_built_up_area_across_districts_is_split_by_the_boundary(tiny_city, ti
     by = pd.read_csv(tmp_path / "b" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
     assert by.loc["东区", "urban_area_km2"] == 0 and by.loc["东区", "n_target_sites"] == 0
     assert not by.loc["东区", "is_fully_covered"]
+    # judged on its whole area instead: covered whole (a 20 km footprint), it is fully covered
+    assert cli.main([*argv, "--radius-m", "20000", "--out", str(tmp_path / "c")]) == 0
+    by = pd.read_csv(tmp_path / "c" / "coverage_by_district.csv", encoding="utf-8-sig").set_index("district")
+    assert by.loc["东区", "covered_pct"] >= 95 and by.loc["东区", "is_fully_covered"]
 
 
 @pytest.mark.parametrize("mode", ["grid", "vector"])

@@ -1097,9 +1097,8 @@ def _urban_in_districts(districts_utm, urban_utm_gdf) -> list:
 
 def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, sites, city_names, settings):
     """Per district and for the whole city: stations, covered area, built-up area and its coverage, key and
-    target sites. Fully covered: the built-up area at least `full_coverage_pct` covered and every target
-    site covered; a district with no built-up area mapped inside it is not called fully covered (nothing
-    to judge it by: with no station at all it was 'fully covered: yes')."""
+    target sites. Fully covered: the built-up area at least `full_coverage_pct` covered (a district with
+    no built-up area mapped inside it: its whole area) and every target site covered."""
     rows = []
     urban_of = _urban_in_districts(districts_utm, urban_utm_gdf)
     for name, geom, urban_geom in zip(districts_utm["name_zh"], districts_utm.geometry, urban_of):
@@ -1133,7 +1132,10 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
     for base in ("covered", "covered_indoor"):
         df[f"{base}_pct"] = 100 * df[f"{base}_km2"] / df["area_km2"].where(df["area_km2"] > 0)
         df[f"urban_{base}_pct"] = 100 * df[f"urban_{base}_km2"] / df["urban_area_km2"].where(df["urban_area_km2"] > 0)
-    urban_ok = df["urban_covered_pct"].fillna(0.0) >= settings.full_coverage_pct
+    # a district with no built-up area mapped is judged on its whole area (with no station it was 'fully
+    # covered: yes' for having nothing to judge; judged on nothing, one covered whole was 'not yet covered')
+    judged = df["urban_covered_pct"].where(df["urban_area_km2"] > 0, df["covered_pct"])
+    urban_ok = judged.fillna(0.0) >= settings.full_coverage_pct
     df["is_fully_covered"] = urban_ok & (df["n_target_sites_covered"] == df["n_target_sites"])
     order = [
         "district",
