@@ -123,3 +123,18 @@ def test_two_counts_for_one_target_date_are_refused(tmp_path):
         load_city(write(tmp_path, text))
     same = GOOD.replace("[[targets]]", "[[targets]]\ndate = 2021-12-31\non_air = 446\n[[targets]]", 1)
     assert [t.on_air for t in load_city(write(tmp_path, same)).targets] == [446, 446]
+
+
+def test_target_shares_and_kinds_a_new_analyst_may_mistype_are_one_line_errors(tmp_path):
+    """target_share = "5%" was a traceback in forecast and taskforce; a share for some districts only was
+    ignored with a note saying none was given; kind = "actual" was dropped as neither a goal nor a count."""
+    two = GOOD + '[[districts]]\nname_zh = "乙区"\n'
+    shared = two.replace('name_zh = "甲区"\n', 'name_zh = "甲区"\ntarget_share = 0.6\n')
+    with pytest.raises(ConfigError, match="target_share is given for 1 districts, not for 乙区"):
+        load_city(write(tmp_path, shared))
+    both = shared.replace('name_zh = "乙区"\n', 'name_zh = "乙区"\ntarget_share = 0.4\n')
+    assert [d.target_share for d in load_city(write(tmp_path, both)).districts] == [0.6, 0.4]
+    with pytest.raises(ConfigError, match=r"#2 target_share must be a number from 0 to 1 \(0.05 for 5 %\), got '40%'"):
+        load_city(write(tmp_path, both.replace("target_share = 0.4", 'target_share = "40%"')))
+    with pytest.raises(ConfigError, match="kind must be one of target, reported, got 'actual'"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446\n", 'on_air = 446\nkind = "actual"\n')))

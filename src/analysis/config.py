@@ -152,6 +152,26 @@ def _require(table: dict, key: str, where: str, path: Path):
     return table[key]
 
 
+#: The kinds of a [[targets]] entry: a goal to judge the buildout against, or a count the city reported.
+TARGET_KINDS = ("target", "reported")
+
+
+def _target_kind(kind, where: str, path: Path) -> str:
+    """A target's kind, one of TARGET_KINDS (another, "actual" say, was read as neither and dropped)."""
+    if kind not in TARGET_KINDS:
+        raise ConfigError(f"{where} kind must be one of {', '.join(TARGET_KINDS)}, got {kind!r}", path)
+    return kind
+
+
+def _target_share(value, where: str, path: Path) -> float | None:
+    """A district's share of each target: a number from 0 to 1 (0.05, not "5%"), or None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{where} target_share must be a number from 0 to 1 (0.05 for 5 %), got {value!r}", path)
+    return float(value)
+
+
 def _as_date(value, where: str, path: Path) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -253,7 +273,7 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
                 label_zh=t.get("label_zh", ""),
                 label_en=t.get("label_en", ""),
                 source=t.get("source", ""),
-                kind=t.get("kind", "target"),
+                kind=_target_kind(t.get("kind", "target"), where, path),
             )
         )
     start = _as_date(_require(info, "buildout_start", "[city]", path), "[city] buildout_start", path)
@@ -281,10 +301,15 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
             area_km2=d.get("area_km2"),
             population_2020=d.get("population_2020"),
             population_source=d.get("population_source", ""),
-            target_share=d.get("target_share"),
+            target_share=_target_share(d.get("target_share"), f"[[districts]] #{i}", path),
         )
         for i, d in enumerate(_require(data, "districts", "city.toml", path), start=1)
     )
+    given = [d.name_zh for d in districts if d.target_share is not None]
+    if given and len(given) < len(districts):
+        # (a share for some districts only was ignored, and the split said none was given)
+        missing = "、".join(d.name_zh for d in districts if d.target_share is None)
+        raise ConfigError(f"[[districts]] target_share is given for {len(given)} districts, not for {missing}", path)
     _check_district_names(districts, data.get("files", {}), path)
     center = info.get("center_latlon") or [None, None]
     return City(
