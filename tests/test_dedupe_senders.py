@@ -373,3 +373,18 @@ def test_a_stations_gnb_id_under_two_network_codes_says_both(tmp_path, city):
     (folder / "460.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     notes = _clean(folder, city).stations.set_index("station_id").loc["CMCC-700101", "notes"]
     assert "is this station by its gNB ID, 660 m" in notes and "not taken as this station" in notes
+
+
+def test_a_site_in_the_pipeline_by_a_station_on_air_stays_a_site_of_its_own(tmp_path, city):
+    """A tower company's site still in planning (已立项, no on-air date) 20 m from the operator's station on
+    air since 2020: a new site by an old mast, not the station (merged, the pipeline lost it and the station
+    got a planned date after its on-air date: negative stage times)."""
+    near = _offset(20.0)
+    folder = tmp_path / "in"
+    _write(folder, "中国移动_5G基站清单.csv", GNB_HEADER, [f"700101,甲,中国移动,{LON},{LAT},n41,2020-06-01"])
+    _write(folder, "铁塔_站址台账.csv", TOWER_HEADER, [f"T1,塔1,移动,{near[0]},{near[1]},已立项,"])
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-700101", "CMCC-T1"]
+    assert not st.loc["CMCC-T1", "is_on_air"] and st.loc["CMCC-700101", "is_on_air"]
+    assert "this is still in the pipeline" in st.loc["CMCC-T1", "notes"]

@@ -549,6 +549,7 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = rec["on_air_date"].to_numpy()[at]
+    pipeline = _in_pipeline(rec, at)
     xyz = metric_xyz(lon, lat)
     taken = np.zeros(len(heads), dtype=bool)  # merged into another sender's record
     rows, anchors, refused = [], [], []
@@ -567,8 +568,11 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             dist = distance_m(lon[i], lat[i], lon[j], lat[j])
             keep = dist <= DUPLICATE_RADIUS_M
             i, j, dist = i[keep], j[keep], dist[keep]
-            # two on-air dates far apart are two stations (a new small cell by an old mast), not one
+            # two on-air dates far apart are two stations (a new small cell by an old mast), not one; so are a
+            # site still in the pipeline and a station on air (a new site planned by an old mast: merged, its
+            # stages came after the on-air date and the pipeline lost it)
             apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
+            apart |= (pipeline[i] & ~np.isnat(dates[j])) | (pipeline[j] & ~np.isnat(dates[i]))
             for row in sorted(set(i[apart].tolist()) - set(i[~apart].tolist())):
                 k = np.flatnonzero(i == row)
                 nearest = k[np.argmin(dist[k])]
@@ -590,6 +594,15 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
                 refused.append((row, j[nearest], dist[nearest]))
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
     return pairs, refused
+
+
+def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """Per row `at` of `rec`: a site in the pipeline (no on-air date, a status of a stage before air)."""
+    if "reported_status" not in rec:
+        return np.zeros(len(at), dtype=bool)
+    status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
+    undated = np.isnat(rec["on_air_date"].to_numpy()[at])
+    return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
 
 
 def _describe_pairs(
@@ -615,12 +628,19 @@ def _describe_pairs(
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
+    pipeline = _in_pipeline(rec, at)
     for row, other, metres in refused:
         if (
             "none" not in (dates[row], dates[other])
             and abs((pd.Timestamp(dates[row]) - pd.Timestamp(dates[other])).days) > OTHER_SENDER_MAX_DATE_GAP_DAYS
         ):
             why = f"went on air on {dates[other]}, this on {dates[row]}"
+        elif pipeline[row] != pipeline[other]:
+            why = (
+                f"went on air on {dates[other]}, this is still in the pipeline"
+                if pipeline[row]
+                else "is still in the pipeline, this on air"
+            )
         else:
             why = "is one station with another record of this sender"
         notes[heads[row]] = f"{said(other)} {metres:.0f} m away {why}: kept as a station of its own"
