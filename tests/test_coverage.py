@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import shapely.geometry
 
 from analysis import cli
 from analysis.config import load_city
@@ -483,3 +484,22 @@ def test_a_gap_across_a_district_boundary_is_one_gap_in_each_district(tiny_city,
     assert set(area.index) == {"西区", "东区"}
     for d in ("西区", "东区"):  # each district's gaps are its uncovered built-up area (no station on air yet)
         assert 0.5 < area[d] / by.loc[d, "urban_area_km2"] < 1.5  # (cells of 50 m that touch the town)
+
+
+@pytest.mark.parametrize("mode", ["grid", "vector"])
+def test_no_gap_or_candidate_site_outside_the_city(tiny_city, tiny_stations, tmp_path, mode):
+    """A built-up area drawn past the city's northern edge (45.64 N): its part outside every district is
+    no gap of the city and draws no candidate site (they were listed in the sea or across the border)."""
+    _draw_town(tiny_city, 84.85, 45.62, 84.86, 45.68)
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    argv = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--as-of", "2020-01-01", "--no-map"]
+    assert cli.main([*argv, "--mode", mode, "--out", str(tmp_path / "a")]) == 0
+    gaps = json.loads((tmp_path / "a" / "gaps.geojson").read_text(encoding="utf-8"))["features"]
+    town = [g for g in gaps if not g["properties"]["sites"]]
+    inside_km2 = 0.01 * 111.32 * np.cos(np.radians(45.63)) * 0.02 * 110.6  # 84.85-84.86 E, 45.62-45.64 N
+    assert sum(g["properties"]["area_km2"] for g in town) == pytest.approx(inside_km2, rel=0.25)
+    drawn = [shapely.geometry.shape(g["geometry"]) for g in town if g["geometry"]]
+    assert drawn and max(d.bounds[3] for d in drawn) <= 45.6405
+    candidates = pd.read_csv(tmp_path / "a" / "candidates.csv", encoding="utf-8-sig")
+    assert (candidates["lat"] <= 45.64).all()

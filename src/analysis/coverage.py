@@ -896,7 +896,8 @@ def _split_gaps_by_district(labels: np.ndarray, cells: np.ndarray, districts_utm
     each district one gap, numbered in raster order of their first cell as before. Returns the district
     name of each label (index: label). A gap across two districts was one gap credited to the district
     of its middle: 51 km2 of a suburb's uncovered town in a city district of 34 km2. A cell centre in no
-    district (a built-up area drawn past the city's edge) goes with the nearest district."""
+    district (a built-up area drawn past the city's edge) is no gap of the city (label 0): gaps and candidate
+    sites were listed in the sea or across the border."""
     if cells.size == 0:
         return np.full(1, "", dtype=object)
     gi, gj = np.divmod(cells, labels.shape[1])
@@ -911,14 +912,17 @@ def _split_gaps_by_district(labels: np.ndarray, cells: np.ndarray, districts_utm
         pi, di = pi[order], di[order]
         first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, dtype=bool)
         where[pi[first]] = di[first]
-        out = np.flatnonzero(where < 0)
-        if out.size:
-            where[out] = tree.query_nearest(pts[out], all_matches=False)[1]
     lab = labels.ravel()[cells].astype(np.int64)
     codes, _ = pd.factorize(lab * (len(names) + 1) + (where + 1))  # (cells ascending: raster order)
+    # a cell in no district (a built-up area drawn past the city's edge) is no gap of the city: label 0
+    outside = where < 0 if len(names) else np.zeros(cells.size, dtype=bool)
+    kept, codes = np.unique(codes[~outside], return_inverse=True)[0], np.where(outside, -1, codes)
+    renumber = np.full(codes.max(initial=-1) + 1, -1, dtype=np.int64)
+    renumber[kept] = np.arange(kept.size)
+    codes = np.where(outside, -1, renumber[np.maximum(codes, 0)])
     labels.ravel()[cells] = codes + 1
-    district = np.full(codes.max(initial=-1) + 2, "", dtype=object)
-    district[codes + 1] = np.where(where >= 0, names[np.maximum(where, 0)] if len(names) else "", "")
+    district = np.full(kept.size + 1, "", dtype=object)
+    district[codes[~outside] + 1] = names[where[~outside]] if len(names) else ""
     return district
 
 
@@ -1130,8 +1134,10 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
         [df, pd.DataFrame([{"district": "全市", "name_en": "whole city", **total.to_dict()}])], ignore_index=True
     )
     for base in ("covered", "covered_indoor"):
-        df[f"{base}_pct"] = 100 * df[f"{base}_km2"] / df["area_km2"].where(df["area_km2"] > 0)
-        df[f"urban_{base}_pct"] = 100 * df[f"urban_{base}_km2"] / df["urban_area_km2"].where(df["urban_area_km2"] > 0)
+        # (cells of 50 m along a sliver's edge may cover a little more than its area: at most 100 %)
+        df[f"{base}_pct"] = (100 * df[f"{base}_km2"] / df["area_km2"].where(df["area_km2"] > 0)).clip(upper=100)
+        urban_pct = 100 * df[f"urban_{base}_km2"] / df["urban_area_km2"].where(df["urban_area_km2"] > 0)
+        df[f"urban_{base}_pct"] = urban_pct.clip(upper=100)
     # a district with no built-up area mapped is judged on its whole area (with no station it was 'fully
     # covered: yes' for having nothing to judge; judged on nothing, one covered whole was 'not yet covered')
     judged = df["urban_covered_pct"].where(df["urban_area_km2"] > 0, df["covered_pct"])
@@ -1241,8 +1247,7 @@ def _gaps(urban_utm_gdf, districts_utm, on_air, sites, settings, crs) -> gpd.Geo
 
 def _cut_by_district(merged, districts_utm) -> list[tuple]:
     """The polygons of `merged`, each with its district; one across district boundaries cut there into a
-    part per district (as the grid's gaps are, `_split_gaps_by_district`); a part in no district goes with
-    the nearest one."""
+    part per district (as the grid's gaps are, `_split_gaps_by_district`); a part in no district is left out."""
     parts = shapely.get_parts(merged)
     if not len(districts_utm):
         return [(g, "") for g in parts]
@@ -1257,10 +1262,7 @@ def _cut_by_district(merged, districts_utm) -> list[tuple]:
             continue
         for k in hits:
             out += [(p, names[k]) for p in shapely.get_parts(shapely.intersection(g, geoms[k])) if p.area > 0]
-        rest = shapely.difference(g, shapely.union_all(geoms[hits])) if len(hits) else g
-        for p in shapely.get_parts(rest):
-            if p.area > 0:
-                out.append((p, names[int(np.argmin(shapely.distance(geoms, p.representative_point())))]))
+        # (a part in no district, a built-up area drawn past the city's edge, is no gap of the city)
     return out
 
 
