@@ -318,3 +318,18 @@ def test_blocker_counts_tell_no_blocker_from_not_known():
     ctx = SimpleNamespace(taskforce=lambda: SimpleNamespace(sites=sites))
     counts = blocker_counts(ctx).set_index("blocker")["sites"].to_dict()
     assert counts == {"none": 2, "power": 1, "not_known": 1}
+
+
+def test_the_blocker_sentence_of_a_city_with_no_pipeline_says_so():
+    """Records with no planned site (an operator's list of stations on air): one sentence saying there is no
+    pipeline (it was "在途站址 0 个：。", a colon before nothing)."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import blocker_sentence
+
+    sites = pd.DataFrame({"stage": ["on_air"], "blocker": [None], "blocker_note": [None]})
+    tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"))
+    for lang, words in (("zh", "无在途站址"), ("en", "No site in the pipeline")):
+        ctx = SimpleNamespace(taskforce=lambda: tf, lang=lang, as_of=pd.Timestamp("2021-10-31"))
+        said = blocker_sentence(ctx)
+        assert words in said and "：。" not in said and "2021-10-31" in said

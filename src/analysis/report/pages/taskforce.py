@@ -99,7 +99,9 @@ def blocker_sentence(ctx: Context) -> str:
         say(L, "blocker_count", blocker=names.get(k, k), sites=n(v)) for k, v in real.items()
     )
     why = say(L, "blockers.why_unknown", extract=day(tf.extract))
-    if total and unknown == total:
+    if not total:  # (a city whose records hold no planned site: "在途站址 0 个：。" said nothing)
+        return say(L, "blockers.no_pipeline", as_of=day(ctx.as_of))
+    if unknown == total:
         return say(L, "blockers.all_unknown", total=n(total), as_of=day(ctx.as_of), why=why)
     parts = []
     if len(real):
