@@ -1125,3 +1125,21 @@ def test_a_passed_target_is_judged_by_the_count_on_its_date():
     assert t.loc[31000, "status"] == "missed" and t.loc[31000, "expected_on_air"] == 30909
     assert "missed: 30,909 on air" in t.loc[31000, "verdict_en"]
     assert t.loc[28000, "status"] == "reached"  # (28,182 on its date)
+
+
+def test_on_track_with_a_pace_below_the_one_needed_says_the_pace_must_rise(monkeypatch):
+    """A backfilled report called a target on track (P = 81 %) while the last 3 months added 424 a month
+    against 622 needed: the verdict now says the pace must rise as forecast; a pace above the need adds
+    nothing."""
+    from analysis.verdict import describe_pace_caution
+
+    zh, en = describe_pace_caution(622.0, 424.0)
+    assert "近 3 个月每月新增 424 座，低于所需的每月 622 座" in zh and "added 424 a month, below the 622" in en
+    assert describe_pace_caution(622.0, 700.0) == ("", "") and describe_pace_caution(float("nan"), 1.0) == ("", "")
+    import analysis.forecast.models as M
+
+    idx = pd.date_range("2019-12-31", "2021-10-31", freq="ME")
+    history = pd.Series(np.linspace(20000, 50000, len(idx)).round(), index=idx)
+    monkeypatch.setattr(M, "classify_target", lambda *a: "on_track")  # (whatever P the paths give)
+    fc = F.fit_forecast(history, horizon=12, targets=[("2022-12-31", 100000)], n_paths=200)
+    assert "the pace must rise as forecast" in fc.targets["verdict_en"].iloc[0]

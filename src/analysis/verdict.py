@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from analysis.season import PACE_CAP_FACTOR
@@ -59,6 +60,19 @@ def describe_verdict(
         f"Target {target:,} by {d} {STATUS_EN[status]}: {mean:,.0f} expected on air (80% interval "
         f"{lo80:,.0f}-{hi80:,.0f}), P = {prob:.0%} (on track from {ON_TRACK_P:.0%}, off track below "
         f"{OFF_TRACK_P:.0%}).",
+    )
+
+
+def describe_pace_caution(needed: float, last_3m: float) -> tuple[str, str]:
+    """A second sentence for a target called on track while the last three months' pace is below the pace
+    it needs: the model expects the pace to rise (a season, a growing programme), the months so far do not
+    show it ("on track" at P = 81 % with 424 a month added against 622 needed read as all well)."""
+    if not (np.isfinite(needed) and np.isfinite(last_3m)) or last_3m >= needed or needed <= 0:
+        return "", ""
+    return (
+        f" 但近 3 个月每月新增 {last_3m:,.0f} 座，低于所需的每月 {needed:,.0f} 座：须按预测加快节奏。",
+        f" But the last 3 months added {last_3m:,.0f} a month, below the {needed:,.0f} a month needed: "
+        "the pace must rise as forecast.",
     )
 
 

@@ -31,7 +31,13 @@ from analysis.season import (
     estimate_pace_change_sd,
     estimate_season,
 )
-from analysis.verdict import classify_target, describe_requirement, describe_spread, describe_verdict
+from analysis.verdict import (
+    classify_target,
+    describe_pace_caution,
+    describe_requirement,
+    describe_spread,
+    describe_verdict,
+)
 
 #: Horizons (months) at which the backtest scores each model.
 BACKTEST_HORIZONS = (3, 6, 12)
@@ -1229,8 +1235,7 @@ def _count_on_target_date(fc: Forecast, date: pd.Timestamp, known: float) -> flo
     by 784 was called reached by the 50,000 on air a year later)."""
     if pd.Timestamp(date) >= fc.as_of:
         return known
-    before = fc.history.loc[: pd.Timestamp(date)]
-    return float(before.iloc[-1]) if len(before) else 0.0
+    return expected_on_air(fc, date)  # (the count every page shows for the date)
 
 
 def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray, known: float) -> dict:
@@ -1244,6 +1249,11 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
     verdict_zh, verdict_en = describe_verdict(
         status, t.on_air, t.date, float((v >= t.on_air).mean()), float(v.mean()), q[1], q[2], known
     )
+    if status == "on_track":
+        caution = describe_pace_caution(
+            (t.on_air - known) / max(_months_between(fc.as_of, t.date), 1e-9), _pace(fc.history, 3)
+        )
+        verdict_zh, verdict_en = verdict_zh + caution[0], verdict_en + caution[1]
     need, by, must_zh, must_en = describe_requirement(
         status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days
     )
