@@ -1143,3 +1143,22 @@ def test_on_track_with_a_pace_below_the_one_needed_says_the_pace_must_rise(monke
     monkeypatch.setattr(M, "classify_target", lambda *a: "on_track")  # (whatever P the paths give)
     fc = F.fit_forecast(history, horizon=12, targets=[("2022-12-31", 100000)], n_paths=200)
     assert "the pace must rise as forecast" in fc.targets["verdict_en"].iloc[0]
+
+
+def test_records_well_short_of_a_count_the_city_reported_are_said():
+    """An OpenCelliD extract or one operator's list holds part of the city: judged against the city's own
+    published goals, it read 'off track, P 0 %' with no word that the records held half the city's count."""
+    from types import SimpleNamespace
+
+    from analysis.config import Target
+    from analysis.forecast.city import _records_short_of_reported
+    from analysis.report.chrome import translate_note
+
+    stations = pd.DataFrame({"on_air_date": pd.to_datetime(["2020-06-01"] * 500 + [None] * 20)})
+    reported = [Target(pd.Timestamp("2020-12-31").date(), 1000, "", "", "", kind="reported")]
+    cfg = SimpleNamespace(targets=reported + [Target(pd.Timestamp("2021-12-31").date(), 2000, "", "", "")])
+    (note,) = _records_short_of_reported(stations, cfg, pd.Timestamp("2021-03-22"))
+    assert "the records hold 500 stations on air on 2020-12-31 where the city reported 1,000 (50%)" in note
+    assert "记录仅为通报的 50%" in translate_note(note, "zh")
+    cfg.targets[0] = Target(pd.Timestamp("2020-12-31").date(), 550, "", "", "", kind="reported")  # 91 %: none
+    assert _records_short_of_reported(stations, cfg, pd.Timestamp("2021-03-22")) == []

@@ -159,12 +159,34 @@ def forecast_stations(
     districts: dict[str, Forecast] = {}
     table = pd.DataFrame()
     if district is None:
+        notes += _records_short_of_reported(stations, cfg, as_of)
         notes += [f"{d}: no station on air by {as_of.date()}; forecast as zero" for d in by_d if by_d[d].iloc[-1] == 0]
         districts, table = forecast_districts(by_d, on_air_now, city_fc, targets, split, n_paths, seed)
     series = pd.concat([city_series.rename("city"), by_d], axis=1)
     return CityForecast(
         city=city_fc, districts=districts, series=series, district_table=table, notes=city_fc.notes + notes
     )
+
+
+#: Records holding less than this share of a count the city reported on the same date: said (an OpenCelliD
+#: extract or one operator's list judged against the whole city's published count said "off track, P 0 %").
+RECORDS_SHORT_SHARE = 0.8
+
+
+def _records_short_of_reported(stations: pd.DataFrame, cfg, as_of) -> list[str]:
+    """A note for each count the city reported (city.toml kind "reported", by `as_of`) that the records
+    fall well short of: the verdicts judge the records, and the reader must know they hold part of the city."""
+    notes = []
+    for t in cfg.targets if cfg is not None else ():
+        if t.kind != "reported" or pd.Timestamp(t.date) > as_of or t.on_air <= 0:
+            continue
+        held = count_on_air(stations, t.date)
+        if held < RECORDS_SHORT_SHARE * t.on_air:
+            notes.append(
+                f"the records hold {held:,} stations on air on {t.date} where the city reported {t.on_air:,} "
+                f"({held / t.on_air:.0%}): the forecast and its verdicts judge the records, not the city's count"
+            )
+    return notes
 
 
 def split_targets(stations: pd.DataFrame, as_of, cfg, targets, names) -> dict:

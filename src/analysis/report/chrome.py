@@ -41,6 +41,11 @@ NOTE_PATTERNS = (
     (r"(?P<n>\d+) sites in the pipeline on (?P<d>[\d-]+) reach air by the observed stage durations.*", "note.pipeline"),
     (r"(?P<n>\d+) of (?P<m>\d+) month ends interpolated linearly between published dates", "note.interpolated"),
     (
+        r"the records hold (?P<held>[\d,]+) stations on air on (?P<d>[\d-]+) where the city reported "
+        r"(?P<rep>[\d,]+) \((?P<pct>\d+)%\): the forecast and its verdicts judge the records, not the city's count",
+        "note.records_short",
+    ),
+    (
         r"intervals widened x(?P<a>[\d.]+) at 1 month to x(?P<b>[\d.]+) at (?P<h>\d+) months to the spread of the "
         r"published counts' own changes \(published every (?P<g>\d+) months: .*\)",
         "note.widened_published",
