@@ -543,8 +543,9 @@ def merge_across_senders(
 
 def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.ndarray) -> tuple[pd.DataFrame, list]:
     """The pairs (positions in `heads`: `row` merges into `anchor`) of the module's rule, and the refused
-    rows (row, nearest candidate, its distance): a record within reach of the other sender's whose every
-    candidate is paired with another record of its sender."""
+    rows (row, nearest candidate, its distance, why: `_refused_nearest`): a record within reach of the other
+    sender's that is another station by its dates, or whose every candidate is paired with another record of
+    its sender."""
     at = rec.index.get_indexer(heads)
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
@@ -571,12 +572,10 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             # two on-air dates far apart are two stations (a new small cell by an old mast), not one; so are a
             # site still in the pipeline and a station on air (a new site planned by an old mast: merged, its
             # stages came after the on-air date and the pipeline lost it)
-            apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
-            apart |= (pipeline[i] & ~np.isnat(dates[j])) | (pipeline[j] & ~np.isnat(dates[i]))
-            for row in sorted(set(i[apart].tolist()) - set(i[~apart].tolist())):
-                k = np.flatnonzero(i == row)
-                nearest = k[np.argmin(dist[k])]
-                refused.append((row, j[nearest], dist[nearest]))
+            dated_apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
+            one_in_pipeline = (pipeline[i] & ~np.isnat(dates[j])) | (pipeline[j] & ~np.isnat(dates[i]))
+            apart = dated_apart | one_in_pipeline
+            refused += _refused_nearest(set(i[apart].tolist()) - set(i[~apart].tolist()), i, j, dist, dated_apart)
             i, j, dist = i[~apart], j[~apart], dist[~apart]
             differ = ~((dates[i] == dates[j]) | (pd.isna(dates[i]) & pd.isna(dates[j])))
             used_row, used_anchor = set(), set()
@@ -588,12 +587,23 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
                     rows.append(i[k])
                     anchors.append(j[k])
             taken[list(used_row)] = True
-            for row in sorted(set(i.tolist()) - used_row):
-                k = np.flatnonzero(i == row)
-                nearest = k[np.argmin(dist[k])]
-                refused.append((row, j[nearest], dist[nearest]))
+            refused += _refused_nearest(set(i.tolist()) - used_row, i, j, dist, None)
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
     return pairs, refused
+
+
+def _refused_nearest(rows: set, i: np.ndarray, j: np.ndarray, dist: np.ndarray, dated_apart) -> list[tuple]:
+    """For each of `rows` left unpaired, its nearest candidate (of the candidate pairs `i`-`j`), the distance
+    and why: "dates" (on-air dates over OTHER_SENDER_MAX_DATE_GAP_DAYS apart, where `dated_apart` says so),
+    "pipeline" (one on air, the other in the pipeline; the rest of `dated_apart` False), or "taken" (every
+    candidate paired with another record of its sender: `dated_apart` None)."""
+    out = []
+    for row in sorted(rows):
+        k = np.flatnonzero(i == row)
+        nearest = k[np.argmin(dist[k])]
+        why = "taken" if dated_apart is None else "dates" if dated_apart[nearest] else "pipeline"
+        out.append((row, j[nearest], dist[nearest], why))
+    return out
 
 
 def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
@@ -628,18 +638,15 @@ def _describe_pairs(
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
-    pipeline = _in_pipeline(rec, at)
-    for row, other, metres in refused:
-        if (
-            "none" not in (dates[row], dates[other])
-            and abs((pd.Timestamp(dates[row]) - pd.Timestamp(dates[other])).days) > OTHER_SENDER_MAX_DATE_GAP_DAYS
-        ):
+    for row, other, metres, reason in refused:
+        if reason == "dates":
             why = f"went on air on {dates[other]}, this on {dates[row]}"
-        elif pipeline[row] != pipeline[other]:
+        elif reason == "pipeline":
+            on_air = dates[other] != "none"
             why = (
                 f"went on air on {dates[other]}, this is still in the pipeline"
-                if pipeline[row]
-                else "is still in the pipeline, this on air"
+                if on_air
+                else ("is still in the pipeline, this on air")
             )
         else:
             why = "is one station with another record of this sender"
