@@ -1081,7 +1081,8 @@ def test_a_yearly_series_is_no_surer_than_its_published_changes(tmp_path):
 
     p = _csv(tmp_path, "date,value\n2020-12-31,71.8\n2021-12-31,142.5\n2022-12-31,231.2\n2023-12-31,337.7\n")
     monthly, observed = F.to_month_ends(F.read_series(p))
-    sigma, span = published_change_sd(monthly, observed)
+    sigma, span, gap = published_change_sd(monthly, observed)
+    assert gap == 12
     changes, mu = np.array([70.7, 88.7, 106.5]), (337.7 - 71.8) / 36
     assert span == 36 and sigma == pytest.approx(np.sqrt(np.sum((changes - 12 * mu) ** 2 / 12) / 2), rel=1e-9)
     fc = F.forecast_series_file(p, horizon=12, targets=[("2024-12-31", 430)], n_paths=2000)

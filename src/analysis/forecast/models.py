@@ -15,6 +15,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -983,10 +984,19 @@ def _calibrate_sides(paths, history, z, chosen, table_bt, floor) -> tuple[np.nda
 SPARSE_GAP_MONTHS = 2
 
 
-def published_change_sd(history: pd.Series, observed: pd.Series | None) -> tuple[float, float] | None:
+class PublishedSpread(NamedTuple):
+    """`published_change_sd`: sigma per month, the months the published counts span, their median gap."""
+
+    sigma: float
+    span_months: float
+    gap_months: float
+
+
+def published_change_sd(history: pd.Series, observed: pd.Series | None) -> PublishedSpread | None:
     """From the published month ends only (`observed`), when they are sparse: the spread per month of a
-    random walk with drift through them, sigma (a gap of g months adds mu*g, with variance sigma^2*g), and
-    the months they span; None when the series is published monthly or has fewer than three such points.
+    random walk with drift through them, sigma (a gap of g months adds mu*g, with variance sigma^2*g), the
+    months they span and their median gap; None when the series is published monthly or has fewer than
+    three such points.
     sigma^2 is the mean of (change - mu*g)^2 / g over the gaps, mu the changes' total over the months', on
     n - 1 degrees of freedom."""
     if observed is None:
@@ -1000,7 +1010,7 @@ def published_change_sd(history: pd.Series, observed: pd.Series | None) -> tuple
     change = np.diff(history.to_numpy(float)[at])
     mu = change.sum() / gaps.sum()
     var = float(np.sum((change - mu * gaps) ** 2 / gaps) / (gaps.size - 1)) if gaps.size > 1 else 0.0
-    return (np.sqrt(var), float(gaps.sum())) if var > 0 else None
+    return PublishedSpread(np.sqrt(var), float(gaps.sum()), float(np.median(gaps))) if var > 0 else None
 
 
 def _widen_to_published_changes(paths, history, observed, floor) -> tuple[np.ndarray, str | None]:
@@ -1014,9 +1024,8 @@ def _widen_to_published_changes(paths, history, observed, floor) -> tuple[np.nda
     spread = published_change_sd(history, observed)
     if spread is None:
         return paths, None
-    sigma, span = spread
     h = np.arange(1, paths.shape[1] + 1, dtype=float)
-    want = sigma * np.sqrt(h + h**2 / span)
+    want = spread.sigma * np.sqrt(h + h**2 / spread.span_months)
     mean, sd = paths.mean(axis=0), paths.std(axis=0)
     k = np.where(sd > 0, np.maximum(want / np.where(sd > 0, sd, 1.0), 1.0), 1.0)
     if not np.any(k > 1.0):
@@ -1025,11 +1034,10 @@ def _widen_to_published_changes(paths, history, observed, floor) -> tuple[np.nda
     paths = mean + k * (paths - mean)
     for _ in range(3):  # (a path must not fall from one month to the next: recentred again after each cut)
         paths = np.maximum.accumulate(_recentred_above(paths, mean, low), axis=1)
-    gap = int(round(float(np.median(np.diff(np.flatnonzero(pd.Series(observed).fillna(False).to_numpy(bool)))))))
     return paths, (
         f"intervals widened x{k[0]:.2f} at 1 month to x{k[min(11, k.size - 1)]:.2f} at {min(12, k.size)} months "
-        f"to the spread of the published counts' own changes (published every {gap} months: the months between "
-        "are straight lines, smoother than the counts)"
+        f"to the spread of the published counts' own changes (published every {spread.gap_months:.0f} months: "
+        "the months between are straight lines, smoother than the counts)"
     )
 
 
