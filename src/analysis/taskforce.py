@@ -1037,6 +1037,11 @@ def _apportion(total: int, shares: pd.Series) -> pd.Series:
 ROUGH_SPLIT_SITES = 30
 
 
+def _rough_split(n: int) -> str:
+    """What a split basis adds when it is read from fewer than ROUGH_SPLIT_SITES sites ("" otherwise)."""
+    return f" (only {n} sites: a rough split; set target_share in city.toml)" if n < ROUGH_SPLIT_SITES else ""
+
+
 def district_target_shares(
     stations: pd.DataFrame, as_of, city: City | str, extract_date=None, order=None, stages_on: StagesOn | None = None
 ) -> tuple[pd.Series, str]:
@@ -1066,10 +1071,10 @@ def district_target_shares(
     start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
     if start_pipe.sum():
         n = int(start_pipe.sum())
-        rough = f" (only {n} sites: a rough split; set target_share in city.toml)" if n < ROUGH_SPLIT_SITES else ""
         return (
             start_pipe / n,
-            f"city.toml gives no target_share: split by the {n} sites in the pipeline on {baseline.date()}{rough}",
+            f"city.toml gives no target_share: split by the {n} sites in the pipeline on {baseline.date()}"
+            + _rough_split(n),
         )
     on = st["on_air_date"].notna() & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)
     programme = st[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
@@ -1081,8 +1086,9 @@ def district_target_shares(
         return pd.Series(
             1 / len(order), index=order
         ), head + "nor any since: split equally (set target_share in city.toml)"
-    rough = f" (only {n} sites: a rough split; set target_share in city.toml)" if n < ROUGH_SPLIT_SITES else ""
-    return programme / n, head + f"split by the sites on air since then and in the pipeline on {as_of.date()}{rough}"
+    return programme / n, head + f"split by the sites on air since then and in the pipeline on {as_of.date()}" + (
+        _rough_split(n)
+    )
 
 
 def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_date=None) -> pd.DataFrame:

@@ -166,7 +166,7 @@ def _published_date(text: str) -> pd.Timestamp | None:
     return None if pd.isna(date) else date
 
 
-def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
+def _calendar_months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
     """Calendar months from a to b, a day counted as its share of its month: month end to month end is a
     whole number (a year that holds a 29 February is 12 months, not 366 / 30.44 = 12.02)."""
     return 12 * (b.year - a.year) + (b.month - a.month) + b.day / b.days_in_month - a.day / a.days_in_month
@@ -229,7 +229,7 @@ def read_series(path: str | Path) -> pd.DataFrame:
                 file=path,
                 row=int(cur["row"]),
             )
-        months = _months_between(prev["date"], cur["date"])
+        months = _calendar_months_between(prev["date"], cur["date"])
         if months > MAX_GAP_MONTHS:
             raise BadInputError(
                 f"gap of {months:.0f} months between {prev['date'].date()} (row {prev['row']}) and "
