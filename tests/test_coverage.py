@@ -503,3 +503,22 @@ def test_no_gap_or_candidate_site_outside_the_city(tiny_city, tiny_stations, tmp
     assert drawn and max(d.bounds[3] for d in drawn) <= 45.6405
     candidates = pd.read_csv(tmp_path / "a" / "candidates.csv", encoding="utf-8-sig")
     assert (candidates["lat"] <= 45.64).all()
+
+
+def test_gaps_wholly_outside_the_city_leave_no_gap_and_no_traceback():
+    """Every gap cell outside every district (a city covered whole, its uncovered built-up land drawn past
+    its edge): no gap at all (the relabelling had nothing left to number: an IndexError on a big city)."""
+    import geopandas as gpd
+
+    from analysis.coverage import CoverageGrid, _split_gaps_by_district
+
+    grid = CoverageGrid(x0=0.0, y0=0.0, cell_m=50.0, mask=np.zeros((4, 4), dtype=bool))
+    districts = gpd.GeoDataFrame({"name_zh": ["甲区"]}, geometry=[shapely.geometry.box(0, 0, 100, 200)])
+    labels = np.zeros((4, 4), dtype=np.int32)
+    labels[:, 3] = 1  # a gap in the column x 150-200 m, east of the district (x 0-100 m)
+    cells = np.flatnonzero(labels.ravel())
+    assert list(_split_gaps_by_district(labels, cells, districts, grid)) == [""]
+    assert not labels.any()
+    labels[:, 1:] = 1  # the same gap reaching into the district: its part there (x 50-100 m) is the gap
+    district = _split_gaps_by_district(labels, np.flatnonzero(labels.ravel()), districts, grid)
+    assert list(district) == ["", "甲区"] and (labels[:, 1] == 1).all() and not labels[:, 2:].any()

@@ -329,7 +329,9 @@ def check_radius_column(stations: pd.DataFrame, path: str | Path | None = None) 
         return
     given = stations["radius_m"]
     numbers = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)
-    is_blank = given.isna().to_numpy() | given.astype("str").str.strip().eq("").to_numpy(dtype=bool, na_value=True)
+    is_blank = given.isna().to_numpy(copy=True)
+    if not pd.api.types.is_numeric_dtype(given):  # (only a text can be blank: numbers not made text to look)
+        is_blank |= given.astype("str").str.strip().eq("").to_numpy(dtype=bool, na_value=True)
     # (NaN > 0 is False: a text that is not a number fails the range check too)
     bad = np.flatnonzero(~is_blank & ~((numbers > 0) & (numbers <= MAX_RADIUS_M)))
     if len(bad):
@@ -912,17 +914,15 @@ def _split_gaps_by_district(labels: np.ndarray, cells: np.ndarray, districts_utm
         pi, di = pi[order], di[order]
         first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, dtype=bool)
         where[pi[first]] = di[first]
-    lab = labels.ravel()[cells].astype(np.int64)
-    codes, _ = pd.factorize(lab * (len(names) + 1) + (where + 1))  # (cells ascending: raster order)
     # a cell in no district (a built-up area drawn past the city's edge) is no gap of the city: label 0
-    outside = where < 0 if len(names) else np.zeros(cells.size, dtype=bool)
-    kept, codes = np.unique(codes[~outside], return_inverse=True)[0], np.where(outside, -1, codes)
-    renumber = np.full(codes.max(initial=-1) + 1, -1, dtype=np.int64)
-    renumber[kept] = np.arange(kept.size)
-    codes = np.where(outside, -1, renumber[np.maximum(codes, 0)])
+    inside = where >= 0 if len(names) else np.ones(cells.size, dtype=bool)
+    lab = labels.ravel()[cells].astype(np.int64)
+    codes = np.full(cells.size, -1, dtype=np.int64)
+    # one label per (component, district), numbered in order of first cell (cells ascending: raster order)
+    codes[inside], _ = pd.factorize(lab[inside] * (len(names) + 1) + (where[inside] + 1))
     labels.ravel()[cells] = codes + 1
-    district = np.full(kept.size + 1, "", dtype=object)
-    district[codes[~outside] + 1] = names[where[~outside]] if len(names) else ""
+    district = np.full(codes.max(initial=-1) + 2, "", dtype=object)
+    district[codes[inside] + 1] = names[where[inside]] if len(names) else ""
     return district
 
 
