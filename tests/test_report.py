@@ -457,6 +457,8 @@ def test_every_link_resolves_and_every_figure_is_embedded(built):
     assert coverage.iframes and "srcdoc" in coverage.iframes[0] and "leaflet" in coverage.iframes[0]["srcdoc"].lower()
     assert len(_parse(built / "02_forecast.html").images) >= 2
     assert len(_parse(built / "04_taskforce.html").images) >= 3
+    # the charts' captions name the file the pipeline sites came from (Karamay's tower tracker)
+    assert "来源：铁塔_5G站址建设跟踪表.xlsx（清洗后）" in (built / "04_taskforce.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

@@ -200,6 +200,32 @@ def test_funnel_counts_stages_by_district_and_the_change_in_a_month():
     assert later.loc[(P.CITY_TOTAL, P.PIPELINE_TOTAL), "sites"] == 1
 
 
+def test_charts_name_the_files_the_pipeline_sites_came_from_not_a_tracking_sheet_never_sent(city, tmp_path):
+    rows = [_site("A1", reached="construction"), _site("A2", reached="site_access"), _site("B1", reached="planned")]
+    rows += [_site("C1"), _site("C2")]  # on air: their file is not the pipeline's source
+    st = _frame(rows)
+    st["source_file"] = [
+        "data/raw/x/stations/联通规划站点.csv",
+        "data/raw/x/stations/联通规划站点.csv",
+        "data/raw/y/移动储备站.xlsx",
+        "data/raw/x/stations/铁塔_跟踪表.xlsx",
+        "data/raw/x/stations/铁塔_跟踪表.xlsx",
+    ]
+    r = P.track_taskforce(st, city, "2021-12-31", extract_date="2022-01-10")
+    assert r.tracking == ["联通规划站点.csv", "移动储备站.xlsx"]  # most sites first
+    assert P.describe_tracking_files(r.tracking, "zh") == "联通规划站点.csv、移动储备站.xlsx（清洗后）"
+    assert P.describe_tracking_files(r.tracking, "en") == "联通规划站点.csv, 移动储备站.xlsx (cleaned)"
+    five = [f"f{i}.csv" for i in range(5)]
+    assert P.describe_tracking_files(five, "en") == "f0.csv, f1.csv, f2.csv and 2 more files (cleaned)"
+    assert P.describe_tracking_files(five, "zh") == "f0.csv、f1.csv、f2.csv 等 5 个文件（清洗后）"
+    assert P.describe_tracking_files([], "zh") == ""
+    written = P.write_taskforce(r, tmp_path, charts=False)
+    notes = json.loads((tmp_path / "taskforce_notes.json").read_text(encoding="utf-8"))
+    assert tmp_path / "taskforce_notes.json" in written and notes["tracking_files"] == r.tracking
+    # a table without its files (an older or hand-made one) is still tracked; the charts say "cleaned records"
+    assert P.track_taskforce(st.drop(columns="source_file"), city, "2021-12-31").tracking == []
+
+
 def _many_districts(n_sites, n_districts, seed=0):
     """n_sites at random stages (a tenth without stage dates) in n_districts districts, built by columns."""
     rng = np.random.default_rng(seed)

@@ -1260,6 +1260,8 @@ class TaskforceReport:
     districts: pd.DataFrame
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: The files the sites in the pipeline on `as_of` were read from, most sites first (`tracking_files`).
+    tracking: list[str] = field(default_factory=list)
 
 
 def track_taskforce(
@@ -1316,7 +1318,31 @@ def track_taskforce(
         districts=split_district_targets(st, as_of, city, extract, expected, stages_on=stages_on),
         source=source,
         notes=notes,
+        tracking=tracking_files(st, sites),
     )
+
+
+def tracking_files(stations: pd.DataFrame, sites: pd.DataFrame) -> list[str]:
+    """The names of the files the sites in the pipeline (`sites`, derived from `stations`) were read
+    from, most sites first (then by name): what the charts and captions name as their source, not a
+    tower company's tracking sheet a city may never have sent. Empty without a `source_file` column."""
+    if "source_file" not in stations.columns or not len(sites):
+        return []
+    in_pipeline = sites.loc[_in_pipeline(sites), "station_id"]
+    files = stations.loc[stations["station_id"].isin(in_pipeline), "source_file"].dropna()
+    by_path = files.astype(str).value_counts()  # (a name per distinct path, not per site)
+    counts = by_path.groupby([Path(f).name for f in by_path.index]).sum()
+    return sorted(counts.index, key=lambda name: (-counts[name], name))
+
+
+def describe_tracking_files(files: list[str], lang: str) -> str:
+    """`tracking_files` as a caption names them: up to three, then how many more; "" when none."""
+    if not files:
+        return ""
+    shown, more = files[:3], len(files) - 3
+    if lang == "zh":
+        return "、".join(shown) + (f" 等 {len(files)} 个文件" if more > 0 else "") + "（清洗后）"
+    return ", ".join(shown) + (f" and {more} more file{'s' if more > 1 else ''}" if more > 0 else "") + " (cleaned)"
 
 
 def _status_mismatch(stages_on: StagesOn) -> int:
@@ -1361,6 +1387,7 @@ def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", 
             "city": report.city.key,
             "stuck_days": report.stuck_days,
             "source": report.source,
+            "tracking_files": report.tracking,
             "notes": report.notes,
         },
         out / "taskforce_notes.json",
@@ -1454,7 +1481,11 @@ def _stage_label(stage: str, lang: str) -> str:
 
 def _footer(fig, report: TaskforceReport, lang: str, extra: str = "") -> None:
     L = _T[lang]
-    src = report.source or ("清洗后的站址记录" if lang == "zh" else "cleaned station records")
+    src = (
+        report.source
+        or describe_tracking_files(report.tracking, lang)
+        or ("清洗后的站址记录" if lang == "zh" else "cleaned station records")
+    )
     ext = report.extract.date() if report.extract is not None else "?"
     text = L["source"].format(src=src, d=report.as_of.date(), e=ext) + (f" {extra}" if extra else "")
     fig.text(0.01, -0.01, text, fontsize=7.5, color="#444", ha="left", va="top", wrap=True)

@@ -15,7 +15,6 @@ import pandas as pd
 from analysis.catalog import DATED_STAGES, STAGE_FIGURES, STAGE_FILES, read_stamp, stage_folder
 from analysis.config import City
 from analysis.errors import BadInputError
-from analysis.report.text import say
 
 #: Columns read as text whatever they look like (a station code of digits stays a code).
 _TEXT_COLUMNS = (
@@ -86,6 +85,8 @@ class TaskforceOutputs:
     durations: pd.DataFrame
     sites: pd.DataFrame
     figures: dict[str, Path] = field(default_factory=dict)
+    #: The files the sites in the pipeline were read from, most sites first (`taskforce.tracking_files`).
+    tracking_files: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def run_stage(
     if stage == "taskforce":
         from analysis.taskforce import taskforce_to_folder
 
-        source = say(fig_lang or "zh", "source.taskforce")
+        # (the charts name the files the sites in the pipeline came from: `taskforce.tracking_files`)
         _, written = taskforce_to_folder(
             stations,
             city,
@@ -142,7 +143,6 @@ def run_stage(
             folder,
             extract_date=cleaned["extract"],
             fig_lang=fig_lang,
-            source=source,
             stamp=stamp,
         )
         return written
@@ -259,4 +259,5 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
         durations=read_table(folder / "stage_durations.csv"),
         sites=read_table(folder / "sites.csv"),
         figures=_figures(folder, "taskforce"),
+        tracking_files=list(notes.get("tracking_files") or []),
     )

@@ -30,11 +30,19 @@ from analysis.taskforce import (
     PIPELINE_STAGES,
     STAGE_EN,
     STAGE_ZH,
+    describe_tracking_files,
 )
 
 # --------------------------------------------------------------------------------------------
 # 04 task force
 # --------------------------------------------------------------------------------------------
+
+
+def _tracking_source(ctx: Context) -> str:
+    """What the task-force charts were drawn from, for their captions: the files the sites in the pipeline
+    came from (a city without a tower company's tracking sheet is not told it sent one)."""
+    files = ctx.taskforce().tracking_files
+    return describe_tracking_files(files, ctx.lang) or say(ctx.lang, "source.taskforce")
 
 
 def show_funnel(ctx: Context) -> pd.DataFrame:
@@ -72,7 +80,7 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         caption=say(L, "funnel.caption", previous=day(tf.previous)),
         source=ctx.source,
     )
-    show_image(tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel"))
+    show_image(tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx)))
     record("pipeline_total", int(total["sites"]))
     return table
 
@@ -134,7 +142,7 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_image(tf.figures["blockers"], alt=say(L, "blockers.heading"), subtitle=say(L, "fig.blockers"))
+    show_image(tf.figures["blockers"], alt=say(L, "blockers.heading"), subtitle=say(L, "fig.blockers", src=_tracking_source(ctx)))
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
     return table
 
@@ -170,7 +178,7 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     )
     if len(tf.supervision):
         table = show_frame(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
-    show_image(tf.figures["days_stuck"], alt=say(L, "supervision.heading"), subtitle=say(L, "fig.days_stuck"))
+    show_image(tf.figures["days_stuck"], alt=say(L, "supervision.heading"), subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)))
     record("supervision_list", int(len(tf.supervision)))
     return table
 
