@@ -686,6 +686,8 @@ def test_cli_writes_the_tables_the_same_twice(sample, tmp_path, capsys):
         assert data.startswith(b"\xef\xbb\xbf") and data == (outs[1] / name).read_bytes()
     notes = json.loads((outs[0] / "taskforce_notes.json").read_text(encoding="utf-8"))
     assert notes["extract"] == "2022-01-10"  # from clean_summary.json beside the parquet
+    # the charts' source: the file the pipeline sites came from, not the parquet's name
+    assert notes["tracking_files"] == ["铁塔_5G站址建设跟踪表.xlsx"] and notes["source"] == ""
     sup = pd.read_csv(outs[0] / "supervision_list.csv", encoding="utf-8-sig")
     assert list(sup["rank"]) == list(range(1, len(sup) + 1)) and len(sup) > 0
 

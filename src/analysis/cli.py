@@ -455,7 +455,7 @@ def _cmd_taskforce(args: argparse.Namespace) -> int:
         extract_date=extract,
         fig_lang=None if args.no_charts else args.lang,
         horizon=args.horizon,
-        source=args.source or args.stations.name,
+        source=args.source or "",  # (none given: the files the sites in the pipeline came from)
     )
     city = report.districts.iloc[-1]
     funnel = report.funnel[report.funnel["district"] == report.funnel["district"].iloc[-1]].set_index("stage")
@@ -497,7 +497,9 @@ def _add_taskforce(sub) -> None:
     )
     p.add_argument("--lang", choices=["en", "zh"], default="zh", help="chart labels (default zh)")
     p.add_argument("--no-charts", action="store_true", help="skip funnel.png, blockers.png, days_stuck.png")
-    p.add_argument("--source", default=None, help="source line for the charts (default: the file name)")
+    p.add_argument(
+        "--source", default=None, help="source line for the charts (default: the files the pipeline sites came from)"
+    )
     p.set_defaults(func=_cmd_taskforce)
 
 

@@ -189,12 +189,14 @@ def read_parquet_columns(
     columns: tuple[str, ...] | None = (),
     what: str = "Parquet table",
     hint: str = "",
+    categories: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """The `required` columns of a Parquet table and those of `columns` it has, and nothing else (a
     stage reads what it uses, without the reader of its producer: the station reader in `clean`
     imports all of cleaning); `columns=None`: every column. A missing file or column, or a file that
     is not Parquet, is a one-line BadInputError naming the file and saying what it should have been
-    (`what`; `hint`: how a missing one is made)."""
+    (`what`; `hint`: how a missing one is made). Columns of `categories` are read as categories (a file
+    name repeated on every row of a national table: its codes, not 4 M copies of its text)."""
     import pyarrow.parquet as pq
 
     from analysis.errors import BadInputError
@@ -211,7 +213,8 @@ def read_parquet_columns(
         raise BadInputError(f"not a {what}: missing columns {', '.join(missing)}", path)
     wanted = None if columns is None else [c for c in dict.fromkeys([*required, *columns]) if c in present]
     try:
-        return pd.read_parquet(path, columns=wanted)
+        as_categories = [c for c in categories if c in present and (wanted is None or c in wanted)]
+        return pd.read_parquet(path, columns=wanted, read_dictionary=as_categories or None)
     except Exception as exc:
         raise BadInputError(f"unreadable Parquet {what} ({_first_line(exc)})", path) from None
 
@@ -220,8 +223,9 @@ def read_station_columns(
     path: str | Path, required: tuple[str, ...], columns: tuple[str, ...] | None = ()
 ) -> pd.DataFrame:
     """`read_parquet_columns` of a cleaned station table (stations.parquet): the errors call it a
-    station table and say how one is made."""
-    return read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
+    station table and say how one is made; its source files read as categories."""
+    hint = "run `python -m analysis clean` first"
+    return read_parquet_columns(path, required, columns, "station table", hint, categories=("source_file",))
 
 
 def _first_line(exc: Exception) -> str:

@@ -78,7 +78,7 @@ BLOCKER_EN = {
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
 #: The columns of a station table the task force reads: these, and OPTIONAL_STATION_COLUMNS when present.
 STATION_COLUMNS = tuple(_REQUIRED)
-OPTIONAL_STATION_COLUMNS = ("site_code", "name")
+OPTIONAL_STATION_COLUMNS = ("site_code", "name", "source_file")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1329,9 +1329,9 @@ def tracking_files(stations: pd.DataFrame, sites: pd.DataFrame) -> list[str]:
     if "source_file" not in stations.columns or not len(sites):
         return []
     in_pipeline = sites.loc[_in_pipeline(sites), "station_id"]
-    files = stations.loc[stations["station_id"].isin(in_pipeline), "source_file"].dropna()
-    by_path = files.astype(str).value_counts()  # (a name per distinct path, not per site)
-    counts = by_path.groupby([Path(f).name for f in by_path.index]).sum()
+    by_path = stations.loc[stations["station_id"].isin(in_pipeline), "source_file"].value_counts()
+    by_path = by_path[by_path > 0]  # (a category counts its unused files as 0)
+    counts = by_path.groupby([Path(str(f)).name for f in by_path.index]).sum()  # (a name per path, not per site)
     return sorted(counts.index, key=lambda name: (-counts[name], name))
 
 
@@ -1524,16 +1524,23 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         color="black",
         label=L["prev"].format(d=report.previous.date()),
     )
-    for xi, n, c in zip(x, city["sites"], city["change"]):
+    # each count written above its bar and above last month's marker (written over the marker it was unreadable)
+    for xi, n, c, before in zip(x, city["sites"], city["change"], city["sites_previous"].fillna(0)):
         ax.annotate(
-            f"{int(n)} ({int(c):+d})", (xi, n), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=9
+            f"{int(n)} ({int(c):+d})",
+            (xi, max(n, before)),
+            xytext=(0, 5),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
         )
     ax.set_xticks(x, [_stage_label(s, lang) for s in stages])
     ax.set_ylabel(L["sites"])
     ax.set_xlabel(L["stage"])
     ax.set_ylim(0, max(1.0, float(max(bottom.max(), city["sites_previous"].max()))) * 1.2)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    # beside the plot, not over the tallest bars; the marker drawn short in it (at full length it ran into its label)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.5, handlelength=2.0)
     ax.set_title(
         L["funnel"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en, d=report.as_of.date())
     )
