@@ -5,6 +5,7 @@ and what Chromium shows with the network off)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from html import escape as html_escape
@@ -18,7 +19,7 @@ from bs4 import BeautifulSoup
 
 from analysis.cli import main
 from analysis.config import PROJ_ROOT, load_city
-from analysis.errors import UsageError
+from analysis.errors import BadInputError, UsageError
 from analysis.report import inputs
 from analysis.report import pages as briefing
 from analysis.report import runner as report
@@ -267,6 +268,37 @@ def _tiny_notebooks(folder: Path, failing: str | None = None) -> Path:
         ]
         nbformat.write(nb, str(folder / name))
     return folder
+
+
+def test_a_folder_without_the_notebooks_is_one_line_before_any_stage_runs(tmp_path):
+    ran = []
+    with pytest.raises(BadInputError) as info:
+        report.build_report(
+            load_city("karamay"),
+            pd.Timestamp("2021-03-22"),
+            tmp_path / "reports",
+            {"key": "x", "extract": "2022-01-10"},
+            "zh",
+            notebooks_dir=tmp_path / "nowhere",
+            log=ran.append,
+        )
+    assert "notebooks are not there" in str(info.value) and "01_clean.ipynb" in str(info.value)
+    assert "\n" not in str(info.value) and not ran and not (tmp_path / "reports" / "karamay" / "2021-03-22").exists()
+
+
+def test_a_project_root_of_data_only_runs_the_notebooks_beside_the_code(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    code = "from analysis.config import NOTEBOOKS_DIR, CODE_ROOT; print(NOTEBOOKS_DIR == CODE_ROOT / 'notebooks')"
+    env = {**os.environ, "FIVEG_PROJECT_ROOT": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
+    (tmp_path / "notebooks").mkdir()  # a project with notebooks of its own runs those
+    code = f"import pathlib; from analysis.config import NOTEBOOKS_DIR as N; print(N == pathlib.Path({str(tmp_path)!r}) / 'notebooks')"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
 
 
 @pytest.mark.slow
@@ -761,6 +793,13 @@ def test_lever_sentence_names_the_blocker_only_when_freeing_it_moves_the_forecas
     flat = briefing.lever_sentence(ctx, levers(0.0, 0.2))
     assert "power hook-up" not in flat and "unchanged" in flat
     assert "电源接入难" in briefing.lever_sentence(SimpleNamespace(lang="zh"), levers(0.1, 4.0))
+    # sites that report no blocker are pushed through and asked why, not "cleared of 'no blocker reported'"
+    unblocked = levers(0.1, 4.0).assign(blocker="none", blocker_zh="未报阻碍")
+    for lang in ("zh", "en"):
+        text = briefing.lever_sentence(SimpleNamespace(lang=lang), unblocked)
+        assert "未报阻碍”" not in text and "'no blocker" not in text and "5" in text
+    assert "push them first" in briefing.lever_sentence(ctx, unblocked)
+    assert "应先督促它们" in briefing.lever_sentence(SimpleNamespace(lang="zh"), levers(0.0, 4.0).assign(blocker="none"))
 
 
 def test_names_on_english_pages_carry_their_pinyin_form():

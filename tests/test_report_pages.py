@@ -305,12 +305,13 @@ def test_blocker_counts_tell_no_blocker_from_not_known():
 
     sites = pd.DataFrame(
         {
-            "stage": ["planned", "construction", "site_access", "construction", "on_air"],
-            "blocker": [None, "power", None, None, None],
+            "stage": ["planned", "construction", "site_access", "construction", "on_air", "unknown"],
+            "blocker": [None, "power", None, None, None, None],
             "blocker_note": [
                 None,
                 None,
                 "site left this stage after 2021-03-22: its blocker on that date is not known",
+                None,
                 None,
                 None,
             ],
@@ -318,7 +319,9 @@ def test_blocker_counts_tell_no_blocker_from_not_known():
     )
     ctx = SimpleNamespace(taskforce=lambda: SimpleNamespace(sites=sites))
     counts = blocker_counts(ctx).set_index("blocker")["sites"].to_dict()
-    assert counts == {"none": 2, "power": 1, "not_known": 1}
+    # every site in the pipeline, as the funnel counts it: one of a status not understood too (it was left out:
+    # "12 in the pipeline" beside the funnel's 14)
+    assert counts == {"none": 3, "power": 1, "not_known": 1}
 
 
 def test_the_blocker_sentence_of_a_city_with_no_pipeline_says_so():

@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Union
 
 from analysis.errors import ConfigError, UsageError
 
-PROJ_ROOT = Path(os.environ.get("FIVEG_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+#: The checkout the code runs from (its notebooks/ beside src/).
+CODE_ROOT = Path(__file__).resolve().parents[2]
+PROJ_ROOT = Path(os.environ.get("FIVEG_PROJECT_ROOT", CODE_ROOT))
 DATA_DIR = PROJ_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = PROJ_ROOT / "reports"
-NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
+#: The report's notebooks: the project's own when it has them, else those shipped beside the code (a project
+#: root of data only, FIVEG_PROJECT_ROOT, runs the package's notebooks on its data).
+NOTEBOOKS_DIR = PROJ_ROOT / "notebooks" if (PROJ_ROOT / "notebooks").is_dir() else CODE_ROOT / "notebooks"
 
 if TYPE_CHECKING:
     import pandas as pd

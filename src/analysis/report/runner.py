@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
-from analysis.errors import AnalysisError, UsageError
+from analysis.errors import AnalysisError, BadInputError, UsageError
 from analysis.report.chrome import decorate_page, vintage_line, write_annex
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, json_ready, read_records
@@ -286,6 +286,9 @@ def build_report(
     `release_stations`: the last report of a run lets go of the cleaned stations once its stages ran
     (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run)."""
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
+    missing = [nb for nb, _, _ in NOTEBOOKS if not (notebooks_dir / nb).is_file()]
+    if missing:  # (said before the stages run, not as papermill's traceback after them)
+        raise BadInputError(f"the report's notebooks are not there ({', '.join(missing)} missing)", notebooks_dir)
     # papermill runs the notebooks in notebooks/: a relative --out would be read from there
     city_dir = Path(out).resolve() / city.key
     city_dir.mkdir(parents=True, exist_ok=True)

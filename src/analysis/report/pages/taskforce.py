@@ -27,7 +27,6 @@ from analysis.report.text import (
 from analysis.taskforce import (
     BLOCKER_EN,
     BLOCKER_ZH,
-    PIPELINE_STAGES,
     STAGE_EN,
     STAGE_ZH,
     describe_tracking_files,
@@ -88,7 +87,8 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
 def blocker_counts(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline per reported blocker (as known on the report date)."""
     tf = ctx.taskforce()
-    s = tf.sites[tf.sites["stage"].isin(PIPELINE_STAGES)]
+    # every site in the pipeline, as the funnel and the blocker chart count them (a site of unknown stage too)
+    s = tf.sites[tf.sites["stage"] != "on_air"]
     # a site without a blocker: not known when it has left the stage it was reported in since, else none
     left = s["blocker_note"].fillna("").str.contains("left", regex=False).to_numpy(bool)
     known = s["blocker"].where(s["blocker"].notna(), np.where(left, "not_known", "none"))
@@ -209,9 +209,11 @@ def lever_sentence(ctx: Context, levers: pd.DataFrame) -> str:
     if not (top["prob_rise"] >= 0.01 or top["year_end_rise"] >= 0.5):  # NaN (no target ahead) is no rise
         return say(L, "levers.sentence_flat", **values)
     blocker = top["blocker_zh"] if L == "zh" else BLOCKER_EN.get(top["blocker"], top["blocker"])
+    key = "levers.sentence" if top["prob_rise"] >= 0.01 else "levers.sentence_count"  # no '100 % to 100 %'
+    # sites that report no blocker are pushed through, not "cleared of 'no blocker reported'"
     return say(
         L,
-        "levers.sentence" if top["prob_rise"] >= 0.01 else "levers.sentence_count",  # no '100 % to 100 %'
+        key + ("_none" if top["blocker"] == "none" else ""),
         blocker=blocker,
         sites=n(top["sites_on_list"]),
         p=prob(top["prob_reach"]),
