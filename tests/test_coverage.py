@@ -128,6 +128,38 @@ def test_key_site_just_inside_and_just_outside(tiny_city):
         assert np.isnan(h["margin_db"])  # a fixed radius has no link margin
 
 
+def test_a_site_nearer_the_edge_than_its_position_is_known_is_counted_neither_way(tiny_city):
+    """The district table, the map and the pages count one verdict: a site placed to 50 m and 5 m inside a
+    station's disc is 'uncertain', not covered (the district table said 6 of 13 covered while the key-site
+    table said 2, and 4 to check)."""
+    city, districts, urban, sites = _frames(tiny_city)
+    import pyproj
+
+    tr = pyproj.Transformer.from_crs(4326, 32645, always_xy=True)
+    inv = pyproj.Transformer.from_crs(32645, 4326, always_xy=True)
+    hx, hy = tr.transform(84.84, 45.60)  # the hospital, in 西区
+    lon, lat = inv.transform(hx + 795.0, hy)
+    st = pd.DataFrame(
+        [("IN", "IN", "CMCC", "n78", lon, lat, pd.Timestamp("2020-01-01"))],
+        columns=["station_id", "name", "operator", "band", "lon", "lat", "on_air_date"],
+    )
+    verdicts = {}
+    for precision in (1.0, 50.0):
+        sites["coord_precision_m"] = precision
+        res = assess_coverage(
+            st, city, as_of="2021-03-22", radius_m=800.0, districts=districts, urban_areas=urban, sites=sites
+        )
+        h = res.sites.set_index("site_id").loc["hospital-01"]
+        west = res.by_district.set_index("district").loc["西区"]
+        verdicts[precision] = (h["verdict"], int(west["n_key_sites_covered"]), int(west["n_key_sites_uncertain"]))
+        assert bool(h["is_covered"])  # (the geometry is the same: only what may be said of it differs)
+    assert verdicts[1.0][0] == "covered" and verdicts[1.0][1] >= 1 and verdicts[1.0][2] == 0
+    assert verdicts[50.0] == ("uncertain", verdicts[1.0][1] - 1, 1)
+    from analysis.maps import _site_layer
+
+    assert {s["verdict"] for s in _site_layer(res) if s["name"] == "医院"} == {"uncertain"}
+
+
 def test_assessment_tables(tiny_city, tiny_stations):
     city, districts, urban, sites = _frames(tiny_city)
     res = assess_coverage(tiny_stations, city, as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)

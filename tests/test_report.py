@@ -296,7 +296,8 @@ def test_a_project_root_of_data_only_runs_the_notebooks_beside_the_code(tmp_path
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
     (tmp_path / "notebooks").mkdir()  # a project with notebooks of its own runs those
-    code = f"import pathlib; from analysis.config import NOTEBOOKS_DIR as N; print(N == pathlib.Path({str(tmp_path)!r}) / 'notebooks')"
+    own = tmp_path / "notebooks"
+    code = f"import pathlib; from analysis.config import NOTEBOOKS_DIR as N; print(N == pathlib.Path({str(own)!r}))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
 
@@ -398,6 +399,8 @@ def test_report_folder_contents(built):
     prov = json.loads((built / "provenance.json").read_text(encoding="utf-8"))
     assert prov["as_of"] == "2021-03-22" and prov["extract_date"] == "2022-01-10" and len(prov["inputs_sha256"]) == 64
     assert prov["package_version"] and prov["city_config_sha256"]
+    head = json.loads((built / "headline.json").read_text(encoding="utf-8"))
+    assert head["cache_hit"] == prov["cache_hit"]  # (the notebooks always found the cache the run had just filled)
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
     # papermill's random cell id is replaced: the same inputs render the same page
     assert 'id="cell-id=injected-parameters"' in (built / "01_clean.html").read_text(encoding="utf-8")
@@ -669,15 +672,14 @@ def test_notes_in_the_pages_language():
 
 
 def test_a_site_within_its_coordinate_precision_is_uncertain():
-    sites = pd.DataFrame(
-        {
-            "site_id": ["a", "b", "c", "d"],
-            "is_covered": [False, True, False, True],
-            "margin_m": [-9.0, 40.0, -900.0, 5.0],
-        }
-    )
-    precision = pd.Series({"a": 3000.0, "b": 20.0, "c": 500.0})
-    assert briefing.site_verdicts(sites, precision).tolist() == ["uncertain", "covered", "uncovered", "covered"]
+    from analysis.coverage import site_verdicts
+
+    covered = pd.Series([False, True, False, True, True])
+    margin = pd.Series([-9.0, 40.0, -900.0, 5.0, 9.0])
+    precision = pd.Series([3000.0, 20.0, 500.0, None, 5000.0])
+    # (a site placed to 5 km is not covered by 9 m either)
+    verdicts = site_verdicts(covered, margin, precision).tolist()
+    assert verdicts == ["uncertain", "covered", "uncovered", "covered", "uncertain"]
 
 
 @pytest.mark.slow
@@ -799,7 +801,9 @@ def test_lever_sentence_names_the_blocker_only_when_freeing_it_moves_the_forecas
         text = briefing.lever_sentence(SimpleNamespace(lang=lang), unblocked)
         assert "未报阻碍”" not in text and "'no blocker" not in text and "5" in text
     assert "push them first" in briefing.lever_sentence(ctx, unblocked)
-    assert "应先督促它们" in briefing.lever_sentence(SimpleNamespace(lang="zh"), levers(0.0, 4.0).assign(blocker="none"))
+    assert "应先督促它们" in briefing.lever_sentence(
+        SimpleNamespace(lang="zh"), levers(0.0, 4.0).assign(blocker="none")
+    )
 
 
 def test_names_on_english_pages_carry_their_pinyin_form():

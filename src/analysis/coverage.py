@@ -1069,8 +1069,20 @@ def _site_table(sites: gpd.GeoDataFrame, on_air: pd.DataFrame, crs, settings: Co
         df[k] = v
     for k in ("distance_m", "nearest_radius_m", "margin_m", "margin_db"):
         df[k] = np.round(out[k], 1)
+    precision = sites["coord_precision_m"] if "coord_precision_m" in sites.columns else np.nan
+    df["coord_precision_m"] = pd.to_numeric(pd.Series(precision, index=df.index), errors="coerce")
+    df["verdict"] = site_verdicts(df["is_covered"], df["margin_m"], df["coord_precision_m"])
     df["x_m"], df["y_m"] = x, y
     return df
+
+
+def site_verdicts(is_covered: pd.Series, margin_m: pd.Series, precision_m: pd.Series) -> pd.Series:
+    """'covered', 'uncovered', or 'uncertain' when the site is nearer the coverage edge than its position is
+    known (|margin| < the coordinates' precision): a site placed to 5 km is neither declared uncovered by
+    259 m nor covered by 9 m. Every count of covered key sites (district table, map, pages) reads this."""
+    verdict = pd.Series(np.where(is_covered.to_numpy(bool), "covered", "uncovered"), index=is_covered.index)
+    uncertain = precision_m.notna() & margin_m.notna() & (margin_m.abs() < precision_m)
+    return verdict.where(~uncertain, "uncertain")
 
 
 def _covered_km2(cover_out, cover_in, polygon) -> tuple[float, float]:
@@ -1122,9 +1134,11 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
                 "urban_covered_km2": urban_covered[0],
                 "urban_covered_indoor_km2": urban_covered[1],
                 "n_key_sites": len(st),
-                "n_key_sites_covered": int(st["is_covered"].sum()),
+                # (covered where the site's position is known well enough to say: `site_verdicts`)
+                "n_key_sites_covered": int((st["verdict"] == "covered").sum()),
+                "n_key_sites_uncertain": int((st["verdict"] == "uncertain").sum()),
                 "n_target_sites": len(tgt),
-                "n_target_sites_covered": int(tgt["is_covered"].sum()),
+                "n_target_sites_covered": int((tgt["verdict"] == "covered").sum()),
             }
         )
     df = pd.DataFrame(rows)
@@ -1159,6 +1173,7 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
         "urban_covered_indoor_pct",
         "n_key_sites",
         "n_key_sites_covered",
+        "n_key_sites_uncertain",
         "n_target_sites",
         "n_target_sites_covered",
         "is_fully_covered",

@@ -166,6 +166,8 @@ def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "
         "<div class='cm-h'>重点场所 Key sites</div>",
         "<div><i class='dia' style='background:#1a9850'></i>已覆盖 covered</div>",
         "<div><i class='dia' style='background:#d73027'></i>未覆盖 not covered (black edge: 4A+ target)</div>",
+        "<div><i class='dia' style='background:#fdae61'></i>待核实 to check "
+        "(nearer the edge than its position is known)</div>",
         "<div><i style='background:#d73027;opacity:.45'></i>缺口 gap (uncovered built-up area / site)</div>",
         "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
     ]
@@ -313,6 +315,14 @@ def _hex_layer(result, on: np.ndarray, hex_size_m: float | None) -> tuple[dict, 
     }, size
 
 
+#: A key site's outdoor verdict as its popup says it (`coverage.site_verdicts`).
+_VERDICT_WORDS = {
+    "covered": "是 yes",
+    "uncovered": "否 no",
+    "uncertain": "待核实 to check (position not known well enough)",
+}
+
+
 def _site_layer(result) -> list[dict]:
     """Key sites with their popup rows: rating, verdict outdoors and indoors, nearest station, margin."""
     sites = []
@@ -324,7 +334,7 @@ def _site_layer(result) -> list[dict]:
             ["等级 rating", (s["rating"] or "—") + (f" ({s['target_note']})" if s["target_note"] else "")],
             [
                 "覆盖 covered",
-                ("是 yes" if s["is_covered"] else "否 no")
+                _VERDICT_WORDS.get(str(s.get("verdict")), "是 yes" if s["is_covered"] else "否 no")
                 + " outdoor, "
                 + ("是 yes" if s["is_covered_indoor"] else "否 no")
                 + " indoor",
@@ -341,7 +351,8 @@ def _site_layer(result) -> list[dict]:
                 "name": _text(s["name_zh"]),
                 "lon": _r(s["lon"], 6),
                 "lat": _r(s["lat"], 6),
-                "covered": bool(s["is_covered"]),
+                # the stage's verdict (`coverage.site_verdicts`): a site placed to 5 km is neither covered nor not
+                "verdict": str(s.get("verdict") or ("covered" if s["is_covered"] else "uncovered")),
                 "target": bool(s["is_target"]),
                 "rows": rows,
             }
@@ -421,7 +432,7 @@ def _overlays(aggregated: bool) -> list[list]:
         ["footprints", "覆盖范围 Footprints (outdoor)", True],
         ["indoor", "室内覆盖 Footprints (indoor)", False],
         ["stations", "基站 Stations (clustered)" if not aggregated else "基站 Stations (hexagons)", True],
-        ["buildout", "建设进度 Buildout (slider)", False],
+        ["buildout", "建设进度 Buildout by month", False],
         ["gaps", "缺口 Gaps", True],
         ["sites", "重点场所 Key sites", True],
         ["candidates", "候选站址 Candidate sites", True],
@@ -510,7 +521,6 @@ def coverage_map(
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
         "defaultBase": basemap,
         "sliderId": "cm-month",
-        "buildoutName": "建设进度 Buildout (slider)",
         "probe": probe,
         "overlays": _overlays(aggregated),
         "view": _opening_view(result),

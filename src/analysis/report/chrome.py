@@ -96,18 +96,17 @@ NOTE_PATTERNS = (
 
 
 def translate_note(note: str, lang: str) -> str | None:
-    """A stage's note in the page's language: English as written; in Chinese the known notes in
-    Chinese words, None for a note this table does not know (shown only in the annex's log)."""
+    """A stage's note in the page's language: the known notes in a reader's words (in English too: the stage
+    writes "city.toml gives no target_share", a page says "no district shares in the city's configuration");
+    an unknown note as written in English, None in Chinese (shown only in the annex's log)."""
     if not isinstance(note, str) or not note.strip():  # a missing basis (NaN) is no note
         return None
     note = note.strip()
-    if lang != "zh":
-        return note
     for pattern, key in NOTE_PATTERNS:
         m = re.fullmatch(pattern, note, flags=re.S)
         if m:
             return say(lang, key, **m.groupdict())
-    return None
+    return note if lang != "zh" else None
 
 
 def next_report_date(as_of) -> pd.Timestamp:

@@ -247,6 +247,9 @@ def _publish(
     headline = read_records(tmp / SUMMARY_NOTEBOOK)
     headline.setdefault("as_of", day)
     prov = {**provenance_of(city, as_of, cleaned, lang), "notes": notes}
+    # whether this run cleaned or reused the cache: the notebooks, run after it, always find the cache
+    # (headline.json said cache_hit true beside provenance.json's false)
+    headline["cache_hit"] = prov["cache_hit"]
     write_annex(
         tmp,
         lang,

@@ -28,7 +28,6 @@ from analysis.report.pages.common import (
     show_provenance,
 )
 from analysis.report.pages.coverage import (
-    coord_precision_m,
     rating_text,
     show_coverage_by_district,
     show_coverage_map,
@@ -36,7 +35,6 @@ from analysis.report.pages.coverage import (
     show_key_sites,
     show_link_budget,
     site_name,
-    site_verdicts,
 )
 from analysis.report.pages.forecast import (
     LONG_HORIZON_MONTHS,

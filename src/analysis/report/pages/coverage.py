@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.report.context import Context
@@ -102,30 +102,6 @@ def rating_text(row, lang: str) -> str:
     return row["rating"]
 
 
-def coord_precision_m(ctx: Context) -> pd.Series:
-    """How well each key site's position is known (sites.csv `coord_precision_m`, by site_id); empty
-    when the city's site list does not say."""
-    path = ctx.city.folder / ctx.city.files["sites"] if "sites" in ctx.city.files else None
-    if path is None or not Path(path).is_file():
-        return pd.Series(dtype=float)
-    sites = pd.read_csv(path, dtype={"site_id": str}, encoding="utf-8-sig")
-    if "site_id" not in sites:
-        return pd.Series(dtype=float)
-    if "coord_precision_m" not in sites:
-        return pd.Series(dtype=float)
-    return pd.to_numeric(sites.set_index("site_id")["coord_precision_m"], errors="coerce")
-
-
-def site_verdicts(sites: pd.DataFrame, precision_m: pd.Series) -> pd.Series:
-    """'covered', 'uncovered', or 'uncertain' when the site is nearer the coverage edge than its
-    position is known (|margin| < coordinate precision): a site placed to 5 km is not declared
-    uncovered by 9 m."""
-    precision = sites["site_id"].astype(str).map(precision_m).astype(float)
-    uncertain = precision.notna() & sites["margin_m"].notna() & (sites["margin_m"].abs() < precision)
-    verdict = sites["is_covered"].map(lambda v: "covered" if v else "uncovered")
-    return verdict.where(~uncertain, "uncertain")
-
-
 def show_key_sites(ctx: Context) -> pd.DataFrame:
     """Every key site of the article: category, rating, covered or not, nearest station and margin."""
     cov = ctx.coverage()
@@ -135,8 +111,10 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
     s = s.sort_values(
         ["category", "site_id"], key=lambda c: c.map(order).fillna(9) if c.name == "category" else c, kind="stable"
     )
-    s["verdict"] = site_verdicts(s, coord_precision_m(ctx)).to_numpy()
-    uncovered_targets = s[s["is_target"] & ~s["is_covered"]]
+    # the stage's verdict (`coverage.site_verdicts`): the district table, the map and the summary count the same
+    uncovered_targets = s[s["is_target"] & (s["verdict"] == "uncovered")]
+    uncertain_targets = s[s["is_target"] & (s["verdict"] == "uncertain")]
+    name = "name_zh" if L == "zh" else "name_en"
     show_step(
         say(L, "key_sites.heading"),
         say(
@@ -146,13 +124,17 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
             is_covered=n((s["verdict"] == "covered").sum()),
             uncertain=n((s["verdict"] == "uncertain").sum()),
             is_target=n(s["is_target"].sum()),
-            uncovered=say(L, "list_sep").join(uncovered_targets["name_zh" if L == "zh" else "name_en"])
-            or say(L, "none"),
+            uncovered=say(L, "list_sep").join(uncovered_targets[name]) or say(L, "none"),
+        )
+        + (
+            say(L, "key_sites.targets_uncertain", names=say(L, "list_sep").join(uncertain_targets[name]))
+            if len(uncertain_targets)
+            else ""
         ),
     )
     yes, no = say(L, "yes"), say(L, "no")
     words = {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
-    precision = s["site_id"].astype(str).map(coord_precision_m(ctx))
+    precision = s["coord_precision_m"] if "coord_precision_m" in s else pd.Series(np.nan, index=s.index)
     table = show_frame(
         ctx,
         "key_sites",
@@ -171,7 +153,7 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source + say(L, "key_sites.source"),
     )
-    record("key_sites_covered", int(s["is_covered"].sum()))
+    record("key_sites_covered", int((s["verdict"] == "covered").sum()))
     record("key_sites_uncertain", int((s["verdict"] == "uncertain").sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
     return table

@@ -79,7 +79,9 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         caption=say(L, "funnel.caption", previous=day(tf.previous)),
         source=ctx.source,
     )
-    show_image(tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx)))
+    show_image(
+        tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx))
+    )
     record("pipeline_total", int(total["sites"]))
     return table
 
@@ -142,7 +144,11 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_image(tf.figures["blockers"], alt=say(L, "blockers.heading"), subtitle=say(L, "fig.blockers", src=_tracking_source(ctx)))
+    show_image(
+        tf.figures["blockers"],
+        alt=say(L, "blockers.heading"),
+        subtitle=say(L, "fig.blockers", src=_tracking_source(ctx)),
+    )
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
     return table
 
@@ -178,7 +184,11 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     )
     if len(tf.supervision):
         table = show_frame(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
-    show_image(tf.figures["days_stuck"], alt=say(L, "supervision.heading"), subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)))
+    show_image(
+        tf.figures["days_stuck"],
+        alt=say(L, "supervision.heading"),
+        subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)),
+    )
     record("supervision_list", int(len(tf.supervision)))
     return table
 
@@ -286,6 +296,13 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
             f"district_targets_{day(city['target_date'])}",
             {x: int(v) for x, v in zip(d["district"].iloc[:-1], d["target_on_air"].iloc[:-1]) if pd.notna(v)},
         )
+    # the districts ahead of their share do not make up for those behind: said when the column does not add up
+    shortfall_sum = float(d["expected_shortfall"].iloc[:-1].sum())
+    caption = ""
+    if round(shortfall_sum) != round(float(city["expected_shortfall"])):
+        caption = say(
+            L, "district_targets.shortfall_sum", districts=n(shortfall_sum), city=n(city["expected_shortfall"])
+        )
     table = show_frame(
         ctx,
         "district_targets",
@@ -302,6 +319,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
                 say(L, "shortfall"): d["expected_shortfall"].map(n),
             }
         ),
+        caption=caption,
         source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
     )
     return table
