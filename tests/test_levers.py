@@ -148,3 +148,20 @@ def test_pipeline_arrivals_counted_by_block_are_those_of_the_whole_array(monkeyp
     want = np.stack([(days <= c).sum(axis=1) for c in clock], axis=1)
     want_floor = np.stack([(days[:, committed] <= c).sum(axis=1) for c in clock], axis=1)
     assert np.array_equal(every, want) and np.array_equal(floor, want_floor)
+
+
+def test_a_supervised_site_that_has_left_its_stage_since_is_a_lever_of_an_unknown_blocker(karamay):
+    """Reported on 2022-01-10, a site that was stuck on an earlier report date and has moved on since has no
+    known blocker on that date: its lever is 'not_known', as the blocker table and chart call it, never
+    'none' (no blocker reported), which would send the bureau after a report the operator never owed."""
+    st, _ = karamay
+    from analysis.forecast import forecast_stations
+
+    cf = forecast_stations(st, "2021-03-31", city="karamay", n_paths=200)
+    stuck = T.list_stuck_sites(st, "2021-03-31", T.stuck_days_of("karamay"), "2022-01-10")
+    keys = T.blocker_keys(stuck)
+    left = stuck["blocker_note"].str.startswith("site left this stage").to_numpy(bool)
+    assert left.any() and (keys[left] == "not_known").all() and (keys[~left & stuck["blocker"].isna()] == "none").all()
+    levers = L.rank_levers(cf, st, "karamay", extract_date="2022-01-10").set_index("blocker")
+    assert levers.loc["not_known", "sites_on_list"] == int(left.sum())
+    assert "none" not in levers.index or levers.loc["none", "sites_on_list"] == int((keys == "none").sum())

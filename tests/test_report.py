@@ -801,6 +801,9 @@ def test_lever_sentence_names_the_blocker_only_when_freeing_it_moves_the_forecas
         text = briefing.lever_sentence(SimpleNamespace(lang=lang), unblocked)
         assert "未报阻碍”" not in text and "'no blocker" not in text and "5" in text
     assert "push them first" in briefing.lever_sentence(ctx, unblocked)
+    unknown = levers(0.1, 4.0).assign(blocker="not_known", blocker_zh="当日未知（其后已离开该阶段）")
+    assert "not known on the date" in briefing.lever_sentence(ctx, unknown)
+    assert "阻碍未知" in briefing.lever_sentence(SimpleNamespace(lang="zh"), unknown)
     assert "应先督促它们" in briefing.lever_sentence(
         SimpleNamespace(lang="zh"), levers(0.0, 4.0).assign(blocker="none")
     )

@@ -343,7 +343,7 @@ def _derive_checked(
         "",
         f"current blocker, as reported on {ext}",
         f"no blocker reported on {ext}",
-        f"site left this stage after {as_of.date()}: its blocker on that date is not known",
+        f"{_LEFT_THE_STAGE}{as_of.date()}: its blocker on that date is not known",
         f"no stage dates: counted in its status reported on {ext}"
         + (", assumed unchanged since before this date" if assumed else "")
         + "; days in stage unknown",
@@ -369,6 +369,18 @@ def _derive_checked(
 
 def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
     return sites["stage"] != "on_air"
+
+
+#: The start of the note of a site whose blocker on the date is not known (`_derive_checked`).
+_LEFT_THE_STAGE = "site left this stage after "
+
+
+def blocker_keys(sites: pd.DataFrame) -> pd.Series:
+    """Each site's blocker as the charts, the pages and the levers count it: the reported one, 'not_known'
+    when the site has left the stage it was in on the date since (its blocker then is not known), else
+    'none' (no blocker reported). One rule for all three: the lever table called the unknown ones 'none'."""
+    left = sites["blocker_note"].fillna("").astype(str).str.startswith(_LEFT_THE_STAGE).to_numpy(bool)
+    return sites["blocker"].where(sites["blocker"].notna(), np.where(left, "not_known", "none"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1556,8 +1568,7 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     lang = figure_lang(lang)
     L = _T[lang]
     s = report.sites[_in_pipeline(report.sites)].copy()
-    key = s["blocker"].where(s["blocker"].notna(), np.where(s["stage"] == s["status_at_extract"], "none", "not_known"))
-    s["key"] = key
+    s["key"] = blocker_keys(s)
     shown, rest = _chart_districts(report)
     cats = [b for b in (*BLOCKERS, "none", "not_known") if (s["key"] == b).any()] or ["none"]
     table = (

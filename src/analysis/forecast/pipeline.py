@@ -184,7 +184,13 @@ def rank_levers(cf, stations: pd.DataFrame, city=None, extract_date=None, seed: 
     forecast: the top-down pace already holds the usual share of blocked sites, so only what freeing
     them changes is added. Only the blocker's own sites are simulated, each blocker from its own
     seeded stream (the same numbers whatever the other blockers hold)."""
-    from analysis.taskforce import StagesOn, list_stuck_sites, measure_pipeline_durations, stuck_days_of
+    from analysis.taskforce import (
+        StagesOn,
+        blocker_keys,
+        list_stuck_sites,
+        measure_pipeline_durations,
+        stuck_days_of,
+    )
 
     fc = cf.city
     if not has_pipeline_columns(stations) or fc.as_of is None:
@@ -197,7 +203,8 @@ def rank_levers(cf, stations: pd.DataFrame, city=None, extract_date=None, seed: 
     factors = season.factors if season is not None else None
     durations = measure_pipeline_durations(stations, as_of, extract_date, factors, stages_on=stages_on)
     clock = season_clock(as_of, fc.path_index, factors)
-    blockers = stuck["blocker"].fillna("none")
+    # (a site that has left its stage since the date has a blocker not known, not none: `blocker_keys`)
+    blockers = blocker_keys(stuck)
     rows = []
     for blocker in sorted(blockers.unique()):
         ids = stuck.loc[blockers == blocker, "station_id"]

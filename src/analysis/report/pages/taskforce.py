@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from analysis.config import OPERATOR_NAMES_ZH
@@ -29,6 +28,7 @@ from analysis.taskforce import (
     BLOCKER_ZH,
     STAGE_EN,
     STAGE_ZH,
+    blocker_keys,
     describe_tracking_files,
 )
 
@@ -92,9 +92,7 @@ def blocker_counts(ctx: Context) -> pd.DataFrame:
     # every site in the pipeline, as the funnel and the blocker chart count them (a site of unknown stage too)
     s = tf.sites[tf.sites["stage"] != "on_air"]
     # a site without a blocker: not known when it has left the stage it was reported in since, else none
-    left = s["blocker_note"].fillna("").str.contains("left", regex=False).to_numpy(bool)
-    known = s["blocker"].where(s["blocker"].notna(), np.where(left, "not_known", "none"))
-    return known.value_counts().rename_axis("blocker").rename("sites").reset_index()
+    return blocker_keys(s).value_counts().rename_axis("blocker").rename("sites").reset_index()
 
 
 def blocker_sentence(ctx: Context) -> str:
@@ -223,7 +221,7 @@ def lever_sentence(ctx: Context, levers: pd.DataFrame) -> str:
     # sites that report no blocker are pushed through, not "cleared of 'no blocker reported'"
     return say(
         L,
-        key + ("_none" if top["blocker"] == "none" else ""),
+        key + ({"none": "_none", "not_known": "_not_known"}.get(top["blocker"], "")),
         blocker=blocker,
         sites=n(top["sites_on_list"]),
         p=prob(top["prob_reach"]),
