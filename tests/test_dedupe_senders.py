@@ -388,3 +388,41 @@ def test_a_site_in_the_pipeline_by_a_station_on_air_stays_a_site_of_its_own(tmp_
     assert sorted(st.index) == ["CMCC-700101", "CMCC-T1"]
     assert not st.loc["CMCC-T1", "is_on_air"] and st.loc["CMCC-700101", "is_on_air"]
     assert "this is still in the pipeline" in st.loc["CMCC-T1", "notes"]
+
+
+def test_gnb_ids_in_hex_or_after_the_network_code_are_read_as_the_decimal_id(tmp_path, city):
+    """0x… and bare hex (letters), MCC-MNC-ID and MCC+MNC+ID as one number name the decimal gNB ID: the
+    OpenCelliD cells 800 m off join their station by it, and one gNB in two forms is one station."""
+    folder = tmp_path / "in"
+    spots = [_offset(3000.0 * k, bearing=45.0 * k) for k in range(5)]
+    codes = ["0x1A2B3", "1A2B4", "460-00-107189", "46000107190", "107187"]  # 0x1A2B3 = 107187
+    _write(
+        folder,
+        "中国移动_gNB.csv",
+        GNB_HEADER,
+        [f"{c},站{i},中国移动,{x:.7f},{y:.7f},n41,2021-03-05" for i, (c, (x, y)) in enumerate(zip(codes, spots))],
+    )
+    far = [_offset(800.0, lon=x, lat=y) for x, y in spots[:4]]
+    _ocid(folder, [(107187 + k, *xy) for k, xy in enumerate(far)])
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert "CMCC-107187" in st.index and "CMCC-0X1A2B3" not in st.index
+    assert st.loc["CMCC-107188", "site_code"] == "107188"
+    assert "gNB ID 1A2B4 read as 107188 (hexadecimal)" in st.loc["CMCC-107188", "notes"]
+    assert "MCC-MNC 460-00 before the ID" in st.loc["CMCC-107189", "notes"]
+    assert "MCC 460 and MNC 00 before the ID" in st.loc["CMCC-107190", "notes"]
+    assert st["in_operator_reports"].all()  # no cell 800 m off left as a station of its own
+    assert st["opencellid_cells"].tolist() == [3, 3, 3, 3]
+    assert len(st) == 4  # 107187 sent twice (0x1A2B3 and 107187, one place): one station
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [("0XFF", "255"), ("C3504", "800004"), ("460_01_12", "12"), ("46011800003", "800003"), ("800003", None),
+     ("4294967295", None), ("SITE_A", None), ("0XFFFFFFFFF", None)],
+)
+def test_read_gnb_ids_forms(code, expected):
+    from analysis.clean.parse import read_gnb_ids
+
+    ids, _ = read_gnb_ids(pd.Series([code], dtype="string"))
+    assert (None if pd.isna(ids[0]) else ids[0]) == expected

@@ -596,6 +596,52 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return lon.where(lon.notna(), pd.NA), lat.where(lat.notna(), pd.NA)
 
 
+# --- gNB IDs -----------------------------------------------------------------------------------
+
+#: A gNB ID is 22 to 32 bits (3GPP TS 38.413): a larger number is not one, whatever it is written as.
+GNB_ID_MAX = 2**32 - 1
+_GNB_HEX = re.compile(r"^0X(?P<hex>[0-9A-F]+)$")
+#: Hex without 0x: only hex digits, at least one a letter (a number of decimal digits only stays decimal).
+_GNB_BARE_HEX = re.compile(r"^[0-9A-F]*[A-F][0-9A-F]*$")
+#: The network's code before the ID: MCC-MNC-ID (460-00-800002, 460_0_800002).
+_GNB_PLMN_PARTS = re.compile(r"^(?P<mcc>[2-7]\d{2})[-_.:/](?P<mnc>\d{2,3})[-_.:/](?P<id>\d+)$")
+#: MCC and a two-digit MNC written before the ID as one number (46000800003): told by being too large
+#: for a gNB ID.
+_GNB_PLMN_JOINED = re.compile(r"^(?P<mcc>[2-7]\d{2})(?P<mnc>\d{2})(?P<id>\d+)$")
+
+
+def _read_gnb_id(text: str) -> tuple[str, str] | None:
+    """The decimal gNB ID a gNB ID column's code says and how it was read; None for a plain decimal
+    (as it is) or a text that is no gNB ID in any of these forms (kept as the code it is)."""
+    if text.isdigit():
+        joined = _GNB_PLMN_JOINED.match(text) if int(text) > GNB_ID_MAX else None
+        if joined and int(joined["id"]) <= GNB_ID_MAX:
+            return str(int(joined["id"])), f"MCC {joined['mcc']} and MNC {joined['mnc']} before the ID"
+        return None
+    found = _GNB_HEX.match(text)
+    if found or _GNB_BARE_HEX.match(text):
+        value = int(found["hex"] if found else text, 16)
+        return (str(value), "hexadecimal") if value <= GNB_ID_MAX else None
+    parts = _GNB_PLMN_PARTS.match(text)
+    if parts and int(parts["id"]) <= GNB_ID_MAX:
+        return str(int(parts["id"])), f"MCC-MNC {parts['mcc']}-{parts['mnc']} before the ID"
+    return None
+
+
+def read_gnb_ids(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The codes of a gNB ID column (normalised: upper case, trimmed) as decimal gNB IDs: 0xC3500 and C3504
+    (hex), 460-00-800002 and 46000800003 (the network's MCC and MNC before the ID). Returns the IDs read
+    and how each was read, both NA where the code is a plain decimal or no gNB ID of these forms."""
+    codes_of, uniques = factorize_text(codes)
+    read = [None if pd.isna(u) else _read_gnb_id(str(u)) for u in uniques] + [None]
+    ids = np.array([r[0] if r else None for r in read], dtype=object)
+    how = np.array([r[1] if r else None for r in read], dtype=object)
+    return (
+        pd.Series(ids[codes_of], index=codes.index, dtype=object),
+        pd.Series(how[codes_of], index=codes.index, dtype=object),
+    )
+
+
 # --- labels ------------------------------------------------------------------------------------
 
 

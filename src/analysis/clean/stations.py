@@ -32,6 +32,7 @@ from analysis.clean import parse
 from analysis.clean.dedupe import (
     DUPLICATE_RADIUS_M,
     MATCH_RADIUS_M,
+    SENDER_GNB_ID,
     SENDER_OPERATOR,
     SENDER_TOWER,
     dedupe_keys,
@@ -1168,6 +1169,7 @@ def _clean_tables(
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     sender = _senders_of_rows(raw, tables)
+    _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
@@ -1289,6 +1291,24 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
     of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
     return np.asarray(of_pair, dtype=np.int8)[at]
+
+
+def _read_gnb_id_forms(rec: pd.DataFrame, sender: np.ndarray) -> None:
+    """The codes of gNB ID columns written in hex or after the network's MCC and MNC (0xC3500, C3504,
+    460-00-800002, 46000800003) as the decimal gNB ID OpenCelliD's cells carry (in place, said in the notes):
+    one gNB in two forms is then one station, and its cells join it by their ID."""
+    at = np.flatnonzero(sender == SENDER_GNB_ID)
+    if not len(at):
+        return
+    codes = rec["site_code"].iloc[at]
+    ids, how = parse.read_gnb_ids(codes)
+    read = how.notna().to_numpy()
+    if not read.any():
+        return
+    rows = codes.index[read]
+    rec.loc[rows, "site_code"] = ids[read].to_numpy(dtype=object)
+    said = "gNB ID " + codes[read].astype(object) + " read as " + ids[read] + " (" + how[read] + ")"
+    _add_notes(rec, said)
 
 
 def _add_notes(rec: pd.DataFrame, notes: pd.Series) -> None:
