@@ -418,8 +418,16 @@ def test_gnb_ids_in_hex_or_after_the_network_code_are_read_as_the_decimal_id(tmp
 
 @pytest.mark.parametrize(
     "code, expected",
-    [("0XFF", "255"), ("C3504", "800004"), ("460_01_12", "12"), ("46011800003", "800003"), ("800003", None),
-     ("4294967295", None), ("SITE_A", None), ("0XFFFFFFFFF", None)],
+    [
+        ("0XFF", "255"),
+        ("C3504", "800004"),
+        ("460_01_12", "12"),
+        ("46011800003", "800003"),
+        ("800003", None),
+        ("4294967295", None),
+        ("SITE_A", None),
+        ("0XFFFFFFFFF", None),
+    ],
 )
 def test_read_gnb_ids_forms(code, expected):
     from analysis.clean.parse import read_gnb_ids

@@ -921,6 +921,13 @@ def _crs(text: str) -> str:
     return found.pop() if len(found) == 1 and "other" not in found else "unknown"
 
 
+def crs_of_label(text: str) -> str | None:
+    """'wgs84', 'gcj02' or 'bd09' where a label (a column's header: 经度(GCJ02), 高德经度, GPS纬度) names that
+    system, else None."""
+    found = _crs(unicodedata.normalize("NFKC", str(text)))
+    return found if found in ("wgs84", "gcj02", "bd09") else None
+
+
 def parse_crs(values: pd.Series) -> pd.Series:
     """坐标系 labels to 'wgs84', 'gcj02', 'bd09' or 'unknown'; None where not said."""
     return _map_uniques(values, _crs)
