@@ -438,3 +438,17 @@ def test_xy_headers_of_metres_are_no_position_and_the_error_lists_the_headers_no
     path.write_text("编号,X坐标,Y坐标,备注\nA1,3850123.5,512345.2,\n", encoding="utf-8")
     with pytest.raises(BadInputError, match="headers not recognised: 编号, X坐标, Y坐标, 备注"):
         read_station_file(path)
+
+
+def test_excels_text_marker_is_read_as_excel_shows_it(tmp_path):
+    """'14032000004 is the code 14032000004 (Excel's text marker), on any text field; an inner ' stays."""
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "站址编码,站名,经度,纬度,开通日期\n'14032000004,'甲站,113.47,37.83,'2020-01-19\n14032000005,O'Neil,113.4,37.8,\n",
+        encoding="utf-8",
+    )
+    [table] = read_station_file(path)
+    assert table.frame["site_code"].tolist() == ["14032000004", "14032000005"]
+    assert table.frame["name"].tolist() == ["甲站", "O'Neil"]
+    assert table.frame.loc[0, "on_air_date"] == "2020-01-19"
+    assert any("1 in site_code, 1 in name, 1 in on_air_date" in note for note in table.notes)

@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from analysis.clean.parse import crs_of_label
+from analysis.clean.parse import arrow_text, crs_of_label
 from analysis.errors import BadInputError
 
 #: Canonical field -> header synonyms seen in operator, tower-company and export files.
@@ -656,6 +657,30 @@ def _position_system(rows: list[list], header: range, mapping: dict[int, str]) -
     return crs, note, unread
 
 
+def _without_text_marker(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The cells of `fields` that begin with Excel's text marker (an apostrophe: '14032000004 is the code
+    14032000004 kept as text) without it, as Excel shows them; and a note of how many. A column none of
+    whose cells begins with one is left as it is (one Arrow test per column of a national file)."""
+    marked: dict[str, int] = {}
+    for column in fields:
+        if column not in frame.columns:
+            continue
+        text = frame[column]
+        as_arrow = text if isinstance(text.dtype, pd.StringDtype) else text.astype("string")
+        starts = pc.starts_with(arrow_text(as_arrow), "'") if len(text) else None
+        count = int(pc.sum(starts).as_py() or 0) if starts is not None else 0
+        if count:
+            at = pc.fill_null(starts, False).to_numpy(zero_copy_only=False)
+            values = text.astype(object).copy()
+            values[at] = text[at].astype(str).str[1:].replace("", None).to_numpy(dtype=object)
+            frame[column] = values.astype(text.dtype)
+            marked[column] = count
+    if not marked:
+        return frame, []
+    said = ", ".join(f"{n} in {column}" for column, n in marked.items())
+    return frame, [f"cells beginning with Excel's text marker ' read without it ({said})"]
+
+
 def _with_header_crs(frame: pd.DataFrame, header: _Header) -> tuple[pd.DataFrame, list[str]]:
     """The table with the coordinate system its position's header names as every row's crs (a 坐标系 column's
     own value kept where a row gives one), and the note saying so; as it is when the header names none."""
@@ -877,6 +902,8 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
     frame, notes = _with_header_crs(frame, header)
+    frame, marker_notes = _without_text_marker(frame, fields if header.kind == "operator" else [])
+    notes += marker_notes
     if header.cgi:
         frame, note = _site_codes_from_cgi(frame)
         frame["site_code"] = _as_one_chunk(frame["site_code"])
@@ -1156,7 +1183,9 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
             continue
         sheet_notes = [f"sheet {title!r}: {filled} cells merged over several rows read in each row"] if filled else []
         frame, crs_notes = _with_header_crs(frame, header)
-        sheet_notes += [f"sheet {title!r}: {note}" for note in crs_notes]
+        fields = list(header.mapping.values()) if header.kind == "operator" else []
+        frame, marker_notes = _without_text_marker(frame, fields)
+        sheet_notes += [f"sheet {title!r}: {note}" for note in crs_notes + marker_notes]
         if header.cgi:
             frame, note = _site_codes_from_cgi(frame)
             sheet_notes.append(f"sheet {title!r}: {note}")
