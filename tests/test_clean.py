@@ -19,6 +19,7 @@ from analysis import geo
 from analysis.clean.sources import OPENCELLID_COLUMNS
 from analysis.clean.stations import clean_stations, clean_to_folder, parse_gnb_id_bits
 from analysis.errors import BadInputError, UsageError
+from analysis.schemas import on_air_at
 
 AS_OF = "2022-01-10"
 # Points in Karamay's districts (WGS-84), far enough apart to be distinct stations.
@@ -459,6 +460,34 @@ def test_decommissioned_stations_are_not_on_air(tmp_path):
     assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "planned"}
     assert st_["is_on_air"].to_dict() == {1: True, 2: False, 3: False, 4: False}
     assert "on air from 2020-05-12" in st_.loc[2, "notes"]
+    # the day it went on air is kept; it is off air from the report's date, which the notes say is no report
+    assert st_.loc[2, "on_air_date"] == pd.Timestamp("2020-05-12")
+    assert st_.loc[2, "off_air_date"] == pd.Timestamp(AS_OF)
+    assert f"decommissioned by {AS_OF}, date not reported" in st_.loc[2, "notes"]
+    assert st_["off_air_date"].isna().tolist() == [True, False, False, True]
+
+
+def test_a_reported_off_air_date_is_kept_and_counts_stop_at_it(tmp_path):
+    header = [*HEADER, "退网日期"]
+    write_csv(tmp_path / "a.csv", [[*row(0), ""], [*row(1, status="已退网"), "2021-05-20"]], header=header)
+    st_ = clean(tmp_path).stations.set_index("source_row")
+    assert st_.loc[2, "off_air_date"] == pd.Timestamp("2021-05-20")
+    assert st_.loc[2, "status"] == "decommissioned" and not st_.loc[2, "is_on_air"]
+    assert on_air_at(st_, "2021-05-19").tolist() == [True, True]
+    assert on_air_at(st_, "2021-05-20").tolist() == [True, False]
+
+
+def test_a_station_listed_again_after_its_decommission_is_on_air_with_its_history(tmp_path):
+    """已拆除 with its old on-air date and, later in the same list or in another file, 开通 on a later day."""
+    write_csv(tmp_path / "a.csv", [row(0, date="2021-06-15", status="开通"), row(0, status="已拆除"), row(1)])
+    write_csv(tmp_path / "b.csv", [row(1, status="退网")])
+    st_ = clean(tmp_path).stations.set_index("site_code")
+    back = st_.loc["650203000000"]
+    assert back["status"] == "on_air" and back["is_on_air"] and pd.isna(back["off_air_date"])
+    assert back["on_air_date"] == pd.Timestamp("2020-05-12")
+    assert "on air again from 2021-06-15 (first on air 2020-05-12)" in back["notes"]
+    gone = st_.loc["650203000001"]  # (a 退网 list with the same on-air date: no re-opening)
+    assert gone["status"] == "decommissioned" and gone["off_air_date"] == pd.Timestamp(AS_OF)
 
 
 def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):

@@ -128,6 +128,11 @@ def fate_cell_rows(
     return cell_fate
 
 
+#: Fields of the raw rows shown in the quarantine only where a row in it fills them: a field newer than most
+#: files (a 退网 list's date) leaves the quarantine of the files that lack it as it was.
+_SHOWN_WHEN_FILLED = ("off_air_date",)
+
+
 def build_quarantine(
     raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame, cell_fate: pd.DataFrame
 ) -> pd.DataFrame:
@@ -139,7 +144,8 @@ def build_quarantine(
     cell_out = _as_python_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
-    rest = [c for c in quarantine.columns if c not in lead]
+    empty = [c for c in _SHOWN_WHEN_FILLED if c in quarantine.columns and quarantine[c].isna().all()]
+    rest = [c for c in quarantine.columns if c not in lead and c not in empty]
     return (
         quarantine[lead + rest]
         .sort_values(["source_file", "source_sheet", "source_row"], na_position="first", kind="stable")

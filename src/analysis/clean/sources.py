@@ -198,6 +198,23 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "site_access_date": ("进场日期", "进场时间", "site_access_date"),
     "construction_date": ("开工日期", "开工时间", "建设日期", "construction_date"),
     "power_hookup_date": ("电源接入日期", "引电日期", "电源接入时间", "power_hookup_date"),
+    # the day a station was taken off air (a 退网 list's date)
+    "off_air_date": (
+        "退网日期",
+        "退网时间",
+        "拆除日期",
+        "拆除时间",
+        "退服日期",
+        "退服时间",
+        "下线日期",
+        "关停日期",
+        "off_air_date",
+        "offair_date",
+        "decommission_date",
+        "decommissioned_date",
+        "decommissioning_date",
+        "date_decommissioned",
+    ),
 }
 FIELDS = tuple(HEADER_SYNONYMS)
 

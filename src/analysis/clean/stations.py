@@ -718,8 +718,23 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     notes = _append_note(
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
+    rec["off_air_date"], notes = _parse_off_air_dates(raw, notes, as_of)
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _parse_off_air_dates(raw: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """The off-air dates (退网日期, 拆除日期) rows report, NaT where none is; one unreadable, or after the
+    report's date (not off air yet on it), set aside with a note."""
+    text = raw["off_air_date"]
+    if _is_all_missing(text):  # (every file but a 退网 list's)
+        return pd.Series(np.full(len(text), np.datetime64("NaT", "ns")), index=raw.index, copy=False), notes
+    dates = parse.read_dates(text, raw["source_file"]).dates
+    said = _text(raw, "off_air_date")
+    notes = _append_note(notes, text.notna() & dates.isna(), "off-air date unreadable: ", said, "; ")
+    later = dates > as_of
+    notes = _append_note(notes, later, "off-air date ", said, " is after the report's date: not off air on it; ")
+    return dates.mask(later), notes
 
 
 def _note_date_readings(notes: pd.Series, reading, text: pd.Series, column: str) -> pd.Series:
@@ -1213,7 +1228,7 @@ def _clean_tables(
     n_tenants = _count_notes(rec["notes"], "of a shared tower row")
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
-    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id], as_of_ts)
     del rec, dd  # (before the sources' labels are made)
     own_labels, member_sources = _member_sources(raw, *members)
     del members
@@ -1417,12 +1432,12 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
 
 
 def _operator_stations(
-    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series
+    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
     position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
-    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
+    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values(), "off_air_date"]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1434,6 +1449,7 @@ def _operator_stations(
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
+    history = _off_air_history(rec, member_at, member_station, len(heads))
     columns, firsts, no_dates = {}, {}, None
     for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
         values = rec.pop(c)
@@ -1466,7 +1482,6 @@ def _operator_stations(
         reported.iloc[at] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
         notes = _join_unique_sorted(pd.Series(group_head), notes_all.take(group_at)).reindex(several_heads)
         note_text.iloc[at] = notes.to_numpy(dtype=object)
-    off_air = said_all.to_numpy()[member_at] == "decommissioned"
     del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
@@ -1478,7 +1493,7 @@ def _operator_stations(
     if said_without_date.any():  # (a setting of no row still copies the column)
         st.loc[said_without_date, "status"] = "unknown"
     st["notes"] = note_text
-    _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
+    _mark_off_air(st, history, as_of)
     # the file of each row as a category (a national file names a handful of files: a byte a row, not its
     # name again); typed as text when the table is finished
     file = pd.Categorical(raw["source_file"])
@@ -1533,16 +1548,88 @@ def _holds_already(values: pd.Series, put: np.ndarray) -> bool:
     return pd.Series(put, dtype=values.dtype).equals(values.reset_index(drop=True))
 
 
-def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
-    """Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
-    that date is kept in the notes (when it went off air is not reported, so no count includes it)."""
-    if off_air.any():
-        was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
-        st.loc[off_air, "notes"] = ("reported decommissioned; on air from " + was).fillna("reported decommissioned") + (
-            "; " + st.loc[off_air, "notes"]
-        ).fillna("")
-        st.loc[off_air, "status"] = "decommissioned"
-        st.loc[off_air, "on_air_date"] = pd.NaT
+def _off_air_history(
+    rec: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray, n: int
+) -> pd.DataFrame | None:
+    """Per station (by position) with a record taken off air (退网, 拆除, or an off-air date reported): the
+    latest off-air date reported (NaT none), the earliest on-air date of its records, and the latest
+    on-air date of its records on air after it went off (re-opened: 开通 again, later than the 已拆除 record's
+    own dates; NaT none). None when no record is taken off air (a national file: one comparison)."""
+    said = rec["reported_status"].to_numpy()[member_at]
+    off_date = rec["off_air_date"].to_numpy()[member_at]
+    off = (said == "decommissioned") | ~np.isnat(off_date)
+    off &= member_station >= 0
+    if not off.any():
+        return None
+    on_date = rec["on_air_date"].to_numpy()[member_at]
+    stations = np.unique(member_station[off])
+    mine = np.isin(member_station, stations)
+    frame = pd.DataFrame(
+        {"station": member_station[mine], "off": off[mine], "on_air": on_date[mine], "off_air": off_date[mine]}
+    )
+    # the day the record taken off air speaks of: its off-air date, else its own on-air date
+    frame["off_said"] = frame["off_air"].where(frame["off_air"].notna(), frame["on_air"]).where(frame["off"])
+    by = frame.groupby("station", sort=True)
+    out = pd.DataFrame(
+        {
+            "off_air_date": by["off_air"].max(),
+            "first_on_air": by["on_air"].min(),
+            "off_said": by["off_said"].max(),
+            "latest_live": frame["on_air"].where(~frame["off"]).groupby(frame["station"]).max(),
+        }
+    )
+    out["reopened_on"] = out["latest_live"].where(out["latest_live"] > out["off_said"])
+    return out[["off_air_date", "first_on_air", "reopened_on"]]
+
+
+def _mark_off_air(st: pd.DataFrame, history: pd.DataFrame | None, as_of: pd.Timestamp) -> None:
+    """Stations a record takes off air (退网, 拆除; `_off_air_history`): status decommissioned, on air from
+    their on-air date until their off-air date (reported, else the report's date, said so); one on air
+    again after it (a later 开通 record) is on air from its first on-air date, the history in its notes."""
+    if history is None:
+        return
+    at = history.index.to_numpy()
+    reopened = history["reopened_on"].notna().to_numpy()
+    day = functools.partial(pd.Series.dt.strftime, date_format="%Y-%m-%d")
+    gone, back = at[~reopened], at[reopened]
+    if len(back):
+        h = history[reopened]
+        said = (
+            "taken off air"
+            + (" on " + day(h["off_air_date"].dt)).fillna("")
+            + " and on air again from "
+            + day(h["reopened_on"].dt)
+            + " (first on air "
+            + day(h["first_on_air"].dt).fillna("date not reported")
+            + ")"
+        )
+        _prefix_notes(st, back, said.to_numpy(dtype=object))
+        st.iloc[back, st.columns.get_loc("on_air_date")] = h["first_on_air"].to_numpy()
+        st.iloc[back, st.columns.get_loc("off_air_date")] = pd.NaT
+    if len(gone):
+        h = history[~reopened]
+        reported = h["off_air_date"].notna()
+        off_date = h["off_air_date"].where(reported, as_of)
+        said = (
+            "reported decommissioned"
+            + ("; on air from " + day(st["on_air_date"].iloc[gone].dt)).fillna("").to_numpy(dtype=object)
+            + np.where(
+                reported,
+                "; off air from " + day(off_date.dt).to_numpy(dtype=object),
+                f"; decommissioned by {as_of:%Y-%m-%d}, date not reported",
+            )
+        )
+        _prefix_notes(st, gone, said)
+        st.iloc[gone, st.columns.get_loc("status")] = "decommissioned"
+        st.iloc[gone, st.columns.get_loc("off_air_date")] = off_date.to_numpy()
+
+
+def _prefix_notes(st: pd.DataFrame, at: np.ndarray, said: np.ndarray) -> None:
+    """`said` before the notes of the stations at positions `at`."""
+    prior = st["notes"].iloc[at].to_numpy(dtype=object)
+    st.iloc[at, st.columns.get_loc("notes")] = [
+        s if p is None or p != p or p == "" else f"{s}; {p}" for s, p in zip(said, prior, strict=True)
+    ]
 
 
 def _attach_opencellid(
@@ -1913,9 +2000,13 @@ def read_stations(
     DataFrame without a point per station (0.1 s per 10^5 stations a stage using lon/lat does not
     need). Anything else is a one-line BadInputError naming the file."""
     path = Path(path)
-    required = STATION_COLUMNS if required is None else required
+    # (a table cleaned before stations had an off-air date reads as one where none was taken off air)
+    fill_off_air = required is None and columns is None
+    required = tuple(c for c in STATION_COLUMNS if c != "off_air_date") if required is None else required
     frame = read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
     frame = frame.drop(columns="geometry", errors="ignore")
+    if fill_off_air and "off_air_date" not in frame.columns:
+        frame.insert(frame.columns.get_loc("on_air_date") + 1, "off_air_date", pd.Series(pd.NaT, index=frame.index))
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
     if not geometry:
