@@ -490,6 +490,39 @@ def test_a_station_listed_again_after_its_decommission_is_on_air_with_its_histor
     assert gone["status"] == "decommissioned" and gone["off_air_date"] == pd.Timestamp(AS_OF)
 
 
+def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
+    """预计开通 and a pipeline stage dated after the report are sites with a planned on-air date; 已取消 is
+    quarantined as cancelled; 暂缓 keeps its stage with a blocker; a word not understood is named."""
+    write_csv(
+        tmp_path / "a.csv",
+        [
+            row(0, status="预计开通", date="2021-06-30"),
+            row(1, status="在建", date="2022-03-01"),
+            row(2, status="已取消", date=""),
+            row(3, status="在建暂缓", date=""),
+            row(4, status="搬迁中", date=""),
+            row(5, status="谈点", date=""),
+        ],
+    )
+    r = clean(tmp_path)
+    st_ = r.stations.set_index("source_row")
+    assert st_["status"].to_dict() == {
+        1: "planned",
+        2: "construction",
+        4: "construction",
+        5: "unknown",
+        6: "site_access",
+    }
+    assert not st_["is_on_air"].any()
+    assert "planned on-air date 2022-03-01" in st_.loc[2, "notes"]
+    assert "the planned on-air date" in st_.loc[1, "notes"]
+    assert st_.loc[4, "blocker"] == "other" and "on hold" in st_.loc[4, "notes"]
+    assert "status 搬迁中 not understood" in st_.loc[5, "notes"]
+    assert r.summary["notes"]["status_words_not_understood"] == {"搬迁中": 1}
+    assert fates(r) == {(3, "quarantined", "cancelled")}
+    assert "cancelled" in r.summary["reason_meanings"]
+
+
 def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):
     x, y = P[0]
     step = 0.0005  # ~39 m: A - C - B, with A and B 78 m apart

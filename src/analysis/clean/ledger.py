@@ -36,6 +36,11 @@ QUARANTINE_REASONS = {
     "not_nr": "an OpenCelliD cell of another radio (GSM, UMTS, LTE, CDMA): not a 5G cell",
     "unparseable_cell_id": "the OpenCelliD cell identity (NCI) or network code is not a number",
 }
+#: Reasons added after the first summaries were written: their meanings are listed in a summary where a row
+#: has one (so that the summary of inputs without such rows stays as it was).
+LATER_QUARANTINE_REASONS = {
+    "cancelled": "the status says the planned site was cancelled (已取消): no station, no site of the pipeline",
+}
 #: Why a row was merged into another.
 MERGE_REASONS = {
     "exact_duplicate": "the same record repeated",
@@ -198,7 +203,11 @@ def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, cont
         "parameters": context["parameters"],
         "files": context["files"],
         "failed_files": context["failed_files"],
-        "reason_meanings": {**QUARANTINE_REASONS, **MERGE_REASONS},
+        "reason_meanings": {
+            **QUARANTINE_REASONS,
+            **MERGE_REASONS,
+            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if (reasons == r).any()},
+        },
     }
     check_ledger(summary)
     return summary

@@ -789,6 +789,8 @@ def parse_bands(values: pd.Series) -> pd.Series:
 
 
 _STATUS_RULES = (
+    # a planned site given up (已取消): no site of the pipeline, no station (`clean` quarantines it)
+    ("cancelled", ("已取消", "取消", "撤销", "作废", "cancelled", "canceled", "cancel")),
     (
         "decommissioned",
         (
@@ -810,11 +812,26 @@ _STATUS_RULES = (
     ),
     (
         "on_air",
-        ("已开通", "开通", "在网", "入网", "在用", "运行", "已建成", "onair", "on_air", "active", "live", "inservice"),
+        (
+            "已开通",
+            "开通",
+            "在网",
+            "入网",
+            "在用",
+            "运行",
+            "已建成",
+            "交维",  # 已交维: handed over to maintenance, after acceptance: on air
+            "onair",
+            "on_air",
+            "active",
+            "live",
+            "inservice",
+        ),
     ),
     ("power_hookup", ("电源接入", "引电", "电源", "power")),
     ("construction", ("在建", "建设", "施工", "开工", "construction", "building")),
-    ("site_access", ("进场", "入场", "access")),
+    # 谈点: negotiating the site with its owner, the step of site access
+    ("site_access", ("进场", "入场", "谈点", "谈站", "洽谈", "access")),
     ("site_selection", ("选址", "selection", "siting")),
     ("planned", ("规划", "立项", "计划", "待建", "planned", "plan")),
 )
@@ -822,15 +839,24 @@ _STATUS_RULES = (
 
 #: Not on air, however it is said (待开通, 尚未开通, 未在网, 不在网, not active, inactive, offline …): a site, not a
 #: station on air. (在网, active and their like are also words of the on-air rule: the negation is tested first.)
+_ON_AIR_WORDS = r"(开通|入网|在网|在用|运行|上线|onair|active|live|inservice)"
 _NOT_YET_ON_AIR = re.compile(
-    r"(未|待|尚未|暂未|拟|不|非|not)(开通|入网|在网|在用|运行|onair|active|live|inservice)|inactive|offline|离线"
+    rf"(未|待|尚未|暂未|拟|不|非|not|暂缓|缓){_ON_AIR_WORDS}|inactive|offline|离线"
+    # a plan of going on air, however far the words lie apart (预计开通, 计划开通, 预计10月底开通)
+    rf"|(预计|计划|预期|预定|expected|scheduled|planned)[^,，;；。]{{0,12}}?{_ON_AIR_WORDS}"
 )
+#: On hold (暂缓): the site stays in the stage the rest of the status names (in the pipeline when it names
+#: none), held back by a blocker.
+_ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
     if _NOT_YET_ON_AIR.search(t):
         return "planned"
+    if _ON_HOLD.search(t):
+        rest = _ON_HOLD.sub("", t)
+        return _status(rest) if rest.strip("()（）,，;；、") else "planned"
     if "开通中" in t:
         return "power_hookup"
     for status, keys in _STATUS_RULES:
@@ -842,6 +868,12 @@ def _status(text: str) -> str:
 def parse_statuses(values: pd.Series) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
     return _map_uniques(values, _status, fill="unknown")
+
+
+def says_on_hold(values: pd.Series) -> pd.Series:
+    """True where the status says the site is on hold (暂缓, 挂起, 搁置 …)."""
+    held = _map_uniques(values, lambda text: bool(_ON_HOLD.search(re.sub(r"[\s\-_]+", "", text.lower()))), fill=False)
+    return held.astype(bool)
 
 
 def says_not_on_air(values: pd.Series) -> pd.Series:

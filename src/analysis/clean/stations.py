@@ -703,8 +703,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
         said = (_text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned).reindex(raw.index)
-        notes = _append_note(notes, not_yet, "status ", said, ": not counted on air; ")
+        notes = _append_note(notes, not_yet, "status ", said, ": the planned on-air date, not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
+    # a site of the pipeline (在建, 规划 …) dated after the report's day: the day it is to go on air
+    planned_later = (rec["on_air_date"] > as_of) & rec["reported_status"].isin(STAGES[:-1])
+    if planned_later.any():
+        said = rec.loc[planned_later, "on_air_date"].dt.strftime("%Y-%m-%d").reindex(raw.index)
+        notes = _append_note(notes, planned_later, "planned on-air date ", said, " (a site in the pipeline); ")
+        rec.loc[planned_later, "on_air_date"] = pd.NaT
+        not_yet = not_yet | planned_later
     on_air = rec["on_air_date"]
     bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
     checks = {
@@ -862,12 +869,14 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         rec["mangled_code"],
         " is Excel scientific notation (digits lost): not used; ",
     )
+    notes = _note_status_words(raw, rec, notes)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     checks = [
         ("unreadable_line", raw["read_problem"].notna()),
         ("blank_row", blank),
         ("no_identity", no_identity),
+        ("cancelled", rec["reported_status"] == "cancelled"),
         ("missing_coordinates", pos["missing_xy"]),
         ("unparseable_coordinates", pos["bad_xy"]),
         ("zero_coordinates", pos["zero_xy"]),
@@ -886,6 +895,30 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
     return rec
+
+
+def _note_status_words(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+    """Notes of the status words not understood (each named; their counts in `rec.attrs`, for the summary)
+    and of the sites on hold (暂缓: kept in their stage, their blocker "other" where the row names none)."""
+    rec.attrs["status_words_not_understood"] = {}
+    if _is_all_missing(raw["status"]):
+        return notes
+    unknown = raw["status"].notna().to_numpy() & (rec["reported_status"].to_numpy() == "unknown")
+    if unknown.any():
+        words = parse.normalize_text(raw["status"][unknown]).astype(object)
+        words = words[words.notna() & (words.astype(str).str.strip() != "")]
+        if len(words):
+            said = words.reindex(raw.index)
+            notes = _append_note(notes, said.notna(), "status ", said, " not understood: stage unknown; ")
+            rec.attrs["status_words_not_understood"] = {
+                str(w): int(c) for w, c in sorted(words.value_counts().items(), key=lambda x: str(x[0]))
+            }
+    held = parse.says_on_hold(raw["status"])
+    if held.any():
+        said = _text(raw, "status", held).reindex(raw.index)
+        notes = _append_note(notes, held, "on hold (status ", said, "): a blocker holds it; ")
+        rec.loc[held & rec["blocker"].isna(), "blocker"] = "other"
+    return notes
 
 
 def _count_fields(raw: pd.DataFrame) -> pd.Series:
@@ -911,6 +944,7 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         "missing_coordinates": lon_lat,
         "unparseable_coordinates": lon_lat,
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
+        "cancelled": lambda m: "status=" + _text(raw, "status", m).astype(str),
         "outside_city": lambda m: (
             "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
         ),
@@ -1183,6 +1217,7 @@ def _clean_tables(
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    status_words = rec.attrs.pop("status_words_not_understood", {})
     sender = _senders_of_rows(raw, tables)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
@@ -1259,6 +1294,8 @@ def _clean_tables(
                 "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
                 "gcj02_converted_rows": n_gcj02,
                 "bd09_converted_rows": n_bd09,
+                # (only where a word was not understood: the summary of other inputs stays as it was)
+                **({"status_words_not_understood": status_words} if status_words else {}),
             },
             "parameters": _parameters(default_crs, gnb_bits),
             "files": file_info,
