@@ -434,3 +434,26 @@ def test_read_gnb_ids_forms(code, expected):
 
     ids, _ = read_gnb_ids(pd.Series([code], dtype="string"))
     assert (None if pd.isna(ids[0]) else ids[0]) == expected
+
+
+def _ddd_mmss(value: float) -> str:
+    degrees = int(value)
+    minutes = (value - degrees) * 60
+    return f"{degrees}.{int(minutes):02d}{round((minutes - int(minutes)) * 60):02d}"
+
+
+def test_a_file_mostly_outside_the_city_says_so_and_whether_ddd_mmss_would_fit(tmp_path, city):
+    """度.分秒 written as decimals (113.3524 for 113°35'24"): most rows fall outside; the file's notes say how
+    many and that read as ddd.mmss they would lie inside, and nothing is converted silently."""
+    folder = tmp_path / "in"
+    spots = [_offset(1500.0 * k, bearing=30.0 * k) for k in range(6)]
+    rows = [f"A{k},站{k},中国移动,{_ddd_mmss(x)},{_ddd_mmss(y)},n41,2021-03-05" for k, (x, y) in enumerate(spots)]
+    header = GNB_HEADER.replace("gNB ID", "站址编码")
+    _write(folder, "cm.csv", header, [*rows, f"B1,乙,中国移动,{LON},{LAT},n41,2021-03-05"])
+    result = _clean(folder, city)
+    [info] = result.summary["files"]
+    assert info["notes"][-1].startswith("6 of 7 rows outside the city — check the coordinates' format (度.分秒?)")
+    assert "read as 度.分秒 (ddd.mmss), 6 of them would lie inside it: not converted" in info["notes"][-1]
+    assert result.summary["quarantined_by_reason"] == {"outside_city": 6}
+    _write(tmp_path / "fine", "cm.csv", GNB_HEADER, [f"1,甲,中国移动,{LON},{LAT},n41,2021-03-05"])
+    assert "notes" not in _clean(tmp_path / "fine", city).summary["files"][0]

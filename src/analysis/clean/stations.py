@@ -894,7 +894,45 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         why = dates["ambiguous"][ambiguous].astype(str)
         rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
+    rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts)
     return rec
+
+
+def _outside_warnings(raw: pd.DataFrame, pos: pd.DataFrame, districts) -> dict[tuple, str]:
+    """Per (file, sheet) of which more than half the rows with coordinates lie outside the city, a line saying
+    so, and whether its coordinates read as 度.分秒 (113.3517 = 113°35'17") would fall inside: a format the
+    reader cannot tell from decimal degrees by itself, so said, not converted."""
+    outside = pos["outside"].to_numpy()
+    if not outside.any():
+        return {}
+    rows = pd.DataFrame(
+        {"file": raw["source_file"], "sheet": raw["source_sheet"], "usable": pos["usable_xy"], "outside": outside}
+    )
+    counts = rows.groupby(["file", "sheet"], dropna=False, observed=True, sort=True)[["usable", "outside"]].sum()
+    warnings = {}
+    for (file, sheet), (usable, n_out) in counts.iterrows():
+        if n_out * 2 <= usable:
+            continue
+        said = f"{n_out} of {usable} rows outside the city — check the coordinates' format (度.分秒?)"
+        at = (rows["file"] == file).to_numpy() & outside
+        at &= rows["sheet"].isna().to_numpy() if pd.isna(sheet) else (rows["sheet"] == sheet).to_numpy()
+        lon = _as_ddd_mmss(parse.parse_coordinates(pos["lon_text"][at]).to_numpy(float))
+        lat = _as_ddd_mmss(parse.parse_coordinates(pos["lat_text"][at]).to_numpy(float))
+        ok = ~(np.isnan(lon) | np.isnan(lat))
+        inside = int(pd.notna(geo.assign_district(lon[ok], lat[ok], districts)).sum()) if ok.any() else 0
+        if inside * 2 > n_out:
+            said += f"; read as 度.分秒 (ddd.mmss), {inside} of them would lie inside it: not converted"
+        warnings[(file, None if pd.isna(sheet) else sheet)] = said
+    return warnings
+
+
+def _as_ddd_mmss(values: np.ndarray) -> np.ndarray:
+    """Decimal degrees of numbers written as ddd.mmss (度.分秒); NaN where minutes or seconds exceed 59."""
+    degrees = np.trunc(values)
+    rest = np.round((np.abs(values - degrees)) * 10_000, 6)  # mmss.ss
+    minutes, seconds = np.floor(rest / 100), rest % 100
+    valid = (minutes < 60) & (seconds < 60)
+    return np.where(valid, degrees + np.sign(values) * (minutes / 60 + seconds / 3600), np.nan)
 
 
 def _note_status_words(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
@@ -1218,6 +1256,7 @@ def _clean_tables(
 
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
     status_words = rec.attrs.pop("status_words_not_understood", {})
+    _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
@@ -1303,6 +1342,15 @@ def _clean_tables(
         },
     )
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _say_files_outside(file_info: list[dict], warnings: dict[tuple, str]) -> None:
+    """Each warning of a file mostly outside the city (`_outside_warnings`) into its file's notes (which the
+    command prints)."""
+    for info in file_info:
+        said = warnings.get((info.get("file"), info.get("sheet")))
+        if said:
+            info["notes"] = [*info.get("notes", []), said]
 
 
 def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
