@@ -523,6 +523,38 @@ def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
     assert "cancelled" in r.summary["reason_meanings"]
 
 
+def test_lines_under_the_table_are_no_records_and_other_cities_rows_are_said(tmp_path):
+    """合计 / 备注 / 制表人 lines: not_a_record; a province-wide file's rows of another city without coordinates:
+    other_city (this city's own such row stays missing_coordinates)."""
+    header = ["地市", *HEADER]
+    write_csv(
+        tmp_path / "a.csv",
+        [
+            ["克拉玛依", *row(0)],
+            ["乌鲁木齐市", *row(1, lon="", lat="")],
+            ["克拉玛依市分公司", *row(2, lon="", lat="")],
+            ["", "合计", "3个", "", "", "", "", "", ""],
+            ["", "备注：坐标为WGS84", "", "", "", "", "", "", ""],
+            ["", "制表人：张三", "", "", "", "", "", "", ""],
+        ],
+        header=header,
+    )
+    r = clean(tmp_path)
+    assert fates(r) == {
+        (2, "quarantined", "other_city"),
+        (3, "quarantined", "missing_coordinates"),
+        (4, "quarantined", "not_a_record"),
+        (5, "quarantined", "not_a_record"),
+        (6, "quarantined", "not_a_record"),
+    }
+    assert r.quarantine.set_index("source_row").loc[2, "detail"] == "city=乌鲁木齐市"
+
+
+def test_china_mobiles_d_band_is_n41(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0, band="D频段"), row(1, band="D")])
+    assert clean(tmp_path).stations["band"].tolist() == ["n41", "n41"]
+
+
 def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):
     x, y = P[0]
     step = 0.0005  # ~39 m: A - C - B, with A and B 78 m apart

@@ -452,3 +452,20 @@ def test_excels_text_marker_is_read_as_excel_shows_it(tmp_path):
     assert table.frame["name"].tolist() == ["甲站", "O'Neil"]
     assert table.frame.loc[0, "on_air_date"] == "2020-01-19"
     assert any("1 in site_code, 1 in name, 1 in on_air_date" in note for note in table.notes)
+
+
+def test_a_visible_sheet_without_records_is_said_skipped_with_why(tmp_path):
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "汇总"
+    summary.append(["已开通", "在建", "合计"])
+    summary.append([154, 14, 168])
+    records = wb.create_sheet("清单")
+    records.append(["站址编码", "经度", "纬度"])
+    records.append(["A1", 113.47, 37.83])
+    path = tmp_path / "book.xlsx"
+    wb.save(path)
+    [table] = read_station_file(path)
+    assert table.sheet == "清单"
+    assert table.notes[0].startswith("sheet '汇总' skipped: no header row")
+    assert "headers not recognised: 已开通, 在建, 合计" in table.notes[0]

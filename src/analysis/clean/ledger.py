@@ -40,6 +40,8 @@ QUARANTINE_REASONS = {
 #: has one (so that the summary of inputs without such rows stays as it was).
 LATER_QUARANTINE_REASONS = {
     "cancelled": "the status says the planned site was cancelled (已取消): no station, no site of the pipeline",
+    "not_a_record": "a line under the table that is no record (合计 totals, 备注 notes, 制表人 who made it)",
+    "other_city": "a row of another city (a province-wide file's 地市 column) without coordinates",
 }
 #: Why a row was merged into another.
 MERGE_REASONS = {
@@ -135,7 +137,7 @@ def fate_cell_rows(
 
 #: Fields of the raw rows shown in the quarantine only where a row in it fills them: a field newer than most
 #: files (a 退网 list's date) leaves the quarantine of the files that lack it as it was.
-_SHOWN_WHEN_FILLED = ("off_air_date",)
+_SHOWN_WHEN_FILLED = ("city", "off_air_date")
 
 
 def build_quarantine(

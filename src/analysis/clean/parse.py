@@ -764,12 +764,18 @@ _BAND_BY_MHZ = (
 )
 
 
+#: China Mobile's D band (D频段, 2575–2635 MHz, TD-LTE band 38/41), on which its 2.6 GHz NR runs: n41.
+_D_BAND = re.compile(r"(?<![a-z0-9])d(?:频段|频|波段|band|-band)(?![a-z])|^d$")
+
+
 def _band(text: str) -> str:
     t = text.lower()
     m = re.search(r"(?<![a-z0-9])n(\d{1,3})(?![0-9])", t)
     if m and f"n{int(m[1])}" in BANDS:
         return f"n{int(m[1])}"
     t = re.sub(r"\s+", "", t)
+    if _D_BAND.search(t):
+        return "n41"
     # the first frequency in the text: "5G NR 3.5GHz" and "5G(2.6G)" name the technology first
     for m in re.finditer(r"(\d+(?:\.\d+)?)(ghz|g|mhz|m)?", t):
         value = float(m[1])
@@ -868,6 +874,40 @@ def _status(text: str) -> str:
 def parse_statuses(values: pd.Series) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
     return _map_uniques(values, _status, fill="unknown")
+
+
+#: What begins a line under a table that is no record: totals (合计, 总计, 小计), notes (备注, 说明, 注：), who made
+#: it and when (制表人, 填表人, 审核人, 日期：).
+_NOT_A_RECORD = re.compile(
+    r"^(合计|总计|小计|共计|累计|备注|说明|注[:：]|制表|填表|填报人|审核|负责人|联系人|统计人|日期[:：]|"
+    r"total|subtotal|grandtotal|notes?[:：]|remarks?[:：]|preparedby)",
+    re.I,
+)
+
+
+def says_not_a_record(values: pd.Series) -> pd.Series:
+    """True where a cell begins with the words of a line that is no record (合计, 备注：…, 制表人：张三)."""
+    said = _map_uniques(values, lambda text: bool(_NOT_A_RECORD.match(re.sub(r"\s+", "", text))), fill=False)
+    return said.astype(bool)
+
+
+_PLACE_SUFFIX = re.compile(r"(市|地区|盟|自治州|分公司|公司|city|prefecture)+$")
+
+
+def _place_key(text: str) -> str:
+    return _PLACE_SUFFIX.sub("", re.sub(r"[\s\-_]+", "", unicodedata.normalize("NFKC", text).lower()))
+
+
+def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
+    """True where a place's name (a province-wide file's 地市 column: 太原, 晋中市) is none of `names` (the city's
+    Chinese and English names; 市, 分公司 … ignored: 阳泉 is 阳泉市); False where none is given."""
+    keys = [k for k in (_place_key(n) for n in names if n) if k]
+
+    def other(text: str) -> bool:
+        t = _place_key(text)
+        return bool(t) and bool(keys) and not any(k in t or t in k for k in keys)
+
+    return _map_uniques(values, other, fill=False).astype(bool)
 
 
 def says_on_hold(values: pd.Series) -> pd.Series:

@@ -198,6 +198,8 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "site_access_date": ("进场日期", "进场时间", "site_access_date"),
     "construction_date": ("开工日期", "开工时间", "建设日期", "construction_date"),
     "power_hookup_date": ("电源接入日期", "引电日期", "电源接入时间", "power_hookup_date"),
+    # the city a row is of, in a province-wide file (地市: 太原, 阳泉 …)
+    "city": ("地市", "所属地市", "地市名称", "城市", "所属城市", "城市名称", "本地网", "city", "city_name"),
     # the day a station was taken off air (a 退网 list's date)
     "off_air_date": (
         "退网日期",
@@ -1224,7 +1226,9 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
     if not tables:
         detail = "; ".join(problems + notes) if problems or notes else "every sheet is empty"
         raise BadInputError(f"no sheet holds station records ({detail})", path)
-    tables[0].notes[:0] = notes
+    # a visible sheet that holds no records (a summary, 汇总) is said, with why, beside the hidden ones
+    skipped = [re.sub(r"^(sheet '.*?'): (.*)$", r"\1 skipped: \2", problem) for problem in problems]
+    tables[0].notes[:0] = notes + skipped
     return tables
 
 

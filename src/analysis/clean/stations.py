@@ -847,8 +847,11 @@ def _count_notes(notes: pd.Series, text: str) -> int:
     return int(said.str.contains(text, regex=False).sum()) if len(said) else 0
 
 
-def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
-    """Typed values, the district and the first quarantine reason (None when usable) per row."""
+def _parse_operator_rows(
+    raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str, city_names: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
+    the city's names, which a province-wide file's 地市 column is read against)."""
     # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
     labels = pd.DataFrame(index=raw.index)
     pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
@@ -872,10 +875,14 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
     notes = _note_status_words(raw, rec, notes)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
+    no_xy = pos["missing_xy"] | pos["bad_xy"]
+    other_city = _of_other_cities(raw, city_names)
     checks = [
         ("unreadable_line", raw["read_problem"].notna()),
         ("blank_row", blank),
+        ("not_a_record", _lines_not_records(raw, no_xy)),
         ("no_identity", no_identity),
+        ("other_city", other_city & no_xy),
         ("cancelled", rec["reported_status"] == "cancelled"),
         ("missing_coordinates", pos["missing_xy"]),
         ("unparseable_coordinates", pos["bad_xy"]),
@@ -894,19 +901,39 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         why = dates["ambiguous"][ambiguous].astype(str)
         rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
-    rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts)
+    rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts, other_city.to_numpy())
     return rec
 
 
-def _outside_warnings(raw: pd.DataFrame, pos: pd.DataFrame, districts) -> dict[tuple, str]:
+def _lines_not_records(raw: pd.DataFrame, no_xy: pd.Series) -> pd.Series:
+    """True for the rows without coordinates whose code or name cell begins like a line under a table that is
+    no record (合计, 备注：…, 制表人：…): looked at only where no coordinates are given."""
+    out = pd.Series(False, index=raw.index)
+    at = no_xy.to_numpy()
+    if at.any():
+        for column in ("site_code", "name"):
+            out[at] |= parse.says_not_a_record(_text(raw, column, at)).to_numpy()
+    return out
+
+
+def _of_other_cities(raw: pd.DataFrame, city_names: tuple[str, ...]) -> pd.Series:
+    """True for the rows a province-wide file's 地市 column says are of another city."""
+    if not city_names or _is_all_missing(raw["city"]):
+        return pd.Series(False, index=raw.index)
+    return parse.names_other_place(raw["city"], city_names)
+
+
+def _outside_warnings(raw: pd.DataFrame, pos: pd.DataFrame, districts, other_city: np.ndarray) -> dict[tuple, str]:
     """Per (file, sheet) of which more than half the rows with coordinates lie outside the city, a line saying
     so, and whether its coordinates read as 度.分秒 (113.3517 = 113°35'17") would fall inside: a format the
-    reader cannot tell from decimal degrees by itself, so said, not converted."""
-    outside = pos["outside"].to_numpy()
+    reader cannot tell from decimal degrees by itself, so said, not converted. (Rows a 地市 column says are of
+    another city are not counted: a province-wide file is mostly outside the city by design.)"""
+    outside = pos["outside"].to_numpy() & ~other_city
     if not outside.any():
         return {}
+    usable = pos["usable_xy"].to_numpy() & ~other_city
     rows = pd.DataFrame(
-        {"file": raw["source_file"], "sheet": raw["source_sheet"], "usable": pos["usable_xy"], "outside": outside}
+        {"file": raw["source_file"], "sheet": raw["source_sheet"], "usable": usable, "outside": outside}
     )
     counts = rows.groupby(["file", "sheet"], dropna=False, observed=True, sort=True)[["usable", "outside"]].sum()
     warnings = {}
@@ -983,6 +1010,7 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         "unparseable_coordinates": lon_lat,
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
         "cancelled": lambda m: "status=" + _text(raw, "status", m).astype(str),
+        "other_city": lambda m: "city=" + _text(raw, "city", m).astype(str),
         "outside_city": lambda m: (
             "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
         ),
@@ -1254,7 +1282,7 @@ def _clean_tables(
     raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
-    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en))
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
