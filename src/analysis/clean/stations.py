@@ -1326,8 +1326,13 @@ def _clean_tables(
         # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
         by_id = by_id.result()
-    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
-    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    counted = {
+        "tenant_records_from_shared_rows": _count_notes(rec["notes"], "of a shared tower row"),
+        "gcj02_converted_rows": _count_notes(rec["notes"], "GCJ-02"),
+        "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
+        # (only where a word was not understood: the summary of other inputs stays as it was)
+        **({"status_words_not_understood": status_words} if status_words else {}),
+    }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
     st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id], as_of_ts)
@@ -1349,27 +1354,18 @@ def _clean_tables(
     ledger = build_source_ledger(stations)
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
-    summary = summarize(
-        stations,
-        fates,
-        reasons,
-        {
-            "city": city.key,
-            "as_of": as_of_ts.strftime("%Y-%m-%d"),
-            "notes": {
-                "tenant_records_from_shared_rows": n_tenants,
-                "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
-                "gcj02_converted_rows": n_gcj02,
-                "bd09_converted_rows": n_bd09,
-                # (only where a word was not understood: the summary of other inputs stays as it was)
-                **({"status_words_not_understood": status_words} if status_words else {}),
-            },
-            "parameters": _parameters(default_crs, gnb_bits),
-            "files": file_info,
-            "failed_files": failed,
-        },
-    )
+    context = {"city": city.key, "as_of": as_of_ts.strftime("%Y-%m-%d"), "files": file_info, "failed_files": failed}
+    context["parameters"] = _parameters(default_crs, gnb_bits)
+    context["notes"] = _run_notes(stations, counted)
+    summary = summarize(stations, fates, reasons, context)
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _run_notes(stations: pd.DataFrame, counted: dict) -> dict:
+    """The summary's notes: the counts of rows noted while parsing (`counted`), in their order of old."""
+    swapped = int(stations["notes"].fillna("").str.contains("swapped").sum())
+    first, rest = dict(list(counted.items())[:1]), dict(list(counted.items())[1:])
+    return {**first, "lat_lon_swapped": swapped, **rest}
 
 
 def _say_files_outside(file_info: list[dict], warnings: dict[tuple, str]) -> None:
