@@ -469,3 +469,7 @@ def test_a_visible_sheet_without_records_is_said_skipped_with_why(tmp_path):
     assert table.sheet == "清单"
     assert table.notes[0].startswith("sheet '汇总' skipped: no header row")
     assert "headers not recognised: 已开通, 在建, 合计" in table.notes[0]
+
+
+def test_a_plain_coordinate_header_is_read_before_one_of_a_cell():
+    assert map_header(["小区经度", "小区纬度", "经度", "纬度"]) == {2: "lon", 3: "lat"}

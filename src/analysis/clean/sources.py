@@ -379,7 +379,7 @@ def map_header(cells: list, below: list[list] | None = None) -> dict[int, str]:
     columns naming one field is read; the other is listed as not read). Of two positions (经度(GCJ02) and
     经度(WGS84)) the one `_CRS_RANK` puts first; X坐标/Y坐标 only when the rows `below` hold degrees."""
     mapping: dict[int, str] = {}
-    axes: dict[str, list[tuple[int, int]]] = {}  # lon / lat -> (rank of its system, column)
+    axes: dict[str, list[tuple[int, bool, int]]] = {}  # lon / lat -> (rank of its system, not a synonym, column)
     for i, cell in enumerate(cells):
         if cell is None:
             continue
@@ -388,11 +388,13 @@ def map_header(cells: list, below: list[list] | None = None) -> dict[int, str]:
         if coordinate is None and canon in ("lon", "lat"):
             coordinate = (canon, None, False)
         if coordinate and (not coordinate[2] or _holds_degrees(below, i, coordinate[0])):
-            axes.setdefault(coordinate[0], []).append((_CRS_RANK[coordinate[1]], i))
+            # (of two in one system, a header that is a synonym itself before one read past its owner: 经度
+            # before 小区经度)
+            axes.setdefault(coordinate[0], []).append((_CRS_RANK[coordinate[1]], canon is None, i))
         elif canon and canon not in ("lon", "lat") and canon not in mapping.values():
             mapping[i] = canon
     for axis, found in axes.items():
-        mapping[min(found)[1]] = axis
+        mapping[min(found)[2]] = axis
     return dict(sorted(mapping.items()))
 
 
