@@ -515,7 +515,7 @@ def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
     }
     assert not st_["is_on_air"].any()
     assert "planned on-air date 2022-03-01" in st_.loc[2, "notes"]
-    assert "the planned on-air date" in st_.loc[1, "notes"]
+    assert "the planned on-air date (passed), not counted on air" in st_.loc[1, "notes"]
     assert st_.loc[4, "blocker"] == "other" and "on hold" in st_.loc[4, "notes"]
     assert "status 搬迁中 not understood" in st_.loc[5, "notes"]
     assert r.summary["notes"]["status_words_not_understood"] == {"搬迁中": 1}

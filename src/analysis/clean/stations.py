@@ -701,9 +701,12 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
-        planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        said = (_text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned).reindex(raw.index)
-        notes = _append_note(notes, not_yet, "status ", said, ": the planned on-air date, not counted on air; ")
+        planned = rec.loc[not_yet, "on_air_date"]
+        # (a plan whose day has passed by the report's date: a slipped plan, still no station on air)
+        passed = np.where(planned <= as_of, " (passed)", "")
+        said = _text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned.dt.strftime("%Y-%m-%d")
+        said = (said + ": the planned on-air date" + passed).reindex(raw.index)
+        notes = _append_note(notes, not_yet, "status ", said, ", not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
     # a site of the pipeline (在建, 规划 …) dated after the report's day: the day it is to go on air
     planned_later = (rec["on_air_date"] > as_of) & rec["reported_status"].isin(STAGES[:-1])
