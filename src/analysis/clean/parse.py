@@ -912,8 +912,21 @@ def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
 
 def says_on_hold(values: pd.Series) -> pd.Series:
     """True where the status says the site is on hold (暂缓, 挂起, 搁置 …)."""
-    held = _map_uniques(values, lambda text: bool(_ON_HOLD.search(re.sub(r"[\s\-_]+", "", text.lower()))), fill=False)
-    return held.astype(bool)
+    return pd.Series(status_flags(values)[1], index=values.index)
+
+
+def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per status text: whether it says something no rule understands (not blank, stage unknown), and whether
+    it says the site is on hold; found on the distinct texts (a national column holds a handful), the rows'
+    flags taken by their codes (no Python object per row)."""
+    codes, uniques = factorize_text(values)
+    text = normalize_text(pd.Series(uniques, dtype=object))
+    unknown, held = np.zeros(len(text) + 1, dtype=bool), np.zeros(len(text) + 1, dtype=bool)  # (last: missing)
+    for i, t in enumerate(text):
+        if isinstance(t, str) and t.strip():
+            unknown[i] = _status(t) == "unknown"
+            held[i] = bool(_ON_HOLD.search(re.sub(r"[\s\-_]+", "", t.lower())))
+    return unknown[codes], held[codes]
 
 
 def says_not_on_air(values: pd.Series) -> pd.Series:
