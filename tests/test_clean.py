@@ -19,6 +19,7 @@ from analysis import geo
 from analysis.clean.sources import OPENCELLID_COLUMNS
 from analysis.clean.stations import clean_stations, clean_to_folder, parse_gnb_id_bits
 from analysis.errors import BadInputError, UsageError
+from analysis.schemas import on_air_at
 
 AS_OF = "2022-01-10"
 # Points in Karamay's districts (WGS-84), far enough apart to be distinct stations.
@@ -459,6 +460,99 @@ def test_decommissioned_stations_are_not_on_air(tmp_path):
     assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "planned"}
     assert st_["is_on_air"].to_dict() == {1: True, 2: False, 3: False, 4: False}
     assert "on air from 2020-05-12" in st_.loc[2, "notes"]
+    # the day it went on air is kept; it is off air from the report's date, which the notes say is no report
+    assert st_.loc[2, "on_air_date"] == pd.Timestamp("2020-05-12")
+    assert st_.loc[2, "off_air_date"] == pd.Timestamp(AS_OF)
+    assert f"decommissioned by {AS_OF}, date not reported" in st_.loc[2, "notes"]
+    assert st_["off_air_date"].isna().tolist() == [True, False, False, True]
+
+
+def test_a_reported_off_air_date_is_kept_and_counts_stop_at_it(tmp_path):
+    header = [*HEADER, "退网日期"]
+    write_csv(tmp_path / "a.csv", [[*row(0), ""], [*row(1, status="已退网"), "2021-05-20"]], header=header)
+    st_ = clean(tmp_path).stations.set_index("source_row")
+    assert st_.loc[2, "off_air_date"] == pd.Timestamp("2021-05-20")
+    assert st_.loc[2, "status"] == "decommissioned" and not st_.loc[2, "is_on_air"]
+    assert on_air_at(st_, "2021-05-19").tolist() == [True, True]
+    assert on_air_at(st_, "2021-05-20").tolist() == [True, False]
+
+
+def test_a_station_listed_again_after_its_decommission_is_on_air_with_its_history(tmp_path):
+    """已拆除 with its old on-air date and, later in the same list or in another file, 开通 on a later day."""
+    write_csv(tmp_path / "a.csv", [row(0, date="2021-06-15", status="开通"), row(0, status="已拆除"), row(1)])
+    write_csv(tmp_path / "b.csv", [row(1, status="退网")])
+    st_ = clean(tmp_path).stations.set_index("site_code")
+    back = st_.loc["650203000000"]
+    assert back["status"] == "on_air" and back["is_on_air"] and pd.isna(back["off_air_date"])
+    assert back["on_air_date"] == pd.Timestamp("2020-05-12")
+    assert "on air again from 2021-06-15 (first on air 2020-05-12)" in back["notes"]
+    gone = st_.loc["650203000001"]  # (a 退网 list with the same on-air date: no re-opening)
+    assert gone["status"] == "decommissioned" and gone["off_air_date"] == pd.Timestamp(AS_OF)
+
+
+def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
+    """预计开通 and a pipeline stage dated after the report are sites with a planned on-air date; 已取消 is
+    quarantined as cancelled; 暂缓 keeps its stage with a blocker; a word not understood is named."""
+    write_csv(
+        tmp_path / "a.csv",
+        [
+            row(0, status="预计开通", date="2021-06-30"),
+            row(1, status="在建", date="2022-03-01"),
+            row(2, status="已取消", date=""),
+            row(3, status="在建暂缓", date=""),
+            row(4, status="搬迁中", date=""),
+            row(5, status="谈点", date=""),
+        ],
+    )
+    r = clean(tmp_path)
+    st_ = r.stations.set_index("source_row")
+    assert st_["status"].to_dict() == {
+        1: "planned",
+        2: "construction",
+        4: "construction",
+        5: "unknown",
+        6: "site_access",
+    }
+    assert not st_["is_on_air"].any()
+    assert "planned on-air date 2022-03-01" in st_.loc[2, "notes"]
+    assert "the planned on-air date (passed), not counted on air" in st_.loc[1, "notes"]
+    assert st_.loc[4, "blocker"] == "other" and "on hold" in st_.loc[4, "notes"]
+    assert "status 搬迁中 not understood" in st_.loc[5, "notes"]
+    assert r.summary["notes"]["status_words_not_understood"] == {"搬迁中": 1}
+    assert fates(r) == {(3, "quarantined", "cancelled")}
+    assert "cancelled" in r.summary["reason_meanings"]
+
+
+def test_lines_under_the_table_are_no_records_and_other_cities_rows_are_said(tmp_path):
+    """合计 / 备注 / 制表人 lines: not_a_record; a province-wide file's rows of another city without coordinates:
+    other_city (this city's own such row stays missing_coordinates)."""
+    header = ["地市", *HEADER]
+    write_csv(
+        tmp_path / "a.csv",
+        [
+            ["克拉玛依", *row(0)],
+            ["乌鲁木齐市", *row(1, lon="", lat="")],
+            ["克拉玛依市分公司", *row(2, lon="", lat="")],
+            ["", "合计", "3个", "", "", "", "", "", ""],
+            ["", "备注：坐标为WGS84", "", "", "", "", "", "", ""],
+            ["", "制表人：张三", "", "", "", "", "", "", ""],
+        ],
+        header=header,
+    )
+    r = clean(tmp_path)
+    assert fates(r) == {
+        (2, "quarantined", "other_city"),
+        (3, "quarantined", "missing_coordinates"),
+        (4, "quarantined", "not_a_record"),
+        (5, "quarantined", "not_a_record"),
+        (6, "quarantined", "not_a_record"),
+    }
+    assert r.quarantine.set_index("source_row").loc[2, "detail"] == "city=乌鲁木齐市"
+
+
+def test_china_mobiles_d_band_is_n41(tmp_path):
+    write_csv(tmp_path / "a.csv", [row(0, band="D频段"), row(1, band="D")])
+    assert clean(tmp_path).stations["band"].tolist() == ["n41", "n41"]
 
 
 def test_two_coded_stations_are_never_merged_through_a_row_without_code(tmp_path):

@@ -388,3 +388,72 @@ def test_a_site_in_the_pipeline_by_a_station_on_air_stays_a_site_of_its_own(tmp_
     assert sorted(st.index) == ["CMCC-700101", "CMCC-T1"]
     assert not st.loc["CMCC-T1", "is_on_air"] and st.loc["CMCC-700101", "is_on_air"]
     assert "this is still in the pipeline" in st.loc["CMCC-T1", "notes"]
+
+
+def test_gnb_ids_in_hex_or_after_the_network_code_are_read_as_the_decimal_id(tmp_path, city):
+    """0x… and bare hex (letters), MCC-MNC-ID and MCC+MNC+ID as one number name the decimal gNB ID: the
+    OpenCelliD cells 800 m off join their station by it, and one gNB in two forms is one station."""
+    folder = tmp_path / "in"
+    spots = [_offset(3000.0 * k, bearing=45.0 * k) for k in range(5)]
+    codes = ["0x1A2B3", "1A2B4", "460-00-107189", "46000107190", "107187"]  # 0x1A2B3 = 107187
+    _write(
+        folder,
+        "中国移动_gNB.csv",
+        GNB_HEADER,
+        [f"{c},站{i},中国移动,{x:.7f},{y:.7f},n41,2021-03-05" for i, (c, (x, y)) in enumerate(zip(codes, spots))],
+    )
+    far = [_offset(800.0, lon=x, lat=y) for x, y in spots[:4]]
+    _ocid(folder, [(107187 + k, *xy) for k, xy in enumerate(far)])
+    result = _clean(folder, city)
+    st = result.stations.set_index("station_id")
+    assert "CMCC-107187" in st.index and "CMCC-0X1A2B3" not in st.index
+    assert st.loc["CMCC-107188", "site_code"] == "107188"
+    assert "gNB ID 1A2B4 read as 107188 (hexadecimal)" in st.loc["CMCC-107188", "notes"]
+    assert "MCC-MNC 460-00 before the ID" in st.loc["CMCC-107189", "notes"]
+    assert "MCC 460 and MNC 00 before the ID" in st.loc["CMCC-107190", "notes"]
+    assert st["in_operator_reports"].all()  # no cell 800 m off left as a station of its own
+    assert st["opencellid_cells"].tolist() == [3, 3, 3, 3]
+    assert len(st) == 4  # 107187 sent twice (0x1A2B3 and 107187, one place): one station
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("0XFF", "255"),
+        ("C3504", "800004"),
+        ("460_01_12", "12"),
+        ("46011800003", "800003"),
+        ("800003", None),
+        ("4294967295", None),
+        ("SITE_A", None),
+        ("0XFFFFFFFFF", None),
+    ],
+)
+def test_read_gnb_ids_forms(code, expected):
+    from analysis.clean.parse import read_gnb_ids
+
+    ids, _ = read_gnb_ids(pd.Series([code], dtype="string"))
+    assert (None if pd.isna(ids[0]) else ids[0]) == expected
+
+
+def _ddd_mmss(value: float) -> str:
+    degrees = int(value)
+    minutes = (value - degrees) * 60
+    return f"{degrees}.{int(minutes):02d}{round((minutes - int(minutes)) * 60):02d}"
+
+
+def test_a_file_mostly_outside_the_city_says_so_and_whether_ddd_mmss_would_fit(tmp_path, city):
+    """度.分秒 written as decimals (113.3524 for 113°35'24"): most rows fall outside; the file's notes say how
+    many and that read as ddd.mmss they would lie inside, and nothing is converted silently."""
+    folder = tmp_path / "in"
+    spots = [_offset(1500.0 * k, bearing=30.0 * k) for k in range(6)]
+    rows = [f"A{k},站{k},中国移动,{_ddd_mmss(x)},{_ddd_mmss(y)},n41,2021-03-05" for k, (x, y) in enumerate(spots)]
+    header = GNB_HEADER.replace("gNB ID", "站址编码")
+    _write(folder, "cm.csv", header, [*rows, f"B1,乙,中国移动,{LON},{LAT},n41,2021-03-05"])
+    result = _clean(folder, city)
+    [info] = result.summary["files"]
+    assert info["notes"][-1].startswith("6 of 7 rows outside the city — check the coordinates' format (度.分秒?)")
+    assert "read as 度.分秒 (ddd.mmss), 6 of them would lie inside it: not converted" in info["notes"][-1]
+    assert result.summary["quarantined_by_reason"] == {"outside_city": 6}
+    _write(tmp_path / "fine", "cm.csv", GNB_HEADER, [f"1,甲,中国移动,{LON},{LAT},n41,2021-03-05"])
+    assert "notes" not in _clean(tmp_path / "fine", city).summary["files"][0]

@@ -733,3 +733,24 @@ def test_a_month_after_a_dot_is_read_only_when_it_cannot_be_a_number_cut_short()
     got = parse.parse_dates(pd.Series(["2021.1", "2021.10", "2021.3", "5-Mar-98", "5-Mar-21"], dtype="str"))
     assert got.isna().tolist() == [True, False, False, True, False]
     assert got[1] == pd.Timestamp("2021-10-01") and got[4] == pd.Timestamp("2021-03-05")
+
+
+@pytest.mark.parametrize(
+    "text, status, not_on_air",
+    [
+        ("预计开通", "planned", True),
+        ("计划开通", "planned", True),
+        ("预计10月底开通", "planned", True),
+        ("暂缓开通", "planned", True),
+        ("已取消", "cancelled", False),
+        ("取消", "cancelled", False),
+        ("谈点", "site_access", False),
+        ("暂缓", "planned", False),
+        ("在建（暂缓）", "construction", False),
+        ("已交维", "on_air", False),
+        ("已开通(计划扩容)", "on_air", False),
+    ],
+)
+def test_status_words_of_planned_cancelled_and_held_sites(text, status, not_on_air):
+    assert parse.parse_statuses(pd.Series([text])).iloc[0] == status
+    assert parse.says_not_on_air(pd.Series([text])).iloc[0] == not_on_air

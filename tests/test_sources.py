@@ -395,3 +395,81 @@ def test_a_file_read_in_several_blocks_reads_as_in_one(tmp_path, monkeypatch):
     for frame in (whole, blocks):
         assert all(pa.array(frame[c].array).__class__ is not pa.ChunkedArray for c in ("site_code", "name"))
     assert whole["on_air_date"].isna().sum() == sum(1 for i in range(3000) if i % 7)
+
+
+@pytest.mark.parametrize(
+    "lon, lat, crs",
+    [
+        ("经度(GCJ02)", "纬度(GCJ02)", "GCJ-02"),
+        ("经度（高德）", "纬度（高德）", "GCJ-02"),
+        ("高德经度", "高德纬度", "GCJ-02"),
+        ("lon_gcj", "lat_gcj", "GCJ-02"),
+        ("百度经度", "百度纬度", "BD-09"),
+        ("Longitude (BD09)", "Latitude (BD09)", "BD-09"),
+        ("站点经度(WGS84)", "站点纬度(WGS84)", "WGS-84"),
+        ("GPS经度", "GPS纬度", "WGS-84"),
+        ("基站经度", "基站纬度", None),
+        ("经度E", "纬度N", None),
+        ("X坐标", "Y坐标", None),
+    ],
+)
+def test_coordinate_headers_and_the_system_they_name(tmp_path, lon, lat, crs):
+    path = tmp_path / "s.csv"
+    path.write_text(f"站址编码,站名,{lon},{lat}\nA1,甲,113.47,37.83\n", encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.frame.loc[0, "lon"] == "113.47" and table.frame.loc[0, "lat"] == "37.83"
+    if crs is None:
+        assert "crs" not in table.frame.columns
+    else:
+        assert table.frame.loc[0, "crs"] == crs
+        assert any(f"{crs} by its header" in note for note in table.notes)
+
+
+def test_of_two_positions_the_wgs84_one_is_read_and_the_other_said_not_read(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("站址编码,高德经度,高德纬度,GPS经度,GPS纬度\nA1,113.476,37.831,113.47,37.83\n", encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.frame.loc[0, "lon"] == "113.47" and table.frame.loc[0, "crs"] == "WGS-84"
+    assert table.columns_not_read[0].startswith("高德经度 (a second position; GPS经度/GPS纬度 (WGS-84) is read")
+
+
+def test_xy_headers_of_metres_are_no_position_and_the_error_lists_the_headers_not_recognised(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("编号,X坐标,Y坐标,备注\nA1,3850123.5,512345.2,\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="headers not recognised: 编号, X坐标, Y坐标, 备注"):
+        read_station_file(path)
+
+
+def test_excels_text_marker_is_read_as_excel_shows_it(tmp_path):
+    """'14032000004 is the code 14032000004 (Excel's text marker), on any text field; an inner ' stays."""
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "站址编码,站名,经度,纬度,开通日期\n'14032000004,'甲站,113.47,37.83,'2020-01-19\n14032000005,O'Neil,113.4,37.8,\n",
+        encoding="utf-8",
+    )
+    [table] = read_station_file(path)
+    assert table.frame["site_code"].tolist() == ["14032000004", "14032000005"]
+    assert table.frame["name"].tolist() == ["甲站", "O'Neil"]
+    assert table.frame.loc[0, "on_air_date"] == "2020-01-19"
+    assert any("1 in site_code, 1 in name, 1 in on_air_date" in note for note in table.notes)
+
+
+def test_a_visible_sheet_without_records_is_said_skipped_with_why(tmp_path):
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "汇总"
+    summary.append(["已开通", "在建", "合计"])
+    summary.append([154, 14, 168])
+    records = wb.create_sheet("清单")
+    records.append(["站址编码", "经度", "纬度"])
+    records.append(["A1", 113.47, 37.83])
+    path = tmp_path / "book.xlsx"
+    wb.save(path)
+    [table] = read_station_file(path)
+    assert table.sheet == "清单"
+    assert table.notes[0].startswith("sheet '汇总' skipped: no header row")
+    assert "headers not recognised: 已开通, 在建, 合计" in table.notes[0]
+
+
+def test_a_plain_coordinate_header_is_read_before_one_of_a_cell():
+    assert map_header(["小区经度", "小区纬度", "经度", "纬度"]) == {2: "lon", 3: "lat"}

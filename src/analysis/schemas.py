@@ -46,6 +46,7 @@ def stations_schema():
             "blocker": pa.Column(str, pa.Check.isin(BLOCKERS), nullable=True),
             "is_on_air": pa.Column(bool),
             **{col: date_col for col in STAGE_DATE_COLUMNS.values()},
+            "off_air_date": date_col,
             "source_file": text_col,
             "source_sheet": pa.Column(str, nullable=True),
             "source_row": pa.Column(int, pa.Check.ge(1)),
@@ -57,10 +58,11 @@ def stations_schema():
             "notes": pa.Column(str, nullable=True),
         },
         checks=[
-            # an on-air station has an on-air date; a planned site has none yet
+            # an on-air station has an on-air date; a planned site has none yet; a station with an on-air
+            # date that is not on air was taken off air (its off-air date set)
             pa.Check(
-                lambda df: (df["is_on_air"] == df["on_air_date"].notna()).all(),
-                error="is_on_air must equal on_air_date being set",
+                lambda df: (df["is_on_air"] == (df["on_air_date"].notna() & df["off_air_date"].isna())).all(),
+                error="is_on_air must equal on_air_date being set and off_air_date not",
             ),
         ],
         strict=False,
@@ -99,6 +101,9 @@ STATION_DTYPES = {
     "blocker": "str",
     "is_on_air": "bool",
     **{c: "datetime64[ns]" for c in STAGE_DATE_COLUMNS.values()},
+    # the day a station went off air (退网, 拆除): reported, else the report's as-of date (it was off air by
+    # then); NaT for every station not taken off air. A station is on air from on_air_date until it.
+    "off_air_date": "datetime64[ns]",
     "source_file": "str",
     "source_sheet": "str",
     "source_row": "int64",
@@ -113,9 +118,12 @@ STATION_COLUMNS = tuple(STATION_DTYPES)
 
 
 def on_air_at(stations: pd.DataFrame, date) -> pd.Series:
-    """The one rule of "on air on a date": the station has an on-air date and it is on or before
-    `date` (a station taken off air has no on-air date). `date` None: every dated station."""
+    """The one rule of "on air on a date": the station has an on-air date on or before `date` and no
+    off-air date (退网) on or before it. `date` None: every dated station not taken off air. A table without
+    an off_air_date column (written before it existed) has no station taken off air with its date."""
     dates = pd.to_datetime(stations["on_air_date"])
+    off = pd.to_datetime(stations["off_air_date"]) if "off_air_date" in stations.columns else None
     if date is None:
-        return dates.notna()
-    return dates.notna() & (dates <= pd.Timestamp(date))
+        return dates.notna() if off is None else dates.notna() & off.isna()
+    on = dates.notna() & (dates <= pd.Timestamp(date))
+    return on if off is None else on & ~(off <= pd.Timestamp(date))

@@ -36,6 +36,13 @@ QUARANTINE_REASONS = {
     "not_nr": "an OpenCelliD cell of another radio (GSM, UMTS, LTE, CDMA): not a 5G cell",
     "unparseable_cell_id": "the OpenCelliD cell identity (NCI) or network code is not a number",
 }
+#: Reasons added after the first summaries were written: their meanings are listed in a summary where a row
+#: has one (so that the summary of inputs without such rows stays as it was).
+LATER_QUARANTINE_REASONS = {
+    "cancelled": "the status says the planned site was cancelled (已取消): no station, no site of the pipeline",
+    "not_a_record": "a line under the table that is no record (合计 totals, 备注 notes, 制表人 who made it)",
+    "other_city": "a row of another city (a province-wide file's 地市 column) without coordinates",
+}
 #: Why a row was merged into another.
 MERGE_REASONS = {
     "exact_duplicate": "the same record repeated",
@@ -128,6 +135,11 @@ def fate_cell_rows(
     return cell_fate
 
 
+#: Fields of the raw rows shown in the quarantine only where a row in it fills them: a field newer than most
+#: files (a 退网 list's date) leaves the quarantine of the files that lack it as it was.
+_SHOWN_WHEN_FILLED = ("city", "off_air_date")
+
+
 def build_quarantine(
     raw: pd.DataFrame, op_fate: pd.DataFrame, cells: pd.DataFrame, cell_fate: pd.DataFrame
 ) -> pd.DataFrame:
@@ -139,7 +151,8 @@ def build_quarantine(
     cell_out = _as_python_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
-    rest = [c for c in quarantine.columns if c not in lead]
+    empty = [c for c in _SHOWN_WHEN_FILLED if c in quarantine.columns and quarantine[c].isna().all()]
+    rest = [c for c in quarantine.columns if c not in lead and c not in empty]
     return (
         quarantine[lead + rest]
         .sort_values(["source_file", "source_sheet", "source_row"], na_position="first", kind="stable")
@@ -192,7 +205,11 @@ def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, cont
         "parameters": context["parameters"],
         "files": context["files"],
         "failed_files": context["failed_files"],
-        "reason_meanings": {**QUARANTINE_REASONS, **MERGE_REASONS},
+        "reason_meanings": {
+            **QUARANTINE_REASONS,
+            **MERGE_REASONS,
+            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if (reasons == r).any()},
+        },
     }
     check_ledger(summary)
     return summary

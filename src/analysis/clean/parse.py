@@ -596,6 +596,52 @@ def split_lonlat(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return lon.where(lon.notna(), pd.NA), lat.where(lat.notna(), pd.NA)
 
 
+# --- gNB IDs -----------------------------------------------------------------------------------
+
+#: A gNB ID is 22 to 32 bits (3GPP TS 38.413): a larger number is not one, whatever it is written as.
+GNB_ID_MAX = 2**32 - 1
+_GNB_HEX = re.compile(r"^0X(?P<hex>[0-9A-F]+)$")
+#: Hex without 0x: only hex digits, at least one a letter (a number of decimal digits only stays decimal).
+_GNB_BARE_HEX = re.compile(r"^[0-9A-F]*[A-F][0-9A-F]*$")
+#: The network's code before the ID: MCC-MNC-ID (460-00-800002, 460_0_800002).
+_GNB_PLMN_PARTS = re.compile(r"^(?P<mcc>[2-7]\d{2})[-_.:/](?P<mnc>\d{2,3})[-_.:/](?P<id>\d+)$")
+#: MCC and a two-digit MNC written before the ID as one number (46000800003): told by being too large
+#: for a gNB ID.
+_GNB_PLMN_JOINED = re.compile(r"^(?P<mcc>[2-7]\d{2})(?P<mnc>\d{2})(?P<id>\d+)$")
+
+
+def _read_gnb_id(text: str) -> tuple[str, str] | None:
+    """The decimal gNB ID a gNB ID column's code says and how it was read; None for a plain decimal
+    (as it is) or a text that is no gNB ID in any of these forms (kept as the code it is)."""
+    if text.isdigit():
+        joined = _GNB_PLMN_JOINED.match(text) if int(text) > GNB_ID_MAX else None
+        if joined and int(joined["id"]) <= GNB_ID_MAX:
+            return str(int(joined["id"])), f"MCC {joined['mcc']} and MNC {joined['mnc']} before the ID"
+        return None
+    found = _GNB_HEX.match(text)
+    if found or _GNB_BARE_HEX.match(text):
+        value = int(found["hex"] if found else text, 16)
+        return (str(value), "hexadecimal") if value <= GNB_ID_MAX else None
+    parts = _GNB_PLMN_PARTS.match(text)
+    if parts and int(parts["id"]) <= GNB_ID_MAX:
+        return str(int(parts["id"])), f"MCC-MNC {parts['mcc']}-{parts['mnc']} before the ID"
+    return None
+
+
+def read_gnb_ids(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The codes of a gNB ID column (normalised: upper case, trimmed) as decimal gNB IDs: 0xC3500 and C3504
+    (hex), 460-00-800002 and 46000800003 (the network's MCC and MNC before the ID). Returns the IDs read
+    and how each was read, both NA where the code is a plain decimal or no gNB ID of these forms."""
+    codes_of, uniques = factorize_text(codes)
+    read = [None if pd.isna(u) else _read_gnb_id(str(u)) for u in uniques] + [None]
+    ids = np.array([r[0] if r else None for r in read], dtype=object)
+    how = np.array([r[1] if r else None for r in read], dtype=object)
+    return (
+        pd.Series(ids[codes_of], index=codes.index, dtype=object),
+        pd.Series(how[codes_of], index=codes.index, dtype=object),
+    )
+
+
 # --- labels ------------------------------------------------------------------------------------
 
 
@@ -718,12 +764,18 @@ _BAND_BY_MHZ = (
 )
 
 
+#: China Mobile's D band (D频段, 2575–2635 MHz, TD-LTE band 38/41), on which its 2.6 GHz NR runs: n41.
+_D_BAND = re.compile(r"(?<![a-z0-9])d(?:频段|频|波段|band|-band)(?![a-z])|^d$")
+
+
 def _band(text: str) -> str:
     t = text.lower()
     m = re.search(r"(?<![a-z0-9])n(\d{1,3})(?![0-9])", t)
     if m and f"n{int(m[1])}" in BANDS:
         return f"n{int(m[1])}"
     t = re.sub(r"\s+", "", t)
+    if _D_BAND.search(t):
+        return "n41"
     # the first frequency in the text: "5G NR 3.5GHz" and "5G(2.6G)" name the technology first
     for m in re.finditer(r"(\d+(?:\.\d+)?)(ghz|g|mhz|m)?", t):
         value = float(m[1])
@@ -743,6 +795,8 @@ def parse_bands(values: pd.Series) -> pd.Series:
 
 
 _STATUS_RULES = (
+    # a planned site given up (已取消): no site of the pipeline, no station (`clean` quarantines it)
+    ("cancelled", ("已取消", "取消", "撤销", "作废", "cancelled", "canceled", "cancel")),
     (
         "decommissioned",
         (
@@ -764,11 +818,26 @@ _STATUS_RULES = (
     ),
     (
         "on_air",
-        ("已开通", "开通", "在网", "入网", "在用", "运行", "已建成", "onair", "on_air", "active", "live", "inservice"),
+        (
+            "已开通",
+            "开通",
+            "在网",
+            "入网",
+            "在用",
+            "运行",
+            "已建成",
+            "交维",  # 已交维: handed over to maintenance, after acceptance: on air
+            "onair",
+            "on_air",
+            "active",
+            "live",
+            "inservice",
+        ),
     ),
     ("power_hookup", ("电源接入", "引电", "电源", "power")),
     ("construction", ("在建", "建设", "施工", "开工", "construction", "building")),
-    ("site_access", ("进场", "入场", "access")),
+    # 谈点: negotiating the site with its owner, the step of site access
+    ("site_access", ("进场", "入场", "谈点", "谈站", "洽谈", "access")),
     ("site_selection", ("选址", "selection", "siting")),
     ("planned", ("规划", "立项", "计划", "待建", "planned", "plan")),
 )
@@ -776,15 +845,24 @@ _STATUS_RULES = (
 
 #: Not on air, however it is said (待开通, 尚未开通, 未在网, 不在网, not active, inactive, offline …): a site, not a
 #: station on air. (在网, active and their like are also words of the on-air rule: the negation is tested first.)
+_ON_AIR_WORDS = r"(开通|入网|在网|在用|运行|上线|onair|active|live|inservice)"
 _NOT_YET_ON_AIR = re.compile(
-    r"(未|待|尚未|暂未|拟|不|非|not)(开通|入网|在网|在用|运行|onair|active|live|inservice)|inactive|offline|离线"
+    rf"(未|待|尚未|暂未|拟|不|非|not|暂缓|缓){_ON_AIR_WORDS}|inactive|offline|离线"
+    # a plan of going on air, however far the words lie apart (预计开通, 计划开通, 预计10月底开通)
+    rf"|(预计|计划|预期|预定|expected|scheduled|planned)[^,，;；。]{{0,12}}?{_ON_AIR_WORDS}"
 )
+#: On hold (暂缓): the site stays in the stage the rest of the status names (in the pipeline when it names
+#: none), held back by a blocker.
+_ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
     if _NOT_YET_ON_AIR.search(t):
         return "planned"
+    if _ON_HOLD.search(t):
+        rest = _ON_HOLD.sub("", t)
+        return _status(rest) if rest.strip("()（）,，;；、") else "planned"
     if "开通中" in t:
         return "power_hookup"
     for status, keys in _STATUS_RULES:
@@ -796,6 +874,59 @@ def _status(text: str) -> str:
 def parse_statuses(values: pd.Series) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
     return _map_uniques(values, _status, fill="unknown")
+
+
+#: What begins a line under a table that is no record: totals (合计, 总计, 小计), notes (备注, 说明, 注：), who made
+#: it and when (制表人, 填表人, 审核人, 日期：).
+_NOT_A_RECORD = re.compile(
+    r"^(合计|总计|小计|共计|累计|备注|说明|注[:：]|制表|填表|填报人|审核|负责人|联系人|统计人|日期[:：]|"
+    r"total|subtotal|grandtotal|notes?[:：]|remarks?[:：]|preparedby)",
+    re.I,
+)
+
+
+def says_not_a_record(values: pd.Series) -> pd.Series:
+    """True where a cell begins with the words of a line that is no record (合计, 备注：…, 制表人：张三)."""
+    said = _map_uniques(values, lambda text: bool(_NOT_A_RECORD.match(re.sub(r"\s+", "", text))), fill=False)
+    return said.astype(bool)
+
+
+_PLACE_SUFFIX = re.compile(r"(市|地区|盟|自治州|分公司|公司|city|prefecture)+$")
+
+
+def _place_key(text: str) -> str:
+    return _PLACE_SUFFIX.sub("", re.sub(r"[\s\-_]+", "", unicodedata.normalize("NFKC", text).lower()))
+
+
+def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
+    """True where a place's name (a province-wide file's 地市 column: 太原, 晋中市) is none of `names` (the city's
+    Chinese and English names; 市, 分公司 … ignored: 阳泉 is 阳泉市); False where none is given."""
+    keys = [k for k in (_place_key(n) for n in names if n) if k]
+
+    def other(text: str) -> bool:
+        t = _place_key(text)
+        return bool(t) and bool(keys) and not any(k in t or t in k for k in keys)
+
+    return _map_uniques(values, other, fill=False).astype(bool)
+
+
+def says_on_hold(values: pd.Series) -> pd.Series:
+    """True where the status says the site is on hold (暂缓, 挂起, 搁置 …)."""
+    return pd.Series(status_flags(values)[1], index=values.index)
+
+
+def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per status text: whether it says something no rule understands (not blank, stage unknown), and whether
+    it says the site is on hold; found on the distinct texts (a national column holds a handful), the rows'
+    flags taken by their codes (no Python object per row)."""
+    codes, uniques = factorize_text(values)
+    text = normalize_text(pd.Series(uniques, dtype=object))
+    unknown, held = np.zeros(len(text) + 1, dtype=bool), np.zeros(len(text) + 1, dtype=bool)  # (last: missing)
+    for i, t in enumerate(text):
+        if isinstance(t, str) and t.strip():
+            unknown[i] = _status(t) == "unknown"
+            held[i] = bool(_ON_HOLD.search(re.sub(r"[\s\-_]+", "", t.lower())))
+    return unknown[codes], held[codes]
 
 
 def says_not_on_air(values: pd.Series) -> pd.Series:
@@ -873,6 +1004,13 @@ def _crs(text: str) -> str:
         return "wgs84"
     found = {crs for crs, words in _CRS_WORDS.items() if any(w.replace("-", "") in t for w in words)}
     return found.pop() if len(found) == 1 and "other" not in found else "unknown"
+
+
+def crs_of_label(text: str) -> str | None:
+    """'wgs84', 'gcj02' or 'bd09' where a label (a column's header: 经度(GCJ02), 高德经度, GPS纬度) names that
+    system, else None."""
+    found = _crs(unicodedata.normalize("NFKC", str(text)))
+    return found if found in ("wgs84", "gcj02", "bd09") else None
 
 
 def parse_crs(values: pd.Series) -> pd.Series:

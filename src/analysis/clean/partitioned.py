@@ -326,7 +326,7 @@ def clean_partitioned(
         }
     ]
     summary["parameters"] = summaries[0]["parameters"] if summaries else {}
-    summary["reason_meanings"] = summaries[0]["reason_meanings"] if summaries else {}
+    summary["reason_meanings"] = {k: v for part in summaries for k, v in part["reason_meanings"].items()}
     summary["note"] = (
         "cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
         "stations sorted within each partition, quarantine in partition order"

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from analysis.clean.parse import arrow_text, crs_of_label
 from analysis.errors import BadInputError
 
 #: Canonical field -> header synonyms seen in operator, tower-company and export files.
@@ -196,6 +198,25 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "site_access_date": ("进场日期", "进场时间", "site_access_date"),
     "construction_date": ("开工日期", "开工时间", "建设日期", "construction_date"),
     "power_hookup_date": ("电源接入日期", "引电日期", "电源接入时间", "power_hookup_date"),
+    # the city a row is of, in a province-wide file (地市: 太原, 阳泉 …)
+    "city": ("地市", "所属地市", "地市名称", "城市", "所属城市", "城市名称", "本地网", "city", "city_name"),
+    # the day a station was taken off air (a 退网 list's date)
+    "off_air_date": (
+        "退网日期",
+        "退网时间",
+        "拆除日期",
+        "拆除时间",
+        "退服日期",
+        "退服时间",
+        "下线日期",
+        "关停日期",
+        "off_air_date",
+        "offair_date",
+        "decommission_date",
+        "decommissioned_date",
+        "decommissioning_date",
+        "date_decommissioned",
+    ),
 }
 FIELDS = tuple(HEADER_SYNONYMS)
 
@@ -311,17 +332,70 @@ def _canonical(cell) -> str | None:
     return found
 
 
-def map_header(cells: list) -> dict[int, str]:
+#: Words of a coordinate header that name its coordinate system (高德经度, 经度(GCJ02), lon_gcj, GPS纬度,
+#: 百度经度): taken out before the header is looked up; the system is read from them (`parse.crs_of_label`).
+_CRS_IN_HEADER = re.compile(
+    r"gcj[-_ ]?0?2|gcj|火星|高德|amap|gaode|腾讯|tencent|国测局|百度|baidu|bd[-_ ]?0?9|wgs[-_ ]?84|wgs|gps", re.I
+)
+#: Whose position a coordinate header may name before the axis (基站经度, 站点纬度, site longitude).
+_POSITION_OWNERS = ("物理站址", "铁塔", "基站", "站点", "站址", "小区", "天线", "site", "station", "cell", "gnb", "bts")
+#: The hemisphere a coordinate header may add after the axis (经度E, 纬度N).
+_AXIS_WITH_HEMISPHERE = {"经度e": "经度", "纬度n": "纬度", "东经e": "东经", "北纬n": "北纬"}
+#: X坐标 / Y坐标 are read as longitude / latitude only when the values under them are degrees (in a survey's
+#: export they are metres of a projected system).
+_XY_HEADERS = {"x坐标": "lon", "坐标x": "lon", "y坐标": "lat", "坐标y": "lat"}
+#: Which of two positions a table gives is read: the one its header says is WGS-84, then one that names no
+#: system (the run's --input-crs), then GCJ-02, then BD-09.
+_CRS_RANK = {"wgs84": 0, None: 1, "gcj02": 2, "bd09": 3}
+_CRS_NAMES = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09"}
+
+
+def _coordinate_header(cell) -> tuple[str, str | None, bool] | None:
+    """(lon or lat, the coordinate system the header names or None, whether the values must be seen to be
+    degrees first) for a coordinate header in any of the forms senders write; None for any other header."""
+    text = unicodedata.normalize("NFKC", str(cell)).strip().lower()
+    key = _header_keys(_CRS_IN_HEADER.sub(" ", text))[0]
+    owner = next((w for w in _POSITION_OWNERS if key.startswith(w) and len(key) > len(w)), "")
+    key = _AXIS_WITH_HEMISPHERE.get(key[len(owner) :], key[len(owner) :])
+    if key in _XY_HEADERS:
+        return _XY_HEADERS[key], crs_of_label(text), True
+    field_ = _SYNONYM_INDEX.get(key)
+    return (field_, crs_of_label(text), False) if field_ in ("lon", "lat") else None
+
+
+_DEGREES = re.compile(r"^(?P<num>-?\d{1,3}(?:\.\d+)?)(?:$|\s*[°度])")
+
+
+def _holds_degrees(below: list[list] | None, j: int, axis: str) -> bool:
+    """Whether most values of column j in the rows `below` a header are degrees of the axis."""
+    values = [str(r[j]).strip() for r in below or () if j < len(r) and r[j] is not None and str(r[j]).strip()]
+    limit = 180.0 if axis == "lon" else 90.0
+    degrees = sum(bool(_DEGREES.match(v)) and abs(float(_DEGREES.match(v)["num"])) <= limit for v in values)
+    return bool(values) and degrees * 2 > len(values)
+
+
+def map_header(cells: list, below: list[list] | None = None) -> dict[int, str]:
     """Column index -> canonical field, for the cells of one candidate header row (the first of two
-    columns naming one field is read; the other is listed as not read)."""
+    columns naming one field is read; the other is listed as not read). Of two positions (经度(GCJ02) and
+    经度(WGS84)) the one `_CRS_RANK` puts first; X坐标/Y坐标 only when the rows `below` hold degrees."""
     mapping: dict[int, str] = {}
+    axes: dict[str, list[tuple[int, bool, int]]] = {}  # lon / lat -> (rank of its system, not a synonym, column)
     for i, cell in enumerate(cells):
         if cell is None:
             continue
         canon = _canonical(cell)
-        if canon and canon not in mapping.values():
+        coordinate = _coordinate_header(cell) if canon in (None, "lon", "lat") else None
+        if coordinate is None and canon in ("lon", "lat"):
+            coordinate = (canon, None, False)
+        if coordinate and (not coordinate[2] or _holds_degrees(below, i, coordinate[0])):
+            # (of two in one system, a header that is a synonym itself before one read past its owner: 经度
+            # before 小区经度)
+            axes.setdefault(coordinate[0], []).append((_CRS_RANK[coordinate[1]], canon is None, i))
+        elif canon and canon not in ("lon", "lat") and canon not in mapping.values():
             mapping[i] = canon
-    return mapping
+    for axis, found in axes.items():
+        mapping[min(found)[2]] = axis
+    return dict(sorted(mapping.items()))
 
 
 def _is_header(mapping: dict[int, str]) -> bool:
@@ -512,6 +586,8 @@ class _Header:
     names: dict[str, str]  # original header text -> canonical field
     unread: list[str] = field(default_factory=list)  # the header's other texts: columns not read
     cgi: bool = False  # the site code is the gNB (or eNB) id inside a CGI column
+    crs: str | None = None  # the coordinate system the position's header names (经度(GCJ02), 高德经度)
+    crs_note: str | None = None  # where it was read from, for the table's notes
 
 
 def _names(rows: list[list], header: range, mapping: dict[int, str]) -> dict[str, str]:
@@ -533,7 +609,7 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
         if api:  # OpenCelliD's API (lat,lon,mcc,mnc,lac,cellid,…) and other tools' column orders
             names = {str(cells[j]).strip(): c for j, c in api.items()}
             return _Header(i, i, api, "opencellid", names)
-        mapping = map_header(cells)
+        mapping = map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
         if _is_header(mapping):
             last = i
             below = map_header(_qualified_below(cells, rows[i + 1])) if i + 1 < len(rows) else {}
@@ -552,7 +628,8 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
             if cell is not None:
                 mapping = dict(sorted({**mapping, cell: CELL_LABEL}.items()))
             names = _names(rows, header, mapping)
-            return _Header(i, last, mapping, "operator", names, _unread(rows, header, mapping), cgi is not None)
+            crs, crs_note, unread = _position_system(rows, header, mapping)
+            return _Header(i, last, mapping, "operator", names, unread, cgi is not None, crs, crs_note)
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
         radio = str(cells[0]).strip().upper() if cells else ""
@@ -561,9 +638,78 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
     where = f"sheet {sheet!r}: " if sheet else ""
     raise BadInputError(
         f"{where}no header row with recognisable columns in the first {HEADER_SEARCH_ROWS} rows "
-        "(need longitude and latitude, e.g. 经度/纬度 or lon/lat)",
+        f"(need longitude and latitude, e.g. 经度/纬度 or lon/lat){_headers_not_recognised(rows)}",
         path,
     )
+
+
+def _headers_not_recognised(rows: list[list]) -> str:
+    """The texts of the likeliest header row (the first of the most filled cells) that name no field."""
+    head = rows[:HEADER_SEARCH_ROWS]
+    filled = [[str(c).strip() for c in r if c is not None and str(c).strip()] for r in head]
+    if not filled or not max(map(len, filled)):
+        return ""
+    row = head[max(range(len(filled)), key=lambda k: (len(filled[k]), -k))]
+    unknown = [str(c).strip() for c in row if c is not None and str(c).strip() and _canonical(c) is None]
+    return f"; headers not recognised: {', '.join(unknown[:20])}" if unknown else ""
+
+
+def _position_system(rows: list[list], header: range, mapping: dict[int, str]) -> tuple[str | None, str | None, list]:
+    """The coordinate system the header of the position read names (None when it names none), a note of it,
+    and the header's texts of the columns not read, a second position's with why it was not read."""
+    read = [j for j, c in sorted(mapping.items()) if c in ("lon", "lat")] or [
+        j for j, c in mapping.items() if c == "lonlat"
+    ]
+    texts = [_header_text(rows, header, j) for j in read]
+    systems = {crs_of_label(t) for t in texts} - {None}
+    crs = systems.pop() if len(systems) == 1 else None
+    unread = _unread(rows, header, mapping)
+    if not texts:
+        return crs, None, unread
+    said = "/".join(texts)
+    note = None
+    if crs is not None:
+        conversion = "" if crs == "wgs84" else ", converted to WGS-84"
+        note = f"position read from {said}: {_CRS_NAMES[crs]} by its header{conversion}"
+    system = _CRS_NAMES[crs] if crs else "no system named"
+    why = {False: f"a second position; {said} ({system}) is read", True: "not degrees"}
+    coordinate = [_coordinate_header(t.split(" / ")[-1]) for t in unread]
+    unread = [f"{t} ({why[c[2]]})" if c else t for t, c in zip(unread, coordinate, strict=True)]
+    return crs, note, unread
+
+
+def _without_text_marker(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The cells of `fields` that begin with Excel's text marker (an apostrophe: '14032000004 is the code
+    14032000004 kept as text) without it, as Excel shows them; and a note of how many. A column none of
+    whose cells begins with one is left as it is (one Arrow test per column of a national file)."""
+    marked: dict[str, int] = {}
+    for column in fields:
+        if column not in frame.columns:
+            continue
+        text = frame[column]
+        as_arrow = text if isinstance(text.dtype, pd.StringDtype) else text.astype("string")
+        starts = pc.starts_with(arrow_text(as_arrow), "'") if len(text) else None
+        count = int(pc.sum(starts).as_py() or 0) if starts is not None else 0
+        if count:
+            at = pc.fill_null(starts, False).to_numpy(zero_copy_only=False)
+            values = text.astype(object).copy()
+            values[at] = text[at].astype(str).str[1:].replace("", None).to_numpy(dtype=object)
+            frame[column] = values.astype(text.dtype)
+            marked[column] = count
+    if not marked:
+        return frame, []
+    said = ", ".join(f"{n} in {column}" for column, n in marked.items())
+    return frame, [f"cells beginning with Excel's text marker ' read without it ({said})"]
+
+
+def _with_header_crs(frame: pd.DataFrame, header: _Header) -> tuple[pd.DataFrame, list[str]]:
+    """The table with the coordinate system its position's header names as every row's crs (a 坐标系 column's
+    own value kept where a row gives one), and the note saying so; as it is when the header names none."""
+    if header.crs is None:
+        return frame, []
+    label = pd.Series(_CRS_NAMES[header.crs], index=frame.index, dtype=object)
+    crs = frame["crs"].astype(object).where(frame["crs"].notna(), label) if "crs" in frame.columns else label
+    return frame.assign(crs=crs.astype("str")), [header.crs_note]
 
 
 #: Headers of a cell's global identity (MCC-MNC-gNB/eNB-cell): a cell-level export without a site
@@ -776,7 +922,9 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         frame[c] = _as_one_chunk(frame[c].replace("", None).astype("str"))
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
-    notes = []
+    frame, notes = _with_header_crs(frame, header)
+    frame, marker_notes = _without_text_marker(frame, fields if header.kind == "operator" else [])
+    notes += marker_notes
     if header.cgi:
         frame, note = _site_codes_from_cgi(frame)
         frame["site_code"] = _as_one_chunk(frame["site_code"])
@@ -1055,6 +1203,10 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
             problems.append(f"sheet {title!r}: a header but no records below it")
             continue
         sheet_notes = [f"sheet {title!r}: {filled} cells merged over several rows read in each row"] if filled else []
+        frame, crs_notes = _with_header_crs(frame, header)
+        fields = list(header.mapping.values()) if header.kind == "operator" else []
+        frame, marker_notes = _without_text_marker(frame, fields)
+        sheet_notes += [f"sheet {title!r}: {note}" for note in crs_notes + marker_notes]
         if header.cgi:
             frame, note = _site_codes_from_cgi(frame)
             sheet_notes.append(f"sheet {title!r}: {note}")
@@ -1076,7 +1228,9 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
     if not tables:
         detail = "; ".join(problems + notes) if problems or notes else "every sheet is empty"
         raise BadInputError(f"no sheet holds station records ({detail})", path)
-    tables[0].notes[:0] = notes
+    # a visible sheet that holds no records (a summary, 汇总) is said, with why, beside the hidden ones
+    skipped = [re.sub(r"^(sheet '.*?'): (.*)$", r"\1 skipped: \2", problem) for problem in problems]
+    tables[0].notes[:0] = notes + skipped
     return tables
 
 

@@ -32,6 +32,7 @@ from analysis.clean import parse
 from analysis.clean.dedupe import (
     DUPLICATE_RADIUS_M,
     MATCH_RADIUS_M,
+    SENDER_GNB_ID,
     SENDER_OPERATOR,
     SENDER_TOWER,
     dedupe_keys,
@@ -700,10 +701,20 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
     if not_yet.any():
-        planned = rec.loc[not_yet, "on_air_date"].dt.strftime("%Y-%m-%d")
-        said = (_text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned).reindex(raw.index)
-        notes = _append_note(notes, not_yet, "status ", said, ": not counted on air; ")
+        planned = rec.loc[not_yet, "on_air_date"]
+        # (a plan whose day has passed by the report's date: a slipped plan, still no station on air)
+        passed = np.where(planned <= as_of, " (passed)", "")
+        said = _text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned.dt.strftime("%Y-%m-%d")
+        said = (said + ": the planned on-air date" + passed).reindex(raw.index)
+        notes = _append_note(notes, not_yet, "status ", said, ", not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
+    # a site of the pipeline (在建, 规划 …) dated after the report's day: the day it is to go on air
+    planned_later = (rec["on_air_date"] > as_of) & rec["reported_status"].isin(STAGES[:-1])
+    if planned_later.any():
+        said = rec.loc[planned_later, "on_air_date"].dt.strftime("%Y-%m-%d").reindex(raw.index)
+        notes = _append_note(notes, planned_later, "planned on-air date ", said, " (a site in the pipeline); ")
+        rec.loc[planned_later, "on_air_date"] = pd.NaT
+        not_yet = not_yet | planned_later
     on_air = rec["on_air_date"]
     bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
     checks = {
@@ -717,8 +728,23 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     notes = _append_note(
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
+    rec["off_air_date"], notes = _parse_off_air_dates(raw, notes, as_of)
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _parse_off_air_dates(raw: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """The off-air dates (退网日期, 拆除日期) rows report, NaT where none is; one unreadable, or after the
+    report's date (not off air yet on it), set aside with a note."""
+    text = raw["off_air_date"]
+    if _is_all_missing(text):  # (every file but a 退网 list's)
+        return pd.Series(np.full(len(text), np.datetime64("NaT", "ns")), index=raw.index, copy=False), notes
+    dates = parse.read_dates(text, raw["source_file"]).dates
+    said = _text(raw, "off_air_date")
+    notes = _append_note(notes, text.notna() & dates.isna(), "off-air date unreadable: ", said, "; ")
+    later = dates > as_of
+    notes = _append_note(notes, later, "off-air date ", said, " is after the report's date: not off air on it; ")
+    return dates.mask(later), notes
 
 
 def _note_date_readings(notes: pd.Series, reading, text: pd.Series, column: str) -> pd.Series:
@@ -824,8 +850,11 @@ def _count_notes(notes: pd.Series, text: str) -> int:
     return int(said.str.contains(text, regex=False).sum()) if len(said) else 0
 
 
-def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str) -> pd.DataFrame:
-    """Typed values, the district and the first quarantine reason (None when usable) per row."""
+def _parse_operator_rows(
+    raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str, city_names: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
+    the city's names, which a province-wide file's 地市 column is read against)."""
     # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
     labels = pd.DataFrame(index=raw.index)
     pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
@@ -846,12 +875,18 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         rec["mangled_code"],
         " is Excel scientific notation (digits lost): not used; ",
     )
+    notes = _note_status_words(raw, rec, notes)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
+    no_xy = pos["missing_xy"] | pos["bad_xy"]
+    other_city = _of_other_cities(raw, city_names)
     checks = [
         ("unreadable_line", raw["read_problem"].notna()),
         ("blank_row", blank),
+        ("not_a_record", _lines_not_records(raw, no_xy)),
         ("no_identity", no_identity),
+        ("other_city", other_city & no_xy),
+        ("cancelled", rec["reported_status"] == "cancelled"),
         ("missing_coordinates", pos["missing_xy"]),
         ("unparseable_coordinates", pos["bad_xy"]),
         ("zero_coordinates", pos["zero_xy"]),
@@ -869,7 +904,90 @@ def _parse_operator_rows(raw: pd.DataFrame, districts, as_of: pd.Timestamp, defa
         why = dates["ambiguous"][ambiguous].astype(str)
         rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
     rec["n_fields"] = _count_fields(raw)
+    rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts, other_city.to_numpy())
     return rec
+
+
+def _lines_not_records(raw: pd.DataFrame, no_xy: pd.Series) -> pd.Series:
+    """True for the rows without coordinates whose code or name cell begins like a line under a table that is
+    no record (合计, 备注：…, 制表人：…): looked at only where no coordinates are given."""
+    out = np.zeros(len(raw), dtype=bool)
+    at = np.flatnonzero(no_xy.to_numpy())
+    if len(at):  # (by position: a mask over a national file's rows, taken twice, cost ~0.1 s)
+        for column in ("site_code", "name"):
+            text = raw[column].iloc[at]
+            out[at] |= parse.says_not_a_record(text.astype(object).where(text.notna(), None)).to_numpy()
+    return _fresh(out, raw.index)
+
+
+def _of_other_cities(raw: pd.DataFrame, city_names: tuple[str, ...]) -> pd.Series:
+    """True for the rows a province-wide file's 地市 column says are of another city."""
+    if not city_names or _is_all_missing(raw["city"]):
+        return pd.Series(False, index=raw.index)
+    return parse.names_other_place(raw["city"], city_names)
+
+
+def _outside_warnings(raw: pd.DataFrame, pos: pd.DataFrame, districts, other_city: np.ndarray) -> dict[tuple, str]:
+    """Per (file, sheet) of which more than half the rows with coordinates lie outside the city, a line saying
+    so, and whether its coordinates read as 度.分秒 (113.3517 = 113°35'17") would fall inside: a format the
+    reader cannot tell from decimal degrees by itself, so said, not converted. (Rows a 地市 column says are of
+    another city are not counted: a province-wide file is mostly outside the city by design.)"""
+    outside = pos["outside"].to_numpy() & ~other_city
+    if not outside.any():
+        return {}
+    usable = pos["usable_xy"].to_numpy() & ~other_city
+    rows = pd.DataFrame(
+        {"file": raw["source_file"], "sheet": raw["source_sheet"], "usable": usable, "outside": outside}
+    )
+    counts = rows.groupby(["file", "sheet"], dropna=False, observed=True, sort=True)[["usable", "outside"]].sum()
+    warnings = {}
+    for (file, sheet), (usable, n_out) in counts.iterrows():
+        if n_out * 2 <= usable:
+            continue
+        said = f"{n_out} of {usable} rows outside the city — check the coordinates' format (度.分秒?)"
+        at = (rows["file"] == file).to_numpy() & outside
+        at &= rows["sheet"].isna().to_numpy() if pd.isna(sheet) else (rows["sheet"] == sheet).to_numpy()
+        lon = _as_ddd_mmss(parse.parse_coordinates(pos["lon_text"][at]).to_numpy(float))
+        lat = _as_ddd_mmss(parse.parse_coordinates(pos["lat_text"][at]).to_numpy(float))
+        ok = ~(np.isnan(lon) | np.isnan(lat))
+        inside = int(pd.notna(geo.assign_district(lon[ok], lat[ok], districts)).sum()) if ok.any() else 0
+        if inside * 2 > n_out:
+            said += f"; read as 度.分秒 (ddd.mmss), {inside} of them would lie inside it: not converted"
+        warnings[(file, None if pd.isna(sheet) else sheet)] = said
+    return warnings
+
+
+def _as_ddd_mmss(values: np.ndarray) -> np.ndarray:
+    """Decimal degrees of numbers written as ddd.mmss (度.分秒); NaN where minutes or seconds exceed 59."""
+    degrees = np.trunc(values)
+    rest = np.round((np.abs(values - degrees)) * 10_000, 6)  # mmss.ss
+    minutes, seconds = np.floor(rest / 100), rest % 100
+    valid = (minutes < 60) & (seconds < 60)
+    return np.where(valid, degrees + np.sign(values) * (minutes / 60 + seconds / 3600), np.nan)
+
+
+def _note_status_words(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+    """Notes of the status words not understood (each named; their counts in `rec.attrs`, for the summary)
+    and of the sites on hold (暂缓: kept in their stage, their blocker "other" where the row names none)."""
+    rec.attrs["status_words_not_understood"] = {}
+    if _is_all_missing(raw["status"]):
+        return notes
+    unknown, held = parse.status_flags(raw["status"])
+    if unknown.any():
+        words = parse.normalize_text(raw["status"][unknown]).astype(object)
+        words = words[words.notna() & (words.astype(str).str.strip() != "")]
+        if len(words):
+            said = words.reindex(raw.index)
+            notes = _append_note(notes, said.notna(), "status ", said, " not understood: stage unknown; ")
+            rec.attrs["status_words_not_understood"] = {
+                str(w): int(c) for w, c in sorted(words.value_counts().items(), key=lambda x: str(x[0]))
+            }
+    if held.any():
+        held = pd.Series(held, index=raw.index)
+        said = _text(raw, "status", held).reindex(raw.index)
+        notes = _append_note(notes, held, "on hold (status ", said, "): a blocker holds it; ")
+        rec.loc[held & rec["blocker"].isna(), "blocker"] = "other"
+    return notes
 
 
 def _count_fields(raw: pd.DataFrame) -> pd.Series:
@@ -895,6 +1013,8 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         "missing_coordinates": lon_lat,
         "unparseable_coordinates": lon_lat,
         "unknown_crs": lambda m: "crs=" + _text(raw, "crs", m).astype(str),
+        "cancelled": lambda m: "status=" + _text(raw, "status", m).astype(str),
+        "other_city": lambda m: "city=" + _text(raw, "city", m).astype(str),
         "outside_city": lambda m: (
             "WGS-84 " + rec["lon"][m].round(5).astype(str) + ", " + rec["lat"][m].round(5).astype(str)
         ),
@@ -1166,8 +1286,11 @@ def _clean_tables(
     raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
-    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs)
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en))
+    status_words = rec.attrs.pop("status_words_not_understood", {})
+    _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
+    _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
@@ -1207,11 +1330,16 @@ def _clean_tables(
         # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
         by_id = by_id.result()
-    n_gcj02, n_bd09 = _count_notes(rec["notes"], "GCJ-02"), _count_notes(rec["notes"], "BD-09")
-    n_tenants = _count_notes(rec["notes"], "of a shared tower row")
+    counted = {
+        "tenant_records_from_shared_rows": _count_notes(rec["notes"], "of a shared tower row"),
+        "gcj02_converted_rows": _count_notes(rec["notes"], "GCJ-02"),
+        "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
+        # (only where a word was not understood: the summary of other inputs stays as it was)
+        **({"status_words_not_understood": status_words} if status_words else {}),
+    }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
-    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id])
+    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id], as_of_ts)
     del rec, dd  # (before the sources' labels are made)
     own_labels, member_sources = _member_sources(raw, *members)
     del members
@@ -1230,25 +1358,27 @@ def _clean_tables(
     ledger = build_source_ledger(stations)
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
-    summary = summarize(
-        stations,
-        fates,
-        reasons,
-        {
-            "city": city.key,
-            "as_of": as_of_ts.strftime("%Y-%m-%d"),
-            "notes": {
-                "tenant_records_from_shared_rows": n_tenants,
-                "lat_lon_swapped": int(stations["notes"].fillna("").str.contains("swapped").sum()),
-                "gcj02_converted_rows": n_gcj02,
-                "bd09_converted_rows": n_bd09,
-            },
-            "parameters": _parameters(default_crs, gnb_bits),
-            "files": file_info,
-            "failed_files": failed,
-        },
-    )
+    context = {"city": city.key, "as_of": as_of_ts.strftime("%Y-%m-%d"), "files": file_info, "failed_files": failed}
+    context["parameters"] = _parameters(default_crs, gnb_bits)
+    context["notes"] = _run_notes(stations, counted)
+    summary = summarize(stations, fates, reasons, context)
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _run_notes(stations: pd.DataFrame, counted: dict) -> dict:
+    """The summary's notes: the counts of rows noted while parsing (`counted`), in their order of old."""
+    swapped = int(stations["notes"].fillna("").str.contains("swapped").sum())
+    first, rest = dict(list(counted.items())[:1]), dict(list(counted.items())[1:])
+    return {**first, "lat_lon_swapped": swapped, **rest}
+
+
+def _say_files_outside(file_info: list[dict], warnings: dict[tuple, str]) -> None:
+    """Each warning of a file mostly outside the city (`_outside_warnings`) into its file's notes (which the
+    command prints)."""
+    for info in file_info:
+        said = warnings.get((info.get("file"), info.get("sheet")))
+        if said:
+            info["notes"] = [*info.get("notes", []), said]
 
 
 def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
@@ -1289,6 +1419,24 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
     of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
     return np.asarray(of_pair, dtype=np.int8)[at]
+
+
+def _read_gnb_id_forms(rec: pd.DataFrame, sender: np.ndarray) -> None:
+    """The codes of gNB ID columns written in hex or after the network's MCC and MNC (0xC3500, C3504,
+    460-00-800002, 46000800003) as the decimal gNB ID OpenCelliD's cells carry (in place, said in the notes):
+    one gNB in two forms is then one station, and its cells join it by their ID."""
+    at = np.flatnonzero(sender == SENDER_GNB_ID)
+    if not len(at):
+        return
+    codes = rec["site_code"].iloc[at]
+    ids, how = parse.read_gnb_ids(codes)
+    read = how.notna().to_numpy()
+    if not read.any():
+        return
+    rows = codes.index[read]
+    rec.loc[rows, "site_code"] = ids[read].to_numpy(dtype=object)
+    said = "gNB ID " + codes[read].astype(object) + " read as " + ids[read] + " (" + how[read] + ")"
+    _add_notes(rec, said)
 
 
 def _add_notes(rec: pd.DataFrame, notes: pd.Series) -> None:
@@ -1397,12 +1545,12 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
 
 
 def _operator_stations(
-    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series
+    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
     position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
-    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values()]
+    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values(), "off_air_date"]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1414,6 +1562,7 @@ def _operator_stations(
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
+    history = _off_air_history(rec, member_at, member_station, len(heads))
     columns, firsts, no_dates = {}, {}, None
     for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
         values = rec.pop(c)
@@ -1446,7 +1595,6 @@ def _operator_stations(
         reported.iloc[at] = first_said.reindex(several_heads).fillna("unknown").to_numpy()
         notes = _join_unique_sorted(pd.Series(group_head), notes_all.take(group_at)).reindex(several_heads)
         note_text.iloc[at] = notes.to_numpy(dtype=object)
-    off_air = said_all.to_numpy()[member_at] == "decommissioned"
     del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
@@ -1458,7 +1606,7 @@ def _operator_stations(
     if said_without_date.any():  # (a setting of no row still copies the column)
         st.loc[said_without_date, "status"] = "unknown"
     st["notes"] = note_text
-    _mark_off_air(st, heads.isin(pd.unique(member_head[off_air])))
+    _mark_off_air(st, history, as_of)
     # the file of each row as a category (a national file names a handful of files: a byte a row, not its
     # name again); typed as text when the table is finished
     file = pd.Categorical(raw["source_file"])
@@ -1513,16 +1661,88 @@ def _holds_already(values: pd.Series, put: np.ndarray) -> bool:
     return pd.Series(put, dtype=values.dtype).equals(values.reset_index(drop=True))
 
 
-def _mark_off_air(st: pd.DataFrame, off_air: np.ndarray) -> None:
-    """Taken off air (退网, 拆除) by any of its records: not on air, whatever date it once went on air;
-    that date is kept in the notes (when it went off air is not reported, so no count includes it)."""
-    if off_air.any():
-        was = st.loc[off_air, "on_air_date"].dt.strftime("%Y-%m-%d")
-        st.loc[off_air, "notes"] = ("reported decommissioned; on air from " + was).fillna("reported decommissioned") + (
-            "; " + st.loc[off_air, "notes"]
-        ).fillna("")
-        st.loc[off_air, "status"] = "decommissioned"
-        st.loc[off_air, "on_air_date"] = pd.NaT
+def _off_air_history(
+    rec: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray, n: int
+) -> pd.DataFrame | None:
+    """Per station (by position) with a record taken off air (退网, 拆除, or an off-air date reported): the
+    latest off-air date reported (NaT none), the earliest on-air date of its records, and the latest
+    on-air date of its records on air after it went off (re-opened: 开通 again, later than the 已拆除 record's
+    own dates; NaT none). None when no record is taken off air (a national file: one comparison)."""
+    said = rec["reported_status"].to_numpy()[member_at]
+    off_date = rec["off_air_date"].to_numpy()[member_at]
+    off = (said == "decommissioned") | ~np.isnat(off_date)
+    off &= member_station >= 0
+    if not off.any():
+        return None
+    on_date = rec["on_air_date"].to_numpy()[member_at]
+    stations = np.unique(member_station[off])
+    mine = np.isin(member_station, stations)
+    frame = pd.DataFrame(
+        {"station": member_station[mine], "off": off[mine], "on_air": on_date[mine], "off_air": off_date[mine]}
+    )
+    # the day the record taken off air speaks of: its off-air date, else its own on-air date
+    frame["off_said"] = frame["off_air"].where(frame["off_air"].notna(), frame["on_air"]).where(frame["off"])
+    by = frame.groupby("station", sort=True)
+    out = pd.DataFrame(
+        {
+            "off_air_date": by["off_air"].max(),
+            "first_on_air": by["on_air"].min(),
+            "off_said": by["off_said"].max(),
+            "latest_live": frame["on_air"].where(~frame["off"]).groupby(frame["station"]).max(),
+        }
+    )
+    out["reopened_on"] = out["latest_live"].where(out["latest_live"] > out["off_said"])
+    return out[["off_air_date", "first_on_air", "reopened_on"]]
+
+
+def _mark_off_air(st: pd.DataFrame, history: pd.DataFrame | None, as_of: pd.Timestamp) -> None:
+    """Stations a record takes off air (退网, 拆除; `_off_air_history`): status decommissioned, on air from
+    their on-air date until their off-air date (reported, else the report's date, said so); one on air
+    again after it (a later 开通 record) is on air from its first on-air date, the history in its notes."""
+    if history is None:
+        return
+    at = history.index.to_numpy()
+    reopened = history["reopened_on"].notna().to_numpy()
+    day = functools.partial(pd.Series.dt.strftime, date_format="%Y-%m-%d")
+    gone, back = at[~reopened], at[reopened]
+    if len(back):
+        h = history[reopened]
+        said = (
+            "taken off air"
+            + (" on " + day(h["off_air_date"].dt)).fillna("")
+            + " and on air again from "
+            + day(h["reopened_on"].dt)
+            + " (first on air "
+            + day(h["first_on_air"].dt).fillna("date not reported")
+            + ")"
+        )
+        _prefix_notes(st, back, said.to_numpy(dtype=object))
+        st.iloc[back, st.columns.get_loc("on_air_date")] = h["first_on_air"].to_numpy()
+        st.iloc[back, st.columns.get_loc("off_air_date")] = pd.NaT
+    if len(gone):
+        h = history[~reopened]
+        reported = h["off_air_date"].notna()
+        off_date = h["off_air_date"].where(reported, as_of)
+        said = (
+            "reported decommissioned"
+            + ("; on air from " + day(st["on_air_date"].iloc[gone].dt)).fillna("").to_numpy(dtype=object)
+            + np.where(
+                reported,
+                "; off air from " + day(off_date.dt).to_numpy(dtype=object),
+                f"; decommissioned by {as_of:%Y-%m-%d}, date not reported",
+            )
+        )
+        _prefix_notes(st, gone, said)
+        st.iloc[gone, st.columns.get_loc("status")] = "decommissioned"
+        st.iloc[gone, st.columns.get_loc("off_air_date")] = off_date.to_numpy()
+
+
+def _prefix_notes(st: pd.DataFrame, at: np.ndarray, said: np.ndarray) -> None:
+    """`said` before the notes of the stations at positions `at`."""
+    prior = st["notes"].iloc[at].to_numpy(dtype=object)
+    st.iloc[at, st.columns.get_loc("notes")] = [
+        s if p is None or p != p or p == "" else f"{s}; {p}" for s, p in zip(said, prior, strict=True)
+    ]
 
 
 def _attach_opencellid(
@@ -1893,9 +2113,13 @@ def read_stations(
     DataFrame without a point per station (0.1 s per 10^5 stations a stage using lon/lat does not
     need). Anything else is a one-line BadInputError naming the file."""
     path = Path(path)
-    required = STATION_COLUMNS if required is None else required
+    # (a table cleaned before stations had an off-air date reads as one where none was taken off air)
+    fill_off_air = required is None and columns is None
+    required = tuple(c for c in STATION_COLUMNS if c != "off_air_date") if required is None else required
     frame = read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
     frame = frame.drop(columns="geometry", errors="ignore")
+    if fill_off_air and "off_air_date" not in frame.columns:
+        frame.insert(frame.columns.get_loc("on_air_date") + 1, "off_air_date", pd.Series(pd.NaT, index=frame.index))
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
     if not geometry:
