@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, ConfigError
+from analysis.schemas import on_air_at
 
 # --- the link budget ----------------------------------------------------------------------------
 #: Where each number of the link budget comes from (shown in the docs and the report).
@@ -308,7 +309,7 @@ def link_budget_table(settings: CoverageSettings | None = None) -> pd.DataFrame:
 STATION_COLUMNS = ("station_id", "lon", "lat", "band", "on_air_date")
 #: What coverage uses of a station table when it is there: per-station radius and area type, and the
 #: names the key-site table and the map show.
-OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type")
+OPTIONAL_STATION_COLUMNS = ("name", "operator", "district", "radius_m", "area_type", "off_air_date")
 #: The largest footprint radius taken (a 700 MHz macro cell reaches ~10-20 km): a larger one is a unit slip, and its
 #: disc on the 50 m grid would not fit in memory.
 MAX_RADIUS_M = 50_000.0
@@ -348,12 +349,10 @@ def check_radius_column(stations: pd.DataFrame, path: str | Path | None = None) 
 
 
 def stations_on_air(stations: pd.DataFrame, as_of=None) -> pd.DataFrame:
-    """The stations on air at `as_of` (on_air_date <= as_of; all with a date when None)."""
+    """The stations on air at `as_of` (`schemas.on_air_at`: on_air_date <= as_of and not taken off air by
+    then; when None, every dated station not taken off air)."""
     _check_stations(stations)
-    dates = pd.to_datetime(stations["on_air_date"])
-    keep = dates.notna()
-    if as_of is not None:
-        keep &= dates <= pd.Timestamp(as_of)
+    keep = on_air_at(stations, None if as_of is None else pd.Timestamp(as_of))
     return stations[keep.to_numpy()].reset_index(drop=True)
 
 
@@ -1471,8 +1470,7 @@ def assess_coverage(
     urban_utm = urban_areas.to_crs(crs)
     fp = station_footprints(stations, crs, list(urban_utm.geometry.values), settings, radius_m)
     fp["district_calc"] = geo.assign_district(fp["lon"], fp["lat"], districts) if len(fp) else []
-    dates = pd.to_datetime(fp["on_air_date"])
-    fp["is_on_air_at_as_of"] = dates.notna() & ((dates <= as_of_ts) if as_of_ts is not None else True)
+    fp["is_on_air_at_as_of"] = on_air_at(fp, as_of_ts)
     on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
 
     site_tab = _site_table(sites, on_air, crs, settings, as_of_ts)

@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
 from analysis.figures import figure_lang
-from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES
+from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES, on_air_at
 from analysis.season import working_days
 
 #: The stages of a site still in the pipeline (every stage before on air).
@@ -78,7 +78,7 @@ BLOCKER_EN = {
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
 #: The columns of a station table the task force reads: these, and OPTIONAL_STATION_COLUMNS when present.
 STATION_COLUMNS = tuple(_REQUIRED)
-OPTIONAL_STATION_COLUMNS = ("site_code", "name", "source_file")
+OPTIONAL_STATION_COLUMNS = ("site_code", "name", "source_file", "off_air_date")
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ def forecast_bottom_up(
     st = _check(stations)
     if expected is None:
         expected = forecast_on_air_months(st, as_of, extract_date)
-    on_air = int((st["on_air_date"].notna() & (st["on_air_date"] <= as_of) & (st["status"] != "decommissioned")).sum())
+    on_air = int(on_air_at(st, as_of).sum())
     ends = pd.date_range(as_of + pd.offsets.MonthEnd(0), periods=horizon + 1, freq="ME")
     dates = expected["expected_on_air_date"]
     rows, prev = [], on_air
@@ -1065,7 +1065,7 @@ def district_target_shares(
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
     st = stages_on.stations if stages_on is not None else _check(stations)
-    st = _live(st)
+    every, st = st, _live(st)  # (on-air counts read every station: one taken off air was on air before)
     stages_on = stages_on or StagesOn(st, extract_date)
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
     sites = stages_on(as_of)
@@ -1088,8 +1088,8 @@ def district_target_shares(
             f"city.toml gives no target_share: split by the {n} sites in the pipeline on {baseline.date()}"
             + _rough_split(n),
         )
-    on = st["on_air_date"].notna() & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)
-    programme = st[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
+    on = on_air_at(every, as_of) & (every["on_air_date"] > baseline)
+    programme = every[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
         "district"
     ).size().reindex(order, fill_value=0)
     n = int(programme.sum())
@@ -1110,14 +1110,13 @@ def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_da
     add from then, in whole stations adding up to the city's."""
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
-    st = _check(stations)
-    st = _live(st)
+    every = _check(stations)
+    st = _live(every)
     stages_on = StagesOn(st, extract_date)
     order = _district_order(stages_on(as_of), city.district_names)
     share, basis = district_target_shares(st, as_of, city, extract_date, order, stages_on=stages_on)
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
-    on = st["on_air_date"].notna() & (st["on_air_date"] <= baseline)
-    base_n = st[on].groupby("district").size().reindex(order, fill_value=0)
+    base_n = every[on_air_at(every, baseline)].groupby("district").size().reindex(order, fill_value=0)
     rows = []
     for goal in city.goals():
         if pd.Timestamp(goal.date) < as_of:
@@ -1173,7 +1172,7 @@ def split_district_targets(
     as_of = _timestamp(as_of, "as_of")
     city = resolve_city(city)
     st = stages_on.stations if stages_on is not None else _check(stations)
-    st = _live(st)
+    every, st = st, _live(st)  # (on-air counts read every station: one taken off air was on air before)
     stages_on = stages_on or StagesOn(st, extract_date)
     if expected is None:
         expected = forecast_on_air_months(st, as_of, extract_date, stages_on=stages_on)
@@ -1181,10 +1180,9 @@ def split_district_targets(
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
     sites = stages_on(as_of)
     order = _district_order(sites, city.district_names)
-    on_air_at = st["on_air_date"].notna()
-    base_n = st[on_air_at & (st["on_air_date"] <= baseline)].groupby("district").size().reindex(order, fill_value=0)
+    base_n = every[on_air_at(every, baseline)].groupby("district").size().reindex(order, fill_value=0)
     achieved = (
-        st[on_air_at & (st["on_air_date"] > baseline) & (st["on_air_date"] <= as_of)]
+        every[on_air_at(every, as_of) & (every["on_air_date"] > baseline)]
         .groupby("district")
         .size()
         .reindex(order, fill_value=0)

@@ -29,7 +29,7 @@ QUARANTINE_REASONS = {
     "unknown_crs": "the coordinate system named in the row is not WGS-84, GCJ-02 or BD-09",
     "outside_city": "the point lies outside every district of the city (also with latitude and longitude swapped)",
     "unparseable_on_air_date": "the on-air date cannot be read as a date",
-    "future_on_air_date": "the on-air date is after the report date",
+    "future_on_air_date": "the on-air date is after the date the records were cleaned as of (their extract)",
     "on_air_date_before_2019": "the on-air date is before 2019, before any 5G licence",
     "on_air_without_date": "the status says on air but no on-air date is given",
     "site_code_conflict": "the same operator reports this site code at a place more than 50 m from the kept record",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import BadInputError
+from analysis.schemas import on_air_at
 
 #: Longest gap between two published values that is still interpolated to month ends.
 MAX_GAP_MONTHS = 12
@@ -29,7 +30,8 @@ def _month_end(ts) -> pd.Timestamp:
 def monthly_on_air(
     stations: pd.DataFrame, as_of, by_district: bool = False, start=None, districts=None
 ) -> pd.Series | pd.DataFrame:
-    """Stations on air at each month end up to `as_of` (a station counts once its on_air_date <= d).
+    """Stations on air at each month end up to `as_of` (a station counts once its on_air_date <= d, until
+    its off_air_date <= d: `schemas.on_air_at`).
 
     Months run from `start` (default: the month of the first on-air date) to the last month end
     on or before `as_of`. With `by_district`, one column per district (`districts` fixes which
@@ -51,18 +53,33 @@ def monthly_on_air(
     if last < first:
         raise BadInputError(f"no full month between {first.date()} and as_of {as_of.date()}")
     index = pd.date_range(first, last, freq="ME")
-    sorted_dates = np.sort(dates[on].to_numpy())
+    off = _off_air_dates(stations)
     if not by_district:
-        counts = np.searchsorted(sorted_dates, index.to_numpy(), side="right")
-        return pd.Series(counts.astype(float), index=index, name="on_air")
+        return pd.Series(_counts_at(dates[on], off[on], index), index=index, name="on_air")
     if "district" not in stations.columns:
         raise BadInputError("stations have no column 'district'")
     names = list(districts) if districts is not None else sorted(stations.loc[on, "district"].dropna().unique())
     out = {}
     for name in names:
-        d = np.sort(dates[on & (stations["district"] == name)].to_numpy())
-        out[name] = np.searchsorted(d, index.to_numpy(), side="right").astype(float)
+        mine = on & (stations["district"] == name)
+        out[name] = _counts_at(dates[mine], off[mine], index)
     return pd.DataFrame(out, index=index)
+
+
+def _off_air_dates(stations: pd.DataFrame) -> pd.Series:
+    """Each station's off-air date (退网), NaT for every station of a table without the column."""
+    if "off_air_date" not in stations.columns:
+        return pd.Series(pd.NaT, index=stations.index, dtype="datetime64[ns]")
+    return pd.to_datetime(stations["off_air_date"])
+
+
+def _counts_at(on_dates: pd.Series, off_dates: pd.Series, index: pd.DatetimeIndex) -> np.ndarray:
+    """Stations on air at each date of `index`: on air on or before it, less those taken off air on or
+    before it (`schemas.on_air_at`, counted by sorted dates rather than a scan per date)."""
+    at = index.to_numpy()
+    on = np.searchsorted(np.sort(on_dates.to_numpy()), at, side="right")
+    gone = off_dates.dropna().to_numpy()
+    return (on - np.searchsorted(np.sort(gone), at, side="right")).astype(float)
 
 
 def monthly_on_air_by_district(
@@ -91,29 +108,34 @@ def monthly_on_air_by_district(
     column = pd.Index(names, dtype=object).get_indexer(pd.Index(labels, dtype=object))
     code = np.where(codes >= 0, column[codes] if len(column) else -1, -1).astype(np.int64)
     on &= code >= 0
+    off = _off_air_dates(stations).to_numpy()[on]
     code, dates = code[on], dates[on]
     # a station counts from the first month end on or after its date; after the last one it counts
-    # on `as_of` only (bucket len(index))
+    # on `as_of` only (bucket len(index)); one taken off air (退网) counts no more from its off-air date
     bucket = np.searchsorted(index.to_numpy(), dates, side="left")
     width = len(index) + 1
     added = np.bincount(code * width + bucket, minlength=len(names) * width).reshape(len(names), width)
+    gone = ~np.isnat(off) & (off <= as_of.to_datetime64())
+    if gone.any():
+        off_bucket = np.searchsorted(index.to_numpy(), off[gone], side="left")
+        added = added - np.bincount(code[gone] * width + off_bucket, minlength=len(names) * width).reshape(
+            len(names), width
+        )
     monthly = np.cumsum(added[:, :-1], axis=1).astype(float)
     frame = pd.DataFrame(dict(zip(names, monthly)), index=index)
     return frame, pd.Series(dict(zip(names, added.sum(axis=1))), dtype=np.int64, name="on_air")
 
 
 def count_on_air(stations: pd.DataFrame, as_of, district: str | None = None) -> int:
-    """Stations on air on `as_of` itself (on_air_date <= as_of), for the city or one district."""
+    """Stations on air on `as_of` itself (`schemas.on_air_at`), for the city or one district."""
     if district is None:
-        dates = pd.to_datetime(stations["on_air_date"])
-        return int((dates.notna() & (dates <= pd.Timestamp(as_of).normalize())).sum())
+        return int(on_air_at(stations, pd.Timestamp(as_of).normalize()).sum())
     return int(count_on_air_by_district(stations, as_of).get(district, 0))
 
 
 def count_on_air_by_district(stations: pd.DataFrame, as_of) -> pd.Series:
     """Stations on air on `as_of` per district, in one pass (not one scan per district)."""
-    dates = pd.to_datetime(stations["on_air_date"])
-    on = dates.notna() & (dates <= pd.Timestamp(as_of).normalize())
+    on = on_air_at(stations, pd.Timestamp(as_of).normalize())
     return on.groupby(stations["district"]).sum().astype(int)
 
 

@@ -144,9 +144,11 @@ class CleanedInputs(dict):
         """Only these columns of the cleaned stations (and lon/lat), without points: from the table in
         memory when it was read already, else from the Parquet file's columns alone."""
         wanted = tuple(dict.fromkeys((*columns, "lon", "lat")))
+        # off_air_date when the table has it (one cleaned before the column existed has no station off air)
+        required = tuple(c for c in wanted if c != "off_air_date")
         if "stations" in self:
-            return pd.DataFrame(self["stations"][list(wanted)])
-        return read_stations(Path(self["folder"]) / "stations.parquet", wanted, wanted, geometry=False)
+            return pd.DataFrame(self["stations"][[c for c in wanted if c in self["stations"].columns]])
+        return read_stations(Path(self["folder"]) / "stations.parquet", required, wanted, geometry=False)
 
 
 def clean_cached(city: str | City, stations=None, processed=None, extract_date=None) -> CleanedInputs:

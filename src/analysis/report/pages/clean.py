@@ -124,7 +124,7 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     """Stations on air on the report date and at the end of each published count, by district and
     operator, checked against the counts the city published."""
     L = ctx.lang
-    st = ctx.station_columns("on_air_date", "district", "operator")
+    st = ctx.station_columns("on_air_date", "off_air_date", "district", "operator")
     on = st[on_air_at(st, ctx.as_of)]
     ops = [o for o in ("CMCC", "CTCC", "CUCC", "CBN", "unknown") if (on["operator"] == o).any()]
     names = list(ctx.city.district_names)

@@ -56,7 +56,7 @@ def copy_beside_page(ctx: Context, path) -> None:
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
     """Stations on air on `date` (the one on-air rule), in the city or one district."""
-    st = ctx.station_columns("on_air_date", "district")
+    st = ctx.station_columns("on_air_date", "off_air_date", "district")
     on = on_air_at(st, date)
     if district is not None:
         on &= st["district"] == district
