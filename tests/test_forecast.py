@@ -1163,3 +1163,37 @@ def test_records_well_short_of_a_count_the_city_reported_are_said():
     assert "记录仅为通报的 50%" in translate_note(note, "zh")
     cfg.targets[0] = Target(pd.Timestamp("2020-12-31").date(), 550, "", "", "", kind="reported")  # 91 %: none
     assert _records_short_of_reported(stations, cfg, pd.Timestamp("2021-03-22")) == []
+
+
+def test_a_young_buildout_is_not_capped_by_its_first_months_and_its_verdict_says_too_early():
+    """probe11 short city: 25 on air after 4, 0, 3 and 12 stations in its first months gave 'off track, P = 0 %'
+    against a target it reached (every path capped at 1.25x the fastest months seen, 8.7 a month, with no
+    backtest origin). Under a year no cap binds, the ramp-up months ahead are uncertain, and with no backtest
+    origin the verdict says too early to judge and the band uncalibrated."""
+    from analysis.season import PACE_CAP_FACTOR, estimate_pace_cap
+
+    assert estimate_pace_cap(np.array([4.0, 0.0, 3.0, 12.0]), np.ones(4, bool)) == np.inf
+    assert np.isfinite(estimate_pace_cap(np.full(12, 5.0), np.ones(12, bool)))
+    cum = _cum([4, 0, 3, 12], first=1)
+    fc = F.fit_forecast(cum, horizon=20, n_paths=1000, targets=[("2021-12-31", 446)])
+    fast = np.diff(fc.paths[:, :9], axis=1).max(axis=1)
+    assert np.mean(fast > PACE_CAP_FACTOR * 19 / 4 * 4) > 0.05  # (paths may build far faster than seen so far)
+    t = fc.targets.iloc[0]
+    assert t["prob_reach"] > 0.01
+    assert t["status"] == "too_early"
+    assert "uncalibrated" in t["verdict_en"] and "未经校准" in t["verdict_zh"]
+    assert "uncalibrated" in t["spread_en"] and "after calibration" not in t["spread_en"]
+    assert "no cap yet" in t["spread_en"] and "no path builds" not in t["spread_en"]
+
+
+def test_the_spread_never_says_a_pace_changes_by_0_percent_nor_a_cap_the_band_exceeds():
+    """probe11: 'the pace may change by about ±0 % a year' (a drift on under two years models no change) and
+    'no path more than 8,186 a month' beside a band of 5,032-8,307 a month."""
+    from analysis.verdict import SpreadContext, describe_spread
+
+    zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 4.0, 0, SpreadContext(0.0, None))
+    assert "±0%" not in en and "±0%" not in zh and "no year-to-year change" in en
+    zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 8.3, 0, SpreadContext(0.2, 8.2))
+    assert "no path builds" not in en and "任何情形下" not in zh and "goes past it" in en
+    zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 8.0, 0, SpreadContext(0.2, 8.2))
+    assert "no path builds more than 8.2 a month" in en

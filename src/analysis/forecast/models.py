@@ -24,8 +24,10 @@ from analysis.errors import BadInputError, UsageError
 from analysis.forecast.plots import plot_fan
 from analysis.forecast.series import _month_end, _summarize, read_series, to_month_ends
 from analysis.season import (
+    PACE_CAP_MIN_MONTHS,
     PACE_CHANGE_PRIOR_YEARS,
     SEASON_MIN_MONTHS,
+    YOUNG_PACE_CHANGE_SD,
     SeasonalNaive,
     SeasonalPace,
     estimate_pace_cap,
@@ -33,6 +35,7 @@ from analysis.season import (
     estimate_season,
 )
 from analysis.verdict import (
+    SpreadContext,
     classify_target,
     describe_pace_caution,
     describe_requirement,
@@ -185,6 +188,8 @@ class _Drift(_Fitted):
             estimate_pace_change_sd(a, use, max(disp, 1.0), PACE_CHANGE_PRIOR_YEARS) if len(a) >= 24 else 0.0
         )
         self.cap = max(estimate_pace_cap(a, use), self.mu)
+        # months ahead still in the series' first year: a ramp-up whose pace its first months cannot show
+        self.ramp_months = max(0, PACE_CAP_MIN_MONTHS - len(a))
         self.params = {
             "drift": self.mu,
             "sigma": self.sigma,
@@ -203,10 +208,13 @@ class _Drift(_Fitted):
             # (the mean of a random walk over T against its end point has variance T / 3)
             stale_sd = self.stale_change_sd * math.sqrt(self.m / 36)
             mu = mu * np.exp(rng.normal(0.0, stale_sd, size=(n, 1)) - stale_sd**2 / 2)
-        if self.change_sd > 0:
-            steps = rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h))
+        if self.change_sd > 0 or self.ramp_months > 0:
+            sd = np.full(h, self.change_sd)
+            sd[: self.ramp_months] = max(YOUNG_PACE_CHANGE_SD, self.change_sd)
+            steps = rng.normal(0.0, sd / math.sqrt(12), size=(n, h))
             # centred on a multiplier of mean 1: the pace may change either way, its expectation stays
-            walk = np.exp(np.cumsum(steps, axis=1) - self.change_sd**2 / 24 * np.arange(1, h + 1))
+            drag = np.cumsum(sd**2) / 24 if self.ramp_months else self.change_sd**2 / 24 * np.arange(1, h + 1)
+            walk = np.exp(np.cumsum(steps, axis=1) - drag)
             mu = mu * walk
         mu = np.broadcast_to(np.clip(mu, 1e-9, self.cap), (n, h))
         if self.sigma <= 0:
@@ -356,7 +364,7 @@ class _Combination(_Fitted):
         self.fits = list(fits)
         self.name = COMBINE_SEP.join(f.name for f in self.fits)
         self.params = {f"{f.name}.{k}": v for f in self.fits for k, v in f.params.items()}
-        for attr in ("change_sd", "cap", "pace_cap", "season"):  # read by the verdict and the pipeline
+        for attr in ("change_sd", "cap", "pace_cap", "season", "ramp_months"):  # read by the verdict and the pipeline
             vals = [getattr(f, attr) for f in self.fits if getattr(f, attr, None) is not None]
             if vals:
                 setattr(self, attr, vals[0] if attr == "season" else max(vals))
@@ -1249,7 +1257,8 @@ def _count_on_target_date(fc: Forecast, date: pd.Timestamp, known: float) -> flo
 def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray, known: float) -> dict:
     """The verdict of one target in words: status, what must happen, why the band is so wide;
     `expected_on_air` is the one expected count every page shows for the target's date."""
-    status = classify_target(float((v >= t.on_air).mean()), t.on_air, t.date, fc.as_of, known)
+    calibrated = is_calibrated(fc)
+    status = classify_target(float((v >= t.on_air).mean()), t.on_air, t.date, fc.as_of, known, calibrated)
     passed = status in ("reached", "missed")
     k = fc.path_index.get_indexer([_month_end(t.date)])[0]
     pipe = float(fc.pipeline_paths[:, k].mean()) if fc.pipeline_paths is not None and k >= 0 else 0.0
@@ -1266,19 +1275,17 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
         status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days
     )
     months = max(_months_between(fc.as_of, t.date), 1e-9)
+    context = SpreadContext(
+        getattr(fc.fit, "change_sd", None),
+        getattr(fc.fit, "pace_cap", getattr(fc.fit, "cap", None)),
+        calibrated,
+        int(getattr(fc.fit, "ramp_months", 0)),
+    )
     spread_zh, spread_en = (
         ("", "")
         if passed
         else describe_spread(
-            t.date,
-            fc.as_of,
-            q[1],
-            q[2],
-            (q[1] - known) / months,
-            (q[2] - known) / months,
-            n_pipe,
-            getattr(fc.fit, "change_sd", None),
-            getattr(fc.fit, "pace_cap", getattr(fc.fit, "cap", None)),
+            t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe, context
         )
     )
     return {
@@ -1295,6 +1302,12 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
         "spread_zh": spread_zh,
         "spread_en": spread_en,
     }
+
+
+def is_calibrated(fc: Forecast) -> bool:
+    """Whether the forecast's band was tested at any backtest origin (else it is the model's own)."""
+    bt = fc.backtest
+    return bt is not None and len(bt) > 0 and "n_origins" in bt and float(np.nanmax(bt["n_origins"])) > 0
 
 
 def expected_on_air(fc, date) -> float:
