@@ -72,7 +72,7 @@ def test_monthly_on_air_counts_only_stations_on_air_by_as_of():
         ("date,value\n2020-01-31,1\n2020-02-30,2\n2020-03-31,3\n", "does not parse", 3),
         ("date,value\n2020-01-31,1\n05/03/2020,2\n2020-03-31,3\n", "day-first or month-first", 3),
         ("date,value\n2020-01-31,1\n2020-02-29,2\n2020-02-29,3\n2020-03-31,4\n", "given twice", 4),
-        ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n", "falls from 7 on 2020-02-29 to 6", 4),
+        ("date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,3\n", "falls from 7 on 2020-02-29 to 3", 4),
         ("date,value\n2020-01-31,5\n2020-02-29,\n2020-03-31,6\n", "gap: no value", 3),
         ("date,value\n2019-01-31,5\n2020-03-31,7\n2020-04-30,8\n", "gap of 14 months", 3),
         ("date,value\n2020-01-31,5\n2020-02-29,abc\n2020-03-31,6\n", "not a number", 3),
@@ -116,7 +116,7 @@ def test_yearly_counts_across_a_leap_year_are_not_a_gap(tmp_path):
 
 
 def test_cli_bad_series_is_one_line_and_exit_1(tmp_path, capsys):
-    p = _csv(tmp_path, "date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,6\n")
+    p = _csv(tmp_path, "date,value\n2020-01-31,5\n2020-02-29,7\n2020-03-31,3\n")
     assert main(["forecast", "--series", str(p), "--horizon", "3", "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "row 4" in err and "falls" in err
@@ -1197,3 +1197,41 @@ def test_the_spread_never_says_a_pace_changes_by_0_percent_nor_a_cap_the_band_ex
     assert "no path builds" not in en and "任何情形下" not in zh and "goes past it" in en
     zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 8.0, 0, SpreadContext(0.2, 8.2))
     assert "no path builds more than 8.2 a month" in en
+
+
+def test_a_series_in_wan_speaks_in_its_unit_with_its_decimals_and_has_no_pipeline(tmp_path):
+    """probe11 units_wan: a series in 万 read '目标 480 座', '预计开通 473 座', '31 more sites must enter the
+    pipeline', the axis '（累计，座）[万]' and 391.7 rounded to 392."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = "date,value\n" + "".join(
+        f"{d:%Y-%m-%d},{v:.1f}\n"
+        for d, v in zip(pd.date_range("2022-01-31", periods=26, freq="ME"), 142.5 + 6.3 * np.arange(26))
+    )
+    fc = F.forecast_series_file(
+        _csv(tmp_path, text), horizon=12, targets=[("2023-03-15", 150.5), ("2024-06-30", 400)], unit="万", n_paths=300
+    )
+    passed, ahead = fc.targets.iloc[0], fc.targets.iloc[1]
+    assert "150.5 万" in passed["verdict_zh"] and "座" not in passed["verdict_zh"]
+    assert "座" not in ahead["verdict_zh"] + ahead["spread_zh"] and " 万" in ahead["verdict_zh"]
+    assert re.search(r"预计开通 \d+\.\d 万", ahead["verdict_zh"]) and re.search(
+        r"\d+\.\d 万 expected", ahead["verdict_en"]
+    )
+    assert ahead["must_happen_en"] == "" and "pipeline" not in ahead["spread_en"]
+    fig = fc.plot(lang="zh")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "已开通 5G 基站数（累计，万）"
+    labels = [t.get_text() for t in ax.texts]
+    assert any(lbl.startswith("目标 400 万") for lbl in labels) and any("150.5 万" in lbl for lbl in labels)
+
+
+def test_a_published_count_that_falls_is_net_of_closures_and_is_forecast_with_a_note(tmp_path):
+    """probe11 rev_fall_passed/falling.csv (459.8 then 457.5 万) was refused 'give the count net of closures':
+    a published count of stations on air already is. A fall to under half is still refused (a unit or a typo)."""
+    text = "date,value\n2025-02-28,432.5\n2025-03-31,439.5\n2025-06-30,454.9\n2025-07-31,459.8\n"
+    text += "2025-09-30,457.5\n2025-11-30,483.0\n"
+    fc = F.forecast_series_file(_csv(tmp_path, text), horizon=6, n_paths=300, unit="万")
+    note = next(n for n in fc.notes if "fell" in n)
+    assert "net of closures" in note and "459.8 on 2025-07-31 to 457.5 on 2025-09-30" in note
+    assert (np.diff(fc.paths, axis=1) >= 0).all() and fc.paths[:, 0].min() >= 483.0

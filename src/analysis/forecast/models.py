@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.errors import BadInputError, UsageError
 from analysis.forecast.plots import plot_fan
-from analysis.forecast.series import _month_end, _summarize, read_series, to_month_ends
+from analysis.forecast.series import _month_end, _summarize, count_decimals, read_series, to_month_ends
 from analysis.season import (
     PACE_CAP_MIN_MONTHS,
     PACE_CHANGE_PRIOR_YEARS,
@@ -41,6 +41,7 @@ from analysis.verdict import (
     describe_requirement,
     describe_spread,
     describe_verdict,
+    unit_words,
 )
 
 #: Horizons (months) at which the backtest scores each model.
@@ -766,7 +767,7 @@ def interval_scale(
 @dataclass
 class TargetResult:
     date: pd.Timestamp
-    on_air: int
+    on_air: int | float
     label: str = ""
 
 
@@ -849,6 +850,26 @@ def json_records(df: pd.DataFrame) -> list[dict]:
                 clean[k] = v if not isinstance(v, np.bool_) else bool(v)
         out.append(clean)
     return out
+
+
+def describe_falls(history: pd.Series, observed: pd.Series | None = None) -> list[str]:
+    """A note on where the count fell, if it did: a published count of stations on air is net of closures,
+    so a fall is data, not an error; the models see those months' additions as they are (negative), and no
+    simulated path falls below the last count (closures ahead are not modelled). Said between the published
+    counts (`observed`) when given, not between the month ends interpolated from them."""
+    counts = history[observed.fillna(False).astype(bool)] if observed is not None else history
+    change = counts.diff().iloc[1:]
+    fell = change[change < 0]
+    if fell.empty:
+        return []
+    worst = fell.idxmin()
+    before = counts.index[counts.index.get_loc(worst) - 1]
+    return [
+        f"the count fell {len(fell)} time{'s' if len(fell) > 1 else ''} (most: {counts[before]:,.6g} on "
+        f"{before:%Y-%m-%d} to {counts[worst]:,.6g} on {worst:%Y-%m-%d}): read as net of closures, as a "
+        "published count of stations on air is; the models see those months' net additions (a season model, none), "
+        "and the forecast models no further fall (no path goes below the last count)"
+    ]
 
 
 def _monotone_paths(adds: np.ndarray, last: float, floor: float | None) -> np.ndarray:
@@ -1105,8 +1126,6 @@ def fit_forecast(
         raise UsageError("history needs a DatetimeIndex of month ends")
     if len(history) < 3:
         raise BadInputError(f"{len(history)} monthly values: a forecast needs at least 3")
-    if np.any(np.diff(history.to_numpy()) < 0):
-        raise BadInputError("the cumulative count falls; a forecast needs a count that never falls")
     if horizon < 1:
         raise UsageError(f"horizon must be >= 1 month, got {horizon}")
     targets = _normalize_targets(targets)
@@ -1119,6 +1138,7 @@ def fit_forecast(
 
     if observed is not None:
         observed = pd.Series(observed).reindex(history.index)
+    notes += describe_falls(history, observed)
     chosen, table_bt, bt_fits, sel_notes = _select_model(history, models, model, max_origins, season_prior, observed)
     notes += sel_notes
     # simulate far enough for every target and for the dates of reaching them
@@ -1167,11 +1187,26 @@ def _normalize_targets(targets) -> list[TargetResult]:
     out = []
     for t in targets or ():
         if hasattr(t, "on_air"):
-            out.append(TargetResult(pd.Timestamp(t.date), int(t.on_air), getattr(t, "label_en", "") or ""))
+            out.append(TargetResult(pd.Timestamp(t.date), _as_count(t.on_air), getattr(t, "label_en", "") or ""))
         else:
             date, count, *rest = t
-            out.append(TargetResult(pd.Timestamp(date), int(count), rest[0] if rest else ""))
+            out.append(TargetResult(pd.Timestamp(date), _as_count(count), rest[0] if rest else ""))
     return sorted(out, key=lambda t: t.date)
+
+
+def _count_digits(fc: Forecast) -> int:
+    """Decimals a count of the forecast is said with: none for stations; a published series' own (391.7 万:
+    one), read from its published counts (the months interpolated between them have any number)."""
+    if fc.unit in ("", "stations"):
+        return 0
+    published = fc.history[fc.observed.fillna(False).astype(bool)] if fc.observed is not None else fc.history
+    return count_decimals(published if len(published) else fc.history)
+
+
+def _as_count(x) -> int | float:
+    """A target's count: whole where it is (446), with its decimals where not (366.5 万 stations)."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
 
 
 def _value_at(fc: Forecast, date: pd.Timestamp) -> np.ndarray:
@@ -1256,23 +1291,26 @@ def _count_on_target_date(fc: Forecast, date: pd.Timestamp, known: float) -> flo
 
 def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray, known: float) -> dict:
     """The verdict of one target in words: status, what must happen, why the band is so wide;
-    `expected_on_air` is the one expected count every page shows for the target's date."""
+    `expected_on_air` is the one expected count every page shows for the target's date. A published series
+    (`observed` given) speaks in its own unit and decimals and has no pipeline to fill."""
     calibrated = is_calibrated(fc)
-    status = classify_target(float((v >= t.on_air).mean()), t.on_air, t.date, fc.as_of, known, calibrated)
+    p = float((v >= t.on_air).mean())
+    status = classify_target(p, t.on_air, t.date, fc.as_of, known, calibrated)
     passed = status in ("reached", "missed")
     k = fc.path_index.get_indexer([_month_end(t.date)])[0]
     pipe = float(fc.pipeline_paths[:, k].mean()) if fc.pipeline_paths is not None and k >= 0 else 0.0
     n_pipe = int(fc.pipeline_paths[:, -1].max()) if fc.pipeline_paths is not None else 0
+    digits = _count_digits(fc)
     verdict_zh, verdict_en = describe_verdict(
-        status, t.on_air, t.date, float((v >= t.on_air).mean()), float(v.mean()), q[1], q[2], known
+        status, t.on_air, t.date, p, float(v.mean()), q[1], q[2], known, fc.unit, digits
     )
     if status == "on_track":
         caution = describe_pace_caution(
-            (t.on_air - known) / max(_months_between(fc.as_of, t.date), 1e-9), _pace(fc.history, 3)
+            (t.on_air - known) / max(_months_between(fc.as_of, t.date), 1e-9), _pace(fc.history, 3), fc.unit, digits
         )
         verdict_zh, verdict_en = verdict_zh + caution[0], verdict_en + caution[1]
     need, by, must_zh, must_en = describe_requirement(
-        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days
+        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days, fc.observed is None
     )
     months = max(_months_between(fc.as_of, t.date), 1e-9)
     context = SpreadContext(
@@ -1280,12 +1318,14 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
         getattr(fc.fit, "pace_cap", getattr(fc.fit, "cap", None)),
         calibrated,
         int(getattr(fc.fit, "ramp_months", 0)),
+        *unit_words(fc.unit),
+        fc.observed is None,
     )
     spread_zh, spread_en = (
         ("", "")
         if passed
         else describe_spread(
-            t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe, context
+            t.date, fc.as_of, q[1], q[2], (q[1] - known) / months, (q[2] - known) / months, n_pipe, context, digits
         )
     )
     return {
