@@ -122,7 +122,8 @@ def test_two_counts_for_one_target_date_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"#1 and #2 give 2021-12-31 two target counts \(500 and 446\)"):
         load_city(write(tmp_path, text))
     same = GOOD.replace("[[targets]]", "[[targets]]\ndate = 2021-12-31\non_air = 446\n[[targets]]", 1)
-    assert [t.on_air for t in load_city(write(tmp_path, same)).targets] == [446, 446]
+    with pytest.raises(ConfigError, match="give the same target"):  # (probe11: every page listed it twice)
+        load_city(write(tmp_path, same))
 
 
 def test_target_shares_and_kinds_a_new_analyst_may_mistype_are_one_line_errors(tmp_path):
@@ -177,3 +178,21 @@ def test_a_target_argument_that_is_wrong_says_which_half_is():
         parse_target_arg("2025-12-31")
     with pytest.raises(UsageError, match=">= 0"):
         parse_target_arg("2025=-1")
+
+
+def test_a_goal_per_10000_people_an_unknown_key_and_a_target_given_twice(tmp_path):
+    """probe11: `per_10k_people = 26` (the national plan's 每万人拥有5G基站数26个) was silently ignored, an unknown
+    key with it, and a target given twice was printed twice."""
+    per_10k = GOOD.replace('name_zh = "测试市"', 'name_zh = "测试市"\npopulation_2020 = 490348').replace(
+        "on_air = 446", "per_10k_people = 26"
+    )
+    assert load_city(write(tmp_path, per_10k)).targets[0].on_air == 1275
+    with pytest.raises(ConfigError, match="population_2020"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "per_10k_people = 26")))
+    with pytest.raises(ConfigError, match="both on_air and per_10k_people"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "on_air = 446\nper_10k_people = 26")))
+    with pytest.raises(ConfigError, match="unknown key 'per_10000'"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "on_air = 446\nper_10000 = 26")))
+    twice = GOOD + "[[targets]]\ndate = 2021-12-31\non_air = 446\n"
+    with pytest.raises(ConfigError, match="#1 and #2 give the same target"):
+        load_city(write(tmp_path, twice))

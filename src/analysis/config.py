@@ -235,6 +235,32 @@ def _target_share(value, where: str, path: Path) -> float | None:
     return float(value)
 
 
+#: The keys a [[targets]] entry may hold (another, a misspelt one say, was silently ignored).
+TARGET_KEYS = frozenset({"date", "on_air", "per_10k_people", "kind", "label_zh", "label_en", "source"})
+
+
+def _target_count(t: dict, info: dict, where: str, path: Path) -> int:
+    """A [[targets]] entry's count: `on_air`, or `per_10k_people` (a goal per 10,000 residents, as the
+    national plan writes it: 每万人拥有5G基站数26个) times [city] population_2020 / 10,000, rounded; an unknown key
+    or both counts given is a one-line ConfigError naming it."""
+    unknown = sorted(set(t) - TARGET_KEYS)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r} (known: {', '.join(sorted(TARGET_KEYS))})", path)
+    if "on_air" in t and "per_10k_people" in t:
+        raise ConfigError(f"{where} gives both on_air and per_10k_people: give one", path)
+    if "per_10k_people" in t:
+        rate, people = t["per_10k_people"], info.get("population_2020")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+            raise ConfigError(f"{where} per_10k_people must be a number >= 0, got {rate!r}", path)
+        if isinstance(people, bool) or not isinstance(people, int) or people <= 0:
+            raise ConfigError(f"{where} per_10k_people needs [city] population_2020 (a whole number > 0)", path)
+        return int(round(rate * people / 10_000))
+    on_air = _require(t, "on_air", where, path)
+    if not isinstance(on_air, int) or isinstance(on_air, bool) or on_air < 0:
+        raise ConfigError(f"{where} on_air must be a whole number >= 0, got {on_air!r}", path)
+    return on_air
+
+
 def _as_date(value, where: str, path: Path) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -326,9 +352,7 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     targets = []
     for i, t in enumerate(_require(data, "targets", "city.toml", path), start=1):
         where = f"[[targets]] #{i}"
-        on_air = _require(t, "on_air", where, path)
-        if not isinstance(on_air, int) or on_air < 0:
-            raise ConfigError(f"{where} on_air must be a whole number >= 0, got {on_air!r}", path)
+        on_air = _target_count(t, info, where, path)
         targets.append(
             Target(
                 date=_as_date(_require(t, "date", where, path), f"{where} date", path),
@@ -351,6 +375,8 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     for i, t in enumerate(targets, start=1):
         # two counts of one kind for one date: every stage would judge against whichever came first
         first = said.setdefault((t.kind, t.date), i)
+        if first != i and targets[first - 1].on_air == t.on_air:  # (every page listed it twice)
+            raise ConfigError(f"[[targets]] #{first} and #{i} give the same {t.kind} ({t.on_air} by {t.date})", path)
         if first != i and targets[first - 1].on_air != t.on_air:
             raise ConfigError(
                 f"[[targets]] #{first} and #{i} give {t.date} two {t.kind} counts "
