@@ -846,8 +846,10 @@ def test_fit_log_trend_on_empty_months_one_batch_and_a_single_year():
 
 
 def test_a_band_that_misses_upward_is_widened_above_the_mean_only():
-    """Backtest errors all above the forecast widen the upper half of the band, leave the lower half
-    and the mean path as they were; errors on both sides widen both."""
+    """Backtest errors all above the forecast widen the upper half of a season model's band (its pace lags a
+    growing programme), leave the lower half and the mean path as they were; errors on both sides widen both.
+    A drift's band is widened both ways (probe11: the national band, widened above only, missed the 2025
+    slowdown below it)."""
     from analysis.forecast import models as M
 
     up = {h: [1.5 + 0.1 * i for i in range(12)] for h in range(1, 13)}
@@ -857,8 +859,12 @@ def test_a_band_that_misses_upward_is_widened_above_the_mean_only():
     rng = np.random.default_rng(0)
     paths = history.iloc[-1] + np.cumsum(rng.gamma(100.0, 0.1, (400, 12)), axis=1)
     table_bt = pd.DataFrame({"n_origins": [12]})
-    out, note = M._calibrate_sides(paths, history, up, "drift", table_bt, None)
+    out, note = M._calibrate_sides(paths, history, up, "season_growth", table_bt, None)
     q_in, q_out = np.quantile(paths, [0.1, 0.9], axis=0), np.quantile(out, [0.1, 0.9], axis=0)
+    drift, _ = M._calibrate_sides(paths, history, up, "drift+arima", table_bt, None)
+    q_drift = np.quantile(drift, [0.1, 0.9], axis=0)
+    assert np.all(paths.mean(0) - q_drift[0] > 1.4 * (paths.mean(0) - q_in[0]))
+    assert np.allclose(q_drift[1], q_out[1], rtol=0.01)
     assert np.all(q_out[1] - paths.mean(0) > 1.4 * (q_in[1] - paths.mean(0)))
     assert np.allclose(out.mean(0), paths.mean(0)) and "above the mean path" in note
     assert note.startswith("intervals scaled x")  # the pattern report.chrome translates
@@ -1235,3 +1241,17 @@ def test_a_published_count_that_falls_is_net_of_closures_and_is_forecast_with_a_
     note = next(n for n in fc.notes if "fell" in n)
     assert "net of closures" in note and "459.8 on 2025-07-31 to 457.5 on 2025-09-30" in note
     assert (np.diff(fc.paths, axis=1) >= 0).all() and fc.paths[:, 0].min() >= 483.0
+
+
+def test_a_passed_target_between_published_counts_is_judged_on_its_date_and_says_interpolated(tmp_path):
+    """probe11: 366.5 by 2024-05-15 was judged on the month end after it (383.4, interpolated) as if published;
+    a last count on an odd day (2023-11-22) left the forecast starting a month earlier without a word."""
+    text = "date,value\n2024-02-29,350.0\n2024-04-30,374.8\n2024-06-30,391.7\n2024-08-31,400.0\n2024-09-22,404.0\n"
+    fc = F.forecast_series_file(
+        _csv(tmp_path, text), horizon=6, n_paths=200, unit="万", targets=[("2024-05-15", 380), ("2024-04-30", 370)]
+    )
+    t = fc.targets.set_index("target")
+    assert t.loc[380, "status"] == "missed" and t.loc[380, "expected_on_air"] == pytest.approx(379.0, abs=0.05)
+    assert "interpolated between the published 374.8 on 2024-04-30 and 391.7 on 2024-06-30" in t.loc[380, "verdict_en"]
+    assert "插值" in t.loc[380, "verdict_zh"] and "interpolated" not in t.loc[370, "verdict_en"]
+    assert any("2024-09-22, falls inside a month" in n for n in fc.notes)

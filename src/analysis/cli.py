@@ -305,9 +305,10 @@ def _describe_target_line(r) -> str:
     if date_passed:
         # past its date, `mean` is the count at the target's month end: the outcome is judged on it, as the
         # report's target table does, even if the count was reached later
-        got = float(r["mean"])
+        got = float(r.get("expected_on_air", r["mean"]))  # (a series: the count on the date, between published)
         outcome = "reached" if got >= target else "missed"
-        return f"{head}: {outcome} (target date passed: {got:,.0f} on air against {shown})"
+        count = f"{got:,.0f}" if got.is_integer() else f"{got:,.1f}"
+        return f"{head}: {outcome} (target date passed: {count} on air against {shown})"
     if status in ("reached", "missed"):
         return f"{head}: {status} (already {float(r['count_as_of']):,.0f} on air against {shown})"
     pace = (
