@@ -718,8 +718,8 @@ def test_long_horizons_are_bounded_by_the_fastest_pace_seen_and_the_spread_is_ex
     assert fc.paths[:, 59].max() <= cum.iloc[-1] + 60 * PACE_CAP_FACTOR * best * WINTER.max() + 1e-6
     assert fc.paths[:, 59].max() - cum.iloc[-1] <= 60 * PACE_CAP_FACTOR * best * 1.1
     t = fc.targets.iloc[0]
-    assert "no path builds more than" in t["spread_en"] and "a year" in t["spread_en"]
-    assert "每月不超过" in t["spread_zh"]
+    assert "the model's pace stays below" in t["spread_en"] and "a year" in t["spread_en"]
+    assert "不超过每月" in t["spread_zh"]
     steady = np.full(36, 20.0)
     assert estimate_pace_change_sd(steady, np.ones(36, bool), 1.0) == 0.0
     pooled = estimate_pace_change_sd(steady, np.ones(36, bool), 1.0, prior_years=1.0)
@@ -1189,7 +1189,7 @@ def test_a_young_buildout_is_not_capped_by_its_first_months_and_its_verdict_says
     assert t["status"] == "too_early"
     assert "uncalibrated" in t["verdict_en"] and "未经校准" in t["verdict_zh"]
     assert "uncalibrated" in t["spread_en"] and "after calibration" not in t["spread_en"]
-    assert "no cap yet" in t["spread_en"] and "no path builds" not in t["spread_en"]
+    assert "no cap yet" in t["spread_en"] and "stays below" not in t["spread_en"]
 
 
 def test_the_spread_never_says_a_pace_changes_by_0_percent_nor_a_cap_the_band_exceeds():
@@ -1200,9 +1200,11 @@ def test_the_spread_never_says_a_pace_changes_by_0_percent_nor_a_cap_the_band_ex
     zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 4.0, 0, SpreadContext(0.0, None))
     assert "±0%" not in en and "±0%" not in zh and "no year-to-year change" in en
     zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 8.3, 0, SpreadContext(0.2, 8.2))
-    assert "no path builds" not in en and "任何情形下" not in zh and "goes past it" in en
+    assert "stays below" not in en and "不超过每月" not in zh and "goes past it" in en
     zh, en = describe_spread("2022-12-31", "2020-11-30", 100, 200, 2.0, 8.0, 0, SpreadContext(0.2, 8.2))
-    assert "no path builds more than 8.2 a month" in en
+    assert "the model's pace stays below 8.2 a month" in en
+    zh, en = describe_spread("2021-01-31", "2020-12-31", 100, 200, 2.0, 8.0, 0)
+    assert "1 month ahead" in en and "1 months" not in en
 
 
 def test_a_series_in_wan_speaks_in_its_unit_with_its_decimals_and_has_no_pipeline(tmp_path):

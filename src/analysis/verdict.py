@@ -201,6 +201,7 @@ def describe_spread(
     `digits`: decimals of the counts (a series in 万 needs them)."""
     ctx = ctx or SpreadContext()
     months = max(0.0, (pd.Timestamp(target_date) - pd.Timestamp(as_of)).days / 30.4375)
+    ahead = f"{months:.0f} month{'' if round(months) == 1 else 's'} ahead"
     u_zh, u_en = ctx.unit_zh, (f" {ctx.unit_en}" if ctx.unit_en else "")
     band = f"{lo80:,.{digits}f}–{hi80:,.{digits}f}"
     pace = f"{pace_lo:,.{digits + 1}f}–{pace_hi:,.{digits + 1}f}"
@@ -215,7 +216,7 @@ def describe_spread(
         f"今后的建设节奏（{how_zh}每月约 {pace} {u_zh}），月数越多，区间越宽。"
     )
     en = (
-        f"The band {band.replace('–', '-')}, {months:.0f} months ahead: {pipe_en} depends on the pace still to "
+        f"The band {band.replace('–', '-')}, {ahead}: {pipe_en} depends on the pace still to "
         f"come (about {pace.replace('–', '-')}{u_en} a month {how_en}), and the more months, the wider the band."
     )
     if ctx.ramp_months > 0:
@@ -248,9 +249,10 @@ def describe_spread(
         return zh, en
     cap_txt = f"{cap:,.{digits + 1}f}"
     if pace_hi <= cap:
-        zh += f"，但任何情形下每月不超过 {cap_txt} {u_zh}（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
+        zh += f"，但模型的建设节奏不超过每月 {cap_txt} {u_zh}（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
         en += (
-            f", but no path builds more than {cap_txt}{u_en} a month ({PACE_CAP_FACTOR:g}x the fastest 12 months seen)."
+            f", but the model's pace stays below {cap_txt}{u_en} a month ({PACE_CAP_FACTOR:g}x the fastest 12 months "
+            "seen)."
         )
     else:  # the band's pace is past the model's cap: calibration or the published counts' spread widened it
         zh += (
