@@ -1259,3 +1259,13 @@ def test_a_passed_target_between_published_counts_is_judged_on_its_date_and_says
     assert "interpolated between the published 374.8 on 2024-04-30 and 391.7 on 2024-06-30" in t.loc[380, "verdict_en"]
     assert "插值" in t.loc[380, "verdict_zh"] and "interpolated" not in t.loc[370, "verdict_en"]
     assert any("2024-09-22, falls inside a month" in n for n in fc.notes)
+
+
+def test_the_console_line_of_a_target_too_early_to_judge_says_so():
+    from analysis.cli import _describe_target_line
+
+    row = {"status": "too_early", "target": 446, "target_date": pd.Timestamp("2021-12-31"), "months_left": 20.0}
+    row.update(prob_reach=0.06, mean=210.6, lo80=85.1, hi80=370.4, pace_needed_per_month=21.0, pace_last_3m=5.0)
+    assert "446 by 2021-12-31: too early to judge (no backtest yet, uncalibrated): P(reach) = 6%" in (
+        _describe_target_line(pd.Series(row))
+    )

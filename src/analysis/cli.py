@@ -316,8 +316,9 @@ def _describe_target_line(r) -> str:
         if _is_finite(r.get("pace_needed_per_month"))
         else "pace needed n/a"
     )
+    early = " too early to judge (no backtest yet, uncalibrated):" if status == "too_early" else ""
     return (
-        f"{head}: P(reach) = {_format_or_na(r.get('prob_reach'), '.0%')}, "
+        f"{head}:{early} P(reach) = {_format_or_na(r.get('prob_reach'), '.0%')}, "
         f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
         f"{pace} vs {_format_or_na(r.get('pace_last_3m'), '.1f')} (3 m), "
         f"{_format_or_na(r.get('pace_last_6m'), '.1f')} (6 m)"
