@@ -122,7 +122,8 @@ def test_two_counts_for_one_target_date_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"#1 and #2 give 2021-12-31 two target counts \(500 and 446\)"):
         load_city(write(tmp_path, text))
     same = GOOD.replace("[[targets]]", "[[targets]]\ndate = 2021-12-31\non_air = 446\n[[targets]]", 1)
-    assert [t.on_air for t in load_city(write(tmp_path, same)).targets] == [446, 446]
+    with pytest.raises(ConfigError, match="give the same target"):  # (probe11: every page listed it twice)
+        load_city(write(tmp_path, same))
 
 
 def test_target_shares_and_kinds_a_new_analyst_may_mistype_are_one_line_errors(tmp_path):
@@ -138,3 +139,60 @@ def test_target_shares_and_kinds_a_new_analyst_may_mistype_are_one_line_errors(t
         load_city(write(tmp_path, both.replace("target_share = 0.4", 'target_share = "40%"')))
     with pytest.raises(ConfigError, match="kind must be one of target, reported, got 'actual'"):
         load_city(write(tmp_path, GOOD.replace("on_air = 446\n", 'on_air = 446\nkind = "actual"\n')))
+
+
+@pytest.mark.parametrize(
+    "when, due",
+    [
+        ("2025", "2025-12-31"),
+        ("2025年", "2025-12-31"),
+        ("2025年底", "2025-12-31"),
+        ("2025-12", "2025-12-31"),
+        ("2024年2月", "2024-02-29"),
+        ("2025Q2", "2025-06-30"),
+        ("十四五末", "2025-12-31"),
+        ("“十四五”末", "2025-12-31"),
+        ("十五五末", "2030-12-31"),
+        ("2024-05-15", "2024-05-15"),
+    ],
+)
+def test_targets_are_read_as_plans_write_them_the_period_s_end(tmp_path, when, due):
+    """probe11: --target 2025=..., 2025-12=..., 2025年=... and a city.toml date "2025年" or "十四五末" were
+    refused, though a series file reads those periods (as their last day); a count in 万 has decimals."""
+    from analysis.config import parse_target_arg
+
+    date, count = parse_target_arg(f"{when}=366.5")
+    assert (date.isoformat(), count) == (due, 366.5)
+    city = load_city(write(tmp_path, GOOD.replace("date = 2021-12-31", f'date = "{when}"')))
+    assert city.targets[0].date.isoformat() == due
+
+
+def test_a_target_argument_that_is_wrong_says_which_half_is():
+    from analysis.config import parse_target_arg
+
+    with pytest.raises(UsageError, match="'2025-13' is not a date or period"):
+        parse_target_arg("2025-13=480")
+    with pytest.raises(UsageError, match="'4.8万' is not a count"):
+        parse_target_arg("2025=4.8万")
+    with pytest.raises(UsageError, match="no '='"):
+        parse_target_arg("2025-12-31")
+    with pytest.raises(UsageError, match=">= 0"):
+        parse_target_arg("2025=-1")
+
+
+def test_a_goal_per_10000_people_an_unknown_key_and_a_target_given_twice(tmp_path):
+    """probe11: `per_10k_people = 26` (the national plan's 每万人拥有5G基站数26个) was silently ignored, an unknown
+    key with it, and a target given twice was printed twice."""
+    per_10k = GOOD.replace('name_zh = "测试市"', 'name_zh = "测试市"\npopulation_2020 = 490348').replace(
+        "on_air = 446", "per_10k_people = 26"
+    )
+    assert load_city(write(tmp_path, per_10k)).targets[0].on_air == 1275
+    with pytest.raises(ConfigError, match="population_2020"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "per_10k_people = 26")))
+    with pytest.raises(ConfigError, match="both on_air and per_10k_people"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "on_air = 446\nper_10k_people = 26")))
+    with pytest.raises(ConfigError, match="unknown key 'per_10000'"):
+        load_city(write(tmp_path, GOOD.replace("on_air = 446", "on_air = 446\nper_10000 = 26")))
+    twice = GOOD + "[[targets]]\ndate = 2021-12-31\non_air = 446\n"
+    with pytest.raises(ConfigError, match="#1 and #2 give the same target"):
+        load_city(write(tmp_path, twice))

@@ -184,7 +184,7 @@ def test_city_config_without_a_target(tmp_path, capsys):
     "content, words",
     [
         ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-02-28,13\n2021-03-31,15\n", "twice"),
-        ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-03-31,9\n2021-04-30,15\n", "fall"),
+        ("date,value\n2021-01-31,10\n2021-02-28,12\n2021-03-31,5\n2021-04-30,15\n", "fall"),
         ("date,value\n2019-01-31,10\n2021-02-28,12\n2021-03-31,15\n2021-04-30,17\n", "gap"),
         ("date,value\n2021-01-31,10\nnot a date,12\n", "date"),
         ("day,count\n2021-01-31,10\n", "column"),

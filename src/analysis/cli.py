@@ -232,12 +232,11 @@ def _note_records_end_before(stations, city, as_of) -> None:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    import datetime as dt
     import json
 
     import pandas as pd
 
-    from analysis.config import load_city
+    from analysis.config import load_city, parse_target_arg
     from analysis.forecast import forecast_series_file, write_forecast
 
     if (args.series is None) == (args.stations is None):
@@ -246,11 +245,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         raise UsageError("--target is for --series; with --stations the targets come from --city")
     targets = []
     for text in args.target or ():
-        date, _, count = text.partition("=")
-        try:
-            targets.append((dt.date.fromisoformat(date), int(count)))
-        except ValueError:
-            raise UsageError(f"--target must be YYYY-MM-DD=COUNT, got {text!r}") from None
+        targets.append(parse_target_arg(text))  # (a day or a period, a count with decimals if in 万)
     if args.series is not None:
         if args.city:
             targets += [(t.date, t.on_air, t.label_en) for t in load_city(args.city).goals()]
@@ -301,26 +296,29 @@ def _describe_target_line(r) -> str:
     """One console line per target. A target whose date has passed, or whose count is already on air, has
     an outcome, not a chance or a pace: its pace is NaN (null once read back from model.json)."""
     status = r.get("status", "")
-    target = int(r["target"])
-    head = f"  target {target} by {r['target_date'].date()}"
+    target = float(r["target"])  # (a count in 万 keeps its decimals: 366.5, not 366)
+    shown = f"{target:,.0f}" if target.is_integer() else f"{target:,}"
+    head = f"  target {f'{target:.0f}' if target.is_integer() else target} by {r['target_date'].date()}"
     months_left = r.get("months_left")
     # without months_left (a table from elsewhere), only a missed target is known to be past its date
     date_passed = float(months_left) <= 0 if _is_finite(months_left) else status == "missed"
     if date_passed:
         # past its date, `mean` is the count at the target's month end: the outcome is judged on it, as the
         # report's target table does, even if the count was reached later
-        got = float(r["mean"])
+        got = float(r.get("expected_on_air", r["mean"]))  # (a series: the count on the date, between published)
         outcome = "reached" if got >= target else "missed"
-        return f"{head}: {outcome} (target date passed: {got:,.0f} on air against {target:,})"
+        count = f"{got:,.0f}" if got.is_integer() else f"{got:,.1f}"
+        return f"{head}: {outcome} (target date passed: {count} on air against {shown})"
     if status in ("reached", "missed"):
-        return f"{head}: {status} (already {float(r['count_as_of']):,.0f} on air against {target:,})"
+        return f"{head}: {status} (already {float(r['count_as_of']):,.0f} on air against {shown})"
     pace = (
         f"pace needed {float(r['pace_needed_per_month']):.1f}/month"
         if _is_finite(r.get("pace_needed_per_month"))
         else "pace needed n/a"
     )
+    early = " too early to judge (no backtest yet, uncalibrated):" if status == "too_early" else ""
     return (
-        f"{head}: P(reach) = {_format_or_na(r.get('prob_reach'), '.0%')}, "
+        f"{head}:{early} P(reach) = {_format_or_na(r.get('prob_reach'), '.0%')}, "
         f"mean {r['mean']:.1f} (80%: {r['lo80']:.1f}-{r['hi80']:.1f}), "
         f"{pace} vs {_format_or_na(r.get('pace_last_3m'), '.1f')} (3 m), "
         f"{_format_or_na(r.get('pace_last_6m'), '.1f')} (6 m)"
@@ -357,7 +355,12 @@ def _add_forecast(sub) -> None:
         help="city key or city.toml whose targets to test (default: $FIVEG_CITY or the only city in "
         "data/raw/ with --stations, none with --series)",
     )
-    p.add_argument("--target", action="append", metavar="YYYY-MM-DD=COUNT", help="a target to test (repeatable)")
+    p.add_argument(
+        "--target",
+        action="append",
+        metavar="WHEN=COUNT",
+        help="a target to test (repeatable): WHEN a day, 2025-12, 2025, 2025年 or 十四五末; COUNT may have decimals",
+    )
     p.add_argument("--horizon", type=_months_arg, default=12, metavar="N", help="months to forecast (default 12)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--lang", choices=["en", "zh"], default="en", help="figure labels (default en)")

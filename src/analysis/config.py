@@ -5,10 +5,13 @@ A new city is a new folder under `data/raw/` with a `city.toml`; nothing in the 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import json
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +129,66 @@ def parse_date(value, name: str = "--as-of") -> dt.date:
         raise UsageError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+#: A plan's period as plans and bulletins write it: a year (2025, 2025年, 2025年底), a month (2025-12, 2025/12,
+#: 2025年12月), a quarter (2025Q4), or the end of a Five-Year Plan (十四五末: the 14th plan runs 2021-2025).
+_PLAN_YEAR = re.compile(r"(\d{4})\s*(?:年(?:底|末)?)?")
+_PLAN_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月(?:底|末)?)?")
+_PLAN_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])")
+_FIVE_YEAR_PLAN = re.compile(
+    r"[“\"]?(十[一二三四五六七八九]?|[一二三四五六七八九])五[”\"]?\s*(?:期末|末|时期末|规划末)"
+)
+_ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+#: The forms `parse_period_end` reads, for error messages.
+PERIOD_FORMS = "YYYY-MM-DD, a month 2025-12, a quarter 2025Q4, a year 2025 or 2025年, or 十四五末"
+
+
+def _plan_number(text: str) -> int:
+    """十四 -> 14, 九 -> 9: the number of a Five-Year Plan in Chinese numerals."""
+    if text.startswith("十"):
+        return 10 + _ZH_DIGITS.get(text[1:], 0)
+    return _ZH_DIGITS[text]
+
+
+def parse_period_end(text: str) -> dt.date | None:
+    """The day a target given for a period is due: a day as written (YYYY-MM-DD); a year, quarter or month
+    as its last day (as a published series' periods are read); the end of a Five-Year Plan (十四五末 =
+    2025-12-31, 十五五末 = 2030-12-31: the Nth plan ends in 1955 + 5N). None when it is none of these."""
+    text = str(text).strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    if m := _PLAN_YEAR.fullmatch(text):
+        return dt.date(int(m.group(1)), 12, 31)
+    if (m := _PLAN_MONTH.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
+        year, month = int(m.group(1)), int(m.group(2))
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    if m := _PLAN_QUARTER.fullmatch(text):
+        year, month = int(m.group(1)), 3 * int(m.group(2))
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    if m := _FIVE_YEAR_PLAN.fullmatch(text):
+        return dt.date(1955 + 5 * _plan_number(m.group(1)), 12, 31)
+    return None
+
+
+def parse_target_arg(text: str) -> tuple[dt.date, float]:
+    """`--target WHEN=COUNT`: WHEN a day or a period (`parse_period_end`), COUNT a number >= 0 (decimals
+    allowed: a series in 万 has them). A one-line UsageError saying which half is wrong."""
+    when, sep, count = str(text).partition("=")
+    if not sep:
+        raise UsageError(f"--target {text!r}: no '=' (write WHEN=COUNT, e.g. 2025-12-31=480 or 十四五末=480)")
+    date = parse_period_end(when)
+    if date is None:
+        raise UsageError(f"--target {text!r}: {when.strip()!r} is not a date or period ({PERIOD_FORMS})")
+    try:
+        value = float(count.strip().replace(",", ""))
+    except ValueError:
+        raise UsageError(f"--target {text!r}: {count.strip()!r} is not a count (a number, decimals allowed)") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--target {text!r}: the count must be a number >= 0")
+    return date, value
+
+
 def available_cities(raw_dir: Path = RAW_DIR) -> list[str]:
     return sorted(p.parent.name for p in raw_dir.glob("*/city.toml"))
 
@@ -176,15 +239,41 @@ def _target_share(value, where: str, path: Path) -> float | None:
     return float(value)
 
 
+#: The keys a [[targets]] entry may hold (another, a misspelt one say, was silently ignored).
+TARGET_KEYS = frozenset({"date", "on_air", "per_10k_people", "kind", "label_zh", "label_en", "source"})
+
+
+def _target_count(t: dict, info: dict, where: str, path: Path) -> int:
+    """A [[targets]] entry's count: `on_air`, or `per_10k_people` (a goal per 10,000 residents, as the
+    national plan writes it: 每万人拥有5G基站数26个) times [city] population_2020 / 10,000, rounded; an unknown key
+    or both counts given is a one-line ConfigError naming it."""
+    unknown = sorted(set(t) - TARGET_KEYS)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r} (known: {', '.join(sorted(TARGET_KEYS))})", path)
+    if "on_air" in t and "per_10k_people" in t:
+        raise ConfigError(f"{where} gives both on_air and per_10k_people: give one", path)
+    if "per_10k_people" in t:
+        rate, people = t["per_10k_people"], info.get("population_2020")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+            raise ConfigError(f"{where} per_10k_people must be a number >= 0, got {rate!r}", path)
+        if isinstance(people, bool) or not isinstance(people, int) or people <= 0:
+            raise ConfigError(f"{where} per_10k_people needs [city] population_2020 (a whole number > 0)", path)
+        return int(round(rate * people / 10_000))
+    on_air = _require(t, "on_air", where, path)
+    if not isinstance(on_air, int) or isinstance(on_air, bool) or on_air < 0:
+        raise ConfigError(f"{where} on_air must be a whole number >= 0, got {on_air!r}", path)
+    return on_air
+
+
 def _as_date(value, where: str, path: Path) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{where} is not a date (YYYY-MM-DD): {value!r}", path) from None
+    date = parse_period_end(str(value))
+    if date is None:
+        raise ConfigError(f"{where} is not a date or period ({PERIOD_FORMS}): {value!r}", path)
+    return date
 
 
 def _check_district_names(districts: tuple[District, ...], files: dict, path: Path) -> None:
@@ -267,9 +356,7 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     targets = []
     for i, t in enumerate(_require(data, "targets", "city.toml", path), start=1):
         where = f"[[targets]] #{i}"
-        on_air = _require(t, "on_air", where, path)
-        if not isinstance(on_air, int) or on_air < 0:
-            raise ConfigError(f"{where} on_air must be a whole number >= 0, got {on_air!r}", path)
+        on_air = _target_count(t, info, where, path)
         targets.append(
             Target(
                 date=_as_date(_require(t, "date", where, path), f"{where} date", path),
@@ -292,6 +379,8 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     for i, t in enumerate(targets, start=1):
         # two counts of one kind for one date: every stage would judge against whichever came first
         first = said.setdefault((t.kind, t.date), i)
+        if first != i and targets[first - 1].on_air == t.on_air:  # (every page listed it twice)
+            raise ConfigError(f"[[targets]] #{first} and #{i} give the same {t.kind} ({t.on_air} by {t.date})", path)
         if first != i and targets[first - 1].on_air != t.on_air:
             raise ConfigError(
                 f"[[targets]] #{first} and #{i} give {t.date} two {t.kind} counts "

@@ -46,6 +46,16 @@ GROWTH_DAMPING = 0.95
 #: pace observed: a programme's crews, sites and budget grow, but not without bound, and the
 #: year-to-year random walk of the pace otherwise left the 5-year band open upwards.
 PACE_CAP_FACTOR = 1.25
+#: Months of additions before the pace cap binds: a programme's first months are its ramp-up (the bundled
+#: city built 4, 0, 3 and 12 stations in its first four months, then 22-32 a month), so "the fastest 12 months
+#: seen" is no bound before 12 months are seen (a cap of 8.7 a month gave P = 0 % for a target it reached).
+PACE_CAP_MIN_MONTHS = 12
+#: Standard deviation of the yearly log change of the pace in the months ahead that are still in a programme's
+#: first year (PACE_CAP_MIN_MONTHS of additions): a ramp-up, not a steady pace, whose size its first months
+#: cannot show; the months after walk at the usual pace_change_sd.
+#: log(2.5) ~ 0.9: China's national pace rose x1.9 from its first months (late 2019, 2.6万 a month) to 2020
+#: (4.8万), Xinjiang's x3 from 2020-21 to late 2021 (561 -> 1,670 a month), each in about a year.
+YOUNG_PACE_CHANGE_SD = math.log(2.5)
 
 
 @dataclass
@@ -194,9 +204,12 @@ def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float, prior_y
 
 def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
     """The highest monthly pace a forecast path may reach: PACE_CAP_FACTOR x the best 12-month
-    mean of the deseasonalised additions seen so far (the whole history under a year); a model
-    raises it to PACE_CAP_FACTOR x its pace now when that is higher (a speed-up under way)."""
+    mean of the deseasonalised additions seen so far; a model raises it to PACE_CAP_FACTOR x its pace
+    now when that is higher (a speed-up under way). No cap (inf) under PACE_CAP_MIN_MONTHS months: a
+    programme's first months are its ramp-up, not its pace."""
     n = len(d)
+    if n < PACE_CAP_MIN_MONTHS:
+        return math.inf
     means = [
         float(np.mean(d[e - 12 : e][use[e - 12 : e]]))
         for e in range(min(12, n), n + 1)
@@ -390,6 +403,9 @@ class SeasonalPace:
         self.disp = max(1.0, float(np.mean(resid**2 / pois))) if len(resid) else 1.0
         self.change_sd = estimate_pace_change_sd(d, use, self.disp, PACE_CHANGE_PRIOR_YEARS)
         self.pace_cap = estimate_pace_cap(d, use)
+        # months ahead still in the programme's first year (the series starts with it; a district's series
+        # starts with the city's, so a district that joined later is not a new programme)
+        self.ramp_months = max(0, PACE_CAP_MIN_MONTHS - len(a))
         self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "level":
             self.pace, self.pace_var = self._pool_years(d, use)
@@ -472,6 +488,13 @@ class SeasonalPace:
         now = math.exp(log_now)
         return now, now * now * var_log_now, _bound_growth(g), var_g
 
+    def _walk_sd(self, h: int) -> np.ndarray:
+        """Per month ahead, the sd of the pace's yearly log change: YOUNG_PACE_CHANGE_SD while the programme
+        is in its first PACE_CAP_MIN_MONTHS months of additions (its ramp-up), `change_sd` after."""
+        sd = np.full(h, self.change_sd)
+        sd[: self.ramp_months] = max(YOUNG_PACE_CHANGE_SD, self.change_sd)
+        return sd
+
     def _damping(self) -> float:
         """The monthly persistence of the growth ahead: GROWTH_DAMPING, or the fitted fade's if faster
         (a fade seen in the history goes on; a slower one than GROWTH_DAMPING would widen the 5-year band)."""
@@ -536,7 +559,7 @@ class SeasonalPace:
         else:
             sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
-            walk = np.exp(np.cumsum(rng.normal(0.0, self.change_sd / math.sqrt(12), size=(n, h)), axis=1))
+            walk = np.exp(np.cumsum(rng.normal(0.0, self._walk_sd(h) / math.sqrt(12), size=(n, h)), axis=1))
             grow = 1.0
             if self.kind == "growth":  # each path its own growth, from the growth's posterior
                 grow = self._growth_multiplier(h, self.growth + rng.normal(0.0, math.sqrt(self.growth_var), n))

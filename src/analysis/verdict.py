@@ -5,6 +5,7 @@ and why a long horizon's band is as wide as it is. Pure text from numbers; no mo
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ STATUS_ZH = {
     "on_track": "进度正常",
     "at_risk": "存在风险",
     "off_track": "明显滞后",
+    "too_early": "为时尚早",
 }
 STATUS_EN = {
     "reached": "reached",
@@ -28,61 +30,113 @@ STATUS_EN = {
     "on_track": "on track",
     "at_risk": "at risk",
     "off_track": "off track",
+    "too_early": "too early to judge",
 }
 
 
-def classify_target(prob: float, target: int, target_date, as_of, count_known: float) -> str:
+def unit_words(unit: str = "stations") -> tuple[str, str]:
+    """The words after a count, Chinese and English: 座 and nothing for stations; the unit given for a
+    published series in another (万: "480 万", never "480 座" for a count of 4.8 million)."""
+    if not unit or unit == "stations":
+        return "座", ""
+    return unit, unit
+
+
+def format_count(x: float, digits: int = 0) -> str:
+    """A count with thousands separators and `digits` decimals (a whole target stays whole)."""
+    if float(x).is_integer() and digits == 0:
+        return f"{int(x):,}"
+    return f"{x:,.{digits}f}"
+
+
+def classify_target(prob: float, target: int, target_date, as_of, count_known: float, calibrated: bool = True) -> str:
     """'reached' / 'missed' once the date has passed (or 'reached' as soon as the count is there);
-    else 'on_track' (P >= ON_TRACK_P), 'at_risk' (P >= OFF_TRACK_P) or 'off_track'."""
+    'too_early' for a target still ahead when the forecast is not `calibrated` (no backtest origin: its
+    P is the model's own, untested, and a programme's first months say little of its pace); else
+    'on_track' (P >= ON_TRACK_P), 'at_risk' (P >= OFF_TRACK_P) or 'off_track'."""
     if count_known >= target:
         return "reached"
     if pd.Timestamp(as_of) >= pd.Timestamp(target_date):
         return "missed"
+    if not calibrated:
+        return "too_early"
     if prob >= ON_TRACK_P:
         return "on_track"
     return "at_risk" if prob >= OFF_TRACK_P else "off_track"
 
 
 def describe_verdict(
-    status: str, target: int, target_date, prob: float, mean: float, lo80: float, hi80: float, count_known: float
+    status: str,
+    target: float,
+    target_date,
+    prob: float,
+    mean: float,
+    lo80: float,
+    hi80: float,
+    count_known: float,
+    unit: str = "stations",
+    digits: int = 0,
 ) -> tuple[str, str]:
     """One sentence per language: the status, the expected count and its 80% band, and P (never
-    a probability for a target whose date has passed)."""
+    a probability for a target whose date has passed); counts in `unit` with `digits` decimals."""
     d = pd.Timestamp(target_date).date()
+    u_zh, u_en = unit_words(unit)
+    sp = f" {u_en}" if u_en else ""
+    tgt = format_count(target, digits if not float(target).is_integer() else 0)
+    known, m, lo, hi = (format_count(x, digits) for x in (count_known, mean, lo80, hi80))
     if status in ("reached", "missed"):
         return (
-            f"目标 {target:,} 座（{d}）{STATUS_ZH[status]}：已开通 {count_known:,.0f} 座。",
-            f"Target {target:,} by {d} {STATUS_EN[status]}: {count_known:,.0f} on air.",
+            f"目标 {tgt} {u_zh}（{d}）{STATUS_ZH[status]}：已开通 {known} {u_zh}。",
+            f"Target {tgt}{sp} by {d} {STATUS_EN[status]}: {known}{sp} on air.",
+        )
+    if status == "too_early":
+        return (
+            f"目标 {tgt} {u_zh}（{d}）{STATUS_ZH[status]}：历史太短，尚无回测可校准；按模型预计开通 {m} {u_zh}"
+            f"（80% 区间 {lo}–{hi}，未经校准），达成概率约 {prob:.0%}，仅供参考。",
+            f"Target {tgt}{sp} by {d}: {STATUS_EN[status]}. The history is too short for any backtest; the model "
+            f"alone expects {m}{sp} on air (80% interval {lo}-{hi}, uncalibrated), P about {prob:.0%}, a rough "
+            "guide only.",
         )
     return (
-        f"目标 {target:,} 座（{d}）{STATUS_ZH[status]}：预计开通 {mean:,.0f} 座（80% 区间 "
-        f"{lo80:,.0f}–{hi80:,.0f}），达成概率 {prob:.0%}（≥{ON_TRACK_P:.0%} 为正常，<{OFF_TRACK_P:.0%} 为滞后）。",
-        f"Target {target:,} by {d} {STATUS_EN[status]}: {mean:,.0f} expected on air (80% interval "
-        f"{lo80:,.0f}-{hi80:,.0f}), P = {prob:.0%} (on track from {ON_TRACK_P:.0%}, off track below "
+        f"目标 {tgt} {u_zh}（{d}）{STATUS_ZH[status]}：预计开通 {m} {u_zh}（80% 区间 "
+        f"{lo}–{hi}），达成概率 {prob:.0%}（≥{ON_TRACK_P:.0%} 为正常，<{OFF_TRACK_P:.0%} 为滞后）。",
+        f"Target {tgt}{sp} by {d} {STATUS_EN[status]}: {m}{sp} expected on air (80% interval "
+        f"{lo}-{hi}), P = {prob:.0%} (on track from {ON_TRACK_P:.0%}, off track below "
         f"{OFF_TRACK_P:.0%}).",
     )
 
 
-def describe_pace_caution(needed: float, last_3m: float) -> tuple[str, str]:
+def describe_pace_caution(needed: float, last_3m: float, unit: str = "stations", digits: int = 0) -> tuple[str, str]:
     """A second sentence for a target called on track while the last three months' pace is below the pace
     it needs: the model expects the pace to rise (a season, a growing programme), the months so far do not
     show it ("on track" at P = 81 % with 424 a month added against 622 needed read as all well)."""
     if not (np.isfinite(needed) and np.isfinite(last_3m)) or last_3m >= needed or needed <= 0:
         return "", ""
+    u_zh, u_en = unit_words(unit)
+    sp = f" {u_en}" if u_en else ""
+    last, need = format_count(last_3m, digits), format_count(needed, digits)
     return (
-        f" 但近 3 个月每月新增 {last_3m:,.0f} 座，低于所需的每月 {needed:,.0f} 座：须按预测加快节奏。",
-        f" But the last 3 months added {last_3m:,.0f} a month, below the {needed:,.0f} a month needed: "
+        f" 但近 3 个月每月新增 {last} {u_zh}，低于所需的每月 {need} {u_zh}：须按预测加快节奏。",
+        f" But the last 3 months added {last}{sp} a month, below the {need}{sp} a month needed: "
         "the pace must rise as forecast.",
     )
 
 
 def describe_requirement(
-    status: str, target: int, target_date, as_of, count_known: float, pipeline_expected: float, median_days: float
+    status: str,
+    target: float,
+    target_date,
+    as_of,
+    count_known: float,
+    pipeline_expected: float,
+    median_days: float,
+    has_pipeline: bool = True,
 ) -> tuple[int | None, object, str, str]:
     """What must happen: the sites that must still enter the pipeline (the target less the count on
     air and the pipeline's expected arrivals by the date) and the month by which they must, given
-    the median days from planning to air. Returns (sites, month end or None, zh, en)."""
-    if status in ("reached", "missed"):
+    the median days from planning to air. Returns (sites, month end or None, zh, en). Nothing for a
+    published series (`has_pipeline` False): it counts what was built and has no sites to plan."""
+    if status in ("reached", "missed") or not has_pipeline:
         return None, None, "", ""
     need = int(max(0, math.ceil(target - count_known - pipeline_expected)))
     d = pd.Timestamp(target_date).date()
@@ -115,6 +169,20 @@ def describe_requirement(
     return need, by, zh, en
 
 
+class SpreadContext(NamedTuple):
+    """What `describe_spread` says beside the band: the pace's yearly log change sd (None: not modelled),
+    the most the model's pace may reach a month (inf or None: no cap), whether the band was calibrated on
+    backtest origins, the months ahead still in the programme's first year (its ramp-up) and the unit."""
+
+    pace_change_sd: float | None = None
+    pace_cap: float | None = None
+    calibrated: bool = True
+    ramp_months: int = 0
+    unit_zh: str = "座"
+    unit_en: str = ""
+    has_pipeline: bool = True
+
+
 def describe_spread(
     target_date,
     as_of,
@@ -123,34 +191,77 @@ def describe_spread(
     pace_lo: float,
     pace_hi: float,
     pipeline_sites: int,
-    pace_change_sd: float | None = None,
-    pace_cap: float | None = None,
+    ctx: SpreadContext | None = None,
+    digits: int = 0,
 ) -> tuple[str, str]:
     """Why the band is as wide as it is at a target's date: the months ahead times the range of
-    monthly paces the backtests leave open, above what the pipeline holds; with `pace_change_sd`
-    (sd of the pace's yearly log change) and `pace_cap` (the most a path may build a month), also
-    how much the pace may drift a year and what bounds it."""
+    monthly paces the backtests leave open (or the model's own, uncalibrated, when there was no backtest
+    origin), above what the pipeline holds; and (`ctx`) how much the pace may drift a year, what bounds it
+    and whether that bound holds for the band (calibration may widen a band past the model's cap).
+    `digits`: decimals of the counts (a series in 万 needs them)."""
+    ctx = ctx or SpreadContext()
     months = max(0.0, (pd.Timestamp(target_date) - pd.Timestamp(as_of)).days / 30.4375)
+    ahead = f"{months:.0f} month{'' if round(months) == 1 else 's'} ahead"
+    u_zh, u_en = ctx.unit_zh, (f" {ctx.unit_en}" if ctx.unit_en else "")
+    band = f"{lo80:,.{digits}f}–{hi80:,.{digits}f}"
+    pace = f"{pace_lo:,.{digits + 1}f}–{pace_hi:,.{digits + 1}f}"
+    how_zh = "回测校准后" if ctx.calibrated else "模型自身给出，尚无回测可校准，"
+    how_en = (
+        "after calibration on the backtests" if ctx.calibrated else "by the model alone, uncalibrated: no backtest yet"
+    )
+    pipe_zh = f"在途 {pipeline_sites} 个站址之外，其余" if ctx.has_pipeline else ""
+    pipe_en = f"beyond the {pipeline_sites} sites in the pipeline, the rest" if ctx.has_pipeline else "it"
     zh = (
-        f"{months:.0f} 个月后的区间 {lo80:,.0f}–{hi80:,.0f}：在途 {pipeline_sites} 个站址之外，其余取决于"
-        f"今后的建设节奏（回测校准后每月约 {pace_lo:,.1f}–{pace_hi:,.1f} 座），月数越多，区间越宽。"
+        f"{months:.0f} 个月后的区间 {band}：{pipe_zh}取决于"
+        f"今后的建设节奏（{how_zh}每月约 {pace} {u_zh}），月数越多，区间越宽。"
     )
     en = (
-        f"The band {lo80:,.0f}-{hi80:,.0f}, {months:.0f} months ahead: beyond the {pipeline_sites} sites in the "
-        f"pipeline, the rest depends on the pace still to come (about {pace_lo:,.1f}-{pace_hi:,.1f} a month "
-        "after calibration on the backtests), and the more months, the wider the band."
+        f"The band {band.replace('–', '-')}, {ahead}: {pipe_en} depends on the pace still to "
+        f"come (about {pace.replace('–', '-')}{u_en} a month {how_en}), and the more months, the wider the band."
     )
-    if pace_change_sd is not None and months > 12 and math.isfinite(pace_change_sd):
-        pct = 100 * (math.exp(pace_change_sd) - 1)
+    if ctx.ramp_months > 0:
+        zh += f"建设开始不足一年，今后 {ctx.ramp_months} 个月的节奏仍可能成倍加快或放慢。"
+        en += (
+            f" The buildout is under a year old: over the next {ctx.ramp_months} months its pace may still "
+            "rise or fall several-fold."
+        )
+    sd = ctx.pace_change_sd
+    if sd is None or months <= 12 or not math.isfinite(sd):
+        return zh, en
+    if sd <= 0:  # (a drift on under two years of additions models none: say so, not "±0 %")
+        zh += "模型沿用已测得的节奏，不设逐年变化（历史中未见超出噪声的变化，或历史太短无从测出）"
+        en += (
+            " The model keeps the pace it measured, with no year-to-year change (the history shows none beyond "
+            "noise, or is too short to show one)"
+        )
+    else:
+        pct = 100 * (math.exp(sd) - 1)
         zh += f"建设节奏每年可能变化约 ±{pct:.0f}%"
         en += f" The pace may change by about ±{pct:.0f}% a year"
-        if pace_cap is not None and math.isfinite(pace_cap) and pace_cap > 0:
-            zh += f"，但任何情形下每月不超过 {pace_cap:,.1f} 座（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
-            en += (
-                f", but no path builds more than {pace_cap:,.1f} a month "
-                f"({PACE_CAP_FACTOR:g}x the fastest 12 months seen)."
-            )
+    cap = ctx.pace_cap
+    if cap is None or not math.isfinite(cap) or cap <= 0:
+        if ctx.ramp_months > 0 or cap is not None:
+            zh += "，尚无可作上限的整年节奏。"
+            en += ", with no cap yet: no full year's pace has been seen."
         else:
             zh += "。"
             en += "."
+        return zh, en
+    cap_txt = f"{cap:,.{digits + 1}f}"
+    if pace_hi <= cap:
+        zh += f"，但模型的建设节奏不超过每月 {cap_txt} {u_zh}（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍）。"
+        en += (
+            f", but the model's pace stays below {cap_txt}{u_en} a month ({PACE_CAP_FACTOR:g}x the fastest 12 months "
+            "seen)."
+        )
+    else:  # the band's pace is past the model's cap: calibration or the published counts' spread widened it
+        zh += (
+            f"；模型本身的节奏上限为每月 {cap_txt} {u_zh}（已见最快 12 个月节奏的 {PACE_CAP_FACTOR:g} 倍），"
+            "区间按回测误差或已公布数的波动放宽后超出该上限。"
+        )
+        en += (
+            f"; the model's own pace is held below {cap_txt}{u_en} a month ({PACE_CAP_FACTOR:g}x the fastest 12 "
+            "months seen), and the band, widened to the backtest errors or the published counts' spread, "
+            "goes past it."
+        )
     return zh, en

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.forecast.models import Forecast
 from analysis.forecast.plots import plot_fan
+from analysis.forecast.series import count_decimals
 
 # --------------------------------------------------------------------------------------------
 # Output files
@@ -25,11 +25,7 @@ def forecast_csv_frame(fc: Forecast, horizon: int | None = None) -> pd.DataFrame
 
 def _decimals(history: pd.Series) -> int:
     """Decimals to write: the series' own precision plus one (integers -> 1 decimal)."""
-    vals = history.to_numpy(float)
-    for d in range(0, 4):
-        if np.allclose(vals, np.round(vals, d), atol=1e-9, rtol=0):
-            return d + 1
-    return 4
+    return count_decimals(history) + 1
 
 
 def write_forecast(

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures import figure_lang
-from analysis.forecast.series import _month_end, _summarize
+from analysis.forecast.series import _month_end, _summarize, count_decimals
+from analysis.verdict import format_count, unit_words
 
 # --------------------------------------------------------------------------------------------
 # Figures
@@ -17,37 +18,56 @@ from analysis.forecast.series import _month_end, _summarize
 _LABELS = {
     "en": {
         "history": "on air (month end)",
+        "published": "published",
+        "interpolated": "interpolated between published counts",
         "mean": "forecast (mean)",
         "i80": "80% interval",
         "i95": "95% interval",
         "ylabel": "5G stations on air (cumulative)",
+        "ylabel_unit": "5G stations on air (cumulative, {unit})",
         "xlabel": "month end",
         "as_of": "as of {d}",
         "title": "{name}: 5G stations on air, forecast to {end}",
-        "target": "target {n:,} by {d}: P = {p:.0%}",
-        "reached": "target {n:,} by {d}: reached",
-        "missed": "target {n:,} by {d}: missed",
+        "target": "target {n}{u} by {d}: P = {p:.0%}",
+        "reached": "target {n}{u} by {d}: reached",
+        "missed": "target {n}{u} by {d}: missed",
+        "too_early": "target {n}{u} by {d}: too early to judge",
         "source": "Source: {src}. Model: {model} (chosen by rolling-origin backtest, MASE at 3/6/12 months). "
         "Shaded: 80% and 95% of {n:,} simulated paths.",
         "district_title": "{name} by district: on air and forecast (reconciled to the city)",
     },
     "zh": {
         "history": "已开通（月末）",
+        "published": "公布数",
+        "interpolated": "公布数之间的插值",
         "mean": "预测（均值）",
         "i80": "80% 区间",
         "i95": "95% 区间",
         "ylabel": "已开通 5G 基站数（累计，座）",
+        "ylabel_unit": "已开通 5G 基站数（累计，{unit}）",
         "xlabel": "月末",
         "as_of": "截至 {d}",
         "title": "{name}：5G 基站开通数及预测（至 {end}）",
-        "target": "目标 {n:,} 座（{d}）：达成概率 {p:.0%}",
-        "reached": "目标 {n:,} 座（{d}）：已达成",
-        "missed": "目标 {n:,} 座（{d}）：未达成",
+        "target": "目标 {n} {u}（{d}）：达成概率 {p:.0%}",
+        "reached": "目标 {n} {u}（{d}）：已达成",
+        "missed": "目标 {n} {u}（{d}）：未达成",
+        "too_early": "目标 {n} {u}（{d}）：为时尚早",
         "source": "数据来源：{src}。模型：{model}（滚动起点回测选定，3/6/12 个月 MASE）。"
         "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
         "district_title": "{name}分区：已开通与预测（与全市预测协调一致）",
     },
 }
+
+
+def _plot_history(ax, h: pd.Series, observed, L: dict) -> None:
+    """The months so far: a line through every month end, dots only where a count was published (a month
+    interpolated between two published counts is drawn as the line alone, not as a count someone gave)."""
+    if observed is None or bool(pd.Series(observed).reindex(h.index).fillna(False).all()):
+        ax.plot(h.index, h.to_numpy(), color="black", lw=2, marker="o", ms=3, label=L["history"])
+        return
+    pub = pd.Series(observed).reindex(h.index).fillna(False).to_numpy(bool)
+    ax.plot(h.index, h.to_numpy(), color="black", lw=1.2, ls="-", label=L["interpolated"])
+    ax.plot(h.index[pub], h.to_numpy()[pub], ls="none", color="black", marker="o", ms=4, label=L["published"])
 
 
 def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
@@ -58,6 +78,8 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
 
     lang = figure_lang(lang)
     L = _LABELS[lang]
+    u_zh, u_en = unit_words(fc.unit)
+    unit = u_zh if lang == "zh" else (f" {u_en}" if u_en else "")
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 5.6))
     else:
@@ -79,7 +101,7 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     ax.fill_between(x, joined("lo95"), joined("hi95"), color="#9ecae1", alpha=0.55, lw=0, label=L["i95"])
     ax.fill_between(x, joined("lo80"), joined("hi80"), color="#4292c6", alpha=0.6, lw=0, label=L["i80"])
     ax.plot(x, joined("mean"), color="#08306b", lw=1.8, ls="--", label=L["mean"])
-    ax.plot(h.index, h.to_numpy(), color="black", lw=2, marker="o", ms=3, label=L["history"])
+    _plot_history(ax, h, getattr(fc, "observed", None), L)
     if fc.as_of is not None:
         ax.axvline(fc.as_of, color="grey", lw=1, ls=":")
         ax.annotate(
@@ -97,12 +119,10 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
         ax.axhline(r["target"], color="#d62728", lw=0.6, ls=":", alpha=0.6)
         # a target already reached or past its date is a fact, never a probability
         status = r.get("status")
-        key = status if status in ("reached", "missed") else ("target" if pd.notna(r["prob_reach"]) else None)
-        label = (
-            L[key].format(n=int(r["target"]), d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"])
-            if key
-            else f"{int(r['target']):,}"
-        )
+        key = status if status in ("reached", "missed", "too_early") else None
+        key = key or ("target" if pd.notna(r["prob_reach"]) else None)
+        n = format_count(float(r["target"]), count_decimals([r["target"]]))
+        label = L[key].format(n=n, u=unit, d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"]) if key else n
         ax.annotate(
             label,
             (r["target_date"], r["target"]),
@@ -113,7 +133,7 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
             color="#d62728",
         )
     ax.set_ylim(bottom=0)
-    ax.set_ylabel(L["ylabel"] if fc.unit == "stations" else f"{L['ylabel']} [{fc.unit}]")
+    ax.set_ylabel(L["ylabel"] if fc.unit in ("", "stations") else L["ylabel_unit"].format(unit=fc.unit))
     ax.set_xlabel(L["xlabel"])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.grid(alpha=0.3)

@@ -22,6 +22,11 @@ MAX_GAP_MONTHS = 12
 # --------------------------------------------------------------------------------------------
 
 
+#: A published count may fall (it is net of closures), but not to under this share of itself from one
+#: published date to the next: that is another unit (万 against stations) or a typo, not closures.
+MAX_FALL_SHARE = 0.5
+
+
 def _month_end(ts) -> pd.Timestamp:
     ts = pd.Timestamp(ts).normalize()
     return ts + pd.offsets.MonthEnd(0)
@@ -197,10 +202,11 @@ def _calendar_months_between(a: pd.Timestamp, b: pd.Timestamp) -> float:
 def read_series(path: str | Path) -> pd.DataFrame:
     """Read a published cumulative count, CSV `date,value`; one row per published date, sorted.
 
-    Raises BadInputError naming the file and the line for: missing columns, a date that does not
-    parse, an empty or non-numeric or negative value, a date given twice, a count that falls
-    (a cumulative count cannot; fix the source or publish the net series), and a gap of more
-    than MAX_GAP_MONTHS months between two values (too long to interpolate).
+    A count that falls is kept: a published count of stations on air is net of closures (the forecast says
+    so in its notes). Raises BadInputError naming the file and the line for: missing columns, a date that
+    does not parse, an empty or non-numeric or negative value, a date given twice, a count that falls to
+    under MAX_FALL_SHARE of itself (another unit or a typo), and a gap of more than MAX_GAP_MONTHS months
+    between two values (too long to interpolate).
     """
     path = Path(path)
     try:
@@ -243,11 +249,11 @@ def read_series(path: str | Path) -> pd.DataFrame:
     df = df.sort_values("date", kind="stable").reset_index(drop=True)
     for k in range(1, len(df)):
         prev, cur = df.iloc[k - 1], df.iloc[k]
-        if cur["value"] < prev["value"]:
+        if cur["value"] < prev["value"] * MAX_FALL_SHARE:
             raise BadInputError(
-                f"cumulative count falls from {prev['value']:g} on {prev['date'].date()} to {cur['value']:g} on "
-                f"{cur['date'].date()}: a cumulative count cannot fall "
-                "(fix the source, or give the count net of closures)",
+                f"count falls from {prev['value']:g} on {prev['date'].date()} to {cur['value']:g} on "
+                f"{cur['date'].date()}, to under {MAX_FALL_SHARE:.0%} of itself: a net count of stations on air "
+                "does not lose that much (another unit, 万 against stations, or a typo?)",
                 file=path,
                 row=int(cur["row"]),
             )
@@ -280,6 +286,15 @@ def to_month_ends(obs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     values = np.interp(index.asi8.astype(float), x, obs["value"].to_numpy(float))
     observed = index.isin(dates)
     return pd.Series(values, index=index, name="value"), pd.Series(observed, index=index, name="observed")
+
+
+def count_decimals(values) -> int:
+    """The decimals a series' values are given with (0-3): 391.7 (万) has one, a count of stations none."""
+    vals = np.asarray(values, float)
+    for d in range(0, 3):
+        if np.allclose(vals, np.round(vals, d), atol=1e-9, rtol=0):
+            return d
+    return 3
 
 
 def _summarize(paths: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
