@@ -797,6 +797,7 @@ class Forecast:
     plan_to_air_days: float = math.nan  # median days from planning to air (the pipeline's)
     top_down_paths: np.ndarray | None = None  # before the pipeline component, when there is one
     pipeline_paths: np.ndarray | None = None  # pipeline sites on air by each month end, per path
+    pipeline_sites: int | None = None  # sites in the pipeline on as_of (with stage dates or not)
 
     def plot(self, lang: str = "en", ax=None, title: str | None = None):
         """The fan chart (see `plot_fan`)."""
@@ -1339,7 +1340,9 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
     passed = status in ("reached", "missed")
     k = fc.path_index.get_indexer([_month_end(t.date)])[0]
     pipe = float(fc.pipeline_paths[:, k].mean()) if fc.pipeline_paths is not None and k >= 0 else 0.0
-    n_pipe = int(fc.pipeline_paths[:, -1].max()) if fc.pipeline_paths is not None else 0
+    # every site in the pipeline, as the task force counts them (the most that arrive in a path left out the
+    # sites without stage dates or durations: "beyond the 0 sites in the pipeline" beside the 14 it lists)
+    n_pipe = fc.pipeline_sites if fc.pipeline_sites is not None else 0
     digits = _count_digits(fc)
     verdict_zh, verdict_en = describe_verdict(
         status, t.on_air, t.date, p, float(v.mean()), q[1], q[2], known, fc.unit, digits

@@ -121,6 +121,7 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
     fc.plan_to_air_days = plan_to_air_median(stations, as_of)
     fc.top_down_paths = fc.paths
     fc.pipeline_paths = pipe
+    fc.pipeline_sites = len(sites)
     fc.paths = combine_with_pipeline(fc.paths, base, floor)
     fc.table = _summarize(fc.paths[:, :horizon], fc.path_index[:horizon])
     fc.targets = _target_table(fc, targets)

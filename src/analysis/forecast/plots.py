@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.figures import figure_lang
 from analysis.forecast.series import _month_end, _summarize, count_decimals
-from analysis.verdict import format_count, unit_words
+from analysis.verdict import format_count, percent, unit_words
 
 # --------------------------------------------------------------------------------------------
 # Figures
@@ -28,7 +28,7 @@ _LABELS = {
         "xlabel": "month end",
         "as_of": "as of {d}",
         "title": "{name}: 5G stations on air, forecast to {end}",
-        "target": "target {n}{u} by {d}: P = {p:.0%}",
+        "target": "target {n}{u} by {d}: P = {p}",
         "reached": "target {n}{u} by {d}: reached",
         "missed": "target {n}{u} by {d}: missed",
         "too_early": "target {n}{u} by {d}: too early to judge",
@@ -48,7 +48,7 @@ _LABELS = {
         "xlabel": "月末",
         "as_of": "截至 {d}",
         "title": "{name}：5G 基站开通数及预测（至 {end}）",
-        "target": "目标 {n} {u}（{d}）：达成概率 {p:.0%}",
+        "target": "目标 {n} {u}（{d}）：达成概率 {p}",
         "reached": "目标 {n} {u}（{d}）：已达成",
         "missed": "目标 {n} {u}（{d}）：未达成",
         "too_early": "目标 {n} {u}（{d}）：为时尚早",
@@ -106,10 +106,11 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
         ax.axvline(fc.as_of, color="grey", lw=1, ls=":")
         ax.annotate(
             L["as_of"].format(d=fc.as_of.date()),
-            (fc.as_of, 0.98),
+            # at the foot of its line, under the rising counts: at the top it ran under the legend
+            (fc.as_of, 0.02),
             xycoords=("data", "axes fraction"),
             ha="right",
-            va="top",
+            va="bottom",
             fontsize=8,
             color="grey",
             rotation=90,
@@ -122,7 +123,8 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
         key = status if status in ("reached", "missed", "too_early") else None
         key = key or ("target" if pd.notna(r["prob_reach"]) else None)
         n = format_count(float(r["target"]), count_decimals([r["target"]]))
-        label = L[key].format(n=n, u=unit, d=pd.Timestamp(r["target_date"]).date(), p=r["prob_reach"]) if key else n
+        when = pd.Timestamp(r["target_date"]).date()
+        label = L[key].format(n=n, u=unit, d=when, p=percent(float(r["prob_reach"]))) if key else n
         ax.annotate(
             label,
             (r["target_date"], r["target"]),

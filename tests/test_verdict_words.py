@@ -1,0 +1,50 @@
+"""The verdict's words against the pages' (analysis.verdict): one way of writing a nearly sure
+probability, the sites still to plan rounded as the expected arrivals allow, and the band's sentence
+counting every site in the pipeline."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.report.text import prob
+from analysis.verdict import describe_requirement, percent
+
+
+def test_a_nearly_sure_probability_is_written_as_the_index_writes_it():
+    # the verdict said 100 % where the index said > 99 % (headline 0.999)
+    for p in (0.999, 0.995, 0.004, 0.0001):
+        assert percent(p).replace(" ", "") == prob(p).replace(" ", "")
+    assert percent(1.0) == "100%" and percent(0.0) == "0%" and percent(0.4) == "40%"
+
+
+def test_sites_still_to_plan_are_not_rounded_up_by_a_monte_carlo_crumb():
+    # 222 on the target date, 0 on air now, 146.995 expected from the pipeline: 75 more sites, not 76
+    need, _, zh, en = describe_requirement("at_risk", 222, "2021-12-31", "2021-03-22", 0, 146.995, 180.0)
+    assert need == 75 and "75" in zh and "75" in en
+    need, *_ = describe_requirement("at_risk", 222, "2021-12-31", "2021-03-22", 0, 146.5, 180.0)
+    assert need == 76
+
+
+def test_the_band_sentence_counts_the_sites_in_the_pipeline_without_stage_dates(tiny_city):
+    """Sites in the pipeline whose time to air cannot be drawn (no stage dates, no completed stage) are
+    still in the pipeline: the sentence said 'beyond the 0 sites in the pipeline' beside a task force of 14."""
+    from analysis.config import load_city
+    from analysis.forecast import forecast_stations
+    from analysis.schemas import STAGES
+
+    rows = []
+    for i in range(30):  # on air one a month, then 4 sites planned with no stage dates
+        rows.append(
+            {
+                "station_id": f"S{i}",
+                "status": "on_air",
+                "on_air_date": pd.Timestamp("2019-12-15") + pd.DateOffset(months=i),
+            }
+        )
+    rows += [{"station_id": f"P{i}", "status": "construction", "on_air_date": pd.NaT} for i in range(4)]
+    st = pd.DataFrame(rows).assign(operator="CMCC", district="西区", blocker=None, name="x", site_code="x")
+    for stage in STAGES[:-1]:
+        st[f"{stage}_date"] = pd.NaT
+    st["is_on_air"] = st["on_air_date"].notna()
+    cf = forecast_stations(st, "2022-05-31", city=load_city(tiny_city / "city.toml"), n_paths=200)
+    assert cf.city.pipeline_sites == 4
