@@ -141,13 +141,15 @@ def test_pipeline_arrivals_counted_by_block_are_those_of_the_whole_array(monkeyp
     monkeypatch.setattr(T, "_SITES_PER_BLOCK", 4)
     st = _pipeline(np.random.default_rng(8))
     clock = L.season_clock(AS_OF, pd.date_range("2021-04-30", periods=12, freq="ME"))
-    sites, every, floor = L.count_pipeline_arrivals(st, AS_OF, clock, 50, 3)
+    sites, every, floor, by_district = L.count_pipeline_arrivals(st, AS_OF, clock, 50, 3)
     same, days = L.sample_pipeline_days(st, AS_OF, 50, 3)
     committed = sites["stage"].isin(L.COMMITTED_STAGES).to_numpy()
     assert sites.equals(same) and len(sites) > 8 and 0 < committed.sum() < len(sites)
     want = np.stack([(days <= c).sum(axis=1) for c in clock], axis=1)
     want_floor = np.stack([(days[:, committed] <= c).sum(axis=1) for c in clock], axis=1)
     assert np.array_equal(every, want) and np.array_equal(floor, want_floor)
+    # each district's expected arrivals: the mean over paths of its sites on air by each step
+    assert np.allclose(by_district.sum(axis=1).to_numpy(), every.mean(axis=0))
 
 
 def test_a_supervised_site_that_has_left_its_stage_since_is_a_lever_of_an_unknown_blocker(karamay):

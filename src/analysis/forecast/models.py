@@ -798,6 +798,8 @@ class Forecast:
     top_down_paths: np.ndarray | None = None  # before the pipeline component, when there is one
     pipeline_paths: np.ndarray | None = None  # pipeline sites on air by each month end, per path
     pipeline_sites: int | None = None  # sites in the pipeline on as_of (with stage dates or not)
+    #: expected pipeline arrivals by each month end (rows, as paths' columns), per district (columns)
+    pipeline_by_district: pd.DataFrame | None = None
 
     def plot(self, lang: str = "en", ax=None, title: str | None = None):
         """The fan chart (see `plot_fan`)."""

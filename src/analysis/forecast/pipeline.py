@@ -77,11 +77,25 @@ def count_pipeline_arrivals(
     sites, blocks = sample_days_to_air_by_block(stations, as_of, n_paths, rng, extract_date, (), season)
     committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
     every, floor = np.zeros((n_paths, len(clock))), np.zeros((n_paths, len(clock)))
+    codes, districts = pd.factorize(sites["district"]) if "district" in sites else (np.zeros(len(sites), int), [])
+    by_district = np.zeros((len(districts), len(clock)))
     for rows, days in blocks:
         step = clock.searchsorted(days, side="left")
         every += _count_steps(step, len(clock))
         floor += _count_steps(step[committed[rows]], len(clock))
-    return sites, every, floor
+        mine = codes[rows]
+        if (mine >= 0).any():  # each site's chance of being on air by each step, summed by district
+            np.add.at(by_district, mine[mine >= 0], _arrival_shares(step[mine >= 0], len(clock)))
+    return sites, every, floor, pd.DataFrame(by_district.T, columns=pd.Index(districts, dtype=object))
+
+
+def _arrival_shares(step: np.ndarray, n_steps: int) -> np.ndarray:
+    """(sites, n_steps): the share of each site's paths (`step`: sites x paths, the step each arrives at)
+    on air by each step."""
+    n_sites, n_paths = step.shape
+    flat = (np.minimum(step, n_steps) + (n_steps + 1) * np.arange(n_sites)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=(n_steps + 1) * n_sites).reshape(n_sites, n_steps + 1)
+    return counts[:, :n_steps].cumsum(axis=1) / n_paths
 
 
 def plan_to_air_median(stations: pd.DataFrame, as_of) -> float:
@@ -117,11 +131,12 @@ def _add_pipeline(fc: Forecast, stations, as_of, n_paths, seed, horizon, targets
     season = getattr(fc.fit, "season", None)
     factors = season.factors if season is not None else None
     clock = season_clock(as_of, fc.path_index, factors)
-    sites, pipe, floor = count_pipeline_arrivals(stations, as_of, clock, n_paths, seed + 7, season=factors)
+    sites, pipe, floor, by_district = count_pipeline_arrivals(stations, as_of, clock, n_paths, seed + 7, season=factors)
     fc.plan_to_air_days = plan_to_air_median(stations, as_of)
     fc.top_down_paths = fc.paths
     fc.pipeline_paths = pipe
     fc.pipeline_sites = len(sites)
+    fc.pipeline_by_district = by_district
     fc.paths = combine_with_pipeline(fc.paths, base, floor)
     fc.table = _summarize(fc.paths[:, :horizon], fc.path_index[:horizon])
     fc.targets = _target_table(fc, targets)
