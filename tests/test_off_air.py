@@ -72,3 +72,27 @@ def test_every_reason_a_row_can_leave_with_is_worded_on_the_pages_in_both_langua
     missing = [f"{lang}: {k}.{c}" for lang in ("zh", "en") for c in codes for k in ("reason", "reason_about")]
     missing = [m for m in missing if m.split(": ")[1] not in TEXT[m.split(": ")[0]]]
     assert not missing, missing
+
+
+def test_the_task_force_counts_a_station_on_air_until_its_off_air_date(tiny_city):
+    """The funnel's on-air count and the district targets' 'added' agree with the other pages: a station
+    taken off air counts before its off-air date (the funnel left it out of every date: 123 where the
+    other pages said 129), and what was added this year is net of the stations taken off air."""
+    from analysis import taskforce
+    from analysis.config import load_city
+    from analysis.schemas import STAGES
+
+    st = _stations().assign(on_air_date=pd.to_datetime(["2020-06-10", "2020-07-20", "2021-02-05", None]))
+    st = st.assign(
+        operator="CMCC", status=["on_air", "decommissioned", "on_air", "planned"], blocker=None, name=st["station_id"]
+    )
+    for stage in STAGES[:-1]:
+        st[f"{stage}_date"] = pd.NaT
+    st.loc[3, "planned_date"] = pd.Timestamp("2021-01-05")
+    city = load_city(tiny_city / "city.toml")
+    for day, on in (("2021-03-14", 3), ("2021-03-31", 2)):
+        report = taskforce.track_taskforce(st, city, day, extract_date="2021-04-30")
+        f = report.funnel.set_index(["district", "stage"])
+        assert f.loc[(taskforce.CITY_TOTAL, "on_air"), "sites"] == on == count_on_air(st, day)
+    city_row = report.districts.iloc[-1]
+    assert city_row["achieved_add"] == count_on_air(st, "2021-03-31") - count_on_air(st, "2020-12-31") == 0

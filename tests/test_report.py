@@ -114,7 +114,7 @@ def test_no_cjk_font_falls_back_to_english_figures(monkeypatch):
 def test_people_formats():
     assert briefing.n(12345.4) == "12,345" and briefing.n(float("nan")) == "–"
     assert briefing.pct(71.013) == "71.0 %"
-    assert briefing.prob(0.004) == "< 1 %" and briefing.prob(0.0545) == "5 %" and briefing.prob(1.0) == "100 %"
+    assert briefing.prob(0.004) == "< 1 %" and briefing.prob(0.0545) == "5 %" and briefing.prob(1.0) == "> 99 %"
     city = load_city("karamay")
     assert briefing.district_label(city, "乌尔禾区", "zh") == "乌尔禾区（Urho District）"
     assert briefing.district_label(city, "乌尔禾区", "en") == "Urho District (乌尔禾区)"

@@ -12,9 +12,10 @@ from analysis.verdict import describe_requirement, percent
 
 def test_a_nearly_sure_probability_is_written_as_the_index_writes_it():
     # the verdict said 100 % where the index said > 99 % (headline 0.999)
-    for p in (0.999, 0.995, 0.004, 0.0001):
+    for p in (0.999, 0.995, 0.004, 0.0001, 1.0, 0.0):
         assert percent(p).replace(" ", "") == prob(p).replace(" ", "")
-    assert percent(1.0) == "100%" and percent(0.0) == "0%" and percent(0.4) == "40%"
+    # a share of simulated paths of 1 or 0 is not certainty: none of the paths drawn fell short (or reached)
+    assert percent(1.0) == ">99%" and percent(0.0) == "<1%" and percent(0.4) == "40%" and percent(0.99) == "99%"
 
 
 def test_sites_still_to_plan_are_not_rounded_up_by_a_monte_carlo_crumb():
@@ -48,3 +49,17 @@ def test_the_band_sentence_counts_the_sites_in_the_pipeline_without_stage_dates(
     st["is_on_air"] = st["on_air_date"].notna()
     cf = forecast_stations(st, "2022-05-31", city=load_city(tiny_city / "city.toml"), n_paths=200)
     assert cf.city.pipeline_sites == 4
+
+
+def test_a_target_too_early_to_judge_is_said_so_on_the_index_card_not_as_a_bare_probability():
+    from analysis.config import load_city
+    from analysis.report.index import headline_cards
+
+    city = load_city("karamay")
+    d = next(t for t in city.targets if t.kind == "target").date.isoformat()
+    head = {"as_of": "2020-04-30", "on_air_as_of": 25, f"prob_reach_{d}": 0.06, f"expected_on_air_{d}": 210.6}
+    plain = dict(headline_cards(head, city, "en"))
+    early = dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "en"))
+    assert [v for v in plain.values() if "P(reach) 6 %" in v]
+    assert [v for v in early.values() if "too early to judge" in v and "6 %" in v]
+    assert [v for v in dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "zh")).values() if "为时尚早" in v]

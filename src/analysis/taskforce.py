@@ -275,6 +275,15 @@ class _DatedTable:
     text: dict
     status: pd.api.extensions.ExtensionArray
     blocker: pd.api.extensions.ExtensionArray | None
+    #: each station's off-air date (退网; NaT none), None for a table without the column
+    off: np.ndarray | None = None
+
+    def live_on(self, as_of: pd.Timestamp) -> np.ndarray:
+        """The stations that exist on `as_of`: a station taken off air until its off-air date (it was on air
+        before: the funnel left it out of every date); one decommissioned without a date, never."""
+        if self.off is None:
+            return self.live
+        return np.where(np.isnat(self.off), self.live, self.off > np.datetime64(as_of, "ns"))
 
     @classmethod
     def of(cls, st: pd.DataFrame) -> _DatedTable:
@@ -294,6 +303,9 @@ class _DatedTable:
             status=pick(_as_text(st["status"].array)),
             # typed as the whole column is: a date on which none of the sites kept has a blocker gives the same
             blocker=pick(_as_text(st["blocker"].array)) if st["blocker"].notna().any() else None,
+            off=pick(pd.to_datetime(st["off_air_date"]).to_numpy(dtype="datetime64[ns]"))
+            if "off_air_date" in st.columns
+            else None,
         )
 
 
@@ -312,7 +324,7 @@ def _derive_checked(
     its `_DatedTable`, if at hand; `counted_only`: only the columns of _COUNTED."""
     t = table or _DatedTable.of(st)
     reached = ~np.isnat(t.dates) & (t.dates <= np.datetime64(as_of, "ns"))
-    kept = t.live & (reached.any(axis=1) | ~t.has_dates)
+    kept = t.live_on(as_of) & (reached.any(axis=1) | ~t.has_dates)
     keep = None if kept.all() else np.flatnonzero(kept)  # in station_id order: no sort per date
 
     def pick(values):
@@ -1181,12 +1193,9 @@ def split_district_targets(
     sites = stages_on(as_of)
     order = _district_order(sites, city.district_names)
     base_n = every[on_air_at(every, baseline)].groupby("district").size().reindex(order, fill_value=0)
-    achieved = (
-        every[on_air_at(every, as_of) & (every["on_air_date"] > baseline)]
-        .groupby("district")
-        .size()
-        .reindex(order, fill_value=0)
-    )
+    # net of stations taken off air since the year start: what is left to add is the target less the count now
+    now_n = every[on_air_at(every, as_of)].groupby("district").size().reindex(order, fill_value=0)
+    achieved = now_n - base_n
     pipeline = sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0)
     notes = []
     share, basis = district_target_shares(st, as_of, city, extract_date, order, stages_on=stages_on)
@@ -1307,7 +1316,7 @@ def track_taskforce(
         notes.append(f"the records end on {extract.date()}: later stage changes are not in them")
     n_decom = int((st["status"] == "decommissioned").sum())
     if n_decom:
-        notes.append(f"{n_decom} decommissioned stations are left out")
+        notes.append(f"{n_decom} stations taken off air are counted until their off-air date, left out after it")
     mismatch = _status_mismatch(stages_on)
     if mismatch:
         notes.append(f"{mismatch} sites report a status other than the stage their dates give on the extract date")

@@ -51,10 +51,11 @@ def format_count(x: float, digits: int = 0) -> str:
 
 def percent(p: float) -> str:
     """A probability as the pages write it: whole per cent, but '>99%' and '<1%' rather than 100 % or 0 % for
-    what is only nearly sure (the index said '> 99 %' where the verdict said 100 %)."""
-    if 0 < p < 0.01:
+    what is only nearly sure (the index said '> 99 %' where the verdict said 100 %; a share of simulated paths
+    of 1.0 is not certainty either: none of the paths drawn fell short)."""
+    if p < 0.01:
         return "<1%"
-    if 0.99 < p < 1:
+    if p > 0.99:
         return ">99%"
     return f"{p:.0%}"
 

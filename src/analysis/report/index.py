@@ -56,8 +56,10 @@ def headline_cards(h: dict, city: City, lang: str) -> list[tuple[str, str]]:
         elif tg.kind == "target" and f"prob_reach_{d}" in h:
             # a target ahead: the one expected count every page shows, then its probability
             value = _fmt_prob(h[f"prob_reach_{d}"])
+            # a programme too young for a backtest: its P is the model's own, said as such (not "P 6 %" bare)
+            key = "index.card.too_early" if h.get(f"status_{d}") == "too_early" else "index.card.expected_p"
             if h.get(f"expected_on_air_{d}") is not None:
-                value = say(lang, "index.card.expected_p", expected=n(h[f"expected_on_air_{d}"]), p=value)
+                value = say(lang, key, expected=n(h[f"expected_on_air_{d}"]), p=value)
             cards.append((say(lang, "index.card.target_due", d=d, on_air=tg.on_air), value))
     if "urban_covered_pct" in h:
         cards.append((say(lang, "index.urban"), pct(h["urban_covered_pct"])))

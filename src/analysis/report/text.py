@@ -55,12 +55,13 @@ def pct(value, digits: int = 1) -> str:
 
 
 def prob(value) -> str:
-    """A probability (0–1) as a percentage; below 1 % and above 99 % say so rather than round to 0 or 100."""
+    """A probability (0–1) as a percentage; below 1 % and above 99 % say so rather than round to 0 or 100 (a
+    share of simulated paths of 1.0 is not certainty: none of the paths drawn fell short)."""
     if _missing(value):
         return "–"
-    if 0 < value < 0.01:
+    if value < 0.01:
         return "< 1 %"
-    if 0.99 < value < 1:
+    if value > 0.99:
         return "> 99 %"
     return f"{value:.0%}".replace("%", " %")
 

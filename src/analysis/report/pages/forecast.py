@@ -86,12 +86,20 @@ def target_verdicts(ctx: Context, targets: pd.DataFrame) -> list[str]:
 
 
 def record_expected(targets: pd.DataFrame, as_of) -> None:
-    """The page's expected count (and, for a target still ahead, its probability) as tagged records."""
+    """The page's expected count (and, for a target still ahead, its probability and status) as tagged records."""
     for _, r in targets.iterrows():
         key = day(r["target_date"])
         record(f"expected_on_air_{key}", round(expected_count(r), 2))
         if pd.Timestamp(r["target_date"]) > as_of and pd.notna(r.get("prob_reach")):
             record(f"prob_reach_{key}", round(float(r["prob_reach"]), 4))
+            if isinstance(r.get("status"), str):
+                record(f"status_{key}", r["status"])
+
+
+def is_uncalibrated(cf) -> bool:
+    """Whether the forecast's targets are 'too early to judge' (no backtest origin: the model's own band)."""
+    status = cf.targets["status"] if "status" in cf.targets else pd.Series(dtype=object)
+    return bool((status == "too_early").any())
 
 
 def target_table(ctx: Context) -> pd.DataFrame:
@@ -185,7 +193,8 @@ def show_targets(ctx: Context) -> pd.DataFrame:
         ctx,
         "targets",
         target_table(ctx),
-        source=ctx.source + say(L, "targets.source", model=cf.model),
+        source=ctx.source
+        + say(L, "targets.source_uncalibrated" if is_uncalibrated(cf) else "targets.source", model=cf.model),
     )
     lines = target_verdicts(ctx, tg)
     if lines:
@@ -241,6 +250,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
                 say(L, "probability"): sub["prob_reach"].map(prob),
             }
         ),
+        caption=say(L, "district_forecast.uncalibrated") if is_uncalibrated(cf) else "",
         source=ctx.source,
     )
     show_image(cf.figures["districts"], alt=say(L, "fig.districts"), subtitle=say(L, "fig.districts"))
