@@ -502,6 +502,7 @@ def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
             row(3, status="在建暂缓", date=""),
             row(4, status="搬迁中", date=""),
             row(5, status="谈点", date=""),
+            row(6, status="在建", date="2021-02-01"),  # a plan whose day has passed: slipped, still in construction
         ],
     )
     r = clean(tmp_path)
@@ -512,7 +513,9 @@ def test_pipeline_words_planned_dates_cancelled_and_unknown_statuses(tmp_path):
         4: "construction",
         5: "unknown",
         6: "site_access",
+        7: "construction",
     }
+    assert "planned on-air date 2021-02-01 (passed)" in st_.loc[7, "notes"]
     assert not st_["is_on_air"].any()
     assert "planned on-air date 2022-03-01" in st_.loc[2, "notes"]
     assert "the planned on-air date (passed), not counted on air" in st_.loc[1, "notes"]

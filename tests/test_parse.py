@@ -749,6 +749,10 @@ def test_a_month_after_a_dot_is_read_only_when_it_cannot_be_a_number_cut_short()
         ("在建（暂缓）", "construction", False),
         ("已交维", "on_air", False),
         ("已开通(计划扩容)", "on_air", False),
+        # not yet on air, in the stage the rest of the words name (已建成未开通 was 'planned')
+        ("已建成未开通", "power_hookup", True),
+        ("在建未开通", "construction", True),
+        ("选址中，未开通", "site_selection", True),
     ],
 )
 def test_status_words_of_planned_cancelled_and_held_sites(text, status, not_on_air):

@@ -856,10 +856,19 @@ _NOT_YET_ON_AIR = re.compile(
 _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 
+#: Built, not yet on air (已建成未开通): the site waits for power or commissioning, the last stage.
+_BUILT = ("建成", "完工", "built", "completed")
+
+
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
-    if _NOT_YET_ON_AIR.search(t):
-        return "planned"
+    not_yet = _NOT_YET_ON_AIR.search(t)
+    if not_yet:  # the stage the rest of the words name (在建未开通: construction; 已建成未开通: power hook-up)
+        rest = t[: not_yet.start()] + t[not_yet.end() :]
+        if any(k in rest for k in _BUILT):
+            return "power_hookup"
+        stage = _status(rest) if rest.strip("()（）,，;；、") else "planned"
+        return stage if stage in ("planned", "site_selection", "site_access", "construction", "power_hookup") else "planned"
     if _ON_HOLD.search(t):
         rest = _ON_HOLD.sub("", t)
         return _status(rest) if rest.strip("()（）,，;；、") else "planned"

@@ -708,10 +708,13 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         said = (said + ": the planned on-air date" + passed).reindex(raw.index)
         notes = _append_note(notes, not_yet, "status ", said, ", not counted on air; ")
         rec.loc[not_yet, "on_air_date"] = pd.NaT
-    # a site of the pipeline (在建, 规划 …) dated after the report's day: the day it is to go on air
-    planned_later = (rec["on_air_date"] > as_of) & rec["reported_status"].isin(STAGES[:-1])
+    # a site of the pipeline (在建, 规划 …) beside an on-air date: the day it is to go on air, whether that day
+    # is still ahead or has passed (a slipped plan): the status, as of the extract, says it is not on air (a
+    # passed one was counted on air when the records were cleaned after it)
+    planned_later = rec["on_air_date"].notna() & rec["reported_status"].isin(STAGES[:-1])
     if planned_later.any():
-        said = rec.loc[planned_later, "on_air_date"].dt.strftime("%Y-%m-%d").reindex(raw.index)
+        day = rec.loc[planned_later, "on_air_date"]
+        said = (day.dt.strftime("%Y-%m-%d") + np.where(day <= as_of, " (passed)", "")).reindex(raw.index)
         notes = _append_note(notes, planned_later, "planned on-air date ", said, " (a site in the pipeline); ")
         rec.loc[planned_later, "on_air_date"] = pd.NaT
         not_yet = not_yet | planned_later
