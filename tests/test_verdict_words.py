@@ -62,4 +62,6 @@ def test_a_target_too_early_to_judge_is_said_so_on_the_index_card_not_as_a_bare_
     early = dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "en"))
     assert [v for v in plain.values() if "P(reach) 6 %" in v]
     assert [v for v in early.values() if "too early to judge" in v and "6 %" in v]
-    assert [v for v in dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "zh")).values() if "为时尚早" in v]
+    assert [
+        v for v in dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "zh")).values() if "为时尚早" in v
+    ]

@@ -868,7 +868,11 @@ def _status(text: str) -> str:
         if any(k in rest for k in _BUILT):
             return "power_hookup"
         stage = _status(rest) if rest.strip("()（）,，;；、") else "planned"
-        return stage if stage in ("planned", "site_selection", "site_access", "construction", "power_hookup") else "planned"
+        return (
+            stage
+            if stage in ("planned", "site_selection", "site_access", "construction", "power_hookup")
+            else "planned"
+        )
     if _ON_HOLD.search(t):
         rest = _ON_HOLD.sub("", t)
         return _status(rest) if rest.strip("()（）,，;；、") else "planned"
