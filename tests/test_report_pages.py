@@ -337,3 +337,17 @@ def test_the_blocker_sentence_of_a_city_with_no_pipeline_says_so():
         ctx = SimpleNamespace(taskforce=lambda: tf, lang=lang, as_of=pd.Timestamp("2021-10-31"))
         said = blocker_sentence(ctx)
         assert words in said and "：。" not in said and "2021-10-31" in said
+
+
+def test_a_gap_names_a_key_site_to_check_as_to_check():
+    """A gap at a site whose position is not known well enough is not a 'site left uncovered': its name
+    carries 'to check', as the key-site table says 待核实 (the gap list named them plainly)."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.coverage import _site_names
+
+    sites = pd.DataFrame({"name_zh": ["甲", "乙"], "name_en": ["Jia", "Yi"], "verdict": ["uncertain", "uncovered"]})
+    cov = SimpleNamespace(sites=sites)
+    assert _site_names(cov, "甲; 乙", "zh") == "甲（待核实）; 乙"
+    assert _site_names(cov, "甲; 乙", "en") == "Jia (to check); Yi"
+    assert _site_names(SimpleNamespace(sites=sites.drop(columns="verdict")), "甲", "en") == "Jia"

@@ -63,7 +63,8 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "built_up_area_covered_indoor"): b["urban_covered_indoor_pct"].map(pct),
                 say(L, "whole_area_covered"): b["covered_pct"].map(lambda v: pct(v, 2)),
                 say(L, "key_sites_covered"): [
-                    f"{n(a)} / {n(c)}" for a, c in zip(b["n_key_sites_covered"], b["n_key_sites"])
+                    f"{n(a)} / {n(c)}" + (say(L, "key_sites.to_check", n=n(u)) if u else "")
+                    for a, c, u in zip(b["n_key_sites_covered"], b["n_key_sites"], _uncertain(b))
                 ],
                 say(L, "4a_spots_covered"): [
                     f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])
@@ -100,6 +101,13 @@ def rating_text(row, lang: str) -> str:
     if "unconfirmed" in note:
         return say(lang, "rating.unconfirmed", rating=row["rating"])
     return row["rating"]
+
+
+def _uncertain(table: pd.DataFrame) -> list[int]:
+    """The key sites to check per district row (none for a table written before the column existed)."""
+    if "n_key_sites_uncertain" not in table:
+        return [0] * len(table)
+    return [int(v) for v in table["n_key_sites_uncertain"].fillna(0)]
 
 
 def show_key_sites(ctx: Context) -> pd.DataFrame:
@@ -161,15 +169,20 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
 
 def _site_names(cov, names, lang: str) -> str:
     """Key-site names a gap or candidate reaches ('a; b', as the coverage stage writes them) in the
-    page's language: English pages show each site's English name."""
+    page's language: English pages show each site's English name; a site whose verdict is uncertain is
+    marked 'to check' (the gap lies where its recorded position is, which is not known well enough to
+    call it uncovered: the key-site table says 待核实)."""
     if not isinstance(names, str) or not names:
         return ""
-    if lang == "zh":
-        return names
-    if "name_en" not in cov.sites or "name_zh" not in cov.sites:
-        return names
-    english = dict(zip(cov.sites["name_zh"].astype(str), cov.sites["name_en"].fillna("").astype(str)))
-    return "; ".join(english.get(x.strip()) or x.strip() for x in names.split(";"))
+    sites = cov.sites
+    zh = sites["name_zh"].astype(str) if "name_zh" in sites else pd.Series(dtype=str)
+    english = dict(zip(zh, sites["name_en"].fillna("").astype(str))) if "name_en" in sites else {}
+    uncertain = set(zh[sites["verdict"] == "uncertain"]) if "verdict" in sites else set()
+    shown = []
+    for name in (x.strip() for x in names.split(";")):
+        text = name if lang == "zh" else (english.get(name) or name)
+        shown.append(text + (say(lang, "key_sites.to_check_mark") if name in uncertain else ""))
+    return "; ".join(shown)
 
 
 def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
