@@ -96,3 +96,18 @@ def test_the_task_force_counts_a_station_on_air_until_its_off_air_date(tiny_city
         assert f.loc[(taskforce.CITY_TOTAL, "on_air"), "sites"] == on == count_on_air(st, day)
     city_row = report.districts.iloc[-1]
     assert city_row["achieved_add"] == count_on_air(st, "2021-03-31") - count_on_air(st, "2020-12-31") == 0
+
+
+def test_the_clean_page_says_how_stations_taken_off_air_are_counted():
+    from types import SimpleNamespace
+
+    from analysis.report.pages.clean import _off_air_text
+
+    st = _stations()
+    st.loc[0, "off_air_date"] = pd.Timestamp("2021-10-15")  # no date reported: set to the extract's
+    ctx = SimpleNamespace(lang="zh", extract=pd.Timestamp("2021-10-15"), as_of=pd.Timestamp("2021-09-30"))
+    text = _off_air_text(ctx, st)
+    assert "2 座基站报告已退网" in text and "其中 1 座在本报告日前已退网" in text and "未报退网日期的 1 座" in text
+    en = _off_air_text(SimpleNamespace(**{**vars(ctx), "lang": "en"}), st)
+    assert "2 stations taken off air" in en and "The 1 without a reported off-air date" in en
+    assert _off_air_text(ctx, st.assign(off_air_date=pd.NaT)) == ""

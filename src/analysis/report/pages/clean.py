@@ -120,6 +120,22 @@ def show_quarantine(ctx: Context) -> pd.DataFrame:
     )
 
 
+def _off_air_text(ctx: Context, st: pd.DataFrame) -> str:
+    """The stations reported taken off air (退网), said where the count is: counted on air until their off-air
+    date, those whose date was not reported until the extract's (the latest day they can have gone off air)."""
+    if "off_air_date" not in st:
+        return ""
+    off = pd.to_datetime(st["off_air_date"])
+    gone = off.notna() & pd.to_datetime(st["on_air_date"]).notna()
+    if not gone.any():
+        return ""
+    undated = int((gone & (off == ctx.extract)).sum()) if ctx.extract is not None else 0
+    by_now = int((gone & (off <= ctx.as_of)).sum())
+    return say(
+        ctx.lang, "clean.off_air", n=n(int(gone.sum())), by_now=n(by_now), undated=n(undated), extract=day(ctx.extract)
+    )
+
+
 def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     """Stations on air on the report date and at the end of each published count, by district and
     operator, checked against the counts the city published."""
@@ -153,7 +169,7 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     )
     show_step(
         say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
-        say(L, "clean.on_air.sentence", on=n(len(on))) + check_text,
+        say(L, "clean.on_air.sentence", on=n(len(on))) + check_text + _off_air_text(ctx, st),
     )
     table = show_frame(ctx, "on_air_by_district_operator", pd.DataFrame(rows), source=ctx.source)
     record("on_air_as_of", int(len(on)))
