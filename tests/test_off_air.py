@@ -43,11 +43,8 @@ def test_a_station_taken_off_air_counts_until_its_off_air_date_in_every_count():
     assert monthly_on_air(st.drop(columns="off_air_date"), "2021-04-30").tolist() == [2.0, 3.0, 3.0, 3.0]
 
 
-def test_the_district_split_counts_a_station_taken_off_air_this_year_in_the_year_start(tiny_city):
-    """The city's count at the year start holds a station taken off air since (it was on air then): the
-    districts' year-start counts must hold it too, or they no longer add up to the city's."""
-    from analysis import taskforce
-    from analysis.config import load_city
+def _tracked() -> pd.DataFrame:
+    """`_stations` as a task-force table: B on air from 2020-07-20, taken off air on 2021-03-15; D planned."""
     from analysis.schemas import STAGES
 
     st = _stations().assign(on_air_date=pd.to_datetime(["2020-06-10", "2020-07-20", "2021-02-05", None]))
@@ -58,6 +55,16 @@ def test_the_district_split_counts_a_station_taken_off_air_this_year_in_the_year
         st[f"{stage}_date"] = pd.NaT
     st.loc[3, "planned_date"] = pd.Timestamp("2021-01-05")
     st["is_on_air"] = on_air_at(st, None)
+    return st
+
+
+def test_the_district_split_counts_a_station_taken_off_air_this_year_in_the_year_start(tiny_city):
+    """The city's count at the year start holds a station taken off air since (it was on air then): the
+    districts' year-start counts must hold it too, or they no longer add up to the city's."""
+    from analysis import taskforce
+    from analysis.config import load_city
+
+    st = _tracked()
     city = load_city(tiny_city / "city.toml")
     table = taskforce.district_targets(st, "2021-04-30", city, extract_date="2021-04-30")
     base = table.drop_duplicates("district").set_index("district")["baseline_on_air"]
@@ -80,15 +87,8 @@ def test_the_task_force_counts_a_station_on_air_until_its_off_air_date(tiny_city
     other pages said 129), and what was added this year is net of the stations taken off air."""
     from analysis import taskforce
     from analysis.config import load_city
-    from analysis.schemas import STAGES
 
-    st = _stations().assign(on_air_date=pd.to_datetime(["2020-06-10", "2020-07-20", "2021-02-05", None]))
-    st = st.assign(
-        operator="CMCC", status=["on_air", "decommissioned", "on_air", "planned"], blocker=None, name=st["station_id"]
-    )
-    for stage in STAGES[:-1]:
-        st[f"{stage}_date"] = pd.NaT
-    st.loc[3, "planned_date"] = pd.Timestamp("2021-01-05")
+    st = _tracked()
     city = load_city(tiny_city / "city.toml")
     for day, on in (("2021-03-14", 3), ("2021-03-31", 2)):
         report = taskforce.track_taskforce(st, city, day, extract_date="2021-04-30")
