@@ -65,3 +65,16 @@ def test_a_target_too_early_to_judge_is_said_so_on_the_index_card_not_as_a_bare_
     assert [
         v for v in dict(headline_cards({**head, f"status_{d}": "too_early"}, city, "zh")).values() if "为时尚早" in v
     ]
+
+
+def test_the_no_season_note_reads_right_for_one_monthly_addition():
+    from analysis.report.chrome import translate_note
+
+    one = (
+        "no season model tried: only 1 monthly addition lies between two published month ends "
+        "(a season needs 24; the others are interpolated, without a season)"
+    )
+    assert translate_note(one, "en") == (
+        "No season model tried: monthly additions between two published month ends: 1 (a season needs 24)."
+    )
+    assert translate_note(one, "zh").startswith("只有 1 个月增量")

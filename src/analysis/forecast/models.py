@@ -906,7 +906,8 @@ def _select_model(history, models, model, max_origins, season_prior, observed=No
         if evidence is not None and evidence < SEASON_MIN_MONTHS and not declared:
             models = tuple(m for m in models if m not in (*SEASON_PACE_MODELS, *REFERENCE_MODELS, *SEASONAL_MODELS))
             pre_notes.append(
-                f"no season model tried: only {evidence} monthly additions lie between two published month "
+                f"no season model tried: only {evidence} monthly addition{'' if evidence == 1 else 's'} "
+                f"{'lies' if evidence == 1 else 'lie'} between two published month "
                 f"ends (a season needs {SEASON_MIN_MONTHS}; the others are interpolated, without a season)"
             )
     min_train = backtest_min_train(len(history), models)

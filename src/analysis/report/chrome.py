@@ -52,7 +52,7 @@ NOTE_PATTERNS = (
     ),
     (r"(?P<a>[\w+]+) against (?P<b>\w+) in the backtest: mean MASE (?P<x>[\d.]+) vs (?P<y>[\d.]+)", "note.against"),
     (
-        r"no season model tried: only (?P<n>\d+) monthly additions lie between two published month ends "
+        r"no season model tried: only (?P<n>\d+) monthly additions? lies? between two published month ends "
         r"\(a season needs (?P<need>\d+);.*\)",
         "note.no_season",
     ),
