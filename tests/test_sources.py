@@ -425,6 +425,14 @@ def test_coordinate_headers_and_the_system_they_name(tmp_path, lon, lat, crs):
         assert any(f"{crs} by its header" in note for note in table.notes)
 
 
+def test_a_position_whose_two_headers_name_two_systems_is_said_not_converted(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("站址编码,站名,经度(GCJ02),纬度(WGS84)\nA1,甲,113.47,37.83\n", encoding="utf-8")
+    [table] = read_station_file(path)
+    assert table.frame.loc[0, "lon"] == "113.47" and "crs" not in table.frame.columns
+    assert any("name two systems (GCJ-02, WGS-84): not converted" in note for note in table.notes)
+
+
 def test_of_two_positions_the_wgs84_one_is_read_and_the_other_said_not_read(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("站址编码,高德经度,高德纬度,GPS经度,GPS纬度\nA1,113.476,37.831,113.47,37.83\n", encoding="utf-8")

@@ -662,12 +662,15 @@ def _position_system(rows: list[list], header: range, mapping: dict[int, str]) -
     ]
     texts = [_header_text(rows, header, j) for j in read]
     systems = {crs_of_label(t) for t in texts} - {None}
-    crs = systems.pop() if len(systems) == 1 else None
+    crs = next(iter(systems)) if len(systems) == 1 else None
     unread = _unread(rows, header, mapping)
     if not texts:
         return crs, None, unread
     said = "/".join(texts)
     note = None
+    if len(systems) > 1:  # (经度(GCJ02) beside 纬度(WGS84): no conversion is right for both; said, not guessed)
+        named = ", ".join(sorted(_CRS_NAMES[c] for c in systems))
+        note = f"position read from {said}: its headers name two systems ({named}): not converted, check the source"
     if crs is not None:
         conversion = "" if crs == "wgs84" else ", converted to WGS-84"
         note = f"position read from {said}: {_CRS_NAMES[crs]} by its header{conversion}"
@@ -705,8 +708,8 @@ def _without_text_marker(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.Dat
 def _with_header_crs(frame: pd.DataFrame, header: _Header) -> tuple[pd.DataFrame, list[str]]:
     """The table with the coordinate system its position's header names as every row's crs (a 坐标系 column's
     own value kept where a row gives one), and the note saying so; as it is when the header names none."""
-    if header.crs is None:
-        return frame, []
+    if header.crs is None:  # (a note all the same when its headers name two systems)
+        return frame, [header.crs_note] if header.crs_note else []
     label = pd.Series(_CRS_NAMES[header.crs], index=frame.index, dtype=object)
     crs = frame["crs"].astype(object).where(frame["crs"].notna(), label) if "crs" in frame.columns else label
     return frame.assign(crs=crs.astype("str")), [header.crs_note]
