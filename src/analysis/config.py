@@ -129,9 +129,9 @@ def parse_date(value, name: str = "--as-of") -> dt.date:
         raise UsageError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-#: A plan's period as plans and bulletins write it: a year (2025, 2025年, 2025年底), a month (2025-12, 2025/12,
-#: 2025年12月), a quarter (2025Q4), or the end of a Five-Year Plan (十四五末: the 14th plan runs 2021-2025).
-_PLAN_YEAR = re.compile(r"(\d{4})\s*(?:年(?:底|末)?)?")
+#: A period as plans and bulletins write it: a year (2025, 2025年, 2025年底), a month (2025-12, 2025/12, 2025.12,
+#: 2025年12月), a quarter (2025Q4, 2025-Q4), or the end of a Five-Year Plan (十四五末: the 14th plan runs 2021-2025).
+_PLAN_YEAR = re.compile(r"(\d{4})\s*(?:年(?:底|末|末累计)?)?")
 _PLAN_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月(?:底|末)?)?")
 _PLAN_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])")
 _FIVE_YEAR_PLAN = re.compile(
@@ -149,6 +149,20 @@ def _plan_number(text: str) -> int:
     return _ZH_DIGITS[text]
 
 
+def calendar_period_end(text: str) -> dt.date | None:
+    """The last day of a year (2025, 2025年底), a month (2025-12, 2025年12月) or a quarter (2025Q4) written as
+    `text`, None when it is none of these: how a target's period and a published count's period are read."""
+    if m := _PLAN_YEAR.fullmatch(text):
+        return dt.date(int(m.group(1)), 12, 31)
+    if (m := _PLAN_MONTH.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
+        year, month = int(m.group(1)), int(m.group(2))
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    if m := _PLAN_QUARTER.fullmatch(text):
+        year, month = int(m.group(1)), 3 * int(m.group(2))
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    return None
+
+
 def parse_period_end(text: str) -> dt.date | None:
     """The day a target given for a period is due: a day as written (YYYY-MM-DD); a year, quarter or month
     as its last day (as a published series' periods are read); the end of a Five-Year Plan (十四五末 =
@@ -158,14 +172,8 @@ def parse_period_end(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    if m := _PLAN_YEAR.fullmatch(text):
-        return dt.date(int(m.group(1)), 12, 31)
-    if (m := _PLAN_MONTH.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
-        year, month = int(m.group(1)), int(m.group(2))
-        return dt.date(year, month, calendar.monthrange(year, month)[1])
-    if m := _PLAN_QUARTER.fullmatch(text):
-        year, month = int(m.group(1)), 3 * int(m.group(2))
-        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    if (end := calendar_period_end(text)) is not None:
+        return end
     if m := _FIVE_YEAR_PLAN.fullmatch(text):
         return dt.date(1955 + 5 * _plan_number(m.group(1)), 12, 31)
     return None

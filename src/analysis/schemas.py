@@ -121,9 +121,14 @@ def on_air_at(stations: pd.DataFrame, date) -> pd.Series:
     """The one rule of "on air on a date": the station has an on-air date on or before `date` and no
     off-air date (退网) on or before it. `date` None: every dated station not taken off air. A table without
     an off_air_date column (written before it existed) has no station taken off air with its date."""
-    dates = pd.to_datetime(stations["on_air_date"])
-    off = pd.to_datetime(stations["off_air_date"]) if "off_air_date" in stations.columns else None
+    dates, off = pd.to_datetime(stations["on_air_date"]), off_air_dates(stations)
     if date is None:
-        return dates.notna() if off is None else dates.notna() & off.isna()
-    on = dates.notna() & (dates <= pd.Timestamp(date))
-    return on if off is None else on & ~(off <= pd.Timestamp(date))
+        return dates.notna() & off.isna()
+    return dates.notna() & (dates <= pd.Timestamp(date)) & ~(off <= pd.Timestamp(date))
+
+
+def off_air_dates(stations: pd.DataFrame) -> pd.Series:
+    """Each station's off-air date (退网), NaT for every station of a table without the column."""
+    if "off_air_date" not in stations.columns:
+        return pd.Series(pd.NaT, index=stations.index, dtype="datetime64[ns]")
+    return pd.to_datetime(stations["off_air_date"])

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.config import calendar_period_end
 from analysis.errors import BadInputError
-from analysis.schemas import on_air_at
+from analysis.schemas import off_air_dates, on_air_at
 
 #: Longest gap between two published values that is still interpolated to month ends.
 MAX_GAP_MONTHS = 12
@@ -58,7 +59,7 @@ def monthly_on_air(
     if last < first:
         raise BadInputError(f"no full month between {first.date()} and as_of {as_of.date()}")
     index = pd.date_range(first, last, freq="ME")
-    off = _off_air_dates(stations)
+    off = off_air_dates(stations)
     if not by_district:
         return pd.Series(_counts_at(dates[on], off[on], index), index=index, name="on_air")
     if "district" not in stations.columns:
@@ -69,13 +70,6 @@ def monthly_on_air(
         mine = on & (stations["district"] == name)
         out[name] = _counts_at(dates[mine], off[mine], index)
     return pd.DataFrame(out, index=index)
-
-
-def _off_air_dates(stations: pd.DataFrame) -> pd.Series:
-    """Each station's off-air date (退网), NaT for every station of a table without the column."""
-    if "off_air_date" not in stations.columns:
-        return pd.Series(pd.NaT, index=stations.index, dtype="datetime64[ns]")
-    return pd.to_datetime(stations["off_air_date"])
 
 
 def _counts_at(on_dates: pd.Series, off_dates: pd.Series, index: pd.DatetimeIndex) -> np.ndarray:
@@ -113,7 +107,7 @@ def monthly_on_air_by_district(
     column = pd.Index(names, dtype=object).get_indexer(pd.Index(labels, dtype=object))
     code = np.where(codes >= 0, column[codes] if len(column) else -1, -1).astype(np.int64)
     on &= code >= 0
-    off = _off_air_dates(stations).to_numpy()[on]
+    off = off_air_dates(stations).to_numpy()[on]
     code, dates = code[on], dates[on]
     # a station counts from the first month end on or after its date; after the last one it counts
     # on `as_of` only (bucket len(index)); one taken off air (退网) counts no more from its off-air date
@@ -144,11 +138,8 @@ def count_on_air_by_district(stations: pd.DataFrame, as_of) -> pd.Series:
     return on.groupby(stations["district"]).sum().astype(int)
 
 
-#: A count published for a period, not a day: a year (2021, 2021年), a quarter (2021Q3, 2021-Q3) or a month
-#: (2021-12, 2021/12, 2021.12, 2021年12月).
-_YEAR = re.compile(r"(\d{4})\s*(?:年(?:底|末|末累计)?)?")
-_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])")
-_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月(?:底|末)?)?")
+#: A count published for a period, not a day, beside the year, quarter and month `config.calendar_period_end`
+#: reads: a month written month first (12/2021) or by its name (Dec 2021).
 _MONTH_YEAR = re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{4})")  # 12/2021
 _MONTH_NAME_YEAR = re.compile(r"([A-Za-z]{3,9})\.?[\s,-]*(\d{4})")  # Dec 2021
 _DAY_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -166,14 +157,9 @@ def _published_date(text: str) -> pd.Timestamp | None:
     or month (2021-12, 12/2021, Dec 2021, 2021年12月) as its last day (a count published for December 2021
     is the count at the end of it, not on December 1st, which put the month's count a month early on the
     month-end axis). None when it is no date, or a day whose day and month could be either (05/03/2021)."""
-    for pattern, end in ((_YEAR, pd.offsets.YearEnd(0)), (_QUARTER, pd.offsets.QuarterEnd(0))):
-        m = pattern.fullmatch(text)
-        if m:
-            month = 1 if pattern is _YEAR else 3 * int(m.group(2)) - 2
-            return pd.Timestamp(int(m.group(1)), month, 1) + end
-    m = _MONTH.fullmatch(text)
-    if m and 1 <= int(m.group(2)) <= 12:
-        return pd.Timestamp(int(m.group(1)), int(m.group(2)), 1) + pd.offsets.MonthEnd(0)
+    end = calendar_period_end(text)
+    if end is not None:
+        return pd.Timestamp(end)
     m = _MONTH_YEAR.fullmatch(text)
     if m and 1 <= int(m.group(1)) <= 12:
         return pd.Timestamp(int(m.group(2)), int(m.group(1)), 1) + pd.offsets.MonthEnd(0)
