@@ -334,7 +334,7 @@ def _site_layer(result) -> list[dict]:
             ["等级 rating", (s["rating"] or "—") + (f" ({s['target_note']})" if s["target_note"] else "")],
             [
                 "覆盖 covered",
-                _VERDICT_WORDS.get(str(s.get("verdict")), "是 yes" if s["is_covered"] else "否 no")
+                _VERDICT_WORDS[s["verdict"]]
                 + " outdoor, "
                 + ("是 yes" if s["is_covered_indoor"] else "否 no")
                 + " indoor",
@@ -352,7 +352,7 @@ def _site_layer(result) -> list[dict]:
                 "lon": _r(s["lon"], 6),
                 "lat": _r(s["lat"], 6),
                 # the stage's verdict (`coverage.site_verdicts`): a site placed to 5 km is neither covered nor not
-                "verdict": str(s.get("verdict") or ("covered" if s["is_covered"] else "uncovered")),
+                "verdict": s["verdict"],
                 "target": bool(s["is_target"]),
                 "rows": rows,
             }

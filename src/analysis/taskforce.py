@@ -1128,7 +1128,7 @@ def district_targets(stations: pd.DataFrame, as_of, city: City | str, extract_da
     order = _district_order(stages_on(as_of), city.district_names)
     share, basis = district_target_shares(st, as_of, city, extract_date, order, stages_on=stages_on)
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
-    base_n = every[on_air_at(every, baseline)].groupby("district").size().reindex(order, fill_value=0)
+    base_n = _on_air_by_district(every, baseline, order)
     rows = []
     for goal in city.goals():
         if pd.Timestamp(goal.date) < as_of:
@@ -1192,10 +1192,9 @@ def split_district_targets(
     baseline = pd.Timestamp(as_of.year - 1, 12, 31)
     sites = stages_on(as_of)
     order = _district_order(sites, city.district_names)
-    base_n = every[on_air_at(every, baseline)].groupby("district").size().reindex(order, fill_value=0)
+    base_n = _on_air_by_district(every, baseline, order)
     # net of stations taken off air since the year start: what is left to add is the target less the count now
-    now_n = every[on_air_at(every, as_of)].groupby("district").size().reindex(order, fill_value=0)
-    achieved = now_n - base_n
+    achieved = _on_air_by_district(every, as_of, order) - base_n
     pipeline = sites[_in_pipeline(sites)].groupby("district").size().reindex(order, fill_value=0)
     notes = []
     share, basis = district_target_shares(st, as_of, city, extract_date, order, stages_on=stages_on)
@@ -1339,6 +1338,12 @@ def track_taskforce(
         notes=notes,
         tracking=tracking_files(st, sites),
     )
+
+
+def _on_air_by_district(stations: pd.DataFrame, date: pd.Timestamp, order: list[str]) -> pd.Series:
+    """Stations on air on `date` (`schemas.on_air_at`: one taken off air counts until its off-air date) per
+    district of `order`, 0 where none."""
+    return stations[on_air_at(stations, date)].groupby("district").size().reindex(order, fill_value=0)
 
 
 def tracking_files(stations: pd.DataFrame, sites: pd.DataFrame) -> list[str]:

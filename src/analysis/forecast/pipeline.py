@@ -77,7 +77,7 @@ def count_pipeline_arrivals(
     sites, blocks = sample_days_to_air_by_block(stations, as_of, n_paths, rng, extract_date, (), season)
     committed = sites["stage"].isin(COMMITTED_STAGES).to_numpy()
     every, floor = np.zeros((n_paths, len(clock))), np.zeros((n_paths, len(clock)))
-    codes, districts = pd.factorize(sites["district"]) if "district" in sites else (np.zeros(len(sites), int), [])
+    codes, districts = pd.factorize(sites["district"])  # (-1: a site in no district)
     by_district = np.zeros((len(districts), len(clock)))
     for rows, days in blocks:
         step = clock.searchsorted(days, side="left")

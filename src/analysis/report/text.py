@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL, City
+from analysis.verdict import percent
 
 LANGS = ("zh", "en")
 TEXT_FILES = Path(__file__).resolve().parents[1] / "templates"
@@ -55,15 +56,11 @@ def pct(value, digits: int = 1) -> str:
 
 
 def prob(value) -> str:
-    """A probability (0–1) as a percentage; below 1 % and above 99 % say so rather than round to 0 or 100 (a
-    share of simulated paths of 1.0 is not certainty: none of the paths drawn fell short)."""
+    """A probability (0–1) as `verdict.percent` writes it (below 1 % and above 99 % said so rather than
+    rounded to 0 or 100), spaced as the pages write numbers: '> 99 %', '40 %'."""
     if _missing(value):
         return "–"
-    if value < 0.01:
-        return "< 1 %"
-    if value > 0.99:
-        return "> 99 %"
-    return f"{value:.0%}".replace("%", " %")
+    return re.sub(r"^([<>])", r"\1 ", percent(float(value))).replace("%", " %")
 
 
 def day(value) -> str:

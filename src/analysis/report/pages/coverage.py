@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
 
 from analysis.report.context import Context
@@ -64,7 +63,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "whole_area_covered"): b["covered_pct"].map(lambda v: pct(v, 2)),
                 say(L, "key_sites_covered"): [
                     f"{n(a)} / {n(c)}" + (say(L, "key_sites.to_check", n=n(u)) if u else "")
-                    for a, c, u in zip(b["n_key_sites_covered"], b["n_key_sites"], _uncertain(b))
+                    for a, c, u in zip(b["n_key_sites_covered"], b["n_key_sites"], b["n_key_sites_uncertain"])
                 ],
                 say(L, "4a_spots_covered"): [
                     f"{n(a)} / {n(c)}" for a, c in zip(b["n_target_sites_covered"], b["n_target_sites"])
@@ -103,11 +102,9 @@ def rating_text(row, lang: str) -> str:
     return row["rating"]
 
 
-def _uncertain(table: pd.DataFrame) -> list[int]:
-    """The key sites to check per district row (none for a table written before the column existed)."""
-    if "n_key_sites_uncertain" not in table:
-        return [0] * len(table)
-    return [int(v) for v in table["n_key_sites_uncertain"].fillna(0)]
+def verdict_words(lang: str) -> dict[str, str]:
+    """A key site's outdoor verdict (`coverage.site_verdicts`) as a table cell says it."""
+    return {"covered": say(lang, "yes"), "uncovered": say(lang, "no"), "uncertain": say(lang, "uncertain")}
 
 
 def show_key_sites(ctx: Context) -> pd.DataFrame:
@@ -141,8 +138,8 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         ),
     )
     yes, no = say(L, "yes"), say(L, "no")
-    words = {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
-    precision = s["coord_precision_m"] if "coord_precision_m" in s else pd.Series(np.nan, index=s.index)
+    words = verdict_words(L)
+    precision = s["coord_precision_m"]
     table = show_frame(
         ctx,
         "key_sites",

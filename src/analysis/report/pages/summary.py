@@ -15,7 +15,7 @@ from analysis.report.display import (
     show_step,
 )
 from analysis.report.pages.common import changes_since_last_month, copy_beside_page, count_on_air, show_frame
-from analysis.report.pages.coverage import rating_text, site_name
+from analysis.report.pages.coverage import rating_text, site_name, verdict_words
 from analysis.report.pages.forecast import in_lang, record_expected
 from analysis.report.pages.taskforce import blocker_sentence, supervision_table
 from analysis.report.text import (
@@ -193,9 +193,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
                 say(L, "scenic_spot"): [site_name(r, L) for _, r in s.iterrows()],
                 say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
-                say(L, "covered_outdoors_2"): s["verdict"].map(
-                    {"covered": yes, "uncovered": no, "uncertain": say(L, "uncertain")}
-                ),
+                say(L, "covered_outdoors_2"): s["verdict"].map(verdict_words(L)),
                 say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
             }
         ),
