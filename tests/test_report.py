@@ -449,6 +449,17 @@ def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):
     assert made_at()[:4] >= "2026"
 
 
+@pytest.mark.parametrize("lang, declared", [("zh", "zh-CN"), ("en", "en")])
+def test_a_page_declares_its_own_language(tmp_path, lang, declared):
+    """A page's <html lang> is the report's language (screen readers and the browser's font choice read it);
+    nbconvert's template writes lang="en" on every page."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 标题")])
+    nbformat.write(nb, tmp_path / "page.ipynb")
+    page = report.render_html(tmp_path / "page.ipynb", tmp_path / "page.html", lang=lang)
+    html = page.read_text(encoding="utf-8")
+    assert re.findall(r"<html\b[^>]*>", html) == [f'<html lang="{declared}">']
+
+
 @pytest.mark.slow
 def test_pages_have_no_code(built):
     for page in built.glob("*.html"):

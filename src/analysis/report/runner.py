@@ -92,7 +92,8 @@ def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: st
     # the lab template loads require.js and MathJax from a CDN; the pages need neither
     body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>', "", body)
-    body = body.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
+    # (nbconvert's lab template writes <html lang="en"> whatever the page's language)
+    body = re.sub(r"<html\b[^>]*>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
     out = Path(out)
     out.write_text(body, encoding="utf-8")
     return out
