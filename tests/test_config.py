@@ -196,3 +196,27 @@ def test_a_goal_per_10000_people_an_unknown_key_and_a_target_given_twice(tmp_pat
     twice = GOOD + "[[targets]]\ndate = 2021-12-31\non_air = 446\n"
     with pytest.raises(ConfigError, match="#1 and #2 give the same target"):
         load_city(write(tmp_path, twice))
+
+
+@pytest.mark.parametrize(
+    "old, new, said",
+    [
+        ("buildout_start = 2019-12-01", "buildout_start = 2019-12-01\nrecords_recieved = 2021-10-15",
+         r"\[city\] has unknown key 'records_recieved' \(did you mean 'records_received'\?\)"),
+        ('districts = "districts.geojson"', 'districts = "districts.geojson"\nsite = "sites.csv"',
+         r"\[files\] has unknown key 'site' \(did you mean 'sites'\?\)"),
+        ('name_zh = "甲区"', 'name_zh = "甲区"\ntarget_shares = 0.5',
+         r"\[\[districts\]\] #1 has unknown key 'target_shares' \(did you mean 'target_share'\?\)"),
+        ("[files]", "[forcast]\nstop_months = [1]\n[files]", r"city.toml has unknown key 'forcast'"),
+        ("[files]", "[basemap]\ndefualt = 'osm'\n[files]", r"\[basemap\] has unknown key 'defualt'"),
+    ],
+)  # fmt: skip
+def test_a_misspelt_key_of_any_table_is_refused_with_the_key_it_resembles(tmp_path, old, new, said):
+    """A key no stage reads was silently ignored (records_recieved: the report fell back to another extract date)."""
+    with pytest.raises(ConfigError, match=said):
+        load_city(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_provenance_notes_named_source_are_free_keys(tmp_path):
+    text = GOOD.replace('name_zh = "测试市"', 'name_zh = "测试市"\ndistricts_source = "民政部区划代码"', 1)
+    assert load_city(write(tmp_path, text)).name_zh == "测试市"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import difflib
 import functools
 import json
 import math
@@ -250,6 +251,46 @@ def _target_share(value, where: str, path: Path) -> float | None:
 #: The keys a [[targets]] entry may hold (another, a misspelt one say, was silently ignored).
 TARGET_KEYS = frozenset({"date", "on_air", "per_10k_people", "kind", "label_zh", "label_en", "source"})
 
+#: The keys each other table of city.toml may hold, besides free provenance notes named `*_source`. A key
+#: misspelt was silently ignored: `records_recieved` set no extract date and every report fell back to
+#: another. ([coverage] is checked against its settings by the coverage stage.)
+TABLE_KEYS: dict[str, frozenset] = {
+    "city.toml": frozenset({"city", "files", "targets", "districts", "forecast", "basemap", "taskforce", "coverage"}),
+    "[city]": frozenset(
+        {"name_zh", "name_en", "adcode", "province_zh", "buildout_start", "article_date", "records_received"}
+        | {"population_2020", "area_km2", "center_latlon"}
+    ),
+    "[files]": frozenset({"districts", "urban_areas", "sites", "stations"}),
+    "[[districts]]": frozenset({"name_zh", "name_en", "area_km2", "population_2020", "target_share"}),
+    "[forecast]": frozenset({"stop_months", "stop_factor", "season_factors"}),
+    "[basemap]": frozenset({"default", "zoom"}),
+    "[taskforce]": frozenset({"stuck_days"}),
+}
+
+
+def _check_keys(table, kind: str, path: Path, where: str | None = None) -> None:
+    """A one-line ConfigError for a key of a city.toml table (`kind`, a key of TABLE_KEYS) that no stage reads,
+    with the known key it most resembles."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where or kind} must be a table", path)
+    known = TABLE_KEYS[kind]
+    for key in table:
+        if key in known or key.endswith("_source"):
+            continue
+        near = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(sorted(known))}"
+        raise ConfigError(f"{where or kind} has unknown key {key!r} ({hint})", path)
+
+
+def _check_tables(data: dict, path: Path) -> None:
+    """Every table of city.toml but [[targets]] (checked entry by entry) and [coverage] against TABLE_KEYS."""
+    _check_keys(data, "city.toml", path)
+    for name in ("city", "files", "forecast", "basemap", "taskforce"):
+        if name in data:
+            _check_keys(data[name], f"[{name}]", path)
+    for i, d in enumerate(data.get("districts") or [], start=1):
+        _check_keys(d, "[[districts]]", path, f"[[districts]] #{i}")
+
 
 def _target_count(t: dict, info: dict, where: str, path: Path) -> int:
     """A [[targets]] entry's count: `on_air`, or `per_10k_people` (a goal per 10,000 residents, as the
@@ -360,6 +401,7 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path) from None
 
+    _check_tables(data, path)
     info = _require(data, "city", "city.toml", path)
     targets = []
     for i, t in enumerate(_require(data, "targets", "city.toml", path), start=1):
