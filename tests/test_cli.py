@@ -247,3 +247,38 @@ def test_a_stations_radius_that_is_not_a_cells_reach_names_the_file_and_row(
     fine = ["300", None, "250", " ", "", None]
     tiny_stations.assign(radius_m=pd.array(fine, dtype="str")).to_parquet(stations)
     assert main(argv) == 0
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])
+def test_a_full_or_read_only_disk_is_one_line_and_status_1(tmp_path, capsys, monkeypatch, code):
+    """The machine refusing a write (a full tmpfs, a read-only mount) was a traceback from deep in a writer."""
+    import errno
+    import os
+
+    from analysis.clean import stations
+
+    def refuse(*args, **kwargs):
+        raise OSError(
+            getattr(errno, code), os.strerror(getattr(errno, code)), str(tmp_path / "out" / "stations.parquet")
+        )
+
+    monkeypatch.setattr(stations, "clean_to_folder", refuse)
+    status = main(["clean", "--input", str(tmp_path), "--city", "karamay", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"error: {tmp_path / 'out' / 'stations.parquet'}: {os.strerror(getattr(errno, code))}"
+    ]
+
+
+def test_another_os_error_is_not_hidden(tmp_path, monkeypatch):
+    import errno
+
+    from analysis.clean import stations
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(stations, "clean_to_folder", fail)
+    with pytest.raises(OSError, match="Input/output"):
+        main(["clean", "--input", str(tmp_path), "--city", "karamay", "--out", str(tmp_path / "out")])

@@ -286,6 +286,22 @@ def test_a_folder_without_the_notebooks_is_one_line_before_any_stage_runs(tmp_pa
     assert "\n" not in str(info.value) and not ran and not (tmp_path / "reports" / "karamay" / "2021-03-22").exists()
 
 
+@pytest.mark.parametrize("key", ["sites", "urban_areas"])
+def test_a_reference_file_city_toml_names_but_that_is_gone_is_one_line(tiny_city, key):
+    """A missing sites.csv or built-up areas file was a FileNotFoundError from hashing the inputs."""
+    from analysis.report.inputs import input_files
+
+    city = load_city(tiny_city)
+    (tiny_city / "stations").mkdir(exist_ok=True)
+    (tiny_city / "stations" / "a.csv").write_text("站址编码,经度,纬度\nA,84.85,45.60\n", encoding="utf-8")
+    assert len(input_files(city, tiny_city / "stations")) == 5
+    city.path(key).unlink()
+    with pytest.raises(BadInputError) as info:
+        input_files(city, tiny_city / "stations")
+    said = str(info.value)
+    assert str(city.path(key)) in said and f"[files] {key}" in said and "\n" not in said
+
+
 def test_a_project_root_of_data_only_runs_the_notebooks_beside_the_code(tmp_path):
     import subprocess
     import sys

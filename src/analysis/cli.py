@@ -6,6 +6,7 @@ function a notebook calls. Expected mistakes become one line on stderr and an ex
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import sys
 from pathlib import Path
@@ -630,3 +631,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # a disk full, a read-only or forbidden folder or file: the machine's problem, said in one line (the
+        # writes are atomic, so nothing half-written is left looking finished); any other OSError is a bug
+        if exc.errno not in _REFUSED_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror}", file=sys.stderr)
+        return 1
+
+
+#: The operating system's refusals to read or write that a user fixes outside the package.
+_REFUSED_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG})

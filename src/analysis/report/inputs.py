@@ -22,7 +22,7 @@ from analysis.catalog import cache_folder
 from analysis.clean.sources import list_input_files
 from analysis.clean.stations import clean_stations, clean_to_folder, read_stations
 from analysis.config import City, parse_date, resolve_city
-from analysis.errors import UsageError
+from analysis.errors import BadInputError, UsageError
 from analysis.files import project_relative, sha256_of
 from analysis.taskforce import extract_date_of, previous_report_date
 
@@ -98,6 +98,11 @@ def input_files(city: City, stations=None) -> list[dict]:
     paths += [city.folder / "city.toml"] + [
         city.path(k) for k in ("districts", "urban_areas", "sites") if k in city.files
     ]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:  # (before any stage runs: a traceback from hashing it was all the report said)
+        key = next((k for k in city.files if city.path(k) == missing[0]), None)
+        named = f" (named in [files] {key} of city.toml)" if key else ""
+        raise BadInputError(f"no such file{named}", missing[0])
     return [{"path": str(p), "sha256": sha256_of(p), "bytes": p.stat().st_size} for p in paths]
 
 
