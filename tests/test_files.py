@@ -180,3 +180,35 @@ def test_random_texts_have_the_bytes_of_the_csv_module(tmp_path, table):
     writer.writerow(list(table.columns))
     writer.writerows([[None if pd.isna(v) else v for v in row] for row in table.itertuples(index=False)])
     assert _written_by_arrow(table, tmp_path / "t.csv") == b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+HOSTILE = ['=HYPERLINK("http://evil","click")', "=cmd|' /C calc'!A0", "@SUM(A1)", "+城区", "-2+3", "\t=1+1"]
+
+
+def test_tables_beside_the_pages_defuse_what_a_spreadsheet_would_run(tmp_path):
+    """A sender's formula reached the CSVs a reviewer opens in Excel; numbers, a lone dash and other texts stay."""
+    from analysis.files import defuse_formula
+
+    frame = pd.DataFrame({"name": [*HOSTILE, "-12.5", "-", "城区 =1"], "n": range(9)})
+    write_csv(frame, tmp_path / "people.csv", defuse=True)
+    read = pd.read_csv(tmp_path / "people.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert read["name"].tolist() == ["'" + h for h in HOSTILE] + ["-12.5", "-", "城区 =1"]
+    assert [defuse_formula(h) for h in HOSTILE] == read["name"].tolist()[:6]
+    write_csv(frame, tmp_path / "data.csv")  # (a stage's output: as the data say)
+    assert pd.read_csv(tmp_path / "data.csv", encoding="utf-8-sig", dtype=str)["name"].tolist()[:6] == HOSTILE
+
+
+def test_a_file_copied_beside_a_page_keeps_its_bytes_unless_a_cell_would_run(tmp_path):
+    from analysis.files import copy_defused_csv
+
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes('\ufeffsite_id,name,lon\nS1,"天门山, 索道",110.48\nS2,-,-1.5\n'.encode())
+    copy_defused_csv(plain, tmp_path / "plain_copy.csv")
+    assert (tmp_path / "plain_copy.csv").read_bytes() == plain.read_bytes()
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_bytes('\ufeffsite_id,name\nS1,"=HYPERLINK(""http://evil"")"\nS2,@x\n'.encode())
+    copy_defused_csv(hostile, tmp_path / "hostile_copy.csv")
+    copied = (tmp_path / "hostile_copy.csv").read_bytes()
+    assert copied.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(copied.decode("utf-8-sig"))))
+    assert rows == [["site_id", "name"], ["S1", '\'=HYPERLINK("http://evil")'], ["S2", "'@x"]]

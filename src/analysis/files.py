@@ -50,13 +50,70 @@ def write_atomic(path: str | Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True) -> None:
+#: The first characters that make Excel, LibreOffice or Google Sheets read a CSV cell as a formula (OWASP's
+#: "CSV injection"): a sender's `=HYPERLINK(...)` would run in the reviewer's spreadsheet.
+_FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(text: str) -> str:
+    """A text a spreadsheet would run as a formula, with an apostrophe before it (shown, never run); any
+    other text, a signed number (-12.5) or a lone dash among them, as it is."""
+    if not text.startswith(_FORMULA_FIRST) or text in ("-", "+"):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
+def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with `defuse_formula` applied to its text cells (a copy only when one needs it)."""
+    out = frame
+    for i in range(len(frame.columns)):
+        values = frame.iloc[:, i]
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        texts = values.map(lambda v: defuse_formula(v) if isinstance(v, str) else v)
+        if not texts.equals(values):
+            out = out.copy() if out is frame else out
+            out.iloc[:, i] = texts
+    return out
+
+
+def copy_defused_csv(source: str | Path, target: str | Path) -> None:
+    """A CSV copied for people (beside a report page): its bytes as they are unless a cell would run as a
+    formula in a spreadsheet, then every cell through `defuse_formula` (a file that is not UTF-8 CSV: copied)."""
+    import csv
+    import io
+    import shutil
+
+    raw = Path(source).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        rows = []
+    if not any(defuse_formula(cell) != cell for row in rows for cell in row):
+        shutil.copyfile(source, target)
+        return
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([[defuse_formula(c) for c in row] for row in rows])
+    bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+    write_atomic(target, lambda tmp: Path(tmp).write_text(bom + buffer.getvalue(), encoding="utf-8", newline=""))
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True, defuse: bool = False) -> None:
     """CSV for people, written atomically: the bytes of pandas' `to_csv(index=False, date_format="%Y-%m-%d",
     lineterminator="\n")` in UTF-8, after a BOM with `bom` (Excel then shows Chinese right; without it for
     tables read by other programs), missing values blank, fields quoted only where the csv module quotes
     them. A table of text, bool, integer, float and date columns is formatted by pyarrow, a block of rows at
     a time (pandas formats a national table one Python cell at a time: ~4 s a million rows); any other
-    table (one column, nullable or categorical dtypes, mixed objects, names that are not text) by pandas."""
+    table (one column, nullable or categorical dtypes, mixed objects, names that are not text) by pandas.
+    `defuse`: text cells a spreadsheet would run as formulas written with an apostrophe first (tables beside
+    the report's pages, which reviewers open in Excel; stage outputs stay as the data say)."""
+    if defuse:
+        frame = defuse_formulas(frame)
     if not _is_for_arrow(frame):
         encoding = "utf-8-sig" if bom else "utf-8"
         write_atomic(

@@ -130,10 +130,10 @@ CSV_LINK = {"zh": "下载本表数据（CSV）", "en": "Download this table (CSV
 
 def write_table_csv(df: pd.DataFrame, path: Path) -> Path:
     """The table as CSV beside the page (`files.write_csv`: UTF-8 with BOM, so Excel opens Chinese text,
-    written whole or not at all), same bytes on a rerun."""
+    written whole or not at all, a text that would run as a formula defused), same bytes on a rerun."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(df, path)
+    write_csv(df, path, defuse=True)
     return path
 
 

@@ -46,12 +46,13 @@ def show_frame(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", sou
 
 
 def copy_beside_page(ctx: Context, path) -> None:
-    """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves."""
-    import shutil
+    """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves
+    (a cell a sender wrote that a spreadsheet would run as a formula defused: reviewers open these in Excel)."""
+    from analysis.files import copy_defused_csv
 
     if ctx.out is not None and path is not None and Path(path).is_file():
         ctx.out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, ctx.out / Path(path).name)
+        copy_defused_csv(path, ctx.out / Path(path).name)
 
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
