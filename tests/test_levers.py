@@ -56,8 +56,9 @@ def test_both_ways_draws_as_is_from_the_same_distribution_as_the_site_by_site_dr
     without dates) has the distribution of `sample_days_to_air`'s exact `rng.choice` draws."""
     st = _pipeline(np.random.default_rng(3))
     n = 6000
-    sites, want = T.sample_days_to_air(st, AS_OF, n, np.random.default_rng(1))
-    durations = T.measure_pipeline_durations(st, AS_OF)
+    # (records extracted on the date: the site without dates is in the pipeline on it)
+    sites, want = T.sample_days_to_air(st, AS_OF, n, np.random.default_rng(1), AS_OF)
+    durations = T.measure_pipeline_durations(st, AS_OF, AS_OF)
     assert durations.sites["station_id"].tolist() == sites["station_id"].tolist()
     as_is, freed = T.sample_days_both_ways(durations, np.arange(len(sites)), n, np.random.default_rng(2))
     assert as_is.shape == freed.shape == (len(sites), n)
