@@ -819,3 +819,78 @@ def test_a_district_whose_sites_are_undated_is_not_given_a_task_of_zero(city):
     # every site dated: the baseline pipeline split as before
     dated = _frame(rows[:-2])
     assert "in the pipeline on 2020-12-31" in P.split_district_targets(dated, "2021-10-15", city)["share_basis"][0]
+
+
+def test_the_supervision_list_shows_what_the_sheet_said_when_the_stations_carry_it():
+    rows = [_site("A", start="2021-01-01", reached="site_selection", blocker="site_access", operator="unknown")]
+    rows += [_site(f"D{i}", start="2020-06-01") for i in range(3)]
+    bare = _frame(rows)
+    sheet = bare.assign(
+        blocker_detail=["物业不同意进场", None, None, None],
+        responsible=["城区住建局", None, None, None],
+        planned_on_air_date=pd.to_datetime(["2021-04-30", None, None, None]),
+    )
+    sup = P.list_stuck_sites(sheet, "2021-05-20", extract_date="2021-05-20")
+    row = sup.iloc[0]
+    assert (row["blocker_detail"], row["responsible"]) == ("物业不同意进场", "城区住建局")
+    assert row["planned_on_air_date"] == pd.Timestamp("2021-04-30") and row["days_past_planned_on_air"] == 20
+    # a table without those columns works as before, the columns empty
+    plain = P.list_stuck_sites(bare, "2021-05-20", extract_date="2021-05-20").iloc[0]
+    assert pd.isna(plain["blocker_detail"]) and pd.isna(plain["planned_on_air_date"])
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import supervision_table
+
+    for lang, words in (
+        ("zh", ("物业不同意进场", "城区住建局", "2021-04-30（已过 20 天）", "未注明")),
+        ("en", ("物业不同意进场", "城区住建局", "2021-04-30 (20 days ago)", "not stated")),
+    ):
+        ctx = SimpleNamespace(
+            taskforce=lambda: SimpleNamespace(supervision=sup),
+            lang=lang,
+            city=load_city(ROOT / "data" / "raw" / "karamay" / "city.toml"),
+        )
+        cells = " ".join(supervision_table(ctx).astype(str).iloc[0])
+        assert all(w in cells for w in words), cells
+        plain_ctx = SimpleNamespace(
+            taskforce=lambda: SimpleNamespace(
+                supervision=P.list_stuck_sites(bare, "2021-05-20", extract_date="2021-05-20")
+            ),
+            lang=lang,
+            city=ctx.city,
+        )
+        assert len(supervision_table(plain_ctx).columns) == 8  # no empty columns for what no sheet said
+
+
+def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecast_counts_fewer(tmp_path):
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import pipeline_caveats
+
+    sites = pd.DataFrame(
+        {
+            "stage": ["on_air", "planned", "unknown", "unknown"],
+            "has_stage_dates": [True, True, False, False],
+        }
+    )
+    (tmp_path / "quarantine.csv").write_text(
+        "source_file,source_row,fate,reason,site_code,name,status\n"
+        "a.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"
+        "b.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"  # the next week's sheet: one site
+        "a.xlsx,4,quarantined,cancelled,T07,城区007规划站,选址\n"  # cancelled by the sheet: no loss
+        "a.xlsx,5,quarantined,outside_city,X1,某站,已开通\n",  # on air: not a pipeline site
+        encoding="utf-8",
+    )
+    tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"), previous=pd.Timestamp("2021-09-15"))
+    summary = {"notes": {"status_words_not_understood": {"储备": 3, "设备安装": 6}}}
+    ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh", clean_summary=summary, cache={"folder": str(tmp_path)})
+    said = "".join(pipeline_caveats(ctx))
+    assert "在途站址中 2 个无阶段日期" in said and "2021-09-15" in said
+    assert "2 个在途站址的状态未能识别（表中写作：储备、设备安装）" in said and "阶段已知的 1 个" in said
+    assert "另有 1 个尚未开通的站址" in said and "缺少坐标 1 个" in said
+    ctx.lang = "en"
+    assert "not understood (the sheets say: 储备, 设备安装)" in "".join(pipeline_caveats(ctx))
+    # nothing to say: no sentence
+    tf.sites = sites.assign(stage="planned", has_stage_dates=True)
+    ctx.cache = {}
+    assert pipeline_caveats(ctx) == []

@@ -537,7 +537,7 @@ def order_undated_sites(sites: pd.DataFrame, as_of) -> pd.DataFrame:
         if col not in sites.columns:
             sites[col] = None
     for col in (PLANNED_ON_AIR, "stage_date"):
-        sites[col] = pd.to_datetime(sites[col] if col in sites.columns else pd.NaT).astype("datetime64[ns]")
+        sites[col] = _dates_or_nat(sites, col)
     undated = ~sites["has_stage_dates"].astype(str).str.lower().isin(["true", "1"])
     out = sites[_in_pipeline(sites) & undated].copy()
     out["has_stage_dates"] = False
@@ -549,6 +549,13 @@ def order_undated_sites(sites: pd.DataFrame, as_of) -> pd.DataFrame:
     out["_stage"] = out["stage"].map({s: i for i, s in enumerate(PIPELINE_STAGES)}).fillna(-1)
     out = out.sort_values(["_past", "_stage", "station_id"], ascending=[False, False, True], kind="stable")
     return _supervision_columns(out, as_of)
+
+
+def _dates_or_nat(frame: pd.DataFrame, col: str) -> pd.Series:
+    """A date column of `frame` (text as read back from a CSV is parsed), all NaT when it has none."""
+    if col not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return pd.to_datetime(frame[col]).astype("datetime64[ns]")
 
 
 #: The columns of the supervision list and of the list of sites whose time in stage is unknown.
@@ -615,8 +622,8 @@ def rank_blockers_by_record(sites: pd.DataFrame, as_of) -> pd.DataFrame:
         return pd.DataFrame(columns=BLOCKER_RANK_COLUMNS)
     if "blocker_note" not in pipe.columns:
         pipe["blocker_note"] = ""
-    planned = pd.to_datetime(pipe[PLANNED_ON_AIR] if PLANNED_ON_AIR in pipe.columns else pd.NaT)
-    past = (as_of - planned.astype("datetime64[ns]")).dt.days
+    planned = _dates_or_nat(pipe, PLANNED_ON_AIR)
+    past = (as_of - planned).dt.days
     pipe["_past"] = past.where(past > 0)
     pipe["_stage"] = pipe["stage"].map({s: i for i, s in enumerate(PIPELINE_STAGES)})
     pipe["_key"] = blocker_keys(pipe).to_numpy()
