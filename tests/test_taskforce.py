@@ -889,7 +889,9 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
     assert "2 个在途站址的状态未能识别（表中写作：储备、设备安装）" in said and "阶段已知的 1 个" in said
     assert "另有 1 个尚未开通的站址" in said and "缺少坐标 1 个" in said
     ctx.lang = "en"
-    assert "not understood (the sheets say: 储备, 设备安装)" in "".join(pipeline_caveats(ctx))
+    assert "not understood (the sheets say: Chu Bei (储备), She Bei An Zhuang (设备安装))" in "".join(
+        pipeline_caveats(ctx)
+    )
     # nothing to say: no sentence
     tf.sites = sites.assign(stage="planned", has_stage_dates=True)
     ctx.cache = {}

@@ -124,7 +124,7 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     unknown = int((pipe["stage"] == "unknown").sum())
     if unknown:
         words = list(((ctx.clean_summary or {}).get("notes") or {}).get("status_words_not_understood") or {})
-        shown = say(L, "word_sep").join(str(w) for w in words[:MAX_WORDS_SHOWN]) + (
+        shown = say(L, "word_sep").join(name_label(str(w), L) for w in words[:MAX_WORDS_SHOWN]) + (
             say(L, "and_more", n=n(len(words) - MAX_WORDS_SHOWN)) if len(words) > MAX_WORDS_SHOWN else ""
         )
         key = "funnel.status_unknown_words" if words else "funnel.status_unknown"
@@ -135,10 +135,15 @@ def pipeline_caveats(ctx: Context) -> list[str]:
 
         by = dropped.value_counts()
         reasons = say(L, "clause_sep").join(
-            say(L, "reason_count", reason=reason_words(r, L), sites=n(k)) for r, k in by.items()
+            say(L, "reason_count", reason=_lower_first(reason_words(r, L)), sites=n(k)) for r, k in by.items()
         )
         out.append(say(L, "funnel.quarantined", sites=n(len(dropped)), reasons=reasons))
     return out
+
+
+def _lower_first(words: str) -> str:
+    """A label ('Missing coordinates') inside a sentence ('missing coordinates')."""
+    return words[:1].lower() + words[1:] if words[1:2].islower() else words
 
 
 #: Quarantine reasons that are no loss of a pipeline site: the sheet itself cancelled it.
