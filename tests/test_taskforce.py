@@ -896,3 +896,12 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
     tf.sites = sites.assign(stage="planned", has_stage_dates=True)
     ctx.cache = {}
     assert pipeline_caveats(ctx) == []
+
+
+def test_a_planned_on_air_date_says_whether_it_has_passed():
+    from analysis.report.pages.taskforce import _planned_label
+
+    assert _planned_label(pd.Timestamp("2021-06-30"), 107, "zh") == "2021-06-30（已过 107 天）"
+    assert _planned_label(pd.Timestamp("2021-12-31"), -77, "zh") == "2021-12-31（未到）"
+    assert _planned_label(pd.Timestamp("2021-10-15"), 0, "en") == "2021-10-15 (not yet)"
+    assert _planned_label(pd.NaT, pd.NA, "en") == "–"

@@ -254,7 +254,7 @@ def _planned_label(planned, days_past, lang: str) -> str:
         return "–"
     if pd.notna(days_past) and int(days_past) > 0:
         return say(lang, "planned_passed", date=day(planned), days=n(days_past))
-    return day(planned)
+    return say(lang, "planned_ahead", date=day(planned))  # (said, not a bare date: a date reads as a number)
 
 
 def _said(values: pd.Series, lang: str) -> pd.Series:
