@@ -905,3 +905,21 @@ def test_a_planned_on_air_date_says_whether_it_has_passed():
     assert _planned_label(pd.Timestamp("2021-12-31"), -77, "zh") == "2021-12-31（未到）"
     assert _planned_label(pd.Timestamp("2021-10-15"), 0, "en") == "2021-10-15 (not yet)"
     assert _planned_label(pd.NaT, pd.NA, "en") == "–"
+
+
+@pytest.mark.parametrize("sheet_columns", [False, True])
+def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_columns(city, tmp_path, sheet_columns):
+    """sites.csv carries each site's dating and, when the stations have them, what its sheet said: the page
+    lists the sites of unknown time in stage from it (a station table without those columns still works)."""
+    st = _frame([_site("A", "西区", "2020-06-01"), _site("U", "东区", reached="site_selection", dates=False)])
+    if sheet_columns:
+        st = st.assign(blocker_detail=[None, "村民阻工"], responsible=[None, "东区政府"])
+        st["planned_on_air_date"] = pd.to_datetime([None, "2021-09-30"])
+    P.taskforce_to_folder(st, city, pd.Timestamp("2021-10-15"), tmp_path, extract_date="2021-10-15", fig_lang=None)
+    sites = pd.read_csv(tmp_path / "sites.csv", encoding="utf-8-sig")
+    assert {"has_stage_dates", "planned_on_air_date", "blocker_detail", "responsible"} <= set(sites.columns)
+    listed = P.order_undated_sites(sites, "2021-10-15")
+    assert list(listed["station_id"]) == ["U"]
+    if sheet_columns:
+        assert listed["blocker_detail"].iloc[0] == "村民阻工" and listed["days_past_planned_on_air"].iloc[0] == 15
+    assert pd.read_csv(tmp_path / "supervision_list.csv", encoding="utf-8-sig").empty  # never "overdue" unknown
