@@ -257,9 +257,16 @@ def _planned_label(planned, days_past, lang: str) -> str:
     return say(lang, "planned_ahead", date=day(planned))  # (said, not a bare date: a date reads as a number)
 
 
-def _said(values: pd.Series, lang: str) -> pd.Series:
-    """Words from a sheet as written (with their Pinyin on an English page); '–' where it said nothing."""
-    return values.map(lambda v: "–" if v is None or pd.isna(v) or not str(v).strip() else name_label(str(v), lang))
+def _said(values: pd.Series, lang: str, prose: bool = False) -> pd.Series:
+    """Words from a sheet as written; a name with its Pinyin on an English page, `prose` (a sentence: the
+    Pinyin of a sentence helps nobody) as written; '–' where it said nothing."""
+
+    def one(v) -> str:
+        if v is None or pd.isna(v) or not str(v).strip():
+            return "–"
+        return str(v).strip() if prose else name_label(str(v), lang)
+
+    return values.map(one)
 
 
 def supervision_table(ctx: Context, top: int = 15, sites: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -286,7 +293,7 @@ def supervision_table(ctx: Context, top: int = 15, sites: pd.DataFrame | None = 
         del table[say(L, "days_over_threshold")]
     for col, key in (("blocker_detail", "blocker_as_written"), ("responsible", "responsible")):
         if col in s.columns and s[col].notna().any() and s[col].astype(str).str.strip().ne("").any():
-            table[say(L, key)] = _said(s[col], L)
+            table[say(L, key)] = _said(s[col], L, prose=col == "blocker_detail")
     if "planned_on_air_date" in s.columns and s["planned_on_air_date"].notna().any():
         planned = pd.to_datetime(s["planned_on_air_date"])
         past = s.get("days_past_planned_on_air", pd.Series(pd.NA, index=s.index))
