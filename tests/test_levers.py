@@ -56,8 +56,9 @@ def test_both_ways_draws_as_is_from_the_same_distribution_as_the_site_by_site_dr
     without dates) has the distribution of `sample_days_to_air`'s exact `rng.choice` draws."""
     st = _pipeline(np.random.default_rng(3))
     n = 6000
-    sites, want = T.sample_days_to_air(st, AS_OF, n, np.random.default_rng(1))
-    durations = T.measure_pipeline_durations(st, AS_OF)
+    # (records extracted on the date: the site without dates is in the pipeline on it)
+    sites, want = T.sample_days_to_air(st, AS_OF, n, np.random.default_rng(1), AS_OF)
+    durations = T.measure_pipeline_durations(st, AS_OF, AS_OF)
     assert durations.sites["station_id"].tolist() == sites["station_id"].tolist()
     as_is, freed = T.sample_days_both_ways(durations, np.arange(len(sites)), n, np.random.default_rng(2))
     assert as_is.shape == freed.shape == (len(sites), n)
@@ -167,3 +168,58 @@ def test_a_supervised_site_that_has_left_its_stage_since_is_a_lever_of_an_unknow
     levers = L.rank_levers(cf, st, "karamay", extract_date="2022-01-10").set_index("blocker")
     assert levers.loc["not_known", "sites_on_list"] == int(left.sum())
     assert "none" not in levers.index or levers.loc["none", "sites_on_list"] == int((keys == "none").sum())
+
+
+def _stage_rows(stages_and_blockers, planned=None):
+    """Derived sites (as sites.csv holds them) in the pipeline: (stage, blocker) each, no stage dates."""
+    sites = pd.DataFrame(
+        {
+            "station_id": [f"S{i}" for i in range(len(stages_and_blockers))],
+            "stage": [s for s, _ in stages_and_blockers],
+            "blocker": [b for _, b in stages_and_blockers],
+            "blocker_note": "",
+            "has_stage_dates": False,
+        }
+    )
+    if planned is not None:
+        sites["planned_on_air_date"] = pd.to_datetime(planned)
+    return sites
+
+
+def test_blockers_are_ranked_by_the_record_when_durations_are_unknown():
+    sites = _stage_rows(
+        [("planned", "other"), ("construction", "power_hookup"), ("site_selection", "other"), ("unknown", None)],
+        planned=["2021-10-01", None, "2021-06-30", "2021-09-30"],
+    )
+    ranked = T.rank_blockers_by_record(sites, "2021-10-15")
+    assert list(ranked["blocker"]) == ["other", "none", "power_hookup"]
+    other = ranked.iloc[0]
+    assert (other["sites"], other["sites_past_planned_on_air"], other["max_days_past_planned_on_air"]) == (2, 2, 107)
+    assert other["furthest_stage"] == "site_selection" and ranked.iloc[1]["sites_stage_unknown"] == 1
+    # without planned dates: the furthest stage first
+    ranked = T.rank_blockers_by_record(sites.drop(columns="planned_on_air_date"), "2021-10-15")
+    assert list(ranked["blocker"]) == ["power_hookup", "other", "none"]
+
+
+def test_the_lever_page_says_the_effect_cannot_be_estimated_without_a_dated_stage_history():
+    """Trackers with a status but no stage dates: every site 'no forecast', every gain 0; the page said
+    "freeing blockers changes nothing" (31 % -> 31 % on every row)."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import levers_not_estimable
+
+    sites = _stage_rows([("planned", "other"), ("site_selection", "site_access")])
+    durations = pd.DataFrame({"stage": [*T.PIPELINE_STAGES, "planned_to_on_air"], "n_completed": 0})
+    flat = pd.DataFrame({"blocker": ["other"], "prob_rise": [0.0], "year_end_rise": [0.0]})
+    tf = SimpleNamespace(sites=sites, durations=durations, as_of=pd.Timestamp("2021-10-15"))
+    ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh")
+    assert levers_not_estimable(ctx, flat) == list(T.PIPELINE_STAGES)
+    assert levers_not_estimable(ctx, flat.iloc[:0]) == list(T.PIPELINE_STAGES)  # nothing overdue either
+    # a measured history: the levers as estimated, flat or not
+    durations["n_completed"] = 5
+    assert levers_not_estimable(ctx, flat) is None
+    # one stage never completed and no gain anywhere: the sites that pass through it cannot be dated
+    durations.loc[durations["stage"] == "power_hookup", "n_completed"] = 0
+    assert levers_not_estimable(ctx, flat) == ["power_hookup"]
+    rising = flat.assign(prob_rise=[0.05])
+    assert levers_not_estimable(ctx, rising) is None

@@ -130,22 +130,43 @@ def test_blocker_shown_only_while_the_site_is_still_in_that_stage():
     assert "not known" in before["blocker_note"]
 
 
-def test_site_without_stage_dates_is_counted_in_its_status_and_flagged():
+def test_site_without_stage_dates_is_counted_from_the_extract_on_and_never_overdue():
     st = _frame(
         [_site("A", start="2021-01-01"), _site("U", reached="construction", dates=False, blocker="site_access")]
     )
     at_extract = P.derive_stages(st, "2022-01-10", extract_date="2022-01-10").set_index("station_id")
     assert at_extract.loc["U", "stage"] == "construction" and not at_extract.loc["U", "has_stage_dates"]
     assert pd.isna(at_extract.loc["U", "days_in_stage"]) and at_extract.loc["U", "blocker"] == "site_access"
-    assert "assumed" not in at_extract.loc["U", "blocker_note"]
-    earlier = P.derive_stages(st, "2021-03-01", extract_date="2022-01-10").set_index("station_id")
-    assert earlier.loc["U", "stage"] == "construction" and "assumed" in earlier.loc["U", "blocker_note"]
+    assert "from that date on" in at_extract.loc["U", "blocker_note"]
+    # before the records it came in on nothing shows it existed: not in the pipeline "all year"
+    earlier = P.derive_stages(st, "2021-03-01", extract_date="2022-01-10")
+    assert "U" not in set(earlier["station_id"])
     funnel = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10")
     row = funnel[(funnel["district"] == P.CITY_TOTAL) & (funnel["stage"] == "construction")].iloc[0]
     assert row["sites"] == 1 and row["undated_sites"] == 1 and "without stage dates" in row["note"]
-    sup = P.list_stuck_sites(st, "2022-01-10", extract_date="2022-01-10")
-    assert list(sup["station_id"]) == ["U"] and not sup["has_stage_dates"].iloc[0]
-    assert "no stage dates" in sup["reason"].iloc[0]
+    assert row["sites_previous"] == 0 and row["change"] == 1  # it first appears in this month's records
+    # time in stage unknown: not overdue, listed apart
+    assert P.list_stuck_sites(st, "2022-01-10", extract_date="2022-01-10").empty
+    und = P.list_undated_sites(st, "2022-01-10", extract_date="2022-01-10")
+    assert list(und["station_id"]) == ["U"] and "no stage dates" in und["reason"].iloc[0]
+    assert pd.isna(und["days_over"].iloc[0])
+
+
+def test_undated_sites_are_ordered_by_time_past_their_planned_on_air_date_then_stage():
+    rows = [
+        _site("P1", reached="planned", dates=False),
+        _site("S1", reached="site_selection", dates=False),
+        _site("L1", reached="planned", dates=False),
+        _site("L2", reached="planned", dates=False),
+    ]
+    st = _frame(rows)
+    st["planned_on_air_date"] = pd.to_datetime([None, None, "2021-09-30", "2021-06-30"])
+    und = P.list_undated_sites(st, "2021-10-15", extract_date="2021-10-15")
+    assert list(und["station_id"]) == ["L2", "L1", "S1", "P1"]  # longest past first, then the later stage
+    assert list(und["days_past_planned_on_air"].iloc[:2]) == [107, 15]
+    # the same order from the sites.csv the stage writes (dates as text)
+    sites = P.derive_stages(st, "2021-10-15", extract_date="2021-10-15").astype(str)
+    assert list(P.order_undated_sites(sites, "2021-10-15")["station_id"]) == ["L2", "L1", "S1", "P1"]
 
 
 def test_decommissioned_left_out_and_bad_input_is_typed():
@@ -358,12 +379,14 @@ def test_expected_on_air_adds_the_rest_of_the_stage_and_the_later_medians():
     assert exp.loc["C", "remaining_days"] == 30 and exp.loc["C", "expected_on_air_date"] == pd.Timestamp("2021-05-06")
     assert exp.loc["C", "expected_on_air_month"] == "2021-05"
     assert exp.loc["O", "remaining_days"] == 40 + 20 + 25 + 10 and "overdue" in exp.loc["O", "forecast_basis"]
-    assert exp.loc["U", "remaining_days"] == 10 and "no stage dates" in exp.loc["U", "forecast_basis"]
+    assert "U" not in exp.index  # no dates: not known to be in the pipeline before the extract it came in on
+    at_extract = P.forecast_on_air_months(st, "2021-06-01", extract_date="2021-06-01").set_index("station_id")
+    assert at_extract.loc["U", "remaining_days"] == 10 and "no stage dates" in at_extract.loc["U", "forecast_basis"]
     assert "P" not in exp.index  # planned after the report date
     bu = P.forecast_bottom_up(st, "2021-04-06", horizon=3, extract_date="2021-06-01").set_index("month_end")
-    assert bu.loc["2021-04-30", "on_air_expected"] == 9 + 1  # U by 04-16
-    assert bu.loc["2021-05-31", "on_air_expected"] == 9 + 2  # C by 05-06
-    assert bu.loc["2021-07-31", "on_air_expected"] == 9 + 3  # O by 07-11
+    assert bu.loc["2021-04-30", "on_air_expected"] == 9
+    assert bu.loc["2021-05-31", "on_air_expected"] == 9 + 1  # C by 05-06
+    assert bu.loc["2021-07-31", "on_air_expected"] == 9 + 2  # O by 07-11
     assert bu["pipeline_left"].iloc[-1] == 0
     with pytest.raises(UsageError):
         P.forecast_bottom_up(st, "2021-04-06", horizon=0)
@@ -494,7 +517,8 @@ def test_days_to_air_are_the_draws_of_a_site_by_site_loop(monkeypatch, bins):
     st = _frame(done + waiting + [_site("U", reached="site_access", dates=False)])
     monkeypatch.setattr(P, "_SITES_PER_BLOCK", 7)
     freed = {"W3", "W11", "U"}
-    sites, days = P.sample_days_to_air(st, "2021-04-06", 30, np.random.default_rng(9), freed=freed)
+    # (the extract on the date: the undated U is in the pipeline on it)
+    sites, days = P.sample_days_to_air(st, "2021-04-06", 30, np.random.default_rng(9), "2021-04-06", freed)
     spells = P._spells(P._check(st), pd.Timestamp("2021-04-06"), None)
     support = {
         s: P._km_support(sp["days"].to_numpy(float), sp["completed"].to_numpy(bool))
@@ -776,3 +800,126 @@ def test_the_fallback_split_says_when_it_is_rough_or_equal(city):
     assert share.to_dict() == {"西区": 0.5, "东区": 0.5}
     share, basis = P.district_target_shares(_frame(old), "2021-12-31", city)
     assert basis.endswith("nor any since: split equally (set target_share in city.toml)")
+
+
+def test_a_district_whose_sites_are_undated_is_not_given_a_task_of_zero(city):
+    rows = [_site("W0", "西区", "2020-01-01"), _site("E0", "东区", "2020-01-01")]  # on air in 2020
+    rows += [_site(f"E{i}", "东区", "2021-02-01") for i in range(1, 4)]  # 东区 adds 3 in 2021
+    rows += [_site("W1", "西区", "2020-12-01", reached="site_selection")]  # dated: in the pipeline on 2020-12-31
+    rows += [_site(f"U{i}", "东区", reached="planned", dates=False) for i in range(2)]  # from the October sheet
+    st = _frame(rows)
+    t = P.split_district_targets(st, "2021-10-15", city, extract_date="2021-10-15").set_index("district")
+    # split by the dated site alone, 东区 got 0 of the year's task though it added 3 and has 2 planned
+    assert t.loc["东区", "target_share"] > 0 and t.loc["东区", "target_add"] > 0
+    basis = t.loc["东区", "share_basis"]
+    assert "2 sites in the pipeline have no stage dates" in basis and "sites on air since then" in basis
+    from analysis.report.chrome import translate_note
+
+    assert "无阶段日期" in translate_note(basis, "zh") and "no stage dates" in translate_note(basis, "en")
+    # every site dated: the baseline pipeline split as before
+    dated = _frame(rows[:-2])
+    assert "in the pipeline on 2020-12-31" in P.split_district_targets(dated, "2021-10-15", city)["share_basis"][0]
+
+
+def test_the_supervision_list_shows_what_the_sheet_said_when_the_stations_carry_it():
+    rows = [_site("A", start="2021-01-01", reached="site_selection", blocker="site_access", operator="unknown")]
+    rows += [_site(f"D{i}", start="2020-06-01") for i in range(3)]
+    bare = _frame(rows)
+    sheet = bare.assign(
+        blocker_detail=["物业不同意进场", None, None, None],
+        responsible=["城区住建局", None, None, None],
+        planned_on_air_date=pd.to_datetime(["2021-04-30", None, None, None]),
+    )
+    sup = P.list_stuck_sites(sheet, "2021-05-20", extract_date="2021-05-20")
+    row = sup.iloc[0]
+    assert (row["blocker_detail"], row["responsible"]) == ("物业不同意进场", "城区住建局")
+    assert row["planned_on_air_date"] == pd.Timestamp("2021-04-30") and row["days_past_planned_on_air"] == 20
+    # a table without those columns works as before, the columns empty
+    plain = P.list_stuck_sites(bare, "2021-05-20", extract_date="2021-05-20").iloc[0]
+    assert pd.isna(plain["blocker_detail"]) and pd.isna(plain["planned_on_air_date"])
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import supervision_table
+
+    for lang, words in (
+        ("zh", ("物业不同意进场", "城区住建局", "2021-04-30（已过 20 天）", "未注明")),
+        ("en", ("物业不同意进场", "城区住建局", "2021-04-30 (20 days ago)", "not stated")),
+    ):
+        ctx = SimpleNamespace(
+            taskforce=lambda: SimpleNamespace(supervision=sup),
+            lang=lang,
+            city=load_city(ROOT / "data" / "raw" / "karamay" / "city.toml"),
+        )
+        cells = " ".join(supervision_table(ctx).astype(str).iloc[0])
+        assert all(w in cells for w in words), cells
+        plain_ctx = SimpleNamespace(
+            taskforce=lambda: SimpleNamespace(
+                supervision=P.list_stuck_sites(bare, "2021-05-20", extract_date="2021-05-20")
+            ),
+            lang=lang,
+            city=ctx.city,
+        )
+        assert len(supervision_table(plain_ctx).columns) == 8  # no empty columns for what no sheet said
+
+
+def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecast_counts_fewer(tmp_path):
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import pipeline_caveats
+
+    sites = pd.DataFrame(
+        {
+            "stage": ["on_air", "planned", "unknown", "unknown"],
+            "has_stage_dates": [True, True, False, False],
+        }
+    )
+    (tmp_path / "quarantine.csv").write_text(
+        "source_file,source_row,fate,reason,site_code,name,status\n"
+        "a.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"
+        "b.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"  # the next week's sheet: one site
+        "a.xlsx,4,quarantined,cancelled,T07,城区007规划站,选址\n"  # cancelled by the sheet: no loss
+        "a.xlsx,5,quarantined,outside_city,X1,某站,已开通\n",  # on air: not a pipeline site
+        encoding="utf-8",
+    )
+    tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"), previous=pd.Timestamp("2021-09-15"))
+    summary = {"notes": {"status_words_not_understood": {"储备": 3, "设备安装": 6}}}
+    ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh", clean_summary=summary, cache={"folder": str(tmp_path)})
+    said = "".join(pipeline_caveats(ctx))
+    assert "在途站址中 2 个无阶段日期" in said and "2021-09-15" in said
+    assert "2 个在途站址的状态未能识别（表中写作：储备、设备安装）" in said and "阶段已知的 1 个" in said
+    assert "另有 1 个尚未开通的站址" in said and "缺少坐标 1 个" in said
+    ctx.lang = "en"
+    assert "not understood (the sheets say: Chu Bei (储备), She Bei An Zhuang (设备安装))" in "".join(
+        pipeline_caveats(ctx)
+    )
+    # nothing to say: no sentence
+    tf.sites = sites.assign(stage="planned", has_stage_dates=True)
+    ctx.cache = {}
+    assert pipeline_caveats(ctx) == []
+
+
+def test_a_planned_on_air_date_says_whether_it_has_passed():
+    from analysis.report.pages.taskforce import _planned_label
+
+    assert _planned_label(pd.Timestamp("2021-06-30"), 107, "zh") == "2021-06-30（已过 107 天）"
+    assert _planned_label(pd.Timestamp("2021-12-31"), -77, "zh") == "2021-12-31（未到）"
+    assert _planned_label(pd.Timestamp("2021-10-15"), 0, "en") == "2021-10-15 (not yet)"
+    assert _planned_label(pd.NaT, pd.NA, "en") == "–"
+
+
+@pytest.mark.parametrize("sheet_columns", [False, True])
+def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_columns(city, tmp_path, sheet_columns):
+    """sites.csv carries each site's dating and, when the stations have them, what its sheet said: the page
+    lists the sites of unknown time in stage from it (a station table without those columns still works)."""
+    st = _frame([_site("A", "西区", "2020-06-01"), _site("U", "东区", reached="site_selection", dates=False)])
+    if sheet_columns:
+        st = st.assign(blocker_detail=[None, "村民阻工"], responsible=[None, "东区政府"])
+        st["planned_on_air_date"] = pd.to_datetime([None, "2021-09-30"])
+    P.taskforce_to_folder(st, city, pd.Timestamp("2021-10-15"), tmp_path, extract_date="2021-10-15", fig_lang=None)
+    sites = pd.read_csv(tmp_path / "sites.csv", encoding="utf-8-sig")
+    assert {"has_stage_dates", "planned_on_air_date", "blocker_detail", "responsible"} <= set(sites.columns)
+    listed = P.order_undated_sites(sites, "2021-10-15")
+    assert list(listed["station_id"]) == ["U"]
+    if sheet_columns:
+        assert listed["blocker_detail"].iloc[0] == "村民阻工" and listed["days_past_planned_on_air"].iloc[0] == 15
+    assert pd.read_csv(tmp_path / "supervision_list.csv", encoding="utf-8-sig").empty  # never "overdue" unknown

@@ -78,7 +78,18 @@ BLOCKER_EN = {
 _REQUIRED = ["station_id", "operator", "district", "status", "blocker", *DATE_COLUMNS]
 #: The columns of a station table the task force reads: these, and OPTIONAL_STATION_COLUMNS when present.
 STATION_COLUMNS = tuple(_REQUIRED)
-OPTIONAL_STATION_COLUMNS = ("site_code", "name", "source_file", "off_air_date")
+OPTIONAL_STATION_COLUMNS = (
+    "site_code",
+    "name",
+    "source_file",
+    "off_air_date",
+    *("blocker_detail", "responsible", "planned_on_air_date"),
+)
+#: What a tracking sheet said of a site beside its stage, carried to the supervision list as written when the
+#: station table has them (cleaning adds them for the sheets that give them): the blocker in the sheet's own
+#: words (卡点问题 as written), who is to solve it (协调责任单位) and the planned on-air date (计划开通时间).
+SHEET_TEXT_COLUMNS = ("blocker_detail", "responsible")
+PLANNED_ON_AIR = "planned_on_air_date"
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,9 +115,16 @@ def _check(stations: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
         except (ValueError, TypeError):
             raise BadInputError(f"column {col} holds values that are not dates") from None
-    for col in ("site_code", "name"):
+    for col in ("site_code", "name", *SHEET_TEXT_COLUMNS):
         if col not in out.columns:
             out[col] = None
+    if PLANNED_ON_AIR not in out.columns:
+        out[PLANNED_ON_AIR] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    elif out[PLANNED_ON_AIR].dtype != "datetime64[ns]":
+        try:
+            out[PLANNED_ON_AIR] = pd.to_datetime(out[PLANNED_ON_AIR]).astype("datetime64[ns]")
+        except (ValueError, TypeError):
+            raise BadInputError(f"column {PLANNED_ON_AIR} holds values that are not dates") from None
     return out
 
 
@@ -259,7 +277,7 @@ def _text_where(cond: np.ndarray, a, b=None) -> pd.api.extensions.ExtensionArray
 
 
 #: The text columns of a station that every date's stages carry along.
-_SITE_TEXT = ("station_id", "site_code", "name", "operator", "district")
+_SITE_TEXT = ("station_id", "site_code", "name", "operator", "district", *SHEET_TEXT_COLUMNS)
 
 
 @dataclass
@@ -277,6 +295,8 @@ class _DatedTable:
     blocker: pd.api.extensions.ExtensionArray | None
     #: each station's off-air date (退网; NaT none), None for a table without the column
     off: np.ndarray | None = None
+    #: each station's planned on-air date as its sheet gave it (计划开通时间; NaT none)
+    planned_on_air: np.ndarray | None = None
 
     def live_on(self, as_of: pd.Timestamp) -> np.ndarray:
         """The stations that exist on `as_of`: a station taken off air until its off-air date (it was on air
@@ -306,6 +326,7 @@ class _DatedTable:
             off=pick(pd.to_datetime(st["off_air_date"]).to_numpy(dtype="datetime64[ns]"))
             if "off_air_date" in st.columns
             else None,
+            planned_on_air=pick(st[PLANNED_ON_AIR].to_numpy(dtype="datetime64[ns]")),
         )
 
 
@@ -324,7 +345,9 @@ def _derive_checked(
     its `_DatedTable`, if at hand; `counted_only`: only the columns of _COUNTED."""
     t = table or _DatedTable.of(st)
     reached = ~np.isnat(t.dates) & (t.dates <= np.datetime64(as_of, "ns"))
-    kept = t.live_on(as_of) & (reached.any(axis=1) | ~t.has_dates)
+    # a site without stage dates is known to exist from the records it came in on (the extract) only: counted
+    # on a date before it, it was "in the pipeline all year" and its first month showed no change
+    kept = t.live_on(as_of) & (reached.any(axis=1) | (~t.has_dates & _undated_known_on(as_of, extract)))
     keep = None if kept.all() else np.flatnonzero(kept)  # in station_id order: no sort per date
 
     def pick(values):
@@ -350,14 +373,13 @@ def _derive_checked(
         blocker = pick(t.blocker)
         blocker = _text_where(same & pd.notna(blocker), blocker)
     ext = extract.date().isoformat() if extract is not None else "the extract"
-    assumed = extract is None or as_of < extract
     notes = [
         "",
         f"current blocker, as reported on {ext}",
         f"no blocker reported on {ext}",
         f"{_LEFT_THE_STAGE}{as_of.date()}: its blocker on that date is not known",
-        f"no stage dates: counted in its status reported on {ext}"
-        + (", assumed unchanged since before this date" if assumed else "")
+        f"no stage dates: counted in its status reported on {ext}, from that date on"
+        + ("" if extract is not None else " (the records give no date: assumed unchanged)")
         + "; days in stage unknown",
     ]
     which = np.where(same, np.where(pd.notna(blocker), 1, 2), 3)
@@ -375,8 +397,15 @@ def _derive_checked(
             "blocker_note": _text_of_codes(notes, which),
             "status_at_extract": status,
             **{col: dates[:, i] for i, col in enumerate(DATE_COLUMNS)},
+            PLANNED_ON_AIR: pick(t.planned_on_air),
         }
     )
+
+
+def _undated_known_on(as_of: pd.Timestamp, extract: pd.Timestamp | None) -> bool:
+    """Whether a site without stage dates counts on `as_of`: on and after the extract it came in on; always
+    when the records give no date at all (nothing else can be said of them)."""
+    return extract is None or as_of >= extract
 
 
 def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
@@ -442,7 +471,7 @@ def build_funnel(
     stages = [*cols, PIPELINE_TOTAL]
     stage = np.tile(np.array(stages, dtype=object), len(c_now.index))
     note = np.where(stage == "on_air", "cumulative: on air on or before the date", "").astype(object)
-    note[u > 0] = [f"{k} without stage dates, counted in their reported status" for k in u[u > 0]]
+    note[u > 0] = [f"{k} without stage dates, counted in their reported status from the extract on" for k in u[u > 0]]
     return pd.DataFrame(
         {
             "as_of": as_of,
@@ -472,47 +501,165 @@ def list_stuck_sites(
     stages_on: StagesOn | None = None,
 ) -> pd.DataFrame:
     """The supervision list (督办清单): every site in the pipeline on `as_of` longer in its stage than
-    the stage's threshold, longest first; then every site whose time in stage is unknown (no stage
-    dates), flagged, since nobody can say it is not stuck. `stages_on`: a `StagesOn` of the same
-    stations, if at hand."""
+    the stage's threshold, longest first. A site whose time in stage is unknown (no stage dates) is not
+    on it: nothing shows it overdue (`list_undated_sites` lists those apart). Beside each site what its
+    sheet said when the stations carry it: the blocker as written, who is responsible, the planned on-air
+    date and the days since it passed. `stages_on`: a `StagesOn` of the same stations, if at hand."""
     thresholds = {**DEFAULT_STUCK_DAYS, **(stuck_days or {})}
+    as_of = _timestamp(as_of, "as_of")
     sites = (stages_on or StagesOn(stations, extract_date))(as_of)
     sites = sites[_in_pipeline(sites)].copy()
     sites["threshold_days"] = sites["stage"].map(thresholds).astype("Int64")
-    over = sites["days_in_stage"] > sites["threshold_days"]
-    undated = ~sites["has_stage_dates"]
-    out = sites[over.fillna(False).astype(bool) | undated].copy()
+    over = (sites["days_in_stage"] > sites["threshold_days"]).fillna(False).astype(bool)
+    out = sites[over & sites["has_stage_dates"]].copy()
     out["days_over"] = (out["days_in_stage"] - out["threshold_days"]).astype("Int64")
-    out["reason"] = np.where(
-        out["has_stage_dates"], "in stage longer than the threshold", "no stage dates: time in stage unknown"
-    )
-    out["_undated"] = ~out["has_stage_dates"]
-    out = out.sort_values(["_undated", "days_in_stage", "station_id"], ascending=[True, False, True], kind="stable")
+    out["reason"] = "in stage longer than the threshold"
+    out = out.sort_values(["days_in_stage", "station_id"], ascending=[False, True], kind="stable")
+    return _supervision_columns(out, as_of)
+
+
+def list_undated_sites(
+    stations: pd.DataFrame, as_of, extract_date=None, stages_on: StagesOn | None = None
+) -> pd.DataFrame:
+    """The sites in the pipeline on `as_of` without stage dates: time in stage unknown, so neither on the
+    supervision list nor cleared of it. The same columns as `list_stuck_sites`, those past their planned
+    on-air date first (longest past first), then by how far the site has come (a later stage first)."""
+    as_of = _timestamp(as_of, "as_of")
+    return order_undated_sites((stages_on or StagesOn(stations, extract_date))(as_of), as_of)
+
+
+def order_undated_sites(sites: pd.DataFrame, as_of) -> pd.DataFrame:
+    """`list_undated_sites` from the stages of a date already derived (`derive_stages`, or the sites.csv
+    the stage wrote: dates as text are read, optional columns may be missing)."""
+    as_of = _timestamp(as_of, "as_of")
+    sites = sites.copy()
+    for col in (*SHEET_TEXT_COLUMNS, "site_code", "name", "stage_date", "days_in_stage", "blocker_note"):
+        if col not in sites.columns:
+            sites[col] = None
+    for col in (PLANNED_ON_AIR, "stage_date"):
+        sites[col] = _dates_or_nat(sites, col)
+    undated = ~sites["has_stage_dates"].astype(str).str.lower().isin(["true", "1"])
+    out = sites[_in_pipeline(sites) & undated].copy()
+    out["has_stage_dates"] = False
+    out["threshold_days"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["days_over"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["reason"] = "no stage dates: time in stage unknown"
+    past = (as_of - out[PLANNED_ON_AIR]).dt.days
+    out["_past"] = past.where(past > 0).fillna(-1)
+    out["_stage"] = out["stage"].map({s: i for i, s in enumerate(PIPELINE_STAGES)}).fillna(-1)
+    out = out.sort_values(["_past", "_stage", "station_id"], ascending=[False, False, True], kind="stable")
+    return _supervision_columns(out, as_of)
+
+
+def _dates_or_nat(frame: pd.DataFrame, col: str) -> pd.Series:
+    """A date column of `frame` (text as read back from a CSV is parsed), all NaT when it has none."""
+    if col not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return pd.to_datetime(frame[col]).astype("datetime64[ns]")
+
+
+#: The columns of the supervision list and of the list of sites whose time in stage is unknown.
+SUPERVISION_COLUMNS = [
+    "rank",
+    "as_of",
+    "station_id",
+    "site_code",
+    "name",
+    "district",
+    "operator",
+    "stage",
+    "stage_zh",
+    "stage_date",
+    "days_in_stage",
+    "threshold_days",
+    "days_over",
+    "blocker",
+    "blocker_zh",
+    "blocker_note",
+    "blocker_detail",
+    "responsible",
+    PLANNED_ON_AIR,
+    "days_past_planned_on_air",
+    "has_stage_dates",
+    "reason",
+]
+
+
+def _supervision_columns(out: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The sorted sites `out` as SUPERVISION_COLUMNS: ranked, with the stage and blocker in Chinese and the
+    days since the planned on-air date (negative: still ahead; NA: the sheet gave none)."""
+    out = out.copy()
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out.insert(1, "as_of", _timestamp(as_of, "as_of"))
+    out.insert(1, "as_of", as_of)
     out["stage_zh"] = out["stage"].map(lambda s: STAGE_ZH.get(s, s))
     out["blocker_zh"] = out["blocker"].map(lambda b: BLOCKER_ZH.get(b, b) if isinstance(b, str) else None)
-    cols = [
-        "rank",
-        "as_of",
-        "station_id",
-        "site_code",
-        "name",
-        "district",
-        "operator",
-        "stage",
-        "stage_zh",
-        "stage_date",
-        "days_in_stage",
-        "threshold_days",
-        "days_over",
-        "blocker",
-        "blocker_zh",
-        "blocker_note",
-        "has_stage_dates",
-        "reason",
-    ]
-    return out[cols].reset_index(drop=True)
+    out["days_past_planned_on_air"] = (as_of - out[PLANNED_ON_AIR]).dt.days.astype("Int64")
+    return out[SUPERVISION_COLUMNS].reset_index(drop=True)
+
+
+#: The columns of `rank_blockers_by_record`.
+BLOCKER_RANK_COLUMNS = [
+    "blocker",
+    "blocker_zh",
+    "sites",
+    "sites_past_planned_on_air",
+    "max_days_past_planned_on_air",
+    "furthest_stage",
+    "furthest_stage_zh",
+    "sites_stage_unknown",
+]
+
+
+def rank_blockers_by_record(sites: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The blockers of the sites in the pipeline on `as_of` (`derive_stages`, or the sites.csv the stage
+    wrote) ranked by what the records say when the stage durations are not known, so that what freeing a
+    blocker gains cannot be estimated: most sites past their planned on-air date first, then the longest
+    past it, then the furthest stage a site of it has reached (nearest to air), then the most sites. One
+    row per blocker as `blocker_keys` counts them (BLOCKER_RANK_COLUMNS)."""
+    as_of = _timestamp(as_of, "as_of")
+    pipe = sites[_in_pipeline(sites)].copy()
+    if not len(pipe):
+        return pd.DataFrame(columns=BLOCKER_RANK_COLUMNS)
+    if "blocker_note" not in pipe.columns:
+        pipe["blocker_note"] = ""
+    planned = _dates_or_nat(pipe, PLANNED_ON_AIR)
+    past = (as_of - planned).dt.days
+    pipe["_past"] = past.where(past > 0)
+    pipe["_stage"] = pipe["stage"].map({s: i for i, s in enumerate(PIPELINE_STAGES)})
+    pipe["_key"] = blocker_keys(pipe).to_numpy()
+    rows = []
+    for key, g in pipe.groupby("_key", sort=True):
+        furthest = g["_stage"].max()
+        stage = PIPELINE_STAGES[int(furthest)] if pd.notna(furthest) else None
+        rows.append(
+            {
+                "blocker": key,
+                "blocker_zh": BLOCKER_ZH.get(key, key),
+                "sites": len(g),
+                "sites_past_planned_on_air": int(g["_past"].notna().sum()),
+                "max_days_past_planned_on_air": g["_past"].max(),
+                "furthest_stage": stage,
+                "furthest_stage_zh": STAGE_ZH.get(stage) if stage else None,
+                "sites_stage_unknown": int(g["_stage"].isna().sum()),
+                "_rank_stage": -1 if pd.isna(furthest) else int(furthest),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["max_days_past_planned_on_air"] = out["max_days_past_planned_on_air"].astype("Int64")
+    out = out.sort_values(
+        ["sites_past_planned_on_air", "max_days_past_planned_on_air", "_rank_stage", "sites", "blocker"],
+        ascending=[False, False, False, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    return out[BLOCKER_RANK_COLUMNS].reset_index(drop=True)
+
+
+def stages_without_history(durations: pd.DataFrame) -> list[str]:
+    """The pipeline stages no site has been seen to complete by the date (`measure_stage_durations`): what
+    a site still has to pass through there has no measured duration, so no date and no gain from freeing."""
+    d = durations[durations["stage"].isin(PIPELINE_STAGES)]
+    return [str(s) for s, k in zip(d["stage"], d["n_completed"]) if not k]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1093,7 +1240,12 @@ def district_target_shares(
         return share, "city.toml target_share"
     at_start = stages_on.counted(baseline)
     start_pipe = at_start[_in_pipeline(at_start)].groupby("district").size().reindex(order, fill_value=0)
-    if start_pipe.sum():
+    pipe_now = sites[_in_pipeline(sites)]
+    undated = pipe_now[~pipe_now["has_stage_dates"]].groupby("district").size().reindex(order, fill_value=0)
+    # a district whose sites carry no dates cannot be shown in the pipeline on the baseline date: split by
+    # the dated ones alone, it got a task of 0 (盂县, which added 31 that year)
+    undated_left_out = bool(((undated > 0) & (start_pipe == 0)).any())
+    if start_pipe.sum() and not undated_left_out:
         n = int(start_pipe.sum())
         return (
             start_pipe / n,
@@ -1101,11 +1253,16 @@ def district_target_shares(
             + _rough_split(n),
         )
     on = on_air_at(every, as_of) & (every["on_air_date"] > baseline)
-    programme = every[on].groupby("district").size().reindex(order, fill_value=0) + sites[_in_pipeline(sites)].groupby(
+    programme = every[on].groupby("district").size().reindex(order, fill_value=0) + pipe_now.groupby(
         "district"
     ).size().reindex(order, fill_value=0)
     n = int(programme.sum())
     head = f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
+    if undated.sum():
+        head = (
+            f"city.toml gives no target_share and {int(undated.sum())} sites in the pipeline have no stage dates "
+            f"(not known to have been in it on {baseline.date()}): "
+        )
     if not n:
         return pd.Series(
             1 / len(order), index=order
@@ -1308,8 +1465,9 @@ def track_taskforce(
     n_undated = int((~sites["has_stage_dates"]).sum())
     if n_undated:
         notes.append(
-            f"{n_undated} sites have no stage dates: counted in their reported status"
-            + (" (an assumption before the extract date)" if extract is None or as_of < extract else "")
+            f"{n_undated} sites have no stage dates: counted in their reported status from "
+            f"{extract.date() if extract is not None else 'the extract'} on, not on an earlier date; their time in "
+            "stage is unknown, so they are listed apart from the supervision list"
         )
     if extract is not None and as_of > extract:
         notes.append(f"the records end on {extract.date()}: later stage changes are not in them")
@@ -1660,8 +1818,18 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 # Stage entry
 # --------------------------------------------------------------------------------------------
 
-#: The columns of each site's stage that the report reads back (sites.csv).
-SITE_COLUMNS = ("station_id", "district", "operator", "stage", "blocker", "blocker_note")
+#: The columns of each site's stage that the report reads back (sites.csv): with the name, the stage's
+#: dating and what the sheet said, the page lists the sites whose time in stage is unknown from it.
+SITE_COLUMNS = (
+    "station_id",
+    "district",
+    "operator",
+    "stage",
+    "blocker",
+    "blocker_note",
+    *("site_code", "name", "has_stage_dates", "stage_date", "days_in_stage"),
+    *(*SHEET_TEXT_COLUMNS, PLANNED_ON_AIR),
+)
 
 
 def taskforce_to_folder(

@@ -92,6 +92,12 @@ NOTE_PATTERNS = (
         "note.share_equal",
     ),
     (r"city\.toml target_share", "note.share_given"),
+    (
+        r"city\.toml gives no target_share and (?P<u>\d+) sites in the pipeline have no stage dates \(not known to "
+        r"have been in it on (?P<d>[\d-]+)\): split by the sites on air since then and in the pipeline on (?P<a>[\d-]+)"
+        r"(?: \(only (?P<n>\d+) sites: a rough split; set target_share in city\.toml\))?",
+        "note.share_undated",
+    ),
 )
 
 

@@ -26,11 +26,18 @@ from analysis.report.text import (
 from analysis.taskforce import (
     BLOCKER_EN,
     BLOCKER_ZH,
+    PIPELINE_STAGES,
     STAGE_EN,
     STAGE_ZH,
     blocker_keys,
     describe_tracking_files,
+    order_undated_sites,
+    rank_blockers_by_record,
+    stages_without_history,
 )
+
+#: Status words not understood named in a line at most (the clean page lists them all).
+MAX_WORDS_SHOWN = 6
 
 # --------------------------------------------------------------------------------------------
 # 04 task force
@@ -62,7 +69,8 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
             previous=day(tf.previous),
             change=int(total["change"]),
             loc=n(city_rows.loc["on_air", "sites"]),
-        ),
+        )
+        + "".join(pipeline_caveats(ctx)),
     )
     wide = f.pivot_table(index="stage", columns="district", values="sites", aggfunc="sum", sort=False)
     change = f.pivot_table(index="stage", columns="district", values="change", aggfunc="sum", sort=False)
@@ -84,6 +92,88 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
     )
     record("pipeline_total", int(total["sites"]))
     return table
+
+
+def _n(value) -> str:
+    """`text.n` of a count that may be pandas' NA (a nullable integer column)."""
+    return "–" if value is None or pd.isna(value) else n(value)
+
+
+def _pipeline_sites(ctx: Context) -> pd.DataFrame:
+    sites = ctx.taskforce().sites
+    return sites[sites["stage"] != "on_air"]
+
+
+def _is_true(values: pd.Series) -> pd.Series:
+    """A boolean column as read back from a CSV (bools, or their text)."""
+    return values.astype(str).str.lower().isin(["true", "1"])
+
+
+def pipeline_caveats(ctx: Context) -> list[str]:
+    """What the pipeline count rests on, one sentence each, when it applies: sites without stage dates
+    (counted from the extract on, so the change since last month holds them), sites whose status was not
+    understood (with the sheet's words; the forecast counts only the sites of a known stage, so its
+    pipeline is smaller), and pipeline sites the cleaning quarantined (not counted at all)."""
+    tf = ctx.taskforce()
+    L = ctx.lang
+    pipe = _pipeline_sites(ctx)
+    out = []
+    undated = int((~_is_true(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
+    if undated:
+        out.append(say(L, "funnel.undated", undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
+    unknown = int((pipe["stage"] == "unknown").sum())
+    if unknown:
+        words = list(((ctx.clean_summary or {}).get("notes") or {}).get("status_words_not_understood") or {})
+        shown = say(L, "word_sep").join(name_label(str(w), L) for w in words[:MAX_WORDS_SHOWN]) + (
+            say(L, "and_more", n=n(len(words) - MAX_WORDS_SHOWN)) if len(words) > MAX_WORDS_SHOWN else ""
+        )
+        key = "funnel.status_unknown_words" if words else "funnel.status_unknown"
+        out.append(say(L, key, unknown=n(unknown), words=shown, known=n(len(pipe) - unknown)))
+    dropped = quarantined_pipeline_sites(ctx)
+    if len(dropped):
+        from analysis.report.pages.clean import reason_words
+
+        by = dropped.value_counts()
+        reasons = say(L, "clause_sep").join(
+            say(L, "reason_count", reason=_lower_first(reason_words(r, L)), sites=n(k)) for r, k in by.items()
+        )
+        out.append(say(L, "funnel.quarantined", sites=n(len(dropped)), reasons=reasons))
+    return out
+
+
+def _lower_first(words: str) -> str:
+    """A label ('Missing coordinates') inside a sentence ('missing coordinates')."""
+    return words[:1].lower() + words[1:] if words[1:2].islower() else words
+
+
+#: Quarantine reasons that are no loss of a pipeline site: the sheet itself cancelled it.
+_NOT_A_LOSS = ("cancelled",)
+
+
+def quarantined_pipeline_sites(ctx: Context) -> pd.Series:
+    """The quarantine reason of each site not yet on air that the cleaning quarantined (quarantine.csv
+    beside the cleaned stations: a row whose status reads as a stage before on air, or is not understood),
+    one per site code (or name) whatever the number of weekly sheets it came in; a cancelled site is no
+    loss. Empty when the cleaning's folder holds no quarantine."""
+    from pathlib import Path
+
+    from analysis.clean.parse import parse_statuses
+
+    folder = (getattr(ctx, "cache", None) or {}).get("folder")
+    path = Path(folder) / "quarantine.csv" if folder else None
+    if path is None or not path.exists():
+        return pd.Series(dtype=object)
+    q = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if not {"fate", "reason", "status"} <= set(q.columns):
+        return pd.Series(dtype=object)
+    q = q[(q["fate"] == "quarantined") & ~q["reason"].isin(_NOT_A_LOSS)]
+    said = q["status"].str.strip() != ""
+    status = parse_statuses(q["status"])
+    q = q[said & (status.isin(PIPELINE_STAGES) | (status == "unknown")).to_numpy()]
+    key = q.get("site_code", pd.Series("", index=q.index)).where(lambda v: v != "", q.get("name", ""))
+    q = q.assign(_key=key.to_numpy())
+    q = q[q["_key"] != ""].drop_duplicates("_key")
+    return q["reason"].reset_index(drop=True)
 
 
 def blocker_counts(ctx: Context) -> pd.DataFrame:
@@ -151,43 +241,112 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
     return table
 
 
-def supervision_table(ctx: Context, top: int = 15) -> pd.DataFrame:
+def _operator_label(operator, lang: str) -> str:
+    """The operator for a page; one the records do not name is said to be unstated, not guessed."""
+    if pd.isna(operator) or operator == "unknown":
+        return say(lang, "operator_unstated")
+    return f"{OPERATOR_NAMES_ZH.get(operator, operator)}" if lang == "zh" else str(operator)
+
+
+def _planned_label(planned, days_past, lang: str) -> str:
+    """The planned on-air date, with how long ago it passed when it has."""
+    if planned is None or pd.isna(planned):
+        return "–"
+    if pd.notna(days_past) and int(days_past) > 0:
+        return say(lang, "planned_passed", date=day(planned), days=n(days_past))
+    return say(lang, "planned_ahead", date=day(planned))  # (said, not a bare date: a date reads as a number)
+
+
+def _said(values: pd.Series, lang: str, prose: bool = False) -> pd.Series:
+    """Words from a sheet as written; a name with its Pinyin on an English page, `prose` (a sentence: the
+    Pinyin of a sentence helps nobody) as written; '–' where it said nothing."""
+
+    def one(v) -> str:
+        if v is None or pd.isna(v) or not str(v).strip():
+            return "–"
+        return str(v).strip() if prose else name_label(str(v), lang)
+
+    return values.map(one)
+
+
+def supervision_table(ctx: Context, top: int = 15, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The first `top` rows of the supervision list (or of `sites`, the same columns: the sites whose time in
+    stage is unknown) for a page; with the blocker as the sheet wrote it, who is responsible and the planned
+    on-air date when any listed site carries them."""
     tf = ctx.taskforce()
     L = ctx.lang
-    s = tf.supervision.head(top)
+    s = (tf.supervision if sites is None else sites).head(top)
     stage = STAGE_ZH if L == "zh" else STAGE_EN
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
-    return pd.DataFrame(
-        {
-            say(L, "rank"): s["rank"].map(n),
-            say(L, "site"): s["name"].fillna(s["station_id"]).map(lambda v: name_label(v, L)),
-            say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
-            say(L, "operator"): s["operator"].map(lambda o: f"{OPERATOR_NAMES_ZH.get(o, o)}" if L == "zh" else o),
-            say(L, "stage"): s["stage"].map(lambda v: stage.get(v, v)),
-            say(L, "days_in_stage"): s["days_in_stage"].map(n),
-            say(L, "days_over_threshold"): s["days_over"].map(n),
-            say(L, "blocker"): s["blocker"].map(lambda b: "–" if pd.isna(b) else names.get(b, b)),
-        }
-    )
+    unknown = say(L, "unknown_days")
+    table = {
+        say(L, "rank"): s["rank"].map(n),
+        say(L, "site"): s["name"].fillna(s["station_id"]).map(lambda v: name_label(v, L)),
+        say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+        say(L, "operator"): s["operator"].map(lambda o: _operator_label(o, L)),
+        say(L, "stage"): s["stage"].map(lambda v: stage.get(v, v)),
+        say(L, "days_in_stage"): s["days_in_stage"].map(lambda v: unknown if pd.isna(v) else _n(v)),
+        say(L, "days_over_threshold"): s["days_over"].map(_n),
+        say(L, "blocker"): s["blocker"].map(lambda b: "–" if pd.isna(b) else names.get(b, b)),
+    }
+    if sites is not None:  # (no threshold applies to a site of unknown time in stage)
+        del table[say(L, "days_over_threshold")]
+    for col, key in (("blocker_detail", "blocker_as_written"), ("responsible", "responsible")):
+        if col in s.columns and s[col].notna().any() and s[col].astype(str).str.strip().ne("").any():
+            table[say(L, key)] = _said(s[col], L, prose=col == "blocker_detail")
+    if "planned_on_air_date" in s.columns and s["planned_on_air_date"].notna().any():
+        planned = pd.to_datetime(s["planned_on_air_date"])
+        past = s.get("days_past_planned_on_air", pd.Series(pd.NA, index=s.index))
+        table[say(L, "planned_on_air")] = [_planned_label(a, b, L) for a, b in zip(planned, past)]
+    return pd.DataFrame(table)
+
+
+def undated_sites(ctx: Context) -> pd.DataFrame:
+    """The sites in the pipeline whose time in stage is unknown (no stage dates), past their planned on-air
+    date first (`taskforce.order_undated_sites` of the stage's sites.csv)."""
+    tf = ctx.taskforce()
+    if "has_stage_dates" not in tf.sites.columns:
+        return pd.DataFrame()
+    return order_undated_sites(tf.sites, tf.as_of)
+
+
+def supervision_sentence(ctx: Context, top: int, n_undated: int) -> str:
+    """How many sites are overdue (shown up to `top`), and apart from them how many nobody can say are."""
+    tf = ctx.taskforce()
+    L = ctx.lang
+    text = say(L, "supervision.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision)))
+    if not len(tf.supervision):
+        text = say(L, "supervision.none")
+    if n_undated:
+        text += say(L, "supervision.undated", undated=n(n_undated), top=n(min(top, n_undated)))
+    return text
 
 
 def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
-    """The supervision list (督办清单): sites stuck longer than their stage's threshold."""
+    """The supervision list (督办清单): sites stuck longer than their stage's threshold; after it the sites
+    whose time in stage is unknown, counted apart (nothing shows them overdue, nor within the threshold)."""
     table = pd.DataFrame()
     tf = ctx.taskforce()
     L = ctx.lang
-    show_step(
-        say(L, "supervision.heading"),
-        say(L, "supervision.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
-    )
+    undated = undated_sites(ctx)
+    show_step(say(L, "supervision.heading"), supervision_sentence(ctx, top, len(undated)))
     if len(tf.supervision):
         table = show_frame(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
+    if len(undated):
+        show_frame(
+            ctx,
+            "supervision_unknown_time",
+            supervision_table(ctx, top, undated),
+            caption=say(L, "supervision.undated_caption"),
+            source=ctx.source,
+        )
     show_image(
         tf.figures["days_stuck"],
         alt=say(L, "supervision.heading"),
         subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)),
     )
     record("supervision_list", int(len(tf.supervision)))
+    record("supervision_unknown_time", int(len(undated)))
     return table
 
 
@@ -232,11 +391,64 @@ def lever_sentence(ctx: Context, levers: pd.DataFrame) -> str:
     )
 
 
+def levers_not_estimable(ctx: Context, levers: pd.DataFrame) -> list[str] | None:
+    """The pipeline stages without a measured duration when what freeing a blocker gains cannot be estimated,
+    else None. It cannot when no stage of the pipeline has a completed, dated spell (sheets with a status and
+    a planned date but no stage dates: every site 'no forecast', every gain 0, which read as "freeing changes
+    nothing"), or when the levers show no gain while some stage has none (the sites that would pass through
+    it have no date either way)."""
+    tf = ctx.taskforce()
+    if not len(_pipeline_sites(ctx)):
+        return None
+    missing = stages_without_history(tf.durations)
+    if len(missing) == len(PIPELINE_STAGES):
+        return missing
+    flat = not len(levers) or not (
+        (levers["prob_rise"].fillna(0) >= 0.01).any() or (levers["year_end_rise"].fillna(0) >= 0.5).any()
+    )
+    return missing if missing and flat and len(levers) else None
+
+
+def show_levers_by_record(ctx: Context, missing: list[str]) -> pd.DataFrame:
+    """When the levers cannot be estimated: say so and why, and rank the blockers by what the sheets say
+    (sites past their planned on-air date, how long past, the furthest stage reached, sites held)."""
+    tf = ctx.taskforce()
+    L = ctx.lang
+    stage = STAGE_ZH if L == "zh" else STAGE_EN
+    names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
+    ranked = rank_blockers_by_record(tf.sites, tf.as_of)
+    has_planned = "planned_on_air_date" in tf.sites.columns and tf.sites["planned_on_air_date"].notna().any()
+    show_step(
+        say(L, "levers.heading"),
+        say(
+            L,
+            "levers.not_estimable",
+            stages=say(L, "word_sep").join(stage.get(x, x) for x in missing),
+        )
+        + say(L, "levers.by_record" if has_planned else "levers.by_record_no_plan"),
+    )
+    columns = {
+        say(L, "blocker"): ranked["blocker"].map(lambda b: names.get(b, b)),
+        say(L, "sites_held"): ranked["sites"].map(n),
+    }
+    if has_planned:
+        columns[say(L, "past_planned_sites")] = ranked["sites_past_planned_on_air"].map(n)
+        columns[say(L, "past_planned_days")] = ranked["max_days_past_planned_on_air"].map(_n)
+    columns[say(L, "furthest_stage")] = ranked["furthest_stage"].map(lambda v: "–" if pd.isna(v) else stage.get(v, v))
+    columns[say(L, "stage_unknown_sites")] = ranked["sites_stage_unknown"].map(n)
+    table = show_frame(ctx, "levers", pd.DataFrame(columns), source=ctx.source)
+    record("levers_not_estimable", missing)
+    return table
+
+
 def show_levers(ctx: Context) -> pd.DataFrame:
     """Beside the supervision list: for each blocker on it, how much the chance of the next target and
     the expected year-end count rise if its sites are freed this month (the forecast's levers.csv)."""
     L = ctx.lang
     lv = ctx.forecast().levers
+    missing = levers_not_estimable(ctx, lv)
+    if missing is not None:
+        return show_levers_by_record(ctx, missing)
     if not len(lv):
         show_step(say(L, "levers.heading"), say(L, "levers.none"))
         return pd.DataFrame()
