@@ -137,14 +137,22 @@ def test_site_without_stage_dates_is_counted_from_the_extract_on_and_never_overd
     at_extract = P.derive_stages(st, "2022-01-10", extract_date="2022-01-10").set_index("station_id")
     assert at_extract.loc["U", "stage"] == "construction" and not at_extract.loc["U", "has_stage_dates"]
     assert pd.isna(at_extract.loc["U", "days_in_stage"]) and at_extract.loc["U", "blocker"] == "site_access"
-    assert "from that date on" in at_extract.loc["U", "blocker_note"]
-    # before the records it came in on nothing shows it existed: not in the pipeline "all year"
-    earlier = P.derive_stages(st, "2021-03-01", extract_date="2022-01-10")
+    assert "from a month before that date on" in at_extract.loc["U", "blocker_note"]
+    # the month's report the records feed (dated up to a month before them) counts it; a "0 in the pipeline"
+    # there denied a tracker that lists it
+    month_end = P.derive_stages(st, "2021-12-31", extract_date="2022-01-10").set_index("station_id")
+    assert month_end.loc["U", "stage"] == "construction"
+    # earlier nothing shows it existed: not in the pipeline "all year"
+    earlier = P.derive_stages(st, "2021-11-30", extract_date="2022-01-10")
     assert "U" not in set(earlier["station_id"])
-    funnel = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10")
+    funnel = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10", previous="2021-11-30")
     row = funnel[(funnel["district"] == P.CITY_TOTAL) & (funnel["stage"] == "construction")].iloc[0]
     assert row["sites"] == 1 and row["undated_sites"] == 1 and "without stage dates" in row["note"]
     assert row["sites_previous"] == 0 and row["change"] == 1  # it first appears in this month's records
+    # a previous date within the month before the records counts it too: no change
+    within = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10", previous="2021-12-31")
+    row = within[(within["district"] == P.CITY_TOTAL) & (within["stage"] == "construction")].iloc[0]
+    assert row["sites_previous"] == 1 and row["change"] == 0
     # time in stage unknown: not overdue, listed apart
     assert P.list_stuck_sites(st, "2022-01-10", extract_date="2022-01-10").empty
     und = P.list_undated_sites(st, "2022-01-10", extract_date="2022-01-10")
@@ -878,7 +886,9 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
         "a.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"
         "b.xlsx,3,quarantined,missing_coordinates,T11,盂县011规划站,选址\n"  # the next week's sheet: one site
         "a.xlsx,4,quarantined,cancelled,T07,城区007规划站,选址\n"  # cancelled by the sheet: no loss
-        "a.xlsx,5,quarantined,outside_city,X1,某站,已开通\n",  # on air: not a pipeline site
+        "a.xlsx,5,quarantined,outside_city,X1,某站,已开通\n"  # on air: not a pipeline site
+        "a.xlsx,6,quarantined,outside_city,Y1,邻市站,在建\n"  # outside the city: said apart, not a loss
+        "a.xlsx,7,quarantined,other_city,Z1,晋中站,规划\n",  # another city's (its city column): no loss
         encoding="utf-8",
     )
     tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"), previous=pd.Timestamp("2021-09-15"))
@@ -887,7 +897,8 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
     said = "".join(pipeline_caveats(ctx))
     assert "在途站址中 2 个无阶段日期" in said and "2021-09-15" in said
     assert "2 个在途站址的状态未能识别（表中写作：储备、设备安装）" in said and "阶段已知的 1 个" in said
-    assert "另有 1 个尚未开通的站址" in said and "缺少坐标 1 个" in said
+    assert "另有 1 个尚未开通的站址在数据清洗中被隔离" in said and "缺少坐标 1 个" in said
+    assert "另有 1 个尚未开通的站址位于市域外" in said and "他市" not in said.split("位于市域外")[0]
     ctx.lang = "en"
     assert "not understood (the sheets say: Chu Bei (储备), She Bei An Zhuang (设备安装))" in "".join(
         pipeline_caveats(ctx)

@@ -378,7 +378,7 @@ def _derive_checked(
         f"current blocker, as reported on {ext}",
         f"no blocker reported on {ext}",
         f"{_LEFT_THE_STAGE}{as_of.date()}: its blocker on that date is not known",
-        f"no stage dates: counted in its status reported on {ext}, from that date on"
+        f"no stage dates: counted in its status reported on {ext}, from a month before that date on"
         + ("" if extract is not None else " (the records give no date: assumed unchanged)")
         + "; days in stage unknown",
     ]
@@ -402,10 +402,22 @@ def _derive_checked(
     )
 
 
+#: How long before the extract a site without stage dates counts in its reported stage. The records say how things
+#: stood on the day they were received, and the monthly report they feed is dated up to a month before it (records
+#: received on 10-15 make the report of 09-30: counting none of their undated sites there said "no site in the
+#: pipeline" of a tracker listing 14); on earlier dates (the month before, the year start) nothing shows they existed.
+UNDATED_LOOKBACK = pd.DateOffset(months=1)
+
+
+def undated_counted_from(extract: pd.Timestamp) -> pd.Timestamp:
+    """The first date a site without stage dates in records received on `extract` counts on."""
+    return pd.Timestamp(extract) - UNDATED_LOOKBACK
+
+
 def _undated_known_on(as_of: pd.Timestamp, extract: pd.Timestamp | None) -> bool:
-    """Whether a site without stage dates counts on `as_of`: on and after the extract it came in on; always
-    when the records give no date at all (nothing else can be said of them)."""
-    return extract is None or as_of >= extract
+    """Whether a site without stage dates counts on `as_of`: from a month before the extract it came in on
+    (`UNDATED_LOOKBACK`); always when the records give no date at all (nothing else can be said of them)."""
+    return extract is None or as_of >= undated_counted_from(extract)
 
 
 def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
@@ -471,7 +483,8 @@ def build_funnel(
     stages = [*cols, PIPELINE_TOTAL]
     stage = np.tile(np.array(stages, dtype=object), len(c_now.index))
     note = np.where(stage == "on_air", "cumulative: on air on or before the date", "").astype(object)
-    note[u > 0] = [f"{k} without stage dates, counted in their reported status from the extract on" for k in u[u > 0]]
+    said = "without stage dates, counted in their reported status from a month before the extract on"
+    note[u > 0] = [f"{k} {said}" for k in u[u > 0]]
     return pd.DataFrame(
         {
             "as_of": as_of,

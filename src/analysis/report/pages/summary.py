@@ -17,7 +17,7 @@ from analysis.report.display import (
 from analysis.report.pages.common import changes_since_last_month, copy_beside_page, count_on_air, show_frame
 from analysis.report.pages.coverage import rating_text, site_name, verdict_words
 from analysis.report.pages.forecast import in_lang, record_expected
-from analysis.report.pages.taskforce import blocker_sentence, supervision_table
+from analysis.report.pages.taskforce import blocker_sentence, supervision_table, undated_sites
 from analysis.report.text import (
     day,
     district_label,
@@ -127,6 +127,9 @@ def show_headline(ctx: Context) -> None:
         (tf.funnel["district"] == tf.funnel["district"].iloc[-1]) & (tf.funnel["stage"] == "pipeline_total")
     ]
     parts.append(say(L, "headline.pipeline", pipeline=n(total["sites"].iloc[0]), supervision=n(len(tf.supervision))))
+    n_undated = len(undated_sites(ctx))
+    if n_undated:  # (sites of unknown time in stage are neither overdue nor not: "0 overdue" alone misled)
+        parts[-1] = parts[-1].rstrip("。.") + say(L, "headline.pipeline_undated", undated=n(n_undated))
     show_markdown(say(L, "headline.heading"))
     verdict = verdict_sentence(ctx, tg, now, ch)
     record("verdict", verdict)
@@ -209,12 +212,15 @@ def show_top_blockers(ctx: Context, top: int = 5) -> pd.DataFrame:
     table = pd.DataFrame()
     tf = ctx.taskforce()
     L = ctx.lang
-    show_step(
-        say(L, "top_blockers.heading"),
-        blocker_sentence(ctx)
-        + " "
-        + say(L, "top_blockers.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision))),
+    overdue = (
+        say(L, "top_blockers.sentence", supervision=n(len(tf.supervision)), top=min(top, len(tf.supervision)))
+        if len(tf.supervision)
+        else say(L, "top_blockers.none_overdue")
     )
+    n_undated = len(undated_sites(ctx))
+    if n_undated:
+        overdue += say(L, "top_blockers.undated", undated=n(n_undated))
+    show_step(say(L, "top_blockers.heading"), blocker_sentence(ctx) + " " + overdue)
     if len(tf.supervision):
         table = show_frame(ctx, "supervision_top", supervision_table(ctx, top), source=ctx.source)
     return table

@@ -34,6 +34,7 @@ from analysis.taskforce import (
     order_undated_sites,
     rank_blockers_by_record,
     stages_without_history,
+    undated_counted_from,
 )
 
 #: Status words not understood named in a line at most (the clean page lists them all).
@@ -111,7 +112,7 @@ def _is_true(values: pd.Series) -> pd.Series:
 
 def pipeline_caveats(ctx: Context) -> list[str]:
     """What the pipeline count rests on, one sentence each, when it applies: sites without stage dates
-    (counted from the extract on, so the change since last month holds them), sites whose status was not
+    (counted from a month before the extract, so the change since last month may hold them), sites whose status was not
     understood (with the sheet's words; the forecast counts only the sites of a known stage, so its
     pipeline is smaller), and pipeline sites the cleaning quarantined (not counted at all)."""
     tf = ctx.taskforce()
@@ -120,7 +121,10 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     out = []
     undated = int((~_is_true(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
     if undated:
-        out.append(say(L, "funnel.undated", undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
+        # (counted from a month before the extract: the previous report may count them too, then the change holds none)
+        both = tf.extract is not None and tf.previous is not None and tf.previous >= undated_counted_from(tf.extract)
+        key = "funnel.undated_both" if both else "funnel.undated"
+        out.append(say(L, key, undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
     unknown = int((pipe["stage"] == "unknown").sum())
     if unknown:
         words = list(((ctx.clean_summary or {}).get("notes") or {}).get("status_words_not_understood") or {})
@@ -130,6 +134,10 @@ def pipeline_caveats(ctx: Context) -> list[str]:
         key = "funnel.status_unknown_words" if words else "funnel.status_unknown"
         out.append(say(L, key, unknown=n(unknown), words=shown, known=n(len(pipe) - unknown)))
     dropped = quarantined_pipeline_sites(ctx)
+    outside = dropped == "outside_city"  # (a province's file lists other cities' sites: no loss of this city's)
+    if outside.any():
+        out.append(say(L, "funnel.outside", sites=n(int(outside.sum()))))
+        dropped = dropped[~outside]
     if len(dropped):
         from analysis.report.pages.clean import reason_words
 
@@ -146,8 +154,8 @@ def _lower_first(words: str) -> str:
     return words[:1].lower() + words[1:] if words[1:2].islower() else words
 
 
-#: Quarantine reasons that are no loss of a pipeline site: the sheet itself cancelled it.
-_NOT_A_LOSS = ("cancelled",)
+#: Quarantine reasons that are no loss of a pipeline site: the sheet itself cancelled it, or it is another city's.
+_NOT_A_LOSS = ("cancelled", "other_city")
 
 
 def quarantined_pipeline_sites(ctx: Context) -> pd.Series:
