@@ -351,3 +351,24 @@ def test_a_gap_names_a_key_site_to_check_as_to_check():
     assert _site_names(cov, "甲; 乙", "zh") == "甲（待核实）; 乙"
     assert _site_names(cov, "甲; 乙", "en") == "Jia (to check); Yi"
     assert _site_names(SimpleNamespace(sites=sites.drop(columns="verdict")), "甲", "en") == "Jia"
+
+
+def test_the_key_site_sentence_lists_sites_outside_the_city_and_sites_counted_elsewhere():
+    """A site outside every district is named with what to check, one whose point lies in another district
+    than sites.csv says is named with both (the stage counts it where its point is)."""
+    from analysis.report.pages.coverage import _site_location_notes
+
+    sites = pd.DataFrame(
+        {
+            "name_zh": ["甲", "乙", "丙"],
+            "name_en": ["Jia", "Yi", "Bing"],
+            "district": ["东区", None, "西区"],
+            "district_given": ["西区", "东区", "西区"],
+            "is_in_city": [True, False, True],
+            "district_note": ["sites.csv says 西区; the point lies in 东区", "outside every district", None],
+        }
+    )
+    zh, en = _site_location_notes(sites, "zh"), _site_location_notes(sites, "en")
+    assert "之外" in zh and "：乙。" in zh and "甲 (西区 → 东区)" in zh and "丙" not in zh
+    assert "Outside every district" in en and ": Yi." in en and "Jia (西区 → 东区)" in en
+    assert _site_location_notes(sites.drop(columns=["district_note"]), "en") == ""
