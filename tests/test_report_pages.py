@@ -93,13 +93,17 @@ def test_every_local_link_resolves_with_a_relative_out(reports, lang):
     assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == reports["notebooks_before"], "stray folder in notebooks/"
 
 
-def test_the_map_opens_on_the_built_up_area_with_the_gaps(reports):
+def test_the_map_opens_on_the_whole_city_with_the_districts_named(reports):
+    import geopandas as gpd
+
     page = (reports["zh"] / "coverage_map.html").read_text(encoding="utf-8")
     south, west, north, east = map(
         float, re.search(r'"view":\[\[([\d.]+),([\d.]+)\],\[([\d.]+),([\d.]+)\]\]', page).groups()
     )
-    # downtown Karamay (about 45.58 N 84.89 E), not the whole 7,700 km2 city
-    assert south < 45.58 < north and west < 84.89 < east and (north - south) * (east - west) < 0.05
+    # the whole city (its districts' bounds), every district named on the map, not a close-up of one gap
+    minx, miny, maxx, maxy = gpd.read_file(PROJ_ROOT / "data" / "raw" / "karamay" / "districts.geojson").total_bounds
+    assert (south, west, north, east) == pytest.approx((miny, minx, maxy, maxx), abs=1e-5)
+    assert page.count('"label_at":') == 4 and "cm-dlabel" in page
     assert "imperial: false" in page and "collapsed: true" in page and "已覆盖：" in page
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from shapely.ops import polylabel
 
 from analysis.config import OPERATOR_NAMES_ZH
 
@@ -68,6 +69,10 @@ OPERATOR_COLOURS = {"CMCC": "#1f78b4", "CTCC": "#e31a1c", "CUCC": "#ff7f00", "CB
 #: bins of the district choropleth (% of the built-up area covered outdoors) and their colours
 SHARE_BINS = (0, 50, 70, 85, 95, 100.0001)
 SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+#: how the districts are filled over the basemap; the legend's swatches are drawn the same way
+DISTRICT_FILL_OPACITY = 0.4
+#: gaps: a near-black that no share colour (nor the purple of candidates) is near: read over any district
+GAP_FILL, GAP_FILL_OPACITY, GAP_LINE = "#1a1a1a", 0.65, "#000000"
 
 
 def _read_template(name: str) -> str:
@@ -156,7 +161,9 @@ def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "
         f"<div class='cm-h'>{e(metric_label)}</div>",
     ]
     for lo, hi, colour in zip(SHARE_BINS[:-1], SHARE_BINS[1:], SHARE_COLOURS):
-        rows.append(f"<div><i style='background:{colour}'></i>{lo:g}–{min(hi, 100):g} %</div>")
+        rows.append(
+            f"<div><i style='background:{colour};opacity:{DISTRICT_FILL_OPACITY}'></i>{lo:g}–{min(hi, 100):g} %</div>"
+        )
     rows.append("<div class='cm-h'>运营商 Operator</div>")
     for op, colour in OPERATOR_COLOURS.items():
         rows.append(
@@ -168,7 +175,8 @@ def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "
         "<div><i class='dia' style='background:#d73027'></i>未覆盖 not covered (black edge: 4A+ target)</div>",
         "<div><i class='dia' style='background:#fdae61'></i>待核实 to check "
         "(nearer the edge than its position is known)</div>",
-        "<div><i style='background:#d73027;opacity:.45'></i>缺口 gap (uncovered built-up area / site)</div>",
+        f"<div><i style='background:{GAP_FILL};opacity:{GAP_FILL_OPACITY};outline:1px solid {GAP_LINE}'></i>"
+        "缺口 gap (uncovered built-up area / site)</div>",
         "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
     ]
     if hex_note:  # too many stations to draw one by one: how they were counted
@@ -192,10 +200,29 @@ class _CoverageLayers(MacroElement):
         self.data_json = _json_for_script(data)
 
 
+def _district_label(name_zh: str, name_en, share) -> str:
+    """A district's permanent label: its names and covered share, so a screenshot or a print names it."""
+    en = "" if name_en is None or pd.isna(name_en) else str(name_en)
+    return f"{name_zh}" + (f" {en}" if en and en != name_zh else "") + ("" if share is None else f" · {share:.0f} %")
+
+
+def _label_point(geom) -> list[float] | None:
+    """Where a district's label goes, [lon, lat]: the point of its largest part farthest from its edges
+    (a centroid can fall in a hole or an enclave, or outside a crescent)."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = shapely.get_parts(geom)
+    largest = parts[int(np.argmax(shapely.area(parts)))]
+    minx, miny, maxx, maxy = largest.bounds
+    point = polylabel(largest, tolerance=max(maxx - minx, maxy - miny) / 200)
+    return [_r(point.x), _r(point.y)]
+
+
 def _district_features(result, metric: str) -> dict:
     table = result.by_district.set_index("district")
+    names_en = dict(zip(result.districts["name_zh"], result.districts.get("name_en", result.districts["name_zh"])))
     props = []
-    for name in result.districts["name_zh"]:
+    for name, geom in zip(result.districts["name_zh"], result.districts.geometry):
         row = table.loc[name] if name in table.index else None
         share = None if row is None else _r(row.get(metric), 2)
         rows = [["区 district", name]]
@@ -220,6 +247,8 @@ def _district_features(result, metric: str) -> dict:
         props.append(
             {
                 "name": name,
+                "label": _district_label(name, names_en.get(name, ""), share),
+                "label_at": _label_point(geom),
                 "share": share,
                 "share_label": "no built-up area" if share is None else f"{share:.1f} % of built-up area covered",
                 "rows": rows,
@@ -396,19 +425,12 @@ def _gap_layer(result) -> dict:
 
 
 def _opening_view(result) -> list | None:
-    """The first view, [[south, west], [north, east]]: the built-up area holding the most gap area,
-    with the gaps that touch it (a whole city is mostly empty land where gaps of 1 km2 are specks);
-    None without built-up areas or gaps (the script then frames the districts)."""
-    ua, gaps = result.urban_areas, result.gaps
-    if not len(ua) or not len(gaps) or ua.crs is None or gaps.crs is None:
+    """The first view, [[south, west], [north, east]]: the whole city (its districts' bounds), every
+    district's label on screen. Opening on the worst gap showed one red square at a 300 m scale with no
+    name: a screenshot or a print said nothing of where it was. None without districts."""
+    if not len(result.districts):
         return None
-    gaps = gaps.to_crs(ua.crs)
-    touching = [gaps[gaps.intersects(geom)] for geom in ua.geometry]
-    area = [float(g["area_km2"].sum()) for g in touching]
-    best = int(np.argmax(area))
-    if area[best] <= 0:
-        return None
-    minx, miny, maxx, maxy = ua.iloc[[best]].geometry.union_all().union(touching[best].geometry.union_all()).bounds
+    minx, miny, maxx, maxy = result.districts.total_bounds
     return [[round(float(miny), 5), round(float(minx), 5)], [round(float(maxy), 5), round(float(maxx), 5)]]
 
 
@@ -511,6 +533,8 @@ def coverage_map(
         "months": months,
         "bins": list(SHARE_BINS),
         "colours": list(SHARE_COLOURS),
+        "districtOpacity": DISTRICT_FILL_OPACITY,
+        "gapStyle": {"color": GAP_LINE, "weight": 1.5, "fillColor": GAP_FILL, "fillOpacity": GAP_FILL_OPACITY},
         "opColours": OPERATOR_COLOURS,
         "legend": _legend_html(
             title or f"{result.city_name} 5G 覆盖 coverage",

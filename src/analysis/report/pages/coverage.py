@@ -90,7 +90,7 @@ def _grid_accuracy(ctx: Context, mode: str) -> str:
     return say(ctx.lang, "coverage.grid_accuracy", cell_m=CoverageSettings.from_city(ctx.city).cell_m)
 
 
-def _site_location_notes(s: pd.DataFrame, lang: str) -> str:
+def _site_location_notes(s: pd.DataFrame, lang: str, city=None) -> str:
     """Sites outside every district, and sites counted in another district than sites.csv names (the stage
     takes a site's district from its point, as it does for stations)."""
     if "district_note" not in s:
@@ -101,14 +101,17 @@ def _site_location_notes(s: pd.DataFrame, lang: str) -> str:
     moved = s[s["district_note"].fillna("").astype(str).ne("") & ~s.index.isin(outside.index)]
     text = say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str))) if len(outside) else ""
     if len(moved):
-        names = [f"{r[name]} ({_describe_district_change(r)})" for _, r in moved.iterrows()]
+        names = [f"{r[name]} ({_describe_district_change(r, lang, city)})" for _, r in moved.iterrows()]
         text += say(lang, "key_sites.district_from_point", names=sep.join(names))
     return text
 
 
-def _describe_district_change(row) -> str:
-    """'sites.csv: A → B' for a site whose text and point disagree."""
-    return f"{row.get('district_given', '')} → {row['district']}"
+def _describe_district_change(row, lang: str, city=None) -> str:
+    """'A → B': the district sites.csv names and the one the site's point lies in (labelled for the page)."""
+    given, found = str(row.get("district_given", "") or ""), str(row["district"])
+    if city is not None:
+        given, found = district_label(city, given, lang), district_label(city, found, lang)
+    return f"{given} → {found}"
 
 
 def site_name(row, lang: str) -> str:
@@ -166,7 +169,7 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
             if len(uncertain_targets)
             else ""
         )
-        + _site_location_notes(s, L),
+        + _site_location_notes(s, L, ctx.city),
     )
     yes, no = say(L, "yes"), say(L, "no")
     words = verdict_words(L)
