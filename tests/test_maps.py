@@ -254,3 +254,24 @@ def test_a_district_label_lies_in_the_district_not_in_its_hole_or_enclave():
     district = shapely.MultiPolygon([ring, shapely.box(10, 10, 10.5, 10.5)])
     assert not district.contains(district.centroid)
     assert ring.contains(shapely.Point(_label_point(district)))
+
+
+def test_hexagons_are_each_points_nearest_centre_in_row_column_order():
+    """hexbin_counts against the plain way (every point to its nearest hexagon centre, hexagons sorted by
+    row then column) on both sides of the equator and the meridian: the 1-D keys keep that order."""
+    rng = np.random.default_rng(17)
+    lon, lat = rng.uniform(-0.3, 0.3, 4000), rng.uniform(-0.2, 0.2, 4000)
+    size = 2000.0
+    rings, counts = hexbin_counts(lon, lat, size)
+    R, w, h = 6378137.0, np.sqrt(3) * size, 1.5 * size
+    x, y = np.radians(lon) * R, np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * R
+    rows = np.arange(np.floor(y.min() / h) - 2, np.ceil(y.max() / h) + 3).astype(int)
+    cols = np.arange(np.floor(x.min() / w) - 2, np.ceil(x.max() / w) + 3).astype(int)
+    rr, cc = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+    cx, cy = cc * w + (rr % 2) * w / 2, rr * h
+    nearest = np.argmin((x[:, None] - cx) ** 2 + (y[:, None] - cy) ** 2, axis=1)
+    keys, expected = np.unique(nearest, return_counts=True)  # meshgrid order: row, then column
+    assert counts == expected.tolist() and sum(counts) == 4000
+    centre = np.array([np.mean(r[:-1], axis=0) for r in rings])
+    clon = np.degrees(cx[keys] / R)
+    assert np.allclose(centre[:, 0], clon, atol=1e-4)

@@ -397,9 +397,15 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
             & (all_y <= iy.max() + 1000.0)
         )
         tree = cKDTree(np.column_stack([all_x[near_box], all_y[near_box]]))
-        counts = np.asarray(tree.query_ball_point(np.column_stack([x[inside], y[inside]]), 1000.0, return_length=True))
-        dense = np.flatnonzero(inside)[counts >= s.dense_urban_min_stations_1km]
-        out[dense] = "dense_urban"
+        # at least k stations within 1 km <=> the k-th nearest is within 1 km: a search of k neighbours per
+        # point, where counting every station within 1 km cost O(stations per km2) each (a third of the
+        # command at 2 x 10^5 stations clustered in four towns)
+        k = int(s.dense_urban_min_stations_1km)
+        if k <= 0:
+            out[inside] = "dense_urban"
+        elif k <= int(near_box.sum()):
+            kth, _ = tree.query(np.column_stack([ix, iy]), k=[k], distance_upper_bound=1000.0 * (1 + 1e-9))
+            out[np.flatnonzero(inside)[kth[:, 0] <= 1000.0]] = "dense_urban"
     return out
 
 

@@ -126,30 +126,33 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
     h = 1.5 * size_m
     row = np.round(y / h).astype(np.int64)
     col = np.round((x - (row % 2) * w / 2) / w).astype(np.int64)
-    # check the two neighbouring rows too: the nearest hexagon centre wins
+    # check the two neighbouring rows too: the nearest hexagon centre wins (the first of equals, in this order)
     best_d = np.full(x.size, np.inf)
-    best = np.zeros((x.size, 2), dtype=np.int64)
+    best_r, best_c = row.copy(), col.copy()
     for dr in (-1, 0, 1):
         rr = row + dr
+        shift = (rr % 2) * w / 2
+        cy = rr * h
         for dc in (-1, 0, 1):
             cc = col + dc
-            cx = cc * w + (rr % 2) * w / 2
-            cy = rr * h
-            d = (x - cx) ** 2 + (y - cy) ** 2
+            d = (x - (cc * w + shift)) ** 2 + (y - cy) ** 2
             better = d < best_d
             best_d[better] = d[better]
-            best[better] = np.column_stack([rr, cc])[better]
-    keys, counts = np.unique(best, axis=0, return_counts=True)
+            best_r[better], best_c[better] = rr[better], cc[better]
+    # one integer key per hexagon, ordered as (row, column) pairs are: a 1-D unique, not a sort of rows
+    c0 = best_c.min(initial=0)
+    span = int(best_c.max(initial=0) - c0) + 1
+    keys, counts = np.unique(best_r * span + (best_c - c0), return_counts=True)
+    rr, cc = np.divmod(keys, span)
+    cc = cc + c0
+    ang = np.radians(np.arange(6) * 60 + 30)
+    cx = (cc * w + (rr % 2) * w / 2)[:, None]
+    cy = (rr * h)[:, None]
+    hlon = np.degrees((cx + size_m * np.cos(ang)) / R)
+    hlat = np.degrees(2 * np.arctan(np.exp((cy + size_m * np.sin(ang)) / R)) - np.pi / 2)
     rings = []
-    for rr, cc in keys:
-        cx = cc * w + (rr % 2) * w / 2
-        cy = rr * h
-        ang = np.radians(np.arange(6) * 60 + 30)
-        hx = cx + size_m * np.cos(ang)
-        hy = cy + size_m * np.sin(ang)
-        hlon = np.degrees(hx / R)
-        hlat = np.degrees(2 * np.arctan(np.exp(hy / R)) - np.pi / 2)
-        ring = [[round(a, 5), round(b, 5)] for a, b in zip(hlon, hlat)]
+    for lons, lats in zip(hlon.tolist(), hlat.tolist()):
+        ring = [[round(a, 5), round(b, 5)] for a, b in zip(lons, lats)]
         rings.append(ring + [ring[0]])
     return rings, counts.tolist()
 
