@@ -606,3 +606,17 @@ def test_candidates_follow_the_run_radius(tiny_city, tiny_stations):
     assert len(fixed) and (fixed["radius_m"] == 321.0).all()
     budget = assess_coverage(tiny_stations, city, **kw).candidates
     assert len(budget) and (budget["radius_m"] != 321.0).all()
+
+
+def test_a_key_site_far_outside_the_city_does_not_stretch_the_grid():
+    """A longitude typo of 100 degrees would make a grid across a continent: a site outside the city is
+    listed, and the grid covers the districts, the built-up areas and the sites in the city only."""
+    import geopandas as gpd
+
+    from analysis.coverage import _grid_bounds
+
+    districts = gpd.GeoDataFrame({"name_zh": ["甲区"]}, geometry=[shapely.geometry.box(0, 0, 10_000, 10_000)])
+    urban = gpd.GeoDataFrame({"name_zh": ["城"]}, geometry=[shapely.geometry.box(2_000, 2_000, 3_000, 3_000)])
+    sites = pd.DataFrame({"x_m": [5_000.0, 9e6], "y_m": [5_000.0, 5_000.0], "is_in_city": [True, False]})
+    minx, miny, maxx, maxy = _grid_bounds(districts, urban, sites, CoverageSettings())
+    assert (minx, miny) == (0, 0) and maxx == maxy == 10_000

@@ -1455,8 +1455,11 @@ _VECTOR_DEMAND_CELL_M = 50.0
 
 
 def _grid_bounds(districts_utm, urban_utm, sites: pd.DataFrame, settings) -> tuple[float, float, float, float]:
-    """The grid's extent: the districts, the built-up areas and every key site's disc."""
+    """The grid's extent: the districts, the built-up areas and the disc of every key site in the city (one
+    placed far outside by a typo would stretch the grid over the distance: it is listed, not served)."""
     boxes = [districts_utm.total_bounds, urban_utm.total_bounds]
+    if "is_in_city" in sites:
+        sites = sites[sites["is_in_city"].to_numpy(bool)]
     if len(sites):
         pad = settings.site_radius_m + 4 * settings.cell_m
         boxes.append(

@@ -378,6 +378,8 @@ def _site_layer(result) -> list[dict]:
             ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
             ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
         ]
+        if s.get("district_note"):  # its text and its point disagree, or it lies outside the city
+            rows.insert(3, ["区 district", f"{s['district'] or '市域外 outside the city'} ({s['district_note']})"])
         sites.append(
             {
                 "name": _text(s["name_zh"]),
