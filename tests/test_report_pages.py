@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
@@ -376,3 +377,8 @@ def test_the_key_site_sentence_lists_sites_outside_the_city_and_sites_counted_el
     assert "之外" in zh and "：乙。" in zh and "甲 (西区 → 东区)" in zh and "丙" not in zh
     assert "Outside every district" in en and ": Yi." in en and "Jia (西区 → 东区)" in en
     assert _site_location_notes(sites.drop(columns=["district_note"]), "en") == ""
+    # every note empty: the column reads back from the CSV as floats (NaN), and no sentence is said
+    clean = sites.assign(district_note=np.nan, is_in_city=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _site_location_notes(clean, "zh") == ""

@@ -98,7 +98,9 @@ def _site_location_notes(s: pd.DataFrame, lang: str, city=None) -> str:
     name = "name_zh" if lang == "zh" else "name_en"
     sep = say(lang, "list_sep")
     outside = s[~s["is_in_city"].astype(bool)] if "is_in_city" in s else s.iloc[:0]
-    moved = s[s["district_note"].fillna("").astype(str).ne("") & ~s.index.isin(outside.index)]
+    # (an all-empty column reads back as floats)
+    noted = s["district_note"].map(lambda v: isinstance(v, str) and v != "")
+    moved = s[noted.astype(bool) & ~s.index.isin(outside.index)]
     text = say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str))) if len(outside) else ""
     if len(moved):
         names = [f"{r[name]} ({_describe_district_change(r, lang, city)})" for _, r in moved.iterrows()]
