@@ -292,7 +292,8 @@ def test_polygon_cells_by_blocks_equal_the_point_test():
     full = np.zeros_like(every)
     full[i0 : i0 + inside.shape[0], j0 : j0 + inside.shape[1]] = inside
     assert inside.sum() > 1000 and (full == every).all()
-    assert grid.area_in_km2(poly) == pytest.approx(every.sum() * 0.0025)
+    # every cell covered: the polygon's exact area, not its cells' (numerator and denominator one measure)
+    assert grid.area_in_km2(poly) == pytest.approx(poly.area / 1e6)
 
 
 def test_grid_gaps_match_the_exact_gaps(tiny_city, tiny_stations):
@@ -554,3 +555,68 @@ def test_gaps_wholly_outside_the_city_leave_no_gap_and_no_traceback():
     labels[:, 1:] = 1  # the same gap reaching into the district: its part there (x 50-100 m) is the gap
     district = _split_gaps_by_district(labels, np.flatnonzero(labels.ravel()), districts, grid)
     assert list(district) == ["", "甲区"] and (labels[:, 1] == 1).all() and not labels[:, 2:].any()
+
+
+def test_a_key_site_takes_its_district_from_its_point_and_one_outside_the_city_is_listed_not_counted(
+    tiny_city, tiny_stations
+):
+    """The hospital labelled East but placed in West counts for West (its text's district got it while its
+    gap and candidate went to West's), the table says where the text disagreed; a 4A spot placed 20 km east
+    of the city (a longitude typo) is listed with why, counted in no district and draws no candidate."""
+    path = tiny_city / "sites.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Hospital,hospital,,,n/a,西区", "Hospital,hospital,,,n/a,东区")
+        + "scenic-09,远景,Far,scenic,4A,2010-01-01,confirmed,东区,85.20,45.60,wgs84,10,test,test,\n",
+        encoding="utf-8",
+    )
+    city, districts, urban, sites = _frames(tiny_city)
+    res = assess_coverage(
+        tiny_stations, city, as_of="2021-03-22", radius_m=300.0, districts=districts, urban_areas=urban, sites=sites
+    )
+    s = res.sites.set_index("site_id")
+    assert s.loc["hospital-01", "district"] == "西区" and s.loc["hospital-01", "district_given"] == "东区"
+    assert s.loc["hospital-01", "district_note"] == "sites.csv says 东区; the point lies in 西区"
+    assert s.loc["scenic-09", "district"] == "" and not s.loc["scenic-09", "is_in_city"]
+    assert not s.loc["scenic-09", "is_target"] and "outside every district" in s.loc["scenic-09", "district_note"]
+    b = res.by_district.set_index("district")
+    assert (b.loc["西区", "n_key_sites"], b.loc["东区", "n_key_sites"], b.loc["全市", "n_key_sites"]) == (1, 2, 3)
+    assert len(res.notes) == 2 and any("scenic-09" in n and "not counted" in n for n in res.notes)
+    assert "远景" not in ";".join(res.candidates["sites"]) and (res.candidates["lon"] <= 84.94).all()
+    assert "远景" not in ";".join(res.gaps["sites"])
+
+
+def test_a_polygon_wholly_inside_a_disc_is_fully_covered_on_the_grid():
+    """Covered cells over the polygon's cells, times its exact area: a town inside one disc is 100 %, as in
+    vector mode (covered cells counted against the exact area read a 0.516 km2 town 94.45 %)."""
+    grid = rasterize_coverage([0.0], [0.0], 3000.0, 50.0)
+    town = shapely.geometry.box(-337.0, -371.0, 391.0, 333.0)  # 0.51 km2, edges off the cell lines
+    assert grid.area_in_km2(town) == pytest.approx(town.area / 1e6, rel=1e-12)
+    half = shapely.geometry.box(2990.0, -1000.0, 4010.0, -950.0)  # the disc's edge: partly covered
+    vector = shapely.intersection(shapely.geometry.Point(0, 0).buffer(3000.0, quad_segs=64), half).area / 1e6
+    assert grid.area_in_km2(half) == pytest.approx(vector, abs=0.25 * 50 * 50 / 1e6 * 2)
+    sliver = shapely.geometry.box(10.0, 10.0, 20.0, 20.0)  # under one cell, no centre inside: its cell's verdict
+    assert grid.area_in_km2(sliver) == pytest.approx(1e-4)
+
+
+def test_candidates_follow_the_run_radius(tiny_city, tiny_stations):
+    """With --radius-m, a proposed site's footprint is the run's radius (it was the n78 link budget's)."""
+    city, districts, urban, sites = _frames(tiny_city)
+    kw = dict(as_of="2021-03-22", districts=districts, urban_areas=urban, sites=sites)
+    fixed = assess_coverage(tiny_stations, city, radius_m=321.0, **kw).candidates
+    assert len(fixed) and (fixed["radius_m"] == 321.0).all()
+    budget = assess_coverage(tiny_stations, city, **kw).candidates
+    assert len(budget) and (budget["radius_m"] != 321.0).all()
+
+
+def test_a_key_site_far_outside_the_city_does_not_stretch_the_grid():
+    """A longitude typo of 100 degrees would make a grid across a continent: a site outside the city is
+    listed, and the grid covers the districts, the built-up areas and the sites in the city only."""
+    import geopandas as gpd
+
+    from analysis.coverage import _grid_bounds
+
+    districts = gpd.GeoDataFrame({"name_zh": ["甲区"]}, geometry=[shapely.geometry.box(0, 0, 10_000, 10_000)])
+    urban = gpd.GeoDataFrame({"name_zh": ["城"]}, geometry=[shapely.geometry.box(2_000, 2_000, 3_000, 3_000)])
+    sites = pd.DataFrame({"x_m": [5_000.0, 9e6], "y_m": [5_000.0, 5_000.0], "is_in_city": [True, False]})
+    minx, miny, maxx, maxy = _grid_bounds(districts, urban, sites, CoverageSettings())
+    assert (minx, miny) == (0, 0) and maxx == maxy == 10_000

@@ -423,3 +423,38 @@ def test_assign_district_a_border_whose_cell_number_rounds_up_keeps_its_points()
         # the same on a latitude: the top edge of a district
         top = gpd.GeoDataFrame({"name_zh": ["south"]}, geometry=[shapely.box(30.0, edge - 0.4, 31.0, edge)], crs=4326)
         assert list(geo.assign_district([30.5], [edge], top)) == ["south"]
+
+
+def test_read_sites_converts_gcj02_and_bd09_points_to_wgs84(tiny_city):
+    """A point picked on Amap (gcj02) or Baidu (bd09) is converted once, as cleaning converts stations (it
+    was used as WGS-84: 571 m off in Zhangjiajie, uncovered at 300 m); coord_note says so."""
+    path = tiny_city / "sites.csv"
+    glon, glat = geo.wgs84_to_gcj02(84.85, 45.60)
+    blon, blat = geo.gcj02_to_bd09(glon, glat)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"g1,高德点,G,scenic,4A,2010-01-01,confirmed,西区,{glon:.8f},{glat:.8f},GCJ-02,20,,,\n")
+        f.write(f"b1,百度点,B,scenic,4A,2010-01-01,confirmed,西区,{blon:.8f},{blat:.8f},bd09,20,,,\n")
+    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    # (GCJ-02's inverse is exact; BD-09's published pair of formulas agree to a few decimetres)
+    for sid, tolerance_m in (("g1", 0.01), ("b1", 0.5)):
+        assert GEOD.inv(84.85, 45.60, s.loc[sid, "lon"], s.loc[sid, "lat"])[2] < tolerance_m
+    assert s.loc["g1", "coord_note"] == "converted from GCJ-02" and s.loc["b1", "coord_note"] == "converted from BD-09"
+    assert s.loc["g1", "coord_crs_original"] == "gcj02" and s.loc["s2", "coord_note"] == ""
+
+
+def test_read_sites_reads_the_coordinate_forms_and_encodings_station_files_use(tiny_city):
+    """DMS, a hemisphere letter, full-width digits, a swapped pair, AAAAA and a GBK file (Chinese Excel's
+    default): read as stations are (each was a one-line error)."""
+    path = tiny_city / "sites.csv"
+    text = path.read_text(encoding="utf-8") + (
+        'd1,度分秒,D,scenic,AAAAA,2010-01-01,confirmed,西区,"84°51\'00""E","45°36\'00""N",wgs84,20,,,\n'
+        "h1,半球,H,scenic,4A,2010-01-01,confirmed,西区,84.85E,45.60N,wgs84,20,,,\n"
+        "f1,全角,F,scenic,4A,2010-01-01,confirmed,西区,８４．８５,４５．６０,wgs84,20,,,\n"
+        "w1,对调,S,scenic,4A,2010-01-01,confirmed,西区,45.60,84.85,wgs84,20,,,\n"
+    )
+    path.write_bytes(text.encode("gbk"))
+    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    for sid in ("d1", "h1", "f1", "w1"):
+        assert (s.loc[sid, "lon"], s.loc[sid, "lat"]) == pytest.approx((84.85, 45.60), abs=1e-9), sid
+    assert s.loc["d1", "rating"] == "5A" and s.loc["d1", "name_zh"] == "度分秒"
+    assert s.loc["w1", "coord_note"] == "lon and lat were swapped in the file"

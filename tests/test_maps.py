@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from conftest import CHROMIUM_OFFLINE
 
 from analysis import geo
@@ -218,3 +219,59 @@ def test_gaps_without_an_outline_are_left_off_the_map(result):
     page = map_html(coverage_map(result.__class__(**{**result.__dict__, "gaps": gaps})))
     drawn = re.search(r'"gaps":(\{"type":"FeatureCollection","features":\[.*?\]\})', page).group(1)
     assert drawn.count('"rank":') == 1
+
+
+def _map_data(page: str) -> dict:
+    import json
+
+    return json.loads(re.search(r"var D = (\{.*?\});\n", page).group(1))
+
+
+def test_the_map_opens_on_the_whole_city_with_every_district_named(result):
+    """The first view is the districts' bounds (it opened on the worst gap: one square, no name on screen);
+    each district carries a permanent label (names and share) placed inside it; gaps are filled in a
+    colour no district share takes, and the legend's swatches are drawn as the map draws them."""
+    from analysis.maps import DISTRICT_FILL_OPACITY, GAP_FILL, GAP_FILL_OPACITY, SHARE_COLOURS
+
+    data = _map_data(map_html(coverage_map(result)))
+    minx, miny, maxx, maxy = result.districts.total_bounds
+    assert data["view"] == [[round(miny, 5), round(minx, 5)], [round(maxy, 5), round(maxx, 5)]]
+    for feature, geom in zip(data["districts"]["features"], result.districts.geometry):
+        p = feature["properties"]
+        assert p["label"].startswith(p["name"]) and geom.contains(shapely.Point(p["label_at"]))
+    assert "cm-dlabel" in map_html(coverage_map(result)) and "pane: 'cmLabels'" in map_html(coverage_map(result))
+    assert GAP_FILL not in SHARE_COLOURS and data["gapStyle"]["fillColor"] == GAP_FILL
+    assert f"background:{SHARE_COLOURS[0]};opacity:{DISTRICT_FILL_OPACITY}" in data["legend"]
+    assert f"background:{GAP_FILL};opacity:{GAP_FILL_OPACITY}" in data["legend"]
+
+
+def test_a_district_label_lies_in_the_district_not_in_its_hole_or_enclave():
+    """A district with a hole at its middle (an enclave of its neighbour) and an exclave: the label goes in
+    the largest part, off the hole (the centroid falls in the enclave)."""
+    from analysis.maps import _label_point
+
+    ring = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], holes=[[(1, 1), (3, 1), (3, 3), (1, 3)]])
+    district = shapely.MultiPolygon([ring, shapely.box(10, 10, 10.5, 10.5)])
+    assert not district.contains(district.centroid)
+    assert ring.contains(shapely.Point(_label_point(district)))
+
+
+def test_hexagons_are_each_points_nearest_centre_in_row_column_order():
+    """hexbin_counts against the plain way (every point to its nearest hexagon centre, hexagons sorted by
+    row then column) on both sides of the equator and the meridian: the 1-D keys keep that order."""
+    rng = np.random.default_rng(17)
+    lon, lat = rng.uniform(-0.3, 0.3, 4000), rng.uniform(-0.2, 0.2, 4000)
+    size = 2000.0
+    rings, counts = hexbin_counts(lon, lat, size)
+    R, w, h = 6378137.0, np.sqrt(3) * size, 1.5 * size
+    x, y = np.radians(lon) * R, np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * R
+    rows = np.arange(np.floor(y.min() / h) - 2, np.ceil(y.max() / h) + 3).astype(int)
+    cols = np.arange(np.floor(x.min() / w) - 2, np.ceil(x.max() / w) + 3).astype(int)
+    rr, cc = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+    cx, cy = cc * w + (rr % 2) * w / 2, rr * h
+    nearest = np.argmin((x[:, None] - cx) ** 2 + (y[:, None] - cy) ** 2, axis=1)
+    keys, expected = np.unique(nearest, return_counts=True)  # meshgrid order: row, then column
+    assert counts == expected.tolist() and sum(counts) == 4000
+    centre = np.array([np.mean(r[:-1], axis=0) for r in rings])
+    clon = np.degrees(cx[keys] / R)
+    assert np.allclose(centre[:, 0], clon, atol=1e-4)

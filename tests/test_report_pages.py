@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
@@ -93,13 +94,17 @@ def test_every_local_link_resolves_with_a_relative_out(reports, lang):
     assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == reports["notebooks_before"], "stray folder in notebooks/"
 
 
-def test_the_map_opens_on_the_built_up_area_with_the_gaps(reports):
+def test_the_map_opens_on_the_whole_city_with_the_districts_named(reports):
+    import geopandas as gpd
+
     page = (reports["zh"] / "coverage_map.html").read_text(encoding="utf-8")
     south, west, north, east = map(
         float, re.search(r'"view":\[\[([\d.]+),([\d.]+)\],\[([\d.]+),([\d.]+)\]\]', page).groups()
     )
-    # downtown Karamay (about 45.58 N 84.89 E), not the whole 7,700 km2 city
-    assert south < 45.58 < north and west < 84.89 < east and (north - south) * (east - west) < 0.05
+    # the whole city (its districts' bounds), every district named on the map, not a close-up of one gap
+    minx, miny, maxx, maxy = gpd.read_file(PROJ_ROOT / "data" / "raw" / "karamay" / "districts.geojson").total_bounds
+    assert (south, west, north, east) == pytest.approx((miny, minx, maxy, maxx), abs=1e-5)
+    assert page.count('"label_at":') == 4 and "cm-dlabel" in page
     assert "imperial: false" in page and "collapsed: true" in page and "已覆盖：" in page
 
 
@@ -351,3 +356,29 @@ def test_a_gap_names_a_key_site_to_check_as_to_check():
     assert _site_names(cov, "甲; 乙", "zh") == "甲（待核实）; 乙"
     assert _site_names(cov, "甲; 乙", "en") == "Jia (to check); Yi"
     assert _site_names(SimpleNamespace(sites=sites.drop(columns="verdict")), "甲", "en") == "Jia"
+
+
+def test_the_key_site_sentence_lists_sites_outside_the_city_and_sites_counted_elsewhere():
+    """A site outside every district is named with what to check, one whose point lies in another district
+    than sites.csv says is named with both (the stage counts it where its point is)."""
+    from analysis.report.pages.coverage import _site_location_notes
+
+    sites = pd.DataFrame(
+        {
+            "name_zh": ["甲", "乙", "丙"],
+            "name_en": ["Jia", "Yi", "Bing"],
+            "district": ["东区", None, "西区"],
+            "district_given": ["西区", "东区", "西区"],
+            "is_in_city": [True, False, True],
+            "district_note": ["sites.csv says 西区; the point lies in 东区", "outside every district", None],
+        }
+    )
+    zh, en = _site_location_notes(sites, "zh"), _site_location_notes(sites, "en")
+    assert "之外" in zh and "：乙。" in zh and "甲 (西区 → 东区)" in zh and "丙" not in zh
+    assert "Outside every district" in en and ": Yi." in en and "Jia (西区 → 东区)" in en
+    assert _site_location_notes(sites.drop(columns=["district_note"]), "en") == ""
+    # every note empty: the column reads back from the CSV as floats (NaN), and no sentence is said
+    clean = sites.assign(district_note=np.nan, is_in_city=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _site_location_notes(clean, "zh") == ""

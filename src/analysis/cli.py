@@ -394,6 +394,8 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
         f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}"
     )
+    for note in result.notes:
+        print(f"note: {note}")
     return 0
 
 

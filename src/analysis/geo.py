@@ -153,7 +153,7 @@ _POLYGONAL = {"Polygon", "MultiPolygon"}
 SITE_CATEGORIES = ("scenic", "hospital", "university", "industrial", "centre", "commercial", "office")
 SITE_RATINGS = ("5A", "4A", "")
 SITE_RATING_STATUSES = ("confirmed", "proposed", "unconfirmed", "n/a")
-SITE_COORD_CRS = ("wgs84", "gcj02")
+SITE_COORD_CRS = ("wgs84", "gcj02", "bd09")
 SITE_COLUMNS = (
     "site_id",
     "name_zh",
@@ -271,23 +271,102 @@ def read_urban_areas(city: City) -> gpd.GeoDataFrame:
     return gdf[front + [c for c in gdf.columns if c not in front]].reset_index(drop=True)
 
 
+def _read_sites_frame(path: Path) -> pd.DataFrame:
+    """sites.csv as text columns: UTF-8 (with or without BOM) or, as Chinese Excel saves it, GBK/GB18030."""
+    import io
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # (cleaning's decoder, imported only for a file that is not UTF-8: the command stays light)
+        from analysis.clean.sources import decode_text
+
+        text, _ = decode_text(data, path)
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        raise BadInputError(f"not a CSV file ({exc})", path) from None
+
+
+#: ratings as Chinese sources write them (AAAAA级, 5A级) -> SITE_RATINGS
+_RATING_WORDS = {"AAAAA": "5A", "AAAA": "4A", "5A级": "5A", "4A级": "4A", "AAAAA级": "5A", "AAAA级": "4A"}
+
+
+def _normalise_site_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Ratings and coordinate-system labels in the forms people write them (AAAAA, 5a, GCJ-02, 高德, 百度)."""
+    rating = df["rating"].str.upper()
+    df["rating"] = rating.map(_RATING_WORDS).fillna(rating)
+    crs = df["coord_crs_original"].str.lower()
+    odd = ~crs.isin(SITE_COORD_CRS) & (crs != "")
+    if odd.any():
+        from analysis.clean.parse import parse_crs
+
+        crs[odd] = parse_crs(df.loc[odd, "coord_crs_original"]).fillna("unknown")
+    df["coord_crs_original"] = crs
+    return df
+
+
+def _site_coordinates(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """lon/lat in decimal degrees from the forms station files use (decimal, DMS, 110.48E, full-width digits),
+    a pair written the wrong way round put back, and GCJ-02 / BD-09 points converted to
+    WGS-84 as cleaning converts stations; `coord_note` says what was done to a row."""
+    values = {c: pd.to_numeric(df[c], errors="coerce") for c in ("lon", "lat")}
+    for col in ("lon", "lat"):
+        odd = values[col].isna() & (df[col] != "")
+        if odd.any():
+            from analysis.clean.parse import parse_coordinates
+
+            values[col] = values[col].where(~odd, parse_coordinates(df.loc[odd, col]))
+    lon, lat = (values[c].to_numpy(dtype=float, copy=True) for c in ("lon", "lat"))
+    notes = np.full(len(df), "", dtype=object)
+    # a pair written the wrong way round: no latitude at all, or a point outside China whose swap is in it
+    # (China's box as GCJ-02 draws it: the cities this package serves)
+    with np.errstate(invalid="ignore"):
+        swapped = ((np.abs(lat) > 90) & (np.abs(lon) <= 90)) | (~_in_china(lon, lat) & _in_china(lat, lon))
+    lon[swapped], lat[swapped] = lat[swapped].copy(), lon[swapped].copy()
+    notes[swapped] = "lon and lat were swapped in the file"
+    for col, v, lo, hi in (("lon", lon, -180.0, 180.0), ("lat", lat, -90.0, 90.0)):
+        bad = ~np.isfinite(v) | (v < lo) | (v > hi)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise BadInputError(
+                f"{col} {df[col].iloc[row]!r} is not a coordinate in [{lo:g}, {hi:g}]", path, row=row + 1
+            )
+    crs = df["coord_crs_original"].to_numpy(dtype=object)
+    is_bd, is_gcj = crs == "bd09", crs == "gcj02"
+    if is_bd.any():
+        lon[is_bd], lat[is_bd] = bd09_to_gcj02(lon[is_bd], lat[is_bd])
+    conv = is_bd | is_gcj
+    if conv.any():
+        wlon, wlat = gcj02_to_wgs84(lon[conv], lat[conv])
+        # (to 1 cm: the written table shows the point, not the inverse's last digits)
+        lon[conv], lat[conv] = np.round(wlon, 7), np.round(wlat, 7)
+        for k in np.flatnonzero(conv):
+            said = "converted from " + ("BD-09" if is_bd[k] else "GCJ-02")
+            notes[k] = f"{notes[k]}; {said}" if notes[k] else said
+    df["lon"], df["lat"], df["coord_note"] = lon, lat, notes
+    return df
+
+
 def read_sites(city: City) -> gpd.GeoDataFrame:
     """The city's key sites (scenic spots, hospital, universities, plants, centre, commerce) as
     WGS-84 points with the columns of sites.csv; `rating_date` becomes a date (NaT when empty).
-    Rows are numbered from 1 after the header line in error messages."""
+    `coord_crs_original` says the system of each row's lon/lat (wgs84, gcj02 as Amap/Tencent show,
+    bd09 as Baidu shows): gcj02 and bd09 points are converted to WGS-84 here, once, and `coord_note`
+    says so. Rows are numbered from 1 after the header line in error messages."""
     path = city.sites_path
     if not path.is_file():
         raise BadInputError("file not found", path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise BadInputError(f"not a UTF-8 CSV file ({exc})", path) from None
+    df = _read_sites_frame(path)
+    df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in SITE_COLUMNS if c not in df.columns]
     if missing:
         raise BadInputError(f"missing column(s) {', '.join(missing)}", path)
     df = df.apply(lambda s: s.str.strip())
     if df["site_id"].duplicated().any():
         raise BadInputError(f"site_id {df.loc[df['site_id'].duplicated(), 'site_id'].iloc[0]!r} is not unique", path)
+    df = _normalise_site_labels(df)
     allowed = {
         "category": SITE_CATEGORIES,
         "rating": SITE_RATINGS,
@@ -302,13 +381,7 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
             raise BadInputError(
                 f"{col} {df[col].iloc[row]!r} is not one of {', '.join(map(repr, values))}", path, row=row + 1
             )
-    for col, lo, hi in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values < lo) | (values > hi)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise BadInputError(f"{col} {df[col].iloc[row]!r} is not a number in [{lo:g}, {hi:g}]", path, row=row + 1)
-        df[col] = values
+    df = _site_coordinates(df, path)
     precision = pd.to_numeric(df["coord_precision_m"], errors="coerce")
     if precision.isna().any():
         row = int(np.flatnonzero(precision.isna().to_numpy())[0])

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from shapely.ops import polylabel
 
 from analysis.config import OPERATOR_NAMES_ZH
 
@@ -68,6 +69,10 @@ OPERATOR_COLOURS = {"CMCC": "#1f78b4", "CTCC": "#e31a1c", "CUCC": "#ff7f00", "CB
 #: bins of the district choropleth (% of the built-up area covered outdoors) and their colours
 SHARE_BINS = (0, 50, 70, 85, 95, 100.0001)
 SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+#: how the districts are filled over the basemap; the legend's swatches are drawn the same way
+DISTRICT_FILL_OPACITY = 0.4
+#: gaps: a near-black that no share colour (nor the purple of candidates) is near: read over any district
+GAP_FILL, GAP_FILL_OPACITY, GAP_LINE = "#1a1a1a", 0.65, "#000000"
 
 
 def _read_template(name: str) -> str:
@@ -121,30 +126,33 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
     h = 1.5 * size_m
     row = np.round(y / h).astype(np.int64)
     col = np.round((x - (row % 2) * w / 2) / w).astype(np.int64)
-    # check the two neighbouring rows too: the nearest hexagon centre wins
+    # check the two neighbouring rows too: the nearest hexagon centre wins (the first of equals, in this order)
     best_d = np.full(x.size, np.inf)
-    best = np.zeros((x.size, 2), dtype=np.int64)
+    best_r, best_c = row.copy(), col.copy()
     for dr in (-1, 0, 1):
         rr = row + dr
+        shift = (rr % 2) * w / 2
+        cy = rr * h
         for dc in (-1, 0, 1):
             cc = col + dc
-            cx = cc * w + (rr % 2) * w / 2
-            cy = rr * h
-            d = (x - cx) ** 2 + (y - cy) ** 2
+            d = (x - (cc * w + shift)) ** 2 + (y - cy) ** 2
             better = d < best_d
             best_d[better] = d[better]
-            best[better] = np.column_stack([rr, cc])[better]
-    keys, counts = np.unique(best, axis=0, return_counts=True)
+            best_r[better], best_c[better] = rr[better], cc[better]
+    # one integer key per hexagon, ordered as (row, column) pairs are: a 1-D unique, not a sort of rows
+    c0 = best_c.min(initial=0)
+    span = int(best_c.max(initial=0) - c0) + 1
+    keys, counts = np.unique(best_r * span + (best_c - c0), return_counts=True)
+    rr, cc = np.divmod(keys, span)
+    cc = cc + c0
+    ang = np.radians(np.arange(6) * 60 + 30)
+    cx = (cc * w + (rr % 2) * w / 2)[:, None]
+    cy = (rr * h)[:, None]
+    hlon = np.degrees((cx + size_m * np.cos(ang)) / R)
+    hlat = np.degrees(2 * np.arctan(np.exp((cy + size_m * np.sin(ang)) / R)) - np.pi / 2)
     rings = []
-    for rr, cc in keys:
-        cx = cc * w + (rr % 2) * w / 2
-        cy = rr * h
-        ang = np.radians(np.arange(6) * 60 + 30)
-        hx = cx + size_m * np.cos(ang)
-        hy = cy + size_m * np.sin(ang)
-        hlon = np.degrees(hx / R)
-        hlat = np.degrees(2 * np.arctan(np.exp(hy / R)) - np.pi / 2)
-        ring = [[round(a, 5), round(b, 5)] for a, b in zip(hlon, hlat)]
+    for lons, lats in zip(hlon.tolist(), hlat.tolist()):
+        ring = [[round(a, 5), round(b, 5)] for a, b in zip(lons, lats)]
         rings.append(ring + [ring[0]])
     return rings, counts.tolist()
 
@@ -156,7 +164,9 @@ def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "
         f"<div class='cm-h'>{e(metric_label)}</div>",
     ]
     for lo, hi, colour in zip(SHARE_BINS[:-1], SHARE_BINS[1:], SHARE_COLOURS):
-        rows.append(f"<div><i style='background:{colour}'></i>{lo:g}–{min(hi, 100):g} %</div>")
+        rows.append(
+            f"<div><i style='background:{colour};opacity:{DISTRICT_FILL_OPACITY}'></i>{lo:g}–{min(hi, 100):g} %</div>"
+        )
     rows.append("<div class='cm-h'>运营商 Operator</div>")
     for op, colour in OPERATOR_COLOURS.items():
         rows.append(
@@ -168,7 +178,8 @@ def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "
         "<div><i class='dia' style='background:#d73027'></i>未覆盖 not covered (black edge: 4A+ target)</div>",
         "<div><i class='dia' style='background:#fdae61'></i>待核实 to check "
         "(nearer the edge than its position is known)</div>",
-        "<div><i style='background:#d73027;opacity:.45'></i>缺口 gap (uncovered built-up area / site)</div>",
+        f"<div><i style='background:{GAP_FILL};opacity:{GAP_FILL_OPACITY};outline:1px solid {GAP_LINE}'></i>"
+        "缺口 gap (uncovered built-up area / site)</div>",
         "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
     ]
     if hex_note:  # too many stations to draw one by one: how they were counted
@@ -192,10 +203,29 @@ class _CoverageLayers(MacroElement):
         self.data_json = _json_for_script(data)
 
 
+def _district_label(name_zh: str, name_en, share) -> str:
+    """A district's permanent label: its names and covered share, so a screenshot or a print names it."""
+    en = "" if name_en is None or pd.isna(name_en) else str(name_en)
+    return f"{name_zh}" + (f" {en}" if en and en != name_zh else "") + ("" if share is None else f" · {share:.0f} %")
+
+
+def _label_point(geom) -> list[float] | None:
+    """Where a district's label goes, [lon, lat]: the point of its largest part farthest from its edges
+    (a centroid can fall in a hole or an enclave, or outside a crescent)."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = shapely.get_parts(geom)
+    largest = parts[int(np.argmax(shapely.area(parts)))]
+    minx, miny, maxx, maxy = largest.bounds
+    point = polylabel(largest, tolerance=max(maxx - minx, maxy - miny) / 200)
+    return [_r(point.x), _r(point.y)]
+
+
 def _district_features(result, metric: str) -> dict:
     table = result.by_district.set_index("district")
+    names_en = dict(zip(result.districts["name_zh"], result.districts.get("name_en", result.districts["name_zh"])))
     props = []
-    for name in result.districts["name_zh"]:
+    for name, geom in zip(result.districts["name_zh"], result.districts.geometry):
         row = table.loc[name] if name in table.index else None
         share = None if row is None else _r(row.get(metric), 2)
         rows = [["区 district", name]]
@@ -220,6 +250,8 @@ def _district_features(result, metric: str) -> dict:
         props.append(
             {
                 "name": name,
+                "label": _district_label(name, names_en.get(name, ""), share),
+                "label_at": _label_point(geom),
                 "share": share,
                 "share_label": "no built-up area" if share is None else f"{share:.1f} % of built-up area covered",
                 "rows": rows,
@@ -346,6 +378,8 @@ def _site_layer(result) -> list[dict]:
             ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
             ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
         ]
+        if s.get("district_note"):  # its text and its point disagree, or it lies outside the city
+            rows.insert(3, ["区 district", f"{s['district'] or '市域外 outside the city'} ({s['district_note']})"])
         sites.append(
             {
                 "name": _text(s["name_zh"]),
@@ -396,19 +430,12 @@ def _gap_layer(result) -> dict:
 
 
 def _opening_view(result) -> list | None:
-    """The first view, [[south, west], [north, east]]: the built-up area holding the most gap area,
-    with the gaps that touch it (a whole city is mostly empty land where gaps of 1 km2 are specks);
-    None without built-up areas or gaps (the script then frames the districts)."""
-    ua, gaps = result.urban_areas, result.gaps
-    if not len(ua) or not len(gaps) or ua.crs is None or gaps.crs is None:
+    """The first view, [[south, west], [north, east]]: the whole city (its districts' bounds), every
+    district's label on screen. Opening on the worst gap showed one red square at a 300 m scale with no
+    name: a screenshot or a print said nothing of where it was. None without districts."""
+    if not len(result.districts):
         return None
-    gaps = gaps.to_crs(ua.crs)
-    touching = [gaps[gaps.intersects(geom)] for geom in ua.geometry]
-    area = [float(g["area_km2"].sum()) for g in touching]
-    best = int(np.argmax(area))
-    if area[best] <= 0:
-        return None
-    minx, miny, maxx, maxy = ua.iloc[[best]].geometry.union_all().union(touching[best].geometry.union_all()).bounds
+    minx, miny, maxx, maxy = result.districts.total_bounds
     return [[round(float(miny), 5), round(float(minx), 5)], [round(float(maxy), 5), round(float(maxx), 5)]]
 
 
@@ -511,6 +538,8 @@ def coverage_map(
         "months": months,
         "bins": list(SHARE_BINS),
         "colours": list(SHARE_COLOURS),
+        "districtOpacity": DISTRICT_FILL_OPACITY,
+        "gapStyle": {"color": GAP_LINE, "weight": 1.5, "fillColor": GAP_FILL, "fillOpacity": GAP_FILL_OPACITY},
         "opColours": OPERATOR_COLOURS,
         "legend": _legend_html(
             title or f"{result.city_name} 5G 覆盖 coverage",

@@ -71,7 +71,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
             }
         ),
-        source=ctx.source + say(L, "coverage.source"),
+        source=ctx.source + say(L, "coverage.source") + _grid_accuracy(ctx, cov.mode),
     )
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))
     record("covered_pct", round(float(city["covered_pct"]), 2))
@@ -79,6 +79,41 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
     record("target_sites", int(city["n_target_sites"]))
     record("target_sites_covered", int(city["n_target_sites_covered"]))
     return table
+
+
+def _grid_accuracy(ctx: Context, mode: str) -> str:
+    """One line on how far the grid's shares are from the exact ones (nothing in vector mode: they are exact)."""
+    if mode != "grid":
+        return ""
+    from analysis.coverage import CoverageSettings
+
+    return say(ctx.lang, "coverage.grid_accuracy", cell_m=CoverageSettings.from_city(ctx.city).cell_m)
+
+
+def _site_location_notes(s: pd.DataFrame, lang: str, city=None) -> str:
+    """Sites outside every district, and sites counted in another district than sites.csv names (the stage
+    takes a site's district from its point, as it does for stations)."""
+    if "district_note" not in s:
+        return ""
+    name = "name_zh" if lang == "zh" else "name_en"
+    sep = say(lang, "list_sep")
+    outside = s[~s["is_in_city"].astype(bool)] if "is_in_city" in s else s.iloc[:0]
+    # (an all-empty column reads back as floats)
+    noted = s["district_note"].map(lambda v: isinstance(v, str) and v != "")
+    moved = s[noted.astype(bool) & ~s.index.isin(outside.index)]
+    text = say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str))) if len(outside) else ""
+    if len(moved):
+        names = [f"{r[name]} ({_describe_district_change(r, lang, city)})" for _, r in moved.iterrows()]
+        text += say(lang, "key_sites.district_from_point", names=sep.join(names))
+    return text
+
+
+def _describe_district_change(row, lang: str, city=None) -> str:
+    """'A → B': the district sites.csv names and the one the site's point lies in (labelled for the page)."""
+    given, found = str(row.get("district_given", "") or ""), str(row["district"])
+    if city is not None:
+        given, found = district_label(city, given, lang), district_label(city, found, lang)
+    return f"{given} → {found}"
 
 
 def site_name(row, lang: str) -> str:
@@ -135,7 +170,8 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
             say(L, "key_sites.targets_uncertain", names=say(L, "list_sep").join(uncertain_targets[name]))
             if len(uncertain_targets)
             else ""
-        ),
+        )
+        + _site_location_notes(s, L, ctx.city),
     )
     yes, no = say(L, "yes"), say(L, "no")
     words = verdict_words(L)
@@ -147,7 +183,9 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
             {
                 say(L, "site_2"): [site_name(r, L) for _, r in s.iterrows()],
                 say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
-                say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+                say(L, "district"): s["district"]
+                .fillna("")
+                .map(lambda d: district_label(ctx.city, d, L) if d else say(L, "key_sites.outside")),
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
                 say(L, "covered_outdoors"): s["verdict"].map(words),
                 say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
