@@ -860,3 +860,25 @@ def test_the_clean_sentence_counts_files_not_sheets():
         ]
     }
     assert count_station_files(summary) == 2
+
+
+def test_the_count_last_month_s_report_published_is_read_beside_this_one(tmp_path):
+    """A month revised by late records said nothing ("上月已开通 298" beside a published 292): the page now
+    compares with what the previous report, in the same reports folder, said."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.common import previous_report_count
+
+    city_dir = tmp_path / "reports" / "yangquan"
+    (city_dir / "2021-08-31").mkdir(parents=True)
+    ctx = SimpleNamespace(out=city_dir / ".2021-09-30.building-x", previous=pd.Timestamp("2021-08-31"))
+    assert previous_report_count(ctx) is None  # no report of that date: nothing to compare
+    (city_dir / "2021-08-31" / "headline.json").write_text('{"on_air_as_of": 292}', encoding="utf-8")
+    assert previous_report_count(ctx) == 292
+    (city_dir / "2021-08-31" / "headline.json").write_text("{not json", encoding="utf-8")
+    assert previous_report_count(ctx) is None
+    assert previous_report_count(SimpleNamespace(out=None, previous=ctx.previous)) is None
+    from analysis.report.text import TEXT
+
+    for lang in ("zh", "en"):
+        assert {"previous", "published", "now", "diff"} <= set(re.findall(r"{(\w+)}", TEXT[lang]["changes.revised"]))

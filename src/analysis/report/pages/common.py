@@ -115,16 +115,36 @@ def changes_since_last_month(ctx: Context) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def previous_report_count(ctx: Context) -> int | None:
+    """The stations on air the report of the previous report date said, when that report sits beside this
+    one (`<reports>/<city>/<previous date>/headline.json`); None when there is none or it does not say."""
+    import json
+
+    if ctx.out is None:
+        return None
+    path = Path(ctx.out).parent / day(ctx.previous) / "headline.json"
+    try:
+        said = json.loads(path.read_text(encoding="utf-8")).get("on_air_as_of")
+    except (OSError, ValueError):
+        return None
+    return int(said) if isinstance(said, (int, float)) and not isinstance(said, bool) else None
+
+
 def show_changes(ctx: Context) -> pd.DataFrame:
     """The "what changed since last month" table: stations added, sites that moved stage, coverage change;
     returns the table by district."""
     ch = changes_since_last_month(ctx)
     L = ctx.lang
     a = ch["added"]
-    show_step(
-        say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)),
-        say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum())),
-    )
+    sentence = say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum()))
+    published = previous_report_count(ctx)
+    before = int(a["before"].iloc[-1])
+    if published is not None and published != before:  # (late or corrected records since: said, not silently)
+        sentence += say(
+            L, "changes.revised", previous=day(ctx.previous), published=n(published), now=n(before),
+            diff=f"{before - published:+,}",
+        )  # fmt: skip
+    show_step(say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)), sentence)
     cov = ch["coverage"].set_index("district")
     rows = []
     for _, r in a.iterrows():
