@@ -282,3 +282,46 @@ def test_another_os_error_is_not_hidden(tmp_path, monkeypatch):
     monkeypatch.setattr(stations, "clean_to_folder", fail)
     with pytest.raises(OSError, match="Input/output"):
         main(["clean", "--input", str(tmp_path), "--city", "karamay", "--out", str(tmp_path / "out")])
+
+
+def test_sigterm_is_an_interrupt_so_half_built_folders_are_cleaned_up(tmp_path, monkeypatch, capsys):
+    """`timeout`, cron and systemd stop a run with SIGTERM: its clean-up must run as on Ctrl-C."""
+    import os
+    import signal
+    import time
+
+    from analysis.clean import stations
+
+    cleaned_up = []
+
+    def stopped_midway(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # (the signal arrives first)
+        finally:
+            cleaned_up.append(True)
+
+    monkeypatch.setattr(stations, "clean_to_folder", stopped_midway)
+    before = signal.getsignal(signal.SIGTERM)
+    status = main(["clean", "--input", str(tmp_path), "--city", "karamay", "--out", str(tmp_path / "out")])
+    assert status == 130 and cleaned_up == [True] and "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # (put back after the command)
+
+
+def test_building_folders_of_runs_killed_outright_are_removed_by_the_next_run(tmp_path):
+    import os
+    import socket
+
+    from analysis.report.runner import remove_abandoned_builds
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(done.stdout)
+    host = socket.gethostname()
+    builders = {"killed": f"{host} {dead}", "running": f"{host} {os.getpid()}", "elsewhere": f"other-host {dead}"}
+    for name, builder in {**builders, "old": None}.items():
+        folder = tmp_path / f".2021-09-30.building-{name}"
+        folder.mkdir()
+        if builder:
+            (folder / ".builder").write_text(builder, encoding="utf-8")
+    assert [p.name for p in remove_abandoned_builds(tmp_path)] == [".2021-09-30.building-killed"]
+    assert sorted(p.name.split("-")[-1] for p in tmp_path.iterdir()) == ["elsewhere", "old", "running"]

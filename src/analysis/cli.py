@@ -6,9 +6,12 @@ function a notebook calls. Expected mistakes become one line on stderr and an ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from analysis import __version__
@@ -625,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         from analysis import progress
 
-        with progress.forced("off" if args.quiet else None):
+        with progress.forced("off" if args.quiet else None), _terminate_as_interrupt():
             return int(args.func(args) or 0)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -641,6 +644,25 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror}", file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (what `timeout`, cron and systemd send) handled as Ctrl-C while a command runs: the runs' own
+    clean-up then removes their half-built folders (a report stopped so left a hidden building folder for
+    good). Only in the main thread, where Python can take a signal; the handler before is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 #: The operating system's refusals to read or write that a user fixes outside the package.

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -208,6 +209,7 @@ def _run_notebooks(
             failed = city_dir / f"{day}.failed"
             if failed.exists():
                 shutil.rmtree(failed)
+            (tmp / _BUILDER).unlink(missing_ok=True)
             os.replace(tmp, failed)
             keep = "; the last good report is unchanged" if dest.exists() else ""
             raise NotebookFailed(f"{exc}; the executed notebook is kept in {failed / nb}{keep}") from None
@@ -305,12 +307,15 @@ def build_report(
     if release_stations:
         cleaned.pop("stations", None)
         gc.collect()
+    remove_abandoned_builds(city_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{day}.building-", dir=city_dir))
     tmp.chmod(0o755)  # mkdtemp makes it private; the report is for a file share
+    (tmp / _BUILDER).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
     try:
         _run_notebooks(tmp, city_dir, day, params, kernel, notebooks_dir, timeout, dest, log)
         _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders))
+        (tmp / _BUILDER).unlink()  # (the run's own mark, not part of the report)
         _swap_in(tmp, dest)
         failed = city_dir / f"{day}.failed"
         if failed.exists():
@@ -320,6 +325,38 @@ def build_report(
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"report {city.key} {day}: {time.perf_counter() - t0:.0f} s -> {dest}")
     return dest
+
+
+#: The file in a report's building folder naming the machine and process building it.
+_BUILDER = ".builder"
+
+
+def remove_abandoned_builds(city_dir: Path) -> list[Path]:
+    """Remove the building folders a report run killed outright (SIGKILL, a power cut) left behind: those whose
+    builder, on this machine, is no longer running. A folder of a run still going, of another machine (a file
+    share) or without a builder file (made before this rule) is left. Returns the folders removed."""
+    removed = []
+    for folder in sorted(city_dir.glob(".*.building-*")):
+        try:
+            host, pid = (folder / _BUILDER).read_text(encoding="utf-8").split()
+            pid = int(pid)
+        except (OSError, ValueError):
+            continue
+        if host != socket.gethostname() or _is_running(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # (another user's process: running)
+        return True
+    return True
 
 
 def run_report(
