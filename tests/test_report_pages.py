@@ -251,13 +251,13 @@ def _uncovered(text: str, fonts: list[tuple[str, int]]) -> set[str]:
     reason="needs Debian's chromium and fontconfig (.ci/run installs them)",
 )
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("page", ["index.html", "05_summary.html", "03_coverage.html"])
+@pytest.mark.parametrize("page", ["index.html", "05_summary.html", "03_coverage.html", "../index.html"])
 def test_chromium_at_1400_px_no_tofu_no_table_cut_off(reports, lang, page, tmp_path):
-    folder = reports[lang]
+    # (../index.html: the city's list of reports, a column per goal: 1,588 px wide in English with three)
+    source = (reports[lang] / page).resolve()
+    folder, page = source.parent, source.name
     probe = folder / f".probe-{page}"
-    probe.write_text(
-        (folder / page).read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"), encoding="utf-8"
-    )
+    probe.write_text(source.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"), encoding="utf-8")
     try:
         dom = subprocess.run(
             ["chromium", *CHROMIUM, f"--user-data-dir={tmp_path / 'p'}", "--dump-dom", probe.as_uri()],
@@ -282,7 +282,8 @@ def test_chromium_at_1400_px_no_tofu_no_table_cut_off(reports, lang, page, tmp_p
     check = json.loads(BeautifulSoup(dom, "html.parser").find("pre", id="fiveg-check").get_text())
     assert check["doc"][0] <= check["doc"][1], f"the page is wider than the window: {check['doc']}"
     assert check["over"] == [], check["over"]
-    assert "克拉玛依" in check["text"]  # Chinese names are on the English pages too
+    if folder == reports[lang] or lang == "zh":  # (the English list of reports names no place in Chinese)
+        assert "克拉玛依" in check["text"]  # Chinese names are on the English pages too
     for family, text in check["fonts"].items():
         families = [f.strip().strip("'\"") for f in family.split(",")]
         fonts = _font_files(families)
