@@ -469,11 +469,13 @@ def test_the_time_a_report_was_made_is_fixed_by_source_date_epoch(monkeypatch):
 def test_a_page_declares_its_own_language(tmp_path, lang, declared):
     """A page's <html lang> is the report's language (screen readers and the browser's font choice read it);
     nbconvert's template writes lang="en" on every page."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 标题")])
+    # (a station named with a direction override turned the rest of its sentence backwards)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 标题\n\n站\u202e名 与 \u2067x\u2069 之后")])
     nbformat.write(nb, tmp_path / "page.ipynb")
     page = report.render_html(tmp_path / "page.ipynb", tmp_path / "page.html", lang=lang)
     html = page.read_text(encoding="utf-8")
     assert re.findall(r"<html\b[^>]*>", html) == [f'<html lang="{declared}">']
+    assert "站名 与 x 之后" in html and not re.search("[\u202a-\u202e\u2066-\u2069]", html)
 
 
 @pytest.mark.slow

@@ -110,7 +110,7 @@ TABLE_CSS = """<style>
 .jp-RenderedHTMLCommon .fiveg-table td.num,.fiveg-table td.num{text-align:right}
 .fiveg-table td.short{white-space:nowrap}
 .fiveg-table th{background:#eef2f7;padding:4px 10px;border-bottom:2px solid #9aa9bb;vertical-align:bottom}
-.fiveg-table td{padding:3px 10px;border-bottom:1px solid #dde3ea}
+.fiveg-table td{padding:3px 10px;border-bottom:1px solid #dde3ea;overflow-wrap:anywhere;unicode-bidi:isolate}
 .fiveg-table td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .fiveg-table caption{caption-side:top;text-align:left;font-weight:600;padding:2px 0 4px 0}
 .fiveg-source{font-size:11px;color:#555;margin:0 0 1em 0}

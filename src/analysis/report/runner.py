@@ -83,6 +83,10 @@ def _exporter():
     return exporter
 
 
+#: Unicode's explicit direction embeddings, overrides and isolates (LRE … RLO, LRI … PDI).
+_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: str = "zh") -> Path:
     """An executed notebook as one HTML page without code: figures are inline PNG, the map is inlined
     in its frame, no script or style is loaded from the network."""
@@ -93,6 +97,9 @@ def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: st
     # the lab template loads require.js and MathJax from a CDN; the pages need neither
     body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>', "", body)
+    # a sender's direction override (U+202E in a station's name) turned the rest of its sentence backwards:
+    # the pages drop the invisible direction controls (the data keep them)
+    body = _DIRECTION_CONTROLS.sub("", body)
     # (nbconvert's lab template writes <html lang="en"> whatever the page's language)
     body = re.sub(r"<html\b[^>]*>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
     out = Path(out)
