@@ -258,6 +258,24 @@ def test_bad_site_rows_are_refused_with_row(tiny_city, row, problem):
         geo.read_sites(_city(tiny_city))
 
 
+def test_every_mistake_of_sites_csv_is_said_at_once_and_an_empty_district_is_found_from_the_point(tiny_city):
+    """Four mistakes took four runs of the report (each after the forecast had run)."""
+    with (tiny_city / "sites.csv").open("a", encoding="utf-8") as f:
+        f.write("s1,x,X,scenic,,,n/a,西区,84.5,45.5,wgs84,10,,,\n")  # row 3: id again
+        f.write("s4,y,Y,scenic,4A级,,confirmed,,84.5,,wgs84,10,,,\n")  # row 4: no lat (4A级 and no district: fine)
+        f.write("s5,z,Z,museum,,,n/a,西区,84.5,45.5,wgs84,ten,,,\n")  # row 5: category, precision
+    with pytest.raises(BadInputError) as info:
+        geo.read_sites(_city(tiny_city))
+    said = str(info.value)
+    assert "4 mistakes" in said and "\n" not in said
+    for part in ("row 3: site_id 's1'", "row 4: lat ''", "row 5: category 'museum'", "row 5: coord_precision_m 'ten'"):
+        assert part in said, said
+    lines = (tiny_city / "sites.csv").read_text(encoding="utf-8").splitlines()
+    (tiny_city / "sites.csv").write_text("\n".join(lines[:-3] + [lines[-2].replace(",84.5,,", ",84.5,45.5,")]) + "\n")
+    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    assert s.loc["s4", "district"] == "" and s.loc["s4", "rating"] == "4A"
+
+
 # --- assign_district --------------------------------------------------------------------------
 def test_assign_district_inside_outside_border_and_nan(tiny_city):
     d = geo.read_districts(_city(tiny_city))

@@ -307,10 +307,11 @@ def _normalise_site_labels(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _site_coordinates(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _site_coordinates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     """lon/lat in decimal degrees from the forms station files use (decimal, DMS, 110.48E, full-width digits),
     a pair written the wrong way round put back, and GCJ-02 / BD-09 points converted to
-    WGS-84 as cleaning converts stations; `coord_note` says what was done to a row."""
+    WGS-84 as cleaning converts stations; `coord_note` says what was done to a row. Also the rows whose
+    lon or lat is not a coordinate, each with its mistake."""
     values = {c: pd.to_numeric(df[c], errors="coerce") for c in ("lon", "lat")}
     for col in ("lon", "lat"):
         odd = values[col].isna() & (df[col] != "")
@@ -326,13 +327,12 @@ def _site_coordinates(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         swapped = ((np.abs(lat) > 90) & (np.abs(lon) <= 90)) | (~_in_china(lon, lat) & _in_china(lat, lon))
     lon[swapped], lat[swapped] = lat[swapped].copy(), lon[swapped].copy()
     notes[swapped] = "lon and lat were swapped in the file"
+    problems = []
     for col, v, lo, hi in (("lon", lon, -180.0, 180.0), ("lat", lat, -90.0, 90.0)):
         bad = ~np.isfinite(v) | (v < lo) | (v > hi)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise BadInputError(
-                f"{col} {df[col].iloc[row]!r} is not a coordinate in [{lo:g}, {hi:g}]", path, row=row + 1
-            )
+        for row in np.flatnonzero(bad):
+            problems.append((int(row), f"{col} {df[col].iloc[row]!r} is not a coordinate in [{lo:g}, {hi:g}]"))
+            v[row] = np.nan  # (said; not converted)
     crs = df["coord_crs_original"].to_numpy(dtype=object)
     is_bd, is_gcj = crs == "bd09", crs == "gcj02"
     if is_bd.any():
@@ -346,7 +346,7 @@ def _site_coordinates(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             said = "converted from " + ("BD-09" if is_bd[k] else "GCJ-02")
             notes[k] = f"{notes[k]}; {said}" if notes[k] else said
     df["lon"], df["lat"], df["coord_note"] = lon, lat, notes
-    return df
+    return df, problems
 
 
 def read_sites(city: City) -> gpd.GeoDataFrame:
@@ -354,7 +354,9 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
     WGS-84 points with the columns of sites.csv; `rating_date` becomes a date (NaT when empty).
     `coord_crs_original` says the system of each row's lon/lat (wgs84, gcj02 as Amap/Tencent show,
     bd09 as Baidu shows): gcj02 and bd09 points are converted to WGS-84 here, once, and `coord_note`
-    says so. Rows are numbered from 1 after the header line in error messages."""
+    says so. A `district` left empty is found from the point (as it is for every site). Every mistake of
+    the file is said in one BadInputError (four mistakes took four runs), rows numbered from 1 after the
+    header line."""
     path = city.sites_path
     if not path.is_file():
         raise BadInputError("file not found", path)
@@ -364,36 +366,49 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
     if missing:
         raise BadInputError(f"missing column(s) {', '.join(missing)}", path)
     df = df.apply(lambda s: s.str.strip())
-    if df["site_id"].duplicated().any():
-        raise BadInputError(f"site_id {df.loc[df['site_id'].duplicated(), 'site_id'].iloc[0]!r} is not unique", path)
+    problems: list[tuple[int, str]] = []
+    for row in np.flatnonzero(df["site_id"].duplicated().to_numpy()):
+        problems.append((int(row), f"site_id {df['site_id'].iloc[row]!r} is not unique"))
     df = _normalise_site_labels(df)
     allowed = {
         "category": SITE_CATEGORIES,
         "rating": SITE_RATINGS,
         "rating_status": SITE_RATING_STATUSES,
         "coord_crs_original": SITE_COORD_CRS,
-        "district": city.district_names,
+        "district": (*city.district_names, ""),
     }
     for col, values in allowed.items():
-        bad = ~df[col].isin(values)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise BadInputError(
-                f"{col} {df[col].iloc[row]!r} is not one of {', '.join(map(repr, values))}", path, row=row + 1
-            )
-    df = _site_coordinates(df, path)
+        for row in np.flatnonzero(~df[col].isin(values).to_numpy()):
+            shown = ", ".join(repr(v) for v in values if v)
+            problems.append((int(row), f"{col} {df[col].iloc[row]!r} is not one of {shown}"))
+    df, bad_xy = _site_coordinates(df, path)
+    problems += bad_xy
     precision = pd.to_numeric(df["coord_precision_m"], errors="coerce")
-    if precision.isna().any():
-        row = int(np.flatnonzero(precision.isna().to_numpy())[0])
-        raise BadInputError("coord_precision_m is not a number", path, row=row + 1)
+    for row in np.flatnonzero(precision.isna().to_numpy()):
+        problems.append((int(row), f"coord_precision_m {df['coord_precision_m'].iloc[row]!r} is not a number"))
     df["coord_precision_m"] = precision
     dates = pd.to_datetime(df["rating_date"].replace("", None), format="%Y-%m-%d", errors="coerce")
-    bad = dates.isna() & (df["rating_date"] != "")
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise BadInputError(f"rating_date {df['rating_date'].iloc[row]!r} is not YYYY-MM-DD", path, row=row + 1)
+    for row in np.flatnonzero((dates.isna() & (df["rating_date"] != "")).to_numpy()):
+        problems.append((int(row), f"rating_date {df['rating_date'].iloc[row]!r} is not YYYY-MM-DD"))
+    if problems:
+        raise _site_problems(problems, path)
     df["rating_date"] = dates
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+
+
+#: Mistakes of sites.csv said in one error, at most (the count of the others after them).
+_MAX_SITE_PROBLEMS = 8
+
+
+def _site_problems(problems: list[tuple[int, str]], path: Path) -> BadInputError:
+    """One error for every mistake found in sites.csv (rows from 1 after the header), in row order."""
+    problems = sorted(problems, key=lambda p: p[0])
+    if len(problems) == 1:
+        row, said = problems[0]
+        return BadInputError(said, path, row=row + 1)
+    shown = "; ".join(f"row {row + 1}: {said}" for row, said in problems[:_MAX_SITE_PROBLEMS])
+    more = f"; and {len(problems) - _MAX_SITE_PROBLEMS} more" if len(problems) > _MAX_SITE_PROBLEMS else ""
+    return BadInputError(f"{len(problems)} mistakes: {shown}{more}", path)
 
 
 # --- point in district ----------------------------------------------------------------------

@@ -394,6 +394,10 @@ def run_report(
     as_of = parse_date(as_of) if as_of is not None else None
     month_list = parse_months(months) if months else None
     extract_date = parse_date(extract_date, "--extract-date") if extract_date is not None else None
+    if "sites" in cfg.files:  # (its mistakes said before any stage runs, not after the forecast)
+        from analysis.geo import read_sites
+
+        read_sites(cfg)
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
     log(
         f"inputs sha256 {cleaned['key'][:16]}: "
