@@ -420,6 +420,12 @@ def test_report_folder_contents(built):
     assert (built.parent / "index.html").is_file() and (built.parent.parent / "index.html").is_file()
     # papermill's random cell id is replaced: the same inputs render the same page
     assert 'id="cell-id=injected-parameters"' in (built / "01_clean.html").read_text(encoding="utf-8")
+    # no executed notebook names the temporary folder it was built in
+    for nb, _, _ in report.NOTEBOOKS:
+        text = (built / nb).read_text(encoding="utf-8")
+        assert ".building-" not in text, nb
+        record = json.loads(text)["metadata"]["papermill"]
+        assert record["parameters"]["out"] == "." and record["output_path"] == nb
 
 
 def test_every_note_of_a_published_series_forecast_reads_in_chinese():

@@ -22,6 +22,7 @@ import pandas as pd
 from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
 from analysis.errors import AnalysisError, BadInputError, UsageError
+from analysis.files import project_relative
 from analysis.report.chrome import decorate_page, vintage_line, write_annex
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, json_ready, read_records
@@ -172,6 +173,13 @@ def _relocate_parameters(notebook: Path, tmp: Path) -> None:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(json.dumps(str(tmp)), '"."').replace(str(tmp), ".")
             cell.id = "injected-parameters"  # papermill draws a random id; the page must not change on a rerun
+    # papermill's record of the run named the same temporary folder and this machine's notebooks folder
+    record = nb.metadata.get("papermill", {})
+    if record.get("parameters", {}).get("out") == str(tmp):
+        record["parameters"]["out"] = "."
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = project_relative(record[key]) if key == "input_path" else notebook.name
     nbformat.write(nb, str(notebook))
 
 
