@@ -233,6 +233,19 @@ def test_inputs_key_follows_the_package_code_not_only_its_version(monkeypatch):
     assert inputs.inputs_key(files) != before
 
 
+def test_the_code_fingerprint_follows_the_templates_too(tmp_path, monkeypatch):
+    """The map's script and the pages' words are written by the stages: a changed template left a cached map."""
+    package = tmp_path / "analysis"
+    (package / "report").mkdir(parents=True)
+    (package / "templates").mkdir()
+    (package / "report" / "inputs.py").write_text("x = 1\n", encoding="utf-8")
+    (package / "templates" / "map_layers.js.j2").write_text("fitBounds(fit, [290, 10])", encoding="utf-8")
+    monkeypatch.setattr(inputs, "__file__", str(package / "report" / "inputs.py"))
+    before = inputs.code_fingerprint.__wrapped__()
+    (package / "templates" / "map_layers.js.j2").write_text("fitBounds(fit, [290, 90])", encoding="utf-8")
+    assert inputs.code_fingerprint.__wrapped__() != before
+
+
 # --- atomic replace and a failing notebook -----------------------------------------------------
 
 

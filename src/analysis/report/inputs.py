@@ -114,7 +114,10 @@ def code_fingerprint() -> str:
     new code said 436). About a megabyte of source: milliseconds, once a process."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    # the templates too: the map's script and the pages' words are part of what a stage writes (a changed map
+    # template left a cached map drawn by the old one)
+    kinds = ("*.py", "*.j2", "*.css", "*.toml", "*.js")
+    for path in sorted({p for kind in kinds for p in root.rglob(kind) if "__pycache__" not in p.parts}):
         h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
