@@ -903,3 +903,16 @@ def test_the_count_last_month_s_report_published_is_read_beside_this_one(tmp_pat
 
     for lang in ("zh", "en"):
         assert {"previous", "published", "now", "diff"} <= set(re.findall(r"{(\w+)}", TEXT[lang]["changes.revised"]))
+
+
+def test_a_model_is_named_in_readers_words_with_its_id_after_it():
+    """The model's id alone (season_growth) stood in the Chinese prose of the forecast and summary pages."""
+    from analysis.forecast.models import MODEL_COMPLEXITY
+    from analysis.report.text import model_words
+
+    for model in MODEL_COMPLEXITY:
+        for lang in ("zh", "en"):
+            words = model_words(model, lang)
+            assert words.endswith(f"（{model}）" if lang == "zh" else f"({model})") and len(words) > len(model) + 3
+    assert model_words("drift+arima", "zh") == "漂移法与ARIMA的等权组合（drift+arima）"
+    assert model_words("season_growth", "en") == "the season, pace and growth model (season_growth)"

@@ -16,6 +16,7 @@ from analysis.report.pages.common import count_on_air, show_frame
 from analysis.report.text import (
     day,
     district_label,
+    model_words,
     n,
     pct,
     prob,
@@ -183,7 +184,7 @@ def show_targets(ctx: Context) -> pd.DataFrame:
             target_diff=n(max(first["target"] - now, 0)),
             pace_needed_per_month=rate(first["pace_needed_per_month"]),
             pace_last_3m=rate(first["pace_last_3m"]),
-            model=cf.model,
+            model=model_words(cf.model, L),
             prob_reach=prob(first["prob_reach"]),
         )
     else:
@@ -194,7 +195,11 @@ def show_targets(ctx: Context) -> pd.DataFrame:
         "targets",
         target_table(ctx),
         source=ctx.source
-        + say(L, "targets.source_uncalibrated" if is_uncalibrated(cf) else "targets.source", model=cf.model),
+        + say(
+            L,
+            "targets.source_uncalibrated" if is_uncalibrated(cf) else "targets.source",
+            model=model_words(cf.model, L),
+        ),
     )
     lines = target_verdicts(ctx, tg)
     if lines:
@@ -265,7 +270,7 @@ def show_backtest(ctx: Context) -> pd.DataFrame:
     bt = cf.backtest
     show_step(
         say(L, "backtest.heading"),
-        say(L, "backtest.sentence", model=cf.model),
+        say(L, "backtest.sentence", model=model_words(cf.model, L)),
     )
     cols = {
         "model": say(L, "model"),
