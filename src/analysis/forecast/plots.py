@@ -32,7 +32,7 @@ _LABELS = {
         "reached": "target {n}{u} by {d}: reached",
         "missed": "target {n}{u} by {d}: missed",
         "too_early": "target {n}{u} by {d}: too early to judge",
-        "source": "Source: {src}. Model: {model} (chosen by rolling-origin backtest, MASE at 3/6/12 months). "
+        "source": "Source: {src}. Model: {name} ({model}; chosen by rolling-origin backtest, MASE at 3/6/12 months). "
         "Shaded: 80% and 95% of {n:,} simulated paths.",
         "district_title": "{name} by district: on air and forecast (reconciled to the city)",
     },
@@ -52,7 +52,7 @@ _LABELS = {
         "reached": "目标 {n} {u}（{d}）：已达成",
         "missed": "目标 {n} {u}（{d}）：未达成",
         "too_early": "目标 {n} {u}（{d}）：为时尚早",
-        "source": "数据来源：{src}。模型：{model}（滚动起点回测选定，3/6/12 个月 MASE）。"
+        "source": "数据来源：{src}。模型：{name}（{model}；滚动起点回测选定，3/6/12 个月 MASE）。"
         "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
         "district_title": "{name}分区：已开通与预测（与全市预测协调一致）",
     },
@@ -143,10 +143,12 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
     ax.set_title(title or L["title"].format(name=name or "", end=idx[-1].date()))
     src = (fc.source_zh if lang == "zh" and fc.source_zh else fc.source) or fc.name
+    from analysis.forecast.models import model_name  # (models imports this module)
+
     fig.text(
         0.01,
         -0.02,
-        L["source"].format(src=src, model=fc.model, n=fc.paths.shape[0]),
+        L["source"].format(src=src, name=model_name(fc.model, lang), model=fc.model, n=fc.paths.shape[0]),
         fontsize=7.5,
         color="#444",
         ha="left",

@@ -66,14 +66,10 @@ def prob(value) -> str:
 def model_words(model: str, lang: str) -> str:
     """A forecast model in readers' words with its id (the backtest table's row) after it: 'season_growth' as
     '季节节奏与增长模型（season_growth）'; a combination ('drift+arima') as both, said to be combined."""
-    parts = [p for p in str(model).split("+") if p]
-    names = [TEXT[lang].get(f"model_name.{p}", p) for p in parts]
-    return say(
-        lang,
-        "model_words" if len(names) == 1 else "model_words_combined",
-        names=say(lang, "and").join(names),
-        model=model,
-    )
+    from analysis.forecast.models import COMBINE_SEP, model_name
+
+    key = "model_words_combined" if COMBINE_SEP in str(model) else "model_words"
+    return say(lang, key, names=model_name(model, lang), model=model)
 
 
 def day(value) -> str:
