@@ -76,7 +76,15 @@ from analysis.files import (
     write_atomic,
     write_json,
 )
-from analysis.schemas import STAGE_DATE_COLUMNS, STAGES, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
+from analysis.schemas import (
+    STAGE_DATE_COLUMNS,
+    STAGES,
+    STATION_COLUMNS,
+    STATION_DTYPES,
+    TRACKER_COLUMNS,
+    on_air_at,
+    stations_schema,
+)
 
 #: What the reader said of a line it could read only in part: a note (the row is used) or a problem
 #: (the row is quarantined as unreadable_line). Not columns of the source, so not in quarantine.csv.
@@ -697,6 +705,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
+    notes = _read_on_air_periods(raw, rec, notes, as_of)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
@@ -707,7 +716,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         said = _text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned.dt.strftime("%Y-%m-%d")
         said = (said + ": the planned on-air date" + passed).reindex(raw.index)
         notes = _append_note(notes, not_yet, "status ", said, ", not counted on air; ")
-        rec.loc[not_yet, "on_air_date"] = pd.NaT
+        _keep_as_plan(rec, not_yet)
     # a site of the pipeline (在建, 规划 …) beside an on-air date: the day it is to go on air, whether that day
     # is still ahead or has passed (a slipped plan): the status, as of the extract, says it is not on air (a
     # passed one was counted on air when the records were cleaned after it)
@@ -716,7 +725,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         day = rec.loc[planned_later, "on_air_date"]
         said = (day.dt.strftime("%Y-%m-%d") + np.where(day <= as_of, " (passed)", "")).reindex(raw.index)
         notes = _append_note(notes, planned_later, "planned on-air date ", said, " (a site in the pipeline); ")
-        rec.loc[planned_later, "on_air_date"] = pd.NaT
+        _keep_as_plan(rec, planned_later)
         not_yet = not_yet | planned_later
     on_air = rec["on_air_date"]
     bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
@@ -734,6 +743,15 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["off_air_date"], notes = _parse_off_air_dates(raw, notes, as_of)
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _keep_as_plan(rec: pd.DataFrame, rows: pd.Series) -> None:
+    """The on-air dates of `rows` (a site not on air) taken out: each is the site's planned on-air date where
+    its row gives none in a column of its own."""
+    if "planned_on_air_date" in rec:
+        given = rec.loc[rows, "planned_on_air_date"]
+        rec.loc[rows, "planned_on_air_date"] = given.fillna(rec.loc[rows, "on_air_date"])
+    rec.loc[rows, "on_air_date"] = pd.NaT
 
 
 def _parse_off_air_dates(raw: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
@@ -879,6 +897,7 @@ def _parse_operator_rows(
         " is Excel scientific notation (digits lost): not used; ",
     )
     notes = _note_status_words(raw, rec, notes)
+    notes = _parse_tracker_columns(raw, rec, notes, as_of)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
@@ -909,6 +928,59 @@ def _parse_operator_rows(
     rec["n_fields"] = _count_fields(raw)
     rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts, other_city.to_numpy())
     return rec
+
+
+def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """What a task force's tracker adds, into `rec`: the blocker's own words where they say more than its
+    category, who is to clear it (责任单位), and the planned on-air date (计划开通时间: a month or a quarter as its
+    last day, a month or day without its year in the extract's year; how a form other than a day was read is
+    noted). Columns of nulls, shared, for a file without them (an operator's national file)."""
+    nothing = None
+    for column, text in (("blocker_detail", raw["blocker"]), ("responsible", raw["responsible"])):
+        if _is_all_missing(text):
+            nothing = _fresh(np.full(len(raw), None, dtype=object), raw.index) if nothing is None else nothing
+            rec[column] = nothing
+            continue
+        said = parse.blocker_details(text) if column == "blocker_detail" else parse.normalize_text(text)
+        rec[column] = said.astype(object).where(said.notna(), None)
+    text = raw["planned_on_air_date"]
+    if _is_all_missing(text):
+        rec["planned_on_air_date"] = pd.Series(np.full(len(raw), np.datetime64("NaT", "ns")), index=raw.index)
+        return notes
+    reading = parse.read_dates(text, raw["source_file"])
+    planned = reading.dates.copy()
+    month = pd.Series(reading.month_only, index=raw.index) & planned.notna()
+    # a plan for a month is kept if the site is on air by the month's end
+    planned[month] = planned[month] + pd.offsets.MonthEnd(0)
+    said = _text(raw, "planned_on_air_date")
+    notes = _append_note(notes, month, "planned on-air date ", said, " read as the month's last day; ")
+    unread = text.notna() & planned.isna() & ~pd.Series(reading.ambiguous, index=raw.index)
+    if unread.any():
+        period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=False, plan_month_end=True)
+        planned[period.index] = period
+        read_as = (said[unread] + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")").reindex(raw.index)
+        notes = _append_note(notes, pd.Series(period.notna()).reindex(raw.index), "planned on-air date ", read_as, "; ")
+        notes = _append_note(notes, unread & planned.isna(), "planned on-air date unreadable: ", said, "; ")
+    rec["planned_on_air_date"] = planned
+    return notes
+
+
+def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """The on-air dates a tracker writes as a period or without its year (6月底, 2021年Q3, 9月15日) into `rec`
+    where no other reading found one: a quarter or a month's end as its last day, a date without its year
+    the latest such date not after the extract's; how each was read is noted."""
+    text = raw["on_air_date"]
+    unread = (text.notna() & rec["on_air_date"].isna()).to_numpy()
+    if not unread.any():
+        return notes
+    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False)
+    found = period.notna()
+    if not found.any():
+        return notes
+    period, how = period[found], how[found]
+    rec.loc[period.index, "on_air_date"] = period
+    said = text[period.index].astype(str) + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")"
+    return _append_note(notes, said.reindex(raw.index).notna(), "on-air date ", said.reindex(raw.index), "; ")
 
 
 def _lines_not_records(raw: pd.DataFrame, no_xy: pd.Series) -> pd.Series:
@@ -1553,7 +1625,15 @@ def _operator_stations(
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
     position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
-    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values(), "off_air_date"]
+    value_cols = [
+        "site_code",
+        "name",
+        "band",
+        "blocker",
+        *STAGE_DATE_COLUMNS.values(),
+        "off_air_date",
+        *TRACKER_COLUMNS,
+    ]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1934,6 +2014,8 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             st[column] = pd.to_datetime(st[column])
     st["is_on_air"] = on_air_at(st, as_of)
     st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
+    if "blocker_detail" in st:  # (the words of a blocker that no longer holds the site go with it)
+        st["blocker_detail"] = st["blocker_detail"].where(st["blocker"].notna(), None)
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
@@ -2118,11 +2200,17 @@ def read_stations(
     path = Path(path)
     # (a table cleaned before stations had an off-air date reads as one where none was taken off air)
     fill_off_air = required is None and columns is None
-    required = tuple(c for c in STATION_COLUMNS if c != "off_air_date") if required is None else required
+    # (and before the tracker's columns: none of them said)
+    later = ("off_air_date", *TRACKER_COLUMNS)
+    required = tuple(c for c in STATION_COLUMNS if c not in later) if required is None else required
     frame = read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
     frame = frame.drop(columns="geometry", errors="ignore")
     if fill_off_air and "off_air_date" not in frame.columns:
         frame.insert(frame.columns.get_loc("on_air_date") + 1, "off_air_date", pd.Series(pd.NaT, index=frame.index))
+    for column in TRACKER_COLUMNS if fill_off_air else ():
+        if column not in frame.columns:
+            dtype = STATION_DTYPES[column]
+            frame[column] = pd.Series(pd.NaT if dtype.startswith("datetime") else None, index=frame.index, dtype=dtype)
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
     if not geometry:

@@ -1,0 +1,206 @@
+"""Task-force tracking sheets as tower companies send them: two-row group headers over merged cells, their
+blocker, responsibility, progress and planned-date headers, the words they write for stages and blockers,
+and dates written as periods. Tiny inline workbooks (openpyxl) on a one-district city."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from analysis.clean import parse
+from analysis.clean.sources import map_header, read_station_file
+from analysis.clean.stations import clean_stations, read_stations, write_stations
+
+LON, LAT = 113.59, 37.86
+UPPER = ["序号", "站址信息", None, None, None, "需求方", "建设进度", None, None, "协调情况", None, "备注"]
+LOWER = [None, "站址名称", "规划站址编码", "经度", "纬度", None, "建设状态", "计划开通时间", "实际开通时间"]
+LOWER += ["进场受阻原因", "协调责任单位", None]
+
+
+@pytest.fixture
+def city(tmp_path):
+    """A one-district city, 0.4° square around LON, LAT."""
+    folder = tmp_path / "city"
+    folder.mkdir()
+    (folder / "city.toml").write_text(
+        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
+        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
+        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "城区"\nname_en = "Urban"\n',
+        encoding="utf-8",
+    )
+    ring = [[LON - 0.2, LAT - 0.2], [LON + 0.2, LAT - 0.2], [LON + 0.2, LAT + 0.2], [LON - 0.2, LAT + 0.2]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name_zh": "城区", "name_en": "Urban"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    (folder / "districts.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), encoding="utf-8"
+    )
+    return folder / "city.toml"
+
+
+def _tracker(path, rows: list[list], title: str = "5G站址跟踪表  截至2021年10月15日") -> None:
+    """A tracker sheet as the tower company writes it: a title merged across, group labels merged across
+    their columns, 序号 / 需求方 / 备注 merged down both header rows."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "城区"
+    ws.append([title] + [None] * 11)
+    ws.merge_cells("A1:L1")
+    ws.append(UPPER)
+    ws.append(LOWER)
+    for cells in ("B2:E2", "G2:I2", "J2:K2", "A2:A3", "F2:F3", "L2:L3"):
+        ws.merge_cells(cells)
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
+def _row(i, code, operator, status, blocker, plan=None, actual=None, dx=0.0, responsible="城区工信局"):
+    return [i, f"站{code}", code, LON + dx, LAT, operator, status, plan, actual, blocker, responsible, None]
+
+
+def test_a_two_row_group_header_reads_every_column_and_names_those_not_read(tmp_path):
+    """需求方 merged down two rows under no group label is the operator (it was dropped, not even listed as not
+    read); each sub-column under 建设进度 / 协调情况 is read; 序号 and 备注 are listed as not read."""
+    path = tmp_path / "铁塔_跟踪表.xlsx"
+    _tracker(path, [_row(1, "T1", "移动", "储备", "无"), _row(2, "T2", "联通", "选址中", "租金谈不拢", dx=0.01)])
+    (table,) = read_station_file(path)
+    fields = set(table.frame.columns)
+    assert {"operator", "status", "planned_on_air_date", "on_air_date", "blocker", "responsible"} <= fields
+    assert table.frame["operator"].tolist() == ["移动", "联通"]
+    assert table.columns_not_read == ["序号", "备注"]
+    assert table.header_row == 2 and table.frame["source_row"].tolist() == [1, 2]
+    assert "需求方" not in table.title  # (the group row is the header's, not the title's)
+
+
+def test_a_two_row_header_without_merges_reads_the_upper_cell_over_a_blank_one(tmp_path):
+    """A CSV of the same layout (no merges to see): an upper cell over a blank lower one that names a field
+    (需求方) is that column's header; a title line above a one-row header is not taken as a group row."""
+    path = tmp_path / "跟踪表.csv"
+    upper = ",".join(c or "" for c in UPPER)
+    lower = ",".join(c or "" for c in LOWER)
+    path.write_text(f"{upper}\n{lower}\n1,甲,T1,{LON},{LAT},电信,设备安装,,,无,责任单位A,\n", encoding="utf-8")
+    (table,) = read_station_file(path)
+    assert table.frame["operator"].tolist() == ["电信"]
+    titled = tmp_path / "titled.csv"
+    titled.write_text(f"填报单位：铁塔,填报日期：2021-10-15\n站址编码,经度,纬度,运营商\nT1,{LON},{LAT},移动\n")
+    (table,) = read_station_file(titled)
+    assert table.header_row == 2 and table.columns_not_read == [] and "填报单位" in table.title
+
+
+@pytest.mark.parametrize(
+    "header, field",
+    [
+        *(
+            (h, "blocker")
+            for h in ("进场受阻原因", "受阻原因", "存在问题及需协调事项", "协调事项", "问题描述", "困难问题")
+        ),
+        *((h, "responsible") for h in ("协调责任单位", "责任单位", "责任部门")),
+        *((h, "status") for h in ("当前进度", "进度", "建设进度")),
+        *((h, "planned_on_air_date") for h in ("计划开通时间", "预计开通时间", "计划完成时间", "开通日期(计划)")),
+        ("实际开通时间", "on_air_date"),
+        ("选址完成时间", "site_selection_date"),
+        ("完工时间", "power_hookup_date"),
+        ("引电时间", "power_hookup_date"),
+    ],
+)
+def test_tracker_headers(header, field):
+    assert map_header(["站址编码", "经度", "纬度", header]) == {0: "site_code", 1: "lon", 2: "lat", 3: field}
+
+
+@pytest.mark.parametrize(
+    "word, stage",
+    [
+        ("储备", "planned"),
+        ("选址中", "site_selection"),
+        ("已获取", "site_access"),
+        ("已签约", "site_access"),
+        ("土建完工", "construction"),
+        ("设备安装", "construction"),
+        ("设备已安装", "power_hookup"),
+        ("设备安装完成", "power_hookup"),
+        ("已开通", "on_air"),
+    ],
+)
+def test_a_tower_companys_status_words(word, stage):
+    assert parse.parse_statuses(pd.Series([word])).tolist() == [stage]
+
+
+def test_blocker_words_classified_and_their_own_words_kept_where_they_say_more():
+    words = pd.Series(["租金谈不拢", "居民投诉辐射", "业主要求拆除", "选址难", "电源接入", "审批慢", "无"])
+    assert parse.parse_blockers(words).tolist()[:6] == ["site_access"] * 3 + ["site_selection", "power_hookup", "other"]
+    detail = parse.blocker_details(words)
+    assert detail.where(detail.notna(), None).tolist() == [
+        "租金谈不拢",
+        "居民投诉辐射",
+        "业主要求拆除",
+        None,
+        None,
+        "审批慢",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, happened, planned",
+    [
+        ("6月底", "2021-06-30", "2021-06-30"),
+        ("2021年Q3", "2021-09-30", "2021-09-30"),
+        ("2021年第三季度", "2021-09-30", "2021-09-30"),
+        ("9月15日", "2021-09-15", "2021-09-15"),
+        ("11月底", "2020-11-30", "2021-11-30"),  # (a date that has happened is not after the extract's)
+        ("2021年11月", "2021-11-01", "2021-11-30"),
+        ("第三周", None, None),
+    ],
+)
+def test_dates_written_as_periods_or_without_a_year(text, happened, planned):
+    for latest, month_end, want in ((True, False, happened), (False, True, planned)):
+        dates, how = parse.read_period_dates(pd.Series([text]), "2021-10-15", latest, month_end)
+        got = None if pd.isna(dates.iloc[0]) else dates.iloc[0].strftime("%Y-%m-%d")
+        assert got == want and pd.isna(how.iloc[0]) == (want is None)
+
+
+def test_a_tracker_cleaned_keeps_operator_blocker_words_responsible_and_planned_date(tmp_path, city):
+    """The sheet end to end: each site under its operator (not 'unknown'), its stage from the tracker's words,
+    the blocker's own words and who is to clear it, the plan as the last day of its month or quarter, and a
+    station said on air 9月15日 / 2021年Q3 on air on the day read (noted), not quarantined."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _tracker(
+        folder / "铁塔_跟踪表.xlsx",
+        [
+            _row(1, "T1", "移动", "储备", "无", plan="2021年Q4"),
+            _row(2, "T2", "联通", "选址中", "租金谈不拢", plan="2021.12", dx=0.01, responsible="城区住建局"),
+            _row(3, "T3", "电信", "已开通", "无", actual="9月15日", dx=0.02),
+            _row(4, "T4", "移动", "已开通", "无", actual="2021年Q3", dx=0.03),
+        ],
+    )
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-T1", "CMCC-T4", "CTCC-T3", "CUCC-T2"]
+    assert st.loc["CMCC-T1", "status"] == "planned" and st.loc["CUCC-T2", "status"] == "site_selection"
+    assert st.loc["CUCC-T2", "blocker"] == "site_access" and st.loc["CUCC-T2", "blocker_detail"] == "租金谈不拢"
+    assert st.loc["CUCC-T2", "responsible"] == "城区住建局" and pd.isna(st.loc["CMCC-T1", "blocker_detail"])
+    assert st.loc["CMCC-T1", "planned_on_air_date"] == pd.Timestamp("2021-12-31")
+    assert st.loc["CUCC-T2", "planned_on_air_date"] == pd.Timestamp("2021-12-31")
+    assert st.loc["CTCC-T3", "on_air_date"] == pd.Timestamp("2021-09-15") and st.loc["CTCC-T3", "is_on_air"]
+    assert "the year 2021 (not written)" in st.loc["CTCC-T3", "notes"]
+    assert st.loc["CMCC-T4", "on_air_date"] == pd.Timestamp("2021-09-30")
+    assert result.summary["rows_quarantined"] == 0
+
+
+def test_a_station_table_written_before_the_tracker_columns_still_reads(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动.csv").write_text(f"站址编码,经度,纬度,运营商,开通日期\nA1,{LON},{LAT},移动,2021-01-05\n")
+    stations = clean_stations([folder], city, as_of="2021-10-15").stations
+    old = tmp_path / "old.parquet"
+    write_stations(stations.drop(columns=["blocker_detail", "responsible", "planned_on_air_date"]), old)
+    back = read_stations(old)
+    assert back["responsible"].isna().all() and back["planned_on_air_date"].isna().all()
+    assert back["station_id"].tolist() == ["CMCC-A1"]
