@@ -204,3 +204,58 @@ def test_a_station_table_written_before_the_tracker_columns_still_reads(tmp_path
     back = read_stations(old)
     assert back["responsible"].isna().all() and back["planned_on_air_date"].isna().all()
     assert back["station_id"].tolist() == ["CMCC-A1"]
+
+
+def _weekly(path, sheets: dict[str, list[tuple]], title: str = "5G站址跟踪表") -> None:
+    """A workbook of one-row-header tracker sheets (sheet name -> rows of code, operator, status, blocker)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        ws.append([title])
+        ws.append(["站址名称", "规划站址编码", "需求方", "经度", "纬度", "建设状态", "实际开通时间", "卡点问题"])
+        for k, (code, operator, status, blocker, on_air) in enumerate(rows):
+            ws.append([f"{code}站", code, operator, LON + 0.01 * k, LAT, status, on_air, blocker])
+    wb.save(path)
+
+
+WEEK_OLD = [("U1", "移动", "选址中", "物业不同意进场", None), ("U2", "联通", "在建", "电力引入难", None)]
+WEEK_NEW = [("U1", "移动", "在建", "无", None), ("U2", "联通", "已开通", "无", "2021-10-12")]
+
+
+@pytest.mark.parametrize("names", [("跟踪表_第40周", "跟踪表_第41周"), ("跟踪表_10月8日", "跟踪表_10月15日")])
+def test_the_newer_weekly_file_wins_stage_blocker_and_dates_whatever_the_name_order(tmp_path, city, names):
+    """Two weekly files of the same sites, dated by their names (a week, a day without its year): the newer
+    week's stage and dates stand, its 无 clears the older week's blocker, and the update is noted."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / f"{names[0]}.xlsx", {"跟踪": WEEK_OLD})
+    _weekly(folder / f"{names[1]}.xlsx", {"跟踪": WEEK_NEW})
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction" and pd.isna(st.loc["CMCC-U1", "blocker"])
+    assert "said stage site_selection, blocker site_access" in st.loc["CMCC-U1", "notes"]
+    assert st.loc["CUCC-U2", "is_on_air"] and st.loc["CUCC-U2", "on_air_date"] == pd.Timestamp("2021-10-12")
+    assert len(result.summary["notes"]["tables_dated"]) == 2
+
+
+def test_the_newer_monthly_sheet_of_one_workbook_wins(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(
+        folder / "跟踪表_2021.xlsx", {"2021年9月": WEEK_OLD[:1], "2021年10月": [("U1", "移动", "在建", "无", None)]}
+    )
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction" and pd.isna(st.loc["CMCC-U1", "blocker"])
+
+
+def test_undated_tables_keep_the_rule_of_old(tmp_path, city):
+    """Tables that name no day: the most complete record first, then file order (and nothing said of dates)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / "跟踪表_甲.xlsx", {"跟踪": WEEK_OLD[:1]})
+    _weekly(folder / "跟踪表_乙.xlsx", {"跟踪": WEEK_NEW[:1]})
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction"  # (乙 sorts first: file order)
+    assert "tables_dated" not in result.summary["notes"]

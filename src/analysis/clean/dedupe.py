@@ -155,10 +155,14 @@ def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray)
     `conflict` quarantine detail.
     """
     alive = rec.index[rec["reason"].isna()]
-    # Priority: the most complete record represents the station; ties go to file order.
+    # Priority: the most complete record represents the station (the newest where tables of several days were
+    # read); ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
     at = rec.index.get_indexer(alive)
-    order = np.lexsort((np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]))
+    keys = [np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]]
+    if "table_day" in rec:  # (tables of several days: the newest record of a site first, `clean._date_tables`)
+        keys.append(-rec["table_day"].to_numpy()[at])
+    order = np.lexsort(tuple(keys))
     idx, at = alive[order], at[order]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
     where = _positions_in(out.index)  # (labels looked up by position, not by a hash table of every row)

@@ -1144,3 +1144,61 @@ def blocker_details(values: pd.Series) -> pd.Series:
     """The blocker as written where it says more than its category (租金谈不拢, 居民投诉辐射 — the task force
     shows the words); None where it names none, or only its category (选址, 电源问题, 进场受阻)."""
     return _map_uniques(values, _blocker_detail)
+
+
+#: The day a table is of, as a tracker's file name, sheet name or title says it: a day (2021-10-15, 2021年10月15日,
+#: 20211015), a day without its year (10月15日), a week (第41周, week 41), a month (2021年10月, 2021-10).
+_TABLE_DAY = re.compile(  # (one separator throughout: 2021年3-4月 is a span of months, not 4 March)
+    r"(?<!\d)(?P<y>20\d{2})\s*(?:年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})(?!\d)\s*[日号]?"
+    r"|(?P<s>[\-/._])(?P<m2>\d{1,2})(?P=s)(?P<d2>\d{1,2})(?!\d))"
+)
+_TABLE_COMPACT_DAY = re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)")
+_TABLE_MONTH_DAY = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]")
+_TABLE_WEEK = re.compile(r"第\s*(?P<w>\d{1,2})\s*周|(?<![a-z])(?:week|wk)\s*(?P<w2>\d{1,2})(?!\d)", re.IGNORECASE)
+_TABLE_MONTH = re.compile(r"(?<!\d)(?P<y>20\d{2})\s*(?:年\s*(?P<m>\d{1,2})\s*月|[\-/._](?P<m2>\d{1,2})(?![\d\-/._]))")
+_TABLE_YEAR = re.compile(r"(?<!\d)(?P<y>20\d{2})\s*年")
+
+
+def _day_of(text: str, as_of: dt.date) -> tuple[int, dt.date, str] | None:
+    """How precise (0: a day … 3: a month), the day one text (a file name, sheet name or title) dates its table
+    to, and the words read."""
+    year = _TABLE_YEAR.search(text)
+    for pattern in (_TABLE_DAY, _TABLE_COMPACT_DAY):
+        for m in pattern.finditer(text):
+            month, day = (m["m"], m["d"]) if m["m"] else (m["m2"], m["d2"])
+            if found := _date_or_none(int(m["y"]), int(month), int(day)):
+                return 0, found, m.group(0)
+    if m := _TABLE_MONTH_DAY.search(text):
+        y = int(year["y"]) if year else as_of.year
+        day = _date_or_none(y, int(m["m"]), int(m["d"]))
+        if day is not None and year is None and day > as_of:  # (a year left out: the latest such day)
+            day = _date_or_none(y - 1, int(m["m"]), int(m["d"]))
+        return (1, day, m.group(0)) if day else None
+    if m := _TABLE_WEEK.search(text):
+        week, y = int(m["w"] or m["w2"]), int(year["y"]) if year else as_of.year
+        try:  # (its Monday: a week's report is of the week it ends in, at the latest)
+            day = dt.date.fromisocalendar(y, week, 1)
+        except ValueError:
+            return None
+        if year is None and day > as_of:
+            day = dt.date.fromisocalendar(y - 1, min(week, 52), 1)
+        return 2, day, m.group(0)
+    if m := _TABLE_MONTH.search(text):
+        y, month = int(m["y"]), int(m["m"] or m["m2"])
+        if 1 <= month <= 12:
+            return 3, dt.date(y, month, 1), m.group(0)
+    return None
+
+
+def date_of_table(texts: dict[str, str], as_of) -> tuple[dt.date, str] | None:
+    """The day a table is of, from the most precise of `texts` (where -> text: its sheet name, its file name,
+    its title; the first of them among equals) that names one, and what was read where ("'第41周' in the file
+    name"); None when none does. A week is its Monday, a month its first day; a day or week without its year
+    the latest one not after `as_of`."""
+    as_of = pd.Timestamp(as_of).date()
+    found = []
+    for k, (where, text) in enumerate(texts.items()):
+        day = _day_of(unicodedata.normalize("NFKC", str(text)), as_of) if text else None
+        if day:
+            found.append((day[0], k, day[1], f"{day[2]!r} in the {where}"))
+    return min(found)[2:] if found else None

@@ -1365,6 +1365,7 @@ def _clean_tables(
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
+    tables_dated = _date_tables(rec, raw, tables, as_of_ts)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1374,6 +1375,7 @@ def _clean_tables(
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
     record_key = record_keys(leaving, rows, position_key)
     dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
+    _note_updates(rec, dd)
     if cell_label is not None:
         _name_cells_of_one_station(dd, cell_label)
     del rows, position_key, code_key, record_key
@@ -1411,6 +1413,8 @@ def _clean_tables(
         "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
         # (only where a word was not understood: the summary of other inputs stays as it was)
         **({"status_words_not_understood": status_words} if status_words else {}),
+        # (only where tables of several days were read: which day each is of, and where that was read)
+        **({"tables_dated": tables_dated} if tables_dated else {}),
     }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
@@ -1494,6 +1498,61 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
     of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
     return np.asarray(of_pair, dtype=np.int8)[at]
+
+
+#: The values of a station only its newest dated record gives (an older week's are not filled in where the newer
+#: week's are blank: a blocker the newer sheet marks 无 is over, a plan it leaves out no longer stands).
+LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_air_date", "on_air_date")
+
+
+def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], as_of: pd.Timestamp) -> dict:
+    """Where the trackers read (tables of the tower company or the task force: `dedupe.sender_of_table`) are of
+    more than one day (two weekly files, a workbook of monthly sheets), each row's table day into
+    `rec["table_day"]` (days since 1970, -1 for a table that names none): the newer record of a site then heads
+    it (`dedupe.dedupe_rows`) and gives its stage, blocker and dates. Returns, per tracker, its day and where it
+    was read (an undated one said so; its records ranked as before: the most complete first, then file order);
+    {} when fewer than two days are named (nothing changes)."""
+    days, said = {}, {}
+    for t in tables:
+        # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
+        if t.kind != "operator" or sender_of_table(t.context, t.columns) != SENDER_TOWER:
+            continue
+        texts = {"sheet name": t.sheet or "", "file name": t.path.stem, "title": t.title}
+        found = parse.date_of_table(texts, as_of)
+        key = (project_relative(t.path), t.sheet)
+        days[key] = -1 if found is None else (found[0] - dt.date(1970, 1, 1)).days
+        said[t.label] = (
+            "no day named: ranked by completeness, then file order"
+            if found is None
+            else (f"{found[0].isoformat()} ({found[1]})")
+        )
+    if len({d for d in days.values() if d >= 0}) < 2:
+        return {}
+    files = pd.Categorical(raw["source_file"])
+    sheets = raw["source_sheet"].astype(object).to_numpy()
+    names = files.categories[files.codes]
+    rec["table_day"] = np.array([days.get((f, None if pd.isna(h) else h), -1) for f, h in zip(names, sheets)])
+    return dict(sorted(said.items()))
+
+
+def _note_updates(rec: pd.DataFrame, dd: pd.DataFrame) -> None:
+    """A record of a station that a newer dated record of it supersedes says so in the station's notes, with
+    what it said (its stage and blocker): a weekly update is seen, not only its result."""
+    if "table_day" not in rec:
+        return
+    day = pd.Series(rec["table_day"].to_numpy()[rec.index.get_indexer(dd.index)], index=dd.index)
+    newest = day.groupby(dd["anchor"].to_numpy()).transform("max")
+    older = (day >= 0) & (day < newest)
+    if not older.any():
+        return
+    rows = older[older].index
+    when = pd.to_datetime(day[rows], unit="D").dt.strftime("%Y-%m-%d")
+    then = pd.to_datetime(newest[rows], unit="D").dt.strftime("%Y-%m-%d")
+    blocker = rec.loc[rows, "blocker"].astype(object).where(rec.loc[rows, "blocker"].notna(), "none")
+    status = rec.loc[rows, "reported_status"].astype(object)
+    said = zip(then, when, status, blocker, strict=True)
+    text = [f"updated on {t}: the record of {w} said stage {s}, blocker {b}" for t, w, s, b in said]
+    _add_notes(rec, pd.Series(text, index=rows, dtype=object))
 
 
 def _read_gnb_id_forms(rec: pd.DataFrame, sender: np.ndarray) -> None:
@@ -1646,6 +1705,7 @@ def _operator_stations(
     several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
     history = _off_air_history(rec, member_at, member_station, len(heads))
+    newer = _superseded(rec, group_at, member_station[several])
     columns, firsts, no_dates = {}, {}, None
     for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
         values = rec.pop(c)
@@ -1657,7 +1717,10 @@ def _operator_stations(
             continue
         columns[c] = values.take(head_at).set_axis(heads)
         if several.any():
-            firsts[c] = values.take(group_at).groupby(member_station[several], sort=False).first()
+            grouped = values.take(group_at)
+            if newer is not None and c in LATEST_ONLY_COLUMNS:
+                grouped = grouped.where(~newer)  # (an older week's value is not filled in)
+            firsts[c] = grouped.groupby(member_station[several], sort=False).first()
     st = pd.DataFrame(columns, copy=False)
     del columns, values
     if several.any():
@@ -1698,6 +1761,16 @@ def _operator_stations(
     st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
     index = rec.index  # (not rec itself: the caller frees it)
     return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
+
+
+def _superseded(rec: pd.DataFrame, group_at: np.ndarray, group_station: np.ndarray) -> np.ndarray | None:
+    """Per member of a station of several records (`group_at`: row positions), True where a newer dated record
+    of its station exists (`_date_tables`); None when the tables are not dated."""
+    if "table_day" not in rec:
+        return None
+    day = rec["table_day"].to_numpy()[group_at]
+    newest = pd.Series(day).groupby(group_station).transform("max").to_numpy()
+    return (day >= 0) & (day < newest)
 
 
 def _member_sources(
