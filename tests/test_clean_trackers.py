@@ -259,3 +259,58 @@ def test_undated_tables_keep_the_rule_of_old(tmp_path, city):
     st = result.stations.set_index("station_id")
     assert st.loc["CMCC-U1", "status"] == "construction"  # (乙 sorts first: file order)
     assert "tables_dated" not in result.summary["notes"]
+
+
+def _offset(metres: float) -> tuple[float, float]:
+    from pyproj import Geod
+
+    lon, lat, _ = Geod(ellps="WGS84").fwd(LON, LAT, 45.0, metres)
+    return float(lon), float(lat)
+
+
+OPERATOR_HEADER = "站址编码,基站名称,运营商,经度,纬度,开通日期,状态"
+PLANNED_HEADER = "站址名称,规划站址编码,需求方,规划经度,规划纬度,建设状态,实际开通时间"
+
+
+@pytest.mark.parametrize("metres, stations", [(80.0, 1), (150.0, 1), (450.0, 2)])
+def test_a_tracker_row_at_its_planned_position_joins_the_operators_station_of_the_same_day(
+    tmp_path, city, metres, stations
+):
+    """已开通 at 规划经度/规划纬度 80 m or 150 m from the operator's station on air the same day is that station
+    (said, with the planned position); 450 m off it stays a station of its own."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _offset(metres)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-08-18\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert len(st) == stations and st["is_on_air"].all()
+    if stations == 1:
+        assert "(one of them at its planned position)" in st.loc["CMCC-1403001", "notes"]
+
+
+def test_a_planned_position_on_another_day_stays_a_station_of_its_own(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _offset(80.0)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-09-18\n")
+    assert len(clean_stations([folder], city, as_of="2021-10-15").stations) == 2
+
+
+@pytest.mark.parametrize("status, metres, stations", [("设备安装", 3.0, 1), ("设备安装", 40.0, 2), ("选址中", 3.0, 2)])
+def test_a_tracker_site_in_its_last_stages_at_the_operators_mast_is_that_station(
+    tmp_path, city, status, metres, stations
+):
+    """The tracker still lists the site 设备安装 while its operator reports it on air from the same mast (3 m):
+    one station on air, the lag noted; 40 m off, or a site still in selection, is a new site by the mast."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-12,已开通\n")
+    x, y = _offset(metres)
+    header = PLANNED_HEADER.replace("规划经度,规划纬度", "经度,纬度")
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,移动,{x},{y},{status},\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert len(st) == stations and st.loc["CMCC-1403001", "is_on_air"]
+    if stations == 1:
+        assert "a report lagging" in st.loc["CMCC-1403001", "notes"]

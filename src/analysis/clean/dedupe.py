@@ -503,6 +503,17 @@ def rows_of_later_senders(sender: np.ndarray) -> np.ndarray:
 #: stations, not one (the operator's 2020 macro and a tower company's 2021 pole-mounted small cell 40 m away):
 #: one station's dates in two senders' reports differ by days or weeks (a tenancy handed over, a report lag).
 OTHER_SENDER_MAX_DATE_GAP_DAYS = 183
+#: A record whose position is the planned one (规划经度/规划纬度: no actual position given) is one station with
+#: another sender's record of its operator up to this far when both went on air on the same day: a mast is
+#: built where the site could be got, often a few hundred metres from where it was planned; the same operator
+#: and the same day keep it conservative (two stations of one operator on air the same day 300 m apart, one
+#: only planned there, are rare).
+PLANNED_POSITION_RADIUS_M = 300.0
+#: A site a tracker still lists in construction or waiting for power, this close to its operator's station on
+#: air (another sender's record), is that station: one mast (GPS error is a few metres), the tracker lagging the
+#: operator's report. A new site planned by an old mast stands farther off, or earlier in its stages.
+SAME_MAST_RADIUS_M = 15.0
+_LATE_STAGES = ("construction", "power_hookup")
 
 
 def merge_across_senders(
@@ -554,7 +565,9 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = rec["on_air_date"].to_numpy()[at]
-    pipeline = _in_pipeline(rec, at)
+    pipeline, late = _in_pipeline(rec, at), _in_late_stage(rec, at)
+    planned = rec["planned_position"].to_numpy()[at] if "planned_position" in rec else np.zeros(len(at), bool)
+    reach = PLANNED_POSITION_RADIUS_M if planned.any() else DUPLICATE_RADIUS_M
     xyz = metric_xyz(lon, lat)
     taken = np.zeros(len(heads), dtype=bool)  # merged into another sender's record
     rows, anchors, refused = [], [], []
@@ -566,18 +579,20 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             todo = np.flatnonzero(of_op & (head_sender == kind))
             if not len(pool):
                 continue
-            near = cKDTree(xyz[todo]).sparse_distance_matrix(
-                cKDTree(xyz[pool]), DUPLICATE_RADIUS_M, output_type="ndarray"
-            )
+            near = cKDTree(xyz[todo]).sparse_distance_matrix(cKDTree(xyz[pool]), reach, output_type="ndarray")
             i, j = todo[near["i"]], pool[near["j"]]
             dist = distance_m(lon[i], lat[i], lon[j], lat[j])
-            keep = dist <= DUPLICATE_RADIUS_M
+            # (farther than the duplicate radius only from a planned position, to a station on air the same day)
+            same_day = ~np.isnat(dates[i]) & (dates[i] == dates[j])
+            keep = (dist <= DUPLICATE_RADIUS_M) | ((planned[i] | planned[j]) & same_day & (dist <= reach))
             i, j, dist = i[keep], j[keep], dist[keep]
             # two on-air dates far apart are two stations (a new small cell by an old mast), not one; so are a
             # site still in the pipeline and a station on air (a new site planned by an old mast: merged, its
-            # stages came after the on-air date and the pipeline lost it)
+            # stages came after the on-air date and the pipeline lost it), unless the site is in its last stages
+            # at the station's mast (`SAME_MAST_RADIUS_M`: the tracker lags)
             dated_apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
             one_in_pipeline = (pipeline[i] & ~np.isnat(dates[j])) | (pipeline[j] & ~np.isnat(dates[i]))
+            one_in_pipeline &= ~((late[i] | late[j]) & (dist <= SAME_MAST_RADIUS_M))
             apart = dated_apart | one_in_pipeline
             refused += _refused_nearest(set(i[apart].tolist()) - set(i[~apart].tolist()), i, j, dist, dated_apart)
             i, j, dist = i[~apart], j[~apart], dist[~apart]
@@ -619,6 +634,14 @@ def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
     return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
 
 
+def _in_late_stage(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """Per row `at` of `rec`: a site in construction or waiting for power, without an on-air date."""
+    if "reported_status" not in rec:
+        return np.zeros(len(at), dtype=bool)
+    status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
+    return np.isnat(rec["on_air_date"].to_numpy()[at]) & status.isin(_LATE_STAGES).to_numpy()
+
+
 def _describe_pairs(
     rec: pd.DataFrame, heads: pd.Index, head_sender: np.ndarray, pairs: pd.DataFrame, refused: list
 ) -> tuple[pd.Series, pd.Series]:
@@ -640,6 +663,10 @@ def _describe_pairs(
     for row, anchor in zip(pairs["row"], pairs["anchor"], strict=True):
         when = "the same on-air date" if dates[row] == dates[anchor] else f"on-air {dates[row]} and {dates[anchor]}"
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
+        if gap(row, anchor) > DUPLICATE_RADIUS_M:
+            text += " (one of them at its planned position)"
+        elif "none" in (dates[row], dates[anchor]) and dates[row] != dates[anchor]:
+            text += " (one still listed in construction or waiting for power at the other's mast: a report lagging)"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
     for row, other, metres, reason in refused:

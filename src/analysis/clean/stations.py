@@ -886,6 +886,8 @@ def _parse_operator_rows(
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
     notes = _append_note(notes, pos["planned"], "position is the planned one (no actual position given); ")
+    if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
+        rec["planned_position"] = pos["planned"].to_numpy(dtype=bool)
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
@@ -1543,6 +1545,22 @@ def _note_updates(rec: pd.DataFrame, dd: pd.DataFrame) -> None:
     day = pd.Series(rec["table_day"].to_numpy()[rec.index.get_indexer(dd.index)], index=dd.index)
     newest = day.groupby(dd["anchor"].to_numpy()).transform("max")
     older = (day >= 0) & (day < newest)
+    if not older.any():
+        return
+    # (only where the newest record says otherwise: a week that repeats the last one is no update)
+    at = rec.index.get_indexer(dd.index)
+    said = pd.DataFrame(
+        {
+            "anchor": dd["anchor"].to_numpy(),
+            "stage": rec["reported_status"].to_numpy(dtype=object)[at],
+            "blocker": pd.Series(rec["blocker"].to_numpy(dtype=object)[at]).fillna("none").to_numpy(),
+        },
+        index=dd.index,
+    )
+    latest = said[(day == newest).to_numpy()].drop_duplicates("anchor").set_index("anchor")
+    then_said = latest.reindex(said["anchor"]).set_axis(said.index)
+    changed = (said["stage"] != then_said["stage"]) | (said["blocker"] != then_said["blocker"])
+    older &= changed
     if not older.any():
         return
     rows = older[older].index
