@@ -314,3 +314,25 @@ def test_a_tracker_site_in_its_last_stages_at_the_operators_mast_is_that_station
     assert len(st) == stations and st.loc["CMCC-1403001", "is_on_air"]
     if stations == 1:
         assert "a report lagging" in st.loc["CMCC-1403001", "notes"]
+
+
+@pytest.mark.parametrize(
+    "operators, on_air, joined",
+    [(["移动"], "2021-08-12", True), (["移动", "联通"], "2021-08-12", False), (["移动"], "2021-09-01", False)],
+)
+def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_same_day(
+    tmp_path, city, operators, on_air, joined
+):
+    """A tracker row that names no operator, 5 m from the one operator's station on air the same day, is that
+    station (its operator CMCC); two operators' stations there (a shared tower), or another day, leave it
+    apart (operator unknown)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [f"140300{k},甲{k},{op},{LON},{LAT},2021-08-12,已开通" for k, op in enumerate(operators)]
+    (folder / "运营商5G.csv").write_text("\n".join([OPERATOR_HEADER, *lines]) + "\n")
+    x, y = _offset(5.0)
+    header = "站址名称,铁塔站址编码,经度,纬度,建设状态,实际开通时间"
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,{x},{y},已开通,{on_air}\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations
+    assert (len(st) == len(operators)) == joined
+    assert ("unknown" in set(st["operator"])) != joined

@@ -607,6 +607,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
                     anchors.append(j[k])
             taken[list(used_row)] = True
             refused += _refused_nearest(set(i.tolist()) - used_row, i, j, dist, None)
+    unknown_rows, unknown_anchors = _pair_unknown_operators(operator, head_sender, dates, xyz, taken, anchors)
+    rows, anchors = rows + unknown_rows, anchors + unknown_anchors
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
     return pairs, refused
 
@@ -632,6 +634,32 @@ def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
     status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
     undated = np.isnat(rec["on_air_date"].to_numpy()[at])
     return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
+
+
+def _pair_unknown_operators(
+    operator: np.ndarray, head_sender: np.ndarray, dates: np.ndarray, xyz: np.ndarray, taken: np.ndarray, used: list
+) -> tuple[list, list]:
+    """The pairs (positions: row, anchor) of a record that names no operator (a tracker without its 需求方) and
+    the one record of a known operator, of an earlier sender, within DUPLICATE_RADIUS_M that went on air the
+    same day: that station (its operator the known one's). Two such candidates (a shared tower of two
+    operators on air the same day), or none on air, leave it a station of its own: a site of the pipeline at a
+    shared tower is as likely another tenant's, and a stage in common proves nothing."""
+    unknown = np.flatnonzero((operator == "unknown") & (head_sender > head_sender.min()) & ~np.isnat(dates))
+    known = np.flatnonzero((operator != "unknown") & ~np.isnat(dates) & ~np.isin(np.arange(len(operator)), used))
+    if not len(unknown) or not len(known):
+        return [], []
+    near = cKDTree(xyz[unknown]).sparse_distance_matrix(cKDTree(xyz[known]), DUPLICATE_RADIUS_M, output_type="ndarray")
+    i, j = unknown[near["i"]], known[near["j"]]
+    ok = (dates[i] == dates[j]) & (head_sender[j] < head_sender[i]) & ~taken[i]
+    i, j = i[ok], j[ok]
+    one = np.isin(i, np.unique(i)[np.unique(i, return_counts=True)[1] == 1]) & ~_is_shared_anchor(j)
+    return i[one].tolist(), j[one].tolist()
+
+
+def _is_shared_anchor(anchor: np.ndarray) -> np.ndarray:
+    """True for an anchor that two records would join (each joins one record of another sender at most)."""
+    values, counts = np.unique(anchor, return_counts=True)
+    return np.isin(anchor, values[counts > 1])
 
 
 def _in_late_stage(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
