@@ -336,3 +336,13 @@ def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_sam
     st = clean_stations([folder], city, as_of="2021-10-15").stations
     assert (len(st) == len(operators)) == joined
     assert ("unknown" in set(st["operator"])) != joined
+
+
+def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = "站址名称,规划站址编码,需求方,经度,纬度,建设状态,计划开通时间,卡点问题"
+    for week, status in (("第40周", "选址中"), ("第41周", "在建")):
+        (folder / f"铁塔跟踪表_{week}.csv").write_text(f"{header}\n甲,U1,移动,{LON},{LAT},{status},2021年Q4,无\n")
+    notes = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id").loc["CMCC-U1", "notes"]
+    assert notes.count("planned on-air date 2021年Q4 read as 2021-12-31") == 1 and "updated on" in notes

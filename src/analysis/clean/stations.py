@@ -189,10 +189,12 @@ def _join_groups(keys: np.ndarray, values: pd.Series, sep: str, dtype) -> pd.Ser
 
 
 def _join_unique_sorted(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Series:
-    """Per key, its distinct non-missing values sorted and joined; None where it has none."""
+    """Per key, its distinct non-missing values sorted and joined, a part (between `sep`s) said by two values
+    said once (two weeks' records of a site both noting how its plan was read); None where it has none."""
     frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.to_numpy(dtype=object)}).dropna(subset=["v"])
     frame = frame.drop_duplicates().sort_values("v", kind="stable")
-    out = _join_in_order(frame["k"], frame["v"], sep)
+    parts = frame.assign(v=frame["v"].str.split(sep)).explode("v").drop_duplicates()
+    out = _join_in_order(parts["k"], parts["v"], sep)
     return out.reindex(pd.unique(keys.to_numpy()))
 
 
