@@ -1071,15 +1071,18 @@ _CN_QUARTER = {"1": 1, "2": 2, "3": 3, "4": 4, "一": 1, "二": 2, "三": 3, "�
 _PERIOD_QUARTER = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:q|第)?(?P<q>[1-4一二三四])(?:季度|季)?$")
 _PERIOD_MONTH = re.compile(r"^(?:(?P<y>(?:19|20)\d{2})[年.\-/])?(?P<m>\d{1,2})月?(?P<end>底|末|下旬)?$")
 _PERIOD_DAY = re.compile(r"^(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$")
+_PERIOD_YEAR_END = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:底|末|年底|年末|上半年|下半年)$")
 
 
 def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool) -> tuple | None:
     """(date, how it was read) for one period text, None when it is none of `_PERIOD_*`'s forms."""
     t = re.sub(r"\s+", "", text.lower())
     year = None
-    if m := _PERIOD_QUARTER.match(t):
-        if not (t[4:5] in ("年", "q", "第") or "季" in t):  # (2021.3 is a month, never a quarter)
-            return None
+    if m := _PERIOD_YEAR_END.match(t):  # (the end of a year or of its half)
+        month = 6 if t.endswith("上半年") else 12
+        return dt.date(int(m["y"]), month, 30 if month == 6 else 31), "the last day of the year or its half"
+    # (2021.3 and 2021年3 are months, never quarters)
+    if (m := _PERIOD_QUARTER.match(t)) and ("q" in t or "第" in t or "季" in t):
         year, month = int(m["y"]), 3 * _CN_QUARTER[m["q"]]
         day, how = calendar.monthrange(year, month)[1], "the quarter's last day"
     elif (m := _PERIOD_MONTH.match(t)) and 1 <= int(m["m"]) <= 12 and (m["y"] or "月" in t):
