@@ -1376,7 +1376,6 @@ def _clean_tables(
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
     record_key = record_keys(leaving, rows, position_key)
     dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
-    _note_updates(rec, dd)
     if cell_label is not None:
         _name_cells_of_one_station(dd, cell_label)
     del rows, position_key, code_key, record_key
@@ -1603,7 +1602,8 @@ def _dedupe_operator_rows(
 ) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
     """De-duplicate the usable rows (keys: `dedupe.dedupe_keys`); a row whose code sits > 50 m from its
     code's kept record is quarantined in `rec` as a conflict; then the kept records of different senders
-    (`sender`) that are one station (`dedupe.merge_across_senders`, its details and notes put in `rec`).
+    (`sender`) that are one station (`dedupe.merge_across_senders`, its details and notes put in `rec`; and
+    the notes of records a newer week's supersedes, `_note_updates`).
     Returns the merges, each conflict's anchor and the kept rows."""
     dd = dedupe_rows(rec, record_key, code_key)
     conflict = dd["conflict"].notna()
@@ -1618,6 +1618,7 @@ def _dedupe_operator_rows(
         # a conflict with a record now merged into another sender's names the station it joined
         conflict_anchor = conflict_anchor.map(dd["anchor"]).fillna(conflict_anchor).astype(conflict_anchor.dtype)
     _add_notes(rec, notes)
+    _note_updates(rec, dd)
     return dd, conflict_anchor, heads
 
 
@@ -1695,21 +1696,24 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
 
 
+#: The values of a station taken from its first record that gives each (see LATEST_ONLY_COLUMNS).
+_VALUE_COLUMNS = (
+    "site_code",
+    "name",
+    "band",
+    "blocker",
+    *STAGE_DATE_COLUMNS.values(),
+    "off_air_date",
+    *TRACKER_COLUMNS,
+)
+
+
 def _operator_stations(
     raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
     position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
-    value_cols = [
-        "site_code",
-        "name",
-        "band",
-        "blocker",
-        *STAGE_DATE_COLUMNS.values(),
-        "off_air_date",
-        *TRACKER_COLUMNS,
-    ]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1723,10 +1727,9 @@ def _operator_stations(
     group_at, group_head = member_at[several], member_head[several]
     history = _off_air_history(rec, member_at, member_station, len(heads))
     newer = _superseded(rec, group_at, member_station[several])
+    latest_only = LATEST_ONLY_COLUMNS if newer is not None else ()
     columns, firsts, no_dates = {}, {}, None
-    for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
-        if c not in rec:  # (a tracker's column no file gave)
-            continue
+    for c in (c for c in _VALUE_COLUMNS if c in rec):  # one at a time, out of rec (a tracker's may be absent)
         values = rec.pop(c)
         if values.dtype.kind == "M" and values.isna().all():
             # a stage the file lacks (five of six in a national file): one column of NaT for all of them
@@ -1735,10 +1738,8 @@ def _operator_stations(
             columns[c] = no_dates
             continue
         columns[c] = values.take(head_at).set_axis(heads)
-        if several.any():
-            grouped = values.take(group_at)
-            if newer is not None and c in LATEST_ONLY_COLUMNS:
-                grouped = grouped.where(~newer)  # (an older week's value is not filled in)
+        if several.any():  # (an older week's value of a latest-only column is not filled in)
+            grouped = values.take(group_at).where(~newer) if c in latest_only else values.take(group_at)
             firsts[c] = grouped.groupby(member_station[several], sort=False).first()
     st = pd.DataFrame(columns, copy=False)
     del columns, values
