@@ -100,7 +100,7 @@ def test_a_two_row_header_without_merges_reads_the_upper_cell_over_a_blank_one(t
             (h, "blocker")
             for h in ("进场受阻原因", "受阻原因", "存在问题及需协调事项", "协调事项", "问题描述", "困难问题")
         ),
-        *((h, "responsible") for h in ("协调责任单位", "责任单位", "责任部门")),
+        *((h, "responsible") for h in ("协调责任单位", "责任单位", "责任部门", "责任人")),
         *((h, "status") for h in ("当前进度", "进度", "建设进度")),
         *((h, "planned_on_air_date") for h in ("计划开通时间", "预计开通时间", "计划完成时间", "开通日期(计划)")),
         ("实际开通时间", "on_air_date"),
@@ -124,6 +124,8 @@ def test_tracker_headers(header, field):
         ("设备安装", "construction"),
         ("设备已安装", "power_hookup"),
         ("设备安装完成", "power_hookup"),
+        ("已交付", "construction"),
+        ("已通电", "power_hookup"),
         ("已开通", "on_air"),
     ],
 )
@@ -132,18 +134,14 @@ def test_a_tower_companys_status_words(word, stage):
 
 
 def test_blocker_words_classified_and_their_own_words_kept_where_they_say_more():
-    words = pd.Series(["租金谈不拢", "居民投诉辐射", "业主要求拆除", "选址难", "电源接入", "审批慢", "无"])
-    assert parse.parse_blockers(words).tolist()[:6] == ["site_access"] * 3 + ["site_selection", "power_hookup", "other"]
+    words = pd.Series(
+        ["租金谈不拢", "居民投诉辐射", "业主要求拆除", "选址难", "电源接入", "审批慢", "无", "村民索要赔偿"]
+    )
+    kinds = ["site_access"] * 3 + ["site_selection", "power_hookup", "other", None, "site_access"]
+    assert parse.parse_blockers(words).where(lambda b: b.notna(), None).tolist() == kinds
     detail = parse.blocker_details(words)
-    assert detail.where(detail.notna(), None).tolist() == [
-        "租金谈不拢",
-        "居民投诉辐射",
-        "业主要求拆除",
-        None,
-        None,
-        "审批慢",
-        None,
-    ]
+    kept = ["租金谈不拢", "居民投诉辐射", "业主要求拆除", None, None, "审批慢", None, "村民索要赔偿"]
+    assert detail.where(detail.notna(), None).tolist() == kept
 
 
 @pytest.mark.parametrize(

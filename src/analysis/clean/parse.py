@@ -835,10 +835,15 @@ _STATUS_RULES = (
             "inservice",
         ),
     ),
-    ("power_hookup", ("电源接入", "引电", "电源", "power")),
+    # 通电 / 送电: power on, commissioning still to come (the last stage)
+    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "power")),
     # a tower company's words: 土建 (civil works: foundation, mast) then 设备安装 (the operator's equipment) are
     # both construction; civil works finished (土建完工) still wait for the equipment
-    ("construction", ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "construction", "building", "install")),
+    # (交付: the tower handed to its tenant, whose equipment is still to go up)
+    (
+        "construction",
+        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "construction", "building", "install"),
+    ),
     # 谈点: negotiating the site with its owner, the step of site access; 已获取 / 已签约: the site obtained
     # (lease signed), construction not begun: a site stays in a stage until the next one's work starts
     ("site_access", ("进场", "入场", "谈点", "谈站", "洽谈", "获取", "签约", "租赁", "access", "acquired")),
@@ -982,6 +987,8 @@ _BLOCKER_RULES = (
             "辐射",
             "扰民",
             "阻工",
+            "赔偿",
+            "补偿",
             "access",
             "lease",
             "complain",

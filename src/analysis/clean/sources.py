@@ -233,6 +233,8 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "牵头部门",
         "协调单位",
         "责任主体",
+        "责任人",
+        "协调责任人",
         "responsible",
         "responsible_party",
         "responsible_unit",
