@@ -1528,10 +1528,13 @@ def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], a
         )
     if len({d for d in days.values() if d >= 0}) < 2:
         return {}
+    # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
     files = pd.Categorical(raw["source_file"])
-    sheets = raw["source_sheet"].astype(object).to_numpy()
-    names = files.categories[files.codes]
-    rec["table_day"] = np.array([days.get((f, None if pd.isna(h) else h), -1) for f, h in zip(names, sheets)])
+    sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
+    width, names = len(sheet_names) + 1, [None, *sheet_names]
+    pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
+    of_pair = [days.get((files.categories[p // width], names[p % width]), -1) for p in pairs]
+    rec["table_day"] = np.asarray(of_pair, dtype=np.int64)[at]
     return dict(sorted(said.items()))
 
 
