@@ -1510,8 +1510,8 @@ def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], a
     more than one day (two weekly files, a workbook of monthly sheets), each row's table day into
     `rec["table_day"]` (days since 1970, -1 for a table that names none): the newer record of a site then heads
     it (`dedupe.dedupe_rows`) and gives its stage, blocker and dates. Returns, per tracker, its day and where it
-    was read (an undated one said so; its records ranked as before: the most complete first, then file order);
-    {} when fewer than two days are named (nothing changes)."""
+    was read (an undated one said so; its records ranked as before: the most complete first, then file order),
+    nothing else changing when fewer than two days are named; {} for a single tracker."""
     days, said = {}, {}
     for t in tables:
         # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
@@ -1527,7 +1527,10 @@ def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], a
             else (f"{found[0].isoformat()} ({found[1]})")
         )
     if len({d for d in days.values() if d >= 0}) < 2:
-        return {}
+        if len(said) < 2:  # (one tracker: nothing to say)
+            return {}
+        # (several trackers not told apart by their days: the rule of old, said)
+        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
     # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
     files = pd.Categorical(raw["source_file"])
     sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
