@@ -312,11 +312,19 @@ def test_empty_cells_of_a_plain_csv_are_missing_and_other_texts_kept(tmp_path):
                 "纬度(规划)",
                 "开通日期(计划)",
             ],
-            {0: "site_code", 1: "name", 2: "operator", 3: "district", 4: "planned_lon", 5: "planned_lat"},
+            {
+                0: "site_code",
+                1: "name",
+                2: "operator",
+                3: "district",
+                4: "planned_lon",
+                5: "planned_lat",
+                6: "planned_on_air_date",
+            },
         ),
-        (  # a planned on-air date is no on-air date; an actual one is, as is a status qualified actual
+        (  # a planned on-air date is no on-air date (it is the planned one); an actual one is, as is a status
             ["站号", "经度", "纬度", "开通日期(计划)", "开通日期(实际)", "状态(实际)"],
-            {0: "site_code", 1: "lon", 2: "lat", 4: "on_air_date", 5: "status"},
+            {0: "site_code", 1: "lon", 2: "lat", 3: "planned_on_air_date", 4: "on_air_date", 5: "status"},
         ),
         (  # a cell-level export: the station's name, each cell's name read as the cell label
             ["小区名称", "所属基站名称", "经度", "纬度", "方位角", "开通日期"],

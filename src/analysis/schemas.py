@@ -47,6 +47,10 @@ def stations_schema():
             "is_on_air": pa.Column(bool),
             **{col: date_col for col in STAGE_DATE_COLUMNS.values()},
             "off_air_date": date_col,
+            # what a task force's tracker adds (nullable: an operator's report says none of it)
+            "blocker_detail": pa.Column(str, nullable=True),
+            "responsible": pa.Column(str, nullable=True),
+            "planned_on_air_date": date_col,
             "source_file": text_col,
             "source_sheet": pa.Column(str, nullable=True),
             "source_row": pa.Column(int, pa.Check.ge(1)),
@@ -104,6 +108,12 @@ STATION_DTYPES = {
     # the day a station went off air (退网, 拆除): reported, else the report's as-of date (it was off air by
     # then); NaT for every station not taken off air. A station is on air from on_air_date until it.
     "off_air_date": "datetime64[ns]",
+    # a tracker's blocker in its own words where they say more than the category (租金谈不拢), None elsewhere
+    "blocker_detail": "str",
+    # who is to clear the blocker (协调责任单位, 责任单位: a bureau, the power company), as written
+    "responsible": "str",
+    # the day the site is to go on air (计划开通时间; a month or quarter as its last day), NaT where none is given
+    "planned_on_air_date": "datetime64[ns]",
     "source_file": "str",
     "source_sheet": "str",
     "source_row": "int64",
@@ -115,6 +125,8 @@ STATION_DTYPES = {
     "notes": "str",
 }
 STATION_COLUMNS = tuple(STATION_DTYPES)
+#: The columns a task force's tracker adds: a station table written before them lacks them (read as missing).
+TRACKER_COLUMNS = ("blocker_detail", "responsible", "planned_on_air_date")
 
 
 def on_air_at(stations: pd.DataFrame, date) -> pd.Series:

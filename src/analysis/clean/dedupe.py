@@ -155,10 +155,14 @@ def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray)
     `conflict` quarantine detail.
     """
     alive = rec.index[rec["reason"].isna()]
-    # Priority: the most complete record represents the station; ties go to file order.
+    # Priority: the most complete record represents the station (the newest where tables of several days were
+    # read); ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
     at = rec.index.get_indexer(alive)
-    order = np.lexsort((np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]))
+    keys = [np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]]
+    if "table_day" in rec:  # (tables of several days: the newest record of a site first, `clean._date_tables`)
+        keys.append(-rec["table_day"].to_numpy()[at])
+    order = np.lexsort(tuple(keys))
     idx, at = alive[order], at[order]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
     where = _positions_in(out.index)  # (labels looked up by position, not by a hash table of every row)
@@ -499,6 +503,17 @@ def rows_of_later_senders(sender: np.ndarray) -> np.ndarray:
 #: stations, not one (the operator's 2020 macro and a tower company's 2021 pole-mounted small cell 40 m away):
 #: one station's dates in two senders' reports differ by days or weeks (a tenancy handed over, a report lag).
 OTHER_SENDER_MAX_DATE_GAP_DAYS = 183
+#: A record whose position is the planned one (规划经度/规划纬度: no actual position given) is one station with
+#: another sender's record of its operator up to this far when both went on air on the same day: a mast is
+#: built where the site could be got, often a few hundred metres from where it was planned; the same operator
+#: and the same day keep it conservative (two stations of one operator on air the same day 300 m apart, one
+#: only planned there, are rare).
+PLANNED_POSITION_RADIUS_M = 300.0
+#: A site a tracker still lists in construction or waiting for power, this close to its operator's station on
+#: air (another sender's record), is that station: one mast (GPS error is a few metres), the tracker lagging the
+#: operator's report. A new site planned by an old mast stands farther off, or earlier in its stages.
+SAME_MAST_RADIUS_M = 15.0
+_LATE_STAGES = ("construction", "power_hookup")
 
 
 def merge_across_senders(
@@ -550,7 +565,9 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = rec["on_air_date"].to_numpy()[at]
-    pipeline = _in_pipeline(rec, at)
+    pipeline, late = _in_pipeline(rec, at), _in_late_stage(rec, at)
+    planned = rec["planned_position"].to_numpy()[at] if "planned_position" in rec else np.zeros(len(at), bool)
+    reach = PLANNED_POSITION_RADIUS_M if planned.any() else DUPLICATE_RADIUS_M
     xyz = metric_xyz(lon, lat)
     taken = np.zeros(len(heads), dtype=bool)  # merged into another sender's record
     rows, anchors, refused = [], [], []
@@ -562,18 +579,20 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             todo = np.flatnonzero(of_op & (head_sender == kind))
             if not len(pool):
                 continue
-            near = cKDTree(xyz[todo]).sparse_distance_matrix(
-                cKDTree(xyz[pool]), DUPLICATE_RADIUS_M, output_type="ndarray"
-            )
+            near = cKDTree(xyz[todo]).sparse_distance_matrix(cKDTree(xyz[pool]), reach, output_type="ndarray")
             i, j = todo[near["i"]], pool[near["j"]]
             dist = distance_m(lon[i], lat[i], lon[j], lat[j])
-            keep = dist <= DUPLICATE_RADIUS_M
+            # (farther than the duplicate radius only from a planned position, to a station on air the same day)
+            same_day = ~np.isnat(dates[i]) & (dates[i] == dates[j])
+            keep = (dist <= DUPLICATE_RADIUS_M) | ((planned[i] | planned[j]) & same_day & (dist <= reach))
             i, j, dist = i[keep], j[keep], dist[keep]
             # two on-air dates far apart are two stations (a new small cell by an old mast), not one; so are a
             # site still in the pipeline and a station on air (a new site planned by an old mast: merged, its
-            # stages came after the on-air date and the pipeline lost it)
+            # stages came after the on-air date and the pipeline lost it), unless the site is in its last stages
+            # at the station's mast (`SAME_MAST_RADIUS_M`: the tracker lags)
             dated_apart = np.abs(dates[i] - dates[j]) > np.timedelta64(OTHER_SENDER_MAX_DATE_GAP_DAYS, "D")
             one_in_pipeline = (pipeline[i] & ~np.isnat(dates[j])) | (pipeline[j] & ~np.isnat(dates[i]))
+            one_in_pipeline &= ~((late[i] | late[j]) & (dist <= SAME_MAST_RADIUS_M))
             apart = dated_apart | one_in_pipeline
             refused += _refused_nearest(set(i[apart].tolist()) - set(i[~apart].tolist()), i, j, dist, dated_apart)
             i, j, dist = i[~apart], j[~apart], dist[~apart]
@@ -588,6 +607,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
                     anchors.append(j[k])
             taken[list(used_row)] = True
             refused += _refused_nearest(set(i.tolist()) - used_row, i, j, dist, None)
+    unknown_rows, unknown_anchors = _pair_unknown_operators(operator, head_sender, dates, xyz, taken, anchors)
+    rows, anchors = rows + unknown_rows, anchors + unknown_anchors
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
     return pairs, refused
 
@@ -615,6 +636,40 @@ def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
     return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
 
 
+def _pair_unknown_operators(
+    operator: np.ndarray, head_sender: np.ndarray, dates: np.ndarray, xyz: np.ndarray, taken: np.ndarray, used: list
+) -> tuple[list, list]:
+    """The pairs (positions: row, anchor) of a record that names no operator (a tracker without its 需求方) and
+    the one record of a known operator, of an earlier sender, within DUPLICATE_RADIUS_M that went on air the
+    same day: that station (its operator the known one's). Two such candidates (a shared tower of two
+    operators on air the same day), or none on air, leave it a station of its own: a site of the pipeline at a
+    shared tower is as likely another tenant's, and a stage in common proves nothing."""
+    unknown = np.flatnonzero((operator == "unknown") & (head_sender > head_sender.min()) & ~np.isnat(dates))
+    known = np.flatnonzero((operator != "unknown") & ~np.isnat(dates) & ~np.isin(np.arange(len(operator)), used))
+    if not len(unknown) or not len(known):
+        return [], []
+    near = cKDTree(xyz[unknown]).sparse_distance_matrix(cKDTree(xyz[known]), DUPLICATE_RADIUS_M, output_type="ndarray")
+    i, j = unknown[near["i"]], known[near["j"]]
+    ok = (dates[i] == dates[j]) & (head_sender[j] < head_sender[i]) & ~taken[i]
+    i, j = i[ok], j[ok]
+    one = np.isin(i, np.unique(i)[np.unique(i, return_counts=True)[1] == 1]) & ~_is_shared_anchor(j)
+    return i[one].tolist(), j[one].tolist()
+
+
+def _is_shared_anchor(anchor: np.ndarray) -> np.ndarray:
+    """True for an anchor that two records would join (each joins one record of another sender at most)."""
+    values, counts = np.unique(anchor, return_counts=True)
+    return np.isin(anchor, values[counts > 1])
+
+
+def _in_late_stage(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """Per row `at` of `rec`: a site in construction or waiting for power, without an on-air date."""
+    if "reported_status" not in rec:
+        return np.zeros(len(at), dtype=bool)
+    status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
+    return np.isnat(rec["on_air_date"].to_numpy()[at]) & status.isin(_LATE_STAGES).to_numpy()
+
+
 def _describe_pairs(
     rec: pd.DataFrame, heads: pd.Index, head_sender: np.ndarray, pairs: pd.DataFrame, refused: list
 ) -> tuple[pd.Series, pd.Series]:
@@ -636,6 +691,10 @@ def _describe_pairs(
     for row, anchor in zip(pairs["row"], pairs["anchor"], strict=True):
         when = "the same on-air date" if dates[row] == dates[anchor] else f"on-air {dates[row]} and {dates[anchor]}"
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
+        if gap(row, anchor) > DUPLICATE_RADIUS_M:
+            text += " (one of them at its planned position)"
+        elif "none" in (dates[row], dates[anchor]) and dates[row] != dates[anchor]:
+            text += " (one still listed in construction or waiting for power at the other's mast: a report lagging)"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
     for row, other, metres, reason in refused:

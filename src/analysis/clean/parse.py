@@ -7,6 +7,7 @@ Vectorised, with the rare slow cases (DMS, odd labels) handled on the unique val
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import unicodedata
@@ -834,12 +835,21 @@ _STATUS_RULES = (
             "inservice",
         ),
     ),
-    ("power_hookup", ("电源接入", "引电", "电源", "power")),
-    ("construction", ("在建", "建设", "施工", "开工", "construction", "building")),
-    # 谈点: negotiating the site with its owner, the step of site access
-    ("site_access", ("进场", "入场", "谈点", "谈站", "洽谈", "access")),
-    ("site_selection", ("选址", "selection", "siting")),
-    ("planned", ("规划", "立项", "计划", "待建", "planned", "plan")),
+    # 通电 / 送电: power on, commissioning still to come (the last stage)
+    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "power")),
+    # a tower company's words: 土建 (civil works: foundation, mast) then 设备安装 (the operator's equipment) are
+    # both construction; civil works finished (土建完工) still wait for the equipment
+    # (交付: the tower handed to its tenant, whose equipment is still to go up)
+    (
+        "construction",
+        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "construction", "building", "install"),
+    ),
+    # 谈点: negotiating the site with its owner, the step of site access; 已获取 / 已签约: the site obtained
+    # (lease signed), construction not begun: a site stays in a stage until the next one's work starts
+    ("site_access", ("进场", "入场", "谈点", "谈站", "洽谈", "获取", "签约", "租赁", "access", "acquired")),
+    ("site_selection", ("选址", "勘察", "勘查", "查勘", "selection", "siting", "survey")),
+    # 储备: a site on the tower company's reserve list, not yet started
+    ("planned", ("规划", "立项", "计划", "待建", "储备", "需求", "planned", "plan", "reserve")),
 )
 
 
@@ -860,6 +870,10 @@ _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 _BUILT = ("建成", "完工", "built", "completed")
 
 
+#: Equipment installed (设备已安装, 设备安装完成, 已完工): built, waiting for power or commissioning, the last stage.
+_INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^竣工$|installed")
+
+
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
     not_yet = _NOT_YET_ON_AIR.search(t)
@@ -876,7 +890,7 @@ def _status(text: str) -> str:
     if _ON_HOLD.search(t):
         rest = _ON_HOLD.sub("", t)
         return _status(rest) if rest.strip("()（）,，;；、") else "planned"
-    if "开通中" in t:
+    if "开通中" in t or _INSTALLED.search(t):
         return "power_hookup"
     for status, keys in _STATUS_RULES:
         if any(k in t for k in keys):
@@ -954,7 +968,33 @@ def says_not_on_air(values: pd.Series) -> pd.Series:
 _BLOCKER_RULES = (
     ("power_price", ("电价", "转供电", "高转供", "powerprice", "tariff")),
     ("power_hookup", ("电源", "引电", "供电", "外电", "电力", "市电", "停电", "无电", "没电", "没有电", "power")),
-    ("site_access", ("进场", "物业", "业主", "阻挠", "入场", "access")),
+    # the owner or the neighbours keep the builders out: the lease (租金谈不拢), residents' complaints
+    # (居民投诉辐射, 扰民), an owner who wants the mast gone (业主要求拆除)
+    (
+        "site_access",
+        (
+            "进场",
+            "物业",
+            "业主",
+            "阻挠",
+            "入场",
+            "租金",
+            "租赁",
+            "房东",
+            "村民",
+            "居民",
+            "投诉",
+            "辐射",
+            "扰民",
+            "阻工",
+            "赔偿",
+            "补偿",
+            "access",
+            "lease",
+            "complain",
+            "resident",
+        ),
+    ),
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
 )
@@ -1029,3 +1069,146 @@ def crs_of_label(text: str) -> str | None:
 def parse_crs(values: pd.Series) -> pd.Series:
     """坐标系 labels to 'wgs84', 'gcj02', 'bd09' or 'unknown'; None where not said."""
     return _map_uniques(values, _crs)
+
+
+#: Dates a tracker writes as a period or without its year: a quarter (2021年Q3, 2021Q3, 2021年第三季度), the end
+#: of a month (6月底, 2021年6月底, 10月末, 11月下旬), a month (2021.12, 2021年11月, 12月), a day without its year
+#: (9月15日, 9月15号).
+_CN_QUARTER = {"1": 1, "2": 2, "3": 3, "4": 4, "一": 1, "二": 2, "三": 3, "四": 4}
+_PERIOD_QUARTER = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:q|第)?(?P<q>[1-4一二三四])(?:季度|季)?$")
+_PERIOD_MONTH = re.compile(r"^(?:(?P<y>(?:19|20)\d{2})[年.\-/])?(?P<m>\d{1,2})月?(?P<end>底|末|下旬)?$")
+_PERIOD_DAY = re.compile(r"^(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$")
+_PERIOD_YEAR_END = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:底|末|年底|年末|上半年|下半年)$")
+
+
+def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool) -> tuple | None:
+    """(date, how it was read) for one period text, None when it is none of `_PERIOD_*`'s forms."""
+    t = re.sub(r"\s+", "", text.lower())
+    year = None
+    if m := _PERIOD_YEAR_END.match(t):  # (the end of a year or of its half)
+        month = 6 if t.endswith("上半年") else 12
+        return dt.date(int(m["y"]), month, 30 if month == 6 else 31), "the last day of the year or its half"
+    # (2021.3 and 2021年3 are months, never quarters)
+    if (m := _PERIOD_QUARTER.match(t)) and ("q" in t or "第" in t or "季" in t):
+        year, month = int(m["y"]), 3 * _CN_QUARTER[m["q"]]
+        day, how = calendar.monthrange(year, month)[1], "the quarter's last day"
+    elif (m := _PERIOD_MONTH.match(t)) and 1 <= int(m["m"]) <= 12 and (m["y"] or "月" in t):
+        month, year = int(m["m"]), int(m["y"]) if m["y"] else None
+        end = bool(m["end"]) or plan_month_end
+        how = "the month's last day" if end else "the month's first day"
+        day = None if end else 1
+    elif m := _PERIOD_DAY.match(t):
+        month, day, how = int(m["m"]), int(m["d"]), "the day"
+    else:
+        return None
+    written = year is not None
+    year = as_of.year if year is None else year
+    date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
+    if date is None or written:
+        return None if date is None else (date, how)
+    # a year left out is the extract's year; a date that has happened (on air on 9月15日 in a January
+    # extract) the latest such date not after the extract's
+    if latest_not_after and date > as_of:
+        year -= 1
+        date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
+    return None if date is None else (date, f"{how}, the year {year} (not written)")
+
+
+def read_period_dates(
+    values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool
+) -> tuple[pd.Series, pd.Series]:
+    """Dates of the forms `read_dates` leaves unread that trackers write (`_PERIOD_*`): a quarter as its last
+    day, a month's end as its last day, a month as its first day (its last when `plan_month_end`: a plan for a
+    month is kept to its end), a day or month without its year in the year of `as_of`, or (`latest_not_after`:
+    a date that has happened) the latest such date not after `as_of`. Returns the dates (NaT where none) and
+    how each was read (None where nothing was)."""
+    as_of = pd.Timestamp(as_of).date()
+    read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end))
+    found = read.map(lambda r: isinstance(r, tuple))
+    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    how = pd.Series(None, index=values.index, dtype=object)
+    if found.any():
+        dates[found] = pd.to_datetime([r[0] for r in read[found]])
+        how[found] = [r[1] for r in read[found]]
+    return dates, how
+
+
+#: What a blocker text may add to a category's own word and still say no more than the category (选址难,
+#: 电源问题, 进场受阻).
+_BLOCKER_FILLER = re.compile(r"(问题|困难|难|受阻|卡点|阻碍|原因|方面|^待|[,，;；、。.!！()（）])")
+#: The article's names of the blockers (选址、进场、建设、电源接入、高转供电价), beside each rule's own words.
+_BLOCKER_NAMES = {"power_hookup": ("电源接入", "引电"), "power_price": ("高转供电价", "转供电价", "转供电电价")}
+
+
+def _blocker_detail(text: str) -> str | None:
+    kind = _blocker(text)
+    if kind is None:
+        return None
+    bare = _BLOCKER_FILLER.sub("", re.sub(r"\s+", "", text.lower()))
+    words = next((keys for name, keys in _BLOCKER_RULES if name == kind), ()) + _BLOCKER_NAMES.get(kind, ())
+    says_only_its_kind = bare in words or bare == kind or bare in ("其他", "其它", "other", "others")
+    return None if says_only_its_kind else text.strip()
+
+
+def blocker_details(values: pd.Series) -> pd.Series:
+    """The blocker as written where it says more than its category (租金谈不拢, 居民投诉辐射 — the task force
+    shows the words); None where it names none, or only its category (选址, 电源问题, 进场受阻)."""
+    return _map_uniques(values, _blocker_detail)
+
+
+#: The day a table is of, as a tracker's file name, sheet name or title says it: a day (2021-10-15, 2021年10月15日,
+#: 20211015), a day without its year (10月15日), a week (第41周, week 41), a month (2021年10月, 2021-10).
+_TABLE_DAY = re.compile(  # (one separator throughout: 2021年3-4月 is a span of months, not 4 March)
+    r"(?<!\d)(?P<y>20\d{2})\s*(?:年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})(?!\d)\s*[日号]?"
+    r"|(?P<s>[\-/._])(?P<m2>\d{1,2})(?P=s)(?P<d2>\d{1,2})(?!\d))"
+)
+_TABLE_COMPACT_DAY = re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)")
+_TABLE_MONTH_DAY = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]")
+_TABLE_WEEK = re.compile(r"第\s*(?P<w>\d{1,2})\s*周|(?<![a-z])(?:week|wk)\s*(?P<w2>\d{1,2})(?!\d)", re.IGNORECASE)
+_TABLE_MONTH = re.compile(r"(?<!\d)(?P<y>20\d{2})\s*(?:年\s*(?P<m>\d{1,2})\s*月|[\-/._](?P<m2>\d{1,2})(?![\d\-/._]))")
+_TABLE_YEAR = re.compile(r"(?<!\d)(?P<y>20\d{2})\s*年")
+
+
+def _day_of(text: str, as_of: dt.date) -> tuple[int, dt.date, str] | None:
+    """How precise (0: a day … 3: a month), the day one text (a file name, sheet name or title) dates its table
+    to, and the words read."""
+    year = _TABLE_YEAR.search(text)
+    for pattern in (_TABLE_DAY, _TABLE_COMPACT_DAY):
+        for m in pattern.finditer(text):
+            month, day = (m["m"], m["d"]) if m["m"] else (m["m2"], m["d2"])
+            if found := _date_or_none(int(m["y"]), int(month), int(day)):
+                return 0, found, m.group(0)
+    if m := _TABLE_MONTH_DAY.search(text):
+        y = int(year["y"]) if year else as_of.year
+        day = _date_or_none(y, int(m["m"]), int(m["d"]))
+        if day is not None and year is None and day > as_of:  # (a year left out: the latest such day)
+            day = _date_or_none(y - 1, int(m["m"]), int(m["d"]))
+        return (1, day, m.group(0)) if day else None
+    if m := _TABLE_WEEK.search(text):
+        week, y = int(m["w"] or m["w2"]), int(year["y"]) if year else as_of.year
+        try:  # (its Monday: a week's report is of the week it ends in, at the latest)
+            day = dt.date.fromisocalendar(y, week, 1)
+        except ValueError:
+            return None
+        if year is None and day > as_of:
+            day = dt.date.fromisocalendar(y - 1, min(week, 52), 1)
+        return 2, day, m.group(0)
+    if m := _TABLE_MONTH.search(text):
+        y, month = int(m["y"]), int(m["m"] or m["m2"])
+        if 1 <= month <= 12:
+            return 3, dt.date(y, month, 1), m.group(0)
+    return None
+
+
+def date_of_table(texts: dict[str, str], as_of) -> tuple[dt.date, str] | None:
+    """The day a table is of, from the most precise of `texts` (where -> text: its sheet name, its file name,
+    its title; the first of them among equals) that names one, and what was read where ("'第41周' in the file
+    name"); None when none does. A week is its Monday, a month its first day; a day or week without its year
+    the latest one not after `as_of`."""
+    as_of = pd.Timestamp(as_of).date()
+    found = []
+    for k, (where, text) in enumerate(texts.items()):
+        day = _day_of(unicodedata.normalize("NFKC", str(text)), as_of) if text else None
+        if day:
+            found.append((day[0], k, day[1], f"{day[2]!r} in the {where}"))
+    return min(found)[2:] if found else None

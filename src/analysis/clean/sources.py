@@ -184,6 +184,13 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "运行状态",
         "开通状态",
         "基站状态",
+        # a tower company's or task force's tracker: where the site has got to
+        "当前进度",
+        "进度",
+        "建设进度",
+        "工程进度",
+        "进展情况",
+        "当前进展",
         "status",
         "stage",
         "state",
@@ -192,12 +199,74 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
         "operational_status",
     ),
     "crs": ("坐标系", "坐标系统", "crs", "datum", "coordinate_system"),
-    "blocker": ("卡点问题", "卡点", "问题类型", "存在问题", "主要问题", "blocker", "issue", "problem"),
+    "blocker": (
+        "卡点问题",
+        "卡点",
+        "卡点原因",
+        "问题类型",
+        "存在问题",
+        "主要问题",
+        # a tracker's words for what holds a site back, and for what the task force is asked to sort out
+        "进场受阻原因",
+        "受阻原因",
+        "阻碍原因",
+        "存在问题及需协调事项",
+        "存在问题及协调事项",
+        "需协调事项",
+        "需协调解决的问题",
+        "协调事项",
+        "问题描述",
+        "困难问题",
+        "存在困难",
+        "困难及问题",
+        "问题及困难",
+        "blocker",
+        "issue",
+        "problem",
+    ),
+    # who is to clear the blocker (a bureau, the power company, the tower company's branch)
+    "responsible": (
+        "协调责任单位",
+        "责任单位",
+        "责任部门",
+        "牵头单位",
+        "牵头部门",
+        "协调单位",
+        "责任主体",
+        "责任人",
+        "协调责任人",
+        "responsible",
+        "responsible_party",
+        "responsible_unit",
+    ),
+    # the day a site is to go on air (a day, or a month or quarter: `parse.read_planned_dates`)
+    "planned_on_air_date": (
+        "计划开通时间",
+        "计划开通日期",
+        "预计开通时间",
+        "预计开通日期",
+        "计划完成时间",
+        "计划完成日期",
+        "预计完成时间",
+        "要求开通时间",
+        "planned_on_air_date",
+        "expected_on_air_date",
+    ),
     "planned_date": ("立项日期", "立项时间", "规划日期", "planned_date"),
-    "site_selection_date": ("选址完成日期", "选址日期", "选址时间", "site_selection_date"),
-    "site_access_date": ("进场日期", "进场时间", "site_access_date"),
+    "site_selection_date": ("选址完成日期", "选址完成时间", "选址日期", "选址时间", "site_selection_date"),
+    "site_access_date": ("进场日期", "进场时间", "获取日期", "获取时间", "site_access_date"),
     "construction_date": ("开工日期", "开工时间", "建设日期", "construction_date"),
-    "power_hookup_date": ("电源接入日期", "引电日期", "电源接入时间", "power_hookup_date"),
+    # (construction finished is the day the site reaches the stage after it: power hook-up)
+    "power_hookup_date": (
+        "电源接入日期",
+        "引电日期",
+        "引电时间",
+        "电源接入时间",
+        "完工日期",
+        "完工时间",
+        "土建完工时间",
+        "power_hookup_date",
+    ),
     # the city a row is of, in a province-wide file (地市: 太原, 阳泉 …)
     "city": ("地市", "所属地市", "地市名称", "城市", "所属城市", "城市名称", "本地网", "city", "city_name"),
     # the day a station was taken off air (a 退网 list's date)
@@ -598,8 +667,46 @@ def _names(rows: list[list], header: range, mapping: dict[int, str]) -> dict[str
     return names
 
 
-def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
-    """The header among the first rows, its mapping to canonical fields, and the table kind."""
+def _filled(cell) -> bool:
+    return cell is not None and bool(str(cell).strip())
+
+
+def _is_group_row(rows: list[list], i: int, merged: list[tuple]) -> bool:
+    """Whether row i - 1 is the upper row of a two-row header whose lower row (i) was found first: group
+    labels (站址信息, 建设进度) merged across the lower cells beside cells merged down both rows (序号, 需求方,
+    备注). Told by a cell merged down onto row i; without merges known (a CSV), by an upper cell over a blank
+    lower one that names a field. A title (one cell) or a line of notes above the header is neither."""
+    if i == 0:
+        return False
+    upper, lower = rows[i - 1], rows[i]
+    filled = [j for j, cell in enumerate(upper) if _filled(cell)]
+    if len(filled) < 2:
+        return False
+    over_blank = [j for j in filled if j >= len(lower) or not _filled(lower[j])]
+    if merged:
+        # (merged ranges are 1-based: the upper row is row i, the lower i + 1)
+        return any(r0 == i and r1 >= i + 1 and c0 - 1 in over_blank for r0, r1, c0, _c1 in merged)
+    return any(_canonical(upper[j]) is not None for j in over_blank)
+
+
+def _join_group_row(rows: list[list], i: int) -> list:
+    """Row i as one header cell per column: the lower cell (qualified by a 规划 / 实际 group label above it),
+    else the upper one merged down onto it, which is then taken out of the upper row (said once)."""
+    upper, lower = rows[i - 1], list(rows[i])
+    width = max(len(upper), len(lower))
+    lower += [None] * (width - len(lower))
+    joined = _qualified_below(upper, lower)
+    rows[i - 1] = list(upper) + [None] * (width - len(upper))
+    for j in range(width):
+        if not _filled(lower[j]) and _filled(rows[i - 1][j]):
+            joined[j], rows[i - 1][j] = rows[i - 1][j], None
+    rows[i] = joined
+    return joined
+
+
+def _find_header(rows: list[list], path: Path, sheet: str | None, merged: list[tuple] = ()) -> _Header:
+    """The header among the first rows, its mapping to canonical fields, and the table kind (`merged`: the
+    sheet's merged ranges, 1-based (first row, last row, first column, last column), where known)."""
     ocid = {j: c for j, c in enumerate(OPENCELLID_COLUMNS)}
     for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
         keys = [_header_key(c) if c is not None else "" for c in cells]
@@ -611,7 +718,11 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
             return _Header(i, i, api, "opencellid", names)
         mapping = map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
         if _is_header(mapping):
-            last = i
+            first = last = i
+            if _is_group_row(rows, i, list(merged)):
+                cells = _join_group_row(rows, i)
+                mapping = map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
+                first = i - 1
             below = map_header(_qualified_below(cells, rows[i + 1])) if i + 1 < len(rows) else {}
             if len(below) >= 2:  # a second header row under merged cells
                 last = i + 1
@@ -620,7 +731,7 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
                     mapping = {j: c for j, c in mapping.items() if c != "lonlat"}
                 seen: set[str] = set()
                 mapping = {j: c for j, c in sorted(mapping.items()) if not (c in seen or seen.add(c))}
-            header = range(i, last + 1)
+            header = range(first, last + 1)
             cgi = _cell_global_id_column(rows, header, mapping)
             if cgi is not None:
                 mapping = dict(sorted({**mapping, cgi: "site_code"}.items()))
@@ -629,7 +740,7 @@ def _find_header(rows: list[list], path: Path, sheet: str | None) -> _Header:
                 mapping = dict(sorted({**mapping, cell: CELL_LABEL}.items()))
             names = _names(rows, header, mapping)
             crs, crs_note, unread = _position_system(rows, header, mapping)
-            return _Header(i, last, mapping, "operator", names, unread, cgi is not None, crs, crs_note)
+            return _Header(first, last, mapping, "operator", names, unread, cgi is not None, crs, crs_note)
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
         radio = str(cells[0]).strip().upper() if cells else ""
@@ -1196,7 +1307,7 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
             notes.append(f"sheet {title!r} is hidden: skipped")
             continue
         try:
-            header = _find_header(rows, path, title)
+            header = _find_header(rows, path, title, merged)
         except BadInputError as exc:
             problems.append(exc.problem)
             continue

@@ -76,7 +76,15 @@ from analysis.files import (
     write_atomic,
     write_json,
 )
-from analysis.schemas import STAGE_DATE_COLUMNS, STAGES, STATION_COLUMNS, STATION_DTYPES, on_air_at, stations_schema
+from analysis.schemas import (
+    STAGE_DATE_COLUMNS,
+    STAGES,
+    STATION_COLUMNS,
+    STATION_DTYPES,
+    TRACKER_COLUMNS,
+    on_air_at,
+    stations_schema,
+)
 
 #: What the reader said of a line it could read only in part: a note (the row is used) or a problem
 #: (the row is quarantined as unreadable_line). Not columns of the source, so not in quarantine.csv.
@@ -181,10 +189,12 @@ def _join_groups(keys: np.ndarray, values: pd.Series, sep: str, dtype) -> pd.Ser
 
 
 def _join_unique_sorted(keys: pd.Series, values: pd.Series, sep: str = "; ") -> pd.Series:
-    """Per key, its distinct non-missing values sorted and joined; None where it has none."""
+    """Per key, its distinct non-missing values sorted and joined, a part (between `sep`s) said by two values
+    said once (two weeks' records of a site both noting how its plan was read); None where it has none."""
     frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.to_numpy(dtype=object)}).dropna(subset=["v"])
     frame = frame.drop_duplicates().sort_values("v", kind="stable")
-    out = _join_in_order(frame["k"], frame["v"], sep)
+    parts = frame.assign(v=frame["v"].str.split(sep)).explode("v").drop_duplicates()
+    out = _join_in_order(parts["k"], parts["v"], sep)
     return out.reindex(pd.unique(keys.to_numpy()))
 
 
@@ -697,6 +707,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
+    notes = _read_on_air_periods(raw, rec, notes, as_of)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
@@ -707,7 +718,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         said = _text(raw, "status", not_yet).astype(str) + " beside on-air date " + planned.dt.strftime("%Y-%m-%d")
         said = (said + ": the planned on-air date" + passed).reindex(raw.index)
         notes = _append_note(notes, not_yet, "status ", said, ", not counted on air; ")
-        rec.loc[not_yet, "on_air_date"] = pd.NaT
+        _keep_as_plan(rec, not_yet)
     # a site of the pipeline (在建, 规划 …) beside an on-air date: the day it is to go on air, whether that day
     # is still ahead or has passed (a slipped plan): the status, as of the extract, says it is not on air (a
     # passed one was counted on air when the records were cleaned after it)
@@ -716,7 +727,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         day = rec.loc[planned_later, "on_air_date"]
         said = (day.dt.strftime("%Y-%m-%d") + np.where(day <= as_of, " (passed)", "")).reindex(raw.index)
         notes = _append_note(notes, planned_later, "planned on-air date ", said, " (a site in the pipeline); ")
-        rec.loc[planned_later, "on_air_date"] = pd.NaT
+        _keep_as_plan(rec, planned_later)
         not_yet = not_yet | planned_later
     on_air = rec["on_air_date"]
     bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
@@ -734,6 +745,16 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
     rec["off_air_date"], notes = _parse_off_air_dates(raw, notes, as_of)
     rec["notes"] = _finish_notes(notes)
     return checks
+
+
+def _keep_as_plan(rec: pd.DataFrame, rows: pd.Series) -> None:
+    """The on-air dates of `rows` (a site not on air) taken out: each is the site's planned on-air date where
+    its row gives none in a column of its own."""
+    if "planned_on_air_date" not in rec:
+        rec["planned_on_air_date"] = pd.Series(np.full(len(rec), np.datetime64("NaT", "ns")), index=rec.index)
+    given = rec.loc[rows, "planned_on_air_date"]
+    rec.loc[rows, "planned_on_air_date"] = given.fillna(rec.loc[rows, "on_air_date"])
+    rec.loc[rows, "on_air_date"] = pd.NaT
 
 
 def _parse_off_air_dates(raw: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
@@ -868,6 +889,8 @@ def _parse_operator_rows(
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
     notes = _append_note(notes, pos["planned"], "position is the planned one (no actual position given); ")
+    if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
+        rec["planned_position"] = pos["planned"].to_numpy(dtype=bool)
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
@@ -879,6 +902,7 @@ def _parse_operator_rows(
         " is Excel scientific notation (digits lost): not used; ",
     )
     notes = _note_status_words(raw, rec, notes)
+    notes = _parse_tracker_columns(raw, rec, notes, as_of)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
@@ -909,6 +933,55 @@ def _parse_operator_rows(
     rec["n_fields"] = _count_fields(raw)
     rec.attrs["outside_warnings"] = _outside_warnings(raw, pos, districts, other_city.to_numpy())
     return rec
+
+
+def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """What a task force's tracker adds, into `rec`: the blocker's own words where they say more than its
+    category, who is to clear it (责任单位), and the planned on-air date (计划开通时间: a month or a quarter as its
+    last day, a month or day without its year in the extract's year; how a form other than a day was read is
+    noted). Columns of nulls, shared, for a file without them (an operator's national file)."""
+    for column, text in (("blocker_detail", raw["blocker"]), ("responsible", raw["responsible"])):
+        if _is_all_missing(text):  # (no column at all: the station table's is made empty when it is typed)
+            continue
+        said = parse.blocker_details(text) if column == "blocker_detail" else parse.normalize_text(text)
+        rec[column] = said.astype(object).where(said.notna(), None)
+    text = raw["planned_on_air_date"]
+    if _is_all_missing(text):
+        return notes
+    reading = parse.read_dates(text, raw["source_file"])
+    planned = reading.dates.copy()
+    month = pd.Series(reading.month_only, index=raw.index) & planned.notna()
+    # a plan for a month is kept if the site is on air by the month's end
+    planned[month] = planned[month] + pd.offsets.MonthEnd(0)
+    said = _text(raw, "planned_on_air_date")
+    notes = _append_note(notes, month, "planned on-air date ", said, " read as the month's last day; ")
+    unread = text.notna() & planned.isna() & ~pd.Series(reading.ambiguous, index=raw.index)
+    if unread.any():
+        period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=False, plan_month_end=True)
+        planned[period.index] = period
+        read_as = (said[unread] + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")").reindex(raw.index)
+        notes = _append_note(notes, pd.Series(period.notna()).reindex(raw.index), "planned on-air date ", read_as, "; ")
+        notes = _append_note(notes, unread & planned.isna(), "planned on-air date unreadable: ", said, "; ")
+    rec["planned_on_air_date"] = planned
+    return notes
+
+
+def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """The on-air dates a tracker writes as a period or without its year (6月底, 2021年Q3, 9月15日) into `rec`
+    where no other reading found one: a quarter or a month's end as its last day, a date without its year
+    the latest such date not after the extract's; how each was read is noted."""
+    text = raw["on_air_date"]
+    unread = (text.notna() & rec["on_air_date"].isna()).to_numpy()
+    if not unread.any():
+        return notes
+    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False)
+    found = period.notna()
+    if not found.any():
+        return notes
+    period, how = period[found], how[found]
+    rec.loc[period.index, "on_air_date"] = period
+    said = text[period.index].astype(str) + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")"
+    return _append_note(notes, said.reindex(raw.index).notna(), "on-air date ", said.reindex(raw.index), "; ")
 
 
 def _lines_not_records(raw: pd.DataFrame, no_xy: pd.Series) -> pd.Series:
@@ -1293,6 +1366,7 @@ def _clean_tables(
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
+    tables_dated = _date_tables(rec, raw, tables, as_of_ts)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1339,6 +1413,8 @@ def _clean_tables(
         "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
         # (only where a word was not understood: the summary of other inputs stays as it was)
         **({"status_words_not_understood": status_words} if status_words else {}),
+        # (only where tables of several days were read: which day each is of, and where that was read)
+        **({"tables_dated": tables_dated} if tables_dated else {}),
     }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
@@ -1424,6 +1500,83 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     return np.asarray(of_pair, dtype=np.int8)[at]
 
 
+#: The values of a station only its newest dated record gives (an older week's are not filled in where the newer
+#: week's are blank: a blocker the newer sheet marks 无 is over, a plan it leaves out no longer stands).
+LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_air_date", "on_air_date")
+
+
+def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], as_of: pd.Timestamp) -> dict:
+    """Where the trackers read (tables of the tower company or the task force: `dedupe.sender_of_table`) are of
+    more than one day (two weekly files, a workbook of monthly sheets), each row's table day into
+    `rec["table_day"]` (days since 1970, -1 for a table that names none): the newer record of a site then heads
+    it (`dedupe.dedupe_rows`) and gives its stage, blocker and dates. Returns, per tracker, its day and where it
+    was read (an undated one said so; its records ranked as before: the most complete first, then file order),
+    nothing else changing when fewer than two days are named; {} for a single tracker."""
+    days, said = {}, {}
+    for t in tables:
+        # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
+        if t.kind != "operator" or sender_of_table(t.context, t.columns) != SENDER_TOWER:
+            continue
+        texts = {"sheet name": t.sheet or "", "file name": t.path.stem, "title": t.title}
+        found = parse.date_of_table(texts, as_of)
+        key = (project_relative(t.path), t.sheet)
+        days[key] = -1 if found is None else (found[0] - dt.date(1970, 1, 1)).days
+        said[t.label] = (
+            "no day named: ranked by completeness, then file order"
+            if found is None
+            else (f"{found[0].isoformat()} ({found[1]})")
+        )
+    if len({d for d in days.values() if d >= 0}) < 2:
+        if len(said) < 2:  # (one tracker: nothing to say)
+            return {}
+        # (several trackers not told apart by their days: the rule of old, said)
+        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
+    # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
+    files = pd.Categorical(raw["source_file"])
+    sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
+    width, names = len(sheet_names) + 1, [None, *sheet_names]
+    pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
+    of_pair = [days.get((files.categories[p // width], names[p % width]), -1) for p in pairs]
+    rec["table_day"] = np.asarray(of_pair, dtype=np.int64)[at]
+    return dict(sorted(said.items()))
+
+
+def _note_updates(rec: pd.DataFrame, dd: pd.DataFrame) -> None:
+    """A record of a station that a newer dated record of it supersedes says so in the station's notes, with
+    what it said (its stage and blocker): a weekly update is seen, not only its result."""
+    if "table_day" not in rec:
+        return
+    day = pd.Series(rec["table_day"].to_numpy()[rec.index.get_indexer(dd.index)], index=dd.index)
+    newest = day.groupby(dd["anchor"].to_numpy()).transform("max")
+    older = (day >= 0) & (day < newest)
+    if not older.any():
+        return
+    # (only where the newest record says otherwise: a week that repeats the last one is no update)
+    at = rec.index.get_indexer(dd.index)
+    said = pd.DataFrame(
+        {
+            "anchor": dd["anchor"].to_numpy(),
+            "stage": rec["reported_status"].to_numpy(dtype=object)[at],
+            "blocker": pd.Series(rec["blocker"].to_numpy(dtype=object)[at]).fillna("none").to_numpy(),
+        },
+        index=dd.index,
+    )
+    latest = said[(day == newest).to_numpy()].drop_duplicates("anchor").set_index("anchor")
+    then_said = latest.reindex(said["anchor"]).set_axis(said.index)
+    changed = (said["stage"] != then_said["stage"]) | (said["blocker"] != then_said["blocker"])
+    older &= changed
+    if not older.any():
+        return
+    rows = older[older].index
+    when = pd.to_datetime(day[rows], unit="D").dt.strftime("%Y-%m-%d")
+    then = pd.to_datetime(newest[rows], unit="D").dt.strftime("%Y-%m-%d")
+    blocker = rec.loc[rows, "blocker"].astype(object).where(rec.loc[rows, "blocker"].notna(), "none")
+    status = rec.loc[rows, "reported_status"].astype(object)
+    said = zip(then, when, status, blocker, strict=True)
+    text = [f"updated on {t}: the record of {w} said stage {s}, blocker {b}" for t, w, s, b in said]
+    _add_notes(rec, pd.Series(text, index=rows, dtype=object))
+
+
 def _read_gnb_id_forms(rec: pd.DataFrame, sender: np.ndarray) -> None:
     """The codes of gNB ID columns written in hex or after the network's MCC and MNC (0xC3500, C3504,
     460-00-800002, 46000800003) as the decimal gNB ID OpenCelliD's cells carry (in place, said in the notes):
@@ -1455,7 +1608,8 @@ def _dedupe_operator_rows(
 ) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
     """De-duplicate the usable rows (keys: `dedupe.dedupe_keys`); a row whose code sits > 50 m from its
     code's kept record is quarantined in `rec` as a conflict; then the kept records of different senders
-    (`sender`) that are one station (`dedupe.merge_across_senders`, its details and notes put in `rec`).
+    (`sender`) that are one station (`dedupe.merge_across_senders`, its details and notes put in `rec`; and
+    the notes of records a newer week's supersedes, `_note_updates`).
     Returns the merges, each conflict's anchor and the kept rows."""
     dd = dedupe_rows(rec, record_key, code_key)
     conflict = dd["conflict"].notna()
@@ -1470,6 +1624,7 @@ def _dedupe_operator_rows(
         # a conflict with a record now merged into another sender's names the station it joined
         conflict_anchor = conflict_anchor.map(dd["anchor"]).fillna(conflict_anchor).astype(conflict_anchor.dtype)
     _add_notes(rec, notes)
+    _note_updates(rec, dd)
     return dd, conflict_anchor, heads
 
 
@@ -1547,13 +1702,24 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
 
 
+#: The values of a station taken from its first record that gives each (see LATEST_ONLY_COLUMNS).
+_VALUE_COLUMNS = (
+    "site_code",
+    "name",
+    "band",
+    "blocker",
+    *STAGE_DATE_COLUMNS.values(),
+    "off_air_date",
+    *TRACKER_COLUMNS,
+)
+
+
 def _operator_stations(
     raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it; the row
     position and station position of every member record (see `_member_sources`); and the station
     position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
-    value_cols = ["site_code", "name", "band", "blocker", *STAGE_DATE_COLUMNS.values(), "off_air_date"]
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1566,8 +1732,10 @@ def _operator_stations(
     several = _is_repeated(member_head)
     group_at, group_head = member_at[several], member_head[several]
     history = _off_air_history(rec, member_at, member_station, len(heads))
+    newer = _superseded(rec, group_at, member_station[several])
+    latest_only = LATEST_ONLY_COLUMNS if newer is not None else ()
     columns, firsts, no_dates = {}, {}, None
-    for c in value_cols:  # one column at a time, out of rec: only one is ever held twice
+    for c in (c for c in _VALUE_COLUMNS if c in rec):  # one at a time, out of rec (a tracker's may be absent)
         values = rec.pop(c)
         if values.dtype.kind == "M" and values.isna().all():
             # a stage the file lacks (five of six in a national file): one column of NaT for all of them
@@ -1576,8 +1744,9 @@ def _operator_stations(
             columns[c] = no_dates
             continue
         columns[c] = values.take(head_at).set_axis(heads)
-        if several.any():
-            firsts[c] = values.take(group_at).groupby(member_station[several], sort=False).first()
+        if several.any():  # (an older week's value of a latest-only column is not filled in)
+            grouped = values.take(group_at).where(~newer) if c in latest_only else values.take(group_at)
+            firsts[c] = grouped.groupby(member_station[several], sort=False).first()
     st = pd.DataFrame(columns, copy=False)
     del columns, values
     if several.any():
@@ -1618,6 +1787,16 @@ def _operator_stations(
     st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
     index = rec.index  # (not rec itself: the caller frees it)
     return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
+
+
+def _superseded(rec: pd.DataFrame, group_at: np.ndarray, group_station: np.ndarray) -> np.ndarray | None:
+    """Per member of a station of several records (`group_at`: row positions), True where a newer dated record
+    of its station exists (`_date_tables`); None when the tables are not dated."""
+    if "table_day" not in rec:
+        return None
+    day = rec["table_day"].to_numpy()[group_at]
+    newest = pd.Series(day).groupby(group_station).transform("max").to_numpy()
+    return (day >= 0) & (day < newest)
 
 
 def _member_sources(
@@ -1934,10 +2113,15 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             st[column] = pd.to_datetime(st[column])
     st["is_on_air"] = on_air_at(st, as_of)
     st["blocker"] = st["blocker"].where(st["status"] != "on_air", None)
+    if "blocker_detail" in st and st["blocker_detail"].notna().any():  # (words of a blocker gone go with it)
+        st["blocker_detail"] = st["blocker_detail"].where(st["blocker"].notna(), None)
     st["name"] = st["name"].fillna(st["site_code"])
     st["lon"] = st["lon"].astype(float).round(7)
     st["lat"] = st["lat"].astype(float).round(7)
     for column, dtype in STATION_DTYPES.items():  # column by column in place: no second table
+        if column not in st.columns and dtype == "str":  # (Arrow nulls: NaNs typed as text took 0.13 s a million)
+            st[column] = _repeat_text(None, len(st)).set_axis(st.index)
+            continue
         values = st[column] if column in st.columns else pd.Series(np.nan, index=st.index)
         st[column] = _category_as_text(values) if dtype == "str" else values.astype(dtype)
     # the columns in their order without a copy (`st[columns]` copies the whole table: ~1 GB of a national one)
@@ -2118,11 +2302,17 @@ def read_stations(
     path = Path(path)
     # (a table cleaned before stations had an off-air date reads as one where none was taken off air)
     fill_off_air = required is None and columns is None
-    required = tuple(c for c in STATION_COLUMNS if c != "off_air_date") if required is None else required
+    # (and before the tracker's columns: none of them said)
+    later = ("off_air_date", *TRACKER_COLUMNS)
+    required = tuple(c for c in STATION_COLUMNS if c not in later) if required is None else required
     frame = read_parquet_columns(path, required, columns, "station table", "run `python -m analysis clean` first")
     frame = frame.drop(columns="geometry", errors="ignore")
     if fill_off_air and "off_air_date" not in frame.columns:
         frame.insert(frame.columns.get_loc("on_air_date") + 1, "off_air_date", pd.Series(pd.NaT, index=frame.index))
+    for column in TRACKER_COLUMNS if fill_off_air else ():
+        if column not in frame.columns:
+            dtype = STATION_DTYPES[column]
+            frame[column] = pd.Series(pd.NaT if dtype.startswith("datetime") else None, index=frame.index, dtype=dtype)
     if not {"lon", "lat"} <= set(frame.columns):
         raise BadInputError("not a station table: no lon/lat columns", path)
     if not geometry:

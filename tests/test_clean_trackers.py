@@ -1,0 +1,348 @@
+"""Task-force tracking sheets as tower companies send them: two-row group headers over merged cells, their
+blocker, responsibility, progress and planned-date headers, the words they write for stages and blockers,
+and dates written as periods. Tiny inline workbooks (openpyxl) on a one-district city."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from analysis.clean import parse
+from analysis.clean.sources import map_header, read_station_file
+from analysis.clean.stations import clean_stations, read_stations, write_stations
+
+LON, LAT = 113.59, 37.86
+UPPER = ["序号", "站址信息", None, None, None, "需求方", "建设进度", None, None, "协调情况", None, "备注"]
+LOWER = [None, "站址名称", "规划站址编码", "经度", "纬度", None, "建设状态", "计划开通时间", "实际开通时间"]
+LOWER += ["进场受阻原因", "协调责任单位", None]
+
+
+@pytest.fixture
+def city(tmp_path):
+    """A one-district city, 0.4° square around LON, LAT."""
+    folder = tmp_path / "city"
+    folder.mkdir()
+    (folder / "city.toml").write_text(
+        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
+        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
+        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "城区"\nname_en = "Urban"\n',
+        encoding="utf-8",
+    )
+    ring = [[LON - 0.2, LAT - 0.2], [LON + 0.2, LAT - 0.2], [LON + 0.2, LAT + 0.2], [LON - 0.2, LAT + 0.2]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name_zh": "城区", "name_en": "Urban"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    (folder / "districts.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), encoding="utf-8"
+    )
+    return folder / "city.toml"
+
+
+def _tracker(path, rows: list[list], title: str = "5G站址跟踪表  截至2021年10月15日") -> None:
+    """A tracker sheet as the tower company writes it: a title merged across, group labels merged across
+    their columns, 序号 / 需求方 / 备注 merged down both header rows."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "城区"
+    ws.append([title] + [None] * 11)
+    ws.merge_cells("A1:L1")
+    ws.append(UPPER)
+    ws.append(LOWER)
+    for cells in ("B2:E2", "G2:I2", "J2:K2", "A2:A3", "F2:F3", "L2:L3"):
+        ws.merge_cells(cells)
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
+def _row(i, code, operator, status, blocker, plan=None, actual=None, dx=0.0, responsible="城区工信局"):
+    return [i, f"站{code}", code, LON + dx, LAT, operator, status, plan, actual, blocker, responsible, None]
+
+
+def test_a_two_row_group_header_reads_every_column_and_names_those_not_read(tmp_path):
+    """需求方 merged down two rows under no group label is the operator (it was dropped, not even listed as not
+    read); each sub-column under 建设进度 / 协调情况 is read; 序号 and 备注 are listed as not read."""
+    path = tmp_path / "铁塔_跟踪表.xlsx"
+    _tracker(path, [_row(1, "T1", "移动", "储备", "无"), _row(2, "T2", "联通", "选址中", "租金谈不拢", dx=0.01)])
+    (table,) = read_station_file(path)
+    fields = set(table.frame.columns)
+    assert {"operator", "status", "planned_on_air_date", "on_air_date", "blocker", "responsible"} <= fields
+    assert table.frame["operator"].tolist() == ["移动", "联通"]
+    assert table.columns_not_read == ["序号", "备注"]
+    assert table.header_row == 2 and table.frame["source_row"].tolist() == [1, 2]
+    assert "需求方" not in table.title  # (the group row is the header's, not the title's)
+
+
+def test_a_two_row_header_without_merges_reads_the_upper_cell_over_a_blank_one(tmp_path):
+    """A CSV of the same layout (no merges to see): an upper cell over a blank lower one that names a field
+    (需求方) is that column's header; a title line above a one-row header is not taken as a group row."""
+    path = tmp_path / "跟踪表.csv"
+    upper = ",".join(c or "" for c in UPPER)
+    lower = ",".join(c or "" for c in LOWER)
+    path.write_text(f"{upper}\n{lower}\n1,甲,T1,{LON},{LAT},电信,设备安装,,,无,责任单位A,\n", encoding="utf-8")
+    (table,) = read_station_file(path)
+    assert table.frame["operator"].tolist() == ["电信"]
+    titled = tmp_path / "titled.csv"
+    titled.write_text(f"填报单位：铁塔,填报日期：2021-10-15\n站址编码,经度,纬度,运营商\nT1,{LON},{LAT},移动\n")
+    (table,) = read_station_file(titled)
+    assert table.header_row == 2 and table.columns_not_read == [] and "填报单位" in table.title
+
+
+@pytest.mark.parametrize(
+    "header, field",
+    [
+        *(
+            (h, "blocker")
+            for h in ("进场受阻原因", "受阻原因", "存在问题及需协调事项", "协调事项", "问题描述", "困难问题")
+        ),
+        *((h, "responsible") for h in ("协调责任单位", "责任单位", "责任部门", "责任人")),
+        *((h, "status") for h in ("当前进度", "进度", "建设进度")),
+        *((h, "planned_on_air_date") for h in ("计划开通时间", "预计开通时间", "计划完成时间", "开通日期(计划)")),
+        ("实际开通时间", "on_air_date"),
+        ("选址完成时间", "site_selection_date"),
+        ("完工时间", "power_hookup_date"),
+        ("引电时间", "power_hookup_date"),
+    ],
+)
+def test_tracker_headers(header, field):
+    assert map_header(["站址编码", "经度", "纬度", header]) == {0: "site_code", 1: "lon", 2: "lat", 3: field}
+
+
+@pytest.mark.parametrize(
+    "word, stage",
+    [
+        ("储备", "planned"),
+        ("选址中", "site_selection"),
+        ("已获取", "site_access"),
+        ("已签约", "site_access"),
+        ("土建完工", "construction"),
+        ("设备安装", "construction"),
+        ("设备已安装", "power_hookup"),
+        ("设备安装完成", "power_hookup"),
+        ("已交付", "construction"),
+        ("已通电", "power_hookup"),
+        ("已开通", "on_air"),
+    ],
+)
+def test_a_tower_companys_status_words(word, stage):
+    assert parse.parse_statuses(pd.Series([word])).tolist() == [stage]
+
+
+def test_blocker_words_classified_and_their_own_words_kept_where_they_say_more():
+    words = pd.Series(
+        ["租金谈不拢", "居民投诉辐射", "业主要求拆除", "选址难", "电源接入", "审批慢", "无", "村民索要赔偿"]
+    )
+    kinds = ["site_access"] * 3 + ["site_selection", "power_hookup", "other", None, "site_access"]
+    assert parse.parse_blockers(words).where(lambda b: b.notna(), None).tolist() == kinds
+    detail = parse.blocker_details(words)
+    kept = ["租金谈不拢", "居民投诉辐射", "业主要求拆除", None, None, "审批慢", None, "村民索要赔偿"]
+    assert detail.where(detail.notna(), None).tolist() == kept
+
+
+@pytest.mark.parametrize(
+    "text, happened, planned",
+    [
+        ("6月底", "2021-06-30", "2021-06-30"),
+        ("2021年Q3", "2021-09-30", "2021-09-30"),
+        ("2021年第三季度", "2021-09-30", "2021-09-30"),
+        ("2021年3", "2021-03-01", "2021-03-31"),
+        ("2021年底", "2021-12-31", "2021-12-31"),
+        ("9月15日", "2021-09-15", "2021-09-15"),
+        ("11月底", "2020-11-30", "2021-11-30"),  # (a date that has happened is not after the extract's)
+        ("2021年11月", "2021-11-01", "2021-11-30"),
+        ("第三周", None, None),
+    ],
+)
+def test_dates_written_as_periods_or_without_a_year(text, happened, planned):
+    for latest, month_end, want in ((True, False, happened), (False, True, planned)):
+        dates, how = parse.read_period_dates(pd.Series([text]), "2021-10-15", latest, month_end)
+        got = None if pd.isna(dates.iloc[0]) else dates.iloc[0].strftime("%Y-%m-%d")
+        assert got == want and pd.isna(how.iloc[0]) == (want is None)
+
+
+def test_a_tracker_cleaned_keeps_operator_blocker_words_responsible_and_planned_date(tmp_path, city):
+    """The sheet end to end: each site under its operator (not 'unknown'), its stage from the tracker's words,
+    the blocker's own words and who is to clear it, the plan as the last day of its month or quarter, and a
+    station said on air 9月15日 / 2021年Q3 on air on the day read (noted), not quarantined."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _tracker(
+        folder / "铁塔_跟踪表.xlsx",
+        [
+            _row(1, "T1", "移动", "储备", "无", plan="2021年Q4"),
+            _row(2, "T2", "联通", "选址中", "租金谈不拢", plan="2021.12", dx=0.01, responsible="城区住建局"),
+            _row(3, "T3", "电信", "已开通", "无", actual="9月15日", dx=0.02),
+            _row(4, "T4", "移动", "已开通", "无", actual="2021年Q3", dx=0.03),
+        ],
+    )
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-T1", "CMCC-T4", "CTCC-T3", "CUCC-T2"]
+    assert st.loc["CMCC-T1", "status"] == "planned" and st.loc["CUCC-T2", "status"] == "site_selection"
+    assert st.loc["CUCC-T2", "blocker"] == "site_access" and st.loc["CUCC-T2", "blocker_detail"] == "租金谈不拢"
+    assert st.loc["CUCC-T2", "responsible"] == "城区住建局" and pd.isna(st.loc["CMCC-T1", "blocker_detail"])
+    assert st.loc["CMCC-T1", "planned_on_air_date"] == pd.Timestamp("2021-12-31")
+    assert st.loc["CUCC-T2", "planned_on_air_date"] == pd.Timestamp("2021-12-31")
+    assert st.loc["CTCC-T3", "on_air_date"] == pd.Timestamp("2021-09-15") and st.loc["CTCC-T3", "is_on_air"]
+    assert "the year 2021 (not written)" in st.loc["CTCC-T3", "notes"]
+    assert st.loc["CMCC-T4", "on_air_date"] == pd.Timestamp("2021-09-30")
+    assert result.summary["rows_quarantined"] == 0
+
+
+def test_a_station_table_written_before_the_tracker_columns_still_reads(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动.csv").write_text(f"站址编码,经度,纬度,运营商,开通日期\nA1,{LON},{LAT},移动,2021-01-05\n")
+    stations = clean_stations([folder], city, as_of="2021-10-15").stations
+    old = tmp_path / "old.parquet"
+    write_stations(stations.drop(columns=["blocker_detail", "responsible", "planned_on_air_date"]), old)
+    back = read_stations(old)
+    assert back["responsible"].isna().all() and back["planned_on_air_date"].isna().all()
+    assert back["station_id"].tolist() == ["CMCC-A1"]
+
+
+def _weekly(path, sheets: dict[str, list[tuple]], title: str = "5G站址跟踪表") -> None:
+    """A workbook of one-row-header tracker sheets (sheet name -> rows of code, operator, status, blocker)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        ws.append([title])
+        ws.append(["站址名称", "规划站址编码", "需求方", "经度", "纬度", "建设状态", "实际开通时间", "卡点问题"])
+        for k, (code, operator, status, blocker, on_air) in enumerate(rows):
+            ws.append([f"{code}站", code, operator, LON + 0.01 * k, LAT, status, on_air, blocker])
+    wb.save(path)
+
+
+WEEK_OLD = [("U1", "移动", "选址中", "物业不同意进场", None), ("U2", "联通", "在建", "电力引入难", None)]
+WEEK_NEW = [("U1", "移动", "在建", "无", None), ("U2", "联通", "已开通", "无", "2021-10-12")]
+
+
+@pytest.mark.parametrize("names", [("跟踪表_第40周", "跟踪表_第41周"), ("跟踪表_10月8日", "跟踪表_10月15日")])
+def test_the_newer_weekly_file_wins_stage_blocker_and_dates_whatever_the_name_order(tmp_path, city, names):
+    """Two weekly files of the same sites, dated by their names (a week, a day without its year): the newer
+    week's stage and dates stand, its 无 clears the older week's blocker, and the update is noted."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / f"{names[0]}.xlsx", {"跟踪": WEEK_OLD})
+    _weekly(folder / f"{names[1]}.xlsx", {"跟踪": WEEK_NEW})
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction" and pd.isna(st.loc["CMCC-U1", "blocker"])
+    assert "said stage site_selection, blocker site_access" in st.loc["CMCC-U1", "notes"]
+    assert st.loc["CUCC-U2", "is_on_air"] and st.loc["CUCC-U2", "on_air_date"] == pd.Timestamp("2021-10-12")
+    assert len(result.summary["notes"]["tables_dated"]) == 2
+
+
+def test_the_newer_monthly_sheet_of_one_workbook_wins(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(
+        folder / "跟踪表_2021.xlsx", {"2021年9月": WEEK_OLD[:1], "2021年10月": [("U1", "移动", "在建", "无", None)]}
+    )
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction" and pd.isna(st.loc["CMCC-U1", "blocker"])
+
+
+def test_undated_tables_keep_the_rule_of_old(tmp_path, city):
+    """Trackers that name no day: the most complete record first, then file order, as before, and said."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / "跟踪表_甲.xlsx", {"跟踪": WEEK_OLD[:1]})
+    _weekly(folder / "跟踪表_乙.xlsx", {"跟踪": WEEK_NEW[:1]})
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert st.loc["CMCC-U1", "status"] == "construction"  # (乙 sorts first: file order)
+    assert all("no day named" in said for said in result.summary["notes"]["tables_dated"].values())
+
+
+def _offset(metres: float) -> tuple[float, float]:
+    from pyproj import Geod
+
+    lon, lat, _ = Geod(ellps="WGS84").fwd(LON, LAT, 45.0, metres)
+    return float(lon), float(lat)
+
+
+OPERATOR_HEADER = "站址编码,基站名称,运营商,经度,纬度,开通日期,状态"
+PLANNED_HEADER = "站址名称,规划站址编码,需求方,规划经度,规划纬度,建设状态,实际开通时间"
+
+
+@pytest.mark.parametrize("metres, stations", [(80.0, 1), (150.0, 1), (450.0, 2)])
+def test_a_tracker_row_at_its_planned_position_joins_the_operators_station_of_the_same_day(
+    tmp_path, city, metres, stations
+):
+    """已开通 at 规划经度/规划纬度 80 m or 150 m from the operator's station on air the same day is that station
+    (said, with the planned position); 450 m off it stays a station of its own."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _offset(metres)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-08-18\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert len(st) == stations and st["is_on_air"].all()
+    if stations == 1:
+        assert "(one of them at its planned position)" in st.loc["CMCC-1403001", "notes"]
+
+
+def test_a_planned_position_on_another_day_stays_a_station_of_its_own(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _offset(80.0)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-09-18\n")
+    assert len(clean_stations([folder], city, as_of="2021-10-15").stations) == 2
+
+
+@pytest.mark.parametrize("status, metres, stations", [("设备安装", 3.0, 1), ("设备安装", 40.0, 2), ("选址中", 3.0, 2)])
+def test_a_tracker_site_in_its_last_stages_at_the_operators_mast_is_that_station(
+    tmp_path, city, status, metres, stations
+):
+    """The tracker still lists the site 设备安装 while its operator reports it on air from the same mast (3 m):
+    one station on air, the lag noted; 40 m off, or a site still in selection, is a new site by the mast."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-12,已开通\n")
+    x, y = _offset(metres)
+    header = PLANNED_HEADER.replace("规划经度,规划纬度", "经度,纬度")
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,移动,{x},{y},{status},\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert len(st) == stations and st.loc["CMCC-1403001", "is_on_air"]
+    if stations == 1:
+        assert "a report lagging" in st.loc["CMCC-1403001", "notes"]
+
+
+@pytest.mark.parametrize(
+    "operators, on_air, joined",
+    [(["移动"], "2021-08-12", True), (["移动", "联通"], "2021-08-12", False), (["移动"], "2021-09-01", False)],
+)
+def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_same_day(
+    tmp_path, city, operators, on_air, joined
+):
+    """A tracker row that names no operator, 5 m from the one operator's station on air the same day, is that
+    station (its operator CMCC); two operators' stations there (a shared tower), or another day, leave it
+    apart (operator unknown)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [f"140300{k},甲{k},{op},{LON},{LAT},2021-08-12,已开通" for k, op in enumerate(operators)]
+    (folder / "运营商5G.csv").write_text("\n".join([OPERATOR_HEADER, *lines]) + "\n")
+    x, y = _offset(5.0)
+    header = "站址名称,铁塔站址编码,经度,纬度,建设状态,实际开通时间"
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,{x},{y},已开通,{on_air}\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations
+    assert (len(st) == len(operators)) == joined
+    assert ("unknown" in set(st["operator"])) != joined
+
+
+def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = "站址名称,规划站址编码,需求方,经度,纬度,建设状态,计划开通时间,卡点问题"
+    for week, status in (("第40周", "选址中"), ("第41周", "在建")):
+        (folder / f"铁塔跟踪表_{week}.csv").write_text(f"{header}\n甲,U1,移动,{LON},{LAT},{status},2021年Q4,无\n")
+    notes = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id").loc["CMCC-U1", "notes"]
+    assert notes.count("planned on-air date 2021年Q4 read as 2021-12-31") == 1 and "updated on" in notes
