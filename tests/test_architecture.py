@@ -21,6 +21,7 @@ LAYERS = (
         "analysis.maps",
         "analysis.taskforce",
         "analysis.clean",
+        "analysis.sites",
         "analysis.season",
         "analysis.verdict",
     ),

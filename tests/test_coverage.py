@@ -28,6 +28,7 @@ from analysis.coverage import (
     write_gaps_geojson,
 )
 from analysis.errors import BadInputError, ConfigError
+from analysis.sites import read_sites
 
 
 def test_uma_nlos_path_loss_matches_tr38901_formula():
@@ -97,7 +98,7 @@ def _frames(folder):
     from analysis import geo
 
     city = load_city(folder / "city.toml")
-    return city, geo.read_districts(city), geo.read_urban_areas(city), geo.read_sites(city)
+    return city, geo.read_districts(city), geo.read_urban_areas(city), read_sites(city)
 
 
 def test_key_site_just_inside_and_just_outside(tiny_city):

@@ -17,6 +17,7 @@ import shapely
 from analysis import geo
 from analysis.config import load_city
 from analysis.errors import BadInputError, ConfigError, UsageError
+from analysis.sites import read_sites
 
 HAS_CNMAPS = importlib.util.find_spec("cnmaps") is not None
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -235,7 +236,7 @@ def test_read_urban_areas_checks_district(tiny_city):
 
 
 def test_read_sites_parses_types(tiny_city):
-    s = geo.read_sites(_city(tiny_city))
+    s = read_sites(_city(tiny_city))
     assert s.crs.to_epsg() == 4326 and list(s.geometry.geom_type.unique()) == ["Point"]
     assert s.loc[0, "rating_date"].isoformat()[:10] == "2021-09-03" and s["rating_date"].isna().iloc[1]
     assert s["coord_precision_m"].tolist() == [1000, 100]
@@ -255,7 +256,7 @@ def test_bad_site_rows_are_refused_with_row(tiny_city, row, problem):
     with (tiny_city / "sites.csv").open("a", encoding="utf-8") as f:
         f.write(row + "\n")
     with pytest.raises(BadInputError, match=problem.replace("(", r"\(")):
-        geo.read_sites(_city(tiny_city))
+        read_sites(_city(tiny_city))
 
 
 def test_every_mistake_of_sites_csv_is_said_at_once_and_an_empty_district_is_found_from_the_point(tiny_city):
@@ -265,14 +266,14 @@ def test_every_mistake_of_sites_csv_is_said_at_once_and_an_empty_district_is_fou
         f.write("s4,y,Y,scenic,4A级,,confirmed,,84.5,,wgs84,10,,,\n")  # row 4: no lat (4A级 and no district: fine)
         f.write("s5,z,Z,museum,,,n/a,西区,84.5,45.5,wgs84,ten,,,\n")  # row 5: category, precision
     with pytest.raises(BadInputError) as info:
-        geo.read_sites(_city(tiny_city))
+        read_sites(_city(tiny_city))
     said = str(info.value)
     assert "4 mistakes" in said and "\n" not in said
     for part in ("row 3: site_id 's1'", "row 4: lat ''", "row 5: category 'museum'", "row 5: coord_precision_m 'ten'"):
         assert part in said, said
     lines = (tiny_city / "sites.csv").read_text(encoding="utf-8").splitlines()
     (tiny_city / "sites.csv").write_text("\n".join(lines[:-3] + [lines[-2].replace(",84.5,,", ",84.5,45.5,")]) + "\n")
-    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    s = read_sites(_city(tiny_city)).set_index("site_id")
     assert s.loc["s4", "district"] == "" and s.loc["s4", "rating"] == "4A"
 
 
@@ -333,7 +334,7 @@ def test_committed_urban_areas_lie_in_their_districts():
 
 def test_committed_sites_lie_in_the_district_they_name():
     city = load_city("karamay")
-    s = geo.read_sites(city)
+    s = read_sites(city)
     d = geo.read_districts(city)
     assert list(geo.assign_district(s["lon"], s["lat"], d)) == list(s["district"])
     scenic = s[s["category"] == "scenic"].set_index("name_zh")
@@ -452,7 +453,7 @@ def test_read_sites_converts_gcj02_and_bd09_points_to_wgs84(tiny_city):
     with path.open("a", encoding="utf-8") as f:
         f.write(f"g1,高德点,G,scenic,4A,2010-01-01,confirmed,西区,{glon:.8f},{glat:.8f},GCJ-02,20,,,\n")
         f.write(f"b1,百度点,B,scenic,4A,2010-01-01,confirmed,西区,{blon:.8f},{blat:.8f},bd09,20,,,\n")
-    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    s = read_sites(_city(tiny_city)).set_index("site_id")
     # (GCJ-02's inverse is exact; BD-09's published pair of formulas agree to a few decimetres)
     for sid, tolerance_m in (("g1", 0.01), ("b1", 0.5)):
         assert GEOD.inv(84.85, 45.60, s.loc[sid, "lon"], s.loc[sid, "lat"])[2] < tolerance_m
@@ -471,7 +472,7 @@ def test_read_sites_reads_the_coordinate_forms_and_encodings_station_files_use(t
         "w1,对调,S,scenic,4A,2010-01-01,confirmed,西区,45.60,84.85,wgs84,20,,,\n"
     )
     path.write_bytes(text.encode("gbk"))
-    s = geo.read_sites(_city(tiny_city)).set_index("site_id")
+    s = read_sites(_city(tiny_city)).set_index("site_id")
     for sid in ("d1", "h1", "f1", "w1"):
         assert (s.loc[sid, "lon"], s.loc[sid, "lat"]) == pytest.approx((84.85, 45.60), abs=1e-9), sid
     assert s.loc["d1", "rating"] == "5A" and s.loc["d1", "name_zh"] == "度分秒"

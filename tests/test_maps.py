@@ -29,6 +29,7 @@ from analysis.maps import (
     map_html,
     save_map,
 )
+from analysis.sites import read_sites
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -39,7 +40,7 @@ def result(tiny_city, tiny_stations):
     st = tiny_stations.copy()
     st.loc[0, "name"] = EVIL
     st.loc[1, "operator"] = "CTCC"
-    sites = geo.read_sites(city)
+    sites = read_sites(city)
     sites.loc[2, "name_zh"] = EVIL
     return assess_coverage(st, city, as_of="2021-03-22", sites=sites)
 

@@ -28,6 +28,7 @@ from scipy.spatial import cKDTree
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, ConfigError
 from analysis.schemas import on_air_at
+from analysis.sites import read_sites
 
 # --- the link budget ----------------------------------------------------------------------------
 #: Where each number of the link budget comes from (shown in the docs and the report).
@@ -1511,7 +1512,7 @@ def assess_coverage(
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
     districts = geo.read_districts(city) if districts is None else districts.to_crs(4326)
     urban_areas = geo.read_urban_areas(city) if urban_areas is None else urban_areas.to_crs(4326)
-    sites = geo.read_sites(city) if sites is None else sites
+    sites = read_sites(city) if sites is None else sites
     _check_stations(stations)
     check_radius_column(stations)  # (before rows without coordinates are dropped: its row is the caller's)
     stations = stations.reset_index(drop=True)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import BadInputError, UsageError
+from analysis.forecast.names import COMBINE_SEP
 from analysis.forecast.plots import plot_fan
 from analysis.forecast.series import _month_end, _summarize, count_decimals, read_series, to_month_ends
 from analysis.season import (
@@ -75,34 +76,10 @@ MODEL_COMPLEXITY = {
     "arima_seasonal": 3,
     "ucm_seasonal": 3,
 }
-#: Each model in readers' words (Chinese, English): pages and charts name the model so, its id after it.
-MODEL_NAMES = {
-    "naive": ("朴素法", "naive"),
-    "drift": ("漂移法", "drift"),
-    "snaive": ("季节朴素法", "seasonal naive"),
-    "season_level": ("季节节奏与当前水平", "season and current pace"),
-    "arima": ("ARIMA", "ARIMA"),
-    "ets_damped": ("阻尼趋势指数平滑", "damped-trend exponential smoothing"),
-    "ucm": ("结构时间序列", "structural time series"),
-    "season_ucm": ("季节节奏与结构时间序列", "season and structural time series"),
-    "season_growth": ("季节节奏与增长", "season, pace and growth"),
-    "arima_seasonal": ("季节 ARIMA", "seasonal ARIMA"),
-    "ucm_seasonal": ("季节结构时间序列", "seasonal structural time series"),
-}
-
-
-def model_name(model: str, lang: str) -> str:
-    """A model (or an equal-weight combination, 'drift+arima') in readers' words, without its id."""
-    names = [MODEL_NAMES.get(p, (p, p))[0 if lang == "zh" else 1] for p in str(model).split(COMBINE_SEP) if p]
-    return ("与" if lang == "zh" else " and ").join(names)
-
-
 #: The chosen model is combined, with equal weights, with the best-scored other candidate when that
 #: one's backtest score is within this fraction of the chosen one's: neither is clearly better, and
 #: on short series an equal-weight combination of close rivals beats either (the M-competitions).
 COMBINE_MARGIN = SELECTION_MARGIN
-#: Joins the names of combined models ("drift+arima"); `_fit_candidate` fits such a name.
-COMBINE_SEP = "+"
 #: Scaled backtest errors are capped here when the widening of the intervals is estimated.
 Z_CAP = 4.0
 #: Prior weight (in independent backtest errors) of a calibrated spread when the widening is fitted.

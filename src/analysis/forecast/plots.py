@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figures import figure_lang
+from analysis.forecast.names import model_name
 from analysis.forecast.series import _month_end, _summarize, count_decimals
 from analysis.verdict import format_count, percent, unit_words
 
@@ -143,8 +144,6 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
     ax.set_title(title or L["title"].format(name=name or "", end=idx[-1].date()))
     src = (fc.source_zh if lang == "zh" and fc.source_zh else fc.source) or fc.name
-    from analysis.forecast.models import model_name  # (models imports this module)
-
     fig.text(
         0.01,
         -0.02,

@@ -403,7 +403,7 @@ def run_report(
     month_list = parse_months(months) if months else None
     extract_date = parse_date(extract_date, "--extract-date") if extract_date is not None else None
     if "sites" in cfg.files:  # (its mistakes said before any stage runs, not after the forecast)
-        from analysis.geo import read_sites
+        from analysis.sites import read_sites
 
         read_sites(cfg)
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)

@@ -66,7 +66,7 @@ def prob(value) -> str:
 def model_words(model: str, lang: str) -> str:
     """A forecast model in readers' words with its id (the backtest table's row) after it: 'season_growth' as
     '季节节奏与增长模型（season_growth）'; a combination ('drift+arima') as both, said to be combined."""
-    from analysis.forecast.models import COMBINE_SEP, model_name
+    from analysis.forecast.names import COMBINE_SEP, model_name
 
     key = "model_words_combined" if COMBINE_SEP in str(model) else "model_words"
     return say(lang, key, names=model_name(model, lang), model=model)
