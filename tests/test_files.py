@@ -189,10 +189,11 @@ def test_tables_beside_the_pages_defuse_what_a_spreadsheet_would_run(tmp_path):
     """A sender's formula reached the CSVs a reviewer opens in Excel; numbers, a lone dash and other texts stay."""
     from analysis.files import defuse_formula
 
-    frame = pd.DataFrame({"name": [*HOSTILE, "-12.5", "-", "城区 =1"], "n": range(9)})
+    plain = ["-12.5", "-", "城区 =1", "-3,643", "+12.5 %", "-20 m"]  # (numbers as the pages write them stay)
+    frame = pd.DataFrame({"name": [*HOSTILE, *plain], "n": range(len(HOSTILE) + len(plain))})
     write_csv(frame, tmp_path / "people.csv", defuse=True)
     read = pd.read_csv(tmp_path / "people.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert read["name"].tolist() == ["'" + h for h in HOSTILE] + ["-12.5", "-", "城区 =1"]
+    assert read["name"].tolist() == ["'" + h for h in HOSTILE] + plain
     assert [defuse_formula(h) for h in HOSTILE] == read["name"].tolist()[:6]
     write_csv(frame, tmp_path / "data.csv")  # (a stage's output: as the data say)
     assert pd.read_csv(tmp_path / "data.csv", encoding="utf-8-sig", dtype=str)["name"].tolist()[:6] == HOSTILE
@@ -212,3 +213,19 @@ def test_a_file_copied_beside_a_page_keeps_its_bytes_unless_a_cell_would_run(tmp
     assert copied.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(copied.decode("utf-8-sig"))))
     assert rows == [["site_id", "name"], ["S1", '\'=HYPERLINK("http://evil")'], ["S2", "'@x"]]
+
+
+def test_a_gbk_file_copied_beside_a_page_is_defused_in_its_own_encoding(tmp_path):
+    """Chinese Excel saves sites.csv in GBK, and opens it so: a formula there was copied live."""
+    from analysis.files import copy_defused_csv
+
+    source = tmp_path / "sites.csv"
+    source.write_bytes("site_id,name_zh,name_en\nS1,天门山,=HYPERLINK(1)\n".encode("gbk"))
+    copy_defused_csv(source, tmp_path / "copy.csv")
+    assert (tmp_path / "copy.csv").read_bytes().decode("gbk").splitlines()[1] == "S1,天门山,'=HYPERLINK(1)"
+
+
+def test_direction_controls_are_dropped_from_pages_as_characters_and_as_json_escapes():
+    from analysis.files import drop_direction_controls
+
+    assert drop_direction_controls('名\u202e字 {"n": "a\\u202Eb\\u2067c"} \\u2060') == '名字 {"n": "abc"} \\u2060'

@@ -439,6 +439,7 @@ def test_report_folder_contents(built):
         assert ".building-" not in text, nb
         record = json.loads(text)["metadata"]["papermill"]
         assert record["parameters"]["out"] == "." and record["output_path"] == nb
+        assert record["input_path"] == f"notebooks/{nb}"
 
 
 def test_every_note_of_a_published_series_forecast_reads_in_chinese():

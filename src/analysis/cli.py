@@ -642,7 +642,9 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in _REFUSED_ERRNOS:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror}", file=sys.stderr)
+        # (a writer in a library may not say which file: then what the user can do)
+        hint = "" if exc.filename else " (while writing the outputs: free space or give another output folder)"
+        print(f"error: {where}{exc.strerror or exc}{hint}", file=sys.stderr)
         return 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -58,13 +59,14 @@ _FORMULA_FIRST = ("=", "+", "-", "@", "\t", "\r")
 def defuse_formula(text: str) -> str:
     """A text a spreadsheet would run as a formula, with an apostrophe before it (shown, never run); any
     other text, a signed number (-12.5) or a lone dash among them, as it is."""
-    if not text.startswith(_FORMULA_FIRST) or text in ("-", "+"):
+    if not text.startswith(_FORMULA_FIRST) or text in ("-", "+") or _SIGNED_NUMBER.fullmatch(text):
         return text
-    try:
-        float(text)
-    except ValueError:
-        return "'" + text
-    return text
+    return "'" + text
+
+
+#: A signed number as the pages write one: thousands separators, decimals, a unit or per cent after it
+#: (-3,643, +12.5 %, -20 m): a spreadsheet reads it as a number or as text, never as a formula.
+_SIGNED_NUMBER = re.compile(r"[+-](?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?(?:%|m|km|km²|座|个))?")
 
 
 def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,18 +91,33 @@ def copy_defused_csv(source: str | Path, target: str | Path) -> None:
     import shutil
 
     raw = Path(source).read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except (UnicodeDecodeError, csv.Error):
-        rows = []
+    rows, encoding = [], None
+    # UTF-8, else GB18030 (a superset of GBK, as Chinese Excel saves a CSV): a formula is dangerous in either
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            rows = list(csv.reader(io.StringIO(raw.decode(encoding), newline="")))
+            break
+        except (UnicodeDecodeError, csv.Error):
+            rows, encoding = [], None
     if not any(defuse_formula(cell) != cell for row in rows for cell in row):
         shutil.copyfile(source, target)
         return
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([[defuse_formula(c) for c in row] for row in rows])
     bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
-    write_atomic(target, lambda tmp: Path(tmp).write_text(bom + buffer.getvalue(), encoding="utf-8", newline=""))
+    out = (bom + buffer.getvalue()).encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    write_atomic(target, lambda tmp: Path(tmp).write_bytes(out))
+
+
+#: Unicode's explicit direction embeddings, overrides and isolates (LRE … RLO, LRI … PDI), as characters or as
+#: the JSON escapes a page's embedded data writes them in.
+_DIRECTION_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]|\\u(?:202[a-eA-E]|206[6-9])")
+
+
+def drop_direction_controls(html: str) -> str:
+    """A page for people without the invisible direction controls a sender may have put in a name (U+202E
+    turned the rest of a sentence, or a map popup, backwards); the data keep them."""
+    return _DIRECTION_CONTROLS.sub("", html)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True, defuse: bool = False) -> None:

@@ -618,7 +618,9 @@ def _inline_assets(page: str) -> str:
 def map_html(m: folium.Map) -> str:
     """The map as one self-contained, deterministic HTML string."""
     _stable_ids(m.get_root())
-    return _inline_assets(m.get_root().render())
+    from analysis.files import drop_direction_controls
+
+    return drop_direction_controls(_inline_assets(m.get_root().render()))
 
 
 def save_map(m: folium.Map, path: str | Path) -> Path:

@@ -22,7 +22,7 @@ import pandas as pd
 from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
 from analysis.errors import AnalysisError, BadInputError, UsageError
-from analysis.files import project_relative
+from analysis.files import drop_direction_controls
 from analysis.report.chrome import decorate_page, vintage_line, write_annex
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, json_ready, read_records
@@ -84,10 +84,6 @@ def _exporter():
     return exporter
 
 
-#: Unicode's explicit direction embeddings, overrides and isolates (LRE … RLO, LRI … PDI).
-_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: str = "zh") -> Path:
     """An executed notebook as one HTML page without code: figures are inline PNG, the map is inlined
     in its frame, no script or style is loaded from the network."""
@@ -100,7 +96,7 @@ def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: st
     body = re.sub(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>', "", body)
     # a sender's direction override (U+202E in a station's name) turned the rest of its sentence backwards:
     # the pages drop the invisible direction controls (the data keep them)
-    body = _DIRECTION_CONTROLS.sub("", body)
+    body = drop_direction_controls(body)
     # (nbconvert's lab template writes <html lang="en"> whatever the page's language)
     body = re.sub(r"<html\b[^>]*>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
     out = Path(out)
@@ -177,9 +173,11 @@ def _relocate_parameters(notebook: Path, tmp: Path) -> None:
     record = nb.metadata.get("papermill", {})
     if record.get("parameters", {}).get("out") == str(tmp):
         record["parameters"]["out"] = "."
-    for key in ("input_path", "output_path"):
-        if record.get(key):
-            record[key] = project_relative(record[key]) if key == "input_path" else notebook.name
+    # (as the project lays them out: no machine's path, wherever the notebooks were run from)
+    if record.get("input_path"):
+        record["input_path"] = f"notebooks/{Path(record['input_path']).name}"
+    if record.get("output_path"):
+        record["output_path"] = notebook.name
     nbformat.write(nb, str(notebook))
 
 
