@@ -148,11 +148,18 @@ def test_site_without_stage_dates_is_counted_from_the_extract_on_and_never_overd
     funnel = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10", previous="2021-11-30")
     row = funnel[(funnel["district"] == P.CITY_TOTAL) & (funnel["stage"] == "construction")].iloc[0]
     assert row["sites"] == 1 and row["undated_sites"] == 1 and "without stage dates" in row["note"]
-    assert row["sites_previous"] == 0 and row["change"] == 1  # it first appears in this month's records
-    # a previous date within the month before the records counts it too: no change
+    # not counted on the previous date, and not in the change: when it entered is not known (it counted "+1"
+    # in its first month, and again in every month a later extract came in)
+    assert row["sites_previous"] == 0 and row["undated_sites_previous"] == 0 and row["change"] == 0
     within = P.build_funnel(st, "2022-01-10", extract_date="2022-01-10", previous="2021-12-31")
     row = within[(within["district"] == P.CITY_TOTAL) & (within["stage"] == "construction")].iloc[0]
-    assert row["sites_previous"] == 1 and row["change"] == 0
+    assert row["sites_previous"] == 1 and row["undated_sites_previous"] == 1 and row["change"] == 0
+    # a report too early to count it says the records list it
+    early = P.track_taskforce(
+        st, load_city(ROOT / "data" / "raw" / "karamay" / "city.toml"), "2021-11-30", "2022-01-10"
+    )
+    assert early.undated_not_counted == 1 and any("not counted on 2021-11-30" in x for x in early.notes)
+    assert P.track_taskforce(st, early.city, "2021-12-31", "2022-01-10").undated_not_counted == 0
     # time in stage unknown: not overdue, listed apart
     assert P.list_stuck_sites(st, "2022-01-10", extract_date="2022-01-10").empty
     und = P.list_undated_sites(st, "2022-01-10", extract_date="2022-01-10")
@@ -895,7 +902,7 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
     summary = {"notes": {"status_words_not_understood": {"储备": 3, "设备安装": 6}}}
     ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh", clean_summary=summary, cache={"folder": str(tmp_path)})
     said = "".join(pipeline_caveats(ctx))
-    assert "在途站址中 2 个无阶段日期" in said and "2021-09-15" in said
+    assert "在途站址中 2 个无阶段日期" in said and "2021-10-15" in said and "上述变化只计有阶段日期的站址" in said
     assert "2 个在途站址的状态未能识别（表中写作：储备、设备安装）" in said and "阶段已知的 1 个" in said
     assert "另有 1 个尚未开通的站址在数据清洗中被隔离" in said and "缺少坐标 1 个" in said
     assert "另有 1 个尚未开通的站址位于市域外" in said and "他市" not in said.split("位于市域外")[0]
@@ -934,3 +941,21 @@ def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_co
     if sheet_columns:
         assert listed["blocker_detail"].iloc[0] == "村民阻工" and listed["days_past_planned_on_air"].iloc[0] == 15
     assert pd.read_csv(tmp_path / "supervision_list.csv", encoding="utf-8-sig").empty  # never "overdue" unknown
+
+
+def test_a_report_too_early_to_count_undated_sites_says_the_records_list_them():
+    """'No site in the pipeline: the records hold no site planned' was said of a tracker listing 14 undated sites."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages.taskforce import blocker_sentence
+
+    tf = SimpleNamespace(
+        sites=pd.DataFrame({"stage": ["on_air"], "blocker": [None], "blocker_note": [""]}),
+        extract=pd.Timestamp("2021-10-15"),
+        undated_not_counted=14,
+    )
+    ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh", as_of=pd.Timestamp("2021-08-31"))
+    said = blocker_sentence(ctx)
+    assert "14 个无阶段日期" in said and "2021-09-15" in said and "没有尚未开通" not in said
+    tf.undated_not_counted = 0
+    assert "没有尚未开通的规划或在建站址" in blocker_sentence(ctx)

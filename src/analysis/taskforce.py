@@ -460,8 +460,9 @@ def build_funnel(
     """Sites per stage and district on `as_of` and on the previous report date (a month earlier;
     the previous month end for a month end), with the change. Stage `on_air` is cumulative (every
     station on air by then, so a site that goes on air leaves the pipeline and joins it);
-    `pipeline_total` adds up the stages before on air. `undated_sites` counts sites with no stage
-    dates, counted in their reported status. `stages_on`: a `StagesOn` of the same stations, if at hand."""
+    `pipeline_total` adds up the stages before on air. `undated_sites` (`undated_sites_previous`) counts sites
+    with no stage dates, counted in their reported status; the change counts only the sites with stage dates.
+    `stages_on`: a `StagesOn` of the same stations, if at hand."""
     as_of = _timestamp(as_of, "as_of")
     previous = _timestamp(previous, "previous") if previous is not None else previous_report_date(as_of)
     stages_on = stages_on or StagesOn(stations, extract_date)
@@ -474,12 +475,15 @@ def build_funnel(
     undated = now[~now["has_stage_dates"]].groupby(["district", "stage"]).size().unstack(fill_value=0)
     undated = undated.reindex(index=order, columns=cols, fill_value=0)
     undated.loc[CITY_TOTAL] = undated.sum()
+    undated_before = before[~before["has_stage_dates"]].groupby(["district", "stage"]).size().unstack(fill_value=0)
+    undated_before = undated_before.reindex(index=order, columns=cols, fill_value=0)
+    undated_before.loc[CITY_TOTAL] = undated_before.sum()
     pipe = [c for c in cols if c != "on_air"]
     tables = []
-    for t in (c_now, c_before, undated):
+    for t in (c_now, c_before, undated, undated_before):
         t = t.assign(**{PIPELINE_TOTAL: t[pipe].sum(axis=1)})
         tables.append(t.to_numpy(dtype=np.int64).ravel())
-    n, p, u = tables
+    n, p, u, up = tables
     stages = [*cols, PIPELINE_TOTAL]
     stage = np.tile(np.array(stages, dtype=object), len(c_now.index))
     note = np.where(stage == "on_air", "cumulative: on air on or before the date", "").astype(object)
@@ -494,8 +498,11 @@ def build_funnel(
             "stage_zh": [STAGE_ZH.get(s, s) for s in stage],
             "sites": n,
             "sites_previous": p,
-            "change": n - p,
+            # (among the sites with stage dates: when a site without them entered its stage is not known, so
+            # its first month counted "+1" and every month a later extract came in counted it new again)
+            "change": (n - u) - (p - up),
             "undated_sites": u,
+            "undated_sites_previous": up,
             "note": note,
         }
     )
@@ -1450,6 +1457,9 @@ class TaskforceReport:
     notes: list[str] = field(default_factory=list)
     #: The files the sites in the pipeline on `as_of` were read from, most sites first (`tracking_files`).
     tracking: list[str] = field(default_factory=list)
+    #: Sites in the pipeline on the extract without stage dates that `as_of` is too early to count (more than
+    #: `UNDATED_LOOKBACK` before the extract): the records list them, nothing dates them.
+    undated_not_counted: int = 0
 
 
 def track_taskforce(
@@ -1478,9 +1488,16 @@ def track_taskforce(
     n_undated = int((~sites["has_stage_dates"]).sum())
     if n_undated:
         notes.append(
-            f"{n_undated} sites have no stage dates: counted in their reported status from "
-            f"{extract.date() if extract is not None else 'the extract'} on, not on an earlier date; their time in "
-            "stage is unknown, so they are listed apart from the supervision list"
+            f"{n_undated} sites have no stage dates: counted in their reported status from a month before "
+            f"{extract.date() if extract is not None else 'the extract'} on, not on an earlier date, and not in the "
+            "change since the previous report; their time in stage is unknown, so they are listed apart from the "
+            "supervision list"
+        )
+    undated_later = _undated_not_counted(stages_on, as_of)
+    if undated_later:
+        notes.append(
+            f"{undated_later} sites in the pipeline on {extract.date()} have no stage dates: not counted on "
+            f"{as_of.date()}, more than a month before the records that list them"
         )
     if extract is not None and as_of > extract:
         notes.append(f"the records end on {extract.date()}: later stage changes are not in them")
@@ -1508,7 +1525,17 @@ def track_taskforce(
         source=source,
         notes=notes,
         tracking=tracking_files(st, sites),
+        undated_not_counted=undated_later,
     )
+
+
+def _undated_not_counted(stages_on: StagesOn, as_of: pd.Timestamp) -> int:
+    """The sites in the pipeline on the extract without stage dates that `as_of` is too early to count."""
+    extract = stages_on.extract
+    if extract is None or as_of >= undated_counted_from(extract):
+        return 0
+    at_extract = stages_on.counted(extract)
+    return int((~at_extract["has_stage_dates"] & (at_extract["stage"] != "on_air")).sum())
 
 
 def _on_air_by_district(stations: pd.DataFrame, date: pd.Timestamp, order: list[str]) -> pd.Series:
@@ -1583,6 +1610,7 @@ def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", 
             "stuck_days": report.stuck_days,
             "source": report.source,
             "tracking_files": report.tracking,
+            "undated_not_counted": report.undated_not_counted,
             "notes": report.notes,
         },
         out / "taskforce_notes.json",

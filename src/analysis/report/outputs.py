@@ -87,6 +87,8 @@ class TaskforceOutputs:
     figures: dict[str, Path] = field(default_factory=dict)
     #: The files the sites in the pipeline were read from, most sites first (`taskforce.tracking_files`).
     tracking_files: list[str] = field(default_factory=list)
+    #: Sites without stage dates in the records that the date is too early to count (`taskforce.TaskforceReport`).
+    undated_not_counted: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,4 +262,5 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
         sites=read_table(folder / "sites.csv"),
         figures=_figures(folder, "taskforce"),
         tracking_files=list(notes.get("tracking_files") or []),
+        undated_not_counted=int(notes.get("undated_not_counted") or 0),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL
@@ -83,11 +84,18 @@ def changes_since_last_month(ctx: Context) -> dict:
         }
     )
     added["added"] = added["now"] - added["before"]
-    s_now = ctx.taskforce().sites[["station_id", "stage"]]
+    now_sites = ctx.taskforce().sites
+    s_now = now_sites[["station_id", "stage"]]
     s_prev = ctx.taskforce(prev).sites[["station_id", "stage"]]
     both = s_now.merge(s_prev, on="station_id", how="left", suffixes=("", "_prev"))
     both["stage_prev"] = both["stage_prev"].fillna("new")
-    moved = both[both["stage"] != both["stage_prev"]]
+    # a site without stage dates "new" this month is only new to the count: when it entered is not known
+    dated = (
+        now_sites["has_stage_dates"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        if "has_stage_dates" in now_sites.columns
+        else np.ones(len(both), dtype=bool)
+    )
+    moved = both[(both["stage"] != both["stage_prev"]) & (dated | (both["stage_prev"] != "new").to_numpy())]
     moves = (
         moved.groupby(["stage_prev", "stage"])
         .size()

@@ -130,6 +130,10 @@ def show_headline(ctx: Context) -> None:
     n_undated = len(undated_sites(ctx))
     if n_undated:  # (sites of unknown time in stage are neither overdue nor not: "0 overdue" alone misled)
         parts[-1] = parts[-1].rstrip("。.") + say(L, "headline.pipeline_undated", undated=n(n_undated))
+    if tf.undated_not_counted:  # (the records list them; this date is too early to count them)
+        parts[-1] = parts[-1].rstrip("。.") + say(
+            L, "headline.pipeline_undated_later", undated=n(tf.undated_not_counted), extract=day(tf.extract)
+        )
     show_markdown(say(L, "headline.heading"))
     verdict = verdict_sentence(ctx, tg, now, ch)
     record("verdict", verdict)

@@ -121,10 +121,7 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     out = []
     undated = int((~_is_true(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
     if undated:
-        # (counted from a month before the extract: the previous report may count them too, then the change holds none)
-        both = tf.extract is not None and tf.previous is not None and tf.previous >= undated_counted_from(tf.extract)
-        key = "funnel.undated_both" if both else "funnel.undated"
-        out.append(say(L, key, undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
+        out.append(say(L, "funnel.undated", undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
     unknown = int((pipe["stage"] == "unknown").sum())
     if unknown:
         words = list(((ctx.clean_summary or {}).get("notes") or {}).get("status_words_not_understood") or {})
@@ -205,6 +202,11 @@ def blocker_sentence(ctx: Context) -> str:
         say(L, "blocker_count", blocker=names.get(k, k), sites=n(v)) for k, v in real.items()
     )
     why = say(L, "blockers.why_unknown", extract=day(tf.extract))
+    if not total and tf.undated_not_counted:  # (the records list sites, but nothing dates them this early)
+        return say(
+            L, "blockers.no_pipeline_undated", as_of=day(ctx.as_of), undated=n(tf.undated_not_counted),
+            extract=day(tf.extract), since=day(undated_counted_from(tf.extract)),
+        )  # fmt: skip
     if not total:  # (a city whose records hold no planned site: "在途站址 0 个：。" said nothing)
         return say(L, "blockers.no_pipeline", as_of=day(ctx.as_of))
     if unknown == total:
