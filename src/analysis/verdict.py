@@ -142,11 +142,14 @@ def describe_requirement(
     pipeline_expected: float,
     median_days: float,
     has_pipeline: bool = True,
+    pipeline_sites: int = 0,
 ) -> tuple[int | None, object, str, str]:
     """What must happen: the sites that must still enter the pipeline (the target less the count on
     air and the pipeline's expected arrivals by the date) and the month by which they must, given
     the median days from planning to air. Returns (sites, month end or None, zh, en). Nothing for a
-    published series (`has_pipeline` False): it counts what was built and has no sites to plan."""
+    published series (`has_pipeline` False): it counts what was built and has no sites to plan. With no
+    completed planning-to-air time, the sites in the pipeline (`pipeline_sites`) have no modelled arrival: the
+    need is then said as a range, from all of them arriving in time to none of them."""
     if status in ("reached", "missed") or not has_pipeline:
         return None, None, "", ""
     # (less a twentieth of a site: the pipeline's expected arrivals are a Monte-Carlo mean, and 222 less 146.995
@@ -164,6 +167,20 @@ def describe_requirement(
             ),
         )
     if not math.isfinite(median_days):
+        # (83 were said "needed" beside 11 sites in the pipeline, four of them planned on air before the date)
+        fewest = int(max(0, math.ceil(target - count_known - max(pipeline_sites, pipeline_expected) - 0.05)))
+        if fewest < need:
+            return (
+                need,
+                None,
+                f"还需 {fewest}–{need} 个站址进入建设流程：在途 {pipeline_sites} 个站址尚无阶段时长可推算何时开通，"
+                "若全部按期开通只需前者（尚无完整的规划至开通时长可参考）。",
+                (
+                    f"{fewest}–{need} more sites must enter the pipeline: when the {pipeline_sites} in it reach air "
+                    "cannot be estimated yet (no stage durations), and the fewer suffice if all of them do in time "
+                    "(no completed planning-to-air time yet to say by when)."
+                ),
+            )
         return (
             need,
             None,

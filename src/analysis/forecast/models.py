@@ -1358,7 +1358,7 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
         )
         verdict_zh, verdict_en = verdict_zh + caution[0], verdict_en + caution[1]
     need, by, must_zh, must_en = describe_requirement(
-        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days, fc.observed is None
+        status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days, fc.observed is None, n_pipe
     )
     months = max(_months_between(fc.as_of, t.date), 1e-9)
     context = SpreadContext(
