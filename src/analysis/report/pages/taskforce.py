@@ -551,10 +551,11 @@ def show_stage_durations(ctx: Context) -> pd.DataFrame:
     L = ctx.lang
     du = tf.durations
     stage = dict(STAGE_ZH if L == "zh" else STAGE_EN, planned_to_on_air=say(L, "planned_to_on_air"))
-    show_step(
-        say(L, "durations.heading"),
-        say(L, "durations.sentence"),
-    )
+    sentence = say(L, "durations.sentence")
+    n_undated = len(undated_sites(ctx))
+    if n_undated:  # ("0 still in the stage" beside a funnel of 3/2/3/3 undated sites)
+        sentence += say(L, "durations.undated", undated=n(n_undated))
+    show_step(say(L, "durations.heading"), sentence)
     table = show_frame(
         ctx,
         "stage_durations",
