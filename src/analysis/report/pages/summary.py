@@ -198,7 +198,13 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         pd.DataFrame(
             {
                 say(L, "scenic_spot"): [site_name(r, L) for _, r in s.iterrows()],
-                say(L, "district"): s["district"].map(lambda d: district_label(ctx.city, d, L)),
+                # (a site whose point lies outside every district: said, not a blank district)
+                say(L, "district"): [
+                    district_label(ctx.city, r["district"], L)
+                    if str(r.get("is_in_city", True)).lower() not in ("false", "0")
+                    else say(L, "outside_the_city")
+                    for _, r in s.iterrows()
+                ],
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
                 say(L, "covered_outdoors_2"): s["verdict"].map(verdict_words(L)),
                 say(L, "nearest_station_m"): s["distance_m"].map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}"),
