@@ -173,12 +173,11 @@ def describe_requirement(
             return (
                 need,
                 None,
-                f"还需 {fewest}–{need} 个站址进入建设流程：在途 {pipeline_sites} 个站址尚无阶段时长可推算何时开通，"
-                "若全部按期开通只需前者（尚无完整的规划至开通时长可参考）。",
+                f"还需 {fewest}–{need} 个站址进入建设流程：在途 {pipeline_sites} 个站址若全部按期开通需 {fewest} 个，"
+                f"若均未开通需 {need} 个（尚无阶段时长可推算其开通时间）。",
                 (
-                    f"{fewest}–{need} more sites must enter the pipeline: when the {pipeline_sites} in it reach air "
-                    "cannot be estimated yet (no stage durations), and the fewer suffice if all of them do in time "
-                    "(no completed planning-to-air time yet to say by when)."
+                    f"{fewest}–{need} more sites must enter the pipeline: {fewest} if all {pipeline_sites} sites in it "
+                    f"reach air by then, {need} if none does (no stage durations yet to time them)."
                 ),
             )
         return (
