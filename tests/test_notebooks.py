@@ -144,7 +144,11 @@ def test_english_summary(tmp_path):
 
 @pytest.mark.slow
 def test_nbval_runs_every_notebook(tmp_path):
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # the notebooks' defaults on the bundled data, with their processed files in a project root of the test's own
+    # (run in the checkout's, they left data/processed/ behind: `make test` writes nothing in the project)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw").symlink_to(PROJ_ROOT / "data" / "raw", target_is_directory=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "FIVEG_PROJECT_ROOT": str(tmp_path)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -169,3 +173,4 @@ def test_nbval_runs_every_notebook(tmp_path):
         f"{sum(len([c for c in _read(n).cells if c.cell_type == 'code']) for n in NOTEBOOK_NAMES)} passed"
         in proc.stdout
     )
+    assert (tmp_path / "data" / "processed").is_dir()  # (the kernels wrote here, not in the checkout)

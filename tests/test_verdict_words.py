@@ -83,6 +83,11 @@ def test_the_no_season_note_reads_right_for_one_monthly_addition():
 def test_without_stage_durations_the_sites_needed_are_a_range_over_the_pipeline_s_arrivals():
     """83 'needed' was said beside 11 sites in the pipeline that no stage duration could time (they count 0)."""
     need, _, zh, en = describe_requirement("at_risk", 400, "2021-12-31", "2021-10-15", 317, 0.0, float("nan"), True, 11)
-    assert need == 83 and "还需 72–83 个站址" in zh and "在途 11 个" in zh and en.startswith("72–83 more sites must enter the pipeline: 72 if all 11")
+    assert (
+        need == 83
+        and "还需 72–83 个站址" in zh
+        and "在途 11 个" in zh
+        and en.startswith("72–83 more sites must enter the pipeline: 72 if all 11")
+    )
     need, _, zh, _ = describe_requirement("at_risk", 400, "2021-12-31", "2021-10-15", 317, 0.0, float("nan"), True, 0)
     assert need == 83 and "还需 83 个站址" in zh  # (no pipeline: one number)

@@ -14,6 +14,11 @@ class AnalysisError(Exception):
 
     exit_status = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook, the mistake in one line (IPython shows this instead of the frames, which tell an
+        analyst who gave a wrong date or city nothing; the command line prints the same line)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class BadInputError(AnalysisError):
     """A file the user gave cannot be used: names the file, the row when known, and the problem."""

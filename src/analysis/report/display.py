@@ -45,8 +45,10 @@ def record(name: str, value) -> None:
     from IPython.display import display
 
     value = json_ready(value)
+    # shown as nothing (an HTML comment): a text/plain fallback put "recorded: name = [...]" lines under the
+    # headline of every executed notebook an analyst opened in JupyterLab or exported with nbconvert
     display(
-        {RECORD_MIME: {"name": name, "value": value}, "text/plain": f"recorded: {name} = {value!r}"},
+        {RECORD_MIME: {"name": name, "value": value}, "text/html": f"<!-- recorded: {html.escape(name)} -->"},
         raw=True,
         metadata={RECORD_KEY: name},
     )
