@@ -346,3 +346,33 @@ def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
         (folder / f"铁塔跟踪表_{week}.csv").write_text(f"{header}\n甲,U1,移动,{LON},{LAT},{status},2021年Q4,无\n")
     notes = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id").loc["CMCC-U1", "notes"]
     assert notes.count("planned on-air date 2021年Q4 read as 2021-12-31") == 1 and "updated on" in notes
+
+
+@pytest.mark.parametrize(
+    "text, near, planned",
+    [
+        ("1月15日", "2021-12-20", "2022-01-15"),
+        ("2月底", "2021-12-20", "2022-02-28"),
+        ("12月31日", "2022-01-05", "2021-12-31"),
+        ("12月底", "2022-01-05", "2021-12-31"),
+        ("11月", "2021-10-15", "2021-11-30"),
+        ("5月", "2021-10-15", "2021-05-31"),
+        ("3月", "2021-10-15", "2022-03-31"),
+    ],
+)
+def test_a_plan_without_its_year_takes_the_year_nearest_the_tables_day(text, near, planned):
+    """Across New Year a plan of 1月15日 in a table of 2021-12-20 is next January, not a year overdue; 12月31日 in
+    one of 2022-01-05 is the December just gone, not a year off."""
+    dates, how = parse.read_period_dates(
+        pd.Series([text]), "2022-03-01", False, True, near=pd.Series([pd.Timestamp(near)])
+    )
+    assert dates.iloc[0] == pd.Timestamp(planned) and f"the year {planned[:4]}" in how.iloc[0]
+
+
+def test_a_trackers_title_day_is_what_a_plan_without_its_year_is_read_against(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [_row(1, "T1", "移动", "在建", "电力引入难", plan="1月15日")]
+    _tracker(folder / "铁塔_跟踪表.xlsx", rows, title="5G站址跟踪表（截至2021年12月20日）")
+    st = clean_stations([folder], city, as_of="2021-12-25").stations.set_index("station_id")
+    assert st.loc["CMCC-T1", "planned_on_air_date"] == pd.Timestamp("2022-01-15")

@@ -1081,7 +1081,9 @@ _PERIOD_DAY = re.compile(r"^(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$")
 _PERIOD_YEAR_END = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:底|末|年底|年末|上半年|下半年)$")
 
 
-def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool) -> tuple | None:
+def _period_date(
+    text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = False
+) -> tuple | None:
     """(date, how it was read) for one period text, None when it is none of `_PERIOD_*`'s forms."""
     t = re.sub(r"\s+", "", text.lower())
     year = None
@@ -1102,6 +1104,8 @@ def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_e
     else:
         return None
     written = year is not None
+    if not written and nearest:
+        return _nearest_period_date(as_of, month, day, how)
     year = as_of.year if year is None else year
     date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
     if date is None or written:
@@ -1114,16 +1118,43 @@ def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_e
     return None if date is None else (date, f"{how}, the year {year} (not written)")
 
 
+def _nearest_period_date(near: dt.date, month: int, day: int | None, how: str) -> tuple | None:
+    """(date, how) of a month or day without its year in the year that puts it nearest `near` (the previous,
+    the same or the next year: within six months either side; a tie goes to the later, as a plan looks ahead)."""
+    found = []
+    for year in (near.year - 1, near.year, near.year + 1):
+        date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
+        if date is not None:
+            found.append((abs((date - near).days), -year, date))
+    if not found:
+        return None
+    date = min(found)[2]
+    return date, f"{how}, the year {date.year} (not written: the nearest {near.isoformat()})"
+
+
 def read_period_dates(
-    values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool
+    values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool, near: pd.Series | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Dates of the forms `read_dates` leaves unread that trackers write (`_PERIOD_*`): a quarter as its last
     day, a month's end as its last day, a month as its first day (its last when `plan_month_end`: a plan for a
     month is kept to its end), a day or month without its year in the year of `as_of`, or (`latest_not_after`:
-    a date that has happened) the latest such date not after `as_of`. Returns the dates (NaT where none) and
-    how each was read (None where nothing was)."""
-    as_of = pd.Timestamp(as_of).date()
-    read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end))
+    a date that has happened) the latest such date not after `as_of`, or (`near`: each row's day, as the table's
+    date, a plan is read against) in the year that puts it nearest that day. Returns the dates (NaT where none)
+    and how each was read (None where nothing was)."""
+    if near is not None:  # (a handful of tables' days: each read on its own)
+        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        how = pd.Series(None, index=values.index, dtype=object)
+        for day, rows in values.groupby(pd.to_datetime(near).fillna(pd.Timestamp(as_of)).to_numpy()).groups.items():
+            d, h = _read_period_dates_near(values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end)
+            dates[rows], how[rows] = d, h
+        return dates, how
+    return _read_period_dates_near(values, pd.Timestamp(as_of).date(), latest_not_after, plan_month_end, False)
+
+
+def _read_period_dates_near(
+    values: pd.Series, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = True
+) -> tuple[pd.Series, pd.Series]:
+    read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end, nearest))
     found = read.map(lambda r: isinstance(r, tuple))
     dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     how = pd.Series(None, index=values.index, dtype=object)

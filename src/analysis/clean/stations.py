@@ -875,10 +875,16 @@ def _count_notes(notes: pd.Series, text: str) -> int:
 
 
 def _parse_operator_rows(
-    raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str, city_names: tuple[str, ...] = ()
+    raw: pd.DataFrame,
+    districts,
+    as_of: pd.Timestamp,
+    default_crs: str,
+    city_names: tuple[str, ...] = (),
+    row_days: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
-    the city's names, which a province-wide file's 地市 column is read against)."""
+    the city's names, which a province-wide file's 地市 column is read against; `row_days`: each row's tracker
+    day, days since 1970, -1 for none, which a plan written without its year is read against)."""
     # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
     labels = pd.DataFrame(index=raw.index)
     pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
@@ -902,7 +908,7 @@ def _parse_operator_rows(
         " is Excel scientific notation (digits lost): not used; ",
     )
     notes = _note_status_words(raw, rec, notes)
-    notes = _parse_tracker_columns(raw, rec, notes, as_of)
+    notes = _parse_tracker_columns(raw, rec, notes, as_of, row_days)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
@@ -935,11 +941,14 @@ def _parse_operator_rows(
     return rec
 
 
-def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+def _parse_tracker_columns(
+    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp, row_days: np.ndarray | None
+) -> pd.Series:
     """What a task force's tracker adds, into `rec`: the blocker's own words where they say more than its
     category, who is to clear it (责任单位), and the planned on-air date (计划开通时间: a month or a quarter as its
-    last day, a month or day without its year in the extract's year; how a form other than a day was read is
-    noted). Columns of nulls, shared, for a file without them (an operator's national file)."""
+    last day, a month or day without its year in the year that puts it nearest the table's day, or the
+    extract's where the table names none; how a form other than a day was read is noted). Columns of nulls,
+    shared, for a file without them (an operator's national file)."""
     for column, text in (("blocker_detail", raw["blocker"]), ("responsible", raw["responsible"])):
         if _is_all_missing(text):  # (no column at all: the station table's is made empty when it is typed)
             continue
@@ -957,7 +966,12 @@ def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Serie
     notes = _append_note(notes, month, "planned on-air date ", said, " read as the month's last day; ")
     unread = text.notna() & planned.isna() & ~pd.Series(reading.ambiguous, index=raw.index)
     if unread.any():
-        period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=False, plan_month_end=True)
+        near = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        if row_days is not None:  # (a table that names no day: the extract's)
+            near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)
+        period, how = parse.read_period_dates(
+            text[unread], as_of, latest_not_after=False, plan_month_end=True, near=near[unread]
+        )
         planned[period.index] = period
         read_as = (said[unread] + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")").reindex(raw.index)
         notes = _append_note(notes, pd.Series(period.notna()).reindex(raw.index), "planned on-air date ", read_as, "; ")
@@ -1362,11 +1376,14 @@ def _clean_tables(
     raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
-    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en))
+    tracker_days, tracker_said = _tracker_days(tables, as_of_ts)
+    # (a tracker's day is what a plan written without its year is read against)
+    row_days = _table_days_of_rows(raw, tracker_days) if tracker_days else None
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en), row_days)
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
-    tables_dated = _date_tables(rec, raw, tables, as_of_ts)
+    tables_dated = _date_tables(rec, row_days, tracker_days, tracker_said)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1505,13 +1522,10 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
 LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_air_date", "on_air_date")
 
 
-def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], as_of: pd.Timestamp) -> dict:
-    """Where the trackers read (tables of the tower company or the task force: `dedupe.sender_of_table`) are of
-    more than one day (two weekly files, a workbook of monthly sheets), each row's table day into
-    `rec["table_day"]` (days since 1970, -1 for a table that names none): the newer record of a site then heads
-    it (`dedupe.dedupe_rows`) and gives its stage, blocker and dates. Returns, per tracker, its day and where it
-    was read (an undated one said so; its records ranked as before: the most complete first, then file order),
-    nothing else changing when fewer than two days are named; {} for a single tracker."""
+def _tracker_days(tables: list[RawTable], as_of: pd.Timestamp) -> tuple[dict, dict]:
+    """Per tracker (a table of the tower company or the task force: `dedupe.sender_of_table`), the day its sheet
+    name, file name or title names (days since 1970, -1 for none), keyed by (file, sheet), and by its label
+    the day and where it was read (an undated one said so)."""
     days, said = {}, {}
     for t in tables:
         # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
@@ -1526,18 +1540,33 @@ def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], a
             if found is None
             else (f"{found[0].isoformat()} ({found[1]})")
         )
-    if len({d for d in days.values() if d >= 0}) < 2:
-        if len(said) < 2:  # (one tracker: nothing to say)
-            return {}
-        # (several trackers not told apart by their days: the rule of old, said)
-        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
+    return days, said
+
+
+def _table_days_of_rows(raw: pd.DataFrame, days: dict) -> np.ndarray:
+    """Each row's tracker day (`_tracker_days`; -1 for a row of no dated tracker)."""
     # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
     files = pd.Categorical(raw["source_file"])
     sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
     width, names = len(sheet_names) + 1, [None, *sheet_names]
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
     of_pair = [days.get((files.categories[p // width], names[p % width]), -1) for p in pairs]
-    rec["table_day"] = np.asarray(of_pair, dtype=np.int64)[at]
+    return np.asarray(of_pair, dtype=np.int64)[at]
+
+
+def _date_tables(rec: pd.DataFrame, row_days: np.ndarray | None, days: dict, said: dict) -> dict:
+    """Where the trackers read (`_tracker_days`) are of more than one day (two weekly files, a workbook of
+    monthly sheets), each row's table day into `rec["table_day"]` (days since 1970, -1 for a table that names
+    none): the newer record of a site then heads it (`dedupe.dedupe_rows`) and gives its stage, blocker and
+    dates. Returns, per tracker, its day and where it was read (an undated one said so; its records ranked as
+    before: the most complete first, then file order), nothing else changing when fewer than two days are
+    named; {} for a single tracker."""
+    if len({d for d in days.values() if d >= 0}) < 2:
+        if len(said) < 2:  # (one tracker: nothing to say)
+            return {}
+        # (several trackers not told apart by their days: the rule of old, said)
+        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
+    rec["table_day"] = row_days
     return dict(sorted(said.items()))
 
 
