@@ -376,3 +376,15 @@ def test_a_trackers_title_day_is_what_a_plan_without_its_year_is_read_against(tm
     _tracker(folder / "铁塔_跟踪表.xlsx", rows, title="5G站址跟踪表（截至2021年12月20日）")
     st = clean_stations([folder], city, as_of="2021-12-25").stations.set_index("station_id")
     assert st.loc["CMCC-T1", "planned_on_air_date"] == pd.Timestamp("2022-01-15")
+
+
+@pytest.mark.parametrize(
+    "word", ["—", "——", "-", "/", "无阻碍", "无需协调", "目前无", "否", "0", "空", "无问题", "正常", "N/A", "不涉及"]
+)
+def test_no_blocker_written_other_ways_is_no_blocker(word):
+    assert parse.parse_blockers(pd.Series([word])).isna().all()
+
+
+@pytest.mark.parametrize("word", ["无法进场", "无电源", "没有市电", "无法协调", "否决选址", "空调外机挡住天线"])
+def test_a_blocker_that_begins_like_no_blocker_is_still_a_blocker(word):
+    assert parse.parse_blockers(pd.Series([word])).notna().all()

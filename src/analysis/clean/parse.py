@@ -998,10 +998,16 @@ _BLOCKER_RULES = (
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
 )
-_NO_BLOCKER = {"none", "no", "-", "/", "n/a", "na", "nil"}
-_NOTHING = r"(?:无|暂无|没有|均无|不涉及)(?:任何)?(?:问题|卡点|障碍|异常|困难)?"
-#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 (a text that only begins with
-#: 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are `_BLOCKER_GONE`'s).
+_NO_BLOCKER = {"none", "no", "n/a", "na", "nil", "null", "否", "0", "0.0", "空"}
+#: A cell of dashes, slashes or dots alone (-, —, ——, /, …) is a blank filled in, not a blocker.
+_NO_BLOCKER_MARKS = re.compile(r"^[\-－—–―‐−/／\\.。·…_~～]+$")
+_NOTHING = (
+    r"(?:目前|当前|现|暂时?|尚|均)?(?:无需|无须|不需要?|无|没有|不涉及|不存在|未发现|未见)(?:任何)?"
+    r"(?:需要?协调的?(?:事项|问题)?|协调(?:事项|问题)?|问题|卡点|障碍|阻碍|异常|困难|事项)?"
+)
+#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 / 无阻碍 / 无需协调 / 目前无 (a
+#: text that only begins with 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are
+#: `_BLOCKER_GONE`'s).
 _NO_BLOCKER_TEXT = re.compile(rf"^(?:{_NOTHING})(?:[,，;；、。.!！]+(?:{_NOTHING}))*[,，;；、。.!！]*$")
 #: ... or that it is over or fine: 已解决 / 已协调 / 正常 (not 不正常, 非正常)
 _BLOCKER_GONE = re.compile(r"已解决|已协调|(?<![不非])正常")
@@ -1011,7 +1017,8 @@ _NO_PROBLEM_OF_A_KIND = re.compile(r"^(?:无|暂无|没有)(?!法)[^,，;；、]
 
 def _blocker(text: str) -> str | None:
     t = re.sub(r"\s+", "", text.lower())
-    if t in _NO_BLOCKER or any(p.search(t) for p in (_NO_BLOCKER_TEXT, _BLOCKER_GONE, _NO_PROBLEM_OF_A_KIND)):
+    patterns = (_NO_BLOCKER_MARKS, _NO_BLOCKER_TEXT, _BLOCKER_GONE, _NO_PROBLEM_OF_A_KIND)
+    if t in _NO_BLOCKER or any(p.search(t) for p in patterns):
         return None
     for blocker, keys in _BLOCKER_RULES:
         if any(k in t for k in keys):
