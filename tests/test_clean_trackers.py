@@ -388,3 +388,38 @@ def test_no_blocker_written_other_ways_is_no_blocker(word):
 @pytest.mark.parametrize("word", ["无法进场", "无电源", "没有市电", "无法协调", "否决选址", "空调外机挡住天线"])
 def test_a_blocker_that_begins_like_no_blocker_is_still_a_blocker(word):
     assert parse.parse_blockers(pd.Series([word])).notna().all()
+
+
+@pytest.mark.parametrize(
+    "word, stage",
+    [
+        ("待开通", "power_hookup"),
+        ("已上电", "power_hookup"),
+        ("设备到货", "construction"),
+        ("待验收", "power_hookup"),
+        ("具备开通条件", "power_hookup"),
+        ("已开通待验收", "on_air"),
+        ("已竣工", "power_hookup"),
+        ("未开通", "planned"),
+    ],
+)
+def test_status_words_of_the_last_stages(word, stage):
+    assert parse.parse_statuses(pd.Series([word])).tolist() == [stage]
+
+
+@pytest.mark.parametrize("word", ["已建成", "塔已建成", "已验收"])
+def test_a_site_built_or_accepted_is_on_air_only_with_its_date(tmp_path, city, word):
+    """Without an on-air date a built site stays in the pipeline at power hook-up (noted), not quarantined as
+    on air without a date; with one it is on air."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = "站址名称,规划站址编码,需求方,经度,纬度,建设状态,实际开通时间"
+    x, y = _offset(500.0)
+    lines = [f"甲,YQ1,移动,{LON},{LAT},{word},", f"乙,YQ2,移动,{x},{y},{word},2021-09-01"]
+    (folder / "铁塔跟踪表.csv").write_text("\n".join([header, *lines]) + "\n")
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert result.summary["rows_quarantined"] == 0
+    assert st.loc["CMCC-YQ1", "status"] == "power_hookup" and not st.loc["CMCC-YQ1", "is_on_air"]
+    assert "not known to be on air" in st.loc["CMCC-YQ1", "notes"]
+    assert st.loc["CMCC-YQ2", "status"] == "on_air" and st.loc["CMCC-YQ2", "is_on_air"]

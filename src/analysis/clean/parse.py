@@ -826,7 +826,8 @@ _STATUS_RULES = (
             "入网",
             "在用",
             "运行",
-            "已建成",
+            "建成",  # 已建成, 塔已建成 (on air only with its date: `says_built_only`)
+            "验收",  # 已验收 / 验收通过: accepted (on air only with its date)
             "交维",  # 已交维: handed over to maintenance, after acceptance: on air
             "onair",
             "on_air",
@@ -836,13 +837,15 @@ _STATUS_RULES = (
         ),
     ),
     # 通电 / 送电: power on, commissioning still to come (the last stage)
-    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "power")),
+    # (上电 / 加电: the equipment powered, still the last stage until it is on air)
+    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "上电", "加电", "power")),
     # a tower company's words: 土建 (civil works: foundation, mast) then 设备安装 (the operator's equipment) are
     # both construction; civil works finished (土建完工) still wait for the equipment
     # (交付: the tower handed to its tenant, whose equipment is still to go up)
     (
         "construction",
-        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "construction", "building", "install"),
+        # (设备到货: the equipment delivered, to go up)
+        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "到货", "construction", "building", "install"),
     ),
     # 谈点: negotiating the site with its owner, the step of site access; 已获取 / 已签约: the site obtained
     # (lease signed), construction not begun: a site stays in a stage until the next one's work starts
@@ -868,14 +871,26 @@ _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 #: Built, not yet on air (已建成未开通): the site waits for power or commissioning, the last stage.
 _BUILT = ("建成", "完工", "built", "completed")
+#: Waiting for the last step (待开通, 待入网), ready for it (具备开通条件, 申请开通), or for acceptance and testing (待验收,
+#: 调测): built, not on air, the last stage (power hook-up) — not a plan.
+_LAST_STEP = re.compile(rf"^待{_ON_AIR_WORDS}$|具备{_ON_AIR_WORDS}|{_ON_AIR_WORDS}条件|申请{_ON_AIR_WORDS}")
+_AWAITING_CHECKS = re.compile(r"(?:待|未|尚未|暂未)验收|验收中|调测|调试")
+#: ... unless it is on air already (已开通待验收: on air, its acceptance to come)
+_ON_AIR_DONE = re.compile(r"已(?:开通|入网|上线|交维)|在网|在用|运行")
+#: Built or accepted and nothing else said (已建成, 塔已建成, 已验收): on air only when its on-air date is given (a built
+#: site without one is not known to be on air).
+_BUILT_ONLY = re.compile(r"建成|验收|built|accepted")
+_SAYS_ON_AIR = re.compile(rf"{_ON_AIR_WORDS}|交维")
 
 
 #: Equipment installed (设备已安装, 设备安装完成, 已完工): built, waiting for power or commissioning, the last stage.
-_INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^竣工$|installed")
+_INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^已?竣工$|installed")
 
 
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
+    if _LAST_STEP.search(t) or (_AWAITING_CHECKS.search(t) and not _ON_AIR_DONE.search(t)):
+        return "power_hookup"
     not_yet = _NOT_YET_ON_AIR.search(t)
     if not_yet:  # the stage the rest of the words name (在建未开通: construction; 已建成未开通: power hook-up)
         rest = t[: not_yet.start()] + t[not_yet.end() :]
@@ -896,6 +911,17 @@ def _status(text: str) -> str:
         if any(k in t for k in keys):
             return status
     return "unknown"
+
+
+def _built_only(text: str) -> bool:
+    t = re.sub(r"[\s\-_]+", "", text.lower())
+    return _status(t) == "on_air" and bool(_BUILT_ONLY.search(t)) and not _SAYS_ON_AIR.search(t)
+
+
+def says_built_only(values: pd.Series) -> pd.Series:
+    """True where the status says the site is built or accepted and no more (已建成, 塔已建成, 已验收): on air only
+    with an on-air date beside it."""
+    return _map_uniques(values, _built_only, fill=False).astype(bool)
 
 
 def parse_statuses(values: pd.Series) -> pd.Series:

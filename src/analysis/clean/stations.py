@@ -708,6 +708,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
     notes = _read_on_air_periods(raw, rec, notes, as_of)
+    notes = _hold_built_without_date(raw, rec, notes)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
@@ -978,6 +979,24 @@ def _parse_tracker_columns(
         notes = _append_note(notes, unread & planned.isna(), "planned on-air date unreadable: ", said, "; ")
     rec["planned_on_air_date"] = planned
     return notes
+
+
+def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+    """A site whose status says built or accepted and no more (已建成, 塔已建成, 已验收) without an on-air date is not
+    known to be on air: kept in the pipeline at its last stage (power hook-up), noted, not quarantined as on
+    air without a date. (Only the undated rows said on air are looked at: a national file has few.)"""
+    at = np.flatnonzero((rec["reported_status"].to_numpy() == "on_air") & rec["on_air_date"].isna().to_numpy())
+    if not len(at):
+        return notes
+    built = parse.says_built_only(raw["status"].iloc[at]).to_numpy()
+    if not built.any():
+        return notes
+    held = _fresh(np.zeros(len(rec), dtype=bool), rec.index)
+    held.iloc[at[built]] = True
+    rec.loc[held, "reported_status"] = "power_hookup"
+    said = _text(raw, "status", held).reindex(raw.index)
+    why = " without an on-air date: not known to be on air, kept at power hook-up; "
+    return _append_note(notes, held, "status ", said, why)
 
 
 def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
