@@ -286,7 +286,10 @@ def test_a_tracker_row_at_its_planned_position_joins_the_operators_station_of_th
     st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
     assert len(st) == stations and st["is_on_air"].all()
     if stations == 1:
-        assert "(one of them at its planned position)" in st.loc["CMCC-1403001", "notes"]
+        notes = st.loc["CMCC-1403001", "notes"]
+        assert "(the tower-company 站址编码 YQ1 at its planned position)" in notes
+        # (the station's position is the operator's actual one: not said to be the planned one)
+        assert "position is the planned one" not in notes
 
 
 def test_a_planned_position_on_another_day_stays_a_station_of_its_own(tmp_path, city):
@@ -423,3 +426,41 @@ def test_a_site_built_or_accepted_is_on_air_only_with_its_date(tmp_path, city, w
     assert st.loc["CMCC-YQ1", "status"] == "power_hookup" and not st.loc["CMCC-YQ1", "is_on_air"]
     assert "not known to be on air" in st.loc["CMCC-YQ1", "notes"]
     assert st.loc["CMCC-YQ2", "status"] == "on_air" and st.loc["CMCC-YQ2", "is_on_air"]
+
+
+def _at(lon: float, lat: float, north: float, east: float) -> tuple[float, float]:
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lon, lat, _ = geod.fwd(lon, lat, 0.0, north)
+    lon, lat, _ = geod.fwd(lon, lat, 90.0, east)
+    return float(lon), float(lat)
+
+
+def test_a_planned_position_near_two_stations_of_its_operator_joins_neither(tmp_path, city):
+    """CMCC's A and B on air the same day 200 m apart: a tracker record planned 120 m from A (233 m from B) could be
+    either; another 251 m from B (320 m from A) has one station in reach, but B is in reach of the first too. Four
+    stations, the two records noted ambiguous, none joined to the wrong one."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    b = _at(LON, LAT, 0, 200)
+    lines = [f"1403001,A,中国移动,{LON},{LAT},2021-09-10,已开通", f"1403002,B,中国移动,{b[0]},{b[1]},2021-09-10,已开通"]
+    (folder / "移动5G.csv").write_text("\n".join([OPERATOR_HEADER, *lines]) + "\n")
+    p, q = _at(LON, LAT, 120, 0), _at(*b, -250, 0)
+    rows = [f"乙,YQ2,移动,{p[0]},{p[1]},已开通,2021-09-10", f"丙,YQ3,移动,{q[0]},{q[1]},已开通,2021-09-10"]
+    (folder / "铁塔跟踪表.csv").write_text("\n".join([PLANNED_HEADER, *rows]) + "\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-1403001", "CMCC-1403002", "CMCC-YQ2", "CMCC-YQ3"]
+    assert "2 stations of its operator on air the same day within 300 m" in st.loc["CMCC-YQ2", "notes"]
+    assert "(ambiguous)" in st.loc["CMCC-YQ3", "notes"]
+
+
+def test_a_planned_position_join_says_its_real_distance_in_the_quarantine(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _at(LON, LAT, 121, 0)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-08-18\n")
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    [detail] = result.quarantine["detail"].tolist()
+    assert "121 m apart" in detail and "within 50 m" not in detail and "up to 300 m" in detail

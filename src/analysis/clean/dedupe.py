@@ -596,6 +596,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             apart = dated_apart | one_in_pipeline
             refused += _refused_nearest(set(i[apart].tolist()) - set(i[~apart].tolist()), i, j, dist, dated_apart)
             i, j, dist = i[~apart], j[~apart], dist[~apart]
+            i, j, dist, unclear = _keep_one_to_one_planned_pairs(i, j, dist)
+            refused += unclear
             differ = ~((dates[i] == dates[j]) | (pd.isna(dates[i]) & pd.isna(dates[j])))
             used_row, used_anchor = set(), set()
             # the best pairs first: agreeing on-air dates, then the nearest, then priority order (positions)
@@ -611,6 +613,30 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     rows, anchors = rows + unknown_rows, anchors + unknown_anchors
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
     return pairs, refused
+
+
+def _keep_one_to_one_planned_pairs(i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> tuple:
+    """Of candidate pairs (`i` joins `j`, `dist` m apart), those beyond DUPLICATE_RADIUS_M (a planned position's)
+    only where they pair one to one: the record has no other candidate within the planned-position radius and
+    the station no other such record (two stations of the operator on air that day near a planned position, or
+    two planned records near one station: which is which is not known). A record with a candidate within
+    DUPLICATE_RADIUS_M keeps only those. Returns the pairs kept and the refusals (`_refused_nearest`'s, why
+    "ambiguous" and the number of candidates)."""
+    far = dist > DUPLICATE_RADIUS_M
+    if not far.any():
+        return i, j, dist, []
+    far &= ~np.isin(i, i[~far])  # (a record at a station's mast is that station's, whatever lies farther)
+    rows, per_row = np.unique(i[far], return_counts=True)
+    anchors, per_anchor = np.unique(j[far], return_counts=True)
+    one = far & np.isin(i, rows[per_row == 1]) & np.isin(j, anchors[per_anchor == 1])
+    unclear = []
+    for row in sorted(set(i[far & ~one].tolist())):
+        k = np.flatnonzero((i == row) & far)
+        nearest = k[np.argmin(dist[k])]
+        rivals = len(np.unique(i[far & np.isin(j, j[k])]))  # (records near the same stations, this one included)
+        unclear.append((row, j[nearest], dist[nearest], "ambiguous", len(k), rivals))
+    keep = ~far | one
+    return i[keep], j[keep], dist[keep], unclear
 
 
 def _refused_nearest(rows: set, i: np.ndarray, j: np.ndarray, dist: np.ndarray, dated_apart) -> list[tuple]:
@@ -677,6 +703,7 @@ def _describe_pairs(
     refusal, by row label."""
     at = rec.index.get_indexer(heads)
     code = rec["site_code"].to_numpy(dtype=object, na_value=None)[at]
+    planned = rec["planned_position"].to_numpy(dtype=bool)[at] if "planned_position" in rec else None
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = pd.DatetimeIndex(rec["on_air_date"].to_numpy()[at]).strftime("%Y-%m-%d").fillna("none").to_numpy()
 
@@ -691,13 +718,17 @@ def _describe_pairs(
     for row, anchor in zip(pairs["row"], pairs["anchor"], strict=True):
         when = "the same on-air date" if dates[row] == dates[anchor] else f"on-air {dates[row]} and {dates[anchor]}"
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
-        if gap(row, anchor) > DUPLICATE_RADIUS_M:
-            text += " (one of them at its planned position)"
+        if gap(row, anchor) > DUPLICATE_RADIUS_M:  # (a planned position's join: which record's position it is)
+            at_plan = [said(k) for k in (row, anchor) if planned is not None and planned[k]]
+            text += f" (the {' and the '.join(at_plan)} at its planned position)"
         elif "none" in (dates[row], dates[anchor]) and dates[row] != dates[anchor]:
             text += " (one still listed in construction or waiting for power at the other's mast: a report lagging)"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
-    for row, other, metres, reason in refused:
+    for row, other, metres, reason, *counts in refused:
+        if reason == "ambiguous":
+            notes[heads[row]] = _said_ambiguous(said(other), metres, *counts)
+            continue
         if reason == "dates":
             why = f"went on air on {dates[other]}, this on {dates[row]}"
         elif reason == "pipeline":
@@ -711,6 +742,20 @@ def _describe_pairs(
             why = "is one station with another record of this sender"
         notes[heads[row]] = f"{said(other)} {metres:.0f} m away {why}: kept as a station of its own"
     return pd.Series(detail, dtype=object), pd.Series(notes, dtype=object)
+
+
+def _said_ambiguous(other: str, metres: float, stations: int, records: int) -> str:
+    """The note of a planned-position record not joined: which stations and records it could pair with."""
+    radius = f"{PLANNED_POSITION_RADIUS_M:.0f} m"
+    if stations > 1:
+        return (
+            f"{stations} stations of its operator on air the same day within {radius} of this planned position "
+            f"(the nearest {other}, {metres:.0f} m): which it is is not known (ambiguous), kept as a station of its own"
+        )
+    return (
+        f"{other} {metres:.0f} m away, on air the same day, is also within {radius} of {records - 1} other planned "
+        f"record(s) of this sender: which is its record is not known (ambiguous), kept as a station of its own"
+    )
 
 
 def match_sites(

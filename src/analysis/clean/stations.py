@@ -859,6 +859,11 @@ def _is_all_present(values: pd.Series) -> bool:
     return is_arrow and pa.array(values.array).null_count == 0
 
 
+#: The note of a record whose position is its planned one (规划经度/规划纬度), taken off when it joins a station whose
+#: position is the operator's actual one (the station's position is not the planned one).
+PLANNED_POSITION_NOTE = "position is the planned one (no actual position given); "
+
+
 def _finish_notes(notes: pd.Series) -> pd.Series:
     """The notes without their trailing separator, None where a row has none (most rows of a national
     file: the strings are touched only where there is a note)."""
@@ -895,7 +900,7 @@ def _parse_operator_rows(
 
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
-    notes = _append_note(notes, pos["planned"], "position is the planned one (no actual position given); ")
+    notes = _append_note(notes, pos["planned"], PLANNED_POSITION_NOTE)
     if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
         rec["planned_position"] = pos["planned"].to_numpy(dtype=bool)
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
@@ -1651,6 +1656,25 @@ def _add_notes(rec: pd.DataFrame, notes: pd.Series) -> None:
     rec.loc[notes.index, "notes"] = (prior + "; " + notes).fillna(notes).to_numpy(dtype=object)
 
 
+def _unsay_planned_position_of_joined(rec: pd.DataFrame, dd: pd.DataFrame) -> None:
+    """A record at its planned position that joined another sender's station at an actual position: the note
+    "position is the planned one" taken off its notes (the station's notes gather its records', and its position
+    is the actual one; the merge's own note says which record was at its planned position)."""
+    if "planned_position" not in rec:
+        return
+    joined = dd.index[(dd["merge_reason"] == "same_station_other_sender").to_numpy()]
+    if not len(joined):
+        return
+    planned = rec["planned_position"]
+    rows = joined[planned.loc[joined].to_numpy(dtype=bool) & ~planned.loc[dd.loc[joined, "anchor"]].to_numpy(dtype=bool)]
+    if len(rows):
+        said = rec.loc[rows, "notes"].astype(object)
+        for text in (PLANNED_POSITION_NOTE, PLANNED_POSITION_NOTE.rstrip("; ")):  # (amid the notes, or last)
+            said = said.str.replace(text, "", regex=False)
+        said = said.str.strip("; ")
+        rec.loc[rows, "notes"] = said.where(said != "", None).to_numpy(dtype=object)
+
+
 def _dedupe_operator_rows(
     rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray, sender: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
@@ -1667,6 +1691,7 @@ def _dedupe_operator_rows(
     dd = dd[~conflict]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
     dd, heads, detail, notes = merge_across_senders(rec, dd, heads, sender)
+    _unsay_planned_position_of_joined(rec, dd)
     if len(detail):
         rec.loc[detail.index, "detail"] = detail.to_numpy(dtype=object)
         # a conflict with a record now merged into another sender's names the station it joined
