@@ -321,14 +321,21 @@ def test_a_tracker_site_in_its_last_stages_at_the_operators_mast_is_that_station
 
 @pytest.mark.parametrize(
     "operators, on_air, joined",
-    [(["移动"], "2021-08-12", True), (["移动", "联通"], "2021-08-12", False), (["移动"], "2021-09-01", False)],
+    [
+        (["移动"], "2021-08-12", True),
+        (["移动", "联通"], "2021-08-12", True),  # (a shared tower: one of its tenants, not a station more)
+        (["移动"], "2021-09-01", False),
+        (["移动"], "2021-08-13", True),  # (the tracker's day one off the operator's)
+        (["移动"], "2021年8月", True),  # (a month: the same month)
+        (["移动"], "2021年9月", False),
+    ],
 )
-def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_same_day(
+def test_a_tracker_row_without_its_operator_joins_the_station_on_air_then_at_its_mast(
     tmp_path, city, operators, on_air, joined
 ):
-    """A tracker row that names no operator, 5 m from the one operator's station on air the same day, is that
-    station (its operator CMCC); two operators' stations there (a shared tower), or another day, leave it
-    apart (operator unknown)."""
+    """A tracker row that names no operator, 5 m from the one operator's station on air the same day (or a day
+    off, or in the same month where it gives a month), is that station (its operator CMCC); at a shared tower it
+    joins the nearest tenant, noted; another month leaves it apart (operator unknown)."""
     folder = tmp_path / "in"
     folder.mkdir()
     lines = [f"140300{k},甲{k},{op},{LON},{LAT},2021-08-12,已开通" for k, op in enumerate(operators)]
@@ -339,6 +346,18 @@ def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_sam
     st = clean_stations([folder], city, as_of="2021-10-15").stations
     assert (len(st) == len(operators)) == joined
     assert ("unknown" in set(st["operator"])) != joined
+    if joined and len(operators) > 1:
+        assert st["notes"].str.contains("its operator not given: at a shared tower", na=False).sum() == 1
+
+
+def test_a_tracker_row_without_its_operator_a_day_off_farther_than_the_mast_stays_apart(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "运营商5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,移动,{LON},{LAT},2021-08-12,已开通\n")
+    x, y = _offset(40.0)
+    header = "站址名称,铁塔站址编码,经度,纬度,建设状态,实际开通时间"
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,{x},{y},已开通,2021-08-13\n")
+    assert len(clean_stations([folder], city, as_of="2021-10-15").stations) == 2
 
 
 def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):

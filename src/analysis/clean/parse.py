@@ -871,14 +871,14 @@ _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 #: Built, not yet on air (已建成未开通): the site waits for power or commissioning, the last stage.
 _BUILT = ("建成", "完工", "built", "completed")
-#: Waiting for the last step (待开通, 待入网), ready for it (具备开通条件, 申请开通), or for acceptance and testing (待验收,
-#: 调测): built, not on air, the last stage (power hook-up) — not a plan.
+#: Waiting for the last step (待开通, 待入网), ready for it (具备开通条件, 申请开通), or for acceptance and
+#: testing (待验收, 调测): built, not on air, the last stage (power hook-up) — not a plan.
 _LAST_STEP = re.compile(rf"^待{_ON_AIR_WORDS}$|具备{_ON_AIR_WORDS}|{_ON_AIR_WORDS}条件|申请{_ON_AIR_WORDS}")
 _AWAITING_CHECKS = re.compile(r"(?:待|未|尚未|暂未)验收|验收中|调测|调试")
 #: ... unless it is on air already (已开通待验收: on air, its acceptance to come)
 _ON_AIR_DONE = re.compile(r"已(?:开通|入网|上线|交维)|在网|在用|运行")
-#: Built or accepted and nothing else said (已建成, 塔已建成, 已验收): on air only when its on-air date is given (a built
-#: site without one is not known to be on air).
+#: Built or accepted and nothing else said (已建成, 塔已建成, 已验收): on air only when its on-air date is given
+#: (a built site without one is not known to be on air).
 _BUILT_ONLY = re.compile(r"建成|验收|built|accepted")
 _SAYS_ON_AIR = re.compile(rf"{_ON_AIR_WORDS}|交维")
 

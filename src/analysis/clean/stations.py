@@ -698,6 +698,8 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         notes = _note_date_readings(notes, reading, text, column)
         if stage == "on_air":
             ambiguous_on_air = reading.why_ambiguous
+            if reading.month_only.any():  # (how precise the date is: a row without its operator is joined by it)
+                rec["on_air_months"] = np.where(reading.month_only & parsed.notna().to_numpy(), 1, 0).astype(np.int8)
         else:
             unreadable = text.notna() & parsed.isna()
             said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
@@ -1018,6 +1020,12 @@ def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series,
         return notes
     period, how = period[found], how[found]
     rec.loc[period.index, "on_air_date"] = period
+    # (a month, a quarter, a year's half or end: how precise the date is, as `_parse_stage_dates`)
+    months = how.map(lambda h: 0 if h.startswith("the day") else 3 if "quarter" in h else 1 if "month" in h else 6)
+    if (months > 0).any():
+        if "on_air_months" not in rec:
+            rec["on_air_months"] = np.zeros(len(rec), dtype=np.int8)
+        rec.loc[months.index, "on_air_months"] = months.to_numpy(dtype=np.int8)
     said = text[period.index].astype(str) + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")"
     return _append_note(notes, said.reindex(raw.index).notna(), "on-air date ", said.reindex(raw.index), "; ")
 
@@ -1666,7 +1674,9 @@ def _unsay_planned_position_of_joined(rec: pd.DataFrame, dd: pd.DataFrame) -> No
     if not len(joined):
         return
     planned = rec["planned_position"]
-    rows = joined[planned.loc[joined].to_numpy(dtype=bool) & ~planned.loc[dd.loc[joined, "anchor"]].to_numpy(dtype=bool)]
+    rows = joined[
+        planned.loc[joined].to_numpy(dtype=bool) & ~planned.loc[dd.loc[joined, "anchor"]].to_numpy(dtype=bool)
+    ]
     if len(rows):
         said = rec.loc[rows, "notes"].astype(object)
         for text in (PLANNED_POSITION_NOTE, PLANNED_POSITION_NOTE.rstrip("; ")):  # (amid the notes, or last)
