@@ -483,3 +483,22 @@ def test_a_planned_position_join_says_its_real_distance_in_the_quarantine(tmp_pa
     result = clean_stations([folder], city, as_of="2021-10-15")
     [detail] = result.quarantine["detail"].tolist()
     assert "121 m apart" in detail and "within 50 m" not in detail and "up to 300 m" in detail
+
+
+@pytest.mark.parametrize("dated", [(), ("跟踪表_10月8日", "跟踪表_10月15日")])
+def test_an_undated_tracker_says_how_it_was_ranked_in_its_files_notes(tmp_path, city, dated):
+    """The summary's notes say it for every tracker; the file's own notes (printed, listed on the clean page)
+    too, for the file that names no day: ranked by completeness, or after the dated trackers."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / "跟踪表.xlsx", {"跟踪": WEEK_OLD[:1]})
+    _weekly(folder / ("跟踪表(1).xlsx" if not dated else f"{dated[0]}.xlsx"), {"跟踪": WEEK_NEW[:1]})
+    if dated:
+        _weekly(folder / f"{dated[1]}.xlsx", {"跟踪": WEEK_NEW[:1]})
+    files = {
+        f["file"].rsplit("/", 1)[-1]: f.get("notes", [])
+        for f in clean_stations([folder], city, as_of="2021-10-15").summary["files"]
+    }
+    said = " ".join(files["跟踪表.xlsx"])
+    assert "naming no day" in said and ("after the dated trackers'" in said) == bool(dated)
+    assert all(not any("naming no day" in n for n in notes) for name, notes in files.items() if name.startswith(dated))

@@ -1416,6 +1416,8 @@ def _clean_tables(
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
     tables_dated = _date_tables(rec, row_days, tracker_days, tracker_said)
+    if tables_dated:
+        _say_undated_trackers(file_info, tracker_days)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1498,6 +1500,21 @@ def _run_notes(stations: pd.DataFrame, counted: dict) -> dict:
     swapped = int(stations["notes"].fillna("").str.contains("swapped").sum())
     first, rest = dict(list(counted.items())[:1]), dict(list(counted.items())[1:])
     return {**first, "lat_lon_swapped": swapped, **rest}
+
+
+def _say_undated_trackers(file_info: list[dict], days: dict) -> None:
+    """Of several trackers, each that names no day (in its file name, sheet name or title) says in its file's notes
+    how its records were ranked against the others' (the summary's notes say it for every tracker)."""
+    dated = len({d for d in days.values() if d >= 0}) >= 2
+    said = (
+        "a tracker naming no day (file name, sheet name or title): its records ranked after the dated trackers'"
+        if dated
+        else "a tracker naming no day (file name, sheet name or title): the trackers' records ranked by"
+        " completeness, then file order (which week is newer is not known)"
+    )
+    for info in file_info:
+        if days.get((info.get("file"), info.get("sheet"))) == -1:
+            info["notes"] = [*info.get("notes", []), said]
 
 
 def _say_files_outside(file_info: list[dict], warnings: dict[tuple, str]) -> None:
