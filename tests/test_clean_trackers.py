@@ -423,10 +423,19 @@ def test_a_blocker_that_begins_like_no_blocker_is_still_a_blocker(word):
         ("已开通待验收", "on_air"),
         ("已竣工", "power_hookup"),
         ("未开通", "planned"),
+        ("准备开通", "power_hookup"),
+        ("等待开通", "power_hookup"),
+        ("待开通（暂缓）", "power_hookup"),
+        ("在建待开通", "construction"),
     ],
 )
 def test_status_words_of_the_last_stages(word, stage):
     assert parse.parse_statuses(pd.Series([word])).tolist() == [stage]
+
+
+def test_a_date_beside_a_word_of_waiting_for_air_is_its_plan():
+    words = pd.Series(["准备开通", "即将开通", "具备开通条件", "申请开通", "待开通", "已开通", "已开通待验收"])
+    assert parse.says_not_on_air(words).tolist() == [True] * 5 + [False] * 2
 
 
 @pytest.mark.parametrize("word", ["已建成", "塔已建成", "已验收"])

@@ -873,7 +873,10 @@ _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 _BUILT = ("建成", "完工", "built", "completed")
 #: Waiting for the last step (待开通, 待入网), ready for it (具备开通条件, 申请开通), or for acceptance and
 #: testing (待验收, 调测): built, not on air, the last stage (power hook-up) — not a plan.
-_LAST_STEP = re.compile(rf"^待{_ON_AIR_WORDS}$|具备{_ON_AIR_WORDS}|{_ON_AIR_WORDS}条件|申请{_ON_AIR_WORDS}")
+_LAST_STEP = re.compile(
+    rf"^(?:等待|等|准备|即将|待)+{_ON_AIR_WORDS}中?$"
+    rf"|具备{_ON_AIR_WORDS}|{_ON_AIR_WORDS}(?:条件|申请|准备)|申请{_ON_AIR_WORDS}"
+)
 _AWAITING_CHECKS = re.compile(r"(?:待|未|尚未|暂未)验收|验收中|调测|调试")
 #: ... unless it is on air already (已开通待验收: on air, its acceptance to come)
 _ON_AIR_DONE = re.compile(r"已(?:开通|入网|上线|交维)|在网|在用|运行")
@@ -897,11 +900,13 @@ def _status(text: str) -> str:
         if any(k in rest for k in _BUILT):
             return "power_hookup"
         stage = _status(rest) if rest.strip("()（）,，;；、") else "planned"
-        return (
+        stage = (
             stage
             if stage in ("planned", "site_selection", "site_access", "construction", "power_hookup")
             else "planned"
         )
+        # (waiting for it, 待开通（暂缓）, is the last stage, held; not yet, 未开通, names no stage)
+        return "power_hookup" if stage == "planned" and not_yet.group().startswith(("待", "等")) else stage
     if _ON_HOLD.search(t):
         rest = _ON_HOLD.sub("", t)
         return _status(rest) if rest.strip("()（）,，;；、") else "planned"
@@ -985,10 +990,12 @@ def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def says_not_on_air(values: pd.Series) -> pd.Series:
     """True where the status says in so many words that the site is not on air (未开通, 待开通,
     尚未入网 …): a date beside it is a plan, not the day it went on air."""
-    said = _map_uniques(
-        values, lambda text: bool(_NOT_YET_ON_AIR.search(re.sub(r"[\s\-_]+", "", text.lower()))), fill=False
-    )
-    return said.astype(bool)
+
+    def not_on_air(text: str) -> bool:
+        t = re.sub(r"[\s\-_]+", "", text.lower())
+        return bool(_NOT_YET_ON_AIR.search(t) or _LAST_STEP.search(t))  # (准备开通, 具备开通条件: not yet either)
+
+    return _map_uniques(values, not_on_air, fill=False).astype(bool)
 
 
 _BLOCKER_RULES = (
