@@ -992,8 +992,10 @@ def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Ser
     """A site whose status says built or accepted and no more (已建成, 塔已建成, 已验收) without an on-air date is not
     known to be on air: kept in the pipeline at its last stage (power hook-up), noted, not quarantined as on
     air without a date. (Only the undated rows said on air are looked at: a national file has few.)"""
-    at = np.flatnonzero((rec["reported_status"].to_numpy() == "on_air") & rec["on_air_date"].isna().to_numpy())
-    if not len(at):
+    at = np.flatnonzero(rec["on_air_date"].isna().to_numpy())
+    # (the statuses compared only where the date is missing, as `_says_on_air_without_date`)
+    at = at[rec["reported_status"].to_numpy()[at] == "on_air"]
+    if not len(at) or _is_all_missing(raw["status"]):
         return notes
     built = parse.says_built_only(raw["status"].iloc[at]).to_numpy()
     if not built.any():
