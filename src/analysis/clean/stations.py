@@ -1410,16 +1410,12 @@ def _clean_tables(
     raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
-    tracker_days, tracker_said = _tracker_days(tables, as_of_ts)
-    # (a tracker's day is what a plan written without its year is read against)
-    row_days = _table_days_of_rows(raw, tracker_days) if tracker_days else None
+    tracker_days, tracker_said, row_days = _tracker_days(tables, raw, as_of_ts)
     rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en), row_days)
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
-    tables_dated = _date_tables(rec, row_days, tracker_days, tracker_said)
-    if tables_dated:
-        _say_undated_trackers(file_info, tracker_days)
+    tables_dated = _date_tables(rec, row_days, tracker_days, tracker_said, file_info)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1573,10 +1569,11 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
 LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_air_date", "on_air_date")
 
 
-def _tracker_days(tables: list[RawTable], as_of: pd.Timestamp) -> tuple[dict, dict]:
+def _tracker_days(tables: list[RawTable], raw: pd.DataFrame, as_of: pd.Timestamp) -> tuple[dict, dict, np.ndarray]:
     """Per tracker (a table of the tower company or the task force: `dedupe.sender_of_table`), the day its sheet
-    name, file name or title names (days since 1970, -1 for none), keyed by (file, sheet), and by its label
-    the day and where it was read (an undated one said so)."""
+    name, file name or title names (days since 1970, -1 for none), keyed by (file, sheet); by its label the day
+    and where it was read (an undated one said so); and each row's (`_table_days_of_rows`; None without
+    trackers): what a plan written without its year is read against, and which week's record of a site wins."""
     days, said = {}, {}
     for t in tables:
         # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
@@ -1591,7 +1588,7 @@ def _tracker_days(tables: list[RawTable], as_of: pd.Timestamp) -> tuple[dict, di
             if found is None
             else (f"{found[0].isoformat()} ({found[1]})")
         )
-    return days, said
+    return days, said, (_table_days_of_rows(raw, days) if days else None)
 
 
 def _table_days_of_rows(raw: pd.DataFrame, days: dict) -> np.ndarray:
@@ -1605,16 +1602,17 @@ def _table_days_of_rows(raw: pd.DataFrame, days: dict) -> np.ndarray:
     return np.asarray(of_pair, dtype=np.int64)[at]
 
 
-def _date_tables(rec: pd.DataFrame, row_days: np.ndarray | None, days: dict, said: dict) -> dict:
+def _date_tables(rec: pd.DataFrame, row_days: np.ndarray | None, days: dict, said: dict, file_info: list[dict]) -> dict:
     """Where the trackers read (`_tracker_days`) are of more than one day (two weekly files, a workbook of
     monthly sheets), each row's table day into `rec["table_day"]` (days since 1970, -1 for a table that names
     none): the newer record of a site then heads it (`dedupe.dedupe_rows`) and gives its stage, blocker and
     dates. Returns, per tracker, its day and where it was read (an undated one said so; its records ranked as
     before: the most complete first, then file order), nothing else changing when fewer than two days are
-    named; {} for a single tracker."""
+    named; {} for a single tracker. Of several, each that names no day says so in its file's notes too."""
+    if len(said) < 2:  # (one tracker: nothing to say)
+        return {}
+    _say_undated_trackers(file_info, days)
     if len({d for d in days.values() if d >= 0}) < 2:
-        if len(said) < 2:  # (one tracker: nothing to say)
-            return {}
         # (several trackers not told apart by their days: the rule of old, said)
         return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
     rec["table_day"] = row_days
