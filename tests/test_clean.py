@@ -457,7 +457,7 @@ def test_decommissioned_stations_are_not_on_air(tmp_path):
         tmp_path / "a.csv", [row(0), row(1, status="已退网"), row(2, status="拆除"), row(3, status="待开通", date="")]
     )
     st_ = clean(tmp_path).stations.set_index("source_row")
-    assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "planned"}
+    assert st_["status"].to_dict() == {1: "on_air", 2: "decommissioned", 3: "decommissioned", 4: "power_hookup"}
     assert st_["is_on_air"].to_dict() == {1: True, 2: False, 3: False, 4: False}
     assert "on air from 2020-05-12" in st_.loc[2, "notes"]
     # the day it went on air is kept; it is off air from the report's date, which the notes say is no report

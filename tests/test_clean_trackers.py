@@ -286,7 +286,10 @@ def test_a_tracker_row_at_its_planned_position_joins_the_operators_station_of_th
     st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
     assert len(st) == stations and st["is_on_air"].all()
     if stations == 1:
-        assert "(one of them at its planned position)" in st.loc["CMCC-1403001", "notes"]
+        notes = st.loc["CMCC-1403001", "notes"]
+        assert "(the tower-company 站址编码 YQ1 at its planned position)" in notes
+        # (the station's position is the operator's actual one: not said to be the planned one)
+        assert "position is the planned one" not in notes
 
 
 def test_a_planned_position_on_another_day_stays_a_station_of_its_own(tmp_path, city):
@@ -318,14 +321,21 @@ def test_a_tracker_site_in_its_last_stages_at_the_operators_mast_is_that_station
 
 @pytest.mark.parametrize(
     "operators, on_air, joined",
-    [(["移动"], "2021-08-12", True), (["移动", "联通"], "2021-08-12", False), (["移动"], "2021-09-01", False)],
+    [
+        (["移动"], "2021-08-12", True),
+        (["移动", "联通"], "2021-08-12", True),  # (a shared tower: one of its tenants, not a station more)
+        (["移动"], "2021-09-01", False),
+        (["移动"], "2021-08-13", True),  # (the tracker's day one off the operator's)
+        (["移动"], "2021年8月", True),  # (a month: the same month)
+        (["移动"], "2021年9月", False),
+    ],
 )
-def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_same_day(
+def test_a_tracker_row_without_its_operator_joins_the_station_on_air_then_at_its_mast(
     tmp_path, city, operators, on_air, joined
 ):
-    """A tracker row that names no operator, 5 m from the one operator's station on air the same day, is that
-    station (its operator CMCC); two operators' stations there (a shared tower), or another day, leave it
-    apart (operator unknown)."""
+    """A tracker row that names no operator, 5 m from the one operator's station on air the same day (or a day
+    off, or in the same month where it gives a month), is that station (its operator CMCC); at a shared tower it
+    joins the nearest tenant, noted; another month leaves it apart (operator unknown)."""
     folder = tmp_path / "in"
     folder.mkdir()
     lines = [f"140300{k},甲{k},{op},{LON},{LAT},2021-08-12,已开通" for k, op in enumerate(operators)]
@@ -336,6 +346,18 @@ def test_a_tracker_row_without_its_operator_joins_the_one_station_on_air_the_sam
     st = clean_stations([folder], city, as_of="2021-10-15").stations
     assert (len(st) == len(operators)) == joined
     assert ("unknown" in set(st["operator"])) != joined
+    if joined and len(operators) > 1:
+        assert st["notes"].str.contains("its operator not given: at a shared tower", na=False).sum() == 1
+
+
+def test_a_tracker_row_without_its_operator_a_day_off_farther_than_the_mast_stays_apart(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "运营商5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,移动,{LON},{LAT},2021-08-12,已开通\n")
+    x, y = _offset(40.0)
+    header = "站址名称,铁塔站址编码,经度,纬度,建设状态,实际开通时间"
+    (folder / "铁塔跟踪表.csv").write_text(f"{header}\n乙,YQ1,{x},{y},已开通,2021-08-13\n")
+    assert len(clean_stations([folder], city, as_of="2021-10-15").stations) == 2
 
 
 def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
@@ -346,3 +368,146 @@ def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
         (folder / f"铁塔跟踪表_{week}.csv").write_text(f"{header}\n甲,U1,移动,{LON},{LAT},{status},2021年Q4,无\n")
     notes = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id").loc["CMCC-U1", "notes"]
     assert notes.count("planned on-air date 2021年Q4 read as 2021-12-31") == 1 and "updated on" in notes
+
+
+@pytest.mark.parametrize(
+    "text, near, planned",
+    [
+        ("1月15日", "2021-12-20", "2022-01-15"),
+        ("2月底", "2021-12-20", "2022-02-28"),
+        ("12月31日", "2022-01-05", "2021-12-31"),
+        ("12月底", "2022-01-05", "2021-12-31"),
+        ("11月", "2021-10-15", "2021-11-30"),
+        ("5月", "2021-10-15", "2021-05-31"),
+        ("3月", "2021-10-15", "2022-03-31"),
+    ],
+)
+def test_a_plan_without_its_year_takes_the_year_nearest_the_tables_day(text, near, planned):
+    """Across New Year a plan of 1月15日 in a table of 2021-12-20 is next January, not a year overdue; 12月31日 in
+    one of 2022-01-05 is the December just gone, not a year off."""
+    dates, how = parse.read_period_dates(
+        pd.Series([text]), "2022-03-01", False, True, near=pd.Series([pd.Timestamp(near)])
+    )
+    assert dates.iloc[0] == pd.Timestamp(planned) and f"the year {planned[:4]}" in how.iloc[0]
+
+
+def test_a_trackers_title_day_is_what_a_plan_without_its_year_is_read_against(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [_row(1, "T1", "移动", "在建", "电力引入难", plan="1月15日")]
+    _tracker(folder / "铁塔_跟踪表.xlsx", rows, title="5G站址跟踪表（截至2021年12月20日）")
+    st = clean_stations([folder], city, as_of="2021-12-25").stations.set_index("station_id")
+    assert st.loc["CMCC-T1", "planned_on_air_date"] == pd.Timestamp("2022-01-15")
+
+
+@pytest.mark.parametrize(
+    "word", ["—", "——", "-", "/", "无阻碍", "无需协调", "目前无", "否", "0", "空", "无问题", "正常", "N/A", "不涉及"]
+)
+def test_no_blocker_written_other_ways_is_no_blocker(word):
+    assert parse.parse_blockers(pd.Series([word])).isna().all()
+
+
+@pytest.mark.parametrize("word", ["无法进场", "无电源", "没有市电", "无法协调", "否决选址", "空调外机挡住天线"])
+def test_a_blocker_that_begins_like_no_blocker_is_still_a_blocker(word):
+    assert parse.parse_blockers(pd.Series([word])).notna().all()
+
+
+@pytest.mark.parametrize(
+    "word, stage",
+    [
+        ("待开通", "power_hookup"),
+        ("已上电", "power_hookup"),
+        ("设备到货", "construction"),
+        ("待验收", "power_hookup"),
+        ("具备开通条件", "power_hookup"),
+        ("已开通待验收", "on_air"),
+        ("已竣工", "power_hookup"),
+        ("未开通", "planned"),
+        ("准备开通", "power_hookup"),
+        ("等待开通", "power_hookup"),
+        ("待开通（暂缓）", "power_hookup"),
+        ("在建待开通", "construction"),
+    ],
+)
+def test_status_words_of_the_last_stages(word, stage):
+    assert parse.parse_statuses(pd.Series([word])).tolist() == [stage]
+
+
+def test_a_date_beside_a_word_of_waiting_for_air_is_its_plan():
+    words = pd.Series(["准备开通", "即将开通", "具备开通条件", "申请开通", "待开通", "已开通", "已开通待验收"])
+    assert parse.says_not_on_air(words).tolist() == [True] * 5 + [False] * 2
+
+
+@pytest.mark.parametrize("word", ["已建成", "塔已建成", "已验收"])
+def test_a_site_built_or_accepted_is_on_air_only_with_its_date(tmp_path, city, word):
+    """Without an on-air date a built site stays in the pipeline at power hook-up (noted), not quarantined as
+    on air without a date; with one it is on air."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = "站址名称,规划站址编码,需求方,经度,纬度,建设状态,实际开通时间"
+    x, y = _offset(500.0)
+    lines = [f"甲,YQ1,移动,{LON},{LAT},{word},", f"乙,YQ2,移动,{x},{y},{word},2021-09-01"]
+    (folder / "铁塔跟踪表.csv").write_text("\n".join([header, *lines]) + "\n")
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    st = result.stations.set_index("station_id")
+    assert result.summary["rows_quarantined"] == 0
+    assert st.loc["CMCC-YQ1", "status"] == "power_hookup" and not st.loc["CMCC-YQ1", "is_on_air"]
+    assert "not known to be on air" in st.loc["CMCC-YQ1", "notes"]
+    assert st.loc["CMCC-YQ2", "status"] == "on_air" and st.loc["CMCC-YQ2", "is_on_air"]
+
+
+def _at(lon: float, lat: float, north: float, east: float) -> tuple[float, float]:
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lon, lat, _ = geod.fwd(lon, lat, 0.0, north)
+    lon, lat, _ = geod.fwd(lon, lat, 90.0, east)
+    return float(lon), float(lat)
+
+
+def test_a_planned_position_near_two_stations_of_its_operator_joins_neither(tmp_path, city):
+    """CMCC's A and B on air the same day 200 m apart: a tracker record planned 120 m from A (233 m from B) could be
+    either; another 251 m from B (320 m from A) has one station in reach, but B is in reach of the first too. Four
+    stations, the two records noted ambiguous, none joined to the wrong one."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    b = _at(LON, LAT, 0, 200)
+    lines = [f"1403001,A,中国移动,{LON},{LAT},2021-09-10,已开通", f"1403002,B,中国移动,{b[0]},{b[1]},2021-09-10,已开通"]
+    (folder / "移动5G.csv").write_text("\n".join([OPERATOR_HEADER, *lines]) + "\n")
+    p, q = _at(LON, LAT, 120, 0), _at(*b, -250, 0)
+    rows = [f"乙,YQ2,移动,{p[0]},{p[1]},已开通,2021-09-10", f"丙,YQ3,移动,{q[0]},{q[1]},已开通,2021-09-10"]
+    (folder / "铁塔跟踪表.csv").write_text("\n".join([PLANNED_HEADER, *rows]) + "\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
+    assert sorted(st.index) == ["CMCC-1403001", "CMCC-1403002", "CMCC-YQ2", "CMCC-YQ3"]
+    assert "2 stations of its operator on air the same day within 300 m" in st.loc["CMCC-YQ2", "notes"]
+    assert "(ambiguous)" in st.loc["CMCC-YQ3", "notes"]
+
+
+def test_a_planned_position_join_says_its_real_distance_in_the_quarantine(tmp_path, city):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "移动5G.csv").write_text(f"{OPERATOR_HEADER}\n1403001,甲,中国移动,{LON},{LAT},2021-08-18,已开通\n")
+    x, y = _at(LON, LAT, 121, 0)
+    (folder / "铁塔跟踪表.csv").write_text(f"{PLANNED_HEADER}\n乙,YQ1,移动,{x},{y},已开通,2021-08-18\n")
+    result = clean_stations([folder], city, as_of="2021-10-15")
+    [detail] = result.quarantine["detail"].tolist()
+    assert "121 m apart" in detail and "within 50 m" not in detail and "up to 300 m" in detail
+
+
+@pytest.mark.parametrize("dated", [(), ("跟踪表_10月8日", "跟踪表_10月15日")])
+def test_an_undated_tracker_says_how_it_was_ranked_in_its_files_notes(tmp_path, city, dated):
+    """The summary's notes say it for every tracker; the file's own notes (printed, listed on the clean page)
+    too, for the file that names no day: ranked by completeness, or after the dated trackers."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _weekly(folder / "跟踪表.xlsx", {"跟踪": WEEK_OLD[:1]})
+    _weekly(folder / ("跟踪表(1).xlsx" if not dated else f"{dated[0]}.xlsx"), {"跟踪": WEEK_NEW[:1]})
+    if dated:
+        _weekly(folder / f"{dated[1]}.xlsx", {"跟踪": WEEK_NEW[:1]})
+    files = {
+        f["file"].rsplit("/", 1)[-1]: f.get("notes", [])
+        for f in clean_stations([folder], city, as_of="2021-10-15").summary["files"]
+    }
+    said = " ".join(files["跟踪表.xlsx"])
+    assert "naming no day" in said and ("after the dated trackers'" in said) == bool(dated)
+    assert all(not any("naming no day" in n for n in notes) for name, notes in files.items() if name.startswith(dated))

@@ -313,7 +313,7 @@ def test_crs_labels(text, crs):
 @pytest.mark.parametrize(
     "text, status",
     [
-        ("待开通", "planned"),
+        ("待开通", "power_hookup"),  # (waiting for the last step: the last stage, not a plan)
         ("尚未开通", "planned"),
         ("暂未开通", "planned"),
         ("拟开通", "planned"),

@@ -596,6 +596,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
             apart = dated_apart | one_in_pipeline
             refused += _refused_nearest(set(i[apart].tolist()) - set(i[~apart].tolist()), i, j, dist, dated_apart)
             i, j, dist = i[~apart], j[~apart], dist[~apart]
+            i, j, dist, unclear = _keep_one_to_one_planned_pairs(i, j, dist)
+            refused += unclear
             differ = ~((dates[i] == dates[j]) | (pd.isna(dates[i]) & pd.isna(dates[j])))
             used_row, used_anchor = set(), set()
             # the best pairs first: agreeing on-air dates, then the nearest, then priority order (positions)
@@ -607,10 +609,39 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
                     anchors.append(j[k])
             taken[list(used_row)] = True
             refused += _refused_nearest(set(i.tolist()) - used_row, i, j, dist, None)
-    unknown_rows, unknown_anchors = _pair_unknown_operators(operator, head_sender, dates, xyz, taken, anchors)
-    rows, anchors = rows + unknown_rows, anchors + unknown_anchors
+    months = rec["on_air_months"].to_numpy()[at] if "on_air_months" in rec else np.zeros(len(at), np.int8)
+    unknown = _pair_unknown_operators(operator, head_sender, dates, months, xyz, taken, anchors)
     pairs = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "anchor": np.asarray(anchors, dtype=np.int64)})
+    if unknown[0]:  # (the records without their operator, and the other stations each could have been)
+        more = pd.DataFrame({"row": unknown[0], "anchor": unknown[1], "rivals": unknown[2]})
+        pairs = pd.concat([pairs.assign(rivals=None), more], ignore_index=True).astype(
+            {"row": np.int64, "anchor": np.int64}
+        )
     return pairs, refused
+
+
+def _keep_one_to_one_planned_pairs(i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> tuple:
+    """Of candidate pairs (`i` joins `j`, `dist` m apart), those beyond DUPLICATE_RADIUS_M (a planned position's)
+    only where they pair one to one: the record has no other candidate within the planned-position radius and
+    the station no other such record (two stations of the operator on air that day near a planned position, or
+    two planned records near one station: which is which is not known). A record with a candidate within
+    DUPLICATE_RADIUS_M keeps only those. Returns the pairs kept and the refusals (`_refused_nearest`'s, why
+    "ambiguous" and the number of candidates)."""
+    far = dist > DUPLICATE_RADIUS_M
+    if not far.any():
+        return i, j, dist, []
+    far &= ~np.isin(i, i[~far])  # (a record at a station's mast is that station's, whatever lies farther)
+    rows, per_row = np.unique(i[far], return_counts=True)
+    anchors, per_anchor = np.unique(j[far], return_counts=True)
+    one = far & np.isin(i, rows[per_row == 1]) & np.isin(j, anchors[per_anchor == 1])
+    unclear = []
+    for row in sorted(set(i[far & ~one].tolist())):
+        k = np.flatnonzero((i == row) & far)
+        nearest = k[np.argmin(dist[k])]
+        rivals = len(np.unique(i[far & np.isin(j, j[k])]))  # (records near the same stations, this one included)
+        unclear.append((row, j[nearest], dist[nearest], "ambiguous", len(k), rivals))
+    keep = ~far | one
+    return i[keep], j[keep], dist[keep], unclear
 
 
 def _refused_nearest(rows: set, i: np.ndarray, j: np.ndarray, dist: np.ndarray, dated_apart) -> list[tuple]:
@@ -636,30 +667,57 @@ def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
     return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
 
 
+#: A record without its operator and a known operator's station this many days apart on air agree (a tracker's
+#: day and the operator's differ by a day or two: a report lag, a day counted from the evening's switch-on).
+UNNAMED_OPERATOR_DATE_SLACK_DAYS = 7
+
+
 def _pair_unknown_operators(
-    operator: np.ndarray, head_sender: np.ndarray, dates: np.ndarray, xyz: np.ndarray, taken: np.ndarray, used: list
-) -> tuple[list, list]:
-    """The pairs (positions: row, anchor) of a record that names no operator (a tracker without its 需求方) and
-    the one record of a known operator, of an earlier sender, within DUPLICATE_RADIUS_M that went on air the
-    same day: that station (its operator the known one's). Two such candidates (a shared tower of two
-    operators on air the same day), or none on air, leave it a station of its own: a site of the pipeline at a
-    shared tower is as likely another tenant's, and a stage in common proves nothing."""
+    operator: np.ndarray,
+    head_sender: np.ndarray,
+    dates: np.ndarray,
+    months: np.ndarray,
+    xyz: np.ndarray,
+    taken: np.ndarray,
+    used: list,
+) -> tuple[list, list, list]:
+    """The pairs (positions: row, anchor, the other candidates) of a record that names no operator (a tracker
+    without its 需求方) and a record of a known operator, of an earlier sender, on air: within DUPLICATE_RADIUS_M
+    on the same day, or at its mast (SAME_MAST_RADIUS_M) on a day that agrees to the precision the record gives
+    (`months`: 0 a day, within UNNAMED_OPERATOR_DATE_SLACK_DAYS; else the same month, quarter or half-year). One
+    such station: that station (its operator the known one's). Two or more (a shared tower of operators on air
+    together): the nearest (then the first in priority order), the others named in its note — the record is one
+    of them, not a station more. None on air, or a site of the pipeline, leaves it a station of its own."""
     unknown = np.flatnonzero((operator == "unknown") & (head_sender > head_sender.min()) & ~np.isnat(dates))
     known = np.flatnonzero((operator != "unknown") & ~np.isnat(dates) & ~np.isin(np.arange(len(operator)), used))
     if not len(unknown) or not len(known):
-        return [], []
+        return [], [], []
     near = cKDTree(xyz[unknown]).sparse_distance_matrix(cKDTree(xyz[known]), DUPLICATE_RADIUS_M, output_type="ndarray")
-    i, j = unknown[near["i"]], known[near["j"]]
-    ok = (dates[i] == dates[j]) & (head_sender[j] < head_sender[i]) & ~taken[i]
-    i, j = i[ok], j[ok]
-    one = np.isin(i, np.unique(i)[np.unique(i, return_counts=True)[1] == 1]) & ~_is_shared_anchor(j)
-    return i[one].tolist(), j[one].tolist()
+    i, j, dist = unknown[near["i"]], known[near["j"]], near["v"]
+    agree = (dates[i] == dates[j]) | ((dist <= SAME_MAST_RADIUS_M) & _dates_agree(dates[i], dates[j], months[i]))
+    ok = agree & (head_sender[j] < head_sender[i]) & ~taken[i]
+    i, j, dist = i[ok], j[ok], dist[ok]
+    rows, anchors, rivals, chosen = [], [], [], set()
+    # (the records nearest their station first: at a shared tower each record takes a tenant no other took)
+    for k in np.lexsort((j, i, np.round(dist, 3))):
+        if i[k] in rows or j[k] in chosen:
+            continue
+        rows.append(i[k])
+        anchors.append(j[k])
+        chosen.add(j[k])
+        rivals.append(sorted(set(j[i == i[k]].tolist()) - {j[k]}))
+    return rows, anchors, rivals
 
 
-def _is_shared_anchor(anchor: np.ndarray) -> np.ndarray:
-    """True for an anchor that two records would join (each joins one record of another sender at most)."""
-    values, counts = np.unique(anchor, return_counts=True)
-    return np.isin(anchor, values[counts > 1])
+def _dates_agree(row: np.ndarray, station: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Per pair: the station's on-air date agrees with the row's to the row's precision (`months`: 0 a day, within
+    UNNAMED_OPERATOR_DATE_SLACK_DAYS; 1 the same month, 3 the same quarter, 6 the same half-year, 12 the year)."""
+    days = np.abs(row - station) <= np.timedelta64(UNNAMED_OPERATOR_DATE_SLACK_DAYS, "D")
+    of_row, of_station = pd.DatetimeIndex(row), pd.DatetimeIndex(station)
+    step = np.maximum(months, 1)
+    period_row = (of_row.year.to_numpy() * 12 + of_row.month.to_numpy() - 1) // step
+    period_station = (of_station.year.to_numpy() * 12 + of_station.month.to_numpy() - 1) // step
+    return np.where(months > 0, period_row == period_station, days)
 
 
 def _in_late_stage(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
@@ -677,6 +735,7 @@ def _describe_pairs(
     refusal, by row label."""
     at = rec.index.get_indexer(heads)
     code = rec["site_code"].to_numpy(dtype=object, na_value=None)[at]
+    planned = rec["planned_position"].to_numpy(dtype=bool)[at] if "planned_position" in rec else None
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = pd.DatetimeIndex(rec["on_air_date"].to_numpy()[at]).strftime("%Y-%m-%d").fillna("none").to_numpy()
 
@@ -688,16 +747,25 @@ def _describe_pairs(
         return float(distance_m(lon[[a]], lat[[a]], lon[[b]], lat[[b]])[0])
 
     detail, notes = {}, {}
-    for row, anchor in zip(pairs["row"], pairs["anchor"], strict=True):
+    operator = rec["operator"].to_numpy(dtype=object)[at]
+    rivals = pairs["rivals"] if "rivals" in pairs else pd.Series(None, index=pairs.index, dtype=object)
+    for row, anchor, others in zip(pairs["row"], pairs["anchor"], rivals, strict=True):
         when = "the same on-air date" if dates[row] == dates[anchor] else f"on-air {dates[row]} and {dates[anchor]}"
         text = f"{said(row)} and {said(anchor)}, {gap(row, anchor):.0f} m apart, {when}"
-        if gap(row, anchor) > DUPLICATE_RADIUS_M:
-            text += " (one of them at its planned position)"
+        if operator[row] == "unknown":  # (which operator it was given, and why)
+            named = [(f"{operator[k]} {said(k)}", gap(row, k)) for k in others or []]
+            text += _said_unnamed_operator(f"{operator[anchor]} {said(anchor)}", gap(row, anchor), named)
+        elif gap(row, anchor) > DUPLICATE_RADIUS_M:  # (a planned position's join: which record's position it is)
+            at_plan = [said(k) for k in (row, anchor) if planned is not None and planned[k]]
+            text += f" (the {' and the '.join(at_plan)} at its planned position)"
         elif "none" in (dates[row], dates[anchor]) and dates[row] != dates[anchor]:
             text += " (one still listed in construction or waiting for power at the other's mast: a report lagging)"
         detail[heads[row]] = text
         notes[heads[row]] = f"one station of the {text}"
-    for row, other, metres, reason in refused:
+    for row, other, metres, reason, *counts in refused:
+        if reason == "ambiguous":
+            notes[heads[row]] = _said_ambiguous(said(other), metres, *counts)
+            continue
         if reason == "dates":
             why = f"went on air on {dates[other]}, this on {dates[row]}"
         elif reason == "pipeline":
@@ -711,6 +779,37 @@ def _describe_pairs(
             why = "is one station with another record of this sender"
         notes[heads[row]] = f"{said(other)} {metres:.0f} m away {why}: kept as a station of its own"
     return pd.Series(detail, dtype=object), pd.Series(notes, dtype=object)
+
+
+def _said_unnamed_operator(station: str, metres: float, others: list[tuple[str, float]]) -> str:
+    """What a merge of a record without its operator adds: whose it was taken for, and at a shared tower (`others`:
+    the other stations on air then, with their distances) which was chosen and why."""
+    if not others:
+        return f" (its operator not given: {station}, the one station of a known operator there on air then)"
+    named = ", ".join(f"{name} {m:.0f} m" for name, m in others)
+    return (
+        f" (its operator not given: at a shared tower, with {named} also on air then, it joined the nearest"
+        f"{_tie(metres, [m for _, m in others])}, {station}; which tenant's record it is, is not known)"
+    )
+
+
+def _tie(chosen_m: float, others_m: list[float]) -> str:
+    """' (a tie: the first in priority order)' where another candidate is as near to the metre."""
+    return " (a tie: the first in priority order)" if any(round(m) == round(chosen_m) for m in others_m) else ""
+
+
+def _said_ambiguous(other: str, metres: float, stations: int, records: int) -> str:
+    """The note of a planned-position record not joined: which stations and records it could pair with."""
+    radius = f"{PLANNED_POSITION_RADIUS_M:.0f} m"
+    if stations > 1:
+        return (
+            f"{stations} stations of its operator on air the same day within {radius} of this planned position "
+            f"(the nearest {other}, {metres:.0f} m): which it is is not known (ambiguous), kept as a station of its own"
+        )
+    return (
+        f"{other} {metres:.0f} m away, on air the same day, is also within {radius} of {records - 1} other planned "
+        f"record(s) of this sender: which is its record is not known (ambiguous), kept as a station of its own"
+    )
 
 
 def match_sites(

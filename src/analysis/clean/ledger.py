@@ -60,6 +60,16 @@ MERGE_REASONS = {
 }
 
 
+#: What a merge across senders from a tracker's planned position means (farther than the 50 m of its reason's
+#: meaning): its detail begins so instead, the distance found after it.
+PLANNED_POSITION_JOIN = (
+    "the same operator's station in another sender's report, one record at its planned position (规划经度/规划纬度) "
+    "up to 300 m off, both on air the same day and no other station or record there to pair with"
+)
+#: How `dedupe`'s detail of such a merge ends (the record at its planned position named).
+PLANNED_POSITION_MARK = " at its planned position)"
+
+
 def fate_operator_rows(
     rec: pd.DataFrame, dd: pd.DataFrame, conflict_anchor: pd.Series, head_ids: pd.Series
 ) -> pd.DataFrame:
@@ -91,7 +101,9 @@ def fate_operator_rows(
     # what a merge across senders found (the codes, the distance, the dates) after the reason's meaning
     said = rec.loc[merged_rows, "detail"].dropna()
     if len(said):
-        op_fate.loc[said.index, "detail"] = op_fate.loc[said.index, "detail"].astype(object) + ": " + said
+        meaning = op_fate.loc[said.index, "detail"].astype(object)
+        meaning = meaning.where(~said.str.endswith(PLANNED_POSITION_MARK), PLANNED_POSITION_JOIN)
+        op_fate.loc[said.index, "detail"] = meaning + ": " + said
     op_fate.loc[conflict_anchor.index, "detail"] = (
         op_fate.loc[conflict_anchor.index, "detail"] + " " + id_of(conflict_anchor)
     )

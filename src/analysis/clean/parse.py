@@ -826,7 +826,8 @@ _STATUS_RULES = (
             "入网",
             "在用",
             "运行",
-            "已建成",
+            "建成",  # 已建成, 塔已建成 (on air only with its date: `says_built_only`)
+            "验收",  # 已验收 / 验收通过: accepted (on air only with its date)
             "交维",  # 已交维: handed over to maintenance, after acceptance: on air
             "onair",
             "on_air",
@@ -836,13 +837,15 @@ _STATUS_RULES = (
         ),
     ),
     # 通电 / 送电: power on, commissioning still to come (the last stage)
-    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "power")),
+    # (上电 / 加电: the equipment powered, still the last stage until it is on air)
+    ("power_hookup", ("电源接入", "引电", "电源", "通电", "送电", "上电", "加电", "power")),
     # a tower company's words: 土建 (civil works: foundation, mast) then 设备安装 (the operator's equipment) are
     # both construction; civil works finished (土建完工) still wait for the equipment
     # (交付: the tower handed to its tenant, whose equipment is still to go up)
     (
         "construction",
-        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "construction", "building", "install"),
+        # (设备到货: the equipment delivered, to go up)
+        ("在建", "建设", "施工", "开工", "土建", "安装", "塔桅", "交付", "到货", "construction", "building", "install"),
     ),
     # 谈点: negotiating the site with its owner, the step of site access; 已获取 / 已签约: the site obtained
     # (lease signed), construction not begun: a site stays in a stage until the next one's work starts
@@ -868,25 +871,42 @@ _ON_HOLD = re.compile(r"暂缓|缓建|挂起|搁置|onhold")
 
 #: Built, not yet on air (已建成未开通): the site waits for power or commissioning, the last stage.
 _BUILT = ("建成", "完工", "built", "completed")
+#: Waiting for the last step (待开通, 待入网), ready for it (具备开通条件, 申请开通), or for acceptance and
+#: testing (待验收, 调测): built, not on air, the last stage (power hook-up) — not a plan.
+_LAST_STEP = re.compile(
+    rf"^(?:等待|等|准备|即将|待)+{_ON_AIR_WORDS}中?$"
+    rf"|具备{_ON_AIR_WORDS}|{_ON_AIR_WORDS}(?:条件|申请|准备)|申请{_ON_AIR_WORDS}"
+)
+_AWAITING_CHECKS = re.compile(r"(?:待|未|尚未|暂未)验收|验收中|调测|调试")
+#: ... unless it is on air already (已开通待验收: on air, its acceptance to come)
+_ON_AIR_DONE = re.compile(r"已(?:开通|入网|上线|交维)|在网|在用|运行")
+#: Built or accepted and nothing else said (已建成, 塔已建成, 已验收): on air only when its on-air date is given
+#: (a built site without one is not known to be on air).
+_BUILT_ONLY = re.compile(r"建成|验收|built|accepted")
+_SAYS_ON_AIR = re.compile(rf"{_ON_AIR_WORDS}|交维")
 
 
 #: Equipment installed (设备已安装, 设备安装完成, 已完工): built, waiting for power or commissioning, the last stage.
-_INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^竣工$|installed")
+_INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^已?竣工$|installed")
 
 
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
+    if _LAST_STEP.search(t) or (_AWAITING_CHECKS.search(t) and not _ON_AIR_DONE.search(t)):
+        return "power_hookup"
     not_yet = _NOT_YET_ON_AIR.search(t)
     if not_yet:  # the stage the rest of the words name (在建未开通: construction; 已建成未开通: power hook-up)
         rest = t[: not_yet.start()] + t[not_yet.end() :]
         if any(k in rest for k in _BUILT):
             return "power_hookup"
         stage = _status(rest) if rest.strip("()（）,，;；、") else "planned"
-        return (
+        stage = (
             stage
             if stage in ("planned", "site_selection", "site_access", "construction", "power_hookup")
             else "planned"
         )
+        # (waiting for it, 待开通（暂缓）, is the last stage, held; not yet, 未开通, names no stage)
+        return "power_hookup" if stage == "planned" and not_yet.group().startswith(("待", "等")) else stage
     if _ON_HOLD.search(t):
         rest = _ON_HOLD.sub("", t)
         return _status(rest) if rest.strip("()（）,，;；、") else "planned"
@@ -896,6 +916,17 @@ def _status(text: str) -> str:
         if any(k in t for k in keys):
             return status
     return "unknown"
+
+
+def _built_only(text: str) -> bool:
+    t = re.sub(r"[\s\-_]+", "", text.lower())
+    return _status(t) == "on_air" and bool(_BUILT_ONLY.search(t)) and not _SAYS_ON_AIR.search(t)
+
+
+def says_built_only(values: pd.Series) -> pd.Series:
+    """True where the status says the site is built or accepted and no more (已建成, 塔已建成, 已验收): on air only
+    with an on-air date beside it."""
+    return _map_uniques(values, _built_only, fill=False).astype(bool)
 
 
 def parse_statuses(values: pd.Series) -> pd.Series:
@@ -959,10 +990,12 @@ def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def says_not_on_air(values: pd.Series) -> pd.Series:
     """True where the status says in so many words that the site is not on air (未开通, 待开通,
     尚未入网 …): a date beside it is a plan, not the day it went on air."""
-    said = _map_uniques(
-        values, lambda text: bool(_NOT_YET_ON_AIR.search(re.sub(r"[\s\-_]+", "", text.lower()))), fill=False
-    )
-    return said.astype(bool)
+
+    def not_on_air(text: str) -> bool:
+        t = re.sub(r"[\s\-_]+", "", text.lower())
+        return bool(_NOT_YET_ON_AIR.search(t) or _LAST_STEP.search(t))  # (准备开通, 具备开通条件: not yet either)
+
+    return _map_uniques(values, not_on_air, fill=False).astype(bool)
 
 
 _BLOCKER_RULES = (
@@ -998,10 +1031,16 @@ _BLOCKER_RULES = (
     ("site_selection", ("选址", "站址", "selection", "siting")),
     ("construction", ("施工", "建设", "工程", "construction")),
 )
-_NO_BLOCKER = {"none", "no", "-", "/", "n/a", "na", "nil"}
-_NOTHING = r"(?:无|暂无|没有|均无|不涉及)(?:任何)?(?:问题|卡点|障碍|异常|困难)?"
-#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 (a text that only begins with
-#: 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are `_BLOCKER_GONE`'s).
+_NO_BLOCKER = {"none", "no", "n/a", "na", "nil", "null", "否", "0", "0.0", "空"}
+#: A cell of dashes, slashes or dots alone (-, —, ——, /, …) is a blank filled in, not a blocker.
+_NO_BLOCKER_MARKS = re.compile(r"^[\-－—–―‐−/／\\.。·…_~～]+$")
+_NOTHING = (
+    r"(?:目前|当前|现|暂时?|尚|均)?(?:无需|无须|不需要?|无|没有|不涉及|不存在|未发现|未见)(?:任何)?"
+    r"(?:需要?协调的?(?:事项|问题)?|协调(?:事项|问题)?|问题|卡点|障碍|阻碍|异常|困难|事项)?"
+)
+#: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 / 无阻碍 / 无需协调 / 目前无 (a
+#: text that only begins with 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are
+#: `_BLOCKER_GONE`'s).
 _NO_BLOCKER_TEXT = re.compile(rf"^(?:{_NOTHING})(?:[,，;；、。.!！]+(?:{_NOTHING}))*[,，;；、。.!！]*$")
 #: ... or that it is over or fine: 已解决 / 已协调 / 正常 (not 不正常, 非正常)
 _BLOCKER_GONE = re.compile(r"已解决|已协调|(?<![不非])正常")
@@ -1011,7 +1050,8 @@ _NO_PROBLEM_OF_A_KIND = re.compile(r"^(?:无|暂无|没有)(?!法)[^,，;；、]
 
 def _blocker(text: str) -> str | None:
     t = re.sub(r"\s+", "", text.lower())
-    if t in _NO_BLOCKER or any(p.search(t) for p in (_NO_BLOCKER_TEXT, _BLOCKER_GONE, _NO_PROBLEM_OF_A_KIND)):
+    patterns = (_NO_BLOCKER_MARKS, _NO_BLOCKER_TEXT, _BLOCKER_GONE, _NO_PROBLEM_OF_A_KIND)
+    if t in _NO_BLOCKER or any(p.search(t) for p in patterns):
         return None
     for blocker, keys in _BLOCKER_RULES:
         if any(k in t for k in keys):
@@ -1081,7 +1121,9 @@ _PERIOD_DAY = re.compile(r"^(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$")
 _PERIOD_YEAR_END = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:底|末|年底|年末|上半年|下半年)$")
 
 
-def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool) -> tuple | None:
+def _period_date(
+    text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = False
+) -> tuple | None:
     """(date, how it was read) for one period text, None when it is none of `_PERIOD_*`'s forms."""
     t = re.sub(r"\s+", "", text.lower())
     year = None
@@ -1102,6 +1144,8 @@ def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_e
     else:
         return None
     written = year is not None
+    if not written and nearest:
+        return _nearest_period_date(as_of, month, day, how)
     year = as_of.year if year is None else year
     date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
     if date is None or written:
@@ -1114,16 +1158,43 @@ def _period_date(text: str, as_of: dt.date, latest_not_after: bool, plan_month_e
     return None if date is None else (date, f"{how}, the year {year} (not written)")
 
 
+def _nearest_period_date(near: dt.date, month: int, day: int | None, how: str) -> tuple | None:
+    """(date, how) of a month or day without its year in the year that puts it nearest `near` (the previous,
+    the same or the next year: within six months either side; a tie goes to the later, as a plan looks ahead)."""
+    found = []
+    for year in (near.year - 1, near.year, near.year + 1):
+        date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
+        if date is not None:
+            found.append((abs((date - near).days), -year, date))
+    if not found:
+        return None
+    date = min(found)[2]
+    return date, f"{how}, the year {date.year} (not written: the nearest {near.isoformat()})"
+
+
 def read_period_dates(
-    values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool
+    values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool, near: pd.Series | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Dates of the forms `read_dates` leaves unread that trackers write (`_PERIOD_*`): a quarter as its last
     day, a month's end as its last day, a month as its first day (its last when `plan_month_end`: a plan for a
     month is kept to its end), a day or month without its year in the year of `as_of`, or (`latest_not_after`:
-    a date that has happened) the latest such date not after `as_of`. Returns the dates (NaT where none) and
-    how each was read (None where nothing was)."""
-    as_of = pd.Timestamp(as_of).date()
-    read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end))
+    a date that has happened) the latest such date not after `as_of`, or (`near`: each row's day, as the table's
+    date, a plan is read against) in the year that puts it nearest that day. Returns the dates (NaT where none)
+    and how each was read (None where nothing was)."""
+    if near is not None:  # (a handful of tables' days: each read on its own)
+        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        how = pd.Series(None, index=values.index, dtype=object)
+        for day, rows in values.groupby(pd.to_datetime(near).fillna(pd.Timestamp(as_of)).to_numpy()).groups.items():
+            d, h = _read_period_dates_near(values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end)
+            dates[rows], how[rows] = d, h
+        return dates, how
+    return _read_period_dates_near(values, pd.Timestamp(as_of).date(), latest_not_after, plan_month_end, False)
+
+
+def _read_period_dates_near(
+    values: pd.Series, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = True
+) -> tuple[pd.Series, pd.Series]:
+    read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end, nearest))
     found = read.map(lambda r: isinstance(r, tuple))
     dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     how = pd.Series(None, index=values.index, dtype=object)

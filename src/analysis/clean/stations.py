@@ -698,6 +698,8 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
         notes = _note_date_readings(notes, reading, text, column)
         if stage == "on_air":
             ambiguous_on_air = reading.why_ambiguous
+            if reading.month_only.any():  # (how precise the date is: a row without its operator is joined by it)
+                rec["on_air_months"] = np.where(reading.month_only & parsed.notna().to_numpy(), 1, 0).astype(np.int8)
         else:
             unreadable = text.notna() & parsed.isna()
             said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
@@ -708,6 +710,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
     notes = _read_on_air_periods(raw, rec, notes, as_of)
+    notes = _hold_built_without_date(raw, rec, notes)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
     not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
@@ -858,6 +861,11 @@ def _is_all_present(values: pd.Series) -> bool:
     return is_arrow and pa.array(values.array).null_count == 0
 
 
+#: The note of a record whose position is its planned one (规划经度/规划纬度), taken off when it joins a station whose
+#: position is the operator's actual one (the station's position is not the planned one).
+PLANNED_POSITION_NOTE = "position is the planned one (no actual position given); "
+
+
 def _finish_notes(notes: pd.Series) -> pd.Series:
     """The notes without their trailing separator, None where a row has none (most rows of a national
     file: the strings are touched only where there is a note)."""
@@ -875,10 +883,16 @@ def _count_notes(notes: pd.Series, text: str) -> int:
 
 
 def _parse_operator_rows(
-    raw: pd.DataFrame, districts, as_of: pd.Timestamp, default_crs: str, city_names: tuple[str, ...] = ()
+    raw: pd.DataFrame,
+    districts,
+    as_of: pd.Timestamp,
+    default_crs: str,
+    city_names: tuple[str, ...] = (),
+    row_days: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
-    the city's names, which a province-wide file's 地市 column is read against)."""
+    the city's names, which a province-wide file's 地市 column is read against; `row_days`: each row's tracker
+    day, days since 1970, -1 for none, which a plan written without its year is read against)."""
     # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
     labels = pd.DataFrame(index=raw.index)
     pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
@@ -888,7 +902,7 @@ def _parse_operator_rows(
 
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
-    notes = _append_note(notes, pos["planned"], "position is the planned one (no actual position given); ")
+    notes = _append_note(notes, pos["planned"], PLANNED_POSITION_NOTE)
     if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
         rec["planned_position"] = pos["planned"].to_numpy(dtype=bool)
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
@@ -902,7 +916,7 @@ def _parse_operator_rows(
         " is Excel scientific notation (digits lost): not used; ",
     )
     notes = _note_status_words(raw, rec, notes)
-    notes = _parse_tracker_columns(raw, rec, notes, as_of)
+    notes = _parse_tracker_columns(raw, rec, notes, as_of, row_days)
     dates = _parse_stage_dates(raw, rec, notes, as_of)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
@@ -935,11 +949,14 @@ def _parse_operator_rows(
     return rec
 
 
-def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+def _parse_tracker_columns(
+    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp, row_days: np.ndarray | None
+) -> pd.Series:
     """What a task force's tracker adds, into `rec`: the blocker's own words where they say more than its
     category, who is to clear it (责任单位), and the planned on-air date (计划开通时间: a month or a quarter as its
-    last day, a month or day without its year in the extract's year; how a form other than a day was read is
-    noted). Columns of nulls, shared, for a file without them (an operator's national file)."""
+    last day, a month or day without its year in the year that puts it nearest the table's day, or the
+    extract's where the table names none; how a form other than a day was read is noted). Columns of nulls,
+    shared, for a file without them (an operator's national file)."""
     for column, text in (("blocker_detail", raw["blocker"]), ("responsible", raw["responsible"])):
         if _is_all_missing(text):  # (no column at all: the station table's is made empty when it is typed)
             continue
@@ -957,13 +974,38 @@ def _parse_tracker_columns(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Serie
     notes = _append_note(notes, month, "planned on-air date ", said, " read as the month's last day; ")
     unread = text.notna() & planned.isna() & ~pd.Series(reading.ambiguous, index=raw.index)
     if unread.any():
-        period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=False, plan_month_end=True)
+        near = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        if row_days is not None:  # (a table that names no day: the extract's)
+            near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)
+        period, how = parse.read_period_dates(
+            text[unread], as_of, latest_not_after=False, plan_month_end=True, near=near[unread]
+        )
         planned[period.index] = period
         read_as = (said[unread] + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")").reindex(raw.index)
         notes = _append_note(notes, pd.Series(period.notna()).reindex(raw.index), "planned on-air date ", read_as, "; ")
         notes = _append_note(notes, unread & planned.isna(), "planned on-air date unreadable: ", said, "; ")
     rec["planned_on_air_date"] = planned
     return notes
+
+
+def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+    """A site whose status says built or accepted and no more (已建成, 塔已建成, 已验收) without an on-air date is not
+    known to be on air: kept in the pipeline at its last stage (power hook-up), noted, not quarantined as on
+    air without a date. (Only the undated rows said on air are looked at: a national file has few.)"""
+    at = np.flatnonzero(rec["on_air_date"].isna().to_numpy())
+    # (the statuses compared only where the date is missing, as `_says_on_air_without_date`)
+    at = at[rec["reported_status"].to_numpy()[at] == "on_air"]
+    if not len(at) or _is_all_missing(raw["status"]):
+        return notes
+    built = parse.says_built_only(raw["status"].iloc[at]).to_numpy()
+    if not built.any():
+        return notes
+    held = _fresh(np.zeros(len(rec), dtype=bool), rec.index)
+    held.iloc[at[built]] = True
+    rec.loc[held, "reported_status"] = "power_hookup"
+    said = _text(raw, "status", held).reindex(raw.index)
+    why = " without an on-air date: not known to be on air, kept at power hook-up; "
+    return _append_note(notes, held, "status ", said, why)
 
 
 def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
@@ -980,6 +1022,12 @@ def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series,
         return notes
     period, how = period[found], how[found]
     rec.loc[period.index, "on_air_date"] = period
+    # (a month, a quarter, a year's half or end: how precise the date is, as `_parse_stage_dates`)
+    months = how.map(lambda h: 0 if h.startswith("the day") else 3 if "quarter" in h else 1 if "month" in h else 6)
+    if (months > 0).any():
+        if "on_air_months" not in rec:
+            rec["on_air_months"] = np.zeros(len(rec), dtype=np.int8)
+        rec.loc[months.index, "on_air_months"] = months.to_numpy(dtype=np.int8)
     said = text[period.index].astype(str) + " read as " + period.dt.strftime("%Y-%m-%d") + " (" + how + ")"
     return _append_note(notes, said.reindex(raw.index).notna(), "on-air date ", said.reindex(raw.index), "; ")
 
@@ -1362,11 +1410,12 @@ def _clean_tables(
     raw["source_file"] = raw["source_file"].astype("category")
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
-    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en))
+    tracker_days, tracker_said, row_days = _tracker_days(tables, raw, as_of_ts)
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en), row_days)
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
-    tables_dated = _date_tables(rec, raw, tables, as_of_ts)
+    tables_dated = _date_tables(rec, row_days, tracker_days, tracker_said, file_info)
     _read_gnb_id_forms(rec, sender)
     _name_unread_columns(rec, raw, tables)
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
@@ -1451,6 +1500,21 @@ def _run_notes(stations: pd.DataFrame, counted: dict) -> dict:
     return {**first, "lat_lon_swapped": swapped, **rest}
 
 
+def _say_undated_trackers(file_info: list[dict], days: dict) -> None:
+    """Of several trackers, each that names no day (in its file name, sheet name or title) says in its file's notes
+    how its records were ranked against the others' (the summary's notes say it for every tracker)."""
+    dated = len({d for d in days.values() if d >= 0}) >= 2
+    said = (
+        "a tracker naming no day (file name, sheet name or title): its records ranked after the dated trackers'"
+        if dated
+        else "a tracker naming no day (file name, sheet name or title): the trackers' records ranked by"
+        " completeness, then file order (which week is newer is not known)"
+    )
+    for info in file_info:
+        if days.get((info.get("file"), info.get("sheet"))) == -1:
+            info["notes"] = [*info.get("notes", []), said]
+
+
 def _say_files_outside(file_info: list[dict], warnings: dict[tuple, str]) -> None:
     """Each warning of a file mostly outside the city (`_outside_warnings`) into its file's notes (which the
     command prints)."""
@@ -1505,13 +1569,11 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
 LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_air_date", "on_air_date")
 
 
-def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], as_of: pd.Timestamp) -> dict:
-    """Where the trackers read (tables of the tower company or the task force: `dedupe.sender_of_table`) are of
-    more than one day (two weekly files, a workbook of monthly sheets), each row's table day into
-    `rec["table_day"]` (days since 1970, -1 for a table that names none): the newer record of a site then heads
-    it (`dedupe.dedupe_rows`) and gives its stage, blocker and dates. Returns, per tracker, its day and where it
-    was read (an undated one said so; its records ranked as before: the most complete first, then file order),
-    nothing else changing when fewer than two days are named; {} for a single tracker."""
+def _tracker_days(tables: list[RawTable], raw: pd.DataFrame, as_of: pd.Timestamp) -> tuple[dict, dict, np.ndarray]:
+    """Per tracker (a table of the tower company or the task force: `dedupe.sender_of_table`), the day its sheet
+    name, file name or title names (days since 1970, -1 for none), keyed by (file, sheet); by its label the day
+    and where it was read (an undated one said so); and each row's (`_table_days_of_rows`; None without
+    trackers): what a plan written without its year is read against, and which week's record of a site wins."""
     days, said = {}, {}
     for t in tables:
         # (a tracker's: an operator's reports list stations on air, each its own list, not a week's update)
@@ -1526,18 +1588,34 @@ def _date_tables(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawTable], a
             if found is None
             else (f"{found[0].isoformat()} ({found[1]})")
         )
-    if len({d for d in days.values() if d >= 0}) < 2:
-        if len(said) < 2:  # (one tracker: nothing to say)
-            return {}
-        # (several trackers not told apart by their days: the rule of old, said)
-        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
+    return days, said, (_table_days_of_rows(raw, days) if days else None)
+
+
+def _table_days_of_rows(raw: pd.DataFrame, days: dict) -> np.ndarray:
+    """Each row's tracker day (`_tracker_days`; -1 for a row of no dated tracker)."""
     # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
     files = pd.Categorical(raw["source_file"])
     sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
     width, names = len(sheet_names) + 1, [None, *sheet_names]
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
     of_pair = [days.get((files.categories[p // width], names[p % width]), -1) for p in pairs]
-    rec["table_day"] = np.asarray(of_pair, dtype=np.int64)[at]
+    return np.asarray(of_pair, dtype=np.int64)[at]
+
+
+def _date_tables(rec: pd.DataFrame, row_days: np.ndarray | None, days: dict, said: dict, file_info: list[dict]) -> dict:
+    """Where the trackers read (`_tracker_days`) are of more than one day (two weekly files, a workbook of
+    monthly sheets), each row's table day into `rec["table_day"]` (days since 1970, -1 for a table that names
+    none): the newer record of a site then heads it (`dedupe.dedupe_rows`) and gives its stage, blocker and
+    dates. Returns, per tracker, its day and where it was read (an undated one said so; its records ranked as
+    before: the most complete first, then file order), nothing else changing when fewer than two days are
+    named; {} for a single tracker. Of several, each that names no day says so in its file's notes too."""
+    if len(said) < 2:  # (one tracker: nothing to say)
+        return {}
+    _say_undated_trackers(file_info, days)
+    if len({d for d in days.values() if d >= 0}) < 2:
+        # (several trackers not told apart by their days: the rule of old, said)
+        return {label: f"{text} (the trackers name fewer than two days)" for label, text in sorted(said.items())}
+    rec["table_day"] = row_days
     return dict(sorted(said.items()))
 
 
@@ -1603,6 +1681,27 @@ def _add_notes(rec: pd.DataFrame, notes: pd.Series) -> None:
     rec.loc[notes.index, "notes"] = (prior + "; " + notes).fillna(notes).to_numpy(dtype=object)
 
 
+def _unsay_planned_position_of_joined(rec: pd.DataFrame, dd: pd.DataFrame) -> None:
+    """A record at its planned position that joined another sender's station at an actual position: the note
+    "position is the planned one" taken off its notes (the station's notes gather its records', and its position
+    is the actual one; the merge's own note says which record was at its planned position)."""
+    if "planned_position" not in rec:
+        return
+    joined = dd.index[(dd["merge_reason"] == "same_station_other_sender").to_numpy()]
+    if not len(joined):
+        return
+    planned = rec["planned_position"]
+    rows = joined[
+        planned.loc[joined].to_numpy(dtype=bool) & ~planned.loc[dd.loc[joined, "anchor"]].to_numpy(dtype=bool)
+    ]
+    if len(rows):
+        said = rec.loc[rows, "notes"].astype(object)
+        for text in (PLANNED_POSITION_NOTE, PLANNED_POSITION_NOTE.rstrip("; ")):  # (amid the notes, or last)
+            said = said.str.replace(text, "", regex=False)
+        said = said.str.strip("; ")
+        rec.loc[rows, "notes"] = said.where(said != "", None).to_numpy(dtype=object)
+
+
 def _dedupe_operator_rows(
     rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray, sender: np.ndarray
 ) -> tuple[pd.DataFrame, pd.Series, pd.Index]:
@@ -1619,6 +1718,7 @@ def _dedupe_operator_rows(
     dd = dd[~conflict]
     heads = dd.index[dd["anchor"].to_numpy() == dd.index.to_numpy()]
     dd, heads, detail, notes = merge_across_senders(rec, dd, heads, sender)
+    _unsay_planned_position_of_joined(rec, dd)
     if len(detail):
         rec.loc[detail.index, "detail"] = detail.to_numpy(dtype=object)
         # a conflict with a record now merged into another sender's names the station it joined
