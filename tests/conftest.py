@@ -120,3 +120,32 @@ def tiny_stations():
     df["district"] = "西区"
     df["is_on_air"] = df["on_air_date"].notna()
     return df
+
+
+#: The centre of `one_district_city`.
+ONE_DISTRICT_LON, ONE_DISTRICT_LAT = 113.59, 37.86
+
+
+@pytest.fixture
+def one_district_city(tmp_path):
+    """A one-district city (城区) 0.4° square around ONE_DISTRICT_LON, ONE_DISTRICT_LAT (Yangquan's centre): its
+    city.toml, for the cleaning tests of senders' and trackers' files."""
+    folder = tmp_path / "city"
+    folder.mkdir()
+    (folder / "city.toml").write_text(
+        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
+        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
+        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "城区"\nname_en = "Urban"\n',
+        encoding="utf-8",
+    )
+    lon, lat = ONE_DISTRICT_LON, ONE_DISTRICT_LAT
+    ring = [[lon - 0.2, lat - 0.2], [lon + 0.2, lat - 0.2], [lon + 0.2, lat + 0.2], [lon - 0.2, lat + 0.2]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name_zh": "城区", "name_en": "Urban"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    (folder / "districts.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), encoding="utf-8"
+    )
+    return folder / "city.toml"

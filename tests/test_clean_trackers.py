@@ -4,8 +4,6 @@ and dates written as periods. Tiny inline workbooks (openpyxl) on a one-district
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 from openpyxl import Workbook
@@ -21,26 +19,8 @@ LOWER += ["进场受阻原因", "协调责任单位", None]
 
 
 @pytest.fixture
-def city(tmp_path):
-    """A one-district city, 0.4° square around LON, LAT."""
-    folder = tmp_path / "city"
-    folder.mkdir()
-    (folder / "city.toml").write_text(
-        '[city]\nname_zh = "测试市"\nname_en = "Testville"\nbuildout_start = 2019-12-01\n'
-        'article_date = 2021-03-22\n[files]\ndistricts = "districts.geojson"\n'
-        '[[targets]]\ndate = 2021-12-31\non_air = 10\n[[districts]]\nname_zh = "城区"\nname_en = "Urban"\n',
-        encoding="utf-8",
-    )
-    ring = [[LON - 0.2, LAT - 0.2], [LON + 0.2, LAT - 0.2], [LON + 0.2, LAT + 0.2], [LON - 0.2, LAT + 0.2]]
-    feature = {
-        "type": "Feature",
-        "properties": {"name_zh": "城区", "name_en": "Urban"},
-        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
-    }
-    (folder / "districts.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), encoding="utf-8"
-    )
-    return folder / "city.toml"
+def city(one_district_city):
+    return one_district_city
 
 
 def _tracker(path, rows: list[list], title: str = "5G站址跟踪表  截至2021年10月15日") -> None:
