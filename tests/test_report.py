@@ -917,3 +917,16 @@ def test_a_model_is_named_in_readers_words_with_its_id_after_it():
             assert words.endswith(f"（{model}）" if lang == "zh" else f"({model})") and len(words) > len(model) + 3
     assert model_words("drift+arima", "zh") == "漂移法与ARIMA的等权组合（drift+arima）"
     assert model_words("season_growth", "en") == "the season, pace and growth model (season_growth)"
+
+
+def test_a_stage_table_cut_to_its_header_is_one_line(tmp_path):
+    """A coverage_by_district.csv of its header only failed the page with an IndexError."""
+    from analysis.report.outputs import read_table
+
+    (tmp_path / "t.csv").write_text("district,urban_covered_pct\n", encoding="utf-8")
+    assert read_table(tmp_path / "t.csv").empty
+    with pytest.raises(BadInputError, match="no rows.*run the stage again"):
+        read_table(tmp_path / "t.csv", rows_required=True)
+    (tmp_path / "e.csv").write_bytes(b"")
+    with pytest.raises(BadInputError, match="unreadable"):
+        read_table(tmp_path / "e.csv")

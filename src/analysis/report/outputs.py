@@ -177,12 +177,19 @@ def ensure_stage(
 # --------------------------------------------------------------------------------------------
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A stage's CSV as written: text columns as text ('' for empty), numbers and flags as such."""
+def read_table(path: Path, rows_required: bool = False) -> pd.DataFrame:
+    """A stage's CSV as written: text columns as text ('' for empty), numbers and flags as such.
+    `rows_required`: a table the stage always writes rows in (one per district and the city), so one cut
+    to its header is a broken stage output, said in one line (the page failed with an IndexError)."""
     if not path.is_file():
         raise BadInputError("stage output missing (run the stage again)", path)
-    head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: str for c in _TEXT_COLUMNS if c in head})
+    try:
+        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: str for c in _TEXT_COLUMNS if c in head})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"stage output unreadable ({type(exc).__name__}; run the stage again)", path) from None
+    if rows_required and frame.empty:
+        raise BadInputError("stage output has no rows (run the stage again)", path)
     for c in _BLANK_IS_TEXT:
         if c in frame:
             frame[c] = frame[c].fillna("")
@@ -232,7 +239,7 @@ def read_coverage(folder: Path) -> CoverageOutputs:
         [f.get("properties", {}) for f in doc.get("features", [])], columns=["rank", "district", "area_km2", "sites"]
     )
     gaps["sites"] = gaps["sites"].fillna("")
-    by_district = read_table(folder / "coverage_by_district.csv")
+    by_district = read_table(folder / "coverage_by_district.csv", rows_required=True)
     mapped = folder / "coverage_map.html"
     return CoverageOutputs(
         folder=folder,
@@ -255,7 +262,7 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
         as_of=pd.Timestamp(notes["as_of"]),
         previous=pd.Timestamp(notes["previous"]),
         extract=pd.Timestamp(extract) if extract else None,
-        funnel=read_table(folder / "funnel.csv"),
+        funnel=read_table(folder / "funnel.csv", rows_required=True),
         supervision=read_table(folder / "supervision_list.csv"),
         districts=_dates(read_table(folder / "district_targets.csv"), "target_date"),
         durations=read_table(folder / "stage_durations.csv"),
