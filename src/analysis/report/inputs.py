@@ -59,7 +59,8 @@ def check_basemap(basemap: str | None) -> str:
 
     basemap = (basemap or "osm").lower()
     if basemap not in BASEMAPS:
-        raise UsageError(f"--basemap: {basemap!r} is not one of {', '.join(BASEMAPS)}")
+        # (both names: the command's flag and the notebook's parameter)
+        raise UsageError(f"--basemap (basemap): {basemap!r} is not one of {', '.join(BASEMAPS)}")
     return basemap
 
 
@@ -77,7 +78,7 @@ def check_as_of(as_of, city: City, extract) -> pd.Timestamp:
     day = parse_date(as_of)
     if not first <= day <= last:
         raise UsageError(
-            f"--as-of {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)"
+            f"--as-of (as_of) {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)"
         )
     return pd.Timestamp(day)
 
