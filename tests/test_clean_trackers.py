@@ -445,10 +445,10 @@ def _at(lon: float, lat: float, north: float, east: float) -> tuple[float, float
     return float(lon), float(lat)
 
 
-def test_a_planned_position_near_two_stations_of_its_operator_joins_neither(tmp_path, city):
-    """CMCC's A and B on air the same day 200 m apart: a tracker record planned 120 m from A (233 m from B) could be
-    either; another 251 m from B (320 m from A) has one station in reach, but B is in reach of the first too. Four
-    stations, the two records noted ambiguous, none joined to the wrong one."""
+def test_a_planned_position_joins_only_the_station_that_is_its_nearest_and_it_the_station_s(tmp_path, city):
+    """CMCC's A and B on air the same day 200 m apart: a tracker record planned 120 m from A (233 m from B) and A
+    are each other's nearest: one station; another 251 m from B (320 m from A) is not B's nearest record (the first
+    is, 233 m): kept apart, noted ambiguous, not joined to a station another record is nearer."""
     folder = tmp_path / "in"
     folder.mkdir()
     b = _at(LON, LAT, 0, 200)
@@ -458,9 +458,26 @@ def test_a_planned_position_near_two_stations_of_its_operator_joins_neither(tmp_
     rows = [f"乙,YQ2,移动,{p[0]},{p[1]},已开通,2021-09-10", f"丙,YQ3,移动,{q[0]},{q[1]},已开通,2021-09-10"]
     (folder / "铁塔跟踪表.csv").write_text("\n".join([PLANNED_HEADER, *rows]) + "\n")
     st = clean_stations([folder], city, as_of="2021-10-15").stations.set_index("station_id")
-    assert sorted(st.index) == ["CMCC-1403001", "CMCC-1403002", "CMCC-YQ2", "CMCC-YQ3"]
-    assert "2 stations of its operator on air the same day within 300 m" in st.loc["CMCC-YQ2", "notes"]
+    assert sorted(st.index) == ["CMCC-1403001", "CMCC-1403002", "CMCC-YQ3"]
+    assert st.loc["CMCC-1403001", "n_sources"] == 2 and st.loc["CMCC-1403002", "n_sources"] == 1
     assert "(ambiguous)" in st.loc["CMCC-YQ3", "notes"]
+
+
+def test_an_operator_s_batch_opened_the_same_day_joins_its_planned_records_one_each(tmp_path, city):
+    """Twelve stations opened the same day 250 m apart, each tracker record 60-140 m off its own: refusing every
+    record that had two stations in reach counted 24 on air; each record and its station are each other's nearest."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stations, records = [], []
+    for k in range(12):
+        s = _at(LON, LAT, 250 * k, 0)
+        r = _at(*s, 0, 60 + 80 * (k % 2))
+        stations.append(f"14030{k:02d},G{k},中国移动,{s[0]},{s[1]},2021-09-10,已开通")
+        records.append(f"站{k},YQ{k:02d},移动,{r[0]},{r[1]},已开通,2021-09-10")
+    (folder / "移动5G.csv").write_text("\n".join([OPERATOR_HEADER, *stations]) + "\n")
+    (folder / "铁塔跟踪表.csv").write_text("\n".join([PLANNED_HEADER, *records]) + "\n")
+    st = clean_stations([folder], city, as_of="2021-10-15").stations
+    assert len(st) == 12 and (st["n_sources"] == 2).all()
 
 
 def test_a_planned_position_join_says_its_real_distance_in_the_quarantine(tmp_path, city):

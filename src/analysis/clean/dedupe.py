@@ -622,25 +622,31 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
 
 def _keep_one_to_one_planned_pairs(i: np.ndarray, j: np.ndarray, dist: np.ndarray) -> tuple:
     """Of candidate pairs (`i` joins `j`, `dist` m apart), those beyond DUPLICATE_RADIUS_M (a planned position's)
-    only where they pair one to one: the record has no other candidate within the planned-position radius and
-    the station no other such record (two stations of the operator on air that day near a planned position, or
-    two planned records near one station: which is which is not known). A record with a candidate within
-    DUPLICATE_RADIUS_M keeps only those. Returns the pairs kept and the refusals (`_refused_nearest`'s, why
-    "ambiguous" and the number of candidates)."""
+    only where record and station are each other's nearest: an operator opening several stations the same day
+    within the planned-position radius (a record near two stations, a station near two records) has each record
+    join the station nearest it that has no record nearer (refusing every such record counted twelve stations
+    twice; joining each to its nearest took two records to one station). A record with a candidate within
+    DUPLICATE_RADIUS_M keeps only those, and a station with a record that near takes no farther one. Returns the
+    pairs kept and the refusals (`_refused_nearest`'s, why "ambiguous" and the number of candidates)."""
     far = dist > DUPLICATE_RADIUS_M
     if not far.any():
         return i, j, dist, []
     far &= ~np.isin(i, i[~far])  # (a record at a station's mast is that station's, whatever lies farther)
-    rows, per_row = np.unique(i[far], return_counts=True)
-    anchors, per_anchor = np.unique(j[far], return_counts=True)
-    one = far & np.isin(i, rows[per_row == 1]) & np.isin(j, anchors[per_anchor == 1])
+    far &= ~np.isin(j, j[~far])  # (and a station with a record at its mast takes no planned one)
+    idx = np.flatnonzero(far)
+    by_row = idx[np.lexsort((idx, dist[idx], i[idx]))]  # (each record's candidates, nearest first; ties by order)
+    by_anchor = idx[np.lexsort((idx, dist[idx], j[idx]))]
+    nearest_of_row = by_row[np.r_[True, i[by_row][1:] != i[by_row][:-1]]] if len(idx) else idx
+    nearest_of_anchor = by_anchor[np.r_[True, j[by_anchor][1:] != j[by_anchor][:-1]]] if len(idx) else idx
+    one = np.zeros(len(i), dtype=bool)
+    one[np.intersect1d(nearest_of_row, nearest_of_anchor)] = True
     unclear = []
-    for row in sorted(set(i[far & ~one].tolist())):
+    for row in sorted(set(i[far].tolist()) - set(i[one].tolist())):
         k = np.flatnonzero((i == row) & far)
         nearest = k[np.argmin(dist[k])]
         rivals = len(np.unique(i[far & np.isin(j, j[k])]))  # (records near the same stations, this one included)
         unclear.append((row, j[nearest], dist[nearest], "ambiguous", len(k), rivals))
-    keep = ~far | one
+    keep = (~far & (dist <= DUPLICATE_RADIUS_M)) | one
     return i[keep], j[keep], dist[keep], unclear
 
 
