@@ -758,3 +758,25 @@ def test_a_month_after_a_dot_is_read_only_when_it_cannot_be_a_number_cut_short()
 def test_status_words_of_planned_cancelled_and_held_sites(text, status, not_on_air):
     assert parse.parse_statuses(pd.Series([text])).iloc[0] == status
     assert parse.says_not_on_air(pd.Series([text])).iloc[0] == not_on_air
+
+
+@pytest.mark.parametrize(
+    "word, stage",
+    [
+        ("不具备开通条件", "unknown"),  # (not ready: no stage said, not the last one)
+        ("暂不具备开通条件", "unknown"),
+        ("未建成", "construction"),
+        ("塔未建成", "construction"),
+        ("开通失败", "power_hookup"),  # (tried and failed: still the last stage, not on air)
+        ("选址未完成", "site_selection"),
+        ("进场未完成", "site_access"),
+        ("具备开通条件", "power_hookup"),
+        ("已建成未开通", "power_hookup"),
+    ],
+)
+def test_a_step_said_not_done_is_not_read_as_done(word, stage):
+    """不具备开通条件 read as ready to go on air and 未建成 as built filled the last stage with unbuilt sites."""
+    from analysis.clean.parse import parse_statuses, says_built_only
+
+    assert parse_statuses(pd.Series([word])).iloc[0] == stage
+    assert not says_built_only(pd.Series([word])).iloc[0]

@@ -890,8 +890,24 @@ _SAYS_ON_AIR = re.compile(rf"{_ON_AIR_WORDS}|交维")
 _INSTALLED = re.compile(r"已安装|安装完成|安装完毕|安装完工|^已?完工$|^已?竣工$|installed")
 
 
+#: A step said not to be done (不具备开通条件, 未建成, 塔未建成, 开通失败): the site is not at that step. Read as the
+#: positive word, 未建成 counted as built and 不具备开通条件 as ready to go on air filled the last stage.
+_NEGATED_STEP = re.compile(r"(?:暂|尚|还)?(?:不|未|没|没有)(?:具备|建成|完成|完工|竣工|满足)|失败")
+
+
 def _status(text: str) -> str:
     t = re.sub(r"[\s\-_]+", "", text.lower())
+    negated = _NEGATED_STEP.search(t)
+    if negated:
+        # the stage the other words name (选址未完成: site selection), else: a failed attempt to go on air is
+        # still the last stage, an unfinished build is construction, "not ready" names no stage
+        rest = t[: negated.start()] + t[negated.end() :]
+        stage = _status(rest) if rest.strip("()（）,，;；、") else "unknown"
+        if stage in ("planned", "site_selection", "site_access", "construction") and not _SAYS_ON_AIR.search(rest):
+            return stage
+        if "失败" in negated.group():
+            return "power_hookup"
+        return "construction" if re.search("建成|完工|竣工", negated.group()) else "unknown"
     if _LAST_STEP.search(t) or (_AWAITING_CHECKS.search(t) and not _ON_AIR_DONE.search(t)):
         return "power_hookup"
     not_yet = _NOT_YET_ON_AIR.search(t)
