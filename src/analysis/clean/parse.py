@@ -1195,13 +1195,19 @@ def read_period_dates(
     day, a month's end as its last day, a month as its first day (its last when `plan_month_end`: a plan for a
     month is kept to its end), a day or month without its year in the year of `as_of`, or (`latest_not_after`:
     a date that has happened) the latest such date not after `as_of`, or (`near`: each row's day, as the table's
-    date, a plan is read against) in the year that puts it nearest that day. Returns the dates (NaT where none)
-    and how each was read (None where nothing was)."""
+    date) a plan in the year that puts it nearest that day, a date that has happened the latest such date not
+    after that day (nor after `as_of`: read against the report date, 已开通 1月3日 in a tracker of 2021-12-20
+    moved a year with it). Returns the dates (NaT where none) and how each was read (None where nothing was)."""
     if near is not None:  # (a handful of tables' days: each read on its own)
         dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
         how = pd.Series(None, index=values.index, dtype=object)
-        for day, rows in values.groupby(pd.to_datetime(near).fillna(pd.Timestamp(as_of)).to_numpy()).groups.items():
-            d, h = _read_period_dates_near(values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end)
+        days = pd.to_datetime(near).fillna(pd.Timestamp(as_of))
+        if latest_not_after:
+            days = days.clip(upper=pd.Timestamp(as_of))
+        for day, rows in values.groupby(days.to_numpy()).groups.items():
+            d, h = _read_period_dates_near(
+                values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end, not latest_not_after
+            )
             dates[rows], how[rows] = d, h
         return dates, how
     return _read_period_dates_near(values, pd.Timestamp(as_of).date(), latest_not_after, plan_month_end, False)

@@ -680,7 +680,9 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
     return blank, no_identity
 
 
-def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> dict:
+def _parse_stage_dates(
+    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp, row_days: np.ndarray | None = None
+) -> dict:
     """The stage dates into `rec` (unreadable ones other than on-air noted) and the masks of the on-air
     date checks (a station's status is found from its records' dates and statuses when it is built)."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
@@ -709,7 +711,7 @@ def _parse_stage_dates(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, a
                 notes = _append_note(notes, placeholder, f"{column} ", text, " is no day of this buildout: set aside; ")
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
-    notes = _read_on_air_periods(raw, rec, notes, as_of)
+    notes = _read_on_air_periods(raw, rec, notes, as_of, row_days)
     notes = _hold_built_without_date(raw, rec, notes)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
@@ -917,7 +919,7 @@ def _parse_operator_rows(
     )
     notes = _note_status_words(raw, rec, notes)
     notes = _parse_tracker_columns(raw, rec, notes, as_of, row_days)
-    dates = _parse_stage_dates(raw, rec, notes, as_of)
+    dates = _parse_stage_dates(raw, rec, notes, as_of, row_days)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
     other_city = _of_other_cities(raw, city_names)
@@ -1008,15 +1010,21 @@ def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Ser
     return _append_note(notes, held, "status ", said, why)
 
 
-def _read_on_air_periods(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+def _read_on_air_periods(
+    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp, row_days: np.ndarray | None = None
+) -> pd.Series:
     """The on-air dates a tracker writes as a period or without its year (6月底, 2021年Q3, 9月15日) into `rec`
     where no other reading found one: a quarter or a month's end as its last day, a date without its year
-    the latest such date not after the extract's; how each was read is noted."""
+    the latest such date not after its tracker's day (`row_days`, days since 1970; the extract's where a table
+    names none); how each was read is noted."""
     text = raw["on_air_date"]
     unread = (text.notna() & rec["on_air_date"].isna()).to_numpy()
     if not unread.any():
         return notes
-    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False)
+    near = None
+    if row_days is not None:
+        near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)[unread]
+    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False, near=near)
     found = period.notna()
     if not found.any():
         return notes
