@@ -91,3 +91,12 @@ def test_without_stage_durations_the_sites_needed_are_a_range_over_the_pipeline_
     )
     need, _, zh, _ = describe_requirement("at_risk", 400, "2021-12-31", "2021-10-15", 317, 0.0, float("nan"), True, 0)
     assert need == 83 and "还需 83 个站址" in zh  # (no pipeline: one number)
+
+
+def test_a_target_at_risk_while_the_recent_pace_is_enough_says_the_forecast_expects_it_to_slow():
+    """'Off track, P 38 %' beside 29.0 a month added against 25.1 needed read as a contradiction."""
+    from analysis.verdict import describe_pace_ahead
+
+    zh, en = describe_pace_ahead(25.1, 29.0, "stations", 1)
+    assert "29.0" in zh and "25.1" in zh and "放缓" in zh and "expects the pace to slow" in en
+    assert describe_pace_ahead(25.1, 20.0) == ("", "")  # (behind the pace needed: nothing to reconcile)

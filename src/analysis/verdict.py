@@ -133,6 +133,24 @@ def describe_pace_caution(needed: float, last_3m: float, unit: str = "stations",
     )
 
 
+def describe_pace_ahead(needed: float, last_3m: float, unit: str = "stations", digits: int = 0) -> tuple[str, str]:
+    """A second sentence for a target called at risk or off track while the last three months' pace is at or
+    above the pace it needs: the model expects the pace to fall (a winter stop, a programme tailing off) —
+    said, so the verdict does not contradict its own table ("off track, P 38 %" beside 29.0 a month added
+    against 25.1 needed)."""
+    if not (np.isfinite(needed) and np.isfinite(last_3m)) or last_3m < needed or needed <= 0:
+        return "", ""
+    u_zh, u_en = unit_words(unit)
+    sp = f" {u_en}" if u_en else ""
+    last, need = format_count(last_3m, digits), format_count(needed, digits)
+    return (
+        f" 近 3 个月每月新增 {last} {u_zh}，不低于所需的每月 {need} {u_zh}；预测认为此后节奏放缓（季节、建设计划），"
+        "保持近期节奏即可达标。",
+        f" The last 3 months added {last}{sp} a month, at or above the {need}{sp} a month needed; the forecast "
+        "expects the pace to slow (the season, the programme): keeping the recent pace would reach it.",
+    )
+
+
 def describe_requirement(
     status: str,
     target: float,
