@@ -793,3 +793,11 @@ def test_an_on_air_date_without_its_year_is_read_against_its_tracker_s_day_not_t
     # a plan is still read nearest its tracker's day (next January)
     plans, _ = parse.read_period_dates(text, "2021-12-31", latest_not_after=False, plan_month_end=True, near=near)
     assert plans.dt.strftime("%Y-%m-%d").tolist() == ["2022-01-03", "2021-12-25"]
+
+
+@pytest.mark.parametrize(
+    "word, blocker", [("电费高", "power_price"), ("没问题", None), ("无协调需求", None), ("没电", "power_hookup")]
+)
+def test_more_ways_a_tracker_writes_its_blocker_or_none(word, blocker):
+    got = parse.parse_blockers(pd.Series([word])).iloc[0]
+    assert (pd.isna(got) and blocker is None) or got == blocker

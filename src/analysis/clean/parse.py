@@ -1015,7 +1015,7 @@ def says_not_on_air(values: pd.Series) -> pd.Series:
 
 
 _BLOCKER_RULES = (
-    ("power_price", ("电价", "转供电", "高转供", "powerprice", "tariff")),
+    ("power_price", ("电价", "电费", "转供电", "高转供", "powerprice", "tariff")),
     ("power_hookup", ("电源", "引电", "供电", "外电", "电力", "市电", "停电", "无电", "没电", "没有电", "power")),
     # the owner or the neighbours keep the builders out: the lease (租金谈不拢), residents' complaints
     # (居民投诉辐射, 扰民), an owner who wants the mast gone (业主要求拆除)
@@ -1051,8 +1051,8 @@ _NO_BLOCKER = {"none", "no", "n/a", "na", "nil", "null", "否", "0", "0.0", "空
 #: A cell of dashes, slashes or dots alone (-, —, ——, /, …) is a blank filled in, not a blocker.
 _NO_BLOCKER_MARKS = re.compile(r"^[\-－—–―‐−/／\\.。·…_~～]+$")
 _NOTHING = (
-    r"(?:目前|当前|现|暂时?|尚|均)?(?:无需|无须|不需要?|无|没有|不涉及|不存在|未发现|未见)(?:任何)?"
-    r"(?:需要?协调的?(?:事项|问题)?|协调(?:事项|问题)?|问题|卡点|障碍|阻碍|异常|困难|事项)?"
+    r"(?:目前|当前|现|暂时?|尚|均)?(?:无需|无须|不需要?|无|没有?|不涉及|不存在|未发现|未见)(?:任何)?"
+    r"(?:需要?协调的?(?:事项|问题|需求)?|协调(?:事项|问题|需求)?|问题|卡点|障碍|阻碍|异常|困难|事项)?"
 )
 #: The whole text says nothing holds the site back: 无 / 暂无 / 没有 / 无问题 / 无卡点 / 无阻碍 / 无需协调 / 目前无 (a
 #: text that only begins with 无 or 没有 names a blocker: 无法进场, 无电源, 没有市电; 正常推进 and its like are
