@@ -508,3 +508,15 @@ def test_an_undated_tracker_says_how_it_was_ranked_in_its_files_notes(tmp_path, 
     said = " ".join(files["跟踪表.xlsx"])
     assert "naming no day" in said and ("after the dated trackers'" in said) == bool(dated)
     assert all(not any("naming no day" in n for n in notes) for name, notes in files.items() if name.startswith(dated))
+
+
+def test_a_row_said_on_air_with_only_its_plan_names_the_plan_in_its_quarantine_detail(tmp_path, city):
+    """已开通 with no actual date but a 计划开通时间: quarantined as on air without a date, the detail said nothing."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = "站址编码,基站名称,运营商,经度,纬度,建设状态,实际开通时间,计划开通时间"
+    rows = [f"T1,甲,移动,{LON},{LAT},已开通,,2021-09-30", f"T2,乙,移动,{LON + 0.01},{LAT},已开通,2021-08-01,2021-07-31"]
+    (folder / "跟踪表.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    q = clean_stations([folder], city, as_of="2021-10-15").quarantine
+    [detail] = q.loc[q["reason"] == "on_air_without_date", "detail"].tolist()
+    assert detail == "status=已开通; planned on-air date 2021-09-30 (a plan, not its on-air date)"

@@ -1156,6 +1156,14 @@ def _quarantine_details(raw: pd.DataFrame, rec: pd.DataFrame, pos: pd.DataFrame,
         ),
         "on_air_date_before_2019": lambda m: "on_air_date " + on_air[m].dt.strftime("%Y-%m-%d"),
     }
+    planned = rec["planned_on_air_date"] if "planned_on_air_date" in rec else None
+    if planned is not None and planned.notna().any():
+        # (a tracker's 已开通 row with only its plan: the plan said, so the analyst sees which date is missing)
+        details["on_air_without_date"] = lambda m: (
+            "status=" + _text(raw, "status", m).astype(str)
+            + ("; planned on-air date " + planned[m].dt.strftime("%Y-%m-%d") + " (a plan, not its on-air date)")
+            .fillna("")
+        )  # fmt: skip
     detail = np.full(len(rec), None, dtype=object)
     # the reasons compared only where a row has one (a few per cent of a national file: a comparison of
     # every row's Python object per reason cost ~0.07 s a million rows each)
