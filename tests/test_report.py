@@ -930,3 +930,12 @@ def test_a_stage_table_cut_to_its_header_is_one_line(tmp_path):
     (tmp_path / "e.csv").write_bytes(b"")
     with pytest.raises(BadInputError, match="unreadable"):
         read_table(tmp_path / "e.csv")
+
+
+def test_a_dash_for_none_takes_its_column_s_side():
+    """'–' stood right-aligned alone in a column of blockers' words; among numbers it stays right."""
+    from analysis.report.display import table_html
+
+    html = table_html(pd.DataFrame({"blocker": ["物业不同意进场", "–"], "days": ["12", "–"]}))
+    assert '<td class="short">–</td>' in html and '<td class="num">–</td>' in html
+    assert '<td class="num">12</td>' in html

@@ -87,16 +87,33 @@ def show_html(text: str) -> None:
     display({"text/html": text}, raw=True)
 
 
+#: A cell the tables right-align: digits and the marks around numbers (1,335 (961–1,653), 71.0 %, +4, 0 → 2 / 13).
+_NUMBER = re.compile(r"[\d,.\s%+\-−–<>()/→]+")
+#: What a cell says when it has no value.
+_PLACEHOLDERS = ("", "–", "-", "—")
+
+
+def _cell_text(v) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+
 def table_html(df: pd.DataFrame, caption: str = "", source: str = "") -> str:
     """A people's table: already formatted strings, escaped, numbers right-aligned, with a caption
     and a source line."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    texts = [[_cell_text(v) for v in r] for r in df.itertuples(index=False)]
+    # a dash for "none" takes its column's side: right among numbers, left among words (it stood right-aligned
+    # alone in a column of blockers)
+    numeric_column = [
+        any(_NUMBER.fullmatch(t) and re.search(r"\d", t) for t in column)
+        and all(_NUMBER.fullmatch(t) or t in _PLACEHOLDERS for t in column)
+        for column in zip(*texts)
+    ]
     rows = []
-    for _, r in df.iterrows():
+    for row in texts:
         cells = []
-        for v in r:
-            text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-            numeric = bool(text) and re.fullmatch(r"[\d,.\s%+\-−–<>()/→]+", text) is not None
+        for text, numeric_col in zip(row, numeric_column):
+            numeric = bool(text) and _NUMBER.fullmatch(text) is not None and (numeric_col or re.search(r"\d", text))
             cls = ' class="num"' if numeric else (' class="short"' if len(text) <= 26 else "")
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
