@@ -148,6 +148,12 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True, defuse
     write_atomic(path, write)
 
 
+def flags_of(values: pd.Series) -> pd.Series:
+    """A flag column as a stage's CSV reads back (bools, or their text True/False, 1/0) as bools: one reading
+    for every page and stage that takes flags from a table written by `write_csv`."""
+    return values.astype(str).str.lower().isin(["true", "1"])
+
+
 #: Rows formatted and joined at a time by `write_csv`: bounds the copies it makes (a quarter of a million rows
 #: were as fast as a million, in CPU time, on the national source ledger and sites, with ~50 MB less at the peak).
 _CSV_ROWS = 1 << 18

@@ -20,6 +20,7 @@ import pandas as pd
 from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
 from analysis.figures import figure_lang
+from analysis.files import flags_of, write_csv, write_json
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES, on_air_at
 from analysis.season import working_days
 
@@ -558,7 +559,7 @@ def order_undated_sites(sites: pd.DataFrame, as_of) -> pd.DataFrame:
             sites[col] = None
     for col in (PLANNED_ON_AIR, "stage_date"):
         sites[col] = _dates_or_nat(sites, col)
-    undated = ~sites["has_stage_dates"].astype(str).str.lower().isin(["true", "1"])
+    undated = ~flags_of(sites["has_stage_dates"])
     out = sites[_in_pipeline(sites) & undated].copy()
     out["has_stage_dates"] = False
     out["threshold_days"] = pd.array([pd.NA] * len(out), dtype="Int64")
@@ -1586,8 +1587,6 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", charts: bool = True) -> list[Path]:
     """Write funnel.csv, supervision_list.csv, district_targets.csv, stage_durations.csv,
     expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts."""
-    from analysis.files import write_csv, write_json
-
     out = Path(out)
     tables = {
         "funnel.csv": report.funnel,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL
+from analysis.files import flags_of
 from analysis.report.context import Context, cache_sentence
 from analysis.report.display import (
     record,
@@ -91,7 +92,7 @@ def changes_since_last_month(ctx: Context) -> dict:
     both["stage_prev"] = both["stage_prev"].fillna("new")
     # a site without stage dates "new" this month is only new to the count: when it entered is not known
     dated = (
-        now_sites["has_stage_dates"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        flags_of(now_sites["has_stage_dates"]).to_numpy()
         if "has_stage_dates" in now_sites.columns
         else np.ones(len(both), dtype=bool)
     )

@@ -6,6 +6,7 @@ import html
 
 import pandas as pd
 
+from analysis.files import flags_of
 from analysis.report.context import Context
 from analysis.report.display import (
     TABLE_CSS,
@@ -172,6 +173,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
     L = ctx.lang
     b = cov.by_district.iloc[:-1]
     s = cov.sites[cov.sites["category"] == "scenic"]
+    in_city = flags_of(s["is_in_city"]) if "is_in_city" in s else pd.Series(True, index=s.index)
     show_step(
         say(L, "to_cover.heading"),
         say(L, "to_cover.sentence"),
@@ -200,10 +202,8 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
                 say(L, "scenic_spot"): [site_name(r, L) for _, r in s.iterrows()],
                 # (a site whose point lies outside every district: said, not a blank district)
                 say(L, "district"): [
-                    district_label(ctx.city, r["district"], L)
-                    if str(r.get("is_in_city", True)).lower() not in ("false", "0")
-                    else say(L, "outside_the_city")
-                    for _, r in s.iterrows()
+                    district_label(ctx.city, d, L) if inside else say(L, "outside_the_city")
+                    for d, inside in zip(s["district"], in_city)
                 ],
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
                 say(L, "covered_outdoors_2"): s["verdict"].map(verdict_words(L)),

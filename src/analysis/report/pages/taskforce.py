@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.config import OPERATOR_NAMES_ZH
+from analysis.files import flags_of
 from analysis.report.chrome import translate_note
 from analysis.report.context import Context
 from analysis.report.display import (
@@ -105,11 +106,6 @@ def _pipeline_sites(ctx: Context) -> pd.DataFrame:
     return sites[sites["stage"] != "on_air"]
 
 
-def _is_true(values: pd.Series) -> pd.Series:
-    """A boolean column as read back from a CSV (bools, or their text)."""
-    return values.astype(str).str.lower().isin(["true", "1"])
-
-
 def pipeline_caveats(ctx: Context) -> list[str]:
     """What the pipeline count rests on, one sentence each, when it applies: sites without stage dates
     (counted from a month before the extract, so the change since last month may hold them), sites whose status was not
@@ -119,7 +115,7 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     L = ctx.lang
     pipe = _pipeline_sites(ctx)
     out = []
-    undated = int((~_is_true(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
+    undated = int((~flags_of(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
     if undated:
         out.append(say(L, "funnel.undated", undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
     unknown = int((pipe["stage"] == "unknown").sum())
