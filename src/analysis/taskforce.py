@@ -1889,7 +1889,6 @@ def taskforce_to_folder(
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
     well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date
-    from analysis.files import write_csv
 
     report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
 
