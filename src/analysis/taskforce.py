@@ -473,12 +473,9 @@ def build_funnel(
     cols = c_now.columns.union(c_before.columns, sort=False)
     c_now, c_before = c_now.reindex(columns=cols, fill_value=0), c_before.reindex(columns=cols, fill_value=0)
     # one table per quantity, then stacked: a lookup per district and stage costs minutes at 10^4 districts
-    undated = now[~now["has_stage_dates"]].groupby(["district", "stage"]).size().unstack(fill_value=0)
-    undated = undated.reindex(index=order, columns=cols, fill_value=0)
-    undated.loc[CITY_TOTAL] = undated.sum()
-    undated_before = before[~before["has_stage_dates"]].groupby(["district", "stage"]).size().unstack(fill_value=0)
-    undated_before = undated_before.reindex(index=order, columns=cols, fill_value=0)
-    undated_before.loc[CITY_TOTAL] = undated_before.sum()
+    undated, undated_before = (
+        _count(t[~t["has_stage_dates"]], order).reindex(columns=cols, fill_value=0) for t in (now, before)
+    )
     pipe = [c for c in cols if c != "on_air"]
     tables = []
     for t in (c_now, c_before, undated, undated_before):
