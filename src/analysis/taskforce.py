@@ -109,7 +109,9 @@ def _check(stations: pd.DataFrame) -> pd.DataFrame:
     # a shallow copy: columns are replaced below, never written into (copy on write keeps the caller's
     # frame as it was), and a deep one copied every text column of 10^6 stations on every call
     out = pd.DataFrame(stations).copy(deep=False)
-    for col in DATE_COLUMNS:
+    if PLANNED_ON_AIR not in out.columns:  # (a sheet's plan: a table cleaned from reports alone has none)
+        out[PLANNED_ON_AIR] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    for col in (*DATE_COLUMNS, PLANNED_ON_AIR):
         if out[col].dtype == "datetime64[ns]":  # already parsed (a cleaned table, or one checked before)
             continue
         try:
@@ -119,13 +121,6 @@ def _check(stations: pd.DataFrame) -> pd.DataFrame:
     for col in ("site_code", "name", *SHEET_TEXT_COLUMNS):
         if col not in out.columns:
             out[col] = None
-    if PLANNED_ON_AIR not in out.columns:
-        out[PLANNED_ON_AIR] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    elif out[PLANNED_ON_AIR].dtype != "datetime64[ns]":
-        try:
-            out[PLANNED_ON_AIR] = pd.to_datetime(out[PLANNED_ON_AIR]).astype("datetime64[ns]")
-        except (ValueError, TypeError):
-            raise BadInputError(f"column {PLANNED_ON_AIR} holds values that are not dates") from None
     return out
 
 
