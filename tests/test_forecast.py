@@ -1140,7 +1140,10 @@ def test_on_track_with_a_pace_below_the_one_needed_says_the_pace_must_rise(monke
     """A backfilled report called a target on track (P = 81 %) while the last 3 months added 424 a month
     against 622 needed: the verdict now says the pace must rise as forecast; a pace above the need adds
     nothing."""
-    from analysis.verdict import describe_pace_caution
+    from analysis.verdict import describe_pace_against_verdict
+
+    def describe_pace_caution(needed, last_3m):
+        return describe_pace_against_verdict("on_track", needed, last_3m)
 
     zh, en = describe_pace_caution(622.0, 424.0)
     assert "近 3 个月每月新增 424 座，低于所需的每月 622 座" in zh and "added 424 a month, below the 622" in en

@@ -95,7 +95,10 @@ def test_without_stage_durations_the_sites_needed_are_a_range_over_the_pipeline_
 
 def test_a_target_at_risk_while_the_recent_pace_is_enough_says_the_forecast_expects_it_to_slow():
     """'Off track, P 38 %' beside 29.0 a month added against 25.1 needed read as a contradiction."""
-    from analysis.verdict import describe_pace_ahead
+    from analysis.verdict import describe_pace_against_verdict
+
+    def describe_pace_ahead(needed, last_3m, unit="stations", digits=0):
+        return describe_pace_against_verdict("off_track", needed, last_3m, unit, digits)
 
     zh, en = describe_pace_ahead(25.1, 29.0, "stations", 1)
     assert "29.0" in zh and "25.1" in zh and "放缓" in zh and "expects the pace to slow" in en

@@ -117,32 +117,28 @@ def describe_verdict(
     )
 
 
-def describe_pace_caution(needed: float, last_3m: float, unit: str = "stations", digits: int = 0) -> tuple[str, str]:
-    """A second sentence for a target called on track while the last three months' pace is below the pace
-    it needs: the model expects the pace to rise (a season, a growing programme), the months so far do not
-    show it ("on track" at P = 81 % with 424 a month added against 622 needed read as all well)."""
-    if not (np.isfinite(needed) and np.isfinite(last_3m)) or last_3m >= needed or needed <= 0:
+def describe_pace_against_verdict(
+    status: str, needed: float, last_3m: float, unit: str = "stations", digits: int = 0
+) -> tuple[str, str]:
+    """A second sentence where the last three months' pace disagrees with the verdict: a target on track while
+    that pace is below the pace it needs (the model expects the pace to rise: "on track" at P = 81 % with 424 a
+    month added against 622 needed read as all well), or at risk or off track while it is at or above it (the
+    model expects the pace to fall: "off track, P 38 %" beside 29.0 a month added against 25.1 needed read as a
+    contradiction). ("", "") where they agree."""
+    if not (np.isfinite(needed) and np.isfinite(last_3m)) or needed <= 0:
+        return "", ""
+    behind = last_3m < needed
+    if not ((status == "on_track" and behind) or (status in ("at_risk", "off_track") and not behind)):
         return "", ""
     u_zh, u_en = unit_words(unit)
     sp = f" {u_en}" if u_en else ""
     last, need = format_count(last_3m, digits), format_count(needed, digits)
-    return (
-        f" 但近 3 个月每月新增 {last} {u_zh}，低于所需的每月 {need} {u_zh}：须按预测加快节奏。",
-        f" But the last 3 months added {last}{sp} a month, below the {need}{sp} a month needed: "
-        "the pace must rise as forecast.",
-    )
-
-
-def describe_pace_ahead(needed: float, last_3m: float, unit: str = "stations", digits: int = 0) -> tuple[str, str]:
-    """A second sentence for a target called at risk or off track while the last three months' pace is at or
-    above the pace it needs: the model expects the pace to fall (a winter stop, a programme tailing off) —
-    said, so the verdict does not contradict its own table ("off track, P 38 %" beside 29.0 a month added
-    against 25.1 needed)."""
-    if not (np.isfinite(needed) and np.isfinite(last_3m)) or last_3m < needed or needed <= 0:
-        return "", ""
-    u_zh, u_en = unit_words(unit)
-    sp = f" {u_en}" if u_en else ""
-    last, need = format_count(last_3m, digits), format_count(needed, digits)
+    if behind:
+        return (
+            f" 但近 3 个月每月新增 {last} {u_zh}，低于所需的每月 {need} {u_zh}：须按预测加快节奏。",
+            f" But the last 3 months added {last}{sp} a month, below the {need}{sp} a month needed: "
+            "the pace must rise as forecast.",
+        )
     return (
         f" 近 3 个月每月新增 {last} {u_zh}，不低于所需的每月 {need} {u_zh}；预测认为此后节奏放缓（季节、建设计划），"
         "保持近期节奏即可达标。",

@@ -38,8 +38,7 @@ from analysis.season import (
 from analysis.verdict import (
     SpreadContext,
     classify_target,
-    describe_pace_ahead,
-    describe_pace_caution,
+    describe_pace_against_verdict,
     describe_requirement,
     describe_spread,
     describe_verdict,
@@ -1354,12 +1353,8 @@ def _verdict_columns(fc: Forecast, t: TargetResult, v: np.ndarray, q: np.ndarray
     if published is not None:  # (the sentence ends with a full stop: the basis goes before it)
         verdict_zh, verdict_en = verdict_zh[:-1] + published[1] + "。", verdict_en[:-1] + published[2] + "."
     needed_pace = (t.on_air - known) / max(_months_between(fc.as_of, t.date), 1e-9)
-    if status == "on_track":
-        caution = describe_pace_caution(needed_pace, _pace(fc.history, 3), fc.unit, digits)
-        verdict_zh, verdict_en = verdict_zh + caution[0], verdict_en + caution[1]
-    elif status in ("at_risk", "off_track"):
-        ahead = describe_pace_ahead(needed_pace, _pace(fc.history, 3), fc.unit, digits)
-        verdict_zh, verdict_en = verdict_zh + ahead[0], verdict_en + ahead[1]
+    pace_zh, pace_en = describe_pace_against_verdict(status, needed_pace, _pace(fc.history, 3), fc.unit, digits)
+    verdict_zh, verdict_en = verdict_zh + pace_zh, verdict_en + pace_en
     need, by, must_zh, must_en = describe_requirement(
         status, t.on_air, t.date, fc.as_of, known, pipe, fc.plan_to_air_days, fc.observed is None, n_pipe
     )
