@@ -565,7 +565,7 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
     dates = rec["on_air_date"].to_numpy()[at]
-    pipeline, late = _in_pipeline(rec, at), _in_late_stage(rec, at)
+    pipeline, late = _pipeline_stages(rec, at)
     planned = rec["planned_position"].to_numpy()[at] if "planned_position" in rec else np.zeros(len(at), bool)
     reach = PLANNED_POSITION_RADIUS_M if planned.any() else DUPLICATE_RADIUS_M
     xyz = metric_xyz(lon, lat)
@@ -664,13 +664,15 @@ def _refused_nearest(rows: set, i: np.ndarray, j: np.ndarray, dist: np.ndarray, 
     return out
 
 
-def _in_pipeline(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
-    """Per row `at` of `rec`: a site in the pipeline (no on-air date, a status of a stage before air)."""
+def _pipeline_stages(rec: pd.DataFrame, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row `at` of `rec`: a site in the pipeline (no on-air date, a status of a stage before air), and one
+    in its late stages (construction or waiting for power)."""
     if "reported_status" not in rec:
-        return np.zeros(len(at), dtype=bool)
+        return np.zeros(len(at), dtype=bool), np.zeros(len(at), dtype=bool)
     status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
     undated = np.isnat(rec["on_air_date"].to_numpy()[at])
-    return undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
+    pipeline = undated & status.notna().to_numpy() & ~status.isin(["on_air", "unknown", "decommissioned"]).to_numpy()
+    return pipeline, pipeline & status.isin(_LATE_STAGES).to_numpy()
 
 
 #: A record without its operator and a known operator's station this many days apart on air agree (a tracker's
@@ -724,14 +726,6 @@ def _dates_agree(row: np.ndarray, station: np.ndarray, months: np.ndarray) -> np
     period_row = (of_row.year.to_numpy() * 12 + of_row.month.to_numpy() - 1) // step
     period_station = (of_station.year.to_numpy() * 12 + of_station.month.to_numpy() - 1) // step
     return np.where(months > 0, period_row == period_station, days)
-
-
-def _in_late_stage(rec: pd.DataFrame, at: np.ndarray) -> np.ndarray:
-    """Per row `at` of `rec`: a site in construction or waiting for power, without an on-air date."""
-    if "reported_status" not in rec:
-        return np.zeros(len(at), dtype=bool)
-    status = pd.Series(rec["reported_status"].to_numpy(dtype=object)[at], dtype=object)
-    return np.isnat(rec["on_air_date"].to_numpy()[at]) & status.isin(_LATE_STAGES).to_numpy()
 
 
 def _describe_pairs(

@@ -984,11 +984,6 @@ def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return _map_uniques(values, other, fill=False).astype(bool)
 
 
-def says_on_hold(values: pd.Series) -> pd.Series:
-    """True where the status says the site is on hold (暂缓, 挂起, 搁置 …)."""
-    return pd.Series(status_flags(values)[1], index=values.index)
-
-
 def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Per status text: whether it says something no rule understands (not blank, stage unknown), and whether
     it says the site is on hold; found on the distinct texts (a national column holds a handful), the rows'
