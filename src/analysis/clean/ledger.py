@@ -198,6 +198,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
 def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, context: dict) -> dict:
     """The clean summary: the ledger's counts, the stations by operator, district and status, and
     `context` (city, as_of, notes, parameters, files, failed_files) in its place; checked before returned."""
+    quarantined_by_reason = _counts(reasons[fates == "quarantined"])
     summary = {
         "city": context["city"],
         "as_of": context["as_of"],
@@ -211,7 +212,7 @@ def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, cont
         "stations_by_operator": _counts(stations["operator"]),
         "stations_by_district": _counts(stations["district"]),
         "stations_by_status": _counts(stations["status"]),
-        "quarantined_by_reason": _counts(reasons[fates == "quarantined"]),
+        "quarantined_by_reason": quarantined_by_reason,
         "merged_by_reason": _counts(reasons[fates == "merged"]),
         "notes": context["notes"],
         "parameters": context["parameters"],
@@ -220,7 +221,8 @@ def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, cont
         "reason_meanings": {
             **QUARANTINE_REASONS,
             **MERGE_REASONS,
-            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if (reasons == r).any()},
+            # (a later reason is a quarantine's: its count says whether a row has it, without a scan of every row)
+            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if r in quarantined_by_reason},
         },
     }
     check_ledger(summary)
