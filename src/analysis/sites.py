@@ -20,9 +20,8 @@ from analysis.geo import (
     SITE_COORD_CRS,
     SITE_RATING_STATUSES,
     SITE_RATINGS,
-    _in_china,
-    bd09_to_gcj02,
-    gcj02_to_wgs84,
+    in_china,
+    to_wgs84,
 )
 
 
@@ -62,7 +61,7 @@ def _normalise_site_labels(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _site_coordinates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+def _site_coordinates(df: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     """lon/lat in decimal degrees from the forms station files use (decimal, DMS, 110.48E, full-width digits),
     a pair written the wrong way round put back, and GCJ-02 / BD-09 points converted to
     WGS-84 as cleaning converts stations; `coord_note` says what was done to a row. Also the rows whose
@@ -79,7 +78,7 @@ def _site_coordinates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[
     # a pair written the wrong way round: no latitude at all, or a point outside China whose swap is in it
     # (China's box as GCJ-02 draws it: the cities this package serves)
     with np.errstate(invalid="ignore"):
-        swapped = ((np.abs(lat) > 90) & (np.abs(lon) <= 90)) | (~_in_china(lon, lat) & _in_china(lat, lon))
+        swapped = ((np.abs(lat) > 90) & (np.abs(lon) <= 90)) | (~in_china(lon, lat) & in_china(lat, lon))
     lon[swapped], lat[swapped] = lat[swapped].copy(), lon[swapped].copy()
     notes[swapped] = "lon and lat were swapped in the file"
     problems = []
@@ -90,13 +89,11 @@ def _site_coordinates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[
             v[row] = np.nan  # (said; not converted)
     crs = df["coord_crs_original"].to_numpy(dtype=object)
     is_bd, is_gcj = crs == "bd09", crs == "gcj02"
-    if is_bd.any():
-        lon[is_bd], lat[is_bd] = bd09_to_gcj02(lon[is_bd], lat[is_bd])
     conv = is_bd | is_gcj
     if conv.any():
-        wlon, wlat = gcj02_to_wgs84(lon[conv], lat[conv])
+        wlon, wlat = to_wgs84(lon, lat, is_gcj, is_bd)
         # (to 1 cm: the written table shows the point, not the inverse's last digits)
-        lon[conv], lat[conv] = np.round(wlon, 7), np.round(wlat, 7)
+        lon[conv], lat[conv] = np.round(wlon[conv], 7), np.round(wlat[conv], 7)
         for k in np.flatnonzero(conv):
             said = "converted from " + ("BD-09" if is_bd[k] else "GCJ-02")
             notes[k] = f"{notes[k]}; {said}" if notes[k] else said
@@ -136,7 +133,7 @@ def read_sites(city: City) -> gpd.GeoDataFrame:
         for row in np.flatnonzero(~df[col].isin(values).to_numpy()):
             shown = ", ".join(repr(v) for v in values if v)
             problems.append((int(row), f"{col} {df[col].iloc[row]!r} is not one of {shown}"))
-    df, bad_xy = _site_coordinates(df, path)
+    df, bad_xy = _site_coordinates(df)
     problems += bad_xy
     precision = pd.to_numeric(df["coord_precision_m"], errors="coerce")
     for row in np.flatnonzero(precision.isna().to_numpy()):

@@ -542,20 +542,6 @@ def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
     return pd.Series(names[code], index=index, dtype=object, copy=False)
 
 
-def _to_wgs84(a: np.ndarray, b: np.ndarray, is_gcj: np.ndarray, is_bd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The coordinates a, b of GCJ-02 and BD-09 rows converted to WGS-84, in copies; a and b themselves when
-    no row needs it (a national file names no system: four copies of its coordinates, ~0.14 GB, saved)."""
-    if not (is_gcj.any() or is_bd.any()):
-        return a, b
-    a, b = a.copy(), b.copy()
-    if is_bd.any():
-        a[is_bd], b[is_bd] = geo.bd09_to_gcj02(a[is_bd], b[is_bd])
-    conv = is_gcj | is_bd
-    if conv.any():
-        a[conv], b[conv] = geo.gcj02_to_wgs84(a[conv], b[conv])
-    return a, b
-
-
 def _parse_positions(
     raw: pd.DataFrame, districts, default_crs: str, meanwhile: Callable[[], object] = lambda: None
 ) -> tuple[pd.DataFrame, object]:
@@ -597,12 +583,12 @@ def _parse_positions(
     x = np.where(usable_xy.to_numpy(), lon.to_numpy(float), 0.0)
     y = np.where(usable_xy.to_numpy(), lat.to_numpy(float), 0.0)
 
-    wlon, wlat = _to_wgs84(x, y, is_gcj, is_bd)
+    wlon, wlat = geo.to_wgs84(x, y, is_gcj, is_bd)
     with ThreadPoolExecutor(1) as pool:
         looked_up = pool.submit(geo.assign_district, wlon, wlat, districts)
         found_meanwhile = meanwhile()
         district = pd.Series(looked_up.result(), index=raw.index, dtype=object, copy=False)
-    swap_lon, swap_lat = _to_wgs84(y, x, is_gcj, is_bd)
+    swap_lon, swap_lat = geo.to_wgs84(y, x, is_gcj, is_bd)
     # only rows outside every district can be swapped ones: look the others up once, not twice (which
     # rows have no district found once: each pass over a national file's objects is ~0.1 s)
     no_district = district.isna().to_numpy()
