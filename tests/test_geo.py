@@ -477,3 +477,10 @@ def test_read_sites_reads_the_coordinate_forms_and_encodings_station_files_use(t
         assert (s.loc[sid, "lon"], s.loc[sid, "lat"]) == pytest.approx((84.85, 45.60), abs=1e-9), sid
     assert s.loc["d1", "rating"] == "5A" and s.loc["d1", "name_zh"] == "度分秒"
     assert s.loc["w1", "coord_note"] == "lon and lat were swapped in the file"
+
+
+def test_a_coordinate_system_label_not_understood_is_named_as_written(tiny_city):
+    with (tiny_city / "sites.csv").open("a", encoding="utf-8") as f:
+        f.write("s3,x,X,scenic,,,n/a,西区,84.5,45.5,天地图,10,,,\n")
+    with pytest.raises(BadInputError, match="coord_crs_original '天地图' is not one of"):
+        read_sites(_city(tiny_city))

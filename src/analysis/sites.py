@@ -56,7 +56,9 @@ def _normalise_site_labels(df: pd.DataFrame) -> pd.DataFrame:
     if odd.any():
         from analysis.clean.parse import parse_crs
 
-        crs[odd] = parse_crs(df.loc[odd, "coord_crs_original"]).fillna("unknown")
+        read = parse_crs(df.loc[odd, "coord_crs_original"])
+        # (a label not understood stays as written: the error names what the file says, not 'unknown')
+        crs[odd] = read.where(read.notna() & (read != "unknown"), df.loc[odd, "coord_crs_original"])
     df["coord_crs_original"] = crs
     return df
 
