@@ -179,9 +179,8 @@ def quarantined_pipeline_sites(ctx: Context) -> pd.Series:
 
 def blocker_counts(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline per reported blocker (as known on the report date)."""
-    tf = ctx.taskforce()
     # every site in the pipeline, as the funnel and the blocker chart count them (a site of unknown stage too)
-    s = tf.sites[tf.sites["stage"] != "on_air"]
+    s = _pipeline_sites(ctx)
     # a site without a blocker: not known when it has left the stage it was reported in since, else none
     return blocker_keys(s).value_counts().rename_axis("blocker").rename("sites").reset_index()
 
