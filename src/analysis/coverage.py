@@ -25,6 +25,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from analysis import geo
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, ConfigError
 from analysis.schemas import on_air_at
@@ -1054,9 +1055,7 @@ def _site_districts(sites: pd.DataFrame, districts) -> tuple[np.ndarray, np.ndar
     n = len(sites)
     if districts is None or not len(districts) or not n:
         return (given if given is not None else np.full(n, "", dtype=object)), np.ones(n, bool), np.full(n, "", object)
-    from analysis.geo import assign_district
-
-    found = assign_district(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float), districts)
+    found = geo.assign_district(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float), districts)
     in_city = np.array([d is not None for d in found], dtype=bool)
     district = np.array([d if d is not None else "" for d in found], dtype=object)
     notes = np.full(n, "", dtype=object)
@@ -1503,8 +1502,6 @@ def assess_coverage(
     `as_of` (all with an on-air date when None): per-district table, per-site table, ranked gaps
     and greedy candidate sites. `mode` "grid" (cells of settings.cell_m) or "vector" (exact union).
     The city's layers are read with `analysis.geo` unless given (EPSG:4326 GeoDataFrames)."""
-    from analysis import geo
-
     city = resolve_city(city)
     settings = settings or CoverageSettings.from_city(city)
     if mode not in ("grid", "vector"):
