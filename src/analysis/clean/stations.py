@@ -1558,12 +1558,18 @@ def _senders_of_rows(raw: pd.DataFrame, tables: list[RawTable]) -> np.ndarray:
     kinds = sorted(set(by_table.values()))
     if len(kinds) <= 1:
         return np.full(len(raw), kinds[0] if kinds else SENDER_OPERATOR, dtype=np.int8)
+    return _per_table_of_rows(raw, by_table, SENDER_OPERATOR, np.int8)
+
+
+def _per_table_of_rows(raw: pd.DataFrame, by_table: dict, default, dtype) -> np.ndarray:
+    """Each row's value of `by_table` (keyed by (file, sheet); `default` for a table it lacks), looked up once
+    per distinct file and sheet pair (a national file's rows are millions, its tables a handful)."""
     files = pd.Categorical(raw["source_file"])
     sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
     width, names = len(sheet_names) + 1, [None, *sheet_names]
     pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
-    of_pair = [by_table.get((files.categories[p // width], names[p % width]), SENDER_OPERATOR) for p in pairs]
-    return np.asarray(of_pair, dtype=np.int8)[at]
+    of_pair = [by_table.get((files.categories[p // width], names[p % width]), default) for p in pairs]
+    return np.asarray(of_pair, dtype=dtype)[at]
 
 
 #: The values of a station only its newest dated record gives (an older week's are not filled in where the newer
@@ -1574,7 +1580,7 @@ LATEST_ONLY_COLUMNS = ("blocker", "blocker_detail", "responsible", "planned_on_a
 def _tracker_days(tables: list[RawTable], raw: pd.DataFrame, as_of: pd.Timestamp) -> tuple[dict, dict, np.ndarray]:
     """Per tracker (a table of the tower company or the task force: `dedupe.sender_of_table`), the day its sheet
     name, file name or title names (days since 1970, -1 for none), keyed by (file, sheet); by its label the day
-    and where it was read (an undated one said so); and each row's (`_table_days_of_rows`; None without
+    and where it was read (an undated one said so); and each row's (-1 for a row of no tracker; None without
     trackers): what a plan written without its year is read against, and which week's record of a site wins."""
     days, said = {}, {}
     for t in tables:
@@ -1590,18 +1596,8 @@ def _tracker_days(tables: list[RawTable], raw: pd.DataFrame, as_of: pd.Timestamp
             if found is None
             else (f"{found[0].isoformat()} ({found[1]})")
         )
-    return days, said, (_table_days_of_rows(raw, days) if days else None)
-
-
-def _table_days_of_rows(raw: pd.DataFrame, days: dict) -> np.ndarray:
-    """Each row's tracker day (`_tracker_days`; -1 for a row of no dated tracker)."""
-    # (by the distinct file and sheet pairs, as `_senders_of_rows`: an operator's national file may come along)
-    files = pd.Categorical(raw["source_file"])
-    sheets, sheet_names = pd.factorize(raw["source_sheet"].astype(object), use_na_sentinel=True)  # (-1: a CSV)
-    width, names = len(sheet_names) + 1, [None, *sheet_names]
-    pairs, at = np.unique(files.codes.astype(np.int64) * width + (sheets + 1), return_inverse=True)
-    of_pair = [days.get((files.categories[p // width], names[p % width]), -1) for p in pairs]
-    return np.asarray(of_pair, dtype=np.int64)[at]
+    # (each row's: -1 for a row of no dated tracker)
+    return days, said, (_per_table_of_rows(raw, days, -1, np.int64) if days else None)
 
 
 def _date_tables(rec: pd.DataFrame, row_days: np.ndarray | None, days: dict, said: dict, file_info: list[dict]) -> dict:
