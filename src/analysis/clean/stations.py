@@ -1460,6 +1460,7 @@ def _clean_tables(
         by_id = by_id.result()
     counted = {
         "tenant_records_from_shared_rows": _count_notes(rec["notes"], "of a shared tower row"),
+        "lat_lon_swapped": None,  # (the stations' count, once they are built: its place in the summary's order)
         "gcj02_converted_rows": _count_notes(rec["notes"], "GCJ-02"),
         "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
         # (only where a word was not understood: the summary of other inputs stays as it was)
@@ -1490,16 +1491,10 @@ def _clean_tables(
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
     context = {"city": city.key, "as_of": as_of_ts.strftime("%Y-%m-%d"), "files": file_info, "failed_files": failed}
     context["parameters"] = _parameters(default_crs, gnb_bits)
-    context["notes"] = _run_notes(stations, counted)
+    counted["lat_lon_swapped"] = _count_notes(stations["notes"], "swapped")
+    context["notes"] = counted
     summary = summarize(stations, fates, reasons, context)
     return CleanResult(stations, quarantine, summary, ledger)
-
-
-def _run_notes(stations: pd.DataFrame, counted: dict) -> dict:
-    """The summary's notes: the counts of rows noted while parsing (`counted`), in their order of old."""
-    swapped = int(stations["notes"].fillna("").str.contains("swapped").sum())
-    first, rest = dict(list(counted.items())[:1]), dict(list(counted.items())[1:])
-    return {**first, "lat_lon_swapped": swapped, **rest}
 
 
 def _say_undated_trackers(file_info: list[dict], days: dict) -> None:
