@@ -23,7 +23,7 @@ import pandas as pd
 from analysis.errors import BadInputError, UsageError
 from analysis.forecast.names import COMBINE_SEP
 from analysis.forecast.plots import plot_fan
-from analysis.forecast.series import _month_end, _summarize, count_decimals, read_series, to_month_ends
+from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask, read_series, to_month_ends
 from analysis.season import (
     PACE_CAP_MIN_MONTHS,
     PACE_CHANGE_PRIOR_YEARS,
@@ -860,7 +860,7 @@ def describe_falls(history: pd.Series, observed: pd.Series | None = None) -> lis
     so a fall is data, not an error; the models see those months' additions as they are (negative), and no
     simulated path falls below the last count (closures ahead are not modelled). Said between the published
     counts (`observed`) when given, not between the month ends interpolated from them."""
-    counts = history[observed.fillna(False).astype(bool)] if observed is not None else history
+    counts = history[published_mask(history, observed)]
     change = counts.diff().iloc[1:]
     fell = change[change < 0]
     if fell.empty:
@@ -1046,7 +1046,7 @@ def published_change_sd(history: pd.Series, observed: pd.Series | None) -> Publi
     n - 1 degrees of freedom."""
     if observed is None:
         return None
-    at = np.flatnonzero(pd.Series(observed).reindex(history.index).fillna(False).to_numpy(bool))
+    at = np.flatnonzero(published_mask(history, observed))
     if at.size < 3:
         return None
     gaps = np.diff(at).astype(float)
@@ -1172,7 +1172,7 @@ def fit_forecast(
         fit = _fit_candidate("drift", history)
         adds = fit.simulate(steps_sim, n_paths, np.random.default_rng(seed))
     paths = _monotone_paths(adds, float(history.iloc[-1]), floor)
-    interpolated = observed is not None and not bool(observed.fillna(False).astype(bool).all())
+    interpolated = not published_mask(history, observed).all()
     paths, note = _calibrate_paths(paths, history, chosen, bt_fits, table_bt, floor, seed, interpolated)
     notes += [note] if note else []
     paths, note = _widen_to_published_changes(paths, history, observed, floor)
@@ -1216,7 +1216,7 @@ def _count_digits(fc: Forecast) -> int:
     one), read from its published counts (the months interpolated between them have any number)."""
     if fc.unit in ("", "stations"):
         return 0
-    published = fc.history[fc.observed.fillna(False).astype(bool)] if fc.observed is not None else fc.history
+    published = fc.history[published_mask(fc.history, fc.observed)]
     return count_decimals(published if len(published) else fc.history)
 
 
@@ -1317,7 +1317,7 @@ def _published_around(fc: Forecast, date) -> tuple[float, str, str] | None:
     if fc.observed is None:
         return None
     date = pd.Timestamp(date)
-    pub = fc.history[fc.observed.reindex(fc.history.index).fillna(False).astype(bool)]
+    pub = fc.history[published_mask(fc.history, fc.observed)]
     before, after = pub[pub.index <= date], pub[pub.index >= date]
     if before.empty or after.empty or before.index[-1] == date:
         return None

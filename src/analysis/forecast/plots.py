@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.figures import figure_lang
 from analysis.forecast.names import model_name
-from analysis.forecast.series import _month_end, _summarize, count_decimals
+from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask
 from analysis.verdict import format_count, percent, unit_words
 
 # --------------------------------------------------------------------------------------------
@@ -63,10 +63,10 @@ _LABELS = {
 def _plot_history(ax, h: pd.Series, observed, L: dict) -> None:
     """The months so far: a line through every month end, dots only where a count was published (a month
     interpolated between two published counts is drawn as the line alone, not as a count someone gave)."""
-    if observed is None or bool(pd.Series(observed).reindex(h.index).fillna(False).all()):
+    pub = published_mask(h, observed)
+    if pub.all():
         ax.plot(h.index, h.to_numpy(), color="black", lw=2, marker="o", ms=3, label=L["history"])
         return
-    pub = pd.Series(observed).reindex(h.index).fillna(False).to_numpy(bool)
     ax.plot(h.index, h.to_numpy(), color="black", lw=1.2, ls="-", label=L["interpolated"])
     ax.plot(h.index[pub], h.to_numpy()[pub], ls="none", color="black", marker="o", ms=4, label=L["published"])
 

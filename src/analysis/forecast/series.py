@@ -288,3 +288,11 @@ def _summarize(paths: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
     return pd.DataFrame(
         {"date": index, "mean": paths.mean(axis=0), "lo80": q[1], "hi80": q[2], "lo95": q[0], "hi95": q[3]}
     )
+
+
+def published_mask(history: pd.Series, observed) -> np.ndarray:
+    """Which month ends of `history` hold a published count (`observed`, as `read_series` gives it), not one
+    interpolated between two: all of them for a series of the package's own records (`observed` None)."""
+    if observed is None:
+        return np.ones(len(history), dtype=bool)
+    return pd.Series(observed).reindex(history.index).fillna(False).to_numpy(bool)
