@@ -202,6 +202,20 @@ def estimate_pace_change_sd(d: np.ndarray, use: np.ndarray, disp: float, prior_y
     return math.sqrt(max(0.0, (prior_years * PACE_CHANGE_SD**2 + excess) / (prior_years + len(changes))))
 
 
+def ramp_months(n_months: int) -> int:
+    """Months ahead still in the programme's first year, for a series of `n_months` months of additions (a
+    ramp-up whose pace its first months cannot show)."""
+    return max(0, PACE_CAP_MIN_MONTHS - n_months)
+
+
+def walk_sd(change_sd: float, ramp: int, h: int) -> np.ndarray:
+    """Per month ahead, the sd of the pace's yearly log change: YOUNG_PACE_CHANGE_SD while the programme is in
+    its first PACE_CAP_MIN_MONTHS months of additions (`ramp` months ahead, its ramp-up), `change_sd` after."""
+    sd = np.full(h, change_sd)
+    sd[:ramp] = max(YOUNG_PACE_CHANGE_SD, change_sd)
+    return sd
+
+
 def estimate_pace_cap(d: np.ndarray, use: np.ndarray) -> float:
     """The highest monthly pace a forecast path may reach: PACE_CAP_FACTOR x the best 12-month
     mean of the deseasonalised additions seen so far; a model raises it to PACE_CAP_FACTOR x its pace
@@ -405,7 +419,7 @@ class SeasonalPace:
         self.pace_cap = estimate_pace_cap(d, use)
         # months ahead still in the programme's first year (the series starts with it; a district's series
         # starts with the city's, so a district that joined later is not a new programme)
-        self.ramp_months = max(0, PACE_CAP_MIN_MONTHS - len(a))
+        self.ramp_months = ramp_months(len(a))
         self.pace_var = self.disp * max(self.pace, 1.0) / max(self.m, 1)
         if kind == "level":
             self.pace, self.pace_var = self._pool_years(d, use)
@@ -489,11 +503,7 @@ class SeasonalPace:
         return now, now * now * var_log_now, _bound_growth(g), var_g
 
     def _walk_sd(self, h: int) -> np.ndarray:
-        """Per month ahead, the sd of the pace's yearly log change: YOUNG_PACE_CHANGE_SD while the programme
-        is in its first PACE_CAP_MIN_MONTHS months of additions (its ramp-up), `change_sd` after."""
-        sd = np.full(h, self.change_sd)
-        sd[: self.ramp_months] = max(YOUNG_PACE_CHANGE_SD, self.change_sd)
-        return sd
+        return walk_sd(self.change_sd, self.ramp_months, h)
 
     def _damping(self) -> float:
         """The monthly persistence of the growth ahead: GROWTH_DAMPING, or the fitted fade's if faster

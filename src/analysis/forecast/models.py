@@ -25,15 +25,15 @@ from analysis.forecast.names import COMBINE_SEP
 from analysis.forecast.plots import plot_fan
 from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask, read_series, to_month_ends
 from analysis.season import (
-    PACE_CAP_MIN_MONTHS,
     PACE_CHANGE_PRIOR_YEARS,
     SEASON_MIN_MONTHS,
-    YOUNG_PACE_CHANGE_SD,
     SeasonalNaive,
     SeasonalPace,
     estimate_pace_cap,
     estimate_pace_change_sd,
     estimate_season,
+    ramp_months,
+    walk_sd,
 )
 from analysis.verdict import (
     SpreadContext,
@@ -190,7 +190,7 @@ class _Drift(_Fitted):
         )
         self.cap = max(estimate_pace_cap(a, use), self.mu)
         # months ahead still in the series' first year: a ramp-up whose pace its first months cannot show
-        self.ramp_months = max(0, PACE_CAP_MIN_MONTHS - len(a))
+        self.ramp_months = ramp_months(len(a))
         self.params = {
             "drift": self.mu,
             "sigma": self.sigma,
@@ -210,8 +210,7 @@ class _Drift(_Fitted):
             stale_sd = self.stale_change_sd * math.sqrt(self.m / 36)
             mu = mu * np.exp(rng.normal(0.0, stale_sd, size=(n, 1)) - stale_sd**2 / 2)
         if self.change_sd > 0 or self.ramp_months > 0:
-            sd = np.full(h, self.change_sd)
-            sd[: self.ramp_months] = max(YOUNG_PACE_CHANGE_SD, self.change_sd)
+            sd = walk_sd(self.change_sd, self.ramp_months, h)
             steps = rng.normal(0.0, sd / math.sqrt(12), size=(n, h))
             # centred on a multiplier of mean 1: the pace may change either way, its expectation stays
             drag = np.cumsum(sd**2) / 24 if self.ramp_months else self.change_sd**2 / 24 * np.arange(1, h + 1)
