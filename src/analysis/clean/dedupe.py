@@ -39,6 +39,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from analysis.clean.ledger import PLANNED_POSITION_MARK
 from analysis.clean.parse import arrow_text, operator_of_context
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
@@ -757,7 +758,7 @@ def _describe_pairs(
             text += _said_unnamed_operator(f"{operator[anchor]} {said(anchor)}", gap(row, anchor), named)
         elif gap(row, anchor) > DUPLICATE_RADIUS_M:  # (a planned position's join: which record's position it is)
             at_plan = [said(k) for k in (row, anchor) if planned is not None and planned[k]]
-            text += f" (the {' and the '.join(at_plan)} at its planned position)"
+            text += f" (the {' and the '.join(at_plan)}{PLANNED_POSITION_MARK}"  # (how the ledger tells it)
         elif "none" in (dates[row], dates[anchor]) and dates[row] != dates[anchor]:
             text += " (one still listed in construction or waiting for power at the other's mast: a report lagging)"
         detail[heads[row]] = text

@@ -66,7 +66,8 @@ PLANNED_POSITION_JOIN = (
     "the same operator's station in another sender's report, one record at its planned position (规划经度/规划纬度) "
     "up to 300 m off, both on air the same day and no other station or record there to pair with"
 )
-#: How `dedupe`'s detail of such a merge ends (the record at its planned position named).
+#: How `dedupe`'s detail of such a merge ends (the record at its planned position named): written there with this
+#: constant, found here by it.
 PLANNED_POSITION_MARK = " at its planned position)"
 
 
