@@ -666,6 +666,18 @@ def _map_uniques(values: pd.Series, fn, fill=None) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object, copy=False)
 
 
+def _flags_of_uniques(values: pd.Series, fn) -> pd.Series:
+    """True where `fn` says so of a row's distinct normalised text, False where it does not or there is none:
+    `_map_uniques` for a yes/no question, the rows' flags taken from a table of bools by their codes (not
+    through a column of Python objects: 0.18 s of 4.25 M rows' statuses)."""
+    codes, raw_uniques = factorize_text(values)
+    text = normalize_text(pd.Series(raw_uniques, dtype=object))
+    table = np.zeros(len(text) + 1, dtype=bool)  # (the last: code -1, a missing value)
+    for i, u in enumerate(text):
+        table[i] = isinstance(u, str) and bool(fn(u))
+    return pd.Series(table[codes], index=values.index, name=values.name, copy=False)
+
+
 #: Operator -> what names it: legal and short Chinese names, English names, and (in a cell of its own)
 #: two-letter codes. 移动 followed by 式/端/应急… is "mobile" in the ordinary sense (移动式 = portable).
 _OPERATOR_PATTERNS = {
@@ -942,7 +954,7 @@ def _built_only(text: str) -> bool:
 def says_built_only(values: pd.Series) -> pd.Series:
     """True where the status says the site is built or accepted and no more (已建成, 塔已建成, 已验收): on air only
     with an on-air date beside it."""
-    return _map_uniques(values, _built_only, fill=False).astype(bool)
+    return _flags_of_uniques(values, _built_only)
 
 
 def parse_statuses(values: pd.Series) -> pd.Series:
@@ -961,8 +973,7 @@ _NOT_A_RECORD = re.compile(
 
 def says_not_a_record(values: pd.Series) -> pd.Series:
     """True where a cell begins with the words of a line that is no record (合计, 备注：…, 制表人：张三)."""
-    said = _map_uniques(values, lambda text: bool(_NOT_A_RECORD.match(re.sub(r"\s+", "", text))), fill=False)
-    return said.astype(bool)
+    return _flags_of_uniques(values, lambda text: _NOT_A_RECORD.match(re.sub(r"\s+", "", text)))
 
 
 _PLACE_SUFFIX = re.compile(r"(市|地区|盟|自治州|分公司|公司|city|prefecture)+$")
@@ -981,7 +992,7 @@ def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
         t = _place_key(text)
         return bool(t) and bool(keys) and not any(k in t or t in k for k in keys)
 
-    return _map_uniques(values, other, fill=False).astype(bool)
+    return _flags_of_uniques(values, other)
 
 
 def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -1006,7 +1017,7 @@ def says_not_on_air(values: pd.Series) -> pd.Series:
         t = re.sub(r"[\s\-_]+", "", text.lower())
         return bool(_NOT_YET_ON_AIR.search(t) or _LAST_STEP.search(t))  # (准备开通, 具备开通条件: not yet either)
 
-    return _map_uniques(values, not_on_air, fill=False).astype(bool)
+    return _flags_of_uniques(values, not_on_air)
 
 
 _BLOCKER_RULES = (
