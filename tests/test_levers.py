@@ -163,7 +163,8 @@ def test_a_supervised_site_that_has_left_its_stage_since_is_a_lever_of_an_unknow
     cf = forecast_stations(st, "2021-03-31", city="karamay", n_paths=200)
     stuck = T.list_stuck_sites(st, "2021-03-31", T.stuck_days_of("karamay"), "2022-01-10")
     keys = T.blocker_keys(stuck)
-    left = stuck["blocker_note"].str.startswith("site left this stage").to_numpy(bool)
+    left = stuck["is_blocker_not_known"].to_numpy(bool)  # (the stage's flag: the note's words are for people)
+    assert (stuck.loc[left, "blocker_note"].str.contains("not known")).all()
     assert left.any() and (keys[left] == "not_known").all() and (keys[~left & stuck["blocker"].isna()] == "none").all()
     levers = L.rank_levers(cf, st, "karamay", extract_date="2022-01-10").set_index("blocker")
     assert levers.loc["not_known", "sites_on_list"] == int(left.sum())
@@ -177,7 +178,7 @@ def _stage_rows(stages_and_blockers, planned=None):
             "station_id": [f"S{i}" for i in range(len(stages_and_blockers))],
             "stage": [s for s, _ in stages_and_blockers],
             "blocker": [b for _, b in stages_and_blockers],
-            "blocker_note": "",
+            "is_blocker_not_known": False,
             "has_stage_dates": False,
         }
     )

@@ -321,6 +321,7 @@ def test_blocker_counts_tell_no_blocker_from_not_known():
                 None,
                 None,
             ],
+            "is_blocker_not_known": [False, False, True, False, False, False],
         }
     )
     ctx = SimpleNamespace(taskforce=lambda: SimpleNamespace(sites=sites))
@@ -337,7 +338,7 @@ def test_the_blocker_sentence_of_a_city_with_no_pipeline_says_so():
 
     from analysis.report.pages.taskforce import blocker_sentence
 
-    sites = pd.DataFrame({"stage": ["on_air"], "blocker": [None], "blocker_note": [None]})
+    sites = pd.DataFrame({"stage": ["on_air"], "blocker": [None], "is_blocker_not_known": [False]})
     tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"), undated_not_counted=0)
     for lang, words in (("zh", "无在途站址"), ("en", "No site in the pipeline")):
         ctx = SimpleNamespace(taskforce=lambda: tf, lang=lang, as_of=pd.Timestamp("2021-10-31"))

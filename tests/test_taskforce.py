@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -884,7 +885,11 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
 
     sites = pd.DataFrame(
         {
+            "station_id": ["A", "P", "U1", "U2"],
+            "district": "东区",
+            "operator": "CMCC",
             "stage": ["on_air", "planned", "unknown", "unknown"],
+            "blocker": None,
             "has_stage_dates": [True, True, False, False],
         }
     )
@@ -898,7 +903,12 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
         "a.xlsx,7,quarantined,other_city,Z1,晋中站,规划\n",  # another city's (its city column): no loss
         encoding="utf-8",
     )
-    tf = SimpleNamespace(sites=sites, extract=pd.Timestamp("2021-10-15"), previous=pd.Timestamp("2021-09-15"))
+    tf = SimpleNamespace(
+        sites=sites,
+        undated=P.order_undated_sites(sites, "2021-10-15"),  # (as the stage writes it: undated_sites.csv)
+        extract=pd.Timestamp("2021-10-15"),
+        previous=pd.Timestamp("2021-09-15"),
+    )
     summary = {"notes": {"status_words_not_understood": {"储备": 3, "设备安装": 6}}}
     ctx = SimpleNamespace(taskforce=lambda: tf, lang="zh", clean_summary=summary, cache={"folder": str(tmp_path)})
     said = "".join(pipeline_caveats(ctx))
@@ -912,6 +922,7 @@ def test_the_page_says_how_many_statuses_were_not_understood_and_why_the_forecas
     )
     # nothing to say: no sentence
     tf.sites = sites.assign(stage="planned", has_stage_dates=True)
+    tf.undated = P.order_undated_sites(tf.sites, "2021-10-15")
     ctx.cache = {}
     assert pipeline_caveats(ctx) == []
 
@@ -927,20 +938,78 @@ def test_a_planned_on_air_date_says_whether_it_has_passed():
 
 @pytest.mark.parametrize("sheet_columns", [False, True])
 def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_columns(city, tmp_path, sheet_columns):
-    """sites.csv carries each site's dating and, when the stations have them, what its sheet said: the page
-    lists the sites of unknown time in stage from it (a station table without those columns still works)."""
-    st = _frame([_site("A", "西区", "2020-06-01"), _site("U", "东区", reached="site_selection", dates=False)])
+    """The stage writes the sites of unknown time in stage once (undated_sites.csv, catalogued and stamped) with
+    what their sheet said when the stations have it; the page reads that list instead of deriving it again from
+    sites.csv on every call (a station table without the sheet's columns still works)."""
+    from analysis.catalog import STAGE_FILES, read_stamp
+    from analysis.report.outputs import read_taskforce
+    from analysis.report.pages.taskforce import undated_sites
+
+    st = _frame(
+        [
+            _site("A", "西区", "2020-06-01"),
+            _site("U", "东区", reached="site_selection", dates=False),
+            _site("V", "西区", reached="construction", dates=False, blocker="power_price"),
+        ]
+    )
     if sheet_columns:
-        st = st.assign(blocker_detail=[None, "村民阻工"], responsible=[None, "东区政府"])
-        st["planned_on_air_date"] = pd.to_datetime([None, "2021-09-30"])
-    P.taskforce_to_folder(st, city, pd.Timestamp("2021-10-15"), tmp_path, extract_date="2021-10-15", fig_lang=None)
-    sites = pd.read_csv(tmp_path / "sites.csv", encoding="utf-8-sig")
-    assert {"has_stage_dates", "planned_on_air_date", "blocker_detail", "responsible"} <= set(sites.columns)
-    listed = P.order_undated_sites(sites, "2021-10-15")
-    assert list(listed["station_id"]) == ["U"]
+        st = st.assign(blocker_detail=[None, "村民阻工", None], responsible=[None, "东区政府", None])
+        st["planned_on_air_date"] = pd.to_datetime([None, "2021-09-30", None])
+    as_of = pd.Timestamp("2021-10-15")
+    P.taskforce_to_folder(st, city, as_of, tmp_path, extract_date="2021-10-15", fig_lang=None)
+    assert "undated_sites.csv" in STAGE_FILES["taskforce"] and "undated_sites.csv" in read_stamp(tmp_path)["files"]
+    tf = read_taskforce(tmp_path)
+    listed = undated_sites(SimpleNamespace(taskforce=lambda: tf))
+    assert list(listed.columns) == P.SUPERVISION_COLUMNS
+    # past its planned date first; without plans the later stage first
+    assert list(listed["station_id"]) == (["U", "V"] if sheet_columns else ["V", "U"])
+    assert list(listed["station_id"]) == list(P.list_undated_sites(st, as_of, "2021-10-15")["station_id"])
+    assert listed.set_index("station_id").loc["V", "blocker"] == "power_price"
     if sheet_columns:
         assert listed["blocker_detail"].iloc[0] == "村民阻工" and listed["days_past_planned_on_air"].iloc[0] == 15
-    assert pd.read_csv(tmp_path / "supervision_list.csv", encoding="utf-8-sig").empty  # never "overdue" unknown
+    assert tf.supervision.empty  # never "overdue" unknown
+
+
+def test_the_list_of_undated_sites_is_written_with_its_header_when_there_is_none(city, tmp_path):
+    from analysis.report.outputs import read_taskforce
+
+    st = _frame([_site("A", "西区", "2020-06-01"), _site("B", "东区", "2021-06-01", reached="construction")])
+    P.taskforce_to_folder(st, city, pd.Timestamp("2021-10-15"), tmp_path, extract_date="2021-10-15", fig_lang=None)
+    header = (tmp_path / "undated_sites.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert header == [",".join(P.SUPERVISION_COLUMNS)]
+    tf = read_taskforce(tmp_path)
+    assert tf.undated.empty and list(tf.undated.columns) == P.SUPERVISION_COLUMNS
+
+
+def test_a_blocker_not_known_on_the_date_is_a_flag_the_stage_writes_not_words_of_its_note(city, tmp_path):
+    """`blocker_keys` read 'not known' from the English words of the note: new words would have turned those
+    sites into 'no blocker reported' on the charts, the pages and the levers. The stage writes the flag, sites.csv
+    carries it, every reader counts by it; a table without it (an older stage's) is a typed error, not a guess."""
+    from analysis.report.outputs import read_taskforce
+
+    st = _frame(
+        [
+            _site("L", start="2021-01-01", reached="site_access", blocker="power_price"),  # left selection since
+            _site("S", start="2021-01-01", reached="site_selection", blocker="other"),  # still where it was
+            _site("N", start="2021-01-01", reached="site_selection"),  # still there, no blocker reported
+        ]
+    )
+    sites = P.derive_stages(st, "2021-02-15", extract_date="2021-10-15").set_index("station_id")
+    assert sites[P.BLOCKER_NOT_KNOWN].to_dict() == {"L": True, "N": False, "S": False}
+    want = {"L": "not_known", "N": "none", "S": "other"}
+    assert P.blocker_keys(sites).to_dict() == want
+    assert P.blocker_keys(sites.assign(blocker_note="改写的说明")).to_dict() == want  # the note's words are free
+    # as the stage writes it and the pages read it back (the flag as text)
+    P.taskforce_to_folder(st, city, pd.Timestamp("2021-02-15"), tmp_path, extract_date="2021-10-15", fig_lang=None)
+    back = read_taskforce(tmp_path).sites.set_index("station_id")
+    assert P.blocker_keys(back).to_dict() == want
+    assert P.rank_blockers_by_record(back.reset_index(), "2021-02-15").set_index("blocker")["sites"].to_dict() == {
+        "not_known": 1,
+        "none": 1,
+        "other": 1,
+    }
+    with pytest.raises(BadInputError, match="is_blocker_not_known.*run the taskforce stage again"):
+        P.blocker_keys(back.drop(columns=P.BLOCKER_NOT_KNOWN))
 
 
 def test_a_report_too_early_to_count_undated_sites_says_the_records_list_them():
@@ -950,7 +1019,7 @@ def test_a_report_too_early_to_count_undated_sites_says_the_records_list_them():
     from analysis.report.pages.taskforce import blocker_sentence
 
     tf = SimpleNamespace(
-        sites=pd.DataFrame({"stage": ["on_air"], "blocker": [None], "blocker_note": [""]}),
+        sites=pd.DataFrame({"stage": ["on_air"], "blocker": [None], "is_blocker_not_known": [False]}),
         extract=pd.Timestamp("2021-10-15"),
         undated_not_counted=14,
     )

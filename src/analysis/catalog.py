@@ -34,6 +34,7 @@ STAGE_FILES: dict[str, tuple[str, ...]] = {
     "taskforce": (
         "funnel.csv",
         "supervision_list.csv",
+        "undated_sites.csv",
         "district_targets.csv",
         "stage_durations.csv",
         "expected_on_air.csv",

@@ -91,6 +91,9 @@ OPTIONAL_STATION_COLUMNS = (
 #: words (卡点问题 as written), who is to solve it (协调责任单位) and the planned on-air date (计划开通时间).
 SHEET_TEXT_COLUMNS = ("blocker_detail", "responsible")
 PLANNED_ON_AIR = "planned_on_air_date"
+#: The flag of a site in the pipeline whose blocker on the date is not known: it has left the stage it was in on
+#: the date since (the blocker is reported on the extract, for the stage the site is in then). `blocker_keys`.
+BLOCKER_NOT_KNOWN = "is_blocker_not_known"
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,11 +376,14 @@ def _derive_checked(
         "",
         f"current blocker, as reported on {ext}",
         f"no blocker reported on {ext}",
-        f"{_LEFT_THE_STAGE}{as_of.date()}: its blocker on that date is not known",
+        f"site left this stage after {as_of.date()}: its blocker on that date is not known",
         f"no stage dates: counted in its status reported on {ext}, from a month before that date on"
         + ("" if extract is not None else " (the records give no date: assumed unchanged)")
         + "; days in stage unknown",
     ]
+    # a site in the pipeline in another stage than it reported on the extract has left the date's stage since:
+    # what held it then is not known (a fact the charts, pages and levers read from this column, not the note)
+    left = ~same & ~on_air & has_dates
     which = np.where(same, np.where(pd.notna(blocker), 1, 2), 3)
     which = np.where(on_air, 0, which)
     which[~has_dates] = 4
@@ -390,6 +396,7 @@ def _derive_checked(
             "days_in_stage": (as_of - stage_date).dt.days.astype("Int64"),
             "has_stage_dates": has_dates,
             "blocker": blocker,
+            BLOCKER_NOT_KNOWN: left,
             "blocker_note": _text_of_codes(notes, which),
             "status_at_extract": status,
             **{col: dates[:, i] for i, col in enumerate(DATE_COLUMNS)},
@@ -420,15 +427,19 @@ def _in_pipeline(sites: pd.DataFrame) -> pd.Series:
     return sites["stage"] != "on_air"
 
 
-#: The start of the note of a site whose blocker on the date is not known (`_derive_checked`).
-_LEFT_THE_STAGE = "site left this stage after "
-
-
 def blocker_keys(sites: pd.DataFrame) -> pd.Series:
     """Each site's blocker as the charts, the pages and the levers count it: the reported one, 'not_known'
-    when the site has left the stage it was in on the date since (its blocker then is not known), else
-    'none' (no blocker reported). One rule for all three: the lever table called the unknown ones 'none'."""
-    left = sites["blocker_note"].fillna("").astype(str).str.startswith(_LEFT_THE_STAGE).to_numpy(bool)
+    when the stage flagged it BLOCKER_NOT_KNOWN (the site has left the stage it was in on the date since, so its
+    blocker then is not known), else 'none' (no blocker reported). One rule for all three: the lever table called
+    the unknown ones 'none'. `sites`: the stages of a date (`derive_stages`, the supervision list, or the sites.csv
+    the stage wrote, the flag as text); a table without the flag was written by an older stage: a typed error,
+    never a guess from the note's words (the report reruns a stage whose code changed, so it never reads one)."""
+    if BLOCKER_NOT_KNOWN not in sites.columns:
+        raise BadInputError(
+            f"the sites' stages have no column {BLOCKER_NOT_KNOWN} (written by an older version): run the "
+            "taskforce stage again"
+        )
+    left = flags_of(sites[BLOCKER_NOT_KNOWN]).to_numpy(bool)
     return sites["blocker"].where(sites["blocker"].notna(), np.where(left, "not_known", "none"))
 
 
@@ -554,6 +565,7 @@ def order_undated_sites(sites: pd.DataFrame, as_of) -> pd.DataFrame:
     undated = ~flags_of(sites["has_stage_dates"])
     out = sites[_in_pipeline(sites) & undated].copy()
     out["has_stage_dates"] = False
+    out[BLOCKER_NOT_KNOWN] = False  # (its stage is the one it reported: its blocker, if any, is the one reported)
     out["threshold_days"] = pd.array([pd.NA] * len(out), dtype="Int64")
     out["days_over"] = pd.array([pd.NA] * len(out), dtype="Int64")
     out["reason"] = "no stage dates: time in stage unknown"
@@ -588,6 +600,7 @@ SUPERVISION_COLUMNS = [
     "days_over",
     "blocker",
     "blocker_zh",
+    BLOCKER_NOT_KNOWN,
     "blocker_note",
     "blocker_detail",
     "responsible",
@@ -633,8 +646,6 @@ def rank_blockers_by_record(sites: pd.DataFrame, as_of) -> pd.DataFrame:
     pipe = sites[_in_pipeline(sites)].copy()
     if not len(pipe):
         return pd.DataFrame(columns=BLOCKER_RANK_COLUMNS)
-    if "blocker_note" not in pipe.columns:
-        pipe["blocker_note"] = ""
     planned = _dates_or_nat(pipe, PLANNED_ON_AIR)
     past = (as_of - planned).dt.days
     pipe["_past"] = past.where(past > 0)
@@ -1442,6 +1453,9 @@ class TaskforceReport:
     sites: pd.DataFrame
     funnel: pd.DataFrame
     supervision: pd.DataFrame
+    #: The sites in the pipeline whose time in stage is unknown, listed apart from the supervision list
+    #: (`list_undated_sites`: the same columns, past their planned on-air date first).
+    undated: pd.DataFrame
     durations: pd.DataFrame
     expected: pd.DataFrame
     bottom_up: pd.DataFrame
@@ -1511,6 +1525,7 @@ def track_taskforce(
         sites=sites,
         funnel=build_funnel(st, as_of, extract, city.district_names, stages_on=stages_on),
         supervision=list_stuck_sites(st, as_of, thresholds, extract, stages_on=stages_on),
+        undated=order_undated_sites(sites, as_of),
         durations=measure_stage_durations(st, as_of, stages_on=stages_on),
         expected=expected,
         bottom_up=forecast_bottom_up(st, as_of, horizon, extract, expected),
@@ -1577,12 +1592,14 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_taskforce(report: TaskforceReport, out: str | Path, lang: str = "zh", charts: bool = True) -> list[Path]:
-    """Write funnel.csv, supervision_list.csv, district_targets.csv, stage_durations.csv,
-    expected_on_air.csv, bottom_up.csv, taskforce_notes.json and (with `charts`) three PNG charts."""
+    """Write funnel.csv, supervision_list.csv, undated_sites.csv (the sites listed apart from it: a header
+    alone when none), district_targets.csv, stage_durations.csv, expected_on_air.csv, bottom_up.csv,
+    taskforce_notes.json and (with `charts`) three PNG charts."""
     out = Path(out)
     tables = {
         "funnel.csv": report.funnel,
         "supervision_list.csv": report.supervision,
+        "undated_sites.csv": report.undated,
         "district_targets.csv": report.districts,
         "stage_durations.csv": report.durations,
         "expected_on_air.csv": report.expected,
@@ -1850,14 +1867,16 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 # Stage entry
 # --------------------------------------------------------------------------------------------
 
-#: The columns of each site's stage that the report reads back (sites.csv): with the name, the stage's
-#: dating and what the sheet said, the page lists the sites whose time in stage is unknown from it.
+#: The columns of each site's stage written to sites.csv: what the pages count by (stage, blocker and whether it is
+#: known on the date, stage dates or none), with the name, the stage's dating and what the sheet said for a reader
+#: of the file (the pages list the sites whose time in stage is unknown from undated_sites.csv).
 SITE_COLUMNS = (
     "station_id",
     "district",
     "operator",
     "stage",
     "blocker",
+    BLOCKER_NOT_KNOWN,
     "blocker_note",
     *("site_code", "name", "has_stage_dates", "stage_date", "days_in_stage"),
     *(*SHEET_TEXT_COLUMNS, PLANNED_ON_AIR),
@@ -1876,8 +1895,9 @@ def taskforce_to_folder(
     stamp: dict | None = None,
 ) -> tuple[TaskforceReport, list[Path]]:
     """The task-force stage, as the command line, the notebooks and the report run it: track the
-    cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables, sites.csv (each
-    site's stage and blocker) and, with `fig_lang`, the three charts into `out`, each file atomically
+    cleaned `stations` of a resolved `city` on a parsed `as_of` and write the tables (undated_sites.csv among
+    them: the pages list those sites from it), sites.csv (each site's stage and blocker, whether that blocker is
+    known on the date) and, with `fig_lang`, the three charts into `out`, each file atomically
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
     well as on disk, such as the command line's summary) and the files written."""
     from analysis.catalog import publish_stage, stamp_date

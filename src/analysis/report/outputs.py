@@ -89,6 +89,8 @@ class TaskforceOutputs:
     tracking_files: list[str] = field(default_factory=list)
     #: Sites without stage dates in the records that the date is too early to count (`taskforce.TaskforceReport`).
     undated_not_counted: int = 0
+    #: undated_sites.csv: the sites in the pipeline whose time in stage is unknown, in the order the pages list them
+    undated: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,7 +256,8 @@ def read_coverage(folder: Path) -> CoverageOutputs:
 
 
 def read_taskforce(folder: Path) -> TaskforceOutputs:
-    """The task force's tables, each site's stage (sites.csv), its dates and its charts."""
+    """The task force's tables, each site's stage (sites.csv), the sites of unknown time in stage
+    (undated_sites.csv), its dates and its charts."""
     notes = _read_json(folder / "taskforce_notes.json")
     extract = notes.get("extract")
     return TaskforceOutputs(
@@ -270,4 +273,5 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
         figures=_figures(folder, "taskforce"),
         tracking_files=list(notes.get("tracking_files") or []),
         undated_not_counted=int(notes.get("undated_not_counted") or 0),
+        undated=read_table(folder / "undated_sites.csv"),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.config import OPERATOR_NAMES_ZH
-from analysis.files import flags_of
 from analysis.report.chrome import translate_note
 from analysis.report.context import Context
 from analysis.report.display import (
@@ -32,7 +31,6 @@ from analysis.taskforce import (
     STAGE_ZH,
     blocker_keys,
     describe_tracking_files,
-    order_undated_sites,
     rank_blockers_by_record,
     stages_without_history,
     undated_counted_from,
@@ -115,7 +113,7 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     L = ctx.lang
     pipe = _pipeline_sites(ctx)
     out = []
-    undated = int((~flags_of(pipe["has_stage_dates"])).sum()) if "has_stage_dates" in pipe.columns else 0
+    undated = len(undated_sites(ctx))  # (the stage's list, the one the supervision section shows)
     if undated:
         out.append(say(L, "funnel.undated", undated=n(undated), extract=day(tf.extract), previous=day(tf.previous)))
     unknown = int((pipe["stage"] == "unknown").sum())
@@ -308,11 +306,8 @@ def supervision_table(ctx: Context, top: int = 15, sites: pd.DataFrame | None = 
 
 def undated_sites(ctx: Context) -> pd.DataFrame:
     """The sites in the pipeline whose time in stage is unknown (no stage dates), past their planned on-air
-    date first (`taskforce.order_undated_sites` of the stage's sites.csv)."""
-    tf = ctx.taskforce()
-    if "has_stage_dates" not in tf.sites.columns:
-        return pd.DataFrame()
-    return order_undated_sites(tf.sites, tf.as_of)
+    date first: the stage's undated_sites.csv (`taskforce.list_undated_sites`), read once a report."""
+    return ctx.taskforce().undated
 
 
 def supervision_sentence(ctx: Context, top: int, n_undated: int) -> str:
