@@ -224,3 +224,25 @@ def test_the_lever_page_says_the_effect_cannot_be_estimated_without_a_dated_stag
     assert levers_not_estimable(ctx, flat) == ["power_hookup"]
     rising = flat.assign(prob_rise=[0.05])
     assert levers_not_estimable(ctx, rising) is None
+
+
+def test_the_lever_page_ranks_by_planned_dates_only_when_a_site_in_the_pipeline_has_one(monkeypatch):
+    """Sites on air carry their plan too (a tracker keeps its built rows): the page said the table ranks sites
+    past their planned on-air date above columns of 0 and – when no site in the pipeline had a plan."""
+    from types import SimpleNamespace
+
+    from analysis.report.pages import taskforce as page
+
+    said, shown = [], []
+    monkeypatch.setattr(page, "show_step", lambda heading, sentence: said.append(sentence))
+    monkeypatch.setattr(page, "show_frame", lambda ctx, name, df, **kw: shown.append(df) or df)
+    monkeypatch.setattr(page, "record", lambda *a: None)
+    sites = _stage_rows([("planned", "other"), ("site_selection", "site_access"), ("on_air", None)])
+    sites["planned_on_air_date"] = pd.to_datetime([None, None, "2021-06-30"])
+    tf = SimpleNamespace(sites=sites, as_of=pd.Timestamp("2021-10-15"))
+    ctx = SimpleNamespace(taskforce=lambda: tf, lang="en", source="")
+    page.show_levers_by_record(ctx, list(T.PIPELINE_STAGES))
+    assert "give no planned on-air date" in said[-1] and len(shown[-1].columns) == 4  # no columns of 0 and –
+    sites.loc[0, "planned_on_air_date"] = pd.Timestamp("2021-09-30")
+    page.show_levers_by_record(ctx, list(T.PIPELINE_STAGES))
+    assert "sites past their planned on-air date" in said[-1] and "Past planned on-air date" in shown[-1].columns

@@ -1858,7 +1858,7 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
     ax.set_title(
         L["stuck"].format(city=report.city.name_zh if lang == "zh" else report.city.name_en, d=report.as_of.date())
     )
-    n_undated = int(s["days_in_stage"].isna().sum())
+    n_undated = len(report.undated)  # (the list the pages show apart: one count of them everywhere)
     _footer(fig, report, lang, L["undated"].format(n=n_undated) if n_undated else "")
     return fig
 

@@ -417,7 +417,10 @@ def show_levers_by_record(ctx: Context, missing: list[str]) -> pd.DataFrame:
     stage = STAGE_ZH if L == "zh" else STAGE_EN
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     ranked = rank_blockers_by_record(tf.sites, tf.as_of)
-    has_planned = "planned_on_air_date" in tf.sites.columns and tf.sites["planned_on_air_date"].notna().any()
+    # a plan among the sites the table ranks (those in the pipeline): plans of sites on air since made it say
+    # "ranked by the planned date" above columns of 0 and – when no site in the pipeline had one
+    pipe = _pipeline_sites(ctx)
+    has_planned = "planned_on_air_date" in pipe.columns and bool(pipe["planned_on_air_date"].notna().any())
     show_step(
         say(L, "levers.heading"),
         say(
