@@ -942,7 +942,7 @@ def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_co
     what their sheet said when the stations have it; the page reads that list instead of deriving it again from
     sites.csv on every call (a station table without the sheet's columns still works)."""
     from analysis.catalog import STAGE_FILES, read_stamp
-    from analysis.report.outputs import read_taskforce
+    from analysis.report.outputs import read_taskforce, stamp_is_current
     from analysis.report.pages.taskforce import undated_sites
 
     st = _frame(
@@ -957,7 +957,12 @@ def test_the_stage_writes_what_the_page_lists_apart_with_or_without_the_sheet_co
         st["planned_on_air_date"] = pd.to_datetime([None, "2021-09-30", None])
     as_of = pd.Timestamp("2021-10-15")
     P.taskforce_to_folder(st, city, as_of, tmp_path, extract_date="2021-10-15", fig_lang=None)
-    assert "undated_sites.csv" in STAGE_FILES["taskforce"] and "undated_sites.csv" in read_stamp(tmp_path)["files"]
+    stamp = read_stamp(tmp_path)
+    assert "undated_sites.csv" in STAGE_FILES["taskforce"] and "undated_sites.csv" in stamp["files"]
+    # a stage folder written before the stage wrote the list is stale: the report runs the stage again
+    older = {**stamp, "inputs_sha256": "k", "files": [f for f in stamp["files"] if f != "undated_sites.csv"]}
+    assert stamp_is_current({**older, "files": stamp["files"]}, "k", None, None)
+    assert not stamp_is_current(older, "k", None, None)
     tf = read_taskforce(tmp_path)
     listed = undated_sites(SimpleNamespace(taskforce=lambda: tf))
     assert list(listed.columns) == P.SUPERVISION_COLUMNS
