@@ -788,10 +788,10 @@ def test_an_on_air_date_without_its_year_is_read_against_its_tracker_s_day_not_t
     text = pd.Series(["1月3日", "12月25日"])
     near = pd.Series(pd.to_datetime(["2021-12-20", "2021-12-20"]))
     for as_of in ("2021-12-31", "2022-01-10"):
-        dates, _ = parse.read_period_dates(text, as_of, latest_not_after=True, plan_month_end=False, near=near)
+        dates, _, _ = parse.read_period_dates(text, as_of, latest_not_after=True, plan_month_end=False, near=near)
         assert dates.dt.strftime("%Y-%m-%d").tolist() == ["2021-01-03", "2020-12-25"]
     # a plan is still read nearest its tracker's day (next January)
-    plans, _ = parse.read_period_dates(text, "2021-12-31", latest_not_after=False, plan_month_end=True, near=near)
+    plans, _, _ = parse.read_period_dates(text, "2021-12-31", latest_not_after=False, plan_month_end=True, near=near)
     assert plans.dt.strftime("%Y-%m-%d").tolist() == ["2022-01-03", "2021-12-25"]
 
 

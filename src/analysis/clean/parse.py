@@ -12,6 +12,8 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -1143,46 +1145,72 @@ _PERIOD_DAY = re.compile(r"^(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$")
 _PERIOD_YEAR_END = re.compile(r"^(?P<y>(?:19|20)\d{2})年?(?:底|末|年底|年末|上半年|下半年)$")
 
 
+class Precision(IntEnum):
+    """How precise a date read from a period is, in months (a record's `on_air_months`, the dedupe's): a day is
+    the day, a month's date within that month, a quarter's within three months, a year's end or half's within six."""
+
+    DAY = 0
+    MONTH = 1
+    QUARTER = 3
+    YEAR_OR_HALF = 6
+
+
+def describe_period(precision: Precision, last_day: bool) -> str:
+    """The words a note gives for the day a period of this precision was read as (its first or last day)."""
+    if precision == Precision.YEAR_OR_HALF:
+        return "the last day of the year or its half"
+    if precision == Precision.QUARTER:
+        return "the quarter's last day"
+    if precision == Precision.MONTH:
+        return "the month's last day" if last_day else "the month's first day"
+    return "the day"
+
+
 def _period_date(
     text: str, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = False
-) -> tuple | None:
-    """(date, how it was read) for one period text, None when it is none of `_PERIOD_*`'s forms."""
+) -> tuple[dt.date, Precision, str] | None:
+    """(date, its precision, the words of how it was read) for one period text, None when it is none of
+    `_PERIOD_*`'s forms."""
     t = re.sub(r"\s+", "", text.lower())
     year = None
     if m := _PERIOD_YEAR_END.match(t):  # (the end of a year or of its half)
         month = 6 if t.endswith("上半年") else 12
-        return dt.date(int(m["y"]), month, 30 if month == 6 else 31), "the last day of the year or its half"
+        date = dt.date(int(m["y"]), month, 30 if month == 6 else 31)
+        return date, Precision.YEAR_OR_HALF, describe_period(Precision.YEAR_OR_HALF, True)
     # (2021.3 and 2021年3 are months, never quarters)
     if (m := _PERIOD_QUARTER.match(t)) and ("q" in t or "第" in t or "季" in t):
-        year, month = int(m["y"]), 3 * _CN_QUARTER[m["q"]]
-        day, how = calendar.monthrange(year, month)[1], "the quarter's last day"
+        year, month, precision, last = int(m["y"]), 3 * _CN_QUARTER[m["q"]], Precision.QUARTER, True
+        day = calendar.monthrange(year, month)[1]
     elif (m := _PERIOD_MONTH.match(t)) and 1 <= int(m["m"]) <= 12 and (m["y"] or "月" in t):
-        month, year = int(m["m"]), int(m["y"]) if m["y"] else None
-        end = bool(m["end"]) or plan_month_end
-        how = "the month's last day" if end else "the month's first day"
-        day = None if end else 1
+        month, year, precision = int(m["m"]), int(m["y"]) if m["y"] else None, Precision.MONTH
+        last = bool(m["end"]) or plan_month_end
+        day = None if last else 1
     elif m := _PERIOD_DAY.match(t):
-        month, day, how = int(m["m"]), int(m["d"]), "the day"
+        month, day, precision, last = int(m["m"]), int(m["d"]), Precision.DAY, False
     else:
         return None
+    how = describe_period(precision, last)
     written = year is not None
     if not written and nearest:
-        return _nearest_period_date(as_of, month, day, how)
+        return _nearest_period_date(as_of, month, day, precision, how)
     year = as_of.year if year is None else year
     date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
     if date is None or written:
-        return None if date is None else (date, how)
+        return None if date is None else (date, precision, how)
     # a year left out is the extract's year; a date that has happened (on air on 9月15日 in a January
     # extract) the latest such date not after the extract's
     if latest_not_after and date > as_of:
         year -= 1
         date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
-    return None if date is None else (date, f"{how}, the year {year} (not written)")
+    return None if date is None else (date, precision, f"{how}, the year {year} (not written)")
 
 
-def _nearest_period_date(near: dt.date, month: int, day: int | None, how: str) -> tuple | None:
-    """(date, how) of a month or day without its year in the year that puts it nearest `near` (the previous,
-    the same or the next year: within six months either side; a tie goes to the later, as a plan looks ahead)."""
+def _nearest_period_date(
+    near: dt.date, month: int, day: int | None, precision: Precision, how: str
+) -> tuple[dt.date, Precision, str] | None:
+    """(date, precision, how) of a month or day without its year in the year that puts it nearest `near` (the
+    previous, the same or the next year: within six months either side; a tie goes to the later, as a plan looks
+    ahead)."""
     found = []
     for year in (near.year - 1, near.year, near.year + 1):
         date = _date_or_none(year, month, calendar.monthrange(year, month)[1] if day is None else day)
@@ -1191,45 +1219,63 @@ def _nearest_period_date(near: dt.date, month: int, day: int | None, how: str) -
     if not found:
         return None
     date = min(found)[2]
-    return date, f"{how}, the year {date.year} (not written: the nearest {near.isoformat()})"
+    return date, precision, f"{how}, the year {date.year} (not written: the nearest {near.isoformat()})"
+
+
+class PeriodDates(NamedTuple):
+    """Dates read from periods: the dates (NaT where none), each one's precision in months (`Precision`; -1
+    where none was read) and the words of how each was read, for a note (None where none was)."""
+
+    dates: pd.Series
+    months: pd.Series
+    how: pd.Series
 
 
 def read_period_dates(
     values: pd.Series, as_of, latest_not_after: bool, plan_month_end: bool, near: pd.Series | None = None
-) -> tuple[pd.Series, pd.Series]:
+) -> PeriodDates:
     """Dates of the forms `read_dates` leaves unread that trackers write (`_PERIOD_*`): a quarter as its last
     day, a month's end as its last day, a month as its first day (its last when `plan_month_end`: a plan for a
     month is kept to its end), a day or month without its year in the year of `as_of`, or (`latest_not_after`:
     a date that has happened) the latest such date not after `as_of`, or (`near`: each row's day, as the table's
     date) a plan in the year that puts it nearest that day, a date that has happened the latest such date not
     after that day (nor after `as_of`: read against the report date, 已开通 1月3日 in a tracker of 2021-12-20
-    moved a year with it). Returns the dates (NaT where none) and how each was read (None where nothing was)."""
-    if near is not None:  # (a handful of tables' days: each read on its own)
-        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-        how = pd.Series(None, index=values.index, dtype=object)
-        days = pd.to_datetime(near).fillna(pd.Timestamp(as_of))
-        if latest_not_after:
-            days = days.clip(upper=pd.Timestamp(as_of))
-        for day, rows in values.groupby(days.to_numpy()).groups.items():
-            d, h = _read_period_dates_near(
-                values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end, not latest_not_after
-            )
-            dates[rows], how[rows] = d, h
-        return dates, how
-    return _read_period_dates_near(values, pd.Timestamp(as_of).date(), latest_not_after, plan_month_end, False)
+    moved a year with it). Returns the dates, their precision and how each was read (`PeriodDates`)."""
+    if near is None:
+        return _read_period_dates_near(values, pd.Timestamp(as_of).date(), latest_not_after, plan_month_end, False)
+    # (a handful of tables' days: each read on its own)
+    out = _no_period_dates(values.index)
+    days = pd.to_datetime(near).fillna(pd.Timestamp(as_of))
+    if latest_not_after:
+        days = days.clip(upper=pd.Timestamp(as_of))
+    for day, rows in values.groupby(days.to_numpy()).groups.items():
+        read = _read_period_dates_near(
+            values[rows], pd.Timestamp(day).date(), latest_not_after, plan_month_end, not latest_not_after
+        )
+        for whole, part in zip(out, read, strict=True):
+            whole[rows] = part
+    return out
+
+
+def _no_period_dates(index: pd.Index) -> PeriodDates:
+    return PeriodDates(
+        pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"),
+        pd.Series(-1, index=index, dtype=np.int8),
+        pd.Series(None, index=index, dtype=object),
+    )
 
 
 def _read_period_dates_near(
     values: pd.Series, as_of: dt.date, latest_not_after: bool, plan_month_end: bool, nearest: bool = True
-) -> tuple[pd.Series, pd.Series]:
+) -> PeriodDates:
     read = _map_uniques(values, lambda text: _period_date(text, as_of, latest_not_after, plan_month_end, nearest))
     found = read.map(lambda r: isinstance(r, tuple))
-    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    how = pd.Series(None, index=values.index, dtype=object)
+    out = _no_period_dates(values.index)
     if found.any():
-        dates[found] = pd.to_datetime([r[0] for r in read[found]])
-        how[found] = [r[1] for r in read[found]]
-    return dates, how
+        out.dates[found] = pd.to_datetime([r[0] for r in read[found]])
+        out.months[found] = np.array([r[1] for r in read[found]], dtype=np.int8)
+        out.how[found] = [r[2] for r in read[found]]
+    return out
 
 
 #: What a blocker text may add to a category's own word and still say no more than the category (选址难,

@@ -687,7 +687,9 @@ def _parse_stage_dates(
         if stage == "on_air":
             ambiguous_on_air = reading.why_ambiguous
             if reading.month_only.any():  # (how precise the date is: a row without its operator is joined by it)
-                rec["on_air_months"] = np.where(reading.month_only & parsed.notna().to_numpy(), 1, 0).astype(np.int8)
+                rec["on_air_months"] = np.where(
+                    reading.month_only & parsed.notna().to_numpy(), parse.Precision.MONTH, parse.Precision.DAY
+                ).astype(np.int8)
         else:
             unreadable = text.notna() & parsed.isna()
             said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
@@ -965,7 +967,7 @@ def _parse_tracker_columns(
         near = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
         if row_days is not None:  # (a table that names no day: the extract's)
             near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)
-        period, how = parse.read_period_dates(
+        period, _, how = parse.read_period_dates(
             text[unread], as_of, latest_not_after=False, plan_month_end=True, near=near[unread]
         )
         planned[period.index] = period
@@ -1010,15 +1012,14 @@ def _read_on_air_periods(
     near = None
     if row_days is not None:
         near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)[unread]
-    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False, near=near)
-    found = period.notna()
+    read = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False, near=near)
+    found = read.dates.notna()
     if not found.any():
         return notes
-    period, how = period[found], how[found]
+    period, months, how = read.dates[found], read.months[found], read.how[found]
     rec.loc[period.index, "on_air_date"] = period
     # (a month, a quarter, a year's half or end: how precise the date is, as `_parse_stage_dates`)
-    months = how.map(lambda h: 0 if h.startswith("the day") else 3 if "quarter" in h else 1 if "month" in h else 6)
-    if (months > 0).any():
+    if (months > parse.Precision.DAY).any():
         if "on_air_months" not in rec:
             rec["on_air_months"] = np.zeros(len(rec), dtype=np.int8)
         rec.loc[months.index, "on_air_months"] = months.to_numpy(dtype=np.int8)
