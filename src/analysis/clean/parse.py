@@ -648,13 +648,37 @@ def read_gnb_ids(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
 # --- labels ------------------------------------------------------------------------------------
 
 
-def _map_uniques(values: pd.Series, fn, fill=None) -> pd.Series:
-    """fn of each distinct normalised text; None where there is no text, NaN where fn says None (both
-    `fill` instead when given: filled in the few distinct values, not by a pass over every row's object).
-    The raw values are made distinct before normalising: a national column has millions of rows
-    and a handful of labels."""
+@dataclass(frozen=True)
+class CodedText:
+    """A column of text factorised once (`code_text`): each row's code (-1 where missing) into the column's
+    distinct texts, normalised. The rules that read one column several times (a status's stage, whether it says
+    not on air, on hold, built only) read these few texts and take their answers to the rows by the codes: a
+    national status column is factorised once, not once a rule (~0.1 s each at 4.25 M rows)."""
+
+    codes: np.ndarray
+    texts: pd.Series  # the distinct texts, `normalize_text`ed
+    index: pd.Index
+    name: object = None
+
+    def take(self, at: np.ndarray) -> CodedText:
+        """The rows at positions `at`, coded as they are."""
+        return CodedText(self.codes[at], self.texts, self.index[at], self.name)
+
+
+def code_text(values: pd.Series | CodedText) -> CodedText:
+    """A column of text as `CodedText` (as it is when it is one already). The raw values are made distinct
+    before normalising: a national column has millions of rows and a handful of labels."""
+    if isinstance(values, CodedText):
+        return values
     codes, raw_uniques = factorize_text(values)
-    text = normalize_text(pd.Series(raw_uniques, dtype=object))
+    return CodedText(codes, normalize_text(pd.Series(raw_uniques, dtype=object)), values.index, values.name)
+
+
+def _map_uniques(values: pd.Series | CodedText, fn, fill=None) -> pd.Series:
+    """fn of each distinct normalised text; None where there is no text, NaN where fn says None (both
+    `fill` instead when given: filled in the few distinct values, not by a pass over every row's object)."""
+    coded = code_text(values)
+    codes, text = coded.codes, coded.texts
     mapped = np.empty(len(text) + 1, dtype=object)
     for i, u in enumerate(text):
         if pd.isna(u):
@@ -665,19 +689,18 @@ def _map_uniques(values: pd.Series, fn, fill=None) -> pd.Series:
     mapped[-1] = None  # code -1: a missing value
     if fill is not None:
         mapped[pd.isna(mapped)] = fill
-    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object, copy=False)
+    return pd.Series(mapped[codes], index=coded.index, name=coded.name, dtype=object, copy=False)
 
 
-def _flags_of_uniques(values: pd.Series, fn) -> pd.Series:
+def _flags_of_uniques(values: pd.Series | CodedText, fn) -> pd.Series:
     """True where `fn` says so of a row's distinct normalised text, False where it does not or there is none:
     `_map_uniques` for a yes/no question, the rows' flags taken from a table of bools by their codes (not
     through a column of Python objects: 0.18 s of 4.25 M rows' statuses)."""
-    codes, raw_uniques = factorize_text(values)
-    text = normalize_text(pd.Series(raw_uniques, dtype=object))
-    table = np.zeros(len(text) + 1, dtype=bool)  # (the last: code -1, a missing value)
-    for i, u in enumerate(text):
+    coded = code_text(values)
+    table = np.zeros(len(coded.texts) + 1, dtype=bool)  # (the last: code -1, a missing value)
+    for i, u in enumerate(coded.texts):
         table[i] = isinstance(u, str) and bool(fn(u))
-    return pd.Series(table[codes], index=values.index, name=values.name, copy=False)
+    return pd.Series(table[coded.codes], index=coded.index, name=coded.name, copy=False)
 
 
 #: Operator -> what names it: legal and short Chinese names, English names, and (in a cell of its own)
@@ -953,13 +976,13 @@ def _built_only(text: str) -> bool:
     return _status(t) == "on_air" and bool(_BUILT_ONLY.search(t)) and not _SAYS_ON_AIR.search(t)
 
 
-def says_built_only(values: pd.Series) -> pd.Series:
+def says_built_only(values: pd.Series | CodedText) -> pd.Series:
     """True where the status says the site is built or accepted and no more (已建成, 塔已建成, 已验收): on air only
     with an on-air date beside it."""
     return _flags_of_uniques(values, _built_only)
 
 
-def parse_statuses(values: pd.Series) -> pd.Series:
+def parse_statuses(values: pd.Series | CodedText) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
     return _map_uniques(values, _status, fill="unknown")
 
@@ -997,12 +1020,12 @@ def names_other_place(values: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return _flags_of_uniques(values, other)
 
 
-def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def status_flags(values: pd.Series | CodedText) -> tuple[np.ndarray, np.ndarray]:
     """Per status text: whether it says something no rule understands (not blank, stage unknown), and whether
     it says the site is on hold; found on the distinct texts (a national column holds a handful), the rows'
     flags taken by their codes (no Python object per row)."""
-    codes, uniques = factorize_text(values)
-    text = normalize_text(pd.Series(uniques, dtype=object))
+    coded = code_text(values)
+    codes, text = coded.codes, coded.texts
     unknown, held = np.zeros(len(text) + 1, dtype=bool), np.zeros(len(text) + 1, dtype=bool)  # (last: missing)
     for i, t in enumerate(text):
         if isinstance(t, str) and t.strip():
@@ -1011,7 +1034,7 @@ def status_flags(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return unknown[codes], held[codes]
 
 
-def says_not_on_air(values: pd.Series) -> pd.Series:
+def says_not_on_air(values: pd.Series | CodedText) -> pd.Series:
     """True where the status says in so many words that the site is not on air (未开通, 待开通,
     尚未入网 …): a date beside it is a plan, not the day it went on air."""
 
