@@ -174,3 +174,28 @@ def test_a_header_cell_merged_down_into_the_records_takes_no_record_for_a_header
     (table,) = read_station_file(tmp_path / "side.xlsx")
     assert table.header_row == 1 and table.frame["name"].tolist() == ["A", "B"]
     assert table.frame["source_row"].tolist() == [1, 2]
+
+
+def _sheet(path, rows: list[list], merges: list[str]) -> None:
+    wb = Workbook()
+    ws = wb.active
+    for cells in rows:
+        ws.append(cells)
+    for cells in merges:
+        ws.merge_cells(cells)
+    wb.save(path)
+
+
+def test_group_labels_merged_across_only_qualify_their_columns_and_a_title_of_two_cells_stays_the_title(tmp_path):
+    """站址信息 / 规划 / 实际 merged across their columns with no cell merged down beside them are group labels (the
+    planned 经度 | 纬度 are not read as the position); a title of two merged cells (its sender, what the table is)
+    is not."""
+    title = ["中国铁塔阳泉分公司", None, None, "站址建设跟踪表", None, None]
+    groups = ["站址信息", None, "规划", None, "实际", None]
+    names = ["站址编码", "运营商", "经度", "纬度", "经度", "纬度"]
+    record = ["T1", "移动", 113.6, 37.87, LON, LAT]
+    _sheet(tmp_path / "t.xlsx", [title, groups, names, record], ["A1:C1", "D1:F1", "A2:B2", "C2:D2", "E2:F2"])
+    (table,) = read_station_file(tmp_path / "t.xlsx")
+    assert table.title == "中国铁塔阳泉分公司 站址建设跟踪表" and table.header_row == 2
+    row = table.frame.iloc[0]
+    assert (row["lon"], row["lat"], row["planned_lon"], row["planned_lat"]) == (str(LON), str(LAT), "113.6", "37.87")

@@ -711,12 +711,18 @@ def _merges_near(merged: list[tuple], top: int, bottom: int) -> list[tuple]:
     return [m for m in merged if m[0] - 1 <= bottom and m[1] - 1 >= top]
 
 
+#: What a title's cells say and a group label's do not: a day or week (2021-10-15, 第41周), a key and its value
+#: (填报单位：…), what the table is (跟踪表, 清单, 台账, 汇总) or who sends it (铁塔公司, 工信局).
+_TITLE_WORDS = re.compile(r"[\d:：]|表|清单|台账|汇总|统计|名单|公司|局")
+
+
 def _is_group_row(rows: list[list], u: int, block: list[int], merged: list[tuple]) -> bool:
     """Whether row u is a row of group labels over the header rows `block` (under it, names last): labels
     (站址信息, 建设进度) merged across the cells below beside cells merged down onto the rows below (序号, 需求方,
-    备注), or a row that a cell merged down from above passes through onto them. Where no merge touches these
-    rows (a CSV, a sheet whose sender did not merge), told by an upper cell over cells blank down to the names
-    that names a field. A title (one cell) or a line of notes above the header is neither."""
+    备注), or labels each merged across that say nothing a title says (`_TITLE_WORDS`), or a row that a cell
+    merged down from above passes through onto them. Where no merge touches these rows (a CSV, a sheet whose
+    sender did not merge), told by an upper cell over cells blank down to the names that names a field. A title
+    (one cell) or a line of notes above the header is neither."""
     upper, top = rows[u], rows[block[0]]
     filled = [j for j, cell in enumerate(upper) if _filled(cell)]
     near = _merges_near(merged, u, block[-1])
@@ -725,7 +731,10 @@ def _is_group_row(rows: list[list], u: int, block: list[int], merged: list[tuple
         over_blank = [j for j in filled if j >= len(top) or not _filled(top[j])]
         down = len(filled) >= 2 and any(r0 == r and r1 > r and c0 - 1 in over_blank for r0, r1, c0, _c1 in near)
         through = any(r0 < r <= r1 < r0 + MAX_HEADER_ROWS and r1 > r for r0, r1, _c0, _c1 in near)
-        return down or through
+        spans = {c0 - 1 for r0, _r1, c0, c1 in near if r0 == r and c1 > c0}
+        plain = not any(_TITLE_WORDS.search(str(upper[j])) for j in filled)
+        across = len(filled) >= 2 and set(filled) <= spans and plain
+        return down or through or across
     over_blank = [j for j in filled if all(j >= len(rows[b]) or not _filled(rows[b][j]) for b in block)]
     return len(filled) >= 2 and any(_canonical(upper[j]) is not None for j in over_blank)
 
