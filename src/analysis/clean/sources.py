@@ -1,9 +1,10 @@
 """Readers for raw station records as operators and tower companies send them.
 
 Finds the format from the bytes (XLSX, XLS, CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030 / UTF-16,
-any of them inside .gz or .zip, OpenCelliD exports in any column order), the header row under any
-title rows, and maps Chinese or English headers onto one vocabulary. Values stay text here: `clean`
-parses them, so a rejected row keeps what it said; a line the reader can only read in part says so.
+any of them inside .gz or .zip, OpenCelliD exports in any column order), the header under any title
+rows (up to four rows of names, group labels merged over the columns, and a row of units), and maps
+Chinese or English headers onto one vocabulary. Values stay text here: `clean` parses them, so a
+rejected row keeps what it said; a line the reader can only read in part says so.
 """
 
 from __future__ import annotations
