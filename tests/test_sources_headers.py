@@ -94,16 +94,17 @@ def test_a_four_row_header_reads_as_the_three_row_one(tmp_path):
     assert table.frame["operator"].tolist() == ["移动", "联通"] and table.frame["source_row"].tolist() == [1, 2]
 
 
-@pytest.mark.parametrize("where", ["under the names", "over the names"])
+@pytest.mark.parametrize("where", ["under the names", "under the names, merged over", "over the names"])
 def test_a_row_of_units_is_read_with_the_header_not_as_a_level_or_a_record(tmp_path, where):
-    """(度) (度) (万元) under the names (or between the sub-groups and the names) is neither a row of names nor a
-    record: the columns keep their names, the records are numbered from 1, the units are said in the notes."""
+    """(度) (度) (万元) under the names (序号 / 需求方 merged down over it too, or not), or between the sub-groups and
+    the names, is neither a row of names nor a record: the columns keep their names, the records are numbered from
+    1, the units are said in the notes."""
     path = tmp_path / "units.xlsx"
-    header = [GROUP, SUB, NAMES, UNITS] if where == "under the names" else [GROUP, SUB, UNITS, NAMES]
-    _book(path, header, _merges(2, units_between=where == "over the names"))
+    header = [GROUP, SUB, UNITS, NAMES] if where == "over the names" else [GROUP, SUB, NAMES, UNITS]
+    _book(path, header, _merges(2, units_between=where != "under the names"))
     (table,) = read_station_file(path)
     _assert_read(table, 2, ["序号", "投资"])
-    row = 5 if where == "under the names" else 4
+    row = 4 if where == "over the names" else 5
     units = [n for n in table.notes if "units" in n]
     assert units == [
         f"sheet '城区': row {row} holds the columns' units, read with the header: 经度 (度), 纬度 (度)"

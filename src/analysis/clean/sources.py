@@ -731,7 +731,8 @@ def _is_group_row(rows: list[list], u: int, block: list[int], merged: list[tuple
         r = u + 1  # (the upper row's 1-based number)
         over_blank = [j for j in filled if j >= len(top) or not _filled(top[j])]
         down = len(filled) >= 2 and any(r0 == r and r1 > r and c0 - 1 in over_blank for r0, r1, c0, _c1 in near)
-        through = any(r0 < r <= r1 < r0 + MAX_HEADER_ROWS and r1 > r for r0, r1, _c0, _c1 in near)
+        # (a cell merged down a whole header: its rows of names and a row of units)
+        through = any(r0 < r <= r1 <= r0 + MAX_HEADER_ROWS and r1 > r for r0, r1, _c0, _c1 in near)
         spans = {c0 - 1 for r0, _r1, c0, c1 in near if r0 == r and c1 > c0}
         plain = not any(_TITLE_WORDS.search(str(upper[j])) for j in filled)
         across = len(filled) >= 2 and set(filled) <= spans and plain
@@ -801,6 +802,8 @@ def _rows_below(
     last, cells = i, rows[i]
     while last + 1 < len(rows) and levels < MAX_HEADER_ROWS:
         lower = rows[last + 1]
+        if _is_units_row(lower):  # (a cell merged down over it too: read with the header, not as a level)
+            break
         below = map_header(_qualified_below(cells, lower))
         if len(below) < 2 and (not _merged_onto(merged, first, last, last + 1) or _holds_position(lower, mapping)):
             break
