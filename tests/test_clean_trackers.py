@@ -140,9 +140,32 @@ def test_blocker_words_classified_and_their_own_words_kept_where_they_say_more()
 )
 def test_dates_written_as_periods_or_without_a_year(text, happened, planned):
     for latest, month_end, want in ((True, False, happened), (False, True, planned)):
-        dates, how = parse.read_period_dates(pd.Series([text]), "2021-10-15", latest, month_end)
+        dates, _, how = parse.read_period_dates(pd.Series([text]), "2021-10-15", latest, month_end)
         got = None if pd.isna(dates.iloc[0]) else dates.iloc[0].strftime("%Y-%m-%d")
         assert got == want and pd.isna(how.iloc[0]) == (want is None)
+
+
+@pytest.mark.parametrize(
+    "text, months, how",
+    [
+        ("2021年Q3", 3, "the quarter's last day"),
+        ("2021年第三季度", 3, "the quarter's last day"),
+        ("6月底", 1, "the month's last day, the year 2021 (not written)"),
+        ("2021年5月", 1, "the month's first day"),
+        ("9月15日", 0, "the day, the year 2021 (not written)"),
+        ("2021年底", 6, "the last day of the year or its half"),
+        ("2021年上半年", 6, "the last day of the year or its half"),
+        ("第三周", -1, None),
+    ],
+)
+def test_a_period_s_precision_is_data_and_its_words_are_made_from_it(text, months, how):
+    """How precise a period's date is comes back as months (`Precision`), not words to be read back; the note's
+    words are the precision's own (`describe_period`), with the year when it was not written."""
+    read = parse.read_period_dates(pd.Series([text]), "2021-10-15", latest_not_after=True, plan_month_end=False)
+    assert read.months.iloc[0] == months and (read.how.iloc[0] == how if how else pd.isna(read.how.iloc[0]))
+    if months >= 0:
+        last_day = "first" not in how
+        assert how.startswith(parse.describe_period(parse.Precision(months), last_day))
 
 
 def test_a_tracker_cleaned_keeps_operator_blocker_words_responsible_and_planned_date(tmp_path, city):
@@ -365,7 +388,7 @@ def test_a_note_two_weeks_records_share_is_said_once(tmp_path, city):
 def test_a_plan_without_its_year_takes_the_year_nearest_the_tables_day(text, near, planned):
     """Across New Year a plan of 1月15日 in a table of 2021-12-20 is next January, not a year overdue; 12月31日 in
     one of 2022-01-05 is the December just gone, not a year off."""
-    dates, how = parse.read_period_dates(
+    dates, _, how = parse.read_period_dates(
         pd.Series([text]), "2022-03-01", False, True, near=pd.Series([pd.Timestamp(near)])
     )
     assert dates.iloc[0] == pd.Timestamp(planned) and f"the year {planned[:4]}" in how.iloc[0]

@@ -1,5 +1,6 @@
 """Value parsers: every way people type dates, coordinates, operators, bands, statuses, blockers."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -788,10 +789,10 @@ def test_an_on_air_date_without_its_year_is_read_against_its_tracker_s_day_not_t
     text = pd.Series(["1月3日", "12月25日"])
     near = pd.Series(pd.to_datetime(["2021-12-20", "2021-12-20"]))
     for as_of in ("2021-12-31", "2022-01-10"):
-        dates, _ = parse.read_period_dates(text, as_of, latest_not_after=True, plan_month_end=False, near=near)
+        dates, _, _ = parse.read_period_dates(text, as_of, latest_not_after=True, plan_month_end=False, near=near)
         assert dates.dt.strftime("%Y-%m-%d").tolist() == ["2021-01-03", "2020-12-25"]
     # a plan is still read nearest its tracker's day (next January)
-    plans, _ = parse.read_period_dates(text, "2021-12-31", latest_not_after=False, plan_month_end=True, near=near)
+    plans, _, _ = parse.read_period_dates(text, "2021-12-31", latest_not_after=False, plan_month_end=True, near=near)
     assert plans.dt.strftime("%Y-%m-%d").tolist() == ["2022-01-03", "2021-12-25"]
 
 
@@ -801,3 +802,34 @@ def test_an_on_air_date_without_its_year_is_read_against_its_tracker_s_day_not_t
 def test_more_ways_a_tracker_writes_its_blocker_or_none(word, blocker):
     got = parse.parse_blockers(pd.Series([word])).iloc[0]
     assert (pd.isna(got) and blocker is None) or got == blocker
+
+
+def test_a_status_column_coded_once_reads_as_the_column_itself():
+    """`code_text` factorises a column once; each status rule reads the codes as it would read the column, and
+    a subset (`take`) as that subset of rows."""
+    values = pd.Series(
+        ["已开通", " 待开通 ", None, "暂缓建设", "在建", "已开通", "塔已建成", "嗯？"], index=range(10, 18)
+    )
+    coded = parse.code_text(values)
+    assert parse.code_text(coded) is coded
+    pd.testing.assert_series_equal(parse.parse_statuses(coded), parse.parse_statuses(values))
+    pd.testing.assert_series_equal(parse.says_not_on_air(coded), parse.says_not_on_air(values))
+    for got, want in zip(parse.status_flags(coded), parse.status_flags(values), strict=True):
+        assert got.tolist() == want.tolist()
+    at = np.array([6, 1, 2])
+    pd.testing.assert_series_equal(parse.says_built_only(coded.take(at)), parse.says_built_only(values.iloc[at]))
+
+
+def test_a_clean_factorises_the_status_column_once(tmp_path, monkeypatch, one_district_city):
+    """The stage, not-yet-on-air, on-hold and built-only rules share one factorisation of the status column (each
+    of its own was ~0.1 s of a national clean)."""
+    from analysis.clean.stations import clean_stations
+
+    seen = []
+    factorize = parse.factorize_text
+    monkeypatch.setattr(parse, "factorize_text", lambda values: seen.append(values.name) or factorize(values))
+    path = tmp_path / "s.csv"
+    rows = ["T1,113.59,37.86,已开通,2021-03-01", "T2,113.6,37.86,待开通,2021-09-01", "T3,113.58,37.86,塔已建成,"]
+    path.write_text("站址编码,经度,纬度,状态,开通时间\n" + "\n".join(rows) + "\n", "utf-8")
+    result = clean_stations([path], one_district_city, as_of="2021-10-15")
+    assert result.summary["rows_in"] == 3 and seen.count("status") == 1

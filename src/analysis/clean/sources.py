@@ -1,9 +1,10 @@
 """Readers for raw station records as operators and tower companies send them.
 
 Finds the format from the bytes (XLSX, XLS, CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030 / UTF-16,
-any of them inside .gz or .zip, OpenCelliD exports in any column order), the header row under any
-title rows, and maps Chinese or English headers onto one vocabulary. Values stay text here: `clean`
-parses them, so a rejected row keeps what it said; a line the reader can only read in part says so.
+any of them inside .gz or .zip, OpenCelliD exports in any column order), the header under any title
+rows (up to four rows of names, group labels merged over the columns, and a row of units), and maps
+Chinese or English headers onto one vocabulary. Values stay text here: `clean` parses them, so a
+rejected row keeps what it said; a line the reader can only read in part says so.
 """
 
 from __future__ import annotations
@@ -645,8 +646,9 @@ def _sniff_delimiter(lines: list[str]) -> str:
 
 @dataclass
 class _Header:
-    """Where the header is: rows first..last (two rows when a merged cell spans sub-headers, as in
-    坐标 over 经度 | 纬度); first is -1 for a header-less OpenCelliD export."""
+    """Where the header is: rows first..last (the column names under up to three rows of group labels merged
+    over them, as in 站址信息 over 坐标 over 经度 | 纬度, and a row of units); first is -1 for a header-less
+    OpenCelliD export."""
 
     first: int
     last: int
@@ -657,13 +659,13 @@ class _Header:
     cgi: bool = False  # the site code is the gNB (or eNB) id inside a CGI column
     crs: str | None = None  # the coordinate system the position's header names (经度(GCJ02), 高德经度)
     crs_note: str | None = None  # where it was read from, for the table's notes
+    notes: list[str] = field(default_factory=list)  # what else reading the header did (a row of units read with it)
 
 
 def _names(rows: list[list], header: range, mapping: dict[int, str]) -> dict[str, str]:
     names = {}
     for j, canon in sorted(mapping.items()):
-        text = " / ".join(str(rows[i][j]).strip() for i in header if j < len(rows[i]) and rows[i][j] is not None)
-        names[text or f"column {j + 1}"] = canon
+        names[_header_text(rows, header, j) or f"column {j + 1}"] = canon
     return names
 
 
@@ -671,37 +673,187 @@ def _filled(cell) -> bool:
     return cell is not None and bool(str(cell).strip())
 
 
-def _is_group_row(rows: list[list], i: int, merged: list[tuple]) -> bool:
-    """Whether row i - 1 is the upper row of a two-row header whose lower row (i) was found first: group
-    labels (站址信息, 建设进度) merged across the lower cells beside cells merged down both rows (序号, 需求方,
-    备注). Told by a cell merged down onto row i; without merges known (a CSV), by an upper cell over a blank
-    lower one that names a field. A title (one cell) or a line of notes above the header is neither."""
-    if i == 0:
-        return False
-    upper, lower = rows[i - 1], rows[i]
+#: A header has at most this many rows of names: the columns' own and up to three rows of group labels merged
+#: over them (站址信息 over 位置 over 坐标 over 经度 | 纬度). A row of units is read with them but is not one.
+MAX_HEADER_ROWS = 4
+#: Units as a row of units writes them, in brackets, after 单位: or bare ((度), （万元）, 单位：米, dBm), NFKC-folded
+#: and lower-cased; a compound (元/度, 万元/年) is units on both sides of its slash.
+_UNIT_WORDS = frozenset(
+    "度 ° 分 秒 米 m 千米 公里 km 厘米 cm 毫米 mm 平方米 平米 平方公里 m2 km2 亩 元 万元 千元 亿元 万 个 座"
+    " 台 套 站 处 户 人 家 条 根 块 面 副 扇区 小区 % 百分比 dbm db dbi mhz ghz hz mbps gbps w kw kva kwh 千瓦"
+    " 千瓦时 瓦 v 伏 年 月 日 天 周 小时 h 分钟 min 次 项 yyyy-mm-dd yyyy/mm/dd yyyymmdd 年月日 年-月-日 是/否"
+    " y/n".split()
+)
+_UNIT_CELL = re.compile(
+    r"^(?:[(\[【]\s*(?P<bracketed>[^()\[\]【】]{1,12}?)\s*[)\]】]|(?:单位|units?)\s*:\s*(?P<said>.{1,12}))$"
+)
+
+
+def _unit_of(cell) -> tuple[str, bool] | None:
+    """(the unit, whether it is marked as one: in brackets or after 单位:) when a cell of a units row holds one (a
+    coordinate system, (WGS84), is one too), else None."""
+    text = unicodedata.normalize("NFKC", str(cell)).strip().lower()
+    m = _UNIT_CELL.match(text)
+    word = (m["bracketed"] or m["said"]).strip() if m else text
+    if word in _UNIT_WORDS or all(part.strip() in _UNIT_WORDS for part in word.split("/")):
+        return word, m is not None
+    return (word, m is not None) if crs_of_label(word) and len(word) <= 12 else None
+
+
+def _is_units_row(cells: list) -> bool:
+    """Whether a row holds the columns' units and nothing else: two units at least, or one marked as a unit
+    ((万元), 单位：万元), so that a record of one word is never taken for one."""
+    units = [_unit_of(c) for c in cells if _filled(c)]
+    return bool(units) and all(units) and (len(units) >= 2 or units[0][1])
+
+
+def _merges_near(merged: list[tuple], top: int, bottom: int) -> list[tuple]:
+    """The merged ranges (1-based rows) touching rows top..bottom (0-based)."""
+    return [m for m in merged if m[0] - 1 <= bottom and m[1] - 1 >= top]
+
+
+#: What a title's cells say and a group label's do not: a day or week (2021-10-15, 第41周), a key and its value
+#: (填报单位：…), what the table is (跟踪表, 清单, 台账, 汇总) or who sends it (铁塔公司, 工信局).
+_TITLE_WORDS = re.compile(r"[\d:：]|表|清单|台账|汇总|统计|名单|公司|局")
+
+
+def _is_group_row(rows: list[list], u: int, block: list[int], merged: list[tuple]) -> bool:
+    """Whether row u is a row of group labels over the header rows `block` (under it, names last): labels
+    (站址信息, 建设进度) merged across the cells below beside cells merged down onto the rows below (序号, 需求方,
+    备注), or labels each merged across that say nothing a title says (`_TITLE_WORDS`), or a row that a cell
+    merged down from above passes through onto them. Where no merge touches these rows (a CSV, a sheet whose
+    sender did not merge), told by an upper cell over cells blank down to the names that names a field. A title
+    (one cell) or a line of notes above the header is neither."""
+    upper, top = rows[u], rows[block[0]]
     filled = [j for j, cell in enumerate(upper) if _filled(cell)]
-    if len(filled) < 2:
-        return False
-    over_blank = [j for j in filled if j >= len(lower) or not _filled(lower[j])]
-    if merged:
-        # (merged ranges are 1-based: the upper row is row i, the lower i + 1)
-        return any(r0 == i and r1 >= i + 1 and c0 - 1 in over_blank for r0, r1, c0, _c1 in merged)
-    return any(_canonical(upper[j]) is not None for j in over_blank)
+    near = _merges_near(merged, u, block[-1])
+    if near:
+        r = u + 1  # (the upper row's 1-based number)
+        over_blank = [j for j in filled if j >= len(top) or not _filled(top[j])]
+        down = len(filled) >= 2 and any(r0 == r and r1 > r and c0 - 1 in over_blank for r0, r1, c0, _c1 in near)
+        # (a cell merged down a whole header: its rows of names and a row of units)
+        through = any(r0 < r <= r1 <= r0 + MAX_HEADER_ROWS and r1 > r for r0, r1, _c0, _c1 in near)
+        spans = {c0 - 1 for r0, _r1, c0, c1 in near if r0 == r and c1 > c0}
+        plain = not any(_TITLE_WORDS.search(str(upper[j])) for j in filled)
+        across = len(filled) >= 2 and set(filled) <= spans and plain
+        return down or through or across
+    over_blank = [j for j in filled if all(j >= len(rows[b]) or not _filled(rows[b][j]) for b in block)]
+    return len(filled) >= 2 and any(_canonical(upper[j]) is not None for j in over_blank)
 
 
-def _join_group_row(rows: list[list], i: int) -> list:
-    """Row i as one header cell per column: the lower cell (qualified by a 规划 / 实际 group label above it),
-    else the upper one merged down onto it, which is then taken out of the upper row (said once)."""
-    upper, lower = rows[i - 1], list(rows[i])
+def _rows_above(rows: list[list], i: int, merged: list[tuple]) -> tuple[int, list[int]]:
+    """The first row of the header whose column names are row i (group rows over it, MAX_HEADER_ROWS rows of
+    names in all, and a row of units among them), and which rows hold units."""
+    first, units = i, []
+    while first > 0 and i + 1 - first - len(units) < MAX_HEADER_ROWS:
+        k, block = first - 1, [b for b in range(first, i + 1) if b not in units]
+        if not units and _is_units_row(rows[k]):  # (before a group row: a cell merged down passes through it)
+            first = k
+            units.append(k)
+        elif _is_group_row(rows, k, block, merged):
+            first = k
+        elif (  # (without merges, a row of sub-group labels is told by the row over it: 需求方 over blanks)
+            k > 0
+            and i + 2 - first - len(units) < MAX_HEADER_ROWS
+            and not _merges_near(merged, k - 1, i)
+            and sum(map(_filled, rows[k])) >= 2
+            and _is_group_row(rows, k - 1, [k, *block], merged)
+        ):
+            first = k - 1
+        else:
+            break
+    return first, units
+
+
+def _join_group_row(rows: list[list], i: int, u: int) -> list:
+    """Row i as one header cell per column: the lower cell (qualified by a 规划 / 实际 group label above it in
+    row u), else the upper one merged down onto it, which is then taken out of the upper row (said once)."""
+    upper, lower = rows[u], list(rows[i])
     width = max(len(upper), len(lower))
     lower += [None] * (width - len(lower))
     joined = _qualified_below(upper, lower)
-    rows[i - 1] = list(upper) + [None] * (width - len(upper))
+    rows[u] = list(upper) + [None] * (width - len(upper))
     for j in range(width):
-        if not _filled(lower[j]) and _filled(rows[i - 1][j]):
-            joined[j], rows[i - 1][j] = rows[i - 1][j], None
+        if not _filled(lower[j]) and _filled(rows[u][j]):
+            joined[j], rows[u][j] = rows[u][j], None
     rows[i] = joined
     return joined
+
+
+def _merged_onto(merged: list[tuple], first: int, last: int, r: int) -> bool:
+    """Whether a cell of header rows first..last is merged down onto row r (all 0-based): r is a header row."""
+    return any(first < r0 <= last + 1 and r1 > r for r0, r1, _c0, _c1 in merged)
+
+
+def _holds_position(cells: list, mapping: dict[int, str]) -> bool:
+    """Whether a row gives a value in degrees under a position column: a record, whatever merge reaches it."""
+    return any(
+        c in ("lon", "lat", "lonlat") and j < len(cells) and bool(_DEGREES.match(str(cells[j]).strip()))
+        for j, c in mapping.items()
+    )
+
+
+def _rows_below(
+    rows: list[list], first: int, i: int, levels: int, mapping: dict[int, str], merged: list[tuple]
+) -> tuple[int, dict[int, str]]:
+    """The last row of names of a header found at row i (first..i holding `levels` rows of names): the rows
+    under it that name fields under its merged cells (坐标 over 经度 | 纬度) or that its cells are merged down
+    onto; and the mapping with theirs."""
+    last, cells = i, rows[i]
+    while last + 1 < len(rows) and levels < MAX_HEADER_ROWS:
+        lower = rows[last + 1]
+        if _is_units_row(lower):  # (a cell merged down over it too: read with the header, not as a level)
+            break
+        below = map_header(_qualified_below(cells, lower))
+        if len(below) < 2 and (not _merged_onto(merged, first, last, last + 1) or _holds_position(lower, mapping)):
+            break
+        last, levels, mapping = last + 1, levels + 1, {**mapping, **below}
+        joined = _qualified_below(cells, list(lower) + [None] * (len(cells) - len(lower)))
+        cells = [c if _filled(c) else (cells[j] if j < len(cells) else None) for j, c in enumerate(joined)]
+    if last > i:
+        if {"lon", "lat"} <= set(mapping.values()):
+            mapping = {j: c for j, c in mapping.items() if c != "lonlat"}
+        seen: set[str] = set()
+        mapping = {j: c for j, c in sorted(mapping.items()) if not (c in seen or seen.add(c))}
+    return last, mapping
+
+
+def _read_units(rows: list[list], header: range, units: list[int]) -> tuple[list[str], dict[int, str]]:
+    """The note of the rows of units read with the header, each unit beside its column's name, and the units
+    by column. The rows are blanked first, so that a unit is no part of a column's name."""
+    said = {u: [(j, str(cell).strip()) for j, cell in enumerate(rows[u]) if _filled(cell)] for u in units}
+    for u in units:
+        rows[u] = [None] * len(rows[u])
+    notes = []
+    for u, cells in said.items():
+        named = [f"{_header_text(rows, header, j).split(' / ')[-1] or f'column {j + 1}'} {unit}" for j, unit in cells]
+        notes.append(f"row {u + 1} holds the columns' units, read with the header: {', '.join(named)}")
+    return notes, {j: unit for cells in said.values() for j, unit in cells}
+
+
+def _operator_header(rows: list[list], i: int, merged: list[tuple]) -> _Header:
+    """The header whose column names were found at row i: its group rows above, rows of names below, a row
+    of units; the mapping of the names joined into one cell per column, its names and notes."""
+    first, units = _rows_above(rows, i, merged)
+    levels = [r for r in range(first, i + 1) if r not in units]
+    for upper, lower in zip(levels, levels[1:]):
+        _join_group_row(rows, lower, upper)
+    mapping = map_header(rows[i], rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
+    last, mapping = _rows_below(rows, first, i, len(levels), mapping, merged)
+    if last + 1 < len(rows) and not units and _is_units_row(rows[last + 1]):
+        last += 1
+        units.append(last)
+    header = range(first, last + 1)
+    notes, units_of = _read_units(rows, header, units)
+    cgi = _cell_global_id_column(rows, header, mapping)
+    if cgi is not None:
+        mapping = dict(sorted({**mapping, cgi: "site_code"}.items()))
+    cell = _cell_label_column(rows, header, mapping)
+    if cell is not None:
+        mapping = dict(sorted({**mapping, cell: CELL_LABEL}.items()))
+    names = _names(rows, header, mapping)
+    crs, crs_note, unread = _position_system(rows, header, mapping, units_of)
+    return _Header(first, last, mapping, "operator", names, unread, cgi is not None, crs, crs_note, notes)
 
 
 def _find_header(rows: list[list], path: Path, sheet: str | None, merged: list[tuple] = ()) -> _Header:
@@ -716,31 +868,8 @@ def _find_header(rows: list[list], path: Path, sheet: str | None, merged: list[t
         if api:  # OpenCelliD's API (lat,lon,mcc,mnc,lac,cellid,…) and other tools' column orders
             names = {str(cells[j]).strip(): c for j, c in api.items()}
             return _Header(i, i, api, "opencellid", names)
-        mapping = map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
-        if _is_header(mapping):
-            first = last = i
-            if _is_group_row(rows, i, list(merged)):
-                cells = _join_group_row(rows, i)
-                mapping = map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
-                first = i - 1
-            below = map_header(_qualified_below(cells, rows[i + 1])) if i + 1 < len(rows) else {}
-            if len(below) >= 2:  # a second header row under merged cells
-                last = i + 1
-                mapping = {**mapping, **below}
-                if {"lon", "lat"} <= set(mapping.values()):
-                    mapping = {j: c for j, c in mapping.items() if c != "lonlat"}
-                seen: set[str] = set()
-                mapping = {j: c for j, c in sorted(mapping.items()) if not (c in seen or seen.add(c))}
-            header = range(first, last + 1)
-            cgi = _cell_global_id_column(rows, header, mapping)
-            if cgi is not None:
-                mapping = dict(sorted({**mapping, cgi: "site_code"}.items()))
-            cell = _cell_label_column(rows, header, mapping)
-            if cell is not None:
-                mapping = dict(sorted({**mapping, cell: CELL_LABEL}.items()))
-            names = _names(rows, header, mapping)
-            crs, crs_note, unread = _position_system(rows, header, mapping)
-            return _Header(first, last, mapping, "operator", names, unread, cgi is not None, crs, crs_note)
+        if _is_header(map_header(cells, rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])):
+            return _operator_header(rows, i, list(merged))
     # OpenCelliD's full export ships without a header: recognise its first data row instead.
     for i, cells in enumerate(rows[:3]):
         radio = str(cells[0]).strip().upper() if cells else ""
@@ -765,13 +894,17 @@ def _headers_not_recognised(rows: list[list]) -> str:
     return f"; headers not recognised: {', '.join(unknown[:20])}" if unknown else ""
 
 
-def _position_system(rows: list[list], header: range, mapping: dict[int, str]) -> tuple[str | None, str | None, list]:
-    """The coordinate system the header of the position read names (None when it names none), a note of it,
-    and the header's texts of the columns not read, a second position's with why it was not read."""
+def _position_system(
+    rows: list[list], header: range, mapping: dict[int, str], units: dict[int, str] | None = None
+) -> tuple[str | None, str | None, list]:
+    """The coordinate system the header of the position read names (None when it names none; its row of units,
+    (GCJ02) under 经度, names one too), a note of it, and the header's texts of the columns not read, a second
+    position's with why it was not read."""
     read = [j for j, c in sorted(mapping.items()) if c in ("lon", "lat")] or [
         j for j, c in mapping.items() if c == "lonlat"
     ]
-    texts = [_header_text(rows, header, j) for j in read]
+    units = units or {}
+    texts = [_header_text(rows, header, j) + (f" {units[j]}" if j in units else "") for j in read]
     systems = {crs_of_label(t) for t in texts} - {None}
     crs = next(iter(systems)) if len(systems) == 1 else None
     unread = _unread(rows, header, mapping)
@@ -832,7 +965,7 @@ _CELL_GLOBAL_ID_KEYS = {"cgi", "ecgi", "ncgi", "nrcgi", "小区cgi", "cellglobal
 
 
 def _header_text(rows: list[list], header: range, j: int) -> str:
-    return " / ".join(str(rows[i][j]).strip() for i in header if j < len(rows[i]) and rows[i][j] is not None)
+    return " / ".join(str(rows[i][j]).strip() for i in header if j < len(rows[i]) and _filled(rows[i][j]))
 
 
 def _cell_global_id_column(rows: list[list], header: range, mapping: dict[int, str]) -> int | None:
@@ -1036,7 +1169,8 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         frame[c] = _as_one_chunk(frame[c].replace("", None).astype("str"))
     if "source_row" not in frame.columns:
         frame["source_row"] = range(1, len(frame) + 1)
-    frame, notes = _with_header_crs(frame, header)
+    frame, crs_notes = _with_header_crs(frame, header)
+    notes = header.notes + crs_notes
     frame, marker_notes = _without_text_marker(frame, fields if header.kind == "operator" else [])
     notes += marker_notes
     if header.cgi:
@@ -1320,7 +1454,7 @@ def _tables_of_sheets(path: Path, sheets: list[tuple[str, bool, list[list], list
         frame, crs_notes = _with_header_crs(frame, header)
         fields = list(header.mapping.values()) if header.kind == "operator" else []
         frame, marker_notes = _without_text_marker(frame, fields)
-        sheet_notes += [f"sheet {title!r}: {note}" for note in crs_notes + marker_notes]
+        sheet_notes += [f"sheet {title!r}: {note}" for note in header.notes + crs_notes + marker_notes]
         if header.cgi:
             frame, note = _site_codes_from_cgi(frame)
             sheet_notes.append(f"sheet {title!r}: {note}")

@@ -613,24 +613,26 @@ def _parse_positions(
     return pos, found_meanwhile
 
 
-def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series, parse.CodedText]:
     """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
-    of blank rows and rows without identity."""
+    of blank rows and rows without identity, and the status column coded (read again by later rules)."""
     # the band, status and blocker parsed in a thread while the codes, names and operators are (each a
     # column of a few labels encoded by pyarrow, which releases the GIL)
     with ThreadPoolExecutor(1) as pool:
         kinds = pool.submit(_parse_kinds, raw)
         blank, no_identity = _parse_identity(raw, rec)
-        band, reported_status, blocker = kinds.result()
+        band, reported_status, blocker, status = kinds.result()
     rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
     rec["reported_status"] = reported_status
     rec["blocker"] = blocker.where(blocker.notna(), None)
-    return blank, no_identity
+    return blank, no_identity, status
 
 
-def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """The band, reported status and blocker of each row, as their parsers give them."""
-    return parse.parse_bands(raw["band"]), parse.parse_statuses(raw["status"]), parse.parse_blockers(raw["blocker"])
+def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, parse.CodedText]:
+    """The band, reported status and blocker of each row, as their parsers give them, and the status column
+    coded once for every rule that reads it."""
+    status = parse.code_text(raw["status"])
+    return parse.parse_bands(raw["band"]), parse.parse_statuses(status), parse.parse_blockers(raw["blocker"]), status
 
 
 def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -667,10 +669,16 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
 
 
 def _parse_stage_dates(
-    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, as_of: pd.Timestamp, row_days: np.ndarray | None = None
+    raw: pd.DataFrame,
+    rec: pd.DataFrame,
+    notes: pd.Series,
+    as_of: pd.Timestamp,
+    status: parse.CodedText,
+    row_days: np.ndarray | None = None,
 ) -> dict:
     """The stage dates into `rec` (unreadable ones other than on-air noted) and the masks of the on-air
-    date checks (a station's status is found from its records' dates and statuses when it is built)."""
+    date checks (a station's status is found from its records' dates and statuses when it is built; `status`:
+    the status column coded)."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
     ambiguous_on_air = np.full(len(raw), None, dtype=object)  # (why an on-air date's order is undecided)
     for stage, column in STAGE_DATE_COLUMNS.items():
@@ -687,7 +695,9 @@ def _parse_stage_dates(
         if stage == "on_air":
             ambiguous_on_air = reading.why_ambiguous
             if reading.month_only.any():  # (how precise the date is: a row without its operator is joined by it)
-                rec["on_air_months"] = np.where(reading.month_only & parsed.notna().to_numpy(), 1, 0).astype(np.int8)
+                rec["on_air_months"] = np.where(
+                    reading.month_only & parsed.notna().to_numpy(), parse.Precision.MONTH, parse.Precision.DAY
+                ).astype(np.int8)
         else:
             unreadable = text.notna() & parsed.isna()
             said = text.where(~reading.ambiguous, text + " (ambiguous day/month)") if reading.ambiguous.any() else text
@@ -698,10 +708,10 @@ def _parse_stage_dates(
                 parsed = parsed.mask(placeholder)
         rec[column] = parsed
     notes = _read_on_air_periods(raw, rec, notes, as_of, row_days)
-    notes = _hold_built_without_date(raw, rec, notes)
+    notes = _hold_built_without_date(raw, rec, notes, status)
     notes = _set_aside_stage_dates_out_of_order(rec, notes)
     # 未开通 / 待开通 beside a date: the date is the plan, not the day it went on air
-    not_yet = parse.says_not_on_air(raw["status"]) & rec["on_air_date"].notna()
+    not_yet = parse.says_not_on_air(status) & rec["on_air_date"].notna()
     if not_yet.any():
         planned = rec.loc[not_yet, "on_air_date"]
         # (a plan whose day has passed by the report's date: a slipped plan, still no station on air)
@@ -883,7 +893,9 @@ def _parse_operator_rows(
     day, days since 1970, -1 for none, which a plan written without its year is read against)."""
     # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
     labels = pd.DataFrame(index=raw.index)
-    pos, (blank, no_identity) = _parse_positions(raw, districts, default_crs, lambda: _parse_labels(raw, labels))
+    pos, (blank, no_identity, status) = _parse_positions(
+        raw, districts, default_crs, lambda: _parse_labels(raw, labels)
+    )
     rec = pos[["lon", "lat", "district"]].copy()
     for column in labels.columns:
         rec[column] = labels[column]
@@ -903,9 +915,9 @@ def _parse_operator_rows(
         rec["mangled_code"],
         " is Excel scientific notation (digits lost): not used; ",
     )
-    notes = _note_status_words(raw, rec, notes)
+    notes = _note_status_words(raw, rec, notes, status)
     notes = _parse_tracker_columns(raw, rec, notes, as_of, row_days)
-    dates = _parse_stage_dates(raw, rec, notes, as_of, row_days)
+    dates = _parse_stage_dates(raw, rec, notes, as_of, status, row_days)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
     other_city = _of_other_cities(raw, city_names)
@@ -965,7 +977,7 @@ def _parse_tracker_columns(
         near = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
         if row_days is not None:  # (a table that names no day: the extract's)
             near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)
-        period, how = parse.read_period_dates(
+        period, _, how = parse.read_period_dates(
             text[unread], as_of, latest_not_after=False, plan_month_end=True, near=near[unread]
         )
         planned[period.index] = period
@@ -976,7 +988,9 @@ def _parse_tracker_columns(
     return notes
 
 
-def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+def _hold_built_without_date(
+    raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, status: parse.CodedText
+) -> pd.Series:
     """A site whose status says built or accepted and no more (已建成, 塔已建成, 已验收) without an on-air date is not
     known to be on air: kept in the pipeline at its last stage (power hook-up), noted, not quarantined as on
     air without a date. (Only the undated rows said on air are looked at: a national file has few.)"""
@@ -985,7 +999,7 @@ def _hold_built_without_date(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Ser
     at = at[rec["reported_status"].to_numpy()[at] == "on_air"]
     if not len(at) or _is_all_missing(raw["status"]):
         return notes
-    built = parse.says_built_only(raw["status"].iloc[at]).to_numpy()
+    built = parse.says_built_only(status.take(at)).to_numpy()
     if not built.any():
         return notes
     held = _fresh(np.zeros(len(rec), dtype=bool), rec.index)
@@ -1010,15 +1024,14 @@ def _read_on_air_periods(
     near = None
     if row_days is not None:
         near = pd.Series(pd.to_datetime(np.where(row_days >= 0, row_days, np.nan), unit="D"), index=raw.index)[unread]
-    period, how = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False, near=near)
-    found = period.notna()
+    read = parse.read_period_dates(text[unread], as_of, latest_not_after=True, plan_month_end=False, near=near)
+    found = read.dates.notna()
     if not found.any():
         return notes
-    period, how = period[found], how[found]
+    period, months, how = read.dates[found], read.months[found], read.how[found]
     rec.loc[period.index, "on_air_date"] = period
     # (a month, a quarter, a year's half or end: how precise the date is, as `_parse_stage_dates`)
-    months = how.map(lambda h: 0 if h.startswith("the day") else 3 if "quarter" in h else 1 if "month" in h else 6)
-    if (months > 0).any():
+    if (months > parse.Precision.DAY).any():
         if "on_air_months" not in rec:
             rec["on_air_months"] = np.zeros(len(rec), dtype=np.int8)
         rec.loc[months.index, "on_air_months"] = months.to_numpy(dtype=np.int8)
@@ -1084,13 +1097,13 @@ def _as_ddd_mmss(values: np.ndarray) -> np.ndarray:
     return np.where(valid, degrees + np.sign(values) * (minutes / 60 + seconds / 3600), np.nan)
 
 
-def _note_status_words(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series) -> pd.Series:
+def _note_status_words(raw: pd.DataFrame, rec: pd.DataFrame, notes: pd.Series, status: parse.CodedText) -> pd.Series:
     """Notes of the status words not understood (each named; their counts in `rec.attrs`, for the summary)
     and of the sites on hold (暂缓: kept in their stage, their blocker "other" where the row names none)."""
     rec.attrs["status_words_not_understood"] = {}
     if _is_all_missing(raw["status"]):
         return notes
-    unknown, held = parse.status_flags(raw["status"])
+    unknown, held = parse.status_flags(status)
     if unknown.any():
         words = parse.normalize_text(raw["status"][unknown]).astype(object)
         words = words[words.notna() & (words.astype(str).str.strip() != "")]
