@@ -1058,3 +1058,49 @@ def test_the_funnel_counted_since_another_date_is_the_two_dates_counts():
         [3, 0, 3, 0],
     ]
     assert set(got["previous_as_of"]) == {"2021-02-22"}
+
+
+# --- what the cleaning noted of each file, on the clean page ------------------------------------------
+
+
+def test_a_file_s_own_notes_are_on_the_clean_page_in_its_language_and_as_written(tiny_city, tmp_path, monkeypatch):
+    """A workbook whose summary sheet was skipped: the clean page says so per file with a lead-in in the page's
+    language, the note itself as the cleaning wrote it (escaped), and a file without notes adds nothing."""
+    from openpyxl import Workbook
+
+    from analysis.report.pages import clean as clean_page
+
+    stations = tiny_city / "stations"
+    stations.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "站址<清单>"
+    sheet.append(["站址编码", "站名", "运营商", "经度", "纬度", "开通日期"])
+    sheet.append(["B1", "站一", "移动", 84.83, 45.59, "2021-01-10"])
+    summary = book.create_sheet("汇总")
+    summary.append(["已开通", "在建"])
+    summary.append([1, 0])
+    book.save(stations / "移动_站址.xlsx")
+    (stations / "电信.csv").write_text("站址编码,运营商,经度,纬度,开通日期\nC1,电信,84.84,45.60,2021-02-01\n")
+    shown = {}
+    for lang in ("zh", "en"):
+        monkeypatch.setattr(clean_page, "show_step", lambda h, s, lang=lang: shown.setdefault(lang, []).append(h + s))
+        monkeypatch.setattr(clean_page, "show_html", lambda t, lang=lang: shown.setdefault(lang, []).append(t))
+        ctx = briefing.open_report(
+            tiny_city, "2021-03-22", lang=lang, processed=tmp_path / "p", show=False, extract_date="2021-03-22"
+        )
+        files = clean_page.show_file_notes(ctx)
+        assert [Path(f["file"]).name for f in files] == ["移动_站址.xlsx"]  # (电信.csv: nothing noted, nothing said)
+    note = next(x for f in files for x in f["notes"])
+    assert "'汇总' skipped" in note  # (as `clean.sources` writes it)
+    zh, en = "".join(shown["zh"]), "".join(shown["en"])
+    assert "各文件的读取说明" in zh and "读取的工作表：站址&lt;清单&gt;" in zh and "清洗记下 1 条说明" in zh
+    assert "sheets read: Zhan Zhi" in en and "(站址&lt;清单&gt;)" in en and "电信.csv" not in zh + en
+    for page in (zh, en):
+        quoted = BeautifulSoup(page, "html.parser").find(attrs={"data-as-written": "clean"})
+        assert quoted.get("lang") == "en" and quoted.get_text() == note  # the note as written, escaped once
+    assert clean_page.gather_file_notes({"files": [{"file": "a.csv", "sheet": None, "rows": 3}]}) == []
+    long = clean_page._as_written(["x" * (clean_page.NOTES_SHOWN_OPEN_CHARS + 1)], "zh")
+    assert long.startswith("<details><summary>展开 1 条原始记录") and "<details>" not in clean_page._as_written(
+        ["x"], "zh"
+    )
