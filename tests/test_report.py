@@ -977,6 +977,24 @@ def test_a_report_compares_with_the_nearest_earlier_report_beside_it_else_a_mont
     assert find_compared_report("2021-03-31", city_dir).date == ts("2021-03-22")
 
 
+def test_the_next_report_named_on_a_page_is_the_one_that_compares_with_it(tmp_path):
+    """A backfill ending on 03-22: its 02-28 report named 03-31 as the next, a report never made; the 03-22
+    beside it, or still to come in the same run, is the next (and compares with 02-28); else the scheduled one."""
+    from analysis.report.chrome import find_compared_report, find_next_report, vintage_line
+
+    city_dir, ts = tmp_path / "karamay", pd.Timestamp
+    assert find_next_report("2021-02-28", city_dir) == ts("2021-03-31")  # (as before: nothing beside)
+    assert find_next_report("2021-03-22", None) == ts("2021-04-22")
+    assert find_next_report("2021-02-28", city_dir, planned=[ts("2021-03-22")]) == ts("2021-03-22")
+    assert find_next_report("2021-01-31", city_dir, planned=[ts("2021-02-28"), ts("2021-03-22")]) == ts("2021-02-28")
+    _finished_report(city_dir, "2021-03-22")
+    assert find_next_report("2021-02-28", city_dir) == ts("2021-03-22")
+    assert find_next_report("2021-01-31", city_dir) == ts("2021-02-28")  # (03-22 is more than a month on)
+    _finished_report(city_dir, "2021-02-28")
+    assert find_compared_report(find_next_report("2021-02-28", city_dir), city_dir).date == ts("2021-02-28")
+    assert vintage_line("zh", "2021-02-28", "2022-01-10", ts("2021-03-22")).endswith("下期报告 2021-03-22")
+
+
 def test_months_n_are_the_month_ends_before_the_report_date_then_the_date(capsys, tmp_path):
     city = load_city("karamay")
     extract = pd.Timestamp("2022-01-10")

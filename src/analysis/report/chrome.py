@@ -171,9 +171,22 @@ def find_compared_report(as_of, city_dir=None) -> Compared:
     return Compared(previous_report_date(as_of), None)
 
 
-def vintage_line(lang: str, as_of, extract) -> str:
-    """'Data as of …, records extracted …; next report …' for the head of every page."""
-    return say(lang, "chrome.vintage", as_of=day(as_of), extract=day(extract), next=day(next_report_date(as_of)))
+def find_next_report(as_of, city_dir=None, planned=()) -> pd.Timestamp:
+    """The report after this one, as the head of its pages names it, by the rule `find_compared_report` follows
+    backwards: the nearest later report beside it in the reports folder or still to be made by the same run
+    (`planned`: a backfill's later dates; 02-28's next is the 03-22 its last report compares with), up to the
+    end of the month after; else the scheduled one, `next_report_date`."""
+    as_of = pd.Timestamp(as_of).normalize()
+    until = (as_of.to_period("M") + 1).end_time.normalize()
+    later = [d for d in [*list_reports_beside(city_dir), *map(pd.Timestamp, planned)] if as_of < d <= until]
+    return min(later) if later else next_report_date(as_of)
+
+
+def vintage_line(lang: str, as_of, extract, next_date=None) -> str:
+    """'Data as of …, records extracted …; next report …' for the head of every page (`next_date`, default the
+    scheduled one, `next_report_date`)."""
+    nxt = next_date if next_date is not None else next_report_date(as_of)
+    return say(lang, "chrome.vintage", as_of=day(as_of), extract=day(extract), next=day(nxt))
 
 
 def nav_html(lang: str, pages: list[tuple[str, str]], current: str) -> str:

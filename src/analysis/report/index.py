@@ -101,7 +101,7 @@ def write_report_index(
         cards=headline_cards(headline, city, lang),
         verdict=headline.get("verdict", ""),
         nav=nav_html(lang, [(p["html"], p["title"]) for p in pages[-1:] + pages[:-1]], "index.html"),
-        vintage=vintage_line(lang, prov["as_of"], prov["extract_date"]),
+        vintage=vintage_line(lang, prov["as_of"], prov["extract_date"], prov.get("next")),
         pages=pages[-1:] + pages[:-1],  # the summary first
         files=[p for p in EXTRA_FILES if (folder / p).is_file()],
         provenance=provenance_rows(prov, lang),

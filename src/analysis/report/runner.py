@@ -24,7 +24,14 @@ from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
 from analysis.errors import AnalysisError, BadInputError, UsageError
 from analysis.files import drop_direction_controls
-from analysis.report.chrome import Compared, decorate_page, find_compared_report, vintage_line, write_annex
+from analysis.report.chrome import (
+    Compared,
+    decorate_page,
+    find_compared_report,
+    find_next_report,
+    vintage_line,
+    write_annex,
+)
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, json_ready, read_records
 from analysis.report.index import PAGE_KEYS, provenance_rows, write_city_index, write_report_index
@@ -257,16 +264,17 @@ def _publish(
     lang: str,
     notes: list[str],
     compared: Compared,
+    next_date: pd.Timestamp,
 ) -> None:
     """The pages as HTML (with the navigation bar and data vintage), the annex, headline.json,
-    provenance.json and index.html (linking the report it compares with, `compared`) beside the executed
-    notebooks."""
+    provenance.json and index.html (linking the report it compares with, `compared`; naming the next,
+    `next_date`) beside the executed notebooks."""
     day = as_of.date().isoformat()
     for nb, _, _ in NOTEBOOKS:
         _relocate_parameters(tmp / nb, tmp)
     nav = [(Path(nb).stem + ".html", zh if lang == "zh" else en) for nb, zh, en in NOTEBOOKS]
     nav = nav[-1:] + nav[:-1]  # the summary first, as on the index
-    vintage = vintage_line(lang, as_of, cleaned["extract"])
+    vintage = vintage_line(lang, as_of, cleaned["extract"], next_date)
     for nb, zh, en in NOTEBOOKS:
         page = render_html(
             tmp / nb, tmp / (Path(nb).stem + ".html"), title=f"{zh if lang == 'zh' else en} · {day}", lang=lang
@@ -274,7 +282,11 @@ def _publish(
         decorate_page(page, lang, nav, vintage)
     headline = read_records(tmp / SUMMARY_NOTEBOOK)
     headline.setdefault("as_of", day)
-    prov = {**provenance_of(city, as_of, cleaned, lang, previous=compared.date), "notes": notes}
+    prov = {
+        **provenance_of(city, as_of, cleaned, lang, previous=compared.date),
+        "next": next_date.date().isoformat(),
+        "notes": notes,
+    }
     # whether this run cleaned or reused the cache: the notebooks, run after it, always find the cache
     # (headline.json said cache_hit true beside provenance.json's false)
     headline["cache_hit"] = prov["cache_hit"]
@@ -310,12 +322,14 @@ def build_report(
     timeout: int = 600,
     log=print,
     release_stations: bool = False,
+    later: tuple = (),
 ) -> Path:
     """Run the stages once for one report date, then every notebook into a temporary folder next to the
     report's folder, render the pages, write index.html, then swap it in. On a failing notebook the
     executed copies go to `<as_of>.failed/` and the last good report stays as it was.
     `release_stations`: the last report of a run lets go of the cleaned stations once its stages ran
-    (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run)."""
+    (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run).
+    `later`: the dates the same run builds after this one (a backfill's), for the next report's date."""
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
     missing = [nb for nb, _, _ in NOTEBOOKS if not (notebooks_dir / nb).is_file()]
     if missing:  # (said before the stages run, not as papermill's traceback after them)
@@ -348,7 +362,8 @@ def build_report(
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
     try:
         _run_notebooks(tmp, city_dir, day, params, kernel, notebooks_dir, timeout, dest, log)
-        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders), compared)
+        next_date = find_next_report(as_of, city_dir, later)
+        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders), compared, next_date)
         (tmp / _BUILDER).unlink()  # (the run's own mark, not part of the report)
         _swap_in(tmp, dest)
         failed = city_dir / f"{day}.failed"
@@ -458,6 +473,7 @@ def run_report(
                     timeout=timeout,
                     log=log,
                     release_stations=d is dates[-1],
+                    later=tuple(x for x in dates if x > d),
                 )
             )
     finally:
