@@ -998,12 +998,12 @@ def test_the_next_report_named_on_a_page_is_the_one_that_compares_with_it(tmp_pa
 def test_months_n_are_the_month_ends_before_the_report_date_then_the_date(capsys, tmp_path):
     city = load_city("karamay")
     extract = pd.Timestamp("2022-01-10")
-    days = inputs.months_ending(3, pd.Timestamp("2021-03-22"), city, extract)
+    days = inputs.list_months_ending(3, pd.Timestamp("2021-03-22"), city, extract)
     assert days == [pd.Timestamp("2021-01-31"), pd.Timestamp("2021-02-28"), pd.Timestamp("2021-03-22")]
-    assert inputs.months_ending(1, pd.Timestamp("2021-03-22"), city, extract) == [pd.Timestamp("2021-03-22")]
-    assert inputs.months_count("3") == 3 and inputs.months_count("2021-01:2021-03") is None
+    assert inputs.list_months_ending(1, pd.Timestamp("2021-03-22"), city, extract) == [pd.Timestamp("2021-03-22")]
+    assert inputs.parse_months_count("3") == 3 and inputs.parse_months_count("2021-01:2021-03") is None
     with pytest.raises(UsageError, match="outside the data"):  # (before the buildout start)
-        inputs.months_ending(6, pd.Timestamp("2020-03-22"), city, extract)
+        inputs.list_months_ending(6, pd.Timestamp("2020-03-22"), city, extract)
     assert main(["report", "--city", "karamay", "--as-of", "2021-03-22", "--months", "0", "--out", str(tmp_path)]) == 2
     assert "not a number of months" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
@@ -1118,7 +1118,7 @@ def test_a_file_s_own_notes_are_on_the_clean_page_in_its_language_and_as_written
         quoted = BeautifulSoup(page, "html.parser").find(attrs={"data-as-written": "clean"})
         assert quoted.get("lang") == "en" and quoted.get_text() == note  # the note as written, escaped once
     assert clean_page.gather_file_notes({"files": [{"file": "a.csv", "sheet": None, "rows": 3}]}) == []
-    long = clean_page._as_written(["x" * (clean_page.NOTES_SHOWN_OPEN_CHARS + 1)], "zh")
-    assert long.startswith("<details><summary>展开 1 条原始记录") and "<details>" not in clean_page._as_written(
+    long = clean_page._quote_as_written(["x" * (clean_page.NOTES_SHOWN_OPEN_CHARS + 1)], "zh")
+    assert long.startswith("<details><summary>展开 1 条原始记录") and "<details>" not in clean_page._quote_as_written(
         ["x"], "zh"
     )

@@ -25,7 +25,7 @@ from analysis.report.outputs import (
     read_coverage,
     read_forecast,
     read_taskforce,
-    taskforce_since,
+    recount_taskforce_since,
 )
 from analysis.report.text import LANGS, day, default_lang, say
 
@@ -124,7 +124,7 @@ class Context:
             return tf
         if ("taskforce since", self.previous) not in self._read:
             before = self._outputs("taskforce", self.previous, read_taskforce)
-            self._read[("taskforce since", self.previous)] = taskforce_since(
+            self._read[("taskforce since", self.previous)] = recount_taskforce_since(
                 tf, before, self.city, self.fig_lang, self.out
             )
         return self._read[("taskforce since", self.previous)]

@@ -53,7 +53,7 @@ def parse_months(spec: str) -> list[str]:
     return [str(p) for p in pd.period_range(a, b, freq="M")]
 
 
-def months_count(spec) -> int | None:
+def parse_months_count(spec) -> int | None:
     """`--months N`, a number of monthly reports (>= 1), or None when `spec` is a range of months or not given."""
     text = str(spec).strip() if spec is not None else ""
     if not text.isdigit():
@@ -63,7 +63,7 @@ def months_count(spec) -> int | None:
     return int(text)
 
 
-def months_ending(count: int, last: pd.Timestamp, city: City, extract) -> list[pd.Timestamp]:
+def list_months_ending(count: int, last: pd.Timestamp, city: City, extract) -> list[pd.Timestamp]:
     """The report dates of `--months N` ending on `last` (a checked report date, mid-month or not): the month
     ends of the N - 1 months before its month, each checked against the data (`check_as_of`), then `last`."""
     month = pd.Timestamp(last).to_period("M")

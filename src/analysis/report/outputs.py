@@ -306,7 +306,7 @@ def count_funnel_since(now: pd.DataFrame, before: pd.DataFrame, previous) -> pd.
     return out[list(now.columns)]
 
 
-def taskforce_since(
+def recount_taskforce_since(
     now: TaskforceOutputs, before: TaskforceOutputs, city: City, fig_lang: str | None, out: Path | None
 ) -> TaskforceOutputs:
     """The report date's task-force outputs counted since `before`'s date instead of the stage's own previous

@@ -39,10 +39,10 @@ from analysis.report.inputs import (
     check_as_of,
     check_basemap,
     clean_cached,
+    list_months_ending,
     month_as_of,
-    months_count,
-    months_ending,
     parse_months,
+    parse_months_count,
     provenance_of,
 )
 from analysis.report.outputs import ensure_stage
@@ -432,7 +432,7 @@ def run_report(
         raise UsageError(f"--lang: {lang!r} is not zh or en")
     lang = lang or default_lang(cfg)
     basemap = check_basemap(basemap or cfg.basemap.get("default"))
-    count = months_count(months)
+    count = parse_months_count(months)
     if as_of is not None and months and count is None:
         raise UsageError("give --as-of or --months, not both")
     as_of = parse_date(as_of) if as_of is not None else None
@@ -451,7 +451,7 @@ def run_report(
         dates = [month_as_of(m, cfg, cleaned["extract"]) for m in month_list]
     else:
         last = check_as_of(as_of, cfg, cleaned["extract"])
-        dates = months_ending(count, last, cfg, cleaned["extract"]) if count else [last]
+        dates = list_months_ending(count, last, cfg, cleaned["extract"]) if count else [last]
     built = []
     from analysis.progress import track
 

@@ -109,12 +109,12 @@ def gather_file_notes(summary: dict) -> list[dict]:
     return [f for f in by_file.values() if f["unread"] or f["trailing"] or f.get("skipped") or f["notes"]]
 
 
-def _lines_of(f: dict) -> list[str]:
+def _list_lines(f: dict) -> list[str]:
     """A file's lines as the cleaning wrote them: why it was skipped, then its notes."""
     return ([str(f["skipped"])] if f.get("skipped") else []) + f["notes"]
 
 
-def _file_lead_in(f: dict, lang: str) -> str:
+def _say_file_lead_in(f: dict, lang: str) -> str:
     """A file's lead-in in the page's language (names from the data as written, romanised on English pages),
     escaped: its name, the sheets read, and what the summary's own keys say of it."""
     sep = say(lang, "word_sep")
@@ -128,12 +128,12 @@ def _file_lead_in(f: dict, lang: str) -> str:
     if f["trailing"]:
         parts.append(say(lang, "clean.file_notes.trailing", rows=n(f["trailing"])))
     if f["notes"] or f.get("skipped"):
-        parts.append(say(lang, "clean.file_notes.noted", notes=n(len(_lines_of(f)))))
+        parts.append(say(lang, "clean.file_notes.noted", notes=n(len(_list_lines(f)))))
     name = f'<span class="fiveg-file">{html.escape(Path(f["file"]).name)}</span>'
     return name + html.escape(say(lang, "clean.file_notes.lead", said=say(lang, "clause_sep").join(parts)))
 
 
-def _as_written(lines: list[str], lang: str) -> str:
+def _quote_as_written(lines: list[str], lang: str) -> str:
     """The notes as the cleaning wrote them (English), escaped and marked as a quotation in English; folded when
     long."""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
@@ -153,7 +153,8 @@ def show_file_notes(ctx: Context) -> list[dict]:
     L = ctx.lang
     show_step(say(L, "clean.file_notes.heading"), say(L, "clean.file_notes.sentence", files=n(len(files))))
     items = "".join(
-        f"<li>{_file_lead_in(f, L)}{_as_written(_lines_of(f), L) if _lines_of(f) else ''}</li>" for f in files
+        f"<li>{_say_file_lead_in(f, L)}{_quote_as_written(_list_lines(f), L) if _list_lines(f) else ''}</li>"
+        for f in files
     )
     show_html(TABLE_CSS + f'<ul class="fiveg-file-notes">{items}</ul>')
     return files
