@@ -939,3 +939,186 @@ def test_a_dash_for_none_takes_its_column_s_side():
     html = table_html(pd.DataFrame({"blocker": ["物业不同意进场", "–"], "days": ["12", "–"]}))
     assert '<td class="short">–</td>' in html and '<td class="num">–</td>' in html
     assert '<td class="num">12</td>' in html
+
+
+# --- the date a report compares with --------------------------------------------------------------
+
+
+def _finished_report(city_dir: Path, day: str, on_air: int | None = None) -> Path:
+    """A report folder as `build_report` leaves it: index.html and headline.json written last."""
+    folder = city_dir / day
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text("<html></html>", encoding="utf-8")
+    (folder / "headline.json").write_text(json.dumps({"as_of": day, "on_air_as_of": on_air}), encoding="utf-8")
+    return folder
+
+
+def test_a_report_compares_with_the_nearest_earlier_report_beside_it_else_a_month_earlier(tmp_path):
+    """A backfill's last report as of the extract's 22nd compared with 02-22, where no report was made, and not
+    with the 02-28 report beside it; with no report beside, the same day a month earlier as before."""
+    from analysis.report.chrome import find_compared_report
+
+    city_dir = tmp_path / "reports" / "karamay"
+    ts = pd.Timestamp
+    assert find_compared_report("2021-03-22", None) == (ts("2021-02-22"), None)
+    assert find_compared_report("2021-03-22", city_dir) == (ts("2021-02-22"), None)  # (no folder yet)
+    assert find_compared_report("2021-03-31", city_dir) == (ts("2021-02-28"), None)
+    _finished_report(city_dir, "2020-12-31")  # older than the month before: no "last month"
+    assert find_compared_report("2021-03-22", city_dir).date == ts("2021-02-22")
+    _finished_report(city_dir, "2021-01-31")
+    feb = _finished_report(city_dir, "2021-02-28")
+    (city_dir / "2021-03-10").mkdir()  # a report still being written (no headline yet), or failed: none
+    (city_dir / "2021-03-15.failed").mkdir()
+    (city_dir / ".2021-03-22.building-x").mkdir()
+    _finished_report(city_dir, "2021-03-22")  # the report itself, rebuilt, and a later one: not earlier
+    _finished_report(city_dir, "2021-04-30")
+    assert find_compared_report("2021-03-22", city_dir) == (ts("2021-02-28"), feb)
+    assert find_compared_report("2021-02-28", city_dir) == (ts("2021-01-31"), city_dir / "2021-01-31")
+    assert find_compared_report("2021-03-31", city_dir).date == ts("2021-03-22")
+
+
+def test_the_next_report_named_on_a_page_is_the_one_that_compares_with_it(tmp_path):
+    """A backfill ending on 03-22: its 02-28 report named 03-31 as the next, a report never made; the 03-22
+    beside it, or still to come in the same run, is the next (and compares with 02-28); else the scheduled one."""
+    from analysis.report.chrome import find_compared_report, find_next_report, vintage_line
+
+    city_dir, ts = tmp_path / "karamay", pd.Timestamp
+    assert find_next_report("2021-02-28", city_dir) == ts("2021-03-31")  # (as before: nothing beside)
+    assert find_next_report("2021-03-22", None) == ts("2021-04-22")
+    assert find_next_report("2021-02-28", city_dir, planned=[ts("2021-03-22")]) == ts("2021-03-22")
+    assert find_next_report("2021-01-31", city_dir, planned=[ts("2021-02-28"), ts("2021-03-22")]) == ts("2021-02-28")
+    _finished_report(city_dir, "2021-03-22")
+    assert find_next_report("2021-02-28", city_dir) == ts("2021-03-22")
+    assert find_next_report("2021-01-31", city_dir) == ts("2021-02-28")  # (03-22 is more than a month on)
+    _finished_report(city_dir, "2021-02-28")
+    assert find_compared_report(find_next_report("2021-02-28", city_dir), city_dir).date == ts("2021-02-28")
+    assert vintage_line("zh", "2021-02-28", "2022-01-10", ts("2021-03-22")).endswith("下期报告 2021-03-22")
+
+
+def test_months_n_are_the_month_ends_before_the_report_date_then_the_date(capsys, tmp_path):
+    city = load_city("karamay")
+    extract = pd.Timestamp("2022-01-10")
+    days = inputs.list_months_ending(3, pd.Timestamp("2021-03-22"), city, extract)
+    assert days == [pd.Timestamp("2021-01-31"), pd.Timestamp("2021-02-28"), pd.Timestamp("2021-03-22")]
+    assert inputs.list_months_ending(1, pd.Timestamp("2021-03-22"), city, extract) == [pd.Timestamp("2021-03-22")]
+    assert inputs.parse_months_count("3") == 3 and inputs.parse_months_count("2021-01:2021-03") is None
+    with pytest.raises(UsageError, match="outside the data"):  # (before the buildout start)
+        inputs.list_months_ending(6, pd.Timestamp("2020-03-22"), city, extract)
+    assert main(["report", "--city", "karamay", "--as-of", "2021-03-22", "--months", "0", "--out", str(tmp_path)]) == 2
+    assert "not a number of months" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def _tiny_city_with_stations(tiny_city: Path) -> Path:
+    """The tiny city's records: on air 2021-01-10, 2021-02-25 (between the 22nd and the month end) and 2021-03-05."""
+    (tiny_city / "stations").mkdir(exist_ok=True)
+    (tiny_city / "stations" / "移动.csv").write_text(
+        "站址编码,站名,运营商,经度,纬度,开通日期\n"
+        "A1,站一,移动,84.830,45.590,2021-01-10\nA2,站二,移动,84.840,45.600,2021-02-25\n"
+        "A3,站三,移动,84.850,45.610,2021-03-05\n",
+        encoding="utf-8",
+    )
+    return tiny_city
+
+
+def test_a_backfill_ending_mid_month_counts_its_changes_since_the_month_end_report(tiny_city, tmp_path):
+    """The last report of `--months 3` as of 03-22 says what changed since the 02-28 report beside it, and its
+    count on that date is what that report published; alone, it compares with 02-22 as before."""
+    from analysis.report.pages.common import changes_since_last_month, previous_report_count, provenance_rows
+
+    city = _tiny_city_with_stations(tiny_city)
+    processed, city_dir = tmp_path / "p", tmp_path / "reports" / "tiny"
+    extract = {"extract_date": "2021-03-22"}  # (the records received on the report date)
+    alone = briefing.open_report(
+        city, "2021-03-22", processed=processed, out=city_dir / "2021-03-22", show=False, **extract
+    )
+    assert alone.previous == pd.Timestamp("2021-02-22") and alone.previous_folder is None
+    assert changes_since_last_month(alone)["added"]["before"].iloc[-1] == 1
+    feb = briefing.open_report(
+        city, "2021-02-28", processed=processed, out=city_dir / "2021-02-28", show=False, **extract
+    )
+    _finished_report(city_dir, "2021-02-28", on_air=briefing.count_on_air(feb, feb.as_of))
+    ctx = briefing.open_report(
+        city, "2021-03-22", processed=processed, out=city_dir / ".2021-03-22.building-x", show=False, **extract
+    )
+    assert ctx.previous == pd.Timestamp("2021-02-28") and ctx.previous_folder == city_dir / "2021-02-28"
+    added = changes_since_last_month(ctx)["added"].iloc[-1]
+    assert (added["before"], added["now"], added["added"]) == (2, 3, 1)
+    assert previous_report_count(ctx) == 2  # what the 02-28 report published: no revision to say
+    assert ("对比日期（报告文件夹中此前最近的一份报告）", "2021-02-28") in provenance_rows(ctx)
+    tf = ctx.taskforce()  # the task force's funnel counts since the same date
+    assert tf.previous == pd.Timestamp("2021-02-28") and set(tf.funnel["previous_as_of"]) == {"2021-02-28"}
+    assert tf.figures["funnel"].name == "funnel_since_2021-02-28.png"  # (its marker drawn on that date)
+    on_air = tf.funnel[(tf.funnel["stage"] == "on_air") & (tf.funnel["district"] == tf.funnel["district"].iloc[-1])]
+    assert on_air[["sites", "sites_previous", "change"]].values.tolist() == [[3, 2, 1]]
+
+
+def test_the_funnel_counted_since_another_date_is_the_two_dates_counts():
+    """`count_funnel_since` gives the stage's own funnel back for the stage's own previous date (the sites without
+    stage dates out of the change), and counts 0 for a stage missing on the earlier date."""
+    from analysis.report.outputs import count_funnel_since
+
+    cols = ["as_of", "previous_as_of", "district", "stage", "stage_zh", "sites", "sites_previous", "change"]
+    cols += ["undated_sites", "undated_sites_previous", "note"]
+    now = pd.DataFrame(
+        [
+            ["2021-03-22", "2021-02-22", "西区", "planned", "规划", "5", 4, 0, 2, 1, ""],
+            ["2021-03-22", "2021-02-22", "西区", "construction", "建设", "3", 1, 2, 0, 0, ""],
+        ],
+        columns=cols,
+    )
+    before = pd.DataFrame(
+        {"district": ["西区"], "stage": ["planned"], "sites": ["4"], "undated_sites": [1]}
+    )  # (a stage's counts on 02-22: its funnel.csv)
+    got = count_funnel_since(now, before, "2021-02-22")
+    assert list(got.columns) == cols
+    assert got[["sites", "sites_previous", "change", "undated_sites_previous"]].values.tolist() == [
+        [5, 4, 0, 1],
+        [3, 0, 3, 0],
+    ]
+    assert set(got["previous_as_of"]) == {"2021-02-22"}
+
+
+# --- what the cleaning noted of each file, on the clean page ------------------------------------------
+
+
+def test_a_file_s_own_notes_are_on_the_clean_page_in_its_language_and_as_written(tiny_city, tmp_path, monkeypatch):
+    """A workbook whose summary sheet was skipped: the clean page says so per file with a lead-in in the page's
+    language, the note itself as the cleaning wrote it (escaped), and a file without notes adds nothing."""
+    from openpyxl import Workbook
+
+    from analysis.report.pages import clean as clean_page
+
+    stations = tiny_city / "stations"
+    stations.mkdir()
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "站址<清单>"
+    sheet.append(["站址编码", "站名", "运营商", "经度", "纬度", "开通日期"])
+    sheet.append(["B1", "站一", "移动", 84.83, 45.59, "2021-01-10"])
+    summary = book.create_sheet("汇总")
+    summary.append(["已开通", "在建"])
+    summary.append([1, 0])
+    book.save(stations / "移动_站址.xlsx")
+    (stations / "电信.csv").write_text("站址编码,运营商,经度,纬度,开通日期\nC1,电信,84.84,45.60,2021-02-01\n")
+    shown = {}
+    for lang in ("zh", "en"):
+        monkeypatch.setattr(clean_page, "show_step", lambda h, s, lang=lang: shown.setdefault(lang, []).append(h + s))
+        monkeypatch.setattr(clean_page, "show_html", lambda t, lang=lang: shown.setdefault(lang, []).append(t))
+        ctx = briefing.open_report(
+            tiny_city, "2021-03-22", lang=lang, processed=tmp_path / "p", show=False, extract_date="2021-03-22"
+        )
+        files = clean_page.show_file_notes(ctx)
+        assert [Path(f["file"]).name for f in files] == ["移动_站址.xlsx"]  # (电信.csv: nothing noted, nothing said)
+    note = next(x for f in files for x in f["notes"])
+    assert "'汇总' skipped" in note  # (as `clean.sources` writes it)
+    zh, en = "".join(shown["zh"]), "".join(shown["en"])
+    assert "各文件的读取说明" in zh and "读取的工作表：站址&lt;清单&gt;" in zh and "清洗记下 1 条说明" in zh
+    assert "sheets read: Zhan Zhi" in en and "(站址&lt;清单&gt;)" in en and "电信.csv" not in zh + en
+    for page in (zh, en):
+        quoted = BeautifulSoup(page, "html.parser").find(attrs={"data-as-written": "clean"})
+        assert quoted.get("lang") == "en" and quoted.get_text() == note  # the note as written, escaped once
+    assert clean_page.gather_file_notes({"files": [{"file": "a.csv", "sheet": None, "rows": 3}]}) == []
+    long = clean_page._quote_as_written(["x" * (clean_page.NOTES_SHOWN_OPEN_CHARS + 1)], "zh")
+    assert long.startswith("<details><summary>展开 1 条原始记录") and "<details>" not in clean_page._quote_as_written(
+        ["x"], "zh"
+    )

@@ -65,6 +65,9 @@ def _visible_text(page: Path) -> str:
     soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
     for tag in soup(["script", "style", "iframe"]):
         tag.decompose()
+    # (a record quoted as the cleaning wrote it, marked so: English with the data's own words in it)
+    for tag in soup.find_all(attrs={"data-as-written": True}):
+        tag.decompose()
     return soup.get_text(" ")
 
 
@@ -170,6 +173,8 @@ def test_chinese_pages_hold_no_developer_text_or_english_prose(reports):
         assert not prose, f"{page.name}: English prose {prose[:3]}"
     clean = _visible_text(reports["zh"] / "01_clean.html")
     assert "位于市域外" in clean and "同一站址编码" in clean
+    # each workbook with a skipped sheet, said in Chinese, its note quoted as written (folded)
+    assert "各文件的读取说明" in clean and "铁塔_5G站址建设跟踪表.xlsx ：读取的工作表：站址跟踪" in clean
     summary = _visible_text(reports["zh"] / "05_summary.html")
     assert summary.index("结论") < summary.index("与上月相比的变化") < summary.index("目标、进度与达成概率")
     assert "下期报告 2021-04-22" in summary
@@ -181,7 +186,12 @@ def test_english_pages_hold_chinese_only_in_names_with_their_english_form(report
     names = set(sites["name_zh"]) | {d.name_zh for d in city.districts} | {city.name_zh}
     stations = pd.read_parquet(next((reports["en"].parent.parent.parent / "processed").rglob("stations.parquet")))
     station_names = set(stations["name"].dropna().astype(str))
-    allowed = {run for name in names | station_names for run in CJK.findall(name)}
+    # the sheets and columns of the input files the clean page names (romanised, the original in brackets)
+    summary = json.loads(
+        next((reports["en"].parent.parent.parent / "processed").rglob("clean_summary.json")).read_text()
+    )
+    file_names = {str(x) for f in summary["files"] for x in [f.get("sheet") or "", *(f.get("columns_not_read") or [])]}
+    allowed = {run for name in names | station_names | file_names for run in CJK.findall(name)}
     for page in _pages(reports["en"]):
         # file names (the annex's inputs, the charts' sources) are names
         text = re.sub(r"\S*/\S*|[^\s,、]+\.(?:xlsx|xls|csv|txt)\b", " ", _visible_text(page))

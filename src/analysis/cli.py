@@ -553,8 +553,9 @@ def _add_report(sub) -> None:
     p.add_argument(
         "--months",
         default=None,
-        metavar="YYYY-MM:YYYY-MM",
-        help="backfill one report per month, each as of its month end, and index them",
+        metavar="YYYY-MM:YYYY-MM|N",
+        help="backfill one report per month, each as of its month end, and index them; or N: the N monthly "
+        "reports ending on --as-of (default the extract date)",
     )
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder (default reports/)")
     p.add_argument(

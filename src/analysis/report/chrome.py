@@ -1,6 +1,7 @@
 """What every rendered page carries around its notebook output: the navigation bar between the
-report's pages, the data vintage and next report date, the annex page (methodology, what the report
-was made from, the model's notes) and the translation of the stages' notes into the page's language.
+report's pages, the data vintage, the report dates around this one (the one it compares with, the next),
+the annex page (methodology, what the report was made from, the model's notes) and the translation of
+the stages' notes into the page's language.
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from analysis.report.render import render_template
 from analysis.report.text import TEXT, day, say
+from analysis.taskforce import previous_report_date
 
 #: The annex page beside the report's pages.
 ANNEX = "annex.html"
@@ -124,9 +127,66 @@ def next_report_date(as_of) -> pd.Timestamp:
     return nxt.normalize()
 
 
-def vintage_line(lang: str, as_of, extract) -> str:
-    """'Data as of …, records extracted …; next report …' for the head of every page."""
-    return say(lang, "chrome.vintage", as_of=day(as_of), extract=day(extract), next=day(next_report_date(as_of)))
+#: A finished report's folder beside the others: its date as its name, its index and headline written last.
+REPORT_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class Compared(NamedTuple):
+    """The date a report compares with ("what changed since last month") and, when a report of that date
+    sits beside it in the reports folder, that report's folder (else None)."""
+
+    date: pd.Timestamp
+    folder: Path | None
+
+
+def list_reports_beside(city_dir) -> list[pd.Timestamp]:
+    """The dates of the finished reports in a city's reports folder (`<out>/<city>/<YYYY-MM-DD>/` holding
+    headline.json and index.html), in order; a folder still being built, failed or not a date is none."""
+    city_dir = Path(city_dir) if city_dir is not None else None
+    if city_dir is None or not city_dir.is_dir():
+        return []
+    dates = []
+    for folder in city_dir.iterdir():
+        if not (folder.is_dir() and REPORT_FOLDER.fullmatch(folder.name)):
+            continue
+        if (folder / "headline.json").is_file() and (folder / "index.html").is_file():
+            try:
+                dates.append(pd.Timestamp(folder.name))
+            except ValueError:  # (2021-02-30: a folder named like a date that is none)
+                continue
+    return sorted(dates)
+
+
+def find_compared_report(as_of, city_dir=None) -> Compared:
+    """What a report compares with, the one rule every page, the stages run for it and the index follow: the
+    nearest earlier report beside it in the reports folder `city_dir`, dated from the first day of the month
+    before on (a backfill's last report as of the extract's 22nd compares with the month end before, which the
+    reader has, not with the 22nd of that month, where no report was made); with none there, the same day a
+    month earlier (a month end's: the month end before), `taskforce.previous_report_date`."""
+    as_of = pd.Timestamp(as_of).normalize()
+    since = (as_of.to_period("M") - 1).start_time
+    beside = [d for d in list_reports_beside(city_dir) if since <= d < as_of]
+    if beside:
+        return Compared(beside[-1], Path(city_dir) / day(beside[-1]))
+    return Compared(previous_report_date(as_of), None)
+
+
+def find_next_report(as_of, city_dir=None, planned=()) -> pd.Timestamp:
+    """The report after this one, as the head of its pages names it, by the rule `find_compared_report` follows
+    backwards: the nearest later report beside it in the reports folder or still to be made by the same run
+    (`planned`: a backfill's later dates; 02-28's next is the 03-22 its last report compares with), up to the
+    end of the month after; else the scheduled one, `next_report_date`."""
+    as_of = pd.Timestamp(as_of).normalize()
+    until = (as_of.to_period("M") + 1).end_time.normalize()
+    later = [d for d in [*list_reports_beside(city_dir), *map(pd.Timestamp, planned)] if as_of < d <= until]
+    return min(later) if later else next_report_date(as_of)
+
+
+def vintage_line(lang: str, as_of, extract, next_date=None) -> str:
+    """'Data as of …, records extracted …; next report …' for the head of every page (`next_date`, default the
+    scheduled one, `next_report_date`)."""
+    nxt = next_date if next_date is not None else next_report_date(as_of)
+    return say(lang, "chrome.vintage", as_of=day(as_of), extract=day(extract), next=day(nxt))
 
 
 def nav_html(lang: str, pages: list[tuple[str, str]], current: str) -> str:

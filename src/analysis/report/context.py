@@ -1,7 +1,7 @@
 """The context every page opens: the report's parameters checked once (`open_report`), the cleaned
-stations, and the stage outputs for the report date and the previous one, read from
-`data/processed/<city>/<as_of>/` (the stage runs first only when its outputs are missing, so a
-notebook also runs alone in JupyterLab).
+stations, and the stage outputs for the report date and the date it compares with
+(`chrome.find_compared_report`), read from `data/processed/<city>/<as_of>/` (the stage runs first only
+when its outputs are missing, so a notebook also runs alone in JupyterLab).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.config import City, resolve_city
 from analysis.errors import UsageError
+from analysis.report.chrome import find_compared_report
 from analysis.report.display import TABLE_CSS, show_html, show_markdown
 from analysis.report.inputs import CleanedInputs, check_as_of, check_basemap, clean_cached
 from analysis.report.outputs import (
@@ -24,9 +25,9 @@ from analysis.report.outputs import (
     read_coverage,
     read_forecast,
     read_taskforce,
+    recount_taskforce_since,
 )
 from analysis.report.text import LANGS, day, default_lang, say
-from analysis.taskforce import previous_report_date
 
 
 def resolve_lang(city: City, lang: str | None) -> tuple[str, str, str | None]:
@@ -62,6 +63,8 @@ class Context:
     out: Path | None = None
     basemap: str = "osm"
     previous: pd.Timestamp | None = None
+    #: the report of the `previous` date beside this one in the reports folder, None when none was made
+    previous_folder: Path | None = None
     font_note: str | None = None
     processed: Path | None = None
     _read: dict = field(default_factory=dict, repr=False)
@@ -113,8 +116,18 @@ class Context:
         return self._outputs("coverage", as_of, read_coverage)
 
     def taskforce(self, as_of=None) -> TaskforceOutputs:
-        """The task-force stage's outputs for `as_of` (default the report date)."""
-        return self._outputs("taskforce", as_of, read_taskforce)
+        """The task-force stage's outputs for `as_of` (default the report date); on the report date with the
+        funnel's change counted since `previous`, the date every page compares with (the stage counts it
+        since a month earlier, which is no report when a report beside this one is nearer)."""
+        tf = self._outputs("taskforce", as_of, read_taskforce)
+        if tf.as_of != self.as_of or self.previous is None or tf.previous == self.previous:
+            return tf
+        if ("taskforce since", self.previous) not in self._read:
+            before = self._outputs("taskforce", self.previous, read_taskforce)
+            self._read[("taskforce since", self.previous)] = recount_taskforce_since(
+                tf, before, self.city, self.fig_lang, self.out
+            )
+        return self._read[("taskforce since", self.previous)]
 
 
 def _blank_to_none(*values):
@@ -144,6 +157,8 @@ def open_report(
     text_lang, fig_lang, note = resolve_lang(cfg, lang)
     cleaned = clean_cached(cfg, stations=stations, processed=processed, extract_date=extract_date)
     as_of_ts = check_as_of(as_of, cfg, cleaned["extract"])
+    # (the page's folder is the report's, in the city's reports folder beside the others)
+    compared = find_compared_report(as_of_ts, Path(out).resolve().parent if out else None)
     ctx = Context(
         city=cfg,
         as_of=as_of_ts,
@@ -154,7 +169,8 @@ def open_report(
         cache=cleaned,
         out=Path(out) if out else None,
         basemap=check_basemap(basemap or cfg.basemap.get("default")),
-        previous=previous_report_date(as_of_ts),
+        previous=compared.date,
+        previous_folder=compared.folder,
         font_note=note,
         processed=Path(processed) if processed else None,
     )

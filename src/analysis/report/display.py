@@ -136,6 +136,8 @@ TABLE_CSS = """<style>
 .fiveg-box{border:1px solid #9aa9bb;background:#f7f9fb;padding:8px 14px;margin:1em 0;font-size:13px}
 .fiveg-box h4{margin:0.2em 0 0.4em 0}
 .fiveg-note{border-left:4px solid #e0a800;background:#fff8e1;padding:6px 12px;margin:0.6em 0;font-size:13px}
+.fiveg-file-notes{font-size:13px}.fiveg-file{font-weight:600}
+.fiveg-as-written{font-size:12px;color:#444;overflow-wrap:anywhere;margin:0.2em 0 0.5em 0}
 .fiveg-headline{font-size:15px;line-height:1.6}
 .fiveg-scroll{overflow-x:auto;max-width:100%}
 .fiveg-figure{margin:0.6em 0}.fiveg-subtitle{font-size:13px;color:#333;margin:0 0 4px 0}

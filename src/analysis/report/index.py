@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from analysis.config import City
-from analysis.report.chrome import nav_html, vintage_line
+from analysis.report.chrome import Compared, nav_html, vintage_line
 from analysis.report.render import render_template
 from analysis.report.text import TEXT, extract_rule_text, n, pct, prob, say
 
@@ -82,8 +82,11 @@ def provenance_rows(prov: dict, lang: str) -> list[tuple[str, str]]:
     ]
 
 
-def write_report_index(folder: Path, city: City, as_of: str, headline: dict, prov: dict, lang: str) -> Path:
-    """The report's index.html: headline numbers, links to each page and file, what it was made from."""
+def write_report_index(
+    folder: Path, city: City, as_of: str, headline: dict, prov: dict, lang: str, compared: Compared | None = None
+) -> Path:
+    """The report's index.html: headline numbers, links to each page and file, what it was made from, and
+    the report beside it that its changes are counted since (`compared`, when one was there)."""
     pages = [
         {"title": say(lang, f"nb.{key}"), "html": f"{Path(nb).stem}.html", "notebook": nb} for nb, key in PAGE_KEYS
     ]
@@ -98,10 +101,14 @@ def write_report_index(folder: Path, city: City, as_of: str, headline: dict, pro
         cards=headline_cards(headline, city, lang),
         verdict=headline.get("verdict", ""),
         nav=nav_html(lang, [(p["html"], p["title"]) for p in pages[-1:] + pages[:-1]], "index.html"),
-        vintage=vintage_line(lang, prov["as_of"], prov["extract_date"]),
+        vintage=vintage_line(lang, prov["as_of"], prov["extract_date"], prov.get("next")),
         pages=pages[-1:] + pages[:-1],  # the summary first
         files=[p for p in EXTRA_FILES if (folder / p).is_file()],
         provenance=provenance_rows(prov, lang),
+        # (a sibling folder of this one in the city's reports folder)
+        compared=None
+        if compared is None or compared.folder is None
+        else {"href": f"../{compared.folder.name}/index.html", "date": compared.folder.name},
     )
     path = folder / "index.html"
     path.write_text(page, encoding="utf-8")

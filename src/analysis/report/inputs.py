@@ -53,6 +53,24 @@ def parse_months(spec: str) -> list[str]:
     return [str(p) for p in pd.period_range(a, b, freq="M")]
 
 
+def parse_months_count(spec) -> int | None:
+    """`--months N`, a number of monthly reports (>= 1), or None when `spec` is a range of months or not given."""
+    text = str(spec).strip() if spec is not None else ""
+    if not text.isdigit():
+        return None
+    if int(text) < 1:
+        raise UsageError(f"--months: {spec!r} is not a number of months >= 1")
+    return int(text)
+
+
+def list_months_ending(count: int, last: pd.Timestamp, city: City, extract) -> list[pd.Timestamp]:
+    """The report dates of `--months N` ending on `last` (a checked report date, mid-month or not): the month
+    ends of the N - 1 months before its month, each checked against the data (`check_as_of`), then `last`."""
+    month = pd.Timestamp(last).to_period("M")
+    before = [check_as_of((month - k).end_time.date(), city, extract) for k in range(count - 1, 0, -1)]
+    return [*before, pd.Timestamp(last)]
+
+
 def check_basemap(basemap: str | None) -> str:
     """The basemap named (default osm), or a one-line UsageError."""
     from analysis.maps import BASEMAPS
@@ -236,9 +254,10 @@ def clean_cached(city: str | City, stations=None, processed=None, extract_date=N
     )
 
 
-def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
+def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh", previous=None) -> dict:
     """What a report was made from: inputs' content hash and files, city config and its hash, package
-    version, as-of, previous and extract dates, whether the cleaned data came from the cache."""
+    version, as-of, compared (`previous`, default a month earlier) and extract dates, whether the cleaned
+    data came from the cache."""
     toml = city.folder / "city.toml"
     rel = project_relative(toml)
     as_of = pd.Timestamp(as_of)
@@ -256,7 +275,7 @@ def provenance_of(city: City, as_of, cleaned: dict, lang: str = "zh") -> dict:
         "processed": project_relative(cleaned["folder"]),
         "package_version": __version__,
         "as_of": as_of.date().isoformat(),
-        "previous": previous_report_date(as_of).date().isoformat(),
+        "previous": pd.Timestamp(previous if previous is not None else previous_report_date(as_of)).date().isoformat(),
         "extract_date": pd.Timestamp(cleaned["extract"]).date().isoformat(),
         "extract_rule": cleaned["extract_rule"],
         "lang": lang,

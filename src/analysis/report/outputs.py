@@ -5,7 +5,10 @@ files are missing or were made from other inputs (or without the figures or map 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +94,8 @@ class TaskforceOutputs:
     undated_not_counted: int = 0
     #: undated_sites.csv: the sites in the pipeline whose time in stage is unknown, in the order the pages list them
     undated: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The charts' source line as the stage was given it ("" for the files the sites came from).
+    source: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,4 +279,85 @@ def read_taskforce(folder: Path) -> TaskforceOutputs:
         tracking_files=list(notes.get("tracking_files") or []),
         undated_not_counted=int(notes.get("undated_not_counted") or 0),
         undated=read_table(folder / "undated_sites.csv"),
+        source=str(notes.get("source") or ""),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The change since the date a report compares with
+# --------------------------------------------------------------------------------------------
+
+#: The funnel's columns that hold the count on the date compared with.
+_FUNNEL_BEFORE = ("sites_previous", "undated_sites_previous")
+
+
+def count_funnel_since(now: pd.DataFrame, before: pd.DataFrame, previous) -> pd.DataFrame:
+    """The report date's funnel (`taskforce.build_funnel`, as funnel.csv holds it) with its counts on `previous`
+    and the change taken from `before`, the funnel the stage wrote for that date: the counts of one stage
+    table on two dates, so the change is the one the stage gives for its own previous date (among the sites
+    with stage dates: a site without them entering is no change). A stage or district missing on one date
+    counts 0 there."""
+    keys = ["district", "stage"]
+    then = before[[*keys, "sites", "undated_sites"]].rename(
+        columns={"sites": "sites_previous", "undated_sites": "undated_sites_previous"}
+    )
+    out = now.drop(columns=list(_FUNNEL_BEFORE)).merge(then, on=keys, how="left", sort=False)
+    # (counts: `read_table` reads a column named "sites" as text, the key sites' names in other tables)
+    for c in ("sites", "undated_sites", *_FUNNEL_BEFORE):
+        out[c] = pd.to_numeric(out[c]).fillna(0).astype("int64")
+    out["change"] = (out["sites"] - out["undated_sites"]) - (out["sites_previous"] - out["undated_sites_previous"])
+    out["previous_as_of"] = pd.Timestamp(previous).date().isoformat()
+    return out[list(now.columns)]
+
+
+def recount_taskforce_since(
+    now: TaskforceOutputs, before: TaskforceOutputs, city: City, fig_lang: str | None, out: Path | None
+) -> TaskforceOutputs:
+    """The report date's task-force outputs counted since `before`'s date instead of the stage's own previous
+    date: the funnel (`count_funnel_since`) and its chart drawn again (`taskforce.plot_funnel`, into `out`
+    beside the pages, or a temporary folder without one), so the chart's marker, the table and the sentence
+    name the date the other pages compare with."""
+    funnel = count_funnel_since(now.funnel, before.funnel, before.as_of)
+    figures = dict(now.figures)
+    if "funnel" in figures and fig_lang is not None:
+        figures["funnel"] = _draw_funnel(now, funnel, before.as_of, city, fig_lang, out)
+    return dataclasses.replace(now, previous=before.as_of, funnel=funnel, figures=figures)
+
+
+def _draw_funnel(
+    now: TaskforceOutputs, funnel: pd.DataFrame, previous: pd.Timestamp, city: City, lang: str, out: Path | None
+) -> Path:
+    import matplotlib.pyplot as plt
+
+    from analysis.taskforce import TaskforceReport, plot_funnel
+
+    empty = pd.DataFrame()
+    # the chart reads the funnel, the dates, the city and the source line; the stage's other tables stay on disk
+    report = TaskforceReport(
+        as_of=now.as_of,
+        previous=previous,
+        extract=now.extract,
+        city=city,
+        stuck_days={},
+        sites=now.sites,
+        funnel=funnel,
+        supervision=now.supervision,
+        durations=now.durations,
+        expected=empty,
+        bottom_up=empty,
+        districts=now.districts,
+        source=now.source,
+        tracking=now.tracking_files,
+    )
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="fiveg-funnel-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"funnel_since_{previous.date().isoformat()}.png"
+    fig = plot_funnel(report, lang=lang)
+    try:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        # (as the stage writes its charts: no software stamp, so a rerun writes the same bytes)
+        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+    return path

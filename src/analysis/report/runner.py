@@ -1,5 +1,6 @@
 """The monthly report: check the parameters once, clean the inputs (a content-hash cache), run each
-stage once for the report date and the previous one (`outputs.ensure_stage`, files under
+stage once for the report date and the date it compares with (`chrome.find_compared_report`;
+`outputs.ensure_stage`, files under
 `data/processed/<city>/<as_of>/`), run the notebooks with papermill (they read those files), render
 them to HTML without code, write the index pages, then swap the folder into `reports/<city>/<as_of>/`
 in one rename.
@@ -23,7 +24,14 @@ from analysis.catalog import DATED_STAGES
 from analysis.config import NOTEBOOKS_DIR, RAW_DIR, City, load_city, parse_date
 from analysis.errors import AnalysisError, BadInputError, UsageError
 from analysis.files import drop_direction_controls
-from analysis.report.chrome import decorate_page, vintage_line, write_annex
+from analysis.report.chrome import (
+    Compared,
+    decorate_page,
+    find_compared_report,
+    find_next_report,
+    vintage_line,
+    write_annex,
+)
 from analysis.report.context import resolve_lang
 from analysis.report.display import RECORD_KEY, json_ready, read_records
 from analysis.report.index import PAGE_KEYS, provenance_rows, write_city_index, write_report_index
@@ -31,18 +39,19 @@ from analysis.report.inputs import (
     check_as_of,
     check_basemap,
     clean_cached,
+    list_months_ending,
     month_as_of,
     parse_months,
+    parse_months_count,
     provenance_of,
 )
 from analysis.report.outputs import ensure_stage
 from analysis.report.text import default_lang, say
-from analysis.taskforce import previous_report_date
 
 #: The notebooks of a report, in the order they run, with their page titles (zh, en).
 NOTEBOOKS = tuple((nb, say("zh", f"nb.{key}"), say("en", f"nb.{key}")) for nb, key in PAGE_KEYS)
 SUMMARY_NOTEBOOK = "05_summary.ipynb"
-#: The stages the "changes since last month" read for the previous report date (tables only).
+#: The stages the "changes since last month" read for the date compared with (tables only).
 PREVIOUS_DATE_STAGES = ("coverage", "taskforce")
 
 
@@ -110,17 +119,25 @@ def render_html(notebook: str | Path, out: str | Path, title: str = "", lang: st
 
 
 def run_stages(
-    city: City, as_of: pd.Timestamp, cleaned: dict, lang: str | None, basemap: str, processed=None, log=print
+    city: City,
+    as_of: pd.Timestamp,
+    cleaned: dict,
+    lang: str | None,
+    basemap: str,
+    processed=None,
+    log=print,
+    previous: pd.Timestamp | None = None,
 ) -> dict[str, Path]:
     """Each dated stage once for the report date, with the figures in the pages' figure language and
-    the map on `basemap`, and the stages "changes since last month" reads once for the previous
-    date (tables only), unless their outputs are there already. Returns the report date's folders."""
+    the map on `basemap`, and the stages "changes since last month" reads once for the date compared
+    with, `previous` (default: `find_compared_report` with no reports beside), tables only, unless their
+    outputs are there already. Returns the report date's folders."""
     fig_lang = resolve_lang(city, lang)[1]
     folders = {
         stage: ensure_stage(stage, city, as_of, cleaned, processed, fig_lang=fig_lang, basemap=basemap, log=log)
         for stage in DATED_STAGES
     }
-    previous = previous_report_date(as_of)
+    previous = previous if previous is not None else find_compared_report(as_of).date
     for stage in PREVIOUS_DATE_STAGES:
         ensure_stage(stage, city, previous, cleaned, processed, log=log)
     return folders
@@ -246,15 +263,18 @@ def _publish(
     cleaned: dict,
     lang: str,
     notes: list[str],
+    compared: Compared,
+    next_date: pd.Timestamp,
 ) -> None:
     """The pages as HTML (with the navigation bar and data vintage), the annex, headline.json,
-    provenance.json and index.html beside the executed notebooks."""
+    provenance.json and index.html (linking the report it compares with, `compared`; naming the next,
+    `next_date`) beside the executed notebooks."""
     day = as_of.date().isoformat()
     for nb, _, _ in NOTEBOOKS:
         _relocate_parameters(tmp / nb, tmp)
     nav = [(Path(nb).stem + ".html", zh if lang == "zh" else en) for nb, zh, en in NOTEBOOKS]
     nav = nav[-1:] + nav[:-1]  # the summary first, as on the index
-    vintage = vintage_line(lang, as_of, cleaned["extract"])
+    vintage = vintage_line(lang, as_of, cleaned["extract"], next_date)
     for nb, zh, en in NOTEBOOKS:
         page = render_html(
             tmp / nb, tmp / (Path(nb).stem + ".html"), title=f"{zh if lang == 'zh' else en} · {day}", lang=lang
@@ -262,7 +282,11 @@ def _publish(
         decorate_page(page, lang, nav, vintage)
     headline = read_records(tmp / SUMMARY_NOTEBOOK)
     headline.setdefault("as_of", day)
-    prov = {**provenance_of(city, as_of, cleaned, lang), "notes": notes}
+    prov = {
+        **provenance_of(city, as_of, cleaned, lang, previous=compared.date),
+        "next": next_date.date().isoformat(),
+        "notes": notes,
+    }
     # whether this run cleaned or reused the cache: the notebooks, run after it, always find the cache
     # (headline.json said cache_hit true beside provenance.json's false)
     headline["cache_hit"] = prov["cache_hit"]
@@ -280,7 +304,7 @@ def _publish(
         json.dumps(json_ready(headline), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     (tmp / "provenance.json").write_text(json.dumps(prov, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    write_report_index(tmp, city, day, headline, prov, lang)
+    write_report_index(tmp, city, day, headline, prov, lang, compared=compared)
 
 
 def build_report(
@@ -298,12 +322,14 @@ def build_report(
     timeout: int = 600,
     log=print,
     release_stations: bool = False,
+    later: tuple = (),
 ) -> Path:
     """Run the stages once for one report date, then every notebook into a temporary folder next to the
     report's folder, render the pages, write index.html, then swap it in. On a failing notebook the
     executed copies go to `<as_of>.failed/` and the last good report stays as it was.
     `release_stations`: the last report of a run lets go of the cleaned stations once its stages ran
-    (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run)."""
+    (the notebooks read the stages' files; at 10^6 stations the table is 1.5 GB held while they run).
+    `later`: the dates the same run builds after this one (a backfill's), for the next report's date."""
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
     missing = [nb for nb, _, _ in NOTEBOOKS if not (notebooks_dir / nb).is_file()]
     if missing:  # (said before the stages run, not as papermill's traceback after them)
@@ -314,8 +340,17 @@ def build_report(
     day = as_of.date().isoformat()
     dest = city_dir / day
     t0 = time.perf_counter()
+    # (the pages find the same report beside this one: their folder is built in `city_dir`)
+    compared = find_compared_report(as_of, city_dir)
     folders = run_stages(
-        city, as_of, cleaned, lang, basemap or check_basemap(city.basemap.get("default")), processed, log=log
+        city,
+        as_of,
+        cleaned,
+        lang,
+        basemap or check_basemap(city.basemap.get("default")),
+        processed,
+        log=log,
+        previous=compared.date,
     )
     if release_stations:
         cleaned.pop("stations", None)
@@ -327,7 +362,8 @@ def build_report(
     params = _notebook_parameters(city, day, lang, basemap, stations, processed, extract_date, tmp)
     try:
         _run_notebooks(tmp, city_dir, day, params, kernel, notebooks_dir, timeout, dest, log)
-        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders))
+        next_date = find_next_report(as_of, city_dir, later)
+        _publish(tmp, city, as_of, cleaned, lang, _stage_notes(folders), compared, next_date)
         (tmp / _BUILDER).unlink()  # (the run's own mark, not part of the report)
         _swap_in(tmp, dest)
         failed = city_dir / f"{day}.failed"
@@ -389,16 +425,18 @@ def run_report(
 ) -> list[Path]:
     """The `report` command: check every parameter (unknown city, a date that is not a date, a date
     outside the data: one-line UsageError) before any notebook runs, then build one report, or one per
-    month of `months` ('YYYY-MM:YYYY-MM', each as of its month end), and the index linking them."""
+    month of `months` ('YYYY-MM:YYYY-MM', each as of its month end; or a number N: the N reports ending on
+    `as_of`, default the extract date, the months before as of their month ends), and the index linking them."""
     cfg = load_city(city)
     if lang not in (None, "", "zh", "en"):
         raise UsageError(f"--lang: {lang!r} is not zh or en")
     lang = lang or default_lang(cfg)
     basemap = check_basemap(basemap or cfg.basemap.get("default"))
-    if as_of is not None and months:
+    count = parse_months_count(months)
+    if as_of is not None and months and count is None:
         raise UsageError("give --as-of or --months, not both")
     as_of = parse_date(as_of) if as_of is not None else None
-    month_list = parse_months(months) if months else None
+    month_list = parse_months(months) if months and count is None else None
     extract_date = parse_date(extract_date, "--extract-date") if extract_date is not None else None
     if "sites" in cfg.files:  # (its mistakes said before any stage runs, not after the forecast)
         from analysis.sites import read_sites
@@ -409,11 +447,11 @@ def run_report(
         f"inputs sha256 {cleaned['key'][:16]}: "
         + ("cleaned data reused (inputs unchanged)" if cleaned["hit"] else f"cleaned as of {cleaned['extract'].date()}")
     )
-    dates = (
-        [month_as_of(m, cfg, cleaned["extract"]) for m in month_list]
-        if month_list
-        else [check_as_of(as_of, cfg, cleaned["extract"])]
-    )
+    if month_list:
+        dates = [month_as_of(m, cfg, cleaned["extract"]) for m in month_list]
+    else:
+        last = check_as_of(as_of, cfg, cleaned["extract"])
+        dates = list_months_ending(count, last, cfg, cleaned["extract"]) if count else [last]
     built = []
     from analysis.progress import track
 
@@ -435,6 +473,7 @@ def run_report(
                     timeout=timeout,
                     log=log,
                     release_stations=d is dates[-1],
+                    later=tuple(x for x in dates if x > d),
                 )
             )
     finally:

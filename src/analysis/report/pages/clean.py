@@ -1,4 +1,5 @@
-"""01 clean: what came in, what was merged or set aside and why, stations by district."""
+"""01 clean: what came in (with what the cleaning noted of each file), what was merged or set aside and why,
+stations by district."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from analysis.report.text import (
     day,
     district_label,
     n,
+    name_label,
     say,
 )
 from analysis.schemas import on_air_at
@@ -76,7 +78,86 @@ def show_clean_counts(ctx: Context) -> pd.DataFrame:
     )
     record("rows_in", s["rows_in"])
     record("stations", s["stations"])
+    show_file_notes(ctx)
     return table
+
+
+#: Notes of a file longer than this (characters in all) are folded in a details block the reader opens.
+NOTES_SHOWN_OPEN_CHARS = 160
+
+
+def gather_file_notes(summary: dict) -> list[dict]:
+    """What the cleaning noted of each input file, from the clean summary's "files" (one entry a sheet of a
+    workbook): per file, in the summary's order, the sheets read, the columns not read, the empty rows under
+    its tables, why it was skipped (a file that is no table), and its notes as the cleaning wrote them
+    (`clean.sources` and `clean.stations` write them as English lines: sheets skipped, how undated trackers
+    were ranked, positions read from a header's system ...). A file of none of these, or one that could not
+    be read (the failed files are listed apart), is left out."""
+    by_file: dict[str, dict] = {}
+    for entry in summary.get("files") or []:
+        if "error" in entry or not entry.get("file"):
+            continue
+        f = by_file.setdefault(
+            str(entry["file"]), {"file": str(entry["file"]), "sheets": [], "unread": [], "trailing": 0, "notes": []}
+        )
+        if entry.get("sheet"):
+            f["sheets"].append(str(entry["sheet"]))
+        f["unread"] += [str(c) for c in entry.get("columns_not_read") or [] if str(c) not in f["unread"]]
+        f["trailing"] += int(entry.get("trailing_empty_rows_ignored") or 0)
+        f["skipped"] = entry.get("skipped")
+        f["notes"] += [str(x) for x in entry.get("notes") or [] if str(x) not in f["notes"]]
+    return [f for f in by_file.values() if f["unread"] or f["trailing"] or f.get("skipped") or f["notes"]]
+
+
+def _list_lines(f: dict) -> list[str]:
+    """A file's lines as the cleaning wrote them: why it was skipped, then its notes."""
+    return ([str(f["skipped"])] if f.get("skipped") else []) + f["notes"]
+
+
+def _say_file_lead_in(f: dict, lang: str) -> str:
+    """A file's lead-in in the page's language (names from the data as written, romanised on English pages),
+    escaped: its name, the sheets read, and what the summary's own keys say of it."""
+    sep = say(lang, "word_sep")
+    parts = []
+    if f["sheets"]:
+        parts.append(say(lang, "clean.file_notes.sheets", sheets=sep.join(name_label(x, lang) for x in f["sheets"])))
+    if f.get("skipped"):
+        parts.append(say(lang, "clean.file_notes.skipped"))
+    if f["unread"]:
+        parts.append(say(lang, "clean.file_notes.unread", columns=sep.join(name_label(c, lang) for c in f["unread"])))
+    if f["trailing"]:
+        parts.append(say(lang, "clean.file_notes.trailing", rows=n(f["trailing"])))
+    if f["notes"] or f.get("skipped"):
+        parts.append(say(lang, "clean.file_notes.noted", notes=n(len(_list_lines(f)))))
+    name = f'<span class="fiveg-file">{html.escape(Path(f["file"]).name)}</span>'
+    return name + html.escape(say(lang, "clean.file_notes.lead", said=say(lang, "clause_sep").join(parts)))
+
+
+def _quote_as_written(lines: list[str], lang: str) -> str:
+    """The notes as the cleaning wrote them (English), escaped and marked as a quotation in English; folded when
+    long."""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    quoted = f'<ul class="fiveg-as-written" lang="en" data-as-written="clean">{items}</ul>'
+    if sum(len(line) for line in lines) <= NOTES_SHOWN_OPEN_CHARS:
+        return quoted
+    summary = html.escape(say(lang, "clean.file_notes.open", notes=n(len(lines))))
+    return f"<details><summary>{summary}</summary>{quoted}</details>"
+
+
+def show_file_notes(ctx: Context) -> list[dict]:
+    """What the cleaning noted of each input file (`gather_file_notes`), under the counts: a lead-in per file
+    in the page's language, then its notes as written; nothing when no file has any. Returns the files."""
+    files = gather_file_notes(ctx.clean_summary or {})
+    if not files:
+        return files
+    L = ctx.lang
+    show_step(say(L, "clean.file_notes.heading"), say(L, "clean.file_notes.sentence", files=n(len(files))))
+    items = "".join(
+        f"<li>{_say_file_lead_in(f, L)}{_quote_as_written(_list_lines(f), L) if _list_lines(f) else ''}</li>"
+        for f in files
+    )
+    show_html(TABLE_CSS + f'<ul class="fiveg-file-notes">{items}</ul>')
+    return files
 
 
 def reason_words(code: str, lang: str, meaning: str | None = None) -> str:

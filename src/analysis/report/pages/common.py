@@ -131,7 +131,8 @@ def previous_report_count(ctx: Context) -> int | None:
 
     if ctx.out is None:
         return None
-    path = Path(ctx.out).parent / day(ctx.previous) / "headline.json"
+    # (resolved: a notebook rerun in its report's folder has out ".")
+    path = Path(ctx.out).resolve().parent / day(ctx.previous) / "headline.json"
     try:
         said = json.loads(path.read_text(encoding="utf-8")).get("on_air_as_of")
     except (OSError, ValueError):
@@ -153,7 +154,10 @@ def show_changes(ctx: Context) -> pd.DataFrame:
             L, "changes.revised", previous=day(ctx.previous), published=n(published), now=n(before),
             diff=f"{before - published:+,}",
         )  # fmt: skip
-    show_step(say(L, "changes.heading", previous=day(ctx.previous), as_of=day(ctx.as_of)), sentence)
+    # (a report beside this one made earlier in its own month is no "last month")
+    same_month = ctx.previous.to_period("M") == ctx.as_of.to_period("M")
+    heading = "changes.heading_same_month" if same_month else "changes.heading"
+    show_step(say(L, heading, previous=day(ctx.previous), as_of=day(ctx.as_of)), sentence)
     cov = ch["coverage"].set_index("district")
     rows = []
     for _, r in a.iterrows():
@@ -189,7 +193,10 @@ def show_changes(ctx: Context) -> pd.DataFrame:
 
 def provenance(ctx: Context) -> dict:
     """What this page was made from: input hash and files, city config, package version, dates."""
-    return {**provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang), "figure_lang": ctx.fig_lang}
+    return {
+        **provenance_of(ctx.city, ctx.as_of, ctx.cache, ctx.lang, previous=ctx.previous),
+        "figure_lang": ctx.fig_lang,
+    }
 
 
 def provenance_rows(ctx: Context) -> list[tuple[str, str]]:
@@ -199,7 +206,7 @@ def provenance_rows(ctx: Context) -> list[tuple[str, str]]:
     L = ctx.lang
     rows = [
         (say(L, "report_date_as_of"), p["as_of"]),
-        (say(L, "previous_report_date"), p["previous"]),
+        (say(L, "previous_report_date" if ctx.previous_folder is None else "previous_report_beside"), p["previous"]),
         (
             say(L, "city_config"),
             f"{p['city_name']}: {p['city_config_rel']} (sha256 {p['city_config_sha256'][:12]})",
