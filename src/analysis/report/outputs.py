@@ -342,6 +342,7 @@ def _draw_funnel(
         sites=now.sites,
         funnel=funnel,
         supervision=now.supervision,
+        undated=now.undated,
         durations=now.durations,
         expected=empty,
         bottom_up=empty,
