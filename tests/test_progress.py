@@ -80,12 +80,59 @@ def test_in_memory_clean_reports_each_file_read_then_the_stages(tmp_path, capsys
     r = clean_stations(tmp_path, "karamay", as_of="2021-03-22")
     lines = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
     assert lines == [
-        "clean: 1/3 steps read a.csv",
-        "clean: 2/3 steps read b.csv",
-        f"clean: 3/3 steps {len(r.stations)} stations, {r.summary['rows_merged']} rows merged, "
+        "clean: 1/6 steps read a.csv",
+        "clean: 2/6 steps read b.csv",
+        "clean: 3/6 steps 1 operator rows parsed",
+        "clean: 4/6 steps duplicates merged",
+        "clean: 5/6 steps 1 stations built",
+        f"clean: 6/6 steps {len(r.stations)} stations, {r.summary['rows_merged']} rows merged, "
         f"{r.summary['rows_quarantined']} quarantined",
     ]
     assert len(r.stations) == 1 and len(r.failed_files) == 1  # the unreadable file is reported, not fatal
+
+
+def test_clean_to_a_folder_counts_the_writing_as_its_last_step(tmp_path, capsys, monkeypatch):
+    from analysis.clean.stations import clean_to_folder
+
+    (tmp_path / "a.csv").write_text(
+        "站址编码,基站名称,运营商,经度,纬度,频段,开通时间,状态\n"
+        "650203000001,站一,中国移动,84.87,45.60,2.6GHz,2020-05-12,已开通\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(progress.ENV_VAR, "lines")
+    clean_to_folder(tmp_path / "a.csv", "karamay", tmp_path / "out", as_of="2021-03-22")
+    lines = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()]
+    assert [line.split(" steps")[0] for line in lines] == [f"clean: {i}/6" for i in range(1, 7)]
+    assert lines[-1] == f"clean: 6/6 steps written to {tmp_path / 'out'}"
+
+
+def test_a_bar_is_drawn_on_a_terminal_that_reports_no_size():
+    """A pty nobody sized (`script -c`, some CI runners) reports 0 columns and 0 rows: tqdm drew nothing there."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    master, terminal = pty.openpty()  # (a new pty: 0 x 0)
+    code = "from analysis import progress as p\nwith p.task('x', 3) as t:\n    [t.advance() for _ in range(3)]\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", progress.ENV_VAR)}
+    env["PYTHONPATH"] = str(Path(progress.__file__).parents[1])
+    try:
+        subprocess.run([sys.executable, "-c", code], stderr=terminal, stdout=subprocess.DEVNULL, env=env, timeout=60)
+    finally:
+        os.close(terminal)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # (the terminal's other end closed: all read)
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(master)
+    assert b"3/3" in said and b"100%" in said
 
 
 def test_report_backfill_reports_one_line_per_month(tmp_path, capsys, monkeypatch):

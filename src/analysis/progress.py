@@ -56,6 +56,19 @@ def current_mode() -> str:
     return "bar" if stream is not None and hasattr(stream, "isatty") and stream.isatty() else "lines"
 
 
+#: The width and height of a terminal that reports no size.
+_UNSIZED_COLUMNS, _UNSIZED_ROWS = 80, 24
+
+
+def _terminal_size() -> tuple[int, int]:
+    """The columns and rows of the terminal stderr writes to (0 where it reports none, or is no terminal)."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # (no fileno, not a terminal, a closed stream)
+        return 0, 0
+    return size.columns, size.lines
+
+
 class Progress:
     """One task of `total` steps (None: unknown). `advance(n, note)` after each step."""
 
@@ -68,7 +81,27 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+            # a terminal that reports no size (a pty nobody sized: `script -c`, some CI runners) made tqdm draw a
+            # bar of width 0, i.e. nothing: a fixed width there, the terminal's own elsewhere
+            columns, rows = _terminal_size()
+            sized = columns > 0 and rows > 0  # (tqdm's own measure, read again as the terminal is resized)
+            self._bar = tqdm(
+                total=total,
+                desc=desc,
+                unit=unit,
+                file=sys.stderr,
+                dynamic_ncols=sized,
+                ncols=None if sized else columns or _UNSIZED_COLUMNS,
+                nrows=None if sized else rows or _UNSIZED_ROWS,  # (tqdm hides a bar below a screen of 0 rows)
+                leave=True,
+            )
+
+    def add_total(self, n: int) -> None:
+        """Raise the total by `n` steps found on the way (a clean knows its files once it has listed them)."""
+        self.total = (self.total or 0) + n
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
 
     def advance(self, n: int = 1, note: str = "") -> None:
         self.done += n

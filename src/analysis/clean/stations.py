@@ -76,6 +76,7 @@ from analysis.files import (
     write_atomic,
     write_json,
 )
+from analysis.progress import Progress, task
 from analysis.schemas import (
     STAGE_DATE_COLUMNS,
     STAGES,
@@ -122,6 +123,17 @@ class CleanResult:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+#: The steps of the cleaning after the files are read, each a step of its progress: rows parsed, duplicates
+#: merged, stations built, the summary (a national file's stages are ~15 s: a bar that moved only per file read
+#: sat still through them).
+CLEAN_STAGE_STEPS = 4
+
+
+def _advance(progress: Progress | None, note: str) -> None:
+    """One step of the cleaning's progress, when there is a task to advance (the partitions have none)."""
+    if progress is not None:
+        progress.advance(note=note)
 
 
 def parse_gnb_id_bits(spec: str | int | dict | None) -> dict[str, int]:
@@ -1307,6 +1319,7 @@ def clean_stations(
     as_of: str | dt.date | None = None,
     input_crs: str | None = None,
     gnb_id_bits: str | int | dict | None = None,
+    progress: Progress | None = None,
 ) -> CleanResult:
     """Clean raw station files (or folders of them) for one city.
 
@@ -1314,6 +1327,10 @@ def clean_stations(
     its reason; merged rows with the station they joined), the summary dict and the source
     ledger. Files that cannot be read at all are listed in `failed_files` (one line each) and
     the others are still cleaned.
+
+    Progress: a step per file read and one per stage of the cleaning (`CLEAN_STAGE_STEPS`: the bar of a
+    national file moves while its stages run), on `progress` when the caller has a task of its own
+    (`clean_to_folder`, whose writing follows), else on a task of this call.
     """
     city = resolve_city(city)
     as_of_ts = _to_timestamp(as_of)
@@ -1324,16 +1341,15 @@ def clean_stations(
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     missing = [Path(p) for p in inputs if not Path(p).exists()]
     files = list_input_files([p for p in inputs if Path(p).exists()])
-    from analysis.progress import task
-
     with (
         _arrow_buffers_from_jemalloc(),
-        task("clean", len(files) + 1) as progress,
+        contextlib.nullcontext(progress) if progress is not None else task("clean") as progress,
         ThreadPoolExecutor(1) as background,
     ):
+        progress.add_total(len(files) + CLEAN_STAGE_STEPS)
         # the schema (pandera's import, ~0.5 s) made while pyarrow's reader, which releases the GIL, reads
         background.submit(_stations_schema_but_unique_ids)
-        tables, file_info, failed = _read_all(files, progress)  # a step per file read, then one for the stages
+        tables, file_info, failed = _read_all(files, progress)  # a step per file read, then the stages
         failed = [f"{p}: no such file or folder" for p in missing] + failed
         file_info = (
             [{"file": str(p), "error": "no such file or folder"} for p in missing]
@@ -1343,7 +1359,7 @@ def clean_stations(
         if not tables:
             raise _nothing_readable(inputs, file_info)
         result = _clean_tables(
-            tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits, release_read=True
+            tables, file_info, failed, city, districts, as_of_ts, default_crs, gnb_bits, True, progress
         )
         s = result.summary
         progress.advance(
@@ -1414,11 +1430,13 @@ def _clean_tables(
     default_crs: str,
     gnb_bits: dict[str, int],
     release_read: bool = False,
+    progress: Progress | None = None,
 ) -> CleanResult:
     """The body of `clean_stations` once the files are read: also what each partition of
     `analysis.clean.partitioned.clean_partitioned` runs, on tables that keep their source file and row.
     `release_read`: the tables are this run's own, their frames emptied once stacked (a second copy
-    of a national file's text otherwise lives to the end)."""
+    of a national file's text otherwise lives to the end). `progress`: advanced after parsing, de-duplication and
+    the build (`CLEAN_STAGE_STEPS` less the summary's step, which the caller takes)."""
     raw = _stack(tables, "operator", FIELDS, release_read)
     # each row's file as a category (a national file names a handful: a byte a row, not ~60 bytes of its
     # name again, held through parsing, de-duplication and the build)
@@ -1436,6 +1454,7 @@ def _clean_tables(
     cell_label = raw.pop(CELL_LABEL).astype("string") if CELL_LABEL in raw.columns else None
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
+    _advance(progress, f"{len(rec):,} operator rows parsed")
     rows, position_key, code_key = _rows_that_may_leave(rec, sender)
     leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
     record_key = record_keys(leaving, rows, position_key)
@@ -1443,6 +1462,7 @@ def _clean_tables(
     if cell_label is not None:
         _name_cells_of_one_station(dd, cell_label)
     del rows, position_key, code_key, record_key
+    _advance(progress, "duplicates merged")
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist, site_notes = match_sites(good_sites, rec, heads, sender)
@@ -1499,6 +1519,7 @@ def _clean_tables(
 
     stations = _finish_stations(st, as_of_ts)
     del st
+    _advance(progress, f"{len(stations):,} stations built")
     ledger = build_source_ledger(stations)
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
@@ -2436,8 +2457,8 @@ def clean_to_folder(
 ) -> CleanResult:
     """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
     clean_summary.json into `out` (each written whole or not at all)."""
-    with _arrow_buffers_from_jemalloc():  # (the writes too: see there)
-        return _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits)
+    with _arrow_buffers_from_jemalloc(), task("clean", 1) as progress:  # (the writes too: see there)
+        return _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits, progress)
 
 
 def _hint_no_on_air_column(summary: dict) -> str:
@@ -2465,8 +2486,8 @@ def _hint_unread_columns(summary: dict) -> str:
     return f" — columns not read ({'; '.join(unread)})" if unread else ""
 
 
-def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanResult:
-    result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits)
+def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits, progress) -> CleanResult:
+    result = clean_stations(inputs, city, as_of=as_of, input_crs=input_crs, gnb_id_bits=gnb_id_bits, progress=progress)
     if result.table.empty:
         # outputs of an earlier run stay: an empty table would read as "no stations" downstream
         reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
@@ -2487,4 +2508,5 @@ def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits) -> CleanR
         ledger_written.result()
         quarantine_written.result()
     write_json(result.summary, out / "clean_summary.json")
+    progress.advance(note=f"written to {out}")
     return result
