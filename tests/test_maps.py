@@ -434,3 +434,38 @@ def test_the_page_names_the_exclave_and_no_name_covers_a_cluster(result, tmp_pat
         for c in found["clusters"]:
             a, b = label["rect"], c["rect"]
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (label["text"], c["text"])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+def test_in_a_low_frame_the_legend_fits_and_no_name_lies_under_a_control(result, tmp_path):
+    """A report shows the map in a frame 560 px high, a reviewer's laptop less: the legend stays inside the
+    frame (it scrolls; taller, its title was cut off), and no district's name is under the legend, the
+    buildout slider or another control (a name moved under the slider was lost)."""
+    import html as html_lib
+    import json
+
+    page = map_html(coverage_map(result, basemap="none"))
+    probe = """<script>setTimeout(function () {
+      function rect(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+      var shown = Array.prototype.filter.call(document.querySelectorAll('.cm-dlabel > div'), function (d) {
+        return d.style.visibility !== 'hidden'; });
+      parent.document.body.setAttribute('data-probe', JSON.stringify({height: window.innerHeight,
+        legend: rect(document.querySelector('.cm-legend')), names: shown.map(rect),
+        controls: Array.prototype.map.call(document.querySelectorAll('.leaflet-control'), rect)}));
+    }, 2500);</script></body>"""
+    frame = html_lib.escape(page.replace("</body>", probe), quote=True)
+    wrapper = tmp_path / "frame.html"
+    wrapper.write_text(
+        f'<html><body><iframe style="width:1000px;height:400px;border:0" srcdoc="{frame}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    dom = _chromium(wrapper.as_uri(), "--window-size=1100,800", "--dump-dom").stdout
+    found = json.loads(html_lib.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert found["height"] == 400
+    assert found["legend"][1] >= 0 and found["legend"][3] <= 400, found["legend"]
+    assert found["names"]
+    for a in found["names"]:
+        for b in found["controls"]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)

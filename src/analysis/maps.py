@@ -201,6 +201,11 @@ def _swatch(marks: str, style: str, shape: str = "") -> str:
     return f"<i{cls} data-mark='{marks}' style='{style}'></i>"
 
 
+def _legend_row(items) -> str:
+    """Legend entries side by side, wrapping at the legend's width."""
+    return "<div class='cm-row'>" + "".join(f"<span>{item}</span>" for item in items) + "</div>"
+
+
 def _legend_html(
     title: str, subtitle: str, metric_label: str, hex_note: str = "", *, layers: dict | None = None
 ) -> str:
@@ -212,24 +217,29 @@ def _legend_html(
         f"<div class='cm-h'>{e(metric_label)}</div>",
     ]
     fill = f"opacity:{st['districtOpacity']};outline:1px solid {st['district_line']}"
-    for k, (lo, hi) in enumerate(zip(st["bins"][:-1], st["bins"][1:])):
-        swatch = _swatch(f"share.{k} district_line", f"background:{st['share'][k]};{fill}")
-        rows.append(f"<div>{swatch}{lo:g}–{min(hi, 100):g} %</div>")
+    # the share bins and the operators side by side, wrapped: one per line made the legend taller than a
+    # report's 560 px map frame
+    items = [
+        _swatch(f"share.{k} district_line", f"background:{st['share'][k]};{fill}") + f"{lo:g}–{min(hi, 100):g} %"
+        for k, (lo, hi) in enumerate(zip(st["bins"][:-1], st["bins"][1:]))
+    ]
     if layers.get("no_share"):
-        swatch = _swatch("noShare district_line", f"background:{st['noShare']};{fill}")
-        rows.append(f"<div>{swatch}无城区 no built-up area</div>")
-    swatch = _swatch("urban_line", f"height:0;border-top:2px dashed {st['urban_line']}", "line")
-    rows.append(f"<div>{swatch}城区 built-up area</div>")
+        items.append(_swatch("noShare district_line", f"background:{st['noShare']};{fill}") + "无城区 no built-up area")
+    items.append(_swatch("urban_line", f"border-top:2px dashed {st['urban_line']}", "line") + "城区 built-up area")
+    rows.append(_legend_row(items))
     rows.append("<div class='cm-h'>运营商 Operator</div>")
-    for op, colour in st["op"].items():
-        swatch = _swatch(f"op.{op}", f"background:{colour}", "dot")
-        rows.append(f"<div>{swatch}{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}</div>")
+    rows.append(
+        _legend_row(
+            _swatch(f"op.{op}", f"background:{colour}", "dot") + f"{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}"
+            for op, colour in st["op"].items()
+        )
+    )
     if layers.get("clusters"):
         swatch = _swatch("cluster", f"background:{st['cluster']}", "dot")
-        rows.append(f"<div>{swatch}基站聚合，数字为座数 stations grouped: how many (zoom in)</div>")
+        rows.append(f"<div>{swatch}基站聚合（座数）stations grouped (count)</div>")
     if layers.get("buildout"):
         swatch = _swatch("new_in_month", f"background:{st['new_in_month']}", "dot")
-        rows.append(f"<div>{swatch}当月开通 opened in the month shown (buildout layer)</div>")
+        rows.append(f"<div>{swatch}当月开通 opened in the month (buildout)</div>")
     for k, words in enumerate(_hex_words(layers.get("hex_breaks"))):
         swatch = _swatch(f"hex.{k}", f"background:{st['hex'][k]};opacity:0.7")
         rows.append(f"<div>{swatch}{e(words)}</div>")
