@@ -328,7 +328,11 @@ def test_a_legend_row_for_each_optional_layer_only_when_drawn():
     assert "noShare" not in bare and "hex.0" not in bare and "cluster" not in bare
     full = _legend_html("t", "s", "m", layers={"no_share": True, "clusters": True, "hex_breaks": [2, 5, 9]})
     assert "noShare" in full and "data-mark='cluster'" in full
-    assert "&lt; 2 座 stations" in full and "2–4 座 stations" in full and "≥ 9 座 stations" in full
+    assert "data-mark='hex.0' style='background:#c6dbef;opacity:0.7'></i>1 座 stations" in full
+    assert "2–4 座 stations" in full and "5–8 座 stations" in full and "≥ 9 座 stations" in full
+    # a hexagon holds a station at least: no shade for fewer when the first break is 1
+    ones = _legend_html("t", "s", "m", layers={"hex_breaks": [1, 2, 5]})
+    assert "hex.0" not in ones and "hex.1' style='background:#6baed6;opacity:0.7'></i>1 座 stations" in ones
 
 
 # --- every part of a district named, names under the markers --------------------------------------

@@ -240,7 +240,7 @@ def _legend_html(
     if layers.get("buildout"):
         swatch = _swatch("new_in_month", f"background:{st['new_in_month']}", "dot")
         rows.append(f"<div>{swatch}当月开通 opened in the month (buildout)</div>")
-    for k, words in enumerate(_hex_words(layers.get("hex_breaks"))):
+    for k, words in _hex_words(layers.get("hex_breaks")):
         swatch = _swatch(f"hex.{k}", f"background:{st['hex'][k]};opacity:0.7")
         rows.append(f"<div>{swatch}{e(words)}</div>")
     rows += _legend_site_rows(st)
@@ -267,16 +267,22 @@ def _legend_site_rows(st: dict) -> list[str]:
     ]
 
 
-def _hex_words(breaks: list[int] | None) -> list[str]:
-    """The legend's words for each hexagon shade (counts from `hex_shade_breaks`), lightest first."""
+def _hex_words(breaks: list[int] | None) -> list[tuple[int, str]]:
+    """The legend's words for each hexagon shade the page can draw, (shade, words), lightest first: the
+    script's shade k holds counts from breaks[k - 1] up to breaks[k] - 1 (`hex_shade_breaks`); a hexagon
+    holds one station at least, so a shade below a first break of 1 is never drawn and not listed."""
     if not breaks:
         return []
-    b = list(breaks)
-    return (
-        [f"< {b[0]:,} 座 stations"]
-        + [f"{lo:,}–{hi - 1:,} 座 stations" if hi - 1 > lo else f"{lo:,} 座 stations" for lo, hi in zip(b, b[1:])]
-        + [f"≥ {b[-1]:,} 座 stations"]
-    )
+    bounds = [1, *breaks, None]
+    words = []
+    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        if hi is None:
+            words.append((k, f"≥ {lo:,} 座 stations"))
+        elif hi - 1 > lo:
+            words.append((k, f"{lo:,}–{hi - 1:,} 座 stations"))
+        elif hi - 1 == lo:
+            words.append((k, f"{lo:,} 座 stations"))
+    return words
 
 
 _CSS = "\n" + _read_template("map.css")
