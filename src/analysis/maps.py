@@ -312,8 +312,9 @@ def _district_label(name_zh: str, name_en, share) -> tuple[str, str]:
 #: A district in several parts (an exclave, islands) is named on every part the page can show a name
 #: at: each part carries its label point and the radius of the largest circle inside it, and the page
 #: names a part other than the largest when that circle is at least PART_LABEL_MIN_PX pixels in radius
-#: at the zoom shown (a shape one can see, not a speck), decluttered like the districts' names.
-PART_LABEL_MIN_PX = 10
+#: at the zoom shown (a shape 10 px across one can see and point at, not a speck; at 10 px Zhangjiajie's
+#: 2 km exclave went unnamed in the report's map frame), decluttered like the districts' names.
+PART_LABEL_MIN_PX = 5
 #: the largest parts only (by area): a district of a thousand islands carries at most this many labels
 MAX_LABELLED_PARTS = 12
 
