@@ -241,7 +241,7 @@ def test_the_map_opens_on_the_whole_city_with_every_district_named(result):
         p = feature["properties"]
         assert p["label"].startswith(p["name"]) and geom.contains(shapely.Point(p["label_at"]))
     assert "cm-dlabel" in map_html(coverage_map(result)) and "pane: 'cmLabels'" in map_html(coverage_map(result))
-    assert GAP_FILL not in SHARE_COLOURS and data["gapStyle"]["fillColor"] == GAP_FILL
+    assert GAP_FILL not in SHARE_COLOURS and data["style"]["gap"]["fillColor"] == GAP_FILL
     assert f"background:{SHARE_COLOURS[0]};opacity:{DISTRICT_FILL_OPACITY}" in data["legend"]
     assert f"background:{GAP_FILL};opacity:{GAP_FILL_OPACITY}" in data["legend"]
 
@@ -249,12 +249,12 @@ def test_the_map_opens_on_the_whole_city_with_every_district_named(result):
 def test_a_district_label_lies_in_the_district_not_in_its_hole_or_enclave():
     """A district with a hole at its middle (an enclave of its neighbour) and an exclave: the label goes in
     the largest part, off the hole (the centroid falls in the enclave)."""
-    from analysis.maps import _label_point
+    from analysis.maps import _label_points
 
     ring = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], holes=[[(1, 1), (3, 1), (3, 3), (1, 3)]])
     district = shapely.MultiPolygon([ring, shapely.box(10, 10, 10.5, 10.5)])
     assert not district.contains(district.centroid)
-    assert ring.contains(shapely.Point(_label_point(district)))
+    assert ring.contains(shapely.Point(_label_points(district)[0][:2]))
 
 
 def test_hexagons_are_each_points_nearest_centre_in_row_column_order():
@@ -276,3 +276,200 @@ def test_hexagons_are_each_points_nearest_centre_in_row_column_order():
     centre = np.array([np.mean(r[:-1], axis=0) for r in rings])
     clon = np.degrees(cx[keys] / R)
     assert np.allclose(centre[:, 0], clon, atol=1e-4)
+
+
+# --- one set of colours -----------------------------------------------------------------------------
+def _swatches(legend: str) -> list[tuple[list[str], str]]:
+    """The legend's swatches: the `map_style()` entries each names (data-mark) and its CSS."""
+    return [
+        (m[0].split(), m[1]) for m in re.findall(r"<i[^>]*data-mark=['\"]([^'\"]+)['\"] style=['\"]([^'\"]*)", legend)
+    ]
+
+
+def _style_at(style: dict, path: str):
+    for key in path.split("."):
+        style = style[int(key)] if isinstance(style, list) else style[key]
+    return style
+
+
+def test_the_legend_shows_the_colours_the_layers_are_drawn_with(result, monkeypatch):
+    """The legend and the script draw from one set of constants (maps.map_style, `D.style` in the page):
+    each swatch shows the colours of the entries it names, every colour the layers use has its swatch,
+    the script holds no colour of its own, and a colour changed in Python changes marker and legend."""
+    import analysis.maps as maps
+
+    data = _map_data(map_html(coverage_map(result)))
+    swatches = _swatches(data["legend"])
+    for marks, css in swatches:
+        for mark in marks:
+            assert _style_at(data["style"], mark) in css, (mark, css)
+    shown = {mark for marks, _ in swatches for mark in marks}
+    needed = {f"share.{k}" for k in range(len(maps.SHARE_COLOURS))} | {f"op.{op}" for op in maps.OPERATOR_COLOURS}
+    needed |= {f"site.{v}" for v in maps.SITE_COLOURS} | {"gap.fillColor", "candidate", "target_edge", "urban_line"}
+    needed |= {"cluster", "new_in_month"}  # the tiny city's stations are clustered and have months
+    assert needed <= shown, needed - shown
+    js = (maps.Path(maps.__file__).parent / "templates" / "map_layers.js.j2").read_text(encoding="utf-8")
+    assert not re.findall(r"#[0-9a-fA-F]{3,6}\b", js), "a colour written in the script, not taken from D.style"
+    read = set(re.findall(r"\bS\.([A-Za-z_]+)", js))
+    assert read and read <= set(maps.map_style()), read - set(maps.map_style())
+    monkeypatch.setitem(maps.SITE_COLOURS, "covered", "#123456")
+    monkeypatch.setitem(maps.MARK_COLOURS, "candidate", "#654321")
+    data = _map_data(map_html(coverage_map(result)))
+    assert data["style"]["site"]["covered"] == "#123456" and data["style"]["candidate"] == "#654321"
+    css = dict((" ".join(m), c) for m, c in _swatches(data["legend"]))
+    assert "#123456" in css["site.covered"] and "#654321" in css["candidate_fill candidate"]
+
+
+def test_a_legend_row_for_each_optional_layer_only_when_drawn():
+    """Rows for what a map may or may not draw: no share (grey), hexagon shades with their counts."""
+    from analysis.maps import _legend_html
+
+    bare = _legend_html("t", "s", "m")
+    assert "noShare" not in bare and "hex.0" not in bare and "cluster" not in bare
+    full = _legend_html("t", "s", "m", layers={"no_share": True, "clusters": True, "hex_breaks": [2, 5, 9]})
+    assert "noShare" in full and "data-mark='cluster'" in full
+    assert "data-mark='hex.0' style='background:#c6dbef;opacity:0.7'></i>1 座 stations" in full
+    assert "2–4 座 stations" in full and "5–8 座 stations" in full and "≥ 9 座 stations" in full
+    # a hexagon holds a station at least: no shade for fewer when the first break is 1
+    ones = _legend_html("t", "s", "m", layers={"hex_breaks": [1, 2, 5]})
+    assert "hex.0" not in ones and "hex.1' style='background:#6baed6;opacity:0.7'></i>1 座 stations" in ones
+
+
+# --- every part of a district named, names under the markers --------------------------------------
+#: West's exclave inside East (a hole of East), and a speck of West too small to name at any city zoom
+EXCLAVE = shapely.box(84.915, 45.585, 84.925, 45.595)
+SPECK = shapely.box(84.9300, 45.6300, 84.9303, 45.6303)
+
+
+def _with_exclave(result, stations=None):
+    """The result with West in three parts (its square, EXCLAVE, SPECK) and East holed around them."""
+    districts = result.districts.copy()
+    west, east = districts.geometry.iloc[0], districts.geometry.iloc[1]
+    districts.loc[districts.index[0], "geometry"] = shapely.union_all([west, EXCLAVE, SPECK])
+    districts.loc[districts.index[1], "geometry"] = east.difference(EXCLAVE).difference(SPECK)
+    changes = {"districts": districts} if stations is None else {"districts": districts, "stations": stations}
+    return result.__class__(**{**result.__dict__, **changes})
+
+
+def test_every_part_of_a_district_carries_a_label_point_inside_it(result):
+    """An exclave gets its own label point inside it, with the radius of the circle that fits in it (the
+    page names the part when that circle is big enough on screen); a district of many islands carries
+    the largest MAX_LABELLED_PARTS only."""
+    from analysis.maps import MAX_LABELLED_PARTS, _label_points
+
+    west = _map_data(map_html(coverage_map(_with_exclave(result))))["districts"]["features"][0]["properties"]
+    assert west["name"] == "西区" and len(west["parts"]) == 2
+    (lon, lat, r), (slon, slat, sr) = west["parts"]
+    assert EXCLAVE.contains(shapely.Point(lon, lat)) and r == pytest.approx(0.005, abs=2e-4)
+    assert SPECK.contains(shapely.Point(slon, slat)) and sr < 0.0002
+    islands = shapely.MultiPolygon([shapely.box(i, 0, i + 0.5 - i / 100, 0.5) for i in range(30)])
+    points = _label_points(islands)
+    assert len(points) == MAX_LABELLED_PARTS and points[0][0] < 0.5  # the largest first
+
+
+def _page_probe(path, script: str, window: str = "1000,800") -> dict:
+    """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map after it settles, in
+    headless Chromium with the network off; returns that value."""
+    import html as html_lib
+    import json
+
+    page = path.read_text(encoding="utf-8")
+    probe = (
+        "<script>setTimeout(function () { " + script + "; document.body.setAttribute('data-probe', "
+        "JSON.stringify(window.cmProbe)); }, 2500);</script></body>"
+    )
+    path.write_text(page.replace("</body>", probe), encoding="utf-8")
+    dom = _chromium(path.as_uri(), f"--window-size={window}", "--dump-dom").stdout
+    return json.loads(html_lib.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+
+
+_LABELS_AND_CLUSTERS = """
+var m = window[Object.keys(window).filter(function (k) { return /^map_[0-9a-f]{8}$/.test(k); })[0]];
+var box = m.getContainer().getBoundingClientRect();
+function centre(el) { var r = el.getBoundingClientRect(); return [(r.left + r.right) / 2, (r.top + r.bottom) / 2]; }
+function rect(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+function z(pane) { return Number(getComputedStyle(m.getPane(pane)).zIndex); }
+window.cmProbe = {
+  panes: [z('overlayPane'), z('cmLabels'), z('cmPoints'), z('markerPane'), z('tooltipPane')],
+  labels: Array.prototype.map.call(document.querySelectorAll('.cm-dlabel > div'), function (d) {
+    var c = centre(d), at = m.containerPointToLatLng([c[0] - box.left, c[1] - box.top]);
+    return {text: d.textContent, part: d.className === 'cm-part', shown: d.style.visibility !== 'hidden',
+            lon: at.lng, lat: at.lat, rect: rect(d), of: [Number(d.getAttribute('data-lon')),
+            Number(d.getAttribute('data-lat'))]};
+  }),
+  clusters: Array.prototype.map.call(document.querySelectorAll('.cm-cluster'), function (el) {
+    var c = centre(el), top = document.elementFromPoint(c[0], c[1]);
+    return {text: el.textContent, onTop: el.contains(top), rect: rect(el)};
+  })
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+def test_the_page_names_the_exclave_and_no_name_covers_a_cluster(result, tmp_path):
+    """In the browser, at the opening view: West's exclave is named next to it, the speck is not; each main
+    name lies in its own district or outside the city; twelve stations on West's label point make a
+    cluster, and nothing covers its count (names lay above the markers and hid it)."""
+    from analysis.maps import _label_points
+
+    st = result.stations
+    west_at = _label_points(result.districts.geometry.iloc[0])[0]
+    crowd = st[st["is_on_air_at_as_of"]].iloc[[0] * 12].copy()
+    crowd["station_id"] = [f"C{i}" for i in range(12)]
+    crowd["lon"] = west_at[0] + np.arange(12) * 0.0002
+    crowd["lat"] = west_at[1]
+    res = _with_exclave(result, pd.concat([st, crowd], ignore_index=True))
+    found = _page_probe(save_map(coverage_map(res, basemap="none"), tmp_path / "map.html"), _LABELS_AND_CLUSTERS)
+    parts = [x for x in found["labels"] if x["part"]]
+    assert len(parts) == 2 and all("西区" in x["text"] for x in parts)
+    exclave, speck = sorted(parts, key=lambda x: not EXCLAVE.contains(shapely.Point(x["of"])))
+    assert EXCLAVE.contains(shapely.Point(exclave["of"])) and SPECK.contains(shapely.Point(speck["of"]))
+    assert exclave["shown"] and shapely.Point(exclave["lon"], exclave["lat"]).distance(EXCLAVE) < 0.006, exclave
+    assert not speck["shown"]
+    for label in (x for x in found["labels"] if not x["part"]):
+        at = shapely.Point(label["lon"], label["lat"])
+        home = [n for n, g in zip(res.districts["name_zh"], res.districts.geometry) if g.contains(at)]
+        assert home in ([], [label["text"][:2]]), label
+    # fills, names, station dots, clusters and key sites, candidates' tags: bottom to top
+    assert found["panes"] == sorted(found["panes"]) and len(set(found["panes"])) == 5, found["panes"]
+    assert found["clusters"] and all(c["onTop"] for c in found["clusters"]), found["clusters"]
+    for label in found["labels"]:  # with room around it, a name moves off the cluster
+        for c in found["clusters"]:
+            a, b = label["rect"], c["rect"]
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (label["text"], c["text"])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it)")
+def test_in_a_low_frame_the_legend_fits_and_no_name_lies_under_a_control(result, tmp_path):
+    """A report shows the map in a frame 560 px high, a reviewer's laptop less: the legend stays inside the
+    frame (it scrolls; taller, its title was cut off), and no district's name is under the legend, the
+    buildout slider or another control (a name moved under the slider was lost)."""
+    import html as html_lib
+    import json
+
+    page = map_html(coverage_map(result, basemap="none"))
+    probe = """<script>setTimeout(function () {
+      function rect(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+      var shown = Array.prototype.filter.call(document.querySelectorAll('.cm-dlabel > div'), function (d) {
+        return d.style.visibility !== 'hidden'; });
+      parent.document.body.setAttribute('data-probe', JSON.stringify({height: window.innerHeight,
+        legend: rect(document.querySelector('.cm-legend')), names: shown.map(rect),
+        controls: Array.prototype.map.call(document.querySelectorAll('.leaflet-control'), rect)}));
+    }, 2500);</script></body>"""
+    frame = html_lib.escape(page.replace("</body>", probe), quote=True)
+    wrapper = tmp_path / "frame.html"
+    wrapper.write_text(
+        f'<html><body><iframe style="width:1000px;height:400px;border:0" srcdoc="{frame}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    dom = _chromium(wrapper.as_uri(), "--window-size=1100,800", "--dump-dom").stdout
+    found = json.loads(html_lib.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert found["height"] == 400
+    assert found["legend"][1] >= 0 and found["legend"][3] <= 400, found["legend"]
+    assert found["names"]
+    for a in found["names"]:
+        for b in found["controls"]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)

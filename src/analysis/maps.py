@@ -65,14 +65,51 @@ BASEMAPS = {
     },
     "none": {"name": "无底图 No basemap", "frame": "wgs84"},
 }
+#: Every colour the map draws with, by what it marks. The legend's swatches and the page's script read
+#: these constants only (the script as `D.style`, see map_style), so a colour changed here changes the
+#: markers and the legend together.
 OPERATOR_COLOURS = {"CMCC": "#1f78b4", "CTCC": "#e31a1c", "CUCC": "#ff7f00", "CBN": "#6a3d9a", "unknown": "#777777"}
 #: bins of the district choropleth (% of the built-up area covered outdoors) and their colours
 SHARE_BINS = (0, 50, 70, 85, 95, 100.0001)
 SHARE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+#: a district without a built-up area has no share to colour it by
+NO_SHARE_COLOUR = "#bbbbbb"
 #: how the districts are filled over the basemap; the legend's swatches are drawn the same way
 DISTRICT_FILL_OPACITY = 0.4
 #: gaps: a near-black that no share colour (nor the purple of candidates) is near: read over any district
 GAP_FILL, GAP_FILL_OPACITY, GAP_LINE = "#1a1a1a", 0.65, "#000000"
+#: a key site's diamond by its outdoor verdict (`coverage.site_verdicts`)
+SITE_COLOURS = {"covered": "#1a9850", "uncovered": "#d73027", "uncertain": "#fdae61"}
+#: lines, edges and marks that carry no data value
+MARK_COLOURS = {
+    "district_line": "#333333",
+    "urban_line": "#555555",
+    "station_edge": "#ffffff",
+    "site_edge": "#ffffff",
+    "target_edge": "#000000",  # a 4A+ target's diamond: a thick black edge
+    "candidate": "#7b3294",
+    "candidate_fill": "#ffffff",
+    "new_in_month": "#000000",  # the buildout layer: stations opened in the month shown
+    "cluster": "#263238",  # a cluster of stations: dark, unlike every share, site and operator colour
+    "cluster_text": "#ffffff",
+}
+#: hexagons of stations (national maps), lightest to darkest (breaks: hex_shade_breaks)
+HEX_COLOURS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
+
+
+def map_style() -> dict:
+    """The colours the page's script draws with (`D.style`): the constants above, in one document."""
+    return {
+        "bins": list(SHARE_BINS),
+        "share": list(SHARE_COLOURS),
+        "noShare": NO_SHARE_COLOUR,
+        "districtOpacity": DISTRICT_FILL_OPACITY,
+        "gap": {"color": GAP_LINE, "weight": 1.5, "fillColor": GAP_FILL, "fillOpacity": GAP_FILL_OPACITY},
+        "op": dict(OPERATOR_COLOURS),
+        "site": dict(SITE_COLOURS),
+        "hex": list(HEX_COLOURS),
+        **MARK_COLOURS,
+    }
 
 
 def _read_template(name: str) -> str:
@@ -157,34 +194,95 @@ def hexbin_counts(lon, lat, size_m: float) -> tuple[list, list[int]]:
     return rings, counts.tolist()
 
 
-def _legend_html(title: str, subtitle: str, metric_label: str, hex_note: str = "") -> str:
-    e = html.escape
+def _swatch(marks: str, style: str, shape: str = "") -> str:
+    """A legend swatch: `marks` names the `map_style()` entries it shows (space-separated paths such as
+    `site.covered`), so a test can check each swatch against the colour the script draws with."""
+    cls = f" class='{shape}'" if shape else ""
+    return f"<i{cls} data-mark='{marks}' style='{style}'></i>"
+
+
+def _legend_row(items) -> str:
+    """Legend entries side by side, wrapping at the legend's width."""
+    return "<div class='cm-row'>" + "".join(f"<span>{item}</span>" for item in items) + "</div>"
+
+
+def _legend_html(
+    title: str, subtitle: str, metric_label: str, hex_note: str = "", *, layers: dict | None = None
+) -> str:
+    """The legend, drawn from the same constants as the layers (map_style). `layers` says which optional
+    rows apply: `no_share` (a district without built-up area), `clusters`, `buildout`, `hex_breaks`."""
+    e, st, layers = html.escape, map_style(), layers or {}
     rows = [
         f"<div class='cm-title'>{e(title)}</div><div class='cm-sub'>{e(subtitle)}</div>",
         f"<div class='cm-h'>{e(metric_label)}</div>",
     ]
-    for lo, hi, colour in zip(SHARE_BINS[:-1], SHARE_BINS[1:], SHARE_COLOURS):
-        rows.append(
-            f"<div><i style='background:{colour};opacity:{DISTRICT_FILL_OPACITY}'></i>{lo:g}–{min(hi, 100):g} %</div>"
-        )
-    rows.append("<div class='cm-h'>运营商 Operator</div>")
-    for op, colour in OPERATOR_COLOURS.items():
-        rows.append(
-            f"<div><i class='dot' style='background:{colour}'></i>{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}</div>"
-        )
-    rows += [
-        "<div class='cm-h'>重点场所 Key sites</div>",
-        "<div><i class='dia' style='background:#1a9850'></i>已覆盖 covered</div>",
-        "<div><i class='dia' style='background:#d73027'></i>未覆盖 not covered (black edge: 4A+ target)</div>",
-        "<div><i class='dia' style='background:#fdae61'></i>待核实 to check "
-        "(nearer the edge than its position is known)</div>",
-        f"<div><i style='background:{GAP_FILL};opacity:{GAP_FILL_OPACITY};outline:1px solid {GAP_LINE}'></i>"
-        "缺口 gap (uncovered built-up area / site)</div>",
-        "<div><i class='dot' style='background:#ffffff;border:3px solid #7b3294'></i>候选站址 candidate site</div>",
+    fill = f"opacity:{st['districtOpacity']};outline:1px solid {st['district_line']}"
+    # the share bins and the operators side by side, wrapped: one per line made the legend taller than a
+    # report's 560 px map frame
+    items = [
+        _swatch(f"share.{k} district_line", f"background:{st['share'][k]};{fill}") + f"{lo:g}–{min(hi, 100):g} %"
+        for k, (lo, hi) in enumerate(zip(st["bins"][:-1], st["bins"][1:]))
     ]
+    if layers.get("no_share"):
+        items.append(_swatch("noShare district_line", f"background:{st['noShare']};{fill}") + "无城区 no built-up area")
+    items.append(_swatch("urban_line", f"border-top:2px dashed {st['urban_line']}", "line") + "城区 built-up area")
+    rows.append(_legend_row(items))
+    rows.append("<div class='cm-h'>运营商 Operator</div>")
+    rows.append(
+        _legend_row(
+            _swatch(f"op.{op}", f"background:{colour}", "dot") + f"{e(op)} {e(OPERATOR_NAMES_ZH.get(op, ''))}"
+            for op, colour in st["op"].items()
+        )
+    )
+    if layers.get("clusters"):
+        swatch = _swatch("cluster", f"background:{st['cluster']}", "dot")
+        rows.append(f"<div>{swatch}基站聚合（座数）stations grouped (count)</div>")
+    if layers.get("buildout"):
+        swatch = _swatch("new_in_month", f"background:{st['new_in_month']}", "dot")
+        rows.append(f"<div>{swatch}当月开通 opened in the month (buildout)</div>")
+    for k, words in _hex_words(layers.get("hex_breaks")):
+        swatch = _swatch(f"hex.{k}", f"background:{st['hex'][k]};opacity:0.7")
+        rows.append(f"<div>{swatch}{e(words)}</div>")
+    rows += _legend_site_rows(st)
     if hex_note:  # too many stations to draw one by one: how they were counted
         rows.append(f"<div class='cm-h'>{e(hex_note)}</div>")
     return "".join(rows)
+
+
+def _legend_site_rows(st: dict) -> list[str]:
+    """The legend's rows for key sites, gaps and candidates (colours from `map_style()`)."""
+    site, gap, box = st["site"], st["gap"], "box-sizing:border-box"
+    target = f"background:{site['uncovered']};border:2px solid {st['target_edge']};{box}"
+    gap_style = f"background:{gap['fillColor']};opacity:{gap['fillOpacity']};outline:1px solid {gap['color']}"
+    candidate = f"background:{st['candidate_fill']};border:3px solid {st['candidate']};{box}"
+    return [
+        "<div class='cm-h'>重点场所 Key sites</div>",
+        f"<div>{_swatch('site.covered', 'background:' + site['covered'], 'dia')}已覆盖 covered</div>",
+        f"<div>{_swatch('site.uncovered', 'background:' + site['uncovered'], 'dia')}未覆盖 not covered</div>",
+        f"<div>{_swatch('site.uncertain', 'background:' + site['uncertain'], 'dia')}"
+        "待核实 to check (nearer the edge than its position is known)</div>",
+        f"<div>{_swatch('site.uncovered target_edge', target, 'dia')}黑边：4A+ 景区目标 black edge: 4A+ target</div>",
+        f"<div>{_swatch('gap.fillColor gap.color', gap_style)}缺口 gap (uncovered built-up area / site)</div>",
+        f"<div>{_swatch('candidate_fill candidate', candidate, 'dot')}候选站址 candidate site</div>",
+    ]
+
+
+def _hex_words(breaks: list[int] | None) -> list[tuple[int, str]]:
+    """The legend's words for each hexagon shade the page can draw, (shade, words), lightest first: the
+    script's shade k holds counts from breaks[k - 1] up to breaks[k] - 1 (`hex_shade_breaks`); a hexagon
+    holds one station at least, so a shade below a first break of 1 is never drawn and not listed."""
+    if not breaks:
+        return []
+    bounds = [1, *breaks, None]
+    words = []
+    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        if hi is None:
+            words.append((k, f"≥ {lo:,} 座 stations"))
+        elif hi - 1 > lo:
+            words.append((k, f"{lo:,}–{hi - 1:,} 座 stations"))
+        elif hi - 1 == lo:
+            words.append((k, f"{lo:,} 座 stations"))
+    return words
 
 
 _CSS = "\n" + _read_template("map.css")
@@ -203,22 +301,38 @@ class _CoverageLayers(MacroElement):
         self.data_json = _json_for_script(data)
 
 
-def _district_label(name_zh: str, name_en, share) -> str:
-    """A district's permanent label: its names and covered share, so a screenshot or a print names it."""
+def _district_label(name_zh: str, name_en, share) -> tuple[str, str]:
+    """A district's permanent label, two lines so it is about as wide as a small district: its Chinese
+    name and covered share, then its English name (empty when it has none), so a screenshot or a print
+    names it."""
     en = "" if name_en is None or pd.isna(name_en) else str(name_en)
-    return f"{name_zh}" + (f" {en}" if en and en != name_zh else "") + ("" if share is None else f" · {share:.0f} %")
+    return name_zh + ("" if share is None else f" · {share:.0f} %"), en if en != name_zh else ""
 
 
-def _label_point(geom) -> list[float] | None:
-    """Where a district's label goes, [lon, lat]: the point of its largest part farthest from its edges
-    (a centroid can fall in a hole or an enclave, or outside a crescent)."""
+#: A district in several parts (an exclave, islands) is named on every part the page can show a name
+#: at: each part carries its label point and the radius of the largest circle inside it, and the page
+#: names a part other than the largest when that circle is at least PART_LABEL_MIN_PX pixels in radius
+#: at the zoom shown (a shape 10 px across one can see and point at, not a speck; at 10 px Zhangjiajie's
+#: 2 km exclave went unnamed in the report's map frame), decluttered like the districts' names.
+PART_LABEL_MIN_PX = 5
+#: the largest parts only (by area): a district of a thousand islands carries at most this many labels
+MAX_LABELLED_PARTS = 12
+
+
+def _label_points(geom) -> list[list[float]]:
+    """Where a district's labels go, [lon, lat, radius in degrees] per part, its largest part first: the
+    point of each part farthest from its edges (a centroid can fall in a hole or an enclave, or outside
+    a crescent) and that distance, with which the page decides whether a part is big enough to name."""
     if geom is None or geom.is_empty:
-        return None
+        return []
     parts = shapely.get_parts(geom)
-    largest = parts[int(np.argmax(shapely.area(parts)))]
-    minx, miny, maxx, maxy = largest.bounds
-    point = polylabel(largest, tolerance=max(maxx - minx, maxy - miny) / 200)
-    return [_r(point.x), _r(point.y)]
+    order = np.argsort(-shapely.area(parts), kind="stable")[:MAX_LABELLED_PARTS]
+    points = []
+    for part in parts[order]:
+        minx, miny, maxx, maxy = part.bounds
+        point = polylabel(part, tolerance=max(maxx - minx, maxy - miny) / 200)
+        points.append([_r(point.x), _r(point.y), _r(part.boundary.distance(point))])
+    return points
 
 
 def _district_features(result, metric: str) -> dict:
@@ -247,11 +361,16 @@ def _district_features(result, metric: str) -> dict:
                 ["全覆盖 full coverage", "是 yes" if bool(row["is_fully_covered"]) else "否 no"],
                 ["在网基站 stations on air", int(row["n_stations_on_air"])],
             ]
+        label, label_en = _district_label(name, names_en.get(name, ""), share)
+        points = _label_points(geom)
         props.append(
             {
                 "name": name,
-                "label": _district_label(name, names_en.get(name, ""), share),
-                "label_at": _label_point(geom),
+                "label": label,
+                "label_en": label_en,
+                "label_at": points[0][:2] if points else None,
+                # the other parts' label points and inner radii (degrees): see PART_LABEL_MIN_PX
+                "parts": points[1:],
                 "share": share,
                 "share_label": "no built-up area" if share is None else f"{share:.1f} % of built-up area covered",
                 "rows": rows,
@@ -485,6 +604,29 @@ def _base_map(result) -> folium.Map:
     return m
 
 
+def _aggregated_stations(result, on: np.ndarray, hex_size_m: float | None, aggregated: bool):
+    """The stations on air as hexagons when there are too many to draw one by one: (hexagons, the legend's
+    note of how they were counted, the counts from which a hexagon is darker); empty when not aggregated."""
+    if not aggregated:
+        return {"type": "FeatureCollection", "features": []}, "", [10, 30, 100]
+    hexagons, size = _hex_layer(result, on, hex_size_m)
+    breaks = hex_shade_breaks([f["properties"]["n"] for f in hexagons["features"]])
+    n_on, n_hex = int(on.sum()), len(hexagons["features"])
+    note = (
+        f"{n_on:,} 座在网基站按 {n_hex:,} 个六边形计数（边长 {size / 1000:.1f} km）· "
+        f"{n_on:,} stations on air counted in {n_hex:,} hexagons of {size / 1000:.1f} km (Web Mercator)"
+    )
+    return hexagons, note, breaks
+
+
+def _probe(stations: list[dict], sites: list[dict]) -> list | None:
+    """A point the browser test converts to check the GCJ-02 shift: the first station on air, else a site."""
+    if stations:
+        first_on = next((x for x in stations if x["on"]), stations[0])
+        return [first_on["lon"], first_on["lat"]]
+    return [sites[0]["lon"], sites[0]["lat"]] if sites else None
+
+
 def coverage_map(
     result,
     basemap: str | None = None,
@@ -504,29 +646,16 @@ def coverage_map(
     on = result.stations["is_on_air_at_as_of"].to_numpy(dtype=bool)
     aggregated = int(on.sum()) > max_points
     stations, months = _station_layer(result, on, aggregated)
-    hexagons, hex_note, breaks = {"type": "FeatureCollection", "features": []}, "", [10, 30, 100]
-    if aggregated:
-        hexagons, size = _hex_layer(result, on, hex_size_m)
-        breaks = hex_shade_breaks([f["properties"]["n"] for f in hexagons["features"]])
-        hex_note = (
-            f"{int(on.sum()):,} 座在网基站按 {len(hexagons['features']):,} 个六边形计数（边长 {size / 1000:.1f} km）· "
-            f"{int(on.sum()):,} stations on air counted in {len(hexagons['features']):,} hexagons "
-            f"of {size / 1000:.1f} km (Web Mercator); darker from {', '.join(f'{b:,}' for b in breaks)} stations"
-        )
+    hexagons, hex_note, breaks = _aggregated_stations(result, on, hex_size_m, aggregated)
     sites = _site_layer(result)
     ua = result.urban_areas
     metric_label = {
         "urban_covered_pct": "城区覆盖率 Built-up area covered outdoors",
         "covered_pct": "面积覆盖率 District area covered outdoors",
     }.get(metric, metric)
-    probe = None  # a point the browser test converts to check the GCJ-02 shift
-    if stations:
-        first_on = next((x for x in stations if x["on"]), stations[0])
-        probe = [first_on["lon"], first_on["lat"]]
-    elif len(result.sites):
-        probe = [sites[0]["lon"], sites[0]["lat"]]
+    districts = _district_features(result, metric)
     data = {
-        "districts": _district_features(result, metric),
+        "districts": districts,
         "urban": _geojson(ua.geometry.values, [{"name": _text(n)} for n in ua["name_zh"]]),
         "gaps": _gap_layer(result),
         "stations": stations,
@@ -536,23 +665,26 @@ def coverage_map(
         "sites": sites,
         "candidates": _candidate_layer(result),
         "months": months,
-        "bins": list(SHARE_BINS),
-        "colours": list(SHARE_COLOURS),
-        "districtOpacity": DISTRICT_FILL_OPACITY,
-        "gapStyle": {"color": GAP_LINE, "weight": 1.5, "fillColor": GAP_FILL, "fillOpacity": GAP_FILL_OPACITY},
-        "opColours": OPERATOR_COLOURS,
+        "style": map_style(),
         "legend": _legend_html(
             title or f"{result.city_name} 5G 覆盖 coverage",
             _subtitle(result, int(on.sum())),
             metric_label + " (%)",
             hex_note,
+            layers={
+                "no_share": any(f["properties"]["share"] is None for f in districts["features"]),
+                "clusters": not aggregated,
+                "buildout": bool(months),
+                "hex_breaks": breaks if aggregated else None,
+            },
         ),
         "bases": [{"key": k, **{kk: vv for kk, vv in v.items()}} for k, v in BASEMAPS.items()],
         "defaultBase": basemap,
         "sliderId": "cm-month",
-        "probe": probe,
+        "probe": _probe(stations, sites),
         "overlays": _overlays(aggregated),
         "view": _opening_view(result),
+        "partLabelMinPx": PART_LABEL_MIN_PX,
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)
