@@ -174,6 +174,10 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     return fig
 
 
+#: Date ticks of a Chinese figure (matplotlib's month names are English): years, then months as 5月.
+_ZH_TICKS = ["%Y", "%m月", "%d日", "%H:%M", "%H:%M", "%S.%f"]
+_ZH_ZERO_TICKS = ["", "%Y", "%m月", "%m-%d", "%H:%M", "%H:%M"]
+
 #: At most this many district panels in districts.png: a national run has thousands of counties, and
 #: matplotlib's shared axes cost grows with the square of the panels (400 panels took 115 CPU s).
 #: Twelve keep every district of a prefecture-level city (Karamay has four) and stay readable.
@@ -306,7 +310,9 @@ def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None, l
         y=0.98 if height <= 6.8 else 1 - 0.136 / height,
     )
     # month ticks of a short span read "2020-01" side by side and ran together: month names under one year
-    axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1, 0].xaxis.get_major_locator()))
+    months = {"formats": _ZH_TICKS, "zero_formats": _ZH_ZERO_TICKS} if lang == "zh" else {}
+    locator = axes[-1, 0].xaxis.get_major_locator()
+    axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, **months))
     fig.supylabel(L["ylabel"], fontsize=9)
     fig.tight_layout()
     footer = describe_district_panels(cf, panels, lang, labels)
