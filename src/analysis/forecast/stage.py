@@ -57,7 +57,7 @@ def forecast_stage(
         extra = {"notes": list(cf.notes)}
         # the district split is the forecast's alone (forecast_stations); the levers are ranked on its paths
         levers = rank_levers(cf, stations, city, extract_date=extract_date, seed=seed)
-        progress.advance(note=f"levers ranked ({len(levers):,} blockers)")
+        progress.advance(note=f"levers ranked ({len(levers):,} blocker{'' if len(levers) == 1 else 's'})")
         if len(cf.district_table):
             extra["districts"] = json_records(cf.district_table)
 
