@@ -274,7 +274,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         from analysis.forecast import forecast_stage
         from analysis.report.outputs import read_forecast
 
-        stations, city = read_stations(args.stations), resolve_city(args.city)
+        # (the forecast never reads the points: a national table's 4 M of them cost seconds and memory)
+        stations, city = read_stations(args.stations, geometry=False), resolve_city(args.city)
         _note_records_end_before(stations, city, pd.Timestamp(args.as_of))
         paths = forecast_stage(
             stations,
