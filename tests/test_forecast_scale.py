@@ -247,3 +247,18 @@ def test_the_taskforce_stage_steps_its_progress(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" steps ")[0] for line in lines] == [f"taskforce: {k}/3" for k in range(1, 4)]
     assert "120 stations read" in lines[0] and "sites tracked" in lines[1] and "tables written" in lines[2]
+
+
+@pytest.mark.parametrize("empty", [["北区"], ["北区", "南区"], [f"T{i}" for i in range(8427)]])
+def test_the_note_on_empty_districts_reads_in_chinese_on_a_chinese_page(empty):
+    """Each form of the note has its Chinese words (an unknown note is left out of a Chinese page)."""
+    from analysis.report.chrome import translate_note
+
+    (note,) = C.describe_empty_districts(empty, 8733, AS_OF)
+    zh = translate_note(note, "zh")
+    assert zh is not None and "无已开通基站，预测为零" in zh and "2021-03-22" in zh
+    assert translate_note(note, "en").startswith(note.split(" (")[0])
+    if len(empty) > C.MAX_NAMED_EMPTY_DISTRICTS:
+        assert "8,427" in zh and "8,733" in zh and "empty_districts.csv" in zh
+    else:
+        assert all(d in zh for d in empty)
