@@ -76,6 +76,7 @@ def test_a_district_with_no_station_is_not_drawn_but_named():
     import matplotlib.pyplot as plt
 
     cf = _city_forecast({"西区": _district(10, 20), "北区": _district(0, 0), "东区": _district(0, 3)})
+    assert cf.empty_districts == ["北区"]  # (the list the note counts and empty_districts.csv holds)
     fig = P.plot_districts(cf, labels={"北区": "North (北区)"})
     assert _visible_panels(fig) == ["西区", "东区"]
     assert _footer(fig) == ["Not drawn (no station on air and none forecast): North (北区)."]

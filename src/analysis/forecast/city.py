@@ -28,7 +28,7 @@ from analysis.forecast.models import (
     run_on_one_blas_thread,
 )
 from analysis.forecast.pipeline import _add_pipeline, has_pipeline_columns
-from analysis.forecast.plots import plot_districts, plot_fan
+from analysis.forecast.plots import is_empty_district, plot_districts, plot_fan
 from analysis.forecast.series import (
     _month_end,
     _summarize,
@@ -74,10 +74,8 @@ class CityForecast:
 
     @property
     def empty_districts(self) -> list[str]:
-        """The districts with no station on air on the report date, in the city's order (forecast as zero)."""
-        if not self.districts:
-            return []
-        return [d for d, f in self.districts.items() if float(f.history.iloc[-1]) == 0]
+        """The districts with no station on air on the report date and none forecast, in the city's order."""
+        return [d for d, f in self.districts.items() if is_empty_district(f)]
 
 
 @run_on_one_blas_thread
@@ -172,8 +170,10 @@ def forecast_stations(
     table = pd.DataFrame()
     if district is None:
         notes += _records_short_of_reported(stations, cfg, as_of)
-        notes += describe_empty_districts([d for d in by_d if by_d[d].iloc[-1] == 0], len(by_d.columns), as_of)
         districts, table = forecast_districts(by_d, on_air_now, city_fc, targets, split, n_paths, seed)
+        # (a district with no station yet but sites in the pipeline is forecast to grow: not one of them)
+        empty = [d for d, f in districts.items() if is_empty_district(f)]
+        notes += describe_empty_districts(empty, len(districts), as_of)
     if on_step is not None:
         on_step(f"{len(districts):,} districts forecast" if district is None else f"district {district} only")
     series = pd.concat([city_series.rename("city"), by_d], axis=1)
