@@ -123,7 +123,9 @@ def test_without_a_target_ahead_the_largest_districts_are_drawn():
     cf = _city_forecast({f"D{i}": _district(i + 1, i + 2) for i in range(8)})
     panels = P.choose_district_panels(cf, limit=3)
     assert panels.drawn == ["D7", "D6", "D5"] and panels.rule == "panels_size"
-    assert P.describe_district_panels(cf, panels).startswith("Drawn: the 3 of 8 districts with stations with the most")
+    assert P.describe_district_panels(cf, panels).startswith(
+        "Drawn: of the 8 districts with stations, the 3 with the most on air."
+    )
     assert P.describe_district_panels(cf, panels, lang="zh").startswith(
         "图中为 8 个有基站的区县中已开通基站最多的 3 个"
     )

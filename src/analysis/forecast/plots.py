@@ -40,7 +40,7 @@ _LABELS = {
         "district_title": "{name} by district: on air and forecast (reconciled to the city)",
         "panels_gap": "Drawn: the {k} of {n:,} districts with stations furthest short of their share of the {d} target "
         "(then the most stations on air).",
-        "panels_size": "Drawn: the {k} of {n:,} districts with stations with the most stations on air.",
+        "panels_size": "Drawn: of the {n:,} districts with stations, the {k} with the most on air.",
         "others_target": "The other {m:,}: {now:,} on air, forecast {mean:,} by {d} against their share of {share:,}.",
         "others_end": "The other {m:,}: {now:,} on air, forecast {mean:,} by {d}.",
         "empty": "Not drawn: {e:,} districts with no station on air and none forecast.",
@@ -187,7 +187,8 @@ MAX_DISTRICT_PANELS = 12
 @dataclass
 class DistrictPanels:
     """Which districts `plot_districts` draws and the words that say why: `drawn` in panel order, `rule`
-    (None when every district with a station is drawn), the `others` summarised in one line, the `empty`."""
+    (None when every district with a station is drawn), the `others` summarised in one line, the `empty`,
+    and the date of the target whose shortfall chose the panels (None when it was not the rule)."""
 
     drawn: list[str]
     rule: str | None
