@@ -262,7 +262,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             source=args.source or str(args.series),
             unit=args.unit,
         )
-        paths = write_forecast(fc, args.out, horizon=args.horizon, lang=args.lang, extra=None)
+        paths = write_forecast(
+            fc, args.out, horizon=args.horizon, lang=args.lang, figure=not args.no_charts, extra=None
+        )
         name, model, targets, notes = fc.name, fc.model, fc.targets, fc.notes
     else:
         if args.as_of is None:
@@ -272,14 +274,15 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         from analysis.forecast import forecast_stage
         from analysis.report.outputs import read_forecast
 
-        stations, city = read_stations(args.stations), resolve_city(args.city)
+        # (the forecast never reads the points: a national table's 4 M of them cost seconds and memory)
+        stations, city = read_stations(args.stations, geometry=False), resolve_city(args.city)
         _note_records_end_before(stations, city, pd.Timestamp(args.as_of))
         paths = forecast_stage(
             stations,
             city,
             pd.Timestamp(args.as_of),
             args.out,
-            fig_lang=args.lang,
+            fig_lang=None if args.no_charts else args.lang,
             horizon=args.horizon,
             district=args.district,
             n_paths=args.paths,
@@ -368,6 +371,7 @@ def _add_forecast(sub) -> None:
     p.add_argument("--horizon", type=_months_arg, default=12, metavar="N", help="months to forecast (default 12)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--lang", choices=["en", "zh"], default="en", help="figure labels (default en)")
+    p.add_argument("--no-charts", action="store_true", help="skip forecast.png and districts.png")
     p.add_argument("--paths", type=int, default=2000, help="simulated paths (default 2000)")
     p.add_argument("--seed", type=int, default=20210322, help="random seed (default 20210322)")
     p.add_argument("--source", default=None, help="source line for the figure (default: the file name)")

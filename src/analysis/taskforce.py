@@ -1899,14 +1899,22 @@ def taskforce_to_folder(
     them: the pages list those sites from it), sites.csv (each site's stage and blocker, whether that blocker is
     known on the date) and, with `fig_lang`, the three charts into `out`, each file atomically
     and a stage.json (with `stamp`) last. Returns the tables (for callers that want them in memory as
-    well as on disk, such as the command line's summary) and the files written."""
+    well as on disk, such as the command line's summary) and the files written. One progress step each for
+    the stations read, the tracking and the files."""
     from analysis.catalog import publish_stage, stamp_date
+    from analysis.progress import task
 
-    report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
+    with task("taskforce", 3) as progress:
+        progress.advance(note=f"{len(stations):,} stations read")
+        report = track_taskforce(stations, city, as_of, extract_date=extract_date, horizon=horizon, source=source)
+        progress.advance(note=f"{len(report.sites):,} sites tracked, {len(report.supervision):,} stuck")
 
-    def write(tmp: Path) -> None:
-        write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
-        write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
+        def write(tmp: Path) -> None:
+            write_taskforce(report, tmp, lang=fig_lang or "zh", charts=fig_lang is not None)
+            write_csv(report.sites[[c for c in SITE_COLUMNS if c in report.sites]], tmp / "sites.csv")
 
-    stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": stamp_date(report.extract)}
-    return report, publish_stage("taskforce", out, write, stamp)
+        extract = stamp_date(report.extract)
+        stamp = {**(stamp or {}), "as_of": stamp_date(as_of), "fig_lang": fig_lang, "extract": extract}
+        written = publish_stage("taskforce", out, write, stamp)
+        progress.advance(note=f"tables{' and charts' if fig_lang is not None else ''} written to {out}")
+    return report, written

@@ -3,6 +3,7 @@ of each target, and the districts' forecasts reconciled top-down to the city's."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ from analysis.forecast.models import (
     run_on_one_blas_thread,
 )
 from analysis.forecast.pipeline import _add_pipeline, has_pipeline_columns
-from analysis.forecast.plots import plot_districts, plot_fan
+from analysis.forecast.plots import is_empty_district, plot_districts, plot_fan
 from analysis.forecast.series import (
     _month_end,
     _summarize,
@@ -71,6 +72,11 @@ class CityForecast:
     def plot_districts(self, lang: str = "en"):
         return plot_districts(self, lang=lang)
 
+    @property
+    def empty_districts(self) -> list[str]:
+        """The districts with no station on air on the report date and none forecast, in the city's order."""
+        return [d for d, f in self.districts.items() if is_empty_district(f)]
+
 
 @run_on_one_blas_thread
 def forecast_stations(
@@ -84,6 +90,7 @@ def forecast_stations(
     model: str | None = None,
     max_origins: int = MAX_ORIGINS,
     pipeline: bool = True,
+    on_step: Callable[[str], None] | None = None,
 ) -> CityForecast:
     """From clean stations and a report date: the city's forecast and its districts'.
 
@@ -94,6 +101,7 @@ def forecast_stations(
     top-down: at each month the district means are scaled by one factor so that they add up to
     the city's mean, and the district paths by the same factor. A district's share of a target
     is `target_share` from city.toml, else its share of the stations on air on `as_of`.
+    `on_step(note)` is called after the city's fit and after the districts' (a progress step each).
     """
     from analysis.config import resolve_city
 
@@ -154,18 +162,47 @@ def forecast_stations(
     )
     if pipeline and district is None and has_pipeline_columns(stations):
         _add_pipeline(city_fc, stations, as_of, n_paths, seed, horizon, _normalize_targets(targets))
+    if on_step is not None:
+        on_step(f"city: {city_fc.model} chosen by backtest")
     city_fc.name_zh = (cfg.name_zh if cfg is not None else "") if district is None else district
     city_fc.source_zh = f"截至 {as_of.date()} 已开通的站址（清洗后的运营商及铁塔公司记录）"
     districts: dict[str, Forecast] = {}
     table = pd.DataFrame()
     if district is None:
         notes += _records_short_of_reported(stations, cfg, as_of)
-        notes += [f"{d}: no station on air by {as_of.date()}; forecast as zero" for d in by_d if by_d[d].iloc[-1] == 0]
         districts, table = forecast_districts(by_d, on_air_now, city_fc, targets, split, n_paths, seed)
+        # (a district with no station yet but sites in the pipeline is forecast to grow: not one of them)
+        empty = [d for d, f in districts.items() if is_empty_district(f)]
+        notes += describe_empty_districts(empty, len(districts), as_of)
+    if on_step is not None:
+        on_step(f"{len(districts):,} districts forecast" if district is None else f"district {district} only")
     series = pd.concat([city_series.rename("city"), by_d], axis=1)
     return CityForecast(
         city=city_fc, districts=districts, series=series, district_table=table, notes=city_fc.notes + notes
     )
+
+
+#: Districts with no station named in the forecast's one note about them up to this many; beyond it the
+#: note counts them and the stage lists them in EMPTY_DISTRICTS_FILE (a national run: 8,427 counties, a
+#: line each on the terminal).
+MAX_NAMED_EMPTY_DISTRICTS = 5
+EMPTY_DISTRICTS_FILE = "empty_districts.csv"
+
+
+def describe_empty_districts(empty: list[str], n_districts: int, as_of: pd.Timestamp) -> list[str]:
+    """The one note about the districts with no station on air by `as_of` (forecast as zero): the district
+    by name when alone (as it was always written), a few by name, many counted (the list in a file)."""
+    day = pd.Timestamp(as_of).date()
+    if not empty:
+        return []
+    if len(empty) == 1:
+        return [f"{empty[0]}: no station on air by {day}; forecast as zero"]
+    if len(empty) <= MAX_NAMED_EMPTY_DISTRICTS:
+        return [f"{len(empty)} districts have no station on air by {day}; forecast as zero: {', '.join(empty)}"]
+    return [
+        f"{len(empty):,} of {n_districts:,} districts have no station on air by {day}; forecast as zero "
+        f"(listed in {EMPTY_DISTRICTS_FILE})"
+    ]
 
 
 #: Records holding less than this share of a count the city reported on the same date: said (an OpenCelliD

@@ -50,14 +50,19 @@ def write_forecast(
     json_path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     paths = [csv_path, json_path]
     if figure:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        fig = plot_fan(fc, lang=lang)
-        png = out / "forecast.png"
-        fig.savefig(png, dpi=120, bbox_inches="tight", metadata={"Software": None})
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        paths.append(png)
+        paths.append(save_fan_chart(fc, out, lang))
     return paths
+
+
+def save_fan_chart(fc: Forecast, out: str | Path, lang: str = "en") -> Path:
+    """Draw the fan chart (`plot_fan`) into `out`/forecast.png, byte-identical for the same input."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig = plot_fan(fc, lang=lang)
+    png = Path(out) / "forecast.png"
+    fig.savefig(png, dpi=120, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return png

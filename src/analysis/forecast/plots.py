@@ -1,8 +1,10 @@
-"""The forecast's figures: the fan chart of the city and the districts' small multiples."""
+"""The forecast's figures: the fan chart of the city and the districts' small multiples (at most
+MAX_DISTRICT_PANELS of them, chosen by `choose_district_panels`, the rest summarised in one line)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,14 @@ _LABELS = {
         "source": "Source: {src}. Model: {name} ({model}; chosen by rolling-origin backtest, MASE at 3/6/12 months). "
         "Shaded: 80% and 95% of {n:,} simulated paths.",
         "district_title": "{name} by district: on air and forecast (reconciled to the city)",
+        "panels_gap": "Drawn: the {k} of {n:,} districts with stations furthest short of their share of the {d} target "
+        "(then the most stations on air).",
+        "panels_size": "Drawn: of the {n:,} districts with stations, the {k} with the most on air.",
+        "others_target": "The other {m:,}: {now:,} on air, forecast {mean:,} by {d} against their share of {share:,}.",
+        "others_end": "The other {m:,}: {now:,} on air, forecast {mean:,} by {d}.",
+        "empty": "Not drawn: {e:,} districts with no station on air and none forecast.",
+        "empty_named": "Not drawn (no station on air and none forecast): {names}.",
+        "none_drawn": "No district has a station on air or forecast.",
     },
     "zh": {
         "history": "已开通（月末）",
@@ -56,6 +66,13 @@ _LABELS = {
         "source": "数据来源：{src}。模型：{name}（{model}；滚动起点回测选定，3/6/12 个月 MASE）。"
         "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
         "district_title": "{name}分区：已开通与预测（与全市预测协调一致）",
+        "panels_gap": "图中为 {n:,} 个有基站的区县中距 {d} 目标分解数缺口最大的 {k} 个（缺口相同者按已开通数）。",
+        "panels_size": "图中为 {n:,} 个有基站的区县中已开通基站最多的 {k} 个。",
+        "others_target": "其余 {m:,} 个：已开通 {now:,} 座，预测至 {d} 达 {mean:,} 座，目标分解数 {share:,} 座。",
+        "others_end": "其余 {m:,} 个：已开通 {now:,} 座，预测至 {d} 达 {mean:,} 座。",
+        "empty": "未绘出：{e:,} 个无已开通基站、亦无预测新增的区县。",
+        "empty_named": "未绘出（无已开通基站、亦无预测新增）：{names}。",
+        "none_drawn": "无区县有已开通或预测的基站。",
     },
 }
 
@@ -157,37 +174,165 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     return fig
 
 
-def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None):
+#: Date ticks of a Chinese figure (matplotlib's month names are English): years, then months as 5月.
+_ZH_TICKS = ["%Y", "%m月", "%d日", "%H:%M", "%H:%M", "%S.%f"]
+_ZH_ZERO_TICKS = ["", "%Y", "%m月", "%m-%d", "%H:%M", "%H:%M"]
+
+#: At most this many district panels in districts.png: a national run has thousands of counties, and
+#: matplotlib's shared axes cost grows with the square of the panels (400 panels took 115 CPU s).
+#: Twelve keep every district of a prefecture-level city (Karamay has four) and stay readable.
+MAX_DISTRICT_PANELS = 12
+
+
+@dataclass
+class DistrictPanels:
+    """Which districts `plot_districts` draws and the words that say why: `drawn` in panel order, `rule`
+    (None when every district with a station is drawn), the `others` summarised in one line, the `empty`,
+    and the date of the target whose shortfall chose the panels (None when it was not the rule)."""
+
+    drawn: list[str]
+    rule: str | None
+    others: list[str]
+    empty: list[str]
+    target_date: pd.Timestamp | None
+
+
+def is_empty_district(f) -> bool:
+    """No station on air and none forecast (a district with sites in the pipeline is not empty)."""
+    return float(f.history.iloc[-1]) == 0 and not (f.table["mean"].to_numpy(float) > 0).any()
+
+
+def choose_district_panels(cf, limit: int = MAX_DISTRICT_PANELS) -> DistrictPanels:
+    """The districts to draw, in linear time plus one sort: never an empty one (`is_empty_district`);
+    all the others, in the city's order, when they fit in `limit` panels; else the `limit` the target
+    depends on most: furthest short of their share of the first target still ahead (share minus forecast
+    mean on its date), ties and a city without a target ahead by the most stations on air, then the order."""
+    names = list(cf.districts)
+    is_empty = {d: is_empty_district(cf.districts[d]) for d in names}
+    empty = [d for d in names if is_empty[d]]
+    full = [d for d in names if not is_empty[d]]
+    if len(full) <= limit:
+        return DistrictPanels(full, None, [], empty, None)
+    now = np.array([float(cf.districts[d].history.iloc[-1]) for d in full])
+    table, when = _next_target_rows(cf)
+    gap = np.zeros(len(full))
+    if when is not None:
+        rows = table.drop_duplicates("district").set_index("district")
+        short = (rows["district_target"] - rows["mean"]).clip(lower=0)
+        gap = short.reindex(full).fillna(0.0).to_numpy(float)
+    order = np.lexsort((np.arange(len(full)), -now, -gap))  # last key first: gap, then stations, then order
+    drawn = [full[i] for i in order[:limit]]
+    rule = "panels_gap" if when is not None and (gap > 0).any() else "panels_size"
+    return DistrictPanels(drawn, rule, [full[i] for i in order[limit:]], empty, when if rule == "panels_gap" else None)
+
+
+def _next_target_rows(cf) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """The district table's rows of the first target whose date is after the report date, and that date."""
+    t = cf.district_table
+    if not len(t) or "target_date" not in t:
+        return pd.DataFrame(), None
+    dates = pd.to_datetime(t["target_date"])
+    ahead = dates[dates > cf.city.as_of] if cf.city.as_of is not None else dates
+    if ahead.empty:
+        return pd.DataFrame(), None
+    when = ahead.min()
+    return t[dates == when], when
+
+
+#: Empty districts named in the footer up to this many; beyond it, counted.
+MAX_NAMED_EMPTY = 5
+
+
+def describe_district_panels(cf, panels: DistrictPanels, lang: str = "en", labels: dict | None = None) -> str:
+    """The figure's footer: which rule chose the panels, the other districts in one line, the empty ones."""
+    lang = figure_lang(lang)
+    L = _LABELS[lang]
+    n_full = len(panels.drawn) + len(panels.others)
+    lines = []
+    if panels.rule is not None:
+        when = panels.target_date
+        lines.append(L[panels.rule].format(k=len(panels.drawn), n=n_full, d=when.date() if when is not None else ""))
+        now = sum(float(cf.districts[d].history.iloc[-1]) for d in panels.others)
+        table, target_when = _next_target_rows(cf)
+        if target_when is not None:
+            rows = table[table["district"].isin(set(panels.others))].drop_duplicates("district")
+            lines.append(
+                L["others_target"].format(
+                    m=len(panels.others),
+                    now=round(now),
+                    mean=round(float(rows["mean"].sum())),
+                    d=target_when.date(),
+                    share=round(float(rows["district_target"].sum())),
+                )
+            )
+        else:
+            end = cf.city.table["date"].iloc[-1]
+            mean = sum(float(cf.districts[d].table["mean"].iloc[-1]) for d in panels.others)
+            lines.append(L["others_end"].format(m=len(panels.others), now=round(now), mean=round(mean), d=end.date()))
+    if 0 < len(panels.empty) <= MAX_NAMED_EMPTY:
+        sep = "、" if lang == "zh" else ", "
+        lines.append(L["empty_named"].format(names=sep.join((labels or {}).get(d, d) for d in panels.empty)))
+    elif panels.empty:
+        lines.append(L["empty"].format(e=len(panels.empty)))
+    if not panels.drawn:
+        lines.append(L["none_drawn"])
+    return " ".join(lines)
+
+
+def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None, limit: int = MAX_DISTRICT_PANELS):
     """Small multiples: each district's history, reconciled forecast with 80% band and its share of
-    each target; `labels` maps a district's name to its panel title (English pages: English and Chinese)."""
+    each target; `labels` maps a district's name to its panel title (English pages: English and Chinese).
+    At most `limit` panels (`choose_district_panels`): the figure then says which rule chose them and
+    sums up the others in one line; districts with no station on air and none forecast are not drawn."""
     import matplotlib.pyplot as plt
+    from matplotlib import dates as mdates
 
     lang = figure_lang(lang)
     L = _LABELS[lang]
-    n = max(1, len(cf.districts))
+    panels = choose_district_panels(cf, limit)
+    n = max(1, len(panels.drawn))
     cols = 2 if n > 1 else 1
     rows = int(math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(10, 3.4 * rows), squeeze=False, sharex=True)
-    for ax, (d, f) in zip(axes.ravel(), cf.districts.items()):
-        t = f.table
-        x = pd.DatetimeIndex([f.history.index[-1]]).append(pd.DatetimeIndex(t["date"]))
-        last = f.history.iloc[-1]
-        ax.fill_between(
-            x, np.r_[last, t["lo80"]], np.r_[last, t["hi80"]], color="#4292c6", alpha=0.5, lw=0, label=L["i80"]
-        )
-        ax.plot(x, np.r_[last, t["mean"]], color="#08306b", ls="--", label=L["mean"])
-        ax.plot(f.history.index, f.history.to_numpy(), color="black", marker="o", ms=2, label=L["history"])
-        sub = cf.district_table[cf.district_table["district"] == d] if len(cf.district_table) else []
-        for _, r in sub.iterrows() if len(sub) else []:
-            if r["target_date"] <= x[-1]:
-                ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
-        ax.set_title((labels or {}).get(d, d), fontsize=10)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(cf.districts) :]:
+    height = 3.4 * rows
+    fig, axes = plt.subplots(rows, cols, figsize=(10, height), squeeze=False, sharex=True)
+    table = cf.district_table
+    if len(table):  # the drawn districts' rows, grouped once (a filter per panel read every row each time)
+        table = table[table["district"].isin(set(panels.drawn))]
+    by_district = dict(tuple(table.groupby("district", sort=False))) if len(table) else {}
+    for ax, d in zip(axes.ravel(), panels.drawn):
+        _plot_district_panel(ax, cf.districts[d], by_district.get(d), (labels or {}).get(d, d), L)
+    for ax in axes.ravel()[len(panels.drawn) :]:
         ax.set_visible(False)
-    axes[0, 0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(L["district_title"].format(name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name))
+    if panels.drawn:
+        axes[0, 0].legend(fontsize=8, loc="upper left")
+    # the title as far from the top in inches as on two rows: at 0.98 of a taller figure it ran into the panels
+    fig.suptitle(
+        L["district_title"].format(name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name),
+        y=0.98 if height <= 6.8 else 1 - 0.136 / height,
+    )
+    # month ticks of a short span read "2020-01" side by side and ran together: month names under one year
+    months = {"formats": _ZH_TICKS, "zero_formats": _ZH_ZERO_TICKS} if lang == "zh" else {}
+    locator = axes[-1, 0].xaxis.get_major_locator()
+    axes[-1, 0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, **months))
     fig.supylabel(L["ylabel"], fontsize=9)
     fig.tight_layout()
+    footer = describe_district_panels(cf, panels, lang, labels)
+    if footer:  # (only when districts are left out: a city whose districts all fit draws as it always did)
+        fig.text(0.01, -0.01, footer, fontsize=8, color="#444", ha="left", va="top", wrap=True)
     return fig
+
+
+def _plot_district_panel(ax, f, sub: pd.DataFrame | None, title: str, L: dict) -> None:
+    """One district's panel: history, reconciled mean and 80% band, a star for its share of each target."""
+    t = f.table
+    x = pd.DatetimeIndex([f.history.index[-1]]).append(pd.DatetimeIndex(t["date"]))
+    last = f.history.iloc[-1]
+    ax.fill_between(x, np.r_[last, t["lo80"]], np.r_[last, t["hi80"]], color="#4292c6", alpha=0.5, lw=0, label=L["i80"])
+    ax.plot(x, np.r_[last, t["mean"]], color="#08306b", ls="--", label=L["mean"])
+    ax.plot(f.history.index, f.history.to_numpy(), color="black", marker="o", ms=2, label=L["history"])
+    for _, r in sub.iterrows() if sub is not None else []:
+        if r["target_date"] <= x[-1]:
+            ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)

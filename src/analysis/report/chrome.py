@@ -101,6 +101,17 @@ NOTE_PATTERNS = (
         r"(?: \(only (?P<n>\d+) sites: a rough split; set target_share in city\.toml\))?",
         "note.share_undated",
     ),
+    # the forecast's one note about the districts with no station (forecast.city.describe_empty_districts)
+    (r"(?P<d>[^:]+): no station on air by (?P<on>[\d-]+); forecast as zero", "note.empty_district"),
+    (
+        r"(?P<n>\d+) districts have no station on air by (?P<on>[\d-]+); forecast as zero: (?P<names>.+)",
+        "note.empty_districts_named",
+    ),
+    (
+        r"(?P<n>[\d,]+) of (?P<m>[\d,]+) districts have no station on air by (?P<on>[\d-]+); forecast as zero "
+        r"\(listed in empty_districts\.csv\)",
+        "note.empty_districts_listed",
+    ),
 )
 
 
