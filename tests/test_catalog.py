@@ -45,6 +45,28 @@ def test_publish_writes_each_file_and_the_stamp_last(tmp_path):
     assert catalog.read_stamp(out) is None, "a stamp naming a missing file is not a finished stage"
 
 
+def test_a_file_the_stage_no_longer_writes_is_removed_and_the_users_files_stay(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.csv").write_text("the user's")
+
+    def write_both(tmp):
+        (tmp / "a.csv").write_text("x\n")
+        (tmp / "empty_districts.csv").write_text("district\nT1\n")
+
+    catalog.publish_stage("forecast", out, write_both, {"inputs_sha256": "k"})
+    catalog.publish_stage("forecast", out, lambda tmp: (tmp / "a.csv").write_text("y\n"), {"inputs_sha256": "k2"})
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "mine.csv", "stage.json"]
+    # another stage's stamp, or one naming a path outside the folder, removes nothing
+    (out / "stage.json").write_text('{"stage": "forecast", "files": ["../mine.csv", "mine.csv"]}')
+    catalog.publish_stage("coverage", out, lambda tmp: (tmp / "b.csv").write_text("z\n"), {"inputs_sha256": "k"})
+    assert (out / "mine.csv").is_file() and (out / "a.csv").is_file()
+    (out / "stage.json").write_text('{"stage": "forecast", "files": ["../outside.txt"]}')
+    (tmp_path / "outside.txt").write_text("keep")
+    catalog.publish_stage("forecast", out, lambda tmp: (tmp / "a.csv").write_text("y\n"), {"inputs_sha256": "k3"})
+    assert (tmp_path / "outside.txt").read_text() == "keep"
+
+
 def test_a_failing_stage_leaves_no_stamp(tmp_path):
     out = tmp_path / "out"
     catalog.publish_stage("coverage", out, lambda tmp: (tmp / "a.csv").write_text("x\n"), {"inputs_sha256": "k"})

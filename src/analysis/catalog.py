@@ -93,10 +93,14 @@ def read_stamp(folder: str | Path) -> dict | None:
 
 def publish_stage(stage: str, out: str | Path, write: Callable[[Path], object], stamp: dict) -> list[Path]:
     """Run `write(tmp)` into a temporary folder inside `out`, then rename each file it wrote into `out`
-    and write the stamp last. Files of `out` that the stage does not write are left alone (the
-    command-line verbs write into folders the user names). Returns the files written, stamp last."""
+    and write the stamp last. A file this stage wrote there before (its stamp lists it) and does not
+    write now is removed: an optional output of an earlier run (empty_districts.csv, a chart the run
+    was asked not to draw) would otherwise sit beside the new ones, read as theirs. Other files of
+    `out` are left alone (the command-line verbs write into folders the user names). Returns the files
+    written, stamp last."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    before = _files_of_stamp(out, stage)
     (out / STAMP).unlink(missing_ok=True)  # from here until the end the folder is not a finished stage
     tmp = Path(tempfile.mkdtemp(prefix=f".{stage}-", dir=out))
     try:
@@ -107,8 +111,22 @@ def publish_stage(stage: str, out: str | Path, write: Callable[[Path], object], 
             os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    for name in sorted(before - set(names)):
+        (out / name).unlink(missing_ok=True)
     write_json({**stamp, "stage": stage, "files": names}, out / STAMP)
     return [out / n for n in names] + [out / STAMP]
+
+
+def _files_of_stamp(out: Path, stage: str) -> set[str]:
+    """The plain file names the stamp in `out` says `stage` wrote there (none for another stage's stamp, an
+    unreadable one, or names that are not files of `out` itself: a stamp is never a licence to delete elsewhere)."""
+    try:
+        stamp = json.loads((out / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(stamp, dict) or stamp.get("stage") != stage or not isinstance(stamp.get("files"), list):
+        return set()
+    return {f for f in stamp["files"] if isinstance(f, str) and f == Path(f).name and f not in ("", ".", "..", STAMP)}
 
 
 def stamp_date(value) -> str | None:
