@@ -205,6 +205,8 @@ def test_cli_partitioned_writes_what_the_in_memory_clean_writes(export, tmp_path
         (["--scheduler", "threads"], "--scheduler is for --partitioned"),
         (["--partitioned", "--scheduler", "gpu"], "scheduler must be one of"),
         (["--partitioned", "--input-crs", "gcj02"], "OpenCelliD exports are WGS-84"),
+        (["--rows-per-partition", "5000"], "--rows-per-partition is for --partitioned"),
+        (["--partitioned", "--rows-per-partition", "10"], "not a number of rows >= 1000"),
     ],
 )
 def test_cli_partitioned_usage_mistakes_are_one_line(export, tmp_path, capsys, extra, message):
@@ -263,3 +265,18 @@ def test_cli_partitioned_folder_is_named_a_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is a folder" in err and "no such file" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unreachable_scheduler_is_said_before_the_file_is_split(export, tmp_path, monkeypatch):
+    import distributed
+
+    from analysis.clean import partitioned
+
+    def refused(address, timeout=None):
+        raise OSError(f"Timed out trying to connect to {address} after {timeout}")
+
+    monkeypatch.setattr(distributed, "Client", refused)
+    monkeypatch.setattr(partitioned, "split_opencellid", lambda *a, **k: pytest.fail("split before connecting"))
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        clean_partitioned(export, "karamay", tmp_path / "out", as_of=AS_OF, scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "out").exists()

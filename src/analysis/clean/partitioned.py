@@ -473,21 +473,31 @@ def _check_scheduler(scheduler: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _connected(client, scheduler: str) -> Iterator:
+    """`client`, or a `dask.distributed.Client` of the scheduler at a `tcp://` address, connected before the
+    file is split (an address that cannot be reached is said in one line without a pass over the file);
+    None for a local scheduler."""
+    if client is not None or not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        yield client
+        return
+    from distributed import Client
+
+    try:
+        connected = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    with connected:
+        yield connected
+
+
 def _compute(tasks: list, client, scheduler: str) -> list[dict]:
-    """Run the partition tasks, one progress step per partition cleaned: on `client`, on a
-    `dask.distributed` scheduler at a `tcp://` address, or on a local Dask scheduler by name."""
+    """Run the partition tasks, one progress step per partition cleaned: on `client` (a
+    `dask.distributed.Client`), or on a local Dask scheduler by name."""
     import dask  # only here and in the workers: the in-memory clean never needs it
 
     from analysis.progress import task
 
-    if client is None and scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        from distributed import Client
-
-        try:
-            with Client(scheduler, timeout="10s") as connected:
-                return _compute(tasks, connected, "distributed")
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with task("clean (partitioned)", len(tasks), "partition") as progress:
         if client is not None:
             from distributed import as_completed
@@ -670,8 +680,9 @@ def clean_partitioned(
     work, made_out = out / "_partitions", not out.exists()
     try:
         shutil.rmtree(work, ignore_errors=True)
-        split = split_opencellid(path, work / "in", rows_per_partition or ROWS_PER_PARTITION, gnb_id_bits)
-        summary = _clean_parts(split, work, out, city_ref, as_of_text, gnb_id_bits, client, scheduler)
+        with _connected(client, scheduler) as client:
+            split = split_opencellid(path, work / "in", rows_per_partition or ROWS_PER_PARTITION, gnb_id_bits)
+            summary = _clean_parts(split, work, out, city_ref, as_of_text, gnb_id_bits, client, scheduler)
     finally:
         if not keep_partitions:
             shutil.rmtree(work, ignore_errors=True)
