@@ -10,6 +10,11 @@ cells (other radios, unreadable ids) are quarantined row by row and are spread r
 rows are never merged across gNBs, so no cross-partition duplicate is missed. Operator reports are
 not partitioned: their near-duplicates (same operator within 50 m) need every nearby row together;
 a national operator file (4.25 million rows) is cleaned in memory by `clean_stations`.
+
+What comes out: the in-memory clean's four files byte for byte, whatever the number of partitions. The
+file (plain CSV, or a .gz or .zip streamed) is read in blocks as the in-memory reader reads it whole;
+the partitions' stations are sorted by id together, their quarantines merged in row order a batch at a
+time, and the summary is the in-memory one.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ BLOCK_CHARS = 16 << 20
 #: Bytes read at a time by the first pass over the file (its encoding checked, its lines counted).
 SURVEY_BYTES = 16 << 20
 #: Quarantine rows held at a time while the partitions' quarantines are merged, over all partitions.
-MERGE_ROWS = 1 << 20
+MERGE_ROWS = 1 << 17
 #: The columns of a partition file: the export's texts, the row's number in the file, what the reader said.
 PARTITION_SCHEMA = pa.schema(
     [(c, pa.string()) for c in OPENCELLID_COLUMNS]
@@ -87,6 +92,7 @@ class _Export:
     encoding: str = "utf-8"
     codec: str = "utf-8"
     lines: int = 0
+    size_bytes: int = 0
     notes: tuple[str, ...] = ()
 
 
@@ -179,7 +185,7 @@ def _first_bad_line(export: _Export, codec: str) -> int | None:
     """The line of the first bytes that are not `codec` text, None when all are (then the export's lines
     are counted); a file of nothing but white space is empty, as the in-memory reader says."""
     decoder = codecs.getincrementaldecoder(codec)()
-    lines, filled = 0, False
+    lines, size, filled = 0, 0, False
     try:
         with export.open_bytes() as fh:
             while step := fh.read(SURVEY_BYTES):
@@ -188,6 +194,7 @@ def _first_bad_line(export: _Export, codec: str) -> int | None:
                 except UnicodeDecodeError as exc:
                     return lines + step[: max(exc.start, 0)].count(b"\n") + 1
                 lines += step.count(b"\n")
+                size += len(step)
                 filled = filled or not step.isspace()
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -196,7 +203,7 @@ def _first_bad_line(export: _Export, codec: str) -> int | None:
         raise BadInputError(f"a damaged compressed file ({exc})", export.path) from None
     if not filled:
         raise BadInputError("the file is empty", export.source)
-    export.lines = lines + 1
+    export.lines, export.size_bytes = lines + 1, size
     return None
 
 
@@ -244,7 +251,8 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     nci = pd.to_numeric(chunk["cell"], errors="coerce")
     ok = ((radio == "NR").fillna(False) & mcc.notna() & net.notna() & nci.notna() & (nci >= 0)).to_numpy()
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=chunk.index).fillna("unknown")
-    bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).to_numpy(dtype=np.int64)
+    # (looked up once per operator, not once per row)
+    bits = operator.map({op: gnb_bits.get(op, gnb_bits["*"]) for op in operator.unique()}).to_numpy(dtype=np.int64)
     gnb = np.right_shift(nci.fillna(0).to_numpy(dtype=np.float64).astype(np.int64), 36 - bits)
     key = pd.DataFrame({"mcc": mcc.fillna(-1).to_numpy(np.int64), "net": net.fillna(-1).to_numpy(np.int64), "gnb": gnb})
     hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
@@ -302,6 +310,27 @@ def _read_block_by_line(lines: list[str], width: int, final: bool) -> tuple[pd.D
     return frame, lines[i:]
 
 
+def _is_blank(frame: pd.DataFrame) -> np.ndarray:
+    """Rows the in-memory reader counts as blank: every field empty, missing or white space only, and no
+    problem said of the line."""
+    blank = frame["read_problem"].isna().to_numpy().copy()
+    for c in OPENCELLID_COLUMNS:
+        values = frame[c].to_numpy(dtype=object, na_value=None)
+        blank &= np.array([v is None or v != v or not str(v).strip() for v in values], dtype=bool)
+    return blank
+
+
+def _end_of_records(frame: pd.DataFrame, tail: int = 1024) -> int:
+    """1 + the position of the last row that is not blank (0 when all are): only the last rows looked at,
+    unless they are all blank."""
+    lo = max(0, len(frame) - tail)
+    filled = np.flatnonzero(~_is_blank(frame.iloc[lo:]))
+    if len(filled):
+        return lo + int(filled[-1]) + 1
+    filled = np.flatnonzero(~_is_blank(frame.iloc[:lo]))
+    return int(filled[-1]) + 1 if len(filled) else 0
+
+
 class _PartitionWriter:
     """Rows into the partition files, numbered as the in-memory reader numbers them (records from 1); blank
     rows after the last record held back until a record follows (at the end: the file's formatting, counted)."""
@@ -321,26 +350,27 @@ class _PartitionWriter:
                 frame[c] = None
         if self.pending is not None and len(self.pending):
             frame = pd.concat([self.pending, frame], ignore_index=True)
-        blank = frame["read_problem"].isna().to_numpy().copy()
-        for c in OPENCELLID_COLUMNS:  # (as the in-memory reader: empty, missing or white space only)
-            values = frame[c]
-            blank &= (values.isna() | (values.astype(object).fillna("").astype(str).str.strip() == "")).to_numpy()
-        last = int(np.flatnonzero(~blank)[-1]) + 1 if (~blank).any() else 0
+        last = _end_of_records(frame)
         self.pending = frame.iloc[last:]
         if last:
             self._write(frame.iloc[:last].reset_index(drop=True))
 
     def _write(self, frame: pd.DataFrame) -> None:
-        frame = frame.reindex(columns=[*OPENCELLID_COLUMNS, "read_note", "read_problem"]).astype(object)
-        frame[list(OPENCELLID_COLUMNS)] = frame[list(OPENCELLID_COLUMNS)].replace("", None)
-        frame = frame.where(frame.notna(), None)
-        frame.insert(len(OPENCELLID_COLUMNS), "source_row", np.arange(self.rows + 1, self.rows + len(frame) + 1))
-        self.read_notes += int(frame["read_note"].notna().sum())
-        self.read_problems += int(frame["read_problem"].notna().sum())
+        # straight into Arrow, an empty text missing (as the in-memory reader keeps it): a Python object per
+        # cell, made and converted back, was most of the split's time
+        columns = {}
+        for c in OPENCELLID_COLUMNS:
+            text = pa.array(frame[c].array, type=pa.string(), from_pandas=True)
+            columns[c] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        columns["source_row"] = pa.array(np.arange(self.rows + 1, self.rows + len(frame) + 1, dtype=np.int64))
+        for c in ("read_note", "read_problem"):
+            columns[c] = pa.array(frame[c].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        table = pa.table(columns, schema=PARTITION_SCHEMA)
+        self.read_notes += table["read_note"].length() - table["read_note"].null_count
+        self.read_problems += table["read_problem"].length() - table["read_problem"].null_count
         part = _partition_of(frame, self.rows, self.n_parts, self.gnb_bits)
         for i in np.unique(part):
-            table = pa.Table.from_pandas(frame[part == i], schema=PARTITION_SCHEMA, preserve_index=False)
-            self.writers[i].write_table(table)
+            self.writers[i].write_table(table.filter(pa.array(part == i)))
         self.rows += len(frame)
 
     def close(self) -> int:
@@ -361,7 +391,7 @@ def _split_blocks(
     for old in folder.glob("part-*.parquet"):
         old.unlink()
     writer = _PartitionWriter(folder, n_parts, gnb_bits)
-    total = max(1, -(-export.lines // max(1, block_chars // 80)))  # (~80 characters a row)
+    total = max(1, -(-export.size_bytes // block_chars))  # (a character a byte: exact for an ASCII export)
     carry: list[str] = []
     skip = 1 if has_header else 0
     try:
