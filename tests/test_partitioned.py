@@ -280,3 +280,17 @@ def test_an_unreachable_scheduler_is_said_before_the_file_is_split(export, tmp_p
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         clean_partitioned(export, "karamay", tmp_path / "out", as_of=AS_OF, scheduler="tcp://127.0.0.1:9")
     assert not (tmp_path / "out").exists()
+
+
+def test_blank_rows_are_found_at_the_end_however_many():
+    from analysis.clean.partitioned import _end_of_records
+    from analysis.clean.sources import OPENCELLID_COLUMNS
+
+    n, filled = 3000, 1000  # (more blank rows than the tail looked at first)
+    frame = pd.DataFrame({c: [None] * n for c in OPENCELLID_COLUMNS} | {"read_problem": [None] * n})
+    frame.loc[: filled - 1, "radio"] = "NR"
+    frame.loc[filled : filled + 5, "lon"] = "  "  # white space only: blank, as the in-memory reader says
+    assert _end_of_records(frame) == filled
+    frame.loc[n - 1, "read_problem"] = "15 fields where the header has 14"  # a line with a problem is a record
+    assert _end_of_records(frame) == n
+    assert _end_of_records(frame.iloc[filled : n - 1]) == 0
