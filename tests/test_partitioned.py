@@ -294,3 +294,18 @@ def test_blank_rows_are_found_at_the_end_however_many():
     frame.loc[n - 1, "read_problem"] = "15 fields where the header has 14"  # a line with a problem is a record
     assert _end_of_records(frame) == n
     assert _end_of_records(frame.iloc[filled : n - 1]) == 0
+
+
+def test_cli_partitioned_says_the_readers_notes(export, tmp_path, capsys):
+    import zipfile
+
+    from analysis import cli
+
+    archive = tmp_path / "cell_towers.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(export, "cell_towers.csv")
+        zf.writestr("LICENSE", "CC-BY-SA 4.0")
+    argv = ["clean", "--input", str(archive), "--city", "karamay", "--as-of", AS_OF, "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, "--partitioned", "--scheduler", "synchronous"]) == 0
+    said = capsys.readouterr().out
+    assert "cell_towers.zip/cell_towers.csv: in the archive, skipped LICENSE (not a table file)" in said

@@ -109,6 +109,9 @@ def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
         f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
         f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
+    for f in s["files"]:  # (what the reader did, as the in-memory clean says it)
+        for note in f.get("notes", []):
+            print(f"note: {f['file']}: {note}")
     return 0
 
 
