@@ -309,3 +309,17 @@ def test_cli_partitioned_says_the_readers_notes(export, tmp_path, capsys):
     assert cli.main([*argv, "--partitioned", "--scheduler", "synchronous"]) == 0
     said = capsys.readouterr().out
     assert "cell_towers.zip/cell_towers.csv: in the archive, skipped LICENSE (not a table file)" in said
+
+
+def test_lines_ended_by_cr_alone_are_read_in_blocks(export, tmp_path, monkeypatch):
+    """An export with old Mac line ends (CR alone) is read in blocks too, as the whole file is read in memory."""
+    from analysis.clean import partitioned
+
+    path = tmp_path / "cr.csv"
+    path.write_bytes(export.read_bytes().replace(b"\n", b"\r"))
+    monkeypatch.setattr(partitioned, "BLOCK_CHARS", 50_000)
+    blocks = list(partitioned._iter_text_blocks(partitioned._open_export(path), 50_000))
+    assert len(blocks) > 3 and "".join(blocks) == path.read_bytes().decode("utf-8")
+    clean_to_folder(path, "karamay", tmp_path / "mem", as_of=AS_OF)
+    clean_partitioned(path, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=1000, scheduler="threads")
+    assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []

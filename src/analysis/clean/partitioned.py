@@ -216,6 +216,8 @@ def _iter_text_blocks(export: _Export, block_chars: int) -> Iterator[str]:
         while piece := text.read(block_chars):
             piece = carry + piece
             cut = piece.rfind("\n") + 1
+            if not cut:  # (CR alone ends the lines; a CR last in the piece may be the first half of a CRLF)
+                cut = piece.rfind("\r", 0, len(piece) - 1) + 1
             carry = piece[cut:]
             if cut:
                 yield piece[:cut]
