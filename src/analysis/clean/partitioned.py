@@ -569,20 +569,23 @@ def _next_batch(batches: Iterator, columns: list[str]) -> pd.DataFrame | None:
     return None
 
 
-def _merge_quarantines(paths: list[Path], target: Path) -> None:
+def _merge_quarantines(paths: list[Path], target: Path, scratch: Path) -> None:
     """The partitions' quarantines (each in source-row order) merged into one CSV in source-row order, as
     the in-memory clean writes it (`files.write_csv`'s bytes: pandas' CSV after a BOM), a few batches of
-    each in memory at a time: rows are written up to the smallest last row any unfinished partition holds."""
+    each in memory at a time: rows are written up to the smallest last row any unfinished partition holds.
+    `scratch`: a folder for each batch's formatted rows (the run's own, removed with it)."""
     files = [pq.ParquetFile(p) for p in paths]
     # (the partitions' columns agree; one without a column shown only where filled lacks it)
     columns = max((f.schema_arrow.names for f in files), key=len)
-    batch_rows = max(1_000, MERGE_ROWS // max(len(files), 1))
+    batch_rows = max(256, MERGE_ROWS // max(len(files), 1))
     batches = [f.iter_batches(batch_size=batch_rows) for f in files]
     held = [_next_batch(b, columns) for b in batches]
 
     def write(tmp: Path) -> None:
+        piece = scratch / "quarantine-rows.csv"
         with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
             csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(columns)
+        with open(tmp, "ab") as fh:
             while any(h is not None for h in held):
                 bound = min(int(h["source_row"].iloc[-1]) for h in held if h is not None)
                 taken = []
@@ -593,7 +596,12 @@ def _merge_quarantines(paths: list[Path], target: Path) -> None:
                     taken.append(h.iloc[:upto])
                     held[i] = h.iloc[upto:] if upto < len(h) else _next_batch(batches[i], columns)
                 chunk = pd.concat(taken, ignore_index=True).sort_values("source_row", kind="stable")
-                chunk.to_csv(fh, index=False, header=False, date_format="%Y-%m-%d", lineterminator="\n")
+                # (formatted by `files.write_csv`, as the in-memory quarantine is: pyarrow, not pandas' ~4 s a
+                # million rows; its header line left out)
+                write_csv(chunk, piece, bom=False)
+                with open(piece, "rb") as rows:
+                    rows.readline()
+                    shutil.copyfileobj(rows, fh)
 
     write_atomic(target, write)
 
@@ -748,7 +756,10 @@ def _clean_parts(
     context = {"city": city.key, "as_of": as_of_text, "file": _file_info(split)}
     summary = _summarize(summaries, stations, split, context)
     write_csv(build_source_ledger(stations), out / "source_matches.csv")
-    _merge_quarantines([work / "out" / f"{p.stem}.quarantine.parquet" for p in parts], out / "quarantine.csv")
     write_stations(stations, out / "stations.parquet")
+    del stations  # (the station table is not held while the quarantines are merged)
+    _merge_quarantines(
+        [work / "out" / f"{p.stem}.quarantine.parquet" for p in parts], out / "quarantine.csv", work / "out"
+    )
     write_json(summary, out / "clean_summary.json")
     return summary
