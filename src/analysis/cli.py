@@ -77,6 +77,18 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return 1 if result.failed_files else 0
 
 
+def _rows_per_partition_arg(text: str) -> int:
+    """argparse type of --rows-per-partition: a whole number of rows >= 1000 (fewer makes a partition per
+    handful of gNBs), else usage error (exit 2, one line)."""
+    try:
+        rows = int(text.replace("_", ""))
+    except ValueError:
+        rows = 0
+    if rows < 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows >= 1000")
+    return rows
+
+
 def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
     from analysis.clean.partitioned import clean_partitioned
 
@@ -91,17 +103,23 @@ def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         gnb_id_bits=args.gnb_id_bits,
         scheduler=args.scheduler or "processes",
+        rows_per_partition=args.rows_per_partition,
     )
     print(
         f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
         f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
+    for f in s["files"]:  # (what the reader did, as the in-memory clean says it)
+        for note in f.get("notes", []):
+            print(f"note: {f['file']}: {note}")
     return 0
 
 
 def _cmd_clean_any(args: argparse.Namespace) -> int:
     if args.scheduler and not args.partitioned:
         raise UsageError("--scheduler is for --partitioned")
+    if args.rows_per_partition is not None and not args.partitioned:
+        raise UsageError("--rows-per-partition is for --partitioned")
     return _cmd_clean_partitioned(args) if args.partitioned else _cmd_clean(args)
 
 
@@ -148,6 +166,13 @@ def _add_clean(sub) -> None:
         default=None,
         metavar="processes|threads|synchronous|tcp://HOST:PORT",
         help="with --partitioned: Dask's local scheduler (default processes) or a dask.distributed address",
+    )
+    p.add_argument(
+        "--rows-per-partition",
+        default=None,
+        type=_rows_per_partition_arg,
+        metavar="N",
+        help="with --partitioned: cell rows per partition, what one worker holds (default 500000)",
     )
     p.set_defaults(func=_cmd_clean_any)
 

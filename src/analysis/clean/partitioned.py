@@ -10,48 +10,236 @@ cells (other radios, unreadable ids) are quarantined row by row and are spread r
 rows are never merged across gNBs, so no cross-partition duplicate is missed. Operator reports are
 not partitioned: their near-duplicates (same operator within 50 m) need every nearby row together;
 a national operator file (4.25 million rows) is cleaned in memory by `clean_stations`.
+
+What comes out: the in-memory clean's four files byte for byte, whatever the number of partitions. The
+file (plain CSV, or a .gz or .zip streamed) is read in blocks as the in-memory reader reads it whole;
+the partitions' stations are sorted by id together, their quarantines merged in row order a batch at a
+time, and the summary is the in-memory one.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
+import gzip
+import io
+import re
 import shutil
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from analysis import __version__
 from analysis.clean import parse
-from analysis.clean.sources import OPENCELLID_COLUMNS, RawTable, decode_text
-from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits
+from analysis.clean.ledger import (
+    LATER_QUARANTINE_REASONS,
+    MERGE_REASONS,
+    QUARANTINE_REASONS,
+    build_source_ledger,
+    check_ledger,
+)
+from analysis.clean.sources import (
+    HEADER_SEARCH_ROWS,
+    MAX_LINES_PER_CELL,
+    OPENCELLID_COLUMNS,
+    TABLE_SUFFIXES,
+    RawTable,
+    detect_format,
+    read_record_at,
+)
+from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits, write_stations
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, UsageError
-from analysis.files import project_relative, sha256_of, write_json
+from analysis.files import project_relative, sha256_of, write_atomic, write_csv, write_json
 
 #: Cell rows per partition: what one worker holds at a time (see BENCHMARKS.md for its peak memory).
 ROWS_PER_PARTITION = 500_000
 #: Dask's local schedulers (any other scheduler is a `tcp://` address of a dask.distributed cluster).
 LOCAL_SCHEDULERS = ("processes", "threads", "synchronous")
-#: Rows read from the file at a time while splitting it.
-CHUNK_ROWS = 500_000
+#: Characters of the file's text parsed at a time while splitting it (a block ends at a line end): about
+#: 200,000 rows of an export, ~0.1 GB as a frame of text.
+BLOCK_CHARS = 16 << 20
+#: Bytes read at a time by the first pass over the file (its encoding checked, its lines counted).
+SURVEY_BYTES = 16 << 20
+#: Quarantine rows held at a time while the partitions' quarantines are merged, over all partitions.
+MERGE_ROWS = 1 << 17
+#: The columns of a partition file: the export's texts, the row's number in the file, what the reader said.
+PARTITION_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in OPENCELLID_COLUMNS]
+    + [("source_row", pa.int64()), ("read_note", pa.string()), ("read_problem", pa.string())]
+)
 
 
-def _header(path: Path) -> tuple[bool, str]:
-    """Whether the file's first line is the OpenCelliD header (else it has none), and its encoding."""
+@dataclass
+class _Export:
+    """One OpenCelliD export as the splitter reads it: the file given, the name its rows carry (a zip's
+    member as archive.zip/member, as the in-memory reader names it), how to open its bytes (a .gz or
+    .zip streamed), and what the first pass found: encoding, codec, lines, notes for the summary."""
+
+    path: Path
+    source: Path
+    open_bytes: Callable[[], contextlib.AbstractContextManager[BinaryIO]]
+    encoding: str = "utf-8"
+    codec: str = "utf-8"
+    lines: int = 0
+    size_bytes: int = 0
+    notes: tuple[str, ...] = ()
+
+
+def _refuse_workbook(path: Path) -> UsageError:
+    return UsageError(
+        f"{path}: a workbook (XLSX/XLS): partitioned cleaning reads CSV exports (plain, .gz or .zip); "
+        "clean it without --partitioned (it is read in memory), or save its sheet as CSV first"
+    )
+
+
+@contextlib.contextmanager
+def _zip_member(path: Path, name: str) -> Iterator[BinaryIO]:
+    with zipfile.ZipFile(path) as archive, archive.open(name) as fh:
+        yield fh
+
+
+def _open_zip(path: Path) -> _Export:
+    """The one CSV export inside a zip archive (streamed from it); a workbook, or an archive of several
+    tables, is refused in one line."""
+    with zipfile.ZipFile(path) as archive:
+        infos = sorted(archive.infolist(), key=lambda i: i.filename)
+    names = [i.filename for i in infos]
+    if any(n.startswith("xl/") for n in names) or "[Content_Types].xml" in names:
+        raise _refuse_workbook(path)
+    files = [
+        n
+        for n, i in zip(names, infos, strict=True)
+        if not i.is_dir() and not Path(n).name.startswith(("~$", ".", "__MACOSX")) and "__MACOSX/" not in n
+    ]
+    tables = [n for n in files if Path(n).suffix.lower() in TABLE_SUFFIXES]
+    texts = [n for n in tables if Path(n).suffix.lower() in (".csv", ".txt", ".tsv")]
+    if len(tables) != 1 or len(texts) != 1:
+        what = f"{len(tables)} table files" if tables else "no CSV file"
+        raise UsageError(
+            f"{path}: a zip archive with {what} ({', '.join(tables[:5]) or 'none'}): --partitioned cleans one "
+            "CSV export; unzip it and give the export, or clean the archive without --partitioned"
+        )
+    # (what the in-memory reader says of the archive's other files, in the same words)
+    notes = tuple(f"in the archive, skipped {n} (not a table file)" for n in files if n not in tables)
+    return _Export(path, path / texts[0], lambda: _zip_member(path, texts[0]), notes=notes)
+
+
+def _open_export(path: Path) -> _Export:
+    """How to read the export's bytes: plain, gzip (cell_towers.csv.gz, as OpenCelliD serves it) or zip,
+    found from its first bytes as the in-memory reader finds it; a workbook refused in one line."""
     with open(path, "rb") as fh:
-        head = fh.read(65536)
-    text, encoding = decode_text(head.split(b"\n", 1)[0], path)
-    cells = next(csv.reader([text]))
+        head = fh.read(8192)
+    fmt = detect_format(head)
+    if fmt == "gzip":
+        return _Export(path, path, lambda: gzip.open(path, "rb"))
+    if fmt == "xlsx" and zipfile.is_zipfile(path):
+        return _open_zip(path)
+    if fmt in ("xlsx", "xls"):
+        raise _refuse_workbook(path)
+    return _Export(path, path, lambda: open(path, "rb"))
+
+
+def _survey(export: _Export) -> None:
+    """The first pass over the export's bytes (decompressed as they stream): its encoding as the in-memory
+    reader decides it (the whole file UTF-8, else GBK, else GB18030) and its lines, for the partitions."""
+    try:
+        with export.open_bytes() as fh:
+            head = fh.read(8192)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise BadInputError(f"cannot be read as an archive ({exc})", export.path) from None
+    fmt = detect_format(head)
+    if fmt in ("xlsx", "xls"):
+        raise _refuse_workbook(export.source)
+    if fmt == "binary":
+        raise BadInputError("binary data, not a CSV or XLSX table", export.source)
+    if fmt == "utf16":
+        bom = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+        little = head[1::2].count(0) >= head[0::2].count(0)
+        candidates = [("utf-16" if bom else "utf-16-le" if little else "utf-16-be", "utf-16")]
+        tried = "UTF-16 (it starts like UTF-16)"
+    elif head.startswith(b"\xef\xbb\xbf"):
+        candidates, tried = [("utf-8-sig", "utf-8-sig")], "UTF-8 (it starts with a UTF-8 BOM)"
+    else:  # (GBK read by the GB18030 codec, its superset: the same text, as the in-memory reader reads it)
+        candidates, tried = [("utf-8", "utf-8"), ("gbk", "gbk"), ("gb18030", "gb18030")], "UTF-8, GBK or GB18030"
+    bad = None
+    for codec, name in candidates:
+        bad = _first_bad_line(export, codec)
+        if bad is None:
+            export.codec, export.encoding = ("gb18030" if codec == "gbk" else codec), name
+            return
+    raise BadInputError(f"line {bad}: bytes that are not {tried} text (mixed or unknown encoding)", export.source)
+
+
+def _first_bad_line(export: _Export, codec: str) -> int | None:
+    """The line of the first bytes that are not `codec` text, None when all are (then the export's lines
+    are counted); a file of nothing but white space is empty, as the in-memory reader says."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    lines, size, filled = 0, 0, False
+    try:
+        with export.open_bytes() as fh:
+            while step := fh.read(SURVEY_BYTES):
+                try:
+                    decoder.decode(step)
+                except UnicodeDecodeError as exc:
+                    return lines + step[: max(exc.start, 0)].count(b"\n") + 1
+                lines += step.count(b"\n")
+                size += len(step)
+                filled = filled or not step.isspace()
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return lines + 1
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a damaged .gz or zip
+        raise BadInputError(f"a damaged compressed file ({exc})", export.path) from None
+    if not filled:
+        raise BadInputError("the file is empty", export.source)
+    export.lines, export.size_bytes = lines + 1, size
+    return None
+
+
+def _iter_text_blocks(export: _Export, block_chars: int) -> Iterator[str]:
+    """The export's text in blocks of about `block_chars` characters, each ending at a line end (the last
+    as the file ends), line ends as written (CRLF kept: the parsers read them as the in-memory reader's do)."""
+    with export.open_bytes() as raw:
+        text = io.TextIOWrapper(raw, encoding=export.codec, newline="")
+        carry = ""
+        while piece := text.read(block_chars):
+            piece = carry + piece
+            cut = piece.rfind("\n") + 1
+            if not cut:  # (CR alone ends the lines; a CR last in the piece may be the first half of a CRLF)
+                cut = piece.rfind("\r", 0, len(piece) - 1) + 1
+            carry = piece[cut:]
+            if cut:
+                yield piece[:cut]
+        if carry:
+            yield carry
+
+
+def _read_head(export: _Export) -> tuple[bool, int]:
+    """Whether the export's first line is the OpenCelliD header (else it has none), and the width the
+    in-memory reader gives its records (the most fields of its first lines)."""
+    first = next(_iter_text_blocks(export, 1 << 16), "")
+    lines = first.lstrip("\ufeff").splitlines()[:HEADER_SEARCH_ROWS]
+    rows = list(csv.reader(lines))
+    cells = rows[0] if rows else []
+    width = max((len(r) for r in rows), default=0)
     if [c.strip().lower() for c in cells] == [c.lower() for c in OPENCELLID_COLUMNS]:
-        return True, encoding
-    first = [c.strip().upper() for c in cells]
-    if len(first) == len(OPENCELLID_COLUMNS) and first[0] in ("GSM", "UMTS", "LTE", "NR", "CDMA"):
-        return False, encoding
+        return True, width
+    upper = [c.strip().upper() for c in cells]
+    if len(upper) == len(OPENCELLID_COLUMNS) and upper[0] in ("GSM", "UMTS", "LTE", "NR", "CDMA"):
+        return False, width
     raise UsageError(
-        f"{path}: partitioned cleaning reads OpenCelliD exports only "
+        f"{export.source}: partitioned cleaning reads OpenCelliD exports only "
         f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator and tower-company reports "
         "without --partitioned (`clean_stations`; in memory a national operator file of 4.25 M rows takes ~2.3 GB)"
     )
@@ -65,7 +253,8 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     nci = pd.to_numeric(chunk["cell"], errors="coerce")
     ok = ((radio == "NR").fillna(False) & mcc.notna() & net.notna() & nci.notna() & (nci >= 0)).to_numpy()
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=chunk.index).fillna("unknown")
-    bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).to_numpy(dtype=np.int64)
+    # (looked up once per operator, not once per row)
+    bits = operator.map({op: gnb_bits.get(op, gnb_bits["*"]) for op in operator.unique()}).to_numpy(dtype=np.int64)
     gnb = np.right_shift(nci.fillna(0).to_numpy(dtype=np.float64).astype(np.int64), 36 - bits)
     key = pd.DataFrame({"mcc": mcc.fillna(-1).to_numpy(np.int64), "net": net.fillna(-1).to_numpy(np.int64), "gnb": gnb})
     hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
@@ -74,73 +263,204 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     return np.where(ok, part, rr)
 
 
+def _read_block_fast(block: str, width: int, skip: int) -> pd.DataFrame | None:
+    """A block's records as the in-memory reader's fast path reads a file (pandas' C parser, the first
+    fourteen of `width` fields, extra fields of a ragged line left out); None when its records are not its
+    lines one to one (a quote spans lines, or is left open) or the parser refuses it."""
+    n_lines = block.count("\n") + (0 if block.endswith("\n") else 1) - skip
+    if n_lines <= 0:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in OPENCELLID_COLUMNS})
+    if not block.strip("\r\n"):  # blank lines only (the parser sees no columns in them)
+        return pd.DataFrame({c: [None] * n_lines for c in OPENCELLID_COLUMNS})
+    try:
+        frame = pd.read_csv(
+            io.StringIO(block),
+            sep=",",
+            header=None,
+            skiprows=skip,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            usecols=range(len(OPENCELLID_COLUMNS)),
+            names=range(max(width, len(OPENCELLID_COLUMNS))),
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    if len(frame) != n_lines:
+        return None
+    frame.columns = list(OPENCELLID_COLUMNS)
+    return frame
+
+
+def _read_block_by_line(lines: list[str], width: int, final: bool) -> tuple[pd.DataFrame, list[str]]:
+    """The records of `lines` as the in-memory reader reads a file line by line (a quoted cell spanning
+    lines is one record; a line it cannot split is kept with its problem, quarantined as unreadable_line),
+    and the lines left for the next block: a record is read only with the lines it may span in hand."""
+    records, notes, problems = [], [], []
+    i = 0
+    while i < len(lines) and (final or len(lines) - i >= MAX_LINES_PER_CELL):
+        fields, used, note, problem = read_record_at(lines, i, ",", width)
+        records.append(fields)
+        notes.append(note)
+        problems.append(problem)
+        i += used
+    frame = pd.DataFrame(
+        {c: [(r[j] if j < len(r) else "") for r in records] for j, c in enumerate(OPENCELLID_COLUMNS)}, dtype=object
+    )
+    frame["read_note"], frame["read_problem"] = notes, problems
+    return frame, lines[i:]
+
+
+def _is_blank(frame: pd.DataFrame) -> np.ndarray:
+    """Rows the in-memory reader counts as blank: every field empty, missing or white space only, and no
+    problem said of the line."""
+    blank = frame["read_problem"].isna().to_numpy().copy()
+    for c in OPENCELLID_COLUMNS:
+        values = frame[c].to_numpy(dtype=object, na_value=None)
+        blank &= np.array([v is None or v != v or not str(v).strip() for v in values], dtype=bool)
+    return blank
+
+
+def _end_of_records(frame: pd.DataFrame, tail: int = 1024) -> int:
+    """1 + the position of the last row that is not blank (0 when all are): only the last rows looked at,
+    unless they are all blank."""
+    lo = max(0, len(frame) - tail)
+    filled = np.flatnonzero(~_is_blank(frame.iloc[lo:]))
+    if len(filled):
+        return lo + int(filled[-1]) + 1
+    filled = np.flatnonzero(~_is_blank(frame.iloc[:lo]))
+    return int(filled[-1]) + 1 if len(filled) else 0
+
+
+class _PartitionWriter:
+    """Rows into the partition files, numbered as the in-memory reader numbers them (records from 1); blank
+    rows after the last record held back until a record follows (at the end: the file's formatting, counted)."""
+
+    def __init__(self, folder: Path, n_parts: int, gnb_bits: dict[str, int]):
+        self.n_parts, self.gnb_bits = n_parts, gnb_bits
+        self.writers = [
+            pq.ParquetWriter(folder / f"part-{i:05d}.parquet", PARTITION_SCHEMA, compression="zstd")
+            for i in range(n_parts)
+        ]
+        self.rows = self.read_notes = self.read_problems = 0
+        self.pending: pd.DataFrame | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        for c in ("read_note", "read_problem"):
+            if c not in frame.columns:
+                frame[c] = None
+        if self.pending is not None and len(self.pending):
+            frame = pd.concat([self.pending, frame], ignore_index=True)
+        last = _end_of_records(frame)
+        self.pending = frame.iloc[last:]
+        if last:
+            self._write(frame.iloc[:last].reset_index(drop=True))
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        # straight into Arrow, an empty text missing (as the in-memory reader keeps it): a Python object per
+        # cell, made and converted back, was most of the split's time
+        columns = {}
+        for c in OPENCELLID_COLUMNS:
+            text = pa.array(frame[c].array, type=pa.string(), from_pandas=True)
+            columns[c] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        columns["source_row"] = pa.array(np.arange(self.rows + 1, self.rows + len(frame) + 1, dtype=np.int64))
+        for c in ("read_note", "read_problem"):
+            columns[c] = pa.array(frame[c].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        table = pa.table(columns, schema=PARTITION_SCHEMA)
+        self.read_notes += table["read_note"].length() - table["read_note"].null_count
+        self.read_problems += table["read_problem"].length() - table["read_problem"].null_count
+        part = _partition_of(frame, self.rows, self.n_parts, self.gnb_bits)
+        for i in np.unique(part):
+            self.writers[i].write_table(table.filter(pa.array(part == i)))
+        self.rows += len(frame)
+
+    def close(self) -> int:
+        """Close the files; the blank rows after the last record."""
+        for w in self.writers:
+            w.close()
+        return 0 if self.pending is None else len(self.pending)
+
+
+def _split_blocks(
+    export: _Export, folder: Path, n_parts: int, gnb_bits: dict, head: tuple[bool, int], block_chars: int, by_line: bool
+) -> dict | None:
+    """One pass of the splitter: blocks parsed fast (None as soon as one is not, see `_read_block_fast`) or
+    line by line (`by_line`, when the in-memory reader reads the file so)."""
+    from analysis.progress import track
+
+    has_header, width = head
+    for old in folder.glob("part-*.parquet"):
+        old.unlink()
+    writer = _PartitionWriter(folder, n_parts, gnb_bits)
+    total = max(1, -(-export.size_bytes // block_chars))  # (a character a byte: exact for an ASCII export)
+    carry: list[str] = []
+    skip = 1 if has_header else 0
+    try:
+        blocks = _iter_text_blocks(export, block_chars)
+        for k, block in enumerate(track(blocks, "split into partitions", total=total, unit="chunk")):
+            if k == 0:
+                block = block.lstrip("\ufeff")
+            if not by_line:
+                frame = _read_block_fast(block, width, skip)
+                if frame is None:
+                    return None
+            else:
+                lines = carry + re.split(r"\r\n|\r|\n", block)
+                if lines and lines[-1] == "":
+                    lines.pop()
+                frame, carry = _read_block_by_line(lines[skip:], width, final=False)
+            skip = 0
+            writer.add(frame)
+        if by_line:
+            writer.add(_read_block_by_line(carry, width, final=True)[0])
+    finally:
+        trailing = writer.close()
+    return {"rows": writer.rows, "trailing": trailing, "notes": writer.read_notes, "problems": writer.read_problems}
+
+
 def split_opencellid(
     path: str | Path,
     folder: str | Path,
     rows_per_partition: int = ROWS_PER_PARTITION,
     gnb_id_bits: str | int | dict | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    block_chars: int | None = None,
 ) -> dict:
-    """Split one OpenCelliD export into Parquet partitions in `folder` (text columns as in the file,
-    plus `source_row`, the row's number in the whole file), reading `chunk_rows` at a time.
-    Returns what `clean_partition` needs to know about the file."""
+    """Split one OpenCelliD export (CSV, plain or in a .gz or .zip, streamed) into Parquet partitions in
+    `folder` (text columns as in the file, plus `source_row`, the row's number in the whole file, and what
+    the reader said of it), reading `block_chars` characters at a time (default BLOCK_CHARS); each row read
+    as the in-memory reader reads it (a ragged line, a quoted cell spanning lines, blank lines, CRLF). Returns what
+    `clean_partition` and the summary need to know of the file."""
     path, folder = Path(path), Path(folder)
+    export = _open_export(path)
+    _survey(export)
+    head = _read_head(export)
     folder.mkdir(parents=True, exist_ok=True)
-    has_header, encoding = _header(path)
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        sample = fh.read(1 << 20)
-    est_rows = max(1, int(size / max(len(sample) / max(sample.count(b"\n"), 1), 1)))
-    n_parts = max(1, -(-est_rows // rows_per_partition))
+    n_parts = max(1, -(-export.lines // rows_per_partition))
     gnb_bits = parse_gnb_id_bits(gnb_id_bits)
-    schema = pa.schema([(c, pa.string()) for c in OPENCELLID_COLUMNS] + [("source_row", pa.int64())])
-    writers = [pq.ParquetWriter(folder / f"part-{i:05d}.parquet", schema, compression="zstd") for i in range(n_parts)]
-    reader = pd.read_csv(
-        path,
-        header=0 if has_header else None,
-        names=None if has_header else list(OPENCELLID_COLUMNS),
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=False,
-        chunksize=chunk_rows,
-        encoding=encoding,
-        quoting=csv.QUOTE_MINIMAL,
-    )
-    row0 = 0
-    pending = None  # blank rows at a chunk's end: records' gaps, or the file's trailing formatting
-
-    def write(frame: pd.DataFrame) -> None:
-        nonlocal row0
-        frame = frame.reindex(columns=list(OPENCELLID_COLUMNS)).replace("", None)
-        frame["source_row"] = np.arange(row0 + 1, row0 + len(frame) + 1, dtype=np.int64)
-        part = _partition_of(frame, row0, n_parts, gnb_bits)
-        for i in np.unique(part):
-            table = pa.Table.from_pandas(frame[part == i], schema=schema, preserve_index=False)
-            writers[i].write_table(table)
-        row0 += len(frame)
-
-    from analysis.progress import track
-
-    try:
-        for chunk in track(reader, "split into partitions", total=-(-est_rows // chunk_rows), unit="chunk"):
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            if pending is not None:
-                chunk = pd.concat([pending, chunk], ignore_index=True)
-            blank = (chunk.fillna("") == "").all(axis=1).to_numpy()
-            last = int(np.flatnonzero(~blank)[-1]) + 1 if (~blank).any() else 0
-            pending = chunk.iloc[last:]
-            if last:
-                write(chunk.iloc[:last])
-    finally:
-        for w in writers:
-            w.close()
+    block_chars = block_chars or BLOCK_CHARS
+    split = _split_blocks(export, folder, n_parts, gnb_bits, head, block_chars, by_line=False)
+    if split is None:  # (the in-memory reader too reads the whole file line by line then)
+        split = _split_blocks(export, folder, n_parts, gnb_bits, head, block_chars, by_line=True)
+    header_row = 1 if head[0] else 0
+    if not split["rows"]:
+        raise BadInputError(f"a header (row {header_row}) but no records below it", export.source)
+    notes = list(export.notes)
+    if split["notes"] or split["problems"]:
+        notes.insert(
+            0,
+            f"quotes left open or misplaced: {split['notes']} lines read on their own, "
+            f"{split['problems']} quarantined as unreadable_line",
+        )
     return {
         "file": path,
-        "encoding": encoding,
-        "header_row": 1 if has_header else 0,
+        "source": export.source,
+        "encoding": export.encoding,
+        "header_row": header_row,
         "partitions": n_parts,
-        "rows": row0,
-        "trailing_empty_rows_ignored": 0 if pending is None else len(pending),
+        "rows": split["rows"],
+        "trailing_empty_rows_ignored": split["trailing"],
+        "notes": notes,
         "folder": folder,
     }
 
@@ -156,8 +476,8 @@ def clean_partition(
     header_row: int = 1,
 ) -> dict:
     """Clean one partition with `clean.clean_tables` (the rows keep their file and row number) and
-    write its stations (Parquet), quarantine (CSV without header) and source matches; return its
-    summary."""
+    write its stations and quarantine (Parquet, each sorted as the in-memory clean sorts them: by
+    station id, by source row); return its summary."""
     part, out = Path(part), Path(out)
     frame = pd.read_parquet(part)
     frame = frame.astype(object).where(frame.notna(), None)
@@ -168,17 +488,9 @@ def clean_partition(
     city = resolve_city(city)
     result = clean_tables([table], city, as_of=as_of, gnb_id_bits=gnb_id_bits, file_info=[])
     stem = part.stem
-    result.stations.to_parquet(out / f"{stem}.stations.parquet", index=False, write_covering_bbox=False)
-    result.quarantine.to_csv(
-        out / f"{stem}.quarantine.csv",
-        index=False,
-        header=False,
-        encoding="utf-8",
-        date_format="%Y-%m-%d",
-        lineterminator="\n",
-    )
-    result.source_matches.to_parquet(out / f"{stem}.matches.parquet", index=False)
-    return {**result.summary, "quarantine_columns": list(result.quarantine.columns)}
+    result.table.to_parquet(out / f"{stem}.stations.parquet", index=False)
+    result.quarantine.to_parquet(out / f"{stem}.quarantine.parquet", index=False)
+    return result.summary
 
 
 def _add_counts(total: dict, part: dict) -> None:
@@ -193,21 +505,31 @@ def _check_scheduler(scheduler: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _connected(client, scheduler: str) -> Iterator:
+    """`client`, or a `dask.distributed.Client` of the scheduler at a `tcp://` address, connected before the
+    file is split (an address that cannot be reached is said in one line without a pass over the file);
+    None for a local scheduler."""
+    if client is not None or not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        yield client
+        return
+    from distributed import Client
+
+    try:
+        connected = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    with connected:
+        yield connected
+
+
 def _compute(tasks: list, client, scheduler: str) -> list[dict]:
-    """Run the partition tasks, one progress step per partition cleaned: on `client`, on a
-    `dask.distributed` scheduler at a `tcp://` address, or on a local Dask scheduler by name."""
+    """Run the partition tasks, one progress step per partition cleaned: on `client` (a
+    `dask.distributed.Client`), or on a local Dask scheduler by name."""
     import dask  # only here and in the workers: the in-memory clean never needs it
 
     from analysis.progress import task
 
-    if client is None and scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        from distributed import Client
-
-        try:
-            with Client(scheduler, timeout="10s") as connected:
-                return _compute(tasks, connected, "distributed")
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with task("clean (partitioned)", len(tasks), "partition") as progress:
         if client is not None:
             from distributed import as_completed
@@ -224,29 +546,142 @@ def _compute(tasks: list, client, scheduler: str) -> list[dict]:
             return list(dask.compute(*tasks, scheduler=scheduler))
 
 
-def _gather_outputs(parts: list[Path], done: Path, out: Path, columns: list[str]) -> None:
-    """Put the partitions' stations, quarantine and source ledger together, one partition in memory
-    at a time."""
-    stations_path = out / "stations.parquet"
-    writer = None
-    for p in parts:
-        t = pq.read_table(done / f"{p.stem}.stations.parquet")
-        if writer is None:
-            writer = pq.ParquetWriter(stations_path, t.schema, compression="zstd")
-        writer.write_table(t.cast(writer.schema))
-    if writer is not None:
-        writer.close()
-    with open(out / "quarantine.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        fh.write(",".join(columns) + "\n")
-        for p in parts:
-            with open(done / f"{p.stem}.quarantine.csv", encoding="utf-8") as part_fh:
-                shutil.copyfileobj(part_fh, fh)
-    # the source ledger a partition at a time too (each sorted by station_id, as the stations)
-    with open(out / "source_matches.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        for i, p in enumerate(parts):
-            pd.read_parquet(done / f"{p.stem}.matches.parquet").to_csv(
-                fh, index=False, header=i == 0, date_format="%Y-%m-%d", lineterminator="\n"
-            )
+def _gather_stations(parts: list[Path], done: Path) -> pd.DataFrame:
+    """The partitions' stations as one table in station-id order (code points, as the in-memory clean
+    sorts them); a partition without stations adds none (nor its dtypes)."""
+    frames = [pd.read_parquet(done / f"{p.stem}.stations.parquet") for p in parts]
+    filled = [f for f in frames if len(f)] or frames[:1]
+    stations = pd.concat(filled, ignore_index=True) if len(filled) > 1 else filled[0]
+    del frames, filled
+    order = pc.array_sort_indices(pa.array(stations["station_id"].astype("str").array)).to_numpy()
+    columns = {}
+    for column in list(stations.columns):  # (one column at a time: only one is ever held twice)
+        columns[column] = stations[column].take(order).reset_index(drop=True)
+        stations = stations.drop(columns=column)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _next_batch(batches: Iterator, columns: list[str]) -> pd.DataFrame | None:
+    """The next non-empty batch of one partition's quarantine with the gathered columns, None at its end."""
+    for batch in batches:
+        if batch.num_rows:
+            return batch.to_pandas().reindex(columns=columns)
+    return None
+
+
+def _merge_quarantines(paths: list[Path], target: Path, scratch: Path) -> None:
+    """The partitions' quarantines (each in source-row order) merged into one CSV in source-row order, as
+    the in-memory clean writes it (`files.write_csv`'s bytes: pandas' CSV after a BOM), a few batches of
+    each in memory at a time: rows are written up to the smallest last row any unfinished partition holds.
+    `scratch`: a folder for each batch's formatted rows (the run's own, removed with it)."""
+    files = [pq.ParquetFile(p) for p in paths]
+    # (the partitions' columns agree; one without a column shown only where filled lacks it)
+    columns = max((f.schema_arrow.names for f in files), key=len)
+    batch_rows = max(256, MERGE_ROWS // max(len(files), 1))
+    batches = [f.iter_batches(batch_size=batch_rows) for f in files]
+    held = [_next_batch(b, columns) for b in batches]
+
+    def write(tmp: Path) -> None:
+        piece = scratch / "quarantine-rows.csv"
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(columns)
+        with open(tmp, "ab") as fh:
+            while any(h is not None for h in held):
+                bound = min(int(h["source_row"].iloc[-1]) for h in held if h is not None)
+                taken = []
+                for i, h in enumerate(held):
+                    if h is None:
+                        continue
+                    upto = int(np.searchsorted(h["source_row"].to_numpy(), bound, side="right"))
+                    taken.append(h.iloc[:upto])
+                    held[i] = h.iloc[upto:] if upto < len(h) else _next_batch(batches[i], columns)
+                chunk = pd.concat(taken, ignore_index=True).sort_values("source_row", kind="stable")
+                # (formatted by `files.write_csv`, as the in-memory quarantine is: pyarrow, not pandas' ~4 s a
+                # million rows; its header line left out)
+                write_csv(chunk, piece, bom=False)
+                with open(piece, "rb") as rows:
+                    rows.readline()
+                    shutil.copyfileobj(rows, fh)
+
+    write_atomic(target, write)
+
+
+def _count_values(values: pd.Series) -> dict[str, int]:
+    return {k: int(v) for k, v in values.value_counts().sort_index().items()}
+
+
+def _sum_counts(summaries: list[dict], key: str) -> dict[str, int]:
+    total: dict = {}
+    for s in summaries:
+        _add_counts(total, s[key])
+    return dict(sorted(total.items()))
+
+
+def _sum_notes(summaries: list[dict]) -> dict:
+    """The partitions' notes as one run's: counts added, counts by word added, in the first one's order."""
+    notes: dict = {}
+    for s in summaries:
+        for key, value in s["notes"].items():
+            if isinstance(value, dict):
+                _add_counts(notes.setdefault(key, {}), value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                notes[key] = notes.get(key, 0) + value
+            else:
+                notes.setdefault(key, value)
+    return notes
+
+
+def _summarize(summaries: list[dict], stations: pd.DataFrame, split: dict, context: dict) -> dict:
+    """The summary the in-memory clean writes (`ledger.summarize`'s keys in its order), from the
+    partitions' counts and the gathered stations; checked as it checks it."""
+    quarantined_by_reason = _sum_counts(summaries, "quarantined_by_reason")
+    summary = {
+        "city": context["city"],
+        "as_of": context["as_of"],
+        "package_version": __version__,
+        **{k: int(sum(s[k] for s in summaries)) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")},
+        "stations": int(len(stations)),
+        "stations_on_air": int(stations["is_on_air"].sum()),
+        "stations_by_operator": _count_values(stations["operator"]),
+        "stations_by_district": _count_values(stations["district"]),
+        "stations_by_status": _count_values(stations["status"]),
+        "quarantined_by_reason": quarantined_by_reason,
+        "merged_by_reason": _sum_counts(summaries, "merged_by_reason"),
+        "notes": _sum_notes(summaries),
+        "parameters": summaries[0]["parameters"],
+        "files": [context["file"]],
+        "failed_files": [],
+        "reason_meanings": {
+            **QUARANTINE_REASONS,
+            **MERGE_REASONS,
+            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if r in quarantined_by_reason},
+        },
+    }
+    check_ledger(summary)
+    if summary["rows_in"] != split["rows"]:
+        raise BadInputError(
+            f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned", split["file"]
+        )
+    return summary
+
+
+def _file_info(split: dict) -> dict:
+    """The export's entry in the summary's files, as the in-memory reader writes it."""
+    info = {
+        "file": project_relative(split["source"]),
+        "sheet": None,
+        "kind": "opencellid",
+        "encoding": split["encoding"],
+        "header_row": split["header_row"],
+        "rows": split["rows"],
+        "columns": {c: c for c in OPENCELLID_COLUMNS},
+        "columns_not_read": [],
+        "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"],
+        "sha256": sha256_of(split["file"]),
+    }
+    if split["notes"]:
+        info["notes"] = list(split["notes"])
+    return info
 
 
 def clean_partitioned(
@@ -260,20 +695,19 @@ def clean_partitioned(
     scheduler: str = "processes",
     keep_partitions: bool = False,
 ) -> dict:
-    """Clean an OpenCelliD export of any size into `out` (stations.parquet, quarantine.csv,
-    source_matches.csv, clean_summary.json, as `clean.clean_to_folder`), in bounded memory.
+    """Clean an OpenCelliD export of any size (CSV, plain or .gz or .zip) into `out`: stations.parquet,
+    quarantine.csv, source_matches.csv and clean_summary.json, the same bytes as `clean.clean_to_folder`
+    writes, in bounded memory. Returns the summary written, plus the number of `partitions`.
 
-    The file is split on disk into partitions of about `rows_per_partition` rows (one pass, a chunk
-    at a time), then each partition is cleaned as a Dask task: on `client` (a
+    The file is split on disk (`out/_partitions`) into partitions of about `rows_per_partition` rows (one
+    pass, a block at a time), then each partition is cleaned as a Dask task: on `client` (a
     `dask.distributed.Client`, local or connected to a cluster whose workers see `path` and `out`)
     or, without one, on `scheduler`: a local one ("processes", "threads" or "synchronous") or the
-    `tcp://host:port` address of a dask.distributed scheduler. Peak memory is the splitter's chunk plus, per
-    worker, one partition's clean. The stations are sorted by station_id within each partition
-    (not across), as is source_matches.csv; the quarantine is in partition order, sorted by source
-    row within each.
+    `tcp://host:port` address of a dask.distributed scheduler. Peak memory: the splitter's block, per
+    worker one partition's clean, and at the end the station table of the whole file (the cells never
+    held together). `out/_partitions` is removed at the end, also when the run fails or is interrupted
+    (SIGTERM: see `cli`); outputs of an earlier run are replaced only by a run that succeeds.
     """
-    import dask
-
     path, out = Path(path), Path(out)
     if path.is_dir():
         raise BadInputError("is a folder: --partitioned cleans one OpenCelliD export file; give the file", path)
@@ -283,67 +717,49 @@ def clean_partitioned(
         _check_scheduler(scheduler)
     city_ref = resolve_city(city)
     as_of_text = (pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(dt.date.today())).strftime("%Y-%m-%d")
-    work = out / "_partitions"
-    shutil.rmtree(work, ignore_errors=True)
-    split = split_opencellid(path, work / "in", rows_per_partition or ROWS_PER_PARTITION, gnb_id_bits)
+    work, made_out = out / "_partitions", not out.exists()
+    try:
+        shutil.rmtree(work, ignore_errors=True)
+        with _connected(client, scheduler) as client:
+            split = split_opencellid(path, work / "in", rows_per_partition or ROWS_PER_PARTITION, gnb_id_bits)
+            summary = _clean_parts(split, work, out, city_ref, as_of_text, gnb_id_bits, client, scheduler)
+    finally:
+        if not keep_partitions:
+            shutil.rmtree(work, ignore_errors=True)
+            if made_out and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()  # (a run that failed leaves no empty folder it made)
+    return {**summary, "partitions": split["partitions"]}
+
+
+def _clean_parts(
+    split: dict, work: Path, out: Path, city: City, as_of_text: str, gnb_id_bits, client, scheduler: str
+) -> dict:
+    """Clean the partitions of `split` as Dask tasks, gather their outputs into `out`, write the summary."""
+    import dask
+
     (work / "out").mkdir(parents=True, exist_ok=True)
     parts = sorted((work / "in").glob("part-*.parquet"))
-    city_arg = city_ref.folder  # a path pickles small and loads on any worker that sees it
+    city_arg = city.folder  # a path pickles small and loads on any worker that sees it
     tasks = [
         dask.delayed(clean_partition)(
-            p, split["file"], city_arg, work / "out", as_of_text, gnb_id_bits, split["encoding"], split["header_row"]
+            p, split["source"], city_arg, work / "out", as_of_text, gnb_id_bits, split["encoding"], split["header_row"]
         )
         for p in parts
     ]
     summaries = _compute(tasks, client, scheduler)
-
-    _gather_outputs(parts, work / "out", out, summaries[0]["quarantine_columns"] if summaries else [])
-
-    summary = {"city": city_ref.key, "as_of": as_of_text, "partitions": len(parts)}
-    counts = ("rows_in", "rows_kept", "rows_merged", "rows_quarantined", "stations", "stations_on_air")
-    for key in counts:
-        summary[key] = int(sum(s[key] for s in summaries))
-    for key in (
-        "stations_by_operator",
-        "stations_by_district",
-        "stations_by_status",
-        "quarantined_by_reason",
-        "merged_by_reason",
-    ):
-        total: dict = {}
-        for s in summaries:
-            _add_counts(total, s[key])
-        summary[key] = dict(sorted(total.items()))
-    summary["trailing_empty_rows_ignored"] = split["trailing_empty_rows_ignored"]
-    summary["files"] = [
-        {
-            "file": project_relative(path),
-            "kind": "opencellid",
-            "encoding": split["encoding"],
-            "header_row": split["header_row"],
-            "rows": split["rows"],
-            "sha256": sha256_of(path),
-            "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"],
-        }
-    ]
-    summary["parameters"] = summaries[0]["parameters"] if summaries else {}
-    summary["reason_meanings"] = {k: v for part in summaries for k, v in part["reason_meanings"].items()}
-    summary["note"] = (
-        "cleaned in partitions by gNB (analysis.clean.partitioned): exact for OpenCelliD exports; "
-        "stations sorted within each partition, quarantine in partition order"
+    stations = _gather_stations(parts, work / "out") if summaries else pd.DataFrame()
+    summary_rows = sum(s["rows_in"] for s in summaries)
+    if stations.empty:
+        # (as the in-memory clean: outputs of an earlier run stay; an empty table would read as "no stations")
+        reasons = ", ".join(f"{k} {v}" for k, v in _sum_counts(summaries, "quarantined_by_reason").items())
+        raise BadInputError(f"no station kept from {summary_rows} rows ({reasons or 'none'}); nothing written to {out}")
+    context = {"city": city.key, "as_of": as_of_text, "file": _file_info(split)}
+    summary = _summarize(summaries, stations, split, context)
+    write_csv(build_source_ledger(stations), out / "source_matches.csv")
+    write_stations(stations, out / "stations.parquet")
+    del stations  # (the station table is not held while the quarantines are merged)
+    _merge_quarantines(
+        [work / "out" / f"{p.stem}.quarantine.parquet" for p in parts], out / "quarantine.csv", work / "out"
     )
-    if (
-        not summary["rows_in"]
-        == split["rows"]
-        == (summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"])
-    ):
-        raise BadInputError(
-            f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned "
-            f"({summary['rows_kept']} kept + {summary['rows_merged']} merged + "
-            f"{summary['rows_quarantined']} quarantined)",
-            path,
-        )
     write_json(summary, out / "clean_summary.json")
-    if not keep_partitions:
-        shutil.rmtree(work, ignore_errors=True)
     return summary

@@ -1377,6 +1377,15 @@ def _parse_record(body: list[str], i: int, delimiter: str, width: int) -> tuple[
     return fields, 1, f"{what} in the source line: read on its own", None
 
 
+def read_record_at(
+    body: list[str], i: int, delimiter: str, width: int
+) -> tuple[list[str], int, str | None, str | None]:
+    """The record starting at line i of `body` as `_read_body_by_line` reads it: its fields, how many lines it
+    takes, a note and a problem. It reads at most MAX_LINES_PER_CELL lines from i: a reader of a file in blocks
+    (`analysis.clean.partitioned`) reads each record as the reader of the whole file does."""
+    return _parse_record(body, i, delimiter, width)
+
+
 def _looks_like_record(line: str, delimiter: str, width: int) -> bool:
     """A line that reads alone as a whole record: not the rest of a cell that spans lines."""
     try:
