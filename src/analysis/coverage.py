@@ -391,16 +391,29 @@ class _CellIndex:
         self.ox, self.oy = lo[0] - self.cell, lo[1] - self.cell
         self.width = int((hi[0] - self.ox) // self.cell) + 2
         self.height = int((hi[1] - self.oy) // self.cell) + 2
-        key = self.row_of(self.y) * self.width + self.col_of(self.x)
-        self.order = np.argsort(key, kind="stable")
-        self.sx, self.sy = self.x[self.order], self.y[self.order]
+        self._key = self.row_of(self.y) * self.width + self.col_of(self.x)
         n_cells = self.width * self.height
-        self._keys = self._start = None
-        if n_cells <= 4 * key.size + (1 << 20):  # a table of where each cell starts, else a search of the keys
+        self._start = None
+        if n_cells <= 4 * self._key.size + (1 << 20):  # a table of where each cell starts, else a search of the keys
             self._start = np.zeros(n_cells + 1, dtype=np.int64)
-            np.cumsum(np.bincount(key, minlength=n_cells), out=self._start[1:])
-        else:
-            self._keys = key[self.order]
+            np.cumsum(np.bincount(self._key, minlength=n_cells), out=self._start[1:])
+
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """The points sorted by cell (sorted only when points are looked at one by one: counts need no sort)."""
+        return np.argsort(self._key, kind="stable")
+
+    @functools.cached_property
+    def sorted_keys(self) -> np.ndarray:
+        return self._key[self.order]
+
+    @functools.cached_property
+    def sx(self) -> np.ndarray:
+        return self.x[self.order]
+
+    @functools.cached_property
+    def sy(self) -> np.ndarray:
+        return self.y[self.order]
 
     def col_of(self, x) -> np.ndarray:
         return np.clip(np.floor((np.asarray(x, dtype=float) - self.ox) / self.cell), 0, self.width - 1).astype(np.int64)
@@ -414,7 +427,7 @@ class _CellIndex:
         """Position in the sorted points of the first point of cell (row, col) or after it (col may be the
         width: the start of the next row)."""
         key = row * self.width + col
-        return self._start[key] if self._start is not None else np.searchsorted(self._keys, key, side="left")
+        return self._start[key] if self._start is not None else np.searchsorted(self.sorted_keys, key, side="left")
 
     def spans(self, qx, qy, r) -> tuple[np.ndarray, ...]:
         """Per query point and row of cells around it (shape queries x rows): the columns c_out0..c_out1 of the
@@ -547,9 +560,15 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
     """Area type around each point (UTM metres): in a built-up area and with at least
     `dense_urban_min_stations_1km` stations within 1 km -> dense_urban; in a built-up area -> urban;
     within `suburban_buffer_m` of one -> suburban; else rural."""
+    return np.asarray(AREA_TYPES, dtype=object)[_area_type_codes(x, y, urban_utm, all_x, all_y, settings)]
+
+
+def _area_type_codes(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
+    """`classify_area_type` as positions in AREA_TYPES (a table of 10^5 station's texts costs more than the
+    classification)."""
     s = settings or CoverageSettings()
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out = np.full(x.size, "rural", dtype=object)
+    out = np.full(x.size, AREA_TYPES.index("rural"), dtype=np.int64)
     if not urban_utm or x.size == 0:
         return out
     urban = shapely.union_all(urban_utm)
@@ -557,16 +576,16 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
     shapely.prepare(urban)
     shapely.prepare(near)
     inside = shapely.contains_xy(urban, x, y)
-    out[shapely.contains_xy(near, x, y)] = "suburban"
-    out[inside] = "urban"
+    out[shapely.contains_xy(near, x, y)] = AREA_TYPES.index("suburban")
+    out[inside] = AREA_TYPES.index("urban")
     if len(all_x) and inside.any():  # stations within 1 km counted for built-up points only
         k = int(s.dense_urban_min_stations_1km)
         if k <= 0:
-            out[inside] = "dense_urban"
+            out[inside] = AREA_TYPES.index("dense_urban")
         else:
             all_x, all_y = np.asarray(all_x, dtype=float), np.asarray(all_y, dtype=float)
             dense = _at_least_within(x[inside], y[inside], all_x, all_y, k, 1000.0)
-            out[np.flatnonzero(inside)[dense]] = "dense_urban"
+            out[np.flatnonzero(inside)[dense]] = AREA_TYPES.index("dense_urban")
     return out
 
 
@@ -587,17 +606,17 @@ def station_footprints(
     df = stations.reset_index(drop=True).copy()
     x, y = _project(df["lon"], df["lat"], crs)
     df["x_m"], df["y_m"] = x, y
-    kind = classify_area_type(x, y, urban_utm or [], x, y, s)
+    kind_codes = _area_type_codes(x, y, urban_utm or [], x, y, s)
     if "area_type" in df.columns:
         given = df["area_type"].astype("string")
         ok = given.isin(AREA_TYPES).fillna(False).to_numpy()
-        kind[ok] = given[ok].to_numpy(dtype=object)
+        kind_codes[ok] = pd.Index(AREA_TYPES).get_indexer(given[ok].to_numpy(dtype=object))
+    kind = np.asarray(AREA_TYPES, dtype=object)[kind_codes]
     df["area_type"] = kind
     bands = df["band"].astype(str).where(df["band"].astype(str).isin(s.bands), "unknown")
     # the link budget per distinct (band, area type), then looked up by position: per-station
     # Python calls cost minutes at national scale
     band_codes, band_names = pd.factorize(bands)
-    kind_codes = pd.Index(AREA_TYPES).get_indexer(kind)
     lut = {
         key: np.array(
             [
@@ -1202,13 +1221,17 @@ def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
     and whether any station's outdoor / indoor disc holds it. Exact: only stations within the largest
     radius can cover a point, and the nearest is among them when any is (else all stations are looked at)."""
     rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0)) + 1e-6
-    index = _CellIndex(sx, sy, max(rmax, 1.0) / 2.0)
-    q, p = index.pairs_within(x, y, rmax)
-    bounds = np.searchsorted(q, np.arange(len(x) + 1))
+    if len(x) > 64:  # (a few key sites look at every station: cheaper than sorting them into cells)
+        q, p = _CellIndex(sx, sy, max(rmax, 1.0) / 2.0).pairs_within(x, y, rmax)
+        bounds = np.searchsorted(q, np.arange(len(x) + 1))
     j, dn = np.zeros(len(x), dtype=np.int64), np.zeros(len(x))
     covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
     for k in range(len(x)):
-        idx = p[bounds[k] : bounds[k + 1]]  # ascending
+        if len(x) > 64:
+            idx = p[bounds[k] : bounds[k + 1]]  # ascending
+        else:
+            idx = np.flatnonzero((np.abs(sx - x[k]) <= rmax) & (np.abs(sy - y[k]) <= rmax))
+            idx = idx[(sx[idx] - x[k]) ** 2 + (sy[idx] - y[k]) ** 2 <= rmax * rmax]
         if idx.size == 0:  # no station within the largest radius: the nearest is farther
             idx = np.arange(len(sx))
         d = np.hypot(x[k] - sx[idx], y[k] - sy[idx])
