@@ -1375,6 +1375,7 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
     no built-up area mapped inside it: its whole area) and every target site covered."""
     rows = []
     urban_of = _urban_in_districts(districts_utm, urban_utm_gdf)
+    n_on_air = on_air["district_calc"].value_counts()  # (once: a comparison of every station's text per district)
     for name, geom, urban_geom in zip(districts_utm["name_zh"], districts_utm.geometry, urban_of):
         st = sites[sites["district"] == name]
         tgt = st[st["is_target"]]
@@ -1384,7 +1385,7 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
             {
                 "district": name,
                 "name_en": city_names.get(name, ""),
-                "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
+                "n_stations_on_air": int(n_on_air.get(name, 0)),
                 "area_km2": geom.area / 1e6,
                 "covered_km2": covered[0],
                 "covered_indoor_km2": covered[1],
