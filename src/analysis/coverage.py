@@ -1736,7 +1736,9 @@ def assess_coverage(
     fp = station_footprints(stations, crs, list(urban_utm.geometry.values), settings, radius_m)
     fp["district_calc"] = geo.assign_district(fp["lon"], fp["lat"], districts) if len(fp) else []
     fp["is_on_air_at_as_of"] = on_air_at(fp, as_of_ts)
-    on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
+    is_on_air = fp["is_on_air_at_as_of"].to_numpy()
+    # (every station on air, as in a run of every dated station: no copy of the whole table's texts)
+    on_air = fp.reset_index(drop=True) if is_on_air.all() else fp[is_on_air].reset_index(drop=True)
 
     site_tab = _site_table(sites, on_air, crs, settings, as_of_ts, districts)
     cover_out, cover_in, gaps, demand = _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs)
