@@ -650,3 +650,24 @@ def test_neighbours_found_without_a_tree_equal_a_kd_tree_at_exact_ties():
         assert (dense == (kth[:, 0] <= 1000.0)).all()
         shares.append(dense.mean())
     assert shares[0] == 1.0 and 0 < shares[2] < 1 and 0 < shares[3] < 1, shares
+
+
+def test_crowded_stations_get_their_district_as_one_by_one():
+    """Stations crowding a town across a district border (more than 1,000 per 0.05 degree cell) are grouped in finer
+    cells by geo.assign_district: each still gets the first district holding it, as tested one by one."""
+    import geopandas as gpd
+    import shapely
+
+    from analysis import geo
+
+    west = shapely.Polygon([(84.8, 45.5), (84.8731, 45.5), (84.8812, 45.7), (84.8, 45.7)])
+    east = shapely.box(84.85, 45.5, 85.0, 45.7).difference(west)
+    d = gpd.GeoDataFrame({"name_zh": ["w", "e"]}, geometry=[west, east], crs=4326)
+    rng = np.random.default_rng(8)
+    lon, lat = rng.normal(84.875, 0.01, 20_000), rng.normal(45.6, 0.01, 20_000)
+    assert 20_000 > 1_000 * len(geo._cells_of_step(lon, lat, 0.05)[1])  # (crowded: the finer cells)
+    lon[:20] = 84.8731 + (84.8812 - 84.8731) * (lat[:20] - 45.5) / 0.2  # on the border itself (up to rounding)
+    got = geo.assign_district(lon, lat, d)
+    in_east = np.where(shapely.intersects_xy(east, lon, lat), "e", None)
+    want = np.where(shapely.intersects_xy(west, lon, lat), "w", in_east)
+    assert list(got) == list(want) and {"w", "e"} <= set(got)
