@@ -623,13 +623,17 @@ def test_a_key_site_far_outside_the_city_does_not_stretch_the_grid():
     assert (minx, miny) == (0, 0) and maxx == maxy == 10_000
 
 
-def test_neighbours_found_without_a_tree_equal_a_kd_tree_at_exact_ties():
+@pytest.mark.parametrize("max_pairs", [1 << 22, 64])
+def test_neighbours_found_without_a_tree_equal_a_kd_tree_at_exact_ties(max_pairs, monkeypatch):
     """The cell index that replaced scipy's kd-tree (0.2 s to import) answers as it did: grid-aligned points at
     exactly the radius (d^2 == r^2 in floats) are in, clustered counts of k within 1 km equal the k-th nearest."""
     from scipy.spatial import cKDTree
 
+    from analysis import coverage
     from analysis.coverage import _at_least_within, _CellIndex
 
+    # (64: the points left between the cells' bounds count the stations along their circle, in chunks of 64)
+    monkeypatch.setattr(coverage, "_MAX_PAIRS", max_pairs)
     rng = np.random.default_rng(3)
     px, py = (rng.integers(0, 60, (2, 3_000)) * 50.0 + 25.0) + 500_000.0  # 50 m cell centres: many exact ties
     cx, cy = px[::7], py[::7]

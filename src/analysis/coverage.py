@@ -401,7 +401,7 @@ class _CellIndex:
     @functools.cached_property
     def order(self) -> np.ndarray:
         """The points sorted by cell (sorted only when points are looked at one by one: counts need no sort)."""
-        return np.argsort(self._key, kind="stable")
+        return np.argsort(self._key)  # (any order within a cell: pairs are sorted at the end, counts need none)
 
     @functools.cached_property
     def sorted_keys(self) -> np.ndarray:
@@ -544,6 +544,8 @@ def _bounds_by_cell(index: _CellIndex, px, py, r: float) -> tuple[np.ndarray, np
 def _count_within(index: _CellIndex, qx, qy, r: float, k: int) -> np.ndarray:
     """Stations within r of each point: those of the cells surely within r of it counted whole, those of the
     cells along its circle one by one (only for points the whole cells leave between k and the upper bound)."""
+    if qx.size * index.x.size <= _MAX_PAIRS:  # a few points: every station looked at, no sort of them into cells
+        return np.array([np.count_nonzero((index.x - a) ** 2 + (index.y - b) ** 2 <= r * r) for a, b in zip(qx, qy)])
     rows, c_out0, c_in0, c_in1, c_out1 = index.spans(qx, qy, np.full(qx.size, r))
     lower = (index.first(rows, c_in1 + 1) - index.first(rows, c_in0)).sum(axis=1)
     left = (index.first(rows, c_out0), index.first(rows, c_in0))
@@ -792,7 +794,8 @@ def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
     key = (rq * _SUB + sx) * _SUB + sy
     if key.size == 0:  # no station on air yet: nothing to stamp (the run-start marker below needs one)
         return
-    order = np.argsort(key, kind="stable")
+    # (any order within a group: a disc is stamped the same whatever the order; the unstable sort is 4x faster)
+    order = np.argsort(key)
     ks = key[order]
     starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     ends = np.r_[starts[1:], ks.size]
