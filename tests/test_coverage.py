@@ -675,3 +675,19 @@ def test_crowded_stations_get_their_district_as_one_by_one():
     in_east = np.where(shapely.intersects_xy(east, lon, lat), "e", None)
     want = np.where(shapely.intersects_xy(west, lon, lat), "w", in_east)
     assert list(got) == list(want) and {"w", "e"} <= set(got)
+
+
+def test_nearest_station_and_cover_of_many_points_equal_a_look_at_every_station():
+    """Key sites times stations past 2^20 are answered from the cells (with a look at every station for a site none
+    is within reach of): the nearest (first of equals), its distance and the cover equal a direct look."""
+    from analysis.coverage import _nearest_and_cover
+
+    rng = np.random.default_rng(4)
+    sx, sy = rng.integers(0, 400, (2, 3_000)) * 50.0  # on a 50 m lattice: equal distances abound
+    r_out, r_in = rng.choice([100.0, 250.0, 400.0], 3_000), rng.choice([50.0, 100.0], 3_000)
+    x, y = np.r_[rng.integers(0, 400, 400) * 50.0 + 25.0, 90_000.0], np.r_[rng.integers(0, 400, 400) * 50.0, -5e4]
+    j, dn, covered, covered_in = _nearest_and_cover(x, y, sx, sy, r_out, r_in)
+    d = np.hypot(x[:, None] - sx[None, :], y[:, None] - sy[None, :])
+    assert (j == d.argmin(axis=1)).all() and (dn == d.min(axis=1)).all()
+    assert (covered == (r_out[None, :] - d >= 0).any(axis=1)).all()
+    assert (covered_in == (r_in[None, :] - d >= 0).any(axis=1)).all() and 0 < covered.sum() < x.size

@@ -1232,13 +1232,14 @@ def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
     and whether any station's outdoor / indoor disc holds it. Exact: only stations within the largest
     radius can cover a point, and the nearest is among them when any is (else all stations are looked at)."""
     rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0)) + 1e-6
-    if len(x) > 64:  # (a few key sites look at every station: cheaper than sorting them into cells)
+    by_cells = len(x) * len(sx) > (1 << 20)  # (else each point looks at every station: cheaper than sorting them)
+    if by_cells:
         q, p = _CellIndex(sx, sy, max(rmax, 1.0) / 2.0).pairs_within(x, y, rmax)
         bounds = np.searchsorted(q, np.arange(len(x) + 1))
     j, dn = np.zeros(len(x), dtype=np.int64), np.zeros(len(x))
     covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
     for k in range(len(x)):
-        if len(x) > 64:
+        if by_cells:
             idx = p[bounds[k] : bounds[k + 1]]  # ascending
         else:
             idx = np.flatnonzero((np.abs(sx - x[k]) <= rmax) & (np.abs(sy - y[k]) <= rmax))
