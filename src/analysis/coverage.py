@@ -597,7 +597,8 @@ def _area_type_codes(x, y, urban_utm: list, all_x, all_y, settings: CoverageSett
     shapely.prepare(urban)
     shapely.prepare(near)
     inside = shapely.contains_xy(urban, x, y)
-    out[shapely.contains_xy(near, x, y)] = AREA_TYPES.index("suburban")
+    outside = np.flatnonzero(~inside)  # (a built-up point is within reach of the built-up area: no second test)
+    out[outside[shapely.contains_xy(near, x[outside], y[outside])]] = AREA_TYPES.index("suburban")
     out[inside] = AREA_TYPES.index("urban")
     if len(all_x) and inside.any():  # stations within 1 km counted for built-up points only
         k = int(s.dense_urban_min_stations_1km)
@@ -1333,7 +1334,9 @@ def _site_table(
             on_air["radius_m"].to_numpy(),
             on_air["radius_indoor_m"].to_numpy(),
         )
-        near = on_air.iloc[j]
+        # (the columns read here only: a row selection of every column of 10^5 stations cost more than the sites)
+        used = ("radius_m", "band", "area_type", "radius_source", "max_path_loss_db", "station_id", "name", "operator")
+        near = on_air[[c for c in used if c in on_air.columns]].iloc[j]
         out["distance_m"] = dn
         out["nearest_radius_m"] = near["radius_m"].to_numpy()
         out["margin_m"] = near["radius_m"].to_numpy() - dn
