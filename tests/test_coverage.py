@@ -691,3 +691,25 @@ def test_nearest_station_and_cover_of_many_points_equal_a_look_at_every_station(
     assert (j == d.argmin(axis=1)).all() and (dn == d.min(axis=1)).all()
     assert (covered == (r_out[None, :] - d >= 0).any(axis=1)).all()
     assert (covered_in == (r_in[None, :] - d >= 0).any(axis=1)).all() and 0 < covered.sum() < x.size
+
+
+@pytest.mark.parametrize("n", [300, 30_000])
+def test_crowded_discs_stamped_by_blocks_equal_each_cell_set(n):
+    """Discs overlapping many deep (stations crowding a town) set the 4 x 4 blocks they hold whole on a coarse grid:
+    the covered cells equal those of every disc's cells set one by one (300 spread discs: cell by cell)."""
+    from analysis import coverage
+
+    rng = np.random.default_rng(n)
+    h, w = 300, 260
+    r = rng.choice([6.0, 8.0, 9.7, 3.0], n)
+    u, v = rng.normal(130, 40, n).clip(15, w - 15), rng.normal(150, 50, n).clip(15, h - 15)
+    cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    got, want = np.zeros((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
+    blocks = []
+    by_blocks = coverage._stamp_blocks
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage, "_stamp_blocks", lambda *a: blocks.append(1) or by_blocks(*a))
+        coverage._stamp(got, cx, cy, r, u - cx, v - cy)
+    for members, dx, dy in coverage._stencils(r, u - cx, v - cy):
+        want[(cy[members][:, None] + dy[None, :]), (cx[members][:, None] + dx[None, :])] = True
+    assert (got == want).all() and bool(blocks) == (n > 1_000)
