@@ -1797,7 +1797,9 @@ def assess_coverage(
     finite = np.isfinite(pd.to_numeric(stations["lon"], errors="coerce")) & np.isfinite(
         pd.to_numeric(stations["lat"], errors="coerce")
     )
-    stations = stations[finite.to_numpy()].reset_index(drop=True)
+    finite = finite.to_numpy()
+    # (every station placed, as cleaned ones are: no copy of the whole table's texts)
+    stations = stations.reset_index(drop=True) if finite.all() else stations[finite].reset_index(drop=True)
     ref = (
         pd.concat(
             [
