@@ -337,12 +337,13 @@ def _grid_cells(x: np.ndarray, y: np.ndarray, step: float = _ASSIGN_CELL_DEG) ->
     """Each point's grid cell (0…), and the cells' boxes as arrays of minx, miny, maxx, maxy (cells of
     `step` degrees, or finer where the points crowd them)."""
     cells = _cells_of_step(x, y, step)
-    if step > _ASSIGN_FINE_CELL_DEG and x.size > _CROWDED_CELL * (cells[1].size):
+    if step > _ASSIGN_FINE_CELL_DEG and x.size > _CROWDED_CELL * cells[1].size:
         return _grid_cells(x, y, _ASSIGN_FINE_CELL_DEG)
     return cells
 
 
 def _cells_of_step(x: np.ndarray, y: np.ndarray, step: float) -> tuple[np.ndarray, ...]:
+    """`_grid_cells` in cells of exactly `step` degrees."""
     ix = np.floor(x / step).astype(np.int64)
     iy = np.floor(y / step).astype(np.int64)
     # x / step rounds (51.4 / 0.05 gives 1028.0000000000001): move such a point to the cell whose box,
