@@ -920,7 +920,8 @@ def rasterize_coverage(
     y = np.asarray(y, dtype=float)
     r = np.broadcast_to(np.asarray(radius_m, dtype=float), x.shape)
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(r) & (r > 0)
-    x, y, r = x[ok], y[ok], r[ok]
+    if not ok.all():  # (no copies of 10^5 stations when every one has its disc)
+        x, y, r = x[ok], y[ok], r[ok]
     rmax = float(r.max()) if r.size else 0.0
     ext = [np.inf, np.inf, -np.inf, -np.inf]
     if x.size:
