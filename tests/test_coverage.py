@@ -621,3 +621,95 @@ def test_a_key_site_far_outside_the_city_does_not_stretch_the_grid():
     sites = pd.DataFrame({"x_m": [5_000.0, 9e6], "y_m": [5_000.0, 5_000.0], "is_in_city": [True, False]})
     minx, miny, maxx, maxy = _grid_bounds(districts, urban, sites, CoverageSettings())
     assert (minx, miny) == (0, 0) and maxx == maxy == 10_000
+
+
+@pytest.mark.parametrize("max_pairs", [1 << 22, 64])
+def test_neighbours_found_without_a_tree_equal_a_kd_tree_at_exact_ties(max_pairs, monkeypatch):
+    """The cell index that replaced scipy's kd-tree (0.2 s to import) answers as it did: grid-aligned points at
+    exactly the radius (d^2 == r^2 in floats) are in, clustered counts of k within 1 km equal the k-th nearest."""
+    from scipy.spatial import cKDTree
+
+    from analysis import coverage
+    from analysis.coverage import _at_least_within, _CellIndex
+
+    # (64: the points left between the cells' bounds count the stations along their circle, in chunks of 64)
+    monkeypatch.setattr(coverage, "_MAX_PAIRS", max_pairs)
+    rng = np.random.default_rng(3)
+    px, py = (rng.integers(0, 60, (2, 3_000)) * 50.0 + 25.0) + 500_000.0  # 50 m cell centres: many exact ties
+    cx, cy = px[::7], py[::7]
+    cr = rng.choice([400.0, 250.0, 1000.0], cx.size)
+    q, p = _CellIndex(px, py, 200.0).pairs_within(cx, cy, cr)
+    ball = cKDTree(np.column_stack([px, py])).query_ball_point(np.column_stack([cx, cy]), cr)
+    expected_q = np.repeat(np.arange(cx.size), [len(b) for b in ball])
+    assert (q == expected_q).all() and (p == np.concatenate([np.sort(b) for b in ball])).all()
+    sx = np.r_[rng.normal(0, 400, 4_000), rng.uniform(-5_000, 5_000, 2_000)]  # a dense town in a sparse land
+    sy = np.r_[rng.normal(0, 400, 4_000), rng.uniform(-5_000, 5_000, 2_000)]
+    sx[:50], sy[:50] = np.round(sx[:50] / 50) * 50, np.round(sy[:50] / 50) * 50
+    qx, qy = np.r_[sx[:1_500], 0.0, 1_000.0, -600.0], np.r_[sy[:1_500], 0.0, 0.0, 800.0]
+    tree = cKDTree(np.column_stack([sx, sy]))
+    shares = []
+    for k in (1, 15, 2_500, 3_500):
+        kth, _ = tree.query(np.column_stack([qx, qy]), k=[k], distance_upper_bound=1000.0 * (1 + 1e-9))
+        dense = _at_least_within(qx, qy, sx, sy, k, 1000.0)
+        assert (dense == (kth[:, 0] <= 1000.0)).all()
+        shares.append(dense.mean())
+    assert shares[0] == 1.0 and 0 < shares[2] < 1 and 0 < shares[3] < 1, shares
+
+
+def test_crowded_stations_get_their_district_as_one_by_one():
+    """Stations crowding a town across a district border (more than 1,000 per 0.05 degree cell) are grouped in finer
+    cells by geo.assign_district: each still gets the first district holding it, as tested one by one."""
+    import geopandas as gpd
+    import shapely
+
+    from analysis import geo
+
+    west = shapely.Polygon([(84.8, 45.5), (84.8731, 45.5), (84.8812, 45.7), (84.8, 45.7)])
+    east = shapely.box(84.85, 45.5, 85.0, 45.7).difference(west)
+    d = gpd.GeoDataFrame({"name_zh": ["w", "e"]}, geometry=[west, east], crs=4326)
+    rng = np.random.default_rng(8)
+    lon, lat = rng.normal(84.875, 0.01, 20_000), rng.normal(45.6, 0.01, 20_000)
+    assert 20_000 > 1_000 * len(geo._cells_of_step(lon, lat, 0.05)[1])  # (crowded: the finer cells)
+    lon[:20] = 84.8731 + (84.8812 - 84.8731) * (lat[:20] - 45.5) / 0.2  # on the border itself (up to rounding)
+    got = geo.assign_district(lon, lat, d)
+    in_east = np.where(shapely.intersects_xy(east, lon, lat), "e", None)
+    want = np.where(shapely.intersects_xy(west, lon, lat), "w", in_east)
+    assert list(got) == list(want) and {"w", "e"} <= set(got)
+
+
+def test_nearest_station_and_cover_of_many_points_equal_a_look_at_every_station():
+    """Key sites times stations past 2^20 are answered from the cells (with a look at every station for a site none
+    is within reach of): the nearest (first of equals), its distance and the cover equal a direct look."""
+    from analysis.coverage import _nearest_and_cover
+
+    rng = np.random.default_rng(4)
+    sx, sy = rng.integers(0, 400, (2, 3_000)) * 50.0  # on a 50 m lattice: equal distances abound
+    r_out, r_in = rng.choice([100.0, 250.0, 400.0], 3_000), rng.choice([50.0, 100.0], 3_000)
+    x, y = np.r_[rng.integers(0, 400, 400) * 50.0 + 25.0, 90_000.0], np.r_[rng.integers(0, 400, 400) * 50.0, -5e4]
+    j, dn, covered, covered_in = _nearest_and_cover(x, y, sx, sy, r_out, r_in)
+    d = np.hypot(x[:, None] - sx[None, :], y[:, None] - sy[None, :])
+    assert (j == d.argmin(axis=1)).all() and (dn == d.min(axis=1)).all()
+    assert (covered == (r_out[None, :] - d >= 0).any(axis=1)).all()
+    assert (covered_in == (r_in[None, :] - d >= 0).any(axis=1)).all() and 0 < covered.sum() < x.size
+
+
+@pytest.mark.parametrize("n", [300, 30_000])
+def test_crowded_discs_stamped_by_blocks_equal_each_cell_set(n):
+    """Discs overlapping many deep (stations crowding a town) set the 4 x 4 blocks they hold whole on a coarse grid:
+    the covered cells equal those of every disc's cells set one by one (300 spread discs: cell by cell)."""
+    from analysis import coverage
+
+    rng = np.random.default_rng(n)
+    h, w = 300, 260
+    r = rng.choice([6.0, 8.0, 9.7, 3.0], n)
+    u, v = rng.normal(130, 40, n).clip(15, w - 15), rng.normal(150, 50, n).clip(15, h - 15)
+    cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    got, want = np.zeros((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
+    blocks = []
+    by_blocks = coverage._stamp_blocks
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage, "_stamp_blocks", lambda *a: blocks.append(1) or by_blocks(*a))
+        coverage._stamp(got, cx, cy, r, u - cx, v - cy)
+    for members, dx, dy in coverage._stencils(r, u - cx, v - cy):
+        want[(cy[members][:, None] + dy[None, :]), (cx[members][:, None] + dx[None, :])] = True
+    assert (got == want).all() and bool(blocks) == (n > 1_000)

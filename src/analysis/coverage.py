@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from scipy.spatial import cKDTree
 
 from analysis import geo
 from analysis.config import City, resolve_city
@@ -370,13 +369,227 @@ def _to_wgs84(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
+# --- neighbours without a tree --------------------------------------------------------------------
+# Points bucketed in square cells answer the three neighbour questions of coverage (stations within 1 km of a
+# built-up point, stations near a key site, demand within a candidate's reach) exactly with numpy: scipy.spatial,
+# whose kd-tree answered them, costs 0.2 s to import, a sixth of the whole command at 2 x 10^5 stations.
+_SLACK = 1e-9  # relative margin by which a cell is taken as surely within (or beyond) a radius
+_MAX_PAIRS = 1 << 22  # candidate pairs examined at once (32 MB per array)
+
+
+class _CellIndex:
+    """Points in square cells of `cell_m` over a frame holding the points and `extent`, sorted by cell row by
+    row: the points of a run of cells in one row are one slice of the sorted points."""
+
+    def __init__(self, x, y, cell_m: float, extent=None):
+        self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        self.cell = float(cell_m)
+        lo = [self.x.min(initial=np.inf), self.y.min(initial=np.inf)]
+        hi = [self.x.max(initial=-np.inf), self.y.max(initial=-np.inf)]
+        if extent is not None:
+            lo, hi = [min(lo[0], extent[0]), min(lo[1], extent[1])], [max(hi[0], extent[2]), max(hi[1], extent[3])]
+        self.ox, self.oy = lo[0] - self.cell, lo[1] - self.cell
+        self.width = int((hi[0] - self.ox) // self.cell) + 2
+        self.height = int((hi[1] - self.oy) // self.cell) + 2
+        self._key = self.row_of(self.y) * self.width + self.col_of(self.x)
+        n_cells = self.width * self.height
+        self._start = None
+        if n_cells <= 4 * self._key.size + (1 << 20):  # a table of where each cell starts, else a search of the keys
+            self._start = np.zeros(n_cells + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self._key, minlength=n_cells), out=self._start[1:])
+
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """The points sorted by cell (sorted only when points are looked at one by one: counts need no sort)."""
+        return np.argsort(self._key)  # (any order within a cell: pairs are sorted at the end, counts need none)
+
+    @functools.cached_property
+    def sorted_keys(self) -> np.ndarray:
+        return self._key[self.order]
+
+    @functools.cached_property
+    def sx(self) -> np.ndarray:
+        return self.x[self.order]
+
+    @functools.cached_property
+    def sy(self) -> np.ndarray:
+        return self.y[self.order]
+
+    def col_of(self, x) -> np.ndarray:
+        return np.clip(np.floor((np.asarray(x, dtype=float) - self.ox) / self.cell), 0, self.width - 1).astype(np.int64)
+
+    def row_of(self, y) -> np.ndarray:
+        return np.clip(np.floor((np.asarray(y, dtype=float) - self.oy) / self.cell), 0, self.height - 1).astype(
+            np.int64
+        )
+
+    def first(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """Position in the sorted points of the first point of cell (row, col) or after it (col may be the
+        width: the start of the next row)."""
+        key = row * self.width + col
+        return self._start[key] if self._start is not None else np.searchsorted(self.sorted_keys, key, side="left")
+
+    def spans(self, qx, qy, r) -> tuple[np.ndarray, ...]:
+        """Per query point and row of cells around it (shape queries x rows): the columns c_out0..c_out1 of the
+        cells that may hold a point within `r` (per query) of it, and c_in0..c_in1 (inside the first run) of
+        those whose every point is; the row of each, and whether it lies in the frame."""
+        qx, qy, r = (np.asarray(a, dtype=float) for a in (qx, qy, r))
+        n = int(math.ceil(float(r.max(initial=0.0)) / self.cell)) + 1
+        raw = np.floor((qy - self.oy) / self.cell).astype(np.int64)[:, None] + np.arange(-n, n + 1)[None, :]
+        valid = (raw >= 0) & (raw < self.height)
+        rows = np.clip(raw, 0, self.height - 1)
+        y0 = self.oy + rows * self.cell
+        dy_min = np.maximum(np.maximum(y0 - qy[:, None], qy[:, None] - (y0 + self.cell)), 0.0)
+        dy_max = np.maximum(np.abs(qy[:, None] - y0), np.abs(qy[:, None] - (y0 + self.cell)))
+        r2 = (r * r)[:, None]
+        reach = r2 - dy_min * dy_min
+        w_out = np.sqrt(np.maximum(reach, 0.0)) * (1 + _SLACK) + 1e-6
+        w_in = np.sqrt(np.maximum(r2 - dy_max * dy_max, 0.0)) * (1 - _SLACK) - 1e-6
+        x = qx[:, None] - self.ox
+        c_out0 = np.clip(np.floor((x - w_out) / self.cell), 0, self.width - 1).astype(np.int64)
+        c_out1 = np.clip(np.floor((x + w_out) / self.cell), -1, self.width - 1).astype(np.int64)
+        c_out1 = np.where(valid & (reach >= -1e-6), c_out1, c_out0 - 1)
+        c_in0 = np.ceil((x - w_in) / self.cell).astype(np.int64)
+        c_in1 = np.floor((x + w_in) / self.cell).astype(np.int64) - 1
+        ok = valid & (c_in1 >= c_in0) & (w_in > 0)  # (else the run is empty, at the end of the outer one)
+        c_in0 = np.where(ok, np.clip(c_in0, c_out0, c_out1 + 1), c_out1 + 1)
+        c_in1 = np.where(ok, np.clip(c_in1, c_in0 - 1, c_out1), c_out1)
+        return rows, c_out0, c_in0, c_in1, c_out1
+
+    def pairs_within(self, qx, qy, r) -> tuple[np.ndarray, np.ndarray]:
+        """(query, point) index pairs with (x_point - x_query)^2 + (y_point - y_query)^2 <= r^2 (`r` per query
+        or one), ordered by query and then point: the pairs a kd-tree's ball query returns, sorted."""
+        qx, qy = np.asarray(qx, dtype=float), np.asarray(qy, dtype=float)
+        r = np.broadcast_to(np.asarray(r, dtype=float), qx.shape)
+        rows, c0, _, _, c1 = self.spans(qx, qy, r)
+        lo, hi = self.first(rows, c0), self.first(rows, c1 + 1)
+        who = np.broadcast_to(np.arange(qx.size)[:, None], lo.shape)
+        found_q, found_p = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for q, pos in _expand_spans(lo.ravel(), hi.ravel(), who.ravel()):
+            d2 = (self.sx[pos] - qx[q]) ** 2 + (self.sy[pos] - qy[q]) ** 2
+            hit = d2 <= r[q] * r[q]
+            found_q.append(q[hit])
+            found_p.append(self.order[pos[hit]])
+        q, p = np.concatenate(found_q), np.concatenate(found_p)
+        by = np.lexsort((p, q))
+        return q[by], p[by]
+
+
+def _expand_spans(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray):
+    """Yield (owner, position) of every position in the spans [lo, hi), in order, at most about _MAX_PAIRS at a time."""
+    length = np.maximum(hi - lo, 0)
+    keep = np.flatnonzero(length)
+    lo, length, owner = lo[keep], length[keep], owner[keep]
+    ends = np.cumsum(length)
+    a = 0
+    while a < lo.size:
+        b = max(int(np.searchsorted(ends, (ends[a - 1] if a else 0) + _MAX_PAIRS, side="right")), a + 1)
+        n = length[a:b]
+        starts = np.r_[0, np.cumsum(n)[:-1]]
+        pos = np.repeat(lo[a:b] - starts, n) + np.arange(int(n.sum()))
+        yield np.repeat(owner[a:b], n), pos
+        a = b
+
+
+def _at_least_within(px, py, sx, sy, k: int, radius_m: float) -> np.ndarray:
+    """Per point: whether at least `k` of the stations (sx, sy) lie within `radius_m` ((dx^2 + dy^2) <= r^2, the
+    point itself counted when it is a station). Cells of r/8 settle most points at once: first per cell of the
+    points, from the cells every point of it has within r (a lower bound) and those it may have (an upper
+    bound), then per point from its own position; only points between the bounds count the stations of the
+    cells along their circle one by one (clustered stations: a few points of 10^5)."""
+    px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
+    out = np.zeros(px.size, dtype=bool)
+    r = float(radius_m)
+    if px.size == 0:
+        return out
+    x0, y0, x1, y1 = px.min() - r, py.min() - r, px.max() + r, py.max() + r
+    box = (sx >= x0) & (sx <= x1) & (sy >= y0) & (sy <= y1)
+    if int(box.sum()) < k:
+        return out
+    index = _CellIndex(sx[box], sy[box], r / 8.0, extent=(x0, y0, x1, y1))
+    lower, upper = _bounds_by_cell(index, px, py, r)
+    out[:] = lower >= k
+    rest = np.flatnonzero(~out & (upper >= k))
+    if rest.size:
+        out[rest] = _count_within(index, px[rest], py[rest], r, k) >= k
+    return out
+
+
+def _bounds_by_cell(index: _CellIndex, px, py, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, the stations of the cells every point of its cell has within r (a lower bound of its count)
+    and of the cells some point of its cell may have within r (an upper bound), counted once per cell of the
+    points, one row of cells at a time (small temporaries: a table of cells x rows cost more than the counts)."""
+    cells, inverse = np.unique(index.row_of(py) * index.width + index.col_of(px), return_inverse=True)
+    row, col = np.divmod(cells, index.width)
+    lower, upper = np.zeros(cells.size, dtype=np.int64), np.zeros(cells.size, dtype=np.int64)
+    n = int(math.ceil(r / index.cell)) + 1
+    for offset in range(-n, n + 1):
+        rows = row + offset
+        valid = (rows >= 0) & (rows < index.height)
+        rows = np.clip(rows, 0, index.height - 1)
+        # (lower: the cells' farthest points rows apart, columns one fewer; upper: their nearest, one more)
+        ways = ((lower, abs(offset) + 1, 1 - 4 * _SLACK, -1), (upper, abs(offset) - 1, 1 + 4 * _SLACK, 1))
+        for bound, rows_apart, slack, extra in ways:
+            room = r * r * slack - (max(rows_apart, 0) * index.cell) ** 2
+            if room < 0:
+                continue
+            half = int(math.floor(math.sqrt(room) / index.cell)) + extra  # columns each side
+            if half < 0:
+                continue
+            c0, c1 = np.clip(col - half, 0, index.width), np.clip(col + half + 1, 0, index.width)
+            bound += np.where(valid, index.first(rows, c1) - index.first(rows, c0), 0)
+    return lower[inverse], upper[inverse]
+
+
+def _count_each(sx: np.ndarray, sy: np.ndarray, qx, qy, r: float) -> np.ndarray:
+    """Per point, the stations with (sx - x)^2 + (sy - y)^2 <= r^2, every station looked at (in two buffers: fresh
+    arrays of 10^5 stations per point cost their pages afresh)."""
+    dx, dy = np.empty_like(sx), np.empty_like(sy)
+    count = np.zeros(len(qx), dtype=np.int64)
+    for k, (a, b) in enumerate(zip(qx, qy)):
+        np.subtract(sx, a, out=dx)
+        np.subtract(sy, b, out=dy)
+        np.multiply(dx, dx, out=dx)
+        np.multiply(dy, dy, out=dy)
+        count[k] = np.count_nonzero(np.add(dx, dy, out=dx) <= r * r)
+    return count
+
+
+def _count_within(index: _CellIndex, qx, qy, r: float, k: int) -> np.ndarray:
+    """Stations within r of each point: those of the cells surely within r of it counted whole, those of the
+    cells along its circle one by one (only for points the whole cells leave between k and the upper bound)."""
+    if qx.size * index.x.size <= _MAX_PAIRS:  # a few points: every station looked at, no sort of them into cells
+        return _count_each(index.x, index.y, qx, qy, r)
+    rows, c_out0, c_in0, c_in1, c_out1 = index.spans(qx, qy, np.full(qx.size, r))
+    lower = (index.first(rows, c_in1 + 1) - index.first(rows, c_in0)).sum(axis=1)
+    left = (index.first(rows, c_out0), index.first(rows, c_in0))
+    right = (index.first(rows, c_in1 + 1), index.first(rows, c_out1 + 1))
+    upper = lower + (left[1] - left[0]).sum(axis=1) + (right[1] - right[0]).sum(axis=1)
+    count = lower.copy()
+    todo = np.flatnonzero((lower < k) & (upper >= k))
+    if todo.size:
+        lo = np.concatenate([left[0][todo], right[0][todo]], axis=1).ravel()
+        hi = np.concatenate([left[1][todo], right[1][todo]], axis=1).ravel()
+        who = np.repeat(todo, 2 * rows.shape[1])
+        for q, pos in _expand_spans(lo, hi, who):
+            within = (index.sx[pos] - qx[q]) ** 2 + (index.sy[pos] - qy[q]) ** 2 <= r * r
+            count += np.bincount(q[within], minlength=qx.size)
+    return count
+
+
 def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
     """Area type around each point (UTM metres): in a built-up area and with at least
     `dense_urban_min_stations_1km` stations within 1 km -> dense_urban; in a built-up area -> urban;
     within `suburban_buffer_m` of one -> suburban; else rural."""
+    return np.asarray(AREA_TYPES, dtype=object)[_area_type_codes(x, y, urban_utm, all_x, all_y, settings)]
+
+
+def _area_type_codes(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
+    """`classify_area_type` as positions in AREA_TYPES (a table of 10^5 station's texts costs more than the
+    classification)."""
     s = settings or CoverageSettings()
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out = np.full(x.size, "rural", dtype=object)
+    out = np.full(x.size, AREA_TYPES.index("rural"), dtype=np.int64)
     if not urban_utm or x.size == 0:
         return out
     urban = shapely.union_all(urban_utm)
@@ -384,31 +597,32 @@ def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSe
     shapely.prepare(urban)
     shapely.prepare(near)
     inside = shapely.contains_xy(urban, x, y)
-    out[shapely.contains_xy(near, x, y)] = "suburban"
-    out[inside] = "urban"
+    outside = np.flatnonzero(~inside)  # (a built-up point is within reach of the built-up area: no second test)
+    out[outside[shapely.contains_xy(near, x[outside], y[outside])]] = AREA_TYPES.index("suburban")
+    out[inside] = AREA_TYPES.index("urban")
     if len(all_x) and inside.any():  # stations within 1 km counted for built-up points only
-        all_x, all_y = np.asarray(all_x, dtype=float), np.asarray(all_y, dtype=float)
-        ix, iy = x[inside], y[inside]
-        # a tree of only the stations that can be within 1 km of a built-up point: the same counts,
-        # and a city's built-up areas are a small part of its extent (building a tree of 2 x 10^5
-        # stations cost more than the rest of the classification)
-        near_box = (
-            (all_x >= ix.min() - 1000.0)
-            & (all_x <= ix.max() + 1000.0)
-            & (all_y >= iy.min() - 1000.0)
-            & (all_y <= iy.max() + 1000.0)
-        )
-        tree = cKDTree(np.column_stack([all_x[near_box], all_y[near_box]]))
-        # at least k stations within 1 km <=> the k-th nearest is within 1 km: a search of k neighbours per
-        # point, where counting every station within 1 km cost O(stations per km2) each (a third of the
-        # command at 2 x 10^5 stations clustered in four towns)
         k = int(s.dense_urban_min_stations_1km)
         if k <= 0:
-            out[inside] = "dense_urban"
-        elif k <= int(near_box.sum()):
-            kth, _ = tree.query(np.column_stack([ix, iy]), k=[k], distance_upper_bound=1000.0 * (1 + 1e-9))
-            out[np.flatnonzero(inside)[kth[:, 0] <= 1000.0]] = "dense_urban"
+            out[inside] = AREA_TYPES.index("dense_urban")
+        else:
+            all_x, all_y = np.asarray(all_x, dtype=float), np.asarray(all_y, dtype=float)
+            dense = _at_least_within(x[inside], y[inside], all_x, all_y, k, 1000.0)
+            out[np.flatnonzero(inside)[dense]] = AREA_TYPES.index("dense_urban")
     return out
+
+
+def _texts(labels: tuple[str, ...], codes: np.ndarray):
+    """`labels[codes]` as the text column pandas makes of Python strings, built in Arrow from the codes (2 x 10^5
+    Python strings cost 0.015 s to convert); an object array where pandas keeps texts as objects."""
+    picked = np.asarray(labels, dtype=object)
+    like = pd.Series(picked).array
+    if not len(codes) or not hasattr(like, "_pa_array"):
+        return picked[codes]
+    import pyarrow as pa
+
+    kind = like._pa_array.type
+    words = pa.array(list(labels), kind)
+    return pd.array(pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), words).cast(kind), dtype=like.dtype)
 
 
 def station_footprints(
@@ -428,17 +642,16 @@ def station_footprints(
     df = stations.reset_index(drop=True).copy()
     x, y = _project(df["lon"], df["lat"], crs)
     df["x_m"], df["y_m"] = x, y
-    kind = classify_area_type(x, y, urban_utm or [], x, y, s)
+    kind_codes = _area_type_codes(x, y, urban_utm or [], x, y, s)
     if "area_type" in df.columns:
         given = df["area_type"].astype("string")
         ok = given.isin(AREA_TYPES).fillna(False).to_numpy()
-        kind[ok] = given[ok].to_numpy(dtype=object)
-    df["area_type"] = kind
+        kind_codes[ok] = pd.Index(AREA_TYPES).get_indexer(given[ok].to_numpy(dtype=object))
+    df["area_type"] = _texts(AREA_TYPES, kind_codes)
     bands = df["band"].astype(str).where(df["band"].astype(str).isin(s.bands), "unknown")
     # the link budget per distinct (band, area type), then looked up by position: per-station
     # Python calls cost minutes at national scale
     band_codes, band_names = pd.factorize(bands)
-    kind_codes = pd.Index(AREA_TYPES).get_indexer(kind)
     lut = {
         key: np.array(
             [
@@ -466,7 +679,10 @@ def station_footprints(
             )
         fixed = np.full(len(df), float(radius_m))
     has_fixed = np.isfinite(fixed)
-    df["radius_source"] = np.where(has_fixed, "fixed", "link_budget")
+    # (numpy's fixed-width texts cost 0.04 s more to convert at 2 x 10^5 stations; an empty table keeps the text
+    # column those made)
+    source = _texts(("link_budget", "fixed"), has_fixed.astype(np.intp))
+    df["radius_source"] = source if len(df) else np.where(has_fixed, "fixed", "link_budget")
     df["radius_m"] = np.where(has_fixed, fixed, out)
     df["radius_indoor_m"] = np.where(has_fixed, fixed * ratio, ind).round(1)
     df["max_path_loss_db"] = lut["mapl"][band_codes, kind_codes]
@@ -606,7 +822,8 @@ def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
     key = (rq * _SUB + sx) * _SUB + sy
     if key.size == 0:  # no station on air yet: nothing to stamp (the run-start marker below needs one)
         return
-    order = np.argsort(key, kind="stable")
+    # (any order within a group: a disc is stamped the same whatever the order; the unstable sort is 4x faster)
+    order = np.argsort(key)
     ks = key[order]
     starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
     ends = np.r_[starts[1:], ks.size]
@@ -637,16 +854,60 @@ def _stencil(r: float, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
 def _stamp(
     mask: np.ndarray, cx: np.ndarray, cy: np.ndarray, r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray
 ) -> None:
-    """Set the cells of every disc; the caller guarantees the discs lie inside `mask`."""
+    """Set the cells of every disc; the caller guarantees the discs lie inside `mask`. Many wide discs set the
+    blocks of _STAMP_BLOCK x _STAMP_BLOCK cells they hold whole as one cell of a coarse mask (`_stamp_blocks`)."""
     width = mask.shape[1]
     flat = mask.reshape(-1)
-    for members, dx, dy in _stencils(r_cells, fx, fy):
-        offsets = dy * width + dx
-        base = cy[members] * width + cx[members]
-        # chunks of ~10^6 indices (8 MB): bigger ones are mapped afresh by the allocator each time
-        step = max(1, 1_000_000 // max(offsets.size, 1))
-        for s in range(0, base.size, step):
-            flat[(base[s : s + step, None] + offsets[None, :]).ravel()] = True
+    coarse = None
+    groups = list(_stencils(r_cells, fx, fy))
+    # blocks pay where discs overlap many deep (stations crowding towns), not where they spread over the grid
+    crowded = sum(members.size * dx.size for members, dx, _ in groups) > _CROWDED_STAMPS * mask.size
+    for members, dx, dy in groups:
+        if crowded and dx.size >= 100 and members.size >= 256:
+            if coarse is None:
+                coarse = np.zeros((-(-mask.shape[0] // _STAMP_BLOCK), -(-width // _STAMP_BLOCK)), dtype=bool)
+            _stamp_blocks(flat, width, coarse, cx[members], cy[members], dx, dy)
+        else:
+            _stamp_cells(flat, cy[members] * width + cx[members], dy * width + dx)
+    if coarse is not None:  # each coarse cell set: its block of cells
+        bi, bj = np.nonzero(coarse)
+        i, j = np.divmod(np.arange(_STAMP_BLOCK * _STAMP_BLOCK), _STAMP_BLOCK)
+        _stamp_cells(flat, (bi * width + bj) * _STAMP_BLOCK, i * width + j)
+
+
+_STAMP_BLOCK = 4  # cells per side of the blocks a wide disc sets whole: a disc of 8 cells holds ~5 (80 of its 201)
+_CROWDED_STAMPS = 6  # disc cells per grid cell from which blocks are set (2 x 10^5 stations in towns: 10, spread: 4)
+
+
+def _stamp_cells(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> None:
+    """Set flat[base + offset] for every base and offset."""
+    # chunks of ~10^6 indices (8 MB): bigger ones are mapped afresh by the allocator each time
+    step = max(1, 1_000_000 // max(offsets.size, 1))
+    for s in range(0, base.size, step):
+        flat[(base[s : s + step, None] + offsets[None, :]).ravel()] = True
+
+
+def _stamp_blocks(flat, width: int, coarse: np.ndarray, cx, cy, dx: np.ndarray, dy: np.ndarray) -> None:
+    """Set one stencil (dx, dy) around many stations: per position of the station's cell inside its block, the
+    blocks the stencil holds whole in `coarse`, the rest of its cells in `flat`."""
+    b = _STAMP_BLOCK
+    at = (cy % b) * b + (cx % b)
+    order = np.argsort(at)
+    bounds = np.searchsorted(at[order], np.arange(b * b + 1))
+    cflat = coarse.reshape(-1)
+    for k in range(b * b):
+        m = order[bounds[k] : bounds[k + 1]]
+        if m.size == 0:
+            continue
+        ay, ax = divmod(k, b)
+        bx, by = np.floor_divide(ax + dx, b), np.floor_divide(ay + dy, b)
+        key = (by - by.min()) * (bx.max() - bx.min() + 1) + (bx - bx.min())
+        whole = np.bincount(key)[key] == b * b  # the stencil's cells in blocks it fills
+        blocks = np.unique(key[whole], return_index=True)[1]
+        qx, qy = cx[m] // b, cy[m] // b
+        block_at = np.flatnonzero(whole)[blocks]
+        _stamp_cells(cflat, qy * coarse.shape[1] + qx, by[block_at] * coarse.shape[1] + bx[block_at])
+        _stamp_cells(flat, cy[m] * width + cx[m], dy[~whole] * width + dx[~whole])
 
 
 def rasterize_coverage(
@@ -659,7 +920,8 @@ def rasterize_coverage(
     y = np.asarray(y, dtype=float)
     r = np.broadcast_to(np.asarray(radius_m, dtype=float), x.shape)
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(r) & (r > 0)
-    x, y, r = x[ok], y[ok], r[ok]
+    if not ok.all():  # (no copies of 10^5 stations when every one has its disc)
+        x, y, r = x[ok], y[ok], r[ok]
     rmax = float(r.max()) if r.size else 0.0
     ext = [np.inf, np.inf, -np.inf, -np.inf]
     if x.size:
@@ -845,14 +1107,28 @@ def _nearest_district(districts_utm, x, y) -> np.ndarray:
     return names
 
 
+def _components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """A component id per node of the graph of edges src-dst (nodes 0..n-1): the smallest node of its component.
+    Each round hooks the root of every edge's larger end under the smaller root and flattens the trees."""
+    root = np.arange(n)
+    while True:
+        a, b = root[src], root[dst]
+        apart = a != b
+        if not apart.any():
+            return root
+        np.minimum.at(root, np.maximum(a[apart], b[apart]), np.minimum(a[apart], b[apart]))
+        while True:  # every node straight under its root (roots only ever point to smaller nodes: no cycle)
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+
+
 def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 8-connected components of `gap` numbered as `ndimage.label` numbers them (raster order of
     their first cell), and the flat indices of the gap cells in ascending order. The gaps are a few
     thousand cells of a grid of 10^7: the components of a graph of the gap cells and their
-    neighbours cost less than labelling the grid (and scipy.ndimage is not imported at all)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+    neighbours cost less than labelling the grid (and scipy, 0.2 s to import, is not needed)."""
     h, w = gap.shape
     labels = np.zeros(gap.shape, dtype=np.int32)
     rows = np.flatnonzero(gap.any(axis=1))
@@ -869,10 +1145,10 @@ def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hit = (nj >= 0) & (nj < w) & (ni < h) & (cells[at] == target)
         src.append(np.flatnonzero(hit))
         dst.append(at[hit])
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(cells.size, cells.size))
-    n, component = connected_components(graph, directed=False)
-    _, first = np.unique(component, return_index=True)  # each component's first cell in raster order
+    component = _components(cells.size, np.concatenate(src), np.concatenate(dst))
+    # each component's first cell in raster order
+    _, first, component = np.unique(component, return_index=True, return_inverse=True)
+    n = first.size
     number = np.empty(n, dtype=np.int32)
     number[np.argsort(first, kind="stable")] = np.arange(1, n + 1, dtype=np.int32)
     labels.ravel()[cells] = number[component]
@@ -1026,18 +1302,23 @@ def _open_sites(sites: pd.DataFrame) -> pd.DataFrame:
 
 def _nearest_and_cover(x, y, sx, sy, r_out, r_in):
     """Per point: the nearest station (the first in order among equally near ones), its distance,
-    and whether any station's outdoor / indoor disc holds it. Exact, by a tree: only stations within
-    the largest radius can cover a point."""
-    # unbalanced: built in half the time, the queries answer the same (a few key sites query it)
-    tree = cKDTree(np.column_stack([sx, sy]), balanced_tree=False, compact_nodes=False)
-    pts = np.column_stack([x, y])
-    dn, _ = tree.query(pts, k=1)
-    rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0))
-    near = tree.query_ball_point(pts, np.maximum(dn, rmax) + 1e-6)
-    j = np.zeros(len(x), dtype=np.int64)
+    and whether any station's outdoor / indoor disc holds it. Exact: only stations within the largest
+    radius can cover a point, and the nearest is among them when any is (else all stations are looked at)."""
+    rmax = float(max(np.nanmax(r_out), np.nanmax(r_in), 0.0)) + 1e-6
+    by_cells = len(x) * len(sx) > (1 << 20)  # (else each point looks at every station: cheaper than sorting them)
+    if by_cells:
+        q, p = _CellIndex(sx, sy, max(rmax, 1.0) / 2.0).pairs_within(x, y, rmax)
+        bounds = np.searchsorted(q, np.arange(len(x) + 1))
+    j, dn = np.zeros(len(x), dtype=np.int64), np.zeros(len(x))
     covered, covered_in = np.zeros(len(x), dtype=bool), np.zeros(len(x), dtype=bool)
-    for k, idx in enumerate(near):
-        idx = np.sort(np.asarray(idx, dtype=np.int64))
+    for k in range(len(x)):
+        if by_cells:
+            idx = p[bounds[k] : bounds[k + 1]]  # ascending
+        else:
+            idx = np.flatnonzero((np.abs(sx - x[k]) <= rmax) & (np.abs(sy - y[k]) <= rmax))
+            idx = idx[(sx[idx] - x[k]) ** 2 + (sy[idx] - y[k]) ** 2 <= rmax * rmax]
+        if idx.size == 0:  # no station within the largest radius: the nearest is farther
+            idx = np.arange(len(sx))
         d = np.hypot(x[k] - sx[idx], y[k] - sy[idx])
         j[k] = idx[int(np.argmin(d))]  # argmin: the first of equals, as idx is sorted
         dn[k] = d.min()
@@ -1098,7 +1379,9 @@ def _site_table(
             on_air["radius_m"].to_numpy(),
             on_air["radius_indoor_m"].to_numpy(),
         )
-        near = on_air.iloc[j]
+        # (the columns read here only: a row selection of every column of 10^5 stations cost more than the sites)
+        used = ("radius_m", "band", "area_type", "radius_source", "max_path_loss_db", "station_id", "name", "operator")
+        near = on_air[[c for c in used if c in on_air.columns]].iloc[j]
         out["distance_m"] = dn
         out["nearest_radius_m"] = near["radius_m"].to_numpy()
         out["margin_m"] = near["radius_m"].to_numpy() - dn
@@ -1171,6 +1454,7 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
     no built-up area mapped inside it: its whole area) and every target site covered."""
     rows = []
     urban_of = _urban_in_districts(districts_utm, urban_utm_gdf)
+    n_on_air = on_air["district_calc"].value_counts()  # (once: a comparison of every station's text per district)
     for name, geom, urban_geom in zip(districts_utm["name_zh"], districts_utm.geometry, urban_of):
         st = sites[sites["district"] == name]
         tgt = st[st["is_target"]]
@@ -1180,7 +1464,7 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
             {
                 "district": name,
                 "name_en": city_names.get(name, ""),
-                "n_stations_on_air": int((on_air["district_calc"] == name).sum()),
+                "n_stations_on_air": int(n_on_air.get(name, 0)),
                 "area_km2": geom.area / 1e6,
                 "covered_km2": covered[0],
                 "covered_indoor_km2": covered[1],
@@ -1353,16 +1637,12 @@ def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.n
     return np.concatenate(dx), np.concatenate(dy)
 
 
-def _reach_matrix(cx, cy, cr, px, py):
-    """Sparse candidates x demand matrix: 1 where the demand point lies within the candidate's radius."""
-    from scipy import sparse
-
-    tree = cKDTree(np.column_stack([px, py]))
-    reach = tree.query_ball_point(np.column_stack([cx, cy]), cr)
-    lengths = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
-    cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in reach]) if lengths.sum() else np.zeros(0, np.int64)
-    indptr = np.r_[0, np.cumsum(lengths)]
-    return sparse.csr_matrix((np.ones(cols.size), cols, indptr), shape=(len(cx), len(px)))
+def _reach_matrix(cx, cy, cr, px, py) -> tuple[np.ndarray, np.ndarray]:
+    """Which demand points lie within each candidate's radius: (indptr, indices) of a sparse candidates x demand
+    matrix of ones (compressed rows, each row's columns ascending)."""
+    index = _CellIndex(px, py, max(float(np.max(cr, initial=0.0)), 1.0) / 2.0)
+    q, p = index.pairs_within(cx, cy, cr)
+    return np.searchsorted(q, np.arange(len(cx) + 1)), p
 
 
 def _candidates(
@@ -1409,16 +1689,18 @@ def _candidates(
     else:
         radius_of = {k: footprint_radius_m(settings.candidate_band, k, "outdoor", settings) for k in AREA_TYPES}
         cr = np.array([radius_of[k] for k in kind], dtype=float)
-    reach = _reach_matrix(cx, cy, cr, px, py)
+    indptr, indices = _reach_matrix(cx, cy, cr, px, py)
+    row_of = np.repeat(np.arange(cx.size), np.diff(indptr))
     names = np.r_[np.full(dx.size, "", dtype=object), open_sites["name_zh"].astype(str).to_numpy()]
     targets = np.r_[np.zeros(dx.size, dtype=bool), open_sites["is_target"].to_numpy(dtype=bool)]
     picks = []
     for _ in range(settings.n_candidates):
-        gains = reach @ open_w
+        # (the sums of a sparse matrix product, in the same order: each row's columns ascending)
+        gains = np.bincount(row_of, weights=open_w[indices], minlength=cx.size)
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
-        idx = reach.indices[reach.indptr[best] : reach.indptr[best + 1]]
+        idx = indices[indptr[best] : indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
         picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))
         open_w[idx] = 0.0
@@ -1516,7 +1798,9 @@ def assess_coverage(
     finite = np.isfinite(pd.to_numeric(stations["lon"], errors="coerce")) & np.isfinite(
         pd.to_numeric(stations["lat"], errors="coerce")
     )
-    stations = stations[finite.to_numpy()].reset_index(drop=True)
+    finite = finite.to_numpy()
+    # (every station placed, as cleaned ones are: no copy of the whole table's texts)
+    stations = stations.reset_index(drop=True) if finite.all() else stations[finite].reset_index(drop=True)
     ref = (
         pd.concat(
             [
@@ -1533,7 +1817,9 @@ def assess_coverage(
     fp = station_footprints(stations, crs, list(urban_utm.geometry.values), settings, radius_m)
     fp["district_calc"] = geo.assign_district(fp["lon"], fp["lat"], districts) if len(fp) else []
     fp["is_on_air_at_as_of"] = on_air_at(fp, as_of_ts)
-    on_air = fp[fp["is_on_air_at_as_of"].to_numpy()].reset_index(drop=True)
+    is_on_air = fp["is_on_air_at_as_of"].to_numpy()
+    # (every station on air, as in a run of every dated station: no copy of the whole table's texts)
+    on_air = fp.reset_index(drop=True) if is_on_air.all() else fp[is_on_air].reset_index(drop=True)
 
     site_tab = _site_table(sites, on_air, crs, settings, as_of_ts, districts)
     cover_out, cover_in, gaps, demand = _cover_and_gaps(mode, on_air, districts_utm, urban_utm, site_tab, settings, crs)
