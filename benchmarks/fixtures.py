@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.affinity
 
 import synth
 from analysis import geo
@@ -19,6 +20,9 @@ COUNTY_SIMPLIFY_DEG = 0.0005
 #: Synthetic tiling when cnmaps is missing: 0.5 degree squares over CHINA_BBOX (about 10,000 tiles,
 #: the same order as China's 2,875 counties, each 40-55 km across).
 TILE_DEG = 0.5
+#: Built-up area drawn around each synthetic city centre (synth.national_city_centres), km: most of the
+#: synthetic stations lie within this of their centre (gamma(2, 4 km) spread, median about 6.7 km).
+URBAN_RADIUS_KM = 5.0
 
 
 def county_polygons() -> tuple[gpd.GeoDataFrame, str]:
@@ -66,8 +70,8 @@ def tile_polygons(tile_deg: float = TILE_DEG) -> gpd.GeoDataFrame:
 
 
 def china_city(folder: Path) -> Path:
-    """A city folder "china" (city.toml, districts.geojson, empty urban areas and key sites) for
-    `analysis.config.load_city`; built once and reused."""
+    """A city folder "china" (city.toml, districts.geojson, built-up areas around the synthetic city
+    centres and an empty key-site list) for `analysis.config.load_city`; built once and reused."""
     folder = Path(folder)
     toml = folder / "city.toml"
     if toml.is_file():
@@ -80,8 +84,7 @@ def china_city(folder: Path) -> Path:
         engine="pyogrio",
         layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"},
     )
-    empty = {"type": "FeatureCollection", "features": []}
-    (folder / "urban_areas.geojson").write_text(json.dumps(empty), encoding="utf-8")
+    write_urban_areas(folder / "urban_areas.geojson", gdf)
     (folder / "sites.csv").write_text(",".join(geo.SITE_COLUMNS) + "\n", encoding="utf-8")
     lines = [
         "# Benchmark city: all of China. Written by benchmarks/fixtures.py; not real data.",
@@ -107,6 +110,37 @@ def china_city(folder: Path) -> Path:
         lines += ["[[districts]]", f"name_zh = {json.dumps(name, ensure_ascii=False)}", ""]
     toml.write_text("\n".join(lines), encoding="utf-8")
     return folder
+
+
+def urban_polygons(districts: gpd.GeoDataFrame, radius_km: float = URBAN_RADIUS_KM) -> gpd.GeoDataFrame:
+    """A built-up area per synthetic city centre: a disc of `radius_km` clipped to the district holding
+    the centre (a city folder's built-up areas each name one district); centres outside every district
+    are left out."""
+    centres = synth.national_city_centres()
+    lon, lat = centres["lon"].to_numpy(), centres["lat"].to_numpy()
+    holder = geo.assign_district(lon, lat, districts)
+    rows = []
+    for i in np.flatnonzero(holder != None):  # noqa: E711 (element-wise on an object array)
+        d_lon = radius_km / (111.32 * np.cos(np.radians(lat[i])))
+        disc = shapely.affinity.scale(shapely.Point(lon[i], lat[i]).buffer(1.0, 32), d_lon, radius_km / 110.57)
+        part = shapely.make_valid(disc.intersection(districts.geometry[districts["name_zh"] == holder[i]].iloc[0]))
+        if part.geom_type in ("Polygon", "MultiPolygon") and not part.is_empty:
+            rows.append((f"城区{i + 1:03d}", f"Synthetic town {i + 1}", holder[i], part))
+    names, en, district, geoms = zip(*rows) if rows else ((), (), (), ())
+    frame = {"name_zh": list(names), "name_en": list(en), "district": list(district)}
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=4326)
+
+
+def write_urban_areas(path: Path, districts: gpd.GeoDataFrame) -> Path:
+    """The built-up areas of `urban_polygons` as the city folder's GeoJSON (columns name_zh, name_en,
+    district, as `analysis.geo.read_urban_areas` requires)."""
+    urban_polygons(districts).to_file(
+        path,
+        driver="GeoJSON",
+        engine="pyogrio",
+        layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"},
+    )
+    return Path(path)
 
 
 def station_file(folder: Path, n: int, fmt: str = "operator") -> Path:

@@ -1360,7 +1360,9 @@ def _site_table(
     df["is_target"], df["target_note"] = _target_flags(sites, as_of)
     # a site outside the city is no target of its districts (listed, with why, in district_note)
     outside = ~df["is_in_city"].to_numpy(bool)
-    df.loc[outside & df["is_target"].to_numpy(bool), "target_note"] += " (outside the city: not counted)"
+    outside_target = outside & df["is_target"].to_numpy(bool)
+    if outside_target.any():  # (an empty key-site list has a float note column: "+= text" raised)
+        df.loc[outside_target, "target_note"] += " (outside the city: not counted)"
     df.loc[outside, "is_target"] = False
     x, y = _project(df["lon"], df["lat"], crs)
     n = len(df)

@@ -159,16 +159,24 @@ def write_table_csv(df: pd.DataFrame, path: Path) -> Path:
 
 
 def show_table(
-    df: pd.DataFrame, caption: str = "", source: str = "", csv: Path | None = None, lang: str = "zh"
+    df: pd.DataFrame,
+    caption: str = "",
+    source: str = "",
+    csv: Path | None = None,
+    lang: str = "zh",
+    full: pd.DataFrame | None = None,
+    more: str = "",
 ) -> pd.DataFrame:
     """Show a people's table (with `csv`, also written there and linked under it, relative to the page);
-    return it, for the analyst who wants to filter or plot it. Wide tables scroll inside the page."""
+    return it, for the analyst who wants to filter or plot it. Wide tables scroll inside the page. With
+    `full`, the page shows `df` (some of its rows, `more` saying which and how many more) and the CSV all."""
     link = ""
     if csv is not None:
-        path = write_table_csv(df, csv)
+        path = write_table_csv(df if full is None else full, csv)
         link = f'<p class="fiveg-source"><a href="{html.escape(path.name)}" download>{CSV_LINK[lang]}</a></p>'
-    show_html(TABLE_CSS + '<div class="fiveg-scroll">' + table_html(df, caption, source) + "</div>" + link)
-    return df
+    note = f'<p class="fiveg-source">{html.escape(more)}</p>' if more else ""
+    show_html(TABLE_CSS + '<div class="fiveg-scroll">' + table_html(df, caption, source) + "</div>" + note + link)
+    return df if full is None else full
 
 
 def show_figure(fig) -> None:

@@ -17,7 +17,13 @@ from analysis.report.display import (
     show_step,
     show_table,
 )
-from analysis.report.pages.common import OPERATOR_NAMES_EN, copy_beside_page, count_on_air, show_frame
+from analysis.report.pages.common import (
+    OPERATOR_NAMES_EN,
+    copy_beside_page,
+    count_on_air,
+    show_district_frame,
+    show_frame,
+)
 from analysis.report.text import (
     day,
     district_label,
@@ -225,15 +231,19 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     on = st[on_air_at(st, ctx.as_of)]
     ops = [o for o in ("CMCC", "CTCC", "CUCC", "CBN", "unknown") if (on["operator"] == o).any()]
     names = list(ctx.city.district_names)
+    # one grouped count of district x operator (a filter per district passed over every station once each)
+    grid = pd.crosstab(on["district"], on["operator"]).reindex(index=names, columns=ops, fill_value=0)
+    grid.loc[CITY_TOTAL] = [int((on["operator"] == o).sum()) for o in ops]
+    totals = grid.sum(axis=1).to_numpy()
+    totals[-1] = len(on)  # (stations outside every district count in the city's total only)
     rows = []
-    for d in names + [CITY_TOTAL]:
-        sub = on if d == CITY_TOTAL else on[on["district"] == d]
+    for (d, counts), total in zip(grid.iterrows(), totals):
         row = {say(L, "district"): district_label(ctx.city, d, L)}
         for o in ops:
             row[say(L, "operator_column", name_zh=OPERATOR_NAMES_ZH[o], name_en=OPERATOR_NAMES_EN[o], code=o)] = n(
-                (sub["operator"] == o).sum()
+                counts[o]
             )
-        row[say(L, "total")] = n(len(sub))
+        row[say(L, "total")] = n(total)
         rows.append(row)
     reported = [t for t in ctx.city.targets if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of]
     checks = [(t, count_on_air(ctx, t.date)) for t in reported]
@@ -252,7 +262,9 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
         say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
         say(L, "clean.on_air.sentence", on=n(len(on))) + check_text + _off_air_text(ctx, st),
     )
-    table = show_frame(ctx, "on_air_by_district_operator", pd.DataFrame(rows), source=ctx.source)
+    table = show_district_frame(
+        ctx, "on_air_by_district_operator", pd.DataFrame(rows), totals[:-1], "rows.rule.on_air", source=ctx.source
+    )
     record("on_air_as_of", int(len(on)))
     for t, c in checks:
         record(f"on_air_{day(t.date)}", int(c))

@@ -47,6 +47,48 @@ def show_frame(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", sou
     return show_table(df, caption, source, csv=ctx.csv_path(name), lang=ctx.lang)
 
 
+#: A page's table with a row per district shows at most this many districts (the CSV beside it holds all);
+#: the forecast's small multiples draw as many (forecast.plots.MAX_DISTRICT_PANELS).
+MAX_DISTRICT_ROWS = 12
+
+
+def choose_district_rows(score, limit: int = MAX_DISTRICT_ROWS) -> np.ndarray | None:
+    """The positions of the district rows a page shows: None when all fit in `limit` (every row, in the
+    city's order); else the `limit` of the largest `score` (missing last), ties in the city's order."""
+    s = np.asarray(score, dtype=float)
+    if len(s) <= limit:
+        return None
+    s = np.where(np.isfinite(s), s, -np.inf)
+    return np.lexsort((np.arange(len(s)), -s))[:limit]
+
+
+def show_district_frame(
+    ctx: Context, name: str, df: pd.DataFrame, score, rule: str, caption: str = "", source: str = "", tail: int = 1
+) -> pd.DataFrame:
+    """A table of a row per district and `tail` rows after them (the city's total) as `show_frame`; a city of
+    more than MAX_DISTRICT_ROWS districts shows the rows of the largest `score` (the rule said by the text
+    `rule`) and the tail, with a line saying how many more are in the CSV, which holds every row."""
+    head = len(df) - tail
+    keep = choose_district_rows(score)
+    if keep is None:
+        return show_frame(ctx, name, df, caption, source)
+    page = pd.concat([df.iloc[keep], df.iloc[head:]])
+    more = say(ctx.lang, "rows.more", k=len(keep), n=head, rule=say(ctx.lang, rule), rest=head - len(keep))
+    return show_table(page, caption, source, csv=ctx.csv_path(name), lang=ctx.lang, full=df, more=more)
+
+
+def uncovered_km2(by_district: pd.DataFrame) -> pd.Series:
+    """Built-up area not covered (outdoor) per row of a coverage by-district table, km²."""
+    return by_district["urban_area_km2"] * (1 - by_district["urban_covered_pct"].fillna(0) / 100)
+
+
+def list_districts(ctx: Context, labels: list[str], limit: int = MAX_DISTRICT_ROWS) -> str:
+    """District labels joined for a sentence: the first `limit`, then how many more (a national city's
+    sentence named thousands)."""
+    shown = say(ctx.lang, "list_sep").join(labels[:limit])
+    return shown + (say(ctx.lang, "names.more", n=len(labels) - limit) if len(labels) > limit else "")
+
+
 def copy_beside_page(ctx: Context, path) -> None:
     """A file the page's words link to (quarantine.csv, sites.csv), copied beside the page so the link resolves
     (a cell a sender wrote that a spreadsheet would run as a formula defused: reviewers open these in Excel)."""
@@ -55,6 +97,14 @@ def copy_beside_page(ctx: Context, path) -> None:
     if ctx.out is not None and path is not None and Path(path).is_file():
         ctx.out.mkdir(parents=True, exist_ok=True)
         copy_defused_csv(path, ctx.out / Path(path).name)
+
+
+def count_on_air_by_district(ctx: Context, date) -> pd.Series:
+    """Stations on air on `date` in each of the city's districts (city order, 0 where none), in one grouped
+    pass over the stations (a count per district would pass over all of them once per district)."""
+    st = ctx.station_columns("on_air_date", "off_air_date", "district")
+    counts = st.loc[on_air_at(st, date), "district"].value_counts()
+    return counts.reindex(list(ctx.city.district_names), fill_value=0).astype(int)
 
 
 def count_on_air(ctx: Context, date, district: str | None = None) -> int:
@@ -80,8 +130,8 @@ def changes_since_last_month(ctx: Context) -> dict:
     added = pd.DataFrame(
         {
             "district": names + [CITY_TOTAL],
-            "before": [count_on_air(ctx, prev, d) for d in names] + [count_on_air(ctx, prev)],
-            "now": [count_on_air(ctx, now, d) for d in names] + [count_on_air(ctx, now)],
+            "before": [*count_on_air_by_district(ctx, prev).tolist(), count_on_air(ctx, prev)],
+            "now": [*count_on_air_by_district(ctx, now).tolist(), count_on_air(ctx, now)],
         }
     )
     added["added"] = added["now"] - added["before"]
@@ -176,7 +226,9 @@ def show_changes(ctx: Context) -> pd.DataFrame:
                 else f"{n(c['sites_before'])} → {n(c['sites_now'])} / {n(c['n_sites'])}",
             }
         )
-    table = show_frame(ctx, "changes_by_district", pd.DataFrame(rows), source=ctx.source)
+    table = show_district_frame(
+        ctx, "changes_by_district", pd.DataFrame(rows), a["added"].iloc[:-1], "rows.rule.added", source=ctx.source
+    )
     if len(ch["moves"]):
         stage = STAGE_ZH if L == "zh" else STAGE_EN
         new = say(L, "changes.new")

@@ -12,7 +12,7 @@ from analysis.report.display import (
     show_html,
     show_step,
 )
-from analysis.report.pages.common import show_frame
+from analysis.report.pages.common import list_districts, show_district_frame, show_frame, uncovered_km2
 from analysis.report.text import (
     day,
     district_label,
@@ -45,12 +45,12 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
             urban_covered_pct=pct(city["urban_covered_pct"]),
             covered_pct=pct(city["covered_pct"]),
             th=th,
-            fully=say(L, "not_fully_covered", districts=say(L, "list_sep").join(not_full))
+            fully=say(L, "not_fully_covered", districts=list_districts(ctx, not_full))
             if not_full
             else say(L, "every_district_fully_covered"),
         ),
     )
-    table = show_frame(
+    table = show_district_frame(
         ctx,
         "coverage_by_district",
         pd.DataFrame(
@@ -71,6 +71,8 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
                 say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: say(L, "yes") if v else say(L, "no")),
             }
         ),
+        uncovered_km2(b).iloc[:-1],
+        "rows.rule.uncovered",
         source=ctx.source + say(L, "coverage.source") + _grid_accuracy(ctx, cov.mode),
     )
     record("urban_covered_pct", round(float(city["urban_covered_pct"]), 2))

@@ -12,7 +12,7 @@ from analysis.report.display import (
     show_markdown,
     show_step,
 )
-from analysis.report.pages.common import count_on_air, show_frame
+from analysis.report.pages.common import count_on_air, show_district_frame, show_frame
 from analysis.report.text import (
     day,
     district_label,
@@ -240,7 +240,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
         say(L, "district_forecast.heading", first_date=day(first_date)),
         say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=translate_note(basis, L) or ""),
     )
-    table = show_frame(
+    table = show_district_frame(
         ctx,
         "district_forecast",
         pd.DataFrame(
@@ -255,6 +255,9 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
                 say(L, "probability"): sub["prob_reach"].map(prob),
             }
         ),
+        (sub["district_target"] - sub["mean"]).clip(lower=0).to_numpy(float),
+        "rows.rule.gap",
+        tail=0,
         caption=say(L, "district_forecast.uncalibrated") if is_uncalibrated(cf) else "",
         source=ctx.source,
     )

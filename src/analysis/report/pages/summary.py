@@ -15,7 +15,14 @@ from analysis.report.display import (
     show_markdown,
     show_step,
 )
-from analysis.report.pages.common import changes_since_last_month, copy_beside_page, count_on_air, show_frame
+from analysis.report.pages.common import (
+    changes_since_last_month,
+    copy_beside_page,
+    count_on_air,
+    show_district_frame,
+    show_frame,
+    uncovered_km2,
+)
 from analysis.report.pages.coverage import rating_text, site_name, verdict_words
 from analysis.report.pages.forecast import in_lang, record_expected
 from analysis.report.pages.taskforce import blocker_sentence, supervision_table, undated_sites
@@ -179,7 +186,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         say(L, "to_cover.sentence"),
     )
     yes, no = say(L, "yes"), say(L, "no")
-    table = show_frame(
+    table = show_district_frame(
         ctx,
         "to_cover_districts",
         pd.DataFrame(
@@ -192,7 +199,10 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
                 say(L, "fully_covered"): b["is_fully_covered"].map(lambda v: yes if v else no),
             }
         ),
+        uncovered_km2(b),
+        "rows.rule.uncovered",
         source=ctx.source,
+        tail=0,
     )
     show_frame(
         ctx,

@@ -11,8 +11,9 @@ from analysis.report.display import (
     record,
     show_image,
     show_step,
+    show_table,
 )
-from analysis.report.pages.common import show_frame
+from analysis.report.pages.common import choose_district_rows, show_district_frame, show_frame
 from analysis.report.pages.forecast import expected_count
 from analysis.report.text import (
     day,
@@ -80,12 +81,26 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         for d in wide.columns:
             row[district_label(ctx.city, d, L)] = f"{n(wide.loc[s, d])} ({int(change.loc[s, d]):+d})"
         rows.append(row)
-    table = show_frame(
-        ctx,
-        "pipeline_by_stage",
-        pd.DataFrame(rows),
-        caption=say(L, "funnel.caption", previous=day(tf.previous)),
-        source=ctx.source,
+    full = pd.DataFrame(rows)
+    # a column per district: a city of many shows those with the most sites in the pipeline (the CSV all)
+    city_col = f["district"].iloc[-1]
+    districts = [c for c in wide.columns if c != city_col]
+    score = wide.loc["pipeline_total", districts] if "pipeline_total" in wide.index else [0.0] * len(districts)
+    keep = choose_district_rows(pd.to_numeric(pd.Series(score), errors="coerce").fillna(0).to_numpy(float))
+    page, more = full, ""
+    if keep is not None:
+        shown = [district_label(ctx.city, districts[i], L) for i in keep]
+        page = full[[full.columns[0], *shown, district_label(ctx.city, city_col, L)]]
+        more = say(L, "rows.more", k=len(keep), n=len(districts), rule=say(L, "rows.rule.pipeline"),
+                   rest=len(districts) - len(keep))  # fmt: skip
+    table = show_table(
+        page,
+        say(L, "funnel.caption", previous=day(tf.previous)),
+        ctx.source,
+        csv=ctx.csv_path("pipeline_by_stage"),
+        lang=L,
+        full=full if keep is not None else None,
+        more=more,
     )
     show_image(
         tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx))
@@ -516,7 +531,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         caption = say(
             L, "district_targets.shortfall_sum", districts=n(shortfall_sum), city=n(city["expected_shortfall"])
         )
-    table = show_frame(
+    table = show_district_frame(
         ctx,
         "district_targets",
         pd.DataFrame(
@@ -532,6 +547,8 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
                 say(L, "shortfall"): d["expected_shortfall"].map(n),
             }
         ),
+        d["expected_shortfall"].iloc[:-1].to_numpy(float),
+        "rows.rule.gap",
         caption=caption,
         source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
     )
