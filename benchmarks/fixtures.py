@@ -23,6 +23,9 @@ TILE_DEG = 0.5
 #: Built-up area drawn around each synthetic city centre (synth.national_city_centres), km: most of the
 #: synthetic stations lie within this of their centre (gamma(2, 4 km) spread, median about 6.7 km).
 URBAN_RADIUS_KM = 5.0
+#: Coverage grid cell of the national city, m: the country at the 50 m default is 10^10 cells (coverage's
+#: MAX_GRID_CELLS refuses it); 500 m cells make about 1.3 x 10^8.
+NATIONAL_CELL_M = 500
 
 
 def county_polygons() -> tuple[gpd.GeoDataFrame, str]:
@@ -104,6 +107,9 @@ def china_city(folder: Path) -> Path:
         "date = 2025-12-31",
         "on_air = 4500000",
         'label_en = "benchmark target"',
+        "",
+        "[coverage]",
+        f"cell_m = {NATIONAL_CELL_M}",
         "",
     ]
     for name in gdf["name_zh"]:

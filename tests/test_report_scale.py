@@ -109,3 +109,19 @@ def test_the_benchmark_city_folder_has_built_up_areas_a_city_folder_must_have():
     assert urban["name_zh"].is_unique
     assert urban.geometry.is_valid.all() and not urban.geometry.is_empty.any()
     assert set(urban.geom_type) <= {"Polygon", "MultiPolygon"}
+
+
+def test_a_coverage_grid_too_large_for_memory_is_a_typed_error_naming_the_setting():
+    from analysis.coverage import rasterize_coverage
+    from analysis.errors import ConfigError
+
+    # a country's extent at 50 m: 10^10 cells, killed for memory before; now refused before any allocation
+    with pytest.raises(ConfigError, match=r"\[coverage\] cell_m"):
+        rasterize_coverage([0.0], [0.0], [400.0], cell_m=50.0, bounds=(0.0, 0.0, 5e6, 5e6))
+    assert rasterize_coverage([0.0], [0.0], [400.0], cell_m=50.0).mask.sum() > 0
+
+
+def test_ties_of_the_score_go_to_the_district_with_more_on_air():
+    score = np.zeros(20)
+    then = np.arange(20.0)
+    assert choose_district_rows(score, limit=3, then=then).tolist() == [19, 18, 17]

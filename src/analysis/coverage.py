@@ -910,6 +910,11 @@ def _stamp_blocks(flat, width: int, coarse: np.ndarray, cx, cy, dx: np.ndarray, 
         _stamp_cells(flat, cy[m] * width + cx[m], dy[~whole] * width + dx[~whole])
 
 
+#: Cells of one coverage grid at most (a byte each; the stage holds a few such masks and their labels): a
+#: country's extent at 50 m is 10^10 cells and was killed for memory, now a typed error naming the setting.
+MAX_GRID_CELLS = 500_000_000
+
+
 def rasterize_coverage(
     x, y, radius_m, cell_m: float = 50.0, bounds=None, crs=None, like: CoverageGrid | None = None
 ) -> CoverageGrid:
@@ -944,6 +949,11 @@ def rasterize_coverage(
         and like.y0 + like.mask.shape[0] * cell_m >= y0 + ny * cell_m
     ):
         x0, y0, (ny, nx) = like.x0, like.y0, like.mask.shape
+    if ny * nx > MAX_GRID_CELLS:
+        raise ConfigError(
+            f"coverage grid of {nx:,} x {ny:,} cells of {cell_m:g} m is more than {MAX_GRID_CELLS:,} cells: "
+            f"set a larger [coverage] cell_m in city.toml (about {cell_m * math.sqrt(ny * nx / MAX_GRID_CELLS):.0f} m)"
+        )
     mask = np.zeros((ny, nx), dtype=bool)
     u, v = (x - x0) / cell_m, (y - y0) / cell_m
     cx, cy = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL, OPERATOR_NAMES_ZH
@@ -234,7 +235,7 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     # one grouped count of district x operator (a filter per district passed over every station once each)
     grid = pd.crosstab(on["district"], on["operator"]).reindex(index=names, columns=ops, fill_value=0)
     grid.loc[CITY_TOTAL] = [int((on["operator"] == o).sum()) for o in ops]
-    totals = grid.sum(axis=1).to_numpy()
+    totals = np.array(grid.sum(axis=1), dtype=np.int64)
     totals[-1] = len(on)  # (stations outside every district count in the city's total only)
     rows = []
     for (d, counts), total in zip(grid.iterrows(), totals):

@@ -52,24 +52,37 @@ def show_frame(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", sou
 MAX_DISTRICT_ROWS = 12
 
 
-def choose_district_rows(score, limit: int = MAX_DISTRICT_ROWS) -> np.ndarray | None:
+def choose_district_rows(score, limit: int = MAX_DISTRICT_ROWS, then=None) -> np.ndarray | None:
     """The positions of the district rows a page shows: None when all fit in `limit` (every row, in the
-    city's order); else the `limit` of the largest `score` (missing last), ties in the city's order."""
+    city's order); else the `limit` of the largest `score` (missing last), ties by the largest `then` (when
+    given), then in the city's order (the rule of forecast.plots.choose_district_panels)."""
     s = np.asarray(score, dtype=float)
     if len(s) <= limit:
         return None
     s = np.where(np.isfinite(s), s, -np.inf)
-    return np.lexsort((np.arange(len(s)), -s))[:limit]
+    t = np.zeros(len(s)) if then is None else np.nan_to_num(np.asarray(then, dtype=float), nan=-np.inf)
+    return np.lexsort((np.arange(len(s)), -t, -s))[:limit]
 
 
 def show_district_frame(
-    ctx: Context, name: str, df: pd.DataFrame, score, rule: str, caption: str = "", source: str = "", tail: int = 1
+    ctx: Context,
+    name: str,
+    df: pd.DataFrame,
+    score,
+    rule: str,
+    caption: str = "",
+    source: str = "",
+    tail: int = 1,
+    then=None,
 ) -> pd.DataFrame:
     """A table of a row per district and `tail` rows after them (the city's total) as `show_frame`; a city of
-    more than MAX_DISTRICT_ROWS districts shows the rows of the largest `score` (the rule said by the text
-    `rule`) and the tail, with a line saying how many more are in the CSV, which holds every row."""
+    more than MAX_DISTRICT_ROWS districts shows the rows of the largest `score` (ties by `then`; the rule said by
+    the text `rule`, or "most on air" when no score is above 0 and `then` decided) and the tail, with a line
+    saying how many more are in the CSV, which holds every row."""
     head = len(df) - tail
-    keep = choose_district_rows(score)
+    keep = choose_district_rows(score, then=then)
+    if keep is not None and then is not None and not (np.asarray(score, dtype=float) > 0).any():
+        rule = "rows.rule.on_air"
     if keep is None:
         return show_frame(ctx, name, df, caption, source)
     page = pd.concat([df.iloc[keep], df.iloc[head:]])

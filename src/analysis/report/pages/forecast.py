@@ -258,6 +258,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
         (sub["district_target"] - sub["mean"]).clip(lower=0).to_numpy(float),
         "rows.rule.gap",
         tail=0,
+        then=sub["on_air_as_of"].to_numpy(float),
         caption=say(L, "district_forecast.uncalibrated") if is_uncalibrated(cf) else "",
         source=ctx.source,
     )

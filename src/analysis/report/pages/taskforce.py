@@ -549,6 +549,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         ),
         d["expected_shortfall"].iloc[:-1].to_numpy(float),
         "rows.rule.gap",
+        then=d["baseline_on_air"].iloc[:-1].to_numpy(float),
         caption=caption,
         source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
     )
