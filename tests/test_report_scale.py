@@ -125,3 +125,20 @@ def test_ties_of_the_score_go_to_the_district_with_more_on_air():
     score = np.zeros(20)
     then = np.arange(20.0)
     assert choose_district_rows(score, limit=3, then=then).tolist() == [19, 18, 17]
+
+
+@pytest.mark.parametrize("size, framed", [(1_000, False), (3_000_000, True)])
+def test_a_large_coverage_map_is_framed_from_its_file_not_embedded(tmp_path, monkeypatch, size, framed):
+    from analysis.report.pages import coverage as page
+
+    shown = []
+    monkeypatch.setattr(page, "show_html", shown.append)
+    monkeypatch.setattr(page, "show_step", lambda *a: None)
+    map_html = tmp_path / "stage" / "coverage_map.html"
+    map_html.parent.mkdir()
+    map_html.write_text("<html>" + "x" * size + "</html>", encoding="utf-8")
+    ctx = SimpleNamespace(coverage=lambda: SimpleNamespace(map_html=map_html), lang="zh", out=tmp_path / "out")
+    page.show_coverage_map(ctx)
+    assert (tmp_path / "out" / "coverage_map.html").read_bytes() == map_html.read_bytes()
+    assert ('src="coverage_map.html"' in shown[0]) is framed
+    assert len(shown[0]) < 10_000 if framed else "srcdoc=" in shown[0]

@@ -187,26 +187,28 @@ def describe_requirement(
             return (
                 need,
                 None,
-                f"还需 {fewest}–{need} 个站址进入建设流程：在途 {pipeline_sites} 个站址若全部按期开通需 {fewest} 个，"
-                f"若均未开通需 {need} 个（尚无阶段时长可推算其开通时间）。",
+                f"还需 {fewest:,}–{need:,} 个站址进入建设流程："
+                f"在途 {pipeline_sites:,} 个站址若全部按期开通需 {fewest:,} 个，"
+                f"若均未开通需 {need:,} 个（尚无阶段时长可推算其开通时间）。",
                 (
-                    f"{fewest}–{need} more sites must enter the pipeline: {fewest} if all {pipeline_sites} sites in it "
-                    f"reach air by then, {need} if none does (no stage durations yet to time them)."
+                    f"{fewest:,}–{need:,} more sites must enter the pipeline: {fewest:,} if all "
+                    f"{pipeline_sites:,} sites in it "
+                    f"reach air by then, {need:,} if none does (no stage durations yet to time them)."
                 ),
             )
         return (
             need,
             None,
-            f"还需 {need} 个站址进入建设流程（尚无完整的规划至开通时长可参考）。",
-            (f"{need} more sites must enter the pipeline (no completed planning-to-air time yet to say by when)."),
+            f"还需 {need:,} 个站址进入建设流程（尚无完整的规划至开通时长可参考）。",
+            (f"{need:,} more sites must enter the pipeline (no completed planning-to-air time yet to say by when)."),
         )
     by = (pd.Timestamp(target_date) - pd.Timedelta(days=float(median_days))) + pd.offsets.MonthEnd(0)
     late = by < pd.Timestamp(as_of)
-    zh = f"还需 {need} 个站址在 {by:%Y-%m} 前进入建设流程（规划至开通中位数 {median_days:.0f} 天）" + (
+    zh = f"还需 {need:,} 个站址在 {by:%Y-%m} 前进入建设流程（规划至开通中位数 {median_days:.0f} 天）" + (
         "；该时间已过，须明显快于中位数推进。" if late else "。"
     )
     en = (
-        f"{need} more sites must enter the pipeline by {by:%Y-%m}, given the {median_days:.0f}-day median "
+        f"{need:,} more sites must enter the pipeline by {by:%Y-%m}, given the {median_days:.0f}-day median "
         "from planning to air" + ("; that month has passed, so they must go faster than the median." if late else ".")
     )
     return need, by, zh, en

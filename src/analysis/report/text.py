@@ -47,7 +47,7 @@ def n(value) -> str:
 def rate(value) -> str:
     """Stations a month for people, to one decimal; '–' for missing (a pace over a history shorter than
     its window, read back from model.json as null)."""
-    return "–" if _missing(value) else f"{float(value):.1f}"
+    return "–" if _missing(value) else f"{float(value):,.1f}"
 
 
 def pct(value, digits: int = 1) -> str:

@@ -39,6 +39,9 @@ from analysis.taskforce import (
 
 #: Status words not understood named in a line at most (the clean page lists them all).
 MAX_WORDS_SHOWN = 6
+#: The funnel table has a column per district: at most this many fit beside the stage and the city at 1400 px
+#: (12 pushed the city's column out of sight).
+MAX_DISTRICT_COLUMNS = 8
 
 # --------------------------------------------------------------------------------------------
 # 04 task force
@@ -86,7 +89,9 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
     city_col = f["district"].iloc[-1]
     districts = [c for c in wide.columns if c != city_col]
     score = wide.loc["pipeline_total", districts] if "pipeline_total" in wide.index else [0.0] * len(districts)
-    keep = choose_district_rows(pd.to_numeric(pd.Series(score), errors="coerce").fillna(0).to_numpy(float))
+    keep = choose_district_rows(
+        pd.to_numeric(pd.Series(score), errors="coerce").fillna(0).to_numpy(float), limit=MAX_DISTRICT_COLUMNS
+    )
     page, more = full, ""
     if keep is not None:
         shown = [district_label(ctx.city, districts[i], L) for i in keep]
