@@ -142,3 +142,16 @@ def test_a_large_coverage_map_is_framed_from_its_file_not_embedded(tmp_path, mon
     assert (tmp_path / "out" / "coverage_map.html").read_bytes() == map_html.read_bytes()
     assert ('src="coverage_map.html"' in shown[0]) is framed
     assert len(shown[0]) < 10_000 if framed else "srcdoc=" in shown[0]
+
+
+def test_district_labels_of_a_city_are_built_once_and_follow_a_new_city():
+    from analysis.report.text import district_label
+
+    def city(en):
+        return SimpleNamespace(districts=[SimpleNamespace(name_zh="甲区", name_en=en)])
+
+    a, b = city("Jia District"), city("Other")
+    assert district_label(a, "甲区", "zh") == "甲区（Jia District）"
+    assert district_label(a, "甲区", "en") == "Jia District (甲区)"
+    assert district_label(b, "甲区", "en") == "Other (甲区)"
+    assert district_label(a, "乙区", "en") == "乙区"
