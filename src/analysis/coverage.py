@@ -1467,9 +1467,22 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
     rows = []
     urban_of = _urban_in_districts(districts_utm, urban_utm_gdf)
     n_on_air = on_air["district_calc"].value_counts()  # (once: a comparison of every station's text per district)
+    # the key sites' counts grouped once (a filter of every site per district: districts x sites)
+    verdict, target = sites["verdict"].astype(object), sites["is_target"].to_numpy(bool)
+    counts = pd.DataFrame(
+        {
+            "district": sites["district"].astype(object),
+            "n_key_sites": 1,
+            "n_key_sites_covered": (verdict == "covered").to_numpy(int),
+            "n_key_sites_uncertain": (verdict == "uncertain").to_numpy(int),
+            "n_target_sites": target.astype(int),
+            "n_target_sites_covered": (target & (verdict == "covered").to_numpy(bool)).astype(int),
+        }
+    )
+    site_counts = counts.groupby("district", sort=False).sum().to_dict("index")
+    none = dict.fromkeys(counts.columns.drop("district"), 0)
     for name, geom, urban_geom in zip(districts_utm["name_zh"], districts_utm.geometry, urban_of):
-        st = sites[sites["district"] == name]
-        tgt = st[st["is_target"]]
+        sc = site_counts.get(name, none)
         covered = _covered_km2(cover_out, cover_in, geom)
         urban_covered = _covered_km2(cover_out, cover_in, urban_geom) if not urban_geom.is_empty else (0.0, 0.0)
         rows.append(
@@ -1483,12 +1496,8 @@ def _district_table(districts_utm, urban_utm_gdf, cover_out, cover_in, on_air, s
                 "urban_area_km2": urban_geom.area / 1e6,
                 "urban_covered_km2": urban_covered[0],
                 "urban_covered_indoor_km2": urban_covered[1],
-                "n_key_sites": len(st),
                 # (covered where the site's position is known well enough to say: `site_verdicts`)
-                "n_key_sites_covered": int((st["verdict"] == "covered").sum()),
-                "n_key_sites_uncertain": int((st["verdict"] == "uncertain").sum()),
-                "n_target_sites": len(tgt),
-                "n_target_sites_covered": int((tgt["verdict"] == "covered").sum()),
+                **{k: int(v) for k, v in sc.items()},
             }
         )
     df = pd.DataFrame(rows)
