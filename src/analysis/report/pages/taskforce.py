@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import OPERATOR_NAMES_ZH
@@ -55,6 +56,13 @@ def _tracking_source(ctx: Context) -> str:
     return describe_tracking_files(files, ctx.lang) or say(ctx.lang, "source.taskforce")
 
 
+def _stage_row(wide: pd.DataFrame, stage: str, districts: list) -> np.ndarray:
+    """The funnel's sites of one stage in each district (0 where the stage or a count is missing)."""
+    if stage not in wide.index:
+        return np.zeros(len(districts))
+    return pd.to_numeric(wide.loc[stage, districts], errors="coerce").fillna(0).to_numpy(float)
+
+
 def show_funnel(ctx: Context) -> pd.DataFrame:
     """Sites in the pipeline by stage and district, with the change since the previous report."""
     tf = ctx.taskforce()
@@ -86,19 +94,18 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         row.update({label: f"{n(v)} ({int(c):+d})" for label, v, c in cells})
         rows.append(row)
     full = pd.DataFrame(rows)
-    # a column per district: a city of many shows those with the most sites in the pipeline (the CSV all)
+    # a column per district: a city of many shows those with the most sites in the pipeline, ties (a city with
+    # none) by the most on air (the CSV all)
     city_col = f["district"].iloc[-1]
     districts = [c for c in wide.columns if c != city_col]
-    score = wide.loc["pipeline_total", districts] if "pipeline_total" in wide.index else [0.0] * len(districts)
-    keep = choose_district_rows(
-        pd.to_numeric(pd.Series(score), errors="coerce").fillna(0).to_numpy(float), limit=MAX_DISTRICT_COLUMNS
-    )
+    score, then = (_stage_row(wide, s, districts) for s in ("pipeline_total", "on_air"))
+    keep = choose_district_rows(score, limit=MAX_DISTRICT_COLUMNS, then=then)
     page, more = full, ""
     if keep is not None:
         shown = [district_label(ctx.city, districts[i], L) for i in keep]
         page = full[[full.columns[0], *shown, district_label(ctx.city, city_col, L)]]
-        more = say(L, "rows.more", k=len(keep), n=len(districts), rule=say(L, "rows.rule.pipeline"),
-                   rest=len(districts) - len(keep))  # fmt: skip
+        rule = "rows.rule.pipeline" if (score > 0).any() else "rows.rule.on_air"
+        more = say(L, "rows.more", k=len(keep), n=len(districts), rule=say(L, rule), rest=len(districts) - len(keep))
     table = show_table(
         page,
         say(L, "funnel.caption", previous=day(tf.previous)),
