@@ -91,7 +91,7 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
     for s in wide.index:  # (a row at a time: a lookup per cell took 7 s for 8,733 districts)
         row = {say(L, "stage"): stage.get(s, say(L, "pipeline_total") if s == "pipeline_total" else s)}
         cells = zip(labels, wide.loc[s].to_numpy(), change.loc[s].reindex(wide.columns).to_numpy())
-        row.update({label: f"{n(v)} ({int(c):+d})" for label, v, c in cells})
+        row.update({label: f"{n(v)} ({int(c):+,d})" for label, v, c in cells})
         rows.append(row)
     full = pd.DataFrame(rows)
     # a column per district: a city of many shows those with the most sites in the pipeline, ties (a city with
