@@ -199,22 +199,35 @@ def _counts(values: pd.Series) -> dict[str, int]:
 def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, context: dict) -> dict:
     """The clean summary: the ledger's counts, the stations by operator, district and status, and
     `context` (city, as_of, notes, parameters, files, failed_files) in its place; checked before returned."""
-    quarantined_by_reason = _counts(reasons[fates == "quarantined"])
-    summary = {
-        "city": context["city"],
-        "as_of": context["as_of"],
-        "package_version": __version__,
+    rows = {
         "rows_in": int(len(fates)),
         "rows_kept": int((fates == "kept").sum()),
         "rows_merged": int((fates == "merged").sum()),
         "rows_quarantined": int((fates == "quarantined").sum()),
+    }
+    return compose_summary(
+        rows, _counts(reasons[fates == "quarantined"]), _counts(reasons[fates == "merged"]), stations, context
+    )
+
+
+def compose_summary(
+    rows: dict[str, int], quarantined_by_reason: dict, merged_by_reason: dict, stations: pd.DataFrame, context: dict
+) -> dict:
+    """The clean summary from the rows' counts (rows_in, rows_kept, rows_merged, rows_quarantined), the counts
+    by reason, the stations and `context`: one layout for the in-memory clean (`summarize`) and the partitioned
+    one (which adds its partitions' counts); checked before returned."""
+    summary = {
+        "city": context["city"],
+        "as_of": context["as_of"],
+        "package_version": __version__,
+        **{k: int(rows[k]) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")},
         "stations": int(len(stations)),
         "stations_on_air": int(stations["is_on_air"].sum()),
         "stations_by_operator": _counts(stations["operator"]),
         "stations_by_district": _counts(stations["district"]),
         "stations_by_status": _counts(stations["status"]),
         "quarantined_by_reason": quarantined_by_reason,
-        "merged_by_reason": _counts(reasons[fates == "merged"]),
+        "merged_by_reason": merged_by_reason,
         "notes": context["notes"],
         "parameters": context["parameters"],
         "files": context["files"],

@@ -39,15 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from analysis import __version__
 from analysis.clean import parse
-from analysis.clean.ledger import (
-    LATER_QUARANTINE_REASONS,
-    MERGE_REASONS,
-    QUARANTINE_REASONS,
-    build_source_ledger,
-    check_ledger,
-)
+from analysis.clean.ledger import build_source_ledger, compose_summary
 from analysis.clean.sources import (
     HEADER_SEARCH_ROWS,
     MAX_LINES_PER_CELL,
@@ -606,10 +599,6 @@ def _merge_quarantines(paths: list[Path], target: Path, scratch: Path) -> None:
     write_atomic(target, write)
 
 
-def _count_values(values: pd.Series) -> dict[str, int]:
-    return {k: int(v) for k, v in values.value_counts().sort_index().items()}
-
-
 def _sum_counts(summaries: list[dict], key: str) -> dict[str, int]:
     total: dict = {}
     for s in summaries:
@@ -632,32 +621,22 @@ def _sum_notes(summaries: list[dict]) -> dict:
 
 
 def _summarize(summaries: list[dict], stations: pd.DataFrame, split: dict, context: dict) -> dict:
-    """The summary the in-memory clean writes (`ledger.summarize`'s keys in its order), from the
-    partitions' counts and the gathered stations; checked as it checks it."""
-    quarantined_by_reason = _sum_counts(summaries, "quarantined_by_reason")
-    summary = {
-        "city": context["city"],
-        "as_of": context["as_of"],
-        "package_version": __version__,
-        **{k: int(sum(s[k] for s in summaries)) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")},
-        "stations": int(len(stations)),
-        "stations_on_air": int(stations["is_on_air"].sum()),
-        "stations_by_operator": _count_values(stations["operator"]),
-        "stations_by_district": _count_values(stations["district"]),
-        "stations_by_status": _count_values(stations["status"]),
-        "quarantined_by_reason": quarantined_by_reason,
-        "merged_by_reason": _sum_counts(summaries, "merged_by_reason"),
-        "notes": _sum_notes(summaries),
-        "parameters": summaries[0]["parameters"],
-        "files": [context["file"]],
-        "failed_files": [],
-        "reason_meanings": {
-            **QUARANTINE_REASONS,
-            **MERGE_REASONS,
-            **{r: said for r, said in LATER_QUARANTINE_REASONS.items() if r in quarantined_by_reason},
+    """The summary the in-memory clean writes (`ledger.compose_summary`, as `ledger.summarize` makes it), from
+    the partitions' counts and the gathered stations."""
+    rows = {k: int(sum(s[k] for s in summaries)) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")}
+    summary = compose_summary(
+        rows,
+        _sum_counts(summaries, "quarantined_by_reason"),
+        _sum_counts(summaries, "merged_by_reason"),
+        stations,
+        {
+            **context,
+            "notes": _sum_notes(summaries),
+            "parameters": summaries[0]["parameters"],
+            "files": [context["file"]],
+            "failed_files": [],
         },
-    }
-    check_ledger(summary)
+    )
     if summary["rows_in"] != split["rows"]:
         raise BadInputError(
             f"rows lost between partitions: {split['rows']} read, {summary['rows_in']} cleaned", split["file"]
