@@ -502,14 +502,19 @@ def build_funnel(
             "stage_zh": [STAGE_ZH.get(s, s) for s in stage],
             "sites": n,
             "sites_previous": p,
-            # (among the sites with stage dates: when a site without them entered its stage is not known, so
-            # its first month counted "+1" and every month a later extract came in counted it new again)
-            "change": (n - u) - (p - up),
+            "change": count_dated_change(n, u, p, up),
             "undated_sites": u,
             "undated_sites_previous": up,
             "note": note,
         }
     )
+
+
+def count_dated_change(sites, undated, sites_previous, undated_previous):
+    """A funnel cell's change between two dates, among the sites with stage dates: when a site without them
+    entered its stage is not known, so its first month counted "+1" and every month a later extract came in
+    counted it new again. The one rule for the stage's funnel and a report's funnel counted since another date."""
+    return (sites - undated) - (sites_previous - undated_previous)
 
 
 # --------------------------------------------------------------------------------------------

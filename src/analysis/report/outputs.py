@@ -297,6 +297,8 @@ def count_funnel_since(now: pd.DataFrame, before: pd.DataFrame, previous) -> pd.
     table on two dates, so the change is the one the stage gives for its own previous date (among the sites
     with stage dates: a site without them entering is no change). A stage or district missing on one date
     counts 0 there."""
+    from analysis.taskforce import count_dated_change
+
     keys = ["district", "stage"]
     then = before[[*keys, "sites", "undated_sites"]].rename(
         columns={"sites": "sites_previous", "undated_sites": "undated_sites_previous"}
@@ -305,7 +307,9 @@ def count_funnel_since(now: pd.DataFrame, before: pd.DataFrame, previous) -> pd.
     # (counts: `read_table` reads a column named "sites" as text, the key sites' names in other tables)
     for c in ("sites", "undated_sites", *_FUNNEL_BEFORE):
         out[c] = pd.to_numeric(out[c]).fillna(0).astype("int64")
-    out["change"] = (out["sites"] - out["undated_sites"]) - (out["sites_previous"] - out["undated_sites_previous"])
+    out["change"] = count_dated_change(
+        out["sites"], out["undated_sites"], out["sites_previous"], out["undated_sites_previous"]
+    )
     out["previous_as_of"] = pd.Timestamp(previous).date().isoformat()
     return out[list(now.columns)]
 
