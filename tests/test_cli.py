@@ -325,3 +325,37 @@ def test_building_folders_of_runs_killed_outright_are_removed_by_the_next_run(tm
             (folder / ".builder").write_text(builder, encoding="utf-8")
     assert [p.name for p in remove_abandoned_builds(tmp_path)] == [".2021-09-30.building-killed"]
     assert sorted(p.name.split("-")[-1] for p in tmp_path.iterdir()) == ["elsewhere", "old", "running"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap, read from /proc/self/maps")
+def test_clean_process_keeps_freed_memory_in_the_heap():
+    """`python -m analysis clean` owns its process: glibc's heap then serves a national column's 64 MB
+    block (by default a fresh mapping from the kernel, faulted in and zeroed at every use)."""
+    probe = (
+        "import numpy as np\n"
+        "from analysis.cli import keep_freed_memory\n"
+        "def in_heap(a):\n"
+        "    at = a.ctypes.data\n"
+        "    for line in open('/proc/self/maps'):\n"
+        "        lo, hi = (int(x, 16) for x in line.split()[0].split('-'))\n"
+        "        if lo <= at < hi:\n"
+        "            return line.rstrip().endswith('[heap]')\n"
+        "before = in_heap(np.ones(64 << 20, np.uint8))\n"
+        "kept = keep_freed_memory()\n"
+        "print(before, kept, in_heap(np.ones(64 << 20, np.uint8)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    if out[1] == "False":
+        pytest.skip("a C library without mallopt")
+    assert out == ["False", "True", "True"]
+
+
+def test_main_leaves_the_callers_allocator_alone(monkeypatch, tmp_path):
+    """In-process callers (a notebook, a test) keep their allocator: only `python -m analysis` asks."""
+    from analysis import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1) or True)
+    argv = ["clean", "--input", str(tmp_path / "missing.csv"), "--city", "karamay", "--out", str(tmp_path)]
+    assert cli.main(argv) == 1 and calls == []
+    assert cli.main(argv, owns_process=True) == 1 and calls == [1]  # (`python -m analysis clean`)

@@ -3,4 +3,4 @@
 from analysis.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(owns_process=True))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import math
 import signal
@@ -53,9 +55,34 @@ def _radius_arg(text: str) -> float:
     return radius
 
 
+#: glibc's mallopt parameters (malloc.h): the most blocks served by mmap, and the free space at the heap's
+#: top kept rather than given back to the kernel.
+_M_MMAP_MAX, _M_TRIM_THRESHOLD = -4, -1
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's heap serve every block and keep what is freed, for a process that runs one clean and
+    exits (`python -m analysis clean`). A national file's columns (34 MB each at 4.25 M rows) are made and
+    freed hundreds of times; by default glibc takes every block above its mmap threshold (32 MB at most)
+    fresh from the kernel and hands it back on free, so the kernel faulted in and zeroed ~6 GB of pages:
+    about a third of the run's CPU time. Kept, the heap reuses its pages. Measured on a 4.25 M-row operator
+    file (2 cores, alternating runs): ~4 s less system CPU, ~2.5 s less wall, peak 2.3 → 2.9 GB (under
+    the 4 GB bar). Returns False (and changes nothing) where the C library has no mallopt (macOS); musl
+    accepts and ignores it. Not done for in-process callers (a notebook, a test): the setting is the
+    process's, for good."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean.stations import clean_to_folder
 
+    if args.owns_process:
+        keep_freed_memory()
     result = clean_to_folder(
         inputs=args.input,
         city=args.city,
@@ -653,9 +680,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, owns_process: bool = False) -> int:
+    """The command line. `owns_process`: the process runs this one command and exits (`python -m
+    analysis`), so process-wide settings are the command's to make (`keep_freed_memory`)."""
     try:
         args = build_parser().parse_args(argv)
+        args.owns_process = owns_process
         from analysis import progress
 
         with progress.forced("off" if args.quiet else None), _terminate_as_interrupt():
