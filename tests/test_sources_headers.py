@@ -154,6 +154,52 @@ def test_units_under_a_one_row_header_and_a_unit_naming_the_coordinate_system(tm
     assert any("GCJ-02 by its header, converted" in n for n in table.notes)
 
 
+@pytest.mark.parametrize(
+    "below",
+    [
+        ["必填,必填,必填,选填"],  # a template's marks
+        ["*必填,（必填）,必填,非必填"],  # marked up
+        ["格式：文本,例：113.59,例：37.86,单位：万元"],  # how to write each column
+        [",(度),(度),单位：万元", "必填,必填,必填,可选"],  # units, then marks
+        ["必填,必填,必填,选填", ",(度),(度),单位：万元"],  # marks, then units
+    ],
+)
+def test_a_templates_instruction_row_is_read_with_the_header_not_as_a_record(tmp_path, below):
+    """Reporting templates write 必填 / 选填 (or 格式：… / 例：…) under each column name; senders keep the row.
+    It is part of the header, said in the file's notes: no record quarantined for it, none counted."""
+    path = tmp_path / "template.csv"
+    path.write_text("\n".join(["站址编码,经度,纬度,投资", *below, f"T1,{LON},{LAT},3", ""]), "utf-8")
+    (table,) = read_station_file(path)
+    assert table.frame["source_row"].tolist() == [1] and table.frame["site_code"].tolist() == ["T1"]
+    assert table.columns == {"站址编码": "site_code", "经度": "lon", "纬度": "lat"}
+    marks_row = 2 + next(k for k, r in enumerate(below) if "必填" in r or "格式" in r)  # (the header is row 1)
+    assert any(f"row {marks_row} holds the template's instructions" in n for n in table.notes)
+    assert clean_stations(path, "karamay", as_of="2021-03-22").summary["rows_in"] == 1  # (the record alone)
+
+
+def test_template_instructions_in_a_workbook_under_a_title(tmp_path):
+    """The same in an XLSX under a merged title: the instruction row read with the header, the records after."""
+    wb = Workbook()
+    ws = wb.active
+    marks = ["必填", "必填", "必填", "选填"]
+    for cells in ([TITLE], ["站址编码", "经度", "纬度", "状态"], marks, ["T1", LON, LAT, "已开通"]):
+        ws.append(cells)
+    ws.merge_cells("A1:D1")
+    wb.save(tmp_path / "template.xlsx")
+    (table,) = read_station_file(tmp_path / "template.xlsx")
+    assert table.frame["site_code"].tolist() == ["T1"] and table.header_row == 2
+    assert any("row 3 holds the template's instructions" in n for n in table.notes)
+
+
+@pytest.mark.parametrize("row", ["必填,,", "T9,必填,选填", "必填,84.87,45.59"])
+def test_a_record_that_only_looks_like_template_marks_stays_a_record(tmp_path, row):
+    """One mark alone, or marks beside a code or coordinates: a record (quarantined or kept), never header."""
+    path = tmp_path / "s.csv"
+    path.write_text(f"站址编码,经度,纬度\n{row}\nT1,{LON},{LAT}\n", "utf-8")
+    (table,) = read_station_file(path)
+    assert table.frame["source_row"].tolist() == [1, 2] and not any("template" in n for n in table.notes)
+
+
 @pytest.mark.parametrize("row", ["站,,", "(空),,", "T9,(度),"])
 def test_a_record_that_only_looks_like_units_stays_a_record(tmp_path, row):
     """One bare word (站), a bracketed word that is no unit ((空)), or a unit beside a code: a record, not units."""

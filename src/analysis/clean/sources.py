@@ -707,6 +707,32 @@ def _is_units_row(cells: list) -> bool:
     return bool(units) and all(units) and (len(units) >= 2 or units[0][1])
 
 
+#: What a reporting template writes under its column names to say how to fill them in (必填 required, 选填 /
+#: 可选 optional, 非必填, 必选, 可空 …), NFKC-folded and lower-cased: a row of them is no record.
+_TEMPLATE_MARKS = frozenset(
+    "必填 选填 非必填 可选 必选 可填 可不填 可空 不可空 非空 必须 必需 需填 选择填写 必填项 选填项 必填字段 选填字段"
+    " 条件必填 有则必填 如有必填 required optional mandatory compulsory conditional".split()
+)
+#: A cell of such a row that says how to write the column (填写说明：…, 格式：YYYY-MM-DD, 例：84.87, 如：中国移动).
+_TEMPLATE_HINT = re.compile(
+    r"^(?:填写说明|填报说明|说明|格式|填写格式|注|例|如|示例|样例|format|e\.g\.|example)\s*[:：]"
+)
+
+
+def _template_mark(cell) -> bool:
+    text = unicodedata.normalize("NFKC", str(cell)).strip().lower()
+    marked = text.strip("*()[]【】 ")
+    return marked in _TEMPLATE_MARKS or bool(_TEMPLATE_HINT.match(text))
+
+
+def _is_template_row(cells: list) -> bool:
+    """Whether a row holds a template's instructions and nothing else (必填 / 选填 under each column, or 格式：…,
+    a unit among them): two such cells at least, so that a record of one word is never taken for one."""
+    filled = [c for c in cells if _filled(c)]
+    marks = [_template_mark(c) for c in filled]
+    return len(filled) >= 2 and any(marks) and all(m or _unit_of(c) for m, c in zip(marks, filled))
+
+
 def _merges_near(merged: list[tuple], top: int, bottom: int) -> list[tuple]:
     """The merged ranges (1-based rows) touching rows top..bottom (0-based)."""
     return [m for m in merged if m[0] - 1 <= bottom and m[1] - 1 >= top]
@@ -840,11 +866,20 @@ def _operator_header(rows: list[list], i: int, merged: list[tuple]) -> _Header:
         _join_group_row(rows, lower, upper)
     mapping = map_header(rows[i], rows[i + 1 : i + 1 + HEADER_SEARCH_ROWS])
     last, mapping = _rows_below(rows, first, i, len(levels), mapping, merged)
-    if last + 1 < len(rows) and not units and _is_units_row(rows[last + 1]):
+    marks = []  # a template's 必填 / 选填 row, above or below a row of units
+    while last + 1 < len(rows):
+        if not units and _is_units_row(rows[last + 1]):
+            units.append(last + 1)
+        elif not marks and _is_template_row(rows[last + 1]):
+            marks.append(last + 1)
+        else:
+            break
         last += 1
-        units.append(last)
+    for k in marks:  # (blanked, as the units are: no part of a column's name)
+        rows[k] = [None] * len(rows[k])
     header = range(first, last + 1)
     notes, units_of = _read_units(rows, header, units)
+    notes += [f"row {k + 1} holds the template's instructions (必填 / 选填), read with the header" for k in marks]
     cgi = _cell_global_id_column(rows, header, mapping)
     if cgi is not None:
         mapping = dict(sorted({**mapping, cgi: "site_code"}.items()))
