@@ -80,6 +80,44 @@ def test_a_title_and_a_three_row_header_of_merged_cells_read_every_column(tmp_pa
     assert sorted(result.stations["operator"]) == ["CMCC", "CUCC"]
 
 
+def test_a_national_workbooks_merged_cells_are_read_as_a_small_ones(tmp_path, monkeypatch):
+    """A workbook too large to load whole (here: any size, by the threshold) still has its merged cells read:
+    需求方 merged down the records of one tenant is the operator of each of them (streamed by openpyxl, the
+    merges were unknown and the records after the first had no operator)."""
+    from analysis.clean import sources
+
+    monkeypatch.setattr(sources, "XLSX_FULL_LOAD_BYTES", 0)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["站址编码", "需求方", "经度", "纬度"])
+    for k in range(3):
+        ws.append([f"T{k}", "移动" if k == 0 else None, LON + k / 100, LAT])
+    ws.merge_cells("B2:B4")
+    wb.save(tmp_path / "全国_跟踪表.xlsx")
+    (table,) = read_station_file(tmp_path / "全国_跟踪表.xlsx")
+    assert table.frame["operator"].tolist() == ["移动"] * 3
+    assert any("merged over several rows read in each row" in n for n in table.notes)
+
+
+def test_a_workbook_calamine_cannot_read_is_read_by_openpyxl(tmp_path, monkeypatch):
+    """calamine reads workbooks; one it refuses is read by openpyxl, with the same tables."""
+    from python_calamine import CalamineError
+
+    from analysis.clean import sources
+
+    path = tmp_path / "铁塔_跟踪表.xlsx"
+    _book(path, [GROUP, SUB, NAMES], _merges(2))
+    (by_calamine,) = read_station_file(path)
+
+    def refuse(data):
+        raise CalamineError("unsupported")
+
+    monkeypatch.setattr(sources, "_calamine_sheets", refuse)
+    (by_openpyxl,) = read_station_file(path)
+    assert by_openpyxl.frame.equals(by_calamine.frame) and by_openpyxl.notes == by_calamine.notes
+    _assert_read(by_openpyxl, 2, ["序号", "投资"])
+
+
 def test_a_four_row_header_reads_as_the_three_row_one(tmp_path):
     """A fourth row of names (基本 / 建设 over the groups) is one more label in the names, nothing else."""
     top = ["序号", "基本", None, None, None, None, None, "建设", None, None, "投资"]
