@@ -118,6 +118,24 @@ def test_a_workbook_calamine_cannot_read_is_read_by_openpyxl(tmp_path, monkeypat
     _assert_read(by_openpyxl, 2, ["序号", "投资"])
 
 
+def test_a_chart_sheet_beside_the_records_is_passed_over(tmp_path):
+    """A workbook with a chart sheet (a bar chart of the counts): its worksheet's records read, the chart none."""
+    from openpyxl.chart import BarChart, Reference
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "数据"
+    ws.append(["站址编码", "经度", "纬度", "数量"])
+    for k in range(3):
+        ws.append([f"T{k}", LON + k / 100, LAT, k])
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=4, min_row=1, max_row=4))
+    wb.create_chartsheet("图表").add_chart(chart)
+    wb.save(tmp_path / "chart.xlsx")
+    (table,) = read_station_file(tmp_path / "chart.xlsx")
+    assert table.sheet == "数据" and table.frame["site_code"].tolist() == ["T0", "T1", "T2"]
+
+
 def test_a_four_row_header_reads_as_the_three_row_one(tmp_path):
     """A fourth row of names (基本 / 建设 over the groups) is one more label in the names, nothing else."""
     top = ["序号", "基本", None, None, None, None, None, "建设", None, None, "投资"]

@@ -1475,11 +1475,13 @@ def _read_xlsx_with_openpyxl(path: Path, data: bytes) -> list[RawTable]:
 def _calamine_sheets(data: bytes) -> list[tuple[str, bool, list[list], list[tuple]]]:
     """A workbook's (name, hidden, rows, merged ranges 1-based (first row, last row, first column, last
     column)) sheets, read by calamine (an XLSX or an .xls alike)."""
-    from python_calamine import CalamineWorkbook, SheetVisibleEnum
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     sheets = []
     for meta in book.sheets_metadata:
+        if meta.typ != SheetTypeEnum.WorkSheet:  # a chart or dialog sheet holds no records (openpyxl omits them)
+            continue
         sheet = book.get_sheet_by_name(meta.name)
         rows = [[None if c == "" else c for c in r] for r in sheet.to_python(skip_empty_area=False)]
         merged = [(r0 + 1, r1 + 1, c0 + 1, c1 + 1) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])]
