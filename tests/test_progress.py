@@ -39,6 +39,44 @@ def test_bar_mode_draws_a_tqdm_bar_on_stderr(capsys):
     assert captured.out == "" and "ladder" in captured.err and "3/3" in captured.err
 
 
+def test_a_bar_begun_without_its_total_is_first_drawn_with_it(capsys):
+    """A clean counts its writing before it knows its files: the bar is drawn once the total is known (0/6), never
+    first with a total about to change (0/1, then 0/6)."""
+    progress.set_mode("bar")
+    with progress.task("clean") as p:
+        p.add_total(1, draw=False)
+        assert capsys.readouterr().err == ""
+        p.add_total(5)
+        for _ in range(6):
+            p.advance()
+    drawn = capsys.readouterr().err
+    assert "0/6" in drawn and "6/6" in drawn and "/1 " not in drawn and "0/1" not in drawn
+
+
+def test_a_bar_of_unknown_total_is_drawn_at_its_first_step(capsys):
+    progress.set_mode("bar")
+    with progress.task("split") as p:
+        p.advance(note="chunk 1")
+    assert "split" in capsys.readouterr().err
+
+
+def test_a_dumb_terminal_gets_lines_not_a_bar(monkeypatch):
+    """TERM=dumb (an editor's shell, some CI consoles) cannot redraw a line in place."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv(progress.ENV_VAR, raising=False)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    monkeypatch.setattr("sys.stderr", Terminal())
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert progress.current_mode() == "bar"
+    monkeypatch.setenv("TERM", "dumb")
+    assert progress.current_mode() == "lines"
+
+
 def test_unknown_modes_are_usage_errors(monkeypatch):
     with pytest.raises(UsageError, match="bar, lines, off"):
         progress.set_mode("loud")

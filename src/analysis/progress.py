@@ -3,8 +3,8 @@ on a terminal, one plain line per step when stderr is not a terminal (logs, cron
 or when asked to be quiet. Everything goes to stderr, so a command's stdout stays its result.
 
 The mode is chosen once per call: `set_mode` (the CLI's `--quiet`), else the `FIVEG_PROGRESS`
-environment variable (`bar`, `lines` or `off`), else `off` under pytest, `bar` on a terminal and
-`lines` otherwise.
+environment variable (`bar`, `lines` or `off`), else `off` under pytest, `bar` on a terminal (but for a
+dumb one, TERM=dumb) and `lines` otherwise.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def current_mode() -> str:
     if "PYTEST_CURRENT_TEST" in os.environ:  # tests read stderr: no bars, no lines
         return "off"
     stream = sys.stderr
-    return "bar" if stream is not None and hasattr(stream, "isatty") and stream.isatty() else "lines"
+    terminal = stream is not None and hasattr(stream, "isatty") and stream.isatty()
+    # a dumb terminal (TERM=dumb: an editor's shell, some CI consoles) cannot redraw a bar in place
+    return "bar" if terminal and os.environ.get("TERM", "").strip().lower() != "dumb" else "lines"
 
 
 #: The width and height of a terminal that reports no size.
@@ -78,32 +80,43 @@ class Progress:
         self.done = 0
         self._t0 = time.perf_counter()
         self._bar = None
-        if self.mode == "bar":
-            from tqdm import tqdm
+        # a bar whose total is not known yet (a clean before it has listed its files) is drawn once it is,
+        # or at the first step: never first with a total about to change (0/1, then 0/6)
+        if self.mode == "bar" and total is not None:
+            self._draw()
 
-            # a terminal that reports no size (a pty nobody sized: `script -c`, some CI runners) made tqdm draw a
-            # bar of width 0, i.e. nothing: a fixed width there, the terminal's own elsewhere
-            columns, rows = _terminal_size()
-            sized = columns > 0 and rows > 0  # (tqdm's own measure, read again as the terminal is resized)
-            self._bar = tqdm(
-                total=total,
-                desc=desc,
-                unit=unit,
-                file=sys.stderr,
-                dynamic_ncols=sized,
-                ncols=None if sized else columns or _UNSIZED_COLUMNS,
-                nrows=None if sized else rows or _UNSIZED_ROWS,  # (tqdm hides a bar below a screen of 0 rows)
-                leave=True,
-            )
+    def _draw(self) -> None:
+        from tqdm import tqdm
 
-    def add_total(self, n: int) -> None:
-        """Raise the total by `n` steps found on the way (a clean knows its files once it has listed them)."""
+        # a terminal that reports no size (a pty nobody sized: `script -c`, some CI runners) made tqdm draw a
+        # bar of width 0, i.e. nothing: a fixed width there, the terminal's own elsewhere
+        columns, rows = _terminal_size()
+        sized = columns > 0 and rows > 0  # (tqdm's own measure, read again as the terminal is resized)
+        self._bar = tqdm(
+            total=self.total,
+            initial=self.done,
+            desc=self.desc,
+            unit=self.unit,
+            file=sys.stderr,
+            dynamic_ncols=sized,
+            ncols=None if sized else columns or _UNSIZED_COLUMNS,
+            nrows=None if sized else rows or _UNSIZED_ROWS,  # (tqdm hides a bar below a screen of 0 rows)
+            leave=True,
+        )
+
+    def add_total(self, n: int, draw: bool = True) -> None:
+        """Raise the total by `n` steps found on the way (a clean knows its files once it has listed them).
+        `draw=False`: steps counted ahead of the rest, the bar (of a task begun without a total) not drawn yet."""
         self.total = (self.total or 0) + n
         if self._bar is not None:
             self._bar.total = self.total
             self._bar.refresh()
+        elif self.mode == "bar" and draw:
+            self._draw()
 
     def advance(self, n: int = 1, note: str = "") -> None:
+        if self._bar is None and self.mode == "bar":
+            self._draw()
         self.done += n
         if self._bar is not None:
             if note:

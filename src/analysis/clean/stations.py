@@ -2457,7 +2457,8 @@ def clean_to_folder(
 ) -> CleanResult:
     """`clean_stations`, then write stations.parquet, quarantine.csv, source_matches.csv and
     clean_summary.json into `out` (each written whole or not at all)."""
-    with _arrow_buffers_from_jemalloc(), task("clean", 1) as progress:  # (the writes too: see there)
+    with _arrow_buffers_from_jemalloc(), task("clean") as progress:  # (the writes too: see there)
+        progress.add_total(1, draw=False)  # (the writing; the bar drawn once the cleaning has counted its steps)
         return _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits, progress)
 
 
