@@ -45,6 +45,19 @@ def test_a_folder_or_a_toml_path_is_a_city(tmp_path):
     assert load_city(folder / "city.toml").key == "testcity"
 
 
+def test_a_bare_name_is_the_key_of_a_city_under_data_raw_before_a_folder_of_that_name(tmp_path, monkeypatch):
+    """`--city testcity` run where a folder testcity/ holds another city.toml reads data/raw/testcity (the help
+    says "a folder under data/raw/"); `./testcity` or a folder no key names still reads the folder."""
+    raw, work = tmp_path / "raw", tmp_path / "work"
+    raw.mkdir(), work.mkdir()
+    write(raw, GOOD)
+    write(work, GOOD.replace('name_zh = "测试市"', 'name_zh = "别的市"'))
+    monkeypatch.chdir(work)
+    assert load_city("testcity", raw_dir=raw).name_zh == "测试市"
+    assert load_city("./testcity", raw_dir=raw).name_zh == "别的市"
+    assert load_city("testcity", raw_dir=tmp_path / "empty").name_zh == "别的市"
+
+
 @pytest.mark.parametrize(
     "broken, problem",
     [

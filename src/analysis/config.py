@@ -385,9 +385,15 @@ def _read_boundary_names_cached(path: str, mtime_ns: int, size: int) -> frozense
 
 
 def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
-    """Read a city's settings from `data/raw/<city>/city.toml` (or from a folder or a toml path)."""
+    """Read a city's settings from `data/raw/<city>/city.toml` (or from a folder or a toml path). A bare name
+    is the key of a city under data/raw/ first, as the commands' help says, and a folder of the working
+    directory only when no city has that key (`./china` names the folder)."""
     candidate = Path(city)
-    if candidate.suffix == ".toml" and candidate.is_file():
+    keyed = raw_dir / str(city) / "city.toml"
+    bare = isinstance(city, str) and "/" not in city and "\\" not in city and candidate.suffix != ".toml"
+    if bare and keyed.is_file():
+        path = keyed
+    elif candidate.suffix == ".toml" and candidate.is_file():
         path = candidate
     elif (candidate / "city.toml").is_file():
         path = candidate / "city.toml"
