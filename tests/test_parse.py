@@ -538,6 +538,36 @@ def test_normalized_texts_are_nfkc_of_every_value_on_python_and_arrow_strings(dt
     assert [None if pd.isna(v) else v for v in out] == expected
 
 
+def test_arrows_nfkc_is_used_only_where_it_gives_pythons_answer():
+    """Every code point the fast path hands to Arrow's NFKC (utf8proc) folds as Python's unicodedata folds it, alone
+    and after a base letter: an upgrade of either library that changes one fails here, not in a station's name."""
+    import re
+    import unicodedata
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ranges = re.findall(r"\\x\{?([0-9a-f]+)\}?-\\x\{([0-9a-f]+)\}", parse._NFKC_ARROW_SAME)
+    points = [c for lo, hi in ranges for c in range(int(lo, 16), int(hi, 16) + 1) if not 0xD800 <= c < 0xE000]
+    assert len(points) > 20_000 and 0xFF08 in points and 0x209D not in points  # (（ in, a newer subscript out)
+    texts = [chr(c) for c in points] + ["e" + chr(c) for c in points]
+    folded = pc.utf8_normalize(pa.array(texts), form="NFKC").to_pylist()
+    assert [t for t, f in zip(texts, folded) if unicodedata.normalize("NFKC", t) != f] == []
+
+
+def test_a_national_column_of_full_width_names_is_folded_as_python_folds_it():
+    """Names in full-width brackets (站点1（乡镇）) and digits, beside texts Arrow's NFKC is not trusted with (a
+    character outside its blocks, a newer subscript): each value as Python's NFKC, invisible characters out."""
+    import unicodedata
+
+    texts = [f"站点{k}（乡镇）" for k in range(500)]
+    texts += ["８４．８７", "Ⅻ\u200b号", "\u0558站", "x\u209d", "𠀀（）", "  ", None]
+    out = parse.normalize_text(pd.Series(texts, dtype="str"))
+    fold = lambda t: unicodedata.normalize("NFKC", t).replace("\u200b", "").strip() or None  # noqa: E731
+    expected = [fold(t) if t is not None else None for t in texts]
+    assert [None if pd.isna(v) else v for v in out] == expected
+
+
 def test_decimal_commas_in_coordinates():
     out = parse.parse_coordinates(pd.Series(["84,875123", "-45,5", "84.5", "1,234,5"], dtype=object))
     assert out.iloc[0] == pytest.approx(84.875123)
