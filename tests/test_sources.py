@@ -489,3 +489,69 @@ def test_a_visible_sheet_without_records_is_said_skipped_with_why(tmp_path):
 
 def test_a_plain_coordinate_header_is_read_before_one_of_a_cell():
     assert map_header(["小区经度", "小区纬度", "经度", "纬度"]) == {2: "lon", 3: "lat"}
+
+
+def _read_by_the_c_parser(path, monkeypatch):
+    """The file's tables as pandas' C parser reads its body (pyarrow's reader declined)."""
+    from analysis.clean import sources
+
+    with monkeypatch.context() as m:
+        m.setattr(sources, "_read_body_arrow", lambda *args: None)
+        return read_station_file(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_an_export_that_quotes_every_cell_reads_as_the_c_parser_reads_it(tmp_path, monkeypatch, encoding):
+    """Exports that quote every cell, or only those with a comma ("84,875"): read by pyarrow's reader (no cell
+    spans lines), with the C parser's values, notes and row numbers."""
+    rows = ['"站址编码","基站名称","经度","纬度","备注"']
+    rows += [f'"S{k:03d}","站{k}（城区）","84,8{k % 10}","45.5","a ""quoted"" note, with a comma"' for k in range(50)]
+    rows.insert(20, '"","",,,""')  # (a row of empty cells among the records: a record)
+    rows += ["S999,plain,84.9,45.6,"]
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode(encoding))
+    from analysis.clean import sources
+
+    arrow, read = [], sources._read_body_arrow
+    monkeypatch.setattr(sources, "_read_body_arrow", lambda *a: arrow.append(read(*a)) or arrow[-1])
+    (fast,) = read_station_file(path)
+    assert arrow and arrow[0] is not None  # (read by pyarrow's reader)
+    (slow,) = _read_by_the_c_parser(path, monkeypatch)
+    assert fast.frame.equals(slow.frame) and fast.notes == slow.notes and len(fast.frame) == 52
+    assert fast.frame["lon"].iloc[0] == "84,80" and fast.frame["site_code"].iloc[-1] == "S999"
+
+
+def test_a_quoted_cell_that_spans_lines_is_left_to_the_readers_that_see_it(tmp_path):
+    """A quoted note over two lines: one record, the rows after it numbered as before (not read by pyarrow's
+    reader, whose records are lines)."""
+    path = tmp_path / "span.csv"
+    path.write_text('站址编码,经度,纬度,备注\nS1,84.1,45.1,"two\nlines"\nS2,84.2,45.2,"x"\nS3,84.3,45.3,\n', "utf-8")
+    (table,) = read_station_file(path)
+    assert table.frame["site_code"].tolist() == ["S1", "S2", "S3"]
+    assert table.frame["source_row"].tolist() == [1, 2, 3]
+
+
+def test_random_quoted_bodies_read_as_the_c_parser_reads_them(tmp_path, monkeypatch):
+    """Bodies of quoted and unquoted cells, doubled quotes, commas inside quotes, stray quotes and blanks: whatever
+    pyarrow's reader accepts, it reads as pandas' C parser does (else the C parser or the line reader reads it)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    plain = st.text(alphabet='ab1站 ,"', max_size=4)
+    quoted = st.text(alphabet='ab,站 "', max_size=4).map(lambda t: '"' + t.replace('"', '""') + '"')
+    cell = st.one_of(plain, quoted)
+    line = st.lists(cell, min_size=4, max_size=4).map(",".join)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(line, min_size=1, max_size=6))
+    def check(lines):
+        path = tmp_path / "r.csv"
+        path.write_text("站址编码,经度,纬度,备注\n" + "\n".join(lines) + "\n", "utf-8")
+        try:
+            (fast,) = read_station_file(path)
+        except BadInputError:
+            return
+        (slow,) = _read_by_the_c_parser(path, monkeypatch)
+        assert fast.frame.equals(slow.frame) and fast.notes == slow.notes
+
+    check()
