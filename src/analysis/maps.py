@@ -315,6 +315,11 @@ def _district_label(name_zh: str, name_en, share) -> tuple[str, str]:
 #: at the zoom shown (a shape 10 px across one can see and point at, not a speck; at 10 px Zhangjiajie's
 #: 2 km exclave went unnamed in the report's map frame), decluttered like the districts' names.
 PART_LABEL_MIN_PX = 5
+#: A district's own name (on its largest part) is shown when the largest circle inside that part is at least
+#: this many pixels in radius at the zoom shown and the name finds a place clear of the others: a country's
+#: 8,733 counties opened as names over every square of the map; zoomed in, each is named where it is drawn
+#: large enough. A city's districts are each drawn hundreds of pixels wide and always named.
+MAIN_LABEL_MIN_PX = 12
 #: the largest parts only (by area): a district of a thousand islands carries at most this many labels
 MAX_LABELLED_PARTS = 12
 
@@ -369,6 +374,7 @@ def _district_features(result, metric: str) -> dict:
                 "label": label,
                 "label_en": label_en,
                 "label_at": points[0][:2] if points else None,
+                "label_r": points[0][2] if points else None,  # (degrees: see MAIN_LABEL_MIN_PX)
                 # the other parts' label points and inner radii (degrees): see PART_LABEL_MIN_PX
                 "parts": points[1:],
                 "share": share,
@@ -685,6 +691,7 @@ def coverage_map(
         "overlays": _overlays(aggregated),
         "view": _opening_view(result),
         "partLabelMinPx": PART_LABEL_MIN_PX,
+        "mainLabelMinPx": MAIN_LABEL_MIN_PX,
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)
