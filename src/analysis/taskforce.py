@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
-from analysis.figures import figure_lang
+from analysis.figures import count_axis, figure_lang
 from analysis.files import flags_of, write_csv, write_json
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES, on_air_at
 from analysis.season import working_days
@@ -1668,7 +1668,7 @@ _T = {
         "not_listed": "within the threshold",
         "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
         "shown only for sites still in that stage.",
-        "undated": "{n} sites without stage dates not shown (days unknown)",
+        "undated": "{n:,} sites without stage dates not shown (days unknown)",
     },
     "zh": {
         "funnel": "{city}：在途站址按阶段和区县分布（{d}）",
@@ -1682,14 +1682,14 @@ _T = {
         "listed": "列入督办清单",
         "not_listed": "未超阈值",
         "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
-        "undated": "{n} 个站址无阶段日期，停留天数未知，未画出",
+        "undated": "{n:,} 个站址无阶段日期，停留天数未知，未画出",
     },
 }
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 #: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
 #: pipeline share one "other" bar (a bar each for thousands of districts is unreadable and takes minutes).
 MAX_CHART_DISTRICTS = len(_DISTRICT_COLORS)
-_OTHER = {"zh": "其他 {n} 个区县", "en": "{n} other districts"}
+_OTHER = {"zh": "其他 {n:,} 个区县", "en": "{n:,} other districts"}
 
 
 def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
@@ -1763,7 +1763,7 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
     # each count written above its bar and above last month's marker (written over the marker it was unreadable)
     for xi, n, c, before in zip(x, city["sites"], city["change"], city["sites_previous"].fillna(0)):
         ax.annotate(
-            f"{int(n)} ({int(c):+d})",
+            f"{int(n):,} ({int(c):+,d})",
             (xi, max(n, before)),
             xytext=(0, 5),
             textcoords="offset points",
@@ -1772,6 +1772,7 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         )
     ax.set_xticks(x, [_stage_label(s, lang) for s in stages])
     ax.set_ylabel(L["sites"])
+    count_axis(ax.yaxis)
     ax.set_xlabel(L["stage"])
     ax.set_ylim(0, max(1.0, float(max(bottom.max(), city["sites_previous"].max()))) * 1.2)
     ax.grid(axis="y", alpha=0.3)
@@ -1824,6 +1825,7 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel(L["sites"])
+    count_axis(ax.xaxis)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(

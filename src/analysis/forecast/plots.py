@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.figures import figure_lang
+from analysis.figures import count_axis, figure_lang
 from analysis.forecast.names import model_name
 from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask
 from analysis.verdict import format_count, percent, unit_words
@@ -153,6 +153,7 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
             color="#d62728",
         )
     ax.set_ylim(bottom=0)
+    count_axis(ax.yaxis)
     ax.set_ylabel(L["ylabel"] if fc.unit in ("", "stations") else L["ylabel_unit"].format(unit=fc.unit))
     ax.set_xlabel(L["xlabel"])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
@@ -335,4 +336,5 @@ def _plot_district_panel(ax, f, sub: pd.DataFrame | None, title: str, L: dict) -
             ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
     ax.set_title(title, fontsize=10)
     ax.set_ylim(bottom=0)
+    count_axis(ax.yaxis)
     ax.grid(alpha=0.3)

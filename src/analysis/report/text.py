@@ -6,6 +6,7 @@ language; numbers and dates for people; district names in both languages.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from pathlib import Path
 
@@ -28,11 +29,24 @@ def _read_table(lang: str) -> dict[str, str]:
 TEXT: dict[str, dict[str, str]] = {lang: _read_table(lang) for lang in LANGS}
 
 
+class _PeoplesFormatter(string.Formatter):
+    """`str.format` but for a whole number given bare (no format spec): written with thousands separators, as
+    every count in the report's running text is ('尚未全覆盖的区县 8,730 个', not 8730), whoever filled it in."""
+
+    def format_field(self, value, format_spec: str) -> str:
+        if not format_spec and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return f"{int(value):,}"
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _PeoplesFormatter()
+
+
 def say(lang: str, key: str, /, **values) -> str:
-    """The words of `key` in the page's language, with `values` filled in; an unknown key is a bug
-    in this package and raises KeyError."""
+    """The words of `key` in the page's language, with `values` filled in (a bare whole number with thousands
+    separators); an unknown key is a bug in this package and raises KeyError."""
     words = TEXT["zh" if lang == "zh" else "en"][key]
-    return words.format(**values) if values else words
+    return _FORMATTER.format(words, **values) if values else words
 
 
 def _missing(value) -> bool:
