@@ -86,3 +86,63 @@ def test_a_small_count_axis_reads_as_matplotlib_writes_it():
     fig.canvas.draw()
     assert labels == [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. the task-force charts
+# --------------------------------------------------------------------------------------------
+
+
+def _funnel(pipeline: dict, on_air: dict, names: list[str]) -> pd.DataFrame:
+    rows = []
+    for d in [*names, "全市"]:
+        p = sum(pipeline.values()) if d == "全市" else pipeline.get(d, 0)
+        o = sum(on_air.values()) if d == "全市" else on_air.get(d, 0)
+        rows += [
+            {"district": d, "stage": "construction", "sites": p, "sites_previous": 0, "change": p},
+            {"district": d, "stage": "on_air", "sites": o, "sites_previous": 0, "change": 0},
+            {"district": d, "stage": "pipeline_total", "sites": p, "sites_previous": 0, "change": p},
+        ]
+    return pd.DataFrame(rows)
+
+
+NAMES = [f"T{i:02d}" for i in range(20)]
+
+
+def test_the_chart_districts_of_a_city_of_many_are_those_with_sites_in_the_pipeline_never_the_first_by_name():
+    from analysis.taskforce import _chart_districts
+
+    # no site in the pipeline: nobody to draw (the first 7 by name, none with a site, were drawn and named)
+    report = SimpleNamespace(funnel=_funnel({}, {"T15": 9, "T03": 4}, NAMES))
+    assert _chart_districts(report) == ([], [])
+    # few: those with sites, most first, ties by the most on air (the funnel table's rule); no empty "others"
+    report = SimpleNamespace(funnel=_funnel({"T12": 2, "T05": 2, "T19": 7}, {"T12": 1, "T05": 30}, NAMES))
+    assert _chart_districts(report) == (["T19", "T05", "T12"], [])
+    # many: the 7 with most, the rest with a site summed up
+    many = {f"T{i:02d}": 20 - i for i in range(2, 12)}
+    shown, rest = _chart_districts(SimpleNamespace(funnel=_funnel(many, {}, NAMES)))
+    assert shown == [f"T{i:02d}" for i in range(2, 9)] and rest == [d for d in NAMES if d not in shown]
+
+
+def test_a_city_of_a_few_districts_draws_every_district_as_before():
+    from analysis.taskforce import _chart_districts
+
+    report = SimpleNamespace(funnel=_funnel({}, {}, ["乙", "甲", "丙"]))
+    assert _chart_districts(report) == (["乙", "甲", "丙"], [])
+
+
+@pytest.mark.parametrize("plot", ["plot_funnel", "plot_blockers", "plot_days_stuck"])
+def test_with_no_site_in_the_pipeline_a_chart_says_there_is_nothing_to_chart(plot):
+    import matplotlib.pyplot as plt
+
+    from analysis import taskforce
+
+    report = SimpleNamespace(
+        funnel=_funnel({}, {"T01": 3}, NAMES),
+        sites=pd.DataFrame({"stage": ["on_air"] * 3, "district": ["T01"] * 3}),
+        as_of=pd.Timestamp("2021-12-31"),
+    )
+    fig = getattr(taskforce, plot)(report, lang="en")
+    assert fig.axes == []  # (no axes of 0.0-1.2 under a legend)
+    assert any("nothing to chart" in t.get_text() for t in fig.texts)
+    plt.close(fig)

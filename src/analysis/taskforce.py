@@ -1669,6 +1669,7 @@ _T = {
         "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
         "shown only for sites still in that stage.",
         "undated": "{n:,} sites without stage dates not shown (days unknown)",
+        "nothing": "No site in the pipeline on {d}: nothing to chart.",
     },
     "zh": {
         "funnel": "{city}：在途站址按阶段和区县分布（{d}）",
@@ -1683,6 +1684,7 @@ _T = {
         "not_listed": "未超阈值",
         "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
         "undated": "{n:,} 个站址无阶段日期，停留天数未知，未画出",
+        "nothing": "{d} 无在途站址，没有可画的图。",
     },
 }
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -1693,15 +1695,44 @@ _OTHER = {"zh": "其他 {n:,} 个区县", "en": "{n:,} other districts"}
 
 
 def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
-    """The districts drawn one by one (those with the most sites in the pipeline, in table order) and
-    the rest, drawn together as one bar; the rest is empty up to MAX_CHART_DISTRICTS districts."""
+    """The districts drawn one by one and the rest, drawn together as one bar (empty up to MAX_CHART_DISTRICTS
+    districts: every district drawn, in table order). Past it, by the rule of the page's funnel table above the
+    charts: the most sites in the pipeline, ties by the most on air, then the city's order; only districts with a
+    site in the pipeline are drawn one by one (the first districts by name, none with a site, were drawn under a
+    legend naming them), and the rest (every other district) only when one of them holds a site."""
     f = report.funnel
     districts = [d for d in f["district"].drop_duplicates() if d != CITY_TOTAL]
     if len(districts) <= MAX_CHART_DISTRICTS:
         return districts, []
-    pipeline = f[f["stage"] == PIPELINE_TOTAL].set_index("district")["sites"].reindex(districts, fill_value=0)
-    top = set(pipeline.sort_values(ascending=False, kind="stable").index[: MAX_CHART_DISTRICTS - 1])
-    return [d for d in districts if d in top], [d for d in districts if d not in top]
+    by_stage = f[f["district"] != CITY_TOTAL].pivot_table(
+        index="district", columns="stage", values="sites", aggfunc="sum", sort=False
+    )
+
+    def count(stage: str) -> np.ndarray:
+        col = by_stage[stage] if stage in by_stage.columns else pd.Series(dtype=float)
+        return pd.to_numeric(col.reindex(districts), errors="coerce").fillna(0).to_numpy(float)
+
+    pipeline, on_air = count(PIPELINE_TOTAL), count("on_air")
+    order = np.lexsort((np.arange(len(districts)), -on_air, -pipeline))
+    top = {districts[i] for i in order[: MAX_CHART_DISTRICTS - 1] if pipeline[i] > 0}
+    rest = [d for d in districts if d not in top]
+    shown = [districts[i] for i in order if districts[i] in top]
+    return shown, rest if any(pipeline[i] > 0 for i, d in enumerate(districts) if d not in top) else []
+
+
+def has_pipeline(report: TaskforceReport) -> bool:
+    """Whether any site is in the pipeline on the report date (else the charts have nothing to draw)."""
+    return bool(_in_pipeline(report.sites).any())
+
+
+def _nothing_to_chart(report: TaskforceReport, lang: str):
+    """A chart's figure when no site is in the pipeline: the sentence, no axes (empty axes read 0.0-1.2 under a
+    legend of districts)."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(9, 1.2))
+    fig.text(0.01, 0.5, _T[lang]["nothing"].format(d=report.as_of.date()), fontsize=11, ha="left", va="center")
+    return fig
 
 
 def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
@@ -1734,6 +1765,8 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     f = report.funnel
     stages = [s for s in f["stage"].drop_duplicates() if s not in ("on_air", PIPELINE_TOTAL)]
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -1792,6 +1825,8 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     s = report.sites[_in_pipeline(report.sites)].copy()
     s["key"] = blocker_keys(s)
     shown, rest = _chart_districts(report)
@@ -1842,6 +1877,8 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     s = report.sites[_in_pipeline(report.sites)]
     dated = s[s["days_in_stage"].notna()]
     stages = [p for p in PIPELINE_STAGES]
