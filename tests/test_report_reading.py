@@ -146,3 +146,45 @@ def test_with_no_site_in_the_pipeline_a_chart_says_there_is_nothing_to_chart(plo
     assert fig.axes == []  # (no axes of 0.0-1.2 under a legend)
     assert any("nothing to chart" in t.get_text() for t in fig.texts)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. candidate sites tied on their gain
+# --------------------------------------------------------------------------------------------
+
+
+def _two_towns(folder) -> None:
+    """The tiny city's West town and a smaller East town, no key site (nothing but the towns' area to gain)."""
+    path = folder / "urban_areas.geojson"
+    urban = json.loads(path.read_text(encoding="utf-8"))
+    east = json.loads(json.dumps(urban["features"][0]))
+    east["properties"] = {"name_zh": "东城", "name_en": "East town", "district": "东区"}
+    x0, y0, x1, y1 = 84.885, 45.585, 84.915, 45.605
+    east["geometry"]["coordinates"] = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
+    urban["features"].append(east)
+    path.write_text(json.dumps(urban, ensure_ascii=False), encoding="utf-8")
+    sites = pd.read_csv(folder / "sites.csv", dtype=str, keep_default_na=False)
+    sites.iloc[:0].to_csv(folder / "sites.csv", index=False)
+
+
+@pytest.mark.parametrize("mode", ["grid", "vector"])
+def test_candidates_tied_on_their_gain_go_to_the_largest_gaps_in_turn_not_all_to_the_first(tiny_city, mode):
+    from analysis import geo
+    from analysis.coverage import assess_coverage
+    from analysis.sites import read_sites
+
+    _two_towns(tiny_city)
+    city = load_city(tiny_city / "city.toml")
+    stations = pd.DataFrame(
+        {"station_id": ["S1"], "lon": [84.80], "lat": [45.56], "band": ["n78"], "district": ["西区"]}
+        | {"on_air_date": [pd.Timestamp("2022-01-01")], "operator": ["CMCC"], "name": ["站"]}
+    )
+    result = assess_coverage(
+        stations, city, as_of="2021-03-22", radius_m=250.0, mode=mode,
+        districts=geo.read_districts(city), urban_areas=geo.read_urban_areas(city), sites=read_sites(city),
+    )  # fmt: skip
+    c, gaps = result.candidates, result.gaps
+    assert len(c) >= 4 and c["gain_score"].nunique() == 1  # every candidate a full disc: a tie each round
+    assert list(gaps["district"].iloc[:2]) == ["西区", "东区"]  # the larger town's gap first
+    # in turn over the gaps, the largest first (all ten were in the first gap in the grid's order)
+    assert list(c["district"].iloc[:4]) == ["西区", "东区", "西区", "东区"]
