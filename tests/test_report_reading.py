@@ -188,3 +188,54 @@ def test_candidates_tied_on_their_gain_go_to_the_largest_gaps_in_turn_not_all_to
     assert list(gaps["district"].iloc[:2]) == ["西区", "东区"]  # the larger town's gap first
     # in turn over the gaps, the largest first (all ten were in the first gap in the grid's order)
     assert list(c["district"].iloc[:4]) == ["西区", "东区", "西区", "东区"]
+
+
+# --------------------------------------------------------------------------------------------
+# 4. the total row of a province or a country
+# --------------------------------------------------------------------------------------------
+
+TOML = """
+[city]
+name_zh = "中国"
+buildout_start = 2019-12-01
+{kind}
+[files]
+districts = "districts.geojson"
+[[targets]]
+date = 2021-12-31
+on_air = 446
+[[districts]]
+name_zh = "甲区"
+"""
+
+
+def _city(tmp_path, kind: str):
+    folder = tmp_path / "c"
+    folder.mkdir(exist_ok=True)
+    (folder / "city.toml").write_text(TOML.format(kind=kind), encoding="utf-8")
+    return load_city(folder)
+
+
+@pytest.mark.parametrize(
+    "kind, zh, en",
+    [
+        ("", "全市", "Whole city"),
+        ('kind = "city"', "全市", "Whole city"),
+        ('kind = "province"', "全省", "Whole province"),
+        ('kind = "country"', "全国", "Whole country"),
+    ],
+)
+def test_the_total_row_is_the_whole_city_province_or_country_as_city_toml_says(tmp_path, kind, zh, en):
+    from analysis.report.text import district_label
+
+    city = _city(tmp_path, kind)
+    assert district_label(city, "全市", "zh") == zh and district_label(city, "全市", "en") == en
+
+
+def test_a_kind_of_city_not_known_is_a_one_line_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[city\] kind must be one of city, province, country, got 'nation'"):
+        _city(tmp_path, 'kind = "nation"')
+
+
+def test_the_bundled_city_is_a_city():
+    assert load_city("karamay").kind == "city"

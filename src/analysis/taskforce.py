@@ -1674,7 +1674,7 @@ _T = {
     "zh": {
         "funnel": "{city}：在途站址按阶段和区县分布（{d}）",
         "sites": "站址数（个）",
-        "prev": "全市 {d}",
+        "prev": "{total} {d}",
         "stage": "阶段",
         "blockers": "{city}：在途站址阻碍因素（按区县，{d}）",
         "stuck": "{city}：在途站址当前阶段停留天数（{d}）",
@@ -1687,6 +1687,8 @@ _T = {
         "nothing": "{d} 无在途站址，没有可画的图。",
     },
 }
+#: The whole "city" in a Chinese chart, by city.toml's [city] kind.
+_WHOLE_ZH = {"city": "全市", "province": "全省", "country": "全国"}
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 #: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
 #: pipeline share one "other" bar (a bar each for thousands of districts is unreadable and takes minutes).
@@ -1791,7 +1793,9 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         ms=28,
         mew=2.5,
         color="black",
-        label=L["prev"].format(d=report.previous.date()),
+        label=L["prev"].format(
+            d=report.previous.date(), total=_WHOLE_ZH.get(getattr(report.city, "kind", "city"), "全市")
+        ),
     )
     # each count written above its bar and above last month's marker (written over the marker it was unreadable)
     for xi, n, c, before in zip(x, city["sites"], city["change"], city["sites_previous"].fillna(0)):

@@ -106,11 +106,17 @@ def _english_names(city: City) -> dict[str, str]:
     return held[1]
 
 
+def total_label(city: City, lang: str) -> str:
+    """The label of the total row: the whole city, or province or country when city.toml's [city] kind says so."""
+    kind = getattr(city, "kind", "city")
+    return say(lang, "city_total" if kind == "city" else f"city_total.{kind}")
+
+
 def district_label(city: City, name: str, lang: str) -> str:
     """'克拉玛依区（Karamay District）' in Chinese, 'Karamay District (克拉玛依区)' in English."""
     en = _english_names(city)
     if name in (CITY_TOTAL, "city", "whole city"):
-        return say(lang, "city_total")
+        return total_label(city, lang)
     if not en.get(name):
         return name
     return f"{name}（{en[name]}）" if lang == "zh" else f"{en[name]} ({name})"
