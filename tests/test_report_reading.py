@@ -239,3 +239,27 @@ def test_a_kind_of_city_not_known_is_a_one_line_config_error(tmp_path):
 
 def test_the_bundled_city_is_a_city():
     assert load_city("karamay").kind == "city"
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the coverage command's line on the 4A+ spots
+# --------------------------------------------------------------------------------------------
+
+
+def _result(verdicts: list[str]) -> SimpleNamespace:
+    by = pd.DataFrame(
+        {
+            "district": ["甲区", "全市"],
+            "n_target_sites": [len(verdicts)] * 2,
+            "n_target_sites_covered": [verdicts.count("covered")] * 2,
+        }
+    )
+    sites = pd.DataFrame({"district": "甲区", "is_target": True, "verdict": verdicts})
+    return SimpleNamespace(by_district=by, sites=sites)
+
+
+def test_the_coverage_line_counts_spots_too_near_the_edge_to_judge_apart():
+    from analysis.cli import spots_covered_words
+
+    assert spots_covered_words(_result(["uncertain", "uncertain"])) == "0/2 4A+ spots covered, 2 uncertain"
+    assert spots_covered_words(_result(["covered", "uncovered"])) == "1/2 4A+ spots covered"
