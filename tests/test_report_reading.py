@@ -232,6 +232,21 @@ def test_the_total_row_is_the_whole_city_province_or_country_as_city_toml_says(t
     assert district_label(city, "全市", "zh") == zh and district_label(city, "全市", "en") == en
 
 
+@pytest.mark.parametrize(
+    "kind, zh, en",
+    [("", "全市在途站址", "in the city"), ('kind = "country"', "全国在途站址", "in the country")],
+)
+def test_the_sentences_about_the_whole_say_city_province_or_country_as_city_toml_says(tmp_path, kind, zh, en):
+    from analysis.report.text import say, whole_word
+
+    city = _city(tmp_path, kind)
+    funnel = dict(as_of="2021-12-31", sites="0", previous="2021-11-30", change=0, loc="996,960")
+    assert zh in say("zh", "funnel.sentence", **funnel, whole=whole_word(city, "zh"))
+    assert en in say("en", "changes.sentence", added="1", sites="2", whole=whole_word(city, "en"))
+    # a caller that does not know the city: the city's words, as before
+    assert "全市在途站址" in say("zh", "funnel.sentence", **funnel)
+
+
 def test_a_kind_of_city_not_known_is_a_one_line_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"\[city\] kind must be one of city, province, country, got 'nation'"):
         _city(tmp_path, 'kind = "nation"')

@@ -45,8 +45,24 @@ _FORMATTER = _PeoplesFormatter()
 def say(lang: str, key: str, /, **values) -> str:
     """The words of `key` in the page's language, with `values` filled in (a bare whole number with thousands
     separators); an unknown key is a bug in this package and raises KeyError."""
-    words = TEXT["zh" if lang == "zh" else "en"][key]
+    lang = "zh" if lang == "zh" else "en"
+    words = TEXT[lang][key]
+    if "{whole}" in words and "whole" not in values:  # (a caller that does not know the city: a city's words)
+        values = {**values, "whole": WHOLE[lang]["city"]}
     return _FORMATTER.format(words, **values) if values else words
+
+
+#: The whole "city" in a sentence ({whole}: 全市新开通, "in the city"), by city.toml's [city] kind.
+WHOLE = {
+    "zh": {"city": "全市", "province": "全省", "country": "全国"},
+    "en": {"city": "city", "province": "province", "country": "country"},
+}
+
+
+def whole_word(city: City, lang: str) -> str:
+    """The whole in the page's sentences: the city, or the province or country city.toml's [city] kind says."""
+    words = WHOLE["zh" if lang == "zh" else "en"]
+    return words.get(getattr(city, "kind", "city"), words["city"])
 
 
 def _missing(value) -> bool:

@@ -19,6 +19,7 @@ from analysis.report.text import (
     n,
     pct,
     say,
+    whole_word,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -41,6 +42,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
             L,
             "coverage.sentence",
             as_of=day(ctx.as_of),
+            whole=whole_word(ctx.city, L),
             n_stations_on_air=n(city["n_stations_on_air"]),
             urban_covered_pct=pct(city["urban_covered_pct"]),
             covered_pct=pct(city["covered_pct"]),

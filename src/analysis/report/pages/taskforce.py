@@ -25,6 +25,7 @@ from analysis.report.text import (
     pct,
     prob,
     say,
+    whole_word,
 )
 from analysis.taskforce import (
     BLOCKER_EN,
@@ -78,6 +79,7 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
             L,
             "funnel.sentence",
             as_of=day(tf.as_of),
+            whole=whole_word(ctx.city, L),
             sites=n(total["sites"]),
             previous=day(tf.previous),
             change=int(total["change"]),
@@ -527,6 +529,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         say(
             L,
             "district_targets.sentence",
+            whole=whole_word(ctx.city, L),
             target_date=day(city["target_date"]),
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
@@ -548,7 +551,11 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
     caption = ""
     if round(shortfall_sum) != round(float(city["expected_shortfall"])):
         caption = say(
-            L, "district_targets.shortfall_sum", districts=n(shortfall_sum), city=n(city["expected_shortfall"])
+            L,
+            "district_targets.shortfall_sum",
+            districts=n(shortfall_sum),
+            city=n(city["expected_shortfall"]),
+            whole=whole_word(ctx.city, L),
         )
     table = show_district_frame(
         ctx,
