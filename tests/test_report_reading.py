@@ -88,6 +88,26 @@ def test_a_small_count_axis_reads_as_matplotlib_writes_it():
     plt.close(fig)
 
 
+def test_the_districts_not_fully_covered_are_named_as_the_table_chooses_when_many_in_city_order_when_few():
+    from analysis.report.pages.coverage import not_fully_covered
+
+    def table(k: int, uncovered: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "district": [f"T{i:02d}" for i in range(k)] + ["全市"],
+                "urban_area_km2": uncovered + [sum(uncovered)],
+                "urban_covered_pct": [0.0] * (k + 1),
+                "is_fully_covered": [False] * (k + 1),
+            }
+        )
+
+    ctx = SimpleNamespace(city=SimpleNamespace(districts=[]), lang="zh")
+    many = [float(i % 7) for i in range(30)]
+    named = not_fully_covered(ctx, table(30, many))
+    assert named[:3] == ["T06", "T13", "T20"] and len(named) == 30  # 6 km2 each, then ties in the city's order
+    assert not_fully_covered(ctx, table(3, [1.0, 5.0, 2.0])) == ["T00", "T01", "T02"]
+
+
 # --------------------------------------------------------------------------------------------
 # 2. the task-force charts
 # --------------------------------------------------------------------------------------------
