@@ -94,6 +94,7 @@ def china_city(folder: Path) -> Path:
         "[city]",
         'name_zh = "中国"',
         'name_en = "China (benchmark)"',
+        'kind = "country"',
         "buildout_start = 2019-11-01",
         f'districts_source = "{source}"',
         "",

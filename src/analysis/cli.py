@@ -431,6 +431,21 @@ def _add_forecast(sub) -> None:
     p.set_defaults(func=_cmd_forecast)
 
 
+def spots_covered_words(result) -> str:
+    """The 4A+ scenic spots covered, of those the city counts, and apart from them those nearer the coverage edge
+    than their position is known ("0/2 4A+ spots covered, 2 uncertain": both read covered on the grid, yet "0/2"
+    alone said neither was)."""
+    city = result.by_district.iloc[-1]
+    words = f"{int(city['n_target_sites_covered']):,}/{int(city['n_target_sites']):,} 4A+ spots covered"
+    s = result.sites
+    if len(s) and {"is_target", "verdict", "district"} <= set(s.columns):
+        counted = s["district"].isin(set(result.by_district["district"].iloc[:-1]))
+        uncertain = int((s["is_target"].astype(bool) & (s["verdict"] == "uncertain") & counted).sum())
+        if uncertain:
+            words += f", {uncertain:,} uncertain"
+    return words
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -449,9 +464,8 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     city = result.by_district.iloc[-1]
     print(
         f"coverage as of {args.as_of or 'latest'}: "
-        f"{int(city['n_stations_on_air'])} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
-        f"{int(city['n_target_sites_covered'])}/{int(city['n_target_sites'])} 4A+ spots covered, "
-        f"{len(result.gaps)} gaps, {len(result.candidates)} candidates -> {args.out}"
+        f"{int(city['n_stations_on_air']):,} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
+        f"{spots_covered_words(result)}, {len(result.gaps):,} gaps, {len(result.candidates):,} candidates -> {args.out}"
     )
     for note in result.notes:
         print(f"note: {note}")

@@ -84,6 +84,7 @@ class City:
     basemap: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
+    kind: str = "city"  # what the "city" is: a city, a province or a country (the total row's label: 全市/全省/全国)
 
     def path(self, name: str) -> Path:
         """Path of one of the city's input files, by its key in `[files]` of city.toml."""
@@ -248,6 +249,17 @@ def _target_share(value, where: str, path: Path) -> float | None:
     return float(value)
 
 
+#: What a "city" of city.toml may be ([city] kind; "city" when it says none): the pages' total row is the whole
+#: city, province or country (全市, 全省, 全国).
+CITY_KINDS = ("city", "province", "country")
+
+
+def _city_kind(kind, path: Path) -> str:
+    if kind not in CITY_KINDS:
+        raise ConfigError(f"[city] kind must be one of {', '.join(CITY_KINDS)}, got {kind!r}", path)
+    return kind
+
+
 #: The keys a [[targets]] entry may hold (another, a misspelt one say, was silently ignored).
 TARGET_KEYS = frozenset({"date", "on_air", "per_10k_people", "kind", "label_zh", "label_en", "source"})
 
@@ -258,7 +270,7 @@ TABLE_KEYS: dict[str, frozenset] = {
     "city.toml": frozenset({"city", "files", "targets", "districts", "forecast", "basemap", "taskforce", "coverage"}),
     "[city]": frozenset(
         {"name_zh", "name_en", "adcode", "province_zh", "buildout_start", "article_date", "records_received"}
-        | {"population_2020", "area_km2", "center_latlon"}
+        | {"population_2020", "area_km2", "center_latlon", "kind"}
     ),
     "[files]": frozenset({"districts", "urban_areas", "sites", "stations"}),
     "[[districts]]": frozenset({"name_zh", "name_en", "area_km2", "population_2020", "target_share"}),
@@ -480,4 +492,5 @@ def load_city(city: str | Path, raw_dir: Path = RAW_DIR) -> City:
         basemap=data.get("basemap", {}),
         files=data.get("files", {}),
         raw=data,
+        kind=_city_kind(info.get("kind", "city"), path),
     )

@@ -1166,7 +1166,8 @@ def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
-    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, gap cells' centres x, y)."""
+    """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, (gap cells' centres x, y, and the position of
+    each cell's gap in the ranking))."""
     open_sites = _open_sites(sites).reset_index(drop=True)
     labels, cells = _label_gaps(_gap_mask(urban_mask, grid, open_sites, settings))
     district_of = _split_gaps_by_district(labels, cells, districts_utm, grid)
@@ -1191,7 +1192,10 @@ def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, c
     gdf.insert(0, "gap_id", [f"G{i:03d}" for i in range(1, len(gdf) + 1)])
     in_gap = keep[lab]
     gi, gj = np.divmod(cells[in_gap], labels.shape[1])
-    return gdf.to_crs(4326), (grid.x0 + (gj + 0.5) * grid.cell_m, grid.y0 + (gi + 0.5) * grid.cell_m)
+    rank_of = np.full(len(keep), -1, dtype=np.int64)
+    rank_of[df["label"].to_numpy(dtype=np.int64)] = np.arange(len(df))
+    x, y = grid.x0 + (gj + 0.5) * grid.cell_m, grid.y0 + (gi + 0.5) * grid.cell_m
+    return gdf.to_crs(4326), (x, y, rank_of[lab[in_gap]])
 
 
 def _split_gaps_by_district(labels: np.ndarray, cells: np.ndarray, districts_utm, grid: CoverageGrid) -> np.ndarray:
@@ -1640,10 +1644,11 @@ def _cut_by_district(merged, districts_utm) -> list[tuple]:
     return out
 
 
-def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the cells (aligned to multiples of `cell_m`) inside the gap polygons (vector mode)."""
-    dx, dy = [np.zeros(0)], [np.zeros(0)]
-    for g in gaps_utm.geometry:
+def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres of the cells (aligned to multiples of `cell_m`) inside the gap polygons (vector mode), and the
+    position of each one's gap in the ranking."""
+    dx, dy, dg = [np.zeros(0)], [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+    for rank, g in enumerate(gaps_utm.geometry):
         if g is None or g.is_empty:
             continue
         minx, miny, maxx, maxy = g.bounds
@@ -1655,7 +1660,8 @@ def _demand_in_polygons(gaps_utm: gpd.GeoDataFrame, cell_m: float) -> tuple[np.n
         ins = shapely.contains_xy(g, gx, gy)
         dx.append(gx[ins])
         dy.append(gy[ins])
-    return np.concatenate(dx), np.concatenate(dy)
+        dg.append(np.full(int(ins.sum()), rank, dtype=np.int64))
+    return np.concatenate(dx), np.concatenate(dy), np.concatenate(dg)
 
 
 def _reach_matrix(cx, cy, cr, px, py) -> tuple[np.ndarray, np.ndarray]:
@@ -1666,13 +1672,33 @@ def _reach_matrix(cx, cy, cr, px, py) -> tuple[np.ndarray, np.ndarray]:
     return np.searchsorted(q, np.arange(len(cx) + 1)), p
 
 
+#: Gains closer than this (km2) are a tie: sums of the same cells' areas in another order differ in the last bits.
+_GAIN_TIE_KM2 = 1e-9
+
+
+def _break_tie(tied, cand_gap, point_gap, open_w, picked_in_gap) -> int:
+    """Of the candidates `tied` on their gain, the one the reader is served by: in the gap with the fewest
+    candidates so far (spread over the gaps, not ten in the first one), then in the gap with the most still-open
+    area (the gap table's order: the largest first; a candidate in no gap last), then the first in the grid's order."""
+    gap = cand_gap[tied]
+    open_by_gap = np.bincount(
+        np.where(point_gap >= 0, point_gap, len(picked_in_gap) - 1), weights=open_w, minlength=len(picked_in_gap)
+    )
+    still_open = np.where(gap >= 0, open_by_gap[gap], -1.0)
+    order = np.lexsort((tied, -still_open, picked_in_gap[gap]))
+    return int(tied[order[0]])
+
+
 def _candidates(
     demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings, crs, radius_m=None
 ) -> pd.DataFrame:
     """Greedy maximum coverage: candidate points every `candidate_spacing_m` among the gap cells
-    (`demand_xy`, cells of `demand_cell_m`) and at each uncovered key site; each round takes the
-    candidate that covers the most still-open gap (km2, plus the worth of the key sites it reaches).
-    A candidate's footprint is `radius_m` when the run fixes one, else the link budget's for its area."""
+    (`demand_xy`: x, y of cells of `demand_cell_m` and the position of each cell's gap in the ranking) and at each
+    uncovered key site; each round takes the candidate that covers the most still-open gap (km2, plus the worth of
+    the key sites it reaches). Candidates that gain the same (a national city's every candidate covering a full
+    disc of gap) go by `_break_tie`: the gap with the fewest candidates so far, then the most still-open area,
+    then the first; they used to be the first of equals in the grid's order, ten in one county on no row of the gap
+    table. A candidate's footprint is `radius_m` when the run fixes one, else the link budget's for its area."""
     cols = [
         "rank",
         "candidate_id",
@@ -1689,7 +1715,8 @@ def _candidates(
         "cumulative_gain_km2",
         "sites",
     ]
-    dx, dy = (np.asarray(a, dtype=float) for a in demand_xy)
+    dx, dy = (np.asarray(a, dtype=float) for a in demand_xy[:2])
+    gap_of = np.asarray(demand_xy[2], dtype=np.int64) if len(demand_xy) > 2 else np.full(dx.size, -1, np.int64)
     if dx.size == 0:
         return pd.DataFrame(columns=cols)
     open_sites = _open_sites(sites)
@@ -1702,6 +1729,11 @@ def _candidates(
     keep = (np.floor(dx / demand_cell_m) % step == 0) & (np.floor(dy / demand_cell_m) % step == 0)
     cx = np.concatenate([dx[keep], open_sites["x_m"].to_numpy()])
     cy = np.concatenate([dy[keep], open_sites["y_m"].to_numpy()])
+    # each candidate's gap (a key site's: none, -1) and each demand point's, a key site's none
+    cand_gap = np.r_[gap_of[keep], np.full(len(open_sites), -1, dtype=np.int64)]
+    point_gap = np.r_[gap_of, np.full(len(open_sites), -1, dtype=np.int64)]
+    n_gaps = int(max(gap_of.max(initial=-1), -1)) + 1
+    picked_in_gap = np.zeros(n_gaps + 1, dtype=np.int64)  # (the last slot: no gap)
     kind = classify_area_type(cx, cy, urban_utm, all_xy[0], all_xy[1], settings)
     if radius_m is not None:
         # the run's radius assumption holds for the sites it proposes too (the link budget drew 512-852 m
@@ -1721,6 +1753,10 @@ def _candidates(
         best = int(np.argmax(gains))  # first of equals: deterministic
         if gains[best] <= 0:
             break
+        tied = np.flatnonzero(gains >= gains[best] - _GAIN_TIE_KM2)
+        if tied.size > 1:
+            best = _break_tie(tied, cand_gap, point_gap, open_w, picked_in_gap)
+        picked_in_gap[cand_gap[best]] += 1
         idx = indices[indptr[best] : indptr[best + 1]]
         idx = idx[open_w[idx] > 0]
         picks.append((best, float(gains[best]), float(open_w[idx][~is_site[idx]].sum()), idx[is_site[idx]]))

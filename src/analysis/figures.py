@@ -128,3 +128,22 @@ def figure_lang(lang: str) -> str:
     if lang == "en":
         set_latin_font_with_cjk_fallback()
     return lang
+
+
+def count_axis(axis) -> None:
+    """A chart's axis of counts written as the pages write them: thousands separators and no offset or power
+    of ten over the axis (a national count read "1e6" above ticks 0.5 … 4.5 under "stations on air"); ticks
+    below 1,000 are written as matplotlib writes them."""
+    import re
+
+    from matplotlib.ticker import ScalarFormatter
+
+    class _CountFormatter(ScalarFormatter):
+        def __call__(self, x, pos=None):
+            text = super().__call__(x, pos)
+            # thousands separators in the integer part of the tick ("1000000" -> "1,000,000"; "0.5" stays)
+            return re.sub(r"\d{4,}", lambda m: f"{int(m.group()):,}", text, count=1)
+
+    formatter = _CountFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    axis.set_major_formatter(formatter)

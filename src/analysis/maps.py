@@ -568,7 +568,7 @@ def _subtitle(result, n_on: int) -> str:
     as_of = result.as_of.date().isoformat() if result.as_of is not None else "latest"
     s = result.settings
     return (
-        f"截至 as of {as_of} · 在网基站 {n_on} 座 stations on air · "
+        f"截至 as of {as_of} · 在网基站 {n_on:,} 座 stations on air · "
         f"已覆盖：室外参考信号接收功率不低于 {s.rsrp_threshold_dbm:g} dBm、"
         f"边缘覆盖概率 {s.cell_edge_probability:.0%}、负载 {s.loading:.0%} · "
         f"covered = SS-RSRP ≥ {s.rsrp_threshold_dbm:g} dBm "

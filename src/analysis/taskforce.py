@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
-from analysis.figures import figure_lang
+from analysis.figures import count_axis, figure_lang
 from analysis.files import flags_of, write_csv, write_json
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES, on_air_at
 from analysis.season import working_days
@@ -1668,12 +1668,13 @@ _T = {
         "not_listed": "within the threshold",
         "source": "Source: {src}. Stages on {d} from the stage dates; blockers as reported on {e}, "
         "shown only for sites still in that stage.",
-        "undated": "{n} sites without stage dates not shown (days unknown)",
+        "undated": "{n:,} sites without stage dates not shown (days unknown)",
+        "nothing": "No site in the pipeline on {d}: nothing to chart.",
     },
     "zh": {
         "funnel": "{city}：在途站址按阶段和区县分布（{d}）",
         "sites": "站址数（个）",
-        "prev": "全市 {d}",
+        "prev": "{total} {d}",
         "stage": "阶段",
         "blockers": "{city}：在途站址阻碍因素（按区县，{d}）",
         "stuck": "{city}：在途站址当前阶段停留天数（{d}）",
@@ -1682,26 +1683,58 @@ _T = {
         "listed": "列入督办清单",
         "not_listed": "未超阈值",
         "source": "数据来源：{src}。{d} 的阶段按各阶段日期推算；阻碍因素为 {e} 上报，仅对仍处该阶段的站址显示。",
-        "undated": "{n} 个站址无阶段日期，停留天数未知，未画出",
+        "undated": "{n:,} 个站址无阶段日期，停留天数未知，未画出",
+        "nothing": "{d} 无在途站址，没有可画的图。",
     },
 }
+#: The whole "city" in a Chinese chart, by city.toml's [city] kind.
+_WHOLE_ZH = {"city": "全市", "province": "全省", "country": "全国"}
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 #: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
 #: pipeline share one "other" bar (a bar each for thousands of districts is unreadable and takes minutes).
 MAX_CHART_DISTRICTS = len(_DISTRICT_COLORS)
-_OTHER = {"zh": "其他 {n} 个区县", "en": "{n} other districts"}
+_OTHER = {"zh": "其他 {n:,} 个区县", "en": "{n:,} other districts"}
 
 
 def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
-    """The districts drawn one by one (those with the most sites in the pipeline, in table order) and
-    the rest, drawn together as one bar; the rest is empty up to MAX_CHART_DISTRICTS districts."""
+    """The districts drawn one by one and the rest, drawn together as one bar (empty up to MAX_CHART_DISTRICTS
+    districts: every district drawn, in table order). Past it, by the rule of the page's funnel table above the
+    charts: the most sites in the pipeline, ties by the most on air, then the city's order; only districts with a
+    site in the pipeline are drawn one by one (the first districts by name, none with a site, were drawn under a
+    legend naming them), and the rest (every other district) only when one of them holds a site."""
     f = report.funnel
     districts = [d for d in f["district"].drop_duplicates() if d != CITY_TOTAL]
     if len(districts) <= MAX_CHART_DISTRICTS:
         return districts, []
-    pipeline = f[f["stage"] == PIPELINE_TOTAL].set_index("district")["sites"].reindex(districts, fill_value=0)
-    top = set(pipeline.sort_values(ascending=False, kind="stable").index[: MAX_CHART_DISTRICTS - 1])
-    return [d for d in districts if d in top], [d for d in districts if d not in top]
+    by_stage = f[f["district"] != CITY_TOTAL].pivot_table(
+        index="district", columns="stage", values="sites", aggfunc="sum", sort=False
+    )
+
+    def count(stage: str) -> np.ndarray:
+        col = by_stage[stage] if stage in by_stage.columns else pd.Series(dtype=float)
+        return pd.to_numeric(col.reindex(districts), errors="coerce").fillna(0).to_numpy(float)
+
+    pipeline, on_air = count(PIPELINE_TOTAL), count("on_air")
+    order = np.lexsort((np.arange(len(districts)), -on_air, -pipeline))
+    top = {districts[i] for i in order[: MAX_CHART_DISTRICTS - 1] if pipeline[i] > 0}
+    rest = [d for d in districts if d not in top]
+    shown = [districts[i] for i in order if districts[i] in top]
+    return shown, rest if any(pipeline[i] > 0 for i, d in enumerate(districts) if d not in top) else []
+
+
+def has_pipeline(report: TaskforceReport) -> bool:
+    """Whether any site is in the pipeline on the report date (else the charts have nothing to draw)."""
+    return bool(_in_pipeline(report.sites).any())
+
+
+def _nothing_to_chart(report: TaskforceReport, lang: str):
+    """A chart's figure when no site is in the pipeline: the sentence, no axes (empty axes read 0.0-1.2 under a
+    legend of districts)."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(9, 1.2))
+    fig.text(0.01, 0.5, _T[lang]["nothing"].format(d=report.as_of.date()), fontsize=11, ha="left", va="center")
+    return fig
 
 
 def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
@@ -1734,6 +1767,8 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     f = report.funnel
     stages = [s for s in f["stage"].drop_duplicates() if s not in ("on_air", PIPELINE_TOTAL)]
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -1758,12 +1793,14 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         ms=28,
         mew=2.5,
         color="black",
-        label=L["prev"].format(d=report.previous.date()),
+        label=L["prev"].format(
+            d=report.previous.date(), total=_WHOLE_ZH.get(getattr(report.city, "kind", "city"), "全市")
+        ),
     )
     # each count written above its bar and above last month's marker (written over the marker it was unreadable)
     for xi, n, c, before in zip(x, city["sites"], city["change"], city["sites_previous"].fillna(0)):
         ax.annotate(
-            f"{int(n)} ({int(c):+d})",
+            f"{int(n):,} ({int(c):+,d})",
             (xi, max(n, before)),
             xytext=(0, 5),
             textcoords="offset points",
@@ -1772,6 +1809,7 @@ def plot_funnel(report: TaskforceReport, lang: str = "zh"):
         )
     ax.set_xticks(x, [_stage_label(s, lang) for s in stages])
     ax.set_ylabel(L["sites"])
+    count_axis(ax.yaxis)
     ax.set_xlabel(L["stage"])
     ax.set_ylim(0, max(1.0, float(max(bottom.max(), city["sites_previous"].max()))) * 1.2)
     ax.grid(axis="y", alpha=0.3)
@@ -1791,6 +1829,8 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     s = report.sites[_in_pipeline(report.sites)].copy()
     s["key"] = blocker_keys(s)
     shown, rest = _chart_districts(report)
@@ -1824,6 +1864,7 @@ def plot_blockers(report: TaskforceReport, lang: str = "zh"):
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel(L["sites"])
+    count_axis(ax.xaxis)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(
@@ -1840,6 +1881,8 @@ def plot_days_stuck(report: TaskforceReport, lang: str = "zh"):
 
     lang = figure_lang(lang)
     L = _T[lang]
+    if not has_pipeline(report):
+        return _nothing_to_chart(report, lang)
     s = report.sites[_in_pipeline(report.sites)]
     dated = s[s["days_in_stage"].notna()]
     stages = [p for p in PIPELINE_STAGES]

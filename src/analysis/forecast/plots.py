@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.figures import figure_lang
+from analysis.figures import count_axis, figure_lang
 from analysis.forecast.names import model_name
 from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask
 from analysis.verdict import format_count, percent, unit_words
@@ -37,7 +37,7 @@ _LABELS = {
         "too_early": "target {n}{u} by {d}: too early to judge",
         "source": "Source: {src}. Model: {name} ({model}; chosen by rolling-origin backtest, MASE at 3/6/12 months). "
         "Shaded: 80% and 95% of {n:,} simulated paths.",
-        "district_title": "{name} by district: on air and forecast (reconciled to the city)",
+        "district_title": "{name} by district: on air and forecast (reconciled to the {whole})",
         "panels_gap": "Drawn: the {k} of {n:,} districts with stations furthest short of their share of the {d} target "
         "(then the most stations on air).",
         "panels_size": "Drawn: of the {n:,} districts with stations, the {k} with the most on air.",
@@ -65,7 +65,7 @@ _LABELS = {
         "too_early": "目标 {n} {u}（{d}）：为时尚早",
         "source": "数据来源：{src}。模型：{name}（{model}；滚动起点回测选定，3/6/12 个月 MASE）。"
         "阴影：{n:,} 条模拟路径的 80% 与 95% 区间。",
-        "district_title": "{name}分区：已开通与预测（与全市预测协调一致）",
+        "district_title": "{name}分区：已开通与预测（与{whole}预测协调一致）",
         "panels_gap": "图中为 {n:,} 个有基站的区县中距 {d} 目标分解数缺口最大的 {k} 个（缺口相同者按已开通数）。",
         "panels_size": "图中为 {n:,} 个有基站的区县中已开通基站最多的 {k} 个。",
         "others_target": "其余 {m:,} 个：已开通 {now:,} 座，预测至 {d} 达 {mean:,} 座，目标分解数 {share:,} 座。",
@@ -74,6 +74,13 @@ _LABELS = {
         "empty_named": "未绘出（无已开通基站、亦无预测新增）：{names}。",
         "none_drawn": "无区县有已开通或预测的基站。",
     },
+}
+
+
+#: The whole "city" in a chart's words, by city.toml's [city] kind.
+_WHOLE = {
+    "en": {"city": "city", "province": "province", "country": "country"},
+    "zh": {"city": "全市", "province": "全省", "country": "全国"},
 }
 
 
@@ -153,6 +160,7 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
             color="#d62728",
         )
     ax.set_ylim(bottom=0)
+    count_axis(ax.yaxis)
     ax.set_ylabel(L["ylabel"] if fc.unit in ("", "stations") else L["ylabel_unit"].format(unit=fc.unit))
     ax.set_xlabel(L["xlabel"])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
@@ -279,11 +287,14 @@ def describe_district_panels(cf, panels: DistrictPanels, lang: str = "en", label
     return " ".join(lines)
 
 
-def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None, limit: int = MAX_DISTRICT_PANELS):
+def plot_districts(
+    cf, lang: str = "en", labels: dict[str, str] | None = None, limit: int = MAX_DISTRICT_PANELS, kind: str = "city"
+):
     """Small multiples: each district's history, reconciled forecast with 80% band and its share of
     each target; `labels` maps a district's name to its panel title (English pages: English and Chinese).
     At most `limit` panels (`choose_district_panels`): the figure then says which rule chose them and
-    sums up the others in one line; districts with no station on air and none forecast are not drawn."""
+    sums up the others in one line; districts with no station on air and none forecast are not drawn. `kind`:
+    what the whole is (city.toml's [city] kind: city, province, country), as the title says it."""
     import matplotlib.pyplot as plt
     from matplotlib import dates as mdates
 
@@ -307,7 +318,10 @@ def plot_districts(cf, lang: str = "en", labels: dict[str, str] | None = None, l
         axes[0, 0].legend(fontsize=8, loc="upper left")
     # the title as far from the top in inches as on two rows: at 0.98 of a taller figure it ran into the panels
     fig.suptitle(
-        L["district_title"].format(name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name),
+        L["district_title"].format(
+            name=(cf.city.name_zh or cf.city.name) if lang == "zh" else cf.city.name,
+            whole=_WHOLE[lang].get(kind, _WHOLE[lang]["city"]),
+        ),
         y=0.98 if height <= 6.8 else 1 - 0.136 / height,
     )
     # month ticks of a short span read "2020-01" side by side and ran together: month names under one year
@@ -335,4 +349,5 @@ def _plot_district_panel(ax, f, sub: pd.DataFrame | None, title: str, L: dict) -
             ax.plot([r["target_date"]], [r["district_target"]], marker="*", ms=11, color="#d62728")
     ax.set_title(title, fontsize=10)
     ax.set_ylim(bottom=0)
+    count_axis(ax.yaxis)
     ax.grid(alpha=0.3)

@@ -87,7 +87,7 @@ def save_charts(cf, city, out: Path, lang: str) -> list[Path]:
 
     paths = [save_fan_chart(cf.city, out, lang)]
     if cf.districts:
-        fig = plot_districts(cf, lang=lang, labels=district_titles(city, lang))
+        fig = plot_districts(cf, lang=lang, labels=district_titles(city, lang), kind=getattr(city, "kind", "city"))
         fig.savefig(out / "districts.png", dpi=120, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
         paths.append(out / "districts.png")

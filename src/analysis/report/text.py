@@ -6,6 +6,7 @@ language; numbers and dates for people; district names in both languages.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from pathlib import Path
 
@@ -28,11 +29,40 @@ def _read_table(lang: str) -> dict[str, str]:
 TEXT: dict[str, dict[str, str]] = {lang: _read_table(lang) for lang in LANGS}
 
 
+class _PeoplesFormatter(string.Formatter):
+    """`str.format` but for a whole number given bare (no format spec): written with thousands separators, as
+    every count in the report's running text is ('尚未全覆盖的区县 8,730 个', not 8730), whoever filled it in."""
+
+    def format_field(self, value, format_spec: str) -> str:
+        if not format_spec and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return f"{int(value):,}"
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _PeoplesFormatter()
+
+
 def say(lang: str, key: str, /, **values) -> str:
-    """The words of `key` in the page's language, with `values` filled in; an unknown key is a bug
-    in this package and raises KeyError."""
-    words = TEXT["zh" if lang == "zh" else "en"][key]
-    return words.format(**values) if values else words
+    """The words of `key` in the page's language, with `values` filled in (a bare whole number with thousands
+    separators); an unknown key is a bug in this package and raises KeyError."""
+    lang = "zh" if lang == "zh" else "en"
+    words = TEXT[lang][key]
+    if "{whole}" in words and "whole" not in values:  # (a caller that does not know the city: a city's words)
+        values = {**values, "whole": WHOLE[lang]["city"]}
+    return _FORMATTER.format(words, **values) if values else words
+
+
+#: The whole "city" in a sentence ({whole}: 全市新开通, "in the city"), by city.toml's [city] kind.
+WHOLE = {
+    "zh": {"city": "全市", "province": "全省", "country": "全国"},
+    "en": {"city": "city", "province": "province", "country": "country"},
+}
+
+
+def whole_word(city: City, lang: str) -> str:
+    """The whole in the page's sentences: the city, or the province or country city.toml's [city] kind says."""
+    words = WHOLE["zh" if lang == "zh" else "en"]
+    return words.get(getattr(city, "kind", "city"), words["city"])
 
 
 def _missing(value) -> bool:
@@ -92,11 +122,17 @@ def _english_names(city: City) -> dict[str, str]:
     return held[1]
 
 
+def total_label(city: City, lang: str) -> str:
+    """The label of the total row: the whole city, or province or country when city.toml's [city] kind says so."""
+    kind = getattr(city, "kind", "city")
+    return say(lang, "city_total" if kind == "city" else f"city_total.{kind}")
+
+
 def district_label(city: City, name: str, lang: str) -> str:
     """'克拉玛依区（Karamay District）' in Chinese, 'Karamay District (克拉玛依区)' in English."""
     en = _english_names(city)
     if name in (CITY_TOTAL, "city", "whole city"):
-        return say(lang, "city_total")
+        return total_label(city, lang)
     if not en.get(name):
         return name
     return f"{name}（{en[name]}）" if lang == "zh" else f"{en[name]} ({name})"

@@ -31,6 +31,7 @@ from analysis.report.text import (
     n,
     name_label,
     say,
+    whole_word,
 )
 from analysis.schemas import on_air_at
 
@@ -261,7 +262,9 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
     )
     show_step(
         say(L, "clean.on_air.heading", as_of=day(ctx.as_of)),
-        say(L, "clean.on_air.sentence", on=n(len(on))) + check_text + _off_air_text(ctx, st),
+        say(L, "clean.on_air.sentence", on=n(len(on)), whole=whole_word(ctx.city, L))
+        + check_text
+        + _off_air_text(ctx, st),
     )
     table = show_district_frame(
         ctx, "on_air_by_district_operator", pd.DataFrame(rows), totals[:-1], "rows.rule.on_air", source=ctx.source

@@ -25,6 +25,7 @@ from analysis.report.text import (
     n,
     pct,
     say,
+    whole_word,
 )
 from analysis.schemas import on_air_at
 from analysis.taskforce import (
@@ -209,7 +210,10 @@ def show_changes(ctx: Context) -> pd.DataFrame:
     ch = changes_since_last_month(ctx)
     L = ctx.lang
     a = ch["added"]
-    sentence = say(L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum()))
+    sentence = say(
+        L, "changes.sentence", added=n(a["added"].iloc[-1]), sites=n(ch["moves"]["sites"].sum()),
+        whole=whole_word(ctx.city, L),
+    )  # fmt: skip
     published = previous_report_count(ctx)
     before = int(a["before"].iloc[-1])
     if published is not None and published != before:  # (late or corrected records since: said, not silently)

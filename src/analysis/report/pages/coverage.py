@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 
 from analysis.report.context import Context
@@ -12,18 +13,35 @@ from analysis.report.display import (
     show_html,
     show_step,
 )
-from analysis.report.pages.common import list_districts, show_district_frame, show_frame, uncovered_km2
+from analysis.report.pages.common import (
+    MAX_DISTRICT_ROWS,
+    list_districts,
+    show_district_frame,
+    show_frame,
+    uncovered_km2,
+)
 from analysis.report.text import (
     day,
     district_label,
     n,
     pct,
     say,
+    whole_word,
 )
 
 # --------------------------------------------------------------------------------------------
 # 03 coverage
 # --------------------------------------------------------------------------------------------
+
+
+def not_fully_covered(ctx: Context, by_district: pd.DataFrame) -> list[str]:
+    """The labels of the districts not fully covered (rows of a coverage table, the city's total last), for a
+    sentence: in the city's order, or when more than a table shows, as the table below chooses its rows: the most
+    uncovered built-up area first (the sentence named T73.50_18.20, T74.00_18.20 … by name, none in the table)."""
+    rows = by_district.iloc[:-1][~by_district.iloc[:-1]["is_fully_covered"].astype(bool)]
+    if len(rows) > MAX_DISTRICT_ROWS:
+        rows = rows.iloc[np.argsort(-uncovered_km2(rows).fillna(0).to_numpy(float), kind="stable")]
+    return [district_label(ctx.city, d, ctx.lang) for d in rows["district"]]
 
 
 def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
@@ -33,7 +51,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
     b = cov.by_district
     city = b.iloc[-1]
     full = b.iloc[:-1][b.iloc[:-1]["is_fully_covered"]]["district"].tolist()
-    not_full = [district_label(ctx.city, d, L) for d in b.iloc[:-1][~b.iloc[:-1]["is_fully_covered"]]["district"]]
+    not_full = not_fully_covered(ctx, b)
     th = cov.full_coverage_pct
     show_step(
         say(L, "coverage.heading"),
@@ -41,6 +59,7 @@ def show_coverage_by_district(ctx: Context) -> pd.DataFrame:
             L,
             "coverage.sentence",
             as_of=day(ctx.as_of),
+            whole=whole_word(ctx.city, L),
             n_stations_on_air=n(city["n_stations_on_air"]),
             urban_covered_pct=pct(city["urban_covered_pct"]),
             covered_pct=pct(city["covered_pct"]),

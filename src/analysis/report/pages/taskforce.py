@@ -11,6 +11,7 @@ from analysis.report.context import Context
 from analysis.report.display import (
     record,
     show_image,
+    show_markdown,
     show_step,
     show_table,
 )
@@ -24,6 +25,7 @@ from analysis.report.text import (
     pct,
     prob,
     say,
+    whole_word,
 )
 from analysis.taskforce import (
     BLOCKER_EN,
@@ -77,6 +79,7 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
             L,
             "funnel.sentence",
             as_of=day(tf.as_of),
+            whole=whole_word(ctx.city, L),
             sites=n(total["sites"]),
             previous=day(tf.previous),
             change=int(total["change"]),
@@ -115,9 +118,12 @@ def show_funnel(ctx: Context) -> pd.DataFrame:
         full=full if keep is not None else None,
         more=more,
     )
-    show_image(
-        tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx))
-    )
+    if len(_pipeline_sites(ctx)):
+        show_image(
+            tf.figures["funnel"], alt=say(L, "funnel.heading"), subtitle=say(L, "fig.funnel", src=_tracking_source(ctx))
+        )
+    else:  # (empty charts under a legend of districts chosen by name said nothing true)
+        show_markdown(say(L, "charts.nothing", as_of=day(tf.as_of)))
     record("pipeline_total", int(total["sites"]))
     return table
 
@@ -263,11 +269,12 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source,
     )
-    show_image(
-        tf.figures["blockers"],
-        alt=say(L, "blockers.heading"),
-        subtitle=say(L, "fig.blockers", src=_tracking_source(ctx)),
-    )
+    if len(_pipeline_sites(ctx)):  # (none: the funnel's section said there is nothing to chart)
+        show_image(
+            tf.figures["blockers"],
+            alt=say(L, "blockers.heading"),
+            subtitle=say(L, "fig.blockers", src=_tracking_source(ctx)),
+        )
     record("blockers", {r["blocker"]: int(r["sites"]) for _, r in bc.iterrows()})
     return table
 
@@ -368,11 +375,12 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
             caption=say(L, "supervision.undated_caption"),
             source=ctx.source,
         )
-    show_image(
-        tf.figures["days_stuck"],
-        alt=say(L, "supervision.heading"),
-        subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)),
-    )
+    if len(_pipeline_sites(ctx)):
+        show_image(
+            tf.figures["days_stuck"],
+            alt=say(L, "supervision.heading"),
+            subtitle=say(L, "fig.days_stuck", src=_tracking_source(ctx)),
+        )
     record("supervision_list", int(len(tf.supervision)))
     record("supervision_unknown_time", int(len(undated)))
     return table
@@ -521,6 +529,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         say(
             L,
             "district_targets.sentence",
+            whole=whole_word(ctx.city, L),
             target_date=day(city["target_date"]),
             target_add=n(city["target_add"]),
             achieved_add=n(city["achieved_add"]),
@@ -542,7 +551,11 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
     caption = ""
     if round(shortfall_sum) != round(float(city["expected_shortfall"])):
         caption = say(
-            L, "district_targets.shortfall_sum", districts=n(shortfall_sum), city=n(city["expected_shortfall"])
+            L,
+            "district_targets.shortfall_sum",
+            districts=n(shortfall_sum),
+            city=n(city["expected_shortfall"]),
+            whole=whole_word(ctx.city, L),
         )
     table = show_district_frame(
         ctx,
