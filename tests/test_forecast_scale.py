@@ -265,3 +265,21 @@ def test_the_note_on_empty_districts_reads_in_chinese_on_a_chinese_page(empty):
         assert "8,427" in zh and "8,733" in zh and "empty_districts.csv" in zh
     else:
         assert all(d in zh for d in empty)
+
+
+def test_each_district_forecast_knows_whether_it_is_empty(tmp_path):
+    """The reconciliation says of each district's forecast whether it is empty (`is_empty_district`, asked
+    of thousands of counties several times a run), as its history and table would say; the rule reads
+    that answer rather than the tables."""
+    from analysis.config import resolve_city
+
+    names = ["甲区", "乙区", "丙区", "丁区"]
+    city = resolve_city(_many_district_city(tmp_path, names))
+    cf = C.forecast_stations(_stations(), AS_OF, city=city, n_paths=100)
+    assert {d: f.empty for d, f in cf.districts.items()} == {
+        d: float(f.history.iloc[-1]) == 0 and not (f.table["mean"].to_numpy(float) > 0).any()
+        for d, f in cf.districts.items()
+    }
+    assert cf.empty_districts == ["丙区", "丁区"]
+    assert P.is_empty_district(SimpleNamespace(empty=True, history=None, table=None))
+    assert not P.is_empty_district(SimpleNamespace(empty=False, history=None, table=None))

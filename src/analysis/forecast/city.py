@@ -407,15 +407,17 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
     level = float(p.series.iloc[-1])
     key = (level, np.asarray(factor).tobytes())  # (a constant district with sites in the pipeline grows)
     if constant and key in constants:  # thousands of empty counties: one summary per level
-        paths, reconciled_mean, table = constants[key]
+        paths, reconciled_mean, table, empty_now = constants[key]
     else:
         raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
         reconciled_mean = raw.mean(axis=0) * factor
         paths = np.maximum.accumulate(raw * factor, axis=1)
         table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
         table["mean"] = reconciled_mean[:horizon]
+        # `is_empty_district`, known here once per level rather than read from each county's table
+        empty_now = level == 0 and not (table["mean"].to_numpy(float) > 0).any()
         if constant:
-            constants[key] = (paths, reconciled_mean, table)
+            constants[key] = (paths, reconciled_mean, table, empty_now)
     values = []
     for t, k in zip(targets, at):
         v = paths[:, k] if k >= 0 else np.full(1, level)
@@ -440,6 +442,7 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
         name=name,
     )
     fc.reconciled_mean = reconciled_mean
+    fc.empty = bool(empty_now)
     return fc, values
 
 
