@@ -4,6 +4,7 @@ stage's empty_districts.csv, progress steps of the forecast and task-force stage
 
 from __future__ import annotations
 
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -283,3 +284,35 @@ def test_each_district_forecast_knows_whether_it_is_empty(tmp_path):
     assert cf.empty_districts == ["丙区", "丁区"]
     assert P.is_empty_district(SimpleNamespace(empty=True, history=None, table=None))
     assert not P.is_empty_district(SimpleNamespace(empty=False, history=None, table=None))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_forecast_charts_count_axes_read_in_full_numbers_with_separators(lang):
+    """A national city's fan chart (millions) and its district panels (100,000s): every count tick in full
+    with thousands separators, in both languages; no "1e6" offset, no "100000"."""
+    import matplotlib.pyplot as plt
+
+    from analysis.forecast import fit_forecast
+
+    index = pd.date_range("2019-11-30", periods=26, freq="ME")
+    history = pd.Series(np.linspace(20_000, 2_843_252, 26).round(), index=index, name="on_air")
+    fc = fit_forecast(history, horizon=24, model="drift", n_paths=200, max_origins=2, name="China")
+    fig = P.plot_fan(fc, lang=lang)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert "1,000,000" in ticks and all(t == "0" or "," in t for t in ticks), ticks
+    plt.close(fig)
+    cf = _city_forecast({"甲区": _district(90_000, 160_000), "乙区": _district(1, 1.5)})
+    fig = P.plot_districts(cf, lang=lang)
+    fig.canvas.draw()
+    big, small = (ax for ax in fig.axes if ax.get_visible() and ax.get_title())
+    assert big.yaxis.get_offset_text().get_text() == ""
+    ticks = [t.get_text() for t in big.get_yticklabels() if t.get_text()]
+    assert "100,000" in ticks and all(t == "0" or "," in t for t in ticks), ticks
+    small_ticks = [t.get_text() for t in small.get_yticklabels() if t.get_text()]
+    # a small district's fractional ticks keep their few decimals (no float noise, no trailing zeros)
+    assert small_ticks and all(re.fullmatch(r"0|[0-9]+(\.[0-9]*[1-9])?", t) for t in small_ticks), small_ticks
+    assert any("." in t for t in small_ticks)
+    plt.close(fig)
