@@ -122,7 +122,7 @@ def forecast_stations(
     city_series = monthly_on_air(stations, as_of, start=start)
     by_d, on_air_now = monthly_on_air_by_district(stations, city_series.index, as_of, names)
     if names is not None:
-        other = set(stations["district"].dropna()) - set(names)
+        other = set(stations["district"].dropna().unique()) - set(names)  # (not 10^6 strings one by one)
         if other:
             notes.append(f"stations in districts not in city.toml counted in the city only: {sorted(other)}")
     count_now = count_on_air(stations, as_of)
