@@ -336,3 +336,25 @@ def test_the_districts_not_in_city_toml_are_found_without_reading_each_station(t
     monkeypatch.setattr(pd.Series, "__iter__", one_by_one)
     cf = C.forecast_stations(stations, AS_OF, city=city, n_paths=100)
     assert "stations in districts not in city.toml counted in the city only: ['外区']" in cf.notes
+
+
+def test_a_districts_raw_paths_are_let_go_once_reconciled(tmp_path, monkeypatch):
+    """The raw paths kept between the two passes are read once, by the reconciliation, and let go there:
+    kept to the end, a national run held its counties' paths twice (321 counties: 250 MB more)."""
+    from analysis.config import resolve_city
+
+    city = resolve_city(_many_district_city(tmp_path, ["甲区", "乙区", "丙区"]))
+    seen = []
+    reconcile = C._reconcile_district
+
+    def watched(p, *args):
+        held = p.paths is not None
+        out = reconcile(p, *args)
+        seen.append((held, p))
+        return out
+
+    monkeypatch.setattr(C, "_reconcile_district", watched)
+    cf = C.forecast_stations(_stations(), AS_OF, city=city, n_paths=100)
+    assert sum(held for held, _ in seen) == 2  # the two districts with stations kept theirs to pass 2
+    assert all(p.paths is None for _, p in seen)
+    assert all(len(cf.districts[d].paths) == 100 for d in ("甲区", "乙区"))  # their reconciled paths stay

@@ -410,8 +410,10 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
         paths, reconciled_mean, table, empty_now = constants[key]
     else:
         raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
+        p.paths = None  # (its raw paths are read once: kept to the end, 321 counties held 250 MB twice)
         reconciled_mean = raw.mean(axis=0) * factor
-        paths = np.maximum.accumulate(raw * factor, axis=1)
+        paths = raw * factor
+        np.maximum.accumulate(paths, axis=1, out=paths)
         table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
         table["mean"] = reconciled_mean[:horizon]
         # `is_empty_district`, known here once per level rather than read from each county's table
