@@ -258,12 +258,13 @@ _FLOAT_EPS = np.finfo(float).eps
 
 class _PoissonIRLS:
     """statsmodels' `GLM(y, X, family=Poisson(), offset=off, var_weights=w).fit(start_params=beta,
-    maxiter=100)` (IRLS, statsmodels 0.14-0.15) as its own operations in the same order, so every number
-    is the same to the bit (tested against it): the iterations' least squares by `np.linalg.lstsq`, the
-    last one again by the pseudo-inverse, and the result's params, deviance, Pearson chi-square, residual
-    degrees of freedom and covariance as GLMResults computes them. What statsmodels costs beyond them
-    (~0.5 ms a fit: model and data objects, a perfect-separation check a step) is left out. `fit` returns
-    None, for statsmodels to fit, where a mean, a weight or a deviance is not finite."""
+    maxiter=100)` (IRLS as the pinned statsmodels 0.15.0 runs it) as its own operations in the same order,
+    so every number is the same to the bit (a test checks it against the installed statsmodels): the
+    iterations' least squares by `np.linalg.lstsq`, the last one again by the pseudo-inverse, and the
+    result's params, deviance, Pearson chi-square, residual degrees of freedom and covariance as
+    GLMResults computes them. What statsmodels costs beyond them (~0.5 ms a fit: model and data objects,
+    a perfect-separation check a step) is left out. `fit` returns None, for statsmodels to fit, where a
+    mean, a weight or a deviance is not finite."""
 
     def __init__(self, params, cov, deviance, pearson_chi2, df_resid, converged):
         self.params, self._cov, self.deviance = params, cov, deviance
