@@ -359,3 +359,15 @@ def test_main_leaves_the_callers_allocator_alone(monkeypatch, tmp_path):
     argv = ["clean", "--input", str(tmp_path / "missing.csv"), "--city", "karamay", "--out", str(tmp_path)]
     assert cli.main(argv) == 1 and calls == []
     assert cli.main(argv, owns_process=True) == 1 and calls == [1]  # (`python -m analysis clean`)
+    # a forecast of stations (a national one frees thousands of path arrays) asks too
+    argv = [
+        "forecast",
+        "--stations",
+        str(tmp_path / "missing.parquet"),
+        "--as-of",
+        "2021-03-22",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli.main(argv) != 0 and calls == [1]
+    assert cli.main(argv, owns_process=True) != 0 and calls == [1, 1]

@@ -4,6 +4,7 @@ stage's empty_districts.csv, progress steps of the forecast and task-force stage
 
 from __future__ import annotations
 
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -265,3 +266,95 @@ def test_the_note_on_empty_districts_reads_in_chinese_on_a_chinese_page(empty):
         assert "8,427" in zh and "8,733" in zh and "empty_districts.csv" in zh
     else:
         assert all(d in zh for d in empty)
+
+
+def test_each_district_forecast_knows_whether_it_is_empty(tmp_path):
+    """The reconciliation says of each district's forecast whether it is empty (`is_empty_district`, asked
+    of thousands of counties several times a run), as its history and table would say; the rule reads
+    that answer rather than the tables."""
+    from analysis.config import resolve_city
+
+    names = ["甲区", "乙区", "丙区", "丁区"]
+    city = resolve_city(_many_district_city(tmp_path, names))
+    cf = C.forecast_stations(_stations(), AS_OF, city=city, n_paths=100)
+    assert {d: f.empty for d, f in cf.districts.items()} == {
+        d: float(f.history.iloc[-1]) == 0 and not (f.table["mean"].to_numpy(float) > 0).any()
+        for d, f in cf.districts.items()
+    }
+    assert cf.empty_districts == ["丙区", "丁区"]
+    assert P.is_empty_district(SimpleNamespace(empty=True, history=None, table=None))
+    assert not P.is_empty_district(SimpleNamespace(empty=False, history=None, table=None))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_forecast_charts_count_axes_read_in_full_numbers_with_separators(lang):
+    """A national city's fan chart (millions) and its district panels (100,000s): every count tick in full
+    with thousands separators, in both languages; no "1e6" offset, no "100000"."""
+    import matplotlib.pyplot as plt
+
+    from analysis.forecast import fit_forecast
+
+    index = pd.date_range("2019-11-30", periods=26, freq="ME")
+    history = pd.Series(np.linspace(20_000, 2_843_252, 26).round(), index=index, name="on_air")
+    fc = fit_forecast(history, horizon=24, model="drift", n_paths=200, max_origins=2, name="China")
+    fig = P.plot_fan(fc, lang=lang)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert "1,000,000" in ticks and all(t == "0" or "," in t for t in ticks), ticks
+    plt.close(fig)
+    cf = _city_forecast({"甲区": _district(90_000, 160_000), "乙区": _district(1, 1.5)})
+    fig = P.plot_districts(cf, lang=lang)
+    fig.canvas.draw()
+    big, small = (ax for ax in fig.axes if ax.get_visible() and ax.get_title())
+    assert big.yaxis.get_offset_text().get_text() == ""
+    ticks = [t.get_text() for t in big.get_yticklabels() if t.get_text()]
+    assert "100,000" in ticks and all(t == "0" or "," in t for t in ticks), ticks
+    small_ticks = [t.get_text() for t in small.get_yticklabels() if t.get_text()]
+    # a small district's fractional ticks keep their few decimals (no float noise, no trailing zeros)
+    assert small_ticks and all(re.fullmatch(r"0|[0-9]+(\.[0-9]*[1-9])?", t) for t in small_ticks), small_ticks
+    assert any("." in t for t in small_ticks)
+    plt.close(fig)
+
+
+def test_the_districts_not_in_city_toml_are_found_without_reading_each_station(tmp_path, monkeypatch):
+    """The note on stations in districts city.toml does not name reads the district column's distinct
+    values, not each station's (a set of 10^6 strings: 0.6 s of a national forecast)."""
+    from analysis.config import resolve_city
+
+    city = resolve_city(_many_district_city(tmp_path, ["甲区", "乙区"]))
+    stations = _stations()
+    stations.loc[stations.index[:3], "district"] = "外区"
+    iterate = pd.Series.__iter__
+
+    def one_by_one(self):
+        if len(self) >= len(stations) - 3:
+            raise AssertionError("read the stations one by one")
+        return iterate(self)
+
+    monkeypatch.setattr(pd.Series, "__iter__", one_by_one)
+    cf = C.forecast_stations(stations, AS_OF, city=city, n_paths=100)
+    assert "stations in districts not in city.toml counted in the city only: ['外区']" in cf.notes
+
+
+def test_a_districts_raw_paths_are_let_go_once_reconciled(tmp_path, monkeypatch):
+    """The raw paths kept between the two passes are read once, by the reconciliation, and let go there:
+    kept to the end, a national run held its counties' paths twice (321 counties: 250 MB more)."""
+    from analysis.config import resolve_city
+
+    city = resolve_city(_many_district_city(tmp_path, ["甲区", "乙区", "丙区"]))
+    seen = []
+    reconcile = C._reconcile_district
+
+    def watched(p, *args):
+        held = p.paths is not None
+        out = reconcile(p, *args)
+        seen.append((held, p))
+        return out
+
+    monkeypatch.setattr(C, "_reconcile_district", watched)
+    cf = C.forecast_stations(_stations(), AS_OF, city=city, n_paths=100)
+    assert sum(held for held, _ in seen) == 2  # the two districts with stations kept theirs to pass 2
+    assert all(p.paths is None for _, p in seen)
+    assert all(len(cf.districts[d].paths) == 100 for d in ("甲区", "乙区"))  # their reconciled paths stay

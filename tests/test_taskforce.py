@@ -1033,3 +1033,29 @@ def test_a_report_too_early_to_count_undated_sites_says_the_records_list_them():
     assert "14 个无阶段日期" in said and "2021-09-15" in said and "没有尚未开通" not in said
     tf.undated_not_counted = 0
     assert "没有尚未开通的规划或在建站址" in blocker_sentence(ctx)
+
+
+def test_stations_on_air_per_district_are_counted_on_the_district_column_alone(monkeypatch):
+    """`_on_air_by_district` counts as `stations[on_air].groupby("district").size()` did, without taking
+    the rows of every column (a national table's text columns: about a second of a county forecast)."""
+    from analysis.schemas import on_air_at
+
+    st = pd.DataFrame(
+        {
+            "district": ["西区", "东区", "西区", None, "北区", "西区"],
+            "on_air_date": pd.to_datetime(["2020-01-05", "2020-02-01", "2021-05-01", "2020-01-01", None, "2020-03-01"]),
+            "off_air_date": pd.to_datetime([None, None, None, None, None, "2020-06-01"]),
+            "name": ["a", "b", "c", "d", "e", "f"],
+        }
+    )
+    order = ["东区", "西区", "南区"]
+    on = on_air_at(st, pd.Timestamp("2020-12-31"))
+    expected = st[on].groupby("district").size().reindex(order, fill_value=0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("took the rows of the whole table")
+
+    monkeypatch.setattr(pd.DataFrame, "_getitem_bool_array", refuse)
+    got = P._on_air_by_district(st, pd.Timestamp("2020-12-31"), order)
+    pd.testing.assert_series_equal(got, expected)
+    assert list(got) == [1, 1, 0]

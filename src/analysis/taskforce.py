@@ -1282,9 +1282,7 @@ def district_target_shares(
             + _rough_split(n),
         )
     on = on_air_at(every, as_of) & (every["on_air_date"] > baseline)
-    programme = every[on].groupby("district").size().reindex(order, fill_value=0) + pipe_now.groupby(
-        "district"
-    ).size().reindex(order, fill_value=0)
+    programme = _size_by_district(every, on, order) + pipe_now.groupby("district").size().reindex(order, fill_value=0)
     n = int(programme.sum())
     head = f"city.toml gives no target_share and no site was in the pipeline on {baseline.date()}: "
     if undated.sum():
@@ -1554,7 +1552,15 @@ def _undated_not_counted(stages_on: StagesOn, as_of: pd.Timestamp) -> int:
 def _on_air_by_district(stations: pd.DataFrame, date: pd.Timestamp, order: list[str]) -> pd.Series:
     """Stations on air on `date` (`schemas.on_air_at`: one taken off air counts until its off-air date) per
     district of `order`, 0 where none."""
-    return stations[on_air_at(stations, date)].groupby("district").size().reindex(order, fill_value=0)
+    return _size_by_district(stations, on_air_at(stations, date), order)
+
+
+def _size_by_district(stations: pd.DataFrame, rows: pd.Series, order: list[str]) -> pd.Series:
+    """The `rows` of `stations` per district of `order`, 0 where none: `stations[rows].groupby("district").size()`
+    reindexed, counted on the district column alone (taking every column's rows of 10^6 stations to count one
+    cost a national forecast about a second)."""
+    district = stations["district"][rows]
+    return district.value_counts(sort=False).rename_axis("district").rename(None).reindex(order, fill_value=0)
 
 
 def tracking_files(stations: pd.DataFrame, sites: pd.DataFrame) -> list[str]:

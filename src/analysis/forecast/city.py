@@ -122,7 +122,7 @@ def forecast_stations(
     city_series = monthly_on_air(stations, as_of, start=start)
     by_d, on_air_now = monthly_on_air_by_district(stations, city_series.index, as_of, names)
     if names is not None:
-        other = set(stations["district"].dropna()) - set(names)
+        other = set(stations["district"].dropna().unique()) - set(names)  # (not 10^6 strings one by one)
         if other:
             notes.append(f"stations in districts not in city.toml counted in the city only: {sorted(other)}")
     count_now = count_on_air(stations, as_of)
@@ -407,15 +407,19 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
     level = float(p.series.iloc[-1])
     key = (level, np.asarray(factor).tobytes())  # (a constant district with sites in the pipeline grows)
     if constant and key in constants:  # thousands of empty counties: one summary per level
-        paths, reconciled_mean, table = constants[key]
+        paths, reconciled_mean, table, empty_now = constants[key]
     else:
         raw = _simulate_district(p, city_fc.paths.shape[1], len(factor), n_paths)
+        p.paths = None  # (its raw paths are read once: kept to the end, 321 counties held 250 MB twice)
         reconciled_mean = raw.mean(axis=0) * factor
-        paths = np.maximum.accumulate(raw * factor, axis=1)
+        paths = raw * factor
+        np.maximum.accumulate(paths, axis=1, out=paths)
         table = _summarize(paths[:, :horizon], city_fc.path_index[:horizon])
         table["mean"] = reconciled_mean[:horizon]
+        # `is_empty_district`, known here once per level rather than read from each county's table
+        empty_now = level == 0 and not (table["mean"].to_numpy(float) > 0).any()
         if constant:
-            constants[key] = (paths, reconciled_mean, table)
+            constants[key] = (paths, reconciled_mean, table, empty_now)
     values = []
     for t, k in zip(targets, at):
         v = paths[:, k] if k >= 0 else np.full(1, level)
@@ -440,6 +444,7 @@ def _reconcile_district(p, name, city_fc, factor, reads, keep, n_paths):
         name=name,
     )
     fc.reconciled_mean = reconciled_mean
+    fc.empty = bool(empty_now)
     return fc, values
 
 
