@@ -4,7 +4,6 @@ targets, districts, files out, figures."""
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import warnings
 from pathlib import Path
@@ -1273,50 +1272,3 @@ def test_the_console_line_of_a_target_too_early_to_judge_says_so():
     assert "446 by 2021-12-31: too early to judge (no backtest yet, uncalibrated): P(reach) = 6%" in (
         _describe_target_line(pd.Series(row))
     )
-
-
-def test_the_weighted_poisson_fit_is_statsmodels_glm_to_the_bit_without_its_objects(monkeypatch):
-    """`_fit_weighted_poisson` (the season models' growth, thousands of small fits in a county forecast)
-    gives statsmodels' GLM numbers exactly (params, covariance, deviance, Pearson chi-square, residual
-    degrees of freedom, convergence) on batches, winter stops, zeros, Huber weights and fading
-    regressors, and builds no statsmodels model to do it; a fit statsmodels would refuse stays its own."""
-    import statsmodels.api as sm
-
-    from analysis import season as SE
-
-    rng = np.random.default_rng(11)
-    cases = []
-    for n in (6, 13, 26, 62):
-        t = np.arange(n, dtype=float) - (n - 1)
-        s = WINTER[np.arange(n) % 12]
-        use = s > 0.05
-        for kind in ("steady", "batch", "sparse", "growing"):
-            lam = {"steady": 40.0, "batch": 5.0, "sparse": 0.4, "growing": 3.0 * np.exp(0.08 * (t - t[0]))}[kind]
-            y = rng.poisson(np.broadcast_to(lam, t.shape) * s).astype(float)
-            if kind == "batch":
-                y[-1] += 300
-            X = np.column_stack([np.ones(use.sum()), t[use]])
-            w = rng.uniform(0.2, 1.0, use.sum()) if kind != "steady" else np.ones(use.sum())
-            beta = np.array([math.log(max(float(np.median(y[use] / s[use])), 0.5)), 0.0])
-            cases.append((y[use], X, np.log(s[use]), w, beta))
-            tau = 12.0
-            cases.append(
-                (y[use], np.column_stack([X[:, 0], tau * (1 - np.exp(-X[:, 1] / tau))]), np.log(s[use]), w, beta)
-            )
-    fits = 0
-    for y, X, off, w, beta in cases:
-        want = SE._fit_weighted_poisson_statsmodels(y, X, off, w, beta)
-        with monkeypatch.context() as m:
-            m.setattr(sm, "GLM", lambda *a, **k: pytest.fail("a statsmodels GLM was built"))
-            got = SE._fit_weighted_poisson(y, X, off, w, beta)
-        assert (got is None) == (want is None)
-        if want is None:
-            continue
-        fits += 1
-        assert np.array_equal(got.params, want.params) and np.array_equal(got.cov_params(), want.cov_params())
-        assert (got.deviance, got.pearson_chi2, got.df_resid) == (want.deviance, want.pearson_chi2, want.df_resid)
-        assert got.converged == want.converged
-    assert fits >= 28
-    # a mean statsmodels cannot start from (not finite): statsmodels decides, as before
-    y, X, off, w, beta = cases[0]
-    assert SE._PoissonIRLS.fit(y, X, off, w, np.array([800.0, 0.0])) is None

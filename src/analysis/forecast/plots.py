@@ -95,22 +95,6 @@ def _plot_history(ax, h: pd.Series, observed, L: dict) -> None:
     ax.plot(h.index[pub], h.to_numpy()[pub], ls="none", color="black", marker="o", ms=4, label=L["published"])
 
 
-def count_tick(value: float, pos=None) -> str:
-    """A count axis's tick as the pages write a count: in full, with thousands separators, in both
-    languages ("2,500,000", never "2.5" under a "1e6" offset nor "100000"); a fractional tick (a count
-    in 万, a small range) keeps its decimals ("0.5", "391.5")."""
-    if abs(value) < 1e-9:
-        return "0"
-    return f"{value:,.6f}".rstrip("0").rstrip(".")
-
-
-def format_count_axis(axis) -> None:
-    """Every tick of a count axis (`axis`: ax.yaxis) by `count_tick`: no offset, no scientific notation."""
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_major_formatter(FuncFormatter(count_tick))
-
-
 def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     """Fan chart: monthly history, forecast mean, 80% and 95% bands, targets with their probability,
     the report date; title, axis units and source in the figure itself. Returns the Figure."""
@@ -180,7 +164,6 @@ def plot_fan(fc, lang: str = "en", ax=None, title: str | None = None):
     ax.set_ylabel(L["ylabel"] if fc.unit in ("", "stations") else L["ylabel_unit"].format(unit=fc.unit))
     ax.set_xlabel(L["xlabel"])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    format_count_axis(ax.yaxis)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
     name = (fc.name_zh or fc.name) if lang == "zh" else fc.name
@@ -333,7 +316,6 @@ def plot_districts(
     by_district = dict(tuple(table.groupby("district", sort=False))) if len(table) else {}
     for ax, d in zip(axes.ravel(), panels.drawn):
         _plot_district_panel(ax, cf.districts[d], by_district.get(d), (labels or {}).get(d, d), L)
-        format_count_axis(ax.yaxis)
     for ax in axes.ravel()[len(panels.drawn) :]:
         ax.set_visible(False)
     if panels.drawn:
