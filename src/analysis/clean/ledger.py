@@ -42,6 +42,16 @@ LATER_QUARANTINE_REASONS = {
     "cancelled": "the status says the planned site was cancelled (已取消): no station, no site of the pipeline",
     "not_a_record": "a line under the table that is no record (合计 totals, 备注 notes, 制表人 who made it)",
     "other_city": "a row of another city (a province-wide file's 地市 column) without coordinates",
+    "invalid_cell_id": (
+        "the OpenCelliD NR cell's identity is a number but no NR Cell Identity: not a whole number below 2^36 "
+        "(36 bits, 3GPP TS 38.413; a gNB ID is its leading 22 to 32 bits), or its MCC or MNC not a whole number "
+        "of up to three digits"
+    ),
+    "other_country_network": (
+        "an OpenCelliD cell of another country's network: its MCC is not China's (460, or 461 held in reserve): "
+        "no Chinese operator's station, not counted in the city (an MNC of 460 not in the E.212 list is kept, "
+        "operator unknown)"
+    ),
 }
 #: Why a row was merged into another.
 MERGE_REASONS = {
