@@ -1067,3 +1067,16 @@ def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():
         want = pc.replace_with_mask(text, pa.array(mask), put)
         got = _replace_texts(text, rows, put)
         assert got.equals(want), (got, want)
+
+
+def test_a_dms_cell_whose_seconds_round_to_60_is_read_as_the_next_minute(tmp_path):
+    """112°16′14.736″E / 32°53′60.000″N is what a writer rounding 59.9996″ writes: the position is
+    unambiguous (the next minute), not unparseable coordinates; 61″ is still refused."""
+    write_csv(
+        tmp_path / "a.csv",
+        [row(0, lon="84°52′60.000″E", lat="45°34′48″N"), row(3, lon="84°52′61″E", lat="45°34′48″N")],
+    )
+    r = clean(tmp_path)
+    assert_invariant(r)
+    assert r.stations["lon"].iloc[0] == pytest.approx(84 + 53 / 60)
+    assert r.summary["quarantined_by_reason"] == {"unparseable_coordinates": 1}
