@@ -1080,3 +1080,19 @@ def test_a_dms_cell_whose_seconds_round_to_60_is_read_as_the_next_minute(tmp_pat
     assert_invariant(r)
     assert r.stations["lon"].iloc[0] == pytest.approx(84 + 53 / 60)
     assert r.summary["quarantined_by_reason"] == {"unparseable_coordinates": 1}
+
+
+def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
+    """A reviewer opens quarantine.csv in Excel (the report links it): a sender's formula in any field
+    (an OpenCelliD radio, an operator's site name) is written with an apostrophe first; numbers stay."""
+    hostile = cell("NR", 0, 900001, 1, *P[6], "2021-03-05")
+    hostile[0] = "=cmd|' /C calc'!A0"
+    negative = cell("NR", 0, 900001, 2, *P[6], "2021-03-05")
+    negative[4], negative[6] = "-5", "-inf"
+    write_csv(tmp_path / "ocid.csv", [hostile, negative], header=OCID_HEADER)
+    write_csv(tmp_path / "ops.csv", [row(0), row(1, name='=HYPERLINK("http://evil","x")', lon="")])
+    clean_to_folder(tmp_path, "karamay", tmp_path / "out", as_of=AS_OF)
+    q = pd.read_csv(tmp_path / "out" / "quarantine.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert set(q["radio"]) >= {"'=cmd|' /C calc'!A0"}
+    assert q.loc[q["cell"] == "-5", "lon"].tolist() == ["'-inf"]  # (-inf is a formula to Excel; -5 a number)
+    assert '\'=HYPERLINK("http://evil","x")' in set(q["name"])

@@ -79,6 +79,7 @@ def _hostile_cells(header: str, line: str) -> list[str]:
         edited(lon="inf"),
         edited(cell=nci + 1, created=0),
         edited(cell=nci + 2, created=1262304000),
+        edited(radio="=cmd|' /C calc'!A0"),
     ]
 
 
@@ -104,7 +105,7 @@ def _messy(export, tmp_path, name: str, edit) -> Path:
             ],
         ),
         # hostile cells: an NCI beyond int64 and one beyond 36 bits, another country's MCC, an infinite
-        # longitude, and a gNB's cells dated 0 (the epoch) and 2010 beside its dated ones
+        # longitude, a gNB's cells dated 0 (the epoch) and 2010 beside its dated ones, a formula as the radio
         ("hostile.csv", lambda ls: ls[:400] + _hostile_cells(ls[0], ls[400]) + ls[400:]),
     ],
 )
