@@ -300,7 +300,7 @@ def test_opencellid_cell_ids_that_are_no_nci_are_quarantined_not_made_into_gnbs(
     good = cell("NR", 0, 900001, 1, x, y, "2021-03-05")
     largest = cell("NR", 0, (1 << 24) - 1, (1 << 12) - 1, *P[7], "2021-03-05")  # 2^36 - 1: still an NCI
     rows = [good, largest]
-    for nci in ("99999999999999999999", str(1 << 36), "123456780005", "1.5", "68719476735.5"):
+    for nci in ("99999999999999999999", str(1 << 36), " 123456780016 ", "1.5", "68719476735.5"):
         rows.append([*good[:4], nci, *good[5:]])
     rows.append([*good[:2], "0.5", *good[3:]])  # (an MNC that is no code)
     write_csv(tmp_path / "ocid.csv", rows, header=OCID_HEADER)
@@ -313,6 +313,7 @@ def test_opencellid_cell_ids_that_are_no_nci_are_quarantined_not_made_into_gnbs(
     assert "2^36" in r.summary["reason_meanings"]["invalid_cell_id"]
     q = r.quarantine.set_index("source_row")
     assert q.loc[3, "detail"] == "MCC 460, MNC 0, NCI 99999999999999999999"
+    assert q.loc[5, "detail"] == "MCC 460, MNC 0, NCI 123456780016"  # (as read: the spaces around it not said)
 
 
 def test_opencellid_cell_of_another_country_is_quarantined_not_an_unknown_operator(tmp_path):

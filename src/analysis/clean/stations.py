@@ -1273,7 +1273,7 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     rec.loc[unreadable, "detail"] = cells.loc[unreadable, "read_problem"]
     invalid_id = rec["reason"] == "invalid_cell_id"
     if invalid_id.any():
-        said = cells.loc[invalid_id, ["mcc", "net", "cell"]].astype(object).astype(str)
+        said = cells.loc[invalid_id, ["mcc", "net", "cell"]].astype(object).astype(str).apply(lambda c: c.str.strip())
         rec.loc[invalid_id, "detail"] = "MCC " + said["mcc"] + ", MNC " + said["net"] + ", NCI " + said["cell"]
     foreign = rec["reason"] == "other_country_network"
     rec.loc[foreign, "detail"] = "MCC " + mcc[foreign].astype("Int64").astype(str)
