@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -290,6 +291,75 @@ def test_opencellid_cells_grouped_into_gnb_sites(tmp_path):
     assert r.summary["merged_by_reason"] == {"cell_of_same_gnb": 2}
     assert r.summary["quarantined_by_reason"] == {"not_nr": 1}
     assert set(r.source_matches["flag"]) == {"network_only"}
+
+
+def test_opencellid_cell_ids_that_are_no_nci_are_quarantined_not_made_into_gnbs(tmp_path):
+    """An NCI is 36 bits (3GPP TS 38.413): 1e20 (beyond int64) became a kept station with a negative gNB ID,
+    an NCI beyond 36 bits a gNB ID larger than its bits allow, a fraction was truncated."""
+    x, y = P[6]
+    good = cell("NR", 0, 900001, 1, x, y, "2021-03-05")
+    largest = cell("NR", 0, (1 << 24) - 1, (1 << 12) - 1, *P[7], "2021-03-05")  # 2^36 - 1: still an NCI
+    rows = [good, largest]
+    for nci in ("99999999999999999999", str(1 << 36), " 123456780016 ", "1.5", "68719476735.5"):
+        rows.append([*good[:4], nci, *good[5:]])
+    rows.append([*good[:2], "0.5", *good[3:]])  # (an MNC that is no code)
+    write_csv(tmp_path / "ocid.csv", rows, header=OCID_HEADER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (1e20 cast to int64 said `invalid value encountered in cast`)
+        r = clean(tmp_path)
+    assert_invariant(r)
+    assert sorted(r.stations["station_id"]) == ["CMCC-G460-0-16777215", "CMCC-G460-0-900001"]
+    assert r.summary["quarantined_by_reason"] == {"invalid_cell_id": 6}
+    assert "2^36" in r.summary["reason_meanings"]["invalid_cell_id"]
+    q = r.quarantine.set_index("source_row")
+    assert q.loc[3, "detail"] == "MCC 460, MNC 0, NCI 99999999999999999999"
+    assert q.loc[5, "detail"] == "MCC 460, MNC 0, NCI 123456780016"  # (as read: the spaces around it not said)
+
+
+def test_opencellid_cell_of_another_country_is_quarantined_not_an_unknown_operator(tmp_path):
+    x, y = P[6]
+    us = cell("NR", 260, 900001, 1, x, y, "2021-03-05")
+    us[1] = 310
+    unlisted_mnc = cell("NR", 20, 900002, 1, *P[7], "2021-03-05")  # MCC 460, an MNC not in the E.212 list
+    write_csv(tmp_path / "ocid.csv", [us, unlisted_mnc], header=OCID_HEADER)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    assert list(r.stations["station_id"]) == ["unknown-G460-20-900002"]
+    assert r.summary["quarantined_by_reason"] == {"other_country_network": 1}
+    assert r.quarantine["detail"].iloc[0] == "MCC 310"
+    assert "China" in r.summary["reason_meanings"]["other_country_network"]
+
+
+@pytest.mark.parametrize("lon, lat", [("inf", "45.59"), ("1e309", "-inf"), ("84.9", "nan")])
+def test_opencellid_infinite_coordinates_are_unparseable_not_outside_the_city(tmp_path, lon, lat):
+    row_ = cell("NR", 0, 900001, 1, *P[6], "2021-03-05")
+    row_[6:8] = [lon, lat]
+    write_csv(tmp_path / "ocid.csv", [row_, cell("NR", 0, 900002, 1, *P[7], "2021-03-05")], header=OCID_HEADER)
+    r = clean(tmp_path)
+    assert r.summary["quarantined_by_reason"] == {"unparseable_coordinates": 1}
+
+
+def test_one_cell_dated_0_or_before_2019_does_not_take_its_gnb_down(tmp_path):
+    """A cell's created = 0 (the epoch, a writer's "no date") is not given; a cell dated before 2019 is set
+    aside where its gNB's other cells are dated: the site is dated by them, the notes say how many were set aside."""
+    x, y = P[6]
+    cells = [cell("NR", 0, 900001, i, x, y, "2020-09-13") for i in range(1, 5)]
+    epoch = cell("NR", 0, 900001, 5, x, y, "2020-09-13")
+    epoch[11] = 0
+    cells += [epoch, cell("NR", 0, 900001, 6, x, y, "2010-01-01"), cell("NR", 0, 900001, 7, x, y, "2100-01-01")]
+    only_epoch = cell("NR", 0, 900002, 1, *P[7], "2020-01-01")
+    only_epoch[11] = 0
+    old_only = cell("NR", 0, 900003, 1, *P[8], "2012-01-01")  # no other cell: the site is still before 2019
+    write_csv(tmp_path / "ocid.csv", [*cells, only_epoch, old_only], header=OCID_HEADER)
+    r = clean(tmp_path)
+    assert_invariant(r)
+    st_ = r.stations.set_index("station_id")
+    assert st_.loc["CMCC-G460-0-900001", "on_air_date"] == pd.Timestamp("2020-09-13")
+    assert st_.loc["CMCC-G460-0-900001", "opencellid_cells"] == 7
+    assert "set aside (0, or before 2019 beside cells of a later one): 2" in st_.loc["CMCC-G460-0-900001", "notes"]
+    assert pd.isna(st_.loc["CMCC-G460-0-900002", "on_air_date"])  # undated, not a 1970 site quarantined
+    assert r.summary["quarantined_by_reason"] == {"on_air_date_before_2019": 1}
+    assert r.summary["notes"]["opencellid_cell_dates_set_aside"] == 3
 
 
 def test_gnb_id_length_per_operator(tmp_path):
@@ -998,3 +1068,32 @@ def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():
         want = pc.replace_with_mask(text, pa.array(mask), put)
         got = _replace_texts(text, rows, put)
         assert got.equals(want), (got, want)
+
+
+def test_a_dms_cell_whose_seconds_round_to_60_is_read_as_the_next_minute(tmp_path):
+    """112°16′14.736″E / 32°53′60.000″N is what a writer rounding 59.9996″ writes: the position is
+    unambiguous (the next minute), not unparseable coordinates; 61″ is still refused."""
+    write_csv(
+        tmp_path / "a.csv",
+        [row(0, lon="84°52′60.000″E", lat="45°34′48″N"), row(3, lon="84°52′61″E", lat="45°34′48″N")],
+    )
+    r = clean(tmp_path)
+    assert_invariant(r)
+    assert r.stations["lon"].iloc[0] == pytest.approx(84 + 53 / 60)
+    assert r.summary["quarantined_by_reason"] == {"unparseable_coordinates": 1}
+
+
+def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
+    """A reviewer opens quarantine.csv in Excel (the report links it): a sender's formula in any field
+    (an OpenCelliD radio, an operator's site name) is written with an apostrophe first; numbers stay."""
+    hostile = cell("NR", 0, 900001, 1, *P[6], "2021-03-05")
+    hostile[0] = "=cmd|' /C calc'!A0"
+    negative = cell("NR", 0, 900001, 2, *P[6], "2021-03-05")
+    negative[4], negative[6] = "-5", "-inf"
+    write_csv(tmp_path / "ocid.csv", [hostile, negative], header=OCID_HEADER)
+    write_csv(tmp_path / "ops.csv", [row(0), row(1, name='=HYPERLINK("http://evil","x")', lon="")])
+    clean_to_folder(tmp_path, "karamay", tmp_path / "out", as_of=AS_OF)
+    q = pd.read_csv(tmp_path / "out" / "quarantine.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert set(q["radio"]) >= {"'=cmd|' /C calc'!A0"}
+    assert q.loc[q["cell"] == "-5", "lon"].tolist() == ["'-inf"]  # (-inf is a formula to Excel; -5 a number)
+    assert '\'=HYPERLINK("http://evil","x")' in set(q["name"])

@@ -167,13 +167,20 @@ def test_missing_dates_are_nat_not_errors():
         ("-33.5", -33.5),
         ("33.5S", -33.5),
         ("W70.1", -70.1),
+        # 60 seconds (or minutes), a writer's rounding of 59.9996": the next minute (degree)
+        ("32°53′60.000″N", 32 + 54 / 60),
+        ("112°16′60″E", 112 + 17 / 60),
+        ("112°60′E", 113.0),
+        ("112°60′0″E", 113.0),
     ],
 )
 def test_coordinates_decimal_dms_fullwidth(text, value):
     assert parse.parse_coordinates(pd.Series([text])).iloc[0] == pytest.approx(value, abs=1e-9)
 
 
-@pytest.mark.parametrize("text", ["待定", "abc", "84°75'00\"", "84.87.1", "N/A"])
+@pytest.mark.parametrize(
+    "text", ["待定", "abc", "84°75'00\"", "84.87.1", "N/A", "84°52'60.01\"", "84°60.5'", "84°60'30\"", "84°52'61\""]
+)
 def test_unreadable_coordinates_are_nan(text):
     assert pd.isna(parse.parse_coordinates(pd.Series([text])).iloc[0])
 

@@ -63,6 +63,26 @@ def test_partitions_write_the_in_memory_clean_byte_for_byte(export, tmp_path, mo
     assert summary["rows_in"] == summary["rows_kept"] + summary["rows_merged"] + summary["rows_quarantined"]
 
 
+def _hostile_cells(header: str, line: str) -> list[str]:
+    """Copies of an NR cell's `line` (of the export's `header`), each made hostile one way."""
+    names = header.split(",")
+
+    def edited(**values) -> str:
+        fields = dict(zip(names, line.split(",")))
+        return ",".join(str(values.get(k, v)) for k, v in fields.items())
+
+    nci = int(dict(zip(names, line.split(",")))["cell"])
+    return [
+        edited(cell="99999999999999999999"),
+        edited(cell=(1 << 36) + 5),
+        edited(mcc=310),
+        edited(lon="inf"),
+        edited(cell=nci + 1, created=0),
+        edited(cell=nci + 2, created=1262304000),
+        edited(radio="=cmd|' /C calc'!A0"),
+    ]
+
+
 def _messy(export, tmp_path, name: str, edit) -> Path:
     """The export with lines edited by `edit(lines) -> lines`, written as `name`."""
     lines = export.read_text(encoding="utf-8").splitlines()
@@ -84,6 +104,9 @@ def _messy(export, tmp_path, name: str, edit) -> Path:
                 for x in ls[:200] + [ls[200].replace(",,", ',"a\nnote",', 1), ls[201].replace(",", ',"', 1)] + ls[202:]
             ],
         ),
+        # hostile cells: an NCI beyond int64 and one beyond 36 bits, another country's MCC, an infinite
+        # longitude, a gNB's cells dated 0 (the epoch) and 2010 beside its dated ones, a formula as the radio
+        ("hostile.csv", lambda ls: ls[:400] + _hostile_cells(ls[0], ls[400]) + ls[400:]),
     ],
 )
 def test_messy_lines_are_read_as_the_in_memory_clean_reads_them(export, tmp_path, monkeypatch, name, edit):

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from analysis import __version__
 from analysis.errors import LedgerError
+from analysis.files import defuse_texts
 from analysis.files import write_csv as write_table_csv  # noqa: F401  (the name stations.py imports)
 from analysis.schemas import QUARANTINE_COLUMNS
 
@@ -42,6 +43,16 @@ LATER_QUARANTINE_REASONS = {
     "cancelled": "the status says the planned site was cancelled (已取消): no station, no site of the pipeline",
     "not_a_record": "a line under the table that is no record (合计 totals, 备注 notes, 制表人 who made it)",
     "other_city": "a row of another city (a province-wide file's 地市 column) without coordinates",
+    "invalid_cell_id": (
+        "the OpenCelliD NR cell's identity is a number but no NR Cell Identity: not a whole number below 2^36 "
+        "(36 bits, 3GPP TS 38.413; a gNB ID is its leading 22 to 32 bits), or its MCC or MNC not a whole number "
+        "of up to three digits"
+    ),
+    "other_country_network": (
+        "an OpenCelliD cell of another country's network: its MCC is not China's (460, or 461 held in reserve): "
+        "no Chinese operator's station, not counted in the city (an MNC of 460 not in the E.212 list is kept, "
+        "operator unknown)"
+    ),
 }
 #: Why a row was merged into another.
 MERGE_REASONS = {
@@ -186,10 +197,13 @@ def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
 
 def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
-    quarantine's values as the source gave them, converted for its rows only."""
+    quarantine's values as the source gave them, converted for its rows only; a text a spreadsheet would
+    run as a formula (`=cmd|' /C calc'!A0` as an OpenCelliD radio) with an apostrophe first
+    (`files.defuse_formula`): reviewers open quarantine.csv in Excel, and the report links it."""
     # (a category of texts, as the raw rows hold their file, as its texts too)
     text = [c for c in frame.columns if isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype))]
-    return frame.assign(**{c: frame[c].astype("str").to_numpy(dtype=object, na_value=None) for c in text})
+    # (found on the Arrow strings, before they become Python's: a pass in C, not one over every Python cell)
+    return frame.assign(**{c: defuse_texts(frame[c].astype("str")).to_numpy(dtype=object, na_value=None) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:

@@ -534,7 +534,9 @@ def _parse_one_coordinate(text: str) -> float:
             return np.nan
         minutes = float(m["min"] or 0)
         seconds = float(m["sec"] or 0)
-        if minutes >= 60 or seconds >= 60:
+        # 60 is what a writer rounding 59.9996" (or 59.9999') writes: the next minute (degree), unambiguous;
+        # beyond it, or 60' with seconds after it, no reading
+        if minutes > 60 or seconds > 60 or (minutes == 60 and seconds > 0):
             return np.nan
         value = float(m["deg"]) + minutes / 60 + seconds / 3600
         hemi = m["h1"] or m["h2"]

@@ -1208,6 +1208,27 @@ MNC_OPERATOR = {
 }
 
 
+#: The country codes (MCC, ITU-T E.212) of China: 460, and 461, assigned to China and held in reserve.
+CHINA_MCC = (460, 461)
+
+#: One more than the largest NR Cell Identity: an NCI is 36 bits (3GPP TS 38.413, NR CGI), the gNB ID its
+#: leading 22 to 32 of them.
+NCI_LIMIT = 1 << 36
+
+
+def valid_cell_ids(mcc: pd.Series, net: pd.Series, nci: pd.Series) -> pd.Series:
+    """Per OpenCelliD row (its MCC, MNC and NCI read as numbers, NaN where not): True where all three can be
+    what they claim, an NCI a whole number below 2^36, MCC and MNC whole numbers of up to three digits; a
+    gNB ID is then `nci >> (36 - bits)`, below 2^bits. (The splitter of a partitioned clean routes by it too.)"""
+
+    def whole(values: pd.Series, limit: float) -> np.ndarray:
+        v = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return (v >= 0) & (v < limit) & (v == np.floor(v))
+
+    return pd.Series(whole(nci, NCI_LIMIT) & whole(mcc, 1000) & whole(net, 1000), index=nci.index)
+
+
 def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_bits: dict[str, int]) -> pd.DataFrame:
     """Per cell row: reason (quarantine) or its gNB site; per site: position, operator, first seen."""
     rec = pd.DataFrame(index=cells.index)
@@ -1220,18 +1241,26 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     created_num = pd.to_numeric(cells["created"], errors="coerce")
     created = pd.to_datetime(created_num, unit="s", errors="coerce").dt.normalize()
     created = created.fillna(parse.parse_dates(pd.Series(cells["created"], dtype=object)))
+    # an epoch 0 (1970-01-01) is a writer's "no date", not a date: as not given
+    created = created.mask(created_num == 0)
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=cells.index).fillna("unknown")
 
     not_nr = radio != "NR"
     bad_id = ~not_nr & (nci.isna() | net.isna() | mcc.isna() | (nci < 0))
+    # a number, but no NCI (beyond 36 bits, beyond int64, a fraction) or no MCC / MNC: its gNB ID would be made up
+    invalid_id = ~not_nr & ~bad_id & ~valid_cell_ids(mcc, net, nci)
+    other_country = ~mcc.isin(CHINA_MCC)
     missing_xy = cells["lon"].isna() | cells["lat"].isna()
-    bad_xy = ~missing_xy & (lon.isna() | lat.isna())
+    # (inf, -inf and 1e309, which overflows to inf, are numbers to pandas but no position)
+    bad_xy = ~missing_xy & ~(np.isfinite(lon) & np.isfinite(lat))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
     rec["reason"] = _first_reason(
         [
             ("unreadable_line", cells["read_problem"].notna()),
             ("not_nr", not_nr),
             ("unparseable_cell_id", bad_id),
+            ("invalid_cell_id", invalid_id),
+            ("other_country_network", other_country),
             ("missing_coordinates", missing_xy),
             ("unparseable_coordinates", bad_xy),
             ("zero_coordinates", zero_xy),
@@ -1242,18 +1271,37 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     rec.loc[rec["reason"] == "not_nr", "detail"] = "radio=" + radio.astype(str)
     unreadable = rec["reason"] == "unreadable_line"
     rec.loc[unreadable, "detail"] = cells.loc[unreadable, "read_problem"]
+    invalid_id = rec["reason"] == "invalid_cell_id"
+    if invalid_id.any():
+        said = cells.loc[invalid_id, ["mcc", "net", "cell"]].astype(object).astype(str).apply(lambda c: c.str.strip())
+        rec.loc[invalid_id, "detail"] = "MCC " + said["mcc"] + ", MNC " + said["net"] + ", NCI " + said["cell"]
+    foreign = rec["reason"] == "other_country_network"
+    rec.loc[foreign, "detail"] = "MCC " + mcc[foreign].astype("Int64").astype(str)
     ok = rec["reason"].isna()
     bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).astype("int64")
-    gnb = pd.Series(
-        np.right_shift(nci.fillna(0).astype("int64").to_numpy(), (36 - bits).to_numpy()), index=cells.index
-    ).where(ok)
+    # (the NCI of a row quarantined is not cast: 1e20 overflows int64)
+    nci_ok = np.where(ok.to_numpy(), nci.to_numpy(dtype=np.float64, na_value=0), 0).astype("int64")
+    gnb = pd.Series(np.right_shift(nci_ok, (36 - bits).to_numpy()), index=cells.index).where(ok)
     rec["operator"] = operator
     rec["gnb_key"] = (
-        mcc.astype("Int64").astype(str) + "-" + net.astype("Int64").astype(str) + "-" + gnb.astype("Int64").astype(str)
+        mcc.where(ok).astype("Int64").astype(str)
+        + "-"
+        + net.where(ok).astype("Int64").astype(str)
+        + "-"
+        + gnb.astype("Int64").astype(str)
     ).where(ok)
     rec["lon"], rec["lat"], rec["created"] = lon, lat, created
 
     live = rec[ok]
+    # a cell's own first-seen date before 2019 is set aside where other cells of its gNB have a plausible one
+    # (one hostile cell took its whole site down); a site dated by no plausible cell is still judged by its
+    # earliest date below (a date after the extract never is the earliest beside a plausible one)
+    plausible = live["created"].between(EARLIEST_ON_AIR, as_of)
+    set_aside = (live["created"] < EARLIEST_ON_AIR) & plausible.groupby(live["gnb_key"]).transform("any")
+    # (and the cells whose date, 0, was read as not given)
+    set_aside |= (created_num == 0)[ok]
+    if set_aside.any():
+        live = live.assign(created=live["created"].where(~set_aside))
     sites = live.groupby("gnb_key", sort=True).agg(
         operator=("operator", "first"),
         lon=("lon", "median"),
@@ -1261,6 +1309,8 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
         on_air_date=("created", "min"),
         cells=("lon", "size"),
     )
+    if set_aside.any():
+        sites["dates_set_aside"] = set_aside.groupby(live["gnb_key"], sort=True).sum().reindex(sites.index)
     # the site's first raw row (a per-group lambda here costs seconds per 100,000 sites)
     sites.insert(4, "anchor", live.index.to_series().groupby(live["gnb_key"], sort=True).min())
     sites["district"] = geo.assign_district(sites["lon"].to_numpy(), sites["lat"].to_numpy(), districts)
@@ -1464,6 +1514,7 @@ def _clean_tables(
     del rows, position_key, code_key, record_key
     _advance(progress, "duplicates merged")
     cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
+    n_set_aside = int(sites["dates_set_aside"].sum()) if "dates_set_aside" in sites.columns else 0
     good_sites = sites[sites["reason"].isna()]
     site_station, site_dist, site_notes = match_sites(good_sites, rec, heads, sender)
     _add_notes(rec, site_notes)
@@ -1500,6 +1551,8 @@ def _clean_tables(
         **({"status_words_not_understood": status_words} if status_words else {}),
         # (only where tables of several days were read: which day each is of, and where that was read)
         **({"tables_dated": tables_dated} if tables_dated else {}),
+        # (only where a cell's date was set aside, 0 or implausible beside its site's other cells)
+        **({"opencellid_cell_dates_set_aside": n_set_aside} if n_set_aside else {}),
     }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
@@ -2228,6 +2281,14 @@ def _network_only_stations(
         }
     )
     net["on_air_date"] = network_only["on_air_date"]
+    if "dates_set_aside" in network_only.columns:
+        n = network_only["dates_set_aside"].fillna(0).astype("int64")
+        net["notes"] = net["notes"].where(
+            n == 0,
+            net["notes"]
+            + "; cells whose first-seen date was set aside (0, or before 2019 beside cells of a later one): "
+            + n.astype(str),
+        )
     return net.set_index(pd.Index([f"cell:{k}" for k in network_only.index]))
 
 
