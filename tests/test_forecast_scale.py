@@ -239,6 +239,25 @@ def test_forecast_no_charts_writes_no_figure(tmp_path, capsys):
     assert not list((tmp_path / "st").glob("*.png")) and (tmp_path / "st" / "model.json").is_file()
 
 
+def test_the_forecast_command_reads_only_the_columns_it_uses(tmp_path, capsys):
+    """`forecast --stations` reads the task force's columns of the station table, not its names' sources or
+    points (10^6 strings each at national scale): a table with those columns alone gives the same files."""
+    from analysis.cli import main
+    from analysis.taskforce import OPTIONAL_STATION_COLUMNS, STATION_COLUMNS
+
+    st = _stations()
+    st["sources"], st["lon"], st["lat"] = "a.csv:1", 113.5, 37.8
+    city = _many_district_city(tmp_path, ["甲区", "乙区"])
+    full, lean = tmp_path / "full.parquet", tmp_path / "lean.parquet"
+    st.to_parquet(full)
+    st[[c for c in (*STATION_COLUMNS, *OPTIONAL_STATION_COLUMNS) if c in st.columns]].to_parquet(lean)
+    for path in (full, lean):
+        args = ["forecast", "--stations", str(path), "--city", str(city), "--as-of", "2021-03-22", "--paths", "100"]
+        assert main([*args, "--out", str(tmp_path / path.stem), "--no-charts"]) == 0, capsys.readouterr().err
+    for name in ("forecast.csv", "levers.csv"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "lean" / name).read_bytes()
+
+
 def test_the_taskforce_stage_steps_its_progress(tmp_path, capsys):
     """taskforce_to_folder: a line for the stations read, the tracking and the files, when progress is on."""
     from analysis.config import resolve_city
