@@ -352,6 +352,8 @@ _API_NAMES = ["lat", "lon", "mcc", "mnc", "lac", "cellid", "radio", "range", "sa
         ("api.csv", lambda ls: _reordered(ls, _API, _API_NAMES)),
         # fields split by semicolons, under a title
         ("semicolons.csv", lambda ls: ["OpenCelliD export"] + _reordered(ls, list(range(14)), ls[0].split(","), ";")),
+        # no header, fields split by tabs
+        ("tabs.tsv", lambda ls: [line.replace(",", "\t") for line in ls[1:]]),
         # a title, and a quoted cell spanning lines below (read line by line, in blocks)
         (
             "titled_quoted.csv",

@@ -890,8 +890,8 @@ def clean_partitioned(
     `tcp://host:port` address of a dask.distributed scheduler. Peak memory: the splitter's block, per
     worker one partition's clean, and at the end one row group of stations.parquet (up to 2^20 stations,
     ~0.6 GB as Arrow) with a batch of each partition's stations: neither the cells nor the stations of the
-    whole file are ever held together. `out/_partitions` is removed at the end, also when the run fails or is interrupted
-    (SIGTERM: see `cli`); outputs of an earlier run are replaced only by a run that succeeds.
+    whole file are ever held together. `out/_partitions` is removed at the end, also when the run fails or
+    is interrupted (SIGTERM: see `cli`); outputs of an earlier run are replaced only by a run that succeeds.
     """
     path, out = Path(path), Path(out)
     if path.is_dir():
