@@ -418,3 +418,28 @@ def test_the_stations_are_merged_a_batch_at_a_time_into_row_groups(export, tmp_p
     assert pq.ParquetFile(tmp_path / "mem" / "stations.parquet").num_row_groups == len(groups) > 3
     assert sum(groups) == sum(pieces) == s["stations"] and set(groups[:-1]) == {256}
     assert len(pieces) > s["partitions"] and max(pieces) <= 256 * s["partitions"]
+
+
+def test_a_table_with_a_point_not_finite_is_gathered_and_written_as_in_memory(export, tmp_path, monkeypatch):
+    """A station table whose points are not all finite is written by geopandas in memory: the partitioned clean
+    then gathers it whole (no row groups written from lon/lat), with the same bytes."""
+    from analysis.clean import partitioned
+
+    monkeypatch.setattr(partitioned, "_station_bounds", lambda paths: None)
+    monkeypatch.setattr(partitioned, "_merged_stations", lambda *a: pytest.fail("merged from lon/lat"))
+    clean_to_folder(export, "karamay", tmp_path / "mem", as_of=AS_OF)
+    clean_partitioned(
+        export, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=700, scheduler="synchronous"
+    )
+    assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+
+
+def test_station_bounds_say_when_a_point_is_not_finite(tmp_path):
+    from analysis.clean.partitioned import _station_bounds
+
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pd.DataFrame({"lon": [84.5, 85.0], "lat": [45.0, 45.5]}).to_parquet(a)
+    pd.DataFrame({"lon": [83.9], "lat": [46.1]}).to_parquet(b)
+    assert _station_bounds([a, b]) == (83.9, 85.0, 45.0, 46.1)
+    pd.DataFrame({"lon": [84.0, np.nan], "lat": [45.0, 45.1]}).to_parquet(b)
+    assert _station_bounds([a, b]) is None
