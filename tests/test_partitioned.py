@@ -443,3 +443,21 @@ def test_station_bounds_say_when_a_point_is_not_finite(tmp_path):
     assert _station_bounds([a, b]) == (83.9, 85.0, 45.0, 46.1)
     pd.DataFrame({"lon": [84.0, np.nan], "lat": [45.0, 45.1]}).to_parquet(b)
     assert _station_bounds([a, b]) is None
+
+
+def test_partition_outputs_are_written_in_small_row_groups(export, tmp_path, monkeypatch):
+    """The merges read every partition's stations and quarantine at once, and a Parquet reader holds the row
+    group it reads: the partitions write theirs in row groups of PART_ROW_GROUP rows."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean import partitioned
+
+    monkeypatch.setattr(partitioned, "PART_ROW_GROUP", 100)
+    out = tmp_path / "part"
+    clean_partitioned(
+        export, "karamay", out, as_of=AS_OF, rows_per_partition=700, scheduler="synchronous", keep_partitions=True
+    )
+    files = [pq.ParquetFile(p) for p in sorted((out / "_partitions" / "out").glob("*.parquet"))]
+    assert len(files) >= 8 and all(f.metadata.num_rows for f in files)
+    sizes = [f.metadata.row_group(i).num_rows for f in files for i in range(f.num_row_groups)]
+    assert max(sizes) == 100 and sum(f.num_row_groups > 1 for f in files) >= 8

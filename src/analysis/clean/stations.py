@@ -2382,8 +2382,9 @@ def write_station_row_groups(row_groups: Iterable[pa.Table], bounds: tuple[float
                     writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                 lon, lat = (table.column(c).to_numpy().astype(float) for c in ("lon", "lat"))
                 points = pa.Table.from_arrays([*table.columns, _wkb_points(lon, lat)], schema=schema)
-                del table
+                del table, lon, lat
                 writer.write_table(points, row_group_size=STATION_ROW_GROUP)
+                del points  # (not held while the next row group is made)
         finally:
             if writer is not None:
                 writer.close()
