@@ -102,6 +102,8 @@ def _extra(stage: str, pkg: dict | None, base: dict | None) -> str:
         parts.append(f"{pkg['rows']:,} rows → {pkg.get('stations', 0):,} stations")
     if pkg and "partitions" in pkg:
         parts.append(f"{pkg['partitions']} partition{'s' if pkg['partitions'] != 1 else ''} of ≤ 500,000 rows")
+        if isinstance(pkg.get("self_peak_mb"), (int, float)):  # (the rest of the peak is the two workers')
+            parts.append(f"main process peak {pkg['self_peak_mb']:,.0f} MB")
     if pkg and stage == "forecast" and "series" in pkg:
         parts.append(f"{pkg['series']:,} series, model {pkg.get('model')}")
     if base and base.get("note"):

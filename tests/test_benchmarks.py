@@ -170,3 +170,16 @@ def test_a_run_into_a_side_file_leaves_benchmarks_md_to_the_merge(tmp_path, monk
     assert set(json.loads(side.read_text())["runs"]) == {"cmd_report|package|1000", "cmd_report|baseline|1000"}
     assert written == [] and "BENCHMARKS.md unchanged" in capsys.readouterr().out
     assert runner.main(["--results", str(side), "--merge", str(side)]) == 0 and len(written) == 1
+
+
+def test_document_says_the_partitioned_clean_main_process_peak(tmp_path):
+    """The partitioned row's peak is every process's; its note says the main process's own (the merge of the
+    stations is bounded there, the workers hold the partitions)."""
+    from benchmarks.document import write_document
+
+    run = {"stage": "clean_partitioned", "variant": "package", "scale": 1000, "seconds": 5.0, "peak_mb": 1500.0}
+    run |= {"rows": 2200, "stations": 865, "partitions": 2, "self_peak_mb": 640.4}
+    out = tmp_path / "BENCHMARKS.md"
+    write_document({"runs": {"clean_partitioned|package|1000": run}, "machine": {}}, out, tmp_path / "plot.png")
+    row = next(line for line in out.read_text(encoding="utf-8").splitlines() if "in partitions" in line)
+    assert "2 partitions of ≤ 500,000 rows; main process peak 640 MB" in row

@@ -349,3 +349,138 @@ def test_lines_ended_by_cr_alone_are_read_in_blocks(export, tmp_path, monkeypatc
     clean_to_folder(path, "karamay", tmp_path / "mem", as_of=AS_OF)
     clean_partitioned(path, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=1000, scheduler="threads")
     assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+
+
+def _reordered(lines: list[str], order: list[int], names: list[str], sep: str = ",") -> list[str]:
+    """The export's lines with its columns in `order`, under the header `names`, fields split by `sep`."""
+    rows = [line.split(",") for line in lines[1:]]
+    return [sep.join(names)] + [sep.join(r[j] if j < len(r) else "" for j in order) for r in rows]
+
+
+# OpenCelliD's API order (lat,lon,mcc,mnc,lac,cellid,...), the other columns left out, as other tools write it
+_API = [7, 6, 1, 2, 3, 4, 0, 8, 9]
+_API_NAMES = ["lat", "lon", "mcc", "mnc", "lac", "cellid", "radio", "range", "samples"]
+
+
+@pytest.mark.parametrize(
+    "name, edit",
+    [
+        # title lines and a blank line above the header, as a person saving an export writes them
+        ("titled.csv", lambda ls: ["OpenCelliD export for Karamay", "downloaded 2025-01-01", ""] + ls),
+        # OpenCelliD's own cell_towers.csv: no header at all
+        ("cell_towers.csv", lambda ls: ls[1:]),
+        # no header, one line of something else first (the in-memory reader takes it for the header)
+        ("noted.csv", lambda ls: ["cell towers of MCC 460"] + ls[1:]),
+        # the API's column order and names, a subset of the columns
+        ("api.csv", lambda ls: _reordered(ls, _API, _API_NAMES)),
+        # fields split by semicolons, under a title
+        ("semicolons.csv", lambda ls: ["OpenCelliD export"] + _reordered(ls, list(range(14)), ls[0].split(","), ";")),
+        # no header, fields split by tabs
+        ("tabs.tsv", lambda ls: [line.replace(",", "\t") for line in ls[1:]]),
+        # a title, and a quoted cell spanning lines below (read line by line, in blocks)
+        (
+            "titled_quoted.csv",
+            lambda ls: ["OpenCelliD export", ""] + ls[:200] + [ls[200].replace(",,", ',"a\nb",', 1)] + ls[201:],
+        ),
+    ],
+)
+def test_headers_under_titles_or_none_are_read_as_in_memory(export, tmp_path, monkeypatch, name, edit):
+    """Every layout the in-memory reader reads of an OpenCelliD export: the same four files from the partitions."""
+    from analysis.clean import partitioned
+
+    path = _messy(export, tmp_path, name, edit)
+    monkeypatch.setattr(partitioned, "BLOCK_CHARS", 30_000)
+    clean_to_folder(path, "karamay", tmp_path / "mem", as_of=AS_OF)
+    s = clean_partitioned(path, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=1000, scheduler="threads")
+    assert s["partitions"] >= 2 and s["rows_kept"] > 1000
+    assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+
+
+def test_an_export_without_a_header_it_can_find_is_said_in_one_line(tmp_path, capsys):
+    from analysis import cli
+
+    path = tmp_path / "towers.csv"
+    path.write_text("some notes\n" + "a,b,c\n" * 50, encoding="utf-8")
+    argv = ["clean", "--input", str(path), "--city", "karamay", "--out", str(tmp_path / "o"), "--partitioned"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "towers.csv" in err and "no header row with recognisable columns" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_the_stations_are_merged_a_batch_at_a_time_into_row_groups(export, tmp_path, monkeypatch):
+    """The main process never holds every station: the partitions' stations are read a few hundred at a time
+    and written a row group at a time (here of 256 stations: the in-memory writer's row groups too), with the
+    in-memory clean's bytes."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean import partitioned, stations
+
+    monkeypatch.setattr(stations, "STATION_ROW_GROUP", 256)
+    monkeypatch.setattr(partitioned, "STATION_MERGE_ROWS", 1)  # (256 stations of each partition at a time)
+    monkeypatch.setattr(partitioned, "_gather_stations", lambda *a: pytest.fail("every station gathered"))
+    pieces, groups = [], []
+    merged, written = partitioned._merged_stations, partitioned.write_station_row_groups
+
+    def merged_spy(paths, batch_rows):
+        assert batch_rows == 256
+        for piece in merged(paths, batch_rows):
+            pieces.append(piece.num_rows)
+            yield piece
+
+    def written_spy(tables, bounds, path):
+        return written((groups.append(t.num_rows) or t for t in tables), bounds, path)
+
+    monkeypatch.setattr(partitioned, "_merged_stations", merged_spy)
+    monkeypatch.setattr(partitioned, "write_station_row_groups", written_spy)
+    clean_to_folder(export, "karamay", tmp_path / "mem", as_of=AS_OF)
+    s = clean_partitioned(
+        export, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=700, scheduler="synchronous"
+    )
+    assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+    assert pq.ParquetFile(tmp_path / "mem" / "stations.parquet").num_row_groups == len(groups) > 3
+    assert sum(groups) == sum(pieces) == s["stations"] and set(groups[:-1]) == {256}
+    assert len(pieces) > s["partitions"] and max(pieces) <= 256 * s["partitions"]
+
+
+def test_a_table_with_a_point_not_finite_is_gathered_and_written_as_in_memory(export, tmp_path, monkeypatch):
+    """A station table whose points are not all finite is written by geopandas in memory: the partitioned clean
+    then gathers it whole (no row groups written from lon/lat), with the same bytes."""
+    from analysis.clean import partitioned
+
+    monkeypatch.setattr(partitioned, "_station_bounds", lambda paths: None)
+    monkeypatch.setattr(partitioned, "_merged_stations", lambda *a: pytest.fail("merged from lon/lat"))
+    clean_to_folder(export, "karamay", tmp_path / "mem", as_of=AS_OF)
+    clean_partitioned(
+        export, "karamay", tmp_path / "part", as_of=AS_OF, rows_per_partition=700, scheduler="synchronous"
+    )
+    assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+
+
+def test_station_bounds_say_when_a_point_is_not_finite(tmp_path):
+    from analysis.clean.partitioned import _station_bounds
+
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pd.DataFrame({"lon": [84.5, 85.0], "lat": [45.0, 45.5]}).to_parquet(a)
+    pd.DataFrame({"lon": [83.9], "lat": [46.1]}).to_parquet(b)
+    assert _station_bounds([a, b]) == (83.9, 85.0, 45.0, 46.1)
+    pd.DataFrame({"lon": [84.0, np.nan], "lat": [45.0, 45.1]}).to_parquet(b)
+    assert _station_bounds([a, b]) is None
+
+
+def test_partition_outputs_are_written_in_small_row_groups(export, tmp_path, monkeypatch):
+    """The merges read every partition's stations and quarantine at once, and a Parquet reader holds the row
+    group it reads: the partitions write theirs in row groups of PART_ROW_GROUP rows."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean import partitioned
+
+    monkeypatch.setattr(partitioned, "PART_ROW_GROUP", 100)
+    out = tmp_path / "part"
+    clean_partitioned(
+        export, "karamay", out, as_of=AS_OF, rows_per_partition=700, scheduler="synchronous", keep_partitions=True
+    )
+    files = [pq.ParquetFile(p) for p in sorted((out / "_partitions" / "out").glob("*.parquet"))]
+    assert len(files) >= 8 and all(f.metadata.num_rows for f in files)
+    sizes = [f.metadata.row_group(i).num_rows for f in files for i in range(f.num_row_groups)]
+    assert max(sizes) == 100 and sum(f.num_row_groups > 1 for f in files) >= 8

@@ -224,22 +224,39 @@ def summarize(stations: pd.DataFrame, fates: pd.Series, reasons: pd.Series, cont
     )
 
 
-def compose_summary(
-    rows: dict[str, int], quarantined_by_reason: dict, merged_by_reason: dict, stations: pd.DataFrame, context: dict
-) -> dict:
-    """The clean summary from the rows' counts (rows_in, rows_kept, rows_merged, rows_quarantined), the counts
-    by reason, the stations and `context`: one layout for the in-memory clean (`summarize`) and the partitioned
-    one (which adds its partitions' counts); checked before returned."""
-    summary = {
-        "city": context["city"],
-        "as_of": context["as_of"],
-        "package_version": __version__,
-        **{k: int(rows[k]) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")},
+#: The summary's counts of the stations (`station_counts`).
+STATION_COUNTS = ("stations", "stations_on_air", "stations_by_operator", "stations_by_district", "stations_by_status")
+
+
+def station_counts(stations: pd.DataFrame) -> dict:
+    """The summary's counts of a station table: how many, how many on air, how many by operator, district
+    and status (each sorted by its text)."""
+    return {
         "stations": int(len(stations)),
         "stations_on_air": int(stations["is_on_air"].sum()),
         "stations_by_operator": _counts(stations["operator"]),
         "stations_by_district": _counts(stations["district"]),
         "stations_by_status": _counts(stations["status"]),
+    }
+
+
+def compose_summary(
+    rows: dict[str, int],
+    quarantined_by_reason: dict,
+    merged_by_reason: dict,
+    stations: pd.DataFrame | dict,
+    context: dict,
+) -> dict:
+    """The clean summary from the rows' counts (rows_in, rows_kept, rows_merged, rows_quarantined), the counts
+    by reason, the stations (the table, or its `station_counts`) and `context`: one layout for the in-memory
+    clean (`summarize`) and the partitioned one (which adds its partitions' counts); checked before returned."""
+    counts = stations if isinstance(stations, dict) else station_counts(stations)
+    summary = {
+        "city": context["city"],
+        "as_of": context["as_of"],
+        "package_version": __version__,
+        **{k: int(rows[k]) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")},
+        **{k: counts[k] for k in STATION_COUNTS},
         "quarantined_by_reason": quarantined_by_reason,
         "merged_by_reason": merged_by_reason,
         "notes": context["notes"],

@@ -11,10 +11,19 @@ rows are never merged across gNBs, so no cross-partition duplicate is missed. Op
 not partitioned: their near-duplicates (same operator within 50 m) need every nearby row together;
 a national operator file (4.25 million rows) is cleaned in memory by `clean_stations`.
 
+What it reads: an OpenCelliD export in every layout the in-memory reader reads one (its header found the
+same way, `sources.find_text_header`): OpenCelliD's own cell_towers.csv without a header, a header under
+title or blank lines, the API's column order and names (lat,lon,mcc,mnc,lac,cellid,...), fields split
+by commas, semicolons, tabs or bars; plain CSV, or a .gz or .zip streamed. A file whose header is not
+found, or is an operator report's, is refused in one line naming it.
+
 What comes out: the in-memory clean's four files byte for byte, whatever the number of partitions. The
-file (plain CSV, or a .gz or .zip streamed) is read in blocks as the in-memory reader reads it whole;
-the partitions' stations are sorted by id together, their quarantines merged in row order a batch at a
-time, and the summary is the in-memory one.
+file is read in blocks as the in-memory reader reads it whole. The main process never holds the whole
+station table: each partition writes its stations sorted by id, and they are merged in station-id order
+a batch at a time (STATION_MERGE_ROWS of all partitions together) into stations.parquet, a row group
+(`stations.STATION_ROW_GROUP`, 2^20 stations, as the in-memory writer cuts them) at a time, each row
+group's source-ledger rows written after it; the quarantines are merged in row order a batch at a time;
+the summary is the in-memory one, from the partitions' counts.
 """
 
 from __future__ import annotations
@@ -40,7 +49,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis.clean import parse
-from analysis.clean.ledger import build_source_ledger, compose_summary
+from analysis.clean import stations as station_table
+from analysis.clean.ledger import STATION_COUNTS, build_source_ledger, compose_summary
 from analysis.clean.sources import (
     HEADER_SEARCH_ROWS,
     MAX_LINES_PER_CELL,
@@ -48,9 +58,16 @@ from analysis.clean.sources import (
     TABLE_SUFFIXES,
     RawTable,
     detect_format,
+    find_text_header,
     read_record_at,
 )
-from analysis.clean.stations import MNC_OPERATOR, clean_tables, parse_gnb_id_bits, write_stations
+from analysis.clean.stations import (
+    MNC_OPERATOR,
+    clean_tables,
+    parse_gnb_id_bits,
+    write_station_row_groups,
+    write_stations,
+)
 from analysis.config import City, resolve_city
 from analysis.errors import BadInputError, UsageError
 from analysis.files import project_relative, sha256_of, write_atomic, write_csv, write_json
@@ -66,6 +83,24 @@ BLOCK_CHARS = 16 << 20
 SURVEY_BYTES = 16 << 20
 #: Quarantine rows held at a time while the partitions' quarantines are merged, over all partitions.
 MERGE_ROWS = 1 << 17
+#: Stations read at a time from the partitions while they are merged in station-id order, over all partitions
+#: (besides the row group of stations.parquet being filled: `stations.STATION_ROW_GROUP`).
+STATION_MERGE_ROWS = 1 << 17
+#: Rows per row group of a partition's stations and quarantine files: the merges read every partition at once,
+#: and a Parquet reader holds the row group it reads (its column chunks, pre-buffered): ~30 MB a partition of
+#: 200,000 stations in one row group, ~0.6 GB for 20 partitions; ~1 MB in row groups of this size.
+PART_ROW_GROUP = 1 << 13
+#: The station columns `ledger.build_source_ledger` reads.
+LEDGER_COLUMNS = [
+    "station_id",
+    "operator",
+    "district",
+    "status",
+    "on_air_date",
+    "opencellid_cells",
+    "opencellid_distance_m",
+    "in_operator_reports",
+]
 #: The columns of a partition file: the export's texts, the row's number in the file, what the reader said.
 PARTITION_SCHEMA = pa.schema(
     [(c, pa.string()) for c in OPENCELLID_COLUMNS]
@@ -218,24 +253,41 @@ def _iter_text_blocks(export: _Export, block_chars: int) -> Iterator[str]:
             yield carry
 
 
-def _read_head(export: _Export) -> tuple[bool, int]:
-    """Whether the export's first line is the OpenCelliD header (else it has none), and the width the
-    in-memory reader gives its records (the most fields of its first lines)."""
+@dataclass
+class _Head:
+    """Where an export's records begin and how they are read, as the in-memory reader finds it
+    (`sources.find_text_header`): lines before the records (title lines, blank lines, the header), the
+    delimiter, the records' width, column -> OpenCelliD column, the header's names, its row (0: none),
+    and the title rows' text."""
+
+    skip: int
+    delimiter: str
+    width: int
+    mapping: dict[int, str]
+    names: dict[str, str]
+    header_row: int
+    title: str
+
+    @property
+    def columns(self) -> list[str]:
+        """The OpenCelliD columns the file has, in its order (as the in-memory reader's frame has them)."""
+        return [self.mapping[j] for j in sorted(self.mapping)]
+
+
+def _read_head(export: _Export) -> _Head:
+    """The export's header as the in-memory reader finds it among its first lines: under title or blank
+    lines, in any column order OpenCelliD's API or other tools write, or none (OpenCelliD's own
+    cell_towers.csv); an operator report is refused, a file with no header recognised said in one line."""
     first = next(_iter_text_blocks(export, 1 << 16), "")
     lines = first.lstrip("\ufeff").splitlines()[:HEADER_SEARCH_ROWS]
-    rows = list(csv.reader(lines))
-    cells = rows[0] if rows else []
-    width = max((len(r) for r in rows), default=0)
-    if [c.strip().lower() for c in cells] == [c.lower() for c in OPENCELLID_COLUMNS]:
-        return True, width
-    upper = [c.strip().upper() for c in cells]
-    if len(upper) == len(OPENCELLID_COLUMNS) and upper[0] in ("GSM", "UMTS", "LTE", "NR", "CDMA"):
-        return False, width
-    raise UsageError(
-        f"{export.source}: partitioned cleaning reads OpenCelliD exports only "
-        f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator and tower-company reports "
-        "without --partitioned (`clean_stations`; in memory a national operator file of 4.25 M rows takes ~2.3 GB)"
-    )
+    header, delimiter, width, title = find_text_header(lines, export.source)
+    if header.kind != "opencellid":
+        raise UsageError(
+            f"{export.source}: partitioned cleaning reads OpenCelliD exports only "
+            f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator and tower-company reports "
+            "without --partitioned (`clean_stations`; in memory a national operator file of 4.25 M rows takes ~2.3 GB)"
+        )
+    return _Head(header.last + 1, delimiter, width, dict(header.mapping), dict(header.names), header.first + 1, title)
 
 
 def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[str, int]) -> np.ndarray:
@@ -256,53 +308,71 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     return np.where(ok, part, rr)
 
 
-def _read_block_fast(block: str, width: int, skip: int) -> pd.DataFrame | None:
-    """A block's records as the in-memory reader's fast path reads a file (pandas' C parser, the first
-    fourteen of `width` fields, extra fields of a ragged line left out); None when its records are not its
-    lines one to one (a quote spans lines, or is left open) or the parser refuses it."""
-    n_lines = block.count("\n") + (0 if block.endswith("\n") else 1) - skip
-    if n_lines <= 0:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in OPENCELLID_COLUMNS})
+def _with_every_column(frame: pd.DataFrame, head: _Head) -> pd.DataFrame:
+    """The block's columns named as OpenCelliD's, those the file lacks added empty (a partition file has all)."""
+    frame.columns = [*head.columns, *frame.columns[len(head.mapping) :]]
+    for c in OPENCELLID_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = None
+    return frame
+
+
+def _read_block_fast(block: str, head: _Head) -> pd.DataFrame | None:
+    """A block's records as the in-memory reader's fast path reads a file (pandas' C parser, the file's
+    OpenCelliD columns of `head.width` fields, extra fields of a ragged line left out); None when its
+    records are not its lines one to one (a quote spans lines, or is left open) or the parser refuses it."""
+    n_lines = block.count("\n") + (0 if block.endswith("\n") else 1)
+    if not block or n_lines <= 0:
+        return _with_every_column(pd.DataFrame({c: pd.Series([], dtype=object) for c in head.columns}), head)
     if not block.strip("\r\n"):  # blank lines only (the parser sees no columns in them)
-        return pd.DataFrame({c: [None] * n_lines for c in OPENCELLID_COLUMNS})
+        return _with_every_column(pd.DataFrame({c: [None] * n_lines for c in head.columns}), head)
     try:
         frame = pd.read_csv(
             io.StringIO(block),
-            sep=",",
+            sep=head.delimiter,
             header=None,
-            skiprows=skip,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
-            usecols=range(len(OPENCELLID_COLUMNS)),
-            names=range(max(width, len(OPENCELLID_COLUMNS))),
+            usecols=sorted(head.mapping),
+            names=range(max(head.width, max(head.mapping) + 1)),
             quoting=csv.QUOTE_MINIMAL,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None
     if len(frame) != n_lines:
         return None
-    frame.columns = list(OPENCELLID_COLUMNS)
-    return frame
+    return _with_every_column(frame, head)
 
 
-def _read_block_by_line(lines: list[str], width: int, final: bool) -> tuple[pd.DataFrame, list[str]]:
+def _read_block_by_line(lines: list[str], head: _Head, final: bool) -> tuple[pd.DataFrame, list[str]]:
     """The records of `lines` as the in-memory reader reads a file line by line (a quoted cell spanning
     lines is one record; a line it cannot split is kept with its problem, quarantined as unreadable_line),
     and the lines left for the next block: a record is read only with the lines it may span in hand."""
     records, notes, problems = [], [], []
     i = 0
     while i < len(lines) and (final or len(lines) - i >= MAX_LINES_PER_CELL):
-        fields, used, note, problem = read_record_at(lines, i, ",", width)
+        fields, used, note, problem = read_record_at(lines, i, head.delimiter, head.width)
         records.append(fields)
         notes.append(note)
         problems.append(problem)
         i += used
     frame = pd.DataFrame(
-        {c: [(r[j] if j < len(r) else "") for r in records] for j, c in enumerate(OPENCELLID_COLUMNS)}, dtype=object
+        {c: [(r[j] if j < len(r) else "") for r in records] for j, c in head.mapping.items()}, dtype=object
     )
+    frame = _with_every_column(frame[head.columns] if len(head.mapping) else frame, head)
     frame["read_note"], frame["read_problem"] = notes, problems
     return frame, lines[i:]
+
+
+def _skip_lines(block: str, n: int) -> str | None:
+    """`block` after its first `n` lines (ended by LF or CRLF); None when it holds fewer."""
+    at = 0
+    for _ in range(n):
+        at = block.find("\n", at) + 1
+        if not at:
+            return None
+    return block[at:]
 
 
 def _is_blank(frame: pd.DataFrame) -> np.ndarray:
@@ -376,37 +446,40 @@ class _PartitionWriter:
 
 
 def _split_blocks(
-    export: _Export, folder: Path, n_parts: int, gnb_bits: dict, head: tuple[bool, int], block_chars: int, by_line: bool
+    export: _Export, folder: Path, n_parts: int, gnb_bits: dict, head: _Head, block_chars: int, by_line: bool
 ) -> dict | None:
     """One pass of the splitter: blocks parsed fast (None as soon as one is not, see `_read_block_fast`) or
     line by line (`by_line`, when the in-memory reader reads the file so)."""
     from analysis.progress import track
 
-    has_header, width = head
     for old in folder.glob("part-*.parquet"):
         old.unlink()
     writer = _PartitionWriter(folder, n_parts, gnb_bits)
     total = max(1, -(-export.size_bytes // block_chars))  # (a character a byte: exact for an ASCII export)
     carry: list[str] = []
-    skip = 1 if has_header else 0
+    skip = head.skip  # (the lines above the records: title lines, blank lines, the header)
     try:
         blocks = _iter_text_blocks(export, block_chars)
         for k, block in enumerate(track(blocks, "split into partitions", total=total, unit="chunk")):
             if k == 0:
                 block = block.lstrip("\ufeff")
             if not by_line:
-                frame = _read_block_fast(block, width, skip)
+                # (the lines above the records in the first block: else read line by line, as a file is whose
+                # lines end in CR alone)
+                block = _skip_lines(block, skip) if skip else block
+                frame = _read_block_fast(block, head) if block is not None else None
                 if frame is None:
                     return None
+                skip = 0
             else:
                 lines = carry + re.split(r"\r\n|\r|\n", block)
                 if lines and lines[-1] == "":
                     lines.pop()
-                frame, carry = _read_block_by_line(lines[skip:], width, final=False)
-            skip = 0
+                dropped, skip = min(skip, len(lines)), skip - min(skip, len(lines))
+                frame, carry = _read_block_by_line(lines[dropped:], head, final=False)
             writer.add(frame)
         if by_line:
-            writer.add(_read_block_by_line(carry, width, final=True)[0])
+            writer.add(_read_block_by_line(carry, head, final=True)[0])
     finally:
         trailing = writer.close()
     return {"rows": writer.rows, "trailing": trailing, "notes": writer.read_notes, "problems": writer.read_problems}
@@ -435,7 +508,7 @@ def split_opencellid(
     split = _split_blocks(export, folder, n_parts, gnb_bits, head, block_chars, by_line=False)
     if split is None:  # (the in-memory reader too reads the whole file line by line then)
         split = _split_blocks(export, folder, n_parts, gnb_bits, head, block_chars, by_line=True)
-    header_row = 1 if head[0] else 0
+    header_row = head.header_row
     if not split["rows"]:
         raise BadInputError(f"a header (row {header_row}) but no records below it", export.source)
     notes = list(export.notes)
@@ -450,6 +523,9 @@ def split_opencellid(
         "source": export.source,
         "encoding": export.encoding,
         "header_row": header_row,
+        "columns": head.columns,
+        "names": head.names,
+        "title": head.title,
         "partitions": n_parts,
         "rows": split["rows"],
         "trailing_empty_rows_ignored": split["trailing"],
@@ -467,22 +543,29 @@ def clean_partition(
     gnb_id_bits: str | int | dict | None = None,
     encoding: str = "utf-8",
     header_row: int = 1,
+    columns: list[str] | None = None,
+    names: dict[str, str] | None = None,
+    title: str = "",
 ) -> dict:
     """Clean one partition with `clean.clean_tables` (the rows keep their file and row number) and
     write its stations and quarantine (Parquet, each sorted as the in-memory clean sorts them: by
-    station id, by source row); return its summary."""
+    station id, by source row); return its summary. `columns`: the OpenCelliD columns the file has, in
+    its order (default all, in the export's order); `names`: its header's names of them; `title`: the
+    text of the title lines above its header (as the in-memory reader gives them)."""
     part, out = Path(part), Path(out)
     frame = pd.read_parquet(part)
     frame = frame.astype(object).where(frame.notna(), None)
     frame["source_row"] = frame["source_row"].astype("int64")
-    table = RawTable(
-        Path(source), frame, "opencellid", encoding, None, header_row, {c: c for c in OPENCELLID_COLUMNS}, "", 0
-    )
+    columns = list(columns or OPENCELLID_COLUMNS)
+    frame = frame[[*columns, *(c for c in frame.columns if c not in OPENCELLID_COLUMNS)]]
+    names = names if names is not None else {c: c for c in OPENCELLID_COLUMNS}
+    table = RawTable(Path(source), frame, "opencellid", encoding, None, header_row, names, title, 0)
     city = resolve_city(city)
     result = clean_tables([table], city, as_of=as_of, gnb_id_bits=gnb_id_bits, file_info=[])
     stem = part.stem
-    result.table.to_parquet(out / f"{stem}.stations.parquet", index=False)
-    result.quarantine.to_parquet(out / f"{stem}.quarantine.parquet", index=False)
+    # (in small row groups: the main process reads every partition's at once, see PART_ROW_GROUP)
+    result.table.to_parquet(out / f"{stem}.stations.parquet", index=False, row_group_size=PART_ROW_GROUP)
+    result.quarantine.to_parquet(out / f"{stem}.quarantine.parquet", index=False, row_group_size=PART_ROW_GROUP)
     return result.summary
 
 
@@ -539,19 +622,138 @@ def _compute(tasks: list, client, scheduler: str) -> list[dict]:
             return list(dask.compute(*tasks, scheduler=scheduler))
 
 
-def _gather_stations(parts: list[Path], done: Path) -> pd.DataFrame:
+def _gather_stations(paths: list[Path]) -> pd.DataFrame:
     """The partitions' stations as one table in station-id order (code points, as the in-memory clean
-    sorts them); a partition without stations adds none (nor its dtypes)."""
-    frames = [pd.read_parquet(done / f"{p.stem}.stations.parquet") for p in parts]
-    filled = [f for f in frames if len(f)] or frames[:1]
-    stations = pd.concat(filled, ignore_index=True) if len(filled) > 1 else filled[0]
-    del frames, filled
+    sorts them), all in memory: only for a table whose points are not all finite (written by geopandas, as
+    the in-memory clean writes it); `_merged_stations` otherwise."""
+    frames = [pd.read_parquet(p) for p in paths]
+    stations = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    del frames
     order = pc.array_sort_indices(pa.array(stations["station_id"].astype("str").array)).to_numpy()
     columns = {}
     for column in list(stations.columns):  # (one column at a time: only one is ever held twice)
         columns[column] = stations[column].take(order).reset_index(drop=True)
         stations = stations.drop(columns=column)
     return pd.DataFrame(columns, copy=False)
+
+
+def _next_table(batches: Iterator) -> pa.Table | None:
+    """The next non-empty batch of one partition's stations, None at its end."""
+    for batch in batches:
+        if batch.num_rows:
+            return pa.Table.from_batches([batch])
+    return None
+
+
+def _merged_stations(paths: list[Path], batch_rows: int) -> Iterator[pa.Table]:
+    """The partitions' stations (each file in station-id order) merged in station-id order (code points, as
+    the in-memory clean sorts them; a tie in partition order), a piece at a time: `batch_rows` of each
+    partition held at most, and rows given up to the smallest last id any unfinished partition holds."""
+    batches = [pq.ParquetFile(p, pre_buffer=False).iter_batches(batch_size=batch_rows) for p in paths]
+    held = [_next_table(b) for b in batches]
+    while any(h is not None for h in held):
+        bound = min(h["station_id"][-1].as_py() for h in held if h is not None)
+        taken = []
+        for i, h in enumerate(held):
+            if h is None:
+                continue
+            upto = pc.sum(pc.less_equal(h["station_id"], bound)).as_py() or 0  # (a prefix: the ids are sorted)
+            taken.append(h.slice(0, upto))
+            held[i] = h.slice(upto) if upto < h.num_rows else _next_table(batches[i])
+        piece = pa.concat_tables(taken)
+        yield piece.take(pc.sort_indices(piece, sort_keys=[("station_id", "ascending")]))
+
+
+def _row_groups(pieces: Iterator[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The pieces cut into tables of exactly `rows` rows (the last one the rest), each column one chunk (as
+    the in-memory table's are: the writer then splits its pages at the same rows), made a column at a time
+    (the pieces' column let go as it is copied: a row group is held once, not twice)."""
+    buffer: list[pa.Table] = []
+    held = 0
+    for piece in pieces:
+        buffer.append(piece)
+        del piece
+        held += buffer[-1].num_rows
+        while held >= rows:
+            table = pa.concat_tables(buffer)
+            taken = [table.slice(0, rows)]
+            buffer = [table.slice(rows).combine_chunks()]
+            del table
+            held -= rows
+            yield _one_chunk(taken)
+    if held:
+        taken = [pa.concat_tables(buffer)]
+        del buffer
+        yield _one_chunk(taken)
+
+
+def _one_chunk(taken: list[pa.Table]) -> pa.Table:
+    """The table in `taken` (taken from the list: no other reference kept) with each column in one chunk,
+    copied a column at a time, each dropped from the table once copied."""
+    table = taken.pop()
+    names, columns = table.column_names, []
+    for name in names:
+        columns.append(table.column(name).combine_chunks())
+        table = table.drop_columns([name])
+    return pa.table(columns, names=names)
+
+
+def _as_frame(table: pa.Table) -> pd.DataFrame:
+    """Stations as `pd.read_parquet` reads them (text columns pandas' Arrow strings)."""
+    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get)
+
+
+def _station_bounds(paths: list[Path]) -> tuple[float, float, float, float] | None:
+    """(lon min, lon max, lat min, lat max) of the partitions' stations, read a batch at a time; None when a
+    point is not finite or the table has attributes (then it is written by geopandas, as in memory)."""
+    lo = [np.inf, -np.inf, np.inf, -np.inf]
+    for p in paths:
+        file = pq.ParquetFile(p)
+        if b"PANDAS_ATTRS" in (file.schema_arrow.metadata or {}):
+            return None
+        for batch in file.iter_batches(batch_size=1 << 18, columns=["lon", "lat"]):
+            lon, lat = (batch.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("lon", "lat"))
+            if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+                return None
+            lo = [min(lo[0], lon.min()), max(lo[1], lon.max()), min(lo[2], lat.min()), max(lo[3], lat.max())]
+    return tuple(lo)
+
+
+def _write_stations(paths: list[Path], out: Path, scratch: Path) -> None:
+    """stations.parquet and source_matches.csv from the partitions' stations, the in-memory clean's bytes: the
+    partitions merged in station-id order (`_merged_stations`) and written a row group at a time, each row
+    group's source-ledger rows after it, so that the main process holds one row group of stations (as
+    Arrow and as a frame), not the whole table. `scratch`: a folder for each row group's ledger rows."""
+    paths = [p for p in paths if pq.ParquetFile(p).metadata.num_rows]  # (nor an empty partition's dtypes)
+    bounds = _station_bounds(paths)
+    if bounds is None:
+        stations = _gather_stations(paths)
+        write_csv(build_source_ledger(stations), out / "source_matches.csv")
+        write_stations(stations, out / "stations.parquet")
+        return
+    pieces = _merged_stations(paths, max(256, STATION_MERGE_ROWS // max(len(paths), 1)))
+    tables = _row_groups(pieces, station_table.STATION_ROW_GROUP)
+
+    def write_ledger(tmp: Path) -> None:
+        piece = scratch / "source-ledger-rows.csv"
+        with open(tmp, "wb") as fh:
+
+            def ledger_after(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+                for k, table in enumerate(tables):
+                    frame = _as_frame(table.select(LEDGER_COLUMNS))
+                    yield table
+                    del table
+                    # (formatted by `files.write_csv` as the whole ledger is; the header once, after a BOM)
+                    write_csv(build_source_ledger(frame), piece, bom=k == 0)
+                    del frame  # (its texts are the row group's: not held while the next one is made)
+                    with open(piece, "rb") as rows:
+                        if k:
+                            rows.readline()
+                        shutil.copyfileobj(rows, fh)
+
+            write_station_row_groups(ledger_after(tables), bounds, out / "stations.parquet")
+
+    write_atomic(out / "source_matches.csv", write_ledger)
 
 
 def _next_batch(batches: Iterator, columns: list[str]) -> pd.DataFrame | None:
@@ -567,7 +769,7 @@ def _merge_quarantines(paths: list[Path], target: Path, scratch: Path) -> None:
     the in-memory clean writes it (`files.write_csv`'s bytes: pandas' CSV after a BOM), a few batches of
     each in memory at a time: rows are written up to the smallest last row any unfinished partition holds.
     `scratch`: a folder for each batch's formatted rows (the run's own, removed with it)."""
-    files = [pq.ParquetFile(p) for p in paths]
+    files = [pq.ParquetFile(p, pre_buffer=False) for p in paths]
     # (the partitions' columns agree; one without a column shown only where filled lacks it)
     columns = max((f.schema_arrow.names for f in files), key=len)
     batch_rows = max(256, MERGE_ROWS // max(len(files), 1))
@@ -620,9 +822,18 @@ def _sum_notes(summaries: list[dict]) -> dict:
     return notes
 
 
-def _summarize(summaries: list[dict], stations: pd.DataFrame, split: dict, context: dict) -> dict:
+def _sum_station_counts(summaries: list[dict]) -> dict:
+    """The partitions' counts of their stations (`ledger.station_counts`) as the whole table's."""
+    return {
+        "stations": int(sum(s["stations"] for s in summaries)),
+        "stations_on_air": int(sum(s["stations_on_air"] for s in summaries)),
+        **{k: _sum_counts(summaries, k) for k in STATION_COUNTS[2:]},
+    }
+
+
+def _summarize(summaries: list[dict], stations: dict, split: dict, context: dict) -> dict:
     """The summary the in-memory clean writes (`ledger.compose_summary`, as `ledger.summarize` makes it), from
-    the partitions' counts and the gathered stations."""
+    the partitions' counts, their stations' counts among them (`_sum_station_counts`)."""
     rows = {k: int(sum(s[k] for s in summaries)) for k in ("rows_in", "rows_kept", "rows_merged", "rows_quarantined")}
     summary = compose_summary(
         rows,
@@ -653,7 +864,7 @@ def _file_info(split: dict) -> dict:
         "encoding": split["encoding"],
         "header_row": split["header_row"],
         "rows": split["rows"],
-        "columns": {c: c for c in OPENCELLID_COLUMNS},
+        "columns": split["names"],
         "columns_not_read": [],
         "trailing_empty_rows_ignored": split["trailing_empty_rows_ignored"],
         "sha256": sha256_of(split["file"]),
@@ -683,9 +894,10 @@ def clean_partitioned(
     `dask.distributed.Client`, local or connected to a cluster whose workers see `path` and `out`)
     or, without one, on `scheduler`: a local one ("processes", "threads" or "synchronous") or the
     `tcp://host:port` address of a dask.distributed scheduler. Peak memory: the splitter's block, per
-    worker one partition's clean, and at the end the station table of the whole file (the cells never
-    held together). `out/_partitions` is removed at the end, also when the run fails or is interrupted
-    (SIGTERM: see `cli`); outputs of an earlier run are replaced only by a run that succeeds.
+    worker one partition's clean, and at the end one row group of stations.parquet (up to 2^20 stations,
+    ~0.6 GB as Arrow) with a batch of each partition's stations: neither the cells nor the stations of the
+    whole file are ever held together. `out/_partitions` is removed at the end, also when the run fails or
+    is interrupted (SIGTERM: see `cli`); outputs of an earlier run are replaced only by a run that succeeds.
     """
     path, out = Path(path), Path(out)
     if path.is_dir():
@@ -721,22 +933,30 @@ def _clean_parts(
     city_arg = city.folder  # a path pickles small and loads on any worker that sees it
     tasks = [
         dask.delayed(clean_partition)(
-            p, split["source"], city_arg, work / "out", as_of_text, gnb_id_bits, split["encoding"], split["header_row"]
+            p,
+            split["source"],
+            city_arg,
+            work / "out",
+            as_of_text,
+            gnb_id_bits,
+            split["encoding"],
+            split["header_row"],
+            split["columns"],
+            split["names"],
+            split["title"],
         )
         for p in parts
     ]
     summaries = _compute(tasks, client, scheduler)
-    stations = _gather_stations(parts, work / "out") if summaries else pd.DataFrame()
-    summary_rows = sum(s["rows_in"] for s in summaries)
-    if stations.empty:
+    counts = _sum_station_counts(summaries)
+    if not counts["stations"]:
         # (as the in-memory clean: outputs of an earlier run stay; an empty table would read as "no stations")
         reasons = ", ".join(f"{k} {v}" for k, v in _sum_counts(summaries, "quarantined_by_reason").items())
+        summary_rows = sum(s["rows_in"] for s in summaries)
         raise BadInputError(f"no station kept from {summary_rows} rows ({reasons or 'none'}); nothing written to {out}")
     context = {"city": city.key, "as_of": as_of_text, "file": _file_info(split)}
-    summary = _summarize(summaries, stations, split, context)
-    write_csv(build_source_ledger(stations), out / "source_matches.csv")
-    write_stations(stations, out / "stations.parquet")
-    del stations  # (the station table is not held while the quarantines are merged)
+    summary = _summarize(summaries, counts, split, context)
+    _write_stations([work / "out" / f"{p.stem}.stations.parquet" for p in parts], out, work / "out")
     _merge_quarantines(
         [work / "out" / f"{p.stem}.quarantine.parquet" for p in parts], out / "quarantine.csv", work / "out"
     )

@@ -1176,15 +1176,12 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         if pattern.match(text[:4096]):
             raise BadInputError(what, path)
     lines = _head_lines(text, HEADER_SEARCH_ROWS)
-    delimiter = _sniff_delimiter(lines)
-    head_rows = list(csv.reader(lines, delimiter=delimiter))
     try:
-        header = _find_header(head_rows, path, None)
+        header, delimiter, width, title = find_text_header(lines, path)
     except BadInputError as exc:
         if path.suffix.lower() in PROSE_SUFFIXES:
             raise NotATableError(f"no table in it ({exc.problem}): skipped", path) from None
         raise
-    width = max(len(r) for r in head_rows) if head_rows else len(header.mapping)
     if encoding == "utf-16":  # the parser reads bytes: give it UTF-8 ones
         data, parse_encoding = text.encode("utf-8"), "utf-8"
     else:
@@ -1226,12 +1223,24 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
             None,
             header.first + 1,
             header.names,
-            _title_text(head_rows, header.first),
+            title,
             trailing,
             notes,
             header.unread,
         )
     ]
+
+
+def find_text_header(lines: list[str], path: Path) -> tuple[_Header, str, int, str]:
+    """The header of a text table as `read_text_table` finds it among its first lines (HEADER_SEARCH_ROWS,
+    whole): the header (rows, columns, kind), the delimiter, the width of the records (the most fields of
+    these lines) and the text of the title rows above the header. Also for a reader of a file in blocks
+    (`analysis.clean.partitioned`). No header found: a BadInputError naming the file."""
+    delimiter = _sniff_delimiter(lines)
+    head_rows = list(csv.reader(lines, delimiter=delimiter))
+    header = _find_header(head_rows, path, None)
+    width = max(len(r) for r in head_rows) if head_rows else len(header.mapping)
+    return header, delimiter, width, _title_text(head_rows, header.first)
 
 
 def _as_one_chunk(text: pd.Series) -> pd.Series:

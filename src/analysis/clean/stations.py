@@ -14,7 +14,7 @@ import itertools
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -2414,7 +2414,45 @@ def write_stations(stations: pd.DataFrame, path: Path) -> None:
             path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
         )
         return
-    write_atomic(path, lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd"))
+    write_atomic(
+        path,
+        lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd", row_group_size=STATION_ROW_GROUP),
+    )
+
+
+#: Stations per row group of stations.parquet (pyarrow's default): a writer of the table in pieces
+#: (`write_station_row_groups`) gives the same bytes only with pieces of exactly this many rows.
+STATION_ROW_GROUP = 1 << 20
+
+
+def write_station_row_groups(row_groups: Iterable[pa.Table], bounds: tuple[float, ...], path: Path) -> None:
+    """A station table given a row group at a time as Arrow (the columns as pyarrow converts the station
+    frame, e.g. read back from a Parquet file `to_parquet` wrote; each column one chunk), written as
+    `write_stations` writes the whole frame from lon/lat, byte for byte: each table of exactly
+    STATION_ROW_GROUP stations but the last, in the table's order, every point finite; `bounds` (lon min,
+    lon max, lat min, lat max) of the whole table (the file's "geo" metadata says them). Only one row
+    group is held at a time, and no frame of it: the points' WKB is the one column added."""
+    as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
+
+    def write(tmp: Path) -> None:
+        writer = schema = None
+        try:
+            for table in row_groups:
+                if schema is None:  # the whole table's schema and metadata, from its first row (dtypes fixed)
+                    schema = _point_table(table.slice(0, 1).to_pandas(types_mapper=as_str), bounds).schema
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                lon, lat = (table.column(c).to_numpy().astype(float) for c in ("lon", "lat"))
+                points = pa.Table.from_arrays([*table.columns, _wkb_points(lon, lat)], schema=schema)
+                del table, lon, lat
+                writer.write_table(points, row_group_size=STATION_ROW_GROUP)
+                del points  # (not held while the next row group is made)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError("no row group given: an empty station table is written by write_stations")
+
+    write_atomic(path, write)
 
 
 def _points_writable(st: pd.DataFrame) -> bool:
@@ -2445,21 +2483,21 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.ChunkedArray:
     return pa.chunked_array(parts, pa.binary())
 
 
-def _point_table(st: pd.DataFrame) -> pa.Table:
+def _point_table(st: pd.DataFrame, bounds: tuple[float, ...] | None = None) -> pa.Table:
     """The Arrow table geopandas' `to_parquet(index=False)` writes for `_with_points(st)`: the columns
     as pyarrow converts them, the points as WKB from lon/lat, geopandas' own field and "geo" metadata
-    (made by geopandas from the two corner points: the bounding box is all it takes from the points)."""
+    (made by geopandas from the two corner points: the bounding box is all it takes from the points).
+    `bounds`: (lon min, lon max, lat min, lat max) of a whole table of which `st` is a part."""
     from geopandas.io.arrow import _create_metadata, _encode_metadata
 
     lon, lat = st["lon"].to_numpy(float), st["lat"].to_numpy(float)
+    lon_min, lon_max, lat_min, lat_max = bounds or (lon.min(), lon.max(), lat.min(), lat.max())
     # the columns with an empty geometry column, as geopandas converts them before it puts the WKB in
     # (copy=False: a frame made from a dict otherwise merges its numbers and dates into blocks, a copy)
     columns = pd.DataFrame({**{c: st[c] for c in st.columns}, "geometry": None}, copy=False)
     table = pa.Table.from_pandas(columns, preserve_index=False)
     del columns
-    corners = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs="EPSG:4326"
-    )
+    corners = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon_min, lon_max], [lat_min, lat_max]), crs="EPSG:4326")
     crs = corners.geometry.crs
     field = pa.field(
         "geometry",
