@@ -109,6 +109,7 @@ def _messy(export, tmp_path, name: str, edit) -> Path:
         ("hostile.csv", lambda ls: ls[:400] + _hostile_cells(ls[0], ls[400]) + ls[400:]),
     ],
 )
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # (an NCI beyond int64 was cast, with numpy's warning)
 def test_messy_lines_are_read_as_the_in_memory_clean_reads_them(export, tmp_path, monkeypatch, name, edit):
     from analysis.clean import partitioned
 

@@ -65,6 +65,7 @@ from analysis.clean.stations import (
     MNC_OPERATOR,
     clean_tables,
     parse_gnb_id_bits,
+    valid_cell_ids,
     write_station_row_groups,
     write_stations,
 )
@@ -296,12 +297,17 @@ def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[s
     mcc = pd.to_numeric(chunk["mcc"], errors="coerce")
     net = pd.to_numeric(chunk["net"], errors="coerce")
     nci = pd.to_numeric(chunk["cell"], errors="coerce")
-    ok = ((radio == "NR").fillna(False) & mcc.notna() & net.notna() & nci.notna() & (nci >= 0)).to_numpy()
+    # (a usable cell as `clean_tables` reads it: an NCI below 2^36, MCC and MNC whole; 1e20 cast to int64 overflowed)
+    ok = ((radio == "NR").fillna(False) & valid_cell_ids(mcc, net, nci)).to_numpy()
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=chunk.index).fillna("unknown")
     # (looked up once per operator, not once per row)
     bits = operator.map({op: gnb_bits.get(op, gnb_bits["*"]) for op in operator.unique()}).to_numpy(dtype=np.int64)
-    gnb = np.right_shift(nci.fillna(0).to_numpy(dtype=np.float64).astype(np.int64), 36 - bits)
-    key = pd.DataFrame({"mcc": mcc.fillna(-1).to_numpy(np.int64), "net": net.fillna(-1).to_numpy(np.int64), "gnb": gnb})
+
+    def code(values: pd.Series, other: int) -> np.ndarray:  # (a row not usable: `other`, never cast)
+        return np.where(ok, values.to_numpy(dtype=np.float64, na_value=other), other).astype(np.int64)
+
+    gnb = np.right_shift(code(nci, 0), 36 - bits)
+    key = pd.DataFrame({"mcc": code(mcc, -1), "net": code(net, -1), "gnb": gnb})
     hashed = pd.util.hash_pandas_object(key, index=False).to_numpy()
     part = (hashed % np.uint64(n_parts)).astype(np.int64)
     rr = (np.arange(row0, row0 + len(chunk)) % n_parts).astype(np.int64)
