@@ -224,6 +224,9 @@ def test_cli_partitioned_writes_what_the_in_memory_clean_writes(export, tmp_path
     partitions = int(captured.out.split(" partitions:")[0].rsplit(" ", 1)[1])
     assert partitions > 3
     assert _same_bytes(tmp_path / "mem", tmp_path / "part") == []
+    monkeypatch.setattr(partitioned, "ROWS_PER_PARTITION", 10**6)  # one partition: said so ("1 partitions")
+    assert cli.main(base + ["--out", str(tmp_path / "one"), "--partitioned", "--scheduler", "synchronous"]) == 0
+    assert " in 1 partition: " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

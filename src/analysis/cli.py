@@ -133,7 +133,8 @@ def _cmd_clean_partitioned(args: argparse.Namespace) -> int:
         rows_per_partition=args.rows_per_partition,
     )
     print(
-        f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partitions: {s['rows_kept']} kept, "
+        f"cleaned {s['rows_in']} rows from 1 file in {s['partitions']} partition{'s' if s['partitions'] != 1 else ''}: "
+        f"{s['rows_kept']} kept, "
         f"{s['rows_merged']} merged, {s['rows_quarantined']} quarantined -> {args.out}"
     )
     for f in s["files"]:  # (what the reader did, as the in-memory clean says it)
