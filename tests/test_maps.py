@@ -481,26 +481,35 @@ def test_in_a_low_frame_the_legend_fits_and_no_name_lies_under_a_control(result,
 def test_a_map_of_hundreds_of_small_districts_names_those_drawn_large_enough(result, tmp_path):
     """East cut into 30 x 30 small districts (a country's counties, drawn a few pixels wide at the opening
     view): only the names that fit their district on screen are shown, none over another (8,733 counties
-    opened as a carpet of names over the map); West, drawn hundreds of pixels wide, keeps its name."""
-    from analysis.maps import MAIN_LABEL_MIN_PX
+    opened as a carpet of names over the map); West, drawn hundreds of pixels wide, keeps its name. A map of a
+    few districts (a city's) names every one, however small one is drawn."""
+    from analysis.maps import MAIN_LABEL_ALL_DISTRICTS, MAIN_LABEL_MIN_PX
 
-    districts = result.districts.iloc[[0]].copy()
-    x0, y0, x1, y1 = result.districts.geometry.iloc[1].bounds
-    dx, dy = (x1 - x0) / 30, (y1 - y0) / 30
-    cells = [(i, j) for i in range(30) for j in range(30)]
-    tiles = [shapely.box(x0 + i * dx, y0 + j * dy, x0 + (i + 1) * dx, y0 + (j + 1) * dy) for i, j in cells]
-    extra = districts.iloc[[0] * len(tiles)].copy()
-    extra["name_zh"] = [f"格{k}" for k in range(len(tiles))]
-    extra["name_en"] = [f"Tile {k}" for k in range(len(tiles))]
-    extra = extra.set_geometry(tiles, crs=districts.crs)
-    many = result.__class__(**{**result.__dict__, "districts": pd.concat([districts, extra], ignore_index=True)})
-    found = _page_probe(save_map(coverage_map(many, basemap="none"), tmp_path / "map.html"), _LABELS_AND_CLUSTERS)
+    def with_tiles(n: int, size: float):
+        districts = result.districts.iloc[[0]].copy()
+        x0, y0, x1, y1 = result.districts.geometry.iloc[1].bounds
+        dx, dy = (x1 - x0) / n, (y1 - y0) / n
+        cells = [(i, j) for i in range(n) for j in range(n)]
+        w, h = size * dx, size * dy
+        tiles = [shapely.box(x0 + i * dx, y0 + j * dy, x0 + i * dx + w, y0 + j * dy + h) for i, j in cells]
+        extra = districts.iloc[[0] * len(tiles)].copy()
+        extra["name_zh"] = [f"格{k}" for k in range(len(tiles))]
+        extra["name_en"] = [f"Tile {k}" for k in range(len(tiles))]
+        extra = extra.set_geometry(tiles, crs=districts.crs)
+        many = result.__class__(**{**result.__dict__, "districts": pd.concat([districts, extra], ignore_index=True)})
+        page = save_map(coverage_map(many, basemap="none"), tmp_path / f"map{n}.html")
+        return dx, _page_probe(page, _LABELS_AND_CLUSTERS)
+
+    dx, found = with_tiles(30, 1.0)
     main = [x for x in found["labels"] if not x["part"]]
     shown = [x for x in main if x["shown"]]
     assert len(main) == 901 and any(x["text"].startswith("西区") for x in shown)
-    assert len(shown) < 50, [x["text"] for x in shown][:60]  # (tiles about 10 px wide: < MAIN_LABEL_MIN_PX)
+    assert len(shown) < 50, [x["text"] for x in shown][:60]  # (tiles about 17 px wide: < MAIN_LABEL_MIN_PX)
     assert MAIN_LABEL_MIN_PX > dx * 1000 / 0.14 / 2  # (what a tile's inner circle spans at ~1000 px for 0.14°)
     for i, a in enumerate(shown):
         for b in shown[i + 1 :]:
             ra, rb = a["rect"], b["rect"]
             assert not (ra[0] < rb[2] and rb[0] < ra[2] and ra[1] < rb[3] and rb[1] < ra[3]), (a["text"], b["text"])
+    _, found = with_tiles(3, 0.15)  # a city of ten districts, nine of them specks a few pixels wide
+    assert MAIN_LABEL_ALL_DISTRICTS >= 10 and sum(not x["part"] for x in found["labels"]) == 10
+    assert all(x["shown"] for x in found["labels"] if not x["part"]), found["labels"]

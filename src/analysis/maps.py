@@ -315,10 +315,12 @@ def _district_label(name_zh: str, name_en, share) -> tuple[str, str]:
 #: at the zoom shown (a shape 10 px across one can see and point at, not a speck; at 10 px Zhangjiajie's
 #: 2 km exclave went unnamed in the report's map frame), decluttered like the districts' names.
 PART_LABEL_MIN_PX = 5
-#: A district's own name (on its largest part) is shown when the largest circle inside that part is at least
-#: this many pixels in radius at the zoom shown and the name finds a place clear of the others: a country's
-#: 8,733 counties opened as names over every square of the map; zoomed in, each is named where it is drawn
-#: large enough. A city's districts are each drawn hundreds of pixels wide and always named.
+#: A map of more districts than this (a province's counties, a country's) shows a district's own name (on its
+#: largest part) only where the largest circle inside that part is at least MAIN_LABEL_MIN_PX pixels in radius at
+#: the zoom shown and the name finds a place clear of the others: a country's 8,733 counties opened as a carpet of
+#: names over the whole map; zoomed in, each is named where it is drawn large enough. A city's few districts are
+#: always named, however small one is drawn (Karamay's 独山子区 is a speck beside the others at the opening view).
+MAIN_LABEL_ALL_DISTRICTS = 40
 MAIN_LABEL_MIN_PX = 12
 #: the largest parts only (by area): a district of a thousand islands carries at most this many labels
 MAX_LABELLED_PARTS = 12
@@ -691,7 +693,7 @@ def coverage_map(
         "overlays": _overlays(aggregated),
         "view": _opening_view(result),
         "partLabelMinPx": PART_LABEL_MIN_PX,
-        "mainLabelMinPx": MAIN_LABEL_MIN_PX,
+        "mainLabelMinPx": MAIN_LABEL_MIN_PX if len(result.districts) > MAIN_LABEL_ALL_DISTRICTS else 0,
     }
     m = _base_map(result)
     _CoverageLayers(data).add_to(m)
