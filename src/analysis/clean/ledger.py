@@ -287,6 +287,20 @@ def check_ledger(summary: dict) -> None:
         )
 
 
+#: The station columns the source ledger carries as they are, in its order (`build_source_ledger`).
+LEDGER_CARRIED = (
+    "station_id",
+    "operator",
+    "district",
+    "status",
+    "on_air_date",
+    "opencellid_cells",
+    "opencellid_distance_m",
+)
+#: Every station column `build_source_ledger` reads (a partitioned clean reads these alone back).
+LEDGER_COLUMNS = [*LEDGER_CARRIED, "in_operator_reports"]
+
+
 def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     """One row per station: which sources show it, and whether they agree on where it is."""
     from_ops = stations["in_operator_reports"].to_numpy(dtype=bool)
@@ -296,16 +310,7 @@ def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     # string of 24 characters per station: ~0.4 GB of a national table)
     code = np.select([from_ops & in_net & far, from_ops & in_net, from_ops & ~in_net, ~from_ops], [0, 1, 2, 3], 2)
     # the station table's columns shared, not copied (copy on write keeps the table as it is)
-    columns = [
-        "station_id",
-        "operator",
-        "district",
-        "status",
-        "on_air_date",
-        "opencellid_cells",
-        "opencellid_distance_m",
-    ]
-    ledger = pd.DataFrame({c: stations[c] for c in columns}, copy=False)
+    ledger = pd.DataFrame({c: stations[c] for c in LEDGER_CARRIED}, copy=False)
     ledger.insert(1, "in_operator_reports", from_ops)
     ledger.insert(2, "in_opencellid", in_net)
     ledger["flag"] = _texts_by_code(_SOURCE_FLAGS, code, ledger.index)

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 
 from analysis.clean import parse
 from analysis.clean import stations as station_table
-from analysis.clean.ledger import STATION_COUNTS, build_source_ledger, compose_summary
+from analysis.clean.ledger import LEDGER_COLUMNS, STATION_COUNTS, build_source_ledger, compose_summary
 from analysis.clean.sources import (
     HEADER_SEARCH_ROWS,
     MAX_LINES_PER_CELL,
@@ -91,17 +91,6 @@ STATION_MERGE_ROWS = 1 << 17
 #: and a Parquet reader holds the row group it reads (its column chunks, pre-buffered): ~30 MB a partition of
 #: 200,000 stations in one row group, ~0.6 GB for 20 partitions; ~1 MB in row groups of this size.
 PART_ROW_GROUP = 1 << 13
-#: The station columns `ledger.build_source_ledger` reads.
-LEDGER_COLUMNS = [
-    "station_id",
-    "operator",
-    "district",
-    "status",
-    "on_air_date",
-    "opencellid_cells",
-    "opencellid_distance_m",
-    "in_operator_reports",
-]
 #: The columns of a partition file: the export's texts, the row's number in the file, what the reader said.
 PARTITION_SCHEMA = pa.schema(
     [(c, pa.string()) for c in OPENCELLID_COLUMNS]
