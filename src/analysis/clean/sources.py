@@ -1280,9 +1280,9 @@ def _read_body_arrow(
     """The records below the header read by pyarrow in blocks, straight into Arrow strings; only for a
     body whose records are its lines one to one and whose every line has the header's width (then each
     line splits one way only, as pandas' C parser splits it). Quoted cells ("113,417", exports that quote
-    every cell) too, when no quoted cell spans lines: every line holds an even number of quotes and no
-    value read holds a line break (`_quotes_close_on_their_line`); a pyarrow reading of such a body gave
-    the C parser's values on every one of ~60,000 random quoted bodies where both read it. None otherwise:
+    every cell) too, when every line quotes as RFC 4180 does with each quoted cell closed on its line
+    (`_quotes_close_on_their_line`) and no value read holds a line break; random quoted bodies (hypothesis)
+    read so give the C parser's values. None otherwise:
     the C parser, or the reader line by line, reads it."""
     start = 0
     for _ in range(header.last + 1):
@@ -1292,7 +1292,7 @@ def _read_body_arrow(
     if start >= len(data) or len(delimiter) != 1 or data.find(b"\x00", start) != -1:
         return None
     quoted = data.find(b'"', start) != -1
-    if quoted and not _quotes_close_on_their_line(data, start, encoding):
+    if quoted and not _quotes_close_on_their_line(data, start, encoding, delimiter):
         return None
     names = [str(j) for j in range(width)]
     wanted = [str(j) for j in sorted(header.mapping)]
@@ -1338,16 +1338,50 @@ def _read_body_arrow(
     return frame
 
 
-def _quotes_close_on_their_line(data: bytes, start: int, encoding: str) -> bool:
-    """Whether every line from `start` on holds an even number of quote characters, i.e. no quoted cell
-    can span lines (counted on the bytes: in UTF-8, GBK and GB18030 no byte of another character is 0x22,
-    the quote; UTF-16 is read as UTF-8 here)."""
+def _quotes_close_on_their_line(data: bytes, start: int, encoding: str, delimiter: str) -> bool:
+    """Whether every line from `start` on quotes its cells as RFC 4180 does, each quoted cell closed on its
+    line: an even number of quote characters per line, the line's quotes at even places opening a cell (after a
+    delimiter or the line's start) or doubling the quote before them, those at odd places closing a cell
+    (before a delimiter or the line's end) or doubled by the quote after them. A quote inside an unquoted cell
+    (1",), which the C parser reads otherwise, fails it. Counted on the bytes: in UTF-8, GBK and GB18030 no
+    byte of another character is a quote, a delimiter or a line end (UTF-16 is read as UTF-8 here)."""
     if not encoding.lower().replace("_", "-").startswith(("utf-8", "gbk", "gb18030", "gb2312", "ascii")):
         return False
-    body = np.frombuffer(data, dtype=np.uint8, offset=start)
+    # a block of lines at a time: a national export quoting every cell has ~10^7 quotes, whose positions,
+    # places and neighbours as whole-file arrays held ~0.7 GB
+    at = start
+    while at < len(data):
+        end = data.find(b"\n", min(at + QUOTE_CHECK_BYTES, len(data) - 1))
+        end = len(data) if end == -1 else end + 1
+        if not _lines_quote_as_rfc4180(np.frombuffer(data, dtype=np.uint8, count=end - at, offset=at), delimiter):
+            return False
+        at = end
+    return True
+
+
+#: Bytes of a body whose quotes `_quotes_close_on_their_line` checks at a time (whole lines).
+QUOTE_CHECK_BYTES = 8 << 20
+
+
+def _lines_quote_as_rfc4180(body: np.ndarray, delimiter: str) -> bool:
+    """`_quotes_close_on_their_line` of whole lines (`body`, their bytes)."""
     quotes = np.flatnonzero(body == ord('"'))
+    if not len(quotes):
+        return True
     line_of = np.searchsorted(np.flatnonzero(body == ord("\n")), quotes)
-    return not (np.bincount(line_of) % 2).any()
+    counts = np.bincount(line_of)
+    if (counts % 2).any():
+        return False
+    place = np.arange(len(quotes)) - (np.cumsum(counts) - counts)[line_of]  # (0, 1, … within its line)
+    newline = ord("\n")
+    before = np.where(quotes > 0, body[np.maximum(quotes - 1, 0)], newline)
+    after = np.where(quotes < len(body) - 1, body[np.minimum(quotes + 1, len(body) - 1)], newline)
+    edge = np.array([ord(delimiter), newline, ord("\r")], dtype=np.uint8)
+    quote = ord('"')
+    even = place % 2 == 0
+    opening = np.isin(before, edge) | (before == quote)
+    closing = np.isin(after, edge) | (after == quote)
+    return bool(np.all(np.where(even, opening, closing)))
 
 
 #: A frame's attribute set by `_read_body_arrow`: its text columns are as `read_text_table` keeps them.
