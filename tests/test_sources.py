@@ -543,7 +543,9 @@ def test_random_quoted_bodies_read_as_the_c_parser_reads_them(tmp_path, monkeypa
     cell = st.one_of(plain, quoted)
     line = st.lists(cell, min_size=4, max_size=4).map(",".join)
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(st.lists(line, min_size=1, max_size=6))
     @example([",,,", ',,1","'])  # (a quote inside an unquoted cell, then one left open: even per line, not RFC 4180)
     @example(['"a""b","",x,"c,d"', '"""",1,2,3'])
