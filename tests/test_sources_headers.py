@@ -247,22 +247,25 @@ def test_template_instructions_in_a_workbook_under_a_title(tmp_path):
     assert any("row 3 holds the template's instructions" in n for n in table.notes)
 
 
-@pytest.mark.parametrize("row", ["必填,,", "T9,必填,选填", "必填,84.87,45.59"])
-def test_a_record_that_only_looks_like_template_marks_stays_a_record(tmp_path, row):
-    """One mark alone, or marks beside a code or coordinates: a record (quarantined or kept), never header."""
+@pytest.mark.parametrize(
+    "row, header_word",
+    [
+        # one mark alone, or marks beside a code or coordinates: a record (quarantined or kept), never header
+        ("必填,,", "template"),
+        ("T9,必填,选填", "template"),
+        ("必填,84.87,45.59", "template"),
+        # one bare word (站), a bracketed word that is no unit ((空)), or a unit beside a code: a record, not units
+        ("站,,", "units"),
+        ("(空),,", "units"),
+        ("T9,(度),", "units"),
+    ],
+)
+def test_a_record_that_only_looks_like_template_marks_or_units_stays_a_record(tmp_path, row, header_word):
+    """A row under the header that a template's marks or a row of units would read as: a record all the same."""
     path = tmp_path / "s.csv"
     path.write_text(f"站址编码,经度,纬度\n{row}\nT1,{LON},{LAT}\n", "utf-8")
     (table,) = read_station_file(path)
-    assert table.frame["source_row"].tolist() == [1, 2] and not any("template" in n for n in table.notes)
-
-
-@pytest.mark.parametrize("row", ["站,,", "(空),,", "T9,(度),"])
-def test_a_record_that_only_looks_like_units_stays_a_record(tmp_path, row):
-    """One bare word (站), a bracketed word that is no unit ((空)), or a unit beside a code: a record, not units."""
-    path = tmp_path / "s.csv"
-    path.write_text(f"站址编码,经度,纬度\n{row}\nT1,{LON},{LAT}\n", "utf-8")
-    (table,) = read_station_file(path)
-    assert table.frame["source_row"].tolist() == [1, 2] and not any("units" in n for n in table.notes)
+    assert table.frame["source_row"].tolist() == [1, 2] and not any(header_word in n for n in table.notes)
 
 
 def test_a_header_cell_merged_down_into_the_records_takes_no_record_for_a_header_row(tmp_path):

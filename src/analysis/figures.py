@@ -147,3 +147,15 @@ def count_axis(axis) -> None:
     formatter = _CountFormatter(useOffset=False)
     formatter.set_scientific(False)
     axis.set_major_formatter(formatter)
+
+
+def rank_districts(score, then=None):
+    """The order in which the pages' tables and the charts show districts when not all fit: the largest `score`
+    first (missing or not finite last), ties by the largest `then` (when given), then the city's order. Positions into
+    `score` (numpy's stable lexsort: the last key first)."""
+    import numpy as np
+
+    s = np.asarray(score, dtype=float)
+    s = np.where(np.isfinite(s), s, -np.inf)
+    t = np.zeros(len(s)) if then is None else np.nan_to_num(np.asarray(then, dtype=float), nan=-np.inf)
+    return np.lexsort((np.arange(len(s)), -t, -s))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.config import City, parse_date, resolve_city
 from analysis.errors import BadInputError, ConfigError, UsageError
-from analysis.figures import count_axis, figure_lang
+from analysis.figures import count_axis, figure_lang, rank_districts
 from analysis.files import flags_of, write_csv, write_json
 from analysis.schemas import BLOCKERS, STAGE_DATE_COLUMNS, STAGES, on_air_at
 from analysis.season import working_days
@@ -1721,7 +1721,7 @@ def _chart_districts(report: TaskforceReport) -> tuple[list[str], list[str]]:
         return pd.to_numeric(col.reindex(districts), errors="coerce").fillna(0).to_numpy(float)
 
     pipeline, on_air = count(PIPELINE_TOTAL), count("on_air")
-    order = np.lexsort((np.arange(len(districts)), -on_air, -pipeline))
+    order = rank_districts(pipeline, on_air)
     top = {districts[i] for i in order[: MAX_CHART_DISTRICTS - 1] if pipeline[i] > 0}
     rest = [d for d in districts if d not in top]
     shown = [districts[i] for i in order if districts[i] in top]

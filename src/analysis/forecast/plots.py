@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.figures import count_axis, figure_lang
+from analysis.figures import count_axis, figure_lang, rank_districts
 from analysis.forecast.names import model_name
 from analysis.forecast.series import _month_end, _summarize, count_decimals, published_mask
 from analysis.verdict import format_count, percent, unit_words
@@ -232,7 +232,7 @@ def choose_district_panels(cf, limit: int = MAX_DISTRICT_PANELS) -> DistrictPane
         rows = table.drop_duplicates("district").set_index("district")
         short = (rows["district_target"] - rows["mean"]).clip(lower=0)
         gap = short.reindex(full).fillna(0.0).to_numpy(float)
-    order = np.lexsort((np.arange(len(full)), -now, -gap))  # last key first: gap, then stations, then order
+    order = rank_districts(gap, now)  # gap, then stations, then the city's order
     drawn = [full[i] for i in order[:limit]]
     rule = "panels_gap" if when is not None and (gap > 0).any() else "panels_size"
     return DistrictPanels(drawn, rule, [full[i] for i in order[limit:]], empty, when if rule == "panels_gap" else None)

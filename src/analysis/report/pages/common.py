@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL
+from analysis.figures import rank_districts
 from analysis.files import flags_of
 from analysis.report.context import Context, cache_sentence
 from analysis.report.display import (
@@ -56,13 +57,10 @@ MAX_DISTRICT_ROWS = 12
 def choose_district_rows(score, limit: int = MAX_DISTRICT_ROWS, then=None) -> np.ndarray | None:
     """The positions of the district rows a page shows: None when all fit in `limit` (every row, in the
     city's order); else the `limit` of the largest `score` (missing last), ties by the largest `then` (when
-    given), then in the city's order (the rule of forecast.plots.choose_district_panels)."""
-    s = np.asarray(score, dtype=float)
-    if len(s) <= limit:
+    given), then in the city's order (`figures.rank_districts`, the charts' rule too)."""
+    if len(score) <= limit:
         return None
-    s = np.where(np.isfinite(s), s, -np.inf)
-    t = np.zeros(len(s)) if then is None else np.nan_to_num(np.asarray(then, dtype=float), nan=-np.inf)
-    return np.lexsort((np.arange(len(s)), -t, -s))[:limit]
+    return rank_districts(score, then)[:limit]
 
 
 def show_district_frame(
