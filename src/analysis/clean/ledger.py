@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analysis import __version__
+from analysis.clean import parse
 from analysis.errors import LedgerError
 from analysis.files import defuse_texts
 from analysis.files import write_csv as write_table_csv  # noqa: F401  (the name stations.py imports)
@@ -139,11 +140,21 @@ def fate_cell_rows(
     cell_fate["detail"] = cell_rec["detail"]
     cell_fate["merged_into"] = None
     cell_fate["fate"] = np.where(cell_fate["reason"].isna(), "kept", "quarantined")
-    in_good = cell_rec["gnb_key"].isin(good_sites.index) & cell_rec["reason"].isna()
     key = cell_rec["gnb_key"]
-    site_anchor = key.map(good_sites["anchor"])
-    matched_head = key.map(site_station)
-    target_id = matched_head.map(head_ids).astype(object).fillna(key.map(site_ids).astype(object))
+    # each row's site looked up once (pyarrow's hash table), its site's values taken by position: a map per
+    # value hashed a national export's keys four times, and `isin` converted every site key to Python
+    at = parse.positions_in(key, good_sites.index)
+    in_good = pd.Series(at >= 0, index=cell_rec.index) & cell_rec["reason"].isna()
+
+    def of_site(values: pd.Series) -> pd.Series:  # (aligned with good_sites; NaN where a row has no site)
+        return parse.values_at(values, at, cell_rec.index)
+
+    site_anchor = of_site(good_sites["anchor"])
+    matched_head = of_site(site_station)
+    network_only = parse.positions_in(key, site_ids.index)
+    target_id = (
+        matched_head.map(head_ids).astype(object).fillna(parse.values_at(site_ids, network_only, cell_rec.index))
+    )
     is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
     to_station = in_good & matched_head.notna()
     other_cell = in_good & ~is_anchor & matched_head.isna()
@@ -151,7 +162,7 @@ def fate_cell_rows(
     cell_fate.loc[other_cell, ["fate", "reason"]] = ["merged", "cell_of_same_gnb"]
     cell_fate.loc[in_good & ~is_anchor | to_station, "merged_into"] = target_id
     cell_fate.loc[to_station, "detail"] = (
-        "gNB " + key + ", " + key.map(site_dist).round(0).astype(str) + " m from the operator's record"
+        "gNB " + key + ", " + of_site(site_dist).round(0).astype(str) + " m from the operator's record"
     )
     cell_fate.loc[other_cell, "detail"] = "gNB " + key
     outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
