@@ -870,3 +870,103 @@ def test_a_clean_factorises_the_status_column_once(tmp_path, monkeypatch, one_di
     path.write_text("站址编码,经度,纬度,状态,开通时间\n" + "\n".join(rows) + "\n", "utf-8")
     result = clean_stations([path], one_district_city, as_of="2021-10-15")
     assert result.summary["rows_in"] == 3 and seen.count("status") == 1
+
+
+# --- numbers and look-ups on Arrow strings (pyarrow's kernels in place of pandas' per-object loops) ---
+
+_NUMBER_TEXTS = [
+    "1",
+    "-3",
+    "+4",
+    "007",
+    "0",
+    "-0",
+    "-0.0",
+    "1.5",
+    ".5",
+    "5.",
+    "1e5",
+    "1E5",
+    "1e+5",
+    "1.e5",
+    "00.5",
+    "0x10",
+    "0X1F",
+    "0b1",
+    "0o7",
+    "0x1p3",
+    "1e",
+    "e5",
+    ".",
+    "-",
+    "+",
+    "--1",
+    "1.2.3",
+    "1,5",
+    "1_000",
+    "1.5f",
+    "inf",
+    "-inf",
+    "+inf",
+    "Inf",
+    "INF",
+    "infinity",
+    "-Infinity",
+    "nan",
+    "NaN",
+    "-nan",
+    "+nan",
+    "snan",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "4.9e-324",
+    "1.7976931348623157e308",
+    " 5",
+    "5 ",
+    "\t5",
+    "١٢",
+    "１２",
+    "",
+    "12345678901234567890",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "-9223372036854775809",
+]
+
+
+@pytest.mark.parametrize("text", _NUMBER_TEXTS)
+@pytest.mark.parametrize("beside", [["1"], ["1.5"], ["2", "3"], [None, "1.5"], [None, "2"]])
+def test_to_numbers_reads_as_pandas_to_numeric(text, beside):
+    """Same dtype, values and NaN's sign as pd.to_numeric(errors="coerce"), whatever the column holds:
+    hex that pyarrow's integer cast takes, whole numbers beyond int64 (uint64), "-nan", missing values."""
+    values = pd.Series([text, *beside], dtype="str", name="cell")
+    want, got = pd.to_numeric(values, errors="coerce"), parse.to_numbers(values)
+    assert got.dtype == want.dtype and got.name == "cell"
+    assert np.array_equal(got.to_numpy(), want.to_numpy(), equal_nan=True)
+    assert (np.signbit(got.to_numpy(dtype=float)) == np.signbit(want.to_numpy(dtype=float))).all()
+
+
+def test_to_numbers_of_python_strings_is_pandas():
+    values = pd.Series(["1", "x", None], dtype=object)
+    pd.testing.assert_series_equal(parse.to_numbers(values), pd.to_numeric(values, errors="coerce"))
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_positions_in_and_values_at_are_a_map(dtype):
+    """Each key's position among the labels (-1 none or missing), and the labels' values taken there:
+    what `keys.map(values)` gives, NaN where a key is not found."""
+    keys = pd.Series(
+        ["460-0-7", "460-1-2", None, "460-0-7", "461-0-9", "460-0-70"], dtype=dtype, index=[5, 3, 9, 1, 0, 2]
+    )
+    values = pd.Series([10, 20, 30], index=pd.Index(["460-0-7", "460-0-70", "460-1-2"], dtype=dtype))
+    at = parse.positions_in(keys, values.index)
+    assert at.tolist() == [0, 2, -1, 0, -1, 1]
+    pd.testing.assert_series_equal(parse.values_at(values, at, keys.index), keys.map(values), check_names=False)
+    every = keys.iloc[[0, 1, 3, 5]]  # (every key found: the values' own dtype, as a map keeps it)
+    pd.testing.assert_series_equal(
+        parse.values_at(values, parse.positions_in(every, values.index), every.index),
+        every.map(values),
+        check_names=False,
+    )
+    assert parse.values_at(values.iloc[:0], np.full(3, -1), pd.RangeIndex(3)).isna().all()

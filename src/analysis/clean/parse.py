@@ -135,6 +135,31 @@ def values_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
     return out if found.all() else out.where(found)
 
 
+def to_numbers(values: pd.Series) -> pd.Series:
+    """`pd.to_numeric(values, errors="coerce")`, read by pyarrow's casts where they read the column whole:
+    int64 when every text is a whole number (none missing), float64 when every text is a number; any
+    other column (a text that is no number, a whole number beyond int64 that pandas keeps as uint64, whole
+    numbers beside missing ones) is left to pandas. pandas converts every text to a Python object first:
+    ~0.5 s per column of a national OpenCelliD export."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow") or not len(values):
+        return pd.to_numeric(values, errors="coerce")
+    text = arrow_text(values)
+    if pc.all(pc.match_substring_regex(text, r"^[+-]?[0-9]+$")).as_py():  # (nulls skipped)
+        if text.null_count:
+            return pd.to_numeric(values, errors="coerce")
+        try:
+            return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=values.index, name=values.name)
+        except pa.ArrowInvalid:  # (beyond int64)
+            return pd.to_numeric(values, errors="coerce")
+    try:
+        numbers = pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        return pd.to_numeric(values, errors="coerce")
+    out = numbers.to_numpy(zero_copy_only=False).copy()
+    out[np.isnan(out)] = np.nan  # (pandas' NaN for "-nan" too: no sign)
+    return pd.Series(out, index=values.index, name=values.name, copy=False)
+
+
 def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 where missing) and the distinct texts (Python strings) of a column of text.
     Arrow strings are encoded by pyarrow: a column of Python strings made first costs ~0.1 s per

@@ -283,9 +283,9 @@ def _read_head(export: _Export) -> _Head:
 def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[str, int]) -> np.ndarray:
     """The partition of each row: by a hash of its gNB for usable NR cells, else round-robin."""
     radio = parse.normalize_text(pd.Series(chunk["radio"], dtype=object)).str.upper()
-    mcc = pd.to_numeric(chunk["mcc"], errors="coerce")
-    net = pd.to_numeric(chunk["net"], errors="coerce")
-    nci = pd.to_numeric(chunk["cell"], errors="coerce")
+    mcc = parse.to_numbers(chunk["mcc"])
+    net = parse.to_numbers(chunk["net"])
+    nci = parse.to_numbers(chunk["cell"])
     # (a usable cell as `clean_tables` reads it: an NCI below 2^36, MCC and MNC whole; 1e20 cast to int64 overflowed)
     ok = ((radio == "NR").fillna(False) & valid_cell_ids(mcc, net, nci)).to_numpy()
     operator = pd.Series(np.where(mcc == 460, net.map(MNC_OPERATOR), None), index=chunk.index).fillna("unknown")
