@@ -120,7 +120,7 @@ def fate_operator_rows(
     op_fate.loc[conflict_anchor.index, "detail"] = (
         op_fate.loc[conflict_anchor.index, "detail"] + " " + id_of(conflict_anchor)
     )
-    op_fate["fate"] = _texts_by_code(("kept", "quarantined"), op_fate["reason"].notna().to_numpy(), op_fate.index)
+    op_fate["fate"] = parse.texts_by_code(("kept", "quarantined"), op_fate["reason"].notna().to_numpy(), op_fate.index)
     op_fate.loc[merged_rows, "fate"] = "merged"
     return op_fate
 
@@ -324,19 +324,11 @@ def build_source_ledger(stations: pd.DataFrame) -> pd.DataFrame:
     ledger = pd.DataFrame({c: stations[c] for c in LEDGER_CARRIED}, copy=False)
     ledger.insert(1, "in_operator_reports", from_ops)
     ledger.insert(2, "in_opencellid", in_net)
-    ledger["flag"] = _texts_by_code(_SOURCE_FLAGS, code, ledger.index)
+    ledger["flag"] = parse.texts_by_code(_SOURCE_FLAGS, code, ledger.index)
     ledger["opencellid_distance_m"] = ledger["opencellid_distance_m"].round(1)
     if _is_sorted_text(ledger["station_id"]):
         return ledger.reset_index(drop=True)  # (the station table is sorted by id already: no second copy)
     return ledger.sort_values("station_id").reset_index(drop=True)
-
-
-def _texts_by_code(texts: tuple[str, ...], code: np.ndarray, index: pd.Index) -> pd.Series:
-    """texts[code] per row as Arrow strings (pandas "str"), taken by pyarrow from the few texts: a Python
-    string per row converted to Arrow was ~0.1 s a million rows."""
-    taken = pa.array(texts, pa.large_string()).take(pa.array(np.asarray(code, dtype=np.int64)))
-    as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
-    return pd.Series(taken.to_pandas(types_mapper=as_str).array, index=index)
 
 
 #: The flags of source_matches.csv, by the code `build_source_ledger` gives each station.

@@ -2257,13 +2257,14 @@ def _network_only_stations(
 ) -> pd.DataFrame:
     """Stations only OpenCelliD shows: one per gNB site, at the median of its cells."""
     # (cells and cell_rec: one row each per cell row, in the same order)
-    rows = np.flatnonzero(
-        (parse.positions_in(cell_rec["gnb_key"], network_only.index) >= 0) & cell_rec["reason"].isna().to_numpy()
-    )
+    site_at = parse.positions_in(cell_rec["gnb_key"], network_only.index)
+    rows = np.flatnonzero((site_at >= 0) & cell_rec["reason"].isna().to_numpy())
     lab = _source_label(*(cells[c].iloc[rows] for c in ("source_file", "source_sheet", "source_row")))
-    # each site's cells' labels in row order (a Python join per site took ~11 s of a million sites)
-    sources = _join_in_order(cell_rec["gnb_key"].iloc[rows], lab).reindex(network_only.index)
+    # each site's cells' labels in row order (a Python join per site took ~11 s of a million sites), by the
+    # site's position (every site has a cell)
+    sources = _join_in_order(pd.Series(site_at[rows]), lab).reindex(np.arange(len(network_only)))
     anchor_at = cells.index.get_indexer(network_only["anchor"])
+    dated = network_only["on_air_date"].notna().to_numpy()
     net = pd.DataFrame(
         {
             "station_id": site_ids,
@@ -2277,16 +2278,19 @@ def _network_only_stations(
             "lat": network_only["lat"],
             "district": network_only["district"],
             # an export without first-seen dates (OpenCelliD's API) cannot say since when it is on air
-            "status": np.where(network_only["on_air_date"].notna(), "on_air", "unknown"),
-            "notes": np.where(
-                network_only["on_air_date"].notna(),
-                "seen only in OpenCelliD: position is the median of its cells",
-                "seen only in OpenCelliD, without a first-seen date: position is the median of its cells",
+            "status": parse.texts_by_code(("unknown", "on_air"), dated, network_only.index),
+            "notes": parse.texts_by_code(
+                (
+                    "seen only in OpenCelliD, without a first-seen date: position is the median of its cells",
+                    "seen only in OpenCelliD: position is the median of its cells",
+                ),
+                dated,
+                network_only.index,
             ),
             "source_file": cells["source_file"].to_numpy()[anchor_at],
             "source_sheet": cells["source_sheet"].to_numpy()[anchor_at],
             "source_row": cells["source_row"].to_numpy()[anchor_at].astype("int64"),
-            "sources": sources.to_numpy(dtype=object),
+            "sources": sources.array,
             "n_sources": 1,
             "in_operator_reports": False,
             "opencellid_cells": network_only["cells"].astype("int64"),
