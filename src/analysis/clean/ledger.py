@@ -183,7 +183,7 @@ def build_quarantine(
     # only the rows that leave a trace in the quarantine: joining every raw row copies the whole file
     cells = cells.drop(columns=["read_note", "read_problem"], errors="ignore")
     op_out = select_unkept_rows(raw, op_fate).join(op_fate)
-    cell_out = _as_python_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
+    cell_out = _as_shown_text(cells[(cell_fate["fate"] != "kept").to_numpy()]).join(cell_fate)
     quarantine = pd.concat([op_out[op_out["fate"] != "kept"], cell_out[cell_out["fate"] != "kept"]], ignore_index=True)
     lead = list(QUARANTINE_COLUMNS)
     empty = [c for c in _SHOWN_WHEN_FILLED if c in quarantine.columns and quarantine[c].isna().all()]
@@ -196,25 +196,27 @@ def build_quarantine(
 
 
 def select_unkept_rows(raw: pd.DataFrame, fate: pd.DataFrame) -> pd.DataFrame:
-    """The raw rows the quarantine shows (merged or quarantined), as Python strings: all that must
+    """The raw rows the quarantine shows (merged or quarantined), their texts as pandas "str": all that must
     outlive the rest of a national file's raw text. `raw` may hold only the rows that can leave the
     stations; one that left without its row there is a bug, raised."""
     rows = fate.index[(fate["fate"] != "kept").to_numpy()]
     missing = rows.difference(raw.index)
     if len(missing):
         raise LedgerError(f"{len(missing)} rows not kept have no raw text to show (first: row {missing[0]})")
-    return _as_python_text(raw.loc[rows].drop(columns=["read_note", "read_problem"], errors="ignore"))
+    return _as_shown_text(raw.loc[rows].drop(columns=["read_note", "read_problem"], errors="ignore"))
 
 
-def _as_python_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Arrow string columns (how the raw rows are held) as Python strings, None where empty: the
-    quarantine's values as the source gave them, converted for its rows only; a text a spreadsheet would
-    run as a formula (`=cmd|' /C calc'!A0` as an OpenCelliD radio) with an apostrophe first
-    (`files.defuse_formula`): reviewers open quarantine.csv in Excel, and the report links it."""
+def _as_shown_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns (Arrow strings, as the raw rows are held; a category's texts too) as pandas "str",
+    missing where empty: the quarantine's values as the source gave them (kept as Arrow strings: a
+    national OpenCelliD export's ~1.2 M merged cells made Python strings, then Arrow again for the CSV,
+    cost ~3 CPU s and ~1 GB); a text a spreadsheet would run as a formula (`=cmd|' /C calc'!A0` as an
+    OpenCelliD radio) with an apostrophe first (`files.defuse_formula`): reviewers open quarantine.csv in
+    Excel, and the report links it."""
     # (a category of texts, as the raw rows hold their file, as its texts too)
     text = [c for c in frame.columns if isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype))]
-    # (found on the Arrow strings, before they become Python's: a pass in C, not one over every Python cell)
-    return frame.assign(**{c: defuse_texts(frame[c].astype("str")).to_numpy(dtype=object, na_value=None) for c in text})
+    # (found on the Arrow strings: a pass in C, not one over every Python cell)
+    return frame.assign(**{c: defuse_texts(frame[c].astype("str")) for c in text})
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
