@@ -375,17 +375,17 @@ def _to_wgs84(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
 
 # --- neighbours ------------------------------------------------------------------------------------
 def _tree(x, y) -> cKDTree:
-    """A kd-tree of metric points, unbalanced and not compacted: built in half the time (10^6 points: about a
-    second), the queries answer the same."""
+    """A kd-tree of metric points, unbalanced and not compacted: built in less than half the time (4.25 x 10^6
+    points: 1.0 s against 2.4 s), the queries answer the same."""
     return cKDTree(np.column_stack([x, y]), balanced_tree=False, compact_nodes=False)
 
 
 def _at_least_within(px, py, sx, sy, k: int, radius_m: float) -> np.ndarray:
     """Per point: whether at least `k` of the stations (sx, sy) lie within `radius_m` ((dx^2 + dy^2) <= r^2, the
     point itself counted when it is a station). The k-th nearest station of each point from a kd-tree of the
-    stations that can be within r of any point (a city's built-up areas are a small part of its extent), its
-    squared distance then compared with r^2: a search of k neighbours per point, where counting every station
-    within 1 km costs the stations per km2 each (clustered towns: thousands)."""
+    stations that can be within r of any point (a city's built-up areas are a small part of its extent): a search
+    of k neighbours per point, where counting every station within r (`query_ball_point(return_length=True)`)
+    costs the stations per km2 each (4.25 x 10^6 stations: 0.15 s against 0.04 s; clustered towns: thousands)."""
     px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
     sx, sy = np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)
     out = np.zeros(px.size, dtype=bool)
@@ -397,8 +397,9 @@ def _at_least_within(px, py, sx, sy, k: int, radius_m: float) -> np.ndarray:
     if int(box.sum()) < k:
         return out
     sx, sy = sx[box], sy[box]
-    # (the bound a little past r, so that a station at exactly r is among the k found; the k-th is then judged
-    # by the same sum of squares as every test of the package)
+    # (the bound a little past r, so that a station at exactly r is among the k found; whether the k-th lies within
+    # r is then decided by dx^2 + dy^2 <= r^2, as the tree's ball query decides a candidate's reach: the distance
+    # it returns is a square root, which may round a square just past r^2 down to r)
     _, kth = _tree(sx, sy).query(np.column_stack([px, py]), k=[k], distance_upper_bound=r * (1 + 1e-9))
     kth = kth[:, 0]
     found = kth < sx.size  # (else fewer than k within the bound: the tree's "missing" index)
