@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely.geometry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis import cli
 from analysis.config import load_city
@@ -438,7 +440,9 @@ def test_dense_urban_counts_and_shared_grid_frames_equal_the_plain_way():
 
 
 @pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.4])
-def test_gaps_labelled_on_their_rows_and_columns_equal_the_whole_grid_labels(density):
+def test_gaps_are_the_8_connected_components_numbered_as_ndimage_label_numbers_them(density):
+    """Gap cells meeting at a corner are one gap; gaps are numbered in raster order of their first cell (as
+    ndimage.label numbers them), and the gap cells come back as flat indices, ascending."""
     from scipy import ndimage
 
     from analysis.coverage import _label_gaps
@@ -450,6 +454,33 @@ def test_gaps_labelled_on_their_rows_and_columns_equal_the_whole_grid_labels(den
     expected = ndimage.label(gap, structure=np.ones((3, 3), dtype=bool))[0]
     assert (labels == expected).all() and (cells == np.flatnonzero(expected)).all()
     assert labels[50, 40] == labels[51, 41] != labels[53, 43] or density > 0.1
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 14), st.integers(0, 11)), max_size=90))
+def test_gap_components_equal_a_flood_fill_of_every_cell(cells):
+    """Random gap cells (edges of the grid included): two cells share a gap exactly when a chain of cells, each
+    touching the next at a side or corner, joins them; gap k is the k-th in raster order of first cells."""
+    from analysis.coverage import _label_gaps
+
+    gap = np.zeros((15, 12), dtype=bool)
+    for i, j in cells:
+        gap[i, j] = True
+    labels, flat = _label_gaps(gap)
+    want, n = np.zeros(gap.shape, dtype=np.int64), 0
+    for start in zip(*np.nonzero(gap)):  # (raster order)
+        if want[start]:
+            continue
+        n += 1
+        want[start], todo = n, [start]
+        while todo:
+            i, j = todo.pop()
+            for a in range(max(i - 1, 0), min(i + 2, gap.shape[0])):
+                for b in range(max(j - 1, 0), min(j + 2, gap.shape[1])):
+                    if gap[a, b] and not want[a, b]:
+                        want[a, b] = n
+                        todo.append((a, b))
+    assert (labels == want).all() and (flat == np.flatnonzero(gap)).all()
 
 
 def test_a_date_before_any_station_is_on_air_is_zero_coverage(tiny_city, tiny_stations, tmp_path):
@@ -623,37 +654,70 @@ def test_a_key_site_far_outside_the_city_does_not_stretch_the_grid():
     assert (minx, miny) == (0, 0) and maxx == maxy == 10_000
 
 
-@pytest.mark.parametrize("max_pairs", [1 << 22, 64])
-def test_neighbours_found_without_a_tree_equal_a_kd_tree_at_exact_ties(max_pairs, monkeypatch):
-    """The cell index that replaced scipy's kd-tree (0.2 s to import) answers as it did: grid-aligned points at
-    exactly the radius (d^2 == r^2 in floats) are in, clustered counts of k within 1 km equal the k-th nearest."""
-    from scipy.spatial import cKDTree
+def _within_brute(qx, qy, px, py, r) -> np.ndarray:
+    """(queries x points) whether (x_point - x_query)^2 + (y_point - y_query)^2 <= r^2 (`r` per query), every pair."""
+    r = np.broadcast_to(np.asarray(r, dtype=float), np.shape(qx))
+    return (px[None, :] - qx[:, None]) ** 2 + (py[None, :] - qy[:, None]) ** 2 <= (r * r)[:, None]
 
-    from analysis import coverage
-    from analysis.coverage import _at_least_within, _CellIndex
 
-    # (64: the points left between the cells' bounds count the stations along their circle, in chunks of 64)
-    monkeypatch.setattr(coverage, "_MAX_PAIRS", max_pairs)
+def test_counts_and_pairs_within_a_radius_equal_every_pair_looked_at_with_exact_ties_in():
+    """Stations within 1 km of a built-up point (at least k: dense urban) and demand cells within a candidate's reach
+    equal a look at every pair: points on a 50 m lattice lie at exactly the radius (600^2 + 800^2 == 1000^2 in
+    floats, 150^2 + 200^2 == 250^2), and those count as within; clustered counts of k in a dense town, a sparse land."""
+    from analysis.coverage import _at_least_within, _reach_matrix
+
     rng = np.random.default_rng(3)
-    px, py = (rng.integers(0, 60, (2, 3_000)) * 50.0 + 25.0) + 500_000.0  # 50 m cell centres: many exact ties
+    px, py = (rng.integers(0, 60, (2, 3_000)) * 50.0 + 25.0) + 500_000.0
     cx, cy = px[::7], py[::7]
     cr = rng.choice([400.0, 250.0, 1000.0], cx.size)
-    q, p = _CellIndex(px, py, 200.0).pairs_within(cx, cy, cr)
-    ball = cKDTree(np.column_stack([px, py])).query_ball_point(np.column_stack([cx, cy]), cr)
-    expected_q = np.repeat(np.arange(cx.size), [len(b) for b in ball])
-    assert (q == expected_q).all() and (p == np.concatenate([np.sort(b) for b in ball])).all()
+    within = _within_brute(cx, cy, px, py, cr)
+    exact = (px[None, :] - cx[:, None]) ** 2 + (py[None, :] - cy[:, None]) ** 2 == (cr * cr)[:, None]
+    assert (exact & (np.hypot(px[None, :] - cx[:, None], py[None, :] - cy[:, None]) > 0)).sum() > 1_000
+    indptr, indices = _reach_matrix(cx, cy, cr, px, py)
+    q, p = np.nonzero(within)  # (rows ascending, each row's columns ascending)
+    assert (indptr == np.searchsorted(q, np.arange(cx.size + 1))).all() and (indices == p).all()
     sx = np.r_[rng.normal(0, 400, 4_000), rng.uniform(-5_000, 5_000, 2_000)]  # a dense town in a sparse land
     sy = np.r_[rng.normal(0, 400, 4_000), rng.uniform(-5_000, 5_000, 2_000)]
     sx[:50], sy[:50] = np.round(sx[:50] / 50) * 50, np.round(sy[:50] / 50) * 50
-    qx, qy = np.r_[sx[:1_500], 0.0, 1_000.0, -600.0], np.r_[sy[:1_500], 0.0, 0.0, 800.0]
-    tree = cKDTree(np.column_stack([sx, sy]))
+    qx, qy = np.r_[sx[:1_500], 0.0, 1_000.0, -600.0, 50.0], np.r_[sy[:1_500], 0.0, 0.0, 800.0, 1_000.0]
+    counts = _within_brute(qx, qy, sx, sy, 1000.0).sum(axis=1)
     shares = []
-    for k in (1, 15, 2_500, 3_500):
-        kth, _ = tree.query(np.column_stack([qx, qy]), k=[k], distance_upper_bound=1000.0 * (1 + 1e-9))
+    for k in (1, 15, 2_500, 3_500, 6_001):
         dense = _at_least_within(qx, qy, sx, sy, k, 1000.0)
-        assert (dense == (kth[:, 0] <= 1000.0)).all()
+        assert (dense == (counts >= k)).all(), k
         shares.append(dense.mean())
-    assert shares[0] == 1.0 and 0 < shares[2] < 1 and 0 < shares[3] < 1, shares
+    assert shares[0] == 1.0 and 0 < shares[2] < 1 and 0 < shares[3] < 1 and shares[4] == 0, shares
+    # a point with exactly k stations, one of them at exactly 1 km: dense
+    ax, ay = np.array([0.0, 600.0, 0.0, -1_000.0]), np.array([0.0, 800.0, 1_000.0 + 1e-9, 0.0])
+    assert _at_least_within(np.zeros(1), np.zeros(1), ax, ay, 3, 1000.0).tolist() == [True]
+    assert _at_least_within(np.zeros(1), np.zeros(1), ax[:3], ay[:3], 3, 1000.0).tolist() == [False]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(st.tuples(st.integers(-12, 12), st.integers(-12, 12)), min_size=1, max_size=80),
+    st.lists(st.tuples(st.integers(-12, 12), st.integers(-12, 12)), min_size=1, max_size=30),
+    st.sampled_from([50.0, 250.0, 400.0, 500.0]),
+    st.integers(1, 12),
+)
+def test_neighbours_within_a_radius_equal_every_pair_looked_at(points, queries, r, k):
+    """On random points of a 50 m lattice (many at exactly the radius): the candidates' reach, the counts of at least
+    k within r and the nearest station and its cover equal a look at every pair."""
+    from analysis.coverage import _at_least_within, _nearest_and_cover, _reach_matrix
+
+    px, py = (np.array(points, dtype=float) * 50.0 + 300_000.0).T
+    qx, qy = (np.array(queries, dtype=float) * 50.0 + 300_000.0).T
+    within = _within_brute(qx, qy, px, py, r)
+    indptr, indices = _reach_matrix(qx, qy, np.full(qx.size, r), px, py)
+    q, p = np.nonzero(within)
+    assert (indptr == np.searchsorted(q, np.arange(qx.size + 1))).all() and (indices == p).all()
+    assert (_at_least_within(qx, qy, px, py, k, r) == (within.sum(axis=1) >= k)).all()
+    r_out, r_in = np.full(px.size, r), np.full(px.size, r / 2)
+    j, dn, covered, covered_in = _nearest_and_cover(qx, qy, px, py, r_out, r_in)
+    d = np.hypot(qx[:, None] - px[None, :], qy[:, None] - py[None, :])
+    assert (j == d.argmin(axis=1)).all() and (dn == d.min(axis=1)).all()
+    assert (covered == (r_out[None, :] - d >= 0).any(axis=1)).all()
+    assert (covered_in == (r_in[None, :] - d >= 0).any(axis=1)).all()
 
 
 def test_crowded_stations_get_their_district_as_one_by_one():
@@ -678,8 +742,8 @@ def test_crowded_stations_get_their_district_as_one_by_one():
 
 
 def test_nearest_station_and_cover_of_many_points_equal_a_look_at_every_station():
-    """Key sites times stations past 2^20 are answered from the cells (with a look at every station for a site none
-    is within reach of): the nearest (first of equals), its distance and the cover equal a direct look."""
+    """Many key sites among many stations, some far from every station: the nearest (first of equals), its distance
+    and the cover equal a direct look at every station."""
     from analysis.coverage import _nearest_and_cover
 
     rng = np.random.default_rng(4)
