@@ -139,7 +139,9 @@ def fate_cell_rows(
     cell_fate["reason"] = cell_rec["reason"].fillna(cell_rec["site_reason"])
     cell_fate["detail"] = cell_rec["detail"]
     cell_fate["merged_into"] = None
-    cell_fate["fate"] = np.where(cell_fate["reason"].isna(), "kept", "quarantined")
+    cell_fate["fate"] = parse.texts_by_code(
+        ("kept", "quarantined"), cell_fate["reason"].notna().to_numpy(), cell_rec.index
+    )
     key = cell_rec["gnb_key"]
     # each row's site looked up once (pyarrow's hash table), its site's values taken by position: a map per
     # value hashed a national export's keys four times, and `isin` converted every site key to Python
@@ -161,12 +163,14 @@ def fate_cell_rows(
     cell_fate.loc[to_station, ["fate", "reason"]] = ["merged", "same_station_other_source"]
     cell_fate.loc[other_cell, ["fate", "reason"]] = ["merged", "cell_of_same_gnb"]
     cell_fate.loc[in_good & ~is_anchor | to_station, "merged_into"] = target_id
+    # (each detail made for its rows only, not for every row of a national export and then picked)
+    distance = parse.values_at(site_dist, at[to_station.to_numpy()], key.index[to_station.to_numpy()])
     cell_fate.loc[to_station, "detail"] = (
-        "gNB " + key + ", " + of_site(site_dist).round(0).astype(str) + " m from the operator's record"
+        "gNB " + key[to_station] + ", " + distance.round(0).astype(str) + " m from the operator's record"
     )
-    cell_fate.loc[other_cell, "detail"] = "gNB " + key
+    cell_fate.loc[other_cell, "detail"] = "gNB " + key[other_cell]
     outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
-    cell_fate.loc[outside_cells, "detail"] = "gNB " + key + " (site-level check)"
+    cell_fate.loc[outside_cells, "detail"] = "gNB " + key[outside_cells] + " (site-level check)"
     return cell_fate
 
 
