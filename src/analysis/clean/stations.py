@@ -2255,7 +2255,11 @@ def _count_files(at: np.ndarray, files: pd.Series, n: int) -> pd.Series:
 def _network_only_stations(
     network_only: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame, site_ids: pd.Series
 ) -> pd.DataFrame:
-    """Stations only OpenCelliD shows: one per gNB site, at the median of its cells."""
+    """Stations only OpenCelliD shows: one per gNB site, at the median of its cells; in the order of their
+    ids (the table of an export without operator stations is then in order already: not taken again whole)."""
+    order = _station_id_order(site_ids)
+    if not (order == np.arange(len(order))).all():
+        network_only, site_ids = network_only.iloc[order], site_ids.iloc[order]
     # (cells and cell_rec: one row each per cell row, in the same order)
     site_at = parse.positions_in(cell_rec["gnb_key"], network_only.index)
     rows = np.flatnonzero((site_at >= 0) & cell_rec["reason"].isna().to_numpy())
