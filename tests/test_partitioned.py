@@ -107,6 +107,8 @@ def _messy(export, tmp_path, name: str, edit) -> Path:
         # hostile cells: an NCI beyond int64 and one beyond 36 bits, another country's MCC, an infinite
         # longitude, a gNB's cells dated 0 (the epoch) and 2010 beside its dated ones, a formula as the radio
         ("hostile.csv", lambda ls: ls[:400] + _hostile_cells(ls[0], ls[400]) + ls[400:]),
+        # lines repeated word for word far from their first (another partition's rows between), one twice
+        ("repeated.csv", lambda ls: ls[:-1] + ls[10:20] + ls[700:703] + [ls[10]]),
     ],
 )
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # (an NCI beyond int64 was cast, with numpy's warning)
@@ -488,3 +490,28 @@ def test_partition_outputs_are_written_in_small_row_groups(export, tmp_path, mon
     assert len(files) >= 8 and all(f.metadata.num_rows for f in files)
     sizes = [f.metadata.row_group(i).num_rows for f in files for i in range(f.num_row_groups)]
     assert max(sizes) == 100 and sum(f.num_row_groups > 1 for f in files) >= 8
+
+
+def test_a_line_repeated_word_for_word_is_one_cell(export, tmp_path):
+    """A cell's line repeated (an export written twice over, a copy pasted in) merges into its first line as
+    an exact duplicate, saying which; its station is the one the export without the repeats gives: the same
+    position, first-seen date and count of cells, the repeated lines among its sources."""
+    lines = export.read_text(encoding="utf-8").splitlines()
+    records = [x for x in lines[1:] if x.startswith("NR,") and "not-a-number" not in x]
+    repeated = _messy(export, tmp_path, "repeated.csv", lambda ls: ls + records[:5] + records[:1])
+    clean_to_folder(export, "karamay", tmp_path / "once", as_of=AS_OF)
+    clean_to_folder(repeated, "karamay", tmp_path / "twice", as_of=AS_OF)
+    once = pd.read_parquet(tmp_path / "once" / "stations.parquet")
+    twice = pd.read_parquet(tmp_path / "twice" / "stations.parquet")
+    same = ["station_id", "lon", "lat", "district", "on_air_date", "opencellid_cells", "n_sources"]
+    pd.testing.assert_frame_equal(once[same], twice[same])
+    q = pd.read_csv(tmp_path / "twice" / "quarantine.csv", dtype=str)
+    dup = q[q["reason"] == "exact_duplicate"]
+    assert len(dup) == 6 and (dup["fate"] == "merged").all()
+    first_row = lines.index(records[0])  # (its source_row: records numbered from 1 below the header)
+    assert dup["detail"].str.endswith(f"the same line as {repeated}:{first_row}").sum() == 2
+    summary = json.loads((tmp_path / "twice" / "clean_summary.json").read_text(encoding="utf-8"))
+    assert summary["merged_by_reason"]["exact_duplicate"] == 6
+    # (the stations of the repeated lines list them among their sources, after their own)
+    changed = twice["sources"] != once["sources"].str.replace(str(export), str(repeated), regex=False)
+    assert changed.sum() == 3 and twice.loc[changed, "sources"].str.contains("repeated.csv").all()

@@ -169,6 +169,13 @@ def fate_cell_rows(
         "gNB " + key[to_station] + ", " + distance.round(0).astype(str) + " m from the operator's record"
     )
     cell_fate.loc[other_cell, "detail"] = "gNB " + key[other_cell]
+    # a line repeated word for word: merged where its first line went, said so
+    repeat = in_good & cell_rec["repeat_of"].notna() if "repeat_of" in cell_rec.columns else in_good & False
+    if repeat.any():
+        cell_fate.loc[repeat, "reason"] = "exact_duplicate"
+        cell_fate.loc[repeat, "detail"] = (
+            "gNB " + key[repeat] + ", the same line as " + cell_rec.loc[repeat, "repeat_of"]
+        )
     outside_cells = cell_rec["site_reason"].notna() & cell_rec["reason"].isna()
     cell_fate.loc[outside_cells, "detail"] = "gNB " + key[outside_cells] + " (site-level check)"
     return cell_fate

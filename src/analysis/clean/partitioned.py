@@ -275,7 +275,8 @@ def _read_head(export: _Export) -> _Head:
         raise UsageError(
             f"{export.source}: partitioned cleaning reads OpenCelliD exports only "
             f"(columns {','.join(OPENCELLID_COLUMNS)}); clean operator and tower-company reports "
-            "without --partitioned (`clean_stations`; in memory a national operator file of 4.25 M rows takes ~2.3 GB)"
+            "without --partitioned (`clean_stations`; in memory a national operator file of 4.25 M rows stays"
+            " under 4 GB: BENCHMARKS.md)"
         )
     return _Head(header.last + 1, delimiter, width, dict(header.mapping), dict(header.names), header.first + 1, title)
 

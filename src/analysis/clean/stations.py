@@ -1229,6 +1229,24 @@ def valid_cell_ids(mcc: pd.Series, net: pd.Series, nci: pd.Series) -> pd.Series:
     return pd.Series(whole(nci, NCI_LIMIT) & whole(mcc, 1000) & whole(net, 1000), index=nci.index)
 
 
+def _repeated_lines(cells: pd.DataFrame, ok: np.ndarray, cell_id: np.ndarray) -> np.ndarray:
+    """Per cell row, the position of the first row whose line it repeats word for word (every field of the
+    export; its file and row aside), -1 for none. Only usable rows (`ok`) are looked at, and only those whose
+    cell (`cell_id`: MCC, MNC and NCI as one number) another usable row has are compared field by field."""
+    out = np.full(len(cells), -1, dtype=np.intp)
+    rows = np.flatnonzero(ok)
+    candidates = rows[pd.Series(cell_id[rows]).duplicated(keep=False).to_numpy()]
+    if not candidates.size:
+        return out
+    fields = [c for c in OPENCELLID_COLUMNS if c in cells.columns]
+    line = cells.iloc[candidates][fields].groupby(fields, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(int(line.max()) + 1, len(cells), dtype=np.intp)
+    np.minimum.at(first, line, candidates)
+    repeat = first[line] != candidates
+    out[candidates[repeat]] = first[line[repeat]]
+    return out
+
+
 def _gnb_keys(mcc: pd.Series, net: pd.Series, gnb: pd.Series, ok: np.ndarray) -> pd.Series:
     """ "MCC-MNC-gNB" per usable cell (whole numbers, `ok`), NaN for the others: joined by pyarrow (pandas'
     nullable integers made texts and joined were ~1.5 s of a national export)."""
@@ -1296,6 +1314,17 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     rec["operator"] = operator
     rec["gnb_key"] = _gnb_keys(mcc, net, gnb, ok.to_numpy())
     rec["lon"], rec["lat"], rec["created"] = lon, lat, created
+    # a line repeated word for word is one cell, not two: merged into its first (`fate_cell_rows`), neither
+    # counted among its site's cells nor moving its median
+    cell_id = (np.where(ok, mcc * 1000 + net, 0).astype("int64") << 36) | nci_ok
+    repeat_of = _repeated_lines(cells, ok.to_numpy(), cell_id)
+    repeats = np.flatnonzero(repeat_of >= 0)
+    rec["repeat_of"] = None  # (the first line's file:row, where a line repeats it)
+    if repeats.size:
+        firsts = repeat_of[repeats]
+        said = _source_label(*(cells[c].iloc[firsts] for c in ("source_file", "source_sheet", "source_row")))
+        rec.iloc[repeats, rec.columns.get_loc("repeat_of")] = said.to_numpy(dtype=object)
+    ok = ok & (repeat_of < 0)
 
     live = rec[ok]
     # each live cell's site once, numbered in the order of the keys (the sites' order): the groupings below by
@@ -1333,6 +1362,7 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     )
     at = np.full(len(rec), -1, dtype=np.intp)
     at[ok.to_numpy()] = site_of
+    at[repeats] = at[repeat_of[repeats]]  # (a repeated line of its first line's site)
     rec["site_reason"] = parse.values_at(sites["reason"], at, rec.index)
     return rec, sites
 
@@ -2136,19 +2166,22 @@ def _attach_opencellid(
     matched_head = parse.values_at(
         site_station, parse.positions_in(cell_rec["gnb_key"], site_station.index), cell_rec.index
     )
-    to_station = (cell_fate["reason"] == "same_station_other_source").to_numpy()
+    joins = (cell_fate["reason"] == "same_station_other_source").to_numpy()
+    # (a cell's line repeated word for word is among the station's sources, not among its cells)
+    to_station = joins | ((cell_fate["reason"] == "exact_duplicate").to_numpy() & matched_head.notna().to_numpy())
     cell_labels = _source_label(cells["source_file"], cells["source_sheet"], cells["source_row"])
     cell_at = _positions_of(station_of, matched_head[to_station])
     src_cells = pd.DataFrame(
         {"at": cell_at, "label": cell_labels[to_station].array, "file": cells["source_file"][to_station].array}
     )
+    joined_at = cell_at[joins[to_station]]
     # (no copy of a national file's member labels when no cell joins a station)
     src = pd.concat([member_sources, src_cells]) if len(src_cells) else member_sources
     at = src["at"].to_numpy()
     st["sources"] = _join_labels_by_head(own_labels.set_axis(st.index), at, src["label"])
     st["n_sources"] = _fresh(_count_files(at, src["file"], n).to_numpy(), st.index)
     st["in_operator_reports"] = True
-    st["opencellid_cells"] = _fresh(np.bincount(cell_at[cell_at >= 0], minlength=n).astype("int64"), st.index)
+    st["opencellid_cells"] = _fresh(np.bincount(joined_at[joined_at >= 0], minlength=n).astype("int64"), st.index)
     matched = site_station.notna().to_numpy()
     distance = np.full(n, np.nan)
     if matched.any():
