@@ -170,7 +170,7 @@ def fate_cell_rows(
     )
     cell_fate.loc[other_cell, "detail"] = "gNB " + key[other_cell]
     # a line repeated word for word: merged where its first line went, said so
-    repeat = in_good & cell_rec["repeat_of"].notna() if "repeat_of" in cell_rec.columns else in_good & False
+    repeat = in_good & cell_rec["repeat_of"].notna()
     if repeat.any():
         cell_fate.loc[repeat, "reason"] = "exact_duplicate"
         cell_fate.loc[repeat, "detail"] = (
