@@ -258,6 +258,9 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
     bc = blocker_counts(ctx)
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     show_step(say(L, "blockers.heading"), blocker_sentence(ctx))
+    if not len(bc):  # no site in the pipeline: the sentence says so (a table of a header and no row said nothing)
+        record("blockers", {})
+        return pd.DataFrame()
     table = show_frame(
         ctx,
         "blockers",
