@@ -70,3 +70,99 @@ def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty
     assert words in page
     assert "<table" not in page and not (tmp_path / "blockers.csv").exists() and table.empty
     assert shown.records["blockers"] == {}
+
+
+# --------------------------------------------------------------------------------------------
+# 4. a page table of the first rows: its CSV holds the rest
+# --------------------------------------------------------------------------------------------
+
+
+def _csv_rows(path) -> int:
+    return len(pd.read_csv(path, encoding="utf-8-sig", dtype=str))
+
+
+def _table_rows(html: str) -> int:
+    return html.count("<tr>") - 1  # (the header's row)
+
+
+@pytest.mark.parametrize("lang, rest", [("zh", "其余 26 行见所附 CSV"), ("en", "the other 26 are in the CSV")])
+def test_the_gaps_csv_holds_every_gap_the_page_counts_not_only_the_rows_shown(tmp_path, shown, lang, rest):
+    from analysis.report.pages.coverage import show_gaps
+
+    gaps = pd.DataFrame(
+        {"rank": range(1, 37), "district": "甲区", "area_km2": [1234.5 - i for i in range(36)], "sites": ""}
+    )
+    candidates = pd.DataFrame(
+        {
+            "candidate_id": [f"C{i:02d}" for i in range(1, 13)],
+            "district": "甲区",
+            "lon": 84.9,
+            "lat": 45.6,
+            "band": "n78",
+            "gain_km2": 0.5,
+            "sites": "",
+        }
+    )
+    sites = pd.DataFrame({"name_zh": [], "name_en": [], "verdict": []})
+    cov = SimpleNamespace(gaps=gaps, candidates=candidates, sites=sites)
+    ctx = SimpleNamespace(
+        coverage=lambda: cov,
+        lang=lang,
+        city=_city(tmp_path, ""),
+        source="src",
+        csv_path=lambda name: tmp_path / f"{name}.csv",
+    )
+    table = show_gaps(ctx, top=10)
+    assert _csv_rows(tmp_path / "gaps.csv") == 36 and len(table) == 36
+    assert _csv_rows(tmp_path / "candidate_sites.csv") == 12
+    gap_html = next(p for p in shown.parts if "<table" in p)
+    assert _table_rows(gap_html) == 10 and rest in gap_html and "1,234.50" in gap_html
+    assert any("其余 2 行" in p or "the other 2 are" in p for p in shown.parts)
+
+
+def test_a_table_of_no_more_rows_than_shown_has_no_line_about_the_rest(tmp_path, shown):
+    from analysis.report.pages.common import show_first_rows
+
+    ctx = SimpleNamespace(lang="zh", csv_path=lambda name: tmp_path / f"{name}.csv")
+    show_first_rows(ctx, "t", pd.DataFrame({"a": ["1", "2"]}), 2)
+    assert _csv_rows(tmp_path / "t.csv") == 2 and "CSV。" not in "".join(shown.parts)
+
+
+def _supervision(k: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rank": range(1, k + 1),
+            "name": [f"站{i}" for i in range(k)],
+            "station_id": [f"S{i}" for i in range(k)],
+            "district": "甲区",
+            "operator": "CMCC",
+            "stage": "construction",
+            "days_in_stage": 100,
+            "days_over": 10,
+            "blocker": None,
+            # only a site past the first 15 says who is responsible: the page's rows have no such column
+            "responsible": [None] * (k - 1) + ["张三"],
+        }
+    )
+
+
+def test_the_supervision_lists_csvs_hold_every_site_the_page_counts(tmp_path, shown):
+    from analysis.report.pages.taskforce import show_supervision
+
+    undated = _supervision(17).assign(days_in_stage=pd.NA, days_over=pd.NA)
+    sites = pd.DataFrame({"stage": ["on_air"]})
+    tf = SimpleNamespace(supervision=_supervision(20), undated=undated, sites=sites, figures={})
+    ctx = SimpleNamespace(
+        taskforce=lambda: tf,
+        lang="zh",
+        city=_city(tmp_path, ""),
+        source="src",
+        csv_path=lambda name: tmp_path / f"{name}.csv",
+    )
+    show_supervision(ctx, top=15)
+    listed = pd.read_csv(tmp_path / "supervision_list.csv", encoding="utf-8-sig", dtype=str)
+    assert len(listed) == 20 and listed.iloc[-1].str.contains("张三").any()
+    assert _csv_rows(tmp_path / "supervision_unknown_time.csv") == 17
+    tables = [p for p in shown.parts if "<table" in p]
+    assert [_table_rows(t) for t in tables] == [15, 15]
+    assert "其余 5 行" in tables[0] and "其余 2 行" in tables[1] and "张三" not in tables[0]

@@ -17,6 +17,7 @@ from analysis.report.pages.common import (
     MAX_DISTRICT_ROWS,
     list_districts,
     show_district_frame,
+    show_first_rows,
     show_frame,
     uncovered_km2,
 )
@@ -223,43 +224,55 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
     return table
 
 
+def _site_namer(cov, lang: str):
+    """`_site_names` for every gap or candidate of a page: the key sites' names looked up once (a dict of every
+    site built per row took a pass over the sites for each of a country's 2,540 gaps)."""
+    sites = cov.sites
+    zh = sites["name_zh"].astype(str) if "name_zh" in sites else pd.Series(dtype=str)
+    english = dict(zip(zh, sites["name_en"].fillna("").astype(str))) if "name_en" in sites else {}
+    uncertain = set(zh[sites["verdict"] == "uncertain"]) if "verdict" in sites else set()
+    mark = say(lang, "key_sites.to_check_mark")
+
+    def names_of(names) -> str:
+        if not isinstance(names, str) or not names:
+            return ""
+        shown = []
+        for name in (x.strip() for x in names.split(";")):
+            text = name if lang == "zh" else (english.get(name) or name)
+            shown.append(text + (mark if name in uncertain else ""))
+        return "; ".join(shown)
+
+    return names_of
+
+
 def _site_names(cov, names, lang: str) -> str:
     """Key-site names a gap or candidate reaches ('a; b', as the coverage stage writes them) in the
     page's language: English pages show each site's English name; a site whose verdict is uncertain is
     marked 'to check' (the gap lies where its recorded position is, which is not known well enough to
     call it uncovered: the key-site table says 待核实)."""
-    if not isinstance(names, str) or not names:
-        return ""
-    sites = cov.sites
-    zh = sites["name_zh"].astype(str) if "name_zh" in sites else pd.Series(dtype=str)
-    english = dict(zip(zh, sites["name_en"].fillna("").astype(str))) if "name_en" in sites else {}
-    uncertain = set(zh[sites["verdict"] == "uncertain"]) if "verdict" in sites else set()
-    shown = []
-    for name in (x.strip() for x in names.split(";")):
-        text = name if lang == "zh" else (english.get(name) or name)
-        shown.append(text + (say(lang, "key_sites.to_check_mark") if name in uncertain else ""))
-    return "; ".join(shown)
+    return _site_namer(cov, lang)(names)
 
 
 def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
-    """The largest gaps in the built-up areas and the candidate sites that close most of them."""
+    """The largest gaps in the built-up areas and the candidate sites that close most of them: the first `top`
+    of each on the page, every one in the CSV beside it."""
     table = pd.DataFrame()
     cov = ctx.coverage()
     L = ctx.lang
-    g = cov.gaps.head(top)
-    c = cov.candidates.head(top)
+    g, c = cov.gaps, cov.candidates
     show_step(
         say(L, "gaps.heading"),
         say(
             L,
             "gaps.sentence",
-            gaps=n(len(cov.gaps)),
+            gaps=n(len(g)),
             top=min(top, len(g)),
-            candidates=n(len(cov.candidates)),
+            candidates=n(len(c)),
         ),
     )
+    names = _site_namer(cov, L)
     if len(g):
-        table = show_frame(
+        table = show_first_rows(
             ctx,
             "gaps",
             pd.DataFrame(
@@ -267,13 +280,14 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "rank_2"): g["rank"].map(n),
                     say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
                     say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_2"): g["sites"].map(lambda v: _site_names(cov, v, L)),
+                    say(L, "sites_2"): g["sites"].map(names),
                 }
             ),
+            top,
             caption=say(L, "gaps"),
         )
     if len(c):
-        show_frame(
+        show_first_rows(
             ctx,
             "candidate_sites",
             pd.DataFrame(
@@ -284,9 +298,10 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
                     say(L, "band"): c["band"],
                     say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_reached"): c["sites"].map(lambda v: _site_names(cov, v, L)),
+                    say(L, "sites_reached"): c["sites"].map(names),
                 }
             ),
+            top,
             caption=say(L, "gaps.candidates_caption"),
             source=ctx.source,
         )

@@ -15,7 +15,7 @@ from analysis.report.display import (
     show_step,
     show_table,
 )
-from analysis.report.pages.common import choose_district_rows, show_district_frame, show_frame
+from analysis.report.pages.common import choose_district_rows, show_district_frame, show_first_rows, show_frame
 from analysis.report.pages.forecast import expected_count
 from analysis.report.text import (
     day,
@@ -368,15 +368,20 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     L = ctx.lang
     undated = undated_sites(ctx)
     show_step(say(L, "supervision.heading"), supervision_sentence(ctx, top, len(undated)))
+    # the first `top` of each list on the page, every site in the CSV beside it
     if len(tf.supervision):
-        table = show_frame(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
+        every = supervision_table(ctx, len(tf.supervision))
+        page = supervision_table(ctx, top) if len(tf.supervision) > top else None
+        table = show_first_rows(ctx, "supervision_list", every, top, source=ctx.source, page=page)
     if len(undated):
-        show_frame(
+        show_first_rows(
             ctx,
             "supervision_unknown_time",
-            supervision_table(ctx, top, undated),
+            supervision_table(ctx, len(undated), undated),
+            top,
             caption=say(L, "supervision.undated_caption"),
             source=ctx.source,
+            page=supervision_table(ctx, top, undated) if len(undated) > top else None,
         )
     if len(_pipeline_sites(ctx)):
         show_image(
