@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL, City
+from analysis.figures import count_text
 from analysis.verdict import percent
 
 LANGS = ("zh", "en")
@@ -70,8 +71,8 @@ def _missing(value) -> bool:
 
 
 def n(value) -> str:
-    """A count for people: thousands separators, '–' for missing."""
-    return "–" if _missing(value) else f"{int(round(float(value))):,}"
+    """A count for people: thousands separators, '–' for missing (`figures.count_text`, as the map writes one)."""
+    return count_text(value)
 
 
 def rate(value) -> str:
