@@ -4,6 +4,7 @@ table "the rest in the attached CSV" whose CSV held only the rows shown."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pandas as pd
@@ -166,3 +167,83 @@ def test_the_supervision_lists_csvs_hold_every_site_the_page_counts(tmp_path, sh
     tables = [p for p in shown.parts if "<table" in p]
     assert [_table_rows(t) for t in tables] == [15, 15]
     assert "其余 5 行" in tables[0] and "其余 2 行" in tables[1] and "张三" not in tables[0]
+
+
+# --------------------------------------------------------------------------------------------
+# 3. the whole: a city, a province or a country
+# --------------------------------------------------------------------------------------------
+
+#: Words that name the whole as a city (the bundled city's pages say them; a province's or country's must not).
+CITY_WORDS = ("全市", "本市", "市域", "城市通报", "城市未给出", "the city", "Outside city", "city's threshold")
+#: Keys whose city words are right whatever the kind: the city's own total row, the configuration's name
+#: (城市配置: city.toml), a province-wide file's rows of another city, the place a key site is ("city centre"),
+#: and the cities the grid was tested on.
+CITY_WORDS_MEANT = {
+    "city_total",
+    "reason.other_city",
+    "reason_about.other_city",
+    "coverage.grid_accuracy",
+}
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return 1
+
+
+@pytest.mark.parametrize("kind", ["province", "country"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_text_says_city_of_a_province_or_a_country(tmp_path, kind, lang):
+    """Every label and sentence filled in with the words of a province's or a country's whole (`kind_words`) says
+    no city word: 本市在用频段, 城市通报, 市域外, 'the city reported' were written in a country's report."""
+    from analysis.report.text import _FORMATTER, TEXT, kind_words
+
+    words = kind_words(_city(tmp_path, kind), lang)
+    said = {key: _FORMATTER.vformat(text, (), _Blank(words)) for key, text in TEXT[lang].items()}
+    # (the configuration's name, whatever the kind: city.toml, 城市配置, "the city config")
+    said = {key: re.sub(r"the city config(uration)?", "city.toml", text) for key, text in said.items()}
+    wrong = {k: v for k, v in said.items() if k not in CITY_WORDS_MEANT and any(w in v for w in CITY_WORDS)}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    "kind, zh, en",
+    [
+        ("", "城市未给出各区县分解比例", "in the city's configuration"),
+        ("country", "全国未给出各区县分解比例", "in the country's configuration"),
+    ],
+)
+def test_the_district_split_note_names_who_gave_no_shares_by_the_kind(tmp_path, kind, zh, en):
+    from analysis.report.chrome import translate_note
+
+    city = _city(tmp_path, kind)
+    note = "city.toml gives no target_share: split by the 64 sites in the pipeline on 2020-12-31"
+    assert translate_note(note, "zh", city).startswith(zh) and en in translate_note(note, "en", city)
+
+
+@pytest.mark.parametrize(
+    "kind, zh, en",
+    [
+        ("", "位于市域外", "Outside city"),
+        ("province", "位于省域外", "Outside province"),
+        ("country", "位于境外", "Outside country"),
+    ],
+)
+def test_a_quarantine_reason_says_outside_the_kinds_whole(tmp_path, kind, zh, en):
+    from analysis.report.pages.clean import reason_words
+
+    city = _city(tmp_path, kind)
+    assert reason_words("outside_city", "zh", city=city) == zh and reason_words("outside_city", "en", city=city) == en
+    meaning = reason_words("outside_city", "zh", "", city)
+    assert ("本市" in meaning) == (kind == "") and "任何区县内" in meaning
+
+
+def test_the_link_budget_sentence_and_the_reported_count_say_the_kinds_whole(tmp_path):
+    from analysis.report.text import kind_words, say
+
+    country = kind_words(_city(tmp_path, "country"), "zh")
+    assert say("zh", "footprint.sentence", **country).startswith("本国在用频段")
+    assert "（全国通报 216 座）" in say("zh", "headline.reported", date="d", c="216", on_air="216", **country)
+    # a caller that does not know the city, and the bundled city: the city's words, as before
+    assert say("zh", "footprint.sentence").startswith("本市在用频段")
+    assert "（城市通报 216 座）" in say("zh", "headline.reported", date="d", c="216", on_air="216")

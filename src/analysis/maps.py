@@ -525,7 +525,9 @@ def _site_layer(result) -> list[dict]:
             ["余量 margin", f"{_metres(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
         ]
         if s.get("district_note"):  # its text and its point disagree, or it lies outside the city
-            rows.insert(3, ["区 district", f"{s['district'] or '市域外 outside the city'} ({s['district_note']})"])
+            # (outside every district: of a city, a province or a country alike, which the map is not told)
+            where = s["district"] or "区县之外 outside every district"
+            rows.insert(3, ["区 district", f"{where} ({s['district_note']})"])
         sites.append(
             {
                 "name": _text(s["name_zh"]),

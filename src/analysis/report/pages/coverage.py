@@ -24,6 +24,7 @@ from analysis.report.pages.common import (
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     pct,
     say,
@@ -123,7 +124,10 @@ def _site_location_notes(s: pd.DataFrame, lang: str, city=None) -> str:
     # (an all-empty column reads back as floats)
     noted = s["district_note"].map(lambda v: isinstance(v, str) and v != "")
     moved = s[noted.astype(bool) & ~s.index.isin(outside.index)]
-    text = say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str))) if len(outside) else ""
+    whole = kind_words(city, lang)
+    text = (
+        say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str)), **whole) if len(outside) else ""
+    )
     if len(moved):
         names = [f"{r[name]} ({_describe_district_change(r, lang, city)})" for _, r in moved.iterrows()]
         text += say(lang, "key_sites.district_from_point", names=sep.join(names))
@@ -207,7 +211,11 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
                 say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
                 say(L, "district"): s["district"]
                 .fillna("")
-                .map(lambda d: district_label(ctx.city, d, L) if d else say(L, "key_sites.outside")),
+                .map(
+                    lambda d: (
+                        district_label(ctx.city, d, L) if d else say(L, "key_sites.outside", **kind_words(ctx.city, L))
+                    )
+                ),
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
                 say(L, "covered_outdoors"): s["verdict"].map(words),
                 say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
@@ -360,7 +368,7 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
         rows.append(row)
     show_step(
         say(L, "footprint.heading"),
-        say(L, "footprint.sentence"),
+        say(L, "footprint.sentence", **kind_words(ctx.city, L)),
     )
     table = show_frame(
         ctx,

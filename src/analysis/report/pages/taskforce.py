@@ -20,6 +20,7 @@ from analysis.report.pages.forecast import expected_count
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     name_label,
     pct,
@@ -161,14 +162,15 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     dropped = quarantined_pipeline_sites(ctx)
     outside = dropped == "outside_city"  # (a province's file lists other cities' sites: no loss of this city's)
     if outside.any():
-        out.append(say(L, "funnel.outside", sites=n(int(outside.sum()))))
+        out.append(say(L, "funnel.outside", sites=n(int(outside.sum())), **kind_words(getattr(ctx, "city", None), L)))
         dropped = dropped[~outside]
     if len(dropped):
         from analysis.report.pages.clean import reason_words
 
         by = dropped.value_counts()
         reasons = say(L, "clause_sep").join(
-            say(L, "reason_count", reason=_lower_first(reason_words(r, L)), sites=n(k)) for r, k in by.items()
+            say(L, "reason_count", reason=_lower_first(reason_words(r, L, city=getattr(ctx, "city", None))), sites=n(k))
+            for r, k in by.items()
         )
         out.append(say(L, "funnel.quarantined", sites=n(len(dropped)), reasons=reasons))
     return out
@@ -585,7 +587,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         "rows.rule.gap",
         then=d["baseline_on_air"].iloc[:-1].to_numpy(float),
         caption=caption,
-        source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
+        source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L, ctx.city) or ""),
     )
     return table
 
