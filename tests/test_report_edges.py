@@ -247,3 +247,52 @@ def test_the_link_budget_sentence_and_the_reported_count_say_the_kinds_whole(tmp
     # a caller that does not know the city, and the bundled city: the city's words, as before
     assert say("zh", "footprint.sentence").startswith("本市在用频段")
     assert "（城市通报 216 座）" in say("zh", "headline.reported", date="d", c="216", on_air="216")
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the report command's waste: what every notebook repeats made cheap
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_pipeline_sites_are_selected_once_a_report():
+    """The task-force page's sections asked for the sites not yet on air eight times, a pass over every site
+    each; the context keeps the first selection."""
+    from analysis.report.pages.taskforce import _pipeline_sites
+
+    calls = []
+    sites = pd.DataFrame({"stage": ["on_air", "construction", "planned"]})
+
+    def taskforce():
+        calls.append(1)
+        return SimpleNamespace(sites=sites)
+
+    ctx = SimpleNamespace(taskforce=taskforce, _read={})
+    first = _pipeline_sites(ctx)
+    assert list(first["stage"]) == ["construction", "planned"]
+    assert all(_pipeline_sites(ctx) is first for _ in range(7)) and len(calls) == 1
+    # a context without a store of reads (a test's, an analyst's) is answered all the same
+    assert list(_pipeline_sites(SimpleNamespace(taskforce=taskforce))["stage"]) == ["construction", "planned"]
+
+
+def test_a_notebook_checks_its_basemap_without_importing_the_maps_folium():
+    """Every notebook's open_report checked the basemap against `maps.BASEMAPS`, importing folium (0.6 s CPU a
+    notebook, five a report) that no page uses; the names are one tuple low in the package, the map's own."""
+    import subprocess
+    import sys
+
+    from analysis.figures import BASEMAP_NAMES
+    from analysis.maps import BASEMAPS
+
+    assert tuple(BASEMAPS) == BASEMAP_NAMES
+    code = (
+        "import sys; from analysis.report import pages; from analysis.report.inputs import check_basemap; "
+        "assert check_basemap('AMAP') == 'amap'; print(sorted(m for m in sys.modules if m.startswith('folium')))"
+    )
+    import os
+    from pathlib import Path
+
+    import analysis
+
+    env = {**os.environ, "PYTHONPATH": str(Path(analysis.__file__).resolve().parents[1])}  # (this checkout's code)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "[]"

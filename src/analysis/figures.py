@@ -35,6 +35,10 @@ CJK_FONT_GLOBS = (
     "/System/Library/Fonts/PingFang.ttc",
 )
 
+#: The coverage map's basemaps by name (`maps.BASEMAPS` draws them): here, low and light, so that a report's
+#: notebooks check the parameter without importing folium (0.6 s a notebook, five a report).
+BASEMAP_NAMES = ("osm", "amap", "none")
+
 _CJK_WARNED = False
 _REGISTERED = False
 

@@ -135,8 +135,16 @@ def _n(value) -> str:
 
 
 def _pipeline_sites(ctx: Context) -> pd.DataFrame:
+    """The sites not yet on air on the report date: selected once a report (the page's sections ask eight times,
+    a pass over every site each: 10^6 of them in a country), kept with the context's other reads."""
+    held = getattr(ctx, "_read", None)
+    if held is not None and "pipeline sites" in held:
+        return held["pipeline sites"]
     sites = ctx.taskforce().sites
-    return sites[sites["stage"] != "on_air"]
+    pipe = sites[sites["stage"] != "on_air"]
+    if held is not None:
+        held["pipeline sites"] = pipe
+    return pipe
 
 
 def pipeline_caveats(ctx: Context) -> list[str]:
