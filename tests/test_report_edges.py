@@ -73,6 +73,27 @@ def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty
     assert shown.records["blockers"] == {}
 
 
+@pytest.mark.parametrize("lang, words", [("zh", "重点场所清单共 0 处"), ("en", "The key-site list has 0 sites")])
+def test_with_no_key_site_the_key_sites_are_their_sentence_not_an_empty_table(tmp_path, shown, lang, words):
+    """A city.toml without key sites (the national benchmark's empty sites.csv): the sentence counts 0, and no table
+    of a header and no row follows it."""
+    from analysis.report.pages.coverage import show_key_sites
+
+    columns = ["site_id", "name_zh", "name_en", "category", "district", "rating", "is_target", "verdict"]
+    sites = pd.DataFrame({c: pd.Series(dtype=bool if c == "is_target" else object) for c in columns})
+    ctx = SimpleNamespace(
+        coverage=lambda: SimpleNamespace(sites=sites),
+        lang=lang,
+        city=_city(tmp_path, "country"),
+        source="src",
+        csv_path=lambda name: tmp_path / f"{name}.csv",
+    )
+    table = show_key_sites(ctx)
+    page = "\n".join(shown.parts)
+    assert words in page and "<table" not in page and table.empty and not (tmp_path / "key_sites.csv").exists()
+    assert shown.records["key_sites_covered"] == 0 and shown.records["uncovered_target_sites"] == []
+
+
 # --------------------------------------------------------------------------------------------
 # 4. a page table of the first rows: its CSV holds the rest
 # --------------------------------------------------------------------------------------------

@@ -199,6 +199,9 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         )
         + _site_location_notes(s, L, ctx.city),
     )
+    if not len(s):  # (a city.toml without key sites: the sentence says 0; a table of a header and no row said nothing)
+        _record_key_sites(s, uncovered_targets)
+        return pd.DataFrame()
     yes, no = say(L, "yes"), say(L, "no")
     words = verdict_words(L)
     precision = s["coord_precision_m"]
@@ -226,10 +229,14 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source + say(L, "key_sites.source"),
     )
+    _record_key_sites(s, uncovered_targets)
+    return table
+
+
+def _record_key_sites(s: pd.DataFrame, uncovered_targets: pd.DataFrame) -> None:
     record("key_sites_covered", int((s["verdict"] == "covered").sum()))
     record("key_sites_uncertain", int((s["verdict"] == "uncertain").sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
-    return table
 
 
 def _site_namer(cov, lang: str):
