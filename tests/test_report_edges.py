@@ -317,3 +317,37 @@ def test_a_notebook_checks_its_basemap_without_importing_the_maps_folium():
     env = {**os.environ, "PYTHONPATH": str(Path(analysis.__file__).resolve().parents[1])}  # (this checkout's code)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "重点场所清单中没有景区"), ("en", "holds no scenic spot")])
+def test_with_no_scenic_spot_the_summary_says_so_instead_of_an_empty_table(tmp_path, shown, monkeypatch, lang, words):
+    from analysis.report.pages import summary
+
+    monkeypatch.setattr(summary, "record", lambda name, value: shown.records.__setitem__(name, value))
+    monkeypatch.setattr(summary, "show_markdown", lambda text: shown.parts.append(text))
+    monkeypatch.setattr(summary, "show_district_frame", lambda *a, **k: pd.DataFrame({"d": ["x"]}))
+    columns = ["site_id", "name_zh", "name_en", "category", "district", "rating", "is_target", "verdict", "distance_m"]
+    sites = pd.DataFrame({c: pd.Series(dtype=bool if c == "is_target" else object) for c in columns})
+    by = pd.DataFrame(
+        {
+            "district": ["甲区", "全市"],
+            "urban_covered_pct": 50.0,
+            "urban_area_km2": 10.0,
+            "n_target_sites": 0,
+            "n_target_sites_covered": 0,
+            "is_fully_covered": False,
+        }
+    )
+    city = _city(tmp_path, "country")
+    ctx = SimpleNamespace(
+        coverage=lambda: SimpleNamespace(sites=sites, by_district=by),
+        lang=lang,
+        city=city,
+        out=None,
+        source="src",
+        csv_path=lambda name: tmp_path / f"{name}.csv",
+    )
+    summary.show_coverage_to_do(ctx)
+    page = "\n".join(shown.parts)
+    assert words in page and "<table" not in page and not (tmp_path / "to_cover_scenic_spots.csv").exists()
+    assert shown.records["scenic_spots_to_cover"] == []

@@ -207,6 +207,11 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         source=ctx.source,
         tail=0,
     )
+    to_cover = list(s[s["is_target"] & (s["verdict"] == "uncovered")]["name_zh"])
+    if not len(s):  # (a table of a header and no row said nothing)
+        show_markdown(say(L, "to_cover.no_spots"))
+        record("scenic_spots_to_cover", to_cover)
+        return table
     show_frame(
         ctx,
         "to_cover_scenic_spots",
@@ -226,7 +231,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         caption=say(L, "scenic_spots"),
         source=say(L, "rating_sources_sites_csv"),
     )
-    record("scenic_spots_to_cover", list(s[s["is_target"] & (s["verdict"] == "uncovered")]["name_zh"]))
+    record("scenic_spots_to_cover", to_cover)
     return table
 
 
