@@ -556,3 +556,15 @@ def test_the_maps_script_writes_its_counts_with_thousands_separators():
     assert out.strip() == '["8,733","99,894","1,234,567","12","1,234.5","359",""]'
     uses = ("num(n) + '</div>'", "num(s.r) + ' m / ' + num(s.ri)", "': ' + num(n) + ' on air'", "num(f.properties.n)")
     assert all(use in js for use in uses)
+
+
+def test_a_key_site_outside_every_district_is_not_said_to_be_outside_the_city(result):
+    """The map is not told whether the whole is a city, a province or a country: a site outside every district
+    says so ('市域外 outside the city' was said of a country's sites)."""
+    from analysis.maps import _site_layer
+
+    sites = result.sites.copy()
+    sites.loc[sites.index[0], ["district", "district_note"]] = [None, "outside every district"]
+    rows = dict(_site_layer(result.__class__(**{**result.__dict__, "sites": sites}))[0]["rows"])
+    assert rows["区 district"] == "区县之外 outside every district (outside every district)"
+    assert "市域" not in str(rows) and "the city" not in str(rows)

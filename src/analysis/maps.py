@@ -526,7 +526,7 @@ def _site_layer(result) -> list[dict]:
         ]
         if s.get("district_note"):  # its text and its point disagree, or it lies outside the city
             # (outside every district: of a city, a province or a country alike, which the map is not told)
-            where = s["district"] or "区县之外 outside every district"
+            where = _text(s["district"]) or "区县之外 outside every district"  # (a missing district is NaN, not "nan")
             rows.insert(3, ["区 district", f"{where} ({s['district_note']})"])
         sites.append(
             {
