@@ -513,3 +513,58 @@ def test_a_map_of_hundreds_of_small_districts_names_those_drawn_large_enough(res
     _, found = with_tiles(3, 0.15)  # a city of ten districts, nine of them specks a few pixels wide
     assert MAIN_LABEL_ALL_DISTRICTS >= 10 and sum(not x["part"] for x in found["labels"]) == 10
     assert all(x["shown"] for x in found["labels"] if not x["part"]), found["labels"]
+
+
+def test_the_popups_write_counts_and_areas_as_the_pages_do_with_thousands_separators(result):
+    """A country's district popup said '面积 area 24874.8 km²' and '在网基站 99894' beside the pages' 24,874.8 and
+    99,894: the map writes numbers with the pages' formatting (`figures.count_text`, `number_text`)."""
+    by = result.by_district.copy()
+    first = by.index[0]
+    by.loc[first, ["area_km2", "urban_area_km2", "covered_km2"]] = [24874.84, 3833.04, 1234.56]
+    by.loc[first, "n_stations_on_air"] = 99894
+    candidates = result.candidates.copy()
+    candidates.loc[candidates.index[0], ["gain_km2", "radius_m"]] = [1234.5678, 1500.0]
+    gaps = result.gaps.copy()
+    gaps.loc[gaps.index[0], "area_km2"] = 4321.234
+    changed = result.__class__(**{**result.__dict__, "by_district": by, "candidates": candidates, "gaps": gaps})
+    data = _map_data(map_html(coverage_map(changed)))
+    rows = dict(data["districts"]["features"][0]["properties"]["rows"])
+    assert rows["面积 area"] == "24,874.8 km²" and rows["城区 built-up area"] == "3,833.0 km²"
+    assert rows["覆盖 covered outdoor"].startswith("1,234.6 km² (") and rows["在网基站 stations on air"] == "99,894"
+    gain = dict(data["candidates"][0]["rows"])
+    assert gain["新增覆盖 gain"].startswith("1,234.57 km² of gap") and gain["半径 radius"].startswith("1,500 m")
+    assert data["gaps"]["features"][0]["properties"]["area"] == "4,321.23"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_the_maps_script_writes_its_counts_with_thousands_separators():
+    """The counts the page's script writes (a cluster's, a hexagon's, the buildout slider's, a station's radius)
+    with the separators the pages use."""
+    import json
+
+    from analysis.maps import _read_template
+
+    js = _read_template("map_layers.js.j2")
+    body = re.search(r"(  function num\(v\) \{.*?\n  \})", js, re.S).group(1)
+    cases = [8733, 99894, 1234567, 12, "1234.5", 359, None]
+    out = subprocess.run(
+        ["node", "-e", body + f"\nconsole.log(JSON.stringify({json.dumps(cases)}.map(num)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == '["8,733","99,894","1,234,567","12","1,234.5","359",""]'
+    uses = ("num(n) + '</div>'", "num(s.r) + ' m / ' + num(s.ri)", "': ' + num(n) + ' on air'", "num(f.properties.n)")
+    assert all(use in js for use in uses)
+
+
+def test_a_key_site_outside_every_district_is_not_said_to_be_outside_the_city(result):
+    """The map is not told whether the whole is a city, a province or a country: a site outside every district
+    says so ('市域外 outside the city' was said of a country's sites)."""
+    from analysis.maps import _site_layer
+
+    sites = result.sites.copy()
+    sites.loc[sites.index[0], ["district", "district_note"]] = [None, "outside every district"]
+    rows = dict(_site_layer(result.__class__(**{**result.__dict__, "sites": sites}))[0]["rows"])
+    assert rows["区 district"] == "区县之外 outside every district (outside every district)"
+    assert "市域" not in str(rows) and "the city" not in str(rows)

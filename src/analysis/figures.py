@@ -35,6 +35,10 @@ CJK_FONT_GLOBS = (
     "/System/Library/Fonts/PingFang.ttc",
 )
 
+#: The coverage map's basemaps by name (`maps.BASEMAPS` draws them): here, low and light, so that a report's
+#: notebooks check the parameter without importing folium (0.6 s a notebook, five a report).
+BASEMAP_NAMES = ("osm", "amap", "none")
+
 _CJK_WARNED = False
 _REGISTERED = False
 
@@ -159,3 +163,23 @@ def rank_districts(score, then=None):
     s = np.where(np.isfinite(s), s, -np.inf)
     t = np.zeros(len(s)) if then is None else np.nan_to_num(np.asarray(then, dtype=float), nan=-np.inf)
     return np.lexsort((np.arange(len(s)), -t, -s))
+
+
+def _missing(value) -> bool:
+    """None or a number that is not finite (NaN, inf): what the pages write as '–'."""
+    import math
+    import numbers
+
+    real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)  # (numpy's floats too)
+    return value is None or (real and not math.isfinite(value))
+
+
+def count_text(value) -> str:
+    """A count for people, as every page and map writes one: thousands separators, '–' for missing."""
+    return "–" if _missing(value) else f"{int(round(float(value))):,}"
+
+
+def number_text(value, digits: int = 1) -> str:
+    """A measure for people (an area, a share) to `digits` decimals with thousands separators, '–' for missing:
+    the pages' '3,833.0 km²', which a map popup wrote '3833.0'."""
+    return "–" if _missing(value) else f"{float(value):,.{digits}f}"

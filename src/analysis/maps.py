@@ -28,6 +28,7 @@ from jinja2 import Template
 from shapely.ops import polylabel
 
 from analysis.config import OPERATOR_NAMES_ZH
+from analysis.figures import count_text, number_text
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 #: folium's CDN references -> the vendored file that replaces each (same API)
@@ -131,6 +132,22 @@ def _json_for_script(obj) -> str:
 
 def _r(v, nd=5):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(float(v), nd)
+
+
+def _km2(v) -> str:
+    """An area in a popup as the pages write it (thousands separators, one decimal; '–' for missing)."""
+    return number_text(v, 1)
+
+
+def _share(v) -> str:
+    """A share (percent) in a popup, one decimal; '' for missing, as before."""
+    return _text(_r(v, 1))
+
+
+def _metres(v) -> str:
+    """A distance in metres in a popup, to the decimetre the stage rounds it to, with thousands separators
+    ('1,234.5'); '' for missing, as before."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else number_text(v, 1)
 
 
 def _text(v) -> str:
@@ -352,21 +369,23 @@ def _district_features(result, metric: str) -> dict:
         rows = [["区 district", name]]
         if row is not None:
             rows += [
-                ["面积 area", f"{row['area_km2']:.1f} km²"],
-                ["覆盖 covered outdoor", f"{row['covered_km2']:.1f} km² ({_text(_r(row['covered_pct'], 1))} %)"],
+                ["面积 area", f"{_km2(row['area_km2'])} km²"],
+                ["覆盖 covered outdoor", f"{_km2(row['covered_km2'])} km² ({_share(row['covered_pct'])} %)"],
                 [
                     "室内 covered indoor",
-                    f"{row['covered_indoor_km2']:.1f} km² ({_text(_r(row['covered_indoor_pct'], 1))} %)",
+                    f"{_km2(row['covered_indoor_km2'])} km² ({_share(row['covered_indoor_pct'])} %)",
                 ],
-                ["城区 built-up area", f"{row['urban_area_km2']:.1f} km²"],
+                ["城区 built-up area", f"{_km2(row['urban_area_km2'])} km²"],
                 [
                     "城区覆盖 built-up covered",
-                    f"{_text(_r(row['urban_covered_pct'], 1))} % outdoor, "
-                    f"{_text(_r(row['urban_covered_indoor_pct'], 1))} % indoor",
+                    f"{_share(row['urban_covered_pct'])} % outdoor, {_share(row['urban_covered_indoor_pct'])} % indoor",
                 ],
-                ["4A+ 景区 targets covered", f"{int(row['n_target_sites_covered'])} / {int(row['n_target_sites'])}"],
+                [
+                    "4A+ 景区 targets covered",
+                    f"{count_text(row['n_target_sites_covered'])} / {count_text(row['n_target_sites'])}",
+                ],
                 ["全覆盖 full coverage", "是 yes" if bool(row["is_fully_covered"]) else "否 no"],
-                ["在网基站 stations on air", int(row["n_stations_on_air"])],
+                ["在网基站 stations on air", count_text(row["n_stations_on_air"])],
             ]
         label, label_en = _district_label(name, names_en.get(name, ""), share)
         points = _label_points(geom)
@@ -502,11 +521,13 @@ def _site_layer(result) -> list[dict]:
                 "最近基站 nearest station",
                 f"{s['nearest_name']} ({s['nearest_station_id']}, {s['nearest_operator']} {s['nearest_band']})",
             ],
-            ["距离 distance", f"{_text(s['distance_m'])} m (radius {_text(s['nearest_radius_m'])} m)"],
-            ["余量 margin", f"{_text(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
+            ["距离 distance", f"{_metres(s['distance_m'])} m (radius {_metres(s['nearest_radius_m'])} m)"],
+            ["余量 margin", f"{_metres(s['margin_m'])} m, {_text(s['margin_db'])} dB"],
         ]
         if s.get("district_note"):  # its text and its point disagree, or it lies outside the city
-            rows.insert(3, ["区 district", f"{s['district'] or '市域外 outside the city'} ({s['district_note']})"])
+            # (outside every district: of a city, a province or a country alike, which the map is not told)
+            where = _text(s["district"]) or "区县之外 outside every district"  # (a missing district is NaN, not "nan")
+            rows.insert(3, ["区 district", f"{where} ({s['district_note']})"])
         sites.append(
             {
                 "name": _text(s["name_zh"]),
@@ -526,13 +547,14 @@ def _candidate_layer(result) -> list[dict]:
     candidates = []
     for c in result.candidates.to_dict("records"):
         rows = [
-            ["候选 candidate", f"{c['candidate_id']} (rank {c['rank']})"],
+            ["候选 candidate", f"{c['candidate_id']} (rank {count_text(c['rank'])})"],
             ["区 district", c["district"]],
             ["频段 band", c["band"]],
-            ["半径 radius", f"{c['radius_m']:.0f} m ({c['area_type']})"],
+            ["半径 radius", f"{number_text(c['radius_m'], 0)} m ({c['area_type']})"],
             [
                 "新增覆盖 gain",
-                f"{c['gain_km2']} km² of gap, {c['gain_key_sites']} key sites ({c['gain_target_sites']} 4A+)",
+                f"{number_text(c['gain_km2'], 2)} km² of gap, {count_text(c['gain_key_sites'])} key sites "
+                f"({count_text(c['gain_target_sites'])} 4A+)",
             ],
             ["场所 sites", c["sites"]],
         ]
@@ -550,7 +572,7 @@ def _gap_layer(result) -> dict:
     return _geojson(
         gaps.geometry.values,
         [
-            {"rank": int(r), "area_km2": float(a), "sites": _text(s)}
+            {"rank": int(r), "area_km2": float(a), "area": number_text(a, 2), "sites": _text(s)}
             for r, a, s in zip(gaps["rank"], gaps["area_km2"], gaps["sites"])
         ],
     )

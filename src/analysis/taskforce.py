@@ -1695,6 +1695,7 @@ _T = {
 }
 #: The whole "city" in a Chinese chart, by city.toml's [city] kind.
 _WHOLE_ZH = {"city": "全市", "province": "全省", "country": "全国"}
+_WHOLE_EN = {"city": "Whole city", "province": "Whole province", "country": "Whole country"}
 _DISTRICT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 #: Districts drawn one by one in the district charts; past it, those with the fewest sites in the
 #: pipeline share one "other" bar (a bar each for thousands of districts is unreadable and takes minutes).
@@ -1747,7 +1748,9 @@ def _district_label(report: TaskforceReport, name: str, lang: str) -> str:
     if lang == "zh":
         return name
     en = {d.name_zh: d.name_en for d in report.city.districts}
-    return "City" if name == CITY_TOTAL else (en.get(name) or name)
+    if name == CITY_TOTAL:  # the whole, as city.toml's [city] kind says (a country's total is not "City")
+        return _WHOLE_EN.get(getattr(report.city, "kind", "city"), "Whole city")
+    return en.get(name) or name
 
 
 def _stage_label(stage: str, lang: str) -> str:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from analysis.report.render import render_template
-from analysis.report.text import TEXT, day, say
+from analysis.report.text import TEXT, day, kind_words, say
 from analysis.taskforce import previous_report_date
 
 #: The annex page beside the report's pages.
@@ -115,17 +115,18 @@ NOTE_PATTERNS = (
 )
 
 
-def translate_note(note: str, lang: str) -> str | None:
+def translate_note(note: str, lang: str, city=None) -> str | None:
     """A stage's note in the page's language: the known notes in a reader's words (in English too: the stage
     writes "city.toml gives no target_share", a page says "no district shares in the city's configuration");
-    an unknown note as written in English, None in Chinese (shown only in the annex's log)."""
+    an unknown note as written in English, None in Chinese (shown only in the annex's log). The whole is the
+    `city`'s kind (a city, a province, a country: `text.kind_words`)."""
     if not isinstance(note, str) or not note.strip():  # a missing basis (NaN) is no note
         return None
     note = note.strip()
     for pattern, key in NOTE_PATTERNS:
         m = re.fullmatch(pattern, note, flags=re.S)
         if m:
-            return say(lang, key, **m.groupdict())
+            return say(lang, key, **kind_words(city, lang), **m.groupdict())
     return note if lang != "zh" else None
 
 
@@ -243,10 +244,11 @@ def write_annex(
     provenance_rows: list[tuple[str, str]],
     files: list[dict],
     notes: list[str],
+    city=None,
 ) -> Path:
     """The annex: how the numbers are made (one place instead of notes on every page), what the report
     was made from (inputs with their checksums), and the model's notes in the page's language."""
-    shown = [translate_note(x, lang) for x in notes]
+    shown = [translate_note(x, lang, city) for x in notes]
     page = render_template(
         "annex.html.j2",
         html_lang="zh-CN" if lang == "zh" else "en",
@@ -254,7 +256,10 @@ def write_annex(
         nav=nav_html(lang, pages, ANNEX),
         vintage=vintage,
         L=TEXT[lang],
-        methods=[say(lang, f"method.{k}") for k in ("clean", "forecast", "coverage", "sites", "taskforce")],
+        methods=[
+            say(lang, f"method.{k}", **kind_words(city, lang))
+            for k in ("clean", "forecast", "coverage", "sites", "taskforce")
+        ],
         provenance=provenance_rows,
         files=files,
         notes=[s for s in shown if s],

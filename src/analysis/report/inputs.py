@@ -72,13 +72,14 @@ def list_months_ending(count: int, last: pd.Timestamp, city: City, extract) -> l
 
 
 def check_basemap(basemap: str | None) -> str:
-    """The basemap named (default osm), or a one-line UsageError."""
-    from analysis.maps import BASEMAPS
+    """The basemap named (default osm), or a one-line UsageError (`figures.BASEMAP_NAMES`, the names the map
+    draws: checked without importing the map's folium, which no page needs)."""
+    from analysis.figures import BASEMAP_NAMES
 
     basemap = (basemap or "osm").lower()
-    if basemap not in BASEMAPS:
+    if basemap not in BASEMAP_NAMES:
         # (both names: the command's flag and the notebook's parameter)
-        raise UsageError(f"--basemap (basemap): {basemap!r} is not one of {', '.join(BASEMAPS)}")
+        raise UsageError(f"--basemap (basemap): {basemap!r} is not one of {', '.join(BASEMAP_NAMES)}")
     return basemap
 
 

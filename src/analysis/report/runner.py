@@ -299,6 +299,7 @@ def _publish(
         provenance_rows(prov, lang),
         prov["files"],
         notes,
+        city=city,
     )
     (tmp / "headline.json").write_text(
         json.dumps(json_ready(headline), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import CITY_TOTAL, City
+from analysis.figures import count_text
 from analysis.verdict import percent
 
 LANGS = ("zh", "en")
@@ -44,25 +45,48 @@ _FORMATTER = _PeoplesFormatter()
 
 def say(lang: str, key: str, /, **values) -> str:
     """The words of `key` in the page's language, with `values` filled in (a bare whole number with thousands
-    separators); an unknown key is a bug in this package and raises KeyError."""
+    separators); an unknown key is a bug in this package and raises KeyError. A word of the whole (`KIND_WORDS`:
+    {whole}, {here}, {outside}, {reporter}) not given is a city's (`kind_words` gives the city's kind's)."""
     lang = "zh" if lang == "zh" else "en"
     words = TEXT[lang][key]
-    if "{whole}" in words and "whole" not in values:  # (a caller that does not know the city: a city's words)
-        values = {**values, "whole": WHOLE[lang]["city"]}
+    if "{" in words:
+        for word, by_kind in KIND_WORDS[lang].items():
+            if word not in values and "{" + word + "}" in words:  # (a caller that does not know the city)
+                values = {**values, word: by_kind["city"]}
     return _FORMATTER.format(words, **values) if values else words
 
 
-#: The whole "city" in a sentence ({whole}: 全市新开通, "in the city"), by city.toml's [city] kind.
-WHOLE = {
-    "zh": {"city": "全市", "province": "全省", "country": "全国"},
-    "en": {"city": "city", "province": "province", "country": "country"},
+#: The words for the whole "city" in a sentence, by city.toml's [city] kind (city | province | country): {whole}
+#: (全市新开通, "in the city"), {here} (本市, "the city"), {outside} (市域外, "outside the city") and {reporter}, who
+#: reports a count or gives the districts' shares (城市通报, "the city reported").
+KIND_WORDS = {
+    "zh": {
+        "whole": {"city": "全市", "province": "全省", "country": "全国"},
+        "here": {"city": "本市", "province": "本省", "country": "本国"},
+        "outside": {"city": "市域外", "province": "省域外", "country": "境外"},
+        "reporter": {"city": "城市", "province": "全省", "country": "全国"},
+    },
+    "en": {
+        "whole": {"city": "city", "province": "province", "country": "country"},
+        "here": {"city": "the city", "province": "the province", "country": "the country"},
+        "outside": {"city": "outside the city", "province": "outside the province", "country": "outside the country"},
+        "reporter": {"city": "city", "province": "province", "country": "country"},
+    },
 }
+#: The whole "city" in a sentence ({whole}: 全市新开通, "in the city"), by city.toml's [city] kind.
+WHOLE = {lang: words["whole"] for lang, words in KIND_WORDS.items()}
+
+
+def kind_words(city: City | None, lang: str) -> dict[str, str]:
+    """The words of the whole (`KIND_WORDS`) for a page about `city` (None: a city's), to fill in with `say`."""
+    kind = getattr(city, "kind", "city") if city is not None else "city"
+    words = KIND_WORDS["zh" if lang == "zh" else "en"]
+    return {word: by_kind.get(kind, by_kind["city"]) for word, by_kind in words.items()}
 
 
 def whole_word(city: City, lang: str) -> str:
     """The whole in the page's sentences: the city, or the province or country city.toml's [city] kind says."""
-    words = WHOLE["zh" if lang == "zh" else "en"]
-    return words.get(getattr(city, "kind", "city"), words["city"])
+    return kind_words(city, lang)["whole"]
 
 
 def _missing(value) -> bool:
@@ -70,8 +94,8 @@ def _missing(value) -> bool:
 
 
 def n(value) -> str:
-    """A count for people: thousands separators, '–' for missing."""
-    return "–" if _missing(value) else f"{int(round(float(value))):,}"
+    """A count for people: thousands separators, '–' for missing (`figures.count_text`, as the map writes one)."""
+    return count_text(value)
 
 
 def rate(value) -> str:

@@ -28,6 +28,7 @@ from analysis.report.pages.common import (
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     name_label,
     say,
@@ -168,14 +169,15 @@ def show_file_notes(ctx: Context) -> list[dict]:
     return files
 
 
-def reason_words(code: str, lang: str, meaning: str | None = None) -> str:
-    """A quarantine or merge reason in words (`meaning` given: its explanation); a reason this table
-    does not know yet is shown with its code's words rather than as snake_case."""
+def reason_words(code: str, lang: str, meaning: str | None = None, city=None) -> str:
+    """A quarantine or merge reason in words (`meaning` given: its explanation), the whole said as the `city`'s
+    kind (`text.kind_words`: 'outside the country'); a reason this table does not know yet is shown with its
+    code's words rather than as snake_case."""
     from analysis.report.text import TEXT
 
     key = f"reason_about.{code}" if meaning is not None else f"reason.{code}"
     if key in TEXT[lang]:
-        return say(lang, key)
+        return say(lang, key, **kind_words(city, lang))
     if meaning is not None:
         return meaning if lang == "en" else ""
     return code.replace("_", " ")
@@ -198,8 +200,8 @@ def show_quarantine(ctx: Context) -> pd.DataFrame:
         pd.DataFrame(
             {
                 say(L, "fate"): [i[2] for i in items],
-                say(L, "reason"): [reason_words(i[0], L) for i in items],
-                say(L, "meaning"): [reason_words(i[0], L, meaning.get(i[0], "")) for i in items],
+                say(L, "reason"): [reason_words(i[0], L, city=ctx.city) for i in items],
+                say(L, "meaning"): [reason_words(i[0], L, meaning.get(i[0], ""), ctx.city) for i in items],
                 say(L, "rows_2"): [n(i[1]) for i in items],
             }
         ),
@@ -257,6 +259,7 @@ def show_stations_by_district(ctx: Context) -> pd.DataFrame:
             on_air=n(t.on_air),
             c=n(c),
             diff=f"{c - t.on_air:+d}",
+            **kind_words(ctx.city, L),
         )
         for t, c in checks
     )

@@ -49,6 +49,26 @@ def show_frame(ctx: Context, name: str, df: pd.DataFrame, caption: str = "", sou
     return show_table(df, caption, source, csv=ctx.csv_path(name), lang=ctx.lang)
 
 
+def show_first_rows(
+    ctx: Context,
+    name: str,
+    full: pd.DataFrame,
+    top: int,
+    caption: str = "",
+    source: str = "",
+    page: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """A ranked table (`full`, already in people's words) of which the page shows the first `top` rows (`page`,
+    when they are made apart: a column only some later row fills is left off the page), with a line saying how
+    many more there are; its CSV beside the page holds every row (the gaps' CSV held the 10 rows shown while the
+    sentence counted 36, and a country's 2,540)."""
+    if len(full) <= top:
+        return show_frame(ctx, name, full, caption, source)
+    page = full.head(top) if page is None else page
+    more = say(ctx.lang, "rows.rest_in_csv", k=len(page), rest=len(full) - len(page))
+    return show_table(page, caption, source, csv=ctx.csv_path(name), lang=ctx.lang, full=full, more=more)
+
+
 #: A page's table with a row per district shows at most this many districts (the CSV beside it holds all);
 #: the forecast's small multiples draw as many (forecast.plots.MAX_DISTRICT_PANELS).
 MAX_DISTRICT_ROWS = 12

@@ -17,12 +17,14 @@ from analysis.report.pages.common import (
     MAX_DISTRICT_ROWS,
     list_districts,
     show_district_frame,
+    show_first_rows,
     show_frame,
     uncovered_km2,
 )
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     pct,
     say,
@@ -122,7 +124,10 @@ def _site_location_notes(s: pd.DataFrame, lang: str, city=None) -> str:
     # (an all-empty column reads back as floats)
     noted = s["district_note"].map(lambda v: isinstance(v, str) and v != "")
     moved = s[noted.astype(bool) & ~s.index.isin(outside.index)]
-    text = say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str))) if len(outside) else ""
+    whole = kind_words(city, lang)
+    text = (
+        say(lang, "key_sites.outside_city", names=sep.join(outside[name].astype(str)), **whole) if len(outside) else ""
+    )
     if len(moved):
         names = [f"{r[name]} ({_describe_district_change(r, lang, city)})" for _, r in moved.iterrows()]
         text += say(lang, "key_sites.district_from_point", names=sep.join(names))
@@ -194,6 +199,9 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         )
         + _site_location_notes(s, L, ctx.city),
     )
+    if not len(s):  # (a city.toml without key sites: the sentence says 0; a table of a header and no row said nothing)
+        _record_key_sites(s, uncovered_targets)
+        return pd.DataFrame()
     yes, no = say(L, "yes"), say(L, "no")
     words = verdict_words(L)
     precision = s["coord_precision_m"]
@@ -206,7 +214,11 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
                 say(L, "category"): s["category"].map(lambda c: say(L, f"cat.{c}")),
                 say(L, "district"): s["district"]
                 .fillna("")
-                .map(lambda d: district_label(ctx.city, d, L) if d else say(L, "key_sites.outside")),
+                .map(
+                    lambda d: (
+                        district_label(ctx.city, d, L) if d else say(L, "key_sites.outside", **kind_words(ctx.city, L))
+                    )
+                ),
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
                 say(L, "covered_outdoors"): s["verdict"].map(words),
                 say(L, "covered_indoors"): s["is_covered_indoor"].map(lambda v: yes if v else no),
@@ -217,10 +229,35 @@ def show_key_sites(ctx: Context) -> pd.DataFrame:
         ),
         source=ctx.source + say(L, "key_sites.source"),
     )
+    _record_key_sites(s, uncovered_targets)
+    return table
+
+
+def _record_key_sites(s: pd.DataFrame, uncovered_targets: pd.DataFrame) -> None:
     record("key_sites_covered", int((s["verdict"] == "covered").sum()))
     record("key_sites_uncertain", int((s["verdict"] == "uncertain").sum()))
     record("uncovered_target_sites", list(uncovered_targets["name_zh"]))
-    return table
+
+
+def _site_namer(cov, lang: str):
+    """`_site_names` for every gap or candidate of a page: the key sites' names looked up once (a dict of every
+    site built per row took a pass over the sites for each of a country's 2,540 gaps)."""
+    sites = cov.sites
+    zh = sites["name_zh"].astype(str) if "name_zh" in sites else pd.Series(dtype=str)
+    english = dict(zip(zh, sites["name_en"].fillna("").astype(str))) if "name_en" in sites else {}
+    uncertain = set(zh[sites["verdict"] == "uncertain"]) if "verdict" in sites else set()
+    mark = say(lang, "key_sites.to_check_mark")
+
+    def names_of(names) -> str:
+        if not isinstance(names, str) or not names:
+            return ""
+        shown = []
+        for name in (x.strip() for x in names.split(";")):
+            text = name if lang == "zh" else (english.get(name) or name)
+            shown.append(text + (mark if name in uncertain else ""))
+        return "; ".join(shown)
+
+    return names_of
 
 
 def _site_names(cov, names, lang: str) -> str:
@@ -228,38 +265,29 @@ def _site_names(cov, names, lang: str) -> str:
     page's language: English pages show each site's English name; a site whose verdict is uncertain is
     marked 'to check' (the gap lies where its recorded position is, which is not known well enough to
     call it uncovered: the key-site table says 待核实)."""
-    if not isinstance(names, str) or not names:
-        return ""
-    sites = cov.sites
-    zh = sites["name_zh"].astype(str) if "name_zh" in sites else pd.Series(dtype=str)
-    english = dict(zip(zh, sites["name_en"].fillna("").astype(str))) if "name_en" in sites else {}
-    uncertain = set(zh[sites["verdict"] == "uncertain"]) if "verdict" in sites else set()
-    shown = []
-    for name in (x.strip() for x in names.split(";")):
-        text = name if lang == "zh" else (english.get(name) or name)
-        shown.append(text + (say(lang, "key_sites.to_check_mark") if name in uncertain else ""))
-    return "; ".join(shown)
+    return _site_namer(cov, lang)(names)
 
 
 def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
-    """The largest gaps in the built-up areas and the candidate sites that close most of them."""
+    """The largest gaps in the built-up areas and the candidate sites that close most of them: the first `top`
+    of each on the page, every one in the CSV beside it."""
     table = pd.DataFrame()
     cov = ctx.coverage()
     L = ctx.lang
-    g = cov.gaps.head(top)
-    c = cov.candidates.head(top)
+    g, c = cov.gaps, cov.candidates
     show_step(
         say(L, "gaps.heading"),
         say(
             L,
             "gaps.sentence",
-            gaps=n(len(cov.gaps)),
+            gaps=n(len(g)),
             top=min(top, len(g)),
-            candidates=n(len(cov.candidates)),
+            candidates=n(len(c)),
         ),
     )
+    names = _site_namer(cov, L)
     if len(g):
-        table = show_frame(
+        table = show_first_rows(
             ctx,
             "gaps",
             pd.DataFrame(
@@ -267,13 +295,14 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "rank_2"): g["rank"].map(n),
                     say(L, "district"): g["district"].map(lambda d: district_label(ctx.city, d, L)),
                     say(L, "area_km"): g["area_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_2"): g["sites"].map(lambda v: _site_names(cov, v, L)),
+                    say(L, "sites_2"): g["sites"].map(names),
                 }
             ),
+            top,
             caption=say(L, "gaps"),
         )
     if len(c):
-        show_frame(
+        show_first_rows(
             ctx,
             "candidate_sites",
             pd.DataFrame(
@@ -284,9 +313,10 @@ def show_gaps(ctx: Context, top: int = 10) -> pd.DataFrame:
                     say(L, "lat"): c["lat"].map(lambda v: f"{v:.4f}"),
                     say(L, "band"): c["band"],
                     say(L, "gap_closed_km"): c["gain_km2"].map(lambda v: f"{v:,.2f}"),
-                    say(L, "sites_reached"): c["sites"].map(lambda v: _site_names(cov, v, L)),
+                    say(L, "sites_reached"): c["sites"].map(names),
                 }
             ),
+            top,
             caption=say(L, "gaps.candidates_caption"),
             source=ctx.source,
         )
@@ -345,7 +375,7 @@ def show_link_budget(ctx: Context) -> pd.DataFrame:
         rows.append(row)
     show_step(
         say(L, "footprint.heading"),
-        say(L, "footprint.sentence"),
+        say(L, "footprint.sentence", **kind_words(ctx.city, L)),
     )
     table = show_frame(
         ctx,

@@ -238,7 +238,7 @@ def show_district_forecast(ctx: Context) -> pd.DataFrame:
     basis = str(sub["share_source"].iloc[0])
     show_step(
         say(L, "district_forecast.heading", first_date=day(first_date)),
-        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=translate_note(basis, L) or ""),
+        say(L, "district_forecast.sentence", as_of=day(ctx.as_of), basis=translate_note(basis, L, ctx.city) or ""),
     )
     table = show_district_frame(
         ctx,

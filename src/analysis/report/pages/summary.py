@@ -29,6 +29,7 @@ from analysis.report.pages.taskforce import blocker_sentence, supervision_table,
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     pct,
     prob,
@@ -94,7 +95,7 @@ def verdict_sentence(ctx: Context, targets: pd.DataFrame, now: int, changes: dic
     added = n(changes["added"]["added"].iloc[-1])
     ahead = targets[targets["target_date"] > ctx.as_of]
     if not len(ahead):
-        return say(L, "verdict.none_ahead", now=n(now), added=added)
+        return say(L, "verdict.none_ahead", now=n(now), added=added, **kind_words(ctx.city, L))
     r = ahead.iloc[0]
     status = r.get("status")  # the forecast's own status, the one its page states
     if not isinstance(status, str) or status not in STATUS_EN:
@@ -124,7 +125,9 @@ def show_headline(ctx: Context) -> None:
     for t in ctx.city.targets:
         if t.kind == "reported" and pd.Timestamp(t.date) <= ctx.as_of:
             c = count_on_air(ctx, t.date)
-            parts.append(say(L, "headline.reported", date=day(t.date), c=n(c), on_air=n(t.on_air)))
+            parts.append(
+                say(L, "headline.reported", date=day(t.date), c=n(c), on_air=n(t.on_air), **kind_words(ctx.city, L))
+            )
     parts.append(say(L, "headline.on_air", as_of=day(ctx.as_of), now=n(now), added=n(ch["added"]["added"].iloc[-1])))
     parts += target_sentences(ctx, tg, now)
     not_full = [
@@ -204,6 +207,11 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         source=ctx.source,
         tail=0,
     )
+    to_cover = list(s[s["is_target"] & (s["verdict"] == "uncovered")]["name_zh"])
+    if not len(s):  # (a table of a header and no row said nothing)
+        show_markdown(say(L, "to_cover.no_spots"))
+        record("scenic_spots_to_cover", to_cover)
+        return table
     show_frame(
         ctx,
         "to_cover_scenic_spots",
@@ -212,7 +220,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
                 say(L, "scenic_spot"): [site_name(r, L) for _, r in s.iterrows()],
                 # (a site whose point lies outside every district: said, not a blank district)
                 say(L, "district"): [
-                    district_label(ctx.city, d, L) if inside else say(L, "outside_the_city")
+                    district_label(ctx.city, d, L) if inside else say(L, "outside_the_city", **kind_words(ctx.city, L))
                     for d, inside in zip(s["district"], in_city)
                 ],
                 say(L, "rating"): [rating_text(r, L) for _, r in s.iterrows()],
@@ -223,7 +231,7 @@ def show_coverage_to_do(ctx: Context) -> pd.DataFrame:
         caption=say(L, "scenic_spots"),
         source=say(L, "rating_sources_sites_csv"),
     )
-    record("scenic_spots_to_cover", list(s[s["is_target"] & (s["verdict"] == "uncovered")]["name_zh"]))
+    record("scenic_spots_to_cover", to_cover)
     return table
 
 

@@ -15,11 +15,12 @@ from analysis.report.display import (
     show_step,
     show_table,
 )
-from analysis.report.pages.common import choose_district_rows, show_district_frame, show_frame
+from analysis.report.pages.common import choose_district_rows, show_district_frame, show_first_rows, show_frame
 from analysis.report.pages.forecast import expected_count
 from analysis.report.text import (
     day,
     district_label,
+    kind_words,
     n,
     name_label,
     pct,
@@ -134,8 +135,16 @@ def _n(value) -> str:
 
 
 def _pipeline_sites(ctx: Context) -> pd.DataFrame:
+    """The sites not yet on air on the report date: selected once a report (the page's sections ask eight times,
+    a pass over every site each: 10^6 of them in a country), kept with the context's other reads."""
+    held = getattr(ctx, "_read", None)
+    if held is not None and "pipeline sites" in held:
+        return held["pipeline sites"]
     sites = ctx.taskforce().sites
-    return sites[sites["stage"] != "on_air"]
+    pipe = sites[sites["stage"] != "on_air"]
+    if held is not None:
+        held["pipeline sites"] = pipe
+    return pipe
 
 
 def pipeline_caveats(ctx: Context) -> list[str]:
@@ -161,14 +170,15 @@ def pipeline_caveats(ctx: Context) -> list[str]:
     dropped = quarantined_pipeline_sites(ctx)
     outside = dropped == "outside_city"  # (a province's file lists other cities' sites: no loss of this city's)
     if outside.any():
-        out.append(say(L, "funnel.outside", sites=n(int(outside.sum()))))
+        out.append(say(L, "funnel.outside", sites=n(int(outside.sum())), **kind_words(getattr(ctx, "city", None), L)))
         dropped = dropped[~outside]
     if len(dropped):
         from analysis.report.pages.clean import reason_words
 
         by = dropped.value_counts()
         reasons = say(L, "clause_sep").join(
-            say(L, "reason_count", reason=_lower_first(reason_words(r, L)), sites=n(k)) for r, k in by.items()
+            say(L, "reason_count", reason=_lower_first(reason_words(r, L, city=getattr(ctx, "city", None))), sites=n(k))
+            for r, k in by.items()
         )
         out.append(say(L, "funnel.quarantined", sites=n(len(dropped)), reasons=reasons))
     return out
@@ -258,6 +268,9 @@ def show_blockers(ctx: Context) -> pd.DataFrame:
     bc = blocker_counts(ctx)
     names = BLOCKER_ZH if L == "zh" else BLOCKER_EN
     show_step(say(L, "blockers.heading"), blocker_sentence(ctx))
+    if not len(bc):  # no site in the pipeline: the sentence says so (a table of a header and no row said nothing)
+        record("blockers", {})
+        return pd.DataFrame()
     table = show_frame(
         ctx,
         "blockers",
@@ -365,15 +378,20 @@ def show_supervision(ctx: Context, top: int = 15) -> pd.DataFrame:
     L = ctx.lang
     undated = undated_sites(ctx)
     show_step(say(L, "supervision.heading"), supervision_sentence(ctx, top, len(undated)))
+    # the first `top` of each list on the page, every site in the CSV beside it
     if len(tf.supervision):
-        table = show_frame(ctx, "supervision_list", supervision_table(ctx, top), source=ctx.source)
+        every = supervision_table(ctx, len(tf.supervision))
+        page = supervision_table(ctx, top) if len(tf.supervision) > top else None
+        table = show_first_rows(ctx, "supervision_list", every, top, source=ctx.source, page=page)
     if len(undated):
-        show_frame(
+        show_first_rows(
             ctx,
             "supervision_unknown_time",
-            supervision_table(ctx, top, undated),
+            supervision_table(ctx, len(undated), undated),
+            top,
             caption=say(L, "supervision.undated_caption"),
             source=ctx.source,
+            page=supervision_table(ctx, top, undated) if len(undated) > top else None,
         )
     if len(_pipeline_sites(ctx)):
         show_image(
@@ -577,7 +595,7 @@ def show_district_targets(ctx: Context) -> pd.DataFrame:
         "rows.rule.gap",
         then=d["baseline_on_air"].iloc[:-1].to_numpy(float),
         caption=caption,
-        source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L) or ""),
+        source=ctx.source + say(L, "split", basis=translate_note(d["share_basis"].iloc[0], L, ctx.city) or ""),
     )
     return table
 
