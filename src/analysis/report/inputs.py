@@ -97,7 +97,8 @@ def check_as_of(as_of, city: City, extract) -> pd.Timestamp:
     day = parse_date(as_of)
     if not first <= day <= last:
         raise UsageError(
-            f"--as-of (as_of) {day} is outside the data of {city.key} ({first} to {last}, the records' extract date)"
+            f"the report date {day} (--as-of) is outside the data of {city.key} "
+            f"({first} to {last}, the records' extract date)"
         )
     return pd.Timestamp(day)
 
