@@ -283,7 +283,7 @@ def _read_head(export: _Export) -> _Head:
 
 def _partition_of(chunk: pd.DataFrame, row0: int, n_parts: int, gnb_bits: dict[str, int]) -> np.ndarray:
     """The partition of each row: by a hash of its gNB for usable NR cells, else round-robin."""
-    radio = parse.normalize_text(pd.Series(chunk["radio"], dtype=object)).str.upper()
+    radio = parse.normalize_text(chunk["radio"]).str.upper()
     mcc = parse.to_numbers(chunk["mcc"])
     net = parse.to_numbers(chunk["net"])
     nci = parse.to_numbers(chunk["cell"])

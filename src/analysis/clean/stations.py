@@ -1261,7 +1261,7 @@ def _gnb_keys(mcc: pd.Series, net: pd.Series, gnb: pd.Series, ok: np.ndarray) ->
 def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_bits: dict[str, int]) -> pd.DataFrame:
     """Per cell row: reason (quarantine) or its gNB site; per site: position, operator, first seen."""
     rec = pd.DataFrame(index=cells.index)
-    radio = parse.normalize_text(pd.Series(cells["radio"], dtype=object)).str.upper()
+    radio = parse.normalize_text(cells["radio"]).str.upper()
     mcc = parse.to_numbers(cells["mcc"])
     net = parse.to_numbers(cells["net"])
     nci = parse.to_numbers(cells["cell"])
