@@ -79,6 +79,30 @@ def test_grid_and_vector_agree_within_one_percent():
     assert covered_area_km2(lon, lat, r) == pytest.approx(coverage_union(*_utm(lon, lat), r).area / 1e6, rel=0.01)
 
 
+@pytest.mark.parametrize("radius", [75.0, 100.0, 150.0, 250.0, 400.0])
+def test_small_discs_keep_their_area_on_the_50m_grid(radius):
+    # 10^4 isolated discs of 1.5-8 cells at random positions: their covered area is the circles' to 0.2 %
+    # (one count per disc, round(pi r^2), gave the 2-cell disc of 100 m 13 cells for 12.57: +3.4 %)
+    rng = np.random.default_rng(3)
+    n = 10_000
+    x = 500000 + 1000.0 * (np.arange(n) % 100) + rng.uniform(0, 50, n)
+    y = 5000000 + 1000.0 * (np.arange(n) // 100) + rng.uniform(0, 50, n)
+    grid = rasterize_coverage(x, y, radius, cell_m=50.0)
+    assert grid.area_km2 == pytest.approx(n * math.pi * radius**2 / 1e6, rel=0.002)
+
+
+@pytest.mark.parametrize("radius", [75.0, 100.0, 150.0])
+def test_overlapping_small_discs_match_the_exact_union(radius):
+    # a crowd of 100-150 m discs (indoor, mmWave, dense-urban link budgets): the grid's union within 0.3 % of the
+    # exact one (it was +1.1 % at 100 m against a Monte-Carlo truth on a 2 x 10^5-station city)
+    rng = np.random.default_rng(11)
+    x = rng.uniform(500000, 506000, 3000)
+    y = rng.uniform(5000000, 5006000, 3000)
+    grid = rasterize_coverage(x, y, radius, cell_m=50.0).area_km2
+    exact = coverage_union(x, y, radius, quad_segs=128).area / 1e6
+    assert grid == pytest.approx(exact, rel=0.003)
+
+
 def _utm(lon, lat):
     import pyproj
 

@@ -660,25 +660,53 @@ def _stencils(r_cells: np.ndarray, fx: np.ndarray, fy: np.ndarray):
     for a, b in zip(starts, ends):
         k = int(ks[a])
         r = (k // (_SUB * _SUB)) / 20.0
-        px = ((k // _SUB) % _SUB + 0.5) / _SUB
-        py = (k % _SUB + 0.5) / _SUB
         if r <= 0:
             continue
-        yield (order[a:b], *_stencil(r, px, py))
+        yield (order[a:b], *_stencil(r, (k // _SUB) % _SUB, k % _SUB))
+
+
+@functools.lru_cache(maxsize=256)
+def _stencil_sizes(r: float) -> np.ndarray:
+    """Cells of the disc of r cells at each sub-cell position (index sx * _SUB + sy): floor(pi r^2) or one more,
+    so that their mean over the positions is pi r^2 to 1/(2 _SUB^2) of a cell. One count for every position,
+    round(pi r^2), put the 2-cell disc of a 100 m radius on 50 m cells at 13 cells for 12.57 (+3.4 %), and the
+    covered area of a city at that radius 1.1 % above the exact union; the mean over positions is the disc's area,
+    as the stations fall on every position. The extra cell goes to the positions whose next nearest cell lies
+    nearest (a threshold on the distance, as the circle's edge is), ties to the first position."""
+    area = math.pi * r * r
+    base = int(math.floor(area))
+    extra = int(round(_SUB * _SUB * area)) - _SUB * _SUB * base
+    sizes = np.full(_SUB * _SUB, base, dtype=np.int64)
+    if extra > 0:
+        nxt = np.array([_nearest_cells(r, sx, sy)[2][base] for sx in range(_SUB) for sy in range(_SUB)])
+        sizes[np.argsort(nxt, kind="stable")[:extra]] += 1
+    return sizes
 
 
 @functools.lru_cache(maxsize=4096)
-def _stencil(r: float, px: float, py: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cell offsets of one disc of r cells around a station at (px, py) inside its cell; cached, as
-    national coverage stamps the same few stencils into many bands."""
+def _nearest_cells(r: float, sx: int, sy: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell offsets around a station at sub-cell position (sx, sy) of its cell, nearest first (distance of the
+    cell centres (dx + 0.5, dy + 0.5) from the sub-cell's centre; stable among equals), with their squared
+    distances: enough of them for a disc of r cells and one more cell."""
+    px, py = (sx + 0.5) / _SUB, (sy + 0.5) / _SUB
     n = int(math.ceil(r)) + 1
     dy, dx = np.mgrid[-n : n + 1, -n : n + 1]
-    # the round(pi r^2) cells whose centres (dx + 0.5, dy + 0.5) lie nearest the station at
-    # (px, py) inside its own cell: a disc with exactly the circle's area (to half a cell),
-    # where the plain centre-in-circle test is off by a few % at radii of 5-10 cells
     d2 = ((dx + 0.5 - px) ** 2 + (dy + 0.5 - py) ** 2).ravel()
-    take = np.argsort(d2, kind="stable")[: int(round(math.pi * r * r))]
-    return dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64)
+    take = np.argsort(d2, kind="stable")
+    out = dx.ravel()[take].astype(np.int64), dy.ravel()[take].astype(np.int64), d2[take]
+    for a in out:  # (shared by every caller of the cache)
+        a.flags.writeable = False
+    return out
+
+
+def _stencil(r: float, sx: int, sy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell offsets of one disc of r cells around a station at sub-cell position (sx, sy) inside its cell: the
+    cells nearest it, as many as `_stencil_sizes` gives that position (a disc with the circle's area, where the
+    plain centre-in-circle test is off by a few % at radii of 5-10 cells). Cached (`_nearest_cells`), as national
+    coverage stamps the same few stencils into many bands."""
+    dx, dy, _ = _nearest_cells(r, sx, sy)
+    size = int(_stencil_sizes(r)[sx * _SUB + sy])
+    return dx[:size], dy[:size]
 
 
 def _stamp(
