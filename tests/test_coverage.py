@@ -801,3 +801,45 @@ def test_crowded_discs_stamped_by_blocks_equal_each_cell_set(n):
     for members, dx, dy in coverage._stencils(r, u - cx, v - cy):
         want[(cy[members][:, None] + dy[None, :]), (cx[members][:, None] + dx[None, :])] = True
     assert (got == want).all() and bool(blocks) == (n > 1_000)
+
+
+def _no_sites():
+    return pd.DataFrame(
+        {
+            "name_zh": pd.Series([], dtype=object),
+            "x_m": pd.Series([], dtype=float),
+            "y_m": pd.Series([], dtype=float),
+            "is_covered": pd.Series([], dtype=bool),
+            "is_target": pd.Series([], dtype=bool),
+        }
+    )
+
+
+def test_small_gaps_between_the_candidate_lattice_still_get_candidates():
+    # two gaps of 5 and 3 cells, none on the 250 m lattice of 50 m cells, no key site open: each gets a candidate
+    # at its own centre (there were none: `argmax of an empty sequence`, a traceback of `coverage --radius-m 115`
+    # on a nearly covered city)
+    import geopandas as gpd
+    import pyproj
+
+    from analysis.coverage import _candidates
+
+    cell = 50.0
+    dx = np.r_[500_075.0 + cell * np.arange(5), 503_125.0 + cell * np.arange(3)]
+    dy = np.r_[np.full(5, 5_000_125.0), np.full(3, 5_000_375.0)]
+    gap_of = np.r_[np.zeros(5, dtype=np.int64), np.ones(3, dtype=np.int64)]
+    assert not ((np.floor(dx / cell) % 5 == 0) & (np.floor(dy / cell) % 5 == 0)).any()
+    crs = pyproj.CRS.from_epsg(32645)
+    districts = gpd.GeoDataFrame(
+        {"name_zh": ["区"]}, geometry=[shapely.geometry.box(4.9e5, 4.9e6, 5.1e5, 5.1e6)], crs=crs
+    )
+    got = _candidates(
+        (dx, dy, gap_of), cell, _no_sites(), [], (np.zeros(0), np.zeros(0)), districts, CoverageSettings(), crs, 115.0
+    )
+    assert len(got) == 2
+    assert got["gain_km2"].tolist() == [pytest.approx(5 * cell**2 / 1e6), pytest.approx(3 * cell**2 / 1e6)]
+    x, y = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(
+        got["lon"].to_numpy(), got["lat"].to_numpy()
+    )
+    assert x == pytest.approx([dx[2], dx[6]], abs=0.2)  # the middle cell of each gap
+    assert y == pytest.approx([dy[2], dy[6]], abs=0.2)

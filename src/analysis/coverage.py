@@ -1526,6 +1526,29 @@ def _break_tie(tied, cand_gap, point_gap, open_w, picked_in_gap) -> int:
     return int(tied[order[0]])
 
 
+def _gap_centres(dx, dy, gap_of, on_lattice) -> np.ndarray:
+    """For each gap that holds no point of the candidate lattice (`on_lattice`), the position of its demand point
+    nearest the mean of its points (the first of equals): a gap smaller than the lattice's spacing, or one that
+    falls between its points, still gets a candidate at its own centre. A nearly covered city's few small gaps had
+    none, and with no key site open there was no candidate at all (an `argmax` of nothing: a traceback)."""
+    group = gap_of + 1  # (-1, demand in no ranked gap, as a group of its own)
+    n = int(group.max(initial=-1)) + 1
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    served = np.bincount(group[on_lattice], minlength=n) > 0
+    size = np.bincount(group, minlength=n)
+    lacking = (size > 0) & ~served
+    if not lacking.any():
+        return np.zeros(0, dtype=np.int64)
+    mx = np.bincount(group, weights=dx, minlength=n) / np.maximum(size, 1)
+    my = np.bincount(group, weights=dy, minlength=n) / np.maximum(size, 1)
+    at = np.flatnonzero(lacking[group])
+    d2 = (dx[at] - mx[group[at]]) ** 2 + (dy[at] - my[group[at]]) ** 2
+    order = np.lexsort((at, d2, group[at]))  # per gap, nearest first, then the first point
+    first = np.r_[True, group[at][order][1:] != group[at][order][:-1]]
+    return at[order][first]
+
+
 def _candidates(
     demand_xy, demand_cell_m: float, sites, urban_utm, all_xy, districts_utm, settings, crs, radius_m=None
 ) -> pd.DataFrame:
@@ -1564,6 +1587,7 @@ def _candidates(
     is_site = np.r_[np.zeros(dx.size, dtype=bool), np.ones(len(open_sites), dtype=bool)]
     step = max(1, int(round(settings.candidate_spacing_m / demand_cell_m)))
     keep = (np.floor(dx / demand_cell_m) % step == 0) & (np.floor(dy / demand_cell_m) % step == 0)
+    keep[_gap_centres(dx, dy, gap_of, keep)] = True
     cx = np.concatenate([dx[keep], open_sites["x_m"].to_numpy()])
     cy = np.concatenate([dy[keep], open_sites["y_m"].to_numpy()])
     # each candidate's gap (a key site's: none, -1) and each demand point's, a key site's none
