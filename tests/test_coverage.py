@@ -843,3 +843,15 @@ def test_small_gaps_between_the_candidate_lattice_still_get_candidates():
     )
     assert x == pytest.approx([dx[2], dx[6]], abs=0.2)  # the middle cell of each gap
     assert y == pytest.approx([dy[2], dy[6]], abs=0.2)
+
+
+def test_cli_coverage_without_as_of_names_the_stations_latest_date(tiny_city, tiny_stations, tmp_path, capsys):
+    # (it said "coverage as of latest")
+    parquet = tmp_path / "stations.parquet"
+    tiny_stations.to_parquet(parquet)
+    args = ["coverage", "--stations", str(parquet), "--city", str(tiny_city), "--no-map", "--out", str(tmp_path / "o")]
+    assert cli.main(args) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("coverage of every dated station (the latest on air 2021-06-01): 5 stations on air")
+    assert cli.main([*args, "--as-of", "2021-03-22"]) == 0
+    assert capsys.readouterr().out.startswith("coverage as of 2021-03-22: 4 stations on air")
