@@ -855,3 +855,15 @@ def test_cli_coverage_without_as_of_names_the_stations_latest_date(tiny_city, ti
     assert line.startswith("coverage of every dated station (the latest on air 2021-06-01): 5 stations on air")
     assert cli.main([*args, "--as-of", "2021-03-22"]) == 0
     assert capsys.readouterr().out.startswith("coverage as of 2021-03-22: 4 stations on air")
+
+
+def test_footprints_under_one_and_a_half_cells_get_a_note(tiny_city, tiny_stations):
+    # the grid measures discs of 1.5 cells and more to ~0.1 %; smaller ones (a 25 m radius on 50 m cells: +1 %) are
+    # named, with the cell size that would measure them
+    on = tiny_stations[tiny_stations["on_air_date"].notna()]
+    small = assess_coverage(on, load_city(tiny_city / "city.toml"), radius_m=40.0)
+    assert any("under 75 m" in n and "the smallest 13.2 m" in n and "cell_m of 8 m" in n for n in small.notes), (
+        small.notes
+    )
+    wide = assess_coverage(on, load_city(tiny_city / "city.toml"), radius_m=400.0)
+    assert not any("footprint radii" in n for n in wide.notes)
