@@ -16,7 +16,10 @@ from analysis.config import NOTEBOOKS_DIR, PROJ_ROOT
 
 
 def main(argv: list[str]) -> int:
-    city, as_of, out = argv[0], argv[1], Path(argv[2])
+    # (absolute: papermill runs in the project's folder, the notebooks in theirs; a relative OUT was a traceback)
+    city, as_of, out = argv[0], argv[1], Path(argv[2]).resolve()
+    if Path(city).exists():  # a city folder or city.toml given by path, not a bundled city's name
+        city = str(Path(city).resolve())
     out.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
     for nb in notebooks:

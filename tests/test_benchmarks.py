@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +184,22 @@ def test_document_says_the_partitioned_clean_main_process_peak(tmp_path):
     write_document({"runs": {"clean_partitioned|package|1000": run}, "machine": {}}, out, tmp_path / "plot.png")
     row = next(line for line in out.read_text(encoding="utf-8").splitlines() if "in partitions" in line)
     assert "2 partitions of ≤ 500,000 rows; main process peak 640 MB" in row
+
+
+def test_naive_report_passes_absolute_paths_to_papermill(tmp_path, monkeypatch):
+    # papermill runs in the project's folder and the notebooks in theirs: a relative OUT (or city folder) given from
+    # elsewhere was a papermill traceback
+    from benchmarks import naive_report
+
+    calls = []
+    monkeypatch.setattr(naive_report.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    (tmp_path / "mycity").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert naive_report.main(["mycity", "2021-12-31", "rel/out"]) == 0
+    papermill = [c for c in calls if "papermill" in c]
+    assert papermill
+    for cmd in papermill:
+        out, processed = cmd[cmd.index("-m") + 3], cmd[cmd.index("processed") + 1]
+        assert out == str(tmp_path / "rel" / "out" / Path(out).name)
+        assert processed == str(tmp_path / "rel" / "out" / "processed")
+        assert cmd[cmd.index("city") + 1] == str(tmp_path / "mycity")

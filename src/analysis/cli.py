@@ -454,6 +454,23 @@ def spots_covered_words(result) -> str:
     return words
 
 
+def _coverage_date_words(result, as_of) -> str:
+    """'as of DATE' when the run gives a date; else the stations' own latest on-air date, which is what a run of
+    every dated station is as of (it said 'as of latest')."""
+    if as_of:
+        return f"as of {as_of}"
+    import pandas as pd
+
+    st = result.stations
+    latest = pd.NaT
+    if len(st):
+        on_air = st["is_on_air_at_as_of"].astype(bool).to_numpy()
+        latest = pd.to_datetime(st["on_air_date"][on_air], errors="coerce").max()
+    if pd.isna(latest):
+        return "of every dated station (none on air)"
+    return f"of every dated station (the latest on air {latest:%Y-%m-%d})"
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -471,7 +488,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     )
     city = result.by_district.iloc[-1]
     print(
-        f"coverage as of {args.as_of or 'latest'}: "
+        f"coverage {_coverage_date_words(result, args.as_of)}: "
         f"{int(city['n_stations_on_air']):,} stations on air, built-up area {city['urban_covered_pct']:.1f} % covered, "
         f"{spots_covered_words(result)}, {len(result.gaps):,} gaps, {len(result.candidates):,} candidates -> {args.out}"
     )
