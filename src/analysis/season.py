@@ -370,6 +370,25 @@ def shrink_log_trend(beta: np.ndarray, cov: np.ndarray) -> tuple[float, float, f
     return float(beta[0]) + (float(beta[1]) - g) * centre, var_log_now, g, w * cov[1, 1]
 
 
+def clip_keeping_mean(adds: np.ndarray, mean=None) -> np.ndarray:
+    """Simulated additions (paths in rows, months in columns) clipped at zero without raising their mean:
+    each month's clipped draws are scaled by one factor so that the paths' mean count follows the
+    unclipped draws' own (the model's mean path as drawn), held where that falls (a count of stations on
+    air does not fall; closures ahead are not modelled). Clipping a normal addition of mean mu and sd s at
+    zero adds s * phi(mu / s) - mu * Phi(-mu / s) to its mean (s / sqrt(2 pi) at mu = 0), and a count sums
+    that every month: a series that had stopped after a ramp (ARIMA, UCM: additions about 0 with the
+    ramp's sd) was forecast to grow by 0.4 sd a month. `mean`: the model's own mean addition each month
+    (default: the draws' mean, which holds their sampling noise). Additions no draw of which fell below
+    zero are returned as drawn."""
+    pos = np.clip(adds, 0, None)
+    if not np.any(adds < 0):
+        return pos
+    raw = adds.mean(axis=0) if mean is None else np.broadcast_to(np.asarray(mean, float), adds.shape[1:])
+    clipped = pos.mean(axis=0)
+    want = np.diff(np.maximum.accumulate(np.maximum(np.cumsum(raw), 0.0)), prepend=0.0)
+    return pos * np.divide(want, clipped, out=np.zeros_like(clipped), where=clipped > 0)
+
+
 class SeasonalNaive:
     """Last year's same months: each future month adds what the same month added a year earlier."""
 
@@ -386,7 +405,8 @@ class SeasonalNaive:
         return np.resize(self.last_year, h)
 
     def simulate(self, h, n, rng):
-        return self.mean(h)[None, :] + rng.normal(0.0, self.sigma, size=(n, h))
+        mean = self.mean(h)
+        return clip_keeping_mean(mean[None, :] + rng.normal(0.0, self.sigma, size=(n, h)), mean)
 
 
 class SeasonalPace:
@@ -564,8 +584,13 @@ class SeasonalPace:
         draws = np.clip(self.season.factors[None, :] + rng.normal(size=(n, 12)) * sd[None, :], 0, None)
         draws = draws * 12 / np.maximum(draws.sum(axis=1, keepdims=True), 1e-9)
         s_paths = draws[:, months]
+        # (a pace drawn below zero is no pace: clipped, its mean kept at the drawn paces', `clip_keeping_mean`)
         if self.res is not None:
-            level = np.clip(simulate_local_level(self.res, h, n, rng), 0, self.pace_cap if self.pace_cap > 0 else None)
+            level = np.clip(
+                clip_keeping_mean(simulate_local_level(self.res, h, n, rng), local_level_mean(self.res)),
+                0,
+                self.pace_cap if self.pace_cap > 0 else None,
+            )
         else:
             sd_pace = math.sqrt(self.pace_var)
             # the pace drifts as a random walk on its log: a plan can grow or shrink year to year
@@ -573,10 +598,9 @@ class SeasonalPace:
             grow = 1.0
             if self.kind == "growth":  # each path its own growth, from the growth's posterior
                 grow = self._growth_multiplier(h, self.growth + rng.normal(0.0, math.sqrt(self.growth_var), n))
+            base = self.pace + self.slope * np.arange(1, h + 1)[None, :] + rng.normal(0.0, sd_pace, size=(n, 1))
             level = np.clip(
-                (self.pace + self.slope * np.arange(1, h + 1)[None, :] + rng.normal(0.0, sd_pace, size=(n, 1)))
-                * walk
-                * grow,
+                clip_keeping_mean(base, self.pace + self.slope * np.arange(1, h + 1)) * walk * grow,
                 0,
                 self.pace_cap if self.pace_cap > 0 else None,
             )
@@ -584,6 +608,14 @@ class SeasonalPace:
         # raised the mean, by 9 a month at a pace of 5 after one batch of 200 had made disp large)
         mu = np.maximum(level * s_paths, 1e-9)
         return rng.gamma(mu / self.disp, self.disp)
+
+
+def local_level_mean(res) -> float | None:
+    """The mean of `simulate_local_level`'s draws: the predicted level after the sample (None for another
+    model, which statsmodels simulates)."""
+    if list(res.model.param_names) != ["sigma2.irregular", "sigma2.level"]:
+        return None
+    return float(res.predicted_state[0, -1])
 
 
 def simulate_local_level(res, h: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.forecast.models import _Fitted, draw_state_space
+from analysis.forecast.models import _Fitted, clip_keeping_mean, draw_state_space
 
 #: The AR coefficient is searched on (-AR_BOUND, AR_BOUND); a maximum on the edge (a unit root, where
 #: statsmodels' stationarity transform lets its optimiser stop anywhere near 1) is left to statsmodels.
@@ -39,6 +39,12 @@ class ArOne(_Fitted):
         return out
 
     def simulate(self, h, n, rng):
+        # normal additions: clipped at zero without raising their mean above the model's
+        adds = self.draw(h, n, rng)
+        return clip_keeping_mean(adds, self.mean(h) if np.any(adds < 0) else None)
+
+    def draw(self, h, n, rng):
+        """The model's additions as drawn, before the clip at zero (statsmodels' draws at these parameters)."""
         # the state is the addition itself, known exactly at the last month: the next one is predicted
         # at intercept + ar * last with variance sigma2 (statsmodels' predicted state and covariance)
         sd = np.sqrt(self.sigma2)
