@@ -1307,7 +1307,8 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
     foreign = rec["reason"] == "other_country_network"
     rec.loc[foreign, "detail"] = "MCC " + mcc[foreign].astype("Int64").astype(str)
     ok = rec["reason"].isna()
-    bits = operator.map(lambda op: gnb_bits.get(op, gnb_bits["*"])).astype("int64")
+    # (looked up once per operator, not once per row)
+    bits = operator.map({op: gnb_bits.get(op, gnb_bits["*"]) for op in operator.unique()}).astype("int64")
     # (the NCI of a row quarantined is not cast: 1e20 overflows int64)
     nci_ok = np.where(ok.to_numpy(), nci.to_numpy(dtype=np.float64, na_value=0), 0).astype("int64")
     gnb = pd.Series(np.right_shift(nci_ok, (36 - bits).to_numpy()), index=cells.index).where(ok)
