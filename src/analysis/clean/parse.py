@@ -114,6 +114,10 @@ def arrow_text(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+#: Arrow large strings to pandas' "str" (Arrow-backed, NaN where missing): a `types_mapper` of `to_pandas`.
+AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
+
+
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Per value, the position of the equal label in `labels` (distinct texts), -1 where none or missing:
     `labels.get_indexer(values)` done by pyarrow's hash table on Arrow strings (pandas' `isin` of an Arrow
@@ -164,8 +168,7 @@ def texts_by_code(texts: tuple[str, ...], code: np.ndarray, index: pd.Index) -> 
     """texts[code] per row as Arrow strings (pandas "str"), taken by pyarrow from the few texts: a Python
     string per row converted to Arrow was ~0.1 s a million rows."""
     taken = pa.array(texts, pa.large_string()).take(pa.array(np.asarray(code, dtype=np.int64)))
-    as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
-    return pd.Series(taken.to_pandas(types_mapper=as_str).array, index=index)
+    return pd.Series(taken.to_pandas(types_mapper=AS_STR).array, index=index)
 
 
 def factorize_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -696,7 +696,7 @@ def _one_chunk(taken: list[pa.Table]) -> pa.Table:
 
 def _as_frame(table: pa.Table) -> pd.DataFrame:
     """Stations as `pd.read_parquet` reads them (text columns pandas' Arrow strings)."""
-    return table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get)
+    return table.to_pandas(types_mapper=parse.AS_STR)
 
 
 def _station_bounds(paths: list[Path]) -> tuple[float, float, float, float] | None:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from analysis.clean.parse import arrow_text, crs_of_label
+from analysis.clean.parse import AS_STR, arrow_text, crs_of_label
 from analysis.errors import BadInputError
 
 #: Canonical field -> header synonyms seen in operator, tower-company and export files.
@@ -1326,12 +1326,11 @@ def _read_body_arrow(
         return None
     if quoted and any(pc.any(pc.match_substring_regex(table.column(n), "[\r\n]")).as_py() for n in wanted):
         return None  # (a quote the C parser reads otherwise swallowed a line end)
-    as_str = {pa.large_string(): pd.StringDtype("pyarrow", float("nan"))}.get
     columns = {}
     for name in wanted:  # each column made one chunk (see `_as_one_chunk`), one at a time: one held twice
         column = table.column(name)  # (one chunk as it is: `combine_chunks` copies even one)
         column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-        columns[int(name)] = pd.Series(column.to_pandas(types_mapper=as_str).array)
+        columns[int(name)] = pd.Series(column.to_pandas(types_mapper=AS_STR).array)
         table = table.drop_columns([name])
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs[_AS_KEPT] = True

@@ -451,7 +451,7 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
 def _repeat_text(value: str | None, n: int) -> pd.Series:
     """`value` n times as Arrow strings (NaN for None)."""
     array = pa.nulls(n, pa.large_string()) if value is None else pa.repeat(pa.scalar(value, pa.large_string()), n)
-    return _as_text(pd.Series(array.to_pandas(types_mapper=_AS_STR).array))
+    return _as_text(pd.Series(array.to_pandas(types_mapper=parse.AS_STR).array))
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -470,11 +470,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         return values  # (nulls already: a new array of them would be one more buffer per column)
     else:
         array = pa.nulls(len(values), pa.large_string())
-    return pd.Series(array.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
-
-
-#: Arrow large strings to pandas' "str" (Arrow-backed, NaN where missing)
-_AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
+    return pd.Series(array.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name)
 
 
 def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
@@ -1255,7 +1251,7 @@ def _gnb_keys(mcc: pd.Series, net: pd.Series, gnb: pd.Series, ok: np.ndarray) ->
     ]
     parts = [pc.cast(v, pa.large_string()) for v in whole]
     joined = pc.binary_join_element_wise(*parts, pa.scalar("-", pa.large_string()))
-    return pd.Series(joined.to_pandas(types_mapper=_AS_STR).array, index=mcc.index, copy=False)
+    return pd.Series(joined.to_pandas(types_mapper=parse.AS_STR).array, index=mcc.index, copy=False)
 
 
 def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_bits: dict[str, int]) -> pd.DataFrame:
@@ -1908,7 +1904,7 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
     code = parse.arrow_text(rec["site_code"].astype("str")).take(pa.array(at))
     joined = pc.binary_join_element_wise(prefix, code.cast(pa.large_string()), pa.scalar("", pa.large_string()))
-    code_id = pd.Series(joined.to_pandas(types_mapper=_AS_STR).array, index=heads)
+    code_id = pd.Series(joined.to_pandas(types_mapper=parse.AS_STR).array, index=heads)
     no_code = code_id.isna().to_numpy()
     if not no_code.any():
         return code_id
@@ -2218,7 +2214,7 @@ def _join_labels_by_head(own: pd.Series, at: np.ndarray, labels: pd.Series, sep:
         joined = _join_in_order(pd.Series(at[rows]), pd.Series(label, dtype=object), sep).sort_index()
         put_in = pa.array(joined.to_numpy(dtype=object), text.type, from_pandas=True)
         text = _replace_texts(text, joined.index.to_numpy(), put_in)
-    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=own.index, name=own.name, copy=False)
+    return pd.Series(text.to_pandas(types_mapper=parse.AS_STR).array, index=own.index, name=own.name, copy=False)
 
 
 def _replace_texts(text: pa.Array, rows: np.ndarray, put: pa.Array) -> pa.Array:
@@ -2384,7 +2380,7 @@ def _category_as_text(values: pd.Series) -> pd.Series:
     categories = pa.array(values.cat.categories.astype("str").array).cast(pa.large_string())
     codes = values.cat.codes.to_numpy()
     text = categories.take(pa.array(codes, mask=codes < 0))
-    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name)
+    return pd.Series(text.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name)
 
 
 def _objects_as_text(values: pd.Series) -> pd.Series:
@@ -2399,7 +2395,7 @@ def _objects_as_text(values: pd.Series) -> pd.Series:
     which = np.full(len(objects), -1, dtype=np.int64)
     which[present] = np.arange(len(texts))
     text = pa.array(texts, pa.large_string()).take(pa.array(which, mask=~present))
-    return pd.Series(text.to_pandas(types_mapper=_AS_STR).array, index=values.index, name=values.name, copy=False)
+    return pd.Series(text.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name, copy=False)
 
 
 def _with_points(st: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -2487,14 +2483,13 @@ def write_station_row_groups(row_groups: Iterable[pa.Table], bounds: tuple[float
     STATION_ROW_GROUP stations but the last, in the table's order, every point finite; `bounds` (lon min,
     lon max, lat min, lat max) of the whole table (the file's "geo" metadata says them). Only one row
     group is held at a time, and no frame of it: the points' WKB is the one column added."""
-    as_str = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
 
     def write(tmp: Path) -> None:
         writer = schema = None
         try:
             for table in row_groups:
                 if schema is None:  # the whole table's schema and metadata, from its first row (dtypes fixed)
-                    schema = _point_table(table.slice(0, 1).to_pandas(types_mapper=as_str), bounds).schema
+                    schema = _point_table(table.slice(0, 1).to_pandas(types_mapper=parse.AS_STR), bounds).schema
                     writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                 lon, lat = (table.column(c).to_numpy().astype(float) for c in ("lon", "lat"))
                 points = pa.Table.from_arrays([*table.columns, _wkb_points(lon, lat)], schema=schema)
