@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from analysis.clean.ledger import check_ledger
+from analysis.clean.ledger import cell_site_positions, check_ledger
 from analysis.errors import AnalysisError, LedgerError
 from analysis.schemas import QUARANTINE_COLUMNS
 
@@ -63,3 +64,12 @@ def test_quarantine_csv_leads_with_the_schema_columns(tmp_path):
     header = (tmp_path / "out" / "quarantine.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert tuple(header[: len(QUARANTINE_COLUMNS)]) == QUARANTINE_COLUMNS
     assert "read_note" not in header and "read_problem" not in header
+
+
+def test_cell_site_positions_find_each_cells_site_among_any_selection_of_sites():
+    """A cell row's site among a selection of the sites (in another order, some left out), by the sites'
+    numbers: -1 where its site is left out or it has none."""
+    cell_rec = pd.DataFrame({"site": [0, 2, -1, 1, 2, 3]})
+    chosen = pd.DataFrame({"site_number": [2, 0]}, index=["460-0-9", "460-0-1"])
+    assert cell_site_positions(cell_rec, chosen).tolist() == [1, 0, -1, -1, 0, -1]
+    assert cell_site_positions(cell_rec, chosen.iloc[:0]).tolist() == [-1] * 6

@@ -953,20 +953,17 @@ def test_to_numbers_of_python_strings_is_pandas():
 
 
 @pytest.mark.parametrize("dtype", ["str", object])
-def test_positions_in_and_values_at_are_a_map(dtype):
-    """Each key's position among the labels (-1 none or missing), and the labels' values taken there:
-    what `keys.map(values)` gives, NaN where a key is not found."""
+def test_values_at_positions_is_a_map(dtype):
+    """The values taken at each key's position among their labels (-1 none or missing): what
+    `keys.map(values)` gives, NaN where a key is not found."""
     keys = pd.Series(
         ["460-0-7", "460-1-2", None, "460-0-7", "461-0-9", "460-0-70"], dtype=dtype, index=[5, 3, 9, 1, 0, 2]
     )
     values = pd.Series([10, 20, 30], index=pd.Index(["460-0-7", "460-0-70", "460-1-2"], dtype=dtype))
-    at = parse.positions_in(keys, values.index)
-    assert at.tolist() == [0, 2, -1, 0, -1, 1]
+    at = np.array([0, 2, -1, 0, -1, 1])
     pd.testing.assert_series_equal(parse.values_at(values, at, keys.index), keys.map(values), check_names=False)
     every = keys.iloc[[0, 1, 3, 5]]  # (every key found: the values' own dtype, as a map keeps it)
     pd.testing.assert_series_equal(
-        parse.values_at(values, parse.positions_in(every, values.index), every.index),
-        every.map(values),
-        check_names=False,
+        parse.values_at(values, at[[0, 1, 3, 5]], every.index), every.map(values), check_names=False
     )
     assert parse.values_at(values.iloc[:0], np.full(3, -1), pd.RangeIndex(3)).isna().all()

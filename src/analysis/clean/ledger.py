@@ -125,16 +125,30 @@ def fate_operator_rows(
     return op_fate
 
 
+def cell_site_positions(cell_rec: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
+    """Per OpenCelliD row, the position among `sites` (any selection of the sites `_opencellid_sites` made, in
+    any order, each with its "site_number") of the row's site (`cell_rec["site"]`), -1 where its site is not
+    among them or it has none: numbers looked up in an array, not the gNB keys' texts in a hash table."""
+    site = cell_rec["site"].to_numpy()
+    numbers = sites["site_number"].to_numpy()
+    where = np.full(max(int(site.max(initial=-1)), int(numbers.max(initial=-1))) + 2, -1, dtype=np.intp)
+    where[numbers] = np.arange(len(numbers))
+    return where[site]  # (a site of -1 reads the last place, never a site's)
+
+
 def fate_cell_rows(
     cell_rec: pd.DataFrame,
     good_sites: pd.DataFrame,
+    at: np.ndarray,
     site_station: pd.Series,
     site_dist: pd.Series,
     head_ids: pd.Series,
-    site_ids: pd.Series,
+    network_only: pd.DataFrame,
 ) -> pd.DataFrame:
     """Per OpenCelliD row: its fate; a cell of a matched site merges into the operator's station,
-    another cell of a network-only site into the site's first cell."""
+    another cell of a network-only site into the site's first cell. `at`: each row's site among
+    `good_sites` (`cell_site_positions`), -1 none; `network_only`: the good sites no operator station
+    took, with their station ids."""
     cell_fate = pd.DataFrame(index=cell_rec.index)
     cell_fate["reason"] = cell_rec["reason"].fillna(cell_rec["site_reason"])
     cell_fate["detail"] = cell_rec["detail"]
@@ -143,9 +157,8 @@ def fate_cell_rows(
         ("kept", "quarantined"), cell_fate["reason"].notna().to_numpy(), cell_rec.index
     )
     key = cell_rec["gnb_key"]
-    # each row's site looked up once (pyarrow's hash table), its site's values taken by position: a map per
-    # value hashed a national export's keys four times, and `isin` converted every site key to Python
-    at = parse.positions_in(key, good_sites.index)
+    # its site's values taken by position: a map per value hashed a national export's keys four times, and
+    # `isin` converted every site key to Python
     in_good = pd.Series(at >= 0, index=cell_rec.index) & cell_rec["reason"].isna()
 
     def of_site(values: pd.Series) -> pd.Series:  # (aligned with good_sites; NaN where a row has no site)
@@ -153,9 +166,11 @@ def fate_cell_rows(
 
     site_anchor = of_site(good_sites["anchor"])
     matched_head = of_site(site_station)
-    network_only = parse.positions_in(key, site_ids.index)
+    network_at = cell_site_positions(cell_rec, network_only)
     target_id = (
-        matched_head.map(head_ids).astype(object).fillna(parse.values_at(site_ids, network_only, cell_rec.index))
+        matched_head.map(head_ids)
+        .astype(object)
+        .fillna(parse.values_at(network_only["station_id"], network_at, cell_rec.index))
     )
     is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
     to_station = in_good & matched_head.notna()

@@ -118,21 +118,9 @@ def arrow_text(values: pd.Series) -> pa.Array:
 AS_STR = {pa.large_string(): pd.StringDtype("pyarrow", np.nan)}.get
 
 
-def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Per value, the position of the equal label in `labels` (distinct texts), -1 where none or missing:
-    `labels.get_indexer(values)` done by pyarrow's hash table on Arrow strings (pandas' `isin` of an Arrow
-    string column converts every label to a Python object in a loop: ~4 s for a national OpenCelliD
-    export's million gNB sites)."""
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return labels.get_indexer(values)
-    value_set = pa.array(labels.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
-    found = pc.index_in(arrow_text(values).cast(pa.large_string()), value_set=value_set)
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.intp)
-
-
 def values_at(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
     """`values` at positions `at` (-1: NaN, as a map finding no key gives) on `index`: what
-    `keys.map(values)` gives where `at` holds the keys' positions in `values.index` (`positions_in`)."""
+    `keys.map(values)` gives where `at` holds the keys' positions in `values.index`."""
     found = at >= 0
     taken = values.to_numpy()[np.where(found, at, 0)] if len(values) else np.full(len(at), np.nan)
     out = pd.Series(taken, index=index)

@@ -50,6 +50,7 @@ from analysis.clean.ledger import (
     QUARANTINE_REASONS,  # noqa: F401
     build_quarantine,
     build_source_ledger,
+    cell_site_positions,
     fate_cell_rows,
     fate_operator_rows,
     select_unkept_rows,
@@ -1357,9 +1358,13 @@ def _opencellid_sites(cells: pd.DataFrame, districts, as_of: pd.Timestamp, gnb_b
         ],
         sites.index,
     )
+    # each cell's site by its number (its position here, kept by any selection of the sites as "site_number"):
+    # the fates and stations find a cell's site among theirs by it, not by hashing the key texts again
+    sites["site_number"] = np.arange(len(sites))
     at = np.full(len(rec), -1, dtype=np.intp)
     at[ok.to_numpy()] = site_of
     at[repeats] = at[repeat_of[repeats]]  # (a repeated line of its first line's site)
+    rec["site"] = at
     rec["site_reason"] = parse.values_at(sites["reason"], at, rec.index)
     return rec, sites
 
@@ -1560,7 +1565,10 @@ def _clean_tables(
 
     head_ids = _station_ids(rec, heads)
     network_only = good_sites[site_station.isna()]
-    site_ids = (network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
+    network_only = network_only.assign(
+        station_id=(network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
+    )
+    good_at = cell_site_positions(cell_rec, good_sites)  # (each cell row's site among the good ones, -1 none)
 
     # the stations in the order of their ids from the start: the finished table is then sorted already,
     # not taken again whole (of a national file, ~1.5 GB held twice); the ids sorted by pyarrow, which
@@ -1568,7 +1576,7 @@ def _clean_tables(
     with ThreadPoolExecutor(1) as sorting:
         by_id = sorting.submit(_station_id_order, head_ids)
         op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
-        cell_fate = fate_cell_rows(cell_rec, good_sites, site_station, site_dist, head_ids, site_ids)
+        cell_fate = fate_cell_rows(cell_rec, good_sites, good_at, site_station, site_dist, head_ids, network_only)
         # of the raw text only the quarantine's rows and where each row came from are needed from here on
         unkept = select_unkept_rows(leaving, op_fate)
         del leaving
@@ -1600,10 +1608,10 @@ def _clean_tables(
     del members
     # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
     del raw, heads, head_ids, by_id
-    _attach_opencellid(st, own_labels, member_sources, station_of, cells, cell_rec, cell_fate, site_station, site_dist)
+    _attach_opencellid(st, own_labels, member_sources, station_of, cells, cell_fate, good_at, site_station, site_dist)
     del member_sources, own_labels
     if len(network_only):
-        st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec, site_ids)])
+        st = pd.concat([st, _network_only_stations(network_only, cells, cell_rec)])
 
     # the cells are done with: freed before the stations are typed and copied
     del cells, cell_rec
@@ -2151,18 +2159,17 @@ def _attach_opencellid(
     member_sources: pd.DataFrame,
     station_of: Callable[[np.ndarray], np.ndarray],
     cells: pd.DataFrame,
-    cell_rec: pd.DataFrame,
     cell_fate: pd.DataFrame,
+    good_at: np.ndarray,
     site_station: pd.Series,
     site_dist: pd.Series,
 ) -> None:
     """Sources, source count and OpenCelliD cells and distance of the operator stations (in place).
     `station_of`: the station position (-1 none) of head row labels; every station found by position,
-    not by label (a hash table of a national file's heads and reindexes against it)."""
+    not by label (a hash table of a national file's heads and reindexes against it). `good_at`: each cell
+    row's site among the good sites (`site_station`'s order), -1 none."""
     n = len(st)
-    matched_head = parse.values_at(
-        site_station, parse.positions_in(cell_rec["gnb_key"], site_station.index), cell_rec.index
-    )
+    matched_head = parse.values_at(site_station, good_at, cell_fate.index)
     joins = (cell_fate["reason"] == "same_station_other_source").to_numpy()
     # (a cell's line repeated word for word is among the station's sources, not among its cells)
     to_station = joins | ((cell_fate["reason"] == "exact_duplicate").to_numpy() & matched_head.notna().to_numpy())
@@ -2282,16 +2289,15 @@ def _count_files(at: np.ndarray, files: pd.Series, n: int) -> pd.Series:
     return out.where(per > 0) if (per == 0).any() else out
 
 
-def _network_only_stations(
-    network_only: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame, site_ids: pd.Series
-) -> pd.DataFrame:
-    """Stations only OpenCelliD shows: one per gNB site, at the median of its cells; in the order of their
-    ids (the table of an export without operator stations is then in order already: not taken again whole)."""
-    order = _station_id_order(site_ids)
+def _network_only_stations(network_only: pd.DataFrame, cells: pd.DataFrame, cell_rec: pd.DataFrame) -> pd.DataFrame:
+    """Stations only OpenCelliD shows (`network_only`: the sites with their station ids): one per gNB site, at
+    the median of its cells; in the order of their ids (the table of an export without operator stations is
+    then in order already: not taken again whole)."""
+    order = _station_id_order(network_only["station_id"])
     if not (order == np.arange(len(order))).all():
-        network_only, site_ids = network_only.iloc[order], site_ids.iloc[order]
+        network_only = network_only.iloc[order]
     # (cells and cell_rec: one row each per cell row, in the same order)
-    site_at = parse.positions_in(cell_rec["gnb_key"], network_only.index)
+    site_at = cell_site_positions(cell_rec, network_only)
     rows = np.flatnonzero((site_at >= 0) & cell_rec["reason"].isna().to_numpy())
     lab = _source_label(*(cells[c].iloc[rows] for c in ("source_file", "source_sheet", "source_row")))
     # each site's cells' labels in row order (a Python join per site took ~11 s of a million sites), by the
@@ -2301,7 +2307,7 @@ def _network_only_stations(
     dated = network_only["on_air_date"].notna().to_numpy()
     net = pd.DataFrame(
         {
-            "station_id": site_ids,
+            "station_id": network_only["station_id"],
             "site_code": None,
             "name": "gNB " + network_only.index.to_series() + " (OpenCelliD)",
             "operator": network_only["operator"],
