@@ -34,6 +34,35 @@ name_en = "East"
 """
 
 
+#: A minimal city.toml whose [city] table says its kind (`city_of_kind`).
+KIND_CITY_TOML = """[city]
+name_zh = "某地"
+name_en = "Somewhere"
+{kind}
+buildout_start = 2020-01-01
+[[targets]]
+date = 2021-12-31
+on_air = 446
+[[districts]]
+name_zh = "甲区"
+"""
+
+
+@pytest.fixture
+def city_of_kind(tmp_path):
+    """Load a minimal city whose city.toml says `kind = "<kind>"` ("" or None: no kind line, a city)."""
+    from analysis.config import load_city
+
+    def load(kind: str | None = None):
+        folder = tmp_path / "kind_city"
+        folder.mkdir(exist_ok=True)
+        line = f'kind = "{kind}"' if kind else ""
+        (folder / "city.toml").write_text(KIND_CITY_TOML.format(kind=line), encoding="utf-8")
+        return load_city(folder)
+
+    return load
+
+
 def _square(lon0, lat0, lon1, lat1):
     return {"type": "Polygon", "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]}
 

@@ -10,27 +10,6 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from analysis.config import load_city
-
-TOML = """[city]
-name_zh = "某地"
-name_en = "Somewhere"
-{kind}
-buildout_start = 2020-01-01
-[[targets]]
-date = 2021-12-31
-on_air = 446
-[[districts]]
-name_zh = "甲区"
-"""
-
-
-def _city(tmp_path, kind: str):
-    folder = tmp_path / "c"
-    folder.mkdir(exist_ok=True)
-    (folder / "city.toml").write_text(TOML.format(kind=f'kind = "{kind}"' if kind else ""), encoding="utf-8")
-    return load_city(folder)
-
 
 @pytest.fixture
 def shown(monkeypatch):
@@ -53,7 +32,9 @@ def shown(monkeypatch):
 
 
 @pytest.mark.parametrize("lang, words", [("zh", "无在途站址"), ("en", "No site in the pipeline")])
-def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty_table(tmp_path, shown, lang, words):
+def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty_table(
+    tmp_path, city_of_kind, shown, lang, words
+):
     from analysis.report.pages.taskforce import show_blockers
 
     sites = pd.DataFrame({"stage": ["on_air"] * 3, "blocker": [None] * 3, "is_blocker_not_known": [False] * 3})
@@ -62,7 +43,7 @@ def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty
         taskforce=lambda: tf,
         lang=lang,
         as_of=pd.Timestamp("2024-12-30"),
-        city=_city(tmp_path, "country"),
+        city=city_of_kind("country"),
         source="src",
         csv_path=lambda name: tmp_path / f"{name}.csv",
     )
@@ -74,7 +55,9 @@ def test_with_no_site_in_the_pipeline_the_blockers_are_one_sentence_not_an_empty
 
 
 @pytest.mark.parametrize("lang, words", [("zh", "重点场所清单共 0 处"), ("en", "The key-site list has 0 sites")])
-def test_with_no_key_site_the_key_sites_are_their_sentence_not_an_empty_table(tmp_path, shown, lang, words):
+def test_with_no_key_site_the_key_sites_are_their_sentence_not_an_empty_table(
+    tmp_path, city_of_kind, shown, lang, words
+):
     """A city.toml without key sites (the national benchmark's empty sites.csv): the sentence counts 0, and no table
     of a header and no row follows it."""
     from analysis.report.pages.coverage import show_key_sites
@@ -84,7 +67,7 @@ def test_with_no_key_site_the_key_sites_are_their_sentence_not_an_empty_table(tm
     ctx = SimpleNamespace(
         coverage=lambda: SimpleNamespace(sites=sites),
         lang=lang,
-        city=_city(tmp_path, "country"),
+        city=city_of_kind("country"),
         source="src",
         csv_path=lambda name: tmp_path / f"{name}.csv",
     )
@@ -108,7 +91,9 @@ def _table_rows(html: str) -> int:
 
 
 @pytest.mark.parametrize("lang, rest", [("zh", "其余 26 行见所附 CSV"), ("en", "the other 26 are in the CSV")])
-def test_the_gaps_csv_holds_every_gap_the_page_counts_not_only_the_rows_shown(tmp_path, shown, lang, rest):
+def test_the_gaps_csv_holds_every_gap_the_page_counts_not_only_the_rows_shown(
+    tmp_path, city_of_kind, shown, lang, rest
+):
     from analysis.report.pages.coverage import show_gaps
 
     gaps = pd.DataFrame(
@@ -130,7 +115,7 @@ def test_the_gaps_csv_holds_every_gap_the_page_counts_not_only_the_rows_shown(tm
     ctx = SimpleNamespace(
         coverage=lambda: cov,
         lang=lang,
-        city=_city(tmp_path, ""),
+        city=city_of_kind(),
         source="src",
         csv_path=lambda name: tmp_path / f"{name}.csv",
     )
@@ -168,7 +153,7 @@ def _supervision(k: int) -> pd.DataFrame:
     )
 
 
-def test_the_supervision_lists_csvs_hold_every_site_the_page_counts(tmp_path, shown):
+def test_the_supervision_lists_csvs_hold_every_site_the_page_counts(tmp_path, city_of_kind, shown):
     from analysis.report.pages.taskforce import show_supervision
 
     undated = _supervision(17).assign(days_in_stage=pd.NA, days_over=pd.NA)
@@ -177,7 +162,7 @@ def test_the_supervision_lists_csvs_hold_every_site_the_page_counts(tmp_path, sh
     ctx = SimpleNamespace(
         taskforce=lambda: tf,
         lang="zh",
-        city=_city(tmp_path, ""),
+        city=city_of_kind(),
         source="src",
         csv_path=lambda name: tmp_path / f"{name}.csv",
     )
@@ -214,12 +199,12 @@ class _Blank(dict):
 
 @pytest.mark.parametrize("kind", ["province", "country"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_no_text_says_city_of_a_province_or_a_country(tmp_path, kind, lang):
+def test_no_text_says_city_of_a_province_or_a_country(city_of_kind, kind, lang):
     """Every label and sentence filled in with the words of a province's or a country's whole (`kind_words`) says
     no city word: 本市在用频段, 城市通报, 市域外, 'the city reported' were written in a country's report."""
     from analysis.report.text import _FORMATTER, TEXT, kind_words
 
-    words = kind_words(_city(tmp_path, kind), lang)
+    words = kind_words(city_of_kind(kind), lang)
     said = {key: _FORMATTER.vformat(text, (), _Blank(words)) for key, text in TEXT[lang].items()}
     # (the configuration's name, whatever the kind: city.toml, 城市配置, "the city config")
     said = {key: re.sub(r"the city config(uration)?", "city.toml", text) for key, text in said.items()}
@@ -234,10 +219,10 @@ def test_no_text_says_city_of_a_province_or_a_country(tmp_path, kind, lang):
         ("country", "全国未给出各区县分解比例", "in the country's configuration"),
     ],
 )
-def test_the_district_split_note_names_who_gave_no_shares_by_the_kind(tmp_path, kind, zh, en):
+def test_the_district_split_note_names_who_gave_no_shares_by_the_kind(city_of_kind, kind, zh, en):
     from analysis.report.chrome import translate_note
 
-    city = _city(tmp_path, kind)
+    city = city_of_kind(kind)
     note = "city.toml gives no target_share: split by the 64 sites in the pipeline on 2020-12-31"
     assert translate_note(note, "zh", city).startswith(zh) and en in translate_note(note, "en", city)
 
@@ -250,19 +235,19 @@ def test_the_district_split_note_names_who_gave_no_shares_by_the_kind(tmp_path, 
         ("country", "位于境外", "Outside country"),
     ],
 )
-def test_a_quarantine_reason_says_outside_the_kinds_whole(tmp_path, kind, zh, en):
+def test_a_quarantine_reason_says_outside_the_kinds_whole(city_of_kind, kind, zh, en):
     from analysis.report.pages.clean import reason_words
 
-    city = _city(tmp_path, kind)
+    city = city_of_kind(kind)
     assert reason_words("outside_city", "zh", city=city) == zh and reason_words("outside_city", "en", city=city) == en
     meaning = reason_words("outside_city", "zh", "", city)
     assert ("本市" in meaning) == (kind == "") and "任何区县内" in meaning
 
 
-def test_the_link_budget_sentence_and_the_reported_count_say_the_kinds_whole(tmp_path):
+def test_the_link_budget_sentence_and_the_reported_count_say_the_kinds_whole(city_of_kind):
     from analysis.report.text import kind_words, say
 
-    country = kind_words(_city(tmp_path, "country"), "zh")
+    country = kind_words(city_of_kind("country"), "zh")
     assert say("zh", "footprint.sentence", **country).startswith("本国在用频段")
     assert "（全国通报 216 座）" in say("zh", "headline.reported", date="d", c="216", on_air="216", **country)
     # a caller that does not know the city, and the bundled city: the city's words, as before
@@ -320,7 +305,9 @@ def test_a_notebook_checks_its_basemap_without_importing_the_maps_folium():
 
 
 @pytest.mark.parametrize("lang, words", [("zh", "重点场所清单中没有景区"), ("en", "holds no scenic spot")])
-def test_with_no_scenic_spot_the_summary_says_so_instead_of_an_empty_table(tmp_path, shown, monkeypatch, lang, words):
+def test_with_no_scenic_spot_the_summary_says_so_instead_of_an_empty_table(
+    tmp_path, city_of_kind, shown, monkeypatch, lang, words
+):
     from analysis.report.pages import summary
 
     monkeypatch.setattr(summary, "record", lambda name, value: shown.records.__setitem__(name, value))
@@ -338,7 +325,7 @@ def test_with_no_scenic_spot_the_summary_says_so_instead_of_an_empty_table(tmp_p
             "is_fully_covered": False,
         }
     )
-    city = _city(tmp_path, "country")
+    city = city_of_kind("country")
     ctx = SimpleNamespace(
         coverage=lambda: SimpleNamespace(sites=sites, by_district=by),
         lang=lang,

@@ -214,52 +214,31 @@ def test_candidates_tied_on_their_gain_go_to_the_largest_gaps_in_turn_not_all_to
 # 4. the total row of a province or a country
 # --------------------------------------------------------------------------------------------
 
-TOML = """
-[city]
-name_zh = "中国"
-buildout_start = 2019-12-01
-{kind}
-[files]
-districts = "districts.geojson"
-[[targets]]
-date = 2021-12-31
-on_air = 446
-[[districts]]
-name_zh = "甲区"
-"""
-
-
-def _city(tmp_path, kind: str):
-    folder = tmp_path / "c"
-    folder.mkdir(exist_ok=True)
-    (folder / "city.toml").write_text(TOML.format(kind=kind), encoding="utf-8")
-    return load_city(folder)
-
 
 @pytest.mark.parametrize(
     "kind, zh, en",
     [
         ("", "全市", "Whole city"),
-        ('kind = "city"', "全市", "Whole city"),
-        ('kind = "province"', "全省", "Whole province"),
-        ('kind = "country"', "全国", "Whole country"),
+        ("city", "全市", "Whole city"),
+        ("province", "全省", "Whole province"),
+        ("country", "全国", "Whole country"),
     ],
 )
-def test_the_total_row_is_the_whole_city_province_or_country_as_city_toml_says(tmp_path, kind, zh, en):
+def test_the_total_row_is_the_whole_city_province_or_country_as_city_toml_says(city_of_kind, kind, zh, en):
     from analysis.report.text import district_label
 
-    city = _city(tmp_path, kind)
+    city = city_of_kind(kind)
     assert district_label(city, "全市", "zh") == zh and district_label(city, "全市", "en") == en
 
 
 @pytest.mark.parametrize(
     "kind, zh, en",
-    [("", "全市在途站址", "in the city"), ('kind = "country"', "全国在途站址", "in the country")],
+    [("", "全市在途站址", "in the city"), ("country", "全国在途站址", "in the country")],
 )
-def test_the_sentences_about_the_whole_say_city_province_or_country_as_city_toml_says(tmp_path, kind, zh, en):
+def test_the_sentences_about_the_whole_say_city_province_or_country_as_city_toml_says(city_of_kind, kind, zh, en):
     from analysis.report.text import say, whole_word
 
-    city = _city(tmp_path, kind)
+    city = city_of_kind(kind)
     funnel = dict(as_of="2021-12-31", sites="0", previous="2021-11-30", change=0, loc="996,960")
     assert zh in say("zh", "funnel.sentence", **funnel, whole=whole_word(city, "zh"))
     assert en in say("en", "changes.sentence", added="1", sites="2", whole=whole_word(city, "en"))
@@ -267,9 +246,9 @@ def test_the_sentences_about_the_whole_say_city_province_or_country_as_city_toml
     assert "全市在途站址" in say("zh", "funnel.sentence", **funnel)
 
 
-def test_a_kind_of_city_not_known_is_a_one_line_config_error(tmp_path):
+def test_a_kind_of_city_not_known_is_a_one_line_config_error(city_of_kind):
     with pytest.raises(ConfigError, match=r"\[city\] kind must be one of city, province, country, got 'nation'"):
-        _city(tmp_path, 'kind = "nation"')
+        city_of_kind("nation")
 
 
 def test_the_bundled_city_is_a_city():
