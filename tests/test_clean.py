@@ -1039,11 +1039,36 @@ def test_object_columns_typed_as_text_as_pandas_types_them():
         pd.Series([None, 7, None, None], dtype=object),
         pd.Series([None, None], dtype=object),
         pd.Series([], dtype=object),
+        # every kind of missing value, empty and control characters, numpy's and bytes' texts
+        pd.Series([None, np.nan, pd.NA, pd.NaT, "", "中文", "x\x00y", np.str_("n78"), b"ab"], dtype=object),
     ]
     for values in columns:
         pd.testing.assert_series_equal(_objects_as_text(values), values.astype("str"))
     out = _objects_as_text(sparse)
     assert out.isna().tolist() == [True, False, True, True, True, False] and out[5] == "甲; 乙" and out[9] == "x"
+
+
+def test_station_status_on_air_where_dated_else_as_reported():
+    """`_on_air_or` gives numpy's where of "on_air" and the reported status, for Arrow strings and for
+    Python objects alike (missing reports stay missing); `_taken` keeps a column's dtype (Arrow strings,
+    numbers) or reads Python objects as pandas does."""
+    from analysis.clean.stations import _on_air_or, _taken
+
+    dated = np.array([True, False, False, True, False])
+    said = ["planned", "unknown", None, None, "decommissioned"]
+    expected = pd.Series(np.where(dated, "on_air", np.array(said, dtype=object)), index=list("abcde"))
+    for reported in (
+        pd.Series(said, index=list("abcde"), dtype=object),
+        pd.Series(said, index=list("abcde"), dtype="str"),
+    ):
+        pd.testing.assert_series_equal(_on_air_or(dated, reported), expected)
+    at, index = np.array([3, 0, 0]), pd.Index([7, 8, 9])
+    for values in (pd.Series(["x", None, "z", "w"], dtype="str"), pd.Series([1.5, 2.0, np.nan, 4.0])):
+        pd.testing.assert_series_equal(
+            _taken(values, at, index), pd.Series(values.to_numpy()[at], index=index, dtype=values.dtype)
+        )
+    objects = pd.Series(["x", None, "z", "w"], dtype=object)
+    pd.testing.assert_series_equal(_taken(objects, at, index), pd.Series(["w", "x", "x"], index=index))
 
 
 def test_texts_replaced_in_their_rows_as_pyarrow_replaces_them():

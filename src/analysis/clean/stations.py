@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -226,6 +227,31 @@ def _fresh(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, copy=False)
 
 
+def _taken(values: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """`values` at positions `at`, on `index`, in a column of their own: Arrow strings taken by pyarrow
+    (through numpy they became a Python string per row, made Arrow again: ~0.5 s a national column),
+    numbers and Python objects taken by numpy (objects read as pandas reads them into a Series)."""
+    if isinstance(values.dtype, np.dtype):
+        return _fresh(values.to_numpy()[at], index)
+    return pd.Series(values.take(at).array, index=index, copy=False)
+
+
+#: pandas' "str" (Arrow strings, NaN where missing), as the frames of the cleaning hold text.
+_STR = pd.StringDtype("pyarrow", np.nan)
+
+
+def _on_air_or(dated: np.ndarray, reported: pd.Series) -> pd.Series:
+    """Per row, "on_air" where `dated`, else the status `reported` (on its index): an if-else of pyarrow
+    for Arrow strings, one fresh array of the objects otherwise (numpy's three-way `where` of objects
+    took ~0.7 s of a national file's stations)."""
+    if reported.dtype == _STR:
+        chosen = pc.if_else(pa.array(dated), pa.scalar("on_air", pa.large_string()), parse.arrow_text(reported))
+        return pd.Series(chosen.to_pandas(types_mapper=parse.AS_STR).array, index=reported.index, copy=False)
+    out = reported.to_numpy(dtype=object, copy=True)
+    out[dated] = "on_air"
+    return _fresh(out, reported.index)
+
+
 def _as_written(values: pd.Series) -> pd.Series:
     """A column of text as Python strings, None where empty (as `_text` gives them); a column of Python
     objects as it is."""
@@ -261,9 +287,8 @@ def _source_label(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Serie
             parts.append(pa.nulls(hi - lo, pa.large_string()))
             continue
         prefix = f"{name}[{tab}]:" if tab is not None else f"{name}:"
-        parts.append(
-            pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), part, pa.scalar("", pa.large_string()))
-        )
+        # (the prefix put in before each row's number: ~10x less CPU than a join of it to every row)
+        parts.append(pc.binary_replace_slice(part, 0, 0, prefix))
     if len(parts) == 1:
         label = parts[0]
     elif parts:  # each row back in its place
@@ -1602,9 +1627,15 @@ def _clean_tables(
     }
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
-    st, members, station_of = _operator_stations(raw, rec, dd, heads[by_id], head_ids.iloc[by_id], as_of_ts)
-    del rec, dd  # (before the sources' labels are made)
-    own_labels, member_sources = _member_sources(raw, *members)
+    heads, head_ids = heads[by_id], head_ids.iloc[by_id]
+    members = _station_members(rec, dd, heads)
+    # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
+    # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
+    with ThreadPoolExecutor(1) as labelling:
+        labelled = labelling.submit(_member_sources, raw, members.member_at, members.member_station, members.head_at)
+        st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members)
+        del rec, dd
+        own_labels, member_sources = labelled.result()
     del members
     # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
     del raw, heads, head_ids, by_id
@@ -1940,12 +1971,21 @@ _VALUE_COLUMNS = (
 )
 
 
-def _operator_stations(
-    raw: pd.DataFrame, rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp
-) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    """One row per kept operator record, its values completed from the records merged into it; the row
-    position and station position of every member record (see `_member_sources`); and the station
-    position (-1 none) of head row labels. Takes the columns it uses out of `rec` (its index stays)."""
+class _Members(NamedTuple):
+    """Where the operator stations' records are, by position: each station's head row (`head_at`, in
+    station order), each member record's row (`member_at`, dd's order), its anchor's label (`member_head`)
+    and its station (`member_station`, -1 none), and the station of every row (`station_at`, -1 none; one
+    more entry, -1, for a label not found)."""
+
+    head_at: np.ndarray
+    member_at: np.ndarray
+    member_head: np.ndarray
+    member_station: np.ndarray
+    station_at: np.ndarray
+
+
+def _station_members(rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index) -> _Members:
+    """The positions `_operator_stations` and `_member_sources` work from (see `_Members`)."""
     # rows by position (raw shares rec's index): label look-ups of a national file's rows cost seconds
     head_at, member_at = rec.index.get_indexer(heads), rec.index.get_indexer(dd.index)
     member_head = dd["anchor"].to_numpy()
@@ -1953,6 +1993,16 @@ def _operator_stations(
     station_at = np.full(len(rec) + 1, -1, dtype=np.int64)  # (the last: rows not found, -1 from get_indexer)
     station_at[head_at] = np.arange(len(heads))
     member_station = station_at[rec.index.get_indexer(member_head)]
+    return _Members(head_at, member_at, member_head, member_station, station_at)
+
+
+def _operator_stations(
+    raw: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp, members: _Members
+) -> tuple[pd.DataFrame, Callable[[np.ndarray], np.ndarray]]:
+    """One row per kept operator record, its values completed from the records merged into it (`members`:
+    see `_station_members`), and the station position (-1 none) of head row labels. Takes the columns it
+    uses out of `rec` (its index stays)."""
+    head_at, member_at, member_head, member_station, station_at = members
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
     several = _is_repeated(member_head)
@@ -1997,8 +2047,8 @@ def _operator_stations(
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
     for column in ("operator", "lon", "lat", "district"):
-        st[column] = _fresh(rec.pop(column).take(head_at).to_numpy(), heads)
-    st["status"] = _fresh(np.where(st["on_air_date"].notna(), "on_air", reported), heads)
+        st[column] = _taken(rec.pop(column), head_at, heads)
+    st["status"] = _on_air_or(st["on_air_date"].notna().to_numpy(), reported)
     # a record that says on air without a date was quarantined; the rest of the group may still say so
     said_without_date = (st["status"] == "on_air") & st["on_air_date"].isna()
     if said_without_date.any():  # (a setting of no row still copies the column)
@@ -2012,7 +2062,7 @@ def _operator_stations(
     st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
     st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
     index = rec.index  # (not rec itself: the caller frees it)
-    return st, (member_at, member_station, head_at), lambda labels: station_at[index.get_indexer(labels)]
+    return st, lambda labels: station_at[index.get_indexer(labels)]
 
 
 def _superseded(rec: pd.DataFrame, group_at: np.ndarray, group_station: np.ndarray) -> np.ndarray | None:
@@ -2390,17 +2440,13 @@ def _category_as_text(values: pd.Series) -> pd.Series:
 
 
 def _objects_as_text(values: pd.Series) -> pd.Series:
-    """`values.astype("str")` of a column of Python objects; one of texts and mostly missing values (a
-    national table's notes and blockers) made by pyarrow from the texts present only, then put in their
-    rows (pandas looks at every row's object: ~0.4 s a column of 4.25 M stations, this ~0.07 s)."""
+    """`values.astype("str")` of a column of Python objects; one of texts and missing values (a national
+    table's bands, blockers and notes) made Arrow by pyarrow in one pass (pandas' astype took ~0.75 s a
+    column of 4.25 M stations, this ~0.35 s)."""
     objects = values.to_numpy()
-    present = ~pd.isna(objects)
-    texts = objects[present]
-    if 2 * len(texts) > len(objects) or pd.api.types.infer_dtype(texts, skipna=False) not in ("string", "empty"):
+    if pd.api.types.infer_dtype(objects, skipna=True) not in ("string", "empty"):
         return values.astype("str")
-    which = np.full(len(objects), -1, dtype=np.int64)
-    which[present] = np.arange(len(texts))
-    text = pa.array(texts, pa.large_string()).take(pa.array(which, mask=~present))
+    text = pa.array(objects, pa.large_string(), from_pandas=True)
     return pd.Series(text.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name, copy=False)
 
 
