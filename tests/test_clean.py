@@ -1122,3 +1122,24 @@ def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
     assert set(q["radio"]) >= {"'=cmd|' /C calc'!A0"}
     assert q.loc[q["cell"] == "-5", "lon"].tolist() == ["'-inf"]  # (-inf is a formula to Excel; -5 a number)
     assert '\'=HYPERLINK("http://evil","x")' in set(q["name"])
+
+
+def test_the_station_table_checked_as_the_whole_schema_checks_it(tmp_path):
+    """`_validate_sorted_stations` leaves pandera's look at every text for the texts' type only where each text
+    column is of pandas' strings: a word not allowed, a missing name, a repeated id and a number among the names
+    of a column of objects are still refused."""
+    import pandera.errors
+
+    from analysis.clean.stations import _validate_sorted_stations
+
+    stations = clean(tmp_path, write_csv(tmp_path / "s.csv", [row(0), row(1), row(2)])).table
+    _validate_sorted_stations(stations)
+    spoilt = [
+        stations.assign(operator=stations["operator"].where(stations.index != 1, "XX")),
+        stations.assign(name=stations["name"].where(stations.index != 1, np.nan)),
+        stations.assign(station_id=[stations["station_id"].iloc[0]] * len(stations)),
+        stations.assign(name=pd.Series(["a", 7, "c"], dtype=object, index=stations.index)),
+    ]
+    for table in spoilt:
+        with pytest.raises(pandera.errors.SchemaError):
+            _validate_sorted_stations(table)
