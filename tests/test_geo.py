@@ -287,6 +287,9 @@ def test_assign_district_inside_outside_border_and_nan(tiny_city):
     assert list(got) == ["西区", "东区", "西区", None, None, "西区"]
     # the shared border goes to the first district in the frame's order, whichever that is
     assert geo.assign_district([85.0], [45.5], d.iloc[::-1])[0] == "东区"
+    # the same districts by their positions in the frame, its length for none
+    west, east = (list(d["name_zh"]).index(n) for n in ("西区", "东区"))
+    assert geo.district_positions(lon, lat, d).tolist() == [west, east, west, len(d), len(d), west]
 
 
 def test_assign_district_agrees_with_sjoin_on_the_real_districts():

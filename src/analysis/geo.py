@@ -298,7 +298,20 @@ _CROWDED_CELL = 1000
 
 
 def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "name_zh") -> np.ndarray:
-    """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon.
+    """The district (its `name_zh`) of each WGS-84 point, or None outside every polygon (see
+    `district_positions`)."""
+    names = districts[name_column].to_numpy(dtype=object)
+    at = district_positions(lon, lat, districts)
+    out = np.full(at.size, None, dtype=object)
+    found = at < len(names)
+    out[found] = names[at[found]]
+    return out
+
+
+def district_positions(lon, lat, districts: gpd.GeoDataFrame) -> np.ndarray:
+    """The position in `districts` of the district of each WGS-84 point, len(districts) outside every polygon:
+    what `assign_district` names, as integers (a national file's district names taken by their positions as
+    Arrow strings, without a Python object per row).
 
     Vectorised: points are grouped into grid cells; a cell whose box lies inside one district (and
     whose inside meets no district earlier in the frame's order) gives that district to its points
@@ -312,7 +325,6 @@ def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "n
         raise ValueError(f"lon and lat differ in length ({x.size} and {y.size})")
     if districts.crs is not None and districts.crs.to_epsg() != 4326:
         districts = districts.to_crs(4326)
-    names = districts[name_column].to_numpy(dtype=object)
     polygons = np.asarray(districts.geometry.values, dtype=object)
     best = np.full(x.size, len(polygons), dtype=np.int64)  # index of the first district that holds the point
     finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
@@ -327,10 +339,7 @@ def assign_district(lon, lat, districts: gpd.GeoDataFrame, name_column: str = "n
             best[finite] = _first_holder_by_cell(polygons, tree, x[finite], y[finite])
         else:
             best[finite] = _first_holder_by_point(polygons, tree, x[finite], y[finite])
-    out = np.full(x.size, None, dtype=object)
-    found = best < len(polygons)
-    out[found] = names[best[found]]
-    return out
+    return best
 
 
 def _grid_cells(x: np.ndarray, y: np.ndarray, step: float = _ASSIGN_CELL_DEG) -> tuple[np.ndarray, ...]:
