@@ -215,9 +215,11 @@ def _position_key(rec: pd.DataFrame) -> np.ndarray:
 
 def _pair_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per row, an integer (0…, in the order of the sorted pairs) that rows share exactly when their `a`
-    and their `b` (64-bit integers) are equal: numpy's sort of one 64-bit mix of the two (equal pairs,
-    equal mixes), then a sort by the pair itself of only the rows whose mix another row has (equal pairs
-    and the rare collisions)."""
+    and their `b` (64-bit integers) are equal: one 64-bit mix of the two (equal pairs, equal mixes), its
+    high bits and the row's number in the low ones sorted as plain integers (numpy's sort of values,
+    ~0.26 CPU s of a national file's 4.25 M rows, where its argsort of the mixes took ~0.5 s: the row
+    numbers give the order), then a sort by the pair itself of only the rows whose mix another row has
+    (equal pairs and the rare collisions of the mixes cut short: 41 bits at 4.25 M rows)."""
     n = len(a)
     if not n:
         return np.zeros(0, dtype=np.int64)
@@ -225,10 +227,15 @@ def _pair_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mix ^= b
     mix *= np.int64(-4658895280553007687)
     mix ^= mix >> 29
-    order = np.argsort(mix)
-    sorted_mix = mix[order]
-    tie = sorted_mix[1:] == sorted_mix[:-1]
-    del sorted_mix
+    row_bits = (n - 1).bit_length()
+    mix >>= row_bits  # (what is left of the mix above the row numbers)
+    packed = mix << row_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    order = packed & np.int64((1 << row_bits) - 1)
+    packed >>= row_bits
+    tie = packed[1:] == packed[:-1]
+    del packed
     new = np.ones(n, dtype=bool)  # where a class starts in the sorted order
     new[1:] = ~tie
     if tie.any():
