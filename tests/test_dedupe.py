@@ -222,6 +222,32 @@ def test_pair_classes_match_the_equality_of_pairs():
     assert key.min() == 0 and key.max() == want.max() and _pair_classes(a[:0], b[:0]).size == 0
 
 
+def test_pair_classes_tell_apart_pairs_whose_mixes_agree_above_the_row_numbers():
+    """Pairs whose 64-bit mixes differ only in the low bits the row numbers take (what `_pair_classes`
+    sorts is the mix cut short) are told apart by the pairs themselves; equal pairs still share a class."""
+    from analysis.clean.dedupe import _pair_classes
+
+    n, mask = 2000, (1 << 64) - 1
+    row_bits = (n - 1).bit_length()
+
+    def pair_of_mix(a: int, mix: int) -> int:  # (the b whose mix with a is `mix`: each step undone)
+        x = mix ^ (mix >> 29) ^ (mix >> 58)
+        x = (x * pow(-4658895280553007687 % (1 << 64), -1, 1 << 64)) & mask
+        return x ^ ((a * (-7046029254386353131 % (1 << 64))) & mask)
+
+    rng = np.random.default_rng(11)
+    high = rng.integers(0, 1 << 40, 50).tolist()
+    a = rng.integers(-(2**40), 2**40, n).tolist()
+    mixes = [((high[k % 50] << row_bits) | (k % 7)) for k in range(n)]  # 50 cut mixes, 7 low parts each
+    b = [pair_of_mix(x % (1 << 64), m) for x, m in zip(a, mixes, strict=True)]
+    a = np.array(a, dtype=np.int64)
+    b = np.array([v - (1 << 64) if v >= 1 << 63 else v for v in b], dtype=np.int64)
+    a[1000:], b[1000:] = a[:1000], b[:1000]  # (every pair twice)
+    key = _pair_classes(a, b)
+    want = pd.factorize(pd.Series(list(zip(a.tolist(), b.tolist()))))[0]
+    assert (pd.factorize(key)[0] == want).all() and key.max() == want.max() == 999
+
+
 def test_codes_of_short_texts_by_sorting_equal_pyarrows_encoding(monkeypatch):
     """Site codes of one length (a national file's) grouped by sorting: the same classes as pyarrow's
     dictionary encoding, missing values one class of their own (not the empty text's); texts of several

@@ -97,6 +97,24 @@ def test_a_table_longer_than_a_block_is_written_whole(tmp_path, monkeypatch):
     assert _written_by_arrow(frame, tmp_path / "t.csv") == _pandas_bytes(frame)
 
 
+def test_rows_without_a_cell_to_quote_are_put_in_lines_by_pyarrows_csv_writer(tmp_path, monkeypatch):
+    """A block of rows no cell of which holds a quote, comma or line break is written by pyarrow's CSV writer
+    (its cells as they are: pandas' bytes); a block with one is joined as before (the writer would refuse it)."""
+    import pyarrow.csv as pa_csv
+
+    written, writer = [], pa_csv.write_csv
+
+    def write_and_count(table, *args, **kwargs):
+        written.append(len(table))
+        writer(table, *args, **kwargs)
+
+    monkeypatch.setattr(pa_csv, "write_csv", write_and_count)
+    frame = _mixed_frame()
+    plain = frame.iloc[6:8].assign(station_id=["a", "站"], as_objects=["b", None], python_text=["", "c"])
+    assert _written_by_arrow(plain, tmp_path / "plain.csv") == _pandas_bytes(plain) and written == [2]
+    assert _written_by_arrow(frame, tmp_path / "mixed.csv") == _pandas_bytes(frame) and written == [2]
+
+
 def test_other_tables_are_written_by_pandas_with_the_same_options(tmp_path):
     """A nullable integer, a category, mixed objects, huge integers, one column (whose empty field the
     csv module quotes), names that are not texts: pandas' own bytes."""

@@ -192,7 +192,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, bom: bool = True, defuse
         with open(tmp, "wb") as fh:
             fh.write((b"\xef\xbb\xbf" if bom else b"") + _format_csv_line(list(frame.columns)).encode("utf-8"))
             for lo in range(0, len(frame), _CSV_ROWS):
-                fh.write(_format_csv_rows(frame.iloc[lo : lo + _CSV_ROWS]))
+                _write_csv_rows(frame.iloc[lo : lo + _CSV_ROWS], fh)
 
     write_atomic(path, write)
 
@@ -226,7 +226,7 @@ def _find_csv_specials() -> bytes:
 
 
 def _is_for_arrow(frame: pd.DataFrame) -> bool:
-    """True for a table `_format_csv_rows` formats as pandas does: two or more columns (a line of one empty
+    """True for a table `_write_csv_rows` formats as pandas does: two or more columns (a line of one empty
     field is quoted), each named by a text and of a kind `_format_csv_cells` formats; not a wide table of
     few rows (a country's funnel, a row per stage and a column per district: pyarrow's fixed price per
     column, 7 x 8,734 cells 0.6 CPU s against pandas' 0.02)."""
@@ -248,19 +248,40 @@ def _is_column_for_arrow(values: pd.Series) -> bool:
     return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer")
 
 
-def _format_csv_rows(part: pd.DataFrame) -> memoryview:
-    """The lines of `part`, each ending in LF, as UTF-8 bytes straight from an Arrow string array."""
+def _write_csv_rows(part: pd.DataFrame, fh) -> None:
+    """The lines of `part`, each ending in LF, as UTF-8 bytes into the file `fh`: its cells formatted
+    (`_format_csv_cells`), then put in lines by pyarrow's CSV writer, straight into the file, where no cell
+    holds a quote, comma or line break (it writes cells as they are and refuses such a cell: a national
+    source ledger's 4.25 M lines ~0.45 CPU s, where joining the cells element-wise took ~1.05 s), else
+    joined element-wise (the quoted cells as they are) and written from the Arrow string array."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
 
-    empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
     cells = [_format_csv_cells(part.iloc[:, i]) for i in range(len(part.columns))]
+    if not any(_holds_any(cell, b'",\n\r') for cell in cells):
+        table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
+        pa_csv.write_csv(table, fh, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+        return
+    empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
     # each line ends in "\n": put after the last cell (not a second copy of every line)
     cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)
     lines = pc.binary_join_element_wise(*cells, comma)
     del cells
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]] if len(lines) else memoryview(b"")
+    if len(lines):
+        fh.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
+
+
+def _holds_any(text, characters: bytes) -> bool:
+    """True when a text of `text` (Arrow large strings) holds one of `characters` (single bytes), read from
+    the array's data buffer by `bytes.find` (no text per cell)."""
+    _, offsets_buffer, data_buffer = text.buffers()
+    if not len(text) or data_buffer is None:
+        return False
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+    data = memoryview(data_buffer)[offsets[0] : offsets[-1]].tobytes()
+    return any(data.find(bytes([c])) >= 0 for c in characters)
 
 
 def _format_csv_cells(values: pd.Series):
@@ -301,13 +322,8 @@ def _quote_text(text):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    _, offsets_buffer, data_buffer = text.buffers()
-    if not len(text) or data_buffer is None:  # (no rows, or only empty texts: nothing to quote)
-        return text
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
-    data = memoryview(data_buffer)[offsets[0] : offsets[-1]].tobytes()
     specials = _CSV_SPECIALS
-    if not any(data.find(bytes([c])) >= 0 for c in specials):
+    if not _holds_any(text, specials):  # (no rows, only empty texts, or none to quote)
         return text
     pattern = "[" + specials.decode().replace("\n", "\\n").replace("\r", "\\r") + "]"
     quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
