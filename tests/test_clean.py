@@ -1097,3 +1097,21 @@ def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
     assert set(q["radio"]) >= {"'=cmd|' /C calc'!A0"}
     assert q.loc[q["cell"] == "-5", "lon"].tolist() == ["'-inf"]  # (-inf is a formula to Excel; -5 a number)
     assert '\'=HYPERLINK("http://evil","x")' in set(q["name"])
+
+
+def test_the_read_columns_a_fast_read_lacks_are_objects_of_their_own(tmp_path):
+    """A table pyarrow read has no read_note / read_problem: stacked, each is its own column of None as objects
+    (the frame not left to infer their type, ~0.2 s at 4.25 M rows), on the frame's RangeIndex; a note written
+    into one row of one shows nowhere else."""
+    from analysis.clean.sources import FIELDS, read_station_file
+    from analysis.clean.stations import _stack
+
+    path = tmp_path / "s.csv"
+    path.write_text("站址编码,经度,纬度\nS1,84.88,45.58\nS2,84.89,45.59\n", encoding="utf-8")
+    tables = read_station_file(path)
+    assert "read_note" not in tables[0].frame.columns
+    raw = _stack(tables, "operator", FIELDS)
+    assert [raw[c].dtype for c in ("read_note", "read_problem")] == [np.dtype(object)] * 2
+    assert isinstance(raw.index, pd.RangeIndex) and raw["read_note"].tolist() == [None, None]
+    raw.loc[1, "read_note"] = "said"
+    assert raw["read_note"].tolist() == [None, "said"] and raw["read_problem"].tolist() == [None, None]
