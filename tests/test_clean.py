@@ -1115,3 +1115,22 @@ def test_the_read_columns_a_fast_read_lacks_are_objects_of_their_own(tmp_path):
     assert isinstance(raw.index, pd.RangeIndex) and raw["read_note"].tolist() == [None, None]
     raw.loc[1, "read_note"] = "said"
     assert raw["read_note"].tolist() == [None, "said"] and raw["read_problem"].tolist() == [None, None]
+
+
+def test_a_city_that_cannot_be_read_fails_the_clean_with_its_own_line(tmp_path):
+    """The city and its districts are read while the files are (`clean_stations`): a city.toml that cannot be read
+    fails the run with its own one line, whether the files are readable or there are none."""
+    from analysis.config import resolve_city
+    from analysis.errors import ConfigError
+
+    bad = tmp_path / "city" / "city.toml"
+    bad.parent.mkdir()
+    bad.write_text('[city]\nname_zh = "克拉玛依"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as want:
+        resolve_city(bad)
+    data = tmp_path / "data"
+    data.mkdir()
+    for inputs in ([write_csv(data / "s.csv", [row(0)])], [tmp_path / "nothing.csv"]):
+        with pytest.raises(ConfigError) as got:
+            clean_stations(inputs, bad, as_of=AS_OF)
+        assert got.value.one_line() == want.value.one_line()

@@ -1434,11 +1434,9 @@ def clean_stations(
     national file moves while its stages run), on `progress` when the caller has a task of its own
     (`clean_to_folder`, whose writing follows), else on a task of this call.
     """
-    city = resolve_city(city)
     as_of_ts = _to_timestamp(as_of)
     default_crs = _default_crs(input_crs)
     gnb_bits = parse_gnb_id_bits(gnb_id_bits)
-    districts = geo.read_districts(city)
 
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     missing = [Path(p) for p in inputs if not Path(p).exists()]
@@ -1446,12 +1444,17 @@ def clean_stations(
     with (
         _arrow_buffers_from_jemalloc(),
         contextlib.nullcontext(progress) if progress is not None else task("clean") as progress,
-        ThreadPoolExecutor(1) as background,
+        ThreadPoolExecutor(2) as background,
     ):
-        progress.add_total(len(files) + CLEAN_STAGE_STEPS)
-        # the schema (pandera's import, ~0.5 s) made while pyarrow's reader, which releases the GIL, reads
+        # the city and its districts (city.toml and the polygons: Python's TOML and JSON parsers, ~0.5 s for the
+        # 8,733 districts of the country), and the schema (pandera's import, ~0.5 s), made while pyarrow's
+        # reader, which releases the GIL, reads (a city that cannot be read fails the run with the same one line
+        # as before, once the files are read)
+        city_read = background.submit(_city_and_districts, city)
         background.submit(_stations_schema_but_unique_ids)
+        progress.add_total(len(files) + CLEAN_STAGE_STEPS)
         tables, file_info, failed = _read_all(files, progress)  # a step per file read, then the stages
+        city, districts = city_read.result()
         failed = [f"{p}: no such file or folder" for p in missing] + failed
         file_info = (
             [{"file": str(p), "error": "no such file or folder"} for p in missing]
@@ -1468,6 +1471,12 @@ def clean_stations(
             note=f"{s['rows_kept']:,} stations, {s['rows_merged']:,} rows merged, {s['rows_quarantined']:,} quarantined"
         )
     return result
+
+
+def _city_and_districts(city: str | City | None) -> tuple[City, gpd.GeoDataFrame]:
+    """The city (`resolve_city`) and its district polygons (`geo.read_districts`)."""
+    city = resolve_city(city)
+    return city, geo.read_districts(city)
 
 
 def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
