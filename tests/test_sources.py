@@ -583,6 +583,22 @@ def test_a_text_file_is_read_mapped_and_a_workbook_into_memory(tmp_path):
             read_station_file(tmp_path / name)
 
 
+def test_a_text_file_that_cannot_be_mapped_is_read(monkeypatch, tmp_path):
+    """A pipe, or a file system that maps no files: the file read into memory, as before, and read alike."""
+    import analysis.clean.sources as sources
+
+    def no_map(*args, **kwargs):
+        raise OSError(19, "No such device")
+
+    path = tmp_path / "s.csv"
+    path.write_text(CSV_ZH, encoding="utf-8")
+    [mapped] = read_station_file(path)
+    monkeypatch.setattr(sources.mmap, "mmap", no_map)
+    assert sources._file_data(path) == path.read_bytes()
+    [read] = read_station_file(path)
+    pd.testing.assert_frame_equal(read.frame, mapped.frame)
+
+
 def test_a_line_cut_by_a_carriage_return_alone_is_read_line_by_line(tmp_path):
     """pyarrow ends a row at a CR as at an LF: a body with a CR has its rows counted against its lines (one
     without has none to count), and an old-Mac line end in it is read as the reader line by line reads it."""

@@ -1689,10 +1689,13 @@ def _file_data(path: Path) -> bytes | mmap.mmap:
     and 100,000 fresh pages, before anything read it. (A file cut short by another program while it is read
     would stop the run: as a file written while it is read, a run reads files that are there.)"""
     with open(path, "rb") as fh:
-        if detect_format(fh.read(8192)) != "text":
-            fh.seek(0)
-            return fh.read()
-        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        head = fh.read(8192)
+        if detect_format(head) == "text":
+            try:
+                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a pipe, a file system that maps no files: read as before
+                pass
+        return head + fh.read()
 
 
 def _read_bytes(path: Path, data: bytes | mmap.mmap) -> list[RawTable]:
