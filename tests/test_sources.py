@@ -560,3 +560,57 @@ def test_random_quoted_bodies_read_as_the_c_parser_reads_them(tmp_path, monkeypa
         assert fast.frame.equals(slow.frame) and fast.notes == slow.notes
 
     check()
+
+
+def test_a_text_file_is_read_mapped_and_a_workbook_into_memory(tmp_path):
+    """A CSV's bytes are the file mapped (pyarrow reads the pages where they lie: no copy of a national file);
+    an XLSX's are read. Blank and empty files are refused alike either way, with the same one line."""
+    import mmap
+
+    import analysis.clean.sources as sources
+
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_text(CSV_ZH, encoding="utf-8")
+    assert isinstance(sources._file_data(csv_path), mmap.mmap)
+    wb = Workbook()
+    wb.active.append(["站址编码", "经度", "纬度"])
+    wb.save(tmp_path / "s.xlsx")
+    assert isinstance(sources._file_data(tmp_path / "s.xlsx"), bytes)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "blank.csv").write_bytes(b" \r\n" * 5_000)  # (more than the 8 KB a format is told from)
+    for name in ("empty.csv", "blank.csv"):
+        with pytest.raises(BadInputError, match="the file is empty"):
+            read_station_file(tmp_path / name)
+
+
+def test_a_text_file_that_cannot_be_mapped_is_read(monkeypatch, tmp_path):
+    """A pipe, or a file system that maps no files: the file read into memory, as before, and read alike."""
+    import analysis.clean.sources as sources
+
+    def no_map(*args, **kwargs):
+        raise OSError(19, "No such device")
+
+    path = tmp_path / "s.csv"
+    path.write_text(CSV_ZH, encoding="utf-8")
+    [mapped] = read_station_file(path)
+    monkeypatch.setattr(sources.mmap, "mmap", no_map)
+    assert sources._file_data(path) == path.read_bytes()
+    [read] = read_station_file(path)
+    pd.testing.assert_frame_equal(read.frame, mapped.frame)
+
+
+def test_a_line_cut_by_a_carriage_return_alone_is_read_line_by_line(tmp_path):
+    """pyarrow ends a row at a CR as at an LF: a body with a CR has its rows counted against its lines (one
+    without has none to count), and an old-Mac line end in it is read as the reader line by line reads it."""
+    import analysis.clean.sources as sources
+
+    path = tmp_path / "cr.csv"
+    path.write_bytes("站址编码,经度,纬度\nS1,84.1,45.1\rS2,84.2,45.2\nS3,84.3,45.3\n".encode())
+    [table] = read_station_file(path)
+    assert table.frame["site_code"].tolist() == ["S1", "S2", "S3"]
+    assert list(table.frame["source_row"]) == [1, 2, 3] and "read_note" in table.frame.columns
+    data = path.read_bytes()
+    header, delimiter, width, _ = sources.find_text_header(data.decode().split("\n")[:1], path)
+    assert sources._read_body_arrow(data, "utf-8", delimiter, header, width) is None
+    lf = data.replace(b"\r", b"\n")
+    assert sources._read_body_arrow(lf, "utf-8", delimiter, header, width)[0].tolist() == ["S1", "S2", "S3"]

@@ -35,14 +35,38 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import Geod
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from analysis.clean.ledger import PLANNED_POSITION_MARK
 from analysis.clean.parse import arrow_text, operator_of_context
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
+
+
+# scipy's KD-tree and graph (~0.4 s to import, a third of a clean's imports) imported where first used, not with
+# this module: a clean imports them in a thread while pyarrow reads its files (`import_scipy`)
+def import_scipy() -> None:
+    """Import the scipy modules the de-duplication uses."""
+    import scipy.sparse.csgraph  # noqa: F401
+    import scipy.spatial  # noqa: F401
+
+
+def cKDTree(*args, **kwargs):  # noqa: N802 - scipy's name
+    from scipy.spatial import cKDTree as kd_tree
+
+    return kd_tree(*args, **kwargs)
+
+
+def coo_matrix(*args, **kwargs):
+    from scipy.sparse import coo_matrix as coo
+
+    return coo(*args, **kwargs)
+
+
+def connected_components(*args, **kwargs):
+    from scipy.sparse.csgraph import connected_components as components
+
+    return components(*args, **kwargs)
+
 
 #: Two records of one operator closer than this are one station (same code, or no code).
 DUPLICATE_RADIUS_M = 50.0

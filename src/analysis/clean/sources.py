@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import mmap
 import re
 import unicodedata
 import zipfile
@@ -550,6 +551,7 @@ def decode_text(data: bytes, path: Path) -> tuple[str, str]:
     GB18030 is a superset of GBK and GB2312, so a GBK file decodes the same; a file that is
     neither is an error naming the first bad byte's line.
     """
+    data = bytes(data)  # (a mapped file's: `_file_data`)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data[:4096]):
         bom = data[:2] in (b"\xff\xfe", b"\xfe\xff")
         encoding = "utf-16" if bom else _utf16_without_bom(data[:512])
@@ -589,9 +591,9 @@ def decode_head(data: bytes, path: Path) -> tuple[str, str]:
     file is checked in steps (the same encoding found, the same error for bytes of none), and of its text
     only a start that holds its first HEADER_SEARCH_ROWS lines whole is returned (a national file's text
     as one Python string is ~2 bytes a character, and only the header search reads it)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data[:4096]):
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_like_utf16(data[:4096]):  # (slices: a mapped file's too)
         return decode_text(data, path)
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     if start or _is_utf8(data):
         if start and not _is_utf8(data, start):
             return decode_text(data, path)  # (its error, as it says it)
@@ -1203,7 +1205,10 @@ def read_text_table(path: Path, data: bytes) -> list[RawTable]:
         frame["source_row"] = range(1, len(frame) + 1)
     frame, crs_notes = _with_header_crs(frame, header)
     notes = header.notes + crs_notes
-    frame, marker_notes = _without_text_marker(frame, fields if header.kind == "operator" else [])
+    # (no apostrophe in the bytes, no cell begins with one: one scan of the file, not one per column; in GBK and
+    # GB18030 no byte of another character is one)
+    marked = fields if header.kind == "operator" and data.find(b"'") != -1 else []
+    frame, marker_notes = _without_text_marker(frame, marked)
     notes += marker_notes
     if header.cgi:
         frame, note = _site_codes_from_cgi(frame)
@@ -1274,16 +1279,15 @@ def _drop_trailing_blank(frame: pd.DataFrame, fields: list[str]) -> tuple[pd.Dat
 ARROW_BLOCK_BYTES = 2**31 - 1
 
 
-def _read_body_arrow(
-    data: bytes, encoding: str, delimiter: str, header: _Header, width: int, n_lines: int
-) -> pd.DataFrame | None:
+def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: _Header, width: int) -> pd.DataFrame | None:
     """The records below the header read by pyarrow in blocks, straight into Arrow strings; only for a
     body whose records are its lines one to one and whose every line has the header's width (then each
     line splits one way only, as pandas' C parser splits it). Quoted cells ("113,417", exports that quote
     every cell) too, when every line quotes as RFC 4180 does with each quoted cell closed on its line
     (`_quotes_close_on_their_line`) and no value read holds a line break; random quoted bodies (hypothesis)
     read so give the C parser's values. None otherwise:
-    the C parser, or the reader line by line, reads it."""
+    the C parser, or the reader line by line, reads it. `encoding` UTF-8 says the whole of `data` is UTF-8
+    (`decode_head` checked it: a UTF-16 file's text comes here encoded as UTF-8)."""
     start = 0
     for _ in range(header.last + 1):
         start = data.find(b"\n", start) + 1
@@ -1318,11 +1322,16 @@ def _read_body_arrow(
                 include_columns=wanted,
                 null_values=[""],
                 strings_can_be_null=True,
+                # (UTF-8 is what `decode_head` found the whole file to be, checked already: not again per
+                # column, ~0.15 s of a national file)
+                check_utf8=not encoding.startswith("utf-8"),
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError):  # a ragged or blank line, an odd byte
         return None
-    if table.num_rows != n_lines:
+    # (pyarrow ends a row at a CR as well as at an LF: where the body has a CR, its rows are counted against the
+    # lines; where it has none, a row is a line, and the count, ~0.15 s of a national file, is not made)
+    if data.find(b"\r", start) != -1 and table.num_rows != _body_lines(data, header):
         return None
     if quoted and any(pc.any(pc.match_substring_regex(table.column(n), "[\r\n]")).as_py() for n in wanted):
         return None  # (a quote the C parser reads otherwise swallowed a line end)
@@ -1393,9 +1402,8 @@ def _read_body_fast(
     """The records below the header with pyarrow (`_read_body_arrow`) or pandas' C parser; None when
     its records are not the file's physical lines one to one (a quoted cell spans lines, maybe a quote
     never closed) or a line is ragged."""
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (header.last + 1)
     if header.mapping:
-        frame = _read_body_arrow(data, encoding, delimiter, header, width, n_lines)
+        frame = _read_body_arrow(data, encoding, delimiter, header, width)
         if frame is not None:
             return frame
     try:
@@ -1419,7 +1427,17 @@ def _read_body_fast(
         raise BadInputError(f"a header (row {header.first + 1}) but no records below it", path) from None
     except (pd.errors.ParserError, ValueError):
         return None
-    return frame if len(frame) == n_lines else None
+    return frame if len(frame) == _body_lines(data, header) else None
+
+
+def _body_lines(data: bytes | mmap.mmap, header: _Header) -> int:
+    """How many lines (ended by LF, the last one maybe not) the file has below its header (a mapped file's
+    counted a step at a time: a map has no count of its own)."""
+    steps = range(0, len(data), _DECODE_STEP)
+    lines = (
+        data.count(b"\n") if isinstance(data, bytes) else sum(data[at : at + _DECODE_STEP].count(b"\n") for at in steps)
+    )
+    return lines + (0 if data[-1:] == b"\n" else 1) - (header.last + 1)
 
 
 def _read_body_by_line(text: str, delimiter: str, header: _Header, width: int) -> pd.DataFrame:
@@ -1658,15 +1676,31 @@ def read_station_file(path: str | Path) -> list[RawTable]:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot be read ({exc.strerror or exc})", path) from None
+        data = _file_data(path)
+    except (OSError, ValueError) as exc:  # (ValueError: mmap's, of a file emptied after it was looked at)
+        raise BadInputError(f"cannot be read ({getattr(exc, 'strerror', None) or exc})", path) from None
     return _read_bytes(path, data)
 
 
-def _read_bytes(path: Path, data: bytes) -> list[RawTable]:
+def _file_data(path: Path) -> bytes | mmap.mmap:
+    """A file's bytes: a text file's mapped into memory, read-only, not read into it; a workbook's or an archive's
+    read. pyarrow's CSV reader and the checks of `read_text_table` read the mapped pages where they lie (the
+    kernel's cache of the file): a national file (403 MB) read into Python's bytes was a copy of it, ~0.25 s
+    and 100,000 fresh pages, before anything read it. (A file cut short by another program while it is read
+    would stop the run: as a file written while it is read, a run reads files that are there.)"""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+        if detect_format(head) == "text":
+            try:
+                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a pipe, a file system that maps no files: read as before
+                pass
+        return head + fh.read()
+
+
+def _read_bytes(path: Path, data: bytes | mmap.mmap) -> list[RawTable]:
     fmt = detect_format(data[:8192])
-    if fmt == "empty" or not data or data.isspace():  # (data.strip() copies a national file)
+    if fmt == "empty" or not data or _is_blank(data):
         raise BadInputError("the file is empty", path)
     if fmt == "gzip":
         return _read_bytes(path, _gunzip(path, data))
@@ -1688,6 +1722,12 @@ def _read_bytes(path: Path, data: bytes) -> list[RawTable]:
                 path,
             )
     return tables
+
+
+def _is_blank(data: bytes | mmap.mmap) -> bool:
+    """Whether the bytes are whitespace only (looked at from the start: a national file's first bytes say it is
+    not; data.strip() would copy it)."""
+    return data[:8192].isspace() and bytes(data).isspace()
 
 
 def _has(table: RawTable, *columns: str) -> bool:

@@ -38,6 +38,7 @@ from analysis.clean.dedupe import (
     SENDER_TOWER,
     dedupe_keys,
     dedupe_rows,
+    import_scipy,
     match_sites,
     merge_across_senders,
     record_keys,
@@ -465,13 +466,22 @@ def _stack_columns(t: RawTable, columns: tuple[str, ...], kind: str) -> pd.DataF
         out[CELL_LABEL] = _as_text(f[CELL_LABEL])
     for c in READ_COLUMNS:
         # each lacking column its own array of None: a frame built with copy=False does not protect an
-        # ndarray two columns share, so a write into one would show in the other
-        out[c] = f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(n, None, dtype=object)
+        # ndarray two columns share, so a write into one would show in the other; a Series said to be of
+        # objects (a frame infers the type of an ndarray or array of objects: ~0.2 s for a national file's
+        # 4.25 M Nones), whose index, RangeIndex(n), is the frame's, as the arrays' would be
+        out[c] = (
+            f[c].to_numpy(dtype=object, na_value=None)
+            if c in f.columns
+            else pd.Series(np.full(n, None, dtype=object), dtype=object, copy=False)
+        )
     if kind == "operator":
         # a report of one operator often names it only in its file name or title (Arrow strings of the one
         # name: an object per row, turned into Arrow strings by the frame, was ~0.1 s a million rows)
         out["file_operator"] = _repeat_text(parse.operator_of_context(t.context), n)
-    return pd.DataFrame({k: (v.array if isinstance(v, pd.Series) else v) for k, v in out.items()}, copy=False)
+    as_is = {c for c in READ_COLUMNS if c not in f.columns}
+    return pd.DataFrame(
+        {k: (v.array if isinstance(v, pd.Series) and k not in as_is else v) for k, v in out.items()}, copy=False
+    )
 
 
 def _repeat_text(value: str | None, n: int) -> pd.Series:
@@ -1453,11 +1463,9 @@ def clean_stations(
     the station table as soon as it is final, before the source ledger and the summary are made (the table
     is not changed after it; `clean_to_folder` converts it for writing meanwhile).
     """
-    city = resolve_city(city)
     as_of_ts = _to_timestamp(as_of)
     default_crs = _default_crs(input_crs)
     gnb_bits = parse_gnb_id_bits(gnb_id_bits)
-    districts = geo.read_districts(city)
 
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     missing = [Path(p) for p in inputs if not Path(p).exists()]
@@ -1465,12 +1473,18 @@ def clean_stations(
     with (
         _arrow_buffers_from_jemalloc(),
         contextlib.nullcontext(progress) if progress is not None else task("clean") as progress,
-        ThreadPoolExecutor(1) as background,
+        ThreadPoolExecutor(2) as background,
     ):
-        progress.add_total(len(files) + CLEAN_STAGE_STEPS)
-        # the schema (pandera's import, ~0.5 s) made while pyarrow's reader, which releases the GIL, reads
+        # the city and its districts (city.toml and the polygons: Python's TOML and JSON parsers, ~0.5 s for the
+        # 8,733 districts of the country), and the schema (pandera's import, ~0.5 s), made while pyarrow's
+        # reader, which releases the GIL, reads (a city that cannot be read fails the run with the same one line
+        # as before, once the files are read)
+        city_read = background.submit(_city_and_districts, city)
         background.submit(_stations_schema_but_unique_ids)
+        background.submit(import_scipy)  # (the de-duplication's, ~0.4 s)
+        progress.add_total(len(files) + CLEAN_STAGE_STEPS)
         tables, file_info, failed = _read_all(files, progress)  # a step per file read, then the stages
+        city, districts = city_read.result()
         failed = [f"{p}: no such file or folder" for p in missing] + failed
         file_info = (
             [{"file": str(p), "error": "no such file or folder"} for p in missing]
@@ -1487,6 +1501,12 @@ def clean_stations(
             note=f"{s['rows_kept']:,} stations, {s['rows_merged']:,} rows merged, {s['rows_quarantined']:,} quarantined"
         )
     return result
+
+
+def _city_and_districts(city: str | City | None) -> tuple[City, gpd.GeoDataFrame]:
+    """The city (`resolve_city`) and its district polygons (`geo.read_districts`)."""
+    city = resolve_city(city)
+    return city, geo.read_districts(city)
 
 
 def _nothing_readable(inputs: list, file_info: list[dict]) -> BadInputError:
