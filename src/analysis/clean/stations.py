@@ -310,10 +310,12 @@ _AS_STRING = {pa.large_string(): pd.StringDtype("pyarrow")}
 def _normalize_code(values: pd.Series) -> pd.Series:
     """Site codes in one form: NFKC, trimmed, upper case, inner spaces as _, Excel's ".0" dropped; NA
     where blank. A code of capital letters and digits only (nearly every code of a national file) is
-    that form already: only the others go through the eight passes of the normalising."""
+    that form already: only the others go through the eight passes of the normalising. (Told by a byte
+    outside 0-9A-Z, not by a regex: 0.2 -> 0.04 s a national file's 4.25 M codes.)"""
     text = values.astype("string")
-    plain = pc.fill_null(pc.match_substring_regex(pa.array(text.array), "^[0-9A-Z]+$"), False)
-    plain = plain.to_numpy(zero_copy_only=False)
+    array = pa.array(text.array)
+    filled = pc.fill_null(pc.greater(pc.binary_length(array), 0), False).to_numpy(zero_copy_only=False)
+    plain = filled & ~parse.rows_holding(array, parse.bytes_outside("0-9A-Z"))
     if plain.all():
         return text
     if not plain.any():
@@ -649,7 +651,7 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
     mangled = pd.Series(False, index=code.index)
-    maybe = parse.contains(code, "E")  # the regex in Python for the few codes it can match
+    maybe = parse.rows_holding(pa.array(code.array), parse.bytes_in("E"))  # (the regex only where it can match)
     if maybe.any():
         mangled[maybe] = code[maybe].str.fullmatch(_MANGLED_CODE).fillna(False).astype(bool).to_numpy()
     # (None but where a code is mangled: a national file's codes as Python objects only to be masked cost ~0.3 s)
