@@ -1006,3 +1006,25 @@ def test_plain_decimals_told_without_the_regex_are_those_it_matches():
     expected = [t is not None and re.fullmatch(parse._PLAIN_DECIMAL.strip("^$"), t) is not None for t in texts]
     assert parse._plain_decimal_rows(array).tolist() == expected
     assert parse._plain_decimal_rows(pa.chunked_array([array.slice(0, 40), array.slice(40)])).tolist() == expected
+
+
+def test_statuses_bands_and_blockers_told_of_the_distinct_texts_as_row_by_row():
+    """`statuses_in` is `parse_statuses(...).isin(names)` (a row without a status: unknown); `parse_bands(..., None)`
+    and `parse_blockers(..., None)` give None, not 'unknown' or NaN, where a row names none."""
+    from analysis.schemas import STAGES
+
+    statuses = pd.Series(["已开通", "在建", None, "已取消", "乱码", "规划", "已开通", "退网"], dtype="str")
+    parsed = parse.parse_statuses(statuses)
+    for names in [("on_air",), ("on_air", "unknown", "decommissioned"), STAGES[:-1], ("cancelled",)]:
+        assert parse.statuses_in(parse.code_text(statuses), names).tolist() == parsed.isin(names).tolist()
+    bands = pd.Series(["3.5GHz", "4G", None, "n41", "5G"], dtype="str")
+    full = parse.parse_bands(bands)
+    assert parse.parse_bands(bands, None).tolist() == ["n78", None, None, "n41", None]
+    assert full.where(full != "unknown", None).tolist() == parse.parse_bands(bands, None).tolist()
+    blockers = pd.Series(["选址", "无", None, "电源接入"], dtype="str")
+    assert parse.parse_blockers(blockers, None).tolist() == [
+        parse.parse_blockers(blockers).iloc[0],
+        None,
+        None,
+        "power_hookup",
+    ]

@@ -226,6 +226,11 @@ def _fresh(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, copy=False)
 
 
+def _objects(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """`_fresh` of an array of Python objects, kept of object dtype without pandas looking through it."""
+    return pd.Series(values, index=index, dtype=object, copy=False)
+
+
 def _as_written(values: pd.Series) -> pd.Series:
     """A column of text as Python strings, None where empty (as `_text` gives them); a column of Python
     objects as it is."""
@@ -577,8 +582,10 @@ def _parse_positions(
         lon_text = lon_text.where(~use, split_lon.astype(object))
         lat_text = lat_text.where(~use, split_lat.astype(object))
     pos["lon_text"], pos["lat_text"] = lon_text, lat_text
-    lon = parse.parse_coordinates(lon_text)
-    lat = parse.parse_coordinates(lat_text)
+    # (the two columns at once: pyarrow's kernels release the GIL; ~0.25 s each of a national file)
+    with ThreadPoolExecutor(1) as pool:
+        lat_parsed = pool.submit(parse.parse_coordinates, lat_text)
+        lon, lat = parse.parse_coordinates(lon_text), lat_parsed.result()
     missing_xy = lon_text.isna() | lat_text.isna()
     bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
     zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
@@ -633,17 +640,18 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
         kinds = pool.submit(_parse_kinds, raw)
         blank, no_identity = _parse_identity(raw, rec)
         band, reported_status, blocker, status = kinds.result()
-    rec["band"] = band.where(band != "unknown", None)  # so that another record of the station can say
+    rec["band"] = band  # (None where unknown: so that another record of the station can say)
     rec["reported_status"] = reported_status
-    rec["blocker"] = blocker.where(blocker.notna(), None)
+    rec["blocker"] = blocker
     return blank, no_identity, status
 
 
 def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, parse.CodedText]:
-    """The band, reported status and blocker of each row, as their parsers give them, and the status column
+    """The band and blocker of each row (None where it names none), its reported status, and the status column
     coded once for every rule that reads it."""
     status = parse.code_text(raw["status"])
-    return parse.parse_bands(raw["band"]), parse.parse_statuses(status), parse.parse_blockers(raw["blocker"]), status
+    band, blocker = parse.parse_bands(raw["band"], None), parse.parse_blockers(raw["blocker"], None)
+    return band, parse.parse_statuses(status), blocker, status
 
 
 def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -658,7 +666,9 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
     mangled_code = np.full(len(code), None, dtype=object)
     if mangled.any():
         mangled_code[mangled.to_numpy()] = code[mangled].to_numpy(dtype=object, na_value=None)
-    rec["mangled_code"] = _fresh(mangled_code, raw.index)
+    # (of object dtype as it is where none is mangled: pandas reads a column of objects through to infer its
+    # dtype, ~0.15 s of a national file's Nones; where some are, the texts as pandas infers them)
+    rec["mangled_code"] = _fresh(mangled_code, raw.index) if mangled.any() else _objects(mangled_code, raw.index)
     rec["site_code"] = code.where(~mangled).astype("str")
     rec["name"] = parse.normalize_text(raw["name"]).astype("str")
     no_identity = rec["site_code"].isna() & rec["name"].isna()
@@ -734,7 +744,8 @@ def _parse_stage_dates(
     # a site of the pipeline (在建, 规划 …) beside an on-air date: the day it is to go on air, whether that day
     # is still ahead or has passed (a slipped plan): the status, as of the extract, says it is not on air (a
     # passed one was counted on air when the records were cleaned after it)
-    planned_later = rec["on_air_date"].notna() & rec["reported_status"].isin(STAGES[:-1])
+    # (the statuses as parsed: `_hold_built_without_date` changes only undated rows', not looked at here)
+    planned_later = rec["on_air_date"].notna() & parse.statuses_in(status, STAGES[:-1])
     if planned_later.any():
         day = rec.loc[planned_later, "on_air_date"]
         said = (day.dt.strftime("%Y-%m-%d") + np.where(day <= as_of, " (passed)", "")).reindex(raw.index)
@@ -743,14 +754,17 @@ def _parse_stage_dates(
         not_yet = not_yet | planned_later
     on_air = rec["on_air_date"]
     bad_date = raw["on_air_date"].notna() & on_air.isna() & ~not_yet
+    # (why a date unread is undecided, None elsewhere: set where unread, not masked in a Series pandas infers)
+    undecided = np.full(len(raw), None, dtype=object)
+    undecided[bad_date.to_numpy()] = ambiguous_on_air[bad_date.to_numpy()]
     checks = {
         "bad_date": bad_date,
         "future": on_air > as_of,
         "too_early": on_air < EARLIEST_ON_AIR,
         "no_date": _says_on_air_without_date(rec["reported_status"], on_air) & ~bad_date,
-        "ambiguous": pd.Series(ambiguous_on_air, index=raw.index).where(bad_date),
+        "ambiguous": _objects(undecided, raw.index),
     }
-    dated_but_not_on_air = on_air.notna() & ~rec["reported_status"].isin(["on_air", "unknown", "decommissioned"])
+    dated_but_not_on_air = on_air.notna() & ~parse.statuses_in(status, ("on_air", "unknown", "decommissioned"))
     notes = _append_note(
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
@@ -907,7 +921,7 @@ def _parse_operator_rows(
     pos, (blank, no_identity, status) = _parse_positions(
         raw, districts, default_crs, lambda: _parse_labels(raw, labels)
     )
-    rec = pos[["lon", "lat", "district"]].copy()
+    rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
         rec[column] = labels[column]
 
@@ -938,7 +952,7 @@ def _parse_operator_rows(
         ("not_a_record", _lines_not_records(raw, no_xy)),
         ("no_identity", no_identity),
         ("other_city", other_city & no_xy),
-        ("cancelled", rec["reported_status"] == "cancelled"),
+        ("cancelled", _fresh(parse.statuses_in(status, ("cancelled",)), raw.index)),  # (never changed since parsed)
         ("missing_coordinates", pos["missing_xy"]),
         ("unparseable_coordinates", pos["bad_xy"]),
         ("zero_coordinates", pos["zero_xy"]),
@@ -951,7 +965,9 @@ def _parse_operator_rows(
     ]
     rec["reason"] = _first_reason(checks, raw.index)
     rec["detail"] = _quarantine_details(raw, rec, pos, as_of)
-    ambiguous = dates["ambiguous"].notna() & (rec["reason"] == "unparseable_on_air_date")
+    ambiguous = dates["ambiguous"].notna()
+    if ambiguous.any():  # (each row's reason compared only then)
+        ambiguous &= rec["reason"] == "unparseable_on_air_date"
     if ambiguous.any():
         why = dates["ambiguous"][ambiguous].astype(str)
         rec.loc[ambiguous, "detail"] = rec.loc[ambiguous, "detail"] + ": ambiguous day/month, " + why
