@@ -1097,3 +1097,14 @@ def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
     assert set(q["radio"]) >= {"'=cmd|' /C calc'!A0"}
     assert q.loc[q["cell"] == "-5", "lon"].tolist() == ["'-inf"]  # (-inf is a formula to Excel; -5 a number)
     assert '\'=HYPERLINK("http://evil","x")' in set(q["name"])
+
+
+def test_notes_then_later_notes_joined_only_where_a_row_has_the_first():
+    """`_notes_then` is each row's notes followed by its later ones (the position's notes, then the labels' and
+    dates' made beside the district look-up)."""
+    from analysis.clean.stations import _notes_then
+
+    notes = pd.Series(["", "swapped; ", "", "GCJ; "], dtype=object, index=[5, 6, 7, 8])
+    later = pd.Series(["", "", "on-air date given to the month; ", "x; "], dtype=object, index=notes.index)
+    assert _notes_then(notes, later).tolist() == (notes + later).tolist()
+    assert _notes_then(notes.map(lambda _: ""), later) is later

@@ -669,7 +669,7 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
     # (of object dtype as it is where none is mangled: pandas reads a column of objects through to infer its
     # dtype, ~0.15 s of a national file's Nones; where some are, the texts as pandas infers them)
     rec["mangled_code"] = _fresh(mangled_code, raw.index) if mangled.any() else _objects(mangled_code, raw.index)
-    rec["site_code"] = code.where(~mangled).astype("str")
+    rec["site_code"] = (code.where(~mangled) if mangled.any() else code).astype("str")
     rec["name"] = parse.normalize_text(raw["name"]).astype("str")
     no_identity = rec["site_code"].isna() & rec["name"].isna()
     # blank: every cell empty or only spaces (looked at only where there is no identity: cheap)
@@ -699,7 +699,7 @@ def _parse_stage_dates(
 ) -> dict:
     """The stage dates into `rec` (unreadable ones other than on-air noted) and the masks of the on-air
     date checks (a station's status is found from its records' dates and statuses when it is built; `status`:
-    the status column coded)."""
+    the status column coded); returns the checks and the notes (not finished: `_finish_notes`)."""
     no_dates = None  # (one column of NaT for every stage a file lacks; copy on write keeps them apart)
     ambiguous_on_air = np.full(len(raw), None, dtype=object)  # (why an on-air date's order is undecided)
     for stage, column in STAGE_DATE_COLUMNS.items():
@@ -769,8 +769,7 @@ def _parse_stage_dates(
         notes, dated_but_not_on_air, "reported status ", rec["reported_status"], " but has an on-air date; "
     )
     rec["off_air_date"], notes = _parse_off_air_dates(raw, notes, as_of)
-    rec["notes"] = _finish_notes(notes)
-    return checks
+    return checks, notes
 
 
 def _keep_as_plan(rec: pd.DataFrame, rows: pd.Series) -> None:
@@ -899,6 +898,17 @@ def _finish_notes(notes: pd.Series) -> pd.Series:
     return pd.Series(out, index=notes.index, dtype=object, copy=False)
 
 
+def _notes_then(notes: pd.Series, later: pd.Series) -> pd.Series:
+    """Each row's `notes` followed by its `later` ones: strings joined only for the rows with `notes` (a
+    national file's rows have few)."""
+    first = (notes != "").to_numpy()
+    if not first.any():
+        return later
+    out = later.copy()
+    out[first] = notes[first] + later[first]
+    return out
+
+
 def _count_notes(notes: pd.Series, text: str) -> int:
     """How many rows' notes contain `text` (looked for only in the rows that have a note)."""
     said = notes.dropna()
@@ -916,33 +926,42 @@ def _parse_operator_rows(
     """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
     the city's names, which a province-wide file's 地市 column is read against; `row_days`: each row's tracker
     day, days since 1970, -1 for none, which a plan written without its year is read against)."""
-    # the labels parsed while the districts are looked up (see `_parse_positions`), then put after them
+    # the labels, the trackers' columns and the stage dates parsed while the districts are looked up (see
+    # `_parse_positions`: nothing of them needs the districts; ~0.6 s of a national file in the main thread
+    # beside ~0.7 s of the look-up in another), then put after them; their notes after the position's
     labels = pd.DataFrame(index=raw.index)
-    pos, (blank, no_identity, status) = _parse_positions(
-        raw, districts, default_crs, lambda: _parse_labels(raw, labels)
-    )
+
+    def meanwhile():
+        blank, no_identity, status = _parse_labels(raw, labels)
+        n_labels = len(labels.columns)
+        later = pd.Series("", index=raw.index, dtype=object)
+        later = _append_note(
+            later,
+            labels["mangled_code"].notna(),
+            "site code ",
+            labels["mangled_code"],
+            " is Excel scientific notation (digits lost): not used; ",
+        )
+        later = _note_status_words(raw, labels, later, status)
+        later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
+        dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
+        return blank, no_identity, status, n_labels, dates, later
+
+    pos, (blank, no_identity, status, n_labels, dates, later) = _parse_positions(raw, districts, default_crs, meanwhile)
     rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
         rec[column] = labels[column]
+    rec.attrs.update(labels.attrs)
 
     notes = pd.Series("", index=raw.index, dtype=object)
     notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
     notes = _append_note(notes, pos["planned"], PLANNED_POSITION_NOTE)
     if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
-        rec["planned_position"] = pos["planned"].to_numpy(dtype=bool)
+        rec.insert(3 + n_labels, "planned_position", pos["planned"].to_numpy(dtype=bool))  # (after the labels)
     notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
     notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
-    notes = _append_note(
-        notes,
-        rec["mangled_code"].notna(),
-        "site code ",
-        rec["mangled_code"],
-        " is Excel scientific notation (digits lost): not used; ",
-    )
-    notes = _note_status_words(raw, rec, notes, status)
-    notes = _parse_tracker_columns(raw, rec, notes, as_of, row_days)
-    dates = _parse_stage_dates(raw, rec, notes, as_of, status, row_days)
+    rec["notes"] = _finish_notes(_notes_then(notes, later))
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
     other_city = _of_other_cities(raw, city_names)
