@@ -1100,11 +1100,17 @@ def test_quarantine_csv_defuses_what_a_spreadsheet_would_run(tmp_path):
 
 
 def test_notes_then_later_notes_joined_only_where_a_row_has_the_first():
-    """`_notes_then` is each row's notes followed by its later ones (the position's notes, then the labels' and
-    dates' made beside the district look-up)."""
-    from analysis.clean.stations import _notes_then
+    """`_notes_then` is `_finish_notes` of each row's notes followed by its later ones (the position's notes, then
+    the labels' and dates' made and finished beside the district look-up)."""
+    from analysis.clean.stations import _finish_notes, _notes_then
 
     notes = pd.Series(["", "swapped; ", "", "GCJ; "], dtype=object, index=[5, 6, 7, 8])
     later = pd.Series(["", "", "on-air date given to the month; ", "x; "], dtype=object, index=notes.index)
-    assert _notes_then(notes, later).tolist() == (notes + later).tolist()
-    assert _notes_then(notes.map(lambda _: ""), later) is later
+    first, finished = (notes != "").to_numpy(), _finish_notes(later)
+    expected = _finish_notes(notes + later)
+    assert (
+        _notes_then(notes, first, later, finished).tolist()
+        == expected.tolist()
+        == [None, "swapped", "on-air date given to the month", "GCJ; x"]
+    )
+    assert _notes_then(None, np.zeros(4, dtype=bool), later, finished) is finished

@@ -11,7 +11,7 @@ import calendar
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
@@ -67,21 +67,37 @@ def _in_ranges(data: np.ndarray, ranges: str) -> np.ndarray:
     return inside
 
 
+#: The bytes `rows_holding` looks at in one go: its temporaries (a flag a byte, differences) reused, not
+#: fresh pages the size of a column's bytes each (a national column of names is ~80 MB).
+_BYTES_AT_ONCE = 1 << 20
+
+
 def rows_holding(array: pa.Array, at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """True where a text holds a byte at which `at(bytes)` (positions into the column's bytes, e.g. of the
-    bytes outside a class) points; False where missing. A pass of numpy over the bytes: RE2's anchored
-    test of each text costs ~0.05 µs a row more (a national column of 4.25 M codes: ~0.2 s against ~0.04 s)."""
+    """True where a text holds a byte at which `at(bytes)` (positions into a block of the column's bytes, e.g.
+    of the bytes outside a class; the block ends a byte further on, which `at` may look at) points; False where
+    missing. A pass of numpy over the bytes: RE2's anchored test of each text costs ~0.05 µs a row more (a
+    national column of 4.25 M codes: ~0.2 s against ~0.04 s)."""
     if isinstance(array, pa.ChunkedArray):
         return np.concatenate([rows_holding(c, at) for c in array.chunks] or [np.zeros(0, dtype=bool)])
     offsets, data = text_bytes(array)
     out = np.zeros(len(array), dtype=bool)
-    start = int(offsets[0]) if len(array) else 0
-    hits = at(data[start : int(offsets[-1])]) + start if len(array) else np.zeros(0, dtype=np.int64)
-    if len(hits):
+    start, stop = (int(offsets[0]), int(offsets[-1])) if len(array) else (0, 0)
+    for lo in range(start, stop, _BYTES_AT_ONCE):
+        hits = at(data[lo : min(lo + _BYTES_AT_ONCE + 1, stop)]) + lo  # (the byte after: seen again, no harm)
         out[np.searchsorted(offsets, hits, side="right") - 1] = True
     if array.null_count:
         out &= array.is_valid().to_numpy(zero_copy_only=False)
     return out
+
+
+def count_byte(array: pa.Array, byte: int) -> int:
+    """How many times `byte` occurs in the texts of a string array (in blocks, as `rows_holding`)."""
+    offsets, data = text_bytes(array)
+    start, stop = (int(offsets[0]), int(offsets[-1])) if len(array) else (0, 0)
+    return sum(
+        int(np.count_nonzero(data[lo : min(lo + _BYTES_AT_ONCE, stop)] == byte))
+        for lo in range(start, stop, _BYTES_AT_ONCE)
+    )
 
 
 def bytes_outside(ranges: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -680,13 +696,28 @@ _PLAIN_DECIMAL = r"^-?[0-9]{1,3}(\.[0-9]{1,12})?$"
 
 def _parse_plain_decimals(text: pd.Series) -> np.ndarray:
     """The plain decimals (84.875123) of a column parsed by pyarrow, NaN elsewhere: pandas' parser takes
-    ~0.25 s per million coordinates, pyarrow's a fifth of that."""
-    array = pa.array(text.astype("str").array)
-    plain = _plain_decimal_rows(array)
-    parsed = pc.cast(array if plain.all() else pc.if_else(plain, array, pa.scalar(None, array.type)), pa.float64())
-    # (NaN where null; a writable array: the caller fills in the others)
-    out = parsed.to_numpy(zero_copy_only=False)
-    return out if out.flags.writeable else out.copy()
+    ~0.25 s per million coordinates, pyarrow's a fifth of that. (A block of rows at a time, into one array:
+    Arrow's and numpy's temporaries of a block reused, where those of a national column were ~0.3 GB of fresh
+    pages, ~75 k faults.)"""
+    out = np.empty(len(text), dtype=np.float64)  # (NaN where null, as Arrow gives it; writable: the caller fills in)
+    at = 0
+    for block in _row_blocks(pa.array(text.astype("str").array)):
+        plain = _plain_decimal_rows(block)
+        parsed = pc.cast(block if plain.all() else pc.if_else(plain, block, pa.scalar(None, block.type)), pa.float64())
+        out[at : at + len(block)] = parsed.to_numpy(zero_copy_only=False)
+        at += len(block)
+    return out
+
+
+#: The rows of a column `_row_blocks` gives at a time.
+_ROWS_AT_ONCE = 1 << 18
+
+
+def _row_blocks(array: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array]:
+    """An Arrow column as slices of at most `_ROWS_AT_ONCE` rows (of each chunk), without a copy."""
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        for lo in range(0, len(chunk), _ROWS_AT_ONCE):
+            yield chunk.slice(lo, _ROWS_AT_ONCE)
 
 
 def _plain_decimal_rows(array: pa.Array) -> np.ndarray:
@@ -697,17 +728,20 @@ def _plain_decimal_rows(array: pa.Array) -> np.ndarray:
     if isinstance(array, pa.ChunkedArray):
         return np.concatenate([_plain_decimal_rows(c) for c in array.chunks] or [np.zeros(0, dtype=bool)])
     other = rows_holding(array, bytes_outside("0-9."))
-    length = pc.fill_null(pc.binary_length(array), 0).to_numpy(zero_copy_only=False)
-    dot = pc.fill_null(pc.find_substring(array, "."), -1).to_numpy(zero_copy_only=False)  # (the first)
+    # (in Arrow's kernels: its memory pool's pages reused, its flags a bit each; in numpy ~0.5 GB of fresh pages
+    # for a national file's two columns)
+    length = pc.binary_length(array)
+    dot = pc.find_substring(array, ".")  # (the first; -1 where none)
     # a second dot somewhere only when the column holds more dots than texts with one (counted per text then)
-    offsets, data = text_bytes(array)
-    if np.count_nonzero(data[offsets[0] : offsets[-1]] == ord(".")) > np.count_nonzero(dot >= 0):
-        several = pc.fill_null(pc.count_substring(array, "."), 0).to_numpy(zero_copy_only=False) > 1
-        dot = np.where(several, 0, dot)  # (no digit before it: no plain decimal)
+    if count_byte(array, ord(".")) > (pc.sum(pc.greater_equal(dot, 0)).as_py() or 0):
+        dot = pc.if_else(pc.greater(pc.count_substring(array, "."), 1), 0, dot)  # (no digit before it: not plain)
     # digits before the dot (all of them where there is none): 1 to 3; after it: 1 to 12
-    whole = np.where(dot >= 0, dot, length)
-    after = length - dot - 1
-    plain = ~other & (whole >= 1) & (whole <= 3) & ((dot < 0) | ((after >= 1) & (after <= 12)))
+    has_dot = pc.greater_equal(dot, 0)
+    whole = pc.if_else(has_dot, dot, length)
+    after = pc.subtract(pc.subtract(length, dot), 1)
+    short = pc.and_(pc.greater_equal(whole, 1), pc.less_equal(whole, 3))
+    places = pc.or_(pc.invert(has_dot), pc.and_(pc.greater_equal(after, 1), pc.less_equal(after, 12)))
+    plain = pc.fill_null(pc.and_(short, places), False).to_numpy(zero_copy_only=False) & ~other
     if other.any():
         plain[other] = pc.fill_null(pc.match_substring_regex(array.filter(other), _PLAIN_DECIMAL), False).to_numpy(
             zero_copy_only=False

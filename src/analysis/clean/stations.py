@@ -898,14 +898,14 @@ def _finish_notes(notes: pd.Series) -> pd.Series:
     return pd.Series(out, index=notes.index, dtype=object, copy=False)
 
 
-def _notes_then(notes: pd.Series, later: pd.Series) -> pd.Series:
-    """Each row's `notes` followed by its `later` ones: strings joined only for the rows with `notes` (a
-    national file's rows have few)."""
-    first = (notes != "").to_numpy()
+def _notes_then(notes: pd.Series | None, first: np.ndarray, later: pd.Series, finished: pd.Series) -> pd.Series:
+    """The notes of each row (`_finish_notes`): its `notes` where `first` holds, then its `later` ones, whose
+    own are `finished` already (made beside the district look-up); joined and finished again only for the
+    rows `first` marks (a national file's rows have none)."""
     if not first.any():
-        return later
-    out = later.copy()
-    out[first] = notes[first] + later[first]
+        return finished
+    out = finished.copy()
+    out[first] = _finish_notes(notes[first] + later[first]).to_numpy(dtype=object)
     return out
 
 
@@ -945,23 +945,29 @@ def _parse_operator_rows(
         later = _note_status_words(raw, labels, later, status)
         later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
         dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
-        return blank, no_identity, status, n_labels, dates, later
+        return blank, no_identity, status, n_labels, dates, later, _finish_notes(later)
 
-    pos, (blank, no_identity, status, n_labels, dates, later) = _parse_positions(raw, districts, default_crs, meanwhile)
+    pos, (blank, no_identity, status, n_labels, dates, later, finished) = _parse_positions(
+        raw, districts, default_crs, meanwhile
+    )
     rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
         rec[column] = labels[column]
     rec.attrs.update(labels.attrs)
 
-    notes = pd.Series("", index=raw.index, dtype=object)
-    notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
-    notes = _append_note(notes, pos["planned"], PLANNED_POSITION_NOTE)
     if pos["planned"].any():  # (a planned position may be off: `dedupe.PLANNED_POSITION_RADIUS_M`)
         rec.insert(3 + n_labels, "planned_position", pos["planned"].to_numpy(dtype=bool))  # (after the labels)
-    notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
-    notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
-    notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
-    rec["notes"] = _finish_notes(_notes_then(notes, later))
+    # the notes of the reading and the position first (made only where a row has one: a national file's have none)
+    converted = pos["usable_xy"] & (pos["is_gcj"] | pos["is_bd"])
+    first = (raw["read_note"].notna() | pos["planned"] | pos["swapped"] | converted).to_numpy()
+    notes = pd.Series("", index=raw.index, dtype=object) if first.any() else None
+    if notes is not None:
+        notes = _append_note(notes, raw["read_note"].notna(), "", raw["read_note"], "; ")
+        notes = _append_note(notes, pos["planned"], PLANNED_POSITION_NOTE)
+        notes = _append_note(notes, pos["swapped"], "latitude and longitude swapped in the source; ")
+        notes = _append_note(notes, pos["usable_xy"] & pos["is_gcj"], "GCJ-02 converted to WGS-84; ")
+        notes = _append_note(notes, pos["usable_xy"] & pos["is_bd"], "BD-09 converted to WGS-84; ")
+    rec["notes"] = _notes_then(notes, first, later, finished)
 
     no_xy = pos["missing_xy"] | pos["bad_xy"]
     other_city = _of_other_cities(raw, city_names)
