@@ -1219,3 +1219,20 @@ def test_scipy_is_imported_while_the_files_are_read_not_with_the_package():
         check=True,
     )
     assert said.stdout.strip() == "False"
+
+
+def test_notes_then_later_notes_joined_only_where_a_row_has_the_first():
+    """`_notes_then` is `_finish_notes` of each row's notes followed by its later ones (the position's notes, then
+    the labels' and dates' made and finished beside the district look-up)."""
+    from analysis.clean.stations import _finish_notes, _notes_then
+
+    notes = pd.Series(["", "swapped; ", "", "GCJ; "], dtype=object, index=[5, 6, 7, 8])
+    later = pd.Series(["", "", "on-air date given to the month; ", "x; "], dtype=object, index=notes.index)
+    first, finished = (notes != "").to_numpy(), _finish_notes(later)
+    expected = _finish_notes(notes + later)
+    assert (
+        _notes_then(notes, first, later, finished).tolist()
+        == expected.tolist()
+        == [None, "swapped", "on-air date given to the month", "GCJ; x"]
+    )
+    assert _notes_then(None, np.zeros(4, dtype=bool), later, finished) is finished

@@ -967,3 +967,64 @@ def test_values_at_positions_is_a_map(dtype):
         parse.values_at(values, at[[0, 1, 3, 5]], every.index), every.map(values), check_names=False
     )
     assert parse.values_at(values.iloc[:0], np.full(3, -1), pd.RangeIndex(3)).isna().all()
+
+
+def test_texts_told_by_their_bytes_as_the_regexes_tell_them():
+    """`rows_holding` finds the texts of a byte class as RE2 does, on a sliced array with missing values and on
+    chunks; the texts NFKC may change (`_nfkc_unstable_bytes`) are those of a character outside ASCII and
+    U+4E00…U+9FFF, every code point of the first three planes tried alone and between others."""
+    import re
+
+    import pyarrow as pa
+
+    texts = ["S1", "s1", "", None, "A_B", "É1", "Ａ", "6.5E+13", "站", "9Z"] * 3
+    array = pa.array(texts, pa.large_string()).slice(3, 20)
+    chunked = pa.chunked_array([array.slice(0, 7), array.slice(7)])
+    expected = [t is not None and re.fullmatch("[0-9A-Z]*", t) is None for t in texts[3:23]]
+    for a in (array, chunked):
+        assert parse.rows_holding(a, parse.bytes_outside("0-9A-Z")).tolist() == expected
+        assert parse.rows_holding(a, parse.bytes_in("E")).tolist() == [t is not None and "E" in t for t in texts[3:23]]
+    points = [chr(c) for c in range(0x30000) if not 0xD800 <= c < 0xE000]
+    cases = points + ["a" + p + "站" for p in points] + [None, ""]
+    got = parse.rows_holding(pa.array(cases, pa.large_string()), parse._nfkc_unstable_bytes)
+    stable = re.compile("[\x00-\x7f\u4e00-\u9fff]*")
+    assert got.tolist() == [t is not None and stable.fullmatch(t) is None for t in cases]
+
+
+def test_plain_decimals_told_without_the_regex_are_those_it_matches():
+    """`_plain_decimal_rows` (lengths and the dot's place where a text holds only digits and dots) gives what
+    `_PLAIN_DECIMAL` matches: every text of up to 17 characters of digits and dots of a few shapes, signs, spaces."""
+    import itertools
+    import re
+
+    import pyarrow as pa
+
+    texts = ["".join(p) for k in range(6) for p in itertools.product("1.", repeat=k)]
+    texts += ["1" * k + "." + "2" * m for k in range(5) for m in range(14)]
+    texts += ["-84.5", "84.5-", " 84.5", "84.5 ", "８４.５", "84,5", "1.2.3", None, "84.875123", "1e5"]
+    array = pa.array(texts, pa.large_string())
+    expected = [t is not None and re.fullmatch(parse._PLAIN_DECIMAL.strip("^$"), t) is not None for t in texts]
+    assert parse._plain_decimal_rows(array).tolist() == expected
+    assert parse._plain_decimal_rows(pa.chunked_array([array.slice(0, 40), array.slice(40)])).tolist() == expected
+
+
+def test_statuses_bands_and_blockers_told_of_the_distinct_texts_as_row_by_row():
+    """`statuses_in` is `parse_statuses(...).isin(names)` (a row without a status: unknown); `parse_bands(..., None)`
+    and `parse_blockers(..., None)` give None, not 'unknown' or NaN, where a row names none."""
+    from analysis.schemas import STAGES
+
+    statuses = pd.Series(["已开通", "在建", None, "已取消", "乱码", "规划", "已开通", "退网"], dtype="str")
+    parsed = parse.parse_statuses(statuses)
+    for names in [("on_air",), ("on_air", "unknown", "decommissioned"), STAGES[:-1], ("cancelled",)]:
+        assert parse.statuses_in(parse.code_text(statuses), names).tolist() == parsed.isin(names).tolist()
+    bands = pd.Series(["3.5GHz", "4G", None, "n41", "5G"], dtype="str")
+    full = parse.parse_bands(bands)
+    assert parse.parse_bands(bands, None).tolist() == ["n78", None, None, "n41", None]
+    assert full.where(full != "unknown", None).tolist() == parse.parse_bands(bands, None).tolist()
+    blockers = pd.Series(["选址", "无", None, "电源接入"], dtype="str")
+    assert parse.parse_blockers(blockers, None).tolist() == [
+        parse.parse_blockers(blockers).iloc[0],
+        None,
+        None,
+        "power_hookup",
+    ]
