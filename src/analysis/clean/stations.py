@@ -638,26 +638,23 @@ def _parse_positions(
 
     wlon, wlat = geo.to_wgs84(x, y, is_gcj, is_bd)
     with ThreadPoolExecutor(1) as pool:
-        looked_up = pool.submit(geo.assign_district, wlon, wlat, districts)
+        looked_up = pool.submit(geo.district_positions, wlon, wlat, districts)
         found_meanwhile = meanwhile()
-        district = pd.Series(looked_up.result(), index=raw.index, dtype=object, copy=False)
+        # each row's district by its position among the districts (len: none), named once the swaps are known
+        district_at = looked_up.result()
     swap_lon, swap_lat = geo.to_wgs84(y, x, is_gcj, is_bd)
-    # only rows outside every district can be swapped ones: look the others up once, not twice (which
-    # rows have no district found once: each pass over a national file's objects is ~0.1 s)
-    no_district = district.isna().to_numpy()
-    maybe = usable_xy.to_numpy() & no_district
-    swapped_district = np.full(len(raw), None, dtype=object)
-    found_swapped = np.zeros(len(raw), dtype=bool)
-    if maybe.any():
-        swapped_district[maybe] = geo.assign_district(swap_lon[maybe], swap_lat[maybe], districts)
-        found_swapped[maybe] = pd.notna(swapped_district[maybe])
-    swapped_district = pd.Series(swapped_district, index=raw.index, dtype=object, copy=False)
-    swapped = usable_xy & pd.Series(no_district & found_swapped, index=raw.index)
-    if swapped.any():  # (else the converted coordinates, or x and y: arrays of their own, as they are)
+    # only rows outside every district can be swapped ones: look the others up once, not twice
+    no_district = district_at == len(districts)
+    maybe = np.flatnonzero(usable_xy.to_numpy() & no_district)
+    swapped_at = geo.district_positions(swap_lon[maybe], swap_lat[maybe], districts)
+    maybe, swapped_at = maybe[swapped_at < len(districts)], swapped_at[swapped_at < len(districts)]
+    swapped = pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index)
+    swapped.iloc[maybe] = True
+    if len(maybe):  # (else the converted coordinates, or x and y: arrays of their own, as they are)
         wlon, wlat = np.where(swapped, swap_lon, wlon), np.where(swapped, swap_lat, wlat)
-        district = district.where(~swapped, swapped_district)
+        district_at[maybe] = swapped_at
     pos["lon"], pos["lat"] = _fresh(wlon, raw.index), _fresh(wlat, raw.index)
-    pos["district"] = district
+    pos["district"] = _district_names(districts, district_at, raw.index)
     pos["missing_xy"], pos["bad_xy"], pos["zero_xy"] = missing_xy, bad_xy, zero_xy
     pos["unknown_crs"], pos["usable_xy"], pos["swapped"] = unknown_crs, usable_xy, swapped
     pos["is_gcj"], pos["is_bd"] = _fresh(is_gcj, raw.index), _fresh(is_bd, raw.index)
@@ -1143,6 +1140,13 @@ def _of_other_cities(raw: pd.DataFrame, city_names: tuple[str, ...]) -> pd.Serie
     if not city_names or _is_all_missing(raw["city"]):
         return pd.Series(False, index=raw.index)
     return parse.names_other_place(raw["city"], city_names)
+
+
+def _district_names(districts, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """The names (`name_zh`) of the districts at positions `at` (len(districts): none, NaN) as Arrow strings,
+    taken by pyarrow from the few names (through Python objects, ~0.4 s of a national file's rows)."""
+    names = pa.array([*districts["name_zh"].astype(object), None], pa.large_string())
+    return pd.Series(names.take(pa.array(at)).to_pandas(types_mapper=parse.AS_STR).array, index=index, copy=False)
 
 
 def _outside_warnings(raw: pd.DataFrame, pos: pd.DataFrame, districts, other_city: np.ndarray) -> dict[tuple, str]:
@@ -2006,10 +2010,11 @@ def _name_unread_columns(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawT
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     """operator-code, or operator-@lon,lat (5 decimals) for a station without a code."""
     at = rec.index.get_indexer(heads)
-    operator = pd.Series(rec["operator"].to_numpy(dtype=object)[at], index=heads, dtype=object, copy=False)
     # operator-code joined by pyarrow, the operator's part made once per operator (a Python string per
-    # station before, joined again with its code: seconds a national file)
-    codes, names = pd.factorize(operator.to_numpy(), use_na_sentinel=True)
+    # station before, joined again with its code: seconds a national file); the operators encoded as they
+    # are held (Arrow strings by pyarrow: no Python string per station)
+    codes, names = parse.factorize_text(rec["operator"])
+    codes = codes[at]
     prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
     code = parse.arrow_text(rec["site_code"].astype("str")).take(pa.array(at))
     joined = pc.binary_join_element_wise(prefix, code.cast(pa.large_string()), pa.scalar("", pa.large_string()))
@@ -2019,8 +2024,9 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
         return code_id
     # a position id only where there is no code (a Python format call per row)
     lon, lat = rec["lon"].to_numpy()[at][no_code], rec["lat"].to_numpy()[at][no_code]
+    operator = pd.Series(np.array([*names, np.nan], dtype=object)[codes[no_code]], index=heads[no_code], dtype=object)
     pos_id = (
-        operator[no_code]
+        operator
         + "-@"
         + pd.Series(lon, index=heads[no_code]).map("{:.5f}".format)
         + ","
