@@ -1028,3 +1028,20 @@ def test_statuses_bands_and_blockers_told_of_the_distinct_texts_as_row_by_row():
         None,
         "power_hookup",
     ]
+
+
+def test_operators_come_as_arrow_strings_as_the_objects_would_type():
+    """`parse_operators` gives Arrow strings (pandas "str"): what the Python objects of `_map_uniques` would be
+    typed as, row by row (missing and unreadable cells "unknown"); `_map_uniques_as_text` leaves missing what
+    `fn` says nothing of, and keeps the index and name."""
+    cells = pd.Series(["中国移动", None, "联通", "  电信 ", "", "移动、联通", "xyz", np.nan, "中国移动"], name="op")
+    cells.index = range(10, 19)
+    got = parse.parse_operators(cells)
+    expected = parse._map_uniques(cells, parse._operator, fill="unknown").astype("str")
+    pd.testing.assert_series_equal(got, expected)
+    assert got.dtype == "str" and got.tolist()[:3] == ["CMCC", "unknown", "CUCC"]
+    texts = parse._map_uniques_as_text(cells, lambda t: "yes" if "移动" in t else None)
+    pd.testing.assert_series_equal(
+        texts, parse._map_uniques(cells, lambda t: "yes" if "移动" in t else None).astype("str")
+    )
+    assert texts.isna().sum() == 6 and texts.name == "op"
