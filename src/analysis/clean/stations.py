@@ -1685,18 +1685,7 @@ def _clean_tables(
         # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
         by_id = by_id.result()
-    counted = {
-        "tenant_records_from_shared_rows": _count_notes(rec["notes"], "of a shared tower row"),
-        "lat_lon_swapped": None,  # (the stations' count, once they are built: its place in the summary's order)
-        "gcj02_converted_rows": _count_notes(rec["notes"], "GCJ-02"),
-        "bd09_converted_rows": _count_notes(rec["notes"], "BD-09"),
-        # (only where a word was not understood: the summary of other inputs stays as it was)
-        **({"status_words_not_understood": status_words} if status_words else {}),
-        # (only where tables of several days were read: which day each is of, and where that was read)
-        **({"tables_dated": tables_dated} if tables_dated else {}),
-        # (only where a cell's date was set aside, 0 or implausible beside its site's other cells)
-        **({"opencellid_cell_dates_set_aside": n_set_aside} if n_set_aside else {}),
-    }
+    counted = _counted_notes(rec["notes"], status_words, tables_dated, n_set_aside)
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
     heads, head_ids = heads[by_id], head_ids.iloc[by_id]
@@ -1733,6 +1722,22 @@ def _clean_tables(
     context["notes"] = counted
     summary = summarize(stations, fates, reasons, context)
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _counted_notes(notes: pd.Series, status_words: dict, tables_dated: dict, n_set_aside: int) -> dict:
+    """The summary's notes counted of the parsed rows' notes, and the others said only where they apply."""
+    return {
+        "tenant_records_from_shared_rows": _count_notes(notes, "of a shared tower row"),
+        "lat_lon_swapped": None,  # (the stations' count, once they are built: its place in the summary's order)
+        "gcj02_converted_rows": _count_notes(notes, "GCJ-02"),
+        "bd09_converted_rows": _count_notes(notes, "BD-09"),
+        # (only where a word was not understood: the summary of other inputs stays as it was)
+        **({"status_words_not_understood": status_words} if status_words else {}),
+        # (only where tables of several days were read: which day each is of, and where that was read)
+        **({"tables_dated": tables_dated} if tables_dated else {}),
+        # (only where a cell's date was set aside, 0 or implausible beside its site's other cells)
+        **({"opencellid_cell_dates_set_aside": n_set_aside} if n_set_aside else {}),
+    }
 
 
 def _say_undated_trackers(file_info: list[dict], days: dict) -> None:
