@@ -1010,7 +1010,7 @@ def test_plain_decimals_told_without_the_regex_are_those_it_matches():
 
 def test_statuses_bands_and_blockers_told_of_the_distinct_texts_as_row_by_row():
     """`statuses_in` is `parse_statuses(...).isin(names)` (a row without a status: unknown); `parse_bands(..., None)`
-    and `parse_blockers(..., None)` give None, not 'unknown' or NaN, where a row names none."""
+    and `parse_blockers(..., None)` give Arrow strings, missing (not 'unknown') where a row names none."""
     from analysis.schemas import STAGES
 
     statuses = pd.Series(["已开通", "在建", None, "已取消", "乱码", "规划", "已开通", "退网"], dtype="str")
@@ -1019,10 +1019,16 @@ def test_statuses_bands_and_blockers_told_of_the_distinct_texts_as_row_by_row():
         assert parse.statuses_in(parse.code_text(statuses), names).tolist() == parsed.isin(names).tolist()
     bands = pd.Series(["3.5GHz", "4G", None, "n41", "5G"], dtype="str")
     full = parse.parse_bands(bands)
-    assert parse.parse_bands(bands, None).tolist() == ["n78", None, None, "n41", None]
-    assert full.where(full != "unknown", None).tolist() == parse.parse_bands(bands, None).tolist()
+
+    def texts(values):
+        return [None if pd.isna(v) else v for v in values]
+
+    said = parse.parse_bands(bands, None)
+    assert said.dtype == "str" and texts(said) == ["n78", None, None, "n41", None]
+    assert full.where(full != "unknown", None).tolist() == texts(said)
     blockers = pd.Series(["选址", "无", None, "电源接入"], dtype="str")
-    assert parse.parse_blockers(blockers, None).tolist() == [
+    said = parse.parse_blockers(blockers, None)
+    assert said.dtype == "str" and texts(said) == [
         parse.parse_blockers(blockers).iloc[0],
         None,
         None,

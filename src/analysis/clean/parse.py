@@ -1025,9 +1025,11 @@ def _band(text: str) -> str:
 
 def parse_bands(values: pd.Series, unknown: str | None = "unknown") -> pd.Series:
     """2.6GHz / 2.6G / 2600M / n41 … to 3GPP NR band names; `unknown` where not said or not NR (None: what
-    a record gives, told in the few distinct texts; a comparison of each of a national file's 4.25 M band
-    objects with 'unknown' was ~0.15 s)."""
-    return _map_uniques(values, lambda t: None if (band := _band(t)) == "unknown" else band, fill=unknown)
+    a record gives, missing, as Arrow strings, told in the few distinct texts; a comparison of each of a
+    national file's 4.25 M band objects with 'unknown' was ~0.15 s)."""
+    band = lambda t: None if (name := _band(t)) == "unknown" else name  # noqa: E731
+    # (None: as Arrow strings, missing where not said: a national file's column not made of Python objects)
+    return _map_uniques_as_text(values, band) if unknown is None else _map_uniques(values, band, fill=unknown)
 
 
 _STATUS_RULES = (
@@ -1315,6 +1317,8 @@ def _blocker(text: str) -> str | None:
 def parse_blockers(values: pd.Series, none=np.nan) -> pd.Series:
     """选址 / 进场 / 建设 / 电源接入 / 高转供电价 … to `schemas.BLOCKERS`; None where there is no text, `none` where
     a text names no blocker (None: as where there is no text, filled in the few distinct texts)."""
+    if none is None:  # (as Arrow strings, missing where none is named: no column of Python objects)
+        return _map_uniques_as_text(values, _blocker)
     return _map_uniques(values, _blocker) if none is np.nan else _map_uniques(values, _blocker, fill=none)
 
 
