@@ -934,7 +934,7 @@ def _parse_operator_rows(
     def meanwhile():
         blank, no_identity, status = _parse_labels(raw, labels)
         n_labels = len(labels.columns)
-        later = pd.Series("", index=raw.index, dtype=object)
+        later = none_said = pd.Series("", index=raw.index, dtype=object)
         later = _append_note(
             later,
             labels["mangled_code"].notna(),
@@ -945,7 +945,10 @@ def _parse_operator_rows(
         later = _note_status_words(raw, labels, later, status)
         later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
         dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
-        return blank, no_identity, status, n_labels, dates, later, _finish_notes(later)
+        # (`_append_note` hands back the notes it is given where it adds none: a file without any note, as a
+        # national one, not compared row by row)
+        finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
+        return blank, no_identity, status, n_labels, dates, later, finished
 
     pos, (blank, no_identity, status, n_labels, dates, later, finished) = _parse_positions(
         raw, districts, default_crs, meanwhile
