@@ -1051,3 +1051,29 @@ def test_operators_come_as_arrow_strings_as_the_objects_would_type():
         texts, parse._map_uniques(cells, lambda t: "yes" if "移动" in t else None).astype("str")
     )
     assert texts.isna().sum() == 6 and texts.name == "op"
+
+
+def test_every_space_a_text_may_be_trimmed_of_is_seen_by_its_first_or_last_byte():
+    """`normalize_text` trims only when a first or last byte may be of a space: every character Python's
+    `str.strip` or Arrow's `utf8_trim_whitespace` takes off (any plane) begins with a byte of `_MAY_START_A_SPACE`
+    and ends with one of `_MAY_END_A_SPACE`; and a column trimmed or not reads as the trimmed one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(0x30000) if not 0xD800 <= c < 0xE000]
+    padded = pa.array([c + "x" + c for c in chars])
+    trimmed = pc.utf8_trim_whitespace(padded).to_pylist()
+    spaces = [c for c, t in zip(chars, trimmed, strict=True) if t != c + "x" + c or c.isspace()]
+    assert len(spaces) > 20 and "\u3000" in spaces and "\x1c" in spaces
+    for c in spaces:
+        b = c.encode()
+        assert parse._in_ranges(np.frombuffer(b[:1], np.uint8), parse._MAY_START_A_SPACE).all(), hex(ord(c))
+        assert parse._in_ranges(np.frombuffer(b[-1:], np.uint8), parse._MAY_END_A_SPACE).all(), hex(ord(c))
+    texts = ["站点1", " 站点2", "站点3\u3000", '="0012"', "", None, "\u00a0", "站"] * 40
+    out = parse.normalize_text(pd.Series(texts, dtype="str"))
+    expected = [
+        (t.strip().removeprefix('="').removesuffix('"').strip() or None) if t is not None else None for t in texts
+    ]
+    assert [None if pd.isna(v) else v for v in out] == expected
+    plain = parse.normalize_text(pd.Series(["站点1", "S2", None] * 3, dtype="str"))
+    assert [None if pd.isna(v) else v for v in plain] == ["站点1", "S2", None] * 3

@@ -140,11 +140,37 @@ def normalize_text(values: pd.Series) -> pd.Series:
             rest = texts[~same]
             folded[~same] = rest.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True)
         s[other] = folded
-    s = s.str.strip()
-    wrapped = s.str.startswith('="').fillna(False)
-    if wrapped.any():
-        s = s.where(~wrapped, s.str.replace(_EXCEL_FORMULA_TEXT, r"\1", regex=True).str.strip())
+    # (trimmed, and ="…" looked for, only when a text's first or last byte may be of a space or an =: a national
+    # column of names is neither, and each pass made ~0.1 GB of fresh pages of a new column)
+    first, last = _end_bytes(pa.array(s.array))
+    if _in_ranges(first, _MAY_START_A_SPACE).any() or _in_ranges(last, _MAY_END_A_SPACE).any():
+        s, first = s.str.strip(), None
+    if first is None or (first == ord("=")).any():
+        wrapped = s.str.startswith('="').fillna(False)
+        if wrapped.any():
+            s = s.where(~wrapped, s.str.replace(_EXCEL_FORMULA_TEXT, r"\1", regex=True).str.strip())
     return s.mask(s == "")
+
+
+#: The bytes a space of Python's `str.strip` or Arrow's `utf8_trim_whitespace` may begin or end with in UTF-8:
+#: ASCII's (\t-\r, \x1c-\x1f, space) and the lead and last bytes of U+0085, U+00A0 (C2), U+1680, U+180E (E1),
+#: U+2000-U+200A, U+2028, U+2029, U+202F, U+205F (E2) and U+3000 (E3); more than these, never fewer.
+_MAY_START_A_SPACE = "\t-\r\x1c- \xc2\xe1-\xe3"
+_MAY_END_A_SPACE = "\t-\r\x1c- \x80-\x8f\x9f\xa0\xa8\xa9\xaf"
+
+
+def _end_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last byte of each text of a string array (of its texts with any: none of an empty or
+    missing one), a block of rows at a time."""
+    firsts, lasts = [], []
+    for block in _row_blocks(array):
+        offsets, data = text_bytes(block)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        firsts.append(data[starts[filled]])
+        lasts.append(data[ends[filled] - 1])
+    empty = np.zeros(0, dtype=np.uint8)
+    return np.concatenate(firsts or [empty]), np.concatenate(lasts or [empty])
 
 
 #: Every character Python's regex `\s` matches in a str (pyarrow's RE2 `\s` is ASCII only and

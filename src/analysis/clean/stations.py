@@ -966,7 +966,7 @@ def _parse_operator_rows(
     def meanwhile():
         blank, no_identity, status = _parse_labels(raw, labels)
         n_labels = len(labels.columns)
-        later = pd.Series("", index=raw.index, dtype=object)
+        later = none_said = pd.Series("", index=raw.index, dtype=object)
         later = _append_note(
             later,
             labels["mangled_code"].notna(),
@@ -977,7 +977,10 @@ def _parse_operator_rows(
         later = _note_status_words(raw, labels, later, status)
         later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
         dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
-        return blank, no_identity, status, n_labels, dates, later, _finish_notes(later)
+        # (`_append_note` hands back the notes it is given where it adds none: a file without any note, as a
+        # national one, not compared row by row)
+        finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
+        return blank, no_identity, status, n_labels, dates, later, finished
 
     pos, (blank, no_identity, status, n_labels, dates, later, finished) = _parse_positions(
         raw, districts, default_crs, meanwhile
@@ -1217,7 +1220,9 @@ def _count_fields(raw: pd.DataFrame) -> pd.Series:
     (a frame of a national file's twenty columns of booleans, summed across, was ~0.3 s)."""
     count = np.zeros(len(raw), dtype=np.int64)
     for column in FIELDS:
-        if not _is_all_missing(raw[column]):
+        if _is_all_present(raw[column]):  # (told by the Arrow null count: most of a national file's columns)
+            count += 1
+        elif not _is_all_missing(raw[column]):
             count += raw[column].notna().to_numpy()
     return _fresh(count, raw.index)
 
