@@ -1051,6 +1051,9 @@ def test_operators_come_as_arrow_strings_as_the_objects_would_type():
         texts, parse._map_uniques(cells, lambda t: "yes" if "移动" in t else None).astype("str")
     )
     assert texts.isna().sum() == 6 and texts.name == "op"
+    statuses = pd.Series(["已开通", None, "在建", "乱码", "退网"])
+    said = parse.parse_statuses(statuses)
+    assert said.dtype == "str" and said.tolist() == ["on_air", "unknown", "construction", "unknown", "decommissioned"]
 
 
 def test_every_space_a_text_may_be_trimmed_of_is_seen_by_its_first_or_last_byte():

@@ -1210,7 +1210,7 @@ def says_built_only(values: pd.Series | CodedText) -> pd.Series:
 
 def parse_statuses(values: pd.Series | CodedText) -> pd.Series:
     """已开通 / 在建 / 规划 / 选址 / 进场 / 电源接入 / 已关闭 … to the fixed set in `schemas.STATUSES`."""
-    return _map_uniques(values, _status, fill="unknown")
+    return _map_uniques_as_text(values, _status, fill="unknown")  # (Arrow strings: no column of Python objects)
 
 
 #: What begins a line under a table that is no record: totals (合计, 总计, 小计), notes (备注, 说明, 注：), who made

@@ -848,7 +848,7 @@ def _says_on_air_without_date(reported: pd.Series, on_air: pd.Series) -> pd.Seri
     undated = on_air.isna().to_numpy()
     out = np.zeros(len(reported), dtype=bool)
     if undated.any():
-        out[undated] = reported.to_numpy()[undated] == "on_air"
+        out[undated] = (reported.iloc[np.flatnonzero(undated)] == "on_air").to_numpy()
     return _fresh(out, reported.index)
 
 
@@ -1083,7 +1083,7 @@ def _hold_built_without_date(
     air without a date. (Only the undated rows said on air are looked at: a national file has few.)"""
     at = np.flatnonzero(rec["on_air_date"].isna().to_numpy())
     # (the statuses compared only where the date is missing, as `_says_on_air_without_date`)
-    at = at[rec["reported_status"].to_numpy()[at] == "on_air"]
+    at = at[(rec["reported_status"].take(at) == "on_air").to_numpy()]
     if not len(at) or _is_all_missing(raw["status"]):
         return notes
     built = parse.says_built_only(status.take(at)).to_numpy()
@@ -2212,9 +2212,9 @@ def _off_air_history(
     latest off-air date reported (NaT none), the earliest on-air date of its records, and the latest
     on-air date of its records on air after it went off (re-opened: 开通 again, later than the 已拆除 record's
     own dates; NaT none). None when no record is taken off air (a national file: one comparison)."""
-    said = rec["reported_status"].to_numpy()[member_at]
+    decommissioned = (rec["reported_status"] == "decommissioned").to_numpy()[member_at]
     off_date = rec["off_air_date"].to_numpy()[member_at]
-    off = (said == "decommissioned") | ~np.isnat(off_date)
+    off = decommissioned | ~np.isnat(off_date)
     off &= member_station >= 0
     if not off.any():
         return None
