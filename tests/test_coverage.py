@@ -730,6 +730,31 @@ def test_counts_and_pairs_within_a_radius_equal_every_pair_looked_at_with_exact_
     assert _at_least_within(np.zeros(1), np.zeros(1), ax[:3], ay[:3], 3, 1000.0).tolist() == [False]
 
 
+def test_crowded_points_settled_a_cell_at_a_time_equal_every_pair_looked_at():
+    """Points crowding towns (many to a cell of r/8: settled a cell at a time from its centre's k-th nearest station)
+    are dense exactly when every pair looked at says so: inside the towns, at their edges where some points of a
+    cell are dense and some not (asked one by one), and on a 50 m lattice where stations lie at exactly 1 km."""
+    from analysis import coverage
+    from analysis.coverage import _at_least_within
+
+    rng = np.random.default_rng(11)
+    sx = np.r_[rng.normal(0, 300, 3_000), rng.normal(4_000, 900, 1_500), rng.uniform(-6_000, 9_000, 800)]
+    sy = np.r_[rng.normal(0, 300, 3_000), rng.normal(1_000, 900, 1_500), rng.uniform(-6_000, 9_000, 800)]
+    sx[-400:], sy[-400:] = np.round(sx[-400:] / 50) * 50, np.round(sy[-400:] / 50) * 50
+    qx = np.r_[sx[:2_500], rng.normal(4_000, 900, 6_000), np.round(rng.uniform(-1e3, 1e3, 3_000) / 50) * 50]
+    qy = np.r_[sy[:2_500], rng.normal(1_000, 900, 6_000), np.round(rng.uniform(-1e3, 1e3, 3_000) / 50) * 50]
+    cell = 1000.0 / coverage._DENSE_CELLS_PER_RADIUS
+    n_cells = len(np.unique(np.floor(qx / cell) * 1e6 + np.floor(qy / cell)))
+    assert coverage._DENSE_POINTS_PER_CELL * n_cells < qx.size  # (crowded: the cells are asked first)
+    counts = np.concatenate(
+        [_within_brute(a, b, sx, sy, 1000.0).sum(axis=1) for a, b in zip(*(np.array_split(v, 20) for v in (qx, qy)))]
+    )
+    for k in (15, 200, 900):
+        dense = _at_least_within(qx, qy, sx, sy, k, 1000.0)
+        assert (dense == (counts >= k)).all(), k
+        assert 0 < dense.sum() < qx.size, k
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.lists(st.tuples(st.integers(-12, 12), st.integers(-12, 12)), min_size=1, max_size=80),

@@ -397,14 +397,42 @@ def _at_least_within(px, py, sx, sy, k: int, radius_m: float) -> np.ndarray:
     if int(box.sum()) < k:
         return out
     sx, sy = sx[box], sy[box]
+    tree = _tree(sx, sy)
+    rest = np.arange(px.size)
+    # points crowding a town settled a cell at a time: the k-th nearest station of a cell's centre lies within
+    # d_k +- h of every point of the cell (h: the cell's half diagonal), so d_k <= r - h settles all of them dense
+    # and d_k > r + h none (a margin of a millimetre for the rounding of the distances); the others are asked one
+    # by one. 2 x 10^5 stations in four towns: 180,000 searches of 15 neighbours (0.25 CPU s) become ~10^4.
+    cell = r / _DENSE_CELLS_PER_RADIUS
+    ci = np.floor((px - x0) / cell).astype(np.int64)
+    cj = np.floor((py - y0) / cell).astype(np.int64)
+    ncj = int(cj.max()) + 1
+    cells, inv = np.unique(ci * ncj + cj, return_inverse=True)
+    if _DENSE_POINTS_PER_CELL * cells.size < px.size:
+        centres = np.column_stack([x0 + (cells // ncj + 0.5) * cell, y0 + (cells % ncj + 0.5) * cell])
+        h, eps = cell * math.sqrt(0.5), 1e-3
+        dk, _ = tree.query(centres, k=[k], distance_upper_bound=r + h + 2 * eps)
+        dk = dk[:, 0][inv.reshape(-1)]
+        out[dk <= r - h - eps] = True
+        rest = np.flatnonzero((dk > r - h - eps) & (dk <= r + h + eps))
+        if rest.size == 0:
+            return out
+    qx, qy = px[rest], py[rest]
     # (the bound a little past r, so that a station at exactly r is among the k found; whether the k-th lies within
     # r is then decided by dx^2 + dy^2 <= r^2, as the tree's ball query decides a candidate's reach: the distance
     # it returns is a square root, which may round a square just past r^2 down to r)
-    _, kth = _tree(sx, sy).query(np.column_stack([px, py]), k=[k], distance_upper_bound=r * (1 + 1e-9))
+    _, kth = tree.query(np.column_stack([qx, qy]), k=[k], distance_upper_bound=r * (1 + 1e-9))
     kth = kth[:, 0]
     found = kth < sx.size  # (else fewer than k within the bound: the tree's "missing" index)
     j = np.where(found, kth, 0)
-    return found & ((sx[j] - px) ** 2 + (sy[j] - py) ** 2 <= r * r)
+    out[rest] = found & ((sx[j] - qx) ** 2 + (sy[j] - qy) ** 2 <= r * r)
+    return out
+
+
+#: Cells per radius in which crowded points are settled together by `_at_least_within` (1 km: cells of 125 m), and
+#: the points per occupied cell on average from which that pays.
+_DENSE_CELLS_PER_RADIUS = 8
+_DENSE_POINTS_PER_CELL = 4
 
 
 def classify_area_type(x, y, urban_utm: list, all_x, all_y, settings: CoverageSettings | None = None) -> np.ndarray:
