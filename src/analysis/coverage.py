@@ -989,8 +989,9 @@ def _cells_of(grid: CoverageGrid, x, y) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _gap_mask(urban_mask: np.ndarray, grid: CoverageGrid, open_sites: pd.DataFrame, settings) -> np.ndarray:
-    """Uncovered built-up cells plus a disc of `site_radius_m` around each uncovered key site."""
-    gap = urban_mask & ~grid.mask
+    """Uncovered built-up cells plus a disc of `site_radius_m` around each uncovered key site, made in `urban_mask`
+    itself (the caller's to give up: two fresh masks of the grid were ~0.02 s of the kernel's time at 10^7 cells)."""
+    gap = np.greater(urban_mask, grid.mask, out=urban_mask)  # (built-up and not covered)
     if len(open_sites):
         u = (open_sites["x_m"].to_numpy(dtype=float) - grid.x0) / grid.cell_m
         v = (open_sites["y_m"].to_numpy(dtype=float) - grid.y0) / grid.cell_m
@@ -1082,7 +1083,7 @@ def _label_gaps(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _grid_gaps(urban_mask, grid: CoverageGrid, districts_utm, sites, settings, crs):
     """Ranked gaps read off the grid: (GeoDataFrame in EPSG:4326, (gap cells' centres x, y, and the position of
-    each cell's gap in the ranking))."""
+    each cell's gap in the ranking)). `urban_mask` is made the gap mask (`_gap_mask`)."""
     open_sites = _open_sites(sites).reset_index(drop=True)
     labels, cells = _label_gaps(_gap_mask(urban_mask, grid, open_sites, settings))
     district_of = _split_gaps_by_district(labels, cells, districts_utm, grid)
