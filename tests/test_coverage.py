@@ -450,6 +450,41 @@ def test_reading_a_station_table_does_not_import_pandera():
     assert out == ["False", "True"]
 
 
+def test_one_kd_tree_of_the_stations_serves_every_neighbour_question(tiny_city, tiny_stations, monkeypatch):
+    """Every station on air: the dense-urban count of the stations and of the candidate sites and the key sites'
+    nearest station ask one kd-tree of the stations (at 4.25 M stations a tree costs about 1 s), and the tables
+    are those of a tree built for each question."""
+    import sys
+
+    from analysis import coverage
+
+    city, districts, urban, sites = _frames(tiny_city)
+    dated = tiny_stations[tiny_stations["on_air_date"].notna()].reset_index(drop=True)
+    callers = []
+    real = coverage._tree
+
+    def tree(x, y):
+        callers.append(sys._getframe(1).f_code.co_name)
+        return real(x, y)
+
+    monkeypatch.setattr(coverage, "_tree", tree)
+    kw = {
+        "districts": districts,
+        "urban_areas": urban,
+        "sites": sites,
+        "settings": CoverageSettings(n_candidates=3, dense_urban_min_stations_1km=2),
+    }
+    shared = assess_coverage(dated, city, **kw)
+    assert [c for c in callers if c != "_reach_matrix"] == ["get"], callers
+    callers.clear()
+    monkeypatch.setattr(coverage, "_StationTree", lambda x, y: None)  # (a tree per question, as before)
+    own = assess_coverage(dated, city, **kw)
+    assert callers.count("_at_least_within") >= 1 and "_nearest_and_cover" in callers
+    for a, b in ((shared.by_district, own.by_district), (shared.sites, own.sites), (shared.candidates, own.candidates)):
+        pd.testing.assert_frame_equal(a, b)
+    assert shared.stations.equals(own.stations) and len(shared.candidates) > 0
+
+
 def test_dense_urban_counts_and_shared_grid_frames_equal_the_plain_way():
     """Built-up points count their stations within 1 km from a tree of the nearby stations only, and an
     indoor grid on the outdoor grid's frame holds the same cells: both equal the direct computation."""
@@ -728,6 +763,31 @@ def test_counts_and_pairs_within_a_radius_equal_every_pair_looked_at_with_exact_
     ax, ay = np.array([0.0, 600.0, 0.0, -1_000.0]), np.array([0.0, 800.0, 1_000.0 + 1e-9, 0.0])
     assert _at_least_within(np.zeros(1), np.zeros(1), ax, ay, 3, 1000.0).tolist() == [True]
     assert _at_least_within(np.zeros(1), np.zeros(1), ax[:3], ay[:3], 3, 1000.0).tolist() == [False]
+
+
+def test_crowded_points_settled_a_cell_at_a_time_equal_every_pair_looked_at():
+    """Points crowding towns (many to a cell of r/8: settled a cell at a time from its centre's k-th nearest station)
+    are dense exactly when every pair looked at says so: inside the towns, at their edges where some points of a
+    cell are dense and some not (asked one by one), and on a 50 m lattice where stations lie at exactly 1 km."""
+    from analysis import coverage
+    from analysis.coverage import _at_least_within
+
+    rng = np.random.default_rng(11)
+    sx = np.r_[rng.normal(0, 300, 3_000), rng.normal(4_000, 900, 1_500), rng.uniform(-6_000, 9_000, 800)]
+    sy = np.r_[rng.normal(0, 300, 3_000), rng.normal(1_000, 900, 1_500), rng.uniform(-6_000, 9_000, 800)]
+    sx[-400:], sy[-400:] = np.round(sx[-400:] / 50) * 50, np.round(sy[-400:] / 50) * 50
+    qx = np.r_[sx[:2_500], rng.normal(4_000, 900, 6_000), np.round(rng.uniform(-1e3, 1e3, 3_000) / 50) * 50]
+    qy = np.r_[sy[:2_500], rng.normal(1_000, 900, 6_000), np.round(rng.uniform(-1e3, 1e3, 3_000) / 50) * 50]
+    cell = 1000.0 / coverage._DENSE_CELLS_PER_RADIUS
+    n_cells = len(np.unique(np.floor(qx / cell) * 1e6 + np.floor(qy / cell)))
+    assert coverage._DENSE_POINTS_PER_CELL * n_cells < qx.size  # (crowded: the cells are asked first)
+    counts = np.concatenate(
+        [_within_brute(a, b, sx, sy, 1000.0).sum(axis=1) for a, b in zip(*(np.array_split(v, 20) for v in (qx, qy)))]
+    )
+    for k in (15, 200, 900):
+        dense = _at_least_within(qx, qy, sx, sy, k, 1000.0)
+        assert (dense == (counts >= k)).all(), k
+        assert 0 < dense.sum() < qx.size, k
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
