@@ -472,10 +472,11 @@ def test_same_inputs_give_byte_identical_outputs(tmp_path):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_the_station_table_is_handed_on_once_final_and_written_from_its_early_conversion(tmp_path, monkeypatch):
+def test_the_station_table_is_handed_on_once_final_and_written_early_then_put_in_place(tmp_path, monkeypatch):
     """`clean_stations(stations_built=...)` hands on the station table it returns, before the summary is made;
-    `clean_to_folder` converts it for its Parquet file then (`_point_table` once), the same bytes as a write
-    of the returned table."""
+    `clean_to_folder` writes its Parquet file then (`_point_table` once) under a temporary name, the same bytes
+    as a write of the returned table, put in place once the other outputs are written; a run that fails after
+    it leaves neither the file nor its temporary behind."""
     from analysis.clean import stations as stations_module
 
     write_csv(tmp_path / "a.csv", [row(i) for i in range(8)] + [row(0), row(1, lon="0")])
@@ -484,19 +485,26 @@ def test_the_station_table_is_handed_on_once_final_and_written_from_its_early_co
     monkeypatch.setattr(stations_module, "summarize", lambda *a, **k: made.append(len(handed)) or summarize(*a, **k))
     r = clean(tmp_path, stations_built=handed.append)
     assert len(handed) == 1 and handed[0] is r.table and made == [1]
-    converted, given = [], []
-    point_table, write_stations = stations_module._point_table, stations_module.write_stations
+    converted = []
+    point_table = stations_module._point_table
     monkeypatch.setattr(stations_module, "_point_table", lambda *a: converted.append(1) or point_table(*a))
-
-    def write_given(table, path, points=None):
-        given.append(points is not None)
-        write_stations(table, path, points)
-
-    monkeypatch.setattr(stations_module, "write_stations", write_given)
     clean_to_folder([tmp_path / "a.csv"], "karamay", tmp_path / "out", as_of=AS_OF)
-    assert converted == [1] and given == [True]  # (converted once, early, and written from that)
-    write_stations(r.table, tmp_path / "again.parquet")
+    assert converted == [1]
+    stations_module.write_stations(r.table, tmp_path / "again.parquet")
     assert (tmp_path / "out" / "stations.parquet").read_bytes() == (tmp_path / "again.parquet").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["stations.parquet", "quarantine.csv", "source_matches.csv", "clean_summary.json"]
+    )
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    # the table checked against the schema while it is written: a check that fails puts nothing in place either
+    for spoil in ("_validate_sorted_stations", "write_table_csv"):
+        monkeypatch.setattr(stations_module, spoil, fail)
+        with pytest.raises(OSError, match="disk full"):
+            clean_to_folder([tmp_path / "a.csv"], "karamay", tmp_path / spoil, as_of=AS_OF)
+        assert list((tmp_path / spoil).iterdir()) == []
 
 
 @pytest.mark.parametrize(

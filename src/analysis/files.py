@@ -38,6 +38,18 @@ def sha256_of(path: str | Path) -> str:
 def write_atomic(path: str | Path, write) -> None:
     """Call `write(tmp_path)` on a temporary file in the same folder, then rename it to `path`:
     an interrupted run leaves the previous file whole and no temporary file behind."""
+    tmp = write_aside(path, write)
+    try:
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_aside(path: str | Path, write) -> Path:
+    """Call `write(tmp_path)` on a temporary file in `path`'s folder and return it, for the caller to rename
+    to `path` (`os.replace`) once the rest of a run's outputs are made, or to remove: a file written while
+    others are still being made, put in place with them. A write that fails leaves no temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -45,10 +57,10 @@ def write_atomic(path: str | Path, write) -> None:
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o644)  # mkstemp makes it private; outputs are for a file share
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return Path(tmp)
 
 
 #: The first characters that make Excel, LibreOffice or Google Sheets read a CSV cell as a formula (OWASP's

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import itertools
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -76,6 +77,7 @@ from analysis.files import (
     project_relative,
     read_parquet_columns,
     sha256_of,
+    write_aside,
     write_atomic,
     write_json,
 )
@@ -1512,8 +1514,9 @@ def clean_stations(
     Progress: a step per file read and one per stage of the cleaning (`CLEAN_STAGE_STEPS`: the bar of a
     national file moves while its stages run), on `progress` when the caller has a task of its own
     (`clean_to_folder`, whose writing follows), else on a task of this call. `stations_built`: called with
-    the station table as soon as it is final, before the source ledger and the summary are made (the table
-    is not changed after it; `clean_to_folder` converts it for writing meanwhile).
+    the station table as soon as it is final, before it is checked against the schema and the source ledger
+    and the summary are made (the table is not changed after it; a check that fails raises from this call:
+    `clean_to_folder` writes the table meanwhile under a temporary name, put in place only once all is done).
     """
     as_of_ts = _to_timestamp(as_of)
     default_crs = _default_crs(input_crs)
@@ -1715,9 +1718,10 @@ def _clean_tables(
 
     stations = _finish_stations(st, as_of_ts)
     del st
-    _advance(progress, f"{len(stations):,} stations built")
     if stations_built is not None:
         stations_built(stations)
+    _validate_sorted_stations(stations)  # (while it is written: ~0.3 s of a national table off the writing's tail)
+    _advance(progress, f"{len(stations):,} stations built")
     ledger = build_source_ledger(stations)
     fates = pd.concat([op_fate["fate"], cell_fate["fate"]], ignore_index=True)
     reasons = pd.concat([op_fate["reason"], cell_fate["reason"]], ignore_index=True)
@@ -2486,8 +2490,8 @@ def _network_only_stations(network_only: pd.DataFrame, cells: pd.DataFrame, cell
 
 
 def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Typed columns in a fixed order, sorted by station id, checked against the schema (no points:
-    `_with_points` makes them where they are used)."""
+    """Typed columns in a fixed order, sorted by station id (no points: `_with_points` makes them where they
+    are used); checked against the schema by the caller (`_validate_sorted_stations`)."""
     # (the caller hands its frame over: no copy of a national table)
     for column in STAGE_DATE_COLUMNS.values():
         if st[column].dtype != "datetime64[ns]":  # (to_datetime copies a column typed already)
@@ -2506,9 +2510,7 @@ def _finish_stations(st: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         values = st[column] if column in st.columns else pd.Series(np.nan, index=st.index)
         st[column] = _category_as_text(values) if dtype == "str" else values.astype(dtype)
     # the columns in their order without a copy (`st[columns]` copies the whole table: ~1 GB of a national one)
-    st = _sort_by_station_id(pd.DataFrame({c: st[c] for c in STATION_DTYPES}, copy=False))
-    _validate_sorted_stations(st)
-    return st
+    return _sort_by_station_id(pd.DataFrame({c: st[c] for c in STATION_DTYPES}, copy=False))
 
 
 def _category_as_text(values: pd.Series) -> pd.Series:
@@ -2604,26 +2606,22 @@ def _sort_by_station_id(st: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def write_stations(stations: pd.DataFrame, path: Path, points: pa.Table | None = None) -> None:
+def write_stations(stations: pd.DataFrame, path: Path) -> None:
     """A station table as GeoParquet (zstd): a GeoDataFrame as geopandas writes it; a plain table with
     lon/lat (`CleanResult.table`) with its points written from lon/lat, the same bytes as geopandas
-    writes for the points of lon/lat, without a shapely point per station. `points`: `_point_table` of
-    the plain table, made already (`_clean_and_write`: while the summary was made)."""
+    writes for the points of lon/lat, without a shapely point per station."""
     if isinstance(stations, gpd.GeoDataFrame) or not _points_writable(stations):
         frame = stations if isinstance(stations, gpd.GeoDataFrame) else _with_points(stations)
         write_atomic(
             path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
         )
         return
-    write_atomic(
-        path,
-        lambda tmp: pq.write_table(
-            _point_table(stations) if points is None else points,
-            tmp,
-            compression="zstd",
-            row_group_size=STATION_ROW_GROUP,
-        ),
-    )
+    write_atomic(path, _stations_writer(stations))
+
+
+def _stations_writer(stations: pd.DataFrame) -> Callable[[Path], None]:
+    """The writer of a plain station table whose points are written from lon/lat (`_points_writable`)."""
+    return lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd", row_group_size=STATION_ROW_GROUP)
 
 
 #: Stations per row group of stations.parquet (pyarrow's default): a writer of the table in pieces
@@ -2792,46 +2790,50 @@ def _hint_unread_columns(summary: dict) -> str:
 
 
 def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits, progress) -> CleanResult:
-    # the station table converted to Arrow for its Parquet file while the source ledger and the summary are
-    # made (pyarrow's conversion releases the GIL: ~0.35 s of a national table off the writing, whose
-    # single-threaded Parquet writer is the longest of the writes)
-    with ThreadPoolExecutor(1) as converting:
-        converted = []
-
-        def convert(stations: pd.DataFrame) -> None:
-            if _points_writable(stations):
-                converted.append(converting.submit(_point_table, stations))
-
-        result = clean_stations(
-            inputs,
-            city,
-            as_of=as_of,
-            input_crs=input_crs,
-            gnb_id_bits=gnb_id_bits,
-            progress=progress,
-            stations_built=convert,
-        )
-        points = converted.pop().result() if converted else None
-    if result.table.empty:
-        # outputs of an earlier run stay: an empty table would read as "no stations" downstream
-        reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
-        raise BadInputError(
-            f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written to {out}"
-            + _hint_no_on_air_column(result.summary)
-            + _hint_unread_columns(result.summary)
-        )
     out = Path(out)
-    # the source ledger, then the quarantine, written beside the station table: all spend their time in
-    # pyarrow's kernels, which release the GIL, so two cores write them at once (the station table, the
-    # longest, ~3.3 s of a national one, against ~2.3 s for the ledger and ~0.6 s for the quarantine)
-    with ThreadPoolExecutor(1) as pool:
-        ledger_written = pool.submit(write_table_csv, result.source_matches, out / "source_matches.csv")
-        # (pandas' bytes: see `write_table_csv`)
-        quarantine_written = pool.submit(write_table_csv, result.quarantine, out / "quarantine.csv")
-        write_stations(result.table, out / "stations.parquet", points)
-        del points
-        ledger_written.result()
-        quarantine_written.result()
+    # the station table written as soon as it is built, beside a temporary name, while the source ledger and
+    # the summary are made and the CSVs written (pyarrow's conversion and its single-threaded Parquet writer
+    # release the GIL: the longest write, ~2.7 s of a national table, no longer after the others); put in
+    # place with them once the run has all its outputs, removed if it fails
+    with ThreadPoolExecutor(1) as writing:
+        written = []
+
+        def write_early(stations: pd.DataFrame) -> None:
+            if _points_writable(stations):
+                written.append(writing.submit(write_aside, out / "stations.parquet", _stations_writer(stations)))
+
+        try:
+            result = clean_stations(
+                inputs,
+                city,
+                as_of=as_of,
+                input_crs=input_crs,
+                gnb_id_bits=gnb_id_bits,
+                progress=progress,
+                stations_built=write_early,
+            )
+            if result.table.empty:
+                # outputs of an earlier run stay: an empty table would read as "no stations" downstream
+                reasons = ", ".join(f"{k} {v}" for k, v in result.summary["quarantined_by_reason"].items())
+                raise BadInputError(
+                    f"no station kept from {result.summary['rows_in']} rows ({reasons or 'none'}); nothing written"
+                    f" to {out}" + _hint_no_on_air_column(result.summary) + _hint_unread_columns(result.summary)
+                )
+            # the source ledger, then the quarantine, written beside the station table (pyarrow's kernels: two cores)
+            with ThreadPoolExecutor(1) as pool:
+                ledger_written = pool.submit(write_table_csv, result.source_matches, out / "source_matches.csv")
+                # (pandas' bytes: see `write_table_csv`)
+                quarantine_written = pool.submit(write_table_csv, result.quarantine, out / "quarantine.csv")
+                if not written:  # (a table whose points are not written from lon/lat: as geopandas writes them)
+                    write_stations(result.table, out / "stations.parquet")
+                ledger_written.result()
+                quarantine_written.result()
+            if written:
+                os.replace(written.pop().result(), out / "stations.parquet")
+        finally:
+            for job in written:  # (a run that failed: its station table not put in place)
+                if job.exception() is None and job.result().exists():
+                    job.result().unlink()
     write_json(result.summary, out / "clean_summary.json")
     progress.advance(note=f"written to {out}")
     return result
