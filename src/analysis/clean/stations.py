@@ -674,15 +674,15 @@ def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.S
         kinds = pool.submit(_parse_kinds, raw)
         blank, no_identity = _parse_identity(raw, rec)
         band, reported_status, blocker, status = kinds.result()
-    rec["band"] = band  # (None where unknown: so that another record of the station can say)
+    rec["band"] = band  # (missing where unknown: so that another record of the station can say)
     rec["reported_status"] = reported_status
     rec["blocker"] = blocker
     return blank, no_identity, status
 
 
 def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, parse.CodedText]:
-    """The band and blocker of each row (None where it names none), its reported status, and the status column
-    coded once for every rule that reads it."""
+    """The band and blocker of each row (Arrow strings, missing where it names none), its reported status, and
+    the status column coded once for every rule that reads it."""
     status = parse.code_text(raw["status"])
     band, blocker = parse.parse_bands(raw["band"], None), parse.parse_blockers(raw["blocker"], None)
     return band, parse.parse_statuses(status), blocker, status
