@@ -463,6 +463,12 @@ def test_operator_of_a_file_name_or_title(context, code):
 )
 def test_tenants_listed_in_one_cell(text, tenants):
     assert parse.parse_tenants(pd.Series([text])).iloc[0] == tenants
+    # (told of the distinct texts without the lists: True exactly where there are some)
+    assert parse.names_tenants(pd.Series([text, None, text])).tolist() == [
+        tenants is not None,
+        False,
+        tenants is not None,
+    ]
 
 
 @pytest.mark.parametrize(

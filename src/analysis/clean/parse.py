@@ -1007,11 +1007,17 @@ def _tenants(text: str) -> str | None:
     return ",".join(codes)
 
 
-def parse_tenants(values: pd.Series) -> pd.Series:
+def parse_tenants(values: pd.Series | CodedText) -> pd.Series:
     """'CMCC,CUCC' where a cell names two or more operators (移动、联通, 电信联通共享, 移动/电信共享; 三家共享
     is CMCC,CTCC,CUCC), else None."""
     out = _map_uniques(values, _tenants)
     return out.where(out.notna(), None)
+
+
+def names_tenants(values: pd.Series | CodedText) -> pd.Series:
+    """True where `parse_tenants` gives operators, told of the distinct texts (no column of Python objects
+    made, then compared: ~0.35 s of a national file, whose cells each name one operator)."""
+    return _flags_of_uniques(values, lambda text: _tenants(text) is not None)
 
 
 _BAND_BY_MHZ = (

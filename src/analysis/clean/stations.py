@@ -524,8 +524,11 @@ def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
     row's file and number. An operator's own record naming others (电信联通共享 in China Telecom's gNB list)
     is one station, its own: the file's operator when it is among those named, else as written (a gNB
     belongs to one operator; split, one gNB became two stations)."""
-    tenants = parse.parse_tenants(raw["operator"])
-    multi = tenants.notna().to_numpy()
+    coded = parse.code_text(raw["operator"])
+    multi = parse.names_tenants(coded).to_numpy()
+    if not multi.any():  # (a national file: no cell names two operators, no column of their lists made)
+        return raw
+    tenants = parse.parse_tenants(coded)
     own = multi & ~tower
     if own.any():
         lists = [t.split(",") for t in tenants[own]]
