@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from pyproj import Geod
 
 from analysis.clean.ledger import PLANNED_POSITION_MARK
-from analysis.clean.parse import arrow_text, operator_of_context
+from analysis.clean.parse import arrow_text, operator_of_context, text_bytes
 from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
 
@@ -396,7 +396,7 @@ def _short_text_codes(array: pa.Array) -> np.ndarray | None:
     n = len(array)
     if n < _SORT_TEXTS_FROM or not pa.types.is_large_string(array.type):
         return None
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64, count=n + 1, offset=array.offset * 8)
+    offsets, data = text_bytes(array)
     lengths = np.diff(offsets)
     valid = array.is_valid().to_numpy(zero_copy_only=False)
     width = int(lengths[valid].max())
@@ -406,7 +406,6 @@ def _short_text_codes(array: pa.Array) -> np.ndarray | None:
     packed[:, 15] = np.where(valid, width, 255)  # (a missing value is no text of any length)
     if width:
         # the texts present lie one after another in the data buffer (a missing value takes no byte)
-        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
         packed[valid, :width] = data[offsets[0] : offsets[0] + width * int(valid.sum())].reshape(-1, width)
     halves = packed.view(np.int64)
     return _pair_classes(np.ascontiguousarray(halves[:, 0]), np.ascontiguousarray(halves[:, 1]))

@@ -2376,8 +2376,8 @@ def _replace_texts(text: pa.Array, rows: np.ndarray, put: pa.Array) -> pa.Array:
         mask = np.zeros(len(text), dtype=bool)
         mask[rows] = True
         return pc.replace_with_mask(text, pa.array(mask), put)
-    offsets, data = _text_buffers(text)
-    put_offsets, put_data = _text_buffers(put)
+    offsets, data = parse.text_bytes(text)
+    put_offsets, put_data = parse.text_bytes(put)
     lengths = np.diff(offsets)
     lengths[rows] = np.diff(put_offsets)
     out_offsets = np.zeros(len(text) + 1, dtype=np.int64)
@@ -2389,13 +2389,6 @@ def _replace_texts(text: pa.Array, rows: np.ndarray, put: pa.Array) -> pa.Array:
     for j, row in enumerate(rows.tolist()):
         out[out_offsets[row] : out_offsets[row + 1]] = put_data[put_offsets[j] : put_offsets[j + 1]]
     return pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(out_offsets), pa.py_buffer(out)])
-
-
-def _text_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The offsets (len + 1, int64) and the data bytes of a large_string array, as numpy views."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=text.offset * 8)
-    data = text.buffers()[2]
-    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
 
 
 def _is_repeated(labels: np.ndarray) -> np.ndarray:
