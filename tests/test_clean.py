@@ -1083,20 +1083,10 @@ def test_object_columns_typed_as_text_as_pandas_types_them():
     assert out.isna().tolist() == [True, False, True, True, True, False] and out[5] == "甲; 乙" and out[9] == "x"
 
 
-def test_station_status_on_air_where_dated_else_as_reported():
-    """`_on_air_or` gives numpy's where of "on_air" and the reported status, for Arrow strings and for
-    Python objects alike (missing reports stay missing); `_taken` keeps a column's dtype (Arrow strings,
-    numbers) or reads Python objects as pandas does."""
-    from analysis.clean.stations import _on_air_or, _taken
+def test_a_column_taken_for_the_stations_keeps_its_dtype():
+    """`_taken` keeps a column's dtype (Arrow strings, numbers) or reads Python objects as pandas does."""
+    from analysis.clean.stations import _taken
 
-    dated = np.array([True, False, False, True, False])
-    said = ["planned", "unknown", None, None, "decommissioned"]
-    expected = pd.Series(np.where(dated, "on_air", np.array(said, dtype=object)), index=list("abcde"))
-    for reported in (
-        pd.Series(said, index=list("abcde"), dtype=object),
-        pd.Series(said, index=list("abcde"), dtype="str"),
-    ):
-        pd.testing.assert_series_equal(_on_air_or(dated, reported), expected)
     at, index = np.array([3, 0, 0]), pd.Index([7, 8, 9])
     for values in (pd.Series(["x", None, "z", "w"], dtype="str"), pd.Series([1.5, 2.0, np.nan, 4.0])):
         pd.testing.assert_series_equal(
