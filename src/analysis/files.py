@@ -270,8 +270,9 @@ def _write_csv_rows(part: pd.DataFrame, fh) -> None:
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
 
-    cells = [_format_csv_cells(part.iloc[:, i]) for i in range(len(part.columns))]
-    if not any(_holds_any(cell, b'",\n\r') for cell in cells):
+    formatted = [_format_csv_cells(part.iloc[:, i]) for i in range(len(part.columns))]
+    cells = [cell for cell, _ in formatted]
+    if not any(held for _, held in formatted):
         table = pa.Table.from_arrays(cells, names=[str(i) for i in range(len(cells))])
         pa_csv.write_csv(table, fh, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
         return
@@ -285,29 +286,35 @@ def _write_csv_rows(part: pd.DataFrame, fh) -> None:
         fh.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
 
 
-def _holds_any(text, characters: bytes) -> bool:
-    """True when a text of `text` (Arrow large strings) holds one of `characters` (single bytes), read from
-    the array's data buffer by `bytes.find` (no text per cell)."""
+def _held_bytes(text, characters: bytes) -> bytes:
+    """Those of `characters` (single bytes) that a text of `text` (Arrow large strings) holds, read from the
+    array's data buffer by `bytes.find` (no text per cell)."""
     _, offsets_buffer, data_buffer = text.buffers()
     if not len(text) or data_buffer is None:
-        return False
+        return b""
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[text.offset : text.offset + len(text) + 1]
     data = memoryview(data_buffer)[offsets[0] : offsets[-1]].tobytes()
-    return any(data.find(bytes([c])) >= 0 for c in characters)
+    return bytes(c for c in characters if data.find(bytes([c])) >= 0)
+
+
+#: What a cell must not hold for pyarrow's CSV writer to put it in a line as it is (`_write_csv_rows`).
+_NOT_FOR_ARROW_WRITER = b'",\n\r'
 
 
 def _format_csv_cells(values: pd.Series):
     """One column's cells as pandas' `to_csv(date_format="%Y-%m-%d")` writes them (Arrow large strings,
     "" where missing): numbers and dates each distinct value formatted as pandas formats it (numpy's str
-    of a float, strftime of a date), texts quoted where the csv module quotes them."""
+    of a float, strftime of a date), texts quoted where the csv module quotes them; and whether a cell holds
+    a quote, comma or line break (`_NOT_FOR_ARROW_WRITER`: numbers, dates and flags never do; a text column's
+    bytes looked through once, for its quoting and for this)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
     if kind == "b":
-        return pc.if_else(pa.array(values.to_numpy()), "True", "False").cast(pa.large_string())
+        return pc.if_else(pa.array(values.to_numpy()), "True", "False").cast(pa.large_string()), False
     if kind in "iu":
-        return pa.array(values.to_numpy()).cast(pa.large_string())
+        return pa.array(values.to_numpy()).cast(pa.large_string()), False
     if kind == "f":
         # (-0.0 is not 0.0 here, so the bits are what is distinct; a float32 printed as a float32)
         numbers = values.to_numpy()
@@ -318,24 +325,27 @@ def _format_csv_cells(values: pd.Series):
         codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
         texts = pd.DatetimeIndex(uniques).strftime("%Y-%m-%d").to_numpy(dtype=object)
     if kind in "fM":
-        return pa.array([*texts, ""], pa.large_string()).take(pa.array(np.where(codes < 0, len(texts), codes)))
+        return pa.array([*texts, ""], pa.large_string()).take(pa.array(np.where(codes < 0, len(texts), codes))), False
     if values.dtype == object and values.isna().all():
         # (a column no row of this table fills, as the operator reports' fields beside OpenCelliD's cells in a
         # quarantine: blank, without a text made of every missing value first)
-        return pa.repeat(pa.scalar("", pa.large_string()), len(values))
+        return pa.repeat(pa.scalar("", pa.large_string()), len(values)), False
     text = pa.chunked_array(pa.array(values.astype("str").array)).combine_chunks().cast(pa.large_string())
-    return _quote_text(text.fill_null(""))
+    text = text.fill_null("")
+    held = _held_bytes(text, _NOT_FOR_ARROW_WRITER)
+    return _quote_text(text, held), bool(held)
 
 
-def _quote_text(text):
+def _quote_text(text, held: bytes):
     """Arrow texts quoted as the csv module quotes a field: in quotes, its quotes doubled, when it holds
-    a comma, a quote or a line break. The regex runs only when the column's bytes hold one (a national
-    table's ids, operators, districts and flags hold none: a regex per cell is ~0.1 s a million rows)."""
+    a comma, a quote or a line break. The regex runs only when the column's bytes hold one (`held`: those of
+    `_NOT_FOR_ARROW_WRITER` they hold; a national table's ids, operators, districts and flags hold none: a
+    regex per cell is ~0.1 s a million rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     specials = _CSV_SPECIALS
-    if not _holds_any(text, specials):  # (no rows, only empty texts, or none to quote)
+    if not any(c in held for c in specials):  # (no rows, only empty texts, or none to quote)
         return text
     pattern = "[" + specials.decode().replace("\n", "\\n").replace("\r", "\\r") + "]"
     quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
