@@ -42,30 +42,12 @@ from analysis.clean.sources import FIELDS
 from analysis.errors import LedgerError
 
 
-# scipy's KD-tree and graph (~0.4 s to import, a third of a clean's imports) imported where first used, not with
-# this module: a clean imports them in a thread while pyarrow reads its files (`import_scipy`)
+# scipy's KD-tree and graph (~0.4 s to import, a third of a clean's imports) imported in the functions that use
+# them, not with this module: a clean imports them in a thread while pyarrow reads its files (`import_scipy`)
 def import_scipy() -> None:
     """Import the scipy modules the de-duplication uses."""
     import scipy.sparse.csgraph  # noqa: F401
     import scipy.spatial  # noqa: F401
-
-
-def cKDTree(*args, **kwargs):  # noqa: N802 - scipy's name
-    from scipy.spatial import cKDTree as kd_tree
-
-    return kd_tree(*args, **kwargs)
-
-
-def coo_matrix(*args, **kwargs):
-    from scipy.sparse import coo_matrix as coo
-
-    return coo(*args, **kwargs)
-
-
-def connected_components(*args, **kwargs):
-    from scipy.sparse.csgraph import connected_components as components
-
-    return components(*args, **kwargs)
 
 
 #: Two records of one operator closer than this are one station (same code, or no code).
@@ -445,6 +427,10 @@ def _merge_codeless(
     """Rows without a code: the same operator's coded record within 50 m (the nearest), else
     each other; coded records are never merged here, not even through a code-less one. `heads_at`:
     the heads' positions in `rec`."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
     codeless = heads[rec["site_code"].isna().to_numpy()[heads_at]]
     for operator in sorted(rec.loc[codeless, "operator"].unique()) if len(codeless) else []:
         members = heads[(rec.loc[heads, "operator"] == operator).to_numpy()]
@@ -611,6 +597,8 @@ def _pair_across_senders(rec: pd.DataFrame, heads: pd.Index, head_sender: np.nda
     rows (row, nearest candidate, its distance, why: `_refused_nearest`): a record within reach of the other
     sender's that is another station by its dates, or whose every candidate is paired with another record of
     its sender."""
+    from scipy.spatial import cKDTree
+
     at = rec.index.get_indexer(heads)
     operator = rec["operator"].to_numpy(dtype=object)[at]
     lon, lat = rec["lon"].to_numpy(dtype=float)[at], rec["lat"].to_numpy(dtype=float)[at]
@@ -746,6 +734,8 @@ def _pair_unknown_operators(
     such station: that station (its operator the known one's). Two or more (a shared tower of operators on air
     together): the nearest (then the first in priority order), the others named in its note — the record is one
     of them, not a station more. None on air, or a site of the pipeline, leaves it a station of its own."""
+    from scipy.spatial import cKDTree
+
     unknown = np.flatnonzero((operator == "unknown") & (head_sender > head_sender.min()) & ~np.isnat(dates))
     known = np.flatnonzero((operator != "unknown") & ~np.isnat(dates) & ~np.isin(np.arange(len(operator)), used))
     if not len(unknown) or not len(known):
@@ -870,6 +860,8 @@ def match_sites(
     A site whose gNB ID is a station's (`sender`: per row of `rec`, SENDER_GNB_ID rows' codes are gNB IDs)
     is that station within GNB_ID_MATCH_RADIUS_M; any other, the nearest of the same operator within
     MATCH_RADIUS_M."""
+    from scipy.spatial import cKDTree
+
     site_station = pd.Series(None, index=good_sites.index, dtype=object)  # gnb_key -> operator head row
     site_dist = pd.Series(np.nan, index=good_sites.index)
     notes = pd.Series(dtype=object)
