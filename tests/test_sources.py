@@ -271,6 +271,53 @@ def test_utf8_check_refuses_what_pythons_codec_refuses():
         assert _is_utf8(b"\xef\xbb\xbf" + data, 3) is expected, data
 
 
+def test_whole_file_checked_as_utf8_in_a_thread_beside_the_read(monkeypatch, tmp_path):
+    """`read_text_table` checks that the whole file is UTF-8 in a thread while it is read as UTF-8 (not on the
+    main thread before the reader): the same table as before."""
+    import threading
+
+    import analysis.clean.sources as sources
+
+    checked_in = []
+    is_utf8 = sources._is_utf8
+
+    def spy(data, start=0):
+        checked_in.append(threading.current_thread() is threading.main_thread())
+        return is_utf8(data, start)
+
+    monkeypatch.setattr(sources, "_is_utf8", spy)
+    for encoding in ("utf-8", "utf-8-sig"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(CSV_ZH.encode(encoding))
+        checked_in.clear()
+        [table] = read_station_file(path)
+        assert checked_in == [False]  # (once, beside the read)
+        assert table.encoding == encoding and table.frame.loc[0, "name"] == "准噶尔路宏站"
+
+
+@pytest.mark.parametrize("later", ["gbk", "none"])
+def test_file_utf8_only_at_its_start_read_as_before(monkeypatch, tmp_path, later):
+    """A file whose start is UTF-8 (ASCII) and whose later bytes are not: what was read as UTF-8 beside the
+    check is set aside, and the file is read as GBK, or fails with the same one line, as `decode_text` says."""
+    import analysis.clean.sources as sources
+
+    monkeypatch.setattr(sources, "_HEAD_BYTES", 64)  # (the first lines outrun the start: the start decoded alone)
+    head = "site_code,name,lon,lat\n" + "".join(f"S{i},a{i},84.9,45.6\n" for i in range(40))
+    tail = "S99,准噶尔路宏站,84.9,45.6\n".encode("gbk") if later == "gbk" else b"S99,\xff\xfe\x81,84.9,45.6\n"
+    path = tmp_path / "s.csv"
+    path.write_bytes(head.encode() + tail)
+    if later == "gbk":
+        [table] = read_station_file(path)
+        assert table.encoding == "gbk" and table.frame["name"].iloc[-1] == "准噶尔路宏站"
+        assert len(table.frame) == 41
+    else:
+        with pytest.raises(BadInputError) as got:
+            read_station_file(path)
+        with pytest.raises(BadInputError) as want:
+            sources.decode_text(path.read_bytes(), path)
+        assert str(got.value) == str(want.value) and "line 42" in str(got.value)
+
+
 def test_empty_cells_of_a_plain_csv_are_missing_and_other_texts_kept(tmp_path):
     """pyarrow's reader (a body without quotes) gives an empty cell as missing and keeps NA, NULL and
     007 as written, each column one Arrow chunk, as the other readers' frames are made."""

@@ -19,6 +19,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -586,16 +587,18 @@ _DECODE_STEP = 16 << 20
 _HEAD_BYTES = 1 << 20
 
 
-def decode_head(data: bytes, path: Path) -> tuple[str, str]:
+def decode_head(data: bytes, path: Path, utf8_checked_beside: bool = False) -> tuple[str, str]:
     """`decode_text`, without the whole text in memory when the file is UTF-8, GBK or GB18030: the whole
     file is checked in steps (the same encoding found, the same error for bytes of none), and of its text
     only a start that holds its first HEADER_SEARCH_ROWS lines whole is returned (a national file's text
-    as one Python string is ~2 bytes a character, and only the header search reads it)."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_like_utf16(data[:4096]):  # (slices: a mapped file's too)
+    as one Python string is ~2 bytes a character, and only the header search reads it).
+    `utf8_checked_beside`: the file taken for UTF-8 without the check of its whole, which the caller
+    makes beside (`read_text_table`); its start is still decoded, and fails where it is not UTF-8."""
+    if _starts_as_utf16(data):
         return decode_text(data, path)
-    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
-    if start or _is_utf8(data):
-        if start and not _is_utf8(data, start):
+    start = _utf8_bom_bytes(data)
+    if utf8_checked_beside or start or _is_utf8(data):
+        if start and not utf8_checked_beside and not _is_utf8(data, start):
             return decode_text(data, path)  # (its error, as it says it)
         encoding, codec = ("utf-8-sig" if start else "utf-8"), "utf-8"
     elif _is_text_of(data, "gb18030"):
@@ -607,6 +610,16 @@ def decode_head(data: bytes, path: Path) -> tuple[str, str]:
     if whole or len(head.splitlines()) > HEADER_SEARCH_ROWS:  # (the first lines whole, as `_head_lines` reads them)
         return head, encoding
     return decode_text(data, path)
+
+
+def _starts_as_utf16(data: bytes) -> bool:
+    """Whether a file is read as UTF-16 (a BOM of it, or its first bytes look like it)."""
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_like_utf16(data[:4096])  # (slices: a mapped file's too)
+
+
+def _utf8_bom_bytes(data: bytes) -> int:
+    """3 where a file starts with UTF-8's BOM, else 0."""
+    return 3 if data[:3] == b"\xef\xbb\xbf" else 0
 
 
 def _is_utf8(data: bytes, start: int = 0) -> bool:
@@ -1173,7 +1186,29 @@ class NotATableError(BadInputError):
 
 
 def read_text_table(path: Path, data: bytes) -> list[RawTable]:
-    text, encoding = decode_head(data, path)
+    """The table of a text file. A file that may be UTF-8 (not UTF-16) is read as UTF-8 while a thread checks
+    that the whole of it is (pyarrow's validator and reader release the GIL: the check, ~0.2 s of a national
+    file, was the main thread's alone before the reader, which parses a one-block file on one core); where it
+    is not, what was read is set aside, whatever it was or raised, and the file read as before (found GBK or
+    GB18030, or failing with the same one line)."""
+    if _starts_as_utf16(data):
+        return _read_text_table(path, data)
+    with ThreadPoolExecutor(1) as pool:
+        whole_utf8 = pool.submit(_is_utf8, data, _utf8_bom_bytes(data))
+        try:
+            tables = _read_text_table(path, data, utf8_checked_beside=True)
+        except Exception:
+            if whole_utf8.result():
+                raise
+        else:
+            if whole_utf8.result():
+                return tables
+    return _read_text_table(path, data)
+
+
+def _read_text_table(path: Path, data: bytes, utf8_checked_beside: bool = False) -> list[RawTable]:
+    """`read_text_table`; `utf8_checked_beside`: see `decode_head`."""
+    text, encoding = decode_head(data, path, utf8_checked_beside)
     for pattern, what in _MARKUP:
         if pattern.match(text[:4096]):
             raise BadInputError(what, path)
@@ -1322,8 +1357,8 @@ def _read_body_arrow(data: bytes, encoding: str, delimiter: str, header: _Header
                 include_columns=wanted,
                 null_values=[""],
                 strings_can_be_null=True,
-                # (UTF-8 is what `decode_head` found the whole file to be, checked already: not again per
-                # column, ~0.15 s of a national file)
+                # (UTF-8 is what `read_text_table` checks the whole file to be, beside this read, reading it
+                # again where it is not: not checked again per column, ~0.15 s of a national file)
                 check_utf8=not encoding.startswith("utf-8"),
             ),
         )
