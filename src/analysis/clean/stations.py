@@ -582,13 +582,14 @@ def _first_reason(checks: list[tuple[str, pd.Series]], index) -> pd.Series:
     return pd.Series(names[code], index=index, dtype=object, copy=False)
 
 
-def _parse_positions(
-    raw: pd.DataFrame, districts, default_crs: str, meanwhile: Callable[[], object] = lambda: None
-) -> tuple[pd.DataFrame, object]:
+#: The raw columns `_parse_positions` reads.
+POSITION_FIELDS = ("lon", "lat", "lonlat", "planned_lon", "planned_lat", "crs")
+
+
+def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataFrame:
     """Per row: WGS-84 lon/lat, district (also trying lat/lon swapped), the coordinate texts and the
-    masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside); and what
-    `meanwhile()` returns, called while the districts are looked up in a thread (numpy's and shapely's
-    kernels release the GIL: the look-up of a national file's points is ~2 s)."""
+    masks of what is wrong with them (missing_xy, bad_xy, zero_xy, unknown_crs, outside). `raw`: the rows'
+    POSITION_FIELDS (`_parse_operator_rows` runs this in a thread beside the labels and dates)."""
     pos = pd.DataFrame(index=raw.index)
     # the texts stay Arrow strings (as Python strings a national file's coordinates cost ~0.1 KB each)
     lon_text, lat_text = raw["lon"], raw["lat"]
@@ -626,11 +627,8 @@ def _parse_positions(
     y = np.where(usable_xy.to_numpy(), lat.to_numpy(float), 0.0)
 
     wlon, wlat = geo.to_wgs84(x, y, is_gcj, is_bd)
-    with ThreadPoolExecutor(1) as pool:
-        looked_up = pool.submit(geo.district_positions, wlon, wlat, districts)
-        found_meanwhile = meanwhile()
-        # each row's district by its position among the districts (len: none), named once the swaps are known
-        district_at = looked_up.result()
+    # each row's district by its position among the districts (len: none), named once the swaps are known
+    district_at = geo.district_positions(wlon, wlat, districts)
     swap_lon, swap_lat = geo.to_wgs84(y, x, is_gcj, is_bd)
     # only rows outside every district can be swapped ones: look the others up once, not twice
     no_district = district_at == len(districts)
@@ -649,7 +647,7 @@ def _parse_positions(
     pos["is_gcj"], pos["is_bd"] = _fresh(is_gcj, raw.index), _fresh(is_bd, raw.index)
     # (a row swapped has its district; the others keep theirs)
     pos["outside"] = usable_xy & pd.Series(no_district & ~swapped.to_numpy(), index=raw.index)
-    return pos, found_meanwhile
+    return pos
 
 
 def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series, parse.CodedText]:
@@ -947,9 +945,12 @@ def _parse_operator_rows(
     """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
     the city's names, which a province-wide file's 地市 column is read against; `row_days`: each row's tracker
     day, days since 1970, -1 for none, which a plan written without its year is read against)."""
-    # the labels, the trackers' columns and the stage dates parsed while the districts are looked up (see
-    # `_parse_positions`: nothing of them needs the districts; ~0.6 s of a national file in the main thread
-    # beside ~0.7 s of the look-up in another), then put after them; their notes after the position's
+    # the labels, the trackers' columns and the stage dates parsed while the positions are, coordinates to
+    # districts, in a thread (nothing of either needs the other; pyarrow's, numpy's and shapely's kernels
+    # release the GIL): of a national file ~1 CPU s in the main thread (~0.5 s more in the thread of the
+    # bands and statuses) beside ~1.7 in the positions', whose ~0.5 s of wall before the look-up (coordinates
+    # parsed, their masks) was the main thread's with the other core idle; then put after the positions,
+    # their notes after the position's
     labels = pd.DataFrame(index=raw.index)
 
     def meanwhile():
@@ -971,9 +972,10 @@ def _parse_operator_rows(
         finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
         return blank, no_identity, status, n_labels, dates, later, finished
 
-    pos, (blank, no_identity, status, n_labels, dates, later, finished) = _parse_positions(
-        raw, districts, default_crs, meanwhile
-    )
+    with ThreadPoolExecutor(1) as pool:  # (the thread reads a frame of its own columns, copied on write)
+        located = pool.submit(_parse_positions, raw[list(POSITION_FIELDS)], districts, default_crs)
+        blank, no_identity, status, n_labels, dates, later, finished = meanwhile()
+        pos = located.result()
     rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
         rec[column] = labels[column]
