@@ -713,6 +713,22 @@ def test_ambiguous_day_month_read_as_its_group_writes_dates():
     assert "no other date" in alone.why_ambiguous[0]
 
 
+def test_dates_of_missing_cells_beside_read_ones_taken_by_code():
+    """Each row's date, month and note flags and undecided order are taken by its code (`by_code`): a missing
+    cell (code -1) is NaT with no flag, among rows of every kind, in Arrow strings and Python objects."""
+    texts = [None, "2021年3月", "05/03/2021", None, "2021-03-05（补录）", "2021-03-05", None]
+    for values in (pd.Series(texts, dtype=object), pd.Series(texts, dtype="str")):
+        reading = parse.read_dates(values)
+        assert reading.dates.isna().tolist() == [True, False, True, True, False, False, True]
+        assert reading.dates[1] == pd.Timestamp("2021-03-01") and reading.dates[4] == pd.Timestamp("2021-03-05")
+        assert reading.month_only.tolist() == [False, True, False, False, False, False, False]
+        assert reading.with_note.tolist() == [False, False, False, False, True, False, False]
+        assert reading.ambiguous.tolist() == [False, False, True, False, False, False, False]
+        assert [w is None for w in reading.why_ambiguous] == [True, True, False, True, True, True, True]
+    assert parse.by_code(np.array([3, 4]), -9, np.array([1, -1, 0, -1])).tolist() == [4, -9, 3, -9]
+    assert parse.read_dates(pd.Series([None, None], dtype="str")).dates.isna().all()
+
+
 def test_the_slow_date_path_reads_what_the_fast_path_reads_alike():
     """Every text the RE2/Arrow path reads, the slow path (for the spellings it leaves) reads to the same
     date: a spelling moved from one path to the other never changes a date."""
