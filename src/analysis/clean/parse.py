@@ -964,7 +964,7 @@ def _operator(text: str) -> str:
     return hits[0] if len(hits) == 1 else "unknown"
 
 
-def parse_operators(values: pd.Series) -> pd.Series:
+def parse_operators(values: pd.Series | CodedText) -> pd.Series:
     """中国移动 / 移动 / CMCC / CM / China Mobile / 中国联合网络通信有限公司 … to CMCC, CTCC, CUCC, CBN;
     anything else (or two operators in one cell) 'unknown'."""
     return _map_uniques_as_text(values, _operator, fill="unknown")

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -399,8 +399,9 @@ def _read_all(files: list[Path], progress=None) -> tuple[list[RawTable], list[di
 
 
 def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release: bool = False) -> pd.DataFrame:
-    """The tables of one kind as one frame of Arrow strings, with each row's file, sheet and row;
-    `release`: each table's frame is emptied once taken (the run's own tables: no second copy)."""
+    """The tables of one kind as one frame of Arrow strings, with each row's file, sheet and row (an operator
+    report's rows not yet split by tenant: `_split_tenants`); `release`: each table's frame is emptied once
+    taken (the run's own tables: no second copy)."""
     frames = []
     for t in tables:
         if t.kind != kind:
@@ -424,7 +425,25 @@ def _stack(tables: list[RawTable], kind: str, columns: tuple[str, ...], release:
         text = _as_text(column)
         if text is not column:  # (setting a column to itself would copy it)
             out[c] = text
-    return _split_tenants(out, _senders_of_rows(out, tables) == SENDER_TOWER) if kind == "operator" else out
+    return out
+
+
+def _stack_operator_rows(
+    tables: list[RawTable], release: bool, districts, default_crs: str
+) -> tuple[pd.DataFrame, parse.CodedText | None, Future | None]:
+    """The operator reports' rows stacked (`_stack`) and split by tenant (`_split_tenants`: also its operator
+    column coded, where unsplit), each row's file a category; and their positions under way in a thread
+    (`_positions_beside`), None where the split made rows of its own (those are parsed again, these left to
+    end)."""
+    raw = _stack(tables, "operator", FIELDS, release)
+    # the positions parsed from here, beside the split (its operator column coded, ~0.15 s of a national file,
+    # was the main thread's alone); used where the split makes no rows (it only adds some)
+    n_stacked, positions = len(raw), _positions_beside(raw, districts, default_crs)
+    raw, operator = _split_tenants(raw, _senders_of_rows(raw, tables) == SENDER_TOWER)
+    # each row's file as a category (a national file names a handful: a byte a row, not ~60 bytes of its
+    # name again, held through parsing, de-duplication and the build)
+    raw["source_file"] = raw["source_file"].astype("category")
+    return raw, operator, (positions if len(raw) == n_stacked else None)
 
 
 def _emptied(frame: pd.DataFrame) -> pd.DataFrame:
@@ -502,16 +521,17 @@ def _as_text(values: pd.Series) -> pd.Series:
     return pd.Series(array.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name)
 
 
-def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
+def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> tuple[pd.DataFrame, parse.CodedText | None]:
     """A tower-company row (`tower`: per row) serving several operators (运营商 移动、联通, 三家共享) is one
     record per tenant: each operator's equipment is its own station on the shared tower. Both keep the
     row's file and number. An operator's own record naming others (电信联通共享 in China Telecom's gNB list)
     is one station, its own: the file's operator when it is among those named, else as written (a gNB
-    belongs to one operator; split, one gNB became two stations)."""
+    belongs to one operator; split, one gNB became two stations). Also the operator column coded where the
+    rows are as they were (None where not), which `_parse_identity` reads again (~0.15 s of a national file)."""
     coded = parse.code_text(raw["operator"])
     multi = parse.names_tenants(coded).to_numpy()
     if not multi.any():  # (a national file: no cell names two operators, no column of their lists made)
-        return raw
+        return raw, coded
     tenants = parse.parse_tenants(coded)
     own = multi & ~tower
     if own.any():
@@ -530,9 +550,10 @@ def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
                 for p, w in zip(prior, said, strict=True)
             ]
             raw.loc[raw.index[rows], "operator"] = files[mine]
+            coded = None
     multi = multi & tower
     if not multi.any():
-        return raw
+        return raw, coded
     lists = [t.split(",") for t in tenants[multi]]
     counts = np.ones(len(raw), dtype=np.int64)
     counts[multi] = [len(t) for t in lists]
@@ -547,7 +568,7 @@ def _split_tenants(raw: pd.DataFrame, tower: np.ndarray) -> pd.DataFrame:
     ]
     out.loc[is_tenant, "operator"] = [op for t in lists for op in t]
     out.loc[is_tenant, "read_note"] = notes
-    return out
+    return out, None
 
 
 # --- the operator-report rows ------------------------------------------------------------------
@@ -650,14 +671,28 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
     return pos
 
 
-def _parse_labels(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series, parse.CodedText]:
-    """Site code, name, operator, band, reported status and blocker into `rec`; returns the masks
-    of blank rows and rows without identity, and the status column coded (read again by later rules)."""
+def _positions_beside(raw: pd.DataFrame, districts, default_crs: str) -> Future:
+    """`_parse_positions` of the rows of `raw` under way in a thread of its own (the thread given a frame of the
+    position columns alone, copied on write: what is done to `raw` meanwhile does not reach it), which ends with
+    it; its result (or what it raised) is the future's."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(_parse_positions, raw[list(POSITION_FIELDS)], districts, default_crs)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _parse_labels(
+    raw: pd.DataFrame, rec: pd.DataFrame, operator: parse.CodedText | None = None
+) -> tuple[pd.Series, pd.Series, parse.CodedText]:
+    """Site code, name, operator, band, reported status and blocker into `rec` (`operator`: the operator column
+    coded, when it is); returns the masks of blank rows and rows without identity, and the status column coded
+    (read again by later rules)."""
     # the band, status and blocker parsed in a thread while the codes, names and operators are (each a
     # column of a few labels encoded by pyarrow, which releases the GIL)
     with ThreadPoolExecutor(1) as pool:
         kinds = pool.submit(_parse_kinds, raw)
-        blank, no_identity = _parse_identity(raw, rec)
+        blank, no_identity = _parse_identity(raw, rec, operator)
         band, reported_status, blocker, status = kinds.result()
     rec["band"] = band  # (missing where unknown: so that another record of the station can say)
     rec["reported_status"] = reported_status
@@ -673,8 +708,11 @@ def _parse_kinds(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, pa
     return band, parse.parse_statuses(status), blocker, status
 
 
-def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Site code, name and operator into `rec`; returns the masks of blank rows and rows without identity."""
+def _parse_identity(
+    raw: pd.DataFrame, rec: pd.DataFrame, operator: parse.CodedText | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Site code, name and operator into `rec` (`operator`: the operator column coded, when it is); returns the
+    masks of blank rows and rows without identity."""
     # codes and names stay Arrow strings: as Python strings they cost ~0.15 KB per row of a national file
     code = _normalize_code(raw["site_code"])
     mangled = pd.Series(False, index=code.index)
@@ -696,7 +734,7 @@ def _parse_identity(raw: pd.DataFrame, rec: pd.DataFrame) -> tuple[pd.Series, pd
     if no_identity.any():
         cells = raw.loc[no_identity, list(FIELDS)].astype("string")
         blank[no_identity] = cells.apply(lambda c: c.isna() | (c.str.strip() == "")).all(axis=1)
-    rec["operator"] = parse.parse_operators(raw["operator"])
+    rec["operator"] = parse.parse_operators(raw["operator"] if operator is None else operator)
     # (the file's operator compared only where the row names none: a national file's rows all do, told by
     # the Arrow null count, without comparing every row's operator object)
     if _is_all_present(raw["operator"]):
@@ -941,10 +979,14 @@ def _parse_operator_rows(
     default_crs: str,
     city_names: tuple[str, ...] = (),
     row_days: np.ndarray | None = None,
+    operator: parse.CodedText | None = None,
+    positions: Future | None = None,
 ) -> pd.DataFrame:
     """Typed values, the district and the first quarantine reason (None when usable) per row (`city_names`:
     the city's names, which a province-wide file's 地市 column is read against; `row_days`: each row's tracker
-    day, days since 1970, -1 for none, which a plan written without its year is read against)."""
+    day, days since 1970, -1 for none, which a plan written without its year is read against; `operator`: the
+    operator column coded, when `_split_tenants` gives it; `positions`: `_parse_positions` of these rows, when
+    it is under way, from `_positions_beside`)."""
     # the labels, the trackers' columns and the stage dates parsed while the positions are, coordinates to
     # districts, in a thread (nothing of either needs the other; pyarrow's, numpy's and shapely's kernels
     # release the GIL): of a national file ~1 CPU s in the main thread (~0.5 s more in the thread of the
@@ -954,7 +996,7 @@ def _parse_operator_rows(
     labels = pd.DataFrame(index=raw.index)
 
     def meanwhile():
-        blank, no_identity, status = _parse_labels(raw, labels)
+        blank, no_identity, status = _parse_labels(raw, labels, operator)
         n_labels = len(labels.columns)
         later = none_said = pd.Series("", index=raw.index, dtype=object)
         later = _append_note(
@@ -972,10 +1014,9 @@ def _parse_operator_rows(
         finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
         return blank, no_identity, status, n_labels, dates, later, finished
 
-    with ThreadPoolExecutor(1) as pool:  # (the thread reads a frame of its own columns, copied on write)
-        located = pool.submit(_parse_positions, raw[list(POSITION_FIELDS)], districts, default_crs)
-        blank, no_identity, status, n_labels, dates, later, finished = meanwhile()
-        pos = located.result()
+    located = positions or _positions_beside(raw, districts, default_crs)
+    blank, no_identity, status, n_labels, dates, later, finished = meanwhile()
+    pos = located.result()
     rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
         rec[column] = labels[column]
@@ -1624,14 +1665,13 @@ def _clean_tables(
     of a national file's text otherwise lives to the end). `progress`: advanced after parsing, de-duplication and
     the build (`CLEAN_STAGE_STEPS` less the summary's step, which the caller takes). `stations_built`: see
     `clean_stations`."""
-    raw = _stack(tables, "operator", FIELDS, release_read)
-    # each row's file as a category (a national file names a handful: a byte a row, not ~60 bytes of its
-    # name again, held through parsing, de-duplication and the build)
-    raw["source_file"] = raw["source_file"].astype("category")
+    raw, operator, positions = _stack_operator_rows(tables, release_read, districts, default_crs)
     cells = _stack(tables, "opencellid", OPENCELLID_COLUMNS, release_read)
 
     tracker_days, tracker_said, row_days = _tracker_days(tables, raw, as_of_ts)
-    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, (city.name_zh, city.name_en), row_days)
+    names = (city.name_zh, city.name_en)
+    rec = _parse_operator_rows(raw, districts, as_of_ts, default_crs, names, row_days, operator, positions)
+    del operator, positions
     status_words = rec.attrs.pop("status_words_not_understood", {})
     _say_files_outside(file_info, rec.attrs.pop("outside_warnings", {}))
     sender = _senders_of_rows(raw, tables)
