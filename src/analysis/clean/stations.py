@@ -633,8 +633,12 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
         lat_parsed = pool.submit(parse.parse_coordinates, lat_text)
         lon, lat = parse.parse_coordinates(lon_text), lat_parsed.result()
     missing_xy = lon_text.isna() | lat_text.isna()
-    bad_xy = ~missing_xy & (lon.isna() | lat.isna() | (lon.abs() > 180) | (lat.abs() > 180))
-    zero_xy = ~missing_xy & ~bad_xy & ((lon == 0) | (lat == 0))
+    # (the numbers compared as they are, NaN failing every comparison: no column of absolute values, 34 MB of
+    # fresh pages each of a national file's, in the thread the district look-up waits for)
+    lon_v, lat_v = lon.to_numpy(float), lat.to_numpy(float)
+    in_range = (lon_v >= -180) & (lon_v <= 180) & (lat_v >= -180) & (lat_v <= 180)
+    bad_xy = ~missing_xy & ~in_range
+    zero_xy = ~missing_xy & ~bad_xy & ((lon_v == 0) | (lat_v == 0))
     if _is_all_missing(raw["crs"]):  # every row in the default system (a national file names none)
         unknown_crs = pd.Series(False, index=raw.index)
         is_gcj, is_bd = np.full(len(raw), default_crs == "gcj02"), np.full(len(raw), default_crs == "bd09")
@@ -644,8 +648,8 @@ def _parse_positions(raw: pd.DataFrame, districts, default_crs: str) -> pd.DataF
         is_gcj, is_bd = (crs == "gcj02").to_numpy(), (crs == "bd09").to_numpy()
     usable_xy = ~(missing_xy | bad_xy | zero_xy | unknown_crs)
     # (arrays of their own, never written: the converted and the chosen coordinates may be these)
-    x = np.where(usable_xy.to_numpy(), lon.to_numpy(float), 0.0)
-    y = np.where(usable_xy.to_numpy(), lat.to_numpy(float), 0.0)
+    x = np.where(usable_xy.to_numpy(), lon_v, 0.0)
+    y = np.where(usable_xy.to_numpy(), lat_v, 0.0)
 
     wlon, wlat = geo.to_wgs84(x, y, is_gcj, is_bd)
     # each row's district by its position among the districts (len: none), named once the swaps are known
