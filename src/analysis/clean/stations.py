@@ -692,12 +692,11 @@ def _parse_labels(
     """Site code, name, operator, band, reported status and blocker into `rec` (`operator`: the operator column
     coded, when it is); returns the masks of blank rows and rows without identity, and the status column coded
     (read again by later rules)."""
-    # the band, status and blocker parsed in a thread while the codes, names and operators are (each a
-    # column of a few labels encoded by pyarrow, which releases the GIL)
-    with ThreadPoolExecutor(1) as pool:
-        kinds = pool.submit(_parse_kinds, raw)
-        blank, no_identity = _parse_identity(raw, rec, operator)
-        band, reported_status, blocker, status = kinds.result()
+    # the band, status and blocker parsed after the codes, names and operators, on this thread: beside the
+    # positions' thread, whose district look-up waits for its coordinates and which the parse then waits for,
+    # a third thread of them (~0.35 CPU s of a national file) took a third of the two cores from it
+    blank, no_identity = _parse_identity(raw, rec, operator)
+    band, reported_status, blocker, status = _parse_kinds(raw)
     rec["band"] = band  # (missing where unknown: so that another record of the station can say)
     rec["reported_status"] = reported_status
     rec["blocker"] = blocker
