@@ -1640,10 +1640,10 @@ def _clean_tables(
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
     _advance(progress, f"{len(rec):,} operator rows parsed")
-    rows, position_key, code_key = _rows_that_may_leave(rec, sender)
     # every row's station id made and sorted while the duplicates are found (`_ids_in_order`)
     with ThreadPoolExecutor(1) as naming:
         named = naming.submit(_ids_in_order, rec[list(_ID_COLUMNS)])
+        rows, position_key, code_key = _rows_that_may_leave(rec, sender)
         leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
         record_key = record_keys(leaving, rows, position_key)
         dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
