@@ -167,10 +167,13 @@ def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray)
     # Priority: the most complete record represents the station (the newest where tables of several days were
     # read); ties go to file order.
     # (only the sort key: a copy of every parsed column costs ~0.4 KB per row of a national file)
-    keys = [np.arange(len(alive)), -rec["n_fields"].to_numpy()[at]]
+    priority = -rec["n_fields"].to_numpy()[at].astype(np.int16)  # (a count of the fields: a few dozen at most)
     if "table_day" in rec:  # (tables of several days: the newest record of a site first, `clean._date_tables`)
-        keys.append(-rec["table_day"].to_numpy()[at])
-    order = np.lexsort(tuple(keys))
+        order = np.lexsort((np.arange(len(alive)), priority, -rec["table_day"].to_numpy()[at]))
+    else:
+        # a stable sort of the one key, ties in file order: numpy sorts 16-bit integers by radix (0.04-0.06 s
+        # of 4.25 M rows, most of equal priority, where a lexsort with the row numbers took 0.11-0.14 s)
+        order = np.argsort(priority, kind="stable")
     idx, at = alive[order], at[order]
     out = pd.DataFrame({"anchor": idx, "merge_reason": None, "conflict": None}, index=idx)
     where = _positions_in(out.index)  # (labels looked up by position, not by a hash table of every row)
