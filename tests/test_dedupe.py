@@ -179,7 +179,7 @@ def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
     rec = pd.DataFrame({"lon": lon, "lat": lat, "site_code": pd.Series(codes, dtype="str"), "operator": operators})
     rec["reason"], rec["n_fields"] = None, 4
     position_key, code_key = dedupe_keys(rec)
-    may = rows_that_may_merge(position_key, code_key)
+    may, shared_code_key = rows_that_may_merge(position_key, code_key)
     # 0-1 one record twice, 2 the code of 0 elsewhere (a conflict), 4-5 no code, 7 at the position of 0
     # (with the code of 0 but another operator's); 3, 6 codes and positions of their own
     assert may.tolist() == [True, True, True, False, True, True, False, True]
@@ -191,6 +191,10 @@ def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
     dd = dedupe_rows(rec, record_key, code_key)
     moved = dd.index[(dd["anchor"].to_numpy() != dd.index.to_numpy()) | dd["conflict"].notna().to_numpy()]
     assert set(moved) == {1, 2, 5} and set(moved) <= set(np.flatnonzero(may))
+    # of the codes only those of several rows (0-2's): the same merges from them
+    assert (shared_code_key >= 0).tolist() == [True, True, True, False, False, False, False, False]
+    assert (shared_code_key[:3] == code_key[:3]).all()
+    pd.testing.assert_frame_equal(dedupe_rows(rec, record_key, shared_code_key), dd)
 
 
 def test_position_key_equal_exactly_for_equal_positions_nan_and_signed_zero_included():

@@ -127,16 +127,18 @@ def _code_key(rec: pd.DataFrame) -> np.ndarray:
     return code_key
 
 
-def rows_that_may_merge(position_key: np.ndarray, code_key: np.ndarray) -> np.ndarray:
+def rows_that_may_merge(position_key: np.ndarray, code_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True for every row `dedupe_rows` may merge into another or quarantine as a conflict: its position
     another row's too (an exact repeat has its position), its operator's site code another row's too, or
     without a site code (then its position decides). A national file's other rows (nearly all) are kept
-    whatever happens: their raw text is not needed again."""
+    whatever happens: their raw text is not needed again. With it `code_key` of the rows whose code another
+    row has (-1 for the rest): all `dedupe_rows` groups by code, where a row of a code of its own heads
+    itself (of a national file's 4.25 M codes a few per cent grouped: ~0.1 s less of the main thread's)."""
     coded = code_key >= 0
     shared_code = np.zeros(len(code_key), dtype=bool)
     if coded.any():
         shared_code[coded] = _is_shared(code_key[coded])
-    return _is_shared(position_key) | shared_code | ~coded
+    return _is_shared(position_key) | shared_code | ~coded, np.where(shared_code, code_key, -1)
 
 
 def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray) -> np.ndarray:
@@ -155,7 +157,7 @@ def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray)
 
 def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray) -> pd.DataFrame:
     """For the usable rows: which row each merges into (itself for kept rows), and why. `record_key`,
-    `code_key`: per row of `rec`, see `dedupe_keys`.
+    `code_key`: per row of `rec`, see `dedupe_keys` (or the code key of `rows_that_may_merge`: the same merges).
 
     Returns a frame indexed like the usable rows with `anchor` (row index it belongs to),
     `merge_reason` (None for anchors) and, for rows that contradict their anchor, a

@@ -1777,9 +1777,10 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
 def _rows_that_may_leave(rec: pd.DataFrame, sender: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The positions of the parsed rows that may end in the quarantine (quarantined already, or rows
     de-duplication may merge, into a record of their own sender or of another), and the position and code
-    keys it found them by (`dedupe.dedupe_keys`)."""
+    keys it found them by (`dedupe.dedupe_keys`; of the codes only those of several rows, `rows_that_may_merge`)."""
     position_key, code_key = dedupe_keys(rec)
-    may_merge = rows_that_may_merge(position_key, code_key) | rows_of_later_senders(sender)
+    may_merge, code_key = rows_that_may_merge(position_key, code_key)
+    may_merge |= rows_of_later_senders(sender)
     rows = np.flatnonzero(rec["reason"].notna().to_numpy() | may_merge)
     return rows, position_key, code_key
 
