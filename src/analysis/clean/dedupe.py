@@ -142,16 +142,17 @@ def rows_that_may_merge(position_key: np.ndarray, code_key: np.ndarray) -> tuple
 
 
 def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray) -> np.ndarray:
-    """Per row (of `position_key`): one integer that exact repeats of its whole record share. `texts`:
-    the raw text of the rows at positions `rows`, which hold every row whose position another shares
-    (a row of a position of its own is no other row's repeat, whatever its text)."""
+    """Per row (of `position_key`): one integer (0…) that exact repeats of its whole record share, -1 for a
+    row outside `rows` (a record of its own: no other row repeats it). `texts`: the raw text of the rows at
+    positions `rows`, which hold every row whose position another shares (a row of a position of its own is
+    no other row's repeat, whatever its text): `dedupe_rows` then looks for repeats among these only (of a
+    national file's 4.25 M rows ~0.1 M, where the first of each key of every row took ~0.08 s)."""
     inside = np.zeros(len(position_key), dtype=bool)
     inside[rows] = True
     if (_is_shared(position_key) & ~inside).any():
         raise LedgerError("exact repeats looked for without the text of every row sharing a position")
-    key = position_key.astype(np.int64)
-    # (keys of the rows looked at start past every position's: they never meet another row's position)
-    key[rows] = _row_keys(texts[list(FIELDS)], position_key[rows]) + (int(position_key.max()) + 1 if len(key) else 0)
+    key = np.full(len(position_key), -1, dtype=np.int64)
+    key[rows] = _row_keys(texts[list(FIELDS)], position_key[rows])
     return key
 
 
@@ -273,8 +274,10 @@ def _pair_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _merge_exact_repeats(idx: pd.Index, first: np.ndarray, out: pd.DataFrame) -> np.ndarray:
     """Exact repeats of the whole record merge into the first; returns True for the rows of `idx` left.
-    `first`: the record key (see `dedupe_keys`) of each row of `idx`."""
-    first_idx = idx.to_numpy()[_first_of_key(first)]
+    `first`: the record key (see `record_keys`: -1 for a record of its own) of each row of `idx`."""
+    keyed = np.flatnonzero(first >= 0)
+    first_idx = idx.to_numpy().copy()
+    first_idx[keyed] = first_idx[keyed[_first_of_key(first[keyed])]]
     dup = first_idx != idx.to_numpy()
     out.loc[dup, "anchor"] = first_idx[dup]
     out.loc[dup, "merge_reason"] = "exact_duplicate"
