@@ -157,8 +157,8 @@ def record_keys(texts: pd.DataFrame, rows: np.ndarray, position_key: np.ndarray)
 
 
 def dedupe_rows(rec: pd.DataFrame, record_key: np.ndarray, code_key: np.ndarray) -> pd.DataFrame:
-    """For the usable rows: which row each merges into (itself for kept rows), and why. `record_key`,
-    `code_key`: per row of `rec`, see `dedupe_keys` (or the code key of `rows_that_may_merge`: the same merges).
+    """For the usable rows: which row each merges into (itself for kept rows), and why. `record_key`: per row
+    of `rec`, see `record_keys`; `code_key`: see `dedupe_keys` (or that of `rows_that_may_merge`: the same merges).
 
     Returns a frame indexed like the usable rows with `anchor` (row index it belongs to),
     `merge_reason` (None for anchors) and, for rows that contradict their anchor, a
