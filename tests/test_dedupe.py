@@ -179,18 +179,23 @@ def test_rows_that_may_merge_are_every_row_dedupe_merges_or_calls_a_conflict():
     rec = pd.DataFrame({"lon": lon, "lat": lat, "site_code": pd.Series(codes, dtype="str"), "operator": operators})
     rec["reason"], rec["n_fields"] = None, 4
     position_key, code_key = dedupe_keys(rec)
-    may = rows_that_may_merge(position_key, code_key)
+    may, shared_code_key = rows_that_may_merge(position_key, code_key)
     # 0-1 one record twice, 2 the code of 0 elsewhere (a conflict), 4-5 no code, 7 at the position of 0
     # (with the code of 0 but another operator's); 3, 6 codes and positions of their own
     assert may.tolist() == [True, True, True, False, True, True, False, True]
     rows = np.flatnonzero(may)
     record_key = record_keys(raw.take(rows), rows, position_key)
-    assert record_key[0] == record_key[1] and len(set(record_key[[0, 2, 3, 4, 6, 7]])) == 6
+    assert record_key[0] == record_key[1] and len(set(record_key[[0, 2, 4, 7]])) == 4
+    assert (record_key >= 0).tolist() == may.tolist()  # (-1: a record of its own, not looked at again)
     with pytest.raises(LedgerError):  # (the text of a row sharing its position left out)
         record_keys(raw.take(rows[1:]), rows[1:], position_key)
     dd = dedupe_rows(rec, record_key, code_key)
     moved = dd.index[(dd["anchor"].to_numpy() != dd.index.to_numpy()) | dd["conflict"].notna().to_numpy()]
     assert set(moved) == {1, 2, 5} and set(moved) <= set(np.flatnonzero(may))
+    # of the codes only those of several rows (0-2's): the same merges from them
+    assert (shared_code_key >= 0).tolist() == [True, True, True, False, False, False, False, False]
+    assert (shared_code_key[:3] == code_key[:3]).all()
+    pd.testing.assert_frame_equal(dedupe_rows(rec, record_key, shared_code_key), dd)
 
 
 def test_position_key_equal_exactly_for_equal_positions_nan_and_signed_zero_included():
@@ -316,3 +321,68 @@ def test_labels_found_by_position_as_loc_finds_them():
             where(np.array([labels[0], 6]))
     with pytest.raises(KeyError):
         _positions_in(pd.Index([7, 3, 0]))(np.array([100]))  # (past the look-up array)
+
+
+def _parsed_ids_frame(operators, codes, lons, lats, index) -> pd.DataFrame:
+    """The columns a station id is made of, typed as parsing leaves them (Arrow strings, floats)."""
+    return pd.DataFrame(
+        {
+            "operator": pd.Series(operators, dtype="str"),
+            "site_code": pd.Series(codes, dtype="str"),
+            "lon": np.asarray(lons, dtype=float),
+            "lat": np.asarray(lats, dtype=float),
+        }
+    ).set_axis(pd.Index(index))
+
+
+def _heads_in_id_order(rec: pd.DataFrame, heads: pd.Index, taken: bool) -> tuple[list, list, bool]:
+    """The heads and their ids sorted: as the clean did before (`_station_ids`, then `_station_id_order`),
+    or (`taken`) from every row's ids made beforehand (`_named_heads`), sorted only where it says so."""
+    from analysis.clean.stations import _ID_COLUMNS, _ids_in_order, _named_heads, _station_id_order, _station_ids
+
+    if taken:
+        heads, ids, in_order = _named_heads(rec, heads, _ids_in_order(rec[list(_ID_COLUMNS)]))
+    else:
+        ids, in_order = _station_ids(rec, heads), False
+    if not in_order:
+        order = _station_id_order(ids)
+        heads, ids = heads[order], ids.iloc[order]
+    assert str(ids.dtype) == "str" and (ids.index == heads).all()
+    return heads.tolist(), ids.tolist(), in_order
+
+
+def test_heads_ids_taken_from_every_rows_sort_as_the_heads_own_sort():
+    """`_named_heads`: the heads (in priority order, not their rows' order; some rows no head, some without a
+    code: ids of their position) in the order of their ids, taken from every row's ids and their sort
+    (`_ids_in_order`), as the heads' own ids sorted give them."""
+    rec = _parsed_ids_frame(
+        ["移动", "联通", "移动", "电信", "移动", "联通", "移动"],
+        ["B7", "A1", None, "Z", "A10", None, "A2"],
+        [87.1, 87.2, 87.300004, 87.4, 87.5, 87.6, 87.7],
+        [45.1, 45.2, 45.3, 45.4, 45.5, 45.6, 45.7],
+        [30, 10, 50, 20, 70, 60, 40],
+    )
+    heads = pd.Index([70, 50, 30, 20, 60, 10])  # (row 40 merged into another)
+    before = _heads_in_id_order(rec, heads, taken=False)
+    now = _heads_in_id_order(rec, heads, taken=True)
+    assert now[2] and now[:2] == before[:2]
+    # (by code point: 电 U+7535 < 移 U+79FB < 联 U+8054; "@" before digits and letters)
+    positions = ["移动-@87.30000,45.30000", "联通-@87.60000,45.60000"]
+    assert before[1] == ["电信-Z", positions[0], "移动-A10", "移动-B7", positions[1], "联通-A1"]
+
+
+def test_heads_ids_sorted_as_before_where_the_rows_sort_could_differ():
+    """Heads whose ids are equal (the same code in two senders' namespaces) keep the heads' order among them,
+    not their rows': `_named_heads` then makes and sorts the heads' ids as before; so with a head of no id."""
+    from analysis.clean.stations import _head_ids_in_order
+
+    rec = _parsed_ids_frame(["移动"] * 4, ["C", "C", "A", "B"], [87.1, 87.2, 87.3, 87.4], [45.0] * 4, [1, 2, 3, 4])
+    heads = pd.Index([4, 2, 3, 1])  # (priority order: row 2 before row 1)
+    before = _heads_in_id_order(rec, heads, taken=False)
+    now = _heads_in_id_order(rec, heads, taken=True)
+    assert not now[2] and now[:2] == before[:2]
+    assert before[0] == [3, 4, 2, 1]
+    # a missing id (none made by `_station_ids`, which needs an operator) among the heads' is no order either
+    ids = pa.chunked_array([pa.array(["移动-A", None, "移动-C"], pa.large_string())])
+    assert _head_ids_in_order(rec.iloc[:3], pd.Index([1, 2, 3]), np.array([2, 1, 0]), ids) is None
+    assert _head_ids_in_order(rec.iloc[:3], pd.Index([1, 3]), np.array([2, 1, 0]), ids) is not None

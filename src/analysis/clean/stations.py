@@ -1685,22 +1685,25 @@ def _clean_tables(
     # of the raw text only the rows that may end in the quarantine are kept from here on (of a national
     # file a few per cent: its text held through de-duplication and the build was ~1 GB at 4.25 M rows)
     _advance(progress, f"{len(rec):,} operator rows parsed")
-    rows, position_key, code_key = _rows_that_may_leave(rec, sender)
-    leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
-    record_key = record_keys(leaving, rows, position_key)
-    dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
-    if cell_label is not None:
-        _name_cells_of_one_station(dd, cell_label)
-    del rows, position_key, code_key, record_key
-    _advance(progress, "duplicates merged")
-    cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
-    n_set_aside = int(sites["dates_set_aside"].sum()) if "dates_set_aside" in sites.columns else 0
-    good_sites = sites[sites["reason"].isna()]
-    site_station, site_dist, site_notes = match_sites(good_sites, rec, heads, sender)
-    _add_notes(rec, site_notes)
-    del sender
-
-    head_ids = _station_ids(rec, heads)
+    # every row's station id made and sorted while the duplicates are found (`_ids_in_order`)
+    with ThreadPoolExecutor(1) as naming:
+        named = naming.submit(_ids_in_order, rec[list(_ID_COLUMNS)])
+        rows, position_key, code_key = _rows_that_may_leave(rec, sender)
+        leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
+        record_key = record_keys(leaving, rows, position_key)
+        dd, conflict_anchor, heads = _dedupe_operator_rows(rec, record_key, code_key, sender)
+        if cell_label is not None:
+            _name_cells_of_one_station(dd, cell_label)
+        del rows, position_key, code_key, record_key
+        _advance(progress, "duplicates merged")
+        cell_rec, sites = _opencellid_sites(cells, districts, as_of_ts, gnb_bits)
+        n_set_aside = int(sites["dates_set_aside"].sum()) if "dates_set_aside" in sites.columns else 0
+        good_sites = sites[sites["reason"].isna()]
+        site_station, site_dist, site_notes = match_sites(good_sites, rec, heads, sender)
+        _add_notes(rec, site_notes)
+        del sender
+        heads, head_ids, in_id_order = _named_heads(rec, heads, named.result())
+        del named  # (every row's ids: freed once the heads' are taken)
     network_only = good_sites[site_station.isna()]
     network_only = network_only.assign(
         station_id=(network_only["operator"] + "-G" + network_only.index.to_series()).astype(object)
@@ -1708,10 +1711,10 @@ def _clean_tables(
     good_at = cell_site_positions(cell_rec, good_sites)  # (each cell row's site among the good ones, -1 none)
 
     # the stations in the order of their ids from the start: the finished table is then sorted already,
-    # not taken again whole (of a national file, ~1.5 GB held twice); the ids sorted by pyarrow, which
-    # releases the GIL, while the fates and the quarantine are found
+    # not taken again whole (of a national file, ~1.5 GB held twice); the ids, unless in order already
+    # (`_named_heads`), sorted by pyarrow, which releases the GIL, while the fates and the quarantine are found
     with ThreadPoolExecutor(1) as sorting:
-        by_id = sorting.submit(_station_id_order, head_ids)
+        by_id = slice(None) if in_id_order else sorting.submit(_station_id_order, head_ids)
         op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
         cell_fate = fate_cell_rows(cell_rec, good_sites, good_at, site_station, site_dist, head_ids, network_only)
         # of the raw text only the quarantine's rows and where each row came from are needed from here on
@@ -1724,7 +1727,7 @@ def _clean_tables(
         del unkept
         # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
-        by_id = by_id.result()
+        by_id = by_id if in_id_order else by_id.result()
     counted = _counted_notes(rec["notes"], status_words, tables_dated, n_set_aside)
     # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
     # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
@@ -1819,9 +1822,10 @@ def _parameters(default_crs: str, gnb_bits: dict[str, int]) -> dict:
 def _rows_that_may_leave(rec: pd.DataFrame, sender: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The positions of the parsed rows that may end in the quarantine (quarantined already, or rows
     de-duplication may merge, into a record of their own sender or of another), and the position and code
-    keys it found them by (`dedupe.dedupe_keys`)."""
+    keys it found them by (`dedupe.dedupe_keys`; of the codes only those of several rows, `rows_that_may_merge`)."""
     position_key, code_key = dedupe_keys(rec)
-    may_merge = rows_that_may_merge(position_key, code_key) | rows_of_later_senders(sender)
+    may_merge, code_key = rows_that_may_merge(position_key, code_key)
+    may_merge |= rows_of_later_senders(sender)
     rows = np.flatnonzero(rec["reason"].notna().to_numpy() | may_merge)
     return rows, position_key, code_key
 
@@ -2055,21 +2059,28 @@ def _name_unread_columns(rec: pd.DataFrame, raw: pd.DataFrame, tables: list[RawT
 
 def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     """operator-code, or operator-@lon,lat (5 decimals) for a station without a code."""
-    at = rec.index.get_indexer(heads)
+    return _station_ids_at(rec, rec.index.get_indexer(heads), heads)
+
+
+def _station_ids_at(rec: pd.DataFrame, at: np.ndarray | None, heads: pd.Index) -> pd.Series:
+    """The station ids (`_station_ids`) of the rows at positions `at` of `rec` (None: every row, none
+    taken), labelled `heads`."""
     # operator-code joined by pyarrow, the operator's part made once per operator (a Python string per
     # station before, joined again with its code: seconds a national file); the operators encoded as they
     # are held (Arrow strings by pyarrow: no Python string per station)
     codes, names = parse.factorize_text(rec["operator"])
-    codes = codes[at]
+    codes = codes if at is None else codes[at]
     prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
-    code = parse.arrow_text(rec["site_code"].astype("str")).take(pa.array(at))
+    code = parse.arrow_text(rec["site_code"].astype("str"))
+    code = code if at is None else code.take(pa.array(at))
     joined = pc.binary_join_element_wise(prefix, code.cast(pa.large_string()), pa.scalar("", pa.large_string()))
     code_id = pd.Series(joined.to_pandas(types_mapper=parse.AS_STR).array, index=heads)
     no_code = code_id.isna().to_numpy()
     if not no_code.any():
         return code_id
     # a position id only where there is no code (a Python format call per row)
-    lon, lat = rec["lon"].to_numpy()[at][no_code], rec["lat"].to_numpy()[at][no_code]
+    lon, lat = (rec[c].to_numpy() if at is None else rec[c].to_numpy()[at] for c in ("lon", "lat"))
+    lon, lat = lon[no_code], lat[no_code]
     operator = pd.Series(np.array([*names, np.nan], dtype=object)[codes[no_code]], index=heads[no_code], dtype=object)
     pos_id = (
         operator
@@ -2079,6 +2090,53 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
         + pd.Series(lat, index=heads[no_code]).map("{:.5f}".format)
     )
     return code_id.fillna(pos_id).astype("str")  # Arrow: ~75 bytes a station less than Python strings
+
+
+#: The columns of `rec` a station id is made of (`_station_ids`).
+_ID_COLUMNS = ("operator", "site_code", "lon", "lat")
+
+
+def _ids_in_order(rec: pd.DataFrame) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """The station ids (`_station_ids`) of every row of `rec` as if each headed a station, in their stable
+    code-point order (`_station_id_order`), and that order: made in a thread while the duplicates are found
+    (pyarrow's joins, sort and take release the GIL), of `rec[_ID_COLUMNS]` taken before (copy on write: a
+    later change of `rec` is not seen). A national file's heads are ~99 % of its rows: their ids in order
+    are then these, filtered (`_head_ids_in_order`), where the main thread made its heads' ids (~0.4 s),
+    waited for their sort (~0.2 s of ~0.6 s) and took them in that order (~0.1 s)."""
+    ids = _station_ids_at(rec, None, rec.index)
+    order = _station_id_order(ids)
+    return order, pa.chunked_array(pa.array(ids.array)).take(pa.array(order))
+
+
+def _named_heads(rec: pd.DataFrame, heads: pd.Index, of_rows: tuple) -> tuple[pd.Index, pd.Series, bool]:
+    """The heads and their station ids, and whether they are in the ids' order already: taken so from every
+    row's (`of_rows`: `_ids_in_order`) where `_head_ids_in_order` can, else made by `_station_ids` in the
+    heads' order (their sort then found as before)."""
+    in_order = _head_ids_in_order(rec, heads, *of_rows)
+    if in_order is None:
+        return heads, _station_ids(rec, heads), False
+    return in_order.index, in_order, True
+
+
+def _head_ids_in_order(rec: pd.DataFrame, heads: pd.Index, order: np.ndarray, ids: pa.ChunkedArray) -> pd.Series | None:
+    """The heads' station ids in the order of `_station_id_order` (indexed by the heads in that order), taken
+    from every row's ids in order (`ids`, sorted by `order`: `_ids_in_order`): what `_station_ids(rec, heads)`
+    sorted by `_station_id_order` gives when no two heads' ids are equal and none is missing (the rows' sort
+    restricted to the heads is then the heads' one sort, whatever the heads' order: priority, not rows').
+    None otherwise: then the ids are made and sorted as before (equal ids, as the same code in two senders'
+    namespaces, keep the heads' order)."""
+    head_at = rec.index.get_indexer(heads)
+    if (head_at < 0).any() or len(ids) != len(rec):
+        return None
+    is_head = np.zeros(len(rec), dtype=bool)
+    is_head[head_at] = True
+    keep = is_head[order]
+    if int(keep.sum()) != len(heads):  # (a head twice)
+        return None
+    head_ids = ids.filter(pa.array(keep))
+    if head_ids.null_count or (len(head_ids) > 1 and pc.any(pc.equal(head_ids[1:], head_ids[:-1])).as_py()):
+        return None
+    return pd.Series(head_ids.to_pandas(types_mapper=parse.AS_STR).array, index=rec.index[order[keep]])
 
 
 #: The values of a station taken from its first record that gives each (see LATEST_ONLY_COLUMNS).
