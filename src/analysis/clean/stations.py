@@ -1710,39 +1710,39 @@ def _clean_tables(
     )
     good_at = cell_site_positions(cell_rec, good_sites)  # (each cell row's site among the good ones, -1 none)
 
-    # the stations in the order of their ids from the start: the finished table is then sorted already,
-    # not taken again whole (of a national file, ~1.5 GB held twice); the ids, unless in order already
-    # (`_named_heads`), sorted by pyarrow, which releases the GIL, while the fates and the quarantine are found
-    with ThreadPoolExecutor(1) as sorting:
-        by_id = slice(None) if in_id_order else sorting.submit(_station_id_order, head_ids)
-        op_fate = fate_operator_rows(rec, dd, conflict_anchor, head_ids)
-        cell_fate = fate_cell_rows(cell_rec, good_sites, good_at, site_station, site_dist, head_ids, network_only)
-        # of the raw text only the quarantine's rows and where each row came from are needed from here on
-        unkept = select_unkept_rows(leaving, op_fate)
+    # the fates of the rows and the quarantine found in a thread while the stations are built (most of either in
+    # pyarrow's and numpy's kernels, which release the GIL: ~0.45 s of a national file's main thread alone before)
+    with ThreadPoolExecutor(1) as fating:
+        fated = fating.submit(
+            _fates_and_quarantine,
+            (rec[["reason", "detail"]], dd, conflict_anchor, head_ids, leaving),
+            (cells, cell_rec, good_sites, good_at, site_station, site_dist, network_only),
+        )
         del leaving
-        quarantine = build_quarantine(unkept, op_fate, cells, cell_fate)
-        # of the fates only what the summary counts (and the sources, the cells' reasons) outlives the quarantine
-        # (details and targets: ~0.1 GB a national file, freed before the stations are built)
-        op_fate, cell_fate = op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
-        del unkept
-        # and of the parsed rows only what the stations are built from (the fates hold reasons and details)
+        # of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
-        by_id = by_id if in_id_order else by_id.result()
-    counted = _counted_notes(rec["notes"], status_words, tables_dated, n_set_aside)
-    # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
-    # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
-    heads, head_ids = heads[by_id], head_ids.iloc[by_id]
-    members = _station_members(rec, dd, heads)
-    # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
-    # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
-    with ThreadPoolExecutor(1) as labelling:
-        labelled = labelling.submit(_member_sources, raw, members.member_at, members.member_station, members.head_at)
-        st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members)
-        del rec, dd
-        own_labels, member_sources = labelled.result()
-    del members
-    # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
-    del raw, heads, head_ids, by_id
+        counted = _counted_notes(rec["notes"], status_words, tables_dated, n_set_aside)
+        # the stations in the order of their ids from the start: the finished table is then sorted already,
+        # not taken again whole (of a national file, ~1.5 GB held twice); the ids sorted by pyarrow unless in
+        # order already (`_named_heads`)
+        by_id = slice(None) if in_id_order else _station_id_order(head_ids)
+        # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
+        # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
+        heads, head_ids = heads[by_id], head_ids.iloc[by_id]
+        members = _station_members(rec, dd, heads)
+        # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
+        # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
+        with ThreadPoolExecutor(1) as labelling:
+            labelled = labelling.submit(
+                _member_sources, raw, members.member_at, members.member_station, members.head_at
+            )
+            st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members)
+            del rec, dd
+            own_labels, member_sources = labelled.result()
+        del members
+        # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
+        del raw, heads, head_ids, by_id
+        quarantine, op_fate, cell_fate = fated.result()
     _attach_opencellid(st, own_labels, member_sources, station_of, cells, cell_fate, good_at, site_station, site_dist)
     del member_sources, own_labels
     if len(network_only):
@@ -1766,6 +1766,21 @@ def _clean_tables(
     context["notes"] = counted
     summary = summarize(stations, fates, reasons, context)
     return CleanResult(stations, quarantine, summary, ledger)
+
+
+def _fates_and_quarantine(operator: tuple, opencellid: tuple) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The quarantine, and of the fates of the operator records and of the cells only what the summary counts
+    (fate, reason: the details and targets, ~0.1 GB of a national file, freed with the quarantine built):
+    `operator`, the parsed rows' reasons and details, the de-duplication, its conflicts, the heads' ids (in
+    the heads' order) and the rows that may leave; `opencellid`, what `fate_cell_rows` and
+    `build_quarantine` take of the cells."""
+    reasons, dd, conflict_anchor, head_ids, leaving = operator
+    cells, cell_rec, good_sites, good_at, site_station, site_dist, network_only = opencellid
+    op_fate = fate_operator_rows(reasons, dd, conflict_anchor, head_ids)
+    cell_fate = fate_cell_rows(cell_rec, good_sites, good_at, site_station, site_dist, head_ids, network_only)
+    # of the raw text only the quarantine's rows and where each row came from are needed
+    quarantine = build_quarantine(select_unkept_rows(leaving, op_fate), op_fate, cells, cell_fate)
+    return quarantine, op_fate[["fate", "reason"]], cell_fate[["fate", "reason"]]
 
 
 def _counted_notes(notes: pd.Series, status_words: dict, tables_dated: dict, n_set_aside: int) -> dict:
