@@ -992,33 +992,28 @@ def _parse_operator_rows(
     it is under way, from `_positions_beside`)."""
     # the labels, the trackers' columns and the stage dates parsed while the positions are, coordinates to
     # districts, in a thread (nothing of either needs the other; pyarrow's, numpy's and shapely's kernels
-    # release the GIL): of a national file ~1 CPU s in the main thread (~0.5 s more in the thread of the
-    # bands and statuses) beside ~1.7 in the positions', whose ~0.5 s of wall before the look-up (coordinates
-    # parsed, their masks) was the main thread's with the other core idle; then put after the positions,
-    # their notes after the position's
-    labels = pd.DataFrame(index=raw.index)
-
-    def meanwhile():
-        blank, no_identity, status = _parse_labels(raw, labels, operator)
-        n_labels = len(labels.columns)
-        later = none_said = pd.Series("", index=raw.index, dtype=object)
-        later = _append_note(
-            later,
-            labels["mangled_code"].notna(),
-            "site code ",
-            labels["mangled_code"],
-            " is Excel scientific notation (digits lost): not used; ",
-        )
-        later = _note_status_words(raw, labels, later, status)
-        later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
-        dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
-        # (`_append_note` hands back the notes it is given where it adds none: a file without any note, as a
-        # national one, not compared row by row)
-        finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
-        return blank, no_identity, status, n_labels, dates, later, finished
-
+    # release the GIL): of a national file ~1.0-1.3 CPU s in the main thread (the bands and statuses with the
+    # codes and names: `_parse_labels`) beside ~1.7 in the positions', whose ~0.5 s of wall before the look-up
+    # (coordinates parsed, their masks) was the main thread's with the other core idle; then put after the
+    # positions, their notes after the position's
     located = positions or _positions_beside(raw, districts, default_crs)
-    blank, no_identity, status, n_labels, dates, later, finished = meanwhile()
+    labels = pd.DataFrame(index=raw.index)
+    blank, no_identity, status = _parse_labels(raw, labels, operator)
+    n_labels = len(labels.columns)
+    later = none_said = pd.Series("", index=raw.index, dtype=object)
+    later = _append_note(
+        later,
+        labels["mangled_code"].notna(),
+        "site code ",
+        labels["mangled_code"],
+        " is Excel scientific notation (digits lost): not used; ",
+    )
+    later = _note_status_words(raw, labels, later, status)
+    later = _parse_tracker_columns(raw, labels, later, as_of, row_days)
+    dates, later = _parse_stage_dates(raw, labels, later, as_of, status, row_days)
+    # (`_append_note` hands back the notes it is given where it adds none: a file without any note, as a
+    # national one, not compared row by row)
+    finished = _finish_notes(later) if later is not none_said else _objects(np.full(len(raw), None), raw.index)
     pos = located.result()
     rec = pos[["lon", "lat", "district"]]  # (copied on write, as pandas does: pos is read, never written, after)
     for column in labels.columns:
