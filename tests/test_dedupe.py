@@ -386,3 +386,62 @@ def test_heads_ids_sorted_as_before_where_the_rows_sort_could_differ():
     ids = pa.chunked_array([pa.array(["移动-A", None, "移动-C"], pa.large_string())])
     assert _head_ids_in_order(rec.iloc[:3], pd.Index([1, 2, 3]), np.array([2, 1, 0]), ids) is None
     assert _head_ids_in_order(rec.iloc[:3], pd.Index([1, 3]), np.array([2, 1, 0]), ids) is not None
+
+
+def _sorted_by_pyarrow(ids: list) -> list[int]:
+    """The positions of `ids` in the clean's sort of station ids (`_station_id_order`)."""
+    from analysis.clean.stations import _station_id_order
+
+    return _station_id_order(pd.Series(ids, dtype="str")).tolist()
+
+
+def test_ids_ordered_by_operator_where_each_operators_rows_are_in_order():
+    """`_order_if_sorted_by_operator`: an export sorted by site code, its operators interleaved, is ordered
+    without sorting its ids, as the sort orders it (equal ids of one operator in their rows' order); where an
+    operator's rows are out of order, an id is missing, or an id equals another operator's (a "-" in a name),
+    it gives way to the sort (None)."""
+    from analysis.clean.stations import _order_if_sorted_by_operator
+
+    def order(operators, ids):
+        found = _order_if_sorted_by_operator(
+            pd.Series(operators, dtype="str"), pa.chunked_array([pa.array(ids, pa.large_string())])
+        )
+        return None if found is None else (found[0].tolist(), found[1].to_pylist())
+
+    operators = ["联通", "移动", "移动", "电信", "联通", "移动", "移动"]
+    ids = [f"{op}-{code}" for op, code in zip(operators, ["A1", "A0", "A2", "Z", "B", "A2", "C"])]
+    got = order(operators, ids)
+    assert got is not None and got[0] == _sorted_by_pyarrow(ids) == [3, 1, 2, 5, 6, 0, 4]
+    assert got[1] == sorted(ids)
+    # one operator's rows out of order: the sort's
+    assert order(["移动", "移动"], ["移动-B", "移动-A"]) is None
+    assert order(["移动", None], ["移动-B", None]) is None
+    # "A-" + "B-1" and "A-B-" + "1": one id of two operators, whose rows the sort keeps in their order
+    assert order(["A-B", "A"], ["A-B-1", "A-B-1"]) is None
+    # the ids of a position (no site code) sort among their operator's codes as texts do
+    assert order(["移动", "移动"], ["移动-@87.10000,45.10000", "移动-A1"]) is not None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ids_ordered_by_operator_agree_with_the_sort(seed):
+    """Random ids of a few operators, in order within each operator or not: where `_order_if_sorted_by_operator`
+    gives an order, it is the sort's."""
+    from analysis.clean.stations import _order_if_sorted_by_operator
+
+    rng = np.random.default_rng(seed)
+    names = ["移动", "联通", "电信", "A", "A-", "CBN"]
+    n = int(rng.integers(2, 60))
+    operators = rng.choice(names[: int(rng.integers(1, len(names) + 1))], n).tolist()
+    codes = rng.choice(["", "0", "00", "1", "-1", "A", "a", "@", "é", "9"], n).tolist()
+    ids = [f"{op}-{code}" for op, code in zip(operators, codes)]
+    if rng.random() < 0.7:  # each operator's rows in id order (their places among the others kept)
+        for op in set(operators):
+            at = [i for i, o in enumerate(operators) if o == op]
+            for i, value in zip(at, sorted(ids[i] for i in at)):
+                ids[i] = value
+    found = _order_if_sorted_by_operator(pd.Series(operators, dtype="str"), pa.chunked_array([pa.array(ids)]))
+    if len(set(operators)) == 1 and len(set(ids)) == n and ids == sorted(ids):
+        assert found is not None  # (one operator's distinct ids in order: no sort needed)
+    if found is not None:
+        assert found[0].tolist() == _sorted_by_pyarrow(ids)
+        assert found[1].to_pylist() == [ids[i] for i in found[0]]

@@ -2116,8 +2116,40 @@ def _ids_in_order(rec: pd.DataFrame) -> tuple[np.ndarray, pa.ChunkedArray]:
     are then these, filtered (`_head_ids_in_order`), where the main thread made its heads' ids (~0.4 s),
     waited for their sort (~0.2 s of ~0.6 s) and took them in that order (~0.1 s)."""
     ids = _station_ids_at(rec, None, rec.index)
+    found = _order_if_sorted_by_operator(rec["operator"], pa.chunked_array(pa.array(ids.array)))
+    if found is not None:
+        return found
     order = _station_id_order(ids)
     return order, pa.chunked_array(pa.array(ids.array)).take(pa.array(order))
+
+
+def _order_if_sorted_by_operator(
+    operator: pd.Series, ids: pa.ChunkedArray
+) -> tuple[np.ndarray, pa.ChunkedArray] | None:
+    """What `_station_id_order` gives for `ids` (each its row's operator, a "-" and more: `_station_ids`), and
+    the ids in that order, found without sorting the texts where each operator's rows are in id order already
+    (an export sorted by site code): the rows grouped by operator, stably, in the code-point order of the
+    operators' "name-", then checked to be in order (each id against the one before it), and none equal across
+    two operators (there the stable sort keeps the rows' order, not the operators'). None where they are not
+    so, or an id or an operator is missing: the texts are then sorted (pyarrow's merge sort of a national
+    file's 4.29 M ids took ~0.55 CPU s of the thread it runs in; this ~0.1 s)."""
+    if len(ids) < 2 or ids.null_count:
+        return None
+    codes, names = parse.factorize_text(operator)
+    if (codes < 0).any():
+        return None
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=lambda i: f"{names[i]}-")] = np.arange(len(names))
+    grouped = rank[codes] if len(names) > np.iinfo(np.int16).max else rank[codes].astype(np.int16)
+    order = np.argsort(grouped, kind="stable")  # (numpy's radix sort of 16-bit keys)
+    del grouped
+    taken = ids.take(pa.array(order))
+    if pc.any(pc.less(taken[1:], taken[:-1])).as_py():
+        return None
+    starts = np.flatnonzero(np.diff(rank[codes[order]])) + 1  # (where one operator's rows end and the next's begin)
+    if len(starts) and pc.any(pc.equal(taken.take(pa.array(starts)), taken.take(pa.array(starts - 1)))).as_py():
+        return None
+    return order, taken
 
 
 def _named_heads(rec: pd.DataFrame, heads: pd.Index, of_rows: tuple) -> tuple[pd.Index, pd.Series, bool]:
