@@ -445,3 +445,56 @@ def test_ids_ordered_by_operator_agree_with_the_sort(seed):
     if found is not None:
         assert found[0].tolist() == _sorted_by_pyarrow(ids)
         assert found[1].to_pylist() == [ids[i] for i in found[0]]
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the two keys group the rows alike (-1, no key, in the same rows)."""
+    if ((a < 0) != (b < 0)).any():
+        return False
+    keyed = a >= 0
+    return len(set(zip(a[keyed], b[keyed]))) == len(set(a[keyed])) == len(set(b[keyed]))
+
+
+def test_code_key_read_from_the_ids_in_order_groups_as_the_codes_do():
+    """`_code_key_of_ids`: the rows of one operator and site code share a key, read from every row's station id
+    in order (`_ids_in_order`), as `dedupe._code_key` groups them: a code of two operators is two keys, a row
+    without a code none (its position's id "移动-@…" beside a code "@…" is no code's), equal codes of one
+    operator one key. Where an operator's name holds a "-", or a row with a code has no operator, the ids do not
+    tell codes apart (`_ids_tell_codes_apart`): the codes are grouped as before."""
+    from analysis.clean.dedupe import _code_key
+    from analysis.clean.stations import _code_key_of_ids, _ids_in_order, _ids_tell_codes_apart
+
+    rec = _parsed_ids_frame(
+        ["移动", "联通", "移动", "移动", "联通", "移动", "移动", "电信"],
+        ["A1", "A1", None, "@87.30000,45.30000", "B", "A1", "C", "A1"],
+        [87.1, 87.2, 87.3, 87.4, 87.5, 87.6, 87.7, 87.8],
+        [45.1, 45.2, 45.3, 45.4, 45.5, 45.6, 45.7, 45.8],
+        range(10, 18),
+    )
+    assert _ids_tell_codes_apart(rec["operator"], rec["site_code"])
+    coded = rec["site_code"].notna().to_numpy()
+    key = _code_key_of_ids(coded, *_ids_in_order(rec))
+    assert _same_partition(key, _code_key(rec))
+    assert key[2] == -1 and key[0] == key[5] and len({key[0], key[1], key[7]}) == 3 and key[3] != key[2]
+    # operators whose names hold a "-", or a coded row without one: not read from the ids
+    assert not _ids_tell_codes_apart(pd.Series(["A-B", "A"], dtype="str"), pd.Series(["1", "B-1"], dtype="str"))
+    assert not _ids_tell_codes_apart(pd.Series(["A", None], dtype="str"), pd.Series(["1", "1"], dtype="str"))
+    assert _ids_tell_codes_apart(pd.Series(["A", None], dtype="str"), pd.Series(["1", None], dtype="str"))
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_code_key_read_from_the_ids_agrees_with_the_codes_grouped(seed):
+    """Random operators, codes (some missing, some equal, in order or not): the key read from the ids groups
+    the rows as `dedupe._code_key` does."""
+    from analysis.clean.dedupe import _code_key
+    from analysis.clean.stations import _code_key_of_ids, _ids_in_order
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    operators = rng.choice(["移动", "联通", "电信", "CBN"], n).tolist()
+    codes = [None if rng.random() < 0.2 else str(c) for c in rng.integers(0, 12, n)]
+    if rng.random() < 0.5:
+        codes = sorted(codes, key=lambda c: (c is None, c or ""))
+    rec = _parsed_ids_frame(operators, codes, rng.uniform(80, 90, n), rng.uniform(40, 45, n), range(n))
+    key = _code_key_of_ids(rec["site_code"].notna().to_numpy(), *_ids_in_order(rec))
+    assert _same_partition(key, _code_key(rec))

@@ -102,10 +102,15 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     return np.asarray(dist, float)
 
 
-def dedupe_keys(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def dedupe_keys(rec: pd.DataFrame, code_key: Callable[[], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per parsed row: one integer that the rows of its position share, and one that the rows of its
     operator and site code share (-1 without a code): what `rows_that_may_merge` tells from, and with
-    `record_keys` all that `dedupe_rows` needs."""
+    `record_keys` all that `dedupe_rows` needs. `code_key`: gives the second where the caller has it (found
+    from every row's station id in order, in a thread of its own: `analysis.clean.stations`), called once
+    the positions' is made."""
+    if code_key is not None:
+        position_key = _position_key(rec)
+        return position_key, code_key()
     # the two at once: pandas' hashing of the positions and pyarrow's of the codes release the GIL (~1 s
     # each of a national file, on two cores)
     with ThreadPoolExecutor(1) as pool:
