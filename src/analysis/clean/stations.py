@@ -2116,8 +2116,11 @@ def _ids_tell_codes_apart(operator: pd.Series, site_code: pd.Series) -> bool:
     """True when the station ids of the rows with a site code (`_station_ids`: operator, "-", code) are equal
     exactly where their operator and code are: every such row has an operator, and no operator's name holds a
     "-" (then an id's first "-" ends its operator)."""
-    codes, names = parse.factorize_text(operator)
-    return not any("-" in str(name) for name in names) and not (codes[site_code.notna().to_numpy()] < 0).any()
+    if (operator.isna().to_numpy() & site_code.notna().to_numpy()).any():
+        return False
+    # (pyarrow's scan of the names, not their codes: a national file's 4.29 M operators encoded took ~0.09 s)
+    text = pa.chunked_array([pa.array(operator.astype("str").array)])
+    return not pc.any(pc.match_substring(text, "-")).as_py()
 
 
 def _code_key_of_ids(coded: np.ndarray, order: np.ndarray, ids: pa.ChunkedArray) -> np.ndarray:
