@@ -865,6 +865,29 @@ def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_p
     assert pq.read_table(tmp_path / "fast.parquet").num_rows == 4
 
 
+def test_station_table_of_several_row_groups_written_a_row_group_at_a_time_as_whole(tmp_path, monkeypatch):
+    """A table of several row groups is made Arrow a row group at a time ahead of pyarrow's writer
+    (`_stations_writer`): the bytes of the whole table converted and written at once (row groups of 4 here,
+    the last one short; the "geo" bounds of the whole)."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean import stations
+
+    write_csv(tmp_path / "s.csv", [row(i) for i in range(11)])
+    result = clean(tmp_path)
+    table = result.table
+    monkeypatch.setattr(stations, "STATION_ROW_GROUP", 4)
+    stations.write_stations(table, tmp_path / "pieces.parquet")
+    pq.write_table(stations._point_table(table), tmp_path / "whole.parquet", compression="zstd", row_group_size=4)
+    assert (tmp_path / "pieces.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "pieces.parquet").metadata.num_row_groups == 3
+    # a conversion that fails leaves no file (the writer closed, the temporary name removed by write_atomic)
+    monkeypatch.setattr(stations, "_point_table", lambda *a, **k: (_ for _ in ()).throw(ValueError("broken")))
+    with pytest.raises(ValueError, match="broken"):
+        stations.write_stations(table, tmp_path / "failed.parquet")
+    assert not list(tmp_path.glob("failed*")) and not list(tmp_path.glob(".failed*"))
+
+
 def test_a_category_of_texts_decoded_as_pandas_types_it():
     """The finished table's file column (a category while the stations are built) typed as pandas types it."""
     from analysis.clean.stations import _category_as_text

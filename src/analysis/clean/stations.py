@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -2804,8 +2805,42 @@ def write_stations(stations: pd.DataFrame, path: Path) -> None:
 
 
 def _stations_writer(stations: pd.DataFrame) -> Callable[[Path], None]:
-    """The writer of a plain station table whose points are written from lon/lat (`_points_writable`)."""
-    return lambda tmp: pq.write_table(_point_table(stations), tmp, compression="zstd", row_group_size=STATION_ROW_GROUP)
+    """The writer of a plain station table whose points are written from lon/lat (`_points_writable`). A table
+    of several row groups is given to pyarrow's Parquet writer a row group at a time, each made Arrow (its
+    points too: `_point_table`) in a thread ahead of the writer, which then starts on the first while the
+    others are made (pyarrow's writer is single-threaded and the last to finish of a national clean: its
+    ~2.6 s no longer waits for the whole table's ~0.2-0.35 s of conversion); the bytes of the whole written
+    at once (row groups of exactly STATION_ROW_GROUP stations, the schema and "geo" bounds of the whole)."""
+    n = len(stations)
+    if n <= STATION_ROW_GROUP:
+        return lambda tmp: pq.write_table(
+            _point_table(stations), tmp, compression="zstd", row_group_size=STATION_ROW_GROUP
+        )
+
+    def write(tmp: Path) -> None:
+        lon, lat = stations["lon"].to_numpy(float), stations["lat"].to_numpy(float)
+        bounds = (lon.min(), lon.max(), lat.min(), lat.max())
+        del lon, lat
+        with ThreadPoolExecutor(1) as converting:
+            pieces = deque(
+                converting.submit(_point_table, stations.iloc[start : start + STATION_ROW_GROUP], bounds)
+                for start in range(0, n, STATION_ROW_GROUP)
+            )
+            writer = None
+            try:
+                while pieces:
+                    table = pieces.popleft().result()
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table, row_group_size=STATION_ROW_GROUP)
+                    del table  # (not held while the next is written)
+            finally:
+                for job in pieces:  # (a failed write: the conversions not yet begun not begun)
+                    job.cancel()
+                if writer is not None:
+                    writer.close()
+
+    return write
 
 
 #: Stations per row group of stations.parquet (pyarrow's default): a writer of the table in pieces
