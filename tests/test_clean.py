@@ -895,6 +895,7 @@ def test_a_category_of_texts_decoded_as_pandas_types_it():
     for values in (
         pd.Series(pd.Categorical(["a.csv", None, "b站.csv", "a.csv"]), index=[5, 6, 7, 8]),
         pd.Series(pd.Categorical([None, None], categories=["x"])),
+        pd.Series(pd.Categorical(["一个.csv"] * 3, categories=["b.csv", "一个.csv"]), index=[2, 0, 1]),  # (one text)
         pd.Series(pd.Categorical([3, 1, None])),
         pd.Series(["plain", None], dtype=object),
     ):

@@ -2708,7 +2708,10 @@ def _category_as_text(values: pd.Series) -> pd.Series:
         return values.astype("str")
     categories = pa.array(values.cat.categories.astype("str").array).cast(pa.large_string())
     codes = values.cat.codes.to_numpy()
-    text = categories.take(pa.array(codes, mask=codes < 0))
+    if codes.min() == codes.max() >= 0:  # (one text in every row, a national file's name: repeated, ~0.14 -> 0.04 s)
+        text = pa.repeat(categories[int(codes[0])], len(codes))
+    else:
+        text = categories.take(pa.array(codes, mask=codes < 0))
     return pd.Series(text.to_pandas(types_mapper=parse.AS_STR).array, index=values.index, name=values.name)
 
 
