@@ -1843,7 +1843,10 @@ def _rows_that_may_leave(
     of_ids = None
     if named is not None and _ids_tell_codes_apart(rec["operator"], rec["site_code"]):
         coded = rec["site_code"].notna().to_numpy()
-        of_ids = lambda: _code_key_of_ids(coded, *named.result())  # noqa: E731
+
+        def of_ids() -> np.ndarray:
+            return _code_key_of_ids(coded, *named.result())
+
     position_key, code_key = dedupe_keys(rec, of_ids)
     may_merge, code_key = rows_that_may_merge(position_key, code_key)
     may_merge |= rows_of_later_senders(sender)
