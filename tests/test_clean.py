@@ -842,6 +842,29 @@ def test_source_labels_per_file_and_sheet_equal_labels_joined_row_by_row():
     assert S._source_label_per_row(file, sheet, rows).fillna("-").tolist() == [w or "-" for w in want]
 
 
+def test_member_sources_taken_from_every_rows_labels_as_made_for_them():
+    """`_member_sources` given every row's labels (`_row_labels`, made while the duplicates are merged) gives
+    what it makes from the heads' and members' own rows: files and sheets mixed, a row without a file."""
+    from analysis.clean import stations as S
+
+    raw = pd.DataFrame(
+        {
+            "source_file": pd.Series(["b.xlsx", "a.csv", "b.xlsx", None, "a.csv", "b.xlsx"], dtype="str"),
+            "source_sheet": pd.Series(["S2", None, "S1", None, None, ""], dtype="str"),
+            "source_row": [7, 2, 3, 4, 5, 6],
+        }
+    ).set_axis([10, 11, 12, 13, 14, 15])
+    head_at = np.array([4, 0, 3, 2])
+    member_at = np.array([4, 1, 0, 5, 3, 2])
+    member_station = np.array([0, 0, 1, 1, 2, 3])  # (stations 0 and 1 of two records each)
+    own, sources = S._member_sources(raw, member_at, member_station, head_at)
+    own_taken, sources_taken = S._member_sources(raw, member_at, member_station, head_at, S._row_labels(raw))
+    pd.testing.assert_series_equal(own_taken, own)
+    pd.testing.assert_frame_equal(sources_taken, sources)
+    assert own.fillna("-").tolist() == ["a.csv:5", "b.xlsx[S2]:7", "-", "b.xlsx[S1]:3"]
+    assert sources_taken["label"].fillna("-").tolist() == ["a.csv:5", "a.csv:2", "b.xlsx[S2]:7", "b.xlsx[]:6", "-", "-"]
+
+
 def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_path):
     """`write_stations` of the plain table (points as WKB from lon/lat, no shapely point) writes the same
     bytes as geopandas' GeoParquet of the GeoDataFrame; a table it cannot write so goes through geopandas."""

@@ -1684,6 +1684,7 @@ def _clean_tables(
     # every row's station id made and sorted while the duplicates are found (`_ids_in_order`)
     with ThreadPoolExecutor(1) as naming:
         named = naming.submit(_ids_in_order, rec[list(_ID_COLUMNS)])
+        row_labels = naming.submit(_row_labels, raw[["source_file", "source_sheet", "source_row"]])
         rows, position_key, code_key = _rows_that_may_leave(rec, sender, named)
         leaving, raw = raw.take(rows), raw[["source_file", "source_sheet", "source_row"]]
         record_key = record_keys(leaving, rows, position_key)
@@ -1731,11 +1732,11 @@ def _clean_tables(
         # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
         # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
         with ThreadPoolExecutor(1) as labelling:
-            labelled = labelling.submit(_labels_of_members, raw, members, joined=not len(cells))
+            labelled = labelling.submit(_labels_of_members, raw, members, not len(cells), row_labels)
             st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members)
             del rec, dd
             own_labels, member_sources, joined = labelled.result()
-        del members
+        del members, row_labels
         # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
         del raw, heads, head_ids, by_id
         quarantine, op_fate, cell_fate = fated.result()
@@ -2341,19 +2342,26 @@ def _superseded(rec: pd.DataFrame, group_at: np.ndarray, group_station: np.ndarr
 
 
 def _member_sources(
-    raw: pd.DataFrame, member_at: np.ndarray, member_station: np.ndarray, head_at: np.ndarray
+    raw: pd.DataFrame,
+    member_at: np.ndarray,
+    member_station: np.ndarray,
+    head_at: np.ndarray,
+    row_labels: pa.Array | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Each station's own label (of its head row, `head_at`, in station order), and the source (its
     station's position `at`, label, file) of every member record (`member_at`: its row position), its
     label only where its station has several records (else its station's own): made once the parsed
     rows are freed, and not a label per member taken again into station order (~0.3 GB each)."""
     files = pd.Categorical(raw["source_file"])
-    own = _source_label(
-        pd.Series(files.take(head_at)), raw["source_sheet"].take(head_at), raw["source_row"].take(head_at)
-    )
     rows = np.flatnonzero(_is_several(member_station, len(head_at)))
     at = member_at[rows]
-    several = _source_label(pd.Series(files.take(at)), raw["source_sheet"].take(at), raw["source_row"].take(at))
+    if row_labels is not None:  # (every row's label made before, `_row_labels`: the heads' and members' taken)
+        own, several = (_labels_taken(row_labels, where) for where in (head_at, at))
+    else:
+        own = _source_label(
+            pd.Series(files.take(head_at)), raw["source_sheet"].take(head_at), raw["source_row"].take(head_at)
+        )
+        several = _source_label(pd.Series(files.take(at)), raw["source_sheet"].take(at), raw["source_row"].take(at))
     # each member's label taken from those few by pyarrow, missing elsewhere (a column of missing labels set
     # row by row copied a national file's column of them, and made a Python string per label set)
     which = np.full(len(member_at), -1, dtype=np.int64)
@@ -2523,11 +2531,28 @@ def _sources_joined(own_labels: pd.Series, sources: pd.DataFrame) -> tuple[pd.Se
     return _join_labels_by_head(own_labels, at, sources["label"]), counts
 
 
-def _labels_of_members(raw: pd.DataFrame, members: _Members, joined: bool) -> tuple:
+def _row_labels(raw: pd.DataFrame) -> pa.Array:
+    """`_source_label` of every row of `raw` (its file, sheet and row), as one Arrow array: made in the naming
+    thread once the ids are in order, where a core was idle while the duplicates are merged (~0.25 CPU s of a
+    national file, before made in the labelling thread during the build); the heads' and members' labels are
+    then taken from it (`_member_sources`)."""
+    files = pd.Series(pd.Categorical(raw["source_file"]))
+    label = _source_label(files, raw["source_sheet"].reset_index(drop=True), raw["source_row"].reset_index(drop=True))
+    return pa.array(label.array)
+
+
+def _labels_taken(labels: pa.Array, at: np.ndarray) -> pd.Series:
+    """The labels at positions `at` (`_row_labels`), as `_source_label` of those rows gives them."""
+    taken = labels.take(pa.array(np.asarray(at, dtype=np.int64)))
+    return pd.Series(taken.to_pandas(types_mapper=_AS_STRING.get).array)
+
+
+def _labels_of_members(raw: pd.DataFrame, members: _Members, joined: bool, row_labels: Future | None = None) -> tuple:
     """`_member_sources` of the operator stations, and with `joined` (no OpenCelliD cell can join a station)
     their sources joined and counted too (`_sources_joined`): made in the labelling thread beside the
     station values (~0.3 s of a national file off the main thread)."""
-    own, member_sources = _member_sources(raw, members.member_at, members.member_station, members.head_at)
+    labels = None if row_labels is None else row_labels.result()
+    own, member_sources = _member_sources(raw, members.member_at, members.member_station, members.head_at, labels)
     return own, member_sources, _sources_joined(own, member_sources) if joined else None
 
 
