@@ -1732,8 +1732,10 @@ def _clean_tables(
         # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
         # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
         with ThreadPoolExecutor(1) as labelling:
+            head_values = labelling.submit(_head_values, rec[list(_HEAD_COLUMNS)], raw, members.head_at, heads)
             labelled = labelling.submit(_labels_of_members, raw, members, not len(cells), row_labels)
-            st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members)
+            st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members, head_values)
+            del head_values
             del rec, dd
             own_labels, member_sources, joined = labelled.result()
         del members, row_labels
@@ -2262,7 +2264,13 @@ def _station_members(rec: pd.DataFrame, dd: pd.DataFrame, heads: pd.Index) -> _M
 
 
 def _operator_stations(
-    raw: pd.DataFrame, rec: pd.DataFrame, heads: pd.Index, head_ids: pd.Series, as_of: pd.Timestamp, members: _Members
+    raw: pd.DataFrame,
+    rec: pd.DataFrame,
+    heads: pd.Index,
+    head_ids: pd.Series,
+    as_of: pd.Timestamp,
+    members: _Members,
+    head_values: Future | None = None,
 ) -> tuple[pd.DataFrame, Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it (`members`:
     see `_station_members`), and the station position (-1 none) of head row labels. Takes the columns it
@@ -2311,8 +2319,10 @@ def _operator_stations(
     del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
-    for column in ("operator", "lon", "lat", "district"):
-        st[column] = _taken(rec.pop(column), head_at, heads)
+    taken = head_values.result() if head_values is not None else _head_values(rec, raw, head_at, heads)
+    for column in _HEAD_COLUMNS:
+        rec.pop(column)
+        st[column] = taken[column]
     # (pandas' mask of the reported statuses, Arrow strings since parsing: pyarrow's if-else, no Python string a row)
     st["status"] = reported.mask(st["on_air_date"].notna().to_numpy(), "on_air")
     # a record that says on air without a date was quarantined; the rest of the group may still say so
@@ -2321,14 +2331,28 @@ def _operator_stations(
         st.loc[said_without_date, "status"] = "unknown"
     st["notes"] = note_text
     _mark_off_air(st, history, as_of)
-    # the file of each row as a category (a national file names a handful of files: a byte a row, not its
-    # name again); typed as text when the table is finished
-    file = pd.Categorical(raw["source_file"])
-    st["source_file"] = pd.Series(file.take(head_at), index=heads)
-    st["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
-    st["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
+    for column in ("source_file", "source_sheet", "source_row"):
+        st[column] = taken[column]
+    del taken
     index = rec.index  # (not rec itself: the caller frees it)
     return st, lambda labels: station_at[index.get_indexer(labels)]
+
+
+#: The columns of the parsed rows a station takes from its head row as they are (`_head_values`).
+_HEAD_COLUMNS = ("operator", "lon", "lat", "district")
+
+
+def _head_values(rec: pd.DataFrame, raw: pd.DataFrame, head_at: np.ndarray, heads: pd.Index) -> dict[str, pd.Series]:
+    """The stations' values taken from their head rows alone (`head_at`, labelled `heads`): `_HEAD_COLUMNS` of
+    `rec`, and the file, sheet and row of `raw` (the file as a category: a national file names a handful of
+    files, a byte a row; typed as text when the table is finished). Taken in the labelling thread while the
+    other values are built (~0.25 s of a national file's main thread). `rec` and `raw`: frames of those
+    columns alone, taken before (the build takes rec's columns out as it goes)."""
+    values = {column: _taken(rec[column], head_at, heads) for column in _HEAD_COLUMNS}
+    values["source_file"] = pd.Series(pd.Categorical(raw["source_file"]).take(head_at), index=heads)
+    values["source_sheet"] = raw["source_sheet"].take(head_at).set_axis(heads)
+    values["source_row"] = _fresh(raw["source_row"].to_numpy()[head_at].astype("int64"), heads)
+    return values
 
 
 def _superseded(rec: pd.DataFrame, group_at: np.ndarray, group_station: np.ndarray) -> np.ndarray | None:
