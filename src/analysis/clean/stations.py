@@ -1721,22 +1721,20 @@ def _clean_tables(
         # of the parsed rows only what the stations are built from (the fates hold reasons and details)
         rec = rec.drop(columns=["mangled_code", "reason", "detail", "n_fields"])
         counted = _counted_notes(rec["notes"], status_words, tables_dated, n_set_aside)
-        # the stations in the order of their ids from the start: the finished table is then sorted already,
-        # not taken again whole (of a national file, ~1.5 GB held twice); the ids sorted by pyarrow unless in
-        # order already (`_named_heads`)
+        # the stations in the order of their ids from the start: the finished table is then sorted already, not
+        # taken again whole (of a national file, ~1.5 GB held twice); the ids sorted unless in order (`_named_heads`)
         by_id = slice(None) if in_id_order else _station_id_order(head_ids)
         # (the build takes rec's columns out as it uses them: a national file's parsed values held whole
         # beside the stations built from them were the peak, ~1 GB at 4.25 M rows)
         heads, head_ids = heads[by_id], head_ids.iloc[by_id]
         members = _station_members(rec, dd, heads)
-        # the sources' labels made by pyarrow (which releases the GIL) while the values are taken: on two cores
-        # ~0.4 s of a national file's ~1.2 s of labels hidden, for ~0.2 GB more at the build's peak
+        # the values of the heads alone, then the sources' labels, made by pyarrow (which releases the GIL) while
+        # the other values are taken: on two cores ~0.7 s of a national file's main thread, ~0.3 GB more at the peak
         with ThreadPoolExecutor(1) as labelling:
             head_values = labelling.submit(_head_values, rec[list(_HEAD_COLUMNS)], raw, members.head_at, heads)
             labelled = labelling.submit(_labels_of_members, raw, members, not len(cells), row_labels)
             st, station_of = _operator_stations(raw, rec, heads, head_ids, as_of_ts, members, head_values)
-            del head_values
-            del rec, dd
+            del head_values, rec, dd
             own_labels, member_sources, joined = labelled.result()
         del members, row_labels
         # the raw rows and the heads are done with: freed before the stations are completed, typed and checked
