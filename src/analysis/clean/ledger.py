@@ -167,11 +167,10 @@ def fate_cell_rows(
     site_anchor = of_site(good_sites["anchor"])
     matched_head = of_site(site_station)
     network_at = cell_site_positions(cell_rec, network_only)
-    target_id = (
-        matched_head.map(head_ids)
-        .astype(object)
-        .fillna(parse.values_at(network_only["station_id"], network_at, cell_rec.index))
-    )
+    # (a station's id looked up only where a cell matched one: the map hashes every station's head, ~0.25 s of a
+    # national operator file, where an operator-only file has no cell at all)
+    found = matched_head.map(head_ids) if matched_head.notna().any() else pd.Series(np.nan, index=matched_head.index)
+    target_id = found.astype(object).fillna(parse.values_at(network_only["station_id"], network_at, cell_rec.index))
     is_anchor = in_good & (site_anchor == cell_rec.index.to_series())
     to_station = in_good & matched_head.notna()
     other_cell = in_good & ~is_anchor & matched_head.isna()
