@@ -400,11 +400,12 @@ def test_ids_ordered_by_operator_where_each_operators_rows_are_in_order():
     without sorting its ids, as the sort orders it (equal ids of one operator in their rows' order); where an
     operator's rows are out of order, an id is missing, or an id equals another operator's (a "-" in a name),
     it gives way to the sort (None)."""
+    from analysis.clean.parse import factorize_text
     from analysis.clean.stations import _order_if_sorted_by_operator
 
     def order(operators, ids):
         found = _order_if_sorted_by_operator(
-            pd.Series(operators, dtype="str"), pa.chunked_array([pa.array(ids, pa.large_string())])
+            *factorize_text(pd.Series(operators, dtype="str")), pa.chunked_array([pa.array(ids, pa.large_string())])
         )
         return None if found is None else (found[0].tolist(), found[1].to_pylist())
 
@@ -426,6 +427,7 @@ def test_ids_ordered_by_operator_where_each_operators_rows_are_in_order():
 def test_ids_ordered_by_operator_agree_with_the_sort(seed):
     """Random ids of a few operators, in order within each operator or not: where `_order_if_sorted_by_operator`
     gives an order, it is the sort's."""
+    from analysis.clean.parse import factorize_text
     from analysis.clean.stations import _order_if_sorted_by_operator
 
     rng = np.random.default_rng(seed)
@@ -439,7 +441,9 @@ def test_ids_ordered_by_operator_agree_with_the_sort(seed):
             at = [i for i, o in enumerate(operators) if o == op]
             for i, value in zip(at, sorted(ids[i] for i in at)):
                 ids[i] = value
-    found = _order_if_sorted_by_operator(pd.Series(operators, dtype="str"), pa.chunked_array([pa.array(ids)]))
+    found = _order_if_sorted_by_operator(
+        *factorize_text(pd.Series(operators, dtype="str")), pa.chunked_array([pa.array(ids)])
+    )
     if len(set(operators)) == 1 and len(set(ids)) == n and ids == sorted(ids):
         assert found is not None  # (one operator's distinct ids in order: no sort needed)
     if found is not None:

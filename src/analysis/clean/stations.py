@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -2087,13 +2087,15 @@ def _station_ids(rec: pd.DataFrame, heads: pd.Index) -> pd.Series:
     return _station_ids_at(rec, rec.index.get_indexer(heads), heads)
 
 
-def _station_ids_at(rec: pd.DataFrame, at: np.ndarray | None, heads: pd.Index) -> pd.Series:
+def _station_ids_at(
+    rec: pd.DataFrame, at: np.ndarray | None, heads: pd.Index, operators: tuple | None = None
+) -> pd.Series:
     """The station ids (`_station_ids`) of the rows at positions `at` of `rec` (None: every row, none
-    taken), labelled `heads`."""
+    taken), labelled `heads`; `operators`: `parse.factorize_text` of rec's operators, where made already."""
     # operator-code joined by pyarrow, the operator's part made once per operator (a Python string per
     # station before, joined again with its code: seconds a national file); the operators encoded as they
     # are held (Arrow strings by pyarrow: no Python string per station)
-    codes, names = parse.factorize_text(rec["operator"])
+    codes, names = operators if operators is not None else parse.factorize_text(rec["operator"])
     codes = codes if at is None else codes[at]
     prefix = pa.array([f"{name}-" for name in names], pa.large_string()).take(pa.array(codes, mask=codes < 0))
     code = parse.arrow_text(rec["site_code"].astype("str"))
@@ -2156,38 +2158,37 @@ def _ids_in_order(rec: pd.DataFrame) -> tuple[np.ndarray, pa.ChunkedArray]:
     later change of `rec` is not seen). A national file's heads are ~99 % of its rows: their ids in order
     are then these, filtered (`_head_ids_in_order`), where the main thread made its heads' ids (~0.4 s),
     waited for their sort (~0.2 s of ~0.6 s) and took them in that order (~0.1 s)."""
-    ids = _station_ids_at(rec, None, rec.index)
-    found = _order_if_sorted_by_operator(rec["operator"], pa.chunked_array(pa.array(ids.array)))
+    operators = parse.factorize_text(rec["operator"])
+    ids = _station_ids_at(rec, None, rec.index, operators)
+    array = pa.chunked_array(pa.array(ids.array))
+    found = _order_if_sorted_by_operator(*operators, array)
     if found is not None:
         return found
     order = _station_id_order(ids)
-    return order, pa.chunked_array(pa.array(ids.array)).take(pa.array(order))
+    return order, array.take(pa.array(order))
 
 
 def _order_if_sorted_by_operator(
-    operator: pd.Series, ids: pa.ChunkedArray
+    codes: np.ndarray, names: np.ndarray, ids: pa.ChunkedArray
 ) -> tuple[np.ndarray, pa.ChunkedArray] | None:
-    """What `_station_id_order` gives for `ids` (each its row's operator, a "-" and more: `_station_ids`), and
-    the ids in that order, found without sorting the texts where each operator's rows are in id order already
-    (an export sorted by site code): the rows grouped by operator, stably, in the code-point order of the
-    operators' "name-", then checked to be in order (each id against the one before it), and none equal across
-    two operators (there the stable sort keeps the rows' order, not the operators'). None where they are not
-    so, or an id or an operator is missing: the texts are then sorted (pyarrow's merge sort of a national
-    file's 4.29 M ids took ~0.55 CPU s of the thread it runs in; this ~0.1 s)."""
-    if len(ids) < 2 or ids.null_count:
-        return None
-    codes, names = parse.factorize_text(operator)
-    if (codes < 0).any():
+    """What `_station_id_order` gives for `ids` (each its row's operator, a "-" and more: `_station_ids`; the
+    operators as `parse.factorize_text` codes them: `codes`, `names`), and the ids in that order, found without
+    sorting the texts where each operator's rows are in id order already (an export sorted by site code): the
+    rows grouped by operator, stably, in the code-point order of the operators' "name-", then checked to be in
+    order (each id against the one before it), and none equal across two operators (there the stable sort keeps
+    the rows' order, not the operators'). None where they are not so, or an id or an operator is missing: the
+    texts are then sorted (pyarrow's merge sort of a national file's 4.29 M ids took ~0.55 CPU s of the thread
+    it runs in; this ~0.1 s)."""
+    if len(ids) < 2 or ids.null_count or (codes < 0).any():
         return None
     rank = np.empty(len(names), dtype=np.int64)
     rank[sorted(range(len(names)), key=lambda i: f"{names[i]}-")] = np.arange(len(names))
     grouped = rank[codes] if len(names) > np.iinfo(np.int16).max else rank[codes].astype(np.int16)
     order = np.argsort(grouped, kind="stable")  # (numpy's radix sort of 16-bit keys)
-    del grouped
     taken = ids.take(pa.array(order))
     if pc.any(pc.less(taken[1:], taken[:-1])).as_py():
         return None
-    starts = np.flatnonzero(np.diff(rank[codes[order]])) + 1  # (where one operator's rows end and the next's begin)
+    starts = np.flatnonzero(np.diff(grouped[order])) + 1  # (where one operator's rows end and the next's begin)
     if len(starts) and pc.any(pc.equal(taken.take(pa.array(starts)), taken.take(pa.array(starts - 1)))).as_py():
         return None
     return order, taken
@@ -2268,11 +2269,11 @@ def _operator_stations(
     head_ids: pd.Series,
     as_of: pd.Timestamp,
     members: _Members,
-    head_values: Future | None = None,
+    head_values: Future,
 ) -> tuple[pd.DataFrame, Callable[[np.ndarray], np.ndarray]]:
     """One row per kept operator record, its values completed from the records merged into it (`members`:
     see `_station_members`), and the station position (-1 none) of head row labels. Takes the columns it
-    uses out of `rec` (its index stays)."""
+    uses out of `rec` (its index stays). `head_values`: `_head_values` of the heads, under way in a thread."""
     head_at, member_at, member_head, member_station, station_at = members
     # most stations have one record (the head itself): its values as they are; only the members of
     # stations of several records are grouped (dd is in priority order: the head first in its group)
@@ -2317,7 +2318,7 @@ def _operator_stations(
     del said_all, notes_all
     st.insert(0, "station_id", head_ids)
     st["band"] = st["band"].fillna("unknown")
-    taken = head_values.result() if head_values is not None else _head_values(rec, raw, head_at, heads)
+    taken = head_values.result()
     for column in _HEAD_COLUMNS:
         rec.pop(column)
         st[column] = taken[column]
@@ -2368,22 +2369,15 @@ def _member_sources(
     member_at: np.ndarray,
     member_station: np.ndarray,
     head_at: np.ndarray,
-    row_labels: pa.Array | None = None,
+    row_labels: pa.Array,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Each station's own label (of its head row, `head_at`, in station order), and the source (its
     station's position `at`, label, file) of every member record (`member_at`: its row position), its
-    label only where its station has several records (else its station's own): made once the parsed
-    rows are freed, and not a label per member taken again into station order (~0.3 GB each)."""
+    label only where its station has several records (else its station's own): taken from every row's label
+    (`row_labels`: `_row_labels`), not a label per member taken again into station order (~0.3 GB each)."""
     files = pd.Categorical(raw["source_file"])
     rows = np.flatnonzero(_is_several(member_station, len(head_at)))
-    at = member_at[rows]
-    if row_labels is not None:  # (every row's label made before, `_row_labels`: the heads' and members' taken)
-        own, several = (_labels_taken(row_labels, where) for where in (head_at, at))
-    else:
-        own = _source_label(
-            pd.Series(files.take(head_at)), raw["source_sheet"].take(head_at), raw["source_row"].take(head_at)
-        )
-        several = _source_label(pd.Series(files.take(at)), raw["source_sheet"].take(at), raw["source_row"].take(at))
+    own, several = (_labels_taken(row_labels, where) for where in (head_at, member_at[rows]))
     # each member's label taken from those few by pyarrow, missing elsewhere (a column of missing labels set
     # row by row copied a national file's column of them, and made a Python string per label set)
     which = np.full(len(member_at), -1, dtype=np.int64)
@@ -2558,9 +2552,7 @@ def _row_labels(raw: pd.DataFrame) -> pa.Array:
     thread once the ids are in order, where a core was idle while the duplicates are merged (~0.25 CPU s of a
     national file, before made in the labelling thread during the build); the heads' and members' labels are
     then taken from it (`_member_sources`)."""
-    files = pd.Series(pd.Categorical(raw["source_file"]))
-    label = _source_label(files, raw["source_sheet"].reset_index(drop=True), raw["source_row"].reset_index(drop=True))
-    return pa.array(label.array)
+    return pa.array(_source_label(raw["source_file"], raw["source_sheet"], raw["source_row"]).array)
 
 
 def _labels_taken(labels: pa.Array, at: np.ndarray) -> pd.Series:
@@ -2569,12 +2561,13 @@ def _labels_taken(labels: pa.Array, at: np.ndarray) -> pd.Series:
     return pd.Series(taken.to_pandas(types_mapper=_AS_STRING.get).array)
 
 
-def _labels_of_members(raw: pd.DataFrame, members: _Members, joined: bool, row_labels: Future | None = None) -> tuple:
-    """`_member_sources` of the operator stations, and with `joined` (no OpenCelliD cell can join a station)
-    their sources joined and counted too (`_sources_joined`): made in the labelling thread beside the
-    station values (~0.3 s of a national file off the main thread)."""
-    labels = None if row_labels is None else row_labels.result()
-    own, member_sources = _member_sources(raw, members.member_at, members.member_station, members.head_at, labels)
+def _labels_of_members(raw: pd.DataFrame, members: _Members, joined: bool, row_labels: Future) -> tuple:
+    """`_member_sources` of the operator stations (`row_labels`: `_row_labels` under way), and with `joined`
+    (no OpenCelliD cell can join a station) their sources joined and counted too (`_sources_joined`): made in
+    the labelling thread beside the station values (~0.3 s of a national file off the main thread)."""
+    own, member_sources = _member_sources(
+        raw, members.member_at, members.member_station, members.head_at, row_labels.result()
+    )
     return own, member_sources, _sources_joined(own, member_sources) if joined else None
 
 
@@ -2879,19 +2872,11 @@ def _stations_writer(stations: pd.DataFrame) -> Callable[[Path], None]:
                 converting.submit(_point_table, stations.iloc[start : start + STATION_ROW_GROUP], bounds)
                 for start in range(0, n, STATION_ROW_GROUP)
             )
-            writer = None
             try:
-                while pieces:
-                    table = pieces.popleft().result()
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table, row_group_size=STATION_ROW_GROUP)
-                    del table  # (not held while the next is written)
+                _write_row_groups((pieces.popleft().result() for _ in range(len(pieces))), tmp)
             finally:
                 for job in pieces:  # (a failed write: the conversions not yet begun not begun)
                     job.cancel()
-                if writer is not None:
-                    writer.close()
 
     return write
 
@@ -2909,25 +2894,39 @@ def write_station_row_groups(row_groups: Iterable[pa.Table], bounds: tuple[float
     lon max, lat min, lat max) of the whole table (the file's "geo" metadata says them). Only one row
     group is held at a time, and no frame of it: the points' WKB is the one column added."""
 
+    def with_points() -> Iterator[pa.Table]:
+        schema = None
+        for table in row_groups:
+            if schema is None:  # the whole table's schema and metadata, from its first row (dtypes fixed)
+                schema = _point_table(table.slice(0, 1).to_pandas(types_mapper=parse.AS_STR), bounds).schema
+            lon, lat = (table.column(c).to_numpy().astype(float) for c in ("lon", "lat"))
+            points = pa.Table.from_arrays([*table.columns, _wkb_points(lon, lat)], schema=schema)
+            del table, lon, lat
+            yield points
+            del points  # (not held while the next row group is made)
+
     def write(tmp: Path) -> None:
-        writer = schema = None
-        try:
-            for table in row_groups:
-                if schema is None:  # the whole table's schema and metadata, from its first row (dtypes fixed)
-                    schema = _point_table(table.slice(0, 1).to_pandas(types_mapper=parse.AS_STR), bounds).schema
-                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-                lon, lat = (table.column(c).to_numpy().astype(float) for c in ("lon", "lat"))
-                points = pa.Table.from_arrays([*table.columns, _wkb_points(lon, lat)], schema=schema)
-                del table, lon, lat
-                writer.write_table(points, row_group_size=STATION_ROW_GROUP)
-                del points  # (not held while the next row group is made)
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
+        if not _write_row_groups(with_points(), tmp):
             raise ValueError("no row group given: an empty station table is written by write_stations")
 
     write_atomic(path, write)
+
+
+def _write_row_groups(tables: Iterator[pa.Table], tmp: Path) -> int:
+    """Each table one row group of a Parquet file (zstd, as `write_stations`) whose schema is the first's, each
+    written before the next is asked for and not held while it is made; the number written (0: no file)."""
+    writer, n = None, 0
+    try:
+        while (table := next(tables, None)) is not None:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=STATION_ROW_GROUP)
+            del table
+            n += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    return n
 
 
 def _points_writable(st: pd.DataFrame) -> bool:
