@@ -897,6 +897,35 @@ def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_p
     assert pq.read_table(tmp_path / "fast.parquet").num_rows == 4
 
 
+def test_station_table_columns_written_in_the_encodings_of_their_values(tmp_path):
+    """stations.parquet: a dictionary for the columns of repeated values, the stations' own values plain (their
+    coordinates byte-stream split, their source rows as deltas), no statistics for free text and WKB but for
+    the columns a reader picks row groups by; read back, the same table."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    from analysis.clean.stations import write_stations
+
+    write_csv(tmp_path / "s.csv", [row(i) for i in range(6)])
+    result = clean(tmp_path)
+    write_stations(result.table, tmp_path / "s.parquet")
+    columns = pq.ParquetFile(tmp_path / "s.parquet").metadata.row_group(0)
+    chunk = {columns.column(i).path_in_schema: columns.column(i) for i in range(columns.num_columns)}
+    for own in ("station_id", "site_code", "name", "sources", "geometry"):
+        assert set(chunk[own].encodings) == {"PLAIN", "RLE"}, own
+    assert "BYTE_STREAM_SPLIT" in chunk["lon"].encodings and "BYTE_STREAM_SPLIT" in chunk["lat"].encodings
+    assert "DELTA_BINARY_PACKED" in chunk["source_row"].encodings
+    for repeated in ("operator", "band", "district", "status", "on_air_date", "source_file"):
+        assert "RLE_DICTIONARY" in chunk[repeated].encodings, repeated
+    for free in ("name", "sources", "geometry"):
+        assert not chunk[free].is_stats_set, free
+    for chosen_by in ("station_id", "operator", "district", "on_air_date", "lon", "lat"):
+        assert chunk[chosen_by].statistics.has_min_max, chosen_by
+    back = gpd.read_parquet(tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(back.drop(columns="geometry"), result.table.reset_index(drop=True))
+    assert back.geometry.x.tolist() == result.table["lon"].tolist()
+
+
 def test_station_table_of_several_row_groups_written_a_row_group_at_a_time_as_whole(tmp_path, monkeypatch):
     """A table of several row groups is made Arrow a row group at a time ahead of pyarrow's writer
     (`_stations_writer`): the bytes of the whole table converted and written at once (row groups of 4 here,
@@ -910,7 +939,9 @@ def test_station_table_of_several_row_groups_written_a_row_group_at_a_time_as_wh
     table = result.table
     monkeypatch.setattr(stations, "STATION_ROW_GROUP", 4)
     stations.write_stations(table, tmp_path / "pieces.parquet")
-    pq.write_table(stations._point_table(table), tmp_path / "whole.parquet", compression="zstd", row_group_size=4)
+    whole = stations._point_table(table)
+    options = stations.station_parquet_options(stations._kinds(whole.schema))
+    pq.write_table(whole, tmp_path / "whole.parquet", row_group_size=4, **options)
     assert (tmp_path / "pieces.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
     assert pq.ParquetFile(tmp_path / "pieces.parquet").metadata.num_row_groups == 3
     # a conversion that fails leaves no file (the writer closed, the temporary name removed by write_atomic)
