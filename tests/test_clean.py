@@ -900,7 +900,7 @@ def test_station_table_written_from_lon_lat_as_geopandas_writes_its_points(tmp_p
 def test_station_table_columns_written_in_the_encodings_of_their_values(tmp_path):
     """stations.parquet: a dictionary for the columns of repeated values, the stations' own values plain (their
     coordinates byte-stream split, their source rows as deltas), no statistics for free text and WKB but for
-    the columns a reader picks row groups by; read back, the same table."""
+    the columns a reader picks row groups by, every column snappy; read back, the same table."""
     import geopandas as gpd
     import pyarrow.parquet as pq
 
@@ -921,6 +921,7 @@ def test_station_table_columns_written_in_the_encodings_of_their_values(tmp_path
         assert not chunk[free].is_stats_set, free
     for chosen_by in ("station_id", "operator", "district", "on_air_date", "lon", "lat"):
         assert chunk[chosen_by].statistics.has_min_max, chosen_by
+    assert {c.compression for c in chunk.values()} == {"SNAPPY"}
     back = gpd.read_parquet(tmp_path / "s.parquet")
     pd.testing.assert_frame_equal(back.drop(columns="geometry"), result.table.reset_index(drop=True))
     assert back.geometry.x.tolist() == result.table["lon"].tolist()
