@@ -2865,7 +2865,7 @@ def _stations_writer(stations: pd.DataFrame) -> Callable[[Path], None]:
     at once (row groups of exactly STATION_ROW_GROUP stations, the schema and "geo" bounds of the whole)."""
     n = len(stations)
     if n <= STATION_ROW_GROUP:
-        return lambda tmp: _write_row_groups(iter([_point_table(stations)]), tmp)
+        return lambda tmp: _write_table(_point_table(stations), tmp)
 
     def write(tmp: Path) -> None:
         lon, lat = stations["lon"].to_numpy(float), stations["lat"].to_numpy(float)
@@ -2914,6 +2914,11 @@ def write_station_row_groups(row_groups: Iterable[pa.Table], bounds: tuple[float
             raise ValueError("no row group given: an empty station table is written by write_stations")
 
     write_atomic(path, write)
+
+
+def _write_table(table: pa.Table, tmp: Path) -> None:
+    """A table of at most STATION_ROW_GROUP stations as one Parquet file (`station_parquet_options`)."""
+    pq.write_table(table, tmp, row_group_size=STATION_ROW_GROUP, **station_parquet_options(_kinds(table.schema)))
 
 
 def _write_row_groups(tables: Iterator[pa.Table], tmp: Path) -> int:
