@@ -2861,7 +2861,7 @@ def _stations_writer(stations: pd.DataFrame) -> Callable[[Path], None]:
     of several row groups is given to pyarrow's Parquet writer a row group at a time, each made Arrow (its
     points too: `_point_table`) in a thread ahead of the writer, which then starts on the first while the
     others are made (pyarrow's writer is single-threaded and the last to finish of a national clean: its
-    ~2.6 s no longer waits for the whole table's ~0.2-0.35 s of conversion); the bytes of the whole written
+    ~1.7 s no longer waits for the whole table's ~0.2-0.35 s of conversion); the bytes of the whole written
     at once (row groups of exactly STATION_ROW_GROUP stations, the schema and "geo" bounds of the whole)."""
     n = len(stations)
     if n <= STATION_ROW_GROUP:
@@ -3111,7 +3111,7 @@ def _clean_and_write(inputs, city, out, as_of, input_crs, gnb_id_bits, progress)
     out = Path(out)
     # the station table written as soon as it is built, beside a temporary name, while the source ledger and
     # the summary are made and the CSVs written (pyarrow's conversion and its single-threaded Parquet writer
-    # release the GIL: the longest write, ~2.7 s of a national table, no longer after the others); put in
+    # release the GIL: the longest write, ~1.7 s of a national table, no longer after the others); put in
     # place with them once the run has all its outputs, removed if it fails
     with ThreadPoolExecutor(1) as writing:
         written = []
