@@ -368,15 +368,20 @@ def test_every_part_of_a_district_carries_a_label_point_inside_it(result):
 
 
 def _page_probe(path, script: str, window: str = "1000,800") -> dict:
-    """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map after it settles, in
-    headless Chromium with the network off; returns that value."""
+    """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map once it settles, in
+    headless Chromium with the network off; returns that value. Settled: from 2 s on, the value the same
+    three times 250 ms apart (a busy machine ends the clusters' animation and the names' placing after it
+    later; a value taken at a fixed time then caught the names half placed), else the value at 4.5 s."""
     import html as html_lib
     import json
 
     page = path.read_text(encoding="utf-8")
     probe = (
-        "<script>setTimeout(function () { " + script + "; document.body.setAttribute('data-probe', "
-        "JSON.stringify(window.cmProbe)); }, 2500);</script></body>"
+        "<script>(function () { var last = null, same = 0, start = Date.now(); function look() { "
+        + script
+        + "; var now = JSON.stringify(window.cmProbe); same = now === last ? same + 1 : 0; last = now; "
+        "if (same >= 2 || Date.now() - start > 4500) document.body.setAttribute('data-probe', now); "
+        "else setTimeout(look, 250); } setTimeout(look, 2000); })();</script></body>"
     )
     path.write_text(page.replace("</body>", probe), encoding="utf-8")
     dom = _chromium(path.as_uri(), f"--window-size={window}", "--dump-dom").stdout
