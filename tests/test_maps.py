@@ -369,9 +369,10 @@ def test_every_part_of_a_district_carries_a_label_point_inside_it(result):
 
 def _page_probe(path, script: str, window: str = "1000,800") -> dict:
     """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map once it settles, in
-    headless Chromium with the network off; returns that value. Settled: from 2 s on, the value the same
-    three times 250 ms apart (a busy machine ends the clusters' animation and the names' placing after it
-    later; a value taken at a fixed time then caught the names half placed), else the value at 4.5 s."""
+    headless Chromium with the network off; returns that value. Settled: from 2 s on, no zoom or cluster
+    animation running and the value the same three times 250 ms apart (a busy machine ends the clusters'
+    animation and the names' placing after it later; a value taken at a fixed time then caught the names half
+    placed), else the value at 4.5 s."""
     import html as html_lib
     import json
 
@@ -379,7 +380,8 @@ def _page_probe(path, script: str, window: str = "1000,800") -> dict:
     probe = (
         "<script>(function () { var last = null, same = 0, start = Date.now(); function look() { "
         + script
-        + "; var now = JSON.stringify(window.cmProbe); same = now === last ? same + 1 : 0; last = now; "
+        + "; var now = JSON.stringify(window.cmProbe), busy = document.querySelector("
+        "'.leaflet-cluster-anim, .leaflet-zoom-anim'); same = now === last && !busy ? same + 1 : 0; last = now; "
         "if (same >= 2 || Date.now() - start > 4500) document.body.setAttribute('data-probe', now); "
         "else setTimeout(look, 250); } setTimeout(look, 2000); })();</script></body>"
     )
