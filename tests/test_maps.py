@@ -367,24 +367,32 @@ def test_every_part_of_a_district_carries_a_label_point_inside_it(result):
     assert len(points) == MAX_LABELLED_PARTS and points[0][0] < 0.5  # the largest first
 
 
-def _page_probe(path, script: str, window: str = "1000,800") -> dict:
-    """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map once it settles, in
-    headless Chromium with the network off; returns that value. Settled: from 2 s on, no zoom or cluster
-    animation running and the value the same three times 250 ms apart (a busy machine ends the clusters'
-    animation and the names' placing after it later; a value taken at a fixed time then caught the names half
-    placed), else the value at 4.5 s."""
-    import html as html_lib
-    import json
-
-    page = path.read_text(encoding="utf-8")
-    probe = (
+def _settling_probe(script: str, report_on: str = "document.body") -> str:
+    """A script for a map's page (put before its </body>) that runs `script` (which sets window.cmProbe to a
+    JSON-able value) once the map settles and puts the value in the data-probe attribute of `report_on`.
+    Settled: from 2 s on, no zoom or cluster animation running and the value the same three times 250 ms apart
+    (a busy machine ends the clusters' animation and the names' placing after it later; a value taken at a
+    fixed time then caught the names half placed), else the value at 4.5 s."""
+    return (
         "<script>(function () { var last = null, same = 0, start = Date.now(); function look() { "
         + script
         + "; var now = JSON.stringify(window.cmProbe), busy = document.querySelector("
         "'.leaflet-cluster-anim, .leaflet-zoom-anim'); same = now === last && !busy ? same + 1 : 0; last = now; "
-        "if (same >= 2 || Date.now() - start > 4500) document.body.setAttribute('data-probe', now); "
-        "else setTimeout(look, 250); } setTimeout(look, 2000); })();</script></body>"
+        "if (same >= 2 || Date.now() - start > 4500) "
+        + report_on
+        + ".setAttribute('data-probe', now); else setTimeout(look, 250); } setTimeout(look, 2000); })();"
+        "</script></body>"
     )
+
+
+def _page_probe(path, script: str, window: str = "1000,800") -> dict:
+    """Run `script` (which sets window.cmProbe to a JSON-able value) in the saved map once it settles
+    (`_settling_probe`), in headless Chromium with the network off; returns that value."""
+    import html as html_lib
+    import json
+
+    page = path.read_text(encoding="utf-8")
+    probe = _settling_probe(script)
     path.write_text(page.replace("</body>", probe), encoding="utf-8")
     dom = _chromium(path.as_uri(), f"--window-size={window}", "--dump-dom").stdout
     return json.loads(html_lib.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
@@ -458,14 +466,14 @@ def test_in_a_low_frame_the_legend_fits_and_no_name_lies_under_a_control(result,
     import json
 
     page = map_html(coverage_map(result, basemap="none"))
-    probe = """<script>setTimeout(function () {
+    script = """
       function rect(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
       var shown = Array.prototype.filter.call(document.querySelectorAll('.cm-dlabel > div'), function (d) {
         return d.style.visibility !== 'hidden'; });
-      parent.document.body.setAttribute('data-probe', JSON.stringify({height: window.innerHeight,
-        legend: rect(document.querySelector('.cm-legend')), names: shown.map(rect),
-        controls: Array.prototype.map.call(document.querySelectorAll('.leaflet-control'), rect)}));
-    }, 2500);</script></body>"""
+      window.cmProbe = {height: window.innerHeight, legend: rect(document.querySelector('.cm-legend')),
+        names: shown.map(rect), controls: Array.prototype.map.call(document.querySelectorAll('.leaflet-control'), rect)}
+    """
+    probe = _settling_probe(script, report_on="parent.document.body")
     frame = html_lib.escape(page.replace("</body>", probe), quote=True)
     wrapper = tmp_path / "frame.html"
     wrapper.write_text(
